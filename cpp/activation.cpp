@@ -1,0 +1,204 @@
+// activation.cpp — elementwise activations and softmax, forward and backward.
+// Backward takes the forward OUTPUT y: every activation here has a derivative expressible in y
+// (relu: y > 0; sigmoid: y(1-y); tanh: 1-y²; elu: y + alpha for y <= 0; softplus: 1 - e^-y ...),
+// so layers keep y and never the pre-activation. exp/tanh/sigmoid use branch-free polynomial
+// forms (Cephes coefficients, ~2 ulp) that the compiler vectorises; elu/selu/softplus use libm.
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "fastnn.h"
+
+namespace fastnn {
+
+// ---------------------------------------------------------------------------------------------
+// Scalar building blocks, written so loops over them vectorise (no branches, no libm calls).
+
+static inline float exp_poly(float x) {
+    // e^x = 2^n · e^r, n = round(x·log2 e), |r| <= ln2/2; clamp keeps 2^n a normal float
+    x = std::min(std::max(x, -87.3f), 88.3f);
+    const float magic = 12582912.0f;  // 1.5·2^23: adding it rounds to the nearest integer
+    const float n = (x * 1.44269504088896341f + magic) - magic;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    const float z = r * r;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * z + r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof(scale));
+    return y * scale;
+}
+
+static inline float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
+
+static inline float tanh_poly(float x) {
+    const float ax = std::fabs(x);
+    // small |x|: odd polynomial (no cancellation); large: 1 - 2/(e^{2|x|} + 1)
+    const float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const float small = p * z * x + x;
+    const float big = std::copysign(1.0f - 2.0f / (exp_poly(2.0f * ax) + 1.0f), x);
+    return ax < 0.625f ? small : big;
+}
+
+static constexpr float kSeluScale = 1.0507009873554805f;
+static constexpr float kSeluAlpha = 1.6732632423543772f;
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise forward on a contiguous run (also the GEMM epilogue's per-row step).
+
+void activation_inplace(float* y, index_t count, Act act, float alpha) {
+    switch (act) {
+        case Act::Linear:
+        case Act::Softmax:  // not elementwise; never reaches here (dense applies it per row)
+            return;
+        case Act::Relu:
+            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+            return;
+        case Act::LeakyRelu:
+            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : alpha * y[i];
+            return;
+        case Act::Elu:
+            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : alpha * std::expm1(y[i]);
+            return;
+        case Act::Selu:
+            for (index_t i = 0; i < count; i++)
+                y[i] = kSeluScale * (y[i] > 0.0f ? y[i] : kSeluAlpha * std::expm1(y[i]));
+            return;
+        case Act::Softplus:
+            // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x
+            for (index_t i = 0; i < count; i++)
+                y[i] = std::max(y[i], 0.0f) + std::log1p(std::exp(-std::fabs(y[i])));
+            return;
+        case Act::Sigmoid:
+            for (index_t i = 0; i < count; i++) y[i] = sigmoid_poly(y[i]);
+            return;
+        case Act::Tanh:
+            for (index_t i = 0; i < count; i++) y[i] = tanh_poly(y[i]);
+            return;
+        case Act::HardSigmoid:
+            for (index_t i = 0; i < count; i++)
+                y[i] = std::min(std::max(y[i] * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
+            return;
+    }
+}
+
+// Softmax of one row of length C: subtract the max (no overflow), exponentiate, normalise.
+// A row holding NaN yields NaN; a row of -inf yields NaN like NumPy's reference.
+static void softmax_row(float* y, const float* x, index_t C) {
+    float mx = x[0];
+    for (index_t j = 1; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+    float sum = 0.0f;
+    for (index_t j = 0; j < C; j++) {
+        y[j] = exp_poly(x[j] - mx);
+        sum += y[j];
+    }
+    const float inv = 1.0f / sum;
+    for (index_t j = 0; j < C; j++) y[j] *= inv;
+}
+
+void activation_forward(float* y, const float* x, index_t rows, index_t C, Act act, float alpha) {
+    // y, x: (rows, C)
+    if (act == Act::Softmax) {
+        if (C == 0) return;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements)
+#endif
+        for (index_t r = 0; r < rows; r++) softmax_row(y + r * C, x + r * C, C);
+        return;
+    }
+    const index_t total = rows * C;
+    const index_t chunk = 4096;  // elements per task: big enough to amortise, small enough to balance
+    const index_t chunks = (total + chunk - 1) / chunk;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total >= kParallelMinElements)
+#endif
+    for (index_t t = 0; t < chunks; t++) {
+        const index_t begin = t * chunk, n = std::min(chunk, total - begin);
+        if (y != x) std::memcpy(y + begin, x + begin, sizeof(float) * n);
+        activation_inplace(y + begin, n, act, alpha);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward: dx = dy ⊙ f'(x), with f'(x) written in terms of y = f(x).
+
+static void activation_backward_run(float* dx, const float* dy, const float* y, index_t n, Act act,
+                                    float alpha) {
+    switch (act) {
+        case Act::Linear:
+        case Act::Softmax:
+            if (dx != dy) std::memcpy(dx, dy, sizeof(float) * n);
+            return;
+        case Act::Relu:
+            for (index_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+            return;
+        case Act::LeakyRelu:
+            for (index_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i];
+            return;
+        case Act::Elu:
+            for (index_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha);
+            return;
+        case Act::Selu:
+            for (index_t i = 0; i < n; i++)
+                dx[i] = y[i] > 0.0f ? kSeluScale * dy[i] : dy[i] * (y[i] + kSeluScale * kSeluAlpha);
+            return;
+        case Act::Softplus:
+            // f'(x) = sigmoid(x) = 1 - e^{-y}
+            for (index_t i = 0; i < n; i++) dx[i] = dy[i] * -std::expm1(-y[i]);
+            return;
+        case Act::Sigmoid:
+            for (index_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+            return;
+        case Act::Tanh:
+            for (index_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+            return;
+        case Act::HardSigmoid:
+            for (index_t i = 0; i < n; i++)
+                dx[i] = (y[i] > 0.0f && y[i] < 1.0f) ? dy[i] * (1.0f / 6.0f) : 0.0f;
+            return;
+    }
+}
+
+void activation_backward(float* dx, const float* dy, const float* y, index_t rows, index_t C,
+                         Act act, float alpha) {
+    // dx, dy, y: (rows, C)
+    if (act == Act::Softmax) {
+        // dx = y ⊙ (dy - <dy, y>) per row
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements)
+#endif
+        for (index_t r = 0; r < rows; r++) {
+            const float* yr = y + r * C;
+            const float* dyr = dy + r * C;
+            float* dxr = dx + r * C;
+            float dot = 0.0f;
+            for (index_t j = 0; j < C; j++) dot += dyr[j] * yr[j];
+            for (index_t j = 0; j < C; j++) dxr[j] = yr[j] * (dyr[j] - dot);
+        }
+        return;
+    }
+    const index_t total = rows * C;
+    const index_t chunk = 4096;
+    const index_t chunks = (total + chunk - 1) / chunk;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total >= kParallelMinElements)
+#endif
+    for (index_t t = 0; t < chunks; t++) {
+        const index_t begin = t * chunk, n = std::min(chunk, total - begin);
+        activation_backward_run(dx + begin, dy + begin, y + begin, n, act, alpha);
+    }
+}
+
+}  // namespace fastnn

@@ -1,0 +1,104 @@
+// bind_gemm.cpp — matmul / gemm and the GEMM's introspection (kernel choice, FMA probe).
+
+#include "checks.h"
+
+namespace fastnn::bind {
+
+namespace {
+
+// op(X)'s (rows, cols) given the stored 2-D array and a transpose flag.
+struct Operand {
+    FloatArray arr;
+    int64_t rows, cols;
+};
+
+Operand gemm_operand(py::handle obj, bool trans, const char* op, const char* arg) {
+    FloatArray a = float_input(obj, op, arg);
+    require_ndim(a, 2, op, arg, "(rows, cols)");
+    return {a, trans ? a.shape(1) : a.shape(0), trans ? a.shape(0) : a.shape(1)};
+}
+
+void require_inner(const Operand& a, const Operand& b, const char* op) {
+    if (a.cols != b.rows)
+        fail_value(std::string(op) + ": the inner dimensions must agree (op(a) is M×K, op(b) is K×N). Received: "
+                   "a.shape=" + shape_str(a.arr) + ", b.shape=" + shape_str(b.arr) +
+                   " (K=" + std::to_string(a.cols) + " vs " + std::to_string(b.rows) + ")");
+}
+
+py::array_t<float> matmul(py::handle a_obj, py::handle b_obj) {
+    const char* op = "matmul";
+    Operand a = gemm_operand(a_obj, false, op, "a"), b = gemm_operand(b_obj, false, op, "b");
+    require_inner(a, b, op);
+    const int64_t M = a.rows, N = b.cols, K = a.cols;
+    auto c = new_float_array({M, N}, op, "the result");
+    const float *A = a.arr.data(), *B = b.arr.data();
+    float* C = c.mutable_data();
+    {
+        py::gil_scoped_release release;
+        sgemm(C, N, A, K, false, B, N, false, M, N, K, 1.0f, 0.0f);
+    }
+    return c;
+}
+
+py::array_t<float> gemm(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_a, bool trans_b,
+                        double alpha, double beta) {
+    const char* op = "gemm";
+    Operand a = gemm_operand(a_obj, trans_a, op, "a"), b = gemm_operand(b_obj, trans_b, op, "b");
+    require_inner(a, b, op);
+    const int64_t M = a.rows, N = b.cols, K = a.cols;
+    py::array_t<float> c;
+    if (c_obj.is_none()) {
+        c = new_float_array({M, N}, op, "c");
+        beta = 0.0;  // a fresh c holds nothing to scale
+    } else {
+        c = float_inout(c_obj, op, "c", {M, N});
+    }
+    const float *A = a.arr.data(), *B = b.arr.data();
+    float* C = c.mutable_data();
+    const int64_t lda = a.arr.shape(1), ldb = b.arr.shape(1);
+    {
+        py::gil_scoped_release release;
+        sgemm(C, N, A, lda, trans_a, B, ldb, trans_b, M, N, K, (float)alpha, (float)beta);
+    }
+    return c;
+}
+
+py::array_t<float> gemm_naive_binding(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b) {
+    const char* op = "gemm_naive";
+    Operand a = gemm_operand(a_obj, trans_a, op, "a"), b = gemm_operand(b_obj, trans_b, op, "b");
+    require_inner(a, b, op);
+    const int64_t M = a.rows, N = b.cols, K = a.cols;
+    auto c = new_float_array({M, N}, op, "c");
+    const float *A = a.arr.data(), *B = b.arr.data();
+    float* C = c.mutable_data();
+    {
+        py::gil_scoped_release release;
+        sgemm_naive(C, N, A, a.arr.shape(1), trans_a, B, b.arr.shape(1), trans_b, M, N, K, 1.0f, 0.0f);
+    }
+    return c;
+}
+
+}  // namespace
+
+void register_gemm(py::module_& m) {
+    m.def("matmul", &matmul, py::arg("a"), py::arg("b"),
+          "C = a @ b for 2-D arrays, computed in float32 by fastnn's sgemm.");
+    m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::kw_only(),
+          py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
+          "c = alpha * op(a) @ op(b) + beta * c; c (float32, C-contiguous) is updated in place when given.");
+    m.def("_gemm_naive", &gemm_naive_binding, py::arg("a"), py::arg("b"), py::kw_only(),
+          py::arg("trans_a") = false, py::arg("trans_b") = false,
+          "The triple-loop reference sgemm (tests only).");
+    m.def("gemm_kernel", []() { return std::string(gemm_kernel_name()); },
+          "The GEMM micro-kernel in use: 'avx512', 'avx2-fma' or 'generic'.");
+    m.def("_select_gemm_kernel", [](const std::string& name) { return gemm_select_kernel(name.c_str()); },
+          py::arg("name"), "Force a micro-kernel ('auto' restores the run-time choice); False if unsupported.");
+    m.def("_fma_peak_probe", [](double seconds, const std::string& isa) {
+              py::gil_scoped_release release;
+              return fma_peak_probe(seconds, isa.c_str());
+          },
+          py::arg("seconds") = 0.2, py::arg("isa") = "auto",
+          "Single-thread FMA throughput in GFLOP/s for the given ISA ('auto' = the GEMM's), -1 if unsupported.");
+}
+
+}  // namespace fastnn::bind

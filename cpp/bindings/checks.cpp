@@ -1,0 +1,174 @@
+// checks.cpp — the argument checks of the binding boundary (checks.h).
+
+#include "checks.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace fastnn::bind {
+
+std::string shape_str(const std::vector<int64_t>& dims) {
+    std::ostringstream s;
+    s << "(";
+    for (size_t i = 0; i < dims.size(); i++) s << (i ? ", " : "") << dims[i];
+    if (dims.size() == 1) s << ",";
+    s << ")";
+    return s.str();
+}
+
+std::string shape_str(const py::array& a) {
+    std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
+    return shape_str(dims);
+}
+
+void fail_value(const std::string& msg) { throw py::value_error(msg); }
+void fail_type(const std::string& msg) { throw py::type_error(msg); }
+
+static std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+FloatArray float_input(py::handle obj, const char* op, const char* arg) {
+    if (obj.is_none()) fail_type(std::string(op) + ": " + arg + " must be an array. Received: None");
+    py::array a = py::array::ensure(obj);
+    if (!a) fail_type(std::string(op) + ": " + arg + " must be array-like. Received: " +
+                      py::str(py::type::of(obj)).cast<std::string>());
+    const char kind = a.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
+        fail_type(std::string(op) + ": " + arg + " must hold real numbers (float32 preferred). Received: " +
+                  arg + ".dtype=" + dtype_str(a));
+    return FloatArray::ensure(a);
+}
+
+py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
+                               const std::vector<int64_t>& dims) {
+    if (!py::isinstance<py::array>(obj))
+        fail_type(std::string(op) + ": " + arg + " is written in place and must be a float32 ndarray. Received: " +
+                  py::str(py::type::of(obj)).cast<std::string>());
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    if (!a.dtype().is(py::dtype::of<float>()))
+        fail_type(std::string(op) + ": " + arg + " is written in place and must be float32. Received: " + arg +
+                  ".dtype=" + dtype_str(a));
+    if (!(a.flags() & py::array::c_style))
+        fail_value(std::string(op) + ": " + arg + " is written in place and must be C-contiguous. Received: a " +
+                   "non-contiguous or Fortran-order view of shape " + shape_str(a) +
+                   " (pass np.ascontiguousarray(...) and use the returned array)");
+    if (!a.writeable()) fail_value(std::string(op) + ": " + arg + " is written in place but is read-only");
+    std::vector<int64_t> have(a.shape(), a.shape() + a.ndim());
+    if (have != dims)
+        fail_value(std::string(op) + ": " + arg + " must have shape " + shape_str(dims) + ". Received: " + arg +
+                   ".shape=" + shape_str(a));
+    return py::array_t<float>::ensure(a);
+}
+
+void require_ndim(const py::array& a, int ndim, const char* op, const char* arg, const char* layout) {
+    if (a.ndim() != ndim)
+        fail_value(std::string(op) + ": " + arg + " must be " + std::to_string(ndim) + "-D " + layout +
+                   ". Received: " + arg + ".shape=" + shape_str(a));
+}
+
+void require_dim(const py::array& a, int axis, int64_t value, const char* op, const char* arg,
+                 const char* layout, const char* what) {
+    if (a.shape(axis) != value)
+        fail_value(std::string(op) + ": " + arg + " must be " + layout + " with " + what + "=" +
+                   std::to_string(value) + ". Received: " + arg + ".shape=" + shape_str(a));
+}
+
+int64_t checked_numel(const std::vector<int64_t>& dims, const char* op, const char* arg) {
+    // Sizes are limited so that the byte count of a float array fits a signed 64-bit offset.
+    const int64_t limit = std::numeric_limits<int64_t>::max() / (int64_t)sizeof(float);
+    int64_t n = 1;
+    for (int64_t d : dims) {
+        if (d < 0) fail_value(std::string(op) + ": " + arg + " would have a negative dimension " + shape_str(dims));
+        if (d != 0 && n > limit / d)
+            fail_value(std::string(op) + ": " + arg + " of shape " + shape_str(dims) +
+                       " is too large: its size overflows a 64-bit byte count");
+        n *= d;
+    }
+    for (int64_t d : dims)
+        if (d == 0) return 0;
+    return n;
+}
+
+py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char* op, const char* arg) {
+    checked_numel(dims, op, arg);
+    std::vector<py::ssize_t> shape(dims.begin(), dims.end());
+    return py::array_t<float>(shape);
+}
+
+Act parse_activation(const std::string& name, const char* op) {
+    static const std::pair<const char*, Act> table[] = {
+        {"linear", Act::Linear},        {"relu", Act::Relu},         {"leaky_relu", Act::LeakyRelu},
+        {"elu", Act::Elu},              {"selu", Act::Selu},         {"softplus", Act::Softplus},
+        {"sigmoid", Act::Sigmoid},      {"tanh", Act::Tanh},         {"softmax", Act::Softmax},
+        {"hard_sigmoid", Act::HardSigmoid},
+    };
+    for (const auto& [key, act] : table)
+        if (name == key) return act;
+    std::string known;
+    for (const auto& [key, act] : table) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
+    fail_value(std::string(op) + ": unknown activation. Expected one of " + known + ". Received: activation='" +
+               name + "'");
+}
+
+float activation_alpha(Act act, const py::object& alpha, const char* op) {
+    if (act == Act::LeakyRelu) {
+        const double v = alpha.is_none() ? 0.2 : alpha.cast<double>();
+        if (!(v >= 0.0) || !std::isfinite(v))
+            fail_value(std::string(op) + ": leaky_relu needs a finite negative_slope >= 0. Received: alpha=" +
+                       std::to_string(v));
+        return (float)v;
+    }
+    if (act == Act::Elu) {
+        const double v = alpha.is_none() ? 1.0 : alpha.cast<double>();
+        if (!(v > 0.0) || !std::isfinite(v))
+            fail_value(std::string(op) + ": elu needs a finite alpha > 0. Received: alpha=" + std::to_string(v));
+        return (float)v;
+    }
+    return 0.0f;
+}
+
+Loss parse_loss(const std::string& name, const char* op) {
+    static const std::pair<const char*, Loss> table[] = {
+        {"mean_squared_error", Loss::MeanSquaredError},
+        {"mse", Loss::MeanSquaredError},
+        {"mean_absolute_error", Loss::MeanAbsoluteError},
+        {"mae", Loss::MeanAbsoluteError},
+        {"binary_crossentropy", Loss::BinaryCrossentropy},
+        {"categorical_crossentropy", Loss::CategoricalCrossentropy},
+        {"sparse_categorical_crossentropy", Loss::SparseCategoricalCrossentropy},
+    };
+    for (const auto& [key, loss] : table)
+        if (name == key) return loss;
+    std::string known;
+    for (const auto& [key, loss] : table) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
+    fail_value(std::string(op) + ": unknown loss. Expected one of " + known + ". Received: loss='" + name + "'");
+}
+
+std::vector<int64_t> class_labels(py::handle obj, int64_t N, int64_t C, const char* op, const char* arg) {
+    py::array a = py::array::ensure(obj);
+    if (!a) fail_type(std::string(op) + ": " + arg + " must be an array of class indices");
+    const char kind = a.dtype().kind();
+    if (kind != 'i' && kind != 'u' && kind != 'f')
+        fail_type(std::string(op) + ": " + arg + " must hold integer class indices. Received: " + arg +
+                  ".dtype=" + dtype_str(a));
+    const bool column = a.ndim() == 2 && a.shape(1) == 1;
+    if (!(a.ndim() == 1 || column) || a.shape(0) != N)
+        fail_value(std::string(op) + ": " + arg + " must be (N,) or (N, 1) integer labels with N=" + std::to_string(N) +
+                   ". Received: " + arg + ".shape=" + shape_str(a));
+    auto as_double = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+    const double* v = as_double.data();
+    std::vector<int64_t> labels((size_t)N);
+    for (int64_t i = 0; i < N; i++) {
+        const double x = v[i];
+        if (!(x >= 0.0 && x < (double)C) || x != std::floor(x)) {
+            std::ostringstream s;
+            s << op << ": " << arg << " must be integer class indices in [0, " << C << "). Received: " << arg << "["
+              << i << "]=" << x;
+            fail_value(s.str());
+        }
+        labels[(size_t)i] = (int64_t)x;
+    }
+    return labels;
+}
+
+}  // namespace fastnn::bind

@@ -1,0 +1,56 @@
+// checks.h — the binding boundary's argument checks. Every array is checked for dtype, ndim,
+// each dimension, contiguity and size overflow BEFORE any pointer is touched; a failure raises
+// ValueError/TypeError naming the op, the argument, what was expected and what was received:
+//   "dense_forward: w must be (C, OC) with C=784. Received: w.shape=(28, 10)"
+// Read-only inputs are converted to float32 C-contiguous like NumPy would (a copy only when
+// needed); arrays a kernel writes in place must already be float32, C-contiguous and writeable,
+// since writing into a converted copy would silently lose the update.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "fastnn.h"
+
+namespace fastnn::bind {
+
+namespace py = pybind11;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+std::string shape_str(const py::array& a);
+std::string shape_str(const std::vector<int64_t>& dims);
+
+[[noreturn]] void fail_value(const std::string& msg);
+[[noreturn]] void fail_type(const std::string& msg);
+
+// A read-only float input: numeric dtypes (bool, int, float) are converted, others rejected.
+FloatArray float_input(py::handle obj, const char* op, const char* arg);
+// An array written in place: must be float32, C-contiguous, writeable, of exactly `dims`.
+py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
+                               const std::vector<int64_t>& dims);
+
+void require_ndim(const py::array& a, int ndim, const char* op, const char* arg, const char* layout);
+// Require a.shape[axis] == value; `what` names the dimension, e.g. "C" or "the inner dimension".
+void require_dim(const py::array& a, int axis, int64_t value, const char* op, const char* arg,
+                 const char* layout, const char* what);
+
+// Product of dims as an element count, raising ValueError if it (in bytes) would overflow.
+int64_t checked_numel(const std::vector<int64_t>& dims, const char* op, const char* arg);
+py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char* op, const char* arg);
+
+Act parse_activation(const std::string& name, const char* op);
+// The activation's hyper-parameter: negative_slope for leaky_relu (default 0.2), alpha for elu
+// (default 1.0); None takes the default. Checked (>= 0, > 0) since backward relies on its sign.
+float activation_alpha(Act act, const py::object& alpha, const char* op);
+Loss parse_loss(const std::string& name, const char* op);
+
+// Integer class labels for a sparse loss: shape (N,) or (N, 1), integer dtype or integral floats,
+// each in [0, C).
+std::vector<int64_t> class_labels(py::handle obj, int64_t N, int64_t C, const char* op, const char* arg);
+
+}  // namespace fastnn::bind

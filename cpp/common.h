@@ -1,0 +1,65 @@
+// common.h — the small vocabulary every kernel file shares: index type, restrict, threads,
+// aligned scratch memory and the denormal guard. No pybind11 here: kernels never see Python.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_RESTRICT __restrict__
+#else
+#define FASTNN_RESTRICT
+#endif
+
+#ifdef FASTNN_OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
+
+namespace fastnn {
+
+using index_t = int64_t;
+
+// ---------------------------------------------------------------------------------------------
+// Threads. One process-wide count (set_num_threads), passed to every parallel region with a
+// num_threads clause, so it holds whichever Python thread calls the kernel.
+
+int num_threads();            // current setting, >= 1
+void set_num_threads(int n);  // n >= 1; checked by the binding
+bool openmp_enabled();
+
+// Split [0, n) into `parts` nearly equal chunks; chunk `i` is [*begin, *end).
+inline void split_range(index_t n, int parts, int i, index_t* begin, index_t* end) {
+    index_t base = n / parts, extra = n % parts;
+    *begin = i * base + (i < extra ? i : extra);
+    *end = *begin + base + (i < extra ? 1 : 0);
+}
+
+// Flush-to-zero and denormals-are-zero for the lifetime of the guard, then restore: denormals
+// appear late in training and cost ~100x per operation. Restoring keeps the caller's (NumPy's)
+// floating-point environment untouched.
+struct DenormalGuard {
+#if defined(__x86_64__) || defined(_M_X64)
+    unsigned int saved;
+    DenormalGuard() : saved(_mm_getcsr()) { _mm_setcsr(saved | 0x8040u); }
+    ~DenormalGuard() { _mm_setcsr(saved); }
+#endif
+};
+
+// ---------------------------------------------------------------------------------------------
+// Scratch memory: 64-byte aligned, owned by the calling thread, grown on demand and reused, so a
+// kernel called once per layer per step does not pay malloc + page faults every time.
+// Only ever called outside parallel regions; std::bad_alloc propagates to the binding.
+// Slots: 0 = sgemm's packing buffers, 1 = a layer kernel's own temporaries (e.g. dense's dz),
+// 2 and 3 = free for kernels that call a kernel using slot 1.
+float* thread_scratch(int slot, size_t floats);
+
+// Elementwise loops smaller than this run on one thread: a parallel region costs ~1-20 us.
+constexpr index_t kParallelMinElements = 1 << 16;
+
+}  // namespace fastnn

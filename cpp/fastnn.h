@@ -1,0 +1,120 @@
+// fastnn.h — every kernel of fastnn, grouped by family, with its shape comment.
+//
+// Conventions (llm.c style): plain functions <op>_forward / <op>_backward; raw pointers and
+// explicit int64 dims; argument order: outputs, saved buffers, inputs and weights, dims,
+// hyper-parameters. Kernels never allocate in inner loops, never throw, never see Python; the
+// binding (cpp/bindings/) checks every shape before calling them. Parameter gradients
+// ACCUMULATE (+=) into their buffers; zeroing them is the caller's (optimizer's) job. Input
+// gradients (dx) are overwritten.
+//
+// Dims legend, used everywhere:
+//   N  batch                      T  time steps
+//   C  input channels / features  OC output channels / units
+//   H W  spatial sizes            KH KW kernel sizes
+//   M N K  the GEMM's own dims (C[M×N] = A[M×K]·B[K×N]); only in the GEMM family
+// Tensors are row-major (C-contiguous); layouts at the public API are Keras's (channels-last,
+// batch-first sequences, dense (N, C), kernels (C, OC)).
+#pragma once
+
+#include "common.h"
+
+namespace fastnn {
+
+// ---------------------------------------------------------------------------------------------
+// Activations. Backward is computed from the forward OUTPUT y (every activation here allows it),
+// so layers save y, never the pre-activation.
+
+enum class Act : int32_t {
+    Linear = 0,
+    Relu,
+    LeakyRelu,    // alpha = negative_slope (>= 0)
+    Elu,          // alpha > 0
+    Selu,
+    Softplus,
+    Sigmoid,
+    Tanh,
+    Softmax,      // over the last axis (rows of length C)
+    HardSigmoid,  // Keras 3: clip(x/6 + 1/2, 0, 1)
+};
+
+// y, x: (rows, C). Elementwise activations treat the buffer as flat; softmax works per row.
+void activation_forward(float* y, const float* x, index_t rows, index_t C, Act act, float alpha);
+// dx, dy, y: (rows, C). dx may alias dy.
+void activation_backward(float* dx, const float* dy, const float* y, index_t rows, index_t C,
+                         Act act, float alpha);
+// In-place elementwise activation on a contiguous run; the GEMM epilogue uses it per tile row.
+void activation_inplace(float* y, index_t count, Act act, float alpha);
+
+// ---------------------------------------------------------------------------------------------
+// GEMM. One sgemm serves every family: C = alpha·op(A)·op(B) + beta·C, then the optional
+// epilogue adds a per-column bias and applies an elementwise activation (never softmax).
+// op(A) is M×K (A stored K×M when trans_a), op(B) is K×N (B stored N×K when trans_b).
+// beta == 0 never reads C (it may hold NaN). lda/ldb/ldc are row strides in floats.
+
+struct Epilogue {
+    const float* bias = nullptr;  // (N,) or nullptr
+    Act act = Act::Linear;
+    float alpha = 0.0f;
+};
+
+void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
+           index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha, float beta,
+           const Epilogue* epilogue = nullptr);
+// The algorithmic reference and the tests' oracle for sgemm (triple loop, same contract).
+void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
+                 index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha,
+                 float beta, const Epilogue* epilogue = nullptr);
+// The micro-kernel chosen at run time: "avx512", "avx2-fma" or "generic".
+const char* gemm_kernel_name();
+// Force a micro-kernel by name (for benchmarks/tests); returns false if this CPU lacks it.
+bool gemm_select_kernel(const char* name);
+
+// ---------------------------------------------------------------------------------------------
+// Dense: y = act(x·w + b), bias and activation fused into the GEMM's epilogue.
+// x (N, C), w (C, OC), b (OC,) or nullptr, y (N, OC).
+void dense_forward(float* y, const float* x, const float* w, const float* b, index_t N, index_t C,
+                   index_t OC, Act act, float alpha);
+// dz (N, OC) is scratch for dy·act'(y) (may alias dy); dx (N, C) overwritten, skipped when null
+// (a first layer needs no input gradient); dw (C, OC) and db (OC,) accumulate; db may be null.
+void dense_backward(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y,
+                    const float* x, const float* w, index_t N, index_t C, index_t OC, Act act,
+                    float alpha);
+
+// ---------------------------------------------------------------------------------------------
+// Losses, Keras semantics. y_pred, y_true: (N, C). Per-sample loss l_i reduces over C (mean for
+// mse/mae/bce, sum for the cross-entropies); the reported loss is sum_i(w_i·l_i) / N with
+// w = sample_weight (nullptr: all ones). Probabilities are clipped to [1e-7, 1 - 1e-7] exactly
+// where Keras clips; the clipped region passes no gradient. Sparse variants take int64 labels
+// (N,), already checked to lie in [0, C).
+
+enum class Loss : int32_t {
+    MeanSquaredError = 0,
+    MeanAbsoluteError,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+};
+constexpr float kLossEpsilon = 1e-7f;
+
+// Returns sum_i(w_i·l_i) / N (accumulated in double). For the sparse loss y_true is ignored and
+// labels is used; for the others labels is ignored.
+double loss_forward(const float* y_pred, const float* y_true, const int64_t* labels,
+                    const float* sample_weight, index_t N, index_t C, Loss loss, bool from_logits);
+// dy_pred (N, C): the gradient of loss_forward's value with respect to y_pred (overwritten).
+void loss_backward(float* dy_pred, const float* y_pred, const float* y_true, const int64_t* labels,
+                   const float* sample_weight, index_t N, index_t C, Loss loss, bool from_logits);
+// Fused output-layer backward: the gradient with respect to the LOGITS z of a softmax (or, with
+// sigmoid = true, an elementwise sigmoid) layer whose output probs = act(z) feeds the matching
+// cross-entropy: (probs·sum(y_true) - y_true)·w_i / N for softmax + categorical (one-hot from
+// labels when labels != nullptr), (probs - y_true)·w_i / (N·C) for sigmoid + binary.
+void crossentropy_logits_backward(float* dz, const float* probs, const float* y_true,
+                                  const int64_t* labels, const float* sample_weight, index_t N,
+                                  index_t C, bool sigmoid);
+
+// ---------------------------------------------------------------------------------------------
+// Machine probe: FMA throughput of the chosen micro-kernel's ISA on the calling thread, in
+// GFLOP/s, measured for about `seconds`. (Ten independent accumulators that start apart, so the
+// compiler cannot merge the chains.) The benchmark multiplies by the thread count it measured.
+double fma_peak_probe(double seconds, const char* isa);
+
+}  // namespace fastnn

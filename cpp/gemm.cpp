@@ -1,0 +1,298 @@
+// gemm.cpp — fastnn's one SGEMM, after BLIS: packed A/B panels, cache blocks MC/KC/NC, the five
+// named loops JC → PC → IC → JR → IR, and a register-blocked micro-kernel chosen at run time
+// (gemm_ukernel_*.cpp). Transposes live in the packing routines, so micro-kernels never change.
+// The epilogue (bias, elementwise activation) runs on each micro-tile of the LAST k block, while
+// the tile is still in L1. What this file does not do: complex or double types, strided columns.
+//
+// Threads: C is cut into a grid of disjoint sub-matrices, one per thread, each running the
+// serial loops with its own packing buffers. The k loop (PC) is never split, so every element
+// of C is summed in the same order whatever the thread count: results are bitwise identical
+// across thread counts. Small products run on one thread.
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "fastnn.h"
+#include "gemm_ukernel.h"
+
+namespace fastnn {
+
+// ---------------------------------------------------------------------------------------------
+// Run-time kernel choice
+
+static const GemmKernelInfo* detect_kernel() {
+#ifdef FASTNN_X86_KERNELS
+    __builtin_cpu_init();
+    // libgcc/compiler-rt also check that the OS saves the ymm/zmm state (XCR0).
+    if (__builtin_cpu_supports("avx512f")) return &gemm_kernel_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemm_kernel_avx2;
+#endif
+    return &gemm_kernel_generic;
+}
+
+static const GemmKernelInfo* g_kernel = detect_kernel();
+
+const char* gemm_kernel_name() { return g_kernel->name; }
+
+bool gemm_select_kernel(const char* name) {
+    std::string want(name);
+    if (want == "auto") {
+        g_kernel = detect_kernel();
+        return true;
+    }
+    if (want == "generic") {
+        g_kernel = &gemm_kernel_generic;
+        return true;
+    }
+#ifdef FASTNN_X86_KERNELS
+    __builtin_cpu_init();
+    if (want == "avx2-fma" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        g_kernel = &gemm_kernel_avx2;
+        return true;
+    }
+    if (want == "avx512" && __builtin_cpu_supports("avx512f")) {
+        g_kernel = &gemm_kernel_avx512;
+        return true;
+    }
+#endif
+    return false;
+}
+
+double fma_peak_probe(double seconds, const char* isa) {
+    std::string want(isa);
+    if (want == "auto") want = g_kernel->name;
+#ifdef FASTNN_X86_KERNELS
+    if (want == "avx512" && __builtin_cpu_supports("avx512f")) return fma_probe_avx512(seconds);
+    if (want == "avx2-fma" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return fma_probe_avx2(seconds);
+#endif
+    if (want == "generic") return fma_probe_generic(seconds);
+    return -1.0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference: the triple loop, same contract as sgemm (accumulates in double).
+
+static inline float op_at(const float* X, index_t ld, bool trans, index_t r, index_t c) {
+    return trans ? X[c * ld + r] : X[r * ld + c];
+}
+
+static void apply_epilogue(float* C, index_t ldc, index_t m, index_t n, const float* bias,
+                           const Epilogue* ep) {
+    // C tile (m × n); bias already offset to the tile's first column
+    for (index_t i = 0; i < m; i++) {
+        float* c = C + i * ldc;
+        if (bias)
+            for (index_t j = 0; j < n; j++) c[j] += bias[j];
+        if (ep->act != Act::Linear) activation_inplace(c, n, ep->act, ep->alpha);
+    }
+}
+
+void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
+                 index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha,
+                 float beta, const Epilogue* epilogue) {
+    for (index_t i = 0; i < M; i++) {
+        for (index_t j = 0; j < N; j++) {
+            double sum = 0.0;
+            for (index_t p = 0; p < K; p++)
+                sum += (double)op_at(A, lda, trans_a, i, p) * (double)op_at(B, ldb, trans_b, p, j);
+            float* c = C + i * ldc + j;
+            *c = beta == 0.0f ? alpha * (float)sum : alpha * (float)sum + beta * *c;
+        }
+    }
+    if (epilogue) apply_epilogue(C, ldc, M, N, epilogue->bias, epilogue);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing. Ap: mc rows of op(A) × kc, as ceil(mc/MR) slivers of kc × MR (zero-padded rows).
+// Bp: kc × nc of op(B), as ceil(nc/NR) slivers of kc × NR (zero-padded columns).
+
+static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool trans_a,
+                   index_t i0, index_t p0, index_t mc, index_t kc, int MR) {
+    for (index_t is = 0; is < mc; is += MR) {
+        const index_t mr = std::min<index_t>(MR, mc - is);
+        float* dst = Ap + is * kc;  // this sliver: kc × MR
+        if (trans_a) {
+            // A stored K × M: row p holds op(A)'s column p, contiguous over i
+            for (index_t p = 0; p < kc; p++) {
+                const float* src = A + (p0 + p) * lda + i0 + is;
+                float* d = dst + p * MR;
+                for (index_t i = 0; i < mr; i++) d[i] = src[i];
+                for (index_t i = mr; i < MR; i++) d[i] = 0.0f;
+            }
+        } else {
+            // A stored M × K: read each row contiguously, write with stride MR
+            for (index_t i = 0; i < mr; i++) {
+                const float* src = A + (i0 + is + i) * lda + p0;
+                for (index_t p = 0; p < kc; p++) dst[p * MR + i] = src[p];
+            }
+            for (index_t i = mr; i < MR; i++)
+                for (index_t p = 0; p < kc; p++) dst[p * MR + i] = 0.0f;
+        }
+    }
+}
+
+static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool trans_b,
+                   index_t p0, index_t j0, index_t kc, index_t nc, int NR) {
+    for (index_t js = 0; js < nc; js += NR) {
+        const index_t nr = std::min<index_t>(NR, nc - js);
+        float* dst = Bp + js * kc;  // this sliver: kc × NR
+        if (!trans_b) {
+            // B stored K × N: row p of the sliver is NR contiguous floats
+            for (index_t p = 0; p < kc; p++) {
+                const float* src = B + (p0 + p) * ldb + j0 + js;
+                float* d = dst + p * NR;
+                if (nr == NR) {
+                    std::memcpy(d, src, sizeof(float) * NR);
+                } else {
+                    for (index_t j = 0; j < nr; j++) d[j] = src[j];
+                    for (index_t j = nr; j < NR; j++) d[j] = 0.0f;
+                }
+            }
+        } else {
+            // B stored N × K: read each of op(B)'s columns contiguously, write with stride NR
+            for (index_t j = 0; j < nr; j++) {
+                const float* src = B + (j0 + js + j) * ldb + p0;
+                for (index_t p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+            }
+            for (index_t j = nr; j < NR; j++)
+                for (index_t p = 0; p < kc; p++) dst[p * NR + j] = 0.0f;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The five loops on one thread's sub-matrix C[M×N] (pointers already offset).
+
+static inline index_t round_up(index_t x, index_t m) { return (x + m - 1) / m * m; }
+
+struct GemmProblem {
+    const float* A;
+    index_t lda;
+    bool trans_a;
+    const float* B;
+    index_t ldb;
+    bool trans_b;
+    float* C;
+    index_t ldc;
+    index_t K;
+    float alpha, beta;
+    const Epilogue* ep;
+};
+
+static void gemm_serial(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin,
+                        index_t i_end, index_t j_begin, index_t j_end, float* Ap, float* Bp) {
+    const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
+    for (index_t jc = j_begin; jc < j_end; jc += NC) {  // JC loop
+        const index_t nc = std::min(NC, j_end - jc);
+        for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
+            const index_t kc = std::min(KC, g.K - pc);
+            const bool first = pc == 0, last = pc + kc == g.K;
+            const float beta = first ? g.beta : 1.0f;
+            pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
+            for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
+                const index_t mc = std::min(MC, i_end - ic);
+                pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
+                for (index_t jr = 0; jr < nc; jr += NR) {  // JR loop
+                    const index_t nr = std::min(NR, nc - jr);
+                    for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
+                        const index_t mr = std::min(MR, mc - ir);
+                        float* c = g.C + (ic + ir) * g.ldc + jc + jr;
+                        kern.ukernel(kc, Ap + ir * kc, Bp + jr * kc, c, g.ldc, mr, nr, g.alpha, beta);
+                        if (last && g.ep)
+                            apply_epilogue(c, g.ldc, mr, nr, g.ep->bias ? g.ep->bias + jc + jr : nullptr, g.ep);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Work below this many multiply-adds runs on one thread: a parallel region costs more than it saves.
+static constexpr double kParallelMinWork = 1 << 19;
+
+// Choose a tm × tn grid of thread tiles (tm·tn = threads) that keeps tiles whole micro-tiles and
+// as square-ish in slivers as possible; prefer splitting M (threads then share B's panel shape).
+static void choose_grid(index_t M, index_t N, int MR, int NR, int threads, int* tm, int* tn) {
+    const index_t ms = (M + MR - 1) / MR, ns = (N + NR - 1) / NR;
+    double best = -1.0;
+    *tm = 1;
+    *tn = 1;
+    for (int a = 1; a <= threads; a++) {
+        if (threads % a) continue;
+        const int b = threads / a;
+        if (a > ms || b > ns) continue;
+        // per-thread tile in micro-tiles: the slowest thread decides the time
+        const double per = (double)((ms + a - 1) / a) * (double)((ns + b - 1) / b);
+        const double score = per * (1.0 + 0.01 * b);  // slight preference for splitting M
+        if (best < 0 || score < best) {
+            best = score;
+            *tm = a;
+            *tn = b;
+        }
+    }
+}
+
+void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
+           index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha, float beta,
+           const Epilogue* epilogue) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        // No product: C = beta·C (beta == 0 writes zeros without reading C), then the epilogue.
+        for (index_t i = 0; i < M; i++) {
+            float* c = C + i * ldc;
+            if (beta == 0.0f)
+                std::fill(c, c + N, 0.0f);
+            else if (beta != 1.0f)
+                for (index_t j = 0; j < N; j++) c[j] *= beta;
+        }
+        if (epilogue) apply_epilogue(C, ldc, M, N, epilogue->bias, epilogue);
+        return;
+    }
+    const GemmKernelInfo& kern = *g_kernel;
+    const GemmProblem g = {A, lda, trans_a, B, ldb, trans_b, C, ldc, K, alpha, beta, epilogue};
+
+    int threads = num_threads();
+    if ((double)M * (double)N * (double)K < kParallelMinWork) threads = 1;
+    int tm = 1, tn = 1;
+    if (threads > 1) choose_grid(M, N, kern.MR, kern.NR, threads, &tm, &tn);
+    threads = tm * tn;
+
+    // Per-thread packing buffers, sized for the largest thread tile, taken before any parallel
+    // region (an allocation failure surfaces here as std::bad_alloc, never inside OpenMP).
+    const index_t kc_max = std::min<index_t>(kern.KC, K);
+    const index_t m_tile = round_up((M + tm - 1) / tm, kern.MR);
+    const index_t n_tile = round_up((N + tn - 1) / tn, kern.NR);
+    const index_t a_floats = round_up(std::min<index_t>(kern.MC, m_tile), kern.MR) * kc_max + 16;
+    const index_t b_floats = round_up(std::min<index_t>(kern.NC, n_tile), kern.NR) * kc_max + 16;
+    const index_t per_thread = round_up(a_floats + b_floats, 16);
+    float* scratch = thread_scratch(0, (size_t)(per_thread * threads));
+
+    // Thread t owns rows [m0, m1) × cols [n0, n1) of C; cuts fall on MR/NR boundaries.
+    auto run_tile = [&](int t) {
+        DenormalGuard denormals;
+        const int ti = t / tn, tj = t % tn;
+        const index_t ms = (M + kern.MR - 1) / kern.MR, ns = (N + kern.NR - 1) / kern.NR;
+        index_t s0, s1, r0, r1;
+        split_range(ms, tm, ti, &s0, &s1);
+        split_range(ns, tn, tj, &r0, &r1);
+        const index_t m0 = s0 * kern.MR, m1 = std::min(M, s1 * kern.MR);
+        const index_t n0 = r0 * kern.NR, n1 = std::min(N, r1 * kern.NR);
+        if (m0 >= m1 || n0 >= n1) return;
+        float* Ap = scratch + t * per_thread;
+        gemm_serial(kern, g, m0, m1, n0, n1, Ap, Ap + a_floats);
+    };
+    if (threads == 1) {
+        run_tile(0);
+        return;
+    }
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; t++) run_tile(t);
+#else
+    for (int t = 0; t < threads; t++) run_tile(t);
+#endif
+}
+
+}  // namespace fastnn

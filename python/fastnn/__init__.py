@@ -1,0 +1,54 @@
+"""fastnn: fast CPU training and inference of classic neural networks, NumPy arrays in and out.
+
+The kernels are C++17 with OpenMP (``fastnn._core``); ``fastnn.ops`` is the functional API over
+them and ``fastnn.reference`` their pure-NumPy twin. See ``fastnn.info()`` for the build.
+"""
+
+from . import _core
+from ._backend import backend, get_backend, set_backend
+from . import ops, reference
+
+__version__ = _core.__version__
+
+
+def get_num_threads() -> int:
+    """Number of threads the kernels use (``OMP_NUM_THREADS`` at import, else the core count)."""
+    return _core.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads the kernels use; ``n`` must be a positive int."""
+    _core.set_num_threads(n)
+
+
+def info() -> dict:
+    """Describe this build and machine: version, compiler, OpenMP, threads, SIMD path, CUDA."""
+    import platform
+
+    import numpy
+
+    return {
+        "version": __version__,
+        "compiler": _core.compiler,
+        "openmp": bool(_core.openmp),
+        "num_threads": _core.get_num_threads(),
+        "simd": _core.gemm_kernel(),
+        "cuda": bool(_core.cuda_built),
+        "backend": get_backend(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+    }
+
+
+__all__ = [
+    "__version__",
+    "backend",
+    "get_backend",
+    "set_backend",
+    "get_num_threads",
+    "set_num_threads",
+    "info",
+    "ops",
+    "reference",
+]

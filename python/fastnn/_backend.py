@@ -1,0 +1,58 @@
+"""Which implementation `fastnn.ops` dispatches to: the C++ kernels or the NumPy reference.
+
+The setting is process-wide. `fastnn.backend("numpy")` works both as a call that sets it and as a
+context manager that restores the previous backend on exit.
+"""
+
+from __future__ import annotations
+
+_NAMES = ("cpp", "numpy")
+_current_name = "cpp"
+
+
+def _module(name):
+    if name == "cpp":
+        from . import _core
+
+        return _core
+    from . import reference
+
+    return reference
+
+
+def get_backend() -> str:
+    """Return the name of the active backend: ``"cpp"`` or ``"numpy"``."""
+    return _current_name
+
+
+def set_backend(name: str) -> None:
+    """Make ``name`` (``"cpp"`` or ``"numpy"``) the process-wide backend of `fastnn.ops`."""
+    global _current_name
+    if name not in _NAMES:
+        raise ValueError(f"set_backend: unknown backend. Expected one of {_NAMES}. Received: name={name!r}")
+    _current_name = name
+
+
+class backend:
+    """Select the backend of `fastnn.ops`.
+
+    ``fastnn.backend("numpy")`` switches the process to the NumPy reference; used as
+    ``with fastnn.backend("numpy"): ...`` it switches only inside the block.
+    """
+
+    def __init__(self, name: str):
+        self._previous = get_backend()
+        set_backend(name)
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        set_backend(self._previous)
+        return False
+
+
+def current():
+    """The module implementing the active backend (``fastnn._core`` or ``fastnn.reference``)."""
+    return _module(_current_name)

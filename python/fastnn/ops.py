@@ -1,0 +1,102 @@
+"""fastnn.ops — the functional API: one function per kernel, forward and backward.
+
+Every op exists twice with the same name and arguments: in C++ (``fastnn._core``, the default) and
+in ``fastnn.reference`` (pure NumPy, which also computes in float64). The process-wide backend
+(``fastnn.set_backend`` / ``with fastnn.backend("numpy"):``) picks one.
+
+Conventions: arrays in Keras's layouts (dense (N, C), kernels (C, OC), images (N, H, W, C),
+sequences (N, T, C)); results are float32 from C++. Backward ops return fresh gradient arrays.
+Read-only inputs of another dtype or layout are converted; arrays updated in place (``gemm``'s
+``c``, optimizer state) must be float32 and C-contiguous. Bad shapes raise ValueError, bad types
+TypeError, each naming the op, the argument, what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+from ._backend import current as _impl
+
+# ---- GEMM -------------------------------------------------------------------------------------
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D arrays ``a`` (M, K) and ``b`` (K, N)."""
+    return _impl().matmul(a, b)
+
+
+def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """``c = alpha * op(a) @ op(b) + beta * c``; op transposes when ``trans_a``/``trans_b``.
+
+    ``c`` (M, N), when given, is updated in place and returned; otherwise a new array is returned.
+    """
+    return _impl().gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta)
+
+
+# ---- Activations ------------------------------------------------------------------------------
+
+
+def activation_forward(x, activation, alpha=None):
+    """``y = activation(x)``, elementwise, or over the last axis for ``"softmax"``.
+
+    ``activation``: linear, relu, leaky_relu, elu, selu, softplus, sigmoid, tanh, softmax,
+    hard_sigmoid. ``alpha``: leaky_relu's negative_slope (default 0.2, >= 0) or elu's alpha
+    (default 1.0, > 0); ignored by the others.
+    """
+    return _impl().activation_forward(x, activation, alpha)
+
+
+def activation_backward(dy, y, activation, alpha=None):
+    """``dx = dy * activation'(x)``, computed from the forward output ``y``."""
+    return _impl().activation_backward(dy, y, activation, alpha)
+
+
+# ---- Dense ------------------------------------------------------------------------------------
+
+
+def dense_forward(x, w, b=None, activation="linear", alpha=None):
+    """``y = activation(x @ w + b)``: x (N, C), w (C, OC), b (OC,) or None -> y (N, OC)."""
+    return _impl().dense_forward(x, w, b, activation, alpha)
+
+
+def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=True, need_dx=True):
+    """Gradients of ``y = activation(x @ w + b)`` given dy (N, OC) and the forward output y.
+
+    Returns ``(dx, dw, db)``: dx (N, C) or None when ``need_dx`` is False (a first layer needs
+    none), dw (C, OC), db (OC,) or None when ``use_bias`` is False.
+    """
+    return _impl().dense_backward(dy, x, w, y, activation, alpha, use_bias=use_bias, need_dx=need_dx)
+
+
+# ---- Losses -----------------------------------------------------------------------------------
+
+
+def loss_forward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
+    """The batch loss ``sum_i(w_i * l_i) / N`` as a Python float, with Keras's semantics.
+
+    ``loss``: mean_squared_error (mse), mean_absolute_error (mae), binary_crossentropy,
+    categorical_crossentropy, sparse_categorical_crossentropy (``y_true`` integer labels (N,) or
+    (N, 1) in [0, C)). Probabilities are clipped to [1e-7, 1 - 1e-7]; ``from_logits`` applies a
+    (stable) sigmoid or softmax first. ``sample_weight``: (N,) or None.
+    """
+    return _impl().loss_forward(y_true, y_pred, loss, from_logits, sample_weight)
+
+
+def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
+    """The gradient of `loss_forward`'s value with respect to ``y_pred`` (same shape)."""
+    return _impl().loss_backward(y_true, y_pred, loss, from_logits, sample_weight)
+
+
+def crossentropy_logits_backward(y_true, probs, sigmoid=False, sample_weight=None):
+    """Fused output-layer backward: the gradient with respect to the logits ``z``.
+
+    For ``probs = softmax(z)`` and categorical cross-entropy: ``(probs * sum(y_true) - y_true) *
+    w / N`` (``y_true`` one-hot (N, C) or integer labels (N,)); with ``sigmoid=True``, for
+    ``probs = sigmoid(z)`` and binary cross-entropy: ``(probs - y_true) * w / (N * C)``.
+    """
+    return _impl().crossentropy_logits_backward(y_true, probs, sigmoid, sample_weight)
+
+
+# ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
+
+# ---- Convolution and pooling (convolution issue) ----------------------------------------------
+
+# ---- Recurrent (recurrent issue) --------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Shared helpers of the NumPy reference: dtype policy and argument checks.
+
+The reference computes in float64 when an input is float64 (for finite-difference gradient
+checks) and in float32 otherwise, like the C++ kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def compute_dtype(*arrays):
+    """float64 if any input is float64, else float32."""
+    for a in arrays:
+        if a is not None and np.asarray(a).dtype == np.float64:
+            return np.float64
+    return np.float32
+
+
+def as_float(x, dtype, op, arg):
+    """``x`` as a C-contiguous array of ``dtype``; real numeric inputs only (TypeError otherwise)."""
+    if x is None:
+        raise TypeError(f"{op}: {arg} must be an array. Received: None")
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: {arg} must hold real numbers (float32 preferred). Received: {arg}.dtype={a.dtype}")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def require_ndim(a, ndim, op, arg, layout):
+    if a.ndim != ndim:
+        raise ValueError(f"{op}: {arg} must be {ndim}-D {layout}. Received: {arg}.shape={a.shape}")
+
+
+ACTIVATIONS = (
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "softplus",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "hard_sigmoid",
+)
+
+LOSSES = {
+    "mean_squared_error": "mean_squared_error",
+    "mse": "mean_squared_error",
+    "mean_absolute_error": "mean_absolute_error",
+    "mae": "mean_absolute_error",
+    "binary_crossentropy": "binary_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+}
+
+
+def check_activation(activation, alpha, op):
+    """Validate the activation name and return its hyper-parameter (see ops.activation_forward)."""
+    if activation not in ACTIVATIONS:
+        known = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise ValueError(f"{op}: unknown activation. Expected one of {known}. Received: activation={activation!r}")
+    if activation == "leaky_relu":
+        a = 0.2 if alpha is None else float(alpha)
+        if not (np.isfinite(a) and a >= 0):
+            raise ValueError(f"{op}: leaky_relu needs a finite negative_slope >= 0. Received: alpha={a}")
+        return a
+    if activation == "elu":
+        a = 1.0 if alpha is None else float(alpha)
+        if not (np.isfinite(a) and a > 0):
+            raise ValueError(f"{op}: elu needs a finite alpha > 0. Received: alpha={a}")
+        return a
+    return 0.0

@@ -1,0 +1,46 @@
+"""Reference GEMM: NumPy's matmul with the same arguments and checks as ``fastnn.ops``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_float, compute_dtype, require_ndim
+
+
+def _operand(x, trans, dtype, op, arg):
+    a = as_float(x, dtype, op, arg)
+    require_ndim(a, 2, op, arg, "(rows, cols)")
+    return a.T if trans else a
+
+
+def _check_inner(a, b, op, a_shape, b_shape):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"{op}: the inner dimensions must agree (op(a) is M×K, op(b) is K×N). "
+            f"Received: a.shape={a_shape}, b.shape={b_shape} (K={a.shape[1]} vs {b.shape[0]})"
+        )
+
+
+def matmul(a, b):
+    dtype = compute_dtype(a, b)
+    A, B = _operand(a, False, dtype, "matmul", "a"), _operand(b, False, dtype, "matmul", "b")
+    _check_inner(A, B, "matmul", A.shape, B.shape)
+    return A @ B
+
+
+def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    dtype = compute_dtype(a, b, c)
+    A, B = _operand(a, trans_a, dtype, "gemm", "a"), _operand(b, trans_b, dtype, "gemm", "b")
+    _check_inner(A, B, "gemm", np.shape(a), np.shape(b))
+    product = alpha * (A @ B)
+    if c is None:
+        return product.astype(dtype, copy=False)
+    if not isinstance(c, np.ndarray) or c.dtype.kind != "f":
+        raise TypeError(f"gemm: c is written in place and must be a float ndarray. Received: {type(c).__name__}")
+    if c.shape != product.shape:
+        raise ValueError(f"gemm: c must have shape {product.shape}. Received: c.shape={c.shape}")
+    if beta == 0:
+        c[...] = product
+    else:
+        c[...] = product + beta * c
+    return c
