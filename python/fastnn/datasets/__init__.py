@@ -31,4 +31,4 @@ def available() -> dict:
     return found
 
 
-__all__ = ["available", "fashion_mnist", "mnist", "DatasetNotFoundError", "ENV_VAR"]
+__all__ = ["ENV_VAR", "DatasetNotFoundError", "available", "fashion_mnist", "mnist"]

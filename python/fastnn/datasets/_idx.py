@@ -48,7 +48,7 @@ def read_idx(path, ndim: int) -> np.ndarray:
     size = os.stat(path).st_size
     gz = is_gzip(path)
     try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as f:
             return _read_stream(f, path, ndim, size, gz)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         # EOFError: the gzip stream ends early; BadGzipFile: bad header, CRC or length trailer.
@@ -78,7 +78,9 @@ def _read_stream(f, path, ndim, size, gz):
         )
     dims_bytes = f.read(4 * ndim)
     if len(dims_bytes) < 4 * ndim:
-        raise ValueError(f"{path}: truncated IDX header: {ndim} dimension(s) need {4 * ndim} bytes after the magic number, found {len(dims_bytes)}")
+        raise ValueError(
+            f"{path}: truncated IDX header: {ndim} dimension(s) need {4 * ndim} bytes after the magic number, found {len(dims_bytes)}"
+        )
     dims = struct.unpack(f">{ndim}I", dims_bytes)
     expected = 1
     for d in dims:
@@ -90,7 +92,9 @@ def _read_stream(f, path, ndim, size, gz):
     if not gz and size - header != expected:
         have = size - header
         if have < expected:
-            raise ValueError(f"{path}: truncated payload: the header says {shape_text} = {expected} bytes, the file holds {have}")
+            raise ValueError(
+                f"{path}: truncated payload: the header says {shape_text} = {expected} bytes, the file holds {have}"
+            )
         raise ValueError(f"{path}: {have - expected} extra bytes after the payload of {shape_text} = {expected} bytes")
     if gz and expected > size * _MAX_DEFLATE_RATIO:
         raise ValueError(
@@ -108,7 +112,9 @@ def _read_stream(f, path, ndim, size, gz):
             break
         got += n
     if got < expected:
-        raise ValueError(f"{path}: truncated payload: the header says {shape_text} = {expected} bytes, the file holds {got}")
+        raise ValueError(
+            f"{path}: truncated payload: the header says {shape_text} = {expected} bytes, the file holds {got}"
+        )
     extra = 0
     while True:
         chunk = f.read(_CHUNK)  # also makes gzip check its CRC and length trailer

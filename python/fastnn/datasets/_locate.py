@@ -28,8 +28,8 @@ import gzip
 import hashlib
 import os
 import urllib.request
-import zlib
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ import numpy as np
 from . import _idx
 
 ENV_VAR = "FASTNN_DATA"
+SYSTEM_ROOT = Path("/usr/share/datasets")  # Debian's dataset-* packages
 DOWNLOAD_TIMEOUT = 10.0  # seconds per connection attempt: an offline machine fails fast
 MAX_DOWNLOAD_BYTES = 64 << 20  # the largest file (train images, gzipped) is ~26 MB
 
@@ -90,7 +91,7 @@ def search_roots() -> list:
         (f"${ENV_VAR}", Path(env).expanduser() if env else None),
         ("~/.fastnn/datasets", home / ".fastnn" / "datasets"),
         ("~/.keras/datasets", home / ".keras" / "datasets"),
-        ("/usr/share/datasets", Path("/usr/share/datasets")),
+        (str(SYSTEM_ROOT), SYSTEM_ROOT),
     ]
 
 
@@ -173,7 +174,7 @@ def sha256_decompressed(path) -> str:
     """SHA-256 of the file's content after gunzip (of the file itself when it is not gzipped)."""
     digest = hashlib.sha256()
     try:
-        with (gzip.open(path, "rb") if _idx.is_gzip(path) else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if _idx.is_gzip(path) else open(path, "rb") as f:
             while True:
                 chunk = f.read(_CHUNK)
                 if not chunk:
@@ -244,7 +245,8 @@ class _DownloadError(Exception):
 def _not_found_message(spec: DatasetSpec, places, path, errors) -> str:
     lines = []
     if path is not None:
-        lines.append(f"{spec.caller}: {spec.title} not found in path={os.fspath(path)!r}.")
+        lines.append(f"{spec.caller}: {spec.title} not found in path={os.fspath(path)!r}")
+        lines.append("(with a path given, nothing else is searched and nothing is downloaded).")
     else:
         lines.append(f"{spec.caller}: {spec.title} not found, and downloading it failed.")
     lines.append("Looked in, in order:")
@@ -253,15 +255,15 @@ def _not_found_message(spec: DatasetSpec, places, path, errors) -> str:
         lines.append(f"Downloading into {download_dir(spec)} failed:")
         lines += [f"  {e}" for e in errors]
     names = ", ".join(IDX_FILES)
-    lines.append("To provide the files, do one of:")
-    lines.append(f"  - put the four IDX files {names} (each plain or .gz) in a directory DIR")
-    lines.append(f"    and pass {spec.caller}(path=DIR), or set {ENV_VAR}=ROOT with them in ROOT/{spec.name}/,")
-    lines.append(f"    or put them in ~/.fastnn/datasets/{spec.name}/;")
+    lines.append(f"To provide the files (the four IDX files {names}, each plain or .gz), either:")
+    lines.append(f"  - put them in a directory DIR and call {spec.caller}(path=DIR)")
+    lines.append(f"  - or put them in ROOT/{spec.name}/ and set {ENV_VAR}=ROOT")
+    lines.append(f"  - or put them in ~/.fastnn/datasets/{spec.name}/")
     if spec.npz:
-        lines.append(f"  - or put Keras's {spec.npz} in ~/.keras/datasets/ or pass its path as path=;")
-    lines += [f"  - {h}" for h in spec.hints]
+        lines.append(f"  - or put Keras's {spec.npz} in ~/.keras/datasets/, or pass its file name as path")
+    lines += [f"  - or {h}" for h in spec.hints]
     if spec.urls:
-        lines.append(f"  - or connect to the internet so that they can be downloaded from {spec.urls[0]}")
+        lines.append(f"  - or connect to the internet: they are downloaded from {spec.urls[0]} when path is None")
     return "\n".join(lines)
 
 
@@ -319,7 +321,9 @@ def load_npz(spec: DatasetSpec, path: Path):
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{path}: cannot be read as an .npz archive without pickle ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"{path}: cannot be read as an .npz archive without pickle ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: not an .npz archive (it holds a single array of shape {archive.shape})")
     arrays = {}
@@ -334,7 +338,9 @@ def load_npz(spec: DatasetSpec, path: Path):
                 a = archive[key]
             except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
                 # An object array needs pickle: it is refused, never unpickled.
-                raise ValueError(f"{path}: array {key!r} cannot be loaded without pickle ({type(e).__name__}: {e})") from None
+                raise ValueError(
+                    f"{path}: array {key!r} cannot be loaded without pickle ({type(e).__name__}: {e})"
+                ) from None
             if a.dtype != np.uint8:
                 raise ValueError(f"{path}: array {key!r} must be uint8. Received: dtype={a.dtype}")
             arrays[key] = a

@@ -55,8 +55,8 @@ SPEC = _locate.DatasetSpec(
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     ),
     hints=(
-        "or on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (installs /usr/share/datasets/fashion-mnist);",
-        'or use the subset shipped with fastnn: fashion_mnist.load_data(subset="small").',
+        "on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (installs /usr/share/datasets/fashion-mnist)",
+        'use the subset shipped with fastnn instead: fashion_mnist.load_data(subset="small")',
     ),
 )
 
