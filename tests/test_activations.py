@@ -123,3 +123,18 @@ def test_float64_input_gives_float32_result(rng):
     y = ops.activation_forward(x, "tanh")
     assert y.dtype == np.float32
     assert_close(y, np.tanh(x), rtol=1e-6, atol=1e-7, what="tanh of float64 input")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_nan_propagates_like_the_reference(activation):
+    # a diverged pre-activation must stay visible: NaN in, NaN out, as NumPy (and PyTorch) do
+    x = np.array([[np.nan, -1.0, 0.5], [0.25, -2.0, 3.0]], np.float32)
+    check_op("activation_forward", x, activation, rtol=4e-6, atol=1e-7)
+
+
+def test_nan_propagates_through_the_dense_epilogue():
+    x = np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32)
+    w = np.ones((2, 3), np.float32)
+    for activation in ("relu", "sigmoid", "linear"):
+        y = ops.dense_forward(x, w, np.zeros(3, np.float32), activation)
+        assert np.isnan(y[0]).all() and np.isfinite(y[1]).all(), (activation, y)

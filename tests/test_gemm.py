@@ -243,3 +243,58 @@ def test_reference_gemm_matches_numpy(rng):
         assert out is c and out.dtype == np.float64
         np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(ops.matmul(a.T, b), a.T @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_inf_and_nan_stay_in_their_rows_and_columns(rng, gemm_kernel):
+    # zero-padded edge tiles must not turn an inf into NaNs elsewhere (inf·0 in padding is dropped)
+    M, N, K = 13, 35, 7
+    a = rng.uniform(-1, 1, (M, K)).astype(np.float32)
+    b = rng.uniform(0.5, 1, (K, N)).astype(np.float32)
+    a[12, 3] = np.inf  # last row: inside an edge tile for every kernel
+    a[5, 0] = np.nan
+    rest = [i for i in range(M) if i not in (5, 12)]
+    want = a[rest].astype(np.float64) @ b.astype(np.float64)
+    for ta, tb in TRANSPOSES:
+        got = ops.gemm(np.ascontiguousarray(a.T) if ta else a, np.ascontiguousarray(b.T) if tb else b,
+                       trans_a=ta, trans_b=tb)
+        assert np.isposinf(got[12]).all() and np.isnan(got[5]).all(), gemm_kernel
+        assert_close(got[rest], want, rtol=0, atol=gemm_atol(a[rest], b, K), what="finite rows",
+                     context=f"kernel={gemm_kernel} ta={ta} tb={tb}")
+
+
+@pytest.mark.parametrize("threads", [3, 4])
+def test_more_threads_than_cores_same_bits(rng, threads):
+    # uneven thread grids (3 = 3×1 or 1×3) must still cut C into whole disjoint tiles
+    for M, N, K in ((300, 300, 300), (7, 3000, 40), (1000, 13, 70)):
+        a = rng.uniform(-1, 1, (M, K)).astype(np.float32)
+        b = rng.uniform(-1, 1, (K, N)).astype(np.float32)
+        fastnn.set_num_threads(1)
+        one = ops.matmul(a, b)
+        fastnn.set_num_threads(threads)
+        np.testing.assert_array_equal(ops.matmul(a, b), one, err_msg=f"{threads} threads, M={M} N={N} K={K}")
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    # the GIL is released around every kernel: calls from several Python threads at once must not
+    # share packing buffers or any other state
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(rng.uniform(-1, 1, (m, k)).astype(np.float32), rng.uniform(-1, 1, (k, n)).astype(np.float32))
+             for m, n, k in ((300, 200, 400), (129, 513, 65), (64, 700, 300), (513, 17, 257))] * 3
+    serial = [ops.matmul(a, b) for a, b in cases]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            parallel = list(pool.map(lambda ab: ops.matmul(*ab), cases))
+            for i, (s, p) in enumerate(zip(serial, parallel)):
+                np.testing.assert_array_equal(s, p, err_msg=f"case {i}")
+
+
+def test_callers_floating_point_environment_is_untouched(rng):
+    # sgemm flushes denormals inside its workers only; NumPy's arithmetic afterwards keeps them
+    a = rng.uniform(-1, 1, (300, 300)).astype(np.float32)
+    for threads in (1, 2):
+        fastnn.set_num_threads(threads)
+        ops.matmul(a, a)
+        ops.dense_forward(a, a, None, "relu")
+        assert np.float32(1e-38) * np.float32(0.01) != 0, "denormals flushed after a fastnn call"
+        assert np.float32(1e-39) / np.float32(2) != 0

@@ -295,3 +295,14 @@ def test_binary_clip_boundaries_agree_across_backends():
     p = np.array([[0.0, 1.0, 1e-9, 1 - 2e-8, 0.99999994, 1e-7, 0.9999999]], np.float32)
     t = np.array([[1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]], np.float32)
     check_loss(t, p, "binary_crossentropy", tol=dict(rtol=1e-5, atol=0), gtol=dict(rtol=1e-5, atol=0))
+
+
+@pytest.mark.parametrize("loss", LOGIT_LOSSES)
+def test_extreme_logits_stay_finite(loss):
+    # log-sum-exp and log1p(e^-|z|) forms: no overflow for huge logits of either sign
+    z = np.array([[1e4, -1e4, 0.0], [-100.0, 100.0, 88.0], [-1e30, 3e38, -3e38]], np.float32)
+    t = np.array([0, 2, 1]) if loss.startswith("sparse") else \
+        np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0]], np.float32)
+    value, grad = check_loss(t, z, loss, from_logits=True, tol=dict(rtol=1e-6, atol=0),
+                             gtol=dict(rtol=1e-5, atol=1e-7))
+    assert np.isfinite(value) and np.isfinite(grad).all()
