@@ -70,7 +70,11 @@ def test_default_threads_without_omp_num_threads():
     out = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.get_num_threads())"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert int(out.stdout) >= 1
+    if fastnn.info()["openmp"] and hasattr(os, "sched_getaffinity"):
+        # OpenMP's default: one thread per core this process may run on
+        assert int(out.stdout) == len(os.sched_getaffinity(0))
+    else:
+        assert int(out.stdout) >= 1
 
 
 def test_backend_switching(rng):
