@@ -136,13 +136,16 @@ static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool 
                 for (index_t i = mr; i < MR; i++) d[i] = 0.0f;
             }
         } else {
-            // A stored M × K: read each row contiguously, write with stride MR
-            for (index_t i = 0; i < mr; i++) {
-                const float* src = A + (i0 + is + i) * lda + p0;
-                for (index_t p = 0; p < kc; p++) dst[p * MR + i] = src[p];
+            // A stored M × K: a transpose, 8 steps of p at a time (see pack_b)
+            for (index_t p = 0; p < kc; p += 8) {
+                const index_t pn = std::min<index_t>(8, kc - p);
+                for (index_t i = 0; i < mr; i++) {
+                    const float* src = A + (i0 + is + i) * lda + p0 + p;
+                    for (index_t q = 0; q < pn; q++) dst[(p + q) * MR + i] = src[q];
+                }
+                for (index_t q = 0; q < pn; q++)
+                    for (index_t i = mr; i < MR; i++) dst[(p + q) * MR + i] = 0.0f;
             }
-            for (index_t i = mr; i < MR; i++)
-                for (index_t p = 0; p < kc; p++) dst[p * MR + i] = 0.0f;
         }
     }
 }
@@ -165,13 +168,17 @@ static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool 
                 }
             }
         } else {
-            // B stored N × K: read each of op(B)'s columns contiguously, write with stride NR
-            for (index_t j = 0; j < nr; j++) {
-                const float* src = B + (j0 + js + j) * ldb + p0;
-                for (index_t p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+            // B stored N × K: a transpose. Go 8 rows of the sliver at a time, so the 8 destination
+            // lines stay in L1 while the nr source rows are read 8 contiguous floats each.
+            for (index_t p = 0; p < kc; p += 8) {
+                const index_t pn = std::min<index_t>(8, kc - p);
+                for (index_t j = 0; j < nr; j++) {
+                    const float* src = B + (j0 + js + j) * ldb + p0 + p;
+                    for (index_t q = 0; q < pn; q++) dst[(p + q) * NR + j] = src[q];
+                }
+                for (index_t q = 0; q < pn; q++)
+                    for (index_t j = nr; j < NR; j++) dst[(p + q) * NR + j] = 0.0f;
             }
-            for (index_t j = nr; j < NR; j++)
-                for (index_t p = 0; p < kc; p++) dst[p * NR + j] = 0.0f;
         }
     }
 }
