@@ -112,6 +112,33 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
                                   index_t C, bool sigmoid);
 
 // ---------------------------------------------------------------------------------------------
+// Optimizers (Keras 3 update rules). One call updates a LIST of `count` tensors in one fused
+// pass: tensor t has sizes[t] elements; params[t] and its state slots are updated in place,
+// grads[t] is read. Epsilon sits where Keras puts it: inside the square root for Adagrad and
+// RMSprop, outside for Adam. Elementwise, so independent of the thread count.
+
+// momentum 0: p -= lr·g (velocities may be null). Else v = momentum·v - lr·g; p += v, or with
+// nesterov p += momentum·v - lr·g.
+void sgd_update(float* const* params, float* const* velocities, const float* const* grads,
+                const index_t* sizes, index_t count, float lr, float momentum, bool nesterov);
+// acc += g²; p -= lr·g / sqrt(acc + eps).
+void adagrad_update(float* const* params, float* const* accumulators, const float* const* grads,
+                    const index_t* sizes, index_t count, float lr, float epsilon);
+// v = rho·v + (1-rho)·g²; centered: a = rho·a + (1-rho)·g, d = v - a² + eps, else d = v + eps;
+// inc = lr·g / sqrt(d); momentum > 0: mom = momentum·mom + inc, p -= mom; else p -= inc.
+// momentums is null unless momentum > 0, average_grads null unless centered.
+void rmsprop_update(float* const* params, float* const* velocities, float* const* momentums,
+                    float* const* average_grads, const float* const* grads, const index_t* sizes,
+                    index_t count, float lr, float rho, float momentum, float epsilon,
+                    bool centered);
+// step >= 1 (Keras's iterations + 1): alpha = lr·sqrt(1 - beta_2^step) / (1 - beta_1^step);
+// m += (g - m)(1 - beta_1); v += (g² - v)(1 - beta_2); amsgrad: v_hat = max(v_hat, v) replaces v;
+// p -= m·alpha / (sqrt(v) + eps). v_hats is null unless amsgrad.
+void adam_update(float* const* params, float* const* ms, float* const* vs, float* const* v_hats,
+                 const float* const* grads, const index_t* sizes, index_t count, float lr,
+                 int64_t step, float beta_1, float beta_2, float epsilon, bool amsgrad);
+
+// ---------------------------------------------------------------------------------------------
 // Machine probe: FMA throughput of the chosen micro-kernel's ISA on the calling thread, in
 // GFLOP/s, measured for about `seconds`. (Ten independent accumulators that start apart, so the
 // compiler cannot merge the chains.) The benchmark multiplies by the thread count it measured.

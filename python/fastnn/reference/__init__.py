@@ -10,6 +10,7 @@ from .dense import dense_backward, dense_forward
 from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 
 # ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
+from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 
