@@ -147,6 +147,47 @@ def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_
                                beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad, v_hats=v_hats)
 
 
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, momentum=0.99, epsilon=1e-3):
+    """Batch normalisation over every axis but the last (Keras ``axis=-1``): ``(y, mean, inv_std)``.
+
+    x (N, ..., C); gamma, beta (C,) or None (Keras ``scale=False`` / ``center=False``);
+    moving_mean, moving_var (C,) float32 arrays. ``training=True``: the batch's mean and biased
+    variance (accumulated in double), ``inv_std = 1 / sqrt(var + epsilon)``, and the moving
+    statistics are updated IN PLACE: ``moving = moving * momentum + batch * (1 - momentum)``.
+    ``training=False``: mean = moving_mean, inv_std = 1 / sqrt(moving_var + epsilon), nothing
+    updated. ``y = gamma * (x - mean) * inv_std + beta``; ``mean`` and ``inv_std`` (C,) are what
+    `batchnorm_backward` needs.
+    """
+    return _impl().batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training=training, momentum=momentum,
+                                     epsilon=epsilon)
+
+
+def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=True, center=True):
+    """Gradients of `batchnorm_forward`: ``(dx, dgamma, dbeta)``.
+
+    ``training=True`` differentiates through the batch statistics; ``training=False`` treats them
+    as constants (``dx = gamma * inv_std * dy``). dx is None unless ``need_dx``, dgamma None when
+    gamma is None, dbeta None unless ``center``.
+    """
+    return _impl().batchnorm_backward(dy, x, gamma, mean, inv_std, training=training, need_dx=need_dx,
+                                      center=center)
+
+
+def dropout_forward(x, rate, seed):
+    """Inverted dropout: ``(y, mask)`` with ``y = x * mask / (1 - rate)``, mask uint8 (1 = kept).
+
+    ``rate`` in [0, 1); ``seed`` an int in [0, 2**64). Element i (flat C-order index) is kept
+    according to a counter-based hash of (seed, i), so the mask depends only on (seed, shape): the
+    same on both backends and for any thread count. ``rate=0`` returns a copy and an all-ones mask.
+    """
+    return _impl().dropout_forward(x, rate, seed)
+
+
+def dropout_backward(dy, mask, rate):
+    """``dx = dy * mask / (1 - rate)`` for the mask `dropout_forward` returned."""
+    return _impl().dropout_backward(dy, mask, rate)
+
+
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------

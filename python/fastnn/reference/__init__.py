@@ -11,6 +11,7 @@ from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 
 # ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
 from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
+from .norm import batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 
