@@ -12,13 +12,15 @@
 
 namespace fastnn {
 
-uint64_t dropout_hash(uint64_t key, uint64_t index) {
-    // splitmix64: the index's point on the Weyl sequence from `key`, then the finaliser
+static inline uint64_t splitmix64(uint64_t key, uint64_t index) {
+    // the index's point on the Weyl sequence from `key`, then splitmix64's finaliser
     uint64_t z = key + (index + 1) * 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
+
+uint64_t dropout_hash(uint64_t key, uint64_t index) { return splitmix64(key, index); }
 
 uint64_t dropout_key(uint64_t seed) {
     // Mix the seed first, so seeds s and s+1 start far apart on the sequence.
@@ -31,6 +33,33 @@ uint64_t dropout_threshold(double rate) {
 }
 
 static constexpr index_t kDropoutChunk = 4096;
+
+// keep ? v : 0 as a bit mask, so the loops vectorise and never branch on the (random) mask.
+// A dropped NaN or inf becomes 0, as with NumPy's np.where in the reference.
+static inline float select_kept(bool keep, float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    bits &= 0u - (uint32_t)keep;
+    std::memcpy(&v, &bits, sizeof(v));
+    return v;
+}
+
+// One chunk [begin, end) of the forward.
+static void dropout_forward_run(float* FASTNN_RESTRICT y, uint8_t* FASTNN_RESTRICT mask,
+                                const float* FASTNN_RESTRICT x, index_t begin, index_t end,
+                                uint64_t key, uint64_t threshold, float scale) {
+    for (index_t i = begin; i < end; i++) {
+        const bool keep = (splitmix64(key, (uint64_t)i) >> 32) < threshold;
+        mask[i] = (uint8_t)keep;
+        y[i] = select_kept(keep, x[i] * scale);
+    }
+}
+
+static void dropout_backward_run(float* FASTNN_RESTRICT dx, const uint8_t* FASTNN_RESTRICT mask,
+                                 const float* FASTNN_RESTRICT dy, index_t begin, index_t end,
+                                 float scale) {
+    for (index_t i = begin; i < end; i++) dx[i] = select_kept(mask[i] != 0, dy[i] * scale);
+}
 
 void dropout_forward(float* y, uint8_t* mask, const float* x, index_t count, uint64_t seed,
                      double rate) {
@@ -46,14 +75,9 @@ void dropout_forward(float* y, uint8_t* mask, const float* x, index_t count, uin
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (count >= kParallelMinElements)
 #endif
-    for (index_t t = 0; t < chunks; t++) {
-        const index_t begin = t * kDropoutChunk, end = std::min(count, begin + kDropoutChunk);
-        for (index_t i = begin; i < end; i++) {
-            const uint8_t keep = (dropout_hash(key, (uint64_t)i) >> 32) < threshold;
-            mask[i] = keep;
-            y[i] = keep ? x[i] * scale : 0.0f;
-        }
-    }
+    for (index_t t = 0; t < chunks; t++)
+        dropout_forward_run(y, mask, x, t * kDropoutChunk, std::min(count, (t + 1) * kDropoutChunk), key,
+                            threshold, scale);
 }
 
 void dropout_backward(float* dx, const uint8_t* mask, const float* dy, index_t count, double rate) {
@@ -63,10 +87,8 @@ void dropout_backward(float* dx, const uint8_t* mask, const float* dy, index_t c
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (count >= kParallelMinElements)
 #endif
-    for (index_t t = 0; t < chunks; t++) {
-        const index_t begin = t * kDropoutChunk, end = std::min(count, begin + kDropoutChunk);
-        for (index_t i = begin; i < end; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
-    }
+    for (index_t t = 0; t < chunks; t++)
+        dropout_backward_run(dx, mask, dy, t * kDropoutChunk, std::min(count, (t + 1) * kDropoutChunk), scale);
 }
 
 }  // namespace fastnn
