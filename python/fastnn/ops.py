@@ -99,13 +99,15 @@ def crossentropy_logits_backward(y_true, probs, sigmoid=False, sample_weight=Non
 
 # Optimizer steps take equal-length lists (one entry per parameter) and update the parameters and
 # state slots IN PLACE in one fused pass; those arrays must be float32, C-contiguous, writeable and
-# of their parameter's shape. Gradients are read-only (converted if needed). They return None.
+# of their parameter's shape. Gradients are read-only (converted if needed). A state list the
+# configuration does not use (velocities at momentum 0, v_hats without amsgrad...) may be None and
+# is ignored when given. They return None.
 
 
 def sgd_update(params, grads, velocities=None, *, learning_rate, momentum=0.0, nesterov=False):
     """Keras 3 SGD step over lists of arrays, in place.
 
-    ``momentum == 0``: ``p -= learning_rate * g`` (``velocities`` may be None). Otherwise
+    ``momentum == 0``: ``p -= learning_rate * g`` (``velocities`` unused). Otherwise
     ``v = momentum * v - learning_rate * g`` then ``p += v``, or with ``nesterov``
     ``p += momentum * v - learning_rate * g``. ``momentum`` in [0, 1].
     """
