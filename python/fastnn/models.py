@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 
 import numpy as np
 
@@ -984,7 +985,7 @@ def _readable_size(nbytes):
 
 
 def _wrap(text, width):
-    return [text[i:i + width] for i in range(0, max(len(text), 1), width)] or [""]
+    return textwrap.wrap(text, width) or [""]
 
 
 def _print_summary(model, line_length, positions, print_fn, show_trainable):

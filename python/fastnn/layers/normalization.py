@@ -68,12 +68,8 @@ class BatchNormalization(Layer):
         shape = (channels,)
         if self.scale:
             self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
-        else:
-            self._ones = np.ones(shape, self.dtype)
         if self.center:
             self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
-        else:
-            self._zeros = np.zeros(shape, self.dtype)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
         self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
@@ -82,18 +78,15 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=False):
         x = inputs
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        gamma = self.gamma if self.scale else self._ones
-        beta = self.beta if self.center else self._zeros
         batch_stats = bool(training) and self.trainable
-        y, mean, inv_std = ops.batchnorm_forward(x2, gamma, beta, self.moving_mean, self.moving_variance,
+        y, mean, inv_std = ops.batchnorm_forward(x2, self.gamma, self.beta, self.moving_mean, self.moving_variance,
                                                  training=batch_stats, momentum=self.momentum, epsilon=self.epsilon)
         self._x, self._mean, self._inv_std, self._batch_stats, self._x_shape = x2, mean, inv_std, batch_stats, x.shape
         return y if x.ndim == 2 else y.reshape(x.shape)
 
     def backward(self, dy):
         dy2 = dy if dy.ndim == 2 else dy.reshape(self._x.shape)
-        gamma = self.gamma if self.scale else self._ones
-        dx, dgamma, dbeta = ops.batchnorm_backward(dy2, self._x, gamma, self._mean, self._inv_std,
+        dx, dgamma, dbeta = ops.batchnorm_backward(dy2, self._x, self.gamma, self._mean, self._inv_std,
                                                    training=self._batch_stats, need_dx=self._need_input_grad,
                                                    center=self.center)
         self._gradients = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
