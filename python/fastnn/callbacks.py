@@ -369,9 +369,10 @@ class EarlyStopping(Callback):
         self._direction = None
 
     def _improved(self, value, reference):
+        # an improvement must beat the reference by more than min_delta
         if self._direction == "min":
-            return value - self.min_delta < reference
-        return value + self.min_delta > reference
+            return value + self.min_delta < reference
+        return value - self.min_delta > reference
 
     def on_epoch_end(self, epoch, logs=None):
         if self._direction is None:

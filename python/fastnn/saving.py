@@ -6,7 +6,9 @@ spaces to a multiple of 8); then the raw little-endian tensor buffers, back to b
 maps each tensor name (``"<layer>.<weight>"``, e.g. ``"dense.kernel"``) to
 ``{"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}`` and holds string
 ``__metadata__``: ``format`` ("fastnn"), ``format_version``, ``model_config`` (the architecture
-as JSON), ``compile_config`` (optional), and CRC-32 checksums of the config and of the data.
+as JSON), ``compile_config`` (optional), and CRC-32 checksums of the tensor data and of the
+header itself (``header_crc32``: over the canonical JSON of the header without that entry, so
+any flipped bit in the header is caught).
 
 Safety: layers are rebuilt only from the allow-list of registered classes
 (`fastnn.layers.register_layer`) plus ``custom_objects``; no pickle, no eval. Saving is
@@ -128,6 +130,7 @@ def _write(filepath, tensors, metadata, overwrite):
         arrays.append(a)
     metadata = dict(metadata, data_crc32=str(crc))
     header = {"__metadata__": metadata, **header}
+    metadata["header_crc32"] = str(_header_crc(header))
     blob = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
     directory = os.path.dirname(os.path.abspath(filepath))
@@ -157,6 +160,13 @@ def _write(filepath, tensors, metadata, overwrite):
         pass
 
 
+def _header_crc(header):
+    """CRC-32 of the header's canonical JSON, without its own ``header_crc32`` entry."""
+    meta = {k: v for k, v in header["__metadata__"].items() if k != "header_crc32"}
+    canonical = json.dumps({**header, "__metadata__": meta}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return zlib.crc32(canonical.encode("utf-8"))
+
+
 def _base_metadata():
     from . import __version__
 
@@ -168,7 +178,6 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     config = json.dumps(serialize_model(model), separators=(",", ":"))
     metadata = _base_metadata()
     metadata["model_config"] = config
-    metadata["config_crc32"] = str(zlib.crc32(config.encode("utf-8")))
     compiled = _compile_config(model) if include_optimizer else None
     if compiled is not None:
         metadata["compile_config"] = json.dumps(compiled, separators=(",", ":"))
@@ -210,7 +219,7 @@ def read_file(filepath):
         raise bad(f"file is truncated: the header needs {n} bytes, only {len(data) - 8} follow the length field")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise bad(f"corrupted header (not valid JSON: {e})") from None
     if not isinstance(header, dict):
         raise bad("corrupted header: expected a JSON object")
@@ -220,15 +229,13 @@ def read_file(filepath):
     if metadata.get("format") != FORMAT:
         raise bad(f"not a fastnn file (metadata format={metadata.get('format')!r})")
     version = metadata.get("format_version", "")
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):
         raise bad(f"corrupted header: format_version={version!r}")
     if int(version) > FORMAT_VERSION:
         raise bad(f"written by a newer fastnn (file format version {int(version)}); this fastnn reads format version "
                   f"{FORMAT_VERSION} and older. Upgrade fastnn to load it.")
-    if "model_config" in metadata:
-        crc = metadata.get("config_crc32", "")
-        if crc != str(zlib.crc32(metadata["model_config"].encode("utf-8"))):
-            raise bad("corrupted header: the model config does not match its checksum")
+    if metadata.get("header_crc32") != str(_header_crc({"__metadata__": metadata, **header})):
+        raise bad("corrupted header: it does not match its checksum (header_crc32)")
     buffer = memoryview(data)[8 + n:]
     entries = []
     for name, e in header.items():
@@ -266,24 +273,37 @@ def read_file(filepath):
 
 
 def _assign(model, tensors, path):
-    """Check every name and shape of ``tensors`` against ``model``, then copy them in."""
+    """Check every tensor of ``tensors`` against ``model``, then copy them in.
+
+    Tensors are matched by name (``<layer>.<weight>``); when the names differ but the file holds
+    the same weights in the same order (a model rebuilt in another session, whose automatic layer
+    names moved on), they are matched by position, like Keras's ``load_weights``.
+    """
     if not model.built:
         raise ValueError(f"{path}: the model is not built yet; build it (or give it an input shape) before "
                          "loading weights")
     expected = _named_tensors(model)
-    names = {name for name, _ in expected}
+    names = [name for name, _ in expected]
+    in_file = list(tensors)  # in data order, which is the order they were saved in
     problems = []
-    for name, value in expected:
-        if name not in tensors:
-            problems.append(f"missing tensor {name} (shape {value.shape}) in file")
-        elif tensors[name].shape != value.shape:
-            problems.append(f"size mismatch for {name}: {tensors[name].shape} in file, {value.shape} in model")
-    problems += [f"unexpected tensor {name} in file" for name in tensors if name not in names]
+    if set(names) == set(in_file):
+        pairs = [(name, name, value) for name, value in expected]
+    elif len(in_file) == len(names) and all(f.rsplit(".", 1)[-1] == m.rsplit(".", 1)[-1] for f, m in zip(in_file, names)):
+        pairs = [(f, m, value) for f, (m, value) in zip(in_file, expected)]
+    else:
+        pairs = [(name, name, value) for name, value in expected if name in tensors]
+        problems += [f"missing tensor {name} (shape {value.shape}) in file" for name, value in expected
+                     if name not in tensors]
+        problems += [f"unexpected tensor {name} in file" for name in in_file if name not in names]
+    for f, m, value in pairs:
+        if tensors[f].shape != value.shape:
+            label = m if f == m else f"{m} (file: {f})"
+            problems.append(f"size mismatch for {label}: {tensors[f].shape} in file, {value.shape} in model")
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise ValueError(f"{path}: the file does not match model '{model.name}': {shown}")
-    for name, value in expected:
-        value[...] = tensors[name]
+    for f, _, value in pairs:
+        value[...] = tensors[f]
 
 
 def load_weights(model, filepath):
