@@ -9,7 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import losses, regularizers
-from fastnn.callbacks import Callback, TerminateOnNaN
+from fastnn.callbacks import TerminateOnNaN
 from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, Flatten, Input,
                            InputLayer, Reshape)
 from fastnn.models import Model, Sequential
