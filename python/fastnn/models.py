@@ -161,15 +161,22 @@ class Model:
     def _finalize(self, steps, shapes):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order."""
         self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
-        for layer, ins, _, _, _ in self._steps:
-            # a layer fed only by the model input needs no input gradient (PERFORMANCE.md)
-            layer._need_input_grad = any(i != 0 for i in ins)
         self._nslots = len(shapes)
         self._vals = [None] * self._nslots
         self._slot_shapes = [tuple(s) for s in shapes]
         self._output_slot = self._steps[-1][2] if self._steps else 0
         self._fused = None
         self.built = True
+        self._update_grad_flags()
+
+    def _update_grad_flags(self):
+        """Tell each layer whether backward must return its input gradient: only when some layer
+        upstream of it has trainable weights (a first layer, or layers after a frozen or
+        weightless prefix such as Flatten, skip that product; PERFORMANCE.md)."""
+        needs = [False] * self._nslots
+        for layer, ins, out, _, _ in self._steps:
+            layer._need_input_grad = any(needs[i] for i in ins)
+            needs[out] = layer._need_input_grad or bool(layer.trainable_weights)
 
     @property
     def layers(self):
@@ -467,6 +474,7 @@ class Model:
         The gradients include the regularizers'. Nothing is updated (besides BatchNormalization
         moving statistics, as in any training-mode forward pass).
         """
+        self._update_grad_flags()
         out = self._forward(x, True)
         loss = self._batch_loss(y, out, sw) + self._regularization_loss()
         fused = self._fusion()
@@ -507,6 +515,7 @@ class Model:
         if not opt.built or opt._param_ids != [id(p) for p in params]:
             opt.build(params)
         self._trainable_layers = [layer for layer in self._layers if layer.trainable_weights]
+        self._update_grad_flags()
         self._has_regularizers = any(w.regularizer is not None for layer in self._trainable_layers
                                      for w in layer._weights if w.trainable)
         return params
