@@ -209,6 +209,11 @@ class Model:
 
     @property
     def _dtype(self):
+        """The compute dtype (targets, sample weights): the output layer's."""
+        return self._steps[-1][0].dtype if self._steps else utils.floatx()
+
+    @property
+    def _input_dtype(self):
         return self._input_layer.dtype if self._input_layer is not None else utils.floatx()
 
     def _require_built(self, what):
@@ -342,7 +347,7 @@ class Model:
         if len(x) == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
         self._ensure_built(x.shape)
-        x = np.ascontiguousarray(x, dtype=self._dtype)
+        x = np.ascontiguousarray(x, dtype=self._input_dtype)
         self._check_data_shape(x.shape)
         return x
 
@@ -899,7 +904,7 @@ class Sequential(Model):
                              "name.")
         created_input = False
         if self._input_layer is None and not self._stack and layer._batch_input_shape is not None:
-            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape, dtype=layer.dtype)
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape, dtype=layer.input_dtype or layer.dtype)
             created_input = True
         self._stack.append(layer)
         try:
@@ -927,7 +932,7 @@ class Sequential(Model):
                 raise ValueError(f"Sequential model '{self.name}' already has input shape "
                                  f"{_shape_str(self._input_layer.batch_shape)}. Received: input_shape={shape}")
             if self._input_layer is None:
-                dtype = self._stack[0].dtype if self._stack else None
+                dtype = (self._stack[0].input_dtype or self._stack[0].dtype) if self._stack else None
                 self._input_layer = InputLayer(batch_shape=(None,) + shape[1:], dtype=dtype)
         if self._input_layer is None:
             raise ValueError("You must provide an `input_shape` argument.")
@@ -937,7 +942,9 @@ class Sequential(Model):
         if self._input_layer is None:
             if not self._stack:
                 raise ValueError(f"Sequential model '{self.name}' has no layers")
-            self._input_layer = InputLayer(batch_shape=(None,) + tuple(data_shape[1:]), dtype=self._stack[0].dtype)
+            first = self._stack[0]
+            self._input_layer = InputLayer(batch_shape=(None,) + tuple(data_shape[1:]),
+                                           dtype=first.input_dtype or first.dtype)
             try:
                 self._rebuild()
             except Exception:
