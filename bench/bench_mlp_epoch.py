@@ -69,6 +69,7 @@ def time_epoch(backend, x, y, limits):
 
 
 def time_torch(x, y, threads):
+    """One epoch of the same network in PyTorch (None when torch is not installed)."""
     try:
         import torch
     except ImportError:
@@ -118,22 +119,27 @@ def main():
     print(f"fastnn {info['version']} ({info['simd']}, {threads} threads), numpy {info['numpy']}; "
           f"{args.samples} samples, batch 128, 784-256-256-10 relu + dropout 0.45, Adam")
     validate(x, y)
-    times = {"cpp": [], "numpy": []}
-    for _ in range(args.epochs_per_backend):
-        for backend in ("cpp", "numpy"):
-            times[backend].append(time_epoch(backend, x, y, limits))
+    times = {"cpp": [], "numpy": [], "torch": []}
+    has_torch = time_torch(x[:1280], y[:1280], threads) is not None  # also warms torch up
+    for _ in range(args.epochs_per_backend):  # alternating blocks: cpp, numpy, torch, cpp, ...
+        for backend in ("cpp", "numpy", "torch"):
+            if backend == "torch":
+                if not has_torch:
+                    continue
+                times[backend].append(time_torch(x, y, threads))
+            else:
+                times[backend].append(time_epoch(backend, x, y, limits))
             print(f"  {backend:5s} epoch {times[backend][-1]:.3f} s")
     flops = flops_per_epoch(args.samples)
     for backend, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{backend:5s}: median {med:.3f} s/epoch (min {min(ts):.3f}, max {max(ts):.3f}), "
-              f"{flops / med / 1e9:.1f} GFLOP/s")
-    ratio = statistics.median(times["numpy"]) / statistics.median(times["cpp"])
-    print(f"speed-up of the C++ backend over the NumPy backend: {ratio:.2f}x")
-    torch_time = time_torch(x, y, threads)
-    if torch_time is not None:
-        print(f"torch: {torch_time:.3f} s/epoch ({threads} threads); C++ backend speed-up "
-              f"{torch_time / statistics.median(times['cpp']):.2f}x")
+        if ts:
+            med = statistics.median(ts)
+            print(f"{backend:5s}: median {med:.3f} s/epoch (min {min(ts):.3f}, max {max(ts):.3f}), "
+                  f"{flops / med / 1e9:.1f} GFLOP/s")
+    cpp = statistics.median(times["cpp"])
+    print(f"speed-up of the C++ backend over the NumPy backend: {statistics.median(times['numpy']) / cpp:.2f}x")
+    if has_torch:
+        print(f"speed-up of the C++ backend over PyTorch ({threads} threads): {statistics.median(times['torch']) / cpp:.2f}x")
     else:
         print("torch: not installed, not timed")
 
