@@ -197,6 +197,21 @@ def test_gradcheck_softmax_through_jacobian_when_fusion_is_off(float64_numpy):
     model_gradcheck(model, rng.standard_normal((6, 3)), np.eye(4)[rng.integers(0, 4, 6)])
 
 
+def test_float64_models_train_on_the_numpy_backend_only():
+    fastnn.utils.set_floatx("float64")
+    try:
+        model = mlp(seed=1, bn=True, dropout=0.2)
+    finally:
+        fastnn.utils.set_floatx("float32")
+    x, _, onehot = data(n=32)
+    with fastnn.backend("numpy"):
+        history = model.fit(x, onehot, epochs=2, verbose=0)
+        assert model.predict(x, verbose=0).dtype == np.float64
+    assert history.history["loss"][1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="float64 layers, but the C\\+\\+ kernels compute in float32"):
+        model.fit(x, onehot, verbose=0)
+
+
 def test_fused_output_gradient_equals_logits_loss_gradient():
     x, labels, onehot = data(n=32)
     probs = mlp(seed=7, optimizer="sgd")

@@ -25,6 +25,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import ops, optimizers, utils
+from ._backend import get_backend
 from .layers.base import InputLayer, KerasTensor, Layer, _positive_int, _shape_str
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
@@ -347,6 +348,10 @@ class Model:
         if len(x) == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
         self._ensure_built(x.shape)
+        if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
+            raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
+                             "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
+                             "the model in float32 (the default, fastnn.utils.set_floatx('float32')).")
         x = np.ascontiguousarray(x, dtype=self._input_dtype)
         self._check_data_shape(x.shape)
         return x
