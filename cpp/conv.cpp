@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
+#include "conv_ukernel.h"
 #include "fastnn.h"
 
 namespace fastnn {
@@ -119,23 +121,48 @@ void col2im_add(float* dx, const float* dcol, const ConvShape& s, index_t m0, in
     }
 }
 
-// db (OC,) += column sums of dz (M, OC): one column block per thread, rows summed in order.
-void bias_grad(float* db, const float* dz, index_t M, index_t OC) {
-    const index_t block = 64;
-    const index_t blocks = (OC + block - 1) / block;
+// dz (M, OC) = dy ⊙ act'(y) and db (OC,) += Σ_rows dz, in one pass over dy and y (db may be null;
+// for linear dz is not written: the caller uses dy). Rows are cut into fixed chunks of kGradRows
+// whose column sums land in partial[chunk] and are added to db in chunk order, so db depends on M
+// only, never on the thread count. partial: grad_partial_floats(M, OC) floats.
+constexpr index_t kGradRows = 256;
+index_t grad_partial_floats(index_t M, index_t OC) { return (M + kGradRows - 1) / kGradRows * OC; }
+
+void act_grad_and_bias(float* dz, float* db, float* partial, const float* dy, const float* y, index_t M, index_t OC,
+                       Act act, float alpha) {
+    if (act == Act::Linear && !db) return;
+    const index_t chunks = (M + kGradRows - 1) / kGradRows;
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * OC >= kParallelMinElements)
 #endif
-    for (index_t t = 0; t < blocks; t++) {
-        const index_t j0 = t * block, j1 = std::min(OC, j0 + block);
-        float acc[block];
-        for (index_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
-        for (index_t m = 0; m < M; m++) {
-            const float* row = dz + m * OC;  // seek to row m
-            for (index_t j = j0; j < j1; j++) acc[j - j0] += row[j];
+    for (index_t ch = 0; ch < chunks; ch++) {
+        const index_t r0 = ch * kGradRows, r1 = std::min(M, r0 + kGradRows), n = (r1 - r0) * OC;
+        const float* g = dy + r0 * OC;
+        if (act == Act::Relu) {
+            // both loads unconditional, so the select vectorises
+            float* FASTNN_RESTRICT d = dz + r0 * OC;
+            const float* FASTNN_RESTRICT gy = dy + r0 * OC;
+            const float* FASTNN_RESTRICT yy = y + r0 * OC;
+            for (index_t i = 0; i < n; i++) {
+                const float v = yy[i], gi = gy[i];
+                d[i] = v > 0.0f ? gi : 0.0f;
+            }
+            g = dz + r0 * OC;
+        } else if (act != Act::Linear) {
+            activation_backward(dz + r0 * OC, dy + r0 * OC, y + r0 * OC, r1 - r0, OC, act, alpha);
+            g = dz + r0 * OC;
         }
-        for (index_t j = j0; j < j1; j++) db[j] += acc[j - j0];
+        if (!db) continue;
+        float* FASTNN_RESTRICT sum = partial + ch * OC;
+        std::fill(sum, sum + OC, 0.0f);
+        for (index_t r = 0; r < r1 - r0; r++) {
+            const float* FASTNN_RESTRICT row = g + r * OC;  // seek to row r
+            for (index_t j = 0; j < OC; j++) sum[j] += row[j];
+        }
     }
+    if (db)
+        for (index_t ch = 0; ch < chunks; ch++)
+            for (index_t j = 0; j < OC; j++) db[j] += partial[ch * OC + j];
 }
 
 bool is_pointwise(const ConvShape& s) {
@@ -147,11 +174,247 @@ bool is_pointwise(const ConvShape& s) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// Implicit GEMM: the gather micro-kernel (conv_ukernel.h) reads the im2col matrix straight from a
+// zero-padded copy of a tile of images, A[pixel][(tap, c)] = src[pixel base + tap offset + c], so
+// the column matrix is never built and nothing is packed: each input value is broadcast from L1
+// into the FMAs of up to 64 output channels, and the kernel's rows are read in Keras's layout.
+
+namespace {
+
+enum class ConvAlgo { Auto, Im2col, Implicit };
+ConvAlgo g_algo = ConvAlgo::Auto;
+
+const ConvKernelInfo& gather_kernel_info() {
+    // follow the GEMM's run-time choice (so forcing a GEMM kernel in tests forces this one too)
+    const std::string name = gemm_kernel_name();
+#ifdef FASTNN_X86_KERNELS
+    if (name == "avx512") return conv_kernel_avx512;
+    if (name == "avx2-fma") return conv_kernel_avx2;
+#endif
+    return conv_kernel_generic;
+}
+
+constexpr index_t kTileFloats = index_t(1) << 20;          // forward: padded images per tile, about 4 MB
+constexpr index_t kBackwardTileFloats = index_t(1) << 18;  // backward: images, dz, padded dz: about 1 MB (L2)
+constexpr index_t kChunkPixels = 96;               // output pixels per task: 16, 12 or 8 row tiles
+constexpr index_t kBlockK = 128;                    // k values per B block: 128 × 64 floats = 32 KB (L1)
+
+// A zero-padded copy of the images that holds every window: dims (Dp, Hp, Wp) and where the
+// input starts inside it. needed = false when the input itself already holds every window.
+struct Padded {
+    index_t dims[3], before[3];
+    bool needed;
+};
+
+Padded padded_geometry(const ConvShape& s) {
+    Padded p;
+    p.needed = false;
+    for (int a = 0; a < 3; a++) {
+        const index_t reach = (s.out[a] - 1) * s.stride[a] + (s.k[a] - 1) * s.dilation[a] + 1;
+        p.before[a] = s.pad[a];
+        p.dims[a] = std::max(s.pad[a] + s.in[a], reach);
+        p.needed = p.needed || s.pad[a] > 0 || reach > s.in[a];
+    }
+    return p;
+}
+
+index_t padded_image_floats(const Padded& p, index_t C) { return p.dims[0] * p.dims[1] * p.dims[2] * C; }
+
+// dst (nt, Dp, Hp, Wp, C) = images [n0, n0 + nt) of x (N, D, H, W, C), zeros around them.
+void pad_images(float* dst, const float* x, const ConvShape& s, const Padded& p, index_t n0, index_t nt) {
+    const index_t C = s.C, row = p.dims[2] * C, S = in_pixels(s);
+    const index_t rows = nt * p.dims[0] * p.dims[1];
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * row >= kParallelMinElements)
+#endif
+    for (index_t r = 0; r < rows; r++) {
+        const index_t h = r % p.dims[1], d = (r / p.dims[1]) % p.dims[0], n = r / (p.dims[1] * p.dims[0]);
+        float* out = dst + r * row;
+        const index_t id = d - p.before[0], ih = h - p.before[1];
+        if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) {
+            std::fill(out, out + row, 0.0f);
+            continue;
+        }
+        const float* src = x + (n0 + n) * S * C + (id * s.in[1] + ih) * s.in[2] * C;  // seek to input row
+        const index_t lead = p.before[2] * C, body = s.in[2] * C;
+        std::fill(out, out + lead, 0.0f);
+        std::memcpy(out + lead, src, sizeof(float) * body);
+        std::fill(out + lead + body, out + row, 0.0f);
+    }
+}
+
+// off[(t, c)] = where tap t, channel c sits relative to a pixel's window origin in a padded image.
+void tap_offsets(int64_t* off, const ConvShape& s, const index_t dims[3]) {
+    index_t k = 0;
+    for (index_t kd = 0; kd < s.k[0]; kd++)
+        for (index_t kh = 0; kh < s.k[1]; kh++)
+            for (index_t kw = 0; kw < s.k[2]; kw++) {
+                const index_t base =
+                    ((kd * s.dilation[0] * dims[1] + kh * s.dilation[1]) * dims[2] + kw * s.dilation[2]) * s.C;
+                for (index_t c = 0; c < s.C; c++) off[k++] = base + c;
+            }
+}
+
+// The window origin of output pixels [m0, m0 + count) of a tile (flat over nt, OD, OH, OW) in the
+// padded images, written as offsets (from src) into base[].
+void pixel_offsets(int64_t* base, const ConvShape& s, const index_t dims[3], index_t m0, index_t count) {
+    index_t ow = m0 % s.out[2], r = m0 / s.out[2];
+    index_t oh = r % s.out[1];
+    r /= s.out[1];
+    index_t od = r % s.out[0], n = r / s.out[0];
+    for (index_t i = 0; i < count; i++) {
+        base[i] = (((n * dims[0] + od * s.stride[0]) * dims[1] + oh * s.stride[1]) * dims[2] + ow * s.stride[2]) * s.C;
+        if (++ow == s.out[2]) {
+            ow = 0;
+            if (++oh == s.out[1]) {
+                oh = 0;
+                if (++od == s.out[0]) {
+                    od = 0;
+                    n++;
+                }
+            }
+        }
+    }
+}
+
+// y (nt·P, OC) = act(gather(src) · w + b) for the nt padded images in src; koff from tap_offsets.
+// Tasks are chunks of kChunkPixels output pixels (disjoint rows of y); within a chunk each
+// 128-row block of w stays in L1 while every row tile of the chunk uses it.
+void gather_forward(float* y, const float* src, const index_t dims[3], const ConvShape& s, index_t nt,
+                    const float* w, const float* b, Act act, float alpha, const int64_t* koff) {
+    const ConvKernelInfo& kern = gather_kernel_info();
+    const index_t M = nt * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    const index_t chunks = (M + kChunkPixels - 1) / kChunkPixels;
+    const bool relu = act == Act::Relu;
+    const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * K * OC >= (1 << 18))
+#endif
+    for (index_t ch = 0; ch < chunks; ch++) {
+        DenormalGuard denormals;
+        const index_t m0 = ch * kChunkPixels, count = std::min(kChunkPixels, M - m0);
+        int64_t base[kChunkPixels];
+        const float* rows[kChunkPixels + 16];
+        pixel_offsets(base, s, dims, m0, count);
+        for (index_t i = 0; i < kChunkPixels + 16; i++) rows[i] = src + base[i < count ? i : 0];
+        float* yc = y + m0 * OC;  // seek to the chunk's first output row
+        for (index_t ob = 0; ob < OC; ob += kern.NR) {
+            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+            const index_t MR = kern.mr(nb);
+            for (index_t kb = 0; kb < K; kb += kBlockK) {
+                const index_t kc = std::min(kBlockK, K - kb);
+                const bool last = kb + kc == K;
+                for (index_t i = 0; i < count; i += MR)
+                    kern.kernel(kc, rows + i, koff + kb, w + kb * OC + ob, OC, yc + i * OC + ob, OC,
+                                std::min(MR, count - i), nb, kb > 0, last && b ? b + ob : nullptr, last && relu);
+            }
+        }
+        if (post)
+            for (index_t i = 0; i < count; i++) activation_inplace(yc + i * OC, OC, act, alpha);
+    }
+}
+
+// dw (K, OC) += gather(src)ᵀ · dz over the nt·P output pixels of a tile. Threads own disjoint
+// row ranges of dw (whole units of 24 rows, a multiple of every kernel's MR) and visit the
+// pixels in the same order, so dw does not depend on the thread count. rows: K + 16 pointers.
+void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz,
+                        const ConvShape& s, index_t M) {
+    const ConvKernelInfo& kern = gather_kernel_info();
+    const index_t K = taps(s) * s.C, OC = s.OC;
+    const index_t unit = 24, units = (K + unit - 1) / unit;
+    int threads = num_threads();
+    if (units < threads) threads = (int)units;
+    if ((double)M * K * OC < (1 << 18)) threads = 1;
+    auto run = [&](int t) {
+        DenormalGuard denormals;
+        index_t u0, u1;
+        split_range(units, threads, t, &u0, &u1);
+        const index_t r0 = u0 * unit, r1 = std::min(K, u1 * unit);
+        for (index_t ob = 0; ob < OC; ob += kern.NR) {
+            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+            const index_t MR = kern.mr(nb);
+            for (index_t pb = 0; pb < M; pb += kBlockK) {  // pixels in order: the reduction is never split
+                const index_t kc = std::min(kBlockK, M - pb);
+                for (index_t r = r0; r < r1; r += MR)
+                    kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, dw + r * OC + ob, OC,
+                                std::min(MR, r1 - r), nb, true, nullptr, false);
+            }
+        }
+    };
+#ifdef FASTNN_OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+        for (int t = 0; t < threads; t++) run(t);
+        return;
+    }
+#endif
+    run(0);
+}
+
+// The implicit path needs a padded image (and its gradient) to fit the workspace tile.
+bool use_implicit(const ConvShape& s) {
+    if (g_algo != ConvAlgo::Auto) return g_algo == ConvAlgo::Implicit;
+    return padded_image_floats(padded_geometry(s), s.C) <= 4 * kTileFloats &&
+           out_pixels(s) * s.OC <= 4 * kTileFloats;
+}
+
+// The unit-stride input gradient as a forward convolution of dz: kernel flipped, C and OC
+// swapped, padded by (effective kernel - 1 - pad) before each axis.
+ConvShape transposed_shape(const ConvShape& s) {
+    ConvShape t = s;
+    t.C = s.OC;
+    t.OC = s.C;
+    for (int a = 0; a < 3; a++) {
+        t.in[a] = s.out[a];
+        t.out[a] = s.in[a];
+        t.pad[a] = (s.k[a] - 1) * s.dilation[a] - s.pad[a];
+    }
+    return t;
+}
+
+// wf (KD, KH, KW, OC, C) = w (KD, KH, KW, C, OC) with the taps reversed and each tap transposed.
+void flip_kernel(float* wf, const float* w, const ConvShape& s) {
+    const index_t T = taps(s), C = s.C, OC = s.OC;
+    for (index_t i = 0; i < T; i++) {
+        const float* src = w + (T - 1 - i) * C * OC;
+        float* dst = wf + i * OC * C;
+        for (index_t c = 0; c < C; c++)
+            for (index_t o = 0; o < OC; o++) dst[o * C + c] = src[c * OC + o];
+    }
+}
+
+// Carve a scratch slot into consecutive 64-byte aligned pieces.
+struct Carver {
+    float* p;
+    template <class T>
+    T* take(index_t count) {
+        T* out = reinterpret_cast<T*>(p);
+        p += (count * (index_t)sizeof(T) / (index_t)sizeof(float) + 15) / 16 * 16;
+        return out;
+    }
+};
+inline index_t floats_for(index_t count, size_t bytes) { return (count * (index_t)bytes / 4 + 15) / 16 * 16; }
+
+}  // namespace
+
+bool conv_select_algorithm(const char* name) {
+    const std::string want(name);
+    if (want == "auto") g_algo = ConvAlgo::Auto;
+    else if (want == "im2col") g_algo = ConvAlgo::Im2col;
+    else if (want == "implicit") g_algo = ConvAlgo::Implicit;
+    else return false;
+    return true;
+}
+
+const char* conv_algorithm() {
+    return g_algo == ConvAlgo::Auto ? "auto" : g_algo == ConvAlgo::Im2col ? "im2col" : "implicit";
+}
+
+// ---------------------------------------------------------------------------------------------
 // Forward
 
-void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
-                  float alpha) {
-    // y (N, OD, OH, OW, OC) = act(x (N, D, H, W, C) ⊛ w (KD, KH, KW, C, OC) + b (OC,))
+static void conv_forward_im2col(float* y, const float* x, const float* w, const float* b, const ConvShape& s,
+                                Act act, float alpha) {
     const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
     Epilogue ep;
     ep.bias = b;
@@ -161,13 +424,36 @@ void conv_forward(float* y, const float* x, const float* w, const float* b, cons
     if (is_pointwise(s)) {
         // a 1×1 convolution is a dense layer over the pixels: x already is col
         sgemm(y, OC, x, K, false, w, OC, false, M, OC, K, 1.0f, 0.0f, epp);
+        return;
+    }
+    const index_t rows = col_tile_rows(M, K);
+    float* col = thread_scratch(1, (size_t)(rows * K));
+    for (index_t m0 = 0; m0 < M; m0 += rows) {
+        const index_t m1 = std::min(M, m0 + rows);
+        im2col(col, x, s, m0, m1);
+        sgemm(y + m0 * OC, OC, col, K, false, w, OC, false, m1 - m0, OC, K, 1.0f, 0.0f, epp);
+    }
+}
+
+void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
+                  float alpha) {
+    // y (N, OD, OH, OW, OC) = act(x (N, D, H, W, C) ⊛ w (KD, KH, KW, C, OC) + b (OC,))
+    const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    if (!use_implicit(s)) {
+        conv_forward_im2col(y, x, w, b, s, act, alpha);
     } else {
-        const index_t rows = col_tile_rows(M, K);
-        float* col = thread_scratch(1, (size_t)(rows * K));
-        for (index_t m0 = 0; m0 < M; m0 += rows) {
-            const index_t m1 = std::min(M, m0 + rows);
-            im2col(col, x, s, m0, m1);
-            sgemm(y + m0 * OC, OC, col, K, false, w, OC, false, m1 - m0, OC, K, 1.0f, 0.0f, epp);
+        const Padded p = padded_geometry(s);
+        const index_t per_image = padded_image_floats(p, s.C);
+        const index_t nt = p.needed ? std::max<index_t>(1, kTileFloats / per_image) : s.N;
+        int64_t* koff = Carver{thread_scratch(2, (size_t)floats_for(K, 8))}.take<int64_t>(K);
+        tap_offsets(koff, s, p.needed ? p.dims : s.in);
+        float* buf = p.needed ? thread_scratch(1, (size_t)(nt * per_image)) : nullptr;
+        for (index_t n0 = 0; n0 < s.N; n0 += nt) {
+            const index_t cnt = std::min(nt, s.N - n0);
+            if (p.needed) pad_images(buf, x, s, p, n0, cnt);
+            const float* src = p.needed ? buf : x + n0 * in_pixels(s) * s.C;
+            gather_forward(y + n0 * out_pixels(s) * OC, src, p.needed ? p.dims : s.in, s, cnt, w, b, act, alpha,
+                           koff);
         }
     }
     if (act == Act::Softmax) activation_forward(y, y, M, OC, Act::Softmax, alpha);
@@ -176,40 +462,17 @@ void conv_forward(float* y, const float* x, const float* w, const float* b, cons
 // ---------------------------------------------------------------------------------------------
 // Backward
 
-// dx = the gradient of a unit-stride convolution as a forward convolution of dz: flip the kernel
-// spatially, swap C and OC, and pad by (effective kernel - 1 - pad) before each axis.
 static void conv_input_grad_flipped(float* dx, const float* dz, const float* w, const ConvShape& s) {
-    const index_t T = taps(s), C = s.C, OC = s.OC;
-    ConvShape t = s;
-    t.C = OC;
-    t.OC = C;
-    for (int a = 0; a < 3; a++) {
-        t.in[a] = s.out[a];
-        t.out[a] = s.in[a];
-        t.pad[a] = (s.k[a] - 1) * s.dilation[a] - s.pad[a];
-    }
-    // wf (KD, KH, KW, OC, C): tap T-1-i of w, transposed
-    float* wf = thread_scratch(2, (size_t)(T * C * OC));
-    for (index_t i = 0; i < T; i++) {
-        const float* src = w + (T - 1 - i) * C * OC;
-        float* dst = wf + i * OC * C;
-        for (index_t c = 0; c < C; c++)
-            for (index_t o = 0; o < OC; o++) dst[o * C + c] = src[c * OC + o];
-    }
-    conv_forward(dx, dz, wf, nullptr, t, Act::Linear, 0.0f);
+    // the im2col path's unit-stride dx: a forward convolution of dz with the flipped kernel
+    const ConvShape t = transposed_shape(s);
+    float* wf = thread_scratch(2, (size_t)(taps(s) * s.C * s.OC));
+    flip_kernel(wf, w, s);
+    conv_forward_im2col(dx, dz, wf, nullptr, t, Act::Linear, 0.0f);
 }
 
-void conv_backward(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y, const float* x,
-                   const float* w, const ConvShape& s, Act act, float alpha) {
-    // dy, y, dz (N, OD, OH, OW, OC); x, dx (N, D, H, W, C); w, dw (KD, KH, KW, C, OC); db (OC,)
+static void conv_backward_im2col(float* dx, float* dw, const float* g, const float* x, const float* w,
+                                 const ConvShape& s) {
     const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
-    const float* g = dy;
-    if (act != Act::Linear) {
-        activation_backward(dz, dy, y, M, OC, act, alpha);
-        g = dz;
-    }
-    if (db) bias_grad(db, g, M, OC);
-
     // dw (K, OC) += colᵀ (K × M) · dz (M × OC), tile by tile in a fixed order
     if (is_pointwise(s)) {
         sgemm(dw, OC, x, K, true, g, OC, false, K, OC, M, 1.0f, 1.0f);
@@ -223,7 +486,6 @@ void conv_backward(float* dx, float* dw, float* db, float* dz, const float* dy, 
         }
     }
     if (!dx) return;
-
     if (is_pointwise(s)) {
         // dx (M, C) = dz (M × OC) · wᵀ (OC × C)
         sgemm(dx, s.C, g, OC, false, w, OC, true, M, s.C, OC, 1.0f, 0.0f);
@@ -241,6 +503,81 @@ void conv_backward(float* dx, float* dw, float* db, float* dz, const float* dy, 
         const index_t m1 = std::min(M, m0 + rows);
         sgemm(dcol, K, g + m0 * OC, OC, false, w, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
         col2im_add(dx, dcol, s, m0, m1);
+    }
+}
+
+void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
+                   const ConvShape& s, Act act, float alpha) {
+    // dy, y (N, OD, OH, OW, OC); x, dx (N, D, H, W, C); w, dw (KD, KH, KW, C, OC); db (OC,)
+    const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, OC = s.OC, C = s.C;
+    if (!use_implicit(s)) {
+        // the fallback for huge images: dz for the whole batch, then the im2col products
+        const index_t M = s.N * P;
+        float* dz = act != Act::Linear ? thread_scratch(3, (size_t)(M * OC)) : nullptr;
+        float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, OC));
+        act_grad_and_bias(dz, db, partial, dy, y, M, OC, act, alpha);
+        conv_backward_im2col(dx, dw, act != Act::Linear ? dz : dy, x, w, s);
+        return;
+    }
+    // Implicit path, one tile of images at a time so that dz, the padded images and the padded dz
+    // are produced and consumed while they are in cache: dz = dy ⊙ act'(y); db += Σ dz;
+    // dw += gather(x)ᵀ·dz; dx = the flipped-kernel convolution of dz (unit strides) or col2im.
+    const Padded p = padded_geometry(s);
+    const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
+    const ConvShape t = transposed_shape(s);
+    const Padded pt = padded_geometry(t);
+    const bool flipped = dx && unit;
+    const index_t per_image = (p.needed ? padded_image_floats(p, C) : 0) + P * OC +
+                              (flipped ? padded_image_floats(pt, OC) : 0);
+    const index_t nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
+    const index_t Mt = nt * P;
+
+    // scratch: slot 1 the padded images and dz, slot 2 the small tables, slot 3 the padded dz (or dcol)
+    Carver small{thread_scratch(2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) + floats_for(K, 8) +
+                                            grad_partial_floats(Mt, OC) +
+                                            (flipped ? floats_for(K * OC, 4) + floats_for(K, 8) : 0)))};
+    const float** rows = small.take<const float*>(K + 16);
+    float* partial = small.take<float>(grad_partial_floats(Mt, OC));
+    int64_t* pix = small.take<int64_t>(Mt);
+    int64_t* koff = small.take<int64_t>(K);
+    float* wf = flipped ? small.take<float>(K * OC) : nullptr;
+    int64_t* koff_t = flipped ? small.take<int64_t>(K) : nullptr;
+    tap_offsets(koff, s, p.needed ? p.dims : s.in);
+    if (flipped) {
+        flip_kernel(wf, w, s);
+        tap_offsets(koff_t, t, pt.dims);
+    }
+    const index_t xfloats = p.needed ? floats_for(nt * padded_image_floats(p, C), 4) : 0;
+    float* xbuf = thread_scratch(1, (size_t)(xfloats + (act != Act::Linear ? Mt * OC : 0)));
+    float* dz = xbuf + xfloats;
+    float* dzbuf = flipped ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt, OC))) : nullptr;
+    const index_t dcol_rows = col_tile_rows(Mt, K);
+    float* dcol = dx && !flipped ? thread_scratch(3, (size_t)(dcol_rows * K)) : nullptr;
+
+    for (index_t n0 = 0; n0 < s.N; n0 += nt) {
+        const index_t cnt = std::min(nt, s.N - n0), M = cnt * P;
+        act_grad_and_bias(dz, db, partial, dy + n0 * P * OC, y ? y + n0 * P * OC : nullptr, M, OC, act, alpha);
+        const float* g = act != Act::Linear ? dz : dy + n0 * P * OC;
+        if (p.needed) pad_images(xbuf, x, s, p, n0, cnt);
+        const float* src = p.needed ? xbuf : x + n0 * S * C;
+        for (index_t r = 0; r < K + 16; r++) rows[r] = src + koff[r < K ? r : 0];
+        pixel_offsets(pix, s, p.needed ? p.dims : s.in, 0, M);
+        gather_weight_grad(dw, rows, pix, g, s, M);
+        if (!dx) continue;
+        if (flipped) {
+            ConvShape tt = t;
+            tt.N = cnt;
+            pad_images(dzbuf, g, tt, pt, 0, cnt);
+            gather_forward(dx + n0 * S * C, dzbuf, pt.dims, t, cnt, wf, nullptr, Act::Linear, 0.0f, koff_t);
+        } else {
+            // strided: dcol = dz · wᵀ (sgemm) scattered into this tile's images
+            std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
+            for (index_t m0 = 0; m0 < M; m0 += dcol_rows) {
+                const index_t m1 = std::min(M, m0 + dcol_rows);
+                sgemm(dcol, K, g + m0 * OC, OC, false, w, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
+                col2im_add(dx, dcol, s, n0 * P + m0, n0 * P + m1);
+            }
+        }
     }
 }
 

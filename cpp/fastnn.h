@@ -103,11 +103,16 @@ struct ConvShape {
 // (softmax, over OC, after it).
 void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
                   float alpha);
-// dz (N, OD, OH, OW, OC) is scratch for dy·act'(y) (may alias dy; unused for linear). dx is
-// overwritten and skipped when null (a first layer needs no input gradient); dw (KD, KH, KW, C, OC)
-// and db (OC,) accumulate; db may be null. dw and db do not depend on the thread count.
-void conv_backward(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y, const float* x,
-                   const float* w, const ConvShape& s, Act act, float alpha);
+// dy, y (N, OD, OH, OW, OC); y may be null for linear. dx is overwritten and skipped when null (a
+// first layer needs no input gradient); dw (KD, KH, KW, C, OC) and db (OC,) accumulate; db may be
+// null. dy·act'(y) is formed tile by tile in the kernel's own scratch. dw and db do not depend on
+// the thread count.
+void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
+                   const ConvShape& s, Act act, float alpha);
+// The algorithm: "auto" (implicit GEMM unless one padded image exceeds the workspace tile),
+// "im2col" (column tiles + sgemm) or "implicit" (for benchmarks and tests). False if unknown.
+bool conv_select_algorithm(const char* name);
+const char* conv_algorithm();
 
 struct PoolShape {
     index_t N = 1, C = 1;

@@ -37,6 +37,20 @@ inline Window window_of(const PoolShape& s, index_t od, index_t oh, index_t ow) 
     return win;
 }
 
+// y, argmax (C) take x's value and position p wherever x > y. Strict >: an equal later value never
+// displaces the first maximum. Written with an integer mask and unconditional loads so the
+// compiler vectorises it (a select on a conditional load would stay a branchy scalar loop).
+inline void take_greater(float* FASTNN_RESTRICT y, int32_t* FASTNN_RESTRICT argmax, const float* FASTNN_RESTRICT x,
+                         int32_t p, index_t C) {
+    for (index_t c = 0; c < C; c++) {
+        const float v = x[c], cur = y[c];
+        const int32_t a = argmax[c];
+        const int32_t m = -(int32_t)(v > cur);
+        y[c] = v > cur ? v : cur;
+        argmax[c] = (p & m) | (a & ~m);
+    }
+}
+
 // Parallel work items of a backward scatter: (image, channel block) pairs.
 constexpr index_t kChannelBlock = 64;
 
@@ -72,12 +86,7 @@ void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape&
                         first = false;
                         continue;
                     }
-                    // strict >: an equal later value never displaces the first maximum
-                    for (index_t c = 0; c < C; c++) {
-                        const bool gt = xr[c] > yr[c];
-                        yr[c] = gt ? xr[c] : yr[c];
-                        ar[c] = gt ? p32 : ar[c];
-                    }
+                    take_greater(yr, ar, xr, p32, C);
                 }
     }
 }
@@ -116,11 +125,7 @@ void global_maxpool_forward(float* y, int32_t* argmax, const float* x, index_t N
         for (index_t p = 1; p < S; p++) {
             const float* xr = xn + p * C;
             const int32_t p32 = (int32_t)p;
-            for (index_t c = 0; c < C; c++) {
-                const bool gt = xr[c] > yr[c];
-                yr[c] = gt ? xr[c] : yr[c];
-                ar[c] = gt ? p32 : ar[c];
-            }
+            take_greater(yr, ar, xr, p32, C);
         }
     }
 }

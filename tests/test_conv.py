@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import ops, reference
+from fastnn import _core, ops, reference
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +21,22 @@ def _restore_settings():
     yield
     fastnn.set_backend(backend)
     fastnn.set_num_threads(threads)
+    _core._select_conv_algorithm("auto")
+    _core._select_gemm_kernel("auto")
+
+
+# Every convolution algorithm and micro-kernel: the implicit GEMM with each ISA's gather kernel
+# (it follows the GEMM's kernel choice) and the im2col + sgemm fallback.
+ENGINES = [("implicit", "avx512"), ("implicit", "avx2-fma"), ("implicit", "generic"), ("im2col", "auto")]
+
+
+@pytest.fixture(params=ENGINES, ids=lambda e: f"{e[0]}-{e[1]}")
+def engine(request):
+    algo, kernel = request.param
+    if not _core._select_gemm_kernel(kernel):
+        pytest.skip(f"this CPU (or build) lacks the {kernel!r} micro-kernels")
+    assert _core._select_conv_algorithm(algo)
+    yield request.param
 
 
 def assert_close(got, want, what, rtol=1e-4):
@@ -93,7 +109,7 @@ CASES_2D = [
 
 
 @pytest.mark.parametrize("case", CASES_2D, ids=lambda c: f"N{c[0]}-{c[1]}-C{c[2]}-k{c[3]}-s{c[5]}-{c[6]}-d{c[7]}")
-def test_conv2d_matches_reference(case):
+def test_conv2d_matches_reference(engine, case):
     N, spatial, C, k, OC, strides, padding, dil = case
     rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
     x = rng.standard_normal((N, *spatial, C)).astype(np.float32)
@@ -106,7 +122,7 @@ def test_conv2d_matches_reference(case):
     (3, 1, "valid", 1), (4, 1, "same", 1), (3, 2, "same", 1), (5, 3, "valid", 1), (3, 1, "causal", 1),
     (2, 1, "causal", 3), (3, 1, "same", 2), (1, 1, "valid", 1), (2, 2, "causal", 1),
 ])
-def test_conv1d_matches_reference(k, strides, padding, dil):
+def test_conv1d_matches_reference(engine, k, strides, padding, dil):
     rng = np.random.default_rng(k * 100 + strides * 10 + dil)
     x = rng.standard_normal((3, 13, 3)).astype(np.float32)
     w = rng.standard_normal((k, 3, 5)).astype(np.float32)
@@ -119,7 +135,7 @@ def test_conv1d_matches_reference(k, strides, padding, dil):
     ((5, 6, 4), (3, 2, 3), (2, 1, 2), "same", (1, 1, 1)),
     ((6, 5, 7), (2, 3, 2), (1, 1, 1), "same", (2, 1, 2)),
 ])
-def test_conv3d_matches_reference(shape, k, strides, padding, dil):
+def test_conv3d_matches_reference(engine, shape, k, strides, padding, dil):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, *shape, 3)).astype(np.float32)
     w = rng.standard_normal((*k, 3, 4)).astype(np.float32)
@@ -129,7 +145,7 @@ def test_conv3d_matches_reference(shape, k, strides, padding, dil):
 
 @pytest.mark.parametrize("activation,alpha", [("linear", None), ("leaky_relu", 0.1), ("elu", 0.7), ("selu", None),
                                               ("softplus", None), ("hard_sigmoid", None), ("softmax", None)])
-def test_conv_activations_fused(activation, alpha):
+def test_conv_activations_fused(engine, activation, alpha):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 7, 6, 3)).astype(np.float32)
     w = rng.standard_normal((3, 3, 3, 5)).astype(np.float32)
@@ -137,7 +153,7 @@ def test_conv_activations_fused(activation, alpha):
     run_both(2, x, w, b, activation=activation, alpha=alpha, padding="same")
 
 
-def test_conv_without_bias_and_without_dx():
+def test_conv_without_bias_and_without_dx(engine):
     rng = np.random.default_rng(6)
     x = rng.standard_normal((3, 9, 7, 1)).astype(np.float32)
     w = rng.standard_normal((3, 3, 1, 8)).astype(np.float32)
@@ -146,9 +162,10 @@ def test_conv_without_bias_and_without_dx():
 
 
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
-def test_conv_spanning_several_workspace_tiles(strides):
+def test_conv_spanning_several_workspace_tiles(engine, strides):
     # K = 3·3·64 = 576: a 4 MB im2col tile holds ~1800 output pixels, so these take 2 or more tiles
-    # (the strided one cuts through an image, which the col2im scatter must handle)
+    # (the strided one cuts through an image, which the col2im scatter must handle); the implicit
+    # path's backward tiles hold a few images, so it takes several too
     rng = np.random.default_rng(8)
     spatial = (20, 20) if strides == (1, 1) else (44, 44)
     x = rng.standard_normal((5 if strides == (1, 1) else 4, *spatial, 64)).astype(np.float32)
@@ -249,7 +266,7 @@ def test_reference_gradients_match_finite_differences(nd, x_shape, k, geo):
 
 
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
-def test_gradients_do_not_depend_on_thread_count(strides):
+def test_gradients_do_not_depend_on_thread_count(engine, strides):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((9, 20, 20, 32)).astype(np.float32)
     w = (rng.standard_normal((3, 3, 32, 24)) * 0.1).astype(np.float32)

@@ -219,18 +219,11 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
         std::fill(DB, DB + a.s.OC, 0.0f);
         db_obj = db;
     }
-    // dz: dy ⊙ act'(y), the kernel's scratch; a fresh buffer so dy is never modified.
-    py::array_t<float> dz;
-    float* DZ = nullptr;
-    if (act != Act::Linear) {
-        dz = new_float_array(a.y_dims, op, "dz");
-        DZ = dz.mutable_data();
-    }
     const float *DY = dy.data(), *Y = has_y ? y.data() : nullptr, *X = a.x.data(), *W = a.w.data();
     float* DW = dw.mutable_data();
     {
         py::gil_scoped_release release;
-        conv_backward(DX, DW, DB, DZ, DY, Y, X, W, a.s, act, al);
+        conv_backward(DX, DW, DB, DY, Y, X, W, a.s, act, al);
     }
     return py::make_tuple(dx_obj, dw, db_obj);
 }
@@ -574,6 +567,10 @@ void register_conv(py::module_& m) {
             py::arg("dy"), py::arg("x_shape"), py::kw_only(), py::arg("pool_size"), py::arg("strides") = py::none(),
             py::arg("padding") = "valid", "dx of average pooling.");
     }
+    m.def("_select_conv_algorithm", [](const std::string& name) { return conv_select_algorithm(name.c_str()); },
+          py::arg("name"), "Force 'im2col' or 'implicit' convolution ('auto' restores the default); False if unknown.");
+    m.def("conv_algorithm", []() { return std::string(conv_algorithm()); },
+          "The convolution algorithm setting: 'auto', 'im2col' or 'implicit'.");
     m.def("global_avgpool_forward", &global_avgpool_forward_b, py::arg("x"),
           "y (N, C): the mean over all spatial positions of x (N, spatial..., C).");
     m.def("global_avgpool_backward", &global_avgpool_backward_b, py::arg("dy"), py::arg("x_shape"),
