@@ -102,7 +102,10 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
         const index_t n = it / cblocks, c0 = (it % cblocks) * kChannelBlock;
         const index_t c1 = std::min(C, c0 + kChannelBlock);
         float* dxn = dx + n * S * C;  // seek to image n
-        for (index_t p = 0; p < S; p++) std::fill(dxn + p * C + c0, dxn + p * C + c1, 0.0f);
+        if (cblocks == 1)
+            std::fill(dxn, dxn + S * C, 0.0f);
+        else
+            for (index_t p = 0; p < S; p++) std::fill(dxn + p * C + c0, dxn + p * C + c1, 0.0f);
         for (index_t o = 0; o < O; o++) {
             const float* g = dy + (n * O + o) * C;
             const int32_t* a = argmax + (n * O + o) * C;

@@ -307,7 +307,10 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
                   (a ? "argmax.dtype=" + py::str(a.dtype()).cast<std::string>()
                      : py::str(py::type::of(obj)).cast<std::string>()));
     require_shape(a, dims, op, "argmax", layout, "(the shape of dy)");
-    IndexArray idx = IndexArray::ensure(a);
+    // int32 C-contiguous (what the forward returns) is used in place; anything else is converted
+    IndexArray idx = py::isinstance<py::array_t<int32_t, py::array::c_style>>(a)
+                         ? py::reinterpret_borrow<IndexArray>(a)
+                         : IndexArray::ensure(a);
     const int32_t* p = idx.data();
     for (py::ssize_t i = 0; i < idx.size(); i++)
         if (p[i] < 0 || p[i] >= S)
