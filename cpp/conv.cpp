@@ -23,6 +23,16 @@
 
 namespace fastnn {
 
+const ConvKernelInfo& conv_kernels() {
+    // follow the GEMM's run-time choice (so forcing a GEMM kernel in tests forces these too)
+    const char* name = gemm_kernel_name();
+#ifdef FASTNN_X86_KERNELS
+    if (std::strcmp(name, "avx512") == 0) return conv_kernel_avx512;
+    if (std::strcmp(name, "avx2-fma") == 0) return conv_kernel_avx2;
+#endif
+    return conv_kernel_generic;
+}
+
 namespace {
 
 // Floats of im2col workspace per tile (4 MB): small enough for the last-level cache share of a
@@ -184,15 +194,7 @@ namespace {
 enum class ConvAlgo { Auto, Im2col, Implicit };
 ConvAlgo g_algo = ConvAlgo::Auto;
 
-const ConvKernelInfo& gather_kernel_info() {
-    // follow the GEMM's run-time choice (so forcing a GEMM kernel in tests forces this one too)
-    const std::string name = gemm_kernel_name();
-#ifdef FASTNN_X86_KERNELS
-    if (name == "avx512") return conv_kernel_avx512;
-    if (name == "avx2-fma") return conv_kernel_avx2;
-#endif
-    return conv_kernel_generic;
-}
+const ConvKernelInfo& gather_kernel_info() { return conv_kernels(); }
 
 constexpr index_t kTileFloats = index_t(1) << 20;          // forward: padded images per tile, about 4 MB
 constexpr index_t kBackwardTileFloats = index_t(1) << 18;  // backward: images, dz, padded dz: about 1 MB (L2)
@@ -225,7 +227,7 @@ void pad_images(float* dst, const float* x, const ConvShape& s, const Padded& p,
     const index_t C = s.C, row = p.dims[2] * C, S = in_pixels(s);
     const index_t rows = nt * p.dims[0] * p.dims[1];
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * row >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * row >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t r = 0; r < rows; r++) {
         const index_t h = r % p.dims[1], d = (r / p.dims[1]) % p.dims[0], n = r / (p.dims[1] * p.dims[0]);
@@ -288,7 +290,7 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
     const bool relu = act == Act::Relu;
     const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * K * OC >= (1 << 18))
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * K * OC >= (1 << 18) && !omp_in_parallel())
 #endif
     for (index_t ch = 0; ch < chunks; ch++) {
         DenormalGuard denormals;
@@ -314,13 +316,48 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
     }
 }
 
-// dw (K, OC) += gather(src)ᵀ · dz over the nt·P output pixels of a tile. Threads own disjoint
-// row ranges of dw (whole units of 24 rows, a multiple of every kernel's MR) and visit the
-// pixels in the same order, so dw does not depend on the thread count. rows: K + 16 pointers.
-void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz,
+// dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile; rows: K + 16 pointers.
+// Threads own disjoint row ranges of dw (whole units of 24 rows, a multiple of every kernel's MR)
+// and visit the pixels in order. When dw has too few rows to share (a first layer: K = 9), the
+// pixels are cut instead into fixed parts of kPixelsPerPart whose partial dw (in `partial`,
+// parts·K·OC floats) are added in part order. Either way dw does not depend on the thread count.
+constexpr index_t kPixelsPerPart = 1024;
+index_t weight_grad_partial_floats(const ConvShape& s, index_t M) {
+    const index_t K = taps(s) * s.C;
+    return K * s.OC <= 4096 ? (M + kPixelsPerPart - 1) / kPixelsPerPart * K * s.OC : 0;
+}
+
+void gather_weight_grad(float* dw, float* partial, const float* const* rows, const int64_t* pix, const float* dz,
                         const ConvShape& s, index_t M) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t K = taps(s) * s.C, OC = s.OC;
+    // rows [r0, r1) of c (row stride OC) += Σ over pixels [p0, p1)
+    auto block = [&](float* c, index_t r0, index_t r1, index_t p0, index_t p1) {
+        for (index_t ob = 0; ob < OC; ob += kern.NR) {
+            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+            const index_t MR = kern.mr(nb);
+            for (index_t pb = p0; pb < p1; pb += kBlockK) {  // pixels in order: the reduction is never split
+                const index_t kc = std::min(kBlockK, p1 - pb);
+                for (index_t r = r0; r < r1; r += MR)
+                    kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, c + (r - r0) * OC + ob, OC,
+                                std::min(MR, r1 - r), nb, true, nullptr, false);
+            }
+        }
+    };
+    if (weight_grad_partial_floats(s, M) > 0) {
+        const index_t parts = (M + kPixelsPerPart - 1) / kPixelsPerPart;
+        std::fill(partial, partial + parts * K * OC, 0.0f);
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parts > 1 && M * K * OC >= (1 << 18))
+#endif
+        for (index_t q = 0; q < parts; q++) {
+            DenormalGuard denormals;
+            block(partial + q * K * OC, 0, K, q * kPixelsPerPart, std::min(M, (q + 1) * kPixelsPerPart));
+        }
+        for (index_t q = 0; q < parts; q++)
+            for (index_t i = 0; i < K * OC; i++) dw[i] += partial[q * K * OC + i];
+        return;
+    }
     const index_t unit = 24, units = (K + unit - 1) / unit;
     int threads = num_threads();
     if (units < threads) threads = (int)units;
@@ -330,16 +367,7 @@ void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix,
         index_t u0, u1;
         split_range(units, threads, t, &u0, &u1);
         const index_t r0 = u0 * unit, r1 = std::min(K, u1 * unit);
-        for (index_t ob = 0; ob < OC; ob += kern.NR) {
-            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
-            const index_t MR = kern.mr(nb);
-            for (index_t pb = 0; pb < M; pb += kBlockK) {  // pixels in order: the reduction is never split
-                const index_t kc = std::min(kBlockK, M - pb);
-                for (index_t r = r0; r < r1; r += MR)
-                    kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, dw + r * OC + ob, OC,
-                                std::min(MR, r1 - r), nb, true, nullptr, false);
-            }
-        }
+        if (r0 < r1) block(dw + r0 * OC, r0, r1, 0, M);
     };
 #ifdef FASTNN_OPENMP
     if (threads > 1) {
@@ -506,10 +534,101 @@ static void conv_backward_im2col(float* dx, float* dw, const float* g, const flo
     }
 }
 
+namespace {
+
+// The implicit path's backward, one tile of nt images at a time, so that dz, the padded images and
+// the padded dz are produced and consumed while they are in cache (about 1 MB per tile). For each
+// tile the caller fills dz_tile() (dz = dy ⊙ act'(y), or a max-pool's scatter of it) and calls
+// run(): dw += gather(x)ᵀ·dz; dx = the flipped-kernel convolution of dz (unit strides) or col2im.
+// Scratch: slot 1 the padded images, dz and the caller's extra floats; slot 2 the small tables;
+// slot 3 the padded dz (or dcol).
+class BackwardTiles {
+  public:
+    BackwardTiles(const ConvShape& s, const float* w, bool need_dx, index_t extra_per_image)
+        : s_(s), w_(w), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)) {
+        const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+        const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
+        need_dx_ = need_dx;
+        flipped_ = need_dx && unit;
+        const index_t per_image = (p_.needed ? padded_image_floats(p_, s.C) : 0) + P * OC + extra_per_image +
+                                  (flipped_ ? padded_image_floats(pt_, OC) : 0);
+        nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
+        const index_t Mt = nt * P;
+        const index_t wpart = floats_for(weight_grad_partial_floats(s, Mt), 4);
+        Carver small{thread_scratch(2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) +
+                                                floats_for(K, 8) + grad_partial_floats(Mt, OC) + wpart +
+                                                (flipped_ ? floats_for(K * OC, 4) + floats_for(K, 8) : 0)))};
+        rows_ = small.take<const float*>(K + 16);
+        wpartial_ = small.take<float>(wpart);
+        partial = small.take<float>(grad_partial_floats(Mt, OC));
+        pix_ = small.take<int64_t>(Mt);
+        koff_ = small.take<int64_t>(K);
+        wf_ = flipped_ ? small.take<float>(K * OC) : nullptr;
+        koff_t_ = flipped_ ? small.take<int64_t>(K) : nullptr;
+        tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
+        if (flipped_) {
+            flip_kernel(wf_, w, s);
+            tap_offsets(koff_t_, t_, pt_.dims);
+        }
+        const index_t xfloats = p_.needed ? floats_for(nt * padded_image_floats(p_, s.C), 4) : 0;
+        xbuf_ = thread_scratch(1, (size_t)(xfloats + floats_for(Mt * OC, 4) + nt * extra_per_image));
+        dz = xbuf_ + xfloats;
+        extra = dz + floats_for(Mt * OC, 4);
+        dzbuf_ = flipped_ ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt_, OC))) : nullptr;
+        dcol_rows_ = col_tile_rows(Mt, K);
+        dcol_ = need_dx && !flipped_ ? thread_scratch(3, (size_t)(dcol_rows_ * K)) : nullptr;
+    }
+
+    index_t nt;        // images per tile
+    float* dz;         // nt·P·OC floats: the caller's dz for one tile
+    float* extra;      // nt·extra_per_image floats for the caller
+    float* partial;    // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
+
+    // dw += gather(x)ᵀ·g and dx (when needed) for images [n0, n0 + cnt); g (cnt·P, OC).
+    void run(float* dx, float* dw, const float* g, const float* x, index_t n0, index_t cnt) {
+        const ConvShape& s = s_;
+        const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, OC = s.OC, M = cnt * P;
+        if (p_.needed) pad_images(xbuf_, x, s, p_, n0, cnt);
+        const float* src = p_.needed ? xbuf_ : x + n0 * S * s.C;
+        for (index_t r = 0; r < K + 16; r++) rows_[r] = src + koff_[r < K ? r : 0];
+        pixel_offsets(pix_, s, p_.needed ? p_.dims : s.in, 0, M);
+        gather_weight_grad(dw, wpartial_, rows_, pix_, g, s, M);
+        if (!need_dx_) return;
+        if (flipped_) {
+            ConvShape tt = t_;
+            tt.N = cnt;
+            pad_images(dzbuf_, g, tt, pt_, 0, cnt);
+            gather_forward(dx + n0 * S * s.C, dzbuf_, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_);
+            return;
+        }
+        // strided: dcol = dz · wᵀ (sgemm) scattered into this tile's images
+        std::fill(dx + n0 * S * s.C, dx + (n0 + cnt) * S * s.C, 0.0f);
+        for (index_t m0 = 0; m0 < M; m0 += dcol_rows_) {
+            const index_t m1 = std::min(M, m0 + dcol_rows_);
+            sgemm(dcol_, K, g + m0 * OC, OC, false, w_, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
+            col2im_add(dx, dcol_, s, n0 * P + m0, n0 * P + m1);
+        }
+    }
+
+  private:
+    ConvShape s_;
+    const float* w_;
+    Padded p_;
+    ConvShape t_;
+    Padded pt_;
+    bool need_dx_ = false, flipped_ = false;
+    const float** rows_ = nullptr;
+    int64_t *pix_ = nullptr, *koff_ = nullptr, *koff_t_ = nullptr;
+    float *wf_ = nullptr, *xbuf_ = nullptr, *dzbuf_ = nullptr, *dcol_ = nullptr, *wpartial_ = nullptr;
+    index_t dcol_rows_ = 0;
+};
+
+}  // namespace
+
 void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
                    const ConvShape& s, Act act, float alpha) {
     // dy, y (N, OD, OH, OW, OC); x, dx (N, D, H, W, C); w, dw (KD, KH, KW, C, OC); db (OC,)
-    const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, OC = s.OC, C = s.C;
+    const index_t P = out_pixels(s), OC = s.OC;
     if (!use_implicit(s)) {
         // the fallback for huge images: dz for the whole batch, then the im2col products
         const index_t M = s.N * P;
@@ -519,65 +638,87 @@ void conv_backward(float* dx, float* dw, float* db, const float* dy, const float
         conv_backward_im2col(dx, dw, act != Act::Linear ? dz : dy, x, w, s);
         return;
     }
-    // Implicit path, one tile of images at a time so that dz, the padded images and the padded dz
-    // are produced and consumed while they are in cache: dz = dy ⊙ act'(y); db += Σ dz;
-    // dw += gather(x)ᵀ·dz; dx = the flipped-kernel convolution of dz (unit strides) or col2im.
-    const Padded p = padded_geometry(s);
-    const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
-    const ConvShape t = transposed_shape(s);
-    const Padded pt = padded_geometry(t);
-    const bool flipped = dx && unit;
-    const index_t per_image = (p.needed ? padded_image_floats(p, C) : 0) + P * OC +
-                              (flipped ? padded_image_floats(pt, OC) : 0);
-    const index_t nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
-    const index_t Mt = nt * P;
-
-    // scratch: slot 1 the padded images and dz, slot 2 the small tables, slot 3 the padded dz (or dcol)
-    Carver small{thread_scratch(2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) + floats_for(K, 8) +
-                                            grad_partial_floats(Mt, OC) +
-                                            (flipped ? floats_for(K * OC, 4) + floats_for(K, 8) : 0)))};
-    const float** rows = small.take<const float*>(K + 16);
-    float* partial = small.take<float>(grad_partial_floats(Mt, OC));
-    int64_t* pix = small.take<int64_t>(Mt);
-    int64_t* koff = small.take<int64_t>(K);
-    float* wf = flipped ? small.take<float>(K * OC) : nullptr;
-    int64_t* koff_t = flipped ? small.take<int64_t>(K) : nullptr;
-    tap_offsets(koff, s, p.needed ? p.dims : s.in);
-    if (flipped) {
-        flip_kernel(wf, w, s);
-        tap_offsets(koff_t, t, pt.dims);
+    BackwardTiles tiles(s, w, dx != nullptr, 0);
+    for (index_t n0 = 0; n0 < s.N; n0 += tiles.nt) {
+        const index_t cnt = std::min(tiles.nt, s.N - n0), M = cnt * P;
+        act_grad_and_bias(tiles.dz, db, tiles.partial, dy + n0 * P * OC, y ? y + n0 * P * OC : nullptr, M, OC, act,
+                          alpha);
+        tiles.run(dx, dw, act != Act::Linear ? tiles.dz : dy + n0 * P * OC, x, n0, cnt);
     }
-    const index_t xfloats = p.needed ? floats_for(nt * padded_image_floats(p, C), 4) : 0;
-    float* xbuf = thread_scratch(1, (size_t)(xfloats + (act != Act::Linear ? Mt * OC : 0)));
-    float* dz = xbuf + xfloats;
-    float* dzbuf = flipped ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt, OC))) : nullptr;
-    const index_t dcol_rows = col_tile_rows(Mt, K);
-    float* dcol = dx && !flipped ? thread_scratch(3, (size_t)(dcol_rows * K)) : nullptr;
+}
 
-    for (index_t n0 = 0; n0 < s.N; n0 += nt) {
-        const index_t cnt = std::min(nt, s.N - n0), M = cnt * P;
-        act_grad_and_bias(dz, db, partial, dy + n0 * P * OC, y ? y + n0 * P * OC : nullptr, M, OC, act, alpha);
-        const float* g = act != Act::Linear ? dz : dy + n0 * P * OC;
-        if (p.needed) pad_images(xbuf, x, s, p, n0, cnt);
-        const float* src = p.needed ? xbuf : x + n0 * S * C;
-        for (index_t r = 0; r < K + 16; r++) rows[r] = src + koff[r < K ? r : 0];
-        pixel_offsets(pix, s, p.needed ? p.dims : s.in, 0, M);
-        gather_weight_grad(dw, rows, pix, g, s, M);
-        if (!dx) continue;
-        if (flipped) {
-            ConvShape tt = t;
-            tt.N = cnt;
-            pad_images(dzbuf, g, tt, pt, 0, cnt);
-            gather_forward(dx + n0 * S * C, dzbuf, pt.dims, t, cnt, wf, nullptr, Act::Linear, 0.0f, koff_t);
-        } else {
-            // strided: dcol = dz · wᵀ (sgemm) scattered into this tile's images
-            std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
-            for (index_t m0 = 0; m0 < M; m0 += dcol_rows) {
-                const index_t m1 = std::min(M, m0 + dcol_rows);
-                sgemm(dcol, K, g + m0 * OC, OC, false, w, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
-                col2im_add(dx, dcol, s, n0 * P + m0, n0 * P + m1);
-            }
-        }
+// ---------------------------------------------------------------------------------------------
+// Convolution + activation + max pooling, fused: the convolution's output lives only in a cache-
+// sized tile. Forward pools each tile as soon as it is computed; backward rebuilds each tile's dz
+// from the pooled gradient: the max routes dy to the argmax, where the convolution's output equals
+// the pooled output y, so act'(conv output) there is act'(y) (an elementwise activation's
+// derivative written in y). db is the sum of the pooled dz (the scatter preserves sums).
+
+void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float* w, const float* b,
+                          const ConvShape& s, const PoolShape& ps, Act act, float alpha) {
+    // y, argmax (N, PD, PH, PW, OC); x (N, D, H, W, C); w (KD, KH, KW, C, OC); ps.in == s.out
+    const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
+    if (!use_implicit(s)) {
+        float* full = thread_scratch(3, (size_t)(s.N * P * OC));
+        conv_forward(full, x, w, b, s, act, alpha);
+        maxpool_forward(y, argmax, full, ps);
+        return;
+    }
+    // one task per image: its convolution output (in the thread's own L2-sized buffer) is pooled
+    // right away; the kernels called inside run serially (they see an active parallel region)
+    const Padded p = padded_geometry(s);
+    const index_t xfloats = p.needed ? floats_for(padded_image_floats(p, s.C), 4) : 0;
+    const index_t per_thread = xfloats + floats_for(P * OC, 4);
+    const index_t K = taps(s) * s.C;
+    int64_t* koff = Carver{thread_scratch(2, (size_t)floats_for(K, 8))}.take<int64_t>(K);
+    tap_offsets(koff, s, p.needed ? p.dims : s.in);
+    int threads = num_threads();
+    if (threads > s.N) threads = (int)s.N;
+    float* buf = thread_scratch(1, (size_t)(threads * per_thread));
+    auto image = [&](index_t n, int t) {
+        DenormalGuard denormals;
+        float* mine = buf + t * per_thread;
+        float* yt = mine + xfloats;
+        if (p.needed) pad_images(mine, x, s, p, n, 1);
+        const float* src = p.needed ? mine : x + n * in_pixels(s) * s.C;
+        gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, w, b, act, alpha, koff);
+        PoolShape pt = ps;
+        pt.N = 1;
+        maxpool_forward(y + n * Op * OC, argmax + n * Op * OC, yt, pt);
+    };
+#ifdef FASTNN_OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (index_t n = 0; n < s.N; n++) image(n, omp_get_thread_num());
+        return;
+    }
+#endif
+    for (index_t n = 0; n < s.N; n++) image(n, 0);
+}
+
+void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const int32_t* argmax, const float* y,
+                           const float* x, const float* w, const ConvShape& s, const PoolShape& ps, Act act,
+                           float alpha) {
+    // dy, argmax, y (N, PD, PH, PW, OC) of the pooled output; x, dx (N, D, H, W, C); w, dw; db (OC,)
+    const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
+    if (!use_implicit(s)) {
+        const index_t M = s.N * Op;
+        float* gp = thread_scratch(1, (size_t)(M * OC));
+        float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, OC));
+        act_grad_and_bias(gp, db, partial, dy, y, M, OC, act, alpha);
+        float* dz = thread_scratch(3, (size_t)(s.N * P * OC));
+        maxpool_backward(dz, act != Act::Linear ? gp : dy, argmax, s.N, P, Op, OC);
+        conv_backward_im2col(dx, dw, dz, x, w, s);
+        return;
+    }
+    BackwardTiles tiles(s, w, dx != nullptr, Op * OC);
+    for (index_t n0 = 0; n0 < s.N; n0 += tiles.nt) {
+        const index_t cnt = std::min(tiles.nt, s.N - n0);
+        const float* dyt = dy + n0 * Op * OC;
+        // the pooled dz and db, then its scatter to the argmax positions: this tile's dz
+        act_grad_and_bias(tiles.extra, db, tiles.partial, dyt, y + n0 * Op * OC, cnt * Op, OC, act, alpha);
+        maxpool_backward(tiles.dz, act != Act::Linear ? tiles.extra : dyt, argmax + n0 * Op * OC, cnt, P, Op, OC);
+        tiles.run(dx, dw, tiles.dz, x, n0, cnt);
     }
 }
 

@@ -21,12 +21,21 @@ using ConvGatherKernel = void (*)(int64_t k, const float* const* rows, const int
                                   int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, bool accumulate,
                                   const float* bias, bool relu);
 
+// Max pooling's running update over C channels: where x[c] > y[c] (strictly: an equal later value
+// never displaces the first maximum), y[c] = x[c] and argmax[c] = p.
+using MaxUpdateKernel = void (*)(float* y, int32_t* argmax, const float* x, int32_t p, int64_t C);
+
 struct ConvKernelInfo {
     const char* name;
     int NR;                // widest column block
     int (*mr)(int64_t n);  // rows per tile for a column block of width n <= NR
     ConvGatherKernel kernel;
+    MaxUpdateKernel max_update;
 };
+
+// The kernels matching the GEMM's run-time choice (conv.cpp): forcing a GEMM micro-kernel in
+// tests or benchmarks forces these too.
+const ConvKernelInfo& conv_kernels();
 
 extern const ConvKernelInfo conv_kernel_generic;
 #ifdef FASTNN_X86_KERNELS

@@ -71,8 +71,27 @@ void kernel_avx2(int64_t k, const float* const* rows, const int64_t* cols, const
 
 int mr_avx2(int64_t) { return MR; }
 
+void max_update_avx2(float* y, int32_t* argmax, const float* x, int32_t p, int64_t C) {
+    const __m256 vp = _mm256_castsi256_ps(_mm256_set1_epi32(p));
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8) {
+        const __m256 v = _mm256_loadu_ps(x + c), cur = _mm256_loadu_ps(y + c);
+        const __m256 gt = _mm256_cmp_ps(v, cur, _CMP_GT_OQ);
+        _mm256_storeu_ps(y + c, _mm256_blendv_ps(cur, v, gt));
+        const __m256 a = _mm256_loadu_ps(reinterpret_cast<const float*>(argmax + c));
+        _mm256_storeu_ps(reinterpret_cast<float*>(argmax + c), _mm256_blendv_ps(a, vp, gt));
+    }
+    for (; c < C; c++) {
+        const float v = x[c], cur = y[c];
+        if (v > cur) {
+            y[c] = v;
+            argmax[c] = p;
+        }
+    }
+}
+
 }  // namespace
 
-const ConvKernelInfo conv_kernel_avx2 = {"avx2-fma", 16, mr_avx2, kernel_avx2};
+const ConvKernelInfo conv_kernel_avx2 = {"avx2-fma", 16, mr_avx2, kernel_avx2, max_update_avx2};
 
 }  // namespace fastnn

@@ -92,8 +92,26 @@ void kernel_avx512(int64_t k, const float* const* rows, const int64_t* cols, con
 
 int mr_avx512(int64_t n) { return n > 48 ? 6 : n > 32 ? 8 : 12; }
 
+void max_update_avx512(float* y, int32_t* argmax, const float* x, int32_t p, int64_t C) {
+    const __m512i vp = _mm512_set1_epi32(p);
+    int64_t c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const __m512 v = _mm512_loadu_ps(x + c), cur = _mm512_loadu_ps(y + c);
+        const __mmask16 gt = _mm512_cmp_ps_mask(v, cur, _CMP_GT_OQ);
+        _mm512_mask_storeu_ps(y + c, gt, v);
+        _mm512_mask_storeu_epi32(argmax + c, gt, vp);
+    }
+    if (c < C) {
+        const __mmask16 tail = (__mmask16)((1u << (C - c)) - 1u);
+        const __m512 v = _mm512_maskz_loadu_ps(tail, x + c), cur = _mm512_maskz_loadu_ps(tail, y + c);
+        const __mmask16 gt = _mm512_mask_cmp_ps_mask(tail, v, cur, _CMP_GT_OQ);
+        _mm512_mask_storeu_ps(y + c, gt, v);
+        _mm512_mask_storeu_epi32(argmax + c, gt, vp);
+    }
+}
+
 }  // namespace
 
-const ConvKernelInfo conv_kernel_avx512 = {"avx512", 64, mr_avx512, kernel_avx512};
+const ConvKernelInfo conv_kernel_avx512 = {"avx512", 64, mr_avx512, kernel_avx512, max_update_avx512};
 
 }  // namespace fastnn

@@ -38,8 +38,19 @@ void kernel_generic(int64_t k, const float* const* rows, const int64_t* cols, co
 
 int mr_generic(int64_t) { return MR; }
 
+void max_update_generic(float* y, int32_t* argmax, const float* x, int32_t p, int64_t C) {
+    // an integer mask and unconditional loads, so the compiler vectorises the select
+    for (int64_t c = 0; c < C; c++) {
+        const float v = x[c], cur = y[c];
+        const int32_t a = argmax[c];
+        const int32_t m = -(int32_t)(v > cur);
+        y[c] = v > cur ? v : cur;
+        argmax[c] = (p & m) | (a & ~m);
+    }
+}
+
 }  // namespace
 
-const ConvKernelInfo conv_kernel_generic = {"generic", NR, mr_generic, kernel_generic};
+const ConvKernelInfo conv_kernel_generic = {"generic", NR, mr_generic, kernel_generic, max_update_generic};
 
 }  // namespace fastnn

@@ -134,6 +134,17 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
 void avgpool_forward(float* y, const float* x, const PoolShape& s);
 // dx (N, D, H, W, C) overwritten: each dy spread evenly over its window's real elements.
 void avgpool_backward(float* dx, const float* dy, const PoolShape& s);
+// Convolution + activation + max pooling in one pass: the convolution's output (N, OD, OH, OW, OC)
+// is never stored whole, only cache-sized tiles of it. ps pools that output (ps.in == s.out,
+// ps.C == s.OC); y, argmax (N, PD, PH, PW, OC) are what maxpool_forward would return for it.
+// act must be elementwise (not softmax).
+void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float* w, const float* b,
+                          const ConvShape& s, const PoolShape& ps, Act act, float alpha);
+// Gradients of conv_maxpool_forward from dy, argmax and y (all pooled-shaped); dx overwritten (skipped
+// when null), dw and db (may be null) accumulate, independent of the thread count.
+void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const int32_t* argmax, const float* y,
+                           const float* x, const float* w, const ConvShape& s, const PoolShape& ps, Act act,
+                           float alpha);
 // Global pooling over all S spatial positions: x (N, S, C) -> y (N, C).
 void global_avgpool_forward(float* y, const float* x, index_t N, index_t S, index_t C);
 void global_avgpool_backward(float* dx, const float* dy, index_t N, index_t S, index_t C);

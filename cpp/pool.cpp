@@ -2,7 +2,8 @@
 // and backward. Pooling is bandwidth-bound: every loop runs over C contiguous floats so it
 // vectorises, and each output pixel is written once.
 //   max     : the FIRST maximum of each window (window order kd, kh, kw) wins; its flat spatial
-//             index is saved in the forward pass so backward is a scatter.
+//             index is saved in the forward pass so backward is a scatter. The running max is the
+//             ISA micro-kernel's (conv_ukernel_*.cpp): at the baseline ISA the select costs ~10×.
 //   average : the mean over the window's REAL elements (Keras/TensorFlow: 'same' borders divide
 //             by fewer), so backward spreads dy over the same elements.
 // Backward scatters run over (image, channel block) work items with disjoint writes and a fixed
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "conv_ukernel.h"
 #include "fastnn.h"
 
 namespace fastnn {
@@ -37,20 +39,6 @@ inline Window window_of(const PoolShape& s, index_t od, index_t oh, index_t ow) 
     return win;
 }
 
-// y, argmax (C) take x's value and position p wherever x > y. Strict >: an equal later value never
-// displaces the first maximum. Written with an integer mask and unconditional loads so the
-// compiler vectorises it (a select on a conditional load would stay a branchy scalar loop).
-inline void take_greater(float* FASTNN_RESTRICT y, int32_t* FASTNN_RESTRICT argmax, const float* FASTNN_RESTRICT x,
-                         int32_t p, index_t C) {
-    for (index_t c = 0; c < C; c++) {
-        const float v = x[c], cur = y[c];
-        const int32_t a = argmax[c];
-        const int32_t m = -(int32_t)(v > cur);
-        y[c] = v > cur ? v : cur;
-        argmax[c] = (p & m) | (a & ~m);
-    }
-}
-
 // Parallel work items of a backward scatter: (image, channel block) pairs.
 constexpr index_t kChannelBlock = 64;
 
@@ -61,10 +49,11 @@ constexpr index_t kChannelBlock = 64;
 
 void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s) {
     // y, argmax (N, OD, OH, OW, C); x (N, D, H, W, C)
+    const MaxUpdateKernel update = conv_kernels().max_update;  // the ISA's vectorised running max
     const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
     const index_t total = s.N * O;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total * C >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total * C >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t m = 0; m < total; m++) {
         const index_t n = m / O, r = m % O;
@@ -86,7 +75,7 @@ void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape&
                         first = false;
                         continue;
                     }
-                    take_greater(yr, ar, xr, p32, C);
+                    update(yr, ar, xr, p32, C);
                 }
     }
 }
@@ -116,6 +105,7 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
 
 void global_maxpool_forward(float* y, int32_t* argmax, const float* x, index_t N, index_t S, index_t C) {
     // y, argmax (N, C); x (N, S, C)
+    const MaxUpdateKernel update = conv_kernels().max_update;
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements)
 #endif
@@ -128,7 +118,7 @@ void global_maxpool_forward(float* y, int32_t* argmax, const float* x, index_t N
         for (index_t p = 1; p < S; p++) {
             const float* xr = xn + p * C;
             const int32_t p32 = (int32_t)p;
-            take_greater(yr, ar, xr, p32, C);
+            update(yr, ar, xr, p32, C);
         }
     }
 }

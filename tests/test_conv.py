@@ -186,6 +186,72 @@ def test_conv_accepts_ints_lists_and_numpy_integers():
                                rtol=1e-6)
 
 
+# ---- Fused convolution + activation + max pooling ---------------------------------------------
+
+
+@pytest.mark.parametrize("nd,x_shape,k,geo,pool", [
+    (2, (3, 28, 28, 1), (3, 3), dict(), dict(pool_size=2)),  # the seed CNN's first block
+    (2, (3, 13, 12, 5), (3, 3), dict(padding="same"), dict(pool_size=3, pool_strides=2, pool_padding="same")),
+    (2, (1, 12, 11, 3), (2, 3), dict(strides=(2, 1)), dict(pool_size=(2, 1), pool_strides=1)),
+    (1, (3, 17, 4), (3,), dict(padding="causal", dilation_rate=2), dict(pool_size=2, pool_padding="same")),
+    (3, (2, 6, 5, 6, 3), (2, 2, 2), dict(), dict(pool_size=2)),
+])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_fused_conv_maxpool_matches_reference_and_composition(engine, nd, x_shape, k, geo, pool, activation):
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal((*k, x_shape[-1], 6)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    fwd, bwd = f"conv{nd}d_maxpool_forward", f"conv{nd}d_maxpool_backward"
+    kw = dict(geo, activation=activation, **pool)
+    with fastnn.backend("cpp"):
+        y, argmax = getattr(ops, fwd)(x, w, b, **kw)
+        # the unfused composition gives the same output, argmax and gradients
+        yc = getattr(ops, f"conv{nd}d_forward")(x, w, b, activation=activation, **geo)
+        yp, ap = getattr(ops, f"maxpool{nd}d_forward")(yc, pool_size=pool["pool_size"], strides=pool.get("pool_strides"),
+                                                      padding=pool.get("pool_padding", "valid"))
+    np.testing.assert_array_equal(y, yp)
+    np.testing.assert_array_equal(argmax, ap)
+    with fastnn.backend("numpy"):
+        y_ref, argmax_ref = getattr(ops, fwd)(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
+    assert_close(y, y_ref, fwd)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for need_dx in (True, False):
+        with fastnn.backend("cpp"):
+            got = getattr(ops, bwd)(dy, argmax, y, x, w, need_dx=need_dx, **kw)
+            dyc = getattr(ops, f"maxpool{nd}d_backward")(dy, ap, yc.shape)
+            comp = getattr(ops, f"conv{nd}d_backward")(dyc, x, w, yc, activation=activation, need_dx=need_dx, **geo)
+        with fastnn.backend("numpy"):
+            want = getattr(ops, bwd)(dy.astype(np.float64), argmax, y.astype(np.float64), x.astype(np.float64),
+                                     w.astype(np.float64), need_dx=need_dx, **kw)
+        for name, g, c, r in zip(("dx", "dw", "db"), got, comp, want):
+            if not need_dx and name == "dx":
+                assert g is None and r is None
+                continue
+            assert_close(g, r, f"{bwd} {name} vs reference")
+            assert_close(g, c, f"{bwd} {name} vs the unfused ops")
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_fused_conv_maxpool_bad_input(backend):
+    x = np.zeros((2, 8, 8, 3), np.float32)
+    w = np.zeros((3, 3, 3, 4), np.float32)
+    with fastnn.backend(backend):
+        with pytest.raises(ValueError, match="needs an elementwise activation"):
+            ops.conv2d_maxpool_forward(x, w, activation="softmax", pool_size=2)
+        with pytest.raises(ValueError, match="pool_strides must be positive"):
+            ops.conv2d_maxpool_forward(x, w, pool_size=2, pool_strides=0)
+        with pytest.raises(ValueError, match="pool_padding must be 'valid' or 'same'"):
+            ops.conv2d_maxpool_forward(x, w, pool_size=2, pool_padding="full")
+        with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
+            ops.conv2d_maxpool_forward(x, w, pool_size=7)
+        y, argmax = ops.conv2d_maxpool_forward(x, w, pool_size=2)
+        with pytest.raises(ValueError, match=r"dy must be \(N, OH, OW, OC\) = \(2, 3, 3, 4\)"):
+            ops.conv2d_maxpool_backward(np.zeros((2, 6, 6, 4), np.float32), argmax, y, x, w, pool_size=2)
+        with pytest.raises(ValueError, match="argmax holds a position outside the input"):
+            ops.conv2d_maxpool_backward(np.zeros_like(y), np.full(y.shape, 36, np.int32), y, x, w, pool_size=2)
+
+
 # ---- Keras's output sizes and 'same' padding --------------------------------------------------
 
 
@@ -265,11 +331,12 @@ def test_reference_gradients_match_finite_differences(nd, x_shape, k, geo):
 # ---- Thread-count independence ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
-def test_gradients_do_not_depend_on_thread_count(engine, strides):
+@pytest.mark.parametrize("strides,C", [((1, 1), 32), ((2, 2), 32), ((1, 1), 1)])
+def test_gradients_do_not_depend_on_thread_count(engine, strides, C):
+    # C = 32: threads share dw's rows; C = 1 (a first layer, 9 rows): the pixels are cut in fixed parts
     rng = np.random.default_rng(12)
-    x = rng.standard_normal((9, 20, 20, 32)).astype(np.float32)
-    w = (rng.standard_normal((3, 3, 32, 24)) * 0.1).astype(np.float32)
+    x = rng.standard_normal((9, 20, 20, C)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, C, 24)) * 0.1).astype(np.float32)
     b = rng.standard_normal(24).astype(np.float32)
     results = []
     for threads in (1, 2, 3):

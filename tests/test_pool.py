@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import ops, reference
+from fastnn import _core, ops, reference
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +18,15 @@ def _restore_settings():
     yield
     fastnn.set_backend(backend)
     fastnn.set_num_threads(threads)
+    _core._select_gemm_kernel("auto")
+
+
+@pytest.fixture(params=["avx512", "avx2-fma", "generic"])
+def kernel(request):
+    """Max pooling's running max is an ISA micro-kernel chosen with the GEMM's: force each in turn."""
+    if not _core._select_gemm_kernel(request.param):
+        pytest.skip(f"this CPU (or build) lacks the {request.param!r} micro-kernels")
+    yield request.param
 
 
 def on(backend, name, *args, **kwargs):
@@ -48,7 +57,7 @@ IDS = [f"{c[0]}d-{c[1]}-p{c[2]}-s{c[3]}-{c[4]}" for c in CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_maxpool_matches_reference(case):
+def test_maxpool_matches_reference(kernel, case):
     nd, shape, pool, strides, padding = case
     rng = np.random.default_rng(len(shape) * 31 + shape[1])
     x = rng.standard_normal(shape).astype(np.float32)
@@ -80,8 +89,8 @@ def test_avgpool_matches_reference(case):
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(3, 7, 5), (1, 4, 5, 17), (3, 2, 3, 4, 3), (2, 1, 1)])
-def test_global_pooling_matches_reference(shape):
+@pytest.mark.parametrize("shape", [(3, 7, 5), (1, 4, 5, 17), (3, 2, 3, 4, 3), (2, 1, 1), (2, 3, 40)])
+def test_global_pooling_matches_reference(kernel, shape):
     rng = np.random.default_rng(shape[-1])
     x = rng.standard_normal(shape).astype(np.float32)
     y = on("cpp", "global_avgpool_forward", x)
@@ -101,7 +110,7 @@ def test_global_pooling_matches_reference(shape):
 
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
-def test_max_routes_to_the_first_maximum(backend):
+def test_max_routes_to_the_first_maximum(kernel, backend):
     # windows of 3 with stride 2: [5, 5, 1], [1, 7, 7], [7, 2, 2]; ties keep the first position
     x = np.array([5, 5, 1, 7, 7, 2, 2], np.float32).reshape(1, 7, 1)
     y, argmax = on(backend, "maxpool1d_forward", x, pool_size=3, strides=2)

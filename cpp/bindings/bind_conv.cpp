@@ -67,14 +67,15 @@ std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const
 
 enum class Padding { Valid, Same, Causal };
 
-Padding parse_padding(const std::string& name, int nd, bool causal_ok, const char* op) {
+Padding parse_padding(const std::string& name, int nd, bool causal_ok, const char* op, const char* arg = "padding") {
     std::string p = name;
     std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return (char)std::tolower(c); });
     if (p == "valid") return Padding::Valid;
     if (p == "same") return Padding::Same;
     if (p == "causal" && causal_ok && nd == 1) return Padding::Causal;
-    fail_value(std::string(op) + ": padding must be " + (causal_ok && nd == 1 ? "'valid', 'same' or 'causal'" :
-               "'valid' or 'same'") + ". Received: padding='" + name + "'");
+    fail_value(std::string(op) + ": " + arg + " must be " +
+               (causal_ok && nd == 1 ? "'valid', 'same' or 'causal'" : "'valid' or 'same'") + ". Received: " + arg +
+               "='" + name + "'");
 }
 
 // Keras's output size and the padding before one axis; out <= 0 is reported by the caller.
@@ -233,10 +234,11 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
 
 // The pooling geometry for an input of shape x_dims (N, spatial..., C).
 PoolShape pool_shape(int nd, const std::vector<int64_t>& x_dims, py::handle pool_obj, py::handle strides_obj,
-                     const std::string& padding, const char* op, std::vector<int64_t>* y_dims) {
+                     const std::string& padding, const char* op, std::vector<int64_t>* y_dims,
+                     const char* strides_name = "strides", const char* padding_name = "padding") {
     const std::vector<int64_t> k = positive_ints(pool_obj, nd, op, "pool_size");
-    const std::vector<int64_t> st = strides_obj.is_none() ? k : positive_ints(strides_obj, nd, op, "strides");
-    const Padding pad = parse_padding(padding, nd, false, op);
+    const std::vector<int64_t> st = strides_obj.is_none() ? k : positive_ints(strides_obj, nd, op, strides_name);
+    const Padding pad = parse_padding(padding, nd, false, op, padding_name);
     PoolShape s;
     s.N = x_dims[0];
     s.C = x_dims[(size_t)nd + 1];
@@ -254,8 +256,8 @@ PoolShape pool_shape(int nd, const std::vector<int64_t>& x_dims, py::handle pool
     y_dims->push_back(s.C);
     if (empty)
         fail_value(std::string(op) + ": Computed output size would be zero or negative. Received: input shape " +
-                   shape_str(x_dims) + ", pool_size=" + ints_str(k) + ", strides=" + ints_str(st) + ", padding='" +
-                   padding + "'");
+                   shape_str(x_dims) + ", pool_size=" + ints_str(k) + ", " + strides_name + "=" + ints_str(st) + ", " +
+                   padding_name + "='" + padding + "'");
     const int64_t S = s.in[0] * s.in[1] * s.in[2];
     if (S > INT32_MAX)
         fail_value(std::string(op) + ": the input has " + std::to_string(S) +
@@ -311,12 +313,20 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
     IndexArray idx = py::isinstance<py::array_t<int32_t, py::array::c_style>>(a)
                          ? py::reinterpret_borrow<IndexArray>(a)
                          : IndexArray::ensure(a);
+    // a vectorised min/max first; the slow search for the culprit only when there is one
     const int32_t* p = idx.data();
-    for (py::ssize_t i = 0; i < idx.size(); i++)
-        if (p[i] < 0 || p[i] >= S)
-            fail_value(std::string(op) + ": argmax holds a position outside the input (expected 0 <= argmax < " +
-                       std::to_string(S) + "). Received: argmax.flat[" + std::to_string(i) + "]=" +
-                       std::to_string(p[i]));
+    const py::ssize_t n = idx.size();
+    int32_t lo = 0, hi = 0;
+    for (py::ssize_t i = 0; i < n; i++) {
+        lo = std::min(lo, p[i]);
+        hi = std::max(hi, p[i]);
+    }
+    if (lo < 0 || hi >= S)
+        for (py::ssize_t i = 0; i < n; i++)
+            if (p[i] < 0 || p[i] >= S)
+                fail_value(std::string(op) + ": argmax holds a position outside the input (expected 0 <= argmax < " +
+                           std::to_string(S) + "). Received: argmax.flat[" + std::to_string(i) + "]=" +
+                           std::to_string(p[i]));
     return idx;
 }
 
@@ -428,6 +438,87 @@ std::vector<int64_t> global_shape_arg(py::handle x_shape, const char* op) {
     }
     fail_value(std::string(op) + ": x_shape must be (N, L, C), (N, H, W, C) or (N, D, H, W, C). Received: x_shape=" +
                py::repr(x_shape).cast<std::string>());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution + activation + max pooling, fused
+
+Act fused_activation(const std::string& activation, const char* op) {
+    const Act act = parse_activation(activation, op);
+    if (act == Act::Softmax)
+        fail_value(std::string(op) + ": the fused convolution + max pooling needs an elementwise activation. "
+                   "Received: activation='softmax' (use conv*_forward and maxpool*_forward instead)");
+    return act;
+}
+
+py::tuple conv_maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::handle w_obj, py::handle b_obj,
+                                 py::handle strides, const std::string& padding, py::handle dilation,
+                                 const std::string& activation, py::object alpha, py::handle pool, py::handle pool_strides,
+                                 const std::string& pool_padding) {
+    const Act act = fused_activation(activation, op);
+    const float al = activation_alpha(act, alpha, op);
+    ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
+    FloatArray b;
+    if (!b_obj.is_none()) {
+        b = float_input(b_obj, op, "b");
+        require_ndim(b, 1, op, "b", "(OC,)");
+        require_dim(b, 0, a.s.OC, op, "b", "(OC,)", "OC");
+    }
+    std::vector<int64_t> p_dims;
+    const PoolShape ps = pool_shape(nd, a.y_dims, pool, pool_strides, pool_padding, op, &p_dims, "pool_strides",
+                                    "pool_padding");
+    auto y = new_float_array(p_dims, op, "y");
+    IndexArray argmax(std::vector<py::ssize_t>(p_dims.begin(), p_dims.end()));
+    const float *X = a.x.data(), *W = a.w.data(), *B = b_obj.is_none() ? nullptr : b.data();
+    float* Y = y.mutable_data();
+    int32_t* A = argmax.mutable_data();
+    {
+        py::gil_scoped_release release;
+        conv_maxpool_forward(Y, A, X, W, B, a.s, ps, act, al);
+    }
+    return py::make_tuple(y, argmax);
+}
+
+py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py::handle argmax_obj, py::handle y_obj,
+                                  py::handle x_obj, py::handle w_obj, py::handle strides, const std::string& padding,
+                                  py::handle dilation, const std::string& activation, py::object alpha,
+                                  py::handle pool, py::handle pool_strides, const std::string& pool_padding,
+                                  bool use_bias, bool need_dx) {
+    const Act act = fused_activation(activation, op);
+    const float al = activation_alpha(act, alpha, op);
+    ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
+    std::vector<int64_t> p_dims;
+    const PoolShape ps = pool_shape(nd, a.y_dims, pool, pool_strides, pool_padding, op, &p_dims, "pool_strides",
+                                    "pool_padding");
+    const Layouts L = layouts(nd);
+    FloatArray dy = float_input(dy_obj, op, "dy"), y = float_input(y_obj, op, "y");
+    require_shape(dy, p_dims, op, "dy", L.y, "(the pooled output's shape)");
+    require_shape(y, p_dims, op, "y", L.y, "(the pooled output's shape)");
+    const int64_t P = a.s.out[0] * a.s.out[1] * a.s.out[2];
+    IndexArray argmax = argmax_arg(argmax_obj, p_dims, P, L.y, op);
+    auto dw = new_float_array(dims_of(a.w), op, "dw");
+    std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), 0.0f);
+    py::object dx_obj = py::none(), db_obj = py::none();
+    float *DX = nullptr, *DB = nullptr;
+    if (need_dx) {
+        auto dx = new_float_array(dims_of(a.x), op, "dx");
+        DX = dx.mutable_data();
+        dx_obj = dx;
+    }
+    if (use_bias) {
+        auto db = new_float_array({a.s.OC}, op, "db");
+        DB = db.mutable_data();
+        std::fill(DB, DB + a.s.OC, 0.0f);
+        db_obj = db;
+    }
+    const float *DY = dy.data(), *Y = y.data(), *X = a.x.data(), *W = a.w.data();
+    const int32_t* A = argmax.data();
+    float* DW = dw.mutable_data();
+    {
+        py::gil_scoped_release release;
+        conv_maxpool_backward(DX, DW, DB, DY, A, Y, X, W, a.s, ps, act, al);
+    }
+    return py::make_tuple(dx_obj, dw, db_obj);
 }
 
 py::array_t<float> global_avgpool_forward_b(py::handle x_obj) {
@@ -569,6 +660,42 @@ void register_conv(py::module_& m) {
             },
             py::arg("dy"), py::arg("x_shape"), py::kw_only(), py::arg("pool_size"), py::arg("strides") = py::none(),
             py::arg("padding") = "valid", "dx of average pooling.");
+    }
+    static const char* cmf[] = {"conv1d_maxpool_forward", "conv2d_maxpool_forward", "conv3d_maxpool_forward"};
+    static const char* cmb[] = {"conv1d_maxpool_backward", "conv2d_maxpool_backward", "conv3d_maxpool_backward"};
+    for (int nd = 1; nd <= 3; nd++) {
+        const char *f = cmf[nd - 1], *b = cmb[nd - 1];
+        py::tuple ones_tuple(nd);
+        for (int i = 0; i < nd; i++) ones_tuple[(size_t)i] = py::int_(1);
+        const py::object ones = nd == 1 ? py::object(py::int_(1)) : py::object(ones_tuple);
+        m.def(
+            f,
+            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, const std::string& padding,
+                    py::handle dilation_rate, const std::string& activation, py::object alpha, py::handle pool_size,
+                    py::handle pool_strides, const std::string& pool_padding) {
+                return conv_maxpool_forward_b(nd, f, x, w, bias, strides, padding, dilation_rate, activation, alpha,
+                                              pool_size, pool_strides, pool_padding);
+            },
+            py::arg("x"), py::arg("w"), py::arg("b") = py::none(), py::kw_only(), py::arg("strides") = ones,
+            py::arg("padding") = "valid", py::arg("dilation_rate") = ones, py::arg("activation") = "linear",
+            py::arg("alpha") = py::none(), py::arg("pool_size"), py::arg("pool_strides") = py::none(),
+            py::arg("pool_padding") = "valid",
+            "(y, argmax) = max pooling of activation(conv(x, w) + b), the convolution's output never stored whole.");
+        m.def(
+            b,
+            [nd, b](py::handle dy, py::handle argmax, py::handle y, py::handle x, py::handle w, py::handle strides,
+                    const std::string& padding, py::handle dilation_rate, const std::string& activation,
+                    py::object alpha, py::handle pool_size, py::handle pool_strides, const std::string& pool_padding,
+                    bool use_bias, bool need_dx) {
+                return conv_maxpool_backward_b(nd, b, dy, argmax, y, x, w, strides, padding, dilation_rate,
+                                               activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
+                                               need_dx);
+            },
+            py::arg("dy"), py::arg("argmax"), py::arg("y"), py::arg("x"), py::arg("w"), py::kw_only(),
+            py::arg("strides") = ones, py::arg("padding") = "valid", py::arg("dilation_rate") = ones,
+            py::arg("activation") = "linear", py::arg("alpha") = py::none(), py::arg("pool_size"),
+            py::arg("pool_strides") = py::none(), py::arg("pool_padding") = "valid", py::arg("use_bias") = true,
+            py::arg("need_dx") = true, "(dx, dw, db) of the fused convolution + max pooling, from the pooled dy, argmax, y.");
     }
     m.def("_select_conv_algorithm", [](const std::string& name) { return conv_select_algorithm(name.c_str()); },
           py::arg("name"), "Force 'im2col' or 'implicit' convolution ('auto' restores the default); False if unknown.");

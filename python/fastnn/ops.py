@@ -222,6 +222,72 @@ def avgpool3d_backward(dy, x_shape, *, pool_size, strides=None, padding="valid")
     return _impl().avgpool3d_backward(dy, x_shape, pool_size=pool_size, strides=strides, padding=padding)
 
 
+def conv1d_maxpool_forward(x, w, b=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                           alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    """`conv1d_forward` then `maxpool1d_forward` in one pass: returns the pooled ``(y, argmax)``.
+
+    The convolution's output is never stored whole (only cache-sized tiles of it), which saves
+    writing and re-reading the largest tensor of a typical CNN. ``activation`` must be elementwise
+    (not softmax). ``pool_size``/``pool_strides``/``pool_padding`` are the pooling's arguments.
+    """
+    return _impl().conv1d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                          activation=activation, alpha=alpha, pool_size=pool_size,
+                                          pool_strides=pool_strides, pool_padding=pool_padding)
+
+
+def conv2d_maxpool_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                           activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    """`conv2d_forward` then `maxpool2d_forward` in one pass (e.g. Conv2D(relu) -> MaxPooling2D).
+
+    Returns the pooled ``(y, argmax)``; argmax indexes the convolution output's spatial positions.
+    """
+    return _impl().conv2d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                          activation=activation, alpha=alpha, pool_size=pool_size,
+                                          pool_strides=pool_strides, pool_padding=pool_padding)
+
+
+def conv3d_maxpool_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                           activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    """`conv3d_forward` then `maxpool3d_forward` in one pass; see `conv2d_maxpool_forward`."""
+    return _impl().conv3d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                          activation=activation, alpha=alpha, pool_size=pool_size,
+                                          pool_strides=pool_strides, pool_padding=pool_padding)
+
+
+def conv1d_maxpool_backward(dy, argmax, y, x, w, *, strides=1, padding="valid", dilation_rate=1,
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv1d_maxpool_forward` from the pooled dy, argmax and y.
+
+    The max routes dy to the argmax, where the convolution's output equals the pooled y, so the
+    activation's derivative is taken from y: nothing of the full-size output is needed.
+    """
+    return _impl().conv1d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
+                                           dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                           pool_size=pool_size, pool_strides=pool_strides,
+                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv2d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv2d_maxpool_forward`; see `conv1d_maxpool_backward`."""
+    return _impl().conv2d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
+                                           dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                           pool_size=pool_size, pool_strides=pool_strides,
+                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv3d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv3d_maxpool_forward`; see `conv1d_maxpool_backward`."""
+    return _impl().conv3d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
+                                           dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                           pool_size=pool_size, pool_strides=pool_strides,
+                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+
+
 def global_avgpool_forward(x):
     """y (N, C): the mean of x (N, L, C), (N, H, W, C) or (N, D, H, W, C) over all spatial positions."""
     return _impl().global_avgpool_forward(x)

@@ -22,6 +22,12 @@ from .conv import (
 )
 from .pool import (
     avgpool1d_backward,
+    conv1d_maxpool_backward,
+    conv1d_maxpool_forward,
+    conv2d_maxpool_backward,
+    conv2d_maxpool_forward,
+    conv3d_maxpool_backward,
+    conv3d_maxpool_forward,
     avgpool1d_forward,
     avgpool2d_backward,
     avgpool2d_forward,

@@ -52,12 +52,12 @@ def positive_ints(value, nd, op, arg):
     return out
 
 
-def parse_padding(padding, nd, op, causal_ok):
+def parse_padding(padding, nd, op, causal_ok, arg="padding"):
     p = str(padding).lower()
     if p in ("valid", "same") or (p == "causal" and causal_ok and nd == 1):
         return p
     allowed = "'valid', 'same' or 'causal'" if causal_ok and nd == 1 else "'valid' or 'same'"
-    raise ValueError(f"{op}: padding must be {allowed}. Received: padding={padding!r}")
+    raise ValueError(f"{op}: {arg} must be {allowed}. Received: {arg}={padding!r}")
 
 
 def axis_geometry(size, k, stride, dilation, padding):

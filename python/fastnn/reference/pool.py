@@ -16,16 +16,16 @@ from ._common import as_float, compute_dtype, require_ndim
 from .conv import _LAYOUTS, _is_int, _pad_and_slices, axis_geometry, parse_padding, positive_ints, require_nonempty
 
 
-def _geometry(nd, x_shape, pool_size, strides, padding, op):
+def _geometry(nd, x_shape, pool_size, strides, padding, op, strides_name="strides", padding_name="padding"):
     k = positive_ints(pool_size, nd, op, "pool_size")
-    st = k if strides is None else positive_ints(strides, nd, op, "strides")
-    mode = parse_padding(padding, nd, op, causal_ok=False)
+    st = k if strides is None else positive_ints(strides, nd, op, strides_name)
+    mode = parse_padding(padding, nd, op, causal_ok=False, arg=padding_name)
     geo = [axis_geometry(x_shape[1 + a], k[a], st[a], 1, mode) for a in range(nd)]
     out = tuple(g[0] for g in geo)
     pads = tuple(g[1] for g in geo)
     if any(o <= 0 for o in out):
         raise ValueError(f"{op}: Computed output size would be zero or negative. Received: input shape "
-                         f"{tuple(x_shape)}, pool_size={k}, strides={st}, padding={padding!r}")
+                         f"{tuple(x_shape)}, pool_size={k}, {strides_name}={st}, {padding_name}={padding!r}")
     return k, st, out, pads
 
 
@@ -258,3 +258,109 @@ def global_maxpool_backward(dy, argmax, x_shape):
     a = a[:, None, :] if a.ndim == 2 else a
     return _scatter_max(op, dy[:, None, :], a, (shape[0], int(np.prod(shape[1:-1])), shape[-1]),
                         "(N, C)").reshape(shape)
+
+
+# ---- Convolution + activation + max pooling (the fused op's twin: the plain composition) -------
+
+
+def _conv_maxpool_check(nd, op, activation, x, w, strides, padding, dilation_rate, pool_size, pool_strides,
+                        pool_padding):
+    from .conv import _Conv
+
+    if activation == "softmax":
+        raise ValueError(f"{op}: the fused convolution + max pooling needs an elementwise activation. "
+                         f"Received: activation='softmax' (use conv*_forward and maxpool*_forward instead)")
+    cv = _Conv(nd, x, w, strides, padding, dilation_rate, compute_dtype(x, w), op)
+    _geometry(nd, cv.y_shape, pool_size, pool_strides, pool_padding, op, "pool_strides", "pool_padding")
+    return cv
+
+
+def _conv_maxpool_forward(nd, op, x, w, b, strides, padding, dilation_rate, activation, alpha, pool_size,
+                          pool_strides, pool_padding):
+    from . import conv
+
+    _conv_maxpool_check(nd, op, activation, x, w, strides, padding, dilation_rate, pool_size, pool_strides,
+                        pool_padding)
+    y = getattr(conv, f"conv{nd}d_forward")(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                            activation=activation, alpha=alpha)
+    return _maxpool_forward(nd, op, y, pool_size, pool_strides, pool_padding)
+
+
+def _conv_maxpool_backward(nd, op, dy, argmax, y, x, w, strides, padding, dilation_rate, activation, alpha,
+                           pool_size, pool_strides, pool_padding, use_bias, need_dx):
+    from . import conv
+
+    cv = _conv_maxpool_check(nd, op, activation, x, w, strides, padding, dilation_rate, pool_size, pool_strides,
+                             pool_padding)
+    _, _, out, _ = _geometry(nd, cv.y_shape, pool_size, pool_strides, pool_padding, op, "pool_strides",
+                             "pool_padding")
+    want = (cv.y_shape[0], *out, cv.y_shape[-1])
+    dtype = compute_dtype(dy, x, w, y)
+    dy = as_float(dy, dtype, op, "dy")
+    y = as_float(y, dtype, op, "y")
+    for arr, name in ((dy, "dy"), (y, "y")):
+        if arr.shape != want:
+            raise ValueError(f"{op}: {name} must be {_LAYOUTS[nd][2]} = {want} (the pooled output's shape). "
+                             f"Received: {name}.shape={arr.shape}")
+    # the max-pool scatter of dy is the gradient of the convolution's output; the convolution's own
+    # backward then needs that output only where the gradient lands, at the argmax positions, which
+    # hold the pooled values (elsewhere dz is zero, so any value will do)
+    kw = dict(strides=strides, padding=padding, dilation_rate=dilation_rate)
+    dz = _scatter_max(op, dy, argmax, cv.y_shape, _LAYOUTS[nd][2])
+    return getattr(conv, f"conv{nd}d_backward")(dz, x, w, _unpool(y, argmax, cv.y_shape), **kw,
+                                                activation=activation, alpha=alpha, use_bias=use_bias,
+                                                need_dx=need_dx)
+
+
+def _unpool(y_pool, argmax, shape):
+    """An array of the convolution output's shape holding each pooled value at its argmax, zeros elsewhere."""
+    full = np.zeros(shape, dtype=y_pool.dtype)
+    N, C = shape[0], shape[-1]
+    a = np.asarray(argmax).reshape(N, -1, C).astype(np.int64)
+    flat = full.reshape(N, -1, C)
+    n_idx = np.broadcast_to(np.arange(N)[:, None, None], a.shape)
+    c_idx = np.broadcast_to(np.arange(C)[None, None, :], a.shape)
+    flat[n_idx, a, c_idx] = y_pool.reshape(N, -1, C)
+    return full
+
+
+def conv1d_maxpool_forward(x, w, b=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                           alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    return _conv_maxpool_forward(1, "conv1d_maxpool_forward", x, w, b, strides, padding, dilation_rate, activation,
+                                 alpha, pool_size, pool_strides, pool_padding)
+
+
+def conv2d_maxpool_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                           activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    return _conv_maxpool_forward(2, "conv2d_maxpool_forward", x, w, b, strides, padding, dilation_rate, activation,
+                                 alpha, pool_size, pool_strides, pool_padding)
+
+
+def conv3d_maxpool_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                           activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    return _conv_maxpool_forward(3, "conv3d_maxpool_forward", x, w, b, strides, padding, dilation_rate, activation,
+                                 alpha, pool_size, pool_strides, pool_padding)
+
+
+def conv1d_maxpool_backward(dy, argmax, y, x, w, *, strides=1, padding="valid", dilation_rate=1,
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    return _conv_maxpool_backward(1, "conv1d_maxpool_backward", dy, argmax, y, x, w, strides, padding,
+                                  dilation_rate, activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
+                                  need_dx)
+
+
+def conv2d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    return _conv_maxpool_backward(2, "conv2d_maxpool_backward", dy, argmax, y, x, w, strides, padding,
+                                  dilation_rate, activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
+                                  need_dx)
+
+
+def conv3d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    return _conv_maxpool_backward(3, "conv3d_maxpool_backward", dy, argmax, y, x, w, strides, padding,
+                                  dilation_rate, activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
+                                  need_dx)
