@@ -147,11 +147,12 @@ def torch_net(params, channels_last):
 # ---- Timing -----------------------------------------------------------------------------------
 
 
-def time_blocks(fns, reps, warmup, pause=0.01):
+def time_blocks(fns, reps, warmup, pause=0.02):
     """Time each fn in ``fns`` (name -> callable) ``reps`` times in alternating blocks.
 
-    A short pause between libraries lets the other library's spinning worker threads go idle
-    (OpenBLAS issue 3187: idle-spinning pools slow each other several-fold when interleaved).
+    A pause before each block lets the other library's spinning worker threads go idle (OpenBLAS
+    issue 3187: idle-spinning pools slow each other several-fold when interleaved); OpenBLAS's
+    threads spin longest, so the pause before a NumPy block is ten times longer.
     """
     samples = {name: [] for name in fns}
     for name, fn in fns.items():
@@ -163,7 +164,7 @@ def time_blocks(fns, reps, warmup, pause=0.01):
         for name, fn in fns.items():
             if len(samples[name]) >= reps[name]:
                 continue
-            time.sleep(pause)
+            time.sleep(pause if name != "numpy" else 10 * pause)
             for _ in range(min(block, reps[name] - len(samples[name]))):
                 t0 = time.perf_counter()
                 fn()
@@ -361,16 +362,23 @@ def main():
     libs = ["fastnn"] + ([] if args.no_numpy else ["numpy"]) + list(torch_mods)
     rows = []
     limits = threadpool_limits(limits=args.threads, user_api="blas") if threadpool_limits else contextlib.nullcontext()
-    with limits:
-        for name, f_map, flops, nbytes in items:
-            if only and not any(o in name for o in only):
-                continue
-            fns = {lib: f_map[lib] for lib in libs if lib in f_map}
-            reps = {lib: (args.numpy_reps if lib == "numpy" else args.reps) for lib in fns}
-            warm = {lib: (1 if lib == "numpy" else 5) for lib in fns}
-            res = time_blocks(fns, reps, warm)
-            rows.append((name, {lib: stats(s) for lib, s in res.items()}, flops, nbytes))
-            print_row(rows[-1], libs, peak)
+    # Two phases: fastnn and PyTorch in alternating blocks, then the NumPy reference on its own, so
+    # that OpenBLAS's spinning threads never share the cores with fastnn's (PERFORMANCE.md).
+    selected = [it for it in items if not only or any(o in it[0] for o in only)]
+    results = {it[0]: {} for it in selected}
+    for name, f_map, flops, nbytes in selected:
+        fns = {lib: f_map[lib] for lib in libs if lib in f_map and lib != "numpy"}
+        res = time_blocks(fns, {lib: args.reps for lib in fns}, {lib: 5 for lib in fns})
+        results[name].update({lib: stats(s) for lib, s in res.items()})
+    if "numpy" in libs:
+        time.sleep(1.0)
+        with limits:
+            for name, f_map, flops, nbytes in selected:
+                res = time_blocks({"numpy": f_map["numpy"]}, {"numpy": args.numpy_reps}, {"numpy": 1})
+                results[name]["numpy"] = stats(res["numpy"])
+    for name, f_map, flops, nbytes in selected:
+        rows.append((name, results[name], flops, nbytes))
+        print_row(rows[-1], libs, peak)
     return rows
 
 

@@ -25,8 +25,8 @@ namespace fastnn {
 
 const ConvKernelInfo& conv_kernels() {
     // follow the GEMM's run-time choice (so forcing a GEMM kernel in tests forces these too)
-    const char* name = gemm_kernel_name();
 #ifdef FASTNN_X86_KERNELS
+    const char* name = gemm_kernel_name();
     if (std::strcmp(name, "avx512") == 0) return conv_kernel_avx512;
     if (std::strcmp(name, "avx2-fma") == 0) return conv_kernel_avx2;
 #endif

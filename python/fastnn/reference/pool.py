@@ -109,12 +109,11 @@ def _scatter_max(op, dy, argmax, shape, layout):
         bad = int(np.flatnonzero((a.reshape(-1) < 0) | (a.reshape(-1) >= S))[0])
         raise ValueError(f"{op}: argmax holds a position outside the input (expected 0 <= argmax < {S}). "
                          f"Received: argmax.flat[{bad}]={int(a.reshape(-1)[bad])}")
-    dx = np.zeros((N, S, C), dtype=dy.dtype)
+    # dx[n, a, c] += dy[n, o, c] over all o: a histogram of the flat targets weighted by dy
     a = a.reshape(N, -1, C).astype(np.int64)
-    n_idx = np.arange(N)[:, None, None]
-    c_idx = np.arange(C)[None, None, :]
-    np.add.at(dx, (np.broadcast_to(n_idx, a.shape), a, np.broadcast_to(c_idx, a.shape)), dy.reshape(N, -1, C))
-    return dx.reshape(shape)
+    flat = (np.arange(N)[:, None, None] * S + a) * C + np.arange(C)[None, None, :]
+    dx = np.bincount(flat.ravel(), weights=dy.reshape(-1).astype(np.float64), minlength=N * S * C)
+    return dx.astype(dy.dtype, copy=False).reshape(shape)
 
 
 def _counts(nd, x_shape, k, st, out, pads):
