@@ -549,7 +549,10 @@ class BackwardTiles {
         const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
         const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
         need_dx_ = need_dx;
-        flipped_ = need_dx && unit;
+        // The flipped-kernel convolution computes every input pixel from a padded dz, so its work
+        // grows with S/P (2.8× the useful work for 3×3 on 5×5); past 1.5× the dcol product and its
+        // scatter cost less.
+        flipped_ = need_dx && unit && in_pixels(s) <= out_pixels(s) * 3 / 2;
         const index_t per_image = (p_.needed ? padded_image_floats(p_, s.C) : 0) + P * OC + extra_per_image +
                                   (flipped_ ? padded_image_floats(pt_, OC) : 0);
         nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
