@@ -31,6 +31,7 @@ void gather_kernel(int64_t k, const float* const* rows, const int64_t* cols, con
         mask[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
     }
     if (n == 16 * NV) {
+#pragma GCC unroll 2
         for (int64_t p = 0; p < k; p++) {
             const int64_t o = cols[p];
             const float* b = B + p * ldb;
