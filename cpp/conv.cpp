@@ -558,16 +558,17 @@ class BackwardTiles {
         nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
         const index_t Mt = nt * P;
         const index_t wpart = floats_for(weight_grad_partial_floats(s, Mt), 4);
+        const index_t Kt = taps(s) * OC;  // the flipped convolution's k: (tap, output channel)
         Carver small{thread_scratch(2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) +
                                                 floats_for(K, 8) + grad_partial_floats(Mt, OC) + wpart +
-                                                (flipped_ ? floats_for(K * OC, 4) + floats_for(K, 8) : 0)))};
+                                                (flipped_ ? floats_for(K * OC, 4) + floats_for(Kt, 8) : 0)))};
         rows_ = small.take<const float*>(K + 16);
         wpartial_ = small.take<float>(wpart);
         partial = small.take<float>(grad_partial_floats(Mt, OC));
         pix_ = small.take<int64_t>(Mt);
         koff_ = small.take<int64_t>(K);
         wf_ = flipped_ ? small.take<float>(K * OC) : nullptr;
-        koff_t_ = flipped_ ? small.take<int64_t>(K) : nullptr;
+        koff_t_ = flipped_ ? small.take<int64_t>(Kt) : nullptr;
         tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
         if (flipped_) {
             flip_kernel(wf_, w, s);
