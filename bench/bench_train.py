@@ -592,7 +592,8 @@ def markdown(results, meta, args):
         "",
         f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads for every library; fastnn {m['fastnn']} "
         f"({m['simd']} kernels, {m['compiler']}), NumPy {m['numpy']} ({m['blas']}), "
-        f"PyTorch {m['torch'] or 'not installed'}; {m['date']}, load average {m['loadavg'][0]:.2f} at the start.",
+        f"PyTorch {m['torch'] or 'not installed'}; {m['date']}, load average {m['loadavg'][0]:.2f} at the start, "
+        f"{meta['loadavg_end'][0]:.2f} at the end.",
         "",
         f"Fashion-MNIST, batch 128, {what}; {args.epochs} epoch(s); inference over the {TEST_IMAGES:,} test "
         f"images at batch {args.infer_batch}. The NumPy backend is timed on {args.numpy_batches} batches and "
@@ -678,6 +679,10 @@ def main(argv=None):
     m = meta["machine"]
     print(f"{m['cpu']}, {m['cores']} cores; {args.threads} threads; fastnn {m['fastnn']} ({m['simd']}); "
           f"NumPy {m['numpy']} ({m['blas']}); PyTorch {m['torch'] or 'not installed'}; load {m['loadavg'][0]:.2f}")
+    if m["loadavg"][0] > 0.5:
+        print(f"warning: the machine is busy (load average {m['loadavg'][0]:.2f} on {m['cores']} cores): with "
+              "every core in use a thread that loses its core stalls the others at each barrier, so times are "
+              "unreliable, worst for PyTorch with all threads; --threads 1 is steadier")
     rng = np.random.default_rng(args.seed)
     results, failed = [], False
     with Threads(args.threads):
@@ -691,6 +696,7 @@ def main(argv=None):
                         r["memory"] = measure_memory(name, r["library"], args)
             results += rows
     meta["wall_seconds"] = time.perf_counter() - t_start
+    meta["loadavg_end"] = os.getloadavg()
     table = markdown(results, meta, args)
     print("\n" + table)
     if args.out:
