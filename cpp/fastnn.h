@@ -85,6 +85,76 @@ void dense_backward(float* dx, float* dw, float* db, float* dz, const float* dy,
                     float alpha);
 
 // ---------------------------------------------------------------------------------------------
+// Convolution and pooling, channels-last like Keras. One code path serves 1-D, 2-D and 3-D: a
+// 1-D tensor (N, L, C) is (N, 1, 1, L, C) and a 2-D one (N, H, W, C) is (N, 1, H, W, C).
+//   x (N, D, H, W, C)   w (KD, KH, KW, C, OC)   y (N, OD, OH, OW, OC)
+// Output position o along an axis reads input positions o·stride - pad + t·dilation, t < K;
+// positions outside [0, size) are zeros (convolution) or absent (pooling). `pad` is the padding
+// BEFORE each axis; the padding after is whatever `out` implies. The binding computes out and pad
+// with Keras's rules ('valid', 'same' with pad = total // 2 before, 'causal').
+
+struct ConvShape {
+    index_t N = 1, C = 1, OC = 1;
+    index_t in[3] = {1, 1, 1};   // D, H, W
+    index_t out[3] = {1, 1, 1};  // OD, OH, OW
+    index_t k[3] = {1, 1, 1};    // KD, KH, KW
+    index_t stride[3] = {1, 1, 1};
+    index_t dilation[3] = {1, 1, 1};
+    index_t pad[3] = {0, 0, 0};
+};
+
+// y = act(conv(x, w) + b); b (OC,) or nullptr. Bias and activation run in the GEMM's epilogue
+// (softmax, over OC, after it).
+void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
+                  float alpha);
+// dy, y (N, OD, OH, OW, OC); y may be null for linear. dx is overwritten and skipped when null (a
+// first layer needs no input gradient); dw (KD, KH, KW, C, OC) and db (OC,) accumulate; db may be
+// null. dy·act'(y) is formed tile by tile in the kernel's own scratch. dw and db do not depend on
+// the thread count.
+void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
+                   const ConvShape& s, Act act, float alpha);
+// The algorithm: "auto" (implicit GEMM unless one padded image exceeds the workspace tile),
+// "im2col" (column tiles + sgemm) or "implicit" (for benchmarks and tests). False if unknown.
+bool conv_select_algorithm(const char* name);
+const char* conv_algorithm();
+
+struct PoolShape {
+    index_t N = 1, C = 1;
+    index_t in[3] = {1, 1, 1};   // D, H, W
+    index_t out[3] = {1, 1, 1};  // OD, OH, OW
+    index_t k[3] = {1, 1, 1};    // pool sizes
+    index_t stride[3] = {1, 1, 1};
+    index_t pad[3] = {0, 0, 0};
+};
+
+// y (N, OD, OH, OW, C) = the max over each window's real elements; argmax (same shape) receives
+// the flat spatial index (d·H + h)·W + w of the FIRST maximum in window order (kd, kh, kw).
+void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s);
+// dx (N, S, C), S = D·H·W, overwritten: dx[n, argmax[n, o, c], c] += dy[n, o, c] over the O
+// outputs of each image. Also global max pooling's backward (O = 1). argmax is checked in range.
+void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
+                      index_t C);
+// y = the mean over each window's REAL elements ('same' borders divide by fewer, as Keras does).
+void avgpool_forward(float* y, const float* x, const PoolShape& s);
+// dx (N, D, H, W, C) overwritten: each dy spread evenly over its window's real elements.
+void avgpool_backward(float* dx, const float* dy, const PoolShape& s);
+// Convolution + activation + max pooling in one pass: the convolution's output (N, OD, OH, OW, OC)
+// is never stored whole, only cache-sized tiles of it. ps pools that output (ps.in == s.out,
+// ps.C == s.OC); y, argmax (N, PD, PH, PW, OC) are what maxpool_forward would return for it.
+// act must be elementwise (not softmax).
+void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float* w, const float* b,
+                          const ConvShape& s, const PoolShape& ps, Act act, float alpha);
+// Gradients of conv_maxpool_forward from dy, argmax and y (all pooled-shaped); dx overwritten (skipped
+// when null), dw and db (may be null) accumulate, independent of the thread count.
+void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const int32_t* argmax, const float* y,
+                           const float* x, const float* w, const ConvShape& s, const PoolShape& ps, Act act,
+                           float alpha);
+// Global pooling over all S spatial positions: x (N, S, C) -> y (N, C).
+void global_avgpool_forward(float* y, const float* x, index_t N, index_t S, index_t C);
+void global_avgpool_backward(float* dx, const float* dy, index_t N, index_t S, index_t C);
+void global_maxpool_forward(float* y, int32_t* argmax, const float* x, index_t N, index_t S, index_t C);
+
+// ---------------------------------------------------------------------------------------------
 // Losses, Keras semantics. y_pred, y_true: (N, C). Per-sample loss l_i reduces over C (mean for
 // mse/mae/bce, sum for the cross-entropies); the reported loss is sum_i(w_i·l_i) / N with
 // w = sample_weight (nullptr: all ones). Probabilities are clipped to [1e-7, 1 - 1e-7] exactly

@@ -317,6 +317,48 @@ def test_a_new_layer_plugs_into_models_unchanged():
         layers.register_layer(type("Scale", (Layer,), {}))
 
 
+class Lookup(Layer):
+    """A layer taking integer indices (like an embedding): inputs stay int32."""
+
+    input_dtype = "int32"
+
+    def build(self, input_shape):
+        self.table = self.add_weight("table", (10, 2))
+
+    def call(self, inputs, training=False):
+        assert inputs.dtype == np.int32
+        self._idx = inputs
+        return self.table[inputs].reshape(len(inputs), -1)
+
+    def backward(self, dy):
+        grad = np.zeros_like(self.table)
+        np.add.at(grad, self._idx.reshape(-1), dy.reshape(-1, 2))
+        self._gradients = [grad]
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1] * 2)
+
+
+def test_integer_input_layers():
+    from fastnn.models import Model, Sequential
+
+    x = np.random.default_rng(0).integers(0, 10, (32, 3))
+    y = (x.sum(1, keepdims=True) > 13).astype(np.float32)
+    inp = Input(shape=(3,), dtype="int32")
+    functional = Model(inp, Dense(1, activation="sigmoid")(Lookup()(inp)))
+    for model in (Sequential([Lookup(input_shape=(3,)), Dense(1, activation="sigmoid")]), functional):
+        assert model.layers[0 if isinstance(model, Sequential) else 1]._need_input_grad is False
+        model.compile("adam", "binary_crossentropy")
+        lookup = [l for l in model.layers if isinstance(l, Lookup)][0]
+        table = lookup.table.copy()
+        model.fit(x, y, epochs=2, verbose=0)
+        assert not np.array_equal(table, lookup.table)
+        assert model.predict(x, verbose=0).dtype == np.float32
+    with pytest.raises(ValueError, match="inputs may also be int32"):
+        Input(shape=(3,), dtype="int8")
+
+
 # ---- initializers, regularizers, activations -----------------------------------------------------
 
 

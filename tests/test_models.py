@@ -3,13 +3,14 @@ against finite differences), C++ vs NumPy trajectories, seeding, the fit/evaluat
 progress output, summary, NaN handling and bad inputs."""
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import losses, regularizers
-from fastnn.callbacks import Callback, TerminateOnNaN
+from fastnn.callbacks import TerminateOnNaN
 from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, Flatten, Input,
                            InputLayer, Reshape)
 from fastnn.models import Model, Sequential
@@ -196,6 +197,21 @@ def test_gradcheck_softmax_through_jacobian_when_fusion_is_off(float64_numpy):
     model_gradcheck(model, rng.standard_normal((6, 3)), np.eye(4)[rng.integers(0, 4, 6)])
 
 
+def test_float64_models_train_on_the_numpy_backend_only():
+    fastnn.utils.set_floatx("float64")
+    try:
+        model = mlp(seed=1, bn=True, dropout=0.2)
+    finally:
+        fastnn.utils.set_floatx("float32")
+    x, _, onehot = data(n=32)
+    with fastnn.backend("numpy"):
+        history = model.fit(x, onehot, epochs=2, verbose=0)
+        assert model.predict(x, verbose=0).dtype == np.float64
+    assert history.history["loss"][1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="float64 layers, but the C\\+\\+ kernels compute in float32"):
+        model.fit(x, onehot, verbose=0)
+
+
 def test_fused_output_gradient_equals_logits_loss_gradient():
     x, labels, onehot = data(n=32)
     probs = mlp(seed=7, optimizer="sgd")
@@ -334,7 +350,51 @@ def test_frozen_layers_are_not_updated():
     assert len(model.trainable_weights) == 4 and len(model.non_trainable_weights) == 6
 
 
+def test_input_gradients_are_skipped_where_nothing_upstream_learns():
+    model = Sequential([Flatten(input_shape=(4, 3)), Dense(5), Dense(2)])
+    assert [l._need_input_grad for l in model.layers] == [False, False, True]
+    model.compile("sgd", "mse")
+    model.layers[1].trainable = False
+    model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
+    assert [l._need_input_grad for l in model.layers] == [False, False, False]
+    model.layers[1].trainable = True
+    model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
+    assert model.layers[2]._need_input_grad
+
+
 # ---- progress output and summary -----------------------------------------------------------------
+
+
+class FakeTerminal:
+    """A stdout that says it is a terminal and records what is written."""
+
+    def __init__(self):
+        self.text = ""
+        self.encoding = "utf-8"
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_is_live_on_a_terminal(monkeypatch):
+    x, _, onehot = data(n=400)
+    model = mlp(seed=9)
+    term = FakeTerminal()
+    monkeypatch.setattr("sys.stdout", term)
+    monkeypatch.setattr("fastnn.callbacks.Progbar.__init__.__defaults__", (20, 1, 0.0, "step"))  # redraw every step
+    model.fit(x, onehot, batch_size=8, epochs=1, verbose=1)
+    monkeypatch.undo()
+    redraws = term.text.split("\r")
+    assert len(redraws) > 40 and term.text.endswith("\n") and term.text.count("\n") == 1
+    assert "\x1b[1m50/50\x1b[0m" in redraws[-1] and "\x1b[32m" in redraws[-1]
+    first = redraws[1].replace("\x1b[1m", "").replace("\x1b[32m", "").replace("\x1b[37m", "").replace("\x1b[0m", "")
+    assert re.match(r" 1/50 ━{20} \d+s \d+(us|ms|s)/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}$", first), first
 
 
 def test_progress_output_is_one_plain_line_per_epoch_off_a_terminal(capsys):
@@ -489,3 +549,62 @@ def test_bad_data():
         regression.compile("sgd", "mse", metrics=["f1"])
     with pytest.raises(ValueError, match="custom Python loss"):
         regression.compile("sgd", lambda a, b: 0.0)
+
+
+# ---- utilities -----------------------------------------------------------------------------------
+
+
+def test_to_categorical_normalize_standardize():
+    np.testing.assert_array_equal(fastnn.utils.to_categorical([2, 0, 1]), np.eye(3)[[2, 0, 1]])
+    assert fastnn.utils.to_categorical(np.array([[1], [3]]), 5).shape == (2, 5)
+    assert fastnn.utils.to_categorical([1, 2], 4).dtype == np.float32
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\). Received: x\[1\]=3"):
+        fastnn.utils.to_categorical([0, 3], 3)
+    with pytest.raises(ValueError, match="integer class labels"):
+        fastnn.utils.to_categorical([0.5])
+    np.testing.assert_allclose(np.linalg.norm(fastnn.utils.normalize(np.array([[3.0, 4.0], [0, 0]])), axis=1), [1, 0])
+    x = np.random.default_rng(0).random((50, 3)) * 10 + 4
+    z, mean, std = fastnn.utils.standardize(x)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-5)
+    z2, _, _ = fastnn.utils.standardize(x[:5], mean, std)
+    np.testing.assert_array_equal(z2, z[:5])
+
+
+def test_train_test_split_and_kfold():
+    x, y = np.arange(40).reshape(20, 2), np.arange(20) % 2
+    x_tr, x_te, y_tr, y_te = fastnn.utils.train_test_split(x, y, test_size=0.25, random_state=0)
+    assert len(x_tr) == 15 and len(x_te) == 5
+    np.testing.assert_array_equal(x_tr[:, 0] // 2 % 2, y_tr)  # rows stay paired
+    assert sorted(np.concatenate([x_tr[:, 0], x_te[:, 0]])) == list(range(0, 40, 2))
+    _, _, _, y_te = fastnn.utils.train_test_split(x, y, test_size=0.5, stratify=y, random_state=1)
+    assert y_te.sum() == 5
+    with pytest.raises(ValueError, match="same number of samples"):
+        fastnn.utils.train_test_split(x, y[:5])
+    folds = list(fastnn.utils.kfold_indices(10, k=3, seed=0))
+    assert sorted(np.concatenate([va for _, va in folds])) == list(range(10))
+    for tr, va in folds:
+        assert not set(tr) & set(va) and len(tr) + len(va) == 10
+
+
+def test_cross_validate_trains_a_fresh_model_per_fold():
+    x, labels, onehot = data(n=60)
+    built = []
+
+    def build():
+        model = mlp(seed=len(built))
+        built.append(model)
+        return model
+
+    result = fastnn.utils.cross_validate(build, x, onehot, k=3, epochs=2, seed=0)
+    assert len(built) == 3 and len(result["folds"]) == 3
+    assert result["mean"]["loss"] == pytest.approx(np.mean([f["loss"] for f in result["folds"]]))
+    assert set(result["mean"]) == {"loss", "accuracy"}
+
+
+def test_plot_history(tmp_path):
+    pytest.importorskip("matplotlib", reason="plot_history needs the optional matplotlib dependency")
+    x, _, onehot = data(n=40)
+    history = mlp().fit(x, onehot, epochs=2, validation_split=0.25, verbose=0)
+    path = fastnn.utils.plot_history(history, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path == tmp_path / "curves.png"

@@ -267,3 +267,14 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         second.save(path, overwrite=False)
     second.save(path)
     assert_same_weights(load_model(path).get_weights(), second.get_weights())
+
+
+def test_json_architecture_and_clone():
+    from fastnn.models import clone_model, model_from_json
+
+    for model in (trained_sequential(), trained_functional()):
+        rebuilt = model_from_json(model.to_json())
+        assert rebuilt.get_config() == model.get_config() and not rebuilt.compiled
+        clone = clone_model(model)
+        assert clone.get_config() == model.get_config()
+        assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])  # fresh weights

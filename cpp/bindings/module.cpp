@@ -11,6 +11,7 @@ void register_dense(py::module_& m);
 void register_loss(py::module_& m);
 void register_optim(py::module_& m);
 void register_norm(py::module_& m);
+void register_conv(py::module_& m);
 }  // namespace fastnn::bind
 
 namespace {
@@ -59,4 +60,5 @@ PYBIND11_MODULE(_core, m) {
     fastnn::bind::register_loss(m);
     fastnn::bind::register_optim(m);
     fastnn::bind::register_norm(m);
+    fastnn::bind::register_conv(m);
 }

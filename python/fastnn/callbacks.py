@@ -86,7 +86,9 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
-        self._batch = {h: [getattr(cb, h) for cb in self.callbacks if _overrides(cb, h)] for h in _HOOKS}
+        # a callback may declare its batch hooks idle for this run (the progress bar off a terminal)
+        self._batch = {h: [getattr(cb, h) for cb in self.callbacks
+                           if _overrides(cb, h) and not getattr(cb, "_idle_batch_hooks", False)] for h in _HOOKS}
 
     def wants(self, hook):
         return bool(self._batch[hook])
@@ -200,7 +202,7 @@ class Progbar:
         return t
 
     def _style(self, text, code):
-        return f"\x1b[{code}m{text}\x1b[0m" if self._dynamic else text
+        return f"\x1b[{code}m{text}\x1b[0m" if self._dynamic and text else text
 
     def update(self, current, values=None, finalize=None):
         """Show step ``current`` with ``values`` (name, value) pairs, already averaged."""
@@ -267,6 +269,7 @@ class ProgbarLogger(Callback):
         self._epochs = params.get("epochs", 1)
         self._steps = params.get("steps", 0)
         self._dynamic = bool(getattr(sys.stdout, "isatty", None) and sys.stdout.isatty())
+        self._idle_batch_hooks = not (self.verbose == 1 and self._dynamic)
 
     def _new_bar(self):
         self._bar = Progbar(self._steps, verbose=self.verbose)
@@ -284,17 +287,16 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
 
+    # evaluate() (fit's own validation pass shows no bar, as in Keras)
     def on_test_begin(self, logs=None):
-        if self.model is not None and not getattr(self.model, "_in_fit", False):
-            self._new_bar()
+        self._new_bar()
 
     def on_test_batch_end(self, batch, logs=None):
-        if self._bar is not None and self.verbose == 1 and self._dynamic and not getattr(self.model, "_in_fit", False):
+        if self.verbose == 1 and self._dynamic:
             self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
 
     def on_test_end(self, logs=None):
-        if self._bar is not None and not getattr(self.model, "_in_fit", False):
-            self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
+        self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
 
     def on_predict_begin(self, logs=None):
         self._new_bar()

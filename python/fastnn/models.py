@@ -25,6 +25,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import ops, optimizers, utils
+from ._backend import get_backend
 from .layers.base import InputLayer, KerasTensor, Layer, _positive_int, _shape_str
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
@@ -161,15 +162,22 @@ class Model:
     def _finalize(self, steps, shapes):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order."""
         self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
-        for layer, ins, _, _, _ in self._steps:
-            # a layer fed only by the model input needs no input gradient (PERFORMANCE.md)
-            layer._need_input_grad = any(i != 0 for i in ins)
         self._nslots = len(shapes)
         self._vals = [None] * self._nslots
         self._slot_shapes = [tuple(s) for s in shapes]
         self._output_slot = self._steps[-1][2] if self._steps else 0
         self._fused = None
         self.built = True
+        self._update_grad_flags()
+
+    def _update_grad_flags(self):
+        """Tell each layer whether backward must return its input gradient: only when some layer
+        upstream of it has trainable weights (a first layer, or layers after a frozen or
+        weightless prefix such as Flatten, skip that product; PERFORMANCE.md)."""
+        needs = [False] * self._nslots
+        for layer, ins, out, _, _ in self._steps:
+            layer._need_input_grad = any(needs[i] for i in ins)
+            needs[out] = layer._need_input_grad or bool(layer.trainable_weights)
 
     @property
     def layers(self):
@@ -202,6 +210,11 @@ class Model:
 
     @property
     def _dtype(self):
+        """The compute dtype (targets, sample weights): the output layer's."""
+        return self._steps[-1][0].dtype if self._steps else utils.floatx()
+
+    @property
+    def _input_dtype(self):
         return self._input_layer.dtype if self._input_layer is not None else utils.floatx()
 
     def _require_built(self, what):
@@ -335,7 +348,11 @@ class Model:
         if len(x) == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
         self._ensure_built(x.shape)
-        x = np.ascontiguousarray(x, dtype=self._dtype)
+        if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
+            raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
+                             "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
+                             "the model in float32 (the default, fastnn.utils.set_floatx('float32')).")
+        x = np.ascontiguousarray(x, dtype=self._input_dtype)
         self._check_data_shape(x.shape)
         return x
 
@@ -467,6 +484,7 @@ class Model:
         The gradients include the regularizers'. Nothing is updated (besides BatchNormalization
         moving statistics, as in any training-mode forward pass).
         """
+        self._update_grad_flags()
         out = self._forward(x, True)
         loss = self._batch_loss(y, out, sw) + self._regularization_loss()
         fused = self._fusion()
@@ -507,6 +525,7 @@ class Model:
         if not opt.built or opt._param_ids != [id(p) for p in params]:
             opt.build(params)
         self._trainable_layers = [layer for layer in self._layers if layer.trainable_weights]
+        self._update_grad_flags()
         self._has_regularizers = any(w.regularizer is not None for layer in self._trainable_layers
                                      for w in layer._weights if w.trainable)
         return params
@@ -890,7 +909,7 @@ class Sequential(Model):
                              "name.")
         created_input = False
         if self._input_layer is None and not self._stack and layer._batch_input_shape is not None:
-            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape, dtype=layer.dtype)
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape, dtype=layer.input_dtype or layer.dtype)
             created_input = True
         self._stack.append(layer)
         try:
@@ -918,7 +937,7 @@ class Sequential(Model):
                 raise ValueError(f"Sequential model '{self.name}' already has input shape "
                                  f"{_shape_str(self._input_layer.batch_shape)}. Received: input_shape={shape}")
             if self._input_layer is None:
-                dtype = self._stack[0].dtype if self._stack else None
+                dtype = (self._stack[0].input_dtype or self._stack[0].dtype) if self._stack else None
                 self._input_layer = InputLayer(batch_shape=(None,) + shape[1:], dtype=dtype)
         if self._input_layer is None:
             raise ValueError("You must provide an `input_shape` argument.")
@@ -928,7 +947,9 @@ class Sequential(Model):
         if self._input_layer is None:
             if not self._stack:
                 raise ValueError(f"Sequential model '{self.name}' has no layers")
-            self._input_layer = InputLayer(batch_shape=(None,) + tuple(data_shape[1:]), dtype=self._stack[0].dtype)
+            first = self._stack[0]
+            self._input_layer = InputLayer(batch_shape=(None,) + tuple(data_shape[1:]),
+                                           dtype=first.input_dtype or first.dtype)
             try:
                 self._rebuild()
             except Exception:

@@ -191,5 +191,214 @@ def dropout_backward(dy, mask, rate):
 
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
+#
+# Channels-last like Keras: x (N, L, C) / (N, H, W, C) / (N, D, H, W, C); kernels (K, C, OC) /
+# (KH, KW, C, OC) / (KD, KH, KW, C, OC). ``strides``, ``dilation_rate`` and ``pool_size`` take an
+# int or a tuple with one int per spatial axis. ``padding``: "valid" (no padding) or "same"
+# (output size ceil(size / stride), the odd padding pixel after, as Keras/TensorFlow pad), and
+# "causal" for 1-D convolution (left padding only).
+
+
+def conv1d_forward(x, w, b=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear", alpha=None):
+    """1-D convolution ``y = activation(conv(x, w) + b)``: x (N, L, C), w (K, C, OC) -> y (N, OL, OC).
+
+    ``padding``: "valid", "same" or "causal". ``activation``/``alpha`` as in `activation_forward`;
+    the bias and the activation are fused into the convolution's last pass.
+    """
+    return _impl().conv1d_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                  activation=activation, alpha=alpha)
+
+
+def conv2d_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1), activation="linear",
+                   alpha=None):
+    """2-D convolution ``y = activation(conv(x, w) + b)``: x (N, H, W, C), w (KH, KW, C, OC) -> y (N, OH, OW, OC).
+
+    ``padding``: "valid" or "same". Strides > 1 cannot be combined with dilation > 1 (as in Keras).
+    """
+    return _impl().conv2d_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                  activation=activation, alpha=alpha)
+
+
+def conv3d_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                   activation="linear", alpha=None):
+    """3-D convolution: x (N, D, H, W, C), w (KD, KH, KW, C, OC) -> y (N, OD, OH, OW, OC)."""
+    return _impl().conv3d_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                  activation=activation, alpha=alpha)
+
+
+def conv1d_backward(dy, x, w, y=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                    alpha=None, use_bias=True, need_dx=True):
+    """Gradients of `conv1d_forward` given dy and the forward output y (y may be None for "linear").
+
+    Returns ``(dx, dw, db)``: dx like x or None when ``need_dx`` is False (a first layer needs none),
+    dw like w, db (OC,) or None when ``use_bias`` is False. dw and db do not depend on the thread count.
+    """
+    return _impl().conv1d_backward(dy, x, w, y, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                   activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv2d_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                    activation="linear", alpha=None, use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv2d_forward`; see `conv1d_backward`."""
+    return _impl().conv2d_backward(dy, x, w, y, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                   activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                    activation="linear", alpha=None, use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv3d_forward`; see `conv1d_backward`."""
+    return _impl().conv3d_backward(dy, x, w, y, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                   activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+
+
+def maxpool1d_forward(x, *, pool_size, strides=None, padding="valid"):
+    """Max pooling of x (N, L, C). Returns ``(y, argmax)``; ``strides`` defaults to ``pool_size``.
+
+    ``argmax`` (int32, y's shape) is the flat spatial index of the first maximum of each window;
+    keep it for `maxpool1d_backward`.
+    """
+    return _impl().maxpool1d_forward(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def maxpool2d_forward(x, *, pool_size, strides=None, padding="valid"):
+    """Max pooling of x (N, H, W, C) -> ``(y, argmax)``; argmax[n, i, j, c] = h * W + w of the first maximum."""
+    return _impl().maxpool2d_forward(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def maxpool3d_forward(x, *, pool_size, strides=None, padding="valid"):
+    """Max pooling of x (N, D, H, W, C) -> ``(y, argmax)``; argmax = (d * H + h) * W + w."""
+    return _impl().maxpool3d_forward(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def maxpool1d_backward(dy, argmax, x_shape):
+    """dx (``x_shape``) of max pooling: each dy added at its window's first maximum."""
+    return _impl().maxpool1d_backward(dy, argmax, x_shape)
+
+
+def maxpool2d_backward(dy, argmax, x_shape):
+    """dx (``x_shape``) of `maxpool2d_forward`."""
+    return _impl().maxpool2d_backward(dy, argmax, x_shape)
+
+
+def maxpool3d_backward(dy, argmax, x_shape):
+    """dx (``x_shape``) of `maxpool3d_forward`."""
+    return _impl().maxpool3d_backward(dy, argmax, x_shape)
+
+
+def avgpool1d_forward(x, *, pool_size, strides=None, padding="valid"):
+    """Average pooling of x (N, L, C); windows on 'same' borders average their real elements only."""
+    return _impl().avgpool1d_forward(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def avgpool2d_forward(x, *, pool_size, strides=None, padding="valid"):
+    """Average pooling of x (N, H, W, C); see `avgpool1d_forward`."""
+    return _impl().avgpool2d_forward(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def avgpool3d_forward(x, *, pool_size, strides=None, padding="valid"):
+    """Average pooling of x (N, D, H, W, C); see `avgpool1d_forward`."""
+    return _impl().avgpool3d_forward(x, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def avgpool1d_backward(dy, x_shape, *, pool_size, strides=None, padding="valid"):
+    """dx (``x_shape``) of `avgpool1d_forward` with the same pooling arguments."""
+    return _impl().avgpool1d_backward(dy, x_shape, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def avgpool2d_backward(dy, x_shape, *, pool_size, strides=None, padding="valid"):
+    """dx (``x_shape``) of `avgpool2d_forward` with the same pooling arguments."""
+    return _impl().avgpool2d_backward(dy, x_shape, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def avgpool3d_backward(dy, x_shape, *, pool_size, strides=None, padding="valid"):
+    """dx (``x_shape``) of `avgpool3d_forward` with the same pooling arguments."""
+    return _impl().avgpool3d_backward(dy, x_shape, pool_size=pool_size, strides=strides, padding=padding)
+
+
+def conv1d_maxpool_forward(x, w, b=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                           alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    """`conv1d_forward` then `maxpool1d_forward` in one pass: returns the pooled ``(y, argmax)``.
+
+    The convolution's output is never stored whole (only cache-sized tiles of it), which saves
+    writing and re-reading the largest tensor of a typical CNN. ``activation`` must be elementwise
+    (not softmax). ``pool_size``/``pool_strides``/``pool_padding`` are the pooling's arguments.
+    """
+    return _impl().conv1d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                          activation=activation, alpha=alpha, pool_size=pool_size,
+                                          pool_strides=pool_strides, pool_padding=pool_padding)
+
+
+def conv2d_maxpool_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                           activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    """`conv2d_forward` then `maxpool2d_forward` in one pass (e.g. Conv2D(relu) -> MaxPooling2D).
+
+    Returns the pooled ``(y, argmax)``; argmax indexes the convolution output's spatial positions.
+    """
+    return _impl().conv2d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                          activation=activation, alpha=alpha, pool_size=pool_size,
+                                          pool_strides=pool_strides, pool_padding=pool_padding)
+
+
+def conv3d_maxpool_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                           activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid"):
+    """`conv3d_forward` then `maxpool3d_forward` in one pass; see `conv2d_maxpool_forward`."""
+    return _impl().conv3d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                          activation=activation, alpha=alpha, pool_size=pool_size,
+                                          pool_strides=pool_strides, pool_padding=pool_padding)
+
+
+def conv1d_maxpool_backward(dy, argmax, y, x, w, *, strides=1, padding="valid", dilation_rate=1,
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv1d_maxpool_forward` from the pooled dy, argmax and y.
+
+    The max routes dy to the argmax, where the convolution's output equals the pooled y, so the
+    activation's derivative is taken from y: nothing of the full-size output is needed.
+    """
+    return _impl().conv1d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
+                                           dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                           pool_size=pool_size, pool_strides=pool_strides,
+                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv2d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv2d_maxpool_forward`; see `conv1d_maxpool_backward`."""
+    return _impl().conv2d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
+                                           dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                           pool_size=pool_size, pool_strides=pool_strides,
+                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv3d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                            activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
+                            use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv3d_maxpool_forward`; see `conv1d_maxpool_backward`."""
+    return _impl().conv3d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
+                                           dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                           pool_size=pool_size, pool_strides=pool_strides,
+                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+
+
+def global_avgpool_forward(x):
+    """y (N, C): the mean of x (N, L, C), (N, H, W, C) or (N, D, H, W, C) over all spatial positions."""
+    return _impl().global_avgpool_forward(x)
+
+
+def global_avgpool_backward(dy, x_shape):
+    """dx (``x_shape``) of `global_avgpool_forward` given dy (N, C)."""
+    return _impl().global_avgpool_backward(dy, x_shape)
+
+
+def global_maxpool_forward(x):
+    """``(y, argmax)`` (N, C): the max over all spatial positions and the flat index of its first occurrence."""
+    return _impl().global_maxpool_forward(x)
+
+
+def global_maxpool_backward(dy, argmax, x_shape):
+    """dx (``x_shape``) of `global_maxpool_forward` given dy (N, C) and its argmax."""
+    return _impl().global_maxpool_backward(dy, argmax, x_shape)
+
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------

@@ -71,7 +71,7 @@ def deserialize_model(config, custom_objects=None):
     from .models import Model, Sequential
 
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
-        raise ValueError(f"Invalid model config: expected {{'class_name': ..., 'config': {{...}}}}")
+        raise ValueError("Invalid model config: expected {'class_name': ..., 'config': {...}}")
     kind = config.get("class_name")
     cls = {"Sequential": Sequential, "Functional": Model, "Model": Model}.get(kind)
     if cls is None:

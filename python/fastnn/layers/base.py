@@ -69,13 +69,17 @@ def _standardize_shape(shape, name):
     return tuple(None if d is None else int(d) for d in dims)
 
 
-def _standardize_dtype(dtype):
+def _standardize_dtype(dtype, allow_int=False):
     if dtype is None:
         return utils.floatx()
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
-    if name not in ("float32", "float64"):
-        raise ValueError(f"fastnn layers compute in 'float32' (or 'float64' on the NumPy backend). Received: dtype={dtype!r}")
-    return name
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name in ("float32", "float64") or (allow_int and name in ("int32", "int64")):
+        return name
+    raise ValueError(f"fastnn layers compute in 'float32' (or 'float64' on the NumPy backend)"
+                     f"{'; inputs may also be int32/int64' if allow_int else ''}. Received: dtype={dtype!r}")
 
 
 # ---- Input specs ------------------------------------------------------------------------------
@@ -170,6 +174,9 @@ class Layer:
     """
 
     _multi_input = False
+    # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
+    # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
+    input_dtype = None
 
     def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None,
                  input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
@@ -364,12 +371,12 @@ class Layer:
         if self._multi_input:
             if not isinstance(inputs, (list, tuple)):
                 raise ValueError(f"Layer '{self.name}' expects a list of inputs. Received: {type(inputs).__name__}")
-            xs = [np.asarray(x, dtype=self.dtype) for x in inputs]
+            xs = [np.asarray(x, dtype=self.input_dtype or self.dtype) for x in inputs]
             shapes = [(None,) + x.shape[1:] for x in xs]
             self._maybe_build(shapes)
             self._check_input([x.shape for x in xs])
             return self.call(xs, training=training)
-        x = np.asarray(inputs, dtype=self.dtype)
+        x = np.asarray(inputs, dtype=self.input_dtype or self.dtype)
         if x.ndim == 0:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
         self._maybe_build((None,) + x.shape[1:])
@@ -456,7 +463,8 @@ class InputLayer(Layer):
                  batch_input_shape=None, **kwargs):
         if name is None:
             name = utils.unique_name("input_layer")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        super().__init__(name=name, **kwargs)
+        self.dtype = _standardize_dtype(dtype, allow_int=True)
         shape = shape if shape is not None else input_shape
         batch_shape = batch_shape if batch_shape is not None else batch_input_shape
         if batch_shape is not None:

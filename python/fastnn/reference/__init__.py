@@ -14,5 +14,37 @@ from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 from .norm import batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
+from .conv import (
+    conv1d_backward,
+    conv1d_forward,
+    conv2d_backward,
+    conv2d_forward,
+    conv3d_backward,
+    conv3d_forward,
+)
+from .pool import (
+    avgpool1d_backward,
+    conv1d_maxpool_backward,
+    conv1d_maxpool_forward,
+    conv2d_maxpool_backward,
+    conv2d_maxpool_forward,
+    conv3d_maxpool_backward,
+    conv3d_maxpool_forward,
+    avgpool1d_forward,
+    avgpool2d_backward,
+    avgpool2d_forward,
+    avgpool3d_backward,
+    avgpool3d_forward,
+    global_avgpool_backward,
+    global_avgpool_forward,
+    global_maxpool_backward,
+    global_maxpool_forward,
+    maxpool1d_backward,
+    maxpool1d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    maxpool3d_backward,
+    maxpool3d_forward,
+)
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------

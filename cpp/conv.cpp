@@ -1,0 +1,725 @@
+// conv.cpp — convolution, 1-D/2-D/3-D channels-last, forward and backward, on top of the one sgemm.
+//
+// The NHWC convolution is a GEMM: y (M × OC) = col (M × K) · w (K × OC), M = N·OD·OH·OW output
+// pixels, K = KD·KH·KW·C; Keras's kernel layout (KD, KH, KW, C, OC) already is the row-major K × OC
+// matrix, and row m of col ("im2col") is the receptive field of output pixel m, tap by tap, C
+// contiguous floats per tap (zeros where the tap falls in the padding). col is never built whole:
+// it is gathered for a tile of kColTileFloats/K output pixels at a time, so the workspace stays
+// at a few MB whatever the batch size.
+//   forward : y = act(col · w + b), bias and activation in the GEMM's epilogue (in L1, per tile)
+//   backward: dz = dy ⊙ act'(y); db += Σ_m dz; dw += colᵀ · dz (the pixels are the GEMM's k loop,
+//             tiles summed in order: no dependence on the thread count);
+//             dx for unit strides = a forward convolution of dz with the spatially flipped kernel,
+//             C and OC swapped (no scatter); otherwise dcol = dz · wᵀ scattered back ("col2im").
+// Parameter gradients accumulate (+=), dx is overwritten. What this file does not do: groups,
+// depthwise convolution, transposed convolution as a layer.
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "conv_ukernel.h"
+#include "fastnn.h"
+
+namespace fastnn {
+
+const ConvKernelInfo& conv_kernels() {
+    // follow the GEMM's run-time choice (so forcing a GEMM kernel in tests forces these too)
+    const char* name = gemm_kernel_name();
+#ifdef FASTNN_X86_KERNELS
+    if (std::strcmp(name, "avx512") == 0) return conv_kernel_avx512;
+    if (std::strcmp(name, "avx2-fma") == 0) return conv_kernel_avx2;
+#endif
+    return conv_kernel_generic;
+}
+
+namespace {
+
+// Floats of im2col workspace per tile (4 MB): small enough for the last-level cache share of a
+// core, large enough that each tile is a GEMM of hundreds of rows.
+constexpr index_t kColTileFloats = index_t(1) << 20;
+
+index_t taps(const ConvShape& s) { return s.k[0] * s.k[1] * s.k[2]; }
+index_t out_pixels(const ConvShape& s) { return s.out[0] * s.out[1] * s.out[2]; }
+index_t in_pixels(const ConvShape& s) { return s.in[0] * s.in[1] * s.in[2]; }
+
+// Rows per im2col tile: a fixed function of the shape, never of the thread count, so the order in
+// which tiles are summed into dw is the same on any machine.
+index_t col_tile_rows(index_t M, index_t K) {
+    return std::min(M, std::max<index_t>(16, kColTileFloats / std::max<index_t>(K, 1)));
+}
+
+// Output pixel m (flat over N, OD, OH, OW) -> its image and output coordinates.
+struct Pixel {
+    index_t n, o[3];
+};
+inline Pixel pixel_of(const ConvShape& s, index_t m) {
+    Pixel p;
+    p.o[2] = m % s.out[2];
+    m /= s.out[2];
+    p.o[1] = m % s.out[1];
+    m /= s.out[1];
+    p.o[0] = m % s.out[0];
+    p.n = m / s.out[0];
+    return p;
+}
+
+// Call f(tap, offset) for each tap of output pixel p in (kd, kh, kw) order, offset = the flat
+// spatial index of the input pixel it reads, or -1 when it falls in the padding.
+template <class F>
+inline void for_each_tap(const ConvShape& s, const Pixel& p, F&& f) {
+    index_t t = 0;
+    for (index_t kd = 0; kd < s.k[0]; kd++) {
+        const index_t id = p.o[0] * s.stride[0] - s.pad[0] + kd * s.dilation[0];
+        const bool vd = id >= 0 && id < s.in[0];
+        for (index_t kh = 0; kh < s.k[1]; kh++) {
+            const index_t ih = p.o[1] * s.stride[1] - s.pad[1] + kh * s.dilation[1];
+            const bool vh = vd && ih >= 0 && ih < s.in[1];
+            for (index_t kw = 0; kw < s.k[2]; kw++, t++) {
+                const index_t iw = p.o[2] * s.stride[2] - s.pad[2] + kw * s.dilation[2];
+                const bool v = vh && iw >= 0 && iw < s.in[2];
+                f(t, v ? (id * s.in[1] + ih) * s.in[2] + iw : index_t(-1));
+            }
+        }
+    }
+}
+
+// col (m1 - m0, K) = the receptive fields of output pixels [m0, m1).
+void im2col(float* col, const float* x, const ConvShape& s, index_t m0, index_t m1) {
+    const index_t C = s.C, K = taps(s) * C, S = in_pixels(s);
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if ((m1 - m0) * K >= kParallelMinElements)
+#endif
+    for (index_t m = m0; m < m1; m++) {
+        const Pixel p = pixel_of(s, m);
+        const float* xn = x + p.n * S * C;  // seek to image n
+        float* row = col + (m - m0) * K;
+        for_each_tap(s, p, [&](index_t t, index_t off) {
+            float* dst = row + t * C;
+            if (off >= 0)
+                std::memcpy(dst, xn + off * C, sizeof(float) * C);
+            else
+                std::fill(dst, dst + C, 0.0f);
+        });
+    }
+}
+
+// dx += the scatter of dcol (m1 - m0, K) rows back to the input pixels they were gathered from.
+// Work items are (image, channel block) pairs with disjoint writes; within an item pixels and taps
+// are visited in order, so dx does not depend on the thread count.
+void col2im_add(float* dx, const float* dcol, const ConvShape& s, index_t m0, index_t m1) {
+    const index_t C = s.C, K = taps(s) * C, S = in_pixels(s), P = out_pixels(s);
+    const index_t n0 = m0 / P, n1 = (m1 - 1) / P + 1;
+    const index_t cb = 64, cblocks = (C + cb - 1) / cb;
+    const index_t items = (n1 - n0) * cblocks;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if ((m1 - m0) * K >= kParallelMinElements)
+#endif
+    for (index_t it = 0; it < items; it++) {
+        const index_t n = n0 + it / cblocks, c0 = (it % cblocks) * cb, c1 = std::min(C, c0 + cb);
+        const index_t ma = std::max(m0, n * P), mb = std::min(m1, (n + 1) * P);
+        float* dxn = dx + n * S * C;  // seek to image n
+        for (index_t m = ma; m < mb; m++) {
+            const float* row = dcol + (m - m0) * K;
+            for_each_tap(s, pixel_of(s, m), [&](index_t t, index_t off) {
+                if (off < 0) return;
+                float* d = dxn + off * C;
+                const float* g = row + t * C;
+                for (index_t c = c0; c < c1; c++) d[c] += g[c];
+            });
+        }
+    }
+}
+
+// dz (M, OC) = dy ⊙ act'(y) and db (OC,) += Σ_rows dz, in one pass over dy and y (db may be null;
+// for linear dz is not written: the caller uses dy). Rows are cut into fixed chunks of kGradRows
+// whose column sums land in partial[chunk] and are added to db in chunk order, so db depends on M
+// only, never on the thread count. partial: grad_partial_floats(M, OC) floats.
+constexpr index_t kGradRows = 256;
+index_t grad_partial_floats(index_t M, index_t OC) { return (M + kGradRows - 1) / kGradRows * OC; }
+
+void act_grad_and_bias(float* dz, float* db, float* partial, const float* dy, const float* y, index_t M, index_t OC,
+                       Act act, float alpha) {
+    if (act == Act::Linear && !db) return;
+    const index_t chunks = (M + kGradRows - 1) / kGradRows;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * OC >= kParallelMinElements)
+#endif
+    for (index_t ch = 0; ch < chunks; ch++) {
+        const index_t r0 = ch * kGradRows, r1 = std::min(M, r0 + kGradRows), n = (r1 - r0) * OC;
+        const float* g = dy + r0 * OC;
+        if (act == Act::Relu) {
+            // both loads unconditional, so the select vectorises
+            float* FASTNN_RESTRICT d = dz + r0 * OC;
+            const float* FASTNN_RESTRICT gy = dy + r0 * OC;
+            const float* FASTNN_RESTRICT yy = y + r0 * OC;
+            for (index_t i = 0; i < n; i++) {
+                const float v = yy[i], gi = gy[i];
+                d[i] = v > 0.0f ? gi : 0.0f;
+            }
+            g = dz + r0 * OC;
+        } else if (act != Act::Linear) {
+            activation_backward(dz + r0 * OC, dy + r0 * OC, y + r0 * OC, r1 - r0, OC, act, alpha);
+            g = dz + r0 * OC;
+        }
+        if (!db) continue;
+        float* FASTNN_RESTRICT sum = partial + ch * OC;
+        std::fill(sum, sum + OC, 0.0f);
+        for (index_t r = 0; r < r1 - r0; r++) {
+            const float* FASTNN_RESTRICT row = g + r * OC;  // seek to row r
+            for (index_t j = 0; j < OC; j++) sum[j] += row[j];
+        }
+    }
+    if (db)
+        for (index_t ch = 0; ch < chunks; ch++)
+            for (index_t j = 0; j < OC; j++) db[j] += partial[ch * OC + j];
+}
+
+bool is_pointwise(const ConvShape& s) {
+    for (int a = 0; a < 3; a++)
+        if (s.k[a] != 1 || s.stride[a] != 1 || s.pad[a] != 0 || s.out[a] != s.in[a]) return false;
+    return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Implicit GEMM: the gather micro-kernel (conv_ukernel.h) reads the im2col matrix straight from a
+// zero-padded copy of a tile of images, A[pixel][(tap, c)] = src[pixel base + tap offset + c], so
+// the column matrix is never built and nothing is packed: each input value is broadcast from L1
+// into the FMAs of up to 64 output channels, and the kernel's rows are read in Keras's layout.
+
+namespace {
+
+enum class ConvAlgo { Auto, Im2col, Implicit };
+ConvAlgo g_algo = ConvAlgo::Auto;
+
+const ConvKernelInfo& gather_kernel_info() { return conv_kernels(); }
+
+constexpr index_t kTileFloats = index_t(1) << 20;          // forward: padded images per tile, about 4 MB
+constexpr index_t kBackwardTileFloats = index_t(1) << 18;  // backward: images, dz, padded dz: about 1 MB (L2)
+constexpr index_t kChunkPixels = 96;               // output pixels per task: 16, 12 or 8 row tiles
+constexpr index_t kBlockK = 128;                    // k values per B block: 128 × 64 floats = 32 KB (L1)
+
+// A zero-padded copy of the images that holds every window: dims (Dp, Hp, Wp) and where the
+// input starts inside it. needed = false when the input itself already holds every window.
+struct Padded {
+    index_t dims[3], before[3];
+    bool needed;
+};
+
+Padded padded_geometry(const ConvShape& s) {
+    Padded p;
+    p.needed = false;
+    for (int a = 0; a < 3; a++) {
+        const index_t reach = (s.out[a] - 1) * s.stride[a] + (s.k[a] - 1) * s.dilation[a] + 1;
+        p.before[a] = s.pad[a];
+        p.dims[a] = std::max(s.pad[a] + s.in[a], reach);
+        p.needed = p.needed || s.pad[a] > 0 || reach > s.in[a];
+    }
+    return p;
+}
+
+index_t padded_image_floats(const Padded& p, index_t C) { return p.dims[0] * p.dims[1] * p.dims[2] * C; }
+
+// dst (nt, Dp, Hp, Wp, C) = images [n0, n0 + nt) of x (N, D, H, W, C), zeros around them.
+void pad_images(float* dst, const float* x, const ConvShape& s, const Padded& p, index_t n0, index_t nt) {
+    const index_t C = s.C, row = p.dims[2] * C, S = in_pixels(s);
+    const index_t rows = nt * p.dims[0] * p.dims[1];
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * row >= kParallelMinElements && !omp_in_parallel())
+#endif
+    for (index_t r = 0; r < rows; r++) {
+        const index_t h = r % p.dims[1], d = (r / p.dims[1]) % p.dims[0], n = r / (p.dims[1] * p.dims[0]);
+        float* out = dst + r * row;
+        const index_t id = d - p.before[0], ih = h - p.before[1];
+        if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) {
+            std::fill(out, out + row, 0.0f);
+            continue;
+        }
+        const float* src = x + (n0 + n) * S * C + (id * s.in[1] + ih) * s.in[2] * C;  // seek to input row
+        const index_t lead = p.before[2] * C, body = s.in[2] * C;
+        std::fill(out, out + lead, 0.0f);
+        std::memcpy(out + lead, src, sizeof(float) * body);
+        std::fill(out + lead + body, out + row, 0.0f);
+    }
+}
+
+// off[(t, c)] = where tap t, channel c sits relative to a pixel's window origin in a padded image.
+void tap_offsets(int64_t* off, const ConvShape& s, const index_t dims[3]) {
+    index_t k = 0;
+    for (index_t kd = 0; kd < s.k[0]; kd++)
+        for (index_t kh = 0; kh < s.k[1]; kh++)
+            for (index_t kw = 0; kw < s.k[2]; kw++) {
+                const index_t base =
+                    ((kd * s.dilation[0] * dims[1] + kh * s.dilation[1]) * dims[2] + kw * s.dilation[2]) * s.C;
+                for (index_t c = 0; c < s.C; c++) off[k++] = base + c;
+            }
+}
+
+// The window origin of output pixels [m0, m0 + count) of a tile (flat over nt, OD, OH, OW) in the
+// padded images, written as offsets (from src) into base[].
+void pixel_offsets(int64_t* base, const ConvShape& s, const index_t dims[3], index_t m0, index_t count) {
+    index_t ow = m0 % s.out[2], r = m0 / s.out[2];
+    index_t oh = r % s.out[1];
+    r /= s.out[1];
+    index_t od = r % s.out[0], n = r / s.out[0];
+    for (index_t i = 0; i < count; i++) {
+        base[i] = (((n * dims[0] + od * s.stride[0]) * dims[1] + oh * s.stride[1]) * dims[2] + ow * s.stride[2]) * s.C;
+        if (++ow == s.out[2]) {
+            ow = 0;
+            if (++oh == s.out[1]) {
+                oh = 0;
+                if (++od == s.out[0]) {
+                    od = 0;
+                    n++;
+                }
+            }
+        }
+    }
+}
+
+// y (nt·P, OC) = act(gather(src) · w + b) for the nt padded images in src; koff from tap_offsets.
+// Tasks are chunks of kChunkPixels output pixels (disjoint rows of y); within a chunk each
+// 128-row block of w stays in L1 while every row tile of the chunk uses it.
+void gather_forward(float* y, const float* src, const index_t dims[3], const ConvShape& s, index_t nt,
+                    const float* w, const float* b, Act act, float alpha, const int64_t* koff) {
+    const ConvKernelInfo& kern = gather_kernel_info();
+    const index_t M = nt * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    const index_t chunks = (M + kChunkPixels - 1) / kChunkPixels;
+    const bool relu = act == Act::Relu;
+    const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * K * OC >= (1 << 18) && !omp_in_parallel())
+#endif
+    for (index_t ch = 0; ch < chunks; ch++) {
+        DenormalGuard denormals;
+        const index_t m0 = ch * kChunkPixels, count = std::min(kChunkPixels, M - m0);
+        int64_t base[kChunkPixels];
+        const float* rows[kChunkPixels + 16];
+        pixel_offsets(base, s, dims, m0, count);
+        for (index_t i = 0; i < kChunkPixels + 16; i++) rows[i] = src + base[i < count ? i : 0];
+        float* yc = y + m0 * OC;  // seek to the chunk's first output row
+        for (index_t ob = 0; ob < OC; ob += kern.NR) {
+            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+            const index_t MR = kern.mr(nb);
+            for (index_t kb = 0; kb < K; kb += kBlockK) {
+                const index_t kc = std::min(kBlockK, K - kb);
+                const bool last = kb + kc == K;
+                for (index_t i = 0; i < count; i += MR)
+                    kern.kernel(kc, rows + i, koff + kb, w + kb * OC + ob, OC, yc + i * OC + ob, OC,
+                                std::min(MR, count - i), nb, kb > 0, last && b ? b + ob : nullptr, last && relu);
+            }
+        }
+        if (post)
+            for (index_t i = 0; i < count; i++) activation_inplace(yc + i * OC, OC, act, alpha);
+    }
+}
+
+// dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile; rows: K + 16 pointers.
+// Threads own disjoint row ranges of dw (whole units of 24 rows, a multiple of every kernel's MR)
+// and visit the pixels in order. When dw has too few rows to share (a first layer: K = 9), the
+// pixels are cut instead into fixed parts of kPixelsPerPart whose partial dw (in `partial`,
+// parts·K·OC floats) are added in part order. Either way dw does not depend on the thread count.
+constexpr index_t kPixelsPerPart = 1024;
+index_t weight_grad_partial_floats(const ConvShape& s, index_t M) {
+    const index_t K = taps(s) * s.C;
+    return K * s.OC <= 4096 ? (M + kPixelsPerPart - 1) / kPixelsPerPart * K * s.OC : 0;
+}
+
+void gather_weight_grad(float* dw, float* partial, const float* const* rows, const int64_t* pix, const float* dz,
+                        const ConvShape& s, index_t M) {
+    const ConvKernelInfo& kern = gather_kernel_info();
+    const index_t K = taps(s) * s.C, OC = s.OC;
+    // rows [r0, r1) of c (row stride OC) += Σ over pixels [p0, p1)
+    auto block = [&](float* c, index_t r0, index_t r1, index_t p0, index_t p1) {
+        for (index_t ob = 0; ob < OC; ob += kern.NR) {
+            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+            const index_t MR = kern.mr(nb);
+            for (index_t pb = p0; pb < p1; pb += kBlockK) {  // pixels in order: the reduction is never split
+                const index_t kc = std::min(kBlockK, p1 - pb);
+                for (index_t r = r0; r < r1; r += MR)
+                    kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, c + (r - r0) * OC + ob, OC,
+                                std::min(MR, r1 - r), nb, true, nullptr, false);
+            }
+        }
+    };
+    if (weight_grad_partial_floats(s, M) > 0) {
+        const index_t parts = (M + kPixelsPerPart - 1) / kPixelsPerPart;
+        std::fill(partial, partial + parts * K * OC, 0.0f);
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parts > 1 && M * K * OC >= (1 << 18))
+#endif
+        for (index_t q = 0; q < parts; q++) {
+            DenormalGuard denormals;
+            block(partial + q * K * OC, 0, K, q * kPixelsPerPart, std::min(M, (q + 1) * kPixelsPerPart));
+        }
+        for (index_t q = 0; q < parts; q++)
+            for (index_t i = 0; i < K * OC; i++) dw[i] += partial[q * K * OC + i];
+        return;
+    }
+    const index_t unit = 24, units = (K + unit - 1) / unit;
+    int threads = num_threads();
+    if (units < threads) threads = (int)units;
+    if ((double)M * K * OC < (1 << 18)) threads = 1;
+    auto run = [&](int t) {
+        DenormalGuard denormals;
+        index_t u0, u1;
+        split_range(units, threads, t, &u0, &u1);
+        const index_t r0 = u0 * unit, r1 = std::min(K, u1 * unit);
+        if (r0 < r1) block(dw + r0 * OC, r0, r1, 0, M);
+    };
+#ifdef FASTNN_OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+        for (int t = 0; t < threads; t++) run(t);
+        return;
+    }
+#endif
+    run(0);
+}
+
+// The implicit path needs a padded image (and its gradient) to fit the workspace tile.
+bool use_implicit(const ConvShape& s) {
+    if (g_algo != ConvAlgo::Auto) return g_algo == ConvAlgo::Implicit;
+    return padded_image_floats(padded_geometry(s), s.C) <= 4 * kTileFloats &&
+           out_pixels(s) * s.OC <= 4 * kTileFloats;
+}
+
+// The unit-stride input gradient as a forward convolution of dz: kernel flipped, C and OC
+// swapped, padded by (effective kernel - 1 - pad) before each axis.
+ConvShape transposed_shape(const ConvShape& s) {
+    ConvShape t = s;
+    t.C = s.OC;
+    t.OC = s.C;
+    for (int a = 0; a < 3; a++) {
+        t.in[a] = s.out[a];
+        t.out[a] = s.in[a];
+        t.pad[a] = (s.k[a] - 1) * s.dilation[a] - s.pad[a];
+    }
+    return t;
+}
+
+// wf (KD, KH, KW, OC, C) = w (KD, KH, KW, C, OC) with the taps reversed and each tap transposed.
+void flip_kernel(float* wf, const float* w, const ConvShape& s) {
+    const index_t T = taps(s), C = s.C, OC = s.OC;
+    for (index_t i = 0; i < T; i++) {
+        const float* src = w + (T - 1 - i) * C * OC;
+        float* dst = wf + i * OC * C;
+        for (index_t c = 0; c < C; c++)
+            for (index_t o = 0; o < OC; o++) dst[o * C + c] = src[c * OC + o];
+    }
+}
+
+// Carve a scratch slot into consecutive 64-byte aligned pieces.
+struct Carver {
+    float* p;
+    template <class T>
+    T* take(index_t count) {
+        T* out = reinterpret_cast<T*>(p);
+        p += (count * (index_t)sizeof(T) / (index_t)sizeof(float) + 15) / 16 * 16;
+        return out;
+    }
+};
+inline index_t floats_for(index_t count, size_t bytes) { return (count * (index_t)bytes / 4 + 15) / 16 * 16; }
+
+}  // namespace
+
+bool conv_select_algorithm(const char* name) {
+    const std::string want(name);
+    if (want == "auto") g_algo = ConvAlgo::Auto;
+    else if (want == "im2col") g_algo = ConvAlgo::Im2col;
+    else if (want == "implicit") g_algo = ConvAlgo::Implicit;
+    else return false;
+    return true;
+}
+
+const char* conv_algorithm() {
+    return g_algo == ConvAlgo::Auto ? "auto" : g_algo == ConvAlgo::Im2col ? "im2col" : "implicit";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+static void conv_forward_im2col(float* y, const float* x, const float* w, const float* b, const ConvShape& s,
+                                Act act, float alpha) {
+    const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    Epilogue ep;
+    ep.bias = b;
+    ep.act = act == Act::Softmax ? Act::Linear : act;
+    ep.alpha = alpha;
+    const Epilogue* epp = (b || ep.act != Act::Linear) ? &ep : nullptr;
+    if (is_pointwise(s)) {
+        // a 1×1 convolution is a dense layer over the pixels: x already is col
+        sgemm(y, OC, x, K, false, w, OC, false, M, OC, K, 1.0f, 0.0f, epp);
+        return;
+    }
+    const index_t rows = col_tile_rows(M, K);
+    float* col = thread_scratch(1, (size_t)(rows * K));
+    for (index_t m0 = 0; m0 < M; m0 += rows) {
+        const index_t m1 = std::min(M, m0 + rows);
+        im2col(col, x, s, m0, m1);
+        sgemm(y + m0 * OC, OC, col, K, false, w, OC, false, m1 - m0, OC, K, 1.0f, 0.0f, epp);
+    }
+}
+
+void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
+                  float alpha) {
+    // y (N, OD, OH, OW, OC) = act(x (N, D, H, W, C) ⊛ w (KD, KH, KW, C, OC) + b (OC,))
+    const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    if (!use_implicit(s)) {
+        conv_forward_im2col(y, x, w, b, s, act, alpha);
+    } else {
+        const Padded p = padded_geometry(s);
+        const index_t per_image = padded_image_floats(p, s.C);
+        const index_t nt = p.needed ? std::max<index_t>(1, kTileFloats / per_image) : s.N;
+        int64_t* koff = Carver{thread_scratch(2, (size_t)floats_for(K, 8))}.take<int64_t>(K);
+        tap_offsets(koff, s, p.needed ? p.dims : s.in);
+        float* buf = p.needed ? thread_scratch(1, (size_t)(nt * per_image)) : nullptr;
+        for (index_t n0 = 0; n0 < s.N; n0 += nt) {
+            const index_t cnt = std::min(nt, s.N - n0);
+            if (p.needed) pad_images(buf, x, s, p, n0, cnt);
+            const float* src = p.needed ? buf : x + n0 * in_pixels(s) * s.C;
+            gather_forward(y + n0 * out_pixels(s) * OC, src, p.needed ? p.dims : s.in, s, cnt, w, b, act, alpha,
+                           koff);
+        }
+    }
+    if (act == Act::Softmax) activation_forward(y, y, M, OC, Act::Softmax, alpha);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward
+
+static void conv_input_grad_flipped(float* dx, const float* dz, const float* w, const ConvShape& s) {
+    // the im2col path's unit-stride dx: a forward convolution of dz with the flipped kernel
+    const ConvShape t = transposed_shape(s);
+    float* wf = thread_scratch(2, (size_t)(taps(s) * s.C * s.OC));
+    flip_kernel(wf, w, s);
+    conv_forward_im2col(dx, dz, wf, nullptr, t, Act::Linear, 0.0f);
+}
+
+static void conv_backward_im2col(float* dx, float* dw, const float* g, const float* x, const float* w,
+                                 const ConvShape& s) {
+    const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    // dw (K, OC) += colᵀ (K × M) · dz (M × OC), tile by tile in a fixed order
+    if (is_pointwise(s)) {
+        sgemm(dw, OC, x, K, true, g, OC, false, K, OC, M, 1.0f, 1.0f);
+    } else {
+        const index_t rows = col_tile_rows(M, K);
+        float* col = thread_scratch(1, (size_t)(rows * K));
+        for (index_t m0 = 0; m0 < M; m0 += rows) {
+            const index_t m1 = std::min(M, m0 + rows);
+            im2col(col, x, s, m0, m1);
+            sgemm(dw, OC, col, K, true, g + m0 * OC, OC, false, K, OC, m1 - m0, 1.0f, 1.0f);
+        }
+    }
+    if (!dx) return;
+    if (is_pointwise(s)) {
+        // dx (M, C) = dz (M × OC) · wᵀ (OC × C)
+        sgemm(dx, s.C, g, OC, false, w, OC, true, M, s.C, OC, 1.0f, 0.0f);
+        return;
+    }
+    if (s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1) {
+        conv_input_grad_flipped(dx, g, w, s);
+        return;
+    }
+    // Strided: dcol = dz · wᵀ per tile, scattered into dx.
+    std::fill(dx, dx + s.N * in_pixels(s) * s.C, 0.0f);
+    const index_t rows = col_tile_rows(M, K);
+    float* dcol = thread_scratch(1, (size_t)(rows * K));
+    for (index_t m0 = 0; m0 < M; m0 += rows) {
+        const index_t m1 = std::min(M, m0 + rows);
+        sgemm(dcol, K, g + m0 * OC, OC, false, w, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
+        col2im_add(dx, dcol, s, m0, m1);
+    }
+}
+
+namespace {
+
+// The implicit path's backward, one tile of nt images at a time, so that dz, the padded images and
+// the padded dz are produced and consumed while they are in cache (about 1 MB per tile). For each
+// tile the caller fills dz_tile() (dz = dy ⊙ act'(y), or a max-pool's scatter of it) and calls
+// run(): dw += gather(x)ᵀ·dz; dx = the flipped-kernel convolution of dz (unit strides) or col2im.
+// Scratch: slot 1 the padded images, dz and the caller's extra floats; slot 2 the small tables;
+// slot 3 the padded dz (or dcol).
+class BackwardTiles {
+  public:
+    BackwardTiles(const ConvShape& s, const float* w, bool need_dx, index_t extra_per_image)
+        : s_(s), w_(w), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)) {
+        const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+        const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
+        need_dx_ = need_dx;
+        flipped_ = need_dx && unit;
+        const index_t per_image = (p_.needed ? padded_image_floats(p_, s.C) : 0) + P * OC + extra_per_image +
+                                  (flipped_ ? padded_image_floats(pt_, OC) : 0);
+        nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
+        const index_t Mt = nt * P;
+        const index_t wpart = floats_for(weight_grad_partial_floats(s, Mt), 4);
+        Carver small{thread_scratch(2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) +
+                                                floats_for(K, 8) + grad_partial_floats(Mt, OC) + wpart +
+                                                (flipped_ ? floats_for(K * OC, 4) + floats_for(K, 8) : 0)))};
+        rows_ = small.take<const float*>(K + 16);
+        wpartial_ = small.take<float>(wpart);
+        partial = small.take<float>(grad_partial_floats(Mt, OC));
+        pix_ = small.take<int64_t>(Mt);
+        koff_ = small.take<int64_t>(K);
+        wf_ = flipped_ ? small.take<float>(K * OC) : nullptr;
+        koff_t_ = flipped_ ? small.take<int64_t>(K) : nullptr;
+        tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
+        if (flipped_) {
+            flip_kernel(wf_, w, s);
+            tap_offsets(koff_t_, t_, pt_.dims);
+        }
+        const index_t xfloats = p_.needed ? floats_for(nt * padded_image_floats(p_, s.C), 4) : 0;
+        xbuf_ = thread_scratch(1, (size_t)(xfloats + floats_for(Mt * OC, 4) + nt * extra_per_image));
+        dz = xbuf_ + xfloats;
+        extra = dz + floats_for(Mt * OC, 4);
+        dzbuf_ = flipped_ ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt_, OC))) : nullptr;
+        dcol_rows_ = col_tile_rows(Mt, K);
+        dcol_ = need_dx && !flipped_ ? thread_scratch(3, (size_t)(dcol_rows_ * K)) : nullptr;
+    }
+
+    index_t nt;        // images per tile
+    float* dz;         // nt·P·OC floats: the caller's dz for one tile
+    float* extra;      // nt·extra_per_image floats for the caller
+    float* partial;    // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
+
+    // dw += gather(x)ᵀ·g and dx (when needed) for images [n0, n0 + cnt); g (cnt·P, OC).
+    void run(float* dx, float* dw, const float* g, const float* x, index_t n0, index_t cnt) {
+        const ConvShape& s = s_;
+        const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, OC = s.OC, M = cnt * P;
+        if (p_.needed) pad_images(xbuf_, x, s, p_, n0, cnt);
+        const float* src = p_.needed ? xbuf_ : x + n0 * S * s.C;
+        for (index_t r = 0; r < K + 16; r++) rows_[r] = src + koff_[r < K ? r : 0];
+        pixel_offsets(pix_, s, p_.needed ? p_.dims : s.in, 0, M);
+        gather_weight_grad(dw, wpartial_, rows_, pix_, g, s, M);
+        if (!need_dx_) return;
+        if (flipped_) {
+            ConvShape tt = t_;
+            tt.N = cnt;
+            pad_images(dzbuf_, g, tt, pt_, 0, cnt);
+            gather_forward(dx + n0 * S * s.C, dzbuf_, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_);
+            return;
+        }
+        // strided: dcol = dz · wᵀ (sgemm) scattered into this tile's images
+        std::fill(dx + n0 * S * s.C, dx + (n0 + cnt) * S * s.C, 0.0f);
+        for (index_t m0 = 0; m0 < M; m0 += dcol_rows_) {
+            const index_t m1 = std::min(M, m0 + dcol_rows_);
+            sgemm(dcol_, K, g + m0 * OC, OC, false, w_, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
+            col2im_add(dx, dcol_, s, n0 * P + m0, n0 * P + m1);
+        }
+    }
+
+  private:
+    ConvShape s_;
+    const float* w_;
+    Padded p_;
+    ConvShape t_;
+    Padded pt_;
+    bool need_dx_ = false, flipped_ = false;
+    const float** rows_ = nullptr;
+    int64_t *pix_ = nullptr, *koff_ = nullptr, *koff_t_ = nullptr;
+    float *wf_ = nullptr, *xbuf_ = nullptr, *dzbuf_ = nullptr, *dcol_ = nullptr, *wpartial_ = nullptr;
+    index_t dcol_rows_ = 0;
+};
+
+}  // namespace
+
+void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
+                   const ConvShape& s, Act act, float alpha) {
+    // dy, y (N, OD, OH, OW, OC); x, dx (N, D, H, W, C); w, dw (KD, KH, KW, C, OC); db (OC,)
+    const index_t P = out_pixels(s), OC = s.OC;
+    if (!use_implicit(s)) {
+        // the fallback for huge images: dz for the whole batch, then the im2col products
+        const index_t M = s.N * P;
+        float* dz = act != Act::Linear ? thread_scratch(3, (size_t)(M * OC)) : nullptr;
+        float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, OC));
+        act_grad_and_bias(dz, db, partial, dy, y, M, OC, act, alpha);
+        conv_backward_im2col(dx, dw, act != Act::Linear ? dz : dy, x, w, s);
+        return;
+    }
+    BackwardTiles tiles(s, w, dx != nullptr, 0);
+    for (index_t n0 = 0; n0 < s.N; n0 += tiles.nt) {
+        const index_t cnt = std::min(tiles.nt, s.N - n0), M = cnt * P;
+        act_grad_and_bias(tiles.dz, db, tiles.partial, dy + n0 * P * OC, y ? y + n0 * P * OC : nullptr, M, OC, act,
+                          alpha);
+        tiles.run(dx, dw, act != Act::Linear ? tiles.dz : dy + n0 * P * OC, x, n0, cnt);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution + activation + max pooling, fused: the convolution's output lives only in a cache-
+// sized tile. Forward pools each tile as soon as it is computed; backward rebuilds each tile's dz
+// from the pooled gradient: the max routes dy to the argmax, where the convolution's output equals
+// the pooled output y, so act'(conv output) there is act'(y) (an elementwise activation's
+// derivative written in y). db is the sum of the pooled dz (the scatter preserves sums).
+
+void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float* w, const float* b,
+                          const ConvShape& s, const PoolShape& ps, Act act, float alpha) {
+    // y, argmax (N, PD, PH, PW, OC); x (N, D, H, W, C); w (KD, KH, KW, C, OC); ps.in == s.out
+    const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
+    if (!use_implicit(s)) {
+        float* full = thread_scratch(3, (size_t)(s.N * P * OC));
+        conv_forward(full, x, w, b, s, act, alpha);
+        maxpool_forward(y, argmax, full, ps);
+        return;
+    }
+    // one task per image: its convolution output (in the thread's own L2-sized buffer) is pooled
+    // right away; the kernels called inside run serially (they see an active parallel region)
+    const Padded p = padded_geometry(s);
+    const index_t xfloats = p.needed ? floats_for(padded_image_floats(p, s.C), 4) : 0;
+    const index_t per_thread = xfloats + floats_for(P * OC, 4);
+    const index_t K = taps(s) * s.C;
+    int64_t* koff = Carver{thread_scratch(2, (size_t)floats_for(K, 8))}.take<int64_t>(K);
+    tap_offsets(koff, s, p.needed ? p.dims : s.in);
+    int threads = num_threads();
+    if (threads > s.N) threads = (int)s.N;
+    float* buf = thread_scratch(1, (size_t)(threads * per_thread));
+    auto image = [&](index_t n, int t) {
+        DenormalGuard denormals;
+        float* mine = buf + t * per_thread;
+        float* yt = mine + xfloats;
+        if (p.needed) pad_images(mine, x, s, p, n, 1);
+        const float* src = p.needed ? mine : x + n * in_pixels(s) * s.C;
+        gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, w, b, act, alpha, koff);
+        PoolShape pt = ps;
+        pt.N = 1;
+        maxpool_forward(y + n * Op * OC, argmax + n * Op * OC, yt, pt);
+    };
+#ifdef FASTNN_OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (index_t n = 0; n < s.N; n++) image(n, omp_get_thread_num());
+        return;
+    }
+#endif
+    for (index_t n = 0; n < s.N; n++) image(n, 0);
+}
+
+void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const int32_t* argmax, const float* y,
+                           const float* x, const float* w, const ConvShape& s, const PoolShape& ps, Act act,
+                           float alpha) {
+    // dy, argmax, y (N, PD, PH, PW, OC) of the pooled output; x, dx (N, D, H, W, C); w, dw; db (OC,)
+    const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
+    if (!use_implicit(s)) {
+        const index_t M = s.N * Op;
+        float* gp = thread_scratch(1, (size_t)(M * OC));
+        float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, OC));
+        act_grad_and_bias(gp, db, partial, dy, y, M, OC, act, alpha);
+        float* dz = thread_scratch(3, (size_t)(s.N * P * OC));
+        maxpool_backward(dz, act != Act::Linear ? gp : dy, argmax, s.N, P, Op, OC);
+        conv_backward_im2col(dx, dw, dz, x, w, s);
+        return;
+    }
+    BackwardTiles tiles(s, w, dx != nullptr, Op * OC);
+    for (index_t n0 = 0; n0 < s.N; n0 += tiles.nt) {
+        const index_t cnt = std::min(tiles.nt, s.N - n0);
+        const float* dyt = dy + n0 * Op * OC;
+        // the pooled dz and db, then its scatter to the argmax positions: this tile's dz
+        act_grad_and_bias(tiles.extra, db, tiles.partial, dyt, y + n0 * Op * OC, cnt * Op, OC, act, alpha);
+        maxpool_backward(tiles.dz, act != Act::Linear ? tiles.extra : dyt, argmax + n0 * Op * OC, cnt, P, Op, OC);
+        tiles.run(dx, dw, tiles.dz, x, n0, cnt);
+    }
+}
+
+}  // namespace fastnn

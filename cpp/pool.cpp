@@ -1,0 +1,211 @@
+// pool.cpp — max and average pooling (1-D/2-D/3-D, channels-last) and global pooling, forward
+// and backward. Pooling is bandwidth-bound: every loop runs over C contiguous floats so it
+// vectorises, and each output pixel is written once.
+//   max     : the FIRST maximum of each window (window order kd, kh, kw) wins; its flat spatial
+//             index is saved in the forward pass so backward is a scatter. The running max is the
+//             ISA micro-kernel's (conv_ukernel_*.cpp): at the baseline ISA the select costs ~10×.
+//   average : the mean over the window's REAL elements (Keras/TensorFlow: 'same' borders divide
+//             by fewer), so backward spreads dy over the same elements.
+// Backward scatters run over (image, channel block) work items with disjoint writes and a fixed
+// visiting order, so results do not depend on the thread count. What this file does not do:
+// padding by -inf as a value (padded positions are simply absent), fractional pooling.
+
+#include <algorithm>
+#include <cstring>
+
+#include "conv_ukernel.h"
+#include "fastnn.h"
+
+namespace fastnn {
+
+namespace {
+
+index_t out_pixels(const PoolShape& s) { return s.out[0] * s.out[1] * s.out[2]; }
+index_t in_pixels(const PoolShape& s) { return s.in[0] * s.in[1] * s.in[2]; }
+
+// The window of output pixel (od, oh, ow) clipped to the input: [lo, hi) per axis.
+struct Window {
+    index_t lo[3], hi[3];
+    index_t count() const { return (hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]); }
+};
+inline Window window_of(const PoolShape& s, index_t od, index_t oh, index_t ow) {
+    const index_t o[3] = {od, oh, ow};
+    Window win;
+    for (int a = 0; a < 3; a++) {
+        const index_t start = o[a] * s.stride[a] - s.pad[a];
+        win.lo[a] = std::max<index_t>(start, 0);
+        win.hi[a] = std::min(start + s.k[a], s.in[a]);
+    }
+    return win;
+}
+
+// Parallel work items of a backward scatter: (image, channel block) pairs.
+constexpr index_t kChannelBlock = 64;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling
+
+void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s) {
+    // y, argmax (N, OD, OH, OW, C); x (N, D, H, W, C)
+    const MaxUpdateKernel update = conv_kernels().max_update;  // the ISA's vectorised running max
+    const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
+    const index_t total = s.N * O;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total * C >= kParallelMinElements && !omp_in_parallel())
+#endif
+    for (index_t m = 0; m < total; m++) {
+        const index_t n = m / O, r = m % O;
+        const index_t ow = r % s.out[2], oh = (r / s.out[2]) % s.out[1], od = r / (s.out[2] * s.out[1]);
+        const Window win = window_of(s, od, oh, ow);
+        const float* xn = x + n * S * C;  // seek to image n
+        float* yr = y + m * C;
+        int32_t* ar = argmax + m * C;
+        bool first = true;
+        for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+            for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
+                    const index_t pos = (d * s.in[1] + h) * s.in[2] + w;
+                    const float* xr = xn + pos * C;
+                    const int32_t p32 = (int32_t)pos;
+                    if (first) {
+                        std::memcpy(yr, xr, sizeof(float) * C);
+                        for (index_t c = 0; c < C; c++) ar[c] = p32;
+                        first = false;
+                        continue;
+                    }
+                    update(yr, ar, xr, p32, C);
+                }
+    }
+}
+
+void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
+                      index_t C) {
+    // dx (N, S, C); dy, argmax (N, O, C)
+    const index_t cblocks = (C + kChannelBlock - 1) / kChannelBlock;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements)
+#endif
+    for (index_t it = 0; it < N * cblocks; it++) {
+        const index_t n = it / cblocks, c0 = (it % cblocks) * kChannelBlock;
+        const index_t c1 = std::min(C, c0 + kChannelBlock);
+        float* dxn = dx + n * S * C;  // seek to image n
+        if (cblocks == 1)
+            std::fill(dxn, dxn + S * C, 0.0f);
+        else
+            for (index_t p = 0; p < S; p++) std::fill(dxn + p * C + c0, dxn + p * C + c1, 0.0f);
+        for (index_t o = 0; o < O; o++) {
+            const float* g = dy + (n * O + o) * C;
+            const int32_t* a = argmax + (n * O + o) * C;
+            for (index_t c = c0; c < c1; c++) dxn[a[c] * C + c] += g[c];
+        }
+    }
+}
+
+void global_maxpool_forward(float* y, int32_t* argmax, const float* x, index_t N, index_t S, index_t C) {
+    // y, argmax (N, C); x (N, S, C)
+    const MaxUpdateKernel update = conv_kernels().max_update;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements)
+#endif
+    for (index_t n = 0; n < N; n++) {
+        const float* xn = x + n * S * C;  // seek to image n
+        float* yr = y + n * C;
+        int32_t* ar = argmax + n * C;
+        std::memcpy(yr, xn, sizeof(float) * C);
+        std::fill(ar, ar + C, 0);
+        for (index_t p = 1; p < S; p++) {
+            const float* xr = xn + p * C;
+            const int32_t p32 = (int32_t)p;
+            update(yr, ar, xr, p32, C);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Average pooling
+
+void avgpool_forward(float* y, const float* x, const PoolShape& s) {
+    // y (N, OD, OH, OW, C); x (N, D, H, W, C)
+    const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
+    const index_t total = s.N * O;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total * C >= kParallelMinElements)
+#endif
+    for (index_t m = 0; m < total; m++) {
+        const index_t n = m / O, r = m % O;
+        const index_t ow = r % s.out[2], oh = (r / s.out[2]) % s.out[1], od = r / (s.out[2] * s.out[1]);
+        const Window win = window_of(s, od, oh, ow);
+        const float* xn = x + n * S * C;  // seek to image n
+        float* yr = y + m * C;
+        std::fill(yr, yr + C, 0.0f);
+        for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+            for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
+                    const float* xr = xn + ((d * s.in[1] + h) * s.in[2] + w) * C;
+                    for (index_t c = 0; c < C; c++) yr[c] += xr[c];
+                }
+        const float inv = 1.0f / (float)win.count();
+        for (index_t c = 0; c < C; c++) yr[c] *= inv;
+    }
+}
+
+void avgpool_backward(float* dx, const float* dy, const PoolShape& s) {
+    // dx (N, D, H, W, C); dy (N, OD, OH, OW, C)
+    const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
+    const index_t cblocks = (C + kChannelBlock - 1) / kChannelBlock;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (s.N * S * C >= kParallelMinElements)
+#endif
+    for (index_t it = 0; it < s.N * cblocks; it++) {
+        const index_t n = it / cblocks, c0 = (it % cblocks) * kChannelBlock;
+        const index_t c1 = std::min(C, c0 + kChannelBlock);
+        float* dxn = dx + n * S * C;  // seek to image n
+        for (index_t p = 0; p < S; p++) std::fill(dxn + p * C + c0, dxn + p * C + c1, 0.0f);
+        for (index_t r = 0; r < O; r++) {
+            const index_t ow = r % s.out[2], oh = (r / s.out[2]) % s.out[1], od = r / (s.out[2] * s.out[1]);
+            const Window win = window_of(s, od, oh, ow);
+            const float inv = 1.0f / (float)win.count();
+            const float* g = dy + (n * O + r) * C;
+            for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+                for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                    for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
+                        float* xr = dxn + ((d * s.in[1] + h) * s.in[2] + w) * C;
+                        for (index_t c = c0; c < c1; c++) xr[c] += g[c] * inv;
+                    }
+        }
+    }
+}
+
+void global_avgpool_forward(float* y, const float* x, index_t N, index_t S, index_t C) {
+    // y (N, C); x (N, S, C)
+    const float inv = 1.0f / (float)S;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements)
+#endif
+    for (index_t n = 0; n < N; n++) {
+        const float* xn = x + n * S * C;  // seek to image n
+        float* yr = y + n * C;
+        std::fill(yr, yr + C, 0.0f);
+        for (index_t p = 0; p < S; p++)
+            for (index_t c = 0; c < C; c++) yr[c] += xn[p * C + c];
+        for (index_t c = 0; c < C; c++) yr[c] *= inv;
+    }
+}
+
+void global_avgpool_backward(float* dx, const float* dy, index_t N, index_t S, index_t C) {
+    // dx (N, S, C); dy (N, C)
+    const float inv = 1.0f / (float)S;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements)
+#endif
+    for (index_t n = 0; n < N; n++) {
+        const float* g = dy + n * C;
+        float* dxn = dx + n * S * C;  // seek to image n
+        for (index_t p = 0; p < S; p++)
+            for (index_t c = 0; c < C; c++) dxn[p * C + c] = g[c] * inv;
+    }
+}
+
+}  // namespace fastnn

@@ -1,0 +1,214 @@
+"""fastnn.layers.conv — Conv1D, Conv2D, Conv3D (channels-last, Keras's arguments and defaults).
+
+Every computation goes through ``ops.conv{1,2,3}d_forward/backward``: the bias add and the
+activation are fused into the convolution, and the kernel is stored in Keras's layout
+``(*kernel_size, in_channels, filters)``, so ``get_weights``/``set_weights`` exchange weights
+with Keras unchanged.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import activations, initializers, ops, regularizers
+from .base import InputSpec, Layer, _positive_int, register_layer
+
+
+def normalize_tuple(value, n, name, cls):
+    """An int or a sequence of ``n`` ints, each positive, as an ``n``-tuple (Keras's rule)."""
+    def as_int(v):
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError
+        return operator.index(v)
+
+    try:
+        if isinstance(value, (list, tuple, np.ndarray)):
+            out = tuple(as_int(v) for v in value)
+        else:
+            out = (as_int(value),) * n
+    except TypeError:
+        out = None
+    if out is None or len(out) != n:
+        raise ValueError(f"{cls}: the `{name}` argument must be a tuple of {n} integers (or an int). "
+                         f"Received: {name}={value!r}")
+    if any(v <= 0 for v in out):
+        raise ValueError(f"{cls}: the `{name}` argument must be a tuple of {n} positive integers. "
+                         f"Received: {name}={value!r}")
+    return out
+
+
+def normalize_padding(value, allowed, cls):
+    p = value.lower() if isinstance(value, str) else value
+    if p not in allowed:
+        raise ValueError(f"{cls}: the `padding` argument must be one of {', '.join(map(repr, allowed))}. "
+                         f"Received: padding={value!r}")
+    return p
+
+
+def check_data_format(data_format, cls):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{cls}: only data_format='channels_last' is supported (fastnn's layout is Keras's "
+                         f"default). Received: data_format={data_format!r}")
+    return "channels_last"
+
+
+def output_length(size, k, stride, dilation, padding):
+    """Keras's output size along one axis (None stays None); <= 0 means no output."""
+    if size is None:
+        return None
+    ke = dilation * (k - 1) + 1
+    if padding == "valid":
+        return (size - ke) // stride + 1 if size >= ke else 0
+    return (size - 1) // stride + 1  # 'same' and 'causal'
+
+
+class _Conv(Layer):
+    """The N-D convolution behind Conv1D/2D/3D (``rank`` spatial axes)."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        cls, n = type(self).__name__, self.rank
+        self.filters = _positive_int(filters, "filters")
+        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", cls)
+        self.strides = normalize_tuple(strides, n, "strides", cls)
+        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", cls)
+        self.padding = normalize_padding(padding, ("valid", "same", "causal") if n == 1 else ("valid", "same"), cls)
+        self.data_format = check_data_format(data_format, cls)
+        if groups != 1:
+            raise ValueError(f"{cls}: grouped convolution is not supported (groups=1 only). Received: groups={groups!r}")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{cls}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        if kernel_constraint is not None or bias_constraint is not None:
+            raise ValueError(f"{cls}: weight constraints are not supported. Received: kernel_constraint="
+                             f"{kernel_constraint!r}, bias_constraint={bias_constraint!r}")
+        self._act, self._alpha = activations.resolve(activation)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+        self.input_spec = InputSpec(ndim=n + 2)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"{type(self).__name__}: the channel dimension of the inputs should be defined. "
+                             f"Full input shape received: {tuple(input_shape)}")
+        self.compute_output_shape(input_shape)  # fails early if the output would be empty
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters), self.kernel_initializer,
+                                      self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
+        self.built = True
+
+    def _geometry(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+
+    def call(self, inputs, training=False):
+        forward = getattr(ops, f"conv{self.rank}d_forward")
+        y = forward(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha, **self._geometry())
+        self._x, self._y = inputs, y
+        return y
+
+    def backward(self, dy):
+        backward = getattr(ops, f"conv{self.rank}d_backward")
+        dx, dw, db = backward(dy, self._x, self.kernel, self._y, activation=self._act, alpha=self._alpha,
+                              use_bias=self.use_bias, need_dx=self._need_input_grad, **self._geometry())
+        self._gradients = [dw, db] if self.use_bias else [dw]
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        spatial = tuple(input_shape[1:-1])
+        out = tuple(output_length(s, k, st, d, self.padding)
+                    for s, k, st, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
+        if any(o is not None and o <= 0 for o in out):
+            raise ValueError(f"Computed output size would be zero or negative. Received `inputs shape="
+                             f"{tuple(input_shape)}`, `kernel shape={self.kernel_size}`, `strides={self.strides}`, "
+                             f"`padding={self.padding!r}`, `dilation_rate={self.dilation_rate}`.")
+        return (input_shape[0],) + out + (self.filters,)
+
+    def get_config(self):
+        config = {
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "groups": 1,
+            "activation": self._act,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+        return {**super().get_config(), **config}
+
+
+@register_layer
+class Conv1D(_Conv):
+    """1-D convolution over sequences: ``output = activation(conv1d(input, kernel) + bias)``.
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or a 1-tuple.
+        strides: default 1. padding: ``"valid"`` (default), ``"same"`` or ``"causal"``.
+        dilation_rate: default 1 (strides > 1 cannot be combined with dilation > 1).
+        activation, use_bias, kernel_initializer (``"glorot_uniform"``), bias_initializer
+        (``"zeros"``), kernel_regularizer, bias_regularizer, activity_regularizer: as in Keras.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, new_steps, filters)``.
+    Weights: ``kernel`` (kernel_size, channels, filters), ``bias`` (filters,).
+    """
+
+    rank = 1
+
+
+@register_layer
+class Conv2D(_Conv):
+    """2-D convolution over images: ``output = activation(conv2d(input, kernel) + bias)``.
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or a 2-tuple ``(KH, KW)``.
+        strides: default ``(1, 1)``. padding: ``"valid"`` (default) or ``"same"`` (output size
+            ceil(size / stride); an odd total padding puts the extra pixel after).
+        dilation_rate: default ``(1, 1)`` (strides > 1 cannot be combined with dilation > 1).
+        activation, use_bias, kernel_initializer (``"glorot_uniform"``), bias_initializer
+        (``"zeros"``), kernel_regularizer, bias_regularizer, activity_regularizer: as in Keras.
+
+    Input shape: ``(batch, rows, cols, channels)``. Output: ``(batch, new_rows, new_cols, filters)``.
+    Weights: ``kernel`` (KH, KW, channels, filters), ``bias`` (filters,): Keras's layouts, so
+    ``Conv2D(32, (3, 3), padding="same")`` on 3 channels has 3·3·3·32 + 32 = 896 parameters.
+    """
+
+    rank = 2
+
+
+@register_layer
+class Conv3D(_Conv):
+    """3-D convolution over volumes: ``output = activation(conv3d(input, kernel) + bias)``.
+
+    Args: as `Conv2D`, with 3-tuples.
+
+    Input shape: ``(batch, depth, rows, cols, channels)``. Output: ``(batch, d', r', c', filters)``.
+    Weights: ``kernel`` (KD, KH, KW, channels, filters), ``bias`` (filters,).
+    """
+
+    rank = 3
+
+
+# tf.keras aliases
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -1,0 +1,210 @@
+"""Convolution and pooling layers (Conv1D/2D/3D, MaxPooling*D, AveragePooling*D, Global*Pooling*D):
+Keras's arguments, defaults, layouts and parameter counts; float64 gradients against central
+finite differences on the NumPy backend; the C++ layer against the same layer on the reference
+backend with the weights copied over; a small CNN that trains, saves and loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.layers import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Conv1D, Conv2D, Conv3D, Dense, Flatten,
+                           GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                           Input, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from fastnn.models import Sequential, load_model
+
+
+@pytest.fixture(autouse=True)
+def _restore_settings():
+    backend, threads = fastnn.get_backend(), fastnn.get_num_threads()
+    yield
+    fastnn.set_backend(backend)
+    fastnn.set_num_threads(threads)
+    fastnn.utils.set_floatx("float32")
+
+
+@pytest.fixture
+def float64_numpy():
+    fastnn.utils.set_floatx("float64")
+    with fastnn.backend("numpy"):
+        yield
+
+
+def layer_gradcheck(layer, x, seed=0, h=1e-6, tol=1e-6):
+    """layer.backward's input and weight gradients against central differences of sum(y * r)."""
+    y = layer(x, training=True)
+    r = np.random.default_rng(seed).standard_normal(y.shape)
+    dx = layer.backward(r)
+    grads = layer.get_gradients()
+
+    def loss():
+        return float(np.sum(layer.call(x, training=True) * r))
+
+    worst = 0.0
+    for arr, g in [(x, dx)] + list(zip(layer.trainable_weights, grads)):
+        assert g.shape == arr.shape
+        for i in range(arr.size):
+            old = arr.flat[i]
+            arr.flat[i] = old + h
+            lp = loss()
+            arr.flat[i] = old - h
+            lm = loss()
+            arr.flat[i] = old
+            worst = max(worst, abs((lp - lm) / (2 * h) - g.flat[i]) / max(1.0, abs(g.flat[i])))
+    assert worst < tol, f"{type(layer).__name__}: max relative gradient error {worst:.3e}"
+
+
+# ---- Keras's arguments, defaults and layouts ---------------------------------------------------
+
+
+def test_conv2d_keras_layout_count_and_defaults():
+    layer = Conv2D(32, (3, 3), padding="same")
+    layer.build((None, 32, 32, 3))
+    assert layer.kernel.shape == (3, 3, 3, 32) and layer.bias.shape == (32,)
+    assert layer.count_params() == 896  # Keras's summary for Conv2D(32, (3, 3), padding='same') on RGB
+    assert layer.weight_names == ["kernel", "bias"]
+    assert layer.strides == (1, 1) and layer.dilation_rate == (1, 1) and layer.padding == "same"
+    assert np.all(layer.bias == 0)
+    limit = np.sqrt(6 / (3 * 3 * 3 + 3 * 3 * 32))  # glorot_uniform over the receptive field
+    assert 0.9 * limit < np.abs(layer.kernel).max() <= limit
+    assert layer.compute_output_shape((None, 32, 32, 3)) == (None, 32, 32, 32)
+    assert Conv2D(8, 3, strides=2).compute_output_shape((None, 28, 28, 1)) == (None, 13, 13, 8)
+    assert Conv1D(4, 3, padding="causal", dilation_rate=2).compute_output_shape((None, 10, 2)) == (None, 10, 4)
+    assert Conv3D(2, 2).compute_output_shape((None, 5, 5, 5, 1)) == (None, 4, 4, 4, 2)
+    assert MaxPooling2D().compute_output_shape((None, 26, 26, 32)) == (None, 13, 13, 32)
+    assert MaxPooling2D(padding="same").compute_output_shape((None, 11, 11, 4)) == (None, 6, 6, 4)
+    assert AveragePooling1D(3, strides=1).compute_output_shape((None, 7, 2)) == (None, 5, 2)
+    assert GlobalAveragePooling2D().compute_output_shape((None, 5, 5, 7)) == (None, 7)
+    assert GlobalMaxPooling2D(keepdims=True).compute_output_shape((None, 5, 5, 7)) == (None, 1, 1, 7)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: Conv2D(0, 3), r"expected a positive integer. Received: filters=0"),
+    (lambda: Conv2D(8, 0), r"`kernel_size` argument must be a tuple of 2 positive integers"),
+    (lambda: Conv2D(8, (3, 3, 3)), r"`kernel_size` argument must be a tuple of 2 integers"),
+    (lambda: Conv2D(8, 3, strides=-1), r"`strides` argument must be a tuple of 2 positive"),
+    (lambda: Conv2D(8, 3, dilation_rate=0), r"`dilation_rate` argument must be a tuple of 2 positive"),
+    (lambda: Conv2D(8, 3, strides=2, dilation_rate=2), r"`strides > 1` not supported in conjunction with"),
+    (lambda: Conv2D(8, 3, padding="causal"), r"`padding` argument must be one of 'valid', 'same'"),
+    (lambda: Conv2D(8, 3, data_format="channels_first"), r"only data_format='channels_last'"),
+    (lambda: Conv2D(8, 3, groups=2), r"grouped convolution is not supported"),
+    (lambda: MaxPooling2D(0), r"`pool_size` argument must be a tuple of 2 positive"),
+    (lambda: AveragePooling2D(2, strides=(1, 0)), r"`strides` argument must be a tuple of 2 positive"),
+    (lambda: MaxPooling1D(2, padding="causal"), r"`padding` argument must be one of 'valid', 'same'"),
+])
+def test_bad_arguments_are_rejected_with_the_value(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_output_size_zero_and_channel_mismatch():
+    with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
+        Conv2D(4, 5).build((None, 4, 4, 1))
+    with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
+        MaxPooling2D(3).compute_output_shape((None, 2, 2, 1))
+    layer = Conv2D(4, 3)
+    layer(np.zeros((1, 5, 5, 3), np.float32))
+    with pytest.raises(ValueError, match="expected axis -1 to have value 3, found 2"):
+        layer(np.zeros((1, 5, 5, 2), np.float32))
+    with pytest.raises(ValueError, match="expected ndim=4, found ndim=3"):
+        layer(np.zeros((5, 5, 3), np.float32))
+
+
+def test_config_and_weights_round_trip():
+    layer = Conv2D(6, (3, 2), strides=(1, 2), padding="same", activation="relu", use_bias=False, name="c")
+    layer.build((None, 9, 8, 2))
+    clone = Conv2D.from_config(layer.get_config())
+    clone.build((None, 9, 8, 2))
+    assert clone.get_config() == layer.get_config()
+    clone.set_weights(layer.get_weights())
+    x = np.random.default_rng(0).random((2, 9, 8, 2), dtype=np.float32)
+    np.testing.assert_array_equal(clone(x), layer(x))
+    pool = MaxPooling2D((3, 2), strides=1, padding="same", name="p")
+    assert MaxPooling2D.from_config(pool.get_config()).get_config() == pool.get_config()
+
+
+# ---- Gradients (float64, NumPy backend) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), (2, 7, 2)),
+    (lambda: Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="tanh"), (2, 5, 4, 2)),
+    (lambda: Conv2D(2, 2, use_bias=False), (1, 4, 4, 1)),
+    (lambda: Conv3D(2, 2, activation="sigmoid"), (1, 3, 3, 3, 2)),
+    (lambda: MaxPooling2D((2, 2), padding="same"), (2, 5, 4, 2)),
+    (lambda: MaxPooling1D(3, strides=2), (2, 7, 2)),
+    (lambda: MaxPooling3D(2), (1, 4, 4, 2, 2)),
+    (lambda: AveragePooling2D(3, strides=2, padding="same"), (2, 5, 4, 2)),
+    (lambda: AveragePooling3D((2, 1, 2)), (1, 3, 3, 4, 2)),
+    (lambda: GlobalAveragePooling1D(), (2, 5, 3)),
+    (lambda: GlobalMaxPooling2D(keepdims=True), (2, 3, 4, 3)),
+])
+def test_layer_gradients(float64_numpy, make, shape):
+    rng = np.random.default_rng(3)
+    x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01  # distinct values: max is differentiable
+    layer_gradcheck(make(), x)
+
+
+# ---- C++ layer against the reference layer ------------------------------------------------------
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: Conv2D(16, 3, activation="relu"), (3, 12, 11, 1)),
+    (lambda: Conv2D(8, (3, 3), strides=2, padding="same", activation="elu"), (3, 9, 9, 3)),
+    (lambda: Conv1D(5, 4, padding="causal", activation="tanh"), (3, 11, 4)),
+    (lambda: Conv3D(4, (2, 2, 2)), (2, 5, 5, 5, 1)),
+    (lambda: MaxPooling2D(2), (3, 8, 7, 5)),
+    (lambda: AveragePooling2D(2, padding="same"), (3, 7, 7, 5)),
+    (lambda: GlobalMaxPooling1D(), (3, 6, 5)),
+])
+def test_cpp_layer_matches_the_reference_layer(make, shape):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype(np.float32)
+    fast = make()
+    y = fast(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = fast.backward(dy)
+    with fastnn.backend("numpy"):
+        fastnn.utils.set_floatx("float64")
+        ref = type(fast).from_config({**fast.get_config(), "name": fast.name + "_ref", "dtype": "float64"})
+        y_ref = ref(x.astype(np.float64), training=True)
+        if fast.weights:
+            ref.set_weights(fast.get_weights())
+            y_ref = ref(x.astype(np.float64), training=True)
+        dx_ref = ref.backward(dy.astype(np.float64))
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-4, atol=1e-4)
+    for g, r in zip(fast.get_gradients(), ref.get_gradients()):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+
+
+# ---- A small CNN: trains, saves and loads -----------------------------------------------------
+
+
+def test_small_cnn_learns_and_round_trips(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 256
+    x = rng.random((n, 12, 12, 1), dtype=np.float32) * 0.2
+    y = rng.integers(0, 2, n)
+    x[y == 1, 2:5, 2:5, 0] += 1.0  # class 1: a bright square top-left; class 0: bottom-right
+    x[y == 0, 7:10, 7:10, 0] += 1.0
+    fastnn.utils.set_random_seed(0)
+    model = Sequential([Input(shape=(12, 12, 1)), Conv2D(4, 3, activation="relu"), MaxPooling2D(),
+                        Conv2D(4, 3, padding="same", activation="relu"), Flatten(), Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.9
+    path = tmp_path / "cnn.safetensors"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
+    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
+
+
+def test_first_conv_layer_computes_no_input_gradient():
+    model = Sequential([Input(shape=(8, 8, 1)), Conv2D(2, 3), Flatten(), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.zeros((4, 8, 8, 1), np.float32), np.zeros((4, 1), np.float32), epochs=1, verbose=0)
+    assert model.layers[0]._need_input_grad is False
