@@ -45,6 +45,20 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
 // In-place elementwise activation on a contiguous run; the GEMM epilogue uses it per tile row.
 void activation_inplace(float* y, index_t count, Act act, float alpha);
 
+// Functions compiled for several instruction sets (AVX-512, AVX2, baseline), one picked when the
+// library loads (GCC ifunc on Linux x86-64; elsewhere a plain function).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FASTNN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FASTNN_SIMD_CLONES
+#endif
+// activation_inplace and the backward run (dx = dy ⊙ f'(y), dx may alias dy) on one contiguous
+// run, with the CPU's widest SIMD: the recurrent kernels call them per gate row inside a step.
+// Same formulas as activation_inplace / activation_backward; never softmax.
+void activation_inplace_simd(float* y, index_t count, Act act, float alpha);
+void activation_backward_simd(float* dx, const float* dy, const float* y, index_t count, Act act,
+                              float alpha);
+
 // ---------------------------------------------------------------------------------------------
 // GEMM. One sgemm serves every family: C = alpha·op(A)·op(B) + beta·C, then the optional
 // epilogue adds a per-column bias and applies an elementwise activation (never softmax).
@@ -110,6 +124,54 @@ void loss_backward(float* dy_pred, const float* y_pred, const float* y_true, con
 void crossentropy_logits_backward(float* dz, const float* probs, const float* y_true,
                                   const int64_t* labels, const float* sample_weight, index_t N,
                                   index_t C, bool sigmoid);
+
+// ---------------------------------------------------------------------------------------------
+// Recurrent layers over whole sequences, Keras 3 equations, forward and backward through time.
+// x (N, T, C) batch-first. Keras weight layouts, G gates: w (C, G·OC), u (OC, G·OC); b (G·OC,),
+// or (2, 3·OC) = [input bias; recurrent bias] for a GRU with reset_after; nullptr: no bias.
+//   SimpleRNN (G=1)  h = act(x·w + b + h_prev·u)
+//   LSTM (G=4, gates i f c o)  i,f,o = ract(·); g = act(·); c = f·c_prev + i·g; h = o·act(c)
+//   GRU (G=3, gates z r h)  z,r = ract(·); h = z·h_prev + (1-z)·hh with
+//     reset_after:  hh = act(x·w_h + b_h + r ⊙ (h_prev·u_h + b_rh))
+//     reset before: hh = act(x·w_h + b_h + (r ⊙ h_prev)·u_h)
+// h0, c0 (N, OC) or nullptr (zeros). go_backwards reads x from the last step to the first;
+// h_seq (N, T, OC) is in processing order (Keras), nullptr when not wanted. `cache` (floats:
+// rnn_cache_rows(cell, T)·N·OC) keeps what backward needs, time-major in processing order
+// (layout in rnn.cpp); callers treat it as opaque.
+// Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
+// is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
+// (N, OC) are overwritten. Results do not depend on the thread count.
+
+enum class RnnCell : int32_t { SimpleRNN = 0, LSTM, GRU };
+// The cache holds rnn_cache_rows(cell, T) blocks of (N, OC) floats.
+index_t rnn_cache_rows(RnnCell cell, index_t T);
+
+void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                        const float* u, const float* b, const float* h0, index_t N, index_t T,
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards);
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                         const float* dh_seq, const float* dh_last, const float* x, const float* w,
+                         const float* u, index_t N, index_t T, index_t C, index_t OC, Act act,
+                         float alpha, bool go_backwards);
+
+void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
+                  const float* w, const float* u, const float* b, const float* h0, const float* c0,
+                  index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
+                  float ralpha, bool go_backwards);
+void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
+                   const float* cache, const float* dh_seq, const float* dh_last,
+                   const float* dc_last, const float* x, const float* w, const float* u, index_t N,
+                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   bool go_backwards);
+
+void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                 const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
+                 index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
+                 bool go_backwards);
+void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                  const float* dh_seq, const float* dh_last, const float* x, const float* w,
+                  const float* u, index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                  Act ract, float ralpha, bool reset_after, bool go_backwards);
 
 // ---------------------------------------------------------------------------------------------
 // Machine probe: FMA throughput of the chosen micro-kernel's ISA on the calling thread, in

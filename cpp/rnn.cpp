@@ -1,0 +1,562 @@
+// rnn.cpp — SimpleRNN, LSTM and GRU over whole sequences (Keras 3 equations, fastnn.h), forward
+// and backward through time, on top of the one sgemm (after PyTorch's aten RNN.cpp and oneDNN's
+// ref_rnn). Parameter gradients accumulate (+=); dx, dh0, dc0 are overwritten.
+//
+// Forward: the input projection of all steps is ONE GEMM, X (T·N × C)·W + b, written where the
+// step's gates will live; then per step the recurrent product h_prev·U accumulates onto that
+// step's (N × G·OC) tile (beta = 1) and one pass applies the gate nonlinearities and the state
+// update over the tile while it is in L2.
+// Backward: per step only the gate gradients (one pass) and dh_prev = dG·Uᵀ (one GEMM); after the
+// loop the parameter gradients are whole-sequence GEMMs, dU = H_prevᵀ·dG, dW = Xᵀ·dG,
+// dX = dG·Wᵀ, and db is a column sum.
+//
+// Layout: every internal buffer is time-major in processing order (step s reads x[:, T-1-s] when
+// go_backwards), so each whole-sequence product is a single GEMM over T·N rows; the batch-first
+// API layout is restored by gather/scatter copies at the edges and never leaks.
+// Cache (floats, blocks of (N, OC) rows; H[0] = h0, H[s+1] = h after step s):
+//   SimpleRNN  H (T+1, N, OC)
+//   LSTM       H (T+1, N, OC) | Cs (T+1, N, OC) | G (T, N, 4·OC) activated [i f g o] | A (T, N, OC) = act(c)
+//   GRU        H (T+1, N, OC) | G (T, N, 3·OC) activated [z r hh] | E (T, N, OC) where E is
+//              h_prev·u_h + b_rh (reset_after, before the reset) or r ⊙ h_prev (reset before)
+//
+// Threads: a step's elementwise pass splits the batch rows; GEMMs never split their k loop and
+// column sums add rows in order, so no result depends on the thread count.
+// What this file does not do: masking, dropout (the layer masks x and h), stateful batches.
+
+#include <algorithm>
+#include <cstring>
+
+#include "fastnn.h"
+
+namespace fastnn {
+
+index_t rnn_cache_rows(RnnCell cell, index_t T) {
+    switch (cell) {
+        case RnnCell::SimpleRNN:
+            return T + 1;
+        case RnnCell::LSTM:
+            return 2 * (T + 1) + 5 * T;
+        case RnnCell::GRU:
+            return (T + 1) + 4 * T;
+    }
+    return 0;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: row-split parallel passes, layout copies, column sums.
+
+// A step's elementwise pass is worth a parallel region (~1 µs with spinning threads) from here on.
+constexpr index_t kStepParallelMin = 8192;
+
+// fn(r0, r1) over [0, rows), one contiguous range per thread when `work` (values touched) is big.
+template <class Fn>
+void for_rows(index_t rows, index_t work, Fn&& fn) {
+    int threads = work >= kStepParallelMin ? num_threads() : 1;
+    if ((index_t)threads > rows) threads = (int)rows;
+#ifdef FASTNN_OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+        for (int t = 0; t < threads; t++) {
+            DenormalGuard denormals;
+            index_t r0, r1;
+            split_range(rows, threads, t, &r0, &r1);
+            fn(r0, r1);
+        }
+        return;
+    }
+#endif
+    fn(0, rows);
+}
+
+// xt (T, N, C) in processing order <- x (N, T, C): row (s, n) is row (n, t), t = T-1-s when
+// go_backwards.
+void gather_time_major(float* xt, const float* x, index_t N, index_t T, index_t C, bool go_backwards) {
+    for_rows(N, N * T * C, [&](index_t n0, index_t n1) {
+        for (index_t n = n0; n < n1; n++)
+            for (index_t s = 0; s < T; s++)
+                std::memcpy(xt + (s * N + n) * C, x + (n * T + (go_backwards ? T - 1 - s : s)) * C, sizeof(float) * C);
+    });
+}
+
+// The inverse: x (N, T, C) <- xt (T, N, C).
+void scatter_batch_major(float* x, const float* xt, index_t N, index_t T, index_t C, bool go_backwards) {
+    for_rows(N, N * T * C, [&](index_t n0, index_t n1) {
+        for (index_t n = n0; n < n1; n++)
+            for (index_t s = 0; s < T; s++)
+                std::memcpy(x + (n * T + (go_backwards ? T - 1 - s : s)) * C, xt + (s * N + n) * C, sizeof(float) * C);
+    });
+}
+
+void init_state(float* s, const float* s0, index_t count) {
+    if (s0)
+        std::memcpy(s, s0, sizeof(float) * count);
+    else
+        std::fill(s, s + count, 0.0f);
+}
+
+// dh (N, OC) = dh_last + dh_seq[:, T-1] (either may be null): the gradient reaching the last step.
+void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_t N, index_t T, index_t OC) {
+    init_state(dh, dh_last, N * OC);
+    if (!dh_seq) return;
+    for (index_t n = 0; n < N; n++) {
+        const float* src = dh_seq + (n * T + T - 1) * OC;  // seek to (n, T-1)
+        float* d = dh + n * OC;
+        for (index_t j = 0; j < OC; j++) d[j] += src[j];
+    }
+}
+
+FASTNN_SIMD_CLONES
+void column_sums_range(float* db, const float* m, index_t rows, index_t ld, index_t j0, index_t j1) {
+    constexpr index_t B = 64;
+    for (index_t jb = j0; jb < j1; jb += B) {
+        const index_t nb = std::min(B, j1 - jb);
+        float acc[B];
+        for (index_t j = 0; j < B; j++) acc[j] = 0.0f;
+        for (index_t r = 0; r < rows; r++) {
+            const float* row = m + r * ld + jb;  // seek to (r, jb)
+            for (index_t j = 0; j < nb; j++) acc[j] += row[j];
+        }
+        for (index_t j = 0; j < nb; j++) db[jb + j] += acc[j];
+    }
+}
+
+// db (width,) += Σ_r m[r, 0:width] (row stride ld). Threads split columns, rows add in order.
+void column_sums(float* db, const float* m, index_t rows, index_t width, index_t ld) {
+    const index_t groups = (width + 15) / 16;
+    for_rows(groups, rows * width, [&](index_t g0, index_t g1) {
+        column_sums_range(db, m, rows, ld, g0 * 16, std::min(width, g1 * 16));
+    });
+}
+
+// The whole-sequence parameter gradients shared by all cells: dw += Xᵀ·dP, db += Σ dP, and
+// dx = dP·Wᵀ scattered back to (N, T, C). xt: the time-major input; dP (T·N, GO), row stride GO.
+void input_grads(float* dx, float* dw, float* db, float* dxt, const float* xt, const float* dP, const float* w,
+                 index_t N, index_t T, index_t C, index_t GO, bool go_backwards) {
+    const index_t TN = T * N;
+    sgemm(dw, GO, xt, C, true, dP, GO, false, C, GO, TN, 1.0f, 1.0f);
+    if (db) column_sums(db, dP, TN, GO, GO);
+    if (dx) {
+        sgemm(dxt, C, dP, GO, false, w, GO, true, TN, C, GO, 1.0f, 0.0f);
+        scatter_batch_major(dx, dxt, N, T, C, go_backwards);
+    }
+}
+
+// Scratch for a backward pass, carved from slot 1: sizes in floats, in order; 16-float aligned.
+struct Carver {
+    float* base;
+    index_t used = 0;
+    float* take(index_t n) {
+        float* p = base + used;
+        used += (n + 15) / 16 * 16;
+        return p;
+    }
+};
+index_t carve_size(std::initializer_list<index_t> sizes) {
+    index_t total = 0;
+    for (index_t n : sizes) total += (n + 15) / 16 * 16;
+    return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-step elementwise passes over batch rows [r0, r1): vectorised clones (fastnn.h).
+
+struct Acts {
+    Act act, ract;
+    float alpha, ralpha;
+};
+
+// LSTM forward: g (N, 4·OC) pre-activations -> activated [i f g o]; c = f·c_prev + i·g; a = act(c); h = o·a.
+FASTNN_SIMD_CLONES
+void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* Cp, index_t OC, Acts f,
+                       index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* FASTNN_RESTRICT g = G + n * 4 * OC;  // seek to row n: [i f g o]
+        activation_inplace_simd(g, 2 * OC, f.ract, f.ralpha);
+        activation_inplace_simd(g + 2 * OC, OC, f.act, f.alpha);
+        activation_inplace_simd(g + 3 * OC, OC, f.ract, f.ralpha);
+        const float* FASTNN_RESTRICT cp = Cp + n * OC;
+        float* FASTNN_RESTRICT c = Cn + n * OC;
+        float* FASTNN_RESTRICT a = An + n * OC;
+        for (index_t j = 0; j < OC; j++) {
+            c[j] = g[OC + j] * cp[j] + g[j] * g[2 * OC + j];
+            a[j] = c[j];
+        }
+        activation_inplace_simd(a, OC, f.act, f.alpha);
+        float* FASTNN_RESTRICT h = Hn + n * OC;
+        for (index_t j = 0; j < OC; j++) h[j] = g[3 * OC + j] * a[j];
+    }
+}
+
+// LSTM backward: from dh, dc (gradients reaching h_s, c_s) write dG (pre-activation gate
+// gradients) and dc <- dc_prev (in place); then dh <- dh_seq[:, s-1] when given (the GEMM adds dG·Uᵀ).
+FASTNN_SIMD_CLONES
+void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const float* A, const float* Cp,
+                        const float* dh_next, index_t dh_next_stride, index_t OC, Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* FASTNN_RESTRICT g = G + n * 4 * OC;  // activated [i f g o]
+        const float* FASTNN_RESTRICT a = A + n * OC;
+        const float* FASTNN_RESTRICT cp = Cp + n * OC;
+        float* FASTNN_RESTRICT dg = dG + n * 4 * OC;
+        float* FASTNN_RESTRICT dc = dC + n * OC;
+        float* FASTNN_RESTRICT dh = dH + n * OC;
+        // dc += dh·o·act'(c), with the o block of dg as the temporary
+        for (index_t j = 0; j < OC; j++) dg[3 * OC + j] = dh[j] * g[3 * OC + j];
+        activation_backward_simd(dg + 3 * OC, dg + 3 * OC, a, OC, f.act, f.alpha);
+        for (index_t j = 0; j < OC; j++) {
+            dc[j] += dg[3 * OC + j];
+            dg[j] = dc[j] * g[2 * OC + j];      // di
+            dg[OC + j] = dc[j] * cp[j];         // df
+            dg[2 * OC + j] = dc[j] * g[j];      // dg
+            dg[3 * OC + j] = dh[j] * a[j];      // do
+            dc[j] *= g[OC + j];                 // dc_prev
+        }
+        activation_backward_simd(dg, dg, g, 2 * OC, f.ract, f.ralpha);
+        activation_backward_simd(dg + 2 * OC, dg + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_simd(dg + 3 * OC, dg + 3 * OC, g + 3 * OC, OC, f.ract, f.ralpha);
+        if (dh_next) std::memcpy(dh, dh_next + n * dh_next_stride, sizeof(float) * OC);
+    }
+}
+
+// GRU forward, reset_after: g (N, 3·OC) input projections, q (N, 3·OC) = h_prev·u + b_rec.
+FASTNN_SIMD_CLONES
+void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const float* Hp, index_t OC, Acts f,
+                       index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* FASTNN_RESTRICT g = G + n * 3 * OC;  // [z r hh]
+        const float* FASTNN_RESTRICT q = Q + n * 3 * OC;
+        float* FASTNN_RESTRICT e = E + n * OC;
+        for (index_t j = 0; j < 2 * OC; j++) g[j] += q[j];
+        activation_inplace_simd(g, 2 * OC, f.ract, f.ralpha);
+        for (index_t j = 0; j < OC; j++) {
+            e[j] = q[2 * OC + j];
+            g[2 * OC + j] += g[OC + j] * e[j];
+        }
+        activation_inplace_simd(g + 2 * OC, OC, f.act, f.alpha);
+        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        float* FASTNN_RESTRICT h = Hn + n * OC;
+        for (index_t j = 0; j < OC; j++) h[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * OC + j];
+    }
+}
+
+// GRU forward, reset before, first half: activate z and r (their recurrent products are in g);
+// e = r ⊙ h_prev feeds the candidate's recurrent GEMM.
+FASTNN_SIMD_CLONES
+void gru_before_gates(float* G, float* E, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* FASTNN_RESTRICT g = G + n * 3 * OC;
+        activation_inplace_simd(g, 2 * OC, f.ract, f.ralpha);
+        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        float* FASTNN_RESTRICT e = E + n * OC;
+        for (index_t j = 0; j < OC; j++) e[j] = g[OC + j] * hp[j];
+    }
+}
+
+// GRU forward, reset before, second half: hh = act(·) and the state update.
+FASTNN_SIMD_CLONES
+void gru_before_update(float* G, float* Hn, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* FASTNN_RESTRICT g = G + n * 3 * OC;
+        activation_inplace_simd(g + 2 * OC, OC, f.act, f.alpha);
+        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        float* FASTNN_RESTRICT h = Hn + n * OC;
+        for (index_t j = 0; j < OC; j++) h[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * OC + j];
+    }
+}
+
+// GRU backward, reset_after: dP = [dz dr dhh] (input side), dQ = [dz dr dhh·r] (recurrent side);
+// dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then adds dQ·uᵀ. dst may be dH itself.
+FASTNN_SIMD_CLONES
+void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const float* G, const float* E,
+                        const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
+                        index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* FASTNN_RESTRICT g = G + n * 3 * OC;  // activated [z r hh]
+        const float* FASTNN_RESTRICT e = E + n * OC;
+        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        const float* dh = dH + n * OC;
+        float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
+        float* FASTNN_RESTRICT dq = dQ + n * 3 * OC;
+        for (index_t j = 0; j < OC; j++) {
+            dp[2 * OC + j] = dh[j] * (1.0f - g[j]);
+            dp[j] = dh[j] * (hp[j] - g[2 * OC + j]);
+        }
+        activation_backward_simd(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        for (index_t j = 0; j < OC; j++) {
+            dp[OC + j] = dp[2 * OC + j] * e[j];
+            dq[2 * OC + j] = dp[2 * OC + j] * g[OC + j];
+        }
+        activation_backward_simd(dp, dp, g, 2 * OC, f.ract, f.ralpha);
+        std::memcpy(dq, dp, sizeof(float) * 2 * OC);
+        float* d = dst + n * OC;
+        const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
+        for (index_t j = 0; j < OC; j++) d[j] = dh[j] * g[j] + (next ? next[j] : 0.0f);
+    }
+}
+
+// GRU backward, reset before, first half: dhh and dz into dP (dr needs d(r ⊙ h_prev) first).
+FASTNN_SIMD_CLONES
+void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t OC, Acts f,
+                          index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* FASTNN_RESTRICT g = G + n * 3 * OC;
+        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        const float* FASTNN_RESTRICT dh = dH + n * OC;
+        float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
+        for (index_t j = 0; j < OC; j++) {
+            dp[2 * OC + j] = dh[j] * (1.0f - g[j]);
+            dp[j] = dh[j] * (hp[j] - g[2 * OC + j]);
+        }
+        activation_backward_simd(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_simd(dp, dp, g, OC, f.ract, f.ralpha);
+    }
+}
+
+// GRU backward, reset before, second half: drh = d(r ⊙ h_prev); dr; dst <- dh·z + drh·r (+ dh_seq).
+FASTNN_SIMD_CLONES
+void gru_before_backward2(float* dP, float* dst, const float* dH, const float* drh_all, const float* G,
+                          const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
+                          index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* FASTNN_RESTRICT g = G + n * 3 * OC;
+        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        const float* FASTNN_RESTRICT drh = drh_all + n * OC;
+        const float* dh = dH + n * OC;
+        float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
+        for (index_t j = 0; j < OC; j++) dp[OC + j] = drh[j] * hp[j];
+        activation_backward_simd(dp + OC, dp + OC, g + OC, OC, f.ract, f.ralpha);
+        float* d = dst + n * OC;
+        const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
+        for (index_t j = 0; j < OC; j++) d[j] = dh[j] * g[j] + drh[j] * g[OC + j] + (next ? next[j] : 0.0f);
+    }
+}
+
+// dh_seq's row block for step s-1 (the gradient arriving at h_{s-1} from the output), or null.
+const float* seq_grad(const float* dh_seq, index_t s, index_t OC) {
+    return dh_seq && s > 0 ? dh_seq + (s - 1) * OC : nullptr;  // row n at + n·T·OC
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SimpleRNN
+
+void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                        const float* u, const float* b, const float* h0, index_t N, index_t T,
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards) {
+    // x (N, T, C), w (C, OC), u (OC, OC), b (OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC;
+    float* H = cache;  // (T+1, N, OC)
+    float* xt = thread_scratch(1, (size_t)(T * N * C));
+    gather_time_major(xt, x, N, T, C, go_backwards);
+    init_state(H, h0, NO);
+    // every step's x·w + b, straight into H[1..T]
+    Epilogue ep;
+    ep.bias = b;
+    sgemm(H + NO, OC, xt, C, false, w, OC, false, T * N, OC, C, 1.0f, 0.0f, b ? &ep : nullptr);
+    for (index_t s = 0; s < T; s++) {
+        float* h = H + (s + 1) * NO;
+        sgemm(h, OC, H + s * NO, OC, false, u, OC, false, N, OC, OC, 1.0f, 1.0f);  // += h_prev·u
+        for_rows(N, NO, [&](index_t r0, index_t r1) { activation_inplace_simd(h + r0 * OC, (r1 - r0) * OC, act, alpha); });
+    }
+    std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
+    if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
+}
+
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                         const float* dh_seq, const float* dh_last, const float* x, const float* w,
+                         const float* u, index_t N, index_t T, index_t C, index_t OC, Act act,
+                         float alpha, bool go_backwards) {
+    // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, OC), du (OC, OC), db (OC,), dh0 (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC, TN = T * N, TNC = T * N * C;
+    const float* H = cache;
+    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, T * NO, NO}))};
+    float* xt = sc.take(TNC);
+    float* dxt = sc.take(dx ? TNC : 0);
+    float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
+    float* dh = sc.take(NO);
+    last_step_grad(dh, dh_seq, dh_last, N, T, OC);
+    for (index_t s = T - 1; s >= 0; s--) {
+        float* da = dA + s * NO;
+        const float* next = seq_grad(dh_seq, s, OC);
+        for_rows(N, NO, [&](index_t r0, index_t r1) {
+            activation_backward_simd(da + r0 * OC, dh + r0 * OC, H + (s + 1) * NO + r0 * OC, (r1 - r0) * OC, act, alpha);
+            if (next)
+                for (index_t n = r0; n < r1; n++) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
+        });
+        // dh_prev (+)= da·uᵀ
+        float* dst = s > 0 ? dh : dh0;
+        sgemm(dst, OC, da, OC, false, u, OC, true, N, OC, OC, 1.0f, next ? 1.0f : 0.0f);
+    }
+    sgemm(du, OC, H, OC, true, dA, OC, false, OC, OC, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dA
+    gather_time_major(xt, x, N, T, C, go_backwards);
+    input_grads(dx, dw, db, dxt, xt, dA, w, N, T, C, OC, go_backwards);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LSTM
+
+void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
+                  const float* w, const float* u, const float* b, const float* h0, const float* c0,
+                  index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
+                  float ralpha, bool go_backwards) {
+    // x (N, T, C), w (C, 4·OC), u (OC, 4·OC), b (4·OC,), h0, c0 (N, OC) -> h_seq (N, T, OC), h_last, c_last (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 4 * OC;
+    float* H = cache;                  // (T+1, N, OC)
+    float* Cs = H + (T + 1) * NO;      // (T+1, N, OC)
+    float* G = Cs + (T + 1) * NO;      // (T, N, 4·OC)
+    float* A = G + T * N * GO;         // (T, N, OC)
+    const Acts f{act, ract, alpha, ralpha};
+    float* xt = thread_scratch(1, (size_t)(T * N * C));
+    gather_time_major(xt, x, N, T, C, go_backwards);
+    init_state(H, h0, NO);
+    init_state(Cs, c0, NO);
+    Epilogue ep;
+    ep.bias = b;
+    sgemm(G, GO, xt, C, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep : nullptr);
+    for (index_t s = 0; s < T; s++) {
+        float* g = G + s * N * GO;
+        sgemm(g, GO, H + s * NO, OC, false, u, GO, false, N, GO, OC, 1.0f, 1.0f);  // += h_prev·u
+        for_rows(N, N * GO, [&](index_t r0, index_t r1) {
+            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, H + (s + 1) * NO, Cs + s * NO, OC, f, r0, r1);
+        });
+    }
+    std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
+    std::memcpy(c_last, Cs + T * NO, sizeof(float) * NO);
+    if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
+}
+
+void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
+                   const float* cache, const float* dh_seq, const float* dh_last,
+                   const float* dc_last, const float* x, const float* w, const float* u, index_t N,
+                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   bool go_backwards) {
+    // dh_seq (N, T, OC), dh_last, dc_last (N, OC) -> dx (N, T, C), dw (C, 4·OC), du (OC, 4·OC), db (4·OC,), dh0, dc0
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 4 * OC, TN = T * N, TNC = T * N * C;
+    const float* H = cache;
+    const float* Cs = H + (T + 1) * NO;
+    const float* G = Cs + (T + 1) * NO;
+    const float* A = G + T * N * GO;
+    const Acts f{act, ract, alpha, ralpha};
+    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, NO}))};
+    float* xt = sc.take(TNC);
+    float* dxt = sc.take(dx ? TNC : 0);
+    float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
+    float* dh = sc.take(NO);
+    last_step_grad(dh, dh_seq, dh_last, N, T, OC);
+    init_state(dc0, dc_last, NO);  // dc0 carries dc through the loop
+    for (index_t s = T - 1; s >= 0; s--) {
+        float* dg = dG + s * N * GO;
+        const float* next = seq_grad(dh_seq, s, OC);
+        for_rows(N, N * GO, [&](index_t r0, index_t r1) {
+            lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, r0, r1);
+        });
+        float* dst = s > 0 ? dh : dh0;
+        sgemm(dst, OC, dg, GO, false, u, GO, true, N, OC, GO, 1.0f, next ? 1.0f : 0.0f);  // dh_prev (+)= dg·uᵀ
+    }
+    sgemm(du, GO, H, OC, true, dG, GO, false, OC, GO, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dG
+    gather_time_major(xt, x, N, T, C, go_backwards);
+    input_grads(dx, dw, db, dxt, xt, dG, w, N, T, C, GO, go_backwards);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GRU
+
+void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                 const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
+                 index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
+                 bool go_backwards) {
+    // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 3 * OC;
+    float* H = cache;              // (T+1, N, OC)
+    float* G = H + (T + 1) * NO;   // (T, N, 3·OC)
+    float* E = G + T * N * GO;     // (T, N, OC)
+    const Acts f{act, ract, alpha, ralpha};
+    Carver sc{thread_scratch(1, (size_t)carve_size({T * N * C, reset_after ? N * GO : 0}))};
+    float* xt = sc.take(T * N * C);
+    float* Q = sc.take(reset_after ? N * GO : 0);  // (N, 3·OC) h_prev·u + b_rec
+    gather_time_major(xt, x, N, T, C, go_backwards);
+    init_state(H, h0, NO);
+    Epilogue ep_in, ep_rec;
+    ep_in.bias = b;
+    ep_rec.bias = b && reset_after ? b + GO : nullptr;
+    sgemm(G, GO, xt, C, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep_in : nullptr);
+    for (index_t s = 0; s < T; s++) {
+        float* g = G + s * N * GO;
+        float* e = E + s * NO;
+        const float* hp = H + s * NO;
+        float* h = H + (s + 1) * NO;
+        if (reset_after) {
+            sgemm(Q, GO, hp, OC, false, u, GO, false, N, GO, OC, 1.0f, 0.0f, ep_rec.bias ? &ep_rec : nullptr);
+            for_rows(N, N * GO, [&](index_t r0, index_t r1) { gru_after_forward(g, e, h, Q, hp, OC, f, r0, r1); });
+        } else {
+            // z, r += h_prev·u_zr; then hh += (r ⊙ h_prev)·u_h
+            sgemm(g, GO, hp, OC, false, u, GO, false, N, 2 * OC, OC, 1.0f, 1.0f);
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_gates(g, e, hp, OC, f, r0, r1); });
+            sgemm(g + 2 * OC, GO, e, OC, false, u + 2 * OC, GO, false, N, OC, OC, 1.0f, 1.0f);
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_update(g, h, hp, OC, f, r0, r1); });
+        }
+    }
+    std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
+    if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
+}
+
+void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                  const float* dh_seq, const float* dh_last, const float* x, const float* w,
+                  const float* u, index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                  Act ract, float ralpha, bool reset_after, bool go_backwards) {
+    // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, 3·OC), du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 3 * OC, TN = T * N, TNC = T * N * C;
+    const float* H = cache;
+    const float* G = H + (T + 1) * NO;
+    const float* E = G + T * N * GO;
+    const Acts f{act, ract, alpha, ralpha};
+    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, reset_after ? TN * GO : NO, NO}))};
+    float* xt = sc.take(TNC);
+    float* dxt = sc.take(dx ? TNC : 0);
+    float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
+    float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
+    float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
+    float* dh = sc.take(NO);
+    last_step_grad(dh, dh_seq, dh_last, N, T, OC);
+    for (index_t s = T - 1; s >= 0; s--) {
+        float* dp = dP + s * N * GO;
+        const float* g = G + s * N * GO;
+        const float* e = E + s * NO;
+        const float* hp = H + s * NO;
+        const float* next = seq_grad(dh_seq, s, OC);
+        float* dst = s > 0 ? dh : dh0;
+        if (reset_after) {
+            float* dq = dQ + s * N * GO;
+            for_rows(N, N * GO, [&](index_t r0, index_t r1) {
+                gru_after_backward(dp, dq, dst, dh, g, e, hp, next, T * OC, OC, f, r0, r1);
+            });
+            sgemm(dst, OC, dq, GO, false, u, GO, true, N, OC, GO, 1.0f, 1.0f);  // += dq·uᵀ
+        } else {
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_backward1(dp, dh, g, hp, OC, f, r0, r1); });
+            sgemm(drh, OC, dp + 2 * OC, GO, false, u + 2 * OC, GO, true, N, OC, OC, 1.0f, 0.0f);  // dhh·u_hᵀ
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) {
+                gru_before_backward2(dp, dst, dh, drh, g, hp, next, T * OC, OC, f, r0, r1);
+            });
+            sgemm(dst, OC, dp, GO, false, u, GO, true, N, OC, 2 * OC, 1.0f, 1.0f);  // += [dz dr]·u_zrᵀ
+        }
+    }
+    if (reset_after) {
+        sgemm(du, GO, H, OC, true, dQ, GO, false, OC, GO, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dQ
+        if (db) column_sums(db + GO, dQ, TN, GO, GO);
+    } else {
+        sgemm(du, GO, H, OC, true, dP, GO, false, OC, 2 * OC, TN, 1.0f, 1.0f);          // du_zr += H_prevᵀ·dP_zr
+        sgemm(du + 2 * OC, GO, E, OC, true, dP + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);  // du_h += Eᵀ·dP_h
+    }
+    gather_time_major(xt, x, N, T, C, go_backwards);
+    input_grads(dx, dw, db, dxt, xt, dP, w, N, T, C, GO, go_backwards);
+}
+
+}  // namespace fastnn
