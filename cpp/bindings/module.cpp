@@ -9,6 +9,7 @@ namespace fastnn::bind {
 void register_gemm(py::module_& m);
 void register_dense(py::module_& m);
 void register_loss(py::module_& m);
+void register_rnn(py::module_& m);
 }  // namespace fastnn::bind
 
 namespace {
@@ -53,4 +54,5 @@ PYBIND11_MODULE(_core, m) {
     fastnn::bind::register_gemm(m);
     fastnn::bind::register_dense(m);
     fastnn::bind::register_loss(m);
+    fastnn::bind::register_rnn(m);
 }

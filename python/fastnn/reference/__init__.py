@@ -14,3 +14,5 @@ from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------
+from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_forward, simple_rnn_backward,
+                  simple_rnn_forward)
