@@ -21,6 +21,14 @@
 #include <xmmintrin.h>
 #endif
 
+// Elementwise hot loops are compiled for several ISAs and picked at load time by the CPU's
+// features (GCC/Clang function multi-versioning): one binary, wide vectors where they exist.
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#define FASTNN_ELEMENTWISE __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FASTNN_ELEMENTWISE
+#endif
+
 namespace fastnn {
 
 using index_t = int64_t;

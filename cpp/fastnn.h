@@ -82,6 +82,10 @@ void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_
 const char* gemm_kernel_name();
 // Force a micro-kernel by name (for benchmarks/tests); returns false if this CPU lacks it.
 bool gemm_select_kernel(const char* name);
+// Retune the active kernel's cache blocking (benchmarks only; values <= 0 / < 0 keep the current).
+void gemm_set_blocking(int MC, int KC, int NC, int b_block_in_l2);
+void gemm_set_direct_max_work(double work);  // products up to this size skip packing
+void gemm_get_blocking(int* MR, int* NR, int* MC, int* KC, int* NC, int* b_block_in_l2);
 
 // ---------------------------------------------------------------------------------------------
 // Dense: y = act(x·w + b), bias and activation fused into the GEMM's epilogue.

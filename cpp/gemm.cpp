@@ -31,28 +31,42 @@ static const GemmKernelInfo* detect_kernel() {
     return &gemm_kernel_generic;
 }
 
-static const GemmKernelInfo* g_kernel = detect_kernel();
+// The active kernel: a copy, so benchmarks can retune its blocking (gemm_set_blocking).
+static GemmKernelInfo g_active = *detect_kernel();
+static const GemmKernelInfo* g_kernel = &g_active;
 
 const char* gemm_kernel_name() { return g_kernel->name; }
+
+void gemm_set_blocking(int MC, int KC, int NC, int b_block_in_l2) {
+    if (MC > 0) g_active.MC = (MC + g_active.MR - 1) / g_active.MR * g_active.MR;
+    if (KC > 0) g_active.KC = KC;
+    if (NC > 0) g_active.NC = (NC + g_active.NR - 1) / g_active.NR * g_active.NR;
+    if (b_block_in_l2 >= 0) g_active.b_block_in_l2 = b_block_in_l2 != 0;
+}
+
+void gemm_get_blocking(int* MR, int* NR, int* MC, int* KC, int* NC, int* b_block_in_l2) {
+    *MR = g_active.MR, *NR = g_active.NR, *MC = g_active.MC, *KC = g_active.KC, *NC = g_active.NC;
+    *b_block_in_l2 = g_active.b_block_in_l2;
+}
 
 bool gemm_select_kernel(const char* name) {
     std::string want(name);
     if (want == "auto") {
-        g_kernel = detect_kernel();
+        g_active = *detect_kernel();
         return true;
     }
     if (want == "generic") {
-        g_kernel = &gemm_kernel_generic;
+        g_active = gemm_kernel_generic;
         return true;
     }
 #ifdef FASTNN_X86_KERNELS
     __builtin_cpu_init();
     if (want == "avx2-fma" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        g_kernel = &gemm_kernel_avx2;
+        g_active = gemm_kernel_avx2;
         return true;
     }
     if (want == "avx512" && __builtin_cpu_supports("avx512f")) {
-        g_kernel = &gemm_kernel_avx512;
+        g_active = gemm_kernel_avx512;
         return true;
     }
 #endif
@@ -181,6 +195,15 @@ struct GemmProblem {
     const Epilogue* ep;
 };
 
+// One micro-tile: C[i0 : i0+mr, j0 : j0+nr] (+)= Ap·Bp over kc, then the epilogue on the last k block.
+static inline void micro_tile(const GemmKernelInfo& kern, const GemmProblem& g, index_t kc, const float* Ap,
+                              const float* Bp, index_t i0, index_t j0, index_t mr, index_t nr, float beta,
+                              bool last) {
+    float* c = g.C + i0 * g.ldc + j0;
+    kern.ukernel(kc, Ap, Bp, c, g.ldc, mr, nr, g.alpha, beta);
+    if (last && g.ep) apply_epilogue(c, g.ldc, mr, nr, g.ep->bias ? g.ep->bias + j0 : nullptr, g.ep);
+}
+
 static void gemm_serial(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin,
                         index_t i_end, index_t j_begin, index_t j_end, float* Ap, float* Bp) {
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
@@ -188,8 +211,8 @@ static void gemm_serial(const GemmKernelInfo& kern, const GemmProblem& g, index_
         const index_t nc = std::min(NC, j_end - jc);
         for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
             const index_t kc = std::min(KC, g.K - pc);
-            const bool first = pc == 0, last = pc + kc == g.K;
-            const float beta = first ? g.beta : 1.0f;
+            const bool last = pc + kc == g.K;
+            const float beta = pc == 0 ? g.beta : 1.0f;
             pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
             for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
                 const index_t mc = std::min(MC, i_end - ic);
@@ -198,10 +221,35 @@ static void gemm_serial(const GemmKernelInfo& kern, const GemmProblem& g, index_
                     const index_t nr = std::min(NR, nc - jr);
                     for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
                         const index_t mr = std::min(MR, mc - ir);
-                        float* c = g.C + (ic + ir) * g.ldc + jc + jr;
-                        kern.ukernel(kc, Ap + ir * kc, Bp + jr * kc, c, g.ldc, mr, nr, g.alpha, beta);
-                        if (last && g.ep)
-                            apply_epilogue(c, g.ldc, mr, nr, g.ep->bias ? g.ep->bias + jc + jr : nullptr, g.ep);
+                        micro_tile(kern, g, kc, Ap + ir * kc, Bp + jr * kc, ic + ir, jc + jr, mr, nr, beta, last);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The same five loops in BLIS's SKX order (GemmKernelInfo::b_block_in_l2): the packed A block
+// (MC×KC, large) waits in L3, each packed B block (KC×NC) is reused from L2 by every A
+// micro-panel, and the A micro-panel (MR×KC) stays in L1 while the JR loop streams B past it.
+static void gemm_serial_b_in_l2(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin,
+                                index_t i_end, index_t j_begin, index_t j_end, float* Ap, float* Bp) {
+    const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
+    for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
+        const index_t mc = std::min(MC, i_end - ic);
+        for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
+            const index_t kc = std::min(KC, g.K - pc);
+            const bool last = pc + kc == g.K;
+            const float beta = pc == 0 ? g.beta : 1.0f;
+            pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
+            for (index_t jc = j_begin; jc < j_end; jc += NC) {  // JC loop
+                const index_t nc = std::min(NC, j_end - jc);
+                pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
+                for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
+                    const index_t mr = std::min(MR, mc - ir);
+                    for (index_t jr = 0; jr < nc; jr += NR) {  // JR loop
+                        const index_t nr = std::min(NR, nc - jr);
+                        micro_tile(kern, g, kc, Ap + ir * kc, Bp + jr * kc, ic + ir, jc + jr, mr, nr, beta, last);
                     }
                 }
             }
@@ -211,6 +259,9 @@ static void gemm_serial(const GemmKernelInfo& kern, const GemmProblem& g, index_
 
 // Work below this many multiply-adds runs on one thread: a parallel region costs more than it saves.
 static constexpr double kParallelMinWork = 1 << 19;
+// Products up to this many multiply-adds (with B not transposed) skip packing: the direct kernel.
+static double g_direct_max_work = 1 << 17;
+void gemm_set_direct_max_work(double work) { g_direct_max_work = work; }
 
 // Choose a tm × tn grid of thread tiles (tm·tn = threads) that keeps tiles whole micro-tiles and
 // as square-ish in slivers as possible; prefer splitting M (threads then share B's panel shape).
@@ -250,9 +301,43 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         if (epilogue) apply_epilogue(C, ldc, M, N, epilogue->bias, epilogue);
         return;
     }
-    const GemmKernelInfo& kern = *g_kernel;
+    const GemmKernelInfo kern = *g_kernel;  // a copy: a concurrent retune cannot tear it
+    // Direct path (no packing): for small products, where packing would dominate, and for skinny
+    // C (N <= NR, e.g. a 10-unit output layer), where every element of A is used exactly once
+    // anyway and B stays in L1. Threads split M.
+    const double work = (double)M * (double)N * (double)K;
+    if (!trans_b && (work <= g_direct_max_work || N <= kern.NR)) {
+        const index_t tiles = (M + kern.DMR - 1) / kern.DMR;
+        auto run_rows = [&](index_t t0, index_t t1) {
+            DenormalGuard denormals;
+            for (index_t t = t0; t < t1; t++) {
+                const index_t i0 = t * kern.DMR, mr = std::min<index_t>(kern.DMR, M - i0);
+                const float* a = trans_a ? A + i0 : A + i0 * lda;
+                for (index_t j0 = 0; j0 < N; j0 += kern.NR) {
+                    const index_t nr = std::min<index_t>(kern.NR, N - j0);
+                    float* c = C + i0 * ldc + j0;
+                    kern.direct(K, a, trans_a ? 1 : lda, trans_a ? lda : 1, B + j0, ldb, c, ldc, mr, nr, alpha, beta);
+                    if (epilogue)
+                        apply_epilogue(c, ldc, mr, nr, epilogue->bias ? epilogue->bias + j0 : nullptr, epilogue);
+                }
+            }
+        };
+        const int threads = work < kParallelMinWork ? 1 : (int)std::min<index_t>(num_threads(), tiles);
+        if (threads <= 1) {
+            run_rows(0, tiles);
+            return;
+        }
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+        for (int t = 0; t < threads; t++) {
+            index_t t0, t1;
+            split_range(tiles, threads, t, &t0, &t1);
+            run_rows(t0, t1);
+        }
+        return;
+    }
     const GemmProblem g = {A, lda, trans_a, B, ldb, trans_b, C, ldc, K, alpha, beta, epilogue};
-
     int threads = num_threads();
     if ((double)M * (double)N * (double)K < kParallelMinWork) threads = 1;
     int tm = 1, tn = 1;
@@ -264,8 +349,9 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
     const index_t kc_max = std::min<index_t>(kern.KC, K);
     const index_t m_tile = round_up((M + tm - 1) / tm, kern.MR);
     const index_t n_tile = round_up((N + tn - 1) / tn, kern.NR);
-    const index_t a_floats = round_up(std::min<index_t>(kern.MC, m_tile), kern.MR) * kc_max + 16;
-    const index_t b_floats = round_up(std::min<index_t>(kern.NC, n_tile), kern.NR) * kc_max + 16;
+    // (rounded to 16 floats so the B buffer after the A buffer stays 64-byte aligned)
+    const index_t a_floats = round_up(round_up(std::min<index_t>(kern.MC, m_tile), kern.MR) * kc_max, 16);
+    const index_t b_floats = round_up(round_up(std::min<index_t>(kern.NC, n_tile), kern.NR) * kc_max, 16);
     const index_t per_thread = round_up(a_floats + b_floats, 16);
     float* scratch = thread_scratch(0, (size_t)(per_thread * threads));
 
@@ -281,7 +367,10 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         const index_t n0 = r0 * kern.NR, n1 = std::min(N, r1 * kern.NR);
         if (m0 >= m1 || n0 >= n1) return;
         float* Ap = scratch + t * per_thread;
-        gemm_serial(kern, g, m0, m1, n0, n1, Ap, Ap + a_floats);
+        if (kern.b_block_in_l2)
+            gemm_serial_b_in_l2(kern, g, m0, m1, n0, n1, Ap, Ap + a_floats);
+        else
+            gemm_serial(kern, g, m0, m1, n0, n1, Ap, Ap + a_floats);
     };
     if (threads == 1) {
         run_tile(0);

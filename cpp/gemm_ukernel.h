@@ -16,11 +16,26 @@ namespace fastnn {
 using GemmMicroKernel = void (*)(int64_t k, const float* Ap, const float* Bp, float* C,
                                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 
+// Direct micro-kernel for small products, reading its operands in place (no packing):
+// C[m×n] = alpha · A·B + beta · C over k, with A(i, p) = A[i·rs_a + p·cs_a] (any transpose) and
+// B(p, j) = B[p·ldb + j] (unit stride along j), m <= DMR (its own row count), n <= NR. It never reads A rows >= m or
+// B columns >= n, so it is safe at the edges of the arrays.
+using GemmDirectKernel = void (*)(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B,
+                                  int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, float alpha,
+                                  float beta);
+
 struct GemmKernelInfo {
     const char* name;
     int MR, NR;      // register block
-    int MC, KC, NC;  // cache blocks: Ap block MC×KC in L2, Bp block KC×NC in L3
+    int MC, KC, NC;  // cache blocks (see b_block_in_l2)
+    // Loop order. false (BLIS's Haswell order): JC → PC → IC → JR → IR, the packed A block
+    // (MC×KC) in L2 and one B micro-panel (KC×NR) in L1. true (BLIS's SKX order, transposed to
+    // row-major): IC → PC → JC → IR → JR, the packed B block (KC×NC) in L2 and one A micro-panel
+    // (MR×KC) in L1 — for wide micro-kernels whose B micro-panel would not fit L1.
+    bool b_block_in_l2;
     GemmMicroKernel ukernel;
+    int DMR;                  // the direct kernel's rows (its columns: NR)
+    GemmDirectKernel direct;
 };
 
 extern const GemmKernelInfo gemm_kernel_generic;

@@ -58,9 +58,46 @@ void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t
         }
     }
 }
+// Direct kernel, DMR×NR = 4×16: 8 ymm accumulators; per k step 2 loads of B and 4 broadcasts
+// of A for 8 FMAs, so it stays FMA-bound without packing.
+constexpr int DMR = 4;
+
+void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B, int64_t ldb, float* C,
+                 int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
+    // Rows past m alias row 0 (valid memory; their results are never stored).
+    const float* a[DMR];
+    for (int i = 0; i < DMR; i++) a[i] = A + (i < m ? i : 0) * rs_a;
+    // Lane masks for B's columns: lane j of half h is live when 8h + j < n.
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lane);
+    __m256 acc[DMR][2];
+    for (int i = 0; i < DMR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < k; p++, B += ldb) {
+        const __m256 b0 = _mm256_maskload_ps(B, m0), b1 = _mm256_maskload_ps(B + 8, m1);
+        const int64_t off = p * cs_a;
+#pragma GCC unroll 4
+        for (int i = 0; i < DMR; i++) {
+            const __m256 av = _mm256_broadcast_ss(a[i] + off);
+            acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+        }
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (int64_t i = 0; i < m; i++) {
+        float* c = C + i * ldc;
+        __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) {
+            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c, m0), r0);
+            r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + 8, m1), r1);
+        }
+        _mm256_maskstore_ps(c, m0, r0);
+        _mm256_maskstore_ps(c + 8, m1, r1);
+    }
+}
 }  // namespace
 
-const GemmKernelInfo gemm_kernel_avx2 = {"avx2-fma", MR, NR, 144, 256, 4080, ukernel_avx2};
+const GemmKernelInfo gemm_kernel_avx2 = {"avx2-fma", MR, NR, 144, 256, 4080, false, ukernel_avx2, DMR, direct_avx2};
 
 double fma_probe_avx2(double seconds) {
     // 12 independent ymm chains (latency 4-5 × up to 2 FMA ports), each starting at its own value.

@@ -29,9 +29,24 @@ void ukernel_generic(int64_t k, const float* Ap, const float* Bp, float* C, int6
         }
     }
 }
+void direct_generic(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B, int64_t ldb, float* C,
+                    int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
+    float acc[MR][NR] = {};
+    for (int64_t p = 0; p < k; p++) {
+        const float* b = B + p * ldb;
+        for (int64_t i = 0; i < m; i++) {
+            const float a = A[i * rs_a + p * cs_a];
+            for (int64_t j = 0; j < n; j++) acc[i][j] += a * b[j];
+        }
+    }
+    for (int64_t i = 0; i < m; i++) {
+        float* c = C + i * ldc;
+        for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[j];
+    }
+}
 }  // namespace
 
-const GemmKernelInfo gemm_kernel_generic = {"generic", MR, NR, 128, 256, 2048, ukernel_generic};
+const GemmKernelInfo gemm_kernel_generic = {"generic", MR, NR, 128, 256, 2048, false, ukernel_generic, MR, direct_generic};
 
 double fma_probe_generic(double seconds) {
     // 8 independent chains of 8 floats, starting apart so no two chains can be merged.

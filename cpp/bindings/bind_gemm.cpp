@@ -93,6 +93,19 @@ void register_gemm(py::module_& m) {
           "The GEMM micro-kernel in use: 'avx512', 'avx2-fma' or 'generic'.");
     m.def("_select_gemm_kernel", [](const std::string& name) { return gemm_select_kernel(name.c_str()); },
           py::arg("name"), "Force a micro-kernel ('auto' restores the run-time choice); False if unsupported.");
+    m.def("_gemm_blocking",
+          [](int MC, int KC, int NC, int b_block_in_l2) {
+              gemm_set_blocking(MC, KC, NC, b_block_in_l2);
+              int mr, nr, mc, kc, nc, order;
+              gemm_get_blocking(&mr, &nr, &mc, &kc, &nc, &order);
+              py::dict d;
+              d["MR"] = mr, d["NR"] = nr, d["MC"] = mc, d["KC"] = kc, d["NC"] = nc, d["b_block_in_l2"] = (bool)order;
+              return d;
+          },
+          py::arg("MC") = 0, py::arg("KC") = 0, py::arg("NC") = 0, py::arg("b_block_in_l2") = -1,
+          "Read (and with positive arguments, retune) the active GEMM kernel's blocking (benchmarks only).");
+    m.def("_gemm_direct_max_work", [](double work) { gemm_set_direct_max_work(work); }, py::arg("work"),
+          "Products up to this many multiply-adds skip packing (benchmarks only).");
     m.def("_fma_peak_probe", [](double seconds, const std::string& isa) {
               py::gil_scoped_release release;
               return fma_peak_probe(seconds, isa.c_str());

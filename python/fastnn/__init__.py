@@ -6,7 +6,7 @@ them and ``fastnn.reference`` their pure-NumPy twin. See ``fastnn.info()`` for t
 
 from . import _core
 from ._backend import backend, get_backend, set_backend
-from . import ops, reference
+from . import datasets, ops, reference
 
 __version__ = _core.__version__
 
@@ -49,6 +49,7 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "info",
+    "datasets",
     "ops",
     "reference",
 ]

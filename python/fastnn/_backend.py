@@ -6,18 +6,12 @@ context manager that restores the previous backend on exit.
 
 from __future__ import annotations
 
-_NAMES = ("cpp", "numpy")
+from . import _core, reference
+
+_MODULES = {"cpp": _core, "numpy": reference}
+_NAMES = tuple(_MODULES)
 _current_name = "cpp"
-
-
-def _module(name):
-    if name == "cpp":
-        from . import _core
-
-        return _core
-    from . import reference
-
-    return reference
+_current_module = _core
 
 
 def get_backend() -> str:
@@ -27,10 +21,11 @@ def get_backend() -> str:
 
 def set_backend(name: str) -> None:
     """Make ``name`` (``"cpp"`` or ``"numpy"``) the process-wide backend of `fastnn.ops`."""
-    global _current_name
-    if name not in _NAMES:
+    global _current_name, _current_module
+    if name not in _MODULES:
         raise ValueError(f"set_backend: unknown backend. Expected one of {_NAMES}. Received: name={name!r}")
     _current_name = name
+    _current_module = _MODULES[name]
 
 
 class backend:
@@ -55,4 +50,4 @@ class backend:
 
 def current():
     """The module implementing the active backend (``fastnn._core`` or ``fastnn.reference``)."""
-    return _module(_current_name)
+    return _current_module

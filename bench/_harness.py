@@ -1,0 +1,87 @@
+"""Shared benchmark harness: the FMA-peak probe, alternating-block timing, thread matching.
+
+Protocol (../shared/PERFORMANCE.md): one process; libraries timed in alternating blocks
+(A B A B ...) with a pause between blocks so neither library's idle threads spin into the other's
+timing (OpenBLAS issue 3187); >= 5 warm-up calls; the median with p10/p90 over the repetitions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+import time
+
+import fastnn
+
+
+def fma_peak(threads: int, seconds: float = 0.3) -> tuple[float, float]:
+    """(single-core GFLOP/s, all-`threads` GFLOP/s) of the GEMM's ISA, probed concurrently."""
+    single = fastnn._core._fma_peak_probe(seconds)
+    results = [0.0] * threads
+
+    def run(i):
+        results[i] = fastnn._core._fma_peak_probe(seconds)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return single, sum(results)
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Run fastnn and NumPy's BLAS (and torch, if imported by the caller) with ``n`` threads."""
+    old = fastnn.get_num_threads()
+    fastnn.set_num_threads(n)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - bench extra not installed
+            threadpool_limits = None
+        if threadpool_limits is None:
+            yield
+        else:
+            with threadpool_limits(limits=n):
+                yield
+    finally:
+        fastnn.set_num_threads(old)
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    infos = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('threading_layer')})"
+             for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(infos) or "none found"
+
+
+def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.02) -> dict:
+    """Time each callable in ``funcs`` in alternating blocks; return {name: (median, p10, p90)} in s."""
+    for f in funcs.values():
+        for _ in range(warmup):
+            f()
+    samples = {name: [] for name in funcs}
+    per_block = max(1, reps // blocks)
+    for _ in range(blocks):
+        for name, f in funcs.items():
+            time.sleep(pause)
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                f()
+                samples[name].append(time.perf_counter() - t0)
+    out = {}
+    for name, s in samples.items():
+        s.sort()
+        q = statistics.quantiles(s, n=10) if len(s) >= 2 else [s[0]] * 9
+        out[name] = (statistics.median(s), q[0], q[-1])
+    return out
+
+
+def fmt_ms(t: tuple) -> str:
+    med, p10, p90 = t
+    return f"{med * 1e3:8.3f} [{p10 * 1e3:.3f}-{p90 * 1e3:.3f}]"
