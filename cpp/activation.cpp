@@ -202,53 +202,10 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// SIMD-cloned runs for the recurrent kernels' gate passes (fastnn.h): the hot activations with
-// the formulas above, compiled per instruction set; the others fall back to the scalar runs.
-
-FASTNN_SIMD_CLONES
-void activation_inplace_simd(float* y, index_t count, Act act, float alpha) {
-    switch (act) {
-        case Act::Sigmoid:
-            for (index_t i = 0; i < count; i++) y[i] = sigmoid_poly(y[i]);
-            return;
-        case Act::Tanh:
-            for (index_t i = 0; i < count; i++) y[i] = tanh_poly(y[i]);
-            return;
-        case Act::Relu:
-            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-            return;
-        case Act::HardSigmoid:
-            for (index_t i = 0; i < count; i++)
-                y[i] = std::min(std::max(y[i] * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
-            return;
-        default:
-            activation_inplace(y, count, act, alpha);
-            return;
-    }
-}
-
-FASTNN_SIMD_CLONES
-void activation_backward_simd(float* dx, const float* dy, const float* y, index_t count, Act act,
-                              float alpha) {
-    switch (act) {
-        case Act::Sigmoid:
-            for (index_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-            return;
-        case Act::Tanh:
-            for (index_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-            return;
-        case Act::Relu:
-            for (index_t i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-            return;
-        case Act::HardSigmoid:
-            for (index_t i = 0; i < count; i++)
-                dx[i] = (y[i] > 0.0f && y[i] < 1.0f) ? dy[i] * (1.0f / 6.0f) : 0.0f;
-            return;
-        default:
-            activation_backward_run(dx, dy, y, count, act, alpha);
-            return;
-    }
+// dx = dy ⊙ f'(y) on one contiguous run, without a parallel region: the recurrent kernels call
+// it per gate row from inside their own parallel step.
+void activation_backward_row(float* dx, const float* dy, const float* y, index_t count, Act act, float alpha) {
+    activation_backward_run(dx, dy, y, count, act, alpha);
 }
 
 }  // namespace fastnn

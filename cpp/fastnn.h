@@ -44,20 +44,10 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
                          Act act, float alpha);
 // In-place elementwise activation on a contiguous run; the GEMM epilogue uses it per tile row.
 void activation_inplace(float* y, index_t count, Act act, float alpha);
-
-// Functions compiled for several instruction sets (AVX-512, AVX2, baseline), one picked when the
-// library loads (GCC ifunc on Linux x86-64; elsewhere a plain function).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FASTNN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FASTNN_SIMD_CLONES
-#endif
-// activation_inplace and the backward run (dx = dy ⊙ f'(y), dx may alias dy) on one contiguous
-// run, with the CPU's widest SIMD: the recurrent kernels call them per gate row inside a step.
-// Same formulas as activation_inplace / activation_backward; never softmax.
-void activation_inplace_simd(float* y, index_t count, Act act, float alpha);
-void activation_backward_simd(float* dx, const float* dy, const float* y, index_t count, Act act,
-                              float alpha);
+// dx = dy ⊙ f'(y) on one contiguous run (dx may alias dy), no threading: for kernels that call
+// it per row from inside their own parallel region (the recurrent gate passes). Never softmax.
+void activation_backward_row(float* dx, const float* dy, const float* y, index_t count, Act act,
+                             float alpha);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM. One sgemm serves every family: C = alpha·op(A)·op(B) + beta·C, then the optional

@@ -107,7 +107,7 @@ void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_
     }
 }
 
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void column_sums_range(float* db, const float* m, index_t rows, index_t ld, index_t j0, index_t j1) {
     constexpr index_t B = 64;
     for (index_t jb = j0; jb < j1; jb += B) {
@@ -160,7 +160,7 @@ index_t carve_size(std::initializer_list<index_t> sizes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-step elementwise passes over batch rows [r0, r1): vectorised clones (fastnn.h).
+// Per-step elementwise passes over batch rows [r0, r1), multi-versioned like activation.cpp (common.h).
 
 struct Acts {
     Act act, ract;
@@ -168,14 +168,14 @@ struct Acts {
 };
 
 // LSTM forward: g (N, 4·OC) pre-activations -> activated [i f g o]; c = f·c_prev + i·g; a = act(c); h = o·a.
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* Cp, index_t OC, Acts f,
                        index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* FASTNN_RESTRICT g = G + n * 4 * OC;  // seek to row n: [i f g o]
-        activation_inplace_simd(g, 2 * OC, f.ract, f.ralpha);
-        activation_inplace_simd(g + 2 * OC, OC, f.act, f.alpha);
-        activation_inplace_simd(g + 3 * OC, OC, f.ract, f.ralpha);
+        activation_inplace(g, 2 * OC, f.ract, f.ralpha);
+        activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
+        activation_inplace(g + 3 * OC, OC, f.ract, f.ralpha);
         const float* FASTNN_RESTRICT cp = Cp + n * OC;
         float* FASTNN_RESTRICT c = Cn + n * OC;
         float* FASTNN_RESTRICT a = An + n * OC;
@@ -183,7 +183,7 @@ void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* C
             c[j] = g[OC + j] * cp[j] + g[j] * g[2 * OC + j];
             a[j] = c[j];
         }
-        activation_inplace_simd(a, OC, f.act, f.alpha);
+        activation_inplace(a, OC, f.act, f.alpha);
         float* FASTNN_RESTRICT h = Hn + n * OC;
         for (index_t j = 0; j < OC; j++) h[j] = g[3 * OC + j] * a[j];
     }
@@ -191,7 +191,7 @@ void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* C
 
 // LSTM backward: from dh, dc (gradients reaching h_s, c_s) write dG (pre-activation gate
 // gradients) and dc <- dc_prev (in place); then dh <- dh_seq[:, s-1] when given (the GEMM adds dG·Uᵀ).
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const float* A, const float* Cp,
                         const float* dh_next, index_t dh_next_stride, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
@@ -203,7 +203,7 @@ void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const f
         float* FASTNN_RESTRICT dh = dH + n * OC;
         // dc += dh·o·act'(c), with the o block of dg as the temporary
         for (index_t j = 0; j < OC; j++) dg[3 * OC + j] = dh[j] * g[3 * OC + j];
-        activation_backward_simd(dg + 3 * OC, dg + 3 * OC, a, OC, f.act, f.alpha);
+        activation_backward_row(dg + 3 * OC, dg + 3 * OC, a, OC, f.act, f.alpha);
         for (index_t j = 0; j < OC; j++) {
             dc[j] += dg[3 * OC + j];
             dg[j] = dc[j] * g[2 * OC + j];      // di
@@ -212,15 +212,15 @@ void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const f
             dg[3 * OC + j] = dh[j] * a[j];      // do
             dc[j] *= g[OC + j];                 // dc_prev
         }
-        activation_backward_simd(dg, dg, g, 2 * OC, f.ract, f.ralpha);
-        activation_backward_simd(dg + 2 * OC, dg + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
-        activation_backward_simd(dg + 3 * OC, dg + 3 * OC, g + 3 * OC, OC, f.ract, f.ralpha);
+        activation_backward_row(dg, dg, g, 2 * OC, f.ract, f.ralpha);
+        activation_backward_row(dg + 2 * OC, dg + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_row(dg + 3 * OC, dg + 3 * OC, g + 3 * OC, OC, f.ract, f.ralpha);
         if (dh_next) std::memcpy(dh, dh_next + n * dh_next_stride, sizeof(float) * OC);
     }
 }
 
 // GRU forward, reset_after: g (N, 3·OC) input projections, q (N, 3·OC) = h_prev·u + b_rec.
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const float* Hp, index_t OC, Acts f,
                        index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
@@ -228,12 +228,12 @@ void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const floa
         const float* FASTNN_RESTRICT q = Q + n * 3 * OC;
         float* FASTNN_RESTRICT e = E + n * OC;
         for (index_t j = 0; j < 2 * OC; j++) g[j] += q[j];
-        activation_inplace_simd(g, 2 * OC, f.ract, f.ralpha);
+        activation_inplace(g, 2 * OC, f.ract, f.ralpha);
         for (index_t j = 0; j < OC; j++) {
             e[j] = q[2 * OC + j];
             g[2 * OC + j] += g[OC + j] * e[j];
         }
-        activation_inplace_simd(g + 2 * OC, OC, f.act, f.alpha);
+        activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
         const float* FASTNN_RESTRICT hp = Hp + n * OC;
         float* FASTNN_RESTRICT h = Hn + n * OC;
         for (index_t j = 0; j < OC; j++) h[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * OC + j];
@@ -242,11 +242,11 @@ void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const floa
 
 // GRU forward, reset before, first half: activate z and r (their recurrent products are in g);
 // e = r ⊙ h_prev feeds the candidate's recurrent GEMM.
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void gru_before_gates(float* G, float* E, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* FASTNN_RESTRICT g = G + n * 3 * OC;
-        activation_inplace_simd(g, 2 * OC, f.ract, f.ralpha);
+        activation_inplace(g, 2 * OC, f.ract, f.ralpha);
         const float* FASTNN_RESTRICT hp = Hp + n * OC;
         float* FASTNN_RESTRICT e = E + n * OC;
         for (index_t j = 0; j < OC; j++) e[j] = g[OC + j] * hp[j];
@@ -254,11 +254,11 @@ void gru_before_gates(float* G, float* E, const float* Hp, index_t OC, Acts f, i
 }
 
 // GRU forward, reset before, second half: hh = act(·) and the state update.
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void gru_before_update(float* G, float* Hn, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* FASTNN_RESTRICT g = G + n * 3 * OC;
-        activation_inplace_simd(g + 2 * OC, OC, f.act, f.alpha);
+        activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
         const float* FASTNN_RESTRICT hp = Hp + n * OC;
         float* FASTNN_RESTRICT h = Hn + n * OC;
         for (index_t j = 0; j < OC; j++) h[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * OC + j];
@@ -267,7 +267,7 @@ void gru_before_update(float* G, float* Hn, const float* Hp, index_t OC, Acts f,
 
 // GRU backward, reset_after: dP = [dz dr dhh] (input side), dQ = [dz dr dhh·r] (recurrent side);
 // dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then adds dQ·uᵀ. dst may be dH itself.
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const float* G, const float* E,
                         const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
                         index_t r0, index_t r1) {
@@ -282,12 +282,12 @@ void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const
             dp[2 * OC + j] = dh[j] * (1.0f - g[j]);
             dp[j] = dh[j] * (hp[j] - g[2 * OC + j]);
         }
-        activation_backward_simd(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
         for (index_t j = 0; j < OC; j++) {
             dp[OC + j] = dp[2 * OC + j] * e[j];
             dq[2 * OC + j] = dp[2 * OC + j] * g[OC + j];
         }
-        activation_backward_simd(dp, dp, g, 2 * OC, f.ract, f.ralpha);
+        activation_backward_row(dp, dp, g, 2 * OC, f.ract, f.ralpha);
         std::memcpy(dq, dp, sizeof(float) * 2 * OC);
         float* d = dst + n * OC;
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
@@ -296,7 +296,7 @@ void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const
 }
 
 // GRU backward, reset before, first half: dhh and dz into dP (dr needs d(r ⊙ h_prev) first).
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t OC, Acts f,
                           index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
@@ -308,13 +308,13 @@ void gru_before_backward1(float* dP, const float* dH, const float* G, const floa
             dp[2 * OC + j] = dh[j] * (1.0f - g[j]);
             dp[j] = dh[j] * (hp[j] - g[2 * OC + j]);
         }
-        activation_backward_simd(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
-        activation_backward_simd(dp, dp, g, OC, f.ract, f.ralpha);
+        activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_row(dp, dp, g, OC, f.ract, f.ralpha);
     }
 }
 
 // GRU backward, reset before, second half: drh = d(r ⊙ h_prev); dr; dst <- dh·z + drh·r (+ dh_seq).
-FASTNN_SIMD_CLONES
+FASTNN_ELEMENTWISE
 void gru_before_backward2(float* dP, float* dst, const float* dH, const float* drh_all, const float* G,
                           const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
                           index_t r0, index_t r1) {
@@ -325,7 +325,7 @@ void gru_before_backward2(float* dP, float* dst, const float* dH, const float* d
         const float* dh = dH + n * OC;
         float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
         for (index_t j = 0; j < OC; j++) dp[OC + j] = drh[j] * hp[j];
-        activation_backward_simd(dp + OC, dp + OC, g + OC, OC, f.ract, f.ralpha);
+        activation_backward_row(dp + OC, dp + OC, g + OC, OC, f.ract, f.ralpha);
         float* d = dst + n * OC;
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
         for (index_t j = 0; j < OC; j++) d[j] = dh[j] * g[j] + drh[j] * g[OC + j] + (next ? next[j] : 0.0f);
@@ -359,7 +359,7 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
     for (index_t s = 0; s < T; s++) {
         float* h = H + (s + 1) * NO;
         sgemm(h, OC, H + s * NO, OC, false, u, OC, false, N, OC, OC, 1.0f, 1.0f);  // += h_prev·u
-        for_rows(N, NO, [&](index_t r0, index_t r1) { activation_inplace_simd(h + r0 * OC, (r1 - r0) * OC, act, alpha); });
+        for_rows(N, NO, [&](index_t r0, index_t r1) { activation_inplace(h + r0 * OC, (r1 - r0) * OC, act, alpha); });
     }
     std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
     if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
@@ -383,7 +383,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
         float* da = dA + s * NO;
         const float* next = seq_grad(dh_seq, s, OC);
         for_rows(N, NO, [&](index_t r0, index_t r1) {
-            activation_backward_simd(da + r0 * OC, dh + r0 * OC, H + (s + 1) * NO + r0 * OC, (r1 - r0) * OC, act, alpha);
+            activation_backward_row(da + r0 * OC, dh + r0 * OC, H + (s + 1) * NO + r0 * OC, (r1 - r0) * OC, act, alpha);
             if (next)
                 for (index_t n = r0; n < r1; n++) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
         });
