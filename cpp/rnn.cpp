@@ -96,6 +96,16 @@ void init_state(float* s, const float* s0, index_t count) {
         std::fill(s, s + count, 0.0f);
 }
 
+// ut (G·OC, OC) = uᵀ: backward's per-step products dG·uᵀ then read B untransposed, which the
+// GEMM packs with row copies instead of a strided gather every step.
+void transpose_weights(float* ut, const float* u, index_t OC, index_t GO) {
+    constexpr index_t B = 32;
+    for (index_t i0 = 0; i0 < OC; i0 += B)
+        for (index_t j0 = 0; j0 < GO; j0 += B)
+            for (index_t i = i0; i < std::min(OC, i0 + B); i++)
+                for (index_t j = j0; j < std::min(GO, j0 + B); j++) ut[j * OC + i] = u[i * GO + j];
+}
+
 // dh (N, OC) = dh_last + dh_seq[:, T-1] (either may be null): the gradient reaching the last step.
 void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_t N, index_t T, index_t OC) {
     init_state(dh, dh_last, N * OC);
@@ -167,25 +177,93 @@ struct Acts {
     float alpha, ralpha;
 };
 
+// The loops over one row's units live in small inline helpers whose gate blocks are restrict
+// PARAMETERS: the blocks of a row never overlap, and GCC vectorises only when told so this way
+// (restrict locals are not enough). The helpers inline into each multi-versioned caller.
+#define R FASTNN_RESTRICT
+
+inline void mul_row(float* R y, const float* R a, const float* R b, index_t n) {
+    for (index_t j = 0; j < n; j++) y[j] = a[j] * b[j];
+}
+
+inline void add_row(float* R y, const float* R a, index_t n) {
+    for (index_t j = 0; j < n; j++) y[j] += a[j];
+}
+
+// c = f·c_prev + i·g and a copy of it in a (activated next)
+inline void lstm_state_row(float* R c, float* R a, const float* R i, const float* R f, const float* R g,
+                           const float* R cp, index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        c[j] = f[j] * cp[j] + i[j] * g[j];
+        a[j] = c[j];
+    }
+}
+
+// Gate gradients before their activations' derivatives, and dc <- dc_prev. dout holds
+// dh·o·act'(c) on entry and dh·a on exit.
+inline void lstm_grad_row(float* R di, float* R df, float* R dg, float* R dout, float* R dc, const float* R i,
+                          const float* R f, const float* R g, const float* R a, const float* R cp, const float* R dh,
+                          index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        const float dcj = dc[j] + dout[j];
+        di[j] = dcj * g[j];
+        df[j] = dcj * cp[j];
+        dg[j] = dcj * i[j];
+        dout[j] = dh[j] * a[j];
+        dc[j] = dcj * f[j];
+    }
+}
+
+// GRU reset_after candidate: e = q_h (kept for backward); hh += r·q_h
+inline void gru_candidate_row(float* R e, float* R hh, const float* R r, const float* R qh, index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        e[j] = qh[j];
+        hh[j] += r[j] * qh[j];
+    }
+}
+
+// h = z·h_prev + (1 - z)·hh
+inline void gru_update_row(float* R h, const float* R z, const float* R hp, const float* R hh, index_t n) {
+    for (index_t j = 0; j < n; j++) h[j] = z[j] * hp[j] + (1.0f - z[j]) * hh[j];
+}
+
+// dhh = dh·(1 - z), dz = dh·(h_prev - hh), before the activations' derivatives
+inline void gru_grad_row(float* R dhh, float* R dz, const float* R dh, const float* R z, const float* R hp,
+                         const float* R hh, index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        dhh[j] = dh[j] * (1.0f - z[j]);
+        dz[j] = dh[j] * (hp[j] - hh[j]);
+    }
+}
+
+// d = dh·z [+ drh·r] [+ next]; d may be dh itself (same index read, then written: no restrict)
+inline void gru_state_grad_row(float* d, const float* dh, const float* R z, const float* R drh, const float* R r,
+                               const float* R next, index_t n) {
+    if (drh && next)
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j] + drh[j] * r[j] + next[j];
+    else if (drh)
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j] + drh[j] * r[j];
+    else if (next)
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j] + next[j];
+    else
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j];
+}
+
+#undef R
+
 // LSTM forward: g (N, 4·OC) pre-activations -> activated [i f g o]; c = f·c_prev + i·g; a = act(c); h = o·a.
 FASTNN_ELEMENTWISE
 void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* Cp, index_t OC, Acts f,
                        index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        float* FASTNN_RESTRICT g = G + n * 4 * OC;  // seek to row n: [i f g o]
+        float* g = G + n * 4 * OC;  // seek to row n: [i f g o]
+        float* a = An + n * OC;
         activation_inplace(g, 2 * OC, f.ract, f.ralpha);
         activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
         activation_inplace(g + 3 * OC, OC, f.ract, f.ralpha);
-        const float* FASTNN_RESTRICT cp = Cp + n * OC;
-        float* FASTNN_RESTRICT c = Cn + n * OC;
-        float* FASTNN_RESTRICT a = An + n * OC;
-        for (index_t j = 0; j < OC; j++) {
-            c[j] = g[OC + j] * cp[j] + g[j] * g[2 * OC + j];
-            a[j] = c[j];
-        }
+        lstm_state_row(Cn + n * OC, a, g, g + OC, g + 2 * OC, Cp + n * OC, OC);
         activation_inplace(a, OC, f.act, f.alpha);
-        float* FASTNN_RESTRICT h = Hn + n * OC;
-        for (index_t j = 0; j < OC; j++) h[j] = g[3 * OC + j] * a[j];
+        mul_row(Hn + n * OC, g + 3 * OC, a, OC);
     }
 }
 
@@ -195,26 +273,17 @@ FASTNN_ELEMENTWISE
 void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const float* A, const float* Cp,
                         const float* dh_next, index_t dh_next_stride, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        const float* FASTNN_RESTRICT g = G + n * 4 * OC;  // activated [i f g o]
-        const float* FASTNN_RESTRICT a = A + n * OC;
-        const float* FASTNN_RESTRICT cp = Cp + n * OC;
-        float* FASTNN_RESTRICT dg = dG + n * 4 * OC;
-        float* FASTNN_RESTRICT dc = dC + n * OC;
-        float* FASTNN_RESTRICT dh = dH + n * OC;
-        // dc += dh·o·act'(c), with the o block of dg as the temporary
-        for (index_t j = 0; j < OC; j++) dg[3 * OC + j] = dh[j] * g[3 * OC + j];
-        activation_backward_row(dg + 3 * OC, dg + 3 * OC, a, OC, f.act, f.alpha);
-        for (index_t j = 0; j < OC; j++) {
-            dc[j] += dg[3 * OC + j];
-            dg[j] = dc[j] * g[2 * OC + j];      // di
-            dg[OC + j] = dc[j] * cp[j];         // df
-            dg[2 * OC + j] = dc[j] * g[j];      // dg
-            dg[3 * OC + j] = dh[j] * a[j];      // do
-            dc[j] *= g[OC + j];                 // dc_prev
-        }
-        activation_backward_row(dg, dg, g, 2 * OC, f.ract, f.ralpha);
+        const float* g = G + n * 4 * OC;  // activated [i f g o]
+        const float* a = A + n * OC;
+        float* dg = dG + n * 4 * OC;
+        float* dh = dH + n * OC;
+        float* dout = dg + 3 * OC;  // the o block holds dh·o·act'(c) first
+        mul_row(dout, dh, g + 3 * OC, OC);
+        activation_backward_row(dout, dout, a, OC, f.act, f.alpha);
+        lstm_grad_row(dg, dg + OC, dg + 2 * OC, dout, dC + n * OC, g, g + OC, g + 2 * OC, a, Cp + n * OC, dh, OC);
+        activation_backward_row(dg, dg, g, 2 * OC, f.ract, f.ralpha);  // i and f
         activation_backward_row(dg + 2 * OC, dg + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
-        activation_backward_row(dg + 3 * OC, dg + 3 * OC, g + 3 * OC, OC, f.ract, f.ralpha);
+        activation_backward_row(dout, dout, g + 3 * OC, OC, f.ract, f.ralpha);
         if (dh_next) std::memcpy(dh, dh_next + n * dh_next_stride, sizeof(float) * OC);
     }
 }
@@ -224,19 +293,13 @@ FASTNN_ELEMENTWISE
 void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const float* Hp, index_t OC, Acts f,
                        index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        float* FASTNN_RESTRICT g = G + n * 3 * OC;  // [z r hh]
-        const float* FASTNN_RESTRICT q = Q + n * 3 * OC;
-        float* FASTNN_RESTRICT e = E + n * OC;
-        for (index_t j = 0; j < 2 * OC; j++) g[j] += q[j];
+        float* g = G + n * 3 * OC;  // [z r hh]
+        const float* q = Q + n * 3 * OC;
+        add_row(g, q, 2 * OC);
         activation_inplace(g, 2 * OC, f.ract, f.ralpha);
-        for (index_t j = 0; j < OC; j++) {
-            e[j] = q[2 * OC + j];
-            g[2 * OC + j] += g[OC + j] * e[j];
-        }
+        gru_candidate_row(E + n * OC, g + 2 * OC, g + OC, q + 2 * OC, OC);
         activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
-        const float* FASTNN_RESTRICT hp = Hp + n * OC;
-        float* FASTNN_RESTRICT h = Hn + n * OC;
-        for (index_t j = 0; j < OC; j++) h[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * OC + j];
+        gru_update_row(Hn + n * OC, g, Hp + n * OC, g + 2 * OC, OC);
     }
 }
 
@@ -245,11 +308,9 @@ void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const floa
 FASTNN_ELEMENTWISE
 void gru_before_gates(float* G, float* E, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        float* FASTNN_RESTRICT g = G + n * 3 * OC;
+        float* g = G + n * 3 * OC;
         activation_inplace(g, 2 * OC, f.ract, f.ralpha);
-        const float* FASTNN_RESTRICT hp = Hp + n * OC;
-        float* FASTNN_RESTRICT e = E + n * OC;
-        for (index_t j = 0; j < OC; j++) e[j] = g[OC + j] * hp[j];
+        mul_row(E + n * OC, g + OC, Hp + n * OC, OC);
     }
 }
 
@@ -257,11 +318,9 @@ void gru_before_gates(float* G, float* E, const float* Hp, index_t OC, Acts f, i
 FASTNN_ELEMENTWISE
 void gru_before_update(float* G, float* Hn, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        float* FASTNN_RESTRICT g = G + n * 3 * OC;
+        float* g = G + n * 3 * OC;
         activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
-        const float* FASTNN_RESTRICT hp = Hp + n * OC;
-        float* FASTNN_RESTRICT h = Hn + n * OC;
-        for (index_t j = 0; j < OC; j++) h[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * OC + j];
+        gru_update_row(Hn + n * OC, g, Hp + n * OC, g + 2 * OC, OC);
     }
 }
 
@@ -272,26 +331,18 @@ void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const
                         const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
                         index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        const float* FASTNN_RESTRICT g = G + n * 3 * OC;  // activated [z r hh]
-        const float* FASTNN_RESTRICT e = E + n * OC;
-        const float* FASTNN_RESTRICT hp = Hp + n * OC;
+        const float* g = G + n * 3 * OC;  // activated [z r hh]
         const float* dh = dH + n * OC;
-        float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
-        float* FASTNN_RESTRICT dq = dQ + n * 3 * OC;
-        for (index_t j = 0; j < OC; j++) {
-            dp[2 * OC + j] = dh[j] * (1.0f - g[j]);
-            dp[j] = dh[j] * (hp[j] - g[2 * OC + j]);
-        }
+        float* dp = dP + n * 3 * OC;
+        float* dq = dQ + n * 3 * OC;
+        gru_grad_row(dp + 2 * OC, dp, dh, g, Hp + n * OC, g + 2 * OC, OC);
         activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
-        for (index_t j = 0; j < OC; j++) {
-            dp[OC + j] = dp[2 * OC + j] * e[j];
-            dq[2 * OC + j] = dp[2 * OC + j] * g[OC + j];
-        }
-        activation_backward_row(dp, dp, g, 2 * OC, f.ract, f.ralpha);
+        mul_row(dp + OC, dp + 2 * OC, E + n * OC, OC);      // dr = dhh·e
+        mul_row(dq + 2 * OC, dp + 2 * OC, g + OC, OC);      // the recurrent candidate's gradient: dhh·r
+        activation_backward_row(dp, dp, g, 2 * OC, f.ract, f.ralpha);  // z and r
         std::memcpy(dq, dp, sizeof(float) * 2 * OC);
-        float* d = dst + n * OC;
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
-        for (index_t j = 0; j < OC; j++) d[j] = dh[j] * g[j] + (next ? next[j] : 0.0f);
+        gru_state_grad_row(dst + n * OC, dh, g, nullptr, nullptr, next, OC);
     }
 }
 
@@ -300,14 +351,9 @@ FASTNN_ELEMENTWISE
 void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t OC, Acts f,
                           index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        const float* FASTNN_RESTRICT g = G + n * 3 * OC;
-        const float* FASTNN_RESTRICT hp = Hp + n * OC;
-        const float* FASTNN_RESTRICT dh = dH + n * OC;
-        float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
-        for (index_t j = 0; j < OC; j++) {
-            dp[2 * OC + j] = dh[j] * (1.0f - g[j]);
-            dp[j] = dh[j] * (hp[j] - g[2 * OC + j]);
-        }
+        const float* g = G + n * 3 * OC;
+        float* dp = dP + n * 3 * OC;
+        gru_grad_row(dp + 2 * OC, dp, dH + n * OC, g, Hp + n * OC, g + 2 * OC, OC);
         activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
         activation_backward_row(dp, dp, g, OC, f.ract, f.ralpha);
     }
@@ -319,16 +365,13 @@ void gru_before_backward2(float* dP, float* dst, const float* dH, const float* d
                           const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
                           index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
-        const float* FASTNN_RESTRICT g = G + n * 3 * OC;
-        const float* FASTNN_RESTRICT hp = Hp + n * OC;
-        const float* FASTNN_RESTRICT drh = drh_all + n * OC;
-        const float* dh = dH + n * OC;
-        float* FASTNN_RESTRICT dp = dP + n * 3 * OC;
-        for (index_t j = 0; j < OC; j++) dp[OC + j] = drh[j] * hp[j];
-        activation_backward_row(dp + OC, dp + OC, g + OC, OC, f.ract, f.ralpha);
-        float* d = dst + n * OC;
+        const float* g = G + n * 3 * OC;
+        const float* drh = drh_all + n * OC;
+        float* dr = dP + n * 3 * OC + OC;
+        mul_row(dr, drh, Hp + n * OC, OC);
+        activation_backward_row(dr, dr, g + OC, OC, f.ract, f.ralpha);
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
-        for (index_t j = 0; j < OC; j++) d[j] = dh[j] * g[j] + drh[j] * g[OC + j] + (next ? next[j] : 0.0f);
+        gru_state_grad_row(dst + n * OC, dH + n * OC, g, drh, g + OC, next, OC);
     }
 }
 
@@ -373,11 +416,13 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     DenormalGuard denormals;
     const index_t NO = N * OC, TN = T * N, TNC = T * N * C;
     const float* H = cache;
-    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, T * NO, NO}))};
+    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, T * NO, NO, OC * OC}))};
     float* xt = sc.take(TNC);
     float* dxt = sc.take(dx ? TNC : 0);
     float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
+    float* ut = sc.take(OC * OC);
+    transpose_weights(ut, u, OC, OC);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     for (index_t s = T - 1; s >= 0; s--) {
         float* da = dA + s * NO;
@@ -389,7 +434,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
         });
         // dh_prev (+)= da·uᵀ
         float* dst = s > 0 ? dh : dh0;
-        sgemm(dst, OC, da, OC, false, u, OC, true, N, OC, OC, 1.0f, next ? 1.0f : 0.0f);
+        sgemm(dst, OC, da, OC, false, ut, OC, false, N, OC, OC, 1.0f, next ? 1.0f : 0.0f);
     }
     sgemm(du, OC, H, OC, true, dA, OC, false, OC, OC, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dA
     gather_time_major(xt, x, N, T, C, go_backwards);
@@ -443,11 +488,13 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     const float* G = Cs + (T + 1) * NO;
     const float* A = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, NO}))};
+    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, NO, GO * OC}))};
     float* xt = sc.take(TNC);
     float* dxt = sc.take(dx ? TNC : 0);
     float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
+    float* ut = sc.take(GO * OC);
+    transpose_weights(ut, u, OC, GO);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     init_state(dc0, dc_last, NO);  // dc0 carries dc through the loop
     for (index_t s = T - 1; s >= 0; s--) {
@@ -457,7 +504,7 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
             lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, r0, r1);
         });
         float* dst = s > 0 ? dh : dh0;
-        sgemm(dst, OC, dg, GO, false, u, GO, true, N, OC, GO, 1.0f, next ? 1.0f : 0.0f);  // dh_prev (+)= dg·uᵀ
+        sgemm(dst, OC, dg, GO, false, ut, OC, false, N, OC, GO, 1.0f, next ? 1.0f : 0.0f);  // dh_prev (+)= dg·uᵀ
     }
     sgemm(du, GO, H, OC, true, dG, GO, false, OC, GO, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dG
     gather_time_major(xt, x, N, T, C, go_backwards);
@@ -518,13 +565,15 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     const float* G = H + (T + 1) * NO;
     const float* E = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, reset_after ? TN * GO : NO, NO}))};
+    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, reset_after ? TN * GO : NO, NO, GO * OC}))};
     float* xt = sc.take(TNC);
     float* dxt = sc.take(dx ? TNC : 0);
     float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
     float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
     float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
+    float* ut = sc.take(GO * OC);
+    transpose_weights(ut, u, OC, GO);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     for (index_t s = T - 1; s >= 0; s--) {
         float* dp = dP + s * N * GO;
@@ -538,14 +587,14 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
             for_rows(N, N * GO, [&](index_t r0, index_t r1) {
                 gru_after_backward(dp, dq, dst, dh, g, e, hp, next, T * OC, OC, f, r0, r1);
             });
-            sgemm(dst, OC, dq, GO, false, u, GO, true, N, OC, GO, 1.0f, 1.0f);  // += dq·uᵀ
+            sgemm(dst, OC, dq, GO, false, ut, OC, false, N, OC, GO, 1.0f, 1.0f);  // += dq·uᵀ
         } else {
             for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_backward1(dp, dh, g, hp, OC, f, r0, r1); });
-            sgemm(drh, OC, dp + 2 * OC, GO, false, u + 2 * OC, GO, true, N, OC, OC, 1.0f, 0.0f);  // dhh·u_hᵀ
+            sgemm(drh, OC, dp + 2 * OC, GO, false, ut + 2 * OC * OC, OC, false, N, OC, OC, 1.0f, 0.0f);  // dhh·u_hᵀ
             for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) {
                 gru_before_backward2(dp, dst, dh, drh, g, hp, next, T * OC, OC, f, r0, r1);
             });
-            sgemm(dst, OC, dp, GO, false, u, GO, true, N, OC, 2 * OC, 1.0f, 1.0f);  // += [dz dr]·u_zrᵀ
+            sgemm(dst, OC, dp, GO, false, ut, OC, false, N, OC, 2 * OC, 1.0f, 1.0f);  // += [dz dr]·u_zrᵀ
         }
     }
     if (reset_after) {
