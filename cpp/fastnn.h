@@ -129,24 +129,23 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
 //     reset_after:  hh = act(x·w_h + b_h + r ⊙ (h_prev·u_h + b_rh))
 //     reset before: hh = act(x·w_h + b_h + (r ⊙ h_prev)·u_h)
 // h0, c0 (N, OC) or nullptr (zeros). go_backwards reads x from the last step to the first;
-// h_seq (N, T, OC) is in processing order (Keras), nullptr when not wanted. `cache` (floats:
-// rnn_cache_rows(cell, T)·N·OC) keeps what backward needs, time-major in processing order
+// h_seq (N, T, OC) is in processing order (Keras), nullptr when not wanted. `cache`
+// (rnn_cache_size floats) keeps what backward needs, x included, time-major in processing order
 // (layout in rnn.cpp); callers treat it as opaque.
 // Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
 // is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
 // (N, OC) are overwritten. Results do not depend on the thread count.
 
 enum class RnnCell : int32_t { SimpleRNN = 0, LSTM, GRU };
-// The cache holds rnn_cache_rows(cell, T) blocks of (N, OC) floats.
-index_t rnn_cache_rows(RnnCell cell, index_t T);
+index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC);
 
 void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,
                         index_t C, index_t OC, Act act, float alpha, bool go_backwards);
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
-                         const float* dh_seq, const float* dh_last, const float* x, const float* w,
-                         const float* u, index_t N, index_t T, index_t C, index_t OC, Act act,
-                         float alpha, bool go_backwards);
+                         const float* dh_seq, const float* dh_last, const float* w, const float* u,
+                         index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                         bool go_backwards);
 
 void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
                   const float* w, const float* u, const float* b, const float* h0, const float* c0,
@@ -154,8 +153,8 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
                   float ralpha, bool go_backwards);
 void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
                    const float* cache, const float* dh_seq, const float* dh_last,
-                   const float* dc_last, const float* x, const float* w, const float* u, index_t N,
-                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   const float* dc_last, const float* w, const float* u, index_t N, index_t T,
+                   index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
                    bool go_backwards);
 
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
@@ -163,9 +162,9 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
                  bool go_backwards);
 void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
-                  const float* dh_seq, const float* dh_last, const float* x, const float* w,
-                  const float* u, index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                  Act ract, float ralpha, bool reset_after, bool go_backwards);
+                  const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
+                  index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                  bool reset_after, bool go_backwards);
 
 // ---------------------------------------------------------------------------------------------
 // Machine probe: FMA throughput of the chosen micro-kernel's ISA on the calling thread, in

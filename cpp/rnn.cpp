@@ -6,21 +6,23 @@
 // step's gates will live; then per step the recurrent product h_prev·U accumulates onto that
 // step's (N × G·OC) tile (beta = 1) and one pass applies the gate nonlinearities and the state
 // update over the tile while it is in L2.
-// Backward: per step only the gate gradients (one pass) and dh_prev = dG·Uᵀ (one GEMM); after the
-// loop the parameter gradients are whole-sequence GEMMs, dU = H_prevᵀ·dG, dW = Xᵀ·dG,
-// dX = dG·Wᵀ, and db is a column sum.
+// Backward: per step only the gate gradients (one pass) and dh_prev = dG·Uᵀ (one GEMM against
+// Uᵀ, transposed once per call); after the loop ONE whole-sequence GEMM gives dU, db and dW
+// together — Zᵀ·dG with Z's rows [h_prev | 1 | x] — and one more gives dX = dG·Wᵀ.
 //
 // Layout: every internal buffer is time-major in processing order (step s reads x[:, T-1-s] when
 // go_backwards), so each whole-sequence product is a single GEMM over T·N rows; the batch-first
 // API layout is restored by gather/scatter copies at the edges and never leaks.
-// Cache (floats, blocks of (N, OC) rows; H[0] = h0, H[s+1] = h after step s):
-//   SimpleRNN  H (T+1, N, OC)
-//   LSTM       H (T+1, N, OC) | Cs (T+1, N, OC) | G (T, N, 4·OC) activated [i f g o] | A (T, N, OC) = act(c)
-//   GRU        H (T+1, N, OC) | G (T, N, 3·OC) activated [z r hh] | E (T, N, OC) where E is
-//              h_prev·u_h + b_rh (reset_after, before the reset) or r ⊙ h_prev (reset before)
+// Cache (floats), blocks time-major in processing order:
+//   Z (T+1, N, OC+1+C), row (s, n) = [h_s | 1 | x_s]: h_0 = h0, h_{s+1} = the state after step s,
+//     x_s the input step s reads (zeros in row block T). Every cell starts with Z; then
+//   SimpleRNN  nothing more
+//   LSTM       Cs (T+1, N, OC) cell states | G (T, N, 4·OC) activated [i f g o] | A (T, N, OC) = act(c)
+//   GRU        G (T, N, 3·OC) activated [z r hh] | E (T, N, OC) where E is h_prev·u_h + b_rh
+//              (reset_after, before the reset) or r ⊙ h_prev (reset before)
 //
-// Threads: a step's elementwise pass splits the batch rows; GEMMs never split their k loop and
-// column sums add rows in order, so no result depends on the thread count.
+// Threads: a step's elementwise pass splits the batch rows; GEMMs never split their k loop, so no
+// result depends on the thread count.
 // What this file does not do: masking, dropout (the layer masks x and h), stateful batches.
 
 #include <algorithm>
@@ -30,14 +32,15 @@
 
 namespace fastnn {
 
-index_t rnn_cache_rows(RnnCell cell, index_t T) {
+index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC) {
+    const index_t z = (T + 1) * N * (OC + 1 + C);
     switch (cell) {
         case RnnCell::SimpleRNN:
-            return T + 1;
+            return z;
         case RnnCell::LSTM:
-            return 2 * (T + 1) + 5 * T;
+            return z + (T + 1) * N * OC + T * N * 5 * OC;
         case RnnCell::GRU:
-            return (T + 1) + 4 * T;
+            return z + T * N * 4 * OC;
     }
     return 0;
 }
@@ -45,7 +48,7 @@ index_t rnn_cache_rows(RnnCell cell, index_t T) {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: row-split parallel passes, layout copies, column sums.
+// Helpers: row-split parallel passes, layout copies, the whole-sequence gradient GEMMs.
 
 // A step's elementwise pass is worth a parallel region (~1 µs with spinning threads) from here on.
 constexpr index_t kStepParallelMin = 8192;
@@ -70,23 +73,50 @@ void for_rows(index_t rows, index_t work, Fn&& fn) {
     fn(0, rows);
 }
 
-// xt (T, N, C) in processing order <- x (N, T, C): row (s, n) is row (n, t), t = T-1-s when
-// go_backwards.
-void gather_time_major(float* xt, const float* x, index_t N, index_t T, index_t C, bool go_backwards) {
-    for_rows(N, N * T * C, [&](index_t n0, index_t n1) {
+// Z (T+1, N, OC+1+C): h0 (or zeros) in row block 0, the ones column, and x (N, T, C) gathered
+// time-major in processing order (zeros in row block T). The steps write the other states.
+void fill_z(float* Z, const float* x, const float* h0, index_t N, index_t T, index_t C, index_t OC,
+            bool go_backwards) {
+    const index_t ZW = OC + 1 + C;
+    for_rows(N, N * (T + 1) * ZW, [&](index_t n0, index_t n1) {
         for (index_t n = n0; n < n1; n++)
-            for (index_t s = 0; s < T; s++)
-                std::memcpy(xt + (s * N + n) * C, x + (n * T + (go_backwards ? T - 1 - s : s)) * C, sizeof(float) * C);
+            for (index_t s = 0; s <= T; s++) {
+                float* z = Z + (s * N + n) * ZW;  // row (s, n)
+                if (s == 0) {
+                    if (h0)
+                        std::memcpy(z, h0 + n * OC, sizeof(float) * OC);
+                    else
+                        std::fill(z, z + OC, 0.0f);
+                }
+                z[OC] = 1.0f;
+                if (s < T)
+                    std::memcpy(z + OC + 1, x + (n * T + (go_backwards ? T - 1 - s : s)) * C, sizeof(float) * C);
+                else
+                    std::fill(z + OC + 1, z + ZW, 0.0f);
+            }
     });
 }
 
-// The inverse: x (N, T, C) <- xt (T, N, C).
-void scatter_batch_major(float* x, const float* xt, index_t N, index_t T, index_t C, bool go_backwards) {
+// x (N, T, C) <- time-major rows xt (s, n) of stride ld, step s going to time T-1-s when go_backwards.
+void scatter_batch_major(float* x, const float* xt, index_t ld, index_t N, index_t T, index_t C, bool go_backwards) {
     for_rows(N, N * T * C, [&](index_t n0, index_t n1) {
         for (index_t n = n0; n < n1; n++)
             for (index_t s = 0; s < T; s++)
-                std::memcpy(x + (n * T + (go_backwards ? T - 1 - s : s)) * C, xt + (s * N + n) * C, sizeof(float) * C);
+                std::memcpy(x + (n * T + (go_backwards ? T - 1 - s : s)) * C, xt + (s * N + n) * ld, sizeof(float) * C);
     });
+}
+
+void copy_rows(float* dst, index_t ld_dst, const float* src, index_t ld_src, index_t rows, index_t cols) {
+    for (index_t r = 0; r < rows; r++) std::memcpy(dst + r * ld_dst, src + r * ld_src, sizeof(float) * cols);
+}
+
+// dst += src, both (rows × cols) with their own row strides.
+void add_block(float* dst, index_t ld_dst, const float* src, index_t ld_src, index_t rows, index_t cols) {
+    for (index_t r = 0; r < rows; r++) {
+        float* FASTNN_RESTRICT d = dst + r * ld_dst;
+        const float* FASTNN_RESTRICT s = src + r * ld_src;
+        for (index_t j = 0; j < cols; j++) d[j] += s[j];
+    }
 }
 
 void init_state(float* s, const float* s0, index_t count) {
@@ -117,43 +147,26 @@ void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_
     }
 }
 
-FASTNN_ELEMENTWISE
-void column_sums_range(float* db, const float* m, index_t rows, index_t ld, index_t j0, index_t j1) {
-    constexpr index_t B = 64;
-    for (index_t jb = j0; jb < j1; jb += B) {
-        const index_t nb = std::min(B, j1 - jb);
-        float acc[B];
-        for (index_t j = 0; j < B; j++) acc[j] = 0.0f;
-        for (index_t r = 0; r < rows; r++) {
-            const float* row = m + r * ld + jb;  // seek to (r, jb)
-            for (index_t j = 0; j < nb; j++) acc[j] += row[j];
-        }
-        for (index_t j = 0; j < nb; j++) db[jb + j] += acc[j];
-    }
+// [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
+// Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,), dw (C, GO).
+void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* dG, index_t TN, index_t C,
+                  index_t OC, index_t GO) {
+    const index_t ZW = OC + 1 + C;
+    sgemm(out, GO, Z, ZW, true, dG, GO, false, ZW, GO, TN, 1.0f, 0.0f);
+    add_block(du, GO, out, GO, OC, GO);
+    if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
+    add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
 }
 
-// db (width,) += Σ_r m[r, 0:width] (row stride ld). Threads split columns, rows add in order.
-void column_sums(float* db, const float* m, index_t rows, index_t width, index_t ld) {
-    const index_t groups = (width + 15) / 16;
-    for_rows(groups, rows * width, [&](index_t g0, index_t g1) {
-        column_sums_range(db, m, rows, ld, g0 * 16, std::min(width, g1 * 16));
-    });
+// dx (N, T, C) = dG·wᵀ, computed time-major into dxt and scattered back.
+void input_grad(float* dx, float* dxt, const float* dG, const float* w, index_t N, index_t T, index_t C, index_t GO,
+                bool go_backwards) {
+    if (!dx) return;
+    sgemm(dxt, C, dG, GO, false, w, GO, true, T * N, C, GO, 1.0f, 0.0f);
+    scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
 }
 
-// The whole-sequence parameter gradients shared by all cells: dw += Xᵀ·dP, db += Σ dP, and
-// dx = dP·Wᵀ scattered back to (N, T, C). xt: the time-major input; dP (T·N, GO), row stride GO.
-void input_grads(float* dx, float* dw, float* db, float* dxt, const float* xt, const float* dP, const float* w,
-                 index_t N, index_t T, index_t C, index_t GO, bool go_backwards) {
-    const index_t TN = T * N;
-    sgemm(dw, GO, xt, C, true, dP, GO, false, C, GO, TN, 1.0f, 1.0f);
-    if (db) column_sums(db, dP, TN, GO, GO);
-    if (dx) {
-        sgemm(dxt, C, dP, GO, false, w, GO, true, TN, C, GO, 1.0f, 0.0f);
-        scatter_batch_major(dx, dxt, N, T, C, go_backwards);
-    }
-}
-
-// Scratch for a backward pass, carved from slot 1: sizes in floats, in order; 16-float aligned.
+// Scratch for a pass, carved from slot 1: sizes in floats, in order; 16-float aligned.
 struct Carver {
     float* base;
     index_t used = 0;
@@ -170,7 +183,8 @@ index_t carve_size(std::initializer_list<index_t> sizes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-step elementwise passes over batch rows [r0, r1), multi-versioned like activation.cpp (common.h).
+// Per-step elementwise passes over batch rows [r0, r1), multi-versioned like activation.cpp
+// (common.h). States h are rows of Z: row stride ldh.
 
 struct Acts {
     Act act, ract;
@@ -253,7 +267,7 @@ inline void gru_state_grad_row(float* d, const float* dh, const float* R z, cons
 
 // LSTM forward: g (N, 4·OC) pre-activations -> activated [i f g o]; c = f·c_prev + i·g; a = act(c); h = o·a.
 FASTNN_ELEMENTWISE
-void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* Cp, index_t OC, Acts f,
+void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, index_t ldh, const float* Cp, index_t OC, Acts f,
                        index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* g = G + n * 4 * OC;  // seek to row n: [i f g o]
@@ -263,7 +277,7 @@ void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, const float* C
         activation_inplace(g + 3 * OC, OC, f.ract, f.ralpha);
         lstm_state_row(Cn + n * OC, a, g, g + OC, g + 2 * OC, Cp + n * OC, OC);
         activation_inplace(a, OC, f.act, f.alpha);
-        mul_row(Hn + n * OC, g + 3 * OC, a, OC);
+        mul_row(Hn + n * ldh, g + 3 * OC, a, OC);
     }
 }
 
@@ -290,8 +304,8 @@ void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const f
 
 // GRU forward, reset_after: g (N, 3·OC) input projections, q (N, 3·OC) = h_prev·u + b_rec.
 FASTNN_ELEMENTWISE
-void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const float* Hp, index_t OC, Acts f,
-                       index_t r0, index_t r1) {
+void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const float* Hp, index_t ldh, index_t OC,
+                       Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* g = G + n * 3 * OC;  // [z r hh]
         const float* q = Q + n * 3 * OC;
@@ -299,28 +313,28 @@ void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const floa
         activation_inplace(g, 2 * OC, f.ract, f.ralpha);
         gru_candidate_row(E + n * OC, g + 2 * OC, g + OC, q + 2 * OC, OC);
         activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
-        gru_update_row(Hn + n * OC, g, Hp + n * OC, g + 2 * OC, OC);
+        gru_update_row(Hn + n * ldh, g, Hp + n * ldh, g + 2 * OC, OC);
     }
 }
 
 // GRU forward, reset before, first half: activate z and r (their recurrent products are in g);
 // e = r ⊙ h_prev feeds the candidate's recurrent GEMM.
 FASTNN_ELEMENTWISE
-void gru_before_gates(float* G, float* E, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
+void gru_before_gates(float* G, float* E, const float* Hp, index_t ldh, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* g = G + n * 3 * OC;
         activation_inplace(g, 2 * OC, f.ract, f.ralpha);
-        mul_row(E + n * OC, g + OC, Hp + n * OC, OC);
+        mul_row(E + n * OC, g + OC, Hp + n * ldh, OC);
     }
 }
 
 // GRU forward, reset before, second half: hh = act(·) and the state update.
 FASTNN_ELEMENTWISE
-void gru_before_update(float* G, float* Hn, const float* Hp, index_t OC, Acts f, index_t r0, index_t r1) {
+void gru_before_update(float* G, float* Hn, const float* Hp, index_t ldh, index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         float* g = G + n * 3 * OC;
         activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
-        gru_update_row(Hn + n * OC, g, Hp + n * OC, g + 2 * OC, OC);
+        gru_update_row(Hn + n * ldh, g, Hp + n * ldh, g + 2 * OC, OC);
     }
 }
 
@@ -328,14 +342,14 @@ void gru_before_update(float* G, float* Hn, const float* Hp, index_t OC, Acts f,
 // dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then adds dQ·uᵀ. dst may be dH itself.
 FASTNN_ELEMENTWISE
 void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const float* G, const float* E,
-                        const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
-                        index_t r0, index_t r1) {
+                        const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
+                        Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;  // activated [z r hh]
         const float* dh = dH + n * OC;
         float* dp = dP + n * 3 * OC;
         float* dq = dQ + n * 3 * OC;
-        gru_grad_row(dp + 2 * OC, dp, dh, g, Hp + n * OC, g + 2 * OC, OC);
+        gru_grad_row(dp + 2 * OC, dp, dh, g, Hp + n * ldh, g + 2 * OC, OC);
         activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
         mul_row(dp + OC, dp + 2 * OC, E + n * OC, OC);      // dr = dhh·e
         mul_row(dq + 2 * OC, dp + 2 * OC, g + OC, OC);      // the recurrent candidate's gradient: dhh·r
@@ -348,12 +362,12 @@ void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const
 
 // GRU backward, reset before, first half: dhh and dz into dP (dr needs d(r ⊙ h_prev) first).
 FASTNN_ELEMENTWISE
-void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t OC, Acts f,
-                          index_t r0, index_t r1) {
+void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t ldh, index_t OC,
+                          Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;
         float* dp = dP + n * 3 * OC;
-        gru_grad_row(dp + 2 * OC, dp, dH + n * OC, g, Hp + n * OC, g + 2 * OC, OC);
+        gru_grad_row(dp + 2 * OC, dp, dH + n * OC, g, Hp + n * ldh, g + 2 * OC, OC);
         activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
         activation_backward_row(dp, dp, g, OC, f.ract, f.ralpha);
     }
@@ -362,13 +376,13 @@ void gru_before_backward1(float* dP, const float* dH, const float* G, const floa
 // GRU backward, reset before, second half: drh = d(r ⊙ h_prev); dr; dst <- dh·z + drh·r (+ dh_seq).
 FASTNN_ELEMENTWISE
 void gru_before_backward2(float* dP, float* dst, const float* dH, const float* drh_all, const float* G,
-                          const float* Hp, const float* dh_next, index_t dh_next_stride, index_t OC, Acts f,
-                          index_t r0, index_t r1) {
+                          const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
+                          Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;
         const float* drh = drh_all + n * OC;
         float* dr = dP + n * 3 * OC + OC;
-        mul_row(dr, drh, Hp + n * OC, OC);
+        mul_row(dr, drh, Hp + n * ldh, OC);
         activation_backward_row(dr, dr, g + OC, OC, f.ract, f.ralpha);
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
         gru_state_grad_row(dst + n * OC, dH + n * OC, g, drh, g + OC, next, OC);
@@ -390,55 +404,55 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
                         index_t C, index_t OC, Act act, float alpha, bool go_backwards) {
     // x (N, T, C), w (C, OC), u (OC, OC), b (OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
-    const index_t NO = N * OC;
-    float* H = cache;  // (T+1, N, OC)
-    float* xt = thread_scratch(1, (size_t)(T * N * C));
-    gather_time_major(xt, x, N, T, C, go_backwards);
-    init_state(H, h0, NO);
-    // every step's x·w + b, straight into H[1..T]
+    const index_t ZW = OC + 1 + C, NZ = N * ZW;
+    float* Z = cache;  // (T+1, N, OC+1+C)
+    fill_z(Z, x, h0, N, T, C, OC, go_backwards);
+    // every step's x·w + b, straight into the state slots of row blocks 1..T
     Epilogue ep;
     ep.bias = b;
-    sgemm(H + NO, OC, xt, C, false, w, OC, false, T * N, OC, C, 1.0f, 0.0f, b ? &ep : nullptr);
+    sgemm(Z + NZ, ZW, Z + OC + 1, ZW, false, w, OC, false, T * N, OC, C, 1.0f, 0.0f, b ? &ep : nullptr);
     for (index_t s = 0; s < T; s++) {
-        float* h = H + (s + 1) * NO;
-        sgemm(h, OC, H + s * NO, OC, false, u, OC, false, N, OC, OC, 1.0f, 1.0f);  // += h_prev·u
-        for_rows(N, NO, [&](index_t r0, index_t r1) { activation_inplace(h + r0 * OC, (r1 - r0) * OC, act, alpha); });
+        float* h = Z + (s + 1) * NZ;
+        sgemm(h, ZW, Z + s * NZ, ZW, false, u, OC, false, N, OC, OC, 1.0f, 1.0f);  // += h_prev·u
+        for_rows(N, N * OC, [&](index_t r0, index_t r1) {
+            for (index_t n = r0; n < r1; n++) activation_inplace(h + n * ZW, OC, act, alpha);
+        });
     }
-    std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
-    if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
+    copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
+    if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
 
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
-                         const float* dh_seq, const float* dh_last, const float* x, const float* w,
-                         const float* u, index_t N, index_t T, index_t C, index_t OC, Act act,
-                         float alpha, bool go_backwards) {
+                         const float* dh_seq, const float* dh_last, const float* w, const float* u,
+                         index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                         bool go_backwards) {
     // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, OC), du (OC, OC), db (OC,), dh0 (N, OC)
     DenormalGuard denormals;
-    const index_t NO = N * OC, TN = T * N, TNC = T * N * C;
-    const float* H = cache;
-    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, T * NO, NO, OC * OC}))};
-    float* xt = sc.take(TNC);
-    float* dxt = sc.take(dx ? TNC : 0);
+    const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const float* Z = cache;
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, OC * OC, ZW * OC}))};
+    float* dxt = sc.take(dx ? TN * C : 0);
     float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
     float* ut = sc.take(OC * OC);
+    float* out = sc.take(ZW * OC);
     transpose_weights(ut, u, OC, OC);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     for (index_t s = T - 1; s >= 0; s--) {
         float* da = dA + s * NO;
         const float* next = seq_grad(dh_seq, s, OC);
         for_rows(N, NO, [&](index_t r0, index_t r1) {
-            activation_backward_row(da + r0 * OC, dh + r0 * OC, H + (s + 1) * NO + r0 * OC, (r1 - r0) * OC, act, alpha);
-            if (next)
-                for (index_t n = r0; n < r1; n++) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
+            for (index_t n = r0; n < r1; n++) {
+                activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
+                if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
+            }
         });
         // dh_prev (+)= da·uᵀ
         float* dst = s > 0 ? dh : dh0;
         sgemm(dst, OC, da, OC, false, ut, OC, false, N, OC, OC, 1.0f, next ? 1.0f : 0.0f);
     }
-    sgemm(du, OC, H, OC, true, dA, OC, false, OC, OC, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dA
-    gather_time_major(xt, x, N, T, C, go_backwards);
-    input_grads(dx, dw, db, dxt, xt, dA, w, N, T, C, OC, go_backwards);
+    weight_grads(du, db, dw, out, Z, dA, TN, C, OC, OC);
+    input_grad(dx, dxt, dA, w, N, T, C, OC, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,50 +464,48 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
                   float ralpha, bool go_backwards) {
     // x (N, T, C), w (C, 4·OC), u (OC, 4·OC), b (4·OC,), h0, c0 (N, OC) -> h_seq (N, T, OC), h_last, c_last (N, OC)
     DenormalGuard denormals;
-    const index_t NO = N * OC, GO = 4 * OC;
-    float* H = cache;                  // (T+1, N, OC)
-    float* Cs = H + (T + 1) * NO;      // (T+1, N, OC)
-    float* G = Cs + (T + 1) * NO;      // (T, N, 4·OC)
-    float* A = G + T * N * GO;         // (T, N, OC)
+    const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW;
+    float* Z = cache;                // (T+1, N, OC+1+C)
+    float* Cs = Z + (T + 1) * NZ;    // (T+1, N, OC)
+    float* G = Cs + (T + 1) * NO;    // (T, N, 4·OC)
+    float* A = G + T * N * GO;       // (T, N, OC)
     const Acts f{act, ract, alpha, ralpha};
-    float* xt = thread_scratch(1, (size_t)(T * N * C));
-    gather_time_major(xt, x, N, T, C, go_backwards);
-    init_state(H, h0, NO);
+    fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     init_state(Cs, c0, NO);
     Epilogue ep;
     ep.bias = b;
-    sgemm(G, GO, xt, C, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep : nullptr);
+    sgemm(G, GO, Z + OC + 1, ZW, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep : nullptr);
     for (index_t s = 0; s < T; s++) {
         float* g = G + s * N * GO;
-        sgemm(g, GO, H + s * NO, OC, false, u, GO, false, N, GO, OC, 1.0f, 1.0f);  // += h_prev·u
+        sgemm(g, GO, Z + s * NZ, ZW, false, u, GO, false, N, GO, OC, 1.0f, 1.0f);  // += h_prev·u
         for_rows(N, N * GO, [&](index_t r0, index_t r1) {
-            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, H + (s + 1) * NO, Cs + s * NO, OC, f, r0, r1);
+            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, r0, r1);
         });
     }
-    std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
+    copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     std::memcpy(c_last, Cs + T * NO, sizeof(float) * NO);
-    if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
+    if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
 
 void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
                    const float* cache, const float* dh_seq, const float* dh_last,
-                   const float* dc_last, const float* x, const float* w, const float* u, index_t N,
-                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   const float* dc_last, const float* w, const float* u, index_t N, index_t T,
+                   index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
                    bool go_backwards) {
     // dh_seq (N, T, OC), dh_last, dc_last (N, OC) -> dx (N, T, C), dw (C, 4·OC), du (OC, 4·OC), db (4·OC,), dh0, dc0
     DenormalGuard denormals;
-    const index_t NO = N * OC, GO = 4 * OC, TN = T * N, TNC = T * N * C;
-    const float* H = cache;
-    const float* Cs = H + (T + 1) * NO;
+    const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const float* Z = cache;
+    const float* Cs = Z + (T + 1) * NZ;
     const float* G = Cs + (T + 1) * NO;
     const float* A = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, NO, GO * OC}))};
-    float* xt = sc.take(TNC);
-    float* dxt = sc.take(dx ? TNC : 0);
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, GO * OC, ZW * GO}))};
+    float* dxt = sc.take(dx ? TN * C : 0);
     float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
     float* ut = sc.take(GO * OC);
+    float* out = sc.take(ZW * GO);
     transpose_weights(ut, u, OC, GO);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     init_state(dc0, dc_last, NO);  // dc0 carries dc through the loop
@@ -506,9 +518,8 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
         float* dst = s > 0 ? dh : dh0;
         sgemm(dst, OC, dg, GO, false, ut, OC, false, N, OC, GO, 1.0f, next ? 1.0f : 0.0f);  // dh_prev (+)= dg·uᵀ
     }
-    sgemm(du, GO, H, OC, true, dG, GO, false, OC, GO, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dG
-    gather_time_major(xt, x, N, T, C, go_backwards);
-    input_grads(dx, dw, db, dxt, xt, dG, w, N, T, C, GO, go_backwards);
+    weight_grads(du, db, dw, out, Z, dG, TN, C, OC, GO);
+    input_grad(dx, dxt, dG, w, N, T, C, GO, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -520,92 +531,102 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
                  bool go_backwards) {
     // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
-    const index_t NO = N * OC, GO = 3 * OC;
-    float* H = cache;              // (T+1, N, OC)
-    float* G = H + (T + 1) * NO;   // (T, N, 3·OC)
-    float* E = G + T * N * GO;     // (T, N, OC)
+    const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW;
+    float* Z = cache;                // (T+1, N, OC+1+C)
+    float* G = Z + (T + 1) * NZ;     // (T, N, 3·OC)
+    float* E = G + T * N * GO;       // (T, N, OC)
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({T * N * C, reset_after ? N * GO : 0}))};
-    float* xt = sc.take(T * N * C);
-    float* Q = sc.take(reset_after ? N * GO : 0);  // (N, 3·OC) h_prev·u + b_rec
-    gather_time_major(xt, x, N, T, C, go_backwards);
-    init_state(H, h0, NO);
+    float* Q = reset_after ? thread_scratch(1, (size_t)(N * GO)) : nullptr;  // (N, 3·OC) h_prev·u + b_rec
+    fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     Epilogue ep_in, ep_rec;
     ep_in.bias = b;
     ep_rec.bias = b && reset_after ? b + GO : nullptr;
-    sgemm(G, GO, xt, C, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep_in : nullptr);
+    sgemm(G, GO, Z + OC + 1, ZW, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep_in : nullptr);
     for (index_t s = 0; s < T; s++) {
         float* g = G + s * N * GO;
         float* e = E + s * NO;
-        const float* hp = H + s * NO;
-        float* h = H + (s + 1) * NO;
+        const float* hp = Z + s * NZ;
+        float* h = Z + (s + 1) * NZ;
         if (reset_after) {
-            sgemm(Q, GO, hp, OC, false, u, GO, false, N, GO, OC, 1.0f, 0.0f, ep_rec.bias ? &ep_rec : nullptr);
-            for_rows(N, N * GO, [&](index_t r0, index_t r1) { gru_after_forward(g, e, h, Q, hp, OC, f, r0, r1); });
+            sgemm(Q, GO, hp, ZW, false, u, GO, false, N, GO, OC, 1.0f, 0.0f, ep_rec.bias ? &ep_rec : nullptr);
+            for_rows(N, N * GO, [&](index_t r0, index_t r1) { gru_after_forward(g, e, h, Q, hp, ZW, OC, f, r0, r1); });
         } else {
             // z, r += h_prev·u_zr; then hh += (r ⊙ h_prev)·u_h
-            sgemm(g, GO, hp, OC, false, u, GO, false, N, 2 * OC, OC, 1.0f, 1.0f);
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_gates(g, e, hp, OC, f, r0, r1); });
+            sgemm(g, GO, hp, ZW, false, u, GO, false, N, 2 * OC, OC, 1.0f, 1.0f);
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_gates(g, e, hp, ZW, OC, f, r0, r1); });
             sgemm(g + 2 * OC, GO, e, OC, false, u + 2 * OC, GO, false, N, OC, OC, 1.0f, 1.0f);
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_update(g, h, hp, OC, f, r0, r1); });
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_update(g, h, hp, ZW, OC, f, r0, r1); });
         }
     }
-    std::memcpy(h_last, H + T * NO, sizeof(float) * NO);
-    if (h_seq) scatter_batch_major(h_seq, H + NO, N, T, OC, false);
+    copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
+    if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
 
 void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
-                  const float* dh_seq, const float* dh_last, const float* x, const float* w,
-                  const float* u, index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                  Act ract, float ralpha, bool reset_after, bool go_backwards) {
+                  const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
+                  index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                  bool reset_after, bool go_backwards) {
     // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, 3·OC), du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
     DenormalGuard denormals;
-    const index_t NO = N * OC, GO = 3 * OC, TN = T * N, TNC = T * N * C;
-    const float* H = cache;
-    const float* G = H + (T + 1) * NO;
+    const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const float* Z = cache;
+    const float* G = Z + (T + 1) * NZ;
     const float* E = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({TNC, dx ? TNC : 0, TN * GO, reset_after ? TN * GO : NO, NO, GO * OC}))};
-    float* xt = sc.take(TNC);
-    float* dxt = sc.take(dx ? TNC : 0);
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, reset_after ? TN * GO : NO, NO, GO * OC,
+                                                    (ZW + 1) * GO}))};
+    float* dxt = sc.take(dx ? TN * C : 0);
     float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
     float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
     float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
     float* ut = sc.take(GO * OC);
+    float* out = sc.take((ZW + 1) * GO);
     transpose_weights(ut, u, OC, GO);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     for (index_t s = T - 1; s >= 0; s--) {
         float* dp = dP + s * N * GO;
         const float* g = G + s * N * GO;
         const float* e = E + s * NO;
-        const float* hp = H + s * NO;
+        const float* hp = Z + s * NZ;
         const float* next = seq_grad(dh_seq, s, OC);
         float* dst = s > 0 ? dh : dh0;
         if (reset_after) {
             float* dq = dQ + s * N * GO;
             for_rows(N, N * GO, [&](index_t r0, index_t r1) {
-                gru_after_backward(dp, dq, dst, dh, g, e, hp, next, T * OC, OC, f, r0, r1);
+                gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, r0, r1);
             });
             sgemm(dst, OC, dq, GO, false, ut, OC, false, N, OC, GO, 1.0f, 1.0f);  // += dq·uᵀ
         } else {
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_backward1(dp, dh, g, hp, OC, f, r0, r1); });
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_backward1(dp, dh, g, hp, ZW, OC, f, r0, r1); });
             sgemm(drh, OC, dp + 2 * OC, GO, false, ut + 2 * OC * OC, OC, false, N, OC, OC, 1.0f, 0.0f);  // dhh·u_hᵀ
             for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) {
-                gru_before_backward2(dp, dst, dh, drh, g, hp, next, T * OC, OC, f, r0, r1);
+                gru_before_backward2(dp, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, r0, r1);
             });
             sgemm(dst, OC, dp, GO, false, ut, OC, false, N, OC, 2 * OC, 1.0f, 1.0f);  // += [dz dr]·u_zrᵀ
         }
     }
     if (reset_after) {
-        sgemm(du, GO, H, OC, true, dQ, GO, false, OC, GO, TN, 1.0f, 1.0f);  // du += H_prevᵀ·dQ
-        if (db) column_sums(db + GO, dQ, TN, GO, GO);
+        // du and the recurrent bias from [h_prev | 1]ᵀ·dQ; dw and the input bias from [1 | x]ᵀ·dP
+        float* outP = out + (OC + 1) * GO;
+        sgemm(out, GO, Z, ZW, true, dQ, GO, false, OC + 1, GO, TN, 1.0f, 0.0f);
+        sgemm(outP, GO, Z + OC, ZW, true, dP, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
+        add_block(du, GO, out, GO, OC, GO);
+        add_block(dw, GO, outP + GO, GO, C, GO);
+        if (db) {
+            add_block(db, GO, outP, GO, 1, GO);
+            add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
+        }
     } else {
-        sgemm(du, GO, H, OC, true, dP, GO, false, OC, 2 * OC, TN, 1.0f, 1.0f);          // du_zr += H_prevᵀ·dP_zr
-        sgemm(du + 2 * OC, GO, E, OC, true, dP + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);  // du_h += Eᵀ·dP_h
+        // z, r columns: [h_prev | 1 | x]ᵀ·dP_zr; candidate: [1 | x]ᵀ·dP_h and du_h = Eᵀ·dP_h
+        sgemm(out, GO, Z, ZW, true, dP, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
+        sgemm(out + OC * GO + 2 * OC, GO, Z + OC, ZW, true, dP + 2 * OC, GO, false, 1 + C, OC, TN, 1.0f, 0.0f);
+        sgemm(du + 2 * OC, GO, E, OC, true, dP + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
+        add_block(du, GO, out, GO, OC, 2 * OC);
+        if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
+        add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
     }
-    gather_time_major(xt, x, N, T, C, go_backwards);
-    input_grads(dx, dw, db, dxt, xt, dP, w, N, T, C, GO, go_backwards);
+    input_grad(dx, dxt, dP, w, N, T, C, GO, go_backwards);
 }
 
 }  // namespace fastnn

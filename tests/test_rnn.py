@@ -389,7 +389,7 @@ def test_bad_activations(mod):
 def test_bad_backward_inputs(mod):
     c = _good("simple_rnn")
     _, _, cache = _forward(mod, "simple_rnn", c)
-    with pytest.raises(ValueError, match=r"cache must be the forward pass's cache of 40 values.*cache.size=39"):
+    with pytest.raises(ValueError, match=r"cache must be the forward pass's cache of 80 values.*cache.size=79"):
         mod.simple_rnn_backward(None, c["dh_last"], c["x"], c["w"], c["u"], cache[:-1])
     with pytest.raises(ValueError, match=r"dh_seq must be \(N, T, OC\) = \(2, 3, 5\)"):
         mod.simple_rnn_backward(c["dh_seq"][:, :2], None, c["x"], c["w"], c["u"], cache)

@@ -86,12 +86,20 @@ Optional bias_array(py::handle obj, const std::vector<int64_t>& dims, const char
     return o;
 }
 
+// The cache's size, with every factor checked against overflow first.
+int64_t cache_size(RnnCell cell, const RnnArgs& a, const char* op) {
+    checked_numel({a.T + 1, a.N, a.OC + 1 + a.C}, op, "cache");
+    checked_numel({a.T + 1, a.N, 6 * a.OC}, op, "cache");
+    return rnn_cache_size(cell, a.N, a.T, a.C, a.OC);
+}
+
 FloatArray cache_array(py::handle obj, RnnCell cell, const RnnArgs& a, const char* op) {
-    const int64_t want = checked_numel({rnn_cache_rows(cell, a.T), a.N, a.OC}, op, "cache");
+    const int64_t want = cache_size(cell, a, op);
     FloatArray c = float_input(obj, op, "cache");
     if (c.size() != want)
         fail_value(std::string(op) + ": cache must be the forward pass's cache of " + std::to_string(want) +
-                   " values for N=" + std::to_string(a.N) + ", T=" + std::to_string(a.T) + ", OC=" + std::to_string(a.OC) +
+                   " values for N=" + std::to_string(a.N) + ", T=" + std::to_string(a.T) + ", C=" + std::to_string(a.C) +
+                   ", OC=" + std::to_string(a.OC) +
                    ". Received: cache.size=" + std::to_string(c.size()));
     return c;
 }
@@ -117,7 +125,7 @@ ForwardOut forward_out(RnnCell cell, const RnnArgs& a, bool return_sequences, co
         o.h_seq = hs;
     }
     o.h_last = new_float_array({a.N, a.OC}, op, "h_last");
-    o.cache = new_float_array({checked_numel({rnn_cache_rows(cell, a.T), a.N, a.OC}, op, "cache")}, op, "cache");
+    o.cache = new_float_array({cache_size(cell, a, op)}, op, "cache");
     return o;
 }
 
@@ -178,11 +186,11 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::SimpleRNN, a, op);
     BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
-    const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
     float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
     {
         py::gil_scoped_release release;
-        simple_rnn_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, X, W, U, a.N, a.T, a.C, a.OC,
+        simple_rnn_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC,
                             f.act, f.alpha, go_backwards);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
@@ -225,11 +233,11 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     FloatArray cache = cache_array(cache_obj, RnnCell::LSTM, a, op);
     BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
-    const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
     float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data(), *DC0 = dc0.mutable_data();
     {
         py::gil_scoped_release release;
-        lstm_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, DC0, CA, dh_seq.ptr, dh_last.ptr, dc_last.ptr, X, W, U, a.N, a.T,
+        lstm_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, DC0, CA, dh_seq.ptr, dh_last.ptr, dc_last.ptr, W, U, a.N, a.T,
                       a.C, a.OC, f.act, f.alpha, r.act, r.alpha, go_backwards);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0, dc0);
@@ -272,11 +280,11 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::GRU, a, op);
     BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
-    const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
     float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
     {
         py::gil_scoped_release release;
-        gru_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, X, W, U, a.N, a.T, a.C, a.OC, f.act,
+        gru_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC, f.act,
                      f.alpha, r.act, r.alpha, reset_after, go_backwards);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);

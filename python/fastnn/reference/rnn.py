@@ -9,11 +9,13 @@ processing order (as Keras returns it).
 
 The forward pass returns an opaque ``cache`` for backward: one flat array, time-major in
 processing order, laid out exactly as the C++ kernels lay it out (so either backend's backward
-can consume either backend's cache):
-    SimpleRNN  H (T+1, N, OC)                              H[0] = h0, H[s+1] = h after step s
-    LSTM       H (T+1, N, OC), Cs (T+1, N, OC), G (T, N, 4*OC) activated gates [i f g o],
+can consume either backend's cache). Every cell's cache starts with
+    Z (T+1, N, OC+1+C), row (s, n) = [h_s | 1 | x_s]: h_0 = h0, h_{s+1} = the state after step s,
+      x_s the input step s reads (zeros in row block T) — so Z^T dG gives du, db and dw at once;
+then
+    LSTM       Cs (T+1, N, OC) cell states, G (T, N, 4*OC) activated gates [i f g o],
                A (T, N, OC) = activation(c)
-    GRU        H (T+1, N, OC), G (T, N, 3*OC) activated gates [z r hh], and E (T, N, OC):
+    GRU        G (T, N, 3*OC) activated gates [z r hh], and E (T, N, OC):
                reset_after: the recurrent candidate part h_prev @ u_h + b_rh (before the reset),
                otherwise r * h_prev (the input of the candidate's recurrent product)
 """
@@ -94,25 +96,35 @@ def _batch_major(xt, go_backwards):
     return np.ascontiguousarray(np.swapaxes(xt[::-1] if go_backwards else xt, 0, 1))
 
 
-def cache_size(cell, N, T, OC):
+def _cache_shapes(cell, N, T, C, OC):
+    z = [(T + 1, N, OC + 1 + C)]
+    return z + {"simple_rnn": [], "lstm": [(T + 1, N, OC), (T, N, 4 * OC), (T, N, OC)],
+                "gru": [(T, N, 3 * OC), (T, N, OC)]}[cell]
+
+
+def cache_size(cell, N, T, C, OC):
     """Floats in the forward cache of ``cell`` ("simple_rnn", "lstm" or "gru")."""
-    if cell == "simple_rnn":
-        return (T + 1) * N * OC
-    if cell == "lstm":
-        return 2 * (T + 1) * N * OC + T * N * 5 * OC
-    return (T + 1) * N * OC + T * N * 4 * OC
+    return sum(int(np.prod(shape)) for shape in _cache_shapes(cell, N, T, C, OC))
 
 
-def _split_cache(cache, cell, N, T, OC, dtype, op):
+def _new_z(xt, h0, OC, dtype):
+    """Z (T+1, N, OC+1+C) with h0, the ones column and the time-major input filled in."""
+    T, N, C = xt.shape
+    Z = np.zeros((T + 1, N, OC + 1 + C), dtype)
+    Z[0, :, :OC] = h0
+    Z[:, :, OC] = 1
+    Z[:T, :, OC + 1:] = xt
+    return Z
+
+
+def _split_cache(cache, cell, N, T, C, OC, dtype, op):
     cache = as_float(cache, dtype, op, "cache").reshape(-1)
-    want = cache_size(cell, N, T, OC)
+    want = cache_size(cell, N, T, C, OC)
     if cache.size != want:
         raise ValueError(f"{op}: cache must be the forward pass's cache of {want} values for N={N}, T={T}, "
-                         f"OC={OC}. Received: cache.size={cache.size}")
+                         f"C={C}, OC={OC}. Received: cache.size={cache.size}")
     parts, off = [], 0
-    shapes = {"simple_rnn": [(T + 1, N, OC)],
-              "lstm": [(T + 1, N, OC), (T + 1, N, OC), (T, N, 4 * OC), (T, N, OC)],
-              "gru": [(T + 1, N, OC), (T, N, 3 * OC), (T, N, OC)]}[cell]
+    shapes = _cache_shapes(cell, N, T, C, OC)
     for shape in shapes:
         n = int(np.prod(shape))
         parts.append(cache[off:off + n].reshape(shape))
@@ -158,15 +170,16 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
     dtype = compute_dtype(x, w, u, b, h0)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
     b = _bias(b, (OC,), dtype, op)
-    H = np.empty((T + 1, N, OC), dtype)
-    H[0] = _state(h0, N, OC, dtype, op, "h0")
-    P = _time_major(x, go_backwards) @ w
+    xt = _time_major(x, go_backwards)
+    Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
+    H = Z[:, :, :OC]
+    P = xt @ w
     if b is not None:
         P += b
     for s in range(T):
         H[s + 1] = _act(P[s] + H[s] @ u, activation)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    return h_seq, H[T].copy(), _pack(H)
+    return h_seq, H[T].copy(), _pack(Z)
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
@@ -175,7 +188,8 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
     _check_act(activation, op)
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
-    (H,) = _split_cache(cache, "simple_rnn", N, T, OC, dtype, op)
+    (Z,) = _split_cache(cache, "simple_rnn", N, T, C, OC, dtype, op)
+    H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dA = np.empty((T, N, OC), dtype)
     dh = np.zeros((N, OC), dtype)
@@ -197,11 +211,12 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
     dtype = compute_dtype(x, w, u, b, h0, c0)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
     b = _bias(b, (4 * OC,), dtype, op)
-    H = np.empty((T + 1, N, OC), dtype)
+    xt = _time_major(x, go_backwards)
+    Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
+    H = Z[:, :, :OC]
     Cs = np.empty((T + 1, N, OC), dtype)
-    H[0] = _state(h0, N, OC, dtype, op, "h0")
     Cs[0] = _state(c0, N, OC, dtype, op, "c0")
-    G = _time_major(x, go_backwards) @ w
+    G = xt @ w
     if b is not None:
         G += b
     A = np.empty((T, N, OC), dtype)
@@ -216,7 +231,7 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
         H[s + 1] = o * A[s]
         G[s] = np.concatenate([i, f, g, o], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    return h_seq, H[T].copy(), Cs[T].copy(), _pack(H, Cs, G, A)
+    return h_seq, H[T].copy(), Cs[T].copy(), _pack(Z, Cs, G, A)
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
@@ -226,7 +241,8 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
-    H, Cs, G, A = _split_cache(cache, "lstm", N, T, OC, dtype, op)
+    Z, Cs, G, A = _split_cache(cache, "lstm", N, T, C, OC, dtype, op)
+    H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dc = _state(dc_last, N, OC, dtype, op, "dc_last").copy()
     dG = np.empty((T, N, 4 * OC), dtype)
@@ -257,9 +273,10 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
     b = _bias(b, (2, 3 * OC) if reset_after else (3 * OC,), dtype, op)
     b_in, b_rec = (None, None) if b is None else ((b[0], b[1]) if reset_after else (b, None))
-    H = np.empty((T + 1, N, OC), dtype)
-    H[0] = _state(h0, N, OC, dtype, op, "h0")
-    G = _time_major(x, go_backwards) @ w
+    xt = _time_major(x, go_backwards)
+    Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
+    H = Z[:, :, :OC]
+    G = xt @ w
     if b_in is not None:
         G += b_in
     E = np.empty((T, N, OC), dtype)
@@ -282,7 +299,7 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
         H[s + 1] = z * hp + (1 - z) * hh
         G[s] = np.concatenate([z, r, hh], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    return h_seq, H[T].copy(), _pack(H, G, E)
+    return h_seq, H[T].copy(), _pack(Z, G, E)
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
@@ -292,7 +309,8 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
-    H, G, E = _split_cache(cache, "gru", N, T, OC, dtype, op)
+    Z, G, E = _split_cache(cache, "gru", N, T, C, OC, dtype, op)
+    H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dP = np.empty((T, N, 3 * OC), dtype)  # gradient of the input projection x w + b_in
     dQ = np.empty((T, N, 3 * OC), dtype)  # reset_after: of h_prev u + b_rec; else unused
