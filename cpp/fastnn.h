@@ -167,6 +167,66 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
                   bool reset_after, bool go_backwards);
 
 // ---------------------------------------------------------------------------------------------
+// Optimizers (Keras 3 update rules). One call updates a LIST of `count` tensors in one fused
+// pass: tensor t has sizes[t] elements; params[t] and its state slots are updated in place,
+// grads[t] is read. Epsilon sits where Keras puts it: inside the square root for Adagrad and
+// RMSprop, outside for Adam. Elementwise, so independent of the thread count.
+
+// momentum 0: p -= lr·g (velocities may be null). Else v = momentum·v - lr·g; p += v, or with
+// nesterov p += momentum·v - lr·g.
+void sgd_update(float* const* params, float* const* velocities, const float* const* grads,
+                const index_t* sizes, index_t count, float lr, float momentum, bool nesterov);
+// acc += g²; p -= lr·g / sqrt(acc + eps).
+void adagrad_update(float* const* params, float* const* accumulators, const float* const* grads,
+                    const index_t* sizes, index_t count, float lr, float epsilon);
+// v = rho·v + (1-rho)·g²; centered: a = rho·a + (1-rho)·g, d = v - a² + eps, else d = v + eps;
+// inc = lr·g / sqrt(d); momentum > 0: mom = momentum·mom + inc, p -= mom; else p -= inc.
+// momentums is null unless momentum > 0, average_grads null unless centered.
+void rmsprop_update(float* const* params, float* const* velocities, float* const* momentums,
+                    float* const* average_grads, const float* const* grads, const index_t* sizes,
+                    index_t count, float lr, float rho, float momentum, float epsilon,
+                    bool centered);
+// step >= 1 (Keras's iterations + 1): alpha = lr·sqrt(1 - beta_2^step) / (1 - beta_1^step);
+// m += (g - m)(1 - beta_1); v += (g² - v)(1 - beta_2); amsgrad: v_hat = max(v_hat, v) replaces v;
+// p -= m·alpha / (sqrt(v) + eps). v_hats is null unless amsgrad.
+void adam_update(float* const* params, float* const* ms, float* const* vs, float* const* v_hats,
+                 const float* const* grads, const index_t* sizes, index_t count, float lr,
+                 int64_t step, float beta_1, float beta_2, float epsilon, bool amsgrad);
+
+// ---------------------------------------------------------------------------------------------
+// Batch normalisation over every axis but the last (Keras axis=-1): x is viewed as (N, C) with
+// N = batch × spatial positions. Statistics in double, shifted by each channel's first row
+// (large offsets stay exact), over fixed row blocks summed in order (thread-count independent).
+
+// training: mean, var = the batch's (biased variance, as Keras's ops.moments), N >= 1;
+// inv_std = 1/sqrt(var + eps); moving = moving·momentum + batch·(1 - momentum) in place.
+// Inference: mean = moving_mean, inv_std = 1/sqrt(moving_var + eps), nothing updated.
+// y = (x - mean)·gamma·inv_std + beta; gamma/beta may be null (scale/center False).
+// x, y (N, C); gamma, beta, mean, inv_std, moving_mean, moving_var (C,).
+void batchnorm_forward(float* y, float* mean, float* inv_std, float* moving_mean, float* moving_var,
+                       const float* x, const float* gamma, const float* beta, index_t N, index_t C,
+                       bool training, float momentum, float epsilon);
+// dx (N, C) overwritten (skipped when null); dgamma, dbeta (C,) accumulate (each may be null).
+// training: the statistics are functions of x; inference: constants (dx = gamma·inv_std·dy).
+// mean, inv_std: what batchnorm_forward returned.
+void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* mean, const float* inv_std, index_t N,
+                        index_t C, bool training);
+
+// ---------------------------------------------------------------------------------------------
+// Dropout (inverted): y = x·mask/(1 - rate), rate in [0, 1). Element i (flat C-order index) is
+// kept iff (dropout_hash(dropout_key(seed), i) >> 32) < dropout_threshold(rate): the mask is a
+// function of (seed, shape) only. mask: uint8, 1 = kept.
+uint64_t dropout_hash(uint64_t key, uint64_t index);  // splitmix64 of the index's Weyl point
+uint64_t dropout_key(uint64_t seed);
+uint64_t dropout_threshold(double rate);              // floor((1 - rate)·2^32)
+// y, mask, x: (count,)
+void dropout_forward(float* y, uint8_t* mask, const float* x, index_t count, uint64_t seed,
+                     double rate);
+// dx = dy·mask/(1 - rate); dx, mask, dy: (count,)
+void dropout_backward(float* dx, const uint8_t* mask, const float* dy, index_t count, double rate);
+
+// ---------------------------------------------------------------------------------------------
 // Machine probe: FMA throughput of the chosen micro-kernel's ISA on the calling thread, in
 // GFLOP/s, measured for about `seconds`. (Ten independent accumulators that start apart, so the
 // compiler cannot merge the chains.) The benchmark multiplies by the thread count it measured.

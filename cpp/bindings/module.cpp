@@ -10,6 +10,8 @@ void register_gemm(py::module_& m);
 void register_dense(py::module_& m);
 void register_loss(py::module_& m);
 void register_rnn(py::module_& m);
+void register_optim(py::module_& m);
+void register_norm(py::module_& m);
 }  // namespace fastnn::bind
 
 namespace {
@@ -55,4 +57,6 @@ PYBIND11_MODULE(_core, m) {
     fastnn::bind::register_dense(m);
     fastnn::bind::register_loss(m);
     fastnn::bind::register_rnn(m);
+    fastnn::bind::register_optim(m);
+    fastnn::bind::register_norm(m);
 }

@@ -8,6 +8,13 @@ from . import _core
 from ._backend import backend, get_backend, set_backend
 from . import datasets, ops, reference
 
+# ---- the Keras-shaped model layer ------------------------------------------------------------
+from . import activations, callbacks, initializers, layers, losses, metrics, models, optimizers, regularizers
+from . import saving, utils
+from .layers import Input
+from .models import Model, Sequential, load_model
+from .utils import clear_session, set_random_seed
+
 __version__ = _core.__version__
 
 
@@ -52,4 +59,21 @@ __all__ = [
     "datasets",
     "ops",
     "reference",
+    "activations",
+    "callbacks",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+    "saving",
+    "utils",
+    "Input",
+    "Model",
+    "Sequential",
+    "load_model",
+    "clear_session",
+    "set_random_seed",
 ]

@@ -97,6 +97,99 @@ def crossentropy_logits_backward(y_true, probs, sigmoid=False, sample_weight=Non
 
 # ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
 
+# Optimizer steps take equal-length lists (one entry per parameter) and update the parameters and
+# state slots IN PLACE in one fused pass; those arrays must be float32, C-contiguous, writeable and
+# of their parameter's shape. Gradients are read-only (converted if needed). A state list the
+# configuration does not use (velocities at momentum 0, v_hats without amsgrad...) may be None and
+# is ignored when given. They return None.
+
+
+def sgd_update(params, grads, velocities=None, *, learning_rate, momentum=0.0, nesterov=False):
+    """Keras 3 SGD step over lists of arrays, in place.
+
+    ``momentum == 0``: ``p -= learning_rate * g`` (``velocities`` unused). Otherwise
+    ``v = momentum * v - learning_rate * g`` then ``p += v``, or with ``nesterov``
+    ``p += momentum * v - learning_rate * g``. ``momentum`` in [0, 1].
+    """
+    return _impl().sgd_update(params, grads, velocities, learning_rate=learning_rate, momentum=momentum,
+                              nesterov=nesterov)
+
+
+def adagrad_update(params, grads, accumulators, *, learning_rate, epsilon=1e-7):
+    """Keras 3 Adagrad step, in place: ``acc += g**2; p -= lr * g / sqrt(acc + epsilon)``.
+
+    Keras initialises the accumulators to ``initial_accumulator_value`` (0.1); that is the caller's job.
+    """
+    return _impl().adagrad_update(params, grads, accumulators, learning_rate=learning_rate, epsilon=epsilon)
+
+
+def rmsprop_update(params, grads, velocities, momentums=None, average_grads=None, *, learning_rate, rho=0.9,
+                   momentum=0.0, epsilon=1e-7, centered=False):
+    """Keras 3 RMSprop step, in place.
+
+    ``v = rho * v + (1 - rho) * g**2``; ``centered``: ``a = rho * a + (1 - rho) * g`` and
+    ``inc = lr * g / sqrt(v - a**2 + epsilon)``, else ``inc = lr * g / sqrt(v + epsilon)``;
+    ``momentum > 0``: ``mom = momentum * mom + inc; p -= mom``, else ``p -= inc``. ``momentums``
+    is required iff ``momentum > 0``, ``average_grads`` iff ``centered``.
+    """
+    return _impl().rmsprop_update(params, grads, velocities, momentums, average_grads, learning_rate=learning_rate,
+                                  rho=rho, momentum=momentum, epsilon=epsilon, centered=centered)
+
+
+def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                amsgrad=False, v_hats=None):
+    """Keras 3 Adam step, in place; ``step`` is the 1-based step count (Keras's ``iterations + 1``).
+
+    ``alpha = lr * sqrt(1 - beta_2**step) / (1 - beta_1**step)``; ``m += (g - m) * (1 - beta_1)``;
+    ``v += (g**2 - v) * (1 - beta_2)``; with ``amsgrad`` ``v_hat = max(v_hat, v)`` replaces ``v``;
+    ``p -= m * alpha / (sqrt(v) + epsilon)`` (epsilon outside the square root). ``v_hats`` is
+    required iff ``amsgrad``.
+    """
+    return _impl().adam_update(params, grads, ms, vs, learning_rate=learning_rate, step=step, beta_1=beta_1,
+                               beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad, v_hats=v_hats)
+
+
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, momentum=0.99, epsilon=1e-3):
+    """Batch normalisation over every axis but the last (Keras ``axis=-1``): ``(y, mean, inv_std)``.
+
+    x (N, ..., C); gamma, beta (C,) or None (Keras ``scale=False`` / ``center=False``);
+    moving_mean, moving_var (C,) float32 arrays. ``training=True``: the batch's mean and biased
+    variance (accumulated in double), ``inv_std = 1 / sqrt(var + epsilon)``, and the moving
+    statistics are updated IN PLACE: ``moving = moving * momentum + batch * (1 - momentum)``.
+    ``training=False``: mean = moving_mean, inv_std = 1 / sqrt(moving_var + epsilon), nothing
+    updated. ``y = gamma * (x - mean) * inv_std + beta``; ``mean`` and ``inv_std`` (C,) are what
+    `batchnorm_backward` needs.
+    """
+    return _impl().batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training=training, momentum=momentum,
+                                     epsilon=epsilon)
+
+
+def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=True, center=True):
+    """Gradients of `batchnorm_forward`: ``(dx, dgamma, dbeta)``.
+
+    ``training=True`` differentiates through the batch statistics; ``training=False`` treats them
+    as constants (``dx = gamma * inv_std * dy``). dx is None unless ``need_dx``, dgamma None when
+    gamma is None, dbeta None unless ``center``.
+    """
+    return _impl().batchnorm_backward(dy, x, gamma, mean, inv_std, training=training, need_dx=need_dx,
+                                      center=center)
+
+
+def dropout_forward(x, rate, seed):
+    """Inverted dropout: ``(y, mask)`` with ``y = x * mask / (1 - rate)``, mask uint8 (1 = kept).
+
+    ``rate`` in [0, 1); ``seed`` an int in [0, 2**64). Element i (flat C-order index) is kept
+    according to a counter-based hash of (seed, i), so the mask depends only on (seed, shape): the
+    same on both backends and for any thread count. ``rate=0`` returns a copy and an all-ones mask.
+    """
+    return _impl().dropout_forward(x, rate, seed)
+
+
+def dropout_backward(dy, mask, rate):
+    """``dx = dy * mask / (1 - rate)`` for the mask `dropout_forward` returned."""
+    return _impl().dropout_backward(dy, mask, rate)
+
+
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------

@@ -10,6 +10,8 @@ from .dense import dense_backward, dense_forward
 from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 
 # ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
+from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
+from .norm import batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 

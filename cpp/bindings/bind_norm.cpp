@@ -1,0 +1,199 @@
+// bind_norm.cpp — batch normalisation (axis -1) and inverted dropout.
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "checks.h"
+
+namespace fastnn::bind {
+
+namespace {
+
+std::vector<int64_t> dims_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
+
+std::string num_str(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+}
+
+// x (N, ..., C) viewed as (rows, C).
+void rows_channels(const py::array& x, const char* op, const char* arg, int64_t* rows, int64_t* C) {
+    if (x.ndim() < 2)
+        fail_value(std::string(op) + ": " + arg + " must be (N, ..., C) with at least 2 dimensions (channels last). "
+                   "Received: " + arg + ".shape=" + shape_str(x));
+    *C = x.shape(x.ndim() - 1);
+    *rows = 1;
+    for (int d = 0; d + 1 < x.ndim(); d++) *rows *= x.shape(d);
+}
+
+// An optional read-only (C,) vector: None gives an empty handle.
+FloatArray channel_vector(py::handle obj, int64_t C, const char* op, const char* arg) {
+    FloatArray v = float_input(obj, op, arg);
+    if (v.ndim() != 1 || v.shape(0) != C)
+        fail_value(std::string(op) + ": " + arg + " must be (C,) with C=" + std::to_string(C) + ". Received: " + arg +
+                   ".shape=" + shape_str(v));
+    return v;
+}
+
+float epsilon_arg(double v, const char* op) {
+    if (!(v >= 0.0) || !std::isfinite(v))
+        fail_value(std::string(op) + ": epsilon must be a finite number >= 0. Received: epsilon=" + num_str(v));
+    return (float)v;
+}
+
+py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle mm_obj,
+                              py::handle mv_obj, bool training, double momentum, double epsilon) {
+    const char* op = "batchnorm_forward";
+    FloatArray x = float_input(x_obj, op, "x");
+    int64_t N, C;
+    rows_channels(x, op, "x", &N, &C);
+    if (training && N == 0)
+        fail_value(std::string(op) + ": training needs a non-empty batch to compute statistics. Received: x.shape=" +
+                   shape_str(x));
+    if (!(momentum >= 0.0 && momentum <= 1.0))
+        fail_value(std::string(op) + ": momentum must be in [0, 1]. Received: momentum=" + num_str(momentum));
+    const float eps = epsilon_arg(epsilon, op);
+    FloatArray gamma, beta;
+    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
+    if (!beta_obj.is_none()) beta = channel_vector(beta_obj, C, op, "beta");
+    auto mm = float_inout(mm_obj, op, "moving_mean", {C});
+    auto mv = float_inout(mv_obj, op, "moving_var", {C});
+    if (C > 0 && mm.data() == mv.data())
+        fail_value(std::string(op) + ": moving_mean and moving_var are the same array; each needs its own buffer");
+    auto y = new_float_array(dims_of(x), op, "y");
+    auto mean = new_float_array({C}, op, "mean");
+    auto inv_std = new_float_array({C}, op, "inv_std");
+    const float *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
+                *B = beta_obj.is_none() ? nullptr : beta.data();
+    float *Y = y.mutable_data(), *M = mean.mutable_data(), *IS = inv_std.mutable_data();
+    float *MM = mm.mutable_data(), *MV = mv.mutable_data();
+    {
+        py::gil_scoped_release release;
+        batchnorm_forward(Y, M, IS, MM, MV, X, G, B, N, C, training, (float)momentum, eps);
+    }
+    return py::make_tuple(y, mean, inv_std);
+}
+
+py::tuple batchnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle gamma_obj, py::handle mean_obj,
+                               py::handle inv_std_obj, bool training, bool need_dx, bool center) {
+    const char* op = "batchnorm_backward";
+    FloatArray x = float_input(x_obj, op, "x");
+    int64_t N, C;
+    rows_channels(x, op, "x", &N, &C);
+    FloatArray dy = float_input(dy_obj, op, "dy");
+    if (dims_of(dy) != dims_of(x))
+        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
+                   shape_str(dy));
+    FloatArray gamma;
+    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
+    FloatArray mean = channel_vector(mean_obj, C, op, "mean");
+    FloatArray inv_std = channel_vector(inv_std_obj, C, op, "inv_std");
+    py::object dx_obj = py::none(), dgamma_obj = py::none(), dbeta_obj = py::none();
+    float *DX = nullptr, *DG = nullptr, *DB = nullptr;
+    if (need_dx) {
+        auto dx = new_float_array(dims_of(x), op, "dx");
+        DX = dx.mutable_data();
+        dx_obj = dx;
+    }
+    if (!gamma_obj.is_none()) {
+        auto dg = new_float_array({C}, op, "dgamma");
+        DG = dg.mutable_data();
+        std::fill(DG, DG + C, 0.0f);
+        dgamma_obj = dg;
+    }
+    if (center) {
+        auto db = new_float_array({C}, op, "dbeta");
+        DB = db.mutable_data();
+        std::fill(DB, DB + C, 0.0f);
+        dbeta_obj = db;
+    }
+    const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
+                *M = mean.data(), *IS = inv_std.data();
+    {
+        py::gil_scoped_release release;
+        batchnorm_backward(DX, DG, DB, DY, X, G, M, IS, N, C, training);
+    }
+    return py::make_tuple(dx_obj, dgamma_obj, dbeta_obj);
+}
+
+double dropout_rate(double rate, const char* op) {
+    if (!(rate >= 0.0 && rate < 1.0))
+        fail_value(std::string(op) + ": rate must be in [0, 1). Received: rate=" + num_str(rate));
+    return rate;
+}
+
+// seed: a Python or NumPy integer in [0, 2^64). Like Keras, any other seed is a ValueError.
+uint64_t dropout_seed(py::handle seed, const char* op) {
+    if (py::isinstance<py::bool_>(seed) || !PyIndex_Check(seed.ptr()))
+        fail_value(std::string(op) + ": seed must be an int >= 0. Received: seed=" + py::repr(seed).cast<std::string>());
+    py::int_ s = py::reinterpret_steal<py::int_>(PyNumber_Index(seed.ptr()));
+    if (s < py::int_(0) || s > py::int_(std::numeric_limits<uint64_t>::max()))
+        fail_value(std::string(op) + ": seed must be an int in [0, 2**64). Received: seed=" +
+                   py::repr(seed).cast<std::string>());
+    return s.cast<uint64_t>();
+}
+
+py::tuple dropout_forward_b(py::handle x_obj, double rate, py::handle seed_obj) {
+    const char* op = "dropout_forward";
+    FloatArray x = float_input(x_obj, op, "x");
+    rate = dropout_rate(rate, op);
+    const uint64_t seed = dropout_seed(seed_obj, op);
+    auto y = new_float_array(dims_of(x), op, "y");
+    std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+    py::array_t<uint8_t> mask(shape);
+    const float* X = x.data();
+    float* Y = y.mutable_data();
+    uint8_t* MK = mask.mutable_data();
+    const index_t count = (index_t)x.size();
+    {
+        py::gil_scoped_release release;
+        dropout_forward(Y, MK, X, count, seed, rate);
+    }
+    return py::make_tuple(y, mask);
+}
+
+py::array_t<float> dropout_backward_b(py::handle dy_obj, py::handle mask_obj, double rate) {
+    const char* op = "dropout_backward";
+    FloatArray dy = float_input(dy_obj, op, "dy");
+    rate = dropout_rate(rate, op);
+    py::array m = py::array::ensure(mask_obj);
+    if (!m || !(m.dtype().kind() == 'b' || (m.dtype().kind() == 'u' && m.dtype().itemsize() == 1)))
+        fail_type(std::string(op) + ": mask must be the uint8 (or bool) mask from dropout_forward. Received: " +
+                  (m ? "mask.dtype=" + py::str(m.dtype()).cast<std::string>()
+                     : py::str(py::type::of(mask_obj)).cast<std::string>()));
+    if (dims_of(m) != dims_of(dy))
+        fail_value(std::string(op) + ": mask must have dy's shape " + shape_str(dy) + ". Received: mask.shape=" +
+                   shape_str(m));
+    auto mask = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(m);
+    auto dx = new_float_array(dims_of(dy), op, "dx");
+    const float* DY = dy.data();
+    const uint8_t* MK = mask.data();
+    float* DX = dx.mutable_data();
+    const index_t count = (index_t)dy.size();
+    {
+        py::gil_scoped_release release;
+        dropout_backward(DX, MK, DY, count, rate);
+    }
+    return dx;
+}
+
+}  // namespace
+
+void register_norm(py::module_& m) {
+    m.def("batchnorm_forward", &batchnorm_forward_b, py::arg("x"), py::arg("gamma"), py::arg("beta"),
+          py::arg("moving_mean"), py::arg("moving_var"), py::kw_only(), py::arg("training"),
+          py::arg("momentum") = 0.99, py::arg("epsilon") = 1e-3,
+          "(y, mean, inv_std) of batch normalisation over all axes but the last; moving stats updated when training.");
+    m.def("batchnorm_backward", &batchnorm_backward_b, py::arg("dy"), py::arg("x"), py::arg("gamma"), py::arg("mean"),
+          py::arg("inv_std"), py::kw_only(), py::arg("training") = true, py::arg("need_dx") = true,
+          py::arg("center") = true,
+          "(dx, dgamma, dbeta) of batchnorm_forward; dgamma None without gamma, dbeta None unless center.");
+    m.def("dropout_forward", &dropout_forward_b, py::arg("x"), py::arg("rate"), py::arg("seed"),
+          "(y, mask): inverted dropout; the uint8 mask depends only on (seed, shape).");
+    m.def("dropout_backward", &dropout_backward_b, py::arg("dy"), py::arg("mask"), py::arg("rate"),
+          "dx = dy * mask / (1 - rate).");
+}
+
+}  // namespace fastnn::bind

@@ -1,0 +1,227 @@
+// bind_optim.cpp — the fused optimizer updates. Each op takes equal-length lists of arrays: the
+// parameters and the optimizer's state slots (float32, C-contiguous, writeable, each of its
+// parameter's shape: updated in place) and the gradients (read-only, converted when needed).
+// Every list entry is checked before any pointer is used; a message names the op, the list and
+// the index ("adam_update: vs[2] must have shape (10,). Received: vs[2].shape=(5,)").
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <utility>
+
+#include "checks.h"
+
+namespace fastnn::bind {
+
+namespace {
+
+std::vector<int64_t> dims_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
+
+// The checked lists of one update call: pointers for the kernel plus the arrays that own them.
+struct UpdateArgs {
+    explicit UpdateArgs(const char* op_name) : op(op_name) {}
+    const char* op;
+    size_t count = 0;
+    std::vector<std::vector<int64_t>> shapes;  // params[i].shape
+    std::vector<index_t> sizes;
+    std::vector<FloatArray> grad_arrays;       // keeps converted gradients alive
+    std::vector<const float*> grads;
+    std::vector<std::vector<float*>> inout;    // params first, then each state list
+    std::vector<std::pair<const float*, std::string>> written;  // for the aliasing check
+
+    float* const* slot(size_t k) const { return inout[k].data(); }
+};
+
+py::sequence as_list(py::handle obj, const char* op, const char* arg) {
+    if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
+        fail_type(std::string(op) + ": " + arg + " must be a list of arrays (one per parameter). Received: " +
+                  py::str(py::type::of(obj)).cast<std::string>());
+    return py::reinterpret_borrow<py::sequence>(obj);
+}
+
+std::string item(const char* arg, size_t i) { return std::string(arg) + "[" + std::to_string(i) + "]"; }
+
+void add_params(UpdateArgs& a, py::handle params_obj) {
+    py::sequence params = as_list(params_obj, a.op, "params");
+    a.count = (size_t)params.size();
+    a.inout.emplace_back();
+    for (size_t i = 0; i < a.count; i++) {
+        py::handle p = params[i];
+        const std::string name = item("params", i);
+        std::vector<int64_t> dims;
+        if (py::isinstance<py::array>(p)) dims = dims_of(py::reinterpret_borrow<py::array>(p));
+        auto arr = float_inout(p, a.op, name.c_str(), dims);
+        a.shapes.push_back(dims);
+        a.sizes.push_back((index_t)arr.size());
+        a.inout.back().push_back(arr.mutable_data());
+        if (arr.size() > 0) a.written.emplace_back(arr.data(), name);
+    }
+}
+
+void require_length(const UpdateArgs& a, const py::sequence& s, const char* arg) {
+    if ((size_t)s.size() != a.count)
+        fail_value(std::string(a.op) + ": " + arg + " must have one entry per parameter (len(params)=" +
+                   std::to_string(a.count) + "). Received: len(" + arg + ")=" + std::to_string(s.size()));
+}
+
+void add_grads(UpdateArgs& a, py::handle grads_obj) {
+    py::sequence grads = as_list(grads_obj, a.op, "grads");
+    require_length(a, grads, "grads");
+    for (size_t i = 0; i < a.count; i++) {
+        const std::string name = item("grads", i);
+        FloatArray g = float_input(grads[i], a.op, name.c_str());
+        if (dims_of(g) != a.shapes[i])
+            fail_value(std::string(a.op) + ": " + name + " must have params[" + std::to_string(i) + "]'s shape " +
+                       shape_str(a.shapes[i]) + ". Received: " + name + ".shape=" + shape_str(g));
+        a.grads.push_back(g.data());
+        a.grad_arrays.push_back(std::move(g));
+    }
+}
+
+// A state list written in place; `required` is false when the configuration does not use it
+// (then None is accepted and nullptr pointers are passed).
+void add_state(UpdateArgs& a, py::handle obj, const char* arg, bool required, const char* why) {
+    a.inout.emplace_back();
+    if (!required) return;
+    if (obj.is_none())
+        fail_value(std::string(a.op) + ": " + arg + " is required " + why + ". Received: " + arg + "=None");
+    py::sequence s = as_list(obj, a.op, arg);
+    require_length(a, s, arg);
+    for (size_t i = 0; i < a.count; i++) {
+        const std::string name = item(arg, i);
+        auto arr = float_inout(s[i], a.op, name.c_str(), a.shapes[i]);
+        a.inout.back().push_back(arr.mutable_data());
+        if (arr.size() > 0) a.written.emplace_back(arr.data(), name);
+    }
+}
+
+// Two in-place lists sharing one buffer would race between threads and corrupt both updates.
+void require_distinct(UpdateArgs& a) {
+    auto w = a.written;
+    std::sort(w.begin(), w.end());
+    for (size_t i = 1; i < w.size(); i++)
+        if (w[i].first == w[i - 1].first)
+            fail_value(std::string(a.op) + ": " + w[i - 1].second + " and " + w[i].second +
+                       " are the same array; every parameter and state slot needs its own buffer");
+}
+
+std::string num_str(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+}
+
+float finite_arg(double v, const char* op, const char* arg) {
+    if (!std::isfinite(v))
+        fail_value(std::string(op) + ": " + arg + " must be a finite number. Received: " + arg + "=" + num_str(v));
+    return (float)v;
+}
+
+// A hyper-parameter in [0, 1] (or [0, 1) when hi_open).
+float unit_arg(double v, bool hi_open, const char* op, const char* arg) {
+    if (!(v >= 0.0 && (hi_open ? v < 1.0 : v <= 1.0)))
+        fail_value(std::string(op) + ": " + arg + " must be in [0, 1" + (hi_open ? ")" : "]") + ". Received: " + arg +
+                   "=" + num_str(v));
+    return (float)v;
+}
+
+float epsilon_arg(double v, const char* op) {
+    if (!(v >= 0.0) || !std::isfinite(v))
+        fail_value(std::string(op) + ": epsilon must be a finite number >= 0. Received: epsilon=" + num_str(v));
+    return (float)v;
+}
+
+void sgd_update_b(py::handle params, py::handle grads, py::handle velocities, double learning_rate,
+                  double momentum, bool nesterov) {
+    UpdateArgs a("sgd_update");
+    const float lr = finite_arg(learning_rate, a.op, "learning_rate");
+    const float mom = unit_arg(momentum, false, a.op, "momentum");
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, velocities, "velocities", mom > 0.0f, "when momentum > 0");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    sgd_update(a.slot(0), mom > 0.0f ? a.slot(1) : nullptr, a.grads.data(), a.sizes.data(), (index_t)a.count, lr,
+               mom, nesterov);
+}
+
+void adagrad_update_b(py::handle params, py::handle grads, py::handle accumulators, double learning_rate,
+                      double epsilon) {
+    UpdateArgs a("adagrad_update");
+    const float lr = finite_arg(learning_rate, a.op, "learning_rate");
+    const float eps = epsilon_arg(epsilon, a.op);
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, accumulators, "accumulators", true, "");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    adagrad_update(a.slot(0), a.slot(1), a.grads.data(), a.sizes.data(), (index_t)a.count, lr, eps);
+}
+
+void rmsprop_update_b(py::handle params, py::handle grads, py::handle velocities, py::handle momentums,
+                      py::handle average_grads, double learning_rate, double rho, double momentum, double epsilon,
+                      bool centered) {
+    UpdateArgs a("rmsprop_update");
+    const float lr = finite_arg(learning_rate, a.op, "learning_rate");
+    const float r = unit_arg(rho, false, a.op, "rho");
+    const float mom = unit_arg(momentum, false, a.op, "momentum");
+    const float eps = epsilon_arg(epsilon, a.op);
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, velocities, "velocities", true, "");
+    add_state(a, momentums, "momentums", mom > 0.0f, "when momentum > 0");
+    add_state(a, average_grads, "average_grads", centered, "when centered=True");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    rmsprop_update(a.slot(0), a.slot(1), mom > 0.0f ? a.slot(2) : nullptr, centered ? a.slot(3) : nullptr,
+                   a.grads.data(), a.sizes.data(), (index_t)a.count, lr, r, mom, eps, centered);
+}
+
+void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handle vs, double learning_rate,
+                   py::handle step_obj, double beta_1, double beta_2, double epsilon, bool amsgrad,
+                   py::handle v_hats) {
+    UpdateArgs a("adam_update");
+    const float lr = finite_arg(learning_rate, a.op, "learning_rate");
+    // step: a Python or NumPy integer >= 1 (bool and float are rejected: a float step is a bug)
+    if (py::isinstance<py::bool_>(step_obj) || !PyIndex_Check(step_obj.ptr()))
+        fail_type(std::string(a.op) + ": step must be an int (the 1-based step count). Received: " +
+                  py::str(py::type::of(step_obj)).cast<std::string>());
+    const long long step = py::reinterpret_steal<py::int_>(PyNumber_Index(step_obj.ptr())).cast<long long>();
+    if (step < 1)
+        fail_value(std::string(a.op) + ": step must be >= 1 (Keras's iterations + 1). Received: step=" +
+                   std::to_string(step));
+    const float b1 = unit_arg(beta_1, true, a.op, "beta_1");
+    const float b2 = unit_arg(beta_2, false, a.op, "beta_2");
+    const float eps = epsilon_arg(epsilon, a.op);
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, ms, "ms", true, "");
+    add_state(a, vs, "vs", true, "");
+    add_state(a, v_hats, "v_hats", amsgrad, "when amsgrad=True");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    adam_update(a.slot(0), a.slot(1), a.slot(2), amsgrad ? a.slot(3) : nullptr, a.grads.data(), a.sizes.data(),
+                (index_t)a.count, lr, (int64_t)step, b1, b2, eps, amsgrad);
+}
+
+}  // namespace
+
+void register_optim(py::module_& m) {
+    m.def("sgd_update", &sgd_update_b, py::arg("params"), py::arg("grads"), py::arg("velocities") = py::none(),
+          py::kw_only(), py::arg("learning_rate"), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
+          "Keras SGD step over lists of arrays; params and velocities updated in place.");
+    m.def("adagrad_update", &adagrad_update_b, py::arg("params"), py::arg("grads"), py::arg("accumulators"),
+          py::kw_only(), py::arg("learning_rate"), py::arg("epsilon") = 1e-7,
+          "Keras Adagrad step over lists of arrays; params and accumulators updated in place.");
+    m.def("rmsprop_update", &rmsprop_update_b, py::arg("params"), py::arg("grads"), py::arg("velocities"),
+          py::arg("momentums") = py::none(), py::arg("average_grads") = py::none(), py::kw_only(),
+          py::arg("learning_rate"), py::arg("rho") = 0.9, py::arg("momentum") = 0.0, py::arg("epsilon") = 1e-7,
+          py::arg("centered") = false, "Keras RMSprop step over lists of arrays; params and state updated in place.");
+    m.def("adam_update", &adam_update_b, py::arg("params"), py::arg("grads"), py::arg("ms"), py::arg("vs"),
+          py::kw_only(), py::arg("learning_rate"), py::arg("step"), py::arg("beta_1") = 0.9,
+          py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7, py::arg("amsgrad") = false,
+          py::arg("v_hats") = py::none(),
+          "Keras Adam step (step = 1-based count) over lists of arrays; params and state updated in place.");
+}
+
+}  // namespace fastnn::bind

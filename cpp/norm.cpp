@@ -1,0 +1,172 @@
+// norm.cpp — batch normalisation over every axis but the last (Keras axis=-1), forward and
+// backward. x is seen as (N, C): N rows = batch × every spatial position, C channels.
+// Statistics: per-channel sums in DOUBLE of values shifted by the channel's first row, so data
+// with a large offset (pixels 0..255, a mean of 1e4) keeps its variance exact to float precision
+// without a second pass over x. Sums run over fixed (row block × channel block) tiles, each tile
+// writing its own partial row, and the partials are added in block order: results do not depend
+// on the thread count. Parameter gradients (dgamma, dbeta) accumulate. What this file does not
+// do: other axes (a layer transposes), masks, synchronised statistics, float16.
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "fastnn.h"
+
+namespace fastnn {
+
+namespace {
+
+constexpr index_t kRowBlock = 64;     // rows per partial sum
+constexpr index_t kChanBlock = 1024;  // channels per task: large C with few rows still splits
+
+#define R FASTNN_RESTRICT
+
+// s1[c] += Σ_rows (x - shift)[c], s2[c] += Σ_rows (x - shift)²[c] over rows [r0, r1), channels [c0, c1).
+static void shifted_sums(double* R s1, double* R s2, const float* R x, const float* R shift,
+                         index_t r0, index_t r1, index_t c0, index_t c1, index_t C) {
+    for (index_t r = r0; r < r1; r++) {
+        const float* row = x + r * C;  // seek to row r
+        for (index_t c = c0; c < c1; c++) {
+            const double d = (double)row[c] - (double)shift[c];
+            s1[c] += d;
+            s2[c] += d * d;
+        }
+    }
+}
+
+// s1[c] += Σ dy, s2[c] += Σ dy·(x - mean) over rows [r0, r1), channels [c0, c1).
+static void grad_sums(double* R s1, double* R s2, const float* R dy, const float* R x,
+                      const float* R mean, index_t r0, index_t r1, index_t c0, index_t c1, index_t C) {
+    for (index_t r = r0; r < r1; r++) {
+        const float* dyr = dy + r * C;
+        const float* xr = x + r * C;
+        for (index_t c = c0; c < c1; c++) {
+            s1[c] += (double)dyr[c];
+            s2[c] += (double)dyr[c] * ((double)xr[c] - (double)mean[c]);
+        }
+    }
+}
+
+// One row of the forward: y = (x - mean)·scale + shift.
+static void forward_row(float* R y, const float* R x, const float* R mean, const float* R scale,
+                        const float* R shift, index_t C) {
+    for (index_t c = 0; c < C; c++) y[c] = (x[c] - mean[c]) * scale[c] + shift[c];
+}
+
+// One row of the backward: dx = a·(dy - b - (x - mean)·k).
+static void backward_row(float* R dx, const float* R dy, const float* R x, const float* R mean,
+                         const float* R a, const float* R b, const float* R k, index_t C) {
+    for (index_t c = 0; c < C; c++) dx[c] = a[c] * (dy[c] - b[c] - (x[c] - mean[c]) * k[c]);
+}
+
+#undef R
+
+// Two per-channel sums over all N rows: sum1, sum2 (C,) = Σ over row blocks of the tile sums
+// that `tile(s1, s2, r0, r1, c0, c1)` adds into zeroed partial rows, blocks added in order.
+template <class Tile>
+void channel_sums(double* sum1, double* sum2, index_t N, index_t C, Tile tile) {
+    const index_t rblocks = std::max<index_t>(1, (N + kRowBlock - 1) / kRowBlock);
+    const index_t cblocks = (C + kChanBlock - 1) / kChanBlock;
+    std::vector<double> partial((size_t)(rblocks * 2 * C), 0.0);  // row block b: [s1 (C) | s2 (C)]
+    double* P = partial.data();
+    const index_t tasks = rblocks * cblocks;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * C >= kParallelMinElements)
+#endif
+    for (index_t t = 0; t < tasks; t++) {
+        const index_t b = t / cblocks, cb = t % cblocks;
+        const index_t r0 = b * kRowBlock, r1 = std::min(N, r0 + kRowBlock);
+        const index_t c0 = cb * kChanBlock, c1 = std::min(C, c0 + kChanBlock);
+        tile(P + b * 2 * C, P + b * 2 * C + C, r0, r1, c0, c1);
+    }
+    // Sum the blocks in order, channels split among threads (disjoint writes).
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rblocks * C >= kParallelMinElements)
+#endif
+    for (index_t c = 0; c < C; c++) {
+        double a = 0.0, q = 0.0;
+        for (index_t b = 0; b < rblocks; b++) {
+            a += P[b * 2 * C + c];
+            q += P[b * 2 * C + C + c];
+        }
+        sum1[c] = a;
+        sum2[c] = q;
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+void batchnorm_forward(float* y, float* mean, float* inv_std, float* moving_mean, float* moving_var,
+                       const float* x, const float* gamma, const float* beta, index_t N, index_t C,
+                       bool training, float momentum, float epsilon) {
+    // x, y (N, C); gamma, beta (C,) or nullptr; mean, inv_std, moving_mean, moving_var (C,)
+    std::vector<float> scale((size_t)C), shift((size_t)C);
+    if (training) {
+        std::vector<double> s1((size_t)C), s2((size_t)C);
+        const float* first = x;  // row 0 is each channel's shift (N >= 1, checked by the binding)
+        channel_sums(s1.data(), s2.data(), N, C, [=](double* a, double* q, index_t r0, index_t r1, index_t c0, index_t c1) {
+            shifted_sums(a, q, x, first, r0, r1, c0, c1, C);
+        });
+        for (index_t c = 0; c < C; c++) {
+            const double d = s1[(size_t)c] / (double)N;  // mean - shift
+            const double var = std::max(0.0, s2[(size_t)c] / (double)N - d * d);  // biased, as ops.moments
+            mean[c] = (float)((double)first[c] + d);
+            inv_std[c] = (float)(1.0 / std::sqrt(var + (double)epsilon));
+            // Keras 3: moving = moving·momentum + batch·(1 - momentum), in float32
+            moving_mean[c] = moving_mean[c] * momentum + mean[c] * (1.0f - momentum);
+            moving_var[c] = moving_var[c] * momentum + (float)var * (1.0f - momentum);
+        }
+    } else {
+        for (index_t c = 0; c < C; c++) {
+            mean[c] = moving_mean[c];
+            inv_std[c] = (float)(1.0 / std::sqrt((double)moving_var[c] + (double)epsilon));
+        }
+    }
+    // y = (x - mean)·(gamma·inv_std) + beta: subtracting first keeps large offsets exact
+    for (index_t c = 0; c < C; c++) {
+        scale[(size_t)c] = gamma ? gamma[c] * inv_std[c] : inv_std[c];
+        shift[(size_t)c] = beta ? beta[c] : 0.0f;
+    }
+    const float *S = scale.data(), *B = shift.data();
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * C >= kParallelMinElements)
+#endif
+    for (index_t r = 0; r < N; r++) forward_row(y + r * C, x + r * C, mean, S, B, C);  // row r
+}
+
+void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* mean, const float* inv_std, index_t N,
+                        index_t C, bool training) {
+    // dy, x, dx (N, C); gamma (C,) or nullptr; mean, inv_std, dgamma, dbeta (C,)
+    // With xhat = (x - mean)·inv_std: dbeta = Σ dy, dgamma = Σ dy·xhat. Training (mean and
+    // inv_std functions of x): dx = gamma·inv_std·(dy - dbeta/N - xhat·dgamma/N).
+    // Inference (statistics constant): dx = gamma·inv_std·dy.
+    const bool need_sums = dgamma || dbeta || (dx && training);
+    std::vector<double> s1((size_t)C, 0.0), s2((size_t)C, 0.0);
+    if (need_sums && N > 0)
+        channel_sums(s1.data(), s2.data(), N, C, [=](double* a, double* q, index_t r0, index_t r1, index_t c0, index_t c1) {
+            grad_sums(a, q, dy, x, mean, r0, r1, c0, c1, C);
+        });
+    for (index_t c = 0; c < C; c++) {
+        if (dbeta) dbeta[c] += (float)s1[(size_t)c];
+        if (dgamma) dgamma[c] += (float)(s2[(size_t)c] * (double)inv_std[c]);
+    }
+    if (!dx) return;
+    std::vector<float> a((size_t)C), b((size_t)C), k((size_t)C);
+    for (index_t c = 0; c < C; c++) {
+        const double g = gamma ? gamma[c] : 1.0, is = inv_std[c];
+        a[(size_t)c] = (float)(g * is);
+        b[(size_t)c] = training ? (float)(s1[(size_t)c] / (double)N) : 0.0f;
+        k[(size_t)c] = training ? (float)(s2[(size_t)c] * is * is / (double)N) : 0.0f;
+    }
+    const float *A = a.data(), *B = b.data(), *K = k.data();
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * C >= kParallelMinElements)
+#endif
+    for (index_t r = 0; r < N; r++) backward_row(dx + r * C, dy + r * C, x + r * C, mean, A, B, K, C);
+}
+
+}  // namespace fastnn

@@ -1,0 +1,669 @@
+"""fastnn.callbacks — hooks into ``fit``/``evaluate``/``predict``, as in Keras.
+
+`History` (added to every ``fit``), `ProgbarLogger` (added when verbose), `EarlyStopping`,
+`ModelCheckpoint`, `CSVLogger`, `LearningRateScheduler`, `ReduceLROnPlateau`,
+`TerminateOnNaN` and `LambdaCallback`. ``logs`` dicts hold running means over the epoch so far
+(``loss`` and the compiled metrics; ``val_*`` at epoch end).
+
+Progress output goes to ``sys.stdout``: on a terminal, verbose=1 redraws one live line per epoch
+(carriage return, bold/colour); when stdout is a file or a pipe it writes one plain line per
+epoch, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+class Callback:
+    """Base class. ``self.model`` is the model being trained, ``self.params`` the run's
+    ``{"verbose", "epochs", "steps"}``. Override any of the ``on_*`` methods."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+
+    # tf.keras's on_batch_* are the training batch hooks
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+
+_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin", "on_test_batch_end",
+          "on_predict_batch_begin", "on_predict_batch_end")
+
+
+def _overrides(cb, hook):
+    """Whether ``cb`` does anything in the per-batch ``hook`` (so the loop can skip the call)."""
+    if hook in vars(cb):
+        return True
+    base = getattr(Callback, hook)
+    if getattr(type(cb), hook) is not base:
+        return True
+    if hook in ("on_train_batch_begin", "on_train_batch_end"):
+        legacy = hook.replace("train_", "")
+        return legacy in vars(cb) or getattr(type(cb), legacy) is not getattr(Callback, legacy)
+    return False
+
+
+class CallbackList:
+    """Calls a list of callbacks in order; per-batch hooks only reach callbacks that use them."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params(params)
+        # a callback may declare its batch hooks idle for this run (the progress bar off a terminal)
+        self._batch = {h: [getattr(cb, h) for cb in self.callbacks
+                           if _overrides(cb, h) and not getattr(cb, "_idle_batch_hooks", False)] for h in _HOOKS}
+
+    def wants(self, hook):
+        return bool(self._batch[hook])
+
+    def _call(self, name, *args):
+        for cb in self.callbacks:
+            getattr(cb, name)(*args)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_test_begin(self, logs=None):
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._call("on_test_end", logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._call("on_predict_end", logs)
+
+    def batch(self, hook, batch, logs=None):
+        for fn in self._batch[hook]:
+            fn(batch, logs)
+
+
+# ---- History and progress ---------------------------------------------------------------------
+
+
+class History(Callback):
+    """Records the epoch logs: ``history.history["loss"]`` is the list of per-epoch losses."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+        self.model.history = self
+
+
+def _format_value(v):
+    if isinstance(v, (float, np.floating)) or isinstance(v, (int, np.integer)):
+        v = float(v)
+        return f"{v:.4f}" if abs(v) > 1e-3 or v == 0 or not math.isfinite(v) else f"{v:.4e}"
+    return str(v)
+
+
+def _format_time(seconds_per_unit, unit):
+    if seconds_per_unit >= 1 or seconds_per_unit == 0:
+        return f"{seconds_per_unit:.0f}s/{unit}"
+    if seconds_per_unit >= 1e-3:
+        return f"{seconds_per_unit * 1e3:.0f}ms/{unit}"
+    return f"{seconds_per_unit * 1e6:.0f}us/{unit}"
+
+
+def _can_encode(text):
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        text.encode(encoding)
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
+class Progbar:
+    """Keras's progress bar: ``469/469 ━━━━━━━━━━━━━━━━━━━━ 2s 4ms/step - loss: 0.3012``.
+
+    Args:
+        target: the number of steps. width: the bar's width. verbose: 1 (a bar; live on a
+            terminal, one line per ``finalize`` elsewhere) or 2 (one plain line at the end).
+        interval: the minimum seconds between redraws. unit_name: "step".
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step"):
+        self.target, self.width, self.verbose, self.interval, self.unit_name = target, width, verbose, interval, unit_name
+        isatty = getattr(sys.stdout, "isatty", None)
+        self._dynamic = bool(isatty and isatty())
+        self._bar_char = "━" if _can_encode("━") else "="
+        self._start = time.time()
+        self._last_update = 0.0
+        self._after_first = None
+        self._prev_width = 0
+
+    def _step_time(self, current, now):
+        if not current:
+            return 0.0
+        if self._after_first is not None and current > 1:
+            t = (now - self._after_first) / (current - 1)
+        else:
+            t = (now - self._start) / current
+        if current == 1 and self._after_first is None:
+            self._after_first = now
+        return t
+
+    def _style(self, text, code):
+        return f"\x1b[{code}m{text}\x1b[0m" if self._dynamic and text else text
+
+    def update(self, current, values=None, finalize=None):
+        """Show step ``current`` with ``values`` (name, value) pairs, already averaged."""
+        if finalize is None:
+            finalize = current >= self.target
+        now = time.time()
+        per_step = self._step_time(current, now)
+        if self.verbose == 1:
+            if not finalize and (not self._dynamic or now - self._last_update < self.interval):
+                return
+            digits = int(math.log10(max(self.target, 1))) + 1
+            count = f"{current:{digits}d}/{self.target}"
+            filled = int(self.width * current / self.target) if self.target else self.width
+            bar = self._style(self._bar_char * filled, 32) + self._style(self._bar_char * (self.width - filled), 37)
+            if finalize:
+                when = f"{now - self._start:.0f}s"
+            else:
+                eta = per_step * (self.target - current)
+                when = (f"{int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}" if eta > 3600 else
+                        f"{int(eta // 60)}:{int(eta % 60):02d}" if eta > 60 else f"{eta:.0f}s")
+            line = f"{self._style(count, 1)} {bar} {self._style(when, 1)} {_format_time(per_step, self.unit_name)}"
+            line += "".join(f" - {k}: {_format_value(v)}" for k, v in (values or []))
+            out = sys.stdout
+            if self._dynamic:
+                plain = len(_strip_ansi(line))  # pad over the previous (longer) line's visible chars
+                pad = " " * max(0, self._prev_width - plain)
+                out.write("\r" + line + pad + ("\n" if finalize else ""))
+                self._prev_width = plain
+            else:
+                out.write(line + "\n")
+            out.flush()
+        elif self.verbose == 2 and finalize:
+            digits = int(math.log10(max(self.target, 1))) + 1
+            line = f"{current:{digits}d}/{self.target} - {now - self._start:.0f}s - {_format_time(per_step, self.unit_name)}"
+            line += "".join(f" - {k}: {_format_value(v)}" for k, v in (values or []))
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        self._last_update = now
+
+
+def _strip_ansi(text):
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\x1b":
+            j = text.find("m", i)
+            i = j + 1 if j >= 0 else len(text)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+class ProgbarLogger(Callback):
+    """Prints Keras's per-epoch progress (added by ``fit``/``evaluate``/``predict`` when verbose)."""
+
+    def __init__(self):
+        super().__init__()
+        self._bar = None
+        self._epochs = 1
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.verbose = params.get("verbose", 1)
+        self._epochs = params.get("epochs", 1)
+        self._steps = params.get("steps", 0)
+        self._dynamic = bool(getattr(sys.stdout, "isatty", None) and sys.stdout.isatty())
+        self._idle_batch_hooks = not (self.verbose == 1 and self._dynamic)
+
+    def _new_bar(self):
+        self._bar = Progbar(self._steps, verbose=self.verbose)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._epochs > 1:
+            sys.stdout.write(f"Epoch {epoch + 1}/{self._epochs}\n")
+            sys.stdout.flush()
+        self._new_bar()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.verbose == 1 and self._dynamic:
+            self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
+
+    # evaluate() (fit's own validation pass shows no bar, as in Keras)
+    def on_test_begin(self, logs=None):
+        self._new_bar()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.verbose == 1 and self._dynamic:
+            self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
+
+    def on_test_end(self, logs=None):
+        self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
+
+    def on_predict_begin(self, logs=None):
+        self._new_bar()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        if self.verbose == 1 and self._dynamic:
+            self._bar.update(batch + 1, finalize=False)
+
+    def on_predict_end(self, logs=None):
+        self._bar.update(self._steps, finalize=True)
+
+
+# ---- Monitoring helpers -------------------------------------------------------------------------
+
+
+def _monitor_direction(callback, monitor, mode):
+    """'min' or 'max' for ``monitor`` under ``mode`` ('auto' asks the model's metrics)."""
+    if mode in ("min", "max"):
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    if name == "loss":
+        return "min"
+    model = callback.model
+    for m in getattr(model, "_metrics", None) or []:
+        if m.name == name:
+            return "max" if getattr(m, "direction", "down") == "up" else "min"
+    if "acc" in name:
+        return "max"
+    raise ValueError(f"{type(callback).__name__} callback received monitor={monitor} but fastnn isn't able to "
+                     "automatically determine whether that metric should be maximized or minimized. Pass "
+                     "`mode='max'` in order to monitor based on the highest metric value, or pass `mode='min'` in "
+                     "order to use the lowest value.")
+
+
+def _check_mode(mode, cls):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{cls}: mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop training when a monitored quantity has stopped improving (Keras 3's rules).
+
+    Args:
+        monitor: the quantity, default ``"val_loss"``. min_delta: the smallest change that
+            counts as an improvement. patience: epochs without improvement before stopping.
+        mode: ``"auto"``, ``"min"`` or ``"max"``. baseline: a value the quantity must beat.
+        restore_best_weights: at the end, restore the weights of the best epoch.
+        start_from_epoch: epochs to wait before monitoring. verbose: 1 prints when it stops.
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be a non-negative integer. Received: patience={patience!r}")
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _check_mode(mode, "EarlyStopping")
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self._direction = None
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_weights = None
+        self.best_epoch = 0
+        self._direction = None
+
+    def _improved(self, value, reference):
+        # an improvement must beat the reference by more than min_delta
+        if self._direction == "min":
+            return value + self.min_delta < reference
+        return value - self.min_delta > reference
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._direction is None:
+            self._direction = _monitor_direction(self, self.monitor, self.mode)
+            self.best = math.inf if self._direction == "min" else -math.inf
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                          f"Available metrics are: {','.join(logs or {})}", stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._improved(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._improved(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or its weights) every epoch or every ``save_freq`` batches.
+
+    Args:
+        filepath: the file; may hold ``{epoch:02d}`` and log names, e.g.
+            ``"ckpt-{epoch:02d}-{val_loss:.2f}.fastnn"`` (epochs count from 1).
+        monitor, mode: the quantity ``save_best_only`` compares (default ``"val_loss"``).
+        save_best_only: only save when the monitored quantity improved.
+        save_weights_only: `Model.save_weights` instead of `Model.save`.
+        save_freq: ``"epoch"`` or a number of batches.
+        initial_value_threshold: the value to beat for the first save (with save_best_only).
+        verbose: 1 prints a line per save decision.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.mode = _check_mode(mode, "ModelCheckpoint")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer))
+                                     or save_freq < 1):
+            raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or a positive integer")
+        self.save_freq = save_freq
+        self.initial_value_threshold = initial_value_threshold
+        self._direction = None
+        self._batches_seen = 0
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self._direction = _monitor_direction(self, self.monitor, self.mode) if self.save_best_only else "min"
+        if self.initial_value_threshold is not None:
+            self.best = float(self.initial_value_threshold)
+        else:
+            self.best = math.inf if self._direction == "min" else -math.inf
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches_seen += 1
+            if self._batches_seen % self.save_freq == 0:
+                self._save(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch, batch, logs):
+        try:
+            if batch is None:
+                return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **(logs or {}))
+        except KeyError as e:
+            raise KeyError(f"ModelCheckpoint: failed to format filepath {self.filepath!r}: no key {e} in the logs "
+                           f"(available: {sorted(logs or {})})") from None
+
+    def _save(self, epoch, batch, logs):
+        path = self._path(epoch, batch, logs)
+        if self.save_best_only:
+            current = (logs or {}).get(self.monitor)
+            if current is None:
+                warnings.warn(f"Can save best model only with {self.monitor} available, skipping.", stacklevel=2)
+                return
+            better = current < self.best if self._direction == "min" else current > self.best
+            if not better:
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
+                      f"saving model to {path}")
+            self.best = current
+        elif self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+class CSVLogger(Callback):
+    """Write the epoch logs to a CSV file: a header ``epoch,<names...>`` then one row per epoch.
+
+    Args:
+        filename: the CSV file. separator: default ``","``. append: add to an existing file.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self._file = None
+        self._writer = None
+        self._keys = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer = None
+        self._keys = None
+        self._header_written = exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys, delimiter=self.separator)
+            if not self._header_written:
+                self._writer.writeheader()
+        row = {"epoch": epoch}
+        row.update({k: logs.get(k, "NA") for k in self._keys})
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch's start to ``schedule(epoch, lr)`` (or ``schedule(epoch)``).
+
+    The epoch's rate is added to the logs as ``learning_rate``.
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise ValueError(f"LearningRateScheduler: schedule must be callable. Received: {schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = float(optimizer.learning_rate)
+        try:
+            new = self.schedule(epoch, lr)
+        except TypeError:  # a one-argument schedule, as in older Keras
+            new = self.schedule(epoch)
+        try:
+            new = float(new)
+        except (TypeError, ValueError):
+            raise ValueError(f'The output of the "schedule" function should be a float. Got: {new!r}') from None
+        optimizer.learning_rate = new
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {new}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when the monitored quantity stops improving.
+
+    Args (Keras's): monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+    min_delta=1e-4, cooldown=0, min_lr=0.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unexpected arguments {sorted(kwargs)}")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received: factor={factor}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), int(patience), verbose
+        self.mode = _check_mode(mode, "ReduceLROnPlateau")
+        self.min_delta, self.cooldown, self.min_lr = float(min_delta), int(cooldown), float(min_lr)
+
+    def on_train_begin(self, logs=None):
+        self._direction = _monitor_direction(self, self.monitor, self.mode)
+        self.best = math.inf if self._direction == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
+                          f"available. Available metrics are: {','.join(logs)}.", stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        better = (current < self.best - self.min_delta if self._direction == "min"
+                  else current > self.best + self.min_delta)
+        if better:
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(optimizer.learning_rate)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.learning_rate = new
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first batch whose loss is NaN or infinite.
+
+    ``fit`` always stops on a non-finite loss (and never applies that batch's update); with
+    ``keep_last_finite_weights=True`` it also rolls the weights back to those that produced the
+    last finite loss (it then keeps a copy of the weights at each step, which costs a little
+    time).
+    """
+
+    def __init__(self, keep_last_finite_weights=False):
+        super().__init__()
+        self.keep_last_finite_weights = bool(keep_last_finite_weights)
+
+    def on_train_begin(self, logs=None):
+        if self.keep_last_finite_weights:
+            self.model._keep_finite_weights = True
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_begin=None, on_batch_end=None,
+                 on_train_begin=None, on_train_end=None, **kwargs):
+        super().__init__()
+        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_batch_begin=on_batch_begin,
+                     on_batch_end=on_batch_end, on_train_begin=on_train_begin, on_train_end=on_train_end, **kwargs)
+        for name, fn in given.items():
+            if fn is None:
+                continue
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)
+        if on_batch_begin is not None:
+            self.on_train_batch_begin = on_batch_begin
+        if on_batch_end is not None:
+            self.on_train_batch_end = on_batch_end
+
+
+__all__ = ["Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
+           "CSVLogger", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "LambdaCallback"]

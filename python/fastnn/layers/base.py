@@ -1,0 +1,508 @@
+"""fastnn.layers.base — the Layer protocol, the functional API's symbolic tensors, and Input.
+
+Every layer follows one anatomy (after Keras):
+
+- ``__init__`` validates and stores hyper-parameters; errors echo the bad value.
+- ``build(input_shape)`` creates the weights through `Layer.add_weight`; ``input_shape``
+  includes the batch axis (None when unknown).
+- ``call(x, training=False)`` computes the output with `fastnn.ops` and keeps what
+  ``backward`` needs (references, not copies).
+- ``backward(dy)`` returns the input gradient (None when ``_need_input_grad`` is False: a
+  model's first layer needs none) and stores the trainable weights' gradients, in
+  ``trainable_weights`` order, in ``self._gradients``; `get_gradients` returns them.
+- ``compute_output_shape``, ``get_config`` (``{**base_config, **config}``), ``from_config``.
+
+Weights are plain C-contiguous NumPy arrays owned by the layer and updated in place (by the
+optimizer and by ``set_weights``), so their identity never changes after ``build``. A layer
+takes a list of inputs when its class sets ``_multi_input`` (the merge layers). Layer classes
+that `load_model` may rebuild from a file are registered with `register_layer`; nothing else
+is ever instantiated from a file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, regularizers, utils
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_layer(cls):
+    """Class decorator: allow `load_model` to rebuild ``cls`` from its config (by class name)."""
+    name = cls.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"register_layer: a different layer class is already registered as {name!r}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def registered_layers() -> dict:
+    """The allow-list of layer classes `load_model` can rebuild, by class name."""
+    return dict(_REGISTRY)
+
+
+def _shape_str(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _positive_int(value, name):
+    """``value`` as an int if it is a positive integer, else a Keras-style ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
+                         f"Received: {name}={value!r}")
+    return int(value)
+
+
+def _standardize_shape(shape, name):
+    """A shape tuple of positive ints or None; an int means a 1-tuple."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise ValueError(f"Expected `{name}` to be a tuple of positive integers. Received: {name}={shape!r}") from None
+    for d in dims:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0):
+            raise ValueError(f"Expected `{name}` to be a tuple of positive integers (or None). "
+                             f"Received: {name}={shape!r}")
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def _standardize_dtype(dtype, allow_int=False):
+    if dtype is None:
+        return utils.floatx()
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name in ("float32", "float64") or (allow_int and name in ("int32", "int64")):
+        return name
+    raise ValueError(f"fastnn layers compute in 'float32' (or 'float64' on the NumPy backend)"
+                     f"{'; inputs may also be int32/int64' if allow_int else ''}. Received: dtype={dtype!r}")
+
+
+# ---- Input specs ------------------------------------------------------------------------------
+
+
+class InputSpec:
+    """What a built layer accepts: ``ndim`` or ``min_ndim``, and fixed sizes of some ``axes``.
+
+    `check` raises Keras's message: "Input 0 of layer 'dense' is incompatible with the layer:
+    expected axis -1 to have value 784, found 28 (full input shape (None, 28))".
+    """
+
+    def __init__(self, ndim=None, min_ndim=None, max_ndim=None, axes=None):
+        self.ndim, self.min_ndim, self.max_ndim = ndim, min_ndim, max_ndim
+        self.axes = dict(axes or {})
+
+    def check(self, layer_name, index, shape):
+        prefix = f"Input {index} of layer '{layer_name}' is incompatible with the layer:"
+        full = f"(full input shape {_shape_str(shape)})"
+        n = len(shape)
+        if self.ndim is not None and n != self.ndim:
+            raise ValueError(f"{prefix} expected ndim={self.ndim}, found ndim={n} {full}")
+        if self.min_ndim is not None and n < self.min_ndim:
+            raise ValueError(f"{prefix} expected min_ndim={self.min_ndim}, found ndim={n} {full}")
+        if self.max_ndim is not None and n > self.max_ndim:
+            raise ValueError(f"{prefix} expected max_ndim={self.max_ndim}, found ndim={n} {full}")
+        for axis, value in self.axes.items():
+            if value is None or not -n <= axis < n:
+                continue
+            if shape[axis] is not None and shape[axis] != value:
+                raise ValueError(f"{prefix} expected axis {axis} to have value {value}, found {shape[axis]} {full}")
+
+
+# ---- Symbolic tensors (functional API) -------------------------------------------------------
+
+
+class KerasTensor:
+    """A symbolic tensor of the functional API: a shape (batch axis None), a dtype and the node
+    (layer call) that produces it. Calling a layer on it records the graph; `fastnn.models.Model`
+    turns the recorded graph into a model."""
+
+    def __init__(self, shape, dtype, node=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.node = node
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        producer = self.node.layer.name if self.node is not None else None
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, produced by layer {producer!r}>"
+
+
+class Node:
+    """One call of ``layer`` in a graph: its input tensors and its output tensor."""
+
+    def __init__(self, layer, inputs, output):
+        self.layer = layer
+        self.inputs = list(inputs)
+        self.output = output
+
+
+def _is_symbolic(x):
+    if isinstance(x, KerasTensor):
+        return True
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, KerasTensor) for t in x)
+
+
+# ---- Layer ------------------------------------------------------------------------------------
+
+
+class _Weight:
+    __slots__ = ("name", "value", "trainable", "regularizer")
+
+    def __init__(self, name, value, trainable, regularizer):
+        self.name, self.value, self.trainable, self.regularizer = name, value, trainable, regularizer
+
+
+class Layer:
+    """Base class of all fastnn layers (see the module docstring for the protocol).
+
+    Args:
+        name: unique name in a model; ``dense``, ``dense_1``... when None.
+        trainable: False freezes the layer: no weight updates (and BatchNormalization runs
+            in inference mode), gradients still flow through it.
+        dtype: ``"float32"`` (default, `fastnn.utils.floatx`) or ``"float64"`` (NumPy backend).
+        activity_regularizer: a penalty on the layer's output, added to the loss.
+        input_shape / input_dim / batch_input_shape / batch_size: the model's input shape,
+            given on a Sequential model's first layer (tf.keras style).
+    """
+
+    _multi_input = False
+    # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
+    # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
+    input_dtype = None
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None,
+                 input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        if name is None:
+            name = utils.unique_name(utils.to_snake_case(type(self).__name__))
+        elif not isinstance(name, str) or not name:
+            raise ValueError(f"Expected a non-empty string as the layer name. Received: name={name!r}")
+        self.name = name
+        self._trainable = bool(trainable)
+        self.dtype = _standardize_dtype(dtype)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.built = False
+        self.input_spec = None
+        self._weights: list[_Weight] = []
+        self._gradients = None
+        self._need_input_grad = True
+        self._build_input_shape = None
+        self._inbound_nodes: list[Node] = []
+        # tf.keras lets the first layer of a Sequential model carry the input shape
+        self._batch_input_shape = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = _standardize_shape(batch_input_shape, "batch_input_shape")
+        elif input_shape is not None:
+            batch = None if batch_size is None else _positive_int(batch_size, "batch_size")
+            self._batch_input_shape = (batch,) + _standardize_shape(input_shape, "input_shape")
+        elif input_dim is not None:
+            self._batch_input_shape = (None, _positive_int(input_dim, "input_dim"))
+
+    # -- weights -------------------------------------------------------------------------------
+
+    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
+                   constraint=None):
+        """Create a weight of ``shape`` from ``initializer`` (default glorot_uniform) and return it.
+
+        The array is the layer's own (C-contiguous, in the layer's dtype); optimizers update it
+        in place. ``regularizer``: a penalty added to the loss and to this weight's gradient.
+        ``trainable=False`` weights (e.g. moving statistics) are saved but never optimised.
+        """
+        if constraint is not None:
+            raise ValueError(f"Layer '{self.name}': weight constraints are not supported. Received: constraint={constraint!r}")
+        if name is None:
+            name = f"variable_{len(self._weights)}"
+        if any(w.name == name for w in self._weights):
+            raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}")
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = _standardize_dtype(dtype or self.dtype)
+        init = initializers.get(initializer if initializer is not None else "glorot_uniform")
+        value = np.ascontiguousarray(init(shape, dtype), dtype=dtype)
+        if value.shape != shape:
+            raise ValueError(f"Layer '{self.name}': initializer {init!r} returned shape {value.shape} for weight "
+                             f"{name!r}, expected {shape}")
+        self._weights.append(_Weight(name, value, bool(trainable), regularizers.get(regularizer)))
+        return value
+
+    def _ordered_weights(self):
+        # Keras's order: trainable weights first, then non-trainable, each in creation order
+        return [w for w in self._weights if w.trainable] + [w for w in self._weights if not w.trainable]
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
+    @property
+    def weights(self):
+        """All weights, trainable first (Keras's order); the arrays themselves, not copies."""
+        return [w.value for w in self._ordered_weights()]
+
+    @property
+    def trainable_weights(self):
+        return [w.value for w in self._weights if w.trainable] if self._trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self._trainable:
+            return self.weights
+        return [w.value for w in self._weights if not w.trainable]
+
+    @property
+    def weight_names(self):
+        """The names of `weights`, in the same order (``kernel``, ``bias``...)."""
+        return [w.name for w in self._ordered_weights()]
+
+    def get_weights(self):
+        """Copies of the weights in Keras's layouts and order (Dense: kernel (in, units), bias)."""
+        return [w.value.copy() for w in self._ordered_weights()]
+
+    def set_weights(self, weights):
+        """Overwrite the weights (in place) from a list like `get_weights`'; checks everything first."""
+        mine = self._ordered_weights()
+        weights = list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of length "
+                             f"{len(weights)}, but the layer was expecting {len(mine)} weights.")
+        arrays = []
+        for w, new in zip(mine, weights):
+            a = np.asarray(new)
+            if a.shape != w.value.shape:
+                raise ValueError(f"Layer '{self.name}' weight shape {w.value.shape} is not compatible with provided "
+                                 f"weight shape {a.shape} (weight {w.name!r}).")
+            if a.dtype.kind not in "fiub":
+                raise TypeError(f"Layer '{self.name}': weight {w.name!r} must be numeric. Received: dtype={a.dtype}")
+            arrays.append(a)
+        for w, a in zip(mine, arrays):
+            w.value[...] = a
+
+    def count_params(self):
+        """The number of values in all weights (Keras's count, non-trainable included)."""
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the layer isn't built. "
+                             "You can build it manually via: `layer.build(input_shape)`.")
+        return int(sum(w.value.size for w in self._weights))
+
+    def get_gradients(self):
+        """The gradients of `trainable_weights` from the last `backward`, in the same order."""
+        if not self._trainable or not any(w.trainable for w in self._weights):
+            return []
+        if self._gradients is None:
+            raise RuntimeError(f"Layer '{self.name}': no gradients yet; call the layer with training=True, then backward(dy)")
+        return list(self._gradients)
+
+    def regularization_loss(self):
+        """The weight regularizers' penalty (trainable weights only), as a float."""
+        if not self._trainable:
+            return 0.0
+        return sum(w.regularizer(w.value) for w in self._weights if w.trainable and w.regularizer is not None)
+
+    def _regularized_gradients(self):
+        """`get_gradients` with the regularizers' gradients added (new arrays where changed)."""
+        grads = self.get_gradients()
+        if grads:
+            trainable = [w for w in self._weights if w.trainable]
+            for i, w in enumerate(trainable):
+                if w.regularizer is not None:
+                    grads[i] = grads[i] + w.regularizer.gradient(w.value)
+        return grads
+
+    # -- building and calling ------------------------------------------------------------------
+
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch axis included). Default: none."""
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self._build_input_shape = input_shape
+
+    def _check_input(self, input_shape):
+        """Check ``input_shape`` (one shape, or a list for multi-input layers) against input_spec."""
+        if self.input_spec is None:
+            return
+        if self._multi_input:
+            specs = self.input_spec if isinstance(self.input_spec, (list, tuple)) else [self.input_spec] * len(input_shape)
+            for i, (spec, shape) in enumerate(zip(specs, input_shape)):
+                spec.check(self.name, i, tuple(shape))
+        else:
+            self.input_spec.check(self.name, 0, tuple(input_shape))
+
+    def call(self, inputs, training=False):
+        """The forward computation (to be overridden)."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call()")
+
+    def backward(self, dy):
+        """The input gradient for the output gradient ``dy`` of the last `call` (to be overridden)."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement backward()")
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input shape (batch axis included)."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement compute_output_shape()")
+
+    # A layer whose output is activation(z) for a last activation the loss can absorb (softmax
+    # or sigmoid before a cross-entropy) names it here and implements backward_from_logits(dz),
+    # the backward pass given dz = d loss / d z; models then skip the activation's Jacobian.
+    _fusable_activation = None
+
+    def backward_from_logits(self, dz):
+        """`backward` given the gradient with respect to the pre-activation (see above)."""
+        raise NotImplementedError(f"Layer {type(self).__name__} has no fusable output activation")
+
+    def __call__(self, inputs, training=False):
+        """On KerasTensors: record a graph node (functional API). On arrays: build if needed,
+        check the input, run `call`."""
+        if _is_symbolic(inputs):
+            return self._call_symbolic(inputs)
+        if self._multi_input:
+            if not isinstance(inputs, (list, tuple)):
+                raise ValueError(f"Layer '{self.name}' expects a list of inputs. Received: {type(inputs).__name__}")
+            xs = [np.asarray(x, dtype=self.input_dtype or self.dtype) for x in inputs]
+            shapes = [(None,) + x.shape[1:] for x in xs]
+            self._maybe_build(shapes)
+            self._check_input([x.shape for x in xs])
+            return self.call(xs, training=training)
+        x = np.asarray(inputs, dtype=self.input_dtype or self.dtype)
+        if x.ndim == 0:
+            raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
+        self._maybe_build((None,) + x.shape[1:])
+        self._check_input(x.shape)
+        return self.call(x, training=training)
+
+    def _call_symbolic(self, inputs):
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if self._multi_input:
+            if not isinstance(inputs, (list, tuple)):
+                raise ValueError(f"Layer '{self.name}' expects a list of inputs. Received a single tensor")
+            shape = [t.shape for t in tensors]
+        else:
+            if len(tensors) != 1:
+                raise ValueError(f"Layer '{self.name}' expects 1 input, but it received {len(tensors)} input tensors")
+            shape = tensors[0].shape
+        self._maybe_build(shape)
+        self._check_input(shape)
+        out = KerasTensor(self.compute_output_shape(shape), self.dtype)
+        out.node = Node(self, tensors, out)
+        self._inbound_nodes.append(out.node)
+        return out
+
+    # -- shapes ---------------------------------------------------------------------------------
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's (single) call in a functional graph."""
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called and thus has no defined input")
+        ins = self._inbound_nodes[0].inputs
+        return ins if self._multi_input else ins[0]
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's (single) call in a functional graph."""
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called and thus has no defined output")
+        return self._inbound_nodes[0].output
+
+    @property
+    def input_shape(self):
+        if self._build_input_shape is None:
+            raise AttributeError(f"Layer '{self.name}' is not built yet and has no input shape")
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        return self.compute_output_shape(self.input_shape)
+
+    # -- config ---------------------------------------------------------------------------------
+
+    def get_config(self):
+        """The arguments that rebuild this layer (JSON-serialisable)."""
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# ---- Input ------------------------------------------------------------------------------------
+
+
+@register_layer
+class InputLayer(Layer):
+    """The entry point of a model: holds the input shape (batch axis None) and dtype.
+
+    Args:
+        shape: the shape of one sample, e.g. ``(784,)`` (tf.keras spelling: ``input_shape``).
+        batch_size: optional fixed batch size.
+        batch_shape: the full shape including the batch axis (instead of shape/batch_size).
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, input_shape=None,
+                 batch_input_shape=None, **kwargs):
+        if name is None:
+            name = utils.unique_name("input_layer")
+        super().__init__(name=name, **kwargs)
+        self.dtype = _standardize_dtype(dtype, allow_int=True)
+        shape = shape if shape is not None else input_shape
+        batch_shape = batch_shape if batch_shape is not None else batch_input_shape
+        if batch_shape is not None:
+            if shape is not None:
+                raise ValueError("InputLayer: pass either shape or batch_shape, not both. "
+                                 f"Received: shape={shape!r}, batch_shape={batch_shape!r}")
+            batch_shape = _standardize_shape(batch_shape, "batch_shape")
+            if not batch_shape:
+                raise ValueError("InputLayer: batch_shape needs at least the batch axis. Received: batch_shape=()")
+        else:
+            if shape is None:
+                raise ValueError("InputLayer: a `shape` (the shape of one sample, e.g. shape=(784,)) is required")
+            batch = None if batch_size is None else _positive_int(batch_size, "batch_size")
+            batch_shape = (batch,) + _standardize_shape(shape, "shape")
+        self.batch_shape = batch_shape
+        self.built = True
+        self._build_input_shape = batch_shape
+        out = KerasTensor(batch_shape, self.dtype)
+        out.node = Node(self, [], out)
+        self._inbound_nodes.append(out.node)
+
+    def call(self, inputs, training=False):
+        return inputs
+
+    def backward(self, dy):
+        return dy
+
+    def compute_output_shape(self, input_shape):
+        return self.batch_shape
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):
+    """A symbolic input tensor: ``x = Input(shape=(784,)); y = Dense(10)(x); Model(x, y)``.
+
+    Also accepted as the first element of a Sequential model.
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name).output
+

@@ -1,0 +1,359 @@
+"""fastnn.layers.core — Dense, Activation (and ReLU, LeakyReLU, ELU, Softmax), Flatten, Reshape,
+Dropout. Every computation goes through `fastnn.ops`; reshapes are views."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import activations, initializers, ops, regularizers, utils
+from .base import InputSpec, Layer, _positive_int, register_layer
+
+
+@register_layer
+class Dense(Layer):
+    """Densely-connected layer: ``output = activation(dot(input, kernel) + bias)``.
+
+    The bias add and the activation are fused into the GEMM (``ops.dense_forward``). Inputs of
+    rank > 2 are treated as a batch of rows over the last axis, like Keras.
+
+    Args:
+        units: positive integer, the output size.
+        activation: a name (``"relu"``), a `fastnn.activations` function, or None (linear).
+        use_bias: whether to add a bias vector.
+        kernel_initializer, bias_initializer: default ``"glorot_uniform"`` and ``"zeros"``.
+        kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+
+    Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
+    Weights: ``kernel`` (input_dim, units), ``bias`` (units,).
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.units = _positive_int(units, "units")
+        self._act, self._alpha = activations.resolve(activation)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        if kernel_constraint is not None or bias_constraint is not None:
+            raise ValueError("Dense: weight constraints are not supported. "
+                             f"Received: kernel_constraint={kernel_constraint!r}, bias_constraint={bias_constraint!r}")
+        self.kernel = self.bias = None
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1] if len(input_shape) >= 2 else None
+        if in_dim is None:
+            raise ValueError("The last dimension of the inputs to a Dense layer should be defined, and the input "
+                             f"should have a batch axis. Full input shape received: {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = inputs
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        y = ops.dense_forward(x2, self.kernel, self.bias, self._act, self._alpha)
+        self._x, self._y, self._x_shape = x2, y, x.shape
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.units,))
+
+    def _backward(self, dy, act):
+        dy2 = dy if dy.ndim == 2 else dy.reshape(-1, self.units)
+        dx, dw, db = ops.dense_backward(dy2, self._x, self.kernel, self._y, act, self._alpha,
+                                        use_bias=self.use_bias, need_dx=self._need_input_grad)
+        self._gradients = [dw, db] if self.use_bias else [dw]
+        if dx is None or len(self._x_shape) == 2:
+            return dx
+        return dx.reshape(self._x_shape)
+
+    def backward(self, dy):
+        return self._backward(dy, self._act)
+
+    @property
+    def _fusable_activation(self):
+        return self._act
+
+    def backward_from_logits(self, dz):
+        return self._backward(dz, "linear")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": self._act,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+        return {**super().get_config(), **config}
+
+
+@register_layer
+class Activation(Layer):
+    """Applies an activation function: ``output = activation(input)``.
+
+    Args:
+        activation: a name (``"relu"``, ``"softmax"``...) or a `fastnn.activations` function.
+
+    Input shape: any. Output shape: the input's. Softmax works over the last axis.
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._act, self._alpha = activations.resolve(activation)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs, training=False):
+        y = inputs if self._act == "linear" else ops.activation_forward(inputs, self._act, self._alpha)
+        self._y = y
+        return y
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        if self._act == "linear":
+            return dy
+        return ops.activation_backward(dy, self._y, self._act, self._alpha)
+
+    @property
+    def _fusable_activation(self):
+        return self._act
+
+    def backward_from_logits(self, dz):
+        return dz if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self._act}
+
+
+def _slope(value, name, cls):
+    v = float(value)
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{cls}: expected a finite, non-negative {name}. Received: {name}={value!r}")
+    return v
+
+
+@register_layer
+class ReLU(Activation):
+    """Rectified linear unit: ``max(x, 0)``, or ``negative_slope · x`` below zero.
+
+    Args:
+        negative_slope: slope for x < 0 (default 0). ``max_value`` and ``threshold`` of
+            Keras's ReLU are accepted only at their defaults (None and 0).
+    """
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        if max_value is not None or float(threshold) != 0.0:
+            raise ValueError(f"ReLU: max_value and threshold are not supported. Received: max_value={max_value!r}, "
+                             f"threshold={threshold!r}")
+        self.negative_slope = _slope(negative_slope, "negative_slope", "ReLU")
+        super().__init__("leaky_relu" if self.negative_slope else "relu", **kwargs)
+        self._alpha = self.negative_slope if self.negative_slope else None
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return {**config, "negative_slope": self.negative_slope}
+
+
+@register_layer
+class LeakyReLU(Activation):
+    """Leaky rectified linear unit: ``x`` for x > 0, ``negative_slope · x`` otherwise.
+
+    Args:
+        negative_slope: default 0.3 (Keras's layer default; tf.keras spelling ``alpha``).
+    """
+
+    def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
+        self.negative_slope = _slope(alpha if alpha is not None else negative_slope, "negative_slope", "LeakyReLU")
+        super().__init__("leaky_relu", **kwargs)
+        self._alpha = self.negative_slope
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return {**config, "negative_slope": self.negative_slope}
+
+
+@register_layer
+class ELU(Activation):
+    """Exponential linear unit: ``x`` for x > 0, ``alpha · (exp(x) - 1)`` otherwise (alpha > 0)."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        self.alpha = float(alpha)
+        if not (np.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError(f"ELU: expected a finite alpha > 0. Received: alpha={alpha!r}")
+        super().__init__("elu", **kwargs)
+        self._alpha = self.alpha
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return {**config, "alpha": self.alpha}
+
+
+@register_layer
+class Softmax(Activation):
+    """Softmax over the last axis: ``exp(x) / sum(exp(x))``."""
+
+    def __init__(self, axis=-1, **kwargs):
+        if axis != -1:
+            raise ValueError(f"Softmax: only axis=-1 is supported. Received: axis={axis!r}")
+        super().__init__("softmax", **kwargs)
+        self.axis = -1
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return {**config, "axis": self.axis}
+
+
+@register_layer
+class Flatten(Layer):
+    """Flattens each sample: ``(batch, d1, d2, ...)`` -> ``(batch, d1·d2·...)`` (a view).
+
+    Args:
+        data_format: only ``"channels_last"`` (or None) is supported.
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Flatten: only data_format='channels_last' is supported. Received: data_format={data_format!r}")
+        self.data_format = "channels_last"
+        self.input_spec = InputSpec(min_ndim=1)
+
+    def call(self, inputs, training=False):
+        self._x_shape = inputs.shape
+        return inputs.reshape(inputs.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self._x_shape) if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if any(d is None for d in rest) else math.prod(rest))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+@register_layer
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1); the batch axis is kept.
+
+    Input shape: ``(batch, ...)``. Output shape: ``(batch,) + target_shape``.
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            target = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"Reshape: expected a tuple of integers. Received: target_shape={target_shape!r}") from None
+        if any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
+            raise ValueError("Reshape: target_shape must hold positive integers and at most one -1. "
+                             f"Received: target_shape={target_shape!r}")
+        self.target_shape = target
+
+    def _resolve(self, input_shape):
+        rest = input_shape[1:]
+        if any(d is None for d in rest):
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size = math.prod(rest)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        if -1 in self.target_shape:
+            if size % known:
+                raise ValueError(f"Reshape: cannot reshape samples of shape {tuple(rest)} ({size} values) into "
+                                 f"{self.target_shape}")
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            raise ValueError(f"Reshape: the total size must be unchanged: samples of shape {tuple(rest)} have {size} "
+                             f"values, target_shape={self.target_shape} has {known}")
+        return self.target_shape
+
+    def call(self, inputs, training=False):
+        self._x_shape = inputs.shape
+        return inputs.reshape((inputs.shape[0],) + self._resolve(inputs.shape))
+
+    def backward(self, dy):
+        return dy.reshape(self._x_shape) if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self._resolve(tuple(input_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@register_layer
+class Dropout(Layer):
+    """Inverted dropout: in training, zeroes each value with probability ``rate`` and scales the
+    rest by ``1 / (1 - rate)``; at inference the identity.
+
+    Masks come from ``ops.dropout_forward`` with a seed derived from the layer's own stream:
+    ``seed`` when given, else a draw from `fastnn.utils.set_random_seed`'s generator, advanced
+    once per training call.
+
+    Args:
+        rate: float in [0, 1], the fraction of values dropped.
+        noise_shape: not supported (None only).
+        seed: optional integer seed of the layer's mask stream.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0 <= rate <= 1:
+            raise ValueError("Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
+                             f"Received: rate={rate!r}")
+        if noise_shape is not None:
+            raise ValueError(f"Dropout: noise_shape is not supported. Received: noise_shape={noise_shape!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"Dropout: expected a non-negative integer seed or None. Received: seed={seed!r}")
+        self.rate = float(rate)
+        self.seed = None if seed is None else int(seed)
+        self._stream = self.seed if self.seed is not None else utils.draw_seed()
+        self._calls = 0
+        self._mask = None
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return inputs
+        if self.rate == 1:
+            self._mask = False
+            return np.zeros_like(inputs)
+        seed = utils.derive_seed(self._stream, self._calls)
+        self._calls += 1
+        y, self._mask = ops.dropout_forward(inputs, self.rate, seed)
+        return y
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        if self._mask is None:
+            return dy
+        if self._mask is False:
+            return np.zeros_like(dy)
+        return ops.dropout_backward(dy, self._mask, self.rate)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}

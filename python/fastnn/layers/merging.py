@@ -1,0 +1,152 @@
+"""fastnn.layers.merging — layers that join branches of a functional graph: Add, Subtract,
+Multiply, Average, Concatenate. Each takes a list of inputs and returns a list of input
+gradients from ``backward``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, register_layer
+
+
+class _Merge(Layer):
+    """Elementwise merge of inputs of one shape."""
+
+    _multi_input = True
+    _min_inputs = 2
+    _max_inputs = None
+
+    def _check_count(self, n):
+        if n < self._min_inputs or (self._max_inputs is not None and n > self._max_inputs):
+            want = self._min_inputs if self._max_inputs == self._min_inputs else f"at least {self._min_inputs}"
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects {want} inputs. Received: {n} inputs")
+
+    def build(self, input_shape):
+        self._check_count(len(input_shape))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        self._check_count(len(input_shape))
+        shapes = [tuple(s) for s in input_shape]
+        first = shapes[0]
+        for s in shapes[1:]:
+            if len(s) != len(first) or any(a is not None and b is not None and a != b for a, b in zip(first[1:], s[1:])):
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs inputs of one shape. "
+                                 f"Received shapes: {shapes}")
+        return first
+
+    def call(self, inputs, training=False):
+        self._check_count(len(inputs))
+        for x in inputs[1:]:
+            if x.shape != inputs[0].shape:
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs inputs of one shape. "
+                                 f"Received shapes: {[x.shape for x in inputs]}")
+        return self._merge(inputs)
+
+
+@register_layer
+class Add(_Merge):
+    """Elementwise sum of its inputs: ``Add()([a, b])``."""
+
+    def _merge(self, inputs):
+        self._n = len(inputs)
+        out = inputs[0] + inputs[1]
+        for x in inputs[2:]:
+            out += x
+        return out
+
+    def backward(self, dy):
+        return [dy] * self._n
+
+
+@register_layer
+class Subtract(_Merge):
+    """``a - b`` for exactly two inputs."""
+
+    _max_inputs = 2
+
+    def _merge(self, inputs):
+        return inputs[0] - inputs[1]
+
+    def backward(self, dy):
+        return [dy, -dy]
+
+
+@register_layer
+class Multiply(_Merge):
+    """Elementwise product of its inputs."""
+
+    def _merge(self, inputs):
+        self._inputs = inputs
+        out = inputs[0] * inputs[1]
+        for x in inputs[2:]:
+            out *= x
+        return out
+
+    def backward(self, dy):
+        grads = []
+        for i in range(len(self._inputs)):
+            g = dy
+            for j, x in enumerate(self._inputs):
+                if j != i:
+                    g = g * x
+            grads.append(g)
+        return grads
+
+
+@register_layer
+class Average(_Merge):
+    """Elementwise mean of its inputs."""
+
+    def _merge(self, inputs):
+        self._n = len(inputs)
+        out = inputs[0] + inputs[1]
+        for x in inputs[2:]:
+            out += x
+        out *= 1.0 / self._n
+        return out
+
+    def backward(self, dy):
+        g = dy * (1.0 / self._n)
+        return [g] * self._n
+
+
+@register_layer
+class Concatenate(Layer):
+    """Concatenates its inputs along ``axis`` (default -1); other axes must agree."""
+
+    _multi_input = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis == 0:
+            raise ValueError(f"Concatenate: expected a non-batch integer axis. Received: axis={axis!r}")
+        self.axis = int(axis)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(s) for s in input_shape]
+        if len(shapes) < 2:
+            raise ValueError(f"Layer '{self.name}' (Concatenate) expects at least 2 inputs. Received: {len(shapes)}")
+        ndim = len(shapes[0])
+        axis = self.axis % ndim if -ndim <= self.axis < ndim else None
+        if axis in (None, 0) or any(len(s) != ndim for s in shapes):
+            raise ValueError(f"Layer '{self.name}' (Concatenate) cannot join shapes {shapes} on axis {self.axis}")
+        for d in range(1, ndim):
+            if d != axis and len({s[d] for s in shapes if s[d] is not None}) > 1:
+                raise ValueError(f"Layer '{self.name}' (Concatenate) needs matching shapes except on the concat "
+                                 f"axis. Received shapes: {shapes}")
+        sizes = [s[axis] for s in shapes]
+        out = list(shapes[0])
+        out[axis] = None if None in sizes else sum(sizes)
+        return tuple(out)
+
+    def call(self, inputs, training=False):
+        self.compute_output_shape([x.shape for x in inputs])
+        self._sizes = [x.shape[self.axis] for x in inputs]
+        return np.concatenate(inputs, axis=self.axis)
+
+    def backward(self, dy):
+        return np.split(dy, np.cumsum(self._sizes)[:-1], axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

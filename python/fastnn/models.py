@@ -1,0 +1,1128 @@
+"""fastnn.models — Sequential and functional models: training loop, evaluation, prediction,
+summary, and save/load, over layers that follow the `fastnn.layers.Layer` protocol.
+
+A model is a graph of layer calls in topological order over numbered tensor slots (slot 0 is
+the input). Forward runs the steps in order; backward runs them in reverse, summing gradients
+where a tensor feeds several layers. When the last layer ends in softmax (sigmoid) and the loss
+is a categorical (binary) cross-entropy on probabilities, the output gradient is taken with
+respect to the logits directly (``ops.crossentropy_logits_backward``), so the activation's
+Jacobian is never formed.
+
+The training step stays in the kernels: a batch is gathered from a per-epoch permutation into
+a reused buffer, and every product and update is one `fastnn.ops` call. With
+``fastnn.backend("numpy")`` the same model runs on the NumPy reference (float64 models too).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+import numpy as np
+
+from . import callbacks as callbacks_module
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import ops, optimizers, utils
+from ._backend import get_backend
+from .layers.base import InputLayer, KerasTensor, Layer, _positive_int, _shape_str
+
+_CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+def _check_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+
+
+def _as_array(data, name, fn):
+    """``data`` as a NumPy array of numbers (a one-element list of arrays is unwrapped)."""
+    if data is None:
+        raise ValueError(f"{fn}: `{name}` is required")
+    if isinstance(data, dict):
+        raise ValueError(f"{fn}: `{name}` must be a NumPy array; dicts of inputs are not supported")
+    if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
+        data = data[0]
+    a = np.asarray(data)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{fn}: `{name}` must hold numbers. Received: {name}.dtype={a.dtype}")
+    if a.ndim == 0:
+        raise ValueError(f"{fn}: `{name}` needs a batch axis. Received: {name}.shape=()")
+    return a
+
+
+class Model:
+    """A functional model: ``Model(inputs=Input(shape=(2,)), outputs=Dense(1)(...), name=...)``.
+
+    The graph may branch (a tensor feeding several layers, joined again by a merge layer such
+    as ``Add``); it has one input and one output tensor, and each layer is called once.
+    `Sequential` is the linear special case. Methods follow Keras: ``compile``, ``fit``,
+    ``evaluate``, ``predict``, ``train_on_batch``, ``test_on_batch``, ``predict_on_batch``,
+    ``summary``, ``get_weights``/``set_weights``, ``save``/``save_weights``/``load_weights``.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model: unexpected keyword arguments {sorted(kwargs)}")
+        self._init_state(name or utils.unique_name("functional"))
+        if inputs is None or outputs is None:
+            raise ValueError("fastnn builds models from a graph: Model(inputs=..., outputs=...) with tensors from "
+                             "fastnn.layers.Input(), or a Sequential([...]). Subclassed models with a custom call() "
+                             "are not supported.")
+        self._init_functional(inputs, outputs)
+        if not trainable:
+            self.trainable = False
+
+    def _init_state(self, name):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Expected a non-empty string as the model name. Received: name={name!r}")
+        self.name = name
+        self.optimizer = None
+        self.loss = None
+        self._loss = None
+        self._metrics = []
+        self._compile_args = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self.built = False
+        self._trainable = True
+        self._input_layer = None
+        self._layers = []
+        self._steps = []
+        self._nslots = 0
+        self._vals = []
+        self._slot_shapes = []
+        self._output_slot = 0
+        self._fused = None
+        self._activity_loss = 0.0
+        self._keep_finite_weights = False
+
+    # ---- graph -------------------------------------------------------------------------------
+
+    def _init_functional(self, inputs, outputs):
+        ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if len(ins) != 1 or len(outs) != 1:
+            raise NotImplementedError(f"fastnn models take one input and one output tensor. Received {len(ins)} "
+                                      f"inputs and {len(outs)} outputs")
+        x, y = ins[0], outs[0]
+        if not isinstance(x, KerasTensor) or x.node is None or not isinstance(x.node.layer, InputLayer):
+            raise ValueError(f"Model inputs must be tensors from fastnn.layers.Input(). Received: inputs={x!r}")
+        if not isinstance(y, KerasTensor):
+            raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
+        # iterative depth-first walk from the output: post-order is a topological order
+        order, state, stack = [], set(), [(y.node, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in state:
+                continue
+            state.add(id(node))
+            stack.append((node, True))
+            for t in reversed(node.inputs):
+                if id(t.node) not in state:
+                    stack.append((t.node, False))
+        slot_of = {id(x): 0}
+        shapes = [x.shape]
+        steps, layers, seen = [], [x.node.layer], set()
+        for node in order:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                if node is not x.node:
+                    done = [l.name for l in layers]
+                    raise ValueError(f"Graph disconnected: cannot obtain value for tensor {node.output!r} at layer "
+                                     f"'{layer.name}'. The following previous layers were accessed without issue: {done}")
+                continue
+            if id(layer) in seen:
+                raise NotImplementedError(f"Layer '{layer.name}' is called more than once in this model; shared layers "
+                                          "are not supported")
+            seen.add(id(layer))
+            ins_slots = tuple(slot_of[id(t)] for t in node.inputs)
+            slot_of[id(node.output)] = len(shapes)
+            shapes.append(node.output.shape)
+            steps.append((layer, ins_slots, len(shapes) - 1))
+            layers.append(layer)
+        names = [l.name for l in layers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"The name {dupes[0]!r} is used by more than one layer in model '{self.name}'. "
+                             "All layer names should be unique.")
+        self.inputs, self.outputs = [x], [y]
+        self._input_layer = x.node.layer
+        self._layers = layers
+        self._finalize(steps, shapes)
+
+    def _finalize(self, steps, shapes):
+        """Install the graph: steps ``(layer, input slots, output slot)`` in topological order."""
+        self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
+        self._nslots = len(shapes)
+        self._vals = [None] * self._nslots
+        self._slot_shapes = [tuple(s) for s in shapes]
+        self._output_slot = self._steps[-1][2] if self._steps else 0
+        self._fused = None
+        self.built = True
+        self._update_grad_flags()
+
+    def _update_grad_flags(self):
+        """Tell each layer whether backward must return its input gradient: only when some layer
+        upstream of it has trainable weights (a first layer, or layers after a frozen or
+        weightless prefix such as Flatten, skip that product; PERFORMANCE.md)."""
+        needs = [False] * self._nslots
+        for layer, ins, out, _, _ in self._steps:
+            layer._need_input_grad = any(needs[i] for i in ins)
+            needs[out] = layer._need_input_grad or bool(layer.trainable_weights)
+
+    @property
+    def layers(self):
+        """The model's layers in order (a functional model's list starts with its InputLayer)."""
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` into `layers`."""
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
+        if index is not None:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
+            return layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
+
+    @property
+    def input_shape(self):
+        self._require_built("input_shape")
+        return self._input_layer.batch_shape
+
+    @property
+    def output_shape(self):
+        self._require_built("output_shape")
+        return self._slot_shapes[self._output_slot]
+
+    @property
+    def _dtype(self):
+        """The compute dtype (targets, sample weights): the output layer's."""
+        return self._steps[-1][0].dtype if self._steps else utils.floatx()
+
+    @property
+    def _input_dtype(self):
+        return self._input_layer.dtype if self._input_layer is not None else utils.floatx()
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"This model has not yet been built (needed for {what}). Build the model first by calling "
+                             "`build()` or by calling the model on a batch of data, or give the first layer an "
+                             "`input_shape`.")
+
+    def _ensure_built(self, data_shape):
+        if not self.built:
+            raise ValueError("The model has no input shape")
+
+    # ---- weights -----------------------------------------------------------------------------
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self.layers:
+            layer.trainable = value
+
+    @property
+    def weights(self):
+        """All weights, layer by layer (each layer's trainable ones first)."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    def get_weights(self):
+        """Copies of all weights, layer by layer, in Keras's layouts."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Overwrite all weights from a list like `get_weights`'; checks every shape first."""
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a weight list of length "
+                             f"{len(weights)}, but the model was expecting {expected} weights.")
+        chunks, i = [], 0
+        for layer in self.layers:
+            n = len(layer.weights)
+            chunk = weights[i:i + n]
+            for w, new in zip(layer.weights, chunk):
+                if np.shape(new) != w.shape:
+                    raise ValueError(f"Layer '{layer.name}' weight shape {w.shape} is not compatible with provided "
+                                     f"weight shape {np.shape(new)}.")
+            chunks.append((layer, chunk))
+            i += n
+        for layer, chunk in chunks:
+            if chunk:
+                layer.set_weights(chunk)
+
+    def count_params(self):
+        """The number of values in all weights."""
+        self._require_built("count_params")
+        return sum(layer.count_params() for layer in self.layers)
+
+    # ---- compile -----------------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configure training: an optimizer (name or instance), a loss and metrics.
+
+        Args:
+            optimizer: ``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adagrad"`` or an optimizer.
+            loss: a loss name (``"categorical_crossentropy"``, ``"mse"``...), a `fastnn.losses`
+                object or function.
+            metrics: a list of names (``"accuracy"``, ``"mse"``...) or metric objects.
+            The other arguments exist for Keras compatibility and are ignored (loss_weights
+            and weighted_metrics must be None).
+        """
+        if loss_weights is not None or weighted_metrics is not None:
+            raise ValueError("compile: loss_weights and weighted_metrics are not supported (single-output models)")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self._loss = None if loss is None else losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, dict):
+            raise ValueError("compile: metrics must be a list (single-output models)")
+        elif not isinstance(metrics, (list, tuple)):
+            metrics = [metrics]
+        kernel = self._loss.kernel if self._loss is not None else None
+        self._metrics = [metrics_module.get(m, loss=kernel) for m in metrics]
+        names = [m.name for m in self._metrics]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
+        self._fused = None
+        self.compiled = True
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self._metrics]
+
+    def _check_compiled(self, fn):
+        if not self.compiled:
+            raise RuntimeError(f"You must call `compile()` before calling `{fn}()`.")
+        if self._loss is None:
+            raise ValueError(f"No loss to compute. Provide a `loss` argument in `compile()` before calling `{fn}()`.")
+
+    def _fusion(self):
+        """'softmax' / 'sigmoid' when the output activation folds into the cross-entropy, else False."""
+        if self._fused is None:
+            self._fused = False
+            layer = self._steps[-1][0] if self._steps else None
+            loss = self._loss
+            if layer is not None and not loss.from_logits and layer.activity_regularizer is None \
+                    and len(self._slot_shapes[self._output_slot]) == 2:
+                act = layer._fusable_activation
+                if act == "softmax" and loss.kernel in _CE_SOFTMAX:
+                    self._fused = "softmax"
+                elif act == "sigmoid" and loss.kernel == "binary_crossentropy":
+                    self._fused = "sigmoid"
+        return self._fused
+
+    # ---- data checks -------------------------------------------------------------------------
+
+    def _prepare_x(self, x, fn):
+        x = _as_array(x, "x", fn)
+        if len(x) == 0:
+            raise ValueError(f"{fn}: `x` is empty (0 samples)")
+        self._ensure_built(x.shape)
+        if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
+            raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
+                             "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
+                             "the model in float32 (the default, fastnn.utils.set_floatx('float32')).")
+        x = np.ascontiguousarray(x, dtype=self._input_dtype)
+        self._check_data_shape(x.shape)
+        return x
+
+    def _check_data_shape(self, shape):
+        """Propagate the data's shape through the graph, checking each layer's input spec."""
+        shape = (None,) + tuple(shape[1:])
+        shapes = [None] * self._nslots
+        shapes[0] = shape
+        for layer, ins, out, multi, _ in self._steps:
+            s = [shapes[i] for i in ins] if multi else shapes[ins[0]]
+            layer._check_input(s)
+            shapes[out] = tuple(layer.compute_output_shape(s))
+        expected = self._input_layer.batch_shape
+        if len(shape) != len(expected) or any(e is not None and e != d for e, d in zip(expected[1:], shape[1:])):
+            raise ValueError(f"Input 0 of model '{self.name}' is incompatible with the model: expected shape "
+                             f"{_shape_str(expected)}, found {_shape_str(shape)}")
+
+    def _prepare_y(self, y, n, fn):
+        y = _as_array(y, "y", fn)
+        if len(y) != n:
+            raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
+                             f"'x' sizes: {n} 'y' sizes: {len(y)}")
+        kernel = self._loss.kernel
+        out_shape = self._slot_shapes[self._output_slot]
+        units = out_shape[-1]
+        if kernel == "sparse_categorical_crossentropy":
+            if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+                hint = (" They look one-hot encoded: use loss='categorical_crossentropy'."
+                        if y.ndim == 2 and y.shape[1] == units else "")
+                raise ValueError(f"{fn}: sparse_categorical_crossentropy expects integer class labels of shape (N,) or "
+                                 f"(N, 1). Received: y.shape={y.shape}.{hint}")
+            if y.dtype.kind == "f" and not np.all(y == np.floor(y)):
+                raise ValueError(f"{fn}: sparse_categorical_crossentropy expects integer class labels. Received "
+                                 f"non-integer values such as {y[np.flatnonzero(y != np.floor(y))[0]]}")
+            lo, hi = y.min(), y.max()
+            if units is not None and (lo < 0 or hi >= units):
+                raise ValueError(f"{fn}: sparse_categorical_crossentropy expects labels in [0, {units}) for a model "
+                                 f"with {units} outputs. Received: labels from {lo} to {hi}.")
+            return np.ascontiguousarray(y.reshape(-1), dtype=np.int64)
+        per_sample = math.prod(out_shape[1:]) if None not in out_shape[1:] else None
+        if kernel == "categorical_crossentropy":
+            if tuple(y.shape[1:]) != tuple(out_shape[1:]):
+                hint = ""
+                if (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)) and units and units > 1:
+                    hint = (" Integer labels need loss='sparse_categorical_crossentropy' (or "
+                            f"fastnn.utils.to_categorical(y, {units})).")
+                raise ValueError(f"{fn}: categorical_crossentropy expects one-hot targets of shape (N, {units}) matching "
+                                 f"the model's output {_shape_str(out_shape)}. Received: y.shape={y.shape}.{hint}")
+        elif per_sample is not None and math.prod(y.shape[1:]) != per_sample:
+            raise ValueError(f"{fn}: the targets do not fit the model's output: {kernel} needs {per_sample} values per "
+                             f"sample like the output {_shape_str(out_shape)}. Received: y.shape={y.shape}")
+        if kernel == "binary_crossentropy" and y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{fn}: binary_crossentropy expects targets in [0, 1]. Received values from {y.min()} to "
+                             f"{y.max()}")
+        return np.ascontiguousarray(y, dtype=self._dtype)
+
+    def _prepare_weights(self, sample_weight, n, fn):
+        if sample_weight is None:
+            return None
+        w = _as_array(sample_weight, "sample_weight", fn)
+        if w.ndim == 2 and w.shape[1] == 1:
+            w = w.reshape(-1)
+        if w.shape != (n,):
+            raise ValueError(f"{fn}: sample_weight must have shape ({n},), one weight per sample. "
+                             f"Received: sample_weight.shape={w.shape}")
+        return np.ascontiguousarray(w, dtype=self._dtype)
+
+    def _class_weights(self, y, class_weight, fn):
+        if not isinstance(class_weight, dict) or not class_weight:
+            raise ValueError(f"{fn}: class_weight must be a non-empty dict {{class index: weight}}. "
+                             f"Received: {class_weight!r}")
+        keys = np.array([int(k) for k in class_weight], dtype=np.int64)
+        if keys.min() < 0:
+            raise ValueError(f"{fn}: class_weight keys must be class indices >= 0. Received: {sorted(class_weight)}")
+        if y.ndim == 1 or y.shape[1] == 1:
+            labels = np.rint(y.reshape(-1)).astype(np.int64)
+        else:
+            labels = np.argmax(y.reshape(len(y), -1), axis=1)
+        table = np.ones(max(int(keys.max()), int(labels.max())) + 1, dtype=np.float64)
+        table[keys] = [float(v) for v in class_weight.values()]
+        return table[labels].astype(self._dtype)
+
+    # ---- the step ----------------------------------------------------------------------------
+
+    def _forward(self, x, training):
+        vals = self._vals
+        vals[0] = x
+        activity = 0.0
+        for layer, ins, out, multi, areg in self._steps:
+            v = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training=training)
+            vals[out] = v
+            if areg is not None:
+                activity += areg(v)
+        self._activity_loss = activity
+        return vals[self._output_slot]
+
+    def _backward(self, dy, fused):
+        vals, steps = self._vals, self._steps
+        grads = [None] * self._nslots
+        grads[self._output_slot] = dy
+        last = len(steps) - 1
+        for i in range(last, -1, -1):
+            layer, ins, out, multi, areg = steps[i]
+            g = grads[out]
+            if g is None:
+                continue
+            grads[out] = None
+            if i == last and fused:
+                dx = layer.backward_from_logits(g)
+            else:
+                if areg is not None:
+                    g = g + areg.gradient(vals[out])
+                dx = layer.backward(g)
+            for s, d in (zip(ins, dx) if multi else ((ins[0], dx),)):
+                if d is None or s == 0:
+                    continue
+                # a tensor feeding several layers gets the sum of their gradients
+                grads[s] = d if grads[s] is None else grads[s] + d
+
+    def _regularization_loss(self):
+        return sum(layer.regularization_loss() for layer in self._layers if layer._weights)
+
+    def _batch_loss(self, y, out, sw):
+        return self._loss(y, out, sw) + self._activity_loss
+
+    def _gradients(self, x, y, sw):
+        """Forward (training), loss and backward: ``(loss, output, grads of trainable_weights)``.
+
+        The gradients include the regularizers'. Nothing is updated (besides BatchNormalization
+        moving statistics, as in any training-mode forward pass).
+        """
+        self._update_grad_flags()
+        out = self._forward(x, True)
+        loss = self._batch_loss(y, out, sw) + self._regularization_loss()
+        fused = self._fusion()
+        if fused:
+            dy = ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
+        else:
+            dy = self._loss.gradient(y, out, sw)
+        self._backward(dy, fused)
+        grads = []
+        for layer in self._layers:
+            if layer._weights:
+                grads += layer._regularized_gradients()
+        return loss, out, grads
+
+    def _train_step(self, x, y, sw, params):
+        out = self._forward(x, True)
+        loss = self._batch_loss(y, out, sw)
+        if self._has_regularizers:
+            loss += self._regularization_loss()
+        if not math.isfinite(loss):
+            return loss, out, False
+        fused = self._fusion()
+        if fused:
+            dy = ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
+        else:
+            dy = self._loss.gradient(y, out, sw)
+        self._backward(dy, fused)
+        grads = []
+        for layer in self._trainable_layers:
+            grads += layer._regularized_gradients()
+        self.optimizer.apply(grads, params)
+        return loss, out, True
+
+    def _prepare_training(self):
+        """Parameter list, optimizer slots and the per-step layer lists for a run."""
+        params = self.trainable_weights
+        opt = self.optimizer
+        if not opt.built or opt._param_ids != [id(p) for p in params]:
+            opt.build(params)
+        self._trainable_layers = [layer for layer in self._layers if layer.trainable_weights]
+        self._update_grad_flags()
+        self._has_regularizers = any(w.regularizer is not None for layer in self._trainable_layers
+                                     for w in layer._weights if w.trainable)
+        return params
+
+    # ---- fit / evaluate / predict -------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs on NumPy arrays; returns a `History`.
+
+        Args:
+            x, y: inputs (N, ...) and targets (one-hot, integer labels or values, per the loss).
+            batch_size: default 32. epochs: the last epoch's index (training runs
+                ``initial_epoch .. epochs-1``). verbose: 0 silent, 1 progress bar, 2 one
+                line per epoch, "auto" = 1.
+            callbacks: a list of `fastnn.callbacks.Callback`.
+            validation_split: the fraction in [0, 1) of the data (taken from the end, before
+                shuffling) held out for validation. validation_data: ``(x_val, y_val)`` or
+                ``(x_val, y_val, sample_weight)``, which overrides validation_split.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight: ``{class: weight}`` scaling each sample's loss by its class.
+            sample_weight: (N,) per-sample loss weights.
+            initial_epoch: the epoch to start from (to resume training).
+            validation_batch_size: default batch_size. validation_freq: validate every n epochs.
+
+        A batch whose loss is NaN or infinite is reported and stops training cleanly (its
+        update is not applied; see `fastnn.callbacks.TerminateOnNaN` to also roll back).
+        """
+        fn = "fit"
+        self._check_compiled(fn)
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        epochs = _positive_int(epochs, "epochs")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+            raise ValueError(f"Expected `initial_epoch` to be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
+        verbose = _check_verbose(verbose)
+        if steps_per_epoch is not None or validation_steps is not None:
+            raise ValueError("fit: steps_per_epoch/validation_steps apply to data generators; fastnn fits NumPy arrays "
+                             "(leave them None)")
+        validation_freq = _positive_int(validation_freq, "validation_freq")
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) \
+                or not 0 <= validation_split < 1:
+            raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
+        x = self._prepare_x(x, fn)
+        y = self._prepare_y(y, len(x), fn)
+        sw = self._prepare_weights(sample_weight, len(x), fn)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight). "
+                                 f"Received: {type(validation_data).__name__}")
+            vx = self._prepare_x(validation_data[0], fn)
+            vy = self._prepare_y(validation_data[1], len(vx), fn)
+            vsw = self._prepare_weights(validation_data[2] if len(validation_data) == 3 else None, len(vx), fn)
+            val = (vx, vy, vsw)
+        elif validation_split:
+            split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+            if split_at == 0 or split_at == len(x):
+                raise ValueError(f"Training data contains {len(x)} samples, which is not sufficient to split it into a "
+                                 f"validation and training set as specified by `validation_split={validation_split}`. "
+                                 "Either provide more data, or a different value for the `validation_split` argument.")
+            val = (x[split_at:], y[split_at:], None if sw is None else sw[split_at:])
+            x, y, sw = x[:split_at], y[:split_at], None if sw is None else sw[:split_at]
+        if class_weight is not None:
+            cw = self._class_weights(y, class_weight, fn)
+            sw = cw if sw is None else np.ascontiguousarray(sw * cw)
+
+        n = len(x)
+        steps = -(-n // batch_size)
+        history = callbacks_module.History()
+        cbs = list(callbacks or [])
+        for cb in cbs:
+            if not isinstance(cb, callbacks_module.Callback):
+                raise TypeError(f"fit: callbacks must be fastnn.callbacks.Callback instances. Received: {cb!r}")
+        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + cbs + [history]
+        cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
+        batch_logs = cblist.wants("on_train_batch_end")
+        batch_begin = cblist.wants("on_train_batch_begin")
+
+        params = self._prepare_training()
+        rng = utils.global_rng()
+        xbuf = np.empty((batch_size,) + x.shape[1:], dtype=x.dtype) if shuffle and n >= batch_size else None
+        self.stop_training = False
+        self._keep_finite_weights = False
+        cblist.on_train_begin()
+        keep = self._keep_finite_weights
+        if keep:
+            backup = [[np.empty_like(w) for w in self.weights] for _ in range(2)]
+            have_prev = False
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            for m in self._metrics:
+                m.reset_state()
+            cblist.on_epoch_begin(epoch)
+            perm = rng.permutation(n) if shuffle else None
+            loss_sum, seen, finite = 0.0, 0, True
+            for step in range(steps):
+                lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
+                if perm is None:
+                    xb, yb = x[lo:hi], y[lo:hi]
+                    swb = None if sw is None else sw[lo:hi]
+                else:
+                    idx = perm[lo:hi]
+                    xb = np.take(x, idx, axis=0, out=xbuf) if hi - lo == batch_size else x[idx]
+                    yb = y[idx]
+                    swb = None if sw is None else sw[idx]
+                if batch_begin:
+                    cblist.batch("on_train_batch_begin", step)
+                if keep:
+                    for b, w in zip(backup[0], self.weights):
+                        np.copyto(b, w)
+                loss, out, finite = self._train_step(xb, yb, swb, params)
+                if not finite:
+                    print(f"Batch {step}: Invalid loss, terminating training")
+                    if keep and have_prev:
+                        self.set_weights(backup[1])
+                    self.stop_training = True
+                    break
+                if keep:
+                    backup.reverse()
+                    have_prev = True
+                loss_sum += loss * (hi - lo)
+                seen += hi - lo
+                for m in self._metrics:
+                    m.update_state(yb, out, swb)
+                if batch_logs:
+                    cblist.batch("on_train_batch_end", step, self._logs(loss_sum / seen))
+                if self.stop_training:
+                    break
+            logs = self._logs(loss_sum / seen if finite and seen else math.nan)
+            if val is not None and finite and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cblist.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cblist.on_train_end(logs)
+        self._keep_finite_weights = False
+        return history
+
+    def _logs(self, loss):
+        logs = {m.name: m.result() for m in self._metrics}
+        logs["loss"] = loss
+        return {k: logs[k] for k in sorted(logs)}
+
+    def _evaluate_arrays(self, x, y, sw, batch_size, cblist=None):
+        for m in self._metrics:
+            m.reset_state()
+        n = len(x)
+        total = 0.0
+        want = cblist is not None and cblist.wants("on_test_batch_end")
+        for step, lo in enumerate(range(0, n, batch_size)):
+            hi = min(lo + batch_size, n)
+            yb = y[lo:hi]
+            swb = None if sw is None else sw[lo:hi]
+            out = self._forward(x[lo:hi], False)
+            total += self._batch_loss(yb, out, swb) * (hi - lo)
+            for m in self._metrics:
+                m.update_state(yb, out, swb)
+            if want:
+                cblist.batch("on_test_batch_end", step, self._logs(total / hi))
+        return self._logs(total / n + self._regularization_loss())
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """The loss (and metrics) on ``x, y``: a float, or ``[loss, metric...]`` with metrics,
+        or a dict with ``return_dict=True`` (Keras's convention). Regularization penalties are
+        included in the loss, as in Keras."""
+        fn = "evaluate"
+        self._check_compiled(fn)
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        verbose = _check_verbose(verbose)
+        if steps is not None:
+            raise ValueError("evaluate: steps applies to data generators; fastnn evaluates NumPy arrays")
+        x = self._prepare_x(x, fn)
+        y = self._prepare_y(y, len(x), fn)
+        sw = self._prepare_weights(sample_weight, len(x), fn)
+        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
+        cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1,
+                                                          "steps": -(-len(x) // batch_size)})
+        cblist.on_test_begin()
+        logs = self._evaluate_arrays(x, y, sw, batch_size, cblist)
+        cblist.on_test_end(logs)
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for ``x`` (inference mode), computed in batches."""
+        fn = "predict"
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        verbose = _check_verbose(verbose)
+        if steps is not None:
+            raise ValueError("predict: steps applies to data generators; fastnn predicts on NumPy arrays")
+        x = self._prepare_x(x, fn)
+        n = len(x)
+        nsteps = -(-n // batch_size)
+        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
+        cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
+        want = cblist.wants("on_predict_batch_end")
+        cblist.on_predict_begin()
+        result = None
+        for step in range(nsteps):
+            lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
+            out = self._forward(x[lo:hi], False)
+            if result is None:
+                result = np.empty((n,) + out.shape[1:], dtype=out.dtype)
+            result[lo:hi] = out
+            if want:
+                cblist.batch("on_predict_batch_end", step, {"outputs": out})
+        cblist.on_predict_end()
+        return result
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch ``x`` (inference mode)."""
+        return np.array(self._forward(self._prepare_x(x, "predict_on_batch"), False))
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on the batch ``x, y``; returns its loss (and metrics), like `evaluate`."""
+        fn = "train_on_batch"
+        self._check_compiled(fn)
+        x = self._prepare_x(x, fn)
+        y = self._prepare_y(y, len(x), fn)
+        sw = self._prepare_weights(sample_weight, len(x), fn)
+        if class_weight is not None:
+            cw = self._class_weights(y, class_weight, fn)
+            sw = cw if sw is None else sw * cw
+        params = self._prepare_training()
+        loss, out, finite = self._train_step(x, y, sw, params)
+        for m in self._metrics:
+            m.reset_state()
+            if finite:
+                m.update_state(y, out, sw)
+        logs = self._logs(loss)
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on one batch, in inference mode."""
+        fn = "test_on_batch"
+        self._check_compiled(fn)
+        x = self._prepare_x(x, fn)
+        y = self._prepare_y(y, len(x), fn)
+        sw = self._prepare_weights(sample_weight, len(x), fn)
+        logs = self._evaluate_arrays(x, y, sw, len(x))
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def __call__(self, inputs, training=False):
+        """Run the model on an array (inference unless ``training=True``)."""
+        if isinstance(inputs, KerasTensor):
+            raise NotImplementedError("Calling a model on symbolic tensors (nesting models) is not supported")
+        return self._forward(self._prepare_x(inputs, "__call__"), bool(training))
+
+    # ---- summary -----------------------------------------------------------------------------
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Print Keras's table: layer (type), output shape, parameter count; then the totals.
+
+        ``print_fn`` receives each line (default: print to stdout).
+        """
+        self._require_built("summary")
+        _print_summary(self, line_length, positions, print_fn, show_trainable)
+
+    # ---- config and saving -------------------------------------------------------------------
+
+    def get_config(self):
+        """The model's architecture as a JSON-serialisable dict (layers by class name and config)."""
+        self._require_built("get_config")
+        inbound = {}
+        for layer, ins, out, _, _ in self._steps:
+            inbound[out] = layer.name
+        producer = {0: self._input_layer.name, **inbound}
+        layers = [{"class_name": "InputLayer", "config": self._input_layer.get_config(), "inbound": []}]
+        for layer, ins, out, _, _ in self._steps:
+            layers.append({"class_name": type(layer).__name__, "config": layer.get_config(),
+                           "inbound": [producer[i] for i in ins]})
+        return {"name": self.name, "trainable": self._trainable, "layers": layers,
+                "input_layers": [self._input_layer.name], "output_layers": [producer[self._output_slot]]}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild a functional model from `get_config`'s dict (allow-listed layer classes only)."""
+        from .saving import _layer_from_config
+
+        tensors = {}
+        for entry in config["layers"]:
+            layer = _layer_from_config(entry, custom_objects)
+            if isinstance(layer, InputLayer):
+                tensors[layer.name] = layer.output
+                continue
+            ins = [tensors[name] for name in entry.get("inbound", [])]
+            if not ins:
+                raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
+            tensors[layer.name] = layer(ins if layer._multi_input else ins[0])
+        return cls(inputs=tensors[config["input_layers"][0]], outputs=tensors[config["output_layers"][0]],
+                   name=config.get("name"), trainable=config.get("trainable", True))
+
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string (see `model_from_json`)."""
+        from .saving import serialize_model
+
+        return json.dumps(serialize_model(self), **kwargs)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save architecture, weights and compile arguments to one safetensors-layout file (atomic)."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights only (safetensors layout, tensors named ``<layer>.<weight>``)."""
+        from .saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights saved by `save_weights` or `save`; every name and shape is checked first,
+        so a bad file leaves the model untouched."""
+        from .saving import load_weights
+
+        if skip_mismatch:
+            raise ValueError("load_weights: skip_mismatch is not supported")
+        load_weights(self, filepath)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class Sequential(Model):
+    """A linear stack of layers: ``Sequential([Dense(64, activation="relu", input_shape=(784,)),
+    Dense(10, activation="softmax")])``.
+
+    The input shape comes from an ``Input``/``InputLayer`` added first, from the first layer's
+    ``input_shape``/``input_dim``, from `build`, or from the first batch of data.
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self._init_state(name or utils.unique_name("sequential"))
+        self._stack = []
+        for layer in layers or []:
+            self.add(layer)
+        if not trainable:
+            self.trainable = False
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def add(self, layer):
+        """Append a layer (or an ``Input(...)`` tensor / ``InputLayer`` as the first element)."""
+        if isinstance(layer, KerasTensor):
+            if layer.node is None or not isinstance(layer.node.layer, InputLayer):
+                raise ValueError("Sequential.add accepts layers, or an Input() tensor as the first element. "
+                                 f"Received: {layer!r}")
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_layer is not None:
+                raise ValueError(f"Sequential model '{self.name}' already has an input; an Input/InputLayer must be "
+                                 "the first element")
+            self._input_layer = layer
+            self._rebuild()
+            return
+        if isinstance(layer, Model):
+            raise TypeError("Adding a model as a layer (nested models) is not supported")
+        if not isinstance(layer, Layer):
+            raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r} of type "
+                            f"{type(layer)}.")
+        if layer._multi_input:
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) takes several inputs and cannot be used "
+                             "in a Sequential model; use the functional API")
+        if any(l.name == layer.name for l in self._stack):
+            raise ValueError(f"All layers added to a Sequential model should have unique names. Name '{layer.name}' is "
+                             "already the name of a layer in this model. Update the `name` argument to pass a unique "
+                             "name.")
+        created_input = False
+        if self._input_layer is None and not self._stack and layer._batch_input_shape is not None:
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape, dtype=layer.input_dtype or layer.dtype)
+            created_input = True
+        self._stack.append(layer)
+        try:
+            self._rebuild()
+        except Exception:
+            self._stack.pop()
+            if created_input:
+                self._input_layer = None
+            self._rebuild()
+            raise
+
+    def pop(self):
+        """Remove the last layer."""
+        if not self._stack:
+            raise TypeError("There are no layers in the model.")
+        layer = self._stack.pop()
+        self._rebuild()
+        return layer
+
+    def build(self, input_shape=None):
+        """Build for inputs of ``input_shape`` (batch axis included, e.g. ``(None, 784)``)."""
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if self._input_layer is not None and tuple(self._input_layer.batch_shape[1:]) != shape[1:]:
+                raise ValueError(f"Sequential model '{self.name}' already has input shape "
+                                 f"{_shape_str(self._input_layer.batch_shape)}. Received: input_shape={shape}")
+            if self._input_layer is None:
+                dtype = (self._stack[0].input_dtype or self._stack[0].dtype) if self._stack else None
+                self._input_layer = InputLayer(batch_shape=(None,) + shape[1:], dtype=dtype)
+        if self._input_layer is None:
+            raise ValueError("You must provide an `input_shape` argument.")
+        self._rebuild()
+
+    def _ensure_built(self, data_shape):
+        if self._input_layer is None:
+            if not self._stack:
+                raise ValueError(f"Sequential model '{self.name}' has no layers")
+            first = self._stack[0]
+            self._input_layer = InputLayer(batch_shape=(None,) + tuple(data_shape[1:]),
+                                           dtype=first.input_dtype or first.dtype)
+            try:
+                self._rebuild()
+            except Exception:
+                self._input_layer = None
+                self.built = False
+                raise
+        elif not self.built:
+            self._rebuild()
+
+    def _rebuild(self):
+        if self._input_layer is None or not self._stack:
+            self.built = False
+            self._steps = []
+            self._layers = list(self._stack)
+            return
+        shape = self._input_layer.batch_shape
+        shapes, steps = [shape], []
+        for i, layer in enumerate(self._stack):
+            layer._maybe_build(shape)
+            layer._check_input(shape)
+            shape = tuple(layer.compute_output_shape(shape))
+            steps.append((layer, (i,), i + 1))
+            shapes.append(shape)
+        self._layers = list(self._stack)
+        self._finalize(steps, shapes)
+
+    def get_config(self):
+        self._require_built("get_config")
+        layers = [{"class_name": "InputLayer", "config": self._input_layer.get_config()}]
+        layers += [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._stack]
+        return {"name": self.name, "trainable": self._trainable, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from .saving import _layer_from_config
+
+        model = cls(name=config.get("name"))
+        for entry in config["layers"]:
+            model.add(_layer_from_config(entry, custom_objects))
+        if not config.get("trainable", True):
+            model.trainable = False
+        return model
+
+
+# ---- summary ------------------------------------------------------------------------------------
+
+
+def _readable_size(nbytes):
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes / 1024 < 1:
+            return f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.2f} PB"
+
+
+def _wrap(text, width):
+    return textwrap.wrap(text, width) or [""]
+
+
+def _print_summary(model, line_length, positions, print_fn, show_trainable):
+    emit = print_fn or print
+    steps = model._steps
+    consumers = {}
+    for _, ins, _, _, _ in steps:
+        for i in ins:
+            consumers[i] = consumers.get(i, 0) + 1
+    sequential_like = all(len(ins) == 1 for _, ins, _, _, _ in steps) and all(c <= 1 for c in consumers.values())
+    header = ["Layer (type)", "Output Shape", "Param #"]
+    align = ["left", "left", "right"]
+    if sequential_like:
+        line_length = line_length or 88
+        positions = positions or [0.45, 0.80, 1.0]
+    else:
+        line_length = line_length or 108
+        positions = positions or [0.3, 0.56, 0.74, 1.0]
+        header.append("Connected to")
+        align.append("left")
+    if show_trainable:
+        line_length += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
+        header.append("Trainable")
+        align.append("center")
+    if positions[-1] > 1:  # absolute positions, as Keras also accepts
+        positions = [p / line_length for p in positions]
+    inner = line_length - len(header) - 1  # the cells, without the vertical borders
+    cuts = [int(round(p * inner)) for p in positions]
+    widths = [max(c - p, 4) for p, c in zip([0] + cuts[:-1], cuts)]
+
+    producer = {0: model._input_layer.name}
+    for layer, ins, out, _, _ in steps:
+        producer[out] = layer.name
+    rows = []
+    layer_rows = ([(model._input_layer, None, 0)] if type(model) is not Sequential else []) + \
+        [(layer, ins, out) for layer, ins, out, _, _ in steps]
+    for layer, ins, out in layer_rows:
+        fields = [f"{layer.name} ({type(layer).__name__})", _shape_str(model._slot_shapes[out]),
+                  f"{layer.count_params():,}"]
+        if not sequential_like:
+            fields.append(", ".join(f"{producer[i]}[0][0]" for i in ins) if ins else "-")
+        if show_trainable:
+            fields.append(("Y" if layer.trainable else "N") if layer.weights else "-")
+        rows.append(fields)
+
+    fancy = callbacks_module._can_encode("┏━┳┓┃┡╇┩│├┼┤└─┴┘")
+    if fancy:
+        top, head_sep, mid, bottom = ("┏", "━", "┳", "┓"), ("┡", "━", "╇", "┩"), ("├", "─", "┼", "┤"), ("└", "─", "┴", "┘")
+        head_bar, bar = "┃", "│"
+    else:
+        top, head_sep, mid, bottom = ("+", "-", "+", "+"), ("+", "=", "+", "+"), ("+", "-", "+", "+"), ("+", "-", "+", "+")
+        head_bar, bar = "|", "|"
+
+    def rule(chars):
+        left, fill, cross, right = chars
+        return left + cross.join(fill * w for w in widths) + right
+
+    def cells(fields, vbar):
+        wrapped = [_wrap(f, w - 2) for f, w in zip(fields, widths)]
+        lines = []
+        for k in range(max(len(c) for c in wrapped)):
+            parts = []
+            for c, w, a in zip(wrapped, widths, align):
+                text = c[k] if k < len(c) else ""
+                text = text.rjust(w - 2) if a == "right" else text.center(w - 2) if a == "center" else text.ljust(w - 2)
+                parts.append(" " + text + " ")
+            lines.append(vbar + vbar.join(parts) + vbar)
+        return lines
+
+    out_lines = [f'Model: "{model.name}"', rule(top), *cells(header, head_bar), rule(head_sep)]
+    for i, fields in enumerate(rows):
+        if i:
+            out_lines.append(rule(mid))
+        out_lines += cells(fields, bar)
+    out_lines.append(rule(bottom))
+
+    def size(arrays):
+        return sum(a.size for a in arrays), sum(a.nbytes for a in arrays)
+
+    trainable, trainable_bytes = size(model.trainable_weights)
+    frozen, frozen_bytes = size(model.non_trainable_weights)
+    opt_vars = model.optimizer.variables if model.optimizer is not None and model.optimizer.built else []
+    opt_count, opt_bytes = size(opt_vars)
+    out_lines.append(f" Total params: {trainable + frozen + opt_count:,} "
+                     f"({_readable_size(trainable_bytes + frozen_bytes + opt_bytes)})")
+    out_lines.append(f" Trainable params: {trainable:,} ({_readable_size(trainable_bytes)})")
+    out_lines.append(f" Non-trainable params: {frozen:,} ({_readable_size(frozen_bytes)})")
+    if opt_vars:
+        out_lines.append(f" Optimizer params: {opt_count:,} ({_readable_size(opt_bytes)})")
+    for line in out_lines:
+        emit(line)
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Load a model saved by `Model.save` (see `fastnn.saving.load_model`)."""
+    from .saving import load_model as _load
+
+    return _load(filepath, custom_objects=custom_objects, compile=compile)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new (untrained) model from `Model.to_json`'s string."""
+    from .saving import deserialize_model
+
+    return deserialize_model(json.loads(json_string), custom_objects)
+
+
+def clone_model(model):
+    """A new model with the same architecture and freshly initialised weights."""
+    from .saving import deserialize_model, serialize_model
+
+    return deserialize_model(serialize_model(model))
+
+
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "clone_model"]

@@ -1,0 +1,367 @@
+"""fastnn.optimizers — SGD, Adagrad, RMSprop and Adam with Keras 3's defaults and update rules.
+
+An optimizer's ``build(params)`` creates its state slots (float32 C-contiguous arrays like the
+parameters, made with ``np.zeros_like``); each step (`Optimizer.apply`) clips the gradients if
+asked, then updates ALL parameters in one fused call (``ops.sgd_update`` and friends), in place.
+Where epsilon sits (as in Keras 3):
+
+    SGD       v = momentum·v - lr·g;  w += v  (nesterov: w += momentum·v - lr·g)
+    Adagrad   a += g²;  w -= lr·g / sqrt(a + eps)               (a starts at 0.1)
+    RMSprop   v = rho·v + (1-rho)·g²;  w -= lr·g / sqrt(v + eps)
+    Adam      m += (g-m)(1-b1); v += (g²-v)(1-b2);
+              w -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps)
+
+``learning_rate`` may be a float, a `schedules.LearningRateSchedule` (called with the number of
+updates so far) or a callable without arguments. tf.keras's ``lr=`` and ``decay=`` (the
+learning rate divided by ``1 + decay·iterations``) are accepted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from . import schedules
+from .schedules import LearningRateSchedule
+
+
+def _check_rate(value, name, cls, low=0.0, high=None, low_open=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{cls}: expected a number for `{name}`. Received: {name}={value!r}") from None
+    ok = math.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v <= high)
+    if not ok:
+        bounds = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}{']' if high is not None else ')'}"
+        raise ValueError(f"{cls}: `{name}` must be in {bounds}. Received: {name}={value!r}")
+    return v
+
+
+class Optimizer:
+    """Base class of fastnn's optimizers.
+
+    Args:
+        learning_rate: float, schedule or callable (tf.keras spelling ``lr`` accepted).
+        clipnorm: clip each gradient to this L2 norm. clipvalue: clip each value to
+            [-clipvalue, clipvalue]. global_clipnorm: clip all gradients jointly to this norm.
+            (At most one of the three.)
+        weight_decay: decoupled weight decay: ``w -= lr · weight_decay · w`` before each step.
+        decay: tf.keras's legacy time decay of the learning rate.
+        name: the optimizer's name.
+    """
+
+    _default_name = "optimizer"
+
+    def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None, global_clipnorm=None, weight_decay=None,
+                 name=None, lr=None, decay=None, use_ema=False, **kwargs):
+        cls = type(self).__name__
+        kwargs.pop("ema_momentum", None)
+        kwargs.pop("ema_overwrite_frequency", None)
+        for unsupported in ("loss_scale_factor", "gradient_accumulation_steps"):
+            if kwargs.pop(unsupported, None) is not None:
+                raise ValueError(f"{cls}: {unsupported} is not supported")
+        if kwargs:
+            raise TypeError(f"{cls}: unexpected keyword arguments {sorted(kwargs)}")
+        if use_ema:
+            raise ValueError(f"{cls}: use_ema=True is not supported")
+        if lr is not None:
+            learning_rate = lr
+        self.learning_rate = learning_rate
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(f"{cls}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        self.clipnorm = None if clipnorm is None else _check_rate(clipnorm, "clipnorm", cls, low_open=True)
+        self.clipvalue = None if clipvalue is None else _check_rate(clipvalue, "clipvalue", cls, low_open=True)
+        self.global_clipnorm = None if global_clipnorm is None else _check_rate(global_clipnorm, "global_clipnorm", cls,
+                                                                                 low_open=True)
+        self.weight_decay = None if weight_decay is None else _check_rate(weight_decay, "weight_decay", cls)
+        self.decay = 0.0 if decay is None else _check_rate(decay, "decay", cls)
+        self.name = name or self._default_name
+        self.iterations = 0
+        self.built = False
+        self._param_ids = None
+
+    # -- learning rate ---------------------------------------------------------------------------
+
+    @property
+    def learning_rate(self):
+        """The learning rate of the next update, as a float."""
+        return self._current_lr()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(value, LearningRateSchedule) or (callable(value) and not isinstance(value, (int, float))):
+            self._lr = value
+        else:
+            self._lr = _check_rate(value, "learning_rate", type(self).__name__)
+
+    lr = learning_rate  # tf.keras spelling
+
+    def _current_lr(self):
+        lr = self._lr
+        if isinstance(lr, LearningRateSchedule):
+            lr = lr(self.iterations)
+        elif callable(lr):
+            lr = lr()
+        lr = float(lr)
+        if self.decay:
+            lr /= 1.0 + self.decay * self.iterations
+        return lr
+
+    # -- state and updates ---------------------------------------------------------------------
+
+    def build(self, params):
+        """Create the state slots for ``params`` (resets any previous state)."""
+        self._param_ids = [id(p) for p in params]
+        self.built = True
+
+    @property
+    def variables(self):
+        """The state slot arrays (for counting optimizer parameters)."""
+        return []
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                norm = math.sqrt(float(np.dot(g.reshape(-1), g.reshape(-1))))
+                out.append(g * (self.clipnorm / norm) if norm > self.clipnorm else g)
+            return out
+        total = math.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1))) for g in grads))
+        if total > self.global_clipnorm:
+            return [g * (self.global_clipnorm / total) for g in grads]
+        return grads
+
+    def apply(self, grads, params):
+        """One step: update every array of ``params`` in place from ``grads`` (same order)."""
+        if not self.built or len(params) != len(self._param_ids):
+            self.build(params)
+        if len(grads) != len(params):
+            raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(params)} parameters")
+        if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
+            grads = self._clip(grads)
+        lr = self._current_lr()
+        if self.weight_decay:
+            for p in params:
+                p -= (lr * self.weight_decay) * p
+        if params:
+            self._update(params, grads, lr)
+        self.iterations += 1
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's spelling: ``apply_gradients(zip(grads, params))``."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [p for _, p in pairs])
+
+    def _update(self, params, grads, lr):
+        raise NotImplementedError
+
+    # -- config -----------------------------------------------------------------------------------
+
+    def get_config(self):
+        lr = self._lr
+        if isinstance(lr, LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        elif callable(lr):
+            lr = float(lr())
+        config = {"name": self.name, "learning_rate": lr}
+        for key in ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        if self.decay:
+            config["decay"] = self.decay
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} learning_rate={self.learning_rate:g}, iterations={self.iterations}>"
+
+
+def _zeros(params, value=0.0):
+    # state slots: like the parameters (float32 C-contiguous on the C++ backend)
+    if value == 0.0:
+        return [np.zeros_like(p, order="C") for p in params]
+    return [np.full_like(p, value, order="C") for p in params]
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    Args:
+        learning_rate: default 0.01. momentum: float in [0, 1], default 0.
+        nesterov: whether to use Nesterov momentum.
+    """
+
+    _default_name = "SGD"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = _check_rate(momentum, "momentum", "SGD", 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+        self._velocities = None
+
+    def build(self, params):
+        super().build(params)
+        self._velocities = _zeros(params) if self.momentum != 0 else None
+
+    @property
+    def variables(self):
+        return list(self._velocities or [])
+
+    def _update(self, params, grads, lr):
+        ops.sgd_update(params, grads, self._velocities, learning_rate=lr, momentum=self.momentum,
+                       nesterov=self.nesterov)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Adagrad: per-parameter rates shrinking with the accumulated squared gradients.
+
+    Args:
+        learning_rate: default 0.001. initial_accumulator_value: default 0.1.
+        epsilon: default 1e-7, inside the square root.
+    """
+
+    _default_name = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.initial_accumulator_value = _check_rate(initial_accumulator_value, "initial_accumulator_value", "Adagrad")
+        self.epsilon = _check_rate(epsilon, "epsilon", "Adagrad")
+        self._accumulators = None
+
+    def build(self, params):
+        super().build(params)
+        self._accumulators = _zeros(params, self.initial_accumulator_value)
+
+    @property
+    def variables(self):
+        return list(self._accumulators or [])
+
+    def _update(self, params, grads, lr):
+        ops.adagrad_update(params, grads, self._accumulators, learning_rate=lr, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop: gradients divided by a moving RMS of recent gradients.
+
+    Args:
+        learning_rate: default 0.001. rho: default 0.9. momentum: default 0.
+        epsilon: default 1e-7, inside the square root. centered: subtract the squared mean
+            gradient from the second moment.
+    """
+
+    _default_name = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rho = _check_rate(rho, "rho", "RMSprop", 0.0, 1.0)
+        self.momentum = _check_rate(momentum, "momentum", "RMSprop", 0.0, 1.0)
+        self.epsilon = _check_rate(epsilon, "epsilon", "RMSprop")
+        self.centered = bool(centered)
+        self._velocities = self._momentums = self._average_grads = None
+
+    def build(self, params):
+        super().build(params)
+        self._velocities = _zeros(params)
+        self._momentums = _zeros(params) if self.momentum > 0 else None
+        self._average_grads = _zeros(params) if self.centered else None
+
+    @property
+    def variables(self):
+        return [s for slots in (self._velocities, self._momentums, self._average_grads) for s in (slots or [])]
+
+    def _update(self, params, grads, lr):
+        ops.rmsprop_update(params, grads, self._velocities, self._momentums, self._average_grads, learning_rate=lr,
+                           rho=self.rho, momentum=self.momentum, epsilon=self.epsilon, centered=self.centered)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam: bias-corrected moving averages of the gradient and its square.
+
+    Args:
+        learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.999.
+        epsilon: default 1e-7, outside the square root. amsgrad: use the running maximum of
+            the second moment.
+    """
+
+    _default_name = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = _check_rate(beta_1, "beta_1", "Adam", 0.0, 1.0)
+        self.beta_2 = _check_rate(beta_2, "beta_2", "Adam", 0.0, 1.0)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Adam")
+        self.amsgrad = bool(amsgrad)
+        self._ms = self._vs = self._v_hats = None
+
+    def build(self, params):
+        super().build(params)
+        self._ms, self._vs = _zeros(params), _zeros(params)
+        self._v_hats = _zeros(params) if self.amsgrad else None
+
+    @property
+    def variables(self):
+        return [s for slots in (self._ms, self._vs, self._v_hats) for s in (slots or [])]
+
+    def _update(self, params, grads, lr):
+        ops.adam_update(params, grads, self._ms, self._vs, learning_rate=lr, step=self.iterations + 1,
+                        beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad,
+                        v_hats=self._v_hats)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+_CLASSES = {"SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop, "Adam": Adam}
+_ALIASES = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier):
+    """An optimizer from a name (``"adam"``, ``"SGD"``), a config dict, a class, or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer: {identifier!r}. Expected one of {sorted(_ALIASES)}")
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer) and identifier is not Optimizer:
+        return identifier()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
+        return _CLASSES[identifier["class_name"]].from_config(dict(identifier.get("config") or {}))
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+def serialize(optimizer):
+    """``{"class_name": ..., "config": {...}}``."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config):
+    """The inverse of `serialize` (built-in optimizers only)."""
+    return get(config)
+
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "schedules", "get", "serialize", "deserialize"]

@@ -1,0 +1,199 @@
+"""Reference batch normalisation (axis -1) and inverted dropout, forward and backward.
+
+Batch statistics are computed in float64 (two passes: mean, then the mean squared deviation),
+the biased variance as Keras's ``ops.moments``. Dropout draws its mask from the same
+counter-based hash as cpp/dropout.cpp (splitmix64 of (seed, flat index)), written here in NumPy
+uint64 arithmetic, so both backends drop exactly the same elements for the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import as_float, compute_dtype
+
+# ---- Batch normalisation ------------------------------------------------------------------------
+
+
+def _rows_channels(x, op, arg="x"):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: {arg} must be (N, ..., C) with at least 2 dimensions (channels last). "
+                         f"Received: {arg}.shape={x.shape}")
+    C = x.shape[-1]
+    return int(np.prod(x.shape[:-1], dtype=np.int64)), C
+
+
+def _channel_vector(v, C, dtype, op, arg):
+    v = as_float(v, dtype, op, arg)
+    if v.shape != (C,):
+        raise ValueError(f"{op}: {arg} must be (C,) with C={C}. Received: {arg}.shape={v.shape}")
+    return v
+
+
+def _moving(a, C, op, arg):
+    """A moving statistic, updated in place: float32 (or float64) ndarray of shape (C,)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: {arg} is written in place and must be a float32 ndarray. Received: {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: {arg} is written in place and must be float32. Received: {arg}.dtype={a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{op}: {arg} is written in place and must be C-contiguous. Received: a non-contiguous "
+                         f"or Fortran-order view of shape {a.shape} (pass np.ascontiguousarray(...) and use the "
+                         "returned array)")
+    if not a.flags.writeable:
+        raise ValueError(f"{op}: {arg} is written in place but is read-only")
+    if a.shape != (C,):
+        raise ValueError(f"{op}: {arg} must have shape {(C,)}. Received: {arg}.shape={a.shape}")
+    return a
+
+
+def _epsilon(v, op):
+    v = float(v)
+    if not (v >= 0.0 and math.isfinite(v)):
+        raise ValueError(f"{op}: epsilon must be a finite number >= 0. Received: epsilon={v:g}")
+    return v
+
+
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, momentum=0.99, epsilon=1e-3):
+    op = "batchnorm_forward"
+    dtype = compute_dtype(x, gamma, beta)
+    x = as_float(x, dtype, op, "x")
+    N, C = _rows_channels(x, op)
+    if training and N == 0:
+        raise ValueError(f"{op}: training needs a non-empty batch to compute statistics. Received: x.shape={x.shape}")
+    momentum = float(momentum)
+    if not (0.0 <= momentum <= 1.0):
+        raise ValueError(f"{op}: momentum must be in [0, 1]. Received: momentum={momentum:g}")
+    eps = float(dtype(_epsilon(epsilon, op)))  # the epsilon the kernel sees
+    gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
+    beta = None if beta is None else _channel_vector(beta, C, dtype, op, "beta")
+    moving_mean = _moving(moving_mean, C, op, "moving_mean")
+    moving_var = _moving(moving_var, C, op, "moving_var")
+    if C > 0 and np.shares_memory(moving_mean, moving_var):
+        raise ValueError(f"{op}: moving_mean and moving_var are the same array; each needs its own buffer")
+    x2 = x.reshape(N, C)
+    if training:
+        x64 = x2.astype(np.float64)
+        mean64 = x64.mean(axis=0)
+        var64 = np.mean((x64 - mean64) ** 2, axis=0)
+        mean = mean64.astype(dtype)
+        inv_std = (1.0 / np.sqrt(var64 + eps)).astype(dtype)
+        # Keras 3: moving = moving * momentum + batch * (1 - momentum), in the variable's dtype
+        mdt = moving_mean.dtype.type
+        moving_mean[...] = moving_mean * mdt(momentum) + mean.astype(mdt) * (mdt(1) - mdt(momentum))
+        vdt = moving_var.dtype.type
+        moving_var[...] = moving_var * vdt(momentum) + var64.astype(vdt) * (vdt(1) - vdt(momentum))
+    else:
+        mean = moving_mean.astype(dtype)
+        inv_std = (1.0 / np.sqrt(moving_var.astype(np.float64) + eps)).astype(dtype)
+    scale = inv_std if gamma is None else gamma * inv_std
+    y = (x2 - mean) * scale
+    if beta is not None:
+        y = y + beta
+    return y.astype(dtype, copy=False).reshape(x.shape), mean, inv_std
+
+
+def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=True, center=True):
+    op = "batchnorm_backward"
+    dtype = compute_dtype(dy, x, gamma, mean, inv_std)
+    x = as_float(x, dtype, op, "x")
+    N, C = _rows_channels(x, op)
+    dy = as_float(dy, dtype, op, "dy")
+    if dy.shape != x.shape:
+        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
+    mean = _channel_vector(mean, C, dtype, op, "mean")
+    inv_std = _channel_vector(inv_std, C, dtype, op, "inv_std")
+    x2, dy2 = x.reshape(N, C), dy.reshape(N, C)
+    # With xhat = (x - mean) * inv_std: dbeta = sum(dy), dgamma = sum(dy * xhat), sums in float64
+    s1 = dy2.sum(axis=0, dtype=np.float64)
+    s2 = np.sum(dy2.astype(np.float64) * (x2.astype(np.float64) - mean.astype(np.float64)), axis=0)
+    is64 = inv_std.astype(np.float64)
+    dbeta = s1.astype(dtype) if center else None
+    dgamma = None if gamma is None else (s2 * is64).astype(dtype)
+    dx = None
+    if need_dx:
+        g = np.ones(C) if gamma is None else gamma.astype(np.float64)
+        a = (g * is64).astype(dtype)
+        if training:  # mean and inv_std are functions of x
+            b = (s1 / max(N, 1)).astype(dtype)
+            k = (s2 * is64 * is64 / max(N, 1)).astype(dtype)
+            dx = a * (dy2 - b - (x2 - mean) * k)
+        else:  # statistics are constants: the affine map's gradient
+            dx = a * dy2
+        dx = dx.astype(dtype, copy=False).reshape(x.shape)
+    return dx, dgamma, dbeta
+
+
+# ---- Dropout -------------------------------------------------------------------------------------
+
+_WEYL = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_SEED_SALT = 0x6A09E667F3BCC908
+
+
+def _hash(key, index):
+    """splitmix64 of each index's point on the Weyl sequence from `key` (uint64 arrays; wraps mod 2**64)."""
+    z = key + (index + np.uint64(1)) * _WEYL
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def _key(seed):
+    # one-element arrays: NumPy warns on uint64 scalar overflow, never on arrays
+    return _hash(np.array([seed ^ _SEED_SALT], np.uint64), np.zeros(1, np.uint64))[0]
+
+
+def _rate(rate, op):
+    rate = float(rate)
+    if not (0.0 <= rate < 1.0):
+        raise ValueError(f"{op}: rate must be in [0, 1). Received: rate={rate:g}")
+    return rate
+
+
+def _seed(seed, op):
+    if isinstance(seed, (bool, np.bool_)) or not hasattr(seed, "__index__"):
+        raise ValueError(f"{op}: seed must be an int >= 0. Received: seed={seed!r}")
+    s = int(seed)
+    if not (0 <= s < 2**64):
+        raise ValueError(f"{op}: seed must be an int in [0, 2**64). Received: seed={seed!r}")
+    return s
+
+
+def dropout_mask(shape, rate, seed):
+    """The uint8 keep-mask dropout_forward draws for (shape, rate, seed)."""
+    count = int(np.prod(shape, dtype=np.int64))
+    if rate == 0.0:
+        return np.ones(shape, np.uint8)
+    threshold = np.uint64(int((1.0 - rate) * 4294967296.0))
+    h = _hash(_key(seed), np.arange(count, dtype=np.uint64))
+    return ((h >> np.uint64(32)) < threshold).astype(np.uint8).reshape(shape)
+
+
+def dropout_forward(x, rate, seed):
+    op = "dropout_forward"
+    dtype = compute_dtype(x)
+    x = as_float(x, dtype, op, "x")
+    rate = _rate(rate, op)
+    mask = dropout_mask(x.shape, rate, _seed(seed, op))
+    scale = dtype(1.0 / (1.0 - rate))
+    y = np.where(mask != 0, x * scale, dtype(0)).astype(dtype, copy=False)
+    return y, mask
+
+
+def dropout_backward(dy, mask, rate):
+    op = "dropout_backward"
+    dtype = compute_dtype(dy)
+    dy = as_float(dy, dtype, op, "dy")
+    rate = _rate(rate, op)
+    m = np.asarray(mask)
+    if not (m.dtype == np.bool_ or m.dtype == np.uint8):
+        raise TypeError(f"{op}: mask must be the uint8 (or bool) mask from dropout_forward. Received: mask.dtype={m.dtype}")
+    if m.shape != dy.shape:
+        raise ValueError(f"{op}: mask must have dy's shape {dy.shape}. Received: mask.shape={m.shape}")
+    scale = dtype(1.0 / (1.0 - rate))
+    return np.where(m != 0, dy * scale, dtype(0)).astype(dtype, copy=False)

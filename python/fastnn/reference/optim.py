@@ -1,0 +1,202 @@
+"""Reference optimizer steps with Keras 3's update rules (see ops.sgd_update and friends).
+
+Each op updates lists of parameters and state slots in place, tensor by tensor, in the
+parameters' dtype (float32 like the C++ kernels, or float64). Scalar coefficients are formed the
+way the C++ kernels form them (hyper-parameters rounded to the dtype, Adam's bias-corrected step
+size in double), so float32 results agree with the C++ ones to the last bit or two.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import as_float
+
+
+def _as_list(obj, op, arg):
+    if not isinstance(obj, (list, tuple)):
+        raise TypeError(f"{op}: {arg} must be a list of arrays (one per parameter). Received: {type(obj).__name__}")
+    return obj
+
+
+def _inout(a, op, name, shape=None, dtype=None):
+    """An array updated in place: a float32/float64 ndarray, C-contiguous, writeable, of `shape`."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: {name} is written in place and must be a float32 ndarray. Received: {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64) or (dtype is not None and a.dtype != dtype):
+        want = "float32" if dtype is None else np.dtype(dtype).name
+        raise TypeError(f"{op}: {name} is written in place and must be {want}. Received: {name}.dtype={a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{op}: {name} is written in place and must be C-contiguous. Received: a non-contiguous "
+                         f"or Fortran-order view of shape {a.shape} (pass np.ascontiguousarray(...) and use the "
+                         "returned array)")
+    if not a.flags.writeable:
+        raise ValueError(f"{op}: {name} is written in place but is read-only")
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{op}: {name} must have shape {shape}. Received: {name}.shape={a.shape}")
+    return a
+
+
+class _Update:
+    """The checked lists of one update call (mirrors cpp/bindings/bind_optim.cpp)."""
+
+    def __init__(self, op, params, grads):
+        self.op = op
+        self.written = []
+        self.params = [_inout(p, op, f"params[{i}]") for i, p in enumerate(_as_list(params, op, "params"))]
+        self.written += [(p, f"params[{i}]") for i, p in enumerate(self.params)]
+        grads = self._same_length(grads, "grads")
+        self.grads = []
+        for i, (g, p) in enumerate(zip(grads, self.params)):
+            g = as_float(g, p.dtype, op, f"grads[{i}]")
+            if g.shape != p.shape:
+                raise ValueError(f"{op}: grads[{i}] must have params[{i}]'s shape {p.shape}. "
+                                 f"Received: grads[{i}].shape={g.shape}")
+            self.grads.append(g)
+
+    def _same_length(self, obj, arg):
+        obj = _as_list(obj, self.op, arg)
+        if len(obj) != len(self.params):
+            raise ValueError(f"{self.op}: {arg} must have one entry per parameter (len(params)={len(self.params)}). "
+                             f"Received: len({arg})={len(obj)}")
+        return obj
+
+    def state(self, obj, arg, required=True, why=""):
+        """A state list written in place; None when the configuration does not use it."""
+        if not required:
+            return [None] * len(self.params)
+        if obj is None:
+            raise ValueError(f"{self.op}: {arg} is required {why}. Received: {arg}=None")
+        obj = self._same_length(obj, arg)
+        out = [_inout(s, self.op, f"{arg}[{i}]", p.shape, p.dtype) for i, (s, p) in enumerate(zip(obj, self.params))]
+        self.written += [(s, f"{arg}[{i}]") for i, s in enumerate(out)]
+        return out
+
+    def check_distinct(self):
+        seen = {}
+        for a, name in self.written:
+            if a.size == 0:
+                continue
+            key = a.__array_interface__["data"][0]
+            if key in seen:
+                raise ValueError(f"{self.op}: {seen[key]} and {name} are the same array; every parameter and state "
+                                 "slot needs its own buffer")
+            seen[key] = name
+
+
+def _finite(v, op, arg):
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{op}: {arg} must be a finite number. Received: {arg}={v:g}")
+    return v
+
+
+def _unit(v, op, arg, hi_open=False):
+    v = float(v)
+    if not (v >= 0.0 and (v < 1.0 if hi_open else v <= 1.0)):
+        raise ValueError(f"{op}: {arg} must be in [0, 1{')' if hi_open else ']'}. Received: {arg}={v:g}")
+    return v
+
+
+def _epsilon(v, op):
+    v = float(v)
+    if not (v >= 0.0 and math.isfinite(v)):
+        raise ValueError(f"{op}: epsilon must be a finite number >= 0. Received: epsilon={v:g}")
+    return v
+
+
+def sgd_update(params, grads, velocities=None, *, learning_rate, momentum=0.0, nesterov=False):
+    op = "sgd_update"
+    lr = _finite(learning_rate, op, "learning_rate")
+    momentum = _unit(momentum, op, "momentum")
+    u = _Update(op, params, grads)
+    use_v = np.float32(momentum) > 0
+    vs = u.state(velocities, "velocities", use_v, "when momentum > 0")
+    u.check_distinct()
+    for p, g, v in zip(u.params, u.grads, vs):
+        dt = p.dtype.type
+        if not use_v:
+            p -= g * dt(lr)
+            continue
+        v[...] = v * dt(momentum) - g * dt(lr)
+        if nesterov:
+            p += v * dt(momentum) - g * dt(lr)
+        else:
+            p += v
+
+
+def adagrad_update(params, grads, accumulators, *, learning_rate, epsilon=1e-7):
+    op = "adagrad_update"
+    lr = _finite(learning_rate, op, "learning_rate")
+    eps = _epsilon(epsilon, op)
+    u = _Update(op, params, grads)
+    accs = u.state(accumulators, "accumulators")
+    u.check_distinct()
+    for p, g, acc in zip(u.params, u.grads, accs):
+        dt = p.dtype.type
+        acc += g * g
+        p -= (dt(lr) * g) / np.sqrt(acc + dt(eps))
+
+
+def rmsprop_update(params, grads, velocities, momentums=None, average_grads=None, *, learning_rate, rho=0.9,
+                   momentum=0.0, epsilon=1e-7, centered=False):
+    op = "rmsprop_update"
+    lr = _finite(learning_rate, op, "learning_rate")
+    rho = _unit(rho, op, "rho")
+    momentum = _unit(momentum, op, "momentum")
+    eps = _epsilon(epsilon, op)
+    u = _Update(op, params, grads)
+    use_mom = np.float32(momentum) > 0
+    vs = u.state(velocities, "velocities")
+    moms = u.state(momentums, "momentums", use_mom, "when momentum > 0")
+    avgs = u.state(average_grads, "average_grads", centered, "when centered=True")
+    u.check_distinct()
+    for p, g, v, mom, avg in zip(u.params, u.grads, vs, moms, avgs):
+        dt = p.dtype.type
+        v[...] = dt(rho) * v + (dt(1) - dt(rho)) * (g * g)
+        if centered:
+            avg[...] = dt(rho) * avg + (dt(1) - dt(rho)) * g
+            increment = (dt(lr) * g) / np.sqrt(v - avg * avg + dt(eps))
+        else:
+            increment = (dt(lr) * g) / np.sqrt(v + dt(eps))
+        if use_mom:
+            mom[...] = dt(momentum) * mom + increment
+            p -= mom
+        else:
+            p -= increment
+
+
+def _step(step, op):
+    if isinstance(step, (bool, np.bool_)) or not hasattr(step, "__index__"):
+        raise TypeError(f"{op}: step must be an int (the 1-based step count). Received: {type(step).__name__}")
+    step = int(step)
+    if step < 1:
+        raise ValueError(f"{op}: step must be >= 1 (Keras's iterations + 1). Received: step={step}")
+    return step
+
+
+def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                v_hats=None):
+    op = "adam_update"
+    lr = _finite(learning_rate, op, "learning_rate")
+    t = _step(step, op)
+    beta_1 = _unit(beta_1, op, "beta_1", hi_open=True)
+    beta_2 = _unit(beta_2, op, "beta_2")
+    eps = _epsilon(epsilon, op)
+    u = _Update(op, params, grads)
+    ms = u.state(ms, "ms")
+    vs = u.state(vs, "vs")
+    vhs = u.state(v_hats, "v_hats", amsgrad, "when amsgrad=True")
+    u.check_distinct()
+    for p, g, m, v, vh in zip(u.params, u.grads, ms, vs, vhs):
+        dt = p.dtype.type
+        h = lambda x: float(dt(x))  # noqa: E731 — the hyper-parameter as the kernel sees it
+        alpha = dt(h(lr) * math.sqrt(1.0 - math.pow(h(beta_2), t)) / (1.0 - math.pow(h(beta_1), t)))
+        m += (g - m) * (dt(1) - dt(beta_1))
+        v += (g * g - v) * (dt(1) - dt(beta_2))
+        if amsgrad:
+            np.maximum(vh, v, out=vh)
+            v = vh
+        p -= (m * alpha) / (np.sqrt(v) + dt(eps))

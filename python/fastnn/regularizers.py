@@ -1,0 +1,133 @@
+"""fastnn.regularizers — weight and activity penalties (Keras 3 formulas).
+
+A regularizer is called on an array and returns the penalty added to the training loss;
+``gradient(x)`` is its derivative, added to the weight's gradient (or, for an activity
+regularizer, to the gradient flowing into the layer's output). Keras 3 sums over all values,
+with no division by the batch size, also for activities.
+
+    L1(l1):        l1 · Σ|x|            gradient l1 · sign(x)
+    L2(l2):        l2 · Σx²             gradient 2 · l2 · x
+    L1L2(l1, l2):  the sum of both
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Regularizer:
+    """Base class: ``__call__(x) -> float`` penalty, ``gradient(x) -> array``."""
+
+    def __call__(self, x):
+        raise NotImplementedError
+
+    def gradient(self, x):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _coefficient(value, name, cls):
+    v = float(value)
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{cls}: expected a finite, non-negative {name}. Received: {name}={value!r}")
+    return v
+
+
+class L1L2(Regularizer):
+    """``l1 · Σ|x| + l2 · Σx²``."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _coefficient(l1, "l1", type(self).__name__)
+        self.l2 = _coefficient(l2, "l2", type(self).__name__)
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        penalty = 0.0
+        if self.l1:
+            penalty += self.l1 * float(np.sum(np.abs(x), dtype=np.float64))
+        if self.l2:
+            penalty += self.l2 * float(np.sum(np.square(x), dtype=np.float64))
+        return penalty
+
+    def gradient(self, x):
+        x = np.asarray(x)
+        g = np.zeros_like(x)
+        if self.l1:
+            g += self.l1 * np.sign(x)
+        if self.l2:
+            g += (2 * self.l2) * x
+        return g
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    """``l1 · Σ|x|`` (default l1=0.01)."""
+
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    """``l2 · Σx²`` (default l2=0.01)."""
+
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+def l1_l2(l1=0.01, l2=0.01):
+    """tf.keras's ``l1_l2`` helper: an `L1L2` with both defaults 0.01."""
+    return L1L2(l1=l1, l2=l2)
+
+
+# Keras's lower-case spellings: ``regularizers.l2(0.001)``.
+l1, l2 = L1, L2
+
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "l1l2": l1_l2}
+
+
+def get(identifier):
+    """A regularizer from a name (``"l2"``), a config dict or an instance; None stays None."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        factory = _ALIASES.get(identifier) or _CLASSES.get(identifier)
+        if factory is None:
+            raise ValueError(f"Unknown regularizer: {identifier!r}. Expected one of {sorted(_ALIASES)}")
+        return factory()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _CLASSES.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown regularizer class: {identifier['class_name']!r}")
+        return cls.from_config(dict(identifier.get("config") or {}))
+    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+
+
+def serialize(regularizer):
+    """``{"class_name": ..., "config": {...}}`` (None stays None)."""
+    if regularizer is None:
+        return None
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def deserialize(config):
+    """The inverse of `serialize`."""
+    return get(config)

@@ -1,0 +1,342 @@
+"""fastnn.saving — one file per model in the safetensors layout, written with the standard
+library and NumPy, readable by the ``safetensors`` package.
+
+Layout: an 8-byte little-endian header length ``n``; ``n`` bytes of UTF-8 JSON (padded with
+spaces to a multiple of 8); then the raw little-endian tensor buffers, back to back. The header
+maps each tensor name (``"<layer>.<weight>"``, e.g. ``"dense.kernel"``) to
+``{"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}`` and holds string
+``__metadata__``: ``format`` ("fastnn"), ``format_version``, ``model_config`` (the architecture
+as JSON), ``compile_config`` (optional), and CRC-32 checksums of the tensor data and of the
+header itself (``header_crc32``: over the canonical JSON of the header without that entry, so
+any flipped bit in the header is caught).
+
+Safety: layers are rebuilt only from the allow-list of registered classes
+(`fastnn.layers.register_layer`) plus ``custom_objects``; no pickle, no eval. Saving is
+atomic: a temporary file in the same directory, fsync, then ``os.replace``. Loading reads and
+checks the whole file (structure, offsets, checksums, names and shapes against the model)
+before anything is assigned, so a truncated, corrupted or mismatched file raises ValueError
+and leaves the in-memory model untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import tempfile
+import zlib
+
+import numpy as np
+
+FORMAT = "fastnn"
+FORMAT_VERSION = 1
+_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_CODES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64"}
+_MAX_HEADER = 100 * 2**20
+
+
+# ---- model <-> config ----------------------------------------------------------------------------
+
+
+def serialize_model(model):
+    """``{"class_name": "Sequential" | "Functional", "config": model.get_config()}``."""
+    from .models import Sequential
+
+    return {"class_name": "Sequential" if isinstance(model, Sequential) else "Functional",
+            "config": model.get_config()}
+
+
+def _layer_from_config(entry, custom_objects=None):
+    """A layer from ``{"class_name", "config"}``, only for allow-listed classes."""
+    from .layers.base import registered_layers
+
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
+            or not isinstance(entry.get("config"), dict):
+        raise ValueError(f"Invalid layer entry in the model config: {entry!r}")
+    name = entry["class_name"]
+    cls = (custom_objects or {}).get(name) or registered_layers().get(name)
+    if cls is None:
+        known = ", ".join(sorted(registered_layers()))
+        raise ValueError(f"Unknown layer class {name!r} in the model config. fastnn rebuilds only these layers: {known}. "
+                         "(Pass custom_objects={'Name': cls} for your own layer classes.)")
+    try:
+        return cls.from_config(dict(entry["config"]))
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"Invalid config for layer class {name!r}: {e}") from None
+
+
+def deserialize_model(config, custom_objects=None):
+    """A new model from `serialize_model`'s dict."""
+    from .models import Model, Sequential
+
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise ValueError("Invalid model config: expected {'class_name': ..., 'config': {...}}")
+    kind = config.get("class_name")
+    cls = {"Sequential": Sequential, "Functional": Model, "Model": Model}.get(kind)
+    if cls is None:
+        raise ValueError(f"Unknown model class {kind!r} in the model config; expected 'Sequential' or 'Functional'")
+    body = config["config"]
+    if not isinstance(body.get("layers"), list):
+        raise ValueError("Invalid model config: no list of layers")
+    try:
+        return cls.from_config(body, custom_objects=custom_objects)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"Invalid model config: {type(e).__name__}: {e}") from None
+
+
+def _compile_config(model):
+    from . import losses, metrics, optimizers
+
+    if not model.compiled or model._loss is None:
+        return None
+    try:
+        opt = optimizers.serialize(model.optimizer)
+        loss = losses.serialize(model._loss)
+        names = [metrics.serialize(m) for m in model._metrics]
+        json.dumps([opt, loss, names])
+    except (TypeError, ValueError):
+        return None  # a custom optimizer/loss/metric that cannot be named: save the model uncompiled
+    if type(model.optimizer) not in optimizers._CLASSES.values() or type(model._loss) not in losses._CLASSES.values():
+        return None
+    return {"optimizer": opt, "loss": loss, "metrics": names}
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+def _named_tensors(model):
+    tensors = []
+    for layer in model.layers:
+        for name, value in zip(layer.weight_names, layer.weights):
+            tensors.append((f"{layer.name}.{name}", value))
+    return tensors
+
+
+def _write(filepath, tensors, metadata, overwrite):
+    filepath = os.fspath(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
+    header, offset, arrays, crc = {}, 0, [], 0
+    for name, value in tensors:
+        a = np.asarray(value)
+        code = _CODES.get(a.dtype)
+        if code is None:
+            raise TypeError(f"Cannot save tensor {name!r} of dtype {a.dtype}; fastnn saves float32/float64")
+        a = np.ascontiguousarray(a, dtype=_DTYPES[code])  # little-endian, contiguous
+        header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        crc = zlib.crc32(memoryview(a).cast("B"), crc)
+        arrays.append(a)
+    metadata = dict(metadata, data_crc32=str(crc))
+    header = {"__metadata__": metadata, **header}
+    metadata["header_crc32"] = str(_header_crc(header))
+    blob = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    directory = os.path.dirname(os.path.abspath(filepath))
+    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(blob)))
+            f.write(blob)
+            for a in arrays:
+                f.write(memoryview(a).cast("B"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _header_crc(header):
+    """CRC-32 of the header's canonical JSON, without its own ``header_crc32`` entry."""
+    meta = {k: v for k, v in header["__metadata__"].items() if k != "header_crc32"}
+    canonical = json.dumps({**header, "__metadata__": meta}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return zlib.crc32(canonical.encode("utf-8"))
+
+
+def _base_metadata():
+    from . import __version__
+
+    return {"format": FORMAT, "format_version": str(FORMAT_VERSION), "fastnn_version": __version__}
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
+    """Write ``model`` (architecture, weights, compile arguments) to ``filepath``."""
+    config = json.dumps(serialize_model(model), separators=(",", ":"))
+    metadata = _base_metadata()
+    metadata["model_config"] = config
+    compiled = _compile_config(model) if include_optimizer else None
+    if compiled is not None:
+        metadata["compile_config"] = json.dumps(compiled, separators=(",", ":"))
+    _write(filepath, _named_tensors(model), metadata, overwrite)
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Write only the weights of ``model`` to ``filepath``."""
+    if not model.built:
+        raise ValueError("save_weights: the model is not built yet, it has no weights")
+    _write(filepath, _named_tensors(model), _base_metadata(), overwrite)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def read_file(filepath):
+    """Read and check a fastnn file: returns ``(metadata, {name: array})`` or raises ValueError.
+
+    The arrays are read-only views of the file's bytes.
+    """
+    path = os.fspath(filepath)
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def bad(msg):
+        return ValueError(f"{path}: {msg}")
+
+    if len(data) < 8:
+        raise bad(f"not a fastnn model file: {len(data)} bytes, too short for a header (truncated?)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n == 0 or n > _MAX_HEADER:
+        raise bad(f"corrupted or not a fastnn model file: implausible header length {n}")
+    if n > len(data) - 8:
+        raise bad(f"file is truncated: the header needs {n} bytes, only {len(data) - 8} follow the length field")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise bad(f"corrupted header (not valid JSON: {e})") from None
+    if not isinstance(header, dict):
+        raise bad("corrupted header: expected a JSON object")
+    metadata = header.pop("__metadata__", None)
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise bad("corrupted header or not a fastnn file: no string __metadata__")
+    if metadata.get("format") != FORMAT:
+        raise bad(f"not a fastnn file (metadata format={metadata.get('format')!r})")
+    version = metadata.get("format_version", "")
+    if not (version.isascii() and version.isdigit()):
+        raise bad(f"corrupted header: format_version={version!r}")
+    if int(version) > FORMAT_VERSION:
+        raise bad(f"written by a newer fastnn (file format version {int(version)}); this fastnn reads format version "
+                  f"{FORMAT_VERSION} and older. Upgrade fastnn to load it.")
+    if metadata.get("header_crc32") != str(_header_crc({"__metadata__": metadata, **header})):
+        raise bad("corrupted header: it does not match its checksum (header_crc32)")
+    buffer = memoryview(data)[8 + n:]
+    entries = []
+    for name, e in header.items():
+        if not isinstance(e, dict) or set(e) != {"dtype", "shape", "data_offsets"}:
+            raise bad(f"corrupted header: bad entry for tensor {name!r}")
+        dtype, shape, offsets = e["dtype"], e["shape"], e["data_offsets"]
+        if dtype not in _DTYPES:
+            raise bad(f"corrupted header: tensor {name!r} has unsupported dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            raise bad(f"corrupted header: tensor {name!r} has an invalid shape {shape!r}")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets):
+            raise bad(f"corrupted header: tensor {name!r} has invalid data_offsets {offsets!r}")
+        begin, end = offsets
+        if end - begin != math.prod(shape) * _DTYPES[dtype].itemsize:
+            raise bad(f"corrupted header: tensor {name!r} of shape {tuple(shape)} and dtype {dtype} cannot span bytes "
+                      f"{begin}..{end}")
+        entries.append((begin, end, name, dtype, tuple(shape)))
+    entries.sort()
+    position = 0
+    for begin, end, name, _, _ in entries:
+        if begin != position:
+            raise bad(f"corrupted header: tensor {name!r} starts at byte {begin}, expected {position} (tensors must be "
+                      "contiguous)")
+        position = end
+    if position > len(buffer):
+        raise bad(f"file is truncated: the tensors need {position} bytes of data, only {len(buffer)} are present")
+    if position < len(buffer):
+        raise bad(f"corrupted file: {len(buffer) - position} unexpected bytes after the tensor data")
+    if "data_crc32" in metadata and metadata["data_crc32"] != str(zlib.crc32(buffer)):
+        raise bad("corrupted tensor data: checksum mismatch")
+    tensors = {}
+    for begin, end, name, dtype, shape in entries:
+        tensors[name] = np.frombuffer(buffer[begin:end], dtype=_DTYPES[dtype]).reshape(shape)
+    return metadata, tensors
+
+
+def _assign(model, tensors, path):
+    """Check every tensor of ``tensors`` against ``model``, then copy them in.
+
+    Tensors are matched by name (``<layer>.<weight>``); when the names differ but the file holds
+    the same weights in the same order (a model rebuilt in another session, whose automatic layer
+    names moved on), they are matched by position, like Keras's ``load_weights``.
+    """
+    if not model.built:
+        raise ValueError(f"{path}: the model is not built yet; build it (or give it an input shape) before "
+                         "loading weights")
+    expected = _named_tensors(model)
+    names = [name for name, _ in expected]
+    in_file = list(tensors)  # in data order, which is the order they were saved in
+    problems = []
+    if set(names) == set(in_file):
+        pairs = [(name, name, value) for name, value in expected]
+    elif len(in_file) == len(names) and all(f.rsplit(".", 1)[-1] == m.rsplit(".", 1)[-1] for f, m in zip(in_file, names)):
+        pairs = [(f, m, value) for f, (m, value) in zip(in_file, expected)]
+    else:
+        pairs = [(name, name, value) for name, value in expected if name in tensors]
+        problems += [f"missing tensor {name} (shape {value.shape}) in file" for name, value in expected
+                     if name not in tensors]
+        problems += [f"unexpected tensor {name} in file" for name in in_file if name not in names]
+    for f, m, value in pairs:
+        if tensors[f].shape != value.shape:
+            label = m if f == m else f"{m} (file: {f})"
+            problems.append(f"size mismatch for {label}: {tensors[f].shape} in file, {value.shape} in model")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"{path}: the file does not match model '{model.name}': {shown}")
+    for f, _, value in pairs:
+        value[...] = tensors[f]
+
+
+def load_weights(model, filepath):
+    """Copy the weights in ``filepath`` into ``model`` (all-or-nothing)."""
+    _, tensors = read_file(filepath)
+    _assign(model, tensors, os.fspath(filepath))
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Rebuild the model saved in ``filepath``: architecture, weights, and (with ``compile``) its
+    optimizer, loss and metrics (a fresh optimizer state)."""
+    from . import losses, optimizers
+
+    path = os.fspath(filepath)
+    metadata, tensors = read_file(path)
+    if "model_config" not in metadata:
+        raise ValueError(f"{path}: holds weights only (written by save_weights); build the model and call "
+                         "model.load_weights() instead")
+    try:
+        config = json.loads(metadata["model_config"])
+    except ValueError as e:
+        raise ValueError(f"{path}: corrupted model config ({e})") from None
+    model = deserialize_model(config, custom_objects)
+    _assign(model, tensors, path)
+    if compile and "compile_config" in metadata:
+        try:
+            cc = json.loads(metadata["compile_config"])
+            model.compile(optimizer=optimizers.deserialize(cc["optimizer"]), loss=losses.deserialize(cc["loss"]),
+                          metrics=list(cc.get("metrics") or []))
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{path}: invalid compile config ({e})") from None
+    return model
+
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "read_file", "serialize_model",
+           "deserialize_model", "FORMAT_VERSION"]

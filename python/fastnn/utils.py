@@ -1,0 +1,290 @@
+"""fastnn.utils — seeding, the default float type, and the data helpers of a Keras course script.
+
+`set_random_seed` seeds every random draw fastnn makes (weight initialisers, dropout masks,
+shuffling), so the same seed gives the same weights and the same training trajectory; the
+kernels are deterministic, so this holds across thread counts too. Data helpers:
+`to_categorical`, `normalize`, `standardize`, `train_test_split`, `kfold_indices`,
+`cross_validate` and `plot_history`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+# ---- Seeding and the default float type ------------------------------------------------------
+
+_rng = np.random.default_rng()
+_floatx = "float32"
+_name_counters: dict[str, int] = {}
+
+
+def set_random_seed(seed):
+    """Seed fastnn's global random generator (Keras's ``keras.utils.set_random_seed``).
+
+    Layers created afterwards draw the same initial weights, dropout layers the same masks and
+    ``fit`` the same shuffles. NumPy's global generator is seeded too, for scripts that use it.
+    """
+    global _rng
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"set_random_seed: expected a non-negative integer. Received: seed={seed!r}")
+    _rng = np.random.default_rng(int(seed))
+    np.random.seed(int(seed) % 2**32)
+
+
+def global_rng() -> np.random.Generator:
+    """The generator behind every unseeded random draw in fastnn."""
+    return _rng
+
+
+def draw_seed() -> int:
+    """A fresh 31-bit seed from the global generator (for a layer's own random stream)."""
+    return int(_rng.integers(0, 2**31 - 1))
+
+
+def derive_seed(base: int, counter: int) -> int:
+    """The ``counter``-th seed of a stream started at ``base`` (a splitmix64 step, 31 bits)."""
+    z = (int(base) * 0x9E3779B97F4A7C15 + (int(counter) + 1) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (z ^ (z >> 31)) & 0x7FFFFFFF
+
+
+def floatx() -> str:
+    """The default dtype of new layers' weights and computations: ``"float32"`` unless set."""
+    return _floatx
+
+
+def set_floatx(value: str) -> None:
+    """Set the default dtype of new layers: ``"float32"`` (the C++ kernels) or ``"float64"``.
+
+    float64 models run on the NumPy backend only (``fastnn.backend("numpy")``); it is meant for
+    finite-difference gradient checks.
+    """
+    global _floatx
+    if value not in ("float32", "float64"):
+        raise ValueError(f"set_floatx: expected 'float32' or 'float64'. Received: value={value!r}")
+    _floatx = value
+
+
+def to_snake_case(name: str) -> str:
+    """``"BatchNormalization"`` -> ``"batch_normalization"``, ``"Conv2D"`` -> ``"conv2d"``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(prefix: str) -> str:
+    """Keras's automatic names: ``dense``, ``dense_1``, ``dense_2``... for the session."""
+    n = _name_counters.get(prefix, 0)
+    _name_counters[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def clear_session() -> None:
+    """Reset the automatic layer and model names (Keras's ``clear_session``)."""
+    _name_counters.clear()
+
+
+# ---- Labels and scaling ----------------------------------------------------------------------
+
+
+def to_categorical(x, num_classes=None, dtype="float32"):
+    """One-hot encode integer class labels: (N,) or (N, 1) -> (N, num_classes).
+
+    Args:
+        x: integer labels in ``[0, num_classes)``; any shape (a trailing axis of size 1 is dropped).
+        num_classes: the number of classes; ``max(x) + 1`` when None.
+        dtype: the result's dtype.
+    """
+    y = np.asarray(x)
+    if y.dtype.kind not in "iuf" or y.size and not np.all(np.isfinite(y) & (y == np.floor(y))):
+        raise ValueError(f"to_categorical: expected integer class labels. Received: x.dtype={y.dtype}")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    y = y.astype(np.int64)
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"to_categorical: expected a positive integer. Received: num_classes={num_classes!r}")
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(bad)), y.shape)
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}). Received: x[{', '.join(map(str, i))}]={y[i]}")
+    out = np.zeros((y.size, int(num_classes)), dtype=dtype)
+    out[np.arange(y.size), y.reshape(-1)] = 1
+    return out.reshape(y.shape + (int(num_classes),))
+
+
+def normalize(x, axis=-1, order=2):
+    """Scale ``x`` to unit ``order``-norm along ``axis`` (Keras's ``utils.normalize``)."""
+    x = np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32))
+    norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return x / np.where(norm == 0, 1, norm)
+
+
+def standardize(x, mean=None, std=None, axis=0, epsilon=1e-7):
+    """Standardise features to zero mean and unit variance: returns ``(z, mean, std)``.
+
+    Fit on the training set (``mean``/``std`` None), then pass the returned statistics to
+    transform the test set the same way: ``x_test_z, _, _ = standardize(x_test, mean, std)``.
+    """
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float32
+    x = x.astype(dtype, copy=False)
+    if mean is None:
+        mean = x.mean(axis=axis, keepdims=True)
+    if std is None:
+        std = x.std(axis=axis, keepdims=True)
+    z = (x - mean) / (std + epsilon)
+    return z.astype(dtype, copy=False), mean, std
+
+
+# ---- Splits and cross-validation -------------------------------------------------------------
+
+
+def _n_samples(arrays, fn):
+    sizes = [len(a) for a in arrays]
+    if len(set(sizes)) > 1:
+        raise ValueError(f"{fn}: all arrays must have the same number of samples. Received sizes: {sizes}")
+    return sizes[0]
+
+
+def train_test_split(*arrays, test_size=None, train_size=None, random_state=None, shuffle=True, stratify=None):
+    """Split arrays into train and test parts, like scikit-learn's ``train_test_split``.
+
+    Returns ``[a_train, a_test, b_train, b_test, ...]``. ``test_size``/``train_size``: a
+    fraction in (0, 1) or a sample count (default test 0.25). ``stratify``: labels whose
+    class proportions both parts keep.
+    """
+    if not arrays:
+        raise ValueError("train_test_split: expected at least one array")
+    arrays = [np.asarray(a) for a in arrays]
+    n = _n_samples(arrays, "train_test_split")
+
+    def count(size, name):
+        if isinstance(size, (float, np.floating)) and not isinstance(size, bool):
+            if not 0 < size < 1:
+                raise ValueError(f"train_test_split: a fractional {name} must be in (0, 1). Received: {name}={size}")
+            return size * n
+        if isinstance(size, (int, np.integer)) and not isinstance(size, bool) and 0 < size < n:
+            return int(size)
+        raise ValueError(f"train_test_split: {name} must be a fraction in (0, 1) or a count in [1, {n}). "
+                         f"Received: {name}={size!r}")
+
+    if test_size is None and train_size is None:
+        test_size = 0.25
+    n_test = math.ceil(count(test_size, "test_size")) if test_size is not None else n - math.floor(count(train_size, "train_size"))
+    n_train = math.floor(count(train_size, "train_size")) if train_size is not None else n - n_test
+    if n_train < 1 or n_test < 1 or n_train + n_test > n:
+        raise ValueError(f"train_test_split: with {n} samples the split leaves {n_train} train and {n_test} test "
+                         "samples; each part needs at least one")
+    rng = np.random.default_rng(random_state)
+    if stratify is not None:
+        if not shuffle:
+            raise ValueError("train_test_split: stratify needs shuffle=True")
+        labels = np.asarray(stratify)
+        if labels.ndim > 1:
+            labels = labels.argmax(axis=1) if labels.shape[1] > 1 else labels.reshape(-1)
+        test_idx = []
+        for c in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == c))
+            test_idx.append(idx[: int(round(len(idx) * n_test / n))])
+        test_idx = np.concatenate(test_idx)
+        train_idx = np.setdiff1d(np.arange(n), test_idx)
+        test_idx, train_idx = rng.permutation(test_idx), rng.permutation(train_idx)
+    else:
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        train_idx, test_idx = order[:n_train], order[n_train:n_train + n_test]
+    out = []
+    for a in arrays:
+        out += [a[train_idx], a[test_idx]]
+    return out
+
+
+def kfold_indices(n, k=5, shuffle=True, seed=None):
+    """Yield ``(train_idx, val_idx)`` for each of ``k`` folds over ``n`` samples."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= n:
+        raise ValueError(f"kfold_indices: k must be an integer in [2, n={n}]. Received: k={k!r}")
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    for fold in np.array_split(order, k):
+        yield np.setdiff1d(order, fold), fold
+
+
+def cross_validate(build_fn, x, y, k=5, epochs=1, batch_size=32, shuffle=True, seed=None, verbose=0, **fit_kwargs):
+    """k-fold cross-validation: train a fresh model per fold, evaluate it on the held-out fold.
+
+    Args:
+        build_fn: a function with no arguments returning a new compiled model.
+        x, y: the data; k: the number of folds; epochs, batch_size, verbose and ``fit_kwargs``
+            go to ``fit``; shuffle, seed: how samples are dealt to folds.
+
+    Returns:
+        ``{"folds": [evaluate's dict per fold], "mean": {name: mean}, "std": {name: std}}``.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    n = _n_samples([x, y], "cross_validate")
+    folds = []
+    for i, (tr, va) in enumerate(kfold_indices(n, k, shuffle, seed)):
+        model = build_fn()
+        model.fit(x[tr], y[tr], epochs=epochs, batch_size=batch_size, verbose=verbose, **fit_kwargs)
+        scores = model.evaluate(x[va], y[va], batch_size=batch_size, verbose=0, return_dict=True)
+        folds.append(scores)
+        if verbose:
+            print(f"Fold {i + 1}/{k}: " + " - ".join(f"{key}: {v:.4f}" for key, v in scores.items()))
+    names = list(folds[0])
+    mean = {key: float(np.mean([f[key] for f in folds])) for key in names}
+    std = {key: float(np.std([f[key] for f in folds])) for key in names}
+    if verbose:
+        print("Mean: " + " - ".join(f"{key}: {mean[key]:.4f} (+/- {std[key]:.4f})" for key in names))
+    return {"folds": folds, "mean": mean, "std": std}
+
+
+# ---- Plotting --------------------------------------------------------------------------------
+
+
+def plot_history(history, path, metrics=None):
+    """Write a PNG of the loss (and metric) curves of ``fit``'s History to ``path``.
+
+    Needs matplotlib (``pip install fastnn[plot]``). One panel per quantity, with its ``val_``
+    twin on the same axes. Returns ``path``.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("plot_history needs matplotlib: pip install 'fastnn[plot]'") from e
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or not logs:
+        raise ValueError("plot_history: expected a History (or its .history dict) with at least one quantity")
+    names = metrics or [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
+    fig = Figure(figsize=(5 * len(names), 4))
+    FigureCanvasAgg(fig)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(1, len(names), i + 1)
+        epochs = np.arange(1, len(logs[name]) + 1)
+        ax.plot(epochs, logs[name], label=name)
+        if "val_" + name in logs:
+            ax.plot(epochs, logs["val_" + name], label="val_" + name)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    return path
+
+
+__all__ = [
+    "set_random_seed",
+    "floatx",
+    "set_floatx",
+    "clear_session",
+    "to_categorical",
+    "normalize",
+    "standardize",
+    "train_test_split",
+    "kfold_indices",
+    "cross_validate",
+    "plot_history",
+]

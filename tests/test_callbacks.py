@@ -1,0 +1,174 @@
+"""Callbacks: EarlyStopping and ModelCheckpoint behaviour (Keras 3 rules), CSVLogger, learning-rate
+callbacks, the hook sequence and History."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler,
+                              ModelCheckpoint, ReduceLROnPlateau)
+from fastnn.layers import Dense
+from fastnn.models import Sequential, load_model
+from fastnn.optimizers import SGD
+
+X = np.random.default_rng(0).standard_normal((32, 5)).astype(np.float32)
+Y = np.eye(2, dtype=np.float32)[(X[:, 0] > 0).astype(int)]
+
+
+def model(lr=0.1, seed=0):
+    fastnn.set_random_seed(seed)
+    m = Sequential([Dense(4, activation="tanh", input_shape=(5,)), Dense(2, activation="softmax")])
+    m.compile(SGD(learning_rate=lr), "categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+class Scripted(Callback):
+    """Feeds a scripted value of 'score' into the epoch logs (runs before the callbacks under test)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["score"] = self.values[epoch]
+        # make each epoch's weights recognisable: kernel[0, 0] = epoch
+        self.model.layers[0].kernel[0, 0] = epoch
+
+
+def test_early_stopping_keras_doc_example():
+    # Keras's docstring: patience=3 on a loss that never improves runs 4 epochs
+    m = model(lr=0.0)
+    history = m.fit(X, Y, epochs=10, batch_size=8, shuffle=False, verbose=0,
+                    callbacks=[EarlyStopping(monitor="loss", patience=3)])
+    assert len(history.history["loss"]) == 4
+
+
+def test_early_stopping_min_delta_mode_and_restore_best_weights(capsys):
+    m = model()
+    scores = [0.5, 0.7, 0.71, 0.69, 0.6, 0.9, 0.95]
+    stop = EarlyStopping(monitor="score", mode="max", patience=2, min_delta=0.05, restore_best_weights=True, verbose=1)
+    history = m.fit(X, Y, epochs=7, verbose=0, callbacks=[Scripted(scores), stop])
+    # epoch 1 improves by 0.2; epochs 2 and 3 improve by < min_delta -> stop after epoch 3
+    assert history.epoch == [0, 1, 2, 3] and stop.stopped_epoch == 3 and stop.best_epoch == 1
+    assert m.layers[0].kernel[0, 0] == 1  # the best epoch's weights
+    out = capsys.readouterr().out
+    assert "Epoch 4: early stopping" in out and "best epoch: 2." in out
+
+
+def test_early_stopping_auto_mode_uses_metric_direction_and_baseline():
+    m = model()
+    stop = EarlyStopping(monitor="accuracy", patience=1)
+    m.fit(X, Y, epochs=1, verbose=0, callbacks=[stop])
+    assert stop._direction == "max"
+    stop = EarlyStopping(monitor="val_loss")
+    m.fit(X, Y, epochs=1, verbose=0, validation_split=0.25, callbacks=[stop])
+    assert stop._direction == "min"
+    with pytest.raises(ValueError, match="isn't able to automatically determine"):
+        m.fit(X, Y, epochs=1, verbose=0, callbacks=[Scripted([1.0]), EarlyStopping(monitor="score")])
+    # a baseline that is never beaten stops training after `patience` epochs
+    stop = EarlyStopping(monitor="score", mode="min", patience=2, baseline=0.1)
+    history = m.fit(X, Y, epochs=6, verbose=0, callbacks=[Scripted([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]), stop])
+    assert len(history.epoch) == 2
+    with pytest.warns(UserWarning, match="not available"):
+        m.fit(X, Y, epochs=1, verbose=0, callbacks=[EarlyStopping(monitor="val_loss")])
+
+
+def test_model_checkpoint_every_epoch_with_formatted_names(tmp_path):
+    m = model()
+    pattern = str(tmp_path / "ckpt" / "model-{epoch:02d}-{loss:.3f}.fastnn")
+    history = m.fit(X, Y, epochs=3, verbose=0, callbacks=[ModelCheckpoint(pattern, save_best_only=False)])
+    names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert names == [f"model-{e + 1:02d}-{l:.3f}.fastnn" for e, l in enumerate(history.history["loss"])]
+    last = load_model(tmp_path / "ckpt" / names[-1])
+    np.testing.assert_array_equal(last.predict(X, verbose=0), m.predict(X, verbose=0))
+
+
+def test_model_checkpoint_save_best_only(tmp_path, capsys):
+    m = model()
+    path = tmp_path / "best.fastnn"
+    scores = [0.5, 0.4, 0.45, 0.3, 0.35]
+    check = ModelCheckpoint(path, monitor="score", mode="min", save_best_only=True, verbose=1)
+    m.fit(X, Y, epochs=5, verbose=0, callbacks=[Scripted(scores), check])
+    assert load_model(path).layers[0].kernel[0, 0] == 3  # saved at epoch index 3, the lowest score
+    out = capsys.readouterr().out
+    assert "Epoch 1: score improved from inf to 0.50000, saving model to" in out
+    assert "Epoch 3: score did not improve from 0.40000" in out
+    assert check.best == 0.3
+
+
+def test_model_checkpoint_weights_only_and_batch_frequency(tmp_path):
+    m = model()
+    path = tmp_path / "w-{epoch}-{batch}.weights"
+    m.fit(X, Y, epochs=2, batch_size=8, verbose=0,
+          callbacks=[ModelCheckpoint(str(path), save_weights_only=True, save_freq=3)])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["w-1-3.weights", "w-2-2.weights"]  # after batches 3 and 6 of 4 per epoch
+    fresh = model(seed=9)
+    fresh.load_weights(tmp_path / "w-2-2.weights")
+    with pytest.raises(ValueError, match="save_freq"):
+        ModelCheckpoint(str(path), save_freq=0)
+
+
+def test_csv_logger(tmp_path):
+    path = tmp_path / "log.csv"
+    m = model()
+    history = m.fit(X, Y, epochs=3, verbose=0, validation_split=0.25, callbacks=[CSVLogger(path)])
+    rows = list(csv.DictReader(path.read_text().splitlines()))
+    assert list(rows[0]) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert [float(r["loss"]) for r in rows] == pytest.approx(history.history["loss"])
+    m.fit(X, Y, epochs=1, verbose=0, validation_split=0.25, callbacks=[CSVLogger(path, append=True)])
+    assert len(list(csv.DictReader(path.read_text().splitlines()))) == 4
+
+
+def test_learning_rate_scheduler_and_reduce_on_plateau(capsys):
+    m = model(lr=0.1)
+    history = m.fit(X, Y, epochs=3, verbose=0,
+                    callbacks=[LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else lr, verbose=1)])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.05." in capsys.readouterr().out
+    m = model(lr=0.1)
+    m.fit(X, Y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    assert m.optimizer.learning_rate == pytest.approx(0.02)
+    m = model(lr=1.0)
+    reduce = ReduceLROnPlateau(monitor="score", factor=0.5, patience=1, mode="min", min_lr=0.3)
+    history = m.fit(X, Y, epochs=5, verbose=0, callbacks=[Scripted([1, 1, 1, 1, 0.5]), reduce])
+    assert history.history["learning_rate"] == [1.0, 1.0, 0.5, 0.3, 0.3]
+    with pytest.raises(ValueError, match="factor >= 1.0"):
+        ReduceLROnPlateau(factor=2)
+
+
+def test_hook_sequence_history_and_lambda_callback():
+    calls = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, logs=None):
+            calls.append("train_begin")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            calls.append(f"epoch_begin {epoch}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(f"batch {batch} {sorted(logs)}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(f"epoch_end {epoch} {sorted(logs)}")
+
+        def on_train_end(self, logs=None):
+            calls.append("train_end")
+
+    m = model()
+    seen = []
+    history = m.fit(X, Y, epochs=2, batch_size=16, verbose=0,
+                    callbacks=[Recorder(), LambdaCallback(on_batch_end=lambda batch, logs: seen.append(logs["loss"]))])
+    assert calls == ["train_begin", "epoch_begin 0", "batch 0 ['accuracy', 'loss']", "batch 1 ['accuracy', 'loss']",
+                     "epoch_end 0 ['accuracy', 'loss']", "epoch_begin 1", "batch 0 ['accuracy', 'loss']",
+                     "batch 1 ['accuracy', 'loss']", "epoch_end 1 ['accuracy', 'loss']", "train_end"]
+    assert len(seen) == 4 and all(math.isfinite(v) for v in seen)
+    assert seen[1] == pytest.approx(history.history["loss"][0])  # the epoch's loss is the running mean at its end
+    assert history.params == {"verbose": 0, "epochs": 2, "steps": 2} and history.model is m
+    with pytest.raises(TypeError, match="unknown hook"):
+        LambdaCallback(on_everything=print)

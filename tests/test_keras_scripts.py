@@ -1,0 +1,148 @@
+"""Our users' Keras course scripts run on fastnn with only their imports changed.
+
+Each script below is Keras code as the course notes write it (``tensorflow.keras`` imports).
+`port` rewrites the import lines, and only those, to ``fastnn``; the test runs the result and
+checks what the notes' readers look at: the summary's exact parameter counts, the training
+history, and that the network learns.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import fastnn
+
+MNIST_MLP = '''
+import numpy as np
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import Dense
+from tensorflow.keras.optimizers import SGD
+from tensorflow.keras.utils import to_categorical, set_random_seed
+
+set_random_seed(7)
+
+# Stand-in for mnist.load_data(): random 28x28 uint8 images; class c has rows 2c..2c+2 a
+# little brighter, so there is something to learn.
+rng = np.random.default_rng(0)
+labels = rng.integers(0, 10, 3000)
+images = rng.integers(0, 200, (3000, 28, 28)).astype(np.uint8)
+for c in range(10):
+    images[labels == c, 2 * c:2 * c + 3, :] += 40
+(x_train, y_train), (x_test, y_test) = (images[:2500], labels[:2500]), (images[2500:], labels[2500:])
+
+x_train = x_train.reshape(2500, 784).astype('float32') / 255
+x_test = x_test.reshape(500, 784).astype('float32') / 255
+y_train = to_categorical(y_train, 10)
+y_test = to_categorical(y_test, 10)
+
+model = Sequential()
+model.add(Dense(64, activation='sigmoid', input_shape=(784,)))
+model.add(Dense(10, activation='softmax'))
+model.summary()
+
+model.compile(loss='categorical_crossentropy', optimizer=SGD(learning_rate=0.5), metrics=['accuracy'])
+history = model.fit(x_train, y_train, batch_size=128, epochs=8, verbose=1, validation_data=(x_test, y_test))
+score = model.evaluate(x_test, y_test, verbose=0)
+print('Test loss:', score[0])
+print('Test accuracy:', score[1])
+'''
+
+XOR_SEQUENTIAL = '''
+import numpy as np
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import Dense
+from tensorflow.keras.optimizers import SGD
+from tensorflow.keras.utils import set_random_seed
+
+set_random_seed(3)
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+y = np.array([[0], [1], [1], [0]])
+
+model = Sequential()
+model.add(Dense(3, input_dim=2, activation='tanh'))
+model.add(Dense(2, activation='tanh'))
+model.add(Dense(1, activation='sigmoid'))
+model.summary()
+
+model.compile(loss='binary_crossentropy', optimizer=SGD(learning_rate=0.1, momentum=0.9), metrics=['accuracy'])
+history = model.fit(X, y, epochs=1000, batch_size=4, verbose=0)
+print(model.predict(X))
+loss, accuracy = model.evaluate(X, y, verbose=0)
+print('Accuracy: %.2f' % (accuracy * 100))
+'''
+
+XOR_FUNCTIONAL = '''
+import numpy as np
+from tensorflow.keras import Input, Model
+from tensorflow.keras.layers import Dense
+from tensorflow.keras.optimizers import SGD
+from tensorflow.keras.utils import set_random_seed
+
+set_random_seed(3)
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype='float32')
+y = np.array([[0], [1], [1], [0]], dtype='float32')
+
+inputs = Input(shape=(2,))
+hidden1 = Dense(3, activation='tanh')(inputs)
+hidden2 = Dense(2, activation='tanh')(hidden1)
+outputs = Dense(1, activation='sigmoid')(hidden2)
+model = Model(inputs=inputs, outputs=outputs, name='xor')
+model.summary()
+
+model.compile(loss='binary_crossentropy', optimizer=SGD(learning_rate=0.1, momentum=0.9), metrics=['accuracy'])
+history = model.fit(X, y, epochs=1000, batch_size=4, verbose=0)
+print(model.predict(X))
+loss, accuracy = model.evaluate(X, y, verbose=0)
+print('Accuracy: %.2f' % (accuracy * 100))
+'''
+
+
+def port(script):
+    """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
+    out = []
+    for line in script.splitlines():
+        if re.match(r"\s*(from|import)\s+(tensorflow|keras)\b", line):
+            line = re.sub(r"\btensorflow\.keras\b", "fastnn", line)
+            line = re.sub(r"^from tensorflow import keras\b", "import fastnn as keras", line)
+            line = re.sub(r"^from keras\b", "from fastnn", line)
+        out.append(line)
+    ported = "\n".join(out)
+    changed = [(a, b) for a, b in zip(script.splitlines(), ported.splitlines()) if a != b]
+    assert changed and all(re.match(r"(from|import) ", b) for _, b in changed)
+    return ported
+
+
+def run_script(script, capsys):
+    fastnn.clear_session()
+    namespace = {"__name__": "__main__"}
+    exec(compile(port(script), "<keras script>", "exec"), namespace)
+    return namespace, capsys.readouterr().out
+
+
+def test_mnist_mlp_script(capsys):
+    ns, out = run_script(MNIST_MLP, capsys)
+    assert "│ dense (Dense)                        │ (None, 64)                  │          50,240 │" in out
+    assert "│ dense_1 (Dense)                      │ (None, 10)                  │             650 │" in out
+    assert " Total params: 50,890 (198.79 KB)" in out and " Trainable params: 50,890 (198.79 KB)" in out
+    lines = out.splitlines()
+    assert [l for l in lines if l.startswith("Epoch ")] == [f"Epoch {e}/8" for e in range(1, 9)]
+    assert sum(l.startswith("20/20 ━━━━━━━━━━━━━━━━━━━━ ") for l in lines) == 8
+    history = ns["history"].history
+    assert list(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(b < a for a, b in zip(history["loss"], history["loss"][1:]))
+    assert history["val_accuracy"][-1] > 0.5  # chance is 0.1
+    assert re.search(r"^Test accuracy: 0\.\d+$", out, re.M) and ns["score"][1] == history["val_accuracy"][-1]
+
+
+@pytest.mark.parametrize("script,first", [(XOR_SEQUENTIAL, "dense"), (XOR_FUNCTIONAL, "input_layer")])
+def test_xor_scripts_learn_xor(capsys, script, first):
+    ns, out = run_script(script, capsys)
+    model = ns["model"]
+    assert model.count_params() == 20
+    assert [l.count_params() for l in model.layers if l.weights] == [9, 8, 3]
+    assert " Total params: 20 (80.00 B)" in out
+    assert out.splitlines()[4].startswith(f"│ {first} (")
+    predictions = model.predict(ns["X"], verbose=0).ravel()
+    np.testing.assert_array_equal(np.round(predictions), [0, 1, 1, 0])
+    assert "Accuracy: 100.00" in out and ns["history"].history["loss"][-1] < 0.1

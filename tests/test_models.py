@@ -1,0 +1,610 @@
+"""Sequential and functional models: graph building, whole-model gradients (float64 NumPy backend
+against finite differences), C++ vs NumPy trajectories, seeding, the fit/evaluate/predict API,
+progress output, summary, NaN handling and bad inputs."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import losses, regularizers
+from fastnn.callbacks import TerminateOnNaN
+from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, Flatten, Input,
+                           InputLayer, Reshape)
+from fastnn.models import Model, Sequential
+from fastnn.optimizers import SGD, Adam
+
+RNG = np.random.default_rng(1234)
+
+
+def data(n=64, features=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, features)).astype(np.float32)
+    labels = np.argmax(x[:, :classes] + 0.3 * rng.standard_normal((n, classes)), axis=1)
+    return x, labels, np.eye(classes, dtype=np.float32)[labels]
+
+
+def mlp(seed=0, dropout=0.0, bn=False, optimizer="adam", loss="categorical_crossentropy", metrics=("accuracy",)):
+    fastnn.set_random_seed(seed)
+    layers = [Dense(16, activation="relu", input_shape=(6,))]
+    if bn:
+        layers.append(BatchNormalization())
+    if dropout:
+        layers.append(Dropout(dropout))
+    layers += [Dense(8, activation="tanh"), Dense(3, activation="softmax")]
+    model = Sequential(layers)
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
+    return model
+
+
+# ---- graph building ------------------------------------------------------------------------------
+
+
+def test_sequential_construction_api():
+    fastnn.clear_session()
+    m = Sequential(name="net")
+    m.add(Dense(4, input_dim=3, activation="relu"))
+    m.add(Dense(2))
+    assert [l.name for l in m.layers] == ["dense", "dense_1"] and m.name == "net"
+    assert m.input_shape == (None, 3) and m.output_shape == (None, 2)
+    assert m.get_layer("dense_1") is m.layers[1] and m.get_layer(index=0) is m.layers[0]
+    assert m.count_params() == 3 * 4 + 4 + 4 * 2 + 2
+    popped = m.pop()
+    assert popped.name == "dense_1" and m.output_shape == (None, 4)
+    with pytest.raises(ValueError, match="No such layer: nope"):
+        m.get_layer("nope")
+    with pytest.raises(TypeError, match="must be an instance of class Layer"):
+        m.add("dense")
+    with pytest.raises(ValueError, match="should have unique names"):
+        m.add(Dense(3, name="dense"))
+    with pytest.raises(TypeError, match="no layers"):
+        Sequential().pop()
+    # an Input tensor first, or build(), or the first batch of data fixes the input shape
+    assert Sequential([Input(shape=(5,)), Dense(2)]).input_shape == (None, 5)
+    m = Sequential([Dense(2), Dense(1)])
+    with pytest.raises(ValueError, match="has not yet been built"):
+        m.summary()
+    m.build((None, 7))
+    assert m.layers[0].kernel.shape == (7, 2)
+    m = Sequential([Dense(2)])
+    assert m.predict(np.ones((3, 9)), verbose=0).shape == (3, 2) and m.input_shape == (None, 9)
+    # a layer whose input does not fit is rejected when added
+    m = Sequential([Dense(3, input_shape=(4,)), Flatten()])
+    with pytest.raises(ValueError, match="total size must be unchanged"):
+        m.add(Reshape((2, 2)))
+    assert len(m.layers) == 2
+
+
+def test_functional_graph_with_fan_out_trains():
+    fastnn.set_random_seed(0)
+    inp = Input(shape=(6,))
+    a = Dense(8, activation="relu")(inp)
+    b = Dense(8, activation="tanh")(a)
+    c = Dense(8)(a)  # `a` fans out to b and c
+    s = Add()([b, c])
+    out = Dense(3, activation="softmax")(Concatenate()([s, a]))
+    model = Model(inputs=inp, outputs=out, name="branchy")
+    assert isinstance(model.layers[0], InputLayer) and model.name == "branchy"
+    assert model.output_shape == (None, 3)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, labels, _ = data()
+    history = model.fit(x, labels, epochs=15, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+    assert model.layers[1]._need_input_grad is False  # fed by the input only
+    assert model.get_layer(out.node.layer.name) is out.node.layer
+
+
+def test_functional_graph_errors():
+    inp, other = Input(shape=(3,)), Input(shape=(3,))
+    with pytest.raises(ValueError, match="Graph disconnected"):
+        Model(inp, Add()([Dense(2)(inp), Dense(2)(other)]))
+    shared = Dense(3)
+    with pytest.raises(NotImplementedError, match="shared layers"):
+        Model(inp, shared(shared(inp)))
+    with pytest.raises(NotImplementedError, match="one input and one output"):
+        Model([inp, other], Dense(1)(inp))
+    with pytest.raises(ValueError, match="fastnn.layers.Input"):
+        Model(Dense(2)(inp), Dense(1)(inp))
+    with pytest.raises(ValueError, match="Subclassed models"):
+        Model()
+
+
+# ---- whole-model gradients -------------------------------------------------------------------
+
+
+@pytest.fixture
+def float64_numpy():
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            yield
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+def model_gradcheck(model, x, y, sw=None, h=1e-6, tol=1e-6):
+    """Compare the model's backward pass with central differences of its training loss."""
+    def loss():
+        out = model._forward(x, True)
+        return model._batch_loss(y, out, sw) + model._regularization_loss()
+
+    _, _, grads = model._gradients(x, y, sw)
+    params = model.trainable_weights
+    assert len(grads) == len(params) and all(p.dtype == np.float64 for p in params)
+    worst = 0.0
+    for p, g in zip(params, grads):
+        for i in range(p.size):
+            old = p.flat[i]
+            p.flat[i] = old + h
+            lp = loss()
+            p.flat[i] = old - h
+            lm = loss()
+            p.flat[i] = old
+            fd = (lp - lm) / (2 * h)
+            worst = max(worst, abs(fd - g.flat[i]) / max(1.0, abs(fd)))
+    assert worst < tol, f"max relative gradient error {worst:.3e}"
+
+
+def test_gradcheck_sequential_bn_regularizers_fused_softmax(float64_numpy):
+    fastnn.set_random_seed(1)
+    model = Sequential([Dense(6, activation="tanh", input_shape=(5,), kernel_regularizer=regularizers.L2(0.01),
+                             bias_regularizer=regularizers.L1(0.01)),
+                       BatchNormalization(), Activation("elu"), Dense(4, activation="softplus"),
+                       Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    assert model._fusion() == "softmax"
+    x, labels, _ = data(n=9, features=5, seed=2)
+    sw = np.linspace(0.5, 2.0, 9)
+    model_gradcheck(model, x.astype(np.float64), labels, sw)
+
+
+def test_gradcheck_functional_fan_out_fused_sigmoid_activity_regularizer(float64_numpy):
+    fastnn.set_random_seed(2)
+    inp = Input(shape=(4,))
+    a = Dense(5, activation="tanh")(inp)
+    b = Dense(5, activation="sigmoid", activity_regularizer=regularizers.L2(0.05))(a)
+    c = Dense(3, kernel_regularizer=regularizers.L1L2(0.01, 0.02))(a)
+    s = Add()([b, Dense(5)(a)])
+    out = Dense(2, activation="sigmoid")(Concatenate()([s, c]))
+    model = Model(inp, out)
+    model.compile("sgd", "binary_crossentropy")
+    assert model._fusion() == "sigmoid"
+    rng = np.random.default_rng(3)
+    model_gradcheck(model, rng.standard_normal((7, 4)), rng.integers(0, 2, (7, 2)).astype(np.float64))
+
+
+@pytest.mark.parametrize("loss,act", [("mse", "linear"), ("mae", "tanh"),
+                                      (losses.CategoricalCrossentropy(from_logits=True), "linear")])
+def test_gradcheck_unfused_losses_rank_3(float64_numpy, loss, act):
+    fastnn.set_random_seed(3)
+    model = Sequential([Reshape((3, 4), input_shape=(12,)), Dense(2, activation="tanh"), Flatten(),
+                        Dense(3, activation=act)])
+    model.compile("sgd", loss)
+    assert not model._fusion()
+    rng = np.random.default_rng(4)
+    y = np.eye(3)[rng.integers(0, 3, 5)] if not isinstance(loss, str) else rng.standard_normal((5, 3))
+    model_gradcheck(model, rng.standard_normal((5, 12)), y)
+
+
+def test_gradcheck_softmax_through_jacobian_when_fusion_is_off(float64_numpy):
+    fastnn.set_random_seed(4)
+    model = Sequential([Dense(4, input_shape=(3,)), Activation("softmax", activity_regularizer=regularizers.L2(0.1))])
+    model.compile("sgd", "categorical_crossentropy")
+    assert not model._fusion()
+    rng = np.random.default_rng(5)
+    model_gradcheck(model, rng.standard_normal((6, 3)), np.eye(4)[rng.integers(0, 4, 6)])
+
+
+def test_float64_models_train_on_the_numpy_backend_only():
+    fastnn.utils.set_floatx("float64")
+    try:
+        model = mlp(seed=1, bn=True, dropout=0.2)
+    finally:
+        fastnn.utils.set_floatx("float32")
+    x, _, onehot = data(n=32)
+    with fastnn.backend("numpy"):
+        history = model.fit(x, onehot, epochs=2, verbose=0)
+        assert model.predict(x, verbose=0).dtype == np.float64
+    assert history.history["loss"][1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="float64 layers, but the C\\+\\+ kernels compute in float32"):
+        model.fit(x, onehot, verbose=0)
+
+
+def test_fused_output_gradient_equals_logits_loss_gradient():
+    x, labels, onehot = data(n=32)
+    probs = mlp(seed=7, optimizer="sgd")
+    logits = mlp(seed=7, optimizer="sgd", loss=losses.CategoricalCrossentropy(from_logits=True))
+    logits.layers[-1]._act = "linear"
+    assert probs._fusion() == "softmax" and not logits._fusion()
+    _, _, g1 = probs._gradients(x, onehot, None)
+    _, _, g2 = logits._gradients(x, onehot, None)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+# ---- backends, seeding, determinism ---------------------------------------------------------------
+
+
+def trajectory(backend, threads=None, epochs=3):
+    x, _, onehot = data(n=96)
+    previous = fastnn.get_num_threads()
+    if threads:
+        fastnn.set_num_threads(threads)
+    try:
+        with fastnn.backend(backend):
+            model = mlp(seed=21, dropout=0.3, bn=True)
+            history = model.fit(x, onehot, batch_size=16, epochs=epochs, verbose=0)
+    finally:
+        fastnn.set_num_threads(previous)
+    return history.history, model.get_weights()
+
+
+def test_cpp_and_numpy_backends_agree_on_the_loss_trajectory():
+    cpp, w_cpp = trajectory("cpp")
+    ref, w_ref = trajectory("numpy")
+    np.testing.assert_allclose(cpp["loss"], ref["loss"], rtol=2e-4)
+    np.testing.assert_allclose(cpp["accuracy"], ref["accuracy"], atol=1.5 / 96)
+    for a, b in zip(w_cpp, w_ref):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_same_seed_same_weights_and_trajectory_across_thread_counts():
+    h1, w1 = trajectory("cpp", threads=1)
+    h2, w2 = trajectory("cpp", threads=2)
+    h3, w3 = trajectory("cpp", threads=2)
+    assert h1 == h2 == h3
+    for a, b, c in zip(w1, w2, w3):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(b, c)
+    a, b = mlp(seed=1).get_weights(), mlp(seed=2).get_weights()
+    assert not np.array_equal(a[0], b[0])
+
+
+# ---- fit / evaluate / predict ------------------------------------------------------------------
+
+
+def test_fit_history_validation_and_initial_epoch():
+    x, labels, onehot = data(n=100)
+    model = mlp(seed=3)
+    history = model.fit(x, onehot, batch_size=16, epochs=5, initial_epoch=2, validation_split=0.2, verbose=0)
+    assert list(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert history.epoch == [2, 3, 4] and len(history.history["loss"]) == 3
+    assert model.history is history and history.params["steps"] == 5  # 80 training samples
+    val = model.evaluate(x[80:], onehot[80:], verbose=0, return_dict=True)
+    assert history.history["val_loss"][-1] == pytest.approx(val["loss"], rel=1e-6)
+    assert history.history["val_accuracy"][-1] == pytest.approx(val["accuracy"])
+    h2 = model.fit(x, onehot, epochs=1, validation_data=(x[:10], onehot[:10]), verbose=0, shuffle=False)
+    assert h2.history["val_loss"][0] == pytest.approx(model.evaluate(x[:10], onehot[:10], verbose=0)[0], rel=1e-6)
+
+
+def test_class_weight_equals_sample_weight():
+    x, labels, onehot = data(n=48)
+    cw = {0: 1.0, 1: 3.0, 2: 0.5}
+    a, b = mlp(seed=5), mlp(seed=5)
+    a.fit(x, onehot, batch_size=8, epochs=2, class_weight=cw, shuffle=False, verbose=0)
+    b.fit(x, onehot, batch_size=8, epochs=2, sample_weight=np.array([cw[int(c)] for c in labels]), shuffle=False,
+          verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_evaluate_predict_and_batch_methods():
+    x, labels, onehot = data(n=50)
+    model = mlp(seed=6, metrics=["accuracy", "mse"])
+    model.fit(x, onehot, epochs=3, verbose=0)
+    loss, acc, mse = model.evaluate(x, onehot, batch_size=7, verbose=0)
+    out = model.predict(x, batch_size=7, verbose=0)
+    assert out.shape == (50, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out, model.predict_on_batch(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(model(x), out, rtol=1e-6, atol=1e-7)
+    assert acc == pytest.approx(np.mean(out.argmax(1) == labels))
+    assert mse == pytest.approx(np.mean((out - onehot) ** 2), rel=1e-5)
+    assert loss == pytest.approx(losses.CategoricalCrossentropy()(onehot, out), rel=1e-5)
+    assert model.metrics_names == ["loss", "accuracy", "mse"]
+    assert set(model.evaluate(x, onehot, verbose=0, return_dict=True)) == {"loss", "accuracy", "mse"}
+    assert len(model.train_on_batch(x[:8], onehot[:8])) == 3
+    assert model.test_on_batch(x[:8], onehot[:8], return_dict=True)["loss"] > 0
+    plain = mlp(seed=6, metrics=())
+    assert isinstance(plain.evaluate(x, onehot, verbose=0), float)
+    assert isinstance(plain.train_on_batch(x, onehot), float)
+
+
+@pytest.mark.parametrize("units,loss,target", [
+    (1, "binary_crossentropy", "binary"), (3, "categorical_crossentropy", "onehot"),
+    (3, "sparse_categorical_crossentropy", "labels")])
+def test_accuracy_picks_the_keras_variant(units, loss, target):
+    fastnn.set_random_seed(0)
+    model = Sequential([Dense(units, activation="sigmoid" if units == 1 else "softmax", input_shape=(6,))])
+    model.compile("sgd", loss, metrics=["accuracy"])
+    x, labels, onehot = data(n=40)
+    y = {"binary": (labels == 0).astype(np.float32)[:, None], "onehot": onehot, "labels": labels}[target]
+    _, acc = model.evaluate(x, y, verbose=0)
+    out = model.predict(x, verbose=0)
+    expected = np.mean((out > 0.5) == y) if target == "binary" else np.mean(out.argmax(1) == labels)
+    assert acc == pytest.approx(expected)
+
+
+def test_regularization_penalty_is_in_the_reported_loss():
+    fastnn.set_random_seed(0)
+    model = Sequential([Dense(3, activation="softmax", input_shape=(6,), kernel_regularizer=regularizers.L2(0.01))])
+    model.compile("sgd", "categorical_crossentropy")
+    x, _, onehot = data(n=20)
+    plain = losses.CategoricalCrossentropy()(onehot, model.predict(x, verbose=0))
+    assert model.evaluate(x, onehot, verbose=0) == pytest.approx(plain + 0.01 * np.sum(model.layers[0].kernel ** 2),
+                                                                 rel=1e-5)
+
+
+def test_frozen_layers_are_not_updated():
+    x, _, onehot = data(n=40)
+    model = mlp(seed=8, bn=True)
+    model.layers[0].trainable = False
+    model.layers[1].trainable = False  # BatchNormalization: inference mode, stats frozen too
+    frozen = [w.copy() for w in model.layers[0].weights + model.layers[1].weights]
+    others = [w.copy() for w in model.layers[2].weights]
+    model.fit(x, onehot, epochs=2, verbose=0)
+    for a, b in zip(frozen, model.layers[0].weights + model.layers[1].weights):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(others[0], model.layers[2].kernel)
+    assert len(model.trainable_weights) == 4 and len(model.non_trainable_weights) == 6
+
+
+def test_input_gradients_are_skipped_where_nothing_upstream_learns():
+    model = Sequential([Flatten(input_shape=(4, 3)), Dense(5), Dense(2)])
+    assert [l._need_input_grad for l in model.layers] == [False, False, True]
+    model.compile("sgd", "mse")
+    model.layers[1].trainable = False
+    model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
+    assert [l._need_input_grad for l in model.layers] == [False, False, False]
+    model.layers[1].trainable = True
+    model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
+    assert model.layers[2]._need_input_grad
+
+
+# ---- progress output and summary -----------------------------------------------------------------
+
+
+class FakeTerminal:
+    """A stdout that says it is a terminal and records what is written."""
+
+    def __init__(self):
+        self.text = ""
+        self.encoding = "utf-8"
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_is_live_on_a_terminal(monkeypatch):
+    x, _, onehot = data(n=400)
+    model = mlp(seed=9)
+    term = FakeTerminal()
+    monkeypatch.setattr("sys.stdout", term)
+    monkeypatch.setattr("fastnn.callbacks.Progbar.__init__.__defaults__", (20, 1, 0.0, "step"))  # redraw every step
+    model.fit(x, onehot, batch_size=8, epochs=1, verbose=1)
+    monkeypatch.undo()
+    redraws = term.text.split("\r")
+    assert len(redraws) > 40 and term.text.endswith("\n") and term.text.count("\n") == 1
+    assert "\x1b[1m50/50\x1b[0m" in redraws[-1] and "\x1b[32m" in redraws[-1]
+    first = redraws[1].replace("\x1b[1m", "").replace("\x1b[32m", "").replace("\x1b[37m", "").replace("\x1b[0m", "")
+    assert re.match(r" 1/50 ━{20} \d+s \d+(us|ms|s)/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}$", first), first
+
+
+def test_progress_output_is_one_plain_line_per_epoch_off_a_terminal(capsys):
+    x, _, onehot = data(n=40)
+    model = mlp(seed=9)
+    model.fit(x, onehot, batch_size=8, epochs=3, verbose=1, validation_split=0.25)
+    out = capsys.readouterr().out
+    assert "\r" not in out and "\x1b" not in out and "\b" not in out
+    lines = out.splitlines()
+    assert lines[0::2] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert len(lines) == 6
+    for line in lines[1::2]:
+        assert line.startswith("4/4 ━━━━━━━━━━━━━━━━━━━━ ")
+        assert "/step - accuracy: " in line and " - loss: " in line and " - val_loss: " in line
+    model.fit(x, onehot, batch_size=8, epochs=2, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1/2" and lines[1].startswith("5/5 - ") and "/step - accuracy: " in lines[1]
+    model.fit(x, onehot, epochs=2, verbose=0)
+    model.evaluate(x, onehot, verbose=0)
+    model.predict(x, verbose=0)
+    assert capsys.readouterr().out == ""
+    model.evaluate(x, onehot, batch_size=40)
+    assert capsys.readouterr().out.startswith("1/1 ━")
+
+
+KERAS_SUMMARY = """\
+Model: "mnist_mlp"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)                         ┃ Output Shape                ┃         Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━┩
+│ hidden (Dense)                       │ (None, 64)                  │          50,240 │
+├──────────────────────────────────────┼─────────────────────────────┼─────────────────┤
+│ out (Dense)                          │ (None, 10)                  │             650 │
+└──────────────────────────────────────┴─────────────────────────────┴─────────────────┘
+ Total params: 50,890 (198.79 KB)
+ Trainable params: 50,890 (198.79 KB)
+ Non-trainable params: 0 (0.00 B)"""
+
+
+def test_summary_is_keras_table(capsys):
+    model = Sequential([Dense(64, activation="sigmoid", input_shape=(784,), name="hidden"),
+                        Dense(10, activation="softmax", name="out")], name="mnist_mlp")
+    model.summary()
+    assert capsys.readouterr().out.rstrip("\n") == KERAS_SUMMARY
+    lines = []
+    bn = Sequential([Dense(4, input_shape=(3,)), BatchNormalization()])
+    bn.compile(Adam(), "mse")
+    bn.fit(np.ones((4, 3)), np.ones((4, 4)), verbose=0)
+    bn.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert " Total params: 80 (320.00 B)" in text and " Trainable params: 24 (96.00 B)" in text
+    assert " Non-trainable params: 8 (32.00 B)" in text and " Optimizer params: 48 (192.00 B)" in text
+
+
+# ---- NaN handling --------------------------------------------------------------------------------
+
+
+def nan_setup():
+    x, _, onehot = data(n=32)
+    onehot[9, 0] = np.nan  # sample 9: the third batch of 4 has a NaN loss
+    return x, onehot
+
+
+def twin_after(steps):
+    """The weights after training the first ``steps`` batches of 4 one by one."""
+    x, onehot = nan_setup()
+    model = mlp(seed=10, optimizer=SGD(0.1))
+    for s in range(steps):
+        model.train_on_batch(x[4 * s:4 * s + 4], onehot[4 * s:4 * s + 4])
+    return model.get_weights()
+
+
+def test_nan_loss_stops_cleanly_and_is_reported(capsys):
+    x, onehot = nan_setup()
+    model = mlp(seed=10, optimizer=SGD(0.1))
+    history = model.fit(x, onehot, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    assert "Batch 2: Invalid loss, terminating training" in capsys.readouterr().out
+    assert len(history.history["loss"]) == 1 and math.isnan(history.history["loss"][0])
+    for a, b in zip(model.get_weights(), twin_after(2)):  # the NaN batch's update is never applied
+        np.testing.assert_array_equal(a, b)
+
+
+def test_terminate_on_nan_can_restore_the_last_finite_weights(capsys):
+    x, onehot = nan_setup()
+    model = mlp(seed=10, optimizer=SGD(0.1))
+    model.fit(x, onehot, batch_size=4, epochs=3, shuffle=False, verbose=0,
+              callbacks=[TerminateOnNaN(keep_last_finite_weights=True)])
+    assert "Invalid loss" in capsys.readouterr().out
+    for a, b in zip(model.get_weights(), twin_after(1)):  # the weights whose loss was the last finite one
+        np.testing.assert_array_equal(a, b)
+
+
+# ---- bad inputs ----------------------------------------------------------------------------------
+
+
+def test_fit_before_compile():
+    model = Sequential([Dense(2, input_shape=(3,))])
+    with pytest.raises(RuntimeError, match="must call `compile\\(\\)` before calling `fit\\(\\)`"):
+        model.fit(np.ones((4, 3)), np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"batch_size": 0}, ValueError, "Received: batch_size=0"),
+    ({"epochs": 0}, ValueError, "Received: epochs=0"),
+    ({"validation_split": 1.0}, ValueError, "validation_split"),
+    ({"validation_split": -0.1}, ValueError, "validation_split"),
+    ({"verbose": 3}, ValueError, "verbose"),
+    ({"sample_weight": np.ones(5)}, ValueError, "sample_weight must have shape \\(10,\\)"),
+    ({"validation_data": (np.ones((3, 6)),)}, ValueError, "validation_data"),
+    ({"callbacks": [print]}, TypeError, "callbacks"),
+])
+def test_bad_fit_arguments(kwargs, error, match):
+    x, _, onehot = data(n=10)
+    with pytest.raises(error, match=match):
+        mlp().fit(x, onehot, **{"verbose": 0, **kwargs})
+
+
+def test_bad_data():
+    x, labels, onehot = data(n=10)
+    model = mlp()
+    with pytest.raises(ValueError, match="'x' sizes: 10 'y' sizes: 9"):
+        model.fit(x, onehot[:9], verbose=0)
+    with pytest.raises(ValueError, match="Input 0 of layer 'dense.*' is incompatible with the layer: expected axis -1 to "
+                                         "have value 6, found 28"):
+        model.fit(np.ones((10, 28)), onehot, verbose=0)
+    with pytest.raises(ValueError, match="expected axis -1 to have value 6, found 28"):
+        model.predict(np.ones((10, 4, 28)), verbose=0)
+    with pytest.raises(ValueError, match="Integer labels need loss='sparse_categorical_crossentropy'"):
+        model.fit(x, labels, verbose=0)
+    with pytest.raises(TypeError, match="must hold numbers"):
+        model.fit(np.array(["a"] * 10), onehot, verbose=0)
+    with pytest.raises(ValueError, match="empty"):
+        model.predict(np.ones((0, 6)), verbose=0)
+    sparse = mlp(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="labels in \\[0, 3\\) for a model with 3 outputs. Received: labels from 0 to 7"):
+        sparse.fit(x, np.where(labels == 1, 7, labels), verbose=0)
+    with pytest.raises(ValueError, match="look one-hot encoded"):
+        sparse.fit(x, onehot, verbose=0)
+    with pytest.raises(ValueError, match="integer class labels"):
+        sparse.evaluate(x, labels + 0.5, verbose=0)
+    binary = Sequential([Dense(1, activation="sigmoid", input_shape=(6,))])
+    binary.compile("sgd", "binary_crossentropy")
+    with pytest.raises(ValueError, match="targets in \\[0, 1\\]"):
+        binary.fit(x, labels.astype(np.float32), verbose=0)
+    regression = Sequential([Dense(2, input_shape=(6,))])
+    regression.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="needs 2 values per sample"):
+        regression.fit(x, onehot, verbose=0)
+    with pytest.raises(ValueError, match="Unknown loss"):
+        regression.compile("sgd", "hinge")
+    with pytest.raises(ValueError, match="Unknown metric"):
+        regression.compile("sgd", "mse", metrics=["f1"])
+    with pytest.raises(ValueError, match="custom Python loss"):
+        regression.compile("sgd", lambda a, b: 0.0)
+
+
+# ---- utilities -----------------------------------------------------------------------------------
+
+
+def test_to_categorical_normalize_standardize():
+    np.testing.assert_array_equal(fastnn.utils.to_categorical([2, 0, 1]), np.eye(3)[[2, 0, 1]])
+    assert fastnn.utils.to_categorical(np.array([[1], [3]]), 5).shape == (2, 5)
+    assert fastnn.utils.to_categorical([1, 2], 4).dtype == np.float32
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\). Received: x\[1\]=3"):
+        fastnn.utils.to_categorical([0, 3], 3)
+    with pytest.raises(ValueError, match="integer class labels"):
+        fastnn.utils.to_categorical([0.5])
+    np.testing.assert_allclose(np.linalg.norm(fastnn.utils.normalize(np.array([[3.0, 4.0], [0, 0]])), axis=1), [1, 0])
+    x = np.random.default_rng(0).random((50, 3)) * 10 + 4
+    z, mean, std = fastnn.utils.standardize(x)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-5)
+    z2, _, _ = fastnn.utils.standardize(x[:5], mean, std)
+    np.testing.assert_array_equal(z2, z[:5])
+
+
+def test_train_test_split_and_kfold():
+    x, y = np.arange(40).reshape(20, 2), np.arange(20) % 2
+    x_tr, x_te, y_tr, y_te = fastnn.utils.train_test_split(x, y, test_size=0.25, random_state=0)
+    assert len(x_tr) == 15 and len(x_te) == 5
+    np.testing.assert_array_equal(x_tr[:, 0] // 2 % 2, y_tr)  # rows stay paired
+    assert sorted(np.concatenate([x_tr[:, 0], x_te[:, 0]])) == list(range(0, 40, 2))
+    _, _, _, y_te = fastnn.utils.train_test_split(x, y, test_size=0.5, stratify=y, random_state=1)
+    assert y_te.sum() == 5
+    with pytest.raises(ValueError, match="same number of samples"):
+        fastnn.utils.train_test_split(x, y[:5])
+    folds = list(fastnn.utils.kfold_indices(10, k=3, seed=0))
+    assert sorted(np.concatenate([va for _, va in folds])) == list(range(10))
+    for tr, va in folds:
+        assert not set(tr) & set(va) and len(tr) + len(va) == 10
+
+
+def test_cross_validate_trains_a_fresh_model_per_fold():
+    x, labels, onehot = data(n=60)
+    built = []
+
+    def build():
+        model = mlp(seed=len(built))
+        built.append(model)
+        return model
+
+    result = fastnn.utils.cross_validate(build, x, onehot, k=3, epochs=2, seed=0)
+    assert len(built) == 3 and len(result["folds"]) == 3
+    assert result["mean"]["loss"] == pytest.approx(np.mean([f["loss"] for f in result["folds"]]))
+    assert set(result["mean"]) == {"loss", "accuracy"}
+
+
+def test_plot_history(tmp_path):
+    pytest.importorskip("matplotlib", reason="plot_history needs the optional matplotlib dependency")
+    x, _, onehot = data(n=40)
+    history = mlp().fit(x, onehot, epochs=2, validation_split=0.25, verbose=0)
+    path = fastnn.utils.plot_history(history, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path == tmp_path / "curves.png"

@@ -1,0 +1,208 @@
+"""Batch normalisation (axis -1): C++ against the NumPy reference (forward, moving statistics,
+every gradient; 2-D and 4-D inputs; training and inference), the reference's gradients against
+central finite differences in float64, Keras's formulas, large offsets, thread-count
+independence and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _core
+from fastnn import reference as ref
+
+SHAPES = [(7, 1), (7, 3), (5, 17), (3, 5, 4, 1), (2, 3, 5, 3), (3, 4, 3, 17), (64, 14, 14, 17)]
+
+
+def make(shape, seed=0, offset=0.0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    C = shape[-1]
+    x = (rng.standard_normal(shape) * rng.uniform(0.5, 3.0, C) + offset + rng.uniform(-2, 2, C)).astype(dtype)
+    gamma = rng.uniform(0.5, 1.5, C).astype(dtype)
+    beta = rng.standard_normal(C).astype(dtype)
+    mm = rng.standard_normal(C).astype(np.float32)
+    mv = rng.uniform(0.5, 2.0, C).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(dtype)
+    return x, gamma, beta, mm, mv, dy
+
+
+def close(a, b, what, rtol=2e-5, atol=2e-5):
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=what)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", ["both", "none", "scale", "center"])
+def test_cpp_matches_reference(shape, training, affine):
+    x, gamma, beta, mm, mv, dy = make(shape)
+    g = gamma if affine in ("both", "scale") else None
+    b = beta if affine in ("both", "center") else None
+    out, moving = {}, {}
+    for be in (_core, ref):
+        m1, v1 = mm.copy(), mv.copy()
+        y, mean, inv_std = be.batchnorm_forward(x, g, b, m1, v1, training=training, momentum=0.9, epsilon=1e-3)
+        grads = be.batchnorm_backward(dy, x, g, mean, inv_std, training=training, center=b is not None)
+        out[be] = (y, mean, inv_std) + grads
+        moving[be] = (m1, v1)
+    names = ("y", "mean", "inv_std", "dx", "dgamma", "dbeta")
+    for name, c, r in zip(names, out[_core], out[ref]):
+        if name == "dgamma" and g is None or name == "dbeta" and b is None:
+            assert c is None and r is None, name
+            continue
+        assert c.dtype == np.float32 and c.shape == r.shape, name
+        close(c, r, f"{name} shape={shape} training={training}")
+    for name, c, r in zip(("moving_mean", "moving_var"), moving[_core], moving[ref]):
+        close(c, r, name, rtol=1e-6, atol=1e-6)
+    if not training:
+        np.testing.assert_array_equal(moving[_core][0], mm)
+        np.testing.assert_array_equal(moving[_core][1], mv)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_keras_formulas(be):
+    x, gamma, beta, mm, mv, _ = make((6, 2, 3))
+    x64 = x.astype(np.float64).reshape(-1, 3)
+    mean, var = x64.mean(0), x64.var(0)  # biased, as keras.ops.moments
+    m1, v1 = mm.copy(), mv.copy()
+    y, bm, bis = be.batchnorm_forward(x, gamma, beta, m1, v1, training=True)  # Keras defaults 0.99, 1e-3
+    close(y.reshape(-1, 3), gamma * (x64 - mean) / np.sqrt(var + 1e-3) + beta, "y", 1e-5, 1e-5)
+    close(bm, mean, "mean", 1e-6, 1e-6)
+    close(bis, 1 / np.sqrt(var + 1e-3), "inv_std", 1e-6, 1e-6)
+    close(m1, mm * 0.99 + mean * 0.01, "moving_mean", 1e-6, 1e-6)
+    close(v1, mv * 0.99 + var * 0.01, "moving_var", 1e-6, 1e-6)
+    # inference: the moving statistics, unchanged
+    y, bm, bis = be.batchnorm_forward(x, gamma, beta, m1, v1, training=False, epsilon=0.01)
+    close(y.reshape(-1, 3), gamma * (x64 - m1) / np.sqrt(v1.astype(np.float64) + 0.01) + beta, "y_inf", 1e-5, 1e-5)
+    np.testing.assert_array_equal(bm, m1)
+    close(bis, 1 / np.sqrt(v1.astype(np.float64) + 0.01), "inv_std_inf", 1e-6, 1e-6)
+
+
+def numeric_grad(f, a, h=1e-6):
+    g = np.zeros_like(a)
+    flat, gf = a.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        fp = f()
+        flat[i] = old - h
+        fm = f()
+        flat[i] = old
+        gf[i] = (fp - fm) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 2, 2), (4, 1)], ids=str)
+@pytest.mark.parametrize("training", [True, False])
+def test_reference_gradients_match_finite_differences(shape, training):
+    x, gamma, beta, mm, mv, dy = (a.astype(np.float64) for a in make(shape, seed=4, dtype=np.float64))
+    mm64, mv64 = mm.copy(), mv.copy()
+
+    def loss():
+        # fresh moving statistics each call: the forward updates them in place
+        y, _, _ = ref.batchnorm_forward(x, gamma, beta, mm64.copy(), mv64.copy(), training=training)
+        return float(np.sum(y * dy))
+
+    _, mean, inv_std = ref.batchnorm_forward(x, gamma, beta, mm64.copy(), mv64.copy(), training=training)
+    assert mean.dtype == np.float64
+    dx, dgamma, dbeta = ref.batchnorm_backward(dy, x, gamma, mean, inv_std, training=training)
+    for name, analytic, arr in (("dx", dx, x), ("dgamma", dgamma, gamma), ("dbeta", dbeta, beta)):
+        np.testing.assert_allclose(analytic, numeric_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_large_offsets_keep_the_variance():
+    # 1e4 + N(0, 1) and 1e6 + N(0, 0.5): a naive float E[x²] - E[x]² would lose every digit
+    for offset, std in ((1e4, 1.0), (1e6, 0.5), (-3e5, 2.0)):
+        rng = np.random.default_rng(1)
+        x = (offset + std * rng.standard_normal((4096, 3))).astype(np.float32)
+        x64 = x.astype(np.float64)
+        _, mean, inv_std = _core.batchnorm_forward(x, None, None, np.zeros(3, np.float32), np.ones(3, np.float32),
+                                                   training=True, epsilon=0.0)
+        np.testing.assert_allclose(mean, x64.mean(0), rtol=1e-7)
+        np.testing.assert_allclose(inv_std, 1 / x64.std(0), rtol=1e-6)
+
+
+def test_independent_of_thread_count():
+    x, gamma, beta, mm, mv, dy = make((64, 14, 14, 17), seed=2, offset=50.0)
+    xw, _, _, _, _, _ = make((300, 2500), seed=3)  # many channels: channel blocks as well as row blocks
+    results = []
+    old = fastnn.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            m1, v1 = mm.copy(), mv.copy()
+            y, mean, inv_std = _core.batchnorm_forward(x, gamma, beta, m1, v1, training=True)
+            grads = _core.batchnorm_backward(dy, x, gamma, mean, inv_std)
+            yw = _core.batchnorm_forward(xw, None, None, np.zeros(2500, np.float32), np.ones(2500, np.float32),
+                                         training=True)
+            results.append((y, mean, inv_std, m1, v1) + grads + yw)
+    finally:
+        fastnn.set_num_threads(old)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_optional_outputs_and_dtypes():
+    x, gamma, beta, mm, mv, dy = make((4, 3))
+    _, mean, inv_std = _core.batchnorm_forward(x, gamma, beta, mm, mv, training=True)
+    for be in (_core, ref):
+        dx, dg, db = be.batchnorm_backward(dy, x, gamma, mean, inv_std, need_dx=False, center=False)
+        assert dx is None and db is None and dg.shape == (3,)
+        dx, dg, db = be.batchnorm_backward(dy, x, None, mean, inv_std, training=False)
+        assert dg is None and dx.shape == x.shape and db.shape == (3,)
+        np.testing.assert_allclose(dx, dy * inv_std, rtol=1e-6)  # inference, no gamma: dy * inv_std
+    # read-only inputs of other dtypes are converted
+    y64, _, _ = _core.batchnorm_forward(x.astype(np.float64), None, None, mm.copy(), mv.copy(), training=False)
+    y32, _, _ = _core.batchnorm_forward(x, None, None, mm.copy(), mv.copy(), training=False)
+    assert y64.dtype == np.float32
+    np.testing.assert_array_equal(y64, y32)
+    # an empty batch is fine at inference
+    y, _, _ = _core.batchnorm_forward(np.zeros((0, 3), np.float32), None, None, mm, mv, training=False)
+    assert y.shape == (0, 3)
+
+
+def test_ops_dispatch():
+    x, gamma, beta, mm, mv, dy = make((6, 3))
+    for backend in ("cpp", "numpy"):
+        with fastnn.backend(backend):
+            m1 = mm.copy()
+            y, mean, inv_std = fastnn.ops.batchnorm_forward(x, gamma, beta, m1, mv.copy(), training=True)
+            assert not np.array_equal(m1, mm)
+            dx, dg, db = fastnn.ops.batchnorm_backward(dy, x, gamma, mean, inv_std)
+            close(db, dy.sum(0), "dbeta", 1e-5, 1e-5)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_errors(be):
+    x, gamma, beta, mm, mv, dy = make((4, 3))
+    fwd = be.batchnorm_forward
+    with pytest.raises(ValueError, match=r"batchnorm_forward: x must be \(N, \.\.\., C\) with at least 2 dimensions.*"
+                                         r"Received: x\.shape=\(3,\)"):
+        fwd(x[0], gamma, beta, mm, mv, training=True)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: gamma must be \(C,\) with C=3\. Received: gamma\.shape=\(4,\)"):
+        fwd(x, np.ones(4), beta, mm, mv, training=True)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: beta must be \(C,\) with C=3"):
+        fwd(x, gamma, np.ones((1, 3)), mm, mv, training=True)
+    with pytest.raises(TypeError, match=r"batchnorm_forward: moving_mean is written in place and must be float32\. "
+                                        r"Received: moving_mean\.dtype=int64"):
+        fwd(x, gamma, beta, np.zeros(3, np.int64), mv, training=True)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: moving_var must have shape \(3,\)\. "
+                                         r"Received: moving_var\.shape=\(2,\)"):
+        fwd(x, gamma, beta, mm, mv[:2].copy(), training=True)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: moving_mean and moving_var are the same array"):
+        fwd(x, gamma, beta, mm, mm, training=True)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: training needs a non-empty batch"):
+        fwd(np.zeros((0, 3), np.float32), gamma, beta, mm, mv, training=True)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: momentum must be in \[0, 1\]\. Received: momentum=1\.5"):
+        fwd(x, gamma, beta, mm, mv, training=True, momentum=1.5)
+    with pytest.raises(ValueError, match=r"batchnorm_forward: epsilon must be a finite number >= 0"):
+        fwd(x, gamma, beta, mm, mv, training=True, epsilon=-1.0)
+    with pytest.raises(TypeError):
+        fwd(x, gamma, beta, mm, mv)  # training is a required keyword
+    with pytest.raises(ValueError, match=r"batchnorm_backward: dy must have x's shape \(4, 3\)\. Received: dy\.shape=\(3, 4\)"):
+        be.batchnorm_backward(dy.T, x, gamma, mm, mv)
+    with pytest.raises(ValueError, match=r"batchnorm_backward: inv_std must be \(C,\) with C=3"):
+        be.batchnorm_backward(dy, x, gamma, mm, mv[:1])
+    with pytest.raises(TypeError, match=r"batchnorm_backward: x must hold real numbers"):
+        be.batchnorm_backward(dy, np.full((4, 3), "a"), gamma, mm, mv)

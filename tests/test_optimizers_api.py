@@ -1,0 +1,204 @@
+"""Optimizers and learning-rate schedules: golden steps against Keras 3's formulas written out by
+hand, defaults, aliases, clipping, schedules and bad arguments."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import optimizers
+from fastnn.layers import Dense
+from fastnn.models import Sequential
+from fastnn.optimizers import SGD, Adagrad, Adam, RMSprop, schedules
+
+P0 = [1.0, -2.0, 0.5, 0.0]
+G1 = [0.1, -0.3, 2.0, 1e-3]
+G2 = [-0.2, 0.4, 1.0, 0.0]
+
+
+def run(opt, grads_per_step, p0=P0):
+    """Apply ``opt`` to one float32 parameter for each gradient in turn; return it as float64."""
+    p = np.array(p0, np.float32)
+    for g in grads_per_step:
+        opt.apply([np.array(g, np.float32)], [p])
+    return p.astype(np.float64)
+
+
+def expect(rule, steps, p0=P0, **state):
+    """Apply the hand-written scalar ``rule(p, g, t, state)`` elementwise for each step."""
+    out = []
+    for i, p in enumerate(p0):
+        st = {k: (v[i] if isinstance(v, list) else v) for k, v in state.items()}
+        for t, g in enumerate(steps, start=1):
+            p = rule(p, g[i], t, st)
+        out.append(p)
+    return np.array(out)
+
+
+def check(opt, rule, steps=(G1, G2), **state):
+    np.testing.assert_allclose(run(opt, steps), expect(rule, steps, **state), rtol=2e-6, atol=1e-7)
+
+
+def test_sgd_plain():
+    check(SGD(learning_rate=0.1), lambda p, g, t, s: p - 0.1 * g)
+
+
+def test_sgd_momentum_and_nesterov():
+    def momentum(p, g, t, s):
+        s["v"] = 0.9 * s["v"] - 0.1 * g
+        return p + s["v"]
+
+    def nesterov(p, g, t, s):
+        s["v"] = 0.9 * s["v"] - 0.1 * g
+        return p + 0.9 * s["v"] - 0.1 * g
+
+    check(SGD(learning_rate=0.1, momentum=0.9), momentum, v=0.0)
+    check(SGD(learning_rate=0.1, momentum=0.9, nesterov=True), nesterov, v=0.0)
+
+
+def test_adagrad_accumulator_starts_at_0_1_epsilon_inside_sqrt():
+    def rule(p, g, t, s):
+        s["a"] += g * g
+        return p - 0.1 * g / math.sqrt(s["a"] + 1e-7)
+
+    check(Adagrad(learning_rate=0.1), rule, a=0.1)
+
+
+def test_rmsprop_plain_centered_momentum():
+    def plain(p, g, t, s):
+        s["v"] = 0.9 * s["v"] + 0.1 * g * g
+        return p - 0.1 * g / math.sqrt(s["v"] + 1e-7)
+
+    def centered(p, g, t, s):
+        s["v"] = 0.9 * s["v"] + 0.1 * g * g
+        s["a"] = 0.9 * s["a"] + 0.1 * g
+        return p - 0.1 * g / math.sqrt(s["v"] - s["a"] ** 2 + 1e-7)
+
+    def momentum(p, g, t, s):
+        s["v"] = 0.9 * s["v"] + 0.1 * g * g
+        s["m"] = 0.5 * s["m"] + 0.1 * g / math.sqrt(s["v"] + 1e-7)
+        return p - s["m"]
+
+    check(RMSprop(learning_rate=0.1), plain, v=0.0)
+    check(RMSprop(learning_rate=0.1, centered=True), centered, v=0.0, a=0.0)
+    check(RMSprop(learning_rate=0.1, momentum=0.5), momentum, v=0.0, m=0.0)
+    # Keras's docstring example: var 10, loss var²/2, one step at lr 0.1 -> 9.683772
+    assert run(RMSprop(learning_rate=0.1), [[10.0]], p0=[10.0])[0] == pytest.approx(9.683772, abs=1e-6)
+
+
+def test_adam_bias_correction_epsilon_outside_sqrt():
+    def rule(p, g, t, s, amsgrad=False):
+        s["m"] += (g - s["m"]) * 0.1
+        s["v"] += (g * g - s["v"]) * 0.001
+        v = s["v"]
+        if amsgrad:
+            s["vh"] = max(s["vh"], v)
+            v = s["vh"]
+        alpha = 0.01 * math.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        return p - s["m"] * alpha / (math.sqrt(v) + 1e-7)
+
+    check(Adam(learning_rate=0.01), rule, m=0.0, v=0.0)
+    check(Adam(learning_rate=0.01, amsgrad=True), lambda p, g, t, s: rule(p, g, t, s, True), m=0.0, v=0.0, vh=0.0)
+
+
+def test_keras_defaults_and_state_slots():
+    assert SGD().learning_rate == 0.01 and SGD().momentum == 0.0 and not SGD().nesterov
+    adam = Adam()
+    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon) == (0.001, 0.9, 0.999, 1e-7)
+    rms = RMSprop()
+    assert (rms.learning_rate, rms.rho, rms.momentum, rms.epsilon, rms.centered) == (0.001, 0.9, 0.0, 1e-7, False)
+    ada = Adagrad()
+    assert (ada.learning_rate, ada.initial_accumulator_value, ada.epsilon) == (0.001, 0.1, 1e-7)
+    params = [np.zeros((3, 4), np.float32), np.zeros(4, np.float32)]
+    adam.build(params)
+    assert len(adam.variables) == 4
+    for slot in adam.variables:
+        assert slot.dtype == np.float32 and slot.flags.c_contiguous
+    assert SGD(momentum=0.0).variables == [] and len(RMSprop(centered=True, momentum=0.1).variables) == 0
+
+
+def test_aliases_and_legacy_arguments():
+    assert SGD(lr=0.2).learning_rate == 0.2 and SGD(lr=0.2).lr == 0.2
+    for name, cls in [("sgd", SGD), ("adam", Adam), ("RMSprop", RMSprop), ("Adagrad", Adagrad)]:
+        assert isinstance(optimizers.get(name), cls)
+    opt = SGD(learning_rate=1.0, decay=0.5)
+    p = np.zeros(1, np.float32)
+    opt.apply([np.ones(1, np.float32)], [p])
+    opt.apply([np.ones(1, np.float32)], [p])
+    assert p[0] == pytest.approx(-(1.0 + 1.0 / 1.5))
+    opt = Adam(learning_rate=0.003, amsgrad=True, clipnorm=2.0)
+    clone = optimizers.deserialize(optimizers.serialize(opt))
+    assert type(clone) is Adam and clone.get_config() == opt.get_config()
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: SGD(momentum=1.5), "momentum"),
+    (lambda: SGD(learning_rate=-1.0), "learning_rate"),
+    (lambda: Adam(beta_1=2), "beta_1"),
+    (lambda: SGD(clipnorm=1.0, clipvalue=1.0), "only one of"),
+    (lambda: Adam(foo=1), "unexpected keyword"),
+    (lambda: optimizers.get("nadam"), "Unknown optimizer"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_clipping():
+    g = [np.array([3.0, 4.0], np.float32)]
+    p = np.zeros(2, np.float32)
+    SGD(learning_rate=1.0, clipnorm=1.0).apply(g, [p])
+    np.testing.assert_allclose(p, [-0.6, -0.8], rtol=1e-6)
+    p = np.zeros(2, np.float32)
+    SGD(learning_rate=1.0, clipvalue=3.5).apply(g, [p])
+    np.testing.assert_allclose(p, [-3.0, -3.5])
+    ps = [np.zeros(2, np.float32), np.zeros(1, np.float32)]
+    SGD(learning_rate=1.0, global_clipnorm=6.5).apply(g + [np.array([12.0], np.float32)], ps)
+    np.testing.assert_allclose(np.concatenate(ps), -0.5 * np.array([3.0, 4.0, 12.0]), rtol=1e-6)
+
+
+def test_schedules():
+    s = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    assert s(0) == 0.1 and s(5) == pytest.approx(0.1 * 0.5 ** 0.5) and s(20) == pytest.approx(0.025)
+    assert schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True)(19) == pytest.approx(0.05)
+    pw = schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1])
+    assert [pw(0), pw(10), pw(11), pw(20), pw(21)] == [1.0, 1.0, 0.5, 0.5, 0.1]
+    assert schedules.InverseTimeDecay(1.0, 1, 1.0)(3) == 0.25
+    assert schedules.CosineDecay(1.0, 10)(10) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="one more than the number of boundaries"):
+        schedules.PiecewiseConstantDecay([1, 2], [1.0])
+    # the optimizer evaluates its schedule at the number of updates applied so far
+    opt = SGD(learning_rate=schedules.PiecewiseConstantDecay([0], [1.0, 0.5]))
+    p = np.zeros(1, np.float32)
+    opt.apply([np.ones(1, np.float32)], [p])
+    assert opt.learning_rate == 0.5 and p[0] == -1.0
+    opt.apply([np.ones(1, np.float32)], [p])
+    assert p[0] == -1.5 and opt.iterations == 2
+    config = optimizers.serialize(SGD(learning_rate=s))
+    assert isinstance(optimizers.deserialize(config)._lr, schedules.ExponentialDecay)
+
+
+def test_one_model_step_is_the_sgd_rule():
+    fastnn.set_random_seed(0)
+    model = Sequential([Dense(5, activation="tanh", input_shape=(4,)), Dense(3, activation="softmax")])
+    model.compile(SGD(learning_rate=0.3), "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 4), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    before = model.get_weights()
+    _, _, grads = model._gradients(x, y, None)
+    model.set_weights(before)
+    model.train_on_batch(x, y)
+    for w0, g, w1 in zip(before, grads, model.get_weights()):
+        np.testing.assert_allclose(w1, w0 - 0.3 * g, rtol=1e-5, atol=1e-7)
+
+
+def test_the_numpy_backend_runs_the_same_updates():
+    steps = [G1, G2]
+    for make in (lambda: SGD(0.1, momentum=0.9, nesterov=True), lambda: Adam(0.01), lambda: RMSprop(0.1, centered=True),
+                 lambda: Adagrad(0.1)):
+        cpp = run(make(), steps)
+        with fastnn.backend("numpy"):
+            ref = run(make(), steps)
+        np.testing.assert_allclose(cpp, ref, rtol=1e-6, atol=1e-7)

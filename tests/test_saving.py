@@ -1,0 +1,280 @@
+"""Save/load in the safetensors layout: bit-exact round trips, the file layout, and every kind of
+bad file (truncated, bit-flipped, mismatched, unknown layers, newer format), each a clear error
+that leaves the in-memory model untouched."""
+
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import saving
+from fastnn.layers import Add, BatchNormalization, Concatenate, Dense, Dropout, Input, Layer
+from fastnn.models import Model, Sequential, load_model
+from fastnn.optimizers import Adam
+
+X = np.random.default_rng(0).standard_normal((40, 12)).astype(np.float32)
+Y = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, 40)]
+
+
+def trained_sequential(seed=0, units=16):
+    fastnn.set_random_seed(seed)
+    model = Sequential([Dense(units, activation="relu", input_shape=(12,), name="dense"),
+                        BatchNormalization(name="bn"), Dropout(0.2, name="drop"),
+                        Dense(4, activation="softmax", name="out")], name="saved")
+    model.compile(Adam(learning_rate=0.01), "categorical_crossentropy", metrics=["accuracy"])
+    model.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+    return model
+
+
+def trained_functional(seed=0):
+    fastnn.set_random_seed(seed)
+    inp = Input(shape=(12,), name="in")
+    a = Dense(8, activation="tanh", name="a")(inp)
+    b = Add(name="add")([Dense(8, name="b")(a), Dense(8, name="c")(a)])
+    out = Dense(4, activation="softmax", name="out")(Concatenate(name="cat")([a, b]))
+    model = Model(inp, out, name="graph")
+    model.compile("rmsprop", "categorical_crossentropy")
+    model.fit(X, Y, epochs=1, verbose=0)
+    return model
+
+
+def assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("make", [trained_sequential, trained_functional])
+def test_round_trip_is_bit_exact_and_compiled(tmp_path, make):
+    model = make()
+    path = tmp_path / "model.fastnn"
+    model.save(path)
+    loaded = load_model(path)
+    assert type(loaded) is type(model) and loaded.name == model.name
+    assert loaded.get_config() == model.get_config()
+    assert_same_weights(loaded.get_weights(), model.get_weights())
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.metrics_names == model.metrics_names
+    loaded.fit(X, Y, epochs=1, verbose=0)  # ready to train on
+    assert not load_model(path, compile=False).compiled
+
+
+def test_file_layout_is_safetensors(tmp_path):
+    model = trained_sequential()
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    assert n % 8 == 0
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__")
+    assert meta["format"] == "fastnn" and meta["format_version"] == str(saving.FORMAT_VERSION)
+    assert all(isinstance(v, str) for v in meta.values())
+    assert json.loads(meta["model_config"])["class_name"] == "Sequential"
+    assert list(header) == ["dense.kernel", "dense.bias", "bn.gamma", "bn.beta", "bn.moving_mean",
+                            "bn.moving_variance", "out.kernel", "out.bias"]
+    position = 0
+    for name, w in zip(header, model.get_weights()):
+        entry = header[name]
+        assert entry["dtype"] == "F32" and entry["shape"] == list(w.shape)
+        begin, end = entry["data_offsets"]
+        assert begin == position
+        np.testing.assert_array_equal(np.frombuffer(raw[8 + n + begin:8 + n + end], "<f4").reshape(w.shape), w)
+        position = end
+    assert 8 + n + position == len(raw)
+    safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="the safetensors package is not installed")
+    tensors = safetensors_numpy.load_file(str(path))
+    np.testing.assert_array_equal(tensors["dense.kernel"], model.layers[0].kernel)
+
+
+def test_save_weights_and_load_weights(tmp_path):
+    model = trained_sequential(seed=1)
+    path = tmp_path / "w.weights"
+    model.save_weights(path)
+    fresh = trained_sequential(seed=2)
+    fresh.load_weights(path)
+    np.testing.assert_array_equal(fresh.predict(X, verbose=0), model.predict(X, verbose=0))
+    with pytest.raises(ValueError, match="weights only"):
+        load_model(path)
+    full = tmp_path / "full.fastnn"
+    model.save(full)
+    fresh = trained_sequential(seed=3)
+    fresh.load_weights(full)  # a full save holds the weights too
+    assert_same_weights(fresh.get_weights(), model.get_weights())
+
+
+def test_size_mismatch_is_named_like_pytorch(tmp_path):
+    fastnn.set_random_seed(0)
+    big = Sequential([Dense(64, input_shape=(784,), name="dense"), Dense(10, name="head")])
+    small = Sequential([Dense(32, input_shape=(784,), name="dense"), Dense(10, name="head")])
+    path = tmp_path / "big.fastnn"
+    big.save(path)
+    before = small.get_weights()
+    with pytest.raises(ValueError, match=r"size mismatch for dense\.kernel: \(784, 64\) in file, \(784, 32\) in model"):
+        small.load_weights(path)
+    assert_same_weights(small.get_weights(), before)
+    # the same architecture under other (automatic) names loads by position, like Keras
+    renamed = Sequential([Dense(64, input_shape=(784,), name="hidden"), Dense(10, name="out")])
+    renamed.load_weights(path)
+    assert_same_weights(renamed.get_weights(), big.get_weights())
+    renamed = Sequential([Dense(32, input_shape=(784,), name="hidden"), Dense(10, name="out")])
+    with pytest.raises(ValueError, match=r"size mismatch for hidden\.kernel \(file: dense\.kernel\): \(784, 64\) in file"):
+        renamed.load_weights(path)
+    deeper = Sequential([Dense(64, input_shape=(784,), name="dense"), Dense(5, name="mid"), Dense(10, name="head")])
+    with pytest.raises(ValueError, match="missing tensor mid.kernel .*size mismatch for head.kernel"):
+        deeper.load_weights(path)
+
+
+def test_truncated_files(tmp_path):
+    model = trained_sequential()
+    path = tmp_path / "m.fastnn"
+    model.save(path)
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    target = trained_sequential(seed=5)
+    before = target.get_weights()
+    for cut in [0, 3, 8, 9, 8 + n // 2, 8 + n - 1, 8 + n, 8 + n + 100, len(raw) - 1]:
+        bad = tmp_path / f"cut{cut}.fastnn"
+        bad.write_bytes(raw[:cut])
+        with pytest.raises(ValueError, match="truncated|too short|corrupted"):
+            load_model(bad)
+        with pytest.raises(ValueError):
+            target.load_weights(bad)
+        assert_same_weights(target.get_weights(), before)
+
+
+def test_every_bit_flip_in_the_header_is_caught(tmp_path):
+    fastnn.set_random_seed(0)
+    model = Sequential([Dense(3, input_shape=(2,), name="dense"), Dense(1, activation="sigmoid", name="out")])
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+    path = tmp_path / "m.fastnn"
+    model.save(path)
+    raw = bytearray(path.read_bytes())
+    (n,) = struct.unpack("<Q", raw[:8])
+    before = model.get_weights()
+    bad = tmp_path / "flipped.fastnn"
+    for i in range(8 + n):
+        flipped = bytearray(raw)
+        flipped[i] ^= 1 << (i % 8)
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(ValueError):
+            model.load_weights(bad)
+        with pytest.raises(ValueError):
+            load_model(bad)
+    assert_same_weights(model.get_weights(), before)
+    data = bytearray(raw)
+    data[-1] ^= 0x10  # a flipped bit in the tensor data is caught by its checksum
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="checksum"):
+        model.load_weights(bad)
+    assert_same_weights(model.get_weights(), before)
+
+
+def rewrite(path, out, edit_config=None, **metadata):
+    """Write a copy of a saved file with an edited config or metadata (checksums recomputed)."""
+    meta, tensors = saving.read_file(path)
+    meta = {k: v for k, v in meta.items() if k not in ("data_crc32", "header_crc32")}
+    if edit_config:
+        config = json.loads(meta["model_config"])
+        edit_config(config)
+        meta["model_config"] = json.dumps(config)
+    meta.update(metadata)
+    saving._write(out, list(tensors.items()), meta, overwrite=True)
+
+
+def test_unknown_layer_class_and_newer_format(tmp_path):
+    model = trained_sequential()
+    path, bad = tmp_path / "m.fastnn", tmp_path / "bad.fastnn"
+    model.save(path)
+    rewrite(path, bad)
+    np.testing.assert_array_equal(load_model(bad).predict(X, verbose=0), model.predict(X, verbose=0))
+
+    def evil(config):
+        config["config"]["layers"][1]["class_name"] = "Lambda"
+
+    rewrite(path, bad, evil)
+    with pytest.raises(ValueError, match="Unknown layer class 'Lambda'.*rebuilds only these layers: .*Dense"):
+        load_model(bad)
+
+    def bad_arg(config):
+        config["config"]["layers"][1]["config"]["units"] = "__import__('os')"
+
+    rewrite(path, bad, bad_arg)
+    with pytest.raises(ValueError, match="Invalid config for layer class 'Dense'"):
+        load_model(bad)
+    rewrite(path, bad, format_version="2")
+    with pytest.raises(ValueError, match="newer fastnn \\(file format version 2\\)"):
+        load_model(bad)
+    target = trained_sequential(seed=4)
+    before = target.get_weights()
+    with pytest.raises(ValueError, match="newer"):
+        target.load_weights(bad)
+    assert_same_weights(target.get_weights(), before)
+
+
+def test_not_a_fastnn_file(tmp_path):
+    bad = tmp_path / "x.bin"
+    for content in [b"", b"\x00" * 64, json.dumps({"a": 1}).encode(), struct.pack("<Q", 2) + b"{}",
+                    struct.pack("<Q", 4) + b"[1] "]:
+        bad.write_bytes(content)
+        with pytest.raises(ValueError):
+            load_model(bad)
+
+
+class Doubler(Layer):
+    """A user's own layer: not in the allow-list unless passed as a custom object."""
+
+    def call(self, inputs, training=False):
+        return inputs * 2
+
+    def backward(self, dy):
+        return dy * 2
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def test_custom_layers_need_custom_objects(tmp_path):
+    model = Sequential([Dense(3, input_shape=(2,)), Doubler()])
+    path = tmp_path / "custom.fastnn"
+    model.save(path)
+    with pytest.raises(ValueError, match="Unknown layer class 'Doubler'.*custom_objects"):
+        load_model(path)
+    loaded = load_model(path, custom_objects={"Doubler": Doubler})
+    np.testing.assert_array_equal(loaded.predict(X[:, :2], verbose=0), model.predict(X[:, :2], verbose=0))
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    first, second = trained_sequential(seed=0), trained_sequential(seed=1)
+    path = tmp_path / "m.fastnn"
+    first.save(path)
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        second.save(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["m.fastnn"]  # no temporary file left behind
+    assert_same_weights(load_model(path).get_weights(), first.get_weights())
+    with pytest.raises(FileExistsError):
+        second.save(path, overwrite=False)
+    second.save(path)
+    assert_same_weights(load_model(path).get_weights(), second.get_weights())
+
+
+def test_json_architecture_and_clone():
+    from fastnn.models import clone_model, model_from_json
+
+    for model in (trained_sequential(), trained_functional()):
+        rebuilt = model_from_json(model.to_json())
+        assert rebuilt.get_config() == model.get_config() and not rebuilt.compiled
+        clone = clone_model(model)
+        assert clone.get_config() == model.get_config()
+        assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])  # fresh weights
