@@ -403,3 +403,175 @@ def test_bad_backward_inputs(mod):
         mod.lstm_backward(None, None, lc["dc_last"][:, :1], lc["x"], lc["w"], lc["u"], lcache)
     with pytest.raises(ValueError, match=r"cache must be the forward pass's cache"):
         mod.lstm_backward(None, None, None, lc["x"], lc["w"], lc["u"], cache)
+
+
+# ---- Layers: SimpleRNN, LSTM, GRU ----------------------------------------------------------------
+
+from fastnn.layers import GRU, LSTM, Dense, Input, SimpleRNN  # noqa: E402
+from fastnn.models import Model, Sequential, load_model  # noqa: E402
+
+
+@pytest.fixture
+def float64_numpy():
+    """Layers created inside run in float64 on the NumPy backend (for finite differences)."""
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            yield
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+@pytest.mark.parametrize("layer,params", [(lambda: SimpleRNN(256), 72960), (lambda: LSTM(128), 80384),
+                                          (lambda: GRU(128), 60672), (lambda: GRU(128, reset_after=False), 60288)])
+def test_param_counts_match_keras(layer, params):
+    # Keras: SimpleRNN(256) on 28 features 72,960; LSTM 4x the gate parameters; GRU with
+    # reset_after adds the second (recurrent) bias row
+    model = Sequential([Input(shape=(28, 28)), layer()])
+    assert model.count_params() == params
+
+
+def test_weights_in_keras_layouts():
+    lstm = LSTM(5)
+    lstm.build((None, 7, 3))
+    assert lstm.weight_names == ["kernel", "recurrent_kernel", "bias"]
+    assert [w.shape for w in lstm.get_weights()] == [(3, 20), (5, 20), (20,)]
+    np.testing.assert_array_equal(lstm.bias, [0] * 5 + [1] * 5 + [0] * 10)  # unit_forget_bias
+    np.testing.assert_allclose(lstm.recurrent_kernel @ lstm.recurrent_kernel.T, np.eye(5), atol=1e-5)  # orthogonal
+    no_forget = LSTM(5, unit_forget_bias=False)
+    no_forget.build((None, 7, 3))
+    assert not no_forget.bias.any()
+    gru = GRU(4)
+    gru.build((None, 2, 3))
+    assert [w.shape for w in gru.get_weights()] == [(3, 12), (4, 12), (2, 12)]
+    gru_before = GRU(4, reset_after=False, use_bias=False)
+    gru_before.build((None, 2, 3))
+    assert [w.shape for w in gru_before.get_weights()] == [(3, 12), (4, 12)]
+
+
+@pytest.mark.parametrize("cls,cell", [(SimpleRNN, "simple_rnn"), (LSTM, "lstm"), (GRU, "gru"), (GRU, "gru_reset_before")])
+def test_layer_runs_the_op_with_loaded_weights(cls, cell):
+    # weights set in Keras's layouts give exactly the reference's outputs
+    kw = {"reset_after": False} if cell == "gru_reset_before" else {}
+    case = make_case(cell, 3, 5, 4, 6, seed=8, states=False)
+    layer = cls(6, return_sequences=True, **kw)
+    layer.build((None, 5, 4))
+    layer.set_weights([case["w"], case["u"], case["b"]])
+    want = run(reference, cell, case)["h_seq"]
+    np.testing.assert_allclose(layer(case["x"]), want, rtol=1e-4, atol=1e-5)
+    last = cls(6, go_backwards=True, **kw)
+    last.build((None, 5, 4))
+    last.set_weights([case["w"], case["u"], case["b"]])
+    np.testing.assert_allclose(last(case["x"]), run(reference, cell, case, go_backwards=True)["h_last"],
+                               rtol=1e-4, atol=1e-5)
+
+
+def _layer_gradcheck(layer, x, h=1e-6):
+    def forward():
+        layer._calls = 0  # the same dropout mask on every call
+        return layer(x, training=True)
+
+    y = forward()
+    r = np.random.default_rng(1).standard_normal(y.shape)
+    dx = layer.backward(r)
+    grads = layer.get_gradients()
+    worst = 0.0
+    for arr, g in [(x, dx)] + list(zip(layer.trainable_weights, grads)):
+        for i in range(arr.size):
+            old = arr.flat[i]
+            arr.flat[i] = old + h
+            up = float(np.sum(forward() * r))
+            arr.flat[i] = old - h
+            down = float(np.sum(forward() * r))
+            arr.flat[i] = old
+            worst = max(worst, abs((up - down) / (2 * h) - g.flat[i]))
+    assert worst < 1e-6, f"{type(layer).__name__}: max gradient error {worst:.3g}"
+
+
+@pytest.mark.parametrize("make", [lambda **k: SimpleRNN(3, **k), lambda **k: LSTM(3, **k), lambda **k: GRU(3, **k),
+                                  lambda **k: GRU(3, reset_after=False, **k)], ids=["simple", "lstm", "gru", "gru_before"])
+@pytest.mark.parametrize("opts", [{}, {"return_sequences": True, "go_backwards": True}, {"dropout": 0.4, "seed": 3}])
+def test_layer_gradients(float64_numpy, make, opts):
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    _layer_gradcheck(make(**opts), x)
+
+
+def test_dropout_mask_is_shared_by_all_time_steps():
+    layer = SimpleRNN(4, dropout=0.5, seed=1, return_sequences=True)
+    x = np.ones((8, 6, 10), np.float32)
+    layer(x, training=True)
+    dx = layer.backward(np.ones((8, 6, 4), np.float32))
+    dropped = dx == 0
+    assert dropped.any() and not dropped.all()
+    assert (dropped == dropped[:, :1, :]).all()  # the same features of a sample dropped at every step
+    np.testing.assert_array_equal(layer(x), layer(x))  # inference: no dropout
+
+
+def test_return_state_on_arrays():
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    out, h, c = LSTM(5, return_state=True)(x)
+    np.testing.assert_array_equal(out, h)
+    assert c.shape == (2, 5)
+    gru = GRU(5, return_sequences=True, return_state=True)
+    seq, h = gru(x)
+    np.testing.assert_array_equal(seq[:, -1], h)
+    dx = gru.backward([np.zeros_like(seq), np.ones_like(h)])
+    assert dx.shape == x.shape
+    with pytest.raises(ValueError, match="return_state=True is only supported when calling the layer on arrays"):
+        LSTM(5, return_state=True)(Input(shape=(4, 3)))
+
+
+@pytest.mark.parametrize("kwargs,msg", [
+    ({"units": 0}, r"expected a positive integer. Received: units=0"),
+    ({"units": 4, "dropout": 1.0}, r"`dropout` must be a float in \[0, 1\). Received: dropout=1.0"),
+    ({"units": 4, "dropout": -0.1}, r"`dropout` must be a float in \[0, 1\)"),
+    ({"units": 4, "recurrent_dropout": 0.2}, r"recurrent_dropout > 0 is not supported yet"),
+    ({"units": 4, "recurrent_dropout": 1.5}, r"`recurrent_dropout` must be a float in \[0, 1\)"),
+    ({"units": 4, "activation": "softmax"}, r"`activation` must be elementwise"),
+    ({"units": 4, "recurrent_activation": "softmax"}, r"`recurrent_activation` must be elementwise"),
+    ({"units": 4, "stateful": True}, r"stateful=True is not supported"),
+])
+def test_bad_layer_arguments(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        LSTM(**kwargs)
+
+
+def test_bad_layer_inputs():
+    with pytest.raises(ValueError, match=r"expected ndim=3, found ndim=2"):
+        GRU(4)(np.zeros((2, 3), np.float32))
+    layer = SimpleRNN(4)
+    layer(np.zeros((2, 3, 5), np.float32))
+    with pytest.raises(ValueError, match=r"expected axis -1 to have value 5, found 6"):
+        layer(np.zeros((2, 3, 6), np.float32))
+    with pytest.raises(TypeError, match="recurrent_activation"):
+        SimpleRNN(4, recurrent_activation="tanh")
+
+
+@pytest.mark.parametrize("layer", [SimpleRNN(3, activation="relu", go_backwards=True), LSTM(3, unit_forget_bias=False),
+                                   GRU(3, reset_after=False, dropout=0.25, seed=2, return_sequences=True)])
+def test_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+
+
+def test_stacked_and_functional_models_train_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 7, 5), dtype=np.float32)
+    y = rng.integers(0, 3, 48)
+    model = Sequential([Input(shape=(7, 5)), LSTM(8, return_sequences=True), GRU(6, return_sequences=True),
+                        SimpleRNN(4), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    loss = model.fit(x, y, epochs=4, batch_size=16, verbose=0).history["loss"]
+    assert loss[-1] < loss[0]
+    path = tmp_path / "rnn.safetensors"
+    model.save(path)
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+    inp = Input(shape=(7, 5))
+    seq = GRU(6, return_sequences=True, go_backwards=True, dropout=0.1)(inp)
+    out = Dense(2)(LSTM(4)(seq))
+    functional = Model(inp, out)
+    functional.compile(optimizer="sgd", loss="mse")
+    hist = functional.fit(x, rng.random((48, 2), dtype=np.float32), epochs=2, verbose=0).history["loss"]
+    assert np.isfinite(hist).all()

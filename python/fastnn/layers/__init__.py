@@ -9,6 +9,7 @@ from .base import Input, InputLayer, InputSpec, KerasTensor, Layer, register_lay
 from .core import ELU, Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Softmax
 from .merging import Add, Average, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization
+from .recurrent import GRU, LSTM, SimpleRNN
 
 
 def add(inputs, **kwargs):
@@ -54,6 +55,9 @@ __all__ = [
     "Reshape",
     "Dropout",
     "BatchNormalization",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
     "Add",
     "Subtract",
     "Multiply",
