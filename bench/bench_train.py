@@ -33,7 +33,8 @@ threadpoolctl for NumPy's BLAS. Seconds per epoch is the median over the timed e
 Validation first, per model (a model that fails it is not timed):
   * fastnn vs its NumPy backend: two copies with the same initial weights and dropout masks each take
     one SGD step (learning rate 1) on the first training batch: the losses must agree to 1e-4
-    (relative) and the gradients (weights before minus after) to 1e-3 of each tensor's largest value.
+    (relative) and the gradients (weights before minus after) to 2e-2 of each tensor's largest value
+    (a near-zero pre-activation may round to the other side of a relu in one backend; see GRAD_TOL).
   * torch: the trainable parameter count equals fastnn's ``count_params()``, and with fastnn's
     weights copied in, the inference-mode loss on the first batch agrees to 1e-4 (relative).
 
@@ -242,6 +243,14 @@ def _line(what, value, tol, ok):
     print(f"    {what:<58} {value:.3g} (tolerance {tol:g}) {'ok' if ok else 'FAILED'}")
 
 
+# Gradients: float32 rounding may put a pre-activation within ~1e-7 of zero on the other side of
+# it in one backend, which turns a relu (or a max-pool's choice in an all-zero window) on or off for
+# that one element: one sample's contribution then moves, up to ~1/128 of a tensor's largest
+# gradient (seen here: the CNN's second conv bias, 3.5e-3, with the C++ backend equal to the float64
+# reference to 4e-7). A wrong kernel gives differences of order 1.
+GRAD_TOL = 2e-2
+
+
 def validate_backends(name, x, y, seed):
     """fastnn C++ vs NumPy backend: one SGD step (lr 1) from the same weights; loss and gradients."""
     models = {}
@@ -259,10 +268,11 @@ def validate_backends(name, x, y, seed):
     rel = abs(lc - ln) / max(abs(ln), 1e-30)
     _line(f"first-batch loss C++ {lc:.6f} vs NumPy {ln:.6f}, rel. diff", rel, 1e-4, rel <= 1e-4)
     ok &= rel <= 1e-4
-    worst = max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(gc, gn))
-    _line(f"gradients of all {len(gc)} weight tensors, max diff / max |g|", worst, 1e-3, worst <= 1e-3)
-    return bool(ok and worst <= 1e-3), {"loss_cpp": float(lc), "loss_numpy": float(ln), "loss_rel_diff": rel,
-                                         "grad_rel_diff": worst}
+    diffs = [float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(gc, gn)]
+    worst = max(diffs)
+    _line(f"gradients of all {len(gc)} weight tensors, max diff / max |g|", worst, GRAD_TOL, worst <= GRAD_TOL)
+    return bool(ok and worst <= GRAD_TOL), {"loss_cpp": float(lc), "loss_numpy": float(ln), "loss_rel_diff": rel,
+                                             "grad_rel_diff": diffs}
 
 
 def validate_torch(name, fmodel, tmodel, label, x, y):
@@ -687,8 +697,11 @@ def main(argv=None):
     results, failed = [], False
     with Threads(args.threads):
         for name in names:
-            print(f"\n== {name}", flush=True)
+            load = os.getloadavg()[0]
+            print(f"\n== {name} (load average {load:.2f})", flush=True)
             rows = bench_model(name, args, data, rng)
+            for r in rows:
+                r["loadavg_at_start"] = load
             failed |= any(r["status"] == "validation failed" for r in rows)
             if not args.no_memory:
                 for r in rows:
