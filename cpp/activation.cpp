@@ -202,4 +202,10 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
     }
 }
 
+// dx = dy ⊙ f'(y) on one contiguous run, without a parallel region: the recurrent kernels call
+// it per gate row from inside their own parallel step.
+void activation_backward_row(float* dx, const float* dy, const float* y, index_t count, Act act, float alpha) {
+    activation_backward_run(dx, dy, y, count, act, alpha);
+}
+
 }  // namespace fastnn

@@ -44,6 +44,10 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
                          Act act, float alpha);
 // In-place elementwise activation on a contiguous run; the GEMM epilogue uses it per tile row.
 void activation_inplace(float* y, index_t count, Act act, float alpha);
+// dx = dy ⊙ f'(y) on one contiguous run (dx may alias dy), no threading: for kernels that call
+// it per row from inside their own parallel region (the recurrent gate passes). Never softmax.
+void activation_backward_row(float* dx, const float* dy, const float* y, index_t count, Act act,
+                             float alpha);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM. One sgemm serves every family: C = alpha·op(A)·op(B) + beta·C, then the optional
@@ -184,6 +188,53 @@ void loss_backward(float* dy_pred, const float* y_pred, const float* y_true, con
 void crossentropy_logits_backward(float* dz, const float* probs, const float* y_true,
                                   const int64_t* labels, const float* sample_weight, index_t N,
                                   index_t C, bool sigmoid);
+
+// ---------------------------------------------------------------------------------------------
+// Recurrent layers over whole sequences, Keras 3 equations, forward and backward through time.
+// x (N, T, C) batch-first. Keras weight layouts, G gates: w (C, G·OC), u (OC, G·OC); b (G·OC,),
+// or (2, 3·OC) = [input bias; recurrent bias] for a GRU with reset_after; nullptr: no bias.
+//   SimpleRNN (G=1)  h = act(x·w + b + h_prev·u)
+//   LSTM (G=4, gates i f c o)  i,f,o = ract(·); g = act(·); c = f·c_prev + i·g; h = o·act(c)
+//   GRU (G=3, gates z r h)  z,r = ract(·); h = z·h_prev + (1-z)·hh with
+//     reset_after:  hh = act(x·w_h + b_h + r ⊙ (h_prev·u_h + b_rh))
+//     reset before: hh = act(x·w_h + b_h + (r ⊙ h_prev)·u_h)
+// h0, c0 (N, OC) or nullptr (zeros). go_backwards reads x from the last step to the first;
+// h_seq (N, T, OC) is in processing order (Keras), nullptr when not wanted. `cache`
+// (rnn_cache_size floats) keeps what backward needs, x included, time-major in processing order
+// (layout in rnn.cpp); callers treat it as opaque.
+// Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
+// is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
+// (N, OC) are overwritten. Results do not depend on the thread count.
+
+enum class RnnCell : int32_t { SimpleRNN = 0, LSTM, GRU };
+index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC);
+
+void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                        const float* u, const float* b, const float* h0, index_t N, index_t T,
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards);
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                         const float* dh_seq, const float* dh_last, const float* w, const float* u,
+                         index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                         bool go_backwards);
+
+void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
+                  const float* w, const float* u, const float* b, const float* h0, const float* c0,
+                  index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
+                  float ralpha, bool go_backwards);
+void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
+                   const float* cache, const float* dh_seq, const float* dh_last,
+                   const float* dc_last, const float* w, const float* u, index_t N, index_t T,
+                   index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   bool go_backwards);
+
+void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                 const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
+                 index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
+                 bool go_backwards);
+void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                  const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
+                  index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                  bool reset_after, bool go_backwards);
 
 // ---------------------------------------------------------------------------------------------
 // Optimizers (Keras 3 update rules). One call updates a LIST of `count` tensors in one fused

@@ -9,6 +9,7 @@ namespace fastnn::bind {
 void register_gemm(py::module_& m);
 void register_dense(py::module_& m);
 void register_loss(py::module_& m);
+void register_rnn(py::module_& m);
 void register_optim(py::module_& m);
 void register_norm(py::module_& m);
 void register_conv(py::module_& m);
@@ -58,6 +59,7 @@ PYBIND11_MODULE(_core, m) {
     fastnn::bind::register_gemm(m);
     fastnn::bind::register_dense(m);
     fastnn::bind::register_loss(m);
+    fastnn::bind::register_rnn(m);
     fastnn::bind::register_optim(m);
     fastnn::bind::register_norm(m);
     fastnn::bind::register_conv(m);

@@ -129,14 +129,16 @@ def _bench(args) -> int:
         print("fastnn bench: the benchmark scripts live in the source tree's bench/ folder, "
               "which this installation does not have. Run it from a checkout.", file=sys.stderr)
         return 2
-    scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_rnn.py"]
+    scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_rnn.py", "bench_train.py"]
     status = 0
     for name in scripts:
         path = bench_dir / name
         if not path.exists():
             continue
         print(f"\n== {name}", flush=True)
-        cmd = [sys.executable, str(path)] + (["--quick"] if args.quick else [])
+        # not every script has a --quick flag: passing it to one without fails its argparse
+        quick = args.quick and '"--quick"' in path.read_text(encoding="utf-8")
+        cmd = [sys.executable, str(path)] + (["--quick"] if quick else [])
         status |= subprocess.call(cmd)
     return status
 

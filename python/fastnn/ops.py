@@ -402,3 +402,81 @@ def global_maxpool_backward(dy, argmax, x_shape):
 
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------
+#
+# Sequences are batch-first: x (N, T, C) -> h_seq (N, T, OC). Weights in Keras's layouts with G
+# gates: w (C, G*OC), u (OC, G*OC), b (G*OC,) — (2, 3*OC) for a GRU with reset_after (input
+# bias, recurrent bias) — or None. LSTM gates i, f, c, o; GRU gates z, r, h. With go_backwards the
+# input is read from the last step to the first and h_seq comes in that processing order (Keras).
+# The forward pass returns an opaque ``cache`` (a flat array) that its backward needs; backward
+# ops take the upstream gradients dh_seq (N, T, OC) and dh_last (N, OC), either of which may be
+# None (zero), and return dx (None unless need_dx), dw, du, db (None unless use_bias) and the
+# initial-state gradients. activation / recurrent_activation: any elementwise activation of
+# `activation_forward` (tanh, sigmoid, relu, hard_sigmoid, ...), not softmax.
+
+
+def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True):
+    """SimpleRNN over a sequence: ``h_t = activation(x_t @ w + b + h_{t-1} @ u)``, h_{-1} = h0.
+
+    x (N, T, C), w (C, OC), u (OC, OC), b (OC,) or None, h0 (N, OC) or None (zeros). Returns
+    ``(h_seq, h_last, cache)``: h_seq (N, T, OC), or None when ``return_sequences`` is False;
+    h_last (N, OC).
+    """
+    return _impl().simple_rnn_forward(x, w, u, b, h0, activation=activation, go_backwards=go_backwards,
+                                      return_sequences=return_sequences)
+
+
+def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
+                        need_dx=True):
+    """Backpropagation through time of `simple_rnn_forward`: returns ``(dx, dw, du, db, dh0)``."""
+    return _impl().simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, activation=activation,
+                                       go_backwards=go_backwards, use_bias=use_bias, need_dx=need_dx)
+
+
+def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
+                 go_backwards=False, return_sequences=True):
+    """LSTM over a sequence (Keras gates i, f, c, o).
+
+    ``i, f, o = recurrent_activation(...)``, ``g = activation(...)`` of ``x_t @ w + h_{t-1} @ u + b``
+    split in four; ``c_t = f * c_{t-1} + i * g``; ``h_t = o * activation(c_t)``. x (N, T, C),
+    w (C, 4*OC), u (OC, 4*OC), b (4*OC,) or None, h0 and c0 (N, OC) or None. Returns
+    ``(h_seq, h_last, c_last, cache)``.
+    """
+    return _impl().lstm_forward(x, w, u, b, h0, c0, activation=activation, recurrent_activation=recurrent_activation,
+                                go_backwards=go_backwards, return_sequences=return_sequences)
+
+
+def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
+                  go_backwards=False, use_bias=True, need_dx=True):
+    """Backpropagation through time of `lstm_forward`: returns ``(dx, dw, du, db, dh0, dc0)``.
+
+    ``dc_last`` (N, OC) or None is the gradient reaching the final cell state.
+    """
+    return _impl().lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, activation=activation,
+                                 recurrent_activation=recurrent_activation, go_backwards=go_backwards,
+                                 use_bias=use_bias, need_dx=need_dx)
+
+
+def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
+                go_backwards=False, return_sequences=True):
+    """GRU over a sequence (Keras gates z, r, h): ``h_t = z * h_{t-1} + (1 - z) * hh``.
+
+    ``z, r = recurrent_activation(x_t @ w_zr + b_zr + h_{t-1} @ u_zr [+ b_rec_zr])``; with
+    ``reset_after`` (Keras 3's default, b (2, 3*OC)): ``hh = activation(x_t @ w_h + b_h + r *
+    (h_{t-1} @ u_h + b_rec_h))``; without (b (3*OC,)): ``hh = activation(x_t @ w_h + b_h +
+    (r * h_{t-1}) @ u_h)``. x (N, T, C), w (C, 3*OC), u (OC, 3*OC). Returns
+    ``(h_seq, h_last, cache)``.
+    """
+    return _impl().gru_forward(x, w, u, b, h0, reset_after=reset_after, activation=activation,
+                               recurrent_activation=recurrent_activation, go_backwards=go_backwards,
+                               return_sequences=return_sequences)
+
+
+def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
+                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True):
+    """Backpropagation through time of `gru_forward`: returns ``(dx, dw, du, db, dh0)``.
+
+    db has the bias's shape: (2, 3*OC) with ``reset_after``, else (3*OC,).
+    """
+    return _impl().gru_backward(dh_seq, dh_last, x, w, u, cache, reset_after=reset_after, activation=activation,
+                                recurrent_activation=recurrent_activation, go_backwards=go_backwards,
+                                use_bias=use_bias, need_dx=need_dx)

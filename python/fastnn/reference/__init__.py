@@ -48,3 +48,5 @@ from .pool import (
 )
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------
+from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_forward, simple_rnn_backward,
+                  simple_rnn_forward)

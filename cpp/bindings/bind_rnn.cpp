@@ -1,0 +1,324 @@
+// bind_rnn.cpp — SimpleRNN, LSTM and GRU sequence kernels, forward and backward through time.
+// Every shape is checked here, before any kernel runs: x (N, T, C) with N, T >= 1; u (OC, G·OC)
+// fixes OC; w (C, G·OC); the bias, initial states, upstream gradients and the cache must match.
+
+#include <algorithm>
+
+#include "checks.h"
+
+namespace fastnn::bind {
+
+namespace {
+
+std::vector<int64_t> dims_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
+
+// An activation of a recurrent cell: elementwise only, with Keras's default hyper-parameter.
+struct CellAct {
+    Act act;
+    float alpha;
+};
+
+CellAct cell_activation(const std::string& name, const char* op, const char* arg) {
+    const Act act = parse_activation(name, op);
+    if (act == Act::Softmax)
+        fail_value(std::string(op) + ": " + arg + " must be elementwise; softmax is not supported in a recurrent cell. "
+                   "Received: " + arg + "='softmax'");
+    return {act, activation_alpha(act, py::none(), op)};
+}
+
+struct RnnArgs {
+    FloatArray x, w, u;
+    int64_t N = 0, T = 0, C = 0, OC = 0;
+};
+
+// x (N, T, C), w (C, G·OC), u (OC, G·OC).
+RnnArgs rnn_args(py::handle x_obj, py::handle w_obj, py::handle u_obj, int64_t G, const char* op) {
+    RnnArgs a;
+    a.x = float_input(x_obj, op, "x");
+    a.w = float_input(w_obj, op, "w");
+    a.u = float_input(u_obj, op, "u");
+    require_ndim(a.x, 3, op, "x", "(N, T, C)");
+    a.N = a.x.shape(0);
+    a.T = a.x.shape(1);
+    a.C = a.x.shape(2);
+    if (a.T == 0)
+        fail_value(std::string(op) + ": x must hold at least one time step (T >= 1). Received: x.shape=" + shape_str(a.x));
+    if (a.N == 0)
+        fail_value(std::string(op) + ": the batch is empty (N = 0). Received: x.shape=" + shape_str(a.x));
+    const std::string g = std::to_string(G);
+    require_ndim(a.u, 2, op, "u", ("(OC, " + g + "*OC)").c_str());
+    a.OC = a.u.shape(0);
+    if (a.OC == 0 || a.u.shape(1) != G * a.OC)
+        fail_value(std::string(op) + ": u must be (OC, " + g + "*OC) with OC >= 1 (the recurrent kernel). Received: u.shape=" +
+                   shape_str(a.u));
+    require_ndim(a.w, 2, op, "w", ("(C, " + g + "*OC)").c_str());
+    if (a.w.shape(0) != a.C || a.w.shape(1) != G * a.OC)
+        fail_value(std::string(op) + ": w must be (C, " + g + "*OC) = " + shape_str({a.C, G * a.OC}) +
+                   " to match x and u. Received: w.shape=" + shape_str(a.w));
+    return a;
+}
+
+// An optional read-only array of exactly `dims`; nullptr when None.
+struct Optional {
+    FloatArray arr;
+    const float* ptr = nullptr;
+};
+
+Optional optional_array(py::handle obj, const std::vector<int64_t>& dims, const char* op, const char* arg,
+                        const char* layout) {
+    Optional o;
+    if (obj.is_none()) return o;
+    o.arr = float_input(obj, op, arg);
+    if (dims_of(o.arr) != dims)
+        fail_value(std::string(op) + ": " + arg + " must be " + layout + " = " + shape_str(dims) + ". Received: " + arg +
+                   ".shape=" + shape_str(o.arr));
+    o.ptr = o.arr.data();
+    return o;
+}
+
+Optional bias_array(py::handle obj, const std::vector<int64_t>& dims, const char* op) {
+    Optional o;
+    if (obj.is_none()) return o;
+    o.arr = float_input(obj, op, "b");
+    if (dims_of(o.arr) != dims)
+        fail_value(std::string(op) + ": b must have shape " + shape_str(dims) + ". Received: b.shape=" + shape_str(o.arr));
+    o.ptr = o.arr.data();
+    return o;
+}
+
+// The cache's size, with every factor checked against overflow first.
+int64_t cache_size(RnnCell cell, const RnnArgs& a, const char* op) {
+    checked_numel({a.T + 1, a.N, a.OC + 1 + a.C}, op, "cache");
+    checked_numel({a.T + 1, a.N, 6 * a.OC}, op, "cache");
+    return rnn_cache_size(cell, a.N, a.T, a.C, a.OC);
+}
+
+FloatArray cache_array(py::handle obj, RnnCell cell, const RnnArgs& a, const char* op) {
+    const int64_t want = cache_size(cell, a, op);
+    FloatArray c = float_input(obj, op, "cache");
+    if (c.size() != want)
+        fail_value(std::string(op) + ": cache must be the forward pass's cache of " + std::to_string(want) +
+                   " values for N=" + std::to_string(a.N) + ", T=" + std::to_string(a.T) + ", C=" + std::to_string(a.C) +
+                   ", OC=" + std::to_string(a.OC) +
+                   ". Received: cache.size=" + std::to_string(c.size()));
+    return c;
+}
+
+py::array_t<float> zeros(const std::vector<int64_t>& dims, const char* op, const char* arg) {
+    auto a = new_float_array(dims, op, arg);
+    std::fill(a.mutable_data(), a.mutable_data() + a.size(), 0.0f);
+    return a;
+}
+
+// The forward outputs: h_seq (or None), h_last, the cache.
+struct ForwardOut {
+    py::object h_seq = py::none();
+    float* h_seq_ptr = nullptr;
+    py::array_t<float> h_last, cache;
+};
+
+ForwardOut forward_out(RnnCell cell, const RnnArgs& a, bool return_sequences, const char* op) {
+    ForwardOut o;
+    if (return_sequences) {
+        auto hs = new_float_array({a.N, a.T, a.OC}, op, "h_seq");
+        o.h_seq_ptr = hs.mutable_data();
+        o.h_seq = hs;
+    }
+    o.h_last = new_float_array({a.N, a.OC}, op, "h_last");
+    o.cache = new_float_array({cache_size(cell, a, op)}, op, "cache");
+    return o;
+}
+
+// The backward outputs: dx (or None), dw, du, db (or None), dh0.
+struct BackwardOut {
+    py::object dx = py::none(), db = py::none();
+    float *dx_ptr = nullptr, *db_ptr = nullptr;
+    py::array_t<float> dw, du, dh0;
+};
+
+BackwardOut backward_out(const RnnArgs& a, int64_t G, const std::vector<int64_t>& b_dims, bool use_bias, bool need_dx,
+                         const char* op) {
+    BackwardOut o;
+    if (need_dx) {
+        auto dx = new_float_array({a.N, a.T, a.C}, op, "dx");
+        o.dx_ptr = dx.mutable_data();
+        o.dx = dx;
+    }
+    o.dw = zeros({a.C, G * a.OC}, op, "dw");
+    o.du = zeros({a.OC, G * a.OC}, op, "du");
+    if (use_bias) {
+        auto db = zeros(b_dims, op, "db");
+        o.db_ptr = db.mutable_data();
+        o.db = db;
+    }
+    o.dh0 = new_float_array({a.N, a.OC}, op, "dh0");
+    return o;
+}
+
+// ---- SimpleRNN ---------------------------------------------------------------------------------
+
+py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj,
+                               py::handle h0_obj, const std::string& activation, bool go_backwards,
+                               bool return_sequences) {
+    const char* op = "simple_rnn_forward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
+    Optional b = bias_array(b_obj, {a.OC}, op);
+    Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    ForwardOut o = forward_out(RnnCell::SimpleRNN, a, return_sequences, op);
+    const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
+    float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
+    {
+        py::gil_scoped_release release;
+        simple_rnn_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
+                           go_backwards);
+    }
+    return py::make_tuple(o.h_seq, o.h_last, o.cache);
+}
+
+py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
+                                py::handle u_obj, py::handle cache_obj, const std::string& activation,
+                                bool go_backwards, bool use_bias, bool need_dx) {
+    const char* op = "simple_rnn_backward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
+    Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
+    Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
+    FloatArray cache = cache_array(cache_obj, RnnCell::SimpleRNN, a, op);
+    BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
+    {
+        py::gil_scoped_release release;
+        simple_rnn_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC,
+                            f.act, f.alpha, go_backwards);
+    }
+    return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
+}
+
+// ---- LSTM --------------------------------------------------------------------------------------
+
+py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
+                         py::handle c0_obj, const std::string& activation, const std::string& recurrent_activation,
+                         bool go_backwards, bool return_sequences) {
+    const char* op = "lstm_forward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
+    RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
+    Optional b = bias_array(b_obj, {4 * a.OC}, op);
+    Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    Optional c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
+    ForwardOut o = forward_out(RnnCell::LSTM, a, return_sequences, op);
+    auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
+    const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
+    float *HL = o.h_last.mutable_data(), *CL = c_last.mutable_data(), *CA = o.cache.mutable_data();
+    {
+        py::gil_scoped_release release;
+        lstm_forward(o.h_seq_ptr, HL, CL, CA, X, W, U, b.ptr, h0.ptr, c0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
+                     r.act, r.alpha, go_backwards);
+    }
+    return py::make_tuple(o.h_seq, o.h_last, c_last, o.cache);
+}
+
+py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle dc_last_obj, py::handle x_obj,
+                          py::handle w_obj, py::handle u_obj, py::handle cache_obj, const std::string& activation,
+                          const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx) {
+    const char* op = "lstm_backward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
+    RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
+    Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
+    Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
+    Optional dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
+    FloatArray cache = cache_array(cache_obj, RnnCell::LSTM, a, op);
+    BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
+    auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data(), *DC0 = dc0.mutable_data();
+    {
+        py::gil_scoped_release release;
+        lstm_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, DC0, CA, dh_seq.ptr, dh_last.ptr, dc_last.ptr, W, U, a.N, a.T,
+                      a.C, a.OC, f.act, f.alpha, r.act, r.alpha, go_backwards);
+    }
+    return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0, dc0);
+}
+
+// ---- GRU ---------------------------------------------------------------------------------------
+
+std::vector<int64_t> gru_bias_dims(int64_t OC, bool reset_after) {
+    return reset_after ? std::vector<int64_t>{2, 3 * OC} : std::vector<int64_t>{3 * OC};
+}
+
+py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
+                        bool reset_after, const std::string& activation, const std::string& recurrent_activation,
+                        bool go_backwards, bool return_sequences) {
+    const char* op = "gru_forward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
+    RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
+    Optional b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
+    Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    ForwardOut o = forward_out(RnnCell::GRU, a, return_sequences, op);
+    const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
+    float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gru_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha, r.act, r.alpha,
+                    reset_after, go_backwards);
+    }
+    return py::make_tuple(o.h_seq, o.h_last, o.cache);
+}
+
+py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
+                         py::handle u_obj, py::handle cache_obj, bool reset_after, const std::string& activation,
+                         const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx) {
+    const char* op = "gru_backward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
+    RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
+    Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
+    Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
+    FloatArray cache = cache_array(cache_obj, RnnCell::GRU, a, op);
+    BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gru_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC, f.act,
+                     f.alpha, r.act, r.alpha, reset_after, go_backwards);
+    }
+    return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
+}
+
+}  // namespace
+
+void register_rnn(py::module_& m) {
+    m.def("simple_rnn_forward", &simple_rnn_forward_b, py::arg("x"), py::arg("w"), py::arg("u"),
+          py::arg("b") = py::none(), py::arg("h0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
+          py::arg("go_backwards") = false, py::arg("return_sequences") = true,
+          "(h_seq, h_last, cache) of h_t = activation(x_t @ w + b + h_{t-1} @ u) over x (N, T, C).");
+    m.def("simple_rnn_backward", &simple_rnn_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"),
+          py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
+          py::arg("go_backwards") = false, py::arg("use_bias") = true, py::arg("need_dx") = true,
+          "(dx, dw, du, db, dh0): backpropagation through time of simple_rnn_forward.");
+    m.def("lstm_forward", &lstm_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
+          py::arg("h0") = py::none(), py::arg("c0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
+          py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
+          py::arg("return_sequences") = true,
+          "(h_seq, h_last, c_last, cache) of a Keras LSTM (gates i, f, c, o) over x (N, T, C).");
+    m.def("lstm_backward", &lstm_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("dc_last"), py::arg("x"),
+          py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
+          py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
+          py::arg("need_dx") = true, "(dx, dw, du, db, dh0, dc0): backpropagation through time of lstm_forward.");
+    m.def("gru_forward", &gru_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
+          py::arg("h0") = py::none(), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
+          py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
+          py::arg("return_sequences") = true,
+          "(h_seq, h_last, cache) of a Keras GRU (gates z, r, h) over x (N, T, C).");
+    m.def("gru_backward", &gru_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"), py::arg("w"),
+          py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
+          py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
+          py::arg("need_dx") = true, "(dx, dw, du, db, dh0): backpropagation through time of gru_forward.");
+}
+
+}  // namespace fastnn::bind

@@ -1,0 +1,632 @@
+// rnn.cpp — SimpleRNN, LSTM and GRU over whole sequences (Keras 3 equations, fastnn.h), forward
+// and backward through time, on top of the one sgemm (after PyTorch's aten RNN.cpp and oneDNN's
+// ref_rnn). Parameter gradients accumulate (+=); dx, dh0, dc0 are overwritten.
+//
+// Forward: the input projection of all steps is ONE GEMM, X (T·N × C)·W + b, written where the
+// step's gates will live; then per step the recurrent product h_prev·U accumulates onto that
+// step's (N × G·OC) tile (beta = 1) and one pass applies the gate nonlinearities and the state
+// update over the tile while it is in L2.
+// Backward: per step only the gate gradients (one pass) and dh_prev = dG·Uᵀ (one GEMM against
+// Uᵀ, transposed once per call); after the loop ONE whole-sequence GEMM gives dU, db and dW
+// together — Zᵀ·dG with Z's rows [h_prev | 1 | x] — and one more gives dX = dG·Wᵀ.
+//
+// Layout: every internal buffer is time-major in processing order (step s reads x[:, T-1-s] when
+// go_backwards), so each whole-sequence product is a single GEMM over T·N rows; the batch-first
+// API layout is restored by gather/scatter copies at the edges and never leaks.
+// Cache (floats), blocks time-major in processing order:
+//   Z (T+1, N, OC+1+C), row (s, n) = [h_s | 1 | x_s]: h_0 = h0, h_{s+1} = the state after step s,
+//     x_s the input step s reads (zeros in row block T). Every cell starts with Z; then
+//   SimpleRNN  nothing more
+//   LSTM       Cs (T+1, N, OC) cell states | G (T, N, 4·OC) activated [i f g o] | A (T, N, OC) = act(c)
+//   GRU        G (T, N, 3·OC) activated [z r hh] | E (T, N, OC) where E is h_prev·u_h + b_rh
+//              (reset_after, before the reset) or r ⊙ h_prev (reset before)
+//
+// Threads: a step's elementwise pass splits the batch rows; GEMMs never split their k loop, so no
+// result depends on the thread count.
+// What this file does not do: masking, dropout (the layer masks x and h), stateful batches.
+
+#include <algorithm>
+#include <cstring>
+
+#include "fastnn.h"
+
+namespace fastnn {
+
+index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC) {
+    const index_t z = (T + 1) * N * (OC + 1 + C);
+    switch (cell) {
+        case RnnCell::SimpleRNN:
+            return z;
+        case RnnCell::LSTM:
+            return z + (T + 1) * N * OC + T * N * 5 * OC;
+        case RnnCell::GRU:
+            return z + T * N * 4 * OC;
+    }
+    return 0;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: row-split parallel passes, layout copies, the whole-sequence gradient GEMMs.
+
+// A step's elementwise pass is worth a parallel region (~1 µs with spinning threads) from here on.
+constexpr index_t kStepParallelMin = 8192;
+
+// fn(r0, r1) over [0, rows), one contiguous range per thread when `work` (values touched) is big.
+template <class Fn>
+void for_rows(index_t rows, index_t work, Fn&& fn) {
+    int threads = work >= kStepParallelMin ? num_threads() : 1;
+    if ((index_t)threads > rows) threads = (int)rows;
+#ifdef FASTNN_OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+        for (int t = 0; t < threads; t++) {
+            DenormalGuard denormals;
+            index_t r0, r1;
+            split_range(rows, threads, t, &r0, &r1);
+            fn(r0, r1);
+        }
+        return;
+    }
+#endif
+    fn(0, rows);
+}
+
+// Z (T+1, N, OC+1+C): h0 (or zeros) in row block 0, the ones column, and x (N, T, C) gathered
+// time-major in processing order (zeros in row block T). The steps write the other states.
+void fill_z(float* Z, const float* x, const float* h0, index_t N, index_t T, index_t C, index_t OC,
+            bool go_backwards) {
+    const index_t ZW = OC + 1 + C;
+    for_rows(N, N * (T + 1) * ZW, [&](index_t n0, index_t n1) {
+        for (index_t n = n0; n < n1; n++)
+            for (index_t s = 0; s <= T; s++) {
+                float* z = Z + (s * N + n) * ZW;  // row (s, n)
+                if (s == 0) {
+                    if (h0)
+                        std::memcpy(z, h0 + n * OC, sizeof(float) * OC);
+                    else
+                        std::fill(z, z + OC, 0.0f);
+                }
+                z[OC] = 1.0f;
+                if (s < T)
+                    std::memcpy(z + OC + 1, x + (n * T + (go_backwards ? T - 1 - s : s)) * C, sizeof(float) * C);
+                else
+                    std::fill(z + OC + 1, z + ZW, 0.0f);
+            }
+    });
+}
+
+// x (N, T, C) <- time-major rows xt (s, n) of stride ld, step s going to time T-1-s when go_backwards.
+void scatter_batch_major(float* x, const float* xt, index_t ld, index_t N, index_t T, index_t C, bool go_backwards) {
+    for_rows(N, N * T * C, [&](index_t n0, index_t n1) {
+        for (index_t n = n0; n < n1; n++)
+            for (index_t s = 0; s < T; s++)
+                std::memcpy(x + (n * T + (go_backwards ? T - 1 - s : s)) * C, xt + (s * N + n) * ld, sizeof(float) * C);
+    });
+}
+
+void copy_rows(float* dst, index_t ld_dst, const float* src, index_t ld_src, index_t rows, index_t cols) {
+    for (index_t r = 0; r < rows; r++) std::memcpy(dst + r * ld_dst, src + r * ld_src, sizeof(float) * cols);
+}
+
+// dst += src, both (rows × cols) with their own row strides.
+void add_block(float* dst, index_t ld_dst, const float* src, index_t ld_src, index_t rows, index_t cols) {
+    for (index_t r = 0; r < rows; r++) {
+        float* FASTNN_RESTRICT d = dst + r * ld_dst;
+        const float* FASTNN_RESTRICT s = src + r * ld_src;
+        for (index_t j = 0; j < cols; j++) d[j] += s[j];
+    }
+}
+
+void init_state(float* s, const float* s0, index_t count) {
+    if (s0)
+        std::memcpy(s, s0, sizeof(float) * count);
+    else
+        std::fill(s, s + count, 0.0f);
+}
+
+// ut (G·OC, OC) = uᵀ: backward's per-step products dG·uᵀ then read B untransposed, which the
+// GEMM packs with row copies instead of a strided gather every step.
+void transpose_weights(float* ut, const float* u, index_t OC, index_t GO) {
+    constexpr index_t B = 32;
+    for (index_t i0 = 0; i0 < OC; i0 += B)
+        for (index_t j0 = 0; j0 < GO; j0 += B)
+            for (index_t i = i0; i < std::min(OC, i0 + B); i++)
+                for (index_t j = j0; j < std::min(GO, j0 + B); j++) ut[j * OC + i] = u[i * GO + j];
+}
+
+// dh (N, OC) = dh_last + dh_seq[:, T-1] (either may be null): the gradient reaching the last step.
+void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_t N, index_t T, index_t OC) {
+    init_state(dh, dh_last, N * OC);
+    if (!dh_seq) return;
+    for (index_t n = 0; n < N; n++) {
+        const float* src = dh_seq + (n * T + T - 1) * OC;  // seek to (n, T-1)
+        float* d = dh + n * OC;
+        for (index_t j = 0; j < OC; j++) d[j] += src[j];
+    }
+}
+
+// [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
+// Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,), dw (C, GO).
+void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* dG, index_t TN, index_t C,
+                  index_t OC, index_t GO) {
+    const index_t ZW = OC + 1 + C;
+    sgemm(out, GO, Z, ZW, true, dG, GO, false, ZW, GO, TN, 1.0f, 0.0f);
+    add_block(du, GO, out, GO, OC, GO);
+    if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
+    add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
+}
+
+// dx (N, T, C) = dG·wᵀ, computed time-major into dxt and scattered back.
+void input_grad(float* dx, float* dxt, const float* dG, const float* w, index_t N, index_t T, index_t C, index_t GO,
+                bool go_backwards) {
+    if (!dx) return;
+    sgemm(dxt, C, dG, GO, false, w, GO, true, T * N, C, GO, 1.0f, 0.0f);
+    scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
+}
+
+// Scratch for a pass, carved from slot 1: sizes in floats, in order; 16-float aligned.
+struct Carver {
+    float* base;
+    index_t used = 0;
+    float* take(index_t n) {
+        float* p = base + used;
+        used += (n + 15) / 16 * 16;
+        return p;
+    }
+};
+index_t carve_size(std::initializer_list<index_t> sizes) {
+    index_t total = 0;
+    for (index_t n : sizes) total += (n + 15) / 16 * 16;
+    return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-step elementwise passes over batch rows [r0, r1), multi-versioned like activation.cpp
+// (common.h). States h are rows of Z: row stride ldh.
+
+struct Acts {
+    Act act, ract;
+    float alpha, ralpha;
+};
+
+// The loops over one row's units live in small inline helpers whose gate blocks are restrict
+// PARAMETERS: the blocks of a row never overlap, and GCC vectorises only when told so this way
+// (restrict locals are not enough). The helpers inline into each multi-versioned caller.
+#define R FASTNN_RESTRICT
+
+inline void mul_row(float* R y, const float* R a, const float* R b, index_t n) {
+    for (index_t j = 0; j < n; j++) y[j] = a[j] * b[j];
+}
+
+inline void add_row(float* R y, const float* R a, index_t n) {
+    for (index_t j = 0; j < n; j++) y[j] += a[j];
+}
+
+// c = f·c_prev + i·g and a copy of it in a (activated next)
+inline void lstm_state_row(float* R c, float* R a, const float* R i, const float* R f, const float* R g,
+                           const float* R cp, index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        c[j] = f[j] * cp[j] + i[j] * g[j];
+        a[j] = c[j];
+    }
+}
+
+// Gate gradients before their activations' derivatives, and dc <- dc_prev. dout holds
+// dh·o·act'(c) on entry and dh·a on exit.
+inline void lstm_grad_row(float* R di, float* R df, float* R dg, float* R dout, float* R dc, const float* R i,
+                          const float* R f, const float* R g, const float* R a, const float* R cp, const float* R dh,
+                          index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        const float dcj = dc[j] + dout[j];
+        di[j] = dcj * g[j];
+        df[j] = dcj * cp[j];
+        dg[j] = dcj * i[j];
+        dout[j] = dh[j] * a[j];
+        dc[j] = dcj * f[j];
+    }
+}
+
+// GRU reset_after candidate: e = q_h (kept for backward); hh += r·q_h
+inline void gru_candidate_row(float* R e, float* R hh, const float* R r, const float* R qh, index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        e[j] = qh[j];
+        hh[j] += r[j] * qh[j];
+    }
+}
+
+// h = z·h_prev + (1 - z)·hh
+inline void gru_update_row(float* R h, const float* R z, const float* R hp, const float* R hh, index_t n) {
+    for (index_t j = 0; j < n; j++) h[j] = z[j] * hp[j] + (1.0f - z[j]) * hh[j];
+}
+
+// dhh = dh·(1 - z), dz = dh·(h_prev - hh), before the activations' derivatives
+inline void gru_grad_row(float* R dhh, float* R dz, const float* R dh, const float* R z, const float* R hp,
+                         const float* R hh, index_t n) {
+    for (index_t j = 0; j < n; j++) {
+        dhh[j] = dh[j] * (1.0f - z[j]);
+        dz[j] = dh[j] * (hp[j] - hh[j]);
+    }
+}
+
+// d = dh·z [+ drh·r] [+ next]; d may be dh itself (same index read, then written: no restrict)
+inline void gru_state_grad_row(float* d, const float* dh, const float* R z, const float* R drh, const float* R r,
+                               const float* R next, index_t n) {
+    if (drh && next)
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j] + drh[j] * r[j] + next[j];
+    else if (drh)
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j] + drh[j] * r[j];
+    else if (next)
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j] + next[j];
+    else
+        for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j];
+}
+
+#undef R
+
+// LSTM forward: g (N, 4·OC) pre-activations -> activated [i f g o]; c = f·c_prev + i·g; a = act(c); h = o·a.
+FASTNN_ELEMENTWISE
+void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, index_t ldh, const float* Cp, index_t OC, Acts f,
+                       index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* g = G + n * 4 * OC;  // seek to row n: [i f g o]
+        float* a = An + n * OC;
+        activation_inplace(g, 2 * OC, f.ract, f.ralpha);
+        activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
+        activation_inplace(g + 3 * OC, OC, f.ract, f.ralpha);
+        lstm_state_row(Cn + n * OC, a, g, g + OC, g + 2 * OC, Cp + n * OC, OC);
+        activation_inplace(a, OC, f.act, f.alpha);
+        mul_row(Hn + n * ldh, g + 3 * OC, a, OC);
+    }
+}
+
+// LSTM backward: from dh, dc (gradients reaching h_s, c_s) write dG (pre-activation gate
+// gradients) and dc <- dc_prev (in place); then dh <- dh_seq[:, s-1] when given (the GEMM adds dG·Uᵀ).
+FASTNN_ELEMENTWISE
+void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const float* A, const float* Cp,
+                        const float* dh_next, index_t dh_next_stride, index_t OC, Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* g = G + n * 4 * OC;  // activated [i f g o]
+        const float* a = A + n * OC;
+        float* dg = dG + n * 4 * OC;
+        float* dh = dH + n * OC;
+        float* dout = dg + 3 * OC;  // the o block holds dh·o·act'(c) first
+        mul_row(dout, dh, g + 3 * OC, OC);
+        activation_backward_row(dout, dout, a, OC, f.act, f.alpha);
+        lstm_grad_row(dg, dg + OC, dg + 2 * OC, dout, dC + n * OC, g, g + OC, g + 2 * OC, a, Cp + n * OC, dh, OC);
+        activation_backward_row(dg, dg, g, 2 * OC, f.ract, f.ralpha);  // i and f
+        activation_backward_row(dg + 2 * OC, dg + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_row(dout, dout, g + 3 * OC, OC, f.ract, f.ralpha);
+        if (dh_next) std::memcpy(dh, dh_next + n * dh_next_stride, sizeof(float) * OC);
+    }
+}
+
+// GRU forward, reset_after: g (N, 3·OC) input projections, q (N, 3·OC) = h_prev·u + b_rec.
+FASTNN_ELEMENTWISE
+void gru_after_forward(float* G, float* E, float* Hn, const float* Q, const float* Hp, index_t ldh, index_t OC,
+                       Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* g = G + n * 3 * OC;  // [z r hh]
+        const float* q = Q + n * 3 * OC;
+        add_row(g, q, 2 * OC);
+        activation_inplace(g, 2 * OC, f.ract, f.ralpha);
+        gru_candidate_row(E + n * OC, g + 2 * OC, g + OC, q + 2 * OC, OC);
+        activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
+        gru_update_row(Hn + n * ldh, g, Hp + n * ldh, g + 2 * OC, OC);
+    }
+}
+
+// GRU forward, reset before, first half: activate z and r (their recurrent products are in g);
+// e = r ⊙ h_prev feeds the candidate's recurrent GEMM.
+FASTNN_ELEMENTWISE
+void gru_before_gates(float* G, float* E, const float* Hp, index_t ldh, index_t OC, Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* g = G + n * 3 * OC;
+        activation_inplace(g, 2 * OC, f.ract, f.ralpha);
+        mul_row(E + n * OC, g + OC, Hp + n * ldh, OC);
+    }
+}
+
+// GRU forward, reset before, second half: hh = act(·) and the state update.
+FASTNN_ELEMENTWISE
+void gru_before_update(float* G, float* Hn, const float* Hp, index_t ldh, index_t OC, Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        float* g = G + n * 3 * OC;
+        activation_inplace(g + 2 * OC, OC, f.act, f.alpha);
+        gru_update_row(Hn + n * ldh, g, Hp + n * ldh, g + 2 * OC, OC);
+    }
+}
+
+// GRU backward, reset_after: dP = [dz dr dhh] (input side), dQ = [dz dr dhh·r] (recurrent side);
+// dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then adds dQ·uᵀ. dst may be dH itself.
+FASTNN_ELEMENTWISE
+void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const float* G, const float* E,
+                        const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
+                        Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* g = G + n * 3 * OC;  // activated [z r hh]
+        const float* dh = dH + n * OC;
+        float* dp = dP + n * 3 * OC;
+        float* dq = dQ + n * 3 * OC;
+        gru_grad_row(dp + 2 * OC, dp, dh, g, Hp + n * ldh, g + 2 * OC, OC);
+        activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        mul_row(dp + OC, dp + 2 * OC, E + n * OC, OC);      // dr = dhh·e
+        mul_row(dq + 2 * OC, dp + 2 * OC, g + OC, OC);      // the recurrent candidate's gradient: dhh·r
+        activation_backward_row(dp, dp, g, 2 * OC, f.ract, f.ralpha);  // z and r
+        std::memcpy(dq, dp, sizeof(float) * 2 * OC);
+        const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
+        gru_state_grad_row(dst + n * OC, dh, g, nullptr, nullptr, next, OC);
+    }
+}
+
+// GRU backward, reset before, first half: dhh and dz into dP (dr needs d(r ⊙ h_prev) first).
+FASTNN_ELEMENTWISE
+void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t ldh, index_t OC,
+                          Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* g = G + n * 3 * OC;
+        float* dp = dP + n * 3 * OC;
+        gru_grad_row(dp + 2 * OC, dp, dH + n * OC, g, Hp + n * ldh, g + 2 * OC, OC);
+        activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_row(dp, dp, g, OC, f.ract, f.ralpha);
+    }
+}
+
+// GRU backward, reset before, second half: drh = d(r ⊙ h_prev); dr; dst <- dh·z + drh·r (+ dh_seq).
+FASTNN_ELEMENTWISE
+void gru_before_backward2(float* dP, float* dst, const float* dH, const float* drh_all, const float* G,
+                          const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
+                          Acts f, index_t r0, index_t r1) {
+    for (index_t n = r0; n < r1; n++) {
+        const float* g = G + n * 3 * OC;
+        const float* drh = drh_all + n * OC;
+        float* dr = dP + n * 3 * OC + OC;
+        mul_row(dr, drh, Hp + n * ldh, OC);
+        activation_backward_row(dr, dr, g + OC, OC, f.ract, f.ralpha);
+        const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
+        gru_state_grad_row(dst + n * OC, dH + n * OC, g, drh, g + OC, next, OC);
+    }
+}
+
+// dh_seq's row block for step s-1 (the gradient arriving at h_{s-1} from the output), or null.
+const float* seq_grad(const float* dh_seq, index_t s, index_t OC) {
+    return dh_seq && s > 0 ? dh_seq + (s - 1) * OC : nullptr;  // row n at + n·T·OC
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SimpleRNN
+
+void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                        const float* u, const float* b, const float* h0, index_t N, index_t T,
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards) {
+    // x (N, T, C), w (C, OC), u (OC, OC), b (OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
+    DenormalGuard denormals;
+    const index_t ZW = OC + 1 + C, NZ = N * ZW;
+    float* Z = cache;  // (T+1, N, OC+1+C)
+    fill_z(Z, x, h0, N, T, C, OC, go_backwards);
+    // every step's x·w + b, straight into the state slots of row blocks 1..T
+    Epilogue ep;
+    ep.bias = b;
+    sgemm(Z + NZ, ZW, Z + OC + 1, ZW, false, w, OC, false, T * N, OC, C, 1.0f, 0.0f, b ? &ep : nullptr);
+    for (index_t s = 0; s < T; s++) {
+        float* h = Z + (s + 1) * NZ;
+        sgemm(h, ZW, Z + s * NZ, ZW, false, u, OC, false, N, OC, OC, 1.0f, 1.0f);  // += h_prev·u
+        for_rows(N, N * OC, [&](index_t r0, index_t r1) {
+            for (index_t n = r0; n < r1; n++) activation_inplace(h + n * ZW, OC, act, alpha);
+        });
+    }
+    copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
+    if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
+}
+
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                         const float* dh_seq, const float* dh_last, const float* w, const float* u,
+                         index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                         bool go_backwards) {
+    // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, OC), du (OC, OC), db (OC,), dh0 (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const float* Z = cache;
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, OC * OC, ZW * OC}))};
+    float* dxt = sc.take(dx ? TN * C : 0);
+    float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
+    float* dh = sc.take(NO);
+    float* ut = sc.take(OC * OC);
+    float* out = sc.take(ZW * OC);
+    transpose_weights(ut, u, OC, OC);
+    last_step_grad(dh, dh_seq, dh_last, N, T, OC);
+    for (index_t s = T - 1; s >= 0; s--) {
+        float* da = dA + s * NO;
+        const float* next = seq_grad(dh_seq, s, OC);
+        for_rows(N, NO, [&](index_t r0, index_t r1) {
+            for (index_t n = r0; n < r1; n++) {
+                activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
+                if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
+            }
+        });
+        // dh_prev (+)= da·uᵀ
+        float* dst = s > 0 ? dh : dh0;
+        sgemm(dst, OC, da, OC, false, ut, OC, false, N, OC, OC, 1.0f, next ? 1.0f : 0.0f);
+    }
+    weight_grads(du, db, dw, out, Z, dA, TN, C, OC, OC);
+    input_grad(dx, dxt, dA, w, N, T, C, OC, go_backwards);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LSTM
+
+void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
+                  const float* w, const float* u, const float* b, const float* h0, const float* c0,
+                  index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
+                  float ralpha, bool go_backwards) {
+    // x (N, T, C), w (C, 4·OC), u (OC, 4·OC), b (4·OC,), h0, c0 (N, OC) -> h_seq (N, T, OC), h_last, c_last (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW;
+    float* Z = cache;                // (T+1, N, OC+1+C)
+    float* Cs = Z + (T + 1) * NZ;    // (T+1, N, OC)
+    float* G = Cs + (T + 1) * NO;    // (T, N, 4·OC)
+    float* A = G + T * N * GO;       // (T, N, OC)
+    const Acts f{act, ract, alpha, ralpha};
+    fill_z(Z, x, h0, N, T, C, OC, go_backwards);
+    init_state(Cs, c0, NO);
+    Epilogue ep;
+    ep.bias = b;
+    sgemm(G, GO, Z + OC + 1, ZW, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep : nullptr);
+    for (index_t s = 0; s < T; s++) {
+        float* g = G + s * N * GO;
+        sgemm(g, GO, Z + s * NZ, ZW, false, u, GO, false, N, GO, OC, 1.0f, 1.0f);  // += h_prev·u
+        for_rows(N, N * GO, [&](index_t r0, index_t r1) {
+            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, r0, r1);
+        });
+    }
+    copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
+    std::memcpy(c_last, Cs + T * NO, sizeof(float) * NO);
+    if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
+}
+
+void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
+                   const float* cache, const float* dh_seq, const float* dh_last,
+                   const float* dc_last, const float* w, const float* u, index_t N, index_t T,
+                   index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   bool go_backwards) {
+    // dh_seq (N, T, OC), dh_last, dc_last (N, OC) -> dx (N, T, C), dw (C, 4·OC), du (OC, 4·OC), db (4·OC,), dh0, dc0
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const float* Z = cache;
+    const float* Cs = Z + (T + 1) * NZ;
+    const float* G = Cs + (T + 1) * NO;
+    const float* A = G + T * N * GO;
+    const Acts f{act, ract, alpha, ralpha};
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, GO * OC, ZW * GO}))};
+    float* dxt = sc.take(dx ? TN * C : 0);
+    float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
+    float* dh = sc.take(NO);
+    float* ut = sc.take(GO * OC);
+    float* out = sc.take(ZW * GO);
+    transpose_weights(ut, u, OC, GO);
+    last_step_grad(dh, dh_seq, dh_last, N, T, OC);
+    init_state(dc0, dc_last, NO);  // dc0 carries dc through the loop
+    for (index_t s = T - 1; s >= 0; s--) {
+        float* dg = dG + s * N * GO;
+        const float* next = seq_grad(dh_seq, s, OC);
+        for_rows(N, N * GO, [&](index_t r0, index_t r1) {
+            lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, r0, r1);
+        });
+        float* dst = s > 0 ? dh : dh0;
+        sgemm(dst, OC, dg, GO, false, ut, OC, false, N, OC, GO, 1.0f, next ? 1.0f : 0.0f);  // dh_prev (+)= dg·uᵀ
+    }
+    weight_grads(du, db, dw, out, Z, dG, TN, C, OC, GO);
+    input_grad(dx, dxt, dG, w, N, T, C, GO, go_backwards);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GRU
+
+void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                 const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
+                 index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
+                 bool go_backwards) {
+    // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW;
+    float* Z = cache;                // (T+1, N, OC+1+C)
+    float* G = Z + (T + 1) * NZ;     // (T, N, 3·OC)
+    float* E = G + T * N * GO;       // (T, N, OC)
+    const Acts f{act, ract, alpha, ralpha};
+    float* Q = reset_after ? thread_scratch(1, (size_t)(N * GO)) : nullptr;  // (N, 3·OC) h_prev·u + b_rec
+    fill_z(Z, x, h0, N, T, C, OC, go_backwards);
+    Epilogue ep_in, ep_rec;
+    ep_in.bias = b;
+    ep_rec.bias = b && reset_after ? b + GO : nullptr;
+    sgemm(G, GO, Z + OC + 1, ZW, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep_in : nullptr);
+    for (index_t s = 0; s < T; s++) {
+        float* g = G + s * N * GO;
+        float* e = E + s * NO;
+        const float* hp = Z + s * NZ;
+        float* h = Z + (s + 1) * NZ;
+        if (reset_after) {
+            sgemm(Q, GO, hp, ZW, false, u, GO, false, N, GO, OC, 1.0f, 0.0f, ep_rec.bias ? &ep_rec : nullptr);
+            for_rows(N, N * GO, [&](index_t r0, index_t r1) { gru_after_forward(g, e, h, Q, hp, ZW, OC, f, r0, r1); });
+        } else {
+            // z, r += h_prev·u_zr; then hh += (r ⊙ h_prev)·u_h
+            sgemm(g, GO, hp, ZW, false, u, GO, false, N, 2 * OC, OC, 1.0f, 1.0f);
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_gates(g, e, hp, ZW, OC, f, r0, r1); });
+            sgemm(g + 2 * OC, GO, e, OC, false, u + 2 * OC, GO, false, N, OC, OC, 1.0f, 1.0f);
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_update(g, h, hp, ZW, OC, f, r0, r1); });
+        }
+    }
+    copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
+    if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
+}
+
+void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                  const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
+                  index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                  bool reset_after, bool go_backwards) {
+    // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, 3·OC), du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
+    DenormalGuard denormals;
+    const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const float* Z = cache;
+    const float* G = Z + (T + 1) * NZ;
+    const float* E = G + T * N * GO;
+    const Acts f{act, ract, alpha, ralpha};
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, reset_after ? TN * GO : NO, NO, GO * OC,
+                                                    (ZW + 1) * GO}))};
+    float* dxt = sc.take(dx ? TN * C : 0);
+    float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
+    float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
+    float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
+    float* dh = sc.take(NO);
+    float* ut = sc.take(GO * OC);
+    float* out = sc.take((ZW + 1) * GO);
+    transpose_weights(ut, u, OC, GO);
+    last_step_grad(dh, dh_seq, dh_last, N, T, OC);
+    for (index_t s = T - 1; s >= 0; s--) {
+        float* dp = dP + s * N * GO;
+        const float* g = G + s * N * GO;
+        const float* e = E + s * NO;
+        const float* hp = Z + s * NZ;
+        const float* next = seq_grad(dh_seq, s, OC);
+        float* dst = s > 0 ? dh : dh0;
+        if (reset_after) {
+            float* dq = dQ + s * N * GO;
+            for_rows(N, N * GO, [&](index_t r0, index_t r1) {
+                gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, r0, r1);
+            });
+            sgemm(dst, OC, dq, GO, false, ut, OC, false, N, OC, GO, 1.0f, 1.0f);  // += dq·uᵀ
+        } else {
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_backward1(dp, dh, g, hp, ZW, OC, f, r0, r1); });
+            sgemm(drh, OC, dp + 2 * OC, GO, false, ut + 2 * OC * OC, OC, false, N, OC, OC, 1.0f, 0.0f);  // dhh·u_hᵀ
+            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) {
+                gru_before_backward2(dp, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, r0, r1);
+            });
+            sgemm(dst, OC, dp, GO, false, ut, OC, false, N, OC, 2 * OC, 1.0f, 1.0f);  // += [dz dr]·u_zrᵀ
+        }
+    }
+    if (reset_after) {
+        // du and the recurrent bias from [h_prev | 1]ᵀ·dQ; dw and the input bias from [1 | x]ᵀ·dP
+        float* outP = out + (OC + 1) * GO;
+        sgemm(out, GO, Z, ZW, true, dQ, GO, false, OC + 1, GO, TN, 1.0f, 0.0f);
+        sgemm(outP, GO, Z + OC, ZW, true, dP, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
+        add_block(du, GO, out, GO, OC, GO);
+        add_block(dw, GO, outP + GO, GO, C, GO);
+        if (db) {
+            add_block(db, GO, outP, GO, 1, GO);
+            add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
+        }
+    } else {
+        // z, r columns: [h_prev | 1 | x]ᵀ·dP_zr; candidate: [1 | x]ᵀ·dP_h and du_h = Eᵀ·dP_h
+        sgemm(out, GO, Z, ZW, true, dP, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
+        sgemm(out + OC * GO + 2 * OC, GO, Z + OC, ZW, true, dP + 2 * OC, GO, false, 1 + C, OC, TN, 1.0f, 0.0f);
+        sgemm(du + 2 * OC, GO, E, OC, true, dP + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
+        add_block(du, GO, out, GO, OC, 2 * OC);
+        if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
+        add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
+    }
+    input_grad(dx, dxt, dP, w, N, T, C, GO, go_backwards);
+}
+
+}  // namespace fastnn

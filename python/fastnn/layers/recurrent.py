@@ -1,0 +1,325 @@
+"""fastnn.layers.recurrent — SimpleRNN, LSTM and GRU over whole sequences (Keras 3 semantics).
+
+Each layer runs its whole sequence in one `fastnn.ops` call (``simple_rnn_forward``,
+``lstm_forward``, ``gru_forward``) and backpropagates through time in one more; weights are in
+Keras's layouts (kernel ``(input_dim, G*units)``, recurrent_kernel ``(units, G*units)``, bias;
+LSTM gates i, f, c, o; GRU gates z, r, h), so weights trained in Keras load unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers, ops, regularizers, utils
+from .base import InputSpec, Layer, _positive_int, register_layer
+
+
+def _rate(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def _cell_activation(identifier, name):
+    act, _ = activations.resolve(identifier)
+    if act == "softmax":
+        raise ValueError(f"`{name}` must be elementwise; softmax is not supported in a recurrent cell. "
+                         f"Received: {name}={identifier!r}")
+    return act
+
+
+class _UnitForgetBias(initializers.Initializer):
+    """Keras's LSTM bias with unit_forget_bias: ``base`` everywhere, then ones on the forget gate."""
+
+    def __init__(self, base, units):
+        self.base, self.units = base, units
+
+    def __call__(self, shape, dtype=None):
+        b = np.array(self.base(shape, dtype))
+        b[self.units:2 * self.units] = 1
+        return b
+
+
+class _RNN(Layer):
+    """The shared anatomy of the three recurrent layers (see `SimpleRNN` for the arguments)."""
+
+    _gates = 1
+    _has_recurrent_activation = True
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        cls = type(self).__name__
+        self.units = _positive_int(units, "units")
+        self._act = _cell_activation(activation, "activation")
+        self.activation = activations.get(activation)
+        self._ract = _cell_activation(recurrent_activation, "recurrent_activation")
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        if any(c is not None for c in (kernel_constraint, recurrent_constraint, bias_constraint)):
+            raise ValueError(f"{cls}: weight constraints are not supported")
+        self.dropout = _rate(dropout, "dropout")
+        self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
+        if self.recurrent_dropout > 0:
+            raise ValueError(f"{cls}: recurrent_dropout > 0 is not supported yet (the sequence kernels take no "
+                             f"per-step state mask); use dropout on the inputs. Received: "
+                             f"recurrent_dropout={recurrent_dropout!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"{cls}: expected a non-negative integer seed or None. Received: seed={seed!r}")
+        self.seed = None if seed is None else int(seed)
+        if stateful:
+            raise ValueError(f"{cls}: stateful=True is not supported. Received: stateful={stateful!r}")
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.unroll = bool(unroll)  # accepted for compatibility: the kernels never unroll
+        self._stream = self.seed if self.seed is not None else utils.draw_seed()
+        self._calls = 0
+        self.kernel = self.recurrent_kernel = self.bias = None
+        self.input_spec = InputSpec(ndim=3)
+
+    # -- weights --------------------------------------------------------------------------------
+
+    def _bias_shape(self):
+        return (self._gates * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        InputSpec(ndim=3).check(self.name, 0, tuple(input_shape))
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(f"{type(self).__name__} expects inputs of shape (batch, timesteps, features) with the "
+                             f"features defined. Full input shape received: {tuple(input_shape)}")
+        GU = self._gates * self.units
+        self.kernel = self.add_weight("kernel", (in_dim, GU), self.kernel_initializer, self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, GU), self.recurrent_initializer,
+                                                self.recurrent_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_initializer(), self.bias_regularizer)
+        self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
+        self.built = True
+
+    # -- forward and backward ------------------------------------------------------------------
+
+    def _forward(self, x):
+        raise NotImplementedError
+
+    def _backward(self, dh_seq, dh_last, dc_last):
+        raise NotImplementedError
+
+    def call(self, inputs, training=False):
+        x = inputs
+        self._mask = None
+        if training and self.dropout > 0:
+            # one mask per sample and feature, shared by every time step (Keras's RNN dropout)
+            seed = utils.derive_seed(self._stream, self._calls)
+            self._calls += 1
+            self._mask, _ = ops.dropout_forward(np.ones((x.shape[0], x.shape[2]), x.dtype), self.dropout, seed)
+            x = x * self._mask[:, None, :]
+        self._x = x
+        out, states = self._forward(x)
+        if self.return_state:
+            return [out, *states]
+        return out
+
+    def backward(self, dy):
+        dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
+        d_out, d_states = dys[0], dys[1:] + [None] * (len(self._state_names) - len(dys[1:]))
+        dh_seq = d_out if self.return_sequences else None
+        dh_last = None if self.return_sequences else d_out
+        if d_states[0] is not None:
+            dh_last = d_states[0] if dh_last is None else dh_last + d_states[0]
+        dc_last = d_states[1] if len(d_states) > 1 else None
+        dx, dw, du, db = self._backward(dh_seq, dh_last, dc_last)
+        self._gradients = [dw, du, db] if self.use_bias else [dw, du]
+        if dx is not None and self._mask is not None:
+            dx = dx * self._mask[:, None, :]
+        return dx
+
+    def _op_args(self):
+        return dict(activation=self._act, go_backwards=self.go_backwards)
+
+    # -- shapes and config ----------------------------------------------------------------------
+
+    _state_names = ("h",)
+
+    def compute_output_shape(self, input_shape):
+        if self.return_state:
+            raise ValueError(f"{type(self).__name__}: return_state=True is only supported when calling the layer on "
+                             "arrays, not inside a model (a model layer has one output)")
+        batch, steps = input_shape[0], input_shape[1]
+        return (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": self._act,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": False,
+            "unroll": self.unroll,
+        }
+        if self._has_recurrent_activation:
+            config["recurrent_activation"] = self._ract
+        return {**super().get_config(), **config}
+
+
+@register_layer
+class SimpleRNN(_RNN):
+    """Fully-connected RNN whose output is fed back: ``h_t = activation(x_t @ kernel + bias +
+    h_{t-1} @ recurrent_kernel)``.
+
+    Args:
+        units: positive integer, the state size.
+        activation: elementwise activation (default ``"tanh"``).
+        use_bias: whether the layer has a bias vector.
+        kernel_initializer, recurrent_initializer, bias_initializer: default ``"glorot_uniform"``,
+            ``"orthogonal"``, ``"zeros"``.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+        dropout: float in [0, 1), the fraction of input features dropped in training (one mask per
+            sample, shared by all time steps, as in Keras).
+        recurrent_dropout: 0 only (not supported yet).
+        seed: optional integer seed of the dropout masks.
+        return_sequences: return the whole output sequence (batch, timesteps, units) instead of
+            the last output (batch, units).
+        return_state: also return the final state(s) — when called on arrays only.
+        go_backwards: process the sequence from the last step to the first (the returned sequence
+            is in that processing order, as in Keras).
+        stateful: False only. unroll: accepted and ignored.
+
+    Input shape: ``(batch, timesteps, features)``. Output shape: ``(batch, units)``, or
+    ``(batch, timesteps, units)`` with return_sequences.
+    Weights: ``kernel`` (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,).
+    """
+
+    _has_recurrent_activation = False
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        if "recurrent_activation" in kwargs:
+            raise TypeError("Unrecognized keyword arguments passed to SimpleRNN: "
+                            f"{{'recurrent_activation': {kwargs['recurrent_activation']!r}}}")
+        super().__init__(units, activation=activation, **kwargs)
+
+    def _forward(self, x):
+        h_seq, h_last, self._cache = ops.simple_rnn_forward(x, self.kernel, self.recurrent_kernel, self.bias,
+                                                            return_sequences=self.return_sequences,
+                                                            **self._op_args())
+        return (h_seq if self.return_sequences else h_last), [h_last]
+
+    def _backward(self, dh_seq, dh_last, dc_last):
+        dx, dw, du, db, _ = ops.simple_rnn_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
+                                                    self._cache, use_bias=self.use_bias,
+                                                    need_dx=self._need_input_grad, **self._op_args())
+        return dx, dw, du, db
+
+
+@register_layer
+class LSTM(_RNN):
+    """Long Short-Term Memory layer (Hochreiter 1997), Keras's equations and weight layout.
+
+    ``i, f, o = recurrent_activation(x_t W + h_{t-1} U + b)`` and ``g = activation(...)``, with the
+    four gate blocks in the order i, f, c, o; ``c_t = f * c_{t-1} + i * g``, ``h_t = o *
+    activation(c_t)``.
+
+    Args:
+        units, activation, use_bias, initializers, regularizers, dropout, recurrent_dropout, seed,
+            return_sequences, return_state, go_backwards, stateful, unroll: as in `SimpleRNN`.
+        recurrent_activation: the gates' activation (default ``"sigmoid"``).
+        unit_forget_bias: add 1 to the forget gate's bias at initialisation (default True;
+            Keras then initialises the rest of the bias with bias_initializer).
+
+    Weights: ``kernel`` (features, 4*units), ``recurrent_kernel`` (units, 4*units), ``bias`` (4*units,).
+    With return_state the layer returns ``[output, h, c]``.
+    """
+
+    _gates = 4
+    _state_names = ("h", "c")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _bias_initializer(self):
+        return _UnitForgetBias(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
+
+    def _op_args(self):
+        return dict(super()._op_args(), recurrent_activation=self._ract)
+
+    def _forward(self, x):
+        h_seq, h_last, c_last, self._cache = ops.lstm_forward(x, self.kernel, self.recurrent_kernel, self.bias,
+                                                              return_sequences=self.return_sequences,
+                                                              **self._op_args())
+        return (h_seq if self.return_sequences else h_last), [h_last, c_last]
+
+    def _backward(self, dh_seq, dh_last, dc_last):
+        dx, dw, du, db, _, _ = ops.lstm_backward(dh_seq, dh_last, dc_last, self._x, self.kernel,
+                                                 self.recurrent_kernel, self._cache, use_bias=self.use_bias,
+                                                 need_dx=self._need_input_grad, **self._op_args())
+        return dx, dw, du, db
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+@register_layer
+class GRU(_RNN):
+    """Gated Recurrent Unit (Cho et al. 2014), Keras's equations and weight layout (gates z, r, h).
+
+    ``z, r = recurrent_activation(...)``, ``h_t = z * h_{t-1} + (1 - z) * hh`` with
+    ``reset_after=True`` (Keras 3's default, cuDNN-compatible): ``hh = activation(x_t W_h + b_h +
+    r * (h_{t-1} U_h + b_rec_h))`` and a bias of shape (2, 3*units) (input bias, recurrent bias);
+    ``reset_after=False``: ``hh = activation(x_t W_h + b_h + (r * h_{t-1}) U_h)`` and a bias of
+    shape (3*units,).
+
+    Args: as `LSTM` (without unit_forget_bias), plus ``reset_after``.
+    Weights: ``kernel`` (features, 3*units), ``recurrent_kernel`` (units, 3*units), ``bias``.
+    """
+
+    _gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
+        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _op_args(self):
+        return dict(super()._op_args(), recurrent_activation=self._ract, reset_after=self.reset_after)
+
+    def _forward(self, x):
+        h_seq, h_last, self._cache = ops.gru_forward(x, self.kernel, self.recurrent_kernel, self.bias,
+                                                     return_sequences=self.return_sequences, **self._op_args())
+        return (h_seq if self.return_sequences else h_last), [h_last]
+
+    def _backward(self, dh_seq, dh_last, dc_last):
+        dx, dw, du, db, _ = ops.gru_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
+                                             self._cache, use_bias=self.use_bias, need_dx=self._need_input_grad,
+                                             **self._op_args())
+        return dx, dw, du, db
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}

@@ -1,0 +1,344 @@
+"""Reference recurrent layers (Keras 3 equations): SimpleRNN, LSTM and GRU over whole sequences,
+forward and backward through time.
+
+Sequences are batch-first at the API: x (N, T, C), h_seq (N, T, OC). Weights are in Keras's
+layouts: kernel w (C, G*OC), recurrent kernel u (OC, G*OC), bias (G*OC,) — or (2, 3*OC) for a GRU
+with reset_after=True (row 0 input bias, row 1 recurrent bias). Gate order: LSTM i, f, c, o; GRU
+z, r, h. With go_backwards the input is read from the last step to the first and h_seq is in that
+processing order (as Keras returns it).
+
+The forward pass returns an opaque ``cache`` for backward: one flat array, time-major in
+processing order, laid out exactly as the C++ kernels lay it out (so either backend's backward
+can consume either backend's cache). Every cell's cache starts with
+    Z (T+1, N, OC+1+C), row (s, n) = [h_s | 1 | x_s]: h_0 = h0, h_{s+1} = the state after step s,
+      x_s the input step s reads (zeros in row block T) — so Z^T dG gives du, db and dw at once;
+then
+    LSTM       Cs (T+1, N, OC) cell states, G (T, N, 4*OC) activated gates [i f g o],
+               A (T, N, OC) = activation(c)
+    GRU        G (T, N, 3*OC) activated gates [z r hh], and E (T, N, OC):
+               reset_after: the recurrent candidate part h_prev @ u_h + b_rh (before the reset),
+               otherwise r * h_prev (the input of the candidate's recurrent product)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_float, check_activation, compute_dtype, require_ndim
+from .activations import _backward, _forward
+
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _check_act(activation, op, arg="activation"):
+    check_activation(activation, None, op)
+    if activation == "softmax":
+        raise ValueError(f"{op}: {arg} must be elementwise; softmax is not supported in a recurrent cell. "
+                         f"Received: {arg}={activation!r}")
+
+
+def _act(z, activation):
+    return _forward(z, activation, check_activation(activation, None, ""))
+
+
+def _dact(dy, y, activation):
+    return _backward(dy, y, activation, check_activation(activation, None, ""))
+
+
+def _weights(x, w, u, G, dtype, op):
+    """Check x (N, T, C), w (C, G*OC), u (OC, G*OC); return them as arrays and (N, T, C, OC)."""
+    x = as_float(x, dtype, op, "x")
+    w = as_float(w, dtype, op, "w")
+    u = as_float(u, dtype, op, "u")
+    require_ndim(x, 3, op, "x", "(N, T, C)")
+    N, T, C = x.shape
+    if T == 0:
+        raise ValueError(f"{op}: x must hold at least one time step (T >= 1). Received: x.shape={x.shape}")
+    if N == 0:
+        raise ValueError(f"{op}: the batch is empty (N = 0). Received: x.shape={x.shape}")
+    require_ndim(u, 2, op, "u", f"(OC, {G}*OC)")
+    OC = u.shape[0]
+    if OC == 0 or u.shape[1] != G * OC:
+        raise ValueError(f"{op}: u must be (OC, {G}*OC) with OC >= 1 (the recurrent kernel). "
+                         f"Received: u.shape={u.shape}")
+    require_ndim(w, 2, op, "w", f"(C, {G}*OC)")
+    if w.shape != (C, G * OC):
+        raise ValueError(f"{op}: w must be (C, {G}*OC) = {(C, G * OC)} to match x and u. Received: w.shape={w.shape}")
+    return x, w, u, (N, T, C, OC)
+
+
+def _bias(b, shape, dtype, op):
+    if b is None:
+        return None
+    b = as_float(b, dtype, op, "b")
+    if b.shape != shape:
+        raise ValueError(f"{op}: b must have shape {shape}. Received: b.shape={b.shape}")
+    return b
+
+
+def _state(s, N, OC, dtype, op, arg):
+    if s is None:
+        return np.zeros((N, OC), dtype)
+    s = as_float(s, dtype, op, arg)
+    if s.shape != (N, OC):
+        raise ValueError(f"{op}: {arg} must be (N, OC) = {(N, OC)}. Received: {arg}.shape={s.shape}")
+    return s
+
+
+def _time_major(x, go_backwards):
+    """(N, T, C) -> (T, N, C) in processing order."""
+    xt = np.swapaxes(x, 0, 1)
+    return np.ascontiguousarray(xt[::-1] if go_backwards else xt)
+
+
+def _batch_major(xt, go_backwards):
+    """Inverse of _time_major."""
+    return np.ascontiguousarray(np.swapaxes(xt[::-1] if go_backwards else xt, 0, 1))
+
+
+def _cache_shapes(cell, N, T, C, OC):
+    z = [(T + 1, N, OC + 1 + C)]
+    return z + {"simple_rnn": [], "lstm": [(T + 1, N, OC), (T, N, 4 * OC), (T, N, OC)],
+                "gru": [(T, N, 3 * OC), (T, N, OC)]}[cell]
+
+
+def cache_size(cell, N, T, C, OC):
+    """Floats in the forward cache of ``cell`` ("simple_rnn", "lstm" or "gru")."""
+    return sum(int(np.prod(shape)) for shape in _cache_shapes(cell, N, T, C, OC))
+
+
+def _new_z(xt, h0, OC, dtype):
+    """Z (T+1, N, OC+1+C) with h0, the ones column and the time-major input filled in."""
+    T, N, C = xt.shape
+    Z = np.zeros((T + 1, N, OC + 1 + C), dtype)
+    Z[0, :, :OC] = h0
+    Z[:, :, OC] = 1
+    Z[:T, :, OC + 1:] = xt
+    return Z
+
+
+def _split_cache(cache, cell, N, T, C, OC, dtype, op):
+    cache = as_float(cache, dtype, op, "cache").reshape(-1)
+    want = cache_size(cell, N, T, C, OC)
+    if cache.size != want:
+        raise ValueError(f"{op}: cache must be the forward pass's cache of {want} values for N={N}, T={T}, "
+                         f"C={C}, OC={OC}. Received: cache.size={cache.size}")
+    parts, off = [], 0
+    shapes = _cache_shapes(cell, N, T, C, OC)
+    for shape in shapes:
+        n = int(np.prod(shape))
+        parts.append(cache[off:off + n].reshape(shape))
+        off += n
+    return parts
+
+
+def _pack(*arrays):
+    return np.concatenate([a.reshape(-1) for a in arrays])
+
+
+def _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op):
+    """The upstream gradients, time-major in processing order: dH (T, N, OC) (zeros if None)."""
+    dH = np.zeros((T, N, OC), dtype)
+    if dh_seq is not None:
+        d = as_float(dh_seq, dtype, op, "dh_seq")
+        if d.shape != (N, T, OC):
+            raise ValueError(f"{op}: dh_seq must be (N, T, OC) = {(N, T, OC)}. Received: dh_seq.shape={d.shape}")
+        dH += np.swapaxes(d, 0, 1)
+    if dh_last is not None:
+        dH[T - 1] += _state(dh_last, N, OC, dtype, op, "dh_last")
+    return dH
+
+
+def _param_grads(x, w, dP, H_prev, dQ, go_backwards, use_bias, need_dx):
+    """Whole-sequence GEMMs: dw = X^T dP, du = H_prev^T dQ, dx = dP w^T (back to (N, T, C))."""
+    T, N, C = x.shape[1], x.shape[0], x.shape[2]
+    xt = _time_major(x, go_backwards).reshape(T * N, C)
+    dP2 = dP.reshape(T * N, -1)
+    dw = xt.T @ dP2
+    du = H_prev.reshape(T * N, -1).T @ dQ.reshape(T * N, -1)
+    dx = _batch_major((dP2 @ w.T).reshape(T, N, C), go_backwards) if need_dx else None
+    db = dP2.sum(axis=0) if use_bias else None
+    return dx, dw, du, db
+
+
+# ---- SimpleRNN: h_t = act(x_t w + b + h_{t-1} u) ---------------------------------------------
+
+
+def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True):
+    op = "simple_rnn_forward"
+    _check_act(activation, op)
+    dtype = compute_dtype(x, w, u, b, h0)
+    x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
+    b = _bias(b, (OC,), dtype, op)
+    xt = _time_major(x, go_backwards)
+    Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
+    H = Z[:, :, :OC]
+    P = xt @ w
+    if b is not None:
+        P += b
+    for s in range(T):
+        H[s + 1] = _act(P[s] + H[s] @ u, activation)
+    h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
+    return h_seq, H[T].copy(), _pack(Z)
+
+
+def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
+                        need_dx=True):
+    op = "simple_rnn_backward"
+    _check_act(activation, op)
+    dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
+    x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
+    (Z,) = _split_cache(cache, "simple_rnn", N, T, C, OC, dtype, op)
+    H = Z[:, :, :OC]
+    dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
+    dA = np.empty((T, N, OC), dtype)
+    dh = np.zeros((N, OC), dtype)
+    for s in reversed(range(T)):
+        dA[s] = _dact(dh + dH[s], H[s + 1], activation)
+        dh = dA[s] @ u.T
+    dx, dw, du, db = _param_grads(x, w, dA, H[:T], dA, go_backwards, use_bias, need_dx)
+    return dx, dw, du, db, dh
+
+
+# ---- LSTM: gates i, f, c, o; c_t = f c_{t-1} + i g; h_t = o act(c_t) ----------------------------
+
+
+def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
+                 go_backwards=False, return_sequences=True):
+    op = "lstm_forward"
+    _check_act(activation, op)
+    _check_act(recurrent_activation, op, "recurrent_activation")
+    dtype = compute_dtype(x, w, u, b, h0, c0)
+    x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
+    b = _bias(b, (4 * OC,), dtype, op)
+    xt = _time_major(x, go_backwards)
+    Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
+    H = Z[:, :, :OC]
+    Cs = np.empty((T + 1, N, OC), dtype)
+    Cs[0] = _state(c0, N, OC, dtype, op, "c0")
+    G = xt @ w
+    if b is not None:
+        G += b
+    A = np.empty((T, N, OC), dtype)
+    for s in range(T):
+        z = G[s] + H[s] @ u
+        i = _act(z[:, :OC], recurrent_activation)
+        f = _act(z[:, OC:2 * OC], recurrent_activation)
+        g = _act(z[:, 2 * OC:3 * OC], activation)
+        o = _act(z[:, 3 * OC:], recurrent_activation)
+        Cs[s + 1] = f * Cs[s] + i * g
+        A[s] = _act(Cs[s + 1], activation)
+        H[s + 1] = o * A[s]
+        G[s] = np.concatenate([i, f, g, o], axis=1)
+    h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
+    return h_seq, H[T].copy(), Cs[T].copy(), _pack(Z, Cs, G, A)
+
+
+def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
+                  go_backwards=False, use_bias=True, need_dx=True):
+    op = "lstm_backward"
+    _check_act(activation, op)
+    _check_act(recurrent_activation, op, "recurrent_activation")
+    dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
+    x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
+    Z, Cs, G, A = _split_cache(cache, "lstm", N, T, C, OC, dtype, op)
+    H = Z[:, :, :OC]
+    dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
+    dc = _state(dc_last, N, OC, dtype, op, "dc_last").copy()
+    dG = np.empty((T, N, 4 * OC), dtype)
+    dh = np.zeros((N, OC), dtype)
+    for s in reversed(range(T)):
+        i, f, g, o = (G[s][:, k * OC:(k + 1) * OC] for k in range(4))
+        dh = dh + dH[s]
+        dc = dc + _dact(dh * o, A[s], activation)
+        dG[s] = np.concatenate([_dact(dc * g, i, recurrent_activation),
+                                _dact(dc * Cs[s], f, recurrent_activation),
+                                _dact(dc * i, g, activation),
+                                _dact(dh * A[s], o, recurrent_activation)], axis=1)
+        dc = dc * f
+        dh = dG[s] @ u.T
+    dx, dw, du, db = _param_grads(x, w, dG, H[:T], dG, go_backwards, use_bias, need_dx)
+    return dx, dw, du, db, dh, dc
+
+
+# ---- GRU: gates z, r, h; h_t = z h_{t-1} + (1 - z) hh -------------------------------------------
+
+
+def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
+                go_backwards=False, return_sequences=True):
+    op = "gru_forward"
+    _check_act(activation, op)
+    _check_act(recurrent_activation, op, "recurrent_activation")
+    dtype = compute_dtype(x, w, u, b, h0)
+    x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
+    b = _bias(b, (2, 3 * OC) if reset_after else (3 * OC,), dtype, op)
+    b_in, b_rec = (None, None) if b is None else ((b[0], b[1]) if reset_after else (b, None))
+    xt = _time_major(x, go_backwards)
+    Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
+    H = Z[:, :, :OC]
+    G = xt @ w
+    if b_in is not None:
+        G += b_in
+    E = np.empty((T, N, OC), dtype)
+    for s in range(T):
+        hp = H[s]
+        if reset_after:
+            q = hp @ u
+            if b_rec is not None:
+                q += b_rec
+        else:
+            q = hp @ u[:, :2 * OC]
+        z = _act(G[s][:, :OC] + q[:, :OC], recurrent_activation)
+        r = _act(G[s][:, OC:2 * OC] + q[:, OC:2 * OC], recurrent_activation)
+        if reset_after:
+            E[s] = q[:, 2 * OC:]
+            hh = _act(G[s][:, 2 * OC:] + r * E[s], activation)
+        else:
+            E[s] = r * hp
+            hh = _act(G[s][:, 2 * OC:] + E[s] @ u[:, 2 * OC:], activation)
+        H[s + 1] = z * hp + (1 - z) * hh
+        G[s] = np.concatenate([z, r, hh], axis=1)
+    h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
+    return h_seq, H[T].copy(), _pack(Z, G, E)
+
+
+def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
+                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True):
+    op = "gru_backward"
+    _check_act(activation, op)
+    _check_act(recurrent_activation, op, "recurrent_activation")
+    dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
+    x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
+    Z, G, E = _split_cache(cache, "gru", N, T, C, OC, dtype, op)
+    H = Z[:, :, :OC]
+    dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
+    dP = np.empty((T, N, 3 * OC), dtype)  # gradient of the input projection x w + b_in
+    dQ = np.empty((T, N, 3 * OC), dtype)  # reset_after: of h_prev u + b_rec; else unused
+    dh = np.zeros((N, OC), dtype)
+    for s in reversed(range(T)):
+        z, r, hh = (G[s][:, k * OC:(k + 1) * OC] for k in range(3))
+        hp = H[s]
+        dh = dh + dH[s]
+        dhh = _dact(dh * (1 - z), hh, activation)
+        dz = _dact(dh * (hp - hh), z, recurrent_activation)
+        dhp = dh * z
+        if reset_after:
+            dr = _dact(dhh * E[s], r, recurrent_activation)
+            dQ[s] = np.concatenate([dz, dr, dhh * r], axis=1)
+            dhp = dhp + dQ[s] @ u.T
+        else:
+            drh = dhh @ u[:, 2 * OC:].T
+            dr = _dact(drh * hp, r, recurrent_activation)
+            dhp = dhp + drh * r + np.concatenate([dz, dr], axis=1) @ u[:, :2 * OC].T
+        dP[s] = np.concatenate([dz, dr, dhh], axis=1)
+        dh = dhp
+    if reset_after:
+        dx, dw, du, db = _param_grads(x, w, dP, H[:T], dQ, go_backwards, use_bias, need_dx)
+        if use_bias:
+            db = np.stack([db, dQ.reshape(T * N, 3 * OC).sum(axis=0)])
+    else:
+        dx, dw, _, db = _param_grads(x, w, dP, H[:T], dP, go_backwards, use_bias, need_dx)
+        Hp = H[:T].reshape(T * N, OC)
+        dP2 = dP.reshape(T * N, 3 * OC)
+        du = np.concatenate([Hp.T @ dP2[:, :2 * OC], E.reshape(T * N, OC).T @ dP2[:, 2 * OC:]], axis=1)
+    return dx, dw, du, db, dh

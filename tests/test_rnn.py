@@ -1,0 +1,577 @@
+"""Recurrent kernels: SimpleRNN, LSTM and GRU (both reset_after modes), forward and BPTT.
+
+C++ against the NumPy reference (outputs, final states, every gradient) on sizes that miss the
+fast paths; the reference against central finite differences in float64; golden numbers from
+Keras's equations written out by hand; thread-count independence; bad inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _core, ops, reference
+
+# cell name -> (gates, forward/backward extra keyword arguments)
+CELLS = {
+    "simple_rnn": (1, {}),
+    "lstm": (4, {}),
+    "gru": (3, {"reset_after": True}),
+    "gru_reset_before": (3, {"reset_after": False}),
+}
+
+
+def _bias_shape(cell, OC):
+    G = CELLS[cell][0]
+    return (2, 3 * OC) if cell == "gru" else (G * OC,)
+
+
+def make_case(cell, N, T, C, OC, seed=0, dtype=np.float32, states=True, bias=True, dh_seq=True, dh_last=True):
+    """Random inputs, weights (scaled so activations stay in their sensitive range) and upstream grads."""
+    rng = np.random.default_rng(seed)
+    G = CELLS[cell][0]
+    f = {
+        "x": rng.normal(size=(N, T, C)),
+        "w": rng.normal(size=(C, G * OC)) / math.sqrt(C),
+        "u": rng.normal(size=(OC, G * OC)) / math.sqrt(OC),
+        "b": rng.normal(size=_bias_shape(cell, OC)) * 0.3 if bias else None,
+        "h0": rng.normal(size=(N, OC)) * 0.5 if states else None,
+        "c0": rng.normal(size=(N, OC)) * 0.5 if states and cell == "lstm" else None,
+        "dh_seq": rng.normal(size=(N, T, OC)) if dh_seq else None,
+        "dh_last": rng.normal(size=(N, OC)) if dh_last else None,
+        "dc_last": rng.normal(size=(N, OC)) if dh_last and cell == "lstm" else None,
+    }
+    return {k: (None if v is None else v.astype(dtype)) for k, v in f.items()}
+
+
+def run(mod, cell, case, go_backwards=False, return_sequences=True, need_dx=True, **acts):
+    """Forward then backward through `mod`; returns {name: array or None}."""
+    kw = dict(CELLS[cell][1], go_backwards=go_backwards, **acts)
+    c = case
+    use_bias = c["b"] is not None
+    if cell == "simple_rnn":
+        h_seq, h_last, cache = mod.simple_rnn_forward(c["x"], c["w"], c["u"], c["b"], c["h0"],
+                                                      return_sequences=return_sequences, **kw)
+        grads = mod.simple_rnn_backward(c["dh_seq"], c["dh_last"], c["x"], c["w"], c["u"], cache, use_bias=use_bias,
+                                        need_dx=need_dx, **kw)
+        fwd = {"h_seq": h_seq, "h_last": h_last}
+        names = ("dx", "dw", "du", "db", "dh0")
+    elif cell == "lstm":
+        h_seq, h_last, c_last, cache = mod.lstm_forward(c["x"], c["w"], c["u"], c["b"], c["h0"], c["c0"],
+                                                        return_sequences=return_sequences, **kw)
+        grads = mod.lstm_backward(c["dh_seq"], c["dh_last"], c["dc_last"], c["x"], c["w"], c["u"], cache,
+                                  use_bias=use_bias, need_dx=need_dx, **kw)
+        fwd = {"h_seq": h_seq, "h_last": h_last, "c_last": c_last}
+        names = ("dx", "dw", "du", "db", "dh0", "dc0")
+    else:
+        h_seq, h_last, cache = mod.gru_forward(c["x"], c["w"], c["u"], c["b"], c["h0"],
+                                               return_sequences=return_sequences, **kw)
+        grads = mod.gru_backward(c["dh_seq"], c["dh_last"], c["x"], c["w"], c["u"], cache, use_bias=use_bias,
+                                 need_dx=need_dx, **kw)
+        fwd = {"h_seq": h_seq, "h_last": h_last}
+        names = ("dx", "dw", "du", "db", "dh0")
+    return {**fwd, "cache": cache, **dict(zip(names, grads))}
+
+
+def assert_close(got, want, label, rtol=2e-4, atol_scale=2e-5):
+    """Compare every entry (None must match None); the tolerance scales with the array's size."""
+    assert got.keys() == want.keys()
+    for k in want:
+        g, w = got[k], want[k]
+        if w is None:
+            assert g is None, f"{label}: {k} should be None"
+            continue
+        assert g is not None and g.shape == w.shape, f"{label}: {k} shape {None if g is None else g.shape} != {w.shape}"
+        scale = max(1.0, float(np.abs(w).max()))
+        err = float(np.abs(g - w).max())
+        assert np.allclose(g, w, rtol=rtol, atol=atol_scale * scale), (
+            f"{label}: {k} max |diff| = {err:.3g} (scale {scale:.3g}); first pairs "
+            f"{list(zip(np.ravel(g)[:3], np.ravel(w)[:3]))}")
+
+
+# ---- C++ against the reference ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("T", [1, 2, 7])
+@pytest.mark.parametrize("OC", [1, 3, 17, 130])
+@pytest.mark.parametrize("N", [1, 5])
+def test_matches_reference_sizes(cell, T, OC, N):
+    case = make_case(cell, N, T, 3, OC, seed=T * 1000 + OC * 10 + N)
+    assert_close(run(_core, cell, case), run(reference, cell, case), f"{cell} N={N} T={T} OC={OC}")
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("states", [False, True])
+@pytest.mark.parametrize("upstream", ["both", "seq_only", "last_only"])
+def test_matches_reference_options(cell, go_backwards, states, upstream):
+    case = make_case(cell, 3, 7, 5, 17, seed=11, states=states, dh_seq=upstream != "last_only",
+                     dh_last=upstream != "seq_only")
+    label = f"{cell} go_backwards={go_backwards} states={states} upstream={upstream}"
+    assert_close(run(_core, cell, case, go_backwards=go_backwards),
+                 run(reference, cell, case, go_backwards=go_backwards), label)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("act,ract", [("relu", "hard_sigmoid"), ("sigmoid", "tanh"), ("linear", "sigmoid"),
+                                      ("elu", "sigmoid"), ("leaky_relu", "hard_sigmoid")])
+def test_matches_reference_activations(cell, act, ract):
+    case = make_case(cell, 4, 6, 5, 9, seed=5)
+    acts = {"activation": act} if cell == "simple_rnn" else {"activation": act, "recurrent_activation": ract}
+    assert_close(run(_core, cell, case, **acts), run(reference, cell, case, **acts), f"{cell} {act}/{ract}")
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_no_bias_no_dx_no_sequence(cell):
+    case = make_case(cell, 3, 4, 2, 5, seed=3, bias=False)
+    got = run(_core, cell, case, return_sequences=False, need_dx=False)
+    want = run(reference, cell, case, return_sequences=False, need_dx=False)
+    assert got["h_seq"] is None and got["dx"] is None and got["db"] is None
+    assert_close(got, want, cell)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_cache_is_shared_between_backends(cell):
+    # Both backends lay the cache out the same way, so each backward accepts the other's cache.
+    case = make_case(cell, 2, 5, 3, 4, seed=9)
+    cpp, ref = run(_core, cell, case), run(reference, cell, case)
+    np.testing.assert_allclose(cpp["cache"], ref["cache"], rtol=1e-4, atol=1e-5)
+    c = case
+    kw = dict(CELLS[cell][1])
+    if cell == "simple_rnn":
+        got = _core.simple_rnn_backward(c["dh_seq"], c["dh_last"], c["x"], c["w"], c["u"], ref["cache"], **kw)
+    elif cell == "lstm":
+        got = _core.lstm_backward(c["dh_seq"], c["dh_last"], c["dc_last"], c["x"], c["w"], c["u"], ref["cache"], **kw)
+    else:
+        got = _core.gru_backward(c["dh_seq"], c["dh_last"], c["x"], c["w"], c["u"], ref["cache"], **kw)
+    np.testing.assert_allclose(got[1], ref["dw"], rtol=1e-4, atol=1e-5)
+
+
+def test_ops_dispatch_to_both_backends():
+    case = make_case("lstm", 2, 3, 4, 5, seed=1)
+    outs = {}
+    for name in ("cpp", "numpy"):
+        with fastnn.backend(name):
+            outs[name] = run(ops, "lstm", case)
+    assert outs["cpp"]["h_last"].dtype == np.float32
+    assert_close(outs["cpp"], outs["numpy"], "ops")
+
+
+def test_float64_inputs_are_converted():
+    case = make_case("gru", 2, 3, 4, 5, seed=2, dtype=np.float64)
+    got = run(_core, "gru", case)
+    assert got["h_seq"].dtype == np.float32 and got["dw"].dtype == np.float32
+    want = run(reference, "gru", make_case("gru", 2, 3, 4, 5, seed=2))
+    assert_close(got, want, "float64 inputs")
+
+
+# ---- Thread-count independence ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_results_do_not_depend_on_thread_count(cell):
+    # Big enough for the parallel step passes, the parallel GEMMs and the split column sums.
+    case = make_case(cell, 128, 3, 8, 64, seed=4)
+    saved = fastnn.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            results.append(run(_core, cell, case))
+    finally:
+        fastnn.set_num_threads(saved)
+    for other in results[1:]:
+        for k, v in results[0].items():
+            assert np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+
+
+# ---- The reference against finite differences (float64, T >= 5) ----------------------------------
+
+
+def _loss_and_grads(cell, case, **kw):
+    """Scalar loss sum(h_seq*dh_seq) + sum(h_last*dh_last) (+ sum(c_last*dc_last)) and its gradients."""
+    r = run(reference, cell, case, **kw)
+    loss = (r["h_seq"] * case["dh_seq"]).sum() + (r["h_last"] * case["dh_last"]).sum()
+    if cell == "lstm":
+        loss += (r["c_last"] * case["dc_last"]).sum()
+    return loss, r
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("go_backwards,acts", [(False, {}), (True, {"activation": "relu"}),
+                                               (False, {"activation": "sigmoid"})])
+def test_reference_gradients_match_finite_differences(cell, go_backwards, acts):
+    if cell != "simple_rnn" and acts:
+        acts = {**acts, "recurrent_activation": "tanh"}
+    case = make_case(cell, 2, 6, 3, 3, seed=7, dtype=np.float64)
+    _, r = _loss_and_grads(cell, case, go_backwards=go_backwards, **acts)
+    params = {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0", "c0": "dc0"}
+    eps = 1e-6
+    for p, g in params.items():
+        if case[p] is None:
+            continue
+        num = np.zeros_like(case[p])
+        for idx in np.ndindex(case[p].shape):
+            old = case[p][idx]
+            case[p][idx] = old + eps
+            up, _ = _loss_and_grads(cell, case, go_backwards=go_backwards, **acts)
+            case[p][idx] = old - eps
+            down, _ = _loss_and_grads(cell, case, go_backwards=go_backwards, **acts)
+            case[p][idx] = old
+            num[idx] = (up - down) / (2 * eps)
+        err = np.abs(num - r[g]).max()
+        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+
+
+# ---- Golden numbers: Keras's equations written out by hand -------------------------------------
+
+
+def _sig(v):
+    return 1 / (1 + math.exp(-v))
+
+
+def test_golden_simple_rnn_linear():
+    # h1 = 0.5*1 + 0.1 = 0.6; h2 = 0.5*2 + 0.1 - 0.6 = 0.5. With dL/dh2 = 1: dA2 = 1, dA1 = u = -1,
+    # dw = 1*(-1) + 2*1 = 1, du = h0*dA1 + h1*dA2 = 0.6, db = 0, dh0 = u*dA1 = 1.
+    x = np.array([[[1.0], [2.0]]], np.float32)
+    w, u, b = np.array([[0.5]], np.float32), np.array([[-1.0]], np.float32), np.array([0.1], np.float32)
+    for mod in (_core, reference):
+        h_seq, h_last, cache = mod.simple_rnn_forward(x, w, u, b, activation="linear")
+        np.testing.assert_allclose(h_seq.ravel(), [0.6, 0.5], rtol=1e-6)
+        dx, dw, du, db, dh0 = mod.simple_rnn_backward(None, np.ones((1, 1), np.float32), x, w, u, cache,
+                                                      activation="linear")
+        np.testing.assert_allclose(dx.ravel(), [-0.5, 0.5], rtol=1e-6)
+        np.testing.assert_allclose([dw.item(), du.item(), db.item(), dh0.item()], [1.0, 0.6, 0.0, 1.0], atol=1e-6)
+        # go_backwards reads x2 first: h1 = 1.1, h2 = 0.5 + 0.1 - 1.1 = -0.5
+        h_seq, _, _ = mod.simple_rnn_forward(x, w, u, b, activation="linear", go_backwards=True)
+        np.testing.assert_allclose(h_seq.ravel(), [1.1, -0.5], rtol=1e-6)
+
+
+def test_golden_lstm():
+    # Only the candidate sees x (w_c = 1); every other pre-activation is 0, so i = f = o = 0.5:
+    # c1 = 0.5*0 + 0.5*tanh(1) = 0.38079708, h1 = 0.5*tanh(c1); x2 = 0: c2 = 0.5*c1, h2 = 0.5*tanh(c2).
+    x = np.array([[[1.0], [0.0]]], np.float32)
+    w = np.array([[0.0, 0.0, 1.0, 0.0]], np.float32)
+    u = np.zeros((1, 4), np.float32)
+    c1 = 0.5 * math.tanh(1.0)
+    assert abs(c1 - 0.38079708) < 1e-7
+    c2 = 0.5 * c1
+    for mod in (_core, reference):
+        h_seq, h_last, c_last, _ = mod.lstm_forward(x, w, u)
+        np.testing.assert_allclose(h_seq.ravel(), [0.5 * math.tanh(c1), 0.5 * math.tanh(c2)], rtol=1e-6)
+        np.testing.assert_allclose(c_last.item(), c2, rtol=1e-6)
+
+
+def _keras_gru_step(x, h, w, u, b, reset_after):
+    """One GRU step for C = 1 written out from keras/src/layers/rnn/gru.py (gate order z, r, h).
+
+    w[g][j], u[k][g][j], b[g][j] (b = (input, recurrent) with reset_after) for gate g, unit j.
+    """
+    units = range(len(h))
+    bi, br = (b[0], b[1]) if reset_after else (b, [[0.0] * len(h)] * 3)
+
+    def rec(g, state):
+        return [sum(state[k] * u[k][g][j] for k in units) for j in units]
+
+    z = [_sig(x * w[0][j] + bi[0][j] + rec(0, h)[j] + br[0][j]) for j in units]
+    r = [_sig(x * w[1][j] + bi[1][j] + rec(1, h)[j] + br[1][j]) for j in units]
+    if reset_after:  # the reset gate scales the recurrent product (bias included)
+        hh = [math.tanh(x * w[2][j] + bi[2][j] + r[j] * (rec(2, h)[j] + br[2][j])) for j in units]
+    else:  # the reset gate scales the state before the product
+        rh = [r[k] * h[k] for k in units]
+        hh = [math.tanh(x * w[2][j] + bi[2][j] + rec(2, rh)[j]) for j in units]
+    return [z[j] * h[j] + (1 - z[j]) * hh[j] for j in units]
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_golden_gru(reset_after):
+    xs = [0.5, -1.0, 2.0]
+    w = [[0.3, -0.2], [-0.7, 0.5], [1.1, 0.8]]  # [gate][unit]
+    u = [[[0.9, -0.1], [0.4, 0.2], [-0.6, 0.7]], [[0.3, 0.5], [-0.8, 0.1], [0.2, -0.9]]]  # [k][gate][unit]
+    b_in = [[0.1, 0.0], [-0.2, 0.1], [0.05, -0.3]]
+    b = [b_in, [[0.2, -0.1], [0.3, 0.0], [-0.4, 0.25]]] if reset_after else b_in
+    h, want = [0.25, -0.5], []
+    for xv in xs:
+        h = _keras_gru_step(xv, h, w, u, b, reset_after)
+        want.append(h)
+    # Keras layouts: kernel (C, 3*OC) and recurrent kernel (OC, 3*OC) with gate blocks z | r | h
+    W = np.array([[w[g][j] for g in range(3) for j in range(2)]], np.float32)
+    U = np.array([[u[k][g][j] for g in range(3) for j in range(2)] for k in range(2)], np.float32)
+    B = np.array([[row[g][j] for g in range(3) for j in range(2)] for row in b] if reset_after
+                 else [b[g][j] for g in range(3) for j in range(2)], np.float32)
+    x = np.array(xs, np.float32).reshape(1, 3, 1)
+    for mod in (_core, reference):
+        h_seq, h_last, _ = mod.gru_forward(x, W, U, B, np.array([[0.25, -0.5]], np.float32), reset_after=reset_after)
+        np.testing.assert_allclose(h_seq[0], want, rtol=1e-5)
+
+
+def test_golden_simple_rnn_tanh_two_units():
+    # h_t = tanh(x_t w + b + h_{t-1} u) with a 2x2 recurrent kernel, by hand.
+    x = np.array([[[1.0], [-1.0], [0.5]]], np.float32)
+    w = np.array([[0.5, -0.25]], np.float32)
+    u = np.array([[0.1, 0.2], [-0.3, 0.4]], np.float32)
+    b = np.array([0.05, -0.05], np.float32)
+    h, want = [0.0, 0.0], []
+    for xv in (1.0, -1.0, 0.5):
+        h = [math.tanh(xv * w[0, j] + b[j] + h[0] * u[0, j] + h[1] * u[1, j]) for j in range(2)]
+        want.append(h)
+    for mod in (_core, reference):
+        h_seq, _, _ = mod.simple_rnn_forward(x, w, u, b)
+        np.testing.assert_allclose(h_seq[0], want, rtol=1e-6)
+
+
+# ---- Bad inputs ---------------------------------------------------------------------------------
+
+
+def _good(cell, N=2, T=3, C=4, OC=5):
+    return make_case(cell, N, T, C, OC, seed=0)
+
+
+def _forward(mod, cell, c, **kw):
+    kw = {**CELLS[cell][1], **kw}
+    if cell == "simple_rnn":
+        return mod.simple_rnn_forward(c["x"], c["w"], c["u"], c["b"], c["h0"], **kw)
+    if cell == "lstm":
+        return mod.lstm_forward(c["x"], c["w"], c["u"], c["b"], c["h0"], c["c0"], **kw)
+    return mod.gru_forward(c["x"], c["w"], c["u"], c["b"], c["h0"], **kw)
+
+
+BAD_FORWARD = [
+    ("x", lambda c: c["x"][:, :0], r"at least one time step \(T >= 1\).*x.shape=\(2, 0, 4\)"),
+    ("x", lambda c: c["x"][:0], r"batch is empty.*x.shape=\(0, 3, 4\)"),
+    ("x", lambda c: c["x"][0], r"x must be 3-D \(N, T, C\). Received: x.shape=\(3, 4\)"),
+    ("w", lambda c: c["w"][:3], r"w must be \(C, \d\*OC\) = \(4, \d+\) to match x and u. Received: w.shape=\(3,"),
+    ("u", lambda c: c["u"][:, :-1], r"u must be \(OC, \d\*OC\) with OC >= 1"),
+    ("h0", lambda c: c["h0"][:, :4], r"h0 must be \(N, OC\) = \(2, 5\). Received: h0.shape=\(2, 4\)"),
+    ("b", lambda c: c["b"].reshape(-1)[:-1], r"b must have shape .* Received: b.shape="),
+]
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("arg,bad,msg", BAD_FORWARD, ids=[f"{a}-{i}" for i, (a, _, _) in enumerate(BAD_FORWARD)])
+def test_bad_forward_inputs(mod, cell, arg, bad, msg):
+    c = _good(cell)
+    c[arg] = bad(c)
+    with pytest.raises(ValueError, match=msg):
+        _forward(mod, cell, c)
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_bad_lstm_c0_and_gru_bias_mode(mod):
+    c = _good("lstm")
+    c["c0"] = c["c0"][:1]
+    with pytest.raises(ValueError, match=r"c0 must be \(N, OC\) = \(2, 5\). Received: c0.shape=\(1, 5\)"):
+        _forward(mod, "lstm", c)
+    g = _good("gru")  # a (2, 3*OC) bias is wrong for reset_after=False, and the reverse
+    with pytest.raises(ValueError, match=r"b must have shape \(15,\). Received: b.shape=\(2, 15\)"):
+        _forward(mod, "gru", g, reset_after=False)
+    with pytest.raises(ValueError, match=r"b must have shape \(2, 15\). Received: b.shape=\(15,\)"):
+        _forward(mod, "gru", {**g, "b": g["b"][0]})
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_bad_activations(mod):
+    c = _good("lstm")
+    with pytest.raises(ValueError, match="activation must be elementwise; softmax"):
+        _forward(mod, "lstm", c, activation="softmax")
+    with pytest.raises(ValueError, match="recurrent_activation must be elementwise"):
+        _forward(mod, "lstm", c, recurrent_activation="softmax")
+    with pytest.raises(ValueError, match="unknown activation.*Received: activation='swishy'"):
+        _forward(mod, "gru", _good("gru"), activation="swishy")
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_bad_backward_inputs(mod):
+    c = _good("simple_rnn")
+    _, _, cache = _forward(mod, "simple_rnn", c)
+    with pytest.raises(ValueError, match=r"cache must be the forward pass's cache of 80 values.*cache.size=79"):
+        mod.simple_rnn_backward(None, c["dh_last"], c["x"], c["w"], c["u"], cache[:-1])
+    with pytest.raises(ValueError, match=r"dh_seq must be \(N, T, OC\) = \(2, 3, 5\)"):
+        mod.simple_rnn_backward(c["dh_seq"][:, :2], None, c["x"], c["w"], c["u"], cache)
+    with pytest.raises(ValueError, match=r"dh_last must be \(N, OC\) = \(2, 5\)"):
+        mod.simple_rnn_backward(None, c["dh_last"].T, c["x"], c["w"], c["u"], cache)
+    with pytest.raises(TypeError, match="x must hold real numbers"):
+        mod.simple_rnn_backward(None, None, c["x"].astype(str), c["w"], c["u"], cache)
+    lc = _good("lstm")
+    _, _, _, lcache = _forward(mod, "lstm", lc)
+    with pytest.raises(ValueError, match=r"dc_last must be \(N, OC\) = \(2, 5\)"):
+        mod.lstm_backward(None, None, lc["dc_last"][:, :1], lc["x"], lc["w"], lc["u"], lcache)
+    with pytest.raises(ValueError, match=r"cache must be the forward pass's cache"):
+        mod.lstm_backward(None, None, None, lc["x"], lc["w"], lc["u"], cache)
+
+
+# ---- Layers: SimpleRNN, LSTM, GRU ----------------------------------------------------------------
+
+from fastnn.layers import GRU, LSTM, Dense, Input, SimpleRNN  # noqa: E402
+from fastnn.models import Model, Sequential, load_model  # noqa: E402
+
+
+@pytest.fixture
+def float64_numpy():
+    """Layers created inside run in float64 on the NumPy backend (for finite differences)."""
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            yield
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+@pytest.mark.parametrize("layer,params", [(lambda: SimpleRNN(256), 72960), (lambda: LSTM(128), 80384),
+                                          (lambda: GRU(128), 60672), (lambda: GRU(128, reset_after=False), 60288)])
+def test_param_counts_match_keras(layer, params):
+    # Keras: SimpleRNN(256) on 28 features 72,960; LSTM 4x the gate parameters; GRU with
+    # reset_after adds the second (recurrent) bias row
+    model = Sequential([Input(shape=(28, 28)), layer()])
+    assert model.count_params() == params
+
+
+def test_weights_in_keras_layouts():
+    lstm = LSTM(5)
+    lstm.build((None, 7, 3))
+    assert lstm.weight_names == ["kernel", "recurrent_kernel", "bias"]
+    assert [w.shape for w in lstm.get_weights()] == [(3, 20), (5, 20), (20,)]
+    np.testing.assert_array_equal(lstm.bias, [0] * 5 + [1] * 5 + [0] * 10)  # unit_forget_bias
+    np.testing.assert_allclose(lstm.recurrent_kernel @ lstm.recurrent_kernel.T, np.eye(5), atol=1e-5)  # orthogonal
+    no_forget = LSTM(5, unit_forget_bias=False)
+    no_forget.build((None, 7, 3))
+    assert not no_forget.bias.any()
+    gru = GRU(4)
+    gru.build((None, 2, 3))
+    assert [w.shape for w in gru.get_weights()] == [(3, 12), (4, 12), (2, 12)]
+    gru_before = GRU(4, reset_after=False, use_bias=False)
+    gru_before.build((None, 2, 3))
+    assert [w.shape for w in gru_before.get_weights()] == [(3, 12), (4, 12)]
+
+
+@pytest.mark.parametrize("cls,cell", [(SimpleRNN, "simple_rnn"), (LSTM, "lstm"), (GRU, "gru"), (GRU, "gru_reset_before")])
+def test_layer_runs_the_op_with_loaded_weights(cls, cell):
+    # weights set in Keras's layouts give exactly the reference's outputs
+    kw = {"reset_after": False} if cell == "gru_reset_before" else {}
+    case = make_case(cell, 3, 5, 4, 6, seed=8, states=False)
+    layer = cls(6, return_sequences=True, **kw)
+    layer.build((None, 5, 4))
+    layer.set_weights([case["w"], case["u"], case["b"]])
+    want = run(reference, cell, case)["h_seq"]
+    np.testing.assert_allclose(layer(case["x"]), want, rtol=1e-4, atol=1e-5)
+    last = cls(6, go_backwards=True, **kw)
+    last.build((None, 5, 4))
+    last.set_weights([case["w"], case["u"], case["b"]])
+    np.testing.assert_allclose(last(case["x"]), run(reference, cell, case, go_backwards=True)["h_last"],
+                               rtol=1e-4, atol=1e-5)
+
+
+def _layer_gradcheck(layer, x, h=1e-6):
+    def forward():
+        layer._calls = 0  # the same dropout mask on every call
+        return layer(x, training=True)
+
+    y = forward()
+    r = np.random.default_rng(1).standard_normal(y.shape)
+    dx = layer.backward(r)
+    grads = layer.get_gradients()
+    worst = 0.0
+    for arr, g in [(x, dx)] + list(zip(layer.trainable_weights, grads)):
+        for i in range(arr.size):
+            old = arr.flat[i]
+            arr.flat[i] = old + h
+            up = float(np.sum(forward() * r))
+            arr.flat[i] = old - h
+            down = float(np.sum(forward() * r))
+            arr.flat[i] = old
+            worst = max(worst, abs((up - down) / (2 * h) - g.flat[i]))
+    assert worst < 1e-6, f"{type(layer).__name__}: max gradient error {worst:.3g}"
+
+
+@pytest.mark.parametrize("make", [lambda **k: SimpleRNN(3, **k), lambda **k: LSTM(3, **k), lambda **k: GRU(3, **k),
+                                  lambda **k: GRU(3, reset_after=False, **k)], ids=["simple", "lstm", "gru", "gru_before"])
+@pytest.mark.parametrize("opts", [{}, {"return_sequences": True, "go_backwards": True}, {"dropout": 0.4, "seed": 3}])
+def test_layer_gradients(float64_numpy, make, opts):
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    _layer_gradcheck(make(**opts), x)
+
+
+def test_dropout_mask_is_shared_by_all_time_steps():
+    layer = SimpleRNN(4, dropout=0.5, seed=1, return_sequences=True)
+    x = np.ones((8, 6, 10), np.float32)
+    layer(x, training=True)
+    dx = layer.backward(np.ones((8, 6, 4), np.float32))
+    dropped = dx == 0
+    assert dropped.any() and not dropped.all()
+    assert (dropped == dropped[:, :1, :]).all()  # the same features of a sample dropped at every step
+    np.testing.assert_array_equal(layer(x), layer(x))  # inference: no dropout
+
+
+def test_return_state_on_arrays():
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    out, h, c = LSTM(5, return_state=True)(x)
+    np.testing.assert_array_equal(out, h)
+    assert c.shape == (2, 5)
+    gru = GRU(5, return_sequences=True, return_state=True)
+    seq, h = gru(x)
+    np.testing.assert_array_equal(seq[:, -1], h)
+    dx = gru.backward([np.zeros_like(seq), np.ones_like(h)])
+    assert dx.shape == x.shape
+    with pytest.raises(ValueError, match="return_state=True is only supported when calling the layer on arrays"):
+        LSTM(5, return_state=True)(Input(shape=(4, 3)))
+
+
+@pytest.mark.parametrize("kwargs,msg", [
+    ({"units": 0}, r"expected a positive integer. Received: units=0"),
+    ({"units": 4, "dropout": 1.0}, r"`dropout` must be a float in \[0, 1\). Received: dropout=1.0"),
+    ({"units": 4, "dropout": -0.1}, r"`dropout` must be a float in \[0, 1\)"),
+    ({"units": 4, "recurrent_dropout": 0.2}, r"recurrent_dropout > 0 is not supported yet"),
+    ({"units": 4, "recurrent_dropout": 1.5}, r"`recurrent_dropout` must be a float in \[0, 1\)"),
+    ({"units": 4, "activation": "softmax"}, r"`activation` must be elementwise"),
+    ({"units": 4, "recurrent_activation": "softmax"}, r"`recurrent_activation` must be elementwise"),
+    ({"units": 4, "stateful": True}, r"stateful=True is not supported"),
+])
+def test_bad_layer_arguments(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        LSTM(**kwargs)
+
+
+def test_bad_layer_inputs():
+    with pytest.raises(ValueError, match=r"expected ndim=3, found ndim=2"):
+        GRU(4)(np.zeros((2, 3), np.float32))
+    layer = SimpleRNN(4)
+    layer(np.zeros((2, 3, 5), np.float32))
+    with pytest.raises(ValueError, match=r"expected axis -1 to have value 5, found 6"):
+        layer(np.zeros((2, 3, 6), np.float32))
+    with pytest.raises(TypeError, match="recurrent_activation"):
+        SimpleRNN(4, recurrent_activation="tanh")
+
+
+@pytest.mark.parametrize("layer", [SimpleRNN(3, activation="relu", go_backwards=True), LSTM(3, unit_forget_bias=False),
+                                   GRU(3, reset_after=False, dropout=0.25, seed=2, return_sequences=True)])
+def test_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+
+
+def test_stacked_and_functional_models_train_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 7, 5), dtype=np.float32)
+    y = rng.integers(0, 3, 48)
+    model = Sequential([Input(shape=(7, 5)), LSTM(8, return_sequences=True), GRU(6, return_sequences=True),
+                        SimpleRNN(4), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    loss = model.fit(x, y, epochs=4, batch_size=16, verbose=0).history["loss"]
+    assert loss[-1] < loss[0]
+    path = tmp_path / "rnn.safetensors"
+    model.save(path)
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+    inp = Input(shape=(7, 5))
+    seq = GRU(6, return_sequences=True, go_backwards=True, dropout=0.1)(inp)
+    out = Dense(2)(LSTM(4)(seq))
+    functional = Model(inp, out)
+    functional.compile(optimizer="sgd", loss="mse")
+    hist = functional.fit(x, rng.random((48, 2), dtype=np.float32), epochs=2, verbose=0).history["loss"]
+    assert np.isfinite(hist).all()
