@@ -1,8 +1,10 @@
 """Shared benchmark harness: the FMA-peak probe, alternating-block timing, thread matching.
 
 Protocol (../shared/PERFORMANCE.md): one process; libraries timed in alternating blocks
-(A B A B ...) with a pause between blocks so neither library's idle threads spin into the other's
-timing (OpenBLAS issue 3187); >= 5 warm-up calls; the median with p10/p90 over the repetitions.
+(A B A B ...); >= 5 warm-up calls; the median with p10/p90 over the repetitions. Between blocks
+we pause 0.15 s: OpenBLAS's idle workers spin for ~2^28 cycles (~0.1 s) after a call and libgomp's
+for a shorter while, and on 2 cores a spinning worker of one library halves the other's threads
+(OpenBLAS issue 3187; measured here: fastnn's 2-thread GEMM 20x slower right after a NumPy call).
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ def blas_info() -> str:
     return "; ".join(infos) or "none found"
 
 
-def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.02) -> dict:
+def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.15) -> dict:
     """Time each callable in ``funcs`` in alternating blocks; return {name: (median, p10, p90)} in s."""
     for f in funcs.values():
+        time.sleep(pause)
         for _ in range(warmup):
             f()
     samples = {name: [] for name in funcs}

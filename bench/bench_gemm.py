@@ -68,7 +68,7 @@ def main(argv=None):
             r = 3 if m * k * n >= 2048**3 else 1
             with H.threads(t):
                 res = H.compare({"fastnn": lambda: fastnn.ops.matmul(a, b), "numpy": lambda: np.matmul(a, b)},
-                                reps=max(6, reps // r))
+                                reps=max(6, reps // r), blocks=3 if args.quick else 6)
             flops = 2.0 * m * n * k
             gf = {name: flops / v[0] * 1e-9 for name, v in res.items()}
             ratio = res["numpy"][0] / res["fastnn"][0]

@@ -64,18 +64,18 @@ FASTNN_ELEMENTWISE void activation_inplace(float* y, index_t count, Act act, flo
         case Act::Softmax:  // not elementwise; never reaches here (dense applies it per row)
             return;
         case Act::Relu:
-            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+            for (index_t i = 0; i < count; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i];  // NaN stays NaN
             return;
         case Act::LeakyRelu:
-            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : alpha * y[i];
+            for (index_t i = 0; i < count; i++) y[i] = y[i] < 0.0f ? alpha * y[i] : y[i];
             return;
         case Act::Elu:
             // exp(x) - 1 rather than expm1: vectorises; absolute error ~1e-7·alpha near 0
-            for (index_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : alpha * (exp_poly(y[i]) - 1.0f);
+            for (index_t i = 0; i < count; i++) y[i] = y[i] < 0.0f ? alpha * (exp_poly(y[i]) - 1.0f) : y[i];
             return;
         case Act::Selu:
             for (index_t i = 0; i < count; i++)
-                y[i] = kSeluScale * (y[i] > 0.0f ? y[i] : kSeluAlpha * (exp_poly(y[i]) - 1.0f));
+                y[i] = kSeluScale * (y[i] < 0.0f ? kSeluAlpha * (exp_poly(y[i]) - 1.0f) : y[i]);
             return;
         case Act::Softplus:
             // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x

@@ -52,6 +52,9 @@ py::array_t<float> gemm(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
         beta = 0.0;  // a fresh c holds nothing to scale
     } else {
         c = float_inout(c_obj, op, "c", {M, N});
+        // c may be (a view of) a or b itself: read that operand from a copy, as NumPy does for out=
+        for (Operand* x : {&a, &b})
+            if (shares_memory(x->arr, c)) x->arr = FloatArray::ensure(x->arr.attr("copy")());
     }
     const float *A = a.arr.data(), *B = b.arr.data();
     float* C = c.mutable_data();

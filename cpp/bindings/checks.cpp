@@ -60,6 +60,25 @@ py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
     return py::array_t<float>::ensure(a);
 }
 
+bool shares_memory(const py::array& x, const py::array& y) {
+    if (x.size() == 0 || y.size() == 0) return false;
+    // byte span [lo, hi) of an array, strides of either sign
+    auto span = [](const py::array& a, const char** lo, const char** hi) {
+        const char* base = static_cast<const char*>(a.data());
+        ptrdiff_t low = 0, high = 0;
+        for (py::ssize_t d = 0; d < a.ndim(); d++) {
+            const ptrdiff_t extent = (a.shape(d) - 1) * a.strides(d);
+            (extent < 0 ? low : high) += extent;
+        }
+        *lo = base + low;
+        *hi = base + high + a.itemsize();
+    };
+    const char *xl, *xh, *yl, *yh;
+    span(x, &xl, &xh);
+    span(y, &yl, &yh);
+    return xl < yh && yl < xh;
+}
+
 void require_ndim(const py::array& a, int ndim, const char* op, const char* arg, const char* layout) {
     if (a.ndim() != ndim)
         fail_value(std::string(op) + ": " + arg + " must be " + std::to_string(ndim) + "-D " + layout +
@@ -110,16 +129,26 @@ Act parse_activation(const std::string& name, const char* op) {
                name + "'");
 }
 
+// A real number from Python (int, float or a NumPy scalar), else TypeError naming op and arg.
+static double real_number(const py::object& obj, const char* op, const char* arg) {
+    if (py::isinstance<py::bool_>(obj) || !(py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj) ||
+                                            py::hasattr(obj, "__float__")) ||
+        py::isinstance<py::str>(obj))
+        fail_type(std::string(op) + ": " + arg + " must be a real number. Received: " + arg + "=" +
+                  py::repr(obj).cast<std::string>());
+    return py::float_(obj).cast<double>();
+}
+
 float activation_alpha(Act act, const py::object& alpha, const char* op) {
     if (act == Act::LeakyRelu) {
-        const double v = alpha.is_none() ? 0.2 : alpha.cast<double>();
+        const double v = alpha.is_none() ? 0.2 : real_number(alpha, op, "alpha");
         if (!(v >= 0.0) || !std::isfinite(v))
             fail_value(std::string(op) + ": leaky_relu needs a finite negative_slope >= 0. Received: alpha=" +
                        std::to_string(v));
         return (float)v;
     }
     if (act == Act::Elu) {
-        const double v = alpha.is_none() ? 1.0 : alpha.cast<double>();
+        const double v = alpha.is_none() ? 1.0 : real_number(alpha, op, "alpha");
         if (!(v > 0.0) || !std::isfinite(v))
             fail_value(std::string(op) + ": elu needs a finite alpha > 0. Received: alpha=" + std::to_string(v));
         return (float)v;

@@ -34,6 +34,9 @@ FloatArray float_input(py::handle obj, const char* op, const char* arg);
 py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
                                const std::vector<int64_t>& dims);
 
+// Whether the memory spans of two arrays overlap (a conservative test, like np.may_share_memory).
+bool shares_memory(const py::array& x, const py::array& y);
+
 void require_ndim(const py::array& a, int ndim, const char* op, const char* arg, const char* layout);
 // Require a.shape[axis] == value; `what` names the dimension, e.g. "C" or "the inner dimension".
 void require_dim(const py::array& a, int axis, int64_t value, const char* op, const char* arg,

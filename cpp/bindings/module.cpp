@@ -42,14 +42,16 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "set_num_threads",
         [](py::handle n_obj) {
-            if (!py::isinstance<py::int_>(n_obj) || py::isinstance<py::bool_>(n_obj))
+            // Python ints and integer NumPy scalars (operator.index), never bools or floats
+            if (py::isinstance<py::bool_>(n_obj) || py::isinstance<py::float_>(n_obj) || !py::hasattr(n_obj, "__index__"))
                 throw py::type_error("set_num_threads: n must be an int. Received: " +
                                      py::str(py::type::of(n_obj)).cast<std::string>());
-            const long long n = n_obj.cast<long long>();
-            if (n < 1 || n > 4096)
+            const py::int_ n(py::module_::import("operator").attr("index")(n_obj));
+            // compared as Python ints, so 10**20 is a ValueError, not an overflowing cast
+            if (!(n >= py::int_(1) && n <= py::int_(4096)))
                 throw py::value_error("set_num_threads: n must be a positive thread count (1..4096). Received: n=" +
-                                      std::to_string(n));
-            fastnn::set_num_threads((int)n);
+                                      py::repr(n_obj).cast<std::string>());
+            fastnn::set_num_threads(n.cast<int>());
         },
         py::arg("n"), "Set the number of threads the kernels use (ignored without OpenMP).");
 

@@ -24,7 +24,8 @@ def as_float(x, dtype, op, arg):
     a = np.asarray(x)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{op}: {arg} must hold real numbers (float32 preferred). Received: {arg}.dtype={a.dtype}")
-    return np.ascontiguousarray(a, dtype=dtype)
+    # (np.asarray with order="C" keeps 0-d arrays 0-d; np.ascontiguousarray would make them 1-d)
+    return np.asarray(a, dtype=dtype, order="C")
 
 
 def require_ndim(a, ndim, op, arg, layout):
@@ -61,6 +62,8 @@ def check_activation(activation, alpha, op):
     if activation not in ACTIVATIONS:
         known = ", ".join(repr(a) for a in ACTIVATIONS)
         raise ValueError(f"{op}: unknown activation. Expected one of {known}. Received: activation={activation!r}")
+    if alpha is not None and (isinstance(alpha, (bool, str)) or not isinstance(alpha, (int, float, np.number))):
+        raise TypeError(f"{op}: alpha must be a real number. Received: alpha={alpha!r}")
     if activation == "leaky_relu":
         a = 0.2 if alpha is None else float(alpha)
         if not (np.isfinite(a) and a >= 0):

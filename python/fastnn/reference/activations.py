@@ -32,6 +32,8 @@ def _forward(x, activation, a):
     if activation == "hard_sigmoid":
         return np.clip(x / 6 + 0.5, 0, 1)
     # softmax over the last axis, max subtracted so large logits do not overflow
+    if x.shape[-1] == 0:
+        return x.copy()
     z = np.exp(x - np.max(x, axis=-1, keepdims=True))
     return z / np.sum(z, axis=-1, keepdims=True)
 

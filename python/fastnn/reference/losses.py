@@ -12,6 +12,10 @@ import numpy as np
 from ._common import LOSSES, as_float, compute_dtype
 
 EPSILON = 1e-7
+# The clip bounds as float32 numbers, like Keras's float32 tensors and the C++ kernels: the upper
+# bound 1 - 1e-7 rounds to 1 - 1.19e-7 in float32, and these are the values used in float64 too.
+CLIP_LO = float(np.float32(EPSILON))
+CLIP_HI = float(np.float32(1.0) - np.float32(EPSILON))
 
 
 def _loss_name(loss, op):
@@ -40,7 +44,7 @@ def _args(y_true, y_pred, sample_weight, sparse, op, pred_name="y_pred"):
     dtype = compute_dtype(y_pred, None if sparse else y_true)
     p = as_float(y_pred, dtype, op, pred_name)
     if p.ndim < 1:
-        raise ValueError(f"{op}: {pred_name} must be (N, C) or (N,). Received: {pred_name}.shape=()")
+        raise ValueError(f"{op}: {pred_name} must be (N, C) or (N,). Received: {pred_name}.shape={p.shape}")
     N = p.shape[0]
     C = int(np.prod(p.shape[1:], dtype=np.int64)) if p.ndim > 1 else 1
     if N == 0:
@@ -71,6 +75,12 @@ def _check_logits(name, from_logits, op):
         raise ValueError(f"{op}: from_logits applies to the cross-entropies only. Received: loss={name!r}")
 
 
+def _sigmoid(z):
+    # exp of a non-positive number only: no overflow for either sign
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
 def _log_softmax(z):
     m = np.max(z, axis=1, keepdims=True)
     return z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
@@ -84,11 +94,11 @@ def _per_sample(p, t, name, from_logits):
     if name == "binary_crossentropy":
         if from_logits:
             return np.mean(np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p))), axis=1)
-        q = np.clip(p, EPSILON, 1 - EPSILON)
+        q = np.clip(p, CLIP_LO, CLIP_HI)
         return -np.mean(t * np.log(q) + (1 - t) * np.log(1 - q), axis=1)
     if from_logits:
         return -np.sum(t * _log_softmax(p), axis=1)
-    q = np.clip(p / np.sum(p, axis=1, keepdims=True), EPSILON, 1 - EPSILON)
+    q = np.clip(p / np.sum(p, axis=1, keepdims=True), CLIP_LO, CLIP_HI)
     return -np.sum(t * np.log(q), axis=1)
 
 
@@ -115,9 +125,9 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
         d = scale * np.sign(p - t) / C
     elif name == "binary_crossentropy":
         if from_logits:
-            d = scale * (1 / (1 + np.exp(-p)) - t) / C
+            d = scale * (_sigmoid(p) - t) / C
         else:
-            inside = (p >= EPSILON) & (p <= 1 - EPSILON)
+            inside = (p >= CLIP_LO) & (p <= CLIP_HI)
             safe = np.where(inside, p, 0.5)
             d = np.where(inside, scale * (safe - t) / (safe * (1 - safe)) / C, 0)
     elif from_logits:
@@ -127,7 +137,7 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
         # q = p / sum(p), clipped; dl/dp_j = (g_j - sum_c g_c q_c) / sum(p), g_c = -t_c / q_c unclipped
         s = np.sum(p, axis=1, keepdims=True)
         q = p / s
-        inside = (q >= EPSILON) & (q <= 1 - EPSILON)
+        inside = (q >= CLIP_LO) & (q <= CLIP_HI)
         g = np.where(inside, -t / np.where(inside, q, 1), 0)
         gq = np.sum(np.where(inside, -t, 0), axis=1, keepdims=True)
         d = scale * (g - gq) / s

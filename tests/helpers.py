@@ -1,0 +1,196 @@
+"""Shared test helpers: compare an op's C++ backend against the NumPy reference, and check the
+reference's gradients against central finite differences in float64.
+
+    check_op("dense_forward", x, w, b, "relu", grads=True)
+
+runs ``fastnn.ops.dense_forward`` under the C++ backend and under the reference (given the same
+inputs promoted to float64), compares the outputs, then draws a random ``dy`` and compares
+``dense_backward``'s gradients from both backends the same way (both get the C++ forward output
+``y``, so the backward is checked on its own). A failure names the op, the output, the input
+shapes, the max abs/rel difference and the first few differing pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import fastnn
+from fastnn import ops
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+# ---- Comparison with a readable failure --------------------------------------------------------
+
+
+def _describe(args, kwargs):
+    def one(a):
+        if isinstance(a, np.ndarray):
+            return f"{a.dtype}{a.shape}"
+        if a is None or isinstance(a, (str, bool, int, float)):
+            return repr(a)
+        return type(a).__name__
+    parts = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+def assert_close(got, want, *, rtol, atol, what="", context=""):
+    """Assert ``|got - want| <= atol + rtol * |want|`` elementwise (``atol`` may be an array).
+
+    NaN must match NaN and infinities must match exactly. On failure the message gives ``what``,
+    ``context``, the shapes, the max abs and rel difference and the first five differing pairs.
+    """
+    got = np.asarray(got)
+    want = np.asarray(want)
+    header = f"{what}: {context}" if context else what
+    if got.shape != want.shape:
+        raise AssertionError(f"{header}\n  shape mismatch: got {got.shape}, want {want.shape}")
+    g = got.astype(np.float64)
+    w = want.astype(np.float64)
+    both_nan = np.isnan(g) & np.isnan(w)
+    same_inf = np.isinf(g) & np.isinf(w) & (g == w)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(g - w)
+        bad = ~(diff <= atol + rtol * np.abs(w)) & ~both_nan & ~same_inf
+    if not bad.any():
+        return
+    finite = np.isfinite(diff)
+    max_abs = float(diff[finite].max()) if finite.any() else float("nan")
+    rel = diff / np.maximum(np.abs(w), np.finfo(np.float64).tiny)
+    max_rel = float(rel[finite].max()) if finite.any() else float("nan")
+    idx = np.argwhere(bad)[:5]
+    pairs = "\n".join(f"    at {tuple(int(i) for i in ix)}: got {float(g[tuple(ix)])!r}, want {float(w[tuple(ix)])!r}"
+                      for ix in idx)
+    atol_note = f"max {float(np.max(atol)):.3g}" if np.ndim(atol) else f"{atol:.3g}"
+    raise AssertionError(
+        f"{header}\n  shape {got.shape}: {int(bad.sum())} of {bad.size} elements differ "
+        f"(rtol={rtol:.3g}, atol={atol_note})\n  max abs diff {max_abs:.6g}, max rel diff {max_rel:.6g}\n"
+        f"  first differing pairs (got vs want):\n{pairs}"
+    )
+
+
+# ---- C++ vs reference --------------------------------------------------------------------------
+
+
+def _to64(a):
+    """Promote float arrays to float64 for the reference; labels and others pass unchanged."""
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return a.astype(np.float64)
+    return a
+
+
+def run_op(backend, name, *args, **kwargs):
+    """``fastnn.ops.<name>(*args, **kwargs)`` under ``backend`` ("cpp" or "numpy")."""
+    with fastnn.backend(backend):
+        return getattr(ops, name)(*args, **kwargs)
+
+
+def _outputs(result, names):
+    if isinstance(result, tuple):
+        return list(zip(names or [f"output[{i}]" for i in range(len(result))], result))
+    return [((names or ["output"])[0], result)]
+
+
+def compare_op(name, args, kwargs, *, rtol, atol, outputs=None):
+    """Run op ``name`` on both backends (reference in float64); compare and return the C++ result."""
+    got = run_op("cpp", name, *args, **kwargs)
+    want = run_op("numpy", name, *[_to64(a) for a in args], **{k: _to64(v) for k, v in kwargs.items()})
+    context = f"{name}({_describe(args, kwargs)})"
+    g_out, w_out = _outputs(got, outputs), _outputs(want, outputs)
+    assert len(g_out) == len(w_out), f"{context}: {len(g_out)} outputs from C++, {len(w_out)} from the reference"
+    for (label, g), (_, w) in zip(g_out, w_out):
+        if g is None or w is None:
+            assert g is None and w is None, f"{context}: {label} is None on one backend only"
+            continue
+        if isinstance(g, np.ndarray):
+            assert g.dtype == np.float32, f"{context}: C++ {label} has dtype {g.dtype}, expected float32"
+        assert_close(g, w, rtol=rtol, atol=atol, what=f"{name} {label} (C++ vs reference)", context=context)
+    return got
+
+
+# How each forward op's backward is called, and the names of its gradients.
+def _activation_backward(dy, y, args, kwargs):
+    x, activation, *rest = args
+    alpha = rest[0] if rest else kwargs.get("alpha")
+    return "activation_backward", (dy, y, activation, alpha), {}, ["dx"]
+
+
+def _dense_backward(dy, y, args, kwargs, need_dx=True):
+    names = ("x", "w", "b", "activation", "alpha")
+    full = dict(zip(names, args), **kwargs)
+    b = full.get("b")
+    return ("dense_backward",
+            (dy, full["x"], full["w"], y, full.get("activation", "linear"), full.get("alpha")),
+            {"use_bias": b is not None, "need_dx": need_dx}, ["dx", "dw", "db"])
+
+
+_BACKWARD = {"activation_forward": _activation_backward, "dense_forward": _dense_backward}
+
+
+def check_op(name, *args, grads=False, dy=None, need_dx=True, rtol=1e-5, atol=1e-6, grad_rtol=None,
+             grad_atol=None, outputs=None, seed=0, **kwargs):
+    """Check ``fastnn.ops.<name>`` on the C++ backend against the NumPy reference in float64.
+
+    Compares every output (a tuple's elements one by one, ``None`` must match ``None``). With
+    ``grads=True`` and a forward op, also draws ``dy`` (or uses the one given) and compares every
+    gradient of the matching backward op; both backends get the C++ forward output ``y``.
+    ``need_dx`` is passed to ``dense_backward``. Returns the C++ forward output (and the C++
+    gradients as a second value when ``grads``).
+    """
+    y = compare_op(name, args, kwargs, rtol=rtol, atol=atol, outputs=outputs)
+    if not grads:
+        return y
+    make = _BACKWARD[name]
+    if dy is None:
+        dy = np.random.default_rng(seed).standard_normal(np.shape(y)).astype(np.float32)
+    extra = {"need_dx": need_dx} if name == "dense_forward" else {}
+    back, bargs, bkwargs, names = make(dy, y, args, kwargs, **extra)
+    g = compare_op(back, bargs, bkwargs, rtol=grad_rtol if grad_rtol is not None else rtol,
+                   atol=grad_atol if grad_atol is not None else atol, outputs=names)
+    return y, g
+
+
+# ---- Tolerances for products --------------------------------------------------------------------
+
+
+def gemm_atol(a, b, k, factor=2.0):
+    """Per-element tolerance of a float32 product: ``factor·sqrt(K+1)·eps32·(|A|·|B|)_ij``.
+
+    ``a`` (M, K) and ``b`` (K, N) are op(A) and op(B). This is the probabilistic rounding bound
+    of a length-K float32 dot product (Higham & Mary), relative to its sqrt(K)-scaled magnitude;
+    a missing or doubled term of the sum is orders of magnitude larger.
+    """
+    mag = np.abs(np.asarray(a, np.float64)) @ np.abs(np.asarray(b, np.float64))
+    return factor * np.sqrt(k + 1.0) * EPS32 * mag + 1e-30
+
+
+# ---- Finite differences (float64) ----------------------------------------------------------------
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central finite-difference gradient of the scalar function ``f()`` w.r.t. array ``x`` (float64),
+    perturbing ``x`` in place and restoring it."""
+    assert x.dtype == np.float64, "finite differences need float64"
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = f()
+        flat[i] = old - eps
+        fm = f()
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def gradcheck(f, params, analytic, *, what, rtol=1e-6, atol=1e-8, eps=1e-6):
+    """Compare analytic gradients with central differences of the scalar ``f()``.
+
+    ``params``: float64 arrays ``f`` reads (perturbed in place); ``analytic``: the gradients in
+    the same order. Fails with the readable message of `assert_close`.
+    """
+    for i, (x, g) in enumerate(zip(params, analytic)):
+        num = numeric_grad(f, x, eps)
+        assert_close(g, num, rtol=rtol, atol=atol, what=f"{what}: gradient {i} vs finite differences",
+                     context=f"param shape {x.shape}")

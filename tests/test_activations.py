@@ -1,0 +1,140 @@
+"""Activations: every name (and leaky_relu's / elu's alpha), C++ against the NumPy reference,
+forward and backward, on odd shapes, extreme values and golden numbers. The reference's own
+gradients are checked against finite differences in test_reference_gradcheck.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import ops
+from fastnn.reference._common import ACTIVATIONS
+
+from helpers import assert_close, check_op
+
+SHAPES = [(1,), (7,), (3, 7), (17, 65), (2, 3, 5), (129, 513)]  # the last one is threaded
+ALPHAS = [("leaky_relu", 0.0), ("leaky_relu", 0.01), ("leaky_relu", 1.5), ("elu", 0.5), ("elu", 2.0)]
+
+
+def _x(rng, shape, scale=3.0):
+    return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_matches_reference(rng, activation, shape):
+    # softmax's backward reduces over a row: its tolerance grows with the row length
+    grad_atol = 2e-6 * np.sqrt(shape[-1]) if activation == "softmax" else 2e-6
+    check_op("activation_forward", _x(rng, shape), activation, grads=True, rtol=4e-6, atol=1e-7,
+             grad_rtol=1e-5, grad_atol=grad_atol)
+
+
+@pytest.mark.parametrize("activation,alpha", ALPHAS)
+def test_activation_alpha(rng, activation, alpha):
+    check_op("activation_forward", _x(rng, (17, 9)), activation, alpha, grads=True, rtol=4e-6, atol=1e-7,
+             grad_rtol=1e-5, grad_atol=2e-6)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_empty(activation):
+    check_op("activation_forward", np.zeros((0, 3), np.float32), activation, grads=True)
+    check_op("activation_forward", np.zeros((3, 0), np.float32), activation, grads=True)
+
+
+def test_activation_zero_d_input():
+    # elementwise activations take any shape, a 0-d array included: the output keeps shape ()
+    for activation in [a for a in ACTIVATIONS if a != "softmax"]:
+        check_op("activation_forward", np.float32(-0.75), activation, grads=True, rtol=4e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("activation", [a for a in ACTIVATIONS if a != "softmax"])
+def test_activation_extreme_values(activation):
+    # far tails of exp/sigmoid/tanh polynomials, overflow of softplus, +-inf
+    x = np.array([-np.inf, -1e30, -1e4, -100, -88.5, -20, -0.7, -1e-3, -0.0, 0.0, 1e-3, 0.62, 0.63,
+                  20, 88.5, 100, 1e4, 1e30, np.inf], np.float32)
+    y = check_op("activation_forward", x, activation, rtol=4e-6, atol=1e-7)
+    assert not np.isnan(y).any()
+    finite = np.isfinite(x) & (np.abs(x) < 1e29)
+    check_op("activation_forward", x[finite], activation, grads=True, rtol=4e-6, atol=1e-7,
+             grad_rtol=1e-5, grad_atol=2e-6)
+
+
+def test_softmax_is_nan_safe():
+    y = ops.activation_forward(np.array([1000.0, 1000.0], np.float32), "softmax")
+    np.testing.assert_array_equal(y, [0.5, 0.5])
+    y = ops.activation_forward(np.array([[-1000.0, 0.0], [3e38, -3e38], [1e4, 1e4 - 1]], np.float32), "softmax")
+    assert np.isfinite(y).all()
+    assert_close(y, [[0.0, 1.0], [1.0, 0.0], [1 / (1 + np.exp(-1)), 1 / (1 + np.e)]], rtol=1e-6, atol=1e-30,
+                 what="softmax of large logits")
+    check_op("activation_forward", np.array([[1000.0, 999.0, -1000.0]], np.float32), "softmax", grads=True,
+             rtol=1e-6, atol=1e-30, grad_atol=1e-7)
+
+
+def test_softmax_over_last_axis_rows_sum_to_one(rng):
+    x = _x(rng, (3, 4, 17), scale=10)
+    y = ops.activation_forward(x, "softmax")
+    assert_close(y.sum(axis=-1), np.ones((3, 4)), rtol=0, atol=2e-6, what="softmax row sums")
+    # each row on its own gives the same numbers: rows are independent
+    np.testing.assert_array_equal(ops.activation_forward(x[1, 2], "softmax"), y[1, 2])
+
+
+def test_golden_values():
+    f = ops.activation_forward
+    x = np.array([-1.0, 0.0, 2.0], np.float32)
+    np.testing.assert_allclose(f(x, "relu"), [0, 0, 2])
+    np.testing.assert_allclose(f(x, "leaky_relu"), [-0.2, 0, 2], rtol=1e-7)  # default negative_slope 0.2
+    np.testing.assert_allclose(f(x, "leaky_relu", 0.1), [-0.1, 0, 2], rtol=1e-7)
+    np.testing.assert_allclose(f(x, "elu"), [np.expm1(-1.0), 0, 2], rtol=1e-6)  # default alpha 1.0
+    np.testing.assert_allclose(f(x, "elu", 2.0), [2 * np.expm1(-1.0), 0, 2], rtol=1e-6)
+    np.testing.assert_allclose(f(x, "selu"), [1.0507009873554805 * 1.6732632423543772 * np.expm1(-1.0), 0,
+                                              2 * 1.0507009873554805], rtol=1e-6)
+    np.testing.assert_allclose(f(x, "softplus"), np.log1p(np.exp([-1.0, 0.0, 2.0])), rtol=1e-6)
+    np.testing.assert_allclose(f(x, "sigmoid"), 1 / (1 + np.exp([1.0, 0.0, -2.0])), rtol=1e-6)
+    np.testing.assert_allclose(f(x, "tanh"), np.tanh([-1.0, 0.0, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(f(np.array([-3.0, 0.0, 1.5, 3.0], np.float32), "hard_sigmoid"), [0, 0.5, 0.75, 1])
+    np.testing.assert_allclose(f(x, "softmax"), np.exp([-1.0, 0.0, 2.0]) / np.exp([-1.0, 0.0, 2.0]).sum(),
+                               rtol=1e-6)
+    # backward from y: sigmoid'(0) = 1/4, tanh'(0) = 1, relu'(negative) = 0
+    np.testing.assert_allclose(ops.activation_backward(np.float32([2.0]), np.float32([0.5]), "sigmoid"), [0.5])
+    np.testing.assert_allclose(ops.activation_backward(np.float32([2.0]), np.float32([0.0]), "tanh"), [2.0])
+    np.testing.assert_allclose(ops.activation_backward(np.float32([2.0, 2.0]), np.float32([0.0, 1.0]), "relu"),
+                               [0.0, 2.0])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_does_not_touch_inputs_and_is_thread_count_independent(rng, activation):
+    x = _x(rng, (300, 300))
+    dy = rng.standard_normal((300, 300)).astype(np.float32)
+    x0, dy0 = x.copy(), dy.copy()
+    results = []
+    for threads in (1, 2):
+        fastnn.set_num_threads(threads)
+        y = ops.activation_forward(x, activation)
+        results.append((y, ops.activation_backward(dy, y, activation)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dy, dy0)
+
+
+def test_float64_input_gives_float32_result(rng):
+    x = rng.standard_normal((4, 5))
+    y = ops.activation_forward(x, "tanh")
+    assert y.dtype == np.float32
+    assert_close(y, np.tanh(x), rtol=1e-6, atol=1e-7, what="tanh of float64 input")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_nan_propagates_like_the_reference(activation):
+    # a diverged pre-activation must stay visible: NaN in, NaN out, as NumPy (and PyTorch) do
+    x = np.array([[np.nan, -1.0, 0.5], [0.25, -2.0, 3.0]], np.float32)
+    check_op("activation_forward", x, activation, rtol=4e-6, atol=1e-7)
+
+
+def test_nan_propagates_through_the_dense_epilogue():
+    x = np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32)
+    w = np.ones((2, 3), np.float32)
+    for activation in ("relu", "sigmoid", "linear"):
+        y = ops.dense_forward(x, w, np.zeros(3, np.float32), activation)
+        assert np.isnan(y[0]).all() and np.isfinite(y[1]).all(), (activation, y)

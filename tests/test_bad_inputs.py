@@ -1,0 +1,414 @@
+"""Bad inputs at the boundary: each must raise the right exception type with a message naming the
+op and the argument (and what was received), never crash or silently compute garbage. Where the
+two backends share the contract the test runs on both; the in-place rules of gemm's ``c`` are the
+C++ backend's (the reference writes NumPy arrays of any layout in place). Also: inputs that look
+odd but are valid (non-contiguous, Fortran-order, read-only, other dtypes, zero-size) give the
+same numbers as their plain float32 C-contiguous copies."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import ops
+
+from helpers import check_op
+
+BACKENDS = ["cpp", "numpy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    with fastnn.backend(request.param):
+        yield request.param
+
+
+def f32(*shape):
+    return np.ones(shape, np.float32)
+
+
+def raises(exc, *fragments):
+    """pytest.raises(exc) whose message must contain every fragment (literally, in order)."""
+    return pytest.raises(exc, match=".*".join(re.escape(f) for f in fragments))
+
+
+# ---- Wrong dtype --------------------------------------------------------------------------------
+
+NOT_REAL = {
+    "complex": np.ones((2, 2), np.complex64),
+    "object": np.array([[1.0, 2.0], [3.0, 4.0]], dtype=object),
+    "string": np.array([["a", "b"], ["c", "d"]]),
+    "bytes": np.array([[b"a", b"b"], [b"c", b"d"]]),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_REAL)
+def test_wrong_dtype_is_a_type_error(backend, kind):
+    bad = NOT_REAL[kind]
+    with raises(TypeError, "matmul", "a", "real numbers", str(bad.dtype)):
+        ops.matmul(bad, f32(2, 2))
+    with raises(TypeError, "matmul", "b", "real numbers"):
+        ops.matmul(f32(2, 2), bad)
+    with raises(TypeError, "gemm", "b"):
+        ops.gemm(f32(2, 2), bad, trans_b=True)
+    with raises(TypeError, "activation_forward", "x"):
+        ops.activation_forward(bad, "relu")
+    with raises(TypeError, "activation_backward", "dy"):
+        ops.activation_backward(bad, f32(2, 2), "relu")
+    with raises(TypeError, "dense_forward", "w"):
+        ops.dense_forward(f32(3, 2), bad)
+    with raises(TypeError, "dense_forward", "b"):
+        ops.dense_forward(f32(3, 2), f32(2, 2), bad[0])
+    with raises(TypeError, "dense_backward", "y"):
+        ops.dense_backward(f32(3, 2), f32(3, 2), f32(2, 2), np.resize(bad, (3, 2)))
+    with raises(TypeError, "loss_forward", "y_pred"):
+        ops.loss_forward(f32(2, 2), bad, "mse")
+    with raises(TypeError, "loss_backward", "y_true"):
+        ops.loss_backward(bad, f32(2, 2), "mse")
+    with raises(TypeError, "loss_forward", "sample_weight"):
+        ops.loss_forward(f32(2, 2), f32(2, 2), "mse", sample_weight=bad[0])
+    with raises(TypeError, "loss_forward", "y_true", "integer class indices"):
+        ops.loss_forward(bad[0], f32(2, 2), "sparse_categorical_crossentropy")
+
+
+def test_none_input_is_a_type_error(backend):
+    with raises(TypeError, "matmul", "a", "None"):
+        ops.matmul(None, f32(2, 2))
+    with raises(TypeError, "dense_forward", "x"):
+        ops.dense_forward(None, f32(2, 2))
+
+
+def test_boolean_labels_are_refused(backend):
+    with raises(TypeError, "loss_forward", "y_true", "bool"):
+        ops.loss_forward(np.array([True, False]), f32(2, 3), "sparse_categorical_crossentropy")
+
+
+# ---- Wrong ndim and mismatched shapes -----------------------------------------------------------
+
+
+def test_wrong_ndim(backend):
+    with raises(ValueError, "matmul", "a", "2-D", "(3,)"):
+        ops.matmul(f32(3), f32(3, 2))
+    with raises(ValueError, "matmul", "b", "2-D", "(3, 2, 1)"):
+        ops.matmul(f32(2, 3), f32(3, 2, 1))
+    with raises(ValueError, "gemm", "a", "2-D"):
+        ops.gemm(np.float32(1.0), f32(1, 1))
+    with raises(ValueError, "dense_forward", "x", "2-D", "(2, 3, 4)"):
+        ops.dense_forward(f32(2, 3, 4), f32(4, 2))
+    with raises(ValueError, "dense_forward", "w", "(4,)"):
+        ops.dense_forward(f32(2, 4), f32(4))
+    with raises(ValueError, "dense_forward", "b", "(1, 2)"):
+        ops.dense_forward(f32(3, 4), f32(4, 2), f32(1, 2))
+
+
+def test_softmax_of_a_scalar_is_refused(backend):
+    with raises(ValueError, "activation_forward", "softmax", "1-D"):
+        ops.activation_forward(np.float32(2.0), "softmax")
+
+
+def test_loss_of_a_scalar_prediction_is_refused(backend):
+    with raises(ValueError, "loss_forward", "y_pred", "shape=()"):
+        ops.loss_forward(np.float32(1.0), np.float32(0.5), "mse")
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((2, 3), (4, 5)), ((1, 7), (8, 1)), ((5, 0), (1, 5))])
+def test_mismatched_inner_dimension_names_both_shapes(backend, a_shape, b_shape):
+    with raises(ValueError, "matmul", "inner dimensions", f"a.shape={a_shape}", f"b.shape={b_shape}"):
+        ops.matmul(f32(*a_shape), f32(*b_shape))
+
+
+def test_gemm_mismatch_with_transposes(backend):
+    # op(a) = aᵀ (4, 3), op(b) = b (4, 5): K is 3 vs 4
+    with raises(ValueError, "gemm", "inner dimensions", "a.shape=(3, 4)", "b.shape=(4, 5)"):
+        ops.gemm(f32(3, 4), f32(4, 5), trans_a=True)
+    with raises(ValueError, "gemm", "inner dimensions", "a.shape=(2, 3)", "b.shape=(3, 5)"):
+        ops.gemm(f32(2, 3), f32(3, 5), trans_b=True)
+
+
+def test_mismatched_dense_shapes(backend):
+    with raises(ValueError, "dense_forward", "w", "C=3", "w.shape=(4, 2)"):
+        ops.dense_forward(f32(5, 3), f32(4, 2))
+    with raises(ValueError, "dense_forward", "b", "OC=2", "b.shape=(3,)"):
+        ops.dense_forward(f32(5, 3), f32(3, 2), f32(3))
+    with raises(ValueError, "dense_backward", "w", "C=3"):
+        ops.dense_backward(f32(5, 2), f32(5, 3), f32(4, 2), f32(5, 2))
+    with raises(ValueError, "dense_backward", "dy", "(5, 2)", "dy.shape=(5, 3)"):
+        ops.dense_backward(f32(5, 3), f32(5, 3), f32(3, 2), f32(5, 2))
+    with raises(ValueError, "dense_backward", "y", "(5, 2)", "y.shape=(4, 2)"):
+        ops.dense_backward(f32(5, 2), f32(5, 3), f32(3, 2), f32(4, 2))
+    with raises(ValueError, "activation_backward", "dy.shape=(2, 3)", "y.shape=(3, 2)"):
+        ops.activation_backward(f32(2, 3), f32(3, 2), "relu")
+
+
+def test_mismatched_loss_shapes(backend):
+    with raises(ValueError, "loss_forward", "y_true", "(4, 3)", "y_true.shape=(4, 2)"):
+        ops.loss_forward(f32(4, 2), f32(4, 3), "mse")
+    with raises(ValueError, "loss_backward", "y_true", "y_true.shape=(3, 4)"):
+        ops.loss_backward(f32(3, 4), f32(4, 3), "categorical_crossentropy")
+    with raises(ValueError, "loss_forward", "sample_weight", "N=4", "(4, 1)"):
+        ops.loss_forward(f32(4, 3), f32(4, 3), "mse", sample_weight=f32(4, 1))
+    with raises(ValueError, "loss_forward", "y_true", "(N,) or (N, 1)", "N=4", "(4, 2)"):
+        ops.loss_forward(np.zeros((4, 2), np.int64), f32(4, 3), "sparse_categorical_crossentropy")
+    with raises(ValueError, "loss_forward", "y_true", "N=4", "(5,)"):
+        ops.loss_forward(np.zeros(5, np.int64), f32(4, 3), "sparse_categorical_crossentropy")
+    with raises(ValueError, "crossentropy_logits_backward", "y_true"):
+        ops.crossentropy_logits_backward(f32(4, 2), f32(4, 3))
+
+
+# ---- gemm's c, written in place (C++ backend) ---------------------------------------------------
+
+
+def test_gemm_c_must_be_float32():
+    with raises(TypeError, "gemm", "c", "float32", "float64"):
+        ops.gemm(f32(2, 3), f32(3, 4), np.zeros((2, 4)))
+    with raises(TypeError, "gemm", "c", "ndarray", "list"):
+        ops.gemm(f32(2, 3), f32(3, 4), [[0.0] * 4] * 2)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed"])
+def test_gemm_c_must_be_c_contiguous(layout):
+    base = np.zeros((4, 4), np.float32)
+    c = {"fortran": np.asfortranarray(base[:2]), "strided": base[::2], "transposed": base[:, :2].T}[layout]
+    assert c.shape == (2, 4)
+    with raises(ValueError, "gemm", "c", "C-contiguous", "(2, 4)"):
+        ops.gemm(f32(2, 3), f32(3, 4), c)
+    assert not base.any(), "a refused c must not be written"
+
+
+def test_gemm_c_must_be_writeable_and_of_the_right_shape():
+    c = np.zeros((2, 4), np.float32)
+    c.setflags(write=False)
+    with raises(ValueError, "gemm", "c", "read-only"):
+        ops.gemm(f32(2, 3), f32(3, 4), c)
+    with raises(ValueError, "gemm", "c", "(2, 4)", "c.shape=(4, 2)"):
+        ops.gemm(f32(2, 3), f32(3, 4), np.zeros((4, 2), np.float32))
+    with raises(ValueError, "gemm", "c", "(2, 4)", "c.shape=(8,)"):
+        ops.gemm(f32(2, 3), f32(3, 4), np.zeros(8, np.float32))
+
+
+# ---- Odd but valid read-only inputs: converted, same numbers ------------------------------------
+
+
+def _variants(a):
+    """Views and copies of float32 ``a`` that hold the same numbers in other layouts and dtypes."""
+    ro = a.copy()
+    ro.setflags(write=False)
+    wide = np.zeros((a.shape[0], 2 * a.shape[1]), np.float32)
+    wide[:, ::2] = a
+    rev = np.ascontiguousarray(a[::-1])
+    return {
+        "fortran": np.asfortranarray(a),
+        "strided": wide[:, ::2],
+        "negative-stride": rev[::-1],
+        "transposed-view": np.ascontiguousarray(a.T).T,
+        "read-only": ro,
+        "read-only-strided": np.lib.stride_tricks.as_strided(wide, a.shape, wide.strides[:1] + (8,),
+                                                              writeable=False),
+        "float64": a.astype(np.float64),
+        "list": a.tolist(),
+    }
+
+
+def test_odd_layouts_are_accepted_and_exact(rng):
+    a = rng.standard_normal((7, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    want_mm = ops.matmul(a, b)
+    want_tt = ops.gemm(np.ascontiguousarray(a.T), np.ascontiguousarray(b.T), trans_a=True, trans_b=True)
+    want_dense = ops.dense_forward(a, b, bias, "tanh")
+    dy = rng.standard_normal((7, 3)).astype(np.float32)
+    want_back = ops.dense_backward(dy, a, b, want_dense, "tanh")
+    want_act = ops.activation_forward(a, "sigmoid")
+    for name, va in _variants(a).items():
+        np.testing.assert_array_equal(ops.matmul(va, b), want_mm, err_msg=name)
+        for nb, vb in _variants(b).items():
+            np.testing.assert_array_equal(ops.matmul(va, vb), want_mm, err_msg=f"{name} @ {nb}")
+        vat = _variants(np.ascontiguousarray(a.T))[name]
+        vbt = _variants(np.ascontiguousarray(b.T))[name]
+        np.testing.assert_array_equal(ops.gemm(vat, vbt, trans_a=True, trans_b=True), want_tt, err_msg=name)
+        np.testing.assert_array_equal(ops.dense_forward(va, b, bias, "tanh"), want_dense, err_msg=name)
+        got = ops.dense_backward(dy, va, _variants(b)[name], want_dense, "tanh")
+        for g, w in zip(got, want_back):
+            np.testing.assert_array_equal(g, w, err_msg=name)
+        np.testing.assert_array_equal(ops.activation_forward(va, "sigmoid"), want_act, err_msg=name)
+
+
+def test_odd_layouts_in_losses(rng):
+    p = rng.uniform(0.05, 1, (6, 4)).astype(np.float32)
+    t = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
+    want = ops.loss_forward(t, p, "categorical_crossentropy")
+    want_grad = ops.loss_backward(t, p, "categorical_crossentropy")
+    for name, vp in _variants(p).items():
+        vt = _variants(t)[name]
+        assert ops.loss_forward(vt, vp, "categorical_crossentropy") == want, name
+        np.testing.assert_array_equal(ops.loss_backward(vt, vp, "categorical_crossentropy"), want_grad,
+                                      err_msg=name)
+
+
+def test_integer_and_boolean_inputs_are_converted(backend):
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    b = np.ones((3, 2), dtype=bool)
+    np.testing.assert_array_equal(ops.matmul(a, b), [[3, 3], [12, 12]])
+    np.testing.assert_array_equal(ops.matmul(a.astype(np.uint8), b.astype(np.int64)), [[3, 3], [12, 12]])
+
+
+# ---- Zero-size inputs ---------------------------------------------------------------------------
+
+
+def test_zero_size_products(backend):
+    out = ops.matmul(f32(0, 5), f32(5, 3))
+    assert out.shape == (0, 3)
+    out = ops.matmul(f32(4, 0), f32(0, 3))
+    assert out.shape == (4, 3)
+    np.testing.assert_array_equal(out, np.zeros((4, 3)))
+    assert ops.matmul(f32(4, 5), f32(5, 0)).shape == (4, 0)
+    c = np.full((4, 3), np.nan, np.float32)
+    ops.gemm(f32(0, 4), f32(0, 3), c, trans_a=True)  # beta = 0: the NaNs are not read
+    np.testing.assert_array_equal(c, np.zeros((4, 3)))
+
+
+def test_zero_size_checks_still_apply(backend):
+    with raises(ValueError, "matmul", "inner dimensions"):
+        ops.matmul(f32(0, 5), f32(4, 0))
+
+
+def test_zero_size_matches_reference():
+    check_op("matmul", f32(0, 5), f32(5, 3))
+    check_op("matmul", f32(4, 0), f32(0, 3))
+    check_op("gemm", f32(0, 4), f32(0, 3), trans_a=True, alpha=2.0)
+
+
+@pytest.mark.parametrize("loss", ["mse", "binary_crossentropy", "categorical_crossentropy",
+                                  "sparse_categorical_crossentropy"])
+def test_empty_batch_is_a_value_error(backend, loss):
+    t = np.zeros(0, np.int64) if loss.startswith("sparse") else f32(0, 3)
+    with raises(ValueError, "loss_forward", "batch is empty", "(0, 3)"):
+        ops.loss_forward(t, f32(0, 3), loss)
+    with raises(ValueError, "loss_backward", "batch is empty"):
+        ops.loss_backward(t, f32(0, 3), loss)
+    with raises(ValueError, "crossentropy_logits_backward", "batch is empty"):
+        ops.crossentropy_logits_backward(t, f32(0, 3))
+
+
+def test_no_values_per_sample_is_a_value_error(backend):
+    with raises(ValueError, "loss_forward", "no values per sample", "(4, 0)"):
+        ops.loss_forward(f32(4, 0), f32(4, 0), "mse")
+
+
+# ---- Labels -------------------------------------------------------------------------------------
+
+BAD_LABELS = {
+    "too-large": np.array([0, 3, 1]),
+    "negative": np.array([0, -1, 1]),
+    "non-integral": np.array([0.0, 1.5, 1.0]),
+    "nan": np.array([0.0, np.nan, 1.0]),
+    "inf": np.array([0.0, np.inf, 1.0]),
+    "huge": np.array([0, 2**62, 1]),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_LABELS)
+def test_bad_labels_are_value_errors(backend, kind):
+    labels = BAD_LABELS[kind]
+    p = np.full((3, 3), 1 / 3, np.float32)
+    for op in ("loss_forward", "loss_backward"):
+        for from_logits in (False, True):
+            with raises(ValueError, op, "y_true", "[0, 3)", "y_true[1]="):
+                getattr(ops, op)(labels, p, "sparse_categorical_crossentropy", from_logits)
+    with raises(ValueError, "crossentropy_logits_backward", "y_true", "[0, 3)", "y_true[1]="):
+        ops.crossentropy_logits_backward(labels, p)
+    with raises(ValueError, "crossentropy_logits_backward", "y_true", "[0, 3)"):
+        ops.crossentropy_logits_backward(labels.reshape(3, 1), p)
+
+
+# ---- Names and hyper-parameters -----------------------------------------------------------------
+
+
+def test_unknown_activation(backend):
+    x = f32(2, 3)
+    for call in (lambda: ops.activation_forward(x, "gelu"), lambda: ops.activation_backward(x, x, "ReLU"),
+                 lambda: ops.dense_forward(x, f32(3, 2), None, "swish"),
+                 lambda: ops.dense_backward(f32(2, 2), x, f32(3, 2), f32(2, 2), "")):
+        with raises(ValueError, "unknown activation", "'relu'", "Received: activation="):
+            call()
+
+
+def test_unknown_loss(backend):
+    for op in ("loss_forward", "loss_backward"):
+        with raises(ValueError, op, "unknown loss", "'mse'", "Received: loss='hinge'"):
+            getattr(ops, op)(f32(2, 2), f32(2, 2), "hinge")
+
+
+def test_from_logits_only_for_crossentropies(backend):
+    for loss in ("mse", "mean_absolute_error"):
+        with raises(ValueError, "loss_forward", "from_logits", "cross-entropies", "Received: loss="):
+            ops.loss_forward(f32(2, 2), f32(2, 2), loss, True)
+
+
+@pytest.mark.parametrize("activation,alpha", [("leaky_relu", -0.1), ("leaky_relu", float("nan")),
+                                              ("leaky_relu", float("inf")), ("elu", 0.0), ("elu", -1.0),
+                                              ("elu", float("nan"))])
+def test_bad_activation_alpha(backend, activation, alpha):
+    x = f32(2, 3)
+    fragment = "negative_slope >= 0" if activation == "leaky_relu" else "alpha > 0"
+    with raises(ValueError, "activation_forward", activation, fragment, "alpha="):
+        ops.activation_forward(x, activation, alpha)
+    with raises(ValueError, "activation_backward", fragment):
+        ops.activation_backward(x, x, activation, alpha)
+    with raises(ValueError, "dense_forward", fragment):
+        ops.dense_forward(x, f32(3, 2), None, activation, alpha)
+
+
+@pytest.mark.parametrize("alpha", ["0.1", [0.1]], ids=["str", "list"])
+def test_non_numeric_alpha_is_a_type_error(backend, alpha):
+    # "op, argument, expected, received": not pybind11's generic cast failure (a RuntimeError)
+    with raises(TypeError, "activation_forward", "alpha"):
+        ops.activation_forward(f32(2, 3), "leaky_relu", alpha)
+
+
+# ---- Sizes that would overflow ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2**31, 2**60])
+def test_huge_dims_are_value_errors_not_crashes(n):
+    # zero-size operands whose product would have n² elements: the byte count overflows int64
+    a, b = np.empty((n, 0), np.float32), np.empty((0, n), np.float32)
+    with raises(ValueError, "matmul", f"({n}, {n})", "too large"):
+        ops.matmul(a, b)
+    with raises(ValueError, "gemm", "too large"):
+        ops.gemm(a, np.empty((n, 0), np.float32), trans_b=True)
+    with raises(ValueError, "dense_forward", "too large"):
+        ops.dense_forward(a, b)
+    with fastnn.backend("numpy"), pytest.raises(ValueError):
+        ops.matmul(a, b)
+
+
+def test_huge_but_representable_result_is_a_memory_error():
+    # 2**40 × 2**20 floats (4 EiB) fits int64 bytes but no machine: MemoryError, not a crash
+    with pytest.raises((MemoryError, ValueError)):
+        ops.matmul(np.empty((2**40, 0), np.float32), np.empty((0, 2**20), np.float32))
+
+
+# ---- Threads ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, -1, 5000])
+def test_set_num_threads_out_of_range(n):
+    with raises(ValueError, "set_num_threads", f"n={n}"):
+        fastnn.set_num_threads(n)
+
+
+@pytest.mark.parametrize("n", [1.5, True, "2", None, 2.0], ids=repr)
+def test_set_num_threads_not_an_int(n):
+    with raises(TypeError, "set_num_threads", "int"):
+        fastnn.set_num_threads(n)
+
+
+def test_set_num_threads_huge_int():
+    # larger than any C integer: still a ValueError naming the call, not a cast failure
+    with raises(ValueError, "set_num_threads"):
+        fastnn.set_num_threads(10**20)
+
