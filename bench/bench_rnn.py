@@ -18,6 +18,7 @@ in alternating blocks in one process (bench/_harness.py: >= 5 warm-up calls, med
 
     python bench/bench_rnn.py                    # 2 threads, 30 repetitions
     python bench/bench_rnn.py --threads 1 2 --reps 60
+    python bench/bench_rnn.py --layers "LSTM(128)" "GRU(128)"
 """
 
 from __future__ import annotations
@@ -164,8 +165,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, nargs="+", default=[2])
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--layers", nargs="+", choices=[c[0] for c in CASES], help="time only these layers")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
+    cases = [c for c in CASES if not args.layers or c[0] in args.layers]
 
     rng = np.random.default_rng(0)
     print(f"fastnn {fastnn.__version__}  kernel={fastnn._core.gemm_kernel()}  NumPy {np.__version__} "
@@ -185,7 +188,7 @@ def main(argv=None):
             print(f"threads = {threads}  (peak {peak:.0f} GFLOP/s)")
             print(f"  {'layer':<15} {'pass':<8} {'fastnn ms [p10-p90]':>26} {'numpy ms':>10} {'torch ms':>10} "
                   f"{'GFLOP/s':>8} {'% peak':>7} {'x numpy':>8} {'x torch':>8}")
-            for label, cell, U in CASES:
+            for label, cell, U in cases:
                 x, w, u, b, dh = make_weights(cell, U, rng)
                 for mode, backward in (("fwd", False), ("fwd+bwd", True)):
                     funcs = {

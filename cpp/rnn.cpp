@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 
 #include "fastnn.h"
 
