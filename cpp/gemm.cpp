@@ -92,8 +92,8 @@ static inline float op_at(const float* X, index_t ld, bool trans, index_t r, ind
     return trans ? X[c * ld + r] : X[r * ld + c];
 }
 
-static void apply_epilogue(float* C, index_t ldc, index_t m, index_t n, const float* bias,
-                           const Epilogue* ep) {
+FASTNN_ELEMENTWISE static void apply_epilogue(float* C, index_t ldc, index_t m, index_t n, const float* bias,
+                                              const Epilogue* ep) {
     // C tile (m × n); bias already offset to the tile's first column
     for (index_t i = 0; i < m; i++) {
         float* c = C + i * ldc;
@@ -326,7 +326,7 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         if (epilogue) apply_epilogue(C, ldc, M, N, epilogue->bias, epilogue);
         return;
     }
-    const GemmKernelInfo kern = *g_kernel;  // a copy: a concurrent retune cannot tear it
+    GemmKernelInfo kern = *g_kernel;  // a copy: a concurrent retune cannot tear it
     // Direct path (no packing): for small products, where packing would dominate, and for skinny
     // C (N <= NR, e.g. a 10-unit output layer), where every element of A is used exactly once
     // anyway and B stays in L1. Threads split M.
@@ -361,6 +361,13 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
             run_rows(t0, t1);
         }
         return;
+    }
+    // Balanced k blocks, up to a third longer than KC: K = 512 (an LSTM's 4·128 gates) runs as one
+    // pass over C instead of 384 + 128, and K = 784 as 392 + 392 instead of 384 + 384 + 16.
+    {
+        const index_t kc_limit = kern.KC + kern.KC / 3;
+        const index_t blocks = (K + kc_limit - 1) / kc_limit;
+        kern.KC = (int)round_up((K + blocks - 1) / blocks, 8);
     }
     const GemmProblem g = {A, lda, trans_a, B, ldb, trans_b, C, ldc, K, alpha, beta, epilogue};
     int threads = num_threads();
