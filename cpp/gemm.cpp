@@ -150,11 +150,9 @@ static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool 
     }
 }
 
-// (first_sliver, sliver_step) select every step-th sliver: threads sharing one Bp pack a share each.
 static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool trans_b,
-                   index_t p0, index_t j0, index_t kc, index_t nc, int NR, int first_sliver = 0,
-                   int sliver_step = 1) {
-    for (index_t js = (index_t)first_sliver * NR; js < nc; js += (index_t)sliver_step * NR) {
+                   index_t p0, index_t j0, index_t kc, index_t nc, int NR) {
+    for (index_t js = 0; js < nc; js += NR) {
         const index_t nr = std::min<index_t>(NR, nc - js);
         float* dst = Bp + js * kc;  // this sliver: kc × NR
         if (!trans_b) {
@@ -213,22 +211,6 @@ static inline void micro_tile(const GemmKernelInfo& kern, const GemmProblem& g, 
     if (last && g.ep) apply_epilogue(c, g.ldc, mr, nr, g.ep->bias ? g.ep->bias + j0 : nullptr, g.ep);
 }
 
-// The packed B block Bp, either private (team == 1) or shared by a team of threads that split
-// M: then every thread packs a share of the slivers, with barriers before (nobody still reads the
-// previous block) and after (the whole block is there). All team members must call it equally often.
-static void pack_b_block(const GemmProblem& g, float* Bp, index_t pc, index_t jc, index_t kc, index_t nc,
-                         int NR, int member, int team) {
-    if (team == 1) {
-        pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, NR);
-        return;
-    }
-#ifdef FASTNN_OPENMP
-#pragma omp barrier
-    pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, NR, member, team);
-#pragma omp barrier
-#endif
-}
-
 // The five loops on rows [i_begin, i_end) × columns [j_begin, j_end) of C, in one of two orders
 // (GemmKernelInfo::b_block_in_l2):
 //   JC → PC → IC → JR → IR (BLIS's Haswell order): the packed A block (MC×KC) in L2, one B
@@ -236,11 +218,9 @@ static void pack_b_block(const GemmProblem& g, float* Bp, index_t pc, index_t jc
 //   IC → PC → JC → IR → JR (BLIS's SKX order, transposed to row-major): the packed A block
 //     (large MC) waits in L3, each packed B block (KC×NC) is reused from L2 by every A micro-panel,
 //     and the A micro-panel (MR×KC) stays in L1 while the JR loop streams B past it.
-// Ap is this thread's; Bp is shared by the team (see pack_b_block). ic_blocks is the team's
-// common IC trip count (threads with fewer rows run empty blocks, so barriers stay matched).
+// Ap and Bp are this thread's packing buffers.
 static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin, index_t i_end,
-                       index_t j_begin, index_t j_end, float* Ap, float* Bp, int member, int team,
-                       index_t ic_blocks) {
+                       index_t j_begin, index_t j_end, float* Ap, float* Bp) {
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
     if (!kern.b_block_in_l2) {
         for (index_t jc = j_begin; jc < j_end; jc += NC) {  // JC loop
@@ -249,7 +229,7 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
                 const index_t kc = std::min(KC, g.K - pc);
                 const bool last = pc + kc == g.K;
                 const float beta = pc == 0 ? g.beta : 1.0f;
-                pack_b_block(g, Bp, pc, jc, kc, nc, (int)NR, member, team);
+                pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
                 for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
                     const index_t mc = std::min(MC, i_end - ic);
                     pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
@@ -262,17 +242,16 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
         }
         return;
     }
-    for (index_t b = 0; b < ic_blocks; b++) {  // IC loop
-        const index_t ic = i_begin + b * MC;
-        const index_t mc = std::max<index_t>(0, std::min(MC, i_end - ic));
+    for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
+        const index_t mc = std::min(MC, i_end - ic);
         for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
             const index_t kc = std::min(KC, g.K - pc);
             const bool last = pc + kc == g.K;
             const float beta = pc == 0 ? g.beta : 1.0f;
-            if (mc > 0) pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
+            pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
             for (index_t jc = j_begin; jc < j_end; jc += NC) {  // JC loop
                 const index_t nc = std::min(NC, j_end - jc);
-                pack_b_block(g, Bp, pc, jc, kc, nc, (int)NR, member, team);
+                pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
                 for (index_t ir = 0; ir < mc; ir += MR)    // IR loop
                     for (index_t jr = 0; jr < nc; jr += NR)  // JR loop
                         micro_tile(kern, g, kc, Ap + ir * kc, Bp + jr * kc, ic + ir, jc + jr,
@@ -375,26 +354,18 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
     int tm = 1, tn = 1;
     if (threads > 1) choose_grid(M, N, kern.MR, kern.NR, threads, &tm, &tn);
     threads = tm * tn;
-    // Threads that split only M share one packed B block (each packs a share): B is packed once,
-    // not once per thread. Threads that split N pack disjoint columns of B anyway.
-#ifdef FASTNN_OPENMP
-    const bool shared_b = threads > 1 && tn == 1;
-#else
-    const bool shared_b = false;
-#endif
-
-    // Packing buffers, taken before any parallel region (an allocation failure surfaces here as
-    // std::bad_alloc, never inside OpenMP): one A block per thread, one B block per thread or one
-    // shared. Sizes rounded to 16 floats so every buffer stays 64-byte aligned.
+    // Packing buffers, one A block and one B block per thread, taken before any parallel region (an
+    // allocation failure surfaces here as std::bad_alloc, never inside OpenMP). Sizes rounded to 16
+    // floats so every buffer stays 64-byte aligned. (Sharing one packed B block between threads
+    // that split M saves its packing but costs barriers: measured no faster on a quiet machine and
+    // up to 2x slower when another process holds a core, so each thread packs its own.)
     const index_t ms = (M + kern.MR - 1) / kern.MR, ns = (N + kern.NR - 1) / kern.NR;
     const index_t kc_max = std::min<index_t>(kern.KC, K);
     const index_t m_tile = ((ms + tm - 1) / tm) * kern.MR;
     const index_t n_tile = ((ns + tn - 1) / tn) * kern.NR;
     const index_t a_floats = round_up(std::min<index_t>(kern.MC, m_tile) * kc_max, 16);
     const index_t b_floats = round_up(round_up(std::min<index_t>(kern.NC, n_tile), kern.NR) * kc_max, 16);
-    const index_t b_buffers = shared_b ? 1 : threads;
-    float* scratch = thread_scratch(0, (size_t)(a_floats * threads + b_floats * b_buffers));
-    const index_t ic_blocks = (m_tile + kern.MC - 1) / kern.MC;
+    float* scratch = thread_scratch(0, (size_t)((a_floats + b_floats) * threads));
 
     // Thread t owns rows [m0, m1) × cols [n0, n1) of C; cuts fall on MR/NR boundaries.
     auto run_tile = [&](int t) {
@@ -405,42 +376,17 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         split_range(ns, tn, tj, &r0, &r1);
         const index_t m0 = s0 * kern.MR, m1 = std::min(M, s1 * kern.MR);
         const index_t n0 = r0 * kern.NR, n1 = std::min(N, r1 * kern.NR);
-        float* Ap = scratch + t * a_floats;
-        float* Bp = scratch + threads * a_floats + (shared_b ? 0 : t * b_floats);
-        if (shared_b) {
-            // every member runs the same JC/PC/IC trip counts, even with no rows of its own
-            gemm_loops(kern, g, m0, std::max(m0, m1), 0, N, Ap, Bp, t, threads, ic_blocks);
-        } else if (m0 < m1 && n0 < n1) {
-            gemm_loops(kern, g, m0, m1, n0, n1, Ap, Bp, 0, 1, (m1 - m0 + kern.MC - 1) / kern.MC);
-        }
+        if (m0 >= m1 || n0 >= n1) return;
+        float* Ap = scratch + t * (a_floats + b_floats);
+        gemm_loops(kern, g, m0, m1, n0, n1, Ap, Ap + a_floats);
     };
     if (threads == 1) {
         run_tile(0);
         return;
     }
 #ifdef FASTNN_OPENMP
-#pragma omp parallel num_threads(threads)
-    {
-        // exactly `threads` members (OpenMP may give fewer under nested or limited runtimes:
-        // then fall back to private packing, which needs no barriers)
-        if (omp_get_num_threads() == threads) {
-            run_tile(omp_get_thread_num());
-        } else {
-#pragma omp single
-            for (int t = 0; t < threads; t++) {
-                DenormalGuard denormals;
-                const int ti = t / tn, tj = t % tn;
-                index_t s0, s1, r0, r1;
-                split_range(ms, tm, ti, &s0, &s1);
-                split_range(ns, tn, tj, &r0, &r1);
-                const index_t m0 = s0 * kern.MR, m1 = std::min(M, s1 * kern.MR);
-                const index_t n0 = r0 * kern.NR, n1 = std::min(N, r1 * kern.NR);
-                if (m0 < m1 && n0 < n1)
-                    gemm_loops(kern, g, m0, m1, n0, n1, scratch, scratch + threads * a_floats, 0, 1,
-                               (m1 - m0 + kern.MC - 1) / kern.MC);
-            }
-        }
-    }
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; t++) run_tile(t);
 #else
     for (int t = 0; t < threads; t++) run_tile(t);
 #endif

@@ -18,8 +18,13 @@ void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64
                     int64_t n, float alpha, float beta) {
     __m512 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    // C's 12 rows are written after the k loop: start fetching them now
+    for (int i = 0; i < MR && i < m; i++) _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int64_t p = 0; p < k; p++) {
+        // B streams from L2 (the SKX loop order): fetch 8 k-steps (1 KB) ahead into L1
+        _mm_prefetch((const char*)(Bp + 8 * NR), _MM_HINT_T0);
+        _mm_prefetch((const char*)(Bp + 8 * NR + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
