@@ -115,7 +115,12 @@ def test_keras_defaults_and_state_slots():
     assert len(adam.variables) == 4
     for slot in adam.variables:
         assert slot.dtype == np.float32 and slot.flags.c_contiguous
-    assert SGD(momentum=0.0).variables == [] and len(RMSprop(centered=True, momentum=0.1).variables) == 0
+    rms = RMSprop(centered=True, momentum=0.1)
+    rms.build(params)
+    assert len(rms.variables) == 6 and len(RMSprop().variables) == 0
+    sgd = SGD(momentum=0.0)
+    sgd.build(params)
+    assert sgd.variables == []
 
 
 def test_aliases_and_legacy_arguments():
