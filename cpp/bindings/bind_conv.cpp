@@ -205,28 +205,13 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
                        " to match x, w, strides, padding and dilation_rate. Received: " + name + ".shape=" +
                        shape_str(*arr));
     }
-    auto dw = new_float_array(dims_of(a.w), op, "dw");
-    std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), 0.0f);
-    py::object dx_obj = py::none(), db_obj = py::none();
-    float *DX = nullptr, *DB = nullptr;
-    if (need_dx) {
-        auto dx = new_float_array(dims_of(a.x), op, "dx");
-        DX = dx.mutable_data();
-        dx_obj = dx;
-    }
-    if (use_bias) {
-        auto db = new_float_array({a.s.OC}, op, "db");
-        DB = db.mutable_data();
-        std::fill(DB, DB + a.s.OC, 0.0f);
-        db_obj = db;
-    }
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, op);
     const float *DY = dy.data(), *Y = has_y ? y.data() : nullptr, *X = a.x.data(), *W = a.w.data();
-    float* DW = dw.mutable_data();
     {
         py::gil_scoped_release release;
-        conv_backward(DX, DW, DB, DY, Y, X, W, a.s, act, al);
+        conv_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
     }
-    return py::make_tuple(dx_obj, dw, db_obj);
+    return g.as_tuple();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,29 +481,14 @@ py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py:
     require_shape(y, p_dims, op, "y", L.y, "(the pooled output's shape)");
     const int64_t P = a.s.out[0] * a.s.out[1] * a.s.out[2];
     IndexArray argmax = argmax_arg(argmax_obj, p_dims, P, L.y, op);
-    auto dw = new_float_array(dims_of(a.w), op, "dw");
-    std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), 0.0f);
-    py::object dx_obj = py::none(), db_obj = py::none();
-    float *DX = nullptr, *DB = nullptr;
-    if (need_dx) {
-        auto dx = new_float_array(dims_of(a.x), op, "dx");
-        DX = dx.mutable_data();
-        dx_obj = dx;
-    }
-    if (use_bias) {
-        auto db = new_float_array({a.s.OC}, op, "db");
-        DB = db.mutable_data();
-        std::fill(DB, DB + a.s.OC, 0.0f);
-        db_obj = db;
-    }
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, op);
     const float *DY = dy.data(), *Y = y.data(), *X = a.x.data(), *W = a.w.data();
     const int32_t* A = argmax.data();
-    float* DW = dw.mutable_data();
     {
         py::gil_scoped_release release;
-        conv_maxpool_backward(DX, DW, DB, DY, A, Y, X, W, a.s, ps, act, al);
+        conv_maxpool_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, A, Y, X, W, a.s, ps, act, al);
     }
-    return py::make_tuple(dx_obj, dw, db_obj);
+    return g.as_tuple();
 }
 
 py::array_t<float> global_avgpool_forward_b(py::handle x_obj) {

@@ -107,21 +107,7 @@ py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj
             fail_value(std::string(op) + ": " + name + " must be (N, OC) = " + shape_str({d.N, d.OC}) +
                        " to match x and w. Received: " + name + ".shape=" + shape_str(*arr));
     }
-    auto dw = new_float_array({d.C, d.OC}, op, "dw");
-    std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), 0.0f);
-    py::object dx_obj = py::none(), db_obj = py::none();
-    float *DX = nullptr, *DB = nullptr;
-    if (need_dx) {
-        auto dx = new_float_array({d.N, d.C}, op, "dx");
-        DX = dx.mutable_data();
-        dx_obj = dx;
-    }
-    if (use_bias) {
-        auto db = new_float_array({d.OC}, op, "db");
-        DB = db.mutable_data();
-        std::fill(DB, DB + d.OC, 0.0f);
-        db_obj = db;
-    }
+    LayerGrads g = layer_grads({d.N, d.C}, {d.C, d.OC}, d.OC, need_dx, use_bias, op);
     // dz: dy ⊙ act'(y), the kernel's scratch; a fresh buffer so dy is never modified.
     py::array_t<float> dz;
     float* DZ = nullptr;
@@ -130,12 +116,11 @@ py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj
         DZ = dz.mutable_data();
     }
     const float *DY = dy.data(), *Y = y.data(), *X = d.x.data(), *W = d.w.data();
-    float* DW = dw.mutable_data();
     {
         py::gil_scoped_release release;
-        dense_backward(DX, DW, DB, DZ, DY, Y, X, W, d.N, d.C, d.OC, act, a);
+        dense_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DZ, DY, Y, X, W, d.N, d.C, d.OC, act, a);
     }
-    return py::make_tuple(dx_obj, dw, db_obj);
+    return g.as_tuple();
 }
 
 }  // namespace
