@@ -564,6 +564,14 @@ py::array_t<float> global_maxpool_backward_b(py::handle dy_obj, py::handle argma
 
 }  // namespace
 
+// Keras's default for strides/dilation_rate: 1 for 1-D, (1, 1) or (1, 1, 1) otherwise.
+static py::object unit_default(int nd) {
+    if (nd == 1) return py::int_(1);
+    py::tuple ones(nd);
+    for (int i = 0; i < nd; i++) ones[(size_t)i] = py::int_(1);
+    return ones;
+}
+
 void register_conv(py::module_& m) {
     static const char* fwd[] = {"conv1d_forward", "conv2d_forward", "conv3d_forward"};
     static const char* bwd[] = {"conv1d_backward", "conv2d_backward", "conv3d_backward"};
@@ -573,9 +581,7 @@ void register_conv(py::module_& m) {
     static const char* apb[] = {"avgpool1d_backward", "avgpool2d_backward", "avgpool3d_backward"};
     for (int nd = 1; nd <= 3; nd++) {
         const char *f = fwd[nd - 1], *b = bwd[nd - 1];
-        py::tuple ones_tuple(nd);
-        for (int i = 0; i < nd; i++) ones_tuple[(size_t)i] = py::int_(1);
-        const py::object ones = nd == 1 ? py::object(py::int_(1)) : py::object(ones_tuple);
+        const py::object ones = unit_default(nd);
         m.def(
             f,
             [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, const std::string& padding,
@@ -635,9 +641,7 @@ void register_conv(py::module_& m) {
     static const char* cmb[] = {"conv1d_maxpool_backward", "conv2d_maxpool_backward", "conv3d_maxpool_backward"};
     for (int nd = 1; nd <= 3; nd++) {
         const char *f = cmf[nd - 1], *b = cmb[nd - 1];
-        py::tuple ones_tuple(nd);
-        for (int i = 0; i < nd; i++) ones_tuple[(size_t)i] = py::int_(1);
-        const py::object ones = nd == 1 ? py::object(py::int_(1)) : py::object(ones_tuple);
+        const py::object ones = unit_default(nd);
         m.def(
             f,
             [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, const std::string& padding,

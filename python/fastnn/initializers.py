@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from . import utils
+from ._config import Configurable, serialize
 
 # The truncated normal's std over the normal's, for a cut at 2 standard deviations.
 _TRUNC_STD = 0.87962566103423978
@@ -32,22 +33,11 @@ def compute_fans(shape):
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: ``__call__(shape, dtype=None)`` returns an array; ``get_config`` its arguments."""
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _dtype(dtype):
@@ -311,12 +301,6 @@ def get(identifier):
         return Constant(identifier)
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
 
-
-def serialize(initializer):
-    """``{"class_name": ..., "config": {...}}`` for a config file (None stays None)."""
-    if initializer is None:
-        return None
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
 
 
 def deserialize(config):

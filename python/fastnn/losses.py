@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from ._config import serialize
 
 _EPSILON = 1e-7
 
@@ -181,11 +182,6 @@ def get(identifier):
         return _CLASSES[identifier["class_name"]].from_config(dict(identifier.get("config") or {}))
     raise ValueError(f"Could not interpret loss identifier: {identifier!r}. fastnn trains with the built-in losses "
                      f"({', '.join(sorted(_CLASSES))}); a custom Python loss has no gradient kernel")
-
-
-def serialize(loss):
-    """``{"class_name": ..., "config": {...}}``."""
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 
 def deserialize(config):

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._config import Configurable, serialize
 
-class Regularizer:
+
+class Regularizer(Configurable):
     """Base class: ``__call__(x) -> float`` penalty, ``gradient(x) -> array``."""
 
     def __call__(self, x):
@@ -23,17 +25,6 @@ class Regularizer:
 
     def gradient(self, x):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _coefficient(value, name, cls):
@@ -120,12 +111,6 @@ def get(identifier):
         return cls.from_config(dict(identifier.get("config") or {}))
     raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
 
-
-def serialize(regularizer):
-    """``{"class_name": ..., "config": {...}}`` (None stays None)."""
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
 
 
 def deserialize(config):

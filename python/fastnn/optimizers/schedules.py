@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import math
 
+from .._config import Configurable, serialize
 
-class LearningRateSchedule:
+
+class LearningRateSchedule(Configurable):
     """Base class: ``schedule(step) -> float``; ``get_config``/``from_config``."""
 
     def __call__(self, step):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _positive(value, name, cls):
@@ -123,10 +114,6 @@ class CosineDecay(LearningRateSchedule):
 
 _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay)}
 
-
-def serialize(schedule):
-    """``{"class_name": ..., "config": {...}}``."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
 def deserialize(config):
