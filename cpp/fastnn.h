@@ -64,6 +64,21 @@ struct Epilogue {
 void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
            index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha, float beta,
            const Epilogue* epilogue = nullptr);
+// B packed once for many products with the same B (an RNN's recurrent weights, used at every
+// step): sgemm_pack_b fills `panels` (sgemm_packed_b_floats(K, N) floats, caller-owned, 64-byte
+// aligned) and returns the handle; sgemm_packed_b then runs C = alpha·op(A)·op(B) + beta·C (+ epilogue)
+// ON THE CALLING THREAD (no parallel region: callers split M themselves), packing A into `a_panels`
+// (sgemm_packed_a_floats(M, K) floats). Each row of C is computed the same way whatever M is.
+struct PackedB {
+    const float* panels = nullptr;
+    index_t K = 0, N = 0;
+    const void* kernel = nullptr;  // the micro-kernel the panels were laid out for
+};
+index_t sgemm_packed_b_floats(index_t K, index_t N);
+index_t sgemm_packed_a_floats(index_t M, index_t K);
+PackedB sgemm_pack_b(float* panels, const float* B, index_t ldb, bool trans_b, index_t K, index_t N);
+void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
+                    float alpha, float beta, float* a_panels, const Epilogue* epilogue = nullptr);
 // The algorithmic reference and the tests' oracle for sgemm (triple loop, same contract).
 void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
                  index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha,

@@ -118,11 +118,19 @@ void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_
     if (epilogue) apply_epilogue(C, ldc, M, N, epilogue->bias, epilogue);
 }
 
+// Packing copies rows of NR (or MR) floats: a libc memmove call per 128-byte row costs more than
+// the copy, so GCC must not turn the copy loops back into memcpy calls.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTNN_NO_LIBC_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FASTNN_NO_LIBC_COPIES
+#endif
+
 // ---------------------------------------------------------------------------------------------
 // Packing. Ap: mc rows of op(A) × kc, as ceil(mc/MR) slivers of kc × MR (zero-padded rows).
 // Bp: kc × nc of op(B), as ceil(nc/NR) slivers of kc × NR (zero-padded columns).
 
-static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool trans_a,
+FASTNN_ELEMENTWISE static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool trans_a,
                    index_t i0, index_t p0, index_t mc, index_t kc, int MR) {
     for (index_t is = 0; is < mc; is += MR) {
         const index_t mr = std::min<index_t>(MR, mc - is);
@@ -150,7 +158,7 @@ static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool 
     }
 }
 
-static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool trans_b,
+FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool trans_b,
                    index_t p0, index_t j0, index_t kc, index_t nc, int NR) {
     for (index_t js = 0; js < nc; js += NR) {
         const index_t nr = std::min<index_t>(NR, nc - js);
@@ -160,12 +168,8 @@ static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool 
             for (index_t p = 0; p < kc; p++) {
                 const float* src = B + (p0 + p) * ldb + j0 + js;
                 float* d = dst + p * NR;
-                if (nr == NR) {
-                    std::memcpy(d, src, sizeof(float) * NR);
-                } else {
-                    for (index_t j = 0; j < nr; j++) d[j] = src[j];
-                    for (index_t j = nr; j < NR; j++) d[j] = 0.0f;
-                }
+                for (index_t j = 0; j < nr; j++) d[j] = src[j];
+                for (index_t j = nr; j < NR; j++) d[j] = 0.0f;
             }
         } else {
             // B stored N × K: a transpose. Go 8 rows of the sliver at a time, so the 8 destination
@@ -261,6 +265,14 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
     }
 }
 
+// Balanced k blocks, up to a third longer than KC: K = 512 (an LSTM's 4·128 gates) runs as one
+// pass over C instead of 384 + 128, and K = 784 as 392 + 392 instead of 384 + 384 + 16.
+static index_t balanced_kc(const GemmKernelInfo& kern, index_t K) {
+    const index_t kc_limit = kern.KC + kern.KC / 3;
+    const index_t blocks = (K + kc_limit - 1) / kc_limit;
+    return round_up((K + blocks - 1) / blocks, 8);
+}
+
 // Work below this many multiply-adds runs on one thread: a parallel region costs more than it saves.
 static constexpr double kParallelMinWork = 1 << 19;
 // Products up to this many multiply-adds (with B not transposed) skip packing: the direct kernel.
@@ -341,13 +353,7 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         }
         return;
     }
-    // Balanced k blocks, up to a third longer than KC: K = 512 (an LSTM's 4·128 gates) runs as one
-    // pass over C instead of 384 + 128, and K = 784 as 392 + 392 instead of 384 + 384 + 16.
-    {
-        const index_t kc_limit = kern.KC + kern.KC / 3;
-        const index_t blocks = (K + kc_limit - 1) / kc_limit;
-        kern.KC = (int)round_up((K + blocks - 1) / blocks, 8);
-    }
+    kern.KC = (int)balanced_kc(kern, K);
     const GemmProblem g = {A, lda, trans_a, B, ldb, trans_b, C, ldc, K, alpha, beta, epilogue};
     int threads = num_threads();
     if ((double)M * (double)N * (double)K < kParallelMinWork) threads = 1;
@@ -390,6 +396,59 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
 #else
     for (int t = 0; t < threads; t++) run_tile(t);
 #endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// B packed once, many products. Panels: for each k block of kc = balanced_kc(K) rows (the last
+// may be shorter), ceil(N/NR) slivers of kc × NR, exactly what gemm_loops packs per block; block
+// pc starts at pc · round_up(N, NR).
+
+index_t sgemm_packed_b_floats(index_t K, index_t N) { return round_up(K * round_up(N, g_kernel->NR), 16); }
+
+index_t sgemm_packed_a_floats(index_t M, index_t K) {
+    const GemmKernelInfo& kern = *g_kernel;
+    return round_up(std::min<index_t>(kern.MC, round_up(M, kern.MR)) * std::min(balanced_kc(kern, K), K), 16);
+}
+
+PackedB sgemm_pack_b(float* panels, const float* B, index_t ldb, bool trans_b, index_t K, index_t N) {
+    const GemmKernelInfo* kern = g_kernel;
+    const index_t kc_max = balanced_kc(*kern, K), n_pad = round_up(N, kern->NR);
+    for (index_t pc = 0; pc < K; pc += kc_max)
+        pack_b(panels + pc * n_pad, B, ldb, trans_b, pc, 0, std::min(kc_max, K - pc), N, kern->NR);
+    PackedB packed;
+    packed.panels = panels;
+    packed.K = K;
+    packed.N = N;
+    packed.kernel = kern;
+    return packed;
+}
+
+void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
+                    float alpha, float beta, float* a_panels, const Epilogue* epilogue) {
+    const GemmKernelInfo& kern = *static_cast<const GemmKernelInfo*>(B.kernel);
+    const index_t K = B.K, N = B.N;
+    if (M <= 0 || N <= 0 || K <= 0 || alpha == 0.0f) {
+        sgemm(C, ldc, A, lda, trans_a, nullptr, 0, false, M, N, 0, alpha, beta, epilogue);  // C = beta·C
+        return;
+    }
+    DenormalGuard denormals;
+    const GemmProblem g = {A, lda, trans_a, nullptr, 0, false, C, ldc, K, alpha, beta, epilogue};
+    const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, kc_max = balanced_kc(kern, K), n_pad = round_up(N, NR);
+    for (index_t pc = 0; pc < K; pc += kc_max) {  // k blocks in order: each C element sums the same way
+        const index_t kc = std::min(kc_max, K - pc);
+        const bool last = pc + kc == K;
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        const float* Bp = B.panels + pc * n_pad;
+        for (index_t ic = 0; ic < M; ic += MC) {
+            const index_t mc = std::min(MC, M - ic);
+            pack_a(a_panels, A, lda, trans_a, ic, pc, mc, kc, (int)MR);
+            // JR outer: one B micro-panel (kc × NR) stays in L1 while the A slivers stream past it
+            for (index_t jr = 0; jr < N; jr += NR)
+                for (index_t ir = 0; ir < mc; ir += MR)
+                    micro_tile(kern, g, kc, a_panels + ir * kc, Bp + jr * kc, ic + ir, jr, std::min(MR, mc - ir),
+                               std::min(NR, N - jr), beta_k, last);
+        }
+    }
 }
 
 }  // namespace fastnn

@@ -4,10 +4,10 @@
 //
 // Forward: the input projection of all steps is ONE GEMM, X (T·N × C)·W + b, written where the
 // step's gates will live; then per step the recurrent product h_prev·U accumulates onto that
-// step's (N × G·OC) tile (beta = 1) and one pass applies the gate nonlinearities and the state
-// update over the tile while it is in L2.
+// step's (N × G·OC) tile (beta = 1) against U packed once per call, and one pass applies the gate
+// nonlinearities and the state update over the tile while it is in L2.
 // Backward: per step only the gate gradients (one pass) and dh_prev = dG·Uᵀ (one GEMM against
-// Uᵀ, transposed once per call); after the loop ONE whole-sequence GEMM gives dU, db and dW
+// Uᵀ, packed once per call); after the loop ONE whole-sequence GEMM gives dU, db and dW
 // together — Zᵀ·dG with Z's rows [h_prev | 1 | x] — and one more gives dX = dG·Wᵀ.
 //
 // Layout: every internal buffer is time-major in processing order (step s reads x[:, T-1-s] when
@@ -21,8 +21,8 @@
 //   GRU        G (T, N, 3·OC) activated [z r hh] | E (T, N, OC) where E is h_prev·u_h + b_rh
 //              (reset_after, before the reset) or r ⊙ h_prev (reset before)
 //
-// Threads: a step's elementwise pass splits the batch rows; GEMMs never split their k loop, so no
-// result depends on the thread count.
+// Threads: the step loop splits the batch, one slice per thread for the whole sequence (StepPlan);
+// the whole-sequence GEMMs never split their k loop, so no result depends on the thread count.
 // What this file does not do: masking, dropout (the layer masks x and h), stateful batches.
 
 #include <algorithm>
@@ -127,14 +127,20 @@ void init_state(float* s, const float* s0, index_t count) {
         std::fill(s, s + count, 0.0f);
 }
 
-// ut (G·OC, OC) = uᵀ: backward's per-step products dG·uᵀ then read B untransposed, which the
-// GEMM packs with row copies instead of a strided gather every step.
-void transpose_weights(float* ut, const float* u, index_t OC, index_t GO) {
-    constexpr index_t B = 32;
-    for (index_t i0 = 0; i0 < OC; i0 += B)
-        for (index_t j0 = 0; j0 < GO; j0 += B)
-            for (index_t i = i0; i < std::min(OC, i0 + B); i++)
-                for (index_t j = j0; j < std::min(GO, j0 + B); j++) ut[j * OC + i] = u[i * GO + j];
+// Every step's input projection x·w + b as ONE GEMM over the T·N rows of Z (out: (T·N, GO), row
+// stride ldo). With a bias, A also takes Z's ones column and B is [b; w] stacked, so the bias rides
+// in the product: no epilogue pass over the output of a product only K = C + 1 deep.
+void input_projection(float* out, index_t ldo, const float* Z, const float* w, const float* b, index_t TN, index_t C,
+                      index_t OC, index_t GO) {
+    const index_t ZW = OC + 1 + C;
+    if (!b) {
+        sgemm(out, ldo, Z + OC + 1, ZW, false, w, GO, false, TN, GO, C, 1.0f, 0.0f);
+        return;
+    }
+    float* bw = thread_scratch(3, (size_t)((C + 1) * GO));  // (C+1, GO) = [b; w]
+    std::memcpy(bw, b, sizeof(float) * GO);
+    std::memcpy(bw + GO, w, sizeof(float) * C * GO);
+    sgemm(out, ldo, Z + OC, ZW, false, bw, GO, false, TN, GO, C + 1, 1.0f, 0.0f);
 }
 
 // dh (N, OC) = dh_last + dh_seq[:, T-1] (either may be null): the gradient reaching the last step.
@@ -182,6 +188,66 @@ index_t carve_size(std::initializer_list<index_t> sizes) {
     for (index_t n : sizes) total += (n + 15) / 16 * 16;
     return total;
 }
+
+// The step loop. Batch rows never interact in a recurrent layer, so the batch is cut into one
+// slice per thread and each thread carries its slice through EVERY step: one parallel region per
+// sequence and no barrier per step (a per-step region pair costs ~2-5 µs against ~50 µs of work,
+// and far more when another process holds a core). The recurrent weights are packed once per call
+// and shared read-only; each thread packs only its own rows of h (or dG) per step. Every row is
+// computed the same way whatever the slice, so results do not depend on the thread count.
+struct StepOperand {  // one recurrent product's op(B): K × N, stored N × K when trans_b
+    const float* B;
+    index_t ldb;
+    bool trans_b;
+    index_t K, N;
+};
+
+class StepPlan {
+public:
+    PackedB b[2];  // the products, in the order given
+
+    // mul_adds_per_row: the recurrent multiply-adds of one batch row over the whole sequence.
+    StepPlan(index_t N, index_t mul_adds_per_row, std::initializer_list<StepOperand> operands) : N_(N) {
+        threads_ = (double)N * (double)mul_adds_per_row >= 1e6 ? (int)std::min<index_t>(num_threads(), N) : 1;
+        index_t k_max = 0, b_floats[2] = {0, 0}, i = 0;
+        for (const StepOperand& op : operands) {
+            b_floats[i++] = sgemm_packed_b_floats(op.K, op.N);
+            k_max = std::max(k_max, op.K);
+        }
+        a_floats_ = sgemm_packed_a_floats((N + threads_ - 1) / threads_, k_max);
+        float* base = thread_scratch(2, (size_t)(b_floats[0] + b_floats[1] + threads_ * a_floats_));
+        a_panels_ = base + b_floats[0] + b_floats[1];
+        i = 0;
+        for (const StepOperand& op : operands) {
+            b[i] = sgemm_pack_b(base, op.B, op.ldb, op.trans_b, op.K, op.N);
+            base += b_floats[i++];
+        }
+    }
+
+    // fn(n0, n1, a_panels) runs the whole step loop for batch rows [n0, n1) on one thread.
+    template <class Fn>
+    void run(Fn&& fn) {
+#ifdef FASTNN_OPENMP
+        if (threads_ > 1) {
+#pragma omp parallel for num_threads(threads_) schedule(static, 1)
+            for (int t = 0; t < threads_; t++) {
+                DenormalGuard denormals;
+                index_t n0, n1;
+                split_range(N_, threads_, t, &n0, &n1);
+                fn(n0, n1, a_panels_ + t * a_floats_);
+            }
+            return;
+        }
+#endif
+        fn(index_t(0), N_, a_panels_);
+    }
+
+private:
+    index_t N_;
+    int threads_ = 1;
+    index_t a_floats_ = 0;
+    float* a_panels_ = nullptr;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Per-step elementwise passes over batch rows [r0, r1), multi-versioned like activation.cpp
@@ -408,17 +474,15 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
     const index_t ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;  // (T+1, N, OC+1+C)
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
-    // every step's x·w + b, straight into the state slots of row blocks 1..T
-    Epilogue ep;
-    ep.bias = b;
-    sgemm(Z + NZ, ZW, Z + OC + 1, ZW, false, w, OC, false, T * N, OC, C, 1.0f, 0.0f, b ? &ep : nullptr);
-    for (index_t s = 0; s < T; s++) {
-        float* h = Z + (s + 1) * NZ;
-        sgemm(h, ZW, Z + s * NZ, ZW, false, u, OC, false, N, OC, OC, 1.0f, 1.0f);  // += h_prev·u
-        for_rows(N, N * OC, [&](index_t r0, index_t r1) {
-            for (index_t n = r0; n < r1; n++) activation_inplace(h + n * ZW, OC, act, alpha);
-        });
-    }
+    input_projection(Z + NZ, ZW, Z, w, b, T * N, C, OC, OC);  // straight into the state slots of row blocks 1..T
+    StepPlan plan(N, T * OC * OC, {{u, OC, false, OC, OC}});
+    plan.run([&](index_t n0, index_t n1, float* ap) {
+        for (index_t s = 0; s < T; s++) {
+            float* h = Z + (s + 1) * NZ;
+            sgemm_packed_b(h + n0 * ZW, ZW, Z + s * NZ + n0 * ZW, ZW, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
+            for (index_t n = n0; n < n1; n++) activation_inplace(h + n * ZW, OC, act, alpha);  // h = act(· + h_prev·u)
+        }
+    });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
@@ -431,27 +495,25 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     DenormalGuard denormals;
     const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, OC * OC, ZW * OC}))};
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, ZW * OC}))};
     float* dxt = sc.take(dx ? TN * C : 0);
     float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
-    float* ut = sc.take(OC * OC);
     float* out = sc.take(ZW * OC);
-    transpose_weights(ut, u, OC, OC);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
-    for (index_t s = T - 1; s >= 0; s--) {
-        float* da = dA + s * NO;
-        const float* next = seq_grad(dh_seq, s, OC);
-        for_rows(N, NO, [&](index_t r0, index_t r1) {
-            for (index_t n = r0; n < r1; n++) {
+    StepPlan plan(N, T * OC * OC, {{u, OC, true, OC, OC}});  // uᵀ
+    plan.run([&](index_t n0, index_t n1, float* ap) {
+        for (index_t s = T - 1; s >= 0; s--) {
+            float* da = dA + s * NO;
+            const float* next = seq_grad(dh_seq, s, OC);
+            for (index_t n = n0; n < n1; n++) {
                 activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
                 if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
             }
-        });
-        // dh_prev (+)= da·uᵀ
-        float* dst = s > 0 ? dh : dh0;
-        sgemm(dst, OC, da, OC, false, ut, OC, false, N, OC, OC, 1.0f, next ? 1.0f : 0.0f);
-    }
+            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= da·uᵀ
+            sgemm_packed_b(dst + n0 * OC, OC, da + n0 * OC, OC, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f, ap);
+        }
+    });
     weight_grads(du, db, dw, out, Z, dA, TN, C, OC, OC);
     input_grad(dx, dxt, dA, w, N, T, C, OC, go_backwards);
 }
@@ -473,16 +535,15 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
     const Acts f{act, ract, alpha, ralpha};
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     init_state(Cs, c0, NO);
-    Epilogue ep;
-    ep.bias = b;
-    sgemm(G, GO, Z + OC + 1, ZW, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep : nullptr);
-    for (index_t s = 0; s < T; s++) {
-        float* g = G + s * N * GO;
-        sgemm(g, GO, Z + s * NZ, ZW, false, u, GO, false, N, GO, OC, 1.0f, 1.0f);  // += h_prev·u
-        for_rows(N, N * GO, [&](index_t r0, index_t r1) {
-            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, r0, r1);
-        });
-    }
+    input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
+    StepPlan plan(N, T * OC * GO, {{u, GO, false, OC, GO}});
+    plan.run([&](index_t n0, index_t n1, float* ap) {
+        for (index_t s = 0; s < T; s++) {
+            float* g = G + s * N * GO;
+            sgemm_packed_b(g + n0 * GO, GO, Z + s * NZ + n0 * ZW, ZW, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
+            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, n0, n1);
+        }
+    });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     std::memcpy(c_last, Cs + T * NO, sizeof(float) * NO);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
@@ -501,24 +562,23 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     const float* G = Cs + (T + 1) * NO;
     const float* A = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, GO * OC, ZW * GO}))};
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, ZW * GO}))};
     float* dxt = sc.take(dx ? TN * C : 0);
     float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
-    float* ut = sc.take(GO * OC);
     float* out = sc.take(ZW * GO);
-    transpose_weights(ut, u, OC, GO);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     init_state(dc0, dc_last, NO);  // dc0 carries dc through the loop
-    for (index_t s = T - 1; s >= 0; s--) {
-        float* dg = dG + s * N * GO;
-        const float* next = seq_grad(dh_seq, s, OC);
-        for_rows(N, N * GO, [&](index_t r0, index_t r1) {
-            lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, r0, r1);
-        });
-        float* dst = s > 0 ? dh : dh0;
-        sgemm(dst, OC, dg, GO, false, ut, OC, false, N, OC, GO, 1.0f, next ? 1.0f : 0.0f);  // dh_prev (+)= dg·uᵀ
-    }
+    StepPlan plan(N, T * GO * OC, {{u, GO, true, GO, OC}});  // uᵀ
+    plan.run([&](index_t n0, index_t n1, float* ap) {
+        for (index_t s = T - 1; s >= 0; s--) {
+            float* dg = dG + s * N * GO;
+            const float* next = seq_grad(dh_seq, s, OC);
+            lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, n0, n1);
+            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= dg·uᵀ
+            sgemm_packed_b(dst + n0 * OC, OC, dg + n0 * GO, GO, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f, ap);
+        }
+    });
     weight_grads(du, db, dw, out, Z, dG, TN, C, OC, GO);
     input_grad(dx, dxt, dG, w, N, T, C, GO, go_backwards);
 }
@@ -539,26 +599,35 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
     const Acts f{act, ract, alpha, ralpha};
     float* Q = reset_after ? thread_scratch(1, (size_t)(N * GO)) : nullptr;  // (N, 3·OC) h_prev·u + b_rec
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
-    Epilogue ep_in, ep_rec;
-    ep_in.bias = b;
-    ep_rec.bias = b && reset_after ? b + GO : nullptr;
-    sgemm(G, GO, Z + OC + 1, ZW, false, w, GO, false, T * N, GO, C, 1.0f, 0.0f, b ? &ep_in : nullptr);
-    for (index_t s = 0; s < T; s++) {
-        float* g = G + s * N * GO;
-        float* e = E + s * NO;
-        const float* hp = Z + s * NZ;
-        float* h = Z + (s + 1) * NZ;
-        if (reset_after) {
-            sgemm(Q, GO, hp, ZW, false, u, GO, false, N, GO, OC, 1.0f, 0.0f, ep_rec.bias ? &ep_rec : nullptr);
-            for_rows(N, N * GO, [&](index_t r0, index_t r1) { gru_after_forward(g, e, h, Q, hp, ZW, OC, f, r0, r1); });
-        } else {
-            // z, r += h_prev·u_zr; then hh += (r ⊙ h_prev)·u_h
-            sgemm(g, GO, hp, ZW, false, u, GO, false, N, 2 * OC, OC, 1.0f, 1.0f);
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_gates(g, e, hp, ZW, OC, f, r0, r1); });
-            sgemm(g + 2 * OC, GO, e, OC, false, u + 2 * OC, GO, false, N, OC, OC, 1.0f, 1.0f);
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_update(g, h, hp, ZW, OC, f, r0, r1); });
-        }
+    input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
+    // reset_after: Q = [h_prev | 1]·[u; b_rec] (Z's ones column follows h, so the recurrent bias rides
+    // in the product); reset before: z, r += h_prev·u_zr, then hh += (r ⊙ h_prev)·u_h
+    const index_t KQ = b ? OC + 1 : OC;
+    float* ub = reset_after && b ? thread_scratch(3, (size_t)((OC + 1) * GO)) : nullptr;  // (OC+1, GO)
+    if (ub) {
+        std::memcpy(ub, u, sizeof(float) * OC * GO);
+        std::memcpy(ub + OC * GO, b + GO, sizeof(float) * GO);
     }
+    StepPlan plan = reset_after ? StepPlan(N, T * OC * GO, {{ub ? ub : u, GO, false, KQ, GO}})
+                                : StepPlan(N, T * OC * GO, {{u, GO, false, OC, 2 * OC}, {u + 2 * OC, GO, false, OC, OC}});
+    plan.run([&](index_t n0, index_t n1, float* ap) {
+        const index_t rows = n1 - n0;
+        for (index_t s = 0; s < T; s++) {
+            float* g = G + s * N * GO;
+            float* e = E + s * NO;
+            const float* hp = Z + s * NZ;
+            float* h = Z + (s + 1) * NZ;
+            if (reset_after) {
+                sgemm_packed_b(Q + n0 * GO, GO, hp + n0 * ZW, ZW, false, plan.b[0], rows, 1.0f, 0.0f, ap);
+                gru_after_forward(g, e, h, Q, hp, ZW, OC, f, n0, n1);
+            } else {
+                sgemm_packed_b(g + n0 * GO, GO, hp + n0 * ZW, ZW, false, plan.b[0], rows, 1.0f, 1.0f, ap);
+                gru_before_gates(g, e, hp, ZW, OC, f, n0, n1);
+                sgemm_packed_b(g + n0 * GO + 2 * OC, GO, e + n0 * OC, OC, false, plan.b[1], rows, 1.0f, 1.0f, ap);
+                gru_before_update(g, h, hp, ZW, OC, f, n0, n1);
+            }
+        }
+    });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
@@ -574,39 +643,39 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     const float* G = Z + (T + 1) * NZ;
     const float* E = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, reset_after ? TN * GO : NO, NO, GO * OC,
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, reset_after ? TN * GO : NO, NO,
                                                     (ZW + 1) * GO}))};
     float* dxt = sc.take(dx ? TN * C : 0);
     float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
     float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
     float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
-    float* ut = sc.take(GO * OC);
     float* out = sc.take((ZW + 1) * GO);
-    transpose_weights(ut, u, OC, GO);
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
-    for (index_t s = T - 1; s >= 0; s--) {
-        float* dp = dP + s * N * GO;
-        const float* g = G + s * N * GO;
-        const float* e = E + s * NO;
-        const float* hp = Z + s * NZ;
-        const float* next = seq_grad(dh_seq, s, OC);
-        float* dst = s > 0 ? dh : dh0;
-        if (reset_after) {
-            float* dq = dQ + s * N * GO;
-            for_rows(N, N * GO, [&](index_t r0, index_t r1) {
-                gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, r0, r1);
-            });
-            sgemm(dst, OC, dq, GO, false, ut, OC, false, N, OC, GO, 1.0f, 1.0f);  // += dq·uᵀ
-        } else {
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) { gru_before_backward1(dp, dh, g, hp, ZW, OC, f, r0, r1); });
-            sgemm(drh, OC, dp + 2 * OC, GO, false, ut + 2 * OC * OC, OC, false, N, OC, OC, 1.0f, 0.0f);  // dhh·u_hᵀ
-            for_rows(N, N * 2 * OC, [&](index_t r0, index_t r1) {
-                gru_before_backward2(dp, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, r0, r1);
-            });
-            sgemm(dst, OC, dp, GO, false, ut, OC, false, N, OC, 2 * OC, 1.0f, 1.0f);  // += [dz dr]·u_zrᵀ
+    // reset_after: dh_prev += dq·uᵀ; reset before: drh = dhh·u_hᵀ, then dh_prev += [dz dr]·u_zrᵀ
+    StepPlan plan = reset_after ? StepPlan(N, T * GO * OC, {{u, GO, true, GO, OC}})
+                                : StepPlan(N, T * GO * OC, {{u + 2 * OC, GO, true, OC, OC}, {u, GO, true, 2 * OC, OC}});
+    plan.run([&](index_t n0, index_t n1, float* ap) {
+        const index_t rows = n1 - n0;
+        for (index_t s = T - 1; s >= 0; s--) {
+            float* dp = dP + s * N * GO;
+            const float* g = G + s * N * GO;
+            const float* e = E + s * NO;
+            const float* hp = Z + s * NZ;
+            const float* next = seq_grad(dh_seq, s, OC);
+            float* dst = s > 0 ? dh : dh0;
+            if (reset_after) {
+                float* dq = dQ + s * N * GO;
+                gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, n0, n1);
+                sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * GO, GO, false, plan.b[0], rows, 1.0f, 1.0f, ap);
+            } else {
+                gru_before_backward1(dp, dh, g, hp, ZW, OC, f, n0, n1);
+                sgemm_packed_b(drh + n0 * OC, OC, dp + n0 * GO + 2 * OC, GO, false, plan.b[0], rows, 1.0f, 0.0f, ap);
+                gru_before_backward2(dp, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, n0, n1);
+                sgemm_packed_b(dst + n0 * OC, OC, dp + n0 * GO, GO, false, plan.b[1], rows, 1.0f, 1.0f, ap);
+            }
         }
-    }
+    });
     if (reset_after) {
         // du and the recurrent bias from [h_prev | 1]ᵀ·dQ; dw and the input bias from [1 | x]ᵀ·dP
         float* outP = out + (OC + 1) * GO;
