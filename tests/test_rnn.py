@@ -169,6 +169,19 @@ def test_float64_inputs_are_converted():
     assert_close(got, want, "float64 inputs")
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_step_products_with_small_blocks_every_kernel(cell, gemm_kernel):
+    # The recurrent weights are packed once per call; tiny cache blocks make that packed product run
+    # several k blocks and several M blocks per thread, on every micro-kernel.
+    saved = _core._gemm_blocking()
+    try:
+        _core._gemm_blocking(MC=24, KC=16)
+        case = make_case(cell, 61, 4, 5, 45, seed=8)
+        assert_close(run(_core, cell, case), run(reference, cell, case), f"{cell} {gemm_kernel} small blocks")
+    finally:
+        _core._gemm_blocking(MC=saved["MC"], KC=saved["KC"])
+
+
 # ---- Thread-count independence ------------------------------------------------------------------
 
 
