@@ -1,8 +1,7 @@
 // dense.cpp — the fully connected layer, forward and backward, on top of the one sgemm.
 // Forward: y = act(x·w + b) in ONE pass over y: bias and activation run in the GEMM's epilogue
 // on each micro-tile while it is in L1 (softmax, a per-row operation, runs after the GEMM).
-// Backward: dz = dy ⊙ act'(y); dw += xᵀ·dz; db += Σ_rows dz; dx = dz·wᵀ. Parameter gradients
-// accumulate. What this file does not do: sparse inputs, per-sample weights (the loss does).
+// Backward: dz = dy ⊙ act'(y); dw = xᵀ·dz; db = Σ_rows dz; dx = dz·wᵀ, all overwritten. What this file does not do: sparse inputs, per-sample weights (the loss does).
 
 #include <algorithm>
 
@@ -22,7 +21,7 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, ind
     if (act == Act::Softmax) activation_forward(y, y, N, OC, Act::Softmax, alpha);
 }
 
-// db (OC,) += column sums of dz (N, OC). Rows are summed in order, one column block per thread,
+// db (OC,) = column sums of dz (N, OC). Rows are summed in order, one column block per thread,
 // so the result does not depend on the thread count.
 static void bias_grad(float* db, const float* dz, index_t N, index_t OC) {
     const index_t block = 64;
@@ -38,7 +37,7 @@ static void bias_grad(float* db, const float* dz, index_t N, index_t OC) {
             const float* row = dz + n * OC;  // seek to row n
             for (index_t j = j0; j < j1; j++) acc[j - j0] += row[j];
         }
-        for (index_t j = j0; j < j1; j++) db[j] += acc[j - j0];
+        for (index_t j = j0; j < j1; j++) db[j] = acc[j - j0];
     }
 }
 
@@ -51,8 +50,8 @@ void dense_backward(float* dx, float* dw, float* db, float* dz, const float* dy,
         activation_backward(dz, dy, y, N, OC, act, alpha);
         g = dz;
     }
-    // dw (C, OC) += xᵀ (C × N) · dz (N × OC): the batch is the GEMM's k loop, never split
-    sgemm(dw, OC, x, C, true, g, OC, false, C, OC, N, 1.0f, 1.0f);
+    // dw (C, OC) = xᵀ (C × N) · dz (N × OC): the batch is the GEMM's k loop, never split
+    sgemm(dw, OC, x, C, true, g, OC, false, C, OC, N, 1.0f, 0.0f);
     if (db) bias_grad(db, g, N, OC);
     // dx (N, C) = dz (N × OC) · wᵀ (OC × C)
     if (dx) sgemm(dx, C, g, OC, false, w, OC, true, N, C, OC, 1.0f, 0.0f);

@@ -98,7 +98,8 @@ void gemm_get_blocking(int* MR, int* NR, int* MC, int* KC, int* NC, int* b_block
 void dense_forward(float* y, const float* x, const float* w, const float* b, index_t N, index_t C,
                    index_t OC, Act act, float alpha);
 // dz (N, OC) is scratch for dy·act'(y) (may alias dy); dx (N, C) overwritten, skipped when null
-// (a first layer needs no input gradient); dw (C, OC) and db (OC,) accumulate; db may be null.
+// (a first layer needs no input gradient); dw (C, OC) and db (OC,) overwritten (beta = 0: no
+// zero-fill, no read of dw); db may be null.
 void dense_backward(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y,
                     const float* x, const float* w, index_t N, index_t C, index_t OC, Act act,
                     float alpha);

@@ -205,7 +205,7 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
                        " to match x, w, strides, padding and dilation_rate. Received: " + name + ".shape=" +
                        shape_str(*arr));
     }
-    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, op);
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, /*zeroed=*/true, op);
     const float *DY = dy.data(), *Y = has_y ? y.data() : nullptr, *X = a.x.data(), *W = a.w.data();
     {
         py::gil_scoped_release release;
@@ -481,7 +481,7 @@ py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py:
     require_shape(y, p_dims, op, "y", L.y, "(the pooled output's shape)");
     const int64_t P = a.s.out[0] * a.s.out[1] * a.s.out[2];
     IndexArray argmax = argmax_arg(argmax_obj, p_dims, P, L.y, op);
-    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, op);
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, /*zeroed=*/true, op);
     const float *DY = dy.data(), *Y = y.data(), *X = a.x.data(), *W = a.w.data();
     const int32_t* A = argmax.data();
     {

@@ -107,7 +107,7 @@ py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj
             fail_value(std::string(op) + ": " + name + " must be (N, OC) = " + shape_str({d.N, d.OC}) +
                        " to match x and w. Received: " + name + ".shape=" + shape_str(*arr));
     }
-    LayerGrads g = layer_grads({d.N, d.C}, {d.C, d.OC}, d.OC, need_dx, use_bias, op);
+    LayerGrads g = layer_grads({d.N, d.C}, {d.C, d.OC}, d.OC, need_dx, use_bias, /*zeroed=*/false, op);
     // dz: dy ⊙ act'(y), the kernel's scratch; a fresh buffer so dy is never modified.
     py::array_t<float> dz;
     float* DZ = nullptr;

@@ -117,11 +117,11 @@ py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char*
 }
 
 LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, int64_t OC,
-                       bool need_dx, bool use_bias, const char* op) {
+                       bool need_dx, bool use_bias, bool zeroed, const char* op) {
     LayerGrads g;
     g.dw = new_float_array(w_dims, op, "dw");
     g.dw_ptr = g.dw.mutable_data();
-    std::fill(g.dw_ptr, g.dw_ptr + g.dw.size(), 0.0f);
+    if (zeroed) std::fill(g.dw_ptr, g.dw_ptr + g.dw.size(), 0.0f);
     if (need_dx) {
         auto dx = new_float_array(x_dims, op, "dx");
         g.dx_ptr = dx.mutable_data();
@@ -130,7 +130,7 @@ LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int
     if (use_bias) {
         auto db = new_float_array({OC}, op, "db");
         g.db_ptr = db.mutable_data();
-        std::fill(g.db_ptr, g.db_ptr + OC, 0.0f);
+        if (zeroed) std::fill(g.db_ptr, g.db_ptr + OC, 0.0f);
         g.db_obj = db;
     }
     return g;

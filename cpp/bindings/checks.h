@@ -46,9 +46,10 @@ void require_dim(const py::array& a, int axis, int64_t value, const char* op, co
 int64_t checked_numel(const std::vector<int64_t>& dims, const char* op, const char* arg);
 py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char* op, const char* arg);
 
-// The gradients a weighted layer's backward returns: dw zeroed (kernels accumulate into it), dx
-// only when need_dx, db (zeroed) only when use_bias; as_tuple() gives Python's (dx, dw, db) with
-// None for the ones not asked for.
+// The gradients a weighted layer's backward returns: dw, dx only when need_dx, db only when
+// use_bias; dw and db zeroed when `zeroed` (for kernels that accumulate into them), else left
+// for the kernel to overwrite. as_tuple() gives Python's (dx, dw, db) with None for the ones not
+// asked for.
 struct LayerGrads {
     py::array_t<float> dw;
     py::object dx_obj = py::none(), db_obj = py::none();
@@ -56,7 +57,7 @@ struct LayerGrads {
     py::tuple as_tuple() const { return py::make_tuple(dx_obj, dw, db_obj); }
 };
 LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, int64_t OC,
-                       bool need_dx, bool use_bias, const char* op);
+                       bool need_dx, bool use_bias, bool zeroed, const char* op);
 
 Act parse_activation(const std::string& name, const char* op);
 // The activation's hyper-parameter: negative_slope for leaky_relu (default 0.2), alpha for elu
