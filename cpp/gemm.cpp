@@ -130,30 +130,82 @@ void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_
 // Packing. Ap: mc rows of op(A) × kc, as ceil(mc/MR) slivers of kc × MR (zero-padded rows).
 // Bp: kc × nc of op(B), as ceil(nc/NR) slivers of kc × NR (zero-padded columns).
 
+// dst[q·ld_dst + i] = src[i·ld_src + q] for i, q < 8: one 8 × 8 block transposed in registers
+// (unpack, then pairs, then halves: 24 shuffles; GCC vector extensions, so every multi-versioned
+// caller gets its own ISA's shuffles).
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_HAVE_TRANSPOSE8 1
+typedef float v8sf __attribute__((vector_size(32)));
+typedef int v8si __attribute__((vector_size(32)));
+__attribute__((always_inline)) static inline v8sf shuffle8(v8sf a, v8sf b, v8si mask) {
+#if defined(__clang__)
+    return __builtin_shufflevector(a, b, mask[0], mask[1], mask[2], mask[3], mask[4], mask[5], mask[6], mask[7]);
+#else
+    return __builtin_shuffle(a, b, mask);
+#endif
+}
+__attribute__((always_inline)) static inline void transpose8x8(float* dst, index_t ld_dst, const float* src, index_t ld_src) {
+    v8sf r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) std::memcpy(&r[i], src + i * ld_src, sizeof(v8sf));
+    const v8si lo1 = {0, 8, 1, 9, 4, 12, 5, 13}, hi1 = {2, 10, 3, 11, 6, 14, 7, 15};
+    const v8si lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8si lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    for (int i = 0; i < 8; i += 2) {  // t[i] = columns {0,1,4,5} of rows i, i+1 interleaved; t[i+1] {2,3,6,7}
+        t[i] = shuffle8(r[i], r[i + 1], lo1);
+        t[i + 1] = shuffle8(r[i], r[i + 1], hi1);
+    }
+    for (int i = 0; i < 8; i += 4) {  // u[i + c] holds columns c and c+4 of rows i..i+3
+        u[i + 0] = shuffle8(t[i], t[i + 2], lo2);
+        u[i + 1] = shuffle8(t[i], t[i + 2], hi2);
+        u[i + 2] = shuffle8(t[i + 1], t[i + 3], lo2);
+        u[i + 3] = shuffle8(t[i + 1], t[i + 3], hi2);
+    }
+    for (int c = 0; c < 4; c++) {
+        const v8sf col = shuffle8(u[c], u[4 + c], lo4), col4 = shuffle8(u[c], u[4 + c], hi4);
+        std::memcpy(dst + c * ld_dst, &col, sizeof(v8sf));
+        std::memcpy(dst + (c + 4) * ld_dst, &col4, sizeof(v8sf));
+    }
+}
+#endif
+
+// Packs a transposed operand: dst row (p + q), entries 0..n-1, = src row j, entry q, for j < n
+// (src rows ld_src apart), q < kc; rows of dst are `width` floats, zero-padded past n.
+__attribute__((always_inline)) static inline void pack_transposed(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src, index_t kc,
+                                   index_t n, int width) {
+    for (index_t p = 0; p < kc; p += 8) {  // 8 rows of dst at a time: they stay in L1
+        const index_t pn = std::min<index_t>(8, kc - p);
+        index_t j = 0;
+#ifdef FASTNN_HAVE_TRANSPOSE8
+        if (pn == 8)
+            for (; j + 8 <= n; j += 8) transpose8x8(dst + p * width + j, width, src + j * ld_src + p, ld_src);
+#endif
+        for (; j < n; j++)
+            for (index_t q = 0; q < pn; q++) dst[(p + q) * width + j] = src[j * ld_src + p + q];
+        for (index_t q = 0; q < pn; q++)
+            for (index_t jj = n; jj < width; jj++) dst[(p + q) * width + jj] = 0.0f;
+    }
+}
+
+// A stored K × M (trans_a): row p of the sliver is op(A)'s column p, mr contiguous floats.
+FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a_sliver_rows(float* FASTNN_RESTRICT dst, const float* A,
+                                                                       index_t lda, index_t kc, index_t mr, int MR) {
+    for (index_t p = 0; p < kc; p++) {
+        const float* src = A + p * lda;
+        float* d = dst + p * MR;
+        for (index_t i = 0; i < mr; i++) d[i] = src[i];
+        for (index_t i = mr; i < MR; i++) d[i] = 0.0f;
+    }
+}
+
 FASTNN_ELEMENTWISE static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool trans_a,
                    index_t i0, index_t p0, index_t mc, index_t kc, int MR) {
     for (index_t is = 0; is < mc; is += MR) {
         const index_t mr = std::min<index_t>(MR, mc - is);
         float* dst = Ap + is * kc;  // this sliver: kc × MR
         if (trans_a) {
-            // A stored K × M: row p holds op(A)'s column p, contiguous over i
-            for (index_t p = 0; p < kc; p++) {
-                const float* src = A + (p0 + p) * lda + i0 + is;
-                float* d = dst + p * MR;
-                for (index_t i = 0; i < mr; i++) d[i] = src[i];
-                for (index_t i = mr; i < MR; i++) d[i] = 0.0f;
-            }
+            pack_a_sliver_rows(dst, A + p0 * lda + i0 + is, lda, kc, mr, MR);
         } else {
-            // A stored M × K: a transpose, 8 steps of p at a time (see pack_b)
-            for (index_t p = 0; p < kc; p += 8) {
-                const index_t pn = std::min<index_t>(8, kc - p);
-                for (index_t i = 0; i < mr; i++) {
-                    const float* src = A + (i0 + is + i) * lda + p0 + p;
-                    for (index_t q = 0; q < pn; q++) dst[(p + q) * MR + i] = src[q];
-                }
-                for (index_t q = 0; q < pn; q++)
-                    for (index_t i = mr; i < MR; i++) dst[(p + q) * MR + i] = 0.0f;
-            }
+            pack_transposed(dst, A + (i0 + is) * lda + p0, lda, kc, mr, MR);  // A stored M × K
         }
     }
 }
@@ -172,17 +224,7 @@ FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRI
                 for (index_t j = nr; j < NR; j++) d[j] = 0.0f;
             }
         } else {
-            // B stored N × K: a transpose. Go 8 rows of the sliver at a time, so the 8 destination
-            // lines stay in L1 while the nr source rows are read 8 contiguous floats each.
-            for (index_t p = 0; p < kc; p += 8) {
-                const index_t pn = std::min<index_t>(8, kc - p);
-                for (index_t j = 0; j < nr; j++) {
-                    const float* src = B + (j0 + js + j) * ldb + p0 + p;
-                    for (index_t q = 0; q < pn; q++) dst[(p + q) * NR + j] = src[q];
-                }
-                for (index_t q = 0; q < pn; q++)
-                    for (index_t j = nr; j < NR; j++) dst[(p + q) * NR + j] = 0.0f;
-            }
+            pack_transposed(dst, B + (j0 + js) * ldb + p0, ldb, kc, nr, NR);  // B stored N × K
         }
     }
 }
