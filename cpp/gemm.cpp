@@ -125,6 +125,12 @@ void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_
 #else
 #define FASTNN_NO_LIBC_COPIES
 #endif
+// Helpers of the multi-versioned packing loops must inline into each clone to get its ISA.
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define FASTNN_ALWAYS_INLINE
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Packing. Ap: mc rows of op(A) × kc, as ceil(mc/MR) slivers of kc × MR (zero-padded rows).
@@ -133,18 +139,14 @@ void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_
 // dst[q·ld_dst + i] = src[i·ld_src + q] for i, q < 8: one 8 × 8 block transposed in registers
 // (unpack, then pairs, then halves: 24 shuffles; GCC vector extensions, so every multi-versioned
 // caller gets its own ISA's shuffles).
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__)  // other compilers take the scalar loops
 #define FASTNN_HAVE_TRANSPOSE8 1
 typedef float v8sf __attribute__((vector_size(32)));
 typedef int v8si __attribute__((vector_size(32)));
-__attribute__((always_inline)) static inline v8sf shuffle8(v8sf a, v8sf b, v8si mask) {
-#if defined(__clang__)
-    return __builtin_shufflevector(a, b, mask[0], mask[1], mask[2], mask[3], mask[4], mask[5], mask[6], mask[7]);
-#else
+FASTNN_ALWAYS_INLINE static inline v8sf shuffle8(v8sf a, v8sf b, v8si mask) {
     return __builtin_shuffle(a, b, mask);
-#endif
 }
-__attribute__((always_inline)) static inline void transpose8x8(float* dst, index_t ld_dst, const float* src, index_t ld_src) {
+FASTNN_ALWAYS_INLINE static inline void transpose8x8(float* dst, index_t ld_dst, const float* src, index_t ld_src) {
     v8sf r[8], t[8], u[8];
     for (int i = 0; i < 8; i++) std::memcpy(&r[i], src + i * ld_src, sizeof(v8sf));
     const v8si lo1 = {0, 8, 1, 9, 4, 12, 5, 13}, hi1 = {2, 10, 3, 11, 6, 14, 7, 15};
@@ -170,7 +172,7 @@ __attribute__((always_inline)) static inline void transpose8x8(float* dst, index
 
 // Packs a transposed operand: dst row (p + q), entries 0..n-1, = src row j, entry q, for j < n
 // (src rows ld_src apart), q < kc; rows of dst are `width` floats, zero-padded past n.
-__attribute__((always_inline)) static inline void pack_transposed(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src, index_t kc,
+FASTNN_ALWAYS_INLINE static inline void pack_transposed(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src, index_t kc,
                                    index_t n, int width) {
     for (index_t p = 0; p < kc; p += 8) {  // 8 rows of dst at a time: they stay in L1
         const index_t pn = std::min<index_t>(8, kc - p);
