@@ -14,12 +14,17 @@ namespace fastnn {
 namespace {
 constexpr int MR = 12, NR = 32;
 
-void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m,
-                    int64_t n, float alpha, float beta) {
-    __m512 acc[MR][2];
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    // C's 12 rows are written after the k loop: start fetching them now
-    for (int i = 0; i < MR && i < m; i++) _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
+// The kernel over the first ROWS rows of the 12-row sliver (Ap keeps its MR stride): edge tiles
+// with m <= 4 or m <= 8 rows skip the FMAs of rows they would not store, e.g. a 64-row batch slice
+// ends in a 4-row sliver at a third of a full tile's cost. Every element's FMA chain is the same
+// whatever ROWS, so results do not depend on where a row falls in a sliver.
+template <int ROWS>
+void ukernel_rows(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
+                  float alpha, float beta) {
+    __m512 acc[ROWS][2];
+    for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    // C's rows are written after the k loop: start fetching them now
+    for (int i = 0; i < ROWS && i < m; i++) _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int64_t p = 0; p < k; p++) {
         // B streams from L2 (the SKX loop order): fetch 8 k-steps (1 KB) ahead into L1
@@ -27,7 +32,7 @@ void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64
         _mm_prefetch((const char*)(Bp + 8 * NR + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < ROWS; i++) {
             const __m512 a = _mm512_set1_ps(Ap[i]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
@@ -39,9 +44,9 @@ void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64
     // Column masks for the two 16-wide halves of an edge tile.
     const __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 m1 = n >= 32 ? (__mmask16)0xFFFF : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1u);
-    const int rows = (int)(m < MR ? m : MR);
+    const int rows = (int)(m < ROWS ? m : ROWS);
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < ROWS; i++) {
         if (i >= rows) break;
         float* c = C + i * ldc;
         __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
@@ -52,6 +57,16 @@ void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64
         _mm512_mask_storeu_ps(c, m0, r0);
         _mm512_mask_storeu_ps(c + 16, m1, r1);
     }
+}
+
+void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
+                    float alpha, float beta) {
+    if (m <= 4)
+        ukernel_rows<4>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else if (m <= 8)
+        ukernel_rows<8>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else
+        ukernel_rows<MR>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 // Direct kernel, DMR×NR = 4×32: 8 zmm accumulators cover the FMA latency × 2 ports; per k step
 // 2 loads of B and 4 broadcasts of A for 8 FMAs, so it stays FMA-bound without packing.
