@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.layers import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Conv1D, Conv2D, Conv3D, Dense, Flatten,
-                           GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                           Input, MaxPooling1D, MaxPooling2D, MaxPooling3D)
-from fastnn.models import Sequential, load_model
+from fastnn.layers import (Activation, AveragePooling1D, AveragePooling2D, AveragePooling3D, Concatenate, Conv1D,
+                           Conv2D, Conv3D, Dense, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                           GlobalMaxPooling1D, GlobalMaxPooling2D, Input, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from fastnn.models import Model, Sequential, load_model
 
 
 @pytest.fixture(autouse=True)
@@ -208,3 +208,53 @@ def test_first_conv_layer_computes_no_input_gradient():
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.zeros((4, 8, 8, 1), np.float32), np.zeros((4, 1), np.float32), epochs=1, verbose=0)
     assert model.layers[0]._need_input_grad is False
+
+
+def _cnn(seed, break_fusion):
+    """Conv(relu) -> MaxPool twice, optionally with an identity Activation between each pair."""
+    fastnn.utils.set_random_seed(seed)
+    def gap():
+        return [Activation("linear")] if break_fusion else []
+    return Sequential([Input(shape=(11, 10, 2)), Conv2D(5, 3, activation="relu"), *gap(), MaxPooling2D(),
+                       Conv2D(6, 2, padding="same", activation="elu"), *gap(),
+                       MaxPooling2D(pool_size=2, strides=1, padding="same"), Flatten(), Dense(3)])
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_conv_maxpool_pairs_are_fused_in_models_and_match_the_layers(backend):
+    # A model runs Conv -> MaxPooling (the pooling the only consumer) as one fused op; outputs and
+    # every gradient equal those of the same layers run one by one (an identity in between).
+    dtype = np.float64 if backend == "numpy" else np.float32
+    if backend == "numpy":
+        fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend(backend):
+            rng = np.random.default_rng(3)
+            x = rng.standard_normal((7, 11, 10, 2)).astype(dtype)
+            y = rng.integers(0, 3, 7)
+            fused, plain = _cnn(1, False), _cnn(1, True)
+            for m in (fused, plain):
+                m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+            assert len(fused._pool_fusion) == 2 and not plain._pool_fusion
+            plain.set_weights(fused.get_weights())
+            loss_f, out_f, grads_f = fused._gradients(x, y, None)
+            loss_p, out_p, grads_p = plain._gradients(x, y, None)
+            tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(out_f, out_p, **tol)
+            assert len(grads_f) == len(grads_p) == 6
+            for gf, gp in zip(grads_f, grads_p):
+                np.testing.assert_allclose(gf, gp, **tol)
+            np.testing.assert_allclose(fused.predict(x, verbose=0), plain.predict(x, verbose=0), **tol)
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+def test_conv_output_used_elsewhere_is_not_fused():
+    inp = Input(shape=(8, 8, 1))
+    c = Conv2D(2, 3, activation="relu")(inp)
+    pooled = MaxPooling2D()(c)
+    out = Dense(1)(Flatten()(Concatenate()([Flatten()(c), Flatten()(pooled)])))
+    model = Model(inp, out)
+    assert not model._pool_fusion
+    avg = Sequential([Input(shape=(8, 8, 1)), Conv2D(2, 3), AveragePooling2D(), Flatten(), Dense(1)])
+    assert not avg._pool_fusion

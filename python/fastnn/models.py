@@ -167,8 +167,36 @@ class Model:
         self._slot_shapes = [tuple(s) for s in shapes]
         self._output_slot = self._steps[-1][2] if self._steps else 0
         self._fused = None
+        self._pool_fusion = self._find_conv_pool_pairs()
+        self._fused_pools = set(self._pool_fusion.values())
         self.built = True
         self._update_grad_flags()
+
+    def _find_conv_pool_pairs(self):
+        """{step of a convolution: step of the max pooling that alone consumes its output}.
+
+        Such pairs (the course notes' Conv2D(relu) -> MaxPooling2D) run as one fused op: the
+        convolution's full-size output and its gradient never leave the cache (for the notes' first
+        layer, 128 x 26 x 26 x 64 floats = 22 MB per batch each way). A convolution whose output is
+        the model's, feeds anything else, or carries an activity regularizer is left alone.
+        """
+        from .layers.conv import _Conv
+        from .layers.pooling import _Pooling
+
+        consumers = {}
+        for j, (_, ins, _, _, _) in enumerate(self._steps):
+            for i in ins:
+                consumers.setdefault(i, []).append(j)
+        pairs = {}
+        for i, (layer, _, out, _, areg) in enumerate(self._steps):
+            users = consumers.get(out, [])
+            if not isinstance(layer, _Conv) or areg is not None or out == self._output_slot or len(users) != 1:
+                continue
+            pool = self._steps[users[0]][0]
+            if isinstance(pool, _Pooling) and pool.kind == "max" and pool.rank == layer.rank \
+                    and layer._act != "softmax":
+                pairs[i] = users[0]
+        return pairs
 
     def _update_grad_flags(self):
         """Tell each layer whether backward must return its input gradient: only when some layer
@@ -438,10 +466,16 @@ class Model:
     # ---- the step ----------------------------------------------------------------------------
 
     def _forward(self, x, training):
-        vals = self._vals
+        vals, steps, fusion = self._vals, self._steps, self._pool_fusion
         vals[0] = x
         activity = 0.0
-        for layer, ins, out, multi, areg in self._steps:
+        for k, (layer, ins, out, multi, areg) in enumerate(steps):
+            if k in fusion:  # convolution + max pooling in one op, straight into the pooling's slot
+                pool = steps[fusion[k]]
+                vals[pool[2]] = layer.call_pooled(vals[ins[0]], pool[0])
+                continue
+            if k in self._fused_pools:  # the pooling half of a fused pair: already done
+                continue
             v = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training=training)
             vals[out] = v
             if areg is not None:
@@ -460,7 +494,12 @@ class Model:
             if g is None:
                 continue
             grads[out] = None
-            if i == last and fused:
+            if i in self._fused_pools:  # its convolution takes the pooled gradient
+                grads[ins[0]] = g
+                continue
+            if i in self._pool_fusion:
+                dx = layer.backward_pooled(g)
+            elif i == last and fused:
                 dx = layer.backward_from_logits(g)
             else:
                 if areg is not None:

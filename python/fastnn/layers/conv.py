@@ -128,6 +128,30 @@ class _Conv(Layer):
         self._gradients = [dw, db] if self.use_bias else [dw]
         return dx
 
+    # A model fuses this layer with a max pooling that alone consumes its output (models.py):
+    # one op for both, so the full-size output and its gradient stay in cache-sized tiles.
+
+    def _pool_geometry(self, pool):
+        return dict(pool_size=pool.pool_size, pool_strides=pool.strides, pool_padding=pool.padding,
+                    **self._geometry())
+
+    def call_pooled(self, inputs, pool):
+        """``pool(self(inputs))`` for the max-pooling layer `pool`, in one pass."""
+        forward = getattr(ops, f"conv{self.rank}d_maxpool_forward")
+        y, argmax = forward(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha,
+                            **self._pool_geometry(pool))
+        self._x, self._y, self._argmax, self._pool = inputs, y, argmax, pool
+        return y
+
+    def backward_pooled(self, dy):
+        """The backward pass of `call_pooled` from the gradient of the pooled output."""
+        backward = getattr(ops, f"conv{self.rank}d_maxpool_backward")
+        dx, dw, db = backward(dy, self._argmax, self._y, self._x, self.kernel, activation=self._act,
+                              alpha=self._alpha, use_bias=self.use_bias, need_dx=self._need_input_grad,
+                              **self._pool_geometry(self._pool))
+        self._gradients = [dw, db] if self.use_bias else [dw]
+        return dx
+
     def compute_output_shape(self, input_shape):
         spatial = tuple(input_shape[1:-1])
         out = tuple(output_length(s, k, st, d, self.padding)
