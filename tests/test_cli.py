@@ -80,3 +80,11 @@ def test_info_command_prints_json():
     out = subprocess.run([sys.executable, "-m", "fastnn", "info"], capture_output=True, text=True, check=True).stdout
     info = json.loads(out)
     assert info["version"] == fastnn.__version__ and info["simd"] == fastnn.info()["simd"]
+
+
+def test_bench_command_finds_its_scripts():
+    # `fastnn bench` works from an installed package (bench/ is installed with it) or a checkout
+    found = [d for d in cli._bench_dirs() if (d / "_harness.py").is_file()]
+    assert found, f"no benchmark scripts in {cli._bench_dirs()}"
+    names = {p.name for p in found[0].glob("bench_*.py")}
+    assert {"bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_rnn.py", "bench_train.py"} <= names

@@ -123,11 +123,18 @@ def _info(args) -> int:
     return 0
 
 
+def _bench_dirs():
+    """Where the benchmark scripts may be: the installed copy (CMakeLists.txt installs bench/
+    into the package), then a source checkout's bench/ (an editable install)."""
+    here = Path(__file__).resolve().parent
+    return [here / "bench", here.parents[1] / "bench"]
+
+
 def _bench(args) -> int:
-    bench_dir = Path(__file__).resolve().parents[2] / "bench"
-    if not bench_dir.is_dir():
-        print("fastnn bench: the benchmark scripts live in the source tree's bench/ folder, "
-              "which this installation does not have. Run it from a checkout.", file=sys.stderr)
+    bench_dir = next((d for d in _bench_dirs() if (d / "_harness.py").is_file()), None)
+    if bench_dir is None:
+        print("fastnn bench: no benchmark scripts in " + " or ".join(map(str, _bench_dirs())) +
+              "; reinstall fastnn (pip install .) or run it from a checkout.", file=sys.stderr)
         return 2
     scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_rnn.py", "bench_train.py"]
     status = 0
