@@ -218,6 +218,9 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
 // h_seq (N, T, OC) is in processing order (Keras), nullptr when not wanted. `cache`
 // (rnn_cache_size floats) keeps what backward needs, x included, time-major in processing order
 // (layout in rnn.cpp); callers treat it as opaque.
+// rec_mask (N, OC) or nullptr (SimpleRNN and LSTM): Keras's recurrent dropout, one mask per
+// sequence that scales h_prev where it enters the recurrent product, (h_prev ⊙ rec_mask)·u, at
+// every step (the state itself is not masked); backward must get the same mask.
 // Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
 // is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
 // (N, OC) are overwritten. Results do not depend on the thread count.
@@ -227,21 +230,22 @@ index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC
 
 void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,
-                        index_t C, index_t OC, Act act, float alpha, bool go_backwards);
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards,
+                        const float* rec_mask = nullptr);
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                          const float* dh_seq, const float* dh_last, const float* w, const float* u,
                          index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                         bool go_backwards);
+                         bool go_backwards, const float* rec_mask = nullptr);
 
 void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
                   const float* w, const float* u, const float* b, const float* h0, const float* c0,
                   index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
-                  float ralpha, bool go_backwards);
+                  float ralpha, bool go_backwards, const float* rec_mask = nullptr);
 void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
                    const float* cache, const float* dh_seq, const float* dh_last,
                    const float* dc_last, const float* w, const float* u, index_t N, index_t T,
                    index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                   bool go_backwards);
+                   bool go_backwards, const float* rec_mask = nullptr);
 
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,

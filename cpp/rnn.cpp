@@ -23,7 +23,11 @@
 //
 // Threads: the step loop splits the batch, one slice per thread for the whole sequence (StepPlan);
 // the whole-sequence GEMMs never split their k loop, so no result depends on the thread count.
-// What this file does not do: masking, dropout (the layer masks x and h), stateful batches.
+// Recurrent dropout (SimpleRNN, LSTM; Keras 3's one mask per sequence): the step product reads
+// h_prev ⊙ mask from a per-step buffer; backward masks the gradient the product sends to h_prev and
+// rebuilds h_prev ⊙ mask for du. Nothing extra is cached.
+// What this file does not do: time-step masking, input dropout (the layer masks x), GRU recurrent
+// dropout (Keras uses three per-gate masks there), stateful batches.
 
 #include <algorithm>
 #include <cstring>
@@ -156,13 +160,52 @@ void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_
 
 // [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
 // Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,), dw (C, GO).
-void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* dG, index_t TN, index_t C,
-                  index_t OC, index_t GO) {
+// With recurrent dropout the product saw HM (T·N, OC) = h_prev ⊙ mask instead of Z's h columns:
+// du += HMᵀ·dG, and only [1 | x] comes from Z.
+void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* HM, const float* dG,
+                  index_t TN, index_t C, index_t OC, index_t GO) {
     const index_t ZW = OC + 1 + C;
-    sgemm(out, GO, Z, ZW, true, dG, GO, false, ZW, GO, TN, 1.0f, 0.0f);
-    add_block(du, GO, out, GO, OC, GO);
+    if (HM) {
+        sgemm(du, GO, HM, OC, true, dG, GO, false, OC, GO, TN, 1.0f, 1.0f);
+        sgemm(out + OC * GO, GO, Z + OC, ZW, true, dG, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
+    } else {
+        sgemm(out, GO, Z, ZW, true, dG, GO, false, ZW, GO, TN, 1.0f, 0.0f);
+        add_block(du, GO, out, GO, OC, GO);
+    }
     if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
     add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
+}
+
+// Recurrent dropout. masked_rows: rows [n0, n1) of hm (row stride OC) = h (row stride ldh) ⊙ mask.
+void masked_rows(float* hm, const float* h, index_t ldh, const float* mask, index_t OC, index_t n0, index_t n1) {
+    for (index_t n = n0; n < n1; n++) {
+        float* FASTNN_RESTRICT d = hm + n * OC;
+        const float* FASTNN_RESTRICT a = h + n * ldh;
+        const float* FASTNN_RESTRICT m = mask + n * OC;
+        for (index_t j = 0; j < OC; j++) d[j] = a[j] * m[j];
+    }
+}
+
+// HM (T, N, OC) = every step's h_prev ⊙ mask, from Z's state columns (for du).
+void masked_states(float* HM, const float* Z, const float* mask, index_t N, index_t T, index_t ZW, index_t OC) {
+    for_rows(N, T * N * OC, [&](index_t n0, index_t n1) {
+        for (index_t s = 0; s < T; s++) masked_rows(HM + s * N * OC, Z + s * N * ZW, ZW, mask, OC, n0, n1);
+    });
+}
+
+// Rows [n0, n1) of dst (row stride OC): dst = (accumulate ? dst : 0) + prod ⊙ mask — the gradient
+// reaching h_prev through a masked recurrent product prod = dG·uᵀ.
+void add_masked_rows(float* dst, const float* prod, const float* mask, index_t OC, index_t n0, index_t n1,
+                     bool accumulate) {
+    for (index_t n = n0; n < n1; n++) {
+        float* FASTNN_RESTRICT d = dst + n * OC;
+        const float* FASTNN_RESTRICT p = prod + n * OC;
+        const float* FASTNN_RESTRICT m = mask + n * OC;
+        if (accumulate)
+            for (index_t j = 0; j < OC; j++) d[j] += p[j] * m[j];
+        else
+            for (index_t j = 0; j < OC; j++) d[j] = p[j] * m[j];
+    }
 }
 
 // dx (N, T, C) = dG·wᵀ, computed time-major into dxt and scattered back.
@@ -468,18 +511,25 @@ const float* seq_grad(const float* dh_seq, index_t s, index_t OC) {
 
 void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,
-                        index_t C, index_t OC, Act act, float alpha, bool go_backwards) {
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards, const float* rec_mask) {
     // x (N, T, C), w (C, OC), u (OC, OC), b (OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
     const index_t ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;  // (T+1, N, OC+1+C)
+    float* hm = rec_mask ? thread_scratch(1, (size_t)(N * OC)) : nullptr;  // (N, OC) this step's h_prev ⊙ mask
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     input_projection(Z + NZ, ZW, Z, w, b, T * N, C, OC, OC);  // straight into the state slots of row blocks 1..T
     StepPlan plan(N, T * OC * OC, {{u, OC, false, OC, OC}});
     plan.run([&](index_t n0, index_t n1, float* ap) {
         for (index_t s = 0; s < T; s++) {
             float* h = Z + (s + 1) * NZ;
-            sgemm_packed_b(h + n0 * ZW, ZW, Z + s * NZ + n0 * ZW, ZW, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
+            const float* hp = Z + s * NZ + n0 * ZW;
+            index_t ldp = ZW;
+            if (hm) {
+                masked_rows(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1);
+                hp = hm + n0 * OC, ldp = OC;
+            }
+            sgemm_packed_b(h + n0 * ZW, ZW, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
             for (index_t n = n0; n < n1; n++) activation_inplace(h + n * ZW, OC, act, alpha);  // h = act(· + h_prev·u)
         }
     });
@@ -490,16 +540,19 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                          const float* dh_seq, const float* dh_last, const float* w, const float* u,
                          index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                         bool go_backwards) {
+                         bool go_backwards, const float* rec_mask) {
     // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, OC), du (OC, OC), db (OC,), dh0 (N, OC)
     DenormalGuard denormals;
     const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, ZW * OC}))};
+    const index_t masked = rec_mask ? 1 : 0;
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, ZW * OC, masked * NO, masked * T * NO}))};
     float* dxt = sc.take(dx ? TN * C : 0);
     float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * OC);
+    float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) da·uᵀ before the mask
+    float* HM = rec_mask ? sc.take(T * NO) : nullptr;  // (T, N, OC) h_prev ⊙ mask
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     StepPlan plan(N, T * OC * OC, {{u, OC, true, OC, OC}});  // uᵀ
     plan.run([&](index_t n0, index_t n1, float* ap) {
@@ -510,11 +563,18 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
                 activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
                 if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
             }
-            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= da·uᵀ
-            sgemm_packed_b(dst + n0 * OC, OC, da + n0 * OC, OC, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f, ap);
+            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= da·uᵀ (⊙ mask)
+            if (rec_mask) {
+                sgemm_packed_b(prod + n0 * OC, OC, da + n0 * OC, OC, false, plan.b[0], n1 - n0, 1.0f, 0.0f, ap);
+                add_masked_rows(dst, prod, rec_mask, OC, n0, n1, next != nullptr);
+            } else {
+                sgemm_packed_b(dst + n0 * OC, OC, da + n0 * OC, OC, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f,
+                               ap);
+            }
         }
     });
-    weight_grads(du, db, dw, out, Z, dA, TN, C, OC, OC);
+    if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
+    weight_grads(du, db, dw, out, Z, HM, dA, TN, C, OC, OC);
     input_grad(dx, dxt, dA, w, N, T, C, OC, go_backwards);
 }
 
@@ -524,7 +584,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
 void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
                   const float* w, const float* u, const float* b, const float* h0, const float* c0,
                   index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
-                  float ralpha, bool go_backwards) {
+                  float ralpha, bool go_backwards, const float* rec_mask) {
     // x (N, T, C), w (C, 4·OC), u (OC, 4·OC), b (4·OC,), h0, c0 (N, OC) -> h_seq (N, T, OC), h_last, c_last (N, OC)
     DenormalGuard denormals;
     const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW;
@@ -533,6 +593,7 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
     float* G = Cs + (T + 1) * NO;    // (T, N, 4·OC)
     float* A = G + T * N * GO;       // (T, N, OC)
     const Acts f{act, ract, alpha, ralpha};
+    float* hm = rec_mask ? thread_scratch(1, (size_t)NO) : nullptr;  // (N, OC) this step's h_prev ⊙ mask
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     init_state(Cs, c0, NO);
     input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
@@ -540,7 +601,13 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
     plan.run([&](index_t n0, index_t n1, float* ap) {
         for (index_t s = 0; s < T; s++) {
             float* g = G + s * N * GO;
-            sgemm_packed_b(g + n0 * GO, GO, Z + s * NZ + n0 * ZW, ZW, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
+            const float* hp = Z + s * NZ + n0 * ZW;
+            index_t ldp = ZW;
+            if (hm) {
+                masked_rows(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1);
+                hp = hm + n0 * OC, ldp = OC;
+            }
+            sgemm_packed_b(g + n0 * GO, GO, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
             lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, n0, n1);
         }
     });
@@ -553,7 +620,7 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
                    const float* cache, const float* dh_seq, const float* dh_last,
                    const float* dc_last, const float* w, const float* u, index_t N, index_t T,
                    index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                   bool go_backwards) {
+                   bool go_backwards, const float* rec_mask) {
     // dh_seq (N, T, OC), dh_last, dc_last (N, OC) -> dx (N, T, C), dw (C, 4·OC), du (OC, 4·OC), db (4·OC,), dh0, dc0
     DenormalGuard denormals;
     const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
@@ -562,11 +629,14 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     const float* G = Cs + (T + 1) * NO;
     const float* A = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, ZW * GO}))};
+    const index_t masked = rec_mask ? 1 : 0;
+    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, ZW * GO, masked * NO, masked * T * NO}))};
     float* dxt = sc.take(dx ? TN * C : 0);
     float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * GO);
+    float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) dg·uᵀ before the mask
+    float* HM = rec_mask ? sc.take(T * NO) : nullptr;  // (T, N, OC) h_prev ⊙ mask
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
     init_state(dc0, dc_last, NO);  // dc0 carries dc through the loop
     StepPlan plan(N, T * GO * OC, {{u, GO, true, GO, OC}});  // uᵀ
@@ -575,11 +645,18 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
             float* dg = dG + s * N * GO;
             const float* next = seq_grad(dh_seq, s, OC);
             lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, n0, n1);
-            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= dg·uᵀ
-            sgemm_packed_b(dst + n0 * OC, OC, dg + n0 * GO, GO, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f, ap);
+            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= dg·uᵀ (⊙ mask)
+            if (rec_mask) {
+                sgemm_packed_b(prod + n0 * OC, OC, dg + n0 * GO, GO, false, plan.b[0], n1 - n0, 1.0f, 0.0f, ap);
+                add_masked_rows(dst, prod, rec_mask, OC, n0, n1, next != nullptr);
+            } else {
+                sgemm_packed_b(dst + n0 * OC, OC, dg + n0 * GO, GO, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f,
+                               ap);
+            }
         }
     });
-    weight_grads(du, db, dw, out, Z, dG, TN, C, OC, GO);
+    if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
+    weight_grads(du, db, dw, out, Z, HM, dG, TN, C, OC, GO);
     input_grad(dx, dxt, dG, w, N, T, C, GO, go_backwards);
 }
 

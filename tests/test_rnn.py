@@ -240,6 +240,100 @@ def test_reference_gradients_match_finite_differences(cell, go_backwards, acts):
         assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
 
 
+# ---- Recurrent dropout (SimpleRNN, LSTM): a mask on h_{t-1} where it enters the recurrent product ----
+
+
+def _rec_mask(N, OC, seed, dtype=np.float32, rate=0.4):
+    rng = np.random.default_rng(seed)
+    return ((rng.random((N, OC)) >= rate) / (1 - rate)).astype(dtype)
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("N,T,OC,go_backwards,dh_seq", [(1, 1, 3, False, True), (5, 7, 17, True, True),
+                                                        (64, 3, 40, False, False), (3, 2, 130, False, True)])
+def test_recurrent_mask_matches_reference(cell, N, T, OC, go_backwards, dh_seq):
+    case = make_case(cell, N, T, 3, OC, seed=N + T + OC, dh_seq=dh_seq)
+    mask = _rec_mask(N, OC, seed=OC)
+    label = f"{cell} recurrent_mask N={N} T={T} OC={OC}"
+    assert_close(run(_core, cell, case, go_backwards=go_backwards, recurrent_mask=mask),
+                 run(reference, cell, case, go_backwards=go_backwards, recurrent_mask=mask), label)
+    # all-ones is no dropout at all; a mask changes the result
+    ones = run(_core, cell, case, recurrent_mask=np.ones((N, OC), np.float32))
+    plain = run(_core, cell, case)
+    for k in plain:
+        if plain[k] is not None:
+            np.testing.assert_allclose(ones[k], plain[k], rtol=1e-6, atol=1e-6, err_msg=f"{label}: {k}")
+    if T > 1:
+        masked = run(_core, cell, case, recurrent_mask=mask)
+        assert not np.allclose(masked["du"], plain["du"])
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+def test_recurrent_mask_results_do_not_depend_on_thread_count(cell):
+    case = make_case(cell, 128, 3, 8, 64, seed=4)
+    mask = _rec_mask(128, 64, seed=1)
+    saved = fastnn.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            results.append(run(_core, cell, case, recurrent_mask=mask))
+    finally:
+        fastnn.set_num_threads(saved)
+    for other in results[1:]:
+        for k, v in results[0].items():
+            assert v is None or np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+def test_reference_recurrent_mask_gradients_match_finite_differences(cell):
+    case = make_case(cell, 2, 6, 3, 3, seed=9, dtype=np.float64)
+    mask = _rec_mask(2, 3, seed=2, dtype=np.float64, rate=0.3)
+    _, r = _loss_and_grads(cell, case, recurrent_mask=mask)
+    eps = 1e-6
+    for p, g in {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0"}.items():
+        num = np.zeros_like(case[p])
+        for idx in np.ndindex(case[p].shape):
+            old = case[p][idx]
+            case[p][idx] = old + eps
+            up, _ = _loss_and_grads(cell, case, recurrent_mask=mask)
+            case[p][idx] = old - eps
+            down, _ = _loss_and_grads(cell, case, recurrent_mask=mask)
+            case[p][idx] = old
+            num[idx] = (up - down) / (2 * eps)
+        err = np.abs(num - r[g]).max()
+        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_bad_recurrent_mask(mod):
+    case = make_case("lstm", 2, 3, 3, 4)
+    with pytest.raises(ValueError, match=r"recurrent_mask must be \(N, OC\)"):
+        mod.lstm_forward(case["x"], case["w"], case["u"], recurrent_mask=np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"recurrent_mask must hold finite values >= 0"):
+        mod.simple_rnn_forward(case["x"], case["w"][:, :4], case["u"][:, :4],
+                               recurrent_mask=-np.ones((2, 4), np.float32))
+
+
+def test_recurrent_dropout_in_layers():
+    x = np.random.default_rng(0).normal(size=(6, 5, 3)).astype(np.float32)
+    for cls in (SimpleRNN, LSTM):
+        layer = cls(8, recurrent_dropout=0.5, seed=3)
+        infer = layer(x)  # inference: no mask
+        train = layer(x, training=True)
+        assert layer._rec_mask.shape == (6, 8) and set(np.unique(layer._rec_mask)) <= {0.0, 2.0}
+        assert not np.allclose(train, infer)
+        dx = layer.backward(np.ones_like(train))
+        assert dx.shape == x.shape and all(np.isfinite(g).all() for g in layer._gradients)
+        np.testing.assert_array_equal(layer(x), infer)
+        assert cls.from_config(layer.get_config()).recurrent_dropout == 0.5
+    model = Sequential([Input(shape=(5, 3)), LSTM(8, recurrent_dropout=0.25, dropout=0.1), Dense(2)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    y = np.arange(6) % 2
+    history = model.fit(x, y, epochs=3, batch_size=3, verbose=0)
+    assert all(np.isfinite(v) for v in history.history["loss"])
+
+
 # ---- Golden numbers: Keras's equations written out by hand -------------------------------------
 
 
@@ -538,7 +632,6 @@ def test_return_state_on_arrays():
     ({"units": 0}, r"expected a positive integer. Received: units=0"),
     ({"units": 4, "dropout": 1.0}, r"`dropout` must be a float in \[0, 1\). Received: dropout=1.0"),
     ({"units": 4, "dropout": -0.1}, r"`dropout` must be a float in \[0, 1\)"),
-    ({"units": 4, "recurrent_dropout": 0.2}, r"recurrent_dropout > 0 is not supported yet"),
     ({"units": 4, "recurrent_dropout": 1.5}, r"`recurrent_dropout` must be a float in \[0, 1\)"),
     ({"units": 4, "activation": "softmax"}, r"`activation` must be elementwise"),
     ({"units": 4, "recurrent_activation": "softmax"}, r"`recurrent_activation` must be elementwise"),
@@ -547,6 +640,11 @@ def test_return_state_on_arrays():
 def test_bad_layer_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         LSTM(**kwargs)
+
+
+def test_gru_refuses_recurrent_dropout():
+    with pytest.raises(ValueError, match=r"GRU: recurrent_dropout > 0 is not supported for GRU"):
+        GRU(4, recurrent_dropout=0.2)
 
 
 def test_bad_layer_inputs():

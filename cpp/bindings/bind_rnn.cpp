@@ -3,6 +3,7 @@
 // fixes OC; w (C, G·OC); the bias, initial states, upstream gradients and the cache must match.
 
 #include <algorithm>
+#include <cmath>
 
 #include "checks.h"
 
@@ -104,6 +105,20 @@ FloatArray cache_array(py::handle obj, RnnCell cell, const RnnArgs& a, const cha
     return c;
 }
 
+// Recurrent dropout's mask: (N, OC), finite and >= 0 (the layer's inverted-dropout scales), or None.
+Optional recurrent_mask(py::handle obj, const RnnArgs& a, const char* op) {
+    Optional m = optional_array(obj, {a.N, a.OC}, op, "recurrent_mask", "(N, OC)");
+    if (m.ptr) {
+        const float* p = m.ptr;
+        for (int64_t i = 0; i < a.N * a.OC; i++)
+            if (!(p[i] >= 0.0f) || std::isinf(p[i]))
+                fail_value(std::string(op) + ": recurrent_mask must hold finite values >= 0 (0 drops a unit, 1/(1 - rate) "
+                           "keeps it). Received: recurrent_mask[" + std::to_string(i / a.OC) + ", " +
+                           std::to_string(i % a.OC) + "]=" + std::to_string(p[i]));
+    }
+    return m;
+}
+
 py::array_t<float> zeros(const std::vector<int64_t>& dims, const char* op, const char* arg) {
     auto a = new_float_array(dims, op, arg);
     std::fill(a.mutable_data(), a.mutable_data() + a.size(), 0.0f);
@@ -159,29 +174,31 @@ BackwardOut backward_out(const RnnArgs& a, int64_t G, const std::vector<int64_t>
 
 py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj,
                                py::handle h0_obj, const std::string& activation, bool go_backwards,
-                               bool return_sequences) {
+                               bool return_sequences, py::handle mask_obj) {
     const char* op = "simple_rnn_forward";
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
     Optional b = bias_array(b_obj, {a.OC}, op);
     Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    Optional mask = recurrent_mask(mask_obj, a, op);
     ForwardOut o = forward_out(RnnCell::SimpleRNN, a, return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
     {
         py::gil_scoped_release release;
         simple_rnn_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
-                           go_backwards);
+                           go_backwards, mask.ptr);
     }
     return py::make_tuple(o.h_seq, o.h_last, o.cache);
 }
 
 py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                                 py::handle u_obj, py::handle cache_obj, const std::string& activation,
-                                bool go_backwards, bool use_bias, bool need_dx) {
+                                bool go_backwards, bool use_bias, bool need_dx, py::handle mask_obj) {
     const char* op = "simple_rnn_backward";
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
+    Optional mask = recurrent_mask(mask_obj, a, op);
     Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::SimpleRNN, a, op);
@@ -191,7 +208,7 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     {
         py::gil_scoped_release release;
         simple_rnn_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC,
-                            f.act, f.alpha, go_backwards);
+                            f.act, f.alpha, go_backwards, mask.ptr);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
 }
@@ -200,7 +217,7 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
 
 py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
                          py::handle c0_obj, const std::string& activation, const std::string& recurrent_activation,
-                         bool go_backwards, bool return_sequences) {
+                         bool go_backwards, bool return_sequences, py::handle mask_obj) {
     const char* op = "lstm_forward";
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
@@ -208,6 +225,7 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     Optional b = bias_array(b_obj, {4 * a.OC}, op);
     Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     Optional c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
+    Optional mask = recurrent_mask(mask_obj, a, op);
     ForwardOut o = forward_out(RnnCell::LSTM, a, return_sequences, op);
     auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
@@ -215,18 +233,20 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     {
         py::gil_scoped_release release;
         lstm_forward(o.h_seq_ptr, HL, CL, CA, X, W, U, b.ptr, h0.ptr, c0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
-                     r.act, r.alpha, go_backwards);
+                     r.act, r.alpha, go_backwards, mask.ptr);
     }
     return py::make_tuple(o.h_seq, o.h_last, c_last, o.cache);
 }
 
 py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle dc_last_obj, py::handle x_obj,
                           py::handle w_obj, py::handle u_obj, py::handle cache_obj, const std::string& activation,
-                          const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx) {
+                          const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
+                          py::handle mask_obj) {
     const char* op = "lstm_backward";
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
+    Optional mask = recurrent_mask(mask_obj, a, op);
     Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     Optional dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
@@ -238,7 +258,7 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     {
         py::gil_scoped_release release;
         lstm_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, DC0, CA, dh_seq.ptr, dh_last.ptr, dc_last.ptr, W, U, a.N, a.T,
-                      a.C, a.OC, f.act, f.alpha, r.act, r.alpha, go_backwards);
+                      a.C, a.OC, f.act, f.alpha, r.act, r.alpha, go_backwards, mask.ptr);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0, dc0);
 }
@@ -295,21 +315,24 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
 void register_rnn(py::module_& m) {
     m.def("simple_rnn_forward", &simple_rnn_forward_b, py::arg("x"), py::arg("w"), py::arg("u"),
           py::arg("b") = py::none(), py::arg("h0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
-          py::arg("go_backwards") = false, py::arg("return_sequences") = true,
-          "(h_seq, h_last, cache) of h_t = activation(x_t @ w + b + h_{t-1} @ u) over x (N, T, C).");
+          py::arg("go_backwards") = false, py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),
+          "(h_seq, h_last, cache) of h_t = activation(x_t @ w + b + (h_{t-1} * recurrent_mask) @ u) over x (N, T, C).");
     m.def("simple_rnn_backward", &simple_rnn_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"),
           py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("go_backwards") = false, py::arg("use_bias") = true, py::arg("need_dx") = true,
-          "(dx, dw, du, db, dh0): backpropagation through time of simple_rnn_forward.");
+          py::arg("recurrent_mask") = py::none(),
+          "(dx, dw, du, db, dh0): backpropagation through time of simple_rnn_forward (the same recurrent_mask).");
     m.def("lstm_forward", &lstm_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::arg("c0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
-          py::arg("return_sequences") = true,
-          "(h_seq, h_last, c_last, cache) of a Keras LSTM (gates i, f, c, o) over x (N, T, C).");
+          py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),
+          "(h_seq, h_last, c_last, cache) of a Keras LSTM (gates i, f, c, o) over x (N, T, C); recurrent_mask "
+          "(N, OC) scales h_{t-1} where it enters the recurrent product (recurrent dropout).");
     m.def("lstm_backward", &lstm_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("dc_last"), py::arg("x"),
           py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
-          py::arg("need_dx") = true, "(dx, dw, du, db, dh0, dc0): backpropagation through time of lstm_forward.");
+          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(),
+          "(dx, dw, du, db, dh0, dc0): backpropagation through time of lstm_forward (the same recurrent_mask).");
     m.def("gru_forward", &gru_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,

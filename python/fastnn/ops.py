@@ -414,46 +414,53 @@ def global_maxpool_backward(dy, argmax, x_shape):
 # `activation_forward` (tanh, sigmoid, relu, hard_sigmoid, ...), not softmax.
 
 
-def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True):
-    """SimpleRNN over a sequence: ``h_t = activation(x_t @ w + b + h_{t-1} @ u)``, h_{-1} = h0.
+def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True,
+                       recurrent_mask=None):
+    """SimpleRNN over a sequence: ``h_t = activation(x_t @ w + b + (h_{t-1} * m) @ u)``, h_{-1} = h0.
 
     x (N, T, C), w (C, OC), u (OC, OC), b (OC,) or None, h0 (N, OC) or None (zeros). Returns
     ``(h_seq, h_last, cache)``: h_seq (N, T, OC), or None when ``return_sequences`` is False;
-    h_last (N, OC).
+    h_last (N, OC). ``recurrent_mask`` m (N, OC) or None (ones): Keras's recurrent dropout, the
+    same mask at every step, scaling the state only where it enters the recurrent product.
     """
     return _impl().simple_rnn_forward(x, w, u, b, h0, activation=activation, go_backwards=go_backwards,
-                                      return_sequences=return_sequences)
+                                      return_sequences=return_sequences, recurrent_mask=recurrent_mask)
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
-                        need_dx=True):
-    """Backpropagation through time of `simple_rnn_forward`: returns ``(dx, dw, du, db, dh0)``."""
+                        need_dx=True, recurrent_mask=None):
+    """Backpropagation through time of `simple_rnn_forward` (given its recurrent_mask): returns
+    ``(dx, dw, du, db, dh0)``."""
     return _impl().simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, activation=activation,
-                                       go_backwards=go_backwards, use_bias=use_bias, need_dx=need_dx)
+                                       go_backwards=go_backwards, use_bias=use_bias, need_dx=need_dx,
+                                       recurrent_mask=recurrent_mask)
 
 
 def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
-                 go_backwards=False, return_sequences=True):
+                 go_backwards=False, return_sequences=True, recurrent_mask=None):
     """LSTM over a sequence (Keras gates i, f, c, o).
 
     ``i, f, o = recurrent_activation(...)``, ``g = activation(...)`` of ``x_t @ w + h_{t-1} @ u + b``
     split in four; ``c_t = f * c_{t-1} + i * g``; ``h_t = o * activation(c_t)``. x (N, T, C),
     w (C, 4*OC), u (OC, 4*OC), b (4*OC,) or None, h0 and c0 (N, OC) or None. Returns
-    ``(h_seq, h_last, c_last, cache)``.
+    ``(h_seq, h_last, c_last, cache)``. ``recurrent_mask`` (N, OC) or None: recurrent dropout, as in
+    `simple_rnn_forward` (``h_{t-1} * m`` enters the product; the carried state is unmasked).
     """
     return _impl().lstm_forward(x, w, u, b, h0, c0, activation=activation, recurrent_activation=recurrent_activation,
-                                go_backwards=go_backwards, return_sequences=return_sequences)
+                                go_backwards=go_backwards, return_sequences=return_sequences,
+                                recurrent_mask=recurrent_mask)
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
-                  go_backwards=False, use_bias=True, need_dx=True):
-    """Backpropagation through time of `lstm_forward`: returns ``(dx, dw, du, db, dh0, dc0)``.
+                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None):
+    """Backpropagation through time of `lstm_forward` (given its recurrent_mask): returns
+    ``(dx, dw, du, db, dh0, dc0)``.
 
     ``dc_last`` (N, OC) or None is the gradient reaching the final cell state.
     """
     return _impl().lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, activation=activation,
                                  recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                                 use_bias=use_bias, need_dx=need_dx)
+                                 use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask)
 
 
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",

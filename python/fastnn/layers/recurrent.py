@@ -45,6 +45,7 @@ class _RNN(Layer):
 
     _gates = 1
     _has_recurrent_activation = True
+    _recurrent_dropout_supported = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -70,9 +71,9 @@ class _RNN(Layer):
             raise ValueError(f"{cls}: weight constraints are not supported")
         self.dropout = _rate(dropout, "dropout")
         self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
-        if self.recurrent_dropout > 0:
-            raise ValueError(f"{cls}: recurrent_dropout > 0 is not supported yet (the sequence kernels take no "
-                             f"per-step state mask); use dropout on the inputs. Received: "
+        if self.recurrent_dropout > 0 and not self._recurrent_dropout_supported:
+            raise ValueError(f"{cls}: recurrent_dropout > 0 is not supported for {cls} (Keras drops the state with "
+                             f"a separate mask per gate there); use dropout on the inputs, or an LSTM. Received: "
                              f"recurrent_dropout={recurrent_dropout!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"{cls}: expected a non-negative integer seed or None. Received: seed={seed!r}")
@@ -119,15 +120,23 @@ class _RNN(Layer):
     def _backward(self, dh_seq, dh_last, dc_last):
         raise NotImplementedError
 
+    def _dropout_mask(self, shape, rate, dtype):
+        """Inverted dropout of ones: 0 or 1/(1 - rate), from the layer's seed stream."""
+        seed = utils.derive_seed(self._stream, self._calls)
+        self._calls += 1
+        return ops.dropout_forward(np.ones(shape, dtype), rate, seed)[0]
+
     def call(self, inputs, training=False):
         x = inputs
-        self._mask = None
+        self._mask = self._rec_mask = None
         if training and self.dropout > 0:
             # one mask per sample and feature, shared by every time step (Keras's RNN dropout)
-            seed = utils.derive_seed(self._stream, self._calls)
-            self._calls += 1
-            self._mask, _ = ops.dropout_forward(np.ones((x.shape[0], x.shape[2]), x.dtype), self.dropout, seed)
+            self._mask = self._dropout_mask((x.shape[0], x.shape[2]), self.dropout, x.dtype)
             x = x * self._mask[:, None, :]
+        if training and self.recurrent_dropout > 0:
+            # one mask per sample and unit on h_{t-1} where it enters the recurrent product, shared by
+            # every time step (Keras 3's SimpleRNNCell/LSTMCell)
+            self._rec_mask = self._dropout_mask((x.shape[0], self.units), self.recurrent_dropout, x.dtype)
         self._x = x
         out, states = self._forward(x)
         if self.return_state:
@@ -201,7 +210,9 @@ class SimpleRNN(_RNN):
         kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer: optional penalties.
         dropout: float in [0, 1), the fraction of input features dropped in training (one mask per
             sample, shared by all time steps, as in Keras).
-        recurrent_dropout: 0 only (not supported yet).
+        recurrent_dropout: float in [0, 1), the fraction of the state's units dropped where the
+            previous state enters the recurrent product, in training (one mask per sample, shared by
+            all time steps, as in Keras 3; SimpleRNN and LSTM — GRU takes 0 only).
         seed: optional integer seed of the dropout masks.
         return_sequences: return the whole output sequence (batch, timesteps, units) instead of
             the last output (batch, units).
@@ -226,13 +237,14 @@ class SimpleRNN(_RNN):
     def _forward(self, x):
         h_seq, h_last, self._cache = ops.simple_rnn_forward(x, self.kernel, self.recurrent_kernel, self.bias,
                                                             return_sequences=self.return_sequences,
-                                                            **self._op_args())
+                                                            recurrent_mask=self._rec_mask, **self._op_args())
         return (h_seq if self.return_sequences else h_last), [h_last]
 
     def _backward(self, dh_seq, dh_last, dc_last):
         dx, dw, du, db, _ = ops.simple_rnn_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
                                                     self._cache, use_bias=self.use_bias,
-                                                    need_dx=self._need_input_grad, **self._op_args())
+                                                    need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
+                                                    **self._op_args())
         return dx, dw, du, db
 
 
@@ -271,13 +283,14 @@ class LSTM(_RNN):
     def _forward(self, x):
         h_seq, h_last, c_last, self._cache = ops.lstm_forward(x, self.kernel, self.recurrent_kernel, self.bias,
                                                               return_sequences=self.return_sequences,
-                                                              **self._op_args())
+                                                              recurrent_mask=self._rec_mask, **self._op_args())
         return (h_seq if self.return_sequences else h_last), [h_last, c_last]
 
     def _backward(self, dh_seq, dh_last, dc_last):
         dx, dw, du, db, _, _ = ops.lstm_backward(dh_seq, dh_last, dc_last, self._x, self.kernel,
                                                  self.recurrent_kernel, self._cache, use_bias=self.use_bias,
-                                                 need_dx=self._need_input_grad, **self._op_args())
+                                                 need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
+                                                 **self._op_args())
         return dx, dw, du, db
 
     def get_config(self):
@@ -299,6 +312,7 @@ class GRU(_RNN):
     """
 
     _gates = 3
+    _recurrent_dropout_supported = False
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)

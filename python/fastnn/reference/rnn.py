@@ -85,6 +85,18 @@ def _state(s, N, OC, dtype, op, arg):
     return s
 
 
+def _recurrent_mask(mask, N, OC, dtype, op):
+    """Recurrent dropout's (N, OC) mask (finite, >= 0), or 1 (no dropout)."""
+    if mask is None:
+        return np.dtype(dtype).type(1)
+    m = as_float(mask, dtype, op, "recurrent_mask")
+    if m.shape != (N, OC):
+        raise ValueError(f"{op}: recurrent_mask must be (N, OC) = {(N, OC)}. Received: recurrent_mask.shape={m.shape}")
+    if not np.all(np.isfinite(m) & (m >= 0)):
+        raise ValueError(f"{op}: recurrent_mask must hold finite values >= 0 (0 drops a unit, 1/(1 - rate) keeps it)")
+    return m
+
+
 def _time_major(x, go_backwards):
     """(N, T, C) -> (T, N, C) in processing order."""
     xt = np.swapaxes(x, 0, 1)
@@ -164,12 +176,14 @@ def _param_grads(x, w, dP, H_prev, dQ, go_backwards, use_bias, need_dx):
 # ---- SimpleRNN: h_t = act(x_t w + b + h_{t-1} u) ---------------------------------------------
 
 
-def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True):
+def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True,
+                       recurrent_mask=None):
     op = "simple_rnn_forward"
     _check_act(activation, op)
     dtype = compute_dtype(x, w, u, b, h0)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
     b = _bias(b, (OC,), dtype, op)
+    m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
     xt = _time_major(x, go_backwards)
     Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
     H = Z[:, :, :OC]
@@ -177,17 +191,18 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
     if b is not None:
         P += b
     for s in range(T):
-        H[s + 1] = _act(P[s] + H[s] @ u, activation)
+        H[s + 1] = _act(P[s] + (H[s] * m) @ u, activation)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
     return h_seq, H[T].copy(), _pack(Z)
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
-                        need_dx=True):
+                        need_dx=True, recurrent_mask=None):
     op = "simple_rnn_backward"
     _check_act(activation, op)
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
+    m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
     (Z,) = _split_cache(cache, "simple_rnn", N, T, C, OC, dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
@@ -195,8 +210,8 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
     dh = np.zeros((N, OC), dtype)
     for s in reversed(range(T)):
         dA[s] = _dact(dh + dH[s], H[s + 1], activation)
-        dh = dA[s] @ u.T
-    dx, dw, du, db = _param_grads(x, w, dA, H[:T], dA, go_backwards, use_bias, need_dx)
+        dh = (dA[s] @ u.T) * m
+    dx, dw, du, db = _param_grads(x, w, dA, H[:T] * m, dA, go_backwards, use_bias, need_dx)
     return dx, dw, du, db, dh
 
 
@@ -204,13 +219,14 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
 
 
 def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
-                 go_backwards=False, return_sequences=True):
+                 go_backwards=False, return_sequences=True, recurrent_mask=None):
     op = "lstm_forward"
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(x, w, u, b, h0, c0)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
     b = _bias(b, (4 * OC,), dtype, op)
+    m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
     xt = _time_major(x, go_backwards)
     Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
     H = Z[:, :, :OC]
@@ -221,7 +237,7 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
         G += b
     A = np.empty((T, N, OC), dtype)
     for s in range(T):
-        z = G[s] + H[s] @ u
+        z = G[s] + (H[s] * m) @ u
         i = _act(z[:, :OC], recurrent_activation)
         f = _act(z[:, OC:2 * OC], recurrent_activation)
         g = _act(z[:, 2 * OC:3 * OC], activation)
@@ -235,12 +251,13 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
-                  go_backwards=False, use_bias=True, need_dx=True):
+                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None):
     op = "lstm_backward"
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
+    m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
     Z, Cs, G, A = _split_cache(cache, "lstm", N, T, C, OC, dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
@@ -256,8 +273,8 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
                                 _dact(dc * i, g, activation),
                                 _dact(dh * A[s], o, recurrent_activation)], axis=1)
         dc = dc * f
-        dh = dG[s] @ u.T
-    dx, dw, du, db = _param_grads(x, w, dG, H[:T], dG, go_backwards, use_bias, need_dx)
+        dh = (dG[s] @ u.T) * m
+    dx, dw, du, db = _param_grads(x, w, dG, H[:T] * m, dG, go_backwards, use_bias, need_dx)
     return dx, dw, du, db, dh, dc
 
 
