@@ -246,8 +246,8 @@ struct StepOperand {  // one recurrent product's op(B): K × N, stored N × K wh
 };
 
 class StepPlan {
-public:
-    PackedB b[2];  // the products, in the order given
+  public:
+    PackedB b[2];  // the products, in the order given (at most two)
 
     // mul_adds_per_row: the recurrent multiply-adds of one batch row over the whole sequence.
     StepPlan(index_t N, index_t mul_adds_per_row, std::initializer_list<StepOperand> operands) : N_(N) {
@@ -285,7 +285,7 @@ public:
         fn(index_t(0), N_, a_panels_);
     }
 
-private:
+  private:
     index_t N_;
     int threads_ = 1;
     index_t a_floats_ = 0;
