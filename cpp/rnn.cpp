@@ -193,10 +193,29 @@ void masked_states(float* HM, const float* Z, const float* mask, index_t N, inde
     });
 }
 
-// Rows [n0, n1) of dst (row stride OC): dst = (accumulate ? dst : 0) + prod ⊙ mask — the gradient
-// reaching h_prev through a masked recurrent product prod = dG·uᵀ.
-void add_masked_rows(float* dst, const float* prod, const float* mask, index_t OC, index_t n0, index_t n1,
-                     bool accumulate) {
+// The rows [n0, n1) of h_prev a step's recurrent product reads (*ld: their row stride): Z's state
+// columns (Zs: the step's row block), or with recurrent dropout h_prev ⊙ mask written into hm.
+const float* step_state(float* hm, const float* Zs, index_t ZW, const float* mask, index_t OC, index_t n0, index_t n1,
+                        index_t* ld) {
+    if (!mask) {
+        *ld = ZW;
+        return Zs + n0 * ZW;
+    }
+    masked_rows(hm, Zs, ZW, mask, OC, n0, n1);
+    *ld = OC;
+    return hm + n0 * OC;
+}
+
+// Rows [n0, n1) of dst (N, OC) = (accumulate ? dst : 0) + dG·uᵀ [⊙ mask]: the gradient reaching
+// h_prev through the recurrent product (ut: uᵀ packed, K = G·OC; dG rows ldg apart). With a mask
+// the product goes to prod (N, OC) first.
+void state_grad(float* dst, const float* dG, index_t ldg, const PackedB& ut, const float* mask, float* prod, index_t OC,
+                index_t n0, index_t n1, bool accumulate, float* ap) {
+    if (!mask) {
+        sgemm_packed_b(dst + n0 * OC, OC, dG + n0 * ldg, ldg, false, ut, n1 - n0, 1.0f, accumulate ? 1.0f : 0.0f, ap);
+        return;
+    }
+    sgemm_packed_b(prod + n0 * OC, OC, dG + n0 * ldg, ldg, false, ut, n1 - n0, 1.0f, 0.0f, ap);
     for (index_t n = n0; n < n1; n++) {
         float* FASTNN_RESTRICT d = dst + n * OC;
         const float* FASTNN_RESTRICT p = prod + n * OC;
@@ -523,12 +542,8 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
     plan.run([&](index_t n0, index_t n1, float* ap) {
         for (index_t s = 0; s < T; s++) {
             float* h = Z + (s + 1) * NZ;
-            const float* hp = Z + s * NZ + n0 * ZW;
-            index_t ldp = ZW;
-            if (hm) {
-                masked_rows(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1);
-                hp = hm + n0 * OC, ldp = OC;
-            }
+            index_t ldp;
+            const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
             sgemm_packed_b(h + n0 * ZW, ZW, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
             for (index_t n = n0; n < n1; n++) activation_inplace(h + n * ZW, OC, act, alpha);  // h = act(· + h_prev·u)
         }
@@ -563,14 +578,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
                 activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
                 if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
             }
-            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= da·uᵀ (⊙ mask)
-            if (rec_mask) {
-                sgemm_packed_b(prod + n0 * OC, OC, da + n0 * OC, OC, false, plan.b[0], n1 - n0, 1.0f, 0.0f, ap);
-                add_masked_rows(dst, prod, rec_mask, OC, n0, n1, next != nullptr);
-            } else {
-                sgemm_packed_b(dst + n0 * OC, OC, da + n0 * OC, OC, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f,
-                               ap);
-            }
+            state_grad(s > 0 ? dh : dh0, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr, ap);
         }
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
@@ -601,12 +609,8 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
     plan.run([&](index_t n0, index_t n1, float* ap) {
         for (index_t s = 0; s < T; s++) {
             float* g = G + s * N * GO;
-            const float* hp = Z + s * NZ + n0 * ZW;
-            index_t ldp = ZW;
-            if (hm) {
-                masked_rows(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1);
-                hp = hm + n0 * OC, ldp = OC;
-            }
+            index_t ldp;
+            const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
             sgemm_packed_b(g + n0 * GO, GO, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
             lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, n0, n1);
         }
@@ -645,14 +649,7 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
             float* dg = dG + s * N * GO;
             const float* next = seq_grad(dh_seq, s, OC);
             lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, n0, n1);
-            float* dst = s > 0 ? dh : dh0;  // dh_prev (+)= dg·uᵀ (⊙ mask)
-            if (rec_mask) {
-                sgemm_packed_b(prod + n0 * OC, OC, dg + n0 * GO, GO, false, plan.b[0], n1 - n0, 1.0f, 0.0f, ap);
-                add_masked_rows(dst, prod, rec_mask, OC, n0, n1, next != nullptr);
-            } else {
-                sgemm_packed_b(dst + n0 * OC, OC, dg + n0 * GO, GO, false, plan.b[0], n1 - n0, 1.0f, next ? 1.0f : 0.0f,
-                               ap);
-            }
+            state_grad(s > 0 ? dh : dh0, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr, ap);
         }
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
