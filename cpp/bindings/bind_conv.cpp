@@ -169,14 +169,9 @@ py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
-    FloatArray b;
-    if (!b_obj.is_none()) {
-        b = float_input(b_obj, op, "b");
-        require_ndim(b, 1, op, "b", "(OC,)");
-        require_dim(b, 0, a.s.OC, op, "b", "(OC,)", "OC");
-    }
+    const OptionalArray b = bias_input(b_obj, a.s.OC, op);
     auto y = new_float_array(a.y_dims, op, "y");
-    const float *X = a.x.data(), *W = a.w.data(), *B = b_obj.is_none() ? nullptr : b.data();
+    const float *X = a.x.data(), *W = a.w.data(), *B = b.ptr;
     float* Y = y.mutable_data();
     {
         py::gil_scoped_release release;
@@ -443,18 +438,13 @@ py::tuple conv_maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::h
     const Act act = fused_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
-    FloatArray b;
-    if (!b_obj.is_none()) {
-        b = float_input(b_obj, op, "b");
-        require_ndim(b, 1, op, "b", "(OC,)");
-        require_dim(b, 0, a.s.OC, op, "b", "(OC,)", "OC");
-    }
+    const OptionalArray b = bias_input(b_obj, a.s.OC, op);
     std::vector<int64_t> p_dims;
     const PoolShape ps = pool_shape(nd, a.y_dims, pool, pool_strides, pool_padding, op, &p_dims, "pool_strides",
                                     "pool_padding");
     auto y = new_float_array(p_dims, op, "y");
     IndexArray argmax(std::vector<py::ssize_t>(p_dims.begin(), p_dims.end()));
-    const float *X = a.x.data(), *W = a.w.data(), *B = b_obj.is_none() ? nullptr : b.data();
+    const float *X = a.x.data(), *W = a.w.data(), *B = b.ptr;
     float* Y = y.mutable_data();
     int32_t* A = argmax.mutable_data();
     {

@@ -78,14 +78,9 @@ py::array_t<float> dense_forward_b(py::handle x_obj, py::handle w_obj, py::handl
     const Act act = parse_activation(activation, op);
     const float a = activation_alpha(act, alpha, op);
     DenseArgs d = dense_args(x_obj, w_obj, op);
-    FloatArray b;
-    if (!b_obj.is_none()) {
-        b = float_input(b_obj, op, "b");
-        require_ndim(b, 1, op, "b", "(OC,)");
-        require_dim(b, 0, d.OC, op, "b", "(OC,)", "OC");
-    }
+    const OptionalArray b = bias_input(b_obj, d.OC, op);
     auto y = new_float_array({d.N, d.OC}, op, "y");
-    const float *X = d.x.data(), *W = d.w.data(), *B = b_obj.is_none() ? nullptr : b.data();
+    const float *X = d.x.data(), *W = d.w.data(), *B = b.ptr;
     float* Y = y.mutable_data();
     {
         py::gil_scoped_release release;

@@ -60,14 +60,9 @@ RnnArgs rnn_args(py::handle x_obj, py::handle w_obj, py::handle u_obj, int64_t G
 }
 
 // An optional read-only array of exactly `dims`; nullptr when None.
-struct Optional {
-    FloatArray arr;
-    const float* ptr = nullptr;
-};
-
-Optional optional_array(py::handle obj, const std::vector<int64_t>& dims, const char* op, const char* arg,
-                        const char* layout) {
-    Optional o;
+OptionalArray optional_array(py::handle obj, const std::vector<int64_t>& dims, const char* op, const char* arg,
+                             const char* layout) {
+    OptionalArray o;
     if (obj.is_none()) return o;
     o.arr = float_input(obj, op, arg);
     if (dims_of(o.arr) != dims)
@@ -77,8 +72,8 @@ Optional optional_array(py::handle obj, const std::vector<int64_t>& dims, const 
     return o;
 }
 
-Optional bias_array(py::handle obj, const std::vector<int64_t>& dims, const char* op) {
-    Optional o;
+OptionalArray bias_array(py::handle obj, const std::vector<int64_t>& dims, const char* op) {
+    OptionalArray o;
     if (obj.is_none()) return o;
     o.arr = float_input(obj, op, "b");
     if (dims_of(o.arr) != dims)
@@ -106,8 +101,8 @@ FloatArray cache_array(py::handle obj, RnnCell cell, const RnnArgs& a, const cha
 }
 
 // Recurrent dropout's mask: (N, OC), finite and >= 0 (the layer's inverted-dropout scales), or None.
-Optional recurrent_mask(py::handle obj, const RnnArgs& a, const char* op) {
-    Optional m = optional_array(obj, {a.N, a.OC}, op, "recurrent_mask", "(N, OC)");
+OptionalArray recurrent_mask(py::handle obj, const RnnArgs& a, const char* op) {
+    OptionalArray m = optional_array(obj, {a.N, a.OC}, op, "recurrent_mask", "(N, OC)");
     if (m.ptr) {
         const float* p = m.ptr;
         for (int64_t i = 0; i < a.N * a.OC; i++)
@@ -178,9 +173,9 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
     const char* op = "simple_rnn_forward";
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
-    Optional b = bias_array(b_obj, {a.OC}, op);
-    Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
-    Optional mask = recurrent_mask(mask_obj, a, op);
+    OptionalArray b = bias_array(b_obj, {a.OC}, op);
+    OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    OptionalArray mask = recurrent_mask(mask_obj, a, op);
     ForwardOut o = forward_out(RnnCell::SimpleRNN, a, return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
@@ -198,9 +193,9 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     const char* op = "simple_rnn_backward";
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
-    Optional mask = recurrent_mask(mask_obj, a, op);
-    Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
-    Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
+    OptionalArray mask = recurrent_mask(mask_obj, a, op);
+    OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
+    OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::SimpleRNN, a, op);
     BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
@@ -222,10 +217,10 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
-    Optional b = bias_array(b_obj, {4 * a.OC}, op);
-    Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
-    Optional c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
-    Optional mask = recurrent_mask(mask_obj, a, op);
+    OptionalArray b = bias_array(b_obj, {4 * a.OC}, op);
+    OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    OptionalArray c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
+    OptionalArray mask = recurrent_mask(mask_obj, a, op);
     ForwardOut o = forward_out(RnnCell::LSTM, a, return_sequences, op);
     auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
@@ -246,10 +241,10 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
-    Optional mask = recurrent_mask(mask_obj, a, op);
-    Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
-    Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
-    Optional dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
+    OptionalArray mask = recurrent_mask(mask_obj, a, op);
+    OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
+    OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
+    OptionalArray dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::LSTM, a, op);
     BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
@@ -276,8 +271,8 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
-    Optional b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
-    Optional h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    OptionalArray b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
+    OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     ForwardOut o = forward_out(RnnCell::GRU, a, return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
@@ -296,8 +291,8 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
-    Optional dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
-    Optional dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
+    OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
+    OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::GRU, a, op);
     BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();

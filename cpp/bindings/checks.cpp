@@ -116,6 +116,16 @@ py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char*
     return py::array_t<float>(shape);
 }
 
+OptionalArray bias_input(py::handle obj, int64_t OC, const char* op) {
+    OptionalArray b;
+    if (obj.is_none()) return b;
+    b.arr = float_input(obj, op, "b");
+    require_ndim(b.arr, 1, op, "b", "(OC,)");
+    require_dim(b.arr, 0, OC, op, "b", "(OC,)", "OC");
+    b.ptr = b.arr.data();
+    return b;
+}
+
 LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, int64_t OC,
                        bool need_dx, bool use_bias, bool zeroed, const char* op) {
     LayerGrads g;

@@ -30,6 +30,13 @@ std::string shape_str(const std::vector<int64_t>& dims);
 
 // A read-only float input: numeric dtypes (bool, int, float) are converted, others rejected.
 FloatArray float_input(py::handle obj, const char* op, const char* arg);
+// An optional read-only float array: ptr is nullptr for None; arr keeps the data alive.
+struct OptionalArray {
+    FloatArray arr;
+    const float* ptr = nullptr;
+};
+// A layer's bias: None, or (OC,) float (converted like float_input).
+OptionalArray bias_input(py::handle obj, int64_t OC, const char* op);
 // An array written in place: must be float32, C-contiguous, writeable, of exactly `dims`.
 py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
                                const std::vector<int64_t>& dims);
