@@ -208,4 +208,26 @@ void activation_backward_row(float* dx, const float* dy, const float* y, index_t
     activation_backward_run(dx, dy, y, count, act, alpha);
 }
 
+// out[j] = Σ_r a[r·lda + j] for j < cols, rows added in order (a fixed result for a given input),
+// 64 columns at a time in registers.
+FASTNN_ELEMENTWISE void column_sums(float* out, const float* a, index_t rows, index_t lda, index_t cols) {
+    constexpr index_t kBlock = 64;
+    for (index_t j0 = 0; j0 < cols; j0 += kBlock) {
+        const index_t width = std::min(kBlock, cols - j0);
+        float acc[kBlock] = {};
+        if (width == kBlock) {
+            for (index_t r = 0; r < rows; r++) {
+                const float* FASTNN_RESTRICT row = a + r * lda + j0;  // seek to row r
+                for (index_t j = 0; j < kBlock; j++) acc[j] += row[j];
+            }
+        } else {
+            for (index_t r = 0; r < rows; r++) {
+                const float* FASTNN_RESTRICT row = a + r * lda + j0;
+                for (index_t j = 0; j < width; j++) acc[j] += row[j];
+            }
+        }
+        for (index_t j = 0; j < width; j++) out[j0 + j] = acc[j];
+    }
+}
+
 }  // namespace fastnn

@@ -9,8 +9,10 @@
 //   forward : y = act(col · w + b), bias and activation in the GEMM's epilogue (in L1, per tile)
 //   backward: dz = dy ⊙ act'(y); db += Σ_m dz; dw += colᵀ · dz (the pixels are the GEMM's k loop,
 //             tiles summed in order: no dependence on the thread count);
-//             dx for unit strides = a forward convolution of dz with the spatially flipped kernel,
-//             C and OC swapped (no scatter); otherwise dcol = dz · wᵀ scattered back ("col2im").
+//             dx = dz · wᵀ scattered back to the input pixels: on the implicit path per tap and
+//             output row straight into dx by the kernel's epilogue, or (when that wastes less) as
+//             a forward convolution of dz with the spatially flipped kernel (unit strides) or a
+//             dcol = dz · wᵀ sgemm and its "col2im" (tiny images); see InputGrad.
 // Parameter gradients accumulate (+=), dx is overwritten. What this file does not do: groups,
 // depthwise convolution, transposed convolution as a layer.
 
@@ -148,27 +150,14 @@ void act_grad_and_bias(float* dz, float* db, float* partial, const float* dy, co
     for (index_t ch = 0; ch < chunks; ch++) {
         const index_t r0 = ch * kGradRows, r1 = std::min(M, r0 + kGradRows), n = (r1 - r0) * OC;
         const float* g = dy + r0 * OC;
-        if (act == Act::Relu) {
-            // both loads unconditional, so the select vectorises
-            float* FASTNN_RESTRICT d = dz + r0 * OC;
-            const float* FASTNN_RESTRICT gy = dy + r0 * OC;
-            const float* FASTNN_RESTRICT yy = y + r0 * OC;
-            for (index_t i = 0; i < n; i++) {
-                const float v = yy[i], gi = gy[i];
-                d[i] = v > 0.0f ? gi : 0.0f;
-            }
-            g = dz + r0 * OC;
-        } else if (act != Act::Linear) {
+        if (act == Act::Softmax) {  // per row over OC
             activation_backward(dz + r0 * OC, dy + r0 * OC, y + r0 * OC, r1 - r0, OC, act, alpha);
             g = dz + r0 * OC;
+        } else if (act != Act::Linear) {
+            activation_backward_row(dz + r0 * OC, dy + r0 * OC, y + r0 * OC, n, act, alpha);
+            g = dz + r0 * OC;
         }
-        if (!db) continue;
-        float* FASTNN_RESTRICT sum = partial + ch * OC;
-        std::fill(sum, sum + OC, 0.0f);
-        for (index_t r = 0; r < r1 - r0; r++) {
-            const float* FASTNN_RESTRICT row = g + r * OC;  // seek to row r
-            for (index_t j = 0; j < OC; j++) sum[j] += row[j];
-        }
+        if (db) column_sums(partial + ch * OC, g, r1 - r0, OC, OC);
     }
     if (db)
         for (index_t ch = 0; ch < chunks; ch++)
@@ -191,7 +180,8 @@ bool is_pointwise(const ConvShape& s) {
 
 namespace {
 
-enum class ConvAlgo { Auto, Im2col, Implicit };
+// Implicit* force the implicit path; the suffixed ones also force its input gradient (tests).
+enum class ConvAlgo { Auto, Im2col, Implicit, ImplicitFlipped, ImplicitScatter, ImplicitDcol };
 ConvAlgo g_algo = ConvAlgo::Auto;
 
 const ConvKernelInfo& gather_kernel_info() { return conv_kernels(); }
@@ -385,7 +375,7 @@ void gather_weight_grad(float* dw, float* partial, const float* const* rows, con
 
 // The implicit path needs a padded image (and its gradient) to fit the workspace tile.
 bool use_implicit(const ConvShape& s) {
-    if (g_algo != ConvAlgo::Auto) return g_algo == ConvAlgo::Implicit;
+    if (g_algo != ConvAlgo::Auto) return g_algo != ConvAlgo::Im2col;
     return padded_image_floats(padded_geometry(s), s.C) <= 4 * kTileFloats &&
            out_pixels(s) * s.OC <= 4 * kTileFloats;
 }
@@ -434,12 +424,23 @@ bool conv_select_algorithm(const char* name) {
     if (want == "auto") g_algo = ConvAlgo::Auto;
     else if (want == "im2col") g_algo = ConvAlgo::Im2col;
     else if (want == "implicit") g_algo = ConvAlgo::Implicit;
+    else if (want == "implicit-flipped") g_algo = ConvAlgo::ImplicitFlipped;
+    else if (want == "implicit-scatter") g_algo = ConvAlgo::ImplicitScatter;
+    else if (want == "implicit-dcol") g_algo = ConvAlgo::ImplicitDcol;
     else return false;
     return true;
 }
 
 const char* conv_algorithm() {
-    return g_algo == ConvAlgo::Auto ? "auto" : g_algo == ConvAlgo::Im2col ? "im2col" : "implicit";
+    switch (g_algo) {
+        case ConvAlgo::Auto: return "auto";
+        case ConvAlgo::Im2col: return "im2col";
+        case ConvAlgo::Implicit: return "implicit";
+        case ConvAlgo::ImplicitFlipped: return "implicit-flipped";
+        case ConvAlgo::ImplicitScatter: return "implicit-scatter";
+        case ConvAlgo::ImplicitDcol: return "implicit-dcol";
+    }
+    return "auto";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,10 +541,34 @@ static void conv_backward_im2col(float* dx, float* dw, const float* g, const flo
 
 namespace {
 
+// How the implicit path computes dx, and the work each way costs per image (kernel rows × k × n):
+//   Flipped: a forward convolution of the zero-padded dz with the flipped kernel (unit strides):
+//            every input pixel, padding included: S rows (1.4× the useful work for 3×3 on 13×13,
+//            2.8× on 5×5);
+//   Scatter: per tap and output row, that row's dz pixels times wᵀ's tap block, added into the
+//            input pixels they read, which lie at a uniform stride along the row: P rows rounded
+//            up to whole micro-tiles per output row (1.09× for 11-pixel rows of 6-row tiles);
+//   Dcol:    dcol = dz·wᵀ by the sgemm, then its col2im scatter: P rows, plus writing and
+//            rereading the column matrix (counted as half again: for tiny images only).
+enum class InputGrad { None, Flipped, Scatter, Dcol };
+
+InputGrad choose_input_grad(const ConvShape& s, bool unit) {
+    const ConvKernelInfo& kern = gather_kernel_info();
+    const index_t MR = kern.mr(std::min<index_t>(kern.NR, s.C));
+    const double scatter = (double)(s.out[0] * s.out[1]) * (double)((s.out[2] + MR - 1) / MR * MR);
+    const double flipped = unit ? (double)in_pixels(s) : 1e300;
+    const double dcol = 1.5 * (double)out_pixels(s);
+    if (g_algo == ConvAlgo::ImplicitFlipped && unit) return InputGrad::Flipped;
+    if (g_algo == ConvAlgo::ImplicitScatter || g_algo == ConvAlgo::ImplicitFlipped) return InputGrad::Scatter;
+    if (g_algo == ConvAlgo::ImplicitDcol) return InputGrad::Dcol;
+    if (flipped <= scatter && flipped <= dcol) return InputGrad::Flipped;
+    return scatter <= dcol ? InputGrad::Scatter : InputGrad::Dcol;
+}
+
 // The implicit path's backward, one tile of nt images at a time, so that dz, the padded images and
 // the padded dz are produced and consumed while they are in cache (about 1 MB per tile). For each
 // tile the caller fills dz_tile() (dz = dy ⊙ act'(y), or a max-pool's scatter of it) and calls
-// run(): dw += gather(x)ᵀ·dz; dx = the flipped-kernel convolution of dz (unit strides) or col2im.
+// run(): dw += gather(x)ᵀ·dz, then dx by the InputGrad chosen for the shape.
 // Scratch: slot 1 the padded images, dz and the caller's extra floats; slot 2 the small tables;
 // slot 3 the padded dz (or dcol).
 class BackwardTiles {
@@ -552,39 +577,50 @@ class BackwardTiles {
         : s_(s), w_(w), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)) {
         const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
         const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
-        need_dx_ = need_dx;
-        // The flipped-kernel convolution computes every input pixel from a padded dz, so its work
-        // grows with S/P (2.8× the useful work for 3×3 on 5×5); past 1.5× the dcol product and its
-        // scatter cost less.
-        flipped_ = need_dx && unit && in_pixels(s) <= out_pixels(s) * 3 / 2;
+        dx_algo_ = need_dx ? choose_input_grad(s, unit) : InputGrad::None;
+        const bool flipped = dx_algo_ == InputGrad::Flipped, scatter = dx_algo_ == InputGrad::Scatter;
         const index_t per_image = (p_.needed ? padded_image_floats(p_, s.C) : 0) + P * OC + extra_per_image +
-                                  (flipped_ ? padded_image_floats(pt_, OC) : 0);
+                                  (flipped ? padded_image_floats(pt_, OC) : 0);
         nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
         const index_t Mt = nt * P;
         const index_t wpart = floats_for(weight_grad_partial_floats(s, Mt), 4);
         const index_t Kt = taps(s) * OC;  // the flipped convolution's k: (tap, output channel)
-        Carver small{thread_scratch(2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) +
-                                                floats_for(K, 8) + grad_partial_floats(Mt, OC) + wpart +
-                                                (flipped_ ? floats_for(K * OC, 4) + floats_for(Kt, 8) : 0)))};
+        threads_ = num_threads();
+        const index_t scatter_rows = threads_ * (P + 16);  // each thread's dz row pointers for one image
+        Carver small{thread_scratch(
+            2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) + floats_for(K, 8) +
+                        grad_partial_floats(Mt, OC) + wpart + (flipped ? floats_for(K * OC, 4) + floats_for(Kt, 8) : 0) +
+                        (scatter ? floats_for(K * OC, 4) + floats_for(OC, 8) +
+                                       floats_for(scatter_rows, sizeof(float*))
+                                 : 0)))};
         rows_ = small.take<const float*>(K + 16);
         wpartial_ = small.take<float>(wpart);
         partial = small.take<float>(grad_partial_floats(Mt, OC));
         pix_ = small.take<int64_t>(Mt);
         koff_ = small.take<int64_t>(K);
-        wf_ = flipped_ ? small.take<float>(K * OC) : nullptr;
-        koff_t_ = flipped_ ? small.take<int64_t>(Kt) : nullptr;
         tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
-        if (flipped_) {
+        if (flipped) {
+            wf_ = small.take<float>(K * OC);
+            koff_t_ = small.take<int64_t>(Kt);
             flip_kernel(wf_, w, s);
             tap_offsets(koff_t_, t_, pt_.dims);
+        }
+        if (scatter) {
+            // wt (OC, K) = wᵀ, the scatter's B; koff (OC,) = 0, 1, ...: its A rows are dz pixels
+            wf_ = small.take<float>(K * OC);
+            koff_t_ = small.take<int64_t>(OC);
+            for (index_t k = 0; k < K; k++)
+                for (index_t o = 0; o < OC; o++) wf_[o * K + k] = w[k * OC + o];
+            for (index_t o = 0; o < OC; o++) koff_t_[o] = o;
+            scatter_rows_ = small.take<const float*>(scatter_rows);
         }
         const index_t xfloats = p_.needed ? floats_for(nt * padded_image_floats(p_, s.C), 4) : 0;
         xbuf_ = thread_scratch(1, (size_t)(xfloats + floats_for(Mt * OC, 4) + nt * extra_per_image));
         dz = xbuf_ + xfloats;
         extra = dz + floats_for(Mt * OC, 4);
-        dzbuf_ = flipped_ ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt_, OC))) : nullptr;
+        dzbuf_ = flipped ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt_, OC))) : nullptr;
         dcol_rows_ = col_tile_rows(Mt, K);
-        dcol_ = need_dx && !flipped_ ? thread_scratch(3, (size_t)(dcol_rows_ * K)) : nullptr;
+        dcol_ = dx_algo_ == InputGrad::Dcol ? thread_scratch(3, (size_t)(dcol_rows_ * K)) : nullptr;
     }
 
     index_t nt;        // images per tile
@@ -601,32 +637,100 @@ class BackwardTiles {
         for (index_t r = 0; r < K + 16; r++) rows_[r] = src + koff_[r < K ? r : 0];
         pixel_offsets(pix_, s, p_.needed ? p_.dims : s.in, 0, M);
         gather_weight_grad(dw, wpartial_, rows_, pix_, g, s, M);
-        if (!need_dx_) return;
-        if (flipped_) {
-            ConvShape tt = t_;
-            tt.N = cnt;
-            pad_images(dzbuf_, g, tt, pt_, 0, cnt);
-            gather_forward(dx + n0 * S * s.C, dzbuf_, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_);
-            return;
-        }
-        // strided: dcol = dz · wᵀ (sgemm) scattered into this tile's images
-        std::fill(dx + n0 * S * s.C, dx + (n0 + cnt) * S * s.C, 0.0f);
-        for (index_t m0 = 0; m0 < M; m0 += dcol_rows_) {
-            const index_t m1 = std::min(M, m0 + dcol_rows_);
-            sgemm(dcol_, K, g + m0 * OC, OC, false, w_, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
-            col2im_add(dx, dcol_, s, n0 * P + m0, n0 * P + m1);
+        switch (dx_algo_) {
+            case InputGrad::None:
+                return;
+            case InputGrad::Flipped: {
+                ConvShape tt = t_;
+                tt.N = cnt;
+                pad_images(dzbuf_, g, tt, pt_, 0, cnt);
+                gather_forward(dx + n0 * S * s.C, dzbuf_, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f,
+                               koff_t_);
+                return;
+            }
+            case InputGrad::Scatter:
+                scatter_input_grad(dx + n0 * S * s.C, g, cnt);
+                return;
+            case InputGrad::Dcol:
+                // dcol = dz · wᵀ (sgemm) scattered into this tile's images
+                std::fill(dx + n0 * S * s.C, dx + (n0 + cnt) * S * s.C, 0.0f);
+                for (index_t m0 = 0; m0 < M; m0 += dcol_rows_) {
+                    const index_t m1 = std::min(M, m0 + dcol_rows_);
+                    sgemm(dcol_, K, g + m0 * OC, OC, false, w_, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
+                    col2im_add(dx, dcol_, s, n0 * P + m0, n0 * P + m1);
+                }
+                return;
         }
     }
 
   private:
+    // dx (cnt, D, H, W, C) = the scatter of g (cnt·P, OC) · wᵀ, one image per task. Along an output
+    // row, tap (kd, kh, kw) sends pixel ow to input column ow·stride - pad + kw·dilation: the
+    // product of the row's dz pixels (A rows, k = OC) and the tap's block of wᵀ (B) lands at a
+    // uniform stride, so the kernel adds it into dx in its epilogue. Each image's taps and rows
+    // run in one fixed order: dx does not depend on the thread count.
+    void scatter_input_grad(float* dx, const float* g, index_t cnt) {
+        const ConvShape& s = s_;
+        const ConvKernelInfo& kern = gather_kernel_info();
+        const index_t P = out_pixels(s), S = in_pixels(s), C = s.C, OC = s.OC, K = taps(s) * C;
+        const index_t OH = s.out[1], OW = s.out[2], H = s.in[1], W = s.in[2], sw = s.stride[2];
+        auto image = [&](index_t i, int t) {
+            DenormalGuard denormals;
+            float* dxn = dx + i * S * C;
+            const float* gn = g + i * P * OC;
+            const float** rows = scatter_rows_ + t * (P + 16);  // pixel p's dz row; 16 readable past the end
+            for (index_t p = 0; p < P + 16; p++) rows[p] = gn + std::min(p, P - 1) * OC;
+            std::fill(dxn, dxn + S * C, 0.0f);
+            index_t tap = 0;
+            for (index_t kd = 0; kd < s.k[0]; kd++)
+                for (index_t kh = 0; kh < s.k[1]; kh++)
+                    for (index_t kw = 0; kw < s.k[2]; kw++, tap++) {
+                        // the output columns [lo, hi) whose input column ow·sw + shift lies in [0, W)
+                        const index_t shift = kw * s.dilation[2] - s.pad[2];
+                        const index_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
+                        const index_t hi = W - 1 - shift < 0 ? 0 : std::min(OW, (W - 1 - shift) / sw + 1);
+                        if (lo >= hi) continue;
+                        for (index_t cb = 0; cb < C; cb += kern.NR) {
+                            const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
+                            const float* b = wf_ + tap * C + cb;  // wᵀ's (OC × nb) block for this tap
+                            for (index_t od = 0; od < s.out[0]; od++) {
+                                const index_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
+                                if (id < 0 || id >= s.in[0]) continue;
+                                for (index_t oh = 0; oh < OH; oh++) {
+                                    const index_t ih = oh * s.stride[1] - s.pad[1] + kh * s.dilation[1];
+                                    if (ih < 0 || ih >= H) continue;
+                                    const index_t r = (od * OH + oh) * OW;
+                                    float* c = dxn + ((id * H + ih) * W + lo * sw + shift) * C + cb;  // seek to (id, ih, iw(lo))
+                                    for (index_t ow = lo; ow < hi; ow += MR)
+                                        kern.kernel(OC, rows + r + ow, koff_t_, b, K, c + (ow - lo) * sw * C, sw * C,
+                                                    std::min(MR, hi - ow), nb, true, nullptr, false);
+                                }
+                            }
+                        }
+                    }
+        };
+        const int threads = (int)std::min<index_t>(threads_, cnt);
+#ifdef FASTNN_OPENMP
+        if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (index_t i = 0; i < cnt; i++) image(i, omp_get_thread_num());
+            return;
+        }
+#endif
+        for (index_t i = 0; i < cnt; i++) image(i, 0);
+    }
+
     ConvShape s_;
     const float* w_;
     Padded p_;
     ConvShape t_;
     Padded pt_;
-    bool need_dx_ = false, flipped_ = false;
+    InputGrad dx_algo_ = InputGrad::None;
+    int threads_ = 1;
     const float** rows_ = nullptr;
+    const float** scatter_rows_ = nullptr;
     int64_t *pix_ = nullptr, *koff_ = nullptr, *koff_t_ = nullptr;
+    // wf_: the flipped kernel (Flipped) or wᵀ (Scatter); koff_t_: the matching k offsets
     float *wf_ = nullptr, *xbuf_ = nullptr, *dzbuf_ = nullptr, *dcol_ = nullptr, *wpartial_ = nullptr;
     index_t dcol_rows_ = 0;
 };

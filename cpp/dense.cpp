@@ -31,13 +31,7 @@ static void bias_grad(float* db, const float* dz, index_t N, index_t OC) {
 #endif
     for (index_t t = 0; t < blocks; t++) {
         const index_t j0 = t * block, j1 = std::min(OC, j0 + block);
-        float acc[block];
-        for (index_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
-        for (index_t n = 0; n < N; n++) {
-            const float* row = dz + n * OC;  // seek to row n
-            for (index_t j = j0; j < j1; j++) acc[j - j0] += row[j];
-        }
-        for (index_t j = j0; j < j1; j++) db[j] = acc[j - j0];
+        column_sums(db + j0, dz + j0, N, OC, j1 - j0);
     }
 }
 

@@ -48,6 +48,8 @@ void activation_inplace(float* y, index_t count, Act act, float alpha);
 // it per row from inside their own parallel region (the recurrent gate passes). Never softmax.
 void activation_backward_row(float* dx, const float* dy, const float* y, index_t count, Act act,
                              float alpha);
+// out (cols,) = the column sums of a (rows × cols, row stride lda), rows added in order; serial.
+void column_sums(float* out, const float* a, index_t rows, index_t lda, index_t cols);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM. One sgemm serves every family: C = alpha·op(A)·op(B) + beta·C, then the optional
@@ -134,7 +136,9 @@ void conv_forward(float* y, const float* x, const float* w, const float* b, cons
 void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
                    const ConvShape& s, Act act, float alpha);
 // The algorithm: "auto" (implicit GEMM unless one padded image exceeds the workspace tile),
-// "im2col" (column tiles + sgemm) or "implicit" (for benchmarks and tests). False if unknown.
+// "im2col" (column tiles + sgemm) or "implicit" (for benchmarks and tests); "implicit-flipped",
+// "implicit-scatter" and "implicit-dcol" also force the implicit backward's input gradient
+// (flipped needs unit strides, else scatter). False if unknown.
 bool conv_select_algorithm(const char* name);
 const char* conv_algorithm();
 

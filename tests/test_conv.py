@@ -26,8 +26,10 @@ def _restore_settings():
 
 
 # Every convolution algorithm and micro-kernel: the implicit GEMM with each ISA's gather kernel
-# (it follows the GEMM's kernel choice) and the im2col + sgemm fallback.
-ENGINES = [("implicit", "avx512"), ("implicit", "avx2-fma"), ("implicit", "generic"), ("im2col", "auto")]
+# (it follows the GEMM's kernel choice), each of its three input-gradient algorithms forced, and
+# the im2col + sgemm fallback.
+ENGINES = [("implicit", "avx512"), ("implicit", "avx2-fma"), ("implicit", "generic"), ("im2col", "auto"),
+           ("implicit-flipped", "auto"), ("implicit-scatter", "auto"), ("implicit-dcol", "auto")]
 
 
 @pytest.fixture(params=ENGINES, ids=lambda e: f"{e[0]}-{e[1]}")
@@ -105,6 +107,7 @@ CASES_2D = [
     (3, (5, 6), 1, (2, 3), 1, (2, 1), "valid", (1, 1)),
     (1, (1, 9), 3, (1, 3), 5, (1, 2), "same", (1, 1)),
     (7, (28, 28), 1, (3, 3), 16, (1, 1), "valid", (1, 1)),
+    (2, (7, 9), 80, (3, 3), 5, (2, 1), "same", (1, 1)),  # C > 64: dx's scatter takes two column blocks
 ]
 
 

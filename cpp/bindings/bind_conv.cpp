@@ -662,9 +662,10 @@ void register_conv(py::module_& m) {
             py::arg("need_dx") = true, "(dx, dw, db) of the fused convolution + max pooling, from the pooled dy, argmax, y.");
     }
     m.def("_select_conv_algorithm", [](const std::string& name) { return conv_select_algorithm(name.c_str()); },
-          py::arg("name"), "Force 'im2col' or 'implicit' convolution ('auto' restores the default); False if unknown.");
+          py::arg("name"), "Force 'im2col', 'implicit' or 'implicit-{flipped,scatter,dcol}' (the last also pick the input "
+          "gradient) convolution ('auto' restores the default); False if unknown.");
     m.def("conv_algorithm", []() { return std::string(conv_algorithm()); },
-          "The convolution algorithm setting: 'auto', 'im2col' or 'implicit'.");
+          "The convolution algorithm setting: 'auto', 'im2col', 'implicit' or 'implicit-{flipped,scatter,dcol}'.");
     m.def("global_avgpool_forward", &global_avgpool_forward_b, py::arg("x"),
           "y (N, C): the mean over all spatial positions of x (N, spatial..., C).");
     m.def("global_avgpool_backward", &global_avgpool_backward_b, py::arg("dy"), py::arg("x_shape"),
