@@ -9,6 +9,8 @@
 //             (+ bias[j] when bias != nullptr) (then max(·, 0) when relu)
 // for i < m <= MR(n), j < n <= NR. Forward: i = output pixels, p = (tap, channel), B = the kernel
 // (KH·KW·C × OC). Weight gradient: i = (tap, channel), p = output pixels, B = dz (pixels × OC).
+// Input gradient (scatter): i = the dz pixels of one output row, p = output channels, B = wᵀ's
+// block for one tap, C = the input pixels they read (ldc = stride·C), accumulated into dx.
 // rows must hold MR(n) readable pointers (the caller repeats a valid one past m); B and C are
 // touched only in columns j < n, C only in rows i < m.
 #pragma once
