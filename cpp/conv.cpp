@@ -606,11 +606,13 @@ class BackwardTiles {
             tap_offsets(koff_t_, t_, pt_.dims);
         }
         if (scatter) {
-            // wt (OC, K) = wᵀ, the scatter's B; koff (OC,) = 0, 1, ...: its A rows are dz pixels
+            // wt (KD, KH, KW, OC, C) = each tap of w transposed: the scatter's B, one contiguous
+            // (OC × C) block per tap; koff (OC,) = 0, 1, ...: its A rows are dz pixels
             wf_ = small.take<float>(K * OC);
             koff_t_ = small.take<int64_t>(OC);
-            for (index_t k = 0; k < K; k++)
-                for (index_t o = 0; o < OC; o++) wf_[o * K + k] = w[k * OC + o];
+            for (index_t t = 0; t < taps(s); t++)
+                for (index_t c = 0; c < s.C; c++)
+                    for (index_t o = 0; o < OC; o++) wf_[(t * OC + o) * s.C + c] = w[(t * s.C + c) * OC + o];
             for (index_t o = 0; o < OC; o++) koff_t_[o] = o;
             scatter_rows_ = small.take<const float*>(scatter_rows);
         }
@@ -672,7 +674,7 @@ class BackwardTiles {
     void scatter_input_grad(float* dx, const float* g, index_t cnt) {
         const ConvShape& s = s_;
         const ConvKernelInfo& kern = gather_kernel_info();
-        const index_t P = out_pixels(s), S = in_pixels(s), C = s.C, OC = s.OC, K = taps(s) * C;
+        const index_t P = out_pixels(s), S = in_pixels(s), C = s.C, OC = s.OC;
         const index_t OH = s.out[1], OW = s.out[2], H = s.in[1], W = s.in[2], sw = s.stride[2];
         auto image = [&](index_t i, int t) {
             DenormalGuard denormals;
@@ -692,7 +694,7 @@ class BackwardTiles {
                         if (lo >= hi) continue;
                         for (index_t cb = 0; cb < C; cb += kern.NR) {
                             const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
-                            const float* b = wf_ + tap * C + cb;  // wᵀ's (OC × nb) block for this tap
+                            const float* b = wf_ + tap * OC * C + cb;  // the tap's wᵀ, columns [cb, cb + nb)
                             for (index_t od = 0; od < s.out[0]; od++) {
                                 const index_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
                                 if (id < 0 || id >= s.in[0]) continue;
@@ -702,7 +704,7 @@ class BackwardTiles {
                                     const index_t r = (od * OH + oh) * OW;
                                     float* c = dxn + ((id * H + ih) * W + lo * sw + shift) * C + cb;  // seek to (id, ih, iw(lo))
                                     for (index_t ow = lo; ow < hi; ow += MR)
-                                        kern.kernel(OC, rows + r + ow, koff_t_, b, K, c + (ow - lo) * sw * C, sw * C,
+                                        kern.kernel(OC, rows + r + ow, koff_t_, b, C, c + (ow - lo) * sw * C, sw * C,
                                                     std::min(MR, hi - ow), nb, true, nullptr, false);
                                 }
                             }

@@ -224,7 +224,10 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
 // (layout in rnn.cpp); callers treat it as opaque.
 // rec_mask (N, OC) or nullptr (SimpleRNN and LSTM): Keras's recurrent dropout, one mask per
 // sequence that scales h_prev where it enters the recurrent product, (h_prev ⊙ rec_mask)·u, at
-// every step (the state itself is not masked); backward must get the same mask.
+// every step (the state itself is not masked); backward must get the same mask. GRU takes
+// (3, N, OC): one mask per gate z, r, h, as Keras 3's GRUCell switches to when recurrent_dropout
+// > 0 (implementation 1): (h_prev ⊙ m_z)·u_z, (h_prev ⊙ m_r)·u_r and (h_prev ⊙ m_h)·u_h (reset
+// after) or (r ⊙ h_prev ⊙ m_h)·u_h (reset before).
 // Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
 // is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
 // (N, OC) are overwritten. Results do not depend on the thread count.
@@ -254,11 +257,11 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
-                 bool go_backwards);
+                 bool go_backwards, const float* rec_mask = nullptr);
 void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                   const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                  bool reset_after, bool go_backwards);
+                  bool reset_after, bool go_backwards, const float* rec_mask = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Optimizers (Keras 3 update rules). One call updates a LIST of `count` tensors in one fused

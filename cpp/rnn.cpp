@@ -23,11 +23,12 @@
 //
 // Threads: the step loop splits the batch, one slice per thread for the whole sequence (StepPlan);
 // the whole-sequence GEMMs never split their k loop, so no result depends on the thread count.
-// Recurrent dropout (SimpleRNN, LSTM; Keras 3's one mask per sequence): the step product reads
-// h_prev ⊙ mask from a per-step buffer; backward masks the gradient the product sends to h_prev and
-// rebuilds h_prev ⊙ mask for du. Nothing extra is cached.
-// What this file does not do: time-step masking, input dropout (the layer masks x), GRU recurrent
-// dropout (Keras uses three per-gate masks there), stateful batches.
+// Recurrent dropout (Keras 3: one mask per sequence for SimpleRNN and LSTM, one per gate for GRU):
+// the step product reads h_prev ⊙ mask from a per-step buffer (GRU: one product per gate block);
+// backward masks the gradient each product sends to h_prev and rebuilds h_prev ⊙ mask for du.
+// Nothing extra is cached.
+// What this file does not do: time-step masking, input dropout (the layer masks x), stateful
+// batches.
 
 #include <algorithm>
 #include <cstring>
@@ -176,10 +177,12 @@ void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, c
     add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
 }
 
-// Recurrent dropout. masked_rows: rows [n0, n1) of hm (row stride OC) = h (row stride ldh) ⊙ mask.
-void masked_rows(float* hm, const float* h, index_t ldh, const float* mask, index_t OC, index_t n0, index_t n1) {
+// Recurrent dropout. masked_rows: rows [n0, n1) of hm (row stride ldm) = h (row stride ldh) ⊙ mask
+// (N, OC), OC columns.
+void masked_rows(float* hm, index_t ldm, const float* h, index_t ldh, const float* mask, index_t OC, index_t n0,
+                 index_t n1) {
     for (index_t n = n0; n < n1; n++) {
-        float* FASTNN_RESTRICT d = hm + n * OC;
+        float* FASTNN_RESTRICT d = hm + n * ldm;
         const float* FASTNN_RESTRICT a = h + n * ldh;
         const float* FASTNN_RESTRICT m = mask + n * OC;
         for (index_t j = 0; j < OC; j++) d[j] = a[j] * m[j];
@@ -189,7 +192,7 @@ void masked_rows(float* hm, const float* h, index_t ldh, const float* mask, inde
 // HM (T, N, OC) = every step's h_prev ⊙ mask, from Z's state columns (for du).
 void masked_states(float* HM, const float* Z, const float* mask, index_t N, index_t T, index_t ZW, index_t OC) {
     for_rows(N, T * N * OC, [&](index_t n0, index_t n1) {
-        for (index_t s = 0; s < T; s++) masked_rows(HM + s * N * OC, Z + s * N * ZW, ZW, mask, OC, n0, n1);
+        for (index_t s = 0; s < T; s++) masked_rows(HM + s * N * OC, OC, Z + s * N * ZW, ZW, mask, OC, n0, n1);
     });
 }
 
@@ -201,7 +204,7 @@ const float* step_state(float* hm, const float* Zs, index_t ZW, const float* mas
         *ld = ZW;
         return Zs + n0 * ZW;
     }
-    masked_rows(hm, Zs, ZW, mask, OC, n0, n1);
+    masked_rows(hm, OC, Zs, ZW, mask, OC, n0, n1);
     *ld = OC;
     return hm + n0 * OC;
 }
@@ -266,19 +269,19 @@ struct StepOperand {  // one recurrent product's op(B): K × N, stored N × K wh
 
 class StepPlan {
   public:
-    PackedB b[2];  // the products, in the order given (at most two)
+    PackedB b[3];  // the products, in the order given (at most three)
 
     // mul_adds_per_row: the recurrent multiply-adds of one batch row over the whole sequence.
     StepPlan(index_t N, index_t mul_adds_per_row, std::initializer_list<StepOperand> operands) : N_(N) {
         threads_ = (double)N * (double)mul_adds_per_row >= 1e6 ? (int)std::min<index_t>(num_threads(), N) : 1;
-        index_t k_max = 0, b_floats[2] = {0, 0}, i = 0;
+        index_t k_max = 0, b_floats[3] = {0, 0, 0}, i = 0;
         for (const StepOperand& op : operands) {
             b_floats[i++] = sgemm_packed_b_floats(op.K, op.N);
             k_max = std::max(k_max, op.K);
         }
         a_floats_ = sgemm_packed_a_floats((N + threads_ - 1) / threads_, k_max);
-        float* base = thread_scratch(2, (size_t)(b_floats[0] + b_floats[1] + threads_ * a_floats_));
-        a_panels_ = base + b_floats[0] + b_floats[1];
+        float* base = thread_scratch(2, (size_t)(b_floats[0] + b_floats[1] + b_floats[2] + threads_ * a_floats_));
+        a_panels_ = base + b_floats[0] + b_floats[1] + b_floats[2];
         i = 0;
         for (const StepOperand& op : operands) {
             b[i] = sgemm_pack_b(base, op.B, op.ldb, op.trans_b, op.K, op.N);
@@ -663,37 +666,67 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
-                 bool go_backwards) {
-    // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
+                 bool go_backwards, const float* rec_mask) {
+    // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC), rec_mask (3, N, OC)
+    // -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
     const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;                // (T+1, N, OC+1+C)
     float* G = Z + (T + 1) * NZ;     // (T, N, 3·OC)
     float* E = G + T * N * GO;       // (T, N, OC)
     const Acts f{act, ract, alpha, ralpha};
-    float* Q = reset_after ? thread_scratch(1, (size_t)(N * GO)) : nullptr;  // (N, 3·OC) h_prev·u + b_rec
+    // reset_after: Q = [h_prev | 1]·[u; b_rec] (Z's ones column follows h, so the recurrent bias rides
+    // in the product); reset before: z, r += h_prev·u_zr, then hh += (r ⊙ h_prev)·u_h. With
+    // recurrent dropout each gate's block of the product reads its own h_prev ⊙ m_g, written per
+    // step into HM (N, KQ) with the ones column after it.
+    const index_t KQ = reset_after && b ? OC + 1 : OC;
+    Carver sc{thread_scratch(1, (size_t)carve_size({reset_after ? N * GO : 0, rec_mask ? N * KQ : 0}))};
+    float* Q = sc.take(reset_after ? N * GO : 0);  // (N, 3·OC) h_prev·u + b_rec
+    float* HM = rec_mask ? sc.take(N * KQ) : nullptr;
+    if (HM && KQ > OC)
+        for (index_t n = 0; n < N; n++) HM[n * KQ + OC] = 1.0f;
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
-    // reset_after: Q = [h_prev | 1]·[u; b_rec] (Z's ones column follows h, so the recurrent bias rides
-    // in the product); reset before: z, r += h_prev·u_zr, then hh += (r ⊙ h_prev)·u_h
-    const index_t KQ = b ? OC + 1 : OC;
     float* ub = reset_after && b ? thread_scratch(3, (size_t)((OC + 1) * GO)) : nullptr;  // (OC+1, GO)
     if (ub) {
         std::memcpy(ub, u, sizeof(float) * OC * GO);
         std::memcpy(ub + OC * GO, b + GO, sizeof(float) * GO);
     }
-    StepPlan plan = reset_after ? StepPlan(N, T * OC * GO, {{ub ? ub : u, GO, false, KQ, GO}})
-                                : StepPlan(N, T * OC * GO, {{u, GO, false, OC, 2 * OC}, {u + 2 * OC, GO, false, OC, OC}});
+    const float* uq = ub ? ub : u;
+    StepPlan plan = reset_after ? (rec_mask ? StepPlan(N, T * OC * GO, {{uq, GO, false, KQ, OC}, {uq + OC, GO, false, KQ, OC},
+                                                                        {uq + 2 * OC, GO, false, KQ, OC}})
+                                            : StepPlan(N, T * OC * GO, {{uq, GO, false, KQ, GO}}))
+                                : (rec_mask ? StepPlan(N, T * OC * GO, {{u, GO, false, OC, OC}, {u + OC, GO, false, OC, OC},
+                                                                        {u + 2 * OC, GO, false, OC, OC}})
+                                            : StepPlan(N, T * OC * GO, {{u, GO, false, OC, 2 * OC}, {u + 2 * OC, GO, false, OC, OC}}));
     plan.run([&](index_t n0, index_t n1, float* ap) {
         const index_t rows = n1 - n0;
+        // rows [n0, n1) of HM = h_prev ⊙ the mask of gate k
+        auto mask_gate = [&](const float* hp, index_t k) {
+            masked_rows(HM, KQ, hp, ZW, rec_mask + k * NO, OC, n0, n1);
+            return HM + n0 * KQ;
+        };
         for (index_t s = 0; s < T; s++) {
             float* g = G + s * N * GO;
             float* e = E + s * NO;
             const float* hp = Z + s * NZ;
             float* h = Z + (s + 1) * NZ;
             if (reset_after) {
-                sgemm_packed_b(Q + n0 * GO, GO, hp + n0 * ZW, ZW, false, plan.b[0], rows, 1.0f, 0.0f, ap);
+                if (rec_mask)
+                    for (index_t k = 0; k < 3; k++)
+                        sgemm_packed_b(Q + n0 * GO + k * OC, GO, mask_gate(hp, k), KQ, false, plan.b[k], rows, 1.0f,
+                                       0.0f, ap);
+                else
+                    sgemm_packed_b(Q + n0 * GO, GO, hp + n0 * ZW, ZW, false, plan.b[0], rows, 1.0f, 0.0f, ap);
                 gru_after_forward(g, e, h, Q, hp, ZW, OC, f, n0, n1);
+            } else if (rec_mask) {
+                for (index_t k = 0; k < 2; k++)
+                    sgemm_packed_b(g + n0 * GO + k * OC, GO, mask_gate(hp, k), KQ, false, plan.b[k], rows, 1.0f, 1.0f,
+                                   ap);
+                mask_gate(hp, 2);
+                gru_before_gates(g, e, HM, KQ, OC, f, n0, n1);  // e = r ⊙ h_prev ⊙ m_h
+                sgemm_packed_b(g + n0 * GO + 2 * OC, GO, e + n0 * OC, OC, false, plan.b[2], rows, 1.0f, 1.0f, ap);
+                gru_before_update(g, h, hp, ZW, OC, f, n0, n1);
             } else {
                 sgemm_packed_b(g + n0 * GO, GO, hp + n0 * ZW, ZW, false, plan.b[0], rows, 1.0f, 1.0f, ap);
                 gru_before_gates(g, e, hp, ZW, OC, f, n0, n1);
@@ -709,26 +742,38 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
 void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                   const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                  bool reset_after, bool go_backwards) {
-    // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, 3·OC), du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
+                  bool reset_after, bool go_backwards, const float* rec_mask) {
+    // dh_seq (N, T, OC), dh_last (N, OC), rec_mask (3, N, OC) -> dx (N, T, C), dw (C, 3·OC),
+    // du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
     DenormalGuard denormals;
     const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const float* G = Z + (T + 1) * NZ;
     const float* E = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
+    const index_t masked = rec_mask ? 1 : 0;
     Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, reset_after ? TN * GO : NO, NO,
-                                                    (ZW + 1) * GO}))};
+                                                    (ZW + 1) * GO, masked * NO, masked * T * NO}))};
     float* dxt = sc.take(dx ? TN * C : 0);
     float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
     float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
     float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
     float* out = sc.take((ZW + 1) * GO);
+    float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) one gate's dG·u_gᵀ before its mask
+    float* HM = rec_mask ? sc.take(T * NO) : nullptr;  // (T, N, OC) h_prev ⊙ one gate's mask (for du)
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
-    // reset_after: dh_prev += dq·uᵀ; reset before: drh = dhh·u_hᵀ, then dh_prev += [dz dr]·u_zrᵀ
-    StepPlan plan = reset_after ? StepPlan(N, T * GO * OC, {{u, GO, true, GO, OC}})
-                                : StepPlan(N, T * GO * OC, {{u + 2 * OC, GO, true, OC, OC}, {u, GO, true, 2 * OC, OC}});
+    // reset_after: dh_prev += dq·uᵀ; reset before: drh = dhh·u_hᵀ, then dh_prev += [dz dr]·u_zrᵀ.
+    // With recurrent dropout every gate's product is its own, masked by the gate's mask.
+    StepPlan plan = reset_after ? (rec_mask ? StepPlan(N, T * GO * OC, {{u, GO, true, OC, OC}, {u + OC, GO, true, OC, OC},
+                                                                        {u + 2 * OC, GO, true, OC, OC}})
+                                            : StepPlan(N, T * GO * OC, {{u, GO, true, GO, OC}}))
+                                : (rec_mask ? StepPlan(N, T * GO * OC, {{u + 2 * OC, GO, true, OC, OC}, {u, GO, true, OC, OC},
+                                                                        {u + OC, GO, true, OC, OC}})
+                                            : StepPlan(N, T * GO * OC, {{u + 2 * OC, GO, true, OC, OC}, {u, GO, true, 2 * OC, OC}}));
+    const float* mask_z = rec_mask;
+    const float* mask_r = rec_mask ? rec_mask + NO : nullptr;
+    const float* mask_h = rec_mask ? rec_mask + 2 * NO : nullptr;
     plan.run([&](index_t n0, index_t n1, float* ap) {
         const index_t rows = n1 - n0;
         for (index_t s = T - 1; s >= 0; s--) {
@@ -741,21 +786,45 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
             if (reset_after) {
                 float* dq = dQ + s * N * GO;
                 gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, n0, n1);
-                sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * GO, GO, false, plan.b[0], rows, 1.0f, 1.0f, ap);
+                if (rec_mask)
+                    for (index_t k = 0; k < 3; k++)
+                        state_grad(dst, dq + k * OC, GO, plan.b[k], rec_mask + k * NO, prod, OC, n0, n1, true, ap);
+                else
+                    sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * GO, GO, false, plan.b[0], rows, 1.0f, 1.0f, ap);
             } else {
                 gru_before_backward1(dp, dh, g, hp, ZW, OC, f, n0, n1);
                 sgemm_packed_b(drh + n0 * OC, OC, dp + n0 * GO + 2 * OC, GO, false, plan.b[0], rows, 1.0f, 0.0f, ap);
+                if (mask_h) {
+                    // e = r ⊙ h_prev ⊙ m_h: d(r ⊙ h_prev) = drh ⊙ m_h serves both dr and dh_prev
+                    for (index_t n = n0; n < n1; n++)
+                        for (index_t j = 0; j < OC; j++) drh[n * OC + j] *= mask_h[n * OC + j];
+                }
                 gru_before_backward2(dp, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, n0, n1);
-                sgemm_packed_b(dst + n0 * OC, OC, dp + n0 * GO, GO, false, plan.b[1], rows, 1.0f, 1.0f, ap);
+                if (rec_mask) {
+                    state_grad(dst, dp, GO, plan.b[1], mask_z, prod, OC, n0, n1, true, ap);
+                    state_grad(dst, dp + OC, GO, plan.b[2], mask_r, prod, OC, n0, n1, true, ap);
+                } else {
+                    sgemm_packed_b(dst + n0 * OC, OC, dp + n0 * GO, GO, false, plan.b[1], rows, 1.0f, 1.0f, ap);
+                }
             }
         }
     });
+    // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG_k (recurrent dropout)
+    auto masked_du = [&](index_t k, const float* dG) {
+        masked_states(HM, Z, rec_mask + k * NO, N, T, ZW, OC);
+        sgemm(du + k * OC, GO, HM, OC, true, dG + k * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
+    };
     if (reset_after) {
         // du and the recurrent bias from [h_prev | 1]ᵀ·dQ; dw and the input bias from [1 | x]ᵀ·dP
         float* outP = out + (OC + 1) * GO;
-        sgemm(out, GO, Z, ZW, true, dQ, GO, false, OC + 1, GO, TN, 1.0f, 0.0f);
+        if (rec_mask) {
+            for (index_t k = 0; k < 3; k++) masked_du(k, dQ);
+            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dQ, GO, false, 1, GO, TN, 1.0f, 0.0f);  // dQ's column sums
+        } else {
+            sgemm(out, GO, Z, ZW, true, dQ, GO, false, OC + 1, GO, TN, 1.0f, 0.0f);
+            add_block(du, GO, out, GO, OC, GO);
+        }
         sgemm(outP, GO, Z + OC, ZW, true, dP, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
-        add_block(du, GO, out, GO, OC, GO);
         add_block(dw, GO, outP + GO, GO, C, GO);
         if (db) {
             add_block(db, GO, outP, GO, 1, GO);
@@ -763,10 +832,15 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
         }
     } else {
         // z, r columns: [h_prev | 1 | x]ᵀ·dP_zr; candidate: [1 | x]ᵀ·dP_h and du_h = Eᵀ·dP_h
-        sgemm(out, GO, Z, ZW, true, dP, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
+        if (rec_mask) {
+            for (index_t k = 0; k < 2; k++) masked_du(k, dP);
+            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dP, GO, false, 1 + C, 2 * OC, TN, 1.0f, 0.0f);
+        } else {
+            sgemm(out, GO, Z, ZW, true, dP, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
+            add_block(du, GO, out, GO, OC, 2 * OC);
+        }
         sgemm(out + OC * GO + 2 * OC, GO, Z + OC, ZW, true, dP + 2 * OC, GO, false, 1 + C, OC, TN, 1.0f, 0.0f);
         sgemm(du + 2 * OC, GO, E, OC, true, dP + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
-        add_block(du, GO, out, GO, OC, 2 * OC);
         if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
         add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
     }

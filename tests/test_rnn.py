@@ -240,25 +240,29 @@ def test_reference_gradients_match_finite_differences(cell, go_backwards, acts):
         assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
 
 
-# ---- Recurrent dropout (SimpleRNN, LSTM): a mask on h_{t-1} where it enters the recurrent product ----
+# ---- Recurrent dropout: a mask on h_{t-1} where it enters the recurrent product (GRU: one per gate) ----
+
+MASKED_CELLS = ["simple_rnn", "lstm", "gru", "gru_reset_before"]
 
 
-def _rec_mask(N, OC, seed, dtype=np.float32, rate=0.4):
+def _rec_mask(cell, N, OC, seed, dtype=np.float32, rate=0.4):
     rng = np.random.default_rng(seed)
-    return ((rng.random((N, OC)) >= rate) / (1 - rate)).astype(dtype)
+    shape = (3, N, OC) if cell.startswith("gru") else (N, OC)
+    return ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype)
 
 
-@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("cell", MASKED_CELLS)
 @pytest.mark.parametrize("N,T,OC,go_backwards,dh_seq", [(1, 1, 3, False, True), (5, 7, 17, True, True),
                                                         (64, 3, 40, False, False), (3, 2, 130, False, True)])
-def test_recurrent_mask_matches_reference(cell, N, T, OC, go_backwards, dh_seq):
-    case = make_case(cell, N, T, 3, OC, seed=N + T + OC, dh_seq=dh_seq)
-    mask = _rec_mask(N, OC, seed=OC)
-    label = f"{cell} recurrent_mask N={N} T={T} OC={OC}"
+@pytest.mark.parametrize("bias", [True, False])
+def test_recurrent_mask_matches_reference(cell, N, T, OC, go_backwards, dh_seq, bias):
+    case = make_case(cell, N, T, 3, OC, seed=N + T + OC, dh_seq=dh_seq, bias=bias)
+    mask = _rec_mask(cell, N, OC, seed=OC)
+    label = f"{cell} recurrent_mask N={N} T={T} OC={OC} bias={bias}"
     assert_close(run(_core, cell, case, go_backwards=go_backwards, recurrent_mask=mask),
                  run(reference, cell, case, go_backwards=go_backwards, recurrent_mask=mask), label)
     # all-ones is no dropout at all; a mask changes the result
-    ones = run(_core, cell, case, recurrent_mask=np.ones((N, OC), np.float32))
+    ones = run(_core, cell, case, recurrent_mask=np.ones(mask.shape, np.float32))
     plain = run(_core, cell, case)
     for k in plain:
         if plain[k] is not None:
@@ -268,10 +272,10 @@ def test_recurrent_mask_matches_reference(cell, N, T, OC, go_backwards, dh_seq):
         assert not np.allclose(masked["du"], plain["du"])
 
 
-@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("cell", MASKED_CELLS)
 def test_recurrent_mask_results_do_not_depend_on_thread_count(cell):
     case = make_case(cell, 128, 3, 8, 64, seed=4)
-    mask = _rec_mask(128, 64, seed=1)
+    mask = _rec_mask(cell, 128, 64, seed=1)
     saved = fastnn.get_num_threads()
     try:
         results = []
@@ -285,10 +289,10 @@ def test_recurrent_mask_results_do_not_depend_on_thread_count(cell):
             assert v is None or np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
 
 
-@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("cell", MASKED_CELLS)
 def test_reference_recurrent_mask_gradients_match_finite_differences(cell):
     case = make_case(cell, 2, 6, 3, 3, seed=9, dtype=np.float64)
-    mask = _rec_mask(2, 3, seed=2, dtype=np.float64, rate=0.3)
+    mask = _rec_mask(cell, 2, 3, seed=2, dtype=np.float64, rate=0.3)
     _, r = _loss_and_grads(cell, case, recurrent_mask=mask)
     eps = 1e-6
     for p, g in {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0"}.items():
@@ -313,25 +317,34 @@ def test_bad_recurrent_mask(mod):
     with pytest.raises(ValueError, match=r"recurrent_mask must hold finite values >= 0"):
         mod.simple_rnn_forward(case["x"], case["w"][:, :4], case["u"][:, :4],
                                recurrent_mask=-np.ones((2, 4), np.float32))
+    gru = make_case("gru", 2, 3, 3, 4)
+    with pytest.raises(ValueError, match=r"recurrent_mask must be \(3, N, OC\)"):
+        mod.gru_forward(gru["x"], gru["w"], gru["u"], recurrent_mask=np.ones((2, 4), np.float32))
+    _, _, cache = mod.gru_forward(gru["x"], gru["w"], gru["u"])
+    with pytest.raises(ValueError, match=r"recurrent_mask must hold finite values >= 0"):
+        mod.gru_backward(None, gru["dh_last"], gru["x"], gru["w"], gru["u"], cache,
+                         recurrent_mask=np.full((3, 2, 4), np.inf, np.float32))
 
 
 def test_recurrent_dropout_in_layers():
     x = np.random.default_rng(0).normal(size=(6, 5, 3)).astype(np.float32)
-    for cls in (SimpleRNN, LSTM):
+    for cls in (SimpleRNN, LSTM, GRU):
         layer = cls(8, recurrent_dropout=0.5, seed=3)
         infer = layer(x)  # inference: no mask
         train = layer(x, training=True)
-        assert layer._rec_mask.shape == (6, 8) and set(np.unique(layer._rec_mask)) <= {0.0, 2.0}
+        want = (3, 6, 8) if cls is GRU else (6, 8)  # GRU: one mask per gate
+        assert layer._rec_mask.shape == want and set(np.unique(layer._rec_mask)) <= {0.0, 2.0}
         assert not np.allclose(train, infer)
         dx = layer.backward(np.ones_like(train))
         assert dx.shape == x.shape and all(np.isfinite(g).all() for g in layer._gradients)
         np.testing.assert_array_equal(layer(x), infer)
         assert cls.from_config(layer.get_config()).recurrent_dropout == 0.5
-    model = Sequential([Input(shape=(5, 3)), LSTM(8, recurrent_dropout=0.25, dropout=0.1), Dense(2)])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     y = np.arange(6) % 2
-    history = model.fit(x, y, epochs=3, batch_size=3, verbose=0)
-    assert all(np.isfinite(v) for v in history.history["loss"])
+    for cls in (LSTM, GRU):
+        model = Sequential([Input(shape=(5, 3)), cls(8, recurrent_dropout=0.25, dropout=0.1), Dense(2)])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        history = model.fit(x, y, epochs=3, batch_size=3, verbose=0)
+        assert all(np.isfinite(v) for v in history.history["loss"])
 
 
 # ---- Golden numbers: Keras's equations written out by hand -------------------------------------
@@ -642,9 +655,72 @@ def test_bad_layer_arguments(kwargs, msg):
         LSTM(**kwargs)
 
 
-def test_gru_refuses_recurrent_dropout():
-    with pytest.raises(ValueError, match=r"GRU: recurrent_dropout > 0 is not supported for GRU"):
-        GRU(4, recurrent_dropout=0.2)
+def _keras_gru_implementation_1(x, kernel, rec, bias, in_masks, rec_masks, reset_after):
+    """Keras 3's GRUCell.call with implementation=1 (what recurrent_dropout > 0 selects), step by
+    step in float64: its own mask per gate on the input and on h_{t-1}; the last state."""
+    N, T, _ = x.shape
+    U = rec.shape[0]
+    b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, np.zeros(3 * U))
+    k = [kernel[:, g * U:(g + 1) * U] for g in range(3)]
+    rk = [rec[:, g * U:(g + 1) * U] for g in range(3)]
+    h = np.zeros((N, U))
+    for t in range(T):
+        x_z, x_r, x_h = ((x[:, t] * in_masks[g]) @ k[g] + b_in[g * U:(g + 1) * U] for g in range(3))
+        h_z, h_r, h_h = (h * rec_masks[g] for g in range(3))
+        z = 1 / (1 + np.exp(-(x_z + h_z @ rk[0] + b_rec[:U])))
+        r = 1 / (1 + np.exp(-(x_r + h_r @ rk[1] + b_rec[U:2 * U])))
+        if reset_after:
+            recurrent_h = r * (h_h @ rk[2] + b_rec[2 * U:])
+        else:
+            recurrent_h = (r * h_h) @ rk[2]
+        h = z * h + (1 - z) * np.tanh(x_h + recurrent_h)
+    return h
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_gru_recurrent_dropout_is_keras_implementation_1(reset_after, dropout):
+    rng = np.random.default_rng(11)
+    N, T, C, U = 4, 5, 3, 6
+    x = rng.normal(size=(N, T, C)).astype(np.float32)
+    layer = GRU(U, dropout=dropout, recurrent_dropout=0.4, reset_after=reset_after, seed=7)
+    layer.build(x.shape)
+    if reset_after:  # a non-zero recurrent bias, so its gradient is checked too
+        layer.set_weights([layer.kernel, layer.recurrent_kernel, rng.normal(size=(2, 3 * U)).astype(np.float32)])
+    y = layer(x, training=True)
+    in_masks = layer._mask.astype(np.float64) if dropout else np.ones((3, N, C))
+    rec_masks = layer._rec_mask.astype(np.float64)
+    assert rec_masks.shape == (3, N, U) and not np.array_equal(rec_masks[0], rec_masks[1])
+    if dropout:
+        assert layer._mask.shape == (3, N, C)
+    params = {"x": x, "kernel": layer.kernel, "rec": layer.recurrent_kernel, "bias": layer.bias}
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+
+    def loss_of(p):
+        h = _keras_gru_implementation_1(p["x"], p["kernel"], p["rec"], p["bias"], in_masks, rec_masks, reset_after)
+        return (h * g).sum(), h
+
+    g = rng.normal(size=(N, U))
+    _, want = loss_of(p64)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    dx = layer.backward(g.astype(np.float32))
+    got = {"x": dx, "kernel": layer._gradients[0], "rec": layer._gradients[1], "bias": layer._gradients[2]}
+    eps = 1e-6
+    for name, value in p64.items():
+        num = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            old = value[idx]
+            value[idx] = old + eps
+            up, _ = loss_of(p64)
+            value[idx] = old - eps
+            down, _ = loss_of(p64)
+            value[idx] = old
+            num[idx] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(got[name], num, rtol=1e-3, atol=1e-4, err_msg=f"d{name}")
+    # inference draws no masks and uses every unit
+    np.testing.assert_allclose(layer(x), _keras_gru_implementation_1(
+        p64["x"], p64["kernel"], p64["rec"], p64["bias"], np.ones((3, N, C)), np.ones((3, N, U)), reset_after),
+        rtol=1e-5, atol=1e-5)
 
 
 def test_bad_layer_inputs():

@@ -101,15 +101,17 @@ FloatArray cache_array(py::handle obj, RnnCell cell, const RnnArgs& a, const cha
 }
 
 // Recurrent dropout's mask: (N, OC), finite and >= 0 (the layer's inverted-dropout scales), or None.
-OptionalArray recurrent_mask(py::handle obj, const RnnArgs& a, const char* op) {
-    OptionalArray m = optional_array(obj, {a.N, a.OC}, op, "recurrent_mask", "(N, OC)");
+// Recurrent dropout's mask: (N, OC), or (3, N, OC) for a GRU (one per gate z, r, h).
+OptionalArray recurrent_mask(py::handle obj, const RnnArgs& a, const char* op, bool per_gate = false) {
+    OptionalArray m = per_gate ? optional_array(obj, {3, a.N, a.OC}, op, "recurrent_mask", "(3, N, OC)")
+                               : optional_array(obj, {a.N, a.OC}, op, "recurrent_mask", "(N, OC)");
     if (m.ptr) {
         const float* p = m.ptr;
-        for (int64_t i = 0; i < a.N * a.OC; i++)
+        const int64_t count = (per_gate ? 3 : 1) * a.N * a.OC;
+        for (int64_t i = 0; i < count; i++)
             if (!(p[i] >= 0.0f) || std::isinf(p[i]))
                 fail_value(std::string(op) + ": recurrent_mask must hold finite values >= 0 (0 drops a unit, 1/(1 - rate) "
-                           "keeps it). Received: recurrent_mask[" + std::to_string(i / a.OC) + ", " +
-                           std::to_string(i % a.OC) + "]=" + std::to_string(p[i]));
+                           "keeps it). Received: recurrent_mask.flat[" + std::to_string(i) + "]=" + std::to_string(p[i]));
     }
     return m;
 }
@@ -266,31 +268,34 @@ std::vector<int64_t> gru_bias_dims(int64_t OC, bool reset_after) {
 
 py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
                         bool reset_after, const std::string& activation, const std::string& recurrent_activation,
-                        bool go_backwards, bool return_sequences) {
+                        bool go_backwards, bool return_sequences, py::handle mask_obj) {
     const char* op = "gru_forward";
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
     OptionalArray b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
+    OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
     ForwardOut o = forward_out(RnnCell::GRU, a, return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
     {
         py::gil_scoped_release release;
         gru_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha, r.act, r.alpha,
-                    reset_after, go_backwards);
+                    reset_after, go_backwards, mask.ptr);
     }
     return py::make_tuple(o.h_seq, o.h_last, o.cache);
 }
 
 py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                          py::handle u_obj, py::handle cache_obj, bool reset_after, const std::string& activation,
-                         const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx) {
+                         const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
+                         py::handle mask_obj) {
     const char* op = "gru_backward";
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
+    OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, RnnCell::GRU, a, op);
@@ -300,7 +305,7 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     {
         py::gil_scoped_release release;
         gru_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC, f.act,
-                     f.alpha, r.act, r.alpha, reset_after, go_backwards);
+                     f.alpha, r.act, r.alpha, reset_after, go_backwards, mask.ptr);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
 }
@@ -331,12 +336,14 @@ void register_rnn(py::module_& m) {
     m.def("gru_forward", &gru_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
-          py::arg("return_sequences") = true,
-          "(h_seq, h_last, cache) of a Keras GRU (gates z, r, h) over x (N, T, C).");
+          py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),
+          "(h_seq, h_last, cache) of a Keras GRU (gates z, r, h) over x (N, T, C); recurrent_mask (3, N, OC) "
+          "scales h_{t-1} where it enters each gate's recurrent product (recurrent dropout, one mask per gate).");
     m.def("gru_backward", &gru_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"), py::arg("w"),
           py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
-          py::arg("need_dx") = true, "(dx, dw, du, db, dh0): backpropagation through time of gru_forward.");
+          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(),
+          "(dx, dw, du, db, dh0): backpropagation through time of gru_forward (the same recurrent_mask).");
 }
 
 }  // namespace fastnn::bind

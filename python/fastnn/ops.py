@@ -464,7 +464,7 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
 
 
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
-                go_backwards=False, return_sequences=True):
+                go_backwards=False, return_sequences=True, recurrent_mask=None):
     """GRU over a sequence (Keras gates z, r, h): ``h_t = z * h_{t-1} + (1 - z) * hh``.
 
     ``z, r = recurrent_activation(x_t @ w_zr + b_zr + h_{t-1} @ u_zr [+ b_rec_zr])``; with
@@ -472,18 +472,23 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
     (h_{t-1} @ u_h + b_rec_h))``; without (b (3*OC,)): ``hh = activation(x_t @ w_h + b_h +
     (r * h_{t-1}) @ u_h)``. x (N, T, C), w (C, 3*OC), u (OC, 3*OC). Returns
     ``(h_seq, h_last, cache)``.
+
+    ``recurrent_mask`` (3, N, OC): recurrent dropout as Keras 3's GRUCell does it, one mask per
+    gate: h_{t-1} @ u_g becomes (h_{t-1} * recurrent_mask[g]) @ u_g for g = z, r, h (the state
+    update still uses h_{t-1} itself). Give backward the same mask.
     """
     return _impl().gru_forward(x, w, u, b, h0, reset_after=reset_after, activation=activation,
                                recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                               return_sequences=return_sequences)
+                               return_sequences=return_sequences, recurrent_mask=recurrent_mask)
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
-                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True):
+                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
+                 recurrent_mask=None):
     """Backpropagation through time of `gru_forward`: returns ``(dx, dw, du, db, dh0)``.
 
     db has the bias's shape: (2, 3*OC) with ``reset_after``, else (3*OC,).
     """
     return _impl().gru_backward(dh_seq, dh_last, x, w, u, cache, reset_after=reset_after, activation=activation,
                                 recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                                use_bias=use_bias, need_dx=need_dx)
+                                use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask)

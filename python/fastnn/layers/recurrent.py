@@ -45,7 +45,6 @@ class _RNN(Layer):
 
     _gates = 1
     _has_recurrent_activation = True
-    _recurrent_dropout_supported = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -71,10 +70,6 @@ class _RNN(Layer):
             raise ValueError(f"{cls}: weight constraints are not supported")
         self.dropout = _rate(dropout, "dropout")
         self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
-        if self.recurrent_dropout > 0 and not self._recurrent_dropout_supported:
-            raise ValueError(f"{cls}: recurrent_dropout > 0 is not supported for {cls} (Keras drops the state with "
-                             f"a separate mask per gate there); use dropout on the inputs, or an LSTM. Received: "
-                             f"recurrent_dropout={recurrent_dropout!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"{cls}: expected a non-negative integer seed or None. Received: seed={seed!r}")
         self.seed = None if seed is None else int(seed)
@@ -126,17 +121,27 @@ class _RNN(Layer):
         self._calls += 1
         return ops.dropout_forward(np.ones(shape, dtype), rate, seed)[0]
 
+    def _masks_per_gate(self):
+        """Whether dropout draws one mask per gate (a GRU with recurrent dropout) instead of one."""
+        return False
+
     def call(self, inputs, training=False):
         x = inputs
         self._mask = self._rec_mask = None
+        per_gate = self._masks_per_gate()
         if training and self.dropout > 0:
-            # one mask per sample and feature, shared by every time step (Keras's RNN dropout)
-            self._mask = self._dropout_mask((x.shape[0], x.shape[2]), self.dropout, x.dtype)
-            x = x * self._mask[:, None, :]
+            # one mask per sample and feature, shared by every time step (Keras's RNN dropout); per
+            # gate: (3, N, C), applied by the GRU itself
+            shape = (x.shape[0], x.shape[2])
+            self._mask = self._dropout_mask((self._gates, *shape) if per_gate else shape, self.dropout, x.dtype)
+            if not per_gate:
+                x = x * self._mask[:, None, :]
         if training and self.recurrent_dropout > 0:
             # one mask per sample and unit on h_{t-1} where it enters the recurrent product, shared by
-            # every time step (Keras 3's SimpleRNNCell/LSTMCell)
-            self._rec_mask = self._dropout_mask((x.shape[0], self.units), self.recurrent_dropout, x.dtype)
+            # every time step (Keras 3's cells); per gate: (3, N, units)
+            shape = (x.shape[0], self.units)
+            self._rec_mask = self._dropout_mask((self._gates, *shape) if per_gate else shape,
+                                                self.recurrent_dropout, x.dtype)
         self._x = x
         out, states = self._forward(x)
         if self.return_state:
@@ -153,7 +158,7 @@ class _RNN(Layer):
         dc_last = d_states[1] if len(d_states) > 1 else None
         dx, dw, du, db = self._backward(dh_seq, dh_last, dc_last)
         self._gradients = [dw, du, db] if self.use_bias else [dw, du]
-        if dx is not None and self._mask is not None:
+        if dx is not None and self._mask is not None and self._mask.ndim == 2:
             dx = dx * self._mask[:, None, :]
         return dx
 
@@ -212,7 +217,7 @@ class SimpleRNN(_RNN):
             sample, shared by all time steps, as in Keras).
         recurrent_dropout: float in [0, 1), the fraction of the state's units dropped where the
             previous state enters the recurrent product, in training (one mask per sample, shared by
-            all time steps, as in Keras 3; SimpleRNN and LSTM — GRU takes 0 only).
+            all time steps, as in Keras 3; a GRU draws one per gate, see `GRU`).
         seed: optional integer seed of the dropout masks.
         return_sequences: return the whole output sequence (batch, timesteps, units) instead of
             the last output (batch, units).
@@ -309,10 +314,15 @@ class GRU(_RNN):
 
     Args: as `LSTM` (without unit_forget_bias), plus ``reset_after``.
     Weights: ``kernel`` (features, 3*units), ``recurrent_kernel`` (units, 3*units), ``bias``.
+
+    With ``recurrent_dropout > 0`` the layer does what Keras 3's GRUCell switches to then
+    (implementation 1): every gate z, r, h gets its own recurrent mask on h_{t-1}, and with
+    ``dropout > 0`` its own input mask too. The per-gate input masks run through one kernel call
+    as a block-diagonal kernel over [x*m_z | x*m_r | x*m_h], which costs three times the (small)
+    input projection.
     """
 
     _gates = 3
-    _recurrent_dropout_supported = False
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
@@ -324,15 +334,37 @@ class GRU(_RNN):
     def _op_args(self):
         return dict(super()._op_args(), recurrent_activation=self._ract, reset_after=self.reset_after)
 
+    def _masks_per_gate(self):
+        return self.recurrent_dropout > 0
+
+    def _gate_inputs(self, x):
+        """Inputs and kernel that give gate g the input x * mask[g] (self._mask (3, N, C)): x3 (N, T, 3C)
+        = [x*m_z | x*m_r | x*m_h] and the block-diagonal kernel (3C, 3*units) with kernel's gate
+        blocks on its diagonal."""
+        C, U = x.shape[2], self.units
+        x3 = np.concatenate([x * self._mask[g][:, None, :] for g in range(3)], axis=2)
+        w3 = np.zeros((3 * C, 3 * U), self.kernel.dtype)
+        for g in range(3):
+            w3[g * C:(g + 1) * C, g * U:(g + 1) * U] = self.kernel[:, g * U:(g + 1) * U]
+        return x3, w3
+
     def _forward(self, x):
-        h_seq, h_last, self._cache = ops.gru_forward(x, self.kernel, self.recurrent_kernel, self.bias,
-                                                     return_sequences=self.return_sequences, **self._op_args())
+        per_gate_inputs = self._mask is not None and self._mask.ndim == 3
+        self._xin, self._win = self._gate_inputs(x) if per_gate_inputs else (x, self.kernel)
+        h_seq, h_last, self._cache = ops.gru_forward(self._xin, self._win, self.recurrent_kernel, self.bias,
+                                                     return_sequences=self.return_sequences,
+                                                     recurrent_mask=self._rec_mask, **self._op_args())
         return (h_seq if self.return_sequences else h_last), [h_last]
 
     def _backward(self, dh_seq, dh_last, dc_last):
-        dx, dw, du, db, _ = ops.gru_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
+        dx, dw, du, db, _ = ops.gru_backward(dh_seq, dh_last, self._xin, self._win, self.recurrent_kernel,
                                              self._cache, use_bias=self.use_bias, need_dx=self._need_input_grad,
-                                             **self._op_args())
+                                             recurrent_mask=self._rec_mask, **self._op_args())
+        if self._win is not self.kernel:  # back from the per-gate inputs: diagonal blocks, masked sum
+            C, U = self._x.shape[2], self.units
+            dw = np.concatenate([dw[g * C:(g + 1) * C, g * U:(g + 1) * U] for g in range(3)], axis=1)
+            if dx is not None:
+                dx = sum(dx[:, :, g * C:(g + 1) * C] * self._mask[g][:, None, :] for g in range(3))
         return dx, dw, du, db
 
     def get_config(self):

@@ -85,13 +85,16 @@ def _state(s, N, OC, dtype, op, arg):
     return s
 
 
-def _recurrent_mask(mask, N, OC, dtype, op):
-    """Recurrent dropout's (N, OC) mask (finite, >= 0), or 1 (no dropout)."""
+def _recurrent_mask(mask, N, OC, dtype, op, per_gate=False):
+    """Recurrent dropout's (N, OC) mask, or (3, N, OC) for a GRU (one per gate; finite, >= 0); or 1
+    (no dropout: one 1 per gate for a GRU)."""
     if mask is None:
-        return np.dtype(dtype).type(1)
+        one = np.dtype(dtype).type(1)
+        return (one, one, one) if per_gate else one
     m = as_float(mask, dtype, op, "recurrent_mask")
-    if m.shape != (N, OC):
-        raise ValueError(f"{op}: recurrent_mask must be (N, OC) = {(N, OC)}. Received: recurrent_mask.shape={m.shape}")
+    want, name = ((3, N, OC), "(3, N, OC)") if per_gate else ((N, OC), "(N, OC)")
+    if m.shape != want:
+        raise ValueError(f"{op}: recurrent_mask must be {name} = {want}. Received: recurrent_mask.shape={m.shape}")
     if not np.all(np.isfinite(m) & (m >= 0)):
         raise ValueError(f"{op}: recurrent_mask must hold finite values >= 0 (0 drops a unit, 1/(1 - rate) keeps it)")
     return m
@@ -282,13 +285,15 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
 
 
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
-                go_backwards=False, return_sequences=True):
+                go_backwards=False, return_sequences=True, recurrent_mask=None):
     op = "gru_forward"
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(x, w, u, b, h0)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
     b = _bias(b, (2, 3 * OC) if reset_after else (3 * OC,), dtype, op)
+    mz, mr, mh = _recurrent_mask(recurrent_mask, N, OC, dtype, op, per_gate=True)
+    uz, ur, uh = (u[:, k * OC:(k + 1) * OC] for k in range(3))
     b_in, b_rec = (None, None) if b is None else ((b[0], b[1]) if reset_after else (b, None))
     xt = _time_major(x, go_backwards)
     Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
@@ -300,19 +305,19 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
     for s in range(T):
         hp = H[s]
         if reset_after:
-            q = hp @ u
+            q = np.concatenate([(hp * mz) @ uz, (hp * mr) @ ur, (hp * mh) @ uh], axis=1)
             if b_rec is not None:
                 q += b_rec
         else:
-            q = hp @ u[:, :2 * OC]
+            q = np.concatenate([(hp * mz) @ uz, (hp * mr) @ ur], axis=1)
         z = _act(G[s][:, :OC] + q[:, :OC], recurrent_activation)
         r = _act(G[s][:, OC:2 * OC] + q[:, OC:2 * OC], recurrent_activation)
         if reset_after:
             E[s] = q[:, 2 * OC:]
             hh = _act(G[s][:, 2 * OC:] + r * E[s], activation)
         else:
-            E[s] = r * hp
-            hh = _act(G[s][:, 2 * OC:] + E[s] @ u[:, 2 * OC:], activation)
+            E[s] = r * (hp * mh)
+            hh = _act(G[s][:, 2 * OC:] + E[s] @ uh, activation)
         H[s + 1] = z * hp + (1 - z) * hh
         G[s] = np.concatenate([z, r, hh], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
@@ -320,12 +325,16 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
-                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True):
+                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
+                 recurrent_mask=None):
     op = "gru_backward"
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
+    masks = _recurrent_mask(recurrent_mask, N, OC, dtype, op, per_gate=True)
+    mz, mr, mh = masks
+    uz, ur, uh = (u[:, k * OC:(k + 1) * OC] for k in range(3))
     Z, G, E = _split_cache(cache, "gru", N, T, C, OC, dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
@@ -342,20 +351,23 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
         if reset_after:
             dr = _dact(dhh * E[s], r, recurrent_activation)
             dQ[s] = np.concatenate([dz, dr, dhh * r], axis=1)
-            dhp = dhp + dQ[s] @ u.T
+            dhp = dhp + (dz @ uz.T) * mz + (dr @ ur.T) * mr + ((dhh * r) @ uh.T) * mh
         else:
-            drh = dhh @ u[:, 2 * OC:].T
+            drh = (dhh @ uh.T) * mh  # the gradient of r * h_prev where e = r * (h_prev * mh)
             dr = _dact(drh * hp, r, recurrent_activation)
-            dhp = dhp + drh * r + np.concatenate([dz, dr], axis=1) @ u[:, :2 * OC].T
+            dhp = dhp + drh * r + (dz @ uz.T) * mz + (dr @ ur.T) * mr
         dP[s] = np.concatenate([dz, dr, dhh], axis=1)
         dh = dhp
+    # du's gate blocks: (h_prev * m_k)^T dG_k, for the candidate of reset-before E^T dhh
+    Hm = [(H[:T] * m).reshape(T * N, OC) for m in masks]
+    dx, dw, _, db = _param_grads(x, w, dP, H[:T], dP, go_backwards, use_bias, need_dx)
+    dP2 = dP.reshape(T * N, 3 * OC)
     if reset_after:
-        dx, dw, du, db = _param_grads(x, w, dP, H[:T], dQ, go_backwards, use_bias, need_dx)
+        dQ2 = dQ.reshape(T * N, 3 * OC)
+        du = np.concatenate([Hm[k].T @ dQ2[:, k * OC:(k + 1) * OC] for k in range(3)], axis=1)
         if use_bias:
-            db = np.stack([db, dQ.reshape(T * N, 3 * OC).sum(axis=0)])
+            db = np.stack([db, dQ2.sum(axis=0)])
     else:
-        dx, dw, _, db = _param_grads(x, w, dP, H[:T], dP, go_backwards, use_bias, need_dx)
-        Hp = H[:T].reshape(T * N, OC)
-        dP2 = dP.reshape(T * N, 3 * OC)
-        du = np.concatenate([Hp.T @ dP2[:, :2 * OC], E.reshape(T * N, OC).T @ dP2[:, 2 * OC:]], axis=1)
+        du = np.concatenate([Hm[0].T @ dP2[:, :OC], Hm[1].T @ dP2[:, OC:2 * OC],
+                             E.reshape(T * N, OC).T @ dP2[:, 2 * OC:]], axis=1)
     return dx, dw, du, db, dh
