@@ -5,6 +5,10 @@ Protocol (../shared/PERFORMANCE.md): one process; libraries timed in alternating
 we pause 0.15 s: OpenBLAS's idle workers spin for ~2^28 cycles (~0.1 s) after a call and libgomp's
 for a shorter while, and on 2 cores a spinning worker of one library halves the other's threads
 (OpenBLAS issue 3187; measured here: fastnn's 2-thread GEMM 20x slower right after a NumPy call).
+After the pause each library's worker threads are asleep, and in this VM waking them costs
+0.3-11 ms (a 256^3 GEMM's first two calls after a 0.5 s pause: fastnn 6.9 + 4.3 ms, NumPy 11 +
+0.3 ms, then ~0.14 ms each): so the first BLOCK_WARMUP calls of every block run untimed, for every
+library alike. What is timed is the steady state of back-to-back calls, as in a training loop.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ def blas_info() -> str:
     return "; ".join(infos) or "none found"
 
 
+BLOCK_WARMUP = 2  # untimed calls at the start of every block: they wake the library's sleeping threads
+
+
 def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.15) -> dict:
     """Time each callable in ``funcs`` in alternating blocks; return {name: (median, p10, p90)} in s."""
     for f in funcs.values():
@@ -73,6 +80,8 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
     for _ in range(blocks):
         for name, f in funcs.items():
             time.sleep(pause)
+            for _ in range(BLOCK_WARMUP):
+                f()
             for _ in range(per_block):
                 t0 = time.perf_counter()
                 f()

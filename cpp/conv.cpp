@@ -7,12 +7,13 @@
 // it is gathered for a tile of kColTileFloats/K output pixels at a time, so the workspace stays
 // at a few MB whatever the batch size.
 //   forward : y = act(col · w + b), bias and activation in the GEMM's epilogue (in L1, per tile)
-//   backward: dz = dy ⊙ act'(y); db += Σ_m dz; dw += colᵀ · dz (the pixels are the GEMM's k loop,
-//             tiles summed in order: no dependence on the thread count);
+//   backward: dz = dy ⊙ act'(y); db += Σ_m dz; dw += colᵀ · dz (the pixels are the GEMM's k loop;
+//             the implicit path gives each thread whole tiles of images and sums them in fixed
+//             groups, see BackwardTiles: no dependence on the thread count);
 //             dx = dz · wᵀ scattered back to the input pixels: on the implicit path per tap and
 //             output row straight into dx by the kernel's epilogue, or (when that wastes less) as
 //             a forward convolution of dz with the spatially flipped kernel (unit strides) or a
-//             dcol = dz · wᵀ sgemm and its "col2im" (tiny images); see InputGrad.
+//             dcol = dz · wᵀ and its "col2im" (tiny images); see InputGrad.
 // Parameter gradients accumulate (+=), dx is overwritten. What this file does not do: groups,
 // depthwise convolution, transposed convolution as a layer.
 
@@ -115,7 +116,7 @@ void col2im_add(float* dx, const float* dcol, const ConvShape& s, index_t m0, in
     const index_t cb = 64, cblocks = (C + cb - 1) / cb;
     const index_t items = (n1 - n0) * cblocks;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if ((m1 - m0) * K >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if ((m1 - m0) * K >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t it = 0; it < items; it++) {
         const index_t n = n0 + it / cblocks, c0 = (it % cblocks) * cb, c1 = std::min(C, c0 + cb);
@@ -145,7 +146,7 @@ void act_grad_and_bias(float* dz, float* db, float* partial, const float* dy, co
     if (act == Act::Linear && !db) return;
     const index_t chunks = (M + kGradRows - 1) / kGradRows;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * OC >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * OC >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t ch = 0; ch < chunks; ch++) {
         const index_t r0 = ch * kGradRows, r1 = std::min(M, r0 + kGradRows), n = (r1 - r0) * OC;
@@ -310,67 +311,24 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
     }
 }
 
-// dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile; rows: K + 16 pointers.
-// Threads own disjoint row ranges of dw (whole units of 24 rows, a multiple of every kernel's MR)
-// and visit the pixels in order. When dw has too few rows to share (a first layer: K = 9), the
-// pixels are cut instead into fixed parts of kPixelsPerPart whose partial dw (in `partial`,
-// parts·K·OC floats) are added in part order. Either way dw does not depend on the thread count.
-constexpr index_t kPixelsPerPart = 1024;
-index_t weight_grad_partial_floats(const ConvShape& s, index_t M) {
-    const index_t K = taps(s) * s.C;
-    return K * s.OC <= 4096 ? (M + kPixelsPerPart - 1) / kPixelsPerPart * K * s.OC : 0;
-}
-
-void gather_weight_grad(float* dw, float* partial, const float* const* rows, const int64_t* pix, const float* dz,
-                        const ConvShape& s, index_t M) {
+// dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile, pixels in order, on the
+// calling thread; rows: K + 16 pointers, pix: the pixels' offsets in src.
+void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz, const ConvShape& s,
+                        index_t M) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t K = taps(s) * s.C, OC = s.OC;
-    // rows [r0, r1) of c (row stride OC) += Σ over pixels [p0, p1)
-    auto block = [&](float* c, index_t r0, index_t r1, index_t p0, index_t p1) {
-        for (index_t ob = 0; ob < OC; ob += kern.NR) {
-            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
-            const index_t MR = kern.mr(nb);
-            for (index_t pb = p0; pb < p1; pb += kWeightGradPixels) {  // in order: the reduction is never split
-                const index_t kc = std::min(kWeightGradPixels, p1 - pb);
-                for (index_t r = r0; r < r1; r += MR)
-                    kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, c + (r - r0) * OC + ob, OC,
-                                std::min(MR, r1 - r), nb, true, nullptr, false);
-            }
+    // k blocks of at most kWeightGradPixels, all about the same size (no short last block)
+    const index_t blocks = (M + kWeightGradPixels - 1) / kWeightGradPixels, per_block = (M + blocks - 1) / blocks;
+    for (index_t ob = 0; ob < OC; ob += kern.NR) {
+        const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+        const index_t MR = kern.mr(nb);
+        for (index_t pb = 0; pb < M; pb += per_block) {
+            const index_t kc = std::min(per_block, M - pb);
+            for (index_t r = 0; r < K; r += MR)
+                kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, dw + r * OC + ob, OC, std::min(MR, K - r), nb,
+                            true, nullptr, false);
         }
-    };
-    if (weight_grad_partial_floats(s, M) > 0) {
-        const index_t parts = (M + kPixelsPerPart - 1) / kPixelsPerPart;
-        std::fill(partial, partial + parts * K * OC, 0.0f);
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parts > 1 && M * K * OC >= (1 << 18))
-#endif
-        for (index_t q = 0; q < parts; q++) {
-            DenormalGuard denormals;
-            block(partial + q * K * OC, 0, K, q * kPixelsPerPart, std::min(M, (q + 1) * kPixelsPerPart));
-        }
-        for (index_t q = 0; q < parts; q++)
-            for (index_t i = 0; i < K * OC; i++) dw[i] += partial[q * K * OC + i];
-        return;
     }
-    const index_t unit = 24, units = (K + unit - 1) / unit;
-    int threads = num_threads();
-    if (units < threads) threads = (int)units;
-    if ((double)M * K * OC < (1 << 18)) threads = 1;
-    auto run = [&](int t) {
-        DenormalGuard denormals;
-        index_t u0, u1;
-        split_range(units, threads, t, &u0, &u1);
-        const index_t r0 = u0 * unit, r1 = std::min(K, u1 * unit);
-        if (r0 < r1) block(dw + r0 * OC, r0, r1, 0, M);
-    };
-#ifdef FASTNN_OPENMP
-    if (threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-        for (int t = 0; t < threads; t++) run(t);
-        return;
-    }
-#endif
-    run(0);
 }
 
 // The implicit path needs a padded image (and its gradient) to fit the workspace tile.
@@ -548,7 +506,7 @@ namespace {
 //   Scatter: per tap and output row, that row's dz pixels times wᵀ's tap block, added into the
 //            input pixels they read, which lie at a uniform stride along the row: P rows rounded
 //            up to whole micro-tiles per output row (1.09× for 11-pixel rows of 6-row tiles);
-//   Dcol:    dcol = dz·wᵀ by the sgemm, then its col2im scatter: P rows, plus writing and
+//   Dcol:    dcol = dz·wᵀ for a tile's pixels, then its col2im scatter: P rows, plus writing and
 //            rereading the column matrix (counted as half again: for tiny images only).
 enum class InputGrad { None, Flipped, Scatter, Dcol };
 
@@ -565,176 +523,247 @@ InputGrad choose_input_grad(const ConvShape& s, bool unit) {
     return scatter <= dcol ? InputGrad::Scatter : InputGrad::Dcol;
 }
 
-// The implicit path's backward, one tile of nt images at a time, so that dz, the padded images and
-// the padded dz are produced and consumed while they are in cache (about 1 MB per tile). For each
-// tile the caller fills dz_tile() (dz = dy ⊙ act'(y), or a max-pool's scatter of it) and calls
-// run(): dw += gather(x)ᵀ·dz, then dx by the InputGrad chosen for the shape.
-// Scratch: slot 1 the padded images, dz and the caller's extra floats; slot 2 the small tables;
-// slot 3 the padded dz (or dcol).
+// Tiles per weight-gradient group: the batch is cut into tiles of nt images (a fixed function of
+// the shape) and the tiles into at most kGroups groups of consecutive tiles; each group is summed
+// by one thread, in tile order, into its own partial dw and db, and the partials are added in
+// group order. So no result depends on the thread count, and a thread never waits for another.
+constexpr index_t kGroups = 16;
+constexpr index_t kGroupPartialFloats = index_t(1) << 24;  // all groups' partial dw: at most 64 MB
+constexpr double kGroupMinMulAdds = 8e6;  // a group's share of dw's work: ~0.1 ms, against ~10 µs for its partial
+
+// The implicit path's backward. Every thread carries whole tiles of nt images through all of it —
+// the caller's dz, dw's partial, dx — in its own L2-sized workspace (a slot), so the phases need no
+// barrier and dz is read from the cache of the core that wrote it.
 class BackwardTiles {
   public:
+    // One thread's workspace; dz and extra are the caller's (see run).
+    struct Slot {
+        float* dz;       // nt·P·OC floats
+        float* extra;    // nt·extra_per_image floats
+        float* partial;  // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
+        float* xbuf;     // the padded images (when padding is needed)
+        float* dzbuf;    // the padded dz (Flipped)
+        float* dcol;     // the tile's dcol, nt·P·K floats (Dcol)
+        const float** rows;          // K + 16 weight-gradient row pointers
+        const float** scatter_rows;  // nt·P + 16 dz row pointers (Scatter, Dcol)
+        int64_t* pix;                // nt·P pixel offsets
+    };
+
     BackwardTiles(const ConvShape& s, const float* w, bool need_dx, index_t extra_per_image)
-        : s_(s), w_(w), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)) {
+        : s_(s), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)) {
         const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
         const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
         dx_algo_ = need_dx ? choose_input_grad(s, unit) : InputGrad::None;
-        const bool flipped = dx_algo_ == InputGrad::Flipped, scatter = dx_algo_ == InputGrad::Scatter;
-        const index_t per_image = (p_.needed ? padded_image_floats(p_, s.C) : 0) + P * OC + extra_per_image +
-                                  (flipped ? padded_image_floats(pt_, OC) : 0);
-        nt = std::max<index_t>(1, kBackwardTileFloats / per_image);
-        const index_t Mt = nt * P;
-        const index_t wpart = floats_for(weight_grad_partial_floats(s, Mt), 4);
-        const index_t Kt = taps(s) * OC;  // the flipped convolution's k: (tap, output channel)
-        threads_ = num_threads();
-        const index_t scatter_rows = threads_ * (P + 16);  // each thread's dz row pointers for one image
-        Carver small{thread_scratch(
-            2, (size_t)(floats_for(K + 16, sizeof(float*)) + floats_for(Mt, 8) + floats_for(K, 8) +
-                        grad_partial_floats(Mt, OC) + wpart + (flipped ? floats_for(K * OC, 4) + floats_for(Kt, 8) : 0) +
-                        (scatter ? floats_for(K * OC, 4) + floats_for(OC, 8) +
-                                       floats_for(scatter_rows, sizeof(float*))
-                                 : 0)))};
-        rows_ = small.take<const float*>(K + 16);
-        wpartial_ = small.take<float>(wpart);
-        partial = small.take<float>(grad_partial_floats(Mt, OC));
-        pix_ = small.take<int64_t>(Mt);
-        koff_ = small.take<int64_t>(K);
+        const bool flipped = dx_algo_ == InputGrad::Flipped, by_rows = dx_algo_ == InputGrad::Scatter ||
+                                                                      dx_algo_ == InputGrad::Dcol;
+        const index_t xfloats = p_.needed ? padded_image_floats(p_, s.C) : 0;
+        const index_t per_image = xfloats + P * OC + extra_per_image + (flipped ? padded_image_floats(pt_, OC) : 0) +
+                                  (dx_algo_ == InputGrad::Dcol ? P * K : 0);
+        // groups: a power of two (so 2 or 4 threads share them evenly), each with enough work to
+        // pay for its partial; tiles: as many images as fit the workspace, at least one per group
+        const double mul_adds = (double)s.N * (double)P * (double)K * (double)OC;
+        const index_t most = std::min({kGroups, s.N, std::max<index_t>(1, kGroupPartialFloats / (K * OC)),
+                                       (index_t)std::max(1.0, mul_adds / kGroupMinMulAdds)});
+        groups_ = 1;
+        while (groups_ * 2 <= most) groups_ *= 2;
+        nt = std::max<index_t>(1, std::min(kBackwardTileFloats / per_image, (s.N + groups_ - 1) / groups_));
+        tiles_ = (s.N + nt - 1) / nt;
+        groups_ = std::min(groups_, tiles_);
+        threads_ = (int)std::min<index_t>({num_threads(), groups_, kMaxSlots});
+        const index_t Mt = nt * P, Kt = taps(s) * OC;
+        // the shared tables: k offsets, the flipped kernel or wᵀ tap by tap, identity offsets
+        Carver shared{thread_scratch(2, (size_t)(floats_for(K, 8) + floats_for(K * OC, 4) + floats_for(std::max(Kt, OC), 8) +
+                                                 groups_ * (K * OC + OC)))};
+        koff_ = shared.take<int64_t>(K);
         tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
+        wf_ = shared.take<float>(K * OC);
+        koff_t_ = shared.take<int64_t>(std::max(Kt, OC));
+        dw_parts_ = shared.take<float>(groups_ * K * OC);
+        db_parts_ = shared.take<float>(groups_ * OC);
         if (flipped) {
-            wf_ = small.take<float>(K * OC);
-            koff_t_ = small.take<int64_t>(Kt);
             flip_kernel(wf_, w, s);
             tap_offsets(koff_t_, t_, pt_.dims);
-        }
-        if (scatter) {
-            // wt (KD, KH, KW, OC, C) = each tap of w transposed: the scatter's B, one contiguous
-            // (OC × C) block per tap; koff (OC,) = 0, 1, ...: its A rows are dz pixels
-            wf_ = small.take<float>(K * OC);
-            koff_t_ = small.take<int64_t>(OC);
+        } else if (by_rows) {
+            // wt (KD, KH, KW, OC, C) = each tap of w transposed: one contiguous (OC × C) B block per
+            // tap; koff (OC,) = 0, 1, ...: the A rows are dz pixels
             for (index_t t = 0; t < taps(s); t++)
                 for (index_t c = 0; c < s.C; c++)
                     for (index_t o = 0; o < OC; o++) wf_[(t * OC + o) * s.C + c] = w[(t * s.C + c) * OC + o];
             for (index_t o = 0; o < OC; o++) koff_t_[o] = o;
-            scatter_rows_ = small.take<const float*>(scatter_rows);
         }
-        const index_t xfloats = p_.needed ? floats_for(nt * padded_image_floats(p_, s.C), 4) : 0;
-        xbuf_ = thread_scratch(1, (size_t)(xfloats + floats_for(Mt * OC, 4) + nt * extra_per_image));
-        dz = xbuf_ + xfloats;
-        extra = dz + floats_for(Mt * OC, 4);
-        dzbuf_ = flipped ? thread_scratch(3, (size_t)(nt * padded_image_floats(pt_, OC))) : nullptr;
-        dcol_rows_ = col_tile_rows(Mt, K);
-        dcol_ = dx_algo_ == InputGrad::Dcol ? thread_scratch(3, (size_t)(dcol_rows_ * K)) : nullptr;
+        // each thread's slot
+        const index_t parts[] = {floats_for(Mt * OC, 4),
+                                 floats_for(nt * extra_per_image, 4),
+                                 floats_for(grad_partial_floats(Mt, OC), 4),
+                                 floats_for(nt * xfloats, 4),
+                                 flipped ? floats_for(nt * padded_image_floats(pt_, OC), 4) : 0,
+                                 dx_algo_ == InputGrad::Dcol ? floats_for(Mt * K, 4) : 0,
+                                 floats_for(K + 16, sizeof(float*)),
+                                 by_rows ? floats_for(Mt + 16, sizeof(float*)) : 0,
+                                 floats_for(Mt, 8)};
+        index_t slot_floats = 0;
+        for (index_t n : parts) slot_floats += n;
+        float* base = thread_scratch(1, (size_t)(threads_ * slot_floats));
+        for (int t = 0; t < threads_; t++) {
+            Carver c{base + t * slot_floats};
+            Slot sl;
+            sl.dz = c.take<float>(Mt * OC);
+            sl.extra = c.take<float>(nt * extra_per_image);
+            sl.partial = c.take<float>(grad_partial_floats(Mt, OC));
+            sl.xbuf = c.take<float>(nt * xfloats);
+            sl.dzbuf = flipped ? c.take<float>(nt * padded_image_floats(pt_, OC)) : nullptr;
+            sl.dcol = dx_algo_ == InputGrad::Dcol ? c.take<float>(Mt * K) : nullptr;
+            sl.rows = c.take<const float*>(K + 16);
+            sl.scatter_rows = by_rows ? c.take<const float*>(Mt + 16) : nullptr;
+            sl.pix = c.take<int64_t>(Mt);
+            slots_[t] = sl;
+        }
     }
 
-    index_t nt;        // images per tile
-    float* dz;         // nt·P·OC floats: the caller's dz for one tile
-    float* extra;      // nt·extra_per_image floats for the caller
-    float* partial;    // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
+    index_t nt;  // images per tile
 
-    // dw += gather(x)ᵀ·g and dx (when needed) for images [n0, n0 + cnt); g (cnt·P, OC).
-    void run(float* dx, float* dw, const float* g, const float* x, index_t n0, index_t cnt) {
+    // dw += Σ_images gather(x)ᵀ·dz, db += Σ dz (db may be null) and dx (when needed). For each tile
+    // the slot's owner calls dz_of(slot, n0, cnt, db_part) (db_part null when db is): it writes the
+    // tile's bias gradient into db_part (+=) and returns the tile's dz (cnt·P, OC), usually slot.dz.
+    template <class DzOf>
+    void run(float* dx, float* dw, float* db, const float* x, DzOf&& dz_of) {
+        const index_t K = taps(s_) * s_.C, OC = s_.OC;
+        std::fill(dw_parts_, dw_parts_ + groups_ * K * OC, 0.0f);
+        std::fill(db_parts_, db_parts_ + groups_ * OC, 0.0f);
+        auto group = [&](index_t gi, int t) {
+            DenormalGuard denormals;
+            index_t q0, q1;
+            split_range(tiles_, (int)groups_, (int)gi, &q0, &q1);
+            for (index_t q = q0; q < q1; q++) {
+                const index_t n0 = q * nt, cnt = std::min(nt, s_.N - n0);
+                const float* g = dz_of(slots_[t], n0, cnt, db ? db_parts_ + gi * OC : nullptr);
+                tile(slots_[t], dx, dw_parts_ + gi * K * OC, g, x, n0, cnt);
+            }
+        };
+#ifdef FASTNN_OPENMP
+        if (threads_ > 1) {
+#pragma omp parallel for num_threads(threads_) schedule(static)
+            for (index_t gi = 0; gi < groups_; gi++) group(gi, omp_get_thread_num());
+        } else
+#endif
+        {
+            for (index_t gi = 0; gi < groups_; gi++) group(gi, 0);
+        }
+        // the partials in group order, element by element (any split of the elements gives the same sums)
+        const float* parts = dw_parts_;
+        const index_t groups = groups_;
+        auto add_parts = [&](float* out, const float* part, index_t count, index_t begin, index_t end) {
+            for (index_t gi = 0; gi < groups; gi++)
+                for (index_t i = begin; i < end; i++) out[i] += part[gi * count + i];
+        };
+        const int threads = K * OC >= kParallelMinElements ? threads_ : 1;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+#endif
+        for (int t = 0; t < threads; t++) {
+            index_t i0, i1;
+            split_range(K * OC, threads, t, &i0, &i1);
+            add_parts(dw, parts, K * OC, i0, i1);
+        }
+        if (db) add_parts(db, db_parts_, OC, 0, OC);
+    }
+
+  private:
+    // One tile on the calling thread: dw_part += gather(x)ᵀ·g and dx for images [n0, n0 + cnt).
+    void tile(Slot& sl, float* dx, float* dw_part, const float* g, const float* x, index_t n0, index_t cnt) {
         const ConvShape& s = s_;
-        const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, OC = s.OC, M = cnt * P;
-        if (p_.needed) pad_images(xbuf_, x, s, p_, n0, cnt);
-        const float* src = p_.needed ? xbuf_ : x + n0 * S * s.C;
-        for (index_t r = 0; r < K + 16; r++) rows_[r] = src + koff_[r < K ? r : 0];
-        pixel_offsets(pix_, s, p_.needed ? p_.dims : s.in, 0, M);
-        gather_weight_grad(dw, wpartial_, rows_, pix_, g, s, M);
+        const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, M = cnt * P;
+        if (p_.needed) pad_images(sl.xbuf, x, s, p_, n0, cnt);
+        const float* src = p_.needed ? sl.xbuf : x + n0 * S * s.C;
+        for (index_t r = 0; r < K + 16; r++) sl.rows[r] = src + koff_[r < K ? r : 0];
+        pixel_offsets(sl.pix, s, p_.needed ? p_.dims : s.in, 0, M);
+        gather_weight_grad(dw_part, sl.rows, sl.pix, g, s, M);
         switch (dx_algo_) {
             case InputGrad::None:
                 return;
             case InputGrad::Flipped: {
                 ConvShape tt = t_;
                 tt.N = cnt;
-                pad_images(dzbuf_, g, tt, pt_, 0, cnt);
-                gather_forward(dx + n0 * S * s.C, dzbuf_, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f,
+                pad_images(sl.dzbuf, g, tt, pt_, 0, cnt);
+                gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f,
                                koff_t_);
                 return;
             }
             case InputGrad::Scatter:
-                scatter_input_grad(dx + n0 * S * s.C, g, cnt);
+                for (index_t i = 0; i < cnt; i++) scatter_input_grad(sl, dx + (n0 + i) * S * s.C, g + i * P * s.OC);
                 return;
-            case InputGrad::Dcol:
-                // dcol = dz · wᵀ (sgemm) scattered into this tile's images
-                std::fill(dx + n0 * S * s.C, dx + (n0 + cnt) * S * s.C, 0.0f);
-                for (index_t m0 = 0; m0 < M; m0 += dcol_rows_) {
-                    const index_t m1 = std::min(M, m0 + dcol_rows_);
-                    sgemm(dcol_, K, g + m0 * OC, OC, false, w_, OC, true, m1 - m0, K, OC, 1.0f, 0.0f);
-                    col2im_add(dx, dcol_, s, n0 * P + m0, n0 * P + m1);
-                }
+            case InputGrad::Dcol: {
+                // dcol (M, K) = g·wᵀ over all the tile's pixels, then col2im into the tile's images
+                const ConvKernelInfo& kern = gather_kernel_info();
+                const index_t C = s.C, OC = s.OC;
+                for (index_t p = 0; p < M + 16; p++) sl.scatter_rows[p] = g + std::min(p, M - 1) * OC;
+                for (index_t t = 0; t < taps(s); t++)
+                    for (index_t cb = 0; cb < C; cb += kern.NR) {
+                        const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
+                        for (index_t i = 0; i < M; i += MR)
+                            kern.kernel(OC, sl.scatter_rows + i, koff_t_, wf_ + t * OC * C + cb, C,
+                                        sl.dcol + i * K + t * C + cb, K, std::min(MR, M - i), nb, false, nullptr, false);
+                    }
+                std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
+                col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
                 return;
+            }
         }
     }
 
-  private:
-    // dx (cnt, D, H, W, C) = the scatter of g (cnt·P, OC) · wᵀ, one image per task. Along an output
-    // row, tap (kd, kh, kw) sends pixel ow to input column ow·stride - pad + kw·dilation: the
-    // product of the row's dz pixels (A rows, k = OC) and the tap's block of wᵀ (B) lands at a
-    // uniform stride, so the kernel adds it into dx in its epilogue. Each image's taps and rows
-    // run in one fixed order: dx does not depend on the thread count.
-    void scatter_input_grad(float* dx, const float* g, index_t cnt) {
+    // dx of one image, (D, H, W, C), from its g (P, OC) by the scatter: along an output row, tap
+    // (kd, kh, kw) sends pixel ow to input column ow·stride - pad + kw·dilation, so the product of
+    // the row's dz pixels (A rows, k = OC) and the tap's block of wᵀ (B) lands at a uniform stride
+    // and the kernel adds it into dx in its epilogue.
+    void scatter_input_grad(Slot& sl, float* dxn, const float* gn) {
         const ConvShape& s = s_;
         const ConvKernelInfo& kern = gather_kernel_info();
         const index_t P = out_pixels(s), S = in_pixels(s), C = s.C, OC = s.OC;
         const index_t OH = s.out[1], OW = s.out[2], H = s.in[1], W = s.in[2], sw = s.stride[2];
-        auto image = [&](index_t i, int t) {
-            DenormalGuard denormals;
-            float* dxn = dx + i * S * C;
-            const float* gn = g + i * P * OC;
-            const float** rows = scatter_rows_ + t * (P + 16);  // pixel p's dz row; 16 readable past the end
-            for (index_t p = 0; p < P + 16; p++) rows[p] = gn + std::min(p, P - 1) * OC;
-            std::fill(dxn, dxn + S * C, 0.0f);
-            index_t tap = 0;
-            for (index_t kd = 0; kd < s.k[0]; kd++)
-                for (index_t kh = 0; kh < s.k[1]; kh++)
-                    for (index_t kw = 0; kw < s.k[2]; kw++, tap++) {
-                        // the output columns [lo, hi) whose input column ow·sw + shift lies in [0, W)
-                        const index_t shift = kw * s.dilation[2] - s.pad[2];
-                        const index_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
-                        const index_t hi = W - 1 - shift < 0 ? 0 : std::min(OW, (W - 1 - shift) / sw + 1);
-                        if (lo >= hi) continue;
-                        for (index_t cb = 0; cb < C; cb += kern.NR) {
-                            const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
-                            const float* b = wf_ + tap * OC * C + cb;  // the tap's wᵀ, columns [cb, cb + nb)
-                            for (index_t od = 0; od < s.out[0]; od++) {
-                                const index_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
-                                if (id < 0 || id >= s.in[0]) continue;
-                                for (index_t oh = 0; oh < OH; oh++) {
-                                    const index_t ih = oh * s.stride[1] - s.pad[1] + kh * s.dilation[1];
-                                    if (ih < 0 || ih >= H) continue;
-                                    const index_t r = (od * OH + oh) * OW;
-                                    float* c = dxn + ((id * H + ih) * W + lo * sw + shift) * C + cb;  // seek to (id, ih, iw(lo))
-                                    for (index_t ow = lo; ow < hi; ow += MR)
-                                        kern.kernel(OC, rows + r + ow, koff_t_, b, C, c + (ow - lo) * sw * C, sw * C,
-                                                    std::min(MR, hi - ow), nb, true, nullptr, false);
-                                }
+        const float** rows = sl.scatter_rows;  // pixel p's dz row; 16 readable past the end
+        for (index_t p = 0; p < P + 16; p++) rows[p] = gn + std::min(p, P - 1) * OC;
+        std::fill(dxn, dxn + S * C, 0.0f);
+        index_t tap = 0;
+        for (index_t kd = 0; kd < s.k[0]; kd++)
+            for (index_t kh = 0; kh < s.k[1]; kh++)
+                for (index_t kw = 0; kw < s.k[2]; kw++, tap++) {
+                    // the output columns [lo, hi) whose input column ow·sw + shift lies in [0, W)
+                    const index_t shift = kw * s.dilation[2] - s.pad[2];
+                    const index_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
+                    const index_t hi = W - 1 - shift < 0 ? 0 : std::min(OW, (W - 1 - shift) / sw + 1);
+                    if (lo >= hi) continue;
+                    for (index_t cb = 0; cb < C; cb += kern.NR) {
+                        const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
+                        const float* b = wf_ + tap * OC * C + cb;  // the tap's wᵀ, columns [cb, cb + nb)
+                        for (index_t od = 0; od < s.out[0]; od++) {
+                            const index_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
+                            if (id < 0 || id >= s.in[0]) continue;
+                            for (index_t oh = 0; oh < OH; oh++) {
+                                const index_t ih = oh * s.stride[1] - s.pad[1] + kh * s.dilation[1];
+                                if (ih < 0 || ih >= H) continue;
+                                const index_t r = (od * OH + oh) * OW;
+                                float* c = dxn + ((id * H + ih) * W + lo * sw + shift) * C + cb;  // seek to (id, ih, iw(lo))
+                                for (index_t ow = lo; ow < hi; ow += MR)
+                                    kern.kernel(OC, rows + r + ow, koff_t_, b, C, c + (ow - lo) * sw * C, sw * C,
+                                                std::min(MR, hi - ow), nb, true, nullptr, false);
                             }
                         }
                     }
-        };
-        const int threads = (int)std::min<index_t>(threads_, cnt);
-#ifdef FASTNN_OPENMP
-        if (threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (index_t i = 0; i < cnt; i++) image(i, omp_get_thread_num());
-            return;
-        }
-#endif
-        for (index_t i = 0; i < cnt; i++) image(i, 0);
+                }
     }
 
+    static constexpr index_t kMaxSlots = 256;
     ConvShape s_;
-    const float* w_;
     Padded p_;
     ConvShape t_;
     Padded pt_;
     InputGrad dx_algo_ = InputGrad::None;
+    index_t tiles_ = 1, groups_ = 1;
     int threads_ = 1;
-    const float** rows_ = nullptr;
-    const float** scatter_rows_ = nullptr;
-    int64_t *pix_ = nullptr, *koff_ = nullptr, *koff_t_ = nullptr;
-    // wf_: the flipped kernel (Flipped) or wᵀ (Scatter); koff_t_: the matching k offsets
-    float *wf_ = nullptr, *xbuf_ = nullptr, *dzbuf_ = nullptr, *dcol_ = nullptr, *wpartial_ = nullptr;
-    index_t dcol_rows_ = 0;
+    Slot slots_[kMaxSlots];
+    int64_t *koff_ = nullptr, *koff_t_ = nullptr;
+    // wf_: the flipped kernel (Flipped) or wᵀ tap by tap (Scatter, Dcol); koff_t_: the matching k offsets
+    float *wf_ = nullptr, *dw_parts_ = nullptr, *db_parts_ = nullptr;
 };
 
 }  // namespace
@@ -753,12 +782,11 @@ void conv_backward(float* dx, float* dw, float* db, const float* dy, const float
         return;
     }
     BackwardTiles tiles(s, w, dx != nullptr, 0);
-    for (index_t n0 = 0; n0 < s.N; n0 += tiles.nt) {
-        const index_t cnt = std::min(tiles.nt, s.N - n0), M = cnt * P;
-        act_grad_and_bias(tiles.dz, db, tiles.partial, dy + n0 * P * OC, y ? y + n0 * P * OC : nullptr, M, OC, act,
-                          alpha);
-        tiles.run(dx, dw, act != Act::Linear ? tiles.dz : dy + n0 * P * OC, x, n0, cnt);
-    }
+    tiles.run(dx, dw, db, x, [&](BackwardTiles::Slot& sl, index_t n0, index_t cnt, float* db_part) -> const float* {
+        const float* dyt = dy + n0 * P * OC;
+        act_grad_and_bias(sl.dz, db_part, sl.partial, dyt, y ? y + n0 * P * OC : nullptr, cnt * P, OC, act, alpha);
+        return act != Act::Linear ? sl.dz : dyt;
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -826,14 +854,13 @@ void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, con
         return;
     }
     BackwardTiles tiles(s, w, dx != nullptr, Op * OC);
-    for (index_t n0 = 0; n0 < s.N; n0 += tiles.nt) {
-        const index_t cnt = std::min(tiles.nt, s.N - n0);
-        const float* dyt = dy + n0 * Op * OC;
+    tiles.run(dx, dw, db, x, [&](BackwardTiles::Slot& sl, index_t n0, index_t cnt, float* db_part) -> const float* {
         // the pooled dz and db, then its scatter to the argmax positions: this tile's dz
-        act_grad_and_bias(tiles.extra, db, tiles.partial, dyt, y + n0 * Op * OC, cnt * Op, OC, act, alpha);
-        maxpool_backward(tiles.dz, act != Act::Linear ? tiles.extra : dyt, argmax + n0 * Op * OC, cnt, P, Op, OC);
-        tiles.run(dx, dw, tiles.dz, x, n0, cnt);
-    }
+        const float* dyt = dy + n0 * Op * OC;
+        act_grad_and_bias(sl.extra, db_part, sl.partial, dyt, y + n0 * Op * OC, cnt * Op, OC, act, alpha);
+        maxpool_backward(sl.dz, act != Act::Linear ? sl.extra : dyt, argmax + n0 * Op * OC, cnt, P, Op, OC);
+        return sl.dz;
+    });
 }
 
 }  // namespace fastnn

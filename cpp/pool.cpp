@@ -85,7 +85,7 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
     // dx (N, S, C); dy, argmax (N, O, C)
     const index_t cblocks = (C + kChannelBlock - 1) / kChannelBlock;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * S * C >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t it = 0; it < N * cblocks; it++) {
         const index_t n = it / cblocks, c0 = (it % cblocks) * kChannelBlock;

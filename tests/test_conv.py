@@ -352,6 +352,30 @@ def test_gradients_do_not_depend_on_thread_count(engine, strides, C):
             np.testing.assert_array_equal(a, b_)
 
 
+def test_backward_groups_of_tiles_do_not_depend_on_thread_count():
+    # 37 images of the notes' second layer: the backward cuts them into tiles (the last one short)
+    # and the tiles into groups with their own partial dw; 1-4 threads must give identical bits,
+    # for the plain and the max-pool-fused backward and each input-gradient algorithm
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((37, 13, 13, 64)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 64, 64)) * 0.05).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    for algo in ("implicit-flipped", "implicit-scatter", "implicit-dcol"):
+        assert _core._select_conv_algorithm(algo)
+        results = []
+        for threads in (1, 2, 3, 4):
+            fastnn.set_num_threads(threads)
+            y = ops.conv2d_forward(x, w, b, activation="relu")
+            dy = np.random.default_rng(15).standard_normal(y.shape).astype(np.float32)
+            yp, argmax = ops.conv2d_maxpool_forward(x, w, b, activation="relu", pool_size=(2, 2))
+            dyp = np.random.default_rng(16).standard_normal(yp.shape).astype(np.float32)
+            results.append((*ops.conv2d_backward(dy, x, w, y, activation="relu"),
+                            *ops.conv2d_maxpool_backward(dyp, argmax, yp, x, w, activation="relu", pool_size=(2, 2))))
+        for other in results[1:]:
+            for a, b_ in zip(results[0], other):
+                np.testing.assert_array_equal(a, b_, err_msg=algo)
+
+
 # ---- Bad input --------------------------------------------------------------------------------
 
 X2 = np.zeros((2, 6, 6, 3), np.float32)
