@@ -285,7 +285,7 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
     const bool relu = act == Act::Relu;
     const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (M * K * OC >= (1 << 18) && !omp_in_parallel())
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 2) if (M * K * OC >= (1 << 18) && !omp_in_parallel())
 #endif
     for (index_t ch = 0; ch < chunks; ch++) {
         DenormalGuard denormals;
@@ -642,7 +642,7 @@ class BackwardTiles {
         };
 #ifdef FASTNN_OPENMP
         if (threads_ > 1) {
-#pragma omp parallel for num_threads(threads_) schedule(static)
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
             for (index_t gi = 0; gi < groups_; gi++) group(gi, omp_get_thread_num());
         } else
 #endif
