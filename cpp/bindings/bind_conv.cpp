@@ -278,7 +278,6 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
                    ". Received: " + arg + ".shape=" + shape_str(a));
 }
 
-using IndexArray = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 
 // argmax from a max-pool forward: integer dtype, the shape of dy, every value in [0, S).
 IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t S, const char* layout,
@@ -319,7 +318,7 @@ py::tuple maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::handle
     std::vector<int64_t> y_dims;
     const PoolShape s = pool_shape(nd, dims_of(x), pool, strides, padding, op, &y_dims);
     auto y = new_float_array(y_dims, op, "y");
-    IndexArray argmax(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
+    IndexArray argmax = new_index_array(y_dims, op, "argmax");
     const float* X = x.data();
     float* Y = y.mutable_data();
     int32_t* A = argmax.mutable_data();
@@ -443,7 +442,7 @@ py::tuple conv_maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::h
     const PoolShape ps = pool_shape(nd, a.y_dims, pool, pool_strides, pool_padding, op, &p_dims, "pool_strides",
                                     "pool_padding");
     auto y = new_float_array(p_dims, op, "y");
-    IndexArray argmax(std::vector<py::ssize_t>(p_dims.begin(), p_dims.end()));
+    IndexArray argmax = new_index_array(p_dims, op, "argmax");
     const float *X = a.x.data(), *W = a.w.data(), *B = b.ptr;
     float* Y = y.mutable_data();
     int32_t* A = argmax.mutable_data();
@@ -522,7 +521,7 @@ py::tuple global_maxpool_forward_b(py::handle x_obj) {
         fail_value(std::string(op) + ": the input has " + std::to_string(S) +
                    " spatial positions per image, more than an int32 argmax can index");
     auto y = new_float_array({N, C}, op, "y");
-    IndexArray argmax(std::vector<py::ssize_t>{(py::ssize_t)N, (py::ssize_t)C});
+    IndexArray argmax = new_index_array({N, C}, op, "argmax");
     const float* X = x.data();
     float* Y = y.mutable_data();
     int32_t* A = argmax.mutable_data();

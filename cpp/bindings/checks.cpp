@@ -110,12 +110,6 @@ int64_t checked_numel(const std::vector<int64_t>& dims, const char* op, const ch
     return n;
 }
 
-py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char* op, const char* arg) {
-    checked_numel(dims, op, arg);
-    std::vector<py::ssize_t> shape(dims.begin(), dims.end());
-    return py::array_t<float>(shape);
-}
-
 OptionalArray bias_input(py::handle obj, int64_t OC, const char* op) {
     OptionalArray b;
     if (obj.is_none()) return b;

@@ -51,7 +51,15 @@ void require_dim(const py::array& a, int axis, int64_t value, const char* op, co
 
 // Product of dims as an element count, raising ValueError if it (in bytes) would overflow.
 int64_t checked_numel(const std::vector<int64_t>& dims, const char* op, const char* arg);
+
+// The arrays an op returns (outputs.cpp): uninitialised, C-contiguous; big ones reuse the blocks of
+// freed outputs of the same size. output_cache_usage(): (blocks, bytes) held for reuse;
+// clear_output_cache() frees them.
+using IndexArray = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 py::array_t<float> new_float_array(const std::vector<int64_t>& dims, const char* op, const char* arg);
+IndexArray new_index_array(const std::vector<int64_t>& dims, const char* op, const char* arg);
+std::pair<size_t, size_t> output_cache_usage();
+void clear_output_cache();
 
 // The gradients a weighted layer's backward returns: dw, dx only when need_dx, db only when
 // use_bias; dw and db zeroed when `zeroed` (for kernels that accumulate into them), else left

@@ -55,6 +55,14 @@ PYBIND11_MODULE(_core, m) {
             fastnn::set_num_threads(n.cast<int>());
         },
         py::arg("n"), "Set the number of threads the kernels use (ignored without OpenMP).");
+    m.def(
+        "_output_cache",
+        []() {
+            const auto usage = fastnn::bind::output_cache_usage();
+            return py::make_tuple(usage.first, usage.second);
+        },
+        "(blocks, bytes) of freed output arrays kept for reuse by outputs of the same size.");
+    m.def("_clear_output_cache", &fastnn::bind::clear_output_cache, "Free the blocks _output_cache() counts.");
 
     fastnn::bind::register_gemm(m);
     fastnn::bind::register_dense(m);
