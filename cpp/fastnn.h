@@ -156,6 +156,9 @@ struct PoolShape {
 void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s);
 // dx (N, S, C), S = D·H·W, overwritten: dx[n, argmax[n, o, c], c] += dy[n, o, c] over the O
 // outputs of each image. Also global max pooling's backward (O = 1). argmax is checked in range.
+// *lo, *hi = the smallest and largest of the n values (0, 0 when n = 0 or all are 0): the binding's
+// range check of an argmax before any scatter uses it.
+void index_range(const int32_t* values, index_t n, int32_t* lo, int32_t* hi);
 void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
                       index_t C);
 // y = the mean over each window's REAL elements ('same' borders divide by fewer, as Keras does).

@@ -80,6 +80,16 @@ void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape&
     }
 }
 
+FASTNN_ELEMENTWISE void index_range(const int32_t* values, index_t n, int32_t* lo, int32_t* hi) {
+    int32_t a = 0, b = 0;  // min and max reductions the compiler vectorises
+    for (index_t i = 0; i < n; i++) {
+        a = std::min(a, values[i]);
+        b = std::max(b, values[i]);
+    }
+    *lo = a;
+    *hi = b;
+}
+
 void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
                       index_t C) {
     // dx (N, S, C); dy, argmax (N, O, C)

@@ -296,9 +296,9 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
     const int32_t* p = idx.data();
     const py::ssize_t n = idx.size();
     int32_t lo = 0, hi = 0;
-    for (py::ssize_t i = 0; i < n; i++) {
-        lo = std::min(lo, p[i]);
-        hi = std::max(hi, p[i]);
+    {
+        py::gil_scoped_release release;
+        index_range(p, n, &lo, &hi);
     }
     if (lo < 0 || hi >= S)
         for (py::ssize_t i = 0; i < n; i++)
