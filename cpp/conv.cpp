@@ -849,7 +849,7 @@ void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, con
         float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, OC));
         act_grad_and_bias(gp, db, partial, dy, y, M, OC, act, alpha);
         float* dz = thread_scratch(3, (size_t)(s.N * P * OC));
-        maxpool_backward(dz, act != Act::Linear ? gp : dy, argmax, s.N, P, Op, OC);
+        maxpool_backward_routed(dz, act != Act::Linear ? gp : dy, argmax, ps);
         conv_backward_im2col(dx, dw, dz, x, w, s);
         return;
     }
@@ -858,7 +858,9 @@ void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, con
         // the pooled dz and db, then its scatter to the argmax positions: this tile's dz
         const float* dyt = dy + n0 * Op * OC;
         act_grad_and_bias(sl.extra, db_part, sl.partial, dyt, y + n0 * Op * OC, cnt * Op, OC, act, alpha);
-        maxpool_backward(sl.dz, act != Act::Linear ? sl.extra : dyt, argmax + n0 * Op * OC, cnt, P, Op, OC);
+        PoolShape pt = ps;
+        pt.N = cnt;
+        maxpool_backward_routed(sl.dz, act != Act::Linear ? sl.extra : dyt, argmax + n0 * Op * OC, pt);
         return sl.dz;
     });
 }

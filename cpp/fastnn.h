@@ -156,11 +156,15 @@ struct PoolShape {
 void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s);
 // dx (N, S, C), S = D·H·W, overwritten: dx[n, argmax[n, o, c], c] += dy[n, o, c] over the O
 // outputs of each image. Also global max pooling's backward (O = 1). argmax is checked in range.
+void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
+                      index_t C);
+// The same from the forward's own argmax, with the pool's geometry: where windows do not overlap
+// (stride >= pool size) every input pixel is written once by a select from its window's dy
+// instead of a zero fill and a scatter; overlapping windows take the scatter above.
+void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s);
 // *lo, *hi = the smallest and largest of the n values (0, 0 when n = 0 or all are 0): the binding's
 // range check of an argmax before any scatter uses it.
 void index_range(const int32_t* values, index_t n, int32_t* lo, int32_t* hi);
-void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
-                      index_t C);
 // y = the mean over each window's REAL elements ('same' borders divide by fewer, as Keras does).
 void avgpool_forward(float* y, const float* x, const PoolShape& s);
 // dx (N, D, H, W, C) overwritten: each dy spread evenly over its window's real elements.

@@ -113,6 +113,50 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
     }
 }
 
+namespace {
+
+// d[c] = g[c] where the window's maximum was at position p, else 0.
+FASTNN_ELEMENTWISE void routed_row(float* FASTNN_RESTRICT d, const float* FASTNN_RESTRICT g,
+                                   const int32_t* FASTNN_RESTRICT a, int32_t p, index_t C) {
+    for (index_t c = 0; c < C; c++) d[c] = a[c] == p ? g[c] : 0.0f;
+}
+
+}  // namespace
+
+void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s) {
+    const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
+    bool disjoint = true, cover = true;
+    for (int a = 0; a < 3; a++) {
+        disjoint = disjoint && s.stride[a] >= s.k[a];
+        cover = cover && s.pad[a] == 0 && s.stride[a] == s.k[a] && s.out[a] * s.k[a] == s.in[a];
+    }
+    if (!disjoint) {
+        maxpool_backward(dx, dy, argmax, s.N, S, O, C);
+        return;
+    }
+    // Each input pixel lies in at most one window: write it once, from its window's dy and argmax
+    // (zeros first only when some pixels lie in no window).
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (s.N * S * C >= kParallelMinElements && !omp_in_parallel())
+#endif
+    for (index_t n = 0; n < s.N; n++) {
+        float* dxn = dx + n * S * C;  // seek to image n
+        if (!cover) std::fill(dxn, dxn + S * C, 0.0f);
+        for (index_t o = 0; o < O; o++) {
+            const index_t ow = o % s.out[2], oh = (o / s.out[2]) % s.out[1], od = o / (s.out[2] * s.out[1]);
+            const Window win = window_of(s, od, oh, ow);
+            const float* g = dy + (n * O + o) * C;
+            const int32_t* a = argmax + (n * O + o) * C;
+            for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+                for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                    for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
+                        const index_t pos = (d * s.in[1] + h) * s.in[2] + w;
+                        routed_row(dxn + pos * C, g, a, (int32_t)pos, C);
+                    }
+        }
+    }
+}
+
 void global_maxpool_forward(float* y, int32_t* argmax, const float* x, index_t N, index_t S, index_t C) {
     // y, argmax (N, C); x (N, S, C)
     const MaxUpdateKernel update = conv_kernels().max_update;

@@ -198,6 +198,7 @@ def test_conv_accepts_ints_lists_and_numpy_integers():
     (2, (1, 12, 11, 3), (2, 3), dict(strides=(2, 1)), dict(pool_size=(2, 1), pool_strides=1)),
     (1, (3, 17, 4), (3,), dict(padding="causal", dilation_rate=2), dict(pool_size=2, pool_padding="same")),
     (3, (2, 6, 5, 6, 3), (2, 2, 2), dict(), dict(pool_size=2)),
+    (2, (2, 11, 11, 3), (3, 3), dict(), dict(pool_size=2, pool_strides=3)),  # gaps between the windows
 ])
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_fused_conv_maxpool_matches_reference_and_composition(engine, nd, x_shape, k, geo, pool, activation):
