@@ -59,11 +59,9 @@ namespace {
 // A step's elementwise pass is worth a parallel region (~1 µs with spinning threads) from here on.
 constexpr index_t kStepParallelMin = 8192;
 
-// fn(r0, r1) over [0, rows), one contiguous range per thread when `work` (values touched) is big.
+// fn(t, r0, r1) for t < threads: [0, rows) cut into one contiguous range per thread.
 template <class Fn>
-void for_rows(index_t rows, index_t work, Fn&& fn) {
-    int threads = work >= kStepParallelMin ? num_threads() : 1;
-    if ((index_t)threads > rows) threads = (int)rows;
+void split_rows(index_t rows, int threads, Fn&& fn) {
 #ifdef FASTNN_OPENMP
     if (threads > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
@@ -71,12 +69,20 @@ void for_rows(index_t rows, index_t work, Fn&& fn) {
             DenormalGuard denormals;
             index_t r0, r1;
             split_range(rows, threads, t, &r0, &r1);
-            fn(r0, r1);
+            fn(t, r0, r1);
         }
         return;
     }
 #endif
-    fn(0, rows);
+    fn(0, index_t(0), rows);
+}
+
+// fn(r0, r1) over [0, rows), one contiguous range per thread when `work` (values touched) is big.
+template <class Fn>
+void for_rows(index_t rows, index_t work, Fn&& fn) {
+    int threads = work >= kStepParallelMin ? num_threads() : 1;
+    if ((index_t)threads > rows) threads = (int)rows;
+    split_rows(rows, threads, [&](int, index_t r0, index_t r1) { fn(r0, r1); });
 }
 
 // Z (T+1, N, OC+1+C): h0 (or zeros) in row block 0, the ones column, and x (N, T, C) gathered
@@ -292,19 +298,7 @@ class StepPlan {
     // fn(n0, n1, a_panels) runs the whole step loop for batch rows [n0, n1) on one thread.
     template <class Fn>
     void run(Fn&& fn) {
-#ifdef FASTNN_OPENMP
-        if (threads_ > 1) {
-#pragma omp parallel for num_threads(threads_) schedule(static, 1)
-            for (int t = 0; t < threads_; t++) {
-                DenormalGuard denormals;
-                index_t n0, n1;
-                split_range(N_, threads_, t, &n0, &n1);
-                fn(n0, n1, a_panels_ + t * a_floats_);
-            }
-            return;
-        }
-#endif
-        fn(index_t(0), N_, a_panels_);
+        split_rows(N_, threads_, [&](int t, index_t n0, index_t n1) { fn(n0, n1, a_panels_ + t * a_floats_); });
     }
 
   private:
