@@ -52,6 +52,7 @@ CASES = [
     (2, (3, 26, 26, 32), (2, 2), None, "valid"),
     (3, (3, 5, 6, 7, 3), (2, 2, 2), None, "valid"),
     (3, (1, 5, 6, 7, 3), (3, 2, 2), (2, 1, 3), "same"),
+    (2, (2, 20, 19, 20), (9, 9), (4, 5), "valid"),  # 81-position windows: taken 64 at a time
 ]
 IDS = [f"{c[0]}d-{c[1]}-p{c[2]}-s{c[3]}-{c[4]}" for c in CASES]
 
