@@ -114,7 +114,7 @@ void activation_forward(float* y, const float* x, index_t rows, index_t C, Act a
     if (act == Act::Softmax) {
         if (C == 0) return;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements && !omp_in_parallel())
 #endif
         for (index_t r = 0; r < rows; r++) softmax_row(y + r * C, x + r * C, C);
         return;
@@ -123,7 +123,7 @@ void activation_forward(float* y, const float* x, index_t rows, index_t C, Act a
     const index_t chunk = 4096;  // elements per task: big enough to amortise, small enough to balance
     const index_t chunks = (total + chunk - 1) / chunk;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t t = 0; t < chunks; t++) {
         const index_t begin = t * chunk, n = std::min(chunk, total - begin);
@@ -178,7 +178,7 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
     if (act == Act::Softmax) {
         // dx = y ⊙ (dy - <dy, y>) per row
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements && !omp_in_parallel())
 #endif
         for (index_t r = 0; r < rows; r++) {
             const float* yr = y + r * C;
@@ -194,7 +194,7 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
     const index_t chunk = 4096;
     const index_t chunks = (total + chunk - 1) / chunk;
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total >= kParallelMinElements)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (total >= kParallelMinElements && !omp_in_parallel())
 #endif
     for (index_t t = 0; t < chunks; t++) {
         const index_t begin = t * chunk, n = std::min(chunk, total - begin);

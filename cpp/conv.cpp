@@ -678,50 +678,44 @@ class BackwardTiles {
         for (index_t r = 0; r < K + 16; r++) sl.rows[r] = src + koff_[r < K ? r : 0];
         pixel_offsets(sl.pix, s, p_.needed ? p_.dims : s.in, 0, M);
         gather_weight_grad(dw_part, sl.rows, sl.pix, g, s, M);
-        switch (dx_algo_) {
-            case InputGrad::None:
-                return;
-            case InputGrad::Flipped: {
-                ConvShape tt = t_;
-                tt.N = cnt;
-                pad_images(sl.dzbuf, g, tt, pt_, 0, cnt);
-                gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f,
-                               koff_t_);
-                return;
-            }
-            case InputGrad::Scatter:
-                for (index_t i = 0; i < cnt; i++) scatter_input_grad(sl, dx + (n0 + i) * S * s.C, g + i * P * s.OC);
-                return;
-            case InputGrad::Dcol: {
-                // dcol (M, K) = g·wᵀ over all the tile's pixels, then col2im into the tile's images
-                const ConvKernelInfo& kern = gather_kernel_info();
-                const index_t C = s.C, OC = s.OC;
-                for (index_t p = 0; p < M + 16; p++) sl.scatter_rows[p] = g + std::min(p, M - 1) * OC;
-                for (index_t t = 0; t < taps(s); t++)
-                    for (index_t cb = 0; cb < C; cb += kern.NR) {
-                        const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
-                        for (index_t i = 0; i < M; i += MR)
-                            kern.kernel(OC, sl.scatter_rows + i, koff_t_, wf_ + t * OC * C + cb, C,
-                                        sl.dcol + i * K + t * C + cb, K, std::min(MR, M - i), nb, false, nullptr, false);
-                    }
-                std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
-                col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
-                return;
-            }
+        if (dx_algo_ == InputGrad::None) return;
+        if (dx_algo_ == InputGrad::Flipped) {
+            ConvShape tt = t_;
+            tt.N = cnt;
+            pad_images(sl.dzbuf, g, tt, pt_, 0, cnt);
+            gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_);
+            return;
         }
+        // Scatter and Dcol: the A rows are the tile's dz pixels (16 readable past the last)
+        const index_t C = s.C, OC = s.OC;
+        for (index_t p = 0; p < M + 16; p++) sl.scatter_rows[p] = g + std::min(p, M - 1) * OC;
+        if (dx_algo_ == InputGrad::Scatter) {
+            for (index_t i = 0; i < cnt; i++) scatter_input_grad(dx + (n0 + i) * S * C, sl.scatter_rows + i * P);
+            return;
+        }
+        // Dcol: dcol (M, K) = g·wᵀ over all the tile's pixels, then col2im into the tile's images
+        const ConvKernelInfo& kern = gather_kernel_info();
+        for (index_t t = 0; t < taps(s); t++)
+            for (index_t cb = 0; cb < C; cb += kern.NR) {
+                const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
+                for (index_t i = 0; i < M; i += MR)
+                    kern.kernel(OC, sl.scatter_rows + i, koff_t_, wf_ + t * OC * C + cb, C, sl.dcol + i * K + t * C + cb,
+                                K, std::min(MR, M - i), nb, false, nullptr, false);
+            }
+        std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
+        col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
     }
 
     // dx of one image, (D, H, W, C), from its g (P, OC) by the scatter: along an output row, tap
     // (kd, kh, kw) sends pixel ow to input column ow·stride - pad + kw·dilation, so the product of
     // the row's dz pixels (A rows, k = OC) and the tap's block of wᵀ (B) lands at a uniform stride
-    // and the kernel adds it into dx in its epilogue.
-    void scatter_input_grad(Slot& sl, float* dxn, const float* gn) {
+    // and the kernel adds it into dx in its epilogue. rows: the image's dz pixel rows, MR readable
+    // past the last.
+    void scatter_input_grad(float* dxn, const float* const* rows) {
         const ConvShape& s = s_;
         const ConvKernelInfo& kern = gather_kernel_info();
-        const index_t P = out_pixels(s), S = in_pixels(s), C = s.C, OC = s.OC;
+        const index_t S = in_pixels(s), C = s.C, OC = s.OC;
         const index_t OH = s.out[1], OW = s.out[2], H = s.in[1], W = s.in[2], sw = s.stride[2];
-        const float** rows = sl.scatter_rows;  // pixel p's dz row; 16 readable past the end
-        for (index_t p = 0; p < P + 16; p++) rows[p] = gn + std::min(p, P - 1) * OC;
         std::fill(dxn, dxn + S * C, 0.0f);
         index_t tap = 0;
         for (index_t kd = 0; kd < s.k[0]; kd++)
