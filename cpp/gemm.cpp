@@ -231,6 +231,12 @@ FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRI
     }
 }
 
+// Bt (N × K, rows ldbt apart) = B (K × N, rows ldb apart) transposed, for the dot kernel.
+FASTNN_ELEMENTWISE static void transpose_b(float* FASTNN_RESTRICT Bt, index_t ldbt, const float* B, index_t ldb,
+                                           index_t K, index_t N) {
+    pack_transposed(Bt, B, ldb, N, K, (int)ldbt);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The five loops on one thread's sub-matrix C[M×N] (pointers already offset).
 
@@ -323,6 +329,36 @@ static constexpr double kParallelMinWork = 1 << 19;
 static double g_direct_max_work = 1 << 17;
 void gemm_set_direct_max_work(double work) { g_direct_max_work = work; }
 
+// Skinny products for the dot kernel: N up to this, K from this on.
+static constexpr index_t kDotMaxN = 16, kDotMinK = 64;
+
+// Calls tile(i0, rows) for the row tiles of height `rows_per_tile` covering M rows, on as many
+// threads as pays for `work` multiply-adds; each thread takes a contiguous range of tiles.
+template <class Tile>
+static void for_row_tiles(index_t M, int rows_per_tile, double work, const Tile& tile) {
+    const index_t tiles = (M + rows_per_tile - 1) / rows_per_tile;
+    auto run_rows = [&](index_t t0, index_t t1) {
+        DenormalGuard denormals;
+        for (index_t t = t0; t < t1; t++) {
+            const index_t i0 = t * rows_per_tile;
+            tile(i0, std::min<index_t>(rows_per_tile, M - i0));
+        }
+    };
+    const int threads = work < kParallelMinWork ? 1 : (int)std::min<index_t>(num_threads(), tiles);
+    if (threads <= 1) {
+        run_rows(0, tiles);
+        return;
+    }
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++) {
+        index_t t0, t1;
+        split_range(tiles, threads, t, &t0, &t1);
+        run_rows(t0, t1);
+    }
+}
+
 // Choose a tm × tn grid of thread tiles (tm·tn = threads), cut on micro-tile boundaries, that
 // minimises the slowest thread's time per k step: its micro-tiles' multiply-adds plus its packing,
 // since every thread packs the whole A rows and B columns of its own tile. A packed float costs
@@ -364,39 +400,38 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         return;
     }
     GemmKernelInfo kern = *g_kernel;  // a copy: a concurrent retune cannot tear it
-    // Direct path (no packing): for small products, where packing would dominate, and for skinny
-    // C (N <= NR, e.g. a 10-unit output layer), where every element of A is used exactly once
-    // anyway and B stays in L1. Threads split M.
     const double work = (double)M * (double)N * (double)K;
+    // Skinny C (N <= 16, e.g. a 10-unit output layer) with A's rows contiguous along k: the dot
+    // kernel, on B transposed once into scratch (or B as given when trans_b). From K = 64 on it
+    // beats the broadcast kernels, whose single column vector needs a load per FMA.
+    if (kern.dot && !trans_a && N <= kDotMaxN && K >= kDotMinK) {
+        const float* Bt = B;
+        index_t ldbt = ldb;
+        if (!trans_b) {
+            ldbt = round_up(K, 16) + 16;  // rows 64-byte aligned, never a power-of-two stride apart
+            float* buf = thread_scratch(0, (size_t)(N * ldbt));
+            transpose_b(buf, ldbt, B, ldb, K, N);
+            Bt = buf;
+        }
+        for_row_tiles(M, kern.DOT_MR, work, [&](index_t i0, index_t mr) {
+            float* c = C + i0 * ldc;
+            kern.dot(K, A + i0 * lda, lda, Bt, ldbt, c, ldc, mr, N, alpha, beta);
+            if (epilogue) apply_epilogue(c, ldc, mr, N, epilogue->bias, epilogue);
+        });
+        return;
+    }
+    // Direct path (no packing): for small products, where packing would dominate, and for skinny
+    // C (N <= NR), where every element of A is used exactly once anyway and B stays in L1.
     if (!trans_b && (work <= g_direct_max_work || N <= kern.NR)) {
-        const index_t tiles = (M + kern.DMR - 1) / kern.DMR;
-        auto run_rows = [&](index_t t0, index_t t1) {
-            DenormalGuard denormals;
-            for (index_t t = t0; t < t1; t++) {
-                const index_t i0 = t * kern.DMR, mr = std::min<index_t>(kern.DMR, M - i0);
-                const float* a = trans_a ? A + i0 : A + i0 * lda;
-                for (index_t j0 = 0; j0 < N; j0 += kern.NR) {
-                    const index_t nr = std::min<index_t>(kern.NR, N - j0);
-                    float* c = C + i0 * ldc + j0;
-                    kern.direct(K, a, trans_a ? 1 : lda, trans_a ? lda : 1, B + j0, ldb, c, ldc, mr, nr, alpha, beta);
-                    if (epilogue)
-                        apply_epilogue(c, ldc, mr, nr, epilogue->bias ? epilogue->bias + j0 : nullptr, epilogue);
-                }
+        for_row_tiles(M, kern.DMR, work, [&](index_t i0, index_t mr) {
+            const float* a = trans_a ? A + i0 : A + i0 * lda;
+            for (index_t j0 = 0; j0 < N; j0 += kern.NR) {
+                const index_t nr = std::min<index_t>(kern.NR, N - j0);
+                float* c = C + i0 * ldc + j0;
+                kern.direct(K, a, trans_a ? 1 : lda, trans_a ? lda : 1, B + j0, ldb, c, ldc, mr, nr, alpha, beta);
+                if (epilogue) apply_epilogue(c, ldc, mr, nr, epilogue->bias ? epilogue->bias + j0 : nullptr, epilogue);
             }
-        };
-        const int threads = work < kParallelMinWork ? 1 : (int)std::min<index_t>(num_threads(), tiles);
-        if (threads <= 1) {
-            run_rows(0, tiles);
-            return;
-        }
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-#endif
-        for (int t = 0; t < threads; t++) {
-            index_t t0, t1;
-            split_range(tiles, threads, t, &t0, &t1);
-            run_rows(t0, t1);
-        }
+        });
         return;
     }
     kern.KC = (int)balanced_kc(kern, K);

@@ -24,6 +24,15 @@ using GemmDirectKernel = void (*)(int64_t k, const float* A, int64_t rs_a, int64
                                   int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, float alpha,
                                   float beta);
 
+// Dot-product kernel for skinny C (n <= 16) with A's rows contiguous along k: C[m×n] = alpha ·
+// A·Btᵀ + beta · C with A(i, p) = A[i·lda + p], Bt(j, p) = Bt[j·ldbt + p] (B transposed: each of
+// its columns contiguous), m <= DOT_MR. Both operands are read as 16-float vectors along k, so one
+// load feeds several FMAs; the broadcast kernels above need one load per FMA when C has a single
+// vector of columns (a 10-unit output layer). Partial sums are reduced once at the end, so it pays
+// from k of a few vector lengths on.
+using GemmDotKernel = void (*)(int64_t k, const float* A, int64_t lda, const float* Bt, int64_t ldbt, float* C,
+                               int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
+
 struct GemmKernelInfo {
     const char* name;
     int MR, NR;      // register block
@@ -36,6 +45,8 @@ struct GemmKernelInfo {
     GemmMicroKernel ukernel;
     int DMR;                  // the direct kernel's rows (its columns: NR)
     GemmDirectKernel direct;
+    int DOT_MR;               // the dot kernel's rows; 0 (and dot null) where the ISA has none
+    GemmDotKernel dot;
 };
 
 extern const GemmKernelInfo gemm_kernel_generic;

@@ -97,7 +97,7 @@ void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const fl
 }
 }  // namespace
 
-const GemmKernelInfo gemm_kernel_avx2 = {"avx2-fma", MR, NR, 144, 256, 4080, false, ukernel_avx2, DMR, direct_avx2};
+const GemmKernelInfo gemm_kernel_avx2 = {"avx2-fma", MR, NR, 144, 256, 4080, false, ukernel_avx2, DMR, direct_avx2, 0, nullptr};
 
 double fma_probe_avx2(double seconds) {
     // 12 independent ymm chains (latency 4-5 × up to 2 FMA ports), each starting at its own value.

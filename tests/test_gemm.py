@@ -199,6 +199,16 @@ def test_every_micro_kernel_model_shapes(rng, gemm_kernel):
         check_gemm(rng, M, N, K)
 
 
+def test_skinny_products_every_width(rng, gemm_kernel):
+    # C with N <= 16 columns and K >= 64 runs the dot kernel where the ISA has one (AVX-512): every
+    # width 1..17 (column blocks of up to 6), K off and on multiples of 16, row counts around its 4
+    for N in range(1, 18):
+        for M, K in ((1, 64), (3, 65), (4, 79), (5, 256), (33, 784), (7, 1000)):
+            for tb in (False, True):
+                check_gemm(rng, M, N, K, trans_b=tb)
+            check_gemm(rng, M, N, K, alpha=-1.25, beta=0.5)
+
+
 def test_select_unknown_kernel_is_refused():
     before = _core.gemm_kernel()
     assert _core._select_gemm_kernel("no-such-isa") is False
@@ -207,7 +217,7 @@ def test_select_unknown_kernel_is_refused():
     assert _core.gemm_kernel() == fastnn.info()["simd"]
 
 
-@pytest.mark.parametrize("M,N,K", [(300, 300, 300), (301, 257, 299), (1000, 40, 50), (40, 1000, 50)])
+@pytest.mark.parametrize("M,N,K", [(300, 300, 300), (301, 257, 299), (1000, 40, 50), (40, 1000, 50), (1001, 10, 300)])
 def test_results_bitwise_identical_across_thread_counts(rng, gemm_kernel, M, N, K):
     for ta, tb in TRANSPOSES:
         a, b, a_st, b_st = _operands(rng, M, N, K, ta, tb)
