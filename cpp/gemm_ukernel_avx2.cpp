@@ -15,7 +15,10 @@ constexpr int MR = 6, NR = 16;
 
 void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m,
                   int64_t n, float alpha, float beta) {
+    // Every loop over acc fully unrolled: an indexed access left in a loop makes GCC keep acc in
+    // memory, and the k loop then stores all 12 accumulators every step (half speed on 2 FMA ports).
     __m256 acc[MR][2];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
@@ -31,6 +34,7 @@ void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t
     }
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     if (m == MR && n == NR) {
+#pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             float* c = C + i * ldc;
             __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
@@ -45,6 +49,7 @@ void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t
     }
     // Edge tile: spill the accumulators, then touch only the m×n valid entries of C.
     alignas(32) float tile[MR][NR];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
         _mm256_store_ps(tile[i], acc[i][0]);
         _mm256_store_ps(tile[i] + 8, acc[i][1]);
@@ -71,7 +76,8 @@ void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const fl
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lane);
-    __m256 acc[DMR][2];
+    __m256 acc[DMR][2];  // loops over acc fully unrolled (see ukernel_avx2)
+#pragma GCC unroll 4
     for (int i = 0; i < DMR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t p = 0; p < k; p++, B += ldb) {
         const __m256 b0 = _mm256_maskload_ps(B, m0), b1 = _mm256_maskload_ps(B + 8, m1);
@@ -84,7 +90,9 @@ void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const fl
         }
     }
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    for (int64_t i = 0; i < m; i++) {
+#pragma GCC unroll 4
+    for (int i = 0; i < DMR; i++) {
+        if (i >= m) break;
         float* c = C + i * ldc;
         __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
         if (beta != 0.0f) {
