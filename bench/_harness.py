@@ -8,7 +8,10 @@ for a shorter while, and on 2 cores a spinning worker of one library halves the 
 After the pause each library's worker threads are asleep, and in this VM waking them costs
 0.3-11 ms (a 256^3 GEMM's first two calls after a 0.5 s pause: fastnn 6.9 + 4.3 ms, NumPy 11 +
 0.3 ms, then ~0.14 ms each): so the first BLOCK_WARMUP calls of every block run untimed, for every
-library alike. What is timed is the steady state of back-to-back calls, as in a training loop.
+library alike. What is timed is the steady state of back-to-back calls, as in a training loop:
+calls shorter than SAMPLE_MIN_S are timed in runs of back-to-back calls (the same count for every
+library in the comparison), each sample the run's time divided by its length, so a 10 us product
+is not timed as a lone call just after the pause, with its code and data half-cold.
 """
 
 from __future__ import annotations
@@ -67,14 +70,20 @@ def blas_info() -> str:
 
 
 BLOCK_WARMUP = 2  # untimed calls at the start of every block: they wake the library's sleeping threads
+SAMPLE_MIN_S = 1e-3  # a sample is a run of back-to-back calls at least this long (see the module doc)
 
 
 def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.15) -> dict:
     """Time each callable in ``funcs`` in alternating blocks; return {name: (median, p10, p90)} in s."""
+    fastest = float("inf")
     for f in funcs.values():
         time.sleep(pause)
         for _ in range(warmup):
             f()
+        t0 = time.perf_counter()
+        f()
+        fastest = min(fastest, time.perf_counter() - t0)
+    run = max(1, min(1000, int(SAMPLE_MIN_S / max(fastest, 1e-7))))  # calls per sample
     samples = {name: [] for name in funcs}
     per_block = max(1, reps // blocks)
     for _ in range(blocks):
@@ -84,8 +93,9 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
                 f()
             for _ in range(per_block):
                 t0 = time.perf_counter()
-                f()
-                samples[name].append(time.perf_counter() - t0)
+                for _ in range(run):
+                    f()
+                samples[name].append((time.perf_counter() - t0) / run)
     out = {}
     for name, s in samples.items():
         s.sort()
