@@ -4,7 +4,7 @@ Prints, per shape and thread count: medians (p10-p90) in ms, GFLOP/s, the ratio 
 speed (> 1 means fastnn is faster) and the fraction of the machine's FMA peak measured by the
 probe at the top (the GEMM micro-kernel's ISA, all threads running at once).
 
-    python bench/bench_gemm.py [--threads 1 2] [--reps 30] [--quick]
+    python bench/bench_gemm.py [--threads 1 2] [--reps 30] [--quick] [--kernel avx2-fma]
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="fewer shapes and repetitions (smoke run)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--kernel", default="auto", choices=["auto", "avx512", "avx2-fma", "generic"],
+                    help="force this micro-kernel (and its FMA probe): e.g. the AVX2 path on an AVX-512 CPU, "
+                         "against OpenBLAS's Haswell kernel with OPENBLAS_CORETYPE=Haswell")
     args = ap.parse_args(argv)
+    if not fastnn._core._select_gemm_kernel(args.kernel):
+        raise SystemExit(f"bench_gemm: this CPU (or build) has no {args.kernel!r} GEMM kernel")
 
     rng = np.random.default_rng(0)
     square = [256, 1024] if args.quick else SQUARE
