@@ -191,21 +191,21 @@ FASTNN_ALWAYS_INLINE static inline void pack_transposed(float* FASTNN_RESTRICT d
 // dst (rows × W, packed) = rows of W floats, ld_src apart, with W a compile-time constant: for a
 // 48- or 128-byte row the loop overhead of a run-time count cost more than the copy itself.
 template <int W>
-FASTNN_ALWAYS_INLINE static inline void copy_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
+FASTNN_ALWAYS_INLINE static inline void pack_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
                                                   index_t rows) {
     for (index_t p = 0; p < rows; p++)
         for (int i = 0; i < W; i++) dst[p * W + i] = src[p * ld_src + i];
 }
-// copy_rows for the micro-kernels' widths (MR and NR of every ISA); false for any other W.
-FASTNN_ALWAYS_INLINE static inline bool copy_full_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
+// pack_rows for the micro-kernels' widths (MR and NR of every ISA); false for any other W.
+FASTNN_ALWAYS_INLINE static inline bool pack_full_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
                                                        index_t rows, int W) {
     switch (W) {
-        case 4: copy_rows<4>(dst, src, ld_src, rows); return true;
-        case 6: copy_rows<6>(dst, src, ld_src, rows); return true;
-        case 8: copy_rows<8>(dst, src, ld_src, rows); return true;
-        case 12: copy_rows<12>(dst, src, ld_src, rows); return true;
-        case 16: copy_rows<16>(dst, src, ld_src, rows); return true;
-        case 32: copy_rows<32>(dst, src, ld_src, rows); return true;
+        case 4: pack_rows<4>(dst, src, ld_src, rows); return true;
+        case 6: pack_rows<6>(dst, src, ld_src, rows); return true;
+        case 8: pack_rows<8>(dst, src, ld_src, rows); return true;
+        case 12: pack_rows<12>(dst, src, ld_src, rows); return true;
+        case 16: pack_rows<16>(dst, src, ld_src, rows); return true;
+        case 32: pack_rows<32>(dst, src, ld_src, rows); return true;
         default: return false;
     }
 }
@@ -213,7 +213,7 @@ FASTNN_ALWAYS_INLINE static inline bool copy_full_rows(float* FASTNN_RESTRICT ds
 // A stored K × M (trans_a): row p of the sliver is op(A)'s column p, mr contiguous floats.
 FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a_sliver_rows(float* FASTNN_RESTRICT dst, const float* A,
                                                                        index_t lda, index_t kc, index_t mr, int MR) {
-    if (mr == MR && copy_full_rows(dst, A, lda, kc, MR)) return;
+    if (mr == MR && pack_full_rows(dst, A, lda, kc, MR)) return;
     for (index_t p = 0; p < kc; p++) {
         const float* src = A + p * lda;
         float* d = dst + p * MR;
@@ -242,7 +242,7 @@ FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRI
         float* dst = Bp + js * kc;  // this sliver: kc × NR
         if (!trans_b) {
             // B stored K × N: row p of the sliver is NR contiguous floats
-            if (nr == NR && copy_full_rows(dst, B + p0 * ldb + j0 + js, ldb, kc, NR)) continue;
+            if (nr == NR && pack_full_rows(dst, B + p0 * ldb + j0 + js, ldb, kc, NR)) continue;
             for (index_t p = 0; p < kc; p++) {
                 const float* src = B + (p0 + p) * ldb + j0 + js;
                 float* d = dst + p * NR;
