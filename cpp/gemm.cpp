@@ -168,6 +168,28 @@ FASTNN_ALWAYS_INLINE static inline void transpose8x8(float* dst, index_t ld_dst,
         std::memcpy(dst + (c + 4) * ld_dst, &col4, sizeof(v8sf));
     }
 }
+
+// dst[q·ld_dst + i] = src[i·ld_src + q] for i < 4, q < 8: the 4-row remainder of a sliver (the
+// AVX-512 kernel's 12 rows are 8 + 4, the AVX2 kernel's 6 are 4 + 2), as two 4 × 4 transposes.
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int v4si __attribute__((vector_size(16)));
+FASTNN_ALWAYS_INLINE static inline void transpose4x4(float* dst, index_t ld_dst, v4sf r0, v4sf r1, v4sf r2, v4sf r3) {
+    const v4si lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+    const v4sf t0 = __builtin_shuffle(r0, r1, lo), t1 = __builtin_shuffle(r0, r1, hi);
+    const v4sf t2 = __builtin_shuffle(r2, r3, lo), t3 = __builtin_shuffle(r2, r3, hi);
+    const v4sf c0 = __builtin_shuffle(t0, t2, lo2), c1 = __builtin_shuffle(t0, t2, hi2);
+    const v4sf c2 = __builtin_shuffle(t1, t3, lo2), c3 = __builtin_shuffle(t1, t3, hi2);
+    std::memcpy(dst, &c0, sizeof(v4sf));
+    std::memcpy(dst + ld_dst, &c1, sizeof(v4sf));
+    std::memcpy(dst + 2 * ld_dst, &c2, sizeof(v4sf));
+    std::memcpy(dst + 3 * ld_dst, &c3, sizeof(v4sf));
+}
+FASTNN_ALWAYS_INLINE static inline void transpose4x8(float* dst, index_t ld_dst, const float* src, index_t ld_src) {
+    v4sf r[4][2];
+    for (int i = 0; i < 4; i++) std::memcpy(r[i], src + i * ld_src, 2 * sizeof(v4sf));
+    transpose4x4(dst, ld_dst, r[0][0], r[1][0], r[2][0], r[3][0]);
+    transpose4x4(dst + 4 * ld_dst, ld_dst, r[0][1], r[1][1], r[2][1], r[3][1]);
+}
 #endif
 
 // Packs a transposed operand: dst row (p + q), entries 0..n-1, = src row j, entry q, for j < n
@@ -178,8 +200,10 @@ FASTNN_ALWAYS_INLINE static inline void pack_transposed(float* FASTNN_RESTRICT d
         const index_t pn = std::min<index_t>(8, kc - p);
         index_t j = 0;
 #ifdef FASTNN_HAVE_TRANSPOSE8
-        if (pn == 8)
+        if (pn == 8) {
             for (; j + 8 <= n; j += 8) transpose8x8(dst + p * width + j, width, src + j * ld_src + p, ld_src);
+            for (; j + 4 <= n; j += 4) transpose4x8(dst + p * width + j, width, src + j * ld_src + p, ld_src);
+        }
 #endif
         for (; j < n; j++)
             for (index_t q = 0; q < pn; q++) dst[(p + q) * width + j] = src[j * ld_src + p + q];
