@@ -170,6 +170,15 @@ def test_float64_inputs_are_converted():
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("C,OC", [(70, 3), (100, 4), (200, 1)])
+def test_few_units_many_features(cell, C, OC):
+    # The input projection [1 | x]·[b; w] then has K = C + 1 >= 64 and at most 16 columns: the GEMM's
+    # skinny-product (dot) kernel, reading A's rows out of the cache at its row stride.
+    case = make_case(cell, 9, 5, C, OC, seed=C + OC)
+    assert_close(run(_core, cell, case), run(reference, cell, case), f"{cell} C={C} OC={OC}")
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
 def test_step_products_with_small_blocks_every_kernel(cell, gemm_kernel):
     # The recurrent weights are packed once per call; tiny cache blocks make that packed product run
     # several k blocks and several M blocks per thread, on every micro-kernel.
