@@ -377,8 +377,8 @@ static constexpr double kParallelMinWork = 1 << 19;
 static double g_direct_max_work = 1 << 17;
 void gemm_set_direct_max_work(double work) { g_direct_max_work = work; }
 
-// Skinny products for the dot kernel: N up to this, K from this on.
-static constexpr index_t kDotMaxN = 16, kDotMinK = 64;
+// Skinny products for the dot kernel: K from this on (N up to the kernel's DOT_MAX_N).
+static constexpr index_t kDotMinK = 64;
 
 // Calls tile(i0, rows) for the row tiles of height `rows_per_tile` covering M rows, on as many
 // threads as pays for `work` multiply-adds; each thread takes a contiguous range of tiles.
@@ -449,10 +449,11 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
     }
     GemmKernelInfo kern = *g_kernel;  // a copy: a concurrent retune cannot tear it
     const double work = (double)M * (double)N * (double)K;
-    // Skinny C (N <= 16, e.g. a 10-unit output layer) with A's rows contiguous along k: the dot
-    // kernel, on B transposed once into scratch (or B as given when trans_b). From K = 64 on it
-    // beats the broadcast kernels, whose single column vector needs a load per FMA.
-    if (kern.dot && !trans_a && N <= kDotMaxN && K >= kDotMinK) {
+    // Skinny C (N <= 16 with AVX-512, e.g. a 10-unit output layer; N <= 6 with AVX2) with A's rows
+    // contiguous along k: the dot kernel, on B transposed once into scratch (or B as given when
+    // trans_b). From K = 64 on it beats the broadcast kernels, whose single column vector needs a
+    // load per FMA.
+    if (kern.dot && !trans_a && N <= kern.DOT_MAX_N && K >= kDotMinK) {
         const float* Bt = B;
         index_t ldbt = ldb;
         if (!trans_b) {

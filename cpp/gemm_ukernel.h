@@ -46,6 +46,7 @@ struct GemmKernelInfo {
     int DMR;                  // the direct kernel's rows (its columns: NR)
     GemmDirectKernel direct;
     int DOT_MR;               // the dot kernel's rows; 0 (and dot null) where the ISA has none
+    int DOT_MAX_N;            // the widest C it beats the direct kernel on (N <= 16 in any case)
     GemmDotKernel dot;
 };
 

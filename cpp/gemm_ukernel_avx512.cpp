@@ -144,7 +144,7 @@ void direct_avx512(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const 
 // Dot kernel, DOT_MR = 4 rows × up to 6 columns per block: 24 accumulators + 4 A vectors + 1 B
 // vector of the 32 zmm registers. Per 16 k steps: 4 + cols loads for 4·cols FMAs (10 columns run as
 // 5 + 5: 9 loads for 20 FMAs, where the broadcast kernel needs 25 loads for 20 half-empty FMAs).
-constexpr int DOT_MR = 4, DOT_MAX_COLS = 6;
+constexpr int DOT_MR = 4, DOT_MAX_COLS = 6, DOT_MAX_N = 16;
 
 // Lane q of the result = the sum of v_q's 16 lanes.
 inline __m128 sum4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
@@ -213,8 +213,8 @@ void dot_avx512(int64_t k, const float* A, int64_t lda, const float* Bt, int64_t
 }
 }  // namespace
 
-const GemmKernelInfo gemm_kernel_avx512 = {"avx512", MR, NR, 3072, 384, 480, true, ukernel_avx512,
-                                           DMR,      direct_avx512, DOT_MR, dot_avx512};
+const GemmKernelInfo gemm_kernel_avx512 = {"avx512", MR,     NR, 3072,          384,    480,       true,
+                                           ukernel_avx512, DMR, direct_avx512, DOT_MR, DOT_MAX_N, dot_avx512};
 
 double fma_probe_avx512(double seconds) {
     // 16 independent zmm chains (latency 4 × up to 2 FMA ports), each starting at its own value.

@@ -200,8 +200,8 @@ def test_every_micro_kernel_model_shapes(rng, gemm_kernel):
 
 
 def test_skinny_products_every_width(rng, gemm_kernel):
-    # C with N <= 16 columns and K >= 64 runs the dot kernel where the ISA has one (AVX-512): every
-    # width 1..17 (column blocks of up to 6), K off and on multiples of 16, row counts around its 4
+    # C with N <= 16 columns (AVX2: N <= 6) and K >= 64 runs the dot kernel: every width 1..17
+    # (column blocks of up to 6, or 2), K off and on the vector lengths, row counts around its 4
     for N in range(1, 18):
         for M, K in ((1, 64), (3, 65), (4, 79), (5, 256), (33, 784), (7, 1000)):
             for tb in (False, True):
