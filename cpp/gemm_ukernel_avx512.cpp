@@ -21,7 +21,8 @@ constexpr int MR = 12, NR = 32;
 template <int ROWS>
 void ukernel_rows(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
                   float alpha, float beta) {
-    __m512 acc[ROWS][2];
+    __m512 acc[ROWS][2];  // every loop over acc unrolled, or GCC keeps it in memory (ukernel_avx2)
+#pragma GCC unroll 12
     for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     // C's rows are written after the k loop: start fetching them now
     for (int i = 0; i < ROWS && i < m; i++) _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
