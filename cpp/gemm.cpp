@@ -215,44 +215,43 @@ FASTNN_ALWAYS_INLINE static inline void pack_transposed(float* FASTNN_RESTRICT d
 // dst (rows × W, packed) = rows of W floats, ld_src apart, with W a compile-time constant: for a
 // 48- or 128-byte row the loop overhead of a run-time count cost more than the copy itself.
 template <int W>
-FASTNN_ALWAYS_INLINE static inline void pack_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
-                                                  index_t rows) {
+FASTNN_ALWAYS_INLINE static inline void pack_full_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
+                                                       index_t rows) {
     for (index_t p = 0; p < rows; p++)
         for (int i = 0; i < W; i++) dst[p * W + i] = src[p * ld_src + i];
 }
-// pack_rows for the micro-kernels' widths (MR and NR of every ISA); false for any other W.
-FASTNN_ALWAYS_INLINE static inline bool pack_full_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
-                                                       index_t rows, int W) {
-    switch (W) {
-        case 4: pack_rows<4>(dst, src, ld_src, rows); return true;
-        case 6: pack_rows<6>(dst, src, ld_src, rows); return true;
-        case 8: pack_rows<8>(dst, src, ld_src, rows); return true;
-        case 12: pack_rows<12>(dst, src, ld_src, rows); return true;
-        case 16: pack_rows<16>(dst, src, ld_src, rows); return true;
-        case 32: pack_rows<32>(dst, src, ld_src, rows); return true;
-        default: return false;
+
+// Packs rows that are already k-major: dst row p (width floats) = src row p's first n floats, then
+// zeros (n <= width); src rows ld_src apart. A stored K × M (trans_a) and B stored K × N.
+FASTNN_ALWAYS_INLINE static inline void pack_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
+                                                  index_t rows, index_t n, int width) {
+    if (n == width) {
+        switch (width) {  // the micro-kernels' MR and NR
+            case 4: return pack_full_rows<4>(dst, src, ld_src, rows);
+            case 6: return pack_full_rows<6>(dst, src, ld_src, rows);
+            case 8: return pack_full_rows<8>(dst, src, ld_src, rows);
+            case 12: return pack_full_rows<12>(dst, src, ld_src, rows);
+            case 16: return pack_full_rows<16>(dst, src, ld_src, rows);
+            case 32: return pack_full_rows<32>(dst, src, ld_src, rows);
+            default: break;
+        }
+    }
+    for (index_t p = 0; p < rows; p++) {
+        const float* s = src + p * ld_src;
+        float* d = dst + p * width;
+        for (index_t i = 0; i < n; i++) d[i] = s[i];
+        for (index_t i = n; i < width; i++) d[i] = 0.0f;
     }
 }
 
-// A stored K × M (trans_a): row p of the sliver is op(A)'s column p, mr contiguous floats.
-FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a_sliver_rows(float* FASTNN_RESTRICT dst, const float* A,
-                                                                       index_t lda, index_t kc, index_t mr, int MR) {
-    if (mr == MR && pack_full_rows(dst, A, lda, kc, MR)) return;
-    for (index_t p = 0; p < kc; p++) {
-        const float* src = A + p * lda;
-        float* d = dst + p * MR;
-        for (index_t i = 0; i < mr; i++) d[i] = src[i];
-        for (index_t i = mr; i < MR; i++) d[i] = 0.0f;
-    }
-}
-
-FASTNN_ELEMENTWISE static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda, bool trans_a,
-                   index_t i0, index_t p0, index_t mc, index_t kc, int MR) {
+FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda,
+                                                           bool trans_a, index_t i0, index_t p0, index_t mc, index_t kc,
+                                                           int MR) {
     for (index_t is = 0; is < mc; is += MR) {
         const index_t mr = std::min<index_t>(MR, mc - is);
         float* dst = Ap + is * kc;  // this sliver: kc × MR
         if (trans_a) {
-            pack_a_sliver_rows(dst, A + p0 * lda + i0 + is, lda, kc, mr, MR);
+            pack_rows(dst, A + p0 * lda + i0 + is, lda, kc, mr, MR);  // A stored K × M
         } else {
             pack_transposed(dst, A + (i0 + is) * lda + p0, lda, kc, mr, MR);  // A stored M × K
         }
@@ -265,14 +264,7 @@ FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRI
         const index_t nr = std::min<index_t>(NR, nc - js);
         float* dst = Bp + js * kc;  // this sliver: kc × NR
         if (!trans_b) {
-            // B stored K × N: row p of the sliver is NR contiguous floats
-            if (nr == NR && pack_full_rows(dst, B + p0 * ldb + j0 + js, ldb, kc, NR)) continue;
-            for (index_t p = 0; p < kc; p++) {
-                const float* src = B + (p0 + p) * ldb + j0 + js;
-                float* d = dst + p * NR;
-                for (index_t j = 0; j < nr; j++) d[j] = src[j];
-                for (index_t j = nr; j < NR; j++) d[j] = 0.0f;
-            }
+            pack_rows(dst, B + p0 * ldb + j0 + js, ldb, kc, nr, NR);  // B stored K × N
         } else {
             pack_transposed(dst, B + (j0 + js) * ldb + p0, ldb, kc, nr, NR);  // B stored N × K
         }
@@ -449,7 +441,7 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
     }
     GemmKernelInfo kern = *g_kernel;  // a copy: a concurrent retune cannot tear it
     const double work = (double)M * (double)N * (double)K;
-    // Skinny C (N <= 16 with AVX-512, e.g. a 10-unit output layer; N <= 6 with AVX2) with A's rows
+    // Skinny C (N up to the kernel's DOT_MAX_N, e.g. a 10-unit output layer) with A's rows
     // contiguous along k: the dot kernel, on B transposed once into scratch (or B as given when
     // trans_b). From K = 64 on it beats the broadcast kernels, whose single column vector needs a
     // load per FMA.

@@ -124,30 +124,24 @@ void dot_block(int64_t k, const float* const* a, const float* Bt, int64_t ldbt, 
     __m256 acc[DOT_MR * COLS];  // DOT_MR * COLS is 4 or 8: whole sum4 groups
 #pragma GCC unroll 8
     for (int q = 0; q < DOT_MR * COLS; q++) acc[q] = _mm256_setzero_ps();
-    // k in 8-float steps, plain loads; a remainder step with masked loads (masked-off lanes load zeros)
-    int64_t p = 0;
-    for (; p + 8 <= k; p += 8) {
+    // One 8-float k step, its vectors read by load(pointer).
+    auto step = [&](int64_t p, auto load) {
         __m256 av[DOT_MR];
 #pragma GCC unroll 4
-        for (int i = 0; i < DOT_MR; i++) av[i] = _mm256_loadu_ps(a[i] + p);
+        for (int i = 0; i < DOT_MR; i++) av[i] = load(a[i] + p);
 #pragma GCC unroll 2
         for (int j = 0; j < COLS; j++) {
-            const __m256 bv = _mm256_loadu_ps(Bt + j * ldbt + p);
+            const __m256 bv = load(Bt + j * ldbt + p);
 #pragma GCC unroll 4
             for (int i = 0; i < DOT_MR; i++) acc[i * COLS + j] = _mm256_fmadd_ps(av[i], bv, acc[i * COLS + j]);
         }
-    }
+    };
+    // plain loads while 8 values remain, then a masked step (masked-off lanes load zeros)
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) step(p, [](const float* x) { return _mm256_loadu_ps(x); });
     if (p < k) {
         const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(k - p)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 av[DOT_MR];
-#pragma GCC unroll 4
-        for (int i = 0; i < DOT_MR; i++) av[i] = _mm256_maskload_ps(a[i] + p, mk);
-#pragma GCC unroll 2
-        for (int j = 0; j < COLS; j++) {
-            const __m256 bv = _mm256_maskload_ps(Bt + j * ldbt + p, mk);
-#pragma GCC unroll 4
-            for (int i = 0; i < DOT_MR; i++) acc[i * COLS + j] = _mm256_fmadd_ps(av[i], bv, acc[i * COLS + j]);
-        }
+        step(p, [mk](const float* x) { return _mm256_maskload_ps(x, mk); });
     }
     alignas(16) float sums[DOT_MR * COLS];
 #pragma GCC unroll 2
