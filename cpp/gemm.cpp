@@ -212,30 +212,9 @@ FASTNN_ALWAYS_INLINE static inline void pack_transposed(float* FASTNN_RESTRICT d
     }
 }
 
-// dst (rows × W, packed) = rows of W floats, ld_src apart, with W a compile-time constant: for a
-// 48- or 128-byte row the loop overhead of a run-time count cost more than the copy itself.
-template <int W>
-FASTNN_ALWAYS_INLINE static inline void pack_full_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
-                                                       index_t rows) {
-    for (index_t p = 0; p < rows; p++)
-        for (int i = 0; i < W; i++) dst[p * W + i] = src[p * ld_src + i];
-}
-
-// Packs rows that are already k-major: dst row p (width floats) = src row p's first n floats, then
-// zeros (n <= width); src rows ld_src apart. A stored K × M (trans_a) and B stored K × N.
+// dst row p (width floats) = src row p's first n floats, then zeros (n <= width); src rows ld_src apart.
 FASTNN_ALWAYS_INLINE static inline void pack_rows(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
                                                   index_t rows, index_t n, int width) {
-    if (n == width) {
-        switch (width) {  // the micro-kernels' MR and NR
-            case 4: return pack_full_rows<4>(dst, src, ld_src, rows);
-            case 6: return pack_full_rows<6>(dst, src, ld_src, rows);
-            case 8: return pack_full_rows<8>(dst, src, ld_src, rows);
-            case 12: return pack_full_rows<12>(dst, src, ld_src, rows);
-            case 16: return pack_full_rows<16>(dst, src, ld_src, rows);
-            case 32: return pack_full_rows<32>(dst, src, ld_src, rows);
-            default: break;
-        }
-    }
     for (index_t p = 0; p < rows; p++) {
         const float* s = src + p * ld_src;
         float* d = dst + p * width;
@@ -244,30 +223,61 @@ FASTNN_ALWAYS_INLINE static inline void pack_rows(float* FASTNN_RESTRICT dst, co
     }
 }
 
+// Packs a k-major operand (A stored K × M, B stored K × N): kc rows of n floats, ld_src apart, into
+// ceil(n / W) slivers of kc × W (the last zero-padded), sliver s at dst + s·kc·W. Row by row, so
+// each source row is read once front to back; sliver by sliver, every 48- or 128-byte piece
+// started a new row, often a new 4 KB page. W is a compile-time constant (the kernels' MR and
+// NR): for a 48- or 128-byte piece the overhead of a run-time count cost more than the copy.
+template <int W>
+FASTNN_ALWAYS_INLINE static inline void pack_k_major_w(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
+                                                       index_t kc, index_t n) {
+    const index_t full = n / W * W;
+    for (index_t p = 0; p < kc; p++) {
+        const float* s = src + p * ld_src;
+        float* d = dst + p * W;
+        for (index_t j = 0; j < full; j += W)
+            for (int i = 0; i < W; i++) d[j * kc + i] = s[j + i];
+        if (full < n) pack_rows(d + full * kc, s + full, 0, 1, n - full, W);
+    }
+}
+
+FASTNN_ALWAYS_INLINE static inline void pack_k_major(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
+                                                     index_t kc, index_t n, int width) {
+    switch (width) {  // the micro-kernels' MR and NR
+        case 4: return pack_k_major_w<4>(dst, src, ld_src, kc, n);
+        case 6: return pack_k_major_w<6>(dst, src, ld_src, kc, n);
+        case 8: return pack_k_major_w<8>(dst, src, ld_src, kc, n);
+        case 12: return pack_k_major_w<12>(dst, src, ld_src, kc, n);
+        case 16: return pack_k_major_w<16>(dst, src, ld_src, kc, n);
+        case 32: return pack_k_major_w<32>(dst, src, ld_src, kc, n);
+        default: break;
+    }
+    for (index_t j = 0; j < n; j += width)
+        pack_rows(dst + j * kc, src + j, ld_src, kc, std::min<index_t>(width, n - j), width);
+}
+
 FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda,
                                                            bool trans_a, index_t i0, index_t p0, index_t mc, index_t kc,
                                                            int MR) {
-    for (index_t is = 0; is < mc; is += MR) {
+    if (trans_a) {  // A stored K × M
+        pack_k_major(Ap, A + p0 * lda + i0, lda, kc, mc, MR);
+        return;
+    }
+    for (index_t is = 0; is < mc; is += MR) {  // A stored M × K
         const index_t mr = std::min<index_t>(MR, mc - is);
-        float* dst = Ap + is * kc;  // this sliver: kc × MR
-        if (trans_a) {
-            pack_rows(dst, A + p0 * lda + i0 + is, lda, kc, mr, MR);  // A stored K × M
-        } else {
-            pack_transposed(dst, A + (i0 + is) * lda + p0, lda, kc, mr, MR);  // A stored M × K
-        }
+        pack_transposed(Ap + is * kc, A + (i0 + is) * lda + p0, lda, kc, mr, MR);  // sliver: kc × MR
     }
 }
 
 FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool trans_b,
                    index_t p0, index_t j0, index_t kc, index_t nc, int NR) {
-    for (index_t js = 0; js < nc; js += NR) {
+    if (!trans_b) {  // B stored K × N
+        pack_k_major(Bp, B + p0 * ldb + j0, ldb, kc, nc, NR);
+        return;
+    }
+    for (index_t js = 0; js < nc; js += NR) {  // B stored N × K
         const index_t nr = std::min<index_t>(NR, nc - js);
-        float* dst = Bp + js * kc;  // this sliver: kc × NR
-        if (!trans_b) {
-            pack_rows(dst, B + p0 * ldb + j0 + js, ldb, kc, nr, NR);  // B stored K × N
-        } else {
-            pack_transposed(dst, B + (j0 + js) * ldb + p0, ldb, kc, nr, NR);  // B stored N × K
-        }
+        pack_transposed(Bp + js * kc, B + (j0 + js) * ldb + p0, ldb, kc, nr, NR);  // sliver: kc × NR
     }
 }
 
