@@ -16,6 +16,12 @@ namespace fastnn {
 using GemmMicroKernel = void (*)(int64_t k, const float* Ap, const float* Bp, float* C,
                                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 
+// The same micro-kernel reading A in place from row-major storage, A(i, p) = A[i·lda + p], so a
+// product whose packed B is reused over many calls (an RNN's recurrent weights, every step) need
+// not pack A at all. It never reads A rows >= m. Same FMA order as the packed kernel: same results.
+using GemmRowsAKernel = void (*)(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc,
+                                 int64_t m, int64_t n, float alpha, float beta);
+
 // Direct micro-kernel for small products, reading its operands in place (no packing):
 // C[m×n] = alpha · A·B + beta · C over k, with A(i, p) = A[i·rs_a + p·cs_a] (any transpose) and
 // B(p, j) = B[p·ldb + j] (unit stride along j), m <= DMR (its own row count), n <= NR. It never reads A rows >= m or
@@ -43,6 +49,7 @@ struct GemmKernelInfo {
     // (MR×KC) in L1 — for wide micro-kernels whose B micro-panel would not fit L1.
     bool b_block_in_l2;
     GemmMicroKernel ukernel;
+    GemmRowsAKernel ukernel_rows_a;  // null where the ISA has none (A is then packed)
     int DMR;                  // the direct kernel's rows (its columns: NR)
     GemmDirectKernel direct;
     int DOT_MR;               // the dot kernel's rows; 0 (and dot null) where the ISA has none

@@ -13,23 +13,31 @@ namespace fastnn {
 namespace {
 constexpr int MR = 6, NR = 16;
 
-void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m,
-                  int64_t n, float alpha, float beta) {
+// A is packed (PACKED: A(i, p) = A[p·MR + i]) or read in place from row-major storage (A(i, p) =
+// A[i·lda + p]; rows past m alias row 0, so nothing past the array is read). Same FMA chain per
+// element either way, so results do not depend on packing.
+template <bool PACKED>
+void ukernel_any_a(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m,
+                   int64_t n, float alpha, float beta) {
     // Every loop over acc fully unrolled: an indexed access left in a loop makes GCC keep acc in
     // memory, and the k loop then stores all 12 accumulators every step (half speed on 2 FMA ports).
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    const float* rows[MR];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) rows[i] = PACKED ? A + i : A + (i < m ? i : 0) * lda;
+    const int64_t a_step = PACKED ? MR : 1;
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
+        const int64_t off = p * a_step;
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
-            const __m256 a = _mm256_broadcast_ss(Ap + i);
+            const __m256 a = _mm256_broadcast_ss(rows[i] + off);
             acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
         }
-        Ap += MR;
         Bp += NR;
     }
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
@@ -63,6 +71,16 @@ void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t
         }
     }
 }
+void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
+                  float alpha, float beta) {
+    ukernel_any_a<true>(k, Ap, MR, Bp, C, ldc, m, n, alpha, beta);
+}
+
+void ukernel_rows_a_avx2(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m,
+                         int64_t n, float alpha, float beta) {
+    ukernel_any_a<false>(k, A, lda, Bp, C, ldc, m, n, alpha, beta);
+}
+
 // Direct kernel, DMR×NR = 4×16: 8 ymm accumulators; per k step 2 loads of B and 4 broadcasts
 // of A for 8 FMAs, so it stays FMA-bound without packing.
 constexpr int DMR = 4;
@@ -168,7 +186,7 @@ void dot_avx2(int64_t k, const float* A, int64_t lda, const float* Bt, int64_t l
 }  // namespace
 
 const GemmKernelInfo gemm_kernel_avx2 = {"avx2-fma", MR,  NR,          144,    256,       4080,    false,
-                                         ukernel_avx2, DMR, direct_avx2, DOT_MR, DOT_MAX_N, dot_avx2};
+                                         ukernel_avx2, ukernel_rows_a_avx2, DMR, direct_avx2, DOT_MR, DOT_MAX_N, dot_avx2};
 
 double fma_probe_avx2(double seconds) {
     // 12 independent ymm chains (latency 4-5 × up to 2 FMA ports), each starting at its own value.

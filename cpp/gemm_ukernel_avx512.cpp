@@ -14,16 +14,22 @@ namespace fastnn {
 namespace {
 constexpr int MR = 12, NR = 32;
 
-// The kernel over the first ROWS rows of the 12-row sliver (Ap keeps its MR stride): edge tiles
-// with m <= 4 or m <= 8 rows skip the FMAs of rows they would not store, e.g. a 64-row batch slice
-// ends in a 4-row sliver at a third of a full tile's cost. Every element's FMA chain is the same
-// whatever ROWS, so results do not depend on where a row falls in a sliver.
-template <int ROWS>
-void ukernel_rows(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
+// The kernel over the first ROWS rows of a 12-row sliver: edge tiles with m <= 4 or m <= 8 rows
+// skip the FMAs of rows they would not store, e.g. a 64-row batch slice ends in a 4-row sliver at
+// a third of a full tile's cost. A is either packed (PACKED: A(i, p) = A[p·MR + i], the sliver keeps
+// its MR stride) or read in place from row-major storage (A(i, p) = A[i·lda + p]; rows past m alias
+// row 0, so nothing past the array is read). Every element's FMA chain is the same whatever ROWS
+// and whichever A, so results do not depend on where a row falls in a sliver or on packing.
+template <int ROWS, bool PACKED>
+void ukernel_rows(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
                   float alpha, float beta) {
     __m512 acc[ROWS][2];  // every loop over acc unrolled, or GCC keeps it in memory (ukernel_avx2)
 #pragma GCC unroll 12
     for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const float* rows[ROWS];
+#pragma GCC unroll 12
+    for (int i = 0; i < ROWS; i++) rows[i] = PACKED ? A + i : A + (i < m ? i : 0) * lda;
+    const int64_t a_step = PACKED ? MR : 1;
     // C's rows are written after the k loop: start fetching them now
     for (int i = 0; i < ROWS && i < m; i++) _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 2
@@ -32,23 +38,23 @@ void ukernel_rows(int64_t k, const float* Ap, const float* Bp, float* C, int64_t
         _mm_prefetch((const char*)(Bp + 8 * NR), _MM_HINT_T0);
         _mm_prefetch((const char*)(Bp + 8 * NR + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
+        const int64_t off = p * a_step;
 #pragma GCC unroll 12
         for (int i = 0; i < ROWS; i++) {
-            const __m512 a = _mm512_set1_ps(Ap[i]);
+            const __m512 a = _mm512_set1_ps(rows[i][off]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
-        Ap += MR;
         Bp += NR;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     // Column masks for the two 16-wide halves of an edge tile.
     const __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 m1 = n >= 32 ? (__mmask16)0xFFFF : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1u);
-    const int rows = (int)(m < ROWS ? m : ROWS);
+    const int rows_stored = (int)(m < ROWS ? m : ROWS);
 #pragma GCC unroll 12
     for (int i = 0; i < ROWS; i++) {
-        if (i >= rows) break;
+        if (i >= rows_stored) break;
         float* c = C + i * ldc;
         __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
         if (beta != 0.0f) {
@@ -60,15 +66,27 @@ void ukernel_rows(int64_t k, const float* Ap, const float* Bp, float* C, int64_t
     }
 }
 
+template <bool PACKED>
+void ukernel_any_a(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m,
+                   int64_t n, float alpha, float beta) {
+    if (m <= 4)
+        ukernel_rows<4, PACKED>(k, A, lda, Bp, C, ldc, m, n, alpha, beta);
+    else if (m <= 8)
+        ukernel_rows<8, PACKED>(k, A, lda, Bp, C, ldc, m, n, alpha, beta);
+    else
+        ukernel_rows<MR, PACKED>(k, A, lda, Bp, C, ldc, m, n, alpha, beta);
+}
+
 void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
                     float alpha, float beta) {
-    if (m <= 4)
-        ukernel_rows<4>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
-    else if (m <= 8)
-        ukernel_rows<8>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
-    else
-        ukernel_rows<MR>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
+    ukernel_any_a<true>(k, Ap, MR, Bp, C, ldc, m, n, alpha, beta);
 }
+
+void ukernel_rows_a_avx512(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m,
+                           int64_t n, float alpha, float beta) {
+    ukernel_any_a<false>(k, A, lda, Bp, C, ldc, m, n, alpha, beta);
+}
+
 // Direct kernel, DMR×NR = 4×32: 8 zmm accumulators cover the FMA latency × 2 ports; per k step
 // 2 loads of B and 4 broadcasts of A for 8 FMAs, so it stays FMA-bound without packing.
 constexpr int DMR = 4;
@@ -215,7 +233,7 @@ void dot_avx512(int64_t k, const float* A, int64_t lda, const float* Bt, int64_t
 }  // namespace
 
 const GemmKernelInfo gemm_kernel_avx512 = {"avx512", MR,     NR, 3072,          384,    480,       true,
-                                           ukernel_avx512, DMR, direct_avx512, DOT_MR, DOT_MAX_N, dot_avx512};
+                                           ukernel_avx512, ukernel_rows_a_avx512, DMR, direct_avx512, DOT_MR, DOT_MAX_N, dot_avx512};
 
 double fma_probe_avx512(double seconds) {
     // 16 independent zmm chains (latency 4 × up to 2 FMA ports), each starting at its own value.

@@ -46,7 +46,7 @@ void direct_generic(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const
 }
 }  // namespace
 
-const GemmKernelInfo gemm_kernel_generic = {"generic", MR, NR, 128, 256, 2048, false, ukernel_generic, MR, direct_generic, 0, 0, nullptr};
+const GemmKernelInfo gemm_kernel_generic = {"generic", MR, NR, 128, 256, 2048, false, ukernel_generic, nullptr, MR, direct_generic, 0, 0, nullptr};
 
 double fma_probe_generic(double seconds) {
     // 8 independent chains of 8 floats, starting apart so no two chains can be merged.
