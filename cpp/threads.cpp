@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <memory>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "common.h"
 
 namespace fastnn {
@@ -38,6 +42,19 @@ bool openmp_enabled() {
 #endif
 }
 
+void* aligned_big_alloc(size_t bytes) {
+    constexpr size_t kHugePage = size_t(2) << 20;
+    if (bytes >= 2 * kHugePage) {
+        const size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+        void* p = std::aligned_alloc(kHugePage, size);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (p) madvise(p, size, MADV_HUGEPAGE);  // advice only: no huge pages is no error
+#endif
+        return p;
+    }
+    return std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
 namespace {
 struct AlignedFree {
     void operator()(float* p) const { std::free(p); }
@@ -56,7 +73,7 @@ float* thread_scratch(int slot, size_t floats) {
         // grow geometrically so a slowly increasing size does not reallocate every call
         size_t want = floats + floats / 4 + 64;
         size_t bytes = (want * sizeof(float) + 63) / 64 * 64;
-        void* p = std::aligned_alloc(64, bytes);
+        void* p = aligned_big_alloc(bytes);
         if (!p) throw std::bad_alloc();
         s.data.reset(static_cast<float*>(p));
         s.capacity = bytes / sizeof(float);

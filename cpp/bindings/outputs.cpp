@@ -45,7 +45,7 @@ void* take_block(size_t bytes) {
                 return block;
             }
     }
-    void* block = std::aligned_alloc(64, kHeader + (bytes + 63) / 64 * 64);
+    void* block = aligned_big_alloc(kHeader + bytes);
     if (!block) throw std::bad_alloc();
     *static_cast<size_t*>(block) = bytes;
     return block;
