@@ -307,12 +307,17 @@ struct GemmProblem {
 };
 
 // One micro-tile: C[i0 : i0+mr, j0 : j0+nr] (+)= Ap·Bp over kc, then the epilogue on the last k block.
+// The epilogue of the micro-tile at c = C[i0, j0] (mr × nr), run once its last k block is summed.
+static inline void tile_epilogue(const GemmProblem& g, float* c, index_t j0, index_t mr, index_t nr) {
+    if (g.ep) apply_epilogue(c, g.ldc, mr, nr, g.ep->bias ? g.ep->bias + j0 : nullptr, g.ep);
+}
+
 static inline void micro_tile(const GemmKernelInfo& kern, const GemmProblem& g, index_t kc, const float* Ap,
                               const float* Bp, index_t i0, index_t j0, index_t mr, index_t nr, float beta,
                               bool last) {
     float* c = g.C + i0 * g.ldc + j0;
     kern.ukernel(kc, Ap, Bp, c, g.ldc, mr, nr, g.alpha, beta);
-    if (last && g.ep) apply_epilogue(c, g.ldc, mr, nr, g.ep->bias ? g.ep->bias + j0 : nullptr, g.ep);
+    if (last) tile_epilogue(g, c, j0, mr, nr);
 }
 
 // The five loops on rows [i_begin, i_end) × columns [j_begin, j_end) of C, in one of two orders
@@ -586,8 +591,7 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
                     float* c = C + ir * ldc + jr;
                     const index_t mr = std::min(MR, M - ir), nr = std::min(NR, N - jr);
                     kern.ukernel_rows_a(kc, A + ir * lda + pc, lda, Bp + jr * kc, c, ldc, mr, nr, alpha, beta_k);
-                    if (last && epilogue)
-                        apply_epilogue(c, ldc, mr, nr, epilogue->bias ? epilogue->bias + jr : nullptr, epilogue);
+                    if (last) tile_epilogue(g, c, jr, mr, nr);
                 }
             continue;
         }
