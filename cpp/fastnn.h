@@ -79,6 +79,17 @@ struct PackedB {
 index_t sgemm_packed_b_floats(index_t K, index_t N);
 index_t sgemm_packed_a_floats(index_t M, index_t K);
 PackedB sgemm_pack_b(float* panels, const float* B, index_t ldb, bool trans_b, index_t K, index_t N);
+// A B operand packed piecemeal, e.g. a recurrent layer's gate gradients, written into the panels
+// step by step while they are still in cache: sgemm_packed_b_layout describes panels
+// (sgemm_packed_b_floats(K, N) floats) without filling them; sgemm_pack_b_rows packs B's rows
+// [k0, k0 + rows) (src, ld_src apart) into them. Every row must be packed before a product reads B.
+PackedB sgemm_packed_b_layout(float* panels, index_t K, index_t N);
+// Whether sgemm packs B for this product (false where it runs an unpacked kernel instead).
+bool sgemm_packs_b(index_t M, index_t N, index_t K, bool trans_a, bool trans_b);
+void sgemm_pack_b_rows(float* panels, const PackedB& B, index_t k0, index_t rows, const float* src, index_t ld_src);
+// sgemm_packed_b on as many threads as pays, each taking whole micro-panels of C's rows.
+void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
+                            float alpha, float beta);
 void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
                     float alpha, float beta, float* a_panels, const Epilogue* epilogue = nullptr);
 // The algorithmic reference and the tests' oracle for sgemm (triple loop, same contract).

@@ -228,39 +228,41 @@ FASTNN_ALWAYS_INLINE static inline void pack_rows(float* FASTNN_RESTRICT dst, co
 // each source row is read once front to back; sliver by sliver, every 48- or 128-byte piece
 // started a new row, often a new 4 KB page. W is a compile-time constant (the kernels' MR and
 // NR): for a 48- or 128-byte piece the overhead of a run-time count cost more than the copy.
+// `rows` rows are packed; the slivers of dst are sliver_kc >= rows long (a block's first rows, or
+// any run of them: dst then points at the run's first row).
 template <int W>
 FASTNN_ALWAYS_INLINE static inline void pack_k_major_w(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
-                                                       index_t kc, index_t n) {
+                                                       index_t rows, index_t n, index_t sliver_kc) {
     const index_t full = n / W * W;
-    for (index_t p = 0; p < kc; p++) {
+    for (index_t p = 0; p < rows; p++) {
         const float* s = src + p * ld_src;
         float* d = dst + p * W;
         for (index_t j = 0; j < full; j += W)
-            for (int i = 0; i < W; i++) d[j * kc + i] = s[j + i];
-        if (full < n) pack_rows(d + full * kc, s + full, 0, 1, n - full, W);
+            for (int i = 0; i < W; i++) d[j * sliver_kc + i] = s[j + i];
+        if (full < n) pack_rows(d + full * sliver_kc, s + full, 0, 1, n - full, W);
     }
 }
 
 FASTNN_ALWAYS_INLINE static inline void pack_k_major(float* FASTNN_RESTRICT dst, const float* src, index_t ld_src,
-                                                     index_t kc, index_t n, int width) {
+                                                     index_t rows, index_t n, int width, index_t sliver_kc) {
     switch (width) {  // the micro-kernels' MR and NR
-        case 4: return pack_k_major_w<4>(dst, src, ld_src, kc, n);
-        case 6: return pack_k_major_w<6>(dst, src, ld_src, kc, n);
-        case 8: return pack_k_major_w<8>(dst, src, ld_src, kc, n);
-        case 12: return pack_k_major_w<12>(dst, src, ld_src, kc, n);
-        case 16: return pack_k_major_w<16>(dst, src, ld_src, kc, n);
-        case 32: return pack_k_major_w<32>(dst, src, ld_src, kc, n);
+        case 4: return pack_k_major_w<4>(dst, src, ld_src, rows, n, sliver_kc);
+        case 6: return pack_k_major_w<6>(dst, src, ld_src, rows, n, sliver_kc);
+        case 8: return pack_k_major_w<8>(dst, src, ld_src, rows, n, sliver_kc);
+        case 12: return pack_k_major_w<12>(dst, src, ld_src, rows, n, sliver_kc);
+        case 16: return pack_k_major_w<16>(dst, src, ld_src, rows, n, sliver_kc);
+        case 32: return pack_k_major_w<32>(dst, src, ld_src, rows, n, sliver_kc);
         default: break;
     }
     for (index_t j = 0; j < n; j += width)
-        pack_rows(dst + j * kc, src + j, ld_src, kc, std::min<index_t>(width, n - j), width);
+        pack_rows(dst + j * sliver_kc, src + j, ld_src, rows, std::min<index_t>(width, n - j), width);
 }
 
 FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a(float* FASTNN_RESTRICT Ap, const float* A, index_t lda,
                                                            bool trans_a, index_t i0, index_t p0, index_t mc, index_t kc,
                                                            int MR) {
     if (trans_a) {  // A stored K × M
-        pack_k_major(Ap, A + p0 * lda + i0, lda, kc, mc, MR);
+        pack_k_major(Ap, A + p0 * lda + i0, lda, kc, mc, MR, kc);
         return;
     }
     for (index_t is = 0; is < mc; is += MR) {  // A stored M × K
@@ -272,7 +274,7 @@ FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_a(float* FASTNN_RESTRI
 FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES static void pack_b(float* FASTNN_RESTRICT Bp, const float* B, index_t ldb, bool trans_b,
                    index_t p0, index_t j0, index_t kc, index_t nc, int NR) {
     if (!trans_b) {  // B stored K × N
-        pack_k_major(Bp, B + p0 * ldb + j0, ldb, kc, nc, NR);
+        pack_k_major(Bp, B + p0 * ldb + j0, ldb, kc, nc, NR, kc);
         return;
     }
     for (index_t js = 0; js < nc; js += NR) {  // B stored N × K
@@ -387,6 +389,22 @@ void gemm_set_direct_max_work(double work) { g_direct_max_work = work; }
 // Skinny products for the dot kernel: K from this on (N up to the kernel's DOT_MAX_N).
 static constexpr index_t kDotMinK = 64;
 
+// The two unpacked paths of sgemm. Skinny C (N up to the kernel's DOT_MAX_N, e.g. a 10-unit
+// output layer) with A's rows contiguous along k: the dot kernel. Small products, where packing
+// would dominate, and C no wider than one micro-tile (every element of A used once anyway, B
+// stays in L1): the direct kernel.
+static bool uses_dot_kernel(const GemmKernelInfo& kern, bool trans_a, index_t N, index_t K) {
+    return kern.dot && !trans_a && N <= kern.DOT_MAX_N && K >= kDotMinK;
+}
+static bool uses_direct_kernel(const GemmKernelInfo& kern, bool trans_b, index_t N, double work) {
+    return !trans_b && (work <= g_direct_max_work || N <= kern.NR);
+}
+
+bool sgemm_packs_b(index_t M, index_t N, index_t K, bool trans_a, bool trans_b) {
+    const GemmKernelInfo& kern = *g_kernel;
+    return !uses_dot_kernel(kern, trans_a, N, K) && !uses_direct_kernel(kern, trans_b, N, (double)M * N * K);
+}
+
 // Calls tile(i0, rows) for the row tiles of height `rows_per_tile` covering M rows, on as many
 // threads as pays for `work` multiply-adds; each thread takes a contiguous range of tiles.
 template <class Tile>
@@ -460,7 +478,7 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
     // contiguous along k: the dot kernel, on B transposed once into scratch (or B as given when
     // trans_b). From K = 64 on it beats the broadcast kernels, whose single column vector needs a
     // load per FMA.
-    if (kern.dot && !trans_a && N <= kern.DOT_MAX_N && K >= kDotMinK) {
+    if (uses_dot_kernel(kern, trans_a, N, K)) {
         const float* Bt = B;
         index_t ldbt = ldb;
         if (!trans_b) {
@@ -478,7 +496,7 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
     }
     // Direct path (no packing): for small products, where packing would dominate, and for skinny
     // C (N <= NR), where every element of A is used exactly once anyway and B stays in L1.
-    if (!trans_b && (work <= g_direct_max_work || N <= kern.NR)) {
+    if (uses_direct_kernel(kern, trans_b, N, work)) {
         for_row_tiles(M, kern.DMR, work, [&](index_t i0, index_t mr) {
             const float* a = trans_a ? A + i0 : A + i0 * lda;
             for (index_t j0 = 0; j0 < N; j0 += kern.NR) {
@@ -550,17 +568,35 @@ index_t sgemm_packed_a_floats(index_t M, index_t K) {
     return round_up(std::min<index_t>(kern.MC, round_up(M, kern.MR)) * std::min(balanced_kc(kern, K), K), 16);
 }
 
-PackedB sgemm_pack_b(float* panels, const float* B, index_t ldb, bool trans_b, index_t K, index_t N) {
-    const GemmKernelInfo* kern = g_kernel;
-    const index_t kc_max = balanced_kc(*kern, K), n_pad = round_up(N, kern->NR);
-    for (index_t pc = 0; pc < K; pc += kc_max)
-        pack_b(panels + pc * n_pad, B, ldb, trans_b, pc, 0, std::min(kc_max, K - pc), N, kern->NR);
+PackedB sgemm_packed_b_layout(float* panels, index_t K, index_t N) {
     PackedB packed;
     packed.panels = panels;
     packed.K = K;
     packed.N = N;
-    packed.kernel = kern;
+    packed.kernel = g_kernel;
     return packed;
+}
+
+PackedB sgemm_pack_b(float* panels, const float* B, index_t ldb, bool trans_b, index_t K, index_t N) {
+    const PackedB packed = sgemm_packed_b_layout(panels, K, N);
+    const GemmKernelInfo& kern = *static_cast<const GemmKernelInfo*>(packed.kernel);
+    const index_t kc_max = balanced_kc(kern, K), n_pad = round_up(N, kern.NR);
+    for (index_t pc = 0; pc < K; pc += kc_max)
+        pack_b(panels + pc * n_pad, B, ldb, trans_b, pc, 0, std::min(kc_max, K - pc), N, kern.NR);
+    return packed;
+}
+
+FASTNN_ELEMENTWISE FASTNN_NO_LIBC_COPIES void sgemm_pack_b_rows(float* panels, const PackedB& B, index_t k0, index_t rows,
+                                                               const float* src, index_t ld_src) {
+    const GemmKernelInfo& kern = *static_cast<const GemmKernelInfo*>(B.kernel);
+    const index_t kc_max = balanced_kc(kern, B.K), n_pad = round_up(B.N, kern.NR);
+    for (index_t k = k0; k < k0 + rows;) {  // one run per k block the rows fall in
+        const index_t pc = k / kc_max * kc_max, kc = std::min(kc_max, B.K - pc);
+        const index_t run = std::min(k0 + rows, pc + kc) - k;
+        pack_k_major(panels + pc * n_pad + (k - pc) * kern.NR, src, ld_src, run, B.N, kern.NR, kc);
+        src += run * ld_src;
+        k += run;
+    }
 }
 
 void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
@@ -605,6 +641,36 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
                                std::min(NR, N - jr), beta_k, last);
         }
     }
+}
+
+}  // namespace fastnn
+
+namespace fastnn {
+
+void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
+                            float alpha, float beta) {
+    const GemmKernelInfo& kern = *static_cast<const GemmKernelInfo*>(B.kernel);
+    const index_t slivers = (M + kern.MR - 1) / kern.MR;
+    const double work = (double)M * (double)B.N * (double)B.K;
+    const int threads = work < kParallelMinWork ? 1 : (int)std::min<index_t>(num_threads(), slivers);
+    const index_t a_floats = sgemm_packed_a_floats((slivers + threads - 1) / threads * kern.MR, B.K);
+    float* a_panels = thread_scratch(0, (size_t)(threads * a_floats));  // before any parallel region
+    auto rows = [&](int t) {
+        index_t s0, s1;
+        split_range(slivers, threads, t, &s0, &s1);
+        const index_t m0 = s0 * kern.MR, m1 = std::min(M, s1 * kern.MR);
+        if (m0 >= m1) return;
+        const float* a = trans_a ? A + m0 : A + m0 * lda;
+        sgemm_packed_b(C + m0 * ldc, ldc, a, lda, trans_a, B, m1 - m0, alpha, beta, a_panels + t * a_floats);
+    };
+    if (threads == 1) {
+        rows(0);
+        return;
+    }
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++) rows(t);
 }
 
 }  // namespace fastnn

@@ -165,24 +165,6 @@ void last_step_grad(float* dh, const float* dh_seq, const float* dh_last, index_
     }
 }
 
-// [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
-// Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,), dw (C, GO).
-// With recurrent dropout the product saw HM (T·N, OC) = h_prev ⊙ mask instead of Z's h columns:
-// du += HMᵀ·dG, and only [1 | x] comes from Z.
-void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* HM, const float* dG,
-                  index_t TN, index_t C, index_t OC, index_t GO) {
-    const index_t ZW = OC + 1 + C;
-    if (HM) {
-        sgemm(du, GO, HM, OC, true, dG, GO, false, OC, GO, TN, 1.0f, 1.0f);
-        sgemm(out + OC * GO, GO, Z + OC, ZW, true, dG, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
-    } else {
-        sgemm(out, GO, Z, ZW, true, dG, GO, false, ZW, GO, TN, 1.0f, 0.0f);
-        add_block(du, GO, out, GO, OC, GO);
-    }
-    if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
-    add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
-}
-
 // Recurrent dropout. masked_rows: rows [n0, n1) of hm (row stride ldm) = h (row stride ldh) ⊙ mask
 // (N, OC), OC columns.
 void masked_rows(float* hm, index_t ldm, const float* h, index_t ldh, const float* mask, index_t OC, index_t n0,
@@ -258,6 +240,64 @@ index_t carve_size(std::initializer_list<index_t> sizes) {
     index_t total = 0;
     for (index_t n : sizes) total += (n + 15) / 16 * 16;
     return total;
+}
+
+// A (T·N, W) gradient the backward step loop writes, step by step. When nothing but a weight
+// gradient reads it whole (no dx, no recurrent dropout) and that GEMM would pack it (see
+// pack_step_grad), each step's rows go straight from cache into packed-B panels for the GEMM and
+// `rows` holds a single step: no multi-MB array written out and read back for packing.
+// Otherwise `rows` holds every step (T, N, W), row-major.
+struct StepGrad {
+    bool packed;
+    index_t N, W;
+    float* rows = nullptr;
+    float* panels = nullptr;
+    PackedB layout;
+
+    StepGrad(bool packed_, index_t T, index_t N_, index_t W_, Carver& sc) : packed(packed_), N(N_), W(W_) {
+        rows = sc.take(packed ? N * W : T * N * W);
+        panels = sc.take(packed ? sgemm_packed_b_floats(T * N, W) : 0);
+        if (packed) layout = sgemm_packed_b_layout(panels, T * N, W);
+    }
+    static index_t floats(bool packed, index_t T, index_t N, index_t W) {
+        return carve_size({packed ? N * W : T * N * W, packed ? sgemm_packed_b_floats(T * N, W) : 0});
+    }
+    float* step(index_t s) const { return packed ? rows : rows + s * N * W; }  // row n at + n·W
+    // Rows [n0, n1) of step s are final.
+    void done(index_t s, index_t n0, index_t n1) const {
+        if (packed) sgemm_pack_b_rows(panels, layout, s * N + n0, n1 - n0, rows + n0 * W, W);
+    }
+};
+
+// Whether the weight gradient Aᵀ·G (A: M columns) of a StepGrad of width W takes it packed.
+bool pack_step_grad(bool whole_needed, index_t M, index_t W, index_t TN) {
+    return !whole_needed && sgemm_packs_b(M, W, TN, true, false);
+}
+
+// out (M, W) = Aᵀ·G over the T·N rows: A stored (T·N, M), rows lda apart; G whole or packed.
+void grad_product(float* out, index_t ldo, const float* A, index_t lda, index_t M, const StepGrad& G, index_t TN) {
+    if (G.packed)
+        sgemm_packed_b_threads(out, ldo, A, lda, true, G.layout, M, 1.0f, 0.0f);
+    else
+        sgemm(out, ldo, A, lda, true, G.rows, G.W, false, M, G.W, TN, 1.0f, 0.0f);
+}
+
+// [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
+// Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,), dw (C, GO).
+// With recurrent dropout the product saw HM (T·N, OC) = h_prev ⊙ mask instead of Z's h columns:
+// du += HMᵀ·dG, and only [1 | x] comes from Z.
+void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* HM, const StepGrad& dG,
+                  index_t TN, index_t C, index_t OC, index_t GO) {
+    const index_t ZW = OC + 1 + C;
+    if (HM) {
+        sgemm(du, GO, HM, OC, true, dG.rows, GO, false, OC, GO, TN, 1.0f, 1.0f);
+        sgemm(out + OC * GO, GO, Z + OC, ZW, true, dG.rows, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
+    } else {
+        grad_product(out, GO, Z, ZW, ZW, dG, TN);
+        add_block(du, GO, out, GO, OC, GO);
+    }
+    if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
+    add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
 }
 
 // The step loop. Batch rows never interact in a recurrent layer, so the batch is cut into one
@@ -558,9 +598,11 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const index_t masked = rec_mask ? 1 : 0;
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, T * NO, NO, ZW * OC, masked * NO, masked * T * NO}))};
+    const bool pack = pack_step_grad(dx || rec_mask, ZW, OC, TN);
+    Carver sc{thread_scratch(1, (size_t)(carve_size({dx ? TN * C : 0, NO, ZW * OC, masked * NO, masked * T * NO}) +
+                                         StepGrad::floats(pack, T, N, OC)))};
     float* dxt = sc.take(dx ? TN * C : 0);
-    float* dA = sc.take(T * NO);  // (T, N, OC) gradients of the pre-activations
+    const StepGrad dA(pack, T, N, OC, sc);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * OC);
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) da·uᵀ before the mask
@@ -569,18 +611,19 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     StepPlan plan(N, T * OC * OC, {{u, OC, true, OC, OC}});  // uᵀ
     plan.run([&](index_t n0, index_t n1, float* ap) {
         for (index_t s = T - 1; s >= 0; s--) {
-            float* da = dA + s * NO;
+            float* da = dA.step(s);
             const float* next = seq_grad(dh_seq, s, OC);
             for (index_t n = n0; n < n1; n++) {
                 activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
                 if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
             }
+            dA.done(s, n0, n1);
             state_grad(s > 0 ? dh : dh0, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr, ap);
         }
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dA, TN, C, OC, OC);
-    input_grad(dx, dxt, dA, w, N, T, C, OC, go_backwards);
+    input_grad(dx, dxt, dA.rows, w, N, T, C, OC, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,9 +674,11 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     const float* A = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
     const index_t masked = rec_mask ? 1 : 0;
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, NO, ZW * GO, masked * NO, masked * T * NO}))};
+    const bool pack = pack_step_grad(dx || rec_mask, ZW, GO, TN);
+    Carver sc{thread_scratch(1, (size_t)(carve_size({dx ? TN * C : 0, NO, ZW * GO, masked * NO, masked * T * NO}) +
+                                         StepGrad::floats(pack, T, N, GO)))};
     float* dxt = sc.take(dx ? TN * C : 0);
-    float* dG = sc.take(TN * GO);  // (T, N, 4·OC) gradients of the gate pre-activations
+    const StepGrad dG(pack, T, N, GO, sc);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * GO);
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) dg·uᵀ before the mask
@@ -643,15 +688,16 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     StepPlan plan(N, T * GO * OC, {{u, GO, true, GO, OC}});  // uᵀ
     plan.run([&](index_t n0, index_t n1, float* ap) {
         for (index_t s = T - 1; s >= 0; s--) {
-            float* dg = dG + s * N * GO;
+            float* dg = dG.step(s);
             const float* next = seq_grad(dh_seq, s, OC);
             lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, n0, n1);
+            dG.done(s, n0, n1);
             state_grad(s > 0 ? dh : dh0, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr, ap);
         }
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dG, TN, C, OC, GO);
-    input_grad(dx, dxt, dG, w, N, T, C, GO, go_backwards);
+    input_grad(dx, dxt, dG.rows, w, N, T, C, GO, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,11 +792,17 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     const float* E = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
     const index_t masked = rec_mask ? 1 : 0;
-    Carver sc{thread_scratch(1, (size_t)carve_size({dx ? TN * C : 0, TN * GO, reset_after ? TN * GO : NO, NO,
-                                                    (ZW + 1) * GO, masked * NO, masked * T * NO}))};
+    // reset before reads column blocks of dP in its weight gradients, dx reads dP, recurrent dropout
+    // column blocks of both: those keep them whole
+    const bool pack_p = pack_step_grad(!reset_after || dx || rec_mask, 1 + C, GO, TN);
+    const bool pack_q = pack_step_grad(!reset_after || rec_mask, OC + 1, GO, TN);
+    const index_t QW = reset_after ? GO : 0;
+    Carver sc{thread_scratch(1, (size_t)(carve_size({dx ? TN * C : 0, reset_after ? 0 : NO, NO, (ZW + 1) * GO,
+                                                     masked * NO, masked * T * NO}) +
+                                         StepGrad::floats(pack_p, T, N, GO) + StepGrad::floats(pack_q, T, N, QW)))};
     float* dxt = sc.take(dx ? TN * C : 0);
-    float* dP = sc.take(TN * GO);                    // (T, N, 3·OC) input-side gate gradients
-    float* dQ = sc.take(reset_after ? TN * GO : 0);  // (T, N, 3·OC) recurrent-side (reset_after)
+    const StepGrad dP(pack_p, T, N, GO, sc);  // (T, N, 3·OC) input-side gate gradients
+    const StepGrad dQ(pack_q, T, N, QW, sc);  // (T, N, 3·OC) recurrent-side (reset_after)
     float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
     float* out = sc.take((ZW + 1) * GO);
@@ -771,15 +823,17 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     plan.run([&](index_t n0, index_t n1, float* ap) {
         const index_t rows = n1 - n0;
         for (index_t s = T - 1; s >= 0; s--) {
-            float* dp = dP + s * N * GO;
+            float* dp = dP.step(s);
             const float* g = G + s * N * GO;
             const float* e = E + s * NO;
             const float* hp = Z + s * NZ;
             const float* next = seq_grad(dh_seq, s, OC);
             float* dst = s > 0 ? dh : dh0;
             if (reset_after) {
-                float* dq = dQ + s * N * GO;
+                float* dq = dQ.step(s);
                 gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, n0, n1);
+                dP.done(s, n0, n1);
+                dQ.done(s, n0, n1);
                 if (rec_mask)
                     for (index_t k = 0; k < 3; k++)
                         state_grad(dst, dq + k * OC, GO, plan.b[k], rec_mask + k * NO, prod, OC, n0, n1, true, ap);
@@ -812,13 +866,13 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
         // du and the recurrent bias from [h_prev | 1]ᵀ·dQ; dw and the input bias from [1 | x]ᵀ·dP
         float* outP = out + (OC + 1) * GO;
         if (rec_mask) {
-            for (index_t k = 0; k < 3; k++) masked_du(k, dQ);
-            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dQ, GO, false, 1, GO, TN, 1.0f, 0.0f);  // dQ's column sums
+            for (index_t k = 0; k < 3; k++) masked_du(k, dQ.rows);
+            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dQ.rows, GO, false, 1, GO, TN, 1.0f, 0.0f);  // dQ's column sums
         } else {
-            sgemm(out, GO, Z, ZW, true, dQ, GO, false, OC + 1, GO, TN, 1.0f, 0.0f);
+            grad_product(out, GO, Z, ZW, OC + 1, dQ, TN);
             add_block(du, GO, out, GO, OC, GO);
         }
-        sgemm(outP, GO, Z + OC, ZW, true, dP, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
+        grad_product(outP, GO, Z + OC, ZW, 1 + C, dP, TN);
         add_block(dw, GO, outP + GO, GO, C, GO);
         if (db) {
             add_block(db, GO, outP, GO, 1, GO);
@@ -827,18 +881,18 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     } else {
         // z, r columns: [h_prev | 1 | x]ᵀ·dP_zr; candidate: [1 | x]ᵀ·dP_h and du_h = Eᵀ·dP_h
         if (rec_mask) {
-            for (index_t k = 0; k < 2; k++) masked_du(k, dP);
-            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dP, GO, false, 1 + C, 2 * OC, TN, 1.0f, 0.0f);
+            for (index_t k = 0; k < 2; k++) masked_du(k, dP.rows);
+            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dP.rows, GO, false, 1 + C, 2 * OC, TN, 1.0f, 0.0f);
         } else {
-            sgemm(out, GO, Z, ZW, true, dP, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
+            sgemm(out, GO, Z, ZW, true, dP.rows, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
             add_block(du, GO, out, GO, OC, 2 * OC);
         }
-        sgemm(out + OC * GO + 2 * OC, GO, Z + OC, ZW, true, dP + 2 * OC, GO, false, 1 + C, OC, TN, 1.0f, 0.0f);
-        sgemm(du + 2 * OC, GO, E, OC, true, dP + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
+        sgemm(out + OC * GO + 2 * OC, GO, Z + OC, ZW, true, dP.rows + 2 * OC, GO, false, 1 + C, OC, TN, 1.0f, 0.0f);
+        sgemm(du + 2 * OC, GO, E, OC, true, dP.rows + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
         if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
         add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
     }
-    input_grad(dx, dxt, dP, w, N, T, C, GO, go_backwards);
+    input_grad(dx, dxt, dP.rows, w, N, T, C, GO, go_backwards);
 }
 
 }  // namespace fastnn

@@ -191,6 +191,27 @@ def test_step_products_with_small_blocks_every_kernel(cell, gemm_kernel):
         _core._gemm_blocking(MC=saved["MC"], KC=saved["KC"])
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_weight_gradients_without_dx_match_with_dx(cell):
+    # Without dx (a first layer) the step loop packs the gate gradients straight into the weight
+    # gradient GEMM's panels, step by step; with dx they are kept whole and the GEMM packs them.
+    # T·N = 732 rows span two k blocks of that GEMM and each thread's rows of a step may straddle
+    # them. Same sums in the same order: equal bitwise, at every thread count.
+    case = make_case(cell, 61, 12, 5, 45, seed=11)
+    want = run(reference, cell, case, need_dx=False)
+    saved = fastnn.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            packed, whole = run(_core, cell, case, need_dx=False), run(_core, cell, case, need_dx=True)
+            assert packed["dx"] is None and whole["dx"] is not None
+            for k in ("dw", "du", "db", "dh0"):
+                assert np.array_equal(packed[k], whole[k]), f"{cell}: {k} with and without dx, {n} threads"
+            assert_close(packed, want, f"{cell} without dx, {n} threads")
+    finally:
+        fastnn.set_num_threads(saved)
+
+
 # ---- Thread-count independence ------------------------------------------------------------------
 
 
