@@ -643,10 +643,6 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
     }
 }
 
-}  // namespace fastnn
-
-namespace fastnn {
-
 void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
                             float alpha, float beta) {
     const GemmKernelInfo& kern = *static_cast<const GemmKernelInfo*>(B.kernel);
