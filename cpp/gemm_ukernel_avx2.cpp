@@ -71,6 +71,7 @@ void ukernel_any_a(int64_t k, const float* A, int64_t lda, const float* Bp, floa
         }
     }
 }
+
 void ukernel_avx2(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
                   float alpha, float beta) {
     ukernel_any_a<true>(k, Ap, MR, Bp, C, ldc, m, n, alpha, beta);
