@@ -4,6 +4,7 @@ that leaves the in-memory model untouched."""
 
 import json
 import os
+import stat
 import struct
 
 import numpy as np
@@ -267,6 +268,17 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         second.save(path, overwrite=False)
     second.save(path)
     assert_same_weights(load_model(path).get_weights(), second.get_weights())
+
+
+def test_saved_file_has_the_permissions_open_gives(tmp_path):
+    # written through a temporary file, but not a private one: 0o666 less the umask, like open()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = tmp_path / "m.fastnn"
+    trained_sequential().save(path)
+    with open(tmp_path / "plain", "w"):
+        pass
+    assert stat.S_IMODE(os.stat(path).st_mode) == stat.S_IMODE(os.stat(tmp_path / "plain").st_mode) == 0o666 & ~umask
 
 
 def test_json_architecture_and_clone():

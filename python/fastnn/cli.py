@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -66,6 +65,7 @@ def _load(dataset):
 def _train(args) -> int:
     import fastnn
     from . import applications, utils
+    from ._files import atomic_write
 
     if args.threads is not None:
         fastnn.set_num_threads(args.threads)
@@ -104,9 +104,8 @@ def _train(args) -> int:
                       test_accuracy=accuracy, test_loss=loss, seconds_per_epoch=per_epoch,
                       history={k: [float(v) for v in vals] for k, vals in history.history.items()},
                       info=fastnn.info())
-        tmp = out / "history.json.tmp"
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, out / "history.json")
+        with atomic_write(out / "history.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(record, indent=1))
         try:
             utils.plot_history(history, out / "history.png")
             plotted = ", history.png"

@@ -12,7 +12,7 @@ any flipped bit in the header is caught).
 
 Safety: layers are rebuilt only from the allow-list of registered classes
 (`fastnn.layers.register_layer`) plus ``custom_objects``; no pickle, no eval. Saving is
-atomic: a temporary file in the same directory, fsync, then ``os.replace``. Loading reads and
+atomic and durable (`fastnn._files.atomic_write`: a temporary file beside it, fsync, rename). Loading reads and
 checks the whole file (structure, offsets, checksums, names and shapes against the model)
 before anything is assigned, so a truncated, corrupted or mismatched file raises ValueError
 and leaves the in-memory model untouched.
@@ -24,10 +24,11 @@ import json
 import math
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
+
+from ._files import atomic_write
 
 FORMAT = "fastnn"
 FORMAT_VERSION = 1
@@ -133,31 +134,11 @@ def _write(filepath, tensors, metadata, overwrite):
     metadata["header_crc32"] = str(_header_crc(header))
     blob = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
-    directory = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(blob)))
-            f.write(blob)
-            for a in arrays:
-                f.write(memoryview(a).cast("B"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    with atomic_write(filepath, "wb", durable=True) as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for a in arrays:
+            f.write(memoryview(a).cast("B"))
 
 
 def _header_crc(header):

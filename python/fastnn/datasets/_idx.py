@@ -21,11 +21,13 @@ import zlib
 
 import numpy as np
 
+from .._files import atomic_write
+
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 UBYTE = 0x08
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 # deflate expands at most ~1032:1, so a gzip file of C bytes cannot hold more than this many.
 _MAX_DEFLATE_RATIO = 1032
@@ -34,7 +36,7 @@ _MAX_DEFLATE_RATIO = 1032
 def is_gzip(path) -> bool:
     """True when the file at ``path`` starts with the gzip magic bytes."""
     with open(path, "rb") as f:
-        return f.read(2) == _GZIP_MAGIC
+        return f.read(2) == GZIP_MAGIC
 
 
 def read_idx(path, ndim: int) -> np.ndarray:
@@ -151,17 +153,11 @@ def write_idx(path, array) -> None:
         raise ValueError(f"write_idx: each dimension must be < 2**32. Received: array.shape={a.shape}")
     path = os.fspath(path)
     header = bytes([0, 0, UBYTE, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
-    tmp = f"{path}.{os.getpid()}.part"
-    try:
-        with open(tmp, "wb") as raw:
-            if path.endswith(".gz"):
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as f:
-                    f.write(header)
-                    f.write(memoryview(a).cast("B") if a.size else b"")
-            else:
-                raw.write(header)
-                raw.write(memoryview(a).cast("B") if a.size else b"")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "wb") as raw:
+        if path.endswith(".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as f:
+                f.write(header)
+                f.write(memoryview(a).cast("B") if a.size else b"")
+        else:
+            raw.write(header)
+            raw.write(memoryview(a).cast("B") if a.size else b"")

@@ -24,6 +24,7 @@ Found files are not checksummed (they may be a user's own IDX files); they are p
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write
 from . import _idx
 
 ENV_VAR = "FASTNN_DATA"
@@ -172,9 +174,18 @@ def fetch_url(url: str, out, timeout: float = DOWNLOAD_TIMEOUT) -> None:
 
 def sha256_decompressed(path) -> str:
     """SHA-256 of the file's content after gunzip (of the file itself when it is not gzipped)."""
+    with open(path, "rb") as f:
+        return _sha256_decompressed_stream(f)
+
+
+def _sha256_decompressed_stream(raw) -> str:
+    """sha256_decompressed of a binary file object, read from its start."""
+    raw.seek(0)
+    gz = raw.read(2) == _idx.GZIP_MAGIC
+    raw.seek(0)
     digest = hashlib.sha256()
     try:
-        with gzip.open(path, "rb") if _idx.is_gzip(path) else open(path, "rb") as f:
+        with gzip.GzipFile(fileobj=raw, mode="rb") if gz else contextlib.nullcontext(raw) as f:
             while True:
                 chunk = f.read(_CHUNK)
                 if not chunk:
@@ -187,19 +198,11 @@ def sha256_decompressed(path) -> str:
 
 def _download_one(url: str, dest: Path, sha256: str) -> None:
     """Download ``url`` to ``dest`` if the SHA-256 of its decompressed content is ``sha256``."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as out:
-            fetch_url(url, out)
-            out.flush()
-            os.fsync(out.fileno())
-        got = sha256_decompressed(tmp)
+    with atomic_write(dest, "w+b", durable=True) as out:
+        fetch_url(url, out)
+        got = _sha256_decompressed_stream(out)
         if got != sha256:
             raise ValueError(f"checksum mismatch: SHA-256 of the decompressed content is {got}, expected {sha256}")
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def download(spec: DatasetSpec) -> Location:
