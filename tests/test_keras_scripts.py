@@ -97,6 +97,27 @@ loss, accuracy = model.evaluate(X, y, verbose=0)
 print('Accuracy: %.2f' % (accuracy * 100))
 '''
 
+# The course notes' MLP (Atienza, Advanced Deep Learning with Keras, ch. 1), model part: every
+# script of the notes draws its model with plot_model.
+COURSE_MLP_PLOT = '''
+from keras.models import Sequential
+from keras.layers import Dense, Activation, Dropout
+from keras.utils import to_categorical, plot_model
+
+input_size, hidden_units, dropout, num_labels = 784, 256, 0.45, 10
+model = Sequential()
+model.add(Dense(hidden_units, input_dim=input_size))
+model.add(Activation('relu'))
+model.add(Dropout(dropout))
+model.add(Dense(hidden_units))
+model.add(Activation('relu'))
+model.add(Dropout(dropout))
+model.add(Dense(num_labels))
+model.add(Activation('softmax'))
+model.summary()
+plot_model(model, to_file='mlp-mnist.png', show_shapes=True)
+'''
+
 
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
@@ -146,3 +167,17 @@ def test_xor_scripts_learn_xor(capsys, script, first):
     predictions = model.predict(ns["X"], verbose=0).ravel()
     np.testing.assert_array_equal(np.round(predictions), [0, 1, 1, 0])
     assert "Accuracy: 100.00" in out and ns["history"].history["loss"][-1] < 0.1
+
+
+def test_course_script_plots_its_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # as Keras without pydot: a clear ImportError, nothing written
+        with pytest.raises(ImportError, match="plot_model: drawing 'mlp-mnist.png' needs matplotlib"):
+            run_script(COURSE_MLP_PLOT, capsys)
+        assert list(tmp_path.iterdir()) == []
+        return
+    ns, out = run_script(COURSE_MLP_PLOT, capsys)
+    assert " Total params: 269,322 (1.03 MB)" in out
+    assert (tmp_path / "mlp-mnist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -608,3 +608,86 @@ def test_plot_history(tmp_path):
     history = mlp().fit(x, onehot, epochs=2, validation_split=0.25, verbose=0)
     path = fastnn.utils.plot_history(history, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path == tmp_path / "curves.png"
+
+
+def branching_model():
+    x = Input(shape=(16,))
+    left = Dense(8, activation="relu", name="left")(x)
+    right = Dense(8, activation="tanh", name="right")(x)
+    y = Dense(3, activation="softmax", name="out")(Add(name="join")([left, right]))
+    return Model(x, y, name="branchy")
+
+
+def test_plot_model_dot_file_needs_no_dependency(tmp_path):
+    model = branching_model()
+    model.get_layer("right").trainable = False
+    assert fastnn.utils.plot_model(model, tmp_path / "m.dot", show_shapes=True, show_layer_names=True,
+                                   show_layer_activations=True, show_trainable=True, rankdir="LR", dpi=96) is None
+    dot = (tmp_path / "m.dot").read_text()
+    name = model.layers[0].name  # the InputLayer's generated name
+    assert dot == "\n".join([
+        'digraph "branchy" {',
+        "  graph [rankdir=LR, dpi=96];",
+        '  node [shape=box, style=rounded, fontname="monospace"];',
+        f'  "{name}" [label="{name} (InputLayer)\\nOutput shape: (None, 16)"];',
+        '  "left" [label="left (Dense)\\nActivation: relu\\nInput shape: (None, 16)\\nOutput shape: (None, 8)\\nTrainable"];',
+        '  "right" [label="right (Dense)\\nActivation: tanh\\nInput shape: (None, 16)\\nOutput shape: (None, 8)'
+        '\\nNon-trainable"];',
+        '  "join" [label="join (Add)\\nInput shape: [(None, 8), (None, 8)]\\nOutput shape: (None, 8)"];',
+        '  "out" [label="out (Dense)\\nActivation: softmax\\nInput shape: (None, 8)\\nOutput shape: (None, 3)\\nTrainable"];',
+        f'  "{name}" -> "left";',
+        f'  "{name}" -> "right";',
+        '  "left" -> "join";',
+        '  "right" -> "join";',
+        '  "join" -> "out";',
+        "}", ""])
+    # Keras's defaults: class names only; a Sequential's InputLayer is not drawn
+    seq = Sequential([Input(shape=(4,)), Dense(2, name='say "hi"'), Activation("relu")])
+    fastnn.utils.plot_model(seq, str(tmp_path / "s.dot"), show_dtype=True)
+    lines = (tmp_path / "s.dot").read_text().splitlines()
+    assert lines[3:] == ['  "say \\"hi\\"" [label="Dense\\ndtype: float32"];',
+                         f'  "{seq.layers[1].name}" [label="Activation\\ndtype: float32"];',
+                         f'  "say \\"hi\\"" -> "{seq.layers[1].name}";', "}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.dot", "s.dot"]  # no temporary file left
+
+
+def test_plot_model_bad_arguments(tmp_path, monkeypatch):
+    model = branching_model()
+    with pytest.raises(ValueError, match=r"plot_model: rankdir must be one of \('TB', 'LR'\). Received: rankdir='BT'"):
+        fastnn.utils.plot_model(model, tmp_path / "m.dot", rankdir="BT")
+    with pytest.raises(ValueError, match="plot_model: dpi must be a positive number. Received: dpi=0"):
+        fastnn.utils.plot_model(model, tmp_path / "m.dot", dpi=0)
+    with pytest.raises(TypeError, match=r"plot_model: unexpected keyword arguments \['show_shape'\]"):
+        fastnn.utils.plot_model(model, tmp_path / "m.dot", show_shape=True)
+    with pytest.raises(ValueError, match="not yet been built.*plot_model"):
+        fastnn.utils.plot_model(Sequential([Dense(2)]), tmp_path / "m.dot")
+    with pytest.raises(TypeError, match="plot_model: expected a fastnn model. Received: model of type Dense"):
+        fastnn.utils.plot_model(Dense(2), tmp_path / "m.dot")
+    # without matplotlib a picture is a clear ImportError that names the dependency-free way out
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(ImportError, match=r"plot_model: drawing '.*m.png' needs matplotlib.*'\.dot'"):
+        fastnn.utils.plot_model(model, str(tmp_path / "m.png"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_model_draws_pictures(tmp_path):
+    pytest.importorskip("matplotlib", reason="plot_model draws pictures with the optional matplotlib dependency")
+    model = branching_model()
+    fastnn.utils.plot_model(model, tmp_path / "tb.png", show_shapes=True, dpi=50)
+    fastnn.utils.plot_model(model, tmp_path / "lr.png", show_shapes=True, rankdir="LR", dpi=50)
+    fastnn.utils.plot_model(model, tmp_path / "m.svg")
+    fastnn.utils.plot_model(model, tmp_path / "noext")  # no extension: PNG, as in Keras
+    for name in ("tb.png", "lr.png", "noext"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "m.svg").read_bytes()
+    def png_size(name):  # (width, height) from the IHDR chunk
+        head = (tmp_path / name).read_bytes()[16:24]
+        return int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
+
+    (tb_w, tb_h), (lr_w, lr_h) = png_size("tb.png"), png_size("lr.png")
+    assert tb_h > lr_h and lr_w > tb_w  # the four ranks run down, or across
+    with pytest.raises(ValueError, match=r"plot_model: cannot write '.*m.bmp': expected an extension among \['dot'"):
+        fastnn.utils.plot_model(model, tmp_path / "m.bmp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.png", "m.svg", "noext", "tb.png"]

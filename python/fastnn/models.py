@@ -1048,6 +1048,21 @@ def _wrap(text, width):
     return textwrap.wrap(text, width) or [""]
 
 
+def _layer_graph(model):
+    """The layers as summary and plot_model show them, in topological order: a list of
+    (layer, inbound layer names, input shapes, output shape). A functional model's InputLayer
+    comes first; a Sequential's is left out, as Keras does (its first layer's inbound name is
+    still the InputLayer's)."""
+    producer = {0: model._input_layer.name}
+    for layer, _, out, _, _ in model._steps:
+        producer[out] = layer.name
+    shapes = model._slot_shapes
+    rows = [] if type(model) is Sequential else [(model._input_layer, [], [], shapes[0])]
+    for layer, ins, out, _, _ in model._steps:
+        rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
+    return rows
+
+
 def _print_summary(model, line_length, positions, print_fn, show_trainable):
     emit = print_fn or print
     steps = model._steps
@@ -1077,17 +1092,11 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
     cuts = [int(round(p * inner)) for p in positions]
     widths = [max(c - p, 4) for p, c in zip([0] + cuts[:-1], cuts)]
 
-    producer = {0: model._input_layer.name}
-    for layer, ins, out, _, _ in steps:
-        producer[out] = layer.name
     rows = []
-    layer_rows = ([(model._input_layer, None, 0)] if type(model) is not Sequential else []) + \
-        [(layer, ins, out) for layer, ins, out, _, _ in steps]
-    for layer, ins, out in layer_rows:
-        fields = [f"{layer.name} ({type(layer).__name__})", _shape_str(model._slot_shapes[out]),
-                  f"{layer.count_params():,}"]
+    for layer, inbound, _, out_shape in _layer_graph(model):
+        fields = [f"{layer.name} ({type(layer).__name__})", _shape_str(out_shape), f"{layer.count_params():,}"]
         if not sequential_like:
-            fields.append(", ".join(f"{producer[i]}[0][0]" for i in ins) if ins else "-")
+            fields.append(", ".join(f"{name}[0][0]" for name in inbound) if inbound else "-")
         if show_trainable:
             fields.append(("Y" if layer.trainable else "N") if layer.weights else "-")
         rows.append(fields)

@@ -4,15 +4,18 @@
 shuffling), so the same seed gives the same weights and the same training trajectory; the
 kernels are deterministic, so this holds across thread counts too. Data helpers:
 `to_categorical`, `normalize`, `standardize`, `train_test_split`, `kfold_indices`,
-`cross_validate` and `plot_history`.
+`cross_validate`; plotting: `plot_history` (training curves) and `plot_model` (the layer graph).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 
 import numpy as np
+
+from ._files import atomic_write
 
 # ---- Seeding and the default float type ------------------------------------------------------
 
@@ -271,8 +274,158 @@ def plot_history(history, path, metrics=None):
         ax.set_title(name)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png")
     return path
+
+
+_RANKDIRS = ("TB", "LR")
+
+
+def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=False,
+               rankdir="TB", expand_nested=False, dpi=200, show_layer_activations=False, show_trainable=False,
+               **kwargs):
+    """Draw the model's layer graph to ``to_file`` (Keras's ``keras.utils.plot_model``).
+
+    One box per layer (its class, and with the options its name, input and output shapes,
+    dtype, activation, whether it trains), an arrow from each layer to the layers it feeds;
+    ``rankdir`` "TB" stacks them top to bottom, "LR" left to right. The file's extension picks
+    the format: ``.dot`` writes Graphviz source with no extra dependency (render it with
+    ``dot -Tpng model.dot -o model.png``); any other (``.png`` when there is none, ``.pdf``,
+    ``.svg``, ...) is drawn with matplotlib (``pip install 'fastnn[plot]'``), where Keras needs
+    pydot and Graphviz. The file appears whole or not at all. fastnn models do not nest, so
+    ``expand_nested`` changes nothing. Returns an ``IPython.display.Image`` of the picture when
+    IPython is installed (not for .pdf or .dot), as Keras does, else None.
+    """
+    fn = "plot_model"
+    if kwargs:
+        raise TypeError(f"{fn}: unexpected keyword arguments {sorted(kwargs)}")
+    if not hasattr(model, "_require_built"):
+        raise TypeError(f"{fn}: expected a fastnn model. Received: model of type {type(model).__name__}")
+    model._require_built(fn)
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"{fn}: rankdir must be one of {_RANKDIRS}. Received: rankdir={rankdir!r}")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not dpi > 0:
+        raise ValueError(f"{fn}: dpi must be a positive number. Received: dpi={dpi!r}")
+    to_file = os.fspath(to_file)
+    extension = os.path.splitext(to_file)[1][1:].lower() or "png"
+    nodes = _graph_nodes(model, show_shapes, show_dtype, show_layer_names, show_layer_activations,
+                         show_trainable)
+    if extension == "dot":
+        with atomic_write(to_file, "w", encoding="utf-8") as f:
+            f.write(_dot_source(model.name, nodes, rankdir, dpi))
+        return None
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import FancyBboxPatch
+    except ImportError as e:
+        raise ImportError(f"{fn}: drawing {to_file!r} needs matplotlib: pip install 'fastnn[plot]'; or give to_file "
+                          "a '.dot' name for a Graphviz file, which needs nothing") from e
+    fig = Figure()
+    canvas = FigureCanvasAgg(fig)
+    formats = canvas.get_supported_filetypes()
+    if extension not in formats:
+        raise ValueError(f"{fn}: cannot write {to_file!r}: expected an extension among "
+                         f"{['dot', *sorted(formats)]}. Received: {extension!r}")
+    _draw_graph(fig, FancyBboxPatch, nodes, rankdir)
+    with atomic_write(to_file, "wb") as f:
+        fig.savefig(f, format=extension, dpi=dpi)
+    if extension == "pdf":
+        return None
+    try:
+        from IPython import display
+    except ImportError:
+        return None
+    return display.Image(filename=to_file)
+
+
+def _graph_nodes(model, show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable):
+    """[(layer name, label lines, names of the shown layers feeding it)] in topological order."""
+    from .models import _layer_graph, _shape_str
+
+    def shapes(values):
+        return _shape_str(values[0]) if len(values) == 1 else "[" + ", ".join(_shape_str(v) for v in values) + "]"
+
+    nodes, shown = [], set()
+    for layer, inbound, in_shapes, out_shape in _layer_graph(model):
+        lines = [f"{layer.name} ({type(layer).__name__})" if show_layer_names else type(layer).__name__]
+        activation = layer.get_config().get("activation") if show_layer_activations else None
+        if isinstance(activation, str):
+            lines.append(f"Activation: {activation}")
+        if show_dtype:
+            lines.append(f"dtype: {layer.dtype}")
+        if show_shapes:
+            if in_shapes:
+                lines.append(f"Input shape: {shapes(in_shapes)}")
+            lines.append(f"Output shape: {_shape_str(out_shape)}")
+        if show_trainable and layer.weights:
+            lines.append("Trainable" if layer.trainable else "Non-trainable")
+        nodes.append((layer.name, lines, [name for name in inbound if name in shown]))
+        shown.add(layer.name)
+    return nodes
+
+
+def _dot_source(name, nodes, rankdir, dpi):
+    def quote(*lines):  # a DOT string; a backslash-n between lines is a centred line break in Graphviz
+        return '"' + "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"') for line in lines) + '"'
+
+    out = [f"digraph {quote(name)} {{", f"  graph [rankdir={rankdir}, dpi={dpi:g}];",
+           '  node [shape=box, style=rounded, fontname="monospace"];']
+    for node, lines, _ in nodes:
+        out.append(f"  {quote(node)} [label={quote(*lines)}];")
+    for node, _, inbound in nodes:
+        out += [f"  {quote(src)} -> {quote(node)};" for src in inbound]
+    return "\n".join(out + ["}", ""])
+
+
+def _draw_graph(fig, FancyBboxPatch, nodes, rankdir):
+    """Lay the nodes out in ranks (a layer one rank after its deepest input) and draw them.
+    Sizes are in inches: the axes span the figure with one data unit per inch."""
+    font_pt, pad, gap_along, gap_across, margin = 9.0, 0.12, 0.45, 0.3, 0.2
+    char_w, line_h = 0.61 * font_pt / 72, 1.3 * font_pt / 72  # a monospace font's advance and line
+    rank, size = {}, {}
+    for node, lines, inbound in nodes:
+        rank[node] = 1 + max((rank[src] for src in inbound), default=-1)
+        size[node] = (max(len(line) for line in lines) * char_w + 2 * pad, len(lines) * line_h + 2 * pad)
+    ranks = [[n for n, _, _ in nodes if rank[n] == r] for r in range(max(rank.values()) + 1)]
+    along, across = (1, 0) if rankdir == "TB" else (0, 1)  # which box side (w, h) runs along the flow
+    depths = [max(size[n][along] for n in members) for members in ranks]
+    breadths = [sum(size[n][across] for n in members) + gap_across * (len(members) - 1) for members in ranks]
+    total_along = sum(depths) + gap_along * (len(ranks) - 1) + 2 * margin
+    total_across = max(breadths) + 2 * margin
+    centre = {}
+    pos_along = margin
+    for members, depth, breadth in zip(ranks, depths, breadths):
+        pos_across = margin + (total_across - 2 * margin - breadth) / 2
+        for n in members:
+            centre[n] = (pos_along + depth / 2, pos_across + size[n][across] / 2)
+            pos_across += size[n][across] + gap_across
+        pos_along += depth + gap_along
+    width, height = (total_across, total_along) if rankdir == "TB" else (total_along, total_across)
+
+    def xy(a, c):  # (along, across) -> figure inches, y growing upwards
+        return (c, height - a) if rankdir == "TB" else (a, height - c)
+
+    fig.set_size_inches(width, height)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    for node, lines, inbound in nodes:
+        w, h = size[node]
+        cx, cy = xy(*centre[node])
+        ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.06",
+                                    facecolor="#eef3fb", edgecolor="#4a5a78", linewidth=1.0))
+        ax.text(cx, cy, "\n".join(lines), ha="center", va="center", family="monospace", fontsize=font_pt,
+                linespacing=1.3)
+        for src in inbound:
+            a_src, c_src = centre[src]
+            a_dst, c_dst = centre[node]
+            start = xy(a_src + size[src][along] / 2, c_src)
+            end = xy(a_dst - size[node][along] / 2, c_dst)
+            ax.annotate("", xy=end, xytext=start,
+                        arrowprops=dict(arrowstyle="-|>", color="#4a5a78", linewidth=1.0, shrinkA=0, shrinkB=0))
 
 
 __all__ = [
@@ -287,4 +440,5 @@ __all__ = [
     "kfold_indices",
     "cross_validate",
     "plot_history",
+    "plot_model",
 ]
