@@ -38,6 +38,8 @@ int64_t integer_value(py::handle item) {
 }
 
 // An int or a sequence of nd ints (Keras accepts both), each >= 1.
+constexpr int64_t kMaxGeometry = (int64_t(1) << 31) - 1;
+
 std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const char* arg) {
     std::vector<int64_t> v;
     auto as_int = [&](py::handle item) -> int64_t {
@@ -58,9 +60,11 @@ std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const
         fail_type(std::string(op) + ": " + arg + " must be an int or a tuple of " + std::to_string(nd) +
                   " ints. Received: " + arg + "=" + py::repr(obj).cast<std::string>());
     }
+    // Below 2**31: then every geometry product (dilation × kernel extent, output index × stride)
+    // fits int64 with room to spare; larger values describe no real layer.
     for (int64_t d : v)
-        if (d < 1)
-            fail_value(std::string(op) + ": " + arg + " must be positive. Received: " + arg + "=" +
+        if (d < 1 || d > kMaxGeometry)
+            fail_value(std::string(op) + ": " + arg + " must be positive and below 2**31. Received: " + arg + "=" +
                        py::repr(obj).cast<std::string>());
     return v;
 }

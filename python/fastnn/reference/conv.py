@@ -47,8 +47,8 @@ def positive_ints(value, nd, op, arg):
         out = tuple(operator.index(v) for v in value)
     else:
         raise TypeError(expected)
-    if any(v < 1 for v in out):
-        raise ValueError(f"{op}: {arg} must be positive. Received: {arg}={value!r}")
+    if any(v < 1 or v >= 2**31 for v in out):  # the C++ bound: geometry products stay in int64
+        raise ValueError(f"{op}: {arg} must be positive and below 2**31. Received: {arg}={value!r}")
     return out
 
 
