@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <new>
+#include <stdexcept>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTNN_RESTRICT __restrict__
@@ -66,6 +68,40 @@ struct DenormalGuard {
 // Slots: 0 = sgemm's packing buffers, 1 = a layer kernel's own temporaries (e.g. dense's dz),
 // 2 and 3 = free for kernels that call a kernel using slot 1.
 float* thread_scratch(int slot, size_t floats);
+
+// One scratch block cut into consecutive 64-byte aligned pieces. Size the block with
+// Carver::floats over the same pieces; take() refuses to run past the block's end (an internal
+// error, raised in Python as RuntimeError) rather than write there: a miscounted size once let
+// conv's backward write 15 floats past its block.
+class Carver {
+  public:
+    Carver(float* block, index_t floats) : next_(block), left_(floats) {}
+    // scratch slot `slot` (thread_scratch) grown to `floats`, to be carved
+    static Carver slot(int slot, index_t floats) { return Carver(thread_scratch(slot, (size_t)floats), floats); }
+    template <class T = float>
+    T* take(index_t count) {
+        const index_t n = floats(count, sizeof(T));
+        if (n > left_) throw std::logic_error("fastnn internal error: scratch pieces exceed their block");
+        T* out = reinterpret_cast<T*>(next_);
+        next_ += n;
+        left_ -= n;
+        return out;
+    }
+    // The floats a piece of `count` values of `bytes` bytes each takes, rounded up to 64 bytes.
+    static index_t floats(index_t count, size_t bytes = sizeof(float)) {
+        return (count * (index_t)bytes / (index_t)sizeof(float) + 15) / 16 * 16;
+    }
+    // The floats of float pieces of these counts, in any order.
+    static index_t floats(std::initializer_list<index_t> counts) {
+        index_t total = 0;
+        for (index_t n : counts) total += floats(n);
+        return total;
+    }
+
+  private:
+    float* next_;
+    index_t left_;
+};
 
 // 64-byte aligned memory, freed with std::free. Blocks from 4 MB on are 2 MB aligned and advised
 // into transparent huge pages (Linux): streaming a multi-MB buffer (a recurrent layer's cache, a

@@ -363,18 +363,6 @@ void flip_kernel(float* wf, const float* w, const ConvShape& s) {
     }
 }
 
-// Carve a scratch slot into consecutive 64-byte aligned pieces.
-struct Carver {
-    float* p;
-    template <class T>
-    T* take(index_t count) {
-        T* out = reinterpret_cast<T*>(p);
-        p += (count * (index_t)sizeof(T) / (index_t)sizeof(float) + 15) / 16 * 16;
-        return out;
-    }
-};
-inline index_t floats_for(index_t count, size_t bytes) { return (count * (index_t)bytes / 4 + 15) / 16 * 16; }
-
 }  // namespace
 
 bool conv_select_algorithm(const char* name) {
@@ -436,7 +424,7 @@ void conv_forward(float* y, const float* x, const float* w, const float* b, cons
         const Padded p = padded_geometry(s);
         const index_t per_image = padded_image_floats(p, s.C);
         const index_t nt = p.needed ? std::max<index_t>(1, kTileFloats / per_image) : s.N;
-        int64_t* koff = Carver{thread_scratch(2, (size_t)floats_for(K, 8))}.take<int64_t>(K);
+        int64_t* koff = Carver::slot(2, Carver::floats(K, 8)).take<int64_t>(K);
         tap_offsets(koff, s, p.needed ? p.dims : s.in);
         float* buf = p.needed ? thread_scratch(1, (size_t)(nt * per_image)) : nullptr;
         for (index_t n0 = 0; n0 < s.N; n0 += nt) {
@@ -572,8 +560,8 @@ class BackwardTiles {
         threads_ = (int)std::min<index_t>({num_threads(), groups_, kMaxSlots});
         const index_t Mt = nt * P, Kt = taps(s) * OC;
         // the shared tables: k offsets, the flipped kernel or wᵀ tap by tap, identity offsets
-        Carver shared{thread_scratch(2, (size_t)(floats_for(K, 8) + floats_for(K * OC, 4) + floats_for(std::max(Kt, OC), 8) +
-                                                 groups_ * (K * OC + OC)))};
+        Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(K * OC) + Carver::floats(std::max(Kt, OC), 8) +
+                                            Carver::floats(groups_ * K * OC) + Carver::floats(groups_ * OC));
         koff_ = shared.take<int64_t>(K);
         tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
         wf_ = shared.take<float>(K * OC);
@@ -592,20 +580,20 @@ class BackwardTiles {
             for (index_t o = 0; o < OC; o++) koff_t_[o] = o;
         }
         // each thread's slot
-        const index_t parts[] = {floats_for(Mt * OC, 4),
-                                 floats_for(nt * extra_per_image, 4),
-                                 floats_for(grad_partial_floats(Mt, OC), 4),
-                                 floats_for(nt * xfloats, 4),
-                                 flipped ? floats_for(nt * padded_image_floats(pt_, OC), 4) : 0,
-                                 dx_algo_ == InputGrad::Dcol ? floats_for(Mt * K, 4) : 0,
-                                 floats_for(K + 16, sizeof(float*)),
-                                 by_rows ? floats_for(Mt + 16, sizeof(float*)) : 0,
-                                 floats_for(Mt, 8)};
+        const index_t parts[] = {Carver::floats(Mt * OC, 4),
+                                 Carver::floats(nt * extra_per_image, 4),
+                                 Carver::floats(grad_partial_floats(Mt, OC), 4),
+                                 Carver::floats(nt * xfloats, 4),
+                                 flipped ? Carver::floats(nt * padded_image_floats(pt_, OC), 4) : 0,
+                                 dx_algo_ == InputGrad::Dcol ? Carver::floats(Mt * K, 4) : 0,
+                                 Carver::floats(K + 16, sizeof(float*)),
+                                 by_rows ? Carver::floats(Mt + 16, sizeof(float*)) : 0,
+                                 Carver::floats(Mt, 8)};
         index_t slot_floats = 0;
         for (index_t n : parts) slot_floats += n;
         float* base = thread_scratch(1, (size_t)(threads_ * slot_floats));
         for (int t = 0; t < threads_; t++) {
-            Carver c{base + t * slot_floats};
+            Carver c(base + t * slot_floats, slot_floats);
             Slot sl;
             sl.dz = c.take<float>(Mt * OC);
             sl.extra = c.take<float>(nt * extra_per_image);
@@ -803,10 +791,10 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
     // one task per image: its convolution output (in the thread's own L2-sized buffer) is pooled
     // right away; the kernels called inside run serially (they see an active parallel region)
     const Padded p = padded_geometry(s);
-    const index_t xfloats = p.needed ? floats_for(padded_image_floats(p, s.C), 4) : 0;
-    const index_t per_thread = xfloats + floats_for(P * OC, 4);
+    const index_t xfloats = p.needed ? Carver::floats(padded_image_floats(p, s.C), 4) : 0;
+    const index_t per_thread = xfloats + Carver::floats(P * OC, 4);
     const index_t K = taps(s) * s.C;
-    int64_t* koff = Carver{thread_scratch(2, (size_t)floats_for(K, 8))}.take<int64_t>(K);
+    int64_t* koff = Carver::slot(2, Carver::floats(K, 8)).take<int64_t>(K);
     tap_offsets(koff, s, p.needed ? p.dims : s.in);
     int threads = num_threads();
     if (threads > s.N) threads = (int)s.N;

@@ -226,22 +226,6 @@ void input_grad(float* dx, float* dxt, const float* dG, const float* w, index_t 
     scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
 }
 
-// Scratch for a pass, carved from slot 1: sizes in floats, in order; 16-float aligned.
-struct Carver {
-    float* base;
-    index_t used = 0;
-    float* take(index_t n) {
-        float* p = base + used;
-        used += (n + 15) / 16 * 16;
-        return p;
-    }
-};
-index_t carve_size(std::initializer_list<index_t> sizes) {
-    index_t total = 0;
-    for (index_t n : sizes) total += (n + 15) / 16 * 16;
-    return total;
-}
-
 // A (T·N, W) gradient the backward step loop writes, step by step. When nothing but a weight
 // gradient reads it whole (no dx, no recurrent dropout) and that GEMM would pack it (see
 // pack_step_grad), each step's rows go straight from cache into packed-B panels for the GEMM and
@@ -260,7 +244,7 @@ struct StepGrad {
         if (packed) layout = sgemm_packed_b_layout(panels, T * N, W);
     }
     static index_t floats(bool packed, index_t T, index_t N, index_t W) {
-        return carve_size({packed ? N * W : T * N * W, packed ? sgemm_packed_b_floats(T * N, W) : 0});
+        return Carver::floats({packed ? N * W : T * N * W, packed ? sgemm_packed_b_floats(T * N, W) : 0});
     }
     float* step(index_t s) const { return packed ? rows : rows + s * N * W; }  // row n at + n·W
     // Rows [n0, n1) of step s are final.
@@ -599,8 +583,8 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     const float* Z = cache;
     const index_t masked = rec_mask ? 1 : 0;
     const bool pack = pack_step_grad(dx || rec_mask, ZW, OC, TN);
-    Carver sc{thread_scratch(1, (size_t)(carve_size({dx ? TN * C : 0, NO, ZW * OC, masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack, T, N, OC)))};
+    Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, NO, ZW * OC, masked * NO, masked * T * NO}) +
+                                         StepGrad::floats(pack, T, N, OC));
     float* dxt = sc.take(dx ? TN * C : 0);
     const StepGrad dA(pack, T, N, OC, sc);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
@@ -675,8 +659,8 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     const Acts f{act, ract, alpha, ralpha};
     const index_t masked = rec_mask ? 1 : 0;
     const bool pack = pack_step_grad(dx || rec_mask, ZW, GO, TN);
-    Carver sc{thread_scratch(1, (size_t)(carve_size({dx ? TN * C : 0, NO, ZW * GO, masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack, T, N, GO)))};
+    Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, NO, ZW * GO, masked * NO, masked * T * NO}) +
+                                         StepGrad::floats(pack, T, N, GO));
     float* dxt = sc.take(dx ? TN * C : 0);
     const StepGrad dG(pack, T, N, GO, sc);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
@@ -720,7 +704,7 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
     // recurrent dropout each gate's block of the product reads its own h_prev ⊙ m_g, written per
     // step into HM (N, KQ) with the ones column after it.
     const index_t KQ = reset_after && b ? OC + 1 : OC;
-    Carver sc{thread_scratch(1, (size_t)carve_size({reset_after ? N * GO : 0, rec_mask ? N * KQ : 0}))};
+    Carver sc = Carver::slot(1, Carver::floats({reset_after ? N * GO : 0, rec_mask ? N * KQ : 0}));
     float* Q = sc.take(reset_after ? N * GO : 0);  // (N, 3·OC) h_prev·u + b_rec
     float* HM = rec_mask ? sc.take(N * KQ) : nullptr;
     if (HM && KQ > OC)
@@ -797,9 +781,9 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     const bool pack_p = pack_step_grad(!reset_after || dx || rec_mask, 1 + C, GO, TN);
     const bool pack_q = pack_step_grad(!reset_after || rec_mask, OC + 1, GO, TN);
     const index_t QW = reset_after ? GO : 0;
-    Carver sc{thread_scratch(1, (size_t)(carve_size({dx ? TN * C : 0, reset_after ? 0 : NO, NO, (ZW + 1) * GO,
+    Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, reset_after ? 0 : NO, NO, (ZW + 1) * GO,
                                                      masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack_p, T, N, GO) + StepGrad::floats(pack_q, T, N, QW)))};
+                                         StepGrad::floats(pack_p, T, N, GO) + StepGrad::floats(pack_q, T, N, QW));
     float* dxt = sc.take(dx ? TN * C : 0);
     const StepGrad dP(pack_p, T, N, GO, sc);  // (T, N, 3·OC) input-side gate gradients
     const StepGrad dQ(pack_q, T, N, QW, sc);  // (T, N, 3·OC) recurrent-side (reset_after)
