@@ -24,7 +24,9 @@ using ConvGatherKernel = void (*)(int64_t k, const float* const* rows, const int
                                   const float* bias, bool relu);
 
 // Max pooling's running update over C channels: where x[c] > y[c] (strictly: an equal later value
-// never displaces the first maximum), y[c] = x[c] and argmax[c] = p.
+// never displaces the first maximum), y[c] = x[c] and argmax[c] = p. NaN counts as the maximum,
+// as in NumPy and PyTorch: the first NaN of a window wins and stays (a diverged layer's NaN must
+// reach the loss, not vanish in a pooling layer).
 using MaxUpdateKernel = void (*)(float* y, int32_t* argmax, const float* x, int32_t p, int64_t C);
 
 struct ConvKernelInfo {

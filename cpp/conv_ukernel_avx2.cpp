@@ -55,7 +55,7 @@ void gather_kernel(int64_t k, const float* const* rows, const int64_t* cols, con
             __m256 t = acc[i][v];
             if (accumulate) t = _mm256_add_ps(t, _mm256_maskload_ps(c + 8 * v, mask[v]));
             if (bias) t = _mm256_add_ps(t, bb[v]);
-            if (relu) t = _mm256_max_ps(t, zero);
+            if (relu) t = _mm256_max_ps(zero, t);  // maxps returns its second operand for NaN: NaN stays
             _mm256_maskstore_ps(c + 8 * v, mask[v], t);
         }
     }
@@ -76,14 +76,15 @@ void max_update_avx2(float* y, int32_t* argmax, const float* x, int32_t p, int64
     int64_t c = 0;
     for (; c + 8 <= C; c += 8) {
         const __m256 v = _mm256_loadu_ps(x + c), cur = _mm256_loadu_ps(y + c);
-        const __m256 gt = _mm256_cmp_ps(v, cur, _CMP_GT_OQ);
+        // !(v <= cur) while cur is a number: v > cur, or v is the first NaN
+        const __m256 gt = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_NLE_UQ), _mm256_cmp_ps(cur, cur, _CMP_ORD_Q));
         _mm256_storeu_ps(y + c, _mm256_blendv_ps(cur, v, gt));
         const __m256 a = _mm256_loadu_ps(reinterpret_cast<const float*>(argmax + c));
         _mm256_storeu_ps(reinterpret_cast<float*>(argmax + c), _mm256_blendv_ps(a, vp, gt));
     }
     for (; c < C; c++) {
         const float v = x[c], cur = y[c];
-        if (v > cur) {
+        if (!(v <= cur) && cur == cur) {
             y[c] = v;
             argmax[c] = p;
         }

@@ -73,7 +73,7 @@ void gather_kernel(int64_t k, const float* const* rows, const int64_t* cols, con
             __m512 t = acc[i][v];
             if (accumulate) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(mask[v], c + 16 * v));
             if (bias) t = _mm512_add_ps(t, bb[v]);
-            if (relu) t = _mm512_max_ps(t, zero);
+            if (relu) t = _mm512_max_ps(zero, t);  // maxps returns its second operand for NaN: NaN stays
             _mm512_mask_storeu_ps(c + 16 * v, mask[v], t);
         }
     }
@@ -98,14 +98,16 @@ void max_update_avx512(float* y, int32_t* argmax, const float* x, int32_t p, int
     int64_t c = 0;
     for (; c + 16 <= C; c += 16) {
         const __m512 v = _mm512_loadu_ps(x + c), cur = _mm512_loadu_ps(y + c);
-        const __mmask16 gt = _mm512_cmp_ps_mask(v, cur, _CMP_GT_OQ);
+        // !(v <= cur) while cur is a number: v > cur, or v is the first NaN
+        const __mmask16 gt = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(cur, cur, _CMP_ORD_Q), v, cur, _CMP_NLE_UQ);
         _mm512_mask_storeu_ps(y + c, gt, v);
         _mm512_mask_storeu_epi32(argmax + c, gt, vp);
     }
     if (c < C) {
         const __mmask16 tail = (__mmask16)((1u << (C - c)) - 1u);
         const __m512 v = _mm512_maskz_loadu_ps(tail, x + c), cur = _mm512_maskz_loadu_ps(tail, y + c);
-        const __mmask16 gt = _mm512_mask_cmp_ps_mask(tail, v, cur, _CMP_GT_OQ);
+        const __mmask16 gt =
+            _mm512_mask_cmp_ps_mask(_mm512_mask_cmp_ps_mask(tail, cur, cur, _CMP_ORD_Q), v, cur, _CMP_NLE_UQ);
         _mm512_mask_storeu_ps(y + c, gt, v);
         _mm512_mask_storeu_epi32(argmax + c, gt, vp);
     }

@@ -30,7 +30,7 @@ void kernel_generic(int64_t k, const float* const* rows, const int64_t* cols, co
             float t = acc[i][j];
             if (accumulate) t += c[j];
             if (bias) t += bias[j];
-            if (relu) t = t > 0.0f ? t : 0.0f;
+            if (relu) t = t < 0.0f ? 0.0f : t;  // NaN stays NaN
             c[j] = t;
         }
     }
@@ -43,8 +43,9 @@ void max_update_generic(float* y, int32_t* argmax, const float* x, int32_t p, in
     for (int64_t c = 0; c < C; c++) {
         const float v = x[c], cur = y[c];
         const int32_t a = argmax[c];
-        const int32_t m = -(int32_t)(v > cur);
-        y[c] = v > cur ? v : cur;
+        const bool take = !(v <= cur) && cur == cur;  // v > cur, or v is the first NaN
+        const int32_t m = -(int32_t)take;
+        y[c] = take ? v : cur;
         argmax[c] = (p & m) | (a & ~m);
     }
 }

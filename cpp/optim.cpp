@@ -135,7 +135,7 @@ static void adam_amsgrad_run(float* R p, float* R m, float* R v, float* R vh, co
     for (index_t i = 0; i < n; i++) {
         m[i] += (g[i] - m[i]) * c1;
         v[i] += (g[i] * g[i] - v[i]) * c2;
-        vh[i] = std::max(vh[i], v[i]);
+        vh[i] = vh[i] < v[i] || v[i] != v[i] ? v[i] : vh[i];  // np.maximum: a NaN v propagates
         p[i] -= (m[i] * alpha) / (std::sqrt(vh[i]) + eps);
     }
 }

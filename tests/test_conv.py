@@ -435,3 +435,18 @@ def test_every_conv_op_exists_on_both_backends():
     names = [f"conv{nd}d_{p}" for nd, p in itertools.product((1, 2, 3), ("forward", "backward"))]
     for name in names:
         assert hasattr(fastnn._core, name) and hasattr(reference, name) and hasattr(ops, name)
+
+
+def test_fused_relu_and_pooling_propagate_nan(engine):
+    # a NaN weight (a diverged layer) must reach the output: relu(NaN) is NaN, as in NumPy and
+    # PyTorch, in the GEMM epilogue and in the fused conv + max-pool alike
+    x = np.ones((2, 6, 6, 3), np.float32)
+    w = np.ones((3, 3, 3, 20), np.float32)
+    w[0, 0, 0, 5] = np.nan
+    b = np.zeros(20, np.float32)
+    for backend in ("cpp", "numpy"):
+        with fastnn.backend(backend):
+            y = ops.conv2d_forward(x, w, b, activation="relu")
+            yp, _ = ops.conv2d_maxpool_forward(x, w, b, activation="relu", pool_size=2)
+        assert np.isnan(y[..., 5]).all() and not np.isnan(np.delete(y, 5, axis=-1)).any(), backend
+        assert np.isnan(yp[..., 5]).all() and not np.isnan(np.delete(yp, 5, axis=-1)).any(), backend

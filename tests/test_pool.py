@@ -130,6 +130,32 @@ def test_max_routes_to_the_first_maximum(kernel, backend):
 
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_max_pooling_propagates_nan(kernel, backend):
+    # NaN is the maximum (NumPy's max, PyTorch's max_pool): the first NaN of a window wins and
+    # stays, so a diverged layer's NaN reaches the loss instead of vanishing here. 19 channels:
+    # full vector blocks and a tail on every ISA.
+    C = 19
+    x = np.tile(np.array([1, np.nan, 5, 2, np.nan, np.nan, 3, 4, 0], np.float32)[None, :, None], (2, 1, C))
+    x[1, :, 7] = np.arange(9)  # a channel with no NaN keeps the plain maximum
+    y, argmax = on(backend, "maxpool1d_forward", x, pool_size=3, strides=3)
+    want = np.tile(np.array([[np.nan, np.nan, 4]], np.float32).T, (2, 1, C))
+    want[1, :, 7] = [2, 5, 8]
+    np.testing.assert_array_equal(y, want)
+    want_arg = np.tile(np.array([[1, 4, 7]]).T, (2, 1, C))
+    want_arg[1, :, 7] = [2, 5, 8]
+    np.testing.assert_array_equal(argmax, want_arg)
+    y, argmax = on(backend, "global_maxpool_forward", x)
+    np.testing.assert_array_equal(np.isnan(y), np.arange(C)[None, :] != np.array([[C], [7]]))
+    want_arg = np.ones((2, C))
+    want_arg[1, 7] = 8
+    np.testing.assert_array_equal(argmax, want_arg)
+    # 2-D: NaN after a number, a number after NaN, and a NaN in the padding-free 'same' border
+    x2 = np.array([[1, np.nan], [7, 2]], np.float32).reshape(1, 2, 2, 1).repeat(C, axis=3)
+    y2, a2 = on(backend, "maxpool2d_forward", x2, pool_size=2, padding="same")
+    assert np.isnan(y2).all() and (a2 == 1).all()
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
 def test_average_same_borders_divide_by_real_elements(backend):
     x = np.array([1, 2, 3, 4, 5], np.float32).reshape(1, 5, 1)
     y = on(backend, "avgpool1d_forward", x, pool_size=2, padding="same")

@@ -78,8 +78,9 @@ def _maxpool_forward(nd, op, x, pool_size, strides, padding):
             y, argmax = v.copy(), np.where(real, idx, -1)
             continue
         # strict >: an equal later value never displaces the first maximum; padding never wins,
-        # and the first REAL element replaces a padding start
-        better = real & ((v > y) | (argmax < 0))
+        # and the first REAL element replaces a padding start. NaN is the maximum (NumPy's max,
+        # PyTorch's max_pool): the first NaN of a window wins and stays
+        better = real & (((v > y) | np.isnan(v)) & ~np.isnan(y) | (argmax < 0))
         y = np.where(better, v, y)
         argmax = np.where(better, idx, argmax)
     return y.astype(x.dtype, copy=False), argmax.astype(np.int32)
