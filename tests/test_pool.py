@@ -278,6 +278,13 @@ AM = np.zeros((2, 3, 3, 3), np.int32)
      r"zero-size dimension"),
     (lambda: ops.maxpool2d_backward(DY, AM + 36, X.shape), ValueError, r"argmax holds a position outside the input"),
     (lambda: ops.maxpool2d_backward(DY, AM - 1, X.shape), ValueError, r"argmax holds a position outside the input"),
+    # checked in their own dtype: as int32, 2**32 + p would wrap to the valid p
+    (lambda: ops.maxpool2d_backward(DY, AM.astype(np.int64) + 2**32, X.shape), ValueError,
+     r"argmax holds a position outside the input \(expected 0 <= argmax < 36\). Received: argmax.flat\[0\]=429496\d{4}$"),
+    (lambda: ops.maxpool2d_backward(DY, AM.astype(np.uint64) + np.uint64(2**63), X.shape), ValueError,
+     r"Received: argmax.flat\[0\]=92233720368547758\d\d$"),
+    (lambda: ops.global_maxpool_backward(np.zeros((2, 3), np.float32), np.full((2, 3), -2**32, np.int64), X.shape),
+     ValueError, r"Received: argmax.flat\[0\]=-4294967296$"),
     (lambda: ops.maxpool2d_backward(DY, AM.astype(np.float32), X.shape), TypeError, r"argmax must be the integer"),
     (lambda: ops.maxpool2d_backward(DY, AM[:, :2], X.shape), ValueError, r"argmax must be .* \(the shape of dy\)"),
     (lambda: ops.maxpool2d_backward(DY[..., :2], AM[..., :2], X.shape), ValueError, r"dy must have x's batch size"),

@@ -292,10 +292,22 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
                   (a ? "argmax.dtype=" + py::str(a.dtype()).cast<std::string>()
                      : py::str(py::type::of(obj)).cast<std::string>()));
     require_shape(a, dims, op, "argmax", layout, "(the shape of dy)");
-    // int32 C-contiguous (what the forward returns) is used in place; anything else is converted
-    IndexArray idx = py::isinstance<py::array_t<int32_t, py::array::c_style>>(a)
-                         ? py::reinterpret_borrow<IndexArray>(a)
-                         : IndexArray::ensure(a);
+    auto outside = [&](const std::string& index, const std::string& value) {
+        fail_value(std::string(op) + ": argmax holds a position outside the input (expected 0 <= argmax < " +
+                   std::to_string(S) + "). Received: argmax.flat[" + index + "]=" + value);
+    };
+    // int32 C-contiguous (what the forward returns) is used in place; anything else is range-checked
+    // in its own dtype (converting first would wrap 2**32 + 1 to 1) and then converted
+    if (!py::isinstance<py::array_t<int32_t, py::array::c_style>>(a)) {
+        py::object bad = py::module_::import("numpy").attr("flatnonzero")(
+            a.attr("__lt__")(0).attr("__or__")(a.attr("__ge__")(S)));
+        if (py::len(bad) > 0) {
+            py::object i = bad.attr("__getitem__")(0);
+            outside(py::str(i).cast<std::string>(), py::str(a.attr("reshape")(-1).attr("__getitem__")(i)).cast<std::string>());
+        }
+        return IndexArray::ensure(a);
+    }
+    IndexArray idx = py::reinterpret_borrow<IndexArray>(a);
     // a vectorised min/max first; the slow search for the culprit only when there is one
     const int32_t* p = idx.data();
     const py::ssize_t n = idx.size();
@@ -306,10 +318,7 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
     }
     if (lo < 0 || hi >= S)
         for (py::ssize_t i = 0; i < n; i++)
-            if (p[i] < 0 || p[i] >= S)
-                fail_value(std::string(op) + ": argmax holds a position outside the input (expected 0 <= argmax < " +
-                           std::to_string(S) + "). Received: argmax.flat[" + std::to_string(i) + "]=" +
-                           std::to_string(p[i]));
+            if (p[i] < 0 || p[i] >= S) outside(std::to_string(i), std::to_string(p[i]));
     return idx;
 }
 
