@@ -190,8 +190,15 @@ def test_errors(be):
     with pytest.raises(ValueError, match=r"batchnorm_forward: moving_var must have shape \(3,\)\. "
                                          r"Received: moving_var\.shape=\(2,\)"):
         fwd(x, gamma, beta, mm, mv[:2].copy(), training=True)
-    with pytest.raises(ValueError, match=r"batchnorm_forward: moving_mean and moving_var are the same array"):
+    with pytest.raises(ValueError, match=r"batchnorm_forward: moving_mean and moving_var share memory, and both are "
+                                         r"written in place"):
         fwd(x, gamma, beta, mm, mm, training=True)
+    pair = np.zeros(4, np.float32)  # overlapping views, not the same array
+    with pytest.raises(ValueError, match=r"batchnorm_forward: moving_mean and moving_var share memory"):
+        fwd(x, gamma, beta, pair[:3], pair[1:], training=True)
+    xc = np.ascontiguousarray(x, dtype=np.float32)  # the statistics written into the batch they are computed from
+    with pytest.raises(ValueError, match=r"batchnorm_forward: moving_mean and x share memory, and one is written"):
+        fwd(xc, gamma, beta, xc.reshape(-1)[:3], mv, training=True)
     with pytest.raises(ValueError, match=r"batchnorm_forward: training needs a non-empty batch"):
         fwd(np.zeros((0, 3), np.float32), gamma, beta, mm, mv, training=True)
     with pytest.raises(ValueError, match=r"batchnorm_forward: momentum must be in \[0, 1\]\. Received: momentum=1\.5"):

@@ -348,8 +348,19 @@ def test_errors(be):
     with pytest.raises(ValueError, match=r"adam_update: v_hats is required when amsgrad=True"):
         be.adam_update(p, g, s(), s(), amsgrad=True, **kw)
     ms = s()
-    with pytest.raises(ValueError, match=r"adam_update: ms\[1\] and vs\[1\] are the same array"):
+    with pytest.raises(ValueError, match=r"adam_update: ms\[1\] and vs\[1\] share memory, and both are written"):
         be.adam_update(p, g, ms, [s()[0], ms[1]], **kw)
+    # views of one buffer that overlap without being the same array (the fuzzer's case: the
+    # velocity one float past the parameter), and a gradient that is a written slot
+    buf = np.arange(1, 6, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"sgd_update: params\[0\] and velocities\[0\] share memory, and both"):
+        be.sgd_update([buf[:4]], [np.ones(4, np.float32)], [buf[1:]], learning_rate=0.1, momentum=0.9)
+    ms = s()
+    with pytest.raises(ValueError, match=r"adam_update: ms\[0\] and grads\[0\] share memory, "
+                                         r"and one is written"):
+        be.adam_update(p, [ms[0], g[1]], ms, s(), **kw)
+    halves = np.zeros(2 * p[0].size, np.float32)  # adjacent, not overlapping: fine
+    be.sgd_update([p[0]], [g[0]], [halves[:p[0].size].reshape(p[0].shape)], learning_rate=0.1, momentum=0.9)
     with pytest.raises(ValueError, match=r"adam_update: step must be >= 1 .* Received: step=0"):
         be.adam_update(p, g, s(), s(), learning_rate=0.1, step=0)
     with pytest.raises(TypeError, match=r"adam_update: step must be an int"):

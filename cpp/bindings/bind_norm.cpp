@@ -60,8 +60,10 @@ py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle
     if (!beta_obj.is_none()) beta = channel_vector(beta_obj, C, op, "beta");
     auto mm = float_inout(mm_obj, op, "moving_mean", {C});
     auto mv = float_inout(mv_obj, op, "moving_var", {C});
-    if (C > 0 && mm.data() == mv.data())
-        fail_value(std::string(op) + ": moving_mean and moving_var are the same array; each needs its own buffer");
+    std::vector<NamedSpan> read = {{byte_span(x), "x"}};
+    if (!gamma_obj.is_none()) read.push_back({byte_span(gamma), "gamma"});
+    if (!beta_obj.is_none()) read.push_back({byte_span(beta), "beta"});
+    require_disjoint(op, {{byte_span(mm), "moving_mean"}, {byte_span(mv), "moving_var"}}, read);
     auto y = new_float_array(dims_of(x), op, "y");
     auto mean = new_float_array({C}, op, "mean");
     auto inv_std = new_float_array({C}, op, "inv_std");

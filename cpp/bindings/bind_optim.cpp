@@ -27,7 +27,7 @@ struct UpdateArgs {
     std::vector<FloatArray> grad_arrays;       // keeps converted gradients alive
     std::vector<const float*> grads;
     std::vector<std::vector<float*>> inout;    // params first, then each state list
-    std::vector<std::pair<const float*, std::string>> written;  // for the aliasing check
+    std::vector<NamedSpan> written, read;       // for the aliasing check
 
     float* const* slot(size_t k) const { return inout[k].data(); }
 };
@@ -54,7 +54,7 @@ void add_params(UpdateArgs& a, py::handle params_obj) {
         a.shapes.push_back(dims);
         a.sizes.push_back((index_t)arr.size());
         a.inout.back().push_back(arr.mutable_data());
-        if (arr.size() > 0) a.written.emplace_back(arr.data(), name);
+        a.written.push_back({byte_span(arr), name});
     }
 }
 
@@ -74,6 +74,7 @@ void add_grads(UpdateArgs& a, py::handle grads_obj) {
             fail_value(std::string(a.op) + ": " + name + " must have params[" + std::to_string(i) + "]'s shape " +
                        shape_str(a.shapes[i]) + ". Received: " + name + ".shape=" + shape_str(g));
         a.grads.push_back(g.data());
+        a.read.push_back({byte_span(g), name});
         a.grad_arrays.push_back(std::move(g));
     }
 }
@@ -91,19 +92,13 @@ void add_state(UpdateArgs& a, py::handle obj, const char* arg, bool required, co
         const std::string name = item(arg, i);
         auto arr = float_inout(s[i], a.op, name.c_str(), a.shapes[i]);
         a.inout.back().push_back(arr.mutable_data());
-        if (arr.size() > 0) a.written.emplace_back(arr.data(), name);
+        a.written.push_back({byte_span(arr), name});
     }
 }
 
-// Two in-place lists sharing one buffer would race between threads and corrupt both updates.
-void require_distinct(UpdateArgs& a) {
-    auto w = a.written;
-    std::sort(w.begin(), w.end());
-    for (size_t i = 1; i < w.size(); i++)
-        if (w[i].first == w[i - 1].first)
-            fail_value(std::string(a.op) + ": " + w[i - 1].second + " and " + w[i].second +
-                       " are the same array; every parameter and state slot needs its own buffer");
-}
+// In-place lists sharing memory would race between threads and corrupt the updates; a gradient
+// overlapping a written slot would be read after it changed.
+void require_distinct(UpdateArgs& a) { require_disjoint(a.op, a.written, a.read); }
 
 std::string num_str(double v) {
     std::ostringstream s;

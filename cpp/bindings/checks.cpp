@@ -3,7 +3,6 @@
 #include "checks.h"
 
 #include <algorithm>
-
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -62,23 +61,43 @@ py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
     return py::array_t<float>::ensure(a);
 }
 
+ByteSpan byte_span(const py::array& a) {
+    if (a.size() == 0) return {nullptr, nullptr};
+    const char* base = static_cast<const char*>(a.data());
+    ptrdiff_t low = 0, high = 0;  // strides of either sign
+    for (py::ssize_t d = 0; d < a.ndim(); d++) {
+        const ptrdiff_t extent = (a.shape(d) - 1) * a.strides(d);
+        (extent < 0 ? low : high) += extent;
+    }
+    return {base + low, base + high + a.itemsize()};
+}
+
 bool shares_memory(const py::array& x, const py::array& y) {
-    if (x.size() == 0 || y.size() == 0) return false;
-    // byte span [lo, hi) of an array, strides of either sign
-    auto span = [](const py::array& a, const char** lo, const char** hi) {
-        const char* base = static_cast<const char*>(a.data());
-        ptrdiff_t low = 0, high = 0;
-        for (py::ssize_t d = 0; d < a.ndim(); d++) {
-            const ptrdiff_t extent = (a.shape(d) - 1) * a.strides(d);
-            (extent < 0 ? low : high) += extent;
-        }
-        *lo = base + low;
-        *hi = base + high + a.itemsize();
-    };
-    const char *xl, *xh, *yl, *yh;
-    span(x, &xl, &xh);
-    span(y, &yl, &yh);
-    return xl < yh && yl < xh;
+    const ByteSpan a = byte_span(x), b = byte_span(y);
+    return a.lo && b.lo && a.lo < b.hi && b.lo < a.hi;
+}
+
+void require_disjoint(const char* op, const std::vector<NamedSpan>& written, const std::vector<NamedSpan>& read) {
+    // sorted by start, each written span against the furthest end before it: O(n log n)
+    std::vector<std::pair<NamedSpan, bool>> all;  // (span, is written)
+    for (const NamedSpan& w : written)
+        if (w.span.lo) all.emplace_back(w, true);
+    for (const NamedSpan& r : read)
+        if (r.span.lo) all.emplace_back(r, false);
+    std::stable_sort(all.begin(), all.end(),  // stable: ties name the written one first, as the reference does
+                     [](const auto& a, const auto& b) { return a.first.span.lo < b.first.span.lo; });
+    const std::pair<NamedSpan, bool>* reach_w = nullptr;  // the written span reaching furthest so far
+    const std::pair<NamedSpan, bool>* reach_any = nullptr;  // any span reaching furthest so far
+    for (const auto& cur : all) {
+        // a written span overlaps anything before it; a read span overlaps only written ones
+        const auto* other = cur.second ? reach_any : reach_w;
+        if (other && cur.first.span.lo < other->first.span.hi)
+            fail_value(std::string(op) + ": " + other->first.name + " and " + cur.first.name +
+                       " share memory, and " + (other->second && cur.second ? "both are" : "one is") +
+                       " written in place: every parameter and state needs its own buffer");
+        if (cur.second && (!reach_w || cur.first.span.hi > reach_w->first.span.hi)) reach_w = &cur;
+        if (!reach_any || cur.first.span.hi > reach_any->first.span.hi) reach_any = &cur;
+    }
 }
 
 void require_ndim(const py::array& a, int ndim, const char* op, const char* arg, const char* layout) {

@@ -41,8 +41,22 @@ OptionalArray bias_input(py::handle obj, int64_t OC, const char* op);
 py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
                                const std::vector<int64_t>& dims);
 
+// The bytes an array's elements occupy, [lo, hi) (null for an empty array), strides of any sign.
+struct ByteSpan {
+    const char* lo;
+    const char* hi;
+};
+ByteSpan byte_span(const py::array& a);
 // Whether the memory spans of two arrays overlap (a conservative test, like np.may_share_memory).
 bool shares_memory(const py::array& x, const py::array& y);
+// ValueError naming both arguments when two `written` arrays overlap, or a `read` one overlaps a
+// written one: an in-place kernel would read what it already overwrote, or two threads write one
+// element (views of one buffer count, not just the same array).
+struct NamedSpan {
+    ByteSpan span;
+    std::string name;
+};
+void require_disjoint(const char* op, const std::vector<NamedSpan>& written, const std::vector<NamedSpan>& read = {});
 
 void require_ndim(const py::array& a, int ndim, const char* op, const char* arg, const char* layout);
 // Require a.shape[axis] == value; `what` names the dimension, e.g. "C" or "the inner dimension".

@@ -75,3 +75,30 @@ def check_activation(activation, alpha, op):
             raise ValueError(f"{op}: elu needs a finite alpha > 0. Received: alpha={a}")
         return a
     return 0.0
+
+
+def _byte_span(a):
+    """[lo, hi) of the bytes an array's elements occupy (None when empty), strides of any sign."""
+    if a.size == 0:
+        return None
+    base = a.__array_interface__["data"][0]
+    ext = [(n - 1) * st for n, st in zip(a.shape, a.strides)]
+    return base + sum(e for e in ext if e < 0), base + sum(e for e in ext if e > 0) + a.itemsize
+
+
+def require_disjoint(op, written, read=()):
+    """ValueError when two (array, name) pairs of ``written`` overlap in memory, or one of ``read``
+    overlaps a written one (mirrors require_disjoint in cpp/bindings/checks.cpp, message included)."""
+    spans = sorted([(*_byte_span(a), name, True) for a, name in written if a.size] +
+                   [(*_byte_span(a), name, False) for a, name in read if a.size], key=lambda t: t[0])
+    reach_w = reach_any = None  # the written / any span reaching furthest so far
+    for cur in spans:
+        other = reach_any if cur[3] else reach_w
+        if other is not None and cur[0] < other[1]:
+            both = "both are" if other[3] and cur[3] else "one is"
+            raise ValueError(f"{op}: {other[2]} and {cur[2]} share memory, and {both} written in place: every "
+                             "parameter and state needs its own buffer")
+        if cur[3] and (reach_w is None or cur[1] > reach_w[1]):
+            reach_w = cur
+        if reach_any is None or cur[1] > reach_any[1]:
+            reach_any = cur

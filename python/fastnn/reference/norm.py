@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float, compute_dtype
+from ._common import as_float, compute_dtype, require_disjoint
 
 # ---- Batch normalisation ------------------------------------------------------------------------
 
@@ -71,8 +71,8 @@ def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, mome
     beta = None if beta is None else _channel_vector(beta, C, dtype, op, "beta")
     moving_mean = _moving(moving_mean, C, op, "moving_mean")
     moving_var = _moving(moving_var, C, op, "moving_var")
-    if C > 0 and np.shares_memory(moving_mean, moving_var):
-        raise ValueError(f"{op}: moving_mean and moving_var are the same array; each needs its own buffer")
+    require_disjoint(op, [(moving_mean, "moving_mean"), (moving_var, "moving_var")],
+                     [(a, n) for a, n in ((x, "x"), (gamma, "gamma"), (beta, "beta")) if a is not None])
     x2 = x.reshape(N, C)
     if training:
         x64 = x2.astype(np.float64)

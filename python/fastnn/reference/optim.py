@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float
+from ._common import as_float, require_disjoint
 
 
 def _as_list(obj, op, arg):
@@ -75,15 +75,7 @@ class _Update:
         return out
 
     def check_distinct(self):
-        seen = {}
-        for a, name in self.written:
-            if a.size == 0:
-                continue
-            key = a.__array_interface__["data"][0]
-            if key in seen:
-                raise ValueError(f"{self.op}: {seen[key]} and {name} are the same array; every parameter and state "
-                                 "slot needs its own buffer")
-            seen[key] = name
+        require_disjoint(self.op, self.written, [(g, f"grads[{i}]") for i, g in enumerate(self.grads)])
 
 
 def _finite(v, op, arg):
