@@ -362,11 +362,24 @@ def test_bad_activation_alpha(backend, activation, alpha):
         ops.dense_forward(x, f32(3, 2), None, activation, alpha)
 
 
-@pytest.mark.parametrize("alpha", ["0.1", [0.1]], ids=["str", "list"])
-def test_non_numeric_alpha_is_a_type_error(backend, alpha):
-    # "op, argument, expected, received": not pybind11's generic cast failure (a RuntimeError)
-    with raises(TypeError, "activation_forward", "alpha"):
-        ops.activation_forward(f32(2, 3), "leaky_relu", alpha)
+@pytest.mark.parametrize("alpha", ["0.1", [0.1], 1 + 1j, np.array([0.1, 0.2]), np.complex64(1), True],
+                         ids=["str", "list", "complex", "array", "numpy-complex", "bool"])
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "relu", "tanh"])
+def test_non_numeric_alpha_is_a_type_error(backend, alpha, activation):
+    # "op, argument, expected, received": not pybind11's generic cast failure (a RuntimeError), and
+    # checked for activations that ignore alpha too (a misplaced argument is never silently dropped)
+    with raises(TypeError, "activation_forward", "alpha must be a real number. Received: alpha="):
+        ops.activation_forward(f32(2, 3), activation, alpha)
+
+
+def test_alpha_beyond_float32(backend):
+    # finite as a double but inf in the float32 kernel; and an int too large for any float
+    with raises(ValueError, "activation_forward", "elu needs a finite float32 alpha > 0. Received: alpha=1e+300"):
+        ops.activation_forward(-f32(2, 3), "elu", 1e300)
+    with raises(ValueError, "dense_forward", "alpha is too large for a float. Received: alpha=1000"):
+        ops.dense_forward(f32(2, 3), f32(3, 2), None, "leaky_relu", 10**400)
+    y = ops.activation_forward(-f32(2, 3), "leaky_relu", np.float32(0.25))  # NumPy real scalars are fine
+    np.testing.assert_allclose(y, -0.25)
 
 
 # ---- Sizes that would overflow ------------------------------------------------------------------
@@ -384,6 +397,31 @@ def test_huge_dims_are_value_errors_not_crashes(n):
         ops.dense_forward(a, b)
     with fastnn.backend("numpy"), pytest.raises(ValueError):
         ops.matmul(a, b)
+
+
+def test_integers_past_int64_are_value_errors(backend):
+    # Python ints past 2**63 in geometry arguments: the argument named, never pybind11's cast error
+    x = f32(1, 4, 1)
+    for arg in ("pool_size", "strides"):
+        kw = {"pool_size": 2, arg: 2**64 + 1}
+        with raises(ValueError, "maxpool1d_forward", f"{arg} must be positive and below 2**31. Received: {arg}="):
+            ops.maxpool1d_forward(x, **kw)
+    with raises(ValueError, "conv1d_forward", "dilation_rate must be positive and below 2**31"):
+        ops.conv1d_forward(x, f32(2, 1, 1), dilation_rate=np.uint64(2**63 + 5))
+    with raises(ValueError, "global_avgpool_backward", "x_shape's sizes must be below 2**63. Received: x_shape=(2, "
+                "1180591620717411303424, 4, 4)"):
+        ops.global_avgpool_backward(f32(2, 4), (2, 2**70, 4, 4))
+    # a step count past int64 is just a very late step: the bias corrections are 1
+    p, m, v = [np.zeros(3, np.float32)], [np.zeros(3, np.float32)], [np.zeros(3, np.float32)]
+    ops.adam_update(p, [f32(3)], m, v, learning_rate=0.1, step=2**64)
+    np.testing.assert_allclose(p[0], -0.1 * 0.1 / (np.sqrt(0.001) + 1e-7), rtol=1e-5)
+
+
+def test_output_too_big_for_memory_names_the_op():
+    # 2**58 floats (1 EiB): representable, but no address space holds it
+    with raises(MemoryError, "global_avgpool_backward: cannot allocate dx of shape (2, 268435456, 268435456, 2) "
+                "(1073741824.0 GiB of 32-bit values)"):
+        ops.global_avgpool_backward(f32(2, 2), (2, 2**28, 2**28, 2))
 
 
 def test_huge_but_representable_result_is_a_memory_error():

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <limits>
 
 #include "checks.h"
 
@@ -31,11 +32,7 @@ std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 bool is_integer(py::handle item) {
     return !py::isinstance<py::bool_>(item) && (py::isinstance<py::int_>(item) || py::hasattr(item, "__index__"));
 }
-int64_t integer_value(py::handle item) {
-    py::object v = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
-    if (!v) throw py::error_already_set();
-    return v.cast<int64_t>();
-}
+int64_t integer_value(py::handle item) { return saturated_index(item); }
 
 // An int or a sequence of nd ints (Keras accepts both), each >= 1.
 constexpr int64_t kMaxGeometry = (int64_t(1) << 31) - 1;
@@ -260,6 +257,9 @@ std::vector<int64_t> shape_arg(py::handle obj, int ndim, const char* layout, con
             fail_type(std::string(op) + ": x_shape must be a tuple of ints " + layout + ". Received: x_shape=" +
                       py::repr(obj).cast<std::string>());
         v.push_back(integer_value(item));
+        if (v.back() == std::numeric_limits<int64_t>::max() || v.back() == std::numeric_limits<int64_t>::min())
+            fail_value(std::string(op) + ": x_shape's sizes must be below 2**63. Received: x_shape=" +
+                       py::repr(obj).cast<std::string>());
     }
     if ((int)v.size() != ndim)
         fail_value(std::string(op) + ": x_shape must be " + std::to_string(ndim) + "-D " + layout +

@@ -181,7 +181,7 @@ void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handl
     if (py::isinstance<py::bool_>(step_obj) || !PyIndex_Check(step_obj.ptr()))
         fail_type(std::string(a.op) + ": step must be an int (the 1-based step count). Received: " +
                   py::str(py::type::of(step_obj)).cast<std::string>());
-    const long long step = py::reinterpret_steal<py::int_>(PyNumber_Index(step_obj.ptr())).cast<long long>();
+    const long long step = saturated_index(step_obj);  // past 2**63 - 1: as good as infinite
     if (step < 1)
         fail_value(std::string(a.op) + ": step must be >= 1 (Keras's iterations + 1). Received: step=" +
                    std::to_string(step));

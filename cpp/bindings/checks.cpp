@@ -61,6 +61,15 @@ py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
     return py::array_t<float>::ensure(a);
 }
 
+int64_t saturated_index(py::handle item) {
+    py::object v = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
+    if (!v) throw py::error_already_set();
+    int overflow = 0;
+    const long long value = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+    if (overflow) return overflow > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+    return value;
+}
+
 ByteSpan byte_span(const py::array& a) {
     if (a.size() == 0) return {nullptr, nullptr};
     const char* base = static_cast<const char*>(a.data());
@@ -174,28 +183,44 @@ Act parse_activation(const std::string& name, const char* op) {
                name + "'");
 }
 
-// A real number from Python (int, float or a NumPy scalar), else TypeError naming op and arg.
+// A real number from Python (int, float, or a NumPy integer or floating scalar; never bool, str,
+// complex or an array), else TypeError naming op and arg; one too large for a double (10**400) is
+// a ValueError.
 static double real_number(const py::object& obj, const char* op, const char* arg) {
-    if (py::isinstance<py::bool_>(obj) || !(py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj) ||
-                                            py::hasattr(obj, "__float__")) ||
-        py::isinstance<py::str>(obj))
+    auto numpy_real = [&] {
+        if (py::isinstance<py::array>(obj) || !py::hasattr(obj, "dtype")) return false;
+        const char kind = py::reinterpret_borrow<py::object>(obj.attr("dtype")).attr("kind").cast<std::string>()[0];
+        return kind == 'i' || kind == 'u' || kind == 'f';
+    };
+    if (py::isinstance<py::bool_>(obj) || !(py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj) || numpy_real()))
         fail_type(std::string(op) + ": " + arg + " must be a real number. Received: " + arg + "=" +
                   py::repr(obj).cast<std::string>());
-    return py::float_(obj).cast<double>();
+    const double v = PyFloat_AsDouble(obj.ptr());
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        fail_value(std::string(op) + ": " + arg + " is too large for a float. Received: " + arg + "=" +
+                   py::repr(obj).cast<std::string>());
+    }
+    return v;
 }
 
 float activation_alpha(Act act, const py::object& alpha, const char* op) {
+    // checked whatever the activation, as the NumPy reference does: a typo'd alpha is never ignored
+    const double given = alpha.is_none() ? 0.0 : real_number(alpha, op, "alpha");
+    // a finite double past float32's range would turn into inf in the kernel
+    auto finite32 = [](double v) { return std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max(); };
     if (act == Act::LeakyRelu) {
-        const double v = alpha.is_none() ? 0.2 : real_number(alpha, op, "alpha");
-        if (!(v >= 0.0) || !std::isfinite(v))
-            fail_value(std::string(op) + ": leaky_relu needs a finite negative_slope >= 0. Received: alpha=" +
-                       std::to_string(v));
+        const double v = alpha.is_none() ? 0.2 : given;
+        if (!(v >= 0.0) || !finite32(v))
+            fail_value(std::string(op) + ": leaky_relu needs a finite float32 negative_slope >= 0. Received: alpha=" +
+                       py::repr(py::float_(v)).cast<std::string>());
         return (float)v;
     }
     if (act == Act::Elu) {
-        const double v = alpha.is_none() ? 1.0 : real_number(alpha, op, "alpha");
-        if (!(v > 0.0) || !std::isfinite(v))
-            fail_value(std::string(op) + ": elu needs a finite alpha > 0. Received: alpha=" + std::to_string(v));
+        const double v = alpha.is_none() ? 1.0 : given;
+        if (!(v > 0.0) || !finite32(v))
+            fail_value(std::string(op) + ": elu needs a finite float32 alpha > 0. Received: alpha=" +
+                       py::repr(py::float_(v)).cast<std::string>());
         return (float)v;
     }
     return 0.0f;

@@ -41,6 +41,11 @@ OptionalArray bias_input(py::handle obj, int64_t OC, const char* op);
 py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
                                const std::vector<int64_t>& dims);
 
+// An integer-like object (int, NumPy integer: anything with __index__) as int64, clamped to
+// [INT64_MIN, INT64_MAX] (2**64 reads as INT64_MAX), so the caller's range check reports it in
+// its own words instead of a cast error naming no op.
+int64_t saturated_index(py::handle item);
+
 // The bytes an array's elements occupy, [lo, hi) (null for an empty array), strides of any sign.
 struct ByteSpan {
     const char* lo;

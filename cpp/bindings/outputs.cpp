@@ -7,8 +7,10 @@
 
 #include <cstdlib>
 #include <deque>
+#include <iomanip>
 #include <mutex>
 #include <new>
+#include <sstream>
 #include <utility>
 
 #include "checks.h"
@@ -46,9 +48,8 @@ void* take_block(size_t bytes) {
             }
     }
     void* block = aligned_big_alloc(kHeader + bytes);
-    if (!block) throw std::bad_alloc();
-    *static_cast<size_t*>(block) = bytes;
-    return block;
+    if (block) *static_cast<size_t*>(block) = bytes;
+    return block;  // null when out of memory
 }
 
 void give_block(void* block) {
@@ -75,6 +76,13 @@ Array output_array(const std::vector<int64_t>& dims, const char* op, const char*
     std::vector<py::ssize_t> shape(dims.begin(), dims.end());
     if (bytes < kCacheMinBytes) return Array(shape);
     void* block = take_block(bytes);
+    if (!block) {
+        std::ostringstream msg;
+        msg << op << ": cannot allocate " << arg << " of shape " << shape_str(dims) << " (" << std::fixed
+            << std::setprecision(1) << (double)bytes / (1 << 30) << " GiB of " << sizeof(T) * 8 << "-bit values)";
+        PyErr_SetString(PyExc_MemoryError, msg.str().c_str());
+        throw py::error_already_set();
+    }
     py::capsule owner(block, [](void* b) { give_block(b); });
     return Array(shape, reinterpret_cast<T*>(static_cast<char*>(block) + kHeader), owner);
 }

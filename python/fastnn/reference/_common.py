@@ -6,6 +6,8 @@ checks) and in float32 otherwise, like the C++ kernels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -62,17 +64,29 @@ def check_activation(activation, alpha, op):
     if activation not in ACTIVATIONS:
         known = ", ".join(repr(a) for a in ACTIVATIONS)
         raise ValueError(f"{op}: unknown activation. Expected one of {known}. Received: activation={activation!r}")
-    if alpha is not None and (isinstance(alpha, (bool, str)) or not isinstance(alpha, (int, float, np.number))):
-        raise TypeError(f"{op}: alpha must be a real number. Received: alpha={alpha!r}")
+    # the C++ rules (activation_alpha in cpp/bindings/checks.cpp): alpha is type-checked whatever the
+    # activation, and must stay finite in float32
+    given = 0.0
+    if alpha is not None:
+        if isinstance(alpha, (bool, np.bool_, str)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{op}: alpha must be a real number. Received: alpha={alpha!r}")
+        try:
+            given = float(alpha)
+        except OverflowError:
+            raise ValueError(f"{op}: alpha is too large for a float. Received: alpha={alpha!r}") from None
+
+    def finite32(v):
+        return math.isfinite(v) and abs(v) <= float(np.finfo(np.float32).max)
+
     if activation == "leaky_relu":
-        a = 0.2 if alpha is None else float(alpha)
-        if not (np.isfinite(a) and a >= 0):
-            raise ValueError(f"{op}: leaky_relu needs a finite negative_slope >= 0. Received: alpha={a}")
+        a = 0.2 if alpha is None else given
+        if not (finite32(a) and a >= 0):
+            raise ValueError(f"{op}: leaky_relu needs a finite float32 negative_slope >= 0. Received: alpha={a!r}")
         return a
     if activation == "elu":
-        a = 1.0 if alpha is None else float(alpha)
-        if not (np.isfinite(a) and a > 0):
-            raise ValueError(f"{op}: elu needs a finite alpha > 0. Received: alpha={a}")
+        a = 1.0 if alpha is None else given
+        if not (finite32(a) and a > 0):
+            raise ValueError(f"{op}: elu needs a finite float32 alpha > 0. Received: alpha={a!r}")
         return a
     return 0.0
 

@@ -41,6 +41,8 @@ def _shape_arg(x_shape, ndims, layout, op):
     if not isinstance(x_shape, (list, tuple)) or not all(_is_int(d) for d in x_shape):
         raise TypeError(f"{op}: x_shape must be a tuple of ints {layout}. Received: x_shape={x_shape!r}")
     shape = tuple(operator.index(d) for d in x_shape)
+    if any(abs(d) >= 2**63 for d in shape):
+        raise ValueError(f"{op}: x_shape's sizes must be below 2**63. Received: x_shape={tuple(x_shape)!r}")
     if len(shape) not in ((ndims,) if isinstance(ndims, int) else ndims):
         want = f"{ndims}-D {layout}" if isinstance(ndims, int) else layout
         raise ValueError(f"{op}: x_shape must be {want}. Received: x_shape={shape}")
