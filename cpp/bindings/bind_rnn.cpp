@@ -82,21 +82,63 @@ OptionalArray bias_array(py::handle obj, const std::vector<int64_t>& dims, const
     return o;
 }
 
-// The cache's size, with every factor checked against overflow first.
+// The cache opens with a header recording how the forward pass ran, so a backward handed another
+// forward's cache (a different N and T of the same size, another cell, activation, direction,
+// reset mode, or recurrent mask given or not) is refused instead of returning wrong gradients.
+// Small integers as floats, the same in the NumPy reference (fastnn/reference/rnn.py):
+//   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
+//    reset_after, masked, 0 ...]
+// 16 values keep the kernel's part 64-byte aligned.
+constexpr int64_t kCacheHeader = 16;
+constexpr float kCacheTag = 8191.0f;
+
+struct CacheMeta {
+    RnnCell cell;
+    Act act, ract;  // ract: the cell's own act for SimpleRNN (it has none; written as -1)
+    bool go_backwards, reset_after, masked;
+};
+
+std::vector<float> cache_header(const CacheMeta& m, const RnnArgs& a) {
+    std::vector<float> h((size_t)kCacheHeader, 0.0f);
+    const float fields[] = {kCacheTag, (float)m.cell, (float)a.N, (float)a.T, (float)a.C, (float)a.OC, (float)m.act,
+                            m.cell == RnnCell::SimpleRNN ? -1.0f : (float)m.ract, (float)m.go_backwards,
+                            (float)(m.cell == RnnCell::GRU && m.reset_after), (float)m.masked};
+    std::copy(std::begin(fields), std::end(fields), h.begin());
+    return h;
+}
+
+// The cache's size (header included), with every factor checked against overflow first.
 int64_t cache_size(RnnCell cell, const RnnArgs& a, const char* op) {
     checked_numel({a.T + 1, a.N, a.OC + 1 + a.C}, op, "cache");
     checked_numel({a.T + 1, a.N, 6 * a.OC}, op, "cache");
-    return rnn_cache_size(cell, a.N, a.T, a.C, a.OC);
+    return kCacheHeader + rnn_cache_size(cell, a.N, a.T, a.C, a.OC);
 }
 
-FloatArray cache_array(py::handle obj, RnnCell cell, const RnnArgs& a, const char* op) {
-    const int64_t want = cache_size(cell, a, op);
+FloatArray cache_array(py::handle obj, const CacheMeta& m, const RnnArgs& a, const char* op) {
+    const int64_t want = cache_size(m.cell, a, op);
     FloatArray c = float_input(obj, op, "cache");
     if (c.size() != want)
         fail_value(std::string(op) + ": cache must be the forward pass's cache of " + std::to_string(want) +
                    " values for N=" + std::to_string(a.N) + ", T=" + std::to_string(a.T) + ", C=" + std::to_string(a.C) +
                    ", OC=" + std::to_string(a.OC) +
                    ". Received: cache.size=" + std::to_string(c.size()));
+    const std::vector<float> here = cache_header(m, a);
+    const float* there = c.data();
+    if (there[0] != kCacheTag)
+        fail_value(std::string(op) + ": cache is not a recurrent forward pass's cache (its header is missing)");
+    static const char* const names[] = {"", "cell", "N", "T", "C", "OC", "activation", "recurrent_activation",
+                                        "go_backwards", "reset_after", "recurrent_mask"};
+    auto describe = [&](int i, float v) -> std::string {
+        if (i == 1) return v == 0.0f ? "simple_rnn" : v == 1.0f ? "lstm" : v == 2.0f ? "gru" : "?";
+        if (i == 6 || i == 7) return v < 0.0f ? "none" : "'" + std::string(activation_name((Act)(int)v)) + "'";
+        if (i >= 8) return i == 10 ? (v != 0.0f ? "given" : "None") : (v != 0.0f ? "True" : "False");
+        return std::to_string((int64_t)v);
+    };
+    for (int i = 1; i <= 10; i++)
+        if (there[i] != here[(size_t)i])
+            fail_value(std::string(op) + ": cache comes from a different forward pass: " + names[i] + " was " +
+                       describe(i, there[i]) + " there, " + describe(i, here[(size_t)i]) +
+                       " here (a backward must get its own forward's cache and arguments)");
     return c;
 }
 
@@ -127,9 +169,10 @@ struct ForwardOut {
     py::object h_seq = py::none();
     float* h_seq_ptr = nullptr;
     py::array_t<float> h_last, cache;
+    float* kernel_cache = nullptr;  // the kernel's part, past the header
 };
 
-ForwardOut forward_out(RnnCell cell, const RnnArgs& a, bool return_sequences, const char* op) {
+ForwardOut forward_out(const CacheMeta& m, const RnnArgs& a, bool return_sequences, const char* op) {
     ForwardOut o;
     if (return_sequences) {
         auto hs = new_float_array({a.N, a.T, a.OC}, op, "h_seq");
@@ -137,7 +180,10 @@ ForwardOut forward_out(RnnCell cell, const RnnArgs& a, bool return_sequences, co
         o.h_seq = hs;
     }
     o.h_last = new_float_array({a.N, a.OC}, op, "h_last");
-    o.cache = new_float_array({cache_size(cell, a, op)}, op, "cache");
+    o.cache = new_float_array({cache_size(m.cell, a, op)}, op, "cache");
+    const std::vector<float> header = cache_header(m, a);
+    std::copy(header.begin(), header.end(), o.cache.mutable_data());
+    o.kernel_cache = o.cache.mutable_data() + kCacheHeader;
     return o;
 }
 
@@ -178,9 +224,10 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
     OptionalArray b = bias_array(b_obj, {a.OC}, op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    ForwardOut o = forward_out(RnnCell::SimpleRNN, a, return_sequences, op);
+    ForwardOut o = forward_out({RnnCell::SimpleRNN, f.act, f.act, go_backwards, false, mask.ptr != nullptr}, a,
+                                return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
-    float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
+    float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
     {
         py::gil_scoped_release release;
         simple_rnn_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
@@ -198,9 +245,10 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
-    FloatArray cache = cache_array(cache_obj, RnnCell::SimpleRNN, a, op);
+    FloatArray cache = cache_array(cache_obj, {RnnCell::SimpleRNN, f.act, f.act, go_backwards, false, mask.ptr != nullptr},
+                                   a, op);
     BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
-    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
     float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
     {
         py::gil_scoped_release release;
@@ -223,10 +271,11 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    ForwardOut o = forward_out(RnnCell::LSTM, a, return_sequences, op);
+    ForwardOut o = forward_out({RnnCell::LSTM, f.act, r.act, go_backwards, false, mask.ptr != nullptr}, a,
+                                return_sequences, op);
     auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
-    float *HL = o.h_last.mutable_data(), *CL = c_last.mutable_data(), *CA = o.cache.mutable_data();
+    float *HL = o.h_last.mutable_data(), *CL = c_last.mutable_data(), *CA = o.kernel_cache;
     {
         py::gil_scoped_release release;
         lstm_forward(o.h_seq_ptr, HL, CL, CA, X, W, U, b.ptr, h0.ptr, c0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
@@ -247,10 +296,11 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     OptionalArray dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
-    FloatArray cache = cache_array(cache_obj, RnnCell::LSTM, a, op);
+    FloatArray cache = cache_array(cache_obj, {RnnCell::LSTM, f.act, r.act, go_backwards, false, mask.ptr != nullptr}, a,
+                                   op);
     BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
-    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
     float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data(), *DC0 = dc0.mutable_data();
     {
         py::gil_scoped_release release;
@@ -276,9 +326,10 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
     OptionalArray b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
-    ForwardOut o = forward_out(RnnCell::GRU, a, return_sequences, op);
+    ForwardOut o = forward_out({RnnCell::GRU, f.act, r.act, go_backwards, reset_after, mask.ptr != nullptr}, a,
+                                return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
-    float *HL = o.h_last.mutable_data(), *CA = o.cache.mutable_data();
+    float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
     {
         py::gil_scoped_release release;
         gru_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha, r.act, r.alpha,
@@ -298,9 +349,10 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
-    FloatArray cache = cache_array(cache_obj, RnnCell::GRU, a, op);
+    FloatArray cache = cache_array(cache_obj, {RnnCell::GRU, f.act, r.act, go_backwards, reset_after, mask.ptr != nullptr},
+                                   a, op);
     BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
-    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data();
+    const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
     float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
     {
         py::gil_scoped_release release;

@@ -168,19 +168,28 @@ LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int
     return g;
 }
 
+namespace {
+const std::pair<const char*, Act> kActivations[] = {
+    {"linear", Act::Linear},        {"relu", Act::Relu},         {"leaky_relu", Act::LeakyRelu},
+    {"elu", Act::Elu},              {"selu", Act::Selu},         {"softplus", Act::Softplus},
+    {"sigmoid", Act::Sigmoid},      {"tanh", Act::Tanh},         {"softmax", Act::Softmax},
+    {"hard_sigmoid", Act::HardSigmoid},
+};
+}  // namespace
+
 Act parse_activation(const std::string& name, const char* op) {
-    static const std::pair<const char*, Act> table[] = {
-        {"linear", Act::Linear},        {"relu", Act::Relu},         {"leaky_relu", Act::LeakyRelu},
-        {"elu", Act::Elu},              {"selu", Act::Selu},         {"softplus", Act::Softplus},
-        {"sigmoid", Act::Sigmoid},      {"tanh", Act::Tanh},         {"softmax", Act::Softmax},
-        {"hard_sigmoid", Act::HardSigmoid},
-    };
-    for (const auto& [key, act] : table)
+    for (const auto& [key, act] : kActivations)
         if (name == key) return act;
     std::string known;
-    for (const auto& [key, act] : table) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
+    for (const auto& [key, act] : kActivations) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
     fail_value(std::string(op) + ": unknown activation. Expected one of " + known + ". Received: activation='" +
                name + "'");
+}
+
+const char* activation_name(Act act) {
+    for (const auto& [key, a] : kActivations)
+        if (a == act) return key;
+    return "?";
 }
 
 // A real number from Python (int, float, or a NumPy integer or floating scalar; never bool, str,

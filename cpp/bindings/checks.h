@@ -94,6 +94,8 @@ LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int
                        bool need_dx, bool use_bias, bool zeroed, const char* op);
 
 Act parse_activation(const std::string& name, const char* op);
+// The name parse_activation reads as `act`.
+const char* activation_name(Act act);
 // The activation's hyper-parameter: negative_slope for leaky_relu (default 0.2), alpha for elu
 // (default 1.0); None takes the default. Checked (>= 0, > 0) since backward relies on its sign.
 float activation_alpha(Act act, const py::object& alpha, const char* op);

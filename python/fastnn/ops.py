@@ -407,8 +407,10 @@ def global_maxpool_backward(dy, argmax, x_shape):
 # gates: w (C, G*OC), u (OC, G*OC), b (G*OC,) — (2, 3*OC) for a GRU with reset_after (input
 # bias, recurrent bias) — or None. LSTM gates i, f, c, o; GRU gates z, r, h. With go_backwards the
 # input is read from the last step to the first and h_seq comes in that processing order (Keras).
-# The forward pass returns an opaque ``cache`` (a flat array) that its backward needs; backward
-# ops take the upstream gradients dh_seq (N, T, OC) and dh_last (N, OC), either of which may be
+# The forward pass returns an opaque ``cache`` (a flat array) that its backward needs; it records
+# how the forward ran, and a backward given another forward's cache, or other activations,
+# direction, reset mode or mask presence, raises ValueError rather than return wrong gradients.
+# Backward ops take the upstream gradients dh_seq (N, T, OC) and dh_last (N, OC), either of which may be
 # None (zero), and return dx (None unless need_dx), dw, du, db (None unless use_bias) and the
 # initial-state gradients. activation / recurrent_activation: any elementwise activation of
 # `activation_forward` (tanh, sigmoid, relu, hard_sigmoid, ...), not softmax.

@@ -9,7 +9,9 @@ processing order (as Keras returns it).
 
 The forward pass returns an opaque ``cache`` for backward: one flat array, time-major in
 processing order, laid out exactly as the C++ kernels lay it out (so either backend's backward
-can consume either backend's cache). Every cell's cache starts with
+can consume either backend's cache). Every cache opens with a 16-value header recording how the
+forward ran (see _header: a backward given another forward's cache is refused); then every cell's
+cache has
     Z (T+1, N, OC+1+C), row (s, n) = [h_s | 1 | x_s]: h_0 = h0, h_{s+1} = the state after step s,
       x_s the input step s reads (zeros in row block T) — so Z^T dG gives du, db and dw at once;
 then
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_float, check_activation, compute_dtype, require_ndim
+from ._common import ACTIVATIONS, as_float, check_activation, compute_dtype, require_ndim
 from .activations import _backward, _forward
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
@@ -117,9 +119,40 @@ def _cache_shapes(cell, N, T, C, OC):
                 "gru": [(T, N, 3 * OC), (T, N, OC)]}[cell]
 
 
+# The cache opens with a header recording how the forward pass ran (cpp/bindings/bind_rnn.cpp
+# writes the same values), so a backward handed another forward's cache is refused:
+#   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
+#    reset_after, masked, 0 ...], 16 values.
+_HEADER = 16
+_TAG = 8191.0
+_CELLS = ("simple_rnn", "lstm", "gru")
+_FIELDS = (None, "cell", "N", "T", "C", "OC", "activation", "recurrent_activation", "go_backwards", "reset_after",
+           "recurrent_mask")
+
+
+def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after, masked):
+    h = np.zeros(_HEADER)
+    h[:11] = [_TAG, _CELLS.index(cell), N, T, C, OC, ACTIVATIONS.index(activation),
+              -1 if recurrent_activation is None else ACTIVATIONS.index(recurrent_activation), bool(go_backwards),
+              bool(reset_after) and cell == "gru", bool(masked)]
+    return h.astype(np.float32)  # the values the C++ cache holds, whatever the dtype
+
+
+def _describe(i, v):
+    if i == 1:
+        return _CELLS[int(v)] if v in (0, 1, 2) else "?"
+    if i in (6, 7):
+        return "none" if v < 0 else repr(ACTIVATIONS[int(v)])
+    if i == 10:
+        return "given" if v else "None"
+    if i >= 8:
+        return str(bool(v))
+    return str(int(v))
+
+
 def cache_size(cell, N, T, C, OC):
-    """Floats in the forward cache of ``cell`` ("simple_rnn", "lstm" or "gru")."""
-    return sum(int(np.prod(shape)) for shape in _cache_shapes(cell, N, T, C, OC))
+    """Floats in the forward cache of ``cell`` ("simple_rnn", "lstm" or "gru"), header included."""
+    return _HEADER + sum(int(np.prod(shape)) for shape in _cache_shapes(cell, N, T, C, OC))
 
 
 def _new_z(xt, h0, OC, dtype):
@@ -132,13 +165,24 @@ def _new_z(xt, h0, OC, dtype):
     return Z
 
 
-def _split_cache(cache, cell, N, T, C, OC, dtype, op):
+def _split_cache(cache, header, dtype, op):
+    """The parts of a forward's cache, after checking it was made by a forward like this one
+    (``header``: _header of this backward's own shapes and arguments)."""
+    cell, N, T, C, OC = _CELLS[int(header[1])], *(int(v) for v in header[2:6])
     cache = as_float(cache, dtype, op, "cache").reshape(-1)
     want = cache_size(cell, N, T, C, OC)
     if cache.size != want:
         raise ValueError(f"{op}: cache must be the forward pass's cache of {want} values for N={N}, T={T}, "
                          f"C={C}, OC={OC}. Received: cache.size={cache.size}")
-    parts, off = [], 0
+    there = cache[:_HEADER].astype(np.float32)
+    if there[0] != _TAG:
+        raise ValueError(f"{op}: cache is not a recurrent forward pass's cache (its header is missing)")
+    for i in range(1, 11):
+        if there[i] != header[i]:
+            raise ValueError(f"{op}: cache comes from a different forward pass: {_FIELDS[i]} was "
+                             f"{_describe(i, there[i])} there, {_describe(i, header[i])} here (a backward must get "
+                             "its own forward's cache and arguments)")
+    parts, off = [], _HEADER
     shapes = _cache_shapes(cell, N, T, C, OC)
     for shape in shapes:
         n = int(np.prod(shape))
@@ -147,8 +191,8 @@ def _split_cache(cache, cell, N, T, C, OC, dtype, op):
     return parts
 
 
-def _pack(*arrays):
-    return np.concatenate([a.reshape(-1) for a in arrays])
+def _pack(header, *arrays):
+    return np.concatenate([header.astype(arrays[0].dtype)] + [a.reshape(-1) for a in arrays])
 
 
 def _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op):
@@ -196,7 +240,8 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
     for s in range(T):
         H[s + 1] = _act(P[s] + (H[s] * m) @ u, activation)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    return h_seq, H[T].copy(), _pack(Z)
+    header = _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False, recurrent_mask is not None)
+    return h_seq, H[T].copy(), _pack(header, Z)
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
@@ -206,7 +251,8 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
-    (Z,) = _split_cache(cache, "simple_rnn", N, T, C, OC, dtype, op)
+    (Z,) = _split_cache(cache, _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False,
+                                       recurrent_mask is not None), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dA = np.empty((T, N, OC), dtype)
@@ -250,7 +296,9 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
         H[s + 1] = o * A[s]
         G[s] = np.concatenate([i, f, g, o], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    return h_seq, H[T].copy(), Cs[T].copy(), _pack(Z, Cs, G, A)
+    header = _header("lstm", N, T, C, OC, activation, recurrent_activation, go_backwards, False,
+                     recurrent_mask is not None)
+    return h_seq, H[T].copy(), Cs[T].copy(), _pack(header, Z, Cs, G, A)
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
@@ -261,7 +309,8 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
-    Z, Cs, G, A = _split_cache(cache, "lstm", N, T, C, OC, dtype, op)
+    Z, Cs, G, A = _split_cache(cache, _header("lstm", N, T, C, OC, activation, recurrent_activation, go_backwards,
+                                              False, recurrent_mask is not None), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dc = _state(dc_last, N, OC, dtype, op, "dc_last").copy()
@@ -321,7 +370,9 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
         H[s + 1] = z * hp + (1 - z) * hh
         G[s] = np.concatenate([z, r, hh], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    return h_seq, H[T].copy(), _pack(Z, G, E)
+    header = _header("gru", N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after,
+                     recurrent_mask is not None)
+    return h_seq, H[T].copy(), _pack(header, Z, G, E)
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
@@ -335,7 +386,8 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
     masks = _recurrent_mask(recurrent_mask, N, OC, dtype, op, per_gate=True)
     mz, mr, mh = masks
     uz, ur, uh = (u[:, k * OC:(k + 1) * OC] for k in range(3))
-    Z, G, E = _split_cache(cache, "gru", N, T, C, OC, dtype, op)
+    Z, G, E = _split_cache(cache, _header("gru", N, T, C, OC, activation, recurrent_activation, go_backwards,
+                                          reset_after, recurrent_mask is not None), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dP = np.empty((T, N, 3 * OC), dtype)  # gradient of the input projection x w + b_in
