@@ -198,7 +198,7 @@ const char* activation_name(Act act) {
 static double real_number(const py::object& obj, const char* op, const char* arg) {
     auto numpy_real = [&] {
         if (py::isinstance<py::array>(obj) || !py::hasattr(obj, "dtype")) return false;
-        const char kind = py::reinterpret_borrow<py::object>(obj.attr("dtype")).attr("kind").cast<std::string>()[0];
+        const char kind = obj.attr("dtype").attr("kind").cast<std::string>()[0];
         return kind == 'i' || kind == 'u' || kind == 'f';
     };
     if (py::isinstance<py::bool_>(obj) || !(py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj) || numpy_real()))
