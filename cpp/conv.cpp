@@ -580,12 +580,12 @@ class BackwardTiles {
             for (index_t o = 0; o < OC; o++) koff_t_[o] = o;
         }
         // each thread's slot
-        const index_t parts[] = {Carver::floats(Mt * OC, 4),
-                                 Carver::floats(nt * extra_per_image, 4),
-                                 Carver::floats(grad_partial_floats(Mt, OC), 4),
-                                 Carver::floats(nt * xfloats, 4),
-                                 flipped ? Carver::floats(nt * padded_image_floats(pt_, OC), 4) : 0,
-                                 dx_algo_ == InputGrad::Dcol ? Carver::floats(Mt * K, 4) : 0,
+        const index_t parts[] = {Carver::floats(Mt * OC),
+                                 Carver::floats(nt * extra_per_image),
+                                 Carver::floats(grad_partial_floats(Mt, OC)),
+                                 Carver::floats(nt * xfloats),
+                                 flipped ? Carver::floats(nt * padded_image_floats(pt_, OC)) : 0,
+                                 dx_algo_ == InputGrad::Dcol ? Carver::floats(Mt * K) : 0,
                                  Carver::floats(K + 16, sizeof(float*)),
                                  by_rows ? Carver::floats(Mt + 16, sizeof(float*)) : 0,
                                  Carver::floats(Mt, 8)};
@@ -791,8 +791,8 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
     // one task per image: its convolution output (in the thread's own L2-sized buffer) is pooled
     // right away; the kernels called inside run serially (they see an active parallel region)
     const Padded p = padded_geometry(s);
-    const index_t xfloats = p.needed ? Carver::floats(padded_image_floats(p, s.C), 4) : 0;
-    const index_t per_thread = xfloats + Carver::floats(P * OC, 4);
+    const index_t xfloats = p.needed ? Carver::floats(padded_image_floats(p, s.C)) : 0;
+    const index_t per_thread = xfloats + Carver::floats(P * OC);
     const index_t K = taps(s) * s.C;
     int64_t* koff = Carver::slot(2, Carver::floats(K, 8)).take<int64_t>(K);
     tap_offsets(koff, s, p.needed ? p.dims : s.in);

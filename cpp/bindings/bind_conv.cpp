@@ -28,11 +28,10 @@ Layouts layouts(int nd) {
 
 std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 
-// An integer-like Python object (int, NumPy integer; never bool or float) as int64.
+// An integer-like Python object (int, NumPy integer; never bool or float); read with saturated_index.
 bool is_integer(py::handle item) {
     return !py::isinstance<py::bool_>(item) && (py::isinstance<py::int_>(item) || py::hasattr(item, "__index__"));
 }
-int64_t integer_value(py::handle item) { return saturated_index(item); }
 
 // An int or a sequence of nd ints (Keras accepts both), each >= 1.
 constexpr int64_t kMaxGeometry = (int64_t(1) << 31) - 1;
@@ -43,7 +42,7 @@ std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const
         if (!is_integer(item))
             fail_type(std::string(op) + ": " + arg + " must be an int or a tuple of " + std::to_string(nd) +
                       " ints. Received: " + arg + "=" + py::repr(obj).cast<std::string>());
-        return integer_value(item);
+        return saturated_index(item);
     };
     if (is_integer(obj) && !py::isinstance<py::sequence>(obj)) {
         v.assign((size_t)nd, as_int(obj));
@@ -256,7 +255,7 @@ std::vector<int64_t> shape_arg(py::handle obj, int ndim, const char* layout, con
         if (!is_integer(item))
             fail_type(std::string(op) + ": x_shape must be a tuple of ints " + layout + ". Received: x_shape=" +
                       py::repr(obj).cast<std::string>());
-        v.push_back(integer_value(item));
+        v.push_back(saturated_index(item));
         if (v.back() == std::numeric_limits<int64_t>::max() || v.back() == std::numeric_limits<int64_t>::min())
             fail_value(std::string(op) + ": x_shape's sizes must be below 2**63. Received: x_shape=" +
                        py::repr(obj).cast<std::string>());
