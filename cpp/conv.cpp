@@ -190,11 +190,30 @@ const ConvKernelInfo& gather_kernel_info() { return conv_kernels(); }
 constexpr index_t kTileFloats = index_t(1) << 20;          // forward: padded images per tile, about 4 MB
 constexpr index_t kBackwardTileFloats = index_t(1) << 18;  // backward: images, dz, padded dz: about 1 MB (L2)
 constexpr index_t kChunkPixels = 96;               // output pixels per task: 16, 12 or 8 row tiles
-constexpr index_t kBlockK = 128;                    // k values per B block: 128 × 64 floats = 32 KB (L1)
-// Pixels per weight-gradient k block: its dz rows (64 × 64 floats = 16 KB) and the input lines the
-// gathered rows touch (one 256-byte pixel row per pixel and tap) must share L1; interleaved in one
-// process on the notes' 64 -> 64 layer, 64 pixels ran 1.2x faster than 128 on one and two threads.
-constexpr index_t kWeightGradPixels = 64;
+
+// The kernels' B in column panels of NR: panel j holds columns [j·NR, j·NR + NR) of B (rows × cols,
+// row stride ld), row after row, zero-padded to NR; so the panel of columns from j0 starts at
+// dst + j0·rows. Each k step then reads one contiguous NR-float row: read in place, a 16-column
+// block of a 64-wide B touches every 4th cache line, a quarter of the L1's sets, and the AVX2
+// forward ran 1.10-1.15x slower on Zen 3 (32 KB, 8-way L1).
+index_t panel_floats(index_t rows, index_t cols, index_t NR) { return rows * ((cols + NR - 1) / NR * NR); }
+
+void pack_panels(float* dst, const float* src, index_t rows, index_t cols, index_t ld, index_t NR) {
+    for (index_t j0 = 0; j0 < cols; j0 += NR) {
+        const index_t nb = std::min(NR, cols - j0);
+        float* d = dst + j0 * rows;  // seek to the panel
+        for (index_t r = 0; r < rows; r++, d += NR) {
+            std::memcpy(d, src + r * ld + j0, sizeof(float) * nb);
+            std::fill(d + nb, d + NR, 0.0f);
+        }
+    }
+}
+
+// n cut into equal blocks of at most `most` (no short last block): the block length.
+index_t balanced_block(index_t n, index_t most) {
+    const index_t blocks = (n + most - 1) / most;
+    return (n + blocks - 1) / blocks;
+}
 
 // A zero-padded copy of the images that holds every window: dims (Dp, Hp, Wp) and where the
 // input starts inside it. needed = false when the input itself already holds every window.
@@ -274,13 +293,14 @@ void pixel_offsets(int64_t* base, const ConvShape& s, const index_t dims[3], ind
     }
 }
 
-// y (nt·P, OC) = act(gather(src) · w + b) for the nt padded images in src; koff from tap_offsets.
-// Tasks are chunks of kChunkPixels output pixels (disjoint rows of y); within a chunk each
-// 128-row block of w stays in L1 while every row tile of the chunk uses it.
+// y (nt·P, OC) = act(gather(src) · w + b) for the nt padded images in src; koff from tap_offsets,
+// wp: w (K × OC) in B panels. Tasks are chunks of kChunkPixels output pixels (disjoint rows of y);
+// within a chunk each k block of a panel stays in cache while every row tile of the chunk uses it.
 void gather_forward(float* y, const float* src, const index_t dims[3], const ConvShape& s, index_t nt,
-                    const float* w, const float* b, Act act, float alpha, const int64_t* koff) {
+                    const float* wp, const float* b, Act act, float alpha, const int64_t* koff) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t M = nt * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    const index_t NR = kern.NR, k_block = balanced_block(K, kern.k_block);
     const index_t chunks = (M + kChunkPixels - 1) / kChunkPixels;
     const bool relu = act == Act::Relu;
     const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
@@ -295,14 +315,14 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
         pixel_offsets(base, s, dims, m0, count);
         for (index_t i = 0; i < kChunkPixels + 16; i++) rows[i] = src + base[i < count ? i : 0];
         float* yc = y + m0 * OC;  // seek to the chunk's first output row
-        for (index_t ob = 0; ob < OC; ob += kern.NR) {
-            const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+        for (index_t ob = 0; ob < OC; ob += NR) {
+            const index_t nb = std::min(NR, OC - ob);
             const index_t MR = kern.mr(nb);
-            for (index_t kb = 0; kb < K; kb += kBlockK) {
-                const index_t kc = std::min(kBlockK, K - kb);
+            for (index_t kb = 0; kb < K; kb += k_block) {
+                const index_t kc = std::min(k_block, K - kb);
                 const bool last = kb + kc == K;
                 for (index_t i = 0; i < count; i += MR)
-                    kern.kernel(kc, rows + i, koff + kb, w + kb * OC + ob, OC, yc + i * OC + ob, OC,
+                    kern.kernel(kc, rows + i, koff + kb, wp + ob * K + kb * NR, NR, yc + i * OC + ob, OC,
                                 std::min(MR, count - i), nb, kb > 0, last && b ? b + ob : nullptr, last && relu);
             }
         }
@@ -312,23 +332,40 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
 }
 
 // dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile, pixels in order, on the
-// calling thread; rows: K + 16 pointers, pix: the pixels' offsets in src.
-void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz, const ConvShape& s,
+// calling thread; rows: K + 16 pointers, pix: the pixels' offsets in src, dzp: dz (M × OC) in B
+// panels. The pixels (k) go in blocks of at most kern.grad_pixels: a block's dz rows and the
+// input lines its gathered rows touch share L1.
+void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dzp, const ConvShape& s,
                         index_t M) {
     const ConvKernelInfo& kern = gather_kernel_info();
-    const index_t K = taps(s) * s.C, OC = s.OC;
-    // k blocks of at most kWeightGradPixels, all about the same size (no short last block)
-    const index_t blocks = (M + kWeightGradPixels - 1) / kWeightGradPixels, per_block = (M + blocks - 1) / blocks;
-    for (index_t ob = 0; ob < OC; ob += kern.NR) {
-        const index_t nb = std::min<index_t>(kern.NR, OC - ob);
+    const index_t K = taps(s) * s.C, OC = s.OC, NR = kern.NR;
+    const index_t per_block = balanced_block(M, kern.grad_pixels);
+    for (index_t ob = 0; ob < OC; ob += NR) {
+        const index_t nb = std::min(NR, OC - ob);
         const index_t MR = kern.mr(nb);
         for (index_t pb = 0; pb < M; pb += per_block) {
             const index_t kc = std::min(per_block, M - pb);
             for (index_t r = 0; r < K; r += MR)
-                kern.kernel(kc, rows + r, pix + pb, dz + pb * OC + ob, OC, dw + r * OC + ob, OC, std::min(MR, K - r), nb,
-                            true, nullptr, false);
+                kern.kernel(kc, rows + r, pix + pb, dzp + ob * M + pb * NR, NR, dw + r * OC + ob, OC, std::min(MR, K - r),
+                            nb, true, nullptr, false);
         }
     }
+}
+
+// The forward's tables, in scratch slot 2: koff (tap_offsets over dims) and wp, w in B panels.
+struct ForwardTables {
+    int64_t* koff;
+    float* wp;
+};
+ForwardTables forward_tables(const ConvShape& s, const float* w, const index_t dims[3]) {
+    const index_t K = taps(s) * s.C, NR = gather_kernel_info().NR;
+    Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(panel_floats(K, s.OC, NR)));
+    ForwardTables t;
+    t.koff = shared.take<int64_t>(K);
+    t.wp = shared.take<float>(panel_floats(K, s.OC, NR));
+    tap_offsets(t.koff, s, dims);
+    pack_panels(t.wp, w, K, s.OC, s.OC, NR);
+    return t;
 }
 
 // The implicit path needs a padded image (and its gradient) to fit the workspace tile.
@@ -352,14 +389,16 @@ ConvShape transposed_shape(const ConvShape& s) {
     return t;
 }
 
-// wf (KD, KH, KW, OC, C) = w (KD, KH, KW, C, OC) with the taps reversed and each tap transposed.
-void flip_kernel(float* wf, const float* w, const ConvShape& s) {
-    const index_t T = taps(s), C = s.C, OC = s.OC;
-    for (index_t i = 0; i < T; i++) {
-        const float* src = w + (T - 1 - i) * C * OC;
-        float* dst = wf + i * OC * C;
+// wt (KD, KH, KW, OC, C) = w (KD, KH, KW, C, OC) with each tap transposed (and the taps reversed
+// when flip), as a (taps·OC × C) matrix in B panels of NR: the block of tap t for the columns from
+// c0 is at wt + c0·taps·OC + t·OC·NR.
+void transpose_taps(float* wt, const float* w, const ConvShape& s, bool flip, index_t NR) {
+    const index_t T = taps(s), C = s.C, OC = s.OC, rows = T * OC;
+    std::fill(wt, wt + panel_floats(rows, C, NR), 0.0f);
+    for (index_t t = 0; t < T; t++) {
+        const float* src = w + (flip ? T - 1 - t : t) * C * OC;  // seek to the tap
         for (index_t c = 0; c < C; c++)
-            for (index_t o = 0; o < OC; o++) dst[o * C + c] = src[c * OC + o];
+            for (index_t o = 0; o < OC; o++) wt[(c / NR * NR) * rows + (t * OC + o) * NR + c % NR] = src[c * OC + o];
     }
 }
 
@@ -417,22 +456,21 @@ static void conv_forward_im2col(float* y, const float* x, const float* w, const 
 void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
                   float alpha) {
     // y (N, OD, OH, OW, OC) = act(x (N, D, H, W, C) ⊛ w (KD, KH, KW, C, OC) + b (OC,))
-    const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
+    const index_t M = s.N * out_pixels(s), OC = s.OC;
     if (!use_implicit(s)) {
         conv_forward_im2col(y, x, w, b, s, act, alpha);
     } else {
         const Padded p = padded_geometry(s);
         const index_t per_image = padded_image_floats(p, s.C);
         const index_t nt = p.needed ? std::max<index_t>(1, kTileFloats / per_image) : s.N;
-        int64_t* koff = Carver::slot(2, Carver::floats(K, 8)).take<int64_t>(K);
-        tap_offsets(koff, s, p.needed ? p.dims : s.in);
+        const ForwardTables tables = forward_tables(s, w, p.needed ? p.dims : s.in);
         float* buf = p.needed ? thread_scratch(1, (size_t)(nt * per_image)) : nullptr;
         for (index_t n0 = 0; n0 < s.N; n0 += nt) {
             const index_t cnt = std::min(nt, s.N - n0);
             if (p.needed) pad_images(buf, x, s, p, n0, cnt);
             const float* src = p.needed ? buf : x + n0 * in_pixels(s) * s.C;
-            gather_forward(y + n0 * out_pixels(s) * OC, src, p.needed ? p.dims : s.in, s, cnt, w, b, act, alpha,
-                           koff);
+            gather_forward(y + n0 * out_pixels(s) * OC, src, p.needed ? p.dims : s.in, s, cnt, tables.wp, b, act,
+                           alpha, tables.koff);
         }
     }
     if (act == Act::Softmax) activation_forward(y, y, M, OC, Act::Softmax, alpha);
@@ -445,7 +483,7 @@ static void conv_input_grad_flipped(float* dx, const float* dz, const float* w, 
     // the im2col path's unit-stride dx: a forward convolution of dz with the flipped kernel
     const ConvShape t = transposed_shape(s);
     float* wf = thread_scratch(2, (size_t)(taps(s) * s.C * s.OC));
-    flip_kernel(wf, w, s);
+    transpose_taps(wf, w, s, true, s.C);  // one panel as wide as C: row-major (T·OC × C)
     conv_forward_im2col(dx, dz, wf, nullptr, t, Act::Linear, 0.0f);
 }
 
@@ -527,6 +565,7 @@ class BackwardTiles {
     // One thread's workspace; dz and extra are the caller's (see run).
     struct Slot {
         float* dz;       // nt·P·OC floats
+        float* dzp;      // the tile's dz in B panels (the weight gradient's B)
         float* extra;    // nt·extra_per_image floats
         float* partial;  // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
         float* xbuf;     // the padded images (when padding is needed)
@@ -558,29 +597,26 @@ class BackwardTiles {
         tiles_ = (s.N + nt - 1) / nt;
         groups_ = std::min(groups_, tiles_);
         threads_ = (int)std::min<index_t>({num_threads(), groups_, kMaxSlots});
-        const index_t Mt = nt * P, Kt = taps(s) * OC;
+        const index_t Mt = nt * P, Kt = taps(s) * OC, NR = gather_kernel_info().NR;
         // the shared tables: k offsets, the flipped kernel or wᵀ tap by tap, identity offsets
-        Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(K * OC) + Carver::floats(std::max(Kt, OC), 8) +
-                                            Carver::floats(groups_ * K * OC) + Carver::floats(groups_ * OC));
+        Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(panel_floats(Kt, s.C, NR)) +
+                                            Carver::floats(std::max(Kt, OC), 8) + Carver::floats(groups_ * K * OC) +
+                                            Carver::floats(groups_ * OC));
         koff_ = shared.take<int64_t>(K);
         tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
-        wf_ = shared.take<float>(K * OC);
+        wf_ = shared.take<float>(panel_floats(Kt, s.C, NR));
         koff_t_ = shared.take<int64_t>(std::max(Kt, OC));
         dw_parts_ = shared.take<float>(groups_ * K * OC);
         db_parts_ = shared.take<float>(groups_ * OC);
+        if (flipped || by_rows) transpose_taps(wf_, w, s, flipped, NR);
         if (flipped) {
-            flip_kernel(wf_, w, s);
             tap_offsets(koff_t_, t_, pt_.dims);
         } else if (by_rows) {
-            // wt (KD, KH, KW, OC, C) = each tap of w transposed: one contiguous (OC × C) B block per
-            // tap; koff (OC,) = 0, 1, ...: the A rows are dz pixels
-            for (index_t t = 0; t < taps(s); t++)
-                for (index_t c = 0; c < s.C; c++)
-                    for (index_t o = 0; o < OC; o++) wf_[(t * OC + o) * s.C + c] = w[(t * s.C + c) * OC + o];
-            for (index_t o = 0; o < OC; o++) koff_t_[o] = o;
+            for (index_t o = 0; o < OC; o++) koff_t_[o] = o;  // the A rows are dz pixels: k = their channels
         }
         // each thread's slot
         const index_t parts[] = {Carver::floats(Mt * OC),
+                                 Carver::floats(panel_floats(Mt, OC, NR)),
                                  Carver::floats(nt * extra_per_image),
                                  Carver::floats(grad_partial_floats(Mt, OC)),
                                  Carver::floats(nt * xfloats),
@@ -596,6 +632,7 @@ class BackwardTiles {
             Carver c(base + t * slot_floats, slot_floats);
             Slot sl;
             sl.dz = c.take<float>(Mt * OC);
+            sl.dzp = c.take<float>(panel_floats(Mt, OC, NR));
             sl.extra = c.take<float>(nt * extra_per_image);
             sl.partial = c.take<float>(grad_partial_floats(Mt, OC));
             sl.xbuf = c.take<float>(nt * xfloats);
@@ -665,7 +702,9 @@ class BackwardTiles {
         const float* src = p_.needed ? sl.xbuf : x + n0 * S * s.C;
         for (index_t r = 0; r < K + 16; r++) sl.rows[r] = src + koff_[r < K ? r : 0];
         pixel_offsets(sl.pix, s, p_.needed ? p_.dims : s.in, 0, M);
-        gather_weight_grad(dw_part, sl.rows, sl.pix, g, s, M);
+        const index_t NR = gather_kernel_info().NR;
+        pack_panels(sl.dzp, g, M, s.OC, s.OC, NR);
+        gather_weight_grad(dw_part, sl.rows, sl.pix, sl.dzp, s, M);
         if (dx_algo_ == InputGrad::None) return;
         if (dx_algo_ == InputGrad::Flipped) {
             ConvShape tt = t_;
@@ -687,8 +726,8 @@ class BackwardTiles {
             for (index_t cb = 0; cb < C; cb += kern.NR) {
                 const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
                 for (index_t i = 0; i < M; i += MR)
-                    kern.kernel(OC, sl.scatter_rows + i, koff_t_, wf_ + t * OC * C + cb, C, sl.dcol + i * K + t * C + cb,
-                                K, std::min(MR, M - i), nb, false, nullptr, false);
+                    kern.kernel(OC, sl.scatter_rows + i, koff_t_, wf_ + (cb * taps(s) + t * kern.NR) * OC, kern.NR,
+                                sl.dcol + i * K + t * C + cb, K, std::min(MR, M - i), nb, false, nullptr, false);
             }
         std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
         col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
@@ -716,7 +755,7 @@ class BackwardTiles {
                     if (lo >= hi) continue;
                     for (index_t cb = 0; cb < C; cb += kern.NR) {
                         const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
-                        const float* b = wf_ + tap * OC * C + cb;  // the tap's wᵀ, columns [cb, cb + nb)
+                        const float* b = wf_ + (cb * taps(s) + tap * kern.NR) * OC;  // the tap's wᵀ, columns [cb, cb + nb)
                         for (index_t od = 0; od < s.out[0]; od++) {
                             const index_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
                             if (id < 0 || id >= s.in[0]) continue;
@@ -726,7 +765,7 @@ class BackwardTiles {
                                 const index_t r = (od * OH + oh) * OW;
                                 float* c = dxn + ((id * H + ih) * W + lo * sw + shift) * C + cb;  // seek to (id, ih, iw(lo))
                                 for (index_t ow = lo; ow < hi; ow += MR)
-                                    kern.kernel(OC, rows + r + ow, koff_t_, b, C, c + (ow - lo) * sw * C, sw * C,
+                                    kern.kernel(OC, rows + r + ow, koff_t_, b, kern.NR, c + (ow - lo) * sw * C, sw * C,
                                                 std::min(MR, hi - ow), nb, true, nullptr, false);
                             }
                         }
@@ -744,7 +783,7 @@ class BackwardTiles {
     int threads_ = 1;
     Slot slots_[kMaxSlots];
     int64_t *koff_ = nullptr, *koff_t_ = nullptr;
-    // wf_: the flipped kernel (Flipped) or wᵀ tap by tap (Scatter, Dcol); koff_t_: the matching k offsets
+    // wf_: wᵀ tap by tap in B panels, taps reversed for Flipped (transpose_taps); koff_t_: the matching k offsets
     float *wf_ = nullptr, *dw_parts_ = nullptr, *db_parts_ = nullptr;
 };
 
@@ -793,9 +832,7 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
     const Padded p = padded_geometry(s);
     const index_t xfloats = p.needed ? Carver::floats(padded_image_floats(p, s.C)) : 0;
     const index_t per_thread = xfloats + Carver::floats(P * OC);
-    const index_t K = taps(s) * s.C;
-    int64_t* koff = Carver::slot(2, Carver::floats(K, 8)).take<int64_t>(K);
-    tap_offsets(koff, s, p.needed ? p.dims : s.in);
+    const ForwardTables tables = forward_tables(s, w, p.needed ? p.dims : s.in);
     int threads = num_threads();
     if (threads > s.N) threads = (int)s.N;
     float* buf = thread_scratch(1, (size_t)(threads * per_thread));
@@ -805,7 +842,7 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
         float* yt = mine + xfloats;
         if (p.needed) pad_images(mine, x, s, p, n, 1);
         const float* src = p.needed ? mine : x + n * in_pixels(s) * s.C;
-        gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, w, b, act, alpha, koff);
+        gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, tables.wp, b, act, alpha, tables.koff);
         PoolShape pt = ps;
         pt.N = 1;
         maxpool_forward(y + n * Op * OC, argmax + n * Op * OC, yt, pt);

@@ -12,7 +12,8 @@
 // Input gradient (scatter): i = the dz pixels of one output row, p = output channels, B = wᵀ's
 // block for one tap, C = the input pixels they read (ldc = stride·C), accumulated into dx.
 // rows must hold MR(n) readable pointers (the caller repeats a valid one past m); B and C are
-// touched only in columns j < n, C only in rows i < m.
+// touched only in columns j < n, C only in rows i < m. conv.cpp passes B packed in column panels
+// of NR (ldb = NR), so each k step reads one contiguous row of the panel.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,10 @@ struct ConvKernelInfo {
     const char* name;
     int NR;                // widest column block
     int (*mr)(int64_t n);  // rows per tile for a column block of width n <= NR
+    // k steps per call, at most (conv.cpp cuts k into balanced blocks): each call ends with a read-
+    // modify-write of its C tile, so longer is cheaper until B's rows no longer stream well
+    int k_block;       // forward and input gradient (k = taps · channels)
+    int grad_pixels;   // weight gradient (k = output pixels)
     ConvGatherKernel kernel;
     MaxUpdateKernel max_update;
 };

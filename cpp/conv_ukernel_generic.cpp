@@ -52,6 +52,6 @@ void max_update_generic(float* y, int32_t* argmax, const float* x, int32_t p, in
 
 }  // namespace
 
-const ConvKernelInfo conv_kernel_generic = {"generic", NR, mr_generic, kernel_generic, max_update_generic};
+const ConvKernelInfo conv_kernel_generic = {"generic", NR, mr_generic, 128, 64, kernel_generic, max_update_generic};
 
 }  // namespace fastnn

@@ -108,6 +108,10 @@ CASES_2D = [
     (1, (1, 9), 3, (1, 3), 5, (1, 2), "same", (1, 1)),
     (7, (28, 28), 1, (3, 3), 16, (1, 1), "valid", (1, 1)),
     (2, (7, 9), 80, (3, 3), 5, (2, 1), "same", (1, 1)),  # C > 64: dx's scatter takes two column blocks
+    # OC over the kernels' column blocks (16 AVX2/generic, 64 AVX-512) with a partial last one: the
+    # forward's and the weight gradient's B panels past the first
+    (2, (7, 6), 5, (3, 3), 20, (1, 1), "same", (1, 1)),
+    (1, (6, 7), 3, (3, 3), 70, (1, 1), "valid", (1, 1)),
 ]
 
 
