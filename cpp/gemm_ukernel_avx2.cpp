@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "gemm_ukernel.h"
 
@@ -86,7 +87,10 @@ void ukernel_rows_a_avx2(int64_t k, const float* A, int64_t lda, const float* Bp
 // of A for 8 FMAs, so it stays FMA-bound without packing.
 constexpr int DMR = 4;
 
-void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B, int64_t ldb, float* C,
+// FULL: n == NR, so B and C are read and written without masks (vmaskmovps stores are microcoded
+// on AMD cores); otherwise B's columns past n load as zeros and C goes through a spilled tile.
+template <bool FULL>
+void direct_tile(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B, int64_t ldb, float* C,
                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
     // Rows past m alias row 0 (valid memory; their results are never stored).
     const float* a[DMR];
@@ -99,7 +103,8 @@ void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const fl
 #pragma GCC unroll 4
     for (int i = 0; i < DMR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t p = 0; p < k; p++, B += ldb) {
-        const __m256 b0 = _mm256_maskload_ps(B, m0), b1 = _mm256_maskload_ps(B + 8, m1);
+        const __m256 b0 = FULL ? _mm256_loadu_ps(B) : _mm256_maskload_ps(B, m0);
+        const __m256 b1 = FULL ? _mm256_loadu_ps(B + 8) : _mm256_maskload_ps(B + 8, m1);
         const int64_t off = p * cs_a;
 #pragma GCC unroll 4
         for (int i = 0; i < DMR; i++) {
@@ -114,13 +119,28 @@ void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const fl
         if (i >= m) break;
         float* c = C + i * ldc;
         __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
-        if (beta != 0.0f) {
-            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c, m0), r0);
-            r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + 8, m1), r1);
+        if (FULL) {
+            if (beta != 0.0f) {
+                r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), r0);
+                r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), r1);
+            }
+            _mm256_storeu_ps(c, r0);
+            _mm256_storeu_ps(c + 8, r1);
+        } else {
+            alignas(32) float row[NR];
+            _mm256_store_ps(row, r0);
+            _mm256_store_ps(row + 8, r1);
+            for (int64_t j = 0; j < n; j++) c[j] = beta != 0.0f ? std::fma(beta, c[j], row[j]) : row[j];  // as fmadd above
         }
-        _mm256_maskstore_ps(c, m0, r0);
-        _mm256_maskstore_ps(c + 8, m1, r1);
     }
+}
+
+void direct_avx2(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B, int64_t ldb, float* C,
+                 int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
+    if (n == NR)
+        direct_tile<true>(k, A, rs_a, cs_a, B, ldb, C, ldc, m, n, alpha, beta);
+    else
+        direct_tile<false>(k, A, rs_a, cs_a, B, ldb, C, ldc, m, n, alpha, beta);
 }
 
 // Dot kernel (gemm_ukernel.h), DOT_MR = 4 rows × up to 2 columns per block: 8 accumulators + 4 A
