@@ -190,6 +190,7 @@ const ConvKernelInfo& gather_kernel_info() { return conv_kernels(); }
 constexpr index_t kTileFloats = index_t(1) << 20;          // forward: padded images per tile, about 4 MB
 constexpr index_t kBackwardTileFloats = index_t(1) << 18;  // backward: images, dz, padded dz: about 1 MB (L2)
 constexpr index_t kChunkPixels = 96;               // output pixels per task: 16, 12 or 8 row tiles
+constexpr index_t kPackedGradMinRows = 32;         // weight gradients with K >= this read dz in B panels
 
 // The kernels' B in column panels of NR: panel j holds columns [j·NR, j·NR + NR) of B (rows × cols,
 // row stride ld), row after row, zero-padded to NR; so the panel of columns from j0 starts at
@@ -332,11 +333,12 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
 }
 
 // dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile, pixels in order, on the
-// calling thread; rows: K + 16 pointers, pix: the pixels' offsets in src, dzp: dz (M × OC) in B
-// panels. The pixels (k) go in blocks of at most kern.grad_pixels: a block's dz rows and the
-// input lines its gathered rows touch share L1.
-void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dzp, const ConvShape& s,
-                        index_t M) {
+// calling thread; rows: K + 16 pointers, pix: the pixels' offsets in src. dz (M × OC): the block of
+// columns from j0 at dz + j0·col_step, its rows ldb apart (B panels: col_step = M, ldb = NR; in
+// place: 1, OC). The pixels (k) go in blocks of at most kern.grad_pixels: a block's dz rows and
+// the input lines its gathered rows touch share L1.
+void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz, index_t col_step,
+                        index_t ldb, const ConvShape& s, index_t M) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t K = taps(s) * s.C, OC = s.OC, NR = kern.NR;
     const index_t per_block = balanced_block(M, kern.grad_pixels);
@@ -346,8 +348,8 @@ void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix,
         for (index_t pb = 0; pb < M; pb += per_block) {
             const index_t kc = std::min(per_block, M - pb);
             for (index_t r = 0; r < K; r += MR)
-                kern.kernel(kc, rows + r, pix + pb, dzp + ob * M + pb * NR, NR, dw + r * OC + ob, OC, std::min(MR, K - r),
-                            nb, true, nullptr, false);
+                kern.kernel(kc, rows + r, pix + pb, dz + ob * col_step + pb * ldb, ldb, dw + r * OC + ob, OC,
+                            std::min(MR, K - r), nb, true, nullptr, false);
         }
     }
 }
@@ -565,7 +567,7 @@ class BackwardTiles {
     // One thread's workspace; dz and extra are the caller's (see run).
     struct Slot {
         float* dz;       // nt·P·OC floats
-        float* dzp;      // the tile's dz in B panels (the weight gradient's B)
+        float* dzp;      // the tile's dz in B panels (the weight gradient's B when K >= kPackedGradMinRows)
         float* extra;    // nt·extra_per_image floats
         float* partial;  // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
         float* xbuf;     // the padded images (when padding is needed)
@@ -616,7 +618,7 @@ class BackwardTiles {
         }
         // each thread's slot
         const index_t parts[] = {Carver::floats(Mt * OC),
-                                 Carver::floats(panel_floats(Mt, OC, NR)),
+                                 K >= kPackedGradMinRows ? Carver::floats(panel_floats(Mt, OC, NR)) : 0,
                                  Carver::floats(nt * extra_per_image),
                                  Carver::floats(grad_partial_floats(Mt, OC)),
                                  Carver::floats(nt * xfloats),
@@ -632,7 +634,7 @@ class BackwardTiles {
             Carver c(base + t * slot_floats, slot_floats);
             Slot sl;
             sl.dz = c.take<float>(Mt * OC);
-            sl.dzp = c.take<float>(panel_floats(Mt, OC, NR));
+            sl.dzp = K >= kPackedGradMinRows ? c.take<float>(panel_floats(Mt, OC, NR)) : nullptr;
             sl.extra = c.take<float>(nt * extra_per_image);
             sl.partial = c.take<float>(grad_partial_floats(Mt, OC));
             sl.xbuf = c.take<float>(nt * xfloats);
@@ -702,9 +704,15 @@ class BackwardTiles {
         const float* src = p_.needed ? sl.xbuf : x + n0 * S * s.C;
         for (index_t r = 0; r < K + 16; r++) sl.rows[r] = src + koff_[r < K ? r : 0];
         pixel_offsets(sl.pix, s, p_.needed ? p_.dims : s.in, 0, M);
-        const index_t NR = gather_kernel_info().NR;
-        pack_panels(sl.dzp, g, M, s.OC, s.OC, NR);
-        gather_weight_grad(dw_part, sl.rows, sl.pix, sl.dzp, s, M);
+        // dz in B panels pays for its copy when many row tiles (K / MR) read each panel; a first layer
+        // (K = taps, one channel) has two, and its copy cost more than the strided reads
+        if (K >= kPackedGradMinRows) {
+            const index_t NR = gather_kernel_info().NR;
+            pack_panels(sl.dzp, g, M, s.OC, s.OC, NR);
+            gather_weight_grad(dw_part, sl.rows, sl.pix, sl.dzp, M, NR, s, M);
+        } else {
+            gather_weight_grad(dw_part, sl.rows, sl.pix, g, 1, s.OC, s, M);
+        }
         if (dx_algo_ == InputGrad::None) return;
         if (dx_algo_ == InputGrad::Flipped) {
             ConvShape tt = t_;
