@@ -203,9 +203,10 @@ void pack_panels(float* dst, const float* src, index_t rows, index_t cols, index
     for (index_t j0 = 0; j0 < cols; j0 += NR) {
         const index_t nb = std::min(NR, cols - j0);
         float* d = dst + j0 * rows;  // seek to the panel
-        for (index_t r = 0; r < rows; r++, d += NR) {
-            std::memcpy(d, src + r * ld + j0, sizeof(float) * nb);
-            std::fill(d + nb, d + NR, 0.0f);
+        for (index_t r = 0; r < rows; r++, d += NR) {  // rows of NR floats: a loop, not a memcpy call each
+            const float* from = src + r * ld + j0;
+            for (index_t j = 0; j < nb; j++) d[j] = from[j];
+            for (index_t j = nb; j < NR; j++) d[j] = 0.0f;
         }
     }
 }
@@ -734,8 +735,8 @@ class BackwardTiles {
             for (index_t cb = 0; cb < C; cb += kern.NR) {
                 const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
                 for (index_t i = 0; i < M; i += MR)
-                    kern.kernel(OC, sl.scatter_rows + i, koff_t_, wf_ + (cb * taps(s) + t * kern.NR) * OC, kern.NR,
-                                sl.dcol + i * K + t * C + cb, K, std::min(MR, M - i), nb, false, nullptr, false);
+                    kern.kernel(OC, sl.scatter_rows + i, koff_t_, wt_block(t, cb), kern.NR, sl.dcol + i * K + t * C + cb, K,
+                                std::min(MR, M - i), nb, false, nullptr, false);
             }
         std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
         col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
@@ -763,7 +764,7 @@ class BackwardTiles {
                     if (lo >= hi) continue;
                     for (index_t cb = 0; cb < C; cb += kern.NR) {
                         const index_t nb = std::min<index_t>(kern.NR, C - cb), MR = kern.mr(nb);
-                        const float* b = wf_ + (cb * taps(s) + tap * kern.NR) * OC;  // the tap's wᵀ, columns [cb, cb + nb)
+                        const float* b = wt_block(tap, cb);
                         for (index_t od = 0; od < s.out[0]; od++) {
                             const index_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
                             if (id < 0 || id >= s.in[0]) continue;
@@ -793,6 +794,11 @@ class BackwardTiles {
     int64_t *koff_ = nullptr, *koff_t_ = nullptr;
     // wf_: wᵀ tap by tap in B panels, taps reversed for Flipped (transpose_taps); koff_t_: the matching k offsets
     float *wf_ = nullptr, *dw_parts_ = nullptr, *db_parts_ = nullptr;
+
+    // Scatter and Dcol's B: tap t's wᵀ (OC × C), its columns from c0 (a multiple of NR) in wf_
+    const float* wt_block(index_t t, index_t c0) const {
+        return wf_ + (c0 * taps(s_) + t * gather_kernel_info().NR) * s_.OC;
+    }
 };
 
 }  // namespace
