@@ -568,7 +568,7 @@ class BackwardTiles {
     // One thread's workspace; dz and extra are the caller's (see run).
     struct Slot {
         float* dz;       // nt·P·OC floats
-        float* dzp;      // the tile's dz in B panels (the weight gradient's B when K >= kPackedGradMinRows)
+        float* dzp;      // the tile's dz in B panels (the weight gradient's B), null when K < kPackedGradMinRows
         float* extra;    // nt·extra_per_image floats
         float* partial;  // grad_partial_floats(nt·P, OC) floats for act_grad_and_bias
         float* xbuf;     // the padded images (when padding is needed)
@@ -601,6 +601,7 @@ class BackwardTiles {
         groups_ = std::min(groups_, tiles_);
         threads_ = (int)std::min<index_t>({num_threads(), groups_, kMaxSlots});
         const index_t Mt = nt * P, Kt = taps(s) * OC, NR = gather_kernel_info().NR;
+        const bool pack_dz = K >= kPackedGradMinRows;  // see tile()
         // the shared tables: k offsets, the flipped kernel or wᵀ tap by tap, identity offsets
         Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(panel_floats(Kt, s.C, NR)) +
                                             Carver::floats(std::max(Kt, OC), 8) + Carver::floats(groups_ * K * OC) +
@@ -619,7 +620,7 @@ class BackwardTiles {
         }
         // each thread's slot
         const index_t parts[] = {Carver::floats(Mt * OC),
-                                 K >= kPackedGradMinRows ? Carver::floats(panel_floats(Mt, OC, NR)) : 0,
+                                 pack_dz ? Carver::floats(panel_floats(Mt, OC, NR)) : 0,
                                  Carver::floats(nt * extra_per_image),
                                  Carver::floats(grad_partial_floats(Mt, OC)),
                                  Carver::floats(nt * xfloats),
@@ -635,7 +636,7 @@ class BackwardTiles {
             Carver c(base + t * slot_floats, slot_floats);
             Slot sl;
             sl.dz = c.take<float>(Mt * OC);
-            sl.dzp = K >= kPackedGradMinRows ? c.take<float>(panel_floats(Mt, OC, NR)) : nullptr;
+            sl.dzp = pack_dz ? c.take<float>(panel_floats(Mt, OC, NR)) : nullptr;
             sl.extra = c.take<float>(nt * extra_per_image);
             sl.partial = c.take<float>(grad_partial_floats(Mt, OC));
             sl.xbuf = c.take<float>(nt * xfloats);
@@ -707,7 +708,7 @@ class BackwardTiles {
         pixel_offsets(sl.pix, s, p_.needed ? p_.dims : s.in, 0, M);
         // dz in B panels pays for its copy when many row tiles (K / MR) read each panel; a first layer
         // (K = taps, one channel) has two, and its copy cost more than the strided reads
-        if (K >= kPackedGradMinRows) {
+        if (sl.dzp) {
             const index_t NR = gather_kernel_info().NR;
             pack_panels(sl.dzp, g, M, s.OC, s.OC, NR);
             gather_weight_grad(dw_part, sl.rows, sl.pix, sl.dzp, M, NR, s, M);

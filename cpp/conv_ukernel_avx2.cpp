@@ -99,7 +99,7 @@ void max_update_avx2(float* y, int32_t* argmax, const float* x, int32_t p, int64
 }  // namespace
 
 // k_block, grad_pixels: measured on Zen 3 (32 KB L1d), the 64 -> 64 3x3 layer, one thread: whole-K forward
-// calls (576) ran 1.13x faster than 128-step ones; 256-pixel weight-gradient blocks 1.18x faster than 64
+// calls (576) ran 1.13x faster than 128-step ones; 256-pixel weight-gradient blocks 1.10x faster than 64
 const ConvKernelInfo conv_kernel_avx2 = {"avx2-fma", 16, mr_avx2, 1024, 256, kernel_avx2, max_update_avx2};
 
 }  // namespace fastnn

@@ -88,7 +88,7 @@ void ukernel_rows_a_avx2(int64_t k, const float* A, int64_t lda, const float* Bp
 constexpr int DMR = 4;
 
 // FULL: n == NR, so B and C are read and written without masks (vmaskmovps stores are microcoded
-// on AMD cores); otherwise B's columns past n load as zeros and C goes through a spilled tile.
+// on AMD cores); otherwise B's columns past n load as zeros and each C row goes through a spilled row.
 template <bool FULL>
 void direct_tile(int64_t k, const float* A, int64_t rs_a, int64_t cs_a, const float* B, int64_t ldb, float* C,
                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
