@@ -63,7 +63,7 @@ def main(argv=None):
     print("validation: all shapes agree with float64 NumPy to float32 accuracy\n")
 
     rows = []
-    print(f"| M×K×N | thr | fastnn ms [p10-p90] | NumPy ms [p10-p90] | fastnn GFLOP/s | NumPy GFLOP/s | ratio | % peak |")
+    print("| M×K×N | thr | fastnn ms [p10-p90] | NumPy ms [p10-p90] | fastnn GFLOP/s | NumPy GFLOP/s | ratio | % peak |")
     print("|---|---|---|---|---|---|---|---|")
     for t in args.threads:
         peak = single if t == 1 else peak_all * t / max_threads

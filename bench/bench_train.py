@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -369,6 +368,60 @@ def torch_predict(model, X, batch):
     return time.perf_counter() - t0, torch.cat(outs).numpy()
 
 
+def reseed_training(seed):
+    """Seed the generators that training draws from (fit's shuffles; torch's shuffles and dropout)."""
+    fastnn.utils.set_random_seed(seed)
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def accuracy_runs(name, args, data, variant):
+    """Test accuracy of fastnn and PyTorch (``variant``: (label, channels_last), or None) trained
+    untimed for ``--epochs`` epochs from the same initial weights, once per extra seed
+    (``--accuracy-seeds``): one seed's accuracy carries a spread of a few tenths of a point."""
+    (x, y), (xt, yt) = data
+    runs = []
+    for seed in range(args.seed + 1, args.seed + 1 + args.accuracy_seeds):
+        fmodel = build_fastnn(name, seed)
+        run = {"seed": seed, "fastnn": None, "torch": None}
+        if variant is not None:
+            torch.manual_seed(seed)
+            tmodel, topt = build_torch(name, variant[1])
+            copy_weights_to_torch(name, fmodel, tmodel)
+        reseed_training(seed)
+        t0 = time.perf_counter()
+        for _ in range(args.epochs):
+            fastnn_train(fmodel, x, y)
+        run["fastnn"] = float(np.mean(fastnn_predict(fmodel, xt, args.infer_batch)[1] == yt))
+        if variant is not None:
+            X, Y = torch.from_numpy(x), torch.from_numpy(y)
+            for _ in range(args.epochs):
+                torch_train(tmodel, topt, X, Y)
+            run["torch"] = float(np.mean(torch_predict(tmodel, torch.from_numpy(xt), args.infer_batch)[1] == yt))
+        print(f"  accuracy seed {seed}: fastnn {run['fastnn']:.4f}"
+              + (f", {variant[0]} {run['torch']:.4f}" if variant is not None else "")
+              + f" after {args.epochs} epochs ({time.perf_counter() - t0:.0f} s)", flush=True)
+        runs.append(run)
+    return runs
+
+
+def accuracy_summary(name, rows, runs):
+    """Mean and sample standard deviation of the test accuracy over the timed run's seed and the
+    extra seeds, per library, and the mean paired difference fastnn - PyTorch (same seed)."""
+    f = next(r for r in rows if r["library"] == "fastnn")
+    t = next((r for r in rows if r["library"].startswith("torch")), None)
+    fa = [f["test_accuracy"]] + [r["fastnn"] for r in runs]
+    out = {"model": name, "seeds": len(fa), "fastnn": fa, "fastnn_mean": float(np.mean(fa)),
+           "fastnn_sd": float(np.std(fa, ddof=1)) if len(fa) > 1 else None}
+    if t is not None and all(r["torch"] is not None for r in runs):
+        ta = [t["test_accuracy"]] + [r["torch"] for r in runs]
+        d = np.subtract(fa, ta)
+        out.update({"torch_label": t["library"], "torch": ta, "torch_mean": float(np.mean(ta)),
+                    "torch_sd": float(np.std(ta, ddof=1)) if len(ta) > 1 else None,
+                    "diff_mean": float(d.mean()), "diff_sd": float(d.std(ddof=1)) if len(d) > 1 else None})
+    return out
+
+
 def warm_up(name, lib, x, y, seed, channels_last=False):
     """A few batches on a throw-away copy: first-call costs (allocators, thread start) untimed."""
     xs, ys = x[:3 * BATCH], y[:3 * BATCH]
@@ -436,8 +489,12 @@ def bench_model(name, args, data, rng):
     for v in variants:
         warm_up(name, "torch", x, y, seed, v["channels_last"])
 
+    # The NumPy backend before the timed epochs: building its model reseeds fastnn's generator.
+    numpy_row = bench_numpy(name, args, x, y, xt, seed) if not args.no_numpy else None
+    # Shuffles and torch's dropout masks come from the global generators: reseed them here so the
+    # trained models do not depend on what ran before (warm-ups, the NumPy backend, --no-numpy).
+    reseed_training(seed)
     f_times, order = [], ["fastnn"] + [v["label"] for v in variants]
-    numpy_row = None
     for epoch in range(args.epochs):
         if quick:
             idx = rng.choice(len(x), images, replace=False)
@@ -457,8 +514,6 @@ def bench_model(name, args, data, rng):
             print(f"  epoch {epoch + 1}/{args.epochs} {lib:<20} {t:8.2f} s"
                   + (f" for {images:,} images = {t * scale:.2f} s per epoch (extrapolated)" if quick else ""),
                   flush=True)
-        if epoch == 0 and not args.no_numpy:
-            numpy_row = bench_numpy(name, args, x, y, xt, seed)
 
     # inference over the test set, then the accuracy from those predictions
     time.sleep(PAUSE)
@@ -486,6 +541,10 @@ def bench_model(name, args, data, rng):
     for r in rows:
         print(f"  {r['library']:<20} {r['seconds_per_epoch']:8.2f} s/epoch  inference {r['inference_seconds']:.3f} s"
               + (f"  test accuracy {r['test_accuracy']:.4f} after {r['trained']}" if r.get("test_accuracy") else ""))
+    if args.accuracy_seeds:
+        v = variants[0] if variants else None
+        runs = accuracy_runs(name, args, data, (v["label"], v["channels_last"]) if v else None)
+        rows[0]["accuracy_seeds"] = accuracy_summary(name, rows, runs)
     return rows
 
 
@@ -641,6 +700,23 @@ def markdown(results, meta, args):
             mem = f"{mem['growth_mib']:.0f}" if mem else "-"
             lines.append(f"| {name} | {r['library']} | {r['seconds_per_epoch']:.2f}{ex} | {sp} | "
                          f"{r['inference_seconds']:.3f}{iex} | {acc} | {mem} |")
+    seeds = [r["accuracy_seeds"] for r in results if r.get("accuracy_seeds")]
+    if seeds:
+        lines += ["", f"Test accuracy after {args.epochs} epoch(s) over {seeds[0]['seeds']} seeds "
+                  f"({args.seed}..{args.seed + args.accuracy_seeds}; the same initial weights for both libraries "
+                  "per seed): mean ± sample standard deviation, and the mean of the paired differences.", "",
+                  "| model | fastnn | PyTorch | fastnn − PyTorch (paired) | per seed (fastnn / PyTorch) |",
+                  "|---|---:|---:|---:|---|"]
+        pm = lambda m, sd: f"{m:.4f} ± {sd:.4f}" if sd is not None else f"{m:.4f}"  # noqa: E731
+        for a in seeds:
+            if "torch_mean" in a:
+                per = ", ".join(f"{f:.4f} / {t:.4f}" for f, t in zip(a["fastnn"], a["torch"]))
+                lines.append(f"| {a['model']} | {pm(a['fastnn_mean'], a['fastnn_sd'])} | "
+                             f"{pm(a['torch_mean'], a['torch_sd'])} ({a['torch_label']}) | "
+                             f"{pm(a['diff_mean'], a['diff_sd'])} | {per} |")
+            else:
+                lines.append(f"| {a['model']} | {pm(a['fastnn_mean'], a['fastnn_sd'])} | - | - | "
+                             + ", ".join(f"{f:.4f}" for f in a["fastnn"]) + " |")
     lines += ["", f"Command: `{' '.join(meta['argv'])}`; wall time {meta['wall_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
 
@@ -665,6 +741,9 @@ def main(argv=None):
                    help="batches trained in each peak-memory child (default 20, --quick 10)")
     p.add_argument("--cnn-formats", default="channels_last,nchw",
                    help="PyTorch memory formats for the CNN: channels_last, nchw or both (default both)")
+    p.add_argument("--accuracy-seeds", type=int, default=0,
+                   help="after timing, train fastnn and PyTorch K more times (seeds seed+1..seed+K, untimed) "
+                        "and report the test accuracy's mean and spread over all seeds (default 0)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when installed")
     p.add_argument("--no-numpy", action="store_true", help="leave the NumPy backend out")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
@@ -672,6 +751,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.epochs < 1 or args.threads < 1:
         p.error("--epochs and --threads must be >= 1")
+    if args.accuracy_seeds < 0:
+        p.error("--accuracy-seeds must be >= 0")
+    if args.accuracy_seeds and args.quick:
+        p.error("--accuracy-seeds trains full epochs: it does not go with --quick")
     args.numpy_batches = args.numpy_batches or (10 if args.quick else 30)
     args.numpy_infer_images = args.numpy_infer_images or (1000 if args.quick else 2000)
     args.memory_batches = args.memory_batches or (10 if args.quick else 20)
