@@ -336,6 +336,24 @@ def test_unknown_activation(backend):
             call()
 
 
+def test_names_must_be_str(backend):
+    """bytes, None or a number where a name goes: TypeError naming the argument, on both backends
+    (pybind11's std::string would take b'relu' as 'relu' in C++ alone)."""
+    x, img, seq = f32(2, 3), f32(1, 5, 5, 1), f32(2, 3, 4)
+    calls = [("activation_forward", "activation", lambda v: ops.activation_forward(x, v)),
+             ("dense_forward", "activation", lambda v: ops.dense_forward(x, f32(3, 2), None, v)),
+             ("conv2d_forward", "padding", lambda v: ops.conv2d_forward(img, f32(3, 3, 1, 2), padding=v)),
+             ("conv2d_forward", "activation", lambda v: ops.conv2d_forward(img, f32(3, 3, 1, 2), activation=v)),
+             ("maxpool2d_forward", "padding", lambda v: ops.maxpool2d_forward(img, pool_size=(2, 2), padding=v)),
+             ("loss_forward", "loss", lambda v: ops.loss_forward(f32(2, 3), x, v)),
+             ("lstm_forward", "recurrent_activation",
+              lambda v: ops.lstm_forward(seq, f32(4, 8), f32(2, 8), recurrent_activation=v))]
+    for op, arg, call in calls:
+        for value in (b"relu", None, 3):
+            with raises(TypeError, op, f"{arg} must be a str", f"Received: {arg}={value!r}"):
+                call(value)
+
+
 def test_unknown_loss(backend):
     for op in ("loss_forward", "loss_backward"):
         with raises(ValueError, op, "unknown loss", "'mse'", "Received: loss='hinge'"):

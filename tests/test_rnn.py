@@ -534,6 +534,8 @@ def test_bad_activations(mod):
         _forward(mod, "lstm", c, recurrent_activation="softmax")
     with pytest.raises(ValueError, match="unknown activation.*Received: activation='swishy'"):
         _forward(mod, "gru", _good("gru"), activation="swishy")
+    with pytest.raises(ValueError, match="unknown recurrent_activation.*Received: recurrent_activation='swishy'"):
+        _forward(mod, "gru", _good("gru"), recurrent_activation="swishy")
 
 
 @pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])

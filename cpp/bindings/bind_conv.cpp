@@ -67,15 +67,15 @@ std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const
 
 enum class Padding { Valid, Same, Causal };
 
-Padding parse_padding(const std::string& name, int nd, bool causal_ok, const char* op, const char* arg = "padding") {
-    std::string p = name;
+Padding parse_padding(py::handle obj, int nd, bool causal_ok, const char* op, const char* arg = "padding") {
+    std::string p = name_arg(obj, op, arg);
     std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return (char)std::tolower(c); });
     if (p == "valid") return Padding::Valid;
     if (p == "same") return Padding::Same;
     if (p == "causal" && causal_ok && nd == 1) return Padding::Causal;
     fail_value(std::string(op) + ": " + arg + " must be " +
                (causal_ok && nd == 1 ? "'valid', 'same' or 'causal'" : "'valid' or 'same'") + ". Received: " + arg +
-               "='" + name + "'");
+               "=" + py::repr(obj).cast<std::string>());
 }
 
 // Keras's output size and the padding before one axis; out <= 0 is reported by the caller.
@@ -113,7 +113,7 @@ struct ConvArgs {
     std::vector<int64_t> y_dims;
 };
 
-ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle strides_obj, const std::string& padding,
+ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle strides_obj, py::handle padding,
                    py::handle dilation_obj, const char* op) {
     const Layouts L = layouts(nd);
     ConvArgs a{float_input(x_obj, op, "x"), float_input(w_obj, op, "w"), ConvShape{}, {}};
@@ -158,14 +158,14 @@ ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle stride
     if (empty)
         fail_value(std::string(op) + ": Computed output size would be zero or negative. Received: x.shape=" +
                    shape_str(a.x) + ", w.shape=" + shape_str(a.w) + ", strides=" + ints_str(strides) +
-                   ", padding='" + padding + "', dilation_rate=" + ints_str(dilation));
+                   ", padding=" + py::repr(padding).cast<std::string>() + ", dilation_rate=" + ints_str(dilation));
     checked_numel(a.y_dims, op, "y");
     return a;
 }
 
 py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::handle w_obj, py::handle b_obj,
-                                  py::handle strides, const std::string& padding, py::handle dilation,
-                                  const std::string& activation, py::object alpha) {
+                                  py::handle strides, py::handle padding, py::handle dilation,
+                                  py::handle activation, py::object alpha) {
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
@@ -181,8 +181,8 @@ py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::
 }
 
 py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle x_obj, py::handle w_obj,
-                          py::handle y_obj, py::handle strides, const std::string& padding, py::handle dilation,
-                          const std::string& activation, py::object alpha, bool use_bias, bool need_dx) {
+                          py::handle y_obj, py::handle strides, py::handle padding, py::handle dilation,
+                          py::handle activation, py::object alpha, bool use_bias, bool need_dx) {
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
@@ -191,8 +191,8 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
     const bool has_y = !y_obj.is_none();
     if (has_y) y = float_input(y_obj, op, "y");
     if (!has_y && act != Act::Linear)
-        fail_value(std::string(op) + ": y (the forward output) is needed for activation='" + activation +
-                   "'. Received: y=None");
+        fail_value(std::string(op) + ": y (the forward output) is needed for activation='" +
+                   activation_name(act) + "'. Received: y=None");
     for (auto [arr, name] : {std::pair<FloatArray*, const char*>{&dy, "dy"}, {&y, "y"}}) {
         if (arr == &y && !has_y) continue;
         if (dims_of(*arr) != a.y_dims)
@@ -214,7 +214,7 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
 
 // The pooling geometry for an input of shape x_dims (N, spatial..., C).
 PoolShape pool_shape(int nd, const std::vector<int64_t>& x_dims, py::handle pool_obj, py::handle strides_obj,
-                     const std::string& padding, const char* op, std::vector<int64_t>* y_dims,
+                     py::handle padding, const char* op, std::vector<int64_t>* y_dims,
                      const char* strides_name = "strides", const char* padding_name = "padding") {
     const std::vector<int64_t> k = positive_ints(pool_obj, nd, op, "pool_size");
     const std::vector<int64_t> st = strides_obj.is_none() ? k : positive_ints(strides_obj, nd, op, strides_name);
@@ -237,7 +237,7 @@ PoolShape pool_shape(int nd, const std::vector<int64_t>& x_dims, py::handle pool
     if (empty)
         fail_value(std::string(op) + ": Computed output size would be zero or negative. Received: input shape " +
                    shape_str(x_dims) + ", pool_size=" + ints_str(k) + ", " + strides_name + "=" + ints_str(st) + ", " +
-                   padding_name + "='" + padding + "'");
+                   padding_name + "=" + py::repr(padding).cast<std::string>());
     const int64_t S = s.in[0] * s.in[1] * s.in[2];
     if (S > INT32_MAX)
         fail_value(std::string(op) + ": the input has " + std::to_string(S) +
@@ -322,7 +322,7 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
 }
 
 py::tuple maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::handle pool, py::handle strides,
-                            const std::string& padding) {
+                            py::handle padding) {
     const Layouts L = layouts(nd);
     FloatArray x = float_input(x_obj, op, "x");
     require_ndim(x, nd + 2, op, "x", L.x);
@@ -370,7 +370,7 @@ py::array_t<float> maxpool_backward_b(int nd, const char* op, py::handle dy_obj,
 }
 
 py::array_t<float> avgpool_forward_b(int nd, const char* op, py::handle x_obj, py::handle pool, py::handle strides,
-                                     const std::string& padding) {
+                                     py::handle padding) {
     const Layouts L = layouts(nd);
     FloatArray x = float_input(x_obj, op, "x");
     require_ndim(x, nd + 2, op, "x", L.x);
@@ -388,7 +388,7 @@ py::array_t<float> avgpool_forward_b(int nd, const char* op, py::handle x_obj, p
 }
 
 py::array_t<float> avgpool_backward_b(int nd, const char* op, py::handle dy_obj, py::handle x_shape, py::handle pool,
-                                      py::handle strides, const std::string& padding) {
+                                      py::handle strides, py::handle padding) {
     const Layouts L = layouts(nd);
     const std::vector<int64_t> xd = shape_arg(x_shape, nd + 2, L.x, op);
     std::vector<int64_t> y_dims;
@@ -434,7 +434,7 @@ std::vector<int64_t> global_shape_arg(py::handle x_shape, const char* op) {
 // ---------------------------------------------------------------------------------------------
 // Convolution + activation + max pooling, fused
 
-Act fused_activation(const std::string& activation, const char* op) {
+Act fused_activation(py::handle activation, const char* op) {
     const Act act = parse_activation(activation, op);
     if (act == Act::Softmax)
         fail_value(std::string(op) + ": the fused convolution + max pooling needs an elementwise activation. "
@@ -443,9 +443,9 @@ Act fused_activation(const std::string& activation, const char* op) {
 }
 
 py::tuple conv_maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::handle w_obj, py::handle b_obj,
-                                 py::handle strides, const std::string& padding, py::handle dilation,
-                                 const std::string& activation, py::object alpha, py::handle pool, py::handle pool_strides,
-                                 const std::string& pool_padding) {
+                                 py::handle strides, py::handle padding, py::handle dilation,
+                                 py::handle activation, py::object alpha, py::handle pool, py::handle pool_strides,
+                                 py::handle pool_padding) {
     const Act act = fused_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
@@ -466,9 +466,9 @@ py::tuple conv_maxpool_forward_b(int nd, const char* op, py::handle x_obj, py::h
 }
 
 py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py::handle argmax_obj, py::handle y_obj,
-                                  py::handle x_obj, py::handle w_obj, py::handle strides, const std::string& padding,
-                                  py::handle dilation, const std::string& activation, py::object alpha,
-                                  py::handle pool, py::handle pool_strides, const std::string& pool_padding,
+                                  py::handle x_obj, py::handle w_obj, py::handle strides, py::handle padding,
+                                  py::handle dilation, py::handle activation, py::object alpha,
+                                  py::handle pool, py::handle pool_strides, py::handle pool_padding,
                                   bool use_bias, bool need_dx) {
     const Act act = fused_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
@@ -585,8 +585,8 @@ void register_conv(py::module_& m) {
         const py::object ones = unit_default(nd);
         m.def(
             f,
-            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, const std::string& padding,
-                    py::handle dilation_rate, const std::string& activation, py::object alpha) {
+            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, py::handle padding,
+                    py::handle dilation_rate, py::handle activation, py::object alpha) {
                 return conv_forward_b(nd, f, x, w, bias, strides, padding, dilation_rate, activation, alpha);
             },
             py::arg("x"), py::arg("w"), py::arg("b") = py::none(), py::kw_only(), py::arg("strides") = ones,
@@ -596,7 +596,7 @@ void register_conv(py::module_& m) {
         m.def(
             b,
             [nd, b](py::handle dy, py::handle x, py::handle w, py::handle y, py::handle strides,
-                    const std::string& padding, py::handle dilation_rate, const std::string& activation,
+                    py::handle padding, py::handle dilation_rate, py::handle activation,
                     py::object alpha, bool use_bias, bool need_dx) {
                 return conv_backward_b(nd, b, dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
                                        use_bias, need_dx);
@@ -609,7 +609,7 @@ void register_conv(py::module_& m) {
         const char *mf = mpf[nd - 1], *mb = mpb[nd - 1], *af = apf[nd - 1], *ab = apb[nd - 1];
         m.def(
             mf,
-            [nd, mf](py::handle x, py::handle pool_size, py::handle strides, const std::string& padding) {
+            [nd, mf](py::handle x, py::handle pool_size, py::handle strides, py::handle padding) {
                 return maxpool_forward_b(nd, mf, x, pool_size, strides, padding);
             },
             py::arg("x"), py::kw_only(), py::arg("pool_size"), py::arg("strides") = py::none(),
@@ -624,7 +624,7 @@ void register_conv(py::module_& m) {
             "dx of max pooling: each dy routed to its window's first maximum.");
         m.def(
             af,
-            [nd, af](py::handle x, py::handle pool_size, py::handle strides, const std::string& padding) {
+            [nd, af](py::handle x, py::handle pool_size, py::handle strides, py::handle padding) {
                 return avgpool_forward_b(nd, af, x, pool_size, strides, padding);
             },
             py::arg("x"), py::kw_only(), py::arg("pool_size"), py::arg("strides") = py::none(),
@@ -632,7 +632,7 @@ void register_conv(py::module_& m) {
         m.def(
             ab,
             [nd, ab](py::handle dy, py::handle x_shape, py::handle pool_size, py::handle strides,
-                     const std::string& padding) {
+                     py::handle padding) {
                 return avgpool_backward_b(nd, ab, dy, x_shape, pool_size, strides, padding);
             },
             py::arg("dy"), py::arg("x_shape"), py::kw_only(), py::arg("pool_size"), py::arg("strides") = py::none(),
@@ -645,9 +645,9 @@ void register_conv(py::module_& m) {
         const py::object ones = unit_default(nd);
         m.def(
             f,
-            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, const std::string& padding,
-                    py::handle dilation_rate, const std::string& activation, py::object alpha, py::handle pool_size,
-                    py::handle pool_strides, const std::string& pool_padding) {
+            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, py::handle padding,
+                    py::handle dilation_rate, py::handle activation, py::object alpha, py::handle pool_size,
+                    py::handle pool_strides, py::handle pool_padding) {
                 return conv_maxpool_forward_b(nd, f, x, w, bias, strides, padding, dilation_rate, activation, alpha,
                                               pool_size, pool_strides, pool_padding);
             },
@@ -659,8 +659,8 @@ void register_conv(py::module_& m) {
         m.def(
             b,
             [nd, b](py::handle dy, py::handle argmax, py::handle y, py::handle x, py::handle w, py::handle strides,
-                    const std::string& padding, py::handle dilation_rate, const std::string& activation,
-                    py::object alpha, py::handle pool_size, py::handle pool_strides, const std::string& pool_padding,
+                    py::handle padding, py::handle dilation_rate, py::handle activation,
+                    py::object alpha, py::handle pool_size, py::handle pool_strides, py::handle pool_padding,
                     bool use_bias, bool need_dx) {
                 return conv_maxpool_backward_b(nd, b, dy, argmax, y, x, w, strides, padding, dilation_rate,
                                                activation, alpha, pool_size, pool_strides, pool_padding, use_bias,

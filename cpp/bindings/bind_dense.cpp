@@ -18,7 +18,7 @@ void rows_cols(const py::array& a, Act act, const char* op, const char* arg, int
     *rows = *cols == 0 ? 0 : total / *cols;
 }
 
-py::array_t<float> activation_forward_b(py::handle x_obj, const std::string& activation, py::object alpha) {
+py::array_t<float> activation_forward_b(py::handle x_obj, py::handle activation, py::object alpha) {
     const char* op = "activation_forward";
     const Act act = parse_activation(activation, op);
     const float a = activation_alpha(act, alpha, op);
@@ -35,7 +35,7 @@ py::array_t<float> activation_forward_b(py::handle x_obj, const std::string& act
     return y;
 }
 
-py::array_t<float> activation_backward_b(py::handle dy_obj, py::handle y_obj, const std::string& activation,
+py::array_t<float> activation_backward_b(py::handle dy_obj, py::handle y_obj, py::handle activation,
                                          py::object alpha) {
     const char* op = "activation_backward";
     const Act act = parse_activation(activation, op);
@@ -72,7 +72,7 @@ DenseArgs dense_args(py::handle x_obj, py::handle w_obj, const char* op) {
     return d;
 }
 
-py::array_t<float> dense_forward_b(py::handle x_obj, py::handle w_obj, py::handle b_obj, const std::string& activation,
+py::array_t<float> dense_forward_b(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle activation,
                                    py::object alpha) {
     const char* op = "dense_forward";
     const Act act = parse_activation(activation, op);
@@ -90,7 +90,7 @@ py::array_t<float> dense_forward_b(py::handle x_obj, py::handle w_obj, py::handl
 }
 
 py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::handle y_obj,
-                           const std::string& activation, py::object alpha, bool use_bias, bool need_dx) {
+                           py::handle activation, py::object alpha, bool use_bias, bool need_dx) {
     const char* op = "dense_backward";
     const Act act = parse_activation(activation, op);
     const float a = activation_alpha(act, alpha, op);

@@ -52,23 +52,28 @@ LossArgs loss_args(py::handle y_true_obj, py::handle y_pred_obj, py::handle weig
     return a;
 }
 
-double loss_forward_b(py::handle y_true, py::handle y_pred, const std::string& name, bool from_logits,
-                      py::handle sample_weight) {
-    const char* op = "loss_forward";
+// The loss named by `name`; from_logits is only for the cross-entropies.
+Loss parse_loss_logits(py::handle name, bool from_logits, const char* op) {
     const Loss loss = parse_loss(name, op);
     if (from_logits && (loss == Loss::MeanSquaredError || loss == Loss::MeanAbsoluteError))
-        fail_value(std::string(op) + ": from_logits applies to the cross-entropies only. Received: loss='" + name + "'");
+        fail_value(std::string(op) + ": from_logits applies to the cross-entropies only. Received: loss=" +
+                   py::repr(name).cast<std::string>());
+    return loss;
+}
+
+double loss_forward_b(py::handle y_true, py::handle y_pred, py::handle name, bool from_logits,
+                      py::handle sample_weight) {
+    const char* op = "loss_forward";
+    const Loss loss = parse_loss_logits(name, from_logits, op);
     LossArgs a = loss_args(y_true, y_pred, sample_weight, loss == Loss::SparseCategoricalCrossentropy, op, "y_pred");
     py::gil_scoped_release release;
     return loss_forward(a.y_pred.data(), a.true_ptr(), a.label_ptr(), a.weight_ptr(), a.N, a.C, loss, from_logits);
 }
 
-py::array_t<float> loss_backward_b(py::handle y_true, py::handle y_pred, const std::string& name, bool from_logits,
+py::array_t<float> loss_backward_b(py::handle y_true, py::handle y_pred, py::handle name, bool from_logits,
                                    py::handle sample_weight) {
     const char* op = "loss_backward";
-    const Loss loss = parse_loss(name, op);
-    if (from_logits && (loss == Loss::MeanSquaredError || loss == Loss::MeanAbsoluteError))
-        fail_value(std::string(op) + ": from_logits applies to the cross-entropies only. Received: loss='" + name + "'");
+    const Loss loss = parse_loss_logits(name, from_logits, op);
     LossArgs a = loss_args(y_true, y_pred, sample_weight, loss == Loss::SparseCategoricalCrossentropy, op, "y_pred");
     std::vector<int64_t> dims(a.y_pred.shape(), a.y_pred.shape() + a.y_pred.ndim());
     auto d = new_float_array(dims, op, "dy_pred");

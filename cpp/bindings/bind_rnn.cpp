@@ -19,8 +19,8 @@ struct CellAct {
     float alpha;
 };
 
-CellAct cell_activation(const std::string& name, const char* op, const char* arg) {
-    const Act act = parse_activation(name, op);
+CellAct cell_activation(py::handle name, const char* op, const char* arg) {
+    const Act act = parse_activation(name, op, arg);
     if (act == Act::Softmax)
         fail_value(std::string(op) + ": " + arg + " must be elementwise; softmax is not supported in a recurrent cell. "
                    "Received: " + arg + "='softmax'");
@@ -216,7 +216,7 @@ BackwardOut backward_out(const RnnArgs& a, int64_t G, const std::vector<int64_t>
 // ---- SimpleRNN ---------------------------------------------------------------------------------
 
 py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj,
-                               py::handle h0_obj, const std::string& activation, bool go_backwards,
+                               py::handle h0_obj, py::handle activation, bool go_backwards,
                                bool return_sequences, py::handle mask_obj) {
     const char* op = "simple_rnn_forward";
     const CellAct f = cell_activation(activation, op, "activation");
@@ -237,7 +237,7 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
 }
 
 py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
-                                py::handle u_obj, py::handle cache_obj, const std::string& activation,
+                                py::handle u_obj, py::handle cache_obj, py::handle activation,
                                 bool go_backwards, bool use_bias, bool need_dx, py::handle mask_obj) {
     const char* op = "simple_rnn_backward";
     const CellAct f = cell_activation(activation, op, "activation");
@@ -261,7 +261,7 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
 // ---- LSTM --------------------------------------------------------------------------------------
 
 py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
-                         py::handle c0_obj, const std::string& activation, const std::string& recurrent_activation,
+                         py::handle c0_obj, py::handle activation, py::handle recurrent_activation,
                          bool go_backwards, bool return_sequences, py::handle mask_obj) {
     const char* op = "lstm_forward";
     const CellAct f = cell_activation(activation, op, "activation");
@@ -285,8 +285,8 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
 }
 
 py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle dc_last_obj, py::handle x_obj,
-                          py::handle w_obj, py::handle u_obj, py::handle cache_obj, const std::string& activation,
-                          const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
+                          py::handle w_obj, py::handle u_obj, py::handle cache_obj, py::handle activation,
+                          py::handle recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
                           py::handle mask_obj) {
     const char* op = "lstm_backward";
     const CellAct f = cell_activation(activation, op, "activation");
@@ -317,7 +317,7 @@ std::vector<int64_t> gru_bias_dims(int64_t OC, bool reset_after) {
 }
 
 py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
-                        bool reset_after, const std::string& activation, const std::string& recurrent_activation,
+                        bool reset_after, py::handle activation, py::handle recurrent_activation,
                         bool go_backwards, bool return_sequences, py::handle mask_obj) {
     const char* op = "gru_forward";
     const CellAct f = cell_activation(activation, op, "activation");
@@ -339,8 +339,8 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
 }
 
 py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
-                         py::handle u_obj, py::handle cache_obj, bool reset_after, const std::string& activation,
-                         const std::string& recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
+                         py::handle u_obj, py::handle cache_obj, bool reset_after, py::handle activation,
+                         py::handle recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
                          py::handle mask_obj) {
     const char* op = "gru_backward";
     const CellAct f = cell_activation(activation, op, "activation");

@@ -177,13 +177,21 @@ const std::pair<const char*, Act> kActivations[] = {
 };
 }  // namespace
 
-Act parse_activation(const std::string& name, const char* op) {
+std::string name_arg(py::handle obj, const char* op, const char* arg) {
+    if (!py::isinstance<py::str>(obj))
+        fail_type(std::string(op) + ": " + arg + " must be a str. Received: " + arg + "=" +
+                  py::repr(obj).cast<std::string>());
+    return obj.cast<std::string>();
+}
+
+Act parse_activation(py::handle obj, const char* op, const char* arg) {
+    const std::string name = name_arg(obj, op, arg);
     for (const auto& [key, act] : kActivations)
         if (name == key) return act;
     std::string known;
     for (const auto& [key, act] : kActivations) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
-    fail_value(std::string(op) + ": unknown activation. Expected one of " + known + ". Received: activation='" +
-               name + "'");
+    fail_value(std::string(op) + ": unknown " + arg + ". Expected one of " + known + ". Received: " + arg + "=" +
+               py::repr(obj).cast<std::string>());
 }
 
 const char* activation_name(Act act) {
@@ -235,7 +243,8 @@ float activation_alpha(Act act, const py::object& alpha, const char* op) {
     return 0.0f;
 }
 
-Loss parse_loss(const std::string& name, const char* op) {
+Loss parse_loss(py::handle obj, const char* op) {
+    const std::string name = name_arg(obj, op, "loss");
     static const std::pair<const char*, Loss> table[] = {
         {"mean_squared_error", Loss::MeanSquaredError},
         {"mse", Loss::MeanSquaredError},
@@ -249,7 +258,7 @@ Loss parse_loss(const std::string& name, const char* op) {
         if (name == key) return loss;
     std::string known;
     for (const auto& [key, loss] : table) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
-    fail_value(std::string(op) + ": unknown loss. Expected one of " + known + ". Received: loss='" + name + "'");
+    fail_value(std::string(op) + ": unknown loss. Expected one of " + known + ". Received: loss=" + py::repr(obj).cast<std::string>());
 }
 
 std::vector<int64_t> class_labels(py::handle obj, int64_t N, int64_t C, const char* op, const char* arg) {

@@ -93,13 +93,17 @@ struct LayerGrads {
 LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, int64_t OC,
                        bool need_dx, bool use_bias, bool zeroed, const char* op);
 
-Act parse_activation(const std::string& name, const char* op);
+// A name argument (an activation, loss or padding) as text; TypeError unless it is a str (the
+// reason names are taken as py::handle: pybind11's std::string would also accept bytes).
+std::string name_arg(py::handle obj, const char* op, const char* arg);
+// The activation named by obj (argument `arg` of op); ValueError for an unknown name.
+Act parse_activation(py::handle obj, const char* op, const char* arg = "activation");
 // The name parse_activation reads as `act`.
 const char* activation_name(Act act);
 // The activation's hyper-parameter: negative_slope for leaky_relu (default 0.2), alpha for elu
 // (default 1.0); None takes the default. Checked (>= 0, > 0) since backward relies on its sign.
 float activation_alpha(Act act, const py::object& alpha, const char* op);
-Loss parse_loss(const std::string& name, const char* op);
+Loss parse_loss(py::handle obj, const char* op);
 
 // Integer class labels for a sparse loss: shape (N,) or (N, 1), integer dtype or integral floats,
 // each in [0, C).

@@ -59,11 +59,18 @@ LOSSES = {
 }
 
 
-def check_activation(activation, alpha, op):
+def check_name(value, op, arg):
+    """A name argument (activation, loss, padding) must be a str: TypeError otherwise, as in C++."""
+    if not isinstance(value, str):
+        raise TypeError(f"{op}: {arg} must be a str. Received: {arg}={value!r}")
+    return value
+
+
+def check_activation(activation, alpha, op, arg="activation"):
     """Validate the activation name and return its hyper-parameter (see ops.activation_forward)."""
-    if activation not in ACTIVATIONS:
+    if check_name(activation, op, arg) not in ACTIVATIONS:
         known = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"{op}: unknown activation. Expected one of {known}. Received: activation={activation!r}")
+        raise ValueError(f"{op}: unknown {arg}. Expected one of {known}. Received: {arg}={activation!r}")
     # the C++ rules (activation_alpha in cpp/bindings/checks.cpp): alpha is type-checked whatever the
     # activation, and must stay finite in float32
     given = 0.0

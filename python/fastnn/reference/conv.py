@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 
-from ._common import as_float, check_activation, compute_dtype, require_ndim
+from ._common import as_float, check_activation, check_name, compute_dtype, require_ndim
 from .activations import _backward, _forward
 
 _LAYOUTS = {
@@ -53,7 +53,7 @@ def positive_ints(value, nd, op, arg):
 
 
 def parse_padding(padding, nd, op, causal_ok, arg="padding"):
-    p = str(padding).lower()
+    p = check_name(padding, op, arg).lower()
     if p in ("valid", "same") or (p == "causal" and causal_ok and nd == 1):
         return p
     allowed = "'valid', 'same' or 'causal'" if causal_ok and nd == 1 else "'valid' or 'same'"

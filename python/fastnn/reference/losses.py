@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import LOSSES, as_float, compute_dtype
+from ._common import LOSSES, as_float, check_name, compute_dtype
 
 EPSILON = 1e-7
 # The clip bounds as float32 numbers, like Keras's float32 tensors and the C++ kernels: the upper
@@ -19,7 +19,7 @@ CLIP_HI = float(np.float32(1.0) - np.float32(EPSILON))
 
 
 def _loss_name(loss, op):
-    if loss not in LOSSES:
+    if check_name(loss, op, "loss") not in LOSSES:
         known = ", ".join(repr(k) for k in LOSSES)
         raise ValueError(f"{op}: unknown loss. Expected one of {known}. Received: loss={loss!r}")
     return LOSSES[loss]

@@ -33,7 +33,7 @@ GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
 def _check_act(activation, op, arg="activation"):
-    check_activation(activation, None, op)
+    check_activation(activation, None, op, arg)
     if activation == "softmax":
         raise ValueError(f"{op}: {arg} must be elementwise; softmax is not supported in a recurrent cell. "
                          f"Received: {arg}={activation!r}")
