@@ -48,6 +48,8 @@ for fastnn, ~+330 MiB for torch's libraries) is in results.json.
     python bench/bench_train.py --quick                     # ~2-4 min: 60 batches per timing
     python bench/bench_train.py --models mlp --epochs 10    # the MLP's accuracy target
     python bench/bench_train.py --out results/              # results.md + results.json
+    python bench/bench_train.py --models lstm --epochs 20 --accuracy-seeds 3 --no-memory
+                                    # accuracy over 4 seeds: mean, spread, paired difference to PyTorch
 
 Expected wall time on this 2-core machine (one epoch, PyTorch installed), from the per-epoch times
 measured here: a full run takes about 8-10 minutes: mlp ~0.5 min; cnn ~4-5 min (PyTorch ~65 s per
