@@ -386,8 +386,7 @@ def accuracy_runs(name, args, data, variant):
     for seed in range(args.seed + 1, args.seed + 1 + args.accuracy_seeds):
         fmodel = build_fastnn(name, seed)
         run = {"seed": seed, "fastnn": None, "torch": None}
-        if variant is not None:
-            torch.manual_seed(seed)
+        if variant is not None:  # its initial weights are overwritten: no seed needed before building
             tmodel, topt = build_torch(name, variant[1])
             copy_weights_to_torch(name, fmodel, tmodel)
         reseed_training(seed)
@@ -412,15 +411,17 @@ def accuracy_summary(name, rows, runs):
     extra seeds, per library, and the mean paired difference fastnn - PyTorch (same seed)."""
     f = next(r for r in rows if r["library"] == "fastnn")
     t = next((r for r in rows if r["library"].startswith("torch")), None)
+    def mean_sd(v):
+        return float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else None
+
     fa = [f["test_accuracy"]] + [r["fastnn"] for r in runs]
-    out = {"model": name, "seeds": len(fa), "fastnn": fa, "fastnn_mean": float(np.mean(fa)),
-           "fastnn_sd": float(np.std(fa, ddof=1)) if len(fa) > 1 else None}
+    out = {"model": name, "seeds": len(fa), "fastnn": fa}
+    out["fastnn_mean"], out["fastnn_sd"] = mean_sd(fa)
     if t is not None and all(r["torch"] is not None for r in runs):
         ta = [t["test_accuracy"]] + [r["torch"] for r in runs]
-        d = np.subtract(fa, ta)
-        out.update({"torch_label": t["library"], "torch": ta, "torch_mean": float(np.mean(ta)),
-                    "torch_sd": float(np.std(ta, ddof=1)) if len(ta) > 1 else None,
-                    "diff_mean": float(d.mean()), "diff_sd": float(d.std(ddof=1)) if len(d) > 1 else None})
+        out.update({"torch_label": t["library"], "torch": ta})
+        out["torch_mean"], out["torch_sd"] = mean_sd(ta)
+        out["diff_mean"], out["diff_sd"] = mean_sd(np.subtract(fa, ta))
     return out
 
 
