@@ -354,6 +354,67 @@ def test_names_must_be_str(backend):
                 call(value)
 
 
+def _same_result(got, want):
+    """Whether two op results (arrays, floats, None, or tuples of them) are identical."""
+    if isinstance(want, tuple):
+        return isinstance(got, tuple) and len(got) == len(want) and all(map(_same_result, got, want))
+    if got is None or want is None:
+        return got is want
+    return np.array_equal(got, want)
+
+
+def test_flags_must_be_bool(backend, rng):
+    """A flag takes True/False, numpy.bool_ or an integer (Python or NumPy) equal to 0 or 1 and reads
+    it as that bool; anything else is a TypeError naming the op and the argument, on both backends
+    (pybind11's bool took None, 2.5 or 7 in C++ alone, the NumPy backend any truthy value)."""
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    a, x, w, dy = r(3, 3), r(4, 3), r(3, 2), r(4, 2)
+    img, k, dimg = r(1, 5, 5, 1), r(3, 3, 1, 2), r(1, 3, 3, 2)
+    probs, target = rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32), (r(4, 3) > 0).astype(np.float32)
+    bn, seq, lstm_w, lstm_u, gru_w, gru_u = r(6, 3), r(2, 3, 4), r(4, 8), r(2, 8), r(4, 6), r(2, 6)
+    param, grad = r(5), r(5)
+
+    def batchnorm(v):  # fresh moving statistics: training updates them in place
+        return ops.batchnorm_forward(bn, None, None, np.zeros(3, np.float32), np.ones(3, np.float32), training=v)
+
+    def updated(step, v):  # the parameter after one step from fresh copies (updated in place)
+        p = [param.copy()]
+        step(p, v)
+        return p[0]
+
+    zeros, ones = np.zeros_like(param), np.ones_like(param)
+    sgd = lambda p, v: ops.sgd_update(p, [grad], [ones.copy()], learning_rate=0.1, momentum=0.9, nesterov=v)
+    rmsprop = lambda p, v: ops.rmsprop_update(p, [grad], [ones.copy()], None, [zeros.copy()], learning_rate=0.1,
+                                              centered=v)
+    adam = lambda p, v: ops.adam_update(p, [grad], [zeros.copy()], [zeros.copy()], learning_rate=0.1, step=1,
+                                        amsgrad=v, v_hats=[np.full_like(param, 10.0)])
+    calls = [("gemm", "trans_a", lambda v: ops.gemm(a, a, trans_a=v)),
+             ("dense_backward", "use_bias", lambda v: ops.dense_backward(dy, x, w, dy, use_bias=v)),
+             ("dense_backward", "need_dx", lambda v: ops.dense_backward(dy, x, w, dy, need_dx=v)),
+             ("loss_forward", "from_logits", lambda v: ops.loss_forward(target, probs, "binary_crossentropy", v)),
+             ("crossentropy_logits_backward", "sigmoid",
+              lambda v: ops.crossentropy_logits_backward(target, probs, sigmoid=v)),
+             ("conv2d_backward", "need_dx", lambda v: ops.conv2d_backward(dimg, img, k, need_dx=v)),
+             ("batchnorm_forward", "training", batchnorm),
+             ("sgd_update", "nesterov", lambda v: updated(sgd, v)),
+             ("rmsprop_update", "centered", lambda v: updated(rmsprop, v)),
+             ("adam_update", "amsgrad", lambda v: updated(adam, v)),
+             ("lstm_forward", "return_sequences", lambda v: ops.lstm_forward(seq, lstm_w, lstm_u, return_sequences=v)),
+             ("lstm_forward", "go_backwards", lambda v: ops.lstm_forward(seq, lstm_w, lstm_u, go_backwards=v)),
+             ("gru_forward", "reset_after", lambda v: ops.gru_forward(seq, gru_w, gru_u, reset_after=v))]
+    for op, arg, call in calls:
+        for value in (None, 2.5, 1.0, "yes", 2, -1, np.int64(2), np.array(True), [True]):
+            with raises(TypeError, f"{op}: {arg} must be a bool (True or False). Received: {arg}={value!r}"):
+                call(value)
+        want = {flag: call(flag) for flag in (True, False)}
+        assert not _same_result(want[True], want[False]), f"{op}: {arg} makes no difference to these inputs"
+        for value in (np.True_, 1, np.int64(1), np.False_, 0, np.uint8(0)):
+            assert _same_result(call(value), want[bool(value)]), f"{op}: {arg}={value!r} differs from {bool(value)}"
+
+
 def test_unknown_loss(backend):
     for op in ("loss_forward", "loss_backward"):
         with raises(ValueError, op, "unknown loss", "'mse'", "Received: loss='hinge'"):

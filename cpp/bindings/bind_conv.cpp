@@ -182,7 +182,9 @@ py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::
 
 py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle x_obj, py::handle w_obj,
                           py::handle y_obj, py::handle strides, py::handle padding, py::handle dilation,
-                          py::handle activation, py::object alpha, bool use_bias, bool need_dx) {
+                          py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj) {
+    const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
@@ -469,7 +471,9 @@ py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py:
                                   py::handle x_obj, py::handle w_obj, py::handle strides, py::handle padding,
                                   py::handle dilation, py::handle activation, py::object alpha,
                                   py::handle pool, py::handle pool_strides, py::handle pool_padding,
-                                  bool use_bias, bool need_dx) {
+                                  py::handle use_bias_obj, py::handle need_dx_obj) {
+    const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const Act act = fused_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
@@ -597,7 +601,7 @@ void register_conv(py::module_& m) {
             b,
             [nd, b](py::handle dy, py::handle x, py::handle w, py::handle y, py::handle strides,
                     py::handle padding, py::handle dilation_rate, py::handle activation,
-                    py::object alpha, bool use_bias, bool need_dx) {
+                    py::object alpha, py::handle use_bias, py::handle need_dx) {
                 return conv_backward_b(nd, b, dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
                                        use_bias, need_dx);
             },
@@ -661,7 +665,7 @@ void register_conv(py::module_& m) {
             [nd, b](py::handle dy, py::handle argmax, py::handle y, py::handle x, py::handle w, py::handle strides,
                     py::handle padding, py::handle dilation_rate, py::handle activation,
                     py::object alpha, py::handle pool_size, py::handle pool_strides, py::handle pool_padding,
-                    bool use_bias, bool need_dx) {
+                    py::handle use_bias, py::handle need_dx) {
                 return conv_maxpool_backward_b(nd, b, dy, argmax, y, x, w, strides, padding, dilation_rate,
                                                activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
                                                need_dx);

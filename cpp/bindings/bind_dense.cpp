@@ -90,8 +90,10 @@ py::array_t<float> dense_forward_b(py::handle x_obj, py::handle w_obj, py::handl
 }
 
 py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::handle y_obj,
-                           py::handle activation, py::object alpha, bool use_bias, bool need_dx) {
+                           py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj) {
     const char* op = "dense_backward";
+    const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const Act act = parse_activation(activation, op);
     const float a = activation_alpha(act, alpha, op);
     DenseArgs d = dense_args(x_obj, w_obj, op);

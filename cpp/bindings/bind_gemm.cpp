@@ -40,9 +40,11 @@ py::array_t<float> matmul(py::handle a_obj, py::handle b_obj) {
     return c;
 }
 
-py::array_t<float> gemm(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_a, bool trans_b,
-                        double alpha, double beta) {
+py::array_t<float> gemm(py::handle a_obj, py::handle b_obj, py::handle c_obj, py::handle trans_a_obj,
+                        py::handle trans_b_obj, double alpha, double beta) {
     const char* op = "gemm";
+    const bool trans_a = flag_arg(trans_a_obj, op, "trans_a");
+    const bool trans_b = flag_arg(trans_b_obj, op, "trans_b");
     Operand a = gemm_operand(a_obj, trans_a, op, "a"), b = gemm_operand(b_obj, trans_b, op, "b");
     require_inner(a, b, op);
     const int64_t M = a.rows, N = b.cols, K = a.cols;
@@ -66,8 +68,11 @@ py::array_t<float> gemm(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
     return c;
 }
 
-py::array_t<float> gemm_naive_binding(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b) {
+py::array_t<float> gemm_naive_binding(py::handle a_obj, py::handle b_obj, py::handle trans_a_obj,
+                                      py::handle trans_b_obj) {
     const char* op = "gemm_naive";
+    const bool trans_a = flag_arg(trans_a_obj, op, "trans_a");
+    const bool trans_b = flag_arg(trans_b_obj, op, "trans_b");
     Operand a = gemm_operand(a_obj, trans_a, op, "a"), b = gemm_operand(b_obj, trans_b, op, "b");
     require_inner(a, b, op);
     const int64_t M = a.rows, N = b.cols, K = a.cols;

@@ -61,18 +61,20 @@ Loss parse_loss_logits(py::handle name, bool from_logits, const char* op) {
     return loss;
 }
 
-double loss_forward_b(py::handle y_true, py::handle y_pred, py::handle name, bool from_logits,
+double loss_forward_b(py::handle y_true, py::handle y_pred, py::handle name, py::handle from_logits_obj,
                       py::handle sample_weight) {
     const char* op = "loss_forward";
+    const bool from_logits = flag_arg(from_logits_obj, op, "from_logits");
     const Loss loss = parse_loss_logits(name, from_logits, op);
     LossArgs a = loss_args(y_true, y_pred, sample_weight, loss == Loss::SparseCategoricalCrossentropy, op, "y_pred");
     py::gil_scoped_release release;
     return loss_forward(a.y_pred.data(), a.true_ptr(), a.label_ptr(), a.weight_ptr(), a.N, a.C, loss, from_logits);
 }
 
-py::array_t<float> loss_backward_b(py::handle y_true, py::handle y_pred, py::handle name, bool from_logits,
+py::array_t<float> loss_backward_b(py::handle y_true, py::handle y_pred, py::handle name, py::handle from_logits_obj,
                                    py::handle sample_weight) {
     const char* op = "loss_backward";
+    const bool from_logits = flag_arg(from_logits_obj, op, "from_logits");
     const Loss loss = parse_loss_logits(name, from_logits, op);
     LossArgs a = loss_args(y_true, y_pred, sample_weight, loss == Loss::SparseCategoricalCrossentropy, op, "y_pred");
     std::vector<int64_t> dims(a.y_pred.shape(), a.y_pred.shape() + a.y_pred.ndim());
@@ -85,9 +87,10 @@ py::array_t<float> loss_backward_b(py::handle y_true, py::handle y_pred, py::han
     return d;
 }
 
-py::array_t<float> crossentropy_logits_backward_b(py::handle y_true, py::handle probs, bool sigmoid,
+py::array_t<float> crossentropy_logits_backward_b(py::handle y_true, py::handle probs, py::handle sigmoid_obj,
                                                   py::handle sample_weight) {
     const char* op = "crossentropy_logits_backward";
+    const bool sigmoid = flag_arg(sigmoid_obj, op, "sigmoid");
     // Integer labels (or a 1-D target for a multi-class softmax) select the sparse form.
     py::array t = py::array::ensure(y_true);
     py::array p = py::array::ensure(probs);

@@ -44,8 +44,9 @@ float epsilon_arg(double v, const char* op) {
 }
 
 py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle mm_obj,
-                              py::handle mv_obj, bool training, double momentum, double epsilon) {
+                              py::handle mv_obj, py::handle training_obj, double momentum, double epsilon) {
     const char* op = "batchnorm_forward";
+    const bool training = flag_arg(training_obj, op, "training");
     FloatArray x = float_input(x_obj, op, "x");
     int64_t N, C;
     rows_channels(x, op, "x", &N, &C);
@@ -79,8 +80,12 @@ py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle
 }
 
 py::tuple batchnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle gamma_obj, py::handle mean_obj,
-                               py::handle inv_std_obj, bool training, bool need_dx, bool center) {
+                               py::handle inv_std_obj, py::handle training_obj, py::handle need_dx_obj,
+                               py::handle center_obj) {
     const char* op = "batchnorm_backward";
+    const bool training = flag_arg(training_obj, op, "training");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool center = flag_arg(center_obj, op, "center");
     FloatArray x = float_input(x_obj, op, "x");
     int64_t N, C;
     rows_channels(x, op, "x", &N, &C);

@@ -127,8 +127,9 @@ float epsilon_arg(double v, const char* op) {
 }
 
 void sgd_update_b(py::handle params, py::handle grads, py::handle velocities, double learning_rate,
-                  double momentum, bool nesterov) {
+                  double momentum, py::handle nesterov_obj) {
     UpdateArgs a("sgd_update");
+    const bool nesterov = flag_arg(nesterov_obj, a.op, "nesterov");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
     const float mom = unit_arg(momentum, false, a.op, "momentum");
     add_params(a, params);
@@ -155,8 +156,9 @@ void adagrad_update_b(py::handle params, py::handle grads, py::handle accumulato
 
 void rmsprop_update_b(py::handle params, py::handle grads, py::handle velocities, py::handle momentums,
                       py::handle average_grads, double learning_rate, double rho, double momentum, double epsilon,
-                      bool centered) {
+                      py::handle centered_obj) {
     UpdateArgs a("rmsprop_update");
+    const bool centered = flag_arg(centered_obj, a.op, "centered");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
     const float r = unit_arg(rho, false, a.op, "rho");
     const float mom = unit_arg(momentum, false, a.op, "momentum");
@@ -173,9 +175,10 @@ void rmsprop_update_b(py::handle params, py::handle grads, py::handle velocities
 }
 
 void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handle vs, double learning_rate,
-                   py::handle step_obj, double beta_1, double beta_2, double epsilon, bool amsgrad,
+                   py::handle step_obj, double beta_1, double beta_2, double epsilon, py::handle amsgrad_obj,
                    py::handle v_hats) {
     UpdateArgs a("adam_update");
+    const bool amsgrad = flag_arg(amsgrad_obj, a.op, "amsgrad");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
     // step: a Python or NumPy integer >= 1 (bool and float are rejected: a float step is a bug)
     if (py::isinstance<py::bool_>(step_obj) || !PyIndex_Check(step_obj.ptr()))

@@ -216,9 +216,11 @@ BackwardOut backward_out(const RnnArgs& a, int64_t G, const std::vector<int64_t>
 // ---- SimpleRNN ---------------------------------------------------------------------------------
 
 py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj,
-                               py::handle h0_obj, py::handle activation, bool go_backwards,
-                               bool return_sequences, py::handle mask_obj) {
+                               py::handle h0_obj, py::handle activation, py::handle go_backwards_obj,
+                               py::handle return_sequences_obj, py::handle mask_obj) {
     const char* op = "simple_rnn_forward";
+    const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
+    const bool return_sequences = flag_arg(return_sequences_obj, op, "return_sequences");
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
     OptionalArray b = bias_array(b_obj, {a.OC}, op);
@@ -238,8 +240,12 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
 
 py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                                 py::handle u_obj, py::handle cache_obj, py::handle activation,
-                                bool go_backwards, bool use_bias, bool need_dx, py::handle mask_obj) {
+                                py::handle go_backwards_obj, py::handle use_bias_obj, py::handle need_dx_obj,
+                                py::handle mask_obj) {
     const char* op = "simple_rnn_backward";
+    const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
+    const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
@@ -262,8 +268,10 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
 
 py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
                          py::handle c0_obj, py::handle activation, py::handle recurrent_activation,
-                         bool go_backwards, bool return_sequences, py::handle mask_obj) {
+                         py::handle go_backwards_obj, py::handle return_sequences_obj, py::handle mask_obj) {
     const char* op = "lstm_forward";
+    const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
+    const bool return_sequences = flag_arg(return_sequences_obj, op, "return_sequences");
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
@@ -286,9 +294,12 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
 
 py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle dc_last_obj, py::handle x_obj,
                           py::handle w_obj, py::handle u_obj, py::handle cache_obj, py::handle activation,
-                          py::handle recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
-                          py::handle mask_obj) {
+                          py::handle recurrent_activation, py::handle go_backwards_obj, py::handle use_bias_obj,
+                          py::handle need_dx_obj, py::handle mask_obj) {
     const char* op = "lstm_backward";
+    const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
+    const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
@@ -317,9 +328,12 @@ std::vector<int64_t> gru_bias_dims(int64_t OC, bool reset_after) {
 }
 
 py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
-                        bool reset_after, py::handle activation, py::handle recurrent_activation,
-                        bool go_backwards, bool return_sequences, py::handle mask_obj) {
+                        py::handle reset_after_obj, py::handle activation, py::handle recurrent_activation,
+                        py::handle go_backwards_obj, py::handle return_sequences_obj, py::handle mask_obj) {
     const char* op = "gru_forward";
+    const bool reset_after = flag_arg(reset_after_obj, op, "reset_after");
+    const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
+    const bool return_sequences = flag_arg(return_sequences_obj, op, "return_sequences");
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
@@ -339,10 +353,14 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
 }
 
 py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
-                         py::handle u_obj, py::handle cache_obj, bool reset_after, py::handle activation,
-                         py::handle recurrent_activation, bool go_backwards, bool use_bias, bool need_dx,
-                         py::handle mask_obj) {
+                         py::handle u_obj, py::handle cache_obj, py::handle reset_after_obj, py::handle activation,
+                         py::handle recurrent_activation, py::handle go_backwards_obj, py::handle use_bias_obj,
+                         py::handle need_dx_obj, py::handle mask_obj) {
     const char* op = "gru_backward";
+    const bool reset_after = flag_arg(reset_after_obj, op, "reset_after");
+    const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
+    const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);

@@ -2,6 +2,8 @@
 
 #include "checks.h"
 
+#include <pybind11/gil_safe_call_once.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -182,6 +184,26 @@ std::string name_arg(py::handle obj, const char* op, const char* arg) {
         fail_type(std::string(op) + ": " + arg + " must be a str. Received: " + arg + "=" +
                   py::repr(obj).cast<std::string>());
     return obj.cast<std::string>();
+}
+
+bool flag_arg(py::handle obj, const char* op, const char* arg) {
+    if (PyBool_Check(obj.ptr())) return obj.ptr() == Py_True;
+    // numpy.bool_, looked up once and never released: pybind11's GIL-safe call-once, since a plain
+    // static py::object would be destroyed after the interpreter has finalised, and its first
+    // initialisation could deadlock with another thread waiting for it while holding the GIL
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> numpy_bool_storage;
+    const py::object& numpy_bool =
+        numpy_bool_storage.call_once_and_store_result([] { return py::module_::import("numpy").attr("bool_"); })
+            .get_stored();
+    if (py::isinstance(obj, numpy_bool)) return PyObject_IsTrue(obj.ptr()) == 1;
+    // an integer (a Python int or NumPy integer: anything with __index__) equal to 0 or 1; not an
+    // array, whose __index__ also takes a 0-d integer array
+    if (!py::isinstance<py::array>(obj) && PyIndex_Check(obj.ptr())) {
+        const int64_t value = saturated_index(obj);
+        if (value == 0 || value == 1) return value == 1;
+    }
+    fail_type(std::string(op) + ": " + arg + " must be a bool (True or False). Received: " + arg + "=" +
+              py::repr(obj).cast<std::string>());
 }
 
 Act parse_activation(py::handle obj, const char* op, const char* arg) {

@@ -96,6 +96,10 @@ LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int
 // A name argument (an activation, loss or padding) as text; TypeError unless it is a str (the
 // reason names are taken as py::handle: pybind11's std::string would also accept bytes).
 std::string name_arg(py::handle obj, const char* op, const char* arg);
+// A flag argument (use_bias, need_dx, go_backwards, ...) as a C++ bool: True/False, numpy.bool_, or an
+// integer (Python or NumPy) equal to 0 or 1; TypeError otherwise, as the NumPy backend's check_flag
+// (the reason flags are taken as py::handle: pybind11's bool would take None, 2.5 or 7 silently).
+bool flag_arg(py::handle obj, const char* op, const char* arg);
 // The activation named by obj (argument `arg` of op); ValueError for an unknown name.
 Act parse_activation(py::handle obj, const char* op, const char* arg = "activation");
 // The name parse_activation reads as `act`.

@@ -8,7 +8,9 @@ Conventions: arrays in Keras's layouts (dense (N, C), kernels (C, OC), images (N
 sequences (N, T, C)); results are float32 from C++. Backward ops return fresh gradient arrays.
 Read-only inputs of another dtype or layout are converted; arrays updated in place (``gemm``'s
 ``c``, optimizer state) must be float32 and C-contiguous. Bad shapes raise ValueError, bad types
-TypeError, each naming the op, the argument, what was expected and what was received.
+TypeError, each naming the op, the argument, what was expected and what was received. Flags
+(``use_bias``, ``need_dx``, ``go_backwards``, ...) take True or False (a ``numpy.bool_``, or an
+integer equal to 0 or 1, reads as one); anything else, None included, is a TypeError on both backends.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ checks) and in float32 otherwise, like the C++ kernels.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -64,6 +65,20 @@ def check_name(value, op, arg):
     if not isinstance(value, str):
         raise TypeError(f"{op}: {arg} must be a str. Received: {arg}={value!r}")
     return value
+
+
+def check_flag(value, op, arg):
+    """A flag argument (use_bias, need_dx, go_backwards, ...) as a Python bool: True/False, numpy.bool_,
+    or an integer equal to 0 or 1; TypeError otherwise, as in C++ (flag_arg in cpp/bindings/checks.cpp)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    # an integer: a Python int or NumPy integer (anything with __index__), but not an array, whose
+    # __index__ also takes a 0-d integer array
+    if not isinstance(value, np.ndarray) and hasattr(type(value), "__index__"):
+        index = operator.index(value)
+        if index in (0, 1):
+            return index == 1
+    raise TypeError(f"{op}: {arg} must be a bool (True or False). Received: {arg}={value!r}")
 
 
 def check_activation(activation, alpha, op, arg="activation"):

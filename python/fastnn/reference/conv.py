@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 
-from ._common import as_float, check_activation, check_name, compute_dtype, require_ndim
+from ._common import as_float, check_activation, check_flag, check_name, compute_dtype, require_ndim
 from .activations import _backward, _forward
 
 _LAYOUTS = {
@@ -172,6 +172,8 @@ def _forward_nd(nd, op, x, w, b, strides, padding, dilation_rate, activation, al
 
 
 def _backward_nd(nd, op, dy, x, w, y, strides, padding, dilation_rate, activation, alpha, use_bias, need_dx):
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
     a = check_activation(activation, alpha, op)
     dtype = compute_dtype(dy, x, w, y)
     cv = _Conv(nd, x, w, strides, padding, dilation_rate, dtype, op)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import as_float, check_activation, compute_dtype, require_ndim
+from ._common import as_float, check_activation, check_flag, compute_dtype, require_ndim
 from .activations import _backward, _forward
 
 
@@ -32,6 +32,8 @@ def dense_forward(x, w, b=None, activation="linear", alpha=None):
 
 def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=True, need_dx=True):
     op = "dense_backward"
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
     a = check_activation(activation, alpha, op)
     dtype = compute_dtype(dy, x, w, y)
     x, w = _dense_args(x, w, dtype, op)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import LOSSES, as_float, check_name, compute_dtype
+from ._common import LOSSES, as_float, check_flag, check_name, compute_dtype
 
 EPSILON = 1e-7
 # The clip bounds as float32 numbers, like Keras's float32 tensors and the C++ kernels: the upper
@@ -104,6 +104,7 @@ def _per_sample(p, t, name, from_logits):
 
 def loss_forward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
     op = "loss_forward"
+    from_logits = check_flag(from_logits, op, "from_logits")
     name = _loss_name(loss, op)
     _check_logits(name, from_logits, op)
     _, p, t, w, _ = _args(y_true, y_pred, sample_weight, name == "sparse_categorical_crossentropy", op)
@@ -114,6 +115,7 @@ def loss_forward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
 
 def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
     op = "loss_backward"
+    from_logits = check_flag(from_logits, op, "from_logits")
     name = _loss_name(loss, op)
     _check_logits(name, from_logits, op)
     p_orig, p, t, w, dtype = _args(y_true, y_pred, sample_weight, name == "sparse_categorical_crossentropy", op)
@@ -146,6 +148,7 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
 
 def crossentropy_logits_backward(y_true, probs, sigmoid=False, sample_weight=None):
     op = "crossentropy_logits_backward"
+    sigmoid = check_flag(sigmoid, op, "sigmoid")
     pa = np.asarray(probs)
     ta = np.asarray(y_true)
     sparse = (not sigmoid and pa.ndim == 2 and pa.shape[1] > 1

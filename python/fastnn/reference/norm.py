@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float, compute_dtype, require_disjoint
+from ._common import as_float, check_flag, compute_dtype, require_disjoint
 
 # ---- Batch normalisation ------------------------------------------------------------------------
 
@@ -58,6 +58,7 @@ def _epsilon(v, op):
 
 def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, momentum=0.99, epsilon=1e-3):
     op = "batchnorm_forward"
+    training = check_flag(training, op, "training")
     dtype = compute_dtype(x, gamma, beta)
     x = as_float(x, dtype, op, "x")
     N, C = _rows_channels(x, op)
@@ -97,6 +98,9 @@ def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, mome
 
 def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=True, center=True):
     op = "batchnorm_backward"
+    training = check_flag(training, op, "training")
+    need_dx = check_flag(need_dx, op, "need_dx")
+    center = check_flag(center, op, "center")
     dtype = compute_dtype(dy, x, gamma, mean, inv_std)
     x = as_float(x, dtype, op, "x")
     N, C = _rows_channels(x, op)

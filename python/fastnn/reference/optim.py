@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float, require_disjoint
+from ._common import as_float, check_flag, require_disjoint
 
 
 def _as_list(obj, op, arg):
@@ -101,6 +101,7 @@ def _epsilon(v, op):
 
 def sgd_update(params, grads, velocities=None, *, learning_rate, momentum=0.0, nesterov=False):
     op = "sgd_update"
+    nesterov = check_flag(nesterov, op, "nesterov")
     lr = _finite(learning_rate, op, "learning_rate")
     momentum = _unit(momentum, op, "momentum")
     u = _Update(op, params, grads)
@@ -135,6 +136,7 @@ def adagrad_update(params, grads, accumulators, *, learning_rate, epsilon=1e-7):
 def rmsprop_update(params, grads, velocities, momentums=None, average_grads=None, *, learning_rate, rho=0.9,
                    momentum=0.0, epsilon=1e-7, centered=False):
     op = "rmsprop_update"
+    centered = check_flag(centered, op, "centered")
     lr = _finite(learning_rate, op, "learning_rate")
     rho = _unit(rho, op, "rho")
     momentum = _unit(momentum, op, "momentum")
@@ -172,6 +174,7 @@ def _step(step, op):
 def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                 v_hats=None):
     op = "adam_update"
+    amsgrad = check_flag(amsgrad, op, "amsgrad")
     lr = _finite(learning_rate, op, "learning_rate")
     t = _step(step, op)
     beta_1 = _unit(beta_1, op, "beta_1", hi_open=True)

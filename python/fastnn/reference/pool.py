@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from ._common import as_float, compute_dtype, require_ndim
+from ._common import as_float, check_flag, compute_dtype, require_ndim
 from .conv import _LAYOUTS, _is_int, _pad_and_slices, axis_geometry, parse_padding, positive_ints, require_nonempty
 
 
@@ -292,6 +292,8 @@ def _conv_maxpool_backward(nd, op, dy, argmax, y, x, w, strides, padding, dilati
                            pool_size, pool_strides, pool_padding, use_bias, need_dx):
     from . import conv
 
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
     cv = _conv_maxpool_check(nd, op, activation, x, w, strides, padding, dilation_rate, pool_size, pool_strides,
                              pool_padding)
     _, _, out, _ = _geometry(nd, cv.y_shape, pool_size, pool_strides, pool_padding, op, "pool_strides",

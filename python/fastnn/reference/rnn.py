@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import ACTIVATIONS, as_float, check_activation, compute_dtype, require_ndim
+from ._common import ACTIVATIONS, as_float, check_activation, check_flag, compute_dtype, require_ndim
 from .activations import _backward, _forward
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
@@ -226,6 +226,8 @@ def _param_grads(x, w, dP, H_prev, dQ, go_backwards, use_bias, need_dx):
 def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True,
                        recurrent_mask=None):
     op = "simple_rnn_forward"
+    go_backwards = check_flag(go_backwards, op, "go_backwards")
+    return_sequences = check_flag(return_sequences, op, "return_sequences")
     _check_act(activation, op)
     dtype = compute_dtype(x, w, u, b, h0)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
@@ -247,6 +249,9 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
                         need_dx=True, recurrent_mask=None):
     op = "simple_rnn_backward"
+    go_backwards = check_flag(go_backwards, op, "go_backwards")
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
     _check_act(activation, op)
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
@@ -270,6 +275,8 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
 def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
                  go_backwards=False, return_sequences=True, recurrent_mask=None):
     op = "lstm_forward"
+    go_backwards = check_flag(go_backwards, op, "go_backwards")
+    return_sequences = check_flag(return_sequences, op, "return_sequences")
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(x, w, u, b, h0, c0)
@@ -304,6 +311,9 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
                   go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None):
     op = "lstm_backward"
+    go_backwards = check_flag(go_backwards, op, "go_backwards")
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
@@ -336,6 +346,9 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
                 go_backwards=False, return_sequences=True, recurrent_mask=None):
     op = "gru_forward"
+    reset_after = check_flag(reset_after, op, "reset_after")
+    go_backwards = check_flag(go_backwards, op, "go_backwards")
+    return_sequences = check_flag(return_sequences, op, "return_sequences")
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(x, w, u, b, h0)
@@ -379,6 +392,10 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
                  recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
                  recurrent_mask=None):
     op = "gru_backward"
+    reset_after = check_flag(reset_after, op, "reset_after")
+    go_backwards = check_flag(go_backwards, op, "go_backwards")
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
