@@ -586,9 +586,11 @@ class BackwardTiles {
         dx_algo_ = need_dx ? choose_input_grad(s, unit) : InputGrad::None;
         const bool flipped = dx_algo_ == InputGrad::Flipped, by_rows = dx_algo_ == InputGrad::Scatter ||
                                                                       dx_algo_ == InputGrad::Dcol;
+        const index_t NR = gather_kernel_info().NR;
+        const bool pack_dz = K >= kPackedGradMinRows;  // see tile()
         const index_t xfloats = p_.needed ? padded_image_floats(p_, s.C) : 0;
-        const index_t per_image = xfloats + P * OC + extra_per_image + (flipped ? padded_image_floats(pt_, OC) : 0) +
-                                  (dx_algo_ == InputGrad::Dcol ? P * K : 0);
+        const index_t per_image = xfloats + P * OC + (pack_dz ? panel_floats(P, OC, NR) : 0) + extra_per_image +
+                                  (flipped ? padded_image_floats(pt_, OC) : 0) + (dx_algo_ == InputGrad::Dcol ? P * K : 0);
         // groups: a power of two (so 2 or 4 threads share them evenly), each with enough work to
         // pay for its partial; tiles: as many images as fit the workspace, at least one per group
         const double mul_adds = (double)s.N * (double)P * (double)K * (double)OC;
@@ -600,8 +602,7 @@ class BackwardTiles {
         tiles_ = (s.N + nt - 1) / nt;
         groups_ = std::min(groups_, tiles_);
         threads_ = (int)std::min<index_t>({num_threads(), groups_, kMaxSlots});
-        const index_t Mt = nt * P, Kt = taps(s) * OC, NR = gather_kernel_info().NR;
-        const bool pack_dz = K >= kPackedGradMinRows;  // see tile()
+        const index_t Mt = nt * P, Kt = taps(s) * OC;
         // the shared tables: k offsets, the flipped kernel or wᵀ tap by tap, identity offsets
         Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(panel_floats(Kt, s.C, NR)) +
                                             Carver::floats(std::max(Kt, OC), 8) + Carver::floats(groups_ * K * OC) +
