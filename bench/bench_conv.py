@@ -320,7 +320,7 @@ def main():
                   stack_flops_fb, None))
 
     # PyTorch twins of each item
-    for lib, (torch, to_t, conv, pool, stack, ws, bs) in torch_mods.items():
+    for lib, (_, to_t, conv, pool, stack, ws, bs) in torch_mods.items():
         tx = {k: to_t(v, k != "c1") for k, v in (("c1", c1_in), ("c2", c2_in), ("c3", c3_in), ("p1", p1_in),
                                                  ("p2", p2_in), ("x0", x0))}
         tdy = {k: to_t(v, False) for k, v in (("c1", dys[0]), ("c2", dys[1]), ("c3", dys[2]), ("p1", pool_dy[1]),

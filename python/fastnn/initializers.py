@@ -306,3 +306,12 @@ def get(identifier):
 def deserialize(config):
     """The inverse of `serialize`."""
     return get(config)
+
+
+__all__ = [
+    "serialize", "compute_fans", "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
+    "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal",
+    "LecunUniform", "Orthogonal", "Identity", "zeros", "ones", "constant", "random_normal", "random_uniform",
+    "truncated_normal", "variance_scaling", "orthogonal", "identity", "glorot_uniform", "glorot_normal",
+    "he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "get", "deserialize"
+]

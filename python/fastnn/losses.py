@@ -187,3 +187,10 @@ def get(identifier):
 def deserialize(config):
     """The inverse of `serialize`."""
     return get(config)
+
+
+__all__ = [
+    "serialize", "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "get", "deserialize"
+]

@@ -116,3 +116,8 @@ def get(identifier):
 def deserialize(config):
     """The inverse of `serialize`."""
     return get(config)
+
+
+__all__ = [
+    "serialize", "Regularizer", "L1L2", "L1", "L2", "l1_l2", "l1", "l2", "get", "deserialize"
+]

@@ -122,3 +122,7 @@ def deserialize(config):
     if cls is None:
         raise ValueError(f"Unknown learning-rate schedule: {config!r}")
     return cls.from_config(dict(config.get("config") or {}))
+
+
+__all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "CosineDecay",
+           "serialize", "deserialize"]
