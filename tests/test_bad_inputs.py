@@ -415,6 +415,92 @@ def test_flags_must_be_bool(backend, rng):
             assert _same_result(call(value), want[bool(value)]), f"{op}: {arg}={value!r} differs from {bool(value)}"
 
 
+def test_numbers_must_be_numbers(backend, rng):
+    """A number (gemm's alpha and beta, an activation's alpha, batchnorm's momentum and epsilon, dropout's
+    rate, the optimizers' hyper-parameters) takes a Python int or float or a NumPy integer or floating
+    scalar and reads it as that float; an integer (dropout's seed, Adam's step) a Python int or NumPy
+    integer. Anything else is a TypeError naming the op and the argument, on both backends (pybind11's
+    double refused a str or None only with its generic overload error, and took True or 0-d arrays; the
+    NumPy backend's float() took a str such as "0.1"). The losses and RNNs take no number; the conv and
+    pool sizes (an int or a tuple) keep their own check."""
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    a, x, w, img, k = r(3, 3), r(4, 3), r(3, 2), r(1, 5, 5, 1), r(3, 3, 1, 2)
+    bn, param, grad = r(6, 3), r(5), r(5)
+    ones = np.ones_like(param)
+
+    def batchnorm(**kw):  # the result and the moving statistics, fresh ones each call (updated in place)
+        mm, mv = np.zeros(3, np.float32), np.ones(3, np.float32)
+        return ops.batchnorm_forward(bn, None, None, mm, mv, **kw) + (mm, mv)
+
+    def updated(update, **kw):  # the parameter after one update from fresh copies (updated in place)
+        p = [param.copy()]
+        update(p, **kw)
+        return p[0]
+
+    def sgd(p, learning_rate=0.5, momentum=0.5):
+        ops.sgd_update(p, [grad], [ones.copy()], learning_rate=learning_rate, momentum=momentum)
+
+    def adagrad(p, learning_rate=0.5, epsilon=1e-7):
+        ops.adagrad_update(p, [grad], [ones.copy()], learning_rate=learning_rate, epsilon=epsilon)
+
+    def rmsprop(p, learning_rate=0.5, rho=0.9):
+        ops.rmsprop_update(p, [grad], [ones.copy()], learning_rate=learning_rate, rho=rho)
+
+    def adam(p, learning_rate=0.5, step=1, beta_1=0.9):
+        ops.adam_update(p, [grad], [ones.copy()], [ones.copy()], learning_rate=learning_rate, step=step,
+                        beta_1=beta_1)
+
+    # (op, argument, call, a value, another value that must give another result: the argument is read);
+    # values exact in float32, so np.float32(value) is that very number
+    numbers = [("gemm", "alpha", lambda v: ops.gemm(a, a, alpha=v), 2, 1.0),
+               ("gemm", "beta", lambda v: ops.gemm(a, a, a.copy(), beta=v), 2, 0.0),
+               ("activation_forward", "alpha", lambda v: ops.activation_forward(x, "leaky_relu", v), 2, 0.5),
+               ("dense_forward", "alpha", lambda v: ops.dense_forward(x, w, None, "elu", v), 2, 1.0),
+               ("conv2d_forward", "alpha", lambda v: ops.conv2d_forward(img, k, activation="leaky_relu", alpha=v),
+                2, 0.25),
+               ("batchnorm_forward", "momentum", lambda v: batchnorm(training=True, momentum=v), 0, 0.5),
+               ("batchnorm_forward", "epsilon", lambda v: batchnorm(training=False, epsilon=v), 3, 0.5),
+               ("dropout_forward", "rate", lambda v: ops.dropout_forward(x, v, 7), 0.5, 0.25),
+               ("dropout_backward", "rate", lambda v: ops.dropout_backward(x, np.ones(x.shape, np.uint8), v), 0, 0.5),
+               ("sgd_update", "learning_rate", lambda v: updated(sgd, learning_rate=v), 2, 0.5),
+               ("sgd_update", "momentum", lambda v: updated(sgd, momentum=v), 1, 0.5),
+               ("adagrad_update", "learning_rate", lambda v: updated(adagrad, learning_rate=v), 2, 0.5),
+               ("adagrad_update", "epsilon", lambda v: updated(adagrad, epsilon=v), 1, 0.5),
+               ("rmsprop_update", "learning_rate", lambda v: updated(rmsprop, learning_rate=v), 2, 0.5),
+               ("rmsprop_update", "rho", lambda v: updated(rmsprop, rho=v), 0, 0.5),
+               ("adam_update", "learning_rate", lambda v: updated(adam, learning_rate=v), 2, 0.5),
+               ("adam_update", "beta_1", lambda v: updated(adam, beta_1=v), 0, 0.5)]
+    integers = [("dropout_forward", "seed", lambda v: ops.dropout_forward(x, 0.5, v), 7, 8),
+                ("adam_update", "step", lambda v: updated(adam, step=v), 3, 1)]
+    for op, arg, call, value, other in numbers:
+        for bad in ("0.1", None, [0.1], (0.1,), True, np.True_, 1 + 0j, np.array(value), np.array([value])):
+            if bad is None and arg == "alpha" and op != "gemm":
+                continue  # an activation's alpha: None takes the activation's default
+            with raises(TypeError, f"{op}: {arg} must be a number (int or float). Received: {arg}={bad!r}"):
+                call(bad)
+        want = call(float(value))
+        assert not _same_result(call(other), want), f"{op}: {arg} makes no difference to these inputs"
+        forms = [np.float32(value), np.float64(value)]
+        if value == int(value):
+            forms += [int(value), np.int64(value), np.uint8(value)]
+        for form in forms:
+            assert _same_result(call(form), want), f"{op}: {arg}={form!r} differs from {float(value)!r}"
+    for op, arg, call, value, other in integers:
+        for bad in ("7", None, [7], 7.0, np.float32(7), True, np.True_, np.array(value), np.array([value])):
+            with raises(TypeError, f"{op}: {arg} must be an int. Received: {arg}={bad!r}"):
+                call(bad)
+        want = call(value)
+        assert not _same_result(call(other), want), f"{op}: {arg} makes no difference to these inputs"
+        for form in (np.int64(value), np.uint8(value), np.int32(value)):
+            assert _same_result(call(form), want), f"{op}: {arg}={form!r} differs from {value!r}"
+    # an int past the largest double is a ValueError on both (a float would be inf)
+    with raises(ValueError, "gemm: alpha is too large for a float. Received: alpha=1000"):
+        ops.gemm(a, a, alpha=10**400)
+
+
 def test_unknown_loss(backend):
     for op in ("loss_forward", "loss_backward"):
         with raises(ValueError, op, "unknown loss", "'mse'", "Received: loss='hinge'"):
@@ -447,7 +533,7 @@ def test_bad_activation_alpha(backend, activation, alpha):
 def test_non_numeric_alpha_is_a_type_error(backend, alpha, activation):
     # "op, argument, expected, received": not pybind11's generic cast failure (a RuntimeError), and
     # checked for activations that ignore alpha too (a misplaced argument is never silently dropped)
-    with raises(TypeError, "activation_forward", "alpha must be a real number. Received: alpha="):
+    with raises(TypeError, "activation_forward", "alpha must be a number (int or float). Received: alpha="):
         ops.activation_forward(f32(2, 3), activation, alpha)
 
 

@@ -41,10 +41,12 @@ py::array_t<float> matmul(py::handle a_obj, py::handle b_obj) {
 }
 
 py::array_t<float> gemm(py::handle a_obj, py::handle b_obj, py::handle c_obj, py::handle trans_a_obj,
-                        py::handle trans_b_obj, double alpha, double beta) {
+                        py::handle trans_b_obj, py::handle alpha_obj, py::handle beta_obj) {
     const char* op = "gemm";
     const bool trans_a = flag_arg(trans_a_obj, op, "trans_a");
     const bool trans_b = flag_arg(trans_b_obj, op, "trans_b");
+    const double alpha = number_arg(alpha_obj, op, "alpha");
+    double beta = number_arg(beta_obj, op, "beta");
     Operand a = gemm_operand(a_obj, trans_a, op, "a"), b = gemm_operand(b_obj, trans_b, op, "b");
     require_inner(a, b, op);
     const int64_t M = a.rows, N = b.cols, K = a.cols;

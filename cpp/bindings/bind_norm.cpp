@@ -44,9 +44,12 @@ float epsilon_arg(double v, const char* op) {
 }
 
 py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle mm_obj,
-                              py::handle mv_obj, py::handle training_obj, double momentum, double epsilon) {
+                              py::handle mv_obj, py::handle training_obj, py::handle momentum_obj,
+                              py::handle epsilon_obj) {
     const char* op = "batchnorm_forward";
     const bool training = flag_arg(training_obj, op, "training");
+    const double momentum = number_arg(momentum_obj, op, "momentum");
+    const double epsilon = number_arg(epsilon_obj, op, "epsilon");
     FloatArray x = float_input(x_obj, op, "x");
     int64_t N, C;
     rows_channels(x, op, "x", &N, &C);
@@ -131,22 +134,21 @@ double dropout_rate(double rate, const char* op) {
     return rate;
 }
 
-// seed: a Python or NumPy integer in [0, 2^64). Like Keras, any other seed is a ValueError.
-uint64_t dropout_seed(py::handle seed, const char* op) {
-    if (py::isinstance<py::bool_>(seed) || !PyIndex_Check(seed.ptr()))
-        fail_value(std::string(op) + ": seed must be an int >= 0. Received: seed=" + py::repr(seed).cast<std::string>());
-    py::int_ s = py::reinterpret_steal<py::int_>(PyNumber_Index(seed.ptr()));
-    if (s < py::int_(0) || s > py::int_(std::numeric_limits<uint64_t>::max()))
+// seed (already an exact int, from int_object) must be in [0, 2^64).
+uint64_t dropout_seed(const py::int_& seed, const char* op) {
+    if (seed < py::int_(0) || seed > py::int_(std::numeric_limits<uint64_t>::max()))
         fail_value(std::string(op) + ": seed must be an int in [0, 2**64). Received: seed=" +
                    py::repr(seed).cast<std::string>());
-    return s.cast<uint64_t>();
+    return seed.cast<uint64_t>();
 }
 
-py::tuple dropout_forward_b(py::handle x_obj, double rate, py::handle seed_obj) {
+py::tuple dropout_forward_b(py::handle x_obj, py::handle rate_obj, py::handle seed_obj) {
     const char* op = "dropout_forward";
+    double rate = number_arg(rate_obj, op, "rate");
+    const py::int_ seed_int = int_object(seed_obj, op, "seed");
     FloatArray x = float_input(x_obj, op, "x");
     rate = dropout_rate(rate, op);
-    const uint64_t seed = dropout_seed(seed_obj, op);
+    const uint64_t seed = dropout_seed(seed_int, op);
     auto y = new_float_array(dims_of(x), op, "y");
     std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
     py::array_t<uint8_t> mask(shape);
@@ -161,8 +163,9 @@ py::tuple dropout_forward_b(py::handle x_obj, double rate, py::handle seed_obj) 
     return py::make_tuple(y, mask);
 }
 
-py::array_t<float> dropout_backward_b(py::handle dy_obj, py::handle mask_obj, double rate) {
+py::array_t<float> dropout_backward_b(py::handle dy_obj, py::handle mask_obj, py::handle rate_obj) {
     const char* op = "dropout_backward";
+    double rate = number_arg(rate_obj, op, "rate");
     FloatArray dy = float_input(dy_obj, op, "dy");
     rate = dropout_rate(rate, op);
     py::array m = py::array::ensure(mask_obj);

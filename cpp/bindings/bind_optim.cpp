@@ -126,9 +126,11 @@ float epsilon_arg(double v, const char* op) {
     return (float)v;
 }
 
-void sgd_update_b(py::handle params, py::handle grads, py::handle velocities, double learning_rate,
-                  double momentum, py::handle nesterov_obj) {
+void sgd_update_b(py::handle params, py::handle grads, py::handle velocities, py::handle learning_rate_obj,
+                  py::handle momentum_obj, py::handle nesterov_obj) {
     UpdateArgs a("sgd_update");
+    const double learning_rate = number_arg(learning_rate_obj, a.op, "learning_rate");
+    const double momentum = number_arg(momentum_obj, a.op, "momentum");
     const bool nesterov = flag_arg(nesterov_obj, a.op, "nesterov");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
     const float mom = unit_arg(momentum, false, a.op, "momentum");
@@ -141,9 +143,11 @@ void sgd_update_b(py::handle params, py::handle grads, py::handle velocities, do
                mom, nesterov);
 }
 
-void adagrad_update_b(py::handle params, py::handle grads, py::handle accumulators, double learning_rate,
-                      double epsilon) {
+void adagrad_update_b(py::handle params, py::handle grads, py::handle accumulators, py::handle learning_rate_obj,
+                      py::handle epsilon_obj) {
     UpdateArgs a("adagrad_update");
+    const double learning_rate = number_arg(learning_rate_obj, a.op, "learning_rate");
+    const double epsilon = number_arg(epsilon_obj, a.op, "epsilon");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
     const float eps = epsilon_arg(epsilon, a.op);
     add_params(a, params);
@@ -155,9 +159,13 @@ void adagrad_update_b(py::handle params, py::handle grads, py::handle accumulato
 }
 
 void rmsprop_update_b(py::handle params, py::handle grads, py::handle velocities, py::handle momentums,
-                      py::handle average_grads, double learning_rate, double rho, double momentum, double epsilon,
-                      py::handle centered_obj) {
+                      py::handle average_grads, py::handle learning_rate_obj, py::handle rho_obj,
+                      py::handle momentum_obj, py::handle epsilon_obj, py::handle centered_obj) {
     UpdateArgs a("rmsprop_update");
+    const double learning_rate = number_arg(learning_rate_obj, a.op, "learning_rate");
+    const double rho = number_arg(rho_obj, a.op, "rho");
+    const double momentum = number_arg(momentum_obj, a.op, "momentum");
+    const double epsilon = number_arg(epsilon_obj, a.op, "epsilon");
     const bool centered = flag_arg(centered_obj, a.op, "centered");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
     const float r = unit_arg(rho, false, a.op, "rho");
@@ -174,17 +182,18 @@ void rmsprop_update_b(py::handle params, py::handle grads, py::handle velocities
                    a.grads.data(), a.sizes.data(), (index_t)a.count, lr, r, mom, eps, centered);
 }
 
-void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handle vs, double learning_rate,
-                   py::handle step_obj, double beta_1, double beta_2, double epsilon, py::handle amsgrad_obj,
-                   py::handle v_hats) {
+void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handle vs, py::handle learning_rate_obj,
+                   py::handle step_obj, py::handle beta_1_obj, py::handle beta_2_obj, py::handle epsilon_obj,
+                   py::handle amsgrad_obj, py::handle v_hats) {
     UpdateArgs a("adam_update");
+    const double learning_rate = number_arg(learning_rate_obj, a.op, "learning_rate");
+    // step: the 1-based step count, an int (a float step is a bug); past 2**63 - 1 as good as infinite
+    const int64_t step = int_arg(step_obj, a.op, "step");
+    const double beta_1 = number_arg(beta_1_obj, a.op, "beta_1");
+    const double beta_2 = number_arg(beta_2_obj, a.op, "beta_2");
+    const double epsilon = number_arg(epsilon_obj, a.op, "epsilon");
     const bool amsgrad = flag_arg(amsgrad_obj, a.op, "amsgrad");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
-    // step: a Python or NumPy integer >= 1 (bool and float are rejected: a float step is a bug)
-    if (py::isinstance<py::bool_>(step_obj) || !PyIndex_Check(step_obj.ptr()))
-        fail_type(std::string(a.op) + ": step must be an int (the 1-based step count). Received: " +
-                  py::str(py::type::of(step_obj)).cast<std::string>());
-    const long long step = saturated_index(step_obj);  // past 2**63 - 1: as good as infinite
     if (step < 1)
         fail_value(std::string(a.op) + ": step must be >= 1 (Keras's iterations + 1). Received: step=" +
                    std::to_string(step));
@@ -199,7 +208,7 @@ void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handl
     require_distinct(a);
     py::gil_scoped_release release;
     adam_update(a.slot(0), a.slot(1), a.slot(2), amsgrad ? a.slot(3) : nullptr, a.grads.data(), a.sizes.data(),
-                (index_t)a.count, lr, (int64_t)step, b1, b2, eps, amsgrad);
+                (index_t)a.count, lr, step, b1, b2, eps, amsgrad);
 }
 
 }  // namespace

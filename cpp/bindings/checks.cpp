@@ -186,16 +186,29 @@ std::string name_arg(py::handle obj, const char* op, const char* arg) {
     return obj.cast<std::string>();
 }
 
+// NumPy types, looked up once and never released: pybind11's GIL-safe call-once, since a plain static
+// py::object would be destroyed after the interpreter has finalised, and its first initialisation
+// could deadlock with another thread waiting for it while holding the GIL.
+static const py::object& numpy_bool_type() {
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> storage;
+    return storage.call_once_and_store_result([] { return py::module_::import("numpy").attr("bool_"); })
+        .get_stored();
+}
+
+// (numpy.integer, numpy.floating): the NumPy scalars a number argument takes.
+static const py::object& numpy_real_types() {
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> storage;
+    return storage
+        .call_once_and_store_result([] {
+            const py::module_ numpy = py::module_::import("numpy");
+            return py::object(py::make_tuple(numpy.attr("integer"), numpy.attr("floating")));
+        })
+        .get_stored();
+}
+
 bool flag_arg(py::handle obj, const char* op, const char* arg) {
     if (PyBool_Check(obj.ptr())) return obj.ptr() == Py_True;
-    // numpy.bool_, looked up once and never released: pybind11's GIL-safe call-once, since a plain
-    // static py::object would be destroyed after the interpreter has finalised, and its first
-    // initialisation could deadlock with another thread waiting for it while holding the GIL
-    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> numpy_bool_storage;
-    const py::object& numpy_bool =
-        numpy_bool_storage.call_once_and_store_result([] { return py::module_::import("numpy").attr("bool_"); })
-            .get_stored();
-    if (py::isinstance(obj, numpy_bool)) return PyObject_IsTrue(obj.ptr()) == 1;
+    if (py::isinstance(obj, numpy_bool_type())) return PyObject_IsTrue(obj.ptr()) == 1;
     // an integer (a Python int or NumPy integer: anything with __index__) equal to 0 or 1; not an
     // array, whose __index__ also takes a 0-d integer array
     if (!py::isinstance<py::array>(obj) && PyIndex_Check(obj.ptr())) {
@@ -205,6 +218,37 @@ bool flag_arg(py::handle obj, const char* op, const char* arg) {
     fail_type(std::string(op) + ": " + arg + " must be a bool (True or False). Received: " + arg + "=" +
               py::repr(obj).cast<std::string>());
 }
+
+double number_arg(py::handle obj, const char* op, const char* arg) {
+    // bool is an int to Python, never a number here; np.float64 is a float, other NumPy scalars are
+    // recognised by type, so arrays (even 0-d) are refused like lists
+    const bool real = !PyBool_Check(obj.ptr()) && (PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr()) ||
+                                                   py::isinstance(obj, numpy_real_types()));
+    if (!real)
+        fail_type(std::string(op) + ": " + arg + " must be a number (int or float). Received: " + arg + "=" +
+                  py::repr(obj).cast<std::string>());
+    const double v = PyFloat_AsDouble(obj.ptr());
+    if (v == -1.0 && PyErr_Occurred()) {  // an int past the largest double
+        PyErr_Clear();
+        fail_value(std::string(op) + ": " + arg + " is too large for a float. Received: " + arg + "=" +
+                   py::repr(obj).cast<std::string>());
+    }
+    return v;
+}
+
+py::int_ int_object(py::handle obj, const char* op, const char* arg) {
+    // numpy.bool_ is refused by type, not by its lack of __index__ (which NumPy 1.x still had); an
+    // array's __index__ would take a 0-d integer array
+    if (PyBool_Check(obj.ptr()) || py::isinstance(obj, numpy_bool_type()) || py::isinstance<py::array>(obj) ||
+        !PyIndex_Check(obj.ptr()))
+        fail_type(std::string(op) + ": " + arg + " must be an int. Received: " + arg + "=" +
+                  py::repr(obj).cast<std::string>());
+    PyObject* index = PyNumber_Index(obj.ptr());
+    if (!index) throw py::error_already_set();  // an __index__ that raised
+    return py::reinterpret_steal<py::int_>(index);
+}
+
+int64_t int_arg(py::handle obj, const char* op, const char* arg) { return saturated_index(int_object(obj, op, arg)); }
 
 Act parse_activation(py::handle obj, const char* op, const char* arg) {
     const std::string name = name_arg(obj, op, arg);
@@ -222,30 +266,9 @@ const char* activation_name(Act act) {
     return "?";
 }
 
-// A real number from Python (int, float, or a NumPy integer or floating scalar; never bool, str,
-// complex or an array), else TypeError naming op and arg; one too large for a double (10**400) is
-// a ValueError.
-static double real_number(const py::object& obj, const char* op, const char* arg) {
-    auto numpy_real = [&] {
-        if (py::isinstance<py::array>(obj) || !py::hasattr(obj, "dtype")) return false;
-        const char kind = obj.attr("dtype").attr("kind").cast<std::string>()[0];
-        return kind == 'i' || kind == 'u' || kind == 'f';
-    };
-    if (py::isinstance<py::bool_>(obj) || !(py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj) || numpy_real()))
-        fail_type(std::string(op) + ": " + arg + " must be a real number. Received: " + arg + "=" +
-                  py::repr(obj).cast<std::string>());
-    const double v = PyFloat_AsDouble(obj.ptr());
-    if (v == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        fail_value(std::string(op) + ": " + arg + " is too large for a float. Received: " + arg + "=" +
-                   py::repr(obj).cast<std::string>());
-    }
-    return v;
-}
-
 float activation_alpha(Act act, const py::object& alpha, const char* op) {
     // checked whatever the activation, as the NumPy reference does: a typo'd alpha is never ignored
-    const double given = alpha.is_none() ? 0.0 : real_number(alpha, op, "alpha");
+    const double given = alpha.is_none() ? 0.0 : number_arg(alpha, op, "alpha");
     // a finite double past float32's range would turn into inf in the kernel
     auto finite32 = [](double v) { return std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max(); };
     if (act == Act::LeakyRelu) {

@@ -100,12 +100,28 @@ std::string name_arg(py::handle obj, const char* op, const char* arg);
 // integer (Python or NumPy) equal to 0 or 1; TypeError otherwise, as the NumPy backend's check_flag
 // (the reason flags are taken as py::handle: pybind11's bool would take None, 2.5 or 7 silently).
 bool flag_arg(py::handle obj, const char* op, const char* arg);
+// A real-number argument (gemm's alpha, a learning rate, momentum, epsilon, dropout's rate, ...) as a
+// double: a Python int or float, or a NumPy integer or floating scalar. Anything else (bool, numpy.bool_,
+// str, None, complex, a list, an array, even 0-d) is a TypeError
+// "<op>: <arg> must be a number (int or float). Received: <arg>=<repr>", and an int too large for a
+// double (10**400) a ValueError, as the NumPy backend's check_number. The reason numbers are taken as
+// py::handle: pybind11's double refuses a str or None only with a generic error naming no argument,
+// and takes True, 0-d arrays or Decimal. NaN and inf pass; the op's own range check decides.
+double number_arg(py::handle obj, const char* op, const char* arg);
+// An integer argument (dropout's seed, Adam's step): a Python int or NumPy integer scalar (anything with
+// __index__ but a bool, numpy.bool_ or an array, even 0-d); TypeError
+// "<op>: <arg> must be an int. Received: <arg>=<repr>" otherwise, as the NumPy backend's check_int.
+// int_arg gives the value clamped to int64 like saturated_index (the caller's range check reports it);
+// int_object the exact Python int, for ranges past int64 such as a uint64 seed.
+int64_t int_arg(py::handle obj, const char* op, const char* arg);
+py::int_ int_object(py::handle obj, const char* op, const char* arg);
 // The activation named by obj (argument `arg` of op); ValueError for an unknown name.
 Act parse_activation(py::handle obj, const char* op, const char* arg = "activation");
 // The name parse_activation reads as `act`.
 const char* activation_name(Act act);
 // The activation's hyper-parameter: negative_slope for leaky_relu (default 0.2), alpha for elu
-// (default 1.0); None takes the default. Checked (>= 0, > 0) since backward relies on its sign.
+// (default 1.0); None takes the default, anything else must pass number_arg. Checked (>= 0, > 0) since
+// backward relies on its sign.
 float activation_alpha(Act act, const py::object& alpha, const char* op);
 Loss parse_loss(py::handle obj, const char* op);
 

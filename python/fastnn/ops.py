@@ -11,6 +11,10 @@ Read-only inputs of another dtype or layout are converted; arrays updated in pla
 TypeError, each naming the op, the argument, what was expected and what was received. Flags
 (``use_bias``, ``need_dx``, ``go_backwards``, ...) take True or False (a ``numpy.bool_``, or an
 integer equal to 0 or 1, reads as one); anything else, None included, is a TypeError on both backends.
+Numbers (``alpha``, ``learning_rate``, ``momentum``, ``epsilon``, ``rate``, ...) take a Python int or float
+or a NumPy integer or floating scalar; integers (``seed``, ``step``) a Python int or NumPy integer; anything
+else (a str, None, a bool, a list, an array, even 0-d; for an integer a float) is a TypeError on both
+backends. An activation's ``alpha`` may also be None, for the activation's default.
 """
 
 from __future__ import annotations

@@ -81,21 +81,39 @@ def check_flag(value, op, arg):
     raise TypeError(f"{op}: {arg} must be a bool (True or False). Received: {arg}={value!r}")
 
 
+def check_number(value, op, arg):
+    """A real-number argument (gemm's alpha, a learning rate, momentum, epsilon, dropout's rate, ...) as a
+    Python float: a Python int or float, or a NumPy integer or floating scalar. Anything else (bool,
+    numpy.bool_, str, None, complex, a list, an array, even 0-d) is a TypeError, and an int too large
+    for a float (10**400) a ValueError, as in C++ (number_arg in cpp/bindings/checks.cpp). NaN and inf
+    pass; the op's own range check decides."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: {arg} must be a number (int or float). Received: {arg}={value!r}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{op}: {arg} is too large for a float. Received: {arg}={value!r}") from None
+
+
+def check_int(value, op, arg):
+    """An integer argument (dropout's seed, Adam's step) as a Python int: a Python int or NumPy integer
+    scalar (anything with __index__ but a bool, numpy.bool_ or an array, even 0-d); TypeError otherwise,
+    as in C++ (int_arg / int_object in cpp/bindings/checks.cpp). Floats are refused, even 2.0."""
+    # numpy.bool_ is refused by type, not by its lack of __index__ (which NumPy 1.x still had); an
+    # array's __index__ would take a 0-d integer array
+    if isinstance(value, (bool, np.bool_, np.ndarray)) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{op}: {arg} must be an int. Received: {arg}={value!r}")
+    return operator.index(value)
+
+
 def check_activation(activation, alpha, op, arg="activation"):
     """Validate the activation name and return its hyper-parameter (see ops.activation_forward)."""
     if check_name(activation, op, arg) not in ACTIVATIONS:
         known = ", ".join(repr(a) for a in ACTIVATIONS)
         raise ValueError(f"{op}: unknown {arg}. Expected one of {known}. Received: {arg}={activation!r}")
-    # the C++ rules (activation_alpha in cpp/bindings/checks.cpp): alpha is type-checked whatever the
-    # activation, and must stay finite in float32
-    given = 0.0
-    if alpha is not None:
-        if isinstance(alpha, (bool, np.bool_, str)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{op}: alpha must be a real number. Received: alpha={alpha!r}")
-        try:
-            given = float(alpha)
-        except OverflowError:
-            raise ValueError(f"{op}: alpha is too large for a float. Received: alpha={alpha!r}") from None
+    # the C++ rules (activation_alpha in cpp/bindings/checks.cpp): alpha (None for the default) is
+    # type-checked whatever the activation, and must stay finite in float32
+    given = 0.0 if alpha is None else check_number(alpha, op, "alpha")
 
     def finite32(v):
         return math.isfinite(v) and abs(v) <= float(np.finfo(np.float32).max)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_float, check_flag, compute_dtype, require_ndim
+from ._common import as_float, check_flag, check_number, compute_dtype, require_ndim
 
 
 def _operand(x, trans, dtype, op, arg):
@@ -31,6 +31,8 @@ def matmul(a, b):
 def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     trans_a = check_flag(trans_a, "gemm", "trans_a")
     trans_b = check_flag(trans_b, "gemm", "trans_b")
+    alpha = check_number(alpha, "gemm", "alpha")
+    beta = check_number(beta, "gemm", "beta")
     dtype = compute_dtype(a, b, c)
     A, B = _operand(a, trans_a, dtype, "gemm", "a"), _operand(b, trans_b, dtype, "gemm", "b")
     _check_inner(A, B, "gemm", np.shape(a), np.shape(b))

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float, check_flag, compute_dtype, require_disjoint
+from ._common import as_float, check_flag, check_int, check_number, compute_dtype, require_disjoint
 
 # ---- Batch normalisation ------------------------------------------------------------------------
 
@@ -50,7 +50,6 @@ def _moving(a, C, op, arg):
 
 
 def _epsilon(v, op):
-    v = float(v)
     if not (v >= 0.0 and math.isfinite(v)):
         raise ValueError(f"{op}: epsilon must be a finite number >= 0. Received: epsilon={v:g}")
     return v
@@ -59,12 +58,13 @@ def _epsilon(v, op):
 def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, momentum=0.99, epsilon=1e-3):
     op = "batchnorm_forward"
     training = check_flag(training, op, "training")
+    momentum = check_number(momentum, op, "momentum")
+    epsilon = check_number(epsilon, op, "epsilon")
     dtype = compute_dtype(x, gamma, beta)
     x = as_float(x, dtype, op, "x")
     N, C = _rows_channels(x, op)
     if training and N == 0:
         raise ValueError(f"{op}: training needs a non-empty batch to compute statistics. Received: x.shape={x.shape}")
-    momentum = float(momentum)
     if not (0.0 <= momentum <= 1.0):
         raise ValueError(f"{op}: momentum must be in [0, 1]. Received: momentum={momentum:g}")
     eps = float(dtype(_epsilon(epsilon, op)))  # the epsilon the kernel sees
@@ -153,19 +153,16 @@ def _key(seed):
 
 
 def _rate(rate, op):
-    rate = float(rate)
     if not (0.0 <= rate < 1.0):
         raise ValueError(f"{op}: rate must be in [0, 1). Received: rate={rate:g}")
     return rate
 
 
 def _seed(seed, op):
-    if isinstance(seed, (bool, np.bool_)) or not hasattr(seed, "__index__"):
-        raise ValueError(f"{op}: seed must be an int >= 0. Received: seed={seed!r}")
-    s = int(seed)
-    if not (0 <= s < 2**64):
+    """seed (already an int, from check_int) must be in [0, 2**64)."""
+    if not (0 <= seed < 2**64):
         raise ValueError(f"{op}: seed must be an int in [0, 2**64). Received: seed={seed!r}")
-    return s
+    return seed
 
 
 def dropout_mask(shape, rate, seed):
@@ -180,6 +177,8 @@ def dropout_mask(shape, rate, seed):
 
 def dropout_forward(x, rate, seed):
     op = "dropout_forward"
+    rate = check_number(rate, op, "rate")
+    seed = check_int(seed, op, "seed")
     dtype = compute_dtype(x)
     x = as_float(x, dtype, op, "x")
     rate = _rate(rate, op)
@@ -191,6 +190,7 @@ def dropout_forward(x, rate, seed):
 
 def dropout_backward(dy, mask, rate):
     op = "dropout_backward"
+    rate = check_number(rate, op, "rate")
     dtype = compute_dtype(dy)
     dy = as_float(dy, dtype, op, "dy")
     rate = _rate(rate, op)

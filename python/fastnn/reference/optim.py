@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float, check_flag, require_disjoint
+from ._common import as_float, check_flag, check_int, check_number, require_disjoint
 
 
 def _as_list(obj, op, arg):
@@ -79,21 +79,18 @@ class _Update:
 
 
 def _finite(v, op, arg):
-    v = float(v)
     if not math.isfinite(v):
         raise ValueError(f"{op}: {arg} must be a finite number. Received: {arg}={v:g}")
     return v
 
 
 def _unit(v, op, arg, hi_open=False):
-    v = float(v)
     if not (v >= 0.0 and (v < 1.0 if hi_open else v <= 1.0)):
         raise ValueError(f"{op}: {arg} must be in [0, 1{')' if hi_open else ']'}. Received: {arg}={v:g}")
     return v
 
 
 def _epsilon(v, op):
-    v = float(v)
     if not (v >= 0.0 and math.isfinite(v)):
         raise ValueError(f"{op}: epsilon must be a finite number >= 0. Received: epsilon={v:g}")
     return v
@@ -101,6 +98,8 @@ def _epsilon(v, op):
 
 def sgd_update(params, grads, velocities=None, *, learning_rate, momentum=0.0, nesterov=False):
     op = "sgd_update"
+    learning_rate = check_number(learning_rate, op, "learning_rate")
+    momentum = check_number(momentum, op, "momentum")
     nesterov = check_flag(nesterov, op, "nesterov")
     lr = _finite(learning_rate, op, "learning_rate")
     momentum = _unit(momentum, op, "momentum")
@@ -122,6 +121,8 @@ def sgd_update(params, grads, velocities=None, *, learning_rate, momentum=0.0, n
 
 def adagrad_update(params, grads, accumulators, *, learning_rate, epsilon=1e-7):
     op = "adagrad_update"
+    learning_rate = check_number(learning_rate, op, "learning_rate")
+    epsilon = check_number(epsilon, op, "epsilon")
     lr = _finite(learning_rate, op, "learning_rate")
     eps = _epsilon(epsilon, op)
     u = _Update(op, params, grads)
@@ -136,6 +137,10 @@ def adagrad_update(params, grads, accumulators, *, learning_rate, epsilon=1e-7):
 def rmsprop_update(params, grads, velocities, momentums=None, average_grads=None, *, learning_rate, rho=0.9,
                    momentum=0.0, epsilon=1e-7, centered=False):
     op = "rmsprop_update"
+    learning_rate = check_number(learning_rate, op, "learning_rate")
+    rho = check_number(rho, op, "rho")
+    momentum = check_number(momentum, op, "momentum")
+    epsilon = check_number(epsilon, op, "epsilon")
     centered = check_flag(centered, op, "centered")
     lr = _finite(learning_rate, op, "learning_rate")
     rho = _unit(rho, op, "rho")
@@ -163,9 +168,7 @@ def rmsprop_update(params, grads, velocities, momentums=None, average_grads=None
 
 
 def _step(step, op):
-    if isinstance(step, (bool, np.bool_)) or not hasattr(step, "__index__"):
-        raise TypeError(f"{op}: step must be an int (the 1-based step count). Received: {type(step).__name__}")
-    step = int(step)
+    """step (already an int, from check_int) must be >= 1."""
     if step < 1:
         raise ValueError(f"{op}: step must be >= 1 (Keras's iterations + 1). Received: step={step}")
     return step
@@ -174,6 +177,11 @@ def _step(step, op):
 def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                 v_hats=None):
     op = "adam_update"
+    learning_rate = check_number(learning_rate, op, "learning_rate")
+    step = check_int(step, op, "step")  # the 1-based step count: a float step is a bug
+    beta_1 = check_number(beta_1, op, "beta_1")
+    beta_2 = check_number(beta_2, op, "beta_2")
+    epsilon = check_number(epsilon, op, "epsilon")
     amsgrad = check_flag(amsgrad, op, "amsgrad")
     lr = _finite(learning_rate, op, "learning_rate")
     t = _step(step, op)
