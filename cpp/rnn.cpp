@@ -306,7 +306,11 @@ class StepPlan {
         gemm_get_blocking(&mr, &nr, &mc, &kc, &nc, &in_l2);
         mr_ = mr;
         slivers_ = (N + mr - 1) / mr;
-        chunks_ = threads_ > 1 ? std::min<index_t>(slivers_, threads_ * kChunksPerThread) : 1;
+        // a multiple of the thread count (equal threads end together), each chunk at least
+        // kMinChunkSlivers micro-panels: one sliver per step product would stream the packed weights
+        // through L1 for only MR rows
+        const index_t per_thread = std::clamp<index_t>(slivers_ / (threads_ * kMinChunkSlivers), 1, kChunksPerThread);
+        chunks_ = threads_ > 1 ? std::min<index_t>(slivers_, threads_ * per_thread) : 1;
         index_t k_max = 0, b_floats[3] = {0, 0, 0}, i = 0;
         for (const StepOperand& op : operands) {
             b_floats[i++] = sgemm_packed_b_floats(op.K, op.N);
@@ -348,7 +352,7 @@ class StepPlan {
     }
 
   private:
-    static constexpr index_t kChunksPerThread = 4;
+    static constexpr index_t kChunksPerThread = 4, kMinChunkSlivers = 2;
     index_t N_;
     int threads_ = 1;
     index_t mr_ = 1, slivers_ = 0;  // the batch in micro-panels of MR rows
