@@ -668,7 +668,9 @@ class Model:
                     swb = None if sw is None else sw[lo:hi]
                 else:
                     idx = perm[lo:hi]
-                    xb = np.take(x, idx, axis=0, out=xbuf) if hi - lo == batch_size else x[idx]
+                    # idx comes from a permutation of range(n), so always in range: mode="clip" writes
+                    # straight into xbuf, where the default "raise" goes through a temporary copy
+                    xb = np.take(x, idx, axis=0, out=xbuf, mode="clip") if hi - lo == batch_size else x[idx]
                     yb = y[idx]
                     swb = None if sw is None else sw[idx]
                 if batch_begin:
