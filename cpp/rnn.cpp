@@ -284,8 +284,8 @@ void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, c
 // region per sequence and no barrier per step (a per-step region pair costs ~2-5 µs against ~50 µs
 // of work, and far more when another process holds a core). Threads take chunks dynamically, a few
 // per thread, so a thread slowed by a competing process hands its share to the other: with a busy
-// loop on one of two cores this ran 18-23% faster (median, paired) than one fixed slice per thread,
-// and on a quiet machine within ±2% of it. The recurrent weights are packed once per call and
+// loop on one of two cores this ran 18-23% faster (median, paired) than one fixed slice per thread;
+// quiet, within ±2% of it except LSTM(128) at batch 128 (3-5% slower in most runs). The recurrent weights are packed once per call and
 // shared read-only; each thread packs only its chunk's rows of h (or dG) per step. Every row is
 // computed the same way whatever its chunk, so results do not depend on the thread count.
 struct StepOperand {  // one recurrent product's op(B): K × N, stored N × K when trans_b

@@ -179,10 +179,14 @@ const std::pair<const char*, Act> kActivations[] = {
 };
 }  // namespace
 
+// TypeError "<op>: <arg> must be <expected>. Received: <arg>=<repr>", the message of every argument-type check.
+[[noreturn]] static void fail_arg_type(py::handle obj, const char* op, const char* arg, const char* expected) {
+    fail_type(std::string(op) + ": " + arg + " must be " + expected + ". Received: " + arg + "=" +
+              py::repr(obj).cast<std::string>());
+}
+
 std::string name_arg(py::handle obj, const char* op, const char* arg) {
-    if (!py::isinstance<py::str>(obj))
-        fail_type(std::string(op) + ": " + arg + " must be a str. Received: " + arg + "=" +
-                  py::repr(obj).cast<std::string>());
+    if (!py::isinstance<py::str>(obj)) fail_arg_type(obj, op, arg, "a str");
     return obj.cast<std::string>();
 }
 
@@ -206,17 +210,21 @@ static const py::object& numpy_real_types() {
         .get_stored();
 }
 
+// An integer scalar: a Python int or NumPy integer (anything with __index__), never a bool or
+// numpy.bool_ (refused by type, not by its lack of __index__, which NumPy 1.x still had) and never
+// an array, whose __index__ would take a 0-d integer array.
+static bool is_int_scalar(py::handle obj) {
+    return !PyBool_Check(obj.ptr()) && !py::isinstance(obj, numpy_bool_type()) && !py::isinstance<py::array>(obj) &&
+           PyIndex_Check(obj.ptr());
+}
+
 bool flag_arg(py::handle obj, const char* op, const char* arg) {
-    if (PyBool_Check(obj.ptr())) return obj.ptr() == Py_True;
-    if (py::isinstance(obj, numpy_bool_type())) return PyObject_IsTrue(obj.ptr()) == 1;
-    // an integer (a Python int or NumPy integer: anything with __index__) equal to 0 or 1; not an
-    // array, whose __index__ also takes a 0-d integer array
-    if (!py::isinstance<py::array>(obj) && PyIndex_Check(obj.ptr())) {
+    if (PyBool_Check(obj.ptr()) || py::isinstance(obj, numpy_bool_type())) return PyObject_IsTrue(obj.ptr()) == 1;
+    if (is_int_scalar(obj)) {  // an integer equal to 0 or 1
         const int64_t value = saturated_index(obj);
         if (value == 0 || value == 1) return value == 1;
     }
-    fail_type(std::string(op) + ": " + arg + " must be a bool (True or False). Received: " + arg + "=" +
-              py::repr(obj).cast<std::string>());
+    fail_arg_type(obj, op, arg, "a bool (True or False)");
 }
 
 double number_arg(py::handle obj, const char* op, const char* arg) {
@@ -224,9 +232,7 @@ double number_arg(py::handle obj, const char* op, const char* arg) {
     // recognised by type, so arrays (even 0-d) are refused like lists
     const bool real = !PyBool_Check(obj.ptr()) && (PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr()) ||
                                                    py::isinstance(obj, numpy_real_types()));
-    if (!real)
-        fail_type(std::string(op) + ": " + arg + " must be a number (int or float). Received: " + arg + "=" +
-                  py::repr(obj).cast<std::string>());
+    if (!real) fail_arg_type(obj, op, arg, "a number (int or float)");
     const double v = PyFloat_AsDouble(obj.ptr());
     if (v == -1.0 && PyErr_Occurred()) {  // an int past the largest double
         PyErr_Clear();
@@ -237,12 +243,7 @@ double number_arg(py::handle obj, const char* op, const char* arg) {
 }
 
 py::int_ int_object(py::handle obj, const char* op, const char* arg) {
-    // numpy.bool_ is refused by type, not by its lack of __index__ (which NumPy 1.x still had); an
-    // array's __index__ would take a 0-d integer array
-    if (PyBool_Check(obj.ptr()) || py::isinstance(obj, numpy_bool_type()) || py::isinstance<py::array>(obj) ||
-        !PyIndex_Check(obj.ptr()))
-        fail_type(std::string(op) + ": " + arg + " must be an int. Received: " + arg + "=" +
-                  py::repr(obj).cast<std::string>());
+    if (!is_int_scalar(obj)) fail_arg_type(obj, op, arg, "an int");
     PyObject* index = PyNumber_Index(obj.ptr());
     if (!index) throw py::error_already_set();  // an __index__ that raised
     return py::reinterpret_steal<py::int_>(index);

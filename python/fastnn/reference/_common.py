@@ -67,17 +67,20 @@ def check_name(value, op, arg):
     return value
 
 
+def _is_int_scalar(value):
+    """A Python int or NumPy integer (anything with __index__), never a bool or numpy.bool_ (refused by
+    type, not by its lack of __index__, which NumPy 1.x still had) and never an array, whose __index__
+    would take a 0-d integer array (is_int_scalar in cpp/bindings/checks.cpp)."""
+    return not isinstance(value, (bool, np.bool_, np.ndarray)) and hasattr(type(value), "__index__")
+
+
 def check_flag(value, op, arg):
     """A flag argument (use_bias, need_dx, go_backwards, ...) as a Python bool: True/False, numpy.bool_,
     or an integer equal to 0 or 1; TypeError otherwise, as in C++ (flag_arg in cpp/bindings/checks.cpp)."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    # an integer: a Python int or NumPy integer (anything with __index__), but not an array, whose
-    # __index__ also takes a 0-d integer array
-    if not isinstance(value, np.ndarray) and hasattr(type(value), "__index__"):
-        index = operator.index(value)
-        if index in (0, 1):
-            return index == 1
+    if _is_int_scalar(value) and operator.index(value) in (0, 1):
+        return operator.index(value) == 1
     raise TypeError(f"{op}: {arg} must be a bool (True or False). Received: {arg}={value!r}")
 
 
@@ -96,12 +99,9 @@ def check_number(value, op, arg):
 
 
 def check_int(value, op, arg):
-    """An integer argument (dropout's seed, Adam's step) as a Python int: a Python int or NumPy integer
-    scalar (anything with __index__ but a bool, numpy.bool_ or an array, even 0-d); TypeError otherwise,
-    as in C++ (int_arg / int_object in cpp/bindings/checks.cpp). Floats are refused, even 2.0."""
-    # numpy.bool_ is refused by type, not by its lack of __index__ (which NumPy 1.x still had); an
-    # array's __index__ would take a 0-d integer array
-    if isinstance(value, (bool, np.bool_, np.ndarray)) or not hasattr(type(value), "__index__"):
+    """An integer argument (dropout's seed, Adam's step) as a Python int (see _is_int_scalar); TypeError
+    otherwise, as in C++ (int_arg / int_object in cpp/bindings/checks.cpp). Floats are refused, even 2.0."""
+    if not _is_int_scalar(value):
         raise TypeError(f"{op}: {arg} must be an int. Received: {arg}={value!r}")
     return operator.index(value)
 
