@@ -120,6 +120,72 @@ plot_model(model, to_file='mlp-mnist.png', show_shapes=True)
 '''
 
 
+# The notes' Y-network (Atienza, ch. 2, cnn-y-network.py): two inputs, two CNN branches (the right
+# one dilated), merged with concatenate. Data and epochs cut down; the model is the notes'.
+COURSE_Y_NETWORK = '''
+import numpy as np
+from tensorflow.keras.layers import Dense, Dropout, Input
+from tensorflow.keras.layers import Conv2D, MaxPooling2D, Flatten, concatenate
+from tensorflow.keras.models import Model
+from tensorflow.keras.utils import to_categorical, set_random_seed
+
+set_random_seed(5)
+# Stand-in for mnist.load_data(): class c has rows 2c..2c+2 brighter
+rng = np.random.default_rng(1)
+labels = rng.integers(0, 10, 600)
+images = rng.integers(0, 120, (600, 28, 28)).astype(np.uint8)
+for c in range(10):
+    images[labels == c, 2 * c:2 * c + 3, :] += 120
+(x_train, y_train), (x_test, y_test) = (images[:480], labels[:480]), (images[480:], labels[480:])
+
+num_labels = len(np.unique(y_train))
+y_train = to_categorical(y_train)
+y_test = to_categorical(y_test)
+image_size = x_train.shape[1]
+x_train = np.reshape(x_train, [-1, image_size, image_size, 1])
+x_test = np.reshape(x_test, [-1, image_size, image_size, 1])
+x_train = x_train.astype('float32') / 255
+x_test = x_test.astype('float32') / 255
+
+input_shape = (image_size, image_size, 1)
+batch_size = 32
+kernel_size = 3
+dropout = 0.4
+n_filters = 32
+
+left_inputs = Input(shape=input_shape)
+x = left_inputs
+filters = n_filters
+for i in range(3):
+    x = Conv2D(filters=filters, kernel_size=kernel_size, padding='same', activation='relu')(x)
+    x = Dropout(dropout)(x)
+    x = MaxPooling2D()(x)
+    filters *= 2
+
+right_inputs = Input(shape=input_shape)
+y = right_inputs
+filters = n_filters
+for i in range(3):
+    y = Conv2D(filters=filters, kernel_size=kernel_size, padding='same', activation='relu', dilation_rate=2)(y)
+    y = Dropout(dropout)(y)
+    y = MaxPooling2D()(y)
+    filters *= 2
+
+y = concatenate([x, y])
+y = Flatten()(y)
+y = Dropout(dropout)(y)
+outputs = Dense(num_labels, activation='softmax')(y)
+
+model = Model([left_inputs, right_inputs], outputs)
+model.summary()
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+history = model.fit([x_train, x_train], y_train, validation_data=([x_test, x_test], y_test), epochs=3,
+                    batch_size=batch_size, verbose=2)
+score = model.evaluate([x_test, x_test], y_test, batch_size=batch_size, verbose=0)
+print("\\nTest accuracy: %.1f%%" % (100.0 * score[1]))
+'''
+
+
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
     out = []
@@ -181,3 +247,14 @@ def test_course_script_plots_its_model(capsys, tmp_path, monkeypatch):
     ns, out = run_script(COURSE_MLP_PLOT, capsys)
     assert " Total params: 269,322 (1.03 MB)" in out
     assert (tmp_path / "mlp-mnist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_course_y_network_script(capsys):
+    ns, out = run_script(COURSE_Y_NETWORK, capsys)
+    assert " Total params: 208,394 (814.04 KB)" in out  # as Keras prints it for the notes' Y-network
+    assert re.search(r"│ concatenate \(Concatenate\) +│ \(None, 3, 3, 256\) +│ +0 │ max_pooling2d_2\[0\]\[0\], +│", out)
+    assert ns["model"].input_shape == [(None, 28, 28, 1), (None, 28, 28, 1)]
+    history = ns["history"].history
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.3  # chance is 0.1
+    assert re.search(r"^Test accuracy: \d+\.\d%$", out, re.M)

@@ -103,12 +103,124 @@ def test_functional_graph_errors():
     shared = Dense(3)
     with pytest.raises(NotImplementedError, match="shared layers"):
         Model(inp, shared(shared(inp)))
-    with pytest.raises(NotImplementedError, match="one input and one output"):
-        Model([inp, other], Dense(1)(inp))
+    with pytest.raises(NotImplementedError, match="one output tensor. Received 2 outputs"):
+        Model(inp, [Dense(1)(inp), Dense(1)(inp)])
+    with pytest.raises(ValueError, match="more than once"):
+        Model([inp, inp], Dense(1)(inp))
+    with pytest.raises(ValueError, match="Graph disconnected"):  # `other` feeds the output but is not an input
+        Model([inp], Concatenate()([Dense(2)(inp), other]))
     with pytest.raises(ValueError, match="fastnn.layers.Input"):
         Model(Dense(2)(inp), Dense(1)(inp))
     with pytest.raises(ValueError, match="Subclassed models"):
         Model()
+
+
+def two_input_model(seed=0, right_dense=True):
+    """A small Y-network (the course notes' two-branch functional model): two inputs, one output."""
+    fastnn.set_random_seed(seed)
+    left, right = Input(shape=(6,), name="left"), Input(shape=(4,), name="right")
+    a = Dense(8, activation="relu", name="a")(left)
+    b = Dense(5, activation="tanh", name="b")(right) if right_dense else right
+    out = Dense(3, activation="softmax", name="out")(Concatenate(name="cat")([a, b]))
+    return Model([left, right], out, name="y_net")
+
+
+def two_input_data(n=64, seed=0):
+    x, labels, onehot = data(n=n, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    # the right input carries the label too, so both branches can learn
+    right = (onehot @ rng.standard_normal((3, 4)) + 0.5 * rng.standard_normal((n, 4))).astype(np.float32)
+    return x, right, labels
+
+
+def test_two_input_model_trains_evaluates_and_predicts():
+    model = two_input_model()
+    assert model.input_shape == [(None, 6), (None, 4)] and model.output_shape == (None, 3)
+    assert [l.name for l in model.layers[:2]] == ["left", "right"] and len(model.inputs) == 2
+    model.compile(Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, right, labels = two_input_data()
+    history = model.fit([x, right], labels, epochs=20, batch_size=16, validation_split=0.25, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+    assert "val_accuracy" in history.history
+    loss, acc = model.evaluate([x, right], labels, verbose=0)
+    by_name = model.evaluate({"right": right, "left": x}, labels, verbose=0)
+    assert [loss, acc] == by_name
+    p = model.predict([x, right], batch_size=10, verbose=0)
+    assert p.shape == (64, 3)
+    np.testing.assert_array_equal(p[:7], model.predict_on_batch([x[:7], right[:7]]))
+    np.testing.assert_array_equal(p[:7], model([x[:7], right[:7]]))
+    assert acc == np.mean(np.argmax(p, axis=1) == labels)
+    assert isinstance(model.train_on_batch([x[:8], right[:8]], labels[:8]), list)
+    assert model.test_on_batch((x, right), labels) == model.evaluate((x, right), labels, batch_size=64, verbose=0)
+
+
+def test_two_input_model_matches_the_numpy_backend():
+    x, right, labels = two_input_data(n=32)
+    trajectories = []
+    for backend in ("cpp", "numpy"):
+        model = two_input_model(seed=3)
+        model.compile(SGD(0.1), "sparse_categorical_crossentropy")
+        with fastnn.backend(backend):
+            h = model.fit([x, right], labels, epochs=3, batch_size=8, shuffle=False, verbose=0)
+        trajectories.append(h.history["loss"])
+    np.testing.assert_allclose(trajectories[0], trajectories[1], rtol=1e-5)
+
+
+def test_gradcheck_two_input_model(float64_numpy):
+    model = two_input_model(seed=1)
+    model.compile("sgd", "categorical_crossentropy")
+    x, right, labels = two_input_data(n=5)
+    model_gradcheck(model, [x.astype(np.float64), right.astype(np.float64)], np.eye(3)[labels])
+
+
+def test_input_feeding_the_merge_directly_gets_no_gradient():
+    model = two_input_model(right_dense=False)  # `right` goes straight into the concatenation
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, right, labels = two_input_data()
+    model.fit([x, right], labels, epochs=2, verbose=0)
+    assert model.get_layer("cat")._need_input_grad is True and model.get_layer("a")._need_input_grad is False
+
+
+def test_two_input_summary_config_and_saving(tmp_path, capsys):
+    model = two_input_model()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, right, labels = two_input_data()
+    model.fit([x, right], labels, epochs=1, verbose=0)
+    model.summary()
+    out = capsys.readouterr().out
+    assert "Connected to" in out and re.search(r"left \(InputLayer\) +│ \(None, 6\)", out)
+    assert re.search(r"cat \(Concatenate\) +│ \(None, 13\) +│ +0 │ a\[0\]\[0\], b\[0\]\[0\]", out)
+    config = model.get_config()
+    assert config["input_layers"] == ["left", "right"]
+    model.save(tmp_path / "y.fastnn")
+    loaded = fastnn.models.load_model(tmp_path / "y.fastnn")
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    np.testing.assert_array_equal(loaded.predict([x, right], verbose=0), model.predict([x, right], verbose=0))
+    clone = fastnn.models.clone_model(model)
+    assert clone.input_shape == [(None, 6), (None, 4)]
+
+
+def test_two_input_bad_data():
+    model = two_input_model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, right, labels = two_input_data()
+    with pytest.raises(ValueError, match=r"has 2 inputs \['left', 'right'\]; pass `x` as a list of 2 arrays.*"
+                                         r"Received: ndarray"):
+        model.fit(x, labels, verbose=0)
+    with pytest.raises(ValueError, match="Received: a list of 3"):
+        model.predict([x, right, right], verbose=0)
+    with pytest.raises(ValueError, match="'x' sizes: 64, 63"):
+        model.fit([x, right[:-1]], labels, verbose=0)
+    with pytest.raises(ValueError, match=r"Input 1 of model 'y_net' is incompatible with the model: expected shape "
+                                         r"\(None, 4\), found \(None, 5\)"):
+        model.evaluate([x, np.zeros((64, 5), np.float32)], labels, verbose=0)
+    with pytest.raises(ValueError, match=r"keyed by the Input names \['left', 'right'\]. Received keys: \['left', 'r'\]"):
+        model.predict({"left": x, "r": right}, verbose=0)
+    with pytest.raises(ValueError, match="has 2 inputs"):
+        model.fit([x, right], labels, validation_data=(x, labels), verbose=0)
+    single = mlp()
+    with pytest.raises(ValueError, match="has one input, but `x` is a list of 2 arrays"):
+        single.predict([x, x], verbose=0)
 
 
 # ---- whole-model gradients -------------------------------------------------------------------

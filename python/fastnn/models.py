@@ -1,8 +1,8 @@
 """fastnn.models — Sequential and functional models: training loop, evaluation, prediction,
 summary, and save/load, over layers that follow the `fastnn.layers.Layer` protocol.
 
-A model is a graph of layer calls in topological order over numbered tensor slots (slot 0 is
-the input). Forward runs the steps in order; backward runs them in reverse, summing gradients
+A model is a graph of layer calls in topological order over numbered tensor slots (slots
+0 .. k-1 are its k inputs). Forward runs the steps in order; backward runs them in reverse, summing gradients
 where a tensor feeds several layers. When the last layer ends in softmax (sigmoid) and the loss
 is a categorical (binary) cross-entropy on probabilities, the output gradient is taken with
 respect to the logits directly (``ops.crossentropy_logits_backward``), so the activation's
@@ -59,7 +59,9 @@ class Model:
     """A functional model: ``Model(inputs=Input(shape=(2,)), outputs=Dense(1)(...), name=...)``.
 
     The graph may branch (a tensor feeding several layers, joined again by a merge layer such
-    as ``Add``); it has one input and one output tensor, and each layer is called once.
+    as ``Add`` or ``concatenate``) and take several inputs (``Model([left, right], out)``, fed a
+    list of arrays in that order, or a dict by Input name); it has one output tensor, and each
+    layer is called once.
     `Sequential` is the linear special case. Methods follow Keras: ``compile``, ``fit``,
     ``evaluate``, ``predict``, ``train_on_batch``, ``test_on_batch``, ``predict_on_batch``,
     ``summary``, ``get_weights``/``set_weights``, ``save``/``save_weights``/``load_weights``.
@@ -91,7 +93,8 @@ class Model:
         self.history = None
         self.built = False
         self._trainable = True
-        self._input_layer = None
+        self._input_layer = None  # the first input (a Sequential's only one)
+        self._input_layers = []
         self._layers = []
         self._steps = []
         self._nslots = 0
@@ -107,12 +110,16 @@ class Model:
     def _init_functional(self, inputs, outputs):
         ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        if len(ins) != 1 or len(outs) != 1:
-            raise NotImplementedError(f"fastnn models take one input and one output tensor. Received {len(ins)} "
-                                      f"inputs and {len(outs)} outputs")
-        x, y = ins[0], outs[0]
-        if not isinstance(x, KerasTensor) or x.node is None or not isinstance(x.node.layer, InputLayer):
-            raise ValueError(f"Model inputs must be tensors from fastnn.layers.Input(). Received: inputs={x!r}")
+        if len(outs) != 1:
+            raise NotImplementedError(f"fastnn models have one output tensor. Received {len(outs)} outputs")
+        if not ins:
+            raise ValueError("Model needs at least one input tensor from fastnn.layers.Input(). Received: inputs=[]")
+        for x in ins:
+            if not isinstance(x, KerasTensor) or x.node is None or not isinstance(x.node.layer, InputLayer):
+                raise ValueError(f"Model inputs must be tensors from fastnn.layers.Input(). Received: inputs={x!r}")
+        if len({id(x) for x in ins}) != len(ins):
+            raise ValueError("The same Input tensor is listed more than once in the model's inputs")
+        y = outs[0]
         if not isinstance(y, KerasTensor):
             raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
         # iterative depth-first walk from the output: post-order is a topological order
@@ -129,13 +136,16 @@ class Model:
             for t in reversed(node.inputs):
                 if id(t.node) not in state:
                     stack.append((t.node, False))
-        slot_of = {id(x): 0}
-        shapes = [x.shape]
-        steps, layers, seen = [], [x.node.layer], set()
+        # slots 0 .. k-1 hold the k inputs, in the order given
+        slot_of = {id(x): i for i, x in enumerate(ins)}
+        input_nodes = {id(x.node) for x in ins}
+        shapes = [x.shape for x in ins]
+        input_layers = [x.node.layer for x in ins]
+        steps, layers, seen = [], list(input_layers), set()
         for node in order:
             layer = node.layer
             if isinstance(layer, InputLayer):
-                if node is not x.node:
+                if id(node) not in input_nodes:
                     done = [l.name for l in layers]
                     raise ValueError(f"Graph disconnected: cannot obtain value for tensor {node.output!r} at layer "
                                      f"'{layer.name}'. The following previous layers were accessed without issue: {done}")
@@ -154,13 +164,15 @@ class Model:
         if dupes:
             raise ValueError(f"The name {dupes[0]!r} is used by more than one layer in model '{self.name}'. "
                              "All layer names should be unique.")
-        self.inputs, self.outputs = [x], [y]
-        self._input_layer = x.node.layer
+        self.inputs, self.outputs = ins, [y]
+        self._input_layer = input_layers[0]
         self._layers = layers
-        self._finalize(steps, shapes)
+        self._finalize(steps, shapes, input_layers)
 
-    def _finalize(self, steps, shapes):
-        """Install the graph: steps ``(layer, input slots, output slot)`` in topological order."""
+    def _finalize(self, steps, shapes, input_layers):
+        """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
+        slots 0 .. k-1 for the k `input_layers`, then one per step."""
+        self._input_layers = list(input_layers)
         self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
         self._nslots = len(shapes)
         self._vals = [None] * self._nslots
@@ -228,8 +240,10 @@ class Model:
 
     @property
     def input_shape(self):
+        """The input's shape with a None batch axis; a list of them for a model with several inputs."""
         self._require_built("input_shape")
-        return self._input_layer.batch_shape
+        shapes = [layer.batch_shape for layer in self._input_layers]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     @property
     def output_shape(self):
@@ -240,10 +254,6 @@ class Model:
     def _dtype(self):
         """The compute dtype (targets, sample weights): the output layer's."""
         return self._steps[-1][0].dtype if self._steps else utils.floatx()
-
-    @property
-    def _input_dtype(self):
-        return self._input_layer.dtype if self._input_layer is not None else utils.floatx()
 
     def _require_built(self, what):
         if not self.built:
@@ -371,32 +381,68 @@ class Model:
 
     # ---- data checks -------------------------------------------------------------------------
 
+    def _input_arrays(self, x, fn):
+        """``x`` as a list of arrays, one per model input: an array for a one-input model; a list
+        (or a dict by Input name) of arrays for several."""
+        k = max(1, len(self._input_layers))
+        names = [layer.name for layer in self._input_layers]
+        if isinstance(x, dict):
+            unknown = sorted(set(x) - set(names))
+            missing = [name for name in names if name not in x]
+            if unknown or missing:
+                raise ValueError(f"{fn}: a dict `x` must hold one array per model input, keyed by the Input names "
+                                 f"{names}. Received keys: {sorted(x, key=str)}")
+            x = [x[name] for name in names]
+        if k == 1:
+            if isinstance(x, (list, tuple)) and len(x) > 1 and all(isinstance(a, np.ndarray) for a in x):
+                raise ValueError(f"{fn}: model '{self.name}' has one input, but `x` is a list of {len(x)} arrays")
+            return [_as_array(x, "x", fn)]
+        if not isinstance(x, (list, tuple)) or len(x) != k:
+            got = f"a list of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
+            raise ValueError(f"{fn}: model '{self.name}' has {k} inputs {names}; pass `x` as a list of {k} arrays in "
+                             f"that order (or a dict by name). Received: {got}")
+        return [_as_array(a, f"x[{i}]", fn) for i, a in enumerate(x)]
+
     def _prepare_x(self, x, fn):
-        x = _as_array(x, "x", fn)
-        if len(x) == 0:
+        """The checked input arrays (a list, one per model input), contiguous in the inputs' dtypes."""
+        xs = self._input_arrays(x, fn)
+        sizes = [len(a) for a in xs]
+        if len(set(sizes)) > 1:
+            raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
+                             f"'x' sizes: {', '.join(map(str, sizes))}")
+        if sizes[0] == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
-        self._ensure_built(x.shape)
+        self._ensure_built(xs[0].shape)
         if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
             raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
                              "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
                              "the model in float32 (the default, fastnn.utils.set_floatx('float32')).")
-        x = np.ascontiguousarray(x, dtype=self._input_dtype)
-        self._check_data_shape(x.shape)
-        return x
+        xs = [np.ascontiguousarray(a, dtype=layer.dtype) for a, layer in zip(xs, self._input_layers)]
+        self._check_data_shape([a.shape for a in xs])
+        return xs
 
-    def _check_data_shape(self, shape):
-        """Propagate the data's shape through the graph, checking each layer's input spec."""
-        shape = (None,) + tuple(shape[1:])
+    def _check_data_shape(self, data_shapes):
+        """Propagate the data's shapes (one per input) through the graph, checking each layer's input spec."""
         shapes = [None] * self._nslots
-        shapes[0] = shape
+        for i, shape in enumerate(data_shapes):
+            shapes[i] = (None,) + tuple(shape[1:])
+
+        def check_inputs():
+            for i, layer in enumerate(self._input_layers):
+                expected, shape = layer.batch_shape, shapes[i]
+                if len(shape) != len(expected) or any(e is not None and e != d
+                                                      for e, d in zip(expected[1:], shape[1:])):
+                    raise ValueError(f"Input {i} of model '{self.name}' is incompatible with the model: expected "
+                                     f"shape {_shape_str(expected)}, found {_shape_str(shape)}")
+
+        # one input: the first layer's message, as Keras gives; several: say which input is wrong first
+        if len(data_shapes) > 1:
+            check_inputs()
         for layer, ins, out, multi, _ in self._steps:
             s = [shapes[i] for i in ins] if multi else shapes[ins[0]]
             layer._check_input(s)
             shapes[out] = tuple(layer.compute_output_shape(s))
-        expected = self._input_layer.batch_shape
-        if len(shape) != len(expected) or any(e is not None and e != d for e, d in zip(expected[1:], shape[1:])):
-            raise ValueError(f"Input 0 of model '{self.name}' is incompatible with the model: expected shape "
-                             f"{_shape_str(expected)}, found {_shape_str(shape)}")
+        check_inputs()
 
     def _prepare_y(self, y, n, fn):
         y = _as_array(y, "y", fn)
@@ -466,8 +512,12 @@ class Model:
     # ---- the step ----------------------------------------------------------------------------
 
     def _forward(self, x, training):
+        """The output for ``x``: the list of input arrays (or the one input's array)."""
         vals, steps, fusion = self._vals, self._steps, self._pool_fusion
-        vals[0] = x
+        if isinstance(x, list):
+            vals[:len(x)] = x
+        else:
+            vals[0] = x
         activity = 0.0
         for k, (layer, ins, out, multi, areg) in enumerate(steps):
             if k in fusion:  # convolution + max pooling in one op, straight into the pooling's slot
@@ -487,7 +537,7 @@ class Model:
         vals, steps = self._vals, self._steps
         grads = [None] * self._nslots
         grads[self._output_slot] = dy
-        last = len(steps) - 1
+        last, inputs = len(steps) - 1, len(self._input_layers)
         for i in range(last, -1, -1):
             layer, ins, out, multi, areg = steps[i]
             g = grads[out]
@@ -506,7 +556,7 @@ class Model:
                     g = g + areg.gradient(vals[out])
                 dx = layer.backward(g)
             for s, d in (zip(ins, dx) if multi else ((ins[0], dx),)):
-                if d is None or s == 0:
+                if d is None or s < inputs:  # no gradient for the data
                     continue
                 # a tensor feeding several layers gets the sum of their gradients
                 grads[s] = d if grads[s] is None else grads[s] + d
@@ -608,31 +658,32 @@ class Model:
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
-        x = self._prepare_x(x, fn)
-        y = self._prepare_y(y, len(x), fn)
-        sw = self._prepare_weights(sample_weight, len(x), fn)
+        xs = self._prepare_x(x, fn)
+        n = len(xs[0])
+        y = self._prepare_y(y, n, fn)
+        sw = self._prepare_weights(sample_weight, n, fn)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight). "
                                  f"Received: {type(validation_data).__name__}")
-            vx = self._prepare_x(validation_data[0], fn)
-            vy = self._prepare_y(validation_data[1], len(vx), fn)
-            vsw = self._prepare_weights(validation_data[2] if len(validation_data) == 3 else None, len(vx), fn)
-            val = (vx, vy, vsw)
+            vxs = self._prepare_x(validation_data[0], fn)
+            vy = self._prepare_y(validation_data[1], len(vxs[0]), fn)
+            vsw = self._prepare_weights(validation_data[2] if len(validation_data) == 3 else None, len(vxs[0]), fn)
+            val = (vxs, vy, vsw)
         elif validation_split:
-            split_at = int(math.floor(len(x) * (1.0 - validation_split)))
-            if split_at == 0 or split_at == len(x):
-                raise ValueError(f"Training data contains {len(x)} samples, which is not sufficient to split it into a "
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0 or split_at == n:
+                raise ValueError(f"Training data contains {n} samples, which is not sufficient to split it into a "
                                  f"validation and training set as specified by `validation_split={validation_split}`. "
                                  "Either provide more data, or a different value for the `validation_split` argument.")
-            val = (x[split_at:], y[split_at:], None if sw is None else sw[split_at:])
-            x, y, sw = x[:split_at], y[:split_at], None if sw is None else sw[:split_at]
+            val = ([a[split_at:] for a in xs], y[split_at:], None if sw is None else sw[split_at:])
+            xs, y, sw = [a[:split_at] for a in xs], y[:split_at], None if sw is None else sw[:split_at]
+            n = split_at
         if class_weight is not None:
             cw = self._class_weights(y, class_weight, fn)
             sw = cw if sw is None else np.ascontiguousarray(sw * cw)
 
-        n = len(x)
         steps = -(-n // batch_size)
         history = callbacks_module.History()
         cbs = list(callbacks or [])
@@ -646,7 +697,8 @@ class Model:
 
         params = self._prepare_training()
         rng = utils.global_rng()
-        xbuf = np.empty((batch_size,) + x.shape[1:], dtype=x.dtype) if shuffle and n >= batch_size else None
+        xbufs = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in xs] if shuffle and n >= batch_size \
+            else None
         self.stop_training = False
         self._keep_finite_weights = False
         cblist.on_train_begin()
@@ -664,13 +716,16 @@ class Model:
             for step in range(steps):
                 lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
                 if perm is None:
-                    xb, yb = x[lo:hi], y[lo:hi]
+                    xb, yb = [a[lo:hi] for a in xs], y[lo:hi]
                     swb = None if sw is None else sw[lo:hi]
                 else:
                     idx = perm[lo:hi]
                     # idx comes from a permutation of range(n), so always in range: mode="clip" writes
-                    # straight into xbuf, where the default "raise" goes through a temporary copy
-                    xb = np.take(x, idx, axis=0, out=xbuf, mode="clip") if hi - lo == batch_size else x[idx]
+                    # straight into the buffer, where the default "raise" goes through a temporary copy
+                    if hi - lo == batch_size:
+                        xb = [np.take(a, idx, axis=0, out=buf, mode="clip") for a, buf in zip(xs, xbufs)]
+                    else:
+                        xb = [a[idx] for a in xs]
                     yb = y[idx]
                     swb = None if sw is None else sw[idx]
                 if batch_begin:
@@ -712,17 +767,17 @@ class Model:
         logs["loss"] = loss
         return {k: logs[k] for k in sorted(logs)}
 
-    def _evaluate_arrays(self, x, y, sw, batch_size, cblist=None):
+    def _evaluate_arrays(self, xs, y, sw, batch_size, cblist=None):
         for m in self._metrics:
             m.reset_state()
-        n = len(x)
+        n = len(xs[0])
         total = 0.0
         want = cblist is not None and cblist.wants("on_test_batch_end")
         for step, lo in enumerate(range(0, n, batch_size)):
             hi = min(lo + batch_size, n)
             yb = y[lo:hi]
             swb = None if sw is None else sw[lo:hi]
-            out = self._forward(x[lo:hi], False)
+            out = self._forward([a[lo:hi] for a in xs], False)
             total += self._batch_loss(yb, out, swb) * (hi - lo)
             for m in self._metrics:
                 m.update_state(yb, out, swb)
@@ -741,14 +796,15 @@ class Model:
         verbose = _check_verbose(verbose)
         if steps is not None:
             raise ValueError("evaluate: steps applies to data generators; fastnn evaluates NumPy arrays")
-        x = self._prepare_x(x, fn)
-        y = self._prepare_y(y, len(x), fn)
-        sw = self._prepare_weights(sample_weight, len(x), fn)
+        xs = self._prepare_x(x, fn)
+        n = len(xs[0])
+        y = self._prepare_y(y, n, fn)
+        sw = self._prepare_weights(sample_weight, n, fn)
         cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1,
-                                                          "steps": -(-len(x) // batch_size)})
+                                                          "steps": -(-n // batch_size)})
         cblist.on_test_begin()
-        logs = self._evaluate_arrays(x, y, sw, batch_size, cblist)
+        logs = self._evaluate_arrays(xs, y, sw, batch_size, cblist)
         cblist.on_test_end(logs)
         if return_dict:
             return logs
@@ -762,8 +818,8 @@ class Model:
         verbose = _check_verbose(verbose)
         if steps is not None:
             raise ValueError("predict: steps applies to data generators; fastnn predicts on NumPy arrays")
-        x = self._prepare_x(x, fn)
-        n = len(x)
+        xs = self._prepare_x(x, fn)
+        n = len(xs[0])
         nsteps = -(-n // batch_size)
         cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
@@ -772,7 +828,7 @@ class Model:
         result = None
         for step in range(nsteps):
             lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
-            out = self._forward(x[lo:hi], False)
+            out = self._forward([a[lo:hi] for a in xs], False)
             if result is None:
                 result = np.empty((n,) + out.shape[1:], dtype=out.dtype)
             result[lo:hi] = out
@@ -789,14 +845,14 @@ class Model:
         """One optimizer step on the batch ``x, y``; returns its loss (and metrics), like `evaluate`."""
         fn = "train_on_batch"
         self._check_compiled(fn)
-        x = self._prepare_x(x, fn)
-        y = self._prepare_y(y, len(x), fn)
-        sw = self._prepare_weights(sample_weight, len(x), fn)
+        xs = self._prepare_x(x, fn)
+        y = self._prepare_y(y, len(xs[0]), fn)
+        sw = self._prepare_weights(sample_weight, len(xs[0]), fn)
         if class_weight is not None:
             cw = self._class_weights(y, class_weight, fn)
             sw = cw if sw is None else sw * cw
         params = self._prepare_training()
-        loss, out, finite = self._train_step(x, y, sw, params)
+        loss, out, finite = self._train_step(xs, y, sw, params)
         for m in self._metrics:
             m.reset_state()
             if finite:
@@ -811,10 +867,10 @@ class Model:
         """The loss (and metrics) on one batch, in inference mode."""
         fn = "test_on_batch"
         self._check_compiled(fn)
-        x = self._prepare_x(x, fn)
-        y = self._prepare_y(y, len(x), fn)
-        sw = self._prepare_weights(sample_weight, len(x), fn)
-        logs = self._evaluate_arrays(x, y, sw, len(x))
+        xs = self._prepare_x(x, fn)
+        y = self._prepare_y(y, len(xs[0]), fn)
+        sw = self._prepare_weights(sample_weight, len(xs[0]), fn)
+        logs = self._evaluate_arrays(xs, y, sw, len(xs[0]))
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names]
@@ -842,16 +898,15 @@ class Model:
     def get_config(self):
         """The model's architecture as a JSON-serialisable dict (layers by class name and config)."""
         self._require_built("get_config")
-        inbound = {}
-        for layer, ins, out, _, _ in self._steps:
-            inbound[out] = layer.name
-        producer = {0: self._input_layer.name, **inbound}
-        layers = [{"class_name": "InputLayer", "config": self._input_layer.get_config(), "inbound": []}]
+        producer = _slot_producers(self)
+        layers = [{"class_name": "InputLayer", "config": layer.get_config(), "inbound": []}
+                  for layer in self._input_layers]
         for layer, ins, out, _, _ in self._steps:
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config(),
                            "inbound": [producer[i] for i in ins]})
         return {"name": self.name, "trainable": self._trainable, "layers": layers,
-                "input_layers": [self._input_layer.name], "output_layers": [producer[self._output_slot]]}
+                "input_layers": [layer.name for layer in self._input_layers],
+                "output_layers": [producer[self._output_slot]]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -868,7 +923,8 @@ class Model:
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
             tensors[layer.name] = layer(ins if layer._multi_input else ins[0])
-        return cls(inputs=tensors[config["input_layers"][0]], outputs=tensors[config["output_layers"][0]],
+        inputs = [tensors[name] for name in config["input_layers"]]
+        return cls(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=tensors[config["output_layers"][0]],
                    name=config.get("name"), trainable=config.get("trainable", True))
 
     def to_json(self, **kwargs):
@@ -1004,6 +1060,7 @@ class Sequential(Model):
         if self._input_layer is None or not self._stack:
             self.built = False
             self._steps = []
+            self._input_layers = []
             self._layers = list(self._stack)
             return
         shape = self._input_layer.batch_shape
@@ -1015,7 +1072,7 @@ class Sequential(Model):
             steps.append((layer, (i,), i + 1))
             shapes.append(shape)
         self._layers = list(self._stack)
-        self._finalize(steps, shapes)
+        self._finalize(steps, shapes, [self._input_layer])
 
     def get_config(self):
         self._require_built("get_config")
@@ -1050,16 +1107,22 @@ def _wrap(text, width):
     return textwrap.wrap(text, width) or [""]
 
 
+def _slot_producers(model):
+    """{slot: the name of the layer that produces it}: the InputLayers' for the input slots."""
+    producer = {i: layer.name for i, layer in enumerate(model._input_layers)}
+    for layer, _, out, _, _ in model._steps:
+        producer[out] = layer.name
+    return producer
+
+
 def _layer_graph(model):
     """The layers as summary and plot_model show them, in topological order: a list of
     (layer, inbound layer names, input shapes, output shape). A functional model's InputLayer
     comes first; a Sequential's is left out, as Keras does (its first layer's inbound name is
     still the InputLayer's)."""
-    producer = {0: model._input_layer.name}
-    for layer, _, out, _, _ in model._steps:
-        producer[out] = layer.name
+    producer = _slot_producers(model)
     shapes = model._slot_shapes
-    rows = [] if type(model) is Sequential else [(model._input_layer, [], [], shapes[0])]
+    rows = [] if type(model) is Sequential else [(layer, [], [], shapes[i]) for i, layer in enumerate(model._input_layers)]
     for layer, ins, out, _, _ in model._steps:
         rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
     return rows
@@ -1072,7 +1135,8 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
     for _, ins, _, _, _ in steps:
         for i in ins:
             consumers[i] = consumers.get(i, 0) + 1
-    sequential_like = all(len(ins) == 1 for _, ins, _, _, _ in steps) and all(c <= 1 for c in consumers.values())
+    sequential_like = len(model._input_layers) == 1 and all(len(ins) == 1 for _, ins, _, _, _ in steps) \
+        and all(c <= 1 for c in consumers.values())
     header = ["Layer (type)", "Output Shape", "Param #"]
     align = ["left", "left", "right"]
     if sequential_like:
