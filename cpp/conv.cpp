@@ -334,12 +334,12 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
 }
 
 // dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile, pixels in order, on the
-// calling thread; rows: K + 16 pointers, pix: the pixels' offsets in src. dz (M × OC): the block of
+// calling thread (dw = ... when overwrite: dw's old contents are never read); rows: K + 16 pointers, pix: the pixels' offsets in src. dz (M × OC): the block of
 // columns from j0 at dz + j0·col_step, its rows ldb apart (B panels: col_step = M, ldb = NR; in
 // place: 1, OC). The pixels (k) go in blocks of at most kern.grad_pixels: a block's dz rows and
 // the input lines its gathered rows touch share L1.
 void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz, index_t col_step,
-                        index_t ldb, const ConvShape& s, index_t M) {
+                        index_t ldb, const ConvShape& s, index_t M, bool overwrite) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t K = taps(s) * s.C, OC = s.OC, NR = kern.NR;
     const index_t per_block = balanced_block(M, kern.grad_pixels);
@@ -350,7 +350,7 @@ void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix,
             const index_t kc = std::min(per_block, M - pb);
             for (index_t r = 0; r < K; r += MR)
                 kern.kernel(kc, rows + r, pix + pb, dz + ob * col_step + pb * ldb, ldb, dw + r * OC + ob, OC,
-                            std::min(MR, K - r), nb, true, nullptr, false);
+                            std::min(MR, K - r), nb, pb > 0 || !overwrite, nullptr, false);
         }
     }
 }
@@ -658,8 +658,7 @@ class BackwardTiles {
     template <class DzOf>
     void run(float* dx, float* dw, float* db, const float* x, DzOf&& dz_of) {
         const index_t K = taps(s_) * s_.C, OC = s_.OC;
-        std::fill(dw_parts_, dw_parts_ + groups_ * K * OC, 0.0f);
-        std::fill(db_parts_, db_parts_ + groups_ * OC, 0.0f);
+        std::fill(db_parts_, db_parts_ + groups_ * OC, 0.0f);  // dw's partials need none: a group's first tile writes its own
         auto group = [&](index_t gi, int t) {
             DenormalGuard denormals;
             index_t q0, q1;
@@ -667,7 +666,7 @@ class BackwardTiles {
             for (index_t q = q0; q < q1; q++) {
                 const index_t n0 = q * nt, cnt = std::min(nt, s_.N - n0);
                 const float* g = dz_of(slots_[t], n0, cnt, db ? db_parts_ + gi * OC : nullptr);
-                tile(slots_[t], dx, dw_parts_ + gi * K * OC, g, x, n0, cnt);
+                tile(slots_[t], dx, dw_parts_ + gi * K * OC, q == q0, g, x, n0, cnt);
             }
         };
 #ifdef FASTNN_OPENMP
@@ -699,8 +698,9 @@ class BackwardTiles {
     }
 
   private:
-    // One tile on the calling thread: dw_part += gather(x)ᵀ·g and dx for images [n0, n0 + cnt).
-    void tile(Slot& sl, float* dx, float* dw_part, const float* g, const float* x, index_t n0, index_t cnt) {
+    // One tile on the calling thread: dw_part += gather(x)ᵀ·g (= when first) and dx for images [n0, n0 + cnt).
+    void tile(Slot& sl, float* dx, float* dw_part, bool first, const float* g, const float* x, index_t n0,
+              index_t cnt) {
         const ConvShape& s = s_;
         const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, M = cnt * P;
         if (p_.needed) pad_images(sl.xbuf, x, s, p_, n0, cnt);
@@ -712,9 +712,9 @@ class BackwardTiles {
         if (sl.dzp) {
             const index_t NR = gather_kernel_info().NR;
             pack_panels(sl.dzp, g, M, s.OC, s.OC, NR);
-            gather_weight_grad(dw_part, sl.rows, sl.pix, sl.dzp, M, NR, s, M);
+            gather_weight_grad(dw_part, sl.rows, sl.pix, sl.dzp, M, NR, s, M, first);
         } else {
-            gather_weight_grad(dw_part, sl.rows, sl.pix, g, 1, s.OC, s, M);
+            gather_weight_grad(dw_part, sl.rows, sl.pix, g, 1, s.OC, s, M, first);
         }
         if (dx_algo_ == InputGrad::None) return;
         if (dx_algo_ == InputGrad::Flipped) {
