@@ -295,17 +295,57 @@ void pixel_offsets(int64_t* base, const ConvShape& s, const index_t dims[3], ind
     }
 }
 
+// The taps that can reach real data along the outermost kernel axis with more than one tap (the
+// padded input holds it at [before, before + real) along that axis), for a convolution whose
+// padding is mostly zeros: the Flipped input gradient's padded dz. k runs over (taps of that axis,
+// then the inner axes' taps and the channels), so such taps are a contiguous k range per pixel.
+struct LiveTaps {
+    int axis = -1;                  // -1: every tap is live
+    index_t before = 0, real = 0;   // where the real data lies along the axis, in the padded input
+    index_t taps = 1, dilation = 1;  // the axis's taps and their spacing
+    index_t k_per_tap = 1;          // k steps per tap of the axis: the inner axes' taps × channels
+};
+
+LiveTaps live_taps(const ConvShape& t, const Padded& p) {
+    LiveTaps lt;
+    for (int a = 0; a < 3 && lt.axis < 0; a++) {
+        if (t.k[a] == 1) continue;
+        lt.axis = a;
+        lt.before = p.before[a];
+        lt.real = t.in[a];
+        lt.taps = t.k[a];
+        lt.dilation = t.dilation[a];
+        lt.k_per_tap = t.C;
+        for (int b = a + 1; b < 3; b++) lt.k_per_tap *= t.k[b];
+    }
+    return lt;
+}
+
+// The live taps [*lo, *hi] (hi < lo: none) along lt.axis of output position `pos` (unit stride).
+inline void live_tap_range(const LiveTaps& lt, index_t pos, index_t* lo, index_t* hi) {
+    const index_t first = lt.before - pos, last = lt.before + lt.real - 1 - pos;  // dilated tap offsets in range
+    *lo = first <= 0 ? 0 : (first + lt.dilation - 1) / lt.dilation;
+    *hi = last < 0 ? -1 : std::min(lt.taps - 1, last / lt.dilation);
+}
+
 // y (nt·P, OC) = act(gather(src) · w + b) for the nt padded images in src; koff from tap_offsets,
 // wp: w (K × OC) in B panels. Tasks are chunks of kChunkPixels output pixels (disjoint rows of y);
 // within a chunk each k block of a panel stays in cache while every row tile of the chunk uses it.
+// With `live` (unit strides, no bias, linear), each row tile multiplies only the k range of its
+// pixels' live taps: the rest would read zero padding (a tile with none is written as zeros).
 void gather_forward(float* y, const float* src, const index_t dims[3], const ConvShape& s, index_t nt,
-                    const float* wp, const float* b, Act act, float alpha, const int64_t* koff) {
+                    const float* wp, const float* b, Act act, float alpha, const int64_t* koff,
+                    const LiveTaps* live = nullptr) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t M = nt * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
     const index_t NR = kern.NR, k_block = balanced_block(K, kern.k_block);
     const index_t chunks = (M + kChunkPixels - 1) / kChunkPixels;
     const bool relu = act == Act::Relu;
     const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
+    // live taps skip whole k blocks, so the epilogue (bias, activation) of the last would be lost
+    const bool ranged = live && live->axis >= 0 && !b && act == Act::Linear;
+    index_t live_step = 1;  // output pixels per step along the live axis
+    for (int a = ranged ? live->axis + 1 : 3; a < 3; a++) live_step *= s.out[a];
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 2) if (M * K * OC >= (1 << 18) && !omp_in_parallel())
 #endif
@@ -317,15 +357,32 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
         pixel_offsets(base, s, dims, m0, count);
         for (index_t i = 0; i < kChunkPixels + 16; i++) rows[i] = src + base[i < count ? i : 0];
         float* yc = y + m0 * OC;  // seek to the chunk's first output row
+        // with live taps, each pixel's k range [k_lo, k_hi)
+        index_t k_lo[kChunkPixels], k_hi[kChunkPixels];
+        if (ranged) {
+            for (index_t i = 0; i < count; i++) {
+                index_t lo, hi;
+                live_tap_range(*live, (m0 + i) / live_step % s.out[live->axis], &lo, &hi);
+                k_lo[i] = lo * live->k_per_tap;
+                k_hi[i] = std::max(lo, hi + 1) * live->k_per_tap;
+            }
+        }
         for (index_t ob = 0; ob < OC; ob += NR) {
             const index_t nb = std::min(NR, OC - ob);
             const index_t MR = kern.mr(nb);
             for (index_t kb = 0; kb < K; kb += k_block) {
                 const index_t kc = std::min(k_block, K - kb);
                 const bool last = kb + kc == K;
-                for (index_t i = 0; i < count; i += MR)
-                    kern.kernel(kc, rows + i, koff + kb, wp + ob * K + kb * NR, NR, yc + i * OC + ob, OC,
-                                std::min(MR, count - i), nb, kb > 0, last && b ? b + ob : nullptr, last && relu);
+                for (index_t i = 0; i < count; i += MR) {
+                    const index_t m = std::min(MR, count - i);
+                    // the tile's k range: all of K, or the union of its pixels' (padding in between reads as 0)
+                    const index_t t_lo = ranged ? *std::min_element(k_lo + i, k_lo + i + m) : 0;
+                    const index_t t_hi = ranged ? *std::max_element(k_hi + i, k_hi + i + m) : K;
+                    const index_t lo = std::max(kb, t_lo), hi = std::min(kb + kc, t_hi);
+                    if (lo >= hi && !(kb == 0 && t_lo >= t_hi)) continue;  // a tile with no k writes zeros, once
+                    kern.kernel(std::max<index_t>(0, hi - lo), rows + i, koff + lo, wp + ob * K + lo * NR, NR,
+                                yc + i * OC + ob, OC, m, nb, lo > t_lo, last && b ? b + ob : nullptr, last && relu);
+                }
             }
         }
         if (post)
@@ -530,21 +587,41 @@ namespace {
 
 // How the implicit path computes dx, and the work each way costs per image (kernel rows × k × n):
 //   Flipped: a forward convolution of the zero-padded dz with the flipped kernel (unit strides):
-//            every input pixel, padding included: S rows (1.4× the useful work for 3×3 on 13×13,
-//            2.8× on 5×5);
+//            every input pixel, each row tile over the live taps of the outer kernel axis only
+//            (LiveTaps): S rows × the live fraction (1.18× the useful work for 3×3 on 13×13,
+//            1.67× on 5×5; 1.4× and 2.8× with every tap);
 //   Scatter: per tap and output row, that row's dz pixels times wᵀ's tap block, added into the
 //            input pixels they read, which lie at a uniform stride along the row: P rows rounded
-//            up to whole micro-tiles per output row (1.09× for 11-pixel rows of 6-row tiles);
+//            up to whole micro-tiles per output row (1.09× for 11-pixel rows of 6-row tiles),
+//            plus a read-modify-write of dx per tap and k = OC per call;
 //   Dcol:    dcol = dz·wᵀ for a tile's pixels, then its col2im scatter: P rows, plus writing and
-//            rereading the column matrix (counted as half again: for tiny images only).
+//            rereading the column matrix.
+// The weights of the last two were measured against Flipped's cost (avx2-fma on Zen 3, batch 128,
+// 64 -> 64 channels, 3×3, one and two threads): on 13×13 Flipped took dx 0.83-0.91× Scatter's time
+// and 0.91× Dcol's; on 7×7 Dcol 0.87-0.97× Scatter's and Flipped's; on 5×5 Dcol 0.6× either.
+constexpr double kScatterWeight = 1.25, kDcolWeight = 1.3;
 enum class InputGrad { None, Flipped, Scatter, Dcol };
+
+// Flipped's kernel rows per image: the input pixels, each weighted by its live taps' share.
+double flipped_rows(const ConvShape& s) {
+    const ConvShape t = transposed_shape(s);
+    const LiveTaps lt = live_taps(t, padded_geometry(t));
+    if (lt.axis < 0) return (double)in_pixels(s);
+    double live = 0;  // live taps summed over the positions along the axis
+    for (index_t pos = 0; pos < t.out[lt.axis]; pos++) {
+        index_t lo, hi;
+        live_tap_range(lt, pos, &lo, &hi);
+        live += (double)std::max<index_t>(0, hi - lo + 1);
+    }
+    return (double)in_pixels(s) / (double)t.out[lt.axis] * live / (double)lt.taps;
+}
 
 InputGrad choose_input_grad(const ConvShape& s, bool unit) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t MR = kern.mr(std::min<index_t>(kern.NR, s.C));
-    const double scatter = (double)(s.out[0] * s.out[1]) * (double)((s.out[2] + MR - 1) / MR * MR);
-    const double flipped = unit ? (double)in_pixels(s) : 1e300;
-    const double dcol = 1.5 * (double)out_pixels(s);
+    const double scatter = kScatterWeight * (double)(s.out[0] * s.out[1]) * (double)((s.out[2] + MR - 1) / MR * MR);
+    const double flipped = unit ? flipped_rows(s) : 1e300;
+    const double dcol = kDcolWeight * (double)out_pixels(s);
     if (g_algo == ConvAlgo::ImplicitFlipped && unit) return InputGrad::Flipped;
     if (g_algo == ConvAlgo::ImplicitScatter || g_algo == ConvAlgo::ImplicitFlipped) return InputGrad::Scatter;
     if (g_algo == ConvAlgo::ImplicitDcol) return InputGrad::Dcol;
@@ -580,7 +657,7 @@ class BackwardTiles {
     };
 
     BackwardTiles(const ConvShape& s, const float* w, bool need_dx, index_t extra_per_image)
-        : s_(s), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)) {
+        : s_(s), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)), live_(live_taps(t_, pt_)) {
         const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
         const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
         dx_algo_ = need_dx ? choose_input_grad(s, unit) : InputGrad::None;
@@ -721,7 +798,8 @@ class BackwardTiles {
             ConvShape tt = t_;
             tt.N = cnt;
             pad_images(sl.dzbuf, g, tt, pt_, 0, cnt);
-            gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_);
+            gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_,
+                           &live_);
             return;
         }
         // Scatter and Dcol: the A rows are the tile's dz pixels (16 readable past the last)
@@ -789,6 +867,7 @@ class BackwardTiles {
     Padded p_;
     ConvShape t_;
     Padded pt_;
+    LiveTaps live_;  // Flipped: the taps of each dx pixel that reach real dz, not its padding
     InputGrad dx_algo_ = InputGrad::None;
     index_t tiles_ = 1, groups_ = 1;
     int threads_ = 1;
