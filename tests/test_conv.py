@@ -112,6 +112,10 @@ CASES_2D = [
     # forward's and the weight gradient's B panels past the first
     (2, (7, 6), 5, (3, 3), 20, (1, 1), "same", (1, 1)),
     (1, (6, 7), 3, (3, 3), 70, (1, 1), "valid", (1, 1)),
+    # the flipped dx runs only the taps that reach real dz: here rows 1, 2, 4 and 5 of the input
+    # reach none (a dilated 3x3 with one output pixel), so whole row tiles are written as zeros
+    (2, (7, 7), 3, (3, 3), 4, (1, 1), "valid", (3, 3)),
+    (2, (13, 13), 64, (3, 3), 64, (1, 1), "valid", (1, 1)),  # the notes' second layer
 ]
 
 
@@ -127,7 +131,7 @@ def test_conv2d_matches_reference(engine, case):
 
 @pytest.mark.parametrize("k,strides,padding,dil", [
     (3, 1, "valid", 1), (4, 1, "same", 1), (3, 2, "same", 1), (5, 3, "valid", 1), (3, 1, "causal", 1),
-    (2, 1, "causal", 3), (3, 1, "same", 2), (1, 1, "valid", 1), (2, 2, "causal", 1),
+    (2, 1, "causal", 3), (3, 1, "same", 2), (1, 1, "valid", 1), (2, 2, "causal", 1), (3, 1, "valid", 5),
 ])
 def test_conv1d_matches_reference(engine, k, strides, padding, dil):
     rng = np.random.default_rng(k * 100 + strides * 10 + dil)
