@@ -391,10 +391,11 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
 }
 
 // dw (K, OC) += gather(src)ᵀ · dz over the M output pixels of a tile, pixels in order, on the
-// calling thread (dw = ... when overwrite: dw's old contents are never read); rows: K + 16 pointers, pix: the pixels' offsets in src. dz (M × OC): the block of
-// columns from j0 at dz + j0·col_step, its rows ldb apart (B panels: col_step = M, ldb = NR; in
-// place: 1, OC). The pixels (k) go in blocks of at most kern.grad_pixels: a block's dz rows and
-// the input lines its gathered rows touch share L1.
+// calling thread (with overwrite, dw = ...: its old contents are never read); rows: K + 16
+// pointers, pix: the pixels' offsets in src. dz (M × OC): the block of columns from j0 at
+// dz + j0·col_step, its rows ldb apart (B panels: col_step = M, ldb = NR; in place: 1, OC). The
+// pixels (k) go in blocks of at most kern.grad_pixels: a block's dz rows and the input lines its
+// gathered rows touch share L1.
 void gather_weight_grad(float* dw, const float* const* rows, const int64_t* pix, const float* dz, index_t col_step,
                         index_t ldb, const ConvShape& s, index_t M, bool overwrite) {
     const ConvKernelInfo& kern = gather_kernel_info();
@@ -657,7 +658,8 @@ class BackwardTiles {
     };
 
     BackwardTiles(const ConvShape& s, const float* w, bool need_dx, index_t extra_per_image)
-        : s_(s), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)), live_(live_taps(t_, pt_)) {
+        : s_(s), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)),
+          live_(live_taps(t_, pt_)) {
         const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
         const bool unit = s.stride[0] == 1 && s.stride[1] == 1 && s.stride[2] == 1;
         dx_algo_ = need_dx ? choose_input_grad(s, unit) : InputGrad::None;
@@ -735,7 +737,8 @@ class BackwardTiles {
     template <class DzOf>
     void run(float* dx, float* dw, float* db, const float* x, DzOf&& dz_of) {
         const index_t K = taps(s_) * s_.C, OC = s_.OC;
-        std::fill(db_parts_, db_parts_ + groups_ * OC, 0.0f);  // dw's partials need none: a group's first tile writes its own
+        // (dw's partials need no zeros: a group's first tile writes its own)
+        std::fill(db_parts_, db_parts_ + groups_ * OC, 0.0f);
         auto group = [&](index_t gi, int t) {
             DenormalGuard denormals;
             index_t q0, q1;
