@@ -296,34 +296,39 @@ void pixel_offsets(int64_t* base, const ConvShape& s, const index_t dims[3], ind
 }
 
 // The taps that can reach real data along the outermost kernel axis with more than one tap (the
-// padded input holds it at [before, before + real) along that axis), for a convolution whose
-// padding is mostly zeros: the Flipped input gradient's padded dz. k runs over (taps of that axis,
-// then the inner axes' taps and the channels), so such taps are a contiguous k range per pixel.
+// padded input holds it at [before, before + real) along that axis): the others read zero
+// padding. k runs over (taps of that axis, then the inner axes' taps and the channels), so the
+// live taps are a contiguous k range per output pixel. Worth skipping where padding is a large
+// share of the input: the Flipped input gradient's padded dz, 'same' convolutions of small images.
 struct LiveTaps {
-    int axis = -1;                  // -1: every tap is live
-    index_t before = 0, real = 0;   // where the real data lies along the axis, in the padded input
+    int axis = -1;                   // -1: every tap is live
+    index_t before = 0, real = 0;    // where the real data lies along the axis, in the padded input
     index_t taps = 1, dilation = 1;  // the axis's taps and their spacing
-    index_t k_per_tap = 1;          // k steps per tap of the axis: the inner axes' taps × channels
+    index_t stride = 1;
+    index_t k_per_tap = 1;           // k steps per tap of the axis: the inner axes' taps × channels
 };
 
-LiveTaps live_taps(const ConvShape& t, const Padded& p) {
+// s's live taps over its padded input p (none to skip when p adds no padding)
+LiveTaps live_taps(const ConvShape& s, const Padded& p) {
     LiveTaps lt;
-    for (int a = 0; a < 3 && lt.axis < 0; a++) {
-        if (t.k[a] == 1) continue;
+    for (int a = 0; a < 3 && lt.axis < 0 && p.needed; a++) {
+        if (s.k[a] == 1) continue;
         lt.axis = a;
         lt.before = p.before[a];
-        lt.real = t.in[a];
-        lt.taps = t.k[a];
-        lt.dilation = t.dilation[a];
-        lt.k_per_tap = t.C;
-        for (int b = a + 1; b < 3; b++) lt.k_per_tap *= t.k[b];
+        lt.real = s.in[a];
+        lt.taps = s.k[a];
+        lt.dilation = s.dilation[a];
+        lt.stride = s.stride[a];
+        lt.k_per_tap = s.C;
+        for (int b = a + 1; b < 3; b++) lt.k_per_tap *= s.k[b];
     }
     return lt;
 }
 
-// The live taps [*lo, *hi] (hi < lo: none) along lt.axis of output position `pos` (unit stride).
+// The live taps [*lo, *hi] (hi < lo: none) along lt.axis of output position `pos`.
 inline void live_tap_range(const LiveTaps& lt, index_t pos, index_t* lo, index_t* hi) {
-    const index_t first = lt.before - pos, last = lt.before + lt.real - 1 - pos;  // dilated tap offsets in range
+    const index_t origin = pos * lt.stride;  // the window's first padded position
+    const index_t first = lt.before - origin, last = lt.before + lt.real - 1 - origin;  // dilated tap offsets in range
     *lo = first <= 0 ? 0 : (first + lt.dilation - 1) / lt.dilation;
     *hi = last < 0 ? -1 : std::min(lt.taps - 1, last / lt.dilation);
 }
@@ -331,8 +336,8 @@ inline void live_tap_range(const LiveTaps& lt, index_t pos, index_t* lo, index_t
 // y (nt·P, OC) = act(gather(src) · w + b) for the nt padded images in src; koff from tap_offsets,
 // wp: w (K × OC) in B panels. Tasks are chunks of kChunkPixels output pixels (disjoint rows of y);
 // within a chunk each k block of a panel stays in cache while every row tile of the chunk uses it.
-// With `live` (unit strides, no bias, linear), each row tile multiplies only the k range of its
-// pixels' live taps: the rest would read zero padding (a tile with none is written as zeros).
+// With `live`, each row tile multiplies only the k range of its pixels' live taps: the rest
+// would read zero padding (a tile with none gets the epilogue of a zero sum).
 void gather_forward(float* y, const float* src, const index_t dims[3], const ConvShape& s, index_t nt,
                     const float* wp, const float* b, Act act, float alpha, const int64_t* koff,
                     const LiveTaps* live = nullptr) {
@@ -342,8 +347,7 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
     const index_t chunks = (M + kChunkPixels - 1) / kChunkPixels;
     const bool relu = act == Act::Relu;
     const bool post = act != Act::Linear && act != Act::Relu && act != Act::Softmax;
-    // live taps skip whole k blocks, so the epilogue (bias, activation) of the last would be lost
-    const bool ranged = live && live->axis >= 0 && !b && act == Act::Linear;
+    const bool ranged = live && live->axis >= 0;
     index_t live_step = 1;  // output pixels per step along the live axis
     for (int a = ranged ? live->axis + 1 : 3; a < 3; a++) live_step *= s.out[a];
 #ifdef FASTNN_OPENMP
@@ -372,16 +376,17 @@ void gather_forward(float* y, const float* src, const index_t dims[3], const Con
             const index_t MR = kern.mr(nb);
             for (index_t kb = 0; kb < K; kb += k_block) {
                 const index_t kc = std::min(k_block, K - kb);
-                const bool last = kb + kc == K;
                 for (index_t i = 0; i < count; i += MR) {
                     const index_t m = std::min(MR, count - i);
                     // the tile's k range: all of K, or the union of its pixels' (padding in between reads as 0)
                     const index_t t_lo = ranged ? *std::min_element(k_lo + i, k_lo + i + m) : 0;
                     const index_t t_hi = ranged ? *std::max_element(k_hi + i, k_hi + i + m) : K;
                     const index_t lo = std::max(kb, t_lo), hi = std::min(kb + kc, t_hi);
-                    if (lo >= hi && !(kb == 0 && t_lo >= t_hi)) continue;  // a tile with no k writes zeros, once
+                    const bool none = t_lo >= t_hi;  // no live tap: one call with k = 0 at the first block
+                    if (lo >= hi && !(kb == 0 && none)) continue;
+                    const bool end = none || hi == t_hi;  // the tile's last piece: the epilogue's turn
                     kern.kernel(std::max<index_t>(0, hi - lo), rows + i, koff + lo, wp + ob * K + lo * NR, NR,
-                                yc + i * OC + ob, OC, m, nb, lo > t_lo, last && b ? b + ob : nullptr, last && relu);
+                                yc + i * OC + ob, OC, m, nb, lo > t_lo, end && b ? b + ob : nullptr, end && relu);
                 }
             }
         }
@@ -525,13 +530,14 @@ void conv_forward(float* y, const float* x, const float* w, const float* b, cons
         const index_t per_image = padded_image_floats(p, s.C);
         const index_t nt = p.needed ? std::max<index_t>(1, kTileFloats / per_image) : s.N;
         const ForwardTables tables = forward_tables(s, w, p.needed ? p.dims : s.in);
+        const LiveTaps live = live_taps(s, p);
         float* buf = p.needed ? thread_scratch(1, (size_t)(nt * per_image)) : nullptr;
         for (index_t n0 = 0; n0 < s.N; n0 += nt) {
             const index_t cnt = std::min(nt, s.N - n0);
             if (p.needed) pad_images(buf, x, s, p, n0, cnt);
             const float* src = p.needed ? buf : x + n0 * in_pixels(s) * s.C;
             gather_forward(y + n0 * out_pixels(s) * OC, src, p.needed ? p.dims : s.in, s, cnt, tables.wp, b, act,
-                           alpha, tables.koff);
+                           alpha, tables.koff, &live);
         }
     }
     if (act == Act::Softmax) activation_forward(y, y, M, OC, Act::Softmax, alpha);
@@ -931,6 +937,7 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
     const index_t xfloats = p.needed ? Carver::floats(padded_image_floats(p, s.C)) : 0;
     const index_t per_thread = xfloats + Carver::floats(P * OC);
     const ForwardTables tables = forward_tables(s, w, p.needed ? p.dims : s.in);
+    const LiveTaps live = live_taps(s, p);
     int threads = num_threads();
     if (threads > s.N) threads = (int)s.N;
     float* buf = thread_scratch(1, (size_t)(threads * per_thread));
@@ -940,7 +947,7 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
         float* yt = mine + xfloats;
         if (p.needed) pad_images(mine, x, s, p, n, 1);
         const float* src = p.needed ? mine : x + n * in_pixels(s) * s.C;
-        gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, tables.wp, b, act, alpha, tables.koff);
+        gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, tables.wp, b, act, alpha, tables.koff, &live);
         PoolShape pt = ps;
         pt.N = 1;
         maxpool_forward(y + n * Op * OC, argmax + n * Op * OC, yt, pt);
