@@ -595,6 +595,21 @@ def test_huge_but_representable_result_is_a_memory_error():
         ops.matmul(np.empty((2**40, 0), np.float32), np.empty((0, 2**20), np.float32))
 
 
+def test_input_too_big_to_convert_is_a_memory_error(backend):
+    # a stride-0 int8 view (no memory of its own) whose float32 copy would take 4 EiB: NumPy's
+    # MemoryError on both backends (the C++ binding used to drop the failed conversion's error and
+    # dereference the null array it returned: a segfault)
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=(2**40, 2**20), strides=(0, 0))
+    calls = [lambda: ops.activation_forward(huge, "relu"),
+             lambda: ops.matmul(huge, f32(2**20, 1)),
+             lambda: ops.dense_forward(np.empty((0, 2**40), np.float32), huge),
+             lambda: ops.loss_forward(huge, huge, "mse"),
+             lambda: ops.global_avgpool_forward(huge[:, :, None])]
+    for call in calls:
+        with raises(MemoryError, "Unable to allocate"):
+            call()
+
+
 # ---- Threads ------------------------------------------------------------------------------------
 
 

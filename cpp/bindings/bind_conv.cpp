@@ -306,7 +306,7 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
             py::object i = bad.attr("__getitem__")(0);
             outside(py::str(i).cast<std::string>(), py::str(a.attr("reshape")(-1).attr("__getitem__")(i)).cast<std::string>());
         }
-        return IndexArray::ensure(a);
+        return IndexArray(a);  // raises if the conversion fails (::ensure would return a null array)
     }
     IndexArray idx = py::reinterpret_borrow<IndexArray>(a);
     // a vectorised min/max first; the slow search for the culprit only when there is one

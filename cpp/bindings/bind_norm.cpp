@@ -176,7 +176,8 @@ py::array_t<float> dropout_backward_b(py::handle dy_obj, py::handle mask_obj, py
     if (dims_of(m) != dims_of(dy))
         fail_value(std::string(op) + ": mask must have dy's shape " + shape_str(dy) + ". Received: mask.shape=" +
                    shape_str(m));
-    auto mask = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(m);
+    // the constructor raises a failed conversion (MemoryError); ::ensure would return a null array
+    const py::array_t<uint8_t, py::array::c_style | py::array::forcecast> mask(m);
     auto dx = new_float_array(dims_of(dy), op, "dx");
     const float* DY = dy.data();
     const uint8_t* MK = mask.data();

@@ -39,7 +39,9 @@ FloatArray float_input(py::handle obj, const char* op, const char* arg) {
     if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
         fail_type(std::string(op) + ": " + arg + " must hold real numbers (float32 preferred). Received: " +
                   arg + ".dtype=" + dtype_str(a));
-    return FloatArray::ensure(a);
+    // FloatArray(object), not FloatArray::ensure: a conversion that fails (a MemoryError copying a
+    // huge broadcast view) must raise, where ensure clears the error and returns a null array
+    return FloatArray(a);
 }
 
 py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
@@ -318,7 +320,8 @@ std::vector<int64_t> class_labels(py::handle obj, int64_t N, int64_t C, const ch
     if (!(a.ndim() == 1 || column) || a.shape(0) != N)
         fail_value(std::string(op) + ": " + arg + " must be (N,) or (N, 1) integer labels with N=" + std::to_string(N) +
                    ". Received: " + arg + ".shape=" + shape_str(a));
-    auto as_double = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+    // the constructor raises a failed conversion (MemoryError); ::ensure would return a null array
+    const py::array_t<double, py::array::c_style | py::array::forcecast> as_double(a);
     const double* v = as_double.data();
     std::vector<int64_t> labels((size_t)N);
     for (int64_t i = 0; i < N; i++) {
