@@ -564,6 +564,33 @@ def test_huge_dims_are_value_errors_not_crashes(n):
         ops.matmul(a, b)
 
 
+def test_geometry_ints_are_ints_lists_tuples_or_arrays(backend):
+    """pool_size, strides, dilation_rate: an int (a 0-d integer array too) or a list, tuple or NumPy array of
+    one int per axis; x_shape a list or tuple. The C++ backend took any Python sequence (bytes read
+    b"\\x02" as a stride of 2; a range or an array as x_shape) and refused a 0-d array with pybind11's bare
+    "len() of unsized object"; the NumPy backend refused a 0-d float array the same way."""
+    x = f32(1, 6, 1)
+    with raises(TypeError, "maxpool1d_forward: strides must be an int or a tuple of 1 ints. Received: strides=b'\\x02'"):
+        ops.maxpool1d_forward(x, pool_size=2, strides=b"\x02")
+    with raises(TypeError, "avgpool1d_forward: pool_size must be an int or a tuple of 1 ints. Received: pool_size=range"):
+        ops.avgpool1d_forward(x, pool_size=range(2, 3))
+    with raises(TypeError, "conv1d_forward: strides must be an int or a tuple of 1 ints. Received: strides=array(2.)"):
+        ops.conv1d_forward(x, f32(1, 1, 1), strides=np.array(2.0))
+    with raises(TypeError, "avgpool1d_backward: x_shape must be a tuple of ints (N, L, C). Received: x_shape=b'"):
+        ops.avgpool1d_backward(f32(1, 3, 1), b"\x01\x06\x01", pool_size=2)
+    with raises(TypeError, "maxpool1d_backward: x_shape must be a tuple of ints (N, L, C). Received: x_shape=array("):
+        ops.maxpool1d_backward(f32(1, 3, 1), np.zeros((1, 3, 1), np.int32), np.array([1, 6, 1]))
+    with raises(ValueError, "global_avgpool_backward: x_shape must be (N, L, C), (N, H, W, C) or (N, D, H, W, C). "
+                "Received: x_shape=range(1, 4)"):
+        ops.global_avgpool_backward(f32(1, 3), range(1, 4))
+    # a 0-d integer array is an int, and a 1-D integer array a sequence, on both backends
+    want = ops.conv1d_forward(x, f32(1, 1, 1), strides=2)
+    np.testing.assert_array_equal(ops.conv1d_forward(x, f32(1, 1, 1), strides=np.array(2)), want)
+    np.testing.assert_array_equal(ops.conv1d_forward(x, f32(1, 1, 1), strides=np.array([2])), want)
+    np.testing.assert_array_equal(ops.avgpool1d_forward(x, pool_size=np.int64(2), strides=[np.array(2)]),
+                                  ops.avgpool1d_forward(x, pool_size=2))
+
+
 def test_integers_past_int64_are_value_errors(backend):
     # Python ints past 2**63 in geometry arguments: the argument named, never pybind11's cast error
     x = f32(1, 4, 1)

@@ -28,9 +28,22 @@ Layouts layouts(int nd) {
 
 std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 
-// An integer-like Python object (int, NumPy integer; never bool or float); read with saturated_index.
+// An integer-like Python object (int, NumPy integer, 0-d integer array; never bool or float); read
+// with saturated_index. (Every ndarray has __index__, which raises unless it is a 0-d integer array.)
 bool is_integer(py::handle item) {
+    if (py::isinstance<py::array>(item)) {
+        const py::array a = py::reinterpret_borrow<py::array>(item);
+        return a.ndim() == 0 && (a.dtype().kind() == 'i' || a.dtype().kind() == 'u');
+    }
     return !py::isinstance<py::bool_>(item) && (py::isinstance<py::int_>(item) || py::hasattr(item, "__index__"));
+}
+
+// A sequence of geometry ints, as the NumPy reference takes them: a list, a tuple or a NumPy array of
+// at least one dimension. Not any Python sequence: bytes would read b"\x02" as 2, and a 0-d array
+// has no length.
+bool is_int_sequence(py::handle obj) {
+    return py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj) ||
+           (py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).ndim() > 0);
 }
 
 // An int or a sequence of nd ints (Keras accepts both), each >= 1.
@@ -44,9 +57,9 @@ std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const
                       " ints. Received: " + arg + "=" + py::repr(obj).cast<std::string>());
         return saturated_index(item);
     };
-    if (is_integer(obj) && !py::isinstance<py::sequence>(obj)) {
+    if (is_integer(obj)) {
         v.assign((size_t)nd, as_int(obj));
-    } else if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
+    } else if (is_int_sequence(obj)) {
         py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
         if ((int)seq.size() != nd)
             fail_value(std::string(op) + ": " + arg + " must be an int or a tuple of " + std::to_string(nd) +
@@ -247,10 +260,11 @@ PoolShape pool_shape(int nd, const std::vector<int64_t>& x_dims, py::handle pool
     return s;
 }
 
-// x_shape given to a backward op: a sequence of nd + 2 positive ints.
+// x_shape given to a backward op: a list or tuple of nd + 2 positive ints (as the NumPy reference; a
+// bytes object would be a sequence of ints too).
 std::vector<int64_t> shape_arg(py::handle obj, int ndim, const char* layout, const char* op) {
     std::vector<int64_t> v;
-    if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj))
+    if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
         fail_type(std::string(op) + ": x_shape must be a tuple of ints " + layout + ". Received: x_shape=" +
                   py::repr(obj).cast<std::string>());
     for (auto item : py::reinterpret_borrow<py::sequence>(obj)) {
@@ -425,7 +439,7 @@ FloatArray global_input(py::handle x_obj, const char* op) {
 }
 
 std::vector<int64_t> global_shape_arg(py::handle x_shape, const char* op) {
-    if (py::isinstance<py::sequence>(x_shape) && !py::isinstance<py::str>(x_shape)) {
+    if (py::isinstance<py::list>(x_shape) || py::isinstance<py::tuple>(x_shape)) {
         const size_t n = py::len(x_shape);
         if (n >= 3 && n <= 5) return shape_arg(x_shape, (int)n, "(N, spatial..., C)", op);
     }

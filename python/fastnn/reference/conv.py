@@ -39,7 +39,7 @@ def positive_ints(value, nd, op, arg):
     expected = f"{op}: {arg} must be an int or a tuple of {nd} ints. Received: {arg}={value!r}"
     if _is_int(value) and np.ndim(value) == 0:
         out = (operator.index(value),) * nd
-    elif isinstance(value, (list, tuple, np.ndarray)):
+    elif isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0):
         if len(value) != nd:
             raise ValueError(expected)
         if not all(_is_int(v) for v in value):
