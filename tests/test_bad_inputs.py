@@ -564,6 +564,20 @@ def test_huge_dims_are_value_errors_not_crashes(n):
         ops.matmul(a, b)
 
 
+@pytest.mark.parametrize("op", ["maxpool1d_backward", "global_maxpool_backward", "avgpool1d_backward"])
+def test_x_shape_too_large_names_the_op(backend, op):
+    # each size below 2**63 but dx's byte count past int64: the NumPy backend's max-pool scatter raised a
+    # bare OverflowError ("Python int too large to convert to C long") naming nothing
+    dy, argmax = f32(2, 1, 3), np.zeros((2, 1, 3), np.int32)
+    x_shape = (2, 2**62, 3)
+    call = {"maxpool1d_backward": lambda: ops.maxpool1d_backward(dy, argmax, x_shape),
+            "global_maxpool_backward": lambda: ops.global_maxpool_backward(dy[:, 0], argmax[:, 0], x_shape),
+            "avgpool1d_backward": lambda: ops.avgpool1d_backward(dy, x_shape, pool_size=2)}[op]
+    with raises(ValueError, f"{op}: dx of shape (2, 4611686018427387904, 3) is too large: its size overflows a "
+                "64-bit byte count"):
+        call()
+
+
 def test_geometry_ints_are_ints_lists_tuples_or_arrays(backend):
     """pool_size, strides, dilation_rate: an int (a 0-d integer array too) or a list, tuple or NumPy array of
     one int per axis; x_shape a list or tuple. The C++ backend took any Python sequence (bytes read

@@ -8,6 +8,7 @@ REAL elements of each window, as Keras does on 'same' borders.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -51,6 +52,8 @@ def _shape_arg(x_shape, ndims, layout, op):
     if any(d < 1 for d in shape):
         raise ValueError(f"{op}: x_shape has a zero-size or negative dimension; expected {layout} with every size "
                          f">= 1. Received: x_shape={shape}")
+    if math.prod(shape) > (2**63 - 1) // 4:  # as checked_numel in C++: the float32 dx's byte count must fit int64
+        raise ValueError(f"{op}: dx of shape {shape} is too large: its size overflows a 64-bit byte count")
     return shape
 
 
