@@ -81,6 +81,38 @@ def test_none_input_is_a_type_error(backend):
         ops.dense_forward(None, f32(2, 2))
 
 
+class _ArrayRaises:
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array here")
+
+
+def test_not_array_like_is_a_type_error_with_numpy_reason(backend):
+    # a ragged list or an __array__ that raises: TypeError naming the op and the argument, with NumPy's
+    # reason. The C++ backend said only "Received: <class 'list'>" (a list is array-like, just not this
+    # one), the NumPy backend let NumPy's own ValueError/RuntimeError out, naming no op.
+    ragged = [[1.0, 2.0], [3.0]]
+    ragged_reason = "(ValueError: setting an array element with a sequence"
+    cases = [(lambda v: ops.matmul(v, f32(2, 2)), "matmul: a must be array-like"),
+             (lambda v: ops.dense_backward(f32(2, 2), f32(2, 2), f32(2, 2), v), "dense_backward: y must be array-like"),
+             (lambda v: ops.loss_forward(v, f32(2, 3), "sparse_categorical_crossentropy"),
+              "loss_forward: y_true must be an array of class indices"),
+             (lambda v: ops.crossentropy_logits_backward(v, f32(2, 3)),
+              "crossentropy_logits_backward: y_true must be array-like"),
+             (lambda v: ops.crossentropy_logits_backward(f32(2, 3), v),
+              "crossentropy_logits_backward: probs must be array-like"),
+             (lambda v: ops.maxpool1d_backward(f32(1, 2, 1), v, (1, 4, 1)),
+              "maxpool1d_backward: argmax must be the integer array returned by the forward op"),
+             (lambda v: ops.global_maxpool_backward(f32(1, 1), v, (1, 4, 1)),
+              "global_maxpool_backward: argmax must be the integer array returned by the forward op"),
+             (lambda v: ops.dropout_backward(f32(2, 2), v, 0.5),
+              "dropout_backward: mask must be the uint8 (or bool) mask from dropout_forward")]
+    for call, expected in cases:
+        with raises(TypeError, expected, "Received: <class 'list'>", ragged_reason):
+            call(ragged)
+        with raises(TypeError, expected, "_ArrayRaises'> (RuntimeError: no array here)"):
+            call(_ArrayRaises())
+
+
 def test_boolean_labels_are_refused(backend):
     with raises(TypeError, "loss_forward", "y_true", "bool"):
         ops.loss_forward(np.array([True, False]), f32(2, 3), "sparse_categorical_crossentropy")

@@ -302,10 +302,10 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
 IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t S, const char* layout,
                       const char* op) {
     py::array a = py::array::ensure(obj);
-    if (!a || (a.dtype().kind() != 'i' && a.dtype().kind() != 'u'))
-        fail_type(std::string(op) + ": argmax must be the integer array returned by the forward op. Received: " +
-                  (a ? "argmax.dtype=" + py::str(a.dtype()).cast<std::string>()
-                     : py::str(py::type::of(obj)).cast<std::string>()));
+    if (!a) fail_not_array(obj, std::string(op) + ": argmax must be the integer array returned by the forward op");
+    if (a.dtype().kind() != 'i' && a.dtype().kind() != 'u')
+        fail_type(std::string(op) + ": argmax must be the integer array returned by the forward op. Received: "
+                  "argmax.dtype=" + py::str(a.dtype()).cast<std::string>());
     require_shape(a, dims, op, "argmax", layout, "(the shape of dy)");
     auto outside = [&](const std::string& index, const std::string& value) {
         fail_value(std::string(op) + ": argmax holds a position outside the input (expected 0 <= argmax < " +

@@ -169,10 +169,10 @@ py::array_t<float> dropout_backward_b(py::handle dy_obj, py::handle mask_obj, py
     FloatArray dy = float_input(dy_obj, op, "dy");
     rate = dropout_rate(rate, op);
     py::array m = py::array::ensure(mask_obj);
-    if (!m || !(m.dtype().kind() == 'b' || (m.dtype().kind() == 'u' && m.dtype().itemsize() == 1)))
-        fail_type(std::string(op) + ": mask must be the uint8 (or bool) mask from dropout_forward. Received: " +
-                  (m ? "mask.dtype=" + py::str(m.dtype()).cast<std::string>()
-                     : py::str(py::type::of(mask_obj)).cast<std::string>()));
+    if (!m) fail_not_array(mask_obj, std::string(op) + ": mask must be the uint8 (or bool) mask from dropout_forward");
+    if (!(m.dtype().kind() == 'b' || (m.dtype().kind() == 'u' && m.dtype().itemsize() == 1)))
+        fail_type(std::string(op) + ": mask must be the uint8 (or bool) mask from dropout_forward. Received: "
+                  "mask.dtype=" + py::str(m.dtype()).cast<std::string>());
     if (dims_of(m) != dims_of(dy))
         fail_value(std::string(op) + ": mask must have dy's shape " + shape_str(dy) + ". Received: mask.shape=" +
                    shape_str(m));

@@ -30,11 +30,22 @@ void fail_type(const std::string& msg) { throw py::type_error(msg); }
 
 static std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
+void fail_not_array(py::handle obj, const std::string& expected) {
+    std::string why;
+    try {
+        py::module_::import("numpy").attr("asarray")(obj);
+    } catch (py::error_already_set& e) {
+        if (e.matches(PyExc_MemoryError)) throw;
+        why = " (" + py::str(e.type().attr("__name__")).cast<std::string>() + ": " +
+              py::str(e.value()).cast<std::string>() + ")";
+    }
+    fail_type(expected + ". Received: " + py::str(py::type::of(obj)).cast<std::string>() + why);
+}
+
 FloatArray float_input(py::handle obj, const char* op, const char* arg) {
     if (obj.is_none()) fail_type(std::string(op) + ": " + arg + " must be an array. Received: None");
     py::array a = py::array::ensure(obj);
-    if (!a) fail_type(std::string(op) + ": " + arg + " must be array-like. Received: " +
-                      py::str(py::type::of(obj)).cast<std::string>());
+    if (!a) fail_not_array(obj, std::string(op) + ": " + arg + " must be array-like");
     const char kind = a.dtype().kind();
     if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
         fail_type(std::string(op) + ": " + arg + " must hold real numbers (float32 preferred). Received: " +
@@ -311,7 +322,7 @@ Loss parse_loss(py::handle obj, const char* op) {
 
 std::vector<int64_t> class_labels(py::handle obj, int64_t N, int64_t C, const char* op, const char* arg) {
     py::array a = py::array::ensure(obj);
-    if (!a) fail_type(std::string(op) + ": " + arg + " must be an array of class indices");
+    if (!a) fail_not_array(obj, std::string(op) + ": " + arg + " must be an array of class indices");
     const char kind = a.dtype().kind();
     if (kind != 'i' && kind != 'u' && kind != 'f')
         fail_type(std::string(op) + ": " + arg + " must hold integer class indices. Received: " + arg +

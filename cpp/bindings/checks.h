@@ -28,6 +28,10 @@ std::string shape_str(const std::vector<int64_t>& dims);
 [[noreturn]] void fail_value(const std::string& msg);
 [[noreturn]] void fail_type(const std::string& msg);
 
+// TypeError "<expected>. Received: <type of obj> (<NumPy's reason>)" for an object py::array::ensure could not
+// convert (a ragged list, an __array__ that raises: ensure drops NumPy's error, so it is converted again
+// for the reason); a MemoryError propagates as it is. `expected` names the op and the argument.
+[[noreturn]] void fail_not_array(py::handle obj, const std::string& expected);
 // A read-only float input: numeric dtypes (bool, int, float) are converted, others rejected.
 FloatArray float_input(py::handle obj, const char* op, const char* arg);
 // An optional read-only float array: ptr is nullptr for None; arr keeps the data alive.

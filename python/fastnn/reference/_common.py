@@ -15,16 +15,37 @@ import numpy as np
 def compute_dtype(*arrays):
     """float64 if any input is float64, else float32."""
     for a in arrays:
-        if a is not None and np.asarray(a).dtype == np.float64:
+        if a is not None and _dtype_or_none(a) == np.float64:
             return np.float64
     return np.float32
+
+
+def _dtype_or_none(x):
+    try:
+        return np.asarray(x).dtype
+    except MemoryError:
+        raise
+    except Exception:
+        return None  # not array-like: the argument's own check (as_array) reports it, naming the op
+
+
+def as_array(x, expected):
+    """``np.asarray(x)``; an object NumPy cannot make an array of (a ragged list, an ``__array__`` that
+    raises) is a TypeError "<expected>. Received: <type> (<NumPy's reason>)", as in C++ (fail_not_array in
+    cpp/bindings/checks.cpp); ``expected`` names the op and the argument. A MemoryError propagates."""
+    try:
+        return np.asarray(x)
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise TypeError(f"{expected}. Received: {type(x)} ({type(e).__name__}: {e})") from e
 
 
 def as_float(x, dtype, op, arg):
     """``x`` as a C-contiguous array of ``dtype``; real numeric inputs only (TypeError otherwise)."""
     if x is None:
         raise TypeError(f"{op}: {arg} must be an array. Received: None")
-    a = np.asarray(x)
+    a = as_array(x, f"{op}: {arg} must be array-like")
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{op}: {arg} must hold real numbers (float32 preferred). Received: {arg}.dtype={a.dtype}")
     # (np.asarray with order="C" keeps 0-d arrays 0-d; np.ascontiguousarray would make them 1-d)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import LOSSES, as_float, check_flag, check_name, compute_dtype
+from ._common import LOSSES, _dtype_or_none, as_array, as_float, check_flag, check_name, compute_dtype
 
 EPSILON = 1e-7
 # The clip bounds as float32 numbers, like Keras's float32 tensors and the C++ kernels: the upper
@@ -26,7 +26,7 @@ def _loss_name(loss, op):
 
 
 def _labels(y_true, N, C, op):
-    t = np.asarray(y_true)
+    t = as_array(y_true, f"{op}: y_true must be an array of class indices")
     if t.dtype.kind not in "iuf":
         raise TypeError(f"{op}: y_true must hold integer class indices. Received: y_true.dtype={t.dtype}")
     if not (t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1)) or t.shape[0] != N:
@@ -149,9 +149,10 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
 def crossentropy_logits_backward(y_true, probs, sigmoid=False, sample_weight=None):
     op = "crossentropy_logits_backward"
     sigmoid = check_flag(sigmoid, op, "sigmoid")
-    pa = np.asarray(probs)
-    ta = np.asarray(y_true)
-    sparse = (not sigmoid and pa.ndim == 2 and pa.shape[1] > 1
+    # integer labels (or a 1-D target for a multi-class softmax) select the sparse form; an input that is
+    # not array-like is reported by _args, naming the argument
+    pa, ta = (np.asarray(a) if _dtype_or_none(a) is not None else None for a in (probs, y_true))
+    sparse = (not sigmoid and pa is not None and ta is not None and pa.ndim == 2 and pa.shape[1] > 1
               and (ta.ndim == 1 or (ta.ndim == 2 and ta.shape[1] == 1)))
     p_orig, p, t, w, dtype = _args(y_true, probs, sample_weight, sparse, op, "probs")
     N, C = p.shape

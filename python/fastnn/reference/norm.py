@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._common import as_float, check_flag, check_int, check_number, compute_dtype, require_disjoint
+from ._common import as_array, as_float, check_flag, check_int, check_number, compute_dtype, require_disjoint
 
 # ---- Batch normalisation ------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ def dropout_backward(dy, mask, rate):
     dtype = compute_dtype(dy)
     dy = as_float(dy, dtype, op, "dy")
     rate = _rate(rate, op)
-    m = np.asarray(mask)
+    m = as_array(mask, f"{op}: mask must be the uint8 (or bool) mask from dropout_forward")
     if not (m.dtype == np.bool_ or m.dtype == np.uint8):
         raise TypeError(f"{op}: mask must be the uint8 (or bool) mask from dropout_forward. Received: mask.dtype={m.dtype}")
     if m.shape != dy.shape:

@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from ._common import as_float, check_flag, compute_dtype, require_ndim
+from ._common import as_array, as_float, check_flag, compute_dtype, require_ndim
 from .conv import _LAYOUTS, _is_int, _pad_and_slices, axis_geometry, parse_padding, positive_ints, require_nonempty
 
 
@@ -103,7 +103,7 @@ def _maxpool_backward(nd, op, dy, argmax, x_shape):
 
 
 def _scatter_max(op, dy, argmax, shape, layout):
-    a = np.asarray(argmax)
+    a = as_array(argmax, f"{op}: argmax must be the integer array returned by the forward op")
     if a.dtype.kind not in "iu":
         raise TypeError(f"{op}: argmax must be the integer array returned by the forward op. "
                         f"Received: argmax.dtype={a.dtype}")
@@ -257,7 +257,7 @@ def global_maxpool_backward(dy, argmax, x_shape):
     op = "global_maxpool_backward"
     shape = _global_shape(x_shape, op)
     dy = _global_dy(dy, shape, op)
-    a = np.asarray(argmax)
+    a = as_array(argmax, f"{op}: argmax must be the integer array returned by the forward op")
     if a.dtype.kind in "iu" and a.shape != dy.shape:
         raise ValueError(f"{op}: argmax must be (N, C) = {dy.shape} (the shape of dy). Received: argmax.shape={a.shape}")
     a = a[:, None, :] if a.ndim == 2 else a
