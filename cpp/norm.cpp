@@ -112,7 +112,9 @@ void batchnorm_forward(float* y, float* mean, float* inv_std, float* moving_mean
         });
         for (index_t c = 0; c < C; c++) {
             const double d = s1[(size_t)c] / (double)N;  // mean - shift
-            const double var = std::max(0.0, s2[(size_t)c] / (double)N - d * d);  // biased, as ops.moments
+            // biased, as ops.moments; clamped at 0 against rounding, with the NaN of a non-finite batch kept
+            // (std::max(0.0, NaN) is 0.0: it made inv_std 1/sqrt(epsilon) and moving_var finite)
+            const double var = std::max(s2[(size_t)c] / (double)N - d * d, 0.0);
             mean[c] = (float)((double)first[c] + d);
             inv_std[c] = (float)(1.0 / std::sqrt(var + (double)epsilon));
             // Keras 3: moving = moving·momentum + batch·(1 - momentum), in float32

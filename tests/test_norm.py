@@ -122,6 +122,21 @@ def test_large_offsets_keep_the_variance():
         np.testing.assert_allclose(inv_std, 1 / x64.std(0), rtol=1e-6)
 
 
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_non_finite_batch_gives_nan_statistics(be):
+    # a NaN or inf in a channel makes its batch variance NaN, and so inv_std and the moving variance, as in
+    # Keras; the C++ clamp std::max(0.0, var) turned the NaN into 0: inv_std = 1/sqrt(epsilon), and a
+    # finite moving_var next to a NaN moving_mean. The other channels are untouched.
+    x = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    x[2, 0], x[4, 1] = np.nan, np.inf
+    mm, mv = np.zeros(3, np.float32), np.ones(3, np.float32)
+    with np.errstate(invalid="ignore"):  # NumPy's inf - inf
+        _, mean, inv_std = be.batchnorm_forward(x, None, None, mm, mv, training=True, momentum=0.5)
+    assert np.isnan(mean[0]) and np.isnan(inv_std[0]) and np.isnan(mm[0]) and np.isnan(mv[0])
+    assert np.isnan(inv_std[1]) and np.isnan(mv[1])
+    assert np.isfinite(mean[2]) and np.isfinite(inv_std[2]) and np.isfinite(mv[2])
+
+
 def test_independent_of_thread_count():
     x, gamma, beta, mm, mv, dy = make((64, 14, 14, 17), seed=2, offset=50.0)
     xw, _, _, _, _, _ = make((300, 2500), seed=3)  # many channels: channel blocks as well as row blocks
