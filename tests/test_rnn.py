@@ -599,6 +599,29 @@ def test_backward_refuses_another_forwards_cache(mod):
         mod.lstm_backward(None, np.ones((2, 3), np.float32), None, x, w, u, c)
 
 
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_damaged_cache_header_is_described_not_converted(mod):
+    # header fields holding NaN, inf or 1e30 (a damaged or hand-made cache): the ValueError describes them.
+    # The NumPy backend raised a bare IndexError/ValueError/OverflowError converting them to int (naming no
+    # op); C++ converted them to integers out of range (undefined behaviour; N printed as -2**63).
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    w, u = rng.standard_normal((3, 3)).astype(np.float32), rng.standard_normal((3, 3)).astype(np.float32)
+    _, _, cache = mod.simple_rnn_forward(x, w, u)
+
+    def refused(field, value, why):
+        bad = cache.copy()
+        bad[field] = value
+        with pytest.raises(ValueError, match=r"simple_rnn_backward: cache comes from a different forward pass: " + why):
+            mod.simple_rnn_backward(None, np.ones((2, 3), np.float32), x, w, u, bad)
+
+    for value in (1e30, np.nan, np.inf, 40.0):
+        refused(6, value, r"activation was '\?' there, 'tanh' here")
+    refused(2, np.nan, r"N was nan there, 2 here")
+    refused(3, np.inf, r"T was inf there, 6 here")
+    refused(4, -2.0**70, r"C was -1.1805916207174113e\+21 there, 3 here")
+
+
 # ---- Layers: SimpleRNN, LSTM, GRU ----------------------------------------------------------------
 
 from fastnn.layers import GRU, LSTM, Dense, Input, SimpleRNN  # noqa: E402

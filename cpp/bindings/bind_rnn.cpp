@@ -128,11 +128,16 @@ FloatArray cache_array(py::handle obj, const CacheMeta& m, const RnnArgs& a, con
         fail_value(std::string(op) + ": cache is not a recurrent forward pass's cache (its header is missing)");
     static const char* const names[] = {"", "cell", "N", "T", "C", "OC", "activation", "recurrent_activation",
                                         "go_backwards", "reset_after", "recurrent_mask"};
+    // (a damaged cache may hold any float: none is converted to an integer out of range, undefined behaviour)
     auto describe = [&](int i, float v) -> std::string {
         if (i == 1) return v == 0.0f ? "simple_rnn" : v == 1.0f ? "lstm" : v == 2.0f ? "gru" : "?";
-        if (i == 6 || i == 7) return v < 0.0f ? "none" : "'" + std::string(activation_name((Act)(int)v)) + "'";
+        if (i == 6 || i == 7) {
+            if (v < 0.0f) return "none";
+            const bool small = v < 64.0f && v == std::floor(v);  // false for NaN
+            return "'" + std::string(small ? activation_name((Act)(int)v) : "?") + "'";
+        }
         if (i >= 8) return i == 10 ? (v != 0.0f ? "given" : "None") : (v != 0.0f ? "True" : "False");
-        return std::to_string((int64_t)v);
+        return std::fabs(v) < 9.2e18f ? std::to_string((int64_t)v) : py::repr(py::float_(v)).cast<std::string>();
     };
     for (int i = 1; i <= 10; i++)
         if (there[i] != here[(size_t)i])

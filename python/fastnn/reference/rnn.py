@@ -139,15 +139,16 @@ def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, r
 
 
 def _describe(i, v):
+    # a damaged cache may hold any float (NaN, inf, 1e30): as describe in cpp/bindings/bind_rnn.cpp
     if i == 1:
         return _CELLS[int(v)] if v in (0, 1, 2) else "?"
     if i in (6, 7):
-        return "none" if v < 0 else repr(ACTIVATIONS[int(v)])
+        return "none" if v < 0 else repr(ACTIVATIONS[int(v)]) if v in range(len(ACTIVATIONS)) else "'?'"
     if i == 10:
         return "given" if v else "None"
     if i >= 8:
         return str(bool(v))
-    return str(int(v))
+    return str(int(v)) if abs(v) < 9.2e18 else repr(float(v))
 
 
 def cache_size(cell, N, T, C, OC):
