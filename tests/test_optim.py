@@ -367,6 +367,15 @@ def test_errors(be):
         be.adam_update(p, g, s(), s(), learning_rate=0.1, step=1.0)
     with pytest.raises(ValueError, match=r"adam_update: beta_1 must be in \[0, 1\)\. Received: beta_1=1"):
         be.adam_update(p, g, s(), s(), beta_1=1.0, **kw)
+    # below 1 as a double but 1.0 in the float32 kernels: 1 - beta_1**step = 0 made the parameters NaN in C++
+    # (silently) and raised a bare ZeroDivisionError in the reference
+    before = [a.copy() for a in p]
+    with pytest.raises(ValueError, match=r"adam_update: beta_1 must be in \[0, 1\), also in float32 \(it rounds to "
+                                         r"1\)\. Received: beta_1=0\.999999999"):
+        be.adam_update(p, g, s(), s(), beta_1=1 - 1e-9, **kw)
+    for a, b in zip(p, before):
+        np.testing.assert_array_equal(a, b)
+    be.adam_update(p, g, s(), s(), beta_1=float(np.nextafter(np.float32(1), np.float32(0))), **kw)  # the largest below 1
     with pytest.raises(ValueError, match=r"sgd_update: momentum must be in \[0, 1\]\. Received: momentum=1\.5"):
         be.sgd_update(p, g, s(), learning_rate=0.1, momentum=1.5)
     with pytest.raises(ValueError, match=r"sgd_update: learning_rate must be a finite number\. Received: learning_rate=nan"):

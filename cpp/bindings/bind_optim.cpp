@@ -117,6 +117,10 @@ float unit_arg(double v, bool hi_open, const char* op, const char* arg) {
     if (!(v >= 0.0 && (hi_open ? v < 1.0 : v <= 1.0)))
         fail_value(std::string(op) + ": " + arg + " must be in [0, 1" + (hi_open ? ")" : "]") + ". Received: " + arg +
                    "=" + num_str(v));
+    // the kernels compute in float32, where a value within 2**-25 of 1 is 1 (Adam's 1 - beta_1**step would be 0)
+    if (hi_open && !((float)v < 1.0f))
+        fail_value(std::string(op) + ": " + arg + " must be in [0, 1), also in float32 (it rounds to 1). Received: " +
+                   arg + "=" + py::repr(py::float_(v)).cast<std::string>());
     return (float)v;
 }
 

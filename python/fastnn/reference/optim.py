@@ -87,6 +87,9 @@ def _finite(v, op, arg):
 def _unit(v, op, arg, hi_open=False):
     if not (v >= 0.0 and (v < 1.0 if hi_open else v <= 1.0)):
         raise ValueError(f"{op}: {arg} must be in [0, 1{')' if hi_open else ']'}. Received: {arg}={v:g}")
+    # as in C++: the float32 kernels' value must be below 1 too (Adam's 1 - beta_1**step would be 0)
+    if hi_open and not np.float32(v) < 1.0:
+        raise ValueError(f"{op}: {arg} must be in [0, 1), also in float32 (it rounds to 1). Received: {arg}={v!r}")
     return v
 
 
