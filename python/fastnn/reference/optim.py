@@ -174,7 +174,9 @@ def _step(step, op):
     """step (already an int, from check_int) must be >= 1."""
     if step < 1:
         raise ValueError(f"{op}: step must be >= 1 (Keras's iterations + 1). Received: step={step}")
-    return step
+    # saturated at 2**63 - 1 as in C++ (int_arg): as good as infinite, where math.pow(beta, 10**400) would
+    # raise OverflowError converting the step to a float
+    return min(step, 2**63 - 1)
 
 
 def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
