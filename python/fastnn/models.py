@@ -2,11 +2,11 @@
 summary, and save/load, over layers that follow the `fastnn.layers.Layer` protocol.
 
 A model is a graph of layer calls in topological order over numbered tensor slots (slots
-0 .. k-1 are its k inputs). Forward runs the steps in order; backward runs them in reverse, summing gradients
-where a tensor feeds several layers. When the last layer ends in softmax (sigmoid) and the loss
-is a categorical (binary) cross-entropy on probabilities, the output gradient is taken with
-respect to the logits directly (``ops.crossentropy_logits_backward``), so the activation's
-Jacobian is never formed.
+0 .. k-1 are its k inputs). Forward runs the steps in order; backward runs them in reverse,
+summing gradients where a tensor feeds several layers. When the last layer ends in softmax
+(sigmoid) and the loss is a categorical (binary) cross-entropy on probabilities, the output
+gradient is taken with respect to the logits directly (``ops.crossentropy_logits_backward``),
+so the activation's Jacobian is never formed.
 
 The training step stays in the kernels: a batch is gathered from a per-epoch permutation into
 a reused buffer, and every product and update is one `fastnn.ops` call. With
@@ -93,8 +93,8 @@ class Model:
         self.history = None
         self.built = False
         self._trainable = True
-        self._input_layer = None  # the first input (a Sequential's only one)
-        self._input_layers = []
+        self._input_layer = None  # a Sequential's input, once known
+        self._input_layers = []  # the built graph's inputs, in order
         self._layers = []
         self._steps = []
         self._nslots = 0
@@ -165,7 +165,6 @@ class Model:
             raise ValueError(f"The name {dupes[0]!r} is used by more than one layer in model '{self.name}'. "
                              "All layer names should be unique.")
         self.inputs, self.outputs = ins, [y]
-        self._input_layer = input_layers[0]
         self._layers = layers
         self._finalize(steps, shapes, input_layers)
 
