@@ -434,14 +434,16 @@ class Model:
                     raise ValueError(f"Input {i} of model '{self.name}' is incompatible with the model: expected "
                                      f"shape {_shape_str(expected)}, found {_shape_str(shape)}")
 
-        # one input: the first layer's message, as Keras gives; several: say which input is wrong first
-        if len(data_shapes) > 1:
+        # several inputs: say first which one is wrong; one: the first layer's message, as Keras gives
+        several = len(data_shapes) > 1
+        if several:
             check_inputs()
         for layer, ins, out, multi, _ in self._steps:
             s = [shapes[i] for i in ins] if multi else shapes[ins[0]]
             layer._check_input(s)
             shapes[out] = tuple(layer.compute_output_shape(s))
-        check_inputs()
+        if not several:
+            check_inputs()
 
     def _prepare_y(self, y, n, fn):
         y = _as_array(y, "y", fn)
