@@ -24,9 +24,8 @@ import time
 import fastnn
 
 
-def fma_peak(threads: int, seconds: float = 0.3) -> tuple[float, float]:
-    """(single-core GFLOP/s, all-`threads` GFLOP/s) of the GEMM's ISA, probed concurrently."""
-    single = fastnn._core._fma_peak_probe(seconds)
+def probe_gflops(threads: int, seconds: float) -> float:
+    """The FMA throughput of `threads` cores right now: the probe on that many threads at once (GFLOP/s)."""
     results = [0.0] * threads
 
     def run(i):
@@ -37,7 +36,12 @@ def fma_peak(threads: int, seconds: float = 0.3) -> tuple[float, float]:
         w.start()
     for w in workers:
         w.join()
-    return single, sum(results)
+    return sum(results)
+
+
+def fma_peak(threads: int, seconds: float = 0.3) -> tuple[float, float]:
+    """(single-core GFLOP/s, all-`threads` GFLOP/s) of the GEMM's ISA, probed concurrently."""
+    return fastnn._core._fma_peak_probe(seconds), probe_gflops(threads, seconds)
 
 
 @contextlib.contextmanager

@@ -7,8 +7,12 @@ computes no input gradient, like a first layer in training), then the whole stac
 the NumPy reference backend and PyTorch CPU (``torch.nn.functional`` with autograd, NCHW and
 channels_last) when ``import torch`` works. Results are validated against the reference before
 anything is timed. Libraries run in alternating blocks with the same thread count; the table
-gives medians (p10-p90) and ratios, GFLOP/s of the convolutions against the FMA peak (the
-single-thread probe times the thread count) and GB/s for pooling.
+gives medians (p10-p90) and ratios, GFLOP/s of the convolutions against the FMA peak, and GB/s
+for pooling. Two peaks: "pk" is the single-thread probe at the start times the thread count;
+"beside" is the probe run on all threads at once in every round of the item's alternation, the
+median of those rounds. On a shared host the probe moves by 10-25% between minutes, so the first
+depends on the moment it ran and the second on the item's own minutes (it reads low, and the
+percentage high, when the probe lands on a busy moment): read both.
 
     python bench/bench_conv.py [--threads 2] [--reps 20] [--batch 128] [--no-numpy]
 """
@@ -17,12 +21,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-import fastnn
-from fastnn import _core, reference
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness as H  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn import _core, reference  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_limits
@@ -147,20 +156,27 @@ def torch_net(params, channels_last):
 # ---- Timing -----------------------------------------------------------------------------------
 
 
-def time_blocks(fns, reps, warmup, pause=0.02):
+def time_blocks(fns, reps, warmup, pause=0.02, probe=None):
     """Time each fn in ``fns`` (name -> callable) ``reps`` times in alternating blocks.
+
+    With ``probe`` (a callable returning GFLOP/s), every round of blocks also probes the FMA peak
+    once, after the same pause; its samples are returned under "peak".
 
     A pause before each block lets the other library's spinning worker threads go idle (OpenBLAS
     issue 3187: idle-spinning pools slow each other several-fold when interleaved); OpenBLAS's
     threads spin longest, so the pause before a NumPy block is ten times longer.
     """
     samples = {name: [] for name in fns}
+    peaks = []
     for name, fn in fns.items():
         for _ in range(warmup[name]):
             fn()
     block = 3
     done = 0
     while done < max(reps.values()):
+        if probe is not None:
+            time.sleep(pause)
+            peaks.append(probe())
         for name, fn in fns.items():
             if len(samples[name]) >= reps[name]:
                 continue
@@ -170,7 +186,10 @@ def time_blocks(fns, reps, warmup, pause=0.02):
                 fn()
                 samples[name].append(time.perf_counter() - t0)
         done += block
-    return {name: np.array(s) for name, s in samples.items()}
+    out = {name: np.array(s) for name, s in samples.items()}
+    if probe is not None:
+        out["peak"] = np.array(peaks)
+    return out
 
 
 def stats(s):
@@ -242,7 +261,8 @@ def main():
     peak1 = _core._fma_peak_probe(0.2)
     peak = peak1 * args.threads
     print(f"fastnn {fastnn.__version__}, {_core.gemm_kernel()} micro-kernel, {args.threads} threads; "
-          f"FMA peak {peak1:.0f} GFLOP/s per thread x {args.threads} = {peak:.0f} GFLOP/s")
+          f"FMA peak at the start {peak1:.0f} GFLOP/s per thread x {args.threads} = {peak:.0f} GFLOP/s "
+          f"(\"beside\": the peak probed beside each item)")
 
     # the activations every layer sees
     fast, ref = Net(_core, params), Net(reference, params)
@@ -368,7 +388,8 @@ def main():
     results = {it[0]: {} for it in selected}
     for name, f_map, flops, nbytes in selected:
         fns = {lib: f_map[lib] for lib in libs if lib in f_map and lib != "numpy"}
-        res = time_blocks(fns, {lib: args.reps for lib in fns}, {lib: 5 for lib in fns})
+        res = time_blocks(fns, {lib: args.reps for lib in fns}, {lib: 5 for lib in fns},
+                          probe=lambda: H.probe_gflops(args.threads, 0.02))
         results[name].update({lib: stats(s) for lib, s in res.items()})
     if "numpy" in libs:
         time.sleep(1.0)
@@ -379,6 +400,9 @@ def main():
     for name, f_map, flops, nbytes in selected:
         rows.append((name, results[name], flops, nbytes))
         print_row(rows[-1], libs, peak)
+    probed = [results[name]["peak"][0] for name, *_ in selected]
+    print(f"FMA peak probed beside the items ({args.threads} threads at once): median "
+          f"{np.median(probed):.0f} GFLOP/s, {min(probed):.0f}-{max(probed):.0f} across items")
     return rows
 
 
@@ -386,7 +410,7 @@ def print_row(row, libs, peak, _header=[True]):
     if _header[0]:
         cols = "".join(f"{lib + ' ms (p10-p90)':>24}" for lib in libs)
         ratios = "".join(f"{'x vs ' + lib:>10}" for lib in libs[1:])
-        print(f"{'item':<30}{cols}{ratios}{'fastnn rate':>24}")
+        print(f"{'item':<30}{cols}{ratios}{'fastnn rate':>34}")
         _header[0] = False
     name, st, flops, nbytes = row
     cells = ""
@@ -399,10 +423,11 @@ def print_row(row, libs, peak, _header=[True]):
     ratio = "".join(f"{st[lib][0] / st['fastnn'][0]:>10.2f}" if lib in st else f"{'-':>10}" for lib in libs[1:])
     m = st["fastnn"][0]
     if flops:
-        rate = f"{flops / m / 1e9:.0f} GFLOP/s ({100 * flops / m / 1e9 / peak:.0f}% pk)"
+        gflops = flops / m / 1e9
+        rate = f"{gflops:.0f} GFLOP/s ({100 * gflops / peak:.0f}% pk, {100 * gflops / st['peak'][0]:.0f}% beside)"
     else:
         rate = f"{nbytes / m / 1e9:.1f} GB/s"
-    print(f"{name:<30}{cells}{ratio}{rate:>24}", flush=True)
+    print(f"{name:<30}{cells}{ratio}{rate:>34}", flush=True)
 
 
 if __name__ == "__main__":
