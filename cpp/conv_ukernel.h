@@ -24,6 +24,14 @@ using ConvGatherKernel = void (*)(int64_t k, const float* const* rows, const int
                                   int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, bool accumulate,
                                   const float* bias, bool relu);
 
+// The same product for `count` rows (any count, rows[i] for i < count plus MR(n) readable past),
+// tile after tile of MR(n) rows, C's row i at C + i·ldc: one call where a chunk would take one per
+// tile. It pays where k is short (a first layer's 9 taps of one channel), where the per-call
+// setup and the tile's epilogue are most of a call's time.
+using ConvGatherRowsKernel = void (*)(int64_t k, const float* const* rows, int64_t count, const int64_t* cols,
+                                      const float* B, int64_t ldb, float* C, int64_t ldc, int64_t n,
+                                      bool accumulate, const float* bias, bool relu);
+
 // Max pooling's running update over C channels: where x[c] > y[c] (strictly: an equal later value
 // never displaces the first maximum), y[c] = x[c] and argmax[c] = p. NaN counts as the maximum,
 // as in NumPy and PyTorch: the first NaN of a window wins and stays (a diverged layer's NaN must
@@ -40,6 +48,7 @@ struct ConvKernelInfo {
     int grad_pixels;   // weight gradient (k = output pixels)
     ConvGatherKernel kernel;
     MaxUpdateKernel max_update;
+    ConvGatherRowsKernel kernel_rows = nullptr;  // null: the caller loops over tiles with `kernel`
 };
 
 // The kernels matching the GEMM's run-time choice (conv.cpp): forcing a GEMM micro-kernel in
