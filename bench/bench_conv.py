@@ -366,17 +366,18 @@ def main():
         }
         for name, f_map, *_ in items:
             key = name.split()[0]
+            backward = "fwd+bwd" in name  # (not the name's end: "stack fwd (fused conv+pool)" is forward only)
             if key in fns:
                 f, dk, inputs = fns[key]
-                f_map[lib] = fwd_only(f) if name.endswith(" fwd") else fwd_bwd(f, tdy[dk], inputs)
+                f_map[lib] = fwd_bwd(f, tdy[dk], inputs) if backward else fwd_only(f)
             elif key.startswith("maxpool"):
                 pk = "p1" if key == "maxpool1" else "p2"
                 tp = to_t(p1_in if pk == "p1" else p2_in, True)
                 f = (lambda tp=tp: pool(tp))
-                f_map[lib] = fwd_only(f) if name.endswith(" fwd") else fwd_bwd(f, tdy[pk], [tp])
+                f_map[lib] = fwd_bwd(f, tdy[pk], [tp]) if backward else fwd_only(f)
             elif key == "stack":
                 f = (lambda: stack(tx["x0"]))
-                f_map[lib] = fwd_only(f) if name.endswith(" fwd") else fwd_bwd(f, tdy["out"], [])
+                f_map[lib] = fwd_bwd(f, tdy["out"], []) if backward else fwd_only(f)
 
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     libs = ["fastnn"] + ([] if args.no_numpy else ["numpy"]) + list(torch_mods)
