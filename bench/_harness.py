@@ -77,8 +77,13 @@ BLOCK_WARMUP = 2  # untimed calls at the start of every block: they wake the lib
 SAMPLE_MIN_S = 1e-3  # a sample is a run of back-to-back calls at least this long (see the module doc)
 
 
-def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.15) -> dict:
-    """Time each callable in ``funcs`` in alternating blocks; return {name: (median, p10, p90)} in s."""
+def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause: float = 0.15, probe=None) -> dict:
+    """Time each callable in ``funcs`` in alternating blocks; return {name: (median, p10, p90)} in s.
+
+    With ``probe`` (a callable returning GFLOP/s, e.g. ``lambda: probe_gflops(threads, 0.02)``), each
+    round of blocks also probes the FMA peak once, after the same pause, and the result holds
+    "peak_gflops": (median, p10, p90) of those probes: the peak available beside the timed calls.
+    """
     fastest = float("inf")
     for f in funcs.values():
         time.sleep(pause)
@@ -89,8 +94,12 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
         fastest = min(fastest, time.perf_counter() - t0)
     run = max(1, min(1000, int(SAMPLE_MIN_S / max(fastest, 1e-7))))  # calls per sample
     samples = {name: [] for name in funcs}
+    peaks = []
     per_block = max(1, reps // blocks)
     for _ in range(blocks):
+        if probe is not None:
+            time.sleep(pause)
+            peaks.append(probe())
         for name, f in funcs.items():
             time.sleep(pause)
             for _ in range(BLOCK_WARMUP):
@@ -101,6 +110,8 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
                     f()
                 samples[name].append((time.perf_counter() - t0) / run)
     out = {}
+    if peaks:
+        samples["peak_gflops"] = peaks
     for name, s in samples.items():
         s.sort()
         q = statistics.quantiles(s, n=10) if len(s) >= 2 else [s[0]] * 9
