@@ -627,7 +627,11 @@ namespace {
 // The weights of the last two were measured against Flipped's cost (avx2-fma on Zen 3, batch 128,
 // 64 -> 64 channels, 3×3, one and two threads): on 13×13 Flipped took dx 0.83-0.91× Scatter's time
 // and 0.91× Dcol's; on 7×7 Dcol 0.87-0.97× Scatter's and Flipped's; on 5×5 Dcol 0.6× either.
-constexpr double kScatterWeight = 1.25, kDcolWeight = 1.3;
+// Their overheads are per call and per stored element, both of which come once per k = OC
+// multiply-adds, so they grow as OC shrinks: 1 + c/OC, pinned to those weights at OC = 64 (one
+// thread: with 8-16 output channels Dcol took 1.9-2.0x Flipped's time, Scatter 1.1-1.8x).
+double scatter_weight(index_t OC) { return 1.0 + 16.0 / (double)OC; }  // 1.25 at 64
+double dcol_weight(index_t OC) { return 1.0 + 19.2 / (double)OC; }     // 1.3 at 64
 enum class InputGrad { None, Flipped, Scatter, Dcol };
 
 // Flipped's kernel rows per image: the input pixels, each weighted by its live taps' share.
@@ -647,9 +651,9 @@ double flipped_rows(const ConvShape& s) {
 InputGrad choose_input_grad(const ConvShape& s, bool unit) {
     const ConvKernelInfo& kern = gather_kernel_info();
     const index_t MR = kern.mr(std::min<index_t>(kern.NR, s.C));
-    const double scatter = kScatterWeight * (double)(s.out[0] * s.out[1]) * (double)((s.out[2] + MR - 1) / MR * MR);
+    const double scatter = scatter_weight(s.OC) * (double)(s.out[0] * s.out[1]) * (double)((s.out[2] + MR - 1) / MR * MR);
     const double flipped = unit ? flipped_rows(s) : 1e300;
-    const double dcol = kDcolWeight * (double)out_pixels(s);
+    const double dcol = dcol_weight(s.OC) * (double)out_pixels(s);
     if (g_algo == ConvAlgo::ImplicitFlipped && unit) return InputGrad::Flipped;
     if (g_algo == ConvAlgo::ImplicitScatter || g_algo == ConvAlgo::ImplicitFlipped) return InputGrad::Scatter;
     if (g_algo == ConvAlgo::ImplicitDcol) return InputGrad::Dcol;
