@@ -942,16 +942,46 @@ void conv_backward(float* dx, float* dw, float* db, const float* dy, const float
 // the pooled output y, so act'(conv output) there is act'(y) (an elementwise activation's
 // derivative written in y). db is the sum of the pooled dz (the scatter preserves sums).
 
+namespace {
+
+// A max pool without padding whose windows do not overlap can leave the last rows of the
+// convolution's output unread: 11 -> 5 with 2×2 windows reads rows and columns 0-9 of 11, so
+// the seed CNN's second convolution has 121 output pixels per image and its pool reads 100. The
+// fused op computes only what the windows read: `conv` has the cropped output (the same input,
+// whose last rows then go unread), `pool` pools it, and argmax keeps counting positions in the
+// whole output (maxpool_forward's index_dims). Dropped outputs never reach the loss, so y, dw,
+// db and dx are the same sums (dw and dx without the zero terms of the dropped pixels).
+struct PoolCrop {
+    ConvShape conv;
+    PoolShape pool;
+};
+
+PoolCrop crop_to_pool(const ConvShape& s, const PoolShape& ps) {
+    PoolCrop c{s, ps};
+    for (int a = 0; a < 3; a++) {
+        if (ps.pad[a] != 0 || ps.stride[a] < ps.k[a]) return PoolCrop{s, ps};  // padded or overlapping: all of it
+        const index_t used = std::min(s.out[a], (ps.out[a] - 1) * ps.stride[a] + ps.k[a]);
+        c.conv.out[a] = used;
+        c.pool.in[a] = used;
+    }
+    return c;
+}
+
+}  // namespace
+
 void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float* w, const float* b,
-                          const ConvShape& s, const PoolShape& ps, Act act, float alpha) {
+                          const ConvShape& s_full, const PoolShape& ps_full, Act act, float alpha) {
     // y, argmax (N, PD, PH, PW, OC); x (N, D, H, W, C); w (KD, KH, KW, C, OC); ps.in == s.out
-    const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
-    if (!use_implicit(s)) {
-        float* full = thread_scratch(3, (size_t)(s.N * P * OC));
-        conv_forward(full, x, w, b, s, act, alpha);
-        maxpool_forward(y, argmax, full, ps);
+    if (!use_implicit(s_full)) {
+        float* full = thread_scratch(3, (size_t)(s_full.N * out_pixels(s_full) * s_full.OC));
+        conv_forward(full, x, w, b, s_full, act, alpha);
+        maxpool_forward(y, argmax, full, ps_full);
         return;
     }
+    const PoolCrop crop = crop_to_pool(s_full, ps_full);
+    const ConvShape& s = crop.conv;
+    const PoolShape& ps = crop.pool;
+    const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
     // one task per image: its convolution output (in the thread's own L2-sized buffer) is pooled
     // right away; the kernels called inside run serially (they see an active parallel region)
     const Padded p = padded_geometry(s);
@@ -971,7 +1001,7 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
         gather_forward(yt, src, p.needed ? p.dims : s.in, s, 1, tables.wp, b, act, alpha, tables.koff, &live);
         PoolShape pt = ps;
         pt.N = 1;
-        maxpool_forward(y + n * Op * OC, argmax + n * Op * OC, yt, pt);
+        maxpool_forward(y + n * Op * OC, argmax + n * Op * OC, yt, pt, ps_full.in);
     };
 #ifdef FASTNN_OPENMP
     if (threads > 1) {
@@ -984,11 +1014,15 @@ void conv_maxpool_forward(float* y, int32_t* argmax, const float* x, const float
 }
 
 void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, const int32_t* argmax, const float* y,
-                           const float* x, const float* w, const ConvShape& s, const PoolShape& ps, Act act,
+                           const float* x, const float* w, const ConvShape& s_full, const PoolShape& ps_full, Act act,
                            float alpha) {
     // dy, argmax, y (N, PD, PH, PW, OC) of the pooled output; x, dx (N, D, H, W, C); w, dw; db (OC,)
+    const bool implicit = use_implicit(s_full);
+    const PoolCrop crop = implicit ? crop_to_pool(s_full, ps_full) : PoolCrop{s_full, ps_full};
+    const ConvShape& s = crop.conv;  // the outputs the windows read (see crop_to_pool)
+    const PoolShape& ps = crop.pool;
     const index_t P = out_pixels(s), Op = ps.out[0] * ps.out[1] * ps.out[2], OC = s.OC;
-    if (!use_implicit(s)) {
+    if (!implicit) {
         const index_t M = s.N * Op;
         float* gp = thread_scratch(1, (size_t)(M * OC));
         float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, OC));
@@ -1005,7 +1039,7 @@ void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, con
         act_grad_and_bias(sl.extra, db_part, sl.partial, dyt, y + n0 * Op * OC, cnt * Op, OC, act, alpha);
         PoolShape pt = ps;
         pt.N = cnt;
-        maxpool_backward_routed(sl.dz, act != Act::Linear ? sl.extra : dyt, argmax + n0 * Op * OC, pt);
+        maxpool_backward_routed(sl.dz, act != Act::Linear ? sl.extra : dyt, argmax + n0 * Op * OC, pt, ps_full.in);
         return sl.dz;
     });
 }

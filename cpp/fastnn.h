@@ -164,7 +164,10 @@ struct PoolShape {
 
 // y (N, OD, OH, OW, C) = the max over each window's real elements; argmax (same shape) receives
 // the flat spatial index (d·H + h)·W + w of the FIRST maximum in window order (kd, kh, kw).
-void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s);
+// index_dims: the (D, H, W) those indices count in when not s.in (the fused convolution + pooling
+// pools a cropped buffer but reports positions in the convolution's whole output).
+void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s,
+                     const index_t* index_dims = nullptr);
 // dx (N, S, C), S = D·H·W, overwritten: dx[n, argmax[n, o, c], c] += dy[n, o, c] over the O
 // outputs of each image. Also global max pooling's backward (O = 1). argmax is checked in range.
 void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,
@@ -172,7 +175,8 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
 // The same from the forward's own argmax, with the pool's geometry: where windows do not overlap
 // (stride >= pool size) every input pixel is written once by a select from its window's dy
 // instead of a zero fill and a scatter; overlapping windows take the scatter above.
-void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s);
+void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s,
+                             const index_t* index_dims = nullptr);
 // *lo, *hi = the smallest and largest of the n values (0, 0 when n = 0 or all are 0): the binding's
 // range check of an argmax before any scatter uses it.
 void index_range(const int32_t* values, index_t n, int32_t* lo, int32_t* hi);

@@ -47,10 +47,11 @@ constexpr index_t kChannelBlock = 64;
 // ---------------------------------------------------------------------------------------------
 // Max pooling
 
-void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s) {
+void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape& s, const index_t* index_dims) {
     // y, argmax (N, OD, OH, OW, C); x (N, D, H, W, C)
     const MaxUpdateKernel update = conv_kernels().max_update;  // the ISA's vectorised running max
     const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
+    const index_t* idx = index_dims ? index_dims : s.in;
     const index_t total = s.N * O;
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (total * C >= kParallelMinElements && !omp_in_parallel())
@@ -68,7 +69,7 @@ void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape&
                 for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
                     const index_t pos = (d * s.in[1] + h) * s.in[2] + w;
                     const float* xr = xn + pos * C;
-                    const int32_t p32 = (int32_t)pos;
+                    const int32_t p32 = (int32_t)((d * idx[1] + h) * idx[2] + w);
                     if (first) {
                         std::memcpy(yr, xr, sizeof(float) * C);
                         for (index_t c = 0; c < C; c++) ar[c] = p32;
@@ -123,14 +124,16 @@ FASTNN_ELEMENTWISE void routed_row(float* FASTNN_RESTRICT d, const float* FASTNN
 
 }  // namespace
 
-void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s) {
+void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s,
+                             const index_t* index_dims) {
     const index_t C = s.C, S = in_pixels(s), O = out_pixels(s);
+    const index_t* idx = index_dims ? index_dims : s.in;
     bool disjoint = true, cover = true;
     for (int a = 0; a < 3; a++) {
         disjoint = disjoint && s.stride[a] >= s.k[a];
         cover = cover && s.pad[a] == 0 && s.stride[a] == s.k[a] && s.out[a] * s.k[a] == s.in[a];
     }
-    if (!disjoint) {
+    if (!disjoint) {  // (the fused op crops only disjoint pools: index_dims is s.in here)
         maxpool_backward(dx, dy, argmax, s.N, S, O, C);
         return;
     }
@@ -151,7 +154,7 @@ void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, 
                 for (index_t h = win.lo[1]; h < win.hi[1]; h++)
                     for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
                         const index_t pos = (d * s.in[1] + h) * s.in[2] + w;
-                        routed_row(dxn + pos * C, g, a, (int32_t)pos, C);
+                        routed_row(dxn + pos * C, g, a, (int32_t)((d * idx[1] + h) * idx[2] + w), C);
                     }
         }
     }

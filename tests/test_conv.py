@@ -207,6 +207,9 @@ def test_conv_accepts_ints_lists_and_numpy_integers():
     (1, (3, 17, 4), (3,), dict(padding="causal", dilation_rate=2), dict(pool_size=2, pool_padding="same")),
     (3, (2, 6, 5, 6, 3), (2, 2, 2), dict(), dict(pool_size=2)),
     (2, (2, 11, 11, 3), (3, 3), dict(), dict(pool_size=2, pool_strides=3)),  # gaps between the windows
+    (2, (3, 13, 13, 4), (3, 3), dict(), dict(pool_size=2)),  # the second block: the pool reads 10 of 11 rows
+    (2, (2, 15, 14, 3), (3, 3), dict(dilation_rate=2, padding="same"), dict(pool_size=(2, 3))),  # crop, padded input
+    (2, (2, 16, 13, 3), (3, 3), dict(strides=2), dict(pool_size=2)),  # 7×6 -> 3×3 reads 6×6
 ])
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_fused_conv_maxpool_matches_reference_and_composition(engine, nd, x_shape, k, geo, pool, activation):
