@@ -8,7 +8,8 @@ the NumPy reference backend and PyTorch CPU (``torch.nn.functional`` with autogr
 channels_last) when ``import torch`` works. Results are validated against the reference before
 anything is timed. Libraries run in alternating blocks with the same thread count; the table
 gives medians (p10-p90) and ratios, GFLOP/s of the convolutions against the FMA peak, and GB/s
-for pooling. Two peaks: "pk" is the single-thread probe at the start times the thread count;
+for pooling. The fused conv+pool items count only the convolution outputs their pools read (the
+fused op computes no others: 10x10 of conv2's 11x11), the unfused items every output. Two peaks: "pk" is the single-thread probe at the start times the thread count;
 "beside" is the probe run on all threads at once in every round of the item's alternation, the
 median of those rounds. On a shared host the probe moves by 10-25% between minutes, so the first
 depends on the moment it ran and the second on the item's own minutes (it reads low, and the
@@ -310,7 +311,16 @@ def main():
     stack_flops_f = sum(conv_flops(a, b, 1) for a, b in ((c1_in, c1_out), (c2_in, c2_out), (c3_in, c3_out)))
     stack_flops_fb = stack_flops_f + sum(conv_flops(a, b, p) for (a, b), p in
                                          zip(((c1_in, c1_out), (c2_in, c2_out), (c3_in, c3_out)), (1, 2, 2)))
+
+    def pooled(yout):  # the outputs a 2x2 'valid' pool reads: the fused op computes only these
+        return yout[:, :yout.shape[1] // 2 * 2, :yout.shape[2] // 2 * 2]
+
+    # the fused stack's FLOPs: the same, with the pooled convolutions cut to the outputs their pools read
+    fused_f = sum(conv_flops(a, b, 1) for a, b in ((c1_in, pooled(c1_out)), (c2_in, pooled(c2_out)), (c3_in, c3_out)))
+    fused_fb = fused_f + sum(conv_flops(a, b, p) for (a, b), p in
+                             zip(((c1_in, pooled(c1_out)), (c2_in, pooled(c2_out)), (c3_in, c3_out)), (1, 2, 2)))
     for j, (xin, yout) in enumerate(((c1_in, c1_out), (c2_in, c2_out))):
+        yout = pooled(yout)
         w, b = params[j]
         pshape = pool_dy[2 * j + 1].shape
         name = f"conv{j + 1}+maxpool fused"
@@ -334,10 +344,10 @@ def main():
     items.append(("stack fwd+bwd", {"fastnn": lambda: fast.forward_backward(x0, dy_out),
                                     "numpy": lambda: ref.forward_backward(x0, dy_out)}, stack_flops_fb, None))
     items.append(("stack fwd (fused conv+pool)", {"fastnn": lambda: fast.forward_fused(x0),
-                                                  "numpy": lambda: ref.forward_fused(x0)}, stack_flops_f, None))
+                                                  "numpy": lambda: ref.forward_fused(x0)}, fused_f, None))
     items.append(("stack fwd+bwd (fused)", {"fastnn": lambda: fast.forward_backward_fused(x0, dy_out),
                                             "numpy": lambda: ref.forward_backward_fused(x0, dy_out)},
-                  stack_flops_fb, None))
+                  fused_fb, None))
 
     # PyTorch twins of each item
     for lib, (_, to_t, conv, pool, stack, ws, bs) in torch_mods.items():
