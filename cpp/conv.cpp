@@ -625,13 +625,14 @@ namespace {
 //   Dcol:    dcol = dz·wᵀ for a tile's pixels, then its col2im scatter: P rows, plus writing and
 //            rereading the column matrix.
 // The weights of the last two were measured against Flipped's cost (avx2-fma on Zen 3, batch 128,
-// 64 -> 64 channels, 3×3, one and two threads): on 13×13 Flipped took dx 0.83-0.91× Scatter's time
-// and 0.91× Dcol's; on 7×7 Dcol 0.87-0.97× Scatter's and Flipped's; on 5×5 Dcol 0.6× either.
-// Their overheads are per call and per stored element, both of which come once per k = OC
-// multiply-adds, so they grow as OC shrinks: 1 + c/OC, pinned to those weights at OC = 64 (one
-// thread: with 8-16 output channels Dcol took 1.9-2.0x Flipped's time, Scatter 1.1-1.8x).
-double scatter_weight(index_t OC) { return 1.0 + 16.0 / (double)OC; }  // 1.25 at 64
-double dcol_weight(index_t OC) { return 1.0 + 19.2 / (double)OC; }     // 1.3 at 64
+// 64 -> 64 channels, 3×3, one and two threads, with the rows kernel): on 13×13 all three took the
+// same time (the model: Flipped 143, Dcol 145, Scatter 152); on the fused second block's 10×10
+// outputs Dcol took 0.92-0.94× Flipped's time and Scatter 0.96-0.98×; on 7×7 -> 128 channels Dcol
+// 0.93× Scatter's and 0.8× Flipped's; on 5×5 Dcol 0.7× either. Their overheads come per call and
+// per stored element, once per k = OC multiply-adds, so they grow as OC shrinks: 1 + c/OC (one
+// thread: with 8-16 output channels Dcol took 1.6-2.0x Flipped's time, Scatter 1.05-1.8x).
+double scatter_weight(index_t OC) { return 1.0 + 9.6 / (double)OC; }  // 1.15 at 64
+double dcol_weight(index_t OC) { return 1.0 + 12.8 / (double)OC; }    // 1.2 at 64
 enum class InputGrad { None, Flipped, Scatter, Dcol };
 
 // Flipped's kernel rows per image: the input pixels, each weighted by its live taps' share.
