@@ -42,6 +42,65 @@ inline Window window_of(const PoolShape& s, index_t od, index_t oh, index_t ow) 
 // Parallel work items of a backward scatter: (image, channel block) pairs.
 constexpr index_t kChannelBlock = 64;
 
+// A window of exactly four positions (2×2, the course notes' pool) in one pass over the channels:
+// its rows and their positions in window order. Four loads and three selects per channel vector,
+// written once, where the running update reads and rewrites y and argmax after every row. The
+// selects are bit masks: GCC 12 does not vectorise a chain of float selects that feed the next
+// comparison, and does these (at every ISA, the baseline's SSE2 too).
+struct Window4 {
+    const float* rows[4];
+    int32_t pos[4];
+};
+
+inline int32_t float_bits(float f) {
+    int32_t i;
+    std::memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+inline float bits_float(int32_t i) {
+    float f;
+    std::memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+// m, a = v, p where v > m, or v is the first NaN (m still a number): max_update's rule
+inline void take_if_greater(float& m, int32_t& a, float v, int32_t p) {
+    const int32_t t = -(int32_t)(!(v <= m) & (m == m));
+    m = bits_float((float_bits(v) & t) | (float_bits(m) & ~t));
+    a = (p & t) | (a & ~t);
+}
+
+FASTNN_ELEMENTWISE void window_max4(float* FASTNN_RESTRICT y, int32_t* FASTNN_RESTRICT argmax, const Window4& win,
+                                    index_t C) {
+    const float *x0 = win.rows[0], *x1 = win.rows[1], *x2 = win.rows[2], *x3 = win.rows[3];
+    const int32_t p0 = win.pos[0], p1 = win.pos[1], p2 = win.pos[2], p3 = win.pos[3];
+    for (index_t c = 0; c < C; c++) {
+        float m = x0[c];
+        int32_t a = p0;
+        take_if_greater(m, a, x1[c], p1);
+        take_if_greater(m, a, x2[c], p2);
+        take_if_greater(m, a, x3[c], p3);
+        y[c] = m;
+        argmax[c] = a;
+    }
+}
+
+// The routed backward of such a window: d_j[c] = g[c] where the maximum was at position j, else 0.
+FASTNN_ELEMENTWISE void routed_rows4(float* FASTNN_RESTRICT d0, float* FASTNN_RESTRICT d1, float* FASTNN_RESTRICT d2,
+                                     float* FASTNN_RESTRICT d3, const float* FASTNN_RESTRICT g,
+                                     const int32_t* FASTNN_RESTRICT a, const int32_t pos[4], index_t C) {
+    const int32_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
+    for (index_t c = 0; c < C; c++) {
+        const float gc = g[c];
+        const int32_t ac = a[c];
+        d0[c] = ac == p0 ? gc : 0.0f;
+        d1[c] = ac == p1 ? gc : 0.0f;
+        d2[c] = ac == p2 ? gc : 0.0f;
+        d3[c] = ac == p3 ? gc : 0.0f;
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -63,6 +122,18 @@ void maxpool_forward(float* y, int32_t* argmax, const float* x, const PoolShape&
         const float* xn = x + n * S * C;  // seek to image n
         float* yr = y + m * C;
         int32_t* ar = argmax + m * C;
+        if (win.count() == 4) {
+            Window4 w4;
+            int j = 0;
+            for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+                for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                    for (index_t w = win.lo[2]; w < win.hi[2]; w++, j++) {
+                        w4.rows[j] = xn + ((d * s.in[1] + h) * s.in[2] + w) * C;
+                        w4.pos[j] = (int32_t)((d * idx[1] + h) * idx[2] + w);
+                    }
+            window_max4(yr, ar, w4, C);
+            continue;
+        }
         bool first = true;
         for (index_t d = win.lo[0]; d < win.hi[0]; d++)
             for (index_t h = win.lo[1]; h < win.hi[1]; h++)
@@ -150,12 +221,22 @@ void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, 
             const Window win = window_of(s, od, oh, ow);
             const float* g = dy + (n * O + o) * C;
             const int32_t* a = argmax + (n * O + o) * C;
+            float* rows4[4];
+            int32_t pos4[4];
+            int j = 0;
             for (index_t d = win.lo[0]; d < win.hi[0]; d++)
                 for (index_t h = win.lo[1]; h < win.hi[1]; h++)
                     for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
-                        const index_t pos = (d * s.in[1] + h) * s.in[2] + w;
-                        routed_row(dxn + pos * C, g, a, (int32_t)((d * idx[1] + h) * idx[2] + w), C);
+                        float* row = dxn + ((d * s.in[1] + h) * s.in[2] + w) * C;
+                        const int32_t p = (int32_t)((d * idx[1] + h) * idx[2] + w);
+                        if (win.count() == 4) {  // gathered, then one pass below
+                            rows4[j] = row;
+                            pos4[j++] = p;
+                        } else {
+                            routed_row(row, g, a, p, C);
+                        }
                     }
+            if (j == 4) routed_rows4(rows4[0], rows4[1], rows4[2], rows4[3], g, a, pos4, C);
         }
     }
 }

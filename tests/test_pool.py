@@ -155,6 +155,24 @@ def test_max_pooling_propagates_nan(kernel, backend):
     assert np.isnan(y2).all() and (a2 == 1).all()
 
 
+def test_max_pooling_four_position_windows_match_reference():
+    # Windows of exactly four positions take a one-pass path (2x2, 1-D of 4, 3-D 2x2x1): ties keep
+    # the first maximum, the first NaN wins and stays, -inf and equal rows included. Values from
+    # a small set so that ties and NaNs land at every window position; 19 channels for a tail.
+    rng = np.random.default_rng(5)
+    values = np.array([np.nan, -np.inf, -1.0, 0.0, 2.0, 2.0, np.inf], np.float32)
+    cases = [("maxpool2d_forward", (3, 6, 8, 19), dict(pool_size=2)),
+             ("maxpool1d_forward", (2, 12, 19), dict(pool_size=4)),
+             ("maxpool3d_forward", (2, 4, 4, 3, 19), dict(pool_size=(2, 2, 1))),
+             ("maxpool2d_forward", (2, 7, 7, 19), dict(pool_size=2, padding="same"))]  # edge windows of 1-2
+    for name, shape, kw in cases:
+        x = values[rng.integers(0, len(values), shape)]
+        y, argmax = on("cpp", name, x, **kw)
+        y_ref, argmax_ref = on("numpy", name, x, **kw)
+        np.testing.assert_array_equal(y, y_ref, err_msg=f"{name} {shape}")
+        np.testing.assert_array_equal(argmax, argmax_ref, err_msg=f"{name} {shape}")
+
+
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
 def test_average_same_borders_divide_by_real_elements(backend):
     x = np.array([1, 2, 3, 4, 5], np.float32).reshape(1, 5, 1)
