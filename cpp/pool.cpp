@@ -2,8 +2,9 @@
 // and backward. Pooling is bandwidth-bound: every loop runs over C contiguous floats so it
 // vectorises, and each output pixel is written once.
 //   max     : the FIRST maximum of each window (window order kd, kh, kw) wins; its flat spatial
-//             index is saved in the forward pass so backward is a scatter. The running max is the
-//             ISA micro-kernel's (conv_ukernel_*.cpp): at the baseline ISA the select costs ~10×.
+//             index is saved in the forward pass so backward is a scatter. Four-position windows
+//             (2×2) run in one bit-mask pass (window_max4); others use the running max of the ISA
+//             micro-kernel (conv_ukernel_*.cpp): at the baseline ISA a plain select costs ~10×.
 //   average : the mean over the window's REAL elements (Keras/TensorFlow: 'same' borders divide
 //             by fewer), so backward spreads dy over the same elements.
 // Backward scatters run over (image, channel block) work items with disjoint writes and a fixed
