@@ -339,6 +339,8 @@ def conv2d_maxpool_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dil
     """`conv2d_forward` then `maxpool2d_forward` in one pass (e.g. Conv2D(relu) -> MaxPooling2D).
 
     Returns the pooled ``(y, argmax)``; argmax indexes the convolution output's spatial positions.
+    The C++ kernel computes only the convolution outputs the pool's windows read (11x11 pooled by
+    2x2 'valid' reads 10x10); the result is the same as the two ops'.
     """
     return _impl().conv2d_maxpool_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
                                           activation=activation, alpha=alpha, pool_size=pool_size,
