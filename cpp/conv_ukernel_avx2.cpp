@@ -74,7 +74,7 @@ void gather_kernel(int64_t k, const float* const* rows, const int64_t* cols, con
 }
 
 // the tiles of `count` rows in one call: the masks and bias hoisted, and one tile's epilogue
-// overlapping the next tile's first FMAs (a 9-tap first layer: 1.3x over a call per tile)
+// overlapping the next tile's first FMAs (the 9-tap first layer's forward: 1.13-1.24x, paired)
 template <int NV>
 void gather_rows(int64_t k, const float* const* rows, int64_t count, const int64_t* cols, const float* B,
                  int64_t ldb, float* C, int64_t ldc, int64_t n, bool accumulate, const float* bias, bool relu) {
