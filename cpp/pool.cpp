@@ -222,6 +222,7 @@ void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, 
             const Window win = window_of(s, od, oh, ow);
             const float* g = dy + (n * O + o) * C;
             const int32_t* a = argmax + (n * O + o) * C;
+            const bool four = win.count() == 4;  // its rows gathered, then one pass (routed_rows4)
             float* rows4[4];
             int32_t pos4[4];
             int j = 0;
@@ -230,14 +231,14 @@ void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, 
                     for (index_t w = win.lo[2]; w < win.hi[2]; w++) {
                         float* row = dxn + ((d * s.in[1] + h) * s.in[2] + w) * C;
                         const int32_t p = (int32_t)((d * idx[1] + h) * idx[2] + w);
-                        if (win.count() == 4) {  // gathered, then one pass below
+                        if (four) {
                             rows4[j] = row;
                             pos4[j++] = p;
                         } else {
                             routed_row(row, g, a, p, C);
                         }
                     }
-            if (j == 4) routed_rows4(rows4[0], rows4[1], rows4[2], rows4[3], g, a, pos4, C);
+            if (four) routed_rows4(rows4[0], rows4[1], rows4[2], rows4[3], g, a, pos4, C);
         }
     }
 }
