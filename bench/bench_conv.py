@@ -9,11 +9,13 @@ channels_last) when ``import torch`` works. Results are validated against the re
 anything is timed. Libraries run in alternating blocks with the same thread count; the table
 gives medians (p10-p90) and ratios, GFLOP/s of the convolutions against the FMA peak, and GB/s
 for pooling. The fused conv+pool items count only the convolution outputs their pools read (the
-fused op computes no others: 10x10 of conv2's 11x11), the unfused items every output. Two peaks: "pk" is the single-thread probe at the start times the thread count;
-"beside" is the probe run on all threads at once in every round of the item's alternation, the
-median of those rounds. On a shared host the probe moves by 10-25% between minutes, so the first
-depends on the moment it ran and the second on the item's own minutes (it reads low, and the
-percentage high, when the probe lands on a busy moment): read both.
+fused op computes no others: 10x10 of conv2's 11x11), the unfused items every output.
+
+Two peaks: "pk" is the single-thread probe at the start times the thread count; "beside" is the
+probe run on all threads at once in every round of the item's alternation, the median of those
+rounds. On a shared host the probe moves by 10-25% between minutes, so the first depends on the
+moment it ran and the second on the item's own minutes (it reads low, and the percentage high,
+when the probe lands on a busy moment): read both.
 
     python bench/bench_conv.py [--threads 2] [--reps 20] [--batch 128] [--no-numpy]
 """
@@ -308,17 +310,16 @@ def main():
         items.append((name + " fwd+bwd", {"fastnn": lambda pin=pin, j=j: fast.pool_fb(pin, pool_dy[j]),
                                           "numpy": lambda pin=pin, j=j: ref.pool_fb(pin, pool_dy[j])},
                       None, pool_bytes(pin, yfake, True)))
-    stack_flops_f = sum(conv_flops(a, b, 1) for a, b in ((c1_in, c1_out), (c2_in, c2_out), (c3_in, c3_out)))
-    stack_flops_fb = stack_flops_f + sum(conv_flops(a, b, p) for (a, b), p in
-                                         zip(((c1_in, c1_out), (c2_in, c2_out), (c3_in, c3_out)), (1, 2, 2)))
+    def stack_flops(layers):  # (forward, forward + backward) over the three (input, output) pairs
+        fwd = sum(conv_flops(a, b, 1) for a, b in layers)
+        return fwd, fwd + sum(conv_flops(a, b, p) for (a, b), p in zip(layers, (1, 2, 2)))
 
     def pooled(yout):  # the outputs a 2x2 'valid' pool reads: the fused op computes only these
         return yout[:, :yout.shape[1] // 2 * 2, :yout.shape[2] // 2 * 2]
 
-    # the fused stack's FLOPs: the same, with the pooled convolutions cut to the outputs their pools read
-    fused_f = sum(conv_flops(a, b, 1) for a, b in ((c1_in, pooled(c1_out)), (c2_in, pooled(c2_out)), (c3_in, c3_out)))
-    fused_fb = fused_f + sum(conv_flops(a, b, p) for (a, b), p in
-                             zip(((c1_in, pooled(c1_out)), (c2_in, pooled(c2_out)), (c3_in, c3_out)), (1, 2, 2)))
+    stack_flops_f, stack_flops_fb = stack_flops(((c1_in, c1_out), (c2_in, c2_out), (c3_in, c3_out)))
+    # the fused stack's: the pooled convolutions cut to the outputs their pools read
+    fused_f, fused_fb = stack_flops(((c1_in, pooled(c1_out)), (c2_in, pooled(c2_out)), (c3_in, c3_out)))
     for j, (xin, yout) in enumerate(((c1_in, c1_out), (c2_in, c2_out))):
         yout = pooled(yout)
         w, b = params[j]
