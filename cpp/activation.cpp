@@ -1,8 +1,9 @@
 // activation.cpp — elementwise activations and softmax, forward and backward.
 // Backward takes the forward OUTPUT y: every activation here has a derivative expressible in y
 // (relu: y > 0; sigmoid: y(1-y); tanh: 1-y²; elu: y + alpha for y <= 0; softplus: 1 - e^-y ...),
-// so layers keep y and never the pre-activation. exp/tanh/sigmoid use branch-free polynomial
-// forms (Cephes coefficients, ~2 ulp) that the compiler vectorises; only softplus's forward uses libm.
+// so layers keep y and never the pre-activation. exp and sigmoid use branch-free polynomial forms
+// (Cephes coefficients, ~2 ulp), tanh a rational one (~5 ulp), that the compiler vectorises; only
+// softplus's forward uses libm.
 
 #include <algorithm>
 #include <cmath>
@@ -39,17 +40,24 @@ static inline float exp_poly(float x) {
 static inline float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 
 static inline float tanh_poly(float x) {
+    // tanh(x) = x·P(x²)/Q(x²): a rational fit of tanh(x)/x on |x| <= 9.1 (relative error 2e-8
+    // before rounding; max 5.4 ulp over every float in [2^-30, 10.5] against double tanh). One
+    // division and no exp: half the time of 1 - 2/(e^2|x| + 1) with a small-|x| polynomial beside it,
+    // which was 1.3 ulp. From |x| = 9.0109 on, tanh rounds to ±1 in float32.
     const float ax = std::fabs(x);
-    // small |x|: odd polynomial (no cancellation); large: 1 - 2/(e^{2|x|} + 1)
-    const float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    const float small = p * z * x + x;
-    const float big = std::copysign(1.0f - 2.0f / (exp_poly(2.0f * ax) + 1.0f), x);
-    return ax < 0.625f ? small : big;
+    const float t = x * x;
+    float p = -8.172510143e-14f;
+    p = p * t + 5.155891570e-11f;
+    p = p * t - 1.997405801e-08f;
+    p = p * t + 1.109288329e-05f;
+    p = p * t + 3.098111433e-03f;
+    p = p * t + 1.307878522e-01f;
+    p = p * t + 9.999999924e-01f;
+    float q = 2.537617671e-04f;
+    q = q * t + 2.447192718e-02f;
+    q = q * t + 4.641211146e-01f;
+    q = q * t + 1.0f;
+    return ax > 9.0109f ? std::copysign(1.0f, x) : x * p / q;  // NaN fails the test and stays NaN
 }
 
 static constexpr float kSeluScale = 1.0507009873554805f;

@@ -102,6 +102,24 @@ def test_golden_values():
                                [0.0, 2.0])
 
 
+def test_tanh_accuracy_in_ulp_and_its_edges():
+    # C++ tanh is a rational approximation: within 6 ulp of double tanh over a dense sweep that
+    # includes the small-|x| range (relative accuracy near 0) and the approach to 1; exactly ±1
+    # where float32 tanh rounds to it (|x| >= 9.0109), and the edges pass through unchanged
+    x = np.concatenate([np.linspace(-10.5, 10.5, 400_001, dtype=np.float32),
+                        np.float32(2.0) ** -np.arange(1, 127, dtype=np.float32)]).astype(np.float32)
+    got = ops.activation_forward(x, "tanh").astype(np.float64)
+    want = np.tanh(x.astype(np.float64))
+    ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    ulp = np.where(np.abs(want) >= 1 - 2.0**-25, 2.0**-24, ulp)  # below 1 the spacing is 2^-24
+    err = np.abs(got - want) / ulp
+    assert err.max() <= 6, f"tanh: {err.max():.2f} ulp at x={x[err.argmax()]!r}"
+    edges = np.array([9.02, 50.0, np.inf, -9.02, -np.inf, -0.0, 0.0, np.nan], np.float32)
+    y = ops.activation_forward(edges, "tanh")
+    np.testing.assert_array_equal(y[:5], [1, 1, 1, -1, -1])
+    assert np.signbit(y[5]) and y[5] == 0 and not np.signbit(y[6]) and np.isnan(y[7])
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_activation_does_not_touch_inputs_and_is_thread_count_independent(rng, activation):
     x = _x(rng, (300, 300))
