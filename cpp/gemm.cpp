@@ -558,9 +558,6 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
 // may be shorter), ceil(N/NR) slivers of kc × NR, exactly what gemm_loops packs per block; block
 // pc starts at pc · round_up(N, NR).
 
-// sgemm_packed_b reads A in place (no packing) for C up to this many micro-tile columns.
-static constexpr index_t kRowsAMaxSlivers = 8;
-
 index_t sgemm_packed_b_floats(index_t K, index_t N) { return round_up(K * round_up(N, g_kernel->NR), 16); }
 
 index_t sgemm_packed_a_floats(index_t M, index_t K) {
@@ -610,11 +607,11 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
     DenormalGuard denormals;
     const GemmProblem g = {A, lda, trans_a, nullptr, 0, false, C, ldc, K, alpha, beta, epilogue};
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, kc_max = balanced_kc(kern, K), n_pad = round_up(N, NR);
-    // A stored M × K is read in place where the kernel can and C is narrow: a packed A element is
-    // reused by N / NR micro-tiles only, and for a recurrent backward step (N = units = 4 slivers)
-    // the transposing copy cost about a fifth of the product. Wider C (an LSTM's 4·units gates)
-    // amortises the copy, and there the packed sliver's one line per k step measured no slower.
-    const bool in_place_a = kern.ukernel_rows_a && !trans_a && N <= kRowsAMaxSlivers * NR;
+    // A stored M × K is read in place where the kernel can: a recurrent step's rows (a chunk of the
+    // batch) stay in L1/L2 across all of C's micro-panels, so packing them buys no reuse, and the
+    // transposing copy cost a fifth of a backward step's product (N = units) and 4-5% of a GRU or
+    // SimpleRNN(256) forward (N = 3 and 1 × 256; paired on Zen 3: the in-place kernel was no slower).
+    const bool in_place_a = kern.ukernel_rows_a && !trans_a;
     for (index_t pc = 0; pc < K; pc += kc_max) {  // k blocks in order: each C element sums the same way
         const index_t kc = std::min(kc_max, K - pc);
         const bool last = pc + kc == K;
