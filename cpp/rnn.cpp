@@ -442,6 +442,31 @@ inline void gru_state_grad_row(float* d, const float* dh, const float* R z, cons
         for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j];
 }
 
+// The default GRU cell (tanh, recurrent sigmoid, reset_after) in one pass over a row instead of
+// seven: the gradients of the gates (dp: input side, dq: recurrent side; [z r h] blocks) and
+// dh <- dh·z (+ next), in place. The same products in the same order as the general passes in
+// gru_after_backward, so the results are bitwise equal.
+template <bool NEXT>
+inline void gru_after_grad_row_default(float* R dp, float* R dq, float* R dh, const float* R g, const float* R e,
+                                       const float* R hp, const float* R next, index_t n) {
+    const float* R z = g;
+    const float* R r = g + n;
+    const float* R hh = g + 2 * n;
+    for (index_t j = 0; j < n; j++) {
+        const float dhj = dh[j];
+        const float dhh = dhj * (1.0f - z[j]) * (1.0f - hh[j] * hh[j]);
+        const float dz = dhj * (hp[j] - hh[j]) * z[j] * (1.0f - z[j]);
+        const float dr = dhh * e[j] * r[j] * (1.0f - r[j]);
+        dp[j] = dz;
+        dp[n + j] = dr;
+        dp[2 * n + j] = dhh;
+        dq[j] = dz;
+        dq[n + j] = dr;
+        dq[2 * n + j] = dhh * r[j];
+        dh[j] = NEXT ? dhj * z[j] + next[j] : dhj * z[j];
+    }
+}
+
 #undef R
 
 // LSTM forward: g (N, 4·OC) pre-activations -> activated [i f g o]; c = f·c_prev + i·g; a = act(c); h = o·a.
@@ -520,14 +545,24 @@ void gru_before_update(float* G, float* Hn, const float* Hp, index_t ldh, index_
 // GRU backward, reset_after: dP = [dz dr dhh] (input side), dQ = [dz dr dhh·r] (recurrent side);
 // dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then adds dQ·uᵀ. dst may be dH itself.
 FASTNN_ELEMENTWISE
-void gru_after_backward(float* dP, float* dQ, float* dst, const float* dH, const float* G, const float* E,
+void gru_after_backward(float* dP, float* dQ, float* dst, float* dH, const float* G, const float* E,
                         const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
                         Acts f, index_t r0, index_t r1) {
+    const bool default_cell = f.act == Act::Tanh && f.ract == Act::Sigmoid;
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;  // activated [z r hh]
-        const float* dh = dH + n * OC;
         float* dp = dP + n * 3 * OC;
         float* dq = dQ + n * 3 * OC;
+        if (default_cell) {
+            float* dh = dH + n * OC;  // becomes dh·z (+ next) in place, then goes to dst
+            if (dh_next)
+                gru_after_grad_row_default<true>(dp, dq, dh, g, E + n * OC, Hp + n * ldh, dh_next + n * dh_next_stride, OC);
+            else
+                gru_after_grad_row_default<false>(dp, dq, dh, g, E + n * OC, Hp + n * ldh, nullptr, OC);
+            if (dst != dH) std::memcpy(dst + n * OC, dh, sizeof(float) * OC);
+            continue;
+        }
+        const float* dh = dH + n * OC;
         gru_grad_row(dp + 2 * OC, dp, dh, g, Hp + n * ldh, g + 2 * OC, OC);
         activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
         mul_row(dp + OC, dp + 2 * OC, E + n * OC, OC);      // dr = dhh·e
