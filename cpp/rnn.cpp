@@ -213,11 +213,22 @@ void state_grad(float* dst, const float* dG, index_t ldg, const PackedB& ut, con
     }
 }
 
-// dx (N, T, C) = dG·wᵀ, computed time-major into dxt and scattered back.
-void input_grad(float* dx, float* dxt, const float* dG, const float* w, index_t N, index_t T, index_t C, index_t GO,
-                bool go_backwards) {
+// Some columns of a whole-sequence gate gradient dG: (T·N, width) rows ld apart, gate columns
+// [col0, col0 + width) of w.
+struct GateColumns {
+    const float* rows;
+    index_t ld, col0, width;
+};
+
+// dx (N, T, C) = dG·wᵀ over dG's column blocks, computed time-major into dxt and scattered back.
+void input_grad(float* dx, float* dxt, std::initializer_list<GateColumns> dG, const float* w, index_t N, index_t T,
+                index_t C, index_t GO, bool go_backwards) {
     if (!dx) return;
-    sgemm(dxt, C, dG, GO, false, w, GO, true, T * N, C, GO, 1.0f, 0.0f);
+    float beta = 0.0f;
+    for (const GateColumns& b : dG) {
+        sgemm(dxt, C, b.rows, b.ld, false, w + b.col0, GO, true, T * N, C, b.width, 1.0f, beta);
+        beta = 1.0f;
+    }
     scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
 }
 
@@ -253,12 +264,13 @@ bool pack_step_grad(bool whole_needed, index_t M, index_t W, index_t TN) {
     return !whole_needed && sgemm_packs_b(M, W, TN, true, false);
 }
 
-// out (M, W) = Aᵀ·G over the T·N rows: A stored (T·N, M), rows lda apart; G whole or packed.
-void grad_product(float* out, index_t ldo, const float* A, index_t lda, index_t M, const StepGrad& G, index_t TN) {
+// out (M, W) = Aᵀ·G (+ beta·out) over the T·N rows: A stored (T·N, M), rows lda apart; G whole or packed.
+void grad_product(float* out, index_t ldo, const float* A, index_t lda, index_t M, const StepGrad& G, index_t TN,
+                  float beta = 0.0f) {
     if (G.packed)
-        sgemm_packed_b_threads(out, ldo, A, lda, true, G.layout, M, 1.0f, 0.0f);
+        sgemm_packed_b_threads(out, ldo, A, lda, true, G.layout, M, 1.0f, beta);
     else
-        sgemm(out, ldo, A, lda, true, G.rows, G.W, false, M, G.W, TN, 1.0f, 0.0f);
+        sgemm(out, ldo, A, lda, true, G.rows, G.W, false, M, G.W, TN, 1.0f, beta);
 }
 
 // [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
@@ -443,11 +455,11 @@ inline void gru_state_grad_row(float* d, const float* dh, const float* R z, cons
 }
 
 // The default GRU cell (tanh, recurrent sigmoid, reset_after) in one pass over a row instead of
-// seven: the gradients of the gates (dp: input side, dq: recurrent side; [z r h] blocks) and
-// dh <- dh·z (+ next), in place. The same products in the same order as the general passes in
-// gru_after_backward, so the results are bitwise equal.
+// seven: the gate gradients dq = [dz dr dhh·r] (the recurrent product's; z and r serve the input
+// side too) and dhh (the candidate's input side), and dh <- dh·z (+ next) in place. The same
+// products in the same order as the general passes in gru_after_backward.
 template <bool NEXT>
-inline void gru_after_grad_row_default(float* R dp, float* R dq, float* R dh, const float* R g, const float* R e,
+inline void gru_after_grad_row_default(float* R dq, float* R dhh_out, float* R dh, const float* R g, const float* R e,
                                        const float* R hp, const float* R next, index_t n) {
     const float* R z = g;
     const float* R r = g + n;
@@ -455,14 +467,10 @@ inline void gru_after_grad_row_default(float* R dp, float* R dq, float* R dh, co
     for (index_t j = 0; j < n; j++) {
         const float dhj = dh[j];
         const float dhh = dhj * (1.0f - z[j]) * (1.0f - hh[j] * hh[j]);
-        const float dz = dhj * (hp[j] - hh[j]) * z[j] * (1.0f - z[j]);
-        const float dr = dhh * e[j] * r[j] * (1.0f - r[j]);
-        dp[j] = dz;
-        dp[n + j] = dr;
-        dp[2 * n + j] = dhh;
-        dq[j] = dz;
-        dq[n + j] = dr;
+        dq[j] = dhj * (hp[j] - hh[j]) * z[j] * (1.0f - z[j]);
+        dq[n + j] = dhh * e[j] * r[j] * (1.0f - r[j]);
         dq[2 * n + j] = dhh * r[j];
+        dhh_out[j] = dhh;
         dh[j] = NEXT ? dhj * z[j] + next[j] : dhj * z[j];
     }
 }
@@ -542,60 +550,62 @@ void gru_before_update(float* G, float* Hn, const float* Hp, index_t ldh, index_
     }
 }
 
-// GRU backward, reset_after: dP = [dz dr dhh] (input side), dQ = [dz dr dhh·r] (recurrent side);
-// dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then adds dQ·uᵀ. dst may be dH itself.
+// GRU backward, reset_after: dQ (N, 3·OC) = [dz dr dhh·r] the recurrent product's gate gradients,
+// dHH (N, OC) the candidate's input-side gradient; dst <- dh·z (+ dh_seq[:, s-1]); the GEMM then
+// adds dQ·uᵀ. dst may be dH itself.
 FASTNN_ELEMENTWISE
-void gru_after_backward(float* dP, float* dQ, float* dst, float* dH, const float* G, const float* E,
+void gru_after_backward(float* dQ, float* dHH, float* dst, float* dH, const float* G, const float* E,
                         const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
                         Acts f, index_t r0, index_t r1) {
     const bool default_cell = f.act == Act::Tanh && f.ract == Act::Sigmoid;
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;  // activated [z r hh]
-        float* dp = dP + n * 3 * OC;
         float* dq = dQ + n * 3 * OC;
+        float* dhh = dHH + n * OC;
         if (default_cell) {
             float* dh = dH + n * OC;  // becomes dh·z (+ next) in place, then goes to dst
             if (dh_next)
-                gru_after_grad_row_default<true>(dp, dq, dh, g, E + n * OC, Hp + n * ldh, dh_next + n * dh_next_stride, OC);
+                gru_after_grad_row_default<true>(dq, dhh, dh, g, E + n * OC, Hp + n * ldh, dh_next + n * dh_next_stride,
+                                                 OC);
             else
-                gru_after_grad_row_default<false>(dp, dq, dh, g, E + n * OC, Hp + n * ldh, nullptr, OC);
+                gru_after_grad_row_default<false>(dq, dhh, dh, g, E + n * OC, Hp + n * ldh, nullptr, OC);
             if (dst != dH) std::memcpy(dst + n * OC, dh, sizeof(float) * OC);
             continue;
         }
         const float* dh = dH + n * OC;
-        gru_grad_row(dp + 2 * OC, dp, dh, g, Hp + n * ldh, g + 2 * OC, OC);
-        activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
-        mul_row(dp + OC, dp + 2 * OC, E + n * OC, OC);      // dr = dhh·e
-        mul_row(dq + 2 * OC, dp + 2 * OC, g + OC, OC);      // the recurrent candidate's gradient: dhh·r
-        activation_backward_row(dp, dp, g, 2 * OC, f.ract, f.ralpha);  // z and r
-        std::memcpy(dq, dp, sizeof(float) * 2 * OC);
+        gru_grad_row(dhh, dq, dh, g, Hp + n * ldh, g + 2 * OC, OC);
+        activation_backward_row(dhh, dhh, g + 2 * OC, OC, f.act, f.alpha);
+        mul_row(dq + OC, dhh, E + n * OC, OC);      // dr = dhh·e
+        mul_row(dq + 2 * OC, dhh, g + OC, OC);      // the recurrent candidate's gradient: dhh·r
+        activation_backward_row(dq, dq, g, 2 * OC, f.ract, f.ralpha);  // z and r
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
         gru_state_grad_row(dst + n * OC, dh, g, nullptr, nullptr, next, OC);
     }
 }
 
-// GRU backward, reset before, first half: dhh and dz into dP (dr needs d(r ⊙ h_prev) first).
+// GRU backward, reset before, first half: dhh into dHH and dz into dQ = [dz dr] (dr needs d(r ⊙ h_prev) first).
 FASTNN_ELEMENTWISE
-void gru_before_backward1(float* dP, const float* dH, const float* G, const float* Hp, index_t ldh, index_t OC,
-                          Acts f, index_t r0, index_t r1) {
+void gru_before_backward1(float* dQ, float* dHH, const float* dH, const float* G, const float* Hp, index_t ldh,
+                          index_t OC, Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;
-        float* dp = dP + n * 3 * OC;
-        gru_grad_row(dp + 2 * OC, dp, dH + n * OC, g, Hp + n * ldh, g + 2 * OC, OC);
-        activation_backward_row(dp + 2 * OC, dp + 2 * OC, g + 2 * OC, OC, f.act, f.alpha);
-        activation_backward_row(dp, dp, g, OC, f.ract, f.ralpha);
+        float* dz = dQ + n * 2 * OC;
+        float* dhh = dHH + n * OC;
+        gru_grad_row(dhh, dz, dH + n * OC, g, Hp + n * ldh, g + 2 * OC, OC);
+        activation_backward_row(dhh, dhh, g + 2 * OC, OC, f.act, f.alpha);
+        activation_backward_row(dz, dz, g, OC, f.ract, f.ralpha);
     }
 }
 
-// GRU backward, reset before, second half: drh = d(r ⊙ h_prev); dr; dst <- dh·z + drh·r (+ dh_seq).
+// GRU backward, reset before, second half: drh = d(r ⊙ h_prev); dr into dQ; dst <- dh·z + drh·r (+ dh_seq).
 FASTNN_ELEMENTWISE
-void gru_before_backward2(float* dP, float* dst, const float* dH, const float* drh_all, const float* G,
+void gru_before_backward2(float* dQ, float* dst, const float* dH, const float* drh_all, const float* G,
                           const float* Hp, index_t ldh, const float* dh_next, index_t dh_next_stride, index_t OC,
                           Acts f, index_t r0, index_t r1) {
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 3 * OC;
         const float* drh = drh_all + n * OC;
-        float* dr = dP + n * 3 * OC + OC;
+        float* dr = dQ + n * 2 * OC + OC;
         mul_row(dr, drh, Hp + n * ldh, OC);
         activation_backward_row(dr, dr, g + OC, OC, f.ract, f.ralpha);
         const float* next = dh_next ? dh_next + n * dh_next_stride : nullptr;
@@ -667,7 +677,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dA, TN, C, OC, OC);
-    input_grad(dx, dxt, dA.rows, w, N, T, C, OC, go_backwards);
+    input_grad(dx, dxt, {{dA.rows, OC, 0, OC}}, w, N, T, C, OC, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,7 +747,7 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dG, TN, C, OC, GO);
-    input_grad(dx, dxt, dG.rows, w, N, T, C, GO, go_backwards);
+    input_grad(dx, dxt, {{dG.rows, GO, 0, GO}}, w, N, T, C, GO, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -824,111 +834,102 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     // dh_seq (N, T, OC), dh_last (N, OC), rec_mask (3, N, OC) -> dx (N, T, C), dw (C, 3·OC),
     // du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
     DenormalGuard denormals;
-    const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
+    const index_t NO = N * OC, GO = 3 * OC, ZR = 2 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const float* G = Z + (T + 1) * NZ;
     const float* E = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
     const index_t masked = rec_mask ? 1 : 0;
-    // reset before reads column blocks of dP in its weight gradients, dx reads dP, recurrent dropout
-    // column blocks of both: those keep them whole
-    const bool pack_p = pack_step_grad(!reset_after || dx || rec_mask, 1 + C, GO, TN);
-    const bool pack_q = pack_step_grad(!reset_after || rec_mask, OC + 1, GO, TN);
-    const index_t QW = reset_after ? GO : 0;
-    Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, reset_after ? 0 : NO, NO, (ZW + 1) * GO,
+    // The gate gradients, each kept once: dQ = [dz dr dhh·r], the recurrent product's (reset before:
+    // [dz dr]; dhh's product with u_h goes through r ⊙ h_prev instead), whose z and r columns serve
+    // the input side too; and dHH, the candidate's input side. dx reads both whole, recurrent
+    // dropout column blocks of dQ: those keep them whole.
+    const index_t QW = reset_after ? GO : ZR;
+    const bool whole = dx || rec_mask;
+    const bool pack_q = pack_step_grad(whole, ZW, QW, TN);
+    const bool pack_hh = pack_step_grad(whole, 1 + C, OC, TN);
+    Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, reset_after ? 0 : NO, NO, ZW * GO, (1 + C) * OC,
                                                      masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack_p, T, N, GO) + StepGrad::floats(pack_q, T, N, QW));
+                                         StepGrad::floats(pack_q, T, N, QW) + StepGrad::floats(pack_hh, T, N, OC));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dP(pack_p, T, N, GO, sc);  // (T, N, 3·OC) input-side gate gradients
-    const StepGrad dQ(pack_q, T, N, QW, sc);  // (T, N, 3·OC) recurrent-side (reset_after)
-    float* drh = sc.take(reset_after ? 0 : NO);      // (N, OC) d(r ⊙ h_prev) (reset before)
+    const StepGrad dQ(pack_q, T, N, QW, sc);    // (T, N, 3·OC) [dz dr dhh·r] (reset before: [dz dr])
+    const StepGrad dHH(pack_hh, T, N, OC, sc);  // (T, N, OC) the candidate's input-side gradient
+    float* drh = sc.take(reset_after ? 0 : NO);  // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
-    float* out = sc.take((ZW + 1) * GO);
+    float* out = sc.take(ZW * GO);          // (ZW, 3·OC) [h | 1 | x]ᵀ·dQ, gate blocks as in dw
+    float* out_h = sc.take((1 + C) * OC);  // (1 + C, OC) [1 | x]ᵀ·dHH
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) one gate's dG·u_gᵀ before its mask
     float* HM = rec_mask ? sc.take(T * NO) : nullptr;  // (T, N, OC) h_prev ⊙ one gate's mask (for du)
     last_step_grad(dh, dh_seq, dh_last, N, T, OC);
-    // reset_after: dh_prev += dq·uᵀ; reset before: drh = dhh·u_hᵀ, then dh_prev += [dz dr]·u_zrᵀ.
+    // reset_after: dh_prev += dQ·uᵀ; reset before: drh = dhh·u_hᵀ, then dh_prev += [dz dr]·u_zrᵀ.
     // With recurrent dropout every gate's product is its own, masked by the gate's mask.
-    StepPlan plan = reset_after ? (rec_mask ? StepPlan(N, T * GO * OC, {{u, GO, true, OC, OC}, {u + OC, GO, true, OC, OC},
-                                                                        {u + 2 * OC, GO, true, OC, OC}})
-                                            : StepPlan(N, T * GO * OC, {{u, GO, true, GO, OC}}))
-                                : (rec_mask ? StepPlan(N, T * GO * OC, {{u + 2 * OC, GO, true, OC, OC}, {u, GO, true, OC, OC},
-                                                                        {u + OC, GO, true, OC, OC}})
-                                            : StepPlan(N, T * GO * OC, {{u + 2 * OC, GO, true, OC, OC}, {u, GO, true, 2 * OC, OC}}));
+    // Products: u_hᵀ, u_zᵀ, u_rᵀ with recurrent dropout; otherwise uᵀ (reset_after) or u_hᵀ, u_zrᵀ.
+    StepPlan plan = rec_mask ? StepPlan(N, T * GO * OC, {{u + ZR, GO, true, OC, OC}, {u, GO, true, OC, OC},
+                                                         {u + OC, GO, true, OC, OC}})
+                    : reset_after ? StepPlan(N, T * GO * OC, {{u, GO, true, GO, OC}})
+                                  : StepPlan(N, T * GO * OC, {{u + ZR, GO, true, OC, OC}, {u, GO, true, ZR, OC}});
     const float* mask_z = rec_mask;
     const float* mask_r = rec_mask ? rec_mask + NO : nullptr;
     const float* mask_h = rec_mask ? rec_mask + 2 * NO : nullptr;
     plan.run(T, true, [&](index_t s, index_t n0, index_t n1, float* ap) {
         const index_t rows = n1 - n0;
-        float* dp = dP.step(s);
+        float* dq = dQ.step(s);
+        float* dhh = dHH.step(s);
         const float* g = G + s * N * GO;
-        const float* e = E + s * NO;
         const float* hp = Z + s * NZ;
         const float* next = seq_grad(dh_seq, s, OC);
         float* dst = s > 0 ? dh : dh0;
         if (reset_after) {
-            float* dq = dQ.step(s);
-            gru_after_backward(dp, dq, dst, dh, g, e, hp, ZW, next, T * OC, OC, f, n0, n1);
-            dP.done(s, n0, n1);
-            dQ.done(s, n0, n1);
-            if (rec_mask)
-                for (index_t k = 0; k < 3; k++)
-                    state_grad(dst, dq + k * OC, GO, plan.b[k], rec_mask + k * NO, prod, OC, n0, n1, true, ap);
+            gru_after_backward(dq, dhh, dst, dh, g, E + s * NO, hp, ZW, next, T * OC, OC, f, n0, n1);
+            if (!rec_mask)
+                sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[0], rows, 1.0f, 1.0f, ap);
             else
-                sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * GO, GO, false, plan.b[0], rows, 1.0f, 1.0f, ap);
+                state_grad(dst, dq + ZR, QW, plan.b[0], mask_h, prod, OC, n0, n1, true, ap);
         } else {
-            gru_before_backward1(dp, dh, g, hp, ZW, OC, f, n0, n1);
-            sgemm_packed_b(drh + n0 * OC, OC, dp + n0 * GO + 2 * OC, GO, false, plan.b[0], rows, 1.0f, 0.0f, ap);
+            gru_before_backward1(dq, dhh, dh, g, hp, ZW, OC, f, n0, n1);
+            sgemm_packed_b(drh + n0 * OC, OC, dhh + n0 * OC, OC, false, plan.b[0], rows, 1.0f, 0.0f, ap);
             if (mask_h) {
                 // e = r ⊙ h_prev ⊙ m_h: d(r ⊙ h_prev) = drh ⊙ m_h serves both dr and dh_prev
                 for (index_t n = n0; n < n1; n++)
                     for (index_t j = 0; j < OC; j++) drh[n * OC + j] *= mask_h[n * OC + j];
             }
-            gru_before_backward2(dp, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, n0, n1);
-            if (rec_mask) {
-                state_grad(dst, dp, GO, plan.b[1], mask_z, prod, OC, n0, n1, true, ap);
-                state_grad(dst, dp + OC, GO, plan.b[2], mask_r, prod, OC, n0, n1, true, ap);
-            } else {
-                sgemm_packed_b(dst + n0 * OC, OC, dp + n0 * GO, GO, false, plan.b[1], rows, 1.0f, 1.0f, ap);
-            }
+            gru_before_backward2(dq, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, n0, n1);
+            if (!rec_mask) sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[1], rows, 1.0f, 1.0f, ap);
         }
+        if (rec_mask) {
+            state_grad(dst, dq, QW, plan.b[1], mask_z, prod, OC, n0, n1, true, ap);
+            state_grad(dst, dq + OC, QW, plan.b[2], mask_r, prod, OC, n0, n1, true, ap);
+        }
+        dQ.done(s, n0, n1);
+        dHH.done(s, n0, n1);
     });
-    // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG_k (recurrent dropout)
+    // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG (recurrent dropout; dG: that gate's gradient
+    // columns, rows ldg apart)
     auto masked_du = [&](index_t k, const float* dG) {
         masked_states(HM, Z, rec_mask + k * NO, N, T, ZW, OC);
-        sgemm(du + k * OC, GO, HM, OC, true, dG + k * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
+        sgemm(du + k * OC, GO, HM, OC, true, dG, QW, false, OC, OC, TN, 1.0f, 1.0f);
     };
-    if (reset_after) {
-        // du and the recurrent bias from [h_prev | 1]ᵀ·dQ; dw and the input bias from [1 | x]ᵀ·dP
-        float* outP = out + (OC + 1) * GO;
-        if (rec_mask) {
-            for (index_t k = 0; k < 3; k++) masked_du(k, dQ.rows);
-            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dQ.rows, GO, false, 1, GO, TN, 1.0f, 0.0f);  // dQ's column sums
-        } else {
-            grad_product(out, GO, Z, ZW, OC + 1, dQ, TN);
-            add_block(du, GO, out, GO, OC, GO);
-        }
-        grad_product(outP, GO, Z + OC, ZW, 1 + C, dP, TN);
-        add_block(dw, GO, outP + GO, GO, C, GO);
-        if (db) {
-            add_block(db, GO, outP, GO, 1, GO);
-            add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
-        }
+    // out = [h_prev | 1 | x]ᵀ·dQ: du's blocks, the ones row (both biases' z and r parts; with
+    // reset_after the recurrent bias's h part), dw's z and r blocks. Its x rows of the dhh·r columns
+    // are not needed (C × OC of ZW × 3·OC: cheaper than a second product against dQ's z, r columns).
+    // Reset before: du_h += Eᵀ·dHH (E holds r ⊙ h_prev ⊙ m_h). Both: out_h = [1 | x]ᵀ·dHH.
+    if (rec_mask) {
+        for (index_t k = 0; k < QW / OC; k++) masked_du(k, dQ.rows + k * OC);
+        sgemm(out + OC * GO, GO, Z + OC, ZW, true, dQ.rows, QW, false, 1 + C, QW, TN, 1.0f, 0.0f);
     } else {
-        // z, r columns: [h_prev | 1 | x]ᵀ·dP_zr; candidate: [1 | x]ᵀ·dP_h and du_h = Eᵀ·dP_h
-        if (rec_mask) {
-            for (index_t k = 0; k < 2; k++) masked_du(k, dP.rows);
-            sgemm(out + OC * GO, GO, Z + OC, ZW, true, dP.rows, GO, false, 1 + C, 2 * OC, TN, 1.0f, 0.0f);
-        } else {
-            sgemm(out, GO, Z, ZW, true, dP.rows, GO, false, ZW, 2 * OC, TN, 1.0f, 0.0f);
-            add_block(du, GO, out, GO, OC, 2 * OC);
-        }
-        sgemm(out + OC * GO + 2 * OC, GO, Z + OC, ZW, true, dP.rows + 2 * OC, GO, false, 1 + C, OC, TN, 1.0f, 0.0f);
-        sgemm(du + 2 * OC, GO, E, OC, true, dP.rows + 2 * OC, GO, false, OC, OC, TN, 1.0f, 1.0f);
-        if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
-        add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
+        grad_product(out, GO, Z, ZW, ZW, dQ, TN);
+        add_block(du, GO, out, GO, OC, QW);
     }
-    input_grad(dx, dxt, dP.rows, w, N, T, C, GO, go_backwards);
+    if (!reset_after) grad_product(du + ZR, GO, E, OC, OC, dHH, TN, 1.0f);
+    grad_product(out_h, OC, Z + OC, ZW, 1 + C, dHH, TN);
+    add_block(dw, GO, out + (OC + 1) * GO, GO, C, ZR);
+    add_block(dw + ZR, GO, out_h + OC, OC, C, OC);
+    if (db) {
+        add_block(db, GO, out + OC * GO, GO, 1, ZR);
+        add_block(db + ZR, GO, out_h, OC, 1, OC);
+        if (reset_after) add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
+    }
+    input_grad(dx, dxt, {{dQ.rows, QW, 0, ZR}, {dHH.rows, OC, ZR, OC}}, w, N, T, C, GO, go_backwards);
 }
 
 }  // namespace fastnn
