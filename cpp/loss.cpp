@@ -107,7 +107,8 @@ void loss_backward(float* dy_pred, const float* y_pred, const float* y_true, con
             case Loss::MeanAbsoluteError:
                 for (index_t j = 0; j < C; j++) {
                     const float diff = y[j] - t[j];
-                    d[j] = w * (float)((diff > 0.0f) - (diff < 0.0f)) / (float)C;
+                    const float sign = diff > 0.0f ? 1.0f : diff < 0.0f ? -1.0f : diff;  // NaN stays NaN
+                    d[j] = w * sign / (float)C;
                 }
                 break;
             case Loss::BinaryCrossentropy:

@@ -257,6 +257,32 @@ def test_golden_regression_and_weights(backend):
         assert np.isclose(ops.loss_forward(t, p_nan, "mse", sample_weight=w), 2.5, rtol=1e-7)
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_predictions_agree_and_nan_stays_visible(loss, from_logits, bad):
+    # A diverged prediction: both backends give the same loss and gradient (NaN where one gives
+    # NaN), and a NaN prediction never turns into a finite gradient at its position (MAE's sign
+    # and the clipped cross-entropies once gave 0 there on one backend).
+    if from_logits and loss not in LOGIT_LOSSES:
+        pytest.skip("from_logits is for the cross-entropies")
+    p = np.array([[0.2, 0.3, 0.5], [0.1, 0.6, 0.3]], np.float32)
+    p[0, 1] = bad
+    t = (np.array([1, 2]) if loss == "sparse_categorical_crossentropy"
+         else np.array([[0, 1, 0], [0, 0, 1]], np.float32))
+    got = {}
+    for backend in BACKENDS:
+        with fastnn.backend(backend), np.errstate(all="ignore"):
+            got[backend] = (ops.loss_forward(t, p, loss, from_logits=from_logits),
+                            ops.loss_backward(t, p, loss, from_logits=from_logits))
+    (lc, dc), (ln, dn) = got["cpp"], got["numpy"]
+    assert (np.isnan(lc) and np.isnan(ln)) or np.isclose(lc, ln, rtol=1e-5), (loss, bad, lc, ln)
+    np.testing.assert_allclose(dc, dn, rtol=1e-5, atol=1e-7, equal_nan=True, err_msg=f"{loss} with {bad}")
+    if np.isnan(bad):
+        assert np.isnan(lc) and np.isnan(dc[0, 1]), (loss, lc, dc)
+    np.testing.assert_array_equal(np.isfinite(dc[1]), True)  # the other sample is untouched
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_golden_binary_clipping(backend):
     with fastnn.backend(backend):

@@ -129,9 +129,11 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
         if from_logits:
             d = scale * (_sigmoid(p) - t) / C
         else:
+            # clipped probabilities get no gradient; a NaN one keeps NaN, as the C++ kernel and
+            # TensorFlow's clip gradient do (a diverged prediction must stay visible)
             inside = (p >= CLIP_LO) & (p <= CLIP_HI)
             safe = np.where(inside, p, 0.5)
-            d = np.where(inside, scale * (safe - t) / (safe * (1 - safe)) / C, 0)
+            d = np.where(inside, scale * (safe - t) / (safe * (1 - safe)) / C, np.where(np.isnan(p), np.nan, 0))
     elif from_logits:
         soft = np.exp(_log_softmax(p))
         d = scale * (soft * t.sum(axis=1, keepdims=True) - t)
@@ -140,7 +142,7 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
         s = np.sum(p, axis=1, keepdims=True)
         q = p / s
         inside = (q >= CLIP_LO) & (q <= CLIP_HI)
-        g = np.where(inside, -t / np.where(inside, q, 1), 0)
+        g = np.where(inside, -t / np.where(inside, q, 1), np.where(np.isnan(q), np.nan, 0))  # NaN stays NaN
         gq = np.sum(np.where(inside, -t, 0), axis=1, keepdims=True)
         d = scale * (g - gq) / s
     return d.astype(dtype, copy=False).reshape(p_orig.shape)
