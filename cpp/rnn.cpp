@@ -454,6 +454,26 @@ inline void gru_state_grad_row(float* d, const float* dh, const float* R z, cons
         for (index_t j = 0; j < n; j++) d[j] = dh[j] * z[j];
 }
 
+// The default LSTM cell (tanh, recurrent sigmoid) in one pass over a row instead of seven: the
+// pre-activation gradients dg = [di df dg do] and dc <- dc_prev in place, with the same products in
+// the same order as the general passes in lstm_cell_backward (dc + dh·o·act'(c) may become one
+// multiply-add here, rounded once). a = act(c); cp = c_prev.
+inline void lstm_grad_row_default(float* R dg, float* R dc, const float* R g, const float* R a, const float* R cp,
+                                  const float* R dh, index_t n) {
+    const float* R i = g;
+    const float* R f = g + n;
+    const float* R gg = g + 2 * n;
+    const float* R o = g + 3 * n;
+    for (index_t j = 0; j < n; j++) {
+        const float dcj = dc[j] + dh[j] * o[j] * (1.0f - a[j] * a[j]);
+        dg[j] = dcj * gg[j] * i[j] * (1.0f - i[j]);
+        dg[n + j] = dcj * cp[j] * f[j] * (1.0f - f[j]);
+        dg[2 * n + j] = dcj * i[j] * (1.0f - gg[j] * gg[j]);
+        dg[3 * n + j] = dh[j] * a[j] * o[j] * (1.0f - o[j]);
+        dc[j] = dcj * f[j];
+    }
+}
+
 // The default GRU cell (tanh, recurrent sigmoid, reset_after) in one pass over a row instead of
 // seven: the gate gradients dq = [dz dr dhh·r] (the recurrent product's; z and r serve the input
 // side too) and dhh (the candidate's input side), and dh <- dh·z (+ next) in place. The same
@@ -498,11 +518,17 @@ void lstm_cell_forward(float* G, float* Cn, float* An, float* Hn, index_t ldh, c
 FASTNN_ELEMENTWISE
 void lstm_cell_backward(float* dG, float* dC, float* dH, const float* G, const float* A, const float* Cp,
                         const float* dh_next, index_t dh_next_stride, index_t OC, Acts f, index_t r0, index_t r1) {
+    const bool default_cell = f.act == Act::Tanh && f.ract == Act::Sigmoid;
     for (index_t n = r0; n < r1; n++) {
         const float* g = G + n * 4 * OC;  // activated [i f g o]
         const float* a = A + n * OC;
         float* dg = dG + n * 4 * OC;
         float* dh = dH + n * OC;
+        if (default_cell) {
+            lstm_grad_row_default(dg, dC + n * OC, g, a, Cp + n * OC, dh, OC);
+            if (dh_next) std::memcpy(dh, dh_next + n * dh_next_stride, sizeof(float) * OC);
+            continue;
+        }
         float* dout = dg + 3 * OC;  // the o block holds dh·o·act'(c) first
         mul_row(dout, dh, g + 3 * OC, OC);
         activation_backward_row(dout, dout, a, OC, f.act, f.alpha);
