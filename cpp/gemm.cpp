@@ -330,10 +330,19 @@ static inline void micro_tile(const GemmKernelInfo& kern, const GemmProblem& g, 
 //     (large MC) waits in L3, each packed B block (KC×NC) is reused from L2 by every A micro-panel,
 //     and the A micro-panel (MR×KC) stays in L1 while the JR loop streams B past it.
 // Ap and Bp are this thread's packing buffers.
+static constexpr index_t kInPlaceAMaxSlivers = 16;
 static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin, index_t i_end,
                        index_t j_begin, index_t j_end, float* Ap, float* Bp) {
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
     if (!kern.b_block_in_l2) {
+        // A stored M × K is read in place, not packed, when this thread's C is at most
+        // kInPlaceAMaxSlivers micro-panels wide: an MC block of its rows is reused from L2 across
+        // those panels just as the packed block would be, and the copy was 4-11% of the product
+        // (paired on Zen 3: batches of 32-256 against 784×256 and 256×256, a dense layer's forward
+        // and dx). With 64-128 panels (n = 1024, 2048) each packed block feeds enough panels to
+        // repay its copy, and the one contiguous sliver streams better: in place was 4-6% slower.
+        // sgemm_packed_b reads A in place for the recurrent steps. Same FMA chain either way.
+        const bool in_place_a = kern.ukernel_rows_a && !g.trans_a && j_end - j_begin <= kInPlaceAMaxSlivers * NR;
         for (index_t jc = j_begin; jc < j_end; jc += NC) {  // JC loop
             const index_t nc = std::min(NC, j_end - jc);
             for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
@@ -343,6 +352,17 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
                 pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
                 for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
                     const index_t mc = std::min(MC, i_end - ic);
+                    if (in_place_a) {
+                        for (index_t jr = 0; jr < nc; jr += NR)    // JR loop
+                            for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
+                                const index_t mr = std::min(MR, mc - ir), nr = std::min(NR, nc - jr);
+                                float* c = g.C + (ic + ir) * g.ldc + jc + jr;
+                                kern.ukernel_rows_a(kc, g.A + (ic + ir) * g.lda + pc, g.lda, Bp + jr * kc, c, g.ldc,
+                                                    mr, nr, g.alpha, beta);
+                                if (last) tile_epilogue(g, c, jc + jr, mr, nr);
+                            }
+                        continue;
+                    }
                     pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
                     for (index_t jr = 0; jr < nc; jr += NR)    // JR loop
                         for (index_t ir = 0; ir < mc; ir += MR)  // IR loop
