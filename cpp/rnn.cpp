@@ -937,7 +937,7 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     };
     // out = [h_prev | 1 | x]ᵀ·dQ: du's blocks, the ones row (both biases' z and r parts; with
     // reset_after the recurrent bias's h part), dw's z and r blocks. Its x rows of the dhh·r columns
-    // are not needed (C × OC of ZW × 3·OC: cheaper than a second product against dQ's z, r columns).
+    // are computed and dropped (C × OC of ZW × 3·OC), so that one product serves instead of two.
     // Reset before: du_h += Eᵀ·dHH (E holds r ⊙ h_prev ⊙ m_h). Both: out_h = [1 | x]ᵀ·dHH.
     if (rec_mask) {
         for (index_t k = 0; k < QW / OC; k++) masked_du(k, dQ.rows + k * OC);
