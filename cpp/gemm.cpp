@@ -322,6 +322,15 @@ static inline void micro_tile(const GemmKernelInfo& kern, const GemmProblem& g, 
     if (last) tile_epilogue(g, c, j0, mr, nr);
 }
 
+// The same micro-tile with A (stored M × K, not transposed) read in place: rows i0.., k block from pc.
+static inline void micro_tile_rows_a(const GemmKernelInfo& kern, const GemmProblem& g, index_t kc, index_t pc,
+                                     const float* Bp, index_t i0, index_t j0, index_t mr, index_t nr, float beta,
+                                     bool last) {
+    float* c = g.C + i0 * g.ldc + j0;
+    kern.ukernel_rows_a(kc, g.A + i0 * g.lda + pc, g.lda, Bp, c, g.ldc, mr, nr, g.alpha, beta);
+    if (last) tile_epilogue(g, c, j0, mr, nr);
+}
+
 // The five loops on rows [i_begin, i_end) × columns [j_begin, j_end) of C, in one of two orders
 // (GemmKernelInfo::b_block_in_l2):
 //   JC → PC → IC → JR → IR (BLIS's Haswell order): the packed A block (MC×KC) in L2, one B
@@ -354,13 +363,9 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
                     const index_t mc = std::min(MC, i_end - ic);
                     if (in_place_a) {
                         for (index_t jr = 0; jr < nc; jr += NR)    // JR loop
-                            for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
-                                const index_t mr = std::min(MR, mc - ir), nr = std::min(NR, nc - jr);
-                                float* c = g.C + (ic + ir) * g.ldc + jc + jr;
-                                kern.ukernel_rows_a(kc, g.A + (ic + ir) * g.lda + pc, g.lda, Bp + jr * kc, c, g.ldc,
-                                                    mr, nr, g.alpha, beta);
-                                if (last) tile_epilogue(g, c, jc + jr, mr, nr);
-                            }
+                            for (index_t ir = 0; ir < mc; ir += MR)  // IR loop
+                                micro_tile_rows_a(kern, g, kc, pc, Bp + jr * kc, ic + ir, jc + jr,
+                                                  std::min(MR, mc - ir), std::min(NR, nc - jr), beta, last);
                         continue;
                     }
                     pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
@@ -640,12 +645,9 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
         if (in_place_a) {
             // JR outer: one B micro-panel (kc × NR) stays in L1 while A's rows stream past it
             for (index_t jr = 0; jr < N; jr += NR)
-                for (index_t ir = 0; ir < M; ir += MR) {
-                    float* c = C + ir * ldc + jr;
-                    const index_t mr = std::min(MR, M - ir), nr = std::min(NR, N - jr);
-                    kern.ukernel_rows_a(kc, A + ir * lda + pc, lda, Bp + jr * kc, c, ldc, mr, nr, alpha, beta_k);
-                    if (last) tile_epilogue(g, c, jr, mr, nr);
-                }
+                for (index_t ir = 0; ir < M; ir += MR)
+                    micro_tile_rows_a(kern, g, kc, pc, Bp + jr * kc, ir, jr, std::min(MR, M - ir),
+                                      std::min(NR, N - jr), beta_k, last);
             continue;
         }
         for (index_t ic = 0; ic < M; ic += MC) {
