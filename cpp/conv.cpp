@@ -149,6 +149,16 @@ void col2im_add(float* dx, const float* dcol, const ConvShape& s, index_t m0, in
 constexpr index_t kGradRows = 256;
 index_t grad_partial_floats(index_t M, index_t OC) { return (M + kGradRows - 1) / kGradRows * OC; }
 
+// y (rows, C) = act(y + b) row by row on the calling thread; b may be null; never softmax.
+void bias_activation_rows(float* y, const float* b, index_t rows, index_t C, Act act, float alpha) {
+    for (index_t r = 0; r < rows; r++) {
+        float* row = y + r * C;
+        if (b)
+            for (index_t j = 0; j < C; j++) row[j] += b[j];
+        if (act != Act::Linear) activation_inplace(row, C, act, alpha);
+    }
+}
+
 void act_grad_and_bias(float* dz, float* db, float* partial, const float* dy, const float* y, index_t M, index_t OC,
                        Act act, float alpha) {
     if (act == Act::Linear && !db) return;
@@ -587,7 +597,9 @@ static void conv_backward_im2col(float* dx, float* dw, const float* g, const flo
                                  const ConvShape& s) {
     const index_t M = s.N * out_pixels(s), K = taps(s) * s.C, OC = s.OC;
     // dw (K, OC) += colᵀ (K × M) · dz (M × OC), tile by tile in a fixed order
-    if (is_pointwise(s)) {
+    if (!dw) {
+        // dx only (the transposed convolution's forward)
+    } else if (is_pointwise(s)) {
         sgemm(dw, OC, x, K, true, g, OC, false, K, OC, M, 1.0f, 1.0f);
     } else {
         const index_t rows = col_tile_rows(M, K);
@@ -697,7 +709,8 @@ class BackwardTiles {
         int64_t* pix;                // nt·P pixel offsets
     };
 
-    BackwardTiles(const ConvShape& s, const float* w, bool need_dx, index_t extra_per_image)
+    // need_dw false: dx only (the transposed convolution's forward), x is never read.
+    BackwardTiles(const ConvShape& s, const float* w, bool need_dx, bool need_dw, index_t extra_per_image)
         : s_(s), p_(padded_geometry(s)), t_(transposed_shape(s)), pt_(padded_geometry(t_)),
           live_(live_taps(t_, pt_)) {
         const index_t P = out_pixels(s), K = taps(s) * s.C, OC = s.OC;
@@ -706,14 +719,16 @@ class BackwardTiles {
         const bool flipped = dx_algo_ == InputGrad::Flipped, by_rows = dx_algo_ == InputGrad::Scatter ||
                                                                       dx_algo_ == InputGrad::Dcol;
         const index_t NR = gather_kernel_info().NR;
-        const bool pack_dz = K >= kPackedGradMinRows;  // see tile()
-        const index_t xfloats = p_.needed ? padded_image_floats(p_, s.C) : 0;
+        const bool pack_dz = need_dw && K >= kPackedGradMinRows;  // see tile()
+        const index_t xfloats = need_dw && p_.needed ? padded_image_floats(p_, s.C) : 0;
+        const index_t dw_floats = need_dw ? K * OC : 0;
         const index_t per_image = xfloats + P * OC + (pack_dz ? panel_floats(P, OC, NR) : 0) + extra_per_image +
                                   (flipped ? padded_image_floats(pt_, OC) : 0) + (dx_algo_ == InputGrad::Dcol ? P * K : 0);
         // groups: a power of two (so 2 or 4 threads share them evenly), each with enough work to
         // pay for its partial; tiles: as many images as fit the workspace, at least one per group
         const double mul_adds = (double)s.N * (double)P * (double)K * (double)OC;
-        const index_t most = std::min({kGroups, s.N, std::max<index_t>(1, kGroupPartialFloats / (K * OC)),
+        const index_t most = std::min({kGroups, s.N,
+                                       std::max<index_t>(1, kGroupPartialFloats / std::max<index_t>(1, dw_floats)),
                                        (index_t)std::max(1.0, mul_adds / kGroupMinMulAdds)});
         groups_ = 1;
         while (groups_ * 2 <= most) groups_ *= 2;
@@ -724,13 +739,13 @@ class BackwardTiles {
         const index_t Mt = nt * P, Kt = taps(s) * OC;
         // the shared tables: k offsets, the flipped kernel or wᵀ tap by tap, identity offsets
         Carver shared = Carver::slot(2, Carver::floats(K, 8) + Carver::floats(panel_floats(Kt, s.C, NR)) +
-                                            Carver::floats(std::max(Kt, OC), 8) + Carver::floats(groups_ * K * OC) +
+                                            Carver::floats(std::max(Kt, OC), 8) + Carver::floats(groups_ * dw_floats) +
                                             Carver::floats(groups_ * OC));
         koff_ = shared.take<int64_t>(K);
         tap_offsets(koff_, s, p_.needed ? p_.dims : s.in);
         wf_ = shared.take<float>(panel_floats(Kt, s.C, NR));
         koff_t_ = shared.take<int64_t>(std::max(Kt, OC));
-        dw_parts_ = shared.take<float>(groups_ * K * OC);
+        dw_parts_ = need_dw ? shared.take<float>(groups_ * dw_floats) : nullptr;
         db_parts_ = shared.take<float>(groups_ * OC);
         if (flipped || by_rows) transpose_taps(wf_, w, s, flipped, NR);
         if (flipped) {
@@ -771,9 +786,10 @@ class BackwardTiles {
 
     index_t nt;  // images per tile
 
-    // dw += Σ_images gather(x)ᵀ·dz, db += Σ dz (db may be null) and dx (when needed). For each tile
-    // the slot's owner calls dz_of(slot, n0, cnt, db_part) (db_part null when db is): it writes the
-    // tile's bias gradient into db_part (+=) and returns the tile's dz (cnt·P, OC), usually slot.dz.
+    // dw += Σ_images gather(x)ᵀ·dz (when need_dw), db += Σ dz (db may be null) and dx (when need_dx).
+    // For each tile the slot's owner calls dz_of(slot, n0, cnt, db_part) (db_part null when db is):
+    // it writes the tile's bias gradient into db_part (+=) and returns the tile's dz (cnt·P, OC),
+    // usually slot.dz.
     template <class DzOf>
     void run(float* dx, float* dw, float* db, const float* x, DzOf&& dz_of) {
         const index_t K = taps(s_) * s_.C, OC = s_.OC;
@@ -786,7 +802,7 @@ class BackwardTiles {
             for (index_t q = q0; q < q1; q++) {
                 const index_t n0 = q * nt, cnt = std::min(nt, s_.N - n0);
                 const float* g = dz_of(slots_[t], n0, cnt, db ? db_parts_ + gi * OC : nullptr);
-                tile(slots_[t], dx, dw_parts_ + gi * K * OC, q == q0, g, x, n0, cnt);
+                tile(slots_[t], dx, dw_parts_ ? dw_parts_ + gi * K * OC : nullptr, q == q0, g, x, n0, cnt);
             }
         };
 #ifdef FASTNN_OPENMP
@@ -799,12 +815,14 @@ class BackwardTiles {
             for (index_t gi = 0; gi < groups_; gi++) group(gi, 0);
         }
         // the partials in group order, element by element (any split of the elements gives the same sums)
-        const float* parts = dw_parts_;
         const index_t groups = groups_;
         auto add_parts = [&](float* out, const float* part, index_t count, index_t begin, index_t end) {
             for (index_t gi = 0; gi < groups; gi++)
                 for (index_t i = begin; i < end; i++) out[i] += part[gi * count + i];
         };
+        if (db) add_parts(db, db_parts_, OC, 0, OC);
+        if (!dw_parts_) return;
+        const float* parts = dw_parts_;
         const int threads = K * OC >= kParallelMinElements ? threads_ : 1;
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -814,15 +832,57 @@ class BackwardTiles {
             split_range(K * OC, threads, t, &i0, &i1);
             add_parts(dw, parts, K * OC, i0, i1);
         }
-        if (db) add_parts(db, db_parts_, OC, 0, OC);
+    }
+
+    // The transposed convolution's epilogue on dx: y = act(dx + b) (b may be null; never softmax).
+    void set_dx_epilogue(const float* b, Act act, float alpha) {
+        dx_bias_ = b;
+        dx_act_ = act;
+        dx_alpha_ = alpha;
     }
 
   private:
-    // One tile on the calling thread: dw_part += gather(x)ᵀ·g (= when first) and dx for images [n0, n0 + cnt).
+    // One tile on the calling thread: dw_part += gather(x)ᵀ·g (= when first; skipped when null) and
+    // dx for images [n0, n0 + cnt).
     void tile(Slot& sl, float* dx, float* dw_part, bool first, const float* g, const float* x, index_t n0,
               index_t cnt) {
         const ConvShape& s = s_;
         const index_t P = out_pixels(s), S = in_pixels(s), K = taps(s) * s.C, M = cnt * P;
+        if (dw_part) weight_grad_tile(sl, dw_part, first, g, x, n0, cnt);
+        if (dx_algo_ == InputGrad::None) return;
+        // the epilogue's activation (softmax, over a row of C, is the caller's)
+        const Act act = dx_act_ == Act::Softmax ? Act::Linear : dx_act_;
+        if (dx_algo_ == InputGrad::Flipped) {
+            ConvShape tt = t_;
+            tt.N = cnt;
+            pad_images(sl.dzbuf, g, tt, pt_, 0, cnt);
+            gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, dx_bias_, act, dx_alpha_, koff_t_,
+                           &live_);
+            return;
+        }
+        // Scatter and Dcol: the A rows are the tile's dz pixels (16 readable past the last)
+        const index_t C = s.C, OC = s.OC;
+        for (index_t p = 0; p < M + 16; p++) sl.scatter_rows[p] = g + std::min(p, M - 1) * OC;
+        if (dx_algo_ == InputGrad::Scatter) {
+            for (index_t i = 0; i < cnt; i++) scatter_input_grad(dx + (n0 + i) * S * C, sl.scatter_rows + i * P);
+        } else {
+            // Dcol: dcol (M, K) = g·wᵀ over all the tile's pixels, then col2im into the tile's images
+            const ConvKernelInfo& kern = gather_kernel_info();
+            for (index_t t = 0; t < taps(s); t++)
+                for (index_t cb = 0; cb < C; cb += kern.NR)
+                    gather_rows(kern, OC, sl.scatter_rows, M, koff_t_, wt_block(t, cb), kern.NR, sl.dcol + t * C + cb,
+                                K, std::min<index_t>(kern.NR, C - cb), false, nullptr, false);
+            std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
+            col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
+        }
+        if (dx_bias_ || act != Act::Linear) bias_activation_rows(dx + n0 * S * C, dx_bias_, cnt * S, C, act, dx_alpha_);
+    }
+
+    // dw_part += gather(x)ᵀ·g for the tile's images (= when first).
+    void weight_grad_tile(Slot& sl, float* dw_part, bool first, const float* g, const float* x, index_t n0,
+                          index_t cnt) {
+        const ConvShape& s = s_;
+        const index_t S = in_pixels(s), K = taps(s) * s.C, M = cnt * out_pixels(s);
         if (p_.needed) pad_images(sl.xbuf, x, s, p_, n0, cnt);
         const float* src = p_.needed ? sl.xbuf : x + n0 * S * s.C;
         for (index_t r = 0; r < K + 16; r++) sl.rows[r] = src + koff_[r < K ? r : 0];
@@ -836,30 +896,6 @@ class BackwardTiles {
         } else {
             gather_weight_grad(dw_part, sl.rows, sl.pix, g, 1, s.OC, s, M, first);
         }
-        if (dx_algo_ == InputGrad::None) return;
-        if (dx_algo_ == InputGrad::Flipped) {
-            ConvShape tt = t_;
-            tt.N = cnt;
-            pad_images(sl.dzbuf, g, tt, pt_, 0, cnt);
-            gather_forward(dx + n0 * S * s.C, sl.dzbuf, pt_.dims, t_, cnt, wf_, nullptr, Act::Linear, 0.0f, koff_t_,
-                           &live_);
-            return;
-        }
-        // Scatter and Dcol: the A rows are the tile's dz pixels (16 readable past the last)
-        const index_t C = s.C, OC = s.OC;
-        for (index_t p = 0; p < M + 16; p++) sl.scatter_rows[p] = g + std::min(p, M - 1) * OC;
-        if (dx_algo_ == InputGrad::Scatter) {
-            for (index_t i = 0; i < cnt; i++) scatter_input_grad(dx + (n0 + i) * S * C, sl.scatter_rows + i * P);
-            return;
-        }
-        // Dcol: dcol (M, K) = g·wᵀ over all the tile's pixels, then col2im into the tile's images
-        const ConvKernelInfo& kern = gather_kernel_info();
-        for (index_t t = 0; t < taps(s); t++)
-            for (index_t cb = 0; cb < C; cb += kern.NR)
-                gather_rows(kern, OC, sl.scatter_rows, M, koff_t_, wt_block(t, cb), kern.NR, sl.dcol + t * C + cb, K,
-                            std::min<index_t>(kern.NR, C - cb), false, nullptr, false);
-        std::fill(dx + n0 * S * C, dx + (n0 + cnt) * S * C, 0.0f);
-        col2im_add(dx, sl.dcol, s, n0 * P, (n0 + cnt) * P);
     }
 
     // dx of one image, (D, H, W, C), from its g (P, OC) by the scatter: along an output row, tap
@@ -908,6 +944,9 @@ class BackwardTiles {
     Padded pt_;
     LiveTaps live_;  // Flipped: the taps of each dx pixel that reach real dz, not its padding
     InputGrad dx_algo_ = InputGrad::None;
+    const float* dx_bias_ = nullptr;  // set_dx_epilogue
+    Act dx_act_ = Act::Linear;
+    float dx_alpha_ = 0.0f;
     index_t tiles_ = 1, groups_ = 1;
     int threads_ = 1;
     Slot slots_[kMaxSlots];
@@ -936,12 +975,55 @@ void conv_backward(float* dx, float* dw, float* db, const float* dy, const float
         conv_backward_im2col(dx, dw, act != Act::Linear ? dz : dy, x, w, s);
         return;
     }
-    BackwardTiles tiles(s, w, dx != nullptr, 0);
+    BackwardTiles tiles(s, w, dx != nullptr, /*need_dw=*/true, 0);
     tiles.run(dx, dw, db, x, [&](BackwardTiles::Slot& sl, index_t n0, index_t cnt, float* db_part) -> const float* {
         const float* dyt = dy + n0 * P * OC;
         act_grad_and_bias(sl.dz, db_part, sl.partial, dyt, y ? y + n0 * P * OC : nullptr, cnt * P, OC, act, alpha);
         return act != Act::Linear ? sl.dz : dyt;
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transposed convolution: the adjoint of the convolution s describes, so its forward is that
+// convolution's input gradient (plus bias and activation, applied tile by tile while the tile is
+// in cache), and its backward is that convolution's forward (for dx) and its weight gradient with
+// the roles of input and output gradient swapped (for dw). Nothing new is multiplied here.
+
+void conv_transpose_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
+                            float alpha) {
+    // x (N, OD, OH, OW, OC) -> y (N, D, H, W, C) = act(convᵀ(x, w) + b (C,)); w (KD, KH, KW, C, OC)
+    const index_t S = in_pixels(s), P = out_pixels(s), C = s.C, OC = s.OC;
+    if (!use_implicit(s)) {
+        conv_backward_im2col(y, nullptr, x, nullptr, w, s);
+        const Act epi = act == Act::Softmax ? Act::Linear : act;
+        if (b || epi != Act::Linear) {
+            const index_t rows = s.N * S, chunk = 256;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements)
+#endif
+            for (index_t r0 = 0; r0 < rows; r0 += chunk)
+                bias_activation_rows(y + r0 * C, b, std::min(chunk, rows - r0), C, epi, alpha);
+        }
+    } else {
+        BackwardTiles tiles(s, w, /*need_dx=*/true, /*need_dw=*/false, 0);
+        tiles.set_dx_epilogue(b, act, alpha);
+        tiles.run(y, nullptr, nullptr, nullptr,
+                  [&](BackwardTiles::Slot&, index_t n0, index_t, float*) -> const float* { return x + n0 * P * OC; });
+    }
+    if (act == Act::Softmax) activation_forward(y, y, s.N * S, C, Act::Softmax, alpha);
+}
+
+void conv_transpose_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x,
+                             const float* w, const ConvShape& s, Act act, float alpha) {
+    // dy, y (N, D, H, W, C); x, dx (N, OD, OH, OW, OC); w, dw (KD, KH, KW, C, OC); db (C,)
+    const index_t M = s.N * in_pixels(s), C = s.C;
+    float* dz = act != Act::Linear ? thread_scratch(3, (size_t)(M * C)) : nullptr;  // dy ⊙ act'(y), whole batch
+    float* partial = thread_scratch(2, (size_t)grad_partial_floats(M, C));
+    act_grad_and_bias(dz, db, partial, dy, y, M, C, act, alpha);
+    const float* g = act != Act::Linear ? dz : dy;
+    if (dx) conv_forward(dx, g, w, nullptr, s, Act::Linear, 0.0f);
+    // the convolution's weight gradient: its input is g, its output gradient is x
+    conv_backward(nullptr, dw, nullptr, x, nullptr, g, w, s, Act::Linear, 0.0f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1041,7 +1123,7 @@ void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, con
         conv_backward_im2col(dx, dw, dz, x, w, s);
         return;
     }
-    BackwardTiles tiles(s, w, dx != nullptr, Op * OC);
+    BackwardTiles tiles(s, w, dx != nullptr, /*need_dw=*/true, Op * OC);
     tiles.run(dx, dw, db, x, [&](BackwardTiles::Slot& sl, index_t n0, index_t cnt, float* db_part) -> const float* {
         // the pooled dz and db, then its scatter to the argmax positions: this tile's dz
         const float* dyt = dy + n0 * Op * OC;

@@ -146,6 +146,16 @@ void conv_forward(float* y, const float* x, const float* w, const float* b, cons
 // the thread count.
 void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
                    const ConvShape& s, Act act, float alpha);
+// Transposed convolution (Keras's Conv*DTranspose), the adjoint of the convolution s describes:
+// its input x has that convolution's OUTPUT shape and its output y the convolution's INPUT shape.
+//   x (N, OD, OH, OW, OC)   w (KD, KH, KW, C, OC)   y (N, D, H, W, C)   b (C,)
+// so Keras's transposed kernel (kernel..., filters, in_channels) is w as it is. y is overwritten;
+// bias and activation run tile by tile. Backward: dx overwritten (skipped when null), dw and db
+// (may be null) accumulate, independent of the thread count.
+void conv_transpose_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
+                            float alpha);
+void conv_transpose_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x,
+                             const float* w, const ConvShape& s, Act act, float alpha);
 // The algorithm: "auto" (implicit GEMM unless one padded image exceeds the workspace tile),
 // "im2col" (column tiles + sgemm) or "implicit" (for benchmarks and tests); "implicit-flipped",
 // "implicit-scatter" and "implicit-dcol" also force the implicit backward's input gradient

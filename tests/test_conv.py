@@ -1,7 +1,7 @@
-"""Convolution (1-D/2-D/3-D, channels-last): C++ against the NumPy reference (forward and every
-gradient) over a sweep of shapes, the reference against central finite differences in float64,
-Keras's output sizes and 'same' padding on golden cases, thread-count independence of the
-parameter gradients, and every bad input of the issue's list."""
+"""Convolution and transposed convolution (1-D/2-D/3-D, channels-last): C++ against the NumPy
+reference (forward and every gradient) over a sweep of shapes, the reference against central finite
+differences in float64, Keras's output sizes and 'same' padding on golden cases, thread-count
+independence of the parameter gradients, and every bad input of the issue's list."""
 
 from __future__ import annotations
 
@@ -56,13 +56,14 @@ def assert_close(got, want, what, rtol=1e-4):
                              f"(atol {atol:.3g}); first (got vs want): {pairs}")
 
 
-def conv_ops(nd):
-    return f"conv{nd}d_forward", f"conv{nd}d_backward"
+def conv_ops(nd, transpose=False):
+    kind = f"conv{nd}d_transpose" if transpose else f"conv{nd}d"
+    return f"{kind}_forward", f"{kind}_backward"
 
 
-def run_both(nd, x, w, b, *, activation="linear", alpha=None, use_bias=True, need_dx=True, **geo):
+def run_both(nd, x, w, b, *, activation="linear", alpha=None, use_bias=True, need_dx=True, transpose=False, **geo):
     """Forward and backward on both backends (reference in float64); compare everything."""
-    fwd, bwd = conv_ops(nd)
+    fwd, bwd = conv_ops(nd, transpose)
     what = f"{fwd}(x{x.shape}, w{w.shape}, {geo}, {activation})"
     with fastnn.backend("cpp"):
         y = getattr(ops, fwd)(x, w, b, activation=activation, alpha=alpha, **geo)
@@ -183,6 +184,143 @@ def test_conv_spanning_several_workspace_tiles(engine, strides):
     w = (rng.standard_normal((3, 3, 64, 8)) * 0.1).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
     run_both(2, x, w, b, activation="relu", strides=strides, padding="same")
+
+
+# ---- Transposed convolution --------------------------------------------------------------------
+
+# (batch, input spatial, C, kernel, OC, strides, padding, output_padding, dilation); w is (*k, OC, C)
+CASES_T2D = [
+    (2, (7, 7), 16, (3, 3), 8, (2, 2), "same", None, (1, 1)),  # an autoencoder's decoder
+    (3, (7, 7), 12, (5, 5), 6, (2, 2), "same", None, (1, 1)),  # a DCGAN generator's layer
+    (3, (5, 6), 3, (3, 3), 4, (1, 1), "valid", None, (1, 1)),
+    (3, (5, 6), 3, (3, 3), 4, (1, 1), "same", None, (1, 1)),
+    (1, (4, 5), 3, (4, 4), 5, (2, 2), "same", None, (1, 1)),
+    (3, (4, 5), 3, (2, 2), 5, (2, 2), "valid", None, (1, 1)),
+    (3, (4, 3), 2, (1, 1), 3, (3, 2), "valid", None, (1, 1)),  # kernel < stride: rows no tap reaches
+    (3, (5, 4), 3, (3, 2), 4, (3, 2), "same", (2, 1), (1, 1)),
+    (2, (5, 4), 3, (3, 3), 4, (2, 2), "valid", (1, 0), (1, 1)),
+    (2, (5, 4), 3, (2, 4), 4, (2, 3), "same", (0, 2), (1, 1)),  # even kernels with output_padding
+    (2, (5, 6), 3, (3, 2), 4, (1, 1), "same", None, (2, 3)),
+    (2, (6, 5), 3, (3, 3), 4, (1, 1), "valid", 0, (2, 1)),
+    (2, (5, 5), 80, (3, 3), 20, (2, 2), "same", None, (1, 1)),  # C and OC past one column block
+    (1, (1, 1), 4, (3, 3), 2, (2, 2), "valid", None, (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", CASES_T2D, ids=lambda c: f"N{c[0]}-{c[1]}-C{c[2]}-k{c[3]}-OC{c[4]}-s{c[5]}-{c[6]}"
+                                                          f"-op{c[7]}-d{c[8]}")
+def test_conv2d_transpose_matches_reference(engine, case):
+    N, spatial, C, k, OC, strides, padding, out_pad, dil = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    x = rng.standard_normal((N, *spatial, C)).astype(np.float32)
+    w = rng.standard_normal((*k, OC, C)).astype(np.float32)
+    b = rng.standard_normal(OC).astype(np.float32)
+    run_both(2, x, w, b, activation="relu", transpose=True, strides=strides, padding=padding,
+             output_padding=out_pad, dilation_rate=dil)
+
+
+@pytest.mark.parametrize("nd,x_shape,k,geo", [
+    (1, (3, 9, 4), (3,), dict(strides=2, padding="same")),
+    (1, (3, 9, 4), (4,), dict(strides=3, padding="valid", output_padding=2)),
+    (1, (2, 6, 3), (3,), dict(padding="same", dilation_rate=3)),
+    (3, (2, 3, 4, 3, 3), (2, 2, 2), dict(strides=2, padding="valid")),  # the Conv3D notes' volume, inverted
+    (3, (2, 3, 3, 4, 2), (3, 2, 3), dict(strides=(1, 2, 2), padding="same", output_padding=(0, 1, 0))),
+])
+@pytest.mark.parametrize("activation,alpha", [("tanh", None), ("leaky_relu", 0.2), ("softmax", None)])
+def test_conv1d_and_3d_transpose_match_reference(engine, nd, x_shape, k, geo, activation, alpha):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal((*k, 5, x_shape[-1])).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    run_both(nd, x, w, b, activation=activation, alpha=alpha, transpose=True, **geo)
+
+
+def test_conv_transpose_without_bias_and_without_dx(engine):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((3, 6, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    _, (dx, dw, db) = run_both(2, x, w, None, activation="sigmoid", use_bias=False, need_dx=False, transpose=True,
+                               strides=2, padding="same")
+    assert dx is None and db is None and dw.shape == w.shape
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+def test_conv_transpose_spanning_several_workspace_tiles(engine, strides):
+    # 64 -> 32 channels over 22×22 (or 11×11 doubled): the dx-only tiles hold a few images each
+    rng = np.random.default_rng(23)
+    spatial = (22, 22) if strides == (1, 1) else (11, 11)
+    x = (rng.standard_normal((9, *spatial, 64)) * 0.3).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 32, 64)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    run_both(2, x, w, b, activation="elu", transpose=True, strides=strides, padding="same")
+
+
+def test_conv_transpose_golden_values():
+    # TensorFlow's conv2d_transpose of [[1, 2], [3, 4]] with a 2×2 kernel of ones: stride 2 puts
+    # each pixel's 2×2 footprint side by side; stride 1 overlaps them
+    x = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
+    w = np.ones((2, 2, 1, 1), np.float32)
+    for backend in ("cpp", "numpy"):
+        with fastnn.backend(backend):
+            y2 = ops.conv2d_transpose_forward(x, w, strides=2)[0, :, :, 0]
+            y1 = ops.conv2d_transpose_forward(x, w)[0, :, :, 0]
+            # 'same' with a 3-tap kernel and stride 2 on 3 steps: 6 outputs, no padding before
+            y3 = ops.conv1d_transpose_forward(np.array([1, 10, 100], np.float32).reshape(1, 3, 1),
+                                              np.array([1, 2, 3], np.float32).reshape(3, 1, 1), strides=2,
+                                              padding="same")[0, :, 0]
+        np.testing.assert_array_equal(y2, [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]], err_msg=backend)
+        np.testing.assert_array_equal(y1, [[1, 3, 2], [4, 10, 6], [3, 7, 4]], err_msg=backend)
+        np.testing.assert_array_equal(y3, [1, 2, 3 + 10, 20, 30 + 100, 200], err_msg=backend)
+
+
+@pytest.mark.parametrize("size,k,s,d,padding,out_pad,out", [
+    (7, 3, 2, 1, "same", None, 14), (7, 3, 2, 1, "valid", None, 15), (7, 5, 2, 1, "valid", None, 17),
+    (7, 2, 2, 1, "valid", None, 14), (7, 4, 2, 1, "same", None, 14), (7, 3, 2, 1, "same", 1, 14),
+    (7, 3, 2, 1, "valid", 1, 16), (7, 1, 3, 1, "valid", None, 21), (7, 3, 1, 2, "valid", None, 11),
+    (7, 3, 1, 2, "same", None, 7), (7, 2, 3, 1, "same", 2, 20),
+])
+def test_conv_transpose_output_sizes_match_keras(size, k, s, d, padding, out_pad, out):
+    x = np.zeros((1, size, 1), np.float32)
+    w = np.zeros((k, 2, 1), np.float32)
+    for backend in ("cpp", "numpy"):
+        with fastnn.backend(backend):
+            y = ops.conv1d_transpose_forward(x, w, strides=s, padding=padding, output_padding=out_pad,
+                                             dilation_rate=d)
+        assert y.shape == (1, out, 2), backend
+
+
+@pytest.mark.parametrize("strides,padding,k", [((1, 1), "valid", 3), ((2, 2), "same", 3), ((2, 2), "same", 4),
+                                               ((3, 2), "valid", 2), ((1, 1), "same", 5)])
+def test_conv_transpose_is_the_adjoint_of_conv(strides, padding, k):
+    # <convT(x, w), v> = <x, conv(v, w)> when the convolution maps v's shape back to x's
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+    w = rng.standard_normal((k, k, 4, 3)).astype(np.float32)
+    y = ops.conv2d_transpose_forward(x, w, strides=strides, padding=padding)
+    v = rng.standard_normal(y.shape).astype(np.float32)
+    back = ops.conv2d_forward(v, w, strides=strides, padding=padding)
+    assert back.shape == x.shape
+    lhs, rhs = float(np.vdot(y.astype(np.float64), v)), float(np.vdot(x.astype(np.float64), back))
+    assert abs(lhs - rhs) <= 1e-4 * (abs(lhs) + 1.0), (lhs, rhs)
+
+
+def test_conv_transpose_gradients_do_not_depend_on_thread_count():
+    rng = np.random.default_rng(25)
+    x = rng.standard_normal((11, 9, 9, 24)).astype(np.float32)
+    w = (rng.standard_normal((4, 4, 16, 24)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    for algo in ("implicit-scatter", "implicit-dcol", "im2col", "auto"):
+        assert _core._select_conv_algorithm(algo)
+        results = []
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            y = ops.conv2d_transpose_forward(x, w, b, strides=2, padding="same", activation="relu")
+            dy = np.random.default_rng(26).standard_normal(y.shape).astype(np.float32)
+            results.append((y, *ops.conv2d_transpose_backward(dy, x, w, y, strides=2, padding="same",
+                                                              activation="relu")))
+        for other in results[1:]:
+            for a, b_ in zip(results[0], other):
+                np.testing.assert_array_equal(a, b_, err_msg=algo)
 
 
 def test_conv_accepts_ints_lists_and_numpy_integers():
@@ -436,6 +574,35 @@ W2 = np.zeros((3, 3, 3, 4), np.float32)
     (lambda: ops.conv2d_backward(np.zeros((2, 4, 4, 4), np.float32), X2, W2, activation="relu"), ValueError,
      r"y \(the forward output\) is needed"),
     (lambda: ops.conv3d_forward(X2, W2), ValueError, r"x must be 5-D \(N, D, H, W, C\)"),
+    # transposed: w is (KH, KW, OC, C)
+    (lambda: ops.conv2d_transpose_forward(X2, np.zeros((3, 3, 4, 4), np.float32)), ValueError,
+     r"conv2d_transpose_forward: w must be \(KH, KW, OC, C\) with C=3. Received: w.shape=\(3, 3, 4, 4\)"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2[0]), ValueError, r"w must be 4-D \(KH, KW, OC, C\)"),
+    (lambda: ops.conv2d_transpose_forward(X2, np.zeros((3, 3, 0, 3), np.float32)), ValueError,
+     r"number of filters OC must be positive"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2.transpose(0, 1, 3, 2), strides=2, output_padding=2), ValueError,
+     r"output_padding must be lower than the stride"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2.transpose(0, 1, 3, 2), output_padding=1), ValueError,
+     r"output_padding must be lower than the stride"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2.transpose(0, 1, 3, 2), strides=2, output_padding=(0, -1)),
+     ValueError, r"output_padding"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2.transpose(0, 1, 3, 2), strides=2, output_padding=0.5), TypeError,
+     r"output_padding"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2.transpose(0, 1, 3, 2), strides=2, dilation_rate=2), ValueError,
+     r"strides > 1 are not supported together with dilation_rate > 1"),
+    (lambda: ops.conv1d_transpose_forward(X2[:, 0], W2[0].transpose(0, 2, 1), padding="causal"), ValueError,
+     r"padding must be 'valid' or 'same'"),
+    (lambda: ops.conv1d_transpose_forward(X2[:, :1, 0], np.zeros((2, 4, 3), np.float32), padding="same",
+                                          output_padding=0), ValueError,
+     r"Computed output size would be zero or negative"),
+    (lambda: ops.conv2d_transpose_forward(np.zeros((0, 6, 6, 3), np.float32), W2.transpose(0, 1, 3, 2)),
+     ValueError, r"the batch is empty"),
+    (lambda: ops.conv2d_transpose_forward(X2, W2.transpose(0, 1, 3, 2), np.zeros(3, np.float32)), ValueError,
+     r"b must be \(OC,\) with OC=4"),
+    (lambda: ops.conv2d_transpose_backward(np.zeros((2, 8, 8, 3), np.float32), X2, W2.transpose(0, 1, 3, 2)),
+     ValueError, r"dy must be \(N, OH, OW, OC\) = \(2, 8, 8, 4\)"),
+    (lambda: ops.conv2d_transpose_backward(np.zeros((2, 8, 8, 4), np.float32), X2, W2.transpose(0, 1, 3, 2),
+                                           activation="relu"), ValueError, r"y \(the forward output\) is needed"),
 ])
 def test_bad_input_raises_before_any_kernel(backend, call, exc, match):
     with fastnn.backend(backend), pytest.raises(exc, match=match):
@@ -443,7 +610,8 @@ def test_bad_input_raises_before_any_kernel(backend, call, exc, match):
 
 
 def test_every_conv_op_exists_on_both_backends():
-    names = [f"conv{nd}d_{p}" for nd, p in itertools.product((1, 2, 3), ("forward", "backward"))]
+    names = [f"conv{nd}d{t}_{p}" for nd, t, p in itertools.product((1, 2, 3), ("", "_transpose"),
+                                                                       ("forward", "backward"))]
     for name in names:
         assert hasattr(fastnn._core, name) and hasattr(reference, name) and hasattr(ops, name)
 

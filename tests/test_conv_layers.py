@@ -1,4 +1,4 @@
-"""Convolution and pooling layers (Conv1D/2D/3D, MaxPooling*D, AveragePooling*D, Global*Pooling*D):
+"""Convolution and pooling layers (Conv1D/2D/3D, Conv*DTranspose, MaxPooling*D, AveragePooling*D, Global*Pooling*D):
 Keras's arguments, defaults, layouts and parameter counts; float64 gradients against central
 finite differences on the NumPy backend; the C++ layer against the same layer on the reference
 backend with the weights copied over; a small CNN that trains, saves and loads."""
@@ -10,8 +10,9 @@ import pytest
 
 import fastnn
 from fastnn.layers import (Activation, AveragePooling1D, AveragePooling2D, AveragePooling3D, Concatenate, Conv1D,
-                           Conv2D, Conv3D, Dense, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D,
-                           GlobalMaxPooling1D, GlobalMaxPooling2D, Input, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+                           Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Dense, Flatten,
+                           GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                           Input, MaxPooling1D, MaxPooling2D, MaxPooling3D, Reshape)
 from fastnn.models import Model, Sequential, load_model
 
 
@@ -79,6 +80,26 @@ def test_conv2d_keras_layout_count_and_defaults():
     assert GlobalMaxPooling2D(keepdims=True).compute_output_shape((None, 5, 5, 7)) == (None, 1, 1, 7)
 
 
+def test_conv_transpose_keras_layout_count_and_sizes():
+    layer = Conv2DTranspose(32, 3)
+    layer.build((None, 7, 7, 64))
+    assert layer.kernel.shape == (3, 3, 32, 64) and layer.bias.shape == (32,)  # (KH, KW, filters, channels)
+    assert layer.count_params() == 3 * 3 * 32 * 64 + 32
+    assert layer.strides == (1, 1) and layer.padding == "valid" and layer.output_padding is None
+    limit = np.sqrt(6 / (3 * 3 * 32 + 3 * 3 * 64))
+    assert 0.9 * limit < np.abs(layer.kernel).max() <= limit
+    # Keras's sizes: 'same' multiplies by the stride, 'valid' adds max(k - stride, 0)
+    up = Conv2DTranspose(16, 5, strides=2, padding="same")
+    assert up.compute_output_shape((None, 7, 7, 64)) == (None, 14, 14, 16)
+    assert Conv2DTranspose(16, 3, strides=2).compute_output_shape((None, 7, 7, 64)) == (None, 15, 15, 16)
+    assert Conv2DTranspose(1, 3, strides=2, output_padding=1).compute_output_shape((None, 7, 7, 4)) == (None, 16, 16, 1)
+    assert Conv1DTranspose(2, 3, dilation_rate=2).compute_output_shape((None, 7, 4)) == (None, 11, 2)
+    assert Conv3DTranspose(2, 2, strides=2).compute_output_shape((None, 2, 3, 4, 1)) == (None, 4, 6, 8, 2)
+    assert up.compute_output_shape((None, None, 5, 2)) == (None, None, 10, 16)
+    x = np.zeros((2, 7, 7, 64), np.float32)
+    assert layer(x).shape == (2, 9, 9, 32)
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda: Conv2D(0, 3), r"expected a positive integer. Received: filters=0"),
     (lambda: Conv2D(8, 0), r"`kernel_size` argument must be a tuple of 2 positive integers"),
@@ -92,6 +113,12 @@ def test_conv2d_keras_layout_count_and_defaults():
     (lambda: MaxPooling2D(0), r"`pool_size` argument must be a tuple of 2 positive"),
     (lambda: AveragePooling2D(2, strides=(1, 0)), r"`strides` argument must be a tuple of 2 positive"),
     (lambda: MaxPooling1D(2, padding="causal"), r"`padding` argument must be one of 'valid', 'same'"),
+    (lambda: Conv2DTranspose(8, 3, strides=2, output_padding=2), r"`output_padding` must be lower than the stride"),
+    (lambda: Conv2DTranspose(8, 3, output_padding=1), r"`output_padding` must be lower than the stride"),
+    (lambda: Conv2DTranspose(8, 3, strides=2, output_padding=(0, -1)),
+     r"`output_padding` argument must be a tuple of 2 non-negative integers"),
+    (lambda: Conv1DTranspose(8, 3, padding="causal"), r"`padding` argument must be one of 'valid', 'same'"),
+    (lambda: Conv2DTranspose(8, 3, strides=2, dilation_rate=2), r"`strides > 1` not supported in conjunction with"),
 ])
 def test_bad_arguments_are_rejected_with_the_value(make, match):
     with pytest.raises(ValueError, match=match):
@@ -122,6 +149,17 @@ def test_config_and_weights_round_trip():
     np.testing.assert_array_equal(clone(x), layer(x))
     pool = MaxPooling2D((3, 2), strides=1, padding="same", name="p")
     assert MaxPooling2D.from_config(pool.get_config()).get_config() == pool.get_config()
+    up = Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same", output_padding=(1, 2), activation="tanh", name="t")
+    up.build((None, 4, 5, 2))
+    config = up.get_config()
+    assert config["output_padding"] == [1, 2] and "groups" not in config
+    clone = Conv2DTranspose.from_config(config)
+    clone.build((None, 4, 5, 2))
+    assert clone.get_config() == config
+    clone.set_weights(up.get_weights())
+    x = np.random.default_rng(1).random((2, 4, 5, 2), dtype=np.float32)
+    np.testing.assert_array_equal(clone(x), up(x))
+    assert up(x).shape == (2, 8, 14, 3)  # (4 - 1)·2 + 3 - 2·1 + 1, (5 - 1)·3 + 2 - 2·1 + 2
 
 
 # ---- Gradients (float64, NumPy backend) --------------------------------------------------------
@@ -139,6 +177,9 @@ def test_config_and_weights_round_trip():
     (lambda: AveragePooling3D((2, 1, 2)), (1, 3, 3, 4, 2)),
     (lambda: GlobalAveragePooling1D(), (2, 5, 3)),
     (lambda: GlobalMaxPooling2D(keepdims=True), (2, 3, 4, 3)),
+    (lambda: Conv2DTranspose(3, 3, strides=2, padding="same", activation="tanh"), (2, 3, 4, 2)),
+    (lambda: Conv1DTranspose(2, 4, strides=3, output_padding=1, use_bias=False), (2, 4, 3)),
+    (lambda: Conv3DTranspose(2, 2, strides=(1, 2, 1), activation="sigmoid"), (1, 2, 2, 3, 2)),
 ])
 def test_layer_gradients(float64_numpy, make, shape):
     rng = np.random.default_rng(3)
@@ -157,6 +198,8 @@ def test_layer_gradients(float64_numpy, make, shape):
     (lambda: MaxPooling2D(2), (3, 8, 7, 5)),
     (lambda: AveragePooling2D(2, padding="same"), (3, 7, 7, 5)),
     (lambda: GlobalMaxPooling1D(), (3, 6, 5)),
+    (lambda: Conv2DTranspose(8, 5, strides=2, padding="same", activation="relu"), (3, 7, 7, 16)),
+    (lambda: Conv1DTranspose(4, 3, padding="same", dilation_rate=2, activation="elu"), (3, 9, 5)),
 ])
 def test_cpp_layer_matches_the_reference_layer(make, shape):
     rng = np.random.default_rng(4)
@@ -201,6 +244,33 @@ def test_small_cnn_learns_and_round_trips(tmp_path):
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
     assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
+
+
+def test_conv_autoencoder_learns_and_round_trips(tmp_path):
+    # the notes' convolutional autoencoder, shrunk: Conv2D strides 2 down, Conv2DTranspose back up
+    rng = np.random.default_rng(6)
+    n = 128
+    x = np.zeros((n, 8, 8, 1), np.float32)
+    for i, (r, c) in enumerate(rng.integers(0, 5, (n, 2))):
+        x[i, r:r + 4, c:c + 4, 0] = 1.0  # a bright 4×4 square somewhere
+    fastnn.utils.set_random_seed(0)
+    inp = Input(shape=(8, 8, 1))
+    h = Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    h = Flatten()(h)
+    code = Dense(8, activation="relu")(h)
+    h = Dense(4 * 4 * 8, activation="relu")(code)
+    h = Reshape((4, 4, 8))(h)
+    h = Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(h)
+    out = Conv2DTranspose(1, 3, padding="same", activation="sigmoid")(h)
+    model = Model(inp, out)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(x, x, epochs=40, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert model.predict(x[:1], verbose=0).shape == (1, 8, 8, 1)
+    path = tmp_path / "autoencoder.safetensors"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
 
 
 def test_first_conv_layer_computes_no_input_gradient():

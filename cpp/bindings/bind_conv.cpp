@@ -1,7 +1,7 @@
-// bind_conv.cpp — convolution and pooling, 1-D/2-D/3-D (conv1d_*, conv2d_*, conv3d_*, maxpool*d_*,
-// avgpool*d_*, global_*pool_*). Each op is registered once per spatial rank from one function;
-// the geometry (Keras's output sizes and 'same' padding) is computed and checked here, so the
-// kernels only ever see a valid ConvShape / PoolShape.
+// bind_conv.cpp — convolution and pooling, 1-D/2-D/3-D (conv1d_*, conv2d_*, conv3d_*,
+// conv*d_transpose_*, maxpool*d_*, avgpool*d_*, global_*pool_*). Each op is registered once per
+// spatial rank from one function; the geometry (Keras's output sizes and 'same' padding) is
+// computed and checked here, so the kernels only ever see a valid ConvShape / PoolShape.
 
 #include <algorithm>
 #include <cctype>
@@ -46,10 +46,10 @@ bool is_int_sequence(py::handle obj) {
            (py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).ndim() > 0);
 }
 
-// An int or a sequence of nd ints (Keras accepts both), each >= 1.
+// An int or a sequence of nd ints (Keras accepts both), each >= least (1, or 0 for output_padding).
 constexpr int64_t kMaxGeometry = (int64_t(1) << 31) - 1;
 
-std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const char* arg) {
+std::vector<int64_t> geometry_ints(py::handle obj, int nd, const char* op, const char* arg, int64_t least) {
     std::vector<int64_t> v;
     auto as_int = [&](py::handle item) -> int64_t {
         if (!is_integer(item))
@@ -72,10 +72,14 @@ std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const
     // Below 2**31: then every geometry product (dilation × kernel extent, output index × stride)
     // fits int64 with room to spare; larger values describe no real layer.
     for (int64_t d : v)
-        if (d < 1 || d > kMaxGeometry)
-            fail_value(std::string(op) + ": " + arg + " must be positive and below 2**31. Received: " + arg + "=" +
-                       py::repr(obj).cast<std::string>());
+        if (d < least || d > kMaxGeometry)
+            fail_value(std::string(op) + ": " + arg + " must be " + (least > 0 ? "positive" : "non-negative") +
+                       " and below 2**31. Received: " + arg + "=" + py::repr(obj).cast<std::string>());
     return v;
+}
+
+std::vector<int64_t> positive_ints(py::handle obj, int nd, const char* op, const char* arg) {
+    return geometry_ints(obj, nd, op, arg, 1);
 }
 
 enum class Padding { Valid, Same, Causal };
@@ -118,31 +122,69 @@ void require_nonempty(const py::array& x, const char* op, const char* arg, const
 }
 
 // ---------------------------------------------------------------------------------------------
-// Convolution
+// Convolution and transposed convolution. A transposed convolution is described by the
+// convolution it is the adjoint of (fastnn.h), whose input has the transposed output's shape.
+// Its output sizes are Keras's (deconv_output_length); the placement of 'same' is Keras 3's rule
+// for JAX, which equals TensorFlow's wherever TensorFlow accepts the shapes (and also covers
+// output_padding with even kernels).
+
+enum class ConvKind { Conv, Transpose };
+
+Layouts conv_layouts(int nd, ConvKind kind) {
+    if (kind == ConvKind::Conv) return layouts(nd);
+    if (nd == 1) return {"(N, L, C)", "(K, OC, C)", "(N, OL, OC)", "(L,)"};
+    if (nd == 2) return {"(N, H, W, C)", "(KH, KW, OC, C)", "(N, OH, OW, OC)", "(H, W)"};
+    return {"(N, D, H, W, C)", "(KD, KH, KW, OC, C)", "(N, OD, OH, OW, OC)", "(D, H, W)"};
+}
+
+// One axis of a transposed convolution: its output size and the padding BEFORE it of the matching
+// convolution (input position i, tap t land on output i·stride - before + t·dilation). op < 0: no
+// output_padding.
+void transpose_axis_geometry(int64_t in, int64_t k, int64_t stride, int64_t dil, Padding pad, int64_t op,
+                             int64_t* out, int64_t* before) {
+    const int64_t ke = dil * (k - 1) + 1;
+    if (op < 0)
+        *out = pad == Padding::Valid ? in * stride + std::max<int64_t>(ke - stride, 0) : in * stride;
+    else
+        *out = (in - 1) * stride + ke - 2 * (pad == Padding::Same ? ke / 2 : 0) + op;
+    if (pad == Padding::Valid) {
+        *before = 0;
+    } else {
+        const int64_t pad_len = op < 0 ? stride + ke - 2 : ke + ke % 2 - 2 + op;
+        *before = ke - 1 - std::min(pad_len / 2 + pad_len % 2, ke - 1);
+    }
+}
 
 struct ConvArgs {
     FloatArray x, w;
-    ConvShape s;
+    ConvShape s;  // for a transposed convolution, its convolution's: s.in = y's spatial dims, s.out = x's
     std::vector<int64_t> y_dims;
+    int64_t bias_len;  // the output channels
 };
 
 ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle strides_obj, py::handle padding,
-                   py::handle dilation_obj, const char* op) {
-    const Layouts L = layouts(nd);
-    ConvArgs a{float_input(x_obj, op, "x"), float_input(w_obj, op, "w"), ConvShape{}, {}};
+                   py::handle dilation_obj, const char* op, ConvKind kind = ConvKind::Conv,
+                   py::handle output_padding_obj = py::none()) {
+    const bool transpose = kind == ConvKind::Transpose;
+    const Layouts L = conv_layouts(nd, kind);
+    ConvArgs a{float_input(x_obj, op, "x"), float_input(w_obj, op, "w"), ConvShape{}, {}, 0};
     require_ndim(a.x, nd + 2, op, "x", L.x);
     require_ndim(a.w, nd + 2, op, "w", L.w);
     require_nonempty(a.x, op, "x", L.x);
     const std::vector<int64_t> strides = positive_ints(strides_obj, nd, op, "strides");
     const std::vector<int64_t> dilation = positive_ints(dilation_obj, nd, op, "dilation_rate");
-    const Padding pad = parse_padding(padding, nd, true, op);
+    const Padding pad = parse_padding(padding, nd, !transpose, op);
+    const bool has_op = transpose && !output_padding_obj.is_none();
+    const std::vector<int64_t> out_pad =
+        has_op ? geometry_ints(output_padding_obj, nd, op, "output_padding", 0) : std::vector<int64_t>((size_t)nd, -1);
     const int64_t C = a.x.shape(nd + 1);
+    const int c_axis = transpose ? nd + 1 : nd, oc_axis = transpose ? nd : nd + 1;  // w's channel axes
     for (int i = 0; i < nd; i++)
         if (a.w.shape(i) < 1)
             fail_value(std::string(op) + ": kernel sizes must be positive; w must be " + L.w +
                        ". Received: w.shape=" + shape_str(a.w));
-    require_dim(a.w, nd, C, op, "w", L.w, "C");
-    if (a.w.shape(nd + 1) < 1)
+    require_dim(a.w, c_axis, C, op, "w", L.w, "C");
+    if (a.w.shape(oc_axis) < 1)
         fail_value(std::string(op) + ": the number of filters OC must be positive; w must be " + L.w +
                    ". Received: w.shape=" + shape_str(a.w));
     const bool strided = std::any_of(strides.begin(), strides.end(), [](int64_t v) { return v > 1; });
@@ -150,76 +192,107 @@ ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle stride
     if (strided && dilated)
         fail_value(std::string(op) + ": strides > 1 are not supported together with dilation_rate > 1. Received: "
                    "strides=" + ints_str(strides) + ", dilation_rate=" + ints_str(dilation));
+    for (int i = 0; i < nd; i++)
+        if (has_op && out_pad[(size_t)i] >= strides[(size_t)i])
+            fail_value(std::string(op) + ": output_padding must be lower than the stride along each axis. Received: "
+                       "output_padding=" + py::repr(output_padding_obj).cast<std::string>() +
+                       ", strides=" + ints_str(strides));
 
     ConvShape& s = a.s;
     s.N = a.x.shape(0);
-    s.C = C;
-    s.OC = a.w.shape(nd + 1);
+    a.bias_len = a.w.shape(oc_axis);
+    s.C = transpose ? a.bias_len : C;  // the convolution's input channels
+    s.OC = transpose ? C : a.bias_len;
     a.y_dims = {s.N};
     bool empty = false;
     for (int i = 0; i < nd; i++) {
         const int slot = 3 - nd + i;  // 1-D and 2-D fill the trailing axes
-        s.in[slot] = a.x.shape(1 + i);
+        const int64_t in = a.x.shape(1 + i);
         s.k[slot] = a.w.shape(i);
         s.stride[slot] = strides[(size_t)i];
         s.dilation[slot] = dilation[(size_t)i];
-        axis_geometry(s.in[slot], s.k[slot], s.stride[slot], s.dilation[slot], pad, &s.out[slot], &s.pad[slot]);
-        empty = empty || s.out[slot] <= 0;
-        a.y_dims.push_back(s.out[slot]);
+        int64_t out;
+        if (!transpose) {
+            s.in[slot] = in;
+            axis_geometry(in, s.k[slot], s.stride[slot], s.dilation[slot], pad, &out, &s.pad[slot]);
+            s.out[slot] = out;
+        } else {
+            // in·stride must not overflow int64: stride is below 2**31
+            if (in > kMaxGeometry)
+                fail_value(std::string(op) + ": x is too large along a spatial axis for a transposed convolution. "
+                           "Received: x.shape=" + shape_str(a.x));
+            s.out[slot] = in;
+            transpose_axis_geometry(in, s.k[slot], s.stride[slot], s.dilation[slot], pad, out_pad[(size_t)i], &out,
+                                    &s.pad[slot]);
+            s.in[slot] = out;
+        }
+        empty = empty || out <= 0;
+        a.y_dims.push_back(out);
     }
-    a.y_dims.push_back(s.OC);
+    a.y_dims.push_back(a.bias_len);
     if (empty)
         fail_value(std::string(op) + ": Computed output size would be zero or negative. Received: x.shape=" +
                    shape_str(a.x) + ", w.shape=" + shape_str(a.w) + ", strides=" + ints_str(strides) +
-                   ", padding=" + py::repr(padding).cast<std::string>() + ", dilation_rate=" + ints_str(dilation));
+                   ", padding=" + py::repr(padding).cast<std::string>() +
+                   (transpose ? ", output_padding=" + py::repr(output_padding_obj).cast<std::string>() : "") +
+                   ", dilation_rate=" + ints_str(dilation));
     checked_numel(a.y_dims, op, "y");
     return a;
 }
 
 py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::handle w_obj, py::handle b_obj,
                                   py::handle strides, py::handle padding, py::handle dilation,
-                                  py::handle activation, py::object alpha) {
+                                  py::handle activation, py::object alpha, ConvKind kind = ConvKind::Conv,
+                                  py::handle output_padding = py::none()) {
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
-    ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
-    const OptionalArray b = bias_input(b_obj, a.s.OC, op);
+    ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op, kind, output_padding);
+    const OptionalArray b = bias_input(b_obj, a.bias_len, op);
     auto y = new_float_array(a.y_dims, op, "y");
     const float *X = a.x.data(), *W = a.w.data(), *B = b.ptr;
     float* Y = y.mutable_data();
     {
         py::gil_scoped_release release;
-        conv_forward(Y, X, W, B, a.s, act, al);
+        if (kind == ConvKind::Conv)
+            conv_forward(Y, X, W, B, a.s, act, al);
+        else
+            conv_transpose_forward(Y, X, W, B, a.s, act, al);
     }
     return y;
 }
 
 py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle x_obj, py::handle w_obj,
                           py::handle y_obj, py::handle strides, py::handle padding, py::handle dilation,
-                          py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj) {
+                          py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj,
+                          ConvKind kind = ConvKind::Conv, py::handle output_padding = py::none()) {
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
-    ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
-    const Layouts L = layouts(nd);
+    ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op, kind, output_padding);
+    const Layouts L = conv_layouts(nd, kind);
     FloatArray dy = float_input(dy_obj, op, "dy"), y;
     const bool has_y = !y_obj.is_none();
     if (has_y) y = float_input(y_obj, op, "y");
     if (!has_y && act != Act::Linear)
         fail_value(std::string(op) + ": y (the forward output) is needed for activation='" +
                    activation_name(act) + "'. Received: y=None");
+    const char* geometry = kind == ConvKind::Conv ? "x, w, strides, padding and dilation_rate"
+                                                  : "x, w, strides, padding, output_padding and dilation_rate";
     for (auto [arr, name] : {std::pair<FloatArray*, const char*>{&dy, "dy"}, {&y, "y"}}) {
         if (arr == &y && !has_y) continue;
         if (dims_of(*arr) != a.y_dims)
             fail_value(std::string(op) + ": " + name + " must be " + L.y + " = " + shape_str(a.y_dims) +
-                       " to match x, w, strides, padding and dilation_rate. Received: " + name + ".shape=" +
-                       shape_str(*arr));
+                       " to match " + geometry + ". Received: " + name + ".shape=" + shape_str(*arr));
     }
-    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, /*zeroed=*/true, op);
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.bias_len, need_dx, use_bias, /*zeroed=*/true, op);
     const float *DY = dy.data(), *Y = has_y ? y.data() : nullptr, *X = a.x.data(), *W = a.w.data();
     {
         py::gil_scoped_release release;
-        conv_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
+        if (kind == ConvKind::Conv)
+            conv_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
+        else
+            conv_transpose_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
     }
     return g.as_tuple();
 }
@@ -655,6 +728,36 @@ void register_conv(py::module_& m) {
             },
             py::arg("dy"), py::arg("x_shape"), py::kw_only(), py::arg("pool_size"), py::arg("strides") = py::none(),
             py::arg("padding") = "valid", "dx of average pooling.");
+    }
+    static const char* ctf[] = {"conv1d_transpose_forward", "conv2d_transpose_forward", "conv3d_transpose_forward"};
+    static const char* ctb[] = {"conv1d_transpose_backward", "conv2d_transpose_backward", "conv3d_transpose_backward"};
+    for (int nd = 1; nd <= 3; nd++) {
+        const char *f = ctf[nd - 1], *b = ctb[nd - 1];
+        const py::object ones = unit_default(nd);
+        m.def(
+            f,
+            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, py::handle padding,
+                    py::handle output_padding, py::handle dilation_rate, py::handle activation, py::object alpha) {
+                return conv_forward_b(nd, f, x, w, bias, strides, padding, dilation_rate, activation, alpha,
+                                      ConvKind::Transpose, output_padding);
+            },
+            py::arg("x"), py::arg("w"), py::arg("b") = py::none(), py::kw_only(), py::arg("strides") = ones,
+            py::arg("padding") = "valid", py::arg("output_padding") = py::none(), py::arg("dilation_rate") = ones,
+            py::arg("activation") = "linear", py::arg("alpha") = py::none(),
+            "y = activation(conv_transpose(x, w) + b), w (kernel..., OC, C) as Keras's Conv*DTranspose.");
+        m.def(
+            b,
+            [nd, b](py::handle dy, py::handle x, py::handle w, py::handle y, py::handle strides, py::handle padding,
+                    py::handle output_padding, py::handle dilation_rate, py::handle activation, py::object alpha,
+                    py::handle use_bias, py::handle need_dx) {
+                return conv_backward_b(nd, b, dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
+                                       use_bias, need_dx, ConvKind::Transpose, output_padding);
+            },
+            py::arg("dy"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::kw_only(),
+            py::arg("strides") = ones, py::arg("padding") = "valid", py::arg("output_padding") = py::none(),
+            py::arg("dilation_rate") = ones, py::arg("activation") = "linear", py::arg("alpha") = py::none(),
+            py::arg("use_bias") = true, py::arg("need_dx") = true,
+            "(dx, dw, db) of the transposed convolution; dx None unless need_dx, db None unless use_bias.");
     }
     static const char* cmf[] = {"conv1d_maxpool_forward", "conv2d_maxpool_forward", "conv3d_maxpool_forward"};
     static const char* cmb[] = {"conv1d_maxpool_backward", "conv2d_maxpool_backward", "conv3d_maxpool_backward"};

@@ -257,6 +257,61 @@ def conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dil
                                    activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
 
 
+# Transposed convolution (Keras's Conv1DTranspose/Conv2DTranspose/Conv3DTranspose), the adjoint of
+# the convolution: x (N, *in, C), w (*kernel_size, OC, C) -- Keras's transposed layout, output
+# channels before input channels -- y (N, *out, OC). Output sizes are Keras's: "valid" gives
+# in·stride + max(k_eff - stride, 0), "same" gives in·stride; ``output_padding`` (each < the stride)
+# sets (in - 1)·stride + k_eff - 2·pad + output_padding instead, pad = k_eff // 2 for "same", 0 for "valid".
+
+
+def conv1d_transpose_forward(x, w, b=None, *, strides=1, padding="valid", output_padding=None, dilation_rate=1,
+                             activation="linear", alpha=None):
+    """1-D transposed convolution: x (N, L, C), w (K, OC, C) -> y (N, OL, OC), bias and activation fused."""
+    return _impl().conv1d_transpose_forward(x, w, b, strides=strides, padding=padding, output_padding=output_padding,
+                                            dilation_rate=dilation_rate, activation=activation, alpha=alpha)
+
+
+def conv2d_transpose_forward(x, w, b=None, *, strides=(1, 1), padding="valid", output_padding=None,
+                             dilation_rate=(1, 1), activation="linear", alpha=None):
+    """2-D transposed convolution: x (N, H, W, C), w (KH, KW, OC, C) -> y (N, OH, OW, OC).
+
+    ``padding``: "valid" or "same"; strides > 1 cannot be combined with dilation > 1 (as in Keras).
+    """
+    return _impl().conv2d_transpose_forward(x, w, b, strides=strides, padding=padding, output_padding=output_padding,
+                                            dilation_rate=dilation_rate, activation=activation, alpha=alpha)
+
+
+def conv3d_transpose_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", output_padding=None,
+                             dilation_rate=(1, 1, 1), activation="linear", alpha=None):
+    """3-D transposed convolution: x (N, D, H, W, C), w (KD, KH, KW, OC, C) -> y (N, OD, OH, OW, OC)."""
+    return _impl().conv3d_transpose_forward(x, w, b, strides=strides, padding=padding, output_padding=output_padding,
+                                            dilation_rate=dilation_rate, activation=activation, alpha=alpha)
+
+
+def conv1d_transpose_backward(dy, x, w, y=None, *, strides=1, padding="valid", output_padding=None, dilation_rate=1,
+                              activation="linear", alpha=None, use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv1d_transpose_forward`, as `conv1d_backward` returns them."""
+    return _impl().conv1d_transpose_backward(dy, x, w, y, strides=strides, padding=padding,
+                                             output_padding=output_padding, dilation_rate=dilation_rate,
+                                             activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv2d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", output_padding=None,
+                              dilation_rate=(1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv2d_transpose_forward`."""
+    return _impl().conv2d_transpose_backward(dy, x, w, y, strides=strides, padding=padding,
+                                             output_padding=output_padding, dilation_rate=dilation_rate,
+                                             activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+
+
+def conv3d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", output_padding=None,
+                              dilation_rate=(1, 1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True):
+    """Gradients ``(dx, dw, db)`` of `conv3d_transpose_forward`."""
+    return _impl().conv3d_transpose_backward(dy, x, w, y, strides=strides, padding=padding,
+                                             output_padding=output_padding, dilation_rate=dilation_rate,
+                                             activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+
+
 def maxpool1d_forward(x, *, pool_size, strides=None, padding="valid"):
     """Max pooling of x (N, L, C). Returns ``(y, argmax)``; ``strides`` defaults to ``pool_size``.
 

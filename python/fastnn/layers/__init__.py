@@ -9,7 +9,8 @@ from .base import Input, InputLayer, InputSpec, KerasTensor, Layer, register_lay
 from .core import ELU, Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Softmax
 from .merging import Add, Average, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization
-from .conv import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
+from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D,
+                   Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D,
                       GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D,
@@ -67,6 +68,11 @@ __all__ = [
     "Convolution1D",
     "Convolution2D",
     "Convolution3D",
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "Conv3DTranspose",
+    "Convolution2DTranspose",
+    "Convolution3DTranspose",
     "MaxPooling1D",
     "MaxPooling2D",
     "MaxPooling3D",

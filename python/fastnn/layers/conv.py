@@ -1,9 +1,10 @@
-"""fastnn.layers.conv — Conv1D, Conv2D, Conv3D (channels-last, Keras's arguments and defaults).
+"""fastnn.layers.conv — Conv1D/2D/3D and Conv1DTranspose/2DTranspose/3DTranspose (channels-last,
+Keras's arguments and defaults).
 
-Every computation goes through ``ops.conv{1,2,3}d_forward/backward``: the bias add and the
-activation are fused into the convolution, and the kernel is stored in Keras's layout
-``(*kernel_size, in_channels, filters)``, so ``get_weights``/``set_weights`` exchange weights
-with Keras unchanged.
+Every computation goes through ``ops.conv{1,2,3}d[_transpose]_forward/backward``: the bias add and
+the activation are fused into the convolution, and the kernels are stored in Keras's layouts,
+``(*kernel_size, in_channels, filters)`` and for the transposed ones ``(*kernel_size, filters,
+in_channels)``, so ``get_weights``/``set_weights`` exchange weights with Keras unchanged.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from .. import activations, initializers, ops, regularizers
 from .base import InputSpec, Layer, _positive_int, register_layer
 
 
-def normalize_tuple(value, n, name, cls):
-    """An int or a sequence of ``n`` ints, each positive, as an ``n``-tuple (Keras's rule)."""
+def normalize_tuple(value, n, name, cls, least=1):
+    """An int or a sequence of ``n`` ints, each >= ``least`` (positive by default), as an ``n``-tuple
+    (Keras's rule)."""
     def as_int(v):
         if isinstance(v, (bool, np.bool_)):
             raise TypeError
@@ -33,8 +35,9 @@ def normalize_tuple(value, n, name, cls):
     if out is None or len(out) != n:
         raise ValueError(f"{cls}: the `{name}` argument must be a tuple of {n} integers (or an int). "
                          f"Received: {name}={value!r}")
-    if any(v <= 0 for v in out):
-        raise ValueError(f"{cls}: the `{name}` argument must be a tuple of {n} positive integers. "
+    if any(v < least for v in out):
+        kind = "positive" if least == 1 else "non-negative"
+        raise ValueError(f"{cls}: the `{name}` argument must be a tuple of {n} {kind} integers. "
                          f"Received: {name}={value!r}")
     return out
 
@@ -64,25 +67,25 @@ def output_length(size, k, stride, dilation, padding):
     return (size - 1) // stride + 1  # 'same' and 'causal'
 
 
-class _Conv(Layer):
-    """The N-D convolution behind Conv1D/2D/3D (``rank`` spatial axes)."""
+class _BaseConv(Layer):
+    """What Conv*D and Conv*DTranspose share: arguments, weights, the forward/backward calls.
+    ``rank`` spatial axes; ``_op`` names the ops (``conv{rank}d`` + ``_op_suffix``)."""
 
     rank = 2
+    _paddings = ("valid", "same")
+    _op_suffix = ""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
-                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                 kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer,
+                 kernel_constraint, bias_constraint, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls, n = type(self).__name__, self.rank
         self.filters = _positive_int(filters, "filters")
         self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", cls)
         self.strides = normalize_tuple(strides, n, "strides", cls)
         self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", cls)
-        self.padding = normalize_padding(padding, ("valid", "same", "causal") if n == 1 else ("valid", "same"), cls)
+        self.padding = normalize_padding(padding, self._paddings, cls)
         self.data_format = check_data_format(data_format, cls)
-        if groups != 1:
-            raise ValueError(f"{cls}: grouped convolution is not supported (groups=1 only). Received: groups={groups!r}")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{cls}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                              f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
@@ -105,8 +108,8 @@ class _Conv(Layer):
             raise ValueError(f"{type(self).__name__}: the channel dimension of the inputs should be defined. "
                              f"Full input shape received: {tuple(input_shape)}")
         self.compute_output_shape(input_shape)  # fails early if the output would be empty
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters), self.kernel_initializer,
-                                      self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", self.kernel_size + self._kernel_channels(channels),
+                                      self.kernel_initializer, self.kernel_regularizer)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
@@ -116,17 +119,57 @@ class _Conv(Layer):
         return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
 
     def call(self, inputs, training=False):
-        forward = getattr(ops, f"conv{self.rank}d_forward")
+        forward = getattr(ops, f"conv{self.rank}d{self._op_suffix}_forward")
         y = forward(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha, **self._geometry())
         self._x, self._y = inputs, y
         return y
 
     def backward(self, dy):
-        backward = getattr(ops, f"conv{self.rank}d_backward")
+        backward = getattr(ops, f"conv{self.rank}d{self._op_suffix}_backward")
         dx, dw, db = backward(dy, self._x, self.kernel, self._y, activation=self._act, alpha=self._alpha,
                               use_bias=self.use_bias, need_dx=self._need_input_grad, **self._geometry())
         self._gradients = [dw, db] if self.use_bias else [dw]
         return dx
+
+    def _output_size_error(self, input_shape):
+        return ValueError(f"Computed output size would be zero or negative. Received `inputs shape="
+                          f"{tuple(input_shape)}`, `kernel shape={self.kernel_size}`, `strides={self.strides}`, "
+                          f"`padding={self.padding!r}`, `dilation_rate={self.dilation_rate}`.")
+
+    def get_config(self):
+        config = {
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "activation": self._act,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+        return {**super().get_config(), **config}
+
+
+class _Conv(_BaseConv):
+    """The N-D convolution behind Conv1D/2D/3D."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        if groups != 1:
+            raise ValueError(f"{type(self).__name__}: grouped convolution is not supported (groups=1 only). "
+                             f"Received: groups={groups!r}")
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                         activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
+
+    def _kernel_channels(self, channels):
+        return (channels, self.filters)
 
     # A model fuses this layer with a max pooling that alone consumes its output (models.py):
     # one op for both, so the full-size output and its gradient stay in cache-sized tiles.
@@ -157,28 +200,11 @@ class _Conv(Layer):
         out = tuple(output_length(s, k, st, d, self.padding)
                     for s, k, st, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
         if any(o is not None and o <= 0 for o in out):
-            raise ValueError(f"Computed output size would be zero or negative. Received `inputs shape="
-                             f"{tuple(input_shape)}`, `kernel shape={self.kernel_size}`, `strides={self.strides}`, "
-                             f"`padding={self.padding!r}`, `dilation_rate={self.dilation_rate}`.")
+            raise self._output_size_error(input_shape)
         return (input_shape[0],) + out + (self.filters,)
 
     def get_config(self):
-        config = {
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
-            "groups": 1,
-            "activation": self._act,
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "groups": 1}
 
 
 @register_layer
@@ -198,6 +224,7 @@ class Conv1D(_Conv):
     """
 
     rank = 1
+    _paddings = ("valid", "same", "causal")
 
 
 @register_layer
@@ -234,5 +261,108 @@ class Conv3D(_Conv):
     rank = 3
 
 
+def transpose_output_length(size, k, stride, dilation, padding, output_padding):
+    """Keras's output size of a transposed convolution along one axis (deconv_output_length)."""
+    if size is None:
+        return None
+    ke = dilation * (k - 1) + 1
+    if output_padding is None:
+        return size * stride + (max(ke - stride, 0) if padding == "valid" else 0)
+    pad = ke // 2 if padding == "same" else 0
+    return (size - 1) * stride + ke - 2 * pad + output_padding
+
+
+class _ConvTranspose(_BaseConv):
+    """The N-D transposed convolution behind Conv1DTranspose/2DTranspose/3DTranspose: the adjoint of
+    the convolution with the same kernel, so each input pixel adds its kernel-sized, stride-spaced
+    footprint into the (larger) output, as in the decoders of autoencoders and GAN generators."""
+
+    _op_suffix = "_transpose"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                         activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
+        cls = type(self).__name__
+        if output_padding is None:
+            self.output_padding = None
+        else:
+            padding_tuple = normalize_tuple(output_padding, self.rank, "output_padding", cls, least=0)
+            if any(p >= s for p, s in zip(padding_tuple, self.strides)):
+                raise ValueError(f"{cls}: the `output_padding` must be lower than the stride along each axis. "
+                                 f"Received: output_padding={output_padding!r}, strides={self.strides}")
+            self.output_padding = padding_tuple
+
+    def _kernel_channels(self, channels):
+        return (self.filters, channels)  # Keras's transposed layout: output channels first
+
+    def _geometry(self):
+        return dict(output_padding=self.output_padding, **super()._geometry())
+
+    def compute_output_shape(self, input_shape):
+        spatial = tuple(input_shape[1:-1])
+        pads = self.output_padding or (None,) * self.rank
+        out = tuple(transpose_output_length(s, k, st, d, self.padding, p)
+                    for s, k, st, d, p in zip(spatial, self.kernel_size, self.strides, self.dilation_rate, pads))
+        if any(o is not None and o <= 0 for o in out):
+            raise self._output_size_error(input_shape)
+        return (input_shape[0],) + out + (self.filters,)
+
+    def get_config(self):
+        pads = None if self.output_padding is None else list(self.output_padding)
+        return {**super().get_config(), "output_padding": pads}
+
+
+@register_layer
+class Conv1DTranspose(_ConvTranspose):
+    """1-D transposed convolution ("deconvolution") over sequences.
+
+    Args: as `Conv2DTranspose`, with 1-tuples. Input shape: ``(batch, steps, channels)``. Output:
+    ``(batch, new_steps, filters)``. Weights: ``kernel`` (kernel_size, filters, channels), ``bias``.
+    """
+
+    rank = 1
+
+
+@register_layer
+class Conv2DTranspose(_ConvTranspose):
+    """2-D transposed convolution ("deconvolution"): upsamples images, e.g. an autoencoder's decoder
+    or a DCGAN generator, ``Conv2DTranspose(64, 5, strides=2, padding="same")`` doubling H and W.
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or a 2-tuple ``(KH, KW)``.
+        strides: default ``(1, 1)``. padding: ``"valid"`` (default; output size
+            ``size·stride + max(k - stride, 0)``) or ``"same"`` (output size ``size·stride``).
+        output_padding: None (default: the sizes above) or an int / 2-tuple, each lower than the
+            stride: the output size becomes ``(size - 1)·stride + k - 2·pad + output_padding`` with
+            pad = k // 2 for "same" and 0 for "valid" (k dilated).
+        dilation_rate: default ``(1, 1)`` (strides > 1 cannot be combined with dilation > 1).
+        activation, use_bias, kernel_initializer (``"glorot_uniform"``), bias_initializer
+        (``"zeros"``), kernel_regularizer, bias_regularizer, activity_regularizer: as in Keras.
+
+    Input shape: ``(batch, rows, cols, channels)``. Output: ``(batch, new_rows, new_cols, filters)``.
+    Weights: ``kernel`` (KH, KW, filters, channels) -- Keras's transposed layout -- and ``bias``
+    (filters,), so ``Conv2DTranspose(32, 3)`` on 64 channels has 3·3·32·64 + 32 = 18,464 parameters.
+    """
+
+    rank = 2
+
+
+@register_layer
+class Conv3DTranspose(_ConvTranspose):
+    """3-D transposed convolution over volumes. Args: as `Conv2DTranspose`, with 3-tuples.
+
+    Input shape: ``(batch, depth, rows, cols, channels)``. Output: ``(batch, d', r', c', filters)``.
+    Weights: ``kernel`` (KD, KH, KW, filters, channels), ``bias`` (filters,).
+    """
+
+    rank = 3
+
+
 # tf.keras aliases
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution2DTranspose, Convolution3DTranspose = Conv2DTranspose, Conv3DTranspose

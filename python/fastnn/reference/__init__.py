@@ -21,6 +21,12 @@ from .conv import (
     conv2d_forward,
     conv3d_backward,
     conv3d_forward,
+    conv1d_transpose_backward,
+    conv1d_transpose_forward,
+    conv2d_transpose_backward,
+    conv2d_transpose_forward,
+    conv3d_transpose_backward,
+    conv3d_transpose_forward,
 )
 from .pool import (
     avgpool1d_backward,
@@ -55,12 +61,14 @@ __all__ = [
     "activation_backward", "activation_forward", "adagrad_update", "adam_update", "avgpool1d_backward",
     "avgpool1d_forward", "avgpool2d_backward", "avgpool2d_forward", "avgpool3d_backward", "avgpool3d_forward",
     "batchnorm_backward", "batchnorm_forward", "conv1d_backward", "conv1d_forward", "conv1d_maxpool_backward",
-    "conv1d_maxpool_forward", "conv2d_backward", "conv2d_forward", "conv2d_maxpool_backward",
-    "conv2d_maxpool_forward", "conv3d_backward", "conv3d_forward", "conv3d_maxpool_backward",
-    "conv3d_maxpool_forward", "crossentropy_logits_backward", "dense_backward", "dense_forward",
-    "dropout_backward", "dropout_forward", "gemm", "global_avgpool_backward", "global_avgpool_forward",
-    "global_maxpool_backward", "global_maxpool_forward", "gru_backward", "gru_forward", "loss_backward",
-    "loss_forward", "lstm_backward", "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward",
-    "maxpool2d_backward", "maxpool2d_forward", "maxpool3d_backward", "maxpool3d_forward", "rmsprop_update",
-    "sgd_update", "simple_rnn_backward", "simple_rnn_forward"
+    "conv1d_maxpool_forward", "conv1d_transpose_backward", "conv1d_transpose_forward", "conv2d_backward",
+    "conv2d_forward", "conv2d_maxpool_backward", "conv2d_maxpool_forward", "conv2d_transpose_backward",
+    "conv2d_transpose_forward", "conv3d_backward", "conv3d_forward", "conv3d_maxpool_backward",
+    "conv3d_maxpool_forward", "conv3d_transpose_backward", "conv3d_transpose_forward",
+    "crossentropy_logits_backward", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
+    "gemm", "global_avgpool_backward", "global_avgpool_forward", "global_maxpool_backward",
+    "global_maxpool_forward", "gru_backward", "gru_forward", "loss_backward", "loss_forward", "lstm_backward",
+    "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward", "maxpool2d_backward",
+    "maxpool2d_forward", "maxpool3d_backward", "maxpool3d_forward", "rmsprop_update", "sgd_update",
+    "simple_rnn_backward", "simple_rnn_forward"
 ]

@@ -5,6 +5,9 @@ tap (C values per tap, zeros in the padding). Each tap is one strided slice of t
 input, so the whole reference is a handful of NumPy slices and one matrix product. The geometry
 (Keras's output sizes, 'same' padding with the extra pixel after, 'causal' for 1-D) is shared
 with the pooling reference.
+
+The transposed convolution (Keras's Conv*DTranspose, the adjoint of a strided convolution) is at the
+end, computed directly by scatter-adding each tap's product into a strided slice of the output.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ _LAYOUTS = {
     2: ("(N, H, W, C)", "(KH, KW, C, OC)", "(N, OH, OW, OC)"),
     3: ("(N, D, H, W, C)", "(KD, KH, KW, C, OC)", "(N, OD, OH, OW, OC)"),
 }
+_T_LAYOUTS = {  # transposed: w is (*kernel_size, OC, C)
+    1: ("(N, L, C)", "(K, OC, C)", "(N, OL, OC)"),
+    2: ("(N, H, W, C)", "(KH, KW, OC, C)", "(N, OH, OW, OC)"),
+    3: ("(N, D, H, W, C)", "(KD, KH, KW, OC, C)", "(N, OD, OH, OW, OC)"),
+}
 
 
 def _is_int(v):
@@ -34,8 +42,8 @@ def _is_int(v):
     return True
 
 
-def positive_ints(value, nd, op, arg):
-    """An int or a sequence of ``nd`` ints, each >= 1, as a tuple (Keras accepts both)."""
+def geometry_ints(value, nd, op, arg, least=1):
+    """An int or a sequence of ``nd`` ints, each >= ``least``, as a tuple (Keras accepts both)."""
     expected = f"{op}: {arg} must be an int or a tuple of {nd} ints. Received: {arg}={value!r}"
     if _is_int(value) and np.ndim(value) == 0:
         out = (operator.index(value),) * nd
@@ -47,9 +55,14 @@ def positive_ints(value, nd, op, arg):
         out = tuple(operator.index(v) for v in value)
     else:
         raise TypeError(expected)
-    if any(v < 1 or v >= 2**31 for v in out):  # the C++ bound: geometry products stay in int64
-        raise ValueError(f"{op}: {arg} must be positive and below 2**31. Received: {arg}={value!r}")
+    if any(v < least or v >= 2**31 for v in out):  # the C++ bound: geometry products stay in int64
+        kind = "positive" if least > 0 else "non-negative"
+        raise ValueError(f"{op}: {arg} must be {kind} and below 2**31. Received: {arg}={value!r}")
     return out
+
+
+def positive_ints(value, nd, op, arg):
+    return geometry_ints(value, nd, op, arg, least=1)
 
 
 def parse_padding(padding, nd, op, causal_ok, arg="padding"):
@@ -102,10 +115,11 @@ def _pad_and_slices(x, out, pads, k, strides, dilation, pad_value=0.0):
 
 
 class _Conv:
-    """The checked arguments and geometry of one convolution call."""
+    """The checked arguments and geometry of one convolution call (or, with ``transpose``, of one
+    transposed convolution: w (*k, OC, C), Keras's output sizes and ``output_padding``)."""
 
-    def __init__(self, nd, x, w, strides, padding, dilation_rate, dtype, op):
-        lx, lw, ly = _LAYOUTS[nd]
+    def __init__(self, nd, x, w, strides, padding, dilation_rate, dtype, op, transpose=False, output_padding=None):
+        lx, lw, ly = (_T_LAYOUTS if transpose else _LAYOUTS)[nd]
         self.layout_y = ly
         x = as_float(x, dtype, op, "x")
         w = as_float(w, dtype, op, "w")
@@ -114,28 +128,53 @@ class _Conv:
         require_nonempty(x.shape, op, "x", lx)
         strides = positive_ints(strides, nd, op, "strides")
         dilation = positive_ints(dilation_rate, nd, op, "dilation_rate")
-        pad_mode = parse_padding(padding, nd, op, causal_ok=True)
+        pad_mode = parse_padding(padding, nd, op, causal_ok=not transpose)
+        out_pad = output_paddings(output_padding, nd, strides, op) if transpose else None
         C = x.shape[-1]
+        c_axis, oc_axis = (nd + 1, nd) if transpose else (nd, nd + 1)  # w's channel axes
         if any(d < 1 for d in w.shape[:nd]):
             raise ValueError(f"{op}: kernel sizes must be positive; w must be {lw}. Received: w.shape={w.shape}")
-        if w.shape[nd] != C:
+        if w.shape[c_axis] != C:
             raise ValueError(f"{op}: w must be {lw} with C={C}. Received: w.shape={w.shape}")
-        if w.shape[nd + 1] < 1:
+        if w.shape[oc_axis] < 1:
             raise ValueError(f"{op}: the number of filters OC must be positive; w must be {lw}. "
                              f"Received: w.shape={w.shape}")
         if any(s > 1 for s in strides) and any(d > 1 for d in dilation):
             raise ValueError(f"{op}: strides > 1 are not supported together with dilation_rate > 1. "
                              f"Received: strides={strides}, dilation_rate={dilation}")
-        geo = [axis_geometry(x.shape[1 + a], w.shape[a], strides[a], dilation[a], pad_mode) for a in range(nd)]
+        if transpose:
+            geo = [transpose_axis_geometry(x.shape[1 + a], w.shape[a], strides[a], dilation[a], pad_mode,
+                                           None if out_pad is None else out_pad[a]) for a in range(nd)]
+        else:
+            geo = [axis_geometry(x.shape[1 + a], w.shape[a], strides[a], dilation[a], pad_mode) for a in range(nd)]
         self.out = tuple(g[0] for g in geo)
         self.pads = tuple(g[1] for g in geo)
         if any(o <= 0 for o in self.out):
+            extra = f"output_padding={output_padding!r}, " if transpose else ""
             raise ValueError(f"{op}: Computed output size would be zero or negative. Received: x.shape={x.shape}, "
-                             f"w.shape={w.shape}, strides={strides}, padding={padding!r}, "
+                             f"w.shape={w.shape}, strides={strides}, padding={padding!r}, {extra}"
                              f"dilation_rate={dilation}")
         self.x, self.w, self.nd = x, w, nd
         self.strides, self.dilation = strides, dilation
-        self.y_shape = (x.shape[0], *self.out, w.shape[-1])
+        self.y_shape = (x.shape[0], *self.out, w.shape[oc_axis])
+        self.geometry_args = ("x, w, strides, padding, output_padding and dilation_rate" if transpose
+                              else "x, w, strides, padding and dilation_rate")
+
+    def output_grad(self, dy, y, activation, alpha, op):
+        """dz = dy ⊙ act'(y) (N, *out, OC), after checking dy and y (None for linear) against the output."""
+        dy = as_float(dy, self.x.dtype, op, "dy")
+        if y is None:
+            if activation != "linear":
+                raise ValueError(f"{op}: y (the forward output) is needed for activation={activation!r}. "
+                                 f"Received: y=None")
+            y = dy
+        else:
+            y = as_float(y, self.x.dtype, op, "y")
+        for arr, name in ((dy, "dy"), (y, "y")):
+            if arr.shape != self.y_shape:
+                raise ValueError(f"{op}: {name} must be {self.layout_y} = {self.y_shape} to match "
+                                 f"{self.geometry_args}. Received: {name}.shape={arr.shape}")
+        return _backward(dy, y, activation, alpha).astype(self.x.dtype, copy=False)
 
     def col(self):
         """im2col: (M, K) with K ordered (taps..., C) like the kernel's rows."""
@@ -177,19 +216,8 @@ def _backward_nd(nd, op, dy, x, w, y, strides, padding, dilation_rate, activatio
     a = check_activation(activation, alpha, op)
     dtype = compute_dtype(dy, x, w, y)
     cv = _Conv(nd, x, w, strides, padding, dilation_rate, dtype, op)
-    dy = as_float(dy, dtype, op, "dy")
-    if y is None:
-        if activation != "linear":
-            raise ValueError(f"{op}: y (the forward output) is needed for activation={activation!r}. Received: y=None")
-        y = dy
-    else:
-        y = as_float(y, dtype, op, "y")
-    for arr, name in ((dy, "dy"), (y, "y")):
-        if arr.shape != cv.y_shape:
-            raise ValueError(f"{op}: {name} must be {cv.layout_y} = {cv.y_shape} to match x, w, strides, padding "
-                             f"and dilation_rate. Received: {name}.shape={arr.shape}")
     OC = cv.w.shape[-1]
-    dz = _backward(dy, y, activation, a).reshape(-1, OC)
+    dz = cv.output_grad(dy, y, activation, a, op).reshape(-1, OC)
     dw = (cv.col().T @ dz).reshape(cv.w.shape)
     db = dz.sum(axis=0) if use_bias else None
     dx = cv.col2im(dz @ cv.w.reshape(-1, OC).T) if need_dx else None
@@ -226,3 +254,145 @@ def conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dil
                     activation="linear", alpha=None, use_bias=True, need_dx=True):
     return _backward_nd(3, "conv3d_backward", dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
                         use_bias, need_dx)
+
+
+# ---- Transposed convolution (Keras's Conv1DTranspose / Conv2DTranspose / Conv3DTranspose) ------
+#
+# The adjoint of a strided convolution, computed directly rather than through the conv reference
+# above (so the two check each other, see tests/test_conv_transpose_reference.py): input pixel i
+# and kernel tap t add x[n, i, :] @ w[t].T into output pixel i*stride - pad_before + t*dilation;
+# whatever lands outside [0, out) is dropped. One tap's contributions form one strided slice of a
+# zero-initialised buffer, so the forward is a loop of (N, *in, C) @ (C, OC) products added into
+# slices, then a crop; the backward reads the same slices.
+
+
+
+def output_paddings(value, nd, strides, op, arg="output_padding"):
+    """None, or an int or a sequence of ``nd`` ints, each in [0, stride) along its axis, as a tuple."""
+    if value is None:
+        return None
+    out = geometry_ints(value, nd, op, arg, least=0)
+    if any(v >= s for v, s in zip(out, strides)):
+        raise ValueError(f"{op}: {arg} must be lower than the stride along each axis. "
+                         f"Received: {arg}={value!r}, strides={strides}")
+    return out
+
+
+def transpose_axis_geometry(size, k, stride, dilation, padding, output_padding):
+    """Keras's transposed-conv output size along one axis (deconv_output_length; <= 0: no output) and
+    pad_before, how far output pixel 0 lies after input pixel 0's first tap (Keras 3's JAX padding
+    rule, which is TensorFlow's conv2d_transpose 'SAME' wherever TF accepts the shapes)."""
+    ke = dilation * (k - 1) + 1
+    if output_padding is None:
+        out = size * stride + (max(ke - stride, 0) if padding == "valid" else 0)
+    else:
+        pad = ke // 2 if padding == "same" else 0
+        out = (size - 1) * stride + ke - 2 * pad + output_padding
+    if padding == "valid":
+        return out, 0
+    pad_len = stride + ke - 2 if output_padding is None else ke + ke % 2 - 2 + output_padding
+    left = min(pad_len // 2 + pad_len % 2, ke - 1)  # JAX's padding before the stride-dilated input
+    return out, ke - 1 - left
+
+
+class _ConvTranspose(_Conv):
+    """The checked arguments and geometry of one transposed-convolution call, and its buffer: every
+    contribution lands in it before the crop to the output."""
+
+    def __init__(self, nd, x, w, strides, padding, output_padding, dilation_rate, dtype, op):
+        super().__init__(nd, x, w, strides, padding, dilation_rate, dtype, op, transpose=True,
+                         output_padding=output_padding)
+        x, w, strides, dilation = self.x, self.w, self.strides, self.dilation
+        # the buffer holds every contribution ((in-1)*stride + ke along an axis) and the cropped output
+        self.buf_shape = (x.shape[0], *(max((x.shape[1 + a] - 1) * strides[a] + dilation[a] * (w.shape[a] - 1) + 1,
+                                            self.pads[a] + self.out[a]) for a in range(nd)), w.shape[nd])
+        self.crop = (slice(None), *(slice(p, p + o) for p, o in zip(self.pads, self.out)), slice(None))
+
+    def taps(self):
+        """For each tap (in w's order): its index into w and the buffer slice its (N, *in, OC) lands in."""
+        nd = self.nd
+        for tap in itertools.product(*(range(k) for k in self.w.shape[:nd])):
+            sl = [slice(None)]
+            for a in range(nd):
+                start = tap[a] * self.dilation[a]
+                sl.append(slice(start, start + (self.x.shape[1 + a] - 1) * self.strides[a] + 1, self.strides[a]))
+            sl.append(slice(None))
+            yield tap, tuple(sl)
+
+
+def _transpose_forward_nd(nd, op, x, w, b, strides, padding, output_padding, dilation_rate, activation, alpha):
+    a = check_activation(activation, alpha, op)
+    dtype = compute_dtype(x, w, b)
+    ct = _ConvTranspose(nd, x, w, strides, padding, output_padding, dilation_rate, dtype, op)
+    OC = ct.y_shape[-1]
+    if b is not None:
+        b = as_float(b, dtype, op, "b")
+        if b.shape != (OC,):
+            raise ValueError(f"{op}: b must be (OC,) with OC={OC}. Received: b.shape={b.shape}")
+    buf = np.zeros(ct.buf_shape, dtype)
+    for tap, sl in ct.taps():
+        buf[sl] += ct.x @ ct.w[tap].T  # one tap's output pixels are distinct: no overlap within a slice
+    z = buf[ct.crop]
+    if b is not None:
+        z = z + b
+    return _forward(z, activation, a).astype(dtype, copy=False)
+
+
+def _transpose_backward_nd(nd, op, dy, x, w, y, strides, padding, output_padding, dilation_rate, activation, alpha,
+                           use_bias, need_dx):
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
+    a = check_activation(activation, alpha, op)
+    dtype = compute_dtype(dy, x, w, y)
+    ct = _ConvTranspose(nd, x, w, strides, padding, output_padding, dilation_rate, dtype, op)
+    OC, C = ct.y_shape[-1], ct.x.shape[-1]
+    dz = ct.output_grad(dy, y, activation, a, op)
+    db = dz.reshape(-1, OC).sum(axis=0) if use_bias else None
+    buf = np.zeros(ct.buf_shape, dtype)
+    buf[ct.crop] = dz  # the dropped contributions get no gradient: zeros around the crop
+    x2 = ct.x.reshape(-1, C)
+    dx = np.zeros_like(ct.x) if need_dx else None
+    dw = np.empty_like(ct.w)
+    for tap, sl in ct.taps():
+        dz_t = buf[sl]  # (N, *in, OC)
+        if need_dx:
+            dx += dz_t @ ct.w[tap]
+        dw[tap] = dz_t.reshape(-1, OC).T @ x2
+    return dx, dw, db
+
+
+def conv1d_transpose_forward(x, w, b=None, *, strides=1, padding="valid", output_padding=None, dilation_rate=1,
+                             activation="linear", alpha=None):
+    return _transpose_forward_nd(1, "conv1d_transpose_forward", x, w, b, strides, padding, output_padding,
+                                 dilation_rate, activation, alpha)
+
+
+def conv2d_transpose_forward(x, w, b=None, *, strides=(1, 1), padding="valid", output_padding=None,
+                             dilation_rate=(1, 1), activation="linear", alpha=None):
+    return _transpose_forward_nd(2, "conv2d_transpose_forward", x, w, b, strides, padding, output_padding,
+                                 dilation_rate, activation, alpha)
+
+
+def conv3d_transpose_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", output_padding=None,
+                             dilation_rate=(1, 1, 1), activation="linear", alpha=None):
+    return _transpose_forward_nd(3, "conv3d_transpose_forward", x, w, b, strides, padding, output_padding,
+                                 dilation_rate, activation, alpha)
+
+
+def conv1d_transpose_backward(dy, x, w, y=None, *, strides=1, padding="valid", output_padding=None, dilation_rate=1,
+                              activation="linear", alpha=None, use_bias=True, need_dx=True):
+    return _transpose_backward_nd(1, "conv1d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
+                                  dilation_rate, activation, alpha, use_bias, need_dx)
+
+
+def conv2d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", output_padding=None,
+                              dilation_rate=(1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True):
+    return _transpose_backward_nd(2, "conv2d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
+                                  dilation_rate, activation, alpha, use_bias, need_dx)
+
+
+def conv3d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", output_padding=None,
+                              dilation_rate=(1, 1, 1), activation="linear", alpha=None, use_bias=True,
+                              need_dx=True):
+    return _transpose_backward_nd(3, "conv3d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
+                                  dilation_rate, activation, alpha, use_bias, need_dx)
