@@ -256,13 +256,12 @@ def test_conv_autoencoder_learns_and_round_trips(tmp_path):
     fastnn.utils.set_random_seed(0)
     inp = Input(shape=(8, 8, 1))
     h = Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
-    h = Flatten()(h)
-    code = Dense(8, activation="relu")(h)
-    h = Dense(4 * 4 * 8, activation="relu")(code)
-    h = Reshape((4, 4, 8))(h)
+    encoder = Model(inp, Dense(8, activation="relu")(Flatten()(h)), name="encoder")
+    code = Input(shape=(8,))
+    h = Reshape((4, 4, 8))(Dense(4 * 4 * 8, activation="relu")(code))
     h = Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(h)
-    out = Conv2DTranspose(1, 3, padding="same", activation="sigmoid")(h)
-    model = Model(inp, out)
+    decoder = Model(code, Conv2DTranspose(1, 3, padding="same", activation="sigmoid")(h), name="decoder")
+    model = Model(inp, decoder(encoder(inp)), name="autoencoder")  # nested, as the notes build it
     model.compile(optimizer="adam", loss="binary_crossentropy")
     history = model.fit(x, x, epochs=40, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]

@@ -453,6 +453,7 @@ def test_frozen_layers_are_not_updated():
     model = mlp(seed=8, bn=True)
     model.layers[0].trainable = False
     model.layers[1].trainable = False  # BatchNormalization: inference mode, stats frozen too
+    model.compile(optimizer="adam", loss="categorical_crossentropy")  # trainable takes effect at compile
     frozen = [w.copy() for w in model.layers[0].weights + model.layers[1].weights]
     others = [w.copy() for w in model.layers[2].weights]
     model.fit(x, onehot, epochs=2, verbose=0)
@@ -465,13 +466,106 @@ def test_frozen_layers_are_not_updated():
 def test_input_gradients_are_skipped_where_nothing_upstream_learns():
     model = Sequential([Flatten(input_shape=(4, 3)), Dense(5), Dense(2)])
     assert [l._need_input_grad for l in model.layers] == [False, False, True]
-    model.compile("sgd", "mse")
     model.layers[1].trainable = False
+    model.compile("sgd", "mse")
     model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
     assert [l._need_input_grad for l in model.layers] == [False, False, False]
     model.layers[1].trainable = True
+    model.compile("sgd", "mse")
     model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
     assert model.layers[2]._need_input_grad
+
+
+def test_trainable_flags_take_effect_at_compile():
+    # Keras: the trainable values at compile time hold until compile is called again
+    x, _, onehot = data(n=40)
+    model = mlp(seed=3)
+    model.layers[0].trainable = False  # after compile: no effect yet
+    before = model.layers[0].kernel.copy()
+    model.fit(x, onehot, epochs=1, verbose=0)
+    assert not np.array_equal(before, model.layers[0].kernel)
+    assert model.layers[0].trainable is False  # the user's flag is kept
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    before = model.layers[0].kernel.copy()
+    model.fit(x, onehot, epochs=1, verbose=0)
+    model.train_on_batch(x[:8], onehot[:8])
+    np.testing.assert_array_equal(before, model.layers[0].kernel)
+
+
+# ---- nested models ------------------------------------------------------------------------------
+
+
+def test_nested_functional_autoencoder_trains_the_inner_models():
+    # the notes' autoencoder: Model(inputs, decoder(encoder(inputs)))
+    fastnn.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    codes = rng.random((64, 3))
+    x = (1 / (1 + np.exp(-4 * (codes @ rng.standard_normal((3, 12)))))).astype(np.float32)  # 3 factors of 12
+    inputs = Input(shape=(12,), name="encoder_input")
+    encoder = Model(inputs, Dense(4, activation="relu", name="latent")(Dense(8, activation="relu")(inputs)),
+                    name="encoder")
+    latent_inputs = Input(shape=(4,), name="decoder_input")
+    decoder = Model(latent_inputs, Dense(12, activation="sigmoid")(Dense(8, activation="relu")(latent_inputs)),
+                    name="decoder")
+    autoencoder = Model(inputs, decoder(encoder(inputs)), name="autoencoder")
+    assert autoencoder.output_shape == (None, 12)
+    assert autoencoder.count_params() == encoder.count_params() + decoder.count_params()
+    assert len(autoencoder.weights) == 8 and all(
+        a is b for a, b in zip(autoencoder.weights, encoder.weights + decoder.weights))
+    autoencoder.compile(optimizer="adam", loss="mse")
+    history = autoencoder.fit(x, x, epochs=60, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # the inner models hold the trained weights
+    np.testing.assert_allclose(decoder.predict(encoder.predict(x, verbose=0), verbose=0),
+                               autoencoder.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match=r"Input 0 of model 'decoder' is incompatible"):
+        decoder(Input(shape=(5,)))
+    with pytest.raises(ValueError, match=r"Model 'decoder' expects 1 input\(s\), but it received 2"):
+        decoder([Input(shape=(4,)), Input(shape=(4,))])
+
+
+def test_gan_discriminator_frozen_only_in_the_combined_model():
+    # the notes' DCGAN recipe: compile the discriminator, set trainable = False, compile the combined
+    # model; then the discriminator's own steps train it and the combined model's leave it alone
+    fastnn.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    d_in = Input(shape=(6,))
+    discriminator = Model(d_in, Dense(1, activation="sigmoid")(Dense(8, activation="relu")(d_in)), name="d")
+    discriminator.compile(loss="binary_crossentropy", optimizer="rmsprop")
+    z = Input(shape=(3,))
+    generator = Model(z, Dense(6, activation="tanh")(z), name="g")
+    discriminator.trainable = False
+    adversarial = Model(z, discriminator(generator(z)), name="gan")
+    adversarial.compile(loss="binary_crossentropy", optimizer="rmsprop")
+    assert len(adversarial.trainable_weights) == 2 and len(adversarial.non_trainable_weights) == 4
+    for _ in range(3):
+        d_before = [w.copy() for w in discriminator.weights]
+        real = rng.standard_normal((8, 6)).astype(np.float32)
+        fake = generator.predict(rng.uniform(-1, 1, (8, 3)).astype(np.float32), verbose=0)
+        discriminator.train_on_batch(np.concatenate([real, fake]), np.r_[np.ones(8), np.zeros(8)].reshape(-1, 1))
+        assert all(not np.array_equal(a, b) for a, b in zip(d_before, discriminator.weights))
+        d_before = [w.copy() for w in discriminator.weights]
+        g_before = [w.copy() for w in generator.weights]
+        adversarial.train_on_batch(rng.uniform(-1, 1, (8, 3)).astype(np.float32), np.ones((8, 1)))
+        assert all(np.array_equal(a, b) for a, b in zip(d_before, discriminator.weights))
+        assert all(not np.array_equal(a, b) for a, b in zip(g_before, generator.weights))
+    assert discriminator.trainable is False
+
+
+def test_sequential_of_models_and_model_in_sequential():
+    fastnn.set_random_seed(2)
+    first = Sequential([Input(shape=(5,)), Dense(4, activation="relu")], name="first")
+    second = Sequential([Dense(2)], name="second")
+    both = Sequential([first, second])
+    assert both.input_shape == (None, 5) and both.output_shape == (None, 2)
+    assert [l.name for l in both.layers] == [first.layers[0].name, second.layers[0].name]
+    x = np.random.default_rng(2).random((3, 5), dtype=np.float32)
+    np.testing.assert_allclose(both.predict(x, verbose=0), second.predict(first.predict(x, verbose=0), verbose=0),
+                               rtol=1e-6)
+    inp = Input(shape=(5,))
+    branchy = Model(inp, Add()([Dense(3)(inp), Dense(3)(inp)]))
+    with pytest.raises(TypeError, match="is not a single chain of layers"):
+        Sequential([branchy])
 
 
 # ---- progress output and summary -----------------------------------------------------------------

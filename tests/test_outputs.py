@@ -22,6 +22,7 @@ def _product(n, seed):
 
 
 def test_freed_outputs_are_reused_and_live_ones_never_shared():
+    gc.collect()  # outputs other tests left in reference cycles must not land in the cache mid-test
     _core._clear_output_cache()
     assert _core._output_cache() == (0, 0)
     a, b, want = _product(1024, 0)  # a 2 MB output: above the cache's 256 KB floor
@@ -60,6 +61,7 @@ def test_cache_is_bounded_and_outputs_outlive_evictions():
 
 
 def test_small_outputs_bypass_the_cache():
+    gc.collect()
     _core._clear_output_cache()
     a, b, _ = _product(4, 1)  # 8 KB
     before = _core._output_cache()

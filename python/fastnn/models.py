@@ -15,6 +15,8 @@ a reused buffer, and every product and update is one `fastnn.ops` call. With
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
 import textwrap
@@ -26,7 +28,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import ops, optimizers, utils
 from ._backend import get_backend
-from .layers.base import InputLayer, KerasTensor, Layer, _positive_int, _shape_str
+from .layers.base import InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -53,6 +55,15 @@ def _as_array(data, name, fn):
     if a.ndim == 0:
         raise ValueError(f"{fn}: `{name}` needs a batch axis. Received: {name}.shape=()")
     return a
+
+
+def _with_compiled_trainability(method):
+    """Run a training entry point inside `Model._trainability_as_compiled`."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._trainability_as_compiled():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 class Model:
@@ -104,6 +115,8 @@ class Model:
         self._fused = None
         self._activity_loss = 0.0
         self._keep_finite_weights = False
+        self._trainable_at_compile = {}  # id(layer) -> its trainable flag when compile() ran
+        self._step_owners = []  # per step: the model it was nested from (summary rows), or None
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -141,7 +154,7 @@ class Model:
         input_nodes = {id(x.node) for x in ins}
         shapes = [x.shape for x in ins]
         input_layers = [x.node.layer for x in ins]
-        steps, layers, seen = [], list(input_layers), set()
+        steps, layers, seen, owners = [], list(input_layers), set(), []
         for node in order:
             layer = node.layer
             if isinstance(layer, InputLayer):
@@ -159,6 +172,7 @@ class Model:
             shapes.append(node.output.shape)
             steps.append((layer, ins_slots, len(shapes) - 1))
             layers.append(layer)
+            owners.append(getattr(node, "nested_in", None))
         names = [l.name for l in layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -167,6 +181,7 @@ class Model:
         self.inputs, self.outputs = ins, [y]
         self._layers = layers
         self._finalize(steps, shapes, input_layers)
+        self._step_owners = owners
 
     def _finalize(self, steps, shapes, input_layers):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
@@ -248,6 +263,10 @@ class Model:
     def output_shape(self):
         self._require_built("output_shape")
         return self._slot_shapes[self._output_slot]
+
+    @property
+    def dtype(self):
+        return self._dtype
 
     @property
     def _dtype(self):
@@ -351,7 +370,24 @@ class Model:
             raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
         self._fused = None
+        self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
         self.compiled = True
+
+    @contextlib.contextmanager
+    def _trainability_as_compiled(self):
+        """Train with each layer's trainable flag as it was when `compile` ran (Keras: "the trainable
+        attribute values at the time the model is compiled should be preserved ... until compile is
+        called again"). A GAN relies on it: the discriminator is compiled, then frozen for the
+        combined model, and its own train_on_batch still updates it. The flags are restored after."""
+        layers = self.layers
+        now = [layer.trainable for layer in layers]
+        for layer in layers:
+            layer.trainable = self._trainable_at_compile.get(id(layer), layer.trainable)
+        try:
+            yield
+        finally:
+            for layer, flag in zip(layers, now):
+                layer.trainable = flag
 
     @property
     def metrics_names(self):
@@ -568,6 +604,7 @@ class Model:
     def _batch_loss(self, y, out, sw):
         return self._loss(y, out, sw) + self._activity_loss
 
+    @_with_compiled_trainability
     def _gradients(self, x, y, sw):
         """Forward (training), loss and backward: ``(loss, output, grads of trainable_weights)``.
 
@@ -622,6 +659,7 @@ class Model:
 
     # ---- fit / evaluate / predict -------------------------------------------------------------
 
+    @_with_compiled_trainability
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
@@ -842,6 +880,7 @@ class Model:
         """The outputs for one batch ``x`` (inference mode)."""
         return np.array(self._forward(self._prepare_x(x, "predict_on_batch"), False))
 
+    @_with_compiled_trainability
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on the batch ``x, y``; returns its loss (and metrics), like `evaluate`."""
         fn = "train_on_batch"
@@ -878,10 +917,34 @@ class Model:
         return values[0] if len(values) == 1 else values
 
     def __call__(self, inputs, training=False):
-        """Run the model on an array (inference unless ``training=True``)."""
-        if isinstance(inputs, KerasTensor):
-            raise NotImplementedError("Calling a model on symbolic tensors (nesting models) is not supported")
+        """Run the model on an array (inference unless ``training=True``), or, on symbolic tensors,
+        nest it in the graph being built: ``Model(x, decoder(encoder(x)))``."""
+        if _is_symbolic(inputs):
+            return self._call_symbolic(inputs)
         return self._forward(self._prepare_x(inputs, "__call__"), bool(training))
+
+    def _call_symbolic(self, inputs):
+        """Call this model's layers on ``inputs``, step by step in its own order, and return the
+        output tensor. The model that is built from it holds the same layer objects (the weights
+        are shared, so training it trains them here too) and lists them one by one: it does not
+        keep this model as one layer, so its summary and saved file show the layers."""
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not self.built and isinstance(self, Sequential) and len(tensors) == 1:
+            self.build(tensors[0].shape)
+        self._require_built(f"calling model '{self.name}' on symbolic tensors")
+        if len(tensors) != len(self._input_layers):
+            raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "
+                             f"{len(tensors)} input tensors")
+        for i, (t, layer) in enumerate(zip(tensors, self._input_layers)):
+            want, got = tuple(layer.batch_shape[1:]), tuple(t.shape[1:])
+            if len(want) != len(got) or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
+                raise ValueError(f"Input {i} of model '{self.name}' is incompatible with the layer: expected "
+                                 f"shape={_shape_str(layer.batch_shape)}, found shape={_shape_str(t.shape)}")
+        vals = tensors + [None] * (self._nslots - len(tensors))
+        for layer, ins, out, multi, _ in self._steps:
+            vals[out] = layer([vals[i] for i in ins] if multi else vals[ins[0]])
+            vals[out].node.nested_in = self  # the summary shows these steps as one row, as Keras does
+        return vals[self._output_slot]
 
     # ---- summary -----------------------------------------------------------------------------
 
@@ -994,7 +1057,8 @@ class Sequential(Model):
             self._rebuild()
             return
         if isinstance(layer, Model):
-            raise TypeError("Adding a model as a layer (nested models) is not supported")
+            self._add_model(layer)
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r} of type "
                             f"{type(layer)}.")
@@ -1018,6 +1082,26 @@ class Sequential(Model):
                 self._input_layer = None
             self._rebuild()
             raise
+
+    def _add_model(self, model):
+        """``Sequential([generator, discriminator])``: a model whose layers form one chain is added
+        layer by layer (the same layer objects, so the weights are shared); its input, when it has
+        one and this model has none yet, becomes this model's input."""
+        chain = model.built and len(model._input_layers) == 1 and all(
+            ins == (k,) and out == k + 1 for k, (_, ins, out, _, _) in enumerate(model._steps))
+        if isinstance(model, Sequential) and not model.built:
+            chain = True
+        if not chain:
+            raise TypeError(f"Model '{model.name}' is not a single chain of layers and cannot be added to a Sequential "
+                            "model; nest it with the functional API instead: Model(inputs, model(inputs))")
+        stack = model._stack if isinstance(model, Sequential) else [step[0] for step in model._steps]
+        if not stack:
+            raise ValueError(f"Model '{model.name}' has no layers")
+        if model.built and self._input_layer is None and not self._stack:
+            self.add(InputLayer(batch_shape=model._input_layers[0].batch_shape,
+                                dtype=model._input_layers[0].dtype))
+        for layer in stack:
+            self.add(layer)
 
     def pop(self):
         """Remove the last layer."""
@@ -1116,16 +1200,34 @@ def _slot_producers(model):
     return producer
 
 
+def _display_type(obj):
+    """A row's type as Keras prints it: a nested functional model is "Functional"."""
+    return "Functional" if type(obj) is Model else type(obj).__name__
+
+
 def _layer_graph(model):
     """The layers as summary and plot_model show them, in topological order: a list of
     (layer, inbound layer names, input shapes, output shape). A functional model's InputLayer
     comes first; a Sequential's is left out, as Keras does (its first layer's inbound name is
-    still the InputLayer's)."""
-    producer = _slot_producers(model)
+    still the InputLayer's). The steps of a model nested with ``outer(inner(x))`` make one row
+    for that model, where its last step is, fed by the slots its steps read from outside."""
     shapes = model._slot_shapes
+    owners = model._step_owners or [None] * len(model._steps)
+    producer = _slot_producers(model)
+    last, group_ins, made = {}, {}, set()
+    for k, ((_, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
+        if owner is not None:
+            producer[out] = owner.name
+            last[id(owner)] = k
+            group_ins.setdefault(id(owner), []).extend(i for i in ins if i not in made)
+            made.add(out)
     rows = [] if type(model) is Sequential else [(layer, [], [], shapes[i]) for i, layer in enumerate(model._input_layers)]
-    for layer, ins, out, _, _ in model._steps:
-        rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
+    for k, ((layer, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
+        if owner is None:
+            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
+        elif last[id(owner)] == k:
+            ins = list(dict.fromkeys(group_ins[id(owner)]))
+            rows.append((owner, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
     return rows
 
 
@@ -1161,7 +1263,7 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
 
     rows = []
     for layer, inbound, _, out_shape in _layer_graph(model):
-        fields = [f"{layer.name} ({type(layer).__name__})", _shape_str(out_shape), f"{layer.count_params():,}"]
+        fields = [f"{layer.name} ({_display_type(layer)})", _shape_str(out_shape), f"{layer.count_params():,}"]
         if not sequential_like:
             fields.append(", ".join(f"{name}[0][0]" for name in inbound) if inbound else "-")
         if show_trainable:

@@ -342,14 +342,14 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
 
 def _graph_nodes(model, show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable):
     """[(layer name, label lines, names of the shown layers feeding it)] in topological order."""
-    from .models import _layer_graph, _shape_str
+    from .models import _display_type, _layer_graph, _shape_str
 
     def shapes(values):
         return _shape_str(values[0]) if len(values) == 1 else "[" + ", ".join(_shape_str(v) for v in values) + "]"
 
     nodes, shown = [], set()
     for layer, inbound, in_shapes, out_shape in _layer_graph(model):
-        lines = [f"{layer.name} ({type(layer).__name__})" if show_layer_names else type(layer).__name__]
+        lines = [f"{layer.name} ({_display_type(layer)})" if show_layer_names else _display_type(layer)]
         activation = layer.get_config().get("activation") if show_layer_activations else None
         if isinstance(activation, str):
             lines.append(f"Activation: {activation}")
