@@ -186,6 +186,66 @@ print("\\nTest accuracy: %.1f%%" % (100.0 * score[1]))
 '''
 
 
+# The notes' convolutional autoencoder (Atienza, ch. 3, autoencoder-mnist-3.2.1.py): an encoder and a
+# decoder model, nested into the autoencoder; Conv2DTranspose upsamples. Data and epochs cut down.
+COURSE_AUTOENCODER = '''
+import numpy as np
+from tensorflow.keras.layers import Dense, Input
+from tensorflow.keras.layers import Conv2D, Flatten
+from tensorflow.keras.layers import Reshape, Conv2DTranspose
+from tensorflow.keras.models import Model
+from tensorflow.keras import backend as K
+from tensorflow.keras.utils import set_random_seed
+
+set_random_seed(4)
+# Stand-in for mnist.load_data(): a bright 10x10 square somewhere in each image
+rng = np.random.default_rng(2)
+images = rng.integers(0, 30, (320, 28, 28)).astype(np.uint8)
+for i, (r, c) in enumerate(rng.integers(0, 18, (320, 2))):
+    images[i, r:r + 10, c:c + 10] = 255
+x_train, x_test = images[:256], images[256:]
+
+image_size = x_train.shape[1]
+x_train = np.reshape(x_train, [-1, image_size, image_size, 1])
+x_test = np.reshape(x_test, [-1, image_size, image_size, 1])
+x_train = x_train.astype('float32') / 255
+x_test = x_test.astype('float32') / 255
+
+input_shape = (image_size, image_size, 1)
+batch_size = 32
+kernel_size = 3
+latent_dim = 16
+layer_filters = [32, 64]
+
+inputs = Input(shape=input_shape, name='encoder_input')
+x = inputs
+for filters in layer_filters:
+    x = Conv2D(filters=filters, kernel_size=kernel_size, activation='relu', strides=2, padding='same')(x)
+shape = K.int_shape(x)
+x = Flatten()(x)
+latent = Dense(latent_dim, name='latent_vector')(x)
+encoder = Model(inputs, latent, name='encoder')
+encoder.summary()
+
+latent_inputs = Input(shape=(latent_dim,), name='decoder_input')
+x = Dense(shape[1] * shape[2] * shape[3])(latent_inputs)
+x = Reshape((shape[1], shape[2], shape[3]))(x)
+for filters in layer_filters[::-1]:
+    x = Conv2DTranspose(filters=filters, kernel_size=kernel_size, activation='relu', strides=2, padding='same')(x)
+outputs = Conv2DTranspose(filters=1, kernel_size=kernel_size, activation='sigmoid', padding='same',
+                          name='decoder_output')(x)
+decoder = Model(latent_inputs, outputs, name='decoder')
+decoder.summary()
+
+autoencoder = Model(inputs, decoder(encoder(inputs)), name='autoencoder')
+autoencoder.summary()
+autoencoder.compile(loss='mse', optimizer='adam')
+history = autoencoder.fit(x_train, x_train, validation_data=(x_test, x_test), epochs=4, batch_size=batch_size,
+                          verbose=2)
+x_decoded = autoencoder.predict(x_test)
+'''
+
+
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
     out = []
@@ -258,3 +318,19 @@ def test_course_y_network_script(capsys):
     assert history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"][-1] > 0.3  # chance is 0.1
     assert re.search(r"^Test accuracy: \d+\.\d%$", out, re.M)
+
+
+def test_course_autoencoder_script(capsys):
+    ns, out = run_script(COURSE_AUTOENCODER, capsys)
+    # Keras's counts for the notes' encoder, decoder and the autoencoder built from both
+    assert " Total params: 69,008 (269.56 KB)" in out
+    assert " Total params: 108,993 (425.75 KB)" in out
+    assert " Total params: 178,001 (695.32 KB)" in out
+    assert re.search(r"│ decoder_output \(Conv2DTranspose\) +│ \(None, 28, 28, 1\) +│ +289 │", out)
+    # the autoencoder's summary shows the nested models as one row each, as Keras prints it
+    assert re.search(r"│ encoder \(Functional\) +│ \(None, 16\) +│ +69,008 │\n.*\n│ decoder \(Functional\) +│ "
+                     r"\(None, 28, 28, 1\) +│ +108,993 │", out)
+    assert ns["shape"] == (None, 7, 7, 64)
+    assert ns["x_decoded"].shape == (64, 28, 28, 1)
+    history = ns["history"].history
+    assert history["loss"][-1] < 0.7 * history["loss"][0] and history["val_loss"][-1] < history["val_loss"][0]

@@ -47,6 +47,28 @@ class backend:
         set_backend(self._previous)
         return False
 
+    # The ``keras.backend`` helpers that course scripts call after ``from keras import backend as K``
+    # (with the import ported, ``from fastnn import backend as K``).
+
+    @staticmethod
+    def int_shape(x):
+        """The shape of a tensor or array as a tuple (None for an unknown batch size)."""
+        return tuple(x.shape)
+
+    @staticmethod
+    def clear_session():
+        from .utils import clear_session
+        clear_session()
+
+    @staticmethod
+    def floatx():
+        from .utils import floatx
+        return floatx()
+
+    @staticmethod
+    def image_data_format():
+        return "channels_last"
+
 
 def current():
     """The module implementing the active backend (``fastnn._core`` or ``fastnn.reference``)."""
