@@ -6,7 +6,8 @@ The layers (batch 128, 'same' padding, relu):
   ae3        its last layer: 28x28x32 -> 28x28x1 (3x3, stride 1)
   gan1, gan2 the DCGAN generator: 7x7x128 -> 14x14x128 -> 28x28x64 (5x5, stride 2)
   gan3       28x28x64 -> 28x28x32 (5x5, stride 1)
-FLOPs: 2·N·(input pixels)·C·K·K·OC per forward, 3x that for forward + backward.
+FLOPs: 2·N·C·OC per (input pixel, tap) pair that lands inside the output (the useful work: a 'same'
+border drops the rest), 3x that for forward + backward.
 
 PyTorch runs ``F.conv_transpose2d`` (NCHW, autograd) with padding and output_padding chosen to give
 Keras's output size; its 'same' crop starts one pixel later than Keras's for odd kernels with
@@ -39,6 +40,13 @@ LAYERS = {
     "gan2": (14, 128, 64, 5, 2),
     "gan3": (28, 64, 32, 5, 1),
 }
+
+
+def useful_pairs(size, k, stride):
+    """(input position, tap) pairs along one axis that land inside a 'same' output of size·stride."""
+    before = max(k - stride, 0) // 2  # Keras's placement for 'same' without output_padding
+    out = size * stride
+    return sum(0 <= i * stride - before + t < out for i in range(size) for t in range(k))
 
 
 def fastnn_fns(x, w, b, dy, stride):
@@ -126,7 +134,7 @@ def main():
             dy = rng.standard_normal((args.batch, out, out, OC)).astype(np.float32)
             fwd, fwd_bwd, y = fastnn_fns(x, w, b, dy, stride)
             validate(x, w, b, dy, stride, y)
-            flops = 2.0 * args.batch * size * size * C * k * k * OC
+            flops = 2.0 * args.batch * C * OC * useful_pairs(size, k, stride) ** 2
             for label, fast, mult in (("fwd", fwd, 1), ("fwd+bwd", fwd_bwd, 3)):
                 funcs = {"fastnn": fast}
                 if not args.no_numpy:

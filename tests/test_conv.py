@@ -26,10 +26,11 @@ def _restore_settings():
 
 
 # Every convolution algorithm and micro-kernel: the implicit GEMM with each ISA's gather kernel
-# (it follows the GEMM's kernel choice), each of its three input-gradient algorithms forced, and
-# the im2col + sgemm fallback.
+# (it follows the GEMM's kernel choice), each of its three input-gradient algorithms forced, the
+# im2col + sgemm fallback, and the default choice (which also routes few-channel input gradients
+# through a column matrix).
 ENGINES = [("implicit", "avx512"), ("implicit", "avx2-fma"), ("implicit", "generic"), ("im2col", "auto"),
-           ("implicit-flipped", "auto"), ("implicit-scatter", "auto"), ("implicit-dcol", "auto")]
+           ("implicit-flipped", "auto"), ("implicit-scatter", "auto"), ("implicit-dcol", "auto"), ("auto", "auto")]
 
 
 @pytest.fixture(params=ENGINES, ids=lambda e: f"{e[0]}-{e[1]}")
@@ -204,6 +205,9 @@ CASES_T2D = [
     (2, (6, 5), 3, (3, 3), 4, (1, 1), "valid", 0, (2, 1)),
     (2, (5, 5), 80, (3, 3), 20, (2, 2), "same", None, (1, 1)),  # C and OC past one column block
     (1, (1, 1), 4, (3, 3), 2, (2, 2), "valid", None, (1, 1)),
+    (3, (9, 8), 32, (3, 3), 1, (1, 1), "same", None, (1, 1)),  # one output channel (a decoder's last layer)
+    (3, (7, 7), 32, (3, 3), 3, (2, 2), "same", None, (1, 1)),
+    (2, (6, 7), 8, (5, 5), 2, (1, 1), "valid", None, (2, 2)),
 ]
 
 
@@ -304,11 +308,12 @@ def test_conv_transpose_is_the_adjoint_of_conv(strides, padding, k):
     assert abs(lhs - rhs) <= 1e-4 * (abs(lhs) + 1.0), (lhs, rhs)
 
 
-def test_conv_transpose_gradients_do_not_depend_on_thread_count():
+@pytest.mark.parametrize("OC", [16, 1])  # 1: the column-matrix path for few output channels
+def test_conv_transpose_gradients_do_not_depend_on_thread_count(OC):
     rng = np.random.default_rng(25)
     x = rng.standard_normal((11, 9, 9, 24)).astype(np.float32)
-    w = (rng.standard_normal((4, 4, 16, 24)) * 0.1).astype(np.float32)
-    b = rng.standard_normal(16).astype(np.float32)
+    w = (rng.standard_normal((4, 4, OC, 24)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(OC).astype(np.float32)
     for algo in ("implicit-scatter", "implicit-dcol", "im2col", "auto"):
         assert _core._select_conv_algorithm(algo)
         results = []
