@@ -14,7 +14,7 @@ Keras's output size; its 'same' crop starts one pixel later than Keras's for odd
 stride 2, so its numbers are timed, not compared. fastnn is validated against the reference first.
 Libraries are timed in alternating blocks (bench/_harness.py), with the FMA peak probed beside them.
 
-    python bench/bench_conv_transpose.py [--threads 2] [--reps 20] [--no-numpy] [--no-torch]
+    python bench/bench_conv_transpose.py [--threads 2] [--reps 20] [--no-numpy] [--no-torch] [--quick]
 """
 
 from __future__ import annotations
@@ -109,7 +109,11 @@ def main():
     ap.add_argument("--no-numpy", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated layer names (default: all)")
+    ap.add_argument("--quick", action="store_true", help="the autoencoder's layers, fewer repetitions (smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.reps = min(args.reps, 6)
+        args.only = args.only or "ae1,ae2,ae3"
     torch = None
     if not args.no_torch:
         try:
