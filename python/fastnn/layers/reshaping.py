@@ -1,0 +1,258 @@
+"""fastnn.layers.reshaping — UpSampling1D/2D/3D, ZeroPadding1D/2D/3D, Cropping1D/2D/3D
+(channels-last, Keras's arguments and defaults).
+
+Pure data movement, one NumPy pass each way and no weights: nearest-neighbour upsampling repeats
+each pixel ``size`` times along every spatial axis (its backward sums each block), zero padding
+adds zeros around the spatial axes (its backward crops), cropping removes rows and columns (its
+backward pads with zeros). The convolutional autoencoders of Keras's tutorials upsample with
+``UpSampling2D`` between ``Conv2D(padding="same")`` layers.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .base import InputSpec, Layer, register_layer
+from .conv import check_data_format, normalize_tuple
+
+
+def _pairs(value, rank, name, cls):
+    """Keras's padding/cropping argument: an int (every side), ``rank`` ints (both sides of each
+    axis) or ``rank`` pairs ``(before, after)``; each >= 0. Returns ``rank`` pairs."""
+    expected = (f"{cls}: the `{name}` argument must be an int, a tuple of {rank} ints or a tuple of {rank} "
+                f"tuples of 2 ints, each >= 0. Received: {name}={value!r}")
+
+    def as_int(v):
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError
+        return operator.index(v)
+
+    try:
+        if isinstance(value, (list, tuple)):
+            if len(value) != rank:
+                raise TypeError
+            pairs = []
+            for item in value:
+                if isinstance(item, (list, tuple)):
+                    if len(item) != 2:
+                        raise TypeError
+                    pairs.append((as_int(item[0]), as_int(item[1])))
+                else:
+                    pairs.append((as_int(item),) * 2)
+        else:
+            pairs = [(as_int(value),) * 2] * rank
+    except TypeError:
+        raise ValueError(expected) from None
+    if any(v < 0 for pair in pairs for v in pair):
+        raise ValueError(expected)
+    return tuple(pairs)
+
+
+class _Reshaping(Layer):
+    """What the three families share: ``rank`` spatial axes between the batch and the channels."""
+
+    rank = 2
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format, type(self).__name__)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def compute_output_shape(self, input_shape):
+        spatial = tuple(None if d is None else self._out_size(d, a) for a, d in enumerate(input_shape[1:-1]))
+        if any(d is not None and d <= 0 for d in spatial):
+            raise ValueError(f"{type(self).__name__}: the output would have a zero or negative size: input shape "
+                             f"{tuple(input_shape)}, output spatial shape {spatial}")
+        return (input_shape[0],) + spatial + (input_shape[-1],)
+
+    def _maybe_build(self, input_shape):
+        super()._maybe_build(input_shape)
+        self.compute_output_shape(input_shape)  # an empty output fails when the layer is first used
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class _UpSampling(_Reshaping):
+    def __init__(self, size=2, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.size = normalize_tuple(size, self.rank, "size", type(self).__name__)
+
+    def _out_size(self, d, axis):
+        return d * self.size[axis]
+
+    def call(self, inputs, training=False):
+        # each pixel repeated as a block: (N, d1, 1, d2, 1, ..., C) broadcast to (N, d1, s1, d2, s2, ..., C)
+        n, spatial, c = inputs.shape[0], inputs.shape[1:-1], inputs.shape[-1]
+        self._x_shape = inputs.shape
+        expanded = inputs.reshape((n,) + sum(((d, 1) for d in spatial), ()) + (c,))
+        blocks = (n,) + sum(((d, s) for d, s in zip(spatial, self.size)), ()) + (c,)
+        out = (n,) + tuple(d * s for d, s in zip(spatial, self.size)) + (c,)
+        return np.broadcast_to(expanded, blocks).reshape(out)
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        n, spatial, c = self._x_shape[0], self._x_shape[1:-1], self._x_shape[-1]
+        blocks = dy.reshape((n,) + sum(((d, s) for d, s in zip(spatial, self.size)), ()) + (c,))
+        return blocks.sum(axis=tuple(2 + 2 * a for a in range(self.rank)))
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size)}
+
+
+@register_layer
+class UpSampling1D(_UpSampling):
+    """Repeats each step ``size`` times (default 2): ``(batch, steps, features)`` ->
+    ``(batch, steps·size, features)``."""
+
+    rank = 1
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(size=size, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("data_format")
+        config["size"] = self.size[0]
+        return config
+
+
+@register_layer
+class UpSampling2D(_UpSampling):
+    """Nearest-neighbour upsampling: each pixel becomes a ``size`` block (default ``(2, 2)``).
+
+    Input shape ``(batch, rows, cols, channels)``; output ``(batch, rows·size[0], cols·size[1],
+    channels)``. ``interpolation``: only ``"nearest"`` (Keras's default).
+    """
+
+    rank = 2
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(size=size, data_format=data_format, **kwargs)
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported. "
+                             f"Received: interpolation={interpolation!r}")
+        self.interpolation = interpolation
+
+    def get_config(self):
+        return {**super().get_config(), "interpolation": self.interpolation}
+
+
+@register_layer
+class UpSampling3D(_UpSampling):
+    """Nearest-neighbour upsampling of volumes: ``size`` default ``(2, 2, 2)``."""
+
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(size=size, data_format=data_format, **kwargs)
+
+
+class _PadOrCrop(_Reshaping):
+    """ZeroPadding (sign +1) and Cropping (sign -1): ``pairs`` (before, after) per spatial axis."""
+
+    sign = 1
+    argument = "padding"
+
+    def __init__(self, amounts, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.pairs = _pairs(amounts, self.rank, self.argument, type(self).__name__)
+
+    def _out_size(self, d, axis):
+        return d + self.sign * sum(self.pairs[axis])
+
+    def _padded(self, x, pairs):
+        return np.pad(x, ((0, 0),) + tuple(pairs) + ((0, 0),))
+
+    def _cropped(self, x, pairs):
+        return x[(slice(None),) + tuple(slice(b, x.shape[1 + a] - e) for a, (b, e) in enumerate(pairs))]
+
+    def call(self, inputs, training=False):
+        self.compute_output_shape(inputs.shape)
+        if self.sign > 0:
+            return self._padded(inputs, self.pairs)
+        return np.ascontiguousarray(self._cropped(inputs, self.pairs))
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        if self.sign > 0:
+            return np.ascontiguousarray(self._cropped(dy, self.pairs))
+        return self._padded(dy, self.pairs)
+
+    def get_config(self):
+        pairs = [list(p) for p in self.pairs]
+        return {**super().get_config(), self.argument: pairs[0] if self.rank == 1 else pairs}
+
+
+@register_layer
+class ZeroPadding1D(_PadOrCrop):
+    """Zeros before and after the steps: ``padding`` an int or ``(before, after)`` (default 1)."""
+
+    rank = 1
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(padding if isinstance(padding, (list, tuple)) and len(padding) != 2 else (padding,),
+                         **kwargs)
+
+
+@register_layer
+class ZeroPadding2D(_PadOrCrop):
+    """Zeros around each image: ``padding`` an int, ``(rows, cols)`` (both sides) or
+    ``((top, bottom), (left, right))``; default ``(1, 1)``."""
+
+    rank = 2
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format=data_format, **kwargs)
+
+
+@register_layer
+class ZeroPadding3D(_PadOrCrop):
+    """Zeros around each volume: ``padding`` as `ZeroPadding2D`'s with 3 axes; default ``(1, 1, 1)``."""
+
+    rank = 3
+
+    def __init__(self, padding=(1, 1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format=data_format, **kwargs)
+
+
+@register_layer
+class Cropping1D(_PadOrCrop):
+    """Removes steps: ``cropping`` an int or ``(before, after)`` (default ``(1, 1)``)."""
+
+    rank = 1
+    sign = -1
+    argument = "cropping"
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(cropping if isinstance(cropping, (list, tuple)) and len(cropping) != 2 else (cropping,),
+                         **kwargs)
+
+
+@register_layer
+class Cropping2D(_PadOrCrop):
+    """Removes rows and columns: ``cropping`` an int, ``(rows, cols)`` (both sides) or
+    ``((top, bottom), (left, right))``; default ``((0, 0), (0, 0))``."""
+
+    rank = 2
+    sign = -1
+    argument = "cropping"
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format=data_format, **kwargs)
+
+
+@register_layer
+class Cropping3D(_PadOrCrop):
+    """Removes slices of a volume: ``cropping`` as `Cropping2D`'s with 3 axes."""
+
+    rank = 3
+    sign = -1
+    argument = "cropping"
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format=data_format, **kwargs)

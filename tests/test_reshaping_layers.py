@@ -1,0 +1,134 @@
+"""UpSampling*D, ZeroPadding*D and Cropping*D: Keras's arguments, output shapes and configs, golden
+values, backward as the exact adjoint of forward, bad arguments, and the upsampling autoencoder
+of Keras's tutorials, which trains, saves and loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.layers import (Conv2D, Cropping1D, Cropping2D, Cropping3D, Input, MaxPooling2D, UpSampling1D,
+                           UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from fastnn.models import Model, load_model
+
+
+def test_golden_values():
+    x = np.arange(6, dtype=np.float32).reshape(1, 2, 3, 1)
+    np.testing.assert_array_equal(UpSampling2D((2, 3))(x)[0, :, :, 0],
+                                  [[0, 0, 0, 1, 1, 1, 2, 2, 2], [0, 0, 0, 1, 1, 1, 2, 2, 2],
+                                   [3, 3, 3, 4, 4, 4, 5, 5, 5], [3, 3, 3, 4, 4, 4, 5, 5, 5]])
+    np.testing.assert_array_equal(ZeroPadding2D(((1, 0), (2, 1)))(x)[0, :, :, 0],
+                                  [[0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 2, 0], [0, 0, 3, 4, 5, 0]])
+    np.testing.assert_array_equal(Cropping2D(((1, 0), (0, 1)))(x)[0, :, :, 0], [[3, 4]])
+    seq = np.array([[[1.0], [2.0]]], np.float32)
+    np.testing.assert_array_equal(UpSampling1D(3)(seq)[0, :, 0], [1, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(ZeroPadding1D((2, 1))(seq)[0, :, 0], [0, 0, 1, 2, 0])
+    np.testing.assert_array_equal(Cropping1D((1, 0))(seq)[0, :, 0], [2])
+
+
+@pytest.mark.parametrize("make,shape,out", [
+    (lambda: UpSampling1D(), (None, 5, 3), (None, 10, 3)),
+    (lambda: UpSampling2D(), (None, 7, 7, 8), (None, 14, 14, 8)),
+    (lambda: UpSampling2D((2, 3)), (None, None, 4, 1), (None, None, 12, 1)),
+    (lambda: UpSampling3D(), (None, 2, 3, 4, 1), (None, 4, 6, 8, 1)),
+    (lambda: ZeroPadding1D(), (None, 5, 3), (None, 7, 3)),
+    (lambda: ZeroPadding2D(), (None, 28, 28, 1), (None, 30, 30, 1)),
+    (lambda: ZeroPadding2D((1, 2)), (None, 4, 4, 1), (None, 6, 8, 1)),
+    (lambda: ZeroPadding3D(2), (None, 2, 2, 2, 3), (None, 6, 6, 6, 3)),
+    (lambda: Cropping1D(), (None, 5, 3), (None, 3, 3)),
+    (lambda: Cropping2D(((2, 2), (4, 4))), (None, 28, 28, 3), (None, 24, 20, 3)),  # Keras's docstring example
+    (lambda: Cropping3D(), (None, 4, 5, 6, 1), (None, 2, 3, 4, 1)),
+])
+def test_keras_output_shapes_and_no_weights(make, shape, out):
+    layer = make()
+    assert layer.compute_output_shape(shape) == out
+    x = np.ones((2,) + tuple(d or 6 for d in shape[1:]), np.float32)
+    y = layer(x)
+    assert y.shape == tuple(layer.compute_output_shape(x.shape)) and y.dtype == np.float32
+    assert layer.count_params() == 0 and y.flags.c_contiguous
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: UpSampling1D(3), (2, 4, 3)),
+    (lambda: UpSampling2D((2, 3)), (2, 3, 4, 2)),
+    (lambda: UpSampling3D((1, 2, 2)), (1, 2, 3, 2, 2)),
+    (lambda: ZeroPadding1D((0, 2)), (2, 4, 3)),
+    (lambda: ZeroPadding2D(((1, 0), (2, 3))), (2, 3, 4, 2)),
+    (lambda: ZeroPadding3D((1, 0, 2)), (1, 2, 3, 2, 2)),
+    (lambda: Cropping1D((1, 2)), (2, 5, 3)),
+    (lambda: Cropping2D(((1, 0), (2, 1))), (2, 3, 4, 2)),
+    (lambda: Cropping3D(((0, 1), (1, 0), (1, 1))), (1, 3, 3, 4, 2)),
+])
+def test_backward_is_the_adjoint_of_forward(make, shape):
+    # each layer is linear, so <forward(x), r> must equal <x, backward(r)> exactly (float64)
+    fastnn.utils.set_floatx("float64")
+    try:
+        layer = make()
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(shape)
+        y = layer(x, training=True)
+        r = rng.standard_normal(y.shape)
+        dx = layer.backward(r)
+        assert dx.shape == x.shape
+        np.testing.assert_allclose(np.vdot(y, r), np.vdot(x, dx), rtol=1e-12)
+        # and it is the derivative: a finite difference along a random direction
+        v = rng.standard_normal(shape)
+        np.testing.assert_allclose(np.vdot(layer(x + v) - y, r), np.vdot(v, dx), rtol=1e-10)
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: UpSampling2D(0), r"`size` argument must be a tuple of 2 positive integers"),
+    (lambda: UpSampling2D((2, 2, 2)), r"`size` argument must be a tuple of 2 integers"),
+    (lambda: UpSampling2D(interpolation="bilinear"), r"only interpolation='nearest' is supported"),
+    (lambda: UpSampling2D(data_format="channels_first"), r"only data_format='channels_last'"),
+    (lambda: ZeroPadding2D(-1), r"`padding` argument must be an int, a tuple of 2 ints or a tuple of 2 tuples"),
+    (lambda: ZeroPadding2D(((1, 2, 3), (0, 0))), r"`padding` argument must be"),
+    (lambda: ZeroPadding2D(1.5), r"`padding` argument must be"),
+    (lambda: Cropping2D((1, 2, 3)), r"`cropping` argument must be"),
+    (lambda: Cropping1D(True), r"`cropping` argument must be"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_cropping_everything_is_an_error():
+    with pytest.raises(ValueError, match=r"Cropping2D: the output would have a zero or negative size"):
+        Cropping2D(((2, 2), (0, 0)))(np.zeros((1, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=r"Cropping1D: the output would have a zero or negative size"):
+        Cropping1D((3, 3)).compute_output_shape((None, 5, 2))
+
+
+def test_configs_round_trip():
+    for layer in (UpSampling1D(3), UpSampling2D((2, 3)), UpSampling3D((1, 2, 2)), ZeroPadding1D((1, 2)),
+                  ZeroPadding2D(((1, 0), (2, 3))), ZeroPadding3D(1), Cropping1D(2), Cropping2D(((1, 0), (2, 1))),
+                  Cropping3D(((0, 1), (1, 0), (1, 1)))):
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+        x = np.random.default_rng(1).random((1,) + (5,) * layer.rank + (2,), dtype=np.float32)
+        np.testing.assert_array_equal(clone(x), layer(x))
+    assert UpSampling2D().get_config()["interpolation"] == "nearest"
+    assert ZeroPadding2D().get_config()["padding"] == [[1, 1], [1, 1]]
+
+
+def test_upsampling_autoencoder_learns_and_round_trips(tmp_path):
+    # Keras's blog autoencoder, shrunk: Conv2D + MaxPooling2D down, Conv2D + UpSampling2D up
+    rng = np.random.default_rng(7)
+    x = np.zeros((96, 8, 8, 1), np.float32)
+    for i, (r, c) in enumerate(rng.integers(0, 5, (96, 2))):
+        x[i, r:r + 4, c:c + 4, 0] = 1.0
+    fastnn.utils.set_random_seed(0)
+    inp = Input(shape=(8, 8, 1))
+    h = MaxPooling2D(padding="same")(Conv2D(8, 3, activation="relu", padding="same")(inp))
+    h = UpSampling2D()(Conv2D(8, 3, activation="relu", padding="same")(h))
+    out = Conv2D(1, 3, activation="sigmoid", padding="same")(ZeroPadding2D(1)(Cropping2D(1)(h)))
+    model = Model(inp, out)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(x, x, epochs=40, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    path = tmp_path / "upsampling.safetensors"
+    model.save(path)
+    np.testing.assert_array_equal(load_model(path).predict(x[:4], verbose=0), model.predict(x[:4], verbose=0))
