@@ -552,6 +552,30 @@ def test_gan_discriminator_frozen_only_in_the_combined_model():
     assert discriminator.trainable is False
 
 
+def test_nested_models_with_two_inputs_summarise_as_keras_does():
+    # the notes' conditional GAN: generator([z, labels]) feeds discriminator([image, labels])
+    z, labels = Input(shape=(3,), name="z"), Input(shape=(2,), name="labels")
+    g = Model([z, labels], Dense(4, name="g_out")(Concatenate()([z, labels])), name="generator")
+    image, d_labels = Input(shape=(4,)), Input(shape=(2,))
+    d = Model([image, d_labels], Dense(1, activation="sigmoid")(Concatenate()([image, d_labels])),
+              name="discriminator")
+    d.compile(loss="binary_crossentropy", optimizer="sgd")
+    d.trainable = False
+    gan = Model([z, labels], d([g([z, labels]), labels]), name="cgan")
+    gan.compile(loss="binary_crossentropy", optimizer="sgd")
+    lines = []
+    gan.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert re.search(r"│ generator \(Functional\) +│ \(None, 4\) +│ +24 │ z\[0\]\[0\], labels\[0\]\[0\] +│", text), text
+    assert re.search(r"│ discriminator \(Functional\) +│ \(None, 1\) +│ +7 │ generator\[0\]\[0\], +│\n│ +│ +│ +│ "
+                     r"labels\[0\]\[0\]", text), text
+    assert " Trainable params: 24 " in text and " Non-trainable params: 7 " in text
+    rng = np.random.default_rng(3)
+    before = [w.copy() for w in g.weights]
+    gan.train_on_batch([rng.random((5, 3)), rng.random((5, 2))], np.ones((5, 1)))
+    assert all(not np.array_equal(a, b) for a, b in zip(before, g.weights))
+
+
 def test_sequential_of_models_and_model_in_sequential():
     fastnn.set_random_seed(2)
     first = Sequential([Input(shape=(5,)), Dense(4, activation="relu")], name="first")

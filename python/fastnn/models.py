@@ -117,6 +117,7 @@ class Model:
         self._keep_finite_weights = False
         self._trainable_at_compile = {}  # id(layer) -> its trainable flag when compile() ran
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
+        self._nested_inputs = {}  # id(nested model) -> the slots it was called on
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class Model:
         input_nodes = {id(x.node) for x in ins}
         shapes = [x.shape for x in ins]
         input_layers = [x.node.layer for x in ins]
-        steps, layers, seen, owners = [], list(input_layers), set(), []
+        steps, layers, seen, owners, nested_inputs = [], list(input_layers), set(), [], {}
         for node in order:
             layer = node.layer
             if isinstance(layer, InputLayer):
@@ -173,6 +174,9 @@ class Model:
             steps.append((layer, ins_slots, len(shapes) - 1))
             layers.append(layer)
             owners.append(getattr(node, "nested_in", None))
+            if hasattr(node, "nested_call"):
+                inner, tensors = node.nested_call
+                nested_inputs[id(inner)] = [slot_of[id(t)] for t in tensors]
         names = [l.name for l in layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -181,7 +185,7 @@ class Model:
         self.inputs, self.outputs = ins, [y]
         self._layers = layers
         self._finalize(steps, shapes, input_layers)
-        self._step_owners = owners
+        self._step_owners, self._nested_inputs = owners, nested_inputs
 
     def _finalize(self, steps, shapes, input_layers):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
@@ -944,7 +948,9 @@ class Model:
         for layer, ins, out, multi, _ in self._steps:
             vals[out] = layer([vals[i] for i in ins] if multi else vals[ins[0]])
             vals[out].node.nested_in = self  # the summary shows these steps as one row, as Keras does
-        return vals[self._output_slot]
+        output = vals[self._output_slot]
+        output.node.nested_call = (self, tensors)  # and that row's inputs
+        return output
 
     # ---- summary -----------------------------------------------------------------------------
 
@@ -1210,23 +1216,21 @@ def _layer_graph(model):
     (layer, inbound layer names, input shapes, output shape). A functional model's InputLayer
     comes first; a Sequential's is left out, as Keras does (its first layer's inbound name is
     still the InputLayer's). The steps of a model nested with ``outer(inner(x))`` make one row
-    for that model, where its last step is, fed by the slots its steps read from outside."""
+    for that model, where its last step is, fed by the tensors it was called on."""
     shapes = model._slot_shapes
     owners = model._step_owners or [None] * len(model._steps)
     producer = _slot_producers(model)
-    last, group_ins, made = {}, {}, set()
-    for k, ((_, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
+    last = {}
+    for k, ((_, _, out, _, _), owner) in enumerate(zip(model._steps, owners)):
         if owner is not None:
             producer[out] = owner.name
             last[id(owner)] = k
-            group_ins.setdefault(id(owner), []).extend(i for i in ins if i not in made)
-            made.add(out)
     rows = [] if type(model) is Sequential else [(layer, [], [], shapes[i]) for i, layer in enumerate(model._input_layers)]
     for k, ((layer, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
         if owner is None:
             rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
         elif last[id(owner)] == k:
-            ins = list(dict.fromkeys(group_ins[id(owner)]))
+            ins = model._nested_inputs[id(owner)]
             rows.append((owner, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
     return rows
 
