@@ -11,8 +11,8 @@ import pytest
 import fastnn
 from fastnn import losses, regularizers
 from fastnn.callbacks import TerminateOnNaN
-from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, Flatten, Input,
-                           InputLayer, Reshape)
+from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Conv2D, Dense, Dropout, Flatten, Input,
+                           InputLayer, MaxPooling2D, Reshape)
 from fastnn.models import Model, Sequential
 from fastnn.optimizers import SGD, Adam
 
@@ -474,6 +474,36 @@ def test_input_gradients_are_skipped_where_nothing_upstream_learns():
     model.compile("sgd", "mse")
     model.train_on_batch(np.ones((2, 4, 3)), np.ones((2, 2)))
     assert model.layers[2]._need_input_grad
+
+
+def test_a_frozen_branch_runs_no_backward(monkeypatch):
+    # a frozen feature extractor beside a trainable branch: the merge sends it a gradient, but
+    # nothing it computes would be used, so its backward is not run (a frozen prefix of a chain
+    # never receives a gradient in the first place)
+    inp = Input(shape=(6, 6, 1))
+    frozen = Flatten()(MaxPooling2D(name="frozen_pool")(Conv2D(4, 3, activation="relu", name="frozen_conv")(inp)))
+    frozen = Dense(5, name="frozen_dense")(frozen)
+    learned = Dense(5, name="learned_dense")(Flatten()(inp))
+    model = Model(inp, Dense(3, activation="softmax")(Concatenate()([frozen, learned])))
+    for name in ("frozen_conv", "frozen_dense"):
+        model.get_layer(name).trainable = False
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    called = []
+    for layer in model.layers:
+        for method in ("backward", "backward_pooled", "backward_from_logits"):
+            if hasattr(layer, method):
+                def spy(*args, _layer=layer, _orig=getattr(layer, method)):
+                    called.append(_layer.name)
+                    return _orig(*args)
+                monkeypatch.setattr(layer, method, spy)
+    names = ("frozen_conv", "frozen_dense", "learned_dense")
+    before = {name: [w.copy() for w in model.get_layer(name).weights] for name in names}
+    x = np.random.default_rng(0).random((8, 6, 6, 1)).astype(np.float32)
+    model.train_on_batch(x, np.eye(3)[np.arange(8) % 3])
+    assert "learned_dense" in called and not {"frozen_dense", "frozen_conv"} & set(called), called
+    for name in names:
+        same = [np.array_equal(a, b) for a, b in zip(before[name], model.get_layer(name).weights)]
+        assert all(same) if name.startswith("frozen") else not any(same), name
 
 
 def test_trainable_flags_take_effect_at_compile():

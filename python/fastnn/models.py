@@ -585,6 +585,8 @@ class Model:
             if g is None:
                 continue
             grads[out] = None
+            if not layer._need_input_grad and not layer.trainable_weights:
+                continue  # frozen, and nothing upstream learns: its backward would compute nothing used
             if i in self._fused_pools:  # its convolution takes the pooled gradient
                 grads[ins[0]] = g
                 continue
