@@ -17,6 +17,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .recurrent import GRU, LSTM, SimpleRNN
+from .wrappers import Bidirectional
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                         ZeroPadding2D, ZeroPadding3D)
 
@@ -75,6 +76,7 @@ __all__ = [
     "Conv3DTranspose",
     "Convolution2DTranspose",
     "Convolution3DTranspose",
+    "Bidirectional",
     "UpSampling1D",
     "UpSampling2D",
     "UpSampling3D",

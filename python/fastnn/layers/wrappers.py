@@ -1,0 +1,145 @@
+"""fastnn.layers.wrappers — Bidirectional, Keras's wrapper of a recurrent layer.
+
+Two copies of the wrapped SimpleRNN/LSTM/GRU read the sequence, one from the first step and one
+from the last (``go_backwards``); their outputs are merged (concatenated by default). Each copy
+runs its whole sequence in one kernel call, forward and backward, as the recurrent layers do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import InputSpec, Layer, _Weight, register_layer
+from .recurrent import _RNN
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def _copy(layer, name, go_backwards):
+    """A new, unbuilt layer with ``layer``'s config, another name and direction."""
+    config = {**layer.get_config(), "name": name, "go_backwards": go_backwards}
+    return type(layer).from_config(config)
+
+
+@register_layer
+class Bidirectional(Layer):
+    """Runs a recurrent layer over the sequence in both directions and merges the two outputs.
+
+    Args:
+        layer: a `SimpleRNN`, `LSTM` or `GRU` (unbuilt). Two copies of it are made, named
+            ``forward_<name>`` and ``backward_<name>``; the second reads the sequence backwards.
+        merge_mode: ``"concat"`` (default; the output has twice the units), ``"sum"``, ``"mul"``
+            or ``"ave"``. (Keras's None, two separate outputs, is not supported: a layer here has one.)
+        backward_layer: optionally, the recurrent layer to use for the backward direction (it must
+            have ``go_backwards`` opposite to ``layer``'s and the same ``return_sequences``).
+
+    With ``return_sequences``, the backward copy's output sequence is reversed before the merge,
+    so step t of the output sees the inputs up to t from the front and from t on from the back.
+    Weights: the forward copy's (kernel, recurrent_kernel, bias), then the backward copy's, so
+    ``Bidirectional(LSTM(64))`` on 28 features has 2 · 4 · 64 · (28 + 64 + 1) = 47,616 parameters.
+    """
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, _RNN):
+            raise ValueError("Bidirectional: `layer` must be a recurrent layer (SimpleRNN, LSTM or GRU). "
+                             f"Received: layer={layer!r}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES} (None, two outputs, is not "
+                             f"supported). Received: merge_mode={merge_mode!r}")
+        if layer.return_state:
+            raise ValueError("Bidirectional: return_state=True is not supported (a layer here has one output)")
+        self.merge_mode = merge_mode
+        self.forward_layer = _copy(layer, "forward_" + layer.name, layer.go_backwards)
+        if backward_layer is None:
+            self.backward_layer = _copy(layer, "backward_" + layer.name, not layer.go_backwards)
+        else:
+            if not isinstance(backward_layer, _RNN) or backward_layer.built:
+                raise ValueError("Bidirectional: backward_layer must be an unbuilt recurrent layer. "
+                                 f"Received: backward_layer={backward_layer!r}")
+            if backward_layer.go_backwards == layer.go_backwards or \
+                    backward_layer.return_sequences != layer.return_sequences or backward_layer.return_state:
+                raise ValueError("Bidirectional: backward_layer must have go_backwards opposite to layer's, the same "
+                                 "return_sequences and no return_state")
+            self.backward_layer = backward_layer
+        self.return_sequences = layer.return_sequences
+        self._initial_weights = weights
+        self.input_spec = InputSpec(ndim=3)
+
+    @property
+    def _directions(self):
+        return (self.forward_layer, self.backward_layer)
+
+    def build(self, input_shape):
+        for sub in self._directions:
+            sub._maybe_build(tuple(input_shape))
+        # the wrapper owns its copies' weights (the same arrays), named per direction so that a
+        # saved file tells them apart: forward_lstm/kernel, backward_lstm/kernel, ...
+        self._weights = [_Weight(f"{sub.name}/{w.name}", w.value, w.trainable, w.regularizer)
+                         for sub in self._directions for w in sub._weights]
+        self.built = True
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def call(self, inputs, training=False):
+        y_f = self.forward_layer.call(inputs, training=training)
+        y_b = self.backward_layer.call(inputs, training=training)
+        if self.return_sequences:
+            y_b = y_b[:, ::-1]  # back in input order
+        self._y = (y_f, y_b)
+        if self.merge_mode == "concat":
+            return np.concatenate([y_f, y_b], axis=-1)
+        if self.merge_mode == "sum":
+            return y_f + y_b
+        if self.merge_mode == "mul":
+            return y_f * y_b
+        return (y_f + y_b) / 2
+
+    def backward(self, dy):
+        y_f, y_b = self._y
+        if self.merge_mode == "concat":
+            units = y_f.shape[-1]
+            dy_f, dy_b = dy[..., :units], dy[..., units:]
+        elif self.merge_mode == "sum":
+            dy_f = dy_b = dy
+        elif self.merge_mode == "mul":
+            dy_f, dy_b = dy * y_b, dy * y_f
+        else:
+            dy_f = dy_b = dy / 2
+        if self.return_sequences:
+            dy_b = dy_b[:, ::-1]  # the backward copy's processing order
+        grads, dx = [], None
+        for sub, d in zip(self._directions, (dy_f, dy_b)):
+            sub._need_input_grad = self._need_input_grad
+            dx_sub = sub.backward(np.ascontiguousarray(d))
+            grads += list(sub._gradients)
+            if dx_sub is not None:
+                dx = dx_sub if dx is None else dx + dx_sub
+        self._gradients = grads
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        shape = self.forward_layer.compute_output_shape(tuple(input_shape))
+        if self.merge_mode == "concat":
+            return tuple(shape[:-1]) + (2 * shape[-1],)
+        return tuple(shape)
+
+    def get_config(self):
+        def entry(layer):
+            return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+        # the wrapped layer as given: the forward copy's config under its original name
+        wrapped = {**self.forward_layer.get_config(), "name": self.forward_layer.name[len("forward_"):]}
+        return {**super().get_config(), "layer": {"class_name": type(self.forward_layer).__name__, "config": wrapped},
+                "merge_mode": self.merge_mode, "backward_layer": entry(self.backward_layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import _layer_from_config
+
+        config = dict(config)
+        layer = _layer_from_config(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        backward = None if backward is None else _layer_from_config(backward)
+        return cls(layer, backward_layer=backward, **config)

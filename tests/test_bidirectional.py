@@ -1,0 +1,120 @@
+"""Bidirectional: Keras's parameter counts, output shapes and names; the output equals the two
+directions run as separate layers and merged; gradients against central differences (float64);
+training, saving and loading in a model; bad arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.layers import GRU, LSTM, Bidirectional, Dense, Input, SimpleRNN
+from fastnn.models import Sequential, load_model
+
+
+@pytest.fixture(autouse=True)
+def _restore_settings():
+    yield
+    fastnn.utils.set_floatx("float32")
+
+
+def test_keras_counts_shapes_and_names():
+    model = Sequential([Input(shape=(28, 28)), Bidirectional(LSTM(64)), Dense(10, activation="softmax")])
+    wrapper = model.layers[0]
+    assert wrapper.count_params() == 2 * 4 * 64 * (28 + 64 + 1) == 47_616
+    assert model.output_shape == (None, 10) and wrapper.compute_output_shape((None, 28, 28)) == (None, 128)
+    assert wrapper.forward_layer.name.startswith("forward_lstm")
+    assert wrapper.backward_layer.go_backwards and not wrapper.forward_layer.go_backwards
+    assert wrapper.weight_names[:3] == [f"{wrapper.forward_layer.name}/{n}" for n in
+                                        ("kernel", "recurrent_kernel", "bias")]
+    seq = Bidirectional(GRU(8, return_sequences=True), merge_mode="sum")
+    assert seq.compute_output_shape((None, 5, 3)) == (None, 5, 8)
+    seq(np.zeros((2, 5, 3), np.float32))
+    assert seq.count_params() == 2 * 3 * 8 * (3 + 8 + 2)  # GRU with reset_after: two biases
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_output_is_the_two_directions_merged(merge_mode, return_sequences):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 6, 4)).astype(np.float32)
+    wrapper = Bidirectional(LSTM(5, return_sequences=return_sequences), merge_mode=merge_mode)
+    y = wrapper(x)
+    forward = LSTM(5, return_sequences=return_sequences)
+    backward = LSTM(5, return_sequences=return_sequences, go_backwards=True)
+    forward(x), backward(x)
+    weights = wrapper.get_weights()
+    forward.set_weights(weights[:3])
+    backward.set_weights(weights[3:])
+    y_f, y_b = forward(x), backward(x)
+    if return_sequences:
+        y_b = y_b[:, ::-1]
+    want = {"concat": np.concatenate([y_f, y_b], -1), "sum": y_f + y_b, "mul": y_f * y_b,
+            "ave": (y_f + y_b) / 2}[merge_mode]
+    np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Bidirectional(SimpleRNN(3, return_sequences=True)),
+    lambda: Bidirectional(LSTM(2), merge_mode="mul"),
+    lambda: Bidirectional(GRU(3, return_sequences=True), merge_mode="ave"),
+    lambda: Bidirectional(GRU(2, reset_after=False), merge_mode="sum"),
+])
+def test_gradients_match_finite_differences(make):
+    fastnn.utils.set_floatx("float64")
+    with fastnn.backend("numpy"):
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((2, 4, 3))
+        layer = make()
+        y = layer(x, training=True)
+        r = rng.standard_normal(y.shape)
+        dx = layer.backward(r)
+        grads = layer.get_gradients()
+
+        def loss():
+            return float(np.sum(layer.call(x, training=True) * r))
+
+        for arr, g in [(x, dx)] + list(zip(layer.trainable_weights, grads)):
+            assert g.shape == arr.shape
+            num = np.zeros_like(arr)
+            for i in range(arr.size):
+                old = arr.flat[i]
+                arr.flat[i] = old + 1e-6
+                hi = loss()
+                arr.flat[i] = old - 1e-6
+                lo = loss()
+                arr.flat[i] = old
+                num.flat[i] = (hi - lo) / 2e-6
+            np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+
+
+def test_trains_saves_and_loads(tmp_path):
+    # the notes' RNN task in miniature: classify "images" read row by row
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, 240)
+    x = rng.random((240, 8, 8), dtype=np.float32) * 0.3
+    for c in range(3):
+        x[labels == c, 2 * c:2 * c + 2, :] += 1.0
+    fastnn.utils.set_random_seed(3)
+    model = Sequential([Input(shape=(8, 8)), Bidirectional(LSTM(8)), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, labels, epochs=30, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.9
+    path = tmp_path / "birnn.safetensors"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
+    assert loaded.layers[0].get_config() == model.layers[0].get_config()
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: Bidirectional(Dense(3)), r"`layer` must be a recurrent layer"),
+    (lambda: Bidirectional(LSTM(3), merge_mode=None), r"merge_mode must be one of"),
+    (lambda: Bidirectional(LSTM(3), merge_mode="max"), r"merge_mode must be one of"),
+    (lambda: Bidirectional(LSTM(3, return_state=True)), r"return_state=True is not supported"),
+    (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3)), r"go_backwards opposite"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
