@@ -194,3 +194,54 @@ def gradcheck(f, params, analytic, *, what, rtol=1e-6, atol=1e-8, eps=1e-6):
         num = numeric_grad(f, x, eps)
         assert_close(g, num, rtol=rtol, atol=atol, what=f"{what}: gradient {i} vs finite differences",
                      context=f"param shape {x.shape}")
+
+
+# ---- A layer's own gradients --------------------------------------------------------------------
+
+
+def layer_gradcheck(layer, x, training=True, seed=0, h=1e-6, tol=1e-6, before_call=None):
+    """Check ``layer.backward`` (input and weight gradients) against central differences of the
+    scalar loss sum(y * r), float64 (x a list for a merge layer). ``before_call`` runs before
+    every forward (e.g. to replay the same dropout mask)."""
+    xs = x if isinstance(x, list) else [x]
+
+    def forward(build=False):
+        if before_call is not None:
+            before_call()
+        # the first call builds the layer; the others call it directly, with no cast to its dtype
+        return (layer if build else layer.call)(x if isinstance(x, list) else xs[0], training=training)
+
+    y = forward(build=True)
+    r = np.random.default_rng(seed).standard_normal(y.shape)
+    dx = layer.backward(r)
+    dxs = dx if isinstance(x, list) else [dx]
+    grads = layer.get_gradients()
+    worst = 0.0
+    for arr, g in list(zip(xs, dxs)) + list(zip(layer.trainable_weights, grads)):
+        assert g.shape == arr.shape
+        for i in range(arr.size):
+            old = arr.flat[i]
+            arr.flat[i] = old + h
+            lp = float(np.sum(forward() * r))
+            arr.flat[i] = old - h
+            lm = float(np.sum(forward() * r))
+            arr.flat[i] = old
+            fd = (lp - lm) / (2 * h)
+            worst = max(worst, abs(fd - g.flat[i]) / max(1.0, abs(fd)))
+    assert worst < tol, f"{type(layer).__name__}: max relative gradient error {worst:.3e}"
+
+
+def assert_learns_and_round_trips(model, x, y, path, epochs, batch_size=32, min_accuracy=None):
+    """Fit a compiled model: the loss must at least halve (and the accuracy end above
+    ``min_accuracy``); then save it to ``path`` and load it back: the same predictions and layers."""
+    from fastnn.models import load_model
+
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]
+    if min_accuracy is not None:
+        assert history["accuracy"][-1] > min_accuracy, history["accuracy"]
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
+    assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
+    return loaded

@@ -9,7 +9,9 @@ import pytest
 
 import fastnn
 from fastnn.layers import GRU, LSTM, Bidirectional, Dense, Input, SimpleRNN
-from fastnn.models import Sequential, load_model
+from fastnn.models import Sequential
+
+from helpers import assert_learns_and_round_trips, layer_gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -63,29 +65,7 @@ def test_output_is_the_two_directions_merged(merge_mode, return_sequences):
 def test_gradients_match_finite_differences(make):
     fastnn.utils.set_floatx("float64")
     with fastnn.backend("numpy"):
-        rng = np.random.default_rng(1)
-        x = rng.standard_normal((2, 4, 3))
-        layer = make()
-        y = layer(x, training=True)
-        r = rng.standard_normal(y.shape)
-        dx = layer.backward(r)
-        grads = layer.get_gradients()
-
-        def loss():
-            return float(np.sum(layer.call(x, training=True) * r))
-
-        for arr, g in [(x, dx)] + list(zip(layer.trainable_weights, grads)):
-            assert g.shape == arr.shape
-            num = np.zeros_like(arr)
-            for i in range(arr.size):
-                old = arr.flat[i]
-                arr.flat[i] = old + 1e-6
-                hi = loss()
-                arr.flat[i] = old - 1e-6
-                lo = loss()
-                arr.flat[i] = old
-                num.flat[i] = (hi - lo) / 2e-6
-            np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+        layer_gradcheck(make(), np.random.default_rng(1).standard_normal((2, 4, 3)), tol=1e-7)
 
 
 def test_trains_saves_and_loads(tmp_path):
@@ -98,14 +78,7 @@ def test_trains_saves_and_loads(tmp_path):
     fastnn.utils.set_random_seed(3)
     model = Sequential([Input(shape=(8, 8)), Bidirectional(LSTM(8)), Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x, labels, epochs=30, batch_size=32, verbose=0)
-    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
-    assert history.history["accuracy"][-1] > 0.9
-    path = tmp_path / "birnn.safetensors"
-    model.save(path)
-    loaded = load_model(path)
-    np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
-    assert loaded.layers[0].get_config() == model.layers[0].get_config()
+    assert_learns_and_round_trips(model, x, labels, tmp_path / "birnn.safetensors", epochs=30, min_accuracy=0.9)
 
 
 @pytest.mark.parametrize("make,match", [

@@ -15,6 +15,8 @@ from fastnn import activations, initializers, layers, regularizers
 from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, ELU, Flatten, Input,
                            InputLayer, Layer, LeakyReLU, Multiply, ReLU, Reshape, Softmax, Subtract, Average)
 
+from helpers import layer_gradcheck
+
 
 @pytest.fixture
 def float64_numpy():
@@ -25,33 +27,6 @@ def float64_numpy():
             yield
     finally:
         fastnn.utils.set_floatx("float32")
-
-
-def layer_gradcheck(layer, x, training=True, seed=0, h=1e-6, tol=1e-6):
-    """Check ``layer.backward`` (input and weight gradients) for the scalar loss sum(y * r)."""
-    xs = x if isinstance(x, list) else [x]
-    y = layer(x, training=training)
-    r = np.random.default_rng(seed).standard_normal(y.shape)
-    dx = layer.backward(r)
-    dxs = dx if isinstance(x, list) else [dx]
-    grads = layer.get_gradients()
-
-    def loss():
-        return float(np.sum(layer.call(x if isinstance(x, list) else xs[0], training=training) * r))
-
-    worst = 0.0
-    for arr, g in list(zip(xs, dxs)) + list(zip(layer.trainable_weights, grads)):
-        assert g.shape == arr.shape
-        for i in range(arr.size):
-            old = arr.flat[i]
-            arr.flat[i] = old + h
-            lp = loss()
-            arr.flat[i] = old - h
-            lm = loss()
-            arr.flat[i] = old
-            fd = (lp - lm) / (2 * h)
-            worst = max(worst, abs(fd - g.flat[i]) / max(1.0, abs(fd)))
-    assert worst < tol, f"{type(layer).__name__}: max relative gradient error {worst:.3e}"
 
 
 # ---- Dense ------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import pytest
 import fastnn
 from fastnn import _core, ops, reference
 
+from helpers import layer_gradcheck
+
 # cell name -> (gates, forward/backward extra keyword arguments)
 CELLS = {
     "simple_rnn": (1, {}),
@@ -683,34 +685,13 @@ def test_layer_runs_the_op_with_loaded_weights(cls, cell):
                                rtol=1e-4, atol=1e-5)
 
 
-def _layer_gradcheck(layer, x, h=1e-6):
-    def forward():
-        layer._calls = 0  # the same dropout mask on every call
-        return layer(x, training=True)
-
-    y = forward()
-    r = np.random.default_rng(1).standard_normal(y.shape)
-    dx = layer.backward(r)
-    grads = layer.get_gradients()
-    worst = 0.0
-    for arr, g in [(x, dx)] + list(zip(layer.trainable_weights, grads)):
-        for i in range(arr.size):
-            old = arr.flat[i]
-            arr.flat[i] = old + h
-            up = float(np.sum(forward() * r))
-            arr.flat[i] = old - h
-            down = float(np.sum(forward() * r))
-            arr.flat[i] = old
-            worst = max(worst, abs((up - down) / (2 * h) - g.flat[i]))
-    assert worst < 1e-6, f"{type(layer).__name__}: max gradient error {worst:.3g}"
-
-
 @pytest.mark.parametrize("make", [lambda **k: SimpleRNN(3, **k), lambda **k: LSTM(3, **k), lambda **k: GRU(3, **k),
                                   lambda **k: GRU(3, reset_after=False, **k)], ids=["simple", "lstm", "gru", "gru_before"])
 @pytest.mark.parametrize("opts", [{}, {"return_sequences": True, "go_backwards": True}, {"dropout": 0.4, "seed": 3}])
 def test_layer_gradients(float64_numpy, make, opts):
     x = np.random.default_rng(0).standard_normal((2, 5, 3))
-    _layer_gradcheck(make(**opts), x)
+    layer = make(**opts)
+    layer_gradcheck(layer, x, seed=1, before_call=lambda: setattr(layer, "_calls", 0))  # the same dropout mask
 
 
 def test_dropout_mask_is_shared_by_all_time_steps():

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import activations, initializers, ops, regularizers
 from .base import InputSpec, Layer, _positive_int, register_layer
+from .core import kernel_bias_config
 
 
 def normalize_tuple(value, n, name, cls, least=1):
@@ -144,14 +145,8 @@ class _BaseConv(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": self._act,
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), **config, **kernel_bias_config(self)}
 
 
 class _Conv(_BaseConv):

@@ -11,6 +11,18 @@ from .. import activations, initializers, ops, regularizers, utils
 from .base import InputSpec, Layer, _positive_int, register_layer
 
 
+def kernel_bias_config(layer):
+    """The config keys of a layer with an activation, a kernel and an optional bias (Dense, Conv*)."""
+    return {
+        "activation": layer._act,
+        "use_bias": layer.use_bias,
+        "kernel_initializer": initializers.serialize(layer.kernel_initializer),
+        "bias_initializer": initializers.serialize(layer.bias_initializer),
+        "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
+        "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
+    }
+
+
 @register_layer
 class Dense(Layer):
     """Densely-connected layer: ``output = activation(dot(input, kernel) + bias)``.
@@ -88,16 +100,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "activation": self._act,
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "units": self.units, **kernel_bias_config(self)}
 
 
 @register_layer

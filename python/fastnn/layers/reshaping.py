@@ -159,6 +159,8 @@ class _PadOrCrop(_Reshaping):
 
     def __init__(self, amounts, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
+        if self.rank == 1 and not (isinstance(amounts, (list, tuple)) and len(amounts) != 2):
+            amounts = (amounts,)  # 1-D: an int or one (before, after) pair
         self.pairs = _pairs(amounts, self.rank, self.argument, type(self).__name__)
 
     def _out_size(self, d, axis):
@@ -195,8 +197,7 @@ class ZeroPadding1D(_PadOrCrop):
     rank = 1
 
     def __init__(self, padding=1, **kwargs):
-        super().__init__(padding if isinstance(padding, (list, tuple)) and len(padding) != 2 else (padding,),
-                         **kwargs)
+        super().__init__(padding, **kwargs)
 
 
 @register_layer
@@ -229,8 +230,7 @@ class Cropping1D(_PadOrCrop):
     argument = "cropping"
 
     def __init__(self, cropping=(1, 1), **kwargs):
-        super().__init__(cropping if isinstance(cropping, (list, tuple)) and len(cropping) != 2 else (cropping,),
-                         **kwargs)
+        super().__init__(cropping, **kwargs)
 
 
 @register_layer
