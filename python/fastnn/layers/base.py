@@ -371,17 +371,27 @@ class Layer:
         if self._multi_input:
             if not isinstance(inputs, (list, tuple)):
                 raise ValueError(f"Layer '{self.name}' expects a list of inputs. Received: {type(inputs).__name__}")
-            xs = [np.asarray(x, dtype=self.input_dtype or self.dtype) for x in inputs]
+            xs = [self._as_input(x) for x in inputs]
             shapes = [(None,) + x.shape[1:] for x in xs]
             self._maybe_build(shapes)
             self._check_input([x.shape for x in xs])
             return self.call(xs, training=training)
-        x = np.asarray(inputs, dtype=self.input_dtype or self.dtype)
+        x = self._as_input(inputs)
         if x.ndim == 0:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
         self._maybe_build((None,) + x.shape[1:])
         self._check_input(x.shape)
         return self.call(x, training=training)
+
+    def _as_input(self, x):
+        """An input as an array of the layer's input dtype; anything not numeric is a TypeError
+        naming the layer (NumPy's own message would not say which layer or what it expects)."""
+        dtype = self.input_dtype or self.dtype
+        try:
+            return np.asarray(x, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) expects numeric input convertible to "
+                            f"{dtype}. Received: {type(x).__name__} ({e})") from None
 
     def _call_symbolic(self, inputs):
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
