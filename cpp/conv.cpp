@@ -1010,7 +1010,7 @@ void conv_backward(float* dx, float* dw, float* db, const float* dy, const float
         conv_backward_im2col(dx, dw, act != Act::Linear ? dz : dy, x, w, s);
         return;
     }
-    BackwardTiles tiles(s, w, dx != nullptr, /*need_dw=*/true, 0);
+    BackwardTiles tiles(s, w, dx != nullptr, dw != nullptr, 0);
     tiles.run(dx, dw, db, x, [&](BackwardTiles::Slot& sl, index_t n0, index_t cnt, float* db_part) -> const float* {
         const float* dyt = dy + n0 * P * OC;
         act_grad_and_bias(sl.dz, db_part, sl.partial, dyt, y ? y + n0 * P * OC : nullptr, cnt * P, OC, act, alpha);
@@ -1058,7 +1058,7 @@ void conv_transpose_backward(float* dx, float* dw, float* db, const float* dy, c
     const float* g = act != Act::Linear ? dz : dy;
     if (dx) conv_forward(dx, g, w, nullptr, s, Act::Linear, 0.0f);
     // the convolution's weight gradient: its input is g, its output gradient is x
-    conv_backward(nullptr, dw, nullptr, x, nullptr, g, w, s, Act::Linear, 0.0f);
+    if (dw) conv_backward(nullptr, dw, nullptr, x, nullptr, g, w, s, Act::Linear, 0.0f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1158,7 +1158,7 @@ void conv_maxpool_backward(float* dx, float* dw, float* db, const float* dy, con
         conv_backward_im2col(dx, dw, dz, x, w, s);
         return;
     }
-    BackwardTiles tiles(s, w, dx != nullptr, /*need_dw=*/true, Op * OC);
+    BackwardTiles tiles(s, w, dx != nullptr, dw != nullptr, Op * OC);
     tiles.run(dx, dw, db, x, [&](BackwardTiles::Slot& sl, index_t n0, index_t cnt, float* db_part) -> const float* {
         // the pooled dz and db, then its scatter to the argmax positions: this tile's dz
         const float* dyt = dy + n0 * Op * OC;

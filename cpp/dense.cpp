@@ -45,7 +45,7 @@ void dense_backward(float* dx, float* dw, float* db, float* dz, const float* dy,
         g = dz;
     }
     // dw (C, OC) = xᵀ (C × N) · dz (N × OC): the batch is the GEMM's k loop, never split
-    sgemm(dw, OC, x, C, true, g, OC, false, C, OC, N, 1.0f, 0.0f);
+    if (dw) sgemm(dw, OC, x, C, true, g, OC, false, C, OC, N, 1.0f, 0.0f);
     if (db) bias_grad(db, g, N, OC);
     // dx (N, C) = dz (N × OC) · wᵀ (OC × C)
     if (dx) sgemm(dx, C, g, OC, false, w, OC, true, N, C, OC, 1.0f, 0.0f);

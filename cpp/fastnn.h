@@ -112,7 +112,7 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, ind
                    index_t OC, Act act, float alpha);
 // dz (N, OC) is scratch for dy·act'(y) (may alias dy); dx (N, C) overwritten, skipped when null
 // (a first layer needs no input gradient); dw (C, OC) and db (OC,) overwritten (beta = 0: no
-// zero-fill, no read of dw); db may be null.
+// zero-fill, no read of dw); dw and db may be null (a frozen layer).
 void dense_backward(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y,
                     const float* x, const float* w, index_t N, index_t C, index_t OC, Act act,
                     float alpha);
@@ -141,8 +141,8 @@ struct ConvShape {
 void conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
                   float alpha);
 // dy, y (N, OD, OH, OW, OC); y may be null for linear. dx is overwritten and skipped when null (a
-// first layer needs no input gradient); dw (KD, KH, KW, C, OC) and db (OC,) accumulate; db may be
-// null. dy·act'(y) is formed tile by tile in the kernel's own scratch. dw and db do not depend on
+// first layer needs no input gradient); dw (KD, KH, KW, C, OC) and db (OC,) accumulate; either may
+// be null (dw: a frozen layer). dy·act'(y) is formed tile by tile in the kernel's own scratch. dw and db do not depend on
 // the thread count.
 void conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
                    const ConvShape& s, Act act, float alpha);

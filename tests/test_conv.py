@@ -328,6 +328,36 @@ def test_conv_transpose_gradients_do_not_depend_on_thread_count(OC):
                 np.testing.assert_array_equal(a, b_, err_msg=algo)
 
 
+@pytest.mark.parametrize("kind", ["conv", "pooled", "transpose"])
+def test_frozen_layer_gradients_skip_dw(engine, kind):
+    # need_dw=False (a frozen layer): dw is None and dx, db are the same as with dw computed
+    rng = np.random.default_rng(27)
+    x = rng.standard_normal((5, 9, 8, 6)).astype(np.float32)
+    if kind == "transpose":
+        w = rng.standard_normal((3, 3, 4, 6)).astype(np.float32)
+        y = ops.conv2d_transpose_forward(x, w, strides=2, padding="same", activation="tanh")
+        grads = lambda need_dw: ops.conv2d_transpose_backward(np.cos(y), x, w, y, strides=2, padding="same",
+                                                              activation="tanh", need_dw=need_dw)
+    elif kind == "pooled":
+        w = rng.standard_normal((3, 3, 6, 4)).astype(np.float32)
+        y, argmax = ops.conv2d_maxpool_forward(x, w, activation="relu", pool_size=2)
+        grads = lambda need_dw: ops.conv2d_maxpool_backward(np.cos(y), argmax, y, x, w, activation="relu",
+                                                            pool_size=2, need_dw=need_dw)
+    else:
+        w = rng.standard_normal((3, 3, 6, 4)).astype(np.float32)
+        y = ops.conv2d_forward(x, w, strides=2, padding="same", activation="elu")
+        grads = lambda need_dw: ops.conv2d_backward(np.cos(y), x, w, y, strides=2, padding="same", activation="elu",
+                                                    need_dw=need_dw)
+    (dx, dw, db), (dx2, dw2, db2) = grads(True), grads(False)
+    assert dw2 is None and dw.shape == w.shape
+    np.testing.assert_array_equal(dx2, dx)
+    np.testing.assert_array_equal(db2, db)
+    with fastnn.backend("numpy"):
+        ref = grads(False)
+    assert ref[1] is None
+    assert_close(dx2, ref[0], f"{kind} dx without dw")
+
+
 def test_conv_accepts_ints_lists_and_numpy_integers():
     rng = np.random.default_rng(9)
     x = rng.standard_normal((2, 9, 9, 2)).astype(np.float32)

@@ -58,6 +58,12 @@ def test_dense_backward_flags(rng):
     y = ops.dense_forward(x, w, b, "tanh")
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx, dw, db = ops.dense_backward(dy, x, w, y, "tanh", use_bias=False, need_dx=False)
+    for backend in ("cpp", "numpy"):  # a frozen layer: dx only, the same as with dw computed
+        with fastnn.backend(backend):
+            frozen = ops.dense_backward(dy, x, w, y, "tanh", use_bias=False, need_dw=False)
+            full = ops.dense_backward(dy, x, w, y, "tanh", use_bias=False)
+        assert frozen[1] is None and frozen[2] is None
+        np.testing.assert_array_equal(frozen[0], full[0])
     assert dx is None and db is None and dw.shape == (4, 3) and dw.dtype == np.float32
     dx, dw, db = ops.dense_backward(dy, x, w, y, "tanh")
     assert dx.shape == (5, 4) and dw.shape == (4, 3) and db.shape == (3,)

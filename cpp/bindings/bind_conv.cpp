@@ -264,9 +264,11 @@ py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::
 py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle x_obj, py::handle w_obj,
                           py::handle y_obj, py::handle strides, py::handle padding, py::handle dilation,
                           py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj,
-                          ConvKind kind = ConvKind::Conv, py::handle output_padding = py::none()) {
+                          py::handle need_dw_obj, ConvKind kind = ConvKind::Conv,
+                          py::handle output_padding = py::none()) {
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool need_dw = flag_arg(need_dw_obj, op, "need_dw");
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op, kind, output_padding);
@@ -285,7 +287,8 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
             fail_value(std::string(op) + ": " + name + " must be " + L.y + " = " + shape_str(a.y_dims) +
                        " to match " + geometry + ". Received: " + name + ".shape=" + shape_str(*arr));
     }
-    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.bias_len, need_dx, use_bias, /*zeroed=*/true, op);
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.bias_len, need_dx, use_bias, /*zeroed=*/true, op,
+                               need_dw);
     const float *DY = dy.data(), *Y = has_y ? y.data() : nullptr, *X = a.x.data(), *W = a.w.data();
     {
         py::gil_scoped_release release;
@@ -558,9 +561,10 @@ py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py:
                                   py::handle x_obj, py::handle w_obj, py::handle strides, py::handle padding,
                                   py::handle dilation, py::handle activation, py::object alpha,
                                   py::handle pool, py::handle pool_strides, py::handle pool_padding,
-                                  py::handle use_bias_obj, py::handle need_dx_obj) {
+                                  py::handle use_bias_obj, py::handle need_dx_obj, py::handle need_dw_obj) {
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool need_dw = flag_arg(need_dw_obj, op, "need_dw");
     const Act act = fused_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op);
@@ -573,7 +577,7 @@ py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py:
     require_shape(y, p_dims, op, "y", L.y, "(the pooled output's shape)");
     const int64_t P = a.s.out[0] * a.s.out[1] * a.s.out[2];
     IndexArray argmax = argmax_arg(argmax_obj, p_dims, P, L.y, op);
-    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, /*zeroed=*/true, op);
+    LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, /*zeroed=*/true, op, need_dw);
     const float *DY = dy.data(), *Y = y.data(), *X = a.x.data(), *W = a.w.data();
     const int32_t* A = argmax.data();
     {
@@ -688,15 +692,15 @@ void register_conv(py::module_& m) {
             b,
             [nd, b](py::handle dy, py::handle x, py::handle w, py::handle y, py::handle strides,
                     py::handle padding, py::handle dilation_rate, py::handle activation,
-                    py::object alpha, py::handle use_bias, py::handle need_dx) {
+                    py::object alpha, py::handle use_bias, py::handle need_dx, py::handle need_dw) {
                 return conv_backward_b(nd, b, dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
-                                       use_bias, need_dx);
+                                       use_bias, need_dx, need_dw);
             },
             py::arg("dy"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::kw_only(),
             py::arg("strides") = ones, py::arg("padding") = "valid", py::arg("dilation_rate") = ones,
             py::arg("activation") = "linear", py::arg("alpha") = py::none(), py::arg("use_bias") = true,
-            py::arg("need_dx") = true,
-            "(dx, dw, db) of the convolution; dx None unless need_dx, db None unless use_bias.");
+            py::arg("need_dx") = true, py::arg("need_dw") = true,
+            "(dx, dw, db) of the convolution; dx None unless need_dx, dw None unless need_dw, db None unless use_bias.");
         const char *mf = mpf[nd - 1], *mb = mpb[nd - 1], *af = apf[nd - 1], *ab = apb[nd - 1];
         m.def(
             mf,
@@ -749,15 +753,15 @@ void register_conv(py::module_& m) {
             b,
             [nd, b](py::handle dy, py::handle x, py::handle w, py::handle y, py::handle strides, py::handle padding,
                     py::handle output_padding, py::handle dilation_rate, py::handle activation, py::object alpha,
-                    py::handle use_bias, py::handle need_dx) {
+                    py::handle use_bias, py::handle need_dx, py::handle need_dw) {
                 return conv_backward_b(nd, b, dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
-                                       use_bias, need_dx, ConvKind::Transpose, output_padding);
+                                       use_bias, need_dx, need_dw, ConvKind::Transpose, output_padding);
             },
             py::arg("dy"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::kw_only(),
             py::arg("strides") = ones, py::arg("padding") = "valid", py::arg("output_padding") = py::none(),
             py::arg("dilation_rate") = ones, py::arg("activation") = "linear", py::arg("alpha") = py::none(),
-            py::arg("use_bias") = true, py::arg("need_dx") = true,
-            "(dx, dw, db) of the transposed convolution; dx None unless need_dx, db None unless use_bias.");
+            py::arg("use_bias") = true, py::arg("need_dx") = true, py::arg("need_dw") = true,
+            "(dx, dw, db) of the transposed convolution; None for each of dx, dw, db not asked for.");
     }
     static const char* cmf[] = {"conv1d_maxpool_forward", "conv2d_maxpool_forward", "conv3d_maxpool_forward"};
     static const char* cmb[] = {"conv1d_maxpool_backward", "conv2d_maxpool_backward", "conv3d_maxpool_backward"};
@@ -782,16 +786,17 @@ void register_conv(py::module_& m) {
             [nd, b](py::handle dy, py::handle argmax, py::handle y, py::handle x, py::handle w, py::handle strides,
                     py::handle padding, py::handle dilation_rate, py::handle activation,
                     py::object alpha, py::handle pool_size, py::handle pool_strides, py::handle pool_padding,
-                    py::handle use_bias, py::handle need_dx) {
+                    py::handle use_bias, py::handle need_dx, py::handle need_dw) {
                 return conv_maxpool_backward_b(nd, b, dy, argmax, y, x, w, strides, padding, dilation_rate,
                                                activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
-                                               need_dx);
+                                               need_dx, need_dw);
             },
             py::arg("dy"), py::arg("argmax"), py::arg("y"), py::arg("x"), py::arg("w"), py::kw_only(),
             py::arg("strides") = ones, py::arg("padding") = "valid", py::arg("dilation_rate") = ones,
             py::arg("activation") = "linear", py::arg("alpha") = py::none(), py::arg("pool_size"),
             py::arg("pool_strides") = py::none(), py::arg("pool_padding") = "valid", py::arg("use_bias") = true,
-            py::arg("need_dx") = true, "(dx, dw, db) of the fused convolution + max pooling, from the pooled dy, argmax, y.");
+            py::arg("need_dx") = true, py::arg("need_dw") = true,
+            "(dx, dw, db) of the fused convolution + max pooling, from the pooled dy, argmax, y.");
     }
     m.def("_select_conv_algorithm", [](const std::string& name) { return conv_select_algorithm(name.c_str()); },
           py::arg("name"), "Force 'im2col', 'implicit' or 'implicit-{flipped,scatter,dcol}' (the last also pick the input "

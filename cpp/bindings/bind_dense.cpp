@@ -90,10 +90,12 @@ py::array_t<float> dense_forward_b(py::handle x_obj, py::handle w_obj, py::handl
 }
 
 py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::handle y_obj,
-                           py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj) {
+                           py::handle activation, py::object alpha, py::handle use_bias_obj, py::handle need_dx_obj,
+                           py::handle need_dw_obj) {
     const char* op = "dense_backward";
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool need_dw = flag_arg(need_dw_obj, op, "need_dw");
     const Act act = parse_activation(activation, op);
     const float a = activation_alpha(act, alpha, op);
     DenseArgs d = dense_args(x_obj, w_obj, op);
@@ -104,7 +106,7 @@ py::tuple dense_backward_b(py::handle dy_obj, py::handle x_obj, py::handle w_obj
             fail_value(std::string(op) + ": " + name + " must be (N, OC) = " + shape_str({d.N, d.OC}) +
                        " to match x and w. Received: " + name + ".shape=" + shape_str(*arr));
     }
-    LayerGrads g = layer_grads({d.N, d.C}, {d.C, d.OC}, d.OC, need_dx, use_bias, /*zeroed=*/false, op);
+    LayerGrads g = layer_grads({d.N, d.C}, {d.C, d.OC}, d.OC, need_dx, use_bias, /*zeroed=*/false, op, need_dw);
     // dz: dy ⊙ act'(y), the kernel's scratch; a fresh buffer so dy is never modified.
     py::array_t<float> dz;
     float* DZ = nullptr;
@@ -132,8 +134,9 @@ void register_dense(py::module_& m) {
           "y = activation(x @ w + b) with the bias and activation fused into the GEMM's epilogue.");
     m.def("dense_backward", &dense_backward_b, py::arg("dy"), py::arg("x"), py::arg("w"), py::arg("y"),
           py::arg("activation") = "linear", py::arg("alpha") = py::none(), py::kw_only(),
-          py::arg("use_bias") = true, py::arg("need_dx") = true,
-          "(dx, dw, db) of y = activation(x @ w + b); dx is None unless need_dx, db None unless use_bias.");
+          py::arg("use_bias") = true, py::arg("need_dx") = true, py::arg("need_dw") = true,
+          "(dx, dw, db) of y = activation(x @ w + b); dx is None unless need_dx, dw None unless need_dw, db None "
+          "unless use_bias.");
 }
 
 }  // namespace fastnn::bind

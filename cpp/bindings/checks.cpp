@@ -164,11 +164,14 @@ OptionalArray bias_input(py::handle obj, int64_t OC, const char* op) {
 }
 
 LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, int64_t OC,
-                       bool need_dx, bool use_bias, bool zeroed, const char* op) {
+                       bool need_dx, bool use_bias, bool zeroed, const char* op, bool need_dw) {
     LayerGrads g;
-    g.dw = new_float_array(w_dims, op, "dw");
-    g.dw_ptr = g.dw.mutable_data();
-    if (zeroed) std::fill(g.dw_ptr, g.dw_ptr + g.dw.size(), 0.0f);
+    if (need_dw) {
+        auto dw = new_float_array(w_dims, op, "dw");
+        g.dw_ptr = dw.mutable_data();
+        if (zeroed) std::fill(g.dw_ptr, g.dw_ptr + dw.size(), 0.0f);
+        g.dw_obj = dw;
+    }
     if (need_dx) {
         auto dx = new_float_array(x_dims, op, "dx");
         g.dx_ptr = dx.mutable_data();

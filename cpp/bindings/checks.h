@@ -89,13 +89,13 @@ void clear_output_cache();
 // for the kernel to overwrite. as_tuple() gives Python's (dx, dw, db) with None for the ones not
 // asked for.
 struct LayerGrads {
-    py::array_t<float> dw;
-    py::object dx_obj = py::none(), db_obj = py::none();
+    py::object dx_obj = py::none(), dw_obj = py::none(), db_obj = py::none();
     float *dw_ptr = nullptr, *dx_ptr = nullptr, *db_ptr = nullptr;
-    py::tuple as_tuple() const { return py::make_tuple(dx_obj, dw, db_obj); }
+    py::tuple as_tuple() const { return py::make_tuple(dx_obj, dw_obj, db_obj); }
 };
+// need_dw false (a frozen layer): no dw (None); the kernels skip its product.
 LayerGrads layer_grads(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, int64_t OC,
-                       bool need_dx, bool use_bias, bool zeroed, const char* op);
+                       bool need_dx, bool use_bias, bool zeroed, const char* op, bool need_dw = true);
 
 // A name argument (an activation, loss or padding) as text; TypeError unless it is a str (the
 // reason names are taken as py::handle: pybind11's std::string would also accept bytes).

@@ -63,13 +63,14 @@ def dense_forward(x, w, b=None, activation="linear", alpha=None):
     return _impl().dense_forward(x, w, b, activation, alpha)
 
 
-def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=True, need_dx=True):
+def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=True, need_dx=True, need_dw=True):
     """Gradients of ``y = activation(x @ w + b)`` given dy (N, OC) and the forward output y.
 
     Returns ``(dx, dw, db)``: dx (N, C) or None when ``need_dx`` is False (a first layer needs
-    none), dw (C, OC), db (OC,) or None when ``use_bias`` is False.
+    none), dw (C, OC) or None when ``need_dw`` is False (a frozen layer needs none), db (OC,) or
+    None when ``use_bias`` is False.
     """
-    return _impl().dense_backward(dy, x, w, y, activation, alpha, use_bias=use_bias, need_dx=need_dx)
+    return _impl().dense_backward(dy, x, w, y, activation, alpha, use_bias=use_bias, need_dx=need_dx, need_dw=need_dw)
 
 
 # ---- Losses -----------------------------------------------------------------------------------
@@ -233,28 +234,32 @@ def conv3d_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation
 
 
 def conv1d_backward(dy, x, w, y=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
-                    alpha=None, use_bias=True, need_dx=True):
+                    alpha=None, use_bias=True, need_dx=True, need_dw=True):
     """Gradients of `conv1d_forward` given dy and the forward output y (y may be None for "linear").
 
     Returns ``(dx, dw, db)``: dx like x or None when ``need_dx`` is False (a first layer needs none),
-    dw like w, db (OC,) or None when ``use_bias`` is False. dw and db do not depend on the thread count.
+    dw like w or None when ``need_dw`` is False (a frozen layer), db (OC,) or None when ``use_bias``
+    is False. dw and db do not depend on the thread count.
     """
     return _impl().conv1d_backward(dy, x, w, y, strides=strides, padding=padding, dilation_rate=dilation_rate,
-                                   activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+                                   activation=activation, alpha=alpha, use_bias=use_bias,
+                                   need_dx=need_dx, need_dw=need_dw)
 
 
 def conv2d_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
-                    activation="linear", alpha=None, use_bias=True, need_dx=True):
+                    activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv2d_forward`; see `conv1d_backward`."""
     return _impl().conv2d_backward(dy, x, w, y, strides=strides, padding=padding, dilation_rate=dilation_rate,
-                                   activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+                                   activation=activation, alpha=alpha, use_bias=use_bias,
+                                   need_dx=need_dx, need_dw=need_dw)
 
 
 def conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
-                    activation="linear", alpha=None, use_bias=True, need_dx=True):
+                    activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv3d_forward`; see `conv1d_backward`."""
     return _impl().conv3d_backward(dy, x, w, y, strides=strides, padding=padding, dilation_rate=dilation_rate,
-                                   activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+                                   activation=activation, alpha=alpha, use_bias=use_bias,
+                                   need_dx=need_dx, need_dw=need_dw)
 
 
 # Transposed convolution (Keras's Conv1DTranspose/Conv2DTranspose/Conv3DTranspose), the adjoint of
@@ -289,27 +294,32 @@ def conv3d_transpose_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid"
 
 
 def conv1d_transpose_backward(dy, x, w, y=None, *, strides=1, padding="valid", output_padding=None, dilation_rate=1,
-                              activation="linear", alpha=None, use_bias=True, need_dx=True):
+                              activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv1d_transpose_forward`, as `conv1d_backward` returns them."""
     return _impl().conv1d_transpose_backward(dy, x, w, y, strides=strides, padding=padding,
                                              output_padding=output_padding, dilation_rate=dilation_rate,
-                                             activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+                                             activation=activation, alpha=alpha, use_bias=use_bias,
+                                             need_dx=need_dx, need_dw=need_dw)
 
 
 def conv2d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", output_padding=None,
-                              dilation_rate=(1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True):
+                              dilation_rate=(1, 1), activation="linear", alpha=None, use_bias=True,
+                              need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv2d_transpose_forward`."""
     return _impl().conv2d_transpose_backward(dy, x, w, y, strides=strides, padding=padding,
                                              output_padding=output_padding, dilation_rate=dilation_rate,
-                                             activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+                                             activation=activation, alpha=alpha, use_bias=use_bias,
+                                             need_dx=need_dx, need_dw=need_dw)
 
 
 def conv3d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", output_padding=None,
-                              dilation_rate=(1, 1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True):
+                              dilation_rate=(1, 1, 1), activation="linear", alpha=None, use_bias=True,
+                              need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv3d_transpose_forward`."""
     return _impl().conv3d_transpose_backward(dy, x, w, y, strides=strides, padding=padding,
                                              output_padding=output_padding, dilation_rate=dilation_rate,
-                                             activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx)
+                                             activation=activation, alpha=alpha, use_bias=use_bias,
+                                             need_dx=need_dx, need_dw=need_dw)
 
 
 def maxpool1d_forward(x, *, pool_size, strides=None, padding="valid"):
@@ -412,7 +422,7 @@ def conv3d_maxpool_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", 
 
 def conv1d_maxpool_backward(dy, argmax, y, x, w, *, strides=1, padding="valid", dilation_rate=1,
                             activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
-                            use_bias=True, need_dx=True):
+                            use_bias=True, need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv1d_maxpool_forward` from the pooled dy, argmax and y.
 
     The max routes dy to the argmax, where the convolution's output equals the pooled y, so the
@@ -421,27 +431,30 @@ def conv1d_maxpool_backward(dy, argmax, y, x, w, *, strides=1, padding="valid", 
     return _impl().conv1d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
                                            dilation_rate=dilation_rate, activation=activation, alpha=alpha,
                                            pool_size=pool_size, pool_strides=pool_strides,
-                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+                                           pool_padding=pool_padding, use_bias=use_bias,
+                                           need_dx=need_dx, need_dw=need_dw)
 
 
 def conv2d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
                             activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
-                            use_bias=True, need_dx=True):
+                            use_bias=True, need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv2d_maxpool_forward`; see `conv1d_maxpool_backward`."""
     return _impl().conv2d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
                                            dilation_rate=dilation_rate, activation=activation, alpha=alpha,
                                            pool_size=pool_size, pool_strides=pool_strides,
-                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+                                           pool_padding=pool_padding, use_bias=use_bias,
+                                           need_dx=need_dx, need_dw=need_dw)
 
 
 def conv3d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
                             activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
-                            use_bias=True, need_dx=True):
+                            use_bias=True, need_dx=True, need_dw=True):
     """Gradients ``(dx, dw, db)`` of `conv3d_maxpool_forward`; see `conv1d_maxpool_backward`."""
     return _impl().conv3d_maxpool_backward(dy, argmax, y, x, w, strides=strides, padding=padding,
                                            dilation_rate=dilation_rate, activation=activation, alpha=alpha,
                                            pool_size=pool_size, pool_strides=pool_strides,
-                                           pool_padding=pool_padding, use_bias=use_bias, need_dx=need_dx)
+                                           pool_padding=pool_padding, use_bias=use_bias,
+                                           need_dx=need_dx, need_dw=need_dw)
 
 
 def global_avgpool_forward(x):

@@ -119,6 +119,10 @@ class _BaseConv(Layer):
     def _geometry(self):
         return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
 
+    def _gradients_wanted(self):
+        # a frozen layer (a GAN's discriminator inside the combined model) computes only dx
+        return dict(use_bias=self.use_bias and self.trainable, need_dx=self._need_input_grad, need_dw=self.trainable)
+
     def call(self, inputs, training=False):
         forward = getattr(ops, f"conv{self.rank}d{self._op_suffix}_forward")
         y = forward(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha, **self._geometry())
@@ -128,7 +132,7 @@ class _BaseConv(Layer):
     def backward(self, dy):
         backward = getattr(ops, f"conv{self.rank}d{self._op_suffix}_backward")
         dx, dw, db = backward(dy, self._x, self.kernel, self._y, activation=self._act, alpha=self._alpha,
-                              use_bias=self.use_bias, need_dx=self._need_input_grad, **self._geometry())
+                              **self._gradients_wanted(), **self._geometry())
         self._gradients = [dw, db] if self.use_bias else [dw]
         return dx
 
@@ -185,8 +189,7 @@ class _Conv(_BaseConv):
         """The backward pass of `call_pooled` from the gradient of the pooled output."""
         backward = getattr(ops, f"conv{self.rank}d_maxpool_backward")
         dx, dw, db = backward(dy, self._argmax, self._y, self._x, self.kernel, activation=self._act,
-                              alpha=self._alpha, use_bias=self.use_bias, need_dx=self._need_input_grad,
-                              **self._pool_geometry(self._pool))
+                              alpha=self._alpha, **self._gradients_wanted(), **self._pool_geometry(self._pool))
         self._gradients = [dw, db] if self.use_bias else [dw]
         return dx
 

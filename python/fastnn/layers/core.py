@@ -79,8 +79,10 @@ class Dense(Layer):
 
     def _backward(self, dy, act):
         dy2 = dy if dy.ndim == 2 else dy.reshape(-1, self.units)
+        # a frozen layer (a GAN's discriminator inside the combined model) computes only dx
         dx, dw, db = ops.dense_backward(dy2, self._x, self.kernel, self._y, act, self._alpha,
-                                        use_bias=self.use_bias, need_dx=self._need_input_grad)
+                                        use_bias=self.use_bias and self.trainable, need_dx=self._need_input_grad,
+                                        need_dw=self.trainable)
         self._gradients = [dw, db] if self.use_bias else [dw]
         if dx is None or len(self._x_shape) == 2:
             return dx

@@ -210,15 +210,17 @@ def _forward_nd(nd, op, x, w, b, strides, padding, dilation_rate, activation, al
     return _forward(z, activation, a).astype(dtype, copy=False).reshape(cv.y_shape)
 
 
-def _backward_nd(nd, op, dy, x, w, y, strides, padding, dilation_rate, activation, alpha, use_bias, need_dx):
+def _backward_nd(nd, op, dy, x, w, y, strides, padding, dilation_rate, activation, alpha, use_bias, need_dx,
+                 need_dw=True):
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     a = check_activation(activation, alpha, op)
     dtype = compute_dtype(dy, x, w, y)
     cv = _Conv(nd, x, w, strides, padding, dilation_rate, dtype, op)
     OC = cv.w.shape[-1]
     dz = cv.output_grad(dy, y, activation, a, op).reshape(-1, OC)
-    dw = (cv.col().T @ dz).reshape(cv.w.shape)
+    dw = (cv.col().T @ dz).reshape(cv.w.shape) if need_dw else None
     db = dz.sum(axis=0) if use_bias else None
     dx = cv.col2im(dz @ cv.w.reshape(-1, OC).T) if need_dx else None
     return dx, dw, db
@@ -239,21 +241,21 @@ def conv3d_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation
 
 
 def conv1d_backward(dy, x, w, y=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
-                    alpha=None, use_bias=True, need_dx=True):
+                    alpha=None, use_bias=True, need_dx=True, need_dw=True):
     return _backward_nd(1, "conv1d_backward", dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
-                        use_bias, need_dx)
+                        use_bias, need_dx, need_dw)
 
 
 def conv2d_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
-                    activation="linear", alpha=None, use_bias=True, need_dx=True):
+                    activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
     return _backward_nd(2, "conv2d_backward", dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
-                        use_bias, need_dx)
+                        use_bias, need_dx, need_dw)
 
 
 def conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
-                    activation="linear", alpha=None, use_bias=True, need_dx=True):
+                    activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
     return _backward_nd(3, "conv3d_backward", dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
-                        use_bias, need_dx)
+                        use_bias, need_dx, need_dw)
 
 
 # ---- Transposed convolution (Keras's Conv1DTranspose / Conv2DTranspose / Conv3DTranspose) ------
@@ -339,9 +341,10 @@ def _transpose_forward_nd(nd, op, x, w, b, strides, padding, output_padding, dil
 
 
 def _transpose_backward_nd(nd, op, dy, x, w, y, strides, padding, output_padding, dilation_rate, activation, alpha,
-                           use_bias, need_dx):
+                           use_bias, need_dx, need_dw=True):
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     a = check_activation(activation, alpha, op)
     dtype = compute_dtype(dy, x, w, y)
     ct = _ConvTranspose(nd, x, w, strides, padding, output_padding, dilation_rate, dtype, op)
@@ -352,12 +355,13 @@ def _transpose_backward_nd(nd, op, dy, x, w, y, strides, padding, output_padding
     buf[ct.crop] = dz  # the dropped contributions get no gradient: zeros around the crop
     x2 = ct.x.reshape(-1, C)
     dx = np.zeros_like(ct.x) if need_dx else None
-    dw = np.empty_like(ct.w)
+    dw = np.empty_like(ct.w) if need_dw else None
     for tap, sl in ct.taps():
         dz_t = buf[sl]  # (N, *in, OC)
         if need_dx:
             dx += dz_t @ ct.w[tap]
-        dw[tap] = dz_t.reshape(-1, OC).T @ x2
+        if need_dw:
+            dw[tap] = dz_t.reshape(-1, OC).T @ x2
     return dx, dw, db
 
 
@@ -380,19 +384,20 @@ def conv3d_transpose_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid"
 
 
 def conv1d_transpose_backward(dy, x, w, y=None, *, strides=1, padding="valid", output_padding=None, dilation_rate=1,
-                              activation="linear", alpha=None, use_bias=True, need_dx=True):
+                              activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
     return _transpose_backward_nd(1, "conv1d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
-                                  dilation_rate, activation, alpha, use_bias, need_dx)
+                                  dilation_rate, activation, alpha, use_bias, need_dx, need_dw)
 
 
 def conv2d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", output_padding=None,
-                              dilation_rate=(1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True):
+                              dilation_rate=(1, 1), activation="linear", alpha=None, use_bias=True, need_dx=True,
+                              need_dw=True):
     return _transpose_backward_nd(2, "conv2d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
-                                  dilation_rate, activation, alpha, use_bias, need_dx)
+                                  dilation_rate, activation, alpha, use_bias, need_dx, need_dw)
 
 
 def conv3d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", output_padding=None,
                               dilation_rate=(1, 1, 1), activation="linear", alpha=None, use_bias=True,
-                              need_dx=True):
+                              need_dx=True, need_dw=True):
     return _transpose_backward_nd(3, "conv3d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
-                                  dilation_rate, activation, alpha, use_bias, need_dx)
+                                  dilation_rate, activation, alpha, use_bias, need_dx, need_dw)

@@ -30,10 +30,11 @@ def dense_forward(x, w, b=None, activation="linear", alpha=None):
     return _forward(z, activation, a).astype(dtype, copy=False)
 
 
-def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=True, need_dx=True):
+def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=True, need_dx=True, need_dw=True):
     op = "dense_backward"
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     a = check_activation(activation, alpha, op)
     dtype = compute_dtype(dy, x, w, y)
     x, w = _dense_args(x, w, dtype, op)
@@ -44,7 +45,7 @@ def dense_backward(dy, x, w, y, activation="linear", alpha=None, *, use_bias=Tru
             raise ValueError(f"{op}: {name} must be (N, OC) = {(x.shape[0], w.shape[1])} to match x and w. "
                              f"Received: {name}.shape={arr.shape}")
     dz = _backward(dy, y, activation, a)
-    dw = x.T @ dz
+    dw = x.T @ dz if need_dw else None
     db = dz.sum(axis=0) if use_bias else None
     dx = dz @ w.T if need_dx else None
     return dx, dw, db

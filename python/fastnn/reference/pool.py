@@ -292,11 +292,12 @@ def _conv_maxpool_forward(nd, op, x, w, b, strides, padding, dilation_rate, acti
 
 
 def _conv_maxpool_backward(nd, op, dy, argmax, y, x, w, strides, padding, dilation_rate, activation, alpha,
-                           pool_size, pool_strides, pool_padding, use_bias, need_dx):
+                           pool_size, pool_strides, pool_padding, use_bias, need_dx, need_dw):
     from . import conv
 
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     cv = _conv_maxpool_check(nd, op, activation, x, w, strides, padding, dilation_rate, pool_size, pool_strides,
                              pool_padding)
     _, _, out, _ = _geometry(nd, cv.y_shape, pool_size, pool_strides, pool_padding, op, "pool_strides",
@@ -316,7 +317,7 @@ def _conv_maxpool_backward(nd, op, dy, argmax, y, x, w, strides, padding, dilati
     dz = _scatter_max(op, dy, argmax, cv.y_shape, _LAYOUTS[nd][2])
     return getattr(conv, f"conv{nd}d_backward")(dz, x, w, _unpool(y, argmax, cv.y_shape), **kw,
                                                 activation=activation, alpha=alpha, use_bias=use_bias,
-                                                need_dx=need_dx)
+                                                need_dx=need_dx, need_dw=need_dw)
 
 
 def _unpool(y_pool, argmax, shape):
@@ -351,23 +352,23 @@ def conv3d_maxpool_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", 
 
 def conv1d_maxpool_backward(dy, argmax, y, x, w, *, strides=1, padding="valid", dilation_rate=1,
                             activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
-                            use_bias=True, need_dx=True):
+                            use_bias=True, need_dx=True, need_dw=True):
     return _conv_maxpool_backward(1, "conv1d_maxpool_backward", dy, argmax, y, x, w, strides, padding,
                                   dilation_rate, activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
-                                  need_dx)
+                                  need_dx, need_dw)
 
 
 def conv2d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
                             activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
-                            use_bias=True, need_dx=True):
+                            use_bias=True, need_dx=True, need_dw=True):
     return _conv_maxpool_backward(2, "conv2d_maxpool_backward", dy, argmax, y, x, w, strides, padding,
                                   dilation_rate, activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
-                                  need_dx)
+                                  need_dx, need_dw)
 
 
 def conv3d_maxpool_backward(dy, argmax, y, x, w, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
                             activation="linear", alpha=None, pool_size, pool_strides=None, pool_padding="valid",
-                            use_bias=True, need_dx=True):
+                            use_bias=True, need_dx=True, need_dw=True):
     return _conv_maxpool_backward(3, "conv3d_maxpool_backward", dy, argmax, y, x, w, strides, padding,
                                   dilation_rate, activation, alpha, pool_size, pool_strides, pool_padding, use_bias,
-                                  need_dx)
+                                  need_dx, need_dw)
