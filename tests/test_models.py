@@ -539,6 +539,7 @@ def test_nested_functional_autoencoder_trains_the_inner_models():
                     name="decoder")
     autoencoder = Model(inputs, decoder(encoder(inputs)), name="autoencoder")
     assert autoencoder.output_shape == (None, 12)
+    assert autoencoder.get_layer("encoder") is encoder and autoencoder.get_layer("decoder") is decoder
     assert autoencoder.count_params() == encoder.count_params() + decoder.count_params()
     assert len(autoencoder.weights) == 8 and all(
         a is b for a, b in zip(autoencoder.weights, encoder.weights + decoder.weights))

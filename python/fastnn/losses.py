@@ -84,14 +84,38 @@ class BinaryCrossentropy(_CrossEntropy):
     kernel = "binary_crossentropy"
 
 
-class CategoricalCrossentropy(_CrossEntropy):
-    """``-sum(t · log p)`` per sample for one-hot targets; ``from_logits`` applies a softmax first."""
+class _ClassesOnLastAxis(_CrossEntropy):
+    """The categorical cross-entropies, over the classes on the last axis: an output with more axes
+    (a sequence of class scores, (N, T, C)) is a loss per step, averaged over the steps, as Keras
+    reduces it; the kernels see its N·T rows, each sample's weight repeated over its steps."""
+
+    def _rows(self, y_true, y_pred, sample_weight):
+        p = np.asarray(y_pred)
+        if p.ndim <= 2:
+            return y_true, p, sample_weight
+        steps = int(np.prod(p.shape[1:-1]))
+        t = np.asarray(y_true)
+        t = t.reshape(-1) if self.kernel == "sparse_categorical_crossentropy" else t.reshape(-1, p.shape[-1])
+        w = None if sample_weight is None else np.repeat(np.asarray(sample_weight).reshape(-1), steps)
+        return t, p.reshape(-1, p.shape[-1]), w
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return super().__call__(*self._rows(y_true, y_pred, sample_weight))
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        return super().gradient(*self._rows(y_true, y_pred, sample_weight)).reshape(np.shape(y_pred))
+
+
+class CategoricalCrossentropy(_ClassesOnLastAxis):
+    """``-sum(t · log p)`` over the classes (the last axis) for one-hot targets, averaged over any
+    other axes; ``from_logits`` applies a softmax first."""
 
     kernel = "categorical_crossentropy"
 
 
-class SparseCategoricalCrossentropy(_CrossEntropy):
-    """Categorical cross-entropy for integer class labels (N,) or (N, 1)."""
+class SparseCategoricalCrossentropy(_ClassesOnLastAxis):
+    """Categorical cross-entropy for integer class labels: (N,) or (N, 1) for an (N, C) output;
+    (N, T) or (N, T, 1) for an (N, T, C) one."""
 
     kernel = "sparse_categorical_crossentropy"
 

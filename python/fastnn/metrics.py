@@ -75,14 +75,17 @@ class Metric:
         return type(self).fn(y_true, y_pred)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        v = self._values(y_true, y_pred)
+        # values per sample, or per sample and step for a sequence output (N, T): the mean of all,
+        # each sample's weight counted once per step
+        v = np.asarray(self._values(y_true, y_pred))
+        v = v.reshape(len(v), -1)
         if sample_weight is None:
             self._total += float(np.sum(v))
-            self._count += v.shape[0]
+            self._count += v.size
         else:
             w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            self._total += float(np.dot(v, w))
-            self._count += float(np.sum(w))
+            self._total += float(np.dot(v.sum(axis=1), w))
+            self._count += float(np.sum(w)) * v.shape[1]
 
     def result(self):
         return self._total / self._count if self._count else 0.0

@@ -118,6 +118,7 @@ class Model:
         self._trainable_at_compile = {}  # id(layer) -> its trainable flag when compile() ran
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
         self._nested_inputs = {}  # id(nested model) -> the slots it was called on
+        self._nested_models = []  # the models nested in this one, in graph order
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class Model:
         input_nodes = {id(x.node) for x in ins}
         shapes = [x.shape for x in ins]
         input_layers = [x.node.layer for x in ins]
-        steps, layers, seen, owners, nested_inputs = [], list(input_layers), set(), [], {}
+        steps, layers, seen, owners, nested_inputs, nested_models = [], list(input_layers), set(), [], {}, []
         for node in order:
             layer = node.layer
             if isinstance(layer, InputLayer):
@@ -177,6 +178,7 @@ class Model:
             if hasattr(node, "nested_call"):
                 inner, tensors = node.nested_call
                 nested_inputs[id(inner)] = [slot_of[id(t)] for t in tensors]
+                nested_models.append(inner)
         names = [l.name for l in layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -185,7 +187,7 @@ class Model:
         self.inputs, self.outputs = ins, [y]
         self._layers = layers
         self._finalize(steps, shapes, input_layers)
-        self._step_owners, self._nested_inputs = owners, nested_inputs
+        self._step_owners, self._nested_inputs, self._nested_models = owners, nested_inputs, nested_models
 
     def _finalize(self, steps, shapes, input_layers):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
@@ -243,7 +245,7 @@ class Model:
         return list(self._layers)
 
     def get_layer(self, name=None, index=None):
-        """A layer by ``name`` or by ``index`` into `layers`."""
+        """A layer by ``name`` (also a nested model's name) or by ``index`` into `layers`."""
         if index is not None and name is not None:
             raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
         if index is not None:
@@ -251,7 +253,7 @@ class Model:
             if not -len(layers) <= index < len(layers):
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
             return layers[index]
-        for layer in self.layers:
+        for layer in self.layers + self._nested_models:  # a nested model by its name too, as in Keras
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
@@ -494,11 +496,14 @@ class Model:
         out_shape = self._slot_shapes[self._output_slot]
         units = out_shape[-1]
         if kernel == "sparse_categorical_crossentropy":
-            if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+            steps = tuple(out_shape[1:-1])  # a sequence of class scores: one label per step
+            rest = y.shape[1:-1] if len(y.shape) == len(steps) + 2 and y.shape[-1] == 1 else y.shape[1:]
+            if len(rest) != len(steps) or any(s is not None and s != d for s, d in zip(steps, rest)):
+                want = "(N,) or (N, 1)" if not steps else f"(N, {', '.join(map(str, steps))}) (one label per step)"
                 hint = (" They look one-hot encoded: use loss='categorical_crossentropy'."
-                        if y.ndim == 2 and y.shape[1] == units else "")
-                raise ValueError(f"{fn}: sparse_categorical_crossentropy expects integer class labels of shape (N,) or "
-                                 f"(N, 1). Received: y.shape={y.shape}.{hint}")
+                        if y.ndim >= 2 and y.shape[-1] == units and units != 1 else "")
+                raise ValueError(f"{fn}: sparse_categorical_crossentropy expects integer class labels of shape {want}. "
+                                 f"Received: y.shape={y.shape}.{hint}")
             if y.dtype.kind == "f" and not np.all(y == np.floor(y)):
                 raise ValueError(f"{fn}: sparse_categorical_crossentropy expects integer class labels. Received "
                                  f"non-integer values such as {y[np.flatnonzero(y != np.floor(y))[0]]}")
@@ -506,7 +511,7 @@ class Model:
             if units is not None and (lo < 0 or hi >= units):
                 raise ValueError(f"{fn}: sparse_categorical_crossentropy expects labels in [0, {units}) for a model "
                                  f"with {units} outputs. Received: labels from {lo} to {hi}.")
-            return np.ascontiguousarray(y.reshape(-1), dtype=np.int64)
+            return np.ascontiguousarray(y.reshape((len(y),) + tuple(rest)), dtype=np.int64)
         per_sample = math.prod(out_shape[1:]) if None not in out_shape[1:] else None
         if kernel == "categorical_crossentropy":
             if tuple(y.shape[1:]) != tuple(out_shape[1:]):

@@ -17,7 +17,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .recurrent import GRU, LSTM, SimpleRNN
-from .wrappers import Bidirectional
+from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                         ZeroPadding2D, ZeroPadding3D)
@@ -78,6 +78,7 @@ __all__ = [
     "Convolution2DTranspose",
     "Convolution3DTranspose",
     "Bidirectional",
+    "TimeDistributed",
     "Embedding",
     "UpSampling1D",
     "UpSampling2D",

@@ -1,8 +1,10 @@
-"""fastnn.layers.wrappers — Bidirectional, Keras's wrapper of a recurrent layer.
+"""fastnn.layers.wrappers — Bidirectional and TimeDistributed, Keras's layer wrappers.
 
-Two copies of the wrapped SimpleRNN/LSTM/GRU read the sequence, one from the first step and one
-from the last (``go_backwards``); their outputs are merged (concatenated by default). Each copy
-runs its whole sequence in one kernel call, forward and backward, as the recurrent layers do.
+Bidirectional: two copies of the wrapped SimpleRNN/LSTM/GRU read the sequence, one from the first
+step and one from the last (``go_backwards``); their outputs are merged (concatenated by default).
+Each copy runs its whole sequence in one kernel call, forward and backward.
+TimeDistributed: the wrapped layer applied to every time step, as one call on the batch and time
+axes folded together (N·T samples), so a Dense or Conv2D runs one large product, not T small ones.
 """
 
 from __future__ import annotations
@@ -143,3 +145,60 @@ class Bidirectional(Layer):
         backward = config.pop("backward_layer", None)
         backward = None if backward is None else _layer_from_config(backward)
         return cls(layer, backward_layer=backward, **config)
+
+
+@register_layer
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every time step of ``(batch, timesteps, ...)`` inputs, with the same
+    weights at each step: ``TimeDistributed(Dense(10))`` on ``(batch, 28, 64)`` gives
+    ``(batch, 28, 10)``; ``TimeDistributed(Conv2D(...))`` runs over a sequence of images.
+
+    The wrapped layer sees the batch and time axes folded into one (N·T samples), so it must
+    treat samples independently (Dense, convolutions, pooling, Flatten, Dropout and activations
+    do). Weights: the wrapped layer's, under its names.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer) or layer._multi_input:
+            raise ValueError(f"TimeDistributed: `layer` must be a single-input layer. Received: layer={layer!r}")
+        if isinstance(layer, (_RNN, Bidirectional)):
+            raise ValueError("TimeDistributed: a recurrent layer already runs over time; wrap a per-step layer "
+                             f"(Dense, Conv2D, ...). Received: layer={layer!r}")
+        self.layer = layer
+        self.input_spec = InputSpec(min_ndim=3)
+
+    def build(self, input_shape):
+        self.layer._maybe_build((None,) + tuple(input_shape[2:]))
+        self._weights = self.layer._weights  # the same weight objects: saved as <this layer>.<name>
+        self.built = True
+
+    def call(self, inputs, training=False):
+        n, t = inputs.shape[:2]
+        self._nt = (n, t)
+        y = self.layer.call(inputs.reshape((n * t,) + inputs.shape[2:]), training=training)
+        return y.reshape((n, t) + y.shape[1:])
+
+    def backward(self, dy):
+        n, t = self._nt
+        self.layer._need_input_grad = self._need_input_grad
+        self.layer.trainable = self.trainable
+        dx = self.layer.backward(np.ascontiguousarray(dy).reshape((n * t,) + dy.shape[2:]))
+        self._gradients = self.layer._gradients
+        return None if dx is None else dx.reshape((n, t) + dx.shape[1:])
+
+    def compute_output_shape(self, input_shape):
+        n, t = input_shape[:2]
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return (n, t) + tuple(inner[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "layer": {"class_name": type(self.layer).__name__,
+                                                  "config": self.layer.get_config()}}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import _layer_from_config
+
+        config = dict(config)
+        return cls(_layer_from_config(config.pop("layer")), **config)
