@@ -124,3 +124,9 @@ def test_conv_over_a_sequence_of_images():
     before = model.layers[0].layer.kernel.copy()
     model.train_on_batch(x, np.zeros((4, 2), np.float32))
     assert not np.array_equal(before, model.layers[0].layer.kernel)  # the wrapped Conv2D learns
+    model.layers[0].trainable = False  # freezing the wrapper freezes the wrapped layer
+    assert model.layers[0].layer.trainable is False
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.layers[0].layer.kernel.copy()
+    model.train_on_batch(x, np.ones((4, 2), np.float32))
+    np.testing.assert_array_equal(before, model.layers[0].layer.kernel)

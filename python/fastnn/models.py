@@ -118,7 +118,6 @@ class Model:
         self._trainable_at_compile = {}  # id(layer) -> its trainable flag when compile() ran
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
         self._nested_inputs = {}  # id(nested model) -> the slots it was called on
-        self._nested_models = []  # the models nested in this one, in graph order
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -156,7 +155,7 @@ class Model:
         input_nodes = {id(x.node) for x in ins}
         shapes = [x.shape for x in ins]
         input_layers = [x.node.layer for x in ins]
-        steps, layers, seen, owners, nested_inputs, nested_models = [], list(input_layers), set(), [], {}, []
+        steps, layers, seen, owners, nested_inputs = [], list(input_layers), set(), [], {}
         for node in order:
             layer = node.layer
             if isinstance(layer, InputLayer):
@@ -178,7 +177,6 @@ class Model:
             if hasattr(node, "nested_call"):
                 inner, tensors = node.nested_call
                 nested_inputs[id(inner)] = [slot_of[id(t)] for t in tensors]
-                nested_models.append(inner)
         names = [l.name for l in layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -187,7 +185,7 @@ class Model:
         self.inputs, self.outputs = ins, [y]
         self._layers = layers
         self._finalize(steps, shapes, input_layers)
-        self._step_owners, self._nested_inputs, self._nested_models = owners, nested_inputs, nested_models
+        self._step_owners, self._nested_inputs = owners, nested_inputs
 
     def _finalize(self, steps, shapes, input_layers):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
@@ -253,7 +251,8 @@ class Model:
             if not -len(layers) <= index < len(layers):
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
             return layers[index]
-        for layer in self.layers + self._nested_models:  # a nested model by its name too, as in Keras
+        nested = [m for m in dict.fromkeys(self._step_owners) if m is not None]
+        for layer in self.layers + nested:  # a nested model by its name too, as in Keras
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")

@@ -166,7 +166,18 @@ class TimeDistributed(Layer):
             raise ValueError("TimeDistributed: a recurrent layer already runs over time; wrap a per-step layer "
                              f"(Dense, Conv2D, ...). Received: layer={layer!r}")
         self.layer = layer
+        self.layer.trainable = self.trainable
         self.input_spec = InputSpec(min_ndim=3)
+
+    # the wrapped layer is frozen with the wrapper (its backward then skips its weight gradients)
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        self.layer.trainable = value
 
     def build(self, input_shape):
         self.layer._maybe_build((None,) + tuple(input_shape[2:]))
@@ -182,7 +193,6 @@ class TimeDistributed(Layer):
     def backward(self, dy):
         n, t = self._nt
         self.layer._need_input_grad = self._need_input_grad
-        self.layer.trainable = self.trainable
         dx = self.layer.backward(np.ascontiguousarray(dy).reshape((n * t,) + dy.shape[2:]))
         self._gradients = self.layer._gradients
         return None if dx is None else dx.reshape((n, t) + dx.shape[1:])
