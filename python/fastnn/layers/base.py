@@ -244,6 +244,12 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
+        for inner in self._inner_layers():  # a wrapper's layers are frozen with it
+            inner.trainable = value
+
+    def _inner_layers(self):
+        """The layers a wrapper (TimeDistributed, Bidirectional) runs; none for a plain layer."""
+        return ()
 
     @property
     def weights(self):

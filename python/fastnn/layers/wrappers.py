@@ -72,6 +72,9 @@ class Bidirectional(Layer):
     def _directions(self):
         return (self.forward_layer, self.backward_layer)
 
+    def _inner_layers(self):
+        return self._directions
+
     def build(self, input_shape):
         for sub in self._directions:
             sub._maybe_build(tuple(input_shape))
@@ -166,18 +169,11 @@ class TimeDistributed(Layer):
             raise ValueError("TimeDistributed: a recurrent layer already runs over time; wrap a per-step layer "
                              f"(Dense, Conv2D, ...). Received: layer={layer!r}")
         self.layer = layer
-        self.layer.trainable = self.trainable
+        self.layer.trainable = self.trainable  # frozen with the wrapper: its backward then skips dw
         self.input_spec = InputSpec(min_ndim=3)
 
-    # the wrapped layer is frozen with the wrapper (its backward then skips its weight gradients)
-    @property
-    def trainable(self):
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._trainable = bool(value)
-        self.layer.trainable = value
+    def _inner_layers(self):
+        return (self.layer,)
 
     def build(self, input_shape):
         self.layer._maybe_build((None,) + tuple(input_shape[2:]))
