@@ -70,7 +70,7 @@ def output_length(size, k, stride, dilation, padding):
 
 class _BaseConv(Layer):
     """What Conv*D and Conv*DTranspose share: arguments, weights, the forward/backward calls.
-    ``rank`` spatial axes; ``_op`` names the ops (``conv{rank}d`` + ``_op_suffix``)."""
+    ``rank`` spatial axes; the ops are ``conv{rank}d{_op_suffix}_forward/backward``."""
 
     rank = 2
     _paddings = ("valid", "same")
