@@ -129,8 +129,8 @@ class GaussianNoise(_Noise):
         self._factor = None
         if not training or self.stddev == 0:
             return inputs
-        noise = np.random.default_rng(self._next_seed()).standard_normal(inputs.shape)
-        return inputs + (self.stddev * noise).astype(inputs.dtype)
+        noise = np.random.default_rng(self._next_seed()).standard_normal(inputs.shape, dtype=inputs.dtype)
+        return inputs + self.stddev * noise
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -150,8 +150,8 @@ class GaussianDropout(_Noise):
         if not training or self.rate == 0:
             return inputs
         std = np.sqrt(self.rate / (1.0 - self.rate))
-        noise = np.random.default_rng(self._next_seed()).standard_normal(inputs.shape)
-        self._factor = (1.0 + std * noise).astype(inputs.dtype)
+        noise = np.random.default_rng(self._next_seed()).standard_normal(inputs.shape, dtype=inputs.dtype)
+        self._factor = 1 + noise * inputs.dtype.type(std)
         return inputs * self._factor
 
     def get_config(self):
