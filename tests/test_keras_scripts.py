@@ -246,6 +246,119 @@ x_decoded = autoencoder.predict(x_test)
 '''
 
 
+# The notes' DCGAN (Atienza, ch. 4, dcgan-mnist-4.2.1.py): the discriminator is compiled, then
+# frozen for the adversarial model built by nesting the generator and discriminator models. The
+# models are the notes'; the data is random and the training loop runs three steps at batch 8.
+COURSE_DCGAN = '''
+import numpy as np
+from tensorflow.keras.layers import Activation, Dense, Input
+from tensorflow.keras.layers import Conv2D, Flatten
+from tensorflow.keras.layers import Reshape, Conv2DTranspose
+from tensorflow.keras.layers import LeakyReLU
+from tensorflow.keras.layers import BatchNormalization
+from tensorflow.keras.optimizers import RMSprop
+from tensorflow.keras.models import Model
+from tensorflow.keras.models import load_model
+from tensorflow.keras.utils import set_random_seed
+
+set_random_seed(6)
+
+
+def build_generator(inputs, image_size):
+    image_resize = image_size // 4
+    kernel_size = 5
+    layer_filters = [128, 64, 32, 1]
+    x = Dense(image_resize * image_resize * layer_filters[0])(inputs)
+    x = Reshape((image_resize, image_resize, layer_filters[0]))(x)
+    for filters in layer_filters:
+        if filters > layer_filters[-2]:
+            strides = 2
+        else:
+            strides = 1
+        x = BatchNormalization()(x)
+        x = Activation('relu')(x)
+        x = Conv2DTranspose(filters=filters, kernel_size=kernel_size, strides=strides, padding='same')(x)
+    x = Activation('sigmoid')(x)
+    generator = Model(inputs, x, name='generator')
+    return generator
+
+
+def build_discriminator(inputs):
+    kernel_size = 5
+    layer_filters = [32, 64, 128, 256]
+    x = inputs
+    for filters in layer_filters:
+        if filters == layer_filters[-1]:
+            strides = 1
+        else:
+            strides = 2
+        x = LeakyReLU(alpha=0.2)(x)
+        x = Conv2D(filters=filters, kernel_size=kernel_size, strides=strides, padding='same')(x)
+    x = Flatten()(x)
+    x = Dense(1)(x)
+    x = Activation('sigmoid')(x)
+    discriminator = Model(inputs, x, name='discriminator')
+    return discriminator
+
+
+# Stand-in for mnist.load_data(): random 28x28 images
+x_train = np.random.default_rng(3).integers(0, 256, (64, 28, 28)).astype(np.uint8)
+image_size = x_train.shape[1]
+x_train = np.reshape(x_train, [-1, image_size, image_size, 1])
+x_train = x_train.astype('float32') / 255
+
+model_name = "dcgan_mnist"
+latent_size = 100
+batch_size = 8
+train_steps = 3
+lr = 2e-4
+decay = 6e-8
+input_shape = (image_size, image_size, 1)
+
+inputs = Input(shape=input_shape, name='discriminator_input')
+discriminator = build_discriminator(inputs)
+optimizer = RMSprop(lr=lr, decay=decay)
+discriminator.compile(loss='binary_crossentropy', optimizer=optimizer, metrics=['accuracy'])
+discriminator.summary()
+
+input_shape = (latent_size, )
+inputs = Input(shape=input_shape, name='z_input')
+generator = build_generator(inputs, image_size)
+generator.summary()
+
+optimizer = RMSprop(lr=lr * 0.5, decay=decay * 0.5)
+discriminator.trainable = False
+adversarial = Model(inputs, discriminator(generator(inputs)), name=model_name)
+adversarial.compile(loss='binary_crossentropy', optimizer=optimizer, metrics=['accuracy'])
+adversarial.summary()
+
+changed = []  # (discriminator step changed its weights, adversarial step left them alone)
+train_size = x_train.shape[0]
+for i in range(train_steps):
+    rand_indexes = np.random.randint(0, train_size, size=batch_size)
+    real_images = x_train[rand_indexes]
+    noise = np.random.uniform(-1.0, 1.0, size=[batch_size, latent_size])
+    fake_images = generator.predict(noise, verbose=0)
+    x = np.concatenate((real_images, fake_images))
+    y = np.ones([2 * batch_size, 1])
+    y[batch_size:, :] = 0.0
+    before = [w.copy() for w in discriminator.get_weights()]
+    loss, acc = discriminator.train_on_batch(x, y)
+    after = discriminator.get_weights()
+    log = "%d: [discriminator loss: %f, acc: %f]" % (i, loss, acc)
+    noise = np.random.uniform(-1.0, 1.0, size=[batch_size, latent_size])
+    y = np.ones([batch_size, 1])
+    loss, acc = adversarial.train_on_batch(noise, y)
+    frozen = all(np.array_equal(a, b) for a, b in zip(after, discriminator.get_weights()))
+    changed.append((not any(np.array_equal(a, b) for a, b in zip(before, after)), frozen))
+    log = "%s [adversarial loss: %f, acc: %f]" % (log, loss, acc)
+    print(log)
+
+generator.save(model_name + ".h5")
+reloaded = load_model(model_name + ".h5")
+'''
+
+
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
     out = []
@@ -334,3 +447,21 @@ def test_course_autoencoder_script(capsys):
     assert ns["x_decoded"].shape == (64, 28, 28, 1)
     history = ns["history"].history
     assert history["loss"][-1] < 0.7 * history["loss"][0] and history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_course_dcgan_script(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns, out = run_script(COURSE_DCGAN, capsys)
+    # Keras's counts for the notes' discriminator, generator and adversarial model
+    assert " Total params: 1,080,577 (4.12 MB)" in out
+    assert " Total params: 1,301,505 (4.96 MB)" in out
+    assert " Total params: 2,382,082 (9.09 MB)" in out
+    assert " Trainable params: 1,300,801 (4.96 MB)" in out and " Non-trainable params: 1,081,281 (4.12 MB)" in out
+    assert re.search(r"│ generator \(Functional\) +│ \(None, 28, 28, 1\) +│ +1,301,505 │", out)
+    assert re.search(r"│ discriminator \(Functional\) +│ \(None, 1\) +│ +1,080,577 │", out)
+    # the discriminator learns in its own steps and is frozen in the adversarial ones
+    assert ns["changed"] == [(True, True)] * 3
+    assert len(re.findall(r"^\d: \[discriminator loss: [\d.]+, acc: [\d.]+\] \[adversarial loss: [\d.]+", out,
+                          re.M)) == 3
+    noise = np.random.default_rng(0).uniform(-1, 1, (2, 100)).astype(np.float32)
+    np.testing.assert_array_equal(ns["reloaded"].predict(noise, verbose=0), ns["generator"].predict(noise, verbose=0))
