@@ -85,6 +85,16 @@ def test_sequence_losses_and_accuracy_are_per_step_means():
         sparse.evaluate(x, labels[:, :5], verbose=0)
 
 
+def test_per_step_loss_functions():
+    # Keras's lower-case functions give one loss per sample and step for (N, T, C) scores
+    rng = np.random.default_rng(9)
+    p = rng.dirichlet(np.ones(3), size=(2, 4))
+    labels = rng.integers(0, 3, (2, 4))
+    want = -np.log(np.take_along_axis(p, labels[..., None], -1)[..., 0])
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(labels, p), want, rtol=1e-12)
+    np.testing.assert_allclose(losses.categorical_crossentropy(np.eye(3)[labels], p), want, rtol=1e-12)
+
+
 def test_sequence_loss_gradient_matches_finite_differences():
     rng = np.random.default_rng(4)
     p = rng.dirichlet(np.ones(4), size=(3, 5))  # (N, T, C) probabilities

@@ -164,11 +164,11 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-sample cross-entropy for integer labels, shape (N,)."""
+    """Per-sample cross-entropy for integer labels, shape (N,) (or (N, T) for a sequence of class
+    scores (N, T, C), as `categorical_crossentropy`)."""
     p = np.asarray(y_pred, dtype=np.float64)
-    labels = np.asarray(y_true).reshape(-1).astype(np.int64)
-    onehot = np.zeros_like(p)
-    onehot[np.arange(len(labels)), labels] = 1
+    labels = np.asarray(y_true).reshape(p.shape[:-1]).astype(np.int64)
+    onehot = np.eye(p.shape[-1])[labels]
     return categorical_crossentropy(onehot, p, from_logits)
 
 
