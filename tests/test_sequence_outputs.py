@@ -50,6 +50,8 @@ def test_time_distributed_bad_arguments():
         TimeDistributed(LSTM(3))
     with pytest.raises(ValueError, match="must be a single-input layer"):
         TimeDistributed(np.zeros(3))
+    with pytest.raises(ValueError, match=r"inputs must be \(batch, timesteps, \.\.\.\) with at least 3 dimensions"):
+        TimeDistributed(Dense(2))(np.zeros((4, 5), np.float32))
 
 
 def _sequence_model(seed, loss, metrics=("accuracy",), optimizer="adam"):

@@ -176,6 +176,9 @@ class TimeDistributed(Layer):
         return (self.layer,)
 
     def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"TimeDistributed '{self.name}': inputs must be (batch, timesteps, ...) with at least 3 "
+                             f"dimensions. Received: input shape {tuple(input_shape)}")
         self.layer._maybe_build((None,) + tuple(input_shape[2:]))
         self._weights = self.layer._weights  # the same weight objects: saved as <this layer>.<name>
         self.built = True
