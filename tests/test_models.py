@@ -613,6 +613,11 @@ def test_sequential_of_models_and_model_in_sequential():
     second = Sequential([Dense(2)], name="second")
     both = Sequential([first, second])
     assert both.input_shape == (None, 5) and both.output_shape == (None, 2)
+    lines = []
+    both.summary(print_fn=lines.append)  # one row per added model, as Keras prints it
+    assert [line.split("│")[1].strip() for line in lines if line.startswith("│")] == \
+        ["first (Sequential)", "second (Sequential)"]
+    assert both.get_layer("second") is second
     assert [l.name for l in both.layers] == [first.layers[0].name, second.layers[0].name]
     x = np.random.default_rng(2).random((3, 5), dtype=np.float32)
     np.testing.assert_allclose(both.predict(x, verbose=0), second.predict(first.predict(x, verbose=0), verbose=0),

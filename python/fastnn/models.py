@@ -339,8 +339,10 @@ class Model:
                 layer.set_weights(chunk)
 
     def count_params(self):
-        """The number of values in all weights."""
-        self._require_built("count_params")
+        """The number of values in all weights (also of a model never built itself whose layers
+        were, inside another model: Sequential([generator, discriminator]))."""
+        if not (self.built or (self.layers and all(layer.built for layer in self.layers))):
+            self._require_built("count_params")
         return sum(layer.count_params() for layer in self.layers)
 
     # ---- compile -----------------------------------------------------------------------------
@@ -1045,6 +1047,7 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None, trainable=True):
         self._init_state(name or utils.unique_name("sequential"))
         self._stack = []
+        self._added_from = {}  # id(layer) -> the model it was added with (_add_model), for the summary
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -1113,13 +1116,19 @@ class Sequential(Model):
             self.add(InputLayer(batch_shape=model._input_layers[0].batch_shape,
                                 dtype=model._input_layers[0].dtype))
         for layer in stack:
-            self.add(layer)
+            self._added_from[id(layer)] = model
+            try:
+                self.add(layer)
+            except Exception:
+                del self._added_from[id(layer)]
+                raise
 
     def pop(self):
         """Remove the last layer."""
         if not self._stack:
             raise TypeError("There are no layers in the model.")
         layer = self._stack.pop()
+        self._added_from.pop(id(layer), None)
         self._rebuild()
         return layer
 
@@ -1170,6 +1179,12 @@ class Sequential(Model):
             shapes.append(shape)
         self._layers = list(self._stack)
         self._finalize(steps, shapes, [self._input_layer])
+        # layers added with a model show as that model's row, fed by its first layer's input
+        self._step_owners = [self._added_from.get(id(layer)) for layer in self._stack]
+        self._nested_inputs = {}
+        for i, owner in enumerate(self._step_owners):
+            if owner is not None:
+                self._nested_inputs.setdefault(id(owner), [i])
 
     def get_config(self):
         self._require_built("get_config")
