@@ -13,7 +13,7 @@ from fastnn import losses, regularizers
 from fastnn.callbacks import TerminateOnNaN
 from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Conv2D, Dense, Dropout, Flatten, Input,
                            InputLayer, MaxPooling2D, Reshape)
-from fastnn.models import Model, Sequential
+from fastnn.models import Model, Sequential, load_model
 from fastnn.optimizers import SGD, Adam
 
 RNG = np.random.default_rng(1234)
@@ -103,8 +103,11 @@ def test_functional_graph_errors():
     shared = Dense(3)
     with pytest.raises(NotImplementedError, match="shared layers"):
         Model(inp, shared(shared(inp)))
-    with pytest.raises(NotImplementedError, match="one output tensor. Received 2 outputs"):
-        Model(inp, [Dense(1)(inp), Dense(1)(inp)])
+    out = Dense(1)(inp)
+    with pytest.raises(ValueError, match="The same tensor is listed more than once in the model's outputs"):
+        Model(inp, [out, out])
+    with pytest.raises(ValueError, match="Model outputs must be tensors produced by calling layers"):
+        Model(inp, [out, inp])
     with pytest.raises(ValueError, match="more than once"):
         Model([inp, inp], Dense(1)(inp))
     with pytest.raises(ValueError, match="Graph disconnected"):  # `other` feeds the output but is not an input
@@ -605,6 +608,112 @@ def test_nested_models_with_two_inputs_summarise_as_keras_does():
     before = [w.copy() for w in g.weights]
     gan.train_on_batch([rng.random((5, 3)), rng.random((5, 2))], np.ones((5, 1)))
     assert all(not np.array_equal(a, b) for a, b in zip(before, g.weights))
+
+
+# ---- several outputs -------------------------------------------------------------------------
+
+
+def _two_heads(seed):
+    # an ACGAN-style discriminator head pair: real/fake (sigmoid) and the class (softmax)
+    fastnn.set_random_seed(seed)
+    inp = Input(shape=(6,))
+    h = Dense(8, activation="relu", name="trunk")(inp)
+    return Model(inp, [Dense(1, activation="sigmoid", name="source")(h), Dense(3, activation="softmax",
+                                                                               name="label")(h)])
+
+
+def _two_head_data(n=48):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((n, 6)).astype(np.float32)
+    return x, (x[:, :1] > 0).astype(np.float32), np.eye(3, dtype=np.float32)[np.abs(x[:, 1] * 2).astype(int) % 3]
+
+
+def test_several_outputs_losses_metrics_and_logs():
+    x, y_src, y_lab = _two_head_data()
+    model = _two_heads(0)
+    model.compile(optimizer="adam", loss=["binary_crossentropy", "categorical_crossentropy"],
+                  loss_weights=[1.0, 0.5], metrics=["accuracy"])
+    assert model.output_names == ["source", "label"] and model.output_shape == [(None, 1), (None, 3)]
+    assert model.metrics_names == ["loss", "source_loss", "label_loss", "source_accuracy", "label_accuracy"]
+    loss, l_src, l_lab, a_src, a_lab = model.evaluate(x, [y_src, y_lab], verbose=0)
+    p_src, p_lab = model.predict(x, verbose=0)
+    np.testing.assert_allclose(l_src, losses.BinaryCrossentropy()(y_src, p_src), rtol=1e-5)
+    np.testing.assert_allclose(l_lab, losses.CategoricalCrossentropy()(y_lab, p_lab), rtol=1e-5)
+    np.testing.assert_allclose(loss, l_src + 0.5 * l_lab, rtol=1e-5)
+    np.testing.assert_allclose(a_src, ((p_src > 0.5) == y_src).mean(), rtol=1e-6)
+    np.testing.assert_allclose(a_lab, (p_lab.argmax(1) == y_lab.argmax(1)).mean(), rtol=1e-6)
+    by_name = model.evaluate(x, {"label": y_lab, "source": y_src}, verbose=0)
+    np.testing.assert_allclose(by_name, [loss, l_src, l_lab, a_src, a_lab], rtol=1e-6)
+    history = model.fit(x, [y_src, y_lab], epochs=3, batch_size=16, validation_split=0.25, verbose=0).history
+    assert sorted(history) == sorted(["loss", "source_loss", "label_loss", "source_accuracy", "label_accuracy",
+                                      "val_loss", "val_source_loss", "val_label_loss", "val_source_accuracy",
+                                      "val_label_accuracy"])
+    assert len(model.train_on_batch(x[:8], [y_src[:8], y_lab[:8]])) == 5
+    assert [a.shape for a in model.predict_on_batch(x[:4])] == [(4, 1), (4, 3)]
+
+
+def test_a_zero_loss_weight_trains_as_the_other_output_alone():
+    # the weighted sum's gradient: with the label head's weight 0, the trunk and the source head
+    # take exactly the steps a model with only the source head takes
+    x, y_src, y_lab = _two_head_data()
+    both = _two_heads(1)
+    both.compile(optimizer="sgd", loss=["binary_crossentropy", "categorical_crossentropy"], loss_weights=[1.0, 0.0])
+    inp = both.inputs[0]
+    alone = Model(inp, both.get_layer("source").output)  # the same layer objects
+    alone_weights = [w.copy() for w in alone.weights]
+    both.train_on_batch(x, [y_src, y_lab])
+    trained = {id(w): w.copy() for w in both.weights}
+    for w, saved in zip(alone.weights, alone_weights):  # rewind the shared layers, then train alone
+        w[...] = saved
+    alone.compile(optimizer="sgd", loss="binary_crossentropy")
+    alone.train_on_batch(x, y_src)
+    for w in alone.weights:
+        np.testing.assert_allclose(w, trained[id(w)], rtol=1e-6, atol=1e-7)
+
+
+def test_several_outputs_save_load_and_errors(tmp_path):
+    x, y_src, y_lab = _two_head_data()
+    model = _two_heads(2)
+    model.compile(optimizer="adam", loss={"source": "binary_crossentropy", "label": "categorical_crossentropy"},
+                  metrics={"label": ["accuracy"]})
+    assert model.metrics_names == ["loss", "source_loss", "label_loss", "label_accuracy"]
+    model.fit(x, [y_src, y_lab], epochs=1, verbose=0)
+    path = tmp_path / "two_heads.safetensors"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.metrics_names == model.metrics_names
+    for a, b in zip(loaded.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"has 2 outputs \['source', 'label'\]; pass `y` as a list of 2 arrays"):
+        model.fit(x, y_src, verbose=0)
+    with pytest.raises(ValueError, match="class_weight is not supported for a model with several outputs"):
+        model.fit(x, [y_src, y_lab], class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(ValueError, match=r"loss must have one entry per output \(2: \['source', 'label'\]\)"):
+        model.compile(optimizer="sgd", loss=["mse"])
+    with pytest.raises(ValueError, match=r"loss names unknown outputs \['src'\]"):
+        model.compile(optimizer="sgd", loss={"src": "mse", "label": "mse"})
+    with pytest.raises(ValueError, match="loss_weights with one output, are not supported"):
+        Model(model.inputs[0], model.outputs[0]).compile(optimizer="sgd", loss="mse", loss_weights=[1.0])
+
+
+def test_a_model_with_several_outputs_nests_like_the_acgan_discriminator():
+    # the discriminator (two outputs) is compiled, frozen, and called on the generator's output
+    x, y_src, y_lab = _two_head_data()
+    d = _two_heads(4)
+    d.compile(optimizer="rmsprop", loss=["binary_crossentropy", "categorical_crossentropy"], metrics=["accuracy"])
+    z = Input(shape=(2,))
+    g = Model(z, Dense(6, name="g_out")(z), name="generator")
+    d.trainable = False
+    adversarial = Model(z, d(g(z)), name="acgan")
+    adversarial.compile(optimizer="rmsprop", loss=["binary_crossentropy", "categorical_crossentropy"])
+    assert adversarial.output_shape == [(None, 1), (None, 3)]
+    before_d = [w.copy() for w in d.weights]
+    before_g = [w.copy() for w in g.weights]
+    adversarial.train_on_batch(np.ones((8, 2), np.float32), [np.ones((8, 1)), y_lab[:8]])
+    assert all(np.array_equal(a, b) for a, b in zip(before_d, d.weights))
+    assert not any(np.array_equal(a, b) for a, b in zip(before_g, g.weights))
+    d.train_on_batch(x, [y_src, y_lab])
+    assert not any(np.array_equal(a, b) for a, b in zip(before_d, d.weights))
 
 
 def test_sequential_of_models_and_model_in_sequential():

@@ -57,6 +57,11 @@ def _as_array(data, name, fn):
     return a
 
 
+def _rows(y, key):
+    """Samples ``key`` (a slice or indices) of the targets: an array, or a list with several outputs."""
+    return [a[key] for a in y] if isinstance(y, list) else y[key]
+
+
 def _with_compiled_trainability(method):
     """Run a training entry point inside `Model._trainability_as_compiled`."""
     @functools.wraps(method)
@@ -66,13 +71,28 @@ def _with_compiled_trainability(method):
     return wrapper
 
 
+class _Head:
+    """One output of a model with several: its loss, the loss's weight, its metrics, and the
+    running mean of its loss (for the logs)."""
+
+    def __init__(self, name, loss, weight, metrics):
+        self.name, self.loss, self.weight, self.metrics = name, loss, weight, metrics
+        self.last = 0.0
+        self.reset()
+
+    def reset(self):
+        self.total, self.count = 0.0, 0
+
+
 class Model:
     """A functional model: ``Model(inputs=Input(shape=(2,)), outputs=Dense(1)(...), name=...)``.
 
     The graph may branch (a tensor feeding several layers, joined again by a merge layer such
-    as ``Add`` or ``concatenate``) and take several inputs (``Model([left, right], out)``, fed a
-    list of arrays in that order, or a dict by Input name); it has one output tensor, and each
-    layer is called once.
+    as ``Add`` or ``concatenate``), take several inputs (``Model([left, right], out)``, fed a
+    list of arrays in that order, or a dict by Input name) and give several outputs
+    (``Model(x, [source, label])``: one loss per output, targets as a list or a dict by output
+    layer name, predictions as a list); each layer is called once. A built model called on
+    tensors nests in a larger one (``Model(x, decoder(encoder(x)))``).
     `Sequential` is the linear special case. Methods follow Keras: ``compile``, ``fit``,
     ``evaluate``, ``predict``, ``train_on_batch``, ``test_on_batch``, ``predict_on_batch``,
     ``summary``, ``get_weights``/``set_weights``, ``save``/``save_weights``/``load_weights``.
@@ -112,6 +132,8 @@ class Model:
         self._vals = []
         self._slot_shapes = []
         self._output_slot = 0
+        self._output_slots = [0]  # several for a model with several outputs (the first is _output_slot)
+        self._heads = None  # compile()'d per-output losses, weights and metrics, with several outputs
         self._fused = None
         self._activity_loss = 0.0
         self._keep_finite_weights = False
@@ -124,8 +146,8 @@ class Model:
     def _init_functional(self, inputs, outputs):
         ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        if len(outs) != 1:
-            raise NotImplementedError(f"fastnn models have one output tensor. Received {len(outs)} outputs")
+        if not outs:
+            raise ValueError("Model needs at least one output tensor. Received: outputs=[]")
         if not ins:
             raise ValueError("Model needs at least one input tensor from fastnn.layers.Input(). Received: inputs=[]")
         for x in ins:
@@ -133,11 +155,13 @@ class Model:
                 raise ValueError(f"Model inputs must be tensors from fastnn.layers.Input(). Received: inputs={x!r}")
         if len({id(x) for x in ins}) != len(ins):
             raise ValueError("The same Input tensor is listed more than once in the model's inputs")
-        y = outs[0]
-        if not isinstance(y, KerasTensor):
-            raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
-        # iterative depth-first walk from the output: post-order is a topological order
-        order, state, stack = [], set(), [(y.node, False)]
+        for y in outs:
+            if not isinstance(y, KerasTensor):
+                raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
+        if len({id(y) for y in outs}) != len(outs):
+            raise ValueError("The same tensor is listed more than once in the model's outputs")
+        # iterative depth-first walk from the outputs: post-order is a topological order
+        order, state, stack = [], set(), [(y.node, False) for y in reversed(outs)]
         while stack:
             node, expanded = stack.pop()
             if expanded:
@@ -182,9 +206,14 @@ class Model:
         if dupes:
             raise ValueError(f"The name {dupes[0]!r} is used by more than one layer in model '{self.name}'. "
                              "All layer names should be unique.")
-        self.inputs, self.outputs = ins, [y]
+        for y in outs:
+            if id(y) not in slot_of or slot_of[id(y)] < len(ins):
+                raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
+        self.inputs, self.outputs = ins, outs
         self._layers = layers
         self._finalize(steps, shapes, input_layers)
+        self._output_slots = [slot_of[id(y)] for y in outs]
+        self._output_slot = self._output_slots[0]
         self._step_owners, self._nested_inputs = owners, nested_inputs
 
     def _finalize(self, steps, shapes, input_layers):
@@ -196,6 +225,7 @@ class Model:
         self._vals = [None] * self._nslots
         self._slot_shapes = [tuple(s) for s in shapes]
         self._output_slot = self._steps[-1][2] if self._steps else 0
+        self._output_slots = [self._output_slot]  # a functional model with several outputs sets its own
         self._fused = None
         self._pool_fusion = self._find_conv_pool_pairs()
         self._fused_pools = set(self._pool_fusion.values())
@@ -220,7 +250,7 @@ class Model:
         pairs = {}
         for i, (layer, _, out, _, areg) in enumerate(self._steps):
             users = consumers.get(out, [])
-            if not isinstance(layer, _Conv) or areg is not None or out == self._output_slot or len(users) != 1:
+            if not isinstance(layer, _Conv) or areg is not None or out in self._output_slots or len(users) != 1:
                 continue
             pool = self._steps[users[0]][0]
             if isinstance(pool, _Pooling) and pool.kind == "max" and pool.rank == layer.rank \
@@ -266,8 +296,20 @@ class Model:
 
     @property
     def output_shape(self):
+        """The output's shape with a None batch axis; a list of them for a model with several outputs."""
         self._require_built("output_shape")
-        return self._slot_shapes[self._output_slot]
+        shapes = [self._slot_shapes[s] for s in self._output_slots]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def _multi_output(self):
+        return len(self._output_slots) > 1
+
+    @property
+    def output_names(self):
+        """The names of the layers that produce the outputs, in order (Keras's per-output keys)."""
+        producer = _slot_producers(self)
+        return [producer[s] for s in self._output_slots]
 
     @property
     def dtype(self):
@@ -356,13 +398,26 @@ class Model:
             loss: a loss name (``"categorical_crossentropy"``, ``"mse"``...), a `fastnn.losses`
                 object or function.
             metrics: a list of names (``"accuracy"``, ``"mse"``...) or metric objects.
-            The other arguments exist for Keras compatibility and are ignored (loss_weights
-            and weighted_metrics must be None).
+            With several outputs: ``loss`` is one loss for all, a list (one per output) or a dict
+            by output layer name; ``loss_weights`` (default all 1) a list or dict: the trained
+            loss is their weighted sum; ``metrics`` a flat list (each metric on every output, as
+            tf.keras does), a list of lists or a dict. Logs name them ``<output>_loss`` and
+            ``<output>_<metric>``.
+            The other arguments exist for Keras compatibility and are ignored (weighted_metrics
+            must be None, and loss_weights None for a model with one output).
         """
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("compile: loss_weights and weighted_metrics are not supported (single-output models)")
+        if weighted_metrics is not None or (loss_weights is not None and not self._multi_output):
+            raise ValueError("compile: weighted_metrics, and loss_weights with one output, are not supported")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
+        if self._multi_output:
+            self._compile_heads(loss, loss_weights, metrics)
+            self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
+                                  "metrics": metrics}
+            self._fused = False
+            self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
+            self.compiled = True
+            return
         self._loss = None if loss is None else losses_module.get(loss)
         if metrics is None:
             metrics = []
@@ -379,6 +434,57 @@ class Model:
         self._fused = None
         self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
         self.compiled = True
+
+    def _compile_heads(self, loss, loss_weights, metrics):
+        """Per output: its loss object, weight and metrics (named ``<output>_<metric>``)."""
+        import copy
+
+        names = self.output_names
+        k = len(names)
+
+        def per_output(value, what, default):
+            if isinstance(value, dict):
+                unknown = sorted(set(value) - set(names))
+                if unknown:
+                    raise ValueError(f"compile: {what} names unknown outputs {unknown}; the outputs are {names}")
+                return [value.get(name, default) for name in names]
+            if isinstance(value, (list, tuple)):
+                if len(value) != k:
+                    raise ValueError(f"compile: {what} must have one entry per output ({k}: {names}). "
+                                     f"Received {len(value)}")
+                return list(value)
+            return [value] * k
+
+        if loss is None:
+            raise ValueError(f"compile: a model with {k} outputs needs a loss (one for all, a list or a dict)")
+        losses = per_output(loss, "loss", None)
+        if any(l is None for l in losses):
+            raise ValueError(f"compile: every output needs a loss. Received: loss={loss!r} for outputs {names}")
+        weights = per_output(1.0 if loss_weights is None else loss_weights, "loss_weights", 1.0)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and metrics
+                                         and all(isinstance(m, (list, tuple)) or m is None for m in metrics)):
+            per = per_output(metrics, "metrics", [])
+        else:  # a flat list: every metric on every output
+            per = [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]] * k
+        self._heads = []
+        for name, l, w, ms in zip(names, losses, weights, per):
+            loss_obj = losses_module.get(l)
+            objs = []
+            for m in ms or []:
+                obj = metrics_module.get(copy.deepcopy(m) if isinstance(m, metrics_module.Metric) else m,
+                                         loss=loss_obj.kernel)
+                obj.name = f"{name}_{obj.name}"
+                objs.append(obj)
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
+                raise ValueError(f"compile: loss_weights must be numbers. Received: {w!r} for output '{name}'")
+            self._heads.append(_Head(name, loss_obj, float(w), objs))
+        self._loss = self._heads[0].loss  # "compiled with a loss"
+        self._metrics = [m for head in self._heads for m in head.metrics]
+        all_names = self.metrics_names
+        if len(set(all_names)) != len(all_names):
+            raise ValueError(f"compile: metric names must be unique. Received: {all_names}")
 
     @contextlib.contextmanager
     def _trainability_as_compiled(self):
@@ -398,7 +504,8 @@ class Model:
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self._metrics]
+        heads = [f"{head.name}_loss" for head in self._heads] if self._heads and self._multi_output else []
+        return ["loss"] + heads + [m.name for m in self._metrics]
 
     def _check_compiled(self, fn):
         if not self.compiled:
@@ -489,12 +596,28 @@ class Model:
             check_inputs()
 
     def _prepare_y(self, y, n, fn):
-        y = _as_array(y, "y", fn)
+        """The checked targets: an array, or with several outputs a list of arrays, one per output
+        (given as a list in the outputs' order or a dict by output layer name)."""
+        if not self._multi_output:
+            return self._prepare_one_y(y, n, fn, self._loss.kernel, self._slot_shapes[self._output_slot], "y")
+        names = self.output_names
+        if isinstance(y, dict):
+            if sorted(y) != sorted(names):
+                raise ValueError(f"{fn}: a dict `y` must hold one array per model output, keyed by the output names "
+                                 f"{names}. Received keys: {sorted(y, key=str)}")
+            y = [y[name] for name in names]
+        if not isinstance(y, (list, tuple)) or len(y) != len(names):
+            got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
+            raise ValueError(f"{fn}: model '{self.name}' has {len(names)} outputs {names}; pass `y` as a list of "
+                             f"{len(names)} arrays in that order (or a dict by name). Received: {got}")
+        return [self._prepare_one_y(a, n, fn, head.loss.kernel, self._slot_shapes[slot], f"y[{i}]")
+                for i, (a, head, slot) in enumerate(zip(y, self._heads, self._output_slots))]
+
+    def _prepare_one_y(self, y, n, fn, kernel, out_shape, name):
+        y = _as_array(y, name, fn)
         if len(y) != n:
             raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
-                             f"'x' sizes: {n} 'y' sizes: {len(y)}")
-        kernel = self._loss.kernel
-        out_shape = self._slot_shapes[self._output_slot]
+                             f"'x' sizes: {n} '{name}' sizes: {len(y)}")
         units = out_shape[-1]
         if kernel == "sparse_categorical_crossentropy":
             steps = tuple(out_shape[1:-1])  # a sequence of class scores: one label per step
@@ -542,6 +665,9 @@ class Model:
         return np.ascontiguousarray(w, dtype=self._dtype)
 
     def _class_weights(self, y, class_weight, fn):
+        if self._multi_output:
+            raise ValueError(f"{fn}: class_weight is not supported for a model with several outputs; pass "
+                             "sample_weight instead")
         if not isinstance(class_weight, dict) or not class_weight:
             raise ValueError(f"{fn}: class_weight must be a non-empty dict {{class index: weight}}. "
                              f"Received: {class_weight!r}")
@@ -578,12 +704,18 @@ class Model:
             if areg is not None:
                 activity += areg(v)
         self._activity_loss = activity
+        if self._multi_output:
+            return [vals[s] for s in self._output_slots]
         return vals[self._output_slot]
 
     def _backward(self, dy, fused):
         vals, steps = self._vals, self._steps
         grads = [None] * self._nslots
-        grads[self._output_slot] = dy
+        if self._multi_output:
+            for slot, d in zip(self._output_slots, dy):
+                grads[slot] = d if grads[slot] is None else grads[slot] + d
+        else:
+            grads[self._output_slot] = dy
         last, inputs = len(steps) - 1, len(self._input_layers)
         for i in range(last, -1, -1):
             layer, ins, out, multi, areg = steps[i]
@@ -614,7 +746,41 @@ class Model:
         return sum(layer.regularization_loss() for layer in self._layers if layer._weights)
 
     def _batch_loss(self, y, out, sw):
-        return self._loss(y, out, sw) + self._activity_loss
+        if not self._multi_output:
+            return self._loss(y, out, sw) + self._activity_loss
+        total = self._activity_loss
+        for head, yk, ok in zip(self._heads, y, out):
+            head.last = head.loss(yk, ok, sw)
+            total += head.weight * head.last
+        return total
+
+    def _loss_gradient(self, y, out, sw, fused):
+        """d loss / d output (a list, one per output, with several outputs)."""
+        if self._multi_output:
+            return [head.weight * head.loss.gradient(yk, ok, sw) for head, yk, ok in zip(self._heads, y, out)]
+        if fused:
+            return ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
+        return self._loss.gradient(y, out, sw)
+
+    def _reset_metrics(self):
+        for m in self._metrics:
+            m.reset_state()
+        for head in self._heads if self._multi_output else []:
+            head.reset()
+
+    def _update_metrics(self, y, out, sw):
+        """Add a batch to the metrics (and, with several outputs, to each output's loss mean: the
+        batch's loss from the last `_batch_loss`)."""
+        if not self._multi_output:
+            for m in self._metrics:
+                m.update_state(y, out, sw)
+            return
+        n = len(out[0])
+        for head, yk, ok in zip(self._heads, y, out):
+            head.total += head.last * n
+            head.count += n
+            for m in head.metrics:
+                m.update_state(yk, ok, sw)
 
     @_with_compiled_trainability
     def _gradients(self, x, y, sw):
@@ -627,11 +793,7 @@ class Model:
         out = self._forward(x, True)
         loss = self._batch_loss(y, out, sw) + self._regularization_loss()
         fused = self._fusion()
-        if fused:
-            dy = ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
-        else:
-            dy = self._loss.gradient(y, out, sw)
-        self._backward(dy, fused)
+        self._backward(self._loss_gradient(y, out, sw, fused), fused)
         grads = []
         for layer in self._layers:
             if layer._weights:
@@ -646,11 +808,7 @@ class Model:
         if not math.isfinite(loss):
             return loss, out, False
         fused = self._fusion()
-        if fused:
-            dy = ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
-        else:
-            dy = self._loss.gradient(y, out, sw)
-        self._backward(dy, fused)
+        self._backward(self._loss_gradient(y, out, sw, fused), fused)
         grads = []
         for layer in self._trainable_layers:
             grads += layer._regularized_gradients()
@@ -728,8 +886,8 @@ class Model:
                 raise ValueError(f"Training data contains {n} samples, which is not sufficient to split it into a "
                                  f"validation and training set as specified by `validation_split={validation_split}`. "
                                  "Either provide more data, or a different value for the `validation_split` argument.")
-            val = ([a[split_at:] for a in xs], y[split_at:], None if sw is None else sw[split_at:])
-            xs, y, sw = [a[:split_at] for a in xs], y[:split_at], None if sw is None else sw[:split_at]
+            val = ([a[split_at:] for a in xs], _rows(y, slice(split_at, None)), None if sw is None else sw[split_at:])
+            xs, y, sw = [a[:split_at] for a in xs], _rows(y, slice(split_at)), None if sw is None else sw[:split_at]
             n = split_at
         if class_weight is not None:
             cw = self._class_weights(y, class_weight, fn)
@@ -759,15 +917,14 @@ class Model:
             have_prev = False
         logs = {}
         for epoch in range(initial_epoch, epochs):
-            for m in self._metrics:
-                m.reset_state()
+            self._reset_metrics()
             cblist.on_epoch_begin(epoch)
             perm = rng.permutation(n) if shuffle else None
             loss_sum, seen, finite = 0.0, 0, True
             for step in range(steps):
                 lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
                 if perm is None:
-                    xb, yb = [a[lo:hi] for a in xs], y[lo:hi]
+                    xb, yb = [a[lo:hi] for a in xs], _rows(y, slice(lo, hi))
                     swb = None if sw is None else sw[lo:hi]
                 else:
                     idx = perm[lo:hi]
@@ -777,7 +934,7 @@ class Model:
                         xb = [np.take(a, idx, axis=0, out=buf, mode="clip") for a, buf in zip(xs, xbufs)]
                     else:
                         xb = [a[idx] for a in xs]
-                    yb = y[idx]
+                    yb = _rows(y, idx)
                     swb = None if sw is None else sw[idx]
                 if batch_begin:
                     cblist.batch("on_train_batch_begin", step)
@@ -796,8 +953,7 @@ class Model:
                     have_prev = True
                 loss_sum += loss * (hi - lo)
                 seen += hi - lo
-                for m in self._metrics:
-                    m.update_state(yb, out, swb)
+                self._update_metrics(yb, out, swb)
                 if batch_logs:
                     cblist.batch("on_train_batch_end", step, self._logs(loss_sum / seen))
                 if self.stop_training:
@@ -815,23 +971,23 @@ class Model:
 
     def _logs(self, loss):
         logs = {m.name: m.result() for m in self._metrics}
+        for head in self._heads if self._multi_output else []:
+            logs[f"{head.name}_loss"] = head.total / head.count if head.count else 0.0
         logs["loss"] = loss
         return {k: logs[k] for k in sorted(logs)}
 
     def _evaluate_arrays(self, xs, y, sw, batch_size, cblist=None):
-        for m in self._metrics:
-            m.reset_state()
+        self._reset_metrics()
         n = len(xs[0])
         total = 0.0
         want = cblist is not None and cblist.wants("on_test_batch_end")
         for step, lo in enumerate(range(0, n, batch_size)):
             hi = min(lo + batch_size, n)
-            yb = y[lo:hi]
+            yb = _rows(y, slice(lo, hi))
             swb = None if sw is None else sw[lo:hi]
             out = self._forward([a[lo:hi] for a in xs], False)
             total += self._batch_loss(yb, out, swb) * (hi - lo)
-            for m in self._metrics:
-                m.update_state(yb, out, swb)
+            self._update_metrics(yb, out, swb)
             if want:
                 cblist.batch("on_test_batch_end", step, self._logs(total / hi))
         return self._logs(total / n + self._regularization_loss())
@@ -880,17 +1036,20 @@ class Model:
         for step in range(nsteps):
             lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
             out = self._forward([a[lo:hi] for a in xs], False)
+            outs = out if self._multi_output else [out]
             if result is None:
-                result = np.empty((n,) + out.shape[1:], dtype=out.dtype)
-            result[lo:hi] = out
+                result = [np.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
+            for r, o in zip(result, outs):
+                r[lo:hi] = o
             if want:
                 cblist.batch("on_predict_batch_end", step, {"outputs": out})
         cblist.on_predict_end()
-        return result
+        return result if self._multi_output else result[0]
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (inference mode)."""
-        return np.array(self._forward(self._prepare_x(x, "predict_on_batch"), False))
+        out = self._forward(self._prepare_x(x, "predict_on_batch"), False)
+        return [np.array(o) for o in out] if self._multi_output else np.array(out)
 
     @_with_compiled_trainability
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -905,10 +1064,9 @@ class Model:
             sw = cw if sw is None else sw * cw
         params = self._prepare_training()
         loss, out, finite = self._train_step(xs, y, sw, params)
-        for m in self._metrics:
-            m.reset_state()
-            if finite:
-                m.update_state(y, out, sw)
+        self._reset_metrics()
+        if finite:
+            self._update_metrics(y, out, sw)
         logs = self._logs(loss)
         if return_dict:
             return logs
@@ -956,9 +1114,10 @@ class Model:
         for layer, ins, out, multi, _ in self._steps:
             vals[out] = layer([vals[i] for i in ins] if multi else vals[ins[0]])
             vals[out].node.nested_in = self  # the summary shows these steps as one row, as Keras does
-        output = vals[self._output_slot]
-        output.node.nested_call = (self, tensors)  # and that row's inputs
-        return output
+        outputs = [vals[s] for s in self._output_slots]
+        for output in outputs:
+            output.node.nested_call = (self, tensors)  # and that row's inputs
+        return outputs if self._multi_output else outputs[0]
 
     # ---- summary -----------------------------------------------------------------------------
 
@@ -984,7 +1143,7 @@ class Model:
                            "inbound": [producer[i] for i in ins]})
         return {"name": self.name, "trainable": self._trainable, "layers": layers,
                 "input_layers": [layer.name for layer in self._input_layers],
-                "output_layers": [producer[self._output_slot]]}
+                "output_layers": [producer[s] for s in self._output_slots]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -1002,7 +1161,9 @@ class Model:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
             tensors[layer.name] = layer(ins if layer._multi_input else ins[0])
         inputs = [tensors[name] for name in config["input_layers"]]
-        return cls(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=tensors[config["output_layers"][0]],
+        outputs = [tensors[name] for name in config["output_layers"]]
+        return cls(inputs=inputs[0] if len(inputs) == 1 else inputs,
+                   outputs=outputs[0] if len(outputs) == 1 else outputs,
                    name=config.get("name"), trainable=config.get("trainable", True))
 
     def to_json(self, **kwargs):

@@ -91,16 +91,24 @@ def _compile_config(model):
 
     if not model.compiled or model._loss is None:
         return None
+    heads = model._heads if model._multi_output else None
+    loss_objs = [h.loss for h in heads] if heads else [model._loss]
     try:
         opt = optimizers.serialize(model.optimizer)
-        loss = losses.serialize(model._loss)
-        names = [metrics.serialize(m) for m in model._metrics]
+        loss = [losses.serialize(l) for l in loss_objs]
+        if heads:  # per output, the metric names as compiled (without the "<output>_" prefix)
+            names = [[metrics.serialize(m)[len(h.name) + 1:] for m in h.metrics] for h in heads]
+        else:
+            names = [metrics.serialize(m) for m in model._metrics]
         json.dumps([opt, loss, names])
     except (TypeError, ValueError):
         return None  # a custom optimizer/loss/metric that cannot be named: save the model uncompiled
-    if type(model.optimizer) not in optimizers._CLASSES.values() or type(model._loss) not in losses._CLASSES.values():
+    if type(model.optimizer) not in optimizers._CLASSES.values() or \
+            any(type(l) not in losses._CLASSES.values() for l in loss_objs):
         return None
-    return {"optimizer": opt, "loss": loss, "metrics": names}
+    if heads:
+        return {"optimizer": opt, "loss": loss, "loss_weights": [h.weight for h in heads], "metrics": names}
+    return {"optimizer": opt, "loss": loss[0], "metrics": names}
 
 
 # ---- writing ------------------------------------------------------------------------------------
@@ -312,8 +320,13 @@ def load_model(filepath, custom_objects=None, compile=True):
     if compile and "compile_config" in metadata:
         try:
             cc = json.loads(metadata["compile_config"])
-            model.compile(optimizer=optimizers.deserialize(cc["optimizer"]), loss=losses.deserialize(cc["loss"]),
-                          metrics=list(cc.get("metrics") or []))
+            if isinstance(cc["loss"], list):  # several outputs: per-output losses, weights and metrics
+                model.compile(optimizer=optimizers.deserialize(cc["optimizer"]),
+                              loss=[losses.deserialize(l) for l in cc["loss"]], loss_weights=cc.get("loss_weights"),
+                              metrics=[list(m) for m in cc.get("metrics") or []] or None)
+            else:
+                model.compile(optimizer=optimizers.deserialize(cc["optimizer"]), loss=losses.deserialize(cc["loss"]),
+                              metrics=list(cc.get("metrics") or []))
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path}: invalid compile config ({e})") from None
     return model
