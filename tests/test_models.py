@@ -10,7 +10,7 @@ import pytest
 
 import fastnn
 from fastnn import losses, regularizers
-from fastnn.callbacks import TerminateOnNaN
+from fastnn.callbacks import EarlyStopping, TerminateOnNaN
 from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Conv2D, Dense, Dropout, Flatten, Input,
                            InputLayer, MaxPooling2D, Reshape)
 from fastnn.models import Model, Sequential, load_model
@@ -694,6 +694,31 @@ def test_several_outputs_save_load_and_errors(tmp_path):
         model.compile(optimizer="sgd", loss={"src": "mse", "label": "mse"})
     with pytest.raises(ValueError, match="loss_weights with one output, are not supported"):
         Model(model.inputs[0], model.outputs[0]).compile(optimizer="sgd", loss="mse", loss_weights=[1.0])
+
+
+def test_an_intermediate_output_gets_both_gradients(float64_numpy):
+    # h is an output and also feeds y: its layer's gradient is the sum of both losses' parts
+    rng = np.random.default_rng(12)
+    inp = Input(shape=(3,))
+    h = Dense(4, activation="tanh", name="h")(inp)
+    model = Model(inp, [h, Dense(2, name="y")(h)])
+    model.compile(optimizer="sgd", loss=["mse", "mse"], loss_weights=[0.3, 1.0])
+    x, t1, t2 = rng.random((5, 3)), rng.random((5, 4)), rng.random((5, 2))
+    _, _, grads = model._gradients([x], [t1, t2], None)
+    kernel = model.get_layer("h").kernel
+    num = np.zeros_like(kernel)
+    for i in range(kernel.size):
+        old = kernel.flat[i]
+        kernel.flat[i] = old + 1e-6
+        hi = model._batch_loss([t1, t2], model._forward([x], True), None)
+        kernel.flat[i] = old - 1e-6
+        lo = model._batch_loss([t1, t2], model._forward([x], True), None)
+        kernel.flat[i] = old
+        num.flat[i] = (hi - lo) / 2e-6
+    np.testing.assert_allclose(grads[0], num, rtol=1e-6, atol=1e-9)
+    stop = EarlyStopping(monitor="val_y_loss", patience=1)  # a per-output loss is minimised
+    model.fit(x, [t1, t2], epochs=2, verbose=0, validation_data=(x, [t1, t2]), callbacks=[stop])
+    assert stop._direction == "min"
 
 
 def test_a_model_with_several_outputs_nests_like_the_acgan_discriminator():

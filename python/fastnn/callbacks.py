@@ -317,7 +317,7 @@ def _monitor_direction(callback, monitor, mode):
     if mode in ("min", "max"):
         return mode
     name = monitor[4:] if monitor.startswith("val_") else monitor
-    if name == "loss":
+    if name == "loss" or name.endswith("_loss"):  # the total, or one output's loss (several outputs)
         return "min"
     model = callback.model
     for m in getattr(model, "_metrics", None) or []:
