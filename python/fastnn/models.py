@@ -16,6 +16,7 @@ a reused buffer, and every product and update is one `fastnn.ops` call. With
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import math
@@ -414,31 +415,26 @@ class Model:
             self._compile_heads(loss, loss_weights, metrics)
             self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                                   "metrics": metrics}
-            self._fused = False
-            self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
-            self.compiled = True
-            return
-        self._loss = None if loss is None else losses_module.get(loss)
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, dict):
-            raise ValueError("compile: metrics must be a list (single-output models)")
-        elif not isinstance(metrics, (list, tuple)):
-            metrics = [metrics]
-        kernel = self._loss.kernel if self._loss is not None else None
-        self._metrics = [metrics_module.get(m, loss=kernel) for m in metrics]
-        names = [m.name for m in self._metrics]
-        if len(set(names)) != len(names) or "loss" in names:
-            raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
-        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
-        self._fused = None
+        else:
+            self._loss = None if loss is None else losses_module.get(loss)
+            if metrics is None:
+                metrics = []
+            elif isinstance(metrics, dict):
+                raise ValueError("compile: metrics must be a list (single-output models)")
+            elif not isinstance(metrics, (list, tuple)):
+                metrics = [metrics]
+            kernel = self._loss.kernel if self._loss is not None else None
+            self._metrics = [metrics_module.get(m, loss=kernel) for m in metrics]
+            names = [m.name for m in self._metrics]
+            if len(set(names)) != len(names) or "loss" in names:
+                raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
+            self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
+        self._fused = False if self._multi_output else None  # (fusing the output with the loss: one output)
         self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
         self.compiled = True
 
     def _compile_heads(self, loss, loss_weights, metrics):
         """Per output: its loss object, weight and metrics (named ``<output>_<metric>``)."""
-        import copy
-
         names = self.output_names
         k = len(names)
 
