@@ -78,7 +78,8 @@ class Metric:
         # values per sample, or per sample and step for a sequence output (N, T): the mean of all,
         # each sample's weight counted once per step
         v = np.asarray(self._values(y_true, y_pred))
-        v = v.reshape(len(v), -1)
+        if v.ndim != 2:
+            v = v.reshape(len(v), -1)
         if sample_weight is None:
             self._total += float(np.sum(v))
             self._count += v.size

@@ -15,7 +15,6 @@ a reused buffer, and every product and update is one `fastnn.ops` call. With
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import json
@@ -64,11 +63,21 @@ def _rows(y, key):
 
 
 def _with_compiled_trainability(method):
-    """Run a training entry point inside `Model._trainability_as_compiled`."""
+    """Run a training entry point with each layer's trainable flag as it was when `compile` ran
+    (Keras: "the trainable attribute values at the time the model is compiled should be preserved
+    ... until compile is called again"). A GAN relies on it: the discriminator is compiled, then
+    frozen for the combined model, and its own train_on_batch still updates it. The flags are
+    restored after; a step whose flags are unchanged (the usual case) pays only the check."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with self._trainability_as_compiled():
+        changed = [(layer, now) for layer, flag in self._trainable_at_compile if (now := layer.trainable) != flag]
+        for layer, now in changed:
+            layer.trainable = not now
+        try:
             return method(self, *args, **kwargs)
+        finally:
+            for layer, now in changed:
+                layer.trainable = now
     return wrapper
 
 
@@ -134,11 +143,12 @@ class Model:
         self._slot_shapes = []
         self._output_slot = 0
         self._output_slots = [0]  # several for a model with several outputs (the first is _output_slot)
+        self._multi_output = False
         self._heads = None  # compile()'d per-output losses, weights and metrics, with several outputs
         self._fused = None
         self._activity_loss = 0.0
         self._keep_finite_weights = False
-        self._trainable_at_compile = {}  # id(layer) -> its trainable flag when compile() ran
+        self._trainable_at_compile = []  # (layer, its trainable flag when compile() ran)
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
         self._nested_inputs = {}  # id(nested model) -> the slots it was called on
 
@@ -215,6 +225,7 @@ class Model:
         self._finalize(steps, shapes, input_layers)
         self._output_slots = [slot_of[id(y)] for y in outs]
         self._output_slot = self._output_slots[0]
+        self._multi_output = len(outs) > 1
         self._step_owners, self._nested_inputs = owners, nested_inputs
 
     def _finalize(self, steps, shapes, input_layers):
@@ -227,6 +238,7 @@ class Model:
         self._slot_shapes = [tuple(s) for s in shapes]
         self._output_slot = self._steps[-1][2] if self._steps else 0
         self._output_slots = [self._output_slot]  # a functional model with several outputs sets its own
+        self._multi_output = False
         self._fused = None
         self._pool_fusion = self._find_conv_pool_pairs()
         self._fused_pools = set(self._pool_fusion.values())
@@ -301,10 +313,6 @@ class Model:
         self._require_built("output_shape")
         shapes = [self._slot_shapes[s] for s in self._output_slots]
         return shapes[0] if len(shapes) == 1 else shapes
-
-    @property
-    def _multi_output(self):
-        return len(self._output_slots) > 1
 
     @property
     def output_names(self):
@@ -430,7 +438,7 @@ class Model:
                 raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
             self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
         self._fused = False if self._multi_output else None  # (fusing the output with the loss: one output)
-        self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
+        self._trainable_at_compile = [(layer, layer.trainable) for layer in self.layers]
         self.compiled = True
 
     def _compile_heads(self, loss, loss_weights, metrics):
@@ -481,22 +489,6 @@ class Model:
         all_names = self.metrics_names
         if len(set(all_names)) != len(all_names):
             raise ValueError(f"compile: metric names must be unique. Received: {all_names}")
-
-    @contextlib.contextmanager
-    def _trainability_as_compiled(self):
-        """Train with each layer's trainable flag as it was when `compile` ran (Keras: "the trainable
-        attribute values at the time the model is compiled should be preserved ... until compile is
-        called again"). A GAN relies on it: the discriminator is compiled, then frozen for the
-        combined model, and its own train_on_batch still updates it. The flags are restored after."""
-        layers = self.layers
-        now = [layer.trainable for layer in layers]
-        for layer in layers:
-            layer.trainable = self._trainable_at_compile.get(id(layer), layer.trainable)
-        try:
-            yield
-        finally:
-            for layer, flag in zip(layers, now):
-                layer.trainable = flag
 
     @property
     def metrics_names(self):
