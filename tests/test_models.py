@@ -652,6 +652,23 @@ def test_several_outputs_losses_metrics_and_logs():
     assert [a.shape for a in model.predict_on_batch(x[:4])] == [(4, 1), (4, 3)]
 
 
+def test_sample_weights_per_output():
+    x, y_src, y_lab = _two_head_data()
+    model = _two_heads(5)
+    model.compile(optimizer="sgd", loss=["binary_crossentropy", "categorical_crossentropy"], metrics=["accuracy"])
+    w = np.random.default_rng(13).uniform(0.5, 2, len(x)).astype(np.float32)
+    p_src, p_lab = model.predict(x, verbose=0)
+    _, l_src, l_lab, a_src, a_lab = model.evaluate(x, [y_src, y_lab], sample_weight={"label": w}, verbose=0)
+    np.testing.assert_allclose(l_src, losses.BinaryCrossentropy()(y_src, p_src), rtol=1e-5)  # unweighted
+    np.testing.assert_allclose(l_lab, losses.CategoricalCrossentropy()(y_lab, p_lab, w), rtol=1e-5)
+    np.testing.assert_allclose(a_lab, (w * (p_lab.argmax(1) == y_lab.argmax(1))).sum() / w.sum(), rtol=1e-6)
+    both = model.evaluate(x, [y_src, y_lab], sample_weight=w, verbose=0)  # one array: every output
+    np.testing.assert_allclose(both[1], losses.BinaryCrossentropy()(y_src, p_src, w), rtol=1e-5)
+    model.fit(x, [y_src, y_lab], sample_weight=[w, None], epochs=1, batch_size=16, validation_split=0.25, verbose=0)
+    with pytest.raises(ValueError, match=r"sample_weight must be one array for all outputs or one per output"):
+        model.fit(x, [y_src, y_lab], sample_weight=[w], verbose=0)
+
+
 def test_a_zero_loss_weight_trains_as_the_other_output_alone():
     # the weighted sum's gradient: with the label head's weight 0, the trunk and the source head
     # take exactly the steps a model with only the source head takes

@@ -58,8 +58,16 @@ def _as_array(data, name, fn):
 
 
 def _rows(y, key):
-    """Samples ``key`` (a slice or indices) of the targets: an array, or a list with several outputs."""
-    return [a[key] for a in y] if isinstance(y, list) else y[key]
+    """Samples ``key`` (a slice or indices) of targets or sample weights: an array, None, or a list
+    (one per output, entries may be None) with several outputs."""
+    if isinstance(y, list):
+        return [None if a is None else a[key] for a in y]
+    return None if y is None else y[key]
+
+
+def _per_output(sw, k):
+    """Output k's sample weights: one array for every output, or one of a list."""
+    return sw[k] if isinstance(sw, list) else sw
 
 
 def _with_compiled_trainability(method):
@@ -642,6 +650,19 @@ class Model:
         return np.ascontiguousarray(y, dtype=self._dtype)
 
     def _prepare_weights(self, sample_weight, n, fn):
+        """None, one weight per sample (n,), or with several outputs a list (or a dict by output
+        name) of them, one per output (entries may be None); an array applies to every output."""
+        if self._multi_output and isinstance(sample_weight, (list, tuple, dict)):
+            names = self.output_names
+            if isinstance(sample_weight, dict):
+                unknown = sorted(set(sample_weight) - set(names), key=str)
+                if unknown:
+                    raise ValueError(f"{fn}: sample_weight names unknown outputs {unknown}; the outputs are {names}")
+                sample_weight = [sample_weight.get(name) for name in names]
+            if len(sample_weight) != len(names):
+                raise ValueError(f"{fn}: sample_weight must be one array for all outputs or one per output "
+                                 f"({len(names)}: {names}). Received a list of {len(sample_weight)}")
+            return [None if w is None else self._prepare_weights(np.asarray(w), n, fn) for w in sample_weight]
         if sample_weight is None:
             return None
         w = _as_array(sample_weight, "sample_weight", fn)
@@ -737,15 +758,16 @@ class Model:
         if not self._multi_output:
             return self._loss(y, out, sw) + self._activity_loss
         total = self._activity_loss
-        for head, yk, ok in zip(self._heads, y, out):
-            head.last = head.loss(yk, ok, sw)
+        for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
+            head.last = head.loss(yk, ok, _per_output(sw, k))
             total += head.weight * head.last
         return total
 
     def _loss_gradient(self, y, out, sw, fused):
         """d loss / d output (a list, one per output, with several outputs)."""
         if self._multi_output:
-            return [head.weight * head.loss.gradient(yk, ok, sw) for head, yk, ok in zip(self._heads, y, out)]
+            return [head.weight * head.loss.gradient(yk, ok, _per_output(sw, k))
+                    for k, (head, yk, ok) in enumerate(zip(self._heads, y, out))]
         if fused:
             return ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
         return self._loss.gradient(y, out, sw)
@@ -764,11 +786,11 @@ class Model:
                 m.update_state(y, out, sw)
             return
         n = len(out[0])
-        for head, yk, ok in zip(self._heads, y, out):
+        for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
             head.total += head.last * n
             head.count += n
             for m in head.metrics:
-                m.update_state(yk, ok, sw)
+                m.update_state(yk, ok, _per_output(sw, k))
 
     @_with_compiled_trainability
     def _gradients(self, x, y, sw):
@@ -874,8 +896,8 @@ class Model:
                 raise ValueError(f"Training data contains {n} samples, which is not sufficient to split it into a "
                                  f"validation and training set as specified by `validation_split={validation_split}`. "
                                  "Either provide more data, or a different value for the `validation_split` argument.")
-            val = ([a[split_at:] for a in xs], _rows(y, slice(split_at, None)), None if sw is None else sw[split_at:])
-            xs, y, sw = [a[:split_at] for a in xs], _rows(y, slice(split_at)), None if sw is None else sw[:split_at]
+            val = ([a[split_at:] for a in xs], _rows(y, slice(split_at, None)), _rows(sw, slice(split_at, None)))
+            xs, y, sw = [a[:split_at] for a in xs], _rows(y, slice(split_at)), _rows(sw, slice(split_at))
             n = split_at
         if class_weight is not None:
             cw = self._class_weights(y, class_weight, fn)
@@ -913,7 +935,7 @@ class Model:
                 lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
                 if perm is None:
                     xb, yb = [a[lo:hi] for a in xs], _rows(y, slice(lo, hi))
-                    swb = None if sw is None else sw[lo:hi]
+                    swb = _rows(sw, slice(lo, hi))
                 else:
                     idx = perm[lo:hi]
                     # idx comes from a permutation of range(n), so always in range: mode="clip" writes
@@ -923,7 +945,7 @@ class Model:
                     else:
                         xb = [a[idx] for a in xs]
                     yb = _rows(y, idx)
-                    swb = None if sw is None else sw[idx]
+                    swb = _rows(sw, idx)
                 if batch_begin:
                     cblist.batch("on_train_batch_begin", step)
                 if keep:
@@ -972,7 +994,7 @@ class Model:
         for step, lo in enumerate(range(0, n, batch_size)):
             hi = min(lo + batch_size, n)
             yb = _rows(y, slice(lo, hi))
-            swb = None if sw is None else sw[lo:hi]
+            swb = _rows(sw, slice(lo, hi))
             out = self._forward([a[lo:hi] for a in xs], False)
             total += self._batch_loss(yb, out, swb) * (hi - lo)
             self._update_metrics(yb, out, swb)
