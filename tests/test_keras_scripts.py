@@ -246,6 +246,101 @@ x_decoded = autoencoder.predict(x_test)
 '''
 
 
+# The notes' variational autoencoder (Atienza, ch. 8, vae-mlp-mnist-8.1.1.py): a Lambda layer
+# draws z, and the loss is built from the model's tensors with backend functions and given to
+# add_loss; the model is compiled without a loss and fit without targets. The models and the loss
+# are the notes'; the data is random and the training is short.
+COURSE_VAE = '''
+import numpy as np
+from tensorflow.keras.layers import Lambda, Input, Dense
+from tensorflow.keras.models import Model
+from tensorflow.keras.losses import mse, binary_crossentropy
+from tensorflow.keras import backend as K
+from tensorflow.keras.utils import set_random_seed
+
+
+def sampling(args):
+    """Reparameterization trick by sampling from an isotropic unit Gaussian."""
+    z_mean, z_log_var = args
+    batch = K.shape(z_mean)[0]
+    dim = K.int_shape(z_mean)[1]
+    # by default, random_normal has mean = 0 and std = 1.0
+    epsilon = K.random_normal(shape=(batch, dim))
+    return z_mean + K.exp(0.5 * z_log_var) * epsilon
+
+
+set_random_seed(1)
+# Stand-in for mnist.load_data(): strokes of four kinds on dark images
+rng = np.random.default_rng(3)
+images = rng.integers(0, 40, (576, 28, 28)).astype(np.uint8)
+for i, kind in enumerate(rng.integers(0, 4, 576)):
+    images[i, 4 + 5 * kind:8 + 5 * kind, 6:22] = 255
+x_train, x_test = images[:512], images[512:]
+
+image_size = x_train.shape[1]
+original_dim = image_size * image_size
+x_train = np.reshape(x_train, [-1, original_dim])
+x_test = np.reshape(x_test, [-1, original_dim])
+x_train = x_train.astype('float32') / 255
+x_test = x_test.astype('float32') / 255
+
+# network parameters
+input_shape = (original_dim, )
+intermediate_dim = 512
+batch_size = 128
+latent_dim = 2
+epochs = 4
+
+# VAE model = encoder + decoder
+# build encoder model
+inputs = Input(shape=input_shape, name='encoder_input')
+x = Dense(intermediate_dim, activation='relu')(inputs)
+z_mean = Dense(latent_dim, name='z_mean')(x)
+z_log_var = Dense(latent_dim, name='z_log_var')(x)
+
+# use reparameterization trick to push the sampling out as input
+z = Lambda(sampling, output_shape=(latent_dim,), name='z')([z_mean, z_log_var])
+
+# instantiate encoder model
+encoder = Model(inputs, [z_mean, z_log_var, z], name='encoder')
+encoder.summary()
+
+# build decoder model
+latent_inputs = Input(shape=(latent_dim,), name='z_sampling')
+x = Dense(intermediate_dim, activation='relu')(latent_inputs)
+outputs = Dense(original_dim, activation='sigmoid')(x)
+
+# instantiate decoder model
+decoder = Model(latent_inputs, outputs, name='decoder')
+decoder.summary()
+
+# instantiate VAE model
+outputs = decoder(encoder(inputs)[2])
+vae = Model(inputs, outputs, name='vae_mlp')
+
+use_mse = False
+if use_mse:
+    reconstruction_loss = mse(inputs, outputs)
+else:
+    reconstruction_loss = binary_crossentropy(inputs, outputs)
+
+reconstruction_loss *= original_dim
+kl_loss = 1 + z_log_var - K.square(z_mean) - K.exp(z_log_var)
+kl_loss = K.sum(kl_loss, axis=-1)
+kl_loss *= -0.5
+vae_loss = K.mean(reconstruction_loss + kl_loss)
+vae.add_loss(vae_loss)
+vae.compile(optimizer='adam')
+vae.summary()
+
+# train the autoencoder
+history = vae.fit(x_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, None), verbose=2)
+vae.save_weights('vae_mlp_mnist.weights.fastnn')
+
+z_mean, _, _ = encoder.predict(x_test, batch_size=batch_size)
+x_decoded = decoder.predict(np.array([[0.0, 0.0]]))
+'''
+
 # The notes' DCGAN (Atienza, ch. 4, dcgan-mnist-4.2.1.py): the discriminator is compiled, then
 # frozen for the adversarial model built by nesting the generator and discriminator models. The
 # models are the notes'; the data is random and the training loop runs three steps at batch 8.
@@ -465,3 +560,21 @@ def test_course_dcgan_script(capsys, tmp_path, monkeypatch):
                           re.M)) == 3
     noise = np.random.default_rng(0).uniform(-1, 1, (2, 100)).astype(np.float32)
     np.testing.assert_array_equal(ns["reloaded"].predict(noise, verbose=0), ns["generator"].predict(noise, verbose=0))
+
+
+def test_course_vae_script(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns, out = run_script(COURSE_VAE, capsys)
+    # Keras's counts for the notes' encoder, decoder and VAE
+    assert " Total params: 403,972 (1.54 MB)" in out
+    assert " Total params: 403,728 (1.54 MB)" in out
+    assert " Total params: 807,700 (3.08 MB)" in out
+    assert re.search(r"│ z \(Lambda\) +│ \(None, 2\) +│ +0 │ z_mean\[0\]\[0\], +│", out)
+    assert re.search(r"│ encoder \(Functional\) +│ .*│ +403,972 │", out)
+    history = ns["history"].history
+    assert sorted(history) == ["loss", "val_loss"]
+    # the reconstruction term starts near 784 · log 2 = 543 and falls with training
+    assert 300 < history["loss"][0] < 700
+    assert history["loss"][-1] < 0.8 * history["loss"][0] and history["val_loss"][-1] < history["val_loss"][0]
+    assert ns["z_mean"].shape == (64, 2) and ns["x_decoded"].shape == (1, 784)
+    assert (tmp_path / "vae_mlp_mnist.weights.fastnn").exists()

@@ -196,10 +196,17 @@ def test_unknown_layer_class_and_newer_format(tmp_path):
     np.testing.assert_array_equal(load_model(bad).predict(X, verbose=0), model.predict(X, verbose=0))
 
     def evil(config):
-        config["config"]["layers"][1]["class_name"] = "Lambda"
+        config["config"]["layers"][1]["class_name"] = "TFOpLambda"
 
     rewrite(path, bad, evil)
-    with pytest.raises(ValueError, match="Unknown layer class 'Lambda'.*rebuilds only these layers: .*Dense"):
+    with pytest.raises(ValueError, match="Unknown layer class 'TFOpLambda'.*rebuilds only these layers: .*Dense"):
+        load_model(bad)
+
+    def code(config):  # a Lambda names its function; the code is never in the file
+        config["config"]["layers"][1] = {"class_name": "Lambda", "config": {"name": "l", "function": "print"}}
+
+    rewrite(path, bad, code)
+    with pytest.raises(ValueError, match="calls the function 'print', which fastnn does not save.*custom_objects"):
         load_model(bad)
 
     def bad_arg(config):

@@ -6,7 +6,7 @@ context manager that restores the previous backend on exit.
 
 from __future__ import annotations
 
-from . import _core, reference
+from . import _core, autodiff, reference
 
 _MODULES = {"cpp": _core, "numpy": reference}
 _NAMES = tuple(_MODULES)
@@ -47,13 +47,9 @@ class backend:
         set_backend(self._previous)
         return False
 
-    # The ``keras.backend`` helpers that course scripts call after ``from keras import backend as K``
-    # (with the import ported, ``from fastnn import backend as K``).
-
-    @staticmethod
-    def int_shape(x):
-        """The shape of a tensor or array as a tuple (None for an unknown batch size)."""
-        return tuple(x.shape)
+    # ``from keras import backend as K`` in a course script becomes ``from fastnn import backend
+    # as K``: the class also carries Keras 2's backend functions (``K.mean``, ``K.exp``...), with
+    # gradients (`fastnn.autodiff`), attached below.
 
     @staticmethod
     def clear_session():
@@ -61,13 +57,12 @@ class backend:
         clear_session()
 
     @staticmethod
-    def floatx():
-        from .utils import floatx
-        return floatx()
-
-    @staticmethod
     def image_data_format():
         return "channels_last"
+
+
+for _name in autodiff.FUNCTIONS:
+    setattr(backend, _name, staticmethod(getattr(autodiff, _name)))
 
 
 def current():

@@ -5,17 +5,18 @@ with per-sample losses ``l_i`` (mean over a sample's values for mse, mae and bin
 cross-entropy, sum for the categorical ones) and optional sample weights ``w``. Probabilities
 are clipped to [1e-7, 1 - 1e-7]. The lower-case functions (``mean_squared_error(y_true,
 y_pred)``) return the per-sample losses, like Keras's; passing one to ``compile`` selects the
-matching loss object.
+matching loss object. Any other function ``fn(y_true, y_pred)`` written with the
+``fastnn.backend`` functions is a `LossFunctionWrapper`, differentiated by `fastnn.autodiff`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
+from . import autodiff as K
 from ._config import serialize
 
-_EPSILON = 1e-7
 
 
 class Loss:
@@ -120,56 +121,109 @@ class SparseCategoricalCrossentropy(_ClassesOnLastAxis):
     kernel = "sparse_categorical_crossentropy"
 
 
+class LossFunctionWrapper(Loss):
+    """A Python loss ``fn(y_true, y_pred)`` returning the loss of each sample (or of each
+    value), written with ``fastnn.backend`` functions (``K.mean``, ``K.square``...) and
+    operators: ``compile(loss=wasserstein_loss)``. Reduced like the built-in losses, the sum of
+    the (weighted) values over their count; its gradient comes from `fastnn.autodiff`. The
+    targets reach ``fn`` as floats of the prediction's dtype, as in Keras.
+    """
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper: expected a function. Received: {fn!r}")
+        super().__init__(name=name or getattr(fn, "__name__", "custom_loss"), reduction=reduction)
+        self.fn, self.fn_kwargs = fn, kwargs
+        self._last = None  # (y_true, y_pred, sample_weight, loss tensor, y_pred on the tape)
+
+    def _trace(self, y_true, y_pred, sample_weight):
+        p = autodiff.Tensor(np.asarray(y_pred))
+        t = np.asarray(y_true, dtype=p.dtype)
+        values = self.fn(t, p, **self.fn_kwargs)
+        if not isinstance(values, autodiff.Tensor):  # it does not depend on y_pred
+            values = autodiff.Tensor(np.asarray(values, dtype=p.dtype))
+        count = max(1, values.value.size)
+        if sample_weight is not None:
+            if values.ndim == 0:
+                raise ValueError(f"Loss '{self.name}' returns one number per batch; with sample weights it must "
+                                 "return a loss per sample (do not average over the batch)")
+            w = np.asarray(sample_weight, dtype=p.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
+            values = values * w
+        total = autodiff.sum(values) / count
+        self._last = (y_true, y_pred, sample_weight, total, p)
+        return total, p
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return float(self._trace(y_true, y_pred, sample_weight)[0].value)
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        last = self._last
+        if last is not None and last[0] is y_true and last[1] is y_pred and last[2] is sample_weight:
+            total, p = last[3], last[4]  # the loss just computed for these arrays
+        else:
+            total, p = self._trace(y_true, y_pred, sample_weight)
+        self._last = None
+        return autodiff.grad(total, [p])[0]
+
+    def get_config(self):
+        return {"name": self.name, "fn": getattr(self.fn, "__name__", None)}
+
+    def __repr__(self):
+        return f"LossFunctionWrapper({getattr(self.fn, '__name__', self.fn)!r})"
+
+
 # ---- per-sample functions (Keras's lower-case API) -------------------------------------------
+# They take arrays (computed in float64, returned as arrays), or tensors: a custom loss's or a
+# Lambda's (`fastnn.autodiff.Tensor`, with gradients) and the functional API's symbolic ones
+# (``mse(inputs, outputs)`` for ``model.add_loss``). The value is over the last axis, as Keras's.
 
 
-def _per_sample(y_true, y_pred):
-    """(targets, predictions) as float64 (N, values) arrays."""
-    p = np.asarray(y_pred, dtype=np.float64)
-    p = p.reshape(len(p), -1)
-    return np.asarray(y_true, dtype=np.float64).reshape(p.shape), p
+def _operands(y_true, y_pred):
+    """Arrays as float64; the target brought to the prediction's rank when they differ by a last
+    axis of 1 ((N,) labels for an (N, 1) output), as Keras does."""
+    t = y_true if isinstance(y_true, autodiff.Operators) else np.asarray(y_true, dtype=np.float64)
+    p = y_pred if isinstance(y_pred, autodiff.Operators) else np.asarray(y_pred, dtype=np.float64)
+    nt, np_ = len(K.shape(t)), len(K.shape(p))
+    if nt == np_ - 1 and K.shape(p)[-1] == 1:
+        t = K.expand_dims(t, -1)
+    elif nt == np_ + 1 and K.shape(t)[-1] == 1:
+        t = K.squeeze(t, -1)
+    return t, p
 
 
+@autodiff.graph_function("losses.mean_squared_error")
 def mean_squared_error(y_true, y_pred):
-    """Per-sample mean squared error, shape (N,)."""
-    t, p = _per_sample(y_true, y_pred)
-    return np.mean((t - p) ** 2, axis=1)
+    """``mean((y_true - y_pred)²)`` over the last axis: one value per sample of an (N, d) output."""
+    t, p = _operands(y_true, y_pred)
+    return K.mean(K.square(t - p), axis=-1)
 
 
+@autodiff.graph_function("losses.mean_absolute_error")
 def mean_absolute_error(y_true, y_pred):
-    """Per-sample mean absolute error, shape (N,)."""
-    t, p = _per_sample(y_true, y_pred)
-    return np.mean(np.abs(t - p), axis=1)
+    """``mean(|y_true - y_pred|)`` over the last axis."""
+    t, p = _operands(y_true, y_pred)
+    return K.mean(K.abs(t - p), axis=-1)
 
 
+@autodiff.graph_function("losses.binary_crossentropy")
 def binary_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-sample binary cross-entropy, shape (N,)."""
-    t, p = _per_sample(y_true, y_pred)
-    if from_logits:
-        return np.mean(np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p))), axis=1)
-    q = np.clip(p, _EPSILON, 1 - _EPSILON)
-    return -np.mean(t * np.log(q) + (1 - t) * np.log(1 - q), axis=1)
+    """Binary cross-entropy averaged over the last axis."""
+    t, p = _operands(y_true, y_pred)
+    return K.mean(K.binary_crossentropy(t, p, from_logits), axis=-1)
 
 
+@autodiff.graph_function("losses.categorical_crossentropy")
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-sample categorical cross-entropy for one-hot targets, shape (N,)."""
-    p = np.asarray(y_pred, dtype=np.float64)
-    t = np.asarray(y_true, dtype=np.float64).reshape(p.shape)
-    if from_logits:
-        z = p - p.max(axis=-1, keepdims=True)
-        logq = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    else:
-        logq = np.log(np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON))
-    return -np.sum(t * logq, axis=-1)
+    """Categorical cross-entropy for one-hot targets, over the classes on the last axis."""
+    t, p = _operands(y_true, y_pred)
+    return K.categorical_crossentropy(t, p, from_logits)
 
 
+@autodiff.graph_function("losses.sparse_categorical_crossentropy")
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-sample cross-entropy for integer labels, shape (N,) (or (N, T) for a sequence of class
-    scores (N, T, C), as `categorical_crossentropy`)."""
-    p = np.asarray(y_pred, dtype=np.float64)
-    labels = np.asarray(y_true).reshape(p.shape[:-1]).astype(np.int64)
-    onehot = np.eye(p.shape[-1])[labels]
-    return categorical_crossentropy(onehot, p, from_logits)
+    """Cross-entropy for integer labels: (N,) labels for an (N, C) output, (N, T) for (N, T, C)."""
+    p = y_pred if isinstance(y_pred, autodiff.Operators) else np.asarray(y_pred, dtype=np.float64)
+    return K.sparse_categorical_crossentropy(y_true, p, from_logits)
 
 
 mse, mae = mean_squared_error, mean_absolute_error
@@ -202,10 +256,12 @@ def get(identifier):
         return identifier()
     if callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
+    if callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)
     if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
         return _CLASSES[identifier["class_name"]].from_config(dict(identifier.get("config") or {}))
-    raise ValueError(f"Could not interpret loss identifier: {identifier!r}. fastnn trains with the built-in losses "
-                     f"({', '.join(sorted(_CLASSES))}); a custom Python loss has no gradient kernel")
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Expected a name, a loss object or a "
+                     "function fn(y_true, y_pred)")
 
 
 def deserialize(config):
@@ -214,7 +270,7 @@ def deserialize(config):
 
 
 __all__ = [
-    "serialize", "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
+    "serialize", "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
     "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "get", "deserialize"
 ]

@@ -159,6 +159,10 @@ class Model:
         self._trainable_at_compile = []  # (layer, its trainable flag when compile() ran)
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
         self._nested_inputs = {}  # id(nested model) -> the slots it was called on
+        self._added_losses = []  # add_loss()'s symbolic tensors
+        self._loss_slots = []  # their slots: each value's sum is added to the loss
+        self._added_loss_values = []
+        self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -180,7 +184,7 @@ class Model:
         if len({id(y) for y in outs}) != len(outs):
             raise ValueError("The same tensor is listed more than once in the model's outputs")
         # iterative depth-first walk from the outputs: post-order is a topological order
-        order, state, stack = [], set(), [(y.node, False) for y in reversed(outs)]
+        order, state, stack = [], set(), [(y.node, False) for y in reversed(outs + self._added_losses)]
         while stack:
             node, expanded = stack.pop()
             if expanded:
@@ -198,7 +202,7 @@ class Model:
         input_nodes = {id(x.node) for x in ins}
         shapes = [x.shape for x in ins]
         input_layers = [x.node.layer for x in ins]
-        steps, layers, seen, owners, nested_inputs = [], list(input_layers), set(), [], {}
+        steps, layers, seen, owners, nested_inputs, step_nodes = [], list(input_layers), set(), [], {}, []
         for node in order:
             layer = node.layer
             if isinstance(layer, InputLayer):
@@ -216,7 +220,9 @@ class Model:
             shapes.append(node.output.shape)
             steps.append((layer, ins_slots, len(shapes) - 1))
             layers.append(layer)
-            owners.append(getattr(node, "nested_in", None))
+            owner = getattr(node, "nested_in", None)
+            owners.append(None if owner is self else owner)
+            step_nodes.append(node)
             if hasattr(node, "nested_call"):
                 inner, tensors = node.nested_call
                 nested_inputs[id(inner)] = [slot_of[id(t)] for t in tensors]
@@ -230,28 +236,41 @@ class Model:
                 raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
         self.inputs, self.outputs = ins, outs
         self._layers = layers
-        self._finalize(steps, shapes, input_layers)
-        self._output_slots = [slot_of[id(y)] for y in outs]
-        self._output_slot = self._output_slots[0]
-        self._multi_output = len(outs) > 1
-        self._step_owners, self._nested_inputs = owners, nested_inputs
+        self._finalize(steps, shapes, input_layers, [slot_of[id(y)] for y in outs],
+                       [slot_of[id(t)] for t in self._added_losses])
+        self._step_owners, self._nested_inputs, self._step_nodes = owners, nested_inputs, step_nodes
 
-    def _finalize(self, steps, shapes, input_layers):
+    def _finalize(self, steps, shapes, input_layers, output_slots=None, loss_slots=()):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
-        slots 0 .. k-1 for the k `input_layers`, then one per step."""
+        slots 0 .. k-1 for the k `input_layers`, then one per step. The outputs are
+        ``output_slots`` (default: the last step's), and `add_loss` terms are at ``loss_slots``."""
         self._input_layers = list(input_layers)
         self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
         self._nslots = len(shapes)
         self._vals = [None] * self._nslots
         self._slot_shapes = [tuple(s) for s in shapes]
-        self._output_slot = self._steps[-1][2] if self._steps else 0
-        self._output_slots = [self._output_slot]  # a functional model with several outputs sets its own
-        self._multi_output = False
+        last = self._steps[-1][2] if self._steps else 0
+        self._output_slots = list(output_slots) if output_slots else [last]
+        self._output_slot = self._output_slots[0]
+        self._output_step = next((k for k, step in enumerate(self._steps) if step[2] == self._output_slot), None)
+        self._multi_output = len(self._output_slots) > 1
+        self._loss_slots = list(loss_slots)
+        self._prediction_steps = self._steps_needed(self._output_slots) if self._loss_slots else None
         self._fused = None
         self._pool_fusion = self._find_conv_pool_pairs()
         self._fused_pools = set(self._pool_fusion.values())
         self.built = True
         self._update_grad_flags()
+
+    def _steps_needed(self, slots):
+        """The indices of the steps that the values at ``slots`` depend on, in order."""
+        wanted, needed = set(slots), []
+        for k in range(len(self._steps) - 1, -1, -1):
+            _, ins, out, _, _ = self._steps[k]
+            if out in wanted:
+                needed.append(k)
+                wanted.update(ins)
+        return needed[::-1]
 
     def _find_conv_pool_pairs(self):
         """{step of a convolution: step of the max pooling that alone consumes its output}.
@@ -271,7 +290,8 @@ class Model:
         pairs = {}
         for i, (layer, _, out, _, areg) in enumerate(self._steps):
             users = consumers.get(out, [])
-            if not isinstance(layer, _Conv) or areg is not None or out in self._output_slots or len(users) != 1:
+            if not isinstance(layer, _Conv) or areg is not None or out in self._output_slots \
+                    or out in self._loss_slots or len(users) != 1:
                 continue
             pool = self._steps[users[0]][0]
             if isinstance(pool, _Pooling) and pool.kind == "max" and pool.rank == layer.rank \
@@ -404,6 +424,28 @@ class Model:
             self._require_built("count_params")
         return sum(layer.count_params() for layer in self.layers)
 
+    def add_loss(self, losses):
+        """Add a loss term: a symbolic tensor computed from the model's tensors (``vae.add_loss(
+        K.mean(reconstruction_loss + kl_loss))``), or a list of them. The sum of its values is
+        added to the loss the model trains on (compile's loss, if any, plus these); its layers
+        run in fit and evaluate, not in predict."""
+        tensors = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        for t in tensors:
+            if not isinstance(t, KerasTensor):
+                raise ValueError(f"add_loss: expected a tensor computed from the model's layers (for example "
+                                 f"K.mean(K.square(outputs - inputs))). Received: {type(t).__name__}")
+        if isinstance(self, Sequential) or not self._input_layers:
+            raise ValueError("add_loss: loss tensors are added to functional models, Model(inputs, outputs)")
+        previous = self._added_losses
+        self._added_losses = previous + tensors
+        try:
+            self._init_functional(self.inputs, self.outputs)
+        except ValueError as e:
+            self._added_losses = previous
+            self._init_functional(self.inputs, self.outputs)
+            raise ValueError(f"add_loss: the loss tensor is not computed from model '{self.name}''s inputs: {e}") \
+                from None
+
     # ---- compile -----------------------------------------------------------------------------
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -413,7 +455,9 @@ class Model:
         Args:
             optimizer: ``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adagrad"`` or an optimizer.
             loss: a loss name (``"categorical_crossentropy"``, ``"mse"``...), a `fastnn.losses`
-                object or function.
+                object, or a function ``fn(y_true, y_pred)`` of the ``fastnn.backend`` functions
+                (differentiated by `fastnn.autodiff`). None for a model whose loss is what
+                `add_loss` added; it then takes no targets.
             metrics: a list of names (``"accuracy"``, ``"mse"``...) or metric objects.
             With several outputs: ``loss`` is one loss for all, a list (one per output) or a dict
             by output layer name; ``loss_weights`` (default all 1) a list or dict: the trained
@@ -427,7 +471,13 @@ class Model:
             raise ValueError("compile: weighted_metrics, and loss_weights with one output, are not supported")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        if self._multi_output:
+        if loss is None and metrics:
+            raise ValueError("compile: metrics compare the outputs with targets, which a model compiled without a loss "
+                             f"does not take. Received: metrics={metrics!r}")
+        if loss is None and self._multi_output:  # the add_loss terms are the loss
+            self._heads, self._loss, self._metrics = [], None, []
+            self._compile_args = {"optimizer": optimizer, "loss": None, "metrics": []}
+        elif self._multi_output:
             self._compile_heads(loss, loss_weights, metrics)
             self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                                   "metrics": metrics}
@@ -506,16 +556,19 @@ class Model:
     def _check_compiled(self, fn):
         if not self.compiled:
             raise RuntimeError(f"You must call `compile()` before calling `{fn}()`.")
-        if self._loss is None:
+        if self._loss is None and not self._loss_slots:
             raise ValueError(f"No loss to compute. Provide a `loss` argument in `compile()` before calling `{fn}()`.")
 
     def _fusion(self):
         """'softmax' / 'sigmoid' when the output activation folds into the cross-entropy, else False."""
         if self._fused is None:
             self._fused = False
-            layer = self._steps[-1][0] if self._steps else None
+            layer = self._steps[self._output_step][0] if self._output_step is not None else None
             loss = self._loss
-            if layer is not None and not loss.from_logits and layer.activity_regularizer is None \
+            # the output's gradient must come from the loss alone (not also from add_loss terms)
+            feeds_others = any(self._output_slot in ins for _, ins, _, _, _ in self._steps)
+            if layer is not None and loss is not None and not self._multi_output and not loss.from_logits \
+                    and layer.activity_regularizer is None and not feeds_others \
                     and len(self._slot_shapes[self._output_slot]) == 2:
                 act = layer._fusable_activation
                 if act == "softmax" and loss.kernel in _CE_SOFTMAX:
@@ -594,6 +647,11 @@ class Model:
     def _prepare_y(self, y, n, fn):
         """The checked targets: an array, or with several outputs a list of arrays, one per output
         (given as a list in the outputs' order or a dict by output layer name)."""
+        if self._loss is None:  # the add_loss terms are the whole loss
+            if y is not None:
+                raise ValueError(f"{fn}: model '{self.name}' was compiled without a loss (its loss is what add_loss "
+                                 "added), so it takes no targets. Pass y=None (and validation_data=(x_val, None))")
+            return None
         if not self._multi_output:
             return self._prepare_one_y(y, n, fn, self._loss.kernel, self._slot_shapes[self._output_slot], "y")
         names = self.output_names
@@ -641,7 +699,7 @@ class Model:
                             f"fastnn.utils.to_categorical(y, {units})).")
                 raise ValueError(f"{fn}: categorical_crossentropy expects one-hot targets of shape (N, {units}) matching "
                                  f"the model's output {_shape_str(out_shape)}. Received: y.shape={y.shape}.{hint}")
-        elif per_sample is not None and math.prod(y.shape[1:]) != per_sample:
+        elif kernel is not None and per_sample is not None and math.prod(y.shape[1:]) != per_sample:
             raise ValueError(f"{fn}: the targets do not fit the model's output: {kernel} needs {per_sample} values per "
                              f"sample like the output {_shape_str(out_shape)}. Received: y.shape={y.shape}")
         if kernel == "binary_crossentropy" and y.size and (y.min() < 0 or y.max() > 1):
@@ -665,6 +723,9 @@ class Model:
             return [None if w is None else self._prepare_weights(np.asarray(w), n, fn) for w in sample_weight]
         if sample_weight is None:
             return None
+        if self._loss is None:
+            raise ValueError(f"{fn}: sample_weight weighs the compiled loss's samples; model '{self.name}' was "
+                             "compiled without a loss (only add_loss terms)")
         w = _as_array(sample_weight, "sample_weight", fn)
         if w.ndim == 2 and w.shape[1] == 1:
             w = w.reshape(-1)
@@ -674,6 +735,9 @@ class Model:
         return np.ascontiguousarray(w, dtype=self._dtype)
 
     def _class_weights(self, y, class_weight, fn):
+        if y is None:
+            raise ValueError(f"{fn}: class_weight needs targets; model '{self.name}' takes none (compiled without a "
+                             "loss)")
         if self._multi_output:
             raise ValueError(f"{fn}: class_weight is not supported for a model with several outputs; pass "
                              "sample_weight instead")
@@ -693,15 +757,18 @@ class Model:
 
     # ---- the step ----------------------------------------------------------------------------
 
-    def _forward(self, x, training):
-        """The output for ``x``: the list of input arrays (or the one input's array)."""
+    def _forward(self, x, training, losses=True):
+        """The output for ``x``: the list of input arrays (or the one input's array). ``losses``:
+        also compute the `add_loss` terms (predict does not)."""
         vals, steps, fusion = self._vals, self._steps, self._pool_fusion
         if isinstance(x, list):
             vals[:len(x)] = x
         else:
             vals[0] = x
         activity = 0.0
-        for k, (layer, ins, out, multi, areg) in enumerate(steps):
+        order = range(len(steps)) if losses or self._prediction_steps is None else self._prediction_steps
+        for k in order:
+            layer, ins, out, multi, areg = steps[k]
             if k in fusion:  # convolution + max pooling in one op, straight into the pooling's slot
                 pool = steps[fusion[k]]
                 vals[pool[2]] = layer.call_pooled(vals[ins[0]], pool[0])
@@ -713,6 +780,7 @@ class Model:
             if areg is not None:
                 activity += areg(v)
         self._activity_loss = activity
+        self._added_loss_values = [vals[s] for s in self._loss_slots] if losses else []
         if self._multi_output:
             return [vals[s] for s in self._output_slots]
         return vals[self._output_slot]
@@ -720,13 +788,14 @@ class Model:
     def _backward(self, dy, fused):
         vals, steps = self._vals, self._steps
         grads = [None] * self._nslots
-        if self._multi_output:
-            for slot, d in zip(self._output_slots, dy):
+        seeds = list(zip(self._output_slots, dy)) if self._multi_output else [(self._output_slot, dy)]
+        # each add_loss term adds the sum of its values to the loss
+        seeds += [(slot, np.ones_like(vals[slot])) for slot in self._loss_slots]
+        for slot, d in seeds:
+            if d is not None:
                 grads[slot] = d if grads[slot] is None else grads[slot] + d
-        else:
-            grads[self._output_slot] = dy
-        last, inputs = len(steps) - 1, len(self._input_layers)
-        for i in range(last, -1, -1):
+        inputs = len(self._input_layers)
+        for i in range(len(steps) - 1, -1, -1):
             layer, ins, out, multi, areg = steps[i]
             g = grads[out]
             if g is None:
@@ -739,7 +808,7 @@ class Model:
                 continue
             if i in self._pool_fusion:
                 dx = layer.backward_pooled(g)
-            elif i == last and fused:
+            elif i == self._output_step and fused:
                 dx = layer.backward_from_logits(g)
             else:
                 if areg is not None:
@@ -755,16 +824,22 @@ class Model:
         return sum(layer.regularization_loss() for layer in self._layers if layer._weights)
 
     def _batch_loss(self, y, out, sw):
-        if not self._multi_output:
-            return self._loss(y, out, sw) + self._activity_loss
         total = self._activity_loss
+        for v in self._added_loss_values:
+            total += float(np.sum(v))
+        if self._loss is None:  # compiled with loss=None: the add_loss terms are the loss
+            return total
+        if not self._multi_output:
+            return self._loss(y, out, sw) + total
         for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
             head.last = head.loss(yk, ok, _per_output(sw, k))
             total += head.weight * head.last
         return total
 
     def _loss_gradient(self, y, out, sw, fused):
-        """d loss / d output (a list, one per output, with several outputs)."""
+        """d loss / d output (a list, one per output, with several outputs; None without a loss)."""
+        if self._loss is None:
+            return [None] * len(self._output_slots) if self._multi_output else None
         if self._multi_output:
             return [head.weight * head.loss.gradient(yk, ok, _per_output(sw, k))
                     for k, (head, yk, ok) in enumerate(zip(self._heads, y, out))]
@@ -781,6 +856,8 @@ class Model:
     def _update_metrics(self, y, out, sw):
         """Add a batch to the metrics (and, with several outputs, to each output's loss mean: the
         batch's loss from the last `_batch_loss`)."""
+        if self._loss is None:
+            return
         if not self._multi_output:
             for m in self._metrics:
                 m.update_state(y, out, sw)
@@ -1045,7 +1122,7 @@ class Model:
         result = None
         for step in range(nsteps):
             lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
-            out = self._forward([a[lo:hi] for a in xs], False)
+            out = self._forward([a[lo:hi] for a in xs], False, losses=False)
             outs = out if self._multi_output else [out]
             if result is None:
                 result = [np.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
@@ -1058,7 +1135,7 @@ class Model:
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (inference mode)."""
-        out = self._forward(self._prepare_x(x, "predict_on_batch"), False)
+        out = self._forward(self._prepare_x(x, "predict_on_batch"), False, losses=False)
         return [np.array(o) for o in out] if self._multi_output else np.array(out)
 
     @_with_compiled_trainability
@@ -1101,7 +1178,7 @@ class Model:
         nest it in the graph being built: ``Model(x, decoder(encoder(x)))``."""
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
-        return self._forward(self._prepare_x(inputs, "__call__"), bool(training))
+        return self._forward(self._prepare_x(inputs, "__call__"), bool(training), losses=False)
 
     def _call_symbolic(self, inputs):
         """Call this model's layers on ``inputs``, step by step in its own order, and return the
@@ -1120,6 +1197,17 @@ class Model:
             if len(want) != len(got) or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
                 raise ValueError(f"Input {i} of model '{self.name}' is incompatible with the layer: expected "
                                  f"shape={_shape_str(layer.batch_shape)}, found shape={_shape_str(t.shape)}")
+        if getattr(self, "inputs", None) is not None and len(tensors) == len(self.inputs) \
+                and all(t is x for t, x in zip(tensors, self.inputs)):
+            # called on its own inputs (``vae = Model(inputs, decoder(encoder(inputs)))``): the same
+            # values as its own outputs, which other tensors of the graph (z_mean) may also use
+            outputs = list(self.outputs)
+            for node, owner in zip(self._step_nodes, self._step_owners):
+                if owner is None:
+                    node.nested_in = self
+            for output in outputs:
+                output.node.nested_call = (self, tensors)
+            return outputs if self._multi_output else outputs[0]
         vals = tensors + [None] * (self._nslots - len(tensors))
         for layer, ins, out, multi, _ in self._steps:
             vals[out] = layer([vals[i] for i in ins] if multi else vals[ins[0]])
@@ -1151,9 +1239,12 @@ class Model:
         for layer, ins, out, _, _ in self._steps:
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config(),
                            "inbound": [producer[i] for i in ins]})
-        return {"name": self.name, "trainable": self._trainable, "layers": layers,
-                "input_layers": [layer.name for layer in self._input_layers],
-                "output_layers": [producer[s] for s in self._output_slots]}
+        config = {"name": self.name, "trainable": self._trainable, "layers": layers,
+                  "input_layers": [layer.name for layer in self._input_layers],
+                  "output_layers": [producer[s] for s in self._output_slots]}
+        if self._loss_slots:
+            config["added_losses"] = [producer[s] for s in self._loss_slots]
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -1169,12 +1260,15 @@ class Model:
             ins = [tensors[name] for name in entry.get("inbound", [])]
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
-            tensors[layer.name] = layer(ins if layer._multi_input else ins[0])
+            tensors[layer.name] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0])
         inputs = [tensors[name] for name in config["input_layers"]]
         outputs = [tensors[name] for name in config["output_layers"]]
-        return cls(inputs=inputs[0] if len(inputs) == 1 else inputs,
-                   outputs=outputs[0] if len(outputs) == 1 else outputs,
-                   name=config.get("name"), trainable=config.get("trainable", True))
+        model = cls(inputs=inputs[0] if len(inputs) == 1 else inputs,
+                    outputs=outputs[0] if len(outputs) == 1 else outputs,
+                    name=config.get("name"), trainable=config.get("trainable", True))
+        if config.get("added_losses"):
+            model.add_loss([tensors[name] for name in config["added_losses"]])
+        return model
 
     def to_json(self, **kwargs):
         """The architecture as a JSON string (see `model_from_json`)."""

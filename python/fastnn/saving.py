@@ -62,6 +62,8 @@ def _layer_from_config(entry, custom_objects=None):
         raise ValueError(f"Unknown layer class {name!r} in the model config. fastnn rebuilds only these layers: {known}. "
                          "(Pass custom_objects={'Name': cls} for your own layer classes.)")
     try:
+        if getattr(cls, "_functions_from_custom_objects", False):  # a Lambda: its function by name
+            return cls.from_config(dict(entry["config"]), custom_objects)
         return cls.from_config(dict(entry["config"]))
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"Invalid config for layer class {name!r}: {e}") from None

@@ -9,6 +9,7 @@ kernels are deterministic, so this holds across thread counts too. Data helpers:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -40,6 +41,18 @@ def set_random_seed(seed):
 def global_rng() -> np.random.Generator:
     """The generator behind every unseeded random draw in fastnn."""
     return _rng
+
+
+@contextlib.contextmanager
+def scratch_rng():
+    """Draws inside the block come from a throwaway generator: a trial run (a Lambda layer's
+    shape inference) leaves the seeded sequence untouched."""
+    global _rng
+    saved, _rng = _rng, np.random.default_rng(0)
+    try:
+        yield
+    finally:
+        _rng = saved
 
 
 def draw_seed() -> int:

@@ -19,6 +19,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
 from .recurrent import GRU, LSTM, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
+from .lambda_layer import BackendFunction, Lambda
 from .noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                         ZeroPadding2D, ZeroPadding3D)
@@ -81,6 +82,8 @@ __all__ = [
     "Bidirectional",
     "TimeDistributed",
     "Embedding",
+    "Lambda",
+    "BackendFunction",
     "GaussianDropout",
     "GaussianNoise",
     "SpatialDropout1D",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers, regularizers, utils
+from ..autodiff import Operators
 
 _REGISTRY: dict[str, type] = {}
 
@@ -116,10 +117,11 @@ class InputSpec:
 # ---- Symbolic tensors (functional API) -------------------------------------------------------
 
 
-class KerasTensor:
+class KerasTensor(Operators):
     """A symbolic tensor of the functional API: a shape (batch axis None), a dtype and the node
     (layer call) that produces it. Calling a layer on it records the graph; `fastnn.models.Model`
-    turns the recorded graph into a model."""
+    turns the recorded graph into a model. Operators and the `fastnn.backend` functions applied
+    to it add layers to the graph (`fastnn.layers.lambda_layer`)."""
 
     def __init__(self, shape, dtype, node=None):
         self.shape = tuple(shape)

@@ -1,0 +1,611 @@
+"""fastnn.autodiff — the Keras backend functions (``K.mean``, ``K.square``, ``K.exp``...), with
+gradients, for the small pieces of a course script that are plain Python: custom losses, `Lambda`
+layers, and loss tensors built from a model's tensors for ``model.add_loss``.
+
+Each function works on three kinds of value:
+
+* NumPy arrays and numbers: it computes with NumPy and returns an array.
+* `Tensor`, an array on a tape: it also records how to take the gradient. ``grad(y, xs)``
+  walks the tape back from ``y`` (reverse mode) and returns d sum(y · seed) / d x for each x.
+  This is how a custom loss ``loss(y_true, y_pred)`` gets its gradient with respect to y_pred,
+  and how a `Lambda` layer gets its backward pass.
+* symbolic `KerasTensor`s of the functional API: it adds a layer to the graph (a `Lambda`
+  calling this function), so ``1 + z_log_var - K.square(z_mean)`` is part of a model.
+
+The kernels do the heavy work; these are for the few elementwise operations and reductions
+around them, so they are plain NumPy, in the inputs' dtype (float32 for a model's tensors).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from . import utils
+
+_EPSILON = 1e-7
+
+
+# ---- values on the tape ------------------------------------------------------------------------
+
+
+class Operators:
+    """Python's arithmetic operators as the functions below (shared by `Tensor` and the
+    functional API's `KerasTensor`). NumPy defers to them (``array + tensor`` is ``add``)."""
+
+    __array_ufunc__ = None
+
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return subtract(self, other)
+
+    def __rsub__(self, other):
+        return subtract(other, self)
+
+    def __mul__(self, other):
+        return multiply(self, other)
+
+    def __rmul__(self, other):
+        return multiply(other, self)
+
+    def __truediv__(self, other):
+        return divide(self, other)
+
+    def __rtruediv__(self, other):
+        return divide(other, self)
+
+    def __pow__(self, other):
+        return pow(self, other)
+
+    def __rpow__(self, other):
+        return pow(other, self)
+
+    def __matmul__(self, other):
+        return dot(self, other)
+
+    def __rmatmul__(self, other):
+        return dot(other, self)
+
+    def __neg__(self):
+        return negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return abs(self)
+
+    def __getitem__(self, index):
+        return _getitem(self, index)
+
+    def __iter__(self):
+        raise TypeError(f"{type(self).__name__} is not iterable; index it (x[0]) or use the backend functions")
+
+
+class Tensor(Operators):
+    """An array on the tape: ``value`` and, for a computed one, the inputs it came from and the
+    function that maps the gradient of the output to theirs."""
+
+    __slots__ = ("value", "_inputs", "_backward")
+
+    def __init__(self, value, inputs=(), backward=None):
+        self.value = np.asarray(value)
+        self._inputs = inputs
+        self._backward = backward
+
+    shape = property(lambda self: self.value.shape)
+    ndim = property(lambda self: self.value.ndim)
+    dtype = property(lambda self: self.value.dtype)
+
+    def __len__(self):
+        return len(self.value)
+
+    def numpy(self):
+        return self.value
+
+    def __repr__(self):
+        return f"<fastnn.autodiff.Tensor shape={self.shape}, dtype={self.dtype}>"
+
+
+def _value(x):
+    return x.value if isinstance(x, Tensor) else x
+
+
+def _unbroadcast(g, shape):
+    """Sum the gradient ``g`` of a broadcast result back to an input of ``shape``."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape)) if n == 1 and m != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def grad(y, xs, seed=None):
+    """d sum(seed · y) / d x for each `Tensor` x in ``xs`` (zeros where y does not depend on x).
+
+    ``seed`` defaults to ones (for a scalar y: dy/dx).
+    """
+    seed = np.ones_like(y.value) if seed is None else np.broadcast_to(seed, y.shape).astype(y.dtype)
+    # the tape's nodes that lead to y, in topological order (an iterative depth-first walk)
+    order, seen, stack = [], set(), [(y, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((t, False) for t in node._inputs if isinstance(t, Tensor) and id(t) not in seen)
+    grads = {id(y): seed}
+    for node in reversed(order):
+        g = grads.get(id(node))
+        if g is None or node._backward is None:
+            continue
+        for t, gt in zip(node._inputs, node._backward(g)):
+            if not isinstance(t, Tensor) or gt is None:
+                continue
+            gt = _unbroadcast(np.asarray(gt, dtype=t.dtype), t.shape)
+            prev = grads.get(id(t))
+            grads[id(t)] = gt if prev is None else prev + gt
+    return [grads.get(id(x), np.zeros_like(x.value)) for x in xs]
+
+
+# ---- how each function is defined ------------------------------------------------------------
+
+
+def _symbolic_args(args):
+    from .layers.base import KerasTensor
+
+    for a in args:
+        if isinstance(a, KerasTensor) or (isinstance(a, (list, tuple)) and any(isinstance(t, KerasTensor) for t in a)):
+            return True
+    return False
+
+
+_GRAPH_FUNCTIONS = {}  # name -> function: what a graph layer calls (a saved model names it)
+
+
+def graph_function(name):
+    """Register a function under ``name`` and give it the symbolic path: called on KerasTensors,
+    it becomes one layer of the graph (`fastnn.layers.BackendFunction`) that calls it."""
+
+    def decorate(fn):
+        def wrapper(*args, **kwargs):
+            if _symbolic_args(args):
+                from .layers.lambda_layer import symbolic_call
+                return symbolic_call(name, args, kwargs)
+            return fn(*args, **kwargs)
+
+        wrapper.__name__ = wrapper.__qualname__ = fn.__name__
+        wrapper.__doc__ = fn.__doc__
+        wrapper.__wrapped__ = fn
+        _GRAPH_FUNCTIONS[name] = wrapper
+        return wrapper
+
+    return decorate
+
+
+def _function(fn):
+    return graph_function(fn.__name__)(fn)
+
+
+def _result(value, inputs, backward):
+    """The function's output: a `Tensor` on the tape when an input was one, else the array."""
+    if any(isinstance(t, Tensor) for t in inputs):
+        return Tensor(value, tuple(inputs), backward)
+    return value
+
+
+def _unary(name, forward, derivative, doc):
+    """An elementwise function; ``derivative(x, y)`` is dy/dx from the input and output values."""
+
+    def fn(x):
+        xv = np.asarray(_value(x))
+        y = forward(xv)
+        return _result(y, (x,), lambda g: (g * derivative(xv, y),))
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return _function(fn)
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+exp = _unary("exp", np.exp, lambda x, y: y, "Elementwise e**x.")
+log = _unary("log", np.log, lambda x, y: 1 / x, "Elementwise natural logarithm.")
+sqrt = _unary("sqrt", np.sqrt, lambda x, y: 0.5 / y, "Elementwise square root.")
+square = _unary("square", np.square, lambda x, y: 2 * x, "Elementwise x**2.")
+abs = _unary("abs", np.abs, lambda x, y: np.sign(x), "Elementwise |x|.")
+negative = _unary("negative", np.negative, lambda x, y: -1, "Elementwise -x.")
+sin = _unary("sin", np.sin, lambda x, y: np.cos(x), "Elementwise sine.")
+cos = _unary("cos", np.cos, lambda x, y: -np.sin(x), "Elementwise cosine.")
+tanh = _unary("tanh", np.tanh, lambda x, y: 1 - y * y, "Elementwise hyperbolic tangent.")
+sigmoid = _unary("sigmoid", _sigmoid, lambda x, y: y * (1 - y), "Elementwise 1 / (1 + e**-x).")
+softplus = _unary("softplus", lambda x: np.logaddexp(0, x), lambda x, y: _sigmoid(x), "Elementwise log(1 + e**x).")
+sign = _unary("sign", np.sign, lambda x, y: 0, "Elementwise sign (gradient 0).")
+round = _unary("round", np.round, lambda x, y: 0, "Elementwise rounding to the nearest integer (gradient 0).")
+
+
+def _binary(name, forward, derivatives, doc):
+    """A broadcasting elementwise function of two values; ``derivatives(a, b, y)`` gives
+    (dy/da, dy/db)."""
+
+    def fn(a, b):
+        av, bv = _value(a), _value(b)
+        y = np.asarray(forward(av, bv))
+
+        def backward(g):
+            da, db = derivatives(np.asarray(av), np.asarray(bv), y)
+            return (g * da if isinstance(a, Tensor) else None), (g * db if isinstance(b, Tensor) else None)
+
+        return _result(y, (a, b), backward)
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return _function(fn)
+
+
+add = _binary("add", np.add, lambda a, b, y: (1, 1), "a + b (broadcasting).")
+subtract = _binary("subtract", np.subtract, lambda a, b, y: (1, -1), "a - b (broadcasting).")
+multiply = _binary("multiply", np.multiply, lambda a, b, y: (b, a), "a * b (broadcasting).")
+divide = _binary("divide", np.divide, lambda a, b, y: (1 / b, -y / b), "a / b (broadcasting).")
+maximum = _binary("maximum", np.maximum, lambda a, b, y: (a >= b, a < b), "Elementwise maximum (ties go to a).")
+minimum = _binary("minimum", np.minimum, lambda a, b, y: (a <= b, a > b), "Elementwise minimum (ties go to a).")
+
+
+def _pow_derivatives(a, b, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        da = b * np.power(a, b - 1)
+        db = np.where(a > 0, y * np.log(np.where(a > 0, a, 1)), 0)
+    return da, db
+
+
+pow = _binary("pow", np.power, _pow_derivatives, "a ** b (broadcasting).")
+
+
+@_function
+def clip(x, min_value, max_value):
+    """``x`` limited to [min_value, max_value]; the gradient is 0 where it was clipped."""
+    xv = np.asarray(_value(x))
+    y = np.clip(xv, min_value, max_value).astype(xv.dtype, copy=False)
+    return _result(y, (x,), lambda g: (g * ((xv >= min_value) & (xv <= max_value)),))
+
+
+@_function
+def relu(x, alpha=0.0, max_value=None, threshold=0.0):
+    """``max(x, 0)``; ``alpha`` is the slope below ``threshold``, ``max_value`` a cap."""
+    xv = np.asarray(_value(x))
+    below = xv < threshold
+    y = np.where(below, alpha * (xv - threshold) if alpha else 0, xv).astype(xv.dtype, copy=False)
+    slope = np.where(below, alpha, 1).astype(xv.dtype)
+    if max_value is not None:
+        over = y > max_value
+        y = np.where(over, max_value, y).astype(xv.dtype, copy=False)
+        slope = np.where(over, 0, slope)
+    return _result(y, (x,), lambda g: (g * slope,))
+
+
+# ---- reductions ------------------------------------------------------------------------------
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
+    return tuple(int(a) % ndim if ndim else int(a) for a in axes)
+
+
+def _reduction(name, forward, doc):
+    """A reduction over ``axis`` (None: all axes); the gradient flows back to every input
+    value (sum, mean) or to the extreme ones, shared between ties (max, min)."""
+
+    def fn(x, axis=None, keepdims=False):
+        xv = np.asarray(_value(x))
+        axes = _axes(axis, xv.ndim)
+        kept = forward(xv, axis=axes, keepdims=True)
+        y = kept if keepdims else kept.reshape([n for i, n in enumerate(xv.shape) if i not in axes])
+
+        def backward(g):
+            g = g.reshape(kept.shape)
+            if name == "sum":
+                return (np.broadcast_to(g, xv.shape),)
+            if name == "mean":
+                return (np.broadcast_to(g / builtins.max(1, math.prod(xv.shape[a] for a in axes)), xv.shape),)
+            hit = xv == kept
+            return (g * hit / hit.sum(axis=axes, keepdims=True),)
+
+        return _result(np.asarray(y), (x,), backward)
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return _function(fn)
+
+
+sum = _reduction("sum", np.sum, "The sum over ``axis`` (None: all values).")
+mean = _reduction("mean", np.mean, "The mean over ``axis`` (None: all values).")
+max = _reduction("max", np.max, "The maximum over ``axis`` (None: all values).")
+min = _reduction("min", np.min, "The minimum over ``axis`` (None: all values).")
+
+
+@_function
+def var(x, axis=None, keepdims=False):
+    """The (population) variance over ``axis``."""
+    return mean(square(x - mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
+
+
+@_function
+def std(x, axis=None, keepdims=False):
+    """The (population) standard deviation over ``axis``."""
+    return sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+@_function
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed without overflow."""
+    xv = np.asarray(_value(x))
+    axes = _axes(axis, xv.ndim)
+    top = np.max(xv, axis=axes, keepdims=True)
+    kept = top + np.log(np.sum(np.exp(xv - top), axis=axes, keepdims=True))
+    y = kept if keepdims else kept.reshape([n for i, n in enumerate(xv.shape) if i not in axes])
+    return _result(np.asarray(y), (x,), lambda g: (g.reshape(kept.shape) * np.exp(xv - kept),))
+
+
+@_function
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` over ``axis``."""
+    xv = np.asarray(_value(x))
+    e = np.exp(xv - np.max(xv, axis=axis, keepdims=True))
+    y = e / np.sum(e, axis=axis, keepdims=True)
+    return _result(y, (x,), lambda g: (y * (g - np.sum(g * y, axis=axis, keepdims=True)),))
+
+
+# ---- shapes ----------------------------------------------------------------------------------
+
+
+@_function
+def reshape(x, shape):
+    """``x`` with a new shape (one entry may be -1)."""
+    xv = np.asarray(_value(x))
+    return _result(xv.reshape(tuple(shape)), (x,), lambda g: (g.reshape(xv.shape),))
+
+
+@_function
+def batch_flatten(x):
+    """``x`` as (batch, values)."""
+    xv = np.asarray(_value(x))
+    return _result(xv.reshape(len(xv), -1), (x,), lambda g: (g.reshape(xv.shape),))
+
+
+@_function
+def flatten(x):
+    """``x`` as one axis."""
+    return reshape(x, (-1,))
+
+
+@_function
+def expand_dims(x, axis=-1):
+    """``x`` with a new axis of size 1 at ``axis``."""
+    xv = np.asarray(_value(x))
+    return _result(np.expand_dims(xv, axis), (x,), lambda g: (g.reshape(xv.shape),))
+
+
+@_function
+def squeeze(x, axis):
+    """``x`` without the size-1 axis ``axis``."""
+    xv = np.asarray(_value(x))
+    return _result(np.squeeze(xv, axis), (x,), lambda g: (g.reshape(xv.shape),))
+
+
+@_function
+def permute_dimensions(x, pattern):
+    """``x`` with its axes in the order ``pattern`` (NumPy's transpose)."""
+    xv = np.asarray(_value(x))
+    inverse = np.argsort(pattern)
+    return _result(np.transpose(xv, pattern), (x,), lambda g: (np.transpose(g, inverse),))
+
+
+@_function
+def transpose(x):
+    """``x`` with its axes reversed."""
+    return permute_dimensions(x, tuple(range(ndim(x) - 1, -1, -1)))
+
+
+@_function
+def concatenate(tensors, axis=-1):
+    """The tensors joined along ``axis``."""
+    values = [np.asarray(_value(t)) for t in tensors]
+    y = np.concatenate(values, axis=axis)
+    cuts = np.cumsum([v.shape[axis] for v in values])[:-1]
+    return _result(y, tuple(tensors), lambda g: tuple(np.split(g, cuts, axis=axis)))
+
+
+@_function
+def stack(tensors, axis=0):
+    """The tensors stacked along a new axis ``axis``."""
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+@graph_function("getitem")
+def _getitem(x, index):
+    xv = np.asarray(_value(x))
+    index = tuple(_value(i) for i in index) if isinstance(index, tuple) else _value(index)
+
+    def backward(g):
+        dx = np.zeros_like(xv)
+        np.add.at(dx, index, g)  # also right for indices that repeat
+        return (dx,)
+
+    return _result(np.asarray(xv[index]), (x,), backward)
+
+
+
+# ---- products --------------------------------------------------------------------------------
+
+
+@_function
+def dot(a, b):
+    """The matrix product (``@``) of a (..., n, k) and b (..., k, m); a 1-D b is a vector."""
+    av, bv = np.asarray(_value(a)), np.asarray(_value(b))
+    y = np.matmul(av, bv)
+
+    def backward(g):
+        if bv.ndim == 1:
+            da = np.multiply.outer(g, bv) if isinstance(a, Tensor) else None
+            db = np.einsum("...n,...nk->k", g, av) if isinstance(b, Tensor) else None
+            return da, db
+        if av.ndim == 1:
+            da = np.matmul(g[..., None, :], np.swapaxes(bv, -1, -2))[..., 0, :] if isinstance(a, Tensor) else None
+            db = np.multiply.outer(av, g) if isinstance(b, Tensor) else None
+            return da, db
+        da = np.matmul(g, np.swapaxes(bv, -1, -2)) if isinstance(a, Tensor) else None
+        db = np.matmul(np.swapaxes(av, -1, -2), g) if isinstance(b, Tensor) else None
+        return da, db
+
+    return _result(y, (a, b), backward)
+
+
+# ---- losses (Keras's backend versions: per value or per sample, not reduced over the batch) --
+
+
+@_function
+def binary_crossentropy(target, output, from_logits=False):
+    """Elementwise ``-(t·log p + (1 - t)·log(1 - p))``, p clipped to [1e-7, 1 - 1e-7];
+    ``from_logits``: ``output`` is the logit and is put through a sigmoid first (stably)."""
+    if from_logits:
+        return relu(output) - output * target + softplus(-abs(output))
+    p = clip(output, _EPSILON, 1 - _EPSILON)
+    return -(target * log(p) + (1 - target) * log(1 - p))
+
+
+@_function
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """``-sum(t · log p)`` over ``axis``; ``output`` is rescaled to sum to 1 and clipped to
+    [1e-7, 1 - 1e-7], or with ``from_logits`` put through a log-softmax."""
+    if from_logits:
+        return -sum(target * (output - logsumexp(output, axis=axis, keepdims=True)), axis=axis)
+    p = clip(output / sum(output, axis=axis, keepdims=True), _EPSILON, 1 - _EPSILON)
+    return -sum(target * log(p), axis=axis)
+
+
+@_function
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """`categorical_crossentropy` for integer class labels ``target``."""
+    labels = np.asarray(_value(target)).astype(np.int64).reshape(shape(output)[:-1])
+    onehot = np.eye(int_shape(output)[-1], dtype=dtype(output))[labels]
+    return categorical_crossentropy(onehot, output, from_logits, axis)
+
+
+# ---- values that have no gradient ------------------------------------------------------------
+
+
+def epsilon():
+    """The fuzz factor Keras adds to avoid dividing by or taking the log of 0: 1e-7."""
+    return _EPSILON
+
+
+def floatx():
+    return utils.floatx()
+
+
+def shape(x):
+    """The shape of a value (a tuple; for a symbolic tensor, None for the batch axis)."""
+    return tuple(np.shape(_value(x))) if not hasattr(x, "node") else tuple(x.shape)
+
+
+def int_shape(x):
+    """The shape as a tuple of ints (None for a symbolic tensor's batch axis)."""
+    return shape(x)
+
+
+def ndim(x):
+    return len(shape(x))
+
+
+def dtype(x):
+    return str(x.dtype) if hasattr(x, "dtype") else str(np.asarray(x).dtype)
+
+
+def count_params(x):
+    return math.prod(shape(x))
+
+
+@_function
+def cast(x, dtype):
+    """``x`` converted to ``dtype``; the gradient flows between float types."""
+    xv = np.asarray(_value(x))
+    y = xv.astype(dtype)
+    return _result(y, (x,), lambda g: (g.astype(xv.dtype),)) if y.dtype.kind == "f" else y
+
+
+def cast_to_floatx(x):
+    return np.asarray(_value(x), dtype=utils.floatx())
+
+
+@_function
+def stop_gradient(x):
+    """The value of ``x``, treated as a constant (no gradient flows back through it)."""
+    return np.array(_value(x))
+
+
+@_function
+def zeros_like(x, dtype=None):
+    return np.zeros_like(np.asarray(_value(x)), dtype=dtype)
+
+
+@_function
+def ones_like(x, dtype=None):
+    return np.ones_like(np.asarray(_value(x)), dtype=dtype)
+
+
+def zeros(shape, dtype=None):
+    return np.zeros(shape, dtype=dtype or utils.floatx())
+
+
+def ones(shape, dtype=None):
+    return np.ones(shape, dtype=dtype or utils.floatx())
+
+
+def _random_shape(shape):
+    shape = shape if isinstance(shape, (list, tuple)) else (shape,)
+    return tuple(int(_value(n)) for n in shape)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal samples of ``shape`` from fastnn's generator (`fastnn.utils.set_random_seed`), or
+    from ``seed``."""
+    rng = utils.global_rng() if seed is None else np.random.default_rng(seed)
+    return rng.normal(mean, stddev, _random_shape(shape)).astype(dtype or utils.floatx())
+
+
+def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    """Uniform samples in [minval, maxval) of ``shape`` (see `random_normal`)."""
+    rng = utils.global_rng() if seed is None else np.random.default_rng(seed)
+    return rng.uniform(minval, maxval, _random_shape(shape)).astype(dtype or utils.floatx())
+
+
+# The functions `fastnn.backend` offers as ``K.<name>`` (Keras 2's backend module).
+FUNCTIONS = (
+    "abs", "add", "batch_flatten", "binary_crossentropy", "cast", "cast_to_floatx", "categorical_crossentropy",
+    "clip", "concatenate", "cos", "count_params", "divide", "dot", "dtype", "epsilon", "exp", "expand_dims",
+    "flatten", "floatx", "int_shape", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
+    "ones", "ones_like", "permute_dimensions", "pow", "random_normal", "random_uniform", "relu", "reshape",
+    "round", "shape", "sigmoid", "sign", "sin", "softmax", "softplus", "sparse_categorical_crossentropy",
+    "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "tanh", "transpose", "var",
+    "zeros", "zeros_like",
+)

@@ -1,0 +1,244 @@
+"""fastnn.layers.lambda_layer — `Lambda`, a layer from a Python function of the backend functions
+(``fastnn.backend``, ``K.exp``, ``K.random_normal``...), and the layers the functional API adds when
+a backend function or an operator is applied to its symbolic tensors (``1 + z_log_var -
+K.square(z_mean)``).
+
+The function runs on `fastnn.autodiff.Tensor` values, which record the operations; the backward
+pass walks that record back (`fastnn.autodiff.grad`). The output shape is found by running the
+function on two small batches (2 and 3 samples): the axes that follow the batch size are the
+batch axes (None).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .. import autodiff, utils
+from .base import KerasTensor, Layer, register_layer
+
+
+def _example(shape, batch, dtype):
+    """Stand-in input for a symbolic shape: ``batch`` for every unknown size."""
+    return np.full(tuple(batch if d is None else d for d in shape), 0.5, dtype=dtype)
+
+
+@register_layer
+class Lambda(Layer):
+    """Wraps ``function(inputs, **arguments)`` as a layer: ``Lambda(sampling)([z_mean, z_log_var])``.
+
+    The function gets a tensor (or a list, for a list of inputs) and combines it with the
+    functions of ``fastnn.backend`` (``from fastnn import backend as K``) and Python's
+    operators; its gradient is derived from them. It has no weights.
+
+    Args:
+        function: the function.
+        output_shape: the output shape without the batch axis; found by running the function
+            on small example batches when None.
+        arguments: keyword arguments passed to the function.
+
+    Saving: the config names the function; ``load_model(path, custom_objects={name: function})``
+    gives it back (fastnn does not save code).
+    """
+
+    _functions_from_custom_objects = True
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda: `function` must be callable. Received: function={function!r}")
+        if mask is not None:
+            raise ValueError("Lambda: masks are not supported. Received: mask={mask!r}")
+        if output_shape is not None and not callable(output_shape):
+            output_shape = tuple(output_shape)
+        self.function = function
+        self._output_shape = output_shape
+        self.arguments = dict(arguments or {})
+        self._multi_input = False  # set by the first call: a list of inputs or one
+        self._shapes = {}
+
+    def __call__(self, inputs, training=False):
+        self._multi_input = isinstance(inputs, (list, tuple))
+        return super().__call__(inputs, training=training)
+
+    def _run(self, inputs):
+        """The function on ``inputs`` (Tensors or arrays); its result checked to be one tensor."""
+        out = self.function(inputs, **self.arguments)
+        if isinstance(out, (list, tuple)):
+            raise ValueError(f"Lambda '{self.name}': the function returned {len(out)} values; fastnn's Lambda layers "
+                             "return one tensor (use one Lambda per output)")
+        if not isinstance(out, (autodiff.Tensor, np.ndarray, np.generic, int, float)):
+            raise TypeError(f"Lambda '{self.name}': the function must return a tensor. Received: {type(out).__name__}")
+        return out
+
+    def compute_output_shape(self, input_shape):
+        multi = self._multi_input
+        key = tuple(tuple(s) for s in input_shape) if multi else tuple(input_shape)
+        if key in self._shapes:
+            return self._shapes[key]
+        if callable(self._output_shape):
+            shape = tuple(self._output_shape(input_shape))
+        elif self._output_shape is not None:
+            batch = input_shape[0][0] if multi else input_shape[0]
+            shape = (batch,) + self._output_shape
+        else:
+            shapes = []
+            with utils.scratch_rng(), np.errstate(all="ignore"):
+                for batch in (2, 3):
+                    xs = [_example(s, batch, self.dtype) for s in (input_shape if multi else [input_shape])]
+                    shapes.append(np.shape(autodiff._value(self._run(xs if multi else xs[0]))))
+            if len(shapes[0]) != len(shapes[1]):
+                raise ValueError(f"Lambda '{self.name}': the output's rank depends on the batch size "
+                                 f"({shapes[0]} for 2 samples, {shapes[1]} for 3); pass output_shape")
+            shape = tuple(a if a == b else None for a, b in zip(*shapes))
+        self._shapes[key] = shape
+        return shape
+
+    def call(self, inputs, training=False):
+        if self._multi_input:
+            self._leaves = [autodiff.Tensor(x) for x in inputs]
+            out = self._run(self._leaves)
+        else:
+            self._leaves = [autodiff.Tensor(inputs)]
+            out = self._run(self._leaves[0])
+        self._out = out if isinstance(out, autodiff.Tensor) else None
+        return np.asarray(autodiff._value(out), dtype=self.dtype)
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return [None] * len(self._leaves) if self._multi_input else None
+        if self._out is None:  # the output does not depend on the inputs
+            grads = [np.zeros_like(x.value) for x in self._leaves]
+        else:
+            grads = autodiff.grad(self._out, self._leaves, seed=dy)
+        return grads if self._multi_input else grads[0]
+
+    def get_config(self):
+        name = getattr(self.function, "__name__", None)
+        if not name or name == "<lambda>":
+            raise ValueError(f"Lambda '{self.name}': only a named function can be saved (the config names it and "
+                             "load_model(custom_objects={name: function}) gives it back). Received an anonymous "
+                             "function; use save_weights, or a def")
+        if callable(self._output_shape):
+            raise ValueError(f"Lambda '{self.name}': an output_shape function cannot be saved; pass a tuple")
+        config = {**super().get_config(), "function": name, "arguments": self.arguments}
+        if self._output_shape is not None:
+            config["output_shape"] = list(self._output_shape)
+        _check_json(self, config)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        name = config.get("function")
+        function = (custom_objects or {}).get(name) if isinstance(name, str) else None
+        if function is None:
+            raise ValueError(f"Lambda layer '{config.get('name')}' calls the function {name!r}, which fastnn does not "
+                             f"save. Pass it to load_model: custom_objects={{{name!r}: {name}}}")
+        config["function"] = function
+        return cls(**config)
+
+
+def _check_json(layer, config):
+    try:
+        json.dumps(config)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot be saved: its arguments are not "
+                         f"plain numbers, strings or lists ({e})") from None
+
+
+# ---- a backend function on symbolic tensors ----------------------------------------------------
+
+
+def _find_tensors(args):
+    """The KerasTensors among ``args`` (at top level or inside a list), in order."""
+    found = []
+    for a in args:
+        if isinstance(a, KerasTensor):
+            found.append(a)
+        elif isinstance(a, (list, tuple)):
+            found += [t for t in a if isinstance(t, KerasTensor)]
+    return found
+
+
+def _template(value, tensors):
+    """``value`` with each KerasTensor replaced by ``{"tensor": its index}`` (JSON-friendly)."""
+    if isinstance(value, KerasTensor):
+        return {"tensor": next(i for i, t in enumerate(tensors) if t is value)}
+    if isinstance(value, (list, tuple)):
+        return [_template(v, tensors) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _fill(value, xs):
+    if isinstance(value, dict) and set(value) == {"tensor"}:
+        return xs[value["tensor"]]
+    if isinstance(value, list):
+        return [_fill(v, xs) for v in value]
+    return value
+
+
+@register_layer
+class BackendFunction(Lambda):
+    """One call of a `fastnn.backend` function, an operator or a `fastnn.losses` function on
+    symbolic tensors, as a layer of the graph: ``K.square(z_mean)`` is
+    ``BackendFunction("square", [{"tensor": 0}])`` on z_mean."""
+
+    def __init__(self, function, args, kwargs=None, **layer_kwargs):
+        if function not in autodiff._GRAPH_FUNCTIONS:
+            raise ValueError(f"BackendFunction: unknown backend function {function!r}")
+        self._fn = autodiff._GRAPH_FUNCTIONS[function]
+        self.function_name, self.args, self.kwargs = function, list(args), dict(kwargs or {})
+        layer_kwargs.setdefault("name", utils.unique_name(function.rpartition(".")[2]))
+        super().__init__(self._apply, **layer_kwargs)
+
+    def _apply(self, inputs):
+        xs = inputs if self._multi_input else [inputs]
+        args = [_fill(a, xs) for a in self.args]
+        if self.function_name == "getitem":
+            args[1] = _decode_index(self.args[1])
+        return self._fn(*args, **self.kwargs)
+
+    def get_config(self):
+        config = {**Layer.get_config(self), "function": self.function_name, "args": self.args, "kwargs": self.kwargs}
+        _check_json(self, config)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+
+def _encode_index(index):
+    """A subscript as JSON values: slices as {"slice": [start, stop, step]}."""
+    if isinstance(index, tuple):
+        return [_encode_index(i) for i in index]
+    if isinstance(index, slice):
+        return {"slice": [index.start, index.stop, index.step]}
+    if index is Ellipsis:
+        return {"ellipsis": True}
+    return index
+
+
+def _decode_index(index):
+    if isinstance(index, list):
+        return tuple(_decode_index(i) for i in index)
+    if isinstance(index, dict) and "slice" in index:
+        return slice(*index["slice"])
+    if isinstance(index, dict) and "ellipsis" in index:
+        return Ellipsis
+    return index
+
+
+def symbolic_call(name, args, kwargs):
+    """The function registered as ``name`` (`fastnn.autodiff.graph_function`) on ``args`` with
+    KerasTensors among them: a `BackendFunction` layer called on them, returning its output."""
+    tensors = _find_tensors(args)
+    template = [_template(a, tensors) for a in args]
+    if name == "getitem":
+        template[1] = _encode_index(args[1])
+    layer = BackendFunction(name, template, kwargs)
+    return layer(tensors if len(tensors) > 1 else tensors[0])

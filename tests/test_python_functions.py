@@ -1,0 +1,380 @@
+"""The Python pieces of a model: custom losses, Lambda layers, backend functions on the
+functional API's tensors, and ``Model.add_loss`` — all differentiated by `fastnn.autodiff`."""
+
+import json
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import backend as K
+from fastnn.layers import Dense, Input, Lambda
+from fastnn.losses import LossFunctionWrapper, binary_crossentropy
+from fastnn.models import Model, Sequential, load_model
+from helpers import layer_gradcheck
+
+
+@pytest.fixture
+def float64():
+    """Build float64 models and run them on the NumPy backend (for finite differences)."""
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            yield
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+def model_gradcheck(model, x, y=None, sw=None, h=1e-6, tol=1e-6):
+    """The model's weight gradients (loss, add_loss terms, all of it) against central differences."""
+    xs = model._prepare_x(x, "fit")
+    y = model._prepare_y(y, len(xs[0]), "fit")
+    model._prepare_training()
+    _, _, grads = model._gradients(xs, y, sw)
+
+    def loss():
+        return model._batch_loss(y, model._forward(xs, True), sw)
+
+    worst = 0.0
+    for w, g in zip(model.trainable_weights, grads):
+        for i in np.ndindex(w.shape):
+            old = w[i]
+            w[i] = old + h
+            lp = loss()
+            w[i] = old - h
+            lm = loss()
+            w[i] = old
+            fd = (lp - lm) / (2 * h)
+            worst = max(worst, abs(fd - g[i]) / max(1.0, abs(fd)))
+    assert worst < tol, f"max relative gradient error {worst:.3e}"
+
+
+def data(n=40, f=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, f)).astype(np.float32)
+    return x, (x[:, :2] * 0.5 + 0.1).astype(np.float32)
+
+
+# ---- custom losses ----------------------------------------------------------------------------
+
+
+def my_mse(y_true, y_pred):
+    return K.mean(K.square(y_pred - y_true), axis=-1)
+
+
+def wasserstein_loss(y_label, y_pred):
+    return -K.mean(y_label * y_pred)
+
+
+def small_model(seed=3, units=2):
+    fastnn.set_random_seed(seed)
+    return Sequential([Dense(8, activation="tanh", input_shape=(5,)), Dense(units)])
+
+
+def test_custom_loss_trains_like_the_builtin_it_rewrites():
+    x, y = data()
+    w = np.linspace(0.5, 1.5, len(x)).astype(np.float32)
+    histories, weights = [], []
+    for loss in ("mse", my_mse):
+        model = small_model()
+        model.compile("sgd", loss)
+        histories.append(model.fit(x, y, epochs=3, batch_size=16, sample_weight=w, shuffle=False,
+                                   verbose=0).history["loss"])
+        weights.append(model.get_weights())
+        assert model.evaluate(x, y, sample_weight=w, verbose=0) == pytest.approx(histories[0][-1], rel=0.5)
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [my_mse, wasserstein_loss, lambda t, p: K.abs(p - t) * K.sigmoid(p),
+                                lambda t, p: K.sum(K.square(K.relu(p) - t), axis=-1) + 0.1 * K.mean(p)])
+def test_custom_loss_gradient_with_sample_weights(fn):
+    rng = np.random.default_rng(1)
+    t, p = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    loss = LossFunctionWrapper(fn)
+    values = np.asarray(fn(t, p))
+    sw = rng.random(6) if values.ndim else None  # a loss averaged over the batch cannot weigh samples
+    if values.ndim == 0:
+        with pytest.raises(ValueError, match="returns one number per batch; with sample weights"):
+            loss(t, p, rng.random(6))
+    g = loss.gradient(t, p, sw)
+    fd = np.zeros_like(p)
+    for i in np.ndindex(p.shape):
+        q = p.copy()
+        q[i] += 1e-6
+        lp = loss(t, q, sw)
+        q[i] -= 2e-6
+        fd[i] = (lp - loss(t, q, sw)) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    assert g.dtype == p.dtype
+    # the value: the weighted values summed over their count, as Keras reduces
+    expected = np.sum(values * sw.reshape((-1,) + (1,) * (values.ndim - 1))) / values.size if values.ndim \
+        else float(values)
+    assert loss(t, p, sw) == pytest.approx(expected, rel=1e-12)
+
+
+def test_custom_loss_gradient_is_not_reused_for_other_arrays():
+    loss = LossFunctionWrapper(my_mse)
+    t, p = np.zeros((2, 2), np.float32), np.ones((2, 2), np.float32)
+    loss(t, p)
+    np.testing.assert_allclose(loss.gradient(t, 2 * p), 2 * 2 * p / 4)
+    assert np.all(LossFunctionWrapper(lambda t, p: K.sum(t)).gradient(t, p) == 0)  # not a function of y_pred
+
+
+def test_custom_loss_in_a_model_with_several_outputs_and_saving(tmp_path):
+    x, y = data()
+    fastnn.set_random_seed(0)
+    inp = Input(shape=(5,))
+    hidden = Dense(8, activation="relu")(inp)
+    model = Model(inp, [Dense(1, activation="sigmoid", name="real")(hidden), Dense(2, name="code")(hidden)])
+    model.compile("adam", ["binary_crossentropy", wasserstein_loss], loss_weights=[1.0, 0.5])
+    labels = (x[:, :1] > 0).astype(np.float32)
+    history = model.fit(x, [labels, y], epochs=2, verbose=0).history
+    assert sorted(history) == ["code_loss", "loss", "real_loss"]
+    total = model.evaluate(x, [labels, y], verbose=0)
+    assert total[0] == pytest.approx(total[1] + 0.5 * total[2], rel=1e-5)
+    assert total[2] == pytest.approx(-np.mean(y * model.predict(x, verbose=0)[1]), rel=1e-4)
+    model.save(tmp_path / "m.fastnn")  # a Python loss is not saved: the model comes back uncompiled
+    again = load_model(tmp_path / "m.fastnn")
+    assert not again.compiled
+    np.testing.assert_array_equal(again.predict(x, verbose=0)[1], model.predict(x, verbose=0)[1])
+
+
+def test_custom_loss_targets_of_another_shape():
+    x, y = data()
+    model = small_model(units=3)
+    model.compile("sgd", lambda t, p: K.mean(K.square(p - K.mean(t, axis=-1, keepdims=True)), axis=-1))
+    model.fit(x, y, epochs=1, verbose=0)  # y (N, 2) for an (N, 3) output: the function decides
+
+
+# ---- Lambda -----------------------------------------------------------------------------------
+
+
+def test_lambda_gradients(float64):
+    rng = np.random.default_rng(0)
+    layer_gradcheck(Lambda(lambda v: K.tanh(v) * v[:, :1] + K.sum(K.square(v), axis=-1, keepdims=True)),
+                    rng.standard_normal((4, 3)))
+    layer_gradcheck(Lambda(lambda vs: vs[0] * K.exp(0.5 * vs[1]) - K.softmax(vs[0])),
+                    [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))])
+
+
+def sampling(args):
+    z_mean, z_log_var = args
+    batch = K.shape(z_mean)[0]
+    dim = K.int_shape(z_mean)[1]
+    epsilon = K.random_normal(shape=(batch, dim))
+    return z_mean + K.exp(0.5 * z_log_var) * epsilon
+
+
+def test_lambda_output_shapes():
+    inp = Input(shape=(6, 4))
+    assert Lambda(lambda v: v * 2)(inp).shape == (None, 6, 4)
+    assert Lambda(lambda v: K.sum(v, axis=1))(inp).shape == (None, 4)
+    assert Lambda(lambda v: K.mean(v))(inp).shape == ()
+    assert Lambda(lambda v: K.batch_flatten(v), output_shape=(24,))(inp).shape == (None, 24)
+    assert Lambda(lambda v: v, output_shape=lambda s: (s[0], 99))(inp).shape == (None, 99)
+    assert Lambda(sampling)([Input(shape=(3,)), Input(shape=(3,))]).shape == (None, 3)
+    with pytest.raises(ValueError, match="the output's rank depends on the batch size"):
+        Lambda(lambda v: K.reshape(v, (-1,)) if len(v) == 2 else v)(inp)
+    with pytest.raises(ValueError, match="returned 2 values.*one Lambda per output"):
+        Lambda(lambda v: [v, v])(inp)
+    with pytest.raises(TypeError, match="must return a tensor. Received: NoneType"):
+        Lambda(lambda v: None)(inp)
+    with pytest.raises(TypeError, match="`function` must be callable"):
+        Lambda(3)
+
+
+def test_lambda_shape_inference_leaves_the_seeded_draws_alone():
+    fastnn.set_random_seed(5)
+    expected = fastnn.utils.global_rng().random(3)
+    fastnn.set_random_seed(5)
+    Lambda(sampling)([Input(shape=(3,)), Input(shape=(3,))])
+    np.testing.assert_array_equal(fastnn.utils.global_rng().random(3), expected)
+
+
+def times_two(v):
+    return v * 2
+
+
+def test_lambda_in_sequential_trains_and_saves(tmp_path):
+    x, y = data()
+    fastnn.set_random_seed(0)
+    model = Sequential([Dense(4, activation="tanh", input_shape=(5,)), Lambda(times_two), Dense(2)])
+    model.compile("adam", "mse")
+    losses = model.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    dense1, _, dense2 = model.layers
+    manual = (np.tanh(x @ dense1.get_weights()[0] + dense1.get_weights()[1]) * 2) @ dense2.get_weights()[0] \
+        + dense2.get_weights()[1]
+    np.testing.assert_allclose(model.predict(x, verbose=0), manual, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "m.fastnn")
+    with pytest.raises(ValueError, match="calls the function 'times_two'.*custom_objects=\\{'times_two': times_two\\}"):
+        load_model(tmp_path / "m.fastnn")
+    again = load_model(tmp_path / "m.fastnn", custom_objects={"times_two": times_two})
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    anonymous = Sequential([Dense(2, input_shape=(5,)), Lambda(lambda v: v + 1)])
+    with pytest.raises(ValueError, match="only a named function can be saved.*use save_weights"):
+        anonymous.save(tmp_path / "a.fastnn")
+    anonymous.save_weights(tmp_path / "a.weights.fastnn")
+
+
+# ---- backend functions and operators on symbolic tensors --------------------------------------
+
+
+def test_operators_and_backend_functions_build_graph_layers(tmp_path):
+    a, b = Input(shape=(3,)), Input(shape=(3,))
+    out = K.concatenate([1 + a * 2 - K.square(b), -a[:, :2], K.exp(b) / 4, K.max(a, axis=-1, keepdims=True)])
+    assert out.shape == (None, 9)
+    model = Model([a, b], out)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
+    expected = np.concatenate([1 + x1 * 2 - x2 ** 2, -x1[:, :2], np.exp(x2) / 4, x1.max(axis=-1, keepdims=True)], -1)
+    np.testing.assert_allclose(model.predict([x1, x2], verbose=0), expected, rtol=1e-6)
+    config = json.loads(model.to_json())
+    assert {entry["class_name"] for entry in config["config"]["layers"]} == {"InputLayer", "BackendFunction"}
+    model.save(tmp_path / "m.fastnn")  # backend functions are saved by name: no custom_objects needed
+    np.testing.assert_array_equal(load_model(tmp_path / "m.fastnn").predict([x1, x2], verbose=0),
+                                  model.predict([x1, x2], verbose=0))
+    with pytest.raises(ValueError, match="unknown backend function 'system'"):
+        fastnn.layers.BackendFunction("system", [{"tensor": 0}])
+
+
+def test_symbolic_functions_train_in_a_model(float64):
+    fastnn.set_random_seed(1)
+    inp = Input(shape=(4,))
+    h = Dense(3, activation="tanh")(inp)
+    out = Dense(2)(K.concatenate([h, K.square(h[:, :1]) * inp[:, 1:2]]))
+    model = Model(inp, K.softmax(out) * 3)
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    model_gradcheck(model, x, np.random.default_rng(1).random((6, 2)))
+
+
+# ---- add_loss --------------------------------------------------------------------------------
+
+
+def vae(latent=2, original=6, seed=0, noise_seed=None):
+    """The course notes' MLP VAE (chapter 8), small."""
+    fastnn.set_random_seed(seed)
+
+    def draw(args):
+        z_mean, z_log_var = args
+        eps = K.random_normal(shape=(K.shape(z_mean)[0], latent), seed=noise_seed, dtype=z_mean.dtype)
+        return z_mean + K.exp(0.5 * z_log_var) * eps
+
+    inputs = Input(shape=(original,))
+    x = Dense(5, activation="relu")(inputs)
+    z_mean, z_log_var = Dense(latent, name="z_mean")(x), Dense(latent, name="z_log_var")(x)
+    z = Lambda(draw, name="z")([z_mean, z_log_var])
+    encoder = Model(inputs, [z_mean, z_log_var, z], name="encoder")
+    latent_inputs = Input(shape=(latent,))
+    decoder = Model(latent_inputs, Dense(original, activation="sigmoid")(Dense(4, activation="relu")(latent_inputs)),
+                    name="decoder")
+    outputs = decoder(encoder(inputs)[2])
+    model = Model(inputs, outputs, name="vae")
+    reconstruction = binary_crossentropy(inputs, outputs) * original
+    kl = -0.5 * K.sum(1 + z_log_var - K.square(z_mean) - K.exp(z_log_var), axis=-1)
+    model.add_loss(K.mean(reconstruction + kl))
+    return model, encoder, decoder
+
+
+def binary_data(n=64, d=6):
+    return (np.random.default_rng(0).random((n, d)) < np.linspace(0.1, 0.9, d)).astype(np.float32)
+
+
+def test_add_loss_gradients(float64):
+    model, _, _ = vae(noise_seed=7)  # the same noise in every forward pass: a fixed function
+    model.compile("sgd")
+    model_gradcheck(model, binary_data(7).astype(np.float64))
+
+
+def test_add_loss_model_trains_without_targets():
+    model, encoder, decoder = vae()
+    model.compile("adam")
+    x = binary_data()
+    history = model.fit(x, epochs=8, batch_size=16, validation_data=(x[:16], None), verbose=0).history
+    assert sorted(history) == ["loss", "val_loss"]
+    assert history["loss"][-1] < history["loss"][0]
+    assert isinstance(model.evaluate(x, verbose=0), float)
+    assert model.predict(x, verbose=0).shape == (64, 6)
+    # the encoder and decoder are the VAE's layers: trained with it
+    z_mean = encoder.predict(x, verbose=0)[0]
+    assert decoder.predict(z_mean, verbose=0).shape == (64, 6)
+    with pytest.raises(ValueError, match="compiled without a loss.*takes no targets"):
+        model.fit(x, x, verbose=0)
+    with pytest.raises(ValueError, match="sample_weight weighs the compiled loss's samples"):
+        model.fit(x, sample_weight=np.ones(64), verbose=0)
+    with pytest.raises(ValueError, match="class_weight needs targets"):
+        model.fit(x, class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(ValueError, match="metrics compare the outputs with targets"):
+        model.compile("adam", metrics=["mse"])
+
+
+def test_add_loss_summary_shows_the_nested_models(capsys):
+    model, _, _ = vae()
+    model.summary()
+    out = capsys.readouterr().out
+    assert "│ encoder (Functional) " in out and "│ decoder (Functional) " in out
+    assert "binary_crossentropy" in out and "BackendFunction" in out
+    assert "z_mean (Dense)" not in out
+
+
+def test_add_loss_with_a_compiled_loss_on_a_softmax_output(float64):
+    # the softmax + cross-entropy shortcut must not be taken when the output also feeds a loss term
+    fastnn.set_random_seed(2)
+    inp = Input(shape=(4,))
+    out = Dense(3, activation="softmax")(Dense(5, activation="tanh")(inp))
+    model = Model(inp, out)
+    model.add_loss(0.3 * K.mean(K.square(out)))
+    model.compile("sgd", "categorical_crossentropy")
+    assert model._fusion() is False
+    rng = np.random.default_rng(0)
+    model_gradcheck(model, rng.standard_normal((5, 4)), np.eye(3)[rng.integers(0, 3, 5)])
+    # without the term, the fused path (and the same gradient check) applies
+    plain = Model(inp, out)
+    plain.compile("sgd", "categorical_crossentropy")
+    assert plain._fusion() == "softmax"
+
+
+def test_predict_skips_the_loss_layers():
+    calls = []
+
+    def counted(v):
+        calls.append(len(v))
+        return v
+
+    inp = Input(shape=(3,))
+    out = Dense(2)(inp)
+    model = Model(inp, out)
+    model.add_loss(K.mean(Lambda(counted)(out)))
+    model.compile("sgd")
+    x = np.ones((4, 3), np.float32)
+    calls.clear()
+    model.predict(x, verbose=0)
+    model(x)
+    assert calls == []
+    model.evaluate(x, verbose=0)
+    assert calls == [4]
+
+
+def test_add_loss_errors_and_round_trip(tmp_path):
+    model, _, _ = vae()
+    model.compile("adam")
+    x = binary_data()
+    with pytest.raises(ValueError, match="expected a tensor computed from the model's layers"):
+        model.add_loss(1.0)
+    with pytest.raises(ValueError, match="not computed from model 'vae''s inputs: Graph disconnected"):
+        model.add_loss(K.mean(Dense(1)(Input(shape=(2,)))))
+    assert model.predict(x, verbose=0).shape == (64, 6)  # unchanged by the failed add_loss
+    with pytest.raises(ValueError, match="functional models"):
+        Sequential([Dense(1, input_shape=(2,))]).add_loss(K.mean(Input(shape=(2,))))
+    model.fit(x, epochs=1, verbose=0)
+    model.save(tmp_path / "vae.fastnn")
+    again = load_model(tmp_path / "vae.fastnn", custom_objects={"draw": model.get_layer("encoder").layers[-1].function})
+    np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
+    again.compile("adam")
+    fastnn.set_random_seed(9)
+    expected = model.evaluate(x, verbose=0)
+    fastnn.set_random_seed(9)
+    assert again.evaluate(x, verbose=0) == pytest.approx(expected, rel=1e-6)
