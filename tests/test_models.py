@@ -738,6 +738,17 @@ def test_an_intermediate_output_gets_both_gradients(float64_numpy):
     assert stop._direction == "min"
 
 
+def test_a_convolution_output_that_feeds_a_pooling_output_is_not_fused_away():
+    # conv -> max pooling runs as one op only when the convolution's full output is not needed
+    inp = Input(shape=(8, 8, 2))
+    conv = Conv2D(3, 3, activation="relu")(inp)
+    model = Model(inp, [conv, MaxPooling2D(2)(conv)])
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 2)).astype(np.float32)
+    conv_out, pooled = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(conv_out, Model(inp, conv).predict(x, verbose=0))
+    np.testing.assert_array_equal(pooled, conv_out.reshape(2, 3, 2, 3, 2, 3).max(axis=(2, 4)))
+
+
 def test_a_model_with_several_outputs_nests_like_the_acgan_discriminator():
     # the discriminator (two outputs) is compiled, frozen, and called on the generator's output
     x, y_src, y_lab = _two_head_data()
