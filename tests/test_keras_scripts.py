@@ -454,6 +454,124 @@ reloaded = load_model(model_name + ".h5")
 '''
 
 
+# The notes' WGAN (Atienza, ch. 5, wgan-mnist-5.1.2.py), derived from the DCGAN above with the
+# notes' changes: a linear critic, the Wasserstein loss written with the backend functions, n_critic
+# critic steps per generator step, and the critic's weights clipped after each.
+COURSE_WGAN = '''
+import numpy as np
+from tensorflow.keras.layers import Activation, Dense, Input
+from tensorflow.keras.layers import Conv2D, Flatten
+from tensorflow.keras.layers import Reshape, Conv2DTranspose
+from tensorflow.keras.layers import LeakyReLU
+from tensorflow.keras.layers import BatchNormalization
+from tensorflow.keras.optimizers import RMSprop
+from tensorflow.keras.models import Model
+from tensorflow.keras.models import load_model
+from tensorflow.keras.utils import set_random_seed
+from tensorflow.keras import backend as K
+
+set_random_seed(6)
+
+
+def build_generator(inputs, image_size):
+    image_resize = image_size // 4
+    kernel_size = 5
+    layer_filters = [128, 64, 32, 1]
+    x = Dense(image_resize * image_resize * layer_filters[0])(inputs)
+    x = Reshape((image_resize, image_resize, layer_filters[0]))(x)
+    for filters in layer_filters:
+        if filters > layer_filters[-2]:
+            strides = 2
+        else:
+            strides = 1
+        x = BatchNormalization()(x)
+        x = Activation('relu')(x)
+        x = Conv2DTranspose(filters=filters, kernel_size=kernel_size, strides=strides, padding='same')(x)
+    x = Activation('sigmoid')(x)
+    generator = Model(inputs, x, name='generator')
+    return generator
+
+
+def wasserstein_loss(y_label, y_pred):
+    return -K.mean(y_label * y_pred)
+
+
+def build_discriminator(inputs, activation='sigmoid'):
+    kernel_size = 5
+    layer_filters = [32, 64, 128, 256]
+    x = inputs
+    for filters in layer_filters:
+        if filters == layer_filters[-1]:
+            strides = 1
+        else:
+            strides = 2
+        x = LeakyReLU(alpha=0.2)(x)
+        x = Conv2D(filters=filters, kernel_size=kernel_size, strides=strides, padding='same')(x)
+    x = Flatten()(x)
+    x = Dense(1)(x)
+    x = Activation(activation)(x)
+    discriminator = Model(inputs, x, name='discriminator')
+    return discriminator
+
+
+# Stand-in for mnist.load_data(): random 28x28 images
+x_train = np.random.default_rng(3).integers(0, 256, (64, 28, 28)).astype(np.uint8)
+image_size = x_train.shape[1]
+x_train = np.reshape(x_train, [-1, image_size, image_size, 1])
+x_train = x_train.astype('float32') / 255
+
+model_name = "wgan_mnist"
+latent_size = 100
+n_critic = 2
+clip_value = 0.01
+batch_size = 8
+train_steps = 2
+lr = 5e-5
+input_shape = (image_size, image_size, 1)
+
+inputs = Input(shape=input_shape, name='discriminator_input')
+discriminator = build_discriminator(inputs, activation='linear')
+optimizer = RMSprop(lr=lr)
+discriminator.compile(loss=wasserstein_loss, optimizer=optimizer, metrics=['accuracy'])
+
+input_shape = (latent_size, )
+inputs = Input(shape=input_shape, name='z_input')
+generator = build_generator(inputs, image_size)
+
+discriminator.trainable = False
+adversarial = Model(inputs, discriminator(generator(inputs)), name=model_name)
+adversarial.compile(loss=wasserstein_loss, optimizer=optimizer, metrics=['accuracy'])
+
+train_size = x_train.shape[0]
+real_labels = np.ones((batch_size, 1))
+largest = []
+for i in range(train_steps):
+    loss = 0
+    acc = 0
+    for _ in range(n_critic):
+        rand_indexes = np.random.randint(0, train_size, size=batch_size)
+        real_images = x_train[rand_indexes]
+        noise = np.random.uniform(-1.0, 1.0, size=[batch_size, latent_size])
+        fake_images = generator.predict(noise, verbose=0)
+        real_loss, real_acc = discriminator.train_on_batch(real_images, real_labels)
+        fake_loss, fake_acc = discriminator.train_on_batch(fake_images, -real_labels)
+        loss += 0.5 * (real_loss + fake_loss)
+        acc += 0.5 * (real_acc + fake_acc)
+        for layer in discriminator.layers:
+            weights = layer.get_weights()
+            weights = [np.clip(weight, -clip_value, clip_value) for weight in weights]
+            layer.set_weights(weights)
+        largest.append(max(np.abs(w).max() for w in discriminator.get_weights()))
+    loss /= n_critic
+    acc /= n_critic
+    log = "%d: [discriminator loss: %f, acc: %f]" % (i, loss, acc)
+    noise = np.random.uniform(-1.0, 1.0, size=[batch_size, latent_size])
+    loss, acc = adversarial.train_on_batch(noise, real_labels)
+    log = "%s [adversarial loss: %f, acc: %f]" % (log, loss, acc)
+    print(log)
+'''
+
+
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
     out = []
@@ -578,3 +696,15 @@ def test_course_vae_script(capsys, tmp_path, monkeypatch):
     assert history["loss"][-1] < 0.8 * history["loss"][0] and history["val_loss"][-1] < history["val_loss"][0]
     assert ns["z_mean"].shape == (64, 2) and ns["x_decoded"].shape == (1, 784)
     assert (tmp_path / "vae_mlp_mnist.weights.fastnn").exists()
+
+
+def test_course_wgan_script(capsys):
+    ns, out = run_script(COURSE_WGAN, capsys)
+    logs = re.findall(r"^\d: \[discriminator loss: (-?[\d.]+), acc: [\d.]+\] \[adversarial loss: (-?[\d.]+)", out, re.M)
+    assert len(logs) == 2
+    assert ns["largest"] == pytest.approx([0.01] * 4)  # every critic weight clipped to [-0.01, 0.01]
+    critic = ns["discriminator"]
+    # the loss is -mean(label * prediction): check it against the critic's own predictions
+    images = ns["x_train"][:8]
+    scores = critic.predict(images, verbose=0)
+    assert critic.evaluate(images, -ns["real_labels"], verbose=0)[0] == pytest.approx(np.mean(scores), rel=1e-5)
