@@ -148,6 +148,17 @@ def test_custom_loss_targets_of_another_shape():
     model.fit(x, y, epochs=1, verbose=0)  # y (N, 2) for an (N, 3) output: the function decides
 
 
+def test_backend_function_errors_name_the_function_and_shapes():
+    with pytest.raises(ValueError, match=r"mean: axis 5 is out of range for a tensor of rank 2 \(argument shapes: \(2, 3\)\)"):
+        K.mean(np.ones((2, 3)), axis=5)
+    with pytest.raises(ValueError, match=r"^subtract: .*broadcast.*\(argument shapes: \(2, 3\), \(2, 4\)\)"):
+        K.subtract(np.ones((2, 3)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"^concatenate: .*\(argument shapes: \[\(2, 3\), \(3, 3\)\]\)"):
+        K.concatenate([np.ones((2, 3)), np.ones((3, 3))], axis=1)
+    with pytest.raises(ValueError, match=r"^subtract: .*broadcast"):  # in a symbolic graph: at construction
+        Input(shape=(3,)) - Input(shape=(4,))
+
+
 # ---- Lambda -----------------------------------------------------------------------------------
 
 

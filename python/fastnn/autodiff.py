@@ -187,7 +187,11 @@ def graph_function(name):
             if _symbolic_args(args):
                 from .layers.lambda_layer import symbolic_call
                 return symbolic_call(name, args, kwargs)
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except (ValueError, IndexError, TypeError) as e:
+                raise _named_error(name, e, args) from None
+
 
         wrapper.__name__ = wrapper.__qualname__ = fn.__name__
         wrapper.__doc__ = fn.__doc__
@@ -196,6 +200,22 @@ def graph_function(name):
         return wrapper
 
     return decorate
+
+
+def _named_error(name, error, args):
+    """NumPy's error about a bad argument, as a ValueError that names the backend function and
+    the arguments' shapes (once: an inner function's error passes through its callers)."""
+    if getattr(error, "_fastnn_named", False):
+        return error
+    def shape_of(a):
+        if isinstance(a, (list, tuple)):
+            return "[" + ", ".join(shape_of(t) for t in a) + "]"
+        return str(np.shape(_value(a))) if isinstance(a, (Tensor, np.ndarray)) else None
+
+    shapes = ", ".join(filter(None, (shape_of(a) for a in args)))
+    named = ValueError(f"{name}: {error}" + (f" (argument shapes: {shapes})" if shapes else ""))
+    named._fastnn_named = True
+    return named
 
 
 def _function(fn):
@@ -307,8 +327,10 @@ def relu(x, alpha=0.0, max_value=None, threshold=0.0):
 def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
-    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
-    return tuple(int(a) % ndim if ndim else int(a) for a in axes)
+    axes = tuple(int(a) for a in (axis if isinstance(axis, (list, tuple)) else (axis,)))
+    if any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"axis {axis} is out of range for a tensor of rank {ndim}")
+    return tuple(a % ndim for a in axes)
 
 
 def _reduction(name, forward, doc):
