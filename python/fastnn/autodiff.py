@@ -301,10 +301,13 @@ pow = _binary("pow", np.power, _pow_derivatives, "a ** b (broadcasting).")
 
 @_function
 def clip(x, min_value, max_value):
-    """``x`` limited to [min_value, max_value]; the gradient is 0 where it was clipped."""
+    """``x`` limited to [min_value, max_value] (None: no bound; a max below the min is raised to
+    it, as Keras does); the gradient is 0 where it was clipped."""
+    lo = -np.inf if min_value is None else min_value
+    hi = np.inf if max_value is None else builtins.max(max_value, lo)
     xv = np.asarray(_value(x))
-    y = np.clip(xv, min_value, max_value).astype(xv.dtype, copy=False)
-    return _result(y, (x,), lambda g: (g * ((xv >= min_value) & (xv <= max_value)),))
+    y = np.clip(xv, lo, hi).astype(xv.dtype, copy=False)
+    return _result(y, (x,), lambda g: (g * ((xv >= lo) & (xv <= hi)),))
 
 
 @_function
@@ -487,16 +490,16 @@ def dot(a, b):
     y = np.matmul(av, bv)
 
     def backward(g):
-        if bv.ndim == 1:
-            da = np.multiply.outer(g, bv) if isinstance(a, Tensor) else None
-            db = np.einsum("...n,...nk->k", g, av) if isinstance(b, Tensor) else None
-            return da, db
-        if av.ndim == 1:
-            da = np.matmul(g[..., None, :], np.swapaxes(bv, -1, -2))[..., 0, :] if isinstance(a, Tensor) else None
-            db = np.multiply.outer(av, g) if isinstance(b, Tensor) else None
-            return da, db
-        da = np.matmul(g, np.swapaxes(bv, -1, -2)) if isinstance(a, Tensor) else None
-        db = np.matmul(np.swapaxes(av, -1, -2), g) if isinstance(b, Tensor) else None
+        # as matmul does: a 1-D a is a (1, n) matrix and a 1-D b an (n, 1) one, their axis dropped
+        a2 = av[None, :] if av.ndim == 1 else av
+        b2 = bv[:, None] if bv.ndim == 1 else bv
+        g2 = g[..., None] if bv.ndim == 1 else g
+        g2 = g2[..., None, :] if av.ndim == 1 else g2
+        da = db = None
+        if isinstance(a, Tensor):
+            da = _unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(av.shape)
+        if isinstance(b, Tensor):
+            db = _unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(bv.shape)
         return da, db
 
     return _result(y, (a, b), backward)
@@ -510,9 +513,21 @@ def binary_crossentropy(target, output, from_logits=False):
     """Elementwise ``-(t·log p + (1 - t)·log(1 - p))``, p clipped to [1e-7, 1 - 1e-7];
     ``from_logits``: ``output`` is the logit and is put through a sigmoid first (stably)."""
     if from_logits:
-        return relu(output) - output * target + softplus(-abs(output))
+        return _binary_crossentropy_logits(target, output)
     p = clip(output, _EPSILON, 1 - _EPSILON)
     return -(target * log(p) + (1 - target) * log(1 - p))
+
+
+def _sigmoid_minus(x, t):
+    """sigmoid(x) - t without cancellation: (1 - t) - sigmoid(-x) for x >= 0."""
+    return np.where(x >= 0, (1 - t) - _sigmoid(-np.abs(x)), _sigmoid(-np.abs(x)) - t)
+
+
+# max(x, 0) - x·t + log(1 + e^-|x|), with the gradient sigmoid(x) - t (also at x = 0, where the
+# pieces' one-sided slopes would not add up to it)
+_binary_crossentropy_logits = _binary(
+    "binary_crossentropy_logits", lambda t, x: np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))),
+    lambda t, x, y: (-x, _sigmoid_minus(x, t)), "Binary cross-entropy of logits x against targets t.")
 
 
 @_function
