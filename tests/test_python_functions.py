@@ -2,6 +2,7 @@
 functional API's tensors, and ``Model.add_loss`` — all differentiated by `fastnn.autodiff`."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -323,10 +324,14 @@ def test_add_loss_model_trains_without_targets():
 
 
 def test_add_loss_summary_shows_the_nested_models(capsys):
+    fastnn.clear_session()  # the layers' automatic names count from here
     model, _, _ = vae()
     model.summary()
     out = capsys.readouterr().out
     assert "│ encoder (Functional) " in out and "│ decoder (Functional) " in out
+    # 1 + z_log_var takes the encoder's second output, K.square(z_mean) its first
+    assert re.search(r"│ add \(BackendFunction\) +│ \(None, 2\) +│ +0 │ encoder\[0\]\[1\] +│", out)
+    assert re.search(r"│ square \(BackendFunction\) +│ \(None, 2\) +│ +0 │ encoder\[0\]\[0\] +│", out)
     assert "binary_crossentropy" in out and "BackendFunction" in out
     assert "z_mean (Dense)" not in out
 

@@ -159,6 +159,7 @@ class Model:
         self._trainable_at_compile = []  # (layer, its trainable flag when compile() ran)
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
         self._nested_inputs = {}  # id(nested model) -> the slots it was called on
+        self._step_nodes = []  # a functional model's graph node per step
         self._added_losses = []  # add_loss()'s symbolic tensors
         self._loss_slots = []  # their slots: each value's sum is added to the loss
         self._added_loss_values = []
@@ -1205,16 +1206,17 @@ class Model:
             for node, owner in zip(self._step_nodes, self._step_owners):
                 if owner is None:
                     node.nested_in = self
-            for output in outputs:
-                output.node.nested_call = (self, tensors)
+            for k, output in enumerate(outputs):
+                output.node.nested_call, output.node.nested_output_index = (self, tensors), k
             return outputs if self._multi_output else outputs[0]
         vals = tensors + [None] * (self._nslots - len(tensors))
         for layer, ins, out, multi, _ in self._steps:
             vals[out] = layer([vals[i] for i in ins] if multi else vals[ins[0]])
             vals[out].node.nested_in = self  # the summary shows these steps as one row, as Keras does
         outputs = [vals[s] for s in self._output_slots]
-        for output in outputs:
+        for k, output in enumerate(outputs):
             output.node.nested_call = (self, tensors)  # and that row's inputs
+            output.node.nested_output_index = k  # (and which of its outputs this is)
         return outputs if self._multi_output else outputs[0]
 
     # ---- summary -----------------------------------------------------------------------------
@@ -1499,26 +1501,39 @@ def _display_type(obj):
 
 def _layer_graph(model):
     """The layers as summary and plot_model show them, in topological order: a list of
-    (layer, inbound layer names, input shapes, output shape). A functional model's InputLayer
-    comes first; a Sequential's is left out, as Keras does (its first layer's inbound name is
-    still the InputLayer's). The steps of a model nested with ``outer(inner(x))`` make one row
-    for that model, where its last step is, fed by the tensors it was called on."""
+    (layer, inbound layer names, input shapes, output shape, which output of each inbound
+    layer). A functional model's InputLayer comes first; a Sequential's is left out, as Keras
+    does (its first layer's inbound name is still the InputLayer's). The steps of a model nested
+    with ``outer(inner(x))`` make one row for that model, where its last step is, fed by the
+    tensors it was called on; with several outputs its output shape is their list."""
     shapes = model._slot_shapes
     owners = model._step_owners or [None] * len(model._steps)
+    nodes = model._step_nodes or [None] * len(model._steps)
     producer = _slot_producers(model)
-    last = {}
-    for k, ((_, _, out, _, _), owner) in enumerate(zip(model._steps, owners)):
+    last, index, outputs = {}, {}, {}
+    for k, ((_, _, out, _, _), owner, node) in enumerate(zip(model._steps, owners, nodes)):
         if owner is not None:
             producer[out] = owner.name
             last[id(owner)] = k
-    rows = [] if type(model) is Sequential else [(layer, [], [], shapes[i]) for i, layer in enumerate(model._input_layers)]
+            if hasattr(node, "nested_output_index"):
+                index[out] = node.nested_output_index
+                outputs.setdefault(id(owner), []).append((index[out], shapes[out]))
+    rows = [] if type(model) is Sequential else [(layer, [], [], shapes[i], []) for i, layer in enumerate(model._input_layers)]
     for k, ((layer, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
         if owner is None:
-            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
+            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out],
+                         [index.get(i, 0) for i in ins]))
         elif last[id(owner)] == k:
             ins = model._nested_inputs[id(owner)]
-            rows.append((owner, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out]))
+            outs = [shape for _, shape in sorted(outputs.get(id(owner), []))]
+            rows.append((owner, [producer[i] for i in ins], [shapes[i] for i in ins],
+                         outs if len(outs) > 1 else shapes[out], [index.get(i, 0) for i in ins]))
     return rows
+
+
+def _shapes_str(shape):
+    """A shape as Keras prints it; a list of shapes (a nested model's outputs) as their list."""
+    return "[" + ", ".join(_shape_str(s) for s in shape) + "]" if isinstance(shape, list) else _shape_str(shape)
 
 
 def _print_summary(model, line_length, positions, print_fn, show_trainable):
@@ -1552,10 +1567,10 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
     widths = [max(c - p, 4) for p, c in zip([0] + cuts[:-1], cuts)]
 
     rows = []
-    for layer, inbound, _, out_shape in _layer_graph(model):
-        fields = [f"{layer.name} ({_display_type(layer)})", _shape_str(out_shape), f"{layer.count_params():,}"]
+    for layer, inbound, _, out_shape, which in _layer_graph(model):
+        fields = [f"{layer.name} ({_display_type(layer)})", _shapes_str(out_shape), f"{layer.count_params():,}"]
         if not sequential_like:
-            fields.append(", ".join(f"{name}[0][0]" for name in inbound) if inbound else "-")
+            fields.append(", ".join(f"{name}[0][{k}]" for name, k in zip(inbound, which)) if inbound else "-")
         if show_trainable:
             fields.append(("Y" if layer.trainable else "N") if layer.weights else "-")
         rows.append(fields)

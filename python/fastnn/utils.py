@@ -355,13 +355,10 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
 
 def _graph_nodes(model, show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable):
     """[(layer name, label lines, names of the shown layers feeding it)] in topological order."""
-    from .models import _display_type, _layer_graph, _shape_str
-
-    def shapes(values):
-        return _shape_str(values[0]) if len(values) == 1 else "[" + ", ".join(_shape_str(v) for v in values) + "]"
+    from .models import _display_type, _layer_graph, _shapes_str
 
     nodes, shown = [], set()
-    for layer, inbound, in_shapes, out_shape in _layer_graph(model):
+    for layer, inbound, in_shapes, out_shape, _ in _layer_graph(model):
         lines = [f"{layer.name} ({_display_type(layer)})" if show_layer_names else _display_type(layer)]
         activation = layer.get_config().get("activation") if show_layer_activations else None
         if isinstance(activation, str):
@@ -370,8 +367,8 @@ def _graph_nodes(model, show_shapes, show_dtype, show_layer_names, show_layer_ac
             lines.append(f"dtype: {layer.dtype}")
         if show_shapes:
             if in_shapes:
-                lines.append(f"Input shape: {shapes(in_shapes)}")
-            lines.append(f"Output shape: {_shape_str(out_shape)}")
+                lines.append(f"Input shape: {_shapes_str(in_shapes[0] if len(in_shapes) == 1 else in_shapes)}")
+            lines.append(f"Output shape: {_shapes_str(out_shape)}")
         if show_trainable and layer.weights:
             lines.append("Trainable" if layer.trainable else "Non-trainable")
         nodes.append((layer.name, lines, [name for name in inbound if name in shown]))
