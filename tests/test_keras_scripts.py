@@ -341,6 +341,153 @@ z_mean, _, _ = encoder.predict(x_test, batch_size=batch_size)
 x_decoded = decoder.predict(np.array([[0.0, 0.0]]))
 '''
 
+# The notes' InfoGAN (Atienza, ch. 6, infogan-mnist-6.1.1.py with lib/gan.py's builders): a
+# discriminator with four outputs (real/fake, label, two codes) trained with two built-in losses
+# and the notes' mutual-information loss, written with backend functions, for the codes. The
+# models and losses are the notes'; the data is random and the loop runs two steps.
+COURSE_INFOGAN = '''
+import numpy as np
+from tensorflow.keras.layers import Activation, Dense, Input
+from tensorflow.keras.layers import Conv2D, Flatten
+from tensorflow.keras.layers import Reshape, Conv2DTranspose
+from tensorflow.keras.layers import LeakyReLU
+from tensorflow.keras.layers import BatchNormalization
+from tensorflow.keras.layers import concatenate
+from tensorflow.keras.optimizers import RMSprop
+from tensorflow.keras.models import Model
+from tensorflow.keras.utils import to_categorical, set_random_seed
+from tensorflow.keras import backend as K
+
+set_random_seed(8)
+
+
+def generator(inputs, image_size, activation='sigmoid', labels=None, codes=None):
+    image_resize = image_size // 4
+    kernel_size = 5
+    layer_filters = [128, 64, 32, 1]
+    inputs = [inputs, labels] + codes
+    x = concatenate(inputs, axis=1)
+    x = Dense(image_resize * image_resize * layer_filters[0])(x)
+    x = Reshape((image_resize, image_resize, layer_filters[0]))(x)
+    for filters in layer_filters:
+        if filters > layer_filters[-2]:
+            strides = 2
+        else:
+            strides = 1
+        x = BatchNormalization()(x)
+        x = Activation('relu')(x)
+        x = Conv2DTranspose(filters=filters, kernel_size=kernel_size, strides=strides, padding='same')(x)
+    x = Activation(activation)(x)
+    return Model(inputs, x, name='generator')
+
+
+def discriminator(inputs, activation='sigmoid', num_labels=None, num_codes=None):
+    kernel_size = 5
+    layer_filters = [32, 64, 128, 256]
+    x = inputs
+    for filters in layer_filters:
+        if filters == layer_filters[-1]:
+            strides = 1
+        else:
+            strides = 2
+        x = LeakyReLU(alpha=0.2)(x)
+        x = Conv2D(filters=filters, kernel_size=kernel_size, strides=strides, padding='same')(x)
+    x = Flatten()(x)
+    outputs = Dense(1)(x)
+    outputs = Activation(activation)(outputs)
+    layer = Dense(layer_filters[-2])(x)
+    labels = Dense(num_labels)(layer)
+    labels = Activation('softmax', name='label')(labels)
+    code1 = Dense(1)(layer)
+    code1 = Activation('sigmoid', name='code1')(code1)
+    code2 = Dense(1)(layer)
+    code2 = Activation('sigmoid', name='code2')(code2)
+    outputs = [outputs, labels, code1, code2]
+    return Model(inputs, outputs, name='discriminator')
+
+
+def mi_loss(c, q_of_c_given_x):
+    """Mutual information, Equation 5 in [2], assuming H(c) is constant."""
+    # mi_loss = -c * log(Q(c|x))
+    return K.mean(-K.sum(K.log(q_of_c_given_x + K.epsilon()) * c, axis=1))
+
+
+# Stand-in for mnist.load_data(): random 28x28 images and labels
+rng = np.random.default_rng(5)
+x_train = rng.integers(0, 256, (64, 28, 28)).astype(np.uint8)
+y_train = rng.integers(0, 10, 64)
+image_size = x_train.shape[1]
+x_train = np.reshape(x_train, [-1, image_size, image_size, 1])
+x_train = x_train.astype('float32') / 255
+num_labels = len(np.unique(y_train))
+y_train = to_categorical(y_train)
+
+model_name = "infogan_mnist"
+latent_size = 62
+batch_size = 8
+train_steps = 2
+lr = 2e-4
+decay = 6e-8
+input_shape = (image_size, image_size, 1)
+label_shape = (num_labels, )
+code_shape = (1, )
+
+inputs = Input(shape=input_shape, name='discriminator_input')
+discriminator = discriminator(inputs, num_labels=num_labels, num_codes=2)
+optimizer = RMSprop(lr=lr, decay=decay)
+loss = ['binary_crossentropy', 'categorical_crossentropy', mi_loss, mi_loss]
+loss_weights = [1.0, 1.0, 0.5, 0.5]
+discriminator.compile(loss=loss, loss_weights=loss_weights, optimizer=optimizer, metrics=['accuracy'])
+discriminator.summary()
+
+input_shape = (latent_size, )
+inputs = Input(shape=input_shape, name='z_input')
+labels = Input(shape=label_shape, name='labels')
+code1 = Input(shape=code_shape, name="code1")
+code2 = Input(shape=code_shape, name="code2")
+generator = generator(inputs, image_size, labels=labels, codes=[code1, code2])
+generator.summary()
+
+optimizer = RMSprop(lr=lr * 0.5, decay=decay * 0.5)
+discriminator.trainable = False
+inputs = [inputs, labels, code1, code2]
+adversarial = Model(inputs, discriminator(generator(inputs)), name=model_name)
+adversarial.compile(loss=loss, loss_weights=loss_weights, optimizer=optimizer, metrics=['accuracy'])
+adversarial.summary()
+
+train_size = x_train.shape[0]
+logs = []
+for i in range(train_steps):
+    rand_indexes = np.random.randint(0, train_size, size=batch_size)
+    real_images = x_train[rand_indexes]
+    real_labels = y_train[rand_indexes]
+    real_code1 = np.random.normal(scale=0.5, size=[batch_size, 1])
+    real_code2 = np.random.normal(scale=0.5, size=[batch_size, 1])
+    noise = np.random.uniform(-1.0, 1.0, size=[batch_size, latent_size])
+    fake_labels = np.eye(num_labels)[np.random.choice(num_labels, batch_size)]
+    fake_code1 = np.random.normal(scale=0.5, size=[batch_size, 1])
+    fake_code2 = np.random.normal(scale=0.5, size=[batch_size, 1])
+    inputs = [noise, fake_labels, fake_code1, fake_code2]
+    fake_images = generator.predict(inputs, verbose=0)
+    x = np.concatenate((real_images, fake_images))
+    labels = np.concatenate((real_labels, fake_labels))
+    codes1 = np.concatenate((real_code1, fake_code1))
+    codes2 = np.concatenate((real_code2, fake_code2))
+    y = np.ones([2 * batch_size, 1])
+    y[batch_size:, :] = 0.0
+    outputs = [y, labels, codes1, codes2]
+    metrics = discriminator.train_on_batch(x, outputs)
+    fmt = "%d: [dis: %f, bce: %f, ce: %f, mi: %f, mi:%f, acc: %f]"
+    log = fmt % (i, metrics[0], metrics[1], metrics[2], metrics[3], metrics[4], metrics[6])
+    y = np.ones([batch_size, 1])
+    outputs = [y, fake_labels, fake_code1, fake_code2]
+    metrics = adversarial.train_on_batch(inputs, outputs)
+    logs.append(metrics)
+    fmt = "%s [adv: %f, bce: %f, ce: %f, mi: %f, mi:%f, acc: %f]"
+    log = fmt % (log, metrics[0], metrics[1], metrics[2], metrics[3], metrics[4], metrics[6])
+    print(log)
+'''
+
 # The notes' DCGAN (Atienza, ch. 4, dcgan-mnist-4.2.1.py): the discriminator is compiled, then
 # frozen for the adversarial model built by nesting the generator and discriminator models. The
 # models are the notes'; the data is random and the training loop runs three steps at batch 8.
@@ -711,3 +858,26 @@ def test_course_wgan_script(capsys):
     images = ns["x_train"][:8]
     scores = critic.predict(images, verbose=0)
     assert critic.evaluate(images, -ns["real_labels"], verbose=0)[0] == pytest.approx(np.mean(scores), rel=1e-5)
+
+
+def test_course_infogan_script(capsys):
+    ns, out = run_script(COURSE_INFOGAN, capsys)
+    assert len(re.findall(r"^\d: \[dis: [\d.]+, bce: [\d.]+, ce: [\d.]+, mi: -?[\d.]+, mi:-?[\d.]+, acc: [\d.]+\] "
+                          r"\[adv: ", out, re.M)) == 2
+    adversarial = ns["adversarial"]
+    assert adversarial.metrics_names[:5] == ["loss", "activation_loss", "label_loss", "code1_loss", "code2_loss"]
+    total, bce, ce, mi1, mi2 = ns["logs"][-1][:5]
+    assert total == pytest.approx(bce + ce + 0.5 * (mi1 + mi2), rel=1e-5)
+    # the notes' mutual-information loss, against its formula on the discriminator's predictions
+    noise, labels, code1, code2 = ns["inputs"]
+    predicted = adversarial.predict(ns["inputs"], verbose=0)
+    expected = np.mean(-np.sum(np.log(predicted[2] + 1e-7) * code1, axis=1))
+    assert adversarial.evaluate(ns["inputs"], ns["outputs"], verbose=0)[3] == pytest.approx(expected, rel=1e-4)
+    # Keras allows the Input 'code1' beside the discriminator's output layer 'code1'; get_layer
+    # finds the model's own first, and saving (which keys layers by name) says what is wrong
+    assert type(adversarial.get_layer("code1")).__name__ == "InputLayer"
+    assert adversarial.get_layer("discriminator").get_layer("code1").output.shape == (None, 1)
+    with pytest.raises(ValueError, match="Cannot save the architecture of model 'infogan_mnist': the layer name "
+                                         "'code1' is used twice.*Save the nested models on their own"):
+        adversarial.to_json()
+    ns["generator"].to_json()

@@ -227,7 +227,11 @@ class Model:
             if hasattr(node, "nested_call"):
                 inner, tensors = node.nested_call
                 nested_inputs[id(inner)] = [slot_of[id(t)] for t in tensors]
-        names = [l.name for l in layers]
+        # names are unique among the model's own layers and the models nested in it, as in Keras; a
+        # nested model's layers were checked when it was built (the notes' InfoGAN has an Input
+        # 'code1' and, inside its discriminator, an output layer 'code1')
+        names = [l.name for l in input_layers] + [step[0].name for step, owner in zip(steps, owners) if owner is None]
+        names += [m.name for m in dict.fromkeys(owners) if m is not None and m is not self]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"The name {dupes[0]!r} is used by more than one layer in model '{self.name}'. "
@@ -323,8 +327,10 @@ class Model:
             if not -len(layers) <= index < len(layers):
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
             return layers[index]
+        # the model's own layers and nested models first (as Keras sees them), then theirs
         nested = [m for m in dict.fromkeys(self._step_owners) if m is not None]
-        for layer in self.layers + nested:  # a nested model by its name too, as in Keras
+        own = self._input_layers + [step[0] for step, owner in zip(self._steps, self._step_owners) if owner is None]
+        for layer in own + nested + self.layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
@@ -1235,6 +1241,7 @@ class Model:
     def get_config(self):
         """The model's architecture as a JSON-serialisable dict (layers by class name and config)."""
         self._require_built("get_config")
+        _check_unique_names(self, "save the architecture")
         producer = _slot_producers(self)
         layers = [{"class_name": "InputLayer", "config": layer.get_config(), "inbound": []}
                   for layer in self._input_layers]
@@ -1484,6 +1491,18 @@ def _readable_size(nbytes):
 
 def _wrap(text, width):
     return textwrap.wrap(text, width) or [""]
+
+
+def _check_unique_names(model, action, layers=None):
+    """A saved model names its layers (the config's graph, the weights' keys): a nested model's
+    layer named like one of the outer model's (allowed, as in Keras) cannot be saved that way."""
+    seen = {}
+    for layer in model.layers if layers is None else layers:
+        if layer.name in seen and seen[layer.name] is not layer:
+            raise ValueError(f"Cannot {action} of model '{model.name}': the layer name {layer.name!r} is used twice "
+                             "(by a layer of a nested model and another layer). Save the nested models on their own "
+                             "(generator.save(...)), or rename one of the layers")
+        seen[layer.name] = layer
 
 
 def _slot_producers(model):

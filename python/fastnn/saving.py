@@ -117,6 +117,9 @@ def _compile_config(model):
 
 
 def _named_tensors(model):
+    from .models import _check_unique_names
+
+    _check_unique_names(model, "save or load the weights", [layer for layer in model.layers if layer.weights])
     tensors = []
     for layer in model.layers:
         for name, value in zip(layer.weight_names, layer.weights):
