@@ -9,7 +9,8 @@ from ._backend import backend, get_backend, set_backend
 from . import datasets, ops, reference
 
 # ---- the Keras-shaped model layer ------------------------------------------------------------
-from . import activations, callbacks, initializers, layers, losses, metrics, models, optimizers, regularizers
+from . import activations, callbacks, constraints, initializers, layers, losses, metrics, models, optimizers
+from . import regularizers
 from . import saving, utils
 from .layers import Input
 from .models import Model, Sequential, load_model
@@ -61,6 +62,7 @@ __all__ = [
     "reference",
     "activations",
     "callbacks",
+    "constraints",
     "initializers",
     "layers",
     "losses",

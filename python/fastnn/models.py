@@ -164,6 +164,7 @@ class Model:
         self._loss_slots = []  # their slots: each value's sum is added to the loss
         self._added_loss_values = []
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
+        self._constrained = []  # (weight, constraint) pairs of the trainable layers, from _prepare_training
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -907,6 +908,8 @@ class Model:
         for layer in self._trainable_layers:
             grads += layer._regularized_gradients()
         self.optimizer.apply(grads, params)
+        for value, constraint in self._constrained:
+            np.copyto(value, constraint(value))
         return loss, out, True
 
     def _prepare_training(self):
@@ -919,6 +922,9 @@ class Model:
         self._update_grad_flags()
         self._has_regularizers = any(w.regularizer is not None for layer in self._trainable_layers
                                      for w in layer._weights if w.trainable)
+        # (weight, its constraint), projected after every update, as Keras does
+        self._constrained = [(w.value, w.constraint) for layer in self._trainable_layers for w in layer._weights
+                             if w.trainable and w.constraint is not None]
         return params
 
     # ---- fit / evaluate / predict -------------------------------------------------------------

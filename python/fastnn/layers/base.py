@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, regularizers, utils
+from .. import constraints, initializers, regularizers, utils
 from ..autodiff import Operators
 
 _REGISTRY: dict[str, type] = {}
@@ -156,10 +156,11 @@ def _is_symbolic(x):
 
 
 class _Weight:
-    __slots__ = ("name", "value", "trainable", "regularizer")
+    __slots__ = ("name", "value", "trainable", "regularizer", "constraint")
 
-    def __init__(self, name, value, trainable, regularizer):
+    def __init__(self, name, value, trainable, regularizer, constraint=None):
         self.name, self.value, self.trainable, self.regularizer = name, value, trainable, regularizer
+        self.constraint = constraint
 
 
 class Layer:
@@ -217,10 +218,9 @@ class Layer:
 
         The array is the layer's own (C-contiguous, in the layer's dtype); optimizers update it
         in place. ``regularizer``: a penalty added to the loss and to this weight's gradient.
+        ``constraint``: a projection applied after each optimizer step (`fastnn.constraints`).
         ``trainable=False`` weights (e.g. moving statistics) are saved but never optimised.
         """
-        if constraint is not None:
-            raise ValueError(f"Layer '{self.name}': weight constraints are not supported. Received: constraint={constraint!r}")
         if name is None:
             name = f"variable_{len(self._weights)}"
         if any(w.name == name for w in self._weights):
@@ -232,7 +232,8 @@ class Layer:
         if value.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer {init!r} returned shape {value.shape} for weight "
                              f"{name!r}, expected {shape}")
-        self._weights.append(_Weight(name, value, bool(trainable), regularizers.get(regularizer)))
+        self._weights.append(_Weight(name, value, bool(trainable), regularizers.get(regularizer),
+                                     constraints.get(constraint)))
         return value
 
     def _ordered_weights(self):

@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers
+from .. import activations, constraints, initializers, ops, regularizers
 from .base import InputSpec, Layer, _positive_int, register_layer
 from .core import kernel_bias_config
 
@@ -90,9 +90,6 @@ class _BaseConv(Layer):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{cls}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                              f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
-        if kernel_constraint is not None or bias_constraint is not None:
-            raise ValueError(f"{cls}: weight constraints are not supported. Received: kernel_constraint="
-                             f"{kernel_constraint!r}, bias_constraint={bias_constraint!r}")
         self._act, self._alpha = activations.resolve(activation)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -100,6 +97,8 @@ class _BaseConv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.bias = None
         self.input_spec = InputSpec(ndim=n + 2)
 
@@ -110,9 +109,10 @@ class _BaseConv(Layer):
                              f"Full input shape received: {tuple(input_shape)}")
         self.compute_output_shape(input_shape)  # fails early if the output would be empty
         self.kernel = self.add_weight("kernel", self.kernel_size + self._kernel_channels(channels),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
         self.built = True
 

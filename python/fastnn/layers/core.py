@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers, utils
+from .. import activations, constraints, initializers, ops, regularizers, utils
 from .base import InputSpec, Layer, _positive_int, register_layer
 
 
@@ -20,6 +20,8 @@ def kernel_bias_config(layer):
         "bias_initializer": initializers.serialize(layer.bias_initializer),
         "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
         "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
+        "kernel_constraint": constraints.serialize(layer.kernel_constraint),
+        "bias_constraint": constraints.serialize(layer.bias_constraint),
     }
 
 
@@ -36,6 +38,7 @@ class Dense(Layer):
         use_bias: whether to add a bias vector.
         kernel_initializer, bias_initializer: default ``"glorot_uniform"`` and ``"zeros"``.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+        kernel_constraint, bias_constraint: projections after each update (`fastnn.constraints`).
 
     Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
     Weights: ``kernel`` (input_dim, units), ``bias`` (units,).
@@ -53,9 +56,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        if kernel_constraint is not None or bias_constraint is not None:
-            raise ValueError("Dense: weight constraints are not supported. "
-                             f"Received: kernel_constraint={kernel_constraint!r}, bias_constraint={bias_constraint!r}")
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.bias = None
         self.input_spec = InputSpec(min_ndim=2)
 
@@ -64,9 +66,11 @@ class Dense(Layer):
         if in_dim is None:
             raise ValueError("The last dimension of the inputs to a Dense layer should be defined, and the input "
                              f"should have a batch axis. Full input shape received: {tuple(input_shape)}")
-        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.built = True
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from .base import InputSpec, Layer, _positive_int, register_layer
 
 
@@ -43,8 +43,9 @@ class Embedding(Layer):
         if mask_zero:
             raise ValueError("Embedding: mask_zero=True is not supported (fastnn's recurrent layers do not skip "
                              "masked time steps, so the mask would be ignored). Received: mask_zero=True")
-        if embeddings_constraint is not None or lora_rank is not None:
-            raise ValueError("Embedding: embeddings_constraint and lora_rank are not supported")
+        if lora_rank is not None:
+            raise ValueError(f"Embedding: lora_rank is not supported. Received: lora_rank={lora_rank!r}")
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.mask_zero = False
@@ -54,7 +55,8 @@ class Embedding(Layer):
 
     def build(self, input_shape):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer)
+                                          self.embeddings_initializer, self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         self.built = True
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
@@ -95,4 +97,5 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
                 "mask_zero": False}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import constraints, initializers, ops, regularizers
 from .base import InputSpec, Layer, register_layer
 
 
@@ -46,8 +46,10 @@ class BatchNormalization(Layer):
         self.epsilon = float(epsilon)
         if not self.epsilon > 0:
             raise ValueError(f"BatchNormalization: expected epsilon > 0. Received: epsilon={epsilon!r}")
-        if beta_constraint is not None or gamma_constraint is not None or synchronized:
-            raise ValueError("BatchNormalization: constraints and synchronized=True are not supported")
+        if synchronized:
+            raise ValueError("BatchNormalization: synchronized=True is not supported (fastnn runs on one CPU)")
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
@@ -67,9 +69,11 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization: the channels axis must be defined. Received: input shape {tuple(input_shape)}")
         shape = (channels,)
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
+                                        constraint=self.beta_constraint)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
         self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
@@ -110,5 +114,7 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
         return {**super().get_config(), **config}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers, utils
+from .. import activations, constraints, initializers, ops, regularizers, utils
 from .base import InputSpec, Layer, _positive_int, register_layer
 
 
@@ -66,8 +66,9 @@ class _RNN(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        if any(c is not None for c in (kernel_constraint, recurrent_constraint, bias_constraint)):
-            raise ValueError(f"{cls}: weight constraints are not supported")
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = _rate(dropout, "dropout")
         self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -99,11 +100,13 @@ class _RNN(Layer):
             raise ValueError(f"{type(self).__name__} expects inputs of shape (batch, timesteps, features) with the "
                              f"features defined. Full input shape received: {tuple(input_shape)}")
         GU = self._gates * self.units
-        self.kernel = self.add_weight("kernel", (in_dim, GU), self.kernel_initializer, self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", (in_dim, GU), self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, GU), self.recurrent_initializer,
-                                                self.recurrent_regularizer)
+                                                self.recurrent_regularizer, constraint=self.recurrent_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_initializer(), self.bias_regularizer)
+            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_initializer(), self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
         self.built = True
 
@@ -187,6 +190,9 @@ class _RNN(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

@@ -80,7 +80,7 @@ class Bidirectional(Layer):
             sub._maybe_build(tuple(input_shape))
         # the wrapper owns its copies' weights (the same arrays), named per direction so that a
         # saved file tells them apart: forward_lstm/kernel, backward_lstm/kernel, ...
-        self._weights = [_Weight(f"{sub.name}/{w.name}", w.value, w.trainable, w.regularizer)
+        self._weights = [_Weight(f"{sub.name}/{w.name}", w.value, w.trainable, w.regularizer, w.constraint)
                          for sub in self._directions for w in sub._weights]
         self.built = True
         if self._initial_weights is not None:
