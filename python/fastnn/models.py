@@ -28,7 +28,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import ops, optimizers, utils
 from ._backend import get_backend
-from .layers.base import InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str
+from .layers.base import Input, InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -119,14 +119,45 @@ class Model:
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if kwargs:
             raise TypeError(f"Model: unexpected keyword arguments {sorted(kwargs)}")
+        if inputs is None and outputs is None and type(self).call is not Model.call:
+            # a subclass with its own call(): traced into a graph on the first data (or build())
+            self._init_state(name or utils.unique_name(utils.to_snake_case(type(self).__name__)))
+            self._subclassed = True
+            if not trainable:
+                self._trainable = False
+            return
         self._init_state(name or utils.unique_name("functional"))
         if inputs is None or outputs is None:
             raise ValueError("fastnn builds models from a graph: Model(inputs=..., outputs=...) with tensors from "
-                             "fastnn.layers.Input(), or a Sequential([...]). Subclassed models with a custom call() "
-                             "are not supported.")
+                             "fastnn.layers.Input(), a Sequential([...]), or a subclass of Model that defines "
+                             "call(inputs).")
         self._init_functional(inputs, outputs)
         if not trainable:
             self.trainable = False
+
+    def call(self, inputs, training=False):
+        """A subclass's forward pass: its layers (and ``fastnn.backend`` functions) applied to
+        ``inputs``. fastnn calls it once, on a symbolic input of the data's shape, and runs the
+        graph it records (so Python code in it runs once: ``if training:`` sees False, and each
+        layer may be called once)."""
+        raise NotImplementedError("Model.call: a functional model runs its graph; a subclass of Model defines call()")
+
+    def build(self, input_shape):
+        """Build a subclassed model for inputs of ``input_shape`` (batch axis included, e.g.
+        ``(None, 784)``) by tracing its `call`; a functional model is built already."""
+        if not self._subclassed:
+            return
+        shape = tuple(input_shape)
+        if len(shape) < 2:
+            raise ValueError(f"build: model '{self.name}' expects an input shape with a batch axis, e.g. (None, 784). "
+                             f"Received: input_shape={input_shape!r}")
+        inputs = Input(batch_shape=(None,) + shape[1:])
+        outputs = self.call(inputs)
+        flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        if not flat or not all(isinstance(t, KerasTensor) for t in flat):
+            raise ValueError(f"Model '{self.name}': call() must return the output of its layers (a tensor or a list "
+                             f"of them). On a symbolic input it returned {type(outputs).__name__}")
+        self._init_functional(inputs, outputs)
 
     def _init_state(self, name):
         if not isinstance(name, str) or not name:
@@ -165,6 +196,7 @@ class Model:
         self._added_loss_values = []
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
         self._constrained = []  # (weight, constraint) pairs of the trainable layers, from _prepare_training
+        self._subclassed = False  # a subclass of Model with its own call(), built by tracing it
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -372,6 +404,8 @@ class Model:
                              "`input_shape`.")
 
     def _ensure_built(self, data_shape):
+        if not self.built and self._subclassed:
+            self.build((None,) + tuple(data_shape[1:]))
         if not self.built:
             raise ValueError("The model has no input shape")
 
@@ -1199,7 +1233,7 @@ class Model:
         are shared, so training it trains them here too) and lists them one by one: it does not
         keep this model as one layer, so its summary and saved file show the layers."""
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if not self.built and isinstance(self, Sequential) and len(tensors) == 1:
+        if not self.built and (isinstance(self, Sequential) or self._subclassed) and len(tensors) == 1:
             self.build(tensors[0].shape)
         self._require_built(f"calling model '{self.name}' on symbolic tensors")
         if len(tensors) != len(self._input_layers):
@@ -1543,7 +1577,9 @@ def _layer_graph(model):
             if hasattr(node, "nested_output_index"):
                 index[out] = node.nested_output_index
                 outputs.setdefault(id(owner), []).append((index[out], shapes[out]))
-    rows = [] if type(model) is Sequential else [(layer, [], [], shapes[i], []) for i, layer in enumerate(model._input_layers)]
+    # Keras shows no InputLayer row for a Sequential or subclassed model
+    hidden = type(model) is Sequential or model._subclassed
+    rows = [] if hidden else [(layer, [], [], shapes[i], []) for i, layer in enumerate(model._input_layers)]
     for k, ((layer, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
         if owner is None:
             rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out],

@@ -1,0 +1,126 @@
+"""Subclassed models (``class MyModel(Model)`` with layers made in __init__ and a call()): fastnn
+traces call() once on a symbolic input and runs the graph it records."""
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import backend as K
+from fastnn.layers import Conv2D, Dense, Dropout, Flatten, Input
+from fastnn.models import Model, load_model
+
+
+class MyModel(Model):  # TensorFlow's quickstart, with fit
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv1 = Conv2D(8, 3, activation="relu")
+        self.flatten = Flatten()
+        self.d1 = Dense(32, activation="relu")
+        self.dropout = Dropout(0.2)
+        self.d2 = Dense(10, activation="softmax")
+
+    def call(self, x, training=False):
+        x = self.conv1(x)
+        x = self.flatten(x)
+        x = self.d1(x)
+        x = self.dropout(x, training=training)
+        return self.d2(x)
+
+
+def data(n=64):
+    rng = np.random.default_rng(0)
+    return rng.random((n, 12, 12, 1)).astype(np.float32), rng.integers(0, 10, n)
+
+
+def test_a_subclassed_model_trains_like_its_functional_twin():
+    x, y = data()
+    fastnn.set_random_seed(0)
+    model = MyModel()
+    assert model.name == "my_model" and not model.built
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0).history
+    assert sorted(history) == ["accuracy", "loss"] and history["loss"][-1] < history["loss"][0]
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Conv2D", "Flatten", "Dense", "Dropout",
+                                                              "Dense"]
+    assert model.layers[3] is model.d1  # the attributes' layers are the graph's
+    # the same layers called by hand give the same predictions
+    inp = Input(shape=(12, 12, 1))
+    twin = Model(inp, model.d2(model.dropout(model.d1(model.flatten(model.conv1(inp))))))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), twin.predict(x, verbose=0))
+    twin.compile("sgd", "sparse_categorical_crossentropy")
+    assert model.evaluate(x, y, verbose=0)[0] == pytest.approx(twin.evaluate(x, y, verbose=0), rel=1e-6)
+
+
+def test_build_summary_call_and_save(capsys, tmp_path):
+    fastnn.clear_session()
+    model = MyModel(name="quickstart")
+    with pytest.raises(ValueError, match="has not yet been built"):
+        model.summary()
+    model.build((None, 12, 12, 1))
+    model.summary()
+    out = capsys.readouterr().out
+    assert 'Model: "quickstart"' in out and "InputLayer" not in out  # Keras lists no input row
+    assert "│ conv2d (Conv2D)                      │ (None, 10, 10, 8)           │              80 │" in out
+    x, _ = data(4)
+    assert model(x).shape == (4, 10)
+    model.save(tmp_path / "m.fastnn")  # saved as the graph it traced: loads as a functional model
+    again = load_model(tmp_path / "m.fastnn")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_subclassed_model_built_by_its_first_call_and_nested():
+    class Residual(Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = Dense(6, activation="tanh")
+            self.out = Dense(6)
+
+        def call(self, x):
+            return self.out(self.inner(x)) + x * 0.5  # operators become graph layers too
+
+    block = Residual()
+    x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    got = block(x)
+    w1, b1 = block.inner.get_weights()
+    w2, b2 = block.out.get_weights()
+    np.testing.assert_allclose(got, np.tanh(x @ w1 + b1) @ w2 + b2 + 0.5 * x, rtol=1e-5, atol=1e-6)
+    inp = Input(shape=(6,))
+    outer = Model(inp, Dense(1)(block(inp)))  # nested in a functional model
+    outer.compile("sgd", "mse")
+    outer.fit(x, np.ones((5, 1), np.float32), verbose=0)
+
+
+def test_subclassing_errors():
+    class NotAGraph(Model):
+        def call(self, x):
+            return np.zeros(3)
+
+    with pytest.raises(ValueError, match="call\\(\\) must return the output of its layers.*returned ndarray"):
+        NotAGraph().build((None, 3))
+
+    class Twice(Model):
+        def __init__(self):
+            super().__init__()
+            self.d = Dense(3)
+
+        def call(self, x):
+            return self.d(self.d(x))
+
+    with pytest.raises(NotImplementedError, match="is called more than once in this model; shared layers"):
+        Twice().build((None, 3))
+    with pytest.raises(ValueError, match="a subclass of Model that defines call"):
+        Model()
+    with pytest.raises(ValueError, match="expects an input shape with a batch axis"):
+        MyModel().build((12,))
+
+    class UsesBackend(Model):
+        def __init__(self):
+            super().__init__()
+            self.d = Dense(2)
+
+        def call(self, x):
+            return K.softmax(self.d(x) * 2.0)
+
+    model = UsesBackend()
+    model.compile("sgd", "categorical_crossentropy")
+    model.fit(np.ones((4, 3), np.float32), np.eye(2, dtype=np.float32)[[0, 1, 0, 1]], verbose=0)
