@@ -9,7 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import backend as K
-from fastnn.layers import Dense, Input, Lambda
+from fastnn.layers import Dense, Input, Lambda, Layer
 from fastnn.losses import LossFunctionWrapper, binary_crossentropy
 from fastnn.models import Model, Sequential, load_model
 from helpers import layer_gradcheck
@@ -394,3 +394,88 @@ def test_add_loss_errors_and_round_trip(tmp_path):
     expected = model.evaluate(x, verbose=0)
     fastnn.set_random_seed(9)
     assert again.evaluate(x, verbose=0) == pytest.approx(expected, rel=1e-6)
+
+
+# ---- layers written as Keras's guides write them ---------------------------------------------
+
+
+class MyDense(Layer):
+    """Keras's "making new layers" example: weights from add_weight, a call of backend functions."""
+
+    def __init__(self, units=32, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.activation = units, activation
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True)
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros", trainable=True)
+        self.scale = self.add_weight(shape=(), initializer="ones", trainable=False)
+
+    def call(self, inputs):
+        y = K.dot(inputs, self.w) + self.b
+        return self.scale * (K.tanh(y) if self.activation == "tanh" else y)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation}
+
+
+class Noisy(Layer):
+    """A layer with a training branch and Python operators."""
+
+    def call(self, inputs, training=False):
+        return inputs * 2 + (0.01 * K.random_normal(K.shape(inputs)) if training else 0.0)
+
+
+def test_custom_layer_gradients(float64):
+    layer = MyDense(3, activation="tanh")
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    layer_gradcheck(layer, x)
+    assert [w.shape for w in layer.trainable_weights] == [(5, 3), (3,)]
+    assert len(layer.get_gradients()) == 2  # the non-trainable scale gets none
+
+
+def test_custom_layers_in_models_train_save_and_freeze(tmp_path):
+    x, y = data()
+    fastnn.set_random_seed(0)
+    model = Sequential([Input(shape=(5,)), MyDense(8, activation="tanh"), Noisy(), Dense(2)])
+    assert model.layers[0].output_shape == (None, 8) and model.layers[1].output_shape == (None, 8)
+    model.compile("adam", "mse")
+    losses = model.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    model.save(tmp_path / "m.fastnn")
+    again = load_model(tmp_path / "m.fastnn", custom_objects={"MyDense": MyDense, "Noisy": Noisy})
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    # frozen: its weights stay, the layers before it still learn through it
+    fastnn.set_random_seed(1)
+    inp = Input(shape=(5,))
+    first = Dense(5)
+    frozen = MyDense(4)
+    model = Model(inp, Dense(2)(frozen(first(inp))))
+    frozen.trainable = False
+    model.compile("sgd", "mse")
+    before_frozen, before_first = frozen.get_weights(), first.get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before_frozen, frozen.get_weights()))
+    assert not np.array_equal(before_first[0], first.get_weights()[0])
+
+
+def test_fastnn_layers_are_not_wrapped():
+    # only layers defined outside fastnn get the tape (fastnn's own have their kernels' backward)
+    assert Dense.call.__name__ == "call" and MyDense.call.__name__ == "_call_on_tape"
+
+
+def test_add_weight_takes_keras_3s_positional_order_and_scalars():
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight((), "ones")  # Keras 3: add_weight(shape, initializer, ...)
+            self.v = self.add_weight((input_shape[-1],), initializer="zeros")
+
+        def call(self, x):
+            return x * self.a + self.v
+
+    model = Sequential([Input(shape=(3,)), Scale(), Dense(1)])
+    layer = model.layers[0]
+    assert layer.a.shape == () and layer.a == 1 and layer.v.shape == (3,)
+    model.compile("adam", "mse")
+    model.fit(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), epochs=2, verbose=0)
+    assert layer.a.shape == () and layer.a != 1  # a scalar weight trains in place

@@ -137,7 +137,7 @@ def _write(filepath, tensors, metadata, overwrite):
         code = _CODES.get(a.dtype)
         if code is None:
             raise TypeError(f"Cannot save tensor {name!r} of dtype {a.dtype}; fastnn saves float32/float64")
-        a = np.ascontiguousarray(a, dtype=_DTYPES[code])  # little-endian, contiguous
+        a = np.asarray(a, dtype=_DTYPES[code], order="C")  # little-endian, contiguous (and () stays ())
         header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
         crc = zlib.crc32(memoryview(a).cast("B"), crc)

@@ -17,13 +17,21 @@ optimizer and by ``set_weights``), so their identity never changes after ``build
 takes a list of inputs when its class sets ``_multi_input`` (the merge layers). Layer classes
 that `load_model` may rebuild from a file are registered with `register_layer`; nothing else
 is ever instantiated from a file.
+
+A user's layer written as Keras's guides write one — weights from ``add_weight`` in ``build``,
+a ``call`` of ``fastnn.backend`` functions and operators, no ``backward`` — gets its backward
+pass from `fastnn.autodiff`: ``call`` runs with its inputs and weights on the tape (see
+`Layer.__init_subclass__`), and without a ``compute_output_shape`` the output shape comes from
+running ``call`` on two small example batches.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-from .. import constraints, initializers, regularizers, utils
+from .. import autodiff, constraints, initializers, regularizers, utils
 from ..autodiff import Operators
 
 _REGISTRY: dict[str, type] = {}
@@ -181,6 +189,24 @@ class Layer:
     # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
     input_dtype = None
 
+    def __init_subclass__(cls, **kwargs):
+        """A layer class from outside fastnn with its own ``call`` and no ``backward`` (Keras's
+        custom layers) is differentiated on the tape: its ``call`` is wrapped to record, and
+        ``backward`` walks the record back (to the inputs and the trainable weights)."""
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("fastnn.") or "call" not in cls.__dict__ \
+                or getattr(cls, "backward") not in (Layer.backward, _backward_from_tape):
+            return
+        call = cls.__dict__["call"]
+        parameters = inspect.signature(call).parameters
+        cls._call_on_arrays = call
+        cls._call_takes_training = "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        cls.call = _call_on_tape
+        cls.backward = _backward_from_tape
+        if getattr(cls, "compute_output_shape") in (Layer.compute_output_shape, _inferred_output_shape):
+            cls.compute_output_shape = _inferred_output_shape
+
     def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None,
                  input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
         if kwargs:
@@ -221,6 +247,8 @@ class Layer:
         ``constraint``: a projection applied after each optimizer step (`fastnn.constraints`).
         ``trainable=False`` weights (e.g. moving statistics) are saved but never optimised.
         """
+        if isinstance(name, (tuple, list)):  # Keras 3's order: add_weight(shape, initializer, ...)
+            name, shape, initializer = None, name, initializer if initializer is not None else shape
         if name is None:
             name = f"variable_{len(self._weights)}"
         if any(w.name == name for w in self._weights):
@@ -228,7 +256,7 @@ class Layer:
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = _standardize_dtype(dtype or self.dtype)
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
-        value = np.ascontiguousarray(init(shape, dtype), dtype=dtype)
+        value = np.asarray(init(shape, dtype), dtype=dtype, order="C")  # (ascontiguousarray makes () (1,))
         if value.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer {init!r} returned shape {value.shape} for weight "
                              f"{name!r}, expected {shape}")
@@ -463,6 +491,63 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# ---- layers differentiated on the tape ---------------------------------------------------------
+
+
+def example_output_shape(run, input_shape, multi, dtype, name):
+    """The output shape of ``run`` (a function of arrays) for inputs of ``input_shape`` (a list
+    of shapes when ``multi``): run on example batches of 2 and 3, the axes that follow the batch
+    size are None. Random draws come from a throwaway generator."""
+    shapes = []
+    with utils.scratch_rng(), np.errstate(all="ignore"):
+        for batch in (2, 3):
+            xs = [np.full(tuple(batch if d is None else d for d in s), 0.5, dtype=dtype)
+                  for s in (input_shape if multi else [input_shape])]
+            shapes.append(np.shape(autodiff._value(run(xs if multi else xs[0]))))
+    if len(shapes[0]) != len(shapes[1]):
+        raise ValueError(f"Layer '{name}': the output's rank depends on the batch size ({shapes[0]} for 2 samples, "
+                         f"{shapes[1]} for 3); give the layer an output shape")
+    return tuple(a if a == b else None for a, b in zip(*shapes))
+
+
+def _call_on_tape(self, inputs, training=False):
+    """A user layer's ``call`` with its inputs and weights as `fastnn.autodiff.Tensor` leaves:
+    each attribute holding a weight array holds its leaf during the call."""
+    multi = isinstance(inputs, (list, tuple))
+    leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
+    on_tape = {id(w.value): autodiff.Tensor(w.value) for w in self._weights}
+    swapped = {attr: value for attr, value in vars(self).items()
+               if isinstance(value, np.ndarray) and id(value) in on_tape}
+    for attr, value in swapped.items():
+        setattr(self, attr, on_tape[id(value)])
+    try:
+        extra = {"training": training} if self._call_takes_training else {}
+        out = type(self)._call_on_arrays(self, leaves if multi else leaves[0], **extra)
+    finally:
+        for attr, value in swapped.items():
+            setattr(self, attr, value)
+    weights = [on_tape[id(w.value)] for w in self._weights if w.trainable]
+    self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi)
+    return np.asarray(autodiff._value(out), dtype=self.dtype)
+
+
+def _backward_from_tape(self, dy):
+    out, leaves, weights, multi = self._tape
+    if out is None:  # the output does not depend on the inputs or weights
+        grads = [np.zeros_like(t.value) for t in leaves + weights]
+    else:
+        grads = autodiff.grad(out, leaves + weights, seed=dy)
+    self._gradients = grads[len(leaves):]
+    dx = grads[:len(leaves)] if self._need_input_grad else [None] * len(leaves)
+    return dx if multi else dx[0]
+
+
+def _inferred_output_shape(self, input_shape):
+    multi = isinstance(input_shape, list)
+    return example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
+                                self.name)
 
 
 # ---- Input ------------------------------------------------------------------------------------

@@ -16,12 +16,7 @@ import json
 import numpy as np
 
 from .. import autodiff, utils
-from .base import KerasTensor, Layer, register_layer
-
-
-def _example(shape, batch, dtype):
-    """Stand-in input for a symbolic shape: ``batch`` for every unknown size."""
-    return np.full(tuple(batch if d is None else d for d in shape), 0.5, dtype=dtype)
+from .base import KerasTensor, Layer, example_output_shape, register_layer
 
 
 @register_layer
@@ -83,15 +78,7 @@ class Lambda(Layer):
             batch = input_shape[0][0] if multi else input_shape[0]
             shape = (batch,) + self._output_shape
         else:
-            shapes = []
-            with utils.scratch_rng(), np.errstate(all="ignore"):
-                for batch in (2, 3):
-                    xs = [_example(s, batch, self.dtype) for s in (input_shape if multi else [input_shape])]
-                    shapes.append(np.shape(autodiff._value(self._run(xs if multi else xs[0]))))
-            if len(shapes[0]) != len(shapes[1]):
-                raise ValueError(f"Lambda '{self.name}': the output's rank depends on the batch size "
-                                 f"({shapes[0]} for 2 samples, {shapes[1]} for 3); pass output_shape")
-            shape = tuple(a if a == b else None for a, b in zip(*shapes))
+            shape = example_output_shape(self._run, input_shape, multi, self.dtype, self.name)
         self._shapes[key] = shape
         return shape
 
