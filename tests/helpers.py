@@ -243,5 +243,6 @@ def assert_learns_and_round_trips(model, x, y, path, epochs, batch_size=32, min_
     model.save(path)
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
-    assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
+    assert [layer.get_config() for layer in loaded._all_layers] == \
+        [layer.get_config() for layer in model._all_layers]
     return loaded

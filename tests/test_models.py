@@ -780,7 +780,8 @@ def test_sequential_of_models_and_model_in_sequential():
     assert [line.split("│")[1].strip() for line in lines if line.startswith("│")] == \
         ["first (Sequential)", "second (Sequential)"]
     assert both.get_layer("second") is second
-    assert [l.name for l in both.layers] == [first.layers[0].name, second.layers[0].name]
+    assert both.layers == [first, second]  # as Keras lists them; every layer is in _all_layers
+    assert both._all_layers == [first.layers[0], second.layers[0]]
     x = np.random.default_rng(2).random((3, 5), dtype=np.float32)
     np.testing.assert_allclose(both.predict(x, verbose=0), second.predict(first.predict(x, verbose=0), verbose=0),
                                rtol=1e-6)
@@ -1119,3 +1120,24 @@ def test_plot_model_draws_pictures(tmp_path):
     with pytest.raises(ValueError, match=r"plot_model: cannot write '.*m.bmp': expected an extension among \['dot'"):
         fastnn.utils.plot_model(model, tmp_path / "m.bmp")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.png", "m.svg", "noext", "tb.png"]
+
+
+def test_layers_lists_a_nested_model_as_one_entry_as_keras_does():
+    fastnn.set_random_seed(3)
+    z = Input(shape=(4,), name="z")
+    generator = Model(z, Dense(6, activation="tanh")(Dense(5)(z)), name="generator")
+    image = Input(shape=(6,))
+    discriminator = Model(image, Dense(1, activation="sigmoid")(Dense(3)(image)), name="discriminator")
+    noise = Input(shape=(4,), name="noise")
+    adversarial = Model(noise, discriminator(generator(noise)))
+    assert [layer.name for layer in adversarial.layers] == ["noise", "generator", "discriminator"]
+    assert adversarial.get_layer(index=2) is discriminator
+    assert len(adversarial._all_layers) == 5 and adversarial.count_params() == generator.count_params() + \
+        discriminator.count_params()
+    # freezing an entry freezes that whole model, as in Keras
+    adversarial.layers[2].trainable = False
+    adversarial.compile("sgd", "binary_crossentropy")
+    before = discriminator.get_weights()
+    adversarial.fit(np.ones((4, 4), np.float32), np.ones((4, 1), np.float32), verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, discriminator.get_weights()))
+    assert len(adversarial.trainable_weights) == 4 and len(adversarial.weights) == 8

@@ -348,7 +348,15 @@ class Model:
 
     @property
     def layers(self):
-        """The model's layers in order (a functional model's list starts with its InputLayer)."""
+        """The model's layers in order, as Keras lists them: a functional model's list starts with
+        its InputLayers, and a model nested in it is one entry (``adversarial.layers`` is
+        ``[z_input, generator, discriminator]``). `_all_layers` has every layer."""
+        return list(dict.fromkeys(self._input_layers + [owner or step[0] for step, owner in
+                                                        zip(self._steps, self._step_owners or [None] * len(self._steps))]))
+
+    @property
+    def _all_layers(self):
+        """Every layer the model runs, nested models' layers included, in order."""
         return list(self._layers)
 
     def get_layer(self, name=None, index=None):
@@ -363,7 +371,7 @@ class Model:
         # the model's own layers and nested models first (as Keras sees them), then theirs
         nested = [m for m in dict.fromkeys(self._step_owners) if m is not None]
         own = self._input_layers + [step[0] for step, owner in zip(self._steps, self._step_owners) if owner is None]
-        for layer in own + nested + self.layers:
+        for layer in own + nested + self._all_layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
@@ -418,35 +426,35 @@ class Model:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
-        for layer in self.layers:
+        for layer in self._all_layers:
             layer.trainable = value
 
     @property
     def weights(self):
         """All weights, layer by layer (each layer's trainable ones first)."""
-        return [w for layer in self.layers for w in layer.weights]
+        return [w for layer in self._all_layers for w in layer.weights]
 
     @property
     def trainable_weights(self):
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        return [w for layer in self._all_layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        return [w for layer in self._all_layers for w in layer.non_trainable_weights]
 
     def get_weights(self):
         """Copies of all weights, layer by layer, in Keras's layouts."""
-        return [w for layer in self.layers for w in layer.get_weights()]
+        return [w for layer in self._all_layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
         """Overwrite all weights from a list like `get_weights`'; checks every shape first."""
         weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self.layers)
+        expected = sum(len(layer.weights) for layer in self._all_layers)
         if len(weights) != expected:
             raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a weight list of length "
                              f"{len(weights)}, but the model was expecting {expected} weights.")
         chunks, i = [], 0
-        for layer in self.layers:
+        for layer in self._all_layers:
             n = len(layer.weights)
             chunk = weights[i:i + n]
             for w, new in zip(layer.weights, chunk):
@@ -462,9 +470,9 @@ class Model:
     def count_params(self):
         """The number of values in all weights (also of a model never built itself whose layers
         were, inside another model: Sequential([generator, discriminator]))."""
-        if not (self.built or (self.layers and all(layer.built for layer in self.layers))):
+        if not (self.built or (self._all_layers and all(layer.built for layer in self._all_layers))):
             self._require_built("count_params")
-        return sum(layer.count_params() for layer in self.layers)
+        return sum(layer.count_params() for layer in self._all_layers)
 
     def add_loss(self, losses):
         """Add a loss term: a symbolic tensor computed from the model's tensors (``vae.add_loss(
@@ -538,7 +546,7 @@ class Model:
                 raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
             self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
         self._fused = False if self._multi_output else None  # (fusing the output with the loss: one output)
-        self._trainable_at_compile = [(layer, layer.trainable) for layer in self.layers]
+        self._trainable_at_compile = [(layer, layer.trainable) for layer in self._all_layers]
         self.compiled = True
 
     def _compile_heads(self, loss, loss_weights, metrics):
@@ -1369,6 +1377,11 @@ class Sequential(Model):
 
     @property
     def layers(self):
+        """The stack, a model added with `add` (Sequential([generator, discriminator])) as one entry."""
+        return list(dict.fromkeys(self._added_from.get(id(layer), layer) for layer in self._stack))
+
+    @property
+    def _all_layers(self):
         return list(self._stack)
 
     def add(self, layer):
@@ -1537,7 +1550,7 @@ def _check_unique_names(model, action, layers=None):
     """A saved model names its layers (the config's graph, the weights' keys): a nested model's
     layer named like one of the outer model's (allowed, as in Keras) cannot be saved that way."""
     seen = {}
-    for layer in model.layers if layers is None else layers:
+    for layer in model._all_layers if layers is None else layers:
         if layer.name in seen and seen[layer.name] is not layer:
             raise ValueError(f"Cannot {action} of model '{model.name}': the layer name {layer.name!r} is used twice "
                              "(by a layer of a nested model and another layer). Save the nested models on their own "

@@ -119,9 +119,9 @@ def _compile_config(model):
 def _named_tensors(model):
     from .models import _check_unique_names
 
-    _check_unique_names(model, "save or load the weights", [layer for layer in model.layers if layer.weights])
+    _check_unique_names(model, "save or load the weights", [layer for layer in model._all_layers if layer.weights])
     tensors = []
-    for layer in model.layers:
+    for layer in model._all_layers:
         for name, value in zip(layer.weight_names, layer.weights):
             tensors.append((f"{layer.name}.{name}", value))
     return tensors
