@@ -12,7 +12,7 @@ from fastnn.layers import (Conv2D, Cropping1D, Cropping2D, Cropping3D, Input, Ma
                            UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from fastnn.models import Model
 
-from helpers import assert_learns_and_round_trips
+from helpers import assert_learns_and_round_trips, layer_gradcheck
 
 
 def test_golden_values():
@@ -84,7 +84,7 @@ def test_backward_is_the_adjoint_of_forward(make, shape):
 @pytest.mark.parametrize("make,match", [
     (lambda: UpSampling2D(0), r"`size` argument must be a tuple of 2 positive integers"),
     (lambda: UpSampling2D((2, 2, 2)), r"`size` argument must be a tuple of 2 integers"),
-    (lambda: UpSampling2D(interpolation="bilinear"), r"only interpolation='nearest' is supported"),
+    (lambda: UpSampling2D(interpolation="bicubic"), r"interpolation must be 'nearest' or 'bilinear'"),
     (lambda: UpSampling2D(data_format="channels_first"), r"only data_format='channels_last'"),
     (lambda: ZeroPadding2D(-1), r"`padding` argument must be an int, a tuple of 2 ints or a tuple of 2 tuples"),
     (lambda: ZeroPadding2D(((1, 2, 3), (0, 0))), r"`padding` argument must be"),
@@ -130,3 +130,38 @@ def test_upsampling_autoencoder_learns_and_round_trips(tmp_path):
     model = Model(inp, out)
     model.compile(optimizer="adam", loss="binary_crossentropy")
     assert_learns_and_round_trips(model, x, x, tmp_path / "upsampling.safetensors", epochs=40, batch_size=16)
+
+
+def test_bilinear_upsampling_matches_tensorflows_resize():
+    # tf.image.resize([[1, 2], [3, 4]], [4, 4]) (half-pixel centres), TensorFlow's documented output
+    x = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
+    expected = [[1, 1.25, 1.75, 2], [1.5, 1.75, 2.25, 2.5], [2.5, 2.75, 3.25, 3.5], [3, 3.25, 3.75, 4]]
+    np.testing.assert_allclose(UpSampling2D(interpolation="bilinear")(x)[0, :, :, 0], expected, rtol=1e-6)
+
+
+def resize_loop(x, sizes):
+    """Bilinear resize pixel by pixel, TensorFlow's rule: in = (out + 0.5) / s - 0.5,
+    lower = max(floor(in), 0), upper = min(ceil(in), d - 1), weight in - floor(in)."""
+    n, h, w, c = x.shape
+    out = np.zeros((n, h * sizes[0], w * sizes[1], c))
+    for i in range(h * sizes[0]):
+        for j in range(w * sizes[1]):
+            yi, xj = (i + 0.5) / sizes[0] - 0.5, (j + 0.5) / sizes[1] - 0.5
+            y0, x0 = int(np.floor(yi)), int(np.floor(xj))
+            ly, lx = yi - y0, xj - x0
+            y0c, y1c = min(max(y0, 0), h - 1), min(max(y0 + 1, 0), h - 1)
+            x0c, x1c = min(max(x0, 0), w - 1), min(max(x0 + 1, 0), w - 1)
+            top = x[:, y0c, x0c] * (1 - lx) + x[:, y0c, x1c] * lx
+            bottom = x[:, y1c, x0c] * (1 - lx) + x[:, y1c, x1c] * lx
+            out[:, i, j] = top * (1 - ly) + bottom * ly
+    return out
+
+
+@pytest.mark.parametrize("shape,size", [((2, 3, 5, 4), (3, 2)), ((1, 1, 4, 2), (2, 3)), ((3, 4, 4, 1), (2, 2))])
+def test_bilinear_upsampling_values_and_gradients(shape, size):
+    x = np.random.default_rng(0).standard_normal(shape)
+    layer = UpSampling2D(size, interpolation="bilinear", dtype="float64")
+    np.testing.assert_allclose(layer(x), resize_loop(x, size), rtol=1e-12, atol=1e-12)
+    with fastnn.backend("numpy"):
+        layer_gradcheck(layer, x)
+    assert UpSampling2D(size, interpolation="bilinear").get_config()["interpolation"] == "bilinear"

@@ -10,6 +10,7 @@ backward pads with zeros). The convolutional autoencoders of Keras's tutorials u
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -80,13 +81,18 @@ class _UpSampling(_Reshaping):
         super().__init__(data_format=data_format, **kwargs)
         self.size = normalize_tuple(size, self.rank, "size", type(self).__name__)
 
+    interpolation = "nearest"
+
     def _out_size(self, d, axis):
         return d * self.size[axis]
 
     def call(self, inputs, training=False):
+        self._x_shape = inputs.shape
+        if self.interpolation == "bilinear":
+            self._matrices = [_linear_matrix(d, s, inputs.dtype) for d, s in zip(inputs.shape[1:-1], self.size)]
+            return _apply_per_axis(inputs, self._matrices, transpose=False)
         # each pixel repeated as a block: (N, d1, 1, d2, 1, ..., C) broadcast to (N, d1, s1, d2, s2, ..., C)
         n, spatial, c = inputs.shape[0], inputs.shape[1:-1], inputs.shape[-1]
-        self._x_shape = inputs.shape
         expanded = inputs.reshape((n,) + sum(((d, 1) for d in spatial), ()) + (c,))
         blocks = (n,) + sum(((d, s) for d, s in zip(spatial, self.size)), ()) + (c,)
         out = (n,) + tuple(d * s for d, s in zip(spatial, self.size)) + (c,)
@@ -95,12 +101,39 @@ class _UpSampling(_Reshaping):
     def backward(self, dy):
         if not self._need_input_grad:
             return None
+        if self.interpolation == "bilinear":
+            return _apply_per_axis(dy, self._matrices, transpose=True)
         n, spatial, c = self._x_shape[0], self._x_shape[1:-1], self._x_shape[-1]
         blocks = dy.reshape((n,) + sum(((d, s) for d, s in zip(spatial, self.size)), ()) + (c,))
         return blocks.sum(axis=tuple(2 + 2 * a for a in range(self.rank)))
 
     def get_config(self):
         return {**super().get_config(), "size": list(self.size)}
+
+
+def _linear_matrix(d, s, dtype):
+    """The (d·s, d) matrix of linear interpolation with half-pixel centres, as TensorFlow's and
+    JAX's bilinear resize (``tf.image.resize``): output o samples the input at (o + 0.5)/s - 0.5,
+    clamped to [0, d - 1], between its two neighbours."""
+    src = np.clip((np.arange(d * s) + 0.5) / s - 0.5, 0, d - 1)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, d - 1)
+    frac = src - lo
+    m = np.zeros((d * s, d))
+    np.add.at(m, (np.arange(d * s), lo), 1 - frac)
+    np.add.at(m, (np.arange(d * s), hi), frac)
+    return m.astype(dtype)
+
+
+def _apply_per_axis(x, matrices, transpose):
+    """Multiply spatial axis k of the channels-last ``x`` by matrices[k] (or its transpose): the
+    separable interpolation and its adjoint, one batched product per axis."""
+    for k, m in enumerate(matrices):
+        m = m.T if transpose else m
+        lead, rest = x.shape[:k + 1], x.shape[k + 2:]
+        y = np.matmul(m, x.reshape((math.prod(lead), x.shape[k + 1], math.prod(rest))))
+        x = y.reshape(lead + (m.shape[0],) + rest)
+    return np.ascontiguousarray(x)
 
 
 @register_layer
@@ -122,18 +155,19 @@ class UpSampling1D(_UpSampling):
 
 @register_layer
 class UpSampling2D(_UpSampling):
-    """Nearest-neighbour upsampling: each pixel becomes a ``size`` block (default ``(2, 2)``).
+    """Upsampling of images by ``size`` (default ``(2, 2)``).
 
     Input shape ``(batch, rows, cols, channels)``; output ``(batch, rows·size[0], cols·size[1],
-    channels)``. ``interpolation``: only ``"nearest"`` (Keras's default).
+    channels)``. ``interpolation``: ``"nearest"`` (Keras's default: each pixel becomes a block)
+    or ``"bilinear"`` (half-pixel centres, as TensorFlow's and JAX's image resize).
     """
 
     rank = 2
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(size=size, data_format=data_format, **kwargs)
-        if interpolation != "nearest":
-            raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported. "
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear'. "
                              f"Received: interpolation={interpolation!r}")
         self.interpolation = interpolation
 
