@@ -70,6 +70,85 @@ def _per_output(sw, k):
     return sw[k] if isinstance(sw, list) else sw
 
 
+def _array_batches(xs, y, sw, batch_size, perm=None, bufs=None):
+    """(inputs, targets, sample weights) of each batch of arrays, in order or in ``perm``'s; a
+    full shuffled batch is gathered into ``bufs`` (reused every step)."""
+    n = len(xs[0])
+    for lo in range(0, n, batch_size):
+        hi = min(lo + batch_size, n)
+        if perm is None:
+            yield [a[lo:hi] for a in xs], _rows(y, slice(lo, hi)), _rows(sw, slice(lo, hi))
+            continue
+        idx = perm[lo:hi]
+        # idx comes from a permutation of range(n), so always in range: mode="clip" writes
+        # straight into the buffer, where the default "raise" goes through a temporary copy
+        if bufs is not None and hi - lo == batch_size:
+            xb = [np.take(a, idx, axis=0, out=buf, mode="clip") for a, buf in zip(xs, bufs)]
+        else:
+            xb = [a[idx] for a in xs]
+        yield xb, _rows(y, idx), _rows(sw, idx)
+
+
+class _Batches:
+    """Batches from a Python generator or iterator (``steps`` of them per epoch), or from a Keras
+    ``Sequence``/``PyDataset``-like object (``len()`` batches by index, shuffled if asked, its
+    ``on_epoch_end`` called after each epoch; ImageDataGenerator.flow gives one). A batch is
+    ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+
+    def __init__(self, data, steps, fn):
+        self.data, self.fn = data, fn
+        self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__")
+        if steps is not None:
+            steps = _positive_int(steps, "steps")
+        elif self.indexed:
+            steps = len(data)
+        else:
+            raise ValueError(f"{fn}: a generator has no length; pass the number of batches per epoch "
+                             "(steps_per_epoch in fit, validation_steps, or steps in evaluate and predict)")
+        if self.indexed and steps > len(data):
+            raise ValueError(f"{fn}: asked for {steps} batches per epoch of a Sequence that has {len(data)}")
+        self.steps = steps
+        self.iterator = None if self.indexed else iter(data)
+
+    @staticmethod
+    def of(data, steps, fn):
+        """A `_Batches` for a generator or Sequence; None for arrays (and lists, tuples, dicts of them)."""
+        if data is None or isinstance(data, (np.ndarray, list, tuple, dict)) or hasattr(data, "__array__"):
+            return None
+        if hasattr(data, "__next__") or (hasattr(data, "__getitem__") and hasattr(data, "__len__")) \
+                or hasattr(data, "__iter__"):
+            return _Batches(data, steps, fn)
+        return None
+
+    def epoch(self, shuffle, rng):
+        """One epoch's batches as (x, y, sample_weight)."""
+        if self.indexed:
+            order = rng.permutation(len(self.data))[:self.steps] if shuffle and rng is not None else range(self.steps)
+            for i in order:
+                yield _unpack(self.data[int(i)], self.fn)
+            if hasattr(self.data, "on_epoch_end"):
+                self.data.on_epoch_end()
+            return
+        for step in range(self.steps):
+            try:
+                batch = next(self.iterator)
+            except StopIteration:
+                raise ValueError(f"{self.fn}: the generator ran out of data after {step} of the {self.steps} batches "
+                                 "asked for; make it loop (as ImageDataGenerator.flow does) or ask for fewer") from None
+            yield _unpack(batch, self.fn)
+
+
+def _unpack(batch, fn):
+    """A batch as (x, y, sample_weight), Keras's rule: a tuple (or list) of 1 to 3 is (x, y, w)."""
+    if isinstance(batch, (tuple, list)):
+        if not 1 <= len(batch) <= 3:
+            raise ValueError(f"{fn}: a batch must be x, (x, y) or (x, y, sample_weight). Received a {type(batch).__name__} "
+                             f"of {len(batch)}")
+        batch = tuple(batch) + (None,) * (3 - len(batch))
+        return batch
+    return batch, None, None
+
+
 def _with_compiled_trainability(method):
     """Run a training entry point with each layer's trainable flag as it was when `compile` ran
     (Keras: "the trainable attribute values at the time the model is compiled should be preserved
@@ -1002,19 +1081,32 @@ class Model:
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
             raise ValueError(f"Expected `initial_epoch` to be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
         verbose = _check_verbose(verbose)
-        if steps_per_epoch is not None or validation_steps is not None:
-            raise ValueError("fit: steps_per_epoch/validation_steps apply to data generators; fastnn fits NumPy arrays "
-                             "(leave them None)")
         validation_freq = _positive_int(validation_freq, "validation_freq")
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
-        xs = self._prepare_x(x, fn)
-        n = len(xs[0])
-        y = self._prepare_y(y, n, fn)
-        sw = self._prepare_weights(sample_weight, n, fn)
-        val = None
-        if validation_data is not None:
+        source = _Batches.of(x, steps_per_epoch, fn)
+        if source is not None:
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError("fit: a generator or Sequence yields the targets (and sample weights) with the inputs, "
+                                 "(x, y) or (x, y, sample_weight) batches; leave y, sample_weight and validation_split "
+                                 "unset")
+        elif steps_per_epoch is not None:
+            raise ValueError("fit: steps_per_epoch applies to a generator or Sequence of batches; with arrays, "
+                             "batch_size sets the steps (leave steps_per_epoch None)")
+        val = _Batches.of(validation_data, validation_steps, "fit (validation_data)")
+        if val is None and validation_steps is not None:
+            raise ValueError("fit: validation_steps applies to a generator or Sequence as validation_data")
+        if source is not None:
+            xs = y = sw = None
+        else:
+            xs = self._prepare_x(x, fn)
+            n = len(xs[0])
+            y = self._prepare_y(y, n, fn)
+            sw = self._prepare_weights(sample_weight, n, fn)
+        if val is not None:
+            pass
+        elif validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight). "
                                  f"Received: {type(validation_data).__name__}")
@@ -1031,11 +1123,11 @@ class Model:
             val = ([a[split_at:] for a in xs], _rows(y, slice(split_at, None)), _rows(sw, slice(split_at, None)))
             xs, y, sw = [a[:split_at] for a in xs], _rows(y, slice(split_at)), _rows(sw, slice(split_at))
             n = split_at
-        if class_weight is not None:
+        if class_weight is not None and source is None:
             cw = self._class_weights(y, class_weight, fn)
             sw = cw if sw is None else np.ascontiguousarray(sw * cw)
 
-        steps = -(-n // batch_size)
+        steps = source.steps if source is not None else -(-n // batch_size)
         history = callbacks_module.History()
         cbs = list(callbacks or [])
         for cb in cbs:
@@ -1048,8 +1140,8 @@ class Model:
 
         params = self._prepare_training()
         rng = utils.global_rng()
-        xbufs = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in xs] if shuffle and n >= batch_size \
-            else None
+        xbufs = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in xs] \
+            if source is None and shuffle and n >= batch_size else None
         self.stop_training = False
         self._keep_finite_weights = False
         cblist.on_train_begin()
@@ -1061,23 +1153,13 @@ class Model:
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cblist.on_epoch_begin(epoch)
-            perm = rng.permutation(n) if shuffle else None
+            if source is not None:
+                batches = self._prepared(source.epoch(shuffle, rng), fn, class_weight)
+            else:
+                batches = _array_batches(xs, y, sw, batch_size, rng.permutation(n) if shuffle else None, xbufs)
             loss_sum, seen, finite = 0.0, 0, True
-            for step in range(steps):
-                lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
-                if perm is None:
-                    xb, yb = [a[lo:hi] for a in xs], _rows(y, slice(lo, hi))
-                    swb = _rows(sw, slice(lo, hi))
-                else:
-                    idx = perm[lo:hi]
-                    # idx comes from a permutation of range(n), so always in range: mode="clip" writes
-                    # straight into the buffer, where the default "raise" goes through a temporary copy
-                    if hi - lo == batch_size:
-                        xb = [np.take(a, idx, axis=0, out=buf, mode="clip") for a, buf in zip(xs, xbufs)]
-                    else:
-                        xb = [a[idx] for a in xs]
-                    yb = _rows(y, idx)
-                    swb = _rows(sw, idx)
+            for step, (xb, yb, swb) in enumerate(batches):
+                size = len(xb[0])
                 if batch_begin:
                     cblist.batch("on_train_batch_begin", step)
                 if keep:
@@ -1093,8 +1175,8 @@ class Model:
                 if keep:
                     backup.reverse()
                     have_prev = True
-                loss_sum += loss * (hi - lo)
-                seen += hi - lo
+                loss_sum += loss * size
+                seen += size
                 self._update_metrics(yb, out, swb)
                 if batch_logs:
                     cblist.batch("on_train_batch_end", step, self._logs(loss_sum / seen))
@@ -1102,7 +1184,10 @@ class Model:
                     break
             logs = self._logs(loss_sum / seen if finite and seen else math.nan)
             if val is not None and finite and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
+                if isinstance(val, _Batches):
+                    val_logs = self._evaluate_batches(self._prepared(val.epoch(False, rng), fn, None))
+                else:
+                    val_logs = self._evaluate_batches(_array_batches(*val, validation_batch_size or batch_size))
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cblist.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -1118,20 +1203,32 @@ class Model:
         logs["loss"] = loss
         return {k: logs[k] for k in sorted(logs)}
 
-    def _evaluate_arrays(self, xs, y, sw, batch_size, cblist=None):
+    def _prepared(self, batches, fn, class_weight):
+        """A generator's or Sequence's batches, checked as fit's arrays are: (x list, y, sw)."""
+        for x, y, sample_weight in batches:
+            xs = self._prepare_x(x, fn)
+            n = len(xs[0])
+            y = self._prepare_y(y, n, fn)
+            sw = self._prepare_weights(sample_weight, n, fn)
+            if class_weight is not None:
+                cw = self._class_weights(y, class_weight, fn)
+                sw = cw if sw is None else np.ascontiguousarray(sw * cw)
+            yield xs, y, sw
+
+    def _evaluate_batches(self, batches, cblist=None):
+        """The loss and metrics over prepared batches (inference mode), weighted by their sizes."""
         self._reset_metrics()
-        n = len(xs[0])
-        total = 0.0
+        total, n = 0.0, 0
         want = cblist is not None and cblist.wants("on_test_batch_end")
-        for step, lo in enumerate(range(0, n, batch_size)):
-            hi = min(lo + batch_size, n)
-            yb = _rows(y, slice(lo, hi))
-            swb = _rows(sw, slice(lo, hi))
-            out = self._forward([a[lo:hi] for a in xs], False)
-            total += self._batch_loss(yb, out, swb) * (hi - lo)
+        for step, (xb, yb, swb) in enumerate(batches):
+            out = self._forward(xb, False)
+            total += self._batch_loss(yb, out, swb) * len(xb[0])
+            n += len(xb[0])
             self._update_metrics(yb, out, swb)
             if want:
-                cblist.batch("on_test_batch_end", step, self._logs(total / hi))
+                cblist.batch("on_test_batch_end", step, self._logs(total / n))
+        if n == 0:
+            raise ValueError("evaluate: the data gave no batches")
         return self._logs(total / n + self._regularization_loss())
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -1143,17 +1240,25 @@ class Model:
         self._check_compiled(fn)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         verbose = _check_verbose(verbose)
-        if steps is not None:
-            raise ValueError("evaluate: steps applies to data generators; fastnn evaluates NumPy arrays")
-        xs = self._prepare_x(x, fn)
-        n = len(xs[0])
-        y = self._prepare_y(y, n, fn)
-        sw = self._prepare_weights(sample_weight, n, fn)
+        source = _Batches.of(x, steps, fn)
+        if source is not None:
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate: a generator or Sequence yields the targets with the inputs; leave y and "
+                                 "sample_weight unset")
+            batches, nsteps = self._prepared(source.epoch(False, None), fn, None), source.steps
+        else:
+            if steps is not None:
+                raise ValueError("evaluate: steps applies to a generator or Sequence of batches (leave it None with "
+                                 "arrays)")
+            xs = self._prepare_x(x, fn)
+            n = len(xs[0])
+            y = self._prepare_y(y, n, fn)
+            sw = self._prepare_weights(sample_weight, n, fn)
+            batches, nsteps = _array_batches(xs, y, sw, batch_size), -(-n // batch_size)
         cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
-        cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1,
-                                                          "steps": -(-n // batch_size)})
+        cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         cblist.on_test_begin()
-        logs = self._evaluate_arrays(xs, y, sw, batch_size, cblist)
+        logs = self._evaluate_batches(batches, cblist)
         cblist.on_test_end(logs)
         if return_dict:
             return logs
@@ -1165,27 +1270,41 @@ class Model:
         fn = "predict"
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         verbose = _check_verbose(verbose)
-        if steps is not None:
-            raise ValueError("predict: steps applies to data generators; fastnn predicts on NumPy arrays")
-        xs = self._prepare_x(x, fn)
-        n = len(xs[0])
-        nsteps = -(-n // batch_size)
+        source = _Batches.of(x, steps, fn)
+        n = None
+        if source is not None:  # the inputs of each batch (targets, if any, are ignored)
+            batches = (self._prepare_x(bx, fn) for bx, _, _ in source.epoch(False, None))
+            nsteps = source.steps
+        else:
+            if steps is not None:
+                raise ValueError("predict: steps applies to a generator or Sequence of batches (leave it None with "
+                                 "arrays)")
+            xs = self._prepare_x(x, fn)
+            n = len(xs[0])
+            nsteps = -(-n // batch_size)
+            batches = ([a[lo:lo + batch_size] for a in xs] for lo in range(0, n, batch_size))
         cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         want = cblist.wants("on_predict_batch_end")
         cblist.on_predict_begin()
-        result = None
-        for step in range(nsteps):
-            lo, hi = step * batch_size, min(step * batch_size + batch_size, n)
-            out = self._forward([a[lo:hi] for a in xs], False, losses=False)
+        pieces, done = [], 0  # arrays: one result filled in place; a generator: its batches joined
+        for step, xb in enumerate(batches):
+            out = self._forward(xb, False, losses=False)
             outs = out if self._multi_output else [out]
-            if result is None:
-                result = [np.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
-            for r, o in zip(result, outs):
-                r[lo:hi] = o
+            if n is None:
+                pieces.append([np.array(o) for o in outs])
+            else:
+                if not pieces:
+                    pieces = [np.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
+                for r, o in zip(pieces, outs):
+                    r[done:done + len(o)] = o
+                done += len(outs[0])
             if want:
                 cblist.batch("on_predict_batch_end", step, {"outputs": out})
         cblist.on_predict_end()
+        if not pieces:
+            raise ValueError("predict: the data gave no batches")
+        result = pieces if n is not None else [np.concatenate(parts) for parts in zip(*pieces)]
         return result if self._multi_output else result[0]
 
     def predict_on_batch(self, x):
@@ -1222,7 +1341,7 @@ class Model:
         xs = self._prepare_x(x, fn)
         y = self._prepare_y(y, len(xs[0]), fn)
         sw = self._prepare_weights(sample_weight, len(xs[0]), fn)
-        logs = self._evaluate_arrays(xs, y, sw, len(xs[0]))
+        logs = self._evaluate_batches(_array_batches(xs, y, sw, len(xs[0])))
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names]

@@ -160,6 +160,29 @@ def standardize(x, mean=None, std=None, axis=0, epsilon=1e-7):
 # ---- Splits and cross-validation -------------------------------------------------------------
 
 
+class Sequence:
+    """Keras's base class for data in batches (``keras.utils.Sequence``, Keras 3's ``PyDataset``):
+    define ``__len__`` (batches per epoch) and ``__getitem__(index)`` returning ``x``, ``(x, y)``
+    or ``(x, y, sample_weight)``; ``on_epoch_end`` runs after each epoch of `Model.fit`. fit,
+    evaluate and predict take one as ``x`` (fit shuffles the batches' order when shuffle=True)."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError
+
+    def __len__(self):
+        raise NotImplementedError
+
+    def on_epoch_end(self):
+        pass
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
+PyDataset = Sequence
+
+
 def _n_samples(arrays, fn):
     sizes = [len(a) for a in arrays]
     if len(set(sizes)) > 1:
@@ -451,4 +474,6 @@ __all__ = [
     "cross_validate",
     "plot_history",
     "plot_model",
+    "Sequence",
+    "PyDataset",
 ]

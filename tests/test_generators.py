@@ -1,0 +1,96 @@
+"""fit, evaluate and predict on batches from a Python generator or a Keras Sequence."""
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.layers import Dense
+from fastnn.models import Sequential
+from fastnn.utils import Sequence
+
+
+def data(n=40):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    return x, (x @ rng.standard_normal((4, 2))).astype(np.float32)
+
+
+def model(seed=1):
+    fastnn.set_random_seed(seed)
+    m = Sequential([Dense(6, activation="tanh", input_shape=(4,)), Dense(2)])
+    m.compile("sgd", "mse")
+    return m
+
+
+def looping(x, y, batch_size, w=None):
+    while True:  # as ImageDataGenerator.flow: forever
+        for lo in range(0, len(x), batch_size):
+            yield (x[lo:lo + batch_size], y[lo:lo + batch_size]) + (() if w is None else (w[lo:lo + batch_size],))
+
+
+class Batches(Sequence):
+    def __init__(self, x, y, batch_size):
+        self.x, self.y, self.batch_size, self.epochs_ended = x, y, batch_size, 0
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.x[s], self.y[s]
+
+    def on_epoch_end(self):
+        self.epochs_ended += 1
+
+
+def test_a_generator_trains_as_the_same_arrays_do():
+    x, y = data()
+    w = np.linspace(0.5, 2, len(x)).astype(np.float32)
+    on_arrays, on_batches = model(), model()
+    h1 = on_arrays.fit(x, y, batch_size=8, epochs=3, shuffle=False, sample_weight=w, verbose=0,
+                       validation_data=(x[:16], y[:16])).history
+    h2 = on_batches.fit(looping(x, y, 8, w), steps_per_epoch=5, epochs=3, verbose=0,
+                        validation_data=looping(x[:16], y[:16], 8), validation_steps=2).history
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(h2[key], h1[key], rtol=1e-6)
+    for a, b in zip(on_arrays.get_weights(), on_batches.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert on_batches.evaluate(looping(x, y, 8), steps=5, verbose=0) == pytest.approx(
+        on_arrays.evaluate(x, y, batch_size=8, verbose=0), rel=1e-6)
+    np.testing.assert_array_equal(on_batches.predict(looping(x, y, 8), steps=5, verbose=0),
+                                  on_arrays.predict(x, verbose=0))
+
+
+def test_a_sequence_is_shuffled_by_batch_and_told_each_epoch_end():
+    x, y = data()
+    seq = Batches(x, y, 8)
+    m = model()
+    history = m.fit(seq, epochs=3, verbose=0, validation_data=Batches(x[:16], y[:16], 8)).history
+    assert seq.epochs_ended == 3 and len(history["val_loss"]) == 3
+    unshuffled = model()
+    unshuffled.fit(seq, epochs=1, shuffle=False, verbose=0)
+    reference = model()
+    reference.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(unshuffled.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert m.predict(seq, verbose=0).shape == (40, 2)
+    assert len(list(seq)) == 5  # the base class iterates its batches
+
+
+def test_generator_errors():
+    x, y = data()
+    m = model()
+    with pytest.raises(ValueError, match="a generator has no length; pass the number of batches per epoch"):
+        m.fit(looping(x, y, 8), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="yields the targets .*leave y, sample_weight and validation_split unset"):
+        m.fit(Batches(x, y, 8), y, verbose=0)
+    with pytest.raises(ValueError, match="ran out of data after 1 of the 3 batches"):
+        m.fit(iter([(x[:8], y[:8])]), steps_per_epoch=3, verbose=0)
+    with pytest.raises(ValueError, match="steps_per_epoch applies to a generator or Sequence"):
+        m.fit(x, y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ValueError, match="asked for 9 batches per epoch of a Sequence that has 5"):
+        m.fit(Batches(x, y, 8), steps_per_epoch=9, verbose=0)
+    with pytest.raises(ValueError, match="a batch must be x, \\(x, y\\) or \\(x, y, sample_weight\\)"):
+        m.fit(iter([(x, y, None, None)]), steps_per_epoch=1, verbose=0)
+    with pytest.raises(ValueError, match="steps applies to a generator or Sequence"):
+        m.evaluate(x, y, steps=2, verbose=0)
