@@ -11,7 +11,7 @@ from . import datasets, ops, reference
 # ---- the Keras-shaped model layer ------------------------------------------------------------
 from . import activations, callbacks, constraints, initializers, layers, losses, metrics, models, optimizers
 from . import regularizers
-from . import saving, utils
+from . import preprocessing, saving, utils
 from .layers import Input
 from .models import Model, Sequential, load_model
 from .utils import clear_session, set_random_seed
@@ -70,6 +70,7 @@ __all__ = [
     "models",
     "optimizers",
     "regularizers",
+    "preprocessing",
     "saving",
     "utils",
     "Input",

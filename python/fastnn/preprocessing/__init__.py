@@ -1,0 +1,5 @@
+"""fastnn.preprocessing — Keras's data preprocessing: ``image.ImageDataGenerator``."""
+
+from . import image
+
+__all__ = ["image"]

@@ -1,0 +1,392 @@
+"""fastnn.preprocessing.image — Keras's ImageDataGenerator: real-time data augmentation.
+
+``ImageDataGenerator(rotation_range=10, width_shift_range=0.1, ...).flow(x, y, batch_size=32)``
+gives an endless iterator (and a Keras Sequence) of randomly transformed batches for
+`Model.fit`. The transforms follow Keras's ``apply_affine_transform``: rotation, shift, shear and
+zoom compose into one affine map about the image centre, sampled with linear interpolation
+(``interpolation_order=1``, or 0 for nearest) and ``fill_mode`` outside the image, as
+``scipy.ndimage.affine_transform`` does; then the channel shift, then the flips. The random
+parameters are drawn from NumPy's global generator as Keras draws them (seeded by
+`fastnn.utils.set_random_seed`). It runs on channels-last arrays in NumPy, the whole batch in
+one gather, with no SciPy or PIL. Against Keras's code with SciPy, random transforms give the
+same pixels; a position that lands exactly on a tie (a pure 45 or 90 degree turn) may round to
+the other side with ``interpolation_order=0`` or ``fill_mode="wrap"``.
+
+Not supported (each a clear error): zca_whitening, brightness_range (Keras goes through PIL),
+``fit(augment=True)``, and reading images from directories or data frames.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..utils import Sequence
+
+
+def _range(value, name):
+    v = float(value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"ImageDataGenerator: {name} must be a non-negative number. Received: {name}={value!r}")
+    return v
+
+
+class ImageDataGenerator:
+    """Random transforms and normalisation of image batches (Keras's arguments and defaults).
+
+    Args:
+        featurewise_center, featurewise_std_normalization: subtract the data's per-channel mean
+            / divide by its std (from `fit`). samplewise_center, samplewise_std_normalization:
+            the same per image.
+        rotation_range: degrees, a rotation drawn from [-r, r].
+        width_shift_range, height_shift_range: a float below 1 is a fraction of the width
+            (height), 1 or more pixels; a shift drawn from [-r, r]. An int or a list: drawn from
+            those values, with a random sign.
+        shear_range: degrees (counter-clockwise). zoom_range: a float z for [1 - z, 1 + z], or
+            [lower, upper]; each axis is zoomed independently.
+        channel_shift_range: a shift drawn from [-r, r] added to every channel (clipped to the
+            image's range, as Keras does).
+        fill_mode: "nearest", "constant" (with ``cval``), "reflect" or "wrap".
+        horizontal_flip, vertical_flip: flip half of the images.
+        rescale: a factor applied after the transforms (``1/255``).
+        preprocessing_function: applied to each image first (after the transforms).
+        validation_split: the fraction `flow(subset="validation")` takes (from the start).
+        interpolation_order: 1 (linear, Keras's default) or 0 (nearest).
+    """
+
+    def __init__(self, featurewise_center=False, samplewise_center=False, featurewise_std_normalization=False,
+                 samplewise_std_normalization=False, zca_whitening=False, zca_epsilon=1e-6, rotation_range=0,
+                 width_shift_range=0.0, height_shift_range=0.0, brightness_range=None, shear_range=0.0,
+                 zoom_range=0.0, channel_shift_range=0.0, fill_mode="nearest", cval=0.0, horizontal_flip=False,
+                 vertical_flip=False, rescale=None, preprocessing_function=None, data_format=None,
+                 validation_split=0.0, interpolation_order=1, dtype=None):
+        if zca_whitening:
+            raise ValueError("ImageDataGenerator: zca_whitening is not supported")
+        if brightness_range is not None:
+            raise ValueError("ImageDataGenerator: brightness_range is not supported (Keras applies it through PIL). "
+                             f"Received: brightness_range={brightness_range!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"ImageDataGenerator: only data_format='channels_last' is supported. "
+                             f"Received: data_format={data_format!r}")
+        if fill_mode not in ("nearest", "constant", "reflect", "wrap"):
+            raise ValueError("ImageDataGenerator: fill_mode must be one of 'nearest', 'constant', 'reflect', 'wrap'. "
+                             f"Received: fill_mode={fill_mode!r}")
+        if interpolation_order not in (0, 1):
+            raise ValueError("ImageDataGenerator: interpolation_order must be 0 (nearest) or 1 (linear). "
+                             f"Received: interpolation_order={interpolation_order!r}")
+        if not 0 <= float(validation_split) < 1:
+            raise ValueError(f"ImageDataGenerator: validation_split must be in [0, 1). Received: {validation_split!r}")
+        self.featurewise_center, self.samplewise_center = bool(featurewise_center), bool(samplewise_center)
+        self.featurewise_std_normalization = bool(featurewise_std_normalization)
+        self.samplewise_std_normalization = bool(samplewise_std_normalization)
+        self.rotation_range = _range(rotation_range, "rotation_range")
+        self.width_shift_range, self.height_shift_range = width_shift_range, height_shift_range
+        self.shear_range = _range(shear_range, "shear_range")
+        if isinstance(zoom_range, (int, float, np.integer, np.floating)):
+            z = _range(zoom_range, "zoom_range")
+            self.zoom_range = (1 - z, 1 + z)
+        elif isinstance(zoom_range, (list, tuple)) and len(zoom_range) == 2:
+            self.zoom_range = (float(zoom_range[0]), float(zoom_range[1]))
+        else:
+            raise ValueError(f"ImageDataGenerator: zoom_range must be a float or [lower, upper]. Received: {zoom_range!r}")
+        self.channel_shift_range = _range(channel_shift_range, "channel_shift_range")
+        self.fill_mode, self.cval = fill_mode, float(cval)
+        self.horizontal_flip, self.vertical_flip = bool(horizontal_flip), bool(vertical_flip)
+        self.rescale = rescale
+        self.preprocessing_function = preprocessing_function
+        self.validation_split = float(validation_split)
+        self.interpolation_order = interpolation_order
+        self.dtype = np.dtype(dtype or "float32")
+        self.mean = self.std = None
+
+    # -- statistics and normalisation -----------------------------------------------------------
+
+    def fit(self, x, augment=False, rounds=1, seed=None):
+        """The per-channel mean and std of ``x`` (N, rows, cols, channels), for the featurewise
+        options. (Like Keras, it does not apply ``rescale`` first.)"""
+        if augment:
+            raise ValueError("ImageDataGenerator.fit: augment=True is not supported")
+        x = np.asarray(x, dtype=self.dtype)
+        if x.ndim != 4:
+            raise ValueError(f"ImageDataGenerator.fit: expected images of rank 4 (N, rows, cols, channels). "
+                             f"Received: shape={x.shape}")
+        if self.featurewise_center:
+            self.mean = np.mean(x, axis=(0, 1, 2)).reshape(1, 1, -1)
+            x = x - self.mean
+        if self.featurewise_std_normalization:
+            self.std = np.std(x, axis=(0, 1, 2)).reshape(1, 1, -1)
+
+    def standardize(self, x):
+        """The normalisation of one image, in Keras's order: preprocessing_function, rescale,
+        samplewise, featurewise."""
+        if self.preprocessing_function is not None:
+            x = self.preprocessing_function(x)
+        if self.rescale:
+            x = x * self.rescale
+        if self.samplewise_center:
+            x = x - np.mean(x, keepdims=True)
+        if self.samplewise_std_normalization:
+            x = x / (np.std(x, keepdims=True) + 1e-6)
+        if self.featurewise_center:
+            if self.mean is None:
+                raise ValueError("ImageDataGenerator: featurewise_center needs the data's mean; call fit(x_train) first")
+            x = x - self.mean
+        if self.featurewise_std_normalization:
+            if self.std is None:
+                raise ValueError("ImageDataGenerator: featurewise_std_normalization needs the data's std; call "
+                                 "fit(x_train) first")
+            x = x / (self.std + 1e-6)
+        return x
+
+    # -- random transforms ----------------------------------------------------------------------
+
+    def _shift(self, spec, size):
+        if not spec:
+            return 0.0
+        if isinstance(spec, (list, tuple, np.ndarray)) or isinstance(spec, (int, np.integer)):
+            shift = float(np.random.choice(spec)) * np.random.choice([-1, 1])
+        else:
+            shift = np.random.uniform(-spec, spec)
+        return shift * size if np.max(spec) < 1 else shift
+
+    def get_random_transform(self, img_shape, seed=None):
+        """Random parameters for one image, drawn as Keras draws them: theta, tx (rows), ty
+        (cols), shear, zx, zy, flip_horizontal, flip_vertical, channel_shift_intensity."""
+        if seed is not None:
+            np.random.seed(seed)
+        theta = np.random.uniform(-self.rotation_range, self.rotation_range) if self.rotation_range else 0
+        tx = self._shift(self.height_shift_range, img_shape[0])
+        ty = self._shift(self.width_shift_range, img_shape[1])
+        shear = np.random.uniform(-self.shear_range, self.shear_range) if self.shear_range else 0
+        if self.zoom_range[0] == 1 and self.zoom_range[1] == 1:
+            zx, zy = 1, 1
+        else:
+            zx, zy = np.random.uniform(self.zoom_range[0], self.zoom_range[1], 2)
+        flip_horizontal = (np.random.random() < 0.5) * self.horizontal_flip
+        flip_vertical = (np.random.random() < 0.5) * self.vertical_flip
+        channel_shift = None
+        if self.channel_shift_range != 0:
+            channel_shift = np.random.uniform(-self.channel_shift_range, self.channel_shift_range)
+        return {"theta": theta, "tx": tx, "ty": ty, "shear": shear, "zx": zx, "zy": zy,
+                "flip_horizontal": flip_horizontal, "flip_vertical": flip_vertical,
+                "channel_shift_intensity": channel_shift, "brightness": None}
+
+    def apply_transform(self, x, params):
+        """One image (rows, cols, channels) transformed by ``params`` (`get_random_transform`)."""
+        return self._apply_batch(np.asarray(x, dtype=self.dtype)[None], [params])[0]
+
+    def random_transform(self, x, seed=None):
+        """One image with a random transform."""
+        x = np.asarray(x, dtype=self.dtype)
+        return self.apply_transform(x, self.get_random_transform(x.shape, seed))
+
+    def _apply_batch(self, images, params):
+        """Each image (B, rows, cols, channels) transformed by its params, in one gather."""
+        b, h, w, c = images.shape
+        matrices = _affine_matrices(params, h, w)
+        if not np.array_equal(matrices, np.broadcast_to(np.eye(3)[:2], matrices.shape)):
+            images = _warp(images, matrices, self.fill_mode, self.cval, self.interpolation_order)
+        else:
+            images = images.copy()
+        for i, p in enumerate(params):
+            if p.get("channel_shift_intensity") is not None:
+                low, high = images[i].min(), images[i].max()
+                images[i] = np.clip(images[i] + p["channel_shift_intensity"], low, high)
+            if p.get("flip_horizontal"):
+                images[i] = images[i, :, ::-1]
+            if p.get("flip_vertical"):
+                images[i] = images[i, ::-1]
+        return images
+
+    # -- iterators ------------------------------------------------------------------------------
+
+    def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, save_to_dir=None,
+             save_prefix="", save_format="png", ignore_class_split=False, subset=None):
+        """An endless iterator (and Sequence) of transformed batches: ``(x, y)``, ``x`` without
+        labels, or ``(x, y, sample_weight)``."""
+        if save_to_dir is not None:
+            raise ValueError("ImageDataGenerator.flow: save_to_dir is not supported")
+        return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
+                                  seed=seed, subset=subset)
+
+    def flow_from_directory(self, *args, **kwargs):
+        raise NotImplementedError("ImageDataGenerator.flow_from_directory is not supported: load the images into an "
+                                  "array and use flow(x, y)")
+
+    def flow_from_dataframe(self, *args, **kwargs):
+        raise NotImplementedError("ImageDataGenerator.flow_from_dataframe is not supported: load the images into an "
+                                  "array and use flow(x, y)")
+
+
+def _affine_matrices(params, h, w):
+    """Keras's transform matrices, one per image, (B, 2, 3): rotation · shift · shear · zoom
+    about the image centre, mapping an output pixel (row, col, 1) to the input position it
+    samples. The product is written out (it is Keras's, term by term), for the whole batch."""
+    def get(key, default):
+        return np.array([p.get(key, default) or default for p in params], dtype=np.float64)
+
+    theta, shear = np.deg2rad(get("theta", 0.0)), np.deg2rad(get("shear", 0.0))
+    tx, ty, zx, zy = get("tx", 0.0), get("ty", 0.0), get("zx", 1.0), get("zy", 1.0)
+    c, s, sin_shear, cos_shear = np.cos(theta), np.sin(theta), np.sin(shear), np.cos(shear)
+    m = np.empty((len(params), 2, 3))
+    m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = c * zx, (-c * sin_shear - s * cos_shear) * zy, c * tx - s * ty
+    m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = s * zx, (-s * sin_shear + c * cos_shear) * zy, s * tx + c * ty
+    ox, oy = h / 2 + 0.5, w / 2 + 0.5  # Keras's centre (transform_matrix_offset_center)
+    # offset · m · reset, summed in the order of Keras's matrix products (positions on an edge
+    # then fall on the same side of it)
+    m[:, 0, 2] = m[:, 0, 0] * -ox + m[:, 0, 1] * -oy + (m[:, 0, 2] + ox)
+    m[:, 1, 2] = m[:, 1, 0] * -ox + m[:, 1, 1] * -oy + (m[:, 1, 2] + oy)
+    return m
+
+
+def _wrap(x, n):
+    """scipy's "wrap": a position outside [0, n - 1] repeats with period n - 1."""
+    if n == 1:
+        return np.zeros_like(x)
+    return np.where((x < 0) | (x > n - 1), np.mod(x, n - 1), x)
+
+
+def _reflect(x, n):
+    """scipy's "reflect" for a position: mirrored about -0.5 and n - 0.5 (d c b a | a b c d)."""
+    x = np.mod(x + 0.5, 2 * n) - 0.5
+    return np.where(x >= n - 0.5, 2 * n - 1 - x, x)
+
+
+def _fold(index, n, mode):
+    """Integer positions outside [0, n) mapped as scipy.ndimage's modes extend an image."""
+    if mode == "reflect":  # d c b a | a b c d | d c b a
+        index = np.mod(index, 2 * n)
+        return np.where(index >= n, 2 * n - 1 - index, index)
+    return np.clip(index, 0, n - 1)  # nearest: a a a a | a b c d | d d d d
+
+
+def _warp(images, matrices, mode, cval, order):
+    """Sample every image at its matrix's positions: (B, H, W, C) from (B, 2, 3), as
+    scipy.ndimage.affine_transform with ``mode`` and spline ``order`` 0 or 1 does."""
+    b, h, w, c = images.shape
+    rows = np.arange(h, dtype=np.float64)[None, :, None]
+    cols = np.arange(w, dtype=np.float64)[None, None, :]
+    m = matrices[:, :, :, None, None]
+    src_r = (m[:, 0, 2] + m[:, 0, 0] * rows) + m[:, 0, 1] * cols  # scipy's order of the sums
+    src_c = (m[:, 1, 2] + m[:, 1, 0] * rows) + m[:, 1, 1] * cols
+    outside = ((src_r < 0) | (src_r > h - 1) | (src_c < 0) | (src_c > w - 1)) if mode == "constant" else None
+    if mode == "wrap":
+        src_r, src_c = _wrap(src_r, h), _wrap(src_c, w)
+    elif mode in ("nearest", "constant"):  # beyond the edge: the edge (constant's are replaced below)
+        src_r, src_c = np.clip(src_r, 0, h - 1), np.clip(src_c, 0, w - 1)
+    flat = images.reshape(b * h * w, c)
+    base = (np.arange(b) * (h * w))[:, None, None]
+
+    def gather(r, k):  # one take of whole pixels (all channels) by linear index
+        return np.take(flat, (base + r * w + k).reshape(-1), axis=0).reshape(b, h, w, c)
+
+    if order == 0:  # the position mapped into the image, then rounded half up
+        if mode == "reflect":
+            src_r, src_c = _reflect(src_r, h), _reflect(src_c, w)
+        r = np.clip(np.floor(src_r + 0.5), 0, h - 1).astype(np.int64)
+        k = np.clip(np.floor(src_c + 0.5), 0, w - 1).astype(np.int64)
+        out = gather(r, k)
+    else:
+        r0, c0 = np.floor(src_r), np.floor(src_c)
+        fr, fc = (src_r - r0)[..., None], (src_c - c0)[..., None]
+        r0, c0 = r0.astype(np.int64), c0.astype(np.int64)
+        rr0, rr1 = _fold(r0, h, mode), _fold(r0 + 1, h, mode)
+        cc0, cc1 = _fold(c0, w, mode), _fold(c0 + 1, w, mode)
+        top = gather(rr0, cc0) * (1 - fc) + gather(rr0, cc1) * fc
+        out = top * (1 - fr) + (gather(rr1, cc0) * (1 - fc) + gather(rr1, cc1) * fc) * fr
+    if outside is not None:  # constant: no interpolation beyond the edges, cval there
+        out[outside] = cval
+    return out.astype(images.dtype, copy=False)
+
+
+class NumpyArrayIterator(Sequence):
+    """Batches of transformed images from arrays (what `ImageDataGenerator.flow` returns): an
+    endless iterator (``next(it)``) and a Keras Sequence (``len()`` batches, ``it[i]``), whose
+    sample order is reshuffled at each epoch end when ``shuffle``."""
+
+    def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=True, sample_weight=None, seed=None,
+                 subset=None, dtype=None):
+        self.generator = image_data_generator
+        x = np.asarray(x)
+        if x.ndim != 4:
+            raise ValueError(f"ImageDataGenerator.flow: x must be images of rank 4 (N, rows, cols, channels). "
+                             f"Received: shape={x.shape}")
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"ImageDataGenerator.flow: x and y must have the same length. Received: {len(x)} and "
+                             f"{len(y)}")
+        if sample_weight is not None and len(sample_weight) != len(x):
+            raise ValueError(f"ImageDataGenerator.flow: sample_weight must have one weight per image. Received: "
+                             f"{len(sample_weight)} for {len(x)}")
+        if subset is not None:
+            if subset not in ("training", "validation"):
+                raise ValueError(f"ImageDataGenerator.flow: subset must be 'training' or 'validation'. Received: "
+                                 f"{subset!r}")
+            split = int(len(x) * image_data_generator.validation_split)
+            part = slice(None, split) if subset == "validation" else slice(split, None)
+            x = x[part]
+            y = None if y is None else np.asarray(y)[part]
+            sample_weight = None if sample_weight is None else np.asarray(sample_weight)[part]
+        if len(x) == 0:
+            raise ValueError("ImageDataGenerator.flow: no images (check x, and validation_split with subset)")
+        self.x = x.astype(dtype or image_data_generator.dtype, copy=False)
+        self.y = None if y is None else np.asarray(y)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+        self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), seed
+        self.n = len(self.x)
+        self.total_batches_seen = 0
+        self._batch_index = 0  # the next batch of next(); a new epoch (and order) starts at 0
+        self._iterating = False
+        self.index_array = None
+
+    def __len__(self):
+        return -(-self.n // self.batch_size)
+
+    def _set_index_array(self):
+        self.index_array = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
+
+    def on_epoch_end(self):
+        self._set_index_array()
+
+    def _next_indices(self, index):
+        # as Keras's Iterator: with a seed, NumPy's generator is reseeded before every batch
+        if self.seed is not None:
+            np.random.seed(self.seed + self.total_batches_seen)
+        if self.index_array is None or (index == 0 and self._batch_index == 0 and self._iterating):
+            self._set_index_array()
+        self.total_batches_seen += 1
+        return self.index_array[self.batch_size * index:self.batch_size * (index + 1)]
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Asked to retrieve element {index}, but the Sequence has length {len(self)}")
+        self._iterating = False
+        return self._batch(self._next_indices(index))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._iterating = True
+        index = self._batch_index
+        indices = self._next_indices(index)
+        self._batch_index = (index + 1) % len(self)
+        return self._batch(indices)
+
+    def next(self):
+        return self.__next__()
+
+    def _batch(self, indices):
+        gen = self.generator
+        images = self.x[indices]
+        params = [gen.get_random_transform(images.shape[1:]) for _ in range(len(images))]
+        images = gen._apply_batch(images, params)
+        if gen.preprocessing_function is not None or gen.samplewise_center or gen.samplewise_std_normalization:
+            images = np.stack([gen.standardize(image) for image in images])  # per image, as Keras
+        else:
+            images = gen.standardize(images)  # the same arithmetic, on the whole batch at once
+        images = images.astype(gen.dtype, copy=False)
+        out = (images,) if self.y is None else (images, self.y[indices])
+        if self.sample_weight is not None:
+            out = out + (self.sample_weight[indices],)
+        return out[0] if len(out) == 1 else out
