@@ -1,4 +1,5 @@
-"""pytest fixtures shared by every test file: a seeded generator, and a guard that puts the
+"""pytest fixtures shared by every test file: a seeded generator, float64 on the NumPy backend,
+and a guard that puts the
 process-wide settings (backend, thread count, GEMM micro-kernel) back after each test, so a
 failing test cannot leak its settings into the next one."""
 
@@ -16,6 +17,18 @@ GEMM_KERNELS = ("generic", "avx2-fma", "avx512")
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def float64_numpy():
+    """Layers and models created inside run in float64 on the NumPy backend (for finite
+    differences); float32 and the C++ backend come back afterwards."""
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            yield
+    finally:
+        fastnn.utils.set_floatx("float32")
 
 
 @pytest.fixture(autouse=True)

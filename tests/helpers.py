@@ -199,6 +199,34 @@ def gradcheck(f, params, analytic, *, what, rtol=1e-6, atol=1e-8, eps=1e-6):
 # ---- A layer's own gradients --------------------------------------------------------------------
 
 
+def model_gradcheck(model, x, y=None, sw=None, h=1e-6, tol=1e-6):
+    """A float64 model's weight gradients (from `Model._gradients`: the loss, add_loss terms and
+    regularizers) against central differences of its training loss. ``x``/``y`` as fit takes
+    them (``y`` None for a model whose loss is its add_loss terms)."""
+    xs = model._prepare_x(x, "fit")
+    y = model._prepare_y(y, len(xs[0]), "fit")
+    model._prepare_training()
+
+    def loss():
+        return model._batch_loss(y, model._forward(xs, True), sw) + model._regularization_loss()
+
+    _, _, grads = model._gradients(xs, y, sw)
+    params = model.trainable_weights
+    assert len(grads) == len(params) and all(p.dtype == np.float64 for p in params)
+    worst = 0.0
+    for p, g in zip(params, grads):
+        for i in range(p.size):
+            old = p.flat[i]
+            p.flat[i] = old + h
+            lp = loss()
+            p.flat[i] = old - h
+            lm = loss()
+            p.flat[i] = old
+            fd = (lp - lm) / (2 * h)
+            worst = max(worst, abs(fd - g.flat[i]) / max(1.0, abs(fd)))
+    assert worst < tol, f"max relative gradient error {worst:.3e}"
+
+
 def layer_gradcheck(layer, x, training=True, seed=0, h=1e-6, tol=1e-6, before_call=None):
     """Check ``layer.backward`` (input and weight gradients) against central differences of the
     scalar loss sum(y * r), float64 (x a list for a merge layer). ``before_call`` runs before

@@ -27,12 +27,6 @@ def _restore_settings():
     fastnn.utils.set_floatx("float32")
 
 
-@pytest.fixture
-def float64_numpy():
-    fastnn.utils.set_floatx("float64")
-    with fastnn.backend("numpy"):
-        yield
-
 
 # ---- Keras's arguments, defaults and layouts ---------------------------------------------------
 

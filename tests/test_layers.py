@@ -18,16 +18,6 @@ from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Den
 from helpers import layer_gradcheck
 
 
-@pytest.fixture
-def float64_numpy():
-    """Layers created inside run in float64 on the NumPy backend."""
-    fastnn.utils.set_floatx("float64")
-    try:
-        with fastnn.backend("numpy"):
-            yield
-    finally:
-        fastnn.utils.set_floatx("float32")
-
 
 # ---- Dense ------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from fastnn.layers import (Activation, Add, BatchNormalization, Concatenate, Con
                            InputLayer, MaxPooling2D, Reshape)
 from fastnn.models import Model, Sequential, load_model
 from fastnn.optimizers import SGD, Adam
+from helpers import model_gradcheck
 
 RNG = np.random.default_rng(1234)
 
@@ -228,38 +229,6 @@ def test_two_input_bad_data():
 
 # ---- whole-model gradients -------------------------------------------------------------------
 
-
-@pytest.fixture
-def float64_numpy():
-    fastnn.utils.set_floatx("float64")
-    try:
-        with fastnn.backend("numpy"):
-            yield
-    finally:
-        fastnn.utils.set_floatx("float32")
-
-
-def model_gradcheck(model, x, y, sw=None, h=1e-6, tol=1e-6):
-    """Compare the model's backward pass with central differences of its training loss."""
-    def loss():
-        out = model._forward(x, True)
-        return model._batch_loss(y, out, sw) + model._regularization_loss()
-
-    _, _, grads = model._gradients(x, y, sw)
-    params = model.trainable_weights
-    assert len(grads) == len(params) and all(p.dtype == np.float64 for p in params)
-    worst = 0.0
-    for p, g in zip(params, grads):
-        for i in range(p.size):
-            old = p.flat[i]
-            p.flat[i] = old + h
-            lp = loss()
-            p.flat[i] = old - h
-            lm = loss()
-            p.flat[i] = old
-            fd = (lp - lm) / (2 * h)
-            worst = max(worst, abs(fd - g.flat[i]) / max(1.0, abs(fd)))
-    assert worst < tol, f"max relative gradient error {worst:.3e}"
 
 
 def test_gradcheck_sequential_bn_regularizers_fused_softmax(float64_numpy):

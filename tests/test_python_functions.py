@@ -12,42 +12,8 @@ from fastnn import backend as K
 from fastnn.layers import Dense, Input, Lambda, Layer
 from fastnn.losses import LossFunctionWrapper, binary_crossentropy
 from fastnn.models import Model, Sequential, load_model
-from helpers import layer_gradcheck
+from helpers import layer_gradcheck, model_gradcheck
 
-
-@pytest.fixture
-def float64():
-    """Build float64 models and run them on the NumPy backend (for finite differences)."""
-    fastnn.utils.set_floatx("float64")
-    try:
-        with fastnn.backend("numpy"):
-            yield
-    finally:
-        fastnn.utils.set_floatx("float32")
-
-
-def model_gradcheck(model, x, y=None, sw=None, h=1e-6, tol=1e-6):
-    """The model's weight gradients (loss, add_loss terms, all of it) against central differences."""
-    xs = model._prepare_x(x, "fit")
-    y = model._prepare_y(y, len(xs[0]), "fit")
-    model._prepare_training()
-    _, _, grads = model._gradients(xs, y, sw)
-
-    def loss():
-        return model._batch_loss(y, model._forward(xs, True), sw)
-
-    worst = 0.0
-    for w, g in zip(model.trainable_weights, grads):
-        for i in np.ndindex(w.shape):
-            old = w[i]
-            w[i] = old + h
-            lp = loss()
-            w[i] = old - h
-            lm = loss()
-            w[i] = old
-            fd = (lp - lm) / (2 * h)
-            worst = max(worst, abs(fd - g[i]) / max(1.0, abs(fd)))
-    assert worst < tol, f"max relative gradient error {worst:.3e}"
 
 
 def data(n=40, f=5, seed=0):
@@ -163,7 +129,7 @@ def test_backend_function_errors_name_the_function_and_shapes():
 # ---- Lambda -----------------------------------------------------------------------------------
 
 
-def test_lambda_gradients(float64):
+def test_lambda_gradients(float64_numpy):
     rng = np.random.default_rng(0)
     layer_gradcheck(Lambda(lambda v: K.tanh(v) * v[:, :1] + K.sum(K.square(v), axis=-1, keepdims=True)),
                     rng.standard_normal((4, 3)))
@@ -252,7 +218,7 @@ def test_operators_and_backend_functions_build_graph_layers(tmp_path):
         fastnn.layers.BackendFunction("system", [{"tensor": 0}])
 
 
-def test_symbolic_functions_train_in_a_model(float64):
+def test_symbolic_functions_train_in_a_model(float64_numpy):
     fastnn.set_random_seed(1)
     inp = Input(shape=(4,))
     h = Dense(3, activation="tanh")(inp)
@@ -295,7 +261,7 @@ def binary_data(n=64, d=6):
     return (np.random.default_rng(0).random((n, d)) < np.linspace(0.1, 0.9, d)).astype(np.float32)
 
 
-def test_add_loss_gradients(float64):
+def test_add_loss_gradients(float64_numpy):
     model, _, _ = vae(noise_seed=7)  # the same noise in every forward pass: a fixed function
     model.compile("sgd")
     model_gradcheck(model, binary_data(7).astype(np.float64))
@@ -336,7 +302,7 @@ def test_add_loss_summary_shows_the_nested_models(capsys):
     assert "z_mean (Dense)" not in out
 
 
-def test_add_loss_with_a_compiled_loss_on_a_softmax_output(float64):
+def test_add_loss_with_a_compiled_loss_on_a_softmax_output(float64_numpy):
     # the softmax + cross-entropy shortcut must not be taken when the output also feeds a loss term
     fastnn.set_random_seed(2)
     inp = Input(shape=(4,))
@@ -426,7 +392,7 @@ class Noisy(Layer):
         return inputs * 2 + (0.01 * K.random_normal(K.shape(inputs)) if training else 0.0)
 
 
-def test_custom_layer_gradients(float64):
+def test_custom_layer_gradients(float64_numpy):
     layer = MyDense(3, activation="tanh")
     x = np.random.default_rng(0).standard_normal((4, 5))
     layer_gradcheck(layer, x)

@@ -630,16 +630,6 @@ from fastnn.layers import GRU, LSTM, Dense, Input, SimpleRNN  # noqa: E402
 from fastnn.models import Model, Sequential, load_model  # noqa: E402
 
 
-@pytest.fixture
-def float64_numpy():
-    """Layers created inside run in float64 on the NumPy backend (for finite differences)."""
-    fastnn.utils.set_floatx("float64")
-    try:
-        with fastnn.backend("numpy"):
-            yield
-    finally:
-        fastnn.utils.set_floatx("float32")
-
 
 @pytest.mark.parametrize("layer,params", [(lambda: SimpleRNN(256), 72960), (lambda: LSTM(128), 80384),
                                           (lambda: GRU(128), 60672), (lambda: GRU(128, reset_after=False), 60288)])

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from . import utils
+from ._graph import post_order
 
 _EPSILON = 1e-7
 
@@ -137,18 +138,8 @@ def grad(y, xs, seed=None):
     ``seed`` defaults to ones (for a scalar y: dy/dx).
     """
     seed = np.ones_like(y.value) if seed is None else np.broadcast_to(seed, y.shape).astype(y.dtype)
-    # the tape's nodes that lead to y, in topological order (an iterative depth-first walk)
-    order, seen, stack = [], set(), [(y, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((t, False) for t in node._inputs if isinstance(t, Tensor) and id(t) not in seen)
+    # the tape's nodes that lead to y, each after its inputs
+    order = post_order([y], lambda node: [t for t in node._inputs if isinstance(t, Tensor)])
     grads = {id(y): seed}
     for node in reversed(order):
         g = grads.get(id(node))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._config import Configurable, serialize
+from ._config import Configurable, lookup, serialize
 
 _EPSILON = 1e-7
 
@@ -114,20 +114,7 @@ _ALIASES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": UnitNo
 
 def get(identifier):
     """A constraint from a name (``"max_norm"``), a config dict or an instance; None stays None."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown constraint: {identifier!r}. Expected one of {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown constraint class: {identifier['class_name']!r}")
-        return cls.from_config(dict(identifier.get("config") or {}))
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}. Expected a name, a config dict "
-                     "or a fastnn.constraints.Constraint")
+    return lookup(identifier, "constraint", Constraint, _CLASSES, _ALIASES)
 
 
 def deserialize(config):

@@ -28,6 +28,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import ops, optimizers, utils
 from ._backend import get_backend
+from ._graph import post_order
 from .layers.base import Input, InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
@@ -296,20 +297,8 @@ class Model:
                 raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
         if len({id(y) for y in outs}) != len(outs):
             raise ValueError("The same tensor is listed more than once in the model's outputs")
-        # iterative depth-first walk from the outputs: post-order is a topological order
-        order, state, stack = [], set(), [(y.node, False) for y in reversed(outs + self._added_losses)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if id(node) in state:
-                continue
-            state.add(id(node))
-            stack.append((node, True))
-            for t in reversed(node.inputs):
-                if id(t.node) not in state:
-                    stack.append((t.node, False))
+        # the layer calls the outputs and loss terms need, each after those it takes
+        order = post_order([y.node for y in outs + self._added_losses], lambda node: [t.node for t in node.inputs])
         # slots 0 .. k-1 hold the k inputs, in the order given
         slot_of = {id(x): i for i, x in enumerate(ins)}
         input_nodes = {id(x.node) for x in ins}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._config import Configurable, serialize
+from ._config import Configurable, lookup, serialize
 
 
 class Regularizer(Configurable):
@@ -97,20 +97,7 @@ _ALIASES = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "l1l2": l1_l2}
 
 def get(identifier):
     """A regularizer from a name (``"l2"``), a config dict or an instance; None stays None."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        factory = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if factory is None:
-            raise ValueError(f"Unknown regularizer: {identifier!r}. Expected one of {sorted(_ALIASES)}")
-        return factory()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown regularizer class: {identifier['class_name']!r}")
-        return cls.from_config(dict(identifier.get("config") or {}))
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
-
+    return lookup(identifier, "regularizer", Regularizer, _CLASSES, _ALIASES)
 
 
 def deserialize(config):
