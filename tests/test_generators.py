@@ -94,3 +94,19 @@ def test_generator_errors():
         m.fit(iter([(x, y, None, None)]), steps_per_epoch=1, verbose=0)
     with pytest.raises(ValueError, match="steps applies to a generator or Sequence"):
         m.evaluate(x, y, steps=2, verbose=0)
+
+
+def test_keras_2_spellings():
+    x, y = data()
+    m = model()
+    history = m.fit_generator(looping(x, y, 8), steps_per_epoch=len(x) / 8, epochs=2, verbose=0,
+                              validation_data=looping(x, y, 8), validation_steps=5.0, workers=4)
+    assert len(history.history["val_loss"]) == 2
+    assert m.evaluate_generator(looping(x, y, 8), steps=5) == pytest.approx(m.evaluate(x, y, batch_size=8, verbose=0))
+    np.testing.assert_array_equal(m.predict_generator(looping(x, y, 8), steps=5), m.predict(x, verbose=0))
+    scores = m.predict_proba(x)
+    np.testing.assert_array_equal(m.predict_classes(x), scores.argmax(axis=-1))
+    one = Sequential([Dense(1, activation="sigmoid", input_shape=(4,))])
+    np.testing.assert_array_equal(one.predict_classes(x), (one.predict(x, verbose=0) > 0.5).astype("int32"))
+    with pytest.raises(ValueError, match="expected a positive integer"):
+        m.fit_generator(looping(x, y, 8), steps_per_epoch=-2.0)

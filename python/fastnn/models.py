@@ -71,6 +71,14 @@ def _per_output(sw, k):
     return sw[k] if isinstance(sw, list) else sw
 
 
+def _steps(value, name):
+    """A number of batches: old scripts pass ``len(x_train) / batch_size``, a float; a whole one
+    is taken (a fraction rounds up, as the last partial batch would)."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value > 0:
+        return int(math.ceil(value))
+    return value
+
+
 def _array_batches(xs, y, sw, batch_size, perm=None, bufs=None):
     """(inputs, targets, sample weights) of each batch of arrays, in order or in ``perm``'s; a
     full shuffled batch is gathered into ``bufs`` (reused every step)."""
@@ -1296,6 +1304,28 @@ class Model:
         result = pieces if n is not None else [np.concatenate(parts) for parts in zip(*pieces)]
         return result if self._multi_output else result[0]
 
+    # TensorFlow 1 and early 2 scripts' spellings, still in many course notes
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose="auto", callbacks=None,
+                      validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        """`fit` on a generator or Sequence (Keras's old name; the queue and worker arguments are
+        accepted and ignored: fastnn draws the batches in the training thread)."""
+        return self.fit(generator, steps_per_epoch=_steps(steps_per_epoch, "steps_per_epoch"), epochs=epochs,
+                        verbose=verbose, callbacks=callbacks, validation_data=validation_data,
+                        validation_steps=_steps(validation_steps, "validation_steps"),
+                        validation_freq=validation_freq, class_weight=class_weight, shuffle=shuffle,
+                        initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0):
+        """`evaluate` on a generator or Sequence (Keras's old name)."""
+        return self.evaluate(generator, steps=_steps(steps, "steps"), callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0):
+        """`predict` on a generator or Sequence (Keras's old name)."""
+        return self.predict(generator, steps=_steps(steps, "steps"), callbacks=callbacks, verbose=verbose)
+
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (inference mode)."""
         out = self._forward(self._prepare_x(x, "predict_on_batch"), False, losses=False)
@@ -1491,6 +1521,18 @@ class Sequential(Model):
     @property
     def _all_layers(self):
         return list(self._stack)
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Keras 2's class predictions: the arg-max of each output row, or ``output > 0.5`` (as
+        int32, shape (N, 1)) for a single output unit."""
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Keras 2's name for `predict` (the outputs are the probabilities)."""
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def add(self, layer):
         """Append a layer (or an ``Input(...)`` tensor / ``InputLayer`` as the first element)."""
