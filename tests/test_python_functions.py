@@ -122,6 +122,8 @@ def test_backend_function_errors_name_the_function_and_shapes():
         K.subtract(np.ones((2, 3)), np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"^concatenate: .*\(argument shapes: \[\(2, 3\), \(3, 3\)\]\)"):
         K.concatenate([np.ones((2, 3)), np.ones((3, 3))], axis=1)
+    with pytest.raises(ValueError, match=r"^reshape: cannot reshape array of size 6 .*\(argument shapes: \(6,\)\)"):
+        K.reshape(np.ones(6), (4, -1))  # (a tuple of numbers is not listed as shapes)
     with pytest.raises(ValueError, match=r"^subtract: .*broadcast"):  # in a symbolic graph: at construction
         Input(shape=(3,)) - Input(shape=(4,))
 

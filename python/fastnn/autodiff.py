@@ -183,7 +183,6 @@ def graph_function(name):
             except (ValueError, IndexError, TypeError) as e:
                 raise _named_error(name, e, args) from None
 
-
         wrapper.__name__ = wrapper.__qualname__ = fn.__name__
         wrapper.__doc__ = fn.__doc__
         wrapper.__wrapped__ = fn
@@ -198,10 +197,14 @@ def _named_error(name, error, args):
     the arguments' shapes (once: an inner function's error passes through its callers)."""
     if getattr(error, "_fastnn_named", False):
         return error
-    def shape_of(a):
-        if isinstance(a, (list, tuple)):
-            return "[" + ", ".join(shape_of(t) for t in a) + "]"
-        return str(np.shape(_value(a))) if isinstance(a, (Tensor, np.ndarray)) else None
+
+    def is_array(a):
+        return isinstance(a, (Tensor, np.ndarray))
+
+    def shape_of(a):  # an array's shape, a list of arrays' shapes, else None
+        if isinstance(a, (list, tuple)) and a and all(is_array(t) for t in a):
+            return "[" + ", ".join(str(np.shape(_value(t))) for t in a) + "]"
+        return str(np.shape(_value(a))) if is_array(a) else None
 
     shapes = ", ".join(filter(None, (shape_of(a) for a in args)))
     named = ValueError(f"{name}: {error}" + (f" (argument shapes: {shapes})" if shapes else ""))
