@@ -110,3 +110,8 @@ def test_keras_2_spellings():
     np.testing.assert_array_equal(one.predict_classes(x), (one.predict(x, verbose=0) > 0.5).astype("int32"))
     with pytest.raises(ValueError, match="expected a positive integer"):
         m.fit_generator(looping(x, y, 8), steps_per_epoch=-2.0)
+
+
+def test_a_string_is_not_a_sequence_of_batches():
+    with pytest.raises(TypeError, match="predict: `x` must hold numbers"):
+        model().predict("not data", verbose=0)

@@ -122,7 +122,7 @@ class _Batches:
     @staticmethod
     def of(data, steps, fn):
         """A `_Batches` for a generator or Sequence; None for arrays (and lists, tuples, dicts of them)."""
-        if data is None or isinstance(data, (np.ndarray, list, tuple, dict)) or hasattr(data, "__array__"):
+        if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
             return None
         if hasattr(data, "__next__") or (hasattr(data, "__getitem__") and hasattr(data, "__len__")) \
                 or hasattr(data, "__iter__"):
@@ -153,8 +153,7 @@ def _unpack(batch, fn):
         if not 1 <= len(batch) <= 3:
             raise ValueError(f"{fn}: a batch must be x, (x, y) or (x, y, sample_weight). Received a {type(batch).__name__} "
                              f"of {len(batch)}")
-        batch = tuple(batch) + (None,) * (3 - len(batch))
-        return batch
+        return tuple(batch) + (None,) * (3 - len(batch))
     return batch, None, None
 
 

@@ -44,7 +44,7 @@ class Lambda(Layer):
         if not callable(function):
             raise TypeError(f"Lambda: `function` must be callable. Received: function={function!r}")
         if mask is not None:
-            raise ValueError("Lambda: masks are not supported. Received: mask={mask!r}")
+            raise ValueError(f"Lambda: masks are not supported. Received: mask={mask!r}")
         if output_shape is not None and not callable(output_shape):
             output_shape = tuple(output_shape)
         self.function = function
