@@ -28,7 +28,7 @@ Tensor = ad.Tensor
 NO_GRAD = {
     "shape", "int_shape", "ndim", "dtype", "epsilon", "floatx", "count_params", "random_normal",
     "random_uniform", "zeros", "ones", "zeros_like", "ones_like", "stop_gradient", "cast_to_floatx",
-    "sign", "round",
+    "sign", "round", "get_value", "set_value",
 }
 
 
@@ -512,6 +512,7 @@ FORWARD = [
      lambda: _bce(TGT, _sigmoid(X))),
     ("cast", lambda: K.cast(X, "float32"), lambda: X.astype(np.float32)),
     ("cast_to_floatx", lambda: K.cast_to_floatx(X), lambda: X.astype(np.float32)),
+    ("get_value", lambda: K.get_value(X), lambda: X),
     ("categorical_crossentropy", lambda: K.categorical_crossentropy(ONEHOT, _softmax(X)),
      lambda: -np.log(_softmax(X)[[0, 1, 2], [1, 3, 0]])),
     ("categorical_crossentropy", lambda: K.categorical_crossentropy(ONEHOT, X, from_logits=True),
@@ -607,7 +608,7 @@ def test_forward_value(name, call, want):
 
 
 def test_every_function_has_a_forward_check_and_is_in_fastnn_backend():
-    names = {c[0] for c in FORWARD} | {"random_normal", "random_uniform"}
+    names = {c[0] for c in FORWARD} | {"random_normal", "random_uniform", "set_value"}  # (tested below)
     assert set(ad.FUNCTIONS) <= names, f"no forward check for {sorted(set(ad.FUNCTIONS) - names)}"
     for name in ad.FUNCTIONS:
         assert getattr(fastnn.backend, name) is getattr(ad, name), name
@@ -627,6 +628,19 @@ def test_random_functions():
     np.testing.assert_array_equal(first, K.random_uniform(7))
     # a symbolic batch size (as a Lambda layer's K.shape(z)[0] gives) may be a Tensor or numpy int
     assert K.random_normal((np.int64(3), Tensor(np.array(2)))).shape == (3, 2)
+
+
+def test_get_and_set_value_change_a_learning_rate_as_keras_2_callbacks_do():
+    model = fastnn.Sequential([fastnn.layers.Dense(1, input_shape=(2,))])
+    model.compile(fastnn.optimizers.SGD(learning_rate=0.1), "mse")
+    assert K.get_value(model.optimizer.lr) == pytest.approx(0.1)
+    K.set_value(model.optimizer.lr, 0.01)
+    assert model.optimizer.learning_rate == pytest.approx(0.01) and isinstance(K.get_value(model.optimizer.lr), float)
+    w = np.zeros(3)
+    K.set_value(w, [1, 2, 3])
+    np.testing.assert_array_equal(w, [1, 2, 3])
+    with pytest.raises(ValueError, match="set_value: expected an optimizer's learning rate or a weight array"):
+        K.set_value(0.5, 1.0)
 
 
 def test_numerically_stable_values():

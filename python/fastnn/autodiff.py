@@ -584,6 +584,23 @@ def cast(x, dtype):
     return _result(y, (x,), lambda g: (g.astype(xv.dtype),)) if y.dtype.kind == "f" else y
 
 
+def get_value(x):
+    """The value of ``x`` as NumPy data (``K.get_value(model.optimizer.lr)`` is a float)."""
+    return float(x) if isinstance(x, float) else np.array(_value(x))
+
+
+def set_value(x, value):
+    """Assign ``value`` to ``x`` in place: an optimizer's learning rate (``K.set_value(
+    model.optimizer.lr, 0.001)``, as Keras 2's callbacks do) or a weight array."""
+    if hasattr(x, "assign"):
+        x.assign(value)
+    elif isinstance(x, np.ndarray):
+        x[...] = value
+    else:
+        raise ValueError(f"set_value: expected an optimizer's learning rate or a weight array. Received: "
+                         f"{type(x).__name__}")
+
+
 def cast_to_floatx(x):
     return np.asarray(_value(x), dtype=utils.floatx())
 
@@ -634,9 +651,9 @@ def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
 FUNCTIONS = (
     "abs", "add", "batch_flatten", "binary_crossentropy", "cast", "cast_to_floatx", "categorical_crossentropy",
     "clip", "concatenate", "cos", "count_params", "divide", "dot", "dtype", "epsilon", "exp", "expand_dims",
-    "flatten", "floatx", "int_shape", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
+    "flatten", "floatx", "get_value", "int_shape", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
     "ones", "ones_like", "permute_dimensions", "pow", "random_normal", "random_uniform", "relu", "reshape",
-    "round", "shape", "sigmoid", "sign", "sin", "softmax", "softplus", "sparse_categorical_crossentropy",
+    "round", "set_value", "shape", "sigmoid", "sign", "sin", "softmax", "softplus", "sparse_categorical_crossentropy",
     "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "tanh", "transpose", "var",
     "zeros", "zeros_like",
 )

@@ -39,6 +39,22 @@ def _check_rate(value, name, cls, low=0.0, high=None, low_open=False):
     return v
 
 
+class _LearningRate(float):
+    """An optimizer's learning rate as a float that remembers its optimizer: ``assign(value)``
+    sets it (what ``K.set_value`` calls, as on a Keras variable)."""
+
+    def __new__(cls, value, optimizer):
+        lr = super().__new__(cls, value)
+        lr._optimizer = optimizer
+        return lr
+
+    def assign(self, value):
+        self._optimizer.learning_rate = value
+
+    def numpy(self):
+        return float(self)
+
+
 class Optimizer:
     """Base class of fastnn's optimizers.
 
@@ -87,8 +103,9 @@ class Optimizer:
 
     @property
     def learning_rate(self):
-        """The learning rate of the next update, as a float."""
-        return self._current_lr()
+        """The learning rate of the next update, as a float (one that ``K.set_value(optimizer.lr,
+        0.01)``, Keras 2's way to change it in a callback, can assign through)."""
+        return _LearningRate(self._current_lr(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
