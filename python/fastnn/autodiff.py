@@ -508,8 +508,27 @@ def binary_crossentropy(target, output, from_logits=False):
     ``from_logits``: ``output`` is the logit and is put through a sigmoid first (stably)."""
     if from_logits:
         return _binary_crossentropy_logits(target, output)
-    p = clip(output, _EPSILON, 1 - _EPSILON)
-    return -(target * log(p) + (1 - target) * log(1 - p))
+    return _binary_crossentropy_probabilities(target, output)
+
+
+def _binary_crossentropy_probabilities(target, output):
+    """One step on the tape (the composition of clip, log and products took three times the
+    passes over a VAE's 128 x 784 values): d/dp = (p - t) / (p (1 - p)) where p was not
+    clipped, d/dt = log(1 - p) - log(p)."""
+    tv, ov = _value(target), np.asarray(_value(output))
+    p = np.clip(ov, _EPSILON, 1 - _EPSILON)
+    log_p, log_q = np.log(p), np.log(1 - p)
+    y = -(tv * log_p + (1 - tv) * log_q)
+
+    def backward(g):
+        dt = g * (log_q - log_p) if isinstance(target, Tensor) else None
+        dp = None
+        if isinstance(output, Tensor):
+            dp = g * ((p - tv) / (p * (1 - p)))
+            dp[(ov < _EPSILON) | (ov > 1 - _EPSILON)] = 0  # clipped: no gradient, as clip gives
+        return dt, dp
+
+    return _result(np.asarray(y), (target, output), backward)
 
 
 def _sigmoid_minus(x, t):
