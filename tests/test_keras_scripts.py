@@ -488,6 +488,89 @@ for i in range(train_steps):
     print(log)
 '''
 
+# The notes' convolutional VAE (Atienza, ch. 8, vae-cnn-mnist-8.1.2.py): Conv2D encoder, Lambda
+# sampling, Conv2DTranspose decoder, and the reconstruction loss over K.flatten of the images.
+COURSE_VAE_CNN = '''
+import numpy as np
+from tensorflow.keras.layers import Dense, Input
+from tensorflow.keras.layers import Conv2D, Flatten, Lambda
+from tensorflow.keras.layers import Reshape, Conv2DTranspose
+from tensorflow.keras.models import Model
+from tensorflow.keras.losses import mse, binary_crossentropy
+from tensorflow.keras import backend as K
+from tensorflow.keras.utils import set_random_seed
+
+
+def sampling(args):
+    z_mean, z_log_var = args
+    batch = K.shape(z_mean)[0]
+    dim = K.int_shape(z_mean)[1]
+    epsilon = K.random_normal(shape=(batch, dim))
+    return z_mean + K.exp(0.5 * z_log_var) * epsilon
+
+
+set_random_seed(2)
+# Stand-in for mnist.load_data(): bars of four kinds
+rng = np.random.default_rng(4)
+images = rng.integers(0, 40, (320, 28, 28)).astype(np.uint8)
+for i, kind in enumerate(rng.integers(0, 4, 320)):
+    images[i, 4 + 5 * kind:8 + 5 * kind, 6:22] = 255
+x_train, x_test = images[:256], images[256:]
+
+image_size = x_train.shape[1]
+x_train = np.reshape(x_train, [-1, image_size, image_size, 1])
+x_test = np.reshape(x_test, [-1, image_size, image_size, 1])
+x_train = x_train.astype('float32') / 255
+x_test = x_test.astype('float32') / 255
+
+input_shape = (image_size, image_size, 1)
+batch_size = 128
+kernel_size = 3
+filters = 16
+latent_dim = 2
+epochs = 3
+
+inputs = Input(shape=input_shape, name='encoder_input')
+x = inputs
+for i in range(2):
+    filters *= 2
+    x = Conv2D(filters=filters, kernel_size=kernel_size, activation='relu', strides=2, padding='same')(x)
+
+shape = K.int_shape(x)
+x = Flatten()(x)
+x = Dense(16, activation='relu')(x)
+z_mean = Dense(latent_dim, name='z_mean')(x)
+z_log_var = Dense(latent_dim, name='z_log_var')(x)
+z = Lambda(sampling, output_shape=(latent_dim,), name='z')([z_mean, z_log_var])
+encoder = Model(inputs, [z_mean, z_log_var, z], name='encoder')
+encoder.summary()
+
+latent_inputs = Input(shape=(latent_dim,), name='z_sampling')
+x = Dense(shape[1] * shape[2] * shape[3], activation='relu')(latent_inputs)
+x = Reshape((shape[1], shape[2], shape[3]))(x)
+for i in range(2):
+    x = Conv2DTranspose(filters=filters, kernel_size=kernel_size, activation='relu', strides=2, padding='same')(x)
+    filters //= 2
+outputs = Conv2DTranspose(filters=1, kernel_size=kernel_size, activation='sigmoid', padding='same',
+                          name='decoder_output')(x)
+decoder = Model(latent_inputs, outputs, name='decoder')
+decoder.summary()
+
+outputs = decoder(encoder(inputs)[2])
+vae = Model(inputs, outputs, name='vae')
+
+reconstruction_loss = binary_crossentropy(K.flatten(inputs), K.flatten(outputs))
+reconstruction_loss *= image_size * image_size
+kl_loss = 1 + z_log_var - K.square(z_mean) - K.exp(z_log_var)
+kl_loss = K.sum(kl_loss, axis=-1)
+kl_loss *= -0.5
+vae_loss = K.mean(reconstruction_loss + kl_loss)
+vae.add_loss(vae_loss)
+vae.compile(optimizer='rmsprop')
+vae.summary()
+history = vae.fit(x_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, None), verbose=2)
+'''
+
 # The notes' DCGAN (Atienza, ch. 4, dcgan-mnist-4.2.1.py): the discriminator is compiled, then
 # frozen for the adversarial model built by nesting the generator and discriminator models. The
 # models are the notes'; the data is random and the training loop runs three steps at batch 8.
@@ -881,3 +964,22 @@ def test_course_infogan_script(capsys):
                                          "'code1' is used twice.*Save the nested models on their own"):
         adversarial.to_json()
     ns["generator"].to_json()
+
+
+def test_course_vae_cnn_script(capsys):
+    ns, out = run_script(COURSE_VAE_CNN, capsys)
+    # Keras's counts for the notes' encoder (69,076) and decoder (65,089)
+    assert " Total params: 69,076 (269.83 KB)" in out and " Total params: 65,089 (254.25 KB)" in out
+    history = ns["history"].history
+    assert history["loss"][-1] < history["loss"][0]
+    # the loss: 784 · the batch's mean binary cross-entropy over all pixels, plus the mean KL term
+    x = ns["x_test"]
+    vae, encoder = ns["vae"], ns["encoder"]
+    fastnn.set_random_seed(5)
+    loss = vae.evaluate(x, batch_size=len(x), verbose=0)
+    z_mean, z_log_var, _ = encoder.predict(x, verbose=0)
+    kl = np.mean(-0.5 * np.sum(1 + z_log_var - z_mean ** 2 - np.exp(z_log_var), axis=-1))
+    fastnn.set_random_seed(5)
+    p = np.clip(vae.predict(x, verbose=0), 1e-7, 1 - 1e-7)
+    bce = -np.mean(x * np.log(p) + (1 - x) * np.log(1 - p)) * 784
+    assert loss == pytest.approx(bce + kl, rel=1e-4)
