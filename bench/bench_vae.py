@@ -89,7 +89,8 @@ def torch_step(x, threads):
         return None
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    enc, mean, logvar = torch.nn.Linear(PIXELS, HIDDEN), torch.nn.Linear(HIDDEN, LATENT), torch.nn.Linear(HIDDEN, LATENT)
+    enc = torch.nn.Linear(PIXELS, HIDDEN)
+    mean, logvar = torch.nn.Linear(HIDDEN, LATENT), torch.nn.Linear(HIDDEN, LATENT)
     dec1, dec2 = torch.nn.Linear(LATENT, HIDDEN), torch.nn.Linear(HIDDEN, PIXELS)
     params = [p for m in (enc, mean, logvar, dec1, dec2) for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)

@@ -116,7 +116,8 @@ def test_custom_loss_targets_of_another_shape():
 
 
 def test_backend_function_errors_name_the_function_and_shapes():
-    with pytest.raises(ValueError, match=r"mean: axis 5 is out of range for a tensor of rank 2 \(argument shapes: \(2, 3\)\)"):
+    with pytest.raises(ValueError, match=r"mean: axis 5 is out of range for a tensor of rank 2 "
+                                         r"\(argument shapes: \(2, 3\)\)"):
         K.mean(np.ones((2, 3)), axis=5)
     with pytest.raises(ValueError, match=r"^subtract: .*broadcast.*\(argument shapes: \(2, 3\), \(2, 4\)\)"):
         K.subtract(np.ones((2, 3)), np.ones((2, 4)))
@@ -204,7 +205,7 @@ def test_lambda_in_sequential_trains_and_saves(tmp_path):
 
 def test_operators_and_backend_functions_build_graph_layers(tmp_path):
     a, b = Input(shape=(3,)), Input(shape=(3,))
-    out = K.concatenate([1 + a * 2 - K.square(b), -a[:, :2], K.exp(b) / 4, K.max(a, axis=-1, keepdims=True)])
+    out = K.concatenate(tensors=[1 + a * 2 - K.square(b), -a[:, :2], K.exp(b) / 4, K.max(a, axis=-1, keepdims=True)])
     assert out.shape == (None, 9)
     model = Model([a, b], out)
     rng = np.random.default_rng(0)

@@ -175,7 +175,7 @@ def graph_function(name):
 
     def decorate(fn):
         def wrapper(*args, **kwargs):
-            if _symbolic_args(args):
+            if _symbolic_args(args) or _symbolic_args(kwargs.values()):
                 from .layers.lambda_layer import symbolic_call
                 return symbolic_call(name, args, kwargs)
             try:
@@ -670,9 +670,9 @@ def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
 FUNCTIONS = (
     "abs", "add", "batch_flatten", "binary_crossentropy", "cast", "cast_to_floatx", "categorical_crossentropy",
     "clip", "concatenate", "cos", "count_params", "divide", "dot", "dtype", "epsilon", "exp", "expand_dims",
-    "flatten", "floatx", "get_value", "int_shape", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
-    "ones", "ones_like", "permute_dimensions", "pow", "random_normal", "random_uniform", "relu", "reshape",
-    "round", "set_value", "shape", "sigmoid", "sign", "sin", "softmax", "softplus", "sparse_categorical_crossentropy",
-    "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "tanh", "transpose", "var",
-    "zeros", "zeros_like",
+    "flatten", "floatx", "get_value", "int_shape", "log", "logsumexp", "max", "maximum", "mean", "min",
+    "minimum", "multiply", "ndim", "negative", "ones", "ones_like", "permute_dimensions", "pow",
+    "random_normal", "random_uniform", "relu", "reshape", "round", "set_value", "shape", "sigmoid", "sign",
+    "sin", "softmax", "softplus", "sparse_categorical_crossentropy", "sqrt", "square", "squeeze", "stack",
+    "std", "stop_gradient", "subtract", "sum", "tanh", "transpose", "var", "zeros", "zeros_like",
 )

@@ -270,7 +270,8 @@ def deserialize(config):
 
 
 __all__ = [
-    "serialize", "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
-    "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "get", "deserialize"
+    "serialize", "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "get",
+    "deserialize"
 ]

@@ -151,8 +151,8 @@ def _unpack(batch, fn):
     """A batch as (x, y, sample_weight), Keras's rule: a tuple (or list) of 1 to 3 is (x, y, w)."""
     if isinstance(batch, (tuple, list)):
         if not 1 <= len(batch) <= 3:
-            raise ValueError(f"{fn}: a batch must be x, (x, y) or (x, y, sample_weight). Received a {type(batch).__name__} "
-                             f"of {len(batch)}")
+            raise ValueError(f"{fn}: a batch must be x, (x, y) or (x, y, sample_weight). Received a "
+                             f"{type(batch).__name__} of {len(batch)}")
         return tuple(batch) + (None,) * (3 - len(batch))
     return batch, None, None
 
@@ -426,8 +426,8 @@ class Model:
         """The model's layers in order, as Keras lists them: a functional model's list starts with
         its InputLayers, and a model nested in it is one entry (``adversarial.layers`` is
         ``[z_input, generator, discriminator]``). `_all_layers` has every layer."""
-        return list(dict.fromkeys(self._input_layers + [owner or step[0] for step, owner in
-                                                        zip(self._steps, self._step_owners or [None] * len(self._steps))]))
+        owners = self._step_owners or [None] * len(self._steps)
+        return list(dict.fromkeys(self._input_layers + [owner or step[0] for step, owner in zip(self._steps, owners)]))
 
     @property
     def _all_layers(self):
@@ -1084,9 +1084,9 @@ class Model:
         source = _Batches.of(x, steps_per_epoch, fn)
         if source is not None:
             if y is not None or sample_weight is not None or validation_split:
-                raise ValueError("fit: a generator or Sequence yields the targets (and sample weights) with the inputs, "
-                                 "(x, y) or (x, y, sample_weight) batches; leave y, sample_weight and validation_split "
-                                 "unset")
+                raise ValueError("fit: a generator or Sequence yields the targets (and sample weights) with the "
+                                 "inputs, (x, y) or (x, y, sample_weight) batches; leave y, sample_weight and "
+                                 "validation_split unset")
         elif steps_per_epoch is not None:
             raise ValueError("fit: steps_per_epoch applies to a generator or Sequence of batches; with arrays, "
                              "batch_size sets the steps (leave steps_per_epoch None)")

@@ -109,7 +109,8 @@ class _BaseConv(Layer):
                              f"Full input shape received: {tuple(input_shape)}")
         self.compute_output_shape(input_shape)  # fails early if the output would be empty
         self.kernel = self.add_weight("kernel", self.kernel_size + self._kernel_channels(channels),
-                                      self.kernel_initializer, self.kernel_regularizer, constraint=self.kernel_constraint)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)

@@ -187,7 +187,7 @@ class BackendFunction(Lambda):
         args = [_fill(a, xs) for a in self.args]
         if self.function_name == "getitem":
             args[1] = _decode_index(self.args[1])
-        return self._fn(*args, **self.kwargs)
+        return self._fn(*args, **{k: _fill(v, xs) for k, v in self.kwargs.items()})
 
     def get_config(self):
         config = {**Layer.get_config(self), "function": self.function_name, "args": self.args, "kwargs": self.kwargs}
@@ -223,9 +223,9 @@ def _decode_index(index):
 def symbolic_call(name, args, kwargs):
     """The function registered as ``name`` (`fastnn.autodiff.graph_function`) on ``args`` with
     KerasTensors among them: a `BackendFunction` layer called on them, returning its output."""
-    tensors = _find_tensors(args)
+    tensors = _find_tensors(list(args) + list(kwargs.values()))  # (K.concatenate(tensors=[a, b]) too)
     template = [_template(a, tensors) for a in args]
     if name == "getitem":
         template[1] = _encode_index(args[1])
-    layer = BackendFunction(name, template, kwargs)
+    layer = BackendFunction(name, template, {k: _template(v, tensors) for k, v in kwargs.items()})
     return layer(tensors if len(tensors) > 1 else tensors[0])

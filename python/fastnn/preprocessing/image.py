@@ -89,7 +89,8 @@ class ImageDataGenerator:
         elif isinstance(zoom_range, (list, tuple)) and len(zoom_range) == 2:
             self.zoom_range = (float(zoom_range[0]), float(zoom_range[1]))
         else:
-            raise ValueError(f"ImageDataGenerator: zoom_range must be a float or [lower, upper]. Received: {zoom_range!r}")
+            raise ValueError(f"ImageDataGenerator: zoom_range must be a float or [lower, upper]. "
+                             f"Received: {zoom_range!r}")
         self.channel_shift_range = _range(channel_shift_range, "channel_shift_range")
         self.fill_mode, self.cval = fill_mode, float(cval)
         self.horizontal_flip, self.vertical_flip = bool(horizontal_flip), bool(vertical_flip)
@@ -130,7 +131,8 @@ class ImageDataGenerator:
             x = x / (np.std(x, keepdims=True) + 1e-6)
         if self.featurewise_center:
             if self.mean is None:
-                raise ValueError("ImageDataGenerator: featurewise_center needs the data's mean; call fit(x_train) first")
+                raise ValueError("ImageDataGenerator: featurewise_center needs the data's mean; call "
+                                 "fit(x_train) first")
             x = x - self.mean
         if self.featurewise_std_normalization:
             if self.std is None:
