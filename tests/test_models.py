@@ -1110,3 +1110,24 @@ def test_layers_lists_a_nested_model_as_one_entry_as_keras_does():
     adversarial.fit(np.ones((4, 4), np.float32), np.ones((4, 1), np.float32), verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(before, discriminator.get_weights()))
     assert len(adversarial.trainable_weights) == 4 and len(adversarial.weights) == 8
+
+
+def test_a_sequential_models_layers_have_symbolic_outputs_as_in_keras():
+    # Chollet's activation model: Model(model.input, [layer.output for layer in model.layers[:n]])
+    fastnn.set_random_seed(4)
+    model = Sequential([Conv2D(8, 3, activation="relu", input_shape=(12, 12, 1)), MaxPooling2D(2), Flatten(),
+                        Dense(10, activation="softmax")])
+    activations = Model(inputs=model.input, outputs=[layer.output for layer in model.layers[:2]])
+    x = np.random.default_rng(0).random((3, 12, 12, 1)).astype(np.float32)
+    conv_out, pooled = activations.predict(x, verbose=0)
+    kernel, bias = model.layers[0].get_weights()
+    expected = fastnn.ops.conv2d_forward(x, kernel, bias, activation="relu")
+    np.testing.assert_allclose(conv_out, expected, rtol=1e-6)
+    np.testing.assert_array_equal(pooled, conv_out.reshape(3, 5, 2, 5, 2, 8).max(axis=(2, 4)))
+    features = Model(model.inputs, model.layers[-2].output)  # the features before the classifier
+    assert features.predict(x, verbose=0).shape == (3, 200)
+    np.testing.assert_array_equal(Model(model.input, model.output).predict(x, verbose=0), model.predict(x, verbose=0))
+    model.pop()  # the graph follows the stack
+    assert model.output.shape == (None, 200) and len(model.layers[0]._inbound_nodes) == 1
+    with pytest.raises(ValueError, match="has not yet been built"):
+        Sequential([Dense(2)]).input

@@ -452,6 +452,19 @@ class Model:
         raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
 
     @property
+    def input(self):
+        """The model's symbolic input (a list for several), as Keras's ``model.input``: with the
+        layers' outputs it builds a model that shows what they compute."""
+        self._require_built("input")
+        return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+
+    @property
+    def output(self):
+        """The model's symbolic output (a list for several)."""
+        self._require_built("output")
+        return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
+
+    @property
     def input_shape(self):
         """The input's shape with a None batch axis; a list of them for a model with several inputs."""
         self._require_built("input_shape")
@@ -1507,6 +1520,7 @@ class Sequential(Model):
         self._init_state(name or utils.unique_name("sequential"))
         self._stack = []
         self._added_from = {}  # id(layer) -> the model it was added with (_add_model), for the summary
+        self._chain_nodes = []  # (layer, node): the symbolic graph of the stack, see _rebuild
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -1655,6 +1669,16 @@ class Sequential(Model):
             shapes.append(shape)
         self._layers = list(self._stack)
         self._finalize(steps, shapes, [self._input_layer])
+        # the symbolic graph Keras's Sequential has too: model.input and .output, each layer's input
+        # and output (an activation model: Model(model.input, [l.output for l in model.layers[:4]]))
+        for layer, node in self._chain_nodes:
+            if node in layer._inbound_nodes:
+                layer._inbound_nodes.remove(node)
+        tensor, self._chain_nodes = self._input_layer.output, []
+        for layer in self._stack:
+            tensor = layer(tensor)
+            self._chain_nodes.append((layer, tensor.node))
+        self.inputs, self.outputs = [self._input_layer.output], [tensor]
         # layers added with a model show as that model's row, fed by its first layer's input
         self._step_owners = [self._added_from.get(id(layer)) for layer in self._stack]
         self._nested_inputs = {}
