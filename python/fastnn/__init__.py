@@ -12,9 +12,12 @@ from . import datasets, ops, reference
 from . import activations, callbacks, constraints, initializers, layers, losses, metrics, models, optimizers
 from . import regularizers
 from . import preprocessing, saving, utils
+from ._legacy import register_keras_2_paths
 from .layers import Input
 from .models import Model, Sequential, load_model
 from .utils import clear_session, set_random_seed
+
+register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils... for older notes
 
 __version__ = _core.__version__
 

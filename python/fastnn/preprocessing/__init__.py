@@ -1,5 +1,6 @@
-"""fastnn.preprocessing — Keras's data preprocessing: ``image.ImageDataGenerator``."""
+"""fastnn.preprocessing — Keras's data preprocessing: ``image.ImageDataGenerator`` and
+``sequence.pad_sequences``."""
 
-from . import image
+from . import image, sequence
 
-__all__ = ["image"]
+__all__ = ["image", "sequence"]

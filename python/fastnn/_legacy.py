@@ -1,0 +1,49 @@
+"""Keras 2's module paths, for the course notes written against them.
+
+``from keras.layers.convolutional import Conv2D, MaxPooling2D`` becomes, with the import ported,
+``from fastnn.layers.convolutional import ...``: these names are registered as modules that hold
+the same objects as their current homes (no code is duplicated). fastnn's own modules already
+answer ``fastnn.layers.core``, ``.pooling``, ``.recurrent``, ``.normalization``, ``.noise`` and
+``.wrappers``.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from . import layers, utils
+from .preprocessing import sequence
+
+
+def _register(name, doc, objects):
+    module = types.ModuleType(name, doc)
+    module.__dict__.update(objects)
+    module.__all__ = sorted(objects)
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+
+
+def _pick(module, names):
+    return {name: getattr(module, name) for name in names}
+
+
+def register_keras_2_paths():
+    """Register the module names above (fastnn/__init__.py calls it once)."""
+    _register("fastnn.layers.convolutional", "Keras 2's keras.layers.convolutional (with its pooling aliases).",
+              _pick(layers, ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                             "Convolution1D", "Convolution2D", "Convolution3D", "UpSampling1D", "UpSampling2D",
+                             "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+                             "Cropping3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+                             "AveragePooling2D", "AveragePooling3D"]))
+    _register("fastnn.layers.advanced_activations", "Keras 2's keras.layers.advanced_activations.",
+              _pick(layers, ["LeakyReLU", "ELU", "ReLU", "Softmax"]))
+    _register("fastnn.layers.merge", "Keras 2's keras.layers.merge.",
+              _pick(layers, ["Add", "Subtract", "Multiply", "Average", "Concatenate", "add", "subtract", "multiply",
+                             "average", "concatenate"]))
+    _register("fastnn.layers.embeddings", "Keras 2's keras.layers.embeddings.", _pick(layers, ["Embedding"]))
+    _register("fastnn.utils.np_utils", "Keras 2's keras.utils.np_utils.",
+              _pick(utils, ["to_categorical", "normalize"]))
+    utils.pad_sequences = sequence.pad_sequences  # Keras 3's keras.utils.pad_sequences
+    layers.core.Lambda = layers.Lambda  # keras.layers.core.Lambda, Keras 2's home of Lambda

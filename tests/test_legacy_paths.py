@@ -1,0 +1,42 @@
+"""Keras 2's module paths (ported imports of older course notes) and pad_sequences."""
+
+import numpy as np
+import pytest
+
+import fastnn
+
+
+def test_keras_2_module_paths():
+    from fastnn.layers.advanced_activations import LeakyReLU
+    from fastnn.layers.convolutional import Conv2D, MaxPooling2D, UpSampling2D
+    from fastnn.layers.core import Dense, Lambda
+    from fastnn.layers.embeddings import Embedding
+    from fastnn.layers.merge import concatenate
+    from fastnn.utils import np_utils
+    from fastnn.utils.np_utils import to_categorical
+
+    layers = fastnn.layers
+    assert (Conv2D, MaxPooling2D, UpSampling2D, LeakyReLU, Dense, Lambda, Embedding, concatenate) == \
+        (layers.Conv2D, layers.MaxPooling2D, layers.UpSampling2D, layers.LeakyReLU, layers.Dense, layers.Lambda,
+         layers.Embedding, layers.concatenate)
+    assert np_utils.to_categorical is to_categorical is fastnn.utils.to_categorical
+
+
+def test_pad_sequences_as_keras():
+    from fastnn.preprocessing.sequence import pad_sequences
+
+    seqs = [[1, 2, 3], [4, 5], [6]]
+    np.testing.assert_array_equal(pad_sequences(seqs), [[1, 2, 3], [0, 4, 5], [0, 0, 6]])
+    np.testing.assert_array_equal(pad_sequences(seqs, maxlen=2), [[2, 3], [4, 5], [0, 6]])
+    np.testing.assert_array_equal(pad_sequences(seqs, maxlen=2, truncating="post", padding="post", value=-1),
+                                  [[1, 2], [4, 5], [6, -1]])
+    assert pad_sequences(seqs).dtype == np.int32 and pad_sequences([[]], maxlen=3).shape == (1, 3)
+    vectors = pad_sequences([np.ones((2, 4)), np.ones((1, 4))], dtype="float32")
+    assert vectors.shape == (2, 2, 4) and vectors[1, 0].sum() == 0
+    assert fastnn.utils.pad_sequences is pad_sequences  # Keras 3's keras.utils.pad_sequences
+    with pytest.raises(ValueError, match="padding must be 'pre' or 'post'"):
+        pad_sequences(seqs, padding="both")
+    with pytest.raises(ValueError, match="every element of `sequences` must be a sequence"):
+        pad_sequences([1, 2])
+    with pytest.raises(ValueError, match="sequence 1 has elements of shape"):
+        pad_sequences([np.ones((2, 4)), np.ones((1, 3))])
