@@ -6,8 +6,9 @@ A new layer family (convolution, pooling, recurrent) subclasses `Layer` (see
 """
 
 from .base import Input, InputLayer, InputSpec, KerasTensor, Layer, register_layer, registered_layers
-from .core import ELU, Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Softmax
-from .merging import Add, Average, Concatenate, Multiply, Subtract
+from .core import ELU, Activation, Dense, Dropout, Flatten, Identity, LeakyReLU, PReLU, ReLU, Reshape, Softmax
+from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from .preprocessing import Normalization, Rescaling
 from .normalization import BatchNormalization
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D,
                    Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
@@ -21,8 +22,8 @@ from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
 from .lambda_layer import BackendFunction, Lambda
 from .noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
-from .reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
-                        ZeroPadding2D, ZeroPadding3D)
+from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
+                        UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 
 
 def add(inputs, **kwargs):
@@ -43,6 +44,16 @@ def multiply(inputs, **kwargs):
 def average(inputs, **kwargs):
     """Functional form of `Average`."""
     return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """Functional form of `Maximum`."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """Functional form of `Minimum`."""
+    return Minimum(**kwargs)(inputs)
 
 
 def concatenate(inputs, axis=-1, **kwargs):
@@ -82,6 +93,16 @@ __all__ = [
     "Bidirectional",
     "TimeDistributed",
     "Embedding",
+    "Identity",
+    "PReLU",
+    "Maximum",
+    "Minimum",
+    "maximum",
+    "minimum",
+    "Normalization",
+    "Rescaling",
+    "RepeatVector",
+    "Permute",
     "Lambda",
     "BackendFunction",
     "GaussianDropout",

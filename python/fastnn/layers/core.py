@@ -1,5 +1,6 @@
-"""fastnn.layers.core — Dense, Activation (and ReLU, LeakyReLU, ELU, Softmax), Flatten, Reshape,
-Dropout. Every computation goes through `fastnn.ops`; reshapes are views."""
+"""fastnn.layers.core — Dense, Activation (and ReLU, LeakyReLU, ELU, Softmax, PReLU), Identity,
+Flatten, Reshape, Dropout. Every computation goes through `fastnn.ops` (PReLU's two NumPy passes
+aside); reshapes are views."""
 
 from __future__ import annotations
 
@@ -230,6 +231,76 @@ class Softmax(Activation):
         config = super().get_config()
         del config["activation"]
         return {**config, "axis": self.axis}
+
+
+@register_layer
+class PReLU(Layer):
+    """Parametric ReLU: ``max(0, x) + alpha · min(0, x)`` with a learned ``alpha`` per input value
+    (shared along ``shared_axes``, 1-based, e.g. ``[1, 2]`` for one alpha per channel of an
+    image). Weights: ``alpha``, shape = the input's without the batch axis (1 on shared axes)."""
+
+    def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)
+        if shared_axes is None:
+            self.shared_axes = ()
+        else:
+            axes = shared_axes if isinstance(shared_axes, (list, tuple)) else [shared_axes]
+            self.shared_axes = tuple(_positive_int(a, "shared_axes") for a in axes)
+        self.alpha = None
+
+    def build(self, input_shape):
+        shape = [d for d in input_shape[1:]]
+        for a in self.shared_axes:
+            if a >= len(input_shape):
+                raise ValueError(f"PReLU: shared axis {a} is past the input's rank {len(input_shape)}")
+            shape[a - 1] = 1
+        if any(d is None for d in shape):
+            raise ValueError(f"PReLU: every unshared input axis must be known. Received: input_shape={input_shape}")
+        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer,
+                                     constraint=self.alpha_constraint)
+        self.input_spec = InputSpec(ndim=len(input_shape))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        self._x = inputs
+        return np.where(inputs > 0, inputs, self.alpha * inputs).astype(inputs.dtype, copy=False)
+
+    def backward(self, dy):
+        x = self._x
+        negative = np.minimum(x, 0)
+        # alpha's gradient: summed over the batch and the shared axes
+        axes = (0,) + self.shared_axes
+        self._gradients = [np.sum(dy * negative, axis=axes, keepdims=True).reshape(self.alpha.shape)]
+        if not self._need_input_grad:
+            return None
+        return np.where(x > 0, dy, self.alpha * dy).astype(dy.dtype, copy=False)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
+                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+                "alpha_constraint": constraints.serialize(self.alpha_constraint),
+                "shared_axes": list(self.shared_axes) or None}
+
+
+@register_layer
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder in a model's graph)."""
+
+    def call(self, inputs, training=False):
+        return inputs
+
+    def backward(self, dy):
+        return dy if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
 
 @register_layer

@@ -1,5 +1,5 @@
 """fastnn.layers.merging — layers that join branches of a functional graph: Add, Subtract,
-Multiply, Average, Concatenate. Each takes a list of inputs and returns a list of input
+Multiply, Average, Minimum, Maximum, Concatenate. Each takes a list of inputs and returns a list of input
 gradients from ``backward``."""
 
 from __future__ import annotations
@@ -109,6 +109,41 @@ class Average(_Merge):
     def backward(self, dy):
         g = dy * (1.0 / self._n)
         return [g] * self._n
+
+
+class _Extreme(_Merge):
+    """The elementwise maximum or minimum; the gradient goes to the input that holds it (the first
+    on a tie, as Keras folds the inputs pairwise)."""
+
+    _pick = None
+
+    def _merge(self, inputs):
+        # which input holds each element (the first of equals)
+        self._which = np.zeros(inputs[0].shape, dtype=np.int32)
+        out = inputs[0].copy()
+        for i, x in enumerate(inputs[1:], 1):
+            better = type(self)._pick(x, out)
+            out = np.where(better, x, out)
+            self._which[better] = i
+        self._n = len(inputs)
+        return out
+
+    def backward(self, dy):
+        return [np.where(self._which == i, dy, 0).astype(dy.dtype, copy=False) for i in range(self._n)]
+
+
+@register_layer
+class Maximum(_Extreme):
+    """Elementwise maximum of its inputs."""
+
+    _pick = staticmethod(np.greater)
+
+
+@register_layer
+class Minimum(_Extreme):
+    """Elementwise minimum of its inputs."""
+
+    _pick = staticmethod(np.less)
 
 
 @register_layer

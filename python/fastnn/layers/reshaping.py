@@ -1,5 +1,5 @@
 """fastnn.layers.reshaping — UpSampling1D/2D/3D, ZeroPadding1D/2D/3D, Cropping1D/2D/3D
-(channels-last, Keras's arguments and defaults).
+(channels-last, Keras's arguments and defaults), RepeatVector and Permute.
 
 Pure data movement, one NumPy pass each way and no weights: nearest-neighbour upsampling repeats
 each pixel ``size`` times along every spatial axis (its backward sums each block), zero padding
@@ -290,3 +290,57 @@ class Cropping3D(_PadOrCrop):
 
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
         super().__init__(cropping, data_format=data_format, **kwargs)
+
+
+@register_layer
+class RepeatVector(Layer):
+    """Repeats each sample ``n`` times: (batch, features) -> (batch, n, features) (a view), as an
+    LSTM autoencoder's decoder input. Its backward sums the copies."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"RepeatVector: n must be a positive integer. Received: n={n!r}")
+        self.n = int(n)
+        self.input_spec = InputSpec(ndim=2)
+
+    def call(self, inputs, training=False):
+        return np.broadcast_to(inputs[:, None, :], (inputs.shape[0], self.n, inputs.shape[1]))
+
+    def backward(self, dy):
+        return dy.sum(axis=1) if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+@register_layer
+class Permute(Layer):
+    """Permutes the axes after the batch axis: ``dims`` is a permutation of 1 .. rank (Keras's
+    1-based indices), ``Permute((2, 1))`` swaps the two axes of (batch, steps, features)."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        dims = tuple(dims) if isinstance(dims, (list, tuple)) else None
+        if dims is None or sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(f"Permute: dims must be a permutation of 1 .. {len(dims) if dims else 'rank'} (1-based, "
+                             f"the batch axis excluded). Received: dims={dims!r}")
+        self.dims = tuple(int(d) for d in dims)
+        self.input_spec = InputSpec(ndim=len(self.dims) + 1)
+
+    def call(self, inputs, training=False):
+        return np.ascontiguousarray(np.transpose(inputs, (0,) + self.dims))
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        return np.ascontiguousarray(np.transpose(dy, np.argsort((0,) + self.dims)))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}

@@ -1,0 +1,101 @@
+"""fastnn.layers.preprocessing — Rescaling and Normalization, Keras's preprocessing layers that
+standardise inputs inside the model (``Rescaling(1/255)``; ``Normalization()`` then
+``adapt(x_train)`` learns each feature's mean and variance, as Keras's regression tutorials do)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, register_layer
+
+_EPSILON = 1e-7
+
+
+@register_layer
+class Rescaling(Layer):
+    """``output = input · scale + offset``."""
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.offset = float(scale), float(offset)
+
+    def call(self, inputs, training=False):
+        return inputs * np.asarray(self.scale, inputs.dtype) + np.asarray(self.offset, inputs.dtype)
+
+    def backward(self, dy):
+        return dy * np.asarray(self.scale, dy.dtype) if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
+@register_layer
+class Normalization(Layer):
+    """``(input - mean) / max(sqrt(variance), 1e-7)`` per feature along ``axis`` (default the last):
+    the statistics come from ``adapt(data)`` or are given as ``mean`` and ``variance``;
+    ``invert=True`` maps back. Weights (not trained): ``mean``, ``variance`` and ``count`` (the
+    samples adapt saw), as in Keras, so the summary counts 2 · features + 1 parameters."""
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+        super().__init__(**kwargs)
+        if axis is None or isinstance(axis, (list, tuple)):
+            raise ValueError(f"Normalization: fastnn normalises along one axis. Received: axis={axis!r}")
+        self.axis = int(axis)
+        if (mean is None) != (variance is None):
+            raise ValueError("Normalization: pass both mean and variance, or neither (and call adapt)")
+        self._given = None if mean is None else (np.asarray(mean, np.float64), np.asarray(variance, np.float64))
+        self.invert = bool(invert)
+        self.mean = self.variance = self.count = None
+
+    def build(self, input_shape):
+        features = input_shape[self.axis]
+        if features is None:
+            raise ValueError(f"Normalization: the axis {self.axis} of the input must be known. Received: {input_shape}")
+        shape = [1] * (len(input_shape) - 1)
+        shape[self.axis if self.axis < 0 else self.axis - 1] = features
+        self.mean = self.add_weight("mean", tuple(shape), "zeros", trainable=False)
+        self.variance = self.add_weight("variance", tuple(shape), "ones", trainable=False)
+        self.count = self.add_weight("count", (), "zeros", trainable=False)
+        if self._given is not None:
+            self.mean[...] = np.broadcast_to(self._given[0].reshape(-1), (features,)).reshape(shape)
+            self.variance[...] = np.broadcast_to(self._given[1].reshape(-1), (features,)).reshape(shape)
+        self.built = True
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Set mean and variance from ``data`` (an array, samples on the first axis)."""
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim < 1 or len(x) == 0:
+            raise ValueError(f"Normalization.adapt: expected a non-empty array. Received: shape={x.shape}")
+        if x.ndim == 1:
+            x = x[:, None]
+        self._maybe_build((None,) + x.shape[1:])
+        axes = tuple(a for a in range(x.ndim) if a != self.axis % x.ndim)
+        self.mean[...] = x.mean(axis=axes).reshape(self.mean.shape)
+        self.variance[...] = x.var(axis=axes).reshape(self.variance.shape)
+        self.count[...] = len(x)
+
+    def call(self, inputs, training=False):
+        if self._given is None and float(self.count) == 0:  # (a loaded layer has its count back)
+            raise ValueError(f"Normalization '{self.name}': call adapt(data) first (or give mean and variance)")
+        self._std = np.maximum(np.sqrt(self.variance), _EPSILON).astype(inputs.dtype)
+        if self.invert:
+            return self.mean + inputs * self._std
+        return (inputs - self.mean) / self._std
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        return dy * self._std if self.invert else dy / self._std
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        # adapted statistics travel as the layer's weights (a saved file holds them); given ones, as Keras
+        config = {**super().get_config(), "axis": self.axis, "invert": self.invert}
+        if self._given is not None:
+            config["mean"], config["variance"] = self._given[0].tolist(), self._given[1].tolist()
+        return config

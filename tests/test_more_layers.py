@@ -1,0 +1,106 @@
+"""RepeatVector, Permute, Maximum/Minimum, PReLU, Identity, Rescaling and Normalization: values
+against NumPy, gradients against finite differences, Keras's parameter counts and configs."""
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.layers import (LSTM, Dense, Identity, Input, Maximum, Minimum, Normalization, Permute, PReLU, RepeatVector,
+                           Rescaling, TimeDistributed, maximum)
+from fastnn.models import Model, Sequential, load_model
+from helpers import layer_gradcheck
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: RepeatVector(3), (4, 5)),
+    (lambda: Permute((2, 1)), (3, 4, 5)),
+    (lambda: Permute((3, 1, 2)), (2, 3, 4, 5)),
+    (lambda: PReLU(alpha_initializer="random_normal"), (4, 3, 2)),
+    (lambda: PReLU(alpha_initializer="random_normal", shared_axes=[1]), (4, 3, 2)),
+    (lambda: Identity(), (3, 2)),
+    (lambda: Rescaling(1 / 255, offset=-1), (3, 4)),
+])
+def test_gradients(float64_numpy, make, shape):
+    x = RNG.standard_normal(shape)
+    x[np.abs(x) < 0.05] = 0.3  # away from PReLU's kink
+    layer_gradcheck(make(), x)
+
+
+@pytest.mark.parametrize("cls", [Maximum, Minimum])
+def test_maximum_minimum(float64_numpy, cls):
+    a, b, c = (RNG.standard_normal((4, 3)) for _ in range(3))
+    out = cls()([a, b, c])
+    np.testing.assert_array_equal(out, (np.maximum if cls is Maximum else np.minimum).reduce([a, b, c]))
+    layer_gradcheck(cls(), [a, b, c])
+    tie = cls()
+    tie([np.ones((1, 2)), np.ones((1, 2))])
+    np.testing.assert_array_equal(tie.backward(np.ones((1, 2))), [np.ones((1, 2)), np.zeros((1, 2))])  # the first
+
+
+def test_values_and_shapes():
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(RepeatVector(4)(x), np.repeat(x[:, None], 4, axis=1))
+    y = RNG.standard_normal((2, 3, 5)).astype(np.float32)
+    np.testing.assert_array_equal(Permute((2, 1))(y), y.transpose(0, 2, 1))
+    assert Permute((2, 1))(Input(shape=(3, 5))).shape == (None, 5, 3)
+    p = PReLU(alpha_initializer=fastnn.initializers.Constant(0.25))
+    np.testing.assert_allclose(p(y), np.where(y > 0, y, 0.25 * y))
+    assert p.get_weights()[0].shape == (3, 5) and PReLU(shared_axes=[1, 2])(Input(shape=(6, 6, 4))).shape == \
+        (None, 6, 6, 4)
+    np.testing.assert_allclose(Rescaling(2.0, 1.0)(x), 2 * x + 1)
+    np.testing.assert_array_equal(maximum([x, -x]), np.abs(x))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        RepeatVector(0)
+    with pytest.raises(ValueError, match="dims must be a permutation of 1 .. 2"):
+        Permute((0, 1))
+
+
+def test_normalization_adapt_and_invert(tmp_path):
+    data = RNG.standard_normal((200, 9)).astype(np.float32) * np.arange(1, 10) + np.arange(9)
+    norm = Normalization()
+    with pytest.raises(ValueError, match="call adapt\\(data\\) first"):
+        norm(data)
+    norm.adapt(data)
+    out = norm(data)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=0), 1, rtol=1e-4)
+    np.testing.assert_allclose(Normalization(mean=data.mean(0), variance=data.var(0), invert=True)(out), data,
+                               rtol=1e-4, atol=1e-4)
+    # Keras's regression tutorial: the normalizer as the model's first layer, 2 · 9 + 1 parameters
+    model = Sequential([Input(shape=(9,)), norm, Dense(64, activation="relu"), Dense(1)])
+    assert norm.count_params() == 19 and model.count_params() == 19 + 640 + 65
+    model.compile("adam", "mse")
+    target = data @ RNG.standard_normal((9, 1)).astype(np.float32)
+    model.fit(data, target, epochs=2, verbose=0)
+    model.save(tmp_path / "m.fastnn")
+    again = load_model(tmp_path / "m.fastnn")  # the statistics travel as the layer's weights
+    np.testing.assert_allclose(again.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    given = Sequential([Input(shape=(9,)), Normalization(mean=data.mean(0), variance=data.var(0))])
+    given.save(tmp_path / "given.fastnn")
+    reloaded = load_model(tmp_path / "given.fastnn")
+    np.testing.assert_allclose(reloaded.predict(data, verbose=0), out, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="pass both mean and variance"):
+        Normalization(mean=[0.0])
+
+
+def test_lstm_autoencoder_with_repeat_vector():
+    # the notes' sequence autoencoder: LSTM encoder, RepeatVector, LSTM decoder, TimeDistributed(Dense)
+    fastnn.set_random_seed(0)
+    x = np.sin(np.linspace(0, 3, 10))[None, :, None] * RNG.uniform(0.5, 1.5, (32, 1, 1))
+    model = Sequential([Input(shape=(10, 1)), LSTM(16), RepeatVector(10), LSTM(16, return_sequences=True),
+                        TimeDistributed(Dense(1))])
+    model.compile("adam", "mse")
+    losses = model.fit(x.astype(np.float32), x.astype(np.float32), epochs=20, verbose=0).history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_model_with_the_new_layers_round_trips(tmp_path):
+    inp = Input(shape=(4, 3))
+    a = Permute((2, 1))(inp)
+    b = PReLU()(Dense(4)(Permute((2, 1))(Identity()(inp))))
+    model = Model(inp, Minimum()([a, Rescaling(0.5)(b)]))
+    model.save(tmp_path / "m.fastnn")
+    x = RNG.standard_normal((2, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(load_model(tmp_path / "m.fastnn").predict(x, verbose=0), model.predict(x, verbose=0))
