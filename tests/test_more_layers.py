@@ -1,12 +1,13 @@
-"""RepeatVector, Permute, Maximum/Minimum, PReLU, Identity, Rescaling and Normalization: values
-against NumPy, gradients against finite differences, Keras's parameter counts and configs."""
+"""RepeatVector, Permute, Maximum/Minimum, PReLU, Identity, Rescaling, Normalization and
+LayerNormalization: values against NumPy, gradients against finite differences, Keras's parameter
+counts and configs."""
 
 import numpy as np
 import pytest
 
 import fastnn
-from fastnn.layers import (LSTM, Dense, Identity, Input, Maximum, Minimum, Normalization, Permute, PReLU, RepeatVector,
-                           Rescaling, TimeDistributed, maximum)
+from fastnn.layers import (LSTM, Dense, Identity, Input, LayerNormalization, Maximum, Minimum, Normalization, Permute,
+                           PReLU, RepeatVector, Rescaling, TimeDistributed, maximum)
 from fastnn.models import Model, Sequential, load_model
 from helpers import layer_gradcheck
 
@@ -21,6 +22,8 @@ RNG = np.random.default_rng(0)
     (lambda: PReLU(alpha_initializer="random_normal", shared_axes=[1]), (4, 3, 2)),
     (lambda: Identity(), (3, 2)),
     (lambda: Rescaling(1 / 255, offset=-1), (3, 4)),
+    (lambda: LayerNormalization(gamma_initializer="random_normal", beta_initializer="random_normal"), (4, 5)),
+    (lambda: LayerNormalization(center=False), (2, 3, 6)),
 ])
 def test_gradients(float64_numpy, make, shape):
     x = RNG.standard_normal(shape)
@@ -104,3 +107,14 @@ def test_model_with_the_new_layers_round_trips(tmp_path):
     model.save(tmp_path / "m.fastnn")
     x = RNG.standard_normal((2, 4, 3)).astype(np.float32)
     np.testing.assert_array_equal(load_model(tmp_path / "m.fastnn").predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_layer_normalization_values():
+    x = RNG.standard_normal((4, 3, 8)).astype(np.float32) * 3 + 1
+    layer = LayerNormalization(epsilon=1e-3)
+    y = layer(x)
+    expected = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    assert layer.count_params() == 16 and [w.shape for w in layer.get_weights()] == [(8,), (8,)]
+    with pytest.raises(ValueError, match="only axis=-1 is supported"):
+        LayerNormalization(axis=1)

@@ -9,7 +9,7 @@ from .base import Input, InputLayer, InputSpec, KerasTensor, Layer, register_lay
 from .core import ELU, Activation, Dense, Dropout, Flatten, Identity, LeakyReLU, PReLU, ReLU, Reshape, Softmax
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .preprocessing import Normalization, Rescaling
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D,
                    Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D,
@@ -79,6 +79,7 @@ __all__ = [
     "Reshape",
     "Dropout",
     "BatchNormalization",
+    "LayerNormalization",
     "Conv1D",
     "Conv2D",
     "Conv3D",

@@ -1,4 +1,5 @@
-"""fastnn.layers.normalization — BatchNormalization over the last (channels) axis."""
+"""fastnn.layers.normalization — BatchNormalization over the last (channels) axis, and
+LayerNormalization over each sample's last axis."""
 
 from __future__ import annotations
 
@@ -118,3 +119,92 @@ class BatchNormalization(Layer):
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
         return {**super().get_config(), **config}
+
+
+@register_layer
+class LayerNormalization(Layer):
+    """Normalises each sample over its last axis: ``y = gamma · (x - mean) / sqrt(var + epsilon) +
+    beta`` with the mean and (biased) variance of that sample's values, in training and inference
+    alike. (NumPy, float64 statistics; the features axis is the last, as Keras's default.)
+
+    Args:
+        axis: -1 (the last axis) only. epsilon: default 1e-3. center, scale: learn ``beta`` and
+        ``gamma``. beta/gamma initializer, regularizer and constraint as BatchNormalization's.
+
+    Weights: ``gamma``, ``beta``, each (features,).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, rms_scaling=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            axis = axis[0] if len(axis) == 1 else axis
+        if axis != -1:
+            raise ValueError(f"LayerNormalization: only axis=-1 is supported. Received: axis={axis!r}")
+        if rms_scaling:
+            raise ValueError("LayerNormalization: rms_scaling=True is not supported")
+        self.axis = -1
+        self.epsilon = float(epsilon)
+        if not self.epsilon > 0:
+            raise ValueError(f"LayerNormalization: expected epsilon > 0. Received: epsilon={epsilon!r}")
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma = self.beta = None
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(f"LayerNormalization: the last axis must be known. Received: {tuple(input_shape)}")
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (features,), self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight("beta", (features,), self.beta_initializer, self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: features})
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = inputs.astype(np.float64)
+        mean = x.mean(axis=-1, keepdims=True)
+        self._inv_std = 1.0 / np.sqrt(x.var(axis=-1, keepdims=True) + self.epsilon)
+        self._xhat = (x - mean) * self._inv_std
+        y = self._xhat * self.gamma if self.scale else self._xhat.copy()
+        if self.center:
+            y += self.beta
+        return y.astype(inputs.dtype)
+
+    def backward(self, dy):
+        xhat, rows = self._xhat, tuple(range(dy.ndim - 1))
+        d = dy.astype(np.float64)
+        grads = []
+        if self.scale:
+            grads.append(np.sum(d * xhat, axis=rows).astype(self.gamma.dtype))
+        if self.center:
+            grads.append(np.sum(d, axis=rows).astype(self.beta.dtype))
+        self._gradients = grads
+        if not self._need_input_grad:
+            return None
+        dxhat = d * self.gamma if self.scale else d
+        dx = self._inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                              - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+        return dx.astype(dy.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
