@@ -9,8 +9,49 @@ from .. import constraints, initializers, ops, regularizers
 from .base import InputSpec, Layer, register_layer
 
 
+class _ScaleShift(Layer):
+    """What both normalisations share: ``epsilon`` and the learned ``gamma`` (scale) and ``beta``
+    (center) over the last axis, with their initializers, regularizers and constraints."""
+
+    def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                 gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.epsilon = float(epsilon)
+        if not self.epsilon > 0:
+            raise ValueError(f"{cls}: expected epsilon > 0. Received: epsilon={epsilon!r}")
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma = self.beta = None
+
+    def _add_scale_shift(self, features):
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (features,), self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight("beta", (features,), self.beta_initializer, self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+
 @register_layer
-class BatchNormalization(Layer):
+class BatchNormalization(_ScaleShift):
     """Normalises each channel with batch statistics in training, moving ones at inference.
 
     Training: ``y = gamma · (x - mean) / sqrt(var + epsilon) + beta`` with the batch's mean and
@@ -35,7 +76,8 @@ class BatchNormalization(Layer):
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
                  synchronized=False, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
         if isinstance(axis, (list, tuple)):
             axis = axis[0] if len(axis) == 1 else axis
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
@@ -44,21 +86,11 @@ class BatchNormalization(Layer):
         self.momentum = float(momentum)
         if not 0 <= self.momentum <= 1:
             raise ValueError(f"BatchNormalization: expected momentum in [0, 1]. Received: momentum={momentum!r}")
-        self.epsilon = float(epsilon)
-        if not self.epsilon > 0:
-            raise ValueError(f"BatchNormalization: expected epsilon > 0. Received: epsilon={epsilon!r}")
         if synchronized:
             raise ValueError("BatchNormalization: synchronized=True is not supported (fastnn runs on one CPU)")
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+        self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -69,12 +101,7 @@ class BatchNormalization(Layer):
         if channels is None:
             raise ValueError(f"BatchNormalization: the channels axis must be defined. Received: input shape {tuple(input_shape)}")
         shape = (channels,)
-        if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
-                                         constraint=self.gamma_constraint)
-        if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
-                                        constraint=self.beta_constraint)
+        self._add_scale_shift(channels)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
         self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
@@ -99,30 +126,14 @@ class BatchNormalization(Layer):
             return dx
         return dx.reshape(self._x_shape)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
     def get_config(self):
-        config = {
-            "axis": self.axis,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
-            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "momentum": self.momentum,
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer)}
 
 
 @register_layer
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleShift):
     """Normalises each sample over its last axis: ``y = gamma · (x - mean) / sqrt(var + epsilon) +
     beta`` with the mean and (biased) variance of that sample's values, in training and inference
     alike. (NumPy, float64 statistics; the features axis is the last, as Keras's default.)
@@ -137,7 +148,8 @@ class LayerNormalization(Layer):
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, rms_scaling=False, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
         if isinstance(axis, (list, tuple)):
             axis = axis[0] if len(axis) == 1 else axis
         if axis != -1:
@@ -145,29 +157,13 @@ class LayerNormalization(Layer):
         if rms_scaling:
             raise ValueError("LayerNormalization: rms_scaling=True is not supported")
         self.axis = -1
-        self.epsilon = float(epsilon)
-        if not self.epsilon > 0:
-            raise ValueError(f"LayerNormalization: expected epsilon > 0. Received: epsilon={epsilon!r}")
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
-        self.gamma = self.beta = None
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
         features = input_shape[-1]
         if features is None:
             raise ValueError(f"LayerNormalization: the last axis must be known. Received: {tuple(input_shape)}")
-        if self.scale:
-            self.gamma = self.add_weight("gamma", (features,), self.gamma_initializer, self.gamma_regularizer,
-                                         constraint=self.gamma_constraint)
-        if self.center:
-            self.beta = self.add_weight("beta", (features,), self.beta_initializer, self.beta_regularizer,
-                                        constraint=self.beta_constraint)
+        self._add_scale_shift(features)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: features})
         self.built = True
 
@@ -196,15 +192,3 @@ class LayerNormalization(Layer):
         dx = self._inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)
                               - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
         return dx.astype(dy.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
