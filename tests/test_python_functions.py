@@ -448,3 +448,19 @@ def test_add_weight_takes_keras_3s_positional_order_and_scalars():
     model.compile("adam", "mse")
     model.fit(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), epochs=2, verbose=0)
     assert layer.a.shape == () and layer.a != 1  # a scalar weight trains in place
+
+
+def test_a_custom_layer_takes_a_list_of_inputs(float64_numpy):
+    class WeightedSum(Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(len(input_shape),), initializer="ones")
+
+        def call(self, inputs):
+            return inputs[0] * self.w[0] + K.tanh(inputs[1]) * self.w[1]
+
+    a, b = Input(shape=(3,)), Input(shape=(3,))
+    layer = WeightedSum()
+    model = Model([a, b], layer([a, b]))
+    x1, x2 = np.random.default_rng(0).standard_normal((2, 4, 3))
+    np.testing.assert_allclose(model.predict([x1, x2], verbose=0), x1 + np.tanh(x2))
+    layer_gradcheck(WeightedSum(), [x1, x2])

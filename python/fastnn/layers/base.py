@@ -185,6 +185,8 @@ class Layer:
     """
 
     _multi_input = False
+    # True for layers that take one input or a list, as called (Lambda, layers on the tape)
+    _inputs_as_called = False
     # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
     # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
     input_dtype = None
@@ -200,6 +202,7 @@ class Layer:
         call = cls.__dict__["call"]
         parameters = inspect.signature(call).parameters
         cls._call_on_arrays = call
+        cls._inputs_as_called = True
         cls._call_takes_training = "training" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         cls.call = _call_on_tape
@@ -403,6 +406,8 @@ class Layer:
     def __call__(self, inputs, training=False):
         """On KerasTensors: record a graph node (functional API). On arrays: build if needed,
         check the input, run `call`."""
+        if self._inputs_as_called:
+            self._multi_input = isinstance(inputs, (list, tuple))
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
         if self._multi_input:

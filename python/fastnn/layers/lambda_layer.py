@@ -38,6 +38,7 @@ class Lambda(Layer):
     """
 
     _functions_from_custom_objects = True
+    _inputs_as_called = True  # one tensor or a list, as the function takes
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
@@ -52,10 +53,6 @@ class Lambda(Layer):
         self.arguments = dict(arguments or {})
         self._multi_input = False  # set by the first call: a list of inputs or one
         self._shapes = {}
-
-    def __call__(self, inputs, training=False):
-        self._multi_input = isinstance(inputs, (list, tuple))
-        return super().__call__(inputs, training=training)
 
     def _run(self, inputs):
         """The function on ``inputs`` (Tensors or arrays); its result checked to be one tensor."""
