@@ -124,3 +124,25 @@ def test_subclassing_errors():
     model = UsesBackend()
     model.compile("sgd", "categorical_crossentropy")
     model.fit(np.ones((4, 3), np.float32), np.eye(2, dtype=np.float32)[[0, 1, 0, 1]], verbose=0)
+
+
+def test_a_subclassed_model_with_two_inputs():
+    class Siamese(Model):  # call takes a list, as Keras's multi-input subclasses do
+        def __init__(self):
+            super().__init__()
+            self.shared_left, self.shared_right = Dense(4, activation="relu"), Dense(4, activation="relu")
+            self.head = Dense(1, activation="sigmoid")
+
+        def call(self, inputs):
+            left, right = inputs
+            return self.head(K.abs(self.shared_left(left) - self.shared_right(right)))
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((16, 5)).astype(np.float32), rng.random((16, 3)).astype(np.float32)
+    model = Siamese()
+    model.compile("adam", "binary_crossentropy")
+    model.fit([a, b], (a[:, :1] > 0.5).astype(np.float32), epochs=2, verbose=0)
+    assert model.predict([a, b], verbose=0).shape == (16, 1)
+    assert [t.shape for t in model.inputs] == [(None, 5), (None, 3)]
+    with pytest.raises(ValueError, match="has 2 inputs"):
+        model.predict(a, verbose=0)

@@ -231,14 +231,17 @@ class Model:
 
     def build(self, input_shape):
         """Build a subclassed model for inputs of ``input_shape`` (batch axis included, e.g.
-        ``(None, 784)``) by tracing its `call`; a functional model is built already."""
+        ``(None, 784)``; a list of shapes for a call that takes a list) by tracing its `call`; a
+        functional model is built already."""
         if not self._subclassed:
             return
-        shape = tuple(input_shape)
-        if len(shape) < 2:
+        several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple))
+        shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+        if any(len(shape) < 2 for shape in shapes):
             raise ValueError(f"build: model '{self.name}' expects an input shape with a batch axis, e.g. (None, 784). "
                              f"Received: input_shape={input_shape!r}")
-        inputs = Input(batch_shape=(None,) + shape[1:])
+        inputs = [Input(batch_shape=(None,) + shape[1:]) for shape in shapes]
+        inputs = inputs if several else inputs[0]
         outputs = self.call(inputs)
         flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         if not flat or not all(isinstance(t, KerasTensor) for t in flat):
@@ -500,8 +503,10 @@ class Model:
                              "`input_shape`.")
 
     def _ensure_built(self, data_shape):
+        """Build from the data's shape (a list of shapes for several inputs): a subclass traces call."""
         if not self.built and self._subclassed:
-            self.build((None,) + tuple(data_shape[1:]))
+            self.build([(None,) + tuple(s[1:]) for s in data_shape] if isinstance(data_shape, list)
+                       else (None,) + tuple(data_shape[1:]))
         if not self.built:
             raise ValueError("The model has no input shape")
 
@@ -721,6 +726,9 @@ class Model:
         """``x`` as a list of arrays, one per model input: an array for a one-input model; a list
         (or a dict by Input name) of arrays for several."""
         k = max(1, len(self._input_layers))
+        if self._subclassed and not self.built and isinstance(x, (list, tuple)) and x \
+                and all(isinstance(a, np.ndarray) for a in x):
+            k = len(x)  # a subclass not traced yet: as many inputs as arrays given
         names = [layer.name for layer in self._input_layers]
         if isinstance(x, dict):
             unknown = sorted(set(x) - set(names))
@@ -748,7 +756,7 @@ class Model:
                              f"'x' sizes: {', '.join(map(str, sizes))}")
         if sizes[0] == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
-        self._ensure_built(xs[0].shape)
+        self._ensure_built(xs[0].shape if len(xs) == 1 else [a.shape for a in xs])
         if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
             raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
                              "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
@@ -1391,8 +1399,10 @@ class Model:
         are shared, so training it trains them here too) and lists them one by one: it does not
         keep this model as one layer, so its summary and saved file show the layers."""
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if not self.built and (isinstance(self, Sequential) or self._subclassed) and len(tensors) == 1:
+        if not self.built and isinstance(self, Sequential) and len(tensors) == 1:
             self.build(tensors[0].shape)
+        elif not self.built and self._subclassed:
+            self.build([t.shape for t in tensors] if isinstance(inputs, (list, tuple)) else tensors[0].shape)
         self._require_built(f"calling model '{self.name}' on symbolic tensors")
         if len(tensors) != len(self._input_layers):
             raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "
