@@ -148,9 +148,10 @@ class ImageDataGenerator:
             return 0.0
         if isinstance(spec, (list, tuple, np.ndarray)) or isinstance(spec, (int, np.integer)):
             shift = float(np.random.choice(spec)) * np.random.choice([-1, 1])
+            largest = max(spec) if isinstance(spec, (list, tuple, np.ndarray)) else spec
         else:
-            shift = np.random.uniform(-spec, spec)
-        return shift * size if np.max(spec) < 1 else shift
+            shift, largest = np.random.uniform(-spec, spec), spec
+        return shift * size if largest < 1 else shift  # below 1: a fraction of the size
 
     def get_random_transform(self, img_shape, seed=None):
         """Random parameters for one image, drawn as Keras draws them: theta, tx (rows), ty
@@ -255,12 +256,11 @@ def _reflect(x, n):
     return np.where(x >= n - 0.5, 2 * n - 1 - x, x)
 
 
-def _fold(index, n, mode):
-    """Integer positions outside [0, n) mapped as scipy.ndimage's modes extend an image."""
-    if mode == "reflect":  # d c b a | a b c d | d c b a
-        index = np.mod(index, 2 * n)
-        return np.where(index >= n, 2 * n - 1 - index, index)
-    return np.clip(index, 0, n - 1)  # nearest: a a a a | a b c d | d d d d
+def _reflect_index(index, n):
+    """Integer positions outside [0, n) mirrored as scipy.ndimage's "reflect" extends an image
+    (d c b a | a b c d | d c b a)."""
+    index = np.mod(index, 2 * n)
+    return np.where(index >= n, 2 * n - 1 - index, index)
 
 
 def _warp(images, matrices, mode, cval, order):
@@ -276,27 +276,35 @@ def _warp(images, matrices, mode, cval, order):
     if mode == "wrap":
         src_r, src_c = _wrap(src_r, h), _wrap(src_c, w)
     elif mode in ("nearest", "constant"):  # beyond the edge: the edge (constant's are replaced below)
-        src_r, src_c = np.clip(src_r, 0, h - 1), np.clip(src_c, 0, w - 1)
+        src_r = np.minimum(np.maximum(src_r, 0), h - 1)
+        src_c = np.minimum(np.maximum(src_c, 0), w - 1)
     flat = images.reshape(b * h * w, c)
     base = (np.arange(b) * (h * w))[:, None, None]
 
-    def gather(r, k):  # one take of whole pixels (all channels) by linear index
-        return np.take(flat, (base + r * w + k).reshape(-1), axis=0).reshape(b, h, w, c)
+    def gather(index):  # one take of whole pixels (all channels) by linear index (b, h, w)
+        return np.take(flat, index.reshape(-1), axis=0).reshape(b, h, w, c)
 
     if order == 0:  # the position mapped into the image, then rounded half up
         if mode == "reflect":
             src_r, src_c = _reflect(src_r, h), _reflect(src_c, w)
         r = np.clip(np.floor(src_r + 0.5), 0, h - 1).astype(np.int64)
         k = np.clip(np.floor(src_c + 0.5), 0, w - 1).astype(np.int64)
-        out = gather(r, k)
+        out = gather(base + r * w + k)
     else:
         r0, c0 = np.floor(src_r), np.floor(src_c)
         fr, fc = (src_r - r0)[..., None], (src_c - c0)[..., None]
         r0, c0 = r0.astype(np.int64), c0.astype(np.int64)
-        rr0, rr1 = _fold(r0, h, mode), _fold(r0 + 1, h, mode)
-        cc0, cc1 = _fold(c0, w, mode), _fold(c0 + 1, w, mode)
-        top = gather(rr0, cc0) * (1 - fc) + gather(rr0, cc1) * fc
-        out = top * (1 - fr) + (gather(rr1, cc0) * (1 - fc) + gather(rr1, cc1) * fc) * fr
+        if mode == "reflect":
+            rows0, rows1 = base + _reflect_index(r0, h) * w, base + _reflect_index(r0 + 1, h) * w
+            cols0, cols1 = _reflect_index(c0, w), _reflect_index(c0 + 1, w)
+            i00, i01, i10, i11 = rows0 + cols0, rows0 + cols1, rows1 + cols0, rows1 + cols1
+        else:  # the positions are inside [0, n - 1] already: only the upper neighbour can step out
+            i00 = base + r0 * w + c0
+            i01 = i00 + (c0 < w - 1)
+            i10 = i00 + (r0 < h - 1) * w
+            i11 = i10 + (c0 < w - 1)
+        top = gather(i00) * (1 - fc) + gather(i01) * fc
+        out = top * (1 - fr) + (gather(i10) * (1 - fc) + gather(i11) * fc) * fr
     if outside is not None:  # constant: no interpolation beyond the edges, cval there
         out[outside] = cval
     return out.astype(images.dtype, copy=False)
