@@ -575,7 +575,7 @@ def floatx():
 
 def shape(x):
     """The shape of a value (a tuple; for a symbolic tensor, None for the batch axis)."""
-    return tuple(np.shape(_value(x))) if not hasattr(x, "node") else tuple(x.shape)
+    return tuple(x.shape) if isinstance(x, Operators) else tuple(np.shape(x))
 
 
 def int_shape(x):

@@ -124,8 +124,7 @@ class _Batches:
         """A `_Batches` for a generator or Sequence; None for arrays (and lists, tuples, dicts of them)."""
         if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
             return None
-        if hasattr(data, "__next__") or (hasattr(data, "__getitem__") and hasattr(data, "__len__")) \
-                or hasattr(data, "__iter__"):
+        if hasattr(data, "__iter__") or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
             return _Batches(data, steps, fn)
         return None
 
