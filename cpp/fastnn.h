@@ -260,6 +260,11 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
 // (3, N, OC): one mask per gate z, r, h, as Keras 3's GRUCell switches to when recurrent_dropout
 // > 0 (implementation 1): (h_prev ⊙ m_z)·u_z, (h_prev ⊙ m_r)·u_r and (h_prev ⊙ m_h)·u_h (reset
 // after) or (r ⊙ h_prev ⊙ m_h)·u_h (reset before).
+// step_mask (N, T) or nullptr (every step kept): Keras's time-step mask, in x's time order
+// (not reversed by go_backwards); 0 at (n, t) skips that step for sample n: its states carry over
+// unchanged (h_t = h_{t-1}, c_t = c_{t-1}), so h_seq there repeats the previous state, and in
+// backward the gradient reaching h_t, c_t passes straight to h_{t-1}, c_{t-1}, the step's gate
+// gradients are 0 and dx[n, t] is 0. Backward must get the same step_mask.
 // Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
 // is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
 // (N, OC) are overwritten. Results do not depend on the thread count.
@@ -270,30 +275,36 @@ index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC
 void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,
                         index_t C, index_t OC, Act act, float alpha, bool go_backwards,
-                        const float* rec_mask = nullptr);
+                        const float* rec_mask = nullptr,
+                        const uint8_t* step_mask = nullptr);
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                          const float* dh_seq, const float* dh_last, const float* w, const float* u,
                          index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                         bool go_backwards, const float* rec_mask = nullptr);
+                         bool go_backwards, const float* rec_mask = nullptr,
+                         const uint8_t* step_mask = nullptr);
 
 void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
                   const float* w, const float* u, const float* b, const float* h0, const float* c0,
                   index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
-                  float ralpha, bool go_backwards, const float* rec_mask = nullptr);
+                  float ralpha, bool go_backwards, const float* rec_mask = nullptr,
+                  const uint8_t* step_mask = nullptr);
 void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
                    const float* cache, const float* dh_seq, const float* dh_last,
                    const float* dc_last, const float* w, const float* u, index_t N, index_t T,
                    index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                   bool go_backwards, const float* rec_mask = nullptr);
+                   bool go_backwards, const float* rec_mask = nullptr,
+                   const uint8_t* step_mask = nullptr);
 
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
-                 bool go_backwards, const float* rec_mask = nullptr);
+                 bool go_backwards, const float* rec_mask = nullptr,
+                 const uint8_t* step_mask = nullptr);
 void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                   const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                  bool reset_after, bool go_backwards, const float* rec_mask = nullptr);
+                  bool reset_after, bool go_backwards, const float* rec_mask = nullptr,
+                  const uint8_t* step_mask = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Optimizers (Keras 3 update rules). One call updates a LIST of `count` tensors in one fused

@@ -28,8 +28,13 @@
 // the step product reads h_prev ⊙ mask from a per-step buffer (GRU: one product per gate block);
 // backward masks the gradient each product sends to h_prev and rebuilds h_prev ⊙ mask for du.
 // Nothing extra is cached.
-// What this file does not do: time-step masking, input dropout (the layer masks x), stateful
-// batches.
+// Time-step masking (Keras's mask, step_mask (N, T) in x's time order): a masked step leaves the
+// sample's states as they were. Forward computes the step for every row as usual, then copies the
+// previous state over the masked rows (one byte read per row and step; the gates cached for those
+// rows are never read). Backward splits each chunk's rows into runs of kept rows, which take the
+// cell's backward pass unchanged, and masked rows, whose gate gradients are 0 and whose state
+// gradient passes straight to the previous step; the recurrent product then always accumulates.
+// What this file does not do: input dropout (the layer masks x), stateful batches.
 
 #include <algorithm>
 #include <cstring>
@@ -644,6 +649,61 @@ const float* seq_grad(const float* dh_seq, index_t s, index_t OC) {
     return dh_seq && s > 0 ? dh_seq + (s - 1) * OC : nullptr;  // row n at + n·T·OC
 }
 
+// Time-step masking. Step s of the processing order reads time go_backwards ? T-1-s : s.
+struct StepMask {
+    const uint8_t* m;  // (N, T) in x's time order, or nullptr: every step kept
+    index_t T;
+    bool reverse;
+    bool kept(index_t n, index_t s) const { return m[n * T + (reverse ? T - 1 - s : s)] != 0; }
+    explicit operator bool() const { return m != nullptr; }
+};
+
+// Forward, after step s over rows [n0, n1): a masked row keeps the previous state h (rows ldh
+// apart) and, for an LSTM, c (rows OC apart).
+void carry_masked_states(const StepMask& sm, index_t s, index_t n0, index_t n1, index_t OC, float* h, const float* hp,
+                         index_t ldh, float* c = nullptr, const float* cp = nullptr) {
+    if (!sm) return;
+    for (index_t n = n0; n < n1; n++)
+        if (!sm.kept(n, s)) {
+            std::memcpy(h + n * ldh, hp + n * ldh, sizeof(float) * OC);
+            if (c) std::memcpy(c + n * OC, cp + n * OC, sizeof(float) * OC);
+        }
+}
+
+// Backward: kept(r0, r1) over each run of kept rows of step s in [n0, n1), masked(n) for the others.
+template <class Kept, class Masked>
+void split_kept_rows(const StepMask& sm, index_t s, index_t n0, index_t n1, Kept&& kept, Masked&& masked) {
+    if (!sm) {
+        kept(n0, n1);
+        return;
+    }
+    for (index_t r = n0; r < n1;) {
+        index_t e = r;
+        while (e < n1 && sm.kept(e, s)) e++;
+        if (e > r) kept(r, e);
+        if (e < n1) masked(e++);
+        r = e;
+    }
+}
+
+// Backward, row n of a masked step: its gate gradients (width floats of dG's row) are 0 and the
+// gradient reaching its state passes on, dst = dh (+ next: dh_seq's row for the step before). dst
+// may be dh itself.
+void pass_masked_row(float* dG, index_t width, float* dst, const float* dh, const float* next, index_t next_stride,
+                     index_t OC, index_t n) {
+    std::fill(dG + n * width, dG + (n + 1) * width, 0.0f);
+    float* d = dst + n * OC;
+    const float* h = dh + n * OC;
+    if (next) {
+        const float* x = next + n * next_stride;
+        for (index_t j = 0; j < OC; j++) d[j] = h[j] + x[j];
+    } else if (d != h) {
+        std::memcpy(d, h, sizeof(float) * OC);
+    }
+}
+
+void zero_rows(float* a, index_t cols, index_t r0, index_t r1) { std::fill(a + r0 * cols, a + r1 * cols, 0.0f); }
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -651,9 +711,11 @@ const float* seq_grad(const float* dh_seq, index_t s, index_t OC) {
 
 void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,
-                        index_t C, index_t OC, Act act, float alpha, bool go_backwards, const float* rec_mask) {
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards, const float* rec_mask,
+                        const uint8_t* step_mask) {
     // x (N, T, C), w (C, OC), u (OC, OC), b (OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
+    const StepMask sm{step_mask, T, go_backwards};
     const index_t ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;  // (T+1, N, OC+1+C)
     float* hm = rec_mask ? thread_scratch(1, (size_t)(N * OC)) : nullptr;  // (N, OC) this step's h_prev ⊙ mask
@@ -666,6 +728,7 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
         const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
         sgemm_packed_b(h + n0 * ZW, ZW, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
         for (index_t n = n0; n < n1; n++) activation_inplace(h + n * ZW, OC, act, alpha);  // h = act(· + h_prev·u)
+        carry_masked_states(sm, s, n0, n1, OC, h, Z + s * NZ, ZW);
     });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
@@ -674,9 +737,10 @@ void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* 
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                          const float* dh_seq, const float* dh_last, const float* w, const float* u,
                          index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                         bool go_backwards, const float* rec_mask) {
+                         bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
     // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, OC), du (OC, OC), db (OC,), dh0 (N, OC)
     DenormalGuard denormals;
+    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const index_t masked = rec_mask ? 1 : 0;
@@ -694,12 +758,16 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
     plan.run(T, true, [&](index_t s, index_t n0, index_t n1, float* ap) {
         float* da = dA.step(s);
         const float* next = seq_grad(dh_seq, s, OC);
-        for (index_t n = n0; n < n1; n++) {
-            activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
-            if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
-        }
+        float* dst = s > 0 ? dh : dh0;
+        split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
+            for (index_t n = r0; n < r1; n++) {
+                activation_backward_row(da + n * OC, dh + n * OC, Z + (s + 1) * NZ + n * ZW, OC, act, alpha);
+                if (next) std::memcpy(dh + n * OC, next + n * T * OC, sizeof(float) * OC);
+            }
+            if (sm && !next) zero_rows(dst, OC, r0, r1);  // with a mask the product accumulates
+        }, [&](index_t n) { pass_masked_row(da, OC, dst, dh, next, T * OC, OC, n); });
         dA.done(s, n0, n1);
-        state_grad(s > 0 ? dh : dh0, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr, ap);
+        state_grad(dst, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr || sm, ap);
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dA, TN, C, OC, OC);
@@ -712,9 +780,10 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
 void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
                   const float* w, const float* u, const float* b, const float* h0, const float* c0,
                   index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
-                  float ralpha, bool go_backwards, const float* rec_mask) {
+                  float ralpha, bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
     // x (N, T, C), w (C, 4·OC), u (OC, 4·OC), b (4·OC,), h0, c0 (N, OC) -> h_seq (N, T, OC), h_last, c_last (N, OC)
     DenormalGuard denormals;
+    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;                // (T+1, N, OC+1+C)
     float* Cs = Z + (T + 1) * NZ;    // (T+1, N, OC)
@@ -732,6 +801,7 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
         const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
         sgemm_packed_b(g + n0 * GO, GO, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
         lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, n0, n1);
+        carry_masked_states(sm, s, n0, n1, OC, Z + (s + 1) * NZ, Z + s * NZ, ZW, Cs + (s + 1) * NO, Cs + s * NO);
     });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     std::memcpy(c_last, Cs + T * NO, sizeof(float) * NO);
@@ -742,9 +812,10 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
                    const float* cache, const float* dh_seq, const float* dh_last,
                    const float* dc_last, const float* w, const float* u, index_t N, index_t T,
                    index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                   bool go_backwards, const float* rec_mask) {
+                   bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
     // dh_seq (N, T, OC), dh_last, dc_last (N, OC) -> dx (N, T, C), dw (C, 4·OC), du (OC, 4·OC), db (4·OC,), dh0, dc0
     DenormalGuard denormals;
+    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const float* Cs = Z + (T + 1) * NZ;
@@ -767,9 +838,13 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     plan.run(T, true, [&](index_t s, index_t n0, index_t n1, float* ap) {
         float* dg = dG.step(s);
         const float* next = seq_grad(dh_seq, s, OC);
-        lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, n0, n1);
+        float* dst = s > 0 ? dh : dh0;
+        split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
+            lstm_cell_backward(dg, dc0, dh, G + s * N * GO, A + s * NO, Cs + s * NO, next, T * OC, OC, f, r0, r1);
+            if (sm && !next) zero_rows(dst, OC, r0, r1);  // with a mask the product accumulates
+        }, [&](index_t n) { pass_masked_row(dg, GO, dst, dh, next, T * OC, OC, n); });  // dc passes unchanged
         dG.done(s, n0, n1);
-        state_grad(s > 0 ? dh : dh0, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr, ap);
+        state_grad(dst, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr || sm, ap);
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dG, TN, C, OC, GO);
@@ -782,10 +857,11 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
-                 bool go_backwards, const float* rec_mask) {
+                 bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
     // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC), rec_mask (3, N, OC)
     // -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
+    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;                // (T+1, N, OC+1+C)
     float* G = Z + (T + 1) * NZ;     // (T, N, 3·OC)
@@ -848,6 +924,7 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
             sgemm_packed_b(g + n0 * GO + 2 * OC, GO, e + n0 * OC, OC, false, plan.b[1], rows, 1.0f, 1.0f, ap);
             gru_before_update(g, h, hp, ZW, OC, f, n0, n1);
         }
+        carry_masked_states(sm, s, n0, n1, OC, h, hp, ZW);
     });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
@@ -856,10 +933,11 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
 void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                   const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                  bool reset_after, bool go_backwards, const float* rec_mask) {
+                  bool reset_after, bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
     // dh_seq (N, T, OC), dh_last (N, OC), rec_mask (3, N, OC) -> dx (N, T, C), dw (C, 3·OC),
     // du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
     DenormalGuard denormals;
+    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 3 * OC, ZR = 2 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const float* G = Z + (T + 1) * NZ;
@@ -905,21 +983,36 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
         const float* hp = Z + s * NZ;
         const float* next = seq_grad(dh_seq, s, OC);
         float* dst = s > 0 ? dh : dh0;
+        // a masked row: no gate gradients (dq, dhh), dst = dh (+ next)
+        auto pass = [&](index_t n) {
+            pass_masked_row(dq, QW, dst, dh, next, T * OC, OC, n);
+            zero_rows(dhh, OC, n, n + 1);
+        };
         if (reset_after) {
-            gru_after_backward(dq, dhh, dst, dh, g, E + s * NO, hp, ZW, next, T * OC, OC, f, n0, n1);
+            split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
+                gru_after_backward(dq, dhh, dst, dh, g, E + s * NO, hp, ZW, next, T * OC, OC, f, r0, r1);
+            }, pass);
             if (!rec_mask)
                 sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[0], rows, 1.0f, 1.0f, ap);
             else
                 state_grad(dst, dq + ZR, QW, plan.b[0], mask_h, prod, OC, n0, n1, true, ap);
         } else {
-            gru_before_backward1(dq, dhh, dh, g, hp, ZW, OC, f, n0, n1);
+            // masked rows: dq, dhh zeroed first (so drh is 0 there), dst written after the kept rows
+            split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
+                gru_before_backward1(dq, dhh, dh, g, hp, ZW, OC, f, r0, r1);
+            }, [&](index_t n) {
+                zero_rows(dq, QW, n, n + 1);
+                zero_rows(dhh, OC, n, n + 1);
+            });
             sgemm_packed_b(drh + n0 * OC, OC, dhh + n0 * OC, OC, false, plan.b[0], rows, 1.0f, 0.0f, ap);
             if (mask_h) {
                 // e = r ⊙ h_prev ⊙ m_h: d(r ⊙ h_prev) = drh ⊙ m_h serves both dr and dh_prev
                 for (index_t n = n0; n < n1; n++)
                     for (index_t j = 0; j < OC; j++) drh[n * OC + j] *= mask_h[n * OC + j];
             }
-            gru_before_backward2(dq, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, n0, n1);
+            split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
+                gru_before_backward2(dq, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, r0, r1);
+            }, pass);
             if (!rec_mask) sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[1], rows, 1.0f, 1.0f, ap);
         }
         if (rec_mask) {

@@ -359,6 +359,152 @@ def test_bad_recurrent_mask(mod):
                          recurrent_mask=np.full((3, 2, 4), np.inf, np.float32))
 
 
+# ---- Time-step masks (Keras's mask): a masked step keeps the states and passes its gradient on ----
+
+
+def _step_mask(N, T, seed, p=0.35):
+    rng = np.random.default_rng(seed)
+    m = rng.random((N, T)) >= p
+    m[0] = False  # a sample with every step masked
+    if N > 1:
+        m[1] = True  # and one with none
+    return m
+
+
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+@pytest.mark.parametrize("N,T,OC,go_backwards,upstream", [(1, 1, 3, False, "both"), (5, 7, 17, True, "both"),
+                                                          (64, 3, 40, False, "last_only"),
+                                                          (3, 6, 130, True, "seq_only"), (133, 5, 9, False, "both")])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_step_mask_matches_reference(cell, N, T, OC, go_backwards, upstream, dropout):
+    case = make_case(cell, N, T, 3, OC, seed=N * 7 + T + OC, dh_seq=upstream != "last_only",
+                     dh_last=upstream != "seq_only")
+    kw = dict(go_backwards=go_backwards, mask=_step_mask(N, T, seed=OC))
+    if dropout:
+        kw["recurrent_mask"] = _rec_mask(cell, N, OC, seed=T)
+    label = f"{cell} mask N={N} T={T} OC={OC} go_backwards={go_backwards} upstream={upstream} dropout={dropout}"
+    assert_close(run(_core, cell, case, **kw), run(reference, cell, case, **kw), label)
+
+
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+@pytest.mark.parametrize("act,ract", [("relu", "hard_sigmoid"), ("linear", "tanh")])
+def test_step_mask_matches_reference_activations(cell, act, ract):
+    # the general (not fused tanh/sigmoid) cell passes
+    case = make_case(cell, 6, 5, 4, 7, seed=3)
+    acts = {"activation": act} if cell == "simple_rnn" else {"activation": act, "recurrent_activation": ract}
+    mask = _step_mask(6, 5, seed=8)
+    assert_close(run(_core, cell, case, mask=mask, **acts), run(reference, cell, case, mask=mask, **acts),
+                 f"{cell} mask {act}/{ract}")
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+def test_step_mask_semantics(mod, cell):
+    N, T, OC = 4, 6, 5
+    case = make_case(cell, N, T, 3, OC, seed=21)
+    mask = _step_mask(N, T, seed=5)
+    r = run(mod, cell, case, mask=mask)
+    # a masked step repeats the previous state (h0 before the first step) and the last state is the
+    # state after the last kept step; dx is 0 there
+    prev = np.concatenate([case["h0"][:, None], r["h_seq"][:, :-1]], axis=1)
+    np.testing.assert_array_equal(r["h_seq"][~mask], prev[~mask])
+    np.testing.assert_array_equal(r["h_last"][0], case["h0"][0])
+    if cell == "lstm":
+        np.testing.assert_array_equal(r["c_last"][0], case["c0"][0])
+    assert np.all(r["dx"][~mask] == 0) and np.any(r["dx"][mask] != 0)
+    # a sample whose steps are all masked passes its gradients straight to its initial states
+    want = case["dh_last"][0] + case["dh_seq"][0].sum(axis=0)
+    np.testing.assert_allclose(r["dh0"][0], want, rtol=1e-6, atol=1e-6)
+    # an all-True mask is no mask; a sample's result does not depend on the other samples' masks
+    plain, ones = run(mod, cell, case), run(mod, cell, case, mask=np.ones((N, T), bool))
+    for k in ("h_seq", "h_last", "dx", "dw", "du", "dh0"):
+        np.testing.assert_allclose(ones[k], plain[k], rtol=1e-6, atol=1e-6, err_msg=f"{cell}: {k}")
+    np.testing.assert_allclose(r["h_seq"][1], plain["h_seq"][1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_post_padding_masked_is_the_shorter_sequence(mod, cell, go_backwards):
+    # pad_sequences(padding="post") + a mask: each sample's last state (and its gradients) is that of
+    # its own unpadded sequence, whatever the direction
+    N, T, C, OC = 3, 7, 3, 6
+    lengths = [7, 4, 1]
+    case = make_case(cell, N, T, C, OC, seed=2, dh_seq=False)
+    mask = np.arange(T)[None, :] < np.array(lengths)[:, None]
+    case["x"][~mask] = 99.0  # whatever the padding holds
+    full = run(mod, cell, case, go_backwards=go_backwards, mask=mask)
+    for n, L in enumerate(lengths):
+        one = {k: (None if v is None else v[n:n + 1].copy()) for k, v in case.items()}
+        for k in ("w", "u", "b"):
+            one[k] = case[k]
+        one["x"] = case["x"][n:n + 1, :L].copy()
+        alone = run(mod, cell, one, go_backwards=go_backwards)
+        np.testing.assert_allclose(full["h_last"][n], alone["h_last"][0], rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(full["dx"][n, :L], alone["dx"][0], rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(full["dh0"][n], alone["dh0"][0], rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+def test_step_mask_results_do_not_depend_on_thread_count(cell):
+    case = make_case(cell, 128, 4, 8, 64, seed=6)
+    mask = _step_mask(128, 4, seed=3)
+    saved = fastnn.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            results.append(run(_core, cell, case, mask=mask))
+    finally:
+        fastnn.set_num_threads(saved)
+    for other in results[1:]:
+        for k, v in results[0].items():
+            assert v is None or np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+
+
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_reference_step_mask_gradients_match_finite_differences(cell, go_backwards):
+    case = make_case(cell, 3, 6, 3, 3, seed=13, dtype=np.float64)
+    mask = np.array([[1, 1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0], [0, 1, 1, 0, 1, 1]], bool)
+    kw = dict(go_backwards=go_backwards, mask=mask)
+    _, r = _loss_and_grads(cell, case, **kw)
+    eps = 1e-6
+    for p, g in {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0", "c0": "dc0"}.items():
+        if case[p] is None:
+            continue
+        num = np.zeros_like(case[p])
+        for idx in np.ndindex(case[p].shape):
+            old = case[p][idx]
+            case[p][idx] = old + eps
+            up, _ = _loss_and_grads(cell, case, **kw)
+            case[p][idx] = old - eps
+            down, _ = _loss_and_grads(cell, case, **kw)
+            case[p][idx] = old
+            num[idx] = (up - down) / (2 * eps)
+        err = np.abs(num - r[g]).max()
+        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_bad_step_mask(mod):
+    case = make_case("gru", 2, 3, 3, 4)
+    with pytest.raises(ValueError, match=r"gru_forward: mask must be \(N, T\) = \(2, 3\) to match x. "
+                                         r"Received: mask.shape=\(3, 2\)"):
+        mod.gru_forward(case["x"], case["w"], case["u"], mask=np.ones((3, 2), bool))
+    with pytest.raises(TypeError, match=r"gru_forward: mask must be a boolean array of shape \(N, T\).*float32"):
+        mod.gru_forward(case["x"], case["w"], case["u"], mask=np.ones((2, 3), np.float32))
+    # integers: nonzero keeps the step (not wrapped by a narrowing cast)
+    ints = np.array([[256, 0, 1], [1, 1, -1]])
+    got = mod.gru_forward(case["x"], case["w"], case["u"], mask=ints)[0]
+    want = mod.gru_forward(case["x"], case["w"], case["u"], mask=ints != 0)[0]
+    np.testing.assert_array_equal(got, want)
+    _, _, cache = mod.gru_forward(case["x"], case["w"], case["u"], mask=ints != 0)
+    with pytest.raises(ValueError, match=r"gru_backward: cache comes from a different forward pass: mask was given "
+                                         r"there, None here"):
+        mod.gru_backward(None, case["dh_last"], case["x"], case["w"], case["u"], cache)
+
+
 def test_recurrent_dropout_in_layers():
     x = np.random.default_rng(0).normal(size=(6, 5, 3)).astype(np.float32)
     for cls in (SimpleRNN, LSTM, GRU):

@@ -84,10 +84,10 @@ OptionalArray bias_array(py::handle obj, const std::vector<int64_t>& dims, const
 
 // The cache opens with a header recording how the forward pass ran, so a backward handed another
 // forward's cache (a different N and T of the same size, another cell, activation, direction,
-// reset mode, or recurrent mask given or not) is refused instead of returning wrong gradients.
-// Small integers as floats, the same in the NumPy reference (fastnn/reference/rnn.py):
+// reset mode, recurrent mask or step mask given or not) is refused instead of returning wrong
+// gradients. Small integers as floats, the same in the NumPy reference (fastnn/reference/rnn.py):
 //   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
-//    reset_after, masked, 0 ...]
+//    reset_after, recurrent mask given, step mask given, 0 ...]
 // 16 values keep the kernel's part 64-byte aligned.
 constexpr int64_t kCacheHeader = 16;
 constexpr float kCacheTag = 8191.0f;
@@ -95,14 +95,15 @@ constexpr float kCacheTag = 8191.0f;
 struct CacheMeta {
     RnnCell cell;
     Act act, ract;  // ract: the cell's own act for SimpleRNN (it has none; written as -1)
-    bool go_backwards, reset_after, masked;
+    bool go_backwards, reset_after, masked, step_masked;
 };
 
 std::vector<float> cache_header(const CacheMeta& m, const RnnArgs& a) {
     std::vector<float> h((size_t)kCacheHeader, 0.0f);
     const float fields[] = {kCacheTag, (float)m.cell, (float)a.N, (float)a.T, (float)a.C, (float)a.OC, (float)m.act,
                             m.cell == RnnCell::SimpleRNN ? -1.0f : (float)m.ract, (float)m.go_backwards,
-                            (float)(m.cell == RnnCell::GRU && m.reset_after), (float)m.masked};
+                            (float)(m.cell == RnnCell::GRU && m.reset_after), (float)m.masked,
+                            (float)m.step_masked};
     std::copy(std::begin(fields), std::end(fields), h.begin());
     return h;
 }
@@ -127,7 +128,7 @@ FloatArray cache_array(py::handle obj, const CacheMeta& m, const RnnArgs& a, con
     if (there[0] != kCacheTag)
         fail_value(std::string(op) + ": cache is not a recurrent forward pass's cache (its header is missing)");
     static const char* const names[] = {"", "cell", "N", "T", "C", "OC", "activation", "recurrent_activation",
-                                        "go_backwards", "reset_after", "recurrent_mask"};
+                                        "go_backwards", "reset_after", "recurrent_mask", "mask"};
     // (a damaged cache may hold any float: none is converted to an integer out of range, undefined behaviour)
     auto describe = [&](int i, float v) -> std::string {
         if (i == 1) return v == 0.0f ? "simple_rnn" : v == 1.0f ? "lstm" : v == 2.0f ? "gru" : "?";
@@ -136,10 +137,11 @@ FloatArray cache_array(py::handle obj, const CacheMeta& m, const RnnArgs& a, con
             const bool small = v < 64.0f && v == std::floor(v);  // false for NaN
             return "'" + std::string(small ? activation_name((Act)(int)v) : "?") + "'";
         }
-        if (i >= 8) return i == 10 ? (v != 0.0f ? "given" : "None") : (v != 0.0f ? "True" : "False");
+        if (i >= 10) return v != 0.0f ? "given" : "None";
+        if (i >= 8) return v != 0.0f ? "True" : "False";
         return std::fabs(v) < 9.2e18f ? std::to_string((int64_t)v) : py::repr(py::float_(v)).cast<std::string>();
     };
-    for (int i = 1; i <= 10; i++)
+    for (int i = 1; i <= 11; i++)
         if (there[i] != here[(size_t)i])
             fail_value(std::string(op) + ": cache comes from a different forward pass: " + names[i] + " was " +
                        describe(i, there[i]) + " there, " + describe(i, here[(size_t)i]) +
@@ -160,6 +162,32 @@ OptionalArray recurrent_mask(py::handle obj, const RnnArgs& a, const char* op, b
                 fail_value(std::string(op) + ": recurrent_mask must hold finite values >= 0 (0 drops a unit, 1/(1 - rate) "
                            "keeps it). Received: recurrent_mask.flat[" + std::to_string(i) + "]=" + std::to_string(p[i]));
     }
+    return m;
+}
+
+// Keras's time-step mask: (N, T), boolean (or integer: nonzero keeps the step), or None.
+struct StepMaskArg {
+    py::array_t<uint8_t> arr;
+    const uint8_t* ptr = nullptr;
+};
+
+StepMaskArg step_mask(py::handle obj, const RnnArgs& a, const char* op) {
+    StepMaskArg m;
+    if (obj.is_none()) return m;
+    py::array arr = py::array::ensure(obj);
+    if (!arr)
+        fail_type(std::string(op) + ": mask must be a boolean array of shape (N, T) (True keeps a time step). "
+                  "Received: an object of type " + py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+    const char kind = arr.dtype().kind();
+    if (kind != 'b' && kind != 'i' && kind != 'u')
+        fail_type(std::string(op) + ": mask must be a boolean array of shape (N, T) (True keeps a time step). "
+                  "Received: dtype=" + py::str(arr.dtype()).cast<std::string>());
+    if (dims_of(arr) != std::vector<int64_t>{a.N, a.T})
+        fail_value(std::string(op) + ": mask must be (N, T) = " + shape_str({a.N, a.T}) + " to match x. Received: "
+                   "mask.shape=" + shape_str(arr));
+    if (kind != 'b') arr = arr.attr("astype")("bool");  // nonzero keeps the step (a cast to uint8 would wrap)
+    m.arr = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+    m.ptr = m.arr.data();
     return m;
 }
 
@@ -222,7 +250,8 @@ BackwardOut backward_out(const RnnArgs& a, int64_t G, const std::vector<int64_t>
 
 py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj,
                                py::handle h0_obj, py::handle activation, py::handle go_backwards_obj,
-                               py::handle return_sequences_obj, py::handle mask_obj) {
+                               py::handle return_sequences_obj, py::handle mask_obj,
+                         py::handle step_mask_obj) {
     const char* op = "simple_rnn_forward";
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool return_sequences = flag_arg(return_sequences_obj, op, "return_sequences");
@@ -231,14 +260,16 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
     OptionalArray b = bias_array(b_obj, {a.OC}, op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    ForwardOut o = forward_out({RnnCell::SimpleRNN, f.act, f.act, go_backwards, false, mask.ptr != nullptr}, a,
+    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    ForwardOut o = forward_out({RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
+                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
                                 return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
     {
         py::gil_scoped_release release;
         simple_rnn_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
-                           go_backwards, mask.ptr);
+                           go_backwards, mask.ptr, steps.ptr);
     }
     return py::make_tuple(o.h_seq, o.h_last, o.cache);
 }
@@ -246,7 +277,7 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
 py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                                 py::handle u_obj, py::handle cache_obj, py::handle activation,
                                 py::handle go_backwards_obj, py::handle use_bias_obj, py::handle need_dx_obj,
-                                py::handle mask_obj) {
+                                py::handle mask_obj, py::handle step_mask_obj) {
     const char* op = "simple_rnn_backward";
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
@@ -254,9 +285,11 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
-    FloatArray cache = cache_array(cache_obj, {RnnCell::SimpleRNN, f.act, f.act, go_backwards, false, mask.ptr != nullptr},
+    FloatArray cache = cache_array(cache_obj, {RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
+                                 mask.ptr != nullptr, steps.ptr != nullptr},
                                    a, op);
     BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
@@ -264,7 +297,7 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     {
         py::gil_scoped_release release;
         simple_rnn_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC,
-                            f.act, f.alpha, go_backwards, mask.ptr);
+                            f.act, f.alpha, go_backwards, mask.ptr, steps.ptr);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
 }
@@ -273,7 +306,8 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
 
 py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
                          py::handle c0_obj, py::handle activation, py::handle recurrent_activation,
-                         py::handle go_backwards_obj, py::handle return_sequences_obj, py::handle mask_obj) {
+                         py::handle go_backwards_obj, py::handle return_sequences_obj, py::handle mask_obj,
+                         py::handle step_mask_obj) {
     const char* op = "lstm_forward";
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool return_sequences = flag_arg(return_sequences_obj, op, "return_sequences");
@@ -284,7 +318,9 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    ForwardOut o = forward_out({RnnCell::LSTM, f.act, r.act, go_backwards, false, mask.ptr != nullptr}, a,
+    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    ForwardOut o = forward_out({RnnCell::LSTM, f.act, r.act, go_backwards, false,
+                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
                                 return_sequences, op);
     auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
@@ -292,7 +328,7 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     {
         py::gil_scoped_release release;
         lstm_forward(o.h_seq_ptr, HL, CL, CA, X, W, U, b.ptr, h0.ptr, c0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha,
-                     r.act, r.alpha, go_backwards, mask.ptr);
+                     r.act, r.alpha, go_backwards, mask.ptr, steps.ptr);
     }
     return py::make_tuple(o.h_seq, o.h_last, c_last, o.cache);
 }
@@ -300,7 +336,7 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
 py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle dc_last_obj, py::handle x_obj,
                           py::handle w_obj, py::handle u_obj, py::handle cache_obj, py::handle activation,
                           py::handle recurrent_activation, py::handle go_backwards_obj, py::handle use_bias_obj,
-                          py::handle need_dx_obj, py::handle mask_obj) {
+                          py::handle need_dx_obj, py::handle mask_obj, py::handle step_mask_obj) {
     const char* op = "lstm_backward";
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
@@ -309,10 +345,12 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     OptionalArray dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
-    FloatArray cache = cache_array(cache_obj, {RnnCell::LSTM, f.act, r.act, go_backwards, false, mask.ptr != nullptr}, a,
+    FloatArray cache = cache_array(cache_obj, {RnnCell::LSTM, f.act, r.act, go_backwards, false,
+                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
                                    op);
     BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
@@ -321,7 +359,7 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     {
         py::gil_scoped_release release;
         lstm_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, DC0, CA, dh_seq.ptr, dh_last.ptr, dc_last.ptr, W, U, a.N, a.T,
-                      a.C, a.OC, f.act, f.alpha, r.act, r.alpha, go_backwards, mask.ptr);
+                      a.C, a.OC, f.act, f.alpha, r.act, r.alpha, go_backwards, mask.ptr, steps.ptr);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0, dc0);
 }
@@ -334,7 +372,8 @@ std::vector<int64_t> gru_bias_dims(int64_t OC, bool reset_after) {
 
 py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py::handle b_obj, py::handle h0_obj,
                         py::handle reset_after_obj, py::handle activation, py::handle recurrent_activation,
-                        py::handle go_backwards_obj, py::handle return_sequences_obj, py::handle mask_obj) {
+                        py::handle go_backwards_obj, py::handle return_sequences_obj, py::handle mask_obj,
+                         py::handle step_mask_obj) {
     const char* op = "gru_forward";
     const bool reset_after = flag_arg(reset_after_obj, op, "reset_after");
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
@@ -345,14 +384,16 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
     OptionalArray b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
-    ForwardOut o = forward_out({RnnCell::GRU, f.act, r.act, go_backwards, reset_after, mask.ptr != nullptr}, a,
+    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    ForwardOut o = forward_out({RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
+                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
                                 return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
     {
         py::gil_scoped_release release;
         gru_forward(o.h_seq_ptr, HL, CA, X, W, U, b.ptr, h0.ptr, a.N, a.T, a.C, a.OC, f.act, f.alpha, r.act, r.alpha,
-                    reset_after, go_backwards, mask.ptr);
+                    reset_after, go_backwards, mask.ptr, steps.ptr);
     }
     return py::make_tuple(o.h_seq, o.h_last, o.cache);
 }
@@ -360,7 +401,7 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
 py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                          py::handle u_obj, py::handle cache_obj, py::handle reset_after_obj, py::handle activation,
                          py::handle recurrent_activation, py::handle go_backwards_obj, py::handle use_bias_obj,
-                         py::handle need_dx_obj, py::handle mask_obj) {
+                         py::handle need_dx_obj, py::handle mask_obj, py::handle step_mask_obj) {
     const char* op = "gru_backward";
     const bool reset_after = flag_arg(reset_after_obj, op, "reset_after");
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
@@ -370,9 +411,11 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
+    StepMaskArg steps = step_mask(step_mask_obj, a, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
-    FloatArray cache = cache_array(cache_obj, {RnnCell::GRU, f.act, r.act, go_backwards, reset_after, mask.ptr != nullptr},
+    FloatArray cache = cache_array(cache_obj, {RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
+                                 mask.ptr != nullptr, steps.ptr != nullptr},
                                    a, op);
     BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
@@ -380,7 +423,7 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     {
         py::gil_scoped_release release;
         gru_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC, f.act,
-                     f.alpha, r.act, r.alpha, reset_after, go_backwards, mask.ptr);
+                     f.alpha, r.act, r.alpha, reset_after, go_backwards, mask.ptr, steps.ptr);
     }
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
 }
@@ -391,33 +434,36 @@ void register_rnn(py::module_& m) {
     m.def("simple_rnn_forward", &simple_rnn_forward_b, py::arg("x"), py::arg("w"), py::arg("u"),
           py::arg("b") = py::none(), py::arg("h0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("go_backwards") = false, py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("mask") = py::none(),
           "(h_seq, h_last, cache) of h_t = activation(x_t @ w + b + (h_{t-1} * recurrent_mask) @ u) over x (N, T, C).");
     m.def("simple_rnn_backward", &simple_rnn_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"),
           py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("go_backwards") = false, py::arg("use_bias") = true, py::arg("need_dx") = true,
-          py::arg("recurrent_mask") = py::none(),
+          py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
           "(dx, dw, du, db, dh0): backpropagation through time of simple_rnn_forward (the same recurrent_mask).");
     m.def("lstm_forward", &lstm_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::arg("c0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
           py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("mask") = py::none(),
           "(h_seq, h_last, c_last, cache) of a Keras LSTM (gates i, f, c, o) over x (N, T, C); recurrent_mask "
           "(N, OC) scales h_{t-1} where it enters the recurrent product (recurrent dropout).");
     m.def("lstm_backward", &lstm_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("dc_last"), py::arg("x"),
           py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
-          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
           "(dx, dw, du, db, dh0, dc0): backpropagation through time of lstm_forward (the same recurrent_mask).");
     m.def("gru_forward", &gru_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
           py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("mask") = py::none(),
           "(h_seq, h_last, cache) of a Keras GRU (gates z, r, h) over x (N, T, C); recurrent_mask (3, N, OC) "
           "scales h_{t-1} where it enters each gate's recurrent product (recurrent dropout, one mask per gate).");
     m.def("gru_backward", &gru_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"), py::arg("w"),
           py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
-          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
           "(dx, dw, du, db, dh0): backpropagation through time of gru_forward (the same recurrent_mask).");
 }
 

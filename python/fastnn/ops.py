@@ -490,10 +490,14 @@ def global_maxpool_backward(dy, argmax, x_shape):
 # None (zero), and return dx (None unless need_dx), dw, du, db (None unless use_bias) and the
 # initial-state gradients. activation / recurrent_activation: any elementwise activation of
 # `activation_forward` (tanh, sigmoid, relu, hard_sigmoid, ...), not softmax.
+# ``mask`` (N, T) boolean or None: Keras's time-step mask, in x's time order (not reversed by
+# go_backwards). A step masked for a sample leaves its states unchanged (h_t = h_{t-1}, and c for
+# an LSTM), so h_seq repeats the previous state there; its gradient passes straight through to the
+# step before, and dx is 0 there. Give backward the same mask.
 
 
 def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True,
-                       recurrent_mask=None):
+                       recurrent_mask=None, mask=None):
     """SimpleRNN over a sequence: ``h_t = activation(x_t @ w + b + (h_{t-1} * m) @ u)``, h_{-1} = h0.
 
     x (N, T, C), w (C, OC), u (OC, OC), b (OC,) or None, h0 (N, OC) or None (zeros). Returns
@@ -502,20 +506,20 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
     same mask at every step, scaling the state only where it enters the recurrent product.
     """
     return _impl().simple_rnn_forward(x, w, u, b, h0, activation=activation, go_backwards=go_backwards,
-                                      return_sequences=return_sequences, recurrent_mask=recurrent_mask)
+                                      return_sequences=return_sequences, recurrent_mask=recurrent_mask, mask=mask)
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
-                        need_dx=True, recurrent_mask=None):
+                        need_dx=True, recurrent_mask=None, mask=None):
     """Backpropagation through time of `simple_rnn_forward` (given its recurrent_mask): returns
     ``(dx, dw, du, db, dh0)``."""
     return _impl().simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, activation=activation,
                                        go_backwards=go_backwards, use_bias=use_bias, need_dx=need_dx,
-                                       recurrent_mask=recurrent_mask)
+                                       recurrent_mask=recurrent_mask, mask=mask)
 
 
 def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
-                 go_backwards=False, return_sequences=True, recurrent_mask=None):
+                 go_backwards=False, return_sequences=True, recurrent_mask=None, mask=None):
     """LSTM over a sequence (Keras gates i, f, c, o).
 
     ``i, f, o = recurrent_activation(...)``, ``g = activation(...)`` of ``x_t @ w + h_{t-1} @ u + b``
@@ -526,11 +530,11 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
     """
     return _impl().lstm_forward(x, w, u, b, h0, c0, activation=activation, recurrent_activation=recurrent_activation,
                                 go_backwards=go_backwards, return_sequences=return_sequences,
-                                recurrent_mask=recurrent_mask)
+                                recurrent_mask=recurrent_mask, mask=mask)
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
-                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None):
+                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None, mask=None):
     """Backpropagation through time of `lstm_forward` (given its recurrent_mask): returns
     ``(dx, dw, du, db, dh0, dc0)``.
 
@@ -538,11 +542,11 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     """
     return _impl().lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, activation=activation,
                                  recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                                 use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask)
+                                 use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask, mask=mask)
 
 
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
-                go_backwards=False, return_sequences=True, recurrent_mask=None):
+                go_backwards=False, return_sequences=True, recurrent_mask=None, mask=None):
     """GRU over a sequence (Keras gates z, r, h): ``h_t = z * h_{t-1} + (1 - z) * hh``.
 
     ``z, r = recurrent_activation(x_t @ w_zr + b_zr + h_{t-1} @ u_zr [+ b_rec_zr])``; with
@@ -557,16 +561,16 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
     """
     return _impl().gru_forward(x, w, u, b, h0, reset_after=reset_after, activation=activation,
                                recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                               return_sequences=return_sequences, recurrent_mask=recurrent_mask)
+                               return_sequences=return_sequences, recurrent_mask=recurrent_mask, mask=mask)
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
                  recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
-                 recurrent_mask=None):
+                 recurrent_mask=None, mask=None):
     """Backpropagation through time of `gru_forward`: returns ``(dx, dw, du, db, dh0)``.
 
     db has the bias's shape: (2, 3*OC) with ``reset_after``, else (3*OC,).
     """
     return _impl().gru_backward(dh_seq, dh_last, x, w, u, cache, reset_after=reset_after, activation=activation,
                                 recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                                use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask)
+                                use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask, mask=mask)

@@ -102,6 +102,19 @@ def _recurrent_mask(mask, N, OC, dtype, op, per_gate=False):
     return m
 
 
+def _step_mask(mask, N, T, go_backwards, op):
+    """Keras's time-step mask (N, T) as (T, N, 1) booleans in processing order, or None."""
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biu":
+        raise TypeError(f"{op}: mask must be a boolean array of shape (N, T) (True keeps a time step). "
+                        f"Received: dtype={m.dtype}")
+    if m.shape != (N, T):
+        raise ValueError(f"{op}: mask must be (N, T) = {(N, T)} to match x. Received: mask.shape={m.shape}")
+    return _time_major(m.astype(bool)[:, :, None], go_backwards)
+
+
 def _time_major(x, go_backwards):
     """(N, T, C) -> (T, N, C) in processing order."""
     xt = np.swapaxes(x, 0, 1)
@@ -122,19 +135,20 @@ def _cache_shapes(cell, N, T, C, OC):
 # The cache opens with a header recording how the forward pass ran (cpp/bindings/bind_rnn.cpp
 # writes the same values), so a backward handed another forward's cache is refused:
 #   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
-#    reset_after, masked, 0 ...], 16 values.
+#    reset_after, recurrent mask given, step mask given, 0 ...], 16 values.
 _HEADER = 16
 _TAG = 8191.0
 _CELLS = ("simple_rnn", "lstm", "gru")
 _FIELDS = (None, "cell", "N", "T", "C", "OC", "activation", "recurrent_activation", "go_backwards", "reset_after",
-           "recurrent_mask")
+           "recurrent_mask", "mask")
 
 
-def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after, masked):
+def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after, masked, step_masked):
     h = np.zeros(_HEADER)
-    h[:11] = [_TAG, _CELLS.index(cell), N, T, C, OC, ACTIVATIONS.index(activation),
+    h[:12] = [_TAG, _CELLS.index(cell), N, T, C, OC, ACTIVATIONS.index(activation),
               -1 if recurrent_activation is None else ACTIVATIONS.index(recurrent_activation), bool(go_backwards),
-              bool(reset_after) and cell == "gru", bool(masked)]
+              bool(reset_after) and cell == "gru", bool(masked),
+              bool(step_masked)]
     return h.astype(np.float32)  # the values the C++ cache holds, whatever the dtype
 
 
@@ -144,7 +158,7 @@ def _describe(i, v):
         return _CELLS[int(v)] if v in (0, 1, 2) else "?"
     if i in (6, 7):
         return "none" if v < 0 else repr(ACTIVATIONS[int(v)]) if v in range(len(ACTIVATIONS)) else "'?'"
-    if i == 10:
+    if i >= 10:
         return "given" if v else "None"
     if i >= 8:
         return str(bool(v))
@@ -178,7 +192,7 @@ def _split_cache(cache, header, dtype, op):
     there = cache[:_HEADER].astype(np.float32)
     if there[0] != _TAG:
         raise ValueError(f"{op}: cache is not a recurrent forward pass's cache (its header is missing)")
-    for i in range(1, 11):
+    for i in range(1, 12):
         if there[i] != header[i]:
             raise ValueError(f"{op}: cache comes from a different forward pass: {_FIELDS[i]} was "
                              f"{_describe(i, there[i])} there, {_describe(i, header[i])} here (a backward must get "
@@ -225,7 +239,7 @@ def _param_grads(x, w, dP, H_prev, dQ, go_backwards, use_bias, need_dx):
 
 
 def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwards=False, return_sequences=True,
-                       recurrent_mask=None):
+                       recurrent_mask=None, mask=None):
     op = "simple_rnn_forward"
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     return_sequences = check_flag(return_sequences, op, "return_sequences")
@@ -234,6 +248,7 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
     b = _bias(b, (OC,), dtype, op)
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
+    M = _step_mask(mask, N, T, go_backwards, op)
     xt = _time_major(x, go_backwards)
     Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
     H = Z[:, :, :OC]
@@ -242,13 +257,16 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
         P += b
     for s in range(T):
         H[s + 1] = _act(P[s] + (H[s] * m) @ u, activation)
+        if M is not None:  # a masked step keeps the state
+            H[s + 1] = np.where(M[s], H[s + 1], H[s])
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
-    header = _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False, recurrent_mask is not None)
+    header = _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False, recurrent_mask is not None,
+                     M is not None)
     return h_seq, H[T].copy(), _pack(header, Z)
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
-                        need_dx=True, recurrent_mask=None):
+                        need_dx=True, recurrent_mask=None, mask=None):
     op = "simple_rnn_backward"
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     use_bias = check_flag(use_bias, op, "use_bias")
@@ -257,15 +275,21 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
+    M = _step_mask(mask, N, T, go_backwards, op)
     (Z,) = _split_cache(cache, _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False,
-                                       recurrent_mask is not None), dtype, op)
+                                       recurrent_mask is not None, M is not None), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dA = np.empty((T, N, OC), dtype)
     dh = np.zeros((N, OC), dtype)
     for s in reversed(range(T)):
-        dA[s] = _dact(dh + dH[s], H[s + 1], activation)
+        d = dh + dH[s]
+        dA[s] = _dact(d, H[s + 1], activation)
+        if M is not None:  # a masked step: no gradient into its cell, d passes to the step before
+            dA[s] = np.where(M[s], dA[s], 0)
         dh = (dA[s] @ u.T) * m
+        if M is not None:
+            dh = np.where(M[s], dh, d)
     dx, dw, du, db = _param_grads(x, w, dA, H[:T] * m, dA, go_backwards, use_bias, need_dx)
     return dx, dw, du, db, dh
 
@@ -274,7 +298,7 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
 
 
 def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurrent_activation="sigmoid",
-                 go_backwards=False, return_sequences=True, recurrent_mask=None):
+                 go_backwards=False, return_sequences=True, recurrent_mask=None, mask=None):
     op = "lstm_forward"
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     return_sequences = check_flag(return_sequences, op, "return_sequences")
@@ -284,6 +308,7 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
     b = _bias(b, (4 * OC,), dtype, op)
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
+    M = _step_mask(mask, N, T, go_backwards, op)
     xt = _time_major(x, go_backwards)
     Z = _new_z(xt, _state(h0, N, OC, dtype, op, "h0"), OC, dtype)
     H = Z[:, :, :OC]
@@ -303,14 +328,17 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
         A[s] = _act(Cs[s + 1], activation)
         H[s + 1] = o * A[s]
         G[s] = np.concatenate([i, f, g, o], axis=1)
+        if M is not None:  # a masked step keeps both states
+            H[s + 1] = np.where(M[s], H[s + 1], H[s])
+            Cs[s + 1] = np.where(M[s], Cs[s + 1], Cs[s])
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
     header = _header("lstm", N, T, C, OC, activation, recurrent_activation, go_backwards, False,
-                     recurrent_mask is not None)
+                     recurrent_mask is not None, M is not None)
     return h_seq, H[T].copy(), Cs[T].copy(), _pack(header, Z, Cs, G, A)
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
-                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None):
+                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None, mask=None):
     op = "lstm_backward"
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     use_bias = check_flag(use_bias, op, "use_bias")
@@ -320,8 +348,9 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 4, dtype, op)
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
+    M = _step_mask(mask, N, T, go_backwards, op)
     Z, Cs, G, A = _split_cache(cache, _header("lstm", N, T, C, OC, activation, recurrent_activation, go_backwards,
-                                              False, recurrent_mask is not None), dtype, op)
+                                              False, recurrent_mask is not None, M is not None), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dc = _state(dc_last, N, OC, dtype, op, "dc_last").copy()
@@ -330,13 +359,20 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     for s in reversed(range(T)):
         i, f, g, o = (G[s][:, k * OC:(k + 1) * OC] for k in range(4))
         dh = dh + dH[s]
+        dc_in = dc
         dc = dc + _dact(dh * o, A[s], activation)
         dG[s] = np.concatenate([_dact(dc * g, i, recurrent_activation),
                                 _dact(dc * Cs[s], f, recurrent_activation),
                                 _dact(dc * i, g, activation),
                                 _dact(dh * A[s], o, recurrent_activation)], axis=1)
         dc = dc * f
-        dh = (dG[s] @ u.T) * m
+        if M is None:
+            dh = (dG[s] @ u.T) * m
+            continue
+        # a masked step: no gradient into its cell, dh and dc pass to the step before
+        dG[s] = np.where(M[s], dG[s], 0)
+        dc = np.where(M[s], dc, dc_in)
+        dh = np.where(M[s], (dG[s] @ u.T) * m, dh)
     dx, dw, du, db = _param_grads(x, w, dG, H[:T] * m, dG, go_backwards, use_bias, need_dx)
     return dx, dw, du, db, dh, dc
 
@@ -345,7 +381,7 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
 
 
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
-                go_backwards=False, return_sequences=True, recurrent_mask=None):
+                go_backwards=False, return_sequences=True, recurrent_mask=None, mask=None):
     op = "gru_forward"
     reset_after = check_flag(reset_after, op, "reset_after")
     go_backwards = check_flag(go_backwards, op, "go_backwards")
@@ -356,6 +392,7 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
     b = _bias(b, (2, 3 * OC) if reset_after else (3 * OC,), dtype, op)
     mz, mr, mh = _recurrent_mask(recurrent_mask, N, OC, dtype, op, per_gate=True)
+    M = _step_mask(mask, N, T, go_backwards, op)
     uz, ur, uh = (u[:, k * OC:(k + 1) * OC] for k in range(3))
     b_in, b_rec = (None, None) if b is None else ((b[0], b[1]) if reset_after else (b, None))
     xt = _time_major(x, go_backwards)
@@ -382,16 +419,18 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
             E[s] = r * (hp * mh)
             hh = _act(G[s][:, 2 * OC:] + E[s] @ uh, activation)
         H[s + 1] = z * hp + (1 - z) * hh
+        if M is not None:  # a masked step keeps the state
+            H[s + 1] = np.where(M[s], H[s + 1], hp)
         G[s] = np.concatenate([z, r, hh], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
     header = _header("gru", N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after,
-                     recurrent_mask is not None)
+                     recurrent_mask is not None, M is not None)
     return h_seq, H[T].copy(), _pack(header, Z, G, E)
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
                  recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
-                 recurrent_mask=None):
+                 recurrent_mask=None, mask=None):
     op = "gru_backward"
     reset_after = check_flag(reset_after, op, "reset_after")
     go_backwards = check_flag(go_backwards, op, "go_backwards")
@@ -403,9 +442,10 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 3, dtype, op)
     masks = _recurrent_mask(recurrent_mask, N, OC, dtype, op, per_gate=True)
     mz, mr, mh = masks
+    M = _step_mask(mask, N, T, go_backwards, op)
     uz, ur, uh = (u[:, k * OC:(k + 1) * OC] for k in range(3))
     Z, G, E = _split_cache(cache, _header("gru", N, T, C, OC, activation, recurrent_activation, go_backwards,
-                                          reset_after, recurrent_mask is not None), dtype, op)
+                                          reset_after, recurrent_mask is not None, M is not None), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dP = np.empty((T, N, 3 * OC), dtype)  # gradient of the input projection x w + b_in
@@ -427,6 +467,11 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
             dr = _dact(drh * hp, r, recurrent_activation)
             dhp = dhp + drh * r + (dz @ uz.T) * mz + (dr @ ur.T) * mr
         dP[s] = np.concatenate([dz, dr, dhh], axis=1)
+        if M is not None:  # a masked step: no gradient into its cell, dh passes to the step before
+            dP[s] = np.where(M[s], dP[s], 0)
+            if reset_after:
+                dQ[s] = np.where(M[s], dQ[s], 0)
+            dhp = np.where(M[s], dhp, dh)
         dh = dhp
     # du's gate blocks: (h_prev * m_k)^T dG_k, for the candidate of reset-before E^T dhh
     Hm = [(H[:T] * m).reshape(T * N, OC) for m in masks]
