@@ -976,3 +976,109 @@ def test_stacked_and_functional_models_train_save_and_load(tmp_path):
     functional.compile(optimizer="sgd", loss="mse")
     hist = functional.fit(x, rng.random((48, 2), dtype=np.float32), epochs=2, verbose=0).history["loss"]
     assert np.isfinite(hist).all()
+
+
+# ---- Layers with a time-step mask ---------------------------------------------------------------
+
+from functools import partial  # noqa: E402
+
+from fastnn import initializers  # noqa: E402
+from fastnn.layers import Bidirectional  # noqa: E402
+
+
+def _with_mask(layer, mask):
+    """The layer, its `call` given ``mask`` every time (as a model passes it)."""
+    layer.call = partial(type(layer).call, layer, mask=mask)
+    return layer
+
+
+def _keras_gru(**kw):
+    layer = GRU(2, kernel_initializer=initializers.Constant(0.01), recurrent_initializer=initializers.Constant(0.02),
+                bias_initializer=initializers.Constant(0.03), **kw)
+    layer.build((None, 4, 3))
+    return layer
+
+
+def test_masked_gru_matches_keras_golden_numbers():
+    # keras/src/layers/rnn/gru_test.py, test_masking (Keras 3): the mask skips steps; by default a
+    # masked step's output repeats the previous one, with zero_output_for_mask it is 0
+    seq = np.arange(24).reshape((2, 4, 3)).astype("float32")
+    mask = np.array([[True, True, False, True], [True, False, False, True]])
+    np.testing.assert_allclose(_keras_gru(unroll=True).call(seq, mask=mask),
+                               [[0.19393763, 0.19393763], [0.30818558, 0.30818558]], rtol=1e-5)
+    a, b, c, d = 0.03606692, 0.09497581, 0.16051409, 0.19393763
+    out = _keras_gru(return_sequences=True).call(seq, mask=mask)
+    np.testing.assert_allclose(out[0], [[a, a], [b, b], [b, b], [d, d]], rtol=1e-5)
+    np.testing.assert_allclose(out[1], [[c, c], [c, c], [c, c], [0.30818558] * 2], rtol=1e-5)
+    out = _keras_gru(return_sequences=True, zero_output_for_mask=True).call(seq, mask=mask)
+    np.testing.assert_allclose(out[0], [[a, a], [b, b], [0, 0], [d, d]], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out[1], [[c, c], [0, 0], [0, 0], [0.30818558] * 2], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(_keras_gru(go_backwards=True).call(seq, mask=mask),
+                               [[0.11669192, 0.11669192], [0.28380975, 0.28380975]], rtol=1e-5)
+
+
+MASK = np.array([[True, False, True, True, False], [False, False, False, False, False]])
+
+
+@pytest.mark.parametrize("make", [lambda **k: SimpleRNN(3, **k), lambda **k: LSTM(3, **k), lambda **k: GRU(3, **k),
+                                  lambda **k: GRU(3, reset_after=False, **k)], ids=["simple", "lstm", "gru", "gru_before"])
+@pytest.mark.parametrize("opts", [{}, {"return_sequences": True, "go_backwards": True},
+                                  {"return_sequences": True, "zero_output_for_mask": True},
+                                  {"go_backwards": True, "zero_output_for_mask": True},
+                                  {"dropout": 0.4, "recurrent_dropout": 0.3, "seed": 3}])
+def test_masked_layer_gradients(float64_numpy, make, opts):
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    layer = _with_mask(make(**opts), MASK)
+    layer_gradcheck(layer, x, seed=1, before_call=lambda: setattr(layer, "_calls", 0))
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_masked_layer_outputs(cls):
+    x = np.random.default_rng(1).standard_normal((2, 5, 3)).astype(np.float32)
+    seq = cls(4, return_sequences=True)
+    h = _with_mask(seq, MASK)(x)
+    np.testing.assert_array_equal(h[0, 1], h[0, 0])  # step 1 masked: the output repeats step 0's
+    np.testing.assert_array_equal(h[1], 0)  # nothing kept: the zero initial state throughout
+    assert seq.compute_mask(x, MASK) is MASK
+    zeros = cls(4, return_sequences=True, zero_output_for_mask=True)
+    zeros.build(x.shape)
+    zeros.set_weights(seq.get_weights())
+    np.testing.assert_array_equal(_with_mask(zeros, MASK)(x), h * MASK[:, :, None])
+    last = cls(4)
+    last.build(x.shape)
+    last.set_weights(seq.get_weights())
+    np.testing.assert_array_equal(_with_mask(last, MASK)(x), h[:, -1])
+    assert last.compute_mask(x, MASK) is None
+    # an all-True mask is no mask at all (the kernels run without one)
+    _with_mask(last, np.ones((2, 5), bool))(x)
+    assert last._time_mask is None
+    with pytest.raises(ValueError, match=r"mask must be a boolean array of shape \(batch, timesteps\) = \(2, 5\)"):
+        _with_mask(last, np.ones((2, 4), bool))(x)
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_masked_bidirectional_is_each_unpadded_sequence(return_sequences):
+    # post-padded sequences: each direction sees only the sample's own steps; Keras's Bidirectional
+    # makes masked outputs 0 (zero_output_for_mask = return_sequences)
+    rng = np.random.default_rng(2)
+    lengths = [5, 3]
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    mask = np.arange(5)[None, :] < np.array(lengths)[:, None]
+    bi = Bidirectional(LSTM(4, return_sequences=return_sequences))
+    out = _with_mask(bi, mask)(x)
+    assert bi.forward_layer.zero_output_for_mask == bi.backward_layer.zero_output_for_mask == return_sequences
+    plain = Bidirectional(LSTM(4, return_sequences=return_sequences))
+    plain.build(x.shape)
+    plain.set_weights(bi.get_weights())
+    for n, L in enumerate(lengths):
+        alone = plain(x[n:n + 1, :L])[0]
+        got = out[n, :L] if return_sequences else out[n]
+        np.testing.assert_allclose(got, alone, rtol=1e-5, atol=1e-6)
+        if return_sequences:
+            np.testing.assert_array_equal(out[n, L:], 0)
+    assert bi.compute_mask(x, mask) is (mask if return_sequences else None)
+
+
+def test_zero_output_for_mask_round_trips():
+    layer = LSTM(3, zero_output_for_mask=True)
+    assert type(layer).from_config(layer.get_config()).zero_output_for_mask is True

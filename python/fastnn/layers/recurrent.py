@@ -45,13 +45,14 @@ class _RNN(Layer):
 
     _gates = 1
     _has_recurrent_activation = True
+    supports_masking = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, **kwargs):
+                 stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = type(self).__name__
         self.units = _positive_int(units, "units")
@@ -80,6 +81,7 @@ class _RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.unroll = bool(unroll)  # accepted for compatibility: the kernels never unroll
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self._stream = self.seed if self.seed is not None else utils.draw_seed()
         self._calls = 0
         self.kernel = self.recurrent_kernel = self.bias = None
@@ -128,8 +130,26 @@ class _RNN(Layer):
         """Whether dropout draws one mask per gate (a GRU with recurrent dropout) instead of one."""
         return False
 
-    def call(self, inputs, training=False):
+    def _step_mask(self, x, mask):
+        """Keras's time-step mask as a boolean (N, T) array for the kernels, or None (no mask, or
+        every step kept: the same result, faster)."""
+        if mask is None:
+            return None
+        m = np.asarray(mask)
+        if m.shape != x.shape[:2] or m.dtype.kind not in "biu":
+            raise ValueError(f"{type(self).__name__} '{self.name}': mask must be a boolean array of shape (batch, "
+                             f"timesteps) = {x.shape[:2]}. Received: mask of shape {m.shape} and dtype {m.dtype}")
+        m = m.astype(bool, copy=False)
+        return None if m.all() else m
+
+    def call(self, inputs, training=False, mask=None):
         x = inputs
+        self._time_mask = self._step_mask(x, mask)
+        # zero_output_for_mask: the outputs of masked steps are 0 (processing order) instead of the
+        # state carried over them; the states themselves are unchanged
+        self._out_mask = None
+        if self._time_mask is not None and self.zero_output_for_mask:
+            self._out_mask = (self._time_mask[:, ::-1] if self.go_backwards else self._time_mask).astype(x.dtype)
         self._mask = self._rec_mask = None
         per_gate = self._masks_per_gate()
         if training and self.dropout > 0:
@@ -147,6 +167,8 @@ class _RNN(Layer):
                                                 self.recurrent_dropout, x.dtype)
         self._x = x
         out, states = self._forward(x)
+        if self._out_mask is not None:
+            out = out * (self._out_mask[:, :, None] if self.return_sequences else self._out_mask[:, -1:])
         if self.return_state:
             return [out, *states]
         return out
@@ -154,6 +176,8 @@ class _RNN(Layer):
     def backward(self, dy):
         dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
         d_out, d_states = dys[0], dys[1:] + [None] * (len(self._state_names) - len(dys[1:]))
+        if d_out is not None and self._out_mask is not None:
+            d_out = d_out * (self._out_mask[:, :, None] if self.return_sequences else self._out_mask[:, -1:])
         dh_seq = d_out if self.return_sequences else None
         dh_last = None if self.return_sequences else d_out
         if d_states[0] is not None:
@@ -166,11 +190,16 @@ class _RNN(Layer):
         return dx
 
     def _op_args(self):
-        return dict(activation=self._act, go_backwards=self.go_backwards)
+        return dict(activation=self._act, go_backwards=self.go_backwards, mask=self._time_mask)
 
     # -- shapes and config ----------------------------------------------------------------------
 
     _state_names = ("h",)
+
+    def compute_mask(self, inputs, mask=None):
+        """The sequence output keeps the input's mask (as Keras, not reversed by go_backwards);
+        the last output has none."""
+        return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
         if self.return_state:
@@ -201,6 +230,7 @@ class _RNN(Layer):
             "go_backwards": self.go_backwards,
             "stateful": False,
             "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
         }
         if self._has_recurrent_activation:
             config["recurrent_activation"] = self._ract
@@ -231,6 +261,12 @@ class SimpleRNN(_RNN):
         go_backwards: process the sequence from the last step to the first (the returned sequence
             is in that processing order, as in Keras).
         stateful: False only. unroll: accepted and ignored.
+        zero_output_for_mask: with a mask, the outputs of masked steps are 0 instead of the
+            previous output (Keras's default, False; Bidirectional sets it to return_sequences).
+
+    Masking: called with ``mask`` (batch, timesteps) — from ``Embedding(mask_zero=True)`` or
+    ``Masking`` in a model — a masked step leaves the states unchanged, so the last output of a
+    padded sequence is that of its unpadded steps; with return_sequences the mask is passed on.
 
     Input shape: ``(batch, timesteps, features)``. Output shape: ``(batch, units)``, or
     ``(batch, timesteps, units)`` with return_sequences.

@@ -64,6 +64,10 @@ class Bidirectional(Layer):
                 raise ValueError("Bidirectional: backward_layer must have go_backwards opposite to layer's, the same "
                                  "return_sequences and no return_state")
             self.backward_layer = backward_layer
+        # as Keras: with a mask, masked steps of returned sequences are 0 in both directions (the
+        # carried state would otherwise land at the other end of a reversed padded sequence)
+        for sub in self._directions:
+            sub.zero_output_for_mask = layer.return_sequences
         self.return_sequences = layer.return_sequences
         self._initial_weights = weights
         self.input_spec = InputSpec(ndim=3)
@@ -87,9 +91,11 @@ class Bidirectional(Layer):
             self.set_weights(self._initial_weights)
             self._initial_weights = None
 
-    def call(self, inputs, training=False):
-        y_f = self.forward_layer.call(inputs, training=training)
-        y_b = self.backward_layer.call(inputs, training=training)
+    supports_masking = True
+
+    def call(self, inputs, training=False, mask=None):
+        y_f = self.forward_layer.call(inputs, training=training, mask=mask)
+        y_b = self.backward_layer.call(inputs, training=training, mask=mask)
         if self.return_sequences:
             y_b = y_b[:, ::-1]  # back in input order
         self._y = (y_f, y_b)
@@ -123,6 +129,9 @@ class Bidirectional(Layer):
                 dx = dx_sub if dx is None else dx + dx_sub
         self._gradients = grads
         return dx
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(tuple(input_shape))
