@@ -1082,3 +1082,59 @@ def test_masked_bidirectional_is_each_unpadded_sequence(return_sequences):
 def test_zero_output_for_mask_round_trips():
     layer = LSTM(3, zero_output_for_mask=True)
     assert type(layer).from_config(layer.get_config()).zero_output_for_mask is True
+
+
+# ---- Initial states: layer(x, initial_state=[h, c]) ---------------------------------------------
+
+
+def test_initial_state_matches_keras_golden_numbers():
+    # keras/src/layers/rnn/gru_test.py, test_pass_initial_state and test_pass_return_state
+    seq = np.arange(24).reshape((2, 4, 3)).astype("float32")
+    h0 = np.arange(4).reshape((2, 2)).astype("float32")
+    np.testing.assert_allclose(_keras_gru()(seq, initial_state=h0), [[0.23774096, 0.33508456], [0.83659905, 1.0227708]],
+                               rtol=1e-5)
+    out, state = _keras_gru(go_backwards=True, return_state=True)(seq, initial_state=h0)
+    np.testing.assert_allclose(out, [[0.13486053, 0.23261218], [0.78257304, 0.9691353]], rtol=1e-5)
+    np.testing.assert_array_equal(out, state)
+    # [x, h0] as one list is the same call
+    np.testing.assert_array_equal(_keras_gru()([seq, h0]), _keras_gru()(seq, initial_state=[h0]))
+
+
+@pytest.mark.parametrize("make", [lambda **k: SimpleRNN(3, **k), lambda **k: LSTM(3, **k), lambda **k: GRU(3, **k)],
+                         ids=["simple", "lstm", "gru"])
+@pytest.mark.parametrize("opts", [{}, {"return_sequences": True, "go_backwards": True}])
+def test_initial_state_gradients(float64_numpy, make, opts):
+    rng = np.random.default_rng(3)
+    layer = make(**opts)
+    states = [rng.standard_normal((2, 3)) for _ in ("h", "c")[:2 if isinstance(layer, LSTM) else 1]]
+    layer_gradcheck(layer, [rng.standard_normal((2, 5, 4)), *states], seed=2)
+
+
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_initial_state_with_mask_outputs_as_keras(zero_output):
+    # Keras's outputs at masked steps repeat the previous OUTPUT: 0 before the first kept step,
+    # even with an initial state (which is carried as the state)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    h0 = rng.standard_normal((2, 5)).astype(np.float32)
+    mask = np.array([[False, True, False, True], [False, False, False, False]])
+    layer = _with_mask(SimpleRNN(5, return_sequences=True, return_state=True, zero_output_for_mask=zero_output), mask)
+    out, h_last = layer(x, initial_state=h0)
+    np.testing.assert_array_equal(out[:, 0], 0)
+    np.testing.assert_array_equal(out[1], 0)
+    np.testing.assert_array_equal(h_last[1], h0[1])  # the state is carried
+    np.testing.assert_array_equal(out[0, 2], 0 if zero_output else out[0, 1])
+
+
+def test_bad_initial_state():
+    x = np.zeros((2, 4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"LSTM 'l': initial_state must hold 2 state\(s\) \(h, c\), each "
+                                         r"\(batch, 5\). Received 1"):
+        LSTM(5, name="l")(x, initial_state=[np.zeros((2, 5))])
+    with pytest.raises(ValueError, match=r"GRU 'g': initial state h must be \(batch, 5\) for inputs of shape "
+                                         r"\(2, 4, 3\). Received: \(2, 4\)"):
+        GRU(5, name="g")(x, initial_state=np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"initial state h must be \(batch, 5\).*Received: \(3, 5\)"):
+        GRU(5)(x, initial_state=np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="initial_state is given twice"):
+        GRU(5)([x, np.zeros((2, 5))], initial_state=np.zeros((2, 5)))

@@ -46,6 +46,8 @@ class _RNN(Layer):
     _gates = 1
     _has_recurrent_activation = True
     supports_masking = True
+    # one input, or [x, *initial states] when called with initial_state (Keras's RNN call)
+    _inputs_as_called = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -96,6 +98,8 @@ class _RNN(Layer):
         return self.bias_initializer
 
     def build(self, input_shape):
+        if self._multi_input:  # [x, *initial states]
+            input_shape = input_shape[0]
         InputSpec(ndim=3).check(self.name, 0, tuple(input_shape))
         in_dim = input_shape[-1]
         if in_dim is None:
@@ -111,6 +115,35 @@ class _RNN(Layer):
                                         constraint=self.bias_constraint)
         self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
         self.built = True
+
+    # -- calling --------------------------------------------------------------------------------
+
+    def __call__(self, inputs, initial_state=None, **kwargs):
+        """Keras's RNN call: ``layer(x)``, or ``layer(x, initial_state=[h, c])`` (a tensor or a list
+        of one state per `_state_names`, each (batch, units)) on arrays or symbolic tensors;
+        ``layer([x, h, c])`` is the same call."""
+        if initial_state is not None:
+            if isinstance(inputs, (list, tuple)):
+                raise ValueError(f"{type(self).__name__} '{self.name}': initial_state is given twice (as an argument "
+                                 "and in the list of inputs)")
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            inputs = [inputs, *states]
+        return super().__call__(inputs, **kwargs)
+
+    def _check_input(self, input_shape):
+        if not self._multi_input:
+            return super()._check_input(input_shape)
+        shapes = [tuple(s) for s in input_shape]
+        self.input_spec.check(self.name, 0, shapes[0])
+        names = self._state_names
+        if len(shapes) - 1 != len(names):
+            raise ValueError(f"{type(self).__name__} '{self.name}': initial_state must hold {len(names)} state(s) "
+                             f"({', '.join(names)}), each (batch, {self.units}). Received {len(shapes) - 1}")
+        for name, shape in zip(names, shapes[1:]):
+            if len(shape) != 2 or shape[1] not in (None, self.units) or \
+                    None not in (shape[0], shapes[0][0]) and shape[0] != shapes[0][0]:
+                raise ValueError(f"{type(self).__name__} '{self.name}': initial state {name} must be (batch, "
+                                 f"{self.units}) for inputs of shape {shapes[0]}. Received: {shape}")
 
     # -- forward and backward ------------------------------------------------------------------
 
@@ -143,13 +176,17 @@ class _RNN(Layer):
         return None if m.all() else m
 
     def call(self, inputs, training=False, mask=None):
-        x = inputs
+        x, self._h0 = (inputs[0], list(inputs[1:])) if isinstance(inputs, (list, tuple)) else (inputs, [])
+        if isinstance(mask, (list, tuple)):  # one per input: the sequence's
+            mask = mask[0]
         self._time_mask = self._step_mask(x, mask)
-        # zero_output_for_mask: the outputs of masked steps are 0 (processing order) instead of the
-        # state carried over them; the states themselves are unchanged
+        # Outputs at masked steps (processing order), as Keras's: the previous output — the
+        # carried state, but 0 before the first kept step (the initial state is not an output);
+        # with zero_output_for_mask, 0. The states themselves are carried either way.
         self._out_mask = None
-        if self._time_mask is not None and self.zero_output_for_mask:
-            self._out_mask = (self._time_mask[:, ::-1] if self.go_backwards else self._time_mask).astype(x.dtype)
+        if self._time_mask is not None and (self.zero_output_for_mask or self._h0):
+            m = self._time_mask[:, ::-1] if self.go_backwards else self._time_mask
+            self._out_mask = (m if self.zero_output_for_mask else np.logical_or.accumulate(m, axis=1)).astype(x.dtype)
         self._mask = self._rec_mask = None
         per_gate = self._masks_per_gate()
         if training and self.dropout > 0:
@@ -183,11 +220,15 @@ class _RNN(Layer):
         if d_states[0] is not None:
             dh_last = d_states[0] if dh_last is None else dh_last + d_states[0]
         dc_last = d_states[1] if len(d_states) > 1 else None
-        dx, dw, du, db = self._backward(dh_seq, dh_last, dc_last)
+        dx, dw, du, db, d_initial = self._backward(dh_seq, dh_last, dc_last)
         self._gradients = [dw, du, db] if self.use_bias else [dw, du]
         if dx is not None and self._mask is not None and self._mask.ndim == 2:
             dx = dx * self._mask[:, None, :]
-        return dx
+        return [dx, *d_initial] if self._h0 else dx
+
+    def _initial_states(self):
+        """h0 (and c0) of this call, or None (zeros)."""
+        return self._h0 + [None] * (len(self._state_names) - len(self._h0))
 
     def _op_args(self):
         return dict(activation=self._act, go_backwards=self.go_backwards, mask=self._time_mask)
@@ -199,9 +240,13 @@ class _RNN(Layer):
     def compute_mask(self, inputs, mask=None):
         """The sequence output keeps the input's mask (as Keras, not reversed by go_backwards);
         the last output has none."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
         return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
+        if self._multi_input:
+            input_shape = input_shape[0]
         if self.return_state:
             raise ValueError(f"{type(self).__name__}: return_state=True is only supported when calling the layer on "
                              "arrays, not inside a model (a model layer has one output)")
@@ -283,16 +328,17 @@ class SimpleRNN(_RNN):
 
     def _forward(self, x):
         h_seq, h_last, self._cache = ops.simple_rnn_forward(x, self.kernel, self.recurrent_kernel, self.bias,
+                                                            *self._initial_states(),
                                                             return_sequences=self.return_sequences,
                                                             recurrent_mask=self._rec_mask, **self._op_args())
         return (h_seq if self.return_sequences else h_last), [h_last]
 
     def _backward(self, dh_seq, dh_last, dc_last):
-        dx, dw, du, db, _ = ops.simple_rnn_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
-                                                    self._cache, use_bias=self.use_bias,
-                                                    need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
-                                                    **self._op_args())
-        return dx, dw, du, db
+        dx, dw, du, db, dh0 = ops.simple_rnn_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
+                                                      self._cache, use_bias=self.use_bias,
+                                                      need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
+                                                      **self._op_args())
+        return dx, dw, du, db, [dh0]
 
 
 @register_layer
@@ -329,16 +375,17 @@ class LSTM(_RNN):
 
     def _forward(self, x):
         h_seq, h_last, c_last, self._cache = ops.lstm_forward(x, self.kernel, self.recurrent_kernel, self.bias,
+                                                              *self._initial_states(),
                                                               return_sequences=self.return_sequences,
                                                               recurrent_mask=self._rec_mask, **self._op_args())
         return (h_seq if self.return_sequences else h_last), [h_last, c_last]
 
     def _backward(self, dh_seq, dh_last, dc_last):
-        dx, dw, du, db, _, _ = ops.lstm_backward(dh_seq, dh_last, dc_last, self._x, self.kernel,
-                                                 self.recurrent_kernel, self._cache, use_bias=self.use_bias,
-                                                 need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
-                                                 **self._op_args())
-        return dx, dw, du, db
+        dx, dw, du, db, dh0, dc0 = ops.lstm_backward(dh_seq, dh_last, dc_last, self._x, self.kernel,
+                                                     self.recurrent_kernel, self._cache, use_bias=self.use_bias,
+                                                     need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
+                                                     **self._op_args())
+        return dx, dw, du, db, [dh0, dc0]
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -394,20 +441,21 @@ class GRU(_RNN):
         per_gate_inputs = self._mask is not None and self._mask.ndim == 3
         self._xin, self._win = self._gate_inputs(x) if per_gate_inputs else (x, self.kernel)
         h_seq, h_last, self._cache = ops.gru_forward(self._xin, self._win, self.recurrent_kernel, self.bias,
+                                                     *self._initial_states(),
                                                      return_sequences=self.return_sequences,
                                                      recurrent_mask=self._rec_mask, **self._op_args())
         return (h_seq if self.return_sequences else h_last), [h_last]
 
     def _backward(self, dh_seq, dh_last, dc_last):
-        dx, dw, du, db, _ = ops.gru_backward(dh_seq, dh_last, self._xin, self._win, self.recurrent_kernel,
-                                             self._cache, use_bias=self.use_bias, need_dx=self._need_input_grad,
-                                             recurrent_mask=self._rec_mask, **self._op_args())
+        dx, dw, du, db, dh0 = ops.gru_backward(dh_seq, dh_last, self._xin, self._win, self.recurrent_kernel,
+                                               self._cache, use_bias=self.use_bias, need_dx=self._need_input_grad,
+                                               recurrent_mask=self._rec_mask, **self._op_args())
         if self._win is not self.kernel:  # back from the per-gate inputs: diagonal blocks, masked sum
             C, U = self._x.shape[2], self.units
             dw = np.concatenate([dw[g * C:(g + 1) * C, g * U:(g + 1) * U] for g in range(3)], axis=1)
             if dx is not None:
                 dx = sum(dx[:, :, g * C:(g + 1) * C] * self._mask[g][:, None, :] for g in range(3))
-        return dx, dw, du, db
+        return dx, dw, du, db, [dh0]
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}
