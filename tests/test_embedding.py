@@ -57,8 +57,8 @@ def test_bad_indices(tokens, exc, match):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"mask_zero=True is not supported"):
-        Embedding(10, 2, mask_zero=True)
+    with pytest.raises(ValueError, match=r"mask_zero must be True or False. Received: mask_zero='yes'"):
+        Embedding(10, 2, mask_zero="yes")
     with pytest.raises(ValueError, match=r"expected a positive integer. Received: input_dim=0"):
         Embedding(0, 2)
 

@@ -2,7 +2,10 @@
 
 A loss object reduces like Keras 3's default ("sum_over_batch_size"): ``sum_i(w_i · l_i) / N``
 with per-sample losses ``l_i`` (mean over a sample's values for mse, mae and binary
-cross-entropy, sum for the categorical ones) and optional sample weights ``w``. Probabilities
+cross-entropy, sum for the categorical ones) and optional sample weights ``w``. Weights may
+also be given per step, of the prediction's shape without its last axis ((N, T) for an (N, T, C)
+output, as Keras's temporal weights; a masked output's are): the loss is then
+``sum_{i,t}(w_it · l_it) / (N · T)`` with ``l_it`` the loss of one step's values. Probabilities
 are clipped to [1e-7, 1 - 1e-7]. The lower-case functions (``mean_squared_error(y_true,
 y_pred)``) return the per-sample losses, like Keras's; passing one to ``compile`` selects the
 matching loss object. Any other function ``fn(y_true, y_pred)`` written with the
@@ -19,6 +22,14 @@ from ._config import serialize
 
 
 
+def _weights(sample_weight):
+    """Sample weights as an array: (N,) for one per sample (also given as (N, 1)), or per step."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    return w.reshape(-1) if w.ndim > 1 and w.size == w.shape[0] else w
+
+
 class Loss:
     """Base class: ``loss(y_true, y_pred, sample_weight=None)`` returns the batch loss (float).
 
@@ -26,6 +37,8 @@ class Loss:
     """
 
     kernel = None
+    # the loss of an output with more axes is per row of its last axis (the categorical ones)
+    _per_row = False
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         if reduction not in ("sum_over_batch_size", "auto", None):
@@ -34,12 +47,35 @@ class Loss:
         self.name = name or self.kernel
         self.from_logits = False
 
+    def _rows(self, y_true, y_pred, sample_weight):
+        """What the kernels see: (N, ...) arrays and (N,) weights as given, or, for weights per
+        step or a categorical loss over an output with more axes ((N, T, C)), one row per step of
+        the last axis ((N·T, C)) with its weight (a sample's repeated over its steps)."""
+        w = _weights(sample_weight)
+        per_step = w is not None and w.ndim > 1
+        p = np.asarray(y_pred)
+        if not per_step and (p.ndim <= 2 or not self._per_row):
+            return y_true, y_pred, w
+        rows = int(np.prod(p.shape[:-1]))
+        if per_step:
+            if w.shape != p.shape[:-1]:
+                raise ValueError(f"Loss '{self.name}': weights per step must have the prediction's shape without its "
+                                 f"last axis, {p.shape[:-1]}. Received: sample_weight.shape={w.shape}")
+            w = w.reshape(-1)
+        elif w is not None:
+            w = np.repeat(w.reshape(-1), rows // max(len(p), 1))
+        t = np.asarray(y_true)
+        t = t.reshape(rows) if self.kernel == "sparse_categorical_crossentropy" else t.reshape(rows, -1)
+        return t, p.reshape(rows, p.shape[-1]), w
+
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return ops.loss_forward(y_true, y_pred, self.kernel, self.from_logits, sample_weight)
+        t, p, w = self._rows(y_true, y_pred, sample_weight)
+        return ops.loss_forward(t, p, self.kernel, self.from_logits, w)
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         """d loss / d y_pred, same shape as y_pred."""
-        return ops.loss_backward(y_true, y_pred, self.kernel, self.from_logits, sample_weight)
+        t, p, w = self._rows(y_true, y_pred, sample_weight)
+        return ops.loss_backward(t, p, self.kernel, self.from_logits, w).reshape(np.shape(y_pred))
 
     def get_config(self):
         return {"name": self.name}
@@ -90,21 +126,7 @@ class _ClassesOnLastAxis(_CrossEntropy):
     (a sequence of class scores, (N, T, C)) is a loss per step, averaged over the steps, as Keras
     reduces it; the kernels see its N·T rows, each sample's weight repeated over its steps."""
 
-    def _rows(self, y_true, y_pred, sample_weight):
-        p = np.asarray(y_pred)
-        if p.ndim <= 2:
-            return y_true, p, sample_weight
-        steps = int(np.prod(p.shape[1:-1]))
-        t = np.asarray(y_true)
-        t = t.reshape(-1) if self.kernel == "sparse_categorical_crossentropy" else t.reshape(-1, p.shape[-1])
-        w = None if sample_weight is None else np.repeat(np.asarray(sample_weight).reshape(-1), steps)
-        return t, p.reshape(-1, p.shape[-1]), w
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        return super().__call__(*self._rows(y_true, y_pred, sample_weight))
-
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        return super().gradient(*self._rows(y_true, y_pred, sample_weight)).reshape(np.shape(y_pred))
+    _per_row = True
 
 
 class CategoricalCrossentropy(_ClassesOnLastAxis):
@@ -147,8 +169,12 @@ class LossFunctionWrapper(Loss):
             if values.ndim == 0:
                 raise ValueError(f"Loss '{self.name}' returns one number per batch; with sample weights it must "
                                  "return a loss per sample (do not average over the batch)")
-            w = np.asarray(sample_weight, dtype=p.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
-            values = values * w
+            w = _weights(sample_weight).astype(p.dtype, copy=False)
+            if w.ndim > 1 and (values.ndim < w.ndim or values.shape[:w.ndim] != w.shape):
+                raise ValueError(f"Loss '{self.name}': weights per step {w.shape} (a masked output's) need the loss "
+                                 f"function to return a value per step, of shape {w.shape}. It returned shape "
+                                 f"{values.shape}")
+            values = values * w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
         total = autodiff.sum(values) / count
         self._last = (y_true, y_pred, sample_weight, total, p)
         return total, p

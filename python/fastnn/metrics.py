@@ -2,6 +2,9 @@
 
 A metric accumulates over batches: ``update_state(y_true, y_pred, sample_weight=None)``,
 ``result()`` (the weighted mean of its per-sample values so far), ``reset_state()``. The
+values of an output with more axes ((N, T, C)) are per step, over its last axis, as Keras's;
+weights may be per sample (N,) or per step ((N, T), a masked output's), and the result is the
+weighted mean of every value. The
 string ``"accuracy"`` (or ``"acc"``) picks the variant from the loss and the shapes, like
 Keras: binary when the loss is binary cross-entropy or the model has one output unit, sparse
 when the targets are integer labels, categorical otherwise.
@@ -17,11 +20,21 @@ def _flat(y, n):
     return y.reshape(n, -1)
 
 
-def binary_accuracy(y_true, y_pred, threshold=0.5):
-    """Per-sample fraction of values where ``(y_pred > threshold) == y_true``."""
+def _last_axis(y_true, y_pred):
+    """Targets and predictions arranged so that a mean over the last axis gives the values: per
+    sample for an (N, d) output (any target shape of d values), per step for (N, T, d)."""
     p = np.asarray(y_pred)
-    n = len(p)
-    return np.mean(_flat(y_true, n) == (_flat(p, n) > threshold), axis=1)
+    t = np.asarray(y_true)
+    if p.ndim > 2 and t.size == p.size:
+        return t.reshape(p.shape), p
+    return _flat(t, len(p)), _flat(p, len(p))
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Per-sample (per-step for (N, T, d) outputs) fraction of values where ``(y_pred > threshold)
+    == y_true``."""
+    t, p = _last_axis(y_true, y_pred)
+    return np.mean(t == (p > threshold), axis=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -37,16 +50,16 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 
 def mean_squared_error(y_true, y_pred):
-    """Per-sample mean squared error."""
-    p = np.asarray(y_pred)
-    d = _flat(y_true, len(p)) - _flat(p, len(p))
-    return np.mean(d * d, axis=1)
+    """Per-sample (per-step for (N, T, d) outputs) mean squared error."""
+    t, p = _last_axis(y_true, y_pred)
+    d = t - p
+    return np.mean(d * d, axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    """Per-sample mean absolute error."""
-    p = np.asarray(y_pred)
-    return np.mean(np.abs(_flat(y_true, len(p)) - _flat(p, len(p))), axis=1)
+    """Per-sample (per-step for (N, T, d) outputs) mean absolute error."""
+    t, p = _last_axis(y_true, y_pred)
+    return np.mean(np.abs(t - p), axis=-1)
 
 
 class Metric:
@@ -76,17 +89,27 @@ class Metric:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         # values per sample, or per sample and step for a sequence output (N, T): the mean of all,
-        # each sample's weight counted once per step
+        # each sample's weight counted once per step, or each step's weight once
         v = np.asarray(self._values(y_true, y_pred))
-        if v.ndim != 2:
-            v = v.reshape(len(v), -1)
         if sample_weight is None:
             self._total += float(np.sum(v))
             self._count += v.size
-        else:
-            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            self._total += float(np.dot(v.sum(axis=1), w))
+            return
+        w = np.asarray(sample_weight, dtype=np.float64)
+        n = len(w)
+        if v.ndim == 0 or v.size % n:
+            raise ValueError(f"Metric '{self.name}': {n} sample weights for values of shape {v.shape}")
+        v = v.reshape(n, -1)
+        w = w.reshape(n, -1)
+        if w.shape[1] == 1:
+            self._total += float(np.dot(v.sum(axis=1), w[:, 0]))
             self._count += float(np.sum(w)) * v.shape[1]
+        elif w.shape == v.shape:  # a weight per step
+            self._total += float(np.sum(v * w))
+            self._count += float(np.sum(w))
+        else:
+            raise ValueError(f"Metric '{self.name}': weights per step of shape {np.shape(sample_weight)} (a masked "
+                             f"output's) need a value per step; the metric gave values of shape {v.shape}")
 
     def result(self):
         return self._total / self._count if self._count else 0.0

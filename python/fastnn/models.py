@@ -8,6 +8,12 @@ summing gradients where a tensor feeds several layers. When the last layer ends 
 gradient is taken with respect to the logits directly (``ops.crossentropy_logits_backward``),
 so the activation's Jacobian is never formed.
 
+Masks (Keras's): when a layer may create one (`Masking`, ``Embedding(mask_zero=True)``, a user
+layer with its own ``compute_mask``), forward runs a second loop that also carries a boolean
+(batch, timesteps) mask per slot (`_forward_masked`); other models run the plain loop and pay
+nothing. A masked output's loss and metrics weigh each step by its mask, folded into the sample
+weights as Keras 3 does (`_fold_mask`): the loss is the mean over the unmasked steps.
+
 The training step stays in the kernels: a batch is gathered from a per-epoch permutation into
 a reused buffer, and every product and update is one `fastnn.ops` call. With
 ``fastnn.backend("numpy")`` the same model runs on the NumPy reference (float64 models too).
@@ -29,7 +35,7 @@ from . import metrics as metrics_module
 from . import ops, optimizers, utils
 from ._backend import get_backend
 from ._graph import post_order
-from .layers.base import Input, InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str
+from .layers.base import Input, InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str, check_mask
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -286,6 +292,9 @@ class Model:
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
         self._constrained = []  # (weight, constraint) pairs of the trainable layers, from _prepare_training
         self._subclassed = False  # a subclass of Model with its own call(), built by tracing it
+        self._masking = False  # some layer may create a mask: forward runs _forward_masked
+        self._masks = []  # that pass's mask per slot (None: no mask)
+        self._out_masks = None  # the outputs' masks from the last masked forward pass
 
     # ---- graph -------------------------------------------------------------------------------
 
@@ -372,6 +381,9 @@ class Model:
         self._loss_slots = list(loss_slots)
         self._prediction_steps = self._steps_needed(self._output_slots) if self._loss_slots else None
         self._fused = None
+        self._masking = any(layer._creates_mask for layer, _, _, _, _ in self._steps)
+        self._masks = [None] * self._nslots
+        self._out_masks = None
         self._pool_fusion = self._find_conv_pool_pairs()
         self._fused_pools = set(self._pool_fusion.values())
         self.built = True
@@ -910,8 +922,10 @@ class Model:
             vals[:len(x)] = x
         else:
             vals[0] = x
-        activity = 0.0
         order = range(len(steps)) if losses or self._prediction_steps is None else self._prediction_steps
+        if self._masking:
+            return self._forward_masked(order, training, losses)
+        activity = 0.0
         for k in order:
             layer, ins, out, multi, areg = steps[k]
             if k in fusion:  # convolution + max pooling in one op, straight into the pooling's slot
@@ -929,6 +943,69 @@ class Model:
         if self._multi_output:
             return [vals[s] for s in self._output_slots]
         return vals[self._output_slot]
+
+    def _forward_masked(self, order, training, losses):
+        """`_forward`'s loop, also carrying each slot's mask: a layer gets its input's mask in
+        ``call`` when its call takes one (a list for a merge layer, None when no input has one),
+        and its output's mask is its ``compute_mask`` when it supports masking, else None."""
+        vals, steps, fusion, masks = self._vals, self._steps, self._pool_fusion, self._masks
+        for i in range(len(self._input_layers)):
+            masks[i] = None
+        activity = 0.0
+        for k in order:
+            layer, ins, out, multi, areg = steps[k]
+            if k in fusion:  # convolution + max pooling: neither carries a mask
+                pool = steps[fusion[k]]
+                vals[pool[2]] = layer.call_pooled(vals[ins[0]], pool[0])
+                masks[out] = masks[pool[2]] = None
+                continue
+            if k in self._fused_pools:
+                continue
+            if multi:
+                x, mask = [vals[i] for i in ins], [masks[i] for i in ins]
+                if all(m is None for m in mask):
+                    mask = None
+            else:
+                x, mask = vals[ins[0]], masks[ins[0]]
+            if mask is not None and layer._call_takes_mask:
+                v = layer.call(x, training=training, mask=mask)
+            else:
+                v = layer.call(x, training=training)
+            vals[out] = v
+            m = layer.compute_mask(x, mask) if layer.supports_masking else None
+            masks[out] = None if m is None else check_mask(m, np.shape(v), layer, "the output's mask (compute_mask)")
+            if areg is not None:
+                activity += areg(v)
+        self._activity_loss = activity
+        self._added_loss_values = [vals[s] for s in self._loss_slots] if losses else []
+        self._out_masks = [masks[s] for s in self._output_slots]
+        if all(m is None for m in self._out_masks):
+            self._out_masks = None
+        if self._multi_output:
+            return [vals[s] for s in self._output_slots]
+        return vals[self._output_slot]
+
+    def _fold_mask(self, sw, out, k, scale):
+        """Output ``k``'s sample weights with its mask from the last forward pass folded in, as
+        Keras 3's ``apply_mask``: ``sw`` (None or (N,)) times the mask, a weight per step
+        ((N, T) for an (N, T, C) output). ``scale`` (the loss, a mean over all the steps)
+        multiplies them by steps / unmasked steps, so that the loss is the mean over the
+        unmasked ones (0 when every step is masked); the metrics take them unscaled."""
+        mask = self._out_masks[k]
+        if mask is None:
+            return sw
+        shape = np.shape(out)
+        if mask.shape != shape[:-1]:
+            raise ValueError(f"Model '{self.name}': output '{self.output_names[k]}' of shape {_shape_str(shape)} "
+                             f"carries a mask of shape {_shape_str(mask.shape)}; the loss and metrics of a masked "
+                             f"output need a mask of its shape without the last axis, {_shape_str(shape[:-1])}")
+        w = mask.astype(self._dtype)
+        if scale:
+            valid = np.count_nonzero(mask)
+            w *= w.size / valid if valid else 0.0
+        if sw is not None:
+            w *= np.asarray(sw, dtype=self._dtype).reshape((len(w),) + (1,) * (w.ndim - 1))
+        return w
 
     def _backward(self, dy, fused):
         vals, steps = self._vals, self._steps
@@ -974,10 +1051,12 @@ class Model:
             total += float(np.sum(v))
         if self._loss is None:  # compiled with loss=None: the add_loss terms are the loss
             return total
+        masked = self._out_masks is not None
         if not self._multi_output:
-            return self._loss(y, out, sw) + total
+            return self._loss(y, out, self._fold_mask(sw, out, 0, True) if masked else sw) + total
         for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
-            head.last = head.loss(yk, ok, _per_output(sw, k))
+            swk = _per_output(sw, k)
+            head.last = head.loss(yk, ok, self._fold_mask(swk, ok, k, True) if masked else swk)
             total += head.weight * head.last
         return total
 
@@ -985,9 +1064,13 @@ class Model:
         """d loss / d output (a list, one per output, with several outputs; None without a loss)."""
         if self._loss is None:
             return [None] * len(self._output_slots) if self._multi_output else None
+        masked = self._out_masks is not None
         if self._multi_output:
-            return [head.weight * head.loss.gradient(yk, ok, _per_output(sw, k))
+            return [head.weight * head.loss.gradient(yk, ok, self._fold_mask(_per_output(sw, k), ok, k, True)
+                                                     if masked else _per_output(sw, k))
                     for k, (head, yk, ok) in enumerate(zip(self._heads, y, out))]
+        if masked:  # (a fused output is (N, C): its mask, if any, is (N,), a weight per sample as sw is)
+            sw = self._fold_mask(sw, out, 0, True)
         if fused:
             return ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
         return self._loss.gradient(y, out, sw)
@@ -1003,7 +1086,10 @@ class Model:
         batch's loss from the last `_batch_loss`)."""
         if self._loss is None:
             return
+        masked = self._out_masks is not None
         if not self._multi_output:
+            if masked:
+                sw = self._fold_mask(sw, out, 0, False)
             for m in self._metrics:
                 m.update_state(y, out, sw)
             return
@@ -1011,8 +1097,11 @@ class Model:
         for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
             head.total += head.last * n
             head.count += n
+            swk = _per_output(sw, k)
+            if masked:
+                swk = self._fold_mask(swk, ok, k, False)
             for m in head.metrics:
-                m.update_state(yk, ok, _per_output(sw, k))
+                m.update_state(yk, ok, swk)
 
     @_with_compiled_trainability
     def _gradients(self, x, y, sw):

@@ -6,7 +6,8 @@ A new layer family (convolution, pooling, recurrent) subclasses `Layer` (see
 """
 
 from .base import Input, InputLayer, InputSpec, KerasTensor, Layer, register_layer, registered_layers
-from .core import ELU, Activation, Dense, Dropout, Flatten, Identity, LeakyReLU, PReLU, ReLU, Reshape, Softmax
+from .core import (ELU, Activation, Dense, Dropout, Flatten, Identity, LeakyReLU, Masking, PReLU, ReLU, Reshape,
+                   Softmax)
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .preprocessing import Normalization, Rescaling
 from .normalization import BatchNormalization, LayerNormalization
@@ -78,6 +79,7 @@ __all__ = [
     "Flatten",
     "Reshape",
     "Dropout",
+    "Masking",
     "BatchNormalization",
     "LayerNormalization",
     "Conv1D",

@@ -12,6 +12,14 @@ Every layer follows one anatomy (after Keras):
   ``trainable_weights`` order, in ``self._gradients``; `get_gradients` returns them.
 - ``compute_output_shape``, ``get_config`` (``{**base_config, **config}``), ``from_config``.
 
+Masks (Keras's convention): a boolean (batch, timesteps) array, True at the steps to use, made
+by `Masking` or ``Embedding(mask_zero=True)`` and carried with the tensor through a model. A
+layer's ``compute_mask(inputs, mask)`` gives the mask of its output; it is asked only when the
+layer ``supports_masking`` (otherwise the mask stops there, as in Keras). A layer whose ``call``
+has a ``mask`` parameter receives the mask of its input(s) there (a list for a merge layer).
+``supports_masking`` is True for the layers that pass a mask on unchanged and for any layer
+class that defines its own ``compute_mask``.
+
 Weights are plain C-contiguous NumPy arrays owned by the layer and updated in place (by the
 optimizer and by ``set_weights``), so their identity never changes after ``build``. A layer
 takes a list of inputs when its class sets ``_multi_input`` (the merge layers). Layer classes
@@ -190,12 +198,29 @@ class Layer:
     # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
     # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
     input_dtype = None
+    # masks (see the module docstring): whether compute_mask is asked for the output's mask;
+    # whether call() takes a ``mask`` argument (found once per class from its signature); whether
+    # the layer may make a mask where its input has none (a model runs its mask pass only then)
+    supports_masking = False
+    _call_takes_mask = False
+    _creates_mask = False
 
     def __init_subclass__(cls, **kwargs):
-        """A layer class from outside fastnn with its own ``call`` and no ``backward`` (Keras's
+        """A class's mask traits (see above) come from what it defines: a ``mask`` parameter of its
+        ``call``; its own ``compute_mask`` (which, as in Keras, means it supports masking, and for
+        a class from outside fastnn that it may create masks).
+
+        A layer class from outside fastnn with its own ``call`` and no ``backward`` (Keras's
         custom layers) is differentiated on the tape: its ``call`` is wrapped to record, and
         ``backward`` walks the record back (to the inputs and the trainable weights)."""
         super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__:
+            cls._call_takes_mask = "mask" in inspect.signature(cls.__dict__["call"]).parameters
+        if "compute_mask" in cls.__dict__:
+            if "supports_masking" not in cls.__dict__:
+                cls.supports_masking = True
+            if not cls.__module__.startswith("fastnn.") and "_creates_mask" not in cls.__dict__:
+                cls._creates_mask = True
         if cls.__module__.startswith("fastnn.") or "call" not in cls.__dict__ \
                 or getattr(cls, "backward") not in (Layer.backward, _backward_from_tape):
             return
@@ -394,6 +419,12 @@ class Layer:
         """The output shape for an input shape (batch axis included)."""
         raise NotImplementedError(f"Layer {type(self).__name__} does not implement compute_output_shape()")
 
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the output for ``inputs`` whose mask is ``previous_mask`` (a boolean
+        (batch, timesteps) array, a list of them for a merge layer, or None): by default the
+        same mask when the layer `supports_masking`, else None (the mask stops here)."""
+        return previous_mask if self.supports_masking else None
+
     # A layer whose output is activation(z) for a last activation the loss can absorb (softmax
     # or sigmoid before a cross-entropy) names it here and implements backward_from_logits(dz),
     # the backward pass given dz = d loss / d z; models then skip the activation's Jacobian.
@@ -403,12 +434,16 @@ class Layer:
         """`backward` given the gradient with respect to the pre-activation (see above)."""
         raise NotImplementedError(f"Layer {type(self).__name__} has no fusable output activation")
 
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs, training=False, mask=None):
         """On KerasTensors: record a graph node (functional API). On arrays: build if needed,
-        check the input, run `call`."""
+        check the input, run `call` (with ``mask``, the input's mask, when `call` takes one;
+        `compute_mask` gives the output's)."""
         if self._inputs_as_called:
             self._multi_input = isinstance(inputs, (list, tuple))
         if _is_symbolic(inputs):
+            if mask is not None:
+                raise ValueError(f"Layer '{self.name}': a mask is given with arrays; in a model, masks come from "
+                                 "Masking or Embedding(mask_zero=True) layers. Received: a mask with symbolic inputs")
             return self._call_symbolic(inputs)
         if self._multi_input:
             if not isinstance(inputs, (list, tuple)):
@@ -417,13 +452,25 @@ class Layer:
             shapes = [(None,) + x.shape[1:] for x in xs]
             self._maybe_build(shapes)
             self._check_input([x.shape for x in xs])
+            if mask is not None and self._call_takes_mask:
+                return self.call(xs, training=training, mask=self._checked_masks(mask, xs))
             return self.call(xs, training=training)
         x = self._as_input(inputs)
         if x.ndim == 0:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
         self._maybe_build((None,) + x.shape[1:])
         self._check_input(x.shape)
+        if mask is not None and self._call_takes_mask:
+            return self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask"))
         return self.call(x, training=training)
+
+    def _checked_masks(self, masks, xs):
+        if not isinstance(masks, (list, tuple)) or len(masks) != len(xs):
+            got = f"a list of {len(masks)}" if isinstance(masks, (list, tuple)) else type(masks).__name__
+            raise ValueError(f"Layer '{self.name}' takes {len(xs)} inputs, so `mask` must be a list of {len(xs)} masks "
+                             f"(None for an input without one). Received: {got}")
+        return [None if m is None else check_mask(m, x.shape, self, f"mask[{i}]")
+                for i, (m, x) in enumerate(zip(masks, xs))]
 
     def _as_input(self, x):
         """An input as an array of the layer's input dtype; anything not numeric is a TypeError
@@ -498,6 +545,24 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+# ---- masks ---------------------------------------------------------------------------------------
+
+
+def check_mask(mask, shape, layer, what):
+    """``mask`` as a boolean array that covers the leading axes of a tensor of ``shape`` ((batch,
+    timesteps) for (batch, timesteps, features)); else a ValueError naming ``layer`` and ``what``."""
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must be a boolean array. "
+                        f"Received: dtype={m.dtype}")
+    if m.ndim == 0 or m.ndim > len(shape) or m.shape != tuple(shape[:m.ndim]):
+        want = _shape_str(tuple(shape[:2])) if len(shape) > 1 else _shape_str(tuple(shape))
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must cover the leading axes of the "
+                         f"tensor of shape {_shape_str(tuple(shape))}, e.g. {want}. Received: {what} of shape "
+                         f"{_shape_str(m.shape)}")
+    return m if m.dtype == bool else m != 0
+
+
 # ---- layers differentiated on the tape ---------------------------------------------------------
 
 
@@ -517,9 +582,10 @@ def example_output_shape(run, input_shape, multi, dtype, name):
     return tuple(a if a == b else None for a, b in zip(*shapes))
 
 
-def _call_on_tape(self, inputs, training=False):
+def _call_on_tape(self, inputs, training=False, mask=None):
     """A user layer's ``call`` with its inputs and weights as `fastnn.autodiff.Tensor` leaves:
-    each attribute holding a weight array holds its leaf during the call."""
+    each attribute holding a weight array holds its leaf during the call (and the mask, an
+    array, when its ``call`` takes one)."""
     multi = isinstance(inputs, (list, tuple))
     leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
     on_tape = {id(w.value): autodiff.Tensor(w.value) for w in self._weights}
@@ -529,6 +595,8 @@ def _call_on_tape(self, inputs, training=False):
         setattr(self, attr, on_tape[id(value)])
     try:
         extra = {"training": training} if self._call_takes_training else {}
+        if mask is not None and self._call_takes_mask:
+            extra["mask"] = mask
         out = type(self)._call_on_arrays(self, leaves if multi else leaves[0], **extra)
     finally:
         for attr, value in swapped.items():

@@ -1,6 +1,7 @@
 """fastnn.layers.core — Dense, Activation (and ReLU, LeakyReLU, ELU, Softmax, PReLU), Identity,
-Flatten, Reshape, Dropout. Every computation goes through `fastnn.ops` (PReLU's two NumPy passes
-aside); reshapes are views."""
+Flatten, Reshape, Dropout, Masking. Every computation goes through `fastnn.ops` (PReLU's and
+Masking's NumPy passes aside); reshapes are views. As in Keras, Dense, the activations, Identity
+and Dropout pass a mask on unchanged; Flatten and Reshape drop it."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class Dense(Layer):
     Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
     Weights: ``kernel`` (input_dim, units), ``bias`` (units,).
     """
+
+    supports_masking = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -119,6 +122,8 @@ class Activation(Layer):
 
     Input shape: any. Output shape: the input's. Softmax works over the last axis.
     """
+
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -239,6 +244,8 @@ class PReLU(Layer):
     (shared along ``shared_axes``, 1-based, e.g. ``[1, 2]`` for one alpha per channel of an
     image). Weights: ``alpha``, shape = the input's without the batch axis (1 on shared axes)."""
 
+    supports_masking = True
+
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -292,6 +299,8 @@ class PReLU(Layer):
 @register_layer
 class Identity(Layer):
     """Returns its input unchanged (a placeholder in a model's graph)."""
+
+    supports_masking = True
 
     def call(self, inputs, training=False):
         return inputs
@@ -396,6 +405,8 @@ class Dropout(Layer):
         seed: optional integer seed of the layer's mask stream.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0 <= rate <= 1:
@@ -437,3 +448,53 @@ class Dropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}
+
+
+@register_layer
+class Masking(Layer):
+    """Masks the time steps whose features all equal ``mask_value``: the layers after it that
+    support masks skip them (a recurrent layer, GlobalAveragePooling1D, the loss and metrics).
+
+    ``keep = any(inputs != mask_value, axis=-1)``; the output is the input with the masked steps
+    set to 0 (``inputs * keep[..., None]``), and its mask is ``keep``.
+
+    Args:
+        mask_value: the padding value (default 0.0).
+
+    Input shape: ``(batch, timesteps, features)`` (any rank >= 2; the last axis is the features).
+    Output shape: the input's. Output mask: ``(batch, timesteps)``.
+    """
+
+    supports_masking = True
+    _creates_mask = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"Masking: mask_value must be a number. Received: mask_value={mask_value!r}")
+        self.mask_value = float(mask_value)
+        self.input_spec = InputSpec(min_ndim=2)
+        self._seen = self._keep = None
+
+    def _keep_mask(self, inputs):
+        if inputs is self._seen:  # the model asks for the mask of what call() just masked
+            return self._keep
+        return np.any(np.asarray(inputs) != self.mask_value, axis=-1)
+
+    def call(self, inputs, training=False):
+        keep = np.any(inputs != self.mask_value, axis=-1)
+        self._seen, self._keep = inputs, keep
+        self._factor = keep[..., None].astype(inputs.dtype)
+        return inputs * self._factor
+
+    def backward(self, dy):
+        return dy * self._factor if self._need_input_grad else None
+
+    def compute_mask(self, inputs, mask=None):
+        return self._keep_mask(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

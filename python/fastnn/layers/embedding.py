@@ -23,8 +23,9 @@ class Embedding(Layer):
         output_dim: the size of each vector.
         embeddings_initializer: default ``"uniform"`` (Keras's: uniform in [-0.05, 0.05]).
         embeddings_regularizer, activity_regularizer: optional penalties.
-        mask_zero: False only (fastnn's recurrent layers do not skip masked steps, so a mask
-            would be silently ignored).
+        mask_zero: index 0 is padding: the output's mask is ``inputs != 0``, so the layers after
+            it that support masks (recurrent layers, GlobalAveragePooling1D, the loss and the
+            metrics) skip those steps. Index 0 still has its row in the table.
         input_length: tf.keras's way to give a first layer its input shape ``(batch, input_length)``.
 
     Weights: ``embeddings`` (input_dim, output_dim).
@@ -40,15 +41,15 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = _positive_int(input_dim, "input_dim")
         self.output_dim = _positive_int(output_dim, "output_dim")
-        if mask_zero:
-            raise ValueError("Embedding: mask_zero=True is not supported (fastnn's recurrent layers do not skip "
-                             "masked time steps, so the mask would be ignored). Received: mask_zero=True")
+        if isinstance(mask_zero, str) or mask_zero not in (True, False):
+            raise ValueError(f"Embedding: mask_zero must be True or False. Received: mask_zero={mask_zero!r}")
         if lora_rank is not None:
             raise ValueError(f"Embedding: lora_rank is not supported. Received: lora_rank={lora_rank!r}")
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self._creates_mask = self.mask_zero  # as Keras: no mask, no masking
         self._initial_weights = weights
         self.embeddings = None
         self.input_spec = InputSpec(min_ndim=1)
@@ -90,6 +91,12 @@ class Embedding(Layer):
         self._gradients = [grad]
         return None  # integer inputs have no gradient
 
+    def compute_mask(self, inputs, mask=None):
+        """``inputs != 0`` with ``mask_zero``, else None."""
+        if not self.mask_zero:
+            return None
+        return np.asarray(inputs) != 0
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
@@ -98,4 +105,4 @@ class Embedding(Layer):
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
                 "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
-                "mask_zero": False}
+                "mask_zero": self.mask_zero}

@@ -1,6 +1,11 @@
 """fastnn.layers.merging — layers that join branches of a functional graph: Add, Subtract,
 Multiply, Average, Minimum, Maximum, Concatenate. Each takes a list of inputs and returns a list of input
-gradients from ``backward``."""
+gradients from ``backward``.
+
+Masks, as Keras 3 joins them: the elementwise merges give a step that is unmasked in any input
+(logical or), and no mask when some input has none; Concatenate counts an input without a mask
+as all unmasked, so along the time axis the output's mask is the inputs' masks end to end, and
+along the features it is their logical or."""
 
 from __future__ import annotations
 
@@ -9,10 +14,31 @@ import numpy as np
 from .base import Layer, register_layer
 
 
+def _mask_list(layer, inputs, mask):
+    """The masks as a list of one per input, or None when there are none."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
+        got = f"a list of {len(mask)}" if isinstance(mask, (list, tuple)) else type(mask).__name__
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): `mask` must be a list of one mask (or None) "
+                         f"per input, {len(inputs)}. Received: {got}")
+    return None if all(m is None for m in mask) else list(mask)
+
+
 class _Merge(Layer):
     """Elementwise merge of inputs of one shape."""
 
     _multi_input = True
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        masks = _mask_list(self, inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        out = np.asarray(masks[0], dtype=bool)
+        for m in masks[1:]:
+            out = out | np.asarray(m, dtype=bool)
+        return out
     _min_inputs = 2
     _max_inputs = None
 
@@ -151,6 +177,7 @@ class Concatenate(Layer):
     """Concatenates its inputs along ``axis`` (default -1); other axes must agree."""
 
     _multi_input = True
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -182,6 +209,20 @@ class Concatenate(Layer):
 
     def backward(self, dy):
         return np.split(dy, np.cumsum(self._sizes)[:-1], axis=self.axis)
+
+    def compute_mask(self, inputs, mask=None):
+        masks = _mask_list(self, inputs, mask)
+        if masks is None:
+            return None
+        full = []  # each input's mask over all of its axes: an unmasked input is all True
+        for x, m in zip(inputs, masks):
+            shape = np.shape(x)
+            if m is None:
+                full.append(np.ones(shape, dtype=bool))
+                continue
+            m = np.asarray(m, dtype=bool)
+            full.append(np.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - m.ndim)), shape))
+        return np.any(np.concatenate(full, axis=self.axis), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -31,7 +31,10 @@ def _check_fraction(value, name, cls, upper_open=False):
 
 
 class _Noise(Layer):
-    """The seed stream and the training-only switch the three families share."""
+    """The seed stream and the training-only switch the three families share (each passes a mask
+    on, as Keras's do)."""
+
+    supports_masking = True
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -11,7 +11,11 @@ from .base import InputSpec, Layer, register_layer
 
 class _ScaleShift(Layer):
     """What both normalisations share: ``epsilon`` and the learned ``gamma`` (scale) and ``beta``
-    (center) over the last axis, with their initializers, regularizers and constraints."""
+    (center) over the last axis, with their initializers, regularizers and constraints. Both pass
+    a mask on. (Keras's BatchNormalization also leaves the masked steps out of its training
+    statistics; fastnn's kernels include them.)"""
+
+    supports_masking = True
 
     def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                  gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):

@@ -5,8 +5,10 @@ first maximum of its window (the forward pass keeps its position)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import ops
-from .base import InputSpec, Layer, register_layer
+from .base import InputSpec, Layer, check_mask, register_layer
 from .conv import check_data_format, normalize_padding, normalize_tuple, output_length
 
 
@@ -159,11 +161,40 @@ class _GlobalPooling(Layer):
 class GlobalAveragePooling1D(_GlobalPooling):
     """The mean over steps: ``(batch, steps, features)`` -> ``(batch, features)``.
 
+    With a mask (``(batch, steps)``, True at the steps to use; from `Masking` or
+    ``Embedding(mask_zero=True)``), the mean over the unmasked steps only, as Keras takes it. A
+    sample with every step masked pools to 0 (Keras's 0/0 gives NaN). The output has no mask.
+
     Args:
         keepdims: keep the pooled axis with size 1 (default False).
     """
 
     rank, kind = 1, "avg"
+    supports_masking = True
+
+    def call(self, inputs, training=False, mask=None):
+        if mask is None:
+            self._weights_per_step = None
+            return super().call(inputs, training=training)
+        mask = check_mask(mask, inputs.shape, self, "mask")
+        if mask.shape != inputs.shape[:2]:
+            raise ValueError(f"Layer '{self.name}' (GlobalAveragePooling1D): mask must be (batch, steps) = "
+                             f"{inputs.shape[:2]}. Received: mask.shape={mask.shape}")
+        count = np.maximum(mask.sum(axis=1, keepdims=True), 1).astype(inputs.dtype)  # (N, 1)
+        self._weights_per_step = (mask / count).astype(inputs.dtype, copy=False)[..., None]  # (N, T, 1)
+        y = np.where(mask[..., None], inputs, 0).sum(axis=1) / count  # masked steps' values never enter
+        return y.reshape(self.compute_output_shape(inputs.shape)) if self.keepdims else y
+
+    def backward(self, dy):
+        if self._weights_per_step is None:
+            return super().backward(dy)
+        if not self._need_input_grad:
+            return None
+        dy = dy.reshape(dy.shape[0], 1, dy.shape[-1])
+        return dy * self._weights_per_step
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 @register_layer

@@ -15,6 +15,8 @@ _EPSILON = 1e-7
 class Rescaling(Layer):
     """``output = input · scale + offset``."""
 
+    supports_masking = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = float(scale), float(offset)
@@ -38,6 +40,8 @@ class Normalization(Layer):
     the statistics come from ``adapt(data)`` or are given as ``mean`` and ``variance``;
     ``invert=True`` maps back. Weights (not trained): ``mean``, ``variance`` and ``count`` (the
     samples adapt saw), as in Keras, so the summary counts 2 · features + 1 parameters."""
+
+    supports_masking = True
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
