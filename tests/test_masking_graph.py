@@ -622,3 +622,72 @@ def test_losses_and_metrics_with_weights_per_step(rng):
     with pytest.raises(ValueError, match=r"weights per step of shape \(3, 4\) \(a masked output's\) need a value per "
                                          r"step; the metric gave values of shape \(3, 1\)"):
         per_sample.update_state(y, p, w)
+
+
+# ---- The recurrent layers in masked models ---------------------------------------------------------
+
+from fastnn.layers import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: E402
+from fastnn.preprocessing.sequence import pad_sequences  # noqa: E402
+
+
+def _token_sequences(rng, count=300, vocab=40):
+    seqs = [rng.integers(1, vocab, rng.integers(2, 16)) for _ in range(count)]
+    labels = np.array([int((s < 8).sum() >= 2) for s in seqs])
+    return seqs, labels
+
+
+@pytest.mark.parametrize("make", [lambda: LSTM(12), lambda: Bidirectional(GRU(6)),
+                                  lambda: SimpleRNN(8, go_backwards=True)], ids=["lstm", "bigru", "rnn_backwards"])
+def test_padding_does_not_change_a_masked_recurrent_model(rng, make):
+    # pad_sequences' zeros are masked by Embedding(mask_zero=True): after training, each
+    # sequence's prediction is the same however much padding it gets, before or after it
+    fastnn.utils.set_random_seed(1)
+    seqs, labels = _token_sequences(rng)
+    model = Sequential([Input((None,), dtype="int32"), Embedding(40, 8, mask_zero=True), make(),
+                        Dense(1, activation="sigmoid")])
+    model.compile(fastnn.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(pad_sequences(seqs, maxlen=16), labels, epochs=12, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.8
+    want = model.predict(pad_sequences(seqs[:20], maxlen=16), verbose=0)
+    for maxlen, padding in ((30, "pre"), (30, "post"), (16, "post")):
+        got = model.predict(pad_sequences(seqs[:20], maxlen=maxlen, padding=padding), verbose=0)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"maxlen={maxlen} padding={padding}")
+    # without the mask the padding is read as input, and predictions move
+    plain = Sequential([Input((None,), dtype="int32"), Embedding(40, 8), make(), Dense(1, activation="sigmoid")])
+    plain.set_weights(model.get_weights())
+    moved = plain.predict(pad_sequences(seqs[:20], maxlen=30), verbose=0)
+    assert np.abs(moved - want).max() > 1e-3
+
+
+def test_masking_layer_before_an_lstm(rng):
+    # Masking(0.) skips all-zero feature vectors, as the Keras guide's padded float sequences
+    x = rng.standard_normal((6, 7, 3)).astype(np.float32)
+    lengths = [7, 5, 3, 1, 6, 2]
+    for n, L in enumerate(lengths):
+        x[n, L:] = 0
+    model = Sequential([Input((7, 3)), Masking(0.0), LSTM(5)])
+    got = model.predict(x, verbose=0)
+    lstm = model.layers[-1]
+    for n, L in enumerate(lengths):
+        np.testing.assert_allclose(got[n], lstm(x[n:n + 1, :L])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_masked_sequence_tagging_loss_is_over_real_tokens(rng):
+    # Embedding(mask_zero) -> LSTM(return_sequences) -> TimeDistributed(Dense(softmax)): the loss and
+    # accuracy are means over the unpadded tokens only; training learns the tags
+    fastnn.utils.set_random_seed(2)
+    seqs = [rng.integers(1, 20, rng.integers(3, 10)) for _ in range(200)]
+    tags = [(s % 3) for s in seqs]  # a token's tag is a function of the token
+    x = pad_sequences(seqs, maxlen=10, padding="post")
+    y = pad_sequences(tags, maxlen=10, padding="post")
+    model = Sequential([Input((10,), dtype="int32"), Embedding(20, 16, mask_zero=True),
+                        LSTM(16, return_sequences=True), TimeDistributed(Dense(3, activation="softmax"))])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=25, batch_size=20, verbose=0)
+    loss, accuracy = model.evaluate(x[:40], y[:40], batch_size=40, verbose=0)
+    p = model.predict(x[:40], verbose=0)
+    real = x[:40] != 0
+    picked = np.take_along_axis(p, y[:40, :, None], axis=2)[..., 0]
+    np.testing.assert_allclose(loss, -np.log(np.clip(picked[real], 1e-7, 1)).mean(), rtol=1e-5)
+    np.testing.assert_allclose(accuracy, (p.argmax(-1) == y[:40])[real].mean(), rtol=1e-6)
+    assert accuracy > 0.9

@@ -167,8 +167,11 @@ class TimeDistributed(Layer):
 
     The wrapped layer sees the batch and time axes folded into one (N·T samples), so it must
     treat samples independently (Dense, convolutions, pooling, Flatten, Dropout and activations
-    do). Weights: the wrapped layer's, under its names.
+    do). Weights: the wrapped layer's, under its names. A mask on the input is passed on (as
+    Keras: the (batch, timesteps) axes are the output's too).
     """
+
+    supports_masking = True
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
