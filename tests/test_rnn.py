@@ -851,8 +851,55 @@ def test_return_state_on_arrays():
     np.testing.assert_array_equal(seq[:, -1], h)
     dx = gru.backward([np.zeros_like(seq), np.ones_like(h)])
     assert dx.shape == x.shape
-    with pytest.raises(ValueError, match="return_state=True is only supported when calling the layer on arrays"):
-        LSTM(5, return_state=True)(Input(shape=(4, 3)))
+
+
+def test_return_state_in_functional_models(tmp_path):
+    # an encoder's states start a decoder (Keras's seq2seq): one node with three outputs, each a tensor
+    enc_in, dec_in = Input((None, 4)), Input((None, 3))
+    encoder = LSTM(6, return_state=True, name="encoder")
+    enc_out, h, c = encoder(enc_in)
+    assert [t.shape for t in (enc_out, h, c)] == [(None, 6)] * 3 and encoder.output == [enc_out, h, c]
+    seq, _, _ = LSTM(6, return_sequences=True, return_state=True, name="decoder")(dec_in, initial_state=[h, c])
+    model = Model([enc_in, dec_in], Dense(3, activation="softmax")(seq))
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((8, 5, 4)).astype(np.float32), rng.standard_normal((8, 3, 3)).astype(np.float32)
+    # the same numbers as the layers called on arrays
+    _, h_a, c_a = encoder(x1)
+    seq_a = model.get_layer("decoder")(x2, initial_state=[h_a, c_a])[0]
+    np.testing.assert_allclose(model.predict([x1, x2], verbose=0), model.layers[-1](seq_a), rtol=1e-6)
+    # the states are outputs of a model too, and the encoder learns through them
+    states = Model(enc_in, [h, c])
+    got_h, got_c = states.predict(x1, verbose=0)
+    np.testing.assert_array_equal(got_h, h_a)
+    np.testing.assert_array_equal(got_c, c_a)
+    model.compile("adam", "categorical_crossentropy")
+    before = encoder.get_weights()[0].copy()
+    model.fit([x1, x2], np.eye(3)[rng.integers(0, 3, (8, 3))], epochs=1, verbose=0)
+    assert not np.array_equal(before, encoder.get_weights()[0])
+    path = tmp_path / "s2s.keras"
+    model.save(path)
+    again = load_model(path)
+    np.testing.assert_allclose(again.predict([x1, x2], verbose=0), model.predict([x1, x2], verbose=0), rtol=1e-6)
+    states.save(tmp_path / "states.keras")
+    np.testing.assert_array_equal(load_model(tmp_path / "states.keras").predict(x1, verbose=0)[1], states.predict(
+        x1, verbose=0)[1])
+    with pytest.raises(ValueError, match="All layers in a Sequential model should have a single output tensor"):
+        Sequential([Input((4, 3)), LSTM(5, return_state=True)])
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_state_outputs_gradients(float64_numpy, cls):
+    # a loss on every output of a return_state layer (the states feed Dense layers): the model's
+    # gradients against finite differences
+    from helpers import model_gradcheck
+
+    x = Input((4, 3))
+    out, *states = cls(3, return_state=True)(x)
+    heads = [Dense(2)(t) for t in [out, *states]]
+    model = Model(x, heads)
+    model.compile("sgd", ["mse"] * len(heads))
+    rng = np.random.default_rng(5)
+    model_gradcheck(model, rng.standard_normal((3, 4, 3)), [rng.standard_normal((3, 2)) for _ in heads])
 
 
 @pytest.mark.parametrize("kwargs,msg", [

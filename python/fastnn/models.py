@@ -40,6 +40,11 @@ from .layers.base import Input, InputLayer, KerasTensor, Layer, _is_symbolic, _p
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
 
+def _slots(out):
+    """A step's output slots: ``out`` is one slot, or a tuple of them for a layer with several outputs."""
+    return out if type(out) is tuple else (out,)
+
+
 def _check_verbose(verbose):
     if verbose == "auto":
         return 1
@@ -328,7 +333,7 @@ class Model:
             if isinstance(layer, InputLayer):
                 if id(node) not in input_nodes:
                     done = [l.name for l in layers]
-                    raise ValueError(f"Graph disconnected: cannot obtain value for tensor {node.output!r} at layer "
+                    raise ValueError(f"Graph disconnected: cannot obtain value for tensor {node.outputs[0]!r} at layer "
                                      f"'{layer.name}'. The following previous layers were accessed without issue: {done}")
                 continue
             if id(layer) in seen:
@@ -336,9 +341,12 @@ class Model:
                                           "are not supported")
             seen.add(id(layer))
             ins_slots = tuple(slot_of[id(t)] for t in node.inputs)
-            slot_of[id(node.output)] = len(shapes)
-            shapes.append(node.output.shape)
-            steps.append((layer, ins_slots, len(shapes) - 1))
+            out_slots = []
+            for t in node.outputs:  # one slot per output
+                slot_of[id(t)] = len(shapes)
+                out_slots.append(len(shapes))
+                shapes.append(t.shape)
+            steps.append((layer, ins_slots, out_slots[0] if len(out_slots) == 1 else tuple(out_slots)))
             layers.append(layer)
             owner = getattr(node, "nested_in", None)
             owners.append(None if owner is self else owner)
@@ -366,7 +374,8 @@ class Model:
 
     def _finalize(self, steps, shapes, input_layers, output_slots=None, loss_slots=()):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
-        slots 0 .. k-1 for the k `input_layers`, then one per step. The outputs are
+        slots 0 .. k-1 for the k `input_layers`, then one per step output (a tuple of slots for a
+        layer with several outputs, which returns a list and takes a list in backward). The outputs are
         ``output_slots`` (default: the last step's), and `add_loss` terms are at ``loss_slots``."""
         self._input_layers = list(input_layers)
         self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
@@ -394,7 +403,7 @@ class Model:
         wanted, needed = set(slots), []
         for k in range(len(self._steps) - 1, -1, -1):
             _, ins, out, _, _ = self._steps[k]
-            if out in wanted:
+            if not wanted.isdisjoint(_slots(out)):
                 needed.append(k)
                 wanted.update(ins)
         return needed[::-1]
@@ -433,7 +442,8 @@ class Model:
         needs = [False] * self._nslots
         for layer, ins, out, _, _ in self._steps:
             layer._need_input_grad = any(needs[i] for i in ins)
-            needs[out] = layer._need_input_grad or bool(layer.trainable_weights)
+            for o in _slots(out):
+                needs[o] = layer._need_input_grad or bool(layer.trainable_weights)
 
     @property
     def layers(self):
@@ -797,7 +807,9 @@ class Model:
         for layer, ins, out, multi, _ in self._steps:
             s = [shapes[i] for i in ins] if multi else shapes[ins[0]]
             layer._check_input(s)
-            shapes[out] = tuple(layer.compute_output_shape(s))
+            got = layer.compute_output_shape(s)
+            for o, shape in zip(_slots(out), got if type(out) is tuple else [got]):
+                shapes[o] = tuple(shape)
         if not several:
             check_inputs()
 
@@ -849,7 +861,7 @@ class Model:
             return np.ascontiguousarray(y.reshape((len(y),) + tuple(rest)), dtype=np.int64)
         per_sample = math.prod(out_shape[1:]) if None not in out_shape[1:] else None
         if kernel == "categorical_crossentropy":
-            if tuple(y.shape[1:]) != tuple(out_shape[1:]):
+            if y.ndim != len(out_shape) or any(s is not None and s != d for s, d in zip(out_shape[1:], y.shape[1:])):
                 hint = ""
                 if (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)) and units and units > 1:
                     hint = (" Integer labels need loss='sparse_categorical_crossentropy' (or "
@@ -935,7 +947,12 @@ class Model:
             if k in self._fused_pools:  # the pooling half of a fused pair: already done
                 continue
             v = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training=training)
-            vals[out] = v
+            if type(out) is tuple:  # several outputs
+                for o, value in zip(out, v):
+                    vals[o] = value
+                v = v[0]
+            else:
+                vals[out] = v
             if areg is not None:
                 activity += areg(v)
         self._activity_loss = activity
@@ -971,8 +988,14 @@ class Model:
                 v = layer.call(x, training=training, mask=mask)
             else:
                 v = layer.call(x, training=training)
-            vals[out] = v
             m = layer.compute_mask(x, mask) if layer.supports_masking else None
+            if type(out) is tuple:  # several outputs: the mask is the first's (Keras: [mask, None, ...])
+                for o, value in zip(out, v):
+                    vals[o], masks[o] = value, None
+                v, out = v[0], out[0]
+                if isinstance(m, (list, tuple)):
+                    m = m[0]
+            vals[out] = v
             masks[out] = None if m is None else check_mask(m, np.shape(v), layer, "the output's mask (compute_mask)")
             if areg is not None:
                 activity += areg(v)
@@ -1019,10 +1042,20 @@ class Model:
         inputs = len(self._input_layers)
         for i in range(len(steps) - 1, -1, -1):
             layer, ins, out, multi, areg = steps[i]
-            g = grads[out]
-            if g is None:
-                continue
-            grads[out] = None
+            if type(out) is tuple:  # several outputs: backward takes their gradients as a list
+                g = [grads[o] for o in out]
+                if all(d is None for d in g):
+                    continue
+                for o in out:
+                    grads[o] = None
+                if areg is not None and g[0] is not None:
+                    g[0] = g[0] + areg.gradient(vals[out[0]])
+                areg = None
+            else:
+                g = grads[out]
+                if g is None:
+                    continue
+                grads[out] = None
             if not layer._need_input_grad and not layer.trainable_weights:
                 continue  # frozen, and nothing upstream learns: its backward would compute nothing used
             if i in self._fused_pools:  # its convolution takes the pooled gradient
@@ -1509,16 +1542,18 @@ class Model:
                 if owner is None:
                     node.nested_in = self
             for k, output in enumerate(outputs):
-                output.node.nested_call, output.node.nested_output_index = (self, tensors), k
+                output.node.nested_call, output.nested_output_index = (self, tensors), k
             return outputs if self._multi_output else outputs[0]
         vals = tensors + [None] * (self._nslots - len(tensors))
         for layer, ins, out, multi, _ in self._steps:
-            vals[out] = layer([vals[i] for i in ins] if multi else vals[ins[0]])
-            vals[out].node.nested_in = self  # the summary shows these steps as one row, as Keras does
+            result = layer([vals[i] for i in ins] if multi else vals[ins[0]])
+            for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
+                vals[o] = tensor
+            vals[_slots(out)[0]].node.nested_in = self  # the summary shows these steps as one row, as Keras does
         outputs = [vals[s] for s in self._output_slots]
         for k, output in enumerate(outputs):
             output.node.nested_call = (self, tensors)  # and that row's inputs
-            output.node.nested_output_index = k  # (and which of its outputs this is)
+            output.nested_output_index = k  # (and which of the model's outputs this tensor is)
         return outputs if self._multi_output else outputs[0]
 
     # ---- summary -----------------------------------------------------------------------------
@@ -1538,17 +1573,21 @@ class Model:
         """The model's architecture as a JSON-serialisable dict (layers by class name and config)."""
         self._require_built("get_config")
         _check_unique_names(self, "save the architecture")
-        producer = _slot_producers(self)
+        producer, index = _slot_producers(self), _output_indices(self)
+
+        def ref(slot):  # a layer's name, or [name, k] for its k-th output (k > 0)
+            return [producer[slot], index[slot]] if slot in index else producer[slot]
+
         layers = [{"class_name": "InputLayer", "config": layer.get_config(), "inbound": []}
                   for layer in self._input_layers]
         for layer, ins, out, _, _ in self._steps:
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config(),
-                           "inbound": [producer[i] for i in ins]})
+                           "inbound": [ref(i) for i in ins]})
         config = {"name": self.name, "trainable": self._trainable, "layers": layers,
                   "input_layers": [layer.name for layer in self._input_layers],
-                  "output_layers": [producer[s] for s in self._output_slots]}
+                  "output_layers": [ref(s) for s in self._output_slots]}
         if self._loss_slots:
-            config["added_losses"] = [producer[s] for s in self._loss_slots]
+            config["added_losses"] = [ref(s) for s in self._loss_slots]
         return config
 
     @classmethod
@@ -1557,22 +1596,28 @@ class Model:
         from .saving import _layer_from_config
 
         tensors = {}
+
+        def tensor(ref):  # a layer's name, or [name, k]: its k-th output
+            name, k = (ref, 0) if isinstance(ref, str) else ref
+            t = tensors[name]
+            return t[k] if isinstance(t, list) else t
+
         for entry in config["layers"]:
             layer = _layer_from_config(entry, custom_objects)
             if isinstance(layer, InputLayer):
                 tensors[layer.name] = layer.output
                 continue
-            ins = [tensors[name] for name in entry.get("inbound", [])]
+            ins = [tensor(ref) for ref in entry.get("inbound", [])]
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
             tensors[layer.name] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0])
         inputs = [tensors[name] for name in config["input_layers"]]
-        outputs = [tensors[name] for name in config["output_layers"]]
+        outputs = [tensor(ref) for ref in config["output_layers"]]
         model = cls(inputs=inputs[0] if len(inputs) == 1 else inputs,
                     outputs=outputs[0] if len(outputs) == 1 else outputs,
                     name=config.get("name"), trainable=config.get("trainable", True))
         if config.get("added_losses"):
-            model.add_loss([tensors[name] for name in config["added_losses"]])
+            model.add_loss([tensor(ref) for ref in config["added_losses"]])
         return model
 
     def to_json(self, **kwargs):
@@ -1762,7 +1807,12 @@ class Sequential(Model):
         for i, layer in enumerate(self._stack):
             layer._maybe_build(shape)
             layer._check_input(shape)
-            shape = tuple(layer.compute_output_shape(shape))
+            shape = layer.compute_output_shape(shape)
+            if isinstance(shape, list):
+                raise ValueError(f"All layers in a Sequential model should have a single output tensor; layer "
+                                 f"'{layer.name}' has {len(shape)} (return_state). For layers with several outputs, "
+                                 "use the functional API")
+            shape = tuple(shape)
             steps.append((layer, (i,), i + 1))
             shapes.append(shape)
         self._layers = list(self._stack)
@@ -1833,8 +1883,14 @@ def _slot_producers(model):
     """{slot: the name of the layer that produces it}: the InputLayers' for the input slots."""
     producer = {i: layer.name for i, layer in enumerate(model._input_layers)}
     for layer, _, out, _, _ in model._steps:
-        producer[out] = layer.name
+        for o in _slots(out):
+            producer[o] = layer.name
     return producer
+
+
+def _output_indices(model):
+    """{slot: k} for the k-th output (k > 0) of a layer with several outputs."""
+    return {o: k for _, _, out, _, _ in model._steps if type(out) is tuple for k, o in enumerate(out) if k}
 
 
 def _display_type(obj):
@@ -1853,26 +1909,30 @@ def _layer_graph(model):
     owners = model._step_owners or [None] * len(model._steps)
     nodes = model._step_nodes or [None] * len(model._steps)
     producer = _slot_producers(model)
-    last, index, outputs = {}, {}, {}
+    index = _output_indices(model)  # which output of a layer with several a slot is
+    last, outputs = {}, {}
     for k, ((_, _, out, _, _), owner, node) in enumerate(zip(model._steps, owners, nodes)):
         if owner is not None:
-            producer[out] = owner.name
             last[id(owner)] = k
-            if hasattr(node, "nested_output_index"):
-                index[out] = node.nested_output_index
-                outputs.setdefault(id(owner), []).append((index[out], shapes[out]))
+            for o, tensor in zip(_slots(out), node.outputs if node is not None else []):
+                producer[o] = owner.name
+                index.pop(o, None)
+                if hasattr(tensor, "nested_output_index"):
+                    index[o] = tensor.nested_output_index
+                    outputs.setdefault(id(owner), []).append((index[o], shapes[o]))
     # Keras shows no InputLayer row for a Sequential or subclassed model
     hidden = type(model) is Sequential or model._subclassed
     rows = [] if hidden else [(layer, [], [], shapes[i], []) for i, layer in enumerate(model._input_layers)]
     for k, ((layer, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
         if owner is None:
-            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shapes[out],
+            shape = [shapes[o] for o in out] if type(out) is tuple else shapes[out]
+            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shape,
                          [index.get(i, 0) for i in ins]))
         elif last[id(owner)] == k:
             ins = model._nested_inputs[id(owner)]
             outs = [shape for _, shape in sorted(outputs.get(id(owner), []))]
             rows.append((owner, [producer[i] for i in ins], [shapes[i] for i in ins],
-                         outs if len(outs) > 1 else shapes[out], [index.get(i, 0) for i in ins]))
+                         outs if len(outs) > 1 else shapes[_slots(out)[0]], [index.get(i, 0) for i in ins]))
     return rows
 
 

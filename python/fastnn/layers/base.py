@@ -143,6 +143,7 @@ class KerasTensor(Operators):
         self.shape = tuple(shape)
         self.dtype = dtype
         self.node = node
+        self.index = 0  # which output of its node (a layer may have several)
 
     @property
     def ndim(self):
@@ -154,12 +155,17 @@ class KerasTensor(Operators):
 
 
 class Node:
-    """One call of ``layer`` in a graph: its input tensors and its output tensor."""
+    """One call of ``layer`` in a graph: its input tensors and its output tensor (a list of
+    tensors for a layer with several outputs, such as an LSTM with return_state). ``outputs`` is
+    always the list; each output tensor knows its ``index`` in it."""
 
     def __init__(self, layer, inputs, output):
         self.layer = layer
         self.inputs = list(inputs)
         self.output = output
+        self.outputs = list(output) if isinstance(output, list) else [output]
+        for k, t in enumerate(self.outputs):
+            t.node, t.index = self, k
 
 
 def _is_symbolic(x):
@@ -494,9 +500,11 @@ class Layer:
             shape = tensors[0].shape
         self._maybe_build(shape)
         self._check_input(shape)
-        out = KerasTensor(self.compute_output_shape(shape), self.dtype)
-        out.node = Node(self, tensors, out)
-        self._inbound_nodes.append(out.node)
+        out_shape = self.compute_output_shape(shape)
+        # a list of shapes: one tensor per output (a recurrent layer with return_state)
+        out = [KerasTensor(s, self.dtype) for s in out_shape] if isinstance(out_shape, list) \
+            else KerasTensor(out_shape, self.dtype)
+        self._inbound_nodes.append(Node(self, tensors, out))
         return out
 
     # -- shapes ---------------------------------------------------------------------------------
@@ -511,7 +519,8 @@ class Layer:
 
     @property
     def output(self):
-        """The symbolic output of the layer's (single) call in a functional graph."""
+        """The symbolic output of the layer's (single) call in a functional graph (a list for a
+        layer with several outputs)."""
         if not self._inbound_nodes:
             raise AttributeError(f"Layer '{self.name}' has never been called and thus has no defined output")
         return self._inbound_nodes[0].output

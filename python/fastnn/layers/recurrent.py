@@ -245,13 +245,14 @@ class _RNN(Layer):
         return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
+        """The output's shape; with return_state the list [output, h (, c)] of shapes."""
         if self._multi_input:
             input_shape = input_shape[0]
-        if self.return_state:
-            raise ValueError(f"{type(self).__name__}: return_state=True is only supported when calling the layer on "
-                             "arrays, not inside a model (a model layer has one output)")
         batch, steps = input_shape[0], input_shape[1]
-        return (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [out] + [(batch, self.units)] * len(self._state_names)
+        return out
 
     def get_config(self):
         config = {
@@ -302,7 +303,8 @@ class SimpleRNN(_RNN):
         seed: optional integer seed of the dropout masks.
         return_sequences: return the whole output sequence (batch, timesteps, units) instead of
             the last output (batch, units).
-        return_state: also return the final state(s) — when called on arrays only.
+        return_state: also return the final state(s): ``[output, h]`` (LSTM: ``[output, h, c]``),
+            on arrays and in functional models (``out, h, c = LSTM(64, return_state=True)(x)``).
         go_backwards: process the sequence from the last step to the first (the returned sequence
             is in that processing order, as in Keras).
         stateful: False only. unroll: accepted and ignored.
