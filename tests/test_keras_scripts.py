@@ -802,6 +802,118 @@ for i in range(train_steps):
 '''
 
 
+# Keras's "Character-level recurrent sequence-to-sequence model" (keras.io/examples/nlp/lstm_seq2seq)
+# as written there: an LSTM encoder whose return_state starts the decoder (initial_state), saved,
+# loaded, and taken apart into an encoder model and a decoder model that reuses the trained
+# layers (model.layers[2].output, model.input[1]) for step-by-step decoding. The fra-eng pairs are
+# replaced by short words to "translate" into their reverse in capitals; the sizes are smaller.
+KERAS_SEQ2SEQ = r'''import numpy as np
+from tensorflow import keras
+from tensorflow.keras.utils import set_random_seed
+
+set_random_seed(1)
+batch_size = 32
+epochs = 60
+latent_dim = 64
+
+# Stand-in for the fra-eng pairs: "translate" a short lowercase word to its reverse in capitals.
+rng = np.random.default_rng(0)
+input_texts = ["".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(600)]
+target_texts = ["\t" + t[::-1].upper() + "\n" for t in input_texts]
+input_characters = sorted(set("".join(input_texts)))
+target_characters = sorted(set("".join(target_texts)))
+num_encoder_tokens = len(input_characters)
+num_decoder_tokens = len(target_characters)
+max_encoder_seq_length = max([len(txt) for txt in input_texts])
+max_decoder_seq_length = max([len(txt) for txt in target_texts])
+
+input_token_index = dict([(char, i) for i, char in enumerate(input_characters)])
+target_token_index = dict([(char, i) for i, char in enumerate(target_characters)])
+
+encoder_input_data = np.zeros((len(input_texts), max_encoder_seq_length, num_encoder_tokens), dtype="float32")
+decoder_input_data = np.zeros((len(input_texts), max_decoder_seq_length, num_decoder_tokens), dtype="float32")
+decoder_target_data = np.zeros((len(input_texts), max_decoder_seq_length, num_decoder_tokens), dtype="float32")
+
+for i, (input_text, target_text) in enumerate(zip(input_texts, target_texts)):
+    for t, char in enumerate(input_text):
+        encoder_input_data[i, t, input_token_index[char]] = 1.0
+    for t, char in enumerate(target_text):
+        decoder_input_data[i, t, target_token_index[char]] = 1.0
+        if t > 0:
+            decoder_target_data[i, t - 1, target_token_index[char]] = 1.0
+
+encoder_inputs = keras.Input(shape=(None, num_encoder_tokens))
+encoder = keras.layers.LSTM(latent_dim, return_state=True)
+encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+encoder_states = [state_h, state_c]
+
+decoder_inputs = keras.Input(shape=(None, num_decoder_tokens))
+decoder_lstm = keras.layers.LSTM(latent_dim, return_sequences=True, return_state=True)
+decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+decoder_dense = keras.layers.Dense(num_decoder_tokens, activation="softmax")
+decoder_outputs = decoder_dense(decoder_outputs)
+
+model = keras.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+model.summary()
+model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+model.fit([encoder_input_data, decoder_input_data], decoder_target_data, batch_size=batch_size, epochs=epochs,
+          validation_split=0.2, verbose=0)
+model.save("s2s_model.keras")
+
+model = keras.models.load_model("s2s_model.keras")
+
+encoder_inputs = model.input[0]  # input_1
+encoder_outputs, state_h_enc, state_c_enc = model.layers[2].output  # lstm_1
+encoder_states = [state_h_enc, state_c_enc]
+encoder_model = keras.Model(encoder_inputs, encoder_states)
+
+decoder_inputs = model.input[1]  # input_2
+decoder_state_input_h = keras.Input(shape=(latent_dim,))
+decoder_state_input_c = keras.Input(shape=(latent_dim,))
+decoder_states_inputs = [decoder_state_input_h, decoder_state_input_c]
+decoder_lstm = model.layers[3]
+decoder_outputs, state_h_dec, state_c_dec = decoder_lstm(decoder_inputs, initial_state=decoder_states_inputs)
+decoder_states = [state_h_dec, state_c_dec]
+decoder_dense = model.layers[4]
+decoder_outputs = decoder_dense(decoder_outputs)
+decoder_model = keras.Model([decoder_inputs] + decoder_states_inputs, [decoder_outputs] + decoder_states)
+
+reverse_input_char_index = dict((i, char) for char, i in input_token_index.items())
+reverse_target_char_index = dict((i, char) for char, i in target_token_index.items())
+
+
+def decode_sequence(input_seq):
+    states_value = encoder_model.predict(input_seq, verbose=0)
+    target_seq = np.zeros((1, 1, num_decoder_tokens))
+    target_seq[0, 0, target_token_index["\t"]] = 1.0
+    stop_condition = False
+    decoded_sentence = ""
+    while not stop_condition:
+        output_tokens, h, c = decoder_model.predict([target_seq] + states_value, verbose=0)
+        sampled_token_index = np.argmax(output_tokens[0, -1, :])
+        sampled_char = reverse_target_char_index[sampled_token_index]
+        decoded_sentence += sampled_char
+        if sampled_char == "\n" or len(decoded_sentence) > max_decoder_seq_length:
+            stop_condition = True
+        target_seq = np.zeros((1, 1, num_decoder_tokens))
+        target_seq[0, 0, sampled_token_index] = 1.0
+        states_value = [h, c]
+    return decoded_sentence
+
+
+right = 0
+for seq_index in range(500, 540):
+    input_seq = encoder_input_data[seq_index : seq_index + 1]
+    decoded_sentence = decode_sequence(input_seq)
+    right += decoded_sentence == target_texts[seq_index][1:]
+    if seq_index < 503:
+        print("-")
+        print("Input sentence:", input_texts[seq_index])
+        print("Decoded sentence:", decoded_sentence)
+print("right", right, "of 40")
+'''
+
+
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
     out = []
@@ -983,3 +1095,17 @@ def test_course_vae_cnn_script(capsys):
     p = np.clip(vae.predict(x, verbose=0), 1e-7, 1 - 1e-7)
     bce = -np.mean(x * np.log(p) + (1 - x) * np.log(1 - p)) * 784
     assert loss == pytest.approx(bce + kl, rel=1e-4)
+
+
+def test_keras_seq2seq_example(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns, out = run_script(KERAS_SEQ2SEQ, capsys)
+    # Keras's counts: 4 * 64 * (6 + 64 + 1), 4 * 64 * (8 + 64 + 1), 8 * (64 + 1)
+    assert "│ lstm (LSTM)                   │ [(None, 64), (None, 64),  │           18,176 │ input_layer[0][0]  " in out
+    assert "│                               │ 64), (None, 64)]          │                  │ lstm[0][1], lstm[0][2]" in out
+    assert " Total params: 37,384 (146.03 KB)" in out
+    assert (tmp_path / "s2s_model.keras").exists()
+    # the held-out words (the last 20% were validation data) come back reversed, as a rule
+    right = int(re.search(r"^right (\d+) of 40$", out, re.M).group(1))
+    assert right >= 30, out[-400:]
+    assert ns["decoder_model"].layers[3] is ns["model"].layers[3]  # the trained decoder LSTM, reused
