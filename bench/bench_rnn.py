@@ -92,7 +92,7 @@ def fwd_bwd(mod, cell, x, w, u, b, dh, backward=True):
 def torch_module(cell, U, w, u, b):
     """nn.RNN / nn.LSTM / nn.GRU holding the same weights (torch's GRU gate order is r, z, n)."""
     cls = {"simple_rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-    m = cls(F, U, batch_first=True)
+    m = cls(w.shape[0], U, batch_first=True)
     G = GATES[cell]
     perm = np.r_[U:2 * U, 0:U, 2 * U:3 * U] if cell == "gru" else np.arange(G * U)
     b_ih, b_hh = (b[0], b[1]) if cell == "gru" else (b, np.zeros_like(b))

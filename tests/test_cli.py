@@ -88,4 +88,4 @@ def test_bench_command_finds_its_scripts():
     assert found, f"no benchmark scripts in {cli._bench_dirs()}"
     names = {p.name for p in found[0].glob("bench_*.py")}
     assert {"bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_rnn.py",
-            "bench_vae.py", "bench_train.py"} <= names
+            "bench_masked_rnn.py", "bench_vae.py", "bench_train.py"} <= names

@@ -136,7 +136,7 @@ def _bench(args) -> int:
               "; reinstall fastnn (pip install .) or run it from a checkout.", file=sys.stderr)
         return 2
     scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_rnn.py",
-               "bench_vae.py", "bench_train.py"]
+               "bench_masked_rnn.py", "bench_vae.py", "bench_train.py"]
     status = 0
     for name in scripts:
         path = bench_dir / name
