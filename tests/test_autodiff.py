@@ -28,7 +28,8 @@ Tensor = ad.Tensor
 NO_GRAD = {
     "shape", "int_shape", "ndim", "dtype", "epsilon", "floatx", "count_params", "random_normal",
     "random_uniform", "zeros", "ones", "zeros_like", "ones_like", "stop_gradient", "cast_to_floatx",
-    "sign", "round", "get_value", "set_value",
+    "sign", "round", "get_value", "set_value", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
+    "argmax", "argmin",
 }
 
 
@@ -592,6 +593,14 @@ FORWARD = [
     ("var", lambda: K.var(X3), lambda: X3.var()),
     ("zeros", lambda: K.zeros((2, 3), dtype="float64"), lambda: np.zeros((2, 3))),
     ("zeros_like", lambda: K.zeros_like(X), lambda: np.zeros_like(X)),
+    ("equal", lambda: K.equal(X3, X3.T.T), lambda: np.ones(X3.shape, bool)),
+    ("not_equal", lambda: K.not_equal(X3, 0.5), lambda: X3 != 0.5),
+    ("greater", lambda: K.greater(X3, 0.0), lambda: X3 > 0),
+    ("greater_equal", lambda: K.greater_equal(X3, X3[:, :1]), lambda: X3 >= X3[:, :1]),
+    ("less", lambda: K.less(X3, 0.0), lambda: X3 < 0),
+    ("less_equal", lambda: K.less_equal(X3, X3.max()), lambda: np.ones(X3.shape, bool)),
+    ("argmax", lambda: K.argmax(X3), lambda: X3.argmax(axis=-1)),
+    ("argmin", lambda: K.argmin(X3, axis=0), lambda: X3.argmin(axis=0)),
 ]
 
 

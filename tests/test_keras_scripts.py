@@ -914,6 +914,153 @@ print("right", right, "of 40")
 '''
 
 
+# Keras 2's examples/mnist_siamese.py as written there (MNIST replaced by the stand-in digits of
+# MNIST_MLP): one base network called on two inputs (shared weights), a Lambda distance, a custom
+# contrastive loss and a custom accuracy metric written with the backend functions.
+KERAS_MNIST_SIAMESE = r"""'''Trains a Siamese MLP on pairs of digits from the MNIST dataset.
+It follows Hadsell-et-al.'06 [1] by computing the Euclidean distance on the
+output of the shared network and by optimizing the contrastive loss (see paper
+for more details).
+'''
+from __future__ import absolute_import
+from __future__ import print_function
+import numpy as np
+
+import random
+from keras.models import Model
+from keras.layers import Input, Flatten, Dense, Dropout, Lambda
+from keras.optimizers import RMSprop
+from keras import backend as K
+
+num_classes = 10
+epochs = 20
+
+random.seed(0)
+# Stand-in for mnist.load_data(): random 28x28 uint8 images; class c has rows 2c..2c+2 a
+# little brighter, so there is something to learn.
+rng = np.random.default_rng(0)
+labels = rng.integers(0, 10, 3000)
+images = rng.integers(0, 200, (3000, 28, 28)).astype(np.uint8)
+for c in range(10):
+    images[labels == c, 2 * c:2 * c + 3, :] += 40
+(x_train, y_train), (x_test, y_test) = (images[:2500], labels[:2500]), (images[2500:], labels[2500:])
+
+
+def euclidean_distance(vects):
+    x, y = vects
+    sum_square = K.sum(K.square(x - y), axis=1, keepdims=True)
+    return K.sqrt(K.maximum(sum_square, K.epsilon()))
+
+
+def eucl_dist_output_shape(shapes):
+    shape1, shape2 = shapes
+    return (shape1[0], 1)
+
+
+def contrastive_loss(y_true, y_pred):
+    '''Contrastive loss from Hadsell-et-al.'06
+    http://yann.lecun.com/exdb/publis/pdf/hadsell-chopra-lecun-06.pdf
+    '''
+    margin = 1
+    square_pred = K.square(y_pred)
+    margin_square = K.square(K.maximum(margin - y_pred, 0))
+    return K.mean(y_true * square_pred + (1 - y_true) * margin_square)
+
+
+def create_pairs(x, digit_indices):
+    '''Positive and negative pair creation.
+    Alternates between positive and negative pairs.
+    '''
+    pairs = []
+    labels = []
+    n = min([len(digit_indices[d]) for d in range(num_classes)]) - 1
+    for d in range(num_classes):
+        for i in range(n):
+            z1, z2 = digit_indices[d][i], digit_indices[d][i + 1]
+            pairs += [[x[z1], x[z2]]]
+            inc = random.randrange(1, num_classes)
+            dn = (d + inc) % num_classes
+            z1, z2 = digit_indices[d][i], digit_indices[dn][i]
+            pairs += [[x[z1], x[z2]]]
+            labels += [1, 0]
+    return np.array(pairs), np.array(labels)
+
+
+def create_base_network(input_shape):
+    '''Base network to be shared (eq. to feature extraction).
+    '''
+    input = Input(shape=input_shape)
+    x = Flatten()(input)
+    x = Dense(128, activation='relu')(x)
+    x = Dropout(0.1)(x)
+    x = Dense(128, activation='relu')(x)
+    x = Dropout(0.1)(x)
+    x = Dense(128, activation='relu')(x)
+    return Model(input, x)
+
+
+def compute_accuracy(y_true, y_pred):
+    '''Compute classification accuracy with a fixed threshold on distances.
+    '''
+    pred = y_pred.ravel() < 0.5
+    return np.mean(pred == y_true)
+
+
+def accuracy(y_true, y_pred):
+    '''Compute classification accuracy with a fixed threshold on distances.
+    '''
+    return K.mean(K.equal(y_true, K.cast(y_pred < 0.5, y_true.dtype)))
+
+
+x_train = x_train.astype('float32')
+x_test = x_test.astype('float32')
+x_train /= 255
+x_test /= 255
+input_shape = x_train.shape[1:]
+
+# create training+test positive and negative pairs
+digit_indices = [np.where(y_train == i)[0] for i in range(num_classes)]
+tr_pairs, tr_y = create_pairs(x_train, digit_indices)
+
+digit_indices = [np.where(y_test == i)[0] for i in range(num_classes)]
+te_pairs, te_y = create_pairs(x_test, digit_indices)
+
+# network definition
+base_network = create_base_network(input_shape)
+
+input_a = Input(shape=input_shape)
+input_b = Input(shape=input_shape)
+
+# because we re-use the same instance `base_network`,
+# the weights of the network
+# will be shared across the two branches
+processed_a = base_network(input_a)
+processed_b = base_network(input_b)
+
+distance = Lambda(euclidean_distance,
+                  output_shape=eucl_dist_output_shape)([processed_a, processed_b])
+
+model = Model([input_a, input_b], distance)
+
+# train
+rms = RMSprop()
+model.compile(loss=contrastive_loss, optimizer=rms, metrics=[accuracy])
+model.fit([tr_pairs[:, 0], tr_pairs[:, 1]], tr_y,
+          batch_size=128,
+          epochs=epochs,
+          validation_data=([te_pairs[:, 0], te_pairs[:, 1]], te_y))
+
+# compute final accuracy on training and test sets
+y_pred = model.predict([tr_pairs[:, 0], tr_pairs[:, 1]])
+tr_acc = compute_accuracy(tr_y, y_pred)
+y_pred = model.predict([te_pairs[:, 0], te_pairs[:, 1]])
+te_acc = compute_accuracy(te_y, y_pred)
+
+print('* Accuracy on training set: %0.2f%%' % (100 * tr_acc))
+print('* Accuracy on test set: %0.2f%%' % (100 * te_acc))
+"""
+
+
 def port(script):
     """Rewrite a Keras script's imports, and nothing else, to fastnn's."""
     out = []
@@ -1109,3 +1256,15 @@ def test_keras_seq2seq_example(capsys, tmp_path, monkeypatch):
     right = int(re.search(r"^right (\d+) of 40$", out, re.M).group(1))
     assert right >= 30, out[-400:]
     assert ns["decoder_model"].layers[3] is ns["model"].layers[3]  # the trained decoder LSTM, reused
+
+
+def test_keras_mnist_siamese_example(capsys):
+    ns, out = run_script(KERAS_MNIST_SIAMESE, capsys)
+    model, base = ns["model"], ns["base_network"]
+    assert [type(l).__name__ for l in model.layers] == ["InputLayer", "InputLayer", "Model", "Lambda"]
+    assert model.layers[2] is base  # the base network, listed once
+    assert model.count_params() == base.count_params() == 784 * 128 + 128 + 2 * (128 * 128 + 128)
+    history = model.history.history
+    assert history["loss"][-1] < 0.8 * history["loss"][0]
+    acc = [float(v) for v in re.findall(r"^\* Accuracy on (?:training|test) set: ([\d.]+)%$", out, re.M)]
+    assert len(acc) == 2 and acc[0] > 80 and acc[1] > 75, out[-300:]

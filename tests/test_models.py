@@ -101,9 +101,6 @@ def test_functional_graph_errors():
     inp, other = Input(shape=(3,)), Input(shape=(3,))
     with pytest.raises(ValueError, match="Graph disconnected"):
         Model(inp, Add()([Dense(2)(inp), Dense(2)(other)]))
-    shared = Dense(3)
-    with pytest.raises(NotImplementedError, match="shared layers"):
-        Model(inp, shared(shared(inp)))
     out = Dense(1)(inp)
     with pytest.raises(ValueError, match="The same tensor is listed more than once in the model's outputs"):
         Model(inp, [out, out])

@@ -98,16 +98,6 @@ def test_subclassing_errors():
     with pytest.raises(ValueError, match="call\\(\\) must return the output of its layers.*returned ndarray"):
         NotAGraph().build((None, 3))
 
-    class Twice(Model):
-        def __init__(self):
-            super().__init__()
-            self.d = Dense(3)
-
-        def call(self, x):
-            return self.d(self.d(x))
-
-    with pytest.raises(NotImplementedError, match="is called more than once in this model; shared layers"):
-        Twice().build((None, 3))
     with pytest.raises(ValueError, match="a subclass of Model that defines call"):
         Model()
     with pytest.raises(ValueError, match="expects an input shape with a batch axis"):

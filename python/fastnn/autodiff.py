@@ -256,6 +256,37 @@ sign = _unary("sign", np.sign, lambda x, y: 0, "Elementwise sign (gradient 0).")
 round = _unary("round", np.round, lambda x, y: 0, "Elementwise rounding to the nearest integer (gradient 0).")
 
 
+def _comparison(name, compare, doc):
+    """An elementwise comparison: booleans, off the tape (no gradient flows through them)."""
+
+    def fn(x, y):
+        return compare(np.asarray(_value(x)), np.asarray(_value(y)))
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return _function(fn)
+
+
+equal = _comparison("equal", np.equal, "Elementwise ``x == y`` (booleans; no gradient).")
+not_equal = _comparison("not_equal", np.not_equal, "Elementwise ``x != y`` (booleans; no gradient).")
+greater = _comparison("greater", np.greater, "Elementwise ``x > y`` (booleans; no gradient).")
+greater_equal = _comparison("greater_equal", np.greater_equal, "Elementwise ``x >= y`` (booleans; no gradient).")
+less = _comparison("less", np.less, "Elementwise ``x < y`` (booleans; no gradient).")
+less_equal = _comparison("less_equal", np.less_equal, "Elementwise ``x <= y`` (booleans; no gradient).")
+
+
+@_function
+def argmax(x, axis=-1):
+    """The index of the largest value along ``axis`` (integers; no gradient)."""
+    return np.argmax(np.asarray(_value(x)), axis=axis)
+
+
+@_function
+def argmin(x, axis=-1):
+    """The index of the smallest value along ``axis`` (integers; no gradient)."""
+    return np.argmin(np.asarray(_value(x)), axis=axis)
+
+
 def _binary(name, forward, derivatives, doc):
     """A broadcasting elementwise function of two values; ``derivatives(a, b, y)`` gives
     (dy/da, dy/db)."""
@@ -668,11 +699,12 @@ def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
 
 # The functions `fastnn.backend` offers as ``K.<name>`` (Keras 2's backend module).
 FUNCTIONS = (
-    "abs", "add", "batch_flatten", "binary_crossentropy", "cast", "cast_to_floatx", "categorical_crossentropy",
-    "clip", "concatenate", "cos", "count_params", "divide", "dot", "dtype", "epsilon", "exp", "expand_dims",
-    "flatten", "floatx", "get_value", "int_shape", "log", "logsumexp", "max", "maximum", "mean", "min",
-    "minimum", "multiply", "ndim", "negative", "ones", "ones_like", "permute_dimensions", "pow",
-    "random_normal", "random_uniform", "relu", "reshape", "round", "set_value", "shape", "sigmoid", "sign",
-    "sin", "softmax", "softplus", "sparse_categorical_crossentropy", "sqrt", "square", "squeeze", "stack",
-    "std", "stop_gradient", "subtract", "sum", "tanh", "transpose", "var", "zeros", "zeros_like",
+    "abs", "add", "argmax", "argmin", "batch_flatten", "binary_crossentropy", "cast", "cast_to_floatx",
+    "categorical_crossentropy", "clip", "concatenate", "cos", "count_params", "divide", "dot", "dtype", "epsilon",
+    "equal", "exp", "expand_dims", "flatten", "floatx", "get_value", "greater", "greater_equal", "int_shape",
+    "less", "less_equal", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim",
+    "negative", "not_equal", "ones", "ones_like", "permute_dimensions", "pow", "random_normal", "random_uniform",
+    "relu", "reshape", "round", "set_value", "shape", "sigmoid", "sign", "sin", "softmax", "softplus",
+    "sparse_categorical_crossentropy", "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract",
+    "sum", "tanh", "transpose", "var", "zeros", "zeros_like",
 )

@@ -143,6 +143,18 @@ class SparseCategoricalCrossentropy(_ClassesOnLastAxis):
     kernel = "sparse_categorical_crossentropy"
 
 
+def match_rank(y_true, y_pred):
+    """``y_true`` (an array) reshaped to ``y_pred``'s rank where they differ by a last axis of 1,
+    as Keras does before a loss or metric function: targets (N,) against predictions (N, 1) become
+    (N, 1), so ``y_true * y_pred`` is elementwise instead of broadcast to (N, N)."""
+    t_rank, p_rank = np.ndim(y_true), len(np.shape(y_pred))
+    if p_rank == t_rank + 1 and np.shape(y_pred)[-1] == 1:
+        return np.expand_dims(y_true, -1)
+    if t_rank == p_rank + 1 and np.shape(y_true)[-1] == 1:
+        return np.squeeze(y_true, -1)
+    return y_true
+
+
 class LossFunctionWrapper(Loss):
     """A Python loss ``fn(y_true, y_pred)`` returning the loss of each sample (or of each
     value), written with ``fastnn.backend`` functions (``K.mean``, ``K.square``...) and
@@ -160,7 +172,7 @@ class LossFunctionWrapper(Loss):
 
     def _trace(self, y_true, y_pred, sample_weight):
         p = autodiff.Tensor(np.asarray(y_pred))
-        t = np.asarray(y_true, dtype=p.dtype)
+        t = match_rank(np.asarray(y_true, dtype=p.dtype), p.value)
         values = self.fn(t, p, **self.fn_kwargs)
         if not isinstance(values, autodiff.Tensor):  # it does not depend on y_pred
             values = autodiff.Tensor(np.asarray(values, dtype=p.dtype))

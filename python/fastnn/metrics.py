@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import losses as losses_module
+
 
 def _flat(y, n):
     y = np.asarray(y)
@@ -192,7 +194,7 @@ class _Wrapper(Metric):
         super().__init__(name or fn.__name__)
 
     def _values(self, y_true, y_pred):
-        return np.asarray(self._fn(y_true, y_pred), dtype=np.float64).reshape(-1)
+        return np.asarray(self._fn(losses_module.match_rank(y_true, y_pred), y_pred), dtype=np.float64).reshape(-1)
 
 
 _STRINGS = {

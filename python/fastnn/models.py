@@ -45,6 +45,58 @@ def _slots(out):
     return out if type(out) is tuple else (out,)
 
 
+class _CallSites:
+    """The calls of shared layers (a layer called more than once in one model). A layer keeps
+    what its backward needs in its attributes, so each such call's attributes (a shallow copy of
+    the layer's __dict__, and of the layers inside a wrapper) are kept after its forward and put
+    back for its backward; the layer's weight gradients are the sum over its calls. The same
+    weight arrays serve every call (they are updated in place)."""
+
+    def __init__(self, steps):
+        self.steps = frozenset(steps)
+        self._kept = {}  # step -> [(layer, its __dict__ after that call's forward)]
+        self._sums = {}  # id(layer) -> (layer, summed gradients) during a backward pass
+
+    @staticmethod
+    def _layers(layer):
+        out, todo = [], [layer]
+        while todo:
+            l = todo.pop()
+            out.append(l)
+            todo.extend(l._inner_layers())
+        return out
+
+    def keep(self, step, layer):
+        self._kept[step] = [(l, dict(l.__dict__)) for l in self._layers(layer)]
+
+    def start_backward(self):
+        self._sums.clear()
+
+    def backward(self, step, layer, dy):
+        """``layer.backward(dy)`` in the state of its call at ``step``; the state of the layer's
+        latest call (its RNG counters, ...) is back afterwards."""
+        latest = [(l, dict(l.__dict__)) for l in self._layers(layer)]
+        for l, state in self._kept[step]:
+            l.__dict__.update(state)
+        dx = layer.backward(dy)
+        grads = layer._gradients
+        for l, state in latest:
+            l.__dict__.clear()
+            l.__dict__.update(state)
+        if grads is not None:
+            key = id(layer)
+            if key in self._sums:
+                self._sums[key] = (layer, [a + b for a, b in zip(self._sums[key][1], grads)])
+            else:
+                self._sums[key] = (layer, list(grads))
+        return dx
+
+    def finish_backward(self):
+        for layer, grads in self._sums.values():
+            layer._gradients = grads
+        self._sums.clear()
+
+
 def _check_verbose(verbose):
     if verbose == "auto":
         return 1
@@ -289,7 +341,8 @@ class Model:
         self._keep_finite_weights = False
         self._trainable_at_compile = []  # (layer, its trainable flag when compile() ran)
         self._step_owners = []  # per step: the model it was nested from (summary rows), or None
-        self._nested_inputs = {}  # id(nested model) -> the slots it was called on
+        self._nested_inputs = {}  # id(nested model) -> for each of its calls, the slots it was called on
+        self._symbolic_calls = 0  # calls of this model on symbolic tensors (as a nested model): its node indices
         self._step_nodes = []  # a functional model's graph node per step
         self._added_losses = []  # add_loss()'s symbolic tensors
         self._loss_slots = []  # their slots: each value's sum is added to the loss
@@ -297,6 +350,7 @@ class Model:
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
         self._constrained = []  # (weight, constraint) pairs of the trainable layers, from _prepare_training
         self._subclassed = False  # a subclass of Model with its own call(), built by tracing it
+        self._call_sites = _CallSites(())  # the steps of shared layers (called more than once)
         self._masking = False  # some layer may create a mask: forward runs _forward_masked
         self._masks = []  # that pass's mask per slot (None: no mask)
         self._out_masks = None  # the outputs' masks from the last masked forward pass
@@ -336,10 +390,6 @@ class Model:
                     raise ValueError(f"Graph disconnected: cannot obtain value for tensor {node.outputs[0]!r} at layer "
                                      f"'{layer.name}'. The following previous layers were accessed without issue: {done}")
                 continue
-            if id(layer) in seen:
-                raise NotImplementedError(f"Layer '{layer.name}' is called more than once in this model; shared layers "
-                                          "are not supported")
-            seen.add(id(layer))
             ins_slots = tuple(slot_of[id(t)] for t in node.inputs)
             out_slots = []
             for t in node.outputs:  # one slot per output
@@ -347,17 +397,20 @@ class Model:
                 out_slots.append(len(shapes))
                 shapes.append(t.shape)
             steps.append((layer, ins_slots, out_slots[0] if len(out_slots) == 1 else tuple(out_slots)))
-            layers.append(layer)
+            if id(layer) not in seen:  # a shared layer (called more than once) is listed once
+                seen.add(id(layer))
+                layers.append(layer)
             owner = getattr(node, "nested_in", None)
             owners.append(None if owner is self else owner)
             step_nodes.append(node)
             if hasattr(node, "nested_call"):
                 inner, tensors = node.nested_call
-                nested_inputs[id(inner)] = [slot_of[id(t)] for t in tensors]
+                nested_inputs.setdefault(id(inner), {})[id(tensors)] = [slot_of[id(t)] for t in tensors]
         # names are unique among the model's own layers and the models nested in it, as in Keras; a
         # nested model's layers were checked when it was built (the notes' InfoGAN has an Input
         # 'code1' and, inside its discriminator, an output layer 'code1')
-        names = [l.name for l in input_layers] + [step[0].name for step, owner in zip(steps, owners) if owner is None]
+        names = [l.name for l in input_layers]
+        names += [l.name for l in dict.fromkeys(step[0] for step, owner in zip(steps, owners) if owner is None)]
         names += [m.name for m in dict.fromkeys(owners) if m is not None and m is not self]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -370,7 +423,8 @@ class Model:
         self._layers = layers
         self._finalize(steps, shapes, input_layers, [slot_of[id(y)] for y in outs],
                        [slot_of[id(t)] for t in self._added_losses])
-        self._step_owners, self._nested_inputs, self._step_nodes = owners, nested_inputs, step_nodes
+        self._step_owners, self._step_nodes = owners, step_nodes
+        self._nested_inputs = {key: list(calls.values()) for key, calls in nested_inputs.items()}
 
     def _finalize(self, steps, shapes, input_layers, output_slots=None, loss_slots=()):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
@@ -390,6 +444,12 @@ class Model:
         self._loss_slots = list(loss_slots)
         self._prediction_steps = self._steps_needed(self._output_slots) if self._loss_slots else None
         self._fused = None
+        # steps of a layer called more than once (shared weights): each call keeps its own state
+        # between forward and backward (_CallSites)
+        calls = {}
+        for k, (layer, _, _, _, _) in enumerate(self._steps):
+            calls.setdefault(id(layer), []).append(k)
+        self._call_sites = _CallSites([k for ks in calls.values() if len(ks) > 1 for k in ks])
         self._masking = any(layer._creates_mask for layer, _, _, _, _ in self._steps)
         self._masks = [None] * self._nslots
         self._out_masks = None
@@ -427,7 +487,8 @@ class Model:
         for i, (layer, _, out, _, areg) in enumerate(self._steps):
             users = consumers.get(out, [])
             if not isinstance(layer, _Conv) or areg is not None or out in self._output_slots \
-                    or out in self._loss_slots or len(users) != 1:
+                    or out in self._loss_slots or len(users) != 1 or i in self._call_sites.steps \
+                    or users[0] in self._call_sites.steps:
                 continue
             pool = self._steps[users[0]][0]
             if isinstance(pool, _Pooling) and pool.kind == "max" and pool.rank == layer.rank \
@@ -440,10 +501,16 @@ class Model:
         upstream of it has trainable weights (a first layer, or layers after a frozen or
         weightless prefix such as Flatten, skip that product; PERFORMANCE.md)."""
         needs = [False] * self._nslots
-        for layer, ins, out, _, _ in self._steps:
-            layer._need_input_grad = any(needs[i] for i in ins)
+        shared = set()  # a shared layer computes its input gradient if any of its calls needs it
+        for k, (layer, ins, out, _, _) in enumerate(self._steps):
+            need = any(needs[i] for i in ins)
+            if k in self._call_sites.steps and id(layer) in shared:
+                layer._need_input_grad |= need
+            else:
+                layer._need_input_grad = need
+                shared.add(id(layer))
             for o in _slots(out):
-                needs[o] = layer._need_input_grad or bool(layer.trainable_weights)
+                needs[o] = need or bool(layer.trainable_weights)
 
     @property
     def layers(self):
@@ -733,6 +800,7 @@ class Model:
             feeds_others = any(self._output_slot in ins for _, ins, _, _, _ in self._steps)
             if layer is not None and loss is not None and not self._multi_output and not loss.from_logits \
                     and layer.activity_regularizer is None and not feeds_others \
+                    and self._output_step not in self._call_sites.steps \
                     and len(self._slot_shapes[self._output_slot]) == 2:
                 act = layer._fusable_activation
                 if act == "softmax" and loss.kernel in _CE_SOFTMAX:
@@ -937,6 +1005,7 @@ class Model:
         order = range(len(steps)) if losses or self._prediction_steps is None else self._prediction_steps
         if self._masking:
             return self._forward_masked(order, training, losses)
+        sites = self._call_sites
         activity = 0.0
         for k in order:
             layer, ins, out, multi, areg = steps[k]
@@ -953,6 +1022,8 @@ class Model:
                 v = v[0]
             else:
                 vals[out] = v
+            if k in sites.steps:
+                sites.keep(k, layer)
             if areg is not None:
                 activity += areg(v)
         self._activity_loss = activity
@@ -965,7 +1036,7 @@ class Model:
         """`_forward`'s loop, also carrying each slot's mask: a layer gets its input's mask in
         ``call`` when its call takes one (a list for a merge layer, None when no input has one),
         and its output's mask is its ``compute_mask`` when it supports masking, else None."""
-        vals, steps, fusion, masks = self._vals, self._steps, self._pool_fusion, self._masks
+        vals, steps, fusion, masks, sites = self._vals, self._steps, self._pool_fusion, self._masks, self._call_sites
         for i in range(len(self._input_layers)):
             masks[i] = None
         activity = 0.0
@@ -997,6 +1068,8 @@ class Model:
                     m = m[0]
             vals[out] = v
             masks[out] = None if m is None else check_mask(m, np.shape(v), layer, "the output's mask (compute_mask)")
+            if k in sites.steps:
+                sites.keep(k, layer)
             if areg is not None:
                 activity += areg(v)
         self._activity_loss = activity
@@ -1040,6 +1113,8 @@ class Model:
             if d is not None:
                 grads[slot] = d if grads[slot] is None else grads[slot] + d
         inputs = len(self._input_layers)
+        sites = self._call_sites
+        sites.start_backward()
         for i in range(len(steps) - 1, -1, -1):
             layer, ins, out, multi, areg = steps[i]
             if type(out) is tuple:  # several outputs: backward takes their gradients as a list
@@ -1065,6 +1140,10 @@ class Model:
                 dx = layer.backward_pooled(g)
             elif i == self._output_step and fused:
                 dx = layer.backward_from_logits(g)
+            elif i in sites.steps:  # a shared layer: this call's state, gradients summed over its calls
+                if areg is not None:
+                    g = g + areg.gradient(vals[out])
+                dx = sites.backward(i, layer, g)
             else:
                 if areg is not None:
                     g = g + areg.gradient(vals[out])
@@ -1074,6 +1153,7 @@ class Model:
                     continue
                 # a tensor feeding several layers gets the sum of their gradients
                 grads[s] = d if grads[s] is None else grads[s] + d
+        sites.finish_backward()
 
     def _regularization_loss(self):
         return sum(layer.regularization_loss() for layer in self._layers if layer._weights)
@@ -1538,23 +1618,30 @@ class Model:
             # called on its own inputs (``vae = Model(inputs, decoder(encoder(inputs)))``): the same
             # values as its own outputs, which other tensors of the graph (z_mean) may also use
             outputs = list(self.outputs)
+            call = self._next_symbolic_call()
             for node, owner in zip(self._step_nodes, self._step_owners):
                 if owner is None:
-                    node.nested_in = self
+                    node.nested_in, node.nested_call_index = self, call
             for k, output in enumerate(outputs):
                 output.node.nested_call, output.nested_output_index = (self, tensors), k
             return outputs if self._multi_output else outputs[0]
         vals = tensors + [None] * (self._nslots - len(tensors))
+        call = self._next_symbolic_call()
         for layer, ins, out, multi, _ in self._steps:
             result = layer([vals[i] for i in ins] if multi else vals[ins[0]])
             for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
                 vals[o] = tensor
-            vals[_slots(out)[0]].node.nested_in = self  # the summary shows these steps as one row, as Keras does
+            node = vals[_slots(out)[0]].node
+            node.nested_in, node.nested_call_index = self, call  # the summary shows these steps as one row
         outputs = [vals[s] for s in self._output_slots]
         for k, output in enumerate(outputs):
             output.node.nested_call = (self, tensors)  # and that row's inputs
             output.nested_output_index = k  # (and which of the model's outputs this tensor is)
         return outputs if self._multi_output else outputs[0]
+
+    def _next_symbolic_call(self):
+        call, self._symbolic_calls = self._symbolic_calls, self._symbolic_calls + 1
+        return call
 
     # ---- summary -----------------------------------------------------------------------------
 
@@ -1573,14 +1660,21 @@ class Model:
         """The model's architecture as a JSON-serialisable dict (layers by class name and config)."""
         self._require_built("get_config")
         _check_unique_names(self, "save the architecture")
-        producer, index = _slot_producers(self), _output_indices(self)
+        producer, index, call = _slot_producers(self), _output_indices(self), _call_indices(self)
 
-        def ref(slot):  # a layer's name, or [name, k] for its k-th output (k > 0)
-            return [producer[slot], index[slot]] if slot in index else producer[slot]
+        def ref(slot):  # a layer's name, or [name, c, k]: the k-th output of its c-th call in the model
+            if slot in index or slot in call:
+                return [producer[slot], call.get(slot, 0), index.get(slot, 0)]
+            return producer[slot]
 
         layers = [{"class_name": "InputLayer", "config": layer.get_config(), "inbound": []}
                   for layer in self._input_layers]
+        seen = set()
         for layer, ins, out, _, _ in self._steps:
+            if id(layer) in seen:  # another call of a shared layer: the layer by name, its inputs
+                layers.append({"call": layer.name, "inbound": [ref(i) for i in ins]})
+                continue
+            seen.add(id(layer))
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config(),
                            "inbound": [ref(i) for i in ins]})
         config = {"name": self.name, "trainable": self._trainable, "layers": layers,
@@ -1595,23 +1689,31 @@ class Model:
         """Rebuild a functional model from `get_config`'s dict (allow-listed layer classes only)."""
         from .saving import _layer_from_config
 
-        tensors = {}
+        tensors, made = {}, {}  # (layer name, call) -> its output (a list for several); name -> layer
 
-        def tensor(ref):  # a layer's name, or [name, k]: its k-th output
-            name, k = (ref, 0) if isinstance(ref, str) else ref
-            t = tensors[name]
+        def tensor(ref):  # a layer's name, or [name, c, k]: the k-th output of its c-th call
+            name, c, k = (ref, 0, 0) if isinstance(ref, str) else ref
+            t = tensors[(name, c)]
             return t[k] if isinstance(t, list) else t
 
         for entry in config["layers"]:
-            layer = _layer_from_config(entry, custom_objects)
+            if "call" in entry:  # another call of a shared layer
+                if entry["call"] not in made:
+                    raise ValueError(f"Invalid layer entry in the model config: {entry!r} (a call of a layer that no "
+                                     "entry before it defines)")
+                layer = made[entry["call"]]
+            else:
+                layer = _layer_from_config(entry, custom_objects)
+                made[layer.name] = layer
             if isinstance(layer, InputLayer):
-                tensors[layer.name] = layer.output
+                tensors[(layer.name, 0)] = layer.output
                 continue
             ins = [tensor(ref) for ref in entry.get("inbound", [])]
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
-            tensors[layer.name] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0])
-        inputs = [tensors[name] for name in config["input_layers"]]
+            c = sum(1 for name, _ in tensors if name == layer.name)
+            tensors[(layer.name, c)] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0])
+        inputs = [tensors[(name, 0)] for name in config["input_layers"]]
         outputs = [tensor(ref) for ref in config["output_layers"]]
         model = cls(inputs=inputs[0] if len(inputs) == 1 else inputs,
                     outputs=outputs[0] if len(outputs) == 1 else outputs,
@@ -1832,7 +1934,7 @@ class Sequential(Model):
         self._nested_inputs = {}
         for i, owner in enumerate(self._step_owners):
             if owner is not None:
-                self._nested_inputs.setdefault(id(owner), [i])
+                self._nested_inputs.setdefault(id(owner), [[i]])
 
     def get_config(self):
         self._require_built("get_config")
@@ -1893,6 +1995,17 @@ def _output_indices(model):
     return {o: k for _, _, out, _, _ in model._steps if type(out) is tuple for k, o in enumerate(out) if k}
 
 
+def _call_indices(model):
+    """{slot: c} for the outputs of the c-th call (c > 0) of a shared layer in the model."""
+    calls, index = {}, {}
+    for layer, _, out, _, _ in model._steps:
+        c = calls[id(layer)] = calls.get(id(layer), -1) + 1
+        if c:
+            for o in _slots(out):
+                index[o] = c
+    return index
+
+
 def _display_type(obj):
     """A row's type as Keras prints it: a nested functional model is "Functional"."""
     return "Functional" if type(obj) is Model else type(obj).__name__
@@ -1900,39 +2013,58 @@ def _display_type(obj):
 
 def _layer_graph(model):
     """The layers as summary and plot_model show them, in topological order: a list of
-    (layer, inbound layer names, input shapes, output shape, which output of each inbound
-    layer). A functional model's InputLayer comes first; a Sequential's is left out, as Keras
-    does (its first layer's inbound name is still the InputLayer's). The steps of a model nested
-    with ``outer(inner(x))`` make one row for that model, where its last step is, fed by the
-    tensors it was called on; with several outputs its output shape is their list."""
+    (layer, inbound layer names, input shapes, output shape, (node, tensor) index pairs of the
+    inbound tensors as Keras prints them, ``name[node][tensor]``). A functional model's
+    InputLayer comes first; a Sequential's is left out, as Keras does (its first layer's inbound
+    name is still the InputLayer's). The steps of a model nested with ``outer(inner(x))`` make one
+    row for that model, where its last step is, fed by the tensors it was called on; with several
+    outputs its output shape is their list. A shared layer (called more than once) has one row,
+    where its first call is, with the inbound tensors of all its calls and its last call's shape."""
     shapes = model._slot_shapes
     owners = model._step_owners or [None] * len(model._steps)
     nodes = model._step_nodes or [None] * len(model._steps)
     producer = _slot_producers(model)
     index = _output_indices(model)  # which output of a layer with several a slot is
+    node_index = {}  # which call of its layer made a slot: the node's place among the layer's calls
     last, outputs = {}, {}
-    for k, ((_, _, out, _, _), owner, node) in enumerate(zip(model._steps, owners, nodes)):
+    for k, ((layer, _, out, _, _), owner, node) in enumerate(zip(model._steps, owners, nodes)):
+        if node is not None and node in layer._inbound_nodes:
+            for o in _slots(out):
+                node_index[o] = layer._inbound_nodes.index(node)
         if owner is not None:
             last[id(owner)] = k
             for o, tensor in zip(_slots(out), node.outputs if node is not None else []):
                 producer[o] = owner.name
                 index.pop(o, None)
+                node_index[o] = getattr(node, "nested_call_index", 0)
                 if hasattr(tensor, "nested_output_index"):
                     index[o] = tensor.nested_output_index
-                    outputs.setdefault(id(owner), []).append((index[o], shapes[o]))
+                    shown = outputs.setdefault(id(owner), {})
+                    shown.setdefault(index[o], shapes[o])  # (each call has the same outputs)
     # Keras shows no InputLayer row for a Sequential or subclassed model
     hidden = type(model) is Sequential or model._subclassed
     rows = [] if hidden else [(layer, [], [], shapes[i], []) for i, layer in enumerate(model._input_layers)]
+
+    def which(ins):
+        return [(node_index.get(i, 0), index.get(i, 0)) for i in ins]
+
+    row_of = {}  # a shared layer's row
     for k, ((layer, ins, out, _, _), owner) in enumerate(zip(model._steps, owners)):
         if owner is None:
             shape = [shapes[o] for o in out] if type(out) is tuple else shapes[out]
-            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shape,
-                         [index.get(i, 0) for i in ins]))
-        elif last[id(owner)] == k:
-            ins = model._nested_inputs[id(owner)]
-            outs = [shape for _, shape in sorted(outputs.get(id(owner), []))]
+            if id(layer) in row_of:  # another call of a shared layer
+                r = row_of[id(layer)]
+                _, names, in_shapes, _, pairs = rows[r]
+                rows[r] = (layer, names + [producer[i] for i in ins], in_shapes + [shapes[i] for i in ins], shape,
+                           pairs + which(ins))
+                continue
+            row_of[id(layer)] = len(rows)
+            rows.append((layer, [producer[i] for i in ins], [shapes[i] for i in ins], shape, which(ins)))
+        elif last[id(owner)] == k:  # one row for a nested model, fed by the inputs of all its calls
+            ins = [i for call in model._nested_inputs[id(owner)] for i in call]
+            outs = [shape for _, shape in sorted(outputs.get(id(owner), {}).items())]
             rows.append((owner, [producer[i] for i in ins], [shapes[i] for i in ins],
-                         outs if len(outs) > 1 else shapes[_slots(out)[0]], [index.get(i, 0) for i in ins]))
+                         outs if len(outs) > 1 else shapes[_slots(out)[0]], which(ins)))
     return rows
 
 
@@ -1949,7 +2081,7 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
         for i in ins:
             consumers[i] = consumers.get(i, 0) + 1
     sequential_like = len(model._input_layers) == 1 and all(len(ins) == 1 for _, ins, _, _, _ in steps) \
-        and all(c <= 1 for c in consumers.values())
+        and all(c <= 1 for c in consumers.values()) and not model._call_sites.steps  # (Keras: no shared layer)
     header = ["Layer (type)", "Output Shape", "Param #"]
     align = ["left", "left", "right"]
     if sequential_like:
@@ -1975,7 +2107,8 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
     for layer, inbound, _, out_shape, which in _layer_graph(model):
         fields = [f"{layer.name} ({_display_type(layer)})", _shapes_str(out_shape), f"{layer.count_params():,}"]
         if not sequential_like:
-            fields.append(", ".join(f"{name}[0][{k}]" for name, k in zip(inbound, which)) if inbound else "-")
+            fields.append(", ".join(f"{name}[{node}][{k}]" for name, (node, k) in zip(inbound, which)) if inbound
+                          else "-")
         if show_trainable:
             fields.append(("Y" if layer.trainable else "N") if layer.weights else "-")
         rows.append(fields)
