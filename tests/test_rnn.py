@@ -909,7 +909,6 @@ def test_state_outputs_gradients(float64_numpy, cls):
     ({"units": 4, "recurrent_dropout": 1.5}, r"`recurrent_dropout` must be a float in \[0, 1\)"),
     ({"units": 4, "activation": "softmax"}, r"`activation` must be elementwise"),
     ({"units": 4, "recurrent_activation": "softmax"}, r"`recurrent_activation` must be elementwise"),
-    ({"units": 4, "stateful": True}, r"stateful=True is not supported"),
 ])
 def test_bad_layer_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
@@ -1185,3 +1184,58 @@ def test_bad_initial_state():
         GRU(5)(x, initial_state=np.zeros((3, 5)))
     with pytest.raises(ValueError, match="initial_state is given twice"):
         GRU(5)([x, np.zeros((2, 5))], initial_state=np.zeros((2, 5)))
+
+
+# ---- Stateful layers: each batch starts where the previous one ended ------------------------------
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_stateful_layer_continues_the_sequence(cls):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 9, 3)).astype(np.float32)
+    layer = cls(5, stateful=True, return_sequences=True)
+    model = Sequential([Input((None, 3), batch_size=4), layer])
+    plain = cls(5, return_sequences=True)
+    plain.build(x.shape)
+    plain.set_weights(layer.get_weights())
+    whole = plain(x)
+    # three chunks of the sequence, one after another: the same outputs as the whole sequence
+    parts = [model.predict(x[:, a:b], batch_size=4, verbose=0) for a, b in ((0, 4), (4, 5), (5, 9))]
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.states[0], whole[:, -1], rtol=1e-5, atol=1e-6)
+    model.reset_states()
+    assert layer.states is None
+    np.testing.assert_allclose(model.predict(x[:, :4], batch_size=4, verbose=0), whole[:, :4], rtol=1e-5, atol=1e-6)
+    layer.reset_states([np.ones((4, 5))] * len(layer._state_names))
+    np.testing.assert_allclose(layer(x[:, :2]), plain(x[:, :2], initial_state=[np.ones((4, 5))] *
+                                                             len(layer._state_names)), rtol=1e-5, atol=1e-6)
+
+
+def test_stateful_training_as_keras_time_series_example():
+    # Keras's stateful LSTM example: batch_input_shape, fit(shuffle=False) one epoch at a time,
+    # reset_states between epochs
+    rng = np.random.default_rng(7)
+    batch_size, tsteps = 8, 4
+    series = np.cumsum(rng.standard_normal(8 * 40 + 1)).astype(np.float32) * 0.1
+    x = series[:-1].reshape(-1, tsteps, 1)
+    y = series[1:].reshape(-1, tsteps)[:, -1:]
+    model = Sequential([LSTM(10, batch_input_shape=(batch_size, tsteps, 1), stateful=True), Dense(1)])
+    model.compile(loss="mse", optimizer="adam")
+    losses = []
+    for _ in range(5):
+        losses += model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False).history["loss"]
+        model.reset_states()
+    assert losses[-1] < losses[0]
+    assert LSTM(3, stateful=True).get_config()["stateful"] is True
+
+
+def test_stateful_errors():
+    with pytest.raises(ValueError, match=r"a stateful recurrent layer needs to know its batch size"):
+        Sequential([Input((5, 3)), LSTM(4, stateful=True)])
+    model = Sequential([Input((5, 3), batch_size=4), GRU(4, stateful=True)])
+    with pytest.raises(ValueError, match=r"stateful with batches of 4 samples.*Received a batch of 3"):
+        model.predict(np.zeros((3, 5, 3), np.float32), verbose=0)
+    with pytest.raises(AttributeError, match="reset_states is for stateful layers"):
+        GRU(4).reset_states()
+    with pytest.raises(ValueError, match=r"reset_states takes 2 state\(s\) of shape \(batch, 4\)"):
+        LSTM(4, stateful=True).reset_states([np.zeros((2, 4))])

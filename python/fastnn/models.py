@@ -648,6 +648,16 @@ class Model:
             if chunk:
                 layer.set_weights(chunk)
 
+    def reset_states(self):
+        """Zero the carried states of the model's stateful recurrent layers (Keras's
+        ``model.reset_states()`` between independent sequences)."""
+        for layer in self._all_layers:
+            for sub in [layer, *layer._inner_layers()]:
+                if getattr(sub, "stateful", False):
+                    sub.reset_states()
+
+    reset_state = reset_states  # Keras 3's name
+
     def count_params(self):
         """The number of values in all weights (also of a model never built itself whose layers
         were, inside another model: Sequential([generator, discriminator]))."""

@@ -77,8 +77,8 @@ class _RNN(Layer):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"{cls}: expected a non-negative integer seed or None. Received: seed={seed!r}")
         self.seed = None if seed is None else int(seed)
-        if stateful:
-            raise ValueError(f"{cls}: stateful=True is not supported. Received: stateful={stateful!r}")
+        self.stateful = bool(stateful)
+        self.states = None  # stateful: the states the next batch starts from, (batch, units) each
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -101,6 +101,11 @@ class _RNN(Layer):
         if self._multi_input:  # [x, *initial states]
             input_shape = input_shape[0]
         InputSpec(ndim=3).check(self.name, 0, tuple(input_shape))
+        if self.stateful and input_shape[0] is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': a stateful recurrent layer needs to know its batch "
+                             "size. Give it to the input: Input(shape, batch_size=32) in a functional model, or "
+                             "batch_input_shape=(32, timesteps, features) on a Sequential model's first layer. "
+                             f"Received: input shape {tuple(input_shape)}")
         in_dim = input_shape[-1]
         if in_dim is None:
             raise ValueError(f"{type(self).__name__} expects inputs of shape (batch, timesteps, features) with the "
@@ -175,8 +180,41 @@ class _RNN(Layer):
         m = m.astype(bool, copy=False)
         return None if m.all() else m
 
+    def reset_states(self, states=None):
+        """A stateful layer starts its next batch from zeros (or from ``states``: a list of
+        (batch, units) arrays, one per state)."""
+        if not self.stateful:
+            raise AttributeError(f"{type(self).__name__} '{self.name}': reset_states is for stateful layers "
+                                 "(stateful=True)")
+        if states is None:
+            self.states = None
+            return
+        states = [np.array(s, dtype=self.dtype) for s in (states if isinstance(states, (list, tuple)) else [states])]
+        if len(states) != len(self._state_names) or any(s.ndim != 2 or s.shape[1] != self.units for s in states):
+            raise ValueError(f"{type(self).__name__} '{self.name}': reset_states takes {len(self._state_names)} "
+                             f"state(s) of shape (batch, {self.units}). Received shapes {[s.shape for s in states]}")
+        self.states = states
+
+    reset_state = reset_states  # Keras 3's name
+
+    def _carried_states(self, x):
+        """A stateful layer's starting states for the batch ``x``: the last batch's final states
+        (zeros at first and after reset_states)."""
+        batch = self._build_input_shape[0] if self._build_input_shape is not None else None
+        if isinstance(batch, (list, tuple)):  # built on [x, *states]
+            batch = batch[0]
+        if batch is not None and len(x) != batch:
+            raise ValueError(f"{type(self).__name__} '{self.name}' is stateful with batches of {batch} samples (the "
+                             f"state of sample i carries over to sample i of the next batch). Received a batch of "
+                             f"{len(x)}: give fit/predict/evaluate batch_size={batch} and a sample count that is a "
+                             "multiple of it")
+        if self.states is None or len(self.states[0]) != len(x):
+            self.states = [np.zeros((len(x), self.units), x.dtype) for _ in self._state_names]
+        return list(self.states)
+
     def call(self, inputs, training=False, mask=None):
         x, self._h0 = (inputs[0], list(inputs[1:])) if isinstance(inputs, (list, tuple)) else (inputs, [])
+        self._carried = self._carried_states(x) if self.stateful and not self._h0 else []
         if isinstance(mask, (list, tuple)):  # one per input: the sequence's
             mask = mask[0]
         self._time_mask = self._step_mask(x, mask)
@@ -184,7 +222,7 @@ class _RNN(Layer):
         # carried state, but 0 before the first kept step (the initial state is not an output);
         # with zero_output_for_mask, 0. The states themselves are carried either way.
         self._out_mask = None
-        if self._time_mask is not None and (self.zero_output_for_mask or self._h0):
+        if self._time_mask is not None and (self.zero_output_for_mask or self._h0 or self._carried):
             m = self._time_mask[:, ::-1] if self.go_backwards else self._time_mask
             self._out_mask = (m if self.zero_output_for_mask else np.logical_or.accumulate(m, axis=1)).astype(x.dtype)
         self._mask = self._rec_mask = None
@@ -204,6 +242,8 @@ class _RNN(Layer):
                                                 self.recurrent_dropout, x.dtype)
         self._x = x
         out, states = self._forward(x)
+        if self.stateful:  # the next batch starts here (no gradient flows back into this batch)
+            self.states = [np.array(s) for s in states]
         if self._out_mask is not None:
             out = out * (self._out_mask[:, :, None] if self.return_sequences else self._out_mask[:, -1:])
         if self.return_state:
@@ -227,8 +267,9 @@ class _RNN(Layer):
         return [dx, *d_initial] if self._h0 else dx
 
     def _initial_states(self):
-        """h0 (and c0) of this call, or None (zeros)."""
-        return self._h0 + [None] * (len(self._state_names) - len(self._h0))
+        """h0 (and c0) of this call: given, carried over (stateful), or None (zeros)."""
+        given = self._h0 or self._carried
+        return given + [None] * (len(self._state_names) - len(given))
 
     def _op_args(self):
         return dict(activation=self._act, go_backwards=self.go_backwards, mask=self._time_mask)
@@ -274,7 +315,7 @@ class _RNN(Layer):
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
-            "stateful": False,
+            "stateful": self.stateful,
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
         }
@@ -307,7 +348,10 @@ class SimpleRNN(_RNN):
             on arrays and in functional models (``out, h, c = LSTM(64, return_state=True)(x)``).
         go_backwards: process the sequence from the last step to the first (the returned sequence
             is in that processing order, as in Keras).
-        stateful: False only. unroll: accepted and ignored.
+        stateful: each batch starts from the previous batch's final states (sample i of a batch
+            continues sample i of the one before; no gradient flows between batches), until
+            `reset_states()`. Needs a fixed batch size (``Input(shape, batch_size=...)``) and
+            batches of that size. unroll: accepted and ignored.
         zero_output_for_mask: with a mask, the outputs of masked steps are 0 instead of the
             previous output (Keras's default, False; Bidirectional sets it to return_sequences).
 
