@@ -9,9 +9,9 @@ import pytest
 
 import fastnn
 from fastnn.layers import GRU, LSTM, Bidirectional, Dense, Input, SimpleRNN
-from fastnn.models import Sequential
+from fastnn.models import Model, Sequential
 
-from helpers import assert_learns_and_round_trips, layer_gradcheck
+from helpers import assert_learns_and_round_trips, layer_gradcheck, model_gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -83,11 +83,51 @@ def test_trains_saves_and_loads(tmp_path):
 
 @pytest.mark.parametrize("make,match", [
     (lambda: Bidirectional(Dense(3)), r"`layer` must be a recurrent layer"),
-    (lambda: Bidirectional(LSTM(3), merge_mode=None), r"merge_mode must be one of"),
     (lambda: Bidirectional(LSTM(3), merge_mode="max"), r"merge_mode must be one of"),
-    (lambda: Bidirectional(LSTM(3, return_state=True)), r"return_state=True is not supported"),
+    (lambda: Bidirectional(LSTM(3, return_state=True), backward_layer=LSTM(3, go_backwards=True)),
+     r"the same return_sequences and return_state"),
     (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3)), r"go_backwards opposite"),
 ])
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# ---- Several outputs: merge_mode=None and return_state (Keras's bidirectional encoder) ---------------
+
+from fastnn.layers import Concatenate  # noqa: E402
+
+
+def test_bidirectional_return_state_starts_a_decoder(float64_numpy):
+    rng = np.random.default_rng(3)
+    x, dec = Input((5, 3)), Input((4, 2))
+    out, fh, fc, bh, bc = Bidirectional(LSTM(4, return_state=True))(x)
+    assert [t.shape for t in (out, fh, fc, bh, bc)] == [(None, 8)] + [(None, 4)] * 4
+    h, c = Concatenate()([fh, bh]), Concatenate()([fc, bc])
+    seq = LSTM(8, return_sequences=True)(dec, initial_state=[h, c])
+    model = Model([x, dec], Dense(2)(seq))
+    model.compile("sgd", "mse")
+    model_gradcheck(model, [rng.standard_normal((3, 5, 3)), rng.standard_normal((3, 4, 2))],
+                    rng.standard_normal((3, 4, 2)))
+    # the states are the directions' own final states
+    bi = model.layers[2]
+    xs = rng.standard_normal((3, 5, 3))
+    got = bi(xs)
+    f = bi.forward_layer(xs)
+    b = bi.backward_layer(xs)
+    np.testing.assert_allclose(got[1], f[1])
+    np.testing.assert_allclose(got[4], b[2])
+    np.testing.assert_allclose(got[0], np.concatenate([f[0], b[0]], axis=-1))
+
+
+def test_bidirectional_merge_mode_none_gives_both_directions(float64_numpy):
+    rng = np.random.default_rng(4)
+    x = Input((5, 3))
+    fwd, bwd = Bidirectional(GRU(3, return_sequences=True), merge_mode=None)(x)
+    model = Model(x, [Dense(1)(fwd), Dense(2)(bwd)])
+    model.compile("sgd", ["mse", "mse"])
+    model_gradcheck(model, rng.standard_normal((2, 5, 3)), [rng.standard_normal((2, 5, 1)),
+                                                            rng.standard_normal((2, 5, 2))])
+    only_forward = Model(x, fwd)  # one direction unused: its copy gets no gradient from it
+    only_forward.compile("sgd", "mse")
+    model_gradcheck(only_forward, rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3)))

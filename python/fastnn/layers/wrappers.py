@@ -14,7 +14,7 @@ import numpy as np
 from .base import InputSpec, Layer, _Weight, register_layer
 from .recurrent import _RNN
 
-_MERGE_MODES = ("concat", "sum", "mul", "ave")
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _copy(layer, name, go_backwards):
@@ -30,13 +30,16 @@ class Bidirectional(Layer):
     Args:
         layer: a `SimpleRNN`, `LSTM` or `GRU` (unbuilt). Two copies of it are made, named
             ``forward_<name>`` and ``backward_<name>``; the second reads the sequence backwards.
-        merge_mode: ``"concat"`` (default; the output has twice the units), ``"sum"``, ``"mul"``
-            or ``"ave"``. (Keras's None, two separate outputs, is not supported: a layer here has one.)
+        merge_mode: ``"concat"`` (default; the output has twice the units), ``"sum"``, ``"mul"``,
+            ``"ave"``, or None: the two directions' outputs separately, ``[forward, backward]``.
         backward_layer: optionally, the recurrent layer to use for the backward direction (it must
             have ``go_backwards`` opposite to ``layer``'s and the same ``return_sequences``).
 
     With ``return_sequences``, the backward copy's output sequence is reversed before the merge,
     so step t of the output sees the inputs up to t from the front and from t on from the back.
+    With the layer's ``return_state``, the output is followed by the forward copy's final states,
+    then the backward copy's, as Keras: ``out, fh, fc, bh, bc = Bidirectional(LSTM(64,
+    return_state=True))(x)`` (a bidirectional encoder for a seq2seq decoder).
     Weights: the forward copy's (kernel, recurrent_kernel, bias), then the backward copy's, so
     ``Bidirectional(LSTM(64))`` on 28 features has 2 · 4 · 64 · (28 + 64 + 1) = 47,616 parameters.
     """
@@ -47,10 +50,8 @@ class Bidirectional(Layer):
             raise ValueError("Bidirectional: `layer` must be a recurrent layer (SimpleRNN, LSTM or GRU). "
                              f"Received: layer={layer!r}")
         if merge_mode not in _MERGE_MODES:
-            raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES} (None, two outputs, is not "
-                             f"supported). Received: merge_mode={merge_mode!r}")
-        if layer.return_state:
-            raise ValueError("Bidirectional: return_state=True is not supported (a layer here has one output)")
+            raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}. "
+                             f"Received: merge_mode={merge_mode!r}")
         self.merge_mode = merge_mode
         self.forward_layer = _copy(layer, "forward_" + layer.name, layer.go_backwards)
         if backward_layer is None:
@@ -60,15 +61,17 @@ class Bidirectional(Layer):
                 raise ValueError("Bidirectional: backward_layer must be an unbuilt recurrent layer. "
                                  f"Received: backward_layer={backward_layer!r}")
             if backward_layer.go_backwards == layer.go_backwards or \
-                    backward_layer.return_sequences != layer.return_sequences or backward_layer.return_state:
-                raise ValueError("Bidirectional: backward_layer must have go_backwards opposite to layer's, the same "
-                                 "return_sequences and no return_state")
+                    backward_layer.return_sequences != layer.return_sequences or \
+                    backward_layer.return_state != layer.return_state:
+                raise ValueError("Bidirectional: backward_layer must have go_backwards opposite to layer's, and the "
+                                 "same return_sequences and return_state")
             self.backward_layer = backward_layer
         # as Keras: with a mask, masked steps of returned sequences are 0 in both directions (the
         # carried state would otherwise land at the other end of a reversed padded sequence)
         for sub in self._directions:
             sub.zero_output_for_mask = layer.return_sequences
         self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
         self._initial_weights = weights
         self.input_spec = InputSpec(ndim=3)
 
@@ -96,20 +99,37 @@ class Bidirectional(Layer):
     def call(self, inputs, training=False, mask=None):
         y_f = self.forward_layer.call(inputs, training=training, mask=mask)
         y_b = self.backward_layer.call(inputs, training=training, mask=mask)
+        states = []
+        if self.return_state:  # [out, *states] from each direction
+            states = y_f[1:] + y_b[1:]
+            y_f, y_b = y_f[0], y_b[0]
         if self.return_sequences:
             y_b = y_b[:, ::-1]  # back in input order
         self._y = (y_f, y_b)
-        if self.merge_mode == "concat":
-            return np.concatenate([y_f, y_b], axis=-1)
-        if self.merge_mode == "sum":
-            return y_f + y_b
-        if self.merge_mode == "mul":
-            return y_f * y_b
-        return (y_f + y_b) / 2
+        if self.merge_mode is None:
+            out = [y_f, y_b]
+        elif self.merge_mode == "concat":
+            out = [np.concatenate([y_f, y_b], axis=-1)]
+        elif self.merge_mode == "sum":
+            out = [y_f + y_b]
+        elif self.merge_mode == "mul":
+            out = [y_f * y_b]
+        else:
+            out = [(y_f + y_b) / 2]
+        out += states
+        return out if len(out) > 1 else out[0]
 
     def backward(self, dy):
         y_f, y_b = self._y
-        if self.merge_mode == "concat":
+        dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
+        n_out = 2 if self.merge_mode is None else 1
+        d_states = dys[n_out:] + [None] * (2 * self._n_states - len(dys[n_out:]))
+        dy = dys[0]
+        if self.merge_mode is None:
+            dy_f, dy_b = dys[0], dys[1] if len(dys) > 1 else None
+        elif dy is None:
+            dy_f = dy_b = None
+        elif self.merge_mode == "concat":
             units = y_f.shape[-1]
             dy_f, dy_b = dy[..., :units], dy[..., units:]
         elif self.merge_mode == "sum":
@@ -118,26 +138,41 @@ class Bidirectional(Layer):
             dy_f, dy_b = dy * y_b, dy * y_f
         else:
             dy_f = dy_b = dy / 2
-        if self.return_sequences:
+        if self.return_sequences and dy_b is not None:
             dy_b = dy_b[:, ::-1]  # the backward copy's processing order
         grads, dx = [], None
-        for sub, d in zip(self._directions, (dy_f, dy_b)):
+        k = self._n_states
+        for sub, d, ds in zip(self._directions, (dy_f, dy_b), (d_states[:k], d_states[k:])):
             sub._need_input_grad = self._need_input_grad
-            dx_sub = sub.backward(np.ascontiguousarray(d))
+            if d is None and not self.return_state:  # (merge_mode None: one output unused)
+                d = np.zeros_like(y_f if sub is self.forward_layer else y_b)
+            d = None if d is None else np.ascontiguousarray(d)
+            dx_sub = sub.backward([d, *ds] if self.return_state else d)
             grads += list(sub._gradients)
             if dx_sub is not None:
                 dx = dx_sub if dx is None else dx + dx_sub
         self._gradients = grads
         return dx
 
+    @property
+    def _n_states(self):
+        return len(self.forward_layer._state_names)
+
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
+        """The merged output's shape (two for merge_mode None), then the states' with return_state."""
         shape = self.forward_layer.compute_output_shape(tuple(input_shape))
+        states = []
+        if self.return_state:
+            shape, states = shape[0], list(shape[1:]) * 2
+        shape = tuple(shape)
         if self.merge_mode == "concat":
-            return tuple(shape[:-1]) + (2 * shape[-1],)
-        return tuple(shape)
+            shape = shape[:-1] + (2 * shape[-1],)
+        outs = [shape, shape] if self.merge_mode is None else [shape]
+        outs += [tuple(s) for s in states]
+        return outs if len(outs) > 1 else outs[0]
 
     def get_config(self):
         def entry(layer):
