@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness as H  # noqa: E402
-from bench_rnn import torch_grads, torch_module  # noqa: E402
+from bench_rnn import _rel, torch_grads, torch_module  # noqa: E402
 
 import fastnn  # noqa: E402
 
@@ -80,10 +80,6 @@ def torch_packed(cell, x, w, u, b, dh, lengths):
         return h_n[0]
 
     return run, m, perm
-
-
-def _rel(got, want):
-    return float(np.abs(np.asarray(got, np.float64) - want).max() / max(1e-30, np.abs(want).max()))
 
 
 def validate(rng, tol=2e-4):

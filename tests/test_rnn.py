@@ -217,21 +217,25 @@ def test_weight_gradients_without_dx_match_with_dx(cell):
 # ---- Thread-count independence ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-def test_results_do_not_depend_on_thread_count(cell):
-    # Big enough for the parallel step passes, the parallel GEMMs and the split column sums.
-    case = make_case(cell, 128, 3, 8, 64, seed=4)
+def assert_same_for_thread_counts(cell, case, **kw):
+    """The C++ results (outputs and every gradient) are bitwise the same on 1, 2 and 3 threads."""
     saved = fastnn.get_num_threads()
     try:
         results = []
         for n in (1, 2, 3):
             fastnn.set_num_threads(n)
-            results.append(run(_core, cell, case))
+            results.append(run(_core, cell, case, **kw))
     finally:
         fastnn.set_num_threads(saved)
     for other in results[1:]:
         for k, v in results[0].items():
-            assert np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+            assert v is None or np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_results_do_not_depend_on_thread_count(cell):
+    # Big enough for the parallel step passes, the parallel GEMMs and the split column sums.
+    assert_same_for_thread_counts(cell, make_case(cell, 128, 3, 8, 64, seed=4))
 
 
 # ---- The reference against finite differences (float64, T >= 5) ----------------------------------
@@ -246,6 +250,26 @@ def _loss_and_grads(cell, case, **kw):
     return loss, r
 
 
+def assert_reference_gradients(cell, case, eps=1e-6, **kw):
+    """The reference's gradients of every input, weight and initial state against central
+    differences of `_loss_and_grads`'s loss (float64 ``case``)."""
+    _, r = _loss_and_grads(cell, case, **kw)
+    for p, g in {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0", "c0": "dc0"}.items():
+        if case[p] is None:
+            continue
+        num = np.zeros_like(case[p])
+        for idx in np.ndindex(case[p].shape):
+            old = case[p][idx]
+            case[p][idx] = old + eps
+            up, _ = _loss_and_grads(cell, case, **kw)
+            case[p][idx] = old - eps
+            down, _ = _loss_and_grads(cell, case, **kw)
+            case[p][idx] = old
+            num[idx] = (up - down) / (2 * eps)
+        err = np.abs(num - r[g]).max()
+        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("go_backwards,acts", [(False, {}), (True, {"activation": "relu"}),
                                                (False, {"activation": "sigmoid"})])
@@ -253,23 +277,7 @@ def test_reference_gradients_match_finite_differences(cell, go_backwards, acts):
     if cell != "simple_rnn" and acts:
         acts = {**acts, "recurrent_activation": "tanh"}
     case = make_case(cell, 2, 6, 3, 3, seed=7, dtype=np.float64)
-    _, r = _loss_and_grads(cell, case, go_backwards=go_backwards, **acts)
-    params = {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0", "c0": "dc0"}
-    eps = 1e-6
-    for p, g in params.items():
-        if case[p] is None:
-            continue
-        num = np.zeros_like(case[p])
-        for idx in np.ndindex(case[p].shape):
-            old = case[p][idx]
-            case[p][idx] = old + eps
-            up, _ = _loss_and_grads(cell, case, go_backwards=go_backwards, **acts)
-            case[p][idx] = old - eps
-            down, _ = _loss_and_grads(cell, case, go_backwards=go_backwards, **acts)
-            case[p][idx] = old
-            num[idx] = (up - down) / (2 * eps)
-        err = np.abs(num - r[g]).max()
-        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+    assert_reference_gradients(cell, case, go_backwards=go_backwards, **acts)
 
 
 # ---- Recurrent dropout: a mask on h_{t-1} where it enters the recurrent product (GRU: one per gate) ----
@@ -307,39 +315,14 @@ def test_recurrent_mask_matches_reference(cell, N, T, OC, go_backwards, dh_seq, 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)
 def test_recurrent_mask_results_do_not_depend_on_thread_count(cell):
-    case = make_case(cell, 128, 3, 8, 64, seed=4)
-    mask = _rec_mask(cell, 128, 64, seed=1)
-    saved = fastnn.get_num_threads()
-    try:
-        results = []
-        for n in (1, 2, 3):
-            fastnn.set_num_threads(n)
-            results.append(run(_core, cell, case, recurrent_mask=mask))
-    finally:
-        fastnn.set_num_threads(saved)
-    for other in results[1:]:
-        for k, v in results[0].items():
-            assert v is None or np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+    assert_same_for_thread_counts(cell, make_case(cell, 128, 3, 8, 64, seed=4),
+                                  recurrent_mask=_rec_mask(cell, 128, 64, seed=1))
 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)
 def test_reference_recurrent_mask_gradients_match_finite_differences(cell):
     case = make_case(cell, 2, 6, 3, 3, seed=9, dtype=np.float64)
-    mask = _rec_mask(cell, 2, 3, seed=2, dtype=np.float64, rate=0.3)
-    _, r = _loss_and_grads(cell, case, recurrent_mask=mask)
-    eps = 1e-6
-    for p, g in {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0"}.items():
-        num = np.zeros_like(case[p])
-        for idx in np.ndindex(case[p].shape):
-            old = case[p][idx]
-            case[p][idx] = old + eps
-            up, _ = _loss_and_grads(cell, case, recurrent_mask=mask)
-            case[p][idx] = old - eps
-            down, _ = _loss_and_grads(cell, case, recurrent_mask=mask)
-            case[p][idx] = old
-            num[idx] = (up - down) / (2 * eps)
-        err = np.abs(num - r[g]).max()
-        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+    assert_reference_gradients(cell, case, recurrent_mask=_rec_mask(cell, 2, 3, seed=2, dtype=np.float64, rate=0.3))
 
 
 @pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
@@ -447,19 +430,7 @@ def test_post_padding_masked_is_the_shorter_sequence(mod, cell, go_backwards):
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)
 def test_step_mask_results_do_not_depend_on_thread_count(cell):
-    case = make_case(cell, 128, 4, 8, 64, seed=6)
-    mask = _step_mask(128, 4, seed=3)
-    saved = fastnn.get_num_threads()
-    try:
-        results = []
-        for n in (1, 2, 3):
-            fastnn.set_num_threads(n)
-            results.append(run(_core, cell, case, mask=mask))
-    finally:
-        fastnn.set_num_threads(saved)
-    for other in results[1:]:
-        for k, v in results[0].items():
-            assert v is None or np.array_equal(v, other[k]), f"{cell}: {k} differs between thread counts"
+    assert_same_for_thread_counts(cell, make_case(cell, 128, 4, 8, 64, seed=6), mask=_step_mask(128, 4, seed=3))
 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)
@@ -467,23 +438,7 @@ def test_step_mask_results_do_not_depend_on_thread_count(cell):
 def test_reference_step_mask_gradients_match_finite_differences(cell, go_backwards):
     case = make_case(cell, 3, 6, 3, 3, seed=13, dtype=np.float64)
     mask = np.array([[1, 1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0], [0, 1, 1, 0, 1, 1]], bool)
-    kw = dict(go_backwards=go_backwards, mask=mask)
-    _, r = _loss_and_grads(cell, case, **kw)
-    eps = 1e-6
-    for p, g in {"x": "dx", "w": "dw", "u": "du", "b": "db", "h0": "dh0", "c0": "dc0"}.items():
-        if case[p] is None:
-            continue
-        num = np.zeros_like(case[p])
-        for idx in np.ndindex(case[p].shape):
-            old = case[p][idx]
-            case[p][idx] = old + eps
-            up, _ = _loss_and_grads(cell, case, **kw)
-            case[p][idx] = old - eps
-            down, _ = _loss_and_grads(cell, case, **kw)
-            case[p][idx] = old
-            num[idx] = (up - down) / (2 * eps)
-        err = np.abs(num - r[g]).max()
-        assert err < 1e-6 * max(1.0, np.abs(num).max()), f"{cell} {p}: max |analytic - numeric| = {err:.3g}"
+    assert_reference_gradients(cell, case, go_backwards=go_backwards, mask=mask)
 
 
 @pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])

@@ -1036,6 +1036,12 @@ class Model:
                 sites.keep(k, layer)
             if areg is not None:
                 activity += areg(v)
+        return self._forward_result(activity, losses)
+
+    def _forward_result(self, activity, losses):
+        """The end of a forward pass: keep the activity penalty and the add_loss terms' values,
+        return the output (a list with several)."""
+        vals = self._vals
         self._activity_loss = activity
         self._added_loss_values = [vals[s] for s in self._loss_slots] if losses else []
         if self._multi_output:
@@ -1082,14 +1088,10 @@ class Model:
                 sites.keep(k, layer)
             if areg is not None:
                 activity += areg(v)
-        self._activity_loss = activity
-        self._added_loss_values = [vals[s] for s in self._loss_slots] if losses else []
         self._out_masks = [masks[s] for s in self._output_slots]
         if all(m is None for m in self._out_masks):
             self._out_masks = None
-        if self._multi_output:
-            return [vals[s] for s in self._output_slots]
-        return vals[self._output_slot]
+        return self._forward_result(activity, losses)
 
     def _fold_mask(self, sw, out, k, scale):
         """Output ``k``'s sample weights with its mask from the last forward pass folded in, as
