@@ -6,8 +6,10 @@ steps are padding); LSTM(128) and GRU(128), last state only, forward + backward 
 to every weight (no input gradient, as bench_rnn.py).
 
     fastnn masked    the kernels with the (N, T) mask: Keras's semantics (a masked step carries
-                     the state); every step is still computed, then masked rows keep their state
-    fastnn unmasked  the same padded batch without a mask (not the same result: the mask's cost)
+                     the state). A padding mask sorts the rows by length, and each step computes
+                     only its kept rows (the products of the whole sequence still span every row)
+    fastnn unmasked  the same padded batch without a mask (not the same result: what the mask
+                     saves, or costs)
     numpy masked     the NumPy reference backend with the mask
     torch packed     PyTorch's way to the same result: nn.LSTM/nn.GRU on
                      pack_padded_sequence(enforce_sorted=False), h_n as the last state; packing
@@ -119,7 +121,7 @@ def main(argv=None):
                 torch.set_num_threads(threads)
             print(f"\nthreads = {threads}, forward + backward, ms median [p10-p90]")
             print(f"  {'layer':<10} {'fastnn masked':>24} {'fastnn unmasked':>24} {'numpy masked':>13} "
-                  f"{'torch packed':>13} {'mask cost':>10} {'x numpy':>8} {'x torch':>8}")
+                  f"{'torch packed':>13} {'masked/unmasked':>15} {'x numpy':>8} {'x torch':>8}")
             for label, cell in CASES:
                 x, w, u, b, dh, mask, lengths = make_case(cell, rng)
                 funcs = {
@@ -134,7 +136,7 @@ def main(argv=None):
                 torch_ms = f"{ms['torch']:13.2f}" if "torch" in ms else f"{'-':>13}"
                 vs_torch = f"{ms['torch'] / ms['masked']:7.2f}x" if "torch" in ms else f"{'-':>8}"
                 print(f"  {label:<10} {H.fmt_ms(t['masked']):>24} {H.fmt_ms(t['unmasked']):>24} {ms['numpy']:13.2f} "
-                      f"{torch_ms} {ms['masked'] / ms['unmasked']:9.3f}x {ms['numpy'] / ms['masked']:7.1f}x {vs_torch}")
+                      f"{torch_ms} {ms['masked'] / ms['unmasked']:14.3f}x {ms['numpy'] / ms['masked']:7.1f}x {vs_torch}")
 
 
 if __name__ == "__main__":

@@ -265,12 +265,16 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
 // unchanged (h_t = h_{t-1}, c_t = c_{t-1}), so h_seq there repeats the previous state, and in
 // backward the gradient reaching h_t, c_t passes straight to h_{t-1}, c_{t-1}, the step's gate
 // gradients are 0 and dx[n, t] is 0. Backward must get the same step_mask.
+// With a step_mask whose kept steps form one run per row that starts at the first processing step
+// or ends at the last (post- or pre-padded sequences), the kernels sort the rows by that run and
+// skip the masked rows' arithmetic; the cache is then in that row order (rnn_sorts_rows tells).
 // Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
 // is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
 // (N, OC) are overwritten. Results do not depend on the thread count.
 
 enum class RnnCell : int32_t { SimpleRNN = 0, LSTM, GRU };
 index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC);
+bool rnn_sorts_rows(const uint8_t* step_mask, index_t N, index_t T, bool go_backwards);
 
 void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,

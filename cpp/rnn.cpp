@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <vector>
 
 #include "fastnn.h"
 
@@ -654,8 +655,91 @@ struct StepMask {
     const uint8_t* m;  // (N, T) in x's time order, or nullptr: every step kept
     index_t T;
     bool reverse;
+    const index_t* prefix = nullptr;  // rows sorted (SortedRows): step s keeps rows [0, prefix[s])
     bool kept(index_t n, index_t s) const { return m[n * T + (reverse ? T - 1 - s : s)] != 0; }
     explicit operator bool() const { return m != nullptr; }
+    // The end of the rows of [n0, n1) whose step s is computed: all of them, or with sorted rows
+    // the kept prefix only (the other rows are masked: their products are skipped).
+    index_t end(index_t s, index_t n0, index_t n1) const { return prefix ? std::clamp(prefix[s], n0, n1) : n1; }
+};
+
+// Rows sorted so that the kept rows of every processing step are a prefix of the batch, which
+// holds when each row's kept steps form one run that starts at the first step or one that ends at
+// the last (post- or pre-padded sequences, in either direction): rows sorted by the run's other
+// end. A step then computes only its kept rows, as PyTorch's packed sequences do, found here from
+// the mask alone. Other masks keep the caller's order (and compute every row).
+struct SortedRows {
+    std::vector<index_t> order;  // sorted row r is the caller's row order[r]
+    std::vector<index_t> kept;   // (T,) step s keeps sorted rows [0, kept[s])
+    std::vector<uint8_t> mask;   // (N, T) the mask in sorted row order
+
+    // Whether the rows sort so (and some step has a masked row to skip).
+    bool sort(const uint8_t* m, index_t N, index_t T, bool go_backwards) {
+        std::vector<index_t> first((size_t)N), last((size_t)N);  // each row's run [first, last) of processing steps
+        bool from_start = true, to_end = true;
+        for (index_t n = 0; n < N; n++) {
+            index_t a = T, b = 0, count = 0;
+            for (index_t s = 0; s < T; s++)
+                if (m[n * T + (go_backwards ? T - 1 - s : s)]) {
+                    a = std::min(a, s);
+                    b = s + 1;
+                    count++;
+                }
+            if (count == 0) a = b = T;  // an empty run sorts last either way
+            else if (count != b - a) return false;  // kept steps with a gap
+            from_start &= count == 0 || a == 0;
+            to_end &= b == T;
+            first[(size_t)n] = a;
+            last[(size_t)n] = count == 0 ? 0 : b;
+        }
+        if (!from_start && !to_end) return false;
+        order.resize((size_t)N);
+        for (index_t n = 0; n < N; n++) order[(size_t)n] = n;
+        // runs from the start: the longest first; runs to the end: the earliest start first
+        if (from_start)
+            std::stable_sort(order.begin(), order.end(), [&](index_t i, index_t j) { return last[i] > last[j]; });
+        else
+            std::stable_sort(order.begin(), order.end(), [&](index_t i, index_t j) { return first[i] < first[j]; });
+        kept.assign((size_t)T, 0);
+        index_t total = 0;
+        for (index_t s = 0; s < T; s++) {
+            index_t k = 0;
+            while (k < N && (from_start ? last[order[k]] > s : first[order[k]] <= s)) k++;
+            kept[(size_t)s] = k;
+            total += k;
+        }
+        if (total == N * T) return false;  // nothing to skip
+        mask.resize((size_t)(N * T));
+        for (index_t r = 0; r < N; r++) std::memcpy(&mask[r * T], m + order[r] * T, (size_t)T);
+        return true;
+    }
+    // dst (N, W) = src's rows in sorted order; scatter: back in the caller's order.
+    void gather(float* dst, const float* src, index_t W) const {
+        for (size_t r = 0; r < order.size(); r++) std::memcpy(dst + r * W, src + order[r] * W, sizeof(float) * W);
+    }
+    void scatter(float* dst, const float* src, index_t W) const {
+        for (size_t r = 0; r < order.size(); r++) std::memcpy(dst + order[r] * W, src + r * W, sizeof(float) * W);
+    }
+};
+
+// A caller's (N, W) row-major array and its copy in sorted row order (blocks: several (N, W)
+// arrays one after another, as a GRU's per-gate recurrent masks).
+struct SortedCopy {
+    std::vector<float> rows;
+    float* in(const SortedRows& p, const float* src, index_t N, index_t W, index_t blocks = 1) {
+        if (!src) return nullptr;
+        rows.resize((size_t)(blocks * N * W));
+        for (index_t k = 0; k < blocks; k++) p.gather(rows.data() + k * N * W, src + k * N * W, W);
+        return rows.data();
+    }
+    float* out(float* dst, index_t N, index_t W) {  // a buffer for an output, or nullptr when not wanted
+        if (!dst) return nullptr;
+        rows.resize((size_t)(N * W));
+        return rows.data();
+    }
+    void back(const SortedRows& p, float* dst, index_t W) const {
+        if (dst) p.scatter(dst, rows.data(), W);
+    }
 };
 
 // Forward, after step s over rows [n0, n1): a masked row keeps the previous state h (rows ldh
@@ -709,38 +793,39 @@ void zero_rows(float* a, index_t cols, index_t r0, index_t r1) { std::fill(a + r
 // ---------------------------------------------------------------------------------------------
 // SimpleRNN
 
-void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+static void simple_rnn_forward_steps(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                         const float* u, const float* b, const float* h0, index_t N, index_t T,
                         index_t C, index_t OC, Act act, float alpha, bool go_backwards, const float* rec_mask,
-                        const uint8_t* step_mask) {
+                        const StepMask& sm) {
     // x (N, T, C), w (C, OC), u (OC, OC), b (OC,), h0 (N, OC) -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
-    const StepMask sm{step_mask, T, go_backwards};
     const index_t ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;  // (T+1, N, OC+1+C)
     float* hm = rec_mask ? thread_scratch(1, (size_t)(N * OC)) : nullptr;  // (N, OC) this step's h_prev ⊙ mask
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     input_projection(Z + NZ, ZW, Z, w, b, T * N, C, OC, OC);  // straight into the state slots of row blocks 1..T
     StepPlan plan(N, T * OC * OC, {{u, OC, false, OC, OC}});
-    plan.run(T, false, [&](index_t s, index_t n0, index_t n1, float* ap) {
+    plan.run(T, false, [&](index_t s, index_t n0, index_t rows_end, float* ap) {
         float* h = Z + (s + 1) * NZ;
-        index_t ldp;
-        const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
-        sgemm_packed_b(h + n0 * ZW, ZW, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
-        for (index_t n = n0; n < n1; n++) activation_inplace(h + n * ZW, OC, act, alpha);  // h = act(· + h_prev·u)
-        carry_masked_states(sm, s, n0, n1, OC, h, Z + s * NZ, ZW);
+        const index_t n1 = sm.end(s, n0, rows_end);  // the rows this step computes
+        if (n1 > n0) {
+            index_t ldp;
+            const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
+            sgemm_packed_b(h + n0 * ZW, ZW, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);
+            for (index_t n = n0; n < n1; n++) activation_inplace(h + n * ZW, OC, act, alpha);  // h = act(· + h_prev·u)
+        }
+        carry_masked_states(sm, s, n0, rows_end, OC, h, Z + s * NZ, ZW);
     });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
 
-void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+static void simple_rnn_backward_steps(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                          const float* dh_seq, const float* dh_last, const float* w, const float* u,
                          index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
-                         bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+                         bool go_backwards, const float* rec_mask, const StepMask& sm) {
     // dh_seq (N, T, OC), dh_last (N, OC) -> dx (N, T, C), dw (C, OC), du (OC, OC), db (OC,), dh0 (N, OC)
     DenormalGuard denormals;
-    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const index_t masked = rec_mask ? 1 : 0;
@@ -767,7 +852,8 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
             if (sm && !next) zero_rows(dst, OC, r0, r1);  // with a mask the product accumulates
         }, [&](index_t n) { pass_masked_row(da, OC, dst, dh, next, T * OC, OC, n); });
         dA.done(s, n0, n1);
-        state_grad(dst, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr || sm, ap);
+        const index_t n1k = sm.end(s, n0, n1);  // the rows whose step was computed: the product's
+        if (n1k > n0) state_grad(dst, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1k, next != nullptr || sm, ap);
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dA, TN, C, OC, OC);
@@ -777,13 +863,12 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0,
 // ---------------------------------------------------------------------------------------------
 // LSTM
 
-void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
+static void lstm_forward_steps(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
                   const float* w, const float* u, const float* b, const float* h0, const float* c0,
                   index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
-                  float ralpha, bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+                  float ralpha, bool go_backwards, const float* rec_mask, const StepMask& sm) {
     // x (N, T, C), w (C, 4·OC), u (OC, 4·OC), b (4·OC,), h0, c0 (N, OC) -> h_seq (N, T, OC), h_last, c_last (N, OC)
     DenormalGuard denormals;
-    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;                // (T+1, N, OC+1+C)
     float* Cs = Z + (T + 1) * NZ;    // (T+1, N, OC)
@@ -795,27 +880,30 @@ void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, cons
     init_state(Cs, c0, NO);
     input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
     StepPlan plan(N, T * OC * GO, {{u, GO, false, OC, GO}});
-    plan.run(T, false, [&](index_t s, index_t n0, index_t n1, float* ap) {
+    plan.run(T, false, [&](index_t s, index_t n0, index_t rows_end, float* ap) {
         float* g = G + s * N * GO;
-        index_t ldp;
-        const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
-        sgemm_packed_b(g + n0 * GO, GO, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
-        lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, n0, n1);
-        carry_masked_states(sm, s, n0, n1, OC, Z + (s + 1) * NZ, Z + s * NZ, ZW, Cs + (s + 1) * NO, Cs + s * NO);
+        const index_t n1 = sm.end(s, n0, rows_end);  // the rows this step computes
+        if (n1 > n0) {
+            index_t ldp;
+            const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
+            sgemm_packed_b(g + n0 * GO, GO, hp, ldp, false, plan.b[0], n1 - n0, 1.0f, 1.0f, ap);  // += h_prev·u
+            lstm_cell_forward(g, Cs + (s + 1) * NO, A + s * NO, Z + (s + 1) * NZ, ZW, Cs + s * NO, OC, f, n0, n1);
+        }
+        carry_masked_states(sm, s, n0, rows_end, OC, Z + (s + 1) * NZ, Z + s * NZ, ZW, Cs + (s + 1) * NO,
+                            Cs + s * NO);
     });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     std::memcpy(c_last, Cs + T * NO, sizeof(float) * NO);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
 
-void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
+static void lstm_backward_steps(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
                    const float* cache, const float* dh_seq, const float* dh_last,
                    const float* dc_last, const float* w, const float* u, index_t N, index_t T,
                    index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                   bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+                   bool go_backwards, const float* rec_mask, const StepMask& sm) {
     // dh_seq (N, T, OC), dh_last, dc_last (N, OC) -> dx (N, T, C), dw (C, 4·OC), du (OC, 4·OC), db (4·OC,), dh0, dc0
     DenormalGuard denormals;
-    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 4 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const float* Cs = Z + (T + 1) * NZ;
@@ -844,7 +932,8 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
             if (sm && !next) zero_rows(dst, OC, r0, r1);  // with a mask the product accumulates
         }, [&](index_t n) { pass_masked_row(dg, GO, dst, dh, next, T * OC, OC, n); });  // dc passes unchanged
         dG.done(s, n0, n1);
-        state_grad(dst, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1, next != nullptr || sm, ap);
+        const index_t n1k = sm.end(s, n0, n1);  // the rows whose step was computed: the product's
+        if (n1k > n0) state_grad(dst, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1k, next != nullptr || sm, ap);
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dG, TN, C, OC, GO);
@@ -854,14 +943,13 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
 // ---------------------------------------------------------------------------------------------
 // GRU
 
-void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+static void gru_forward_steps(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
-                 bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+                 bool go_backwards, const float* rec_mask, const StepMask& sm) {
     // x (N, T, C), w (C, 3·OC), u (OC, 3·OC), b (2, 3·OC) or (3·OC,), h0 (N, OC), rec_mask (3, N, OC)
     // -> h_seq (N, T, OC), h_last (N, OC)
     DenormalGuard denormals;
-    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 3 * OC, ZW = OC + 1 + C, NZ = N * ZW;
     float* Z = cache;                // (T+1, N, OC+1+C)
     float* G = Z + (T + 1) * NZ;     // (T, N, 3·OC)
@@ -891,8 +979,17 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
                                 : (rec_mask ? StepPlan(N, T * OC * GO, {{u, GO, false, OC, OC}, {u + OC, GO, false, OC, OC},
                                                                         {u + 2 * OC, GO, false, OC, OC}})
                                             : StepPlan(N, T * OC * GO, {{u, GO, false, OC, 2 * OC}, {u + 2 * OC, GO, false, OC, OC}}));
-    plan.run(T, false, [&](index_t s, index_t n0, index_t n1, float* ap) {
+    plan.run(T, false, [&](index_t s, index_t n0, index_t rows_end, float* ap) {
+        const index_t n1 = sm.end(s, n0, rows_end);  // the rows this step computes
         const index_t rows = n1 - n0;
+        const float* hp = Z + s * NZ;
+        float* h = Z + (s + 1) * NZ;
+        // skipped rows: E stays finite (reset before, du reads E whole; their dHH rows are 0)
+        zero_rows(E + s * NO, OC, n1, rows_end);
+        if (rows == 0) {
+            carry_masked_states(sm, s, n0, rows_end, OC, h, hp, ZW);
+            return;
+        }
         // rows [n0, n1) of HM = h_prev ⊙ the mask of gate k
         auto mask_gate = [&](const float* hp, index_t k) {
             masked_rows(HM, KQ, hp, ZW, rec_mask + k * NO, OC, n0, n1);
@@ -900,8 +997,6 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
         };
         float* g = G + s * N * GO;
         float* e = E + s * NO;
-        const float* hp = Z + s * NZ;
-        float* h = Z + (s + 1) * NZ;
         if (reset_after) {
             if (rec_mask)
                 for (index_t k = 0; k < 3; k++)
@@ -924,20 +1019,19 @@ void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, cons
             sgemm_packed_b(g + n0 * GO + 2 * OC, GO, e + n0 * OC, OC, false, plan.b[1], rows, 1.0f, 1.0f, ap);
             gru_before_update(g, h, hp, ZW, OC, f, n0, n1);
         }
-        carry_masked_states(sm, s, n0, n1, OC, h, hp, ZW);
+        carry_masked_states(sm, s, n0, rows_end, OC, h, hp, ZW);
     });
     copy_rows(h_last, OC, Z + T * NZ, ZW, N, OC);
     if (h_seq) scatter_batch_major(h_seq, Z + NZ, ZW, N, T, OC, false);
 }
 
-void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+static void gru_backward_steps(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
                   const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
                   index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
-                  bool reset_after, bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+                  bool reset_after, bool go_backwards, const float* rec_mask, const StepMask& sm) {
     // dh_seq (N, T, OC), dh_last (N, OC), rec_mask (3, N, OC) -> dx (N, T, C), dw (C, 3·OC),
     // du (OC, 3·OC), db (2, 3·OC) or (3·OC,), dh0
     DenormalGuard denormals;
-    const StepMask sm{step_mask, T, go_backwards};
     const index_t NO = N * OC, GO = 3 * OC, ZR = 2 * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const float* G = Z + (T + 1) * NZ;
@@ -976,7 +1070,8 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
     const float* mask_r = rec_mask ? rec_mask + NO : nullptr;
     const float* mask_h = rec_mask ? rec_mask + 2 * NO : nullptr;
     plan.run(T, true, [&](index_t s, index_t n0, index_t n1, float* ap) {
-        const index_t rows = n1 - n0;
+        const index_t n1k = sm.end(s, n0, n1);  // the rows whose step was computed: the products'
+        const index_t rows = n1k - n0;
         float* dq = dQ.step(s);
         float* dhh = dHH.step(s);
         const float* g = G + s * N * GO;
@@ -992,10 +1087,10 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
             split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
                 gru_after_backward(dq, dhh, dst, dh, g, E + s * NO, hp, ZW, next, T * OC, OC, f, r0, r1);
             }, pass);
-            if (!rec_mask)
+            if (rows > 0 && !rec_mask)
                 sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[0], rows, 1.0f, 1.0f, ap);
-            else
-                state_grad(dst, dq + ZR, QW, plan.b[0], mask_h, prod, OC, n0, n1, true, ap);
+            else if (rows > 0)
+                state_grad(dst, dq + ZR, QW, plan.b[0], mask_h, prod, OC, n0, n1k, true, ap);
         } else {
             // masked rows: dq, dhh zeroed first (so drh is 0 there), dst written after the kept rows
             split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
@@ -1004,20 +1099,22 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
                 zero_rows(dq, QW, n, n + 1);
                 zero_rows(dhh, OC, n, n + 1);
             });
-            sgemm_packed_b(drh + n0 * OC, OC, dhh + n0 * OC, OC, false, plan.b[0], rows, 1.0f, 0.0f, ap);
+            if (rows > 0)
+                sgemm_packed_b(drh + n0 * OC, OC, dhh + n0 * OC, OC, false, plan.b[0], rows, 1.0f, 0.0f, ap);
             if (mask_h) {
                 // e = r ⊙ h_prev ⊙ m_h: d(r ⊙ h_prev) = drh ⊙ m_h serves both dr and dh_prev
-                for (index_t n = n0; n < n1; n++)
+                for (index_t n = n0; n < n1k; n++)
                     for (index_t j = 0; j < OC; j++) drh[n * OC + j] *= mask_h[n * OC + j];
             }
             split_kept_rows(sm, s, n0, n1, [&](index_t r0, index_t r1) {
                 gru_before_backward2(dq, dst, dh, drh, g, hp, ZW, next, T * OC, OC, f, r0, r1);
             }, pass);
-            if (!rec_mask) sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[1], rows, 1.0f, 1.0f, ap);
+            if (!rec_mask && rows > 0)
+                sgemm_packed_b(dst + n0 * OC, OC, dq + n0 * QW, QW, false, plan.b[1], rows, 1.0f, 1.0f, ap);
         }
-        if (rec_mask) {
-            state_grad(dst, dq, QW, plan.b[1], mask_z, prod, OC, n0, n1, true, ap);
-            state_grad(dst, dq + OC, QW, plan.b[2], mask_r, prod, OC, n0, n1, true, ap);
+        if (rec_mask && rows > 0) {
+            state_grad(dst, dq, QW, plan.b[1], mask_z, prod, OC, n0, n1k, true, ap);
+            state_grad(dst, dq + OC, QW, plan.b[2], mask_r, prod, OC, n0, n1k, true, ap);
         }
         dQ.done(s, n0, n1);
         dHH.done(s, n0, n1);
@@ -1049,6 +1146,131 @@ void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const 
         if (reset_after) add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
     }
     input_grad(dx, dxt, {{dQ.rows, QW, 0, ZR}, {dHH.rows, OC, ZR, OC}}, w, N, T, C, GO, go_backwards);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The entry points: with a mask whose kept steps sort the rows into prefixes (SortedRows), the
+// inputs are copied in that order, the steps skip their masked rows, and the outputs go back in
+// the caller's order; the cache stays in sorted order (backward sorts the same way from the same
+// mask). Otherwise the step loops run on the caller's rows as they are.
+
+bool rnn_sorts_rows(const uint8_t* step_mask, index_t N, index_t T, bool go_backwards) {
+    SortedRows p;
+    return step_mask && p.sort(step_mask, N, T, go_backwards);
+}
+
+void simple_rnn_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                        const float* u, const float* b, const float* h0, index_t N, index_t T,
+                        index_t C, index_t OC, Act act, float alpha, bool go_backwards, const float* rec_mask,
+                        const uint8_t* step_mask) {
+    SortedRows p;
+    if (!step_mask || !p.sort(step_mask, N, T, go_backwards)) {
+        simple_rnn_forward_steps(h_seq, h_last, cache, x, w, u, b, h0, N, T, C, OC, act, alpha, go_backwards,
+                                 rec_mask, {step_mask, T, go_backwards});
+        return;
+    }
+    SortedCopy xs, h0s, masks, seq, last;
+    simple_rnn_forward_steps(seq.out(h_seq, N, T * OC), last.out(h_last, N, OC), cache, xs.in(p, x, N, T * C), w,
+                             u, b, h0s.in(p, h0, N, OC), N, T, C, OC, act, alpha, go_backwards,
+                             masks.in(p, rec_mask, N, OC), {p.mask.data(), T, go_backwards, p.kept.data()});
+    seq.back(p, h_seq, T * OC);
+    last.back(p, h_last, OC);
+}
+
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                         const float* dh_seq, const float* dh_last, const float* w, const float* u,
+                         index_t N, index_t T, index_t C, index_t OC, Act act, float alpha,
+                         bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+    SortedRows p;
+    if (!step_mask || !p.sort(step_mask, N, T, go_backwards)) {
+        simple_rnn_backward_steps(dx, dw, du, db, dh0, cache, dh_seq, dh_last, w, u, N, T, C, OC, act, alpha,
+                                  go_backwards, rec_mask, {step_mask, T, go_backwards});
+        return;
+    }
+    SortedCopy dxs, dh0s, seq, last, masks;
+    simple_rnn_backward_steps(dxs.out(dx, N, T * C), dw, du, db, dh0s.out(dh0, N, OC), cache,
+                              seq.in(p, dh_seq, N, T * OC), last.in(p, dh_last, N, OC), w, u, N, T, C, OC, act,
+                              alpha, go_backwards, masks.in(p, rec_mask, N, OC),
+                              {p.mask.data(), T, go_backwards, p.kept.data()});
+    dxs.back(p, dx, T * C);
+    dh0s.back(p, dh0, OC);
+}
+
+void lstm_forward(float* h_seq, float* h_last, float* c_last, float* cache, const float* x,
+                  const float* w, const float* u, const float* b, const float* h0, const float* c0,
+                  index_t N, index_t T, index_t C, index_t OC, Act act, float alpha, Act ract,
+                  float ralpha, bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+    SortedRows p;
+    if (!step_mask || !p.sort(step_mask, N, T, go_backwards)) {
+        lstm_forward_steps(h_seq, h_last, c_last, cache, x, w, u, b, h0, c0, N, T, C, OC, act, alpha, ract, ralpha,
+                           go_backwards, rec_mask, {step_mask, T, go_backwards});
+        return;
+    }
+    SortedCopy xs, h0s, c0s, masks, seq, last, clast;
+    lstm_forward_steps(seq.out(h_seq, N, T * OC), last.out(h_last, N, OC), clast.out(c_last, N, OC), cache,
+                       xs.in(p, x, N, T * C), w, u, b, h0s.in(p, h0, N, OC), c0s.in(p, c0, N, OC), N, T, C, OC,
+                       act, alpha, ract, ralpha, go_backwards, masks.in(p, rec_mask, N, OC),
+                       {p.mask.data(), T, go_backwards, p.kept.data()});
+    seq.back(p, h_seq, T * OC);
+    last.back(p, h_last, OC);
+    clast.back(p, c_last, OC);
+}
+
+void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float* dc0,
+                   const float* cache, const float* dh_seq, const float* dh_last,
+                   const float* dc_last, const float* w, const float* u, index_t N, index_t T,
+                   index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                   bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+    SortedRows p;
+    if (!step_mask || !p.sort(step_mask, N, T, go_backwards)) {
+        lstm_backward_steps(dx, dw, du, db, dh0, dc0, cache, dh_seq, dh_last, dc_last, w, u, N, T, C, OC, act, alpha,
+                            ract, ralpha, go_backwards, rec_mask, {step_mask, T, go_backwards});
+        return;
+    }
+    SortedCopy dxs, dh0s, dc0s, seq, last, clast, masks;
+    lstm_backward_steps(dxs.out(dx, N, T * C), dw, du, db, dh0s.out(dh0, N, OC), dc0s.out(dc0, N, OC), cache,
+                        seq.in(p, dh_seq, N, T * OC), last.in(p, dh_last, N, OC), clast.in(p, dc_last, N, OC), w, u,
+                        N, T, C, OC, act, alpha, ract, ralpha, go_backwards, masks.in(p, rec_mask, N, OC),
+                        {p.mask.data(), T, go_backwards, p.kept.data()});
+    dxs.back(p, dx, T * C);
+    dh0s.back(p, dh0, OC);
+    dc0s.back(p, dc0, OC);
+}
+
+void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
+                 const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
+                 index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,
+                 bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+    SortedRows p;
+    if (!step_mask || !p.sort(step_mask, N, T, go_backwards)) {
+        gru_forward_steps(h_seq, h_last, cache, x, w, u, b, h0, N, T, C, OC, act, alpha, ract, ralpha, reset_after,
+                          go_backwards, rec_mask, {step_mask, T, go_backwards});
+        return;
+    }
+    SortedCopy xs, h0s, masks, seq, last;
+    gru_forward_steps(seq.out(h_seq, N, T * OC), last.out(h_last, N, OC), cache, xs.in(p, x, N, T * C), w, u, b,
+                      h0s.in(p, h0, N, OC), N, T, C, OC, act, alpha, ract, ralpha, reset_after, go_backwards,
+                      masks.in(p, rec_mask, N, OC, 3), {p.mask.data(), T, go_backwards, p.kept.data()});
+    seq.back(p, h_seq, T * OC);
+    last.back(p, h_last, OC);
+}
+
+void gru_backward(float* dx, float* dw, float* du, float* db, float* dh0, const float* cache,
+                  const float* dh_seq, const float* dh_last, const float* w, const float* u, index_t N,
+                  index_t T, index_t C, index_t OC, Act act, float alpha, Act ract, float ralpha,
+                  bool reset_after, bool go_backwards, const float* rec_mask, const uint8_t* step_mask) {
+    SortedRows p;
+    if (!step_mask || !p.sort(step_mask, N, T, go_backwards)) {
+        gru_backward_steps(dx, dw, du, db, dh0, cache, dh_seq, dh_last, w, u, N, T, C, OC, act, alpha, ract, ralpha,
+                           reset_after, go_backwards, rec_mask, {step_mask, T, go_backwards});
+        return;
+    }
+    SortedCopy dxs, dh0s, seq, last, masks;
+    gru_backward_steps(dxs.out(dx, N, T * C), dw, du, db, dh0s.out(dh0, N, OC), cache, seq.in(p, dh_seq, N, T * OC),
+                       last.in(p, dh_last, N, OC), w, u, N, T, C, OC, act, alpha, ract, ralpha, reset_after,
+                       go_backwards, masks.in(p, rec_mask, N, OC, 3), {p.mask.data(), T, go_backwards, p.kept.data()});
+    dxs.back(p, dx, T * C);
+    dh0s.back(p, dh0, OC);
 }
 
 }  // namespace fastnn

@@ -345,8 +345,15 @@ def test_bad_recurrent_mask(mod):
 # ---- Time-step masks (Keras's mask): a masked step keeps the states and passes its gradient on ----
 
 
-def _step_mask(N, T, seed, p=0.35):
+def _step_mask(N, T, seed, p=0.35, pattern="random"):
+    """A time-step mask: random (with a sample whose steps are all masked and one with none), or
+    as pad_sequences leaves it, padding after ("post") or before ("pre") sequences of random lengths
+    (the C++ kernels then sort the rows by length and skip the masked rows' arithmetic)."""
     rng = np.random.default_rng(seed)
+    if pattern != "random":
+        lengths = rng.integers(0, T + 1, N)
+        t = np.arange(T)[None, :]
+        return t < lengths[:, None] if pattern == "post" else t >= T - lengths[:, None]
     m = rng.random((N, T)) >= p
     m[0] = False  # a sample with every step masked
     if N > 1:
@@ -354,30 +361,57 @@ def _step_mask(N, T, seed, p=0.35):
     return m
 
 
+def _without_cache(result):
+    # the caches differ by design when the C++ kernels sort the rows (and hold no values for the
+    # steps they skip); everything else must agree
+    return {k: v for k, v in result.items() if k != "cache"}
+
+
 @pytest.mark.parametrize("cell", MASKED_CELLS)
 @pytest.mark.parametrize("N,T,OC,go_backwards,upstream", [(1, 1, 3, False, "both"), (5, 7, 17, True, "both"),
                                                           (64, 3, 40, False, "last_only"),
                                                           (3, 6, 130, True, "seq_only"), (133, 5, 9, False, "both")])
 @pytest.mark.parametrize("dropout", [False, True])
-def test_step_mask_matches_reference(cell, N, T, OC, go_backwards, upstream, dropout):
+@pytest.mark.parametrize("pattern", ["random", "post", "pre"])
+def test_step_mask_matches_reference(cell, N, T, OC, go_backwards, upstream, dropout, pattern):
     case = make_case(cell, N, T, 3, OC, seed=N * 7 + T + OC, dh_seq=upstream != "last_only",
                      dh_last=upstream != "seq_only")
-    kw = dict(go_backwards=go_backwards, mask=_step_mask(N, T, seed=OC))
+    kw = dict(go_backwards=go_backwards, mask=_step_mask(N, T, seed=OC, pattern=pattern))
     if dropout:
         kw["recurrent_mask"] = _rec_mask(cell, N, OC, seed=T)
-    label = f"{cell} mask N={N} T={T} OC={OC} go_backwards={go_backwards} upstream={upstream} dropout={dropout}"
-    assert_close(run(_core, cell, case, **kw), run(reference, cell, case, **kw), label)
+    label = (f"{cell} mask {pattern} N={N} T={T} OC={OC} go_backwards={go_backwards} upstream={upstream} "
+             f"dropout={dropout}")
+    assert_close(_without_cache(run(_core, cell, case, **kw)), _without_cache(run(reference, cell, case, **kw)),
+                 label)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("pattern", ["post", "pre"])
+def test_padding_masks_sort_the_rows_in_cpp(go_backwards, pattern):
+    # a padding mask sorts the rows (header field 11 = 2); the NumPy backend's backward refuses
+    # such a cache (its rows are in another order), a random mask's cache is shared as before
+    case = make_case("lstm", 6, 5, 3, 4, seed=2)
+    mask = _step_mask(6, 5, seed=1, pattern=pattern)
+    cache = _core.lstm_forward(case["x"], case["w"], case["u"], mask=mask, go_backwards=go_backwards)[3]
+    assert cache[11] == 2
+    with pytest.raises(ValueError, match=r"mask was given \(rows sorted by it: the C\+\+ kernels' cache\) there, "
+                                         r"given here"):
+        reference.lstm_backward(None, case["dh_last"], None, case["x"], case["w"], case["u"], cache, mask=mask,
+                                go_backwards=go_backwards)
+    mixed = _step_mask(6, 5, seed=1)
+    assert _core.lstm_forward(case["x"], case["w"], case["u"], mask=mixed)[3][11] == 1
 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)
 @pytest.mark.parametrize("act,ract", [("relu", "hard_sigmoid"), ("linear", "tanh")])
-def test_step_mask_matches_reference_activations(cell, act, ract):
+@pytest.mark.parametrize("pattern", ["random", "post"])
+def test_step_mask_matches_reference_activations(cell, act, ract, pattern):
     # the general (not fused tanh/sigmoid) cell passes
     case = make_case(cell, 6, 5, 4, 7, seed=3)
     acts = {"activation": act} if cell == "simple_rnn" else {"activation": act, "recurrent_activation": ract}
-    mask = _step_mask(6, 5, seed=8)
-    assert_close(run(_core, cell, case, mask=mask, **acts), run(reference, cell, case, mask=mask, **acts),
-                 f"{cell} mask {act}/{ract}")
+    mask = _step_mask(6, 5, seed=8, pattern=pattern)
+    assert_close(_without_cache(run(_core, cell, case, mask=mask, **acts)),
+                 _without_cache(run(reference, cell, case, mask=mask, **acts)), f"{cell} mask {pattern} {act}/{ract}")
 
 
 @pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
@@ -429,8 +463,10 @@ def test_post_padding_masked_is_the_shorter_sequence(mod, cell, go_backwards):
 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)
-def test_step_mask_results_do_not_depend_on_thread_count(cell):
-    assert_same_for_thread_counts(cell, make_case(cell, 128, 4, 8, 64, seed=6), mask=_step_mask(128, 4, seed=3))
+@pytest.mark.parametrize("pattern", ["random", "pre"])
+def test_step_mask_results_do_not_depend_on_thread_count(cell, pattern):
+    assert_same_for_thread_counts(cell, make_case(cell, 128, 4, 8, 64, seed=6),
+                                  mask=_step_mask(128, 4, seed=3, pattern=pattern))
 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)

@@ -95,7 +95,8 @@ constexpr float kCacheTag = 8191.0f;
 struct CacheMeta {
     RnnCell cell;
     Act act, ract;  // ract: the cell's own act for SimpleRNN (it has none; written as -1)
-    bool go_backwards, reset_after, masked, step_masked;
+    bool go_backwards, reset_after, masked;
+    int step_masked;  // 0: no step mask, 1: given, 2: given and the kernels sort the rows by it
 };
 
 std::vector<float> cache_header(const CacheMeta& m, const RnnArgs& a) {
@@ -137,6 +138,7 @@ FloatArray cache_array(py::handle obj, const CacheMeta& m, const RnnArgs& a, con
             const bool small = v < 64.0f && v == std::floor(v);  // false for NaN
             return "'" + std::string(small ? activation_name((Act)(int)v) : "?") + "'";
         }
+        if (i == 11 && v == 2.0f) return "given (rows sorted by it: the C++ kernels' cache)";
         if (i >= 10) return v != 0.0f ? "given" : "None";
         if (i >= 8) return v != 0.0f ? "True" : "False";
         return std::fabs(v) < 9.2e18f ? std::to_string((int64_t)v) : py::repr(py::float_(v)).cast<std::string>();
@@ -169,9 +171,10 @@ OptionalArray recurrent_mask(py::handle obj, const RnnArgs& a, const char* op, b
 struct StepMaskArg {
     py::array_t<uint8_t> arr;
     const uint8_t* ptr = nullptr;
+    int mode = 0;  // the cache header's: 0 none, 1 given, 2 given and sorting the rows
 };
 
-StepMaskArg step_mask(py::handle obj, const RnnArgs& a, const char* op) {
+StepMaskArg step_mask(py::handle obj, const RnnArgs& a, bool go_backwards, const char* op) {
     StepMaskArg m;
     if (obj.is_none()) return m;
     py::array arr = py::array::ensure(obj);
@@ -188,6 +191,7 @@ StepMaskArg step_mask(py::handle obj, const RnnArgs& a, const char* op) {
     if (kind != 'b') arr = arr.attr("astype")("bool");  // nonzero keeps the step (a cast to uint8 would wrap)
     m.arr = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(arr);
     m.ptr = m.arr.data();
+    m.mode = rnn_sorts_rows(m.ptr, a.N, a.T, go_backwards) ? 2 : 1;
     return m;
 }
 
@@ -260,9 +264,9 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
     OptionalArray b = bias_array(b_obj, {a.OC}, op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     ForwardOut o = forward_out({RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
+                                 mask.ptr != nullptr, steps.mode}, a,
                                 return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
@@ -285,11 +289,11 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, {RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.ptr != nullptr},
+                                 mask.ptr != nullptr, steps.mode},
                                    a, op);
     BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
@@ -318,9 +322,9 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray c0 = optional_array(c0_obj, {a.N, a.OC}, op, "c0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     ForwardOut o = forward_out({RnnCell::LSTM, f.act, r.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
+                                 mask.ptr != nullptr, steps.mode}, a,
                                 return_sequences, op);
     auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
@@ -345,12 +349,12 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
-    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     OptionalArray dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, {RnnCell::LSTM, f.act, r.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
+                                 mask.ptr != nullptr, steps.mode}, a,
                                    op);
     BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
@@ -384,9 +388,9 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
     OptionalArray b = bias_array(b_obj, gru_bias_dims(a.OC, reset_after), op);
     OptionalArray h0 = optional_array(h0_obj, {a.N, a.OC}, op, "h0", "(N, OC)");
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
-    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     ForwardOut o = forward_out({RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
-                                 mask.ptr != nullptr, steps.ptr != nullptr}, a,
+                                 mask.ptr != nullptr, steps.mode}, a,
                                 return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
@@ -411,11 +415,11 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
-    StepMaskArg steps = step_mask(step_mask_obj, a, op);
+    StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, {RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
-                                 mask.ptr != nullptr, steps.ptr != nullptr},
+                                 mask.ptr != nullptr, steps.mode},
                                    a, op);
     BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;

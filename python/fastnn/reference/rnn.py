@@ -135,7 +135,8 @@ def _cache_shapes(cell, N, T, C, OC):
 # The cache opens with a header recording how the forward pass ran (cpp/bindings/bind_rnn.cpp
 # writes the same values), so a backward handed another forward's cache is refused:
 #   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
-#    reset_after, recurrent mask given, step mask given, 0 ...], 16 values.
+#    reset_after, recurrent mask given, step mask given (2 from C++ when it sorts the rows by it:
+#    that cache is in another row order), 0 ...], 16 values.
 _HEADER = 16
 _TAG = 8191.0
 _CELLS = ("simple_rnn", "lstm", "gru")
@@ -158,6 +159,8 @@ def _describe(i, v):
         return _CELLS[int(v)] if v in (0, 1, 2) else "?"
     if i in (6, 7):
         return "none" if v < 0 else repr(ACTIVATIONS[int(v)]) if v in range(len(ACTIVATIONS)) else "'?'"
+    if i == 11 and v == 2:  # the C++ kernels sort the rows by a padding-like mask (cpp/rnn.cpp)
+        return "given (rows sorted by it: the C++ kernels' cache)"
     if i >= 10:
         return "given" if v else "None"
     if i >= 8:
