@@ -402,6 +402,25 @@ def test_padding_masks_sort_the_rows_in_cpp(go_backwards, pattern):
     assert _core.lstm_forward(case["x"], case["w"], case["u"], mask=mixed)[3][11] == 1
 
 
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+def test_backward_refuses_another_mask(mod):
+    # the header keeps a fingerprint of the forward's mask: another mask would sort the rows
+    # differently (or carry other steps) and give wrong gradients
+    case = make_case("gru", 6, 5, 3, 4, seed=3)
+    mask = _step_mask(6, 5, seed=1, pattern="post")
+    cache = mod.gru_forward(case["x"], case["w"], case["u"], mask=mask)[2]
+    other = _step_mask(6, 5, seed=7, pattern="post")  # other lengths, sorted too
+    assert not np.array_equal(other, mask)
+    with pytest.raises(ValueError, match=r"gru_backward: mask is not the one the forward pass ran with"):
+        mod.gru_backward(None, case["dh_last"], case["x"], case["w"], case["u"], cache, mask=other)
+    mod.gru_backward(None, case["dh_last"], case["x"], case["w"], case["u"], cache, mask=mask.astype(np.int64))
+    # the fingerprint is the same in both backends: a random mask's cache still crosses over
+    mixed = _step_mask(6, 5, seed=2)
+    other_mod = reference if mod is _core else _core
+    cache = other_mod.gru_forward(case["x"], case["w"], case["u"], mask=mixed)[2]
+    mod.gru_backward(None, case["dh_last"], case["x"], case["w"], case["u"], cache, mask=mixed)
+
+
 @pytest.mark.parametrize("cell", MASKED_CELLS)
 @pytest.mark.parametrize("act,ract", [("relu", "hard_sigmoid"), ("linear", "tanh")])
 @pytest.mark.parametrize("pattern", ["random", "post"])

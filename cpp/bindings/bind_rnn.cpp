@@ -87,7 +87,8 @@ OptionalArray bias_array(py::handle obj, const std::vector<int64_t>& dims, const
 // reset mode, recurrent mask or step mask given or not) is refused instead of returning wrong
 // gradients. Small integers as floats, the same in the NumPy reference (fastnn/reference/rnn.py):
 //   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
-//    reset_after, recurrent mask given, step mask given, 0 ...]
+//    reset_after, recurrent mask given, step mask given (2: the rows sorted by it), the step
+//    mask's fingerprint in two 16-bit halves, 0 ...]
 // 16 values keep the kernel's part 64-byte aligned.
 constexpr int64_t kCacheHeader = 16;
 constexpr float kCacheTag = 8191.0f;
@@ -97,6 +98,7 @@ struct CacheMeta {
     Act act, ract;  // ract: the cell's own act for SimpleRNN (it has none; written as -1)
     bool go_backwards, reset_after, masked;
     int step_masked;  // 0: no step mask, 1: given, 2: given and the kernels sort the rows by it
+    uint32_t fingerprint;  // of the step mask: a backward must run with its forward's
 };
 
 std::vector<float> cache_header(const CacheMeta& m, const RnnArgs& a) {
@@ -104,7 +106,7 @@ std::vector<float> cache_header(const CacheMeta& m, const RnnArgs& a) {
     const float fields[] = {kCacheTag, (float)m.cell, (float)a.N, (float)a.T, (float)a.C, (float)a.OC, (float)m.act,
                             m.cell == RnnCell::SimpleRNN ? -1.0f : (float)m.ract, (float)m.go_backwards,
                             (float)(m.cell == RnnCell::GRU && m.reset_after), (float)m.masked,
-                            (float)m.step_masked};
+                            (float)m.step_masked, (float)(m.fingerprint & 0xFFFFu), (float)(m.fingerprint >> 16)};
     std::copy(std::begin(fields), std::end(fields), h.begin());
     return h;
 }
@@ -148,6 +150,9 @@ FloatArray cache_array(py::handle obj, const CacheMeta& m, const RnnArgs& a, con
             fail_value(std::string(op) + ": cache comes from a different forward pass: " + names[i] + " was " +
                        describe(i, there[i]) + " there, " + describe(i, here[(size_t)i]) +
                        " here (a backward must get its own forward's cache and arguments)");
+    if (there[12] != here[12] || there[13] != here[13])
+        fail_value(std::string(op) + ": mask is not the one the forward pass ran with (a backward must get its own "
+                   "forward's mask)");
     return c;
 }
 
@@ -172,6 +177,7 @@ struct StepMaskArg {
     py::array_t<uint8_t> arr;
     const uint8_t* ptr = nullptr;
     int mode = 0;  // the cache header's: 0 none, 1 given, 2 given and sorting the rows
+    uint32_t fingerprint = 0;  // sum of (i + 1)·0x9E3779B1 over the kept flat indices i, mod 2^32
 };
 
 StepMaskArg step_mask(py::handle obj, const RnnArgs& a, bool go_backwards, const char* op) {
@@ -192,6 +198,8 @@ StepMaskArg step_mask(py::handle obj, const RnnArgs& a, bool go_backwards, const
     m.arr = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(arr);
     m.ptr = m.arr.data();
     m.mode = rnn_sorts_rows(m.ptr, a.N, a.T, go_backwards) ? 2 : 1;
+    for (int64_t i = 0; i < a.N * a.T; i++)
+        if (m.ptr[i]) m.fingerprint += (uint32_t)(i + 1) * 0x9E3779B1u;
     return m;
 }
 
@@ -266,7 +274,7 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
     StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     ForwardOut o = forward_out({RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.mode}, a,
+                                 mask.ptr != nullptr, steps.mode, steps.fingerprint}, a,
                                 return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
@@ -293,7 +301,7 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, {RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.mode},
+                                 mask.ptr != nullptr, steps.mode, steps.fingerprint},
                                    a, op);
     BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
@@ -324,7 +332,7 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
     StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     ForwardOut o = forward_out({RnnCell::LSTM, f.act, r.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.mode}, a,
+                                 mask.ptr != nullptr, steps.mode, steps.fingerprint}, a,
                                 return_sequences, op);
     auto c_last = new_float_array({a.N, a.OC}, op, "c_last");
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
@@ -354,7 +362,7 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     OptionalArray dc_last = optional_array(dc_last_obj, {a.N, a.OC}, op, "dc_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, {RnnCell::LSTM, f.act, r.act, go_backwards, false,
-                                 mask.ptr != nullptr, steps.mode}, a,
+                                 mask.ptr != nullptr, steps.mode, steps.fingerprint}, a,
                                    op);
     BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
@@ -390,7 +398,7 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
     OptionalArray mask = recurrent_mask(mask_obj, a, op, true);
     StepMaskArg steps = step_mask(step_mask_obj, a, go_backwards, op);
     ForwardOut o = forward_out({RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
-                                 mask.ptr != nullptr, steps.mode}, a,
+                                 mask.ptr != nullptr, steps.mode, steps.fingerprint}, a,
                                 return_sequences, op);
     const float *X = a.x.data(), *W = a.w.data(), *U = a.u.data();
     float *HL = o.h_last.mutable_data(), *CA = o.kernel_cache;
@@ -419,7 +427,7 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     OptionalArray dh_seq = optional_array(dh_seq_obj, {a.N, a.T, a.OC}, op, "dh_seq", "(N, T, OC)");
     OptionalArray dh_last = optional_array(dh_last_obj, {a.N, a.OC}, op, "dh_last", "(N, OC)");
     FloatArray cache = cache_array(cache_obj, {RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
-                                 mask.ptr != nullptr, steps.mode},
+                                 mask.ptr != nullptr, steps.mode, steps.fingerprint},
                                    a, op);
     BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;

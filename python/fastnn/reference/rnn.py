@@ -136,7 +136,8 @@ def _cache_shapes(cell, N, T, C, OC):
 # writes the same values), so a backward handed another forward's cache is refused:
 #   [tag, cell, N, T, C, OC, activation, recurrent activation (-1: none), go_backwards,
 #    reset_after, recurrent mask given, step mask given (2 from C++ when it sorts the rows by it:
-#    that cache is in another row order), 0 ...], 16 values.
+#    that cache is in another row order), the step mask's fingerprint (_fingerprint) in two 16-bit
+#    halves, 0 ...], 16 values.
 _HEADER = 16
 _TAG = 8191.0
 _CELLS = ("simple_rnn", "lstm", "gru")
@@ -144,12 +145,21 @@ _FIELDS = (None, "cell", "N", "T", "C", "OC", "activation", "recurrent_activatio
            "recurrent_mask", "mask")
 
 
-def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after, masked, step_masked):
+def _fingerprint(mask):
+    """The step mask's fingerprint in the header (as the C++ binding's): the sum of
+    (i + 1)·0x9E3779B1 over the flat indices i of its kept steps, mod 2^32."""
+    if mask is None:
+        return 0
+    i = np.flatnonzero(np.asarray(mask).astype(bool)).astype(np.uint64) + np.uint64(1)
+    return int((i * np.uint64(0x9E3779B1)).sum(dtype=np.uint64)) & 0xFFFFFFFF
+
+
+def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after, masked, step_mask):
     h = np.zeros(_HEADER)
-    h[:12] = [_TAG, _CELLS.index(cell), N, T, C, OC, ACTIVATIONS.index(activation),
+    f = _fingerprint(step_mask)
+    h[:14] = [_TAG, _CELLS.index(cell), N, T, C, OC, ACTIVATIONS.index(activation),
               -1 if recurrent_activation is None else ACTIVATIONS.index(recurrent_activation), bool(go_backwards),
-              bool(reset_after) and cell == "gru", bool(masked),
-              bool(step_masked)]
+              bool(reset_after) and cell == "gru", bool(masked), step_mask is not None, f & 0xFFFF, f >> 16]
     return h.astype(np.float32)  # the values the C++ cache holds, whatever the dtype
 
 
@@ -200,6 +210,9 @@ def _split_cache(cache, header, dtype, op):
             raise ValueError(f"{op}: cache comes from a different forward pass: {_FIELDS[i]} was "
                              f"{_describe(i, there[i])} there, {_describe(i, header[i])} here (a backward must get "
                              "its own forward's cache and arguments)")
+    if there[12] != header[12] or there[13] != header[13]:
+        raise ValueError(f"{op}: mask is not the one the forward pass ran with (a backward must get its own "
+                         "forward's mask)")
     parts, off = [], _HEADER
     shapes = _cache_shapes(cell, N, T, C, OC)
     for shape in shapes:
@@ -264,7 +277,7 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
             H[s + 1] = np.where(M[s], H[s + 1], H[s])
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
     header = _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False, recurrent_mask is not None,
-                     M is not None)
+                     mask)
     return h_seq, H[T].copy(), _pack(header, Z)
 
 
@@ -280,7 +293,7 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
     M = _step_mask(mask, N, T, go_backwards, op)
     (Z,) = _split_cache(cache, _header("simple_rnn", N, T, C, OC, activation, None, go_backwards, False,
-                                       recurrent_mask is not None, M is not None), dtype, op)
+                                       recurrent_mask is not None, mask), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dA = np.empty((T, N, OC), dtype)
@@ -336,7 +349,7 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
             Cs[s + 1] = np.where(M[s], Cs[s + 1], Cs[s])
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
     header = _header("lstm", N, T, C, OC, activation, recurrent_activation, go_backwards, False,
-                     recurrent_mask is not None, M is not None)
+                     recurrent_mask is not None, mask)
     return h_seq, H[T].copy(), Cs[T].copy(), _pack(header, Z, Cs, G, A)
 
 
@@ -353,7 +366,7 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     m = _recurrent_mask(recurrent_mask, N, OC, dtype, op)
     M = _step_mask(mask, N, T, go_backwards, op)
     Z, Cs, G, A = _split_cache(cache, _header("lstm", N, T, C, OC, activation, recurrent_activation, go_backwards,
-                                              False, recurrent_mask is not None, M is not None), dtype, op)
+                                              False, recurrent_mask is not None, mask), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dc = _state(dc_last, N, OC, dtype, op, "dc_last").copy()
@@ -427,7 +440,7 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
         G[s] = np.concatenate([z, r, hh], axis=1)
     h_seq = np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if return_sequences else None
     header = _header("gru", N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after,
-                     recurrent_mask is not None, M is not None)
+                     recurrent_mask is not None, mask)
     return h_seq, H[T].copy(), _pack(header, Z, G, E)
 
 
@@ -448,7 +461,7 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
     M = _step_mask(mask, N, T, go_backwards, op)
     uz, ur, uh = (u[:, k * OC:(k + 1) * OC] for k in range(3))
     Z, G, E = _split_cache(cache, _header("gru", N, T, C, OC, activation, recurrent_activation, go_backwards,
-                                          reset_after, recurrent_mask is not None, M is not None), dtype, op)
+                                          reset_after, recurrent_mask is not None, mask), dtype, op)
     H = Z[:, :, :OC]
     dH = _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op)
     dP = np.empty((T, N, 3 * OC), dtype)  # gradient of the input projection x w + b_in
