@@ -1184,8 +1184,8 @@ def test_initial_state_with_mask_outputs_as_keras(zero_output):
 
 def test_bad_initial_state():
     x = np.zeros((2, 4, 3), np.float32)
-    with pytest.raises(ValueError, match=r"LSTM 'l': initial_state must hold 2 state\(s\) \(h, c\), each "
-                                         r"\(batch, 5\). Received 1"):
+    with pytest.raises(ValueError, match=r"LSTM 'l': initial_state must hold 2 state\(s\) \(h, c\): "
+                                         r"\(batch, 5\), \(batch, 5\). Received 1"):
         LSTM(5, name="l")(x, initial_state=[np.zeros((2, 5))])
     with pytest.raises(ValueError, match=r"GRU 'g': initial state h must be \(batch, 5\) for inputs of shape "
                                          r"\(2, 4, 3\). Received: \(2, 4\)"):

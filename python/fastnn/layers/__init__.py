@@ -19,6 +19,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .recurrent import GRU, LSTM, SimpleRNN
+from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
 from .lambda_layer import BackendFunction, Lambda
@@ -147,6 +148,11 @@ __all__ = [
     "GlobalMaxPool2D",
     "GlobalMaxPool3D",
     "SimpleRNN",
+    "RNN",
+    "SimpleRNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "StackedRNNCells",
     "LSTM",
     "GRU",
     "Add",

@@ -35,6 +35,7 @@ running ``call`` on two small example batches.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import numpy as np
@@ -230,6 +231,8 @@ class Layer:
         if cls.__module__.startswith("fastnn.") or "call" not in cls.__dict__ \
                 or getattr(cls, "backward") not in (Layer.backward, _backward_from_tape):
             return
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls.__dict__["__init__"])
         call = cls.__dict__["call"]
         parameters = inspect.signature(call).parameters
         cls._call_on_arrays = call
@@ -540,6 +543,8 @@ class Layer:
     def get_config(self):
         """The arguments that rebuild this layer (JSON-serialisable)."""
         config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        # a user layer without its own get_config: its __init__ arguments, as Keras 3 records them
+        config.update(getattr(self, "_auto_config", None) or {})
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
@@ -591,26 +596,69 @@ def example_output_shape(run, input_shape, multi, dtype, name):
     return tuple(a if a == b else None for a, b in zip(*shapes))
 
 
-def _call_on_tape(self, inputs, training=False, mask=None):
-    """A user layer's ``call`` with its inputs and weights as `fastnn.autodiff.Tensor` leaves:
-    each attribute holding a weight array holds its leaf during the call (and the mask, an
-    array, when its ``call`` takes one)."""
-    multi = isinstance(inputs, (list, tuple))
-    leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
-    on_tape = {id(w.value): autodiff.Tensor(w.value) for w in self._weights}
-    swapped = {attr: value for attr, value in vars(self).items()
+def _plain(value):
+    """Whether ``value`` survives a JSON config (numbers, strings, None, lists and dicts of them)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _recording_init(init):
+    """A user layer's ``__init__`` that records its arguments (Keras 3's auto config: such a layer
+    saves and loads without a get_config of its own, when they are plain values)."""
+    signature = inspect.signature(init)
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if type(self).__init__ is not __init__:  # a subclass's own records its arguments
+            return
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            return
+        config = {}
+        for name, value in list(bound.arguments.items())[1:]:
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                config.update(value)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                config[name] = value
+        self._auto_config = config if _plain(config) else None
+
+    __init__.__wrapped__ = init
+    return __init__
+
+
+@contextlib.contextmanager
+def tape_weights(layer):
+    """Within it, each attribute of ``layer`` holding a weight array holds a `fastnn.autodiff.Tensor`
+    leaf of it instead; yields the trainable weights' leaves (in `trainable_weights` order)."""
+    on_tape = {id(w.value): autodiff.Tensor(w.value) for w in layer._weights}
+    swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
     for attr, value in swapped.items():
-        setattr(self, attr, on_tape[id(value)])
+        setattr(layer, attr, on_tape[id(value)])
     try:
+        yield [on_tape[id(w.value)] for w in layer._weights if w.trainable]
+    finally:
+        for attr, value in swapped.items():
+            setattr(layer, attr, value)
+
+
+def _call_on_tape(self, inputs, training=False, mask=None):
+    """A user layer's ``call`` with its inputs and weights as `fastnn.autodiff.Tensor` leaves
+    (`tape_weights`; and the mask, an array, when its ``call`` takes one)."""
+    multi = isinstance(inputs, (list, tuple))
+    leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
+    with tape_weights(self) as weights:
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
             extra["mask"] = mask
         out = type(self)._call_on_arrays(self, leaves if multi else leaves[0], **extra)
-    finally:
-        for attr, value in swapped.items():
-            setattr(self, attr, value)
-    weights = [on_tape[id(w.value)] for w in self._weights if w.trainable]
     self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi)
     return np.asarray(autodiff._value(out), dtype=self.dtype)
 

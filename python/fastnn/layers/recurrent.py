@@ -28,6 +28,23 @@ def _cell_activation(identifier, name):
     return act
 
 
+def check_initial_states(layer, input_shape, names, sizes):
+    """The shapes of a recurrent layer's call on [x, *initial states]: x by the layer's input
+    spec, then one (batch, size) state per name."""
+    shapes = [tuple(s) for s in input_shape]
+    layer.input_spec.check(layer.name, 0, shapes[0])
+    what = f"{type(layer).__name__} '{layer.name}'"
+    if len(shapes) - 1 != len(names):
+        sizes_text = ", ".join(f"(batch, {s})" for s in sizes)
+        raise ValueError(f"{what}: initial_state must hold {len(names)} state(s) ({', '.join(names)}): "
+                         f"{sizes_text}. Received {len(shapes) - 1}")
+    for name, size, shape in zip(names, sizes, shapes[1:]):
+        if len(shape) != 2 or shape[1] not in (None, size) or \
+                None not in (shape[0], shapes[0][0]) and shape[0] != shapes[0][0]:
+            raise ValueError(f"{what}: initial state {name} must be (batch, {size}) for inputs of shape {shapes[0]}. "
+                             f"Received: {shape}")
+
+
 class _UnitForgetBias(initializers.Initializer):
     """Keras's LSTM bias with unit_forget_bias: ``base`` everywhere, then ones on the forget gate."""
 
@@ -138,17 +155,7 @@ class _RNN(Layer):
     def _check_input(self, input_shape):
         if not self._multi_input:
             return super()._check_input(input_shape)
-        shapes = [tuple(s) for s in input_shape]
-        self.input_spec.check(self.name, 0, shapes[0])
-        names = self._state_names
-        if len(shapes) - 1 != len(names):
-            raise ValueError(f"{type(self).__name__} '{self.name}': initial_state must hold {len(names)} state(s) "
-                             f"({', '.join(names)}), each (batch, {self.units}). Received {len(shapes) - 1}")
-        for name, shape in zip(names, shapes[1:]):
-            if len(shape) != 2 or shape[1] not in (None, self.units) or \
-                    None not in (shape[0], shapes[0][0]) and shape[0] != shapes[0][0]:
-                raise ValueError(f"{type(self).__name__} '{self.name}': initial state {name} must be (batch, "
-                                 f"{self.units}) for inputs of shape {shapes[0]}. Received: {shape}")
+        check_initial_states(self, input_shape, self._state_names, [self.units] * len(self._state_names))
 
     # -- forward and backward ------------------------------------------------------------------
 
