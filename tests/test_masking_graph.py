@@ -691,3 +691,35 @@ def test_masked_sequence_tagging_loss_is_over_real_tokens(rng):
     np.testing.assert_allclose(loss, -np.log(np.clip(picked[real], 1e-7, 1)).mean(), rtol=1e-5)
     np.testing.assert_allclose(accuracy, (p.argmax(-1) == y[:40])[real].mean(), rtol=1e-6)
     assert accuracy > 0.9
+
+
+def test_sample_weights_per_step(rng):
+    # Keras 3 takes (N, T) weights for an (N, T, C) output (Keras 2: sample_weight_mode="temporal"):
+    # the loss is the weighted mean over every step, and they meet a mask by product
+    x = Input((4, 3))
+    model = Model(x, TimeDistributed(Dense(2, activation="softmax"))(x))
+    model.compile("sgd", "sparse_categorical_crossentropy", sample_weight_mode="temporal")
+    xs = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    ys = rng.integers(0, 2, (5, 4))
+    sw = rng.random((5, 4)).astype(np.float32)
+    p = model.predict(xs, verbose=0)
+    ce = -np.log(np.take_along_axis(p, ys[..., None], axis=2)[..., 0])
+    loss = model.evaluate(xs, ys, sample_weight=sw, verbose=0)
+    np.testing.assert_allclose(loss, (ce * sw).sum() / sw.size, rtol=1e-5)
+    history = model.fit(xs, ys, sample_weight=sw, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(5,\), one weight per sample or \(5, 4\)"):
+        model.evaluate(xs, ys, sample_weight=np.ones((5, 3)), verbose=0)
+    with pytest.raises(ValueError, match="sample_weight_mode must be None or 'temporal'"):
+        model.compile("sgd", "mse", sample_weight_mode="steps")
+    # with a mask: the product of the two, over the unmasked steps
+    tokens = Input((4,), dtype="int32")
+    masked = Model(tokens, TimeDistributed(Dense(2, activation="softmax"))(Embedding(6, 3, mask_zero=True)(tokens)))
+    masked.compile("sgd", "sparse_categorical_crossentropy")
+    ts = rng.integers(0, 6, (5, 4))
+    ts[:, 0] = 1
+    p = masked.predict(ts, verbose=0)
+    ce = -np.log(np.take_along_axis(p, ys[..., None], axis=2)[..., 0])
+    keep = ts != 0
+    want = (ce * sw * keep).sum() / keep.sum()
+    np.testing.assert_allclose(masked.evaluate(ts, ys, sample_weight=sw, verbose=0), want, rtol=1e-5)

@@ -690,7 +690,8 @@ class Model:
     # ---- compile -----------------------------------------------------------------------------
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True,
+                sample_weight_mode=None):
         """Configure training: an optimizer (name or instance), a loss and metrics.
 
         Args:
@@ -705,11 +706,16 @@ class Model:
             loss is their weighted sum; ``metrics`` a flat list (each metric on every output, as
             tf.keras does), a list of lists or a dict. Logs name them ``<output>_loss`` and
             ``<output>_<metric>``.
+            sample_weight_mode: Keras 2's None or "temporal"; weights per step ((N, T) for an
+                (N, T, C) output) are taken either way, as Keras 3 does.
             The other arguments exist for Keras compatibility and are ignored (weighted_metrics
             must be None, and loss_weights None for a model with one output).
         """
         if weighted_metrics is not None or (loss_weights is not None and not self._multi_output):
             raise ValueError("compile: weighted_metrics, and loss_weights with one output, are not supported")
+        if sample_weight_mode not in (None, "temporal"):
+            raise ValueError(f"compile: sample_weight_mode must be None or 'temporal'. "
+                             f"Received: sample_weight_mode={sample_weight_mode!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         if loss is None and metrics:
@@ -954,9 +960,11 @@ class Model:
                              f"{y.max()}")
         return np.ascontiguousarray(y, dtype=self._dtype)
 
-    def _prepare_weights(self, sample_weight, n, fn):
-        """None, one weight per sample (n,), or with several outputs a list (or a dict by output
-        name) of them, one per output (entries may be None); an array applies to every output."""
+    def _prepare_weights(self, sample_weight, n, fn, output=None):
+        """None, one weight per sample (n,) — or per step (n, T) for an output with a time axis
+        (N, T, C), as Keras 3 takes them (Keras 2's sample_weight_mode="temporal") — or with several
+        outputs a list (or a dict by output name) of them, one per output (entries may be None); an
+        array applies to every output."""
         if self._multi_output and isinstance(sample_weight, (list, tuple, dict)):
             names = self.output_names
             if isinstance(sample_weight, dict):
@@ -967,7 +975,8 @@ class Model:
             if len(sample_weight) != len(names):
                 raise ValueError(f"{fn}: sample_weight must be one array for all outputs or one per output "
                                  f"({len(names)}: {names}). Received a list of {len(sample_weight)}")
-            return [None if w is None else self._prepare_weights(np.asarray(w), n, fn) for w in sample_weight]
+            return [None if w is None else self._prepare_weights(np.asarray(w), n, fn, k)
+                    for k, w in enumerate(sample_weight)]
         if sample_weight is None:
             return None
         if self._loss is None:
@@ -976,8 +985,13 @@ class Model:
         w = _as_array(sample_weight, "sample_weight", fn)
         if w.ndim == 2 and w.shape[1] == 1:
             w = w.reshape(-1)
-        if w.shape != (n,):
-            raise ValueError(f"{fn}: sample_weight must have shape ({n},), one weight per sample. "
+        outs = [self._slot_shapes[s] for s in self._output_slots]
+        shape = outs[output if output is not None else 0]
+        per_step = w.ndim == 2 and len(w) == n and len(shape) == 3 and shape[1] in (None, w.shape[1]) and \
+            (output is not None or all(len(o) == 3 and o[1] in (None, w.shape[1]) for o in outs))
+        if w.shape != (n,) and not per_step:
+            steps = f" or ({n}, {shape[1]}), one per step," if len(shape) == 3 else ""
+            raise ValueError(f"{fn}: sample_weight must have shape ({n},), one weight per sample{steps}. "
                              f"Received: sample_weight.shape={w.shape}")
         return np.ascontiguousarray(w, dtype=self._dtype)
 
@@ -1112,7 +1126,8 @@ class Model:
             valid = np.count_nonzero(mask)
             w *= w.size / valid if valid else 0.0
         if sw is not None:
-            w *= np.asarray(sw, dtype=self._dtype).reshape((len(w),) + (1,) * (w.ndim - 1))
+            sw = np.asarray(sw, dtype=self._dtype)
+            w *= sw.reshape(sw.shape + (1,) * (w.ndim - sw.ndim))
         return w
 
     def _backward(self, dy, fused):
