@@ -131,3 +131,28 @@ def test_a_subclassed_model_may_call_a_layer_twice(rng):
     d = model.d
     want = model.out(d(d(x)))
     np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-6)
+
+
+def _distance(tensors):
+    a, b = tensors
+    return fastnn.backend.sqrt(fastnn.backend.sum(fastnn.backend.square(a - b), axis=1, keepdims=True))
+
+
+def _distance_shape(shapes):
+    return (shapes[0][0], 1)
+
+
+def test_a_siamese_model_saves_and_loads(tmp_path, rng):
+    # as Keras's mnist_siamese.py: a nested base network called twice and a Lambda whose
+    # output_shape is a function (saved as the shape it gave)
+    from fastnn.layers import Lambda
+
+    base = _base_network()
+    a, b = Input((4, 3)), Input((4, 3))
+    model = Model([a, b], Lambda(_distance, output_shape=_distance_shape)([base(a), base(b)]))
+    xa, xb = rng.standard_normal((6, 4, 3)).astype(np.float32), rng.standard_normal((6, 4, 3)).astype(np.float32)
+    path = tmp_path / "siamese.keras"
+    model.save(path)
+    again = load_model(path, custom_objects={"_distance": _distance})
+    assert again.count_params() == model.count_params()
+    np.testing.assert_allclose(again.predict([xa, xb], verbose=0), model.predict([xa, xb], verbose=0), rtol=1e-6)

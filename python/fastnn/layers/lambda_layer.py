@@ -104,11 +104,15 @@ class Lambda(Layer):
             raise ValueError(f"Lambda '{self.name}': only a named function can be saved (the config names it and "
                              "load_model(custom_objects={name: function}) gives it back). Received an anonymous "
                              "function; use save_weights, or a def")
-        if callable(self._output_shape):
-            raise ValueError(f"Lambda '{self.name}': an output_shape function cannot be saved; pass a tuple")
         config = {**super().get_config(), "function": name, "arguments": self.arguments}
-        if self._output_shape is not None:
-            config["output_shape"] = list(self._output_shape)
+        output_shape = self._output_shape
+        if callable(output_shape):  # saved as the shape it gave (without the batch axis) when called
+            if self._build_input_shape is None:
+                raise ValueError(f"Lambda '{self.name}': its output_shape function can be saved only as the shape "
+                                 "it gives, once the layer has been called")
+            output_shape = tuple(self.compute_output_shape(self._build_input_shape))[1:]
+        if output_shape is not None:
+            config["output_shape"] = list(output_shape)
         _check_json(self, config)
         return config
 
