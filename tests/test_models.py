@@ -660,6 +660,10 @@ def test_several_outputs_save_load_and_errors(tmp_path):
     model.compile(optimizer="adam", loss={"source": "binary_crossentropy", "label": "categorical_crossentropy"},
                   metrics={"label": ["accuracy"]})
     assert model.metrics_names == ["loss", "source_loss", "label_loss", "label_accuracy"]
+    one = _two_heads(2)  # one metric for an output, not in a list (Keras takes both)
+    one.compile(optimizer="adam", loss=["binary_crossentropy", "categorical_crossentropy"],
+                metrics={"label": "accuracy"})
+    assert one.metrics_names == model.metrics_names
     model.fit(x, [y_src, y_lab], epochs=1, verbose=0)
     path = tmp_path / "two_heads.safetensors"
     model.save(path)

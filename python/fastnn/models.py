@@ -781,7 +781,8 @@ class Model:
         for name, l, w, ms in zip(names, losses, weights, per):
             loss_obj = losses_module.get(l)
             objs = []
-            for m in ms or []:
+            # an output's metrics: a list, or one metric ({"out": "accuracy"}, as Keras takes it)
+            for m in (ms if isinstance(ms, (list, tuple)) else [ms] if ms is not None else []):
                 obj = metrics_module.get(copy.deepcopy(m) if isinstance(m, metrics_module.Metric) else m,
                                          loss=loss_obj.kernel)
                 obj.name = f"{name}_{obj.name}"
