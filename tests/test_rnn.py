@@ -1135,6 +1135,19 @@ def test_masked_bidirectional_is_each_unpadded_sequence(return_sequences):
     assert bi.compute_mask(x, mask) is (mask if return_sequences else None)
 
 
+def test_keras_2_implementation_argument_is_accepted():
+    # Keras 2 scripts pass implementation=1 or 2 (and Keras 3 configs may hold 0); one kernel runs
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    for cls in (LSTM, GRU):
+        a, b = cls(3, implementation=1), cls(3, implementation=2)
+        a.build(x.shape)
+        b.build(x.shape)
+        b.set_weights(a.get_weights())
+        np.testing.assert_array_equal(a(x), b(x))
+        with pytest.raises(ValueError, match="implementation must be 0, 1 or 2"):
+            cls(3, implementation=3)
+
+
 def test_zero_output_for_mask_round_trips():
     layer = LSTM(3, zero_output_for_mask=True)
     assert type(layer).from_config(layer.get_config()).zero_output_for_mask is True

@@ -28,6 +28,14 @@ def _cell_activation(identifier, name):
     return act
 
 
+def _implementation(layer, value):
+    """Keras 2's ``implementation`` (0, 1 or 2: how its backends split the products), accepted and
+    ignored as Keras 3 does: the kernels here are one implementation."""
+    if isinstance(value, bool) or value not in (0, 1, 2):
+        raise ValueError(f"{type(layer).__name__}: implementation must be 0, 1 or 2 (Keras 2's modes; fastnn runs one "
+                         f"kernel whatever it is). Received: implementation={value!r}")
+
+
 def check_initial_states(layer, input_shape, names, sizes):
     """The shapes of a recurrent layer's call on [x, *initial states]: x by the layer's input
     spec, then one (batch, size) state per name."""
@@ -416,9 +424,11 @@ class LSTM(_RNN):
     _gates = 4
     _state_names = ("h", "c")
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **kwargs):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
+                 implementation=2, **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
+        _implementation(self, implementation)
 
     def _bias_initializer(self):
         return _UnitForgetBias(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
@@ -466,9 +476,11 @@ class GRU(_RNN):
 
     _gates = 3
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, implementation=2,
+                 **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
         self.reset_after = bool(reset_after)
+        _implementation(self, implementation)
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
