@@ -29,7 +29,7 @@ NO_GRAD = {
     "shape", "int_shape", "ndim", "dtype", "epsilon", "floatx", "count_params", "random_normal",
     "random_uniform", "zeros", "ones", "zeros_like", "ones_like", "stop_gradient", "cast_to_floatx",
     "sign", "round", "get_value", "set_value", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
-    "argmax", "argmin",
+    "argmax", "argmin", "one_hot", "any", "all", "constant", "variable",
 }
 
 
@@ -209,6 +209,26 @@ CASES = [
     case("dot", "matmul-op", lambda a, b: a @ b, normal(3, 4), normal(4, 2)),
     case("dot", "1d-1d", K.dot, normal(4), normal(4)),  # a 0-d result
     case("dot", "1d-3d", K.dot, normal(4), normal(2, 4, 3)),  # the 1-D a against a batch of matrices
+    case("batch_dot", "qk", lambda a, b: K.batch_dot(a, b, axes=[2, 2]), normal(2, 3, 4), normal(2, 5, 4)),
+    case("batch_dot", "av", lambda a, b: K.batch_dot(a, b, axes=(2, 1)), normal(2, 3, 5), normal(2, 5, 4)),
+    case("batch_dot", "default", K.batch_dot, normal(2, 3, 4), normal(2, 4, 2)),
+    case("batch_dot", "axis1", lambda a, b: K.batch_dot(a, b, axes=1), normal(2, 3, 4), normal(2, 3, 5)),
+    case("batch_dot", "2d", lambda a, b: K.batch_dot(a, b, axes=1), normal(3, 4), normal(3, 4)),
+    case("batch_dot", "3d-2d", lambda a, b: K.batch_dot(a, b, axes=(2, 1)), normal(2, 3, 4), normal(2, 4)),
+    case("batch_dot", "2d-3d", lambda a, b: K.batch_dot(a, b, axes=(1, 2)), normal(2, 4), normal(2, 3, 4)),
+    # more Keras 2 backend functions
+    case("l2_normalize", "last", lambda x: K.l2_normalize(x, axis=-1), normal(3, 4)),
+    case("l2_normalize", "all", K.l2_normalize, normal(3, 4)),
+    case("bias_add", "", K.bias_add, normal(2, 3, 4), normal(4)),
+    case("switch", "", lambda a, b: K.switch(np.array([[True], [False], [True]]), a, b), normal(3, 4), normal(3, 4)),
+    case("tile", "", lambda x: K.tile(x, (2, 3)), normal(2, 3)),
+    case("tile", "int", lambda x: K.tile(x, 2), normal(2, 3)),
+    case("repeat_elements", "", lambda x: K.repeat_elements(x, 3, axis=1), normal(2, 3, 2)),
+    case("gather", "repeated", lambda x: K.gather(x, np.array([2, 0, 2])), normal(3, 4)),
+    case("cumsum", "", lambda x: K.cumsum(x, axis=1), normal(3, 4)),
+    case("elu", "", lambda x: K.elu(x, alpha=0.7), away([0], 3, 4)),
+    case("softsign", "", K.softsign, normal(3, 4)),
+    case("hard_sigmoid", "", K.hard_sigmoid, away([-3, 3], 3, 4, scale=4.0)),
     # losses
     case("binary_crossentropy", "", K.binary_crossentropy, uniform(0, 1, 3, 4), uniform(0.05, 0.95, 3, 4)),
     case("binary_crossentropy", "logits", lambda t, x: K.binary_crossentropy(t, x, from_logits=True),
@@ -601,6 +621,22 @@ FORWARD = [
     ("less_equal", lambda: K.less_equal(X3, X3.max()), lambda: np.ones(X3.shape, bool)),
     ("argmax", lambda: K.argmax(X3), lambda: X3.argmax(axis=-1)),
     ("argmin", lambda: K.argmin(X3, axis=0), lambda: X3.argmin(axis=0)),
+    ("batch_dot", lambda: K.batch_dot(X3, X3, axes=[2, 2]), lambda: X3 @ X3.transpose(0, 2, 1)),
+    ("l2_normalize", lambda: K.l2_normalize(X3, axis=1), lambda: X3 / np.sqrt((X3 ** 2).sum(axis=1, keepdims=True))),
+    ("bias_add", lambda: K.bias_add(X3, X3[0]), lambda: X3 + X3[0]),
+    ("switch", lambda: K.switch(X3 > 0, X3, -X3), lambda: np.abs(X3)),
+    ("tile", lambda: K.tile(X3, (1, 2)), lambda: np.tile(X3, (1, 2))),
+    ("repeat_elements", lambda: K.repeat_elements(X3, 2, axis=0), lambda: np.repeat(X3, 2, axis=0)),
+    ("gather", lambda: K.gather(X3, np.array([1, 1])), lambda: X3[[1, 1]]),
+    ("cumsum", lambda: K.cumsum(X3, axis=1), lambda: np.cumsum(X3, axis=1)),
+    ("one_hot", lambda: K.one_hot(np.array([0, 2]), 3).astype(np.float64), lambda: np.eye(3)[[0, 2]]),
+    ("any", lambda: K.any(X3 > 0.5, axis=1), lambda: (X3 > 0.5).any(axis=1)),
+    ("all", lambda: K.all(X3 > -10), lambda: np.bool_(True)),
+    ("constant", lambda: K.constant(2.0, dtype="float64", shape=(2, 2)), lambda: np.full((2, 2), 2.0)),
+    ("variable", lambda: K.variable(X3, dtype="float64"), lambda: X3.copy()),
+    ("elu", lambda: K.elu(X3), lambda: np.where(X3 > 0, X3, np.expm1(np.minimum(X3, 0)))),
+    ("softsign", lambda: K.softsign(X3), lambda: X3 / (1 + np.abs(X3))),
+    ("hard_sigmoid", lambda: K.hard_sigmoid(X3), lambda: np.clip(X3 / 6 + 0.5, 0, 1)),
 ]
 
 

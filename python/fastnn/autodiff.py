@@ -161,7 +161,8 @@ def _symbolic_args(args):
     from .layers.base import KerasTensor
 
     for a in args:
-        if isinstance(a, KerasTensor) or (isinstance(a, (list, tuple)) and any(isinstance(t, KerasTensor) for t in a)):
+        if isinstance(a, KerasTensor) or \
+                (isinstance(a, (list, tuple)) and builtins.any(isinstance(t, KerasTensor) for t in a)):
             return True
     return False
 
@@ -202,7 +203,7 @@ def _named_error(name, error, args):
         return isinstance(a, (Tensor, np.ndarray))
 
     def shape_of(a):  # an array's shape, a list of arrays' shapes, else None
-        if isinstance(a, (list, tuple)) and a and all(is_array(t) for t in a):
+        if isinstance(a, (list, tuple)) and a and builtins.all(is_array(t) for t in a):
             return "[" + ", ".join(str(np.shape(_value(t))) for t in a) + "]"
         return str(np.shape(_value(a))) if is_array(a) else None
 
@@ -218,7 +219,7 @@ def _function(fn):
 
 def _result(value, inputs, backward):
     """The function's output: a `Tensor` on the tape when an input was one, else the array."""
-    if any(isinstance(t, Tensor) for t in inputs):
+    if builtins.any(isinstance(t, Tensor) for t in inputs):
         return Tensor(value, tuple(inputs), backward)
     return value
 
@@ -254,6 +255,20 @@ sigmoid = _unary("sigmoid", _sigmoid, lambda x, y: y * (1 - y), "Elementwise 1 /
 softplus = _unary("softplus", lambda x: np.logaddexp(0, x), lambda x, y: _sigmoid(x), "Elementwise log(1 + e**x).")
 sign = _unary("sign", np.sign, lambda x, y: 0, "Elementwise sign (gradient 0).")
 round = _unary("round", np.round, lambda x, y: 0, "Elementwise rounding to the nearest integer (gradient 0).")
+softsign = _unary("softsign", lambda x: x / (1 + np.abs(x)), lambda x, y: 1 / (1 + np.abs(x)) ** 2,
+                  "Elementwise x / (1 + |x|).")
+hard_sigmoid = _unary("hard_sigmoid", lambda x: np.clip(x / 6 + 0.5, 0, 1),
+                      lambda x, y: ((x > -3) & (x < 3)) / 6, "Elementwise clip(x / 6 + 1/2, 0, 1), Keras 3's.")
+
+
+@_function
+def elu(x, alpha=1.0):
+    """Elementwise x where x > 0, else alpha·(exp(x) - 1)."""
+    xv = np.asarray(_value(x))
+    with np.errstate(over="ignore"):
+        em1 = np.expm1(np.minimum(xv, 0))
+    y = np.where(xv > 0, xv, alpha * em1)
+    return _result(y, (x,), lambda g: (g * np.where(xv > 0, 1.0, alpha * (em1 + 1)),))
 
 
 def _comparison(name, compare, doc):
@@ -356,7 +371,7 @@ def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = tuple(int(a) for a in (axis if isinstance(axis, (list, tuple)) else (axis,)))
-    if any(not -ndim <= a < ndim for a in axes):
+    if builtins.any(not -ndim <= a < ndim for a in axes):
         raise ValueError(f"axis {axis} is out of range for a tensor of rank {ndim}")
     return tuple(a % ndim for a in axes)
 
@@ -530,6 +545,135 @@ def dot(a, b):
     return _result(y, (a, b), backward)
 
 
+@_function
+def batch_dot(x, y, axes=None):
+    """Keras's batchwise dot product: for each sample, ``x[i]`` and ``y[i]`` contracted over
+    ``axes`` (an int for both, or a pair; default: x's last and y's second-to-last, or last when
+    y is 2-D). 3-D x (N, a, b) and y (N, c, d) with axes (2, 2) give (N, a, c), the attention
+    scores q·kᵀ; with (2, 1), (N, a, d). 2-D x, y (N, k): (N, 1)."""
+    xd, yd = np.ndim(_value(x)), np.ndim(_value(y))
+    if xd not in (2, 3) or yd not in (2, 3):
+        raise ValueError(f"batch_dot takes 2-D or 3-D tensors (batch first). Received ranks {xd} and {yd}")
+    if axes is None:
+        axes = (xd - 1, yd - 1 if yd == 2 else yd - 2)
+    ax, ay = (axes, axes) if isinstance(axes, int) else tuple(axes)
+    ax, ay = ax % xd, ay % yd
+    if ax == 0 or ay == 0:
+        raise ValueError(f"batch_dot cannot contract the batch axis. Received: axes={axes!r}")
+    if xd == 2 and yd == 2:
+        return sum(x * y, axis=1, keepdims=True)
+    # x as (N, a, k) and y as (N, k, c): a batched matmul
+    xm = expand_dims(x, 1) if xd == 2 else (permute_dimensions(x, (0, 2, 1)) if ax == 1 else x)
+    ym = expand_dims(y, 2) if yd == 2 else (permute_dimensions(y, (0, 2, 1)) if ay == 2 else y)
+    out = dot(xm, ym)
+    if xd == 2:
+        out = squeeze(out, 1)
+    if yd == 2:
+        out = squeeze(out, -1)
+    return out
+
+
+@_function
+def l2_normalize(x, axis=None):
+    """``x`` divided by its L2 norm over ``axis`` (None: all values), at least sqrt(1e-12)."""
+    return x / sqrt(maximum(sum(square(x), axis=axis, keepdims=True), 1e-12))
+
+
+@_function
+def bias_add(x, bias):
+    """``x + bias`` over the last axis."""
+    return x + bias
+
+
+@_function
+def switch(condition, then_expression, else_expression):
+    """``then_expression`` where ``condition`` holds, else ``else_expression`` (gradients to the
+    branch each element took)."""
+    c = np.asarray(_value(condition)).astype(bool)
+    av, bv = np.asarray(_value(then_expression)), np.asarray(_value(else_expression))
+    y = np.where(c, av, bv)
+    return _result(y, (then_expression, else_expression),
+                   lambda g: (_unbroadcast(np.where(c, g, 0), av.shape), _unbroadcast(np.where(c, 0, g), bv.shape)))
+
+
+@_function
+def tile(x, n):
+    """``x`` repeated ``n`` times along each axis (``n`` an int or one per axis)."""
+    xv = np.asarray(_value(x))
+    reps = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
+    reps = (1,) * (xv.ndim - len(reps)) + reps
+    y = np.tile(xv, reps)
+
+    def backward(g):  # the sum over the copies: (r0, s0, r1, s1, ...) summed over the r axes
+        g = g.reshape([d for r, s in zip(reps, xv.shape) for d in (r, s)])
+        return (g.sum(axis=tuple(range(0, 2 * xv.ndim, 2))),)
+
+    return _result(y, (x,), backward)
+
+
+@_function
+def repeat_elements(x, rep, axis):
+    """Each element of ``x`` repeated ``rep`` times along ``axis`` (``np.repeat``)."""
+    xv = np.asarray(_value(x))
+    axis = axis % xv.ndim
+    y = np.repeat(xv, rep, axis=axis)
+
+    def backward(g):
+        return (g.reshape(xv.shape[:axis + 1] + (rep,) + xv.shape[axis + 1:]).sum(axis=axis + 1),)
+
+    return _result(y, (x,), backward)
+
+
+@_function
+def gather(reference, indices):
+    """The rows ``reference[indices]`` (along axis 0); the gradient sums over repeated indices."""
+    rv, idx = np.asarray(_value(reference)), np.asarray(_value(indices)).astype(np.int64)
+    y = rv[idx]
+
+    def backward(g):
+        d = np.zeros_like(rv)
+        np.add.at(d, idx, g)
+        return (d,)
+
+    return _result(y, (reference,), backward)
+
+
+@_function
+def cumsum(x, axis=0):
+    """The cumulative sum along ``axis``."""
+    y = np.cumsum(np.asarray(_value(x)), axis=axis)
+    return _result(y, (x,), lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),))
+
+
+@_function
+def one_hot(indices, num_classes):
+    """Integer ``indices`` (any shape) as one-hot vectors of ``num_classes`` (a new last axis; no gradient)."""
+    return np.eye(num_classes, dtype=floatx())[np.asarray(_value(indices)).astype(np.int64)]
+
+
+@_function
+def any(x, axis=None, keepdims=False):
+    """Whether any value is true (nonzero) over ``axis`` (booleans; no gradient)."""
+    return np.any(np.asarray(_value(x)), axis=axis, keepdims=keepdims)
+
+
+@_function
+def all(x, axis=None, keepdims=False):
+    """Whether every value is true (nonzero) over ``axis`` (booleans; no gradient)."""
+    return np.all(np.asarray(_value(x)), axis=axis, keepdims=keepdims)
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """``value`` as an array (of ``shape``, filled, when given); a constant on the tape."""
+    a = np.asarray(value, dtype=dtype or floatx())
+    return np.broadcast_to(a, shape).copy() if shape is not None else a
+
+
+def variable(value, dtype=None, name=None, constraint=None):
+    """Keras 2's variable: here an array holding ``value`` (a copy; not trained)."""
+    return np.array(value, dtype=dtype or floatx())
+
+
 # ---- losses (Keras's backend versions: per value or per sample, not reduced over the batch) --
 
 
@@ -699,12 +843,14 @@ def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
 
 # The functions `fastnn.backend` offers as ``K.<name>`` (Keras 2's backend module).
 FUNCTIONS = (
-    "abs", "add", "argmax", "argmin", "batch_flatten", "binary_crossentropy", "cast", "cast_to_floatx",
-    "categorical_crossentropy", "clip", "concatenate", "cos", "count_params", "divide", "dot", "dtype", "epsilon",
-    "equal", "exp", "expand_dims", "flatten", "floatx", "get_value", "greater", "greater_equal", "int_shape",
-    "less", "less_equal", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim",
-    "negative", "not_equal", "ones", "ones_like", "permute_dimensions", "pow", "random_normal", "random_uniform",
-    "relu", "reshape", "round", "set_value", "shape", "sigmoid", "sign", "sin", "softmax", "softplus",
-    "sparse_categorical_crossentropy", "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract",
-    "sum", "tanh", "transpose", "var", "zeros", "zeros_like",
+    "abs", "add", "all", "any", "argmax", "argmin", "batch_dot", "batch_flatten", "bias_add", "binary_crossentropy",
+    "cast", "cast_to_floatx", "categorical_crossentropy", "clip", "concatenate", "constant", "cos", "count_params",
+    "cumsum", "divide", "dot", "dtype", "elu", "epsilon", "equal", "exp", "expand_dims", "flatten", "floatx",
+    "gather", "get_value", "greater", "greater_equal", "hard_sigmoid", "int_shape", "l2_normalize", "less",
+    "less_equal", "log", "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
+    "not_equal", "one_hot", "ones", "ones_like", "permute_dimensions", "pow", "random_normal", "random_uniform",
+    "relu", "repeat_elements", "reshape", "round", "set_value", "shape", "sigmoid", "sign", "sin", "softmax",
+    "softplus", "softsign", "sparse_categorical_crossentropy", "sqrt", "square", "squeeze", "stack", "std",
+    "stop_gradient", "subtract", "sum", "switch", "tanh", "tile", "transpose", "var", "variable", "zeros",
+    "zeros_like",
 )

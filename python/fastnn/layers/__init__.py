@@ -20,6 +20,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .recurrent import GRU, LSTM, SimpleRNN
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .attention import AdditiveAttention, Attention, Dot
 from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
 from .lambda_layer import BackendFunction, Lambda
@@ -56,6 +57,11 @@ def maximum(inputs, **kwargs):
 def minimum(inputs, **kwargs):
     """Functional form of `Minimum`."""
     return Minimum(**kwargs)(inputs)
+
+
+def dot(inputs, axes, normalize=False, **kwargs):
+    """Functional form of `Dot`: ``dot([q, k], axes=2)``."""
+    return Dot(axes, normalize=normalize, **kwargs)(inputs)
 
 
 def concatenate(inputs, axis=-1, **kwargs):
@@ -153,6 +159,9 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "StackedRNNCells",
+    "Dot",
+    "Attention",
+    "AdditiveAttention",
     "LSTM",
     "GRU",
     "Add",
@@ -165,4 +174,5 @@ __all__ = [
     "multiply",
     "average",
     "concatenate",
+    "dot",
 ]
