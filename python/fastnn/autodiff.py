@@ -154,6 +154,20 @@ def grad(y, xs, seed=None):
     return [grads.get(id(x), np.zeros_like(x.value)) for x in xs]
 
 
+def grad_of_outputs(ys, seeds, xs):
+    """The gradients of several outputs at once: d Σ_i sum(seed_i · y_i) / d x for each x in
+    ``xs`` (an output whose seed is None, or that is not on the tape, adds nothing; all zeros when
+    none does)."""
+    total = None
+    for y, seed in zip(ys, seeds):
+        if seed is not None and isinstance(y, Tensor):
+            term = sum(y * seed)
+            total = term if total is None else total + term
+    if total is None:
+        return [np.zeros_like(_value(x)) for x in xs]
+    return grad(total, xs)
+
+
 # ---- how each function is defined ------------------------------------------------------------
 
 

@@ -33,16 +33,7 @@ class _OnTape(Layer):
 
     def backward(self, dy):
         outs, leaves, weights = self._tape
-        dys = dy if isinstance(dy, (list, tuple)) else [dy]
-        total = None
-        for o, d in zip(outs, dys):  # one scalar: sum(seed · output) over the seeded outputs
-            if d is not None and isinstance(o, autodiff.Tensor):
-                term = K.sum(o * d)
-                total = term if total is None else total + term
-        if total is None:
-            grads = [np.zeros_like(t.value) for t in leaves + weights]
-        else:
-            grads = autodiff.grad(total, leaves + weights)
+        grads = autodiff.grad_of_outputs(outs, dy if isinstance(dy, (list, tuple)) else [dy], leaves + weights)
         self._gradients = grads[len(leaves):]
         return grads[:len(leaves)] if self._need_input_grad else [None] * len(leaves)
 

@@ -296,16 +296,7 @@ class RNN(Layer):
 
     def _backward_from_tape(self, dy):
         results, leaves, weights = self._tape
-        dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
-        total = None
-        for r, d in zip(results, dys):  # one scalar: sum(seed · result) over the seeded results
-            if d is not None and isinstance(r, autodiff.Tensor):
-                term = autodiff.sum(r * d)
-                total = term if total is None else total + term
-        if total is None:
-            grads = [np.zeros_like(t.value) for t in leaves + weights]
-        else:
-            grads = autodiff.grad(total, leaves + weights)
+        grads = autodiff.grad_of_outputs(results, dy if isinstance(dy, (list, tuple)) else [dy], leaves + weights)
         self._gradients = grads[len(leaves):]
         dx = grads[0] if self._need_input_grad else None
         return [dx, *grads[1:len(leaves)]] if self._given_states else dx
