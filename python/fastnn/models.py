@@ -1110,7 +1110,7 @@ class Model:
 
     def _fold_mask(self, sw, out, k, scale):
         """Output ``k``'s sample weights with its mask from the last forward pass folded in, as
-        Keras 3's ``apply_mask``: ``sw`` (None or (N,)) times the mask, a weight per step
+        Keras 3's ``apply_mask``: ``sw`` (None, (N,) or (N, T)) times the mask, a weight per step
         ((N, T) for an (N, T, C) output). ``scale`` (the loss, a mean over all the steps)
         multiplies them by steps / unmasked steps, so that the loss is the mean over the
         unmasked ones (0 when every step is masked); the metrics take them unscaled."""
