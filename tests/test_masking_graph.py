@@ -723,3 +723,42 @@ def test_sample_weights_per_step(rng):
     keep = ts != 0
     want = (ce * sw * keep).sum() / keep.sum()
     np.testing.assert_allclose(masked.evaluate(ts, ys, sample_weight=sw, verbose=0), want, rtol=1e-5)
+
+
+def test_batch_normalization_takes_statistics_over_unmasked_steps(rng):
+    # Keras 3: with a mask, training's mean and variance come from the unmasked steps, and every
+    # step is normalised with them
+    tokens = Input((5,), dtype="int32")
+    bn = BatchNormalization(momentum=0.5)
+    model = Model(tokens, bn(Embedding(9, 3, mask_zero=True)(tokens)))
+    ids = rng.integers(1, 9, (4, 5))
+    ids[:, 3:] = 0
+    emb = model.layers[1].get_weights()[0][ids]
+    out = model._forward([ids], True)
+    kept = emb[ids != 0].astype(np.float64)
+    mean, var = kept.mean(axis=0), kept.var(axis=0)
+    np.testing.assert_allclose(out, (emb - mean) / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_mean, 0.5 * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance, 0.5 + 0.5 * var, rtol=1e-5)
+    # inference, and no mask at all: the kernels as before
+    plain = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(plain, (emb - bn.moving_mean) / np.sqrt(bn.moving_variance + 1e-3), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_masked_batch_normalization_gradients(float64_numpy, rng):
+    from fastnn.layers import LSTM
+
+    tokens = Input((5,), dtype="int32")
+    h = BatchNormalization()(Embedding(7, 3, mask_zero=True)(tokens))
+    model = Model(tokens, Dense(1)(LSTM(2)(h)))
+    model.compile("sgd", "mse")
+    ids = rng.integers(1, 7, (4, 5))
+    ids[0, 2:] = 0
+    ids[2, 4] = 0
+    model_gradcheck(model, ids, rng.standard_normal((4, 1)))
+    # masked steps' outputs used downstream too (Flatten drops the mask): they depend on the moments
+    h = BatchNormalization(center=False)(Embedding(7, 3, mask_zero=True)(tokens))
+    model = Model(tokens, Dense(1)(Flatten()(h)))
+    model.compile("sgd", "mse")
+    model_gradcheck(model, ids, rng.standard_normal((4, 1)))

@@ -62,7 +62,9 @@ class BatchNormalization(_ScaleShift):
     (biased) variance per channel, and ``moving = moving · momentum + batch · (1 - momentum)``.
     Inference: the same with ``moving_mean``/``moving_variance``. A frozen layer
     (``trainable=False``) always runs in inference mode, as in Keras. Forward and backward are
-    the C++ ``batchnorm_forward``/``batchnorm_backward`` kernels.
+    the C++ ``batchnorm_forward``/``batchnorm_backward`` kernels. With a mask (after
+    ``Embedding(mask_zero=True)`` or ``Masking``), training takes the statistics over the
+    unmasked steps only and normalises every step with them, as Keras 3 does (in NumPy).
 
     Args:
         axis: the channels axis; only the last axis (-1) is supported (channels-last layouts).
@@ -111,16 +113,59 @@ class BatchNormalization(_ScaleShift):
         self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None):
         x = inputs
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         batch_stats = bool(training) and self.trainable
+        self._kept = None
+        if batch_stats and mask is not None and not np.all(mask):
+            return self._masked_call(x, x2, np.asarray(mask, bool))
         y, mean, inv_std = ops.batchnorm_forward(x2, self.gamma, self.beta, self.moving_mean, self.moving_variance,
                                                  training=batch_stats, momentum=self.momentum, epsilon=self.epsilon)
         self._x, self._mean, self._inv_std, self._batch_stats, self._x_shape = x2, mean, inv_std, batch_stats, x.shape
         return y if x.ndim == 2 else y.reshape(x.shape)
 
+    def _masked_call(self, x, x2, mask):
+        """Training with a mask: mean and (biased) variance over the kept rows, every row
+        normalised with them; the moving statistics as the kernel updates them."""
+        if mask.shape != x.shape[:mask.ndim]:
+            raise ValueError(f"BatchNormalization '{self.name}': the mask {mask.shape} must cover the input's leading "
+                             f"axes {x.shape[:-1]}")
+        kept = np.broadcast_to(mask.reshape(mask.shape + (1,) * (x.ndim - 1 - mask.ndim)), x.shape[:-1]).reshape(-1)
+        if not kept.any():  # nothing to take statistics from: the moving ones, as at inference
+            y, mean, inv_std = ops.batchnorm_forward(x2, self.gamma, self.beta, self.moving_mean,
+                                                     self.moving_variance, training=False, epsilon=self.epsilon)
+            self._x, self._mean, self._inv_std, self._batch_stats, self._x_shape = x2, mean, inv_std, False, x.shape
+            return y.reshape(x.shape)
+        rows = x2[kept].astype(np.float64)
+        mean, var = rows.mean(axis=0), rows.var(axis=0)
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        xhat = (x2 - mean) * inv_std
+        y = xhat * (self.gamma if self.gamma is not None else 1.0) + (self.beta if self.beta is not None else 0.0)
+        m = self.momentum
+        self.moving_mean[...] = self.moving_mean * m + mean.astype(self.moving_mean.dtype) * (1 - m)
+        self.moving_variance[...] = self.moving_variance * m + var.astype(self.moving_variance.dtype) * (1 - m)
+        self._kept, self._xhat, self._masked_inv_std, self._x_shape = kept, xhat, inv_std, x.shape
+        return y.astype(self.dtype).reshape(x.shape)
+
+    def _masked_backward(self, dy):
+        # y = g·xhat + b for every row, the moments from the kept rows only: the sums run over
+        # every row (every output depends on the moments), the moments' share goes to kept rows
+        kept, xhat, inv_std = self._kept, self._xhat, self._masked_inv_std
+        dy2 = dy.reshape(xhat.shape).astype(np.float64)
+        g = self.gamma if self.gamma is not None else 1.0
+        sum_dy, sum_dy_xhat = dy2.sum(axis=0), (dy2 * xhat).sum(axis=0)
+        self._gradients = ([sum_dy_xhat.astype(self.dtype)] if self.scale else []) + \
+            ([sum_dy.astype(self.dtype)] if self.center else [])
+        if not self._need_input_grad:
+            return None
+        share = kept[:, None] / np.count_nonzero(kept)
+        dx = g * inv_std * (dy2 - share * (sum_dy + xhat * sum_dy_xhat))
+        return dx.astype(self.dtype).reshape(self._x_shape)
+
     def backward(self, dy):
+        if self._kept is not None:
+            return self._masked_backward(dy)
         dy2 = dy if dy.ndim == 2 else dy.reshape(self._x.shape)
         dx, dgamma, dbeta = ops.batchnorm_backward(dy2, self._x, self.gamma, self._mean, self._inv_std,
                                                    training=self._batch_stats, need_dx=self._need_input_grad,
