@@ -762,3 +762,35 @@ def test_masked_batch_normalization_gradients(float64_numpy, rng):
     model = Model(tokens, Dense(1)(Flatten()(h)))
     model.compile("sgd", "mse")
     model_gradcheck(model, ids, rng.standard_normal((4, 1)))
+
+
+def _double(t):
+    return t * 2.0
+
+
+def _keep_nonzero_rows(inputs, mask=None):
+    return np.any(np.asarray(inputs) != 0, axis=-1)
+
+
+def test_lambda_with_a_mask_function(tmp_path, rng):
+    # Keras's Lambda(fn, mask=...): the function gives the output's mask; without one, none
+    from fastnn.layers import LSTM, Lambda
+
+    x = Input((5, 3))
+    scaled = Lambda(lambda t: t * 2.0, mask=_keep_nonzero_rows, name="scaled")(x)
+    model = Model(x, LSTM(4)(scaled))
+    xs = rng.standard_normal((3, 5, 3)).astype(np.float32)
+    xs[:, 3:] = 0
+    lstm = model.layers[-1]
+    want = lstm.call(xs[:, :3] * 2.0)
+    np.testing.assert_allclose(model.predict(xs, verbose=0), want, rtol=1e-5, atol=1e-6)
+    unmasked = Model(x, LSTM(4)(Lambda(lambda t: t * 2.0)(x)))
+    assert not unmasked._masking
+    saved = Model(x, LSTM(4)(Lambda(_double, mask=_keep_nonzero_rows)(x)))
+    saved.save(tmp_path / "lambda_mask.keras")
+    again = load_model(tmp_path / "lambda_mask.keras",
+                       custom_objects={"_double": _double, "_keep_nonzero_rows": _keep_nonzero_rows})
+    np.testing.assert_allclose(again.predict(xs, verbose=0), saved.predict(xs, verbose=0), rtol=1e-6)
+    assert again._masking
+    with pytest.raises(ValueError, match="mask must be a function"):
+        Lambda(lambda t: t, mask=np.ones(3))

@@ -29,6 +29,8 @@ class Lambda(Layer):
 
     Args:
         function: the function.
+        mask: optionally a function ``mask(inputs, previous_mask)`` giving the output's mask (as
+            Keras); without one the layer drops its input's mask.
         output_shape: the output shape without the batch axis; found by running the function
             on small example batches when None.
         arguments: keyword arguments passed to the function.
@@ -44,8 +46,12 @@ class Lambda(Layer):
         super().__init__(**kwargs)
         if not callable(function):
             raise TypeError(f"Lambda: `function` must be callable. Received: function={function!r}")
-        if mask is not None:
-            raise ValueError(f"Lambda: masks are not supported. Received: mask={mask!r}")
+        if mask is not None and not callable(mask):
+            raise ValueError(f"Lambda: mask must be a function mask(inputs, previous_mask) returning the output's "
+                             f"mask, or None. Received: mask={mask!r}")
+        # as Keras 3: with a mask function the layer has a mask, else it drops its input's
+        self.mask = mask
+        self.supports_masking = self._creates_mask = mask is not None
         if output_shape is not None and not callable(output_shape):
             output_shape = tuple(output_shape)
         self.function = function
@@ -98,6 +104,9 @@ class Lambda(Layer):
             grads = autodiff.grad(self._out, self._leaves, seed=dy)
         return grads if self._multi_input else grads[0]
 
+    def compute_mask(self, inputs, mask=None):
+        return self.mask(inputs, mask) if self.mask is not None else None
+
     def get_config(self):
         name = getattr(self.function, "__name__", None)
         if not name or name == "<lambda>":
@@ -105,6 +114,12 @@ class Lambda(Layer):
                              "load_model(custom_objects={name: function}) gives it back). Received an anonymous "
                              "function; use save_weights, or a def")
         config = {**super().get_config(), "function": name, "arguments": self.arguments}
+        if self.mask is not None:
+            mask_name = getattr(self.mask, "__name__", None)
+            if not mask_name or mask_name == "<lambda>":
+                raise ValueError(f"Lambda '{self.name}': only a named mask function can be saved (load_model's "
+                                 "custom_objects gives it back). Received an anonymous function; use a def")
+            config["mask"] = mask_name
         output_shape = self._output_shape
         if callable(output_shape):  # saved as the shape it gave (without the batch axis) when called
             if self._build_input_shape is None:
@@ -125,6 +140,13 @@ class Lambda(Layer):
             raise ValueError(f"Lambda layer '{config.get('name')}' calls the function {name!r}, which fastnn does not "
                              f"save. Pass it to load_model: custom_objects={{{name!r}: {name}}}")
         config["function"] = function
+        if isinstance(config.get("mask"), str):
+            mask = (custom_objects or {}).get(config["mask"])
+            if mask is None:
+                raise ValueError(f"Lambda layer '{config.get('name')}' has the mask function {config['mask']!r}, which "
+                                 f"fastnn does not save. Pass it to load_model: custom_objects={{{config['mask']!r}: "
+                                 f"{config['mask']}}}")
+            config["mask"] = mask
         return cls(**config)
 
 
