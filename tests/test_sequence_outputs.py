@@ -45,9 +45,16 @@ def test_time_distributed_gradients(make, shape):
         layer_gradcheck(make(), np.random.default_rng(1).standard_normal(shape))
 
 
+def test_time_distributed_recurrent_layer():
+    # a hierarchical RNN: an LSTM encodes each of 3 sentences of 4 words, as each sample's own sequence
+    x = np.random.default_rng(2).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    layer = TimeDistributed(LSTM(6))
+    got = layer(x)
+    assert got.shape == (2, 3, 6)
+    np.testing.assert_allclose(got[1, 2], layer.layer(x[1:2, 2])[0], rtol=1e-5, atol=1e-6)
+
+
 def test_time_distributed_bad_arguments():
-    with pytest.raises(ValueError, match="a recurrent layer already runs over time"):
-        TimeDistributed(LSTM(3))
     with pytest.raises(ValueError, match="must be a single-input layer"):
         TimeDistributed(np.zeros(3))
     with pytest.raises(ValueError, match=r"inputs must be \(batch, timesteps, \.\.\.\) with at least 3 dimensions"):

@@ -212,9 +212,6 @@ class TimeDistributed(Layer):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer) or layer._multi_input:
             raise ValueError(f"TimeDistributed: `layer` must be a single-input layer. Received: layer={layer!r}")
-        if isinstance(layer, (_RNN, Bidirectional)):
-            raise ValueError("TimeDistributed: a recurrent layer already runs over time; wrap a per-step layer "
-                             f"(Dense, Conv2D, ...). Received: layer={layer!r}")
         self.layer = layer
         self.layer.trainable = self.trainable  # frozen with the wrapper: its backward then skips dw
         self.input_spec = InputSpec(min_ndim=3)
