@@ -151,3 +151,18 @@ def test_attention_errors():
         Attention()([Input((3, 2))] * 4)
     with pytest.raises(ValueError, match=r"dropout must be a float in \[0, 1\)"):
         AdditiveAttention(dropout=1.5)
+
+
+def test_attention_dropout_in_training_only(rng):
+    q = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    v = rng.standard_normal((2, 6, 4)).astype(np.float32)
+    layer = Attention(dropout=0.5, seed=4, return_attention_scores=True)
+    out, weights = layer.call([q, v])
+    np.testing.assert_allclose(weights.sum(axis=-1), 1, rtol=1e-6)  # inference: no dropout
+    _, dropped = layer.call([q, v], training=True)
+    kept = dropped != 0
+    assert 0.2 < kept.mean() < 0.8
+    np.testing.assert_allclose(dropped[kept], 2 * weights[kept], rtol=1e-5)  # inverted dropout
+    layer._calls = 0
+    np.testing.assert_array_equal(layer.call([q, v], training=True)[1], dropped)  # the seed's masks
+    assert Attention.from_config(layer.get_config()).return_attention_scores
