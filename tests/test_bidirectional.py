@@ -131,3 +131,21 @@ def test_bidirectional_merge_mode_none_gives_both_directions(float64_numpy):
     only_forward = Model(x, fwd)  # one direction unused: its copy gets no gradient from it
     only_forward.compile("sgd", "mse")
     model_gradcheck(only_forward, rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3)))
+
+
+def test_bidirectional_initial_state(float64_numpy):
+    # as Keras: the forward copy's states, then the backward copy's
+    rng = np.random.default_rng(5)
+    x, fh, fc, bh, bc = Input((5, 3)), Input((4,)), Input((4,)), Input((4,)), Input((4,))
+    bi = Bidirectional(LSTM(4, return_sequences=True))
+    seq = bi(x, initial_state=[fh, fc, bh, bc])
+    model = Model([x, fh, fc, bh, bc], Dense(1)(seq))
+    model.compile("sgd", "mse")
+    data = [rng.standard_normal((2, 5, 3))] + [rng.standard_normal((2, 4)) for _ in range(4)]
+    model_gradcheck(model, data, rng.standard_normal((2, 5, 1)))
+    got = bi.call(data)
+    want_f = bi.forward_layer(data[0], initial_state=data[1:3])
+    want_b = bi.backward_layer(data[0], initial_state=data[3:5])[:, ::-1]
+    np.testing.assert_allclose(got, np.concatenate([want_f, want_b], axis=-1), rtol=1e-10)
+    with pytest.raises(ValueError, match=r"initial_state must hold 4 state\(s\)"):
+        Bidirectional(LSTM(4))(x, initial_state=[fh, fc])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import InputSpec, Layer, _Weight, register_layer
-from .recurrent import _RNN
+from .recurrent import _RNN, check_initial_states
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -82,7 +82,24 @@ class Bidirectional(Layer):
     def _inner_layers(self):
         return self._directions
 
+    _inputs_as_called = True  # the sequence, or [x, *forward states, *backward states]
+
+    def __call__(self, inputs, initial_state=None, **kwargs):
+        """As Keras: ``initial_state`` lists the forward copy's states, then the backward copy's."""
+        if initial_state is not None:
+            inputs = [inputs, *(initial_state if isinstance(initial_state, (list, tuple)) else [initial_state])]
+        return super().__call__(inputs, **kwargs)
+
+    def _check_input(self, input_shape):
+        if not self._multi_input:
+            return super()._check_input(input_shape)
+        names = [f"{d}_{n}" for d in ("forward", "backward") for n in self.forward_layer._state_names]
+        sizes = [sub.units for sub in self._directions for _ in sub._state_names]
+        check_initial_states(self, input_shape, names, sizes)
+
     def build(self, input_shape):
+        if self._multi_input:
+            input_shape = input_shape[0]
         for sub in self._directions:
             sub._maybe_build(tuple(input_shape))
         # the wrapper owns its copies' weights (the same arrays), named per direction so that a
@@ -97,8 +114,15 @@ class Bidirectional(Layer):
     supports_masking = True
 
     def call(self, inputs, training=False, mask=None):
-        y_f = self.forward_layer.call(inputs, training=training, mask=mask)
-        y_b = self.backward_layer.call(inputs, training=training, mask=mask)
+        x, states = (inputs[0], list(inputs[1:])) if isinstance(inputs, (list, tuple)) else (inputs, [])
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        self._given_states = bool(states)
+        half = len(states) // 2
+        f_in = [x, *states[:half]] if states else x
+        b_in = [x, *states[half:]] if states else x
+        y_f = self.forward_layer.call(f_in, training=training, mask=mask)
+        y_b = self.backward_layer.call(b_in, training=training, mask=mask)
         states = []
         if self.return_state:  # [out, *states] from each direction
             states = y_f[1:] + y_b[1:]
@@ -140,7 +164,7 @@ class Bidirectional(Layer):
             dy_f = dy_b = dy / 2
         if self.return_sequences and dy_b is not None:
             dy_b = dy_b[:, ::-1]  # the backward copy's processing order
-        grads, dx = [], None
+        grads, dx, d_initial = [], None, []
         k = self._n_states
         for sub, d, ds in zip(self._directions, (dy_f, dy_b), (d_states[:k], d_states[k:])):
             sub._need_input_grad = self._need_input_grad
@@ -148,10 +172,15 @@ class Bidirectional(Layer):
                 d = np.zeros_like(y_f if sub is self.forward_layer else y_b)
             d = None if d is None else np.ascontiguousarray(d)
             dx_sub = sub.backward([d, *ds] if self.return_state else d)
+            if self._given_states:  # [dx, *d states] from each copy
+                d_initial += list(dx_sub[1:])
+                dx_sub = dx_sub[0]
             grads += list(sub._gradients)
             if dx_sub is not None:
                 dx = dx_sub if dx is None else dx + dx_sub
         self._gradients = grads
+        if self._given_states:
+            return [dx, *d_initial]
         return dx
 
     @property
@@ -163,6 +192,8 @@ class Bidirectional(Layer):
 
     def compute_output_shape(self, input_shape):
         """The merged output's shape (two for merge_mode None), then the states' with return_state."""
+        if self._multi_input:
+            input_shape = input_shape[0]
         shape = self.forward_layer.compute_output_shape(tuple(input_shape))
         states = []
         if self.return_state:
