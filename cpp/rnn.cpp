@@ -238,59 +238,115 @@ void input_grad(float* dx, float* dxt, std::initializer_list<GateColumns> dG, co
     scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
 }
 
+// The rows of the whole-sequence gradient products (their k dimension): every (step, row), T·N
+// of them; or, with rows sorted by a padding mask (StepMask::prefix), only each step's kept rows
+// [0, kept[s]), in that order from start[s]: the masked rows' gate gradients are 0 and add
+// nothing, so the products skip them.
+struct SeqRows {
+    index_t T, N, K;
+    const index_t* kept = nullptr;
+    std::vector<index_t> start;
+
+    SeqRows(const index_t* prefix, index_t T_, index_t N_) : T(T_), N(N_), K(T_ * N_), kept(prefix) {
+        if (!kept) return;
+        start.resize((size_t)T);
+        K = 0;
+        for (index_t s = 0; s < T; s++) {
+            start[(size_t)s] = K;
+            K += kept[s];
+        }
+    }
+    // W columns of the rows of src (T·N rows, lds apart) as (K, W), *ld apart: src itself when
+    // every row counts, else its kept rows copied into buf.
+    const float* rows(std::vector<float>& buf, const float* src, index_t lds, index_t W, index_t* ld) const {
+        if (!kept) {
+            *ld = lds;
+            return src;
+        }
+        buf.resize((size_t)(K * W));
+        float* dst = buf.data();
+        for_rows(T, K * W, [&](index_t s0, index_t s1) {
+            for (index_t s = s0; s < s1; s++)
+                for (index_t n = 0; n < kept[s]; n++)
+                    std::memcpy(dst + (start[(size_t)s] + n) * W, src + (s * N + n) * lds, sizeof(float) * W);
+        });
+        *ld = W;
+        return dst;
+    }
+};
+
 // A (T·N, W) gradient the backward step loop writes, step by step. When nothing but a weight
 // gradient reads it whole (no dx, no recurrent dropout) and that GEMM would pack it (see
-// pack_step_grad), each step's rows go straight from cache into packed-B panels for the GEMM and
-// `rows` holds a single step: no multi-MB array written out and read back for packing.
-// Otherwise `rows` holds every step (T, N, W), row-major.
+// pack_step_grad), each step's rows go straight from cache into packed-B panels for the GEMM (only
+// the rows of sr, the products' k) and `rows` holds a single step: no multi-MB array written out
+// and read back for packing. Otherwise `rows` holds every step (T, N, W), row-major.
 struct StepGrad {
     bool packed;
     index_t N, W;
+    const SeqRows& sr;
     float* rows = nullptr;
     float* panels = nullptr;
     PackedB layout;
 
-    StepGrad(bool packed_, index_t T, index_t N_, index_t W_, Carver& sc) : packed(packed_), N(N_), W(W_) {
+    StepGrad(bool packed_, index_t T, index_t N_, index_t W_, const SeqRows& sr_, Carver& sc)
+        : packed(packed_), N(N_), W(W_), sr(sr_) {
         rows = sc.take(packed ? N * W : T * N * W);
-        panels = sc.take(packed ? sgemm_packed_b_floats(T * N, W) : 0);
-        if (packed) layout = sgemm_packed_b_layout(panels, T * N, W);
+        panels = sc.take(packed ? sgemm_packed_b_floats(sr.K, W) : 0);
+        if (packed) layout = sgemm_packed_b_layout(panels, sr.K, W);
     }
-    static index_t floats(bool packed, index_t T, index_t N, index_t W) {
-        return Carver::floats({packed ? N * W : T * N * W, packed ? sgemm_packed_b_floats(T * N, W) : 0});
+    static index_t floats(bool packed, index_t T, index_t N, index_t W, index_t K) {
+        return Carver::floats({packed ? N * W : T * N * W, packed ? sgemm_packed_b_floats(K, W) : 0});
     }
     float* step(index_t s) const { return packed ? rows : rows + s * N * W; }  // row n at + n·W
     // Rows [n0, n1) of step s are final.
     void done(index_t s, index_t n0, index_t n1) const {
-        if (packed) sgemm_pack_b_rows(panels, layout, s * N + n0, n1 - n0, rows + n0 * W, W);
+        if (!packed) return;
+        if (!sr.kept) {
+            sgemm_pack_b_rows(panels, layout, s * N + n0, n1 - n0, rows + n0 * W, W);
+            return;
+        }
+        const index_t n1k = std::min(n1, sr.kept[s]);
+        if (n1k > n0) sgemm_pack_b_rows(panels, layout, sr.start[(size_t)s] + n0, n1k - n0, rows + n0 * W, W);
     }
 };
 
-// Whether the weight gradient Aᵀ·G (A: M columns) of a StepGrad of width W takes it packed.
-bool pack_step_grad(bool whole_needed, index_t M, index_t W, index_t TN) {
-    return !whole_needed && sgemm_packs_b(M, W, TN, true, false);
+// Whether the weight gradient Aᵀ·G (A: M columns, K rows) of a StepGrad of width W takes it packed.
+bool pack_step_grad(bool whole_needed, index_t M, index_t W, index_t K) {
+    return !whole_needed && sgemm_packs_b(M, W, K, true, false);
 }
 
-// out (M, W) = Aᵀ·G (+ beta·out) over the T·N rows: A stored (T·N, M), rows lda apart; G whole or packed.
-void grad_product(float* out, index_t ldo, const float* A, index_t lda, index_t M, const StepGrad& G, index_t TN,
-                  float beta = 0.0f) {
-    if (G.packed)
+// out (M, W) = Aᵀ·G (+ beta·out) over the products' rows (G.sr): A stored (K, M), rows lda apart
+// (already the kept rows when sorted); G packed, or whole (its kept rows gathered into buf).
+void grad_product(float* out, index_t ldo, const float* A, index_t lda, index_t M, const StepGrad& G,
+                  std::vector<float>& buf, float beta = 0.0f) {
+    if (G.packed) {
         sgemm_packed_b_threads(out, ldo, A, lda, true, G.layout, M, 1.0f, beta);
-    else
-        sgemm(out, ldo, A, lda, true, G.rows, G.W, false, M, G.W, TN, 1.0f, beta);
+        return;
+    }
+    index_t ldg;
+    const float* g = G.sr.rows(buf, G.rows, G.W, G.W, &ldg);
+    sgemm(out, ldo, A, lda, true, g, ldg, false, M, G.W, G.sr.K, 1.0f, beta);
 }
 
-// [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the T·N rows (the ones column of
-// Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,), dw (C, GO).
-// With recurrent dropout the product saw HM (T·N, OC) = h_prev ⊙ mask instead of Z's h columns:
-// du += HMᵀ·dG, and only [1 | x] comes from Z.
+// [du; db; dw] in ONE GEMM: out (OC+1+C, GO) = Z[0:T]ᵀ·dG over the products' rows (the ones
+// column of Z turns its row OC into dG's column sums), then added to du (OC, GO), db (GO,),
+// dw (C, GO). With recurrent dropout the product saw HM (T·N, OC) = h_prev ⊙ mask instead of
+// Z's h columns: du += HMᵀ·dG, and only [1 | x] comes from Z.
 void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, const float* HM, const StepGrad& dG,
-                  index_t TN, index_t C, index_t OC, index_t GO) {
+                  index_t C, index_t OC, index_t GO) {
     const index_t ZW = OC + 1 + C;
+    const SeqRows& sr = dG.sr;
+    std::vector<float> zb, hb, gb;
+    index_t ldz;
+    const float* Zk = sr.rows(zb, Z, ZW, ZW, &ldz);
     if (HM) {
-        sgemm(du, GO, HM, OC, true, dG.rows, GO, false, OC, GO, TN, 1.0f, 1.0f);
-        sgemm(out + OC * GO, GO, Z + OC, ZW, true, dG.rows, GO, false, 1 + C, GO, TN, 1.0f, 0.0f);
+        index_t ldh, ldg;
+        const float* Hk = sr.rows(hb, HM, OC, OC, &ldh);
+        const float* Gk = sr.rows(gb, dG.rows, GO, GO, &ldg);
+        sgemm(du, GO, Hk, ldh, true, Gk, ldg, false, OC, GO, sr.K, 1.0f, 1.0f);
+        sgemm(out + OC * GO, GO, Zk + OC, ldz, true, Gk, ldg, false, 1 + C, GO, sr.K, 1.0f, 0.0f);
     } else {
-        grad_product(out, GO, Z, ZW, ZW, dG, TN);
+        grad_product(out, GO, Zk, ldz, ZW, dG, gb);
         add_block(du, GO, out, GO, OC, GO);
     }
     if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
@@ -829,11 +885,12 @@ static void simple_rnn_backward_steps(float* dx, float* dw, float* du, float* db
     const index_t NO = N * OC, ZW = OC + 1 + C, NZ = N * ZW, TN = T * N;
     const float* Z = cache;
     const index_t masked = rec_mask ? 1 : 0;
-    const bool pack = pack_step_grad(dx || rec_mask, ZW, OC, TN);
+    const SeqRows sr(sm.prefix, T, N);
+    const bool pack = pack_step_grad(dx || rec_mask, ZW, OC, sr.K);
     Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, NO, ZW * OC, masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack, T, N, OC));
+                                         StepGrad::floats(pack, T, N, OC, sr.K));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dA(pack, T, N, OC, sc);  // (T, N, OC) gradients of the pre-activations
+    const StepGrad dA(pack, T, N, OC, sr, sc);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * OC);
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) da·uᵀ before the mask
@@ -856,7 +913,7 @@ static void simple_rnn_backward_steps(float* dx, float* dw, float* du, float* db
         if (n1k > n0) state_grad(dst, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1k, next != nullptr || sm, ap);
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
-    weight_grads(du, db, dw, out, Z, HM, dA, TN, C, OC, OC);
+    weight_grads(du, db, dw, out, Z, HM, dA, C, OC, OC);
     input_grad(dx, dxt, {{dA.rows, OC, 0, OC}}, w, N, T, C, OC, go_backwards);
 }
 
@@ -911,11 +968,12 @@ static void lstm_backward_steps(float* dx, float* dw, float* du, float* db, floa
     const float* A = G + T * N * GO;
     const Acts f{act, ract, alpha, ralpha};
     const index_t masked = rec_mask ? 1 : 0;
-    const bool pack = pack_step_grad(dx || rec_mask, ZW, GO, TN);
+    const SeqRows sr(sm.prefix, T, N);
+    const bool pack = pack_step_grad(dx || rec_mask, ZW, GO, sr.K);
     Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, NO, ZW * GO, masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack, T, N, GO));
+                                         StepGrad::floats(pack, T, N, GO, sr.K));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dG(pack, T, N, GO, sc);  // (T, N, 4·OC) gradients of the gate pre-activations
+    const StepGrad dG(pack, T, N, GO, sr, sc);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * GO);
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) dg·uᵀ before the mask
@@ -936,7 +994,7 @@ static void lstm_backward_steps(float* dx, float* dw, float* du, float* db, floa
         if (n1k > n0) state_grad(dst, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1k, next != nullptr || sm, ap);
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
-    weight_grads(du, db, dw, out, Z, HM, dG, TN, C, OC, GO);
+    weight_grads(du, db, dw, out, Z, HM, dG, C, OC, GO);
     input_grad(dx, dxt, {{dG.rows, GO, 0, GO}}, w, N, T, C, GO, go_backwards);
 }
 
@@ -1044,14 +1102,16 @@ static void gru_backward_steps(float* dx, float* dw, float* du, float* db, float
     // dropout column blocks of dQ: those keep them whole.
     const index_t QW = reset_after ? GO : ZR;
     const bool whole = dx || rec_mask;
-    const bool pack_q = pack_step_grad(whole, ZW, QW, TN);
-    const bool pack_hh = pack_step_grad(whole, 1 + C, OC, TN);
+    const SeqRows sr(sm.prefix, T, N);
+    const bool pack_q = pack_step_grad(whole, ZW, QW, sr.K);
+    const bool pack_hh = pack_step_grad(whole, 1 + C, OC, sr.K);
     Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, reset_after ? 0 : NO, NO, ZW * GO, (1 + C) * OC,
                                                      masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack_q, T, N, QW) + StepGrad::floats(pack_hh, T, N, OC));
+                                         StepGrad::floats(pack_q, T, N, QW, sr.K) +
+                                         StepGrad::floats(pack_hh, T, N, OC, sr.K));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dQ(pack_q, T, N, QW, sc);    // (T, N, 3·OC) [dz dr dhh·r] (reset before: [dz dr])
-    const StepGrad dHH(pack_hh, T, N, OC, sc);  // (T, N, OC) the candidate's input-side gradient
+    const StepGrad dQ(pack_q, T, N, QW, sr, sc);    // (T, N, 3·OC) [dz dr dhh·r] (reset before: [dz dr])
+    const StepGrad dHH(pack_hh, T, N, OC, sr, sc);  // (T, N, OC) the candidate's input-side gradient
     float* drh = sc.take(reset_after ? 0 : NO);  // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * GO);          // (ZW, 3·OC) [h | 1 | x]ᵀ·dQ, gate blocks as in dw
@@ -1119,25 +1179,36 @@ static void gru_backward_steps(float* dx, float* dw, float* du, float* db, float
         dQ.done(s, n0, n1);
         dHH.done(s, n0, n1);
     });
-    // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG (recurrent dropout; dG: that gate's gradient
-    // columns, rows ldg apart)
-    auto masked_du = [&](index_t k, const float* dG) {
+    // The products run over sr's rows (the kept ones when the rows were sorted by a padding mask).
+    std::vector<float> zb, qb, hb, eb, gb;
+    index_t ldz;
+    const float* Zk = sr.rows(zb, Z, ZW, ZW, &ldz);
+    // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG (recurrent dropout; that gate's gradient columns)
+    auto masked_du = [&](index_t k, const float* dGk, index_t ldg) {
         masked_states(HM, Z, rec_mask + k * NO, N, T, ZW, OC);
-        sgemm(du + k * OC, GO, HM, OC, true, dG, QW, false, OC, OC, TN, 1.0f, 1.0f);
+        index_t ldh;
+        const float* Hk = sr.rows(hb, HM, OC, OC, &ldh);
+        sgemm(du + k * OC, GO, Hk, ldh, true, dGk, ldg, false, OC, OC, sr.K, 1.0f, 1.0f);
     };
     // out = [h_prev | 1 | x]ᵀ·dQ: du's blocks, the ones row (both biases' z and r parts; with
     // reset_after the recurrent bias's h part), dw's z and r blocks. Its x rows of the dhh·r columns
     // are computed and dropped (C × OC of ZW × 3·OC), so that one product serves instead of two.
     // Reset before: du_h += Eᵀ·dHH (E holds r ⊙ h_prev ⊙ m_h). Both: out_h = [1 | x]ᵀ·dHH.
     if (rec_mask) {
-        for (index_t k = 0; k < QW / OC; k++) masked_du(k, dQ.rows + k * OC);
-        sgemm(out + OC * GO, GO, Z + OC, ZW, true, dQ.rows, QW, false, 1 + C, QW, TN, 1.0f, 0.0f);
+        index_t ldq;
+        const float* Qk = sr.rows(qb, dQ.rows, QW, QW, &ldq);
+        for (index_t k = 0; k < QW / OC; k++) masked_du(k, Qk + k * OC, ldq);
+        sgemm(out + OC * GO, GO, Zk + OC, ldz, true, Qk, ldq, false, 1 + C, QW, sr.K, 1.0f, 0.0f);
     } else {
-        grad_product(out, GO, Z, ZW, ZW, dQ, TN);
+        grad_product(out, GO, Zk, ldz, ZW, dQ, qb);
         add_block(du, GO, out, GO, OC, QW);
     }
-    if (!reset_after) grad_product(du + ZR, GO, E, OC, OC, dHH, TN, 1.0f);
-    grad_product(out_h, OC, Z + OC, ZW, 1 + C, dHH, TN);
+    if (!reset_after) {
+        index_t lde;
+        const float* Ek = sr.rows(eb, E, OC, OC, &lde);
+        grad_product(du + ZR, GO, Ek, lde, OC, dHH, gb, 1.0f);
+    }
+    grad_product(out_h, OC, Zk + OC, ldz, 1 + C, dHH, gb);
     add_block(dw, GO, out + (OC + 1) * GO, GO, C, ZR);
     add_block(dw + ZR, GO, out_h + OC, OC, C, OC);
     if (db) {
