@@ -226,18 +226,6 @@ struct GateColumns {
     index_t ld, col0, width;
 };
 
-// dx (N, T, C) = dG·wᵀ over dG's column blocks, computed time-major into dxt and scattered back.
-void input_grad(float* dx, float* dxt, std::initializer_list<GateColumns> dG, const float* w, index_t N, index_t T,
-                index_t C, index_t GO, bool go_backwards) {
-    if (!dx) return;
-    float beta = 0.0f;
-    for (const GateColumns& b : dG) {
-        sgemm(dxt, C, b.rows, b.ld, false, w + b.col0, GO, true, T * N, C, b.width, 1.0f, beta);
-        beta = 1.0f;
-    }
-    scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
-}
-
 // The rows of the whole-sequence gradient products (their k dimension): every (step, row), T·N
 // of them; or, with rows sorted by a padding mask (StepMask::prefix), only each step's kept rows
 // [0, kept[s]), in that order from start[s]: the masked rows' gate gradients are 0 and add
@@ -351,6 +339,36 @@ void weight_grads(float* du, float* db, float* dw, float* out, const float* Z, c
     }
     if (db) add_block(db, GO, out + OC * GO, GO, 1, GO);
     add_block(dw, GO, out + (OC + 1) * GO, GO, C, GO);
+}
+
+// dx (N, T, C) = dG·wᵀ over dG's column blocks, computed time-major into dxt (K, C) over sr's rows
+// and scattered back; with sorted rows the masked rows' dx is 0 (their dG is), written as such.
+void input_grad(float* dx, float* dxt, std::initializer_list<GateColumns> dG, const float* w, const SeqRows& sr,
+                index_t C, index_t GO, bool go_backwards) {
+    if (!dx) return;
+    const index_t N = sr.N, T = sr.T;
+    float beta = 0.0f;
+    std::vector<float> buf;
+    for (const GateColumns& b : dG) {
+        index_t ld;
+        const float* g = sr.rows(buf, b.rows, b.ld, b.width, &ld);
+        sgemm(dxt, C, g, ld, false, w + b.col0, GO, true, sr.K, C, b.width, 1.0f, beta);
+        beta = 1.0f;
+    }
+    if (!sr.kept) {
+        scatter_batch_major(dx, dxt, C, N, T, C, go_backwards);
+        return;
+    }
+    for_rows(N, N * T * C, [&](index_t n0, index_t n1) {
+        for (index_t n = n0; n < n1; n++)
+            for (index_t s = 0; s < T; s++) {
+                float* d = dx + (n * T + (go_backwards ? T - 1 - s : s)) * C;
+                if (n < sr.kept[s])
+                    std::memcpy(d, dxt + (sr.start[(size_t)s] + n) * C, sizeof(float) * C);
+                else
+                    std::fill(d, d + C, 0.0f);
+            }
+    });
 }
 
 // The step loop. Batch rows never interact in a recurrent layer, so the batch is cut into chunks of
@@ -914,7 +932,7 @@ static void simple_rnn_backward_steps(float* dx, float* dw, float* du, float* db
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dA, C, OC, OC);
-    input_grad(dx, dxt, {{dA.rows, OC, 0, OC}}, w, N, T, C, OC, go_backwards);
+    input_grad(dx, dxt, {{dA.rows, OC, 0, OC}}, w, sr, C, OC, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -995,7 +1013,7 @@ static void lstm_backward_steps(float* dx, float* dw, float* du, float* db, floa
     });
     if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
     weight_grads(du, db, dw, out, Z, HM, dG, C, OC, GO);
-    input_grad(dx, dxt, {{dG.rows, GO, 0, GO}}, w, N, T, C, GO, go_backwards);
+    input_grad(dx, dxt, {{dG.rows, GO, 0, GO}}, w, sr, C, GO, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1216,7 +1234,7 @@ static void gru_backward_steps(float* dx, float* dw, float* du, float* db, float
         add_block(db + ZR, GO, out_h, OC, 1, OC);
         if (reset_after) add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
     }
-    input_grad(dx, dxt, {{dQ.rows, QW, 0, ZR}, {dHH.rows, OC, ZR, OC}}, w, N, T, C, GO, go_backwards);
+    input_grad(dx, dxt, {{dQ.rows, QW, 0, ZR}, {dHH.rows, OC, ZR, OC}}, w, sr, C, GO, go_backwards);
 }
 
 // ---------------------------------------------------------------------------------------------
