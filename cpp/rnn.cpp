@@ -142,17 +142,27 @@ void init_state(float* s, const float* s0, index_t count) {
 // Every step's input projection x·w + b as ONE GEMM over the T·N rows of Z (out: (T·N, GO), row
 // stride ldo). With a bias, A also takes Z's ones column and B is [b; w] stacked, so the bias rides
 // in the product: no epilogue pass over the output of a product only K = C + 1 deep.
-void input_projection(float* out, index_t ldo, const float* Z, const float* w, const float* b, index_t TN, index_t C,
-                      index_t OC, index_t GO) {
-    const index_t ZW = OC + 1 + C;
-    if (!b) {
-        sgemm(out, ldo, Z + OC + 1, ZW, false, w, GO, false, TN, GO, C, 1.0f, 0.0f);
+// With rows sorted by a padding mask (kept: step s keeps rows [0, kept[s])), only the kept rows are
+// projected, step by step against B packed once: the masked rows' outputs are never read.
+void input_projection(float* out, index_t ldo, const float* Z, const float* w, const float* b, const index_t* kept,
+                      index_t T, index_t N, index_t C, index_t OC, index_t GO) {
+    const index_t ZW = OC + 1 + C, K = b ? C + 1 : C;
+    const float* A = b ? Z + OC : Z + OC + 1;
+    Carver sc = Carver::slot(3, Carver::floats({b ? (C + 1) * GO : 0, kept ? sgemm_packed_b_floats(K, GO) : 0}));
+    float* bw = sc.take(b ? (C + 1) * GO : 0);  // (C+1, GO) = [b; w]
+    if (b) {
+        std::memcpy(bw, b, sizeof(float) * GO);
+        std::memcpy(bw + GO, w, sizeof(float) * C * GO);
+    }
+    const float* B = b ? bw : w;
+    if (!kept) {
+        sgemm(out, ldo, A, ZW, false, B, GO, false, T * N, GO, K, 1.0f, 0.0f);
         return;
     }
-    float* bw = thread_scratch(3, (size_t)((C + 1) * GO));  // (C+1, GO) = [b; w]
-    std::memcpy(bw, b, sizeof(float) * GO);
-    std::memcpy(bw + GO, w, sizeof(float) * C * GO);
-    sgemm(out, ldo, Z + OC, ZW, false, bw, GO, false, TN, GO, C + 1, 1.0f, 0.0f);
+    const PackedB packed = sgemm_pack_b(sc.take(sgemm_packed_b_floats(K, GO)), B, GO, false, K, GO);
+    for (index_t s = 0; s < T; s++)
+        if (kept[s] > 0)
+            sgemm_packed_b_threads(out + s * N * ldo, ldo, A + s * N * ZW, ZW, false, packed, kept[s], 1.0f, 0.0f);
 }
 
 // dh (N, OC) = dh_last + dh_seq[:, T-1] (either may be null): the gradient reaching the last step.
@@ -877,7 +887,7 @@ static void simple_rnn_forward_steps(float* h_seq, float* h_last, float* cache, 
     float* Z = cache;  // (T+1, N, OC+1+C)
     float* hm = rec_mask ? thread_scratch(1, (size_t)(N * OC)) : nullptr;  // (N, OC) this step's h_prev ⊙ mask
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
-    input_projection(Z + NZ, ZW, Z, w, b, T * N, C, OC, OC);  // straight into the state slots of row blocks 1..T
+    input_projection(Z + NZ, ZW, Z, w, b, sm.prefix, T, N, C, OC, OC);  // into the state slots of blocks 1..T
     StepPlan plan(N, T * OC * OC, {{u, OC, false, OC, OC}});
     plan.run(T, false, [&](index_t s, index_t n0, index_t rows_end, float* ap) {
         float* h = Z + (s + 1) * NZ;
@@ -953,7 +963,7 @@ static void lstm_forward_steps(float* h_seq, float* h_last, float* c_last, float
     float* hm = rec_mask ? thread_scratch(1, (size_t)NO) : nullptr;  // (N, OC) this step's h_prev ⊙ mask
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
     init_state(Cs, c0, NO);
-    input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
+    input_projection(G, GO, Z, w, b, sm.prefix, T, N, C, OC, GO);
     StepPlan plan(N, T * OC * GO, {{u, GO, false, OC, GO}});
     plan.run(T, false, [&](index_t s, index_t n0, index_t rows_end, float* ap) {
         float* g = G + s * N * GO;
@@ -1042,7 +1052,7 @@ static void gru_forward_steps(float* h_seq, float* h_last, float* cache, const f
     if (HM && KQ > OC)
         for (index_t n = 0; n < N; n++) HM[n * KQ + OC] = 1.0f;
     fill_z(Z, x, h0, N, T, C, OC, go_backwards);
-    input_projection(G, GO, Z, w, b, T * N, C, OC, GO);
+    input_projection(G, GO, Z, w, b, sm.prefix, T, N, C, OC, GO);
     float* ub = reset_after && b ? thread_scratch(3, (size_t)((OC + 1) * GO)) : nullptr;  // (OC+1, GO)
     if (ub) {
         std::memcpy(ub, u, sizeof(float) * OC * GO);
