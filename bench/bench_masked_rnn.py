@@ -6,8 +6,8 @@ steps are padding); LSTM(128) and GRU(128), last state only, forward + backward 
 to every weight (no input gradient, as bench_rnn.py).
 
     fastnn masked    the kernels with the (N, T) mask: Keras's semantics (a masked step carries
-                     the state). A padding mask sorts the rows by length, and each step computes
-                     only its kept rows (the products of the whole sequence still span every row)
+                     the state). A padding mask sorts the rows by length, and every product
+                     (each step's, and the whole sequence's) computes only the kept rows
     fastnn unmasked  the same padded batch without a mask (not the same result: what the mask
                      saves, or costs)
     numpy masked     the NumPy reference backend with the mask
