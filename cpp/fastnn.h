@@ -269,8 +269,9 @@ void crossentropy_logits_backward(float* dz, const float* probs, const float* y_
 // or ends at the last (post- or pre-padded sequences), the kernels sort the rows by that run and
 // skip the masked rows' arithmetic; the cache is then in that row order (rnn_sorts_rows tells).
 // Backward: dh_seq (N, T, OC), dh_last, dc_last (N, OC) may each be nullptr (zero). dx (N, T, C)
-// is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr); dh0, dc0
-// (N, OC) are overwritten. Results do not depend on the thread count.
+// is overwritten (skipped when nullptr); dw, du, db accumulate (db skipped when nullptr; dw nullptr:
+// no weight gradients at all, a frozen layer's backward); dh0, dc0 (N, OC) are overwritten.
+// Results do not depend on the thread count.
 
 enum class RnnCell : int32_t { SimpleRNN = 0, LSTM, GRU };
 index_t rnn_cache_size(RnnCell cell, index_t N, index_t T, index_t C, index_t OC);

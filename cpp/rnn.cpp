@@ -279,23 +279,23 @@ struct SeqRows {
 // the rows of sr, the products' k) and `rows` holds a single step: no multi-MB array written out
 // and read back for packing. Otherwise `rows` holds every step (T, N, W), row-major.
 struct StepGrad {
-    bool packed;
+    bool packed, whole;  // neither: nothing reads it after its step (no dx, no weight gradients)
     index_t N, W;
     const SeqRows& sr;
     float* rows = nullptr;
     float* panels = nullptr;
     PackedB layout;
 
-    StepGrad(bool packed_, index_t T, index_t N_, index_t W_, const SeqRows& sr_, Carver& sc)
-        : packed(packed_), N(N_), W(W_), sr(sr_) {
-        rows = sc.take(packed ? N * W : T * N * W);
+    StepGrad(bool packed_, bool whole_, index_t T, index_t N_, index_t W_, const SeqRows& sr_, Carver& sc)
+        : packed(packed_), whole(whole_), N(N_), W(W_), sr(sr_) {
+        rows = sc.take(whole ? T * N * W : N * W);
         panels = sc.take(packed ? sgemm_packed_b_floats(sr.K, W) : 0);
         if (packed) layout = sgemm_packed_b_layout(panels, sr.K, W);
     }
-    static index_t floats(bool packed, index_t T, index_t N, index_t W, index_t K) {
-        return Carver::floats({packed ? N * W : T * N * W, packed ? sgemm_packed_b_floats(K, W) : 0});
+    static index_t floats(bool packed, bool whole, index_t T, index_t N, index_t W, index_t K) {
+        return Carver::floats({whole ? T * N * W : N * W, packed ? sgemm_packed_b_floats(K, W) : 0});
     }
-    float* step(index_t s) const { return packed ? rows : rows + s * N * W; }  // row n at + n·W
+    float* step(index_t s) const { return whole ? rows + s * N * W : rows; }  // row n at + n·W
     // Rows [n0, n1) of step s are final.
     void done(index_t s, index_t n0, index_t n1) const {
         if (!packed) return;
@@ -308,10 +308,12 @@ struct StepGrad {
     }
 };
 
-// Whether the weight gradient Aᵀ·G (A: M columns, K rows) of a StepGrad of width W takes it packed.
-bool pack_step_grad(bool whole_needed, index_t M, index_t W, index_t K) {
-    return !whole_needed && sgemm_packs_b(M, W, K, true, false);
+// Whether the weight gradient Aᵀ·G (A: M columns, K rows) of a StepGrad of width W takes it packed
+// (when there is a weight gradient and nothing else reads G whole); then whether G is kept whole.
+bool pack_step_grad(bool need_dw, bool whole_needed, index_t M, index_t W, index_t K) {
+    return need_dw && !whole_needed && sgemm_packs_b(M, W, K, true, false);
 }
+bool keep_step_grad(bool need_dw, bool whole_needed, bool packed) { return whole_needed || (need_dw && !packed); }
 
 // out (M, W) = Aᵀ·G (+ beta·out) over the products' rows (G.sr): A stored (K, M), rows lda apart
 // (already the kept rows when sorted); G packed, or whole (its kept rows gathered into buf).
@@ -914,11 +916,13 @@ static void simple_rnn_backward_steps(float* dx, float* dw, float* du, float* db
     const float* Z = cache;
     const index_t masked = rec_mask ? 1 : 0;
     const SeqRows sr(sm.prefix, T, N);
-    const bool pack = pack_step_grad(dx || rec_mask, ZW, OC, sr.K);
+    const bool need_dw = dw != nullptr;  // (nullptr: a frozen layer, no weight gradients)
+    const bool pack = pack_step_grad(need_dw, dx || rec_mask, ZW, OC, sr.K);
+    const bool whole = keep_step_grad(need_dw, dx != nullptr, pack);
     Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, NO, ZW * OC, masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack, T, N, OC, sr.K));
+                                         StepGrad::floats(pack, whole, T, N, OC, sr.K));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dA(pack, T, N, OC, sr, sc);  // (T, N, OC) gradients of the pre-activations
+    const StepGrad dA(pack, whole, T, N, OC, sr, sc);  // (T, N, OC) gradients of the pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * OC);
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) da·uᵀ before the mask
@@ -940,8 +944,10 @@ static void simple_rnn_backward_steps(float* dx, float* dw, float* du, float* db
         const index_t n1k = sm.end(s, n0, n1);  // the rows whose step was computed: the product's
         if (n1k > n0) state_grad(dst, da, OC, plan.b[0], rec_mask, prod, OC, n0, n1k, next != nullptr || sm, ap);
     });
-    if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
-    weight_grads(du, db, dw, out, Z, HM, dA, C, OC, OC);
+    if (need_dw) {
+        if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
+        weight_grads(du, db, dw, out, Z, HM, dA, C, OC, OC);
+    }
     input_grad(dx, dxt, {{dA.rows, OC, 0, OC}}, w, sr, C, OC, go_backwards);
 }
 
@@ -997,11 +1003,13 @@ static void lstm_backward_steps(float* dx, float* dw, float* du, float* db, floa
     const Acts f{act, ract, alpha, ralpha};
     const index_t masked = rec_mask ? 1 : 0;
     const SeqRows sr(sm.prefix, T, N);
-    const bool pack = pack_step_grad(dx || rec_mask, ZW, GO, sr.K);
+    const bool need_dw = dw != nullptr;  // (nullptr: a frozen layer, no weight gradients)
+    const bool pack = pack_step_grad(need_dw, dx || rec_mask, ZW, GO, sr.K);
+    const bool whole = keep_step_grad(need_dw, dx != nullptr, pack);
     Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, NO, ZW * GO, masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack, T, N, GO, sr.K));
+                                         StepGrad::floats(pack, whole, T, N, GO, sr.K));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dG(pack, T, N, GO, sr, sc);  // (T, N, 4·OC) gradients of the gate pre-activations
+    const StepGrad dG(pack, whole, T, N, GO, sr, sc);  // (T, N, 4·OC) gradients of the gate pre-activations
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * GO);
     float* prod = rec_mask ? sc.take(NO) : nullptr;     // (N, OC) dg·uᵀ before the mask
@@ -1021,8 +1029,10 @@ static void lstm_backward_steps(float* dx, float* dw, float* du, float* db, floa
         const index_t n1k = sm.end(s, n0, n1);  // the rows whose step was computed: the product's
         if (n1k > n0) state_grad(dst, dg, GO, plan.b[0], rec_mask, prod, OC, n0, n1k, next != nullptr || sm, ap);
     });
-    if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
-    weight_grads(du, db, dw, out, Z, HM, dG, C, OC, GO);
+    if (need_dw) {
+        if (HM) masked_states(HM, Z, rec_mask, N, T, ZW, OC);
+        weight_grads(du, db, dw, out, Z, HM, dG, C, OC, GO);
+    }
     input_grad(dx, dxt, {{dG.rows, GO, 0, GO}}, w, sr, C, GO, go_backwards);
 }
 
@@ -1129,17 +1139,20 @@ static void gru_backward_steps(float* dx, float* dw, float* du, float* db, float
     // the input side too; and dHH, the candidate's input side. dx reads both whole, recurrent
     // dropout column blocks of dQ: those keep them whole.
     const index_t QW = reset_after ? GO : ZR;
-    const bool whole = dx || rec_mask;
+    const bool need_dw = dw != nullptr;  // (nullptr: a frozen layer, no weight gradients)
+    const bool whole_needed = dx || rec_mask;
     const SeqRows sr(sm.prefix, T, N);
-    const bool pack_q = pack_step_grad(whole, ZW, QW, sr.K);
-    const bool pack_hh = pack_step_grad(whole, 1 + C, OC, sr.K);
+    const bool pack_q = pack_step_grad(need_dw, whole_needed, ZW, QW, sr.K);
+    const bool pack_hh = pack_step_grad(need_dw, whole_needed, 1 + C, OC, sr.K);
+    const bool whole_q = keep_step_grad(need_dw, dx != nullptr, pack_q);
+    const bool whole_hh = keep_step_grad(need_dw, dx != nullptr, pack_hh);
     Carver sc = Carver::slot(1, Carver::floats({dx ? TN * C : 0, reset_after ? 0 : NO, NO, ZW * GO, (1 + C) * OC,
                                                      masked * NO, masked * T * NO}) +
-                                         StepGrad::floats(pack_q, T, N, QW, sr.K) +
-                                         StepGrad::floats(pack_hh, T, N, OC, sr.K));
+                                         StepGrad::floats(pack_q, whole_q, T, N, QW, sr.K) +
+                                         StepGrad::floats(pack_hh, whole_hh, T, N, OC, sr.K));
     float* dxt = sc.take(dx ? TN * C : 0);
-    const StepGrad dQ(pack_q, T, N, QW, sr, sc);    // (T, N, 3·OC) [dz dr dhh·r] (reset before: [dz dr])
-    const StepGrad dHH(pack_hh, T, N, OC, sr, sc);  // (T, N, OC) the candidate's input-side gradient
+    const StepGrad dQ(pack_q, whole_q, T, N, QW, sr, sc);    // (T, N, 3·OC) [dz dr dhh·r] (reset before: [dz dr])
+    const StepGrad dHH(pack_hh, whole_hh, T, N, OC, sr, sc);  // (T, N, OC) the candidate's input-side gradient
     float* drh = sc.take(reset_after ? 0 : NO);  // (N, OC) d(r ⊙ h_prev) (reset before)
     float* dh = sc.take(NO);
     float* out = sc.take(ZW * GO);          // (ZW, 3·OC) [h | 1 | x]ᵀ·dQ, gate blocks as in dw
@@ -1207,42 +1220,44 @@ static void gru_backward_steps(float* dx, float* dw, float* du, float* db, float
         dQ.done(s, n0, n1);
         dHH.done(s, n0, n1);
     });
-    // The products run over sr's rows (the kept ones when the rows were sorted by a padding mask).
-    std::vector<float> zb, qb, hb, eb, gb;
-    index_t ldz;
-    const float* Zk = sr.rows(zb, Z, ZW, ZW, &ldz);
-    // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG (recurrent dropout; that gate's gradient columns)
-    auto masked_du = [&](index_t k, const float* dGk, index_t ldg) {
-        masked_states(HM, Z, rec_mask + k * NO, N, T, ZW, OC);
-        index_t ldh;
-        const float* Hk = sr.rows(hb, HM, OC, OC, &ldh);
-        sgemm(du + k * OC, GO, Hk, ldh, true, dGk, ldg, false, OC, OC, sr.K, 1.0f, 1.0f);
-    };
-    // out = [h_prev | 1 | x]ᵀ·dQ: du's blocks, the ones row (both biases' z and r parts; with
-    // reset_after the recurrent bias's h part), dw's z and r blocks. Its x rows of the dhh·r columns
-    // are computed and dropped (C × OC of ZW × 3·OC), so that one product serves instead of two.
-    // Reset before: du_h += Eᵀ·dHH (E holds r ⊙ h_prev ⊙ m_h). Both: out_h = [1 | x]ᵀ·dHH.
-    if (rec_mask) {
-        index_t ldq;
-        const float* Qk = sr.rows(qb, dQ.rows, QW, QW, &ldq);
-        for (index_t k = 0; k < QW / OC; k++) masked_du(k, Qk + k * OC, ldq);
-        sgemm(out + OC * GO, GO, Zk + OC, ldz, true, Qk, ldq, false, 1 + C, QW, sr.K, 1.0f, 0.0f);
-    } else {
-        grad_product(out, GO, Zk, ldz, ZW, dQ, qb);
-        add_block(du, GO, out, GO, OC, QW);
-    }
-    if (!reset_after) {
-        index_t lde;
-        const float* Ek = sr.rows(eb, E, OC, OC, &lde);
-        grad_product(du + ZR, GO, Ek, lde, OC, dHH, gb, 1.0f);
-    }
-    grad_product(out_h, OC, Zk + OC, ldz, 1 + C, dHH, gb);
-    add_block(dw, GO, out + (OC + 1) * GO, GO, C, ZR);
-    add_block(dw + ZR, GO, out_h + OC, OC, C, OC);
-    if (db) {
-        add_block(db, GO, out + OC * GO, GO, 1, ZR);
-        add_block(db + ZR, GO, out_h, OC, 1, OC);
-        if (reset_after) add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
+    if (need_dw) {  // the weight gradients (a frozen layer has none)
+        // The products run over sr's rows (the kept ones when the rows were sorted by a padding mask).
+        std::vector<float> zb, qb, hb, eb, gb;
+        index_t ldz;
+        const float* Zk = sr.rows(zb, Z, ZW, ZW, &ldz);
+        // du's block for gate k from (h_prev ⊙ m_k)ᵀ·dG (recurrent dropout; that gate's gradient columns)
+        auto masked_du = [&](index_t k, const float* dGk, index_t ldg) {
+            masked_states(HM, Z, rec_mask + k * NO, N, T, ZW, OC);
+            index_t ldh;
+            const float* Hk = sr.rows(hb, HM, OC, OC, &ldh);
+            sgemm(du + k * OC, GO, Hk, ldh, true, dGk, ldg, false, OC, OC, sr.K, 1.0f, 1.0f);
+        };
+        // out = [h_prev | 1 | x]ᵀ·dQ: du's blocks, the ones row (both biases' z and r parts; with
+        // reset_after the recurrent bias's h part), dw's z and r blocks. Its x rows of the dhh·r columns
+        // are computed and dropped (C × OC of ZW × 3·OC), so that one product serves instead of two.
+        // Reset before: du_h += Eᵀ·dHH (E holds r ⊙ h_prev ⊙ m_h). Both: out_h = [1 | x]ᵀ·dHH.
+        if (rec_mask) {
+            index_t ldq;
+            const float* Qk = sr.rows(qb, dQ.rows, QW, QW, &ldq);
+            for (index_t k = 0; k < QW / OC; k++) masked_du(k, Qk + k * OC, ldq);
+            sgemm(out + OC * GO, GO, Zk + OC, ldz, true, Qk, ldq, false, 1 + C, QW, sr.K, 1.0f, 0.0f);
+        } else {
+            grad_product(out, GO, Zk, ldz, ZW, dQ, qb);
+            add_block(du, GO, out, GO, OC, QW);
+        }
+        if (!reset_after) {
+            index_t lde;
+            const float* Ek = sr.rows(eb, E, OC, OC, &lde);
+            grad_product(du + ZR, GO, Ek, lde, OC, dHH, gb, 1.0f);
+        }
+        grad_product(out_h, OC, Zk + OC, ldz, 1 + C, dHH, gb);
+        add_block(dw, GO, out + (OC + 1) * GO, GO, C, ZR);
+        add_block(dw + ZR, GO, out_h + OC, OC, C, OC);
+        if (db) {
+            add_block(db, GO, out + OC * GO, GO, 1, ZR);
+            add_block(db + ZR, GO, out_h, OC, 1, OC);
+            if (reset_after) add_block(db + GO, GO, out + OC * GO, GO, 1, GO);
+        }
     }
     input_grad(dx, dxt, {{dQ.rows, QW, 0, ZR}, {dHH.rows, OC, ZR, OC}}, w, sr, C, GO, go_backwards);
 }

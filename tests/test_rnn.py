@@ -49,7 +49,7 @@ def make_case(cell, N, T, C, OC, seed=0, dtype=np.float32, states=True, bias=Tru
     return {k: (None if v is None else v.astype(dtype)) for k, v in f.items()}
 
 
-def run(mod, cell, case, go_backwards=False, return_sequences=True, need_dx=True, **acts):
+def run(mod, cell, case, go_backwards=False, return_sequences=True, need_dx=True, need_dw=True, **acts):
     """Forward then backward through `mod`; returns {name: array or None}."""
     kw = dict(CELLS[cell][1], go_backwards=go_backwards, **acts)
     c = case
@@ -58,21 +58,21 @@ def run(mod, cell, case, go_backwards=False, return_sequences=True, need_dx=True
         h_seq, h_last, cache = mod.simple_rnn_forward(c["x"], c["w"], c["u"], c["b"], c["h0"],
                                                       return_sequences=return_sequences, **kw)
         grads = mod.simple_rnn_backward(c["dh_seq"], c["dh_last"], c["x"], c["w"], c["u"], cache, use_bias=use_bias,
-                                        need_dx=need_dx, **kw)
+                                        need_dx=need_dx, need_dw=need_dw, **kw)
         fwd = {"h_seq": h_seq, "h_last": h_last}
         names = ("dx", "dw", "du", "db", "dh0")
     elif cell == "lstm":
         h_seq, h_last, c_last, cache = mod.lstm_forward(c["x"], c["w"], c["u"], c["b"], c["h0"], c["c0"],
                                                         return_sequences=return_sequences, **kw)
         grads = mod.lstm_backward(c["dh_seq"], c["dh_last"], c["dc_last"], c["x"], c["w"], c["u"], cache,
-                                  use_bias=use_bias, need_dx=need_dx, **kw)
+                                  use_bias=use_bias, need_dx=need_dx, need_dw=need_dw, **kw)
         fwd = {"h_seq": h_seq, "h_last": h_last, "c_last": c_last}
         names = ("dx", "dw", "du", "db", "dh0", "dc0")
     else:
         h_seq, h_last, cache = mod.gru_forward(c["x"], c["w"], c["u"], c["b"], c["h0"],
                                                return_sequences=return_sequences, **kw)
         grads = mod.gru_backward(c["dh_seq"], c["dh_last"], c["x"], c["w"], c["u"], cache, use_bias=use_bias,
-                                 need_dx=need_dx, **kw)
+                                 need_dx=need_dx, need_dw=need_dw, **kw)
         fwd = {"h_seq": h_seq, "h_last": h_last}
         names = ("dx", "dw", "du", "db", "dh0")
     return {**fwd, "cache": cache, **dict(zip(names, grads))}
@@ -1266,3 +1266,42 @@ def test_stateful_errors():
         GRU(4).reset_states()
     with pytest.raises(ValueError, match=r"reset_states takes 2 state\(s\) of shape \(batch, 4\)"):
         LSTM(4, stateful=True).reset_states([np.zeros((2, 4))])
+
+
+# ---- Frozen layers: no weight gradients (need_dw=False) ------------------------------------------
+
+
+@pytest.mark.parametrize("mod", [_core, reference], ids=["cpp", "numpy"])
+@pytest.mark.parametrize("cell", MASKED_CELLS)
+@pytest.mark.parametrize("kw", [{}, {"pattern": "post"}, {"pattern": "random", "dropout": True}])
+def test_need_dw_false_skips_the_weight_gradients(mod, cell, kw):
+    case = make_case(cell, 9, 6, 4, 5, seed=8)
+    opts = {}
+    if "pattern" in kw:
+        opts["mask"] = _step_mask(9, 6, seed=2, pattern=kw["pattern"])
+    if kw.get("dropout"):
+        opts["recurrent_mask"] = _rec_mask(cell, 9, 5, seed=3)
+    full = run(mod, cell, case, **opts)
+    frozen = run(mod, cell, case, need_dw=False, **opts)
+    for k in ("dw", "du", "db"):
+        assert frozen[k] is None, k
+    for k in ("dx", "dh0", "dc0"):
+        if k in full:
+            np.testing.assert_array_equal(frozen[k], full[k], err_msg=k)
+
+
+def test_frozen_recurrent_layer_in_a_model():
+    # a frozen encoder (transfer learning): its backward passes dx on and computes no weight gradient
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((16, 5, 3)).astype(np.float32)
+    y = rng.standard_normal((16, 1)).astype(np.float32)
+    encoder = LSTM(4, return_sequences=True)
+    model = Sequential([Input((5, 3)), Dense(3), encoder, GRU(2), Dense(1)])
+    encoder.trainable = False
+    model.compile("adam", "mse")
+    before = [w.copy() for w in encoder.get_weights()]
+    first = model.layers[0].get_weights()[0].copy()
+    model.fit(x, y, epochs=2, verbose=0)
+    for w, b in zip(encoder.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+    assert encoder._gradients == [] and not np.array_equal(first, model.layers[0].get_weights()[0])

@@ -232,24 +232,31 @@ ForwardOut forward_out(const CacheMeta& m, const RnnArgs& a, bool return_sequenc
     return o;
 }
 
-// The backward outputs: dx (or None), dw, du, db (or None), dh0.
+// The backward outputs: dx (or None), dw, du (or None: need_dw False, a frozen layer), db (or
+// None), dh0.
 struct BackwardOut {
-    py::object dx = py::none(), db = py::none();
-    float *dx_ptr = nullptr, *db_ptr = nullptr;
-    py::array_t<float> dw, du, dh0;
+    py::object dx = py::none(), dw = py::none(), du = py::none(), db = py::none();
+    float *dx_ptr = nullptr, *dw_ptr = nullptr, *du_ptr = nullptr, *db_ptr = nullptr;
+    py::array_t<float> dh0;
 };
 
 BackwardOut backward_out(const RnnArgs& a, int64_t G, const std::vector<int64_t>& b_dims, bool use_bias, bool need_dx,
-                         const char* op) {
+                         bool need_dw, const char* op) {
     BackwardOut o;
     if (need_dx) {
         auto dx = new_float_array({a.N, a.T, a.C}, op, "dx");
         o.dx_ptr = dx.mutable_data();
         o.dx = dx;
     }
-    o.dw = zeros({a.C, G * a.OC}, op, "dw");
-    o.du = zeros({a.OC, G * a.OC}, op, "du");
-    if (use_bias) {
+    if (need_dw) {
+        auto dw = zeros({a.C, G * a.OC}, op, "dw");
+        auto du = zeros({a.OC, G * a.OC}, op, "du");
+        o.dw_ptr = dw.mutable_data();
+        o.du_ptr = du.mutable_data();
+        o.dw = dw;
+        o.du = du;
+    }
+    if (use_bias && need_dw) {
         auto db = zeros(b_dims, op, "db");
         o.db_ptr = db.mutable_data();
         o.db = db;
@@ -289,11 +296,12 @@ py::tuple simple_rnn_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_
 py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                                 py::handle u_obj, py::handle cache_obj, py::handle activation,
                                 py::handle go_backwards_obj, py::handle use_bias_obj, py::handle need_dx_obj,
-                                py::handle mask_obj, py::handle step_mask_obj) {
+                                py::handle need_dw_obj, py::handle mask_obj, py::handle step_mask_obj) {
     const char* op = "simple_rnn_backward";
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool need_dw = flag_arg(need_dw_obj, op, "need_dw");
     const CellAct f = cell_activation(activation, op, "activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 1, op);
     OptionalArray mask = recurrent_mask(mask_obj, a, op);
@@ -303,9 +311,9 @@ py::tuple simple_rnn_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, p
     FloatArray cache = cache_array(cache_obj, {RnnCell::SimpleRNN, f.act, f.act, go_backwards, false,
                                  mask.ptr != nullptr, steps.mode, steps.fingerprint},
                                    a, op);
-    BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, op);
+    BackwardOut o = backward_out(a, 1, {a.OC}, use_bias, need_dx, need_dw, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
-    float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
+    float *DW = o.dw_ptr, *DU = o.du_ptr, *DH0 = o.dh0.mutable_data();
     {
         py::gil_scoped_release release;
         simple_rnn_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC,
@@ -348,11 +356,13 @@ py::tuple lstm_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, p
 py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle dc_last_obj, py::handle x_obj,
                           py::handle w_obj, py::handle u_obj, py::handle cache_obj, py::handle activation,
                           py::handle recurrent_activation, py::handle go_backwards_obj, py::handle use_bias_obj,
-                          py::handle need_dx_obj, py::handle mask_obj, py::handle step_mask_obj) {
+                          py::handle need_dx_obj, py::handle need_dw_obj, py::handle mask_obj,
+                          py::handle step_mask_obj) {
     const char* op = "lstm_backward";
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool need_dw = flag_arg(need_dw_obj, op, "need_dw");
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 4, op);
@@ -364,10 +374,10 @@ py::tuple lstm_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::han
     FloatArray cache = cache_array(cache_obj, {RnnCell::LSTM, f.act, r.act, go_backwards, false,
                                  mask.ptr != nullptr, steps.mode, steps.fingerprint}, a,
                                    op);
-    BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, op);
+    BackwardOut o = backward_out(a, 4, {4 * a.OC}, use_bias, need_dx, need_dw, op);
     auto dc0 = new_float_array({a.N, a.OC}, op, "dc0");
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
-    float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data(), *DC0 = dc0.mutable_data();
+    float *DW = o.dw_ptr, *DU = o.du_ptr, *DH0 = o.dh0.mutable_data(), *DC0 = dc0.mutable_data();
     {
         py::gil_scoped_release release;
         lstm_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, DC0, CA, dh_seq.ptr, dh_last.ptr, dc_last.ptr, W, U, a.N, a.T,
@@ -413,12 +423,14 @@ py::tuple gru_forward_b(py::handle x_obj, py::handle w_obj, py::handle u_obj, py
 py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::handle x_obj, py::handle w_obj,
                          py::handle u_obj, py::handle cache_obj, py::handle reset_after_obj, py::handle activation,
                          py::handle recurrent_activation, py::handle go_backwards_obj, py::handle use_bias_obj,
-                         py::handle need_dx_obj, py::handle mask_obj, py::handle step_mask_obj) {
+                         py::handle need_dx_obj, py::handle need_dw_obj, py::handle mask_obj,
+                          py::handle step_mask_obj) {
     const char* op = "gru_backward";
     const bool reset_after = flag_arg(reset_after_obj, op, "reset_after");
     const bool go_backwards = flag_arg(go_backwards_obj, op, "go_backwards");
     const bool use_bias = flag_arg(use_bias_obj, op, "use_bias");
     const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool need_dw = flag_arg(need_dw_obj, op, "need_dw");
     const CellAct f = cell_activation(activation, op, "activation");
     const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
     RnnArgs a = rnn_args(x_obj, w_obj, u_obj, 3, op);
@@ -429,9 +441,9 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     FloatArray cache = cache_array(cache_obj, {RnnCell::GRU, f.act, r.act, go_backwards, reset_after,
                                  mask.ptr != nullptr, steps.mode, steps.fingerprint},
                                    a, op);
-    BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, op);
+    BackwardOut o = backward_out(a, 3, gru_bias_dims(a.OC, reset_after), use_bias, need_dx, need_dw, op);
     const float *W = a.w.data(), *U = a.u.data(), *CA = cache.data() + kCacheHeader;
-    float *DW = o.dw.mutable_data(), *DU = o.du.mutable_data(), *DH0 = o.dh0.mutable_data();
+    float *DW = o.dw_ptr, *DU = o.du_ptr, *DH0 = o.dh0.mutable_data();
     {
         py::gil_scoped_release release;
         gru_backward(o.dx_ptr, DW, DU, o.db_ptr, DH0, CA, dh_seq.ptr, dh_last.ptr, W, U, a.N, a.T, a.C, a.OC, f.act,
@@ -451,7 +463,7 @@ void register_rnn(py::module_& m) {
     m.def("simple_rnn_backward", &simple_rnn_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"),
           py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("go_backwards") = false, py::arg("use_bias") = true, py::arg("need_dx") = true,
-          py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
+          py::arg("need_dw") = true, py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
           "(dx, dw, du, db, dh0): backpropagation through time of simple_rnn_forward (the same recurrent_mask).");
     m.def("lstm_forward", &lstm_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::arg("c0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
@@ -463,7 +475,8 @@ void register_rnn(py::module_& m) {
     m.def("lstm_backward", &lstm_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("dc_last"), py::arg("x"),
           py::arg("w"), py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
-          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
+          py::arg("need_dx") = true, py::arg("need_dw") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("mask") = py::none(),
           "(dx, dw, du, db, dh0, dc0): backpropagation through time of lstm_forward (the same recurrent_mask).");
     m.def("gru_forward", &gru_forward_b, py::arg("x"), py::arg("w"), py::arg("u"), py::arg("b") = py::none(),
           py::arg("h0") = py::none(), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
@@ -475,7 +488,8 @@ void register_rnn(py::module_& m) {
     m.def("gru_backward", &gru_backward_b, py::arg("dh_seq"), py::arg("dh_last"), py::arg("x"), py::arg("w"),
           py::arg("u"), py::arg("cache"), py::kw_only(), py::arg("reset_after") = true, py::arg("activation") = "tanh",
           py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false, py::arg("use_bias") = true,
-          py::arg("need_dx") = true, py::arg("recurrent_mask") = py::none(), py::arg("mask") = py::none(),
+          py::arg("need_dx") = true, py::arg("need_dw") = true, py::arg("recurrent_mask") = py::none(),
+          py::arg("mask") = py::none(),
           "(dx, dw, du, db, dh0): backpropagation through time of gru_forward (the same recurrent_mask).");
 }
 

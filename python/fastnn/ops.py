@@ -487,8 +487,8 @@ def global_maxpool_backward(dy, argmax, x_shape):
 # how the forward ran, and a backward given another forward's cache, or other activations,
 # direction, reset mode or mask presence, raises ValueError rather than return wrong gradients.
 # Backward ops take the upstream gradients dh_seq (N, T, OC) and dh_last (N, OC), either of which may be
-# None (zero), and return dx (None unless need_dx), dw, du, db (None unless use_bias) and the
-# initial-state gradients. activation / recurrent_activation: any elementwise activation of
+# None (zero), and return dx (None unless need_dx), dw, du, db (None unless use_bias; all three
+# None when need_dw is False, a frozen layer) and the initial-state gradients. activation / recurrent_activation: any elementwise activation of
 # `activation_forward` (tanh, sigmoid, relu, hard_sigmoid, ...), not softmax.
 # ``mask`` (N, T) boolean or None: Keras's time-step mask, in x's time order (not reversed by
 # go_backwards). A step masked for a sample leaves its states unchanged (h_t = h_{t-1}, and c for
@@ -510,11 +510,11 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
-                        need_dx=True, recurrent_mask=None, mask=None):
+                        need_dx=True, need_dw=True, recurrent_mask=None, mask=None):
     """Backpropagation through time of `simple_rnn_forward` (given its recurrent_mask): returns
     ``(dx, dw, du, db, dh0)``."""
     return _impl().simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, activation=activation,
-                                       go_backwards=go_backwards, use_bias=use_bias, need_dx=need_dx,
+                                       go_backwards=go_backwards, use_bias=use_bias, need_dx=need_dx, need_dw=need_dw,
                                        recurrent_mask=recurrent_mask, mask=mask)
 
 
@@ -534,7 +534,7 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
-                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None, mask=None):
+                  go_backwards=False, use_bias=True, need_dx=True, need_dw=True, recurrent_mask=None, mask=None):
     """Backpropagation through time of `lstm_forward` (given its recurrent_mask): returns
     ``(dx, dw, du, db, dh0, dc0)``.
 
@@ -542,7 +542,8 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     """
     return _impl().lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, activation=activation,
                                  recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                                 use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask, mask=mask)
+                                 use_bias=use_bias, need_dx=need_dx, need_dw=need_dw, recurrent_mask=recurrent_mask,
+                                 mask=mask)
 
 
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
@@ -566,11 +567,12 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
                  recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
-                 recurrent_mask=None, mask=None):
+                 need_dw=True, recurrent_mask=None, mask=None):
     """Backpropagation through time of `gru_forward`: returns ``(dx, dw, du, db, dh0)``.
 
     db has the bias's shape: (2, 3*OC) with ``reset_after``, else (3*OC,).
     """
     return _impl().gru_backward(dh_seq, dh_last, x, w, u, cache, reset_after=reset_after, activation=activation,
                                 recurrent_activation=recurrent_activation, go_backwards=go_backwards,
-                                use_bias=use_bias, need_dx=need_dx, recurrent_mask=recurrent_mask, mask=mask)
+                                use_bias=use_bias, need_dx=need_dx, need_dw=need_dw, recurrent_mask=recurrent_mask,
+                                mask=mask)

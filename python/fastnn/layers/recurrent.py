@@ -276,7 +276,8 @@ class _RNN(Layer):
             dh_last = d_states[0] if dh_last is None else dh_last + d_states[0]
         dc_last = d_states[1] if len(d_states) > 1 else None
         dx, dw, du, db, d_initial = self._backward(dh_seq, dh_last, dc_last)
-        self._gradients = [dw, du, db] if self.use_bias else [dw, du]
+        # a frozen layer's kernels skip the weight gradients (need_dw, _op_grad_args)
+        self._gradients = [] if dw is None else [dw, du, db] if self.use_bias else [dw, du]
         if dx is not None and self._mask is not None and self._mask.ndim == 2:
             dx = dx * self._mask[:, None, :]
         return [dx, *d_initial] if self._h0 else dx
@@ -288,6 +289,12 @@ class _RNN(Layer):
 
     def _op_args(self):
         return dict(activation=self._act, go_backwards=self.go_backwards, mask=self._time_mask)
+
+    def _op_grad_args(self):
+        """The backward ops' extra arguments: no input gradient unless needed, no weight gradients
+        for a frozen layer."""
+        return dict(use_bias=self.use_bias, need_dx=self._need_input_grad, need_dw=bool(self.trainable_weights),
+                    recurrent_mask=self._rec_mask, **self._op_args())
 
     # -- shapes and config ----------------------------------------------------------------------
 
@@ -396,9 +403,7 @@ class SimpleRNN(_RNN):
 
     def _backward(self, dh_seq, dh_last, dc_last):
         dx, dw, du, db, dh0 = ops.simple_rnn_backward(dh_seq, dh_last, self._x, self.kernel, self.recurrent_kernel,
-                                                      self._cache, use_bias=self.use_bias,
-                                                      need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
-                                                      **self._op_args())
+                                                      self._cache, **self._op_grad_args())
         return dx, dw, du, db, [dh0]
 
 
@@ -445,9 +450,7 @@ class LSTM(_RNN):
 
     def _backward(self, dh_seq, dh_last, dc_last):
         dx, dw, du, db, dh0, dc0 = ops.lstm_backward(dh_seq, dh_last, dc_last, self._x, self.kernel,
-                                                     self.recurrent_kernel, self._cache, use_bias=self.use_bias,
-                                                     need_dx=self._need_input_grad, recurrent_mask=self._rec_mask,
-                                                     **self._op_args())
+                                                     self.recurrent_kernel, self._cache, **self._op_grad_args())
         return dx, dw, du, db, [dh0, dc0]
 
     def get_config(self):
@@ -513,11 +516,11 @@ class GRU(_RNN):
 
     def _backward(self, dh_seq, dh_last, dc_last):
         dx, dw, du, db, dh0 = ops.gru_backward(dh_seq, dh_last, self._xin, self._win, self.recurrent_kernel,
-                                               self._cache, use_bias=self.use_bias, need_dx=self._need_input_grad,
-                                               recurrent_mask=self._rec_mask, **self._op_args())
+                                               self._cache, **self._op_grad_args())
         if self._win is not self.kernel:  # back from the per-gate inputs: diagonal blocks, masked sum
             C, U = self._x.shape[2], self.units
-            dw = np.concatenate([dw[g * C:(g + 1) * C, g * U:(g + 1) * U] for g in range(3)], axis=1)
+            if dw is not None:
+                dw = np.concatenate([dw[g * C:(g + 1) * C, g * U:(g + 1) * U] for g in range(3)], axis=1)
             if dx is not None:
                 dx = sum(dx[:, :, g * C:(g + 1) * C] * self._mask[g][:, None, :] for g in range(3))
         return dx, dw, du, db, [dh0]

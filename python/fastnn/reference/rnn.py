@@ -239,6 +239,11 @@ def _seq_grads(dh_seq, dh_last, N, T, OC, dtype, op):
     return dH
 
 
+def _weight_grads(need_dw, dw, du, db):
+    """(dw, du, db), or three Nones for a frozen layer (need_dw False)."""
+    return (dw, du, db) if need_dw else (None, None, None)
+
+
 def _param_grads(x, w, dP, H_prev, dQ, go_backwards, use_bias, need_dx):
     """Whole-sequence GEMMs: dw = X^T dP, du = H_prev^T dQ, dx = dP w^T (back to (N, T, C))."""
     T, N, C = x.shape[1], x.shape[0], x.shape[2]
@@ -282,11 +287,12 @@ def simple_rnn_forward(x, w, u, b=None, h0=None, *, activation="tanh", go_backwa
 
 
 def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", go_backwards=False, use_bias=True,
-                        need_dx=True, recurrent_mask=None, mask=None):
+                        need_dx=True, need_dw=True, recurrent_mask=None, mask=None):
     op = "simple_rnn_backward"
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     _check_act(activation, op)
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
     x, w, u, (N, T, C, OC) = _weights(x, w, u, 1, dtype, op)
@@ -307,7 +313,7 @@ def simple_rnn_backward(dh_seq, dh_last, x, w, u, cache, *, activation="tanh", g
         if M is not None:
             dh = np.where(M[s], dh, d)
     dx, dw, du, db = _param_grads(x, w, dA, H[:T] * m, dA, go_backwards, use_bias, need_dx)
-    return dx, dw, du, db, dh
+    return (dx, *_weight_grads(need_dw, dw, du, db), dh)
 
 
 # ---- LSTM: gates i, f, c, o; c_t = f c_{t-1} + i g; h_t = o act(c_t) ----------------------------
@@ -354,11 +360,12 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
 
 
 def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh", recurrent_activation="sigmoid",
-                  go_backwards=False, use_bias=True, need_dx=True, recurrent_mask=None, mask=None):
+                  go_backwards=False, use_bias=True, need_dx=True, need_dw=True, recurrent_mask=None, mask=None):
     op = "lstm_backward"
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, dc_last, x, w, u, cache)
@@ -390,7 +397,7 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
         dc = np.where(M[s], dc, dc_in)
         dh = np.where(M[s], (dG[s] @ u.T) * m, dh)
     dx, dw, du, db = _param_grads(x, w, dG, H[:T] * m, dG, go_backwards, use_bias, need_dx)
-    return dx, dw, du, db, dh, dc
+    return (dx, *_weight_grads(need_dw, dw, du, db), dh, dc)
 
 
 # ---- GRU: gates z, r, h; h_t = z h_{t-1} + (1 - z) hh -------------------------------------------
@@ -445,13 +452,14 @@ def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh"
 
 
 def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activation="tanh",
-                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True,
+                 recurrent_activation="sigmoid", go_backwards=False, use_bias=True, need_dx=True, need_dw=True,
                  recurrent_mask=None, mask=None):
     op = "gru_backward"
     reset_after = check_flag(reset_after, op, "reset_after")
     go_backwards = check_flag(go_backwards, op, "go_backwards")
     use_bias = check_flag(use_bias, op, "use_bias")
     need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
     _check_act(activation, op)
     _check_act(recurrent_activation, op, "recurrent_activation")
     dtype = compute_dtype(dh_seq, dh_last, x, w, u, cache)
@@ -501,4 +509,4 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
     else:
         du = np.concatenate([Hm[0].T @ dP2[:, :OC], Hm[1].T @ dP2[:, OC:2 * OC],
                              E.reshape(T * N, OC).T @ dP2[:, 2 * OC:]], axis=1)
-    return dx, dw, du, db, dh
+    return (dx, *_weight_grads(need_dw, dw, du, db), dh)
