@@ -19,6 +19,12 @@ It validates first (fastnn and torch packed against the float64 reference with t
 last state and every weight gradient) and stops if anything is off; then times the variants in
 alternating blocks in one process (bench/_harness.py), medians and p10-p90.
 
+Then a whole training step of a text classifier on such batches (token ids padded with 0):
+Embedding(5000, 32, mask_zero=True) -> LSTM(128) -> Dense(1, sigmoid), binary cross-entropy,
+Adam: fastnn's ``train_on_batch`` against PyTorch's nn.Embedding(padding_idx=0) ->
+pack_padded_sequence -> nn.LSTM -> nn.Linear with BCEWithLogitsLoss and Adam, the same weights
+(their predictions compared first).
+
     python bench/bench_masked_rnn.py [--threads 1 2] [--reps 30]
 """
 
@@ -41,7 +47,7 @@ try:
 except ImportError:
     torch = None
 
-N, T, F, U = 128, 80, 32, 128
+N, T, F, U = 128, 80, 32, 128  # batch, steps, features, units
 CASES = [("LSTM(128)", "lstm"), ("GRU(128)", "gru")]
 GATES = {"lstm": 4, "gru": 3}
 
@@ -137,6 +143,74 @@ def main(argv=None):
                 vs_torch = f"{ms['torch'] / ms['masked']:7.2f}x" if "torch" in ms else f"{'-':>8}"
                 print(f"  {label:<10} {H.fmt_ms(t['masked']):>24} {H.fmt_ms(t['unmasked']):>24} {ms['numpy']:13.2f} "
                       f"{torch_ms} {ms['masked'] / ms['unmasked']:14.3f}x {ms['numpy'] / ms['masked']:7.1f}x {vs_torch}")
+            time_text_model(rng, args.reps)
+
+
+VOCAB, EMBED = 5000, 32
+
+
+def text_model(rng):
+    """The classifier, its padded batch of token ids and labels."""
+    from fastnn.layers import LSTM, Dense, Embedding, Input
+    from fastnn.models import Sequential
+
+    lengths = rng.integers(8, T + 1, N)
+    ids = rng.integers(1, VOCAB, (N, T)) * (np.arange(T)[None, :] < lengths[:, None])
+    labels = rng.integers(0, 2, (N, 1)).astype(np.float32)
+    model = Sequential([Input((T,), dtype="int32"), Embedding(VOCAB, EMBED, mask_zero=True), LSTM(U),
+                        Dense(1, activation="sigmoid")])
+    model.compile(fastnn.optimizers.Adam(1e-3), "binary_crossentropy")
+    return model, ids, labels, lengths
+
+
+def torch_text_model(model, lengths):
+    """PyTorch's twin holding the fastnn model's weights, and its training step."""
+    emb_w, w, u, b, dense_w, dense_b = model.get_weights()
+    emb = torch.nn.Embedding(VOCAB, EMBED, padding_idx=0)
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(emb_w))
+    lstm, _ = torch_module("lstm", U, w, u, b)
+    head = torch.nn.Linear(U, 1)
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(np.ascontiguousarray(dense_w.T)))
+        head.bias.copy_(torch.from_numpy(dense_b))
+    params = list(emb.parameters()) + list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    lt = torch.from_numpy(lengths)
+
+    def logits(ids):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(emb(ids), lt, batch_first=True, enforce_sorted=False)
+        _, (h, _) = lstm(packed)
+        return head(h[0])
+
+    def step(ids, labels):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits(ids), labels)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return logits, step
+
+
+def time_text_model(rng, reps):
+    model, ids, labels, lengths = text_model(rng)
+    line = f"\n  text classifier, one training step (Embedding(mask_zero) -> LSTM({U}) -> Dense), batch {N}, T {T}:"
+    funcs = {"fastnn": lambda: model.train_on_batch(ids, labels)}
+    if torch is not None:
+        logits, step = torch_text_model(model, lengths)
+        idt, lab = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(labels)
+        with torch.no_grad():
+            p_torch = torch.sigmoid(logits(idt)).numpy()
+        err = float(np.abs(model.predict(ids, verbose=0) - p_torch).max())
+        if err > 1e-4:
+            raise SystemExit(f"bench_masked_rnn: the PyTorch text model's predictions differ by {err:.2e}; not timing")
+        line += f" predictions agree to {err:.1e}"
+        funcs["torch"] = lambda: step(idt, lab)
+    print(line)
+    t = H.compare(funcs, reps=reps)
+    vs = f", {t['torch'][0] / t['fastnn'][0]:.2f}x PyTorch {H.fmt_ms(t['torch'])}" if "torch" in t else ""
+    print(f"  fastnn {H.fmt_ms(t['fastnn'])}{vs}")
 
 
 if __name__ == "__main__":
