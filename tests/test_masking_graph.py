@@ -794,3 +794,34 @@ def test_lambda_with_a_mask_function(tmp_path, rng):
     assert again._masking
     with pytest.raises(ValueError, match="mask must be a function"):
         Lambda(lambda t: t, mask=np.ones(3))
+
+
+def test_time_distributed_recurrent_layer_with_word_masks(rng):
+    # a hierarchical model (words -> sentences -> document): Embedding(mask_zero) on (doc, sentence,
+    # word) ids makes a mask per word; TimeDistributed(LSTM) gives each sentence's LSTM its words'
+    # mask and passes on a mask per sentence (kept if any word is): extra padded words and
+    # sentences change nothing
+    from fastnn.layers import LSTM
+
+    ids = Input((None, None), dtype="int32")
+    sentences = TimeDistributed(LSTM(5))(Embedding(20, 4, mask_zero=True)(ids))
+    model = Model(ids, Dense(1)(LSTM(3)(sentences)))
+    x = rng.integers(1, 20, (4, 3, 6))
+    x[:, :, 4:] = 0
+    x[1, 2] = 0  # an empty sentence
+    want = model.predict(x, verbose=0)
+    padded = np.zeros((4, 5, 9), np.int64)
+    padded[:, :3, :6] = x
+    np.testing.assert_allclose(model.predict(padded, verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
+def test_time_distributed_word_masks_gradients(float64_numpy, rng):
+    from fastnn.layers import LSTM
+
+    ids = Input((3, 5), dtype="int32")
+    sentences = TimeDistributed(LSTM(2, return_sequences=True))(Embedding(9, 3, mask_zero=True)(ids))
+    model = Model(ids, Dense(1)(Flatten()(sentences)))
+    model.compile("sgd", "mse")
+    x = rng.integers(1, 9, (2, 3, 5))
+    x[:, :, 3:] = 0
+    model_gradcheck(model, x, rng.standard_normal((2, 1)))

@@ -258,11 +258,41 @@ class TimeDistributed(Layer):
         self._weights = self.layer._weights  # the same weight objects: saved as <this layer>.<name>
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None):
         n, t = inputs.shape[:2]
         self._nt = (n, t)
-        y = self.layer.call(inputs.reshape((n * t,) + inputs.shape[2:]), training=training)
+        folded = inputs.reshape((n * t,) + inputs.shape[2:])
+        inner = self._inner_mask(mask)
+        if inner is not None and self.layer._call_takes_mask:  # e.g. an LSTM over each sentence's words
+            y = self.layer.call(folded, training=training, mask=inner)
+        else:
+            y = self.layer.call(folded, training=training)
         return y.reshape((n, t) + y.shape[1:])
+
+    @staticmethod
+    def _inner_mask(mask):
+        """A mask with axes past (batch, timesteps) — (N, T, steps) after Embedding(mask_zero) on
+        (N, T, steps) ids — folded as the inputs are: the wrapped layer's own, (N·T, steps)."""
+        if mask is None or np.ndim(mask) < 3:
+            return None
+        mask = np.asarray(mask)
+        return mask.reshape((-1,) + mask.shape[2:])
+
+    def compute_mask(self, inputs, mask=None):
+        """As tf.keras: the wrapped layer's output mask unfolded to (N, T, ...), or when it has none,
+        the input's mask reduced to (N, T) (a step is kept if any of its inner steps is)."""
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        inner = self._inner_mask(mask)
+        if inner is not None and self.layer.supports_masking:
+            folded = np.asarray(inputs).reshape((-1,) + np.shape(inputs)[2:])
+            out = self.layer.compute_mask(folded, inner)
+            if out is not None:
+                return np.asarray(out).reshape(mask.shape[:2] + np.shape(out)[1:])
+        while mask.ndim > 2:
+            mask = mask.any(axis=-1)
+        return mask
 
     def backward(self, dy):
         n, t = self._nt
