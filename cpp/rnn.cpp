@@ -316,15 +316,16 @@ bool pack_step_grad(bool need_dw, bool whole_needed, index_t M, index_t W, index
 bool keep_step_grad(bool need_dw, bool whole_needed, bool packed) { return whole_needed || (need_dw && !packed); }
 
 // out (M, W) = Aᵀ·G (+ beta·out) over the products' rows (G.sr): A stored (K, M), rows lda apart
-// (already the kept rows when sorted); G packed, or whole (its kept rows gathered into buf).
+// (already the kept rows when sorted); G packed, or whole: with sorted rows its kept rows are
+// gathered into buf once, and a later product on the same G (same buf) reuses them.
 void grad_product(float* out, index_t ldo, const float* A, index_t lda, index_t M, const StepGrad& G,
                   std::vector<float>& buf, float beta = 0.0f) {
     if (G.packed) {
         sgemm_packed_b_threads(out, ldo, A, lda, true, G.layout, M, 1.0f, beta);
         return;
     }
-    index_t ldg;
-    const float* g = G.sr.rows(buf, G.rows, G.W, G.W, &ldg);
+    index_t ldg = G.W;
+    const float* g = !G.sr.kept ? G.rows : buf.empty() ? G.sr.rows(buf, G.rows, G.W, G.W, &ldg) : buf.data();
     sgemm(out, ldo, A, lda, true, g, ldg, false, M, G.W, G.sr.K, 1.0f, beta);
 }
 

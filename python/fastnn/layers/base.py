@@ -186,6 +186,13 @@ class _Weight:
         self.constraint = constraint
 
 
+def owned_weights(layers):
+    """A wrapper's weights: its inner layers' (the same arrays), named ``<inner layer>/<weight>``
+    so that a saved file tells them apart (forward_lstm/kernel, backward_lstm/kernel)."""
+    return [_Weight(f"{layer.name}/{w.name}", w.value, w.trainable, w.regularizer, w.constraint)
+            for layer in layers for w in layer._weights]
+
+
 class Layer:
     """Base class of all fastnn layers (see the module docstring for the protocol).
 

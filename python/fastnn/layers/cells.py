@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import autodiff
-from .base import InputSpec, Layer, _Weight, register_layer, tape_weights
-from .recurrent import GRU, LSTM, SimpleRNN, check_initial_states
+from .base import InputSpec, Layer, owned_weights, register_layer, tape_weights
+from .recurrent import GRU, LSTM, SimpleRNN, check_initial_states, with_initial_state
 
 # The arguments of a recurrent layer that belong to RNN, not to its cell.
 _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask")
@@ -181,9 +181,7 @@ class RNN(Layer):
                 layer._maybe_build(shape)
                 shape = (shape[0], shape[1], layer.units)
             subs = self._stack
-        # the wrapper owns its cells' weights (the same arrays), named per cell: rnn/lstm_cell/kernel
-        self._weights = [_Weight(f"{sub.name}/{w.name}", w.value, w.trainable, w.regularizer, w.constraint)
-                         for sub in subs for w in sub._weights]
+        self._weights = owned_weights(subs)  # named per cell: lstm_cell/kernel
         self.built = True
 
     def _check_input(self, input_shape):
@@ -196,8 +194,10 @@ class RNN(Layer):
         if self._multi_input:
             input_shape = input_shape[0]
         batch, steps = input_shape[0], input_shape[1]
-        size = _sizes(self._custom.state_size)[0] if self._custom is not None else self._stack[-1].units
-        size = getattr(self._custom, "output_size", size) if self._custom is not None else size
+        if self._custom is not None:
+            size = getattr(self._custom, "output_size", _sizes(self._custom.state_size)[0])
+        else:
+            size = self._stack[-1].units
         out = (batch, steps, size) if self.return_sequences else (batch, size)
         if self.return_state:
             return [out] + [(batch, s) for s in self._state_sizes]
@@ -219,10 +219,7 @@ class RNN(Layer):
     # -- forward and backward --------------------------------------------------------------------
 
     def __call__(self, inputs, initial_state=None, **kwargs):
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [inputs, *states]
-        return super().__call__(inputs, **kwargs)
+        return super().__call__(with_initial_state(self, inputs, initial_state), **kwargs)
 
     def call(self, inputs, training=False, mask=None):
         x, states = (inputs[0], list(inputs[1:])) if isinstance(inputs, (list, tuple)) else (inputs, [])

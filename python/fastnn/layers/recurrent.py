@@ -36,6 +36,17 @@ def _implementation(layer, value):
                          f"kernel whatever it is). Received: implementation={value!r}")
 
 
+def with_initial_state(layer, inputs, initial_state):
+    """A recurrent layer's call inputs: ``inputs``, or ``[inputs, *initial_state]`` (a tensor or a
+    list of them) when states are given."""
+    if initial_state is None:
+        return inputs
+    if isinstance(inputs, (list, tuple)):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': initial_state is given twice (as an argument and "
+                         "in the list of inputs)")
+    return [inputs, *(initial_state if isinstance(initial_state, (list, tuple)) else [initial_state])]
+
+
 def check_initial_states(layer, input_shape, names, sizes):
     """The shapes of a recurrent layer's call on [x, *initial states]: x by the layer's input
     spec, then one (batch, size) state per name."""
@@ -152,13 +163,7 @@ class _RNN(Layer):
         """Keras's RNN call: ``layer(x)``, or ``layer(x, initial_state=[h, c])`` (a tensor or a list
         of one state per `_state_names`, each (batch, units)) on arrays or symbolic tensors;
         ``layer([x, h, c])`` is the same call."""
-        if initial_state is not None:
-            if isinstance(inputs, (list, tuple)):
-                raise ValueError(f"{type(self).__name__} '{self.name}': initial_state is given twice (as an argument "
-                                 "and in the list of inputs)")
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [inputs, *states]
-        return super().__call__(inputs, **kwargs)
+        return super().__call__(with_initial_state(self, inputs, initial_state), **kwargs)
 
     def _check_input(self, input_shape):
         if not self._multi_input:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import InputSpec, Layer, _Weight, register_layer
-from .recurrent import _RNN, check_initial_states
+from .base import InputSpec, Layer, owned_weights, register_layer
+from .recurrent import _RNN, check_initial_states, with_initial_state
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -86,9 +86,7 @@ class Bidirectional(Layer):
 
     def __call__(self, inputs, initial_state=None, **kwargs):
         """As Keras: ``initial_state`` lists the forward copy's states, then the backward copy's."""
-        if initial_state is not None:
-            inputs = [inputs, *(initial_state if isinstance(initial_state, (list, tuple)) else [initial_state])]
-        return super().__call__(inputs, **kwargs)
+        return super().__call__(with_initial_state(self, inputs, initial_state), **kwargs)
 
     def _check_input(self, input_shape):
         if not self._multi_input:
@@ -102,10 +100,7 @@ class Bidirectional(Layer):
             input_shape = input_shape[0]
         for sub in self._directions:
             sub._maybe_build(tuple(input_shape))
-        # the wrapper owns its copies' weights (the same arrays), named per direction so that a
-        # saved file tells them apart: forward_lstm/kernel, backward_lstm/kernel, ...
-        self._weights = [_Weight(f"{sub.name}/{w.name}", w.value, w.trainable, w.regularizer, w.constraint)
-                         for sub in self._directions for w in sub._weights]
+        self._weights = owned_weights(self._directions)  # forward_lstm/kernel, backward_lstm/kernel, ...
         self.built = True
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
