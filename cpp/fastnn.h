@@ -156,6 +156,14 @@ void conv_transpose_forward(float* y, const float* x, const float* w, const floa
                             float alpha);
 void conv_transpose_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x,
                              const float* w, const ConvShape& s, Act act, float alpha);
+// Depthwise convolution (Keras's DepthwiseConv*D): every input channel convolved on its own with
+// M filters. w (KD, KH, KW, C, M); s.OC = C·M, and y's channel c·M + m is channel c's m-th filter.
+// b (C·M,) or nullptr. Backward: dx overwritten (skipped when null), dw and db (may be null)
+// accumulate, independent of the thread count.
+void depthwise_conv_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s, Act act,
+                            float alpha);
+void depthwise_conv_backward(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x,
+                             const float* w, const ConvShape& s, Act act, float alpha);
 // The algorithm: "auto" (implicit GEMM unless one padded image exceeds the workspace tile),
 // "im2col" (column tiles + sgemm) or "implicit" (for benchmarks and tests); "implicit-flipped",
 // "implicit-scatter" and "implicit-dcol" also force the implicit backward's input gradient

@@ -128,10 +128,16 @@ void require_nonempty(const py::array& x, const char* op, const char* arg, const
 // for JAX, which equals TensorFlow's wherever TensorFlow accepts the shapes (and also covers
 // output_padding with even kernels).
 
-enum class ConvKind { Conv, Transpose };
+// Depthwise: w (kernel..., C, M), every channel convolved on its own M times, y's channels c·M + m.
+enum class ConvKind { Conv, Transpose, Depthwise };
 
 Layouts conv_layouts(int nd, ConvKind kind) {
     if (kind == ConvKind::Conv) return layouts(nd);
+    if (kind == ConvKind::Depthwise) {
+        if (nd == 1) return {"(N, L, C)", "(K, C, M)", "(N, OL, C*M)", "(L,)"};
+        if (nd == 2) return {"(N, H, W, C)", "(KH, KW, C, M)", "(N, OH, OW, C*M)", "(H, W)"};
+        return {"(N, D, H, W, C)", "(KD, KH, KW, C, M)", "(N, OD, OH, OW, C*M)", "(D, H, W)"};
+    }
     if (nd == 1) return {"(N, L, C)", "(K, OC, C)", "(N, OL, OC)", "(L,)"};
     if (nd == 2) return {"(N, H, W, C)", "(KH, KW, OC, C)", "(N, OH, OW, OC)", "(H, W)"};
     return {"(N, D, H, W, C)", "(KD, KH, KW, OC, C)", "(N, OD, OH, OW, OC)", "(D, H, W)"};
@@ -185,8 +191,8 @@ ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle stride
                        ". Received: w.shape=" + shape_str(a.w));
     require_dim(a.w, c_axis, C, op, "w", L.w, "C");
     if (a.w.shape(oc_axis) < 1)
-        fail_value(std::string(op) + ": the number of filters OC must be positive; w must be " + L.w +
-                   ". Received: w.shape=" + shape_str(a.w));
+        fail_value(std::string(op) + (kind == ConvKind::Depthwise ? ": the depth multiplier M" : ": the number of filters OC") +
+                   " must be positive; w must be " + L.w + ". Received: w.shape=" + shape_str(a.w));
     const bool strided = std::any_of(strides.begin(), strides.end(), [](int64_t v) { return v > 1; });
     const bool dilated = std::any_of(dilation.begin(), dilation.end(), [](int64_t v) { return v > 1; });
     if (strided && dilated)
@@ -200,7 +206,7 @@ ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle stride
 
     ConvShape& s = a.s;
     s.N = a.x.shape(0);
-    a.bias_len = a.w.shape(oc_axis);
+    a.bias_len = kind == ConvKind::Depthwise ? C * a.w.shape(oc_axis) : a.w.shape(oc_axis);  // <= w's size
     s.C = transpose ? a.bias_len : C;  // the convolution's input channels
     s.OC = transpose ? C : a.bias_len;
     a.y_dims = {s.N};
@@ -255,6 +261,8 @@ py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::
         py::gil_scoped_release release;
         if (kind == ConvKind::Conv)
             conv_forward(Y, X, W, B, a.s, act, al);
+        else if (kind == ConvKind::Depthwise)
+            depthwise_conv_forward(Y, X, W, B, a.s, act, al);
         else
             conv_transpose_forward(Y, X, W, B, a.s, act, al);
     }
@@ -279,7 +287,7 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
     if (!has_y && act != Act::Linear)
         fail_value(std::string(op) + ": y (the forward output) is needed for activation='" +
                    activation_name(act) + "'. Received: y=None");
-    const char* geometry = kind == ConvKind::Conv ? "x, w, strides, padding and dilation_rate"
+    const char* geometry = kind != ConvKind::Transpose ? "x, w, strides, padding and dilation_rate"
                                                   : "x, w, strides, padding, output_padding and dilation_rate";
     for (auto [arr, name] : {std::pair<FloatArray*, const char*>{&dy, "dy"}, {&y, "y"}}) {
         if (arr == &y && !has_y) continue;
@@ -294,6 +302,8 @@ py::tuple conv_backward_b(int nd, const char* op, py::handle dy_obj, py::handle 
         py::gil_scoped_release release;
         if (kind == ConvKind::Conv)
             conv_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
+        else if (kind == ConvKind::Depthwise)
+            depthwise_conv_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
         else
             conv_transpose_backward(g.dx_ptr, g.dw_ptr, g.db_ptr, DY, Y, X, W, a.s, act, al);
     }
@@ -762,6 +772,37 @@ void register_conv(py::module_& m) {
             py::arg("dilation_rate") = ones, py::arg("activation") = "linear", py::arg("alpha") = py::none(),
             py::arg("use_bias") = true, py::arg("need_dx") = true, py::arg("need_dw") = true,
             "(dx, dw, db) of the transposed convolution; None for each of dx, dw, db not asked for.");
+    }
+    static const char* dwf[] = {"depthwise_conv1d_forward", "depthwise_conv2d_forward", "depthwise_conv3d_forward"};
+    static const char* dwb[] = {"depthwise_conv1d_backward", "depthwise_conv2d_backward", "depthwise_conv3d_backward"};
+    for (int nd = 1; nd <= 3; nd++) {
+        const char *f = dwf[nd - 1], *b = dwb[nd - 1];
+        const py::object ones = unit_default(nd);
+        m.def(
+            f,
+            [nd, f](py::handle x, py::handle w, py::handle bias, py::handle strides, py::handle padding,
+                    py::handle dilation_rate, py::handle activation, py::object alpha) {
+                return conv_forward_b(nd, f, x, w, bias, strides, padding, dilation_rate, activation, alpha,
+                                      ConvKind::Depthwise);
+            },
+            py::arg("x"), py::arg("w"), py::arg("b") = py::none(), py::kw_only(), py::arg("strides") = ones,
+            py::arg("padding") = "valid", py::arg("dilation_rate") = ones, py::arg("activation") = "linear",
+            py::arg("alpha") = py::none(),
+            "y = activation(depthwise_conv(x, w) + b), w (kernel..., C, M) as Keras's DepthwiseConv*D; y has C*M "
+            "channels, c*M + m.");
+        m.def(
+            b,
+            [nd, b](py::handle dy, py::handle x, py::handle w, py::handle y, py::handle strides,
+                    py::handle padding, py::handle dilation_rate, py::handle activation,
+                    py::object alpha, py::handle use_bias, py::handle need_dx, py::handle need_dw) {
+                return conv_backward_b(nd, b, dy, x, w, y, strides, padding, dilation_rate, activation, alpha,
+                                       use_bias, need_dx, need_dw, ConvKind::Depthwise);
+            },
+            py::arg("dy"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::kw_only(),
+            py::arg("strides") = ones, py::arg("padding") = "valid", py::arg("dilation_rate") = ones,
+            py::arg("activation") = "linear", py::arg("alpha") = py::none(), py::arg("use_bias") = true,
+            py::arg("need_dx") = true, py::arg("need_dw") = true,
+            "(dx, dw, db) of the depthwise convolution; None for each of dx, dw, db not asked for.");
     }
     static const char* cmf[] = {"conv1d_maxpool_forward", "conv2d_maxpool_forward", "conv3d_maxpool_forward"};
     static const char* cmb[] = {"conv1d_maxpool_backward", "conv2d_maxpool_backward", "conv3d_maxpool_backward"};

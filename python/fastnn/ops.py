@@ -322,6 +322,60 @@ def conv3d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="v
                                              need_dx=need_dx, need_dw=need_dw)
 
 
+# Depthwise convolution (Keras's DepthwiseConv1D/DepthwiseConv2D and the first half of
+# SeparableConv1D/SeparableConv2D): w (*kernel_size, C, M), Keras's depthwise layout. Each input
+# channel c is convolved on its own with M filters; output channel c·M + m is its m-th, so y has
+# C·M channels. Geometry (strides, padding, dilation_rate) and output sizes as for `conv1d_forward`.
+
+
+def depthwise_conv1d_forward(x, w, b=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                             alpha=None):
+    """1-D depthwise convolution: x (N, L, C), w (K, C, M) -> y (N, OL, C*M), bias and activation fused.
+
+    ``padding``: "valid", "same" or "causal".
+    """
+    return _impl().depthwise_conv1d_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                            activation=activation, alpha=alpha)
+
+
+def depthwise_conv2d_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                             activation="linear", alpha=None):
+    """2-D depthwise convolution: x (N, H, W, C), w (KH, KW, C, M) -> y (N, OH, OW, C*M)."""
+    return _impl().depthwise_conv2d_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                            activation=activation, alpha=alpha)
+
+
+def depthwise_conv3d_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                             activation="linear", alpha=None):
+    """3-D depthwise convolution: x (N, D, H, W, C), w (KD, KH, KW, C, M) -> y (N, OD, OH, OW, C*M)."""
+    return _impl().depthwise_conv3d_forward(x, w, b, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                                            activation=activation, alpha=alpha)
+
+
+def depthwise_conv1d_backward(dy, x, w, y=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                              alpha=None, use_bias=True, need_dx=True, need_dw=True):
+    """Gradients ``(dx, dw, db)`` of `depthwise_conv1d_forward`, as `conv1d_backward` returns them."""
+    return _impl().depthwise_conv1d_backward(dy, x, w, y, strides=strides, padding=padding,
+                                             dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                             use_bias=use_bias, need_dx=need_dx, need_dw=need_dw)
+
+
+def depthwise_conv2d_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                              activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
+    """Gradients ``(dx, dw, db)`` of `depthwise_conv2d_forward`."""
+    return _impl().depthwise_conv2d_backward(dy, x, w, y, strides=strides, padding=padding,
+                                             dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                             use_bias=use_bias, need_dx=need_dx, need_dw=need_dw)
+
+
+def depthwise_conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                              activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
+    """Gradients ``(dx, dw, db)`` of `depthwise_conv3d_forward`."""
+    return _impl().depthwise_conv3d_backward(dy, x, w, y, strides=strides, padding=padding,
+                                             dilation_rate=dilation_rate, activation=activation, alpha=alpha,
+                                             use_bias=use_bias, need_dx=need_dx, need_dw=need_dw)
+
+
 def maxpool1d_forward(x, *, pool_size, strides=None, padding="valid"):
     """Max pooling of x (N, L, C). Returns ``(y, argmax)``; ``strides`` defaults to ``pool_size``.
 

@@ -27,6 +27,12 @@ from .conv import (
     conv2d_transpose_forward,
     conv3d_transpose_backward,
     conv3d_transpose_forward,
+    depthwise_conv1d_backward,
+    depthwise_conv1d_forward,
+    depthwise_conv2d_backward,
+    depthwise_conv2d_forward,
+    depthwise_conv3d_backward,
+    depthwise_conv3d_forward,
 )
 from .pool import (
     avgpool1d_backward,
@@ -65,7 +71,9 @@ __all__ = [
     "conv2d_forward", "conv2d_maxpool_backward", "conv2d_maxpool_forward", "conv2d_transpose_backward",
     "conv2d_transpose_forward", "conv3d_backward", "conv3d_forward", "conv3d_maxpool_backward",
     "conv3d_maxpool_forward", "conv3d_transpose_backward", "conv3d_transpose_forward",
-    "crossentropy_logits_backward", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
+    "crossentropy_logits_backward", "dense_backward",
+    "depthwise_conv1d_backward", "depthwise_conv1d_forward", "depthwise_conv2d_backward",
+    "depthwise_conv2d_forward", "depthwise_conv3d_backward", "depthwise_conv3d_forward", "dense_forward", "dropout_backward", "dropout_forward",
     "gemm", "global_avgpool_backward", "global_avgpool_forward", "global_maxpool_backward",
     "global_maxpool_forward", "gru_backward", "gru_forward", "loss_backward", "loss_forward", "lstm_backward",
     "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward", "maxpool2d_backward",

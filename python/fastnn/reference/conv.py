@@ -25,6 +25,11 @@ _LAYOUTS = {
     2: ("(N, H, W, C)", "(KH, KW, C, OC)", "(N, OH, OW, OC)"),
     3: ("(N, D, H, W, C)", "(KD, KH, KW, C, OC)", "(N, OD, OH, OW, OC)"),
 }
+_DW_LAYOUTS = {  # depthwise: w is (*kernel_size, C, M), y has C·M channels
+    1: ("(N, L, C)", "(K, C, M)", "(N, OL, C*M)"),
+    2: ("(N, H, W, C)", "(KH, KW, C, M)", "(N, OH, OW, C*M)"),
+    3: ("(N, D, H, W, C)", "(KD, KH, KW, C, M)", "(N, OD, OH, OW, C*M)"),
+}
 _T_LAYOUTS = {  # transposed: w is (*kernel_size, OC, C)
     1: ("(N, L, C)", "(K, OC, C)", "(N, OL, OC)"),
     2: ("(N, H, W, C)", "(KH, KW, OC, C)", "(N, OH, OW, OC)"),
@@ -116,10 +121,12 @@ def _pad_and_slices(x, out, pads, k, strides, dilation, pad_value=0.0):
 
 class _Conv:
     """The checked arguments and geometry of one convolution call (or, with ``transpose``, of one
-    transposed convolution: w (*k, OC, C), Keras's output sizes and ``output_padding``)."""
+    transposed convolution: w (*k, OC, C), Keras's output sizes and ``output_padding``; or, with
+    ``depthwise``, of one depthwise convolution: w (*k, C, M), C·M output channels)."""
 
-    def __init__(self, nd, x, w, strides, padding, dilation_rate, dtype, op, transpose=False, output_padding=None):
-        lx, lw, ly = (_T_LAYOUTS if transpose else _LAYOUTS)[nd]
+    def __init__(self, nd, x, w, strides, padding, dilation_rate, dtype, op, transpose=False, output_padding=None,
+                 depthwise=False):
+        lx, lw, ly = (_T_LAYOUTS if transpose else _DW_LAYOUTS if depthwise else _LAYOUTS)[nd]
         self.layout_y = ly
         x = as_float(x, dtype, op, "x")
         w = as_float(w, dtype, op, "w")
@@ -137,8 +144,8 @@ class _Conv:
         if w.shape[c_axis] != C:
             raise ValueError(f"{op}: w must be {lw} with C={C}. Received: w.shape={w.shape}")
         if w.shape[oc_axis] < 1:
-            raise ValueError(f"{op}: the number of filters OC must be positive; w must be {lw}. "
-                             f"Received: w.shape={w.shape}")
+            what = "the depth multiplier M" if depthwise else "the number of filters OC"
+            raise ValueError(f"{op}: {what} must be positive; w must be {lw}. Received: w.shape={w.shape}")
         if any(s > 1 for s in strides) and any(d > 1 for d in dilation):
             raise ValueError(f"{op}: strides > 1 are not supported together with dilation_rate > 1. "
                              f"Received: strides={strides}, dilation_rate={dilation}")
@@ -156,7 +163,7 @@ class _Conv:
                              f"dilation_rate={dilation}")
         self.x, self.w, self.nd = x, w, nd
         self.strides, self.dilation = strides, dilation
-        self.y_shape = (x.shape[0], *self.out, w.shape[oc_axis])
+        self.y_shape = (x.shape[0], *self.out, C * w.shape[oc_axis] if depthwise else w.shape[oc_axis])
         self.geometry_args = ("x, w, strides, padding, output_padding and dilation_rate" if transpose
                               else "x, w, strides, padding and dilation_rate")
 
@@ -178,10 +185,14 @@ class _Conv:
 
     def col(self):
         """im2col: (M, K) with K ordered (taps..., C) like the kernel's rows."""
+        cols = self.taps()
+        return cols.reshape(-1, cols.shape[-2] * cols.shape[-1])
+
+    def taps(self):
+        """The receptive fields (N, *out, taps, C)."""
         xp, slices = _pad_and_slices(self.x, self.out, self.pads, self.w.shape[:self.nd], self.strides,
                                      self.dilation)
-        cols = np.stack([xp[sl] for sl in slices], axis=-2)  # (N, *out, taps, C)
-        return cols.reshape(-1, cols.shape[-2] * cols.shape[-1])
+        return np.stack([xp[sl] for sl in slices], axis=-2)
 
     def col2im(self, dcol):
         """The adjoint of col(): scatter-add dcol (M, K) back into an array of x's shape."""
@@ -401,3 +412,79 @@ def conv3d_transpose_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="v
                               need_dx=True, need_dw=True):
     return _transpose_backward_nd(3, "conv3d_transpose_backward", dy, x, w, y, strides, padding, output_padding,
                                   dilation_rate, activation, alpha, use_bias, need_dx, need_dw)
+
+
+# ---- Depthwise convolution (Keras's DepthwiseConv*D; the first half of SeparableConv*D) ----------
+#
+# w (*kernel_size, C, M): channel c is convolved on its own with M filters, and y's channel c·M + m
+# is its m-th: y[..., c·M + m] = Σ_t taps[..., t, c] · w[t, c, m].
+
+
+def _depthwise_forward_nd(nd, op, x, w, b, strides, padding, dilation_rate, activation, alpha):
+    a = check_activation(activation, alpha, op)
+    dtype = compute_dtype(x, w, b)
+    cv = _Conv(nd, x, w, strides, padding, dilation_rate, dtype, op, depthwise=True)
+    C, M = cv.w.shape[-2:]
+    z = np.einsum("...tc,tcm->...cm", cv.taps(), cv.w.reshape(-1, C, M)).reshape(cv.y_shape)
+    if b is not None:
+        b = as_float(b, dtype, op, "b")
+        if b.shape != (C * M,):
+            raise ValueError(f"{op}: b must be (C*M,) with C*M={C * M}. Received: b.shape={b.shape}")
+        z = z + b
+    return _forward(z, activation, a).astype(dtype, copy=False)
+
+
+def _depthwise_backward_nd(nd, op, dy, x, w, y, strides, padding, dilation_rate, activation, alpha, use_bias,
+                           need_dx, need_dw):
+    use_bias = check_flag(use_bias, op, "use_bias")
+    need_dx = check_flag(need_dx, op, "need_dx")
+    need_dw = check_flag(need_dw, op, "need_dw")
+    a = check_activation(activation, alpha, op)
+    dtype = compute_dtype(dy, x, w, y)
+    cv = _Conv(nd, x, w, strides, padding, dilation_rate, dtype, op, depthwise=True)
+    C, M = cv.w.shape[-2:]
+    dz = cv.output_grad(dy, y, activation, a, op).reshape(-1, C, M)  # (pixels, C, M)
+    w3 = cv.w.reshape(-1, C, M)
+    dw = None
+    if need_dw:
+        taps = cv.taps().reshape(dz.shape[0], -1, C)
+        dw = np.einsum("ptc,pcm->tcm", taps, dz).reshape(cv.w.shape)
+    db = dz.reshape(-1, C * M).sum(axis=0) if use_bias else None
+    dx = cv.col2im(np.einsum("pcm,tcm->ptc", dz, w3).reshape(dz.shape[0], -1)) if need_dx else None
+    return dx, dw, db
+
+
+def depthwise_conv1d_forward(x, w, b=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                             alpha=None):
+    return _depthwise_forward_nd(1, "depthwise_conv1d_forward", x, w, b, strides, padding, dilation_rate,
+                                 activation, alpha)
+
+
+def depthwise_conv2d_forward(x, w, b=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                             activation="linear", alpha=None):
+    return _depthwise_forward_nd(2, "depthwise_conv2d_forward", x, w, b, strides, padding, dilation_rate,
+                                 activation, alpha)
+
+
+def depthwise_conv3d_forward(x, w, b=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                             activation="linear", alpha=None):
+    return _depthwise_forward_nd(3, "depthwise_conv3d_forward", x, w, b, strides, padding, dilation_rate,
+                                 activation, alpha)
+
+
+def depthwise_conv1d_backward(dy, x, w, y=None, *, strides=1, padding="valid", dilation_rate=1, activation="linear",
+                              alpha=None, use_bias=True, need_dx=True, need_dw=True):
+    return _depthwise_backward_nd(1, "depthwise_conv1d_backward", dy, x, w, y, strides, padding, dilation_rate,
+                                  activation, alpha, use_bias, need_dx, need_dw)
+
+
+def depthwise_conv2d_backward(dy, x, w, y=None, *, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                              activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
+    return _depthwise_backward_nd(2, "depthwise_conv2d_backward", dy, x, w, y, strides, padding, dilation_rate,
+                                  activation, alpha, use_bias, need_dx, need_dw)
+
+
+def depthwise_conv3d_backward(dy, x, w, y=None, *, strides=(1, 1, 1), padding="valid", dilation_rate=(1, 1, 1),
+                              activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True):
+    return _depthwise_backward_nd(3, "depthwise_conv3d_backward", dy, x, w, y, strides, padding, dilation_rate,
+                                  activation, alpha, use_bias, need_dx, need_dw)
