@@ -10,6 +10,8 @@ from .core import (ELU, Activation, Dense, Dropout, Flatten, Identity, LeakyReLU
                    Softmax)
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .preprocessing import Normalization, Rescaling
+from .augmentation import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                           RandomTranslation, RandomZoom, Resizing)
 from .normalization import BatchNormalization, LayerNormalization
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D,
                    Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
@@ -111,6 +113,15 @@ __all__ = [
     "minimum",
     "Normalization",
     "Rescaling",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomCrop",
+    "RandomContrast",
+    "RandomBrightness",
+    "Resizing",
+    "CenterCrop",
     "RepeatVector",
     "Permute",
     "Lambda",
