@@ -74,6 +74,10 @@ def blas_info() -> str:
 
 
 BLOCK_WARMUP = 2  # untimed calls at the start of every block: they wake the library's sleeping threads
+# ... and at least this long: after the pause, millisecond calls take 10-20 ms of calls to come back
+# to speed (a 0.7 ms depthwise convolution: 2.0, 1.3, 1.0, 0.9, 0.87, 0.85 ... 0.75 ms), so two
+# calls left most samples of a block in that ramp (its median 1.4 ms against 0.9 after 20 ms)
+BLOCK_WARMUP_S = 20e-3
 SAMPLE_MIN_S = 1e-3  # a sample is a run of back-to-back calls at least this long (see the module doc)
 
 
@@ -102,8 +106,10 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
             peaks.append(probe())
         for name, f in funcs.items():
             time.sleep(pause)
-            for _ in range(BLOCK_WARMUP):
+            t0, calls = time.perf_counter(), 0
+            while calls < BLOCK_WARMUP or time.perf_counter() - t0 < BLOCK_WARMUP_S:
                 f()
+                calls += 1
             for _ in range(per_block):
                 t0 = time.perf_counter()
                 for _ in range(run):
@@ -122,3 +128,26 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
 def fmt_ms(t: tuple) -> str:
     med, p10, p90 = t
     return f"{med * 1e3:8.3f} [{p10 * 1e3:.3f}-{p90 * 1e3:.3f}]"
+
+
+def time_layer_passes(name, passes, flops, args, torch_passes=None, width=6):
+    """Time one layer's passes and print a row each: ``passes`` is [(label, fastnn callable, FLOP
+    multiplier)], ``flops`` the forward's FLOPs. Beside fastnn: the same callable on the NumPy backend
+    (unless ``args.no_numpy``) and ``torch_passes[i]`` (when given), in alternating blocks with the FMA
+    peak probed; the row shows fastnn's median, GFLOP/s, % of the peak beside it and the ratios."""
+    for i, (label, fast, mult) in enumerate(passes):
+        funcs = {"fastnn": fast}
+        if not args.no_numpy:
+            def ref(fast=fast):
+                with fastnn.backend("numpy"):
+                    fast()
+            funcs["numpy"] = ref
+        if torch_passes is not None:
+            funcs["torch"] = torch_passes[i]
+        t = compare(funcs, reps=args.reps, probe=lambda: probe_gflops(args.threads, 0.02))
+        med = t["fastnn"][0]
+        rate = mult * flops / med / 1e9
+        beside = t["peak_gflops"][0]
+        ratio = {lib: f"{t[lib][0] / med:8.2f}" if lib in t else f"{'-':>8s}" for lib in ("numpy", "torch")}
+        print(f"{name:{width}s} {label:8s} {fmt_ms(t['fastnn']):>26s} {rate:8.1f} {100 * rate / beside:5.0f}% "
+              f"{ratio['numpy']} {ratio['torch']}", flush=True)

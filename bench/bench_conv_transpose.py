@@ -139,23 +139,8 @@ def main():
             fwd, fwd_bwd, y = fastnn_fns(x, w, b, dy, stride)
             validate(x, w, b, dy, stride, y)
             flops = 2.0 * args.batch * C * OC * useful_pairs(size, k, stride) ** 2
-            for label, fast, mult in (("fwd", fwd, 1), ("fwd+bwd", fwd_bwd, 3)):
-                funcs = {"fastnn": fast}
-                if not args.no_numpy:
-                    def ref(fast=fast):
-                        with fastnn.backend("numpy"):
-                            fast()
-                    funcs["numpy"] = ref
-                if torch is not None:
-                    funcs["torch"] = torch_fns(torch, x, w, b, dy, k, stride)[0 if label == "fwd" else 1]
-                t = H.compare(funcs, reps=args.reps, probe=lambda: H.probe_gflops(args.threads, 0.02))
-                med = t["fastnn"][0]
-                rate = mult * flops / med / 1e9
-                beside = t["peak_gflops"][0]
-                ratio = {lib: f"{t[lib][0] / med:8.2f}" if lib in t else f"{'-':>8s}" for lib in ("numpy", "torch")}
-                print(f"{name:6s} {label:8s} {H.fmt_ms(t['fastnn']):>26s} {rate:8.1f} {100 * rate / beside:5.0f}% "
-                      f"{ratio['numpy']} {ratio['torch']}", flush=True)
-
+            H.time_layer_passes(name, [("fwd", fwd, 1), ("fwd+bwd", fwd_bwd, 3)], flops, args,
+                                None if torch is None else torch_fns(torch, x, w, b, dy, k, stride))
 
 if __name__ == "__main__":
     main()

@@ -10,12 +10,12 @@
 //   forward : a row of outputs (n, od, oh) reads the rows of x its (kd, kh) taps fall on; blocks of
 //             positions with every kw tap inside keep P × 8·NV accumulators in registers over all
 //             taps, the border positions take their own taps;
-//   backward: dz = dy ⊙ act'(y) (in scratch; dy itself for linear);
-//             dx, a row at a time, gathers the outputs that read it: for unit strides the same
-//             row kernel over dz's rows with the kernel flipped, for strides s the input positions
-//             of each residue mod s, whose taps are every s-th kw (no scatter, no atomics);
-//             dw and db sum fixed chunks of output rows into partials added in chunk order, so
-//             neither depends on the thread count.
+//   backward: image by image, dz = dy ⊙ act'(y) (in scratch, while it stays in L2; dy itself
+//             for linear), then dw and db row by row into the image's chunk's partials (added in
+//             chunk order: no dependence on the thread count), then dx a row at a time, gathering
+//             the outputs that read it: for unit strides the same row kernel over dz's rows with
+//             the kernel flipped, for strides s the input positions of each residue mod s, whose
+//             taps are every s-th kw (no scatter, no atomics).
 // M > 1 is M = 1 over x with each channel repeated M times (x·M in scratch; dx summed back).
 // Parameter gradients accumulate (+=), dx is overwritten (fastnn.h).
 
@@ -27,9 +27,6 @@
 namespace fastnn {
 
 namespace {
-
-// Output pixels per chunk of the parameter gradients: a fixed function of the shape.
-constexpr index_t kChunkPixels = 256;
 
 index_t taps_of(const ConvShape& s) { return s.k[0] * s.k[1] * s.k[2]; }
 index_t in_pixels(const ConvShape& s) { return s.in[0] * s.in[1] * s.in[2]; }
@@ -361,62 +358,60 @@ void input_grad_row(float* dxr, const float* gn, const float* w, const ConvShape
     }
 }
 
+// The backward works image by image: an image's dz (formed in the thread's scratch when the
+// activation is not linear), its dw/db terms and its dx, while dz is still in L2, so dz never goes
+// to memory (dy, y and x are read once, dx written once). Images are grouped into at most
+// kMaxChunks chunks, a function of N only, each with its own dw/db partial, added in chunk order.
+constexpr index_t kMaxChunks = 64;
+
 void backward_m1(float* dx, float* dw, float* db, const float* dy, const float* y, const float* x, const float* w,
                  const ConvShape& s, Act act, float alpha) {
-    const index_t C = s.C, taps = taps_of(s), S = in_pixels(s), O = out_pixels(s);
-    const index_t OW = s.out[2], out_rows = s.N * s.out[0] * s.out[1], P = out_rows * OW;
+    const index_t C = s.C, taps = taps_of(s), S = in_pixels(s), O = out_pixels(s), OW = s.out[2];
+    const index_t rows = s.out[0] * s.out[1], in_rows = s.in[0] * s.in[1];  // per image
     const int threads = num_threads();
-    // chunks of whole output rows, about kChunkPixels pixels each: a function of the shape only
-    const index_t chunk_rows = std::max<index_t>(1, kChunkPixels / OW);
-    const index_t chunks = (out_rows + chunk_rows - 1) / chunk_rows;
+    const index_t per_chunk = (s.N + kMaxChunks - 1) / kMaxChunks, chunks = (s.N + per_chunk - 1) / per_chunk;
     const bool need_dz = act != Act::Linear, need_params = dw || db;
     const index_t partial_floats = need_params ? chunks * (taps + 1) * C : 0;
-    Carver scratch =
-        Carver::slot(1, Carver::floats({need_dz ? P * C : 0, partial_floats}) + AllLists::floats(s, threads));
-    float* dz = need_dz ? scratch.take(P * C) : nullptr;
+    Carver scratch = Carver::slot(1, Carver::floats({need_dz ? threads * O * C : 0, partial_floats}) +
+                                         AllLists::floats(s, threads));
+    float* dz = need_dz ? scratch.take(threads * O * C) : nullptr;
     float* partial = scratch.take(partial_floats);
     const AllLists lists = AllLists::carve(scratch, s, threads);
-    if (need_dz) activation_backward(dz, dy, y, P, C, act, alpha);
-    const float* g = need_dz ? dz : dy;
-
-    if (need_params) {
 #ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) if (P * C * taps >= (1 << 16) && !omp_in_parallel())
+#pragma omp parallel for num_threads(threads) schedule(static) if (s.N * O * C * taps >= (1 << 16) && !omp_in_parallel())
 #endif
-        for (index_t ch = 0; ch < chunks; ch++) {
-            DenormalGuard denormals;
-            const Lists l = lists.of(thread_id());
-            float* pw = partial + ch * (taps + 1) * C;  // (taps, C) then db's (C,)
-            float* pb = pw + taps * C;
-            std::fill(pw, pw + (taps + 1) * C, 0.0f);
-            const index_t r1 = std::min(out_rows, (ch + 1) * chunk_rows);
-            for (index_t r = ch * chunk_rows; r < r1; r++) {
-                const index_t n = r / (s.out[0] * s.out[1]), od = r / s.out[1] % s.out[0], oh = r % s.out[1];
+    for (index_t ch = 0; ch < chunks; ch++) {
+        DenormalGuard denormals;
+        const int t = thread_id();
+        const Lists l = lists.of(t);
+        float* pw = need_params ? partial + ch * (taps + 1) * C : nullptr;  // (taps, C) then db's (C,)
+        if (pw) std::fill(pw, pw + (taps + 1) * C, 0.0f);
+        for (index_t n = ch * per_chunk; n < std::min(s.N, (ch + 1) * per_chunk); n++) {
+            const float* g = dy + n * O * C;
+            if (need_dz) {
+                activation_backward(dz + t * O * C, g, y + n * O * C, O, C, act, alpha);
+                g = dz + t * O * C;
+            }
+            const float* xn = x + n * S * C;
+            for (index_t r = 0; r < rows && need_params; r++) {  // r = (od, oh)
                 const float* gr = g + r * OW * C;
-                if (db)
+                if (db) {
+                    float* pb = pw + taps * C;
                     for (index_t ow = 0; ow < OW; ow++)
                         for (index_t j = 0; j < C; j++) pb[j] += gr[ow * C + j];
-                if (dw) weight_row(l.grad_rows, gr, output_row(s, x + n * S * C, w, od, oh, l, pw), OW);
+                }
+                if (dw) weight_row(l.grad_rows, gr, output_row(s, xn, w, r / s.out[1], r % s.out[1], l, pw), OW);
             }
-        }
-        for (index_t ch = 0; ch < chunks; ch++) {
-            const float* pw = partial + ch * (taps + 1) * C;
-            if (dw)
-                for (index_t i = 0; i < taps * C; i++) dw[i] += pw[i];
-            if (db)
-                for (index_t j = 0; j < C; j++) db[j] += pw[taps * C + j];
+            for (index_t r = 0; r < in_rows && dx; r++)  // r = (id, ih)
+                input_grad_row(dx + (n * in_rows + r) * s.in[2] * C, g, w, s, r / s.in[1], r % s.in[1], l);
         }
     }
-
-    if (!dx) return;
-    const index_t in_rows = s.N * s.in[0] * s.in[1];
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) if (in_rows * s.in[2] * C * taps >= (1 << 16) && !omp_in_parallel())
-#endif
-    for (index_t r = 0; r < in_rows; r++) {  // r = (n, id, ih)
-        DenormalGuard denormals;
-        const index_t n = r / (s.in[0] * s.in[1]), id = r / s.in[1] % s.in[0], ih = r % s.in[1];
-        input_grad_row(dx + r * s.in[2] * C, g + n * O * C, w, s, id, ih, lists.of(thread_id()));
+    for (index_t ch = 0; ch < chunks && need_params; ch++) {
+        const float* pw = partial + ch * (taps + 1) * C;
+        if (dw)
+            for (index_t i = 0; i < taps * C; i++) dw[i] += pw[i];
+        if (db)
+            for (index_t j = 0; j < C; j++) db[j] += pw[taps * C + j];
     }
 }
 

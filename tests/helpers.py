@@ -259,6 +259,31 @@ def layer_gradcheck(layer, x, training=True, seed=0, h=1e-6, tol=1e-6, before_ca
     assert worst < tol, f"{type(layer).__name__}: max relative gradient error {worst:.3e}"
 
 
+def assert_layer_matches_reference(fast, x, rng):
+    """A float32 layer on the C++ backend against the same layer (config and weights copied) in float64
+    on the NumPy backend: the output, the input gradient and every weight gradient."""
+    import fastnn
+
+    y = fast(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = fast.backward(dy)
+    with fastnn.backend("numpy"):
+        fastnn.utils.set_floatx("float64")
+        try:
+            ref = type(fast).from_config({**fast.get_config(), "name": fast.name + "_ref", "dtype": "float64"})
+            ref.build(x.shape)
+            if fast.weights:
+                ref.set_weights(fast.get_weights())
+            y_ref = ref(x.astype(np.float64), training=True)
+            dx_ref = ref.backward(dy.astype(np.float64))
+        finally:
+            fastnn.utils.set_floatx("float32")
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-4, atol=1e-4)
+    for g, r in zip(fast.get_gradients(), ref.get_gradients()):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+
+
 def assert_learns_and_round_trips(model, x, y, path, epochs, batch_size=32, min_accuracy=None):
     """Fit a compiled model: the loss must at least halve (and the accuracy end above
     ``min_accuracy``); then save it to ``path`` and load it back: the same predictions and layers."""

@@ -62,9 +62,11 @@ def conv_ops(nd, transpose=False):
     return f"{kind}_forward", f"{kind}_backward"
 
 
-def run_both(nd, x, w, b, *, activation="linear", alpha=None, use_bias=True, need_dx=True, transpose=False, **geo):
-    """Forward and backward on both backends (reference in float64); compare everything."""
-    fwd, bwd = conv_ops(nd, transpose)
+def run_both(nd, x, w, b, *, activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True,
+             transpose=False, names=None, **geo):
+    """Forward and backward on both backends (reference in float64); compare everything. ``names``:
+    another (forward, backward) pair of ops with the convolution's arguments (the depthwise ones)."""
+    fwd, bwd = names or conv_ops(nd, transpose)
     what = f"{fwd}(x{x.shape}, w{w.shape}, {geo}, {activation})"
     with fastnn.backend("cpp"):
         y = getattr(ops, fwd)(x, w, b, activation=activation, alpha=alpha, **geo)
@@ -75,7 +77,7 @@ def run_both(nd, x, w, b, *, activation="linear", alpha=None, use_bias=True, nee
     assert y.dtype == np.float32
     assert_close(y, y_ref, what + " y")
     dy = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
-    kw = dict(activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx, **geo)
+    kw = dict(activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx, need_dw=need_dw, **geo)
     with fastnn.backend("cpp"):
         got = getattr(ops, bwd)(dy, x, w, y, **kw)
     with fastnn.backend("numpy"):

@@ -15,7 +15,7 @@ from fastnn.layers import (Activation, AveragePooling1D, AveragePooling2D, Avera
                            Input, MaxPooling1D, MaxPooling2D, MaxPooling3D, Reshape)
 from fastnn.models import Model, Sequential
 
-from helpers import assert_learns_and_round_trips, layer_gradcheck
+from helpers import assert_layer_matches_reference, assert_learns_and_round_trips, layer_gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -175,23 +175,7 @@ def test_layer_gradients(float64_numpy, make, shape):
 ])
 def test_cpp_layer_matches_the_reference_layer(make, shape):
     rng = np.random.default_rng(4)
-    x = rng.standard_normal(shape).astype(np.float32)
-    fast = make()
-    y = fast(x, training=True)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx = fast.backward(dy)
-    with fastnn.backend("numpy"):
-        fastnn.utils.set_floatx("float64")
-        ref = type(fast).from_config({**fast.get_config(), "name": fast.name + "_ref", "dtype": "float64"})
-        y_ref = ref(x.astype(np.float64), training=True)
-        if fast.weights:
-            ref.set_weights(fast.get_weights())
-            y_ref = ref(x.astype(np.float64), training=True)
-        dx_ref = ref.backward(dy.astype(np.float64))
-    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(dx, dx_ref, rtol=1e-4, atol=1e-4)
-    for g, r in zip(fast.get_gradients(), ref.get_gradients()):
-        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+    assert_layer_matches_reference(make(), rng.standard_normal(shape).astype(np.float32), rng)
 
 
 # ---- A small CNN: trains, saves and loads -----------------------------------------------------

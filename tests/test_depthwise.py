@@ -2,7 +2,10 @@
 reference (forward and every gradient) over shapes that reach every path of the row kernels (channel
 blocks of 32 and 8 and single channels, border and interior positions, strided input gradients by
 residue, M > 1 through repeated channels); both against an ordinary convolution with a block-diagonal
-kernel; the reference against finite differences in float64; thread-count independence; bad input."""
+kernel; the reference against finite differences in float64; thread-count independence; bad input.
+Then the layers over them, DepthwiseConv1D/2D and SeparableConv1D/2D: Keras's arguments, layouts
+and parameter counts, float64 gradients, the C++ layer against the reference layer, training,
+saving and loading."""
 
 from __future__ import annotations
 
@@ -14,7 +17,14 @@ import pytest
 import fastnn
 from fastnn import _core, ops, reference
 
-from test_conv import assert_close
+from fastnn.layers import (Add, BatchNormalization, Conv2D, Dense, DepthwiseConv1D, DepthwiseConv2D,
+                           GlobalAveragePooling1D, GlobalAveragePooling2D, Input, MaxPooling2D, SeparableConv1D,
+                           SeparableConv2D)
+from fastnn.models import Model, Sequential
+
+from helpers import assert_layer_matches_reference, assert_learns_and_round_trips, layer_gradcheck
+from test_conv import assert_close, numeric_grad
+from test_conv import run_both as conv_run_both
 
 
 @pytest.fixture(autouse=True)
@@ -23,38 +33,16 @@ def _restore_settings():
     yield
     fastnn.set_backend(backend)
     fastnn.set_num_threads(threads)
+    fastnn.utils.set_floatx("float32")
 
 
 def dw_ops(nd):
     return f"depthwise_conv{nd}d_forward", f"depthwise_conv{nd}d_backward"
 
 
-def run_both(nd, x, w, b, *, activation="linear", alpha=None, use_bias=True, need_dx=True, need_dw=True, **geo):
+def run_both(nd, x, w, b, **kwargs):
     """Forward and backward on both backends (the reference in float64); compare everything."""
-    fwd, bwd = dw_ops(nd)
-    what = f"{fwd}(x{x.shape}, w{w.shape}, {geo}, {activation})"
-    with fastnn.backend("cpp"):
-        y = getattr(ops, fwd)(x, w, b, activation=activation, alpha=alpha, **geo)
-    with fastnn.backend("numpy"):
-        y_ref = getattr(ops, fwd)(x.astype(np.float64), w.astype(np.float64),
-                                  None if b is None else b.astype(np.float64), activation=activation, alpha=alpha,
-                                  **geo)
-    assert y.dtype == np.float32 and y.shape == y_ref.shape
-    assert_close(y, y_ref, what + " y")
-    dy = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
-    kw = dict(activation=activation, alpha=alpha, use_bias=use_bias, need_dx=need_dx, need_dw=need_dw, **geo)
-    with fastnn.backend("cpp"):
-        got = getattr(ops, bwd)(dy, x, w, y, **kw)
-    with fastnn.backend("numpy"):
-        want = getattr(ops, bwd)(dy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
-                                 y.astype(np.float64), **kw)
-    for name, g, r in zip(("dx", "dw", "db"), got, want):
-        if r is None:
-            assert g is None, f"{what}: {name} should be None"
-            continue
-        assert g.dtype == np.float32
-        assert_close(g, r, f"{what} {name}")
-    return y, got
+    return conv_run_both(nd, x, w, b, names=dw_ops(nd), **kwargs)
 
 
 def draw(rng, x_shape, k, M, bias=True):
@@ -190,17 +178,17 @@ def test_reference_gradients_match_finite_differences():
         def loss():
             return float(np.sum(fwd(x, w, b, activation="tanh", **geo) * r))
 
-        from test_conv import numeric_grad
         dx, dw, db = bwd(r, x, w, y, activation="tanh", **geo)
         for name, got, arr in (("dx", dx, x), ("dw", dw, w), ("db", db, b)):
             np.testing.assert_allclose(got, numeric_grad(loss, arr), rtol=1e-6, atol=1e-8,
                                        err_msg=f"{nd}-D {geo} {name}")
 
 
-@pytest.mark.parametrize("strides,C,M", [((1, 1), 40, 1), ((2, 2), 16, 1), ((1, 1), 3, 2)])
-def test_gradients_do_not_depend_on_thread_count(strides, C, M):
+@pytest.mark.parametrize("N,strides,C,M", [(9, (1, 1), 40, 1), (9, (2, 2), 16, 1), (9, (1, 1), 3, 2),
+                                           (131, (1, 1), 8, 1)])  # 131: chunks of 3 images, the last short
+def test_gradients_do_not_depend_on_thread_count(N, strides, C, M):
     rng = np.random.default_rng(12)
-    x, w, b = draw(rng, (9, 21, 20, C), (3, 3), M)
+    x, w, b = draw(rng, (N, 21, 20, C), (3, 3), M)
     results = []
     for threads in (1, 2, 3):
         fastnn.set_num_threads(threads)
@@ -259,3 +247,152 @@ def test_every_depthwise_op_exists_on_both_backends():
     for nd, part in itertools.product((1, 2, 3), ("forward", "backward")):
         name = f"depthwise_conv{nd}d_{part}"
         assert hasattr(_core, name) and hasattr(reference, name) and hasattr(ops, name)
+
+
+# ---- Layers -----------------------------------------------------------------------------------
+
+
+def test_depthwise_conv2d_keras_layout_count_and_defaults():
+    layer = DepthwiseConv2D(3)
+    layer.build((None, 28, 28, 32))
+    assert layer.kernel.shape == (3, 3, 32, 1) and layer.bias.shape == (32,)
+    assert layer.count_params() == 320 and layer.weight_names == ["kernel", "bias"]
+    assert layer.strides == (1, 1) and layer.padding == "valid" and layer.depth_multiplier == 1
+    limit = np.sqrt(6 / (3 * 3 * 32 + 3 * 3 * 1))  # glorot_uniform over the receptive field
+    assert 0.9 * limit < np.abs(layer.kernel).max() <= limit
+    assert layer.compute_output_shape((None, 28, 28, 32)) == (None, 26, 26, 32)
+    assert DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=3).compute_output_shape(
+        (None, 9, 8, 4)) == (None, 5, 4, 12)
+    assert DepthwiseConv1D(5, depth_multiplier=2).compute_output_shape((None, 20, 3)) == (None, 16, 6)
+    config = DepthwiseConv2D(3, depth_multiplier=2, depthwise_regularizer="l2").get_config()
+    for key in ("depth_multiplier", "depthwise_initializer", "depthwise_regularizer", "depthwise_constraint",
+                "bias_initializer", "kernel_size", "strides", "padding", "dilation_rate"):
+        assert key in config, key
+    assert config["depth_multiplier"] == 2
+
+
+def test_separable_conv2d_keras_layout_count_and_defaults():
+    layer = SeparableConv2D(64, 3, depth_multiplier=2)
+    layer.build((None, 28, 28, 32))
+    assert layer.weight_names == ["depthwise_kernel", "pointwise_kernel", "bias"]  # Keras's order
+    assert layer.depthwise_kernel.shape == (3, 3, 32, 2) and layer.pointwise_kernel.shape == (1, 1, 64, 64)
+    with pytest.raises(ValueError, match="isn't built"):
+        SeparableConv2D(64, 3).count_params()
+    built = SeparableConv2D(64, 3)
+    built.build((None, 10, 10, 32))
+    assert built.count_params() == 3 * 3 * 32 + 32 * 64 + 64 == 2400
+    assert layer.compute_output_shape((None, 28, 28, 32)) == (None, 26, 26, 64)
+    one = SeparableConv1D(8, 3, padding="same", use_bias=False)
+    one.build((None, 12, 5))
+    assert one.weight_names == ["depthwise_kernel", "pointwise_kernel"]
+    assert one.pointwise_kernel.shape == (1, 5, 8) and one.compute_output_shape((None, 12, 5)) == (None, 12, 8)
+    config = layer.get_config()
+    for key in ("filters", "depth_multiplier", "depthwise_initializer", "pointwise_initializer",
+                "pointwise_regularizer", "pointwise_constraint", "bias_initializer"):
+        assert key in config, key
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: DepthwiseConv2D(3, depth_multiplier=0), r"DepthwiseConv2D: invalid value for argument `depth_multiplier`"),
+    (lambda: SeparableConv2D(8, 3, depth_multiplier=1.5), r"SeparableConv2D: invalid value .*depth_multiplier=1.5"),
+    (lambda: SeparableConv2D(0, 3), r"filters"),
+    (lambda: DepthwiseConv2D(3, padding="causal"), r"DepthwiseConv2D: the `padding` argument must be one of"),
+    (lambda: DepthwiseConv1D(3, padding="full"), r"DepthwiseConv1D: the `padding` argument"),
+    (lambda: DepthwiseConv2D(3, data_format="channels_first"), r"only data_format='channels_last'"),
+    (lambda: SeparableConv2D(4, 3, strides=2, dilation_rate=2), r"`strides > 1` not supported"),
+    (lambda: DepthwiseConv2D((3, 3, 3)), r"kernel_size"),
+])
+def test_bad_layer_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_too_small_an_input_is_refused_when_built():
+    with pytest.raises(ValueError, match=r"Computed output size would be zero or negative"):
+        Sequential([Input((2, 2, 3)), DepthwiseConv2D(3)])
+    with pytest.raises(ValueError, match=r"expected axis -1 of input shape to have value 3|axis -1"):
+        layer = SeparableConv2D(4, 3)
+        layer(np.zeros((1, 5, 5, 3), np.float32))
+        layer(np.zeros((1, 5, 5, 4), np.float32))
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: DepthwiseConv2D((3, 2), strides=(2, 1), padding="same", activation="tanh"), (2, 5, 4, 2)),
+    (lambda: DepthwiseConv2D(2, depth_multiplier=2, use_bias=False, dilation_rate=2), (1, 5, 5, 2)),
+    (lambda: DepthwiseConv1D(3, padding="same", depth_multiplier=3, activation="sigmoid"), (2, 6, 2)),
+    (lambda: SeparableConv2D(3, 2, padding="same", depth_multiplier=2, activation="tanh"), (2, 4, 3, 2)),
+    (lambda: SeparableConv1D(2, 3, strides=2, use_bias=False), (2, 7, 3)),
+])
+def test_layer_gradients(float64_numpy, make, shape):
+    x = np.random.default_rng(3).standard_normal(shape)
+    layer_gradcheck(make(), x)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: DepthwiseConv2D(3, activation="relu"), (3, 12, 11, 40)),
+    (lambda: DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, activation="elu"), (3, 9, 9, 3)),
+    (lambda: DepthwiseConv1D(4, padding="same", activation="tanh"), (3, 11, 9)),
+    (lambda: SeparableConv2D(16, 3, padding="same", activation="relu"), (3, 10, 9, 8)),
+    (lambda: SeparableConv1D(5, 3, dilation_rate=2, depth_multiplier=2), (3, 12, 4)),
+])
+def test_cpp_layer_matches_the_reference_layer(make, shape):
+    rng = np.random.default_rng(4)
+    assert_layer_matches_reference(make(), rng.standard_normal(shape).astype(np.float32), rng)
+
+
+def test_separable_is_depthwise_then_pointwise():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 8, 7, 3)).astype(np.float32)
+    layer = SeparableConv2D(5, 3, padding="same", depth_multiplier=2, activation="relu",
+                            bias_initializer="random_normal")
+    y = layer(x)
+    d = ops.depthwise_conv2d_forward(x, layer.depthwise_kernel, padding="same")
+    want = ops.conv2d_forward(d, layer.pointwise_kernel, layer.bias, activation="relu")
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+def test_frozen_layers_give_an_input_gradient_and_no_weight_gradients():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 6, 6, 4)).astype(np.float32)
+    for layer in (DepthwiseConv2D(3, trainable=False), SeparableConv2D(4, 3, trainable=False)):
+        y = layer(x, training=True)
+        dx = layer.backward(np.ones_like(y))
+        assert dx.shape == x.shape and np.abs(dx).sum() > 0
+        assert all(g is None for g in layer._gradients)
+
+
+def test_keras_style_separable_cnn_learns_and_round_trips(tmp_path):
+    # Keras's "image classification from scratch" in miniature: separable blocks with batch
+    # normalisation and a residual Add, depthwise 3x3 in between, global average pooling
+    rng = np.random.default_rng(7)
+    n = 256
+    x = rng.random((n, 12, 12, 2), dtype=np.float32) * 0.2
+    y = rng.integers(0, 2, n)
+    x[y == 1, 2:5, 2:5, 0] += 1.0
+    x[y == 0, 7:10, 7:10, 1] += 1.0
+    fastnn.utils.set_random_seed(0)
+    inputs = Input((12, 12, 2))
+    h = Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    r = SeparableConv2D(8, 3, padding="same")(h)
+    r = BatchNormalization()(r)
+    h = Add()([h, r])
+    h = DepthwiseConv2D(3, depth_multiplier=2, activation="relu")(h)
+    h = MaxPooling2D()(h)
+    h = GlobalAveragePooling2D()(h)
+    model = Model(inputs, Dense(2, activation="softmax")(h))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert_learns_and_round_trips(model, x, y, tmp_path / "sep.safetensors", epochs=15, min_accuracy=0.9)
+
+
+def test_separable_conv1d_text_style_model_learns():
+    rng = np.random.default_rng(8)
+    n = 200
+    x = rng.standard_normal((n, 20, 4)).astype(np.float32) * 0.3
+    y = rng.integers(0, 2, n)
+    x[y == 1, 5:8, 0] += 1.5
+    fastnn.utils.set_random_seed(1)
+    model = Sequential([Input((20, 4)), SeparableConv1D(8, 3, activation="relu"), DepthwiseConv1D(3),
+                        GlobalAveragePooling1D(), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=20, batch_size=32, verbose=0).history
+    assert history["accuracy"][-1] > 0.9, history["accuracy"]

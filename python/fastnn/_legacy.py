@@ -33,7 +33,8 @@ def register_keras_2_paths():
     """Register the module names above (fastnn/__init__.py calls it once)."""
     _register("fastnn.layers.convolutional", "Keras 2's keras.layers.convolutional (with its pooling aliases).",
               _pick(layers, ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
-                             "Convolution1D", "Convolution2D", "Convolution3D", "UpSampling1D", "UpSampling2D",
+                             "Convolution1D", "Convolution2D", "Convolution3D", "DepthwiseConv2D", "SeparableConv1D",
+                             "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D", "UpSampling1D", "UpSampling2D",
                              "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
                              "Cropping3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
                              "AveragePooling2D", "AveragePooling3D"]))

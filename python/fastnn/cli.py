@@ -135,8 +135,8 @@ def _bench(args) -> int:
         print("fastnn bench: no benchmark scripts in " + " or ".join(map(str, _bench_dirs())) +
               "; reinstall fastnn (pip install .) or run it from a checkout.", file=sys.stderr)
         return 2
-    scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_rnn.py",
-               "bench_masked_rnn.py", "bench_vae.py", "bench_train.py"]
+    scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_depthwise.py",
+               "bench_rnn.py", "bench_masked_rnn.py", "bench_vae.py", "bench_train.py"]
     status = 0
     for name in scripts:
         path = bench_dir / name

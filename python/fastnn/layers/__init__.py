@@ -14,7 +14,8 @@ from .augmentation import (CenterCrop, RandomBrightness, RandomContrast, RandomC
                            RandomTranslation, RandomZoom, Resizing)
 from .normalization import BatchNormalization, LayerNormalization
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D,
-                   Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
+                   Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose, DepthwiseConv1D,
+                   DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D,
                       GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D,
@@ -102,6 +103,12 @@ __all__ = [
     "Conv3DTranspose",
     "Convolution2DTranspose",
     "Convolution3DTranspose",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
     "Bidirectional",
     "TimeDistributed",
     "Embedding",

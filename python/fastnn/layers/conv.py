@@ -68,6 +68,46 @@ def output_length(size, k, stride, dilation, padding):
     return (size - 1) // stride + 1  # 'same' and 'causal'
 
 
+def set_geometry(layer, kernel_size, strides, padding, data_format, dilation_rate):
+    """A convolution layer's kernel_size, strides, dilation_rate, padding and data_format, checked
+    as Keras checks them (``layer.rank`` axes, ``layer._paddings`` allowed)."""
+    cls, n = type(layer).__name__, layer.rank
+    layer.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", cls)
+    layer.strides = normalize_tuple(strides, n, "strides", cls)
+    layer.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", cls)
+    layer.padding = normalize_padding(padding, layer._paddings, cls)
+    layer.data_format = check_data_format(data_format, cls)
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+        raise ValueError(f"{cls}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                         f"Received: strides={layer.strides} and dilation_rate={layer.dilation_rate}")
+
+
+def geometry_config(layer):
+    return {
+        "kernel_size": list(layer.kernel_size),
+        "strides": list(layer.strides),
+        "padding": layer.padding,
+        "data_format": layer.data_format,
+        "dilation_rate": list(layer.dilation_rate),
+    }
+
+
+def spatial_output_shape(layer, input_shape, channels):
+    """(N, *out, channels) for a convolution layer's geometry, or the Keras error for an empty output."""
+    spatial = tuple(input_shape[1:-1])
+    out = tuple(output_length(s, k, st, d, layer.padding)
+                for s, k, st, d in zip(spatial, layer.kernel_size, layer.strides, layer.dilation_rate))
+    if any(o is not None and o <= 0 for o in out):
+        raise output_size_error(layer, input_shape)
+    return (input_shape[0],) + out + (channels,)
+
+
+def output_size_error(layer, input_shape):
+    return ValueError(f"Computed output size would be zero or negative. Received `inputs shape="
+                      f"{tuple(input_shape)}`, `kernel shape={layer.kernel_size}`, `strides={layer.strides}`, "
+                      f"`padding={layer.padding!r}`, `dilation_rate={layer.dilation_rate}`.")
+
+
 class _BaseConv(Layer):
     """What Conv*D and Conv*DTranspose share: arguments, weights, the forward/backward calls.
     ``rank`` spatial axes; the ops are ``conv{rank}d{_op_suffix}_forward/backward``."""
@@ -80,16 +120,8 @@ class _BaseConv(Layer):
                  kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer,
                  kernel_constraint, bias_constraint, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        cls, n = type(self).__name__, self.rank
         self.filters = _positive_int(filters, "filters")
-        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", cls)
-        self.strides = normalize_tuple(strides, n, "strides", cls)
-        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", cls)
-        self.padding = normalize_padding(padding, self._paddings, cls)
-        self.data_format = check_data_format(data_format, cls)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{cls}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        set_geometry(self, kernel_size, strides, padding, data_format, dilation_rate)
         self._act, self._alpha = activations.resolve(activation)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -100,7 +132,7 @@ class _BaseConv(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.bias = None
-        self.input_spec = InputSpec(ndim=n + 2)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -137,21 +169,8 @@ class _BaseConv(Layer):
         self._gradients = [dw, db] if self.use_bias else [dw]
         return dx
 
-    def _output_size_error(self, input_shape):
-        return ValueError(f"Computed output size would be zero or negative. Received `inputs shape="
-                          f"{tuple(input_shape)}`, `kernel shape={self.kernel_size}`, `strides={self.strides}`, "
-                          f"`padding={self.padding!r}`, `dilation_rate={self.dilation_rate}`.")
-
     def get_config(self):
-        config = {
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
-        }
-        return {**super().get_config(), **config, **kernel_bias_config(self)}
+        return {**super().get_config(), "filters": self.filters, **geometry_config(self), **kernel_bias_config(self)}
 
 
 class _Conv(_BaseConv):
@@ -195,12 +214,7 @@ class _Conv(_BaseConv):
         return dx
 
     def compute_output_shape(self, input_shape):
-        spatial = tuple(input_shape[1:-1])
-        out = tuple(output_length(s, k, st, d, self.padding)
-                    for s, k, st, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
-        if any(o is not None and o <= 0 for o in out):
-            raise self._output_size_error(input_shape)
-        return (input_shape[0],) + out + (self.filters,)
+        return spatial_output_shape(self, input_shape, self.filters)
 
     def get_config(self):
         return {**super().get_config(), "groups": 1}
@@ -307,7 +321,7 @@ class _ConvTranspose(_BaseConv):
         out = tuple(transpose_output_length(s, k, st, d, self.padding, p)
                     for s, k, st, d, p in zip(spatial, self.kernel_size, self.strides, self.dilation_rate, pads))
         if any(o is not None and o <= 0 for o in out):
-            raise self._output_size_error(input_shape)
+            raise output_size_error(self, input_shape)
         return (input_shape[0],) + out + (self.filters,)
 
     def get_config(self):
@@ -362,6 +376,250 @@ class Conv3DTranspose(_ConvTranspose):
     rank = 3
 
 
+def _initializer_config(layer, *parts):
+    """initializer/regularizer/constraint config keys of the named weights (``depthwise``, ``bias``...)."""
+    config = {}
+    for part in parts:
+        config[f"{part}_initializer"] = initializers.serialize(getattr(layer, f"{part}_initializer"))
+        config[f"{part}_regularizer"] = regularizers.serialize(getattr(layer, f"{part}_regularizer"))
+        config[f"{part}_constraint"] = constraints.serialize(getattr(layer, f"{part}_constraint"))
+    return config
+
+
+def _set_initializers(layer, **parts):
+    """``part=(initializer, regularizer, constraint)`` -> layer.part_initializer, ... (Keras's getters)."""
+    for part, (init, reg, cons) in parts.items():
+        setattr(layer, f"{part}_initializer", initializers.get(init))
+        setattr(layer, f"{part}_regularizer", regularizers.get(reg))
+        setattr(layer, f"{part}_constraint", constraints.get(cons))
+
+
+class _DepthwiseBase(Layer):
+    """What DepthwiseConv*D and SeparableConv*D share: the geometry, the depth multiplier, the
+    activation and the depthwise kernel ``(*kernel_size, channels, depth_multiplier)`` run by
+    ``ops.depthwise_conv{rank}d_forward/backward``."""
+
+    rank = 2
+    _paddings = ("valid", "same")
+
+    def _init_depthwise(self, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
+                        activation, use_bias):
+        set_geometry(self, kernel_size, strides, padding, data_format, dilation_rate)
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, np.integer)) \
+                or depth_multiplier <= 0:
+            raise ValueError(f"{type(self).__name__}: invalid value for argument `depth_multiplier`. Expected a "
+                             f"strictly positive integer. Received depth_multiplier={depth_multiplier!r}")
+        self.depth_multiplier = int(depth_multiplier)
+        self._act, self._alpha = activations.resolve(activation)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _channels(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"{type(self).__name__}: the channel dimension of the inputs should be defined. "
+                             f"Full input shape received: {tuple(input_shape)}")
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
+        return channels
+
+    def _depthwise(self, name, channels):
+        return self.add_weight(name, self.kernel_size + (channels, self.depth_multiplier), self.depthwise_initializer,
+                               self.depthwise_regularizer, constraint=self.depthwise_constraint)
+
+    def _depthwise_op(self, part):
+        return getattr(ops, f"depthwise_conv{self.rank}d_{part}")
+
+    def _geometry(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+
+    def get_config(self):
+        return {**super().get_config(), **geometry_config(self), "depth_multiplier": self.depth_multiplier,
+                "activation": self._act, "use_bias": self.use_bias}
+
+
+class _DepthwiseConv(_DepthwiseBase):
+    """The N-D depthwise convolution behind DepthwiseConv1D/2D: each input channel convolved on its
+    own with ``depth_multiplier`` filters, bias and activation fused into the op."""
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None, dilation_rate=1,
+                 activation=None, use_bias=True, depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._init_depthwise(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                             use_bias)
+        _set_initializers(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
+                          bias=(bias_initializer, bias_regularizer, bias_constraint))
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        channels = self._channels(input_shape)
+        self.compute_output_shape(input_shape)  # fails early if the output would be empty
+        self.kernel = self._depthwise("kernel", channels)  # Keras 3's name
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
+                                        self.bias_regularizer, constraint=self.bias_constraint)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        y = self._depthwise_op("forward")(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha,
+                                          **self._geometry())
+        self._x, self._y = inputs, y
+        return y
+
+    def backward(self, dy):
+        dx, dw, db = self._depthwise_op("backward")(
+            dy, self._x, self.kernel, self._y, activation=self._act, alpha=self._alpha,
+            use_bias=self.use_bias and self.trainable, need_dx=self._need_input_grad, need_dw=self.trainable,
+            **self._geometry())
+        self._gradients = [dw, db] if self.use_bias else [dw]
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        channels = None if input_shape[-1] is None else input_shape[-1] * self.depth_multiplier
+        return spatial_output_shape(self, input_shape, channels)
+
+    def get_config(self):
+        return {**super().get_config(), **_initializer_config(self, "depthwise", "bias")}
+
+
+@register_layer
+class DepthwiseConv1D(_DepthwiseConv):
+    """1-D depthwise convolution: each channel of a sequence filtered on its own.
+
+    Args: as `DepthwiseConv2D`, with 1-tuples. Input shape: ``(batch, steps, channels)``. Output:
+    ``(batch, new_steps, channels * depth_multiplier)``. Weights: ``kernel`` (kernel_size, channels,
+    depth_multiplier), ``bias`` (channels * depth_multiplier,).
+    """
+
+    rank = 1
+
+
+@register_layer
+class DepthwiseConv2D(_DepthwiseConv):
+    """2-D depthwise convolution: each input channel convolved with its own ``depth_multiplier``
+    filters (no mixing across channels), as in MobileNet's blocks.
+
+    Args:
+        kernel_size: an int or a 2-tuple ``(KH, KW)``.
+        strides: default ``(1, 1)``. padding: ``"valid"`` (default) or ``"same"``.
+        depth_multiplier: output channels per input channel (default 1); output channel
+            ``c * depth_multiplier + m`` is input channel c's m-th filter.
+        dilation_rate: default ``(1, 1)`` (strides > 1 cannot be combined with dilation > 1).
+        activation, use_bias, depthwise_initializer (``"glorot_uniform"``), bias_initializer
+        (``"zeros"``), depthwise_regularizer, bias_regularizer, activity_regularizer,
+        depthwise_constraint, bias_constraint: as in Keras.
+
+    Input shape: ``(batch, rows, cols, channels)``. Output: ``(batch, new_rows, new_cols,
+    channels * depth_multiplier)``. Weights: ``kernel`` (KH, KW, channels, depth_multiplier) and
+    ``bias`` (channels * depth_multiplier,), Keras's layouts: ``DepthwiseConv2D(3)`` on 32 channels
+    has 3·3·32 + 32 = 320 parameters.
+    """
+
+    rank = 2
+
+
+class _SeparableConv(_DepthwiseBase):
+    """The N-D depthwise separable convolution behind SeparableConv1D/2D: a depthwise convolution
+    (no bias, no activation) then a pointwise 1×1 convolution to ``filters`` channels with the bias
+    and the activation, run as one GEMM over all pixels (``ops.dense_forward``)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.filters = _positive_int(filters, "filters")
+        self._init_depthwise(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                             use_bias)
+        _set_initializers(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
+                          pointwise=(pointwise_initializer, pointwise_regularizer, pointwise_constraint),
+                          bias=(bias_initializer, bias_regularizer, bias_constraint))
+        self.depthwise_kernel = self.pointwise_kernel = self.bias = None
+
+    def build(self, input_shape):
+        channels = self._channels(input_shape)
+        self.compute_output_shape(input_shape)
+        self.depthwise_kernel = self._depthwise("depthwise_kernel", channels)
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+            self.pointwise_initializer, self.pointwise_regularizer, constraint=self.pointwise_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        self.built = True
+
+    def _pointwise_matrix(self):
+        return self.pointwise_kernel.reshape(-1, self.filters)
+
+    def call(self, inputs, training=False):
+        d = self._depthwise_op("forward")(inputs, self.depthwise_kernel, **self._geometry())  # (N, *out, C·M)
+        y = ops.dense_forward(d.reshape(-1, d.shape[-1]), self._pointwise_matrix(), self.bias, self._act, self._alpha)
+        self._x, self._d, self._y = inputs, d, y
+        return y.reshape(d.shape[:-1] + (self.filters,))
+
+    def backward(self, dy):
+        d, trainable = self._d, self.trainable
+        dd, dp, db = ops.dense_backward(dy.reshape(-1, self.filters), d.reshape(-1, d.shape[-1]),
+                                        self._pointwise_matrix(), self._y, self._act, self._alpha,
+                                        use_bias=self.use_bias and trainable, need_dx=True, need_dw=trainable)
+        need_dx = self._need_input_grad
+        dx, ddw, _ = self._depthwise_op("backward")(dd.reshape(d.shape), self._x, self.depthwise_kernel,
+                                                    use_bias=False, need_dx=need_dx, need_dw=trainable,
+                                                    **self._geometry())
+        dp = None if dp is None else dp.reshape(self.pointwise_kernel.shape)
+        self._gradients = [ddw, dp, db] if self.use_bias else [ddw, dp]
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        return spatial_output_shape(self, input_shape, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                **_initializer_config(self, "depthwise", "pointwise", "bias")}
+
+
+@register_layer
+class SeparableConv1D(_SeparableConv):
+    """1-D depthwise separable convolution. Args: as `SeparableConv2D`, with 1-tuples.
+
+    Input shape: ``(batch, steps, channels)``. Output: ``(batch, new_steps, filters)``. Weights:
+    ``depthwise_kernel`` (kernel_size, channels, depth_multiplier), ``pointwise_kernel`` (1,
+    channels * depth_multiplier, filters), ``bias`` (filters,).
+    """
+
+    rank = 1
+
+
+@register_layer
+class SeparableConv2D(_SeparableConv):
+    """2-D depthwise separable convolution: a depthwise convolution of each channel, then a 1×1
+    convolution mixing the channels into ``filters`` outputs. Far fewer weights and FLOPs than a
+    `Conv2D` of the same size, as in Xception and Keras's "image classification from scratch".
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or a 2-tuple ``(KH, KW)`` of the depthwise step.
+        strides: default ``(1, 1)``. padding: ``"valid"`` (default) or ``"same"``.
+        dilation_rate: default ``(1, 1)`` (strides > 1 cannot be combined with dilation > 1).
+        depth_multiplier: depthwise output channels per input channel (default 1).
+        activation, use_bias, depthwise_initializer / pointwise_initializer (``"glorot_uniform"``),
+        bias_initializer (``"zeros"``), depthwise_regularizer, pointwise_regularizer,
+        bias_regularizer, activity_regularizer, depthwise_constraint, pointwise_constraint,
+        bias_constraint: as in Keras.
+
+    Input shape: ``(batch, rows, cols, channels)``. Output: ``(batch, new_rows, new_cols, filters)``.
+    Weights, in Keras's order and layouts: ``depthwise_kernel`` (KH, KW, channels,
+    depth_multiplier), ``pointwise_kernel`` (1, 1, channels * depth_multiplier, filters), ``bias``
+    (filters,): ``SeparableConv2D(64, 3)`` on 32 channels has 3·3·32 + 32·64 + 64 = 2,400 parameters.
+    """
+
+    rank = 2
+
+
 # tf.keras aliases
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution2DTranspose, Convolution3DTranspose = Conv2DTranspose, Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
