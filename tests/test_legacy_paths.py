@@ -22,6 +22,15 @@ def test_keras_2_module_paths():
     assert np_utils.to_categorical is to_categorical is fastnn.utils.to_categorical
 
 
+def test_keras_2_experimental_preprocessing_and_separable_paths():
+    from fastnn.layers.convolutional import DepthwiseConv2D, SeparableConv2D
+    from fastnn.layers.experimental.preprocessing import RandomFlip, RandomRotation, Rescaling
+
+    layers = fastnn.layers
+    assert (RandomFlip, RandomRotation, Rescaling, SeparableConv2D, DepthwiseConv2D) == \
+        (layers.RandomFlip, layers.RandomRotation, layers.Rescaling, layers.SeparableConv2D, layers.DepthwiseConv2D)
+
+
 def test_pad_sequences_as_keras():
     from fastnn.preprocessing.sequence import pad_sequences
 

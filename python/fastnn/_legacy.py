@@ -44,6 +44,11 @@ def register_keras_2_paths():
               _pick(layers, ["Add", "Subtract", "Multiply", "Average", "Concatenate", "add", "subtract", "multiply",
                              "average", "concatenate"]))
     _register("fastnn.layers.embeddings", "Keras 2's keras.layers.embeddings.", _pick(layers, ["Embedding"]))
+    # TF 2.3-2.5's tf.keras.layers.experimental.preprocessing (augmentation and rescaling layers)
+    _register("fastnn.layers.experimental", "Keras 2's keras.layers.experimental.", {})
+    _register("fastnn.layers.experimental.preprocessing", "Keras 2's keras.layers.experimental.preprocessing.",
+              _pick(layers, ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
+                             "RandomContrast", "Resizing", "CenterCrop", "Rescaling", "Normalization"]))
     _register("fastnn.utils.np_utils", "Keras 2's keras.utils.np_utils.",
               _pick(utils, ["to_categorical", "normalize"]))
     utils.pad_sequences = sequence.pad_sequences  # Keras 3's keras.utils.pad_sequences
