@@ -253,7 +253,7 @@ py::array_t<float> conv_forward_b(int nd, const char* op, py::handle x_obj, py::
     const Act act = parse_activation(activation, op);
     const float al = activation_alpha(act, alpha, op);
     ConvArgs a = conv_args(nd, x_obj, w_obj, strides, padding, dilation, op, kind, output_padding);
-    const OptionalArray b = bias_input(b_obj, a.bias_len, op);
+    const OptionalArray b = bias_input(b_obj, a.bias_len, op, kind == ConvKind::Depthwise ? "C*M" : "OC");
     auto y = new_float_array(a.y_dims, op, "y");
     const float *X = a.x.data(), *W = a.w.data(), *B = b.ptr;
     float* Y = y.mutable_data();

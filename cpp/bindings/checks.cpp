@@ -153,12 +153,13 @@ int64_t checked_numel(const std::vector<int64_t>& dims, const char* op, const ch
     return n;
 }
 
-OptionalArray bias_input(py::handle obj, int64_t OC, const char* op) {
+OptionalArray bias_input(py::handle obj, int64_t OC, const char* op, const char* oc_name) {
     OptionalArray b;
     if (obj.is_none()) return b;
     b.arr = float_input(obj, op, "b");
-    require_ndim(b.arr, 1, op, "b", "(OC,)");
-    require_dim(b.arr, 0, OC, op, "b", "(OC,)", "OC");
+    const std::string layout = std::string("(") + oc_name + ",)";
+    require_ndim(b.arr, 1, op, "b", layout.c_str());
+    require_dim(b.arr, 0, OC, op, "b", layout.c_str(), oc_name);
     b.ptr = b.arr.data();
     return b;
 }

@@ -40,7 +40,7 @@ struct OptionalArray {
     const float* ptr = nullptr;
 };
 // A layer's bias: None, or (OC,) float (converted like float_input).
-OptionalArray bias_input(py::handle obj, int64_t OC, const char* op);
+OptionalArray bias_input(py::handle obj, int64_t OC, const char* op, const char* oc_name = "OC");
 // An array written in place: must be float32, C-contiguous, writeable, of exactly `dims`.
 py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
                                const std::vector<int64_t>& dims);
