@@ -11,7 +11,7 @@ from . import datasets, ops, reference
 # ---- the Keras-shaped model layer ------------------------------------------------------------
 from . import activations, callbacks, constraints, initializers, layers, losses, metrics, models, optimizers
 from . import regularizers
-from . import preprocessing, saving, utils
+from . import preprocessing, random, saving, utils
 from ._legacy import register_keras_2_paths
 from .layers import Input
 from .models import Model, Sequential, load_model
@@ -74,6 +74,7 @@ __all__ = [
     "optimizers",
     "regularizers",
     "preprocessing",
+    "random",
     "saving",
     "utils",
     "Input",

@@ -15,17 +15,33 @@ Numbers (``alpha``, ``learning_rate``, ``momentum``, ``epsilon``, ``rate``, ...)
 or a NumPy integer or floating scalar; integers (``seed``, ``step``) a Python int or NumPy integer; anything
 else (a str, None, a bool, a list, an array, even 0-d; for an integer a float) is a TypeError on both
 backends. An activation's ``alpha`` may also be None, for the activation's default.
+
+Keras 3's ``keras.ops`` are here too (``from keras import ops`` becomes ``from fastnn import ops``):
+``ops.mean``, ``ops.square``, ``ops.exp``, ``ops.concatenate``, ``ops.softmax``... with Keras 3's
+names, signatures and defaults, on arrays and on the tensors of custom layers, Lambdas and losses
+(with gradients) and of the functional API; see `fastnn._keras_ops`. ``matmul`` is the kernel's
+above, which takes such tensors too.
 """
 
 from __future__ import annotations
 
 from ._backend import current as _impl
+from .autodiff import Operators as _Operators
 
 # ---- GEMM -------------------------------------------------------------------------------------
 
 
 def matmul(a, b):
-    """``a @ b`` for 2-D arrays ``a`` (M, K) and ``b`` (K, N)."""
+    """``a @ b`` for 2-D arrays ``a`` (M, K) and ``b`` (K, N).
+
+    Keras 3's ``ops.matmul`` too: when ``a`` or ``b`` is a tensor (of a custom layer's ``call``, a
+    Lambda, a custom loss, or the functional API), NumPy's matmul on the autodiff tape
+    (`fastnn._keras_ops.matmul`: batched, with gradients). On arrays it stays this 2-D kernel, and
+    the output-shape inference of a custom layer or a Lambda runs ``call`` on example arrays: a
+    ``call`` multiplying 3-D or larger tensors is written with ``@``, `ops.einsum` or `ops.dot`.
+    """
+    if isinstance(a, _Operators) or isinstance(b, _Operators):
+        return _keras_ops.matmul(a, b)
     return _impl().matmul(a, b)
 
 
@@ -630,3 +646,14 @@ def gru_backward(dh_seq, dh_last, x, w, u, cache, *, reset_after=True, activatio
                                 recurrent_activation=recurrent_activation, go_backwards=go_backwards,
                                 use_bias=use_bias, need_dx=need_dx, need_dw=need_dw, recurrent_mask=recurrent_mask,
                                 mask=mask)
+
+
+# ---- Keras 3's keras.ops (fastnn._keras_ops) ------------------------------------------------------
+#
+# The array functions of Keras 3's ops (numpy, nn, core, math, linalg) under their Keras names, on
+# arrays and on tape/symbolic tensors with gradients: the names of `fastnn._keras_ops.__all__`. The
+# kernel functions above keep theirs: a Keras name one of them has (matmul) is not among them
+# (``matmul`` above hands tensors to Keras's). Some shadow Python builtins in this module (abs, max,
+# min, sum, round, all, any, map, slice); its code above uses none of them.
+from . import _keras_ops  # noqa: E402
+from ._keras_ops import *  # noqa: E402,F401,F403

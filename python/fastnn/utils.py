@@ -21,6 +21,7 @@ from ._files import atomic_write
 # ---- Seeding and the default float type ------------------------------------------------------
 
 _rng = np.random.default_rng()
+_scratch_depth = 0  # how many scratch_rng blocks are running
 _floatx = "float32"
 _name_counters: dict[str, int] = {}
 
@@ -46,13 +47,22 @@ def global_rng() -> np.random.Generator:
 @contextlib.contextmanager
 def scratch_rng():
     """Draws inside the block come from a throwaway generator: a trial run (a Lambda layer's
-    shape inference) leaves the seeded sequence untouched."""
-    global _rng
+    shape inference) leaves the seeded sequence untouched (and `fastnn.random.SeedGenerator`s
+    where they are: see `in_scratch_rng`)."""
+    global _rng, _scratch_depth
     saved, _rng = _rng, np.random.default_rng(0)
+    _scratch_depth += 1
     try:
         yield
     finally:
         _rng = saved
+        _scratch_depth -= 1
+
+
+def in_scratch_rng() -> bool:
+    """Whether a `scratch_rng` block is running (a trial run, whose draws must not advance any
+    random stream)."""
+    return _scratch_depth > 0
 
 
 def draw_seed() -> int:

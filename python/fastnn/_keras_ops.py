@@ -1,0 +1,1570 @@
+"""fastnn._keras_ops — Keras 3's ``keras.ops``: the array functions of ``fastnn.ops``.
+
+A Keras 3 script writes ``from keras import ops`` and computes with ``ops.mean(ops.square(y_true -
+y_pred))``, ``ops.exp(0.5 * z_log_var)``, ``ops.matmul(inputs, self.w)``... in custom losses, layers'
+``call``, Lambda functions and post-processing. Ported (``from fastnn import ops``), these functions
+take Keras 3's names, signatures and defaults (``ops.concatenate(xs, axis=0)``, ``ops.argmax(x,
+axis=None)``, ``ops.clip(x, x_min, x_max)``...; Keras 2's backend, `fastnn.backend`, differs in
+places), and they are built on `fastnn.autodiff`, so each works on
+
+* NumPy arrays and Python numbers: computed with NumPy, an array back;
+* `fastnn.autodiff.Tensor` (inside a custom layer's ``call``, a Lambda, a custom loss or RNN cell):
+  recorded on the tape, so the gradient comes for free;
+* the functional API's symbolic tensors: a layer of the graph (`fastnn.layers.BackendFunction`,
+  registered as ``"ops.<name>"``); the functions that return several tensors (``split``,
+  ``unstack``, ``moments``, ``top_k``) are made of such layers.
+
+Dtypes follow Keras's: Python floats are floatx (float32) and Python ints int32; the functions with
+a float result (exp, log, mean, std, sigmoid...) take integer input as floatx; argmax, argmin and
+argsort give int32; the creation functions default to floatx. Functions without a gradient
+(comparisons, argmax, floor...) give values that are constants on the tape.
+
+``fastnn.ops`` imports every name of `__all__`; Keras's ``matmul`` is `matmul` here, reached
+through ``fastnn.ops.matmul`` (the kernel) when an argument is a tensor.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import string
+import types
+
+import numpy as np
+
+from . import autodiff as ad
+from . import utils
+from .autodiff import Operators, Tensor, _result, _value
+
+# autodiff's functions without their symbolic path and error naming: the functions here call them
+# from inside their own wrapper, which has both (so an error names "ops.<function>")
+_K = types.SimpleNamespace(**{n: getattr(getattr(ad, n), "__wrapped__", getattr(ad, n)) for n in ad.FUNCTIONS})
+
+
+def _op(fn):
+    """Register ``fn`` as the graph function ``"ops.<name>"``: on symbolic tensors one layer of
+    the graph; its errors (ValueError, TypeError, IndexError) a ValueError naming ``ops.<name>``."""
+    return ad.graph_function("ops." + fn.__name__)(fn)
+
+
+def _composite(fn):
+    """A function made of other ops (so it works on symbolic tensors as they do) or with no tensor
+    argument: its errors named as `_op`'s."""
+    name = "ops." + fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            raise ad._named_error(name, e, args) from None
+
+    return wrapper
+
+
+# ---- conversions -------------------------------------------------------------------------------
+
+
+def _is_symbolic(x):
+    return isinstance(x, Operators) and not isinstance(x, Tensor)
+
+
+def _tensor(x):
+    """``x`` as an array or tensor: tensors and NumPy values unchanged; Python numbers and lists as
+    arrays of Keras's default dtypes (float -> floatx, int -> int32); a list of tensors stacked."""
+    if isinstance(x, (Operators, np.ndarray, np.generic)):
+        return x
+    if isinstance(x, (list, tuple)) and builtins.any(isinstance(v, Operators) for v in x):
+        return ad.stack([_tensor(v) for v in x], axis=0)
+    a = np.asarray(x)
+    if a.dtype == np.float64:
+        return a.astype(utils.floatx())
+    if a.dtype == np.int64:
+        return a.astype(np.int32)
+    if a.dtype.kind not in "biufc":
+        raise TypeError(f"expected a tensor, an array or numbers. Received: {type(x).__name__} {x!r:.60}")
+    return a
+
+
+def _kind(x):
+    return np.dtype(ad.dtype(x)).kind
+
+
+def _float(x):
+    """``x`` as a float value: integer or boolean input as floatx (Keras's rule for functions with
+    a float result)."""
+    x = _tensor(x)
+    return x if _kind(x) in "fc" else _K.cast(x, utils.floatx())
+
+
+def _operands(*xs):
+    """The operands of an elementwise function: lists as arrays; Python numbers kept as they are
+    (NumPy's weak scalars: ``x_float32 + 2.0`` stays float32) unless every operand is one."""
+    if builtins.all(isinstance(x, (bool, int, float, complex)) for x in xs):
+        return [_tensor(x) for x in xs]
+    return [_tensor(x) if isinstance(x, (list, tuple)) else x for x in xs]
+
+
+def _ints(values, what):
+    """A shape or a list of axes as a tuple of Python ints (an int alone, entries that are 0-d
+    arrays or tensors); a None entry is an error that says so."""
+    if isinstance(values, (int, np.integer)):
+        return (int(values),)
+    values = _value(values)
+    if isinstance(values, np.ndarray):
+        values = values.reshape(-1).tolist()
+    out = []
+    for v in values:
+        v = _value(v)
+        if v is None:
+            raise ValueError(f"{what} {tuple(values)} has a None entry (an unknown size); give every size, or -1 "
+                             "for the one to infer")
+        if isinstance(v, (bool, np.bool_)) or not float(v).is_integer():
+            raise TypeError(f"{what} must be integers. Received: {tuple(values)}")
+        out.append(int(v))
+    return tuple(out)
+
+
+def _axis(axis, ndim):
+    """One axis in [0, ndim)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int. Received: axis={axis!r}")
+    if not -ndim <= axis < builtins.max(ndim, 1):
+        raise ValueError(f"axis {axis} is out of range for a tensor of rank {ndim}")
+    return int(axis) % builtins.max(ndim, 1)
+
+
+def _accumulated(x, dtype=None):
+    """The dtype Keras gives a sum, product or cumulative sum of ``x``: ``dtype`` when given, else
+    x's, with booleans and 8/16-bit integers as int32 (uint32 for unsigned)."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    d = np.dtype(ad.dtype(x))
+    if d.kind == "b" or d.kind == "i" and d.itemsize < 4:
+        return np.dtype(np.int32)
+    if d.kind == "u" and d.itemsize < 4:
+        return np.dtype(np.uint32)
+    return d
+
+
+def _as(y, dtype):
+    """``y`` in ``dtype`` (NumPy sums int32 as int64)."""
+    return y if np.dtype(ad.dtype(y)) == dtype else _K.cast(y, dtype)
+
+
+def _default_int(a):
+    """An index result as Keras gives it: int32."""
+    return np.asarray(a).astype(np.int32)
+
+
+# ---- elementwise functions ---------------------------------------------------------------------
+
+
+def _unary(name, forward, derivative, doc, floating=True):
+    """An elementwise function; ``derivative(x, y)`` is dy/dx (None: no gradient, the value a
+    constant on the tape)."""
+
+    def fn(x):
+        x = _float(x) if floating else _tensor(x)
+        xv = np.asarray(_value(x))
+        y = np.asarray(forward(xv))
+        if derivative is None:  # a constant on the tape
+            return y
+        return _result(y, (x,), lambda g: (g * derivative(xv, y),))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return _op(fn)
+
+
+def _via(name, target, doc, floating=True):
+    """An elementwise function of `fastnn.autodiff` under Keras's name (``x`` as `_float` or
+    `_tensor` makes it)."""
+
+    def fn(x):
+        return target(_float(x) if floating else _tensor(x))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return _op(fn)
+
+
+exp = _via("exp", _K.exp, "Elementwise e**x.")
+log = _via("log", _K.log, "Elementwise natural logarithm.")
+sqrt = _via("sqrt", _K.sqrt, "Elementwise square root.")
+sin = _via("sin", _K.sin, "Elementwise sine.")
+cos = _via("cos", _K.cos, "Elementwise cosine.")
+tanh = _via("tanh", _K.tanh, "Elementwise hyperbolic tangent.")
+sigmoid = _via("sigmoid", _K.sigmoid, "Elementwise 1 / (1 + e**-x).")
+softplus = _via("softplus", _K.softplus, "Elementwise log(1 + e**x).")
+softsign = _via("softsign", _K.softsign, "Elementwise x / (1 + |x|).")
+hard_sigmoid = _via("hard_sigmoid", _K.hard_sigmoid, "Elementwise relu6(x + 3) / 6.")
+abs = _via("abs", _K.abs, "Elementwise |x|.", floating=False)
+absolute = _via("absolute", _K.abs, "Elementwise |x| (``abs``).", floating=False)
+negative = _via("negative", _K.negative, "Elementwise -x.", floating=False)
+square = _via("square", _K.square, "Elementwise x**2.", floating=False)
+sign = _via("sign", _K.sign, "Elementwise sign (-1, 0, 1; gradient 0).", floating=False)
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+expm1 = _unary("expm1", np.expm1, lambda x, y: y + 1, "Elementwise e**x - 1, accurate near 0.")
+log1p = _unary("log1p", np.log1p, lambda x, y: 1 / (1 + x), "Elementwise log(1 + x), accurate near 0.")
+log2 = _unary("log2", np.log2, lambda x, y: 1 / (x * _LN2), "Elementwise base-2 logarithm.")
+log10 = _unary("log10", np.log10, lambda x, y: 1 / (x * _LN10), "Elementwise base-10 logarithm.")
+exp2 = _unary("exp2", np.exp2, lambda x, y: y * _LN2, "Elementwise 2**x.")
+tan = _unary("tan", np.tan, lambda x, y: 1 + y * y, "Elementwise tangent.")
+sinh = _unary("sinh", np.sinh, lambda x, y: np.cosh(x), "Elementwise hyperbolic sine.")
+cosh = _unary("cosh", np.cosh, lambda x, y: np.sinh(x), "Elementwise hyperbolic cosine.")
+arcsin = _unary("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), "Elementwise inverse sine.")
+arccos = _unary("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), "Elementwise inverse cosine.")
+arctan = _unary("arctan", np.arctan, lambda x, y: 1 / (1 + x * x), "Elementwise inverse tangent.")
+arcsinh = _unary("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1), "Elementwise inverse hyperbolic sine.")
+arccosh = _unary("arccosh", np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1), "Elementwise inverse hyperbolic cosine.")
+arctanh = _unary("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), "Elementwise inverse hyperbolic tangent.")
+reciprocal = _unary("reciprocal", np.reciprocal, lambda x, y: -y * y, "Elementwise 1 / x.")
+rsqrt = _unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda x, y: -0.5 * y * y * y, "Elementwise 1 / sqrt(x).")
+cbrt = _unary("cbrt", np.cbrt, lambda x, y: 1 / (3 * y * y), "Elementwise cube root.")
+_erf_values = np.vectorize(math.erf, otypes=[np.float64])
+erf = _unary("erf", lambda x: _erf_values(x).astype(x.dtype), lambda x, y: 2 / math.sqrt(math.pi) * np.exp(-x * x),
+             "Elementwise error function.")
+floor = _unary("floor", np.floor, None, "Elementwise floor (gradient 0).")
+ceil = _unary("ceil", np.ceil, None, "Elementwise ceiling (gradient 0).")
+trunc = _unary("trunc", np.trunc, None, "Elementwise rounding toward 0 (gradient 0).")
+isnan = _unary("isnan", np.isnan, None, "Elementwise ``x != x`` (booleans).", floating=False)
+isinf = _unary("isinf", np.isinf, None, "Elementwise ``|x| == inf`` (booleans).", floating=False)
+isfinite = _unary("isfinite", np.isfinite, None, "Elementwise: neither NaN nor infinite (booleans).", floating=False)
+logical_not = _unary("logical_not", np.logical_not, None, "Elementwise NOT (booleans).", floating=False)
+
+
+@_op
+def round(x, decimals=0):
+    """Elementwise rounding to ``decimals`` decimals, half to even as NumPy (gradient 0)."""
+    return np.round(np.asarray(_value(_tensor(x))), decimals=decimals)
+
+
+@_op
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """``x`` with NaN replaced by ``nan`` and infinities by ``posinf``/``neginf`` (default: the
+    dtype's largest values); the gradient passes where ``x`` was finite."""
+    x = _tensor(x)
+    xv = np.asarray(_value(x))
+    y = np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
+    return _result(y, (x,), lambda g: (g * np.isfinite(xv),))
+
+
+def _binary(name, forward, derivatives, doc, constant=False):
+    """A broadcasting elementwise function of two values; ``derivatives(a, b, y)`` gives (dy/da,
+    dy/db). ``constant``: no gradient."""
+
+    def fn(x1, x2):
+        a, b = _operands(x1, x2)
+        y = np.asarray(forward(_value(a), _value(b)))  # (a Python number stays weak: float32 + 2.0 is float32)
+        if constant:
+            return y
+
+        def backward(g):
+            da, db = derivatives(np.asarray(_value(a)), np.asarray(_value(b)), y)
+            return (g * da if isinstance(a, Tensor) else None), (g * db if isinstance(b, Tensor) else None)
+
+        return _result(y, (a, b), backward)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return _op(fn)
+
+
+def _via2(name, target, doc, floating=False):
+    def fn(x1, x2):
+        a, b = _operands(x1, x2)
+        if floating and _kind(a) not in "fc" and _kind(b) not in "fc":
+            a, b = _float(a), _float(b)
+        return target(a, b)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return _op(fn)
+
+
+add = _via2("add", _K.add, "x1 + x2 (broadcasting).")
+subtract = _via2("subtract", _K.subtract, "x1 - x2 (broadcasting).")
+multiply = _via2("multiply", _K.multiply, "x1 * x2 (broadcasting).")
+divide = _via2("divide", _K.divide, "x1 / x2 (broadcasting; integers divide as floatx).", floating=True)
+true_divide = _via2("true_divide", _K.divide, "x1 / x2 (``divide``).", floating=True)
+power = _via2("power", _K.pow, "x1 ** x2 (broadcasting).")
+maximum = _via2("maximum", _K.maximum, "Elementwise maximum (a tie's gradient goes to x1).")
+minimum = _via2("minimum", _K.minimum, "Elementwise minimum (a tie's gradient goes to x1).")
+
+
+def _safe_div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, 0, a / np.where(b == 0, 1, b))
+
+
+mod = _binary("mod", np.mod, lambda a, b, y: (1, -np.floor(_safe_div(a, b))),
+              "The remainder of x1 / x2, with x2's sign (NumPy's and Python's %).")
+floor_divide = _binary("floor_divide", np.floor_divide, None, "x1 // x2 (no gradient).", constant=True)
+arctan2 = _binary("arctan2", np.arctan2, lambda a, b, y: (b / (a * a + b * b), -a / (a * a + b * b)),
+                  "Elementwise angle of the point (x2, x1): arctan(x1 / x2) in the right quadrant.")
+logaddexp = _binary("logaddexp", np.logaddexp, lambda a, b, y: (np.exp(a - y), np.exp(b - y)),
+                    "Elementwise log(e**x1 + e**x2), computed without overflow.")
+hypot = _binary("hypot", np.hypot, lambda a, b, y: (_safe_div(a, y), _safe_div(b, y)),
+                "Elementwise sqrt(x1**2 + x2**2).")
+divide_no_nan = _binary("divide_no_nan", _safe_div,
+                        lambda a, b, y: (_safe_div(1, b), -_safe_div(y, b)), "x1 / x2, 0 where x2 is 0.")
+
+equal = _binary("equal", np.equal, None, "Elementwise ``x1 == x2`` (booleans).", constant=True)
+not_equal = _binary("not_equal", np.not_equal, None, "Elementwise ``x1 != x2`` (booleans).", constant=True)
+greater = _binary("greater", np.greater, None, "Elementwise ``x1 > x2`` (booleans).", constant=True)
+greater_equal = _binary("greater_equal", np.greater_equal, None, "Elementwise ``x1 >= x2`` (booleans).",
+                        constant=True)
+less = _binary("less", np.less, None, "Elementwise ``x1 < x2`` (booleans).", constant=True)
+less_equal = _binary("less_equal", np.less_equal, None, "Elementwise ``x1 <= x2`` (booleans).", constant=True)
+logical_and = _binary("logical_and", np.logical_and, None, "Elementwise AND (booleans).", constant=True)
+logical_or = _binary("logical_or", np.logical_or, None, "Elementwise OR (booleans).", constant=True)
+logical_xor = _binary("logical_xor", np.logical_xor, None, "Elementwise XOR (booleans).", constant=True)
+
+
+@_op
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Elementwise ``|x1 - x2| <= atol + rtol * |x2|`` (booleans)."""
+    return np.isclose(np.asarray(_value(x1)), np.asarray(_value(x2)), rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+@_op
+def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, else ``x2`` (broadcasting; gradients to the value each
+    element took). Without x1 and x2: the indices of the true elements, one array per axis."""
+    c = np.asarray(_value(condition)).astype(bool)
+    if x1 is None and x2 is None:
+        return tuple(_default_int(i) for i in np.nonzero(c))
+    if x1 is None or x2 is None:
+        raise ValueError("x1 and x2 must both be given, or neither")
+    a, b = _operands(x1, x2)
+    y = np.where(c, _value(a), _value(b))
+    return _result(y, (a, b), lambda g: (np.where(c, g, 0), np.where(c, 0, g)))
+
+
+@_op
+def clip(x, x_min, x_max):
+    """``x`` limited to [x_min, x_max] (a bound may be None, or a tensor; gradient 0 where
+    clipped). Integer ``x`` keeps its dtype, as Keras's."""
+    x = _tensor(x)
+    kind = _kind(x)
+    y = x
+    if x_min is not None:
+        y = _K.maximum(y, _tensor(x_min) if isinstance(x_min, (list, tuple)) else x_min)
+    if x_max is not None:
+        y = _K.minimum(y, _tensor(x_max) if isinstance(x_max, (list, tuple)) else x_max)
+    if kind in "biu" and _kind(y) != kind:
+        y = _K.cast(y, "int32" if kind == "b" else ad.dtype(x))
+    return y
+
+
+# ---- activations (keras.ops.nn) ----------------------------------------------------------------
+
+
+@_op
+def relu(x):
+    """Elementwise max(x, 0)."""
+    return _K.relu(_tensor(x))
+
+
+@_op
+def relu6(x):
+    """Elementwise min(max(x, 0), 6)."""
+    return _K.relu(_tensor(x), max_value=6.0)
+
+
+@_op
+def leaky_relu(x, negative_slope=0.2):
+    """Elementwise x for x >= 0, else ``negative_slope * x``."""
+    return _K.relu(_tensor(x), alpha=negative_slope)
+
+
+@_op
+def elu(x, alpha=1.0):
+    """Elementwise x for x > 0, else ``alpha * (e**x - 1)``."""
+    return _K.elu(_float(x), alpha)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+@_op
+def selu(x):
+    """Elementwise scale * elu(x, alpha), with SELU's constants (1.0507, 1.6733)."""
+    return _SELU_SCALE * _K.elu(_float(x), _SELU_ALPHA)
+
+
+@_op
+def celu(x, alpha=1.0):
+    """Elementwise max(x, 0) + min(0, alpha * (e**(x / alpha) - 1))."""
+    x = _float(x)
+    return _K.relu(x) + _K.minimum(0.0, alpha * (_K.exp(x / alpha) - 1))
+
+
+@_op
+def silu(x):
+    """Elementwise x * sigmoid(x) (``swish``)."""
+    x = _float(x)
+    return x * _K.sigmoid(x)
+
+
+@_op
+def swish(x):
+    """Elementwise x * sigmoid(x) (``silu``)."""
+    x = _float(x)
+    return x * _K.sigmoid(x)
+
+
+@_op
+def hard_silu(x):
+    """Elementwise x * hard_sigmoid(x) (``hard_swish``)."""
+    x = _float(x)
+    return x * _K.hard_sigmoid(x)
+
+
+@_op
+def hard_swish(x):
+    """Elementwise x * hard_sigmoid(x) (``hard_silu``)."""
+    x = _float(x)
+    return x * _K.hard_sigmoid(x)
+
+
+@_op
+def log_sigmoid(x):
+    """Elementwise log(sigmoid(x)) = -softplus(-x), computed without overflow."""
+    return -_K.softplus(-_float(x))
+
+
+@_op
+def gelu(x, approximate=True):
+    """The Gaussian error linear unit: x * Φ(x), with the tanh approximation when ``approximate``
+    (Keras's default), else with erf."""
+    x = _float(x)
+    if approximate:
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1 + _K.tanh(inner))
+    return 0.5 * x * (1 + erf.__wrapped__(x / math.sqrt(2)))
+
+
+@_op
+def hard_tanh(x):
+    """Elementwise x clipped to [-1, 1]."""
+    return _K.minimum(_K.maximum(_float(x), -1.0), 1.0)
+
+
+@_op
+def tanh_shrink(x):
+    """Elementwise x - tanh(x)."""
+    x = _float(x)
+    return x - _K.tanh(x)
+
+
+@_op
+def soft_shrink(x, threshold=0.5):
+    """Elementwise x - threshold above threshold, x + threshold below -threshold, else 0."""
+    x = _float(x)
+    xv = np.asarray(_value(x))
+    return where.__wrapped__(xv > threshold, x - threshold, where.__wrapped__(xv < -threshold, x + threshold, 0.0))
+
+
+@_op
+def hard_shrink(x, threshold=0.5):
+    """Elementwise x where |x| > threshold, else 0."""
+    x = _float(x)
+    return where.__wrapped__(np.abs(np.asarray(_value(x))) > threshold, x, 0.0)
+
+
+@_op
+def threshold(x, threshold, default_value):
+    """Elementwise x where x > threshold, else ``default_value``."""
+    x = _tensor(x)
+    return where.__wrapped__(np.asarray(_value(x)) > threshold, x, default_value)
+
+
+@_op
+def squareplus(x, b=4):
+    """Elementwise (x + sqrt(x**2 + b)) / 2, a smooth relu."""
+    x = _float(x)
+    return (x + _K.sqrt(x * x + b)) / 2
+
+
+@_op
+def glu(x, axis=-1):
+    """The gated linear unit: ``a * sigmoid(b)`` for the two halves a, b of ``x`` along ``axis``."""
+    x = _float(x)
+    a, b = split.__wrapped__(x, 2, axis=axis)
+    return a * _K.sigmoid(b)
+
+
+@_op
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` over ``axis`` (an int or a tuple)."""
+    return _K.softmax(_float(x), axis=tuple(axis) if isinstance(axis, list) else axis)
+
+
+@_op
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` over ``axis``: the log of `softmax`, computed without overflow."""
+    x = _float(x)
+    return x - _K.logsumexp(x, axis=axis, keepdims=True)
+
+
+# ---- reductions --------------------------------------------------------------------------------
+
+
+@_op
+def sum(x, axis=None, keepdims=False):
+    """The sum over ``axis`` (an int, a tuple, or None for all values); booleans count as int32."""
+    x = _tensor(x)
+    target = _accumulated(x)
+    return _as(_K.sum(_as(x, target), axis=axis, keepdims=keepdims), target)
+
+
+@_op
+def mean(x, axis=None, keepdims=False):
+    """The mean over ``axis`` (None: all values)."""
+    return _K.mean(_float(x), axis=axis, keepdims=keepdims)
+
+
+@_op
+def max(x, axis=None, keepdims=False, initial=None):
+    """The maximum over ``axis`` (None: all values), at least ``initial`` when given; ties share
+    the gradient."""
+    y = _K.max(_tensor(x), axis=axis, keepdims=keepdims)
+    return y if initial is None else _K.maximum(y, initial)
+
+
+@_op
+def min(x, axis=None, keepdims=False, initial=None):
+    """The minimum over ``axis`` (None: all values), at most ``initial`` when given."""
+    y = _K.min(_tensor(x), axis=axis, keepdims=keepdims)
+    return y if initial is None else _K.minimum(y, initial)
+
+
+@_op
+def amax(x, axis=None, keepdims=False):
+    """The maximum over ``axis`` (``max``)."""
+    return _K.max(_tensor(x), axis=axis, keepdims=keepdims)
+
+
+@_op
+def amin(x, axis=None, keepdims=False):
+    """The minimum over ``axis`` (``min``)."""
+    return _K.min(_tensor(x), axis=axis, keepdims=keepdims)
+
+
+@_op
+def std(x, axis=None, keepdims=False):
+    """The (population) standard deviation over ``axis``."""
+    return _K.std(_float(x), axis=axis, keepdims=keepdims)
+
+
+@_op
+def var(x, axis=None, keepdims=False):
+    """The (population) variance over ``axis``."""
+    return _K.var(_float(x), axis=axis, keepdims=keepdims)
+
+
+@_op
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed without overflow."""
+    return _K.logsumexp(_float(x), axis=axis, keepdims=keepdims)
+
+
+@_op
+def prod(x, axis=None, keepdims=False, dtype=None):
+    """The product over ``axis`` (None: all values); the gradient is the product of the others
+    (right where a value is 0 too)."""
+    x = _tensor(x)
+    x = _as(x, _accumulated(x, dtype))
+    xv = np.asarray(_value(x))
+    axes = ad._axes(axis, xv.ndim)
+    kept = np.prod(xv, axis=axes, keepdims=True, dtype=xv.dtype)
+    y = kept if keepdims else kept.reshape([n for i, n in enumerate(xv.shape) if i not in axes])
+
+    def backward(g):
+        others = [i for i in range(xv.ndim) if i not in axes]
+        order = others + list(axes)
+        moved = np.transpose(xv, order)
+        flat = moved.reshape(moved.shape[:len(others)] + (-1,))
+        ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
+        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        d = np.transpose((before * after).reshape(moved.shape), np.argsort(order))
+        return (g.reshape(kept.shape) * d,)
+
+    return _result(np.asarray(y), (x,), backward)
+
+
+@_op
+def argmax(x, axis=None, keepdims=False):
+    """The index of the largest value along ``axis`` (None: of the flattened values), int32."""
+    return _default_int(np.argmax(np.asarray(_value(x)), axis=axis, keepdims=keepdims))
+
+
+@_op
+def argmin(x, axis=None, keepdims=False):
+    """The index of the smallest value along ``axis`` (None: of the flattened values), int32."""
+    return _default_int(np.argmin(np.asarray(_value(x)), axis=axis, keepdims=keepdims))
+
+
+@_op
+def any(x, axis=None, keepdims=False):
+    """Whether any value is true (nonzero) over ``axis`` (booleans)."""
+    return np.any(np.asarray(_value(x)), axis=_axes_arg(axis), keepdims=keepdims)
+
+
+@_op
+def all(x, axis=None, keepdims=False):
+    """Whether every value is true (nonzero) over ``axis`` (booleans)."""
+    return np.all(np.asarray(_value(x)), axis=_axes_arg(axis), keepdims=keepdims)
+
+
+def _axes_arg(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+@_op
+def count_nonzero(x, axis=None):
+    """The number of nonzero values over ``axis`` (None: all), int32."""
+    return _default_int(np.count_nonzero(np.asarray(_value(x)), axis=_axes_arg(axis)))
+
+
+@_op
+def cumsum(x, axis=None, dtype=None):
+    """The cumulative sum along ``axis`` (None: of the flattened values)."""
+    x = _tensor(x)
+    target = _accumulated(x, dtype)
+    x = _as(x, target)
+    if axis is None:
+        x, axis = _K.reshape(x, (-1,)), 0
+    return _as(_K.cumsum(x, axis=_axis(axis, ad.ndim(x))), target)
+
+
+@_op
+def average(x, axis=None, weights=None):
+    """The mean over ``axis``, weighted by ``weights`` (of x's shape, or 1-D along ``axis``)."""
+    x = _float(x)
+    if weights is None:
+        return _K.mean(x, axis=axis)
+    w = _tensor(weights)
+    if ad.ndim(w) == 1 and ad.ndim(x) > 1 and axis is not None:
+        shape = [1] * ad.ndim(x)
+        shape[_axis(axis, ad.ndim(x))] = -1
+        w = _K.reshape(w, shape)
+    return _K.sum(x * w, axis=axis) / _K.sum(w * _K.ones_like(x), axis=axis)
+
+
+@_op
+def norm(x, ord=None, axis=None, keepdims=False):
+    """The vector norm of ``x`` over one axis, or the matrix norm over two (NumPy's
+    ``linalg.norm``). ``ord``: None (2-norm, Frobenius), 1, 2, inf, -inf, 0, another p for
+    vectors; "fro", "nuc", 1, -1, 2, -2, inf, -inf for matrices (nuc, 2, -2 without gradient)."""
+    x = _float(x)
+    nd = ad.ndim(x)
+    if axis is None:
+        if ord is None:
+            return _K.sqrt(_K.sum(_K.square(x), axis=None, keepdims=keepdims))
+        if nd not in (1, 2):
+            raise ValueError(f"with axis=None and an ord, x must be 1-D or 2-D. Received: rank {nd}")
+        axes = tuple(range(nd))
+    else:
+        axes = tuple(_axis(a, nd) for a in (axis if isinstance(axis, (list, tuple)) else (axis,)))
+    if len(axes) == 1:
+        out = _vector_norm(x, ord, axes[0])
+    elif len(axes) == 2:
+        out = _matrix_norm(x, ord, axes)
+    else:
+        raise ValueError(f"axis must be one axis or two. Received: axis={axis!r}")
+    return out if keepdims else _K.reshape(out, [n for i, n in enumerate(ad.shape(x)) if i not in axes])
+
+
+def _vector_norm(x, ord, a):  # keeps the axis
+    if ord is None or ord == 2:
+        return _K.sqrt(_K.sum(_K.square(x), axis=a, keepdims=True))
+    if ord == np.inf:
+        return _K.max(_K.abs(x), axis=a, keepdims=True)
+    if ord == -np.inf:
+        return _K.min(_K.abs(x), axis=a, keepdims=True)
+    if ord == 0:
+        return np.sum(np.asarray(_value(x)) != 0, axis=a, keepdims=True).astype(ad.dtype(x))
+    if ord == 1:
+        return _K.sum(_K.abs(x), axis=a, keepdims=True)
+    if isinstance(ord, str):
+        raise ValueError(f"ord {ord!r} is a matrix norm; a vector norm takes a number")
+    return _K.pow(_K.sum(_K.pow(_K.abs(x), ord), axis=a, keepdims=True), 1.0 / ord)
+
+
+def _matrix_norm(x, ord, axes):  # keeps both axes
+    r, c = axes
+    if ord is None or ord == "fro":
+        return _K.sqrt(_K.sum(_K.square(x), axis=axes, keepdims=True))
+    if ord in (1, -1):
+        cols = _K.sum(_K.abs(x), axis=r, keepdims=True)
+        return (_K.max if ord == 1 else _K.min)(cols, axis=c, keepdims=True)
+    if ord in (np.inf, -np.inf):
+        rows = _K.sum(_K.abs(x), axis=c, keepdims=True)
+        return (_K.max if ord == np.inf else _K.min)(rows, axis=r, keepdims=True)
+    if ord in ("nuc", 2, -2):
+        if isinstance(x, Tensor):
+            raise ValueError(f"the matrix norm ord={ord!r} (of singular values) has no gradient here")
+        return np.linalg.norm(x, ord=ord, axis=axes, keepdims=True)
+    raise ValueError(f"invalid ord {ord!r} for a matrix norm")
+
+
+# ---- shapes ------------------------------------------------------------------------------------
+
+
+@_op
+def reshape(x, newshape):
+    """``x`` with the shape ``newshape`` (one entry may be -1)."""
+    return _K.reshape(_tensor(x), _ints(newshape, "newshape"))
+
+
+@_op
+def transpose(x, axes=None):
+    """``x`` with its axes permuted to ``axes`` (None: reversed)."""
+    x = _tensor(x)
+    nd = ad.ndim(x)
+    if axes is None:
+        return _K.permute_dimensions(x, tuple(range(nd - 1, -1, -1)))
+    axes = tuple(_axis(a, nd) for a in _ints(axes, "axes"))
+    if sorted(axes) != list(range(nd)):
+        raise ValueError(f"axes {axes} is not a permutation of the {nd} axes")
+    return _K.permute_dimensions(x, axes)
+
+
+@_op
+def swapaxes(x, axis1, axis2):
+    """``x`` with two axes exchanged."""
+    x = _tensor(x)
+    order = list(range(ad.ndim(x)))
+    a, b = _axis(axis1, len(order)), _axis(axis2, len(order))
+    order[a], order[b] = order[b], order[a]
+    return _K.permute_dimensions(x, tuple(order))
+
+
+@_op
+def moveaxis(x, source, destination):
+    """``x`` with the axes ``source`` moved to the positions ``destination``."""
+    x = _tensor(x)
+    nd = ad.ndim(x)
+    src = [_axis(a, nd) for a in _ints(source, "source")]
+    dst = [_axis(a, nd) for a in _ints(destination, "destination")]
+    if len(src) != len(dst):
+        raise ValueError(f"source and destination must have the same number of axes. Received: {source}, "
+                         f"{destination}")
+    order = [a for a in range(nd) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return _K.permute_dimensions(x, tuple(order))
+
+
+@_op
+def expand_dims(x, axis):
+    """``x`` with a new axis of size 1 at ``axis`` (an int or a tuple)."""
+    return _K.expand_dims(_tensor(x), tuple(axis) if isinstance(axis, list) else axis)
+
+
+@_op
+def squeeze(x, axis=None):
+    """``x`` without its axes of size 1 (None), or without ``axis`` (which must have size 1)."""
+    return _K.squeeze(_tensor(x), tuple(axis) if isinstance(axis, list) else axis)
+
+
+@_op
+def ravel(x):
+    """``x`` as one axis."""
+    return _K.reshape(_tensor(x), (-1,))
+
+
+@_op
+def concatenate(xs, axis=0):
+    """The tensors ``xs`` joined along the existing axis ``axis`` (default 0, as NumPy)."""
+    if not isinstance(xs, (list, tuple)):
+        raise TypeError(f"xs must be a list or tuple of tensors. Received: {type(xs).__name__}")
+    return _K.concatenate([_tensor(t) for t in xs], axis=axis)
+
+
+@_op
+def append(x1, x2, axis=None):
+    """``x2`` appended to ``x1`` along ``axis`` (None: both flattened)."""
+    a, b = _tensor(x1), _tensor(x2)
+    if axis is None:
+        return _K.concatenate([_K.reshape(a, (-1,)), _K.reshape(b, (-1,))], axis=0)
+    return _K.concatenate([a, b], axis=axis)
+
+
+@_op
+def stack(x, axis=0):
+    """The tensors ``x`` stacked along a new axis ``axis``."""
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"x must be a list or tuple of tensors. Received: {type(x).__name__}")
+    return _K.stack([_tensor(t) for t in x], axis=axis)
+
+
+@_op
+def hstack(xs):
+    """The tensors joined along axis 1 (axis 0 for 1-D ones), as ``np.hstack``."""
+    xs = [_tensor(t) for t in xs]
+    return _K.concatenate(xs, axis=0 if builtins.all(ad.ndim(t) == 1 for t in xs) else 1)
+
+
+@_op
+def vstack(xs):
+    """The tensors joined along axis 0, 1-D ones as rows, as ``np.vstack``."""
+    xs = [_tensor(t) for t in xs]
+    return _K.concatenate([_K.reshape(t, (1, -1)) if ad.ndim(t) == 1 else t for t in xs], axis=0)
+
+
+@_op
+def tile(x, repeats):
+    """``x`` repeated ``repeats`` times along each axis (an int or one per axis, as ``np.tile``)."""
+    x = _tensor(x)
+    reps = _ints(repeats, "repeats")
+    if len(reps) > ad.ndim(x):
+        x = _K.reshape(x, (1,) * (len(reps) - ad.ndim(x)) + ad.shape(x))
+    return _K.tile(x, reps)
+
+
+@_op
+def repeat(x, repeats, axis=None):
+    """Each element of ``x`` repeated ``repeats`` times (an int, or one count per element) along
+    ``axis`` (None: of the flattened values)."""
+    x = _tensor(x)
+    if axis is None:
+        x, axis = _K.reshape(x, (-1,)), 0
+    axis = _axis(axis, ad.ndim(x))
+    counts = np.asarray(_value(repeats))
+    return take.__wrapped__(x, np.repeat(np.arange(ad.shape(x)[axis]), counts), axis=axis)
+
+
+def _index_array(indices):
+    idx = np.asarray(_value(indices))
+    if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):  # indices carried as floats by a graph layer
+        idx = idx.astype(np.int64)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers. Received dtype {idx.dtype}")
+    return idx
+
+
+@_op
+def take(x, indices, axis=None):
+    """The elements of ``x`` at ``indices`` along ``axis`` (None: of the flattened values);
+    repeated indices add up their gradients."""
+    x = _tensor(x)
+    xv = np.asarray(_value(x))
+    idx = _index_array(indices)
+    if axis is None:
+        y = np.take(xv.reshape(-1), idx)
+
+        def backward(g):
+            d = np.zeros(xv.size, dtype=g.dtype)
+            np.add.at(d, idx, g)
+            return (d.reshape(xv.shape),)
+
+        return _result(y, (x,), backward)
+    axis = _axis(axis, xv.ndim)
+    y = np.take(xv, idx, axis=axis)
+
+    def backward(g):
+        d = np.zeros(xv.shape, dtype=g.dtype)
+        np.add.at(d, (builtins.slice(None),) * axis + (idx,), g)
+        return (d,)
+
+    return _result(y, (x,), backward)
+
+
+@_op
+def take_along_axis(x, indices, axis=None):
+    """``x``'s values at ``indices`` along ``axis`` (indices of x's rank; None: of the flattened
+    values), as ``np.take_along_axis``: what ``argsort``/``argmax(keepdims=True)`` index."""
+    x = _tensor(x)
+    xv = np.asarray(_value(x))
+    idx = _index_array(indices)
+    if axis is None:
+        x, xv, axis = _K.reshape(x, (-1,)), xv.reshape(-1), 0
+    axis = _axis(axis, xv.ndim)
+    y = np.take_along_axis(xv, idx, axis=axis)
+
+    def backward(g):
+        d = np.zeros(xv.shape, dtype=g.dtype)
+        grid = [np.arange(n).reshape([-1 if j == k else 1 for j in range(xv.ndim)]) for k, n in enumerate(xv.shape)]
+        grid[axis] = idx
+        np.add.at(d, tuple(grid), g)
+        return (d,)
+
+    return _result(y, (x,), backward)
+
+
+@_op
+def flip(x, axis=None):
+    """``x`` with the order of its elements reversed along ``axis`` (None: every axis)."""
+    x = _tensor(x)
+    axis = _axes_arg(axis)
+    return _result(np.flip(np.asarray(_value(x)), axis), (x,), lambda g: (np.flip(g, axis),))
+
+
+@_op
+def roll(x, shift, axis=None):
+    """``x``'s elements shifted by ``shift`` along ``axis`` (None: of the flattened values), those
+    past the end coming back at the start."""
+    x = _tensor(x)
+    axis = _axes_arg(axis)
+    back = tuple(-s for s in shift) if isinstance(shift, (list, tuple)) else -shift
+    return _result(np.roll(np.asarray(_value(x)), shift, axis), (x,), lambda g: (np.roll(g, back, axis),))
+
+
+@_op
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (the gradient sums over the copies)."""
+    x = _tensor(x)
+    return _result(np.broadcast_to(np.asarray(_value(x)), _ints(shape, "shape")).copy(), (x,), lambda g: (g,))
+
+
+_COPY_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+@_op
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """``x`` padded by ``pad_width`` (``((before, after), ...)`` per axis, or one pair or int for
+    all) with ``np.pad``'s ``mode``; the gradient flows from the copies back to their source
+    (modes constant, edge, reflect, symmetric, wrap)."""
+    x = _tensor(x)
+    xv = np.asarray(_value(x))
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"constant_values is for mode 'constant' only. Received: mode={mode!r}")
+    extra = {} if constant_values is None else {"constant_values": constant_values}
+    y = np.pad(xv, pad_width, mode=mode, **extra)
+    if not isinstance(x, Tensor):
+        return y
+    if mode not in _COPY_MODES:
+        raise ValueError(f"mode {mode!r} has no gradient here; use one of {_COPY_MODES}")
+
+    def backward(g):  # each padded value is a copy of one input value (or a constant, -1 here)
+        source = np.arange(xv.size).reshape(xv.shape)
+        source = np.pad(source, pad_width, mode=mode, **({"constant_values": -1} if mode == "constant" else {}))
+        keep = source >= 0
+        d = np.zeros(xv.size, dtype=g.dtype)
+        np.add.at(d, source[keep], g[keep])
+        return (d.reshape(xv.shape),)
+
+    return _result(y, (x,), backward)
+
+
+@_op
+def tril(x, k=0):
+    """``x`` with the values above the ``k``-th diagonal of its last two axes set to 0."""
+    x = _tensor(x)
+    s = ad.shape(x)
+    return where.__wrapped__(np.tri(s[-2], s[-1], k, dtype=bool), x, _K.zeros_like(x))
+
+
+@_op
+def triu(x, k=0):
+    """``x`` with the values below the ``k``-th diagonal of its last two axes set to 0."""
+    x = _tensor(x)
+    s = ad.shape(x)
+    return where.__wrapped__(np.tri(s[-2], s[-1], k - 1, dtype=bool), _K.zeros_like(x), x)
+
+
+@_op
+def sort(x, axis=-1):
+    """``x`` sorted along ``axis`` (None: the flattened values); the gradient follows each value."""
+    x = _tensor(x)
+    xv = np.asarray(_value(x))
+    if axis is None:
+        x, xv, axis = _K.reshape(x, (-1,)), xv.reshape(-1), 0
+    return take_along_axis.__wrapped__(x, np.argsort(xv, axis=axis, kind="stable"), axis=axis)
+
+
+@_op
+def argsort(x, axis=-1):
+    """The indices that sort ``x`` along ``axis`` (None: the flattened values), int32."""
+    return _default_int(np.argsort(np.asarray(_value(x)), axis=axis, kind="stable"))
+
+
+@_op
+def get_item(x, key):
+    """``x[key]``."""
+    return _tensor(x)[key]
+
+
+@_composite
+def top_k(x, k, sorted=True, is_stable=True):
+    """The ``k`` largest values along the last axis and their indices (int32), largest first
+    (the first index among ties: always sorted and stable): ``values, indices = ops.top_k(x, 3)``."""
+    indices = argsort(negative(x), axis=-1)[..., :k]
+    return take_along_axis(x, indices, axis=-1), indices
+
+
+@_composite
+def split(x, indices_or_sections, axis=0):
+    """``x`` cut along ``axis`` into ``indices_or_sections`` equal pieces (an int), or at the given
+    indices (a list): a list of tensors."""
+    x = _tensor(x)
+    shape = ad.shape(x)
+    axis = _axis(axis, len(shape))
+    n = shape[axis]
+    if n is None:
+        raise ValueError(f"axis {axis} has an unknown size (the batch axis of a symbolic tensor)")
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0 or n % sections:
+            raise ValueError(f"an axis of size {n} cannot be split into {sections} equal sections")
+        cuts = [i * (n // sections) for i in range(1, sections)]
+    else:
+        cuts = list(_ints(indices_or_sections, "indices"))
+    bounds = [0] + cuts + [n]
+    lead = (builtins.slice(None),) * axis
+    return [x[lead + (builtins.slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@_composite
+def array_split(x, indices_or_sections, axis=0):
+    """``x`` cut along ``axis`` into ``indices_or_sections`` nearly equal pieces (the first ones a
+    value longer), or at the given indices (a list): a list of tensors."""
+    if not isinstance(indices_or_sections, (int, np.integer)):
+        return split.__wrapped__(x, indices_or_sections, axis=axis)
+    x = _tensor(x)
+    shape = ad.shape(x)
+    axis = _axis(axis, len(shape))
+    n, sections = shape[axis], int(indices_or_sections)
+    if n is None or sections <= 0:
+        raise ValueError(f"cannot split an axis of size {n} into {sections} sections")
+    sizes = [n // sections + (1 if i < n % sections else 0) for i in range(sections)]
+    return split.__wrapped__(x, list(np.cumsum(sizes)[:-1]), axis=axis)
+
+
+@_composite
+def unstack(x, num=None, axis=0):
+    """The slices of ``x`` along ``axis``, that axis removed: a list of tensors."""
+    x = _tensor(x)
+    shape = ad.shape(x)
+    axis = _axis(axis, len(shape))
+    n = shape[axis] if shape[axis] is not None else num
+    if n is None:
+        raise ValueError(f"axis {axis} has an unknown size (the batch axis of a symbolic tensor)")
+    if num is not None and num != n:
+        raise ValueError(f"num={num} does not match the axis size {n}")
+    lead = (builtins.slice(None),) * axis
+    return [x[lead + (i,)] for i in range(n)]
+
+
+@_composite
+def slice(inputs, start_indices, shape):
+    """The block of ``inputs`` starting at ``start_indices`` with the sizes ``shape`` (-1: to the
+    end of the axis)."""
+    inputs = _tensor(inputs)
+    start, size = _ints(start_indices, "start_indices"), _ints(shape, "shape")
+    if len(start) != len(size) or len(start) != len(ad.shape(inputs)):
+        raise ValueError(f"start_indices and shape need one entry per axis of the {len(ad.shape(inputs))}-D "
+                         f"input. Received: {start}, {size}")
+    return inputs[tuple(builtins.slice(s, None if n == -1 else s + n) for s, n in zip(start, size))]
+
+
+# ---- creating tensors --------------------------------------------------------------------------
+
+
+def _shape_arg(shape):
+    return _ints(shape, "shape")
+
+
+@_composite
+def zeros(shape, dtype=None):
+    """An array of zeros (dtype: floatx)."""
+    return np.zeros(_shape_arg(shape), dtype=dtype or utils.floatx())
+
+
+@_composite
+def ones(shape, dtype=None):
+    """An array of ones (dtype: floatx)."""
+    return np.ones(_shape_arg(shape), dtype=dtype or utils.floatx())
+
+
+@_composite
+def empty(shape, dtype=None):
+    """An array of ``shape`` (zeros here; dtype: floatx)."""
+    return np.zeros(_shape_arg(shape), dtype=dtype or utils.floatx())
+
+
+@_composite
+def full(shape, fill_value, dtype=None):
+    """An array filled with ``fill_value`` (dtype: floatx)."""
+    return np.full(_shape_arg(shape), _value(fill_value), dtype=dtype or utils.floatx())
+
+
+@_op
+def zeros_like(x, dtype=None):
+    """Zeros of ``x``'s shape and dtype (or ``dtype``)."""
+    return np.zeros_like(np.asarray(_value(_tensor(x))), dtype=dtype)
+
+
+@_op
+def ones_like(x, dtype=None):
+    """Ones of ``x``'s shape and dtype (or ``dtype``)."""
+    return np.ones_like(np.asarray(_value(_tensor(x))), dtype=dtype)
+
+
+@_op
+def full_like(x, fill_value, dtype=None):
+    """``fill_value`` in ``x``'s shape and dtype (or ``dtype``)."""
+    return np.full_like(np.asarray(_value(_tensor(x))), _value(fill_value), dtype=dtype)
+
+
+def _creation_dtype(values, integer):
+    """Keras's dtype for ``arange``/``linspace`` from Python or NumPy numbers: floatx for Python
+    floats (float64 if a NumPy float64 is among the values), int32 for Python ints when
+    ``integer`` (else the NumPy integers' type)."""
+    python = [v for v in values if type(v) in (bool, int, float)]
+    numpy = [np.asarray(v).dtype for v in values if type(v) not in (bool, int, float)]
+    if not integer or builtins.any(type(v) is float for v in python) or builtins.any(d.kind == "f" for d in numpy):
+        return np.float64 if np.dtype(np.float64) in numpy else utils.floatx()
+    return np.result_type(*numpy) if numpy else np.int32
+
+
+@_composite
+def arange(start, stop=None, step=None, dtype=None):
+    """Evenly spaced values in [start, stop) (one argument: [0, start)); int32 for Python ints,
+    floatx for floats."""
+    values = [_value(v) for v in (start, stop, step) if v is not None]
+    if stop is None:
+        start, stop = 0, start
+    return np.arange(_value(start), _value(stop), 1 if step is None else _value(step),
+                     dtype=dtype or _creation_dtype(values, integer=True))
+
+
+@_composite
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from start to stop (included with ``endpoint``); with
+    ``retstep`` also the spacing (dtype: floatx)."""
+    return np.linspace(_value(start), _value(stop), num=num, endpoint=endpoint, retstep=retstep,
+                       dtype=dtype or _creation_dtype([_value(start), _value(stop)], integer=False), axis=axis)
+
+
+@_composite
+def eye(N, M=None, k=0, dtype=None):
+    """An N x M matrix with ones on the ``k``-th diagonal (dtype: floatx)."""
+    return np.eye(N, M=M, k=k, dtype=dtype or utils.floatx())
+
+
+@_composite
+def identity(n, dtype=None):
+    """The n x n identity matrix (dtype: floatx)."""
+    return np.eye(n, dtype=dtype or utils.floatx())
+
+
+@_composite
+def tri(N, M=None, k=0, dtype=None):
+    """An N x M matrix with ones at and below the ``k``-th diagonal (dtype: floatx)."""
+    return np.tri(N, M, k, dtype=dtype or utils.floatx())
+
+
+# ---- core: tensors, dtypes, control flow -------------------------------------------------------
+
+
+def shape(x):
+    """The shape of ``x`` as a tuple (None for a symbolic tensor's batch axis)."""
+    return ad.shape(x)
+
+
+def ndim(x):
+    """The number of axes of ``x``."""
+    return len(ad.shape(x))
+
+
+def size(x):
+    """The number of values in ``x`` (None when a size is unknown)."""
+    s = ad.shape(x)
+    return None if None in s else math.prod(s)
+
+
+def dtype(x):
+    """The dtype of ``x`` as a string (``"float32"``)."""
+    return ad.dtype(_tensor(x))
+
+
+@_op
+def cast(x, dtype):
+    """``x`` converted to ``dtype``; the gradient flows between float dtypes."""
+    return _K.cast(_tensor(x), dtype)
+
+
+@_composite
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    """``x`` as a tensor: an array (Python floats as floatx, ints as int32), or ``x`` itself when it
+    is a tensor (cast to ``dtype`` when given)."""
+    if sparse or ragged:
+        raise ValueError("fastnn has no sparse or ragged tensors")
+    x = _tensor(x)
+    if dtype is not None and ad.dtype(x) != str(np.dtype(dtype)):
+        return cast(x, dtype)
+    return x
+
+
+@_composite
+def array(x, dtype=None):
+    """``x`` as an array (``convert_to_tensor``)."""
+    return convert_to_tensor.__wrapped__(x, dtype)
+
+
+@_composite
+def convert_to_numpy(x):
+    """The value of ``x`` as a NumPy array."""
+    if _is_symbolic(x):
+        raise ValueError("a symbolic tensor of the functional API has no value; call the model (or predict) on "
+                         "data instead")
+    return np.array(_value(x))
+
+
+@_op
+def copy(x):
+    """A copy of ``x``."""
+    x = _tensor(x)
+    return _result(np.array(_value(x)), (x,), lambda g: (g,))
+
+
+def is_tensor(x):
+    """Whether ``x`` is a tensor: a NumPy array or scalar, a tape tensor or a symbolic one."""
+    return isinstance(x, (np.ndarray, np.generic, Operators))
+
+
+@_op
+def stop_gradient(variable):
+    """The value of ``variable``, as a constant (no gradient flows back through it)."""
+    return np.array(_value(variable))
+
+
+# The control flow is Python's (the functions they call run eagerly, or on the tape); an error
+# raised by those functions passes through unchanged.
+
+
+def cond(pred, true_fn, false_fn):
+    """``true_fn()`` if ``pred`` holds, else ``false_fn()`` (Python's if: ``pred`` must have a
+    value, so not a symbolic tensor)."""
+    if _is_symbolic(pred):
+        raise ValueError("ops.cond: the predicate is a symbolic tensor, which has no value yet; compute the condition "
+                         "inside a layer's call or a Lambda")
+    return true_fn() if bool(np.asarray(_value(pred))) else false_fn()
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """``val = body_fun(i, val)`` for i in [lower, upper), from ``init_val`` (a Python loop)."""
+    val = init_val
+    for i in range(int(_value(lower)), int(_value(upper))):
+        val = body_fun(i, val)
+    return val
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds (a tuple or list of values,
+    or one value), at most ``maximum_iterations`` times (a Python loop)."""
+    several = isinstance(loop_vars, (list, tuple))
+    state = tuple(loop_vars) if several else (loop_vars,)
+    steps = 0
+    while (maximum_iterations is None or steps < maximum_iterations) and bool(np.asarray(_value(cond(*state)))):
+        out = body(*state)
+        state = tuple(out) if several else (out,)
+        steps += 1
+    return type(loop_vars)(state) if several else state[0]
+
+
+def map(f, xs):
+    """``f`` applied to each slice ``xs[i]`` along the first axis, the results stacked."""
+    n = ad.shape(xs)[0]
+    if n is None:
+        raise ValueError("ops.map: xs has an unknown first axis (the batch axis of a symbolic tensor)")
+    return stack([f(xs[i]) for i in range(n)], axis=0)
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """``carry, y = f(carry, x)`` for each slice x of ``xs`` along its first axis (or ``length``
+    times with x None), from ``init``: returns the last carry and the y stacked (None if f gives
+    None). A Python loop; ``xs`` one tensor."""
+    n = length if xs is None else ad.shape(xs)[0]
+    if n is None:
+        raise ValueError("ops.scan: give xs with a known first axis, or length")
+    carry, ys = init, []
+    for i in (range(n - 1, -1, -1) if reverse else range(n)):
+        carry, y = f(carry, None if xs is None else xs[i])
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+    return carry, (None if not ys or ys[0] is None else stack(ys, axis=0))
+
+
+# ---- products ----------------------------------------------------------------------------------
+
+
+@_op
+def matmul(x1, x2):
+    """The matrix product ``x1 @ x2`` (NumPy's matmul: batched over leading axes, a 1-D operand a
+    vector). ``fastnn.ops.matmul`` calls it for tensors; on arrays it runs the GEMM kernel."""
+    return _K.dot(_tensor(x1), _tensor(x2))
+
+
+@_op
+def dot(x1, x2):
+    """NumPy's dot: a product for scalars, the matrix product for 1-D and 2-D operands, and for
+    N-D x2 the sum over x1's last axis and x2's second-to-last."""
+    a, b = _operands(x1, x2)
+    a, b = _tensor(a), _tensor(b)
+    if ad.ndim(a) == 0 or ad.ndim(b) == 0:
+        return _K.multiply(a, b)
+    if ad.ndim(b) <= 2:
+        return _K.dot(a, b)
+    return tensordot.__wrapped__(a, b, axes=([-1], [-2]))
+
+
+@_op
+def tensordot(x1, x2, axes=2):
+    """The sum of x1 * x2 over ``axes``: an int n (x1's last n axes with x2's first n), or a pair
+    of axis lists; the free axes of x1, then of x2, remain."""
+    a, b = _tensor(x1), _tensor(x2)
+    sa, sb = ad.shape(a), ad.shape(b)
+    if isinstance(axes, (int, np.integer)):
+        if not 0 <= axes <= builtins.min(len(sa), len(sb)):
+            raise ValueError(f"axes={axes} is more than the ranks {len(sa)} and {len(sb)}")
+        ax_a, ax_b = list(range(len(sa) - axes, len(sa))), list(range(axes))
+    else:
+        if len(axes) != 2:
+            raise ValueError(f"axes must be an int or a pair of axis lists. Received: {axes!r}")
+        ax_a = [_axis(i, len(sa)) for i in _ints(axes[0], "axes")]
+        ax_b = [_axis(i, len(sb)) for i in _ints(axes[1], "axes")]
+    if len(ax_a) != len(ax_b) or builtins.any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
+        raise ValueError(f"the contracted axes do not match: {[sa[i] for i in ax_a]} (x1 {sa}) and "
+                         f"{[sb[j] for j in ax_b]} (x2 {sb})")
+    if not ax_a:  # the outer product
+        return _K.reshape(a, tuple(sa) + (1,) * len(sb)) * b
+    free_a = [i for i in range(len(sa)) if i not in ax_a]
+    free_b = [j for j in range(len(sb)) if j not in ax_b]
+    k = math.prod(sa[i] for i in ax_a)
+    am = _K.reshape(_K.permute_dimensions(a, tuple(free_a + ax_a)), (-1, k))
+    bm = _K.reshape(_K.permute_dimensions(b, tuple(ax_b + free_b)), (k, -1))
+    return _K.reshape(_K.dot(am, bm), tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
+
+
+@_op
+def outer(x1, x2):
+    """The outer product of the flattened x1 and x2: (x1.size, x2.size)."""
+    return _K.reshape(_tensor(x1), (-1, 1)) * _K.reshape(_tensor(x2), (1, -1))
+
+
+@_op
+def inner(x1, x2):
+    """The sum over the last axes of x1 and x2 (NumPy's inner; a product for scalars)."""
+    a, b = _tensor(x1), _tensor(x2)
+    if ad.ndim(a) == 0 or ad.ndim(b) == 0:
+        return _K.multiply(a, b)
+    return tensordot.__wrapped__(a, b, axes=([-1], [-1]))
+
+
+@_op
+def vdot(x1, x2):
+    """The sum of the products of the flattened x1 and x2."""
+    return _K.sum(_K.reshape(_tensor(x1), (-1,)) * _K.reshape(_tensor(x2), (-1,)))
+
+
+def _einsum_explicit(subscripts, ndims):
+    """``subscripts`` with "..." replaced by letters (aligned from the right, as NumPy broadcasts)
+    and the output made explicit: (input subscripts, output subscript)."""
+    subscripts = subscripts.replace(" ", "")
+    ins, arrow, out = subscripts.partition("->")
+    inputs = ins.split(",")
+    if len(inputs) != len(ndims):
+        raise ValueError(f"the subscripts {subscripts!r} name {len(inputs)} operands; {len(ndims)} were given")
+    free = [c for c in string.ascii_letters if c not in subscripts]
+    n_ell = [nd - len(s.replace("...", "")) if "..." in s else 0 for s, nd in zip(inputs, ndims)]
+    width = builtins.max(n_ell, default=0)
+    ell = "".join(free[:width])
+    inputs = [s.replace("...", ell[width - n:]) for s, n in zip(inputs, n_ell)]
+    if arrow:
+        out = out.replace("...", ell)
+    else:  # NumPy's implicit output: the broadcast axes, then the letters used once, sorted
+        letters = "".join(inputs)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    return inputs, out
+
+
+@_op
+def einsum(subscripts, *operands, **kwargs):
+    """Einstein summation (``np.einsum``): ``ops.einsum("bij,bjk->bik", a, b)``. Gradients for
+    operands without a repeated index of their own (no "ii" diagonals)."""
+    xs = [_tensor(o) for o in operands]
+    values = [np.asarray(_value(o)) for o in xs]
+    inputs, out = _einsum_explicit(subscripts, [v.ndim for v in values])
+    y = np.einsum(",".join(inputs) + "->" + out, *values)
+    for s, o in zip(inputs, xs):
+        if isinstance(o, Tensor) and len(set(s)) != len(s):
+            raise ValueError(f"the operand {s!r} repeats an index (a diagonal), which has no gradient here")
+
+    def backward(g):
+        grads = []
+        for i, (s, v) in enumerate(zip(inputs, values)):
+            if not isinstance(xs[i], Tensor):
+                grads.append(None)
+                continue
+            others = [(inputs[j], values[j]) for j in range(len(xs)) if j != i]
+            known = set(out).union(*[set(t) for t, _ in others])
+            target = "".join(c for c in s if c in known)
+            d = np.einsum(",".join([out] + [t for t, _ in others]) + "->" + target, g, *[u for _, u in others])
+            for k, c in enumerate(s):  # an index summed over only here: the gradient is the same along it
+                if c not in known:
+                    d = np.expand_dims(d, k)
+            for k, (n, m) in enumerate(zip(v.shape, d.shape)):  # an operand's size-1 axis was broadcast
+                if n == 1 and m != 1:
+                    d = d.sum(axis=k, keepdims=True)
+            grads.append(np.broadcast_to(d, v.shape))
+        return grads
+
+    return _result(y, tuple(xs), backward)
+
+
+# ---- losses, one-hot, normalisation (keras.ops.nn) ---------------------------------------------
+
+
+@_op
+def binary_crossentropy(target, output, from_logits=False):
+    """Elementwise ``-(t·log p + (1 - t)·log(1 - p))``, p clipped to [1e-7, 1 - 1e-7]
+    (``from_logits``: ``output`` is a logit, through a stable sigmoid)."""
+    return _K.binary_crossentropy(_tensor(target), _tensor(output), from_logits)
+
+
+@_op
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """``-sum(t · log p)`` over ``axis`` for one-hot ``target`` (``output`` rescaled to sum to 1 and
+    clipped, or with ``from_logits`` through a log-softmax)."""
+    return _K.categorical_crossentropy(_tensor(target), _tensor(output), from_logits, axis)
+
+
+@_op
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """`categorical_crossentropy` for integer labels ``target`` (the class axis last)."""
+    if axis not in (-1, ad.ndim(output) - 1):
+        raise ValueError(f"only the last axis can hold the classes. Received: axis={axis}")
+    return _K.sparse_categorical_crossentropy(_tensor(target), _tensor(output), from_logits)
+
+
+@_op
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    """Integer ``x`` as one-hot vectors of ``num_classes`` on a new axis ``axis`` (a negative index
+    gives zeros, as Keras's; dtype: float32)."""
+    if sparse:
+        raise ValueError("fastnn has no sparse tensors")
+    idx = _index_array(x)
+    num_classes = int(num_classes) if num_classes else int(idx.max()) + 1
+    if idx.size and idx.max() >= num_classes:
+        raise ValueError(f"index {int(idx.max())} is out of range for num_classes={num_classes}")
+    y = (idx[..., None] == np.arange(num_classes)).astype(dtype or "float32")
+    return y if axis == -1 else np.moveaxis(y, -1, axis)
+
+
+@_op
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """Integer labels as multi-hot vectors: 1 at each label among the last axis of ``inputs`` (one
+    sample's labels, 1-D, or a batch of them), the classes on ``axis``."""
+    if sparse:
+        raise ValueError("fastnn has no sparse tensors")
+    num_classes = kwargs.pop("num_tokens", num_classes)
+    if kwargs:
+        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+    hot = one_hot.__wrapped__(inputs, num_classes, dtype=dtype)
+    y = hot.max(axis=-2 if hot.ndim > 2 else 0)
+    return y if axis == -1 else np.moveaxis(y, -1, axis)
+
+
+@_composite
+def moments(x, axes, keepdims=False, synchronized=False):
+    """The mean and the (population) variance of ``x`` over ``axes``: ``mean, variance =
+    ops.moments(x, axes=[0])``."""
+    axes = _axes_arg(axes)
+    return mean(x, axis=axes, keepdims=keepdims), var(x, axis=axes, keepdims=keepdims)
+
+
+@_op
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """``x`` divided by its norm of ``order`` over ``axis`` (at least ``epsilon``, default 1e-7)."""
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"order must be an int >= 1. Received: order={order!r}")
+    x = _float(x)
+    if ad.ndim(x) == 0:
+        x = _K.expand_dims(x, 0)
+    epsilon = ad.epsilon() if epsilon is None else epsilon
+    if order == 2:
+        return x / _K.sqrt(_K.maximum(_K.sum(_K.square(x), axis=axis, keepdims=True), epsilon * epsilon))
+    return x / _K.maximum(norm.__wrapped__(x, ord=order, axis=axis, keepdims=True), epsilon)
+
+
+@_op
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """``(x - mean) / sqrt(variance + epsilon) * scale + offset`` with the statistics (1-D) along
+    ``axis`` of ``x``."""
+    x = _float(x)
+    nd = ad.ndim(x)
+    shape = [1] * nd
+    shape[_axis(axis, nd)] = -1
+
+    def along(v):
+        return _K.reshape(_tensor(v), shape)
+
+    inv = 1 / _K.sqrt(along(variance) + epsilon)
+    if scale is not None:
+        inv = inv * along(scale)
+    y = (x - along(mean)) * inv
+    return y if offset is None else y + along(offset)
+
+
+@_op
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """Scaled dot-product attention of query (B, T, N, H) over key and value (B, S, N, H):
+    ``softmax(q·kᵀ · scale + bias)`` (scale 1/sqrt(H); masked where ``mask`` is False, and above
+    the diagonal with ``is_causal``) times the values: (B, T, N, H)."""
+    if flash_attention:
+        raise ValueError("flash attention is not supported")
+    q, k, v = _float(query), _float(key), _float(value)
+    if ad.ndim(q) != 4 or ad.ndim(k) != 4 or ad.ndim(v) != 4:
+        raise ValueError(f"query, key and value must be 4-D (batch, steps, heads, head size). Received: "
+                         f"{ad.shape(q)}, {ad.shape(k)}, {ad.shape(v)}")
+    scale = 1.0 / math.sqrt(ad.shape(k)[-1]) if scale is None else scale
+    logits = einsum.__wrapped__("BTNH,BSNH->BNTS", q, k) * scale
+    if bias is not None:
+        logits = logits + _tensor(bias)
+    if attn_logits_soft_cap is not None:
+        logits = attn_logits_soft_cap * _K.tanh(logits / attn_logits_soft_cap)
+    keep = None if mask is None else np.asarray(_value(mask)).astype(bool)
+    if is_causal:
+        t, s = ad.shape(logits)[-2:]
+        causal = np.tri(t, s, dtype=bool)
+        keep = causal if keep is None else keep & causal
+    if keep is not None:
+        low = -0.7 * float(np.finfo(np.dtype(ad.dtype(logits))).max)
+        logits = where.__wrapped__(keep, logits, low)
+    return einsum.__wrapped__("BNTS,BSNH->BTNH", _K.softmax(logits, axis=-1), v)
+
+
+# The names `fastnn.ops` imports (Keras's ``matmul`` is not among them: ``fastnn.ops.matmul`` is the
+# GEMM kernel's, which hands tensors to `matmul` above).
+__all__ = [
+    "abs", "absolute", "add", "all", "amax", "amin", "any", "append", "arange", "arccos", "arccosh", "arcsin",
+    "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "array", "array_split", "average",
+    "batch_normalization", "binary_crossentropy", "broadcast_to", "cast", "categorical_crossentropy", "cbrt",
+    "ceil", "celu", "clip", "concatenate", "cond", "convert_to_numpy", "convert_to_tensor", "copy", "cos", "cosh",
+    "count_nonzero", "cumsum", "divide", "divide_no_nan", "dot", "dot_product_attention", "dtype", "einsum", "elu",
+    "empty", "equal", "erf", "exp", "exp2", "expand_dims", "expm1", "eye", "flip", "floor", "floor_divide",
+    "fori_loop", "full", "full_like", "gelu", "get_item", "glu", "greater", "greater_equal", "hard_shrink",
+    "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "hstack", "hypot", "identity", "inner", "is_tensor",
+    "isclose", "isfinite", "isinf", "isnan", "leaky_relu", "less", "less_equal", "linspace", "log", "log10",
+    "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp", "logical_and", "logical_not", "logical_or",
+    "logical_xor", "logsumexp", "map", "max", "maximum", "mean", "min", "minimum", "mod", "moments", "moveaxis",
+    "multi_hot", "multiply", "nan_to_num", "ndim", "negative", "norm", "normalize", "not_equal", "one_hot", "ones",
+    "ones_like", "outer", "pad", "power", "prod", "ravel", "reciprocal", "relu", "relu6", "repeat", "reshape",
+    "roll", "round", "rsqrt", "scan", "selu", "shape", "sigmoid", "sign", "silu", "sin", "sinh", "size", "slice",
+    "soft_shrink", "softmax", "softplus", "softsign", "sort", "sparse_categorical_crossentropy", "split", "sqrt",
+    "square", "squareplus", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "swapaxes", "swish",
+    "take", "take_along_axis", "tan", "tanh", "tanh_shrink", "tensordot", "threshold", "tile", "top_k", "transpose",
+    "tri", "tril", "triu", "true_divide", "trunc", "unstack", "var", "vdot", "vstack", "where", "while_loop",
+    "zeros", "zeros_like",
+]
