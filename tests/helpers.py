@@ -172,15 +172,14 @@ def numeric_grad(f, x, eps=1e-6):
     perturbing ``x`` in place and restoring it."""
     assert x.dtype == np.float64, "finite differences need float64"
     g = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
+    for i in np.ndindex(x.shape):  # in place whatever x's layout (a reshape of a view would be a copy)
+        old = x[i]
+        x[i] = old + eps
         fp = f()
-        flat[i] = old - eps
+        x[i] = old - eps
         fm = f()
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * eps)
+        x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
     return g
 
 

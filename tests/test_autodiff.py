@@ -187,6 +187,8 @@ CASES = [
     case("squeeze", "-1", lambda x: K.squeeze(x, -1), normal(1, 4, 1)),
     case("permute_dimensions", "", lambda x: K.permute_dimensions(x, (2, 0, 1)), normal(2, 3, 4)),
     case("permute_dimensions", "list", lambda x: K.permute_dimensions(x, [1, 2, 0]), normal(2, 3, 4)),
+    # negative axes: the backward's inverse permutation once came out wrong for them
+    case("permute_dimensions", "negative", lambda x: K.permute_dimensions(x, (-1, 0, -2)), normal(2, 3, 4)),
     case("transpose", "2d", K.transpose, normal(3, 4)),
     case("transpose", "3d", K.transpose, normal(2, 3, 4)),
     case("concatenate", "axis0", lambda a, b, c: K.concatenate([a, b, c], axis=0),
@@ -223,6 +225,7 @@ CASES = [
     case("switch", "", lambda a, b: K.switch(np.array([[True], [False], [True]]), a, b), normal(3, 4), normal(3, 4)),
     case("tile", "", lambda x: K.tile(x, (2, 3)), normal(2, 3)),
     case("tile", "int", lambda x: K.tile(x, 2), normal(2, 3)),
+    case("tile", "more repeats than axes", lambda x: K.tile(x, (2, 1, 3)), normal(2, 3)),
     case("repeat_elements", "", lambda x: K.repeat_elements(x, 3, axis=1), normal(2, 3, 2)),
     case("gather", "repeated", lambda x: K.gather(x, np.array([2, 0, 2])), normal(3, 4)),
     case("cumsum", "", lambda x: K.cumsum(x, axis=1), normal(3, 4)),

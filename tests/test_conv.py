@@ -14,6 +14,8 @@ import pytest
 import fastnn
 from fastnn import _core, ops, reference
 
+from helpers import numeric_grad
+
 
 @pytest.fixture(autouse=True)
 def _restore_settings():
@@ -478,20 +480,6 @@ def test_output_sizes_match_keras(size, k, s, d, padding, out):
 
 
 # ---- The reference against finite differences (float64) -------------------------------------
-
-
-def numeric_grad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    flat, gf = a.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        hi = f()
-        flat[i] = old - eps
-        lo = f()
-        flat[i] = old
-        gf[i] = (hi - lo) / (2 * eps)
-    return g
 
 
 @pytest.mark.parametrize("nd,x_shape,k,geo", [

@@ -22,8 +22,8 @@ from fastnn.layers import (Add, BatchNormalization, Conv2D, Dense, DepthwiseConv
                            SeparableConv2D)
 from fastnn.models import Model, Sequential
 
-from helpers import assert_layer_matches_reference, assert_learns_and_round_trips, layer_gradcheck
-from test_conv import assert_close, numeric_grad
+from helpers import assert_layer_matches_reference, assert_learns_and_round_trips, layer_gradcheck, numeric_grad
+from test_conv import assert_close
 from test_conv import run_both as conv_run_both
 
 

@@ -33,8 +33,9 @@ _EPSILON = 1e-7
 
 
 class Operators:
-    """Python's arithmetic operators as the functions below (shared by `Tensor` and the
-    functional API's `KerasTensor`). NumPy defers to them (``array + tensor`` is ``add``)."""
+    """Python's arithmetic operators and ordering comparisons as the functions below (shared by
+    `Tensor` and the functional API's `KerasTensor`). NumPy defers to them (``array + tensor`` is
+    ``add``, ``array < tensor`` is ``greater``)."""
 
     __array_ufunc__ = None
 
@@ -85,6 +86,19 @@ class Operators:
 
     def __getitem__(self, index):
         return _getitem(self, index)
+
+    # ordering comparisons, elementwise (``ops.where(x > 0, ...)``); == and != stay identity tests
+    def __lt__(self, other):
+        return less(self, other)
+
+    def __le__(self, other):
+        return less_equal(self, other)
+
+    def __gt__(self, other):
+        return greater(self, other)
+
+    def __ge__(self, other):
+        return greater_equal(self, other)
 
     def __iter__(self):
         raise TypeError(f"{type(self).__name__} is not iterable; index it (x[0]) or use the backend functions")
@@ -495,6 +509,7 @@ def squeeze(x, axis):
 def permute_dimensions(x, pattern):
     """``x`` with its axes in the order ``pattern`` (NumPy's transpose)."""
     xv = np.asarray(_value(x))
+    pattern = tuple(int(a) % xv.ndim for a in pattern)  # negative axes: argsort needs them counted
     inverse = np.argsort(pattern)
     return _result(np.transpose(xv, pattern), (x,), lambda g: (np.transpose(g, inverse),))
 
@@ -616,11 +631,12 @@ def tile(x, n):
     xv = np.asarray(_value(x))
     reps = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
     reps = (1,) * (xv.ndim - len(reps)) + reps
+    shape = (1,) * (len(reps) - xv.ndim) + xv.shape  # more repeats than axes: np.tile adds leading axes
     y = np.tile(xv, reps)
 
     def backward(g):  # the sum over the copies: (r0, s0, r1, s1, ...) summed over the r axes
-        g = g.reshape([d for r, s in zip(reps, xv.shape) for d in (r, s)])
-        return (g.sum(axis=tuple(range(0, 2 * xv.ndim, 2))),)
+        g = g.reshape([d for r, s in zip(reps, shape) for d in (r, s)])
+        return (g.sum(axis=tuple(range(0, 2 * len(shape), 2))).reshape(xv.shape),)
 
     return _result(y, (x,), backward)
 
