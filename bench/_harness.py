@@ -151,3 +151,39 @@ def time_layer_passes(name, passes, flops, args, torch_passes=None, width=6):
         ratio = {lib: f"{t[lib][0] / med:8.2f}" if lib in t else f"{'-':>8s}" for lib in ("numpy", "torch")}
         print(f"{name:{width}s} {label:8s} {fmt_ms(t['fastnn']):>26s} {rate:8.1f} {100 * rate / beside:5.0f}% "
               f"{ratio['numpy']} {ratio['torch']}", flush=True)
+
+
+def layer_bench_setup(doc, layers, quick_only, quick_help):
+    """The per-layer benches' command line (--threads --batch --reps --no-numpy --no-torch --only
+    --quick), PyTorch when installed and wanted: ``(args, torch or None, layer names to run)``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=fastnn.get_num_threads())
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--no-numpy", action="store_true")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated layer names (default: all)")
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    args = ap.parse_args()
+    if args.quick:
+        args.reps = min(args.reps, 6)
+        args.only = args.only or quick_only
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            print("PyTorch not installed: its columns are skipped")
+    return args, torch, [n for n in layers if not args.only or n in args.only.split(",")]
+
+
+def print_layer_header(args, width=6):
+    """The machine line (fastnn's SIMD path, NumPy's BLAS, the FMA probe) and the table's header."""
+    single, peak = fma_peak(args.threads)
+    print(f"fastnn {fastnn.__version__} ({fastnn.info()['simd']}), {args.threads} threads, batch {args.batch}; "
+          f"NumPy BLAS: {blas_info()}; FMA probe {single:.1f} GFLOP/s per core, {peak:.1f} for {args.threads}")
+    print(f"{'layer':{width}s} {'pass':8s} {'fastnn ms [p10-p90]':>26s} {'GFLOP/s':>8s} {'% pk':>6s} "
+          f"{'x NumPy':>8s} {'x torch':>8s}")

@@ -25,7 +25,6 @@ memory traffic, not by the FMA peak: the % column shows how far from the peak th
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -126,33 +125,10 @@ def validate(name, layer, x, dy):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=fastnn.get_num_threads())
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--reps", type=int, default=20)
-    ap.add_argument("--no-numpy", action="store_true")
-    ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--only", default="", help="comma-separated layer names (default: all)")
-    ap.add_argument("--quick", action="store_true", help="three layers, fewer repetitions (smoke run)")
-    args = ap.parse_args()
-    if args.quick:
-        args.reps = min(args.reps, 6)
-        args.only = args.only or "dw28,dw14s2,sep14"
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            print("PyTorch not installed: its columns are skipped")
-    names = [n for n in LAYERS if not args.only or n in args.only.split(",")]
+    args, torch, names = H.layer_bench_setup(__doc__, LAYERS, "dw28,dw14s2,sep14", "three layers, fewer repetitions (smoke run)")
     rng = np.random.default_rng(0)
     with H.threads(args.threads):
-        single, peak = H.fma_peak(args.threads)
-        print(f"fastnn {fastnn.__version__} ({fastnn.info()['simd']}), {args.threads} threads, batch {args.batch}; "
-              f"NumPy BLAS: {H.blas_info()}; FMA probe {single:.1f} GFLOP/s per core, {peak:.1f} for {args.threads}")
-        print(f"{'layer':7s} {'pass':8s} {'fastnn ms [p10-p90]':>26s} {'GFLOP/s':>8s} {'% pk':>6s} "
-              f"{'x NumPy':>8s} {'x torch':>8s}")
+        H.print_layer_header(args, width=7)
         for name in names:
             size, C, stride, M, filters = LAYERS[name]
             layer = make_layer(C, stride, M, filters, size, args.batch)
