@@ -794,6 +794,21 @@ def test_keras_3_custom_layer_with_ops_matmul(float64_numpy):
     assert [w.shape for w in layer.trainable_weights] == [(5, 3), (3,)]
 
 
+def test_custom_layer_with_ops_matmul_on_sequences_in_a_functional_model(float64_numpy):
+    """Shape inference runs ``call`` on tensors like a real call, so ``ops.matmul`` of a 3-D input
+    is the batched product there too (it raised the 2-D kernel's ValueError before)."""
+    fastnn.set_random_seed(0)
+    inp = Input(shape=(7, 5))
+    layer = Linear(3)
+    model = Model(inp, layer(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.output_shape == (None, 7, 3)
+    x = np.random.default_rng(1).standard_normal((2, 7, 5))
+    z = x @ layer.w
+    assert_close(model.predict(x, verbose=0), np.maximum(z, 0) - 0.1 * np.maximum(-z, 0), rtol=1e-12, atol=1e-12)
+    model_gradcheck(model, x, np.random.default_rng(2).standard_normal((2, 7, 3)))
+
+
 # ---- keras.random ------------------------------------------------------------------------------
 
 

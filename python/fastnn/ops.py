@@ -36,9 +36,7 @@ def matmul(a, b):
 
     Keras 3's ``ops.matmul`` too: when ``a`` or ``b`` is a tensor (of a custom layer's ``call``, a
     Lambda, a custom loss, or the functional API), NumPy's matmul on the autodiff tape
-    (`fastnn._keras_ops.matmul`: batched, with gradients). On arrays it stays this 2-D kernel, and
-    the output-shape inference of a custom layer or a Lambda runs ``call`` on example arrays: a
-    ``call`` multiplying 3-D or larger tensors is written with ``@``, `ops.einsum` or `ops.dot`.
+    (`fastnn._keras_ops.matmul`: batched, with gradients). On arrays it stays this 2-D kernel.
     """
     if isinstance(a, _Operators) or isinstance(b, _Operators):
         return _keras_ops.matmul(a, b)

@@ -588,13 +588,15 @@ def check_mask(mask, shape, layer, what):
 
 
 def example_output_shape(run, input_shape, multi, dtype, name):
-    """The output shape of ``run`` (a function of arrays) for inputs of ``input_shape`` (a list
+    """The output shape of ``run`` (a function of tensors) for inputs of ``input_shape`` (a list
     of shapes when ``multi``): run on example batches of 2 and 3, the axes that follow the batch
-    size are None. Random draws come from a throwaway generator."""
+    size are None. The examples are `fastnn.autodiff.Tensor` leaves, as in a real call, so ``run``
+    takes the same code path (``ops.matmul`` of 3-D tensors is the batched product, not the 2-D
+    kernel). Random draws come from a throwaway generator."""
     shapes = []
     with utils.scratch_rng(), np.errstate(all="ignore"):
         for batch in (2, 3):
-            xs = [np.full(tuple(batch if d is None else d for d in s), 0.5, dtype=dtype)
+            xs = [autodiff.Tensor(np.full(tuple(batch if d is None else d for d in s), 0.5, dtype=dtype))
                   for s in (input_shape if multi else [input_shape])]
             shapes.append(np.shape(autodiff._value(run(xs if multi else xs[0]))))
     if len(shapes[0]) != len(shapes[1]):
@@ -683,8 +685,9 @@ def _backward_from_tape(self, dy):
 
 def _inferred_output_shape(self, input_shape):
     multi = isinstance(input_shape, list)
-    return example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
-                                self.name)
+    with tape_weights(self):
+        return example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
+                                    self.name)
 
 
 # ---- Input ------------------------------------------------------------------------------------
