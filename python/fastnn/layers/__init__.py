@@ -22,6 +22,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .recurrent import GRU, LSTM, SimpleRNN
+from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .attention import AdditiveAttention, Attention, Dot
 from .wrappers import Bidirectional, TimeDistributed
@@ -182,6 +183,9 @@ __all__ = [
     "AdditiveAttention",
     "LSTM",
     "GRU",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
     "Add",
     "Subtract",
     "Multiply",

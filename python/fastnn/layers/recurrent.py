@@ -210,9 +210,12 @@ class _RNN(Layer):
             self.states = None
             return
         states = [np.array(s, dtype=self.dtype) for s in (states if isinstance(states, (list, tuple)) else [states])]
-        if len(states) != len(self._state_names) or any(s.ndim != 2 or s.shape[1] != self.units for s in states):
+        sample = self._state_shape(None)[1:]
+        if len(states) != len(self._state_names) or any(s.shape[1:] != sample or s.ndim != len(sample) + 1
+                                                         for s in states):
             raise ValueError(f"{type(self).__name__} '{self.name}': reset_states takes {len(self._state_names)} "
-                             f"state(s) of shape (batch, {self.units}). Received shapes {[s.shape for s in states]}")
+                             f"state(s) of shape (batch, {', '.join(map(str, sample))}). Received shapes "
+                             f"{[s.shape for s in states]}")
         self.states = states
 
     reset_state = reset_states  # Keras 3's name
@@ -229,8 +232,23 @@ class _RNN(Layer):
                              f"{len(x)}: give fit/predict/evaluate batch_size={batch} and a sample count that is a "
                              "multiple of it")
         if self.states is None or len(self.states[0]) != len(x):
-            self.states = [np.zeros((len(x), self.units), x.dtype) for _ in self._state_names]
+            self.states = [np.zeros(self._state_shape(len(x)), x.dtype) for _ in self._state_names]
         return list(self.states)
+
+    def _state_shape(self, batch):
+        """The shape of one state (h or c) for ``batch`` samples."""
+        return (batch, self.units)
+
+    def _input_dropout_shape(self, x):
+        """The shape of one input dropout mask for the sequences ``x``: one value per sample and
+        feature, shared by every time step (Keras's RNN dropout)."""
+        return (x.shape[0], x.shape[2])
+
+    def _broadcast_out_mask(self, out):
+        """`_out_mask` (N, T) shaped to multiply the output ``out`` (its last step's column unless
+        return_sequences)."""
+        m = self._out_mask if self.return_sequences else self._out_mask[:, -1]
+        return m.reshape(m.shape + (1,) * (out.ndim - m.ndim))
 
     def call(self, inputs, training=False, mask=None):
         x, self._h0 = (inputs[0], list(inputs[1:])) if isinstance(inputs, (list, tuple)) else (inputs, [])
@@ -249,15 +267,15 @@ class _RNN(Layer):
         per_gate = self._masks_per_gate()
         if training and self.dropout > 0:
             # one mask per sample and feature, shared by every time step (Keras's RNN dropout); per
-            # gate: (3, N, C), applied by the GRU itself
-            shape = (x.shape[0], x.shape[2])
+            # gate: (gates, N, C), applied by the layer's _forward
+            shape = self._input_dropout_shape(x)
             self._mask = self._dropout_mask((self._gates, *shape) if per_gate else shape, self.dropout, x.dtype)
             if not per_gate:
                 x = x * self._mask[:, None, :]
         if training and self.recurrent_dropout > 0:
             # one mask per sample and unit on h_{t-1} where it enters the recurrent product, shared by
-            # every time step (Keras 3's cells); per gate: (3, N, units)
-            shape = (x.shape[0], self.units)
+            # every time step (Keras 3's cells); per gate: (gates, N, units)
+            shape = self._state_shape(x.shape[0])
             self._rec_mask = self._dropout_mask((self._gates, *shape) if per_gate else shape,
                                                 self.recurrent_dropout, x.dtype)
         self._x = x
@@ -265,7 +283,7 @@ class _RNN(Layer):
         if self.stateful:  # the next batch starts here (no gradient flows back into this batch)
             self.states = [np.array(s) for s in states]
         if self._out_mask is not None:
-            out = out * (self._out_mask[:, :, None] if self.return_sequences else self._out_mask[:, -1:])
+            out = out * self._broadcast_out_mask(out)
         if self.return_state:
             return [out, *states]
         return out
@@ -274,7 +292,7 @@ class _RNN(Layer):
         dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
         d_out, d_states = dys[0], dys[1:] + [None] * (len(self._state_names) - len(dys[1:]))
         if d_out is not None and self._out_mask is not None:
-            d_out = d_out * (self._out_mask[:, :, None] if self.return_sequences else self._out_mask[:, -1:])
+            d_out = d_out * self._broadcast_out_mask(d_out)
         dh_seq = d_out if self.return_sequences else None
         dh_last = None if self.return_sequences else d_out
         if d_states[0] is not None:
