@@ -308,6 +308,17 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
                    bool go_backwards, const float* rec_mask = nullptr,
                    const uint8_t* step_mask = nullptr);
 
+// One LSTM step over `rows` independent rows (a ConvLSTM's pixels), the sequence kernels' cell:
+// forward: z (rows, 4·OC) pre-activations, c_prev (rows, OC) -> gates (rows, 4·OC) activated
+// [i f g o], c = f·c_prev + i·g, a = act(c), h = o·a (rows, OC each).
+// backward: dh, dc (rows, OC; dc may be nullptr: zeros), gates, a, c_prev -> dz (rows, 4·OC) and
+// dc_prev (rows, OC). Elementwise per row: independent of the thread count.
+void lstm_cell_rows_forward(float* gates, float* c, float* a, float* h, const float* z, const float* c_prev,
+                            index_t rows, index_t OC, Act act, float alpha, Act ract, float ralpha);
+void lstm_cell_rows_backward(float* dz, float* dc_prev, const float* dh, const float* dc, const float* gates,
+                             const float* a, const float* c_prev, index_t rows, index_t OC, Act act, float alpha,
+                             Act ract, float ralpha);
+
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,

@@ -1352,6 +1352,51 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     dc0s.back(p, dc0, OC);
 }
 
+// One cell step over independent rows: the same per-row passes as the sequence kernels, split
+// over the threads in row blocks (a ConvLSTM step has N·H·W rows).
+template <class RowFn>
+static void over_row_blocks(index_t rows, index_t row_elements, RowFn&& fn) {
+    const int threads = rows * row_elements >= kParallelMinElements ? num_threads() : 1;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1 && !omp_in_parallel())
+#endif
+    {
+#ifdef FASTNN_OPENMP
+        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
+#else
+        const int parts = 1, part = 0;
+#endif
+        index_t r0, r1;
+        split_range(rows, parts, part, &r0, &r1);
+        if (r1 > r0) fn(r0, r1);
+    }
+}
+
+void lstm_cell_rows_forward(float* gates, float* c, float* a, float* h, const float* z, const float* c_prev,
+                            index_t rows, index_t OC, Act act, float alpha, Act ract, float ralpha) {
+    DenormalGuard denormals;
+    const Acts f{act, ract, alpha, ralpha};
+    over_row_blocks(rows, 4 * OC, [&](index_t r0, index_t r1) {
+        std::memcpy(gates + r0 * 4 * OC, z + r0 * 4 * OC, sizeof(float) * (r1 - r0) * 4 * OC);
+        lstm_cell_forward(gates, c, a, h, OC, c_prev, OC, f, r0, r1);
+    });
+}
+
+void lstm_cell_rows_backward(float* dz, float* dc_prev, const float* dh, const float* dc, const float* gates,
+                             const float* a, const float* c_prev, index_t rows, index_t OC, Act act, float alpha,
+                             Act ract, float ralpha) {
+    DenormalGuard denormals;
+    const Acts f{act, ract, alpha, ralpha};
+    over_row_blocks(rows, 4 * OC, [&](index_t r0, index_t r1) {
+        // dc_prev starts as dc and is updated in place; dh is only read (no dh_next)
+        if (dc)
+            std::memcpy(dc_prev + r0 * OC, dc + r0 * OC, sizeof(float) * (r1 - r0) * OC);
+        else
+            std::memset(dc_prev + r0 * OC, 0, sizeof(float) * (r1 - r0) * OC);
+        lstm_cell_backward(dz, dc_prev, const_cast<float*>(dh), gates, a, c_prev, nullptr, 0, OC, f, r0, r1);
+    });
+}
+
 void gru_forward(float* h_seq, float* h_last, float* cache, const float* x, const float* w,
                  const float* u, const float* b, const float* h0, index_t N, index_t T, index_t C,
                  index_t OC, Act act, float alpha, Act ract, float ralpha, bool reset_after,

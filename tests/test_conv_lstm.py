@@ -15,9 +15,71 @@ from fastnn import reference
 from fastnn.layers import Dense, Flatten, Input
 from fastnn.layers.conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from fastnn.models import Model, Sequential, load_model
-from helpers import assert_layer_matches_reference, layer_gradcheck
+from helpers import assert_layer_matches_reference, compare_op, gradcheck, layer_gradcheck
 
 CLASSES = {1: ConvLSTM1D, 2: ConvLSTM2D, 3: ConvLSTM3D}
+
+
+# ---- the cell op: lstm_cell_forward / lstm_cell_backward ------------------------------------------
+
+CELL_ACTS = [("tanh", "sigmoid"), ("relu", "hard_sigmoid"), ("elu", "tanh"), ("linear", "sigmoid")]
+
+
+@pytest.mark.parametrize("lead,OC", [((1,), 1), ((7,), 3), ((2, 5, 3), 17), ((4, 30, 30), 16), ((0, 2), 4)])
+@pytest.mark.parametrize("acts", CELL_ACTS, ids=["-".join(a) for a in CELL_ACTS])
+def test_cell_op_matches_reference(lead, OC, acts):
+    # shapes that miss the vector width, one row, an empty batch, and one big enough to run threaded
+    rng = np.random.default_rng(OC)
+    kw = dict(activation=acts[0], recurrent_activation=acts[1])
+    z = (2 * rng.standard_normal(lead + (4 * OC,))).astype(np.float32)
+    c_prev = rng.standard_normal(lead + (OC,)).astype(np.float32)
+    gates, c, a, h = compare_op("lstm_cell_forward", (z, c_prev), kw, rtol=1e-5, atol=1e-6,
+                                outputs=["gates", "c", "a", "h"])
+    dh = rng.standard_normal(c.shape).astype(np.float32)
+    dc = rng.standard_normal(c.shape).astype(np.float32)
+    for d in (dc, None):
+        compare_op("lstm_cell_backward", (dh, d, gates, a, c_prev), kw, rtol=1e-5, atol=1e-6,
+                   outputs=["dz", "dc_prev"])
+
+
+@pytest.mark.parametrize("acts", CELL_ACTS, ids=["-".join(a) for a in CELL_ACTS])
+def test_reference_cell_gradients(acts):
+    rng = np.random.default_rng(1)
+    kw = dict(activation=acts[0], recurrent_activation=acts[1])
+    z, c_prev = rng.standard_normal((3, 2, 8)), rng.standard_normal((3, 2, 2))
+    rh, rc = rng.standard_normal((3, 2, 2)), rng.standard_normal((3, 2, 2))
+
+    def loss():
+        _, c, _, h = reference.lstm_cell_forward(z, c_prev, **kw)
+        return float(np.sum(h * rh) + np.sum(c * rc))
+
+    gates, _, a, _ = reference.lstm_cell_forward(z, c_prev, **kw)
+    dz, dc_prev = reference.lstm_cell_backward(rh, rc, gates, a, c_prev, **kw)
+    gradcheck(loss, [z, c_prev], [dz, dc_prev], what=f"lstm_cell {acts}", rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("call,match", [
+    (lambda o: o.lstm_cell_forward(np.zeros((2, 12)), np.zeros((2, 4))), r"z must be \(\.\.\., 4\*OC\) = \(2, 16\)"),
+    (lambda o: o.lstm_cell_forward(np.zeros((3, 16)), np.zeros((2, 4))), r"z must be .* to match c_prev \(2, 4\)"),
+    (lambda o: o.lstm_cell_forward(np.zeros((2, 0)), np.zeros((2, 0))), "OC >= 1"),
+    (lambda o: o.lstm_cell_forward(np.zeros(4), np.float32(1)), "OC >= 1"),
+    (lambda o: o.lstm_cell_forward(np.zeros((2, 16)), np.zeros((2, 4)), activation="softmax"), "elementwise"),
+    (lambda o: o.lstm_cell_backward(np.zeros((2, 3)), None, np.zeros((2, 16)), np.zeros((2, 4)), np.zeros((2, 4))),
+     r"dh must be \(\.\.\., OC\) = \(2, 4\)"),
+    (lambda o: o.lstm_cell_backward(np.zeros((2, 4)), np.zeros((1, 4)), np.zeros((2, 16)), np.zeros((2, 4)),
+                                    np.zeros((2, 4))), "dc must be"),
+    (lambda o: o.lstm_cell_backward(np.zeros((2, 4)), None, np.zeros((2, 4)), np.zeros((2, 4)), np.zeros((2, 4))),
+     "gates must be"),
+    (lambda o: o.lstm_cell_backward(np.zeros((2, 4)), None, np.zeros((2, 16)), np.zeros((4,)), np.zeros((2, 4))),
+     "a must be"),
+])
+def test_cell_op_bad_inputs(backend, call, match):
+    with fastnn.backend(backend), pytest.raises(ValueError, match=match):
+        call(fastnn.ops)
+
+
+# ---- the layers --------------------------------------------------------------------------------
 
 
 def _sigmoid(z):

@@ -452,9 +452,92 @@ py::tuple gru_backward_b(py::handle dh_seq_obj, py::handle dh_last_obj, py::hand
     return py::make_tuple(o.dx, o.dw, o.du, o.db, o.dh0);
 }
 
+// ---- One LSTM cell step over independent rows (ConvLSTM) ------------------------------------------
+
+// c_prev (..., OC) with OC >= 1: its dims.
+std::vector<int64_t> cell_state_dims(const FloatArray& c_prev, const char* op) {
+    if (c_prev.ndim() == 0 || c_prev.shape(c_prev.ndim() - 1) == 0)
+        fail_value(std::string(op) + ": c_prev must be (..., OC) with OC >= 1. Received: c_prev.shape=" +
+                   shape_str(c_prev));
+    return dims_of(c_prev);
+}
+
+// `a` must be c_prev's dims with the last one k·OC.
+void require_cell_block(const FloatArray& a, const std::vector<int64_t>& state, int64_t k, const char* op,
+                        const char* arg) {
+    std::vector<int64_t> want = state;
+    want.back() *= k;
+    if (dims_of(a) != want)
+        fail_value(std::string(op) + ": " + arg + " must be " + (k == 1 ? "(..., OC)" : "(..., 4*OC)") + " = " +
+                   shape_str(want) + " to match c_prev " + shape_str(state) + ". Received: " + arg + ".shape=" +
+                   shape_str(a));
+}
+
+py::tuple lstm_cell_forward_b(py::handle z_obj, py::handle c_prev_obj, py::handle activation,
+                              py::handle recurrent_activation) {
+    const char* op = "lstm_cell_forward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
+    FloatArray z = float_input(z_obj, op, "z");
+    FloatArray c_prev = float_input(c_prev_obj, op, "c_prev");
+    const std::vector<int64_t> state = cell_state_dims(c_prev, op);
+    require_cell_block(z, state, 4, op, "z");
+    const int64_t OC = state.back(), rows = checked_numel(state, op, "c_prev") / OC;
+    auto gates = new_float_array(dims_of(z), op, "gates");
+    auto c = new_float_array(state, op, "c");
+    auto a = new_float_array(state, op, "a");
+    auto h = new_float_array(state, op, "h");
+    float *G = gates.mutable_data(), *Cn = c.mutable_data(), *An = a.mutable_data(), *Hn = h.mutable_data();
+    const float *Z = z.data(), *Cp = c_prev.data();
+    {
+        py::gil_scoped_release release;
+        lstm_cell_rows_forward(G, Cn, An, Hn, Z, Cp, rows, OC, f.act, f.alpha, r.act, r.alpha);
+    }
+    return py::make_tuple(gates, c, a, h);
+}
+
+py::tuple lstm_cell_backward_b(py::handle dh_obj, py::handle dc_obj, py::handle gates_obj, py::handle a_obj,
+                               py::handle c_prev_obj, py::handle activation, py::handle recurrent_activation) {
+    const char* op = "lstm_cell_backward";
+    const CellAct f = cell_activation(activation, op, "activation");
+    const CellAct r = cell_activation(recurrent_activation, op, "recurrent_activation");
+    FloatArray dh = float_input(dh_obj, op, "dh");
+    FloatArray gates = float_input(gates_obj, op, "gates");
+    FloatArray a = float_input(a_obj, op, "a");
+    FloatArray c_prev = float_input(c_prev_obj, op, "c_prev");
+    const std::vector<int64_t> state = cell_state_dims(c_prev, op);
+    require_cell_block(dh, state, 1, op, "dh");
+    OptionalArray dc;
+    if (!dc_obj.is_none()) {
+        dc.arr = float_input(dc_obj, op, "dc");
+        require_cell_block(dc.arr, state, 1, op, "dc");
+        dc.ptr = dc.arr.data();
+    }
+    require_cell_block(gates, state, 4, op, "gates");
+    require_cell_block(a, state, 1, op, "a");
+    const int64_t OC = state.back(), rows = checked_numel(state, op, "c_prev") / OC;
+    auto dz = new_float_array(dims_of(gates), op, "dz");
+    auto dc_prev = new_float_array(state, op, "dc_prev");
+    float *DZ = dz.mutable_data(), *DC = dc_prev.mutable_data();
+    const float *DH = dh.data(), *G = gates.data(), *A = a.data(), *Cp = c_prev.data();
+    {
+        py::gil_scoped_release release;
+        lstm_cell_rows_backward(DZ, DC, DH, dc.ptr, G, A, Cp, rows, OC, f.act, f.alpha, r.act, r.alpha);
+    }
+    return py::make_tuple(dz, dc_prev);
+}
+
 }  // namespace
 
 void register_rnn(py::module_& m) {
+    m.def("lstm_cell_forward", &lstm_cell_forward_b, py::arg("z"), py::arg("c_prev"), py::kw_only(),
+          py::arg("activation") = "tanh", py::arg("recurrent_activation") = "sigmoid",
+          "(gates, c, a, h) of one LSTM step over independent rows: z (..., 4*OC) the gates' pre-activations "
+          "[i f c o], c_prev (..., OC).");
+    m.def("lstm_cell_backward", &lstm_cell_backward_b, py::arg("dh"), py::arg("dc"), py::arg("gates"), py::arg("a"),
+          py::arg("c_prev"), py::kw_only(), py::arg("activation") = "tanh",
+          py::arg("recurrent_activation") = "sigmoid",
+          "(dz, dc_prev): the gradients of lstm_cell_forward from dh and dc (None: zeros) reaching h and c.");
     m.def("simple_rnn_forward", &simple_rnn_forward_b, py::arg("x"), py::arg("w"), py::arg("u"),
           py::arg("b") = py::none(), py::arg("h0") = py::none(), py::kw_only(), py::arg("activation") = "tanh",
           py::arg("go_backwards") = false, py::arg("return_sequences") = true, py::arg("recurrent_mask") = py::none(),

@@ -614,6 +614,23 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
                                  mask=mask)
 
 
+def lstm_cell_forward(z, c_prev, *, activation="tanh", recurrent_activation="sigmoid"):
+    """One LSTM step over independent rows (a ConvLSTM step's pixels): ``z`` (..., 4*OC) the gates'
+    pre-activations [i f c o] (the input and recurrent products and the bias), ``c_prev`` (..., OC).
+
+    Returns ``(gates, c, a, h)``: the activated gates (..., 4*OC), ``c = f*c_prev + i*g``,
+    ``a = activation(c)`` and ``h = o*a`` (..., OC each); `lstm_cell_backward` takes them back.
+    """
+    return _impl().lstm_cell_forward(z, c_prev, activation=activation, recurrent_activation=recurrent_activation)
+
+
+def lstm_cell_backward(dh, dc, gates, a, c_prev, *, activation="tanh", recurrent_activation="sigmoid"):
+    """Gradients of `lstm_cell_forward` from ``dh`` and ``dc`` (None: zeros) reaching its h and c:
+    returns ``(dz, dc_prev)``, (..., 4*OC) and (..., OC)."""
+    return _impl().lstm_cell_backward(dh, dc, gates, a, c_prev, activation=activation,
+                                      recurrent_activation=recurrent_activation)
+
+
 def gru_forward(x, w, u, b=None, h0=None, *, reset_after=True, activation="tanh", recurrent_activation="sigmoid",
                 go_backwards=False, return_sequences=True, recurrent_mask=None, mask=None):
     """GRU over a sequence (Keras gates z, r, h): ``h_t = z * h_{t-1} + (1 - z) * hh``.

@@ -139,7 +139,7 @@ class _ConvLSTM(_RNN):
 
     def _forward(self, x):
         N, T = x.shape[:2]
-        F, dt = self.filters, x.dtype
+        F = self.filters
         xt = np.ascontiguousarray(np.swapaxes(x[:, ::-1] if self.go_backwards else x, 0, 1))  # (T, N, *in, C)
         flat = xt.reshape((T * N,) + xt.shape[2:])
         if self._mask is None:  # the input convolution of all steps at once
@@ -148,63 +148,51 @@ class _ConvLSTM(_RNN):
             Z = np.concatenate([self._conv((xt * self._mask[g]).reshape(flat.shape), self._gate_slice(self.kernel, g),
                                            None if self.bias is None else self.bias[g * F:(g + 1) * F])
                                 for g in range(4)], axis=-1)
-        Z = Z.reshape((T, N) + Z.shape[1:])  # (T, N, *out, 4F): pre-activations, then the gates
-        out = Z.shape[2:-1]
-        H = np.empty((T + 1, N, *out, F), dt)
-        Cs = np.empty((T + 1, N, *out, F), dt)
-        A = np.empty((T, N, *out, F), dt)  # activation(c_t)
+        Z = Z.reshape((T, N) + Z.shape[1:])  # (T, N, *out, 4F): the input side of the pre-activations
+        state = (N,) + Z.shape[2:-1] + (F,)
         h0, c0 = self._initial_states()
-        H[0] = 0 if h0 is None else h0
-        Cs[0] = 0 if c0 is None else c0
+        H = [np.zeros(state, x.dtype) if h0 is None else np.asarray(h0, x.dtype)]  # h_0 .. h_T
+        Cs = [np.zeros(state, x.dtype) if c0 is None else np.asarray(c0, x.dtype)]  # c_0 .. c_T
+        G, A = [], []  # per step: the activated gates [i f g o] and activation(c)
         step_mask = None
         if self._time_mask is not None:
             m = self._time_mask[:, ::-1] if self.go_backwards else self._time_mask
-            step_mask = np.ascontiguousarray(m.T).reshape((T, N) + (1,) * (len(out) + 1))
+            step_mask = np.ascontiguousarray(m.T).reshape((T, N) + (1,) * (len(state) - 1))
         for t in range(T):
-            z = Z[t]
-            z += self._recurrent_product(H[t])
-            gates = ops.activation_forward(z, self._ract)
-            gates[..., 2 * F:3 * F] = ops.activation_forward(self._gate_slice(z, 2), self._act)
-            Z[t] = gates
-            i, f, g, o = (gates[..., k * F:(k + 1) * F] for k in range(4))
-            Cs[t + 1] = f * Cs[t] + i * g
-            A[t] = ops.activation_forward(Cs[t + 1], self._act)
-            H[t + 1] = o * A[t]
+            gates, c, a, h = ops.lstm_cell_forward(Z[t] + self._recurrent_product(H[t]), Cs[t],
+                                                   activation=self._act, recurrent_activation=self._ract)
             if step_mask is not None:  # a masked step keeps both states
-                H[t + 1] = np.where(step_mask[t], H[t + 1], H[t])
-                Cs[t + 1] = np.where(step_mask[t], Cs[t + 1], Cs[t])
-        self._cache = (xt, H, Cs, Z, A, step_mask)
-        h_last, c_last = H[T].copy(), Cs[T].copy()
-        return (np.ascontiguousarray(np.swapaxes(H[1:], 0, 1)) if self.return_sequences else h_last), [h_last, c_last]
+                h = np.where(step_mask[t], h, H[t])
+                c = np.where(step_mask[t], c, Cs[t])
+            G.append(gates)
+            A.append(a)
+            H.append(h)
+            Cs.append(c)
+        self._cache = (xt, H, Cs, G, A, step_mask)
+        out = np.stack(H[1:], axis=1) if self.return_sequences else H[T]
+        return out, [H[T], Cs[T]]
 
     def _backward(self, dh_seq, dh_last, dc_last):
         xt, H, Cs, G, A, step_mask = self._cache
-        T, N = G.shape[:2]
-        F = self.filters
+        T = len(G)
         need_dw = bool(self.trainable_weights)
-        dh = np.zeros(H.shape[1:], H.dtype) if dh_last is None else np.array(dh_last, H.dtype)
-        dc = np.zeros(H.shape[1:], H.dtype) if dc_last is None else np.array(dc_last, H.dtype)
-        dG = np.empty_like(G)  # (T, N, *out, 4F): the pre-activations' gradients
+        dh = np.zeros_like(H[T]) if dh_last is None else dh_last
+        dc = dc_last
+        dG = np.empty((T,) + G[0].shape, G[0].dtype)  # (T, N, *out, 4F): the pre-activations' gradients
         for t in reversed(range(T)):
             if dh_seq is not None:
                 dh = dh + dh_seq[:, t]
-            i, f, g, o = (G[t][..., k * F:(k + 1) * F] for k in range(4))
-            dh_in, dc_in = dh, dc
-            dc = dc + ops.activation_backward(dh * o, A[t], self._act)
-            d = dG[t]
-            d[..., :F] = ops.activation_backward(dc * g, i, self._ract)
-            d[..., F:2 * F] = ops.activation_backward(dc * Cs[t], f, self._ract)
-            d[..., 2 * F:3 * F] = ops.activation_backward(dc * i, g, self._act)
-            d[..., 3 * F:] = ops.activation_backward(dh * A[t], o, self._ract)
-            dc = dc * f
-            if step_mask is not None:  # a masked step: no gradient into its cell; dh, dc pass through
-                d *= step_mask[t]
-            dh = self._recurrent_input_grad(d, H[t])
-            if step_mask is not None:
-                dc = np.where(step_mask[t], dc, dc_in)
-                dh = np.where(step_mask[t], dh, dh_in)
+            dz, dc_prev = ops.lstm_cell_backward(dh, dc, G[t], A[t], Cs[t], activation=self._act,
+                                                 recurrent_activation=self._ract)
+            if step_mask is not None:  # a masked step: no gradient into its cell; dh and dc pass through
+                dz *= step_mask[t]
+                dc_prev = np.where(step_mask[t], dc_prev, 0 if dc is None else dc)
+            dG[t] = dz
+            dh_prev = self._recurrent_input_grad(dz, H[t])
+            dh = dh_prev if step_mask is None else np.where(step_mask[t], dh_prev, dh)
+            dc = dc_prev
         dx, dw, db = self._input_grads(dG, xt, need_dw)
-        du = self._recurrent_kernel_grad(dG, H[:T]) if need_dw else None
+        du = self._recurrent_kernel_grad(dG, np.stack(H[:T])) if need_dw else None
         if dx is not None:
             dx = np.swapaxes(dx, 0, 1)
             dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)

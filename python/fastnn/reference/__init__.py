@@ -60,8 +60,8 @@ from .pool import (
 )
 
 # ---- Recurrent (recurrent issue) --------------------------------------------------------------
-from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_forward, simple_rnn_backward,
-                  simple_rnn_forward)
+from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_cell_backward, lstm_cell_forward, lstm_forward,
+                  simple_rnn_backward, simple_rnn_forward)
 
 __all__ = [
     "activation_backward", "activation_forward", "adagrad_update", "adam_update", "avgpool1d_backward",
@@ -71,12 +71,12 @@ __all__ = [
     "conv2d_forward", "conv2d_maxpool_backward", "conv2d_maxpool_forward", "conv2d_transpose_backward",
     "conv2d_transpose_forward", "conv3d_backward", "conv3d_forward", "conv3d_maxpool_backward",
     "conv3d_maxpool_forward", "conv3d_transpose_backward", "conv3d_transpose_forward",
-    "crossentropy_logits_backward", "dense_backward",
-    "depthwise_conv1d_backward", "depthwise_conv1d_forward", "depthwise_conv2d_backward",
-    "depthwise_conv2d_forward", "depthwise_conv3d_backward", "depthwise_conv3d_forward", "dense_forward", "dropout_backward", "dropout_forward",
-    "gemm", "global_avgpool_backward", "global_avgpool_forward", "global_maxpool_backward",
-    "global_maxpool_forward", "gru_backward", "gru_forward", "loss_backward", "loss_forward", "lstm_backward",
-    "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward", "maxpool2d_backward",
+    "crossentropy_logits_backward", "dense_backward", "dense_forward", "depthwise_conv1d_backward",
+    "depthwise_conv1d_forward", "depthwise_conv2d_backward", "depthwise_conv2d_forward",
+    "depthwise_conv3d_backward", "depthwise_conv3d_forward", "dropout_backward", "dropout_forward", "gemm",
+    "global_avgpool_backward", "global_avgpool_forward", "global_maxpool_backward", "global_maxpool_forward",
+    "gru_backward", "gru_forward", "loss_backward", "loss_forward", "lstm_backward", "lstm_cell_backward",
+    "lstm_cell_forward", "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward", "maxpool2d_backward",
     "maxpool2d_forward", "maxpool3d_backward", "maxpool3d_forward", "rmsprop_update", "sgd_update",
     "simple_rnn_backward", "simple_rnn_forward"
 ]

@@ -341,15 +341,7 @@ def lstm_forward(x, w, u, b=None, h0=None, c0=None, *, activation="tanh", recurr
         G += b
     A = np.empty((T, N, OC), dtype)
     for s in range(T):
-        z = G[s] + (H[s] * m) @ u
-        i = _act(z[:, :OC], recurrent_activation)
-        f = _act(z[:, OC:2 * OC], recurrent_activation)
-        g = _act(z[:, 2 * OC:3 * OC], activation)
-        o = _act(z[:, 3 * OC:], recurrent_activation)
-        Cs[s + 1] = f * Cs[s] + i * g
-        A[s] = _act(Cs[s + 1], activation)
-        H[s + 1] = o * A[s]
-        G[s] = np.concatenate([i, f, g, o], axis=1)
+        G[s], Cs[s + 1], A[s], H[s + 1] = _lstm_cell(G[s] + (H[s] * m) @ u, Cs[s], activation, recurrent_activation)
         if M is not None:  # a masked step keeps both states
             H[s + 1] = np.where(M[s], H[s + 1], H[s])
             Cs[s + 1] = np.where(M[s], Cs[s + 1], Cs[s])
@@ -380,15 +372,9 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
     dG = np.empty((T, N, 4 * OC), dtype)
     dh = np.zeros((N, OC), dtype)
     for s in reversed(range(T)):
-        i, f, g, o = (G[s][:, k * OC:(k + 1) * OC] for k in range(4))
         dh = dh + dH[s]
         dc_in = dc
-        dc = dc + _dact(dh * o, A[s], activation)
-        dG[s] = np.concatenate([_dact(dc * g, i, recurrent_activation),
-                                _dact(dc * Cs[s], f, recurrent_activation),
-                                _dact(dc * i, g, activation),
-                                _dact(dh * A[s], o, recurrent_activation)], axis=1)
-        dc = dc * f
+        dG[s], dc = _lstm_cell_grads(dh, dc, G[s], A[s], Cs[s], activation, recurrent_activation)
         if M is None:
             dh = (dG[s] @ u.T) * m
             continue
@@ -398,6 +384,69 @@ def lstm_backward(dh_seq, dh_last, dc_last, x, w, u, cache, *, activation="tanh"
         dh = np.where(M[s], (dG[s] @ u.T) * m, dh)
     dx, dw, du, db = _param_grads(x, w, dG, H[:T] * m, dG, go_backwards, use_bias, need_dx)
     return (dx, *_weight_grads(need_dw, dw, du, db), dh, dc)
+
+
+# ---- One LSTM cell step over independent rows (ConvLSTM's pixels) -------------------------------
+
+
+def _cell_shapes(op, c_prev, **blocks):
+    """Check c_prev (..., OC), OC >= 1, and each named array (..., k*OC) with c_prev's leading axes
+    (k given per name); return OC."""
+    if c_prev.ndim == 0 or c_prev.shape[-1] == 0:
+        raise ValueError(f"{op}: c_prev must be (..., OC) with OC >= 1. Received: c_prev.shape={c_prev.shape}")
+    OC = c_prev.shape[-1]
+    for name, (a, k) in blocks.items():
+        want = c_prev.shape[:-1] + (k * OC,)
+        if a.shape != want:
+            layout = "(..., OC)" if k == 1 else f"(..., {k}*OC)"
+            raise ValueError(f"{op}: {name} must be {layout} = {want} to match c_prev {c_prev.shape}. "
+                             f"Received: {name}.shape={a.shape}")
+    return OC
+
+
+def _lstm_cell(z, c_prev, activation, recurrent_activation):
+    """(gates [i f g o] activated, c, a = activation(c), h = o * a) of one step from z = the gates'
+    pre-activations (..., 4*OC)."""
+    OC = c_prev.shape[-1]
+    i = _act(z[..., :OC], recurrent_activation)
+    f = _act(z[..., OC:2 * OC], recurrent_activation)
+    g = _act(z[..., 2 * OC:3 * OC], activation)
+    o = _act(z[..., 3 * OC:], recurrent_activation)
+    c = f * c_prev + i * g
+    a = _act(c, activation)
+    return np.concatenate([i, f, g, o], axis=-1), c, a, o * a
+
+
+def _lstm_cell_grads(dh, dc, gates, a, c_prev, activation, recurrent_activation):
+    """(dz, dc_prev) of `_lstm_cell` from dh, dc reaching h and c."""
+    OC = c_prev.shape[-1]
+    i, f, g, o = (gates[..., k * OC:(k + 1) * OC] for k in range(4))
+    dc = dc + _dact(dh * o, a, activation)
+    dz = np.concatenate([_dact(dc * g, i, recurrent_activation), _dact(dc * c_prev, f, recurrent_activation),
+                         _dact(dc * i, g, activation), _dact(dh * a, o, recurrent_activation)], axis=-1)
+    return dz, dc * f
+
+
+def lstm_cell_forward(z, c_prev, *, activation="tanh", recurrent_activation="sigmoid"):
+    op = "lstm_cell_forward"
+    _check_act(activation, op)
+    _check_act(recurrent_activation, op, "recurrent_activation")
+    dtype = compute_dtype(z, c_prev)
+    z, c_prev = as_float(z, dtype, op, "z"), as_float(c_prev, dtype, op, "c_prev")
+    _cell_shapes(op, c_prev, z=(z, 4))
+    return _lstm_cell(z, c_prev, activation, recurrent_activation)
+
+
+def lstm_cell_backward(dh, dc, gates, a, c_prev, *, activation="tanh", recurrent_activation="sigmoid"):
+    op = "lstm_cell_backward"
+    _check_act(activation, op)
+    _check_act(recurrent_activation, op, "recurrent_activation")
+    dtype = compute_dtype(dh, dc, gates, a, c_prev)
+    dh, gates = as_float(dh, dtype, op, "dh"), as_float(gates, dtype, op, "gates")
+    a, c_prev = as_float(a, dtype, op, "a"), as_float(c_prev, dtype, op, "c_prev")
+    dc = np.zeros_like(c_prev) if dc is None else as_float(dc, dtype, op, "dc")
+    _cell_shapes(op, c_prev, dh=(dh, 1), dc=(dc, 1), gates=(gates, 4), a=(a, 1))
+    return _lstm_cell_grads(dh, dc, gates, a, c_prev, activation, recurrent_activation)
 
 
 # ---- GRU: gates z, r, h; h_t = z h_{t-1} + (1 - z) hh -------------------------------------------
