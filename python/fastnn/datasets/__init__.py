@@ -7,12 +7,33 @@
 message saying where they looked and how to provide the files. ``fashion_mnist.load_data(
 subset="small")`` reads a class-balanced 6,000/1,000-image subset shipped with fastnn, offline.
 ``available()`` says which of them can be loaded now, and from where.
+
+Keras's other ``keras.datasets`` loaders are here too, with Keras's signatures, return values and
+processing (the same seed gives the same arrays): ``cifar10.load_data()``,
+``cifar100.load_data(label_mode="fine")`` (Keras's cache, the official Python or binary version,
+extracted or as the archive), ``imdb.load_data(...)`` / ``imdb.get_word_index()``,
+``reuters.load_data(...)`` / ``reuters.get_word_index()`` / ``reuters.get_label_names()``,
+``boston_housing.load_data(...)`` and ``california_housing.load_data(...)``. They search the same
+places (their files lie directly in each root, as in ``~/.keras/datasets``), download from
+Keras's URLs with Keras's checksums, and read pickled data (CIFAR's batches, the object arrays of
+imdb.npz and reuters.npz) with a restricted unpickler that can only rebuild NumPy arrays.
 """
 
 from __future__ import annotations
 
-from . import _locate, fashion_mnist, mnist
+from . import (
+    _locate,
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 from ._locate import ENV_VAR, DatasetNotFoundError
+from ._pickle import UnsafePickleError
 
 
 def available() -> dict:
@@ -31,4 +52,17 @@ def available() -> dict:
     return found
 
 
-__all__ = ["ENV_VAR", "DatasetNotFoundError", "available", "fashion_mnist", "mnist"]
+__all__ = [
+    "ENV_VAR",
+    "DatasetNotFoundError",
+    "UnsafePickleError",
+    "available",
+    "boston_housing",
+    "california_housing",
+    "cifar10",
+    "cifar100",
+    "fashion_mnist",
+    "imdb",
+    "mnist",
+    "reuters",
+]

@@ -20,6 +20,15 @@ DatasetNotFoundError (a FileNotFoundError) that says how to provide the files.
 
 Found files are not checksummed (they may be a user's own IDX files); they are parsed strictly
 (see _idx.py) and checked for 28x28 images, equal image and label counts, and labels in range.
+
+The datasets Keras keeps as one file, one archive or one directory (CIFAR, IMDB, Reuters, the
+housing sets) use the second half of this module: a FileSpec lists the Forms the dataset takes
+under a search root (``imdb.npz``; ``cifar-10-batches-py/``, ``cifar-10-python.tar.gz``...), and
+``locate_file`` looks for each Form directly in each root (``path``, else ``$FASTNN_DATA/``,
+``~/.fastnn/datasets/``, ``~/.keras/datasets/``, ``/usr/share/datasets/``: Keras's own cache
+layout), else downloads ``FileSpec.url`` into ``~/.fastnn/datasets/<download_name>`` through
+``fetch_url``, checking the SHA-256 (or, where Keras pins only that, the MD5) of the file as
+downloaded before renaming it into place.
 """
 
 from __future__ import annotations
@@ -158,8 +167,10 @@ def find(spec: DatasetSpec, path=None):
 # ---- Downloading ------------------------------------------------------------------------------
 
 
-def fetch_url(url: str, out, timeout: float = DOWNLOAD_TIMEOUT) -> None:
-    """Stream ``url`` into the binary file ``out`` (at most MAX_DOWNLOAD_BYTES). Tests replace this."""
+def fetch_url(url: str, out, timeout: float = DOWNLOAD_TIMEOUT, max_bytes: int | None = None) -> None:
+    """Stream ``url`` into the binary file ``out`` (at most ``max_bytes``, by default
+    MAX_DOWNLOAD_BYTES). Every download of fastnn.datasets goes through here; tests replace it."""
+    limit = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = 0
         while True:
@@ -167,8 +178,9 @@ def fetch_url(url: str, out, timeout: float = DOWNLOAD_TIMEOUT) -> None:
             if not chunk:
                 break
             total += len(chunk)
-            if total > MAX_DOWNLOAD_BYTES:
-                raise ValueError(f"more than {MAX_DOWNLOAD_BYTES} bytes; not an IDX file of this dataset")
+            if total > limit:
+                what = "an IDX file of this dataset" if max_bytes is None else "the file expected"
+                raise ValueError(f"more than {limit} bytes; not {what}")
             out.write(chunk)
 
 
@@ -358,3 +370,275 @@ def load(spec: DatasetSpec, path=None):
     if loc.kind == "npz":
         return load_npz(spec, loc.npz)
     return load_idx(spec, loc.files)
+
+
+# ---- Keras's single-file, archive and directory datasets (CIFAR, IMDB, Reuters, housing) -------
+
+
+@dataclass(frozen=True)
+class Form:
+    """One form a dataset takes under a search root: a file (``members`` empty) or a directory
+    that must hold ``members``. ``relpath`` is relative to the root ("cifar-10-batches-py")."""
+
+    relpath: str
+    members: tuple = ()
+
+    @property
+    def is_dir(self) -> bool:
+        return bool(self.members)
+
+    def shown(self) -> str:
+        return self.relpath + ("/" if self.is_dir else "")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A dataset Keras keeps as one file, archive or directory, and where fastnn downloads it from."""
+
+    title: str  # for messages: "CIFAR-10"
+    caller: str  # for messages: "cifar10.load_data"
+    forms: tuple  # Form, in order of preference within one root
+    provide: str  # what to provide, for the message: "Keras's imdb.npz"
+    path_hint: str  # how to pass a path, for the message
+    url: str | None = None  # downloaded from here when found nowhere
+    download_name: str | None = None  # ... into ~/.fastnn/datasets/<download_name>
+    file_hash: str | None = None  # SHA-256 (64 hex digits) or MD5 (32) of the file as downloaded
+    max_bytes: int = MAX_DOWNLOAD_BYTES
+    hints: tuple = ()
+    download_when: str = "when path is None"  # for the message
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a FileSpec's dataset was found: ``path`` is a file, or a directory holding ``form.members``."""
+
+    form: Form
+    path: Path
+
+
+def split_keras_path(path, default_name: str, caller: str):
+    """Keras's ``path=`` argument of the single-file loaders: ``(explicit Path or None, name)``.
+
+    A bare file name ("imdb.npz", Keras's meaning: the name in its cache directory) is looked up in
+    every search root and downloaded under that name; a path with a directory part ("./imdb.npz",
+    "/data/imdb.npz", "~/imdb.npz") is the only place looked at. None means ``default_name``.
+    """
+    if path is None:
+        return None, default_name
+    try:
+        p = os.fspath(path)
+    except TypeError:
+        raise ValueError(
+            f"{caller}: path must be a file name or a path (str or os.PathLike). Received: path={path!r}"
+        ) from None
+    if not isinstance(p, str) or p in ("", ".", ".."):
+        raise ValueError(f"{caller}: path must be a file name or a path. Received: path={path!r}")
+    if os.sep in p or (os.altsep and os.altsep in p) or p.startswith("~"):
+        return Path(p).expanduser(), p
+    return None, p
+
+
+def _missing_members(directory: Path, form: Form):
+    return [m for m in form.members if not (directory / m).is_file()]
+
+
+def _probe(root: Path, form: Form):
+    """``(Found or None, note or None)`` for ``form`` under ``root``; the note tells what is wrong
+    with a candidate that is there but unusable (an incomplete directory...)."""
+    p = root / form.relpath
+    if form.is_dir:
+        if not p.is_dir():
+            return None, (f"{form.shown()} is not a directory" if p.exists() else None)
+        missing = _missing_members(p, form)
+        if missing:
+            return None, f"{form.shown()} lacks {', '.join(missing)}"
+        return Found(form, p), None
+    if p.is_file():
+        return Found(form, p), None
+    return None, (f"{form.relpath} is not a file" if p.exists() else None)
+
+
+def _root_status(spec: FileSpec, root: Path, notes) -> str:
+    if root.exists() and not root.is_dir():
+        return f"{root} is not a directory"
+    if notes:
+        return "; ".join(notes)
+    if len(spec.forms) == 1:
+        return "no such directory" if spec.forms[0].is_dir else "no such file"
+    return "none of them there" if root.is_dir() else "no such directory"
+
+
+def _shown_forms(spec: FileSpec, root) -> str:
+    """A root as the message shows it: the file's path for one Form (the Forms are listed once
+    above the roots otherwise)."""
+    if len(spec.forms) == 1:
+        return f"{root}/{spec.forms[0].shown()}"
+    return f"{root}"
+
+
+def find_file(spec: FileSpec, path=None):
+    """``(Found or None, places)``: the first place holding the dataset, and each place looked at
+    with what was there (for messages). ``path``, when given, is the only place looked at: a file,
+    a directory that is itself one of the directory Forms, or a directory holding a Form."""
+    places = []
+    if path is not None:
+        p = Path(os.fspath(path)).expanduser()
+        if p.is_file():
+            return Found(Form(p.name), p), places
+        if not p.is_dir():
+            places.append((str(p.absolute()), "no such file or directory"))
+            return None, places
+        for form in spec.forms:  # the directory given is the dataset directory itself
+            if form.is_dir and not _missing_members(p, form):
+                return Found(form, p), places
+        notes = []
+        for form in spec.forms:
+            found, note = _probe(p, form)
+            if found is not None:
+                return found, places
+            if note:
+                notes.append(note)
+        places.append((_shown_forms(spec, p.absolute()), _root_status(spec, p, notes)))
+        return None, places
+    for label, root in search_roots():
+        if root is None:
+            places.append((_shown_forms(spec, label), f"{ENV_VAR} is not set"))
+            continue
+        notes = []
+        for form in spec.forms:
+            found, note = _probe(root, form)
+            if found is not None:
+                return found, places
+            if note:
+                notes.append(note)
+        places.append((_shown_forms(spec, root), _root_status(spec, root, notes)))
+    return None, places
+
+
+_HASH_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+
+
+def hash_algorithm(file_hash: str) -> str:
+    """"sha256" for a 64-digit hash, "md5" for a 32-digit one (Keras's ``hash_algorithm="auto"``)."""
+    return "md5" if len(file_hash) == 32 else "sha256"
+
+
+def hash_stream(raw, algorithm: str) -> str:
+    """The hex digest of a binary file object's whole content (read from its start)."""
+    raw.seek(0)
+    digest = hashlib.md5(usedforsecurity=False) if algorithm == "md5" else hashlib.sha256()
+    while True:
+        chunk = raw.read(_CHUNK)
+        if not chunk:
+            break
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_download_path(spec: FileSpec) -> Path:
+    """``~/.fastnn/datasets/<download_name>``, where a download of ``spec`` goes."""
+    return Path.home() / ".fastnn" / "datasets" / spec.download_name
+
+
+def download_file(spec: FileSpec) -> Found:
+    """Download ``spec.url`` to ``file_download_path(spec)``, checking its hash before it is renamed
+    into place. Raises ``_DownloadError`` with the reason."""
+    dest = file_download_path(spec)
+    created = [d for d in (dest.parent, dest.parent.parent) if not d.exists()]  # deepest first
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _DownloadError([f"cannot create {dest.parent}: {e}"]) from None
+    try:
+        with atomic_write(dest, "w+b", durable=True) as out:
+            fetch_url(spec.url, out, max_bytes=spec.max_bytes)
+            if spec.file_hash:
+                algorithm = hash_algorithm(spec.file_hash)
+                got = hash_stream(out, algorithm)
+                if got != spec.file_hash.lower():
+                    raise ValueError(
+                        f"checksum mismatch: the {_HASH_NAMES[algorithm]} of the download is {got}, "
+                        f"expected {spec.file_hash}"
+                    )
+    except (OSError, ValueError) as e:  # URLError and timeouts are OSErrors
+        for d in created:  # leave no empty directory behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise _DownloadError([f"{spec.url}: {type(e).__name__}: {e}"]) from None
+    return Found(Form(spec.download_name), dest)
+
+
+def _file_not_found_message(spec: FileSpec, places, path, errors) -> str:
+    lines = []
+    if path is not None:
+        lines.append(f"{spec.caller}: {spec.title} not found at path={os.fspath(path)!r}")
+        lines.append("(with a path given, nothing else is searched and nothing is downloaded).")
+    elif spec.url:
+        lines.append(f"{spec.caller}: {spec.title} not found, and downloading it failed.")
+    else:
+        lines.append(f"{spec.caller}: {spec.title} not found.")
+    if len(spec.forms) == 1:
+        lines.append("Looked in, in order:")
+    else:
+        lines.append(f"Looked for {', '.join(f.shown() for f in spec.forms)} (the first found is used) in, in order:")
+    lines += [f"  {where}: {status}" for where, status in places]
+    if errors:
+        lines.append(f"Downloading into {file_download_path(spec)} failed:")
+        lines += [f"  {e}" for e in errors]
+    lines.append(f"To provide {spec.provide}, either:")
+    lines.append(f"  - {spec.path_hint}")
+    lines.append(f"  - or put it in a directory ROOT and set {ENV_VAR}=ROOT")
+    lines.append("  - or put it in ~/.fastnn/datasets/")
+    lines.append("  - or keep Keras's copy in ~/.keras/datasets/, where Keras downloads it")
+    lines += [f"  - or {h}" for h in spec.hints]
+    if spec.url:
+        check = f" and checks its {_HASH_NAMES[hash_algorithm(spec.file_hash)]}" if spec.file_hash else ""
+        lines.append(
+            f"  - or connect to the internet: {spec.download_when}, {spec.caller} downloads it from "
+            f"{spec.url} into ~/.fastnn/datasets/{spec.download_name}{check}"
+        )
+    return "\n".join(lines)
+
+
+def locate_file(spec: FileSpec, path=None, download_missing: bool = True) -> Found:
+    """Where the dataset is: the first place searched that holds it, else a fresh download.
+
+    ``path`` given: only ``path`` is looked at and nothing is downloaded. Raises
+    DatasetNotFoundError with every place looked at and every download error.
+    """
+    found, places = find_file(spec, path)
+    if found is not None:
+        return found
+    errors = []
+    if path is None and download_missing and spec.url:
+        try:
+            return download_file(spec)
+        except _DownloadError as e:
+            errors = e.errors
+    raise DatasetNotFoundError(_file_not_found_message(spec, places, path, errors))
+
+
+def locate_keras_file(
+    path, default_name: str, title: str, caller: str, url: str, file_hash: str, max_bytes: int = MAX_DOWNLOAD_BYTES
+) -> Path:
+    """The file of a loader whose Keras signature has ``path=default_name`` (imdb.npz, reuters.npz,
+    the word indices, the housing sets): see split_keras_path for what ``path`` means. A bare name
+    is searched in every root and, found nowhere, downloaded from ``url`` under that name."""
+    explicit, name = split_keras_path(path, default_name, caller)
+    spec = FileSpec(
+        title=title,
+        caller=caller,
+        forms=(Form(default_name if explicit is not None else name),),
+        provide=f"Keras's {default_name}",
+        path_hint=(
+            f"pass its path with a directory part, {caller}(path=\"./{default_name}\") or "
+            f"path=\"/data/{default_name}\" (a bare file name such as \"{default_name}\" is looked for in "
+            f"$FASTNN_DATA, ~/.fastnn/datasets, ~/.keras/datasets and {SYSTEM_ROOT})"
+        ),
+        download_when="with path a bare file name",
+        url=url,
+        download_name=name if explicit is None else default_name,
+        file_hash=file_hash,
+        max_bytes=max_bytes,
+    )
+    return locate_file(spec, explicit).path
