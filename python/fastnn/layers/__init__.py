@@ -6,13 +6,13 @@ A new layer family (convolution, pooling, recurrent) subclasses `Layer` (see
 """
 
 from .base import Input, InputLayer, InputSpec, KerasTensor, Layer, register_layer, registered_layers
-from .core import (ELU, Activation, Dense, Dropout, Flatten, Identity, LeakyReLU, Masking, PReLU, ReLU, Reshape,
-                   Softmax)
+from .core import (ELU, Activation, ActivityRegularization, Dense, Dropout, Flatten, Identity, LeakyReLU, Masking,
+                   PReLU, ReLU, Reshape, Softmax)
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .preprocessing import Normalization, Rescaling
 from .augmentation import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                            RandomTranslation, RandomZoom, Resizing)
-from .normalization import BatchNormalization, LayerNormalization
+from .normalization import BatchNormalization, GroupNormalization, LayerNormalization, UnitNormalization
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D,
                    Convolution2D, Convolution2DTranspose, Convolution3D, Convolution3DTranspose, DepthwiseConv1D,
                    DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
@@ -24,7 +24,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgP
 from .recurrent import GRU, LSTM, SimpleRNN
 from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from .attention import AdditiveAttention, Attention, Dot
+from .attention import AdditiveAttention, Attention, Dot, MultiHeadAttention
 from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
 from .lambda_layer import BackendFunction, Lambda
@@ -181,6 +181,10 @@ __all__ = [
     "Dot",
     "Attention",
     "AdditiveAttention",
+    "MultiHeadAttention",
+    "GroupNormalization",
+    "UnitNormalization",
+    "ActivityRegularization",
     "LSTM",
     "GRU",
     "ConvLSTM1D",

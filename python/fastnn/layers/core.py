@@ -1,7 +1,8 @@
 """fastnn.layers.core — Dense, Activation (and ReLU, LeakyReLU, ELU, Softmax, PReLU), Identity,
-Flatten, Reshape, Dropout, Masking. Every computation goes through `fastnn.ops` (PReLU's and
-Masking's NumPy passes aside); reshapes are views. As in Keras, Dense, the activations, Identity
-and Dropout pass a mask on unchanged; Flatten and Reshape drop it."""
+Flatten, Reshape, Dropout, Masking, ActivityRegularization. Every computation goes through
+`fastnn.ops` (PReLU's and Masking's NumPy passes aside); reshapes are views. As in Keras, Dense,
+the activations, Identity, Dropout and ActivityRegularization pass a mask on unchanged; Flatten
+and Reshape drop it."""
 
 from __future__ import annotations
 
@@ -498,3 +499,44 @@ class Masking(Layer):
 
     def get_config(self):
         return {**super().get_config(), "mask_value": self.mask_value}
+
+
+@register_layer
+class ActivityRegularization(Layer):
+    """Passes its input through unchanged and adds ``l1 · Σ|x| + l2 · Σx²`` of it to the training
+    loss, as Keras's: it is a layer whose ``activity_regularizer`` is ``L1L2(l1, l2)``, so a model
+    adds the penalty (and its gradient) exactly as for any layer's activity regularizer (see
+    `fastnn.regularizers`): the sum over the batch, as Keras 3.0-3.13 add it (Keras 3.14 and later
+    divide every activity penalty by the batch size). Passes a mask on unchanged.
+
+    Args:
+        l1, l2: non-negative coefficients (default 0.0).
+    """
+
+    supports_masking = True
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        if "activity_regularizer" in kwargs:
+            raise TypeError("ActivityRegularization: its activity regularizer is L1L2(l1, l2); pass l1= and l2=, not "
+                            f"activity_regularizer=. Received: activity_regularizer={kwargs['activity_regularizer']!r}")
+        for arg, value in (("l1", l1), ("l2", l2)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"ActivityRegularization: received an invalid value for argument `{arg}`, expected a "
+                                 f"finite, non-negative number. Received: {arg}={value!r}")
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def call(self, inputs, training=False):
+        return inputs
+
+    def backward(self, dy):
+        return dy if self._need_input_grad else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activity_regularizer", None)
+        return {**config, "l1": self.l1, "l2": self.l2}

@@ -1,5 +1,5 @@
-"""fastnn.layers.normalization — BatchNormalization over the last (channels) axis, and
-LayerNormalization over each sample's last axis."""
+"""fastnn.layers.normalization — BatchNormalization over the last (channels) axis, LayerNormalization
+over each sample's last axis, GroupNormalization, and UnitNormalization (Keras 3's)."""
 
 from __future__ import annotations
 
@@ -241,3 +241,162 @@ class LayerNormalization(_ScaleShift):
         dx = self._inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)
                               - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
         return dx.astype(dy.dtype)
+
+
+def _int_axis(axis, cls):
+    if isinstance(axis, (list, tuple)) and len(axis) == 1:
+        axis = axis[0]
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"{cls}: expected an integer axis. Received: axis={axis!r}")
+    return int(axis)
+
+
+@register_layer
+class GroupNormalization(_ScaleShift):
+    """Group normalization (Wu & He, 2018), as Keras 3's: the channels of ``axis`` are split into
+    ``groups`` groups, and each sample is normalised with the mean and (biased) variance of each
+    group over its channels and every other non-batch axis; then ``gamma`` and ``beta`` per
+    channel. ``groups=1`` is close to LayerNormalization, ``groups=-1`` (one channel per group)
+    is instance normalization. Training and inference alike; float64 statistics.
+
+    Args:
+        groups: a positive integer dividing the channels (default 32), or -1 (as many groups as
+            channels; the config then records the channel count, as Keras's).
+        axis: the channels axis (default -1); any axis but the batch axis.
+        epsilon: default 1e-3. center, scale: learn ``beta`` and ``gamma``.
+        beta/gamma initializer, regularizer and constraint: as LayerNormalization's.
+
+    Weights: ``gamma``, ``beta``, each (channels,). Passes a mask on unchanged (as Keras).
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or (groups <= 0 and groups != -1):
+            raise ValueError("GroupNormalization: received an invalid value for argument `groups`, expected a "
+                             f"positive integer (or -1 for instance normalization). Received: groups={groups!r}")
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
+        self.groups = int(groups)
+        self.axis = _int_axis(axis, "GroupNormalization")
+
+    def _channel_axis(self, ndim):
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        if not 1 <= axis < ndim:
+            raise ValueError(f"GroupNormalization '{self.name}': axis must be a non-batch axis of the input "
+                             f"(1..{ndim - 1} or -{ndim - 1}..-1). Received: axis={self.axis} for an input of rank "
+                             f"{ndim}")
+        return axis
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if ndim < 2:
+            raise ValueError(f"GroupNormalization '{self.name}': the input needs a batch axis and a channels axis. "
+                             f"Received: input shape {tuple(input_shape)}")
+        axis = self._channel_axis(ndim)
+        dim = input_shape[axis]
+        if dim is None:
+            raise ValueError(f"GroupNormalization '{self.name}': axis {self.axis} of the input must have a defined "
+                             f"dimension. Received: input shape {tuple(input_shape)}")
+        groups = dim if self.groups == -1 else self.groups
+        if groups > dim or dim % groups:
+            raise ValueError(f"GroupNormalization '{self.name}': `groups` must divide the number of channels (axis "
+                             f"{self.axis}, {dim} channels) and be at most {dim}. Received: groups={self.groups}")
+        self.groups = groups
+        self._add_scale_shift(dim)
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})
+        self.built = True
+
+    def call(self, inputs, training=False):
+        axis = self._channel_axis(inputs.ndim)
+        x = np.moveaxis(inputs.astype(np.float64), axis, -1)
+        self._moved_shape = x.shape
+        xg = x.reshape(x.shape[0], -1, self.groups, x.shape[-1] // self.groups)  # (batch, positions, G, C/G)
+        mean = xg.mean(axis=(1, 3), keepdims=True)
+        self._inv_std = 1.0 / np.sqrt(xg.var(axis=(1, 3), keepdims=True) + self.epsilon)
+        self._xhat = (xg - mean) * self._inv_std
+        y = self._xhat * self.gamma.reshape(self.groups, -1) if self.scale else self._xhat.copy()
+        if self.center:
+            y += self.beta.reshape(self.groups, -1)
+        return np.moveaxis(y.reshape(x.shape), -1, axis).astype(inputs.dtype)
+
+    def backward(self, dy):
+        axis = self._channel_axis(dy.ndim)
+        xhat = self._xhat
+        d = np.moveaxis(dy.astype(np.float64), axis, -1).reshape(xhat.shape)
+        grads = []
+        if self.scale:
+            grads.append(np.sum(d * xhat, axis=(0, 1)).reshape(-1).astype(self.gamma.dtype))
+        if self.center:
+            grads.append(np.sum(d, axis=(0, 1)).reshape(-1).astype(self.beta.dtype))
+        self._gradients = grads
+        if not self._need_input_grad:
+            return None
+        dxhat = d * self.gamma.reshape(self.groups, -1) if self.scale else d
+        dx = self._inv_std * (dxhat - dxhat.mean(axis=(1, 3), keepdims=True)
+                              - xhat * (dxhat * xhat).mean(axis=(1, 3), keepdims=True))
+        return np.moveaxis(dx.reshape(self._moved_shape), -1, axis).astype(dy.dtype)
+
+    def compute_output_shape(self, input_shape):
+        self._channel_axis(len(input_shape))
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+@register_layer
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm along ``axis`` (an int or a list of ints; default -1),
+    as Keras 3's: ``x * rsqrt(max(sum(x²), 1e-24))`` (a zero vector stays zero, with a finite
+    gradient). No weights; passes a mask on unchanged."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if not axis or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axis):
+                raise ValueError(f"UnitNormalization: `axis` must be an int or a non-empty list/tuple of ints. "
+                                 f"Received: axis={axis!r}")
+            self.axis = [int(a) for a in axis]
+        elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+            self.axis = int(axis)
+        else:
+            raise ValueError("UnitNormalization: `axis` must be an int or a list/tuple of ints. "
+                             f"Received: axis={axis!r}")
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ValueError(f"UnitNormalization '{self.name}': axis {a} is out of bounds for an input of rank "
+                                 f"{ndim}. Received: axis={self.axis!r}")
+        return tuple(a % ndim for a in axes)
+
+    def build(self, input_shape):
+        self._axes(len(input_shape))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = inputs.astype(np.float64)
+        square_sum = np.sum(x * x, axis=self._axes(x.ndim), keepdims=True)
+        self._clamped = square_sum < 1e-24
+        self._inv = 1.0 / np.sqrt(np.maximum(square_sum, 1e-24))
+        self._y = x * self._inv
+        return self._y.astype(inputs.dtype)
+
+    def backward(self, dy):
+        if not self._need_input_grad:
+            return None
+        d = dy.astype(np.float64)
+        along = np.sum(d * self._y, axis=self._axes(dy.ndim), keepdims=True)
+        dx = self._inv * (d - np.where(self._clamped, 0.0, self._y * along))
+        return dx.astype(dy.dtype)
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
