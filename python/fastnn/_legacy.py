@@ -48,7 +48,9 @@ def register_keras_2_paths():
     _register("fastnn.layers.experimental", "Keras 2's keras.layers.experimental.", {})
     _register("fastnn.layers.experimental.preprocessing", "Keras 2's keras.layers.experimental.preprocessing.",
               _pick(layers, ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
-                             "RandomContrast", "Resizing", "CenterCrop", "Rescaling", "Normalization"]))
+                             "RandomContrast", "Resizing", "CenterCrop", "Rescaling", "Normalization",
+                             "StringLookup", "IntegerLookup", "CategoryEncoding", "Hashing", "Discretization",
+                             "TextVectorization"]))
     _register("fastnn.utils.np_utils", "Keras 2's keras.utils.np_utils.",
               _pick(utils, ["to_categorical", "normalize"]))
     utils.pad_sequences = sequence.pad_sequences  # Keras 3's keras.utils.pad_sequences

@@ -486,4 +486,8 @@ __all__ = [
     "plot_model",
     "Sequence",
     "PyDataset",
+    "timeseries_dataset_from_array",
 ]
+
+# last: the dataset it returns subclasses Sequence, defined above
+from ._timeseries import TimeseriesDataset, timeseries_dataset_from_array  # noqa: E402,F401

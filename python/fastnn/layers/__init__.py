@@ -10,6 +10,7 @@ from .core import (ELU, Activation, ActivityRegularization, Dense, Dropout, Flat
                    PReLU, ReLU, Reshape, Softmax)
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .preprocessing import Normalization, Rescaling
+from .lookup import CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup, TextVectorization
 from .augmentation import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                            RandomTranslation, RandomZoom, Resizing)
 from .normalization import BatchNormalization, GroupNormalization, LayerNormalization, UnitNormalization
@@ -121,6 +122,12 @@ __all__ = [
     "minimum",
     "Normalization",
     "Rescaling",
+    "StringLookup",
+    "IntegerLookup",
+    "CategoryEncoding",
+    "Hashing",
+    "Discretization",
+    "TextVectorization",
     "RandomFlip",
     "RandomRotation",
     "RandomZoom",
