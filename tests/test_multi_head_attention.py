@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import autodiff, regularizers
+from fastnn import regularizers
 from fastnn.layers import (ActivityRegularization, Add, Dense, Embedding, GlobalAveragePooling1D,
                            GroupNormalization, Input, Layer, LayerNormalization, MultiHeadAttention,
                            UnitNormalization)
@@ -430,17 +430,27 @@ def test_subclassed_model_and_nested_block(f64, rng):
     outer.fit(x, rng.standard_normal((3, 1)), epochs=1, verbose=0)
 
 
-def test_custom_layer_calling_mha_is_a_clear_error(rng):
+def test_custom_layer_calling_mha_owns_its_weights_and_gradients(float64_numpy, rng):
+    # (tests/test_nested_layers.py has the Transformer block; here the call forms and masks)
     class Block(Layer):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.att = MultiHeadAttention(2, 4)
+            self.att = MultiHeadAttention(2, 4, value_dim=3)
 
         def call(self, inputs):
-            return self.att(inputs, inputs)
+            q, v = inputs
+            return self.att(q, v, attention_mask=np.array([[True, False, True], [True, True, False]]))
 
-    with pytest.raises(TypeError, match="custom layers cannot call other layers"):
-        Block()(rng.standard_normal((2, 3, 4)).astype(np.float32))
+    block = Block()
+    q, v = rng.standard_normal((2, 2, 4)), rng.standard_normal((2, 3, 5))
+    out = block([q, v])
+    direct = MultiHeadAttention(2, 4, value_dim=3)
+    direct(q, v)
+    direct.set_weights(block.att.get_weights())
+    np.testing.assert_allclose(out, direct(q, v, attention_mask=np.array([[True, False, True], [True, True, False]])),
+                               rtol=1e-12, atol=1e-12)
+    assert block.count_params() == block.att.count_params()
+    layer_gradcheck(block, [q, v])
 
 
 def test_param_counts_and_summary():
@@ -536,8 +546,6 @@ def test_bad_shapes_and_masks(rng):
         MultiHeadAttention(2, 2, attention_axes=2)(q[:, None], v[:, None].repeat(2, axis=1))
     with pytest.raises(ValueError, match="`value` is required"):
         layer(q)
-    with pytest.raises(TypeError, match="autodiff tensors"):
-        layer(autodiff.Tensor(q), q)
 
 
 def test_bad_symbolic_calls():

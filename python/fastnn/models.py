@@ -35,7 +35,8 @@ from . import metrics as metrics_module
 from . import ops, optimizers, utils
 from ._backend import get_backend
 from ._graph import post_order
-from .layers.base import Input, InputLayer, KerasTensor, Layer, _is_symbolic, _positive_int, _shape_str, check_mask
+from .layers.base import (Input, InputLayer, KerasTensor, Layer, _is_symbolic, _on_tape, _positive_int, _shape_str,
+                          check_mask, tape_training)
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -1615,12 +1616,35 @@ class Model:
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
 
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs, training=None):
         """Run the model on an array (inference unless ``training=True``), or, on symbolic tensors,
-        nest it in the graph being built: ``Model(x, decoder(encoder(x)))``."""
+        nest it in the graph being built: ``Model(x, decoder(encoder(x)))``; inside a custom
+        layer's call(), on its tape tensors (``self.ffn = Sequential([...])``, as Keras's
+        Transformer block has it)."""
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
+        if _on_tape(inputs):
+            return self._call_on_tape(inputs, tape_training(training))
         return self._forward(self._prepare_x(inputs, "__call__"), bool(training), losses=False)
+
+    def _call_on_tape(self, inputs, training):
+        """Its layers called one by one on tape tensors (each a node of the tape: `Layer.__call__`);
+        the layers' activity regularizers and the model's add_loss terms are not applied here."""
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not self.built:
+            shapes = [(None,) + tuple(t.shape[1:]) for t in tensors]
+            self.build(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+        self._require_built(f"calling model '{self.name}' inside a custom layer")
+        if len(tensors) != len(self._input_layers):
+            raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "
+                             f"{len(tensors)} input tensors")
+        vals = tensors + [None] * (self._nslots - len(tensors))
+        for layer, ins, out, multi, _ in self._steps:
+            result = layer([vals[i] for i in ins] if multi else vals[ins[0]], training=training)
+            for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
+                vals[o] = tensor
+        outputs = [vals[s] for s in self._output_slots]
+        return outputs if self._multi_output else outputs[0]
 
     def _call_symbolic(self, inputs):
         """Call this model's layers on ``inputs``, step by step in its own order, and return the

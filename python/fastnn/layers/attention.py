@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import autodiff, constraints, initializers, ops, regularizers, utils
 from .. import autodiff as K
-from .base import KerasTensor, Layer, register_layer, tape_weights
+from .base import KerasTensor, Layer, register_layer, tape_training, tape_weights
 
 
 class _OnTape(Layer):
@@ -367,9 +367,15 @@ class MultiHeadAttention(Layer):
         named = {_QUERY: query, _VALUE: value, _KEY: key, _ATTENTION_MASK: attention_mask}
         if any(_is_tape_tensor(v) for v in named.values()) or (
                 isinstance(query, (list, tuple)) and any(_is_tape_tensor(v) for v in query)):
-            raise TypeError(f"{type(self).__name__} '{self.name}' was called on fastnn.autodiff tensors (inside the "
-                            "call() of a custom Layer?): fastnn's custom layers cannot call other layers. Build the "
-                            "block as a functional model or as a subclass of Model (its call() is traced into a graph)")
+            # inside a custom layer's call(): this call on the values, on the tape (gradients per input)
+            options = dict(query_mask=query_mask, value_mask=value_mask, key_mask=key_mask, mask=mask,
+                           return_attention_scores=return_attention_scores, use_causal_mask=use_causal_mask,
+                           training=tape_training(training))
+            if isinstance(query, (list, tuple)):
+                return self._call_on_tensors(list(query), True, lambda values: self(values, **options))
+            given = [n for n in (_QUERY, _VALUE, _KEY, _ATTENTION_MASK) if named[n] is not None]
+            return self._call_on_tensors([named[n] for n in given], True,
+                                         lambda values: self(**dict(zip(given, values)), **options))
         if isinstance(query, (list, tuple)):  # the inputs as one list (a model rebuilding its graph, a test)
             if value is not None or key is not None or attention_mask is not None:
                 raise ValueError(f"{type(self).__name__} '{self.name}': pass the inputs either as a list or as "

@@ -175,6 +175,28 @@ def _is_symbolic(x):
     return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, KerasTensor) for t in x)
 
 
+def _on_tape(x):
+    """Whether ``x`` (or one of a list's items) is a `fastnn.autodiff.Tensor`: a layer called inside a
+    custom layer's call()."""
+    if isinstance(x, autodiff.Tensor):
+        return True
+    return isinstance(x, (list, tuple)) and any(isinstance(t, autodiff.Tensor) for t in x)
+
+
+# While a custom layer's call() runs on the tape: the leaves of its weights by id of the array (so
+# a layer it calls routes its weight gradients there), and its training flag (which the layers it
+# calls inherit, as in Keras). Stacks: custom layers may nest.
+_tape_leaves: list = []
+_tape_training: list = []
+
+
+def tape_training(training):
+    """A layer's training flag inside a custom layer's call(): as given, else the custom layer's."""
+    if training is not None:
+        return bool(training)
+    return _tape_training[-1] if _tape_training else False
+
+
 # ---- Layer ------------------------------------------------------------------------------------
 
 
@@ -450,12 +472,21 @@ class Layer:
         """`backward` given the gradient with respect to the pre-activation (see above)."""
         raise NotImplementedError(f"Layer {type(self).__name__} has no fusable output activation")
 
-    def __call__(self, inputs, training=False, mask=None):
+    def __call__(self, inputs, training=None, mask=None):
         """On KerasTensors: record a graph node (functional API). On arrays: build if needed,
         check the input, run `call` (with ``mask``, the input's mask, when `call` takes one;
-        `compute_mask` gives the output's)."""
+        `compute_mask` gives the output's). On the tape tensors of a custom layer's call(): the
+        same on their values, and a tape node whose gradient is this layer's `backward`."""
         if self._inputs_as_called:
             self._multi_input = isinstance(inputs, (list, tuple))
+        if not self.__dict__.get("_in_tape_call") and (_on_tape(inputs) or (
+                _tape_leaves and any(id(w) in _tape_leaves[-1] for w in self.trainable_weights))):
+            # inside a custom layer's call(): on its tensors, or on arrays with weights it trains
+            training = tape_training(training)
+            multi = isinstance(inputs, (list, tuple))
+            return self._call_on_tensors(list(inputs) if multi else [inputs], multi, lambda values: Layer.__call__(
+                self, values if multi else values[0], training=training, mask=mask))
+        training = bool(training)
         if _is_symbolic(inputs):
             if mask is not None:
                 raise ValueError(f"Layer '{self.name}': a mask is given with arrays; in a model, masks come from "
@@ -479,6 +510,44 @@ class Layer:
         if mask is not None and self._call_takes_mask:
             return self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask"))
         return self.call(x, training=training)
+
+    def _call_on_tensors(self, tensors, multi, forward):
+        """This layer called inside a custom layer's call(): ``forward`` (the layer's call on the
+        values of ``tensors``, its inputs; ``multi``: `backward` returns one gradient per input)
+        runs, and the outputs come back as tape tensors whose gradient runs `backward` and hands the
+        weight gradients to the custom layer's leaves of these weights (`_tape_leaves`). The
+        layer's state after this forward pass is kept for that backward, so a layer called twice
+        backpropagates each call through its own state."""
+        self._need_input_grad = True
+        self._in_tape_call = True  # the forward below is this call's plain one
+        try:
+            out = forward([autodiff._value(t) for t in tensors])
+        finally:
+            self._in_tape_call = False
+        state = dict(vars(self))
+        leaves = _tape_leaves[-1] if _tape_leaves else {}
+        weight_leaves = [leaves.get(id(w)) for w in self.trainable_weights]
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+
+        def backward_of(i):
+            def backward(g):
+                seed = g if len(outs) == 1 else [g if j == i else np.zeros_like(o) for j, o in enumerate(outs)]
+                current = dict(vars(self))
+                vars(self).clear()
+                vars(self).update(state)
+                try:
+                    dx = self.backward(seed)
+                    grads = self.get_gradients() if any(leaf is not None for leaf in weight_leaves) else []
+                finally:
+                    vars(self).clear()
+                    vars(self).update(current)
+                dxs = list(dx) if multi else [dx]
+                return dxs + [gw for gw, leaf in zip(grads, weight_leaves) if leaf is not None]
+            return backward
+
+        node_inputs = tuple(tensors) + tuple(leaf for leaf in weight_leaves if leaf is not None)
+        results = [autodiff.Tensor(o, node_inputs, backward_of(i)) for i, o in enumerate(outs)]
+        return results if isinstance(out, (list, tuple)) else results[0]
 
     def _checked_masks(self, masks, xs):
         if not isinstance(masks, (list, tuple)) or len(masks) != len(xs):
@@ -643,31 +712,92 @@ def _recording_init(init):
 
 
 @contextlib.contextmanager
-def tape_weights(layer):
+def tape_weights(layer, training=False):
     """Within it, each attribute of ``layer`` holding a weight array holds a `fastnn.autodiff.Tensor`
-    leaf of it instead; yields the trainable weights' leaves (in `trainable_weights` order)."""
+    leaf of it instead, and the layers it calls find the leaves of their weights (the ones ``layer``
+    owns: `_tape_leaves`) and ``training``; yields the trainable weights' leaves (in
+    `trainable_weights` order)."""
     on_tape = {id(w.value): autodiff.Tensor(w.value) for w in layer._weights}
     swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
     for attr, value in swapped.items():
         setattr(layer, attr, on_tape[id(value)])
+    _tape_leaves.append(on_tape)
+    _tape_training.append(bool(training))
     try:
         yield [on_tape[id(w.value)] for w in layer._weights if w.trainable]
     finally:
+        _tape_leaves.pop()
+        _tape_training.pop()
         for attr, value in swapped.items():
             setattr(layer, attr, value)
 
 
+def sublayers(layer):
+    """The layers a user layer holds in its attributes (directly, in lists, tuples and dicts, or in a
+    model), in assignment order, as ``(path, layer)``: the path (``hidden``, ``blocks/0``,
+    ``ffn/1``) names the layer's weights in the user layer, so that they keep their names in a
+    layer rebuilt from its config (which gives the sublayers new unique names)."""
+    found, seen = [], set()
+
+    def visit(path, value):
+        if isinstance(value, Layer):
+            if value is not layer and id(value) not in seen:
+                seen.add(id(value))
+                found.append((path, value))
+        elif hasattr(value, "_all_layers") and hasattr(value, "_steps"):  # a model: its layers
+            if getattr(value, "built", False):
+                for i, inner in enumerate(value._all_layers):
+                    visit(f"{path}/{i}", inner)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                visit(f"{path}/{i}", v)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                visit(f"{path}/{k}", v)
+
+    for attr, value in vars(layer).items():
+        if attr not in ("_inbound_nodes", "_tape", "_weights"):
+            visit(attr, value)
+    return found
+
+
+def _track_sublayer_weights(self):
+    """A user layer's weights: its own (add_weight), then those of the built layers it holds
+    (`sublayers`), named ``<path>/<weight>``; a frozen sublayer's are not trainable. Returns
+    whether the list changed."""
+    previous = getattr(self, "_sublayer_weight_ids", frozenset())
+    subs = [(path, s) for path, s in sublayers(self) if s.built]
+    if not subs and not previous:
+        return False
+    before = [(id(w.value), w.trainable) for w in self._weights]
+    own = [w for w in self._weights if id(w.value) not in previous]
+    seen = {id(w.value) for w in own}
+    inner = []
+    for path, sub in subs:
+        for w in sub._ordered_weights():
+            if id(w.value) not in seen:
+                seen.add(id(w.value))
+                inner.append(_Weight(f"{path}/{w.name}", w.value, w.trainable and sub.trainable, w.regularizer,
+                                     w.constraint))
+    self._weights = own + inner
+    self._sublayer_weight_ids = frozenset(id(w.value) for w in inner)
+    return [(id(w.value), w.trainable) for w in self._weights] != before
+
+
 def _call_on_tape(self, inputs, training=False, mask=None):
     """A user layer's ``call`` with its inputs and weights as `fastnn.autodiff.Tensor` leaves
-    (`tape_weights`; and the mask, an array, when its ``call`` takes one)."""
+    (`tape_weights`; and the mask, an array, when its ``call`` takes one). The layers it calls run
+    on the tape too (`Layer._call_on_tensors`)."""
     multi = isinstance(inputs, (list, tuple))
     leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
-    with tape_weights(self) as weights:
+    with tape_weights(self, training) as weights:
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
             extra["mask"] = mask
         out = type(self)._call_on_arrays(self, leaves if multi else leaves[0], **extra)
+    if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
+        return _call_on_tape(self, inputs, training, mask)
     self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi)
     return np.asarray(autodiff._value(out), dtype=self.dtype)
 
@@ -686,8 +816,10 @@ def _backward_from_tape(self, dy):
 def _inferred_output_shape(self, input_shape):
     multi = isinstance(input_shape, list)
     with tape_weights(self):
-        return example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
-                                    self.name)
+        shape = example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
+                                     self.name)
+    _track_sublayer_weights(self)
+    return shape
 
 
 # ---- Input ------------------------------------------------------------------------------------
