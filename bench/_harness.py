@@ -153,14 +153,14 @@ def time_layer_passes(name, passes, flops, args, torch_passes=None, width=6):
               f"{ratio['numpy']} {ratio['torch']}", flush=True)
 
 
-def layer_bench_setup(doc, layers, quick_only, quick_help):
+def layer_bench_setup(doc, layers, quick_only, quick_help, batch=128, use_torch=True):
     """The per-layer benches' command line (--threads --batch --reps --no-numpy --no-torch --only
     --quick), PyTorch when installed and wanted: ``(args, torch or None, layer names to run)``."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=fastnn.get_num_threads())
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--no-numpy", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
@@ -171,7 +171,7 @@ def layer_bench_setup(doc, layers, quick_only, quick_help):
         args.reps = min(args.reps, 6)
         args.only = args.only or quick_only
     torch = None
-    if not args.no_torch:
+    if use_torch and not args.no_torch:
         try:
             import torch
             torch.set_num_threads(args.threads)

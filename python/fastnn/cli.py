@@ -129,16 +129,19 @@ def _bench_dirs():
     return [here / "bench", here.parents[1] / "bench"]
 
 
+# What `fastnn bench` runs, in order.
+BENCH_SCRIPTS = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_depthwise.py",
+                 "bench_rnn.py", "bench_masked_rnn.py", "bench_conv_lstm.py", "bench_vae.py", "bench_train.py"]
+
+
 def _bench(args) -> int:
     bench_dir = next((d for d in _bench_dirs() if (d / "_harness.py").is_file()), None)
     if bench_dir is None:
         print("fastnn bench: no benchmark scripts in " + " or ".join(map(str, _bench_dirs())) +
               "; reinstall fastnn (pip install .) or run it from a checkout.", file=sys.stderr)
         return 2
-    scripts = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_depthwise.py",
-               "bench_rnn.py", "bench_masked_rnn.py", "bench_vae.py", "bench_train.py"]
     status = 0
-    for name in scripts:
+    for name in BENCH_SCRIPTS:
         path = bench_dir / name
         if not path.exists():
             continue
