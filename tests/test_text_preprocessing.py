@@ -416,21 +416,48 @@ def test_numeric_preprocessing_layers_first_in_models(tmp_path):
     close(load_model(path).predict([xi, xf], verbose=0), model.predict([xi, xf], verbose=0))
 
 
-def test_preprocessing_layers_have_no_gradient_and_no_strings_in_models():
+def test_preprocessing_layers_have_no_gradient_and_strings_only_from_string_inputs():
     inputs = Input(shape=(4,))
     hidden = Discretization(bin_boundaries=[0.0], output_mode="multi_hot")(Dense(4)(inputs))
     model = Model(inputs, Dense(1)(hidden))
     model.compile(loss="mse", optimizer="sgd")
     with pytest.raises(ValueError, match="preprocessing layer.*no gradient"):
         model.fit(np.random.default_rng(0).standard_normal((8, 4)), np.ones(8), verbose=0)
-    with pytest.raises(TypeError, match="numeric arrays only"):
+    with pytest.raises(TypeError, match=r"takes the strings of an Input\(dtype='string'\).*'float32'"):
         StringLookup(vocabulary=VOCAB)(Input(shape=(1,)))
-    with pytest.raises(TypeError, match="numeric arrays only"):
+    with pytest.raises(TypeError, match=r"takes the strings of an Input\(dtype='string'\)"):
         TextVectorization()(Input(shape=(1,)))
-    with pytest.raises(ValueError, match="dtype='string'"):  # fastnn models take no string inputs (yet)
-        Input(shape=(1,), dtype="string")
+    with pytest.raises(TypeError, match="cannot output strings"):  # strings out: no place in a model
+        StringLookup(vocabulary=VOCAB, invert=True)(Input(shape=(1,), dtype="string"))
     with pytest.raises(ValueError, match="set the vocabulary"):
         StringLookup(output_mode="multi_hot").compute_output_shape((None, 3))
+
+
+def test_end_to_end_model_on_raw_strings(tmp_path):
+    # Keras's "text classification from scratch" end: Input(shape=(1,), dtype="string") -> the
+    # vectorizer -> the trained model, which then evaluates and predicts on raw strings
+    fastnn.set_random_seed(0)
+    texts = np.array(["the cat sat", "a dog ran", "the cat ran fast", "dogs bark loud", "cats purr", "a dog sat"] * 4)
+    labels = np.array([1, 0, 1, 0, 1, 0] * 4)
+    vectorize = TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(texts)
+    core = Sequential([Input(shape=(4,), dtype="int64"), Embedding(20, 8), GlobalAveragePooling1D(),
+                       Dense(1, activation="sigmoid")])
+    raw = Input(shape=(1,), dtype="string")
+    model = Model(raw, core(vectorize(raw)))
+    model.compile(optimizer=fastnn.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(texts[:, None], labels, epochs=20, batch_size=8, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]
+    queries = np.array([["the cat"], ["a dog"]])
+    np.testing.assert_allclose(model.predict(queries, verbose=0), core.predict(vectorize(queries), verbose=0),
+                               rtol=1e-6)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.keras").predict(queries, verbose=0),
+                                  model.predict(queries, verbose=0))
+    with pytest.raises(TypeError, match=r"takes strings \(dtype 'string'\). Received: x.dtype=float64"):
+        model.predict(np.zeros((2, 1)), verbose=0)
+    with pytest.raises(TypeError, match="strings go to an Input"):
+        core.predict(queries, verbose=0)
 
 
 # ---- bad inputs --------------------------------------------------------------------------------

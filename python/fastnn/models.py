@@ -115,11 +115,27 @@ def _as_array(data, name, fn):
     if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
         data = data[0]
     a = np.asarray(data)
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{fn}: `{name}` must hold numbers. Received: {name}.dtype={a.dtype}")
+    if a.dtype.kind not in "fiubUSO" or (a.ndim == 0 and a.dtype.kind in "USO"):  # one string is no batch
+        raise TypeError(f"{fn}: `{name}` must hold numbers (or strings, for an input of dtype 'string'). "
+                        f"Received: {name}.dtype={a.dtype}")
     if a.ndim == 0:
         raise ValueError(f"{fn}: `{name}` needs a batch axis. Received: {name}.shape=()")
     return a
+
+
+def _input_array(a, layer, i, fn):
+    """Data ``a`` for the input layer ``layer`` (input ``i``): contiguous in its dtype; strings for a
+    'string' input (and only there)."""
+    strings = a.dtype.kind in "USO"
+    if layer.dtype == "string":
+        if not strings:
+            raise TypeError(f"{fn}: input {i} ('{layer.name}') takes strings (dtype 'string'). Received: "
+                            f"x.dtype={a.dtype}")
+        return a
+    if strings:
+        raise TypeError(f"{fn}: `x` must hold numbers for input {i} ('{layer.name}', dtype {layer.dtype}); "
+                        f"strings go to an Input(dtype='string'). Received: x.dtype={a.dtype}")
+    return np.ascontiguousarray(a, dtype=layer.dtype)
 
 
 def _rows(y, key):
@@ -868,7 +884,7 @@ class Model:
             raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
                              "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
                              "the model in float32 (the default, fastnn.utils.set_floatx('float32')).")
-        xs = [np.ascontiguousarray(a, dtype=layer.dtype) for a, layer in zip(xs, self._input_layers)]
+        xs = [_input_array(a, layer, i, fn) for i, (a, layer) in enumerate(zip(xs, self._input_layers))]
         self._check_data_shape([a.shape for a in xs])
         return xs
 

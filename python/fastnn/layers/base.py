@@ -87,9 +87,12 @@ def _standardize_shape(shape, name):
     return tuple(None if d is None else int(d) for d in dims)
 
 
-def _standardize_dtype(dtype, allow_int=False):
+def _standardize_dtype(dtype, allow_int=False, allow_string=False):
     if dtype is None:
         return utils.floatx()
+    if allow_string and (dtype in ("string", "str", str, object, "object") or
+                         (isinstance(dtype, np.dtype) and dtype.kind in "USO")):
+        return "string"  # a model input of text (TextVectorization, StringLookup take it)
     try:
         name = np.dtype(dtype).name
     except TypeError:
@@ -840,7 +843,7 @@ class InputLayer(Layer):
         if name is None:
             name = utils.unique_name("input_layer")
         super().__init__(name=name, **kwargs)
-        self.dtype = _standardize_dtype(dtype, allow_int=True)
+        self.dtype = _standardize_dtype(dtype, allow_int=True, allow_string=True)
         shape = shape if shape is not None else input_shape
         batch_shape = batch_shape if batch_shape is not None else batch_input_shape
         if batch_shape is not None:

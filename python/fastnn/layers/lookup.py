@@ -38,7 +38,7 @@ import string
 import numpy as np
 
 from .. import utils
-from .base import Layer, _is_symbolic, register_layer
+from .base import KerasTensor, Layer, _is_symbolic, register_layer
 
 # ---- hashes (TensorFlow's string -> bucket ops) ------------------------------------------------
 
@@ -373,19 +373,24 @@ class _DataLayer(Layer):
     """No weights, no gradient; called eagerly on lists or arrays (strings where the layer takes
     them); in a model, as a first layer on the model's numeric input."""
 
-    _string_io = False  # takes or gives strings: no place in a fastnn model
+    _string_io = False  # takes or gives strings: in a model only on an Input(dtype="string")
 
     @property
     def _who(self):
         return f"{type(self).__name__} '{self.name}'"
 
+    def _takes_strings(self):
+        """Whether it maps strings to numbers (so it may take a model's string input)."""
+        return self._string_io and not getattr(self, "invert", False)
+
     def __call__(self, inputs, training=False, mask=None, **kwargs):
         if _is_symbolic(inputs):
-            if self._string_io:
-                raise TypeError(f"{self._who}: fastnn models carry numeric arrays only (no string tensors), so "
-                                f"{type(self).__name__} cannot be a layer of a model. Apply it to the data before "
-                                "the model (x = layer(strings), then model.fit(x, y)), as Keras recommends for its "
-                                "non-TensorFlow backends.")
+            string_in = isinstance(inputs, KerasTensor) and inputs.dtype == "string"
+            if self._string_io and not (string_in and self._takes_strings()):
+                raise TypeError(f"{self._who}: in a fastnn model, {type(self).__name__} takes the strings of an "
+                                "Input(dtype='string') and gives numbers; it cannot output strings. Apply it to the "
+                                "data before the model (x = layer(strings), then model.fit(x, y)) otherwise. "
+                                f"Received: an input of dtype {getattr(inputs, 'dtype', None)!r}")
             if kwargs:
                 raise ValueError(f"{self._who}: {sorted(kwargs)} can be given only when calling the layer on "
                                  "arrays, not in a model")
@@ -860,8 +865,9 @@ class StringLookup(_IndexLookup):
         array([[1, 3, 4],
                [4, 0, 2]])
 
-    String data stays outside fastnn models: apply the layer to the data, then feed the indices to
-    the model (an ``Embedding`` takes them). ``sparse=True`` is not supported.
+    In a model it takes the strings of an ``Input(shape=(1,), dtype="string")`` (not with
+    ``invert=True``: a model carries no string outputs); or apply it to the data and feed the
+    indices to the model (an ``Embedding`` takes them). ``sparse=True`` is not supported.
     """
 
     _string_io = True
@@ -952,8 +958,9 @@ class TextVectorization(_DataLayer):
         array([[4, 1, 3, 0],
                [1, 2, 0, 0]])
 
-    String data stays outside fastnn models: vectorize the data, then feed the indices to the
-    model. ``sparse=True`` and ``ragged=True`` are not supported.
+    In a model it takes the strings of an ``Input(shape=(1,), dtype="string")`` (Keras's end-to-end
+    text model); or vectorize the data and feed the indices to the model. ``sparse=True`` and
+    ``ragged=True`` are not supported.
     """
 
     _string_io = True
