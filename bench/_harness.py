@@ -21,6 +21,8 @@ import statistics
 import threading
 import time
 
+import numpy as np
+
 import fastnn
 
 
@@ -128,6 +130,30 @@ def compare(funcs: dict, reps: int = 30, warmup: int = 5, blocks: int = 6, pause
 def fmt_ms(t: tuple) -> str:
     med, p10, p90 = t
     return f"{med * 1e3:8.3f} [{p10 * 1e3:.3f}-{p90 * 1e3:.3f}]"
+
+
+def layer_fns(layer, x, dy):
+    """A layer's two timed passes: forward (training mode), and forward + backward from ``dy``."""
+    def fwd():
+        return layer(x, training=True)
+
+    def fwd_bwd():
+        layer(x, training=True)
+        return layer.backward(dy)
+
+    return fwd, fwd_bwd
+
+
+def check_layer_results(bench, name, labels, got, want, tol=1e-4):
+    """Exit naming ``bench``, the layer and the result when fastnn's result (``got``, float32) and
+    the float64 reference's (``want``) differ by more than ``tol`` relative to the latter's size;
+    a result None in both (a gradient not asked for) is skipped."""
+    for what, g, r in zip(labels, got, want):
+        if g is None and r is None:
+            continue
+        err = float(np.max(np.abs(g - r)) / (1.0 + np.max(np.abs(r))))
+        if err > tol:
+            raise SystemExit(f"{bench}: {name} {what} differs from the reference by {err:.3g} (relative)")
 
 
 def time_layer_passes(name, passes, flops, args, torch_passes=None, width=6):

@@ -46,16 +46,6 @@ def make_layer(C, filters, k, size, batch, dtype="float32"):
     return layer
 
 
-def layer_fns(layer, x, dy):
-    def fwd():
-        return layer(x, training=True)
-
-    def fwd_bwd():
-        layer(x, training=True)
-        return layer.backward(dy)
-
-    return fwd, fwd_bwd
-
 
 def validate(name, layer, x, dy):
     """fastnn's layer against the same layer, weights copied, on the float64 reference backend."""
@@ -68,12 +58,7 @@ def validate(name, layer, x, dy):
         ref._need_input_grad = layer._need_input_grad
         ref.set_weights(layer.get_weights())
         want = [ref(x.astype(np.float64), training=True), ref.backward(dy.astype(np.float64)), *ref.get_gradients()]
-    for what, g, r in zip(("y", "dx", "kernel", "recurrent_kernel", "bias"), got, want):
-        if g is None and r is None:
-            continue
-        err = float(np.max(np.abs(g - r)) / (1.0 + np.max(np.abs(r))))
-        if err > 1e-4:
-            raise SystemExit(f"bench_conv_lstm: {name} {what} differs from the reference by {err:.3g} (relative)")
+    H.check_layer_results("bench_conv_lstm", name, ("y", "dx", "kernel", "recurrent_kernel", "bias"), got, want)
 
 
 def main():
@@ -91,7 +76,7 @@ def main():
             x = rng.standard_normal((args.batch, FRAMES, size, size, C)).astype(np.float32)
             dy = rng.standard_normal((args.batch, FRAMES, size, size, filters)).astype(np.float32)
             validate(name, layer, x, dy)
-            fwd, fwd_bwd = layer_fns(layer, x, dy)
+            fwd, fwd_bwd = H.layer_fns(layer, x, dy)
             flops = 2.0 * args.batch * FRAMES * size * size * k * k * 4 * filters * (C + filters)
             H.time_layer_passes(name, [("fwd", fwd, 1), ("fwd+bwd", fwd_bwd, 3)], flops, args, width=8)
 

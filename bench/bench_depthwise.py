@@ -64,16 +64,6 @@ def make_layer(C, stride, M, filters, size, batch, dtype="float32"):
     return layer
 
 
-def layer_fns(layer, x, dy):
-    def fwd():
-        return layer(x, training=True)
-
-    def fwd_bwd():
-        layer(x, training=True)
-        return layer.backward(dy)
-
-    return fwd, fwd_bwd
-
 
 def torch_fns(torch, layer, x, dy, C, stride, M):
     F = torch.nn.functional
@@ -118,10 +108,7 @@ def validate(name, layer, x, dy):
         ref.set_weights(layer.get_weights())
         y_ref = ref(x.astype(np.float64), training=True)
         want = [y_ref, ref.backward(dy.astype(np.float64)), *ref.get_gradients()]
-    for what, g, r in zip(("y", "dx", "dw", "dw2", "db"), got, want):
-        err = float(np.max(np.abs(g - r)) / (1.0 + np.max(np.abs(r))))
-        if err > 1e-4:
-            raise SystemExit(f"bench_depthwise: {name} {what} differs from the reference by {err:.3g} (relative)")
+    H.check_layer_results("bench_depthwise", name, ("y", "dx", "dw", "dw2", "db"), got, want)
 
 
 def main():
@@ -136,7 +123,7 @@ def main():
             out = -(-size // stride)
             dy = rng.standard_normal((args.batch, out, out, filters or C * M)).astype(np.float32)
             validate(name, layer, x, dy)
-            fwd, fwd_bwd = layer_fns(layer, x, dy)
+            fwd, fwd_bwd = H.layer_fns(layer, x, dy)
             flops = 2.0 * args.batch * out * out * C * M * (9 + (filters or 0))
             H.time_layer_passes(name, [("fwd", fwd, 1), ("fwd+bwd", fwd_bwd, 3)], flops, args,
                                 None if torch is None else torch_fns(torch, layer, x, dy, C, stride, M), width=7)
