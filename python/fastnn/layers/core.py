@@ -502,7 +502,7 @@ class Masking(Layer):
 
 
 @register_layer
-class ActivityRegularization(Layer):
+class ActivityRegularization(Identity):
     """Passes its input through unchanged and adds ``l1 · Σ|x| + l2 · Σx²`` of it to the training
     loss, as Keras's: it is a layer whose ``activity_regularizer`` is ``L1L2(l1, l2)``, so a model
     adds the penalty (and its gradient) exactly as for any layer's activity regularizer (see
@@ -512,8 +512,6 @@ class ActivityRegularization(Layer):
     Args:
         l1, l2: non-negative coefficients (default 0.0).
     """
-
-    supports_masking = True
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         if "activity_regularizer" in kwargs:
@@ -526,15 +524,6 @@ class ActivityRegularization(Layer):
                                  f"finite, non-negative number. Received: {arg}={value!r}")
         super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = float(l1), float(l2)
-
-    def call(self, inputs, training=False):
-        return inputs
-
-    def backward(self, dy):
-        return dy if self._need_input_grad else None
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
 
     def get_config(self):
         config = super().get_config()
