@@ -92,6 +92,12 @@ void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, 
                             float alpha, float beta);
 void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
                     float alpha, float beta, float* a_panels, const Epilogue* epilogue = nullptr);
+// A batch of independent products C_i = alpha·op(A_i)·op(B_i): A (batch, M×K, or K×M when trans_a),
+// B (batch, K×N, or N×K when trans_b; stride_b = 0: one B for every item), C (batch, M, N),
+// all contiguous. Each item is computed on one thread by the packed kernel, the items split over
+// the threads (an attention layer's per-head products): results do not depend on the thread count.
+void sgemm_batched(float* C, const float* A, const float* B, index_t batch, index_t M, index_t N, index_t K,
+                   bool trans_a, bool trans_b, float alpha, index_t stride_b);
 // The algorithmic reference and the tests' oracle for sgemm (triple loop, same contract).
 void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
                  index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha,

@@ -662,6 +662,42 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
     }
 }
 
+void sgemm_batched(float* C, const float* A, const float* B, index_t batch, index_t M, index_t N, index_t K,
+                   bool trans_a, bool trans_b, float alpha, index_t stride_b) {
+    if (batch <= 0 || M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {  // C = 0
+        std::memset(C, 0, sizeof(float) * (size_t)(batch * M * N));
+        return;
+    }
+    // One product per item, each on one thread (the same kernel and order whatever the thread
+    // count); items split over the threads. Packing buffers taken before the parallel region.
+    const double work = (double)batch * (double)M * (double)N * (double)K;
+    const int threads = work < kParallelMinWork ? 1 : (int)std::min<index_t>(num_threads(), batch);
+    const index_t b_floats = sgemm_packed_b_floats(K, N), a_floats = sgemm_packed_a_floats(M, K);
+    float* scratch = thread_scratch(0, (size_t)(threads * (a_floats + b_floats)));
+    auto items = [&](int t) {
+        index_t i0, i1;
+        split_range(batch, threads, t, &i0, &i1);
+        float* b_panels = scratch + t * (a_floats + b_floats);
+        float* a_panels = b_panels + b_floats;
+        PackedB packed;
+        for (index_t i = i0; i < i1; i++) {
+            if (i == i0 || stride_b != 0)  // a B shared by every item is packed once per thread
+                packed = sgemm_pack_b(b_panels, B + i * stride_b, trans_b ? K : N, trans_b, K, N);
+            sgemm_packed_b(C + i * M * N, N, A + i * M * K, trans_a ? M : K, trans_a, packed, M, alpha, 0.0f,
+                           a_panels);
+        }
+    };
+    if (threads == 1) {
+        items(0);
+        return;
+    }
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++) items(t);
+}
+
 void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
                             float alpha, float beta) {
     const GemmKernelInfo& kern = *static_cast<const GemmKernelInfo*>(B.kernel);

@@ -857,3 +857,26 @@ def test_symbolic_composite_functions_are_graph_layers(rng):
     y = np.array([[1], [3], [0]], np.float32)
     want = np.stack([-np.log((p / p.sum(1, keepdims=True))[[0, 1, 2], [1, 3, 0]]), p.std(axis=-1)], axis=-1)
     assert_close(model.predict([y, p], verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [
+    ((5, 4), (4, 3)),  # fastnn's gemm
+    ((2, 5, 4), (4, 3)),  # all rows of a against one b: one gemm
+    ((2, 3, 5, 4), (2, 3, 4, 6)),  # matching batch axes: the batched gemm
+    ((2, 5, 4), (1, 4, 3)),  # broadcast batch axes: NumPy's matmul
+    ((4,), (2, 4, 3)),  # a vector
+])
+def test_float32_products_and_gradients_on_every_path(a_shape, b_shape):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape).astype(np.float32), rng.standard_normal(b_shape).astype(np.float32)
+    ta, tb = ad.Tensor(a), ad.Tensor(b)
+    y = ad.dot(ta, tb)
+    want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    assert y.value.dtype == np.float32 and y.shape == want.shape
+    np.testing.assert_allclose(y.value, want, rtol=1e-5, atol=1e-5)
+    seed = rng.standard_normal(want.shape)
+    da, db = ad.grad(y, [ta, tb], seed=seed.astype(np.float32))
+    a64, b64 = ad.Tensor(a.astype(np.float64)), ad.Tensor(b.astype(np.float64))
+    da64, db64 = ad.grad(ad.dot(a64, b64), [a64, b64], seed=seed)
+    np.testing.assert_allclose(da, da64, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(db, db64, rtol=1e-4, atol=1e-5)

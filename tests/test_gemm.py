@@ -308,3 +308,63 @@ def test_callers_floating_point_environment_is_untouched(rng):
         ops.dense_forward(a, a, None, "relu")
         assert np.float32(1e-38) * np.float32(0.01) != 0, "denormals flushed after a fastnn call"
         assert np.float32(1e-39) / np.float32(2) != 0
+
+
+# ---- batched_matmul (an attention layer's per-head products) -------------------------------------
+
+BATCHED_SHAPES = [  # (batch axes, M, N, K)
+    ((1,), 1, 1, 1), ((3,), 7, 17, 5), ((2, 3), 5, 9, 33), ((256,), 128, 128, 32), ((4, 2), 70, 129, 65),
+    ((5,), 13, 1, 300), ((0,), 3, 4, 5), ((2,), 0, 4, 5), ((2,), 3, 4, 0),
+]
+
+
+@pytest.mark.parametrize("lead,M,N,K", BATCHED_SHAPES)
+@pytest.mark.parametrize("ta,tb", TRANSPOSES)
+def test_batched_matmul_matches_reference(rng, gemm_kernel, lead, M, N, K, ta, tb):
+    a = rng.standard_normal(lead + ((K, M) if ta else (M, K))).astype(np.float32)
+    b = rng.standard_normal(lead + ((N, K) if tb else (K, N))).astype(np.float32)
+    got = ops.batched_matmul(a, b, trans_a=ta, trans_b=tb)
+    assert got.shape == lead + (M, N) and got.dtype == np.float32
+    A = np.swapaxes(a, -1, -2) if ta else a
+    B = np.swapaxes(b, -1, -2) if tb else b
+    want = np.matmul(A, B, dtype=np.float64)
+    # each item's float32 rounding bound, as gemm_atol's: 2·sqrt(K+1)·eps32·(|A|·|B|)
+    bound = 2.0 * np.sqrt(K + 1.0) * EPS32 * np.matmul(np.abs(A), np.abs(B), dtype=np.float64) + 1e-30
+    worst = np.max(np.abs(got - want) / bound, initial=0.0)
+    assert worst <= 1.0, f"batched_matmul: error {worst:.2f}x the rounding bound (lead={lead} M={M} N={N} K={K} " \
+        f"ta={ta} tb={tb} kernel={gemm_kernel})"
+    with fastnn.backend("numpy"):
+        np.testing.assert_allclose(ops.batched_matmul(a.astype(np.float64), b.astype(np.float64), trans_a=ta,
+                                                      trans_b=tb), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("tb", [False, True])
+def test_batched_matmul_one_b_for_every_item(rng, tb):
+    a = rng.standard_normal((3, 4, 9, 6)).astype(np.float32)
+    b = rng.standard_normal((5, 6) if tb else (6, 5)).astype(np.float32)
+    got = ops.batched_matmul(a, b, trans_b=tb)
+    np.testing.assert_allclose(got, a @ (b.T if tb else b), rtol=1e-5, atol=1e-5)
+
+
+def test_batched_matmul_same_bits_for_any_thread_count(rng):
+    a = rng.standard_normal((7, 70, 65)).astype(np.float32)
+    b = rng.standard_normal((7, 129, 65)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3):
+        fastnn.set_num_threads(threads)
+        results.append(ops.batched_matmul(a, b, trans_b=True))
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("a_shape,b_shape,kw,match", [
+    ((3, 4), (4, 5), {}, r"a must be \(\.\.\., rows, cols\) with at least one batch axis. Received: a.shape=\(3, 4\)"),
+    ((2, 3, 4), (3, 4, 5), {}, r"b must have a's batch axes \(2,\).*b.shape=\(3, 4, 5\)"),
+    ((2, 3, 4), (2, 5, 6), {}, r"inner dimensions must agree.*K=4 vs 5"),
+    ((2, 3, 4), (2, 5, 4), {"trans_a": True}, r"inner dimensions must agree.*K=3 vs 5"),
+    ((2, 3, 4), (2, 4, 5), {"trans_b": 2}, r"trans_b"),
+])
+def test_batched_matmul_bad_inputs(backend, a_shape, b_shape, kw, match):
+    with fastnn.backend(backend), pytest.raises((ValueError, TypeError), match=match):
+        ops.batched_matmul(np.zeros(a_shape, np.float32), np.zeros(b_shape, np.float32), **kw)

@@ -88,9 +88,48 @@ py::array_t<float> gemm_naive_binding(py::handle a_obj, py::handle b_obj, py::ha
     return c;
 }
 
+// a (..., M, K) and b (..., K, N) with the same batch axes, or b (K, N) for every item; the last
+// two axes transposed by trans_a / trans_b. Returns (..., M, N).
+py::array_t<float> batched_matmul(py::handle a_obj, py::handle b_obj, py::handle trans_a_obj, py::handle trans_b_obj) {
+    const char* op = "batched_matmul";
+    const bool trans_a = flag_arg(trans_a_obj, op, "trans_a");
+    const bool trans_b = flag_arg(trans_b_obj, op, "trans_b");
+    FloatArray a = float_input(a_obj, op, "a"), b = float_input(b_obj, op, "b");
+    if (a.ndim() < 3)
+        fail_value(std::string(op) + ": a must be (..., rows, cols) with at least one batch axis. Received: a.shape=" +
+                   shape_str(a));
+    const std::vector<int64_t> ad(a.shape(), a.shape() + a.ndim()), bd(b.shape(), b.shape() + b.ndim());
+    const bool shared_b = b.ndim() == 2;
+    const std::vector<int64_t> lead(ad.begin(), ad.end() - 2);
+    if (!shared_b && std::vector<int64_t>(bd.begin(), bd.end() - std::min<size_t>(bd.size(), 2)) != lead)
+        fail_value(std::string(op) + ": b must have a's batch axes " + shape_str(lead) + " (or be 2-D, one matrix for "
+                   "every item). Received: a.shape=" + shape_str(a) + ", b.shape=" + shape_str(b));
+    const int64_t ar = ad[ad.size() - 2], ac = ad.back(), br = bd[bd.size() - 2], bc = bd.back();
+    const int64_t M = trans_a ? ac : ar, K = trans_a ? ar : ac, Kb = trans_b ? bc : br, N = trans_b ? br : bc;
+    if (K != Kb)
+        fail_value(std::string(op) + ": the inner dimensions must agree (op(a) is (..., M, K), op(b) is (..., K, N)). "
+                   "Received: a.shape=" + shape_str(a) + ", b.shape=" + shape_str(b) + " (K=" + std::to_string(K) +
+                   " vs " + std::to_string(Kb) + ")");
+    std::vector<int64_t> out = lead;
+    out.push_back(M);
+    out.push_back(N);
+    auto c = new_float_array(out, op, "the result");
+    const int64_t batch = checked_numel(lead, op, "a");
+    const float *A = a.data(), *B = b.data();
+    float* C = c.mutable_data();
+    {
+        py::gil_scoped_release release;
+        sgemm_batched(C, A, B, batch, M, N, K, trans_a, trans_b, 1.0f, shared_b ? 0 : K * N);
+    }
+    return c;
+}
+
 }  // namespace
 
 void register_gemm(py::module_& m) {
+    m.def("batched_matmul", &batched_matmul, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("trans_a") = false,
+          py::arg("trans_b") = false,
+          "op(a) @ op(b) over a's batch axes: a (..., M, K), b (..., K, N) or (K, N); op transposes the last two axes.");
     m.def("matmul", &matmul, py::arg("a"), py::arg("b"),
           "C = a @ b for 2-D arrays, computed in float32 by fastnn's sgemm.");
     m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::kw_only(),

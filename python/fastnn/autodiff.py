@@ -552,11 +552,29 @@ def _getitem(x, index):
 # ---- products --------------------------------------------------------------------------------
 
 
+def _product(a, b, trans_a=False, trans_b=False):
+    """``op(a) @ op(b)`` (op swaps the last two axes) of arrays with at least 2 axes. float32
+    operands run fastnn's GEMMs (so no OpenBLAS threads compete with fastnn's): a 2-D b multiplies
+    all of a's rows at once, matching batch axes run the batched GEMM. Anything else (broadcast
+    batch axes, other dtypes) is NumPy's matmul."""
+    from . import ops
+
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        if a.ndim == 2 and b.ndim == 2:
+            return ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+        if b.ndim == 2 and not trans_a:  # (..., M, K) @ (K, N): one product over all rows
+            rows = a.reshape(-1, a.shape[-1])
+            return ops.gemm(rows, b, trans_b=trans_b).reshape(a.shape[:-1] + (-1,))
+        if a.ndim >= 3 and b.ndim == a.ndim and b.shape[:-2] == a.shape[:-2]:
+            return ops.batched_matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+    return np.matmul(np.swapaxes(a, -1, -2) if trans_a else a, np.swapaxes(b, -1, -2) if trans_b else b)
+
+
 @_function
 def dot(a, b):
     """The matrix product (``@``) of a (..., n, k) and b (..., k, m); a 1-D b is a vector."""
     av, bv = np.asarray(_value(a)), np.asarray(_value(b))
-    y = np.matmul(av, bv)
+    y = _product(av, bv) if av.ndim >= 2 and bv.ndim >= 2 else np.matmul(av, bv)
 
     def backward(g):
         # as matmul does: a 1-D a is a (1, n) matrix and a 1-D b an (n, 1) one, their axis dropped
@@ -566,9 +584,13 @@ def dot(a, b):
         g2 = g2[..., None, :] if av.ndim == 1 else g2
         da = db = None
         if isinstance(a, Tensor):
-            da = _unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(av.shape)
+            da = _unbroadcast(_product(g2, b2, trans_b=True), a2.shape).reshape(av.shape)
         if isinstance(b, Tensor):
-            db = _unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(bv.shape)
+            if b2.ndim == 2 and a2.ndim > 2:  # b shared by all of a's rows: one product over them
+                db = _product(a2.reshape(-1, a2.shape[-1]), g2.reshape(-1, g2.shape[-1]), trans_a=True)
+            else:
+                db = _unbroadcast(_product(a2, g2, trans_a=True), b2.shape)
+            db = db.reshape(bv.shape)
         return da, db
 
     return _result(y, (a, b), backward)

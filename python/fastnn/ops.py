@@ -51,6 +51,15 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     return _impl().gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta)
 
 
+def batched_matmul(a, b, *, trans_a=False, trans_b=False):
+    """``op(a) @ op(b)`` for each item of a batch: ``a`` (..., M, K), ``b`` (..., K, N) with the same
+    batch axes, or ``b`` (K, N) for every item; ``trans_a``/``trans_b`` transpose the last two axes
+    (so the gradients of ``c = a @ b`` are ``batched_matmul(dc, b, trans_b=True)`` and
+    ``batched_matmul(a, dc, trans_a=True)``). Returns (..., M, N). Each item's product runs on one
+    thread; the items are split over the threads (an attention layer's per-head products)."""
+    return _impl().batched_matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+
+
 # ---- Activations ------------------------------------------------------------------------------
 
 

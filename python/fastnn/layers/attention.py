@@ -4,11 +4,12 @@ MultiHeadAttention (Keras 3's, for Transformers).
 The first three are what a seq2seq model with attention adds to its encoder and decoder: scores
 between the decoder's steps (queries) and the encoder's (keys), a softmax over the encoder's steps,
 and the weighted sum of its outputs (values). Written with the `fastnn.backend` functions; their
-gradients come from the autodiff tape (`fastnn.autodiff`): batched products of (batch, T, dim)
-sequences in NumPy's BLAS, not fastnn kernels.
+gradients come from the autodiff tape (`fastnn.autodiff`), whose float32 products of (batch, T, dim)
+sequences run fastnn's batched GEMM.
 
 MultiHeadAttention has its own forward and backward: the projections are 2-D products
-(``ops.dense_forward``/``ops.dense_backward``), the per-head products batched NumPy matmuls.
+(``ops.dense_forward``/``ops.dense_backward``), the per-head products ``ops.batched_matmul`` (each
+(batch, head) item on one thread) and the softmax fastnn's kernel.
 """
 
 from __future__ import annotations
@@ -697,24 +698,23 @@ class MultiHeadAttention(Layer):
         perm, lead = self._attention_layout
         inverse = list(np.argsort(perm))
 
-        def heads_first(y2, x, d):  # (rows, heads*d) -> (batch, <rest>, heads, T_flat, d)
+        def heads_first(y2, x, d):  # (rows, heads*d) -> (batch, <rest>, heads, T_flat, d), contiguous
             y = y2.reshape(x.shape[:-1] + (heads, d)).transpose(perm)
-            return y.reshape(y.shape[:lead] + (-1, d)), y.shape
+            return np.ascontiguousarray(y.reshape(y.shape[:lead] + (-1, d))), y.shape
 
         qs = q2 * dtype.type(self._inverse_sqrt_key_dim)  # Keras scales the query, then takes the products
         q4, q_shape = heads_first(qs, q_in, kd)
         k4, k_shape = heads_first(k2, k_in, kd)
         v4, _ = heads_first(v2, v_in, vd)
         t_flat, s_flat = q4.shape[-2], k4.shape[-2]
-        scores = np.matmul(q4, np.swapaxes(k4, -1, -2))  # (batch, <rest>, heads, T, S)
+        # the per-head products: fastnn's batched GEMM, each (batch, head) item on one thread
+        scores = ops.batched_matmul(q4, k4, trans_b=True)  # (batch, <rest>, heads, T, S)
         keep_flat = None
         if keep is not None:
             full = keep.shape[:lead] + scores_shape[lead:]
             keep_flat = np.broadcast_to(keep, full).reshape(keep.shape[:lead] + (t_flat, s_flat))
             scores = np.where(keep_flat, scores, dtype.type(_LARGE_NEGATIVE))
-        scores = scores - scores.max(axis=-1, keepdims=True)
-        probs = np.exp(scores)
-        probs /= probs.sum(axis=-1, keepdims=True)
+        probs = ops.activation_forward(np.ascontiguousarray(scores, dtype=dtype), "softmax")  # max-subtracted
         # Keras's explicit path zeroes the masked probabilities (a fully masked row gets none);
         # its fused dot_product_attention (no dropout, no scores returned, rank-3 inputs) does not
         explicit = self.dropout > 0 or want_scores or self._rank != 3
@@ -726,7 +726,7 @@ class MultiHeadAttention(Layer):
             seed = utils.derive_seed(self._stream, self._calls)
             self._calls += 1
             used, drop = ops.dropout_forward(np.ascontiguousarray(shown), self.dropout, seed)
-        o4 = np.matmul(used, v4)  # (batch, <rest>, heads, T, vd)
+        o4 = ops.batched_matmul(used, v4)  # (batch, <rest>, heads, T, vd)
         o = o4.reshape(q_shape[:-1] + (vd,)).transpose(inverse)  # (batch, <axes>, heads, vd)
         o_pre = o
         if gate is not None:
@@ -773,8 +773,9 @@ class MultiHeadAttention(Layer):
                                                   need_dx=self._need_input_grad, need_dw=need_dw)
             grads["gate"] = (dw, db)
         d_o4 = d_o.transpose(perm).reshape(c["q_shape"][:lead] + (-1, vd))
-        d_used = np.matmul(d_o4, np.swapaxes(c["v4"], -1, -2))
-        d_v4 = np.matmul(np.swapaxes(c["used"], -1, -2), d_o4)
+        d_o4 = np.ascontiguousarray(d_o4, dtype=dtype)
+        d_used = ops.batched_matmul(d_o4, c["v4"], trans_b=True)
+        d_v4 = ops.batched_matmul(c["used"], d_o4, trans_a=True)
         d_shown = d_used if c["drop"] is None else ops.dropout_backward(np.ascontiguousarray(d_used), c["drop"],
                                                                         self.dropout)
         if d_scores is not None:
@@ -782,11 +783,11 @@ class MultiHeadAttention(Layer):
         keep = c["keep"]
         d_probs = d_shown * keep if c["zero"] else d_shown
         probs = c["probs"]
-        d_logits = probs * (d_probs - np.sum(d_probs * probs, axis=-1, keepdims=True))
+        d_logits = ops.activation_backward(np.ascontiguousarray(d_probs, dtype=dtype), probs, "softmax")
         if keep is not None:
             d_logits = np.where(keep, d_logits, dtype.type(0))
-        d_q4 = np.matmul(d_logits, c["k4"]) * dtype.type(self._inverse_sqrt_key_dim)
-        d_k4 = np.matmul(np.swapaxes(d_logits, -1, -2), c["q4"])
+        d_q4 = ops.batched_matmul(d_logits, c["k4"]) * dtype.type(self._inverse_sqrt_key_dim)
+        d_k4 = ops.batched_matmul(d_logits, c["q4"], trans_a=True)
 
         def rows_back(d4, shape, d):  # (batch, <rest>, heads, T_flat, d) -> (rows, heads*d)
             back = d4.reshape(shape[:-1] + (d,)).transpose(inverse)

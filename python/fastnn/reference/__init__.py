@@ -4,7 +4,7 @@ float64 when given float64 (for finite-difference gradient checks). It never imp
 """
 
 # ---- GEMM, activations, dense, losses ---------------------------------------------------------
-from .gemm import gemm, matmul
+from .gemm import batched_matmul, gemm, matmul
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_forward
 from .losses import crossentropy_logits_backward, loss_backward, loss_forward
@@ -66,11 +66,11 @@ from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_cell_backward, 
 __all__ = [
     "activation_backward", "activation_forward", "adagrad_update", "adam_update", "avgpool1d_backward",
     "avgpool1d_forward", "avgpool2d_backward", "avgpool2d_forward", "avgpool3d_backward", "avgpool3d_forward",
-    "batchnorm_backward", "batchnorm_forward", "conv1d_backward", "conv1d_forward", "conv1d_maxpool_backward",
-    "conv1d_maxpool_forward", "conv1d_transpose_backward", "conv1d_transpose_forward", "conv2d_backward",
-    "conv2d_forward", "conv2d_maxpool_backward", "conv2d_maxpool_forward", "conv2d_transpose_backward",
-    "conv2d_transpose_forward", "conv3d_backward", "conv3d_forward", "conv3d_maxpool_backward",
-    "conv3d_maxpool_forward", "conv3d_transpose_backward", "conv3d_transpose_forward",
+    "batched_matmul", "batchnorm_backward", "batchnorm_forward", "conv1d_backward", "conv1d_forward",
+    "conv1d_maxpool_backward", "conv1d_maxpool_forward", "conv1d_transpose_backward", "conv1d_transpose_forward",
+    "conv2d_backward", "conv2d_forward", "conv2d_maxpool_backward", "conv2d_maxpool_forward",
+    "conv2d_transpose_backward", "conv2d_transpose_forward", "conv3d_backward", "conv3d_forward",
+    "conv3d_maxpool_backward", "conv3d_maxpool_forward", "conv3d_transpose_backward", "conv3d_transpose_forward",
     "crossentropy_logits_backward", "dense_backward", "dense_forward", "depthwise_conv1d_backward",
     "depthwise_conv1d_forward", "depthwise_conv2d_backward", "depthwise_conv2d_forward",
     "depthwise_conv3d_backward", "depthwise_conv3d_forward", "dropout_backward", "dropout_forward", "gemm",

@@ -48,3 +48,23 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     else:
         c[...] = product + beta * c
     return c
+
+
+def batched_matmul(a, b, *, trans_a=False, trans_b=False):
+    op = "batched_matmul"
+    trans_a = check_flag(trans_a, op, "trans_a")
+    trans_b = check_flag(trans_b, op, "trans_b")
+    dtype = compute_dtype(a, b)
+    A, B = as_float(a, dtype, op, "a"), as_float(b, dtype, op, "b")
+    if A.ndim < 3:
+        raise ValueError(f"{op}: a must be (..., rows, cols) with at least one batch axis. Received: a.shape={A.shape}")
+    lead = A.shape[:-2]
+    if B.ndim != 2 and B.shape[:-2] != lead:
+        raise ValueError(f"{op}: b must have a's batch axes {lead} (or be 2-D, one matrix for every item). "
+                         f"Received: a.shape={A.shape}, b.shape={B.shape}")
+    A = np.swapaxes(A, -1, -2) if trans_a else A
+    B = np.swapaxes(B, -1, -2) if trans_b else B
+    if A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"{op}: the inner dimensions must agree (op(a) is (..., M, K), op(b) is (..., K, N)). "
+                         f"Received: a.shape={np.shape(a)}, b.shape={np.shape(b)} (K={A.shape[-1]} vs {B.shape[-2]})")
+    return np.matmul(A, B).astype(dtype, copy=False)
