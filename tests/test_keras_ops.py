@@ -1135,3 +1135,25 @@ def test_ported_keras_3_script(capsys):
     assert ns["label"] == int(probabilities[0, 0] > 0.5)
     assert re.search(r"^score 0\.\d{4}, label [01]$", out, re.M)
     assert out == out2  # set_random_seed and the SeedGenerator: the same run again
+
+
+def test_constant_arrays_in_graph_ops_and_lambda_arguments_are_saved(tmp_path):
+    # Keras 3 writes an array argument into the config ("__numpy__"); so does fastnn
+    inp = Input(shape=(4,))
+    w = (np.arange(8).reshape(4, 2) / 10).astype(np.float32)
+    offset = np.array([1, -1], dtype=np.int64)
+
+    def scale(t, factor):
+        return t * factor
+
+    out = ops.matmul(inp, w) + offset
+    scaled = Lambda(scale, arguments={"factor": np.array([1.0, 2.0], np.float64)})(out)
+    model = Model(inp, scaled)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras", custom_objects={"scale": scale})
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_allclose(model.predict(x, verbose=0), (x @ w + offset) * [1.0, 2.0], rtol=1e-5, atol=1e-6)
+    factor = next(layer for layer in again.layers if isinstance(layer, Lambda)
+                  and not hasattr(layer, "function_name")).arguments["factor"]
+    assert factor.dtype == np.float64 and factor.tolist() == [1.0, 2.0]

@@ -113,7 +113,7 @@ class Lambda(Layer):
             raise ValueError(f"Lambda '{self.name}': only a named function can be saved (the config names it and "
                              "load_model(custom_objects={name: function}) gives it back). Received an anonymous "
                              "function; use save_weights, or a def")
-        config = {**super().get_config(), "function": name, "arguments": self.arguments}
+        config = {**super().get_config(), "function": name, "arguments": _encode_arrays(self.arguments)}
         if self.mask is not None:
             mask_name = getattr(self.mask, "__name__", None)
             if not mask_name or mask_name == "<lambda>":
@@ -140,6 +140,8 @@ class Lambda(Layer):
             raise ValueError(f"Lambda layer '{config.get('name')}' calls the function {name!r}, which fastnn does not "
                              f"save. Pass it to load_model: custom_objects={{{name!r}: {name}}}")
         config["function"] = function
+        if config.get("arguments"):
+            config["arguments"] = _decode_arrays(config["arguments"])
         if isinstance(config.get("mask"), str):
             mask = (custom_objects or {}).get(config["mask"])
             if mask is None:
@@ -148,6 +150,31 @@ class Lambda(Layer):
                                  f"{config['mask']}}}")
             config["mask"] = mask
         return cls(**config)
+
+
+def _encode_arrays(value):
+    """``value`` with each NumPy array (or scalar) as JSON: an array as ``{"__numpy__": nested
+    lists, "dtype": ...}``, as Keras 3 writes an array argument into a config."""
+    if isinstance(value, np.ndarray):
+        return {"__numpy__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_encode_arrays(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode_arrays(v) for k, v in value.items()}
+    return value
+
+
+def _decode_arrays(value):
+    """The inverse of `_encode_arrays`."""
+    if isinstance(value, dict):
+        if set(value) == {"__numpy__", "dtype"}:
+            return np.asarray(value["__numpy__"], dtype=value["dtype"])
+        return {k: _decode_arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_arrays(v) for v in value]
+    return value
 
 
 def _check_json(layer, config):
@@ -178,9 +205,7 @@ def _template(value, tensors):
         return {"tensor": next(i for i, t in enumerate(tensors) if t is value)}
     if isinstance(value, (list, tuple)):
         return [_template(v, tensors) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return _encode_arrays(value)  # a constant array argument: saved in the config
 
 
 def _fill(value, xs):
@@ -188,7 +213,7 @@ def _fill(value, xs):
         return xs[value["tensor"]]
     if isinstance(value, list):
         return [_fill(v, xs) for v in value]
-    return value
+    return _decode_arrays(value)
 
 
 @register_layer
