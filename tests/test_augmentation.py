@@ -51,12 +51,15 @@ def run(layer, x):
 def test_identity_at_inference(name):
     layer = RANDOM[name](seed=1)
     x = images()
-    np.testing.assert_array_equal(layer(x), x)
     np.testing.assert_array_equal(layer(x, training=False), x)
     np.testing.assert_array_equal(layer.backward(x), x)  # and so is its backward
     model = Sequential([Input(shape=x.shape[1:]), RANDOM[name](seed=1)])
     np.testing.assert_array_equal(model.predict(x, verbose=0), x)
-    np.testing.assert_array_equal(model(x), x)
+    np.testing.assert_array_equal(model(x, training=False), x)
+    # a call that says nothing augments, as Keras's (its call's default is training=True):
+    # data_augmentation(images) in a notebook, or ds.map(lambda x, y: (data_augmentation(x), y))
+    assert not np.array_equal(layer(x), x)
+    assert not np.array_equal(model(x), x)
 
 
 @pytest.mark.parametrize("name", list(RANDOM))
@@ -208,8 +211,8 @@ def test_random_crop_windows_and_inference():
         offsets.add(hit)
     assert len(offsets) > 8  # each image its own window
     # inference (Keras's documented rule): the largest centred window of the target aspect ratio, resized
-    np.testing.assert_allclose(layer(x), Resizing(5, 6, crop_to_aspect_ratio=True)(x), rtol=1e-6)
-    assert layer(x).shape == (32, 5, 6, 3)
+    np.testing.assert_allclose(layer(x, training=False), Resizing(5, 6, crop_to_aspect_ratio=True)(x), rtol=1e-6)
+    assert layer(x, training=False).shape == (32, 5, 6, 3)
     # an image the size of the target comes back whole; a smaller one is resized up, even in training
     np.testing.assert_array_equal(run(RandomCrop(9, 10), x), x)
     np.testing.assert_allclose(run(RandomCrop(12, 10, seed=1), x), Resizing(12, 10, crop_to_aspect_ratio=True)(x),

@@ -1057,7 +1057,8 @@ class Model:
                 continue
             if k in self._fused_pools:  # the pooling half of a fused pair: already done
                 continue
-            v = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training=training)
+            t = layer._training_default if training is None else training
+            v = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training=t)
             if type(out) is tuple:  # several outputs
                 for o, value in zip(out, v):
                     vals[o] = value
@@ -1103,10 +1104,11 @@ class Model:
                     mask = None
             else:
                 x, mask = vals[ins[0]], masks[ins[0]]
+            t = layer._training_default if training is None else training
             if mask is not None and layer._call_takes_mask:
-                v = layer.call(x, training=training, mask=mask)
+                v = layer.call(x, training=t, mask=mask)
             else:
-                v = layer.call(x, training=training)
+                v = layer.call(x, training=t)
             m = layer.compute_mask(x, mask) if layer.supports_masking else None
             if type(out) is tuple:  # several outputs: the mask is the first's (Keras: [mask, None, ...])
                 for o, value in zip(out, v):
@@ -1641,7 +1643,9 @@ class Model:
             return self._call_symbolic(inputs)
         if _on_tape(inputs):
             return self._call_on_tape(inputs, tape_training(training))
-        return self._forward(self._prepare_x(inputs, "__call__"), bool(training), losses=False)
+        # training None: each layer's own default (Keras's), e.g. an augmentation layer augments
+        return self._forward(self._prepare_x(inputs, "__call__"), None if training is None else bool(training),
+                             losses=False)
 
     def _call_on_tape(self, inputs, training):
         """Its layers called one by one on tape tensors (each a node of the tape: `Layer.__call__`);

@@ -138,7 +138,7 @@ class _ImageLayer(Layer):
         self.input_spec = InputSpec(ndim=4)
         self._plan = None
 
-    def __call__(self, inputs, training=False, mask=None):
+    def __call__(self, inputs, training=None, mask=None):
         # Keras takes a single (height, width, channels) image as well as a batch
         if not _is_symbolic(inputs) and np.ndim(inputs) == 3:
             return super().__call__(self._as_input(inputs)[None], training=training)[0]
@@ -163,8 +163,11 @@ class _ImageLayer(Layer):
 
 
 class _RandomImageLayer(_ImageLayer):
-    """A random augmentation: active only when ``training``; each training call draws from the
-    next seed of the layer's stream (see the module docstring)."""
+    """A random augmentation: active only when ``training``, which a direct call leaves True (as
+    Keras: ``data_augmentation(images)`` augments; a model's predict and evaluate do not); each
+    training call draws from the next seed of the layer's stream (see the module docstring)."""
+
+    _training_default = True
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)

@@ -232,6 +232,9 @@ class Layer:
     """
 
     _multi_input = False
+    # The training flag of a call that gives none (Keras's call-signature default): True for the
+    # random augmentation layers, which augment when called directly, as in Keras
+    _training_default = False
     # True for layers that take one input or a list, as called (Lambda, layers on the tape)
     _inputs_as_called = False
     # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
@@ -489,7 +492,7 @@ class Layer:
             multi = isinstance(inputs, (list, tuple))
             return self._call_on_tensors(list(inputs) if multi else [inputs], multi, lambda values: Layer.__call__(
                 self, values if multi else values[0], training=training, mask=mask))
-        training = bool(training)
+        training = self._training_default if training is None else bool(training)
         if _is_symbolic(inputs):
             if mask is not None:
                 raise ValueError(f"Layer '{self.name}': a mask is given with arrays; in a model, masks come from "
