@@ -137,7 +137,7 @@ def test_errors():
         ImageDataGenerator().flow(np.zeros((4, 8, 8)))
     with pytest.raises(ValueError, match="x and y must have the same length"):
         ImageDataGenerator().flow(np.zeros((4, 8, 8, 1)), np.zeros(3))
-    with pytest.raises(NotImplementedError, match="load the images into an array"):
-        ImageDataGenerator().flow_from_directory("images/")
+    with pytest.raises(ValueError, match="must be an existing directory"):
+        ImageDataGenerator().flow_from_directory("no-such-images/")
     with pytest.raises(IndexError, match="Sequence has length 1"):
         ImageDataGenerator().flow(np.zeros((4, 8, 8, 1)))[1]

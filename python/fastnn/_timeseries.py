@@ -1,6 +1,7 @@
 """fastnn._timeseries — Keras's ``timeseries_dataset_from_array``: sliding windows over an array,
-in batches, as a `fastnn.utils.Sequence` (``fit``, ``evaluate`` and ``predict`` take it) that also
-iterates like a ``tf.data`` dataset. Each batch is gathered when asked for (one fancy index of
+in batches, as a `fastnn._batch_dataset.BatchDataset` (a `fastnn.utils.Sequence`: ``fit``,
+``evaluate`` and ``predict`` take it) that also iterates like a ``tf.data`` dataset and has its
+``map``, ``take``, ``unbatch``... methods. Each batch is gathered when asked for (one fancy index of
 the data); the windows are never all materialised."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 
 import numpy as np
 
-from .utils import Sequence
+from ._batch_dataset import BatchDataset, buffer_shuffle
 
 _FN = "timeseries_dataset_from_array"
 
@@ -24,15 +25,18 @@ def _int_arg(value, name, minimum, allow_none=False):
     return int(value)
 
 
-class TimeseriesDataset(Sequence):
+class TimeseriesDataset(BatchDataset):
     """The batches of `timeseries_dataset_from_array`: ``len()`` of them, batch ``i`` by index,
-    ``(inputs, targets)`` each (inputs only without targets), and ``for batch in dataset``."""
+    ``(inputs, targets)`` each (inputs only without targets), ``for batch in dataset``, and the
+    ``tf.data`` methods of `BatchDataset`."""
+
+    _name = _FN
 
     def __init__(self, data, targets, sequence_length, sequence_stride, sampling_rate, batch_size, shuffle, seed,
                  start_index, end_index, positions):
         self.data, self.targets = data, targets
         self.sequence_length, self.sequence_stride, self.sampling_rate = sequence_length, sequence_stride, sampling_rate
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.batch_size, self._shuffle, self.seed = batch_size, shuffle, seed
         self.start_index, self.end_index = start_index, end_index
         self._positions = positions  # window starts (relative to start_index), in Keras's order
         self._offsets = np.arange(sequence_length) * sampling_rate
@@ -48,39 +52,26 @@ class TimeseriesDataset(Sequence):
         """The window starts of pass ``epoch``. Without shuffle: chronological. With shuffle:
         Keras's first stage exactly (``np.random.RandomState(seed).shuffle`` of the starts), then
         a local shuffle through a buffer of ``8 * batch_size`` windows (1024 unbatched), redrawn
-        each pass, in place of tf.data's ``shuffle(buffer_size, seed)`` (same windows and
-        buffer, but NumPy's random stream, not TensorFlow's)."""
+        each pass, in place of tf.data's ``shuffle(buffer_size, seed)`` (see
+        `fastnn._batch_dataset.buffer_shuffle`)."""
         order = self._positions
-        if not self.shuffle or len(order) < 2:
+        if not self._shuffle or len(order) < 2:
             return order
-        buffer = min(len(order), 8 * self.batch_size if self.batch_size is not None else 1024)
-        draws = np.random.default_rng([self.seed, epoch]).random(len(order))
-        pool = order[:buffer].tolist()
-        out = []
-        for k, nxt in enumerate(order[buffer:].tolist()):
-            j = int(draws[k] * buffer)
-            out.append(pool[j])
-            pool[j] = nxt
-        for k in range(len(order) - buffer, len(order)):  # drain the buffer
-            j = int(draws[k] * len(pool))
-            out.append(pool[j])
-            pool[j] = pool[-1]
-            pool.pop()
-        return np.asarray(out, dtype=order.dtype)
+        buffer = 8 * self.batch_size if self.batch_size is not None else 1024
+        return buffer_shuffle(order, buffer, self.seed, epoch)
 
     def __len__(self):
         if self.batch_size is None:
             return self.num_windows
         return math.ceil(self.num_windows / self.batch_size)
 
-    def __getitem__(self, index):
-        n = len(self)
-        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{_FN}: a dataset is indexed by batch number (an integer). Received: {index!r}")
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"{_FN}: batch index {index} is out of range for a dataset of {n} batches")
+    def _sizes(self):
+        if self.batch_size is None:
+            return None  # single windows: unbatch splits their time axis
+        n, b = self.num_windows, self.batch_size
+        return [min(b, n - i * b) for i in range(len(self))]
+
+    def _get(self, index):
         if self.batch_size is None:  # unbatched: one window
             start = int(self._order[index]) + self.start_index
             x = self.data[start:start + self.sequence_length * self.sampling_rate:self.sampling_rate]
@@ -90,15 +81,11 @@ class TimeseriesDataset(Sequence):
         return x if self.targets is None else (x, self.targets[starts])
 
     def on_epoch_end(self):
-        """Called by ``fit`` after each epoch: with shuffle, the next pass draws a new order."""
+        """Called by ``fit`` after each epoch (and at the end of each pass of a ``for`` loop):
+        with shuffle, the next pass draws a new order."""
         self._epoch += 1
-        if self.shuffle:
+        if self._shuffle:
             self._order = self._epoch_order(self._epoch)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-        self.on_epoch_end()  # like a tf.data dataset, each pass reshuffles
 
     def __repr__(self):
         return (f"<TimeseriesDataset: {self.num_windows} windows of {self.sequence_length} steps, "

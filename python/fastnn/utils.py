@@ -487,7 +487,17 @@ __all__ = [
     "Sequence",
     "PyDataset",
     "timeseries_dataset_from_array",
+    "image_dataset_from_directory",
+    "text_dataset_from_directory",
+    "load_img",
+    "img_to_array",
+    "array_to_img",
+    "save_img",
+    "AUTOTUNE",
 ]
 
-# last: the dataset it returns subclasses Sequence, defined above
+# last: the datasets they return subclass Sequence, defined above
+from ._batch_dataset import AUTOTUNE, BatchDataset  # noqa: E402,F401
 from ._timeseries import TimeseriesDataset, timeseries_dataset_from_array  # noqa: E402,F401
+from ._directory_datasets import (DirectoryDataset, array_to_img, image_dataset_from_directory,  # noqa: E402,F401
+                                  img_to_array, load_img, save_img, text_dataset_from_directory)

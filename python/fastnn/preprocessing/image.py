@@ -8,21 +8,34 @@ zoom compose into one affine map about the image centre, sampled with linear int
 ``scipy.ndimage.affine_transform`` does; then the channel shift, then the flips. The random
 parameters are drawn from NumPy's global generator as Keras draws them (seeded by
 `fastnn.utils.set_random_seed`). It runs on channels-last arrays in NumPy, the whole batch in
-one gather, with no SciPy or PIL. Against Keras's code with SciPy, random transforms give the
+one gather, with no SciPy. Against Keras's code with SciPy, random transforms give the
 same pixels; a position that lands exactly on a tie (a pure 45 or 90 degree turn) may round to
 the other side with ``interpolation_order=0`` or ``fill_mode="wrap"``.
 
+``flow_from_directory(directory, target_size=(256, 256), ...)`` reads the images of a directory
+with one subdirectory per class (Keras 2's ``DirectoryIterator``: classes sorted, ``class_indices``,
+``filenames``, ``samples``, the "Found N images belonging to K classes." message, ``validation_split``
+subsets taken per class), loading each batch's files when it is asked for with `load_img`
+(Pillow, ``pip install pillow``), then the same transforms and normalisation as ``flow``.
+Keras's image file helpers are here too: `load_img`, `img_to_array`, `array_to_img`,
+`save_img` (also ``fastnn.utils.load_img``...).
+
 Not supported (each a clear error): zca_whitening, brightness_range (Keras goes through PIL),
-``fit(augment=True)``, and reading images from directories or data frames.
+``fit(augment=True)``, and reading images from data frames.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
+from .._directory_datasets import (PIL_INTERPOLATIONS, _check_directory, _check_size, _pil, array_to_img,
+                                   img_to_array, list_class_files, load_img, save_img)
 from ..utils import Sequence
+
+_DIRECTORY_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")  # Keras 2's white_list_formats
 
 
 def _range(value, name):
@@ -207,15 +220,42 @@ class ImageDataGenerator:
     def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, save_to_dir=None,
              save_prefix="", save_format="png", ignore_class_split=False, subset=None):
         """An endless iterator (and Sequence) of transformed batches: ``(x, y)``, ``x`` without
-        labels, or ``(x, y, sample_weight)``."""
-        if save_to_dir is not None:
-            raise ValueError("ImageDataGenerator.flow: save_to_dir is not supported")
+        labels, or ``(x, y, sample_weight)``. ``save_to_dir``: also write each transformed image
+        there (`save_img`, Pillow), named ``{save_prefix}_{index}_{random}.{save_format}``."""
         return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
-                                  seed=seed, subset=subset)
+                                  seed=seed, subset=subset, save_to_dir=save_to_dir, save_prefix=save_prefix,
+                                  save_format=save_format)
 
-    def flow_from_directory(self, *args, **kwargs):
-        raise NotImplementedError("ImageDataGenerator.flow_from_directory is not supported: load the images into an "
-                                  "array and use flow(x, y)")
+    def flow_from_directory(self, directory, target_size=(256, 256), color_mode="rgb", classes=None,
+                            class_mode="categorical", batch_size=32, shuffle=True, seed=None, save_to_dir=None,
+                            save_prefix="", save_format="png", follow_links=False, subset=None,
+                            interpolation="nearest", keep_aspect_ratio=False):
+        """An endless iterator (and Sequence) of transformed batches of the images of
+        ``directory``, one subdirectory per class (Keras 2's ``DirectoryIterator``).
+
+        Args:
+            directory: holds one subdirectory per class, its images at any depth (.png, .jpg,
+                .jpeg, .bmp, .ppm, .tif, .tiff).
+            target_size: (height, width) every image is resized to with Pillow's
+                ``interpolation`` ("nearest", "bilinear", "bicubic", "hamming", "box", "lanczos";
+                ``keep_aspect_ratio`` crops the centred window of the target's aspect first).
+            color_mode: "grayscale", "rgb" or "rgba" (1, 3 or 4 channels).
+            classes: the class subdirectories, in label order (default: all, sorted).
+            class_mode: "categorical" (one-hot), "binary" or "sparse" (the class index, as
+                floats), "input" (the images themselves), or None (images only).
+            batch_size, shuffle, seed: as in ``flow``.
+            save_to_dir, save_prefix, save_format: as in ``flow``.
+            subset: "training" or "validation": of each class's files (sorted), the first
+                ``validation_split`` fraction is validation, the rest training (Keras's rule).
+
+        Attributes: ``classes`` (each image's class index), ``class_indices`` ({name: index}),
+        ``filenames`` (relative to ``directory``), ``filepaths``, ``samples``, ``num_classes``.
+        """
+        return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 save_to_dir=save_to_dir, save_prefix=save_prefix, save_format=save_format,
+                                 follow_links=follow_links, subset=subset, interpolation=interpolation,
+                                 keep_aspect_ratio=keep_aspect_ratio)
 
     def flow_from_dataframe(self, *args, **kwargs):
         raise NotImplementedError("ImageDataGenerator.flow_from_dataframe is not supported: load the images into an "
@@ -310,14 +350,105 @@ def _warp(images, matrices, mode, cval, order):
     return out.astype(images.dtype, copy=False)
 
 
-class NumpyArrayIterator(Sequence):
+class Iterator(Sequence):
+    """The base of the generator's iterators (Keras's ``Iterator``): ``n`` samples in batches
+    of ``batch_size``, an endless iterator (``next(it)``) and a Keras Sequence (``len()``
+    batches, ``it[i]``), whose sample order is reshuffled at each epoch end when ``shuffle``. A
+    subclass defines ``_get_batches_of_transformed_samples(index_array)``."""
+
+    def __init__(self, n, batch_size, shuffle, seed):
+        self.n = n
+        self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), seed
+        self.total_batches_seen = 0
+        self._batch_index = 0  # the next batch of next(); a new epoch (and order) starts at 0
+        self._iterating = False
+        self.index_array = None
+
+    def __len__(self):
+        return -(-self.n // self.batch_size)
+
+    def _set_index_array(self):
+        self.index_array = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
+
+    def on_epoch_end(self):
+        self._set_index_array()
+
+    def reset(self):
+        self._batch_index = 0
+
+    def _next_indices(self, index):
+        # as Keras's Iterator: with a seed, NumPy's generator is reseeded before every batch
+        if self.seed is not None:
+            np.random.seed(self.seed + self.total_batches_seen)
+        if self.index_array is None or (index == 0 and self._batch_index == 0 and self._iterating):
+            self._set_index_array()
+        self.total_batches_seen += 1
+        return self.index_array[self.batch_size * index:self.batch_size * (index + 1)]
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Asked to retrieve element {index}, but the Sequence has length {len(self)}")
+        self._iterating = False
+        return self._get_batches_of_transformed_samples(self._next_indices(index))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._iterating = True
+        index = self._batch_index
+        indices = self._next_indices(index)
+        self._batch_index = (index + 1) % len(self)
+        return self._get_batches_of_transformed_samples(indices)
+
+    def next(self):
+        return self.__next__()
+
+    def _get_batches_of_transformed_samples(self, index_array):
+        raise NotImplementedError
+
+    def _transform(self, images):
+        """Each image of the batch with its random transform (drawn in order, as Keras draws
+        them), then normalised (`ImageDataGenerator.standardize`)."""
+        gen = self.image_data_generator
+        params = [gen.get_random_transform(images.shape[1:]) for _ in range(len(images))]
+        images = gen._apply_batch(images, params)
+        if gen.preprocessing_function is not None or gen.samplewise_center or gen.samplewise_std_normalization:
+            images = np.stack([gen.standardize(image) for image in images])  # per image, as Keras
+        else:
+            images = gen.standardize(images)  # the same arithmetic, on the whole batch at once
+        return images.astype(gen.dtype, copy=False)
+
+    def _save(self, images, indices):
+        """Keras's save_to_dir: each image rescaled to [0, 255], named with a random number."""
+        if self.save_to_dir is None:
+            return
+        for image, j in zip(images, indices):
+            name = f"{self.save_prefix}_{j}_{np.random.randint(1e7)}.{self.save_format}"
+            array_to_img(image, scale=True).save(os.path.join(self.save_to_dir, name))
+
+
+def _check_save_args(save_to_dir, save_prefix, save_format, fn):
+    if save_to_dir is None:
+        return None
+    save_to_dir = os.fspath(save_to_dir)
+    if not os.path.isdir(save_to_dir):
+        raise ValueError(f"{fn}: `save_to_dir` must be an existing directory. Received: save_to_dir={save_to_dir!r}")
+    if not isinstance(save_prefix, str) or not isinstance(save_format, str) or not save_format:
+        raise ValueError(f"{fn}: `save_prefix` and `save_format` must be strings (a format such as 'png'). "
+                         f"Received: save_prefix={save_prefix!r}, save_format={save_format!r}")
+    _pil(fn)
+    return save_to_dir
+
+
+class NumpyArrayIterator(Iterator):
     """Batches of transformed images from arrays (what `ImageDataGenerator.flow` returns): an
     endless iterator (``next(it)``) and a Keras Sequence (``len()`` batches, ``it[i]``), whose
     sample order is reshuffled at each epoch end when ``shuffle``."""
 
     def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=True, sample_weight=None, seed=None,
-                 subset=None, dtype=None):
-        self.generator = image_data_generator
+                 subset=None, dtype=None, save_to_dir=None, save_prefix="", save_format="png"):
+        self.generator = self.image_data_generator = image_data_generator
         x = np.asarray(x)
         if x.ndim != 4:
             raise ValueError(f"ImageDataGenerator.flow: x must be images of rank 4 (N, rows, cols, channels). "
@@ -339,64 +470,134 @@ class NumpyArrayIterator(Sequence):
             sample_weight = None if sample_weight is None else np.asarray(sample_weight)[part]
         if len(x) == 0:
             raise ValueError("ImageDataGenerator.flow: no images (check x, and validation_split with subset)")
+        self.save_to_dir = _check_save_args(save_to_dir, save_prefix, save_format, "ImageDataGenerator.flow")
+        self.save_prefix, self.save_format = save_prefix, save_format
         self.x = x.astype(dtype or image_data_generator.dtype, copy=False)
         self.y = None if y is None else np.asarray(y)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
-        self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), seed
-        self.n = len(self.x)
-        self.total_batches_seen = 0
-        self._batch_index = 0  # the next batch of next(); a new epoch (and order) starts at 0
-        self._iterating = False
-        self.index_array = None
+        super().__init__(len(self.x), batch_size, shuffle, seed)
 
-    def __len__(self):
-        return -(-self.n // self.batch_size)
-
-    def _set_index_array(self):
-        self.index_array = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
-
-    def on_epoch_end(self):
-        self._set_index_array()
-
-    def _next_indices(self, index):
-        # as Keras's Iterator: with a seed, NumPy's generator is reseeded before every batch
-        if self.seed is not None:
-            np.random.seed(self.seed + self.total_batches_seen)
-        if self.index_array is None or (index == 0 and self._batch_index == 0 and self._iterating):
-            self._set_index_array()
-        self.total_batches_seen += 1
-        return self.index_array[self.batch_size * index:self.batch_size * (index + 1)]
-
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"Asked to retrieve element {index}, but the Sequence has length {len(self)}")
-        self._iterating = False
-        return self._batch(self._next_indices(index))
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        self._iterating = True
-        index = self._batch_index
-        indices = self._next_indices(index)
-        self._batch_index = (index + 1) % len(self)
-        return self._batch(indices)
-
-    def next(self):
-        return self.__next__()
-
-    def _batch(self, indices):
-        gen = self.generator
-        images = self.x[indices]
-        params = [gen.get_random_transform(images.shape[1:]) for _ in range(len(images))]
-        images = gen._apply_batch(images, params)
-        if gen.preprocessing_function is not None or gen.samplewise_center or gen.samplewise_std_normalization:
-            images = np.stack([gen.standardize(image) for image in images])  # per image, as Keras
-        else:
-            images = gen.standardize(images)  # the same arithmetic, on the whole batch at once
-        images = images.astype(gen.dtype, copy=False)
+    def _get_batches_of_transformed_samples(self, indices):
+        images = self._transform(self.x[indices])
+        self._save(images, indices)
         out = (images,) if self.y is None else (images, self.y[indices])
         if self.sample_weight is not None:
             out = out + (self.sample_weight[indices],)
         return out[0] if len(out) == 1 else out
+
+    _batch = _get_batches_of_transformed_samples
+
+
+class DirectoryIterator(Iterator):
+    """Batches of transformed images read from a directory with one subdirectory per class
+    (what `ImageDataGenerator.flow_from_directory` returns; Keras 2's ``DirectoryIterator``):
+    the files of a batch are read (`load_img`) when the batch is asked for."""
+
+    allowed_class_modes = ("categorical", "binary", "sparse", "input", None)
+    white_list_formats = _DIRECTORY_FORMATS
+
+    def __init__(self, directory, image_data_generator, target_size=(256, 256), color_mode="rgb", classes=None,
+                 class_mode="categorical", batch_size=32, shuffle=True, seed=None, data_format=None,
+                 save_to_dir=None, save_prefix="", save_format="png", follow_links=False, subset=None,
+                 interpolation="nearest", keep_aspect_ratio=False, dtype=None):
+        fn = "ImageDataGenerator.flow_from_directory"
+        self.generator = self.image_data_generator = image_data_generator
+        self.target_size = _check_size(target_size, "target_size", fn)
+        if color_mode not in ("rgb", "rgba", "grayscale"):
+            raise ValueError(f"{fn}: `color_mode` must be 'rgb', 'rgba' or 'grayscale'. Received: "
+                             f"color_mode={color_mode!r}")
+        if class_mode not in self.allowed_class_modes:
+            raise ValueError(f"{fn}: `class_mode` must be one of {self.allowed_class_modes}. Received: "
+                             f"class_mode={class_mode!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{fn}: only data_format='channels_last' is supported. Received: "
+                             f"data_format={data_format!r}")
+        if interpolation not in PIL_INTERPOLATIONS:
+            raise ValueError(f"{fn}: `interpolation` must be one of {PIL_INTERPOLATIONS}. Received: "
+                             f"interpolation={interpolation!r}")
+        if subset is None:
+            split = None
+        elif subset == "validation":
+            split = (0, image_data_generator.validation_split)
+        elif subset == "training":
+            split = (image_data_generator.validation_split, 1)
+        else:
+            raise ValueError(f"{fn}: `subset` must be 'training', 'validation' or None. Received: subset={subset!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"{fn}: `batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        self.color_mode, self.class_mode, self.data_format = color_mode, class_mode, "channels_last"
+        self.image_shape = self.target_size + ({"rgba": 4, "rgb": 3, "grayscale": 1}[color_mode],)
+        self.interpolation, self.keep_aspect_ratio = interpolation, bool(keep_aspect_ratio)
+        self.subset, self.split = subset, split
+        self.dtype = np.dtype(dtype or image_data_generator.dtype)
+        self.directory = directory = _check_directory(directory, fn)
+        self.save_to_dir = _check_save_args(save_to_dir, save_prefix, save_format, fn)
+        self.save_prefix, self.save_format = save_prefix, save_format
+        _pil(fn)
+        if not classes:
+            classes = [d for d in sorted(os.listdir(directory)) if os.path.isdir(os.path.join(directory, d))]
+        else:
+            if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+                raise ValueError(f"{fn}: `classes` must be a list of subdirectory names. Received: classes={classes!r}")
+            missing = [c for c in classes if not os.path.isdir(os.path.join(directory, c))]
+            if missing or len(set(classes)) != len(classes):
+                raise ValueError(f"{fn}: `classes` must name distinct subdirectories of {directory!r}. Received: "
+                                 f"classes={list(classes)}" + (f" ({missing} not found)" if missing else ""))
+            classes = list(classes)
+        self.num_classes = len(classes)
+        self.class_indices = dict(zip(classes, range(len(classes))))
+        self.filenames, labels = [], []
+        for index, subdir in enumerate(classes):
+            found = list_class_files(directory, subdir, follow_links, self.white_list_formats, split)
+            self.filenames += found
+            labels += [index] * len(found)
+        self.samples = len(self.filenames)
+        self.classes = np.asarray(labels, dtype=np.int32)
+        print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
+        if self.samples == 0:
+            raise ValueError(f"{fn}: no images found in the class subdirectories {classes} of {directory!r}"
+                             + (f" for subset={subset!r} (validation_split={image_data_generator.validation_split})"
+                                if subset else "") + f". Allowed formats: {self.white_list_formats}")
+        self._filepaths = [os.path.join(directory, name) for name in self.filenames]
+        super().__init__(self.samples, batch_size, shuffle, seed)
+
+    @property
+    def filepaths(self):
+        """The path of each image (``directory`` joined to its ``filenames`` entry)."""
+        return self._filepaths
+
+    @property
+    def labels(self):
+        """Each image's class index (``classes``)."""
+        return self.classes
+
+    @property
+    def sample_weight(self):
+        return None
+
+    def _get_batches_of_transformed_samples(self, index_array):
+        images = np.empty((len(index_array),) + self.image_shape, dtype=self.dtype)
+        for i, j in enumerate(index_array):
+            img = load_img(self._filepaths[j], color_mode=self.color_mode, target_size=self.target_size,
+                           interpolation=self.interpolation, keep_aspect_ratio=self.keep_aspect_ratio)
+            x = img_to_array(img, dtype=self.dtype)
+            img.close()
+            if x.shape != self.image_shape:  # a 32-bit grayscale or other odd file
+                raise ValueError(f"ImageDataGenerator.flow_from_directory: the image file {self._filepaths[j]!r} "
+                                 f"reads as shape {x.shape}, expected {self.image_shape}")
+            images[i] = x
+        images = self._transform(images)
+        self._save(images, index_array)
+        if self.class_mode is None:
+            return images
+        if self.class_mode == "input":
+            return images, images.copy()
+        if self.class_mode in ("binary", "sparse"):
+            return images, self.classes[index_array].astype(self.dtype)
+        batch_y = np.zeros((len(index_array), self.num_classes), dtype=self.dtype)
+        batch_y[np.arange(len(index_array)), self.classes[index_array]] = 1.0
+        return images, batch_y
+
+
+__all__ = ["ImageDataGenerator", "Iterator", "NumpyArrayIterator", "DirectoryIterator", "load_img", "img_to_array",
+           "array_to_img", "save_img"]

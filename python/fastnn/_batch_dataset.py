@@ -1,0 +1,350 @@
+"""fastnn._batch_dataset — a small ``tf.data``-like dataset of batches, the one base of the datasets
+fastnn's data utilities return (`timeseries_dataset_from_array`, `image_dataset_from_directory`,
+`text_dataset_from_directory`).
+
+A `BatchDataset` is a `fastnn.utils.Sequence`: ``len(ds)`` elements (batches, or single samples
+once unbatched), element ``i`` by index, so ``fit``, ``evaluate`` and ``predict`` take one; it
+also iterates (``for images, labels in ds``; each full pass ends an epoch, which reshuffles a
+shuffled dataset as a ``tf.data`` dataset does on each iteration) and offers the ``tf.data``
+methods Keras's example scripts call on these datasets: ``map``, ``prefetch``, ``cache``,
+``take``, ``skip``, ``shuffle``, ``unbatch``, ``batch``, ``as_numpy_iterator``, ``cardinality``.
+Everything is lazy: an element is computed when it is asked for (a ``map`` runs on each batch
+then), except ``cache``, which keeps each element the first time it is computed.
+
+Elements are NumPy arrays: a batch is ``x`` or a tuple ``(x, y)``; a function given to ``map``
+receives a tuple's parts as separate arguments, as ``tf.data`` does
+(``ds.map(lambda x, y: (augment(x, training=True), y))``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .utils import Sequence
+
+AUTOTUNE = -1  # tf.data.AUTOTUNE: prefetch(buffer_size=AUTOTUNE), map(num_parallel_calls=AUTOTUNE)
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def buffer_shuffle(order, buffer, seed, epoch):
+    """``order`` passed through a shuffle buffer of ``buffer`` elements, as ``tf.data``'s
+    ``shuffle(buffer_size)`` does: the buffer is filled with the first elements; each output is a
+    random pick from it, refilled with the next element; at the end the buffer drains in random
+    order. The draws come from NumPy's generator seeded with ``(seed, epoch)`` (the same windows
+    and buffer as tf.data, not TensorFlow's random stream), so each pass (epoch) has its own
+    order and a seed reproduces them."""
+    order = np.asarray(order)
+    if len(order) < 2:
+        return order
+    buffer = max(1, min(len(order), int(buffer)))
+    draws = np.random.default_rng([int(seed), int(epoch)]).random(len(order))
+    pool = order[:buffer].tolist()
+    out = []
+    for k, nxt in enumerate(order[buffer:].tolist()):
+        j = int(draws[k] * buffer)
+        out.append(pool[j])
+        pool[j] = nxt
+    for k in range(len(order) - buffer, len(order)):  # drain the buffer
+        j = int(draws[k] * len(pool))
+        out.append(pool[j])
+        pool[j] = pool[-1]
+        pool.pop()
+    return np.asarray(out, dtype=order.dtype)
+
+
+def _element_rows(element):
+    """The leading (batch) size of an element: ``x`` or a tuple of parts."""
+    first = element[0] if isinstance(element, tuple) else element
+    return len(first)
+
+
+def _row(element, j):
+    """Row ``j`` of each part of a batch."""
+    if isinstance(element, tuple):
+        return tuple(part[j] for part in element)
+    return element[j]
+
+
+def _stack(elements):
+    """Elements stacked on a new leading axis, part by part for tuples."""
+    if isinstance(elements[0], tuple):
+        return tuple(np.stack([np.asarray(e[k]) for e in elements]) for k in range(len(elements[0])))
+    return np.stack([np.asarray(e) for e in elements])
+
+
+class BatchDataset(Sequence):
+    """The base of fastnn's datasets: a `fastnn.utils.Sequence` of elements (batches) that
+    iterates like a ``tf.data`` dataset and has its common methods (see the module's doc).
+
+    A subclass defines ``__len__`` and ``_get(index)`` (``index`` already checked, in
+    ``[0, len)``), and ``on_epoch_end`` if its order changes between passes; ``_sizes()`` gives
+    the rows of each element when known without computing them (for ``unbatch``).
+    """
+
+    _name = "dataset"  # the function that made it, for messages
+    class_names = None
+    file_paths = None
+
+    def _get(self, index):
+        raise NotImplementedError
+
+    def _sizes(self):
+        """The number of rows of each element, when known without computing the elements."""
+        return None
+
+    def __getitem__(self, index):
+        n = len(self)
+        if not _is_int(index):
+            raise TypeError(f"{self._name}: a dataset is indexed by batch number (an integer). Received: {index!r}")
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"{self._name}: batch index {index} is out of range for a dataset of {n} batches")
+        return self._get(int(index))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+        self.on_epoch_end()  # like a tf.data dataset, each pass reshuffles
+
+    # ---- the tf.data methods ------------------------------------------------------------------
+
+    def as_numpy_iterator(self):
+        """An iterator over the elements (they are NumPy arrays already)."""
+        return iter(self)
+
+    def cardinality(self):
+        """The number of elements (``len(ds)``)."""
+        return len(self)
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
+        """A dataset whose element ``i`` is ``map_func(*element_i)`` (``map_func(element_i)`` for
+        an element that is not a tuple), computed when asked for (a random augmentation draws
+        anew at each pass). ``num_parallel_calls`` and ``deterministic`` are accepted and
+        ignored (the function runs in the calling thread).
+
+        fastnn's layers take ``training=False`` on a direct call: to augment, call them with
+        ``training=True`` (``ds.map(lambda x, y: (data_augmentation(x, training=True), y))``)."""
+        if not callable(map_func):
+            raise TypeError(f"{self._name}.map: `map_func` must be a callable. Received: {map_func!r}"[:300])
+        return _Mapped(self, map_func)
+
+    def prefetch(self, buffer_size=AUTOTUNE, name=None):
+        """The dataset itself (batches are computed when asked for; there is no background
+        thread). ``buffer_size``: AUTOTUNE (-1) or a non-negative integer, as tf.data."""
+        if not _is_int(buffer_size) or buffer_size < -1:
+            raise ValueError(f"{self._name}.prefetch: `buffer_size` must be a non-negative integer or AUTOTUNE (-1). "
+                             f"Received: buffer_size={buffer_size!r}")
+        return self
+
+    def cache(self, filename="", name=None):
+        """A dataset that keeps each element the first time it is computed (in memory; a
+        ``filename`` is accepted and ignored) and returns the kept one afterwards: as with
+        tf.data, what comes before the cache runs once, so a shuffle or random map before it is
+        frozen to its first pass."""
+        if not isinstance(filename, str):
+            raise TypeError(f"{self._name}.cache: `filename` must be a string. Received: {filename!r}")
+        return _Cached(self)
+
+    def take(self, count, name=None):
+        """The first ``count`` elements (all of them for -1)."""
+        return _Slice(self, 0, self._count(count, "take"))
+
+    def skip(self, count, name=None):
+        """All elements but the first ``count`` (all skipped for -1)."""
+        n = self._count(count, "skip")
+        return _Slice(self, min(n, len(self)), len(self))
+
+    def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True, name=None):
+        """The elements (batches, for a batched dataset) through a shuffle buffer of
+        ``buffer_size``, in a new order at each pass unless ``reshuffle_each_iteration=False``
+        (see `buffer_shuffle`; NumPy's random stream, not TensorFlow's)."""
+        if not _is_int(buffer_size) or buffer_size < 1:
+            raise ValueError(f"{self._name}.shuffle: `buffer_size` must be a positive integer. "
+                             f"Received: buffer_size={buffer_size!r}")
+        if seed is None:
+            seed = int(np.random.randint(1e6))
+        elif not _is_int(seed) or seed < 0:
+            raise ValueError(f"{self._name}.shuffle: `seed` must be a non-negative integer or None. Received: "
+                             f"seed={seed!r}")
+        return _Shuffled(self, int(buffer_size), int(seed), bool(reshuffle_each_iteration))
+
+    def unbatch(self, name=None):
+        """A dataset of the single samples of the batches, in order."""
+        return _Unbatched(self)
+
+    def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None, name=None):
+        """Consecutive elements stacked into batches of ``batch_size`` (the last may be smaller
+        unless ``drop_remainder``); ``ds.unbatch().batch(64)`` rebatches."""
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError(f"{self._name}.batch: `batch_size` must be a positive integer. Received: "
+                             f"batch_size={batch_size!r}")
+        return _Batched(self, int(batch_size), bool(drop_remainder))
+
+    def _count(self, count, method):
+        if not _is_int(count) or count < -1:
+            raise ValueError(f"{self._name}.{method}: `count` must be a non-negative integer or -1 (all). "
+                             f"Received: count={count!r}")
+        return len(self) if count == -1 else min(int(count), len(self))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} of {len(self)} elements>"
+
+
+class _Derived(BatchDataset):
+    """A dataset computed from another: it passes the epoch ends on (a shuffled source draws
+    its next order) and keeps the source's ``class_names``."""
+
+    def __init__(self, source):
+        self._source = source
+        self._name = source._name
+        self.class_names = source.class_names
+
+    def on_epoch_end(self):
+        self._source.on_epoch_end()
+
+    def __repr__(self):
+        return f"<{type(self).__name__.lstrip('_')} dataset of {len(self)} elements, from {self._source!r}>"
+
+
+class _Mapped(_Derived):
+    def __init__(self, source, fn):
+        super().__init__(source)
+        self._fn = fn
+        self.file_paths = source.file_paths  # one output per input, in the same order
+
+    def __len__(self):
+        return len(self._source)
+
+    def _get(self, index):
+        element = self._source[index]
+        return self._fn(*element) if isinstance(element, tuple) else self._fn(element)
+
+    def _sizes(self):
+        return self._source._sizes()  # assumed kept by the function; unbatch checks it
+
+
+class _Cached(_Derived):
+    def __init__(self, source):
+        super().__init__(source)
+        self.file_paths = source.file_paths
+        self._kept = {}
+
+    def __len__(self):
+        return len(self._source)
+
+    def _get(self, index):
+        if index not in self._kept:
+            self._kept[index] = self._source[index]
+        return self._kept[index]
+
+    def on_epoch_end(self):
+        pass  # the source's order is frozen once cached, as with tf.data's cache after a shuffle
+
+    def _sizes(self):
+        return self._source._sizes()
+
+
+class _Slice(_Derived):
+    def __init__(self, source, start, stop):
+        super().__init__(source)
+        self._start, self._stop = start, max(start, stop)
+
+    def __len__(self):
+        return self._stop - self._start
+
+    def _get(self, index):
+        return self._source[self._start + index]
+
+    def _sizes(self):
+        sizes = self._source._sizes()
+        return None if sizes is None else sizes[self._start:self._stop]
+
+
+class _Shuffled(_Derived):
+    def __init__(self, source, buffer, seed, reshuffle):
+        super().__init__(source)
+        self._buffer, self._seed, self._reshuffle = buffer, seed, reshuffle
+        self._epoch = 0
+        self._order = buffer_shuffle(np.arange(len(source)), buffer, seed, 0)
+
+    def __len__(self):
+        return len(self._order)
+
+    def _get(self, index):
+        return self._source[int(self._order[index])]
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        if self._reshuffle:
+            self._epoch += 1
+            self._order = buffer_shuffle(np.arange(len(self._source)), self._buffer, self._seed, self._epoch)
+
+    def _sizes(self):
+        sizes = self._source._sizes()
+        return None if sizes is None else [sizes[int(i)] for i in self._order]
+
+
+class _Unbatched(_Derived):
+    def __init__(self, source):
+        super().__init__(source)
+        self._starts = None
+        self._held = (None, None)  # (batch index, batch): a pass reads each batch once
+
+    def _offsets(self):
+        if self._starts is None:
+            sizes = self._source._sizes()
+            if sizes is None:  # learn them by computing the batches once
+                sizes = [_element_rows(self._source[i]) for i in range(len(self._source))]
+            self._sizes_list = list(sizes)
+            self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        return self._starts
+
+    def __len__(self):
+        return int(self._offsets()[-1])
+
+    def _get(self, index):
+        starts = self._offsets()
+        b = int(np.searchsorted(starts, index, side="right")) - 1
+        if self._held[0] != b:
+            batch = self._source[b]
+            if _element_rows(batch) != self._sizes_list[b]:
+                raise ValueError(f"{self._name}.unbatch: batch {b} has {_element_rows(batch)} rows where "
+                                 f"{self._sizes_list[b]} were expected (a `map` before `unbatch` must keep the "
+                                 "batch size)")
+            self._held = (b, batch)
+        return _row(self._held[1], index - int(starts[b]))
+
+    def on_epoch_end(self):
+        self._held = (None, None)
+        super().on_epoch_end()
+
+    def _sizes(self):
+        return None  # single samples: their first axis is not a batch axis
+
+
+class _Batched(_Derived):
+    def __init__(self, source, batch_size, drop_remainder):
+        super().__init__(source)
+        self._batch_size, self._drop = batch_size, drop_remainder
+
+    def __len__(self):
+        n = len(self._source)
+        return n // self._batch_size if self._drop else math.ceil(n / self._batch_size)
+
+    def _get(self, index):
+        lo = index * self._batch_size
+        hi = min(lo + self._batch_size, len(self._source))
+        return _stack([self._source[i] for i in range(lo, hi)])
+
+    def _sizes(self):
+        n = len(self._source)
+        return [min(self._batch_size, n - i * self._batch_size) for i in range(len(self))]
+
+
+__all__ = ["AUTOTUNE", "BatchDataset", "buffer_shuffle"]
