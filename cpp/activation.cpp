@@ -103,18 +103,50 @@ FASTNN_ELEMENTWISE void activation_inplace(float* y, index_t count, Act act, flo
     }
 }
 
+// The row reductions of softmax keep kLanes partial results (combined in a fixed order at the
+// end), so that they vectorise without -ffast-math: a float max or sum taken in order is one
+// dependency chain the compiler may not reorder. A row's result is the same on any thread.
+constexpr int kLanes = 16;
+
 // Softmax of one row of length C: subtract the max (no overflow), exponentiate, normalise.
-// A row holding NaN yields NaN; a row of -inf yields NaN like NumPy's reference.
-static void softmax_row(float* y, const float* x, index_t C) {
-    float mx = x[0];
-    for (index_t j = 1; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+// A row holding NaN yields NaN; a row of -inf yields NaN like NumPy's reference. y may be x.
+FASTNN_ELEMENTWISE static void softmax_row(float* y, const float* x, index_t C) {
+    const index_t full = C / kLanes * kLanes;
+    float m[kLanes], s[kLanes];
+    for (int k = 0; k < kLanes; k++) m[k] = x[0];
+    for (index_t j = 0; j < full; j += kLanes)
+        for (int k = 0; k < kLanes; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+    float mx = m[0];
+    for (int k = 1; k < kLanes; k++) mx = m[k] > mx ? m[k] : mx;
+    for (index_t j = full; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+    for (int k = 0; k < kLanes; k++) s[k] = 0.0f;
+    for (index_t j = 0; j < full; j += kLanes)
+        for (int k = 0; k < kLanes; k++) {
+            const float e = exp_poly(x[j + k] - mx);
+            y[j + k] = e;
+            s[k] += e;
+        }
     float sum = 0.0f;
-    for (index_t j = 0; j < C; j++) {
+    for (int k = 0; k < kLanes; k++) sum += s[k];
+    for (index_t j = full; j < C; j++) {
         y[j] = exp_poly(x[j] - mx);
         sum += y[j];
     }
     const float inv = 1.0f / sum;
     for (index_t j = 0; j < C; j++) y[j] *= inv;
+}
+
+// Its backward on one row: dx = y ⊙ (dy - <dy, y>). dx may be dy.
+FASTNN_ELEMENTWISE static void softmax_backward_row(float* dx, const float* dy, const float* y, index_t C) {
+    const index_t full = C / kLanes * kLanes;
+    float d[kLanes];
+    for (int k = 0; k < kLanes; k++) d[k] = 0.0f;
+    for (index_t j = 0; j < full; j += kLanes)
+        for (int k = 0; k < kLanes; k++) d[k] += dy[j + k] * y[j + k];
+    float dot = 0.0f;
+    for (int k = 0; k < kLanes; k++) dot += d[k];
+    for (index_t j = full; j < C; j++) dot += dy[j] * y[j];
+    for (index_t j = 0; j < C; j++) dx[j] = y[j] * (dy[j] - dot);
 }
 
 void activation_forward(float* y, const float* x, index_t rows, index_t C, Act act, float alpha) {
@@ -188,14 +220,7 @@ void activation_backward(float* dx, const float* dy, const float* y, index_t row
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * C >= kParallelMinElements && !omp_in_parallel())
 #endif
-        for (index_t r = 0; r < rows; r++) {
-            const float* yr = y + r * C;
-            const float* dyr = dy + r * C;
-            float* dxr = dx + r * C;
-            float dot = 0.0f;
-            for (index_t j = 0; j < C; j++) dot += dyr[j] * yr[j];
-            for (index_t j = 0; j < C; j++) dxr[j] = yr[j] * (dyr[j] - dot);
-        }
+        for (index_t r = 0; r < rows; r++) softmax_backward_row(dx + r * C, dy + r * C, y + r * C, C);
         return;
     }
     const index_t total = rows * C;
