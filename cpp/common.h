@@ -55,6 +55,20 @@ inline void split_range(index_t n, int parts, int i, index_t* begin, index_t* en
     *end = *begin + base + (i < extra ? 1 : 0);
 }
 
+// fn(t) for t in [0, threads), one call per thread of a parallel region (a plain call when
+// threads <= 1). The caller sizes any scratch beforehand: nothing in fn may throw.
+template <class Fn>
+inline void run_threads(int threads, const Fn& fn) {
+    if (threads <= 1) {
+        fn(0);
+        return;
+    }
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++) fn(t);
+}
+
 // Flush-to-zero and denormals-are-zero for the lifetime of the guard, then restore: denormals
 // appear late in training and cost ~100x per operation. Restoring keeps the caller's (NumPy's)
 // floating-point environment untouched.

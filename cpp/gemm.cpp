@@ -443,18 +443,11 @@ static void for_row_tiles(index_t M, int rows_per_tile, double work, const Tile&
         }
     };
     const int threads = work < kParallelMinWork ? 1 : (int)std::min<index_t>(num_threads(), tiles);
-    if (threads <= 1) {
-        run_rows(0, tiles);
-        return;
-    }
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-#endif
-    for (int t = 0; t < threads; t++) {
+    run_threads(threads, [&](int t) {
         index_t t0, t1;
         split_range(tiles, threads, t, &t0, &t1);
         run_rows(t0, t1);
-    }
+    });
 }
 
 // Choose a tm × tn grid of thread tiles (tm·tn = threads), cut on micro-tile boundaries, that
@@ -566,16 +559,7 @@ void sgemm(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, con
         float* Ap = scratch + t * (a_floats + b_floats);
         gemm_loops(kern, g, m0, m1, n0, n1, Ap, Ap + a_floats);
     };
-    if (threads == 1) {
-        run_tile(0);
-        return;
-    }
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; t++) run_tile(t);
-#else
-    for (int t = 0; t < threads; t++) run_tile(t);
-#endif
+    run_threads(threads, run_tile);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -688,14 +672,7 @@ void sgemm_batched(float* C, const float* A, const float* B, index_t batch, inde
                            a_panels);
         }
     };
-    if (threads == 1) {
-        items(0);
-        return;
-    }
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-#endif
-    for (int t = 0; t < threads; t++) items(t);
+    run_threads(threads, items);
 }
 
 void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const PackedB& B, index_t M,
@@ -714,14 +691,7 @@ void sgemm_packed_b_threads(float* C, index_t ldc, const float* A, index_t lda, 
         const float* a = trans_a ? A + m0 : A + m0 * lda;
         sgemm_packed_b(C + m0 * ldc, ldc, a, lda, trans_a, B, m1 - m0, alpha, beta, a_panels + t * a_floats);
     };
-    if (threads == 1) {
-        rows(0);
-        return;
-    }
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-#endif
-    for (int t = 0; t < threads; t++) rows(t);
+    run_threads(threads, rows);
 }
 
 }  // namespace fastnn

@@ -1352,31 +1352,13 @@ void lstm_backward(float* dx, float* dw, float* du, float* db, float* dh0, float
     dc0s.back(p, dc0, OC);
 }
 
-// One cell step over independent rows: the same per-row passes as the sequence kernels, split
-// over the threads in row blocks (a ConvLSTM step has N·H·W rows).
-template <class RowFn>
-static void over_row_blocks(index_t rows, index_t row_elements, RowFn&& fn) {
-    const int threads = rows * row_elements >= kParallelMinElements ? num_threads() : 1;
-#ifdef FASTNN_OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1 && !omp_in_parallel())
-#endif
-    {
-#ifdef FASTNN_OPENMP
-        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
-#else
-        const int parts = 1, part = 0;
-#endif
-        index_t r0, r1;
-        split_range(rows, parts, part, &r0, &r1);
-        if (r1 > r0) fn(r0, r1);
-    }
-}
-
+// One cell step over independent rows (a ConvLSTM step has N·H·W of them): the sequence kernels'
+// per-row passes, the rows split over the threads by for_rows.
 void lstm_cell_rows_forward(float* gates, float* c, float* a, float* h, const float* z, const float* c_prev,
                             index_t rows, index_t OC, Act act, float alpha, Act ract, float ralpha) {
     DenormalGuard denormals;
     const Acts f{act, ract, alpha, ralpha};
-    over_row_blocks(rows, 4 * OC, [&](index_t r0, index_t r1) {
+    for_rows(rows, rows * 4 * OC, [&](index_t r0, index_t r1) {
         std::memcpy(gates + r0 * 4 * OC, z + r0 * 4 * OC, sizeof(float) * (r1 - r0) * 4 * OC);
         lstm_cell_forward(gates, c, a, h, OC, c_prev, OC, f, r0, r1);
     });
@@ -1387,7 +1369,7 @@ void lstm_cell_rows_backward(float* dz, float* dc_prev, const float* dh, const f
                              Act ract, float ralpha) {
     DenormalGuard denormals;
     const Acts f{act, ract, alpha, ralpha};
-    over_row_blocks(rows, 4 * OC, [&](index_t r0, index_t r1) {
+    for_rows(rows, rows * 4 * OC, [&](index_t r0, index_t r1) {
         // dc_prev starts as dc and is updated in place; dh is only read (no dh_next)
         if (dc)
             std::memcpy(dc_prev + r0 * OC, dc + r0 * OC, sizeof(float) * (r1 - r0) * OC);
