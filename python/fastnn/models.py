@@ -2221,13 +2221,16 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
 
     trainable, trainable_bytes = size(model.trainable_weights)
     frozen, frozen_bytes = size(model.non_trainable_weights)
-    opt_vars = model.optimizer.variables if model.optimizer is not None and model.optimizer.built else []
-    opt_count, opt_bytes = size(opt_vars)
+    built = model.optimizer is not None and model.optimizer.built
+    opt_count, opt_bytes = size(model.optimizer.variables if built else [])
+    if built:  # Keras 3 counts the iteration counter and the learning rate too
+        count, nbytes = model.optimizer._scalar_variables()
+        opt_count, opt_bytes = opt_count + count, opt_bytes + nbytes
     out_lines.append(f" Total params: {trainable + frozen + opt_count:,} "
                      f"({_readable_size(trainable_bytes + frozen_bytes + opt_bytes)})")
     out_lines.append(f" Trainable params: {trainable:,} ({_readable_size(trainable_bytes)})")
     out_lines.append(f" Non-trainable params: {frozen:,} ({_readable_size(frozen_bytes)})")
-    if opt_vars:
+    if built:
         out_lines.append(f" Optimizer params: {opt_count:,} ({_readable_size(opt_bytes)})")
     for line in out_lines:
         emit(line)

@@ -139,6 +139,13 @@ class Optimizer:
         """The state slot arrays (for counting optimizer parameters)."""
         return []
 
+    def _scalar_variables(self):
+        """(count, bytes) of what Keras 3 also keeps as optimizer variables and counts in a
+        summary: the int64 iteration counter, and the float32 learning rate unless it is a
+        schedule (or another callable)."""
+        fixed = not (isinstance(self._lr, LearningRateSchedule) or callable(self._lr))
+        return (2, 12) if fixed else (1, 8)
+
     def _clip(self, grads):
         if self.clipvalue is not None:
             return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
