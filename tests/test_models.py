@@ -1140,3 +1140,19 @@ def test_a_sequential_models_layers_have_symbolic_outputs_as_in_keras():
     assert model.output.shape == (None, 200) and len(model.layers[0]._inbound_nodes) == 1
     with pytest.raises(ValueError, match="has not yet been built"):
         Sequential([Dense(2)]).input
+
+
+def test_data_one_axis_off_its_input_is_adjusted_as_keras_does():
+    # Keras 3: a missing last axis of size 1 is added, an extra last axis of size 1 dropped
+    inp = Input((1,))
+    model = Model(inp, Dense(2)(inp))
+    x = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x[:, None], verbose=0))
+    inp3 = Input((3,))
+    model3 = Model(inp3, Dense(2)(inp3))
+    x3 = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model3.predict(x3[..., None], verbose=0), model3.predict(x3, verbose=0))
+    with pytest.raises(ValueError, match="incompatible"):  # anything else is still an error
+        model3.predict(np.zeros((4, 2), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="incompatible"):
+        model3.predict(np.zeros(4, np.float32), verbose=0)

@@ -123,6 +123,17 @@ def _as_array(data, name, fn):
     return a
 
 
+def _adjust_rank(a, layer):
+    """Keras 3's rule for data one axis off its Input: a missing last axis of size 1 is added
+    (strings (N,) for an Input(shape=(1,))), an extra last axis of size 1 dropped."""
+    ref = layer.batch_shape
+    if a.ndim == len(ref) - 1 and ref[-1] == 1:
+        return a[..., None]
+    if a.ndim == len(ref) + 1 and a.shape[-1] == 1:
+        return a[..., 0]
+    return a
+
+
 def _input_array(a, layer, i, fn):
     """Data ``a`` for the input layer ``layer`` (input ``i``): contiguous in its dtype; strings for a
     'string' input (and only there)."""
@@ -884,7 +895,8 @@ class Model:
             raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
                              "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
                              "the model in float32 (the default, fastnn.utils.set_floatx('float32')).")
-        xs = [_input_array(a, layer, i, fn) for i, (a, layer) in enumerate(zip(xs, self._input_layers))]
+        xs = [_input_array(_adjust_rank(a, layer), layer, i, fn)
+              for i, (a, layer) in enumerate(zip(xs, self._input_layers))]
         self._check_data_shape([a.shape for a in xs])
         return xs
 
