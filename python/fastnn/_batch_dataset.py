@@ -13,7 +13,9 @@ then), except ``cache``, which keeps each element the first time it is computed.
 
 Elements are NumPy arrays: a batch is ``x`` or a tuple ``(x, y)``; a function given to ``map``
 receives a tuple's parts as separate arguments, as ``tf.data`` does
-(``ds.map(lambda x, y: (augment(x, training=True), y))``).
+(``ds.map(lambda x, y: (data_augmentation(x), y))``). Iterating gives them as `EagerArray`s, NumPy
+arrays with the ``.numpy()`` of TensorFlow's eager tensors, which Keras's scripts call
+(``for images, labels in ds.take(1): images[0].numpy()``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ def buffer_shuffle(order, buffer, seed, epoch):
         pool[j] = pool[-1]
         pool.pop()
     return np.asarray(out, dtype=order.dtype)
+
+
+class EagerArray(np.ndarray):
+    """A NumPy array with TensorFlow's eager-tensor ``numpy()``: a plain array of the same data."""
+
+    def numpy(self):
+        return np.asarray(self)
+
+
+def _eager(element):
+    """An element's arrays as `EagerArray` views (the same data)."""
+    if isinstance(element, tuple):
+        return tuple(_eager(part) for part in element)
+    return element.view(EagerArray) if isinstance(element, np.ndarray) else element
 
 
 def _element_rows(element):
@@ -109,14 +125,16 @@ class BatchDataset(Sequence):
 
     def __iter__(self):
         for i in range(len(self)):
-            yield self[i]
+            yield _eager(self[i])
         self.on_epoch_end()  # like a tf.data dataset, each pass reshuffles
 
     # ---- the tf.data methods ------------------------------------------------------------------
 
     def as_numpy_iterator(self):
-        """An iterator over the elements (they are NumPy arrays already)."""
-        return iter(self)
+        """An iterator over the elements as plain NumPy arrays."""
+        for i in range(len(self)):
+            yield self[i]
+        self.on_epoch_end()
 
     def cardinality(self):
         """The number of elements (``len(ds)``)."""
@@ -126,10 +144,8 @@ class BatchDataset(Sequence):
         """A dataset whose element ``i`` is ``map_func(*element_i)`` (``map_func(element_i)`` for
         an element that is not a tuple), computed when asked for (a random augmentation draws
         anew at each pass). ``num_parallel_calls`` and ``deterministic`` are accepted and
-        ignored (the function runs in the calling thread).
-
-        fastnn's layers take ``training=False`` on a direct call: to augment, call them with
-        ``training=True`` (``ds.map(lambda x, y: (data_augmentation(x, training=True), y))``)."""
+        ignored (the function runs in the calling thread). A random augmentation layer called
+        directly augments, as Keras's (``ds.map(lambda x, y: (data_augmentation(x), y))``)."""
         if not callable(map_func):
             raise TypeError(f"{self._name}.map: `map_func` must be a callable. Received: {map_func!r}"[:300])
         return _Mapped(self, map_func)
