@@ -1157,3 +1157,18 @@ def test_constant_arrays_in_graph_ops_and_lambda_arguments_are_saved(tmp_path):
     factor = next(layer for layer in again.layers if isinstance(layer, Lambda)
                   and not hasattr(layer, "function_name")).arguments["factor"]
     assert factor.dtype == np.float64 and factor.tolist() == [1.0, 2.0]
+
+
+def test_lambda_keeps_integer_and_boolean_results():
+    # Keras's Lambda returns what the function returns: K.argmax gives integers (here fed to an
+    # Embedding), a comparison booleans; float results take the layer's dtype
+    inp = Input(shape=(5,))
+    index = Lambda(lambda t: ops.argmax(t, axis=-1))(inp)
+    flags = Lambda(lambda t: t > 0)(inp)
+    model = Model(inp, [index, flags, Dense(2)(fastnn.layers.Embedding(5, 3)(index))])
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    i, f, e = model.predict(x, verbose=0)
+    assert i.dtype.kind == "i" and f.dtype == bool and e.dtype == np.float32
+    np.testing.assert_array_equal(i, np.argmax(x, axis=-1))
+    np.testing.assert_array_equal(f, x > 0)
+    assert Lambda(lambda t: t * 2)(x).dtype == np.float32

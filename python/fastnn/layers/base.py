@@ -662,6 +662,13 @@ def check_mask(mask, shape, layer, what):
 # ---- layers differentiated on the tape ---------------------------------------------------------
 
 
+def output_array(out, dtype):
+    """A tape layer's output as an array: floats in the layer's dtype; integer and boolean results
+    (``K.argmax``, a comparison) keep their type, as Keras's Lambda returns them."""
+    value = np.asarray(autodiff._value(out))
+    return value if value.dtype.kind in "biu" else value.astype(dtype, copy=False)
+
+
 def example_output_shape(run, input_shape, multi, dtype, name):
     """The output shape of ``run`` (a function of tensors) for inputs of ``input_shape`` (a list
     of shapes when ``multi``): run on example batches of 2 and 3, the axes that follow the batch
@@ -805,7 +812,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, mask)
     self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi)
-    return np.asarray(autodiff._value(out), dtype=self.dtype)
+    return output_array(out, self.dtype)
 
 
 def _backward_from_tape(self, dy):

@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from .. import autodiff, utils
-from .base import KerasTensor, Layer, example_output_shape, register_layer
+from .base import KerasTensor, Layer, example_output_shape, output_array, register_layer
 
 
 @register_layer
@@ -93,7 +93,7 @@ class Lambda(Layer):
             self._leaves = [autodiff.Tensor(inputs)]
             out = self._run(self._leaves[0])
         self._out = out if isinstance(out, autodiff.Tensor) else None
-        return np.asarray(autodiff._value(out), dtype=self.dtype)
+        return output_array(out, self.dtype)
 
     def backward(self, dy):
         if not self._need_input_grad:
