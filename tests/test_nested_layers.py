@@ -188,3 +188,13 @@ def test_keras_transformer_text_classification_learns():
     history = model.fit(x, y, batch_size=32, epochs=12, verbose=0).history
     assert history["loss"][-1] < 0.7 * history["loss"][0], history["loss"]
     assert not np.allclose(positions, embedding.pos_emb.get_weights()[0])  # trained through ops.arange's array
+
+
+def test_freezing_a_composite_layer_freezes_its_sublayers():
+    block = TransformerBlock(4, 2, 8)
+    block(np.zeros((2, 3, 4), np.float32))
+    block.trainable = False
+    assert not block.att.trainable and not block.layernorm1.trainable and block.trainable_weights == []
+    assert all(not layer.trainable for layer in block.ffn.layers)
+    block.trainable = True
+    assert block.att.trainable and len(block.trainable_weights) == len(block.weights)

@@ -276,6 +276,8 @@ class Layer:
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         cls.call = _call_on_tape
         cls.backward = _backward_from_tape
+        if "_inner_layers" not in cls.__dict__:  # its sublayers: frozen with it, as in Keras
+            cls._inner_layers = lambda self: [sub for _, sub in sublayers(self)]
         if getattr(cls, "compute_output_shape") in (Layer.compute_output_shape, _inferred_output_shape):
             cls.compute_output_shape = _inferred_output_shape
 
