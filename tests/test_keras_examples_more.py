@@ -905,8 +905,8 @@ vae.fit(mnist_digits, epochs=3, batch_size=128)  # the example's 30 epochs
 
 @pytest.mark.xfail(strict=True, raises=ModuleNotFoundError,
                    reason="Keras 3's custom train_step is backend code: the example imports tensorflow and "
-                          "differentiates with tf.GradientTape; fastnn has no GradientTape, no "
-                          "keras.metrics.Mean, rejects a Model subclass without call() (the VAE defines none), "
+                          "differentiates with tf.GradientTape; fastnn has no GradientTape, rejects a Model "
+                          "subclass without call() (the VAE defines none), "
                           "and fit() never calls a subclass's train_step (it asks compile() for a loss)")
 def test_vae_with_custom_train_step(capsys, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # as the script sets it: put back afterwards

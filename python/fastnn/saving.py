@@ -99,7 +99,7 @@ def _compile_config(model):
         opt = optimizers.serialize(model.optimizer)
         loss = [losses.serialize(l) for l in loss_objs]
         if heads:  # per output, the metric names as compiled (without the "<output>_" prefix)
-            names = [[metrics.serialize(m)[len(h.name) + 1:] for m in h.metrics] for h in heads]
+            names = [[metrics.serialize_without_prefix(m, h.name + "_") for m in h.metrics] for h in heads]
         else:
             names = [metrics.serialize(m) for m in model._metrics]
         json.dumps([opt, loss, names])
