@@ -198,3 +198,28 @@ def test_freezing_a_composite_layer_freezes_its_sublayers():
     assert all(not layer.trainable for layer in block.ffn.layers)
     block.trainable = True
     assert block.att.trainable and len(block.trainable_weights) == len(block.weights)
+
+
+def test_weights_in_keras_order_own_then_each_sublayers():
+    # Keras 3: a layer's own weights (trainable, then not), then each sublayer's weights in turn, so
+    # that set_weights takes a Keras composite layer's get_weights()
+    class Block(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = Dense(3)
+            self.norm = fastnn.layers.BatchNormalization()
+            self.out = Dense(2)
+
+        def build(self, input_shape):
+            self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
+            self.scale = self.add_weight(shape=(2,), initializer="ones", name="scale")
+
+        def call(self, x):
+            return self.out(self.norm(self.dense(x))) * self.scale
+
+    block = Block()
+    block(np.ones((4, 5), np.float32))
+    assert block.weight_names == ["scale", "count", "dense/kernel", "dense/bias", "norm/gamma", "norm/beta",
+                                  "norm/moving_mean", "norm/moving_variance", "out/kernel", "out/bias"]
+    assert [w.shape for w in block.get_weights()] == [(2,), (), (5, 3), (3,), (3,), (3,), (3,), (3,), (3, 2), (2,)]
+    assert len(block.trainable_weights) == 7

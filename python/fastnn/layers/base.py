@@ -339,8 +339,12 @@ class Layer:
         return value
 
     def _ordered_weights(self):
-        # Keras's order: trainable weights first, then non-trainable, each in creation order
-        return [w for w in self._weights if w.trainable] + [w for w in self._weights if not w.trainable]
+        # Keras's order: trainable weights first, then non-trainable, each in creation order; a
+        # layer holding other layers lists its own so, then each sublayer's in its own order
+        inner = getattr(self, "_sublayer_weight_ids", ())
+        own = [w for w in self._weights if id(w.value) not in inner]
+        return [w for w in own if w.trainable] + [w for w in own if not w.trainable] + \
+            [w for w in self._weights if id(w.value) in inner]
 
     @property
     def trainable(self):
