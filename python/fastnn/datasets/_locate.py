@@ -288,16 +288,24 @@ def locate(spec: DatasetSpec, path=None, download_missing: bool = True) -> Locat
     ``path`` given: only ``path`` is looked at and nothing is downloaded. Raises
     DatasetNotFoundError with every place looked at and every download error.
     """
-    loc, places = find(spec, path)
-    if loc is not None:
-        return loc
+    return _found_or_downloaded(find(spec, path), lambda: download(spec), path is None and download_missing,
+                                lambda places, errors: _not_found_message(spec, places, path, errors))
+
+
+def _found_or_downloaded(search, download_one, may_download, message):
+    """``search``'s find (the first place that holds the data, or None, and every place looked
+    at); else ``download_one()`` when ``may_download``; else DatasetNotFoundError with
+    ``message(places, download errors)``."""
+    found, places = search
+    if found is not None:
+        return found
     errors = []
-    if path is None and download_missing:
+    if may_download:
         try:
-            return download(spec)
+            return download_one()
         except _DownloadError as e:
             errors = e.errors
-    raise DatasetNotFoundError(_not_found_message(spec, places, path, errors))
+    raise DatasetNotFoundError(message(places, errors))
 
 
 # ---- Loading ----------------------------------------------------------------------------------
@@ -606,16 +614,9 @@ def locate_file(spec: FileSpec, path=None, download_missing: bool = True) -> Fou
     ``path`` given: only ``path`` is looked at and nothing is downloaded. Raises
     DatasetNotFoundError with every place looked at and every download error.
     """
-    found, places = find_file(spec, path)
-    if found is not None:
-        return found
-    errors = []
-    if path is None and download_missing and spec.url:
-        try:
-            return download_file(spec)
-        except _DownloadError as e:
-            errors = e.errors
-    raise DatasetNotFoundError(_file_not_found_message(spec, places, path, errors))
+    return _found_or_downloaded(find_file(spec, path), lambda: download_file(spec),
+                                path is None and download_missing and bool(spec.url),
+                                lambda places, errors: _file_not_found_message(spec, places, path, errors))
 
 
 def locate_keras_file(
