@@ -6,7 +6,7 @@ The layers (batch 64, no mask, no dropout):
   t128d128h4   128 steps, model width 128, 4 heads of 32
   t64d256h8    64 steps, model width 256, 8 heads of 32
   t200d32h2    200 steps, width 32, 2 heads of 32 (Keras's "text classification with Transformer")
-fastnn runs the layer itself (``layer(x, x, training=True)`` and ``layer.backward``); the NumPy
+fastnn runs the layer itself (``layer([x, x], training=True)`` and ``layer.backward``); the NumPy
 column is the same layer on the reference backend. PyTorch's layer has the same weights (Keras's
 (d, heads, key_dim) kernels reshaped into its in_proj / out_proj); it cannot project to a width
 other than the model's (heads · key_dim != d, the last layer), so that row has no PyTorch column. FLOPs: the four projections
@@ -45,17 +45,6 @@ def make_layer(T, d, heads, kd, batch, dtype="float32"):
     finally:
         fastnn.utils.set_floatx("float32")
     return layer
-
-
-def layer_fns(layer, x, dy):
-    def fwd():
-        return layer(x, x, training=True)
-
-    def fwd_bwd():
-        layer(x, x, training=True)
-        return layer.backward(dy)
-
-    return fwd, fwd_bwd
 
 
 def torch_fns(torch, layer, x, dy, heads, kd):
@@ -117,7 +106,7 @@ def main():
             x = rng.standard_normal((args.batch, T, d)).astype(np.float32)
             dy = rng.standard_normal((args.batch, T, d)).astype(np.float32)
             validate(name, layer, x, dy)
-            fwd, fwd_bwd = layer_fns(layer, x, dy)
+            fwd, fwd_bwd = H.layer_fns(layer, [x, x], dy)  # [query, value]: self-attention
             flops = 2.0 * args.batch * T * (4 * d * heads * kd + 2 * heads * T * kd)
             H.time_layer_passes(name, [("fwd", fwd, 1), ("fwd+bwd", fwd_bwd, 3)], flops, args,
                                 None if torch is None else torch_fns(torch, layer, x, dy, heads, kd), width=11)

@@ -1670,13 +1670,21 @@ class Model:
         if len(tensors) != len(self._input_layers):
             raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "
                              f"{len(tensors)} input tensors")
+        outputs = self._call_steps(tensors, training=training)
+        return outputs if self._multi_output else outputs[0]
+
+    def _call_steps(self, tensors, after_step=None, **call_kwargs):
+        """Each step's layer called (``layer(..., **call_kwargs)``) on ``tensors`` and the values
+        before it, slot by slot; ``after_step(its first output)`` after each. Returns the values of
+        the output slots."""
         vals = tensors + [None] * (self._nslots - len(tensors))
         for layer, ins, out, multi, _ in self._steps:
-            result = layer([vals[i] for i in ins] if multi else vals[ins[0]], training=training)
+            result = layer([vals[i] for i in ins] if multi else vals[ins[0]], **call_kwargs)
             for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
                 vals[o] = tensor
-        outputs = [vals[s] for s in self._output_slots]
-        return outputs if self._multi_output else outputs[0]
+            if after_step is not None:
+                after_step(vals[_slots(out)[0]])
+        return [vals[s] for s in self._output_slots]
 
     def _call_symbolic(self, inputs):
         """Call this model's layers on ``inputs``, step by step in its own order, and return the
@@ -1709,15 +1717,12 @@ class Model:
             for k, output in enumerate(outputs):
                 output.node.nested_call, output.nested_output_index = (self, tensors), k
             return outputs if self._multi_output else outputs[0]
-        vals = tensors + [None] * (self._nslots - len(tensors))
         call = self._next_symbolic_call()
-        for layer, ins, out, multi, _ in self._steps:
-            result = layer([vals[i] for i in ins] if multi else vals[ins[0]])
-            for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
-                vals[o] = tensor
-            node = vals[_slots(out)[0]].node
-            node.nested_in, node.nested_call_index = self, call  # the summary shows these steps as one row
-        outputs = [vals[s] for s in self._output_slots]
+
+        def mark(tensor):  # the summary shows these steps as one row
+            tensor.node.nested_in, tensor.node.nested_call_index = self, call
+
+        outputs = self._call_steps(tensors, mark)
         for k, output in enumerate(outputs):
             output.node.nested_call = (self, tensors)  # and that row's inputs
             output.nested_output_index = k  # (and which of the model's outputs this tensor is)
