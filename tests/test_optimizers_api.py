@@ -2,6 +2,7 @@
 hand, defaults, aliases, clipping, schedules and bad arguments."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -207,3 +208,25 @@ def test_the_numpy_backend_runs_the_same_updates():
         with fastnn.backend("numpy"):
             ref = run(make(), steps)
         np.testing.assert_allclose(cpp, ref, rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_updates_part_of_its_parameters_and_skips_missing_gradients():
+    rng = np.random.default_rng(8)
+    a, b, c = (rng.standard_normal(4).astype("float32") for _ in range(3))
+    b_alone = b.copy()
+    g1, g2 = rng.standard_normal(4).astype("float32"), rng.standard_normal(4).astype("float32")
+    both, alone = fastnn.optimizers.Adam(0.1), fastnn.optimizers.Adam(0.1)
+    both.apply([g1, g1], [a, b])
+    alone.apply([g1], [b_alone])
+    a_after = a.copy()
+    both.apply([g2], [b])  # b keeps its moments from the first step
+    alone.apply([g2], [b_alone])
+    np.testing.assert_array_equal(b, b_alone)
+    np.testing.assert_array_equal(a, a_after)
+    with pytest.warns(UserWarning, match=r"gradients do not exist for the parameters of shapes \[\(4,\)\]"):
+        both.apply([None, g2], [a, c])  # c is new: its own fresh state
+    np.testing.assert_array_equal(a, a_after)
+    assert len(both.variables) == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both.apply_gradients(zip([g1, g1, g1], [a, b, c]))

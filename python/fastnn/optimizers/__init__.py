@@ -19,6 +19,7 @@ learning rate divided by ``1 + decay·iterations``) are accepted.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -129,8 +130,13 @@ class Optimizer:
 
     # -- state and updates ---------------------------------------------------------------------
 
+    # the attributes holding state slot lists (one array per parameter, in `_params` order; None
+    # where the configuration needs none)
+    _slot_attrs = ()
+
     def build(self, params):
         """Create the state slots for ``params`` (resets any previous state)."""
+        self._params = list(params)
         self._param_ids = [id(p) for p in params]
         self.built = True
 
@@ -161,11 +167,52 @@ class Optimizer:
         return grads
 
     def apply(self, grads, params):
-        """One step: update every array of ``params`` in place from ``grads`` (same order)."""
-        if not self.built or len(params) != len(self._param_ids):
-            self.build(params)
+        """One step: update every array of ``params`` in place from ``grads`` (same order).
+
+        The first call builds the state for ``params``; a later call may update some of them, or
+        new ones (which get new state), as a custom train_step does with two optimizers or with
+        a gradient that is None (that parameter is left as it is, as Keras does)."""
+        grads, params = list(grads), list(params)
         if len(grads) != len(params):
             raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(params)} parameters")
+        if any(g is None for g in grads):
+            shapes = [p.shape for g, p in zip(grads, params) if g is None]
+            warnings.warn(f"{type(self).__name__}: gradients do not exist for the parameters of shapes {shapes} when "
+                          "minimizing the loss; they are not updated", stacklevel=2)
+            grads, params = zip(*[(g, p) for g, p in zip(grads, params) if g is not None]) or ((), ())
+            grads, params = list(grads), list(params)
+        if not self.built:
+            self.build(params)
+        elif len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
+            return self._apply_to_some(grads, params)
+        self._apply(grads, params)
+
+    def _apply_to_some(self, grads, params):
+        """`_apply` to ``params`` other than the built list: each known one with its own state,
+        new ones with new state (added to the built list)."""
+        known = {id(p): i for i, p in enumerate(self._params)}
+        new = list({id(p): p for p in params if id(p) not in known}.values())
+        if new:
+            old_slots, old_params = {a: getattr(self, a) for a in self._slot_attrs}, self._params
+            self.build(new)
+            for a, slots in old_slots.items():
+                if slots is not None:
+                    setattr(self, a, slots + getattr(self, a))
+            self._params = old_params + new
+            self._param_ids = [id(p) for p in self._params]
+            known = {id(p): i for i, p in enumerate(self._params)}
+        full = {a: getattr(self, a) for a in self._slot_attrs}
+        rows = [known[id(p)] for p in params]
+        for a, slots in full.items():
+            if slots is not None:
+                setattr(self, a, [slots[i] for i in rows])
+        try:
+            self._apply(grads, params)
+        finally:
+            for a, slots in full.items():
+                setattr(self, a, slots)
+
+    def _apply(self, grads, params):
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             grads = self._clip(grads)
         lr = self._current_lr()
@@ -234,6 +281,8 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self._velocities = None
 
+    _slot_attrs = ("_velocities",)
+
     def build(self, params):
         super().build(params)
         self._velocities = _zeros(params) if self.momentum != 0 else None
@@ -265,6 +314,8 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = _check_rate(initial_accumulator_value, "initial_accumulator_value", "Adagrad")
         self.epsilon = _check_rate(epsilon, "epsilon", "Adagrad")
         self._accumulators = None
+
+    _slot_attrs = ("_accumulators",)
 
     def build(self, params):
         super().build(params)
@@ -300,6 +351,8 @@ class RMSprop(Optimizer):
         self.epsilon = _check_rate(epsilon, "epsilon", "RMSprop")
         self.centered = bool(centered)
         self._velocities = self._momentums = self._average_grads = None
+
+    _slot_attrs = ("_velocities", "_momentums", "_average_grads")
 
     def build(self, params):
         super().build(params)
@@ -338,6 +391,8 @@ class Adam(Optimizer):
         self.epsilon = _check_rate(epsilon, "epsilon", "Adam")
         self.amsgrad = bool(amsgrad)
         self._ms = self._vs = self._v_hats = None
+
+    _slot_attrs = ("_ms", "_vs", "_v_hats")
 
     def build(self, params):
         super().build(params)
