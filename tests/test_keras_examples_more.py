@@ -8,7 +8,7 @@ dependency); what they would draw is kept where a test looks at it. `port` (from
 test_keras_scripts) rewrites the import lines, and only those, to fastnn.
 
 Where fastnn lacks something an example uses, or does it differently from Keras, the test is a
-strict xfail naming the failure; the script is not changed to work around it.
+strict xfail naming the failure; the script is not changed to work around it. (None is now.)
 """
 
 import re
@@ -789,7 +789,8 @@ def test_mnist_convnet(capsys):
 # keras.io/examples/generative/vae (the Keras 3 version, last modified 2024/04/24): a Sampling
 # layer drawing with keras.random and a SeedGenerator, an encoder and a decoder model, and a VAE
 # Model subclass that trains with its own train_step (tf.GradientTape) and keras.metrics.Mean
-# trackers.
+# trackers. `port` turns ``import tensorflow as tf`` into ``import fastnn as tf``: the script uses
+# tensorflow for tf.GradientTape only, which fastnn has.
 VAE = '''
 import os
 
@@ -903,11 +904,6 @@ vae.fit(mnist_digits, epochs=3, batch_size=128)  # the example's 30 epochs
 '''
 
 
-@pytest.mark.xfail(strict=True, raises=ModuleNotFoundError,
-                   reason="Keras 3's custom train_step is backend code: the example imports tensorflow and "
-                          "differentiates with tf.GradientTape; fastnn has no GradientTape, rejects a Model "
-                          "subclass without call() (the VAE defines none), "
-                          "and fit() never calls a subclass's train_step (it asks compile() for a loss)")
 def test_vae_with_custom_train_step(capsys, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # as the script sets it: put back afterwards
     ns, out = run_example(VAE, capsys, seed=6)

@@ -1174,6 +1174,7 @@ def port(script):
             line = re.sub(r"^from tensorflow import keras\b", "import fastnn as keras", line)
             line = re.sub(r"^import keras\b", "import fastnn as keras", line)
             line = re.sub(r"^from keras\b", "from fastnn", line)
+            line = re.sub(r"^import tensorflow as tf$", "import fastnn as tf", line)  # (tf.GradientTape)
         out.append(line)
     ported = "\n".join(out)
     changed = [(a, b) for a, b in zip(script.splitlines(), ported.splitlines()) if a != b]

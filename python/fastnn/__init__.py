@@ -15,6 +15,7 @@ from . import preprocessing, random, saving, utils
 from ._legacy import register_keras_2_paths
 from .layers import Input
 from .models import Model, Sequential, load_model
+from ._gradient_tape import GradientTape
 from .utils import clear_session, set_random_seed
 
 register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils... for older notes
@@ -80,6 +81,7 @@ __all__ = [
     "Input",
     "Model",
     "Sequential",
+    "GradientTape",
     "load_model",
     "clear_session",
     "set_random_seed",

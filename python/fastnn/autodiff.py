@@ -125,6 +125,14 @@ class Tensor(Operators):
     def numpy(self):
         return self.value
 
+    def __array__(self, dtype=None, copy=None):
+        # its value, for NumPy code after the tape (a metric's update_state(loss)); NumPy functions
+        # on it are not recorded
+        return self.value if dtype is None else self.value.astype(dtype, copy=False)
+
+    def __float__(self):
+        return float(self.value)
+
     def __repr__(self):
         return f"<fastnn.autodiff.Tensor shape={self.shape}, dtype={self.dtype}>"
 
@@ -146,8 +154,9 @@ def _unbroadcast(g, shape):
     return g.reshape(shape)
 
 
-def grad(y, xs, seed=None):
-    """d sum(seed · y) / d x for each `Tensor` x in ``xs`` (zeros where y does not depend on x).
+def grad(y, xs, seed=None, unconnected="zero"):
+    """d sum(seed · y) / d x for each `Tensor` x in ``xs``: zeros where y does not depend on x, or
+    None with ``unconnected="none"`` (TensorFlow's default for a GradientTape).
 
     ``seed`` defaults to ones (for a scalar y: dy/dx).
     """
@@ -165,6 +174,8 @@ def grad(y, xs, seed=None):
             gt = _unbroadcast(np.asarray(gt, dtype=t.dtype), t.shape)
             prev = grads.get(id(t))
             grads[id(t)] = gt if prev is None else prev + gt
+    if unconnected == "none":
+        return [grads.get(id(x)) for x in xs]
     return [grads.get(id(x), np.zeros_like(x.value)) for x in xs]
 
 

@@ -69,6 +69,16 @@ class Loss:
         return t, p.reshape(rows, p.shape[-1]), w
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch loss (a float); of a prediction on a tape (a custom train_step's, under a
+        `fastnn.GradientTape`), a node of the tape whose gradient is `gradient`."""
+        y_true = autodiff._value(y_true)
+        if not isinstance(y_pred, autodiff.Tensor):
+            return self._batch_loss(y_true, y_pred, sample_weight)
+        p = y_pred.value
+        value = np.asarray(self._batch_loss(y_true, p, sample_weight), dtype=p.dtype)
+        return autodiff.Tensor(value, (y_pred,), lambda g: [g * self.gradient(y_true, p, sample_weight)])
+
+    def _batch_loss(self, y_true, y_pred, sample_weight):
         t, p, w = self._rows(y_true, y_pred, sample_weight)
         return ops.loss_forward(t, p, self.kernel, self.from_logits, w)
 
@@ -191,7 +201,7 @@ class LossFunctionWrapper(Loss):
         self._last = (y_true, y_pred, sample_weight, total, p)
         return total, p
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def _batch_loss(self, y_true, y_pred, sample_weight):
         return float(self._trace(y_true, y_pred, sample_weight)[0].value)
 
     def gradient(self, y_true, y_pred, sample_weight=None):

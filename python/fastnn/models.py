@@ -32,11 +32,12 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
-from . import ops, optimizers, utils
+from . import autodiff, ops, optimizers, utils
 from ._backend import get_backend
 from ._graph import post_order
+from . import _gradient_tape, _step_loop
 from .layers.base import (Input, InputLayer, KerasTensor, Layer, _is_symbolic, _on_tape, _positive_int, _shape_str,
-                          check_mask, tape_training)
+                          check_mask, sublayers, tape_training)
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -296,12 +297,17 @@ class Model:
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if kwargs:
             raise TypeError(f"Model: unexpected keyword arguments {sorted(kwargs)}")
-        if inputs is None and outputs is None and type(self).call is not Model.call:
-            # a subclass with its own call(): traced into a graph on the first data (or build())
+        if inputs is None and outputs is None and type(self) not in (Model, Sequential) \
+                and (type(self).call is not Model.call or type(self).train_step is not Model.train_step):
+            # a subclass with its own call(): traced into a graph on the first data (or build());
+            # one with only a train_step (Keras's VAE and GAN): it trains the models it holds
             self._init_state(name or utils.unique_name(utils.to_snake_case(type(self).__name__)))
             self._subclassed = True
+            self._holder = type(self).call is Model.call
+            self.built = self._holder
             if not trainable:
                 self._trainable = False
+            self._state_attrs = frozenset(vars(self)) | {"_state_attrs"}
             return
         self._init_state(name or utils.unique_name("functional"))
         if inputs is None or outputs is None:
@@ -378,6 +384,8 @@ class Model:
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
         self._constrained = []  # (weight, constraint) pairs of the trainable layers, from _prepare_training
         self._subclassed = False  # a subclass of Model with its own call(), built by tracing it
+        self._holder = False  # a subclass without call(): its layers are the ones it holds (`sublayers`)
+        self._loss_tracker = metrics_module.Mean(name="loss")  # the loss's mean, for train_step/test_step
         self._call_sites = _CallSites(())  # the steps of shared layers (called more than once)
         self._masking = False  # some layer may create a mask: forward runs _forward_masked
         self._masks = []  # that pass's mask per slot (None: no mask)
@@ -550,7 +558,10 @@ class Model:
 
     @property
     def _all_layers(self):
-        """Every layer the model runs, nested models' layers included, in order."""
+        """Every layer the model runs, nested models' layers included, in order (a model without
+        call(): the layers and models it holds as attributes)."""
+        if self._holder:
+            return [layer for _, layer in sublayers(self, skip=self._state_attrs)]
         return list(self._layers)
 
     def get_layer(self, name=None, index=None):
@@ -612,6 +623,11 @@ class Model:
         """The compute dtype (targets, sample weights): the output layer's."""
         return self._steps[-1][0].dtype if self._steps else utils.floatx()
 
+    def _require_call(self, what):
+        if self._holder:
+            raise NotImplementedError(f"Model '{self.name}' ({type(self).__name__}) defines no call(), so it cannot "
+                                      f"{what}. Define call(inputs), or use the models it holds")
+
     def _require_built(self, what):
         if not self.built:
             raise ValueError(f"This model has not yet been built (needed for {what}). Build the model first by calling "
@@ -650,6 +666,11 @@ class Model:
     @property
     def non_trainable_weights(self):
         return [w for layer in self._all_layers for w in layer.non_trainable_weights]
+
+    # Keras 3's other names for them (its weights are Variables; fastnn's are the arrays)
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
 
     def get_weights(self):
         """Copies of all weights, layer by layer, in Keras's layouts."""
@@ -1325,6 +1346,96 @@ class Model:
                              if w.trainable and w.constraint is not None]
         return params
 
+    # ---- Keras 3's step API: train_step, test_step, compute_loss, compute_metrics, metrics ---------
+
+    @property
+    def metrics(self):
+        """The metrics a `train_step` updates and `fit` resets each epoch, as Keras 3 lists them:
+        once compiled, the loss's mean (named "loss") and the compiled metrics; then the metric
+        objects the model holds as attributes (a subclass may override this property)."""
+        found = [self._loss_tracker] + list(self._metrics) if self.compiled else []
+        for attr, value in vars(self).items():
+            if isinstance(value, metrics_module.Metric) and attr != "_loss_tracker" and value not in found:
+                found.append(value)
+        return found
+
+    def reset_metrics(self):
+        """Reset every metric of `metrics`."""
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self):
+        """``{name: result}`` of `metrics` (a metric whose result is a dict adds its entries)."""
+        return _step_loop.results(self.metrics)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` against ``y`` plus the weights' regularization penalties,
+        as Keras 3's: in a `train_step` under a `fastnn.GradientTape`, a tensor on its tape.
+
+        Activity regularizers and add_loss terms are not included (they are not recorded on a
+        tape); `fit` without a custom train_step includes them."""
+        total = _step_loop.regularization(self._all_layers)
+        if self._loss is None:
+            return total
+        fn = "compute_loss"
+        preds = list(y_pred) if self._multi_output else [y_pred]
+        n = len(autodiff._value(preds[0]))
+        ys = self._prepare_y(y, n, fn)
+        sw = self._prepare_weights(sample_weight, n, fn)
+        heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, [])]
+        ys = ys if self._multi_output else [ys]
+        for k, (head, yk, pk) in enumerate(zip(heads, ys, preds)):
+            term = head.loss(yk, pk, _per_output(sw, k) if self._multi_output else sw)
+            total = total + (term if head.weight == 1.0 else head.weight * term)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Add a batch to the compiled metrics; returns `get_metrics_result`."""
+        if self._loss is not None and self._metrics:
+            fn = "compute_metrics"
+            preds = [autodiff._value(p) for p in (y_pred if self._multi_output else [y_pred])]
+            n = len(preds[0])
+            ys = self._prepare_y(y, n, fn)
+            sw = self._prepare_weights(sample_weight, n, fn)
+            if not self._multi_output:
+                for m in self._metrics:
+                    m.update_state(ys, preds[0], sw)
+            else:
+                for k, (head, yk, pk) in enumerate(zip(self._heads, ys, preds)):
+                    for m in head.metrics:
+                        m.update_state(yk, pk, _per_output(sw, k))
+        return self.get_metrics_result()
+
+    def train_step(self, data):
+        """One training step on a batch ``data`` (``x``, or ``(x, y)``, ``(x, y, sample_weight)``),
+        as Keras 3's; returns the logs. `fit` calls a subclass's override of it (with a
+        `fastnn.GradientTape`, as in Keras's "customizing what happens in fit()" guide); without
+        one, `fit` runs the same step fused in the kernels."""
+        x, y, sample_weight = _unpack(data, "train_step")
+        with _gradient_tape.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        self._loss_tracker.update_state(loss, sample_weight=len(autodiff._value(
+            y_pred[0] if self._multi_output else y_pred)))
+        weights = self.trainable_weights
+        if weights:
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            _step_loop.apply_constraints(self._all_layers)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        """One evaluation step on a batch ``data``, as Keras 3's; returns the logs. `evaluate` (and
+        `fit`'s validation) call a subclass's override of it."""
+        x, y, sample_weight = _unpack(data, "test_step")
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+        self._loss_tracker.update_state(loss, sample_weight=len(y_pred[0] if self._multi_output else y_pred))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def _custom_steps(self):
+        """Whether `fit` runs a subclass's own train_step (else its fused step)."""
+        return type(self).train_step is not Model.train_step
+
     # ---- fit / evaluate / predict -------------------------------------------------------------
 
     @_with_compiled_trainability
@@ -1352,7 +1463,6 @@ class Model:
         update is not applied; see `fastnn.callbacks.TerminateOnNaN` to also roll back).
         """
         fn = "fit"
-        self._check_compiled(fn)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         epochs = _positive_int(epochs, "epochs")
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
@@ -1362,6 +1472,14 @@ class Model:
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
+        if self._custom_steps():
+            if class_weight is not None:
+                raise ValueError("fit: class_weight is not supported with a custom train_step; weigh the samples "
+                                 "in it (or pass sample_weight)")
+            return _step_loop.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                  validation_data, shuffle, sample_weight, initial_epoch, steps_per_epoch,
+                                  validation_steps, validation_batch_size, validation_freq)
+        self._check_compiled(fn)
         source = _Batches.of(x, steps_per_epoch, fn)
         if source is not None:
             if y is not None or sample_weight is not None or validation_split:
@@ -1514,7 +1632,11 @@ class Model:
         or a dict with ``return_dict=True`` (Keras's convention). Regularization penalties are
         included in the loss, as in Keras."""
         fn = "evaluate"
-        self._check_compiled(fn)
+        custom = type(self).test_step is not Model.test_step  # a subclass's own test_step
+        if not custom:
+            self._check_compiled(fn)
+        elif not self.compiled:
+            raise RuntimeError(f"You must call `compile()` before calling `{fn}()`.")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         verbose = _check_verbose(verbose)
         source = _Batches.of(x, steps, fn)
@@ -1522,7 +1644,14 @@ class Model:
             if y is not None or sample_weight is not None:
                 raise ValueError("evaluate: a generator or Sequence yields the targets with the inputs; leave y and "
                                  "sample_weight unset")
-            batches, nsteps = self._prepared(source.epoch(False, None), fn, None), source.steps
+            batches, nsteps = source.epoch(False, None), source.steps
+            if not custom:
+                batches = self._prepared(batches, fn, None)
+        elif custom:
+            if steps is not None:
+                raise ValueError("evaluate: steps applies to a generator or Sequence of batches (leave it None with "
+                                 "arrays)")
+            batches, nsteps = _step_loop.array_batches(x, y, sample_weight, batch_size, fn)
         else:
             if steps is not None:
                 raise ValueError("evaluate: steps applies to a generator or Sequence of batches (leave it None with "
@@ -1535,15 +1664,16 @@ class Model:
         cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         cblist.on_test_begin()
-        logs = self._evaluate_batches(batches, cblist)
+        logs = _step_loop.evaluate(self, batches, cblist) if custom else self._evaluate_batches(batches, cblist)
         cblist.on_test_end(logs)
         if return_dict:
             return logs
-        values = [logs[name] for name in self.metrics_names]
+        values = list(logs.values()) if custom else [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for ``x`` (inference mode), computed in batches."""
+        self._require_call("predict")
         fn = "predict"
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         verbose = _check_verbose(verbose)
@@ -1608,6 +1738,7 @@ class Model:
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (inference mode)."""
+        self._require_call("predict")
         out = self._forward(self._prepare_x(x, "predict_on_batch"), False, losses=False)
         return [np.array(o) for o in out] if self._multi_output else np.array(out)
 
@@ -1651,10 +1782,16 @@ class Model:
         nest it in the graph being built: ``Model(x, decoder(encoder(x)))``; inside a custom
         layer's call(), on its tape tensors (``self.ffn = Sequential([...])``, as Keras's
         Transformer block has it)."""
+        self._require_call("be called")
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
         if _on_tape(inputs):
             return self._call_on_tape(inputs, tape_training(training))
+        if _gradient_tape.recording() is not None:  # under a GradientTape: each layer a node of its tape
+            xs = self._prepare_x(inputs, "__call__")
+            raw = inputs if isinstance(inputs, (list, tuple)) and len(inputs) == len(xs) else [inputs]
+            xs = [_gradient_tape.watched_input(r, x) for r, x in zip(raw, xs)]
+            return self._call_on_tape(xs if len(xs) > 1 else xs[0], tape_training(training))
         # training None: each layer's own default (Keras's), e.g. an augmentation layer augments
         return self._forward(self._prepare_x(inputs, "__call__"), None if training is None else bool(training),
                              losses=False)
@@ -1821,6 +1958,7 @@ class Model:
         """Save architecture, weights and compile arguments to one safetensors-layout file (atomic)."""
         from .saving import save_model
 
+        self._require_call("be saved whole (save_weights saves its weights)")
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):

@@ -186,9 +186,21 @@ def _on_tape(x):
     return isinstance(x, (list, tuple)) and any(isinstance(t, autodiff.Tensor) for t in x)
 
 
-# While a custom layer's call() runs on the tape: the leaves of its weights by id of the array (so
-# a layer it calls routes its weight gradients there), and its training flag (which the layers it
-# calls inherit, as in Keras). Stacks: custom layers may nest.
+class TapeLeaves(dict):
+    """The tape leaves of weight arrays, by id of the array: a custom layer's (`tape_weights`)."""
+
+    def leaf(self, weight):
+        """The leaf of ``weight`` (an array), or None when it is not on this tape."""
+        return self.get(id(weight))
+
+    def records(self, layer):
+        """Whether a call of ``layer`` on arrays is a node of this tape: it uses weights on it."""
+        return any(id(w) in self for w in layer.trainable_weights)
+
+
+# While a custom layer's call() runs on the tape (or a `fastnn.GradientTape` records): the leaves of
+# its weights (`TapeLeaves`), so a layer it calls routes its weight gradients there, and its training
+# flag (which the layers it calls inherit, as in Keras). Stacks: custom layers may nest.
 _tape_leaves: list = []
 _tape_training: list = []
 
@@ -375,6 +387,11 @@ class Layer:
             return self.weights
         return [w.value for w in self._weights if not w.trainable]
 
+    # Keras 3's other names for them (its weights are Variables; fastnn's are the arrays)
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
     @property
     def weight_names(self):
         """The names of `weights`, in the same order (``kernel``, ``bias``...)."""
@@ -492,7 +509,7 @@ class Layer:
         if self._inputs_as_called:
             self._multi_input = isinstance(inputs, (list, tuple))
         if not self.__dict__.get("_in_tape_call") and (_on_tape(inputs) or (
-                _tape_leaves and any(id(w) in _tape_leaves[-1] for w in self.trainable_weights))):
+                _tape_leaves and _tape_leaves[-1].records(self))):
             # inside a custom layer's call(): on its tensors, or on arrays with weights it trains
             training = tape_training(training)
             multi = isinstance(inputs, (list, tuple))
@@ -530,15 +547,20 @@ class Layer:
         weight gradients to the custom layer's leaves of these weights (`_tape_leaves`). The
         layer's state after this forward pass is kept for that backward, so a layer called twice
         backpropagates each call through its own state."""
-        self._need_input_grad = True
+        need_input_grad = self.__dict__.get("_need_input_grad", True)
+        # (an input that is an array, not on the tape, needs no gradient: a model's data)
+        self._need_input_grad = any(isinstance(t, autodiff.Tensor) for t in tensors)
         self._in_tape_call = True  # the forward below is this call's plain one
+        _tape_leaves.append(TapeLeaves())  # (and what it calls on arrays is plain too)
         try:
             out = forward([autodiff._value(t) for t in tensors])
         finally:
+            _tape_leaves.pop()
             self._in_tape_call = False
         state = dict(vars(self))
-        leaves = _tape_leaves[-1] if _tape_leaves else {}
-        weight_leaves = [leaves.get(id(w)) for w in self.trainable_weights]
+        self._need_input_grad = need_input_grad
+        leaves = _tape_leaves[-1] if _tape_leaves else TapeLeaves()
+        weight_leaves = [leaves.leaf(w) for w in self.trainable_weights]
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
 
         def backward_of(i):
@@ -553,7 +575,7 @@ class Layer:
                 finally:
                     vars(self).clear()
                     vars(self).update(current)
-                dxs = list(dx) if multi else [dx]
+                dxs = [None] * len(tensors) if dx is None else list(dx) if multi else [dx]
                 return dxs + [gw for gw, leaf in zip(grads, weight_leaves) if leaf is not None]
             return backward
 
@@ -736,7 +758,7 @@ def tape_weights(layer, training=False):
     leaf of it instead, and the layers it calls find the leaves of their weights (the ones ``layer``
     owns: `_tape_leaves`) and ``training``; yields the trainable weights' leaves (in
     `trainable_weights` order)."""
-    on_tape = {id(w.value): autodiff.Tensor(w.value) for w in layer._weights}
+    on_tape = TapeLeaves((id(w.value), autodiff.Tensor(w.value)) for w in layer._weights)
     swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
     for attr, value in swapped.items():
@@ -752,11 +774,12 @@ def tape_weights(layer, training=False):
             setattr(layer, attr, value)
 
 
-def sublayers(layer):
-    """The layers a user layer holds in its attributes (directly, in lists, tuples and dicts, or in a
-    model), in assignment order, as ``(path, layer)``: the path (``hidden``, ``blocks/0``,
-    ``ffn/1``) names the layer's weights in the user layer, so that they keep their names in a
-    layer rebuilt from its config (which gives the sublayers new unique names)."""
+def sublayers(layer, skip=()):
+    """The layers a user layer (or model) holds in its attributes (directly, in lists, tuples and
+    dicts, or in a model; not in the attributes named in ``skip``), in assignment order, as
+    ``(path, layer)``: the path (``hidden``, ``blocks/0``, ``ffn/1``) names the layer's weights in
+    the user layer, so that they keep their names in a layer rebuilt from its config (which gives
+    the sublayers new unique names)."""
     found, seen = [], set()
 
     def visit(path, value):
@@ -776,7 +799,7 @@ def sublayers(layer):
                 visit(f"{path}/{k}", v)
 
     for attr, value in vars(layer).items():
-        if attr not in ("_inbound_nodes", "_tape", "_weights"):
+        if attr not in ("_inbound_nodes", "_tape", "_weights") and attr not in skip:
             visit(attr, value)
     return found
 

@@ -1,0 +1,204 @@
+"""fastnn.GradientTape — TensorFlow's tape, for a custom ``train_step`` (Keras's "customizing
+what happens in fit()" guide, its VAE and GAN examples)::
+
+    with fastnn.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(y=y, y_pred=y_pred)
+    grads = tape.gradient(loss, model.trainable_weights)
+    model.optimizer.apply_gradients(zip(grads, model.trainable_weights))
+
+While the tape records, a model or layer called on arrays returns a `fastnn.autodiff.Tensor`: each
+layer is one node of the tape, whose gradient is the layer's own backward pass (the C++ kernels),
+and each trainable weight it uses gets a leaf. The ``fastnn.ops`` / ``keras.ops`` functions and
+the losses applied to these tensors are recorded too. `gradient` walks the tape back from the
+target to the weights asked for (the arrays of ``trainable_weights``).
+
+What it does not do: differentiate NumPy code (``np.mean(loss)`` takes the tensor's value and is
+not recorded), differentiate a gradient (second order), or record functions of an array watched
+with `watch` other than the models and layers it is fed to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from . import autodiff
+from .layers.base import TapeLeaves, _tape_leaves, _tape_training
+
+
+class RecordedLeaves(TapeLeaves):
+    """A GradientTape's leaves: one per trainable weight a layer called under it uses (made on
+    first use; only the watched ones with ``watch_accessed_variables=False``), and one per array
+    given to `GradientTape.watch`."""
+
+    def __init__(self, watch_accessed=True):
+        super().__init__()
+        self.watch_accessed = watch_accessed
+
+    def leaf(self, weight):
+        leaf = self.get(id(weight))
+        if leaf is None and self.watch_accessed:
+            leaf = self[id(weight)] = autodiff.Tensor(weight)
+        return leaf
+
+    def records(self, layer):
+        if self.watch_accessed:
+            return bool(layer.trainable_weights)
+        return super().records(layer)
+
+    def watch(self, array):
+        if id(array) not in self:
+            self[id(array)] = autodiff.Tensor(array)
+
+
+def recording():
+    """The leaves of the GradientTape recording now, or None (none does, or a layer's plain
+    forward pass runs inside it)."""
+    return _tape_leaves[-1] if _tape_leaves and isinstance(_tape_leaves[-1], RecordedLeaves) else None
+
+
+def watched_input(x, prepared):
+    """``prepared`` (a model's input array made from the caller's ``x``) on the recording tape:
+    the leaf of ``x`` when it is watched (through a cast when ``prepared`` is a converted copy),
+    else the array itself."""
+    leaves = recording()
+    leaf = leaves.get(id(x)) if leaves is not None else None
+    if leaf is None:
+        return prepared
+    if leaf.value is prepared:
+        return leaf
+    return autodiff.Tensor(prepared, (leaf,), lambda g: [np.asarray(g).reshape(leaf.shape)])
+
+
+def _flatten(structure):
+    if isinstance(structure, dict):
+        return [x for v in structure.values() for x in _flatten(v)]
+    if isinstance(structure, (list, tuple)):
+        return [x for v in structure for x in _flatten(v)]
+    return [structure]
+
+
+def _rebuild(structure, values):
+    """``structure`` (nested lists, tuples and dicts) with its leaves replaced, in order, by
+    ``values`` (an iterator)."""
+    if isinstance(structure, dict):
+        return {k: _rebuild(v, values) for k, v in structure.items()}
+    if isinstance(structure, tuple):
+        return tuple(_rebuild(v, values) for v in structure)
+    if isinstance(structure, list):
+        return [_rebuild(v, values) for v in structure]
+    return next(values)
+
+
+class GradientTape:
+    """Records the models and layers called inside ``with GradientTape() as tape:`` (and the
+    backend functions applied to their outputs), so `gradient` can differentiate a loss built
+    from them with respect to the weights.
+
+    Args:
+        persistent: allow more than one `gradient` call (else the second raises).
+        watch_accessed_variables: give every trainable weight the layers use a leaf; with False,
+            only the ones passed to `watch`.
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._persistent = bool(persistent)
+        self._watch_accessed = bool(watch_accessed_variables)
+        self._leaves = RecordedLeaves(self._watch_accessed)
+        self._recording = False
+        self._used = False
+
+    def __enter__(self):
+        if self._recording:
+            raise RuntimeError("GradientTape: this tape is already recording")
+        outer = recording()
+        if outer is not None and self._watch_accessed == outer.watch_accessed:
+            self._leaves = outer  # nested tapes share the leaves: each one's gradient sees the same nodes
+        _tape_leaves.append(self._leaves)
+        _tape_training.append(False)  # a model called without training= runs in inference mode
+        self._pushed = self._leaves
+        self._recording = True
+        return self
+
+    def __exit__(self, *exc):
+        self._stop()
+        return False
+
+    def _stop(self):
+        if self._recording:
+            at = max(i for i, leaves in enumerate(_tape_leaves) if leaves is self._pushed)
+            del _tape_leaves[at], _tape_training[-1]
+            self._recording = False
+
+    def watch(self, tensor):
+        """Give ``tensor`` (a weight array, or a model input array; or a list of them) a leaf, so
+        `gradient` can differentiate with respect to it."""
+        for x in _flatten(tensor):
+            if isinstance(x, autodiff.Tensor):
+                continue  # already on the tape
+            if not isinstance(x, np.ndarray):
+                raise TypeError(f"GradientTape.watch: expected NumPy arrays (weights or model inputs). Received: "
+                                f"{type(x).__name__}")
+            self._leaves.watch(x)
+
+    def watched_variables(self):
+        """The arrays with a leaf on this tape (weights used, arrays watched)."""
+        return [leaf.value for leaf in self._leaves.values()]
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Within it, models and layers called on arrays are not recorded."""
+        _tape_leaves.append(TapeLeaves())
+        try:
+            yield
+        finally:
+            _tape_leaves.pop()
+
+    def reset(self):
+        """Forget what was recorded."""
+        self._leaves.clear()
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d target / d source for each of ``sources`` (an array, or a list, tuple or dict of them:
+        weights from ``trainable_weights``, or arrays given to `watch`), in the same structure. A
+        non-scalar target is summed (weighted by ``output_gradients`` when given; a list of targets
+        adds up). A source the target does not depend on gets None, or zeros with
+        ``unconnected_gradients="zero"``."""
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero'. "
+                             f"Received: {unconnected_gradients!r}")
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
+                               "(or jacobians); create it with GradientTape(persistent=True) for more")
+        self._used = True
+        flat = _flatten(sources)
+        for s in flat:
+            if not isinstance(s, (np.ndarray, autodiff.Tensor)):
+                raise TypeError(f"GradientTape.gradient: sources must be arrays (the model's trainable_weights, or "
+                                f"arrays given to watch()). Received: {type(s).__name__}")
+        leaves = [s if isinstance(s, autodiff.Tensor) else self._leaves.get(id(s)) for s in flat]
+        targets = _flatten(target)
+        seeds = _flatten(output_gradients) if output_gradients is not None else [None] * len(targets)
+        if len(seeds) != len(targets):
+            raise ValueError(f"GradientTape.gradient: {len(seeds)} output_gradients for {len(targets)} targets")
+        total = None
+        for t, seed in zip(targets, seeds):
+            if not isinstance(t, autodiff.Tensor):
+                continue  # a value not computed on the tape: a constant
+            term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
+            total = term if total is None else total + term
+        on_tape = [leaf for leaf in leaves if leaf is not None]
+        grads = iter(autodiff.grad(total, on_tape, unconnected="none") if total is not None and on_tape else [])
+        out = []
+        for s, leaf in zip(flat, leaves):
+            g = next(grads) if leaf is not None else None
+            if g is None and unconnected_gradients == "zero":
+                g = np.zeros_like(autodiff._value(s))
+            out.append(g)
+        if not self._persistent:
+            self._leaves = RecordedLeaves(self._watch_accessed)  # free the recorded layers' states
+        if not isinstance(sources, (list, tuple, dict)):
+            return out[0]
+        return _rebuild(sources, iter(out))

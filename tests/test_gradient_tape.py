@@ -1,0 +1,354 @@
+"""fastnn.GradientTape and Keras 3's step API (train_step, test_step, compute_loss,
+compute_metrics, metrics): the tape's gradients against the fused training step and against
+finite differences, a custom train_step against fit's own step, and the errors."""
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import GradientTape, layers as L, ops
+
+
+def _data(kind, n, rng):
+    return {"onehot5": np.eye(5)[rng.integers(0, 5, n)], "sparse3": rng.integers(0, 3, n),
+            "reg1": rng.standard_normal((n, 1)), "bin": rng.integers(0, 2, (n, 1))}[kind].astype("float32")
+
+
+class Scale(L.Layer):
+    """A custom layer with a weight: on the tape through its own call()."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return ops.tanh(x * self.w)
+
+
+def _model(name):
+    if name == "mlp_l2":
+        return fastnn.Sequential([L.Input((20,)), L.Dense(16, activation="relu", kernel_regularizer="l2"),
+                                  L.Dense(5, activation="softmax")]), "categorical_crossentropy", (8, 20), "onehot5"
+    if name == "cnn_bn":
+        return fastnn.Sequential([L.Input((12, 12, 3)), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(2),
+                                  L.Conv2D(4, 3, activation="relu"), L.Flatten(), L.BatchNormalization(),
+                                  L.Dense(3, activation="softmax")]), "sparse_categorical_crossentropy", \
+            (6, 12, 12, 3), "sparse3"
+    if name == "lstm_gru":
+        return fastnn.Sequential([L.Input((7, 5)), L.LSTM(6, return_sequences=True), L.GRU(4), L.Dense(1)]), \
+            "mse", (5, 7, 5), "reg1"
+    if name == "embedding_rnn":
+        return fastnn.Sequential([L.Input((9,)), L.Embedding(30, 4), L.SimpleRNN(3),
+                                  L.Dense(1, activation="sigmoid")]), "binary_crossentropy", (6, 9), "bin"
+    assert name == "custom_layer"
+    inputs = L.Input((6,))
+    hidden = Scale()(L.Dense(6)(inputs))
+    return fastnn.Model(inputs, L.Dense(1)(hidden)), "mae", (7, 6), "reg1"
+
+
+@pytest.mark.parametrize("name", ["mlp_l2", "cnn_bn", "lstm_gru", "embedding_rnn", "custom_layer"])
+def test_tape_gradients_equal_the_fused_step(name):
+    fastnn.utils.set_random_seed(1)
+    model, loss, shape, kind = _model(name)
+    model.compile("adam", loss)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 30, shape).astype("float32") if name == "embedding_rnn" else \
+        rng.standard_normal(shape).astype("float32")
+    y = _data(kind, shape[0], rng)
+    with GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss_value = model.compute_loss(y=y, y_pred=y_pred)
+    assert isinstance(y_pred, fastnn.autodiff.Tensor)
+    grads = tape.gradient(loss_value, model.trainable_weights)
+    fused_loss, _, fused = model._gradients(model._prepare_x(x, "t"), model._prepare_y(y, len(x), "t"), None)
+    assert float(loss_value) == pytest.approx(fused_loss, rel=1e-6)
+    assert len(grads) == len(fused) == len(model.trainable_weights)
+    for g, f, w in zip(grads, fused, model.trainable_weights):
+        assert g.shape == w.shape and g.dtype == np.float32
+        np.testing.assert_allclose(g, f, rtol=1e-5, atol=1e-6 * np.abs(f).max())
+
+
+@pytest.fixture
+def float64_numpy():
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            yield
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+def _central_differences(f, array, eps=1e-6):
+    grad = np.zeros_like(array)
+    for i in np.ndindex(array.shape):
+        keep = array[i]
+        array[i] = keep + eps
+        up = f()
+        array[i] = keep - eps
+        down = f()
+        array[i] = keep
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def test_tape_gradients_equal_finite_differences(float64_numpy):
+    """A VAE-shaped loss: a model with two outputs, backend functions on them, an L2 penalty;
+    gradients with respect to the weights and to a watched input."""
+    fastnn.utils.set_random_seed(3)
+    inputs = L.Input((4,))
+    hidden = L.Dense(5, activation="tanh", kernel_regularizer=fastnn.regularizers.L2(0.1))(inputs)
+    model = fastnn.Model(inputs, [L.Dense(2)(hidden), L.Dense(2)(hidden)])
+    model.compile("sgd")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4))
+
+    def loss_of(mean, log_var):
+        kl = -0.5 * (1 + log_var - ops.square(mean) - ops.exp(log_var))
+        return ops.mean(ops.sum(kl, axis=1))
+
+    with GradientTape() as tape:
+        tape.watch(x)
+        mean, log_var = model(x)
+        loss = loss_of(mean, log_var) + model.compute_loss()
+    weights = model.trainable_weights
+    grads = tape.gradient(loss, weights + [x])
+
+    def value():
+        mean, log_var = model.predict_on_batch(x)
+        return float(loss_of(mean, log_var)) + model._regularization_loss()
+
+    for g, w in zip(grads, weights + [x]):
+        np.testing.assert_allclose(g, _central_differences(value, w), rtol=1e-6, atol=1e-8)
+
+
+def test_unconnected_sources_repeated_gradients_and_bad_arguments():
+    fastnn.utils.set_random_seed(0)
+    used = fastnn.Sequential([L.Input((3,)), L.Dense(2)])
+    unused = fastnn.Sequential([L.Input((3,)), L.Dense(2)])
+    x = np.ones((4, 3), dtype="float32")
+    with GradientTape(persistent=True) as tape:
+        loss = ops.sum(used(x))
+    first = tape.gradient(loss, used.trainable_weights + unused.trainable_weights)
+    assert first[2] is None and first[3] is None
+    np.testing.assert_allclose(first[0], np.full((3, 2), 4.0))  # d sum(x W + b) / dW = column sums of x
+    zeros = tape.gradient(loss, {"unused": unused.trainable_weights}, unconnected_gradients="zero")
+    assert [g.tolist() for g in zeros["unused"]] == [np.zeros((3, 2)).tolist(), [0.0, 0.0]]
+    with pytest.raises(ValueError, match="unconnected_gradients must be 'none' or 'zero'"):
+        tape.gradient(loss, used.trainable_weights, unconnected_gradients="zeros")
+    with pytest.raises(TypeError, match="sources must be arrays.*Received: str"):
+        tape.gradient(loss, ["kernel"])
+
+    with GradientTape() as tape:
+        loss = ops.sum(used(x))
+    tape.gradient(loss, used.trainable_weights)
+    with pytest.raises(RuntimeError, match="non-persistent GradientTape can only be used to compute one set"):
+        tape.gradient(loss, used.trainable_weights)
+
+    with GradientTape() as tape:
+        with tape.stop_recording():
+            plain = used(x)
+    assert isinstance(plain, np.ndarray)
+    assert tape.gradient(ops.sum(plain), used.trainable_weights) == [None, None]
+    with pytest.raises(TypeError, match="watch: expected NumPy arrays.*Received: float"):
+        GradientTape().watch([np.ones(2), 2.0])
+    assert isinstance(used(x), np.ndarray)  # no tape records: a plain call
+
+
+def test_frozen_model_passes_gradients_through():
+    """A GAN's generator step: the discriminator is not trained (its weights are not asked for),
+    but the gradient reaches the generator through it."""
+    fastnn.utils.set_random_seed(2)
+    generator = fastnn.Sequential([L.Input((3,)), L.Dense(4, activation="relu")])
+    discriminator = fastnn.Sequential([L.Input((4,)), L.Dense(1, activation="sigmoid")])
+    discriminator.trainable = False
+    z = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
+    with GradientTape() as tape:
+        loss = fastnn.losses.BinaryCrossentropy()(np.zeros((5, 1)), discriminator(generator(z)))
+    grads = tape.gradient(loss, generator.trainable_weights + [discriminator.weights[0]])
+    assert grads[-1] is None and np.abs(grads[0]).sum() > 0
+
+
+class GuideModel(fastnn.Model):
+    """Keras's guide "Customizing what happens in fit()", its first train_step."""
+
+    def train_step(self, data):
+        x, y = data
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        trainable_vars = self.trainable_variables
+        gradients = tape.gradient(loss, trainable_vars)
+        self.optimizer.apply(gradients, trainable_vars)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class CountingModel(fastnn.Model):
+    """Keras's default step, called through super()."""
+
+    steps = 0
+
+    def train_step(self, data):
+        CountingModel.steps += 1
+        return super().train_step(data)
+
+
+def _regression(cls, seed=4):
+    fastnn.utils.set_random_seed(seed)
+    inputs = L.Input((8,))
+    outputs = L.Dense(1)(L.Dense(16, activation="relu")(inputs))
+    model = cls(inputs, outputs)
+    model.compile(optimizer=fastnn.optimizers.SGD(0.01, momentum=0.9), loss="mse", metrics=["mae"])
+    return model
+
+
+@pytest.mark.parametrize("cls", [GuideModel, CountingModel])
+def test_custom_train_step_trains_as_fit_does(cls):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((100, 8)).astype("float32")
+    y = (x[:, :1] * 2 - x[:, 1:2]).astype("float32")
+    custom, plain = _regression(cls), _regression(fastnn.Model)
+    CountingModel.steps = 0
+    # batches of one size: the guide's loss tracker averages the batches' losses unweighted,
+    # fit's own step weighs them by their sizes
+    got = custom.fit(x, y, batch_size=25, epochs=3, shuffle=False, verbose=0).history
+    want = plain.fit(x, y, batch_size=25, epochs=3, shuffle=False, verbose=0).history
+    assert set(got) == {"loss", "mae"} == set(want)
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-5)
+    np.testing.assert_allclose(got["mae"], want["mae"], rtol=1e-5)
+    for a, b in zip(custom.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    if cls is CountingModel:
+        assert CountingModel.steps == 3 * 4
+    assert got["loss"][-1] < got["loss"][0]
+
+
+class EvaluatingModel(GuideModel):
+    """The guide's "Providing your own evaluation step"."""
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        for metric in self.metrics:
+            if metric.name != "loss":
+                metric.update_state(y, y_pred)
+            else:
+                metric.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def test_custom_test_step_in_evaluate_and_validation():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 8)).astype("float32")
+    y = x[:, :1].copy()
+    model, plain = _regression(EvaluatingModel), _regression(fastnn.Model)
+    logs = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    want = plain.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "mae"}
+    assert logs["loss"] == pytest.approx(want["loss"], rel=1e-5) and logs["mae"] == pytest.approx(want["mae"], rel=1e-5)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx([logs["loss"], logs["mae"]], rel=1e-5)
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0).history
+    assert set(history) == {"loss", "mae", "val_loss", "val_mae"}
+
+
+class GAN(fastnn.Model):
+    """The guide's GAN (its train_step with keras.ops in place of tf.concat, tf.ones, tf.zeros)."""
+
+    def __init__(self, discriminator, generator, latent_dim):
+        super().__init__()
+        self.discriminator = discriminator
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.d_loss_tracker = fastnn.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = fastnn.metrics.Mean(name="g_loss")
+        self.seed_generator = fastnn.random.SeedGenerator(1337)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = loss_fn
+
+    def train_step(self, real_images):
+        if isinstance(real_images, tuple):
+            real_images = real_images[0]
+        batch_size = ops.shape(real_images)[0]
+        random_latent_vectors = fastnn.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
+        generated_images = self.generator(random_latent_vectors)
+        combined_images = ops.concatenate([generated_images, real_images], axis=0)
+        labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((ops.shape(real_images)[0], 1))], axis=0)
+        labels += 0.05 * fastnn.random.uniform(ops.shape(labels), seed=self.seed_generator)
+        with GradientTape() as tape:
+            predictions = self.discriminator(combined_images)
+            d_loss = self.loss_fn(labels, predictions)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        random_latent_vectors = fastnn.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
+        misleading_labels = ops.zeros((batch_size, 1))
+        with GradientTape() as tape:
+            predictions = self.discriminator(self.generator(random_latent_vectors))
+            g_loss = self.loss_fn(misleading_labels, predictions)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+
+def test_gan_with_two_optimizers(capsys):
+    fastnn.utils.set_random_seed(7)
+    latent_dim = 8
+    discriminator = fastnn.Sequential([L.Input((8, 8, 1)), L.Conv2D(8, 3, strides=2, padding="same"),
+                                       L.LeakyReLU(negative_slope=0.2), L.GlobalMaxPooling2D(), L.Dense(1)],
+                                      name="discriminator")
+    generator = fastnn.Sequential([L.Input((latent_dim,)), L.Dense(4 * 4 * 8), L.LeakyReLU(negative_slope=0.2),
+                                   L.Reshape((4, 4, 8)), L.Conv2DTranspose(8, 4, strides=2, padding="same"),
+                                   L.LeakyReLU(negative_slope=0.2), L.Conv2D(1, 3, padding="same",
+                                                                              activation="sigmoid")],
+                                  name="generator")
+    gan = GAN(discriminator=discriminator, generator=generator, latent_dim=latent_dim)
+    assert len(gan.trainable_weights) == len(discriminator.trainable_weights) + len(generator.trainable_weights)
+    d_opt, g_opt = fastnn.optimizers.Adam(0.0003), fastnn.optimizers.Adam(0.0003)
+    gan.compile(d_optimizer=d_opt, g_optimizer=g_opt,
+                loss_fn=fastnn.losses.BinaryCrossentropy(from_logits=True))
+    images = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32")
+    d_before, g_before = discriminator.get_weights(), generator.get_weights()
+    history = gan.fit(images, epochs=2, batch_size=16).history
+    out = capsys.readouterr().out
+    assert "4/4 ━━━━━━━━━━━━━━━━━━━━ " in out and " - d_loss: " in out and " - g_loss: " in out
+    assert set(history) == {"d_loss", "g_loss"} and all(np.isfinite(history["d_loss"] + history["g_loss"]))
+    assert d_opt.iterations == g_opt.iterations == 8
+    assert all(not np.array_equal(a, b) for a, b in zip(d_before, discriminator.get_weights()))
+    assert all(not np.array_equal(a, b) for a, b in zip(g_before, generator.get_weights()))
+    # each optimizer holds state for its own model's weights only
+    assert len(d_opt.variables) == 2 * len(discriminator.trainable_weights)
+    assert len(g_opt.variables) == 2 * len(generator.trainable_weights)
+
+
+def test_model_without_call():
+    inner = fastnn.Sequential([L.Input((3,)), L.Dense(2)])
+    gan = GAN(inner, inner, 3)
+    assert gan.trainable_weights == inner.trainable_weights  # held twice, counted once
+    x = np.zeros((2, 3), dtype="float32")
+    for action in (lambda: gan(x), lambda: gan.predict(x), lambda: gan.save("unused.keras")):
+        with pytest.raises(NotImplementedError, match=r"Model 'gan.*' \(GAN\) defines no call\(\), so it cannot"):
+            action()
+    with pytest.raises(RuntimeError, match=r"You must call `compile\(\)` before calling `fit\(\)`"):
+        gan.fit(x, verbose=0)
+
+    class NoLogs(GAN):
+        def train_step(self, data):
+            return 1.0
+
+    model = NoLogs(inner, inner, 3)
+    model.compile(None, None, None)
+    with pytest.raises(TypeError, match="train_step must return a dict of logs.*Received: float"):
+        model.fit(x, verbose=0)
