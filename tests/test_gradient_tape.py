@@ -39,21 +39,36 @@ def _model(name):
     if name == "embedding_rnn":
         return fastnn.Sequential([L.Input((9,)), L.Embedding(30, 4), L.SimpleRNN(3),
                                   L.Dense(1, activation="sigmoid")]), "binary_crossentropy", (6, 9), "bin"
+    if name == "masked_sequence":  # the output's mask weighs the loss per step; an activity penalty
+        return fastnn.Sequential([L.Input((6,)), L.Embedding(10, 4, mask_zero=True), L.LSTM(3, return_sequences=True),
+                                  L.Dense(3, activation="softmax", activity_regularizer="l2")]), \
+            "sparse_categorical_crossentropy", (5, 6), "labels_per_step"
+    if name == "add_loss":
+        inputs = L.Input((4,))
+        hidden = L.Dense(3, activation="tanh")(inputs)
+        model = fastnn.Model(inputs, L.Dense(1)(hidden))
+        model.add_loss(ops.mean(ops.square(hidden)))
+        return model, "mse", (6, 4), "reg1"
     assert name == "custom_layer"
     inputs = L.Input((6,))
     hidden = Scale()(L.Dense(6)(inputs))
     return fastnn.Model(inputs, L.Dense(1)(hidden)), "mae", (7, 6), "reg1"
 
 
-@pytest.mark.parametrize("name", ["mlp_l2", "cnn_bn", "lstm_gru", "embedding_rnn", "custom_layer"])
+@pytest.mark.parametrize("name", ["mlp_l2", "cnn_bn", "lstm_gru", "embedding_rnn", "masked_sequence", "add_loss",
+                                  "custom_layer"])
 def test_tape_gradients_equal_the_fused_step(name):
     fastnn.utils.set_random_seed(1)
     model, loss, shape, kind = _model(name)
     model.compile("adam", loss)
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 30, shape).astype("float32") if name == "embedding_rnn" else \
-        rng.standard_normal(shape).astype("float32")
-    y = _data(kind, shape[0], rng)
+    if name == "embedding_rnn":
+        x = rng.integers(0, 30, shape).astype("float32")
+    elif name == "masked_sequence":  # sequences of 2 to 6 tokens, then padding
+        x = rng.integers(1, 10, shape).astype("float32") * (np.arange(6) < rng.integers(2, 7, (5, 1)))
+    else:
+        x = rng.standard_normal(shape).astype("float32")
+    y = rng.integers(0, 3, shape).astype("float32") if kind == "labels_per_step" else _data(kind, shape[0], rng)
     with GradientTape() as tape:
         y_pred = model(x, training=True)
         loss_value = model.compute_loss(y=y, y_pred=y_pred)

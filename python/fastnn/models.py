@@ -386,6 +386,7 @@ class Model:
         self._subclassed = False  # a subclass of Model with its own call(), built by tracing it
         self._holder = False  # a subclass without call(): its layers are the ones it holds (`sublayers`)
         self._loss_tracker = metrics_module.Mean(name="loss")  # the loss's mean, for train_step/test_step
+        self._call_losses = []  # the last call's activity penalties and add_loss terms (`losses`)
         self._call_sites = _CallSites(())  # the steps of shared layers (called more than once)
         self._masking = False  # some layer may create a mask: forward runs _forward_masked
         self._masks = []  # that pass's mask per slot (None: no mask)
@@ -1368,13 +1369,19 @@ class Model:
         """``{name: result}`` of `metrics` (a metric whose result is a dict adds its entries)."""
         return _step_loop.results(self.metrics)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss of ``y_pred`` against ``y`` plus the weights' regularization penalties,
-        as Keras 3's: in a `train_step` under a `fastnn.GradientTape`, a tensor on its tape.
+    @property
+    def losses(self):
+        """The loss terms of the model's last call, as Keras 3's: its layers' activity penalties,
+        and under a `fastnn.GradientTape` its add_loss terms too (tensors on the tape)."""
+        return list(self._call_losses)
 
-        Activity regularizers and add_loss terms are not included (they are not recorded on a
-        tape); `fit` without a custom train_step includes them."""
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` against ``y`` (an output's mask folded into its sample
+        weights), plus the weights' regularization penalties and the last call's `losses`, as
+        Keras 3's: in a `train_step` under a `fastnn.GradientTape`, a tensor on its tape."""
         total = _step_loop.regularization(self._all_layers)
+        for term in self._call_losses:
+            total = total + term
         if self._loss is None:
             return total
         fn = "compute_loss"
@@ -1385,7 +1392,10 @@ class Model:
         heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, [])]
         ys = ys if self._multi_output else [ys]
         for k, (head, yk, pk) in enumerate(zip(heads, ys, preds)):
-            term = head.loss(yk, pk, _per_output(sw, k) if self._multi_output else sw)
+            swk = _per_output(sw, k) if self._multi_output else sw
+            if self._out_masks is not None:
+                swk = self._fold_mask(swk, autodiff._value(pk), k, True)
+            term = head.loss(yk, pk, swk)
             total = total + (term if head.weight == 1.0 else head.weight * term)
         return total
 
@@ -1397,13 +1407,14 @@ class Model:
             n = len(preds[0])
             ys = self._prepare_y(y, n, fn)
             sw = self._prepare_weights(sample_weight, n, fn)
-            if not self._multi_output:
-                for m in self._metrics:
-                    m.update_state(ys, preds[0], sw)
-            else:
-                for k, (head, yk, pk) in enumerate(zip(self._heads, ys, preds)):
-                    for m in head.metrics:
-                        m.update_state(yk, pk, _per_output(sw, k))
+            heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, self._metrics)]
+            ys = ys if self._multi_output else [ys]
+            for k, (head, yk, pk) in enumerate(zip(heads, ys, preds)):
+                swk = _per_output(sw, k) if self._multi_output else sw
+                if self._out_masks is not None:
+                    swk = self._fold_mask(swk, pk, k, False)
+                for m in head.metrics:
+                    m.update_state(yk, pk, swk)
         return self.get_metrics_result()
 
     def train_step(self, data):
@@ -1793,12 +1804,16 @@ class Model:
             xs = [_gradient_tape.watched_input(r, x) for r, x in zip(raw, xs)]
             return self._call_on_tape(xs if len(xs) > 1 else xs[0], tape_training(training))
         # training None: each layer's own default (Keras's), e.g. an augmentation layer augments
-        return self._forward(self._prepare_x(inputs, "__call__"), None if training is None else bool(training),
-                             losses=False)
+        out = self._forward(self._prepare_x(inputs, "__call__"), None if training is None else bool(training),
+                            losses=False)  # (the steps only add_loss needs are skipped, as predict does)
+        self._call_losses = [self._activity_loss] if self._activity_loss else []
+        return out
 
     def _call_on_tape(self, inputs, training):
-        """Its layers called one by one on tape tensors (each a node of the tape: `Layer.__call__`);
-        the layers' activity regularizers and the model's add_loss terms are not applied here."""
+        """Its layers called one by one on tape tensors (each a node of the tape: `Layer.__call__`),
+        with the masks the layers make. The activity regularizers' penalties and the add_loss
+        terms of this call are kept as tape nodes in `_call_losses` (`compute_loss` adds them),
+        the outputs' masks in `_out_masks` (`compute_loss` folds them into the sample weights)."""
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not self.built:
             shapes = [(None,) + tuple(t.shape[1:]) for t in tensors]
@@ -1807,21 +1822,51 @@ class Model:
         if len(tensors) != len(self._input_layers):
             raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "
                              f"{len(tensors)} input tensors")
-        outputs = self._call_steps(tensors, training=training)
+        penalties = []
+
+        def after_step(step, value, mask):
+            areg = step[4]
+            if areg is not None:
+                v = autodiff._value(value)
+                penalties.append(autodiff.Tensor(np.asarray(areg(v), dtype=v.dtype), (value,),
+                                                 lambda g: [g * areg.gradient(v)])
+                                 if isinstance(value, autodiff.Tensor) else areg(v))
+
+        vals, masks = self._call_steps(tensors, after_step, masks=self._masking, training=training)
+        self._call_losses = penalties + [autodiff.sum(vals[s]) for s in self._loss_slots]
+        out_masks = [masks[s] for s in self._output_slots]
+        self._out_masks = out_masks if any(m is not None for m in out_masks) else None
+        outputs = [vals[s] for s in self._output_slots]
         return outputs if self._multi_output else outputs[0]
 
-    def _call_steps(self, tensors, after_step=None, **call_kwargs):
+    def _call_steps(self, tensors, after_step=None, masks=False, **call_kwargs):
         """Each step's layer called (``layer(..., **call_kwargs)``) on ``tensors`` and the values
-        before it, slot by slot; ``after_step(its first output)`` after each. Returns the values of
-        the output slots."""
+        before it, slot by slot, with ``masks``: each layer's input mask and its output's (as
+        `_forward_masked`); ``after_step(step, its first output, its mask)`` after each. Returns
+        every slot's value and mask."""
         vals = tensors + [None] * (self._nslots - len(tensors))
-        for layer, ins, out, multi, _ in self._steps:
-            result = layer([vals[i] for i in ins] if multi else vals[ins[0]], **call_kwargs)
+        slot_masks = [None] * self._nslots
+        for step in self._steps:
+            layer, ins, out, multi, _ = step
+            x = [vals[i] for i in ins] if multi else vals[ins[0]]
+            kwargs = call_kwargs
+            if masks:
+                mask = [slot_masks[i] for i in ins] if multi else slot_masks[ins[0]]
+                mask = None if multi and all(m is None for m in mask) else mask
+                kwargs = dict(call_kwargs, mask=mask)
+            result = layer(x, **kwargs)
             for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
                 vals[o] = tensor
+            first = _slots(out)[0]
+            if masks and layer.supports_masking:
+                values = [autodiff._value(t) for t in x] if multi else autodiff._value(x)
+                m = layer.compute_mask(values, mask)
+                m = m[0] if isinstance(m, (list, tuple)) else m
+                slot_masks[first] = None if m is None else \
+                    check_mask(m, np.shape(autodiff._value(vals[first])), layer, "the output's mask (compute_mask)")
             if after_step is not None:
-                after_step(vals[_slots(out)[0]])
-        return [vals[s] for s in self._output_slots]
+                after_step(step, vals[first], slot_masks[first])
+        return vals, slot_masks
 
     def _call_symbolic(self, inputs):
         """Call this model's layers on ``inputs``, step by step in its own order, and return the
@@ -1856,10 +1901,11 @@ class Model:
             return outputs if self._multi_output else outputs[0]
         call = self._next_symbolic_call()
 
-        def mark(tensor):  # the summary shows these steps as one row
+        def mark(step, tensor, mask):  # the summary shows these steps as one row
             tensor.node.nested_in, tensor.node.nested_call_index = self, call
 
-        outputs = self._call_steps(tensors, mark)
+        vals, _ = self._call_steps(tensors, mark)
+        outputs = [vals[s] for s in self._output_slots]
         for k, output in enumerate(outputs):
             output.node.nested_call = (self, tensors)  # and that row's inputs
             output.nested_output_index = k  # (and which of the model's outputs this tensor is)
