@@ -511,7 +511,8 @@ class Model:
         Such pairs (the course notes' Conv2D(relu) -> MaxPooling2D) run as one fused op: the
         convolution's full-size output and its gradient never leave the cache (for the notes' first
         layer, 128 x 26 x 26 x 64 floats = 22 MB per batch each way). A convolution whose output is
-        the model's, feeds anything else, or carries an activity regularizer is left alone.
+        the model's, feeds anything else, or carries an activity regularizer (or whose pooling
+        does) is left alone.
         """
         from .layers.conv import _Conv
         from .layers.pooling import _Pooling
@@ -525,7 +526,7 @@ class Model:
             users = consumers.get(out, [])
             if not isinstance(layer, _Conv) or areg is not None or out in self._output_slots \
                     or out in self._loss_slots or len(users) != 1 or i in self._call_sites.steps \
-                    or users[0] in self._call_sites.steps:
+                    or users[0] in self._call_sites.steps or self._steps[users[0]][4] is not None:
                 continue
             pool = self._steps[users[0]][0]
             if isinstance(pool, _Pooling) and pool.kind == "max" and pool.rank == layer.rank \
@@ -1832,22 +1833,31 @@ class Model:
                                                  lambda g: [g * areg.gradient(v)])
                                  if isinstance(value, autodiff.Tensor) else areg(v))
 
-        vals, masks = self._call_steps(tensors, after_step, masks=self._masking, training=training)
+        vals, masks = self._call_steps(tensors, after_step, masks=self._masking, fuse=True, training=training)
         self._call_losses = penalties + [autodiff.sum(vals[s]) for s in self._loss_slots]
         out_masks = [masks[s] for s in self._output_slots]
         self._out_masks = out_masks if any(m is not None for m in out_masks) else None
         outputs = [vals[s] for s in self._output_slots]
         return outputs if self._multi_output else outputs[0]
 
-    def _call_steps(self, tensors, after_step=None, masks=False, **call_kwargs):
+    def _call_steps(self, tensors, after_step=None, masks=False, fuse=False, **call_kwargs):
         """Each step's layer called (``layer(..., **call_kwargs)``) on ``tensors`` and the values
         before it, slot by slot, with ``masks``: each layer's input mask and its output's (as
-        `_forward_masked`); ``after_step(step, its first output, its mask)`` after each. Returns
-        every slot's value and mask."""
+        `_forward_masked`); ``after_step(step, its first output, its mask)`` after each. With
+        ``fuse`` (tape tensors), a convolution and the max pooling after it are one tape node, as
+        in `_forward`. Returns every slot's value and mask."""
         vals = tensors + [None] * (self._nslots - len(tensors))
         slot_masks = [None] * self._nslots
-        for step in self._steps:
+        for k, step in enumerate(self._steps):
             layer, ins, out, multi, _ = step
+            if fuse and k in self._fused_pools:
+                continue  # computed with its convolution
+            if fuse and k in self._pool_fusion:
+                pool = self._steps[self._pool_fusion[k]]
+                vals[pool[2]] = layer._call_on_tensors([vals[ins[0]]], False,
+                                                       lambda values, pool=pool[0]: layer.call_pooled(values[0], pool),
+                                                       backward=layer.backward_pooled)
+                continue
             x = [vals[i] for i in ins] if multi else vals[ins[0]]
             kwargs = call_kwargs
             if masks:

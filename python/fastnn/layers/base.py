@@ -540,13 +540,14 @@ class Layer:
             return self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask"))
         return self.call(x, training=training)
 
-    def _call_on_tensors(self, tensors, multi, forward):
-        """This layer called inside a custom layer's call(): ``forward`` (the layer's call on the
-        values of ``tensors``, its inputs; ``multi``: `backward` returns one gradient per input)
-        runs, and the outputs come back as tape tensors whose gradient runs `backward` and hands the
-        weight gradients to the custom layer's leaves of these weights (`_tape_leaves`). The
-        layer's state after this forward pass is kept for that backward, so a layer called twice
-        backpropagates each call through its own state."""
+    def _call_on_tensors(self, tensors, multi, forward, backward=None):
+        """This layer called inside a custom layer's call() (or under a GradientTape): ``forward``
+        (the layer's call on the values of ``tensors``, its inputs; ``multi``: `backward` returns
+        one gradient per input) runs, and the outputs come back as tape tensors whose gradient
+        runs ``backward`` (default `backward`) and hands the weight gradients to the tape's leaves
+        of these weights (`_tape_leaves`). The layer's state after this forward pass is kept for
+        that backward, so a layer called twice backpropagates each call through its own state."""
+        backward_pass = backward or self.backward
         need_input_grad = self.__dict__.get("_need_input_grad", True)
         # (an input that is an array, not on the tape, needs no gradient: a model's data)
         self._need_input_grad = any(isinstance(t, autodiff.Tensor) for t in tensors)
@@ -570,7 +571,7 @@ class Layer:
                 vars(self).clear()
                 vars(self).update(state)
                 try:
-                    dx = self.backward(seed)
+                    dx = backward_pass(seed)
                     grads = self.get_gradients() if any(leaf is not None for leaf in weight_leaves) else []
                 finally:
                     vars(self).clear()
