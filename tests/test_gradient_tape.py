@@ -201,6 +201,21 @@ class GuideModel(fastnn.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
+class Keras2Model(fastnn.Model):
+    """tf.keras 2's version of the guide's train_step: compiled_loss and compiled_metrics."""
+
+    def train_step(self, data):
+        x, y = data
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+        trainable_vars = self.trainable_variables
+        gradients = tape.gradient(loss, trainable_vars)
+        self.optimizer.apply_gradients(zip(gradients, trainable_vars))
+        self.compiled_metrics.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
 class CountingModel(fastnn.Model):
     """Keras's default step, called through super()."""
 
@@ -220,7 +235,7 @@ def _regression(cls, seed=4):
     return model
 
 
-@pytest.mark.parametrize("cls", [GuideModel, CountingModel])
+@pytest.mark.parametrize("cls", [GuideModel, Keras2Model, CountingModel])
 def test_custom_train_step_trains_as_fit_does(cls):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((100, 8)).astype("float32")
@@ -239,6 +254,43 @@ def test_custom_train_step_trains_as_fit_does(cls):
     if cls is CountingModel:
         assert CountingModel.steps == 3 * 4
     assert got["loss"][-1] < got["loss"][0]
+
+
+def test_training_loop_from_scratch():
+    """Keras's guide "Writing a training loop from scratch": the same steps as fit's, with an L2
+    penalty from model.losses."""
+    def build():
+        fastnn.utils.set_random_seed(9)
+        inputs = L.Input((12,))
+        hidden = L.Dense(16, activation="relu", kernel_regularizer=fastnn.regularizers.L2(1e-3))(inputs)
+        return fastnn.Model(inputs, L.Dense(4)(hidden))
+
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((96, 12)).astype("float32")
+    y = rng.integers(0, 4, 96)
+    model, reference = build(), build()
+    optimizer = fastnn.optimizers.SGD(learning_rate=0.05)
+    loss_fn = fastnn.losses.SparseCategoricalCrossentropy(from_logits=True)
+    train_acc_metric = fastnn.metrics.SparseCategoricalAccuracy()
+    accuracies = []
+    for epoch in range(2):
+        for step in range(0, 96, 32):
+            x_batch, y_batch = x[step:step + 32], y[step:step + 32]
+            with GradientTape() as tape:
+                logits = model(x_batch, training=True)
+                loss_value = loss_fn(y_batch, logits)
+                loss_value += sum(model.losses)
+            grads = tape.gradient(loss_value, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+            train_acc_metric.update_state(y_batch, logits)
+        accuracies.append(float(train_acc_metric.result()))
+        train_acc_metric.reset_state()
+    assert len(model.losses) == 1 and isinstance(loss_value, fastnn.autodiff.Tensor)
+    reference.compile(fastnn.optimizers.SGD(learning_rate=0.05), loss_fn, metrics=["sparse_categorical_accuracy"])
+    history = reference.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(accuracies, history["sparse_categorical_accuracy"])
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 class EvaluatingModel(GuideModel):

@@ -280,6 +280,24 @@ class _Head:
         self.total, self.count = 0.0, 0
 
 
+class _CompiledMetrics:
+    """A model's compiled metrics as tf.keras 2's ``model.compiled_metrics``."""
+
+    def __init__(self, model):
+        self._model = model
+
+    @property
+    def metrics(self):
+        return list(self._model._metrics)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._model._update_compiled_metrics(y_true, y_pred, sample_weight)
+
+    def reset_state(self):
+        for m in self._model._metrics:
+            m.reset_state()
+
+
 class Model:
     """A functional model: ``Model(inputs=Input(shape=(2,)), outputs=Dense(1)(...), name=...)``.
 
@@ -1372,20 +1390,38 @@ class Model:
 
     @property
     def losses(self):
-        """The loss terms of the model's last call, as Keras 3's: its layers' activity penalties,
-        and under a `fastnn.GradientTape` its add_loss terms too (tensors on the tape)."""
-        return list(self._call_losses)
+        """The loss terms besides the compiled loss, as Keras 3 lists them: the weights'
+        regularization penalty, and the last call's activity penalties and (under a
+        `fastnn.GradientTape`) add_loss terms; on a recording tape, tensors on it."""
+        penalty = _step_loop.regularization(self._all_layers)
+        return ([penalty] if isinstance(penalty, autodiff.Tensor) or penalty else []) + list(self._call_losses)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss of ``y_pred`` against ``y`` (an output's mask folded into its sample
-        weights), plus the weights' regularization penalties and the last call's `losses`, as
-        Keras 3's: in a `train_step` under a `fastnn.GradientTape`, a tensor on its tape."""
-        total = _step_loop.regularization(self._all_layers)
-        for term in self._call_losses:
+        weights) plus the `losses`, as Keras 3's: in a `train_step` under a
+        `fastnn.GradientTape`, a tensor on its tape."""
+        return self._compiled_loss(y, y_pred, sample_weight, self.losses, "compute_loss")
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """tf.keras 2's spelling in a train_step: the compiled loss plus ``regularization_losses``
+        (``self.losses``); it also adds the loss to the "loss" entry of `metrics`, as tf.keras did."""
+        loss = self._compiled_loss(y, y_pred, sample_weight, regularization_losses or [], "compiled_loss")
+        self._loss_tracker.update_state(loss, sample_weight=len(autodiff._value(
+            y_pred[0] if self._multi_output else y_pred)))
+        return loss
+
+    @property
+    def compiled_metrics(self):
+        """tf.keras 2's spelling in a train_step: ``compiled_metrics.update_state(y, y_pred)``."""
+        return _CompiledMetrics(self)
+
+    def _compiled_loss(self, y, y_pred, sample_weight, extra, fn):
+        """The compiled loss of ``y_pred`` (masks folded in) plus the terms ``extra``."""
+        total = 0.0
+        for term in extra:
             total = total + term
         if self._loss is None:
             return total
-        fn = "compute_loss"
         preds = list(y_pred) if self._multi_output else [y_pred]
         n = len(autodiff._value(preds[0]))
         ys = self._prepare_y(y, n, fn)
@@ -1402,6 +1438,10 @@ class Model:
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Add a batch to the compiled metrics; returns `get_metrics_result`."""
+        self._update_compiled_metrics(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def _update_compiled_metrics(self, y, y_pred, sample_weight):
         if self._loss is not None and self._metrics:
             fn = "compute_metrics"
             preds = [autodiff._value(p) for p in (y_pred if self._multi_output else [y_pred])]
@@ -1416,7 +1456,6 @@ class Model:
                     swk = self._fold_mask(swk, pk, k, False)
                 for m in head.metrics:
                     m.update_state(yk, pk, swk)
-        return self.get_metrics_result()
 
     def train_step(self, data):
         """One training step on a batch ``data`` (``x``, or ``(x, y)``, ``(x, y, sample_weight)``),
