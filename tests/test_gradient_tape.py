@@ -168,6 +168,17 @@ def test_unconnected_sources_repeated_gradients_and_bad_arguments():
     assert isinstance(used(x), np.ndarray)  # no tape records: a plain call
 
 
+def test_layer_built_under_the_tape():
+    dense = L.Dense(2, use_bias=False)
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    with GradientTape() as tape:
+        y = dense(x)
+        loss = ops.sum(y)
+    assert isinstance(y, fastnn.autodiff.Tensor)
+    (grad,) = tape.gradient(loss, dense.trainable_weights)
+    np.testing.assert_allclose(grad, np.repeat(x.sum(axis=0)[:, None], 2, axis=1))
+
+
 def test_frozen_model_passes_gradients_through():
     """A GAN's generator step: the discriminator is not trained (its weights are not asked for),
     but the gradient reaches the generator through it."""

@@ -44,8 +44,8 @@ class RecordedLeaves(TapeLeaves):
         return leaf
 
     def records(self, layer):
-        if self.watch_accessed:
-            return bool(layer.trainable_weights)
+        if self.watch_accessed:  # (a layer built by this call: its weights get leaves after it)
+            return not layer.built or bool(layer.trainable_weights)
         return super().records(layer)
 
     def watch(self, array):
