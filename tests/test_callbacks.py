@@ -3,6 +3,7 @@ callbacks, the hook sequence and History."""
 
 import csv
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import pytest
 import fastnn
 from fastnn.callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler,
                               ModelCheckpoint, ReduceLROnPlateau)
-from fastnn.layers import Dense
+from fastnn import callbacks
+from fastnn.layers import Dense, Input
 from fastnn.models import Sequential, load_model
 from fastnn.optimizers import SGD
 
@@ -172,3 +174,135 @@ def test_hook_sequence_history_and_lambda_callback():
     assert history.params == {"verbose": 0, "epochs": 2, "steps": 2} and history.model is m
     with pytest.raises(TypeError, match="unknown hook"):
         LambdaCallback(on_everything=print)
+
+
+# ---- TensorBoard ----------------------------------------------------------------------------------
+
+# Three records written by TensorBoard 2.21's own RecordWriter with its Event protos (the file
+# version event; an "epoch_loss" scalar of 0.25 at step 3; a histogram at step 300), the reference
+# for fastnn's hand-written encoding.
+TENSORBOARD_GOLDEN = bytes.fromhex(
+    "1800000000000000a37f4b220900002040fc54d9411a0d627261696e2e4576656e743a322b353110200000000000000029eda9500900005040fc54d94110032a130a110a0a65706f63685f6c6f7373150000803e7065c56d8b00000000000000852d3df10900008040fc54d94110ac022a7d0a7b0a1664656e73652f6b65726e656c2f686973746f6772616d2a6109000000000000f8bf11000000000000004019000000000000104021000000000000f03f290000000000001e4032180000000000000000000000000000f03f00000000000000403a18000000000000f03f0000000000000040000000000000f03ff3f2306a")
+
+
+def _protobuf_fields(data):
+    """{field number: [values]} of a protocol buffer message (varints as ints, 64- and 32-bit
+    fields as raw bytes, length-delimited ones as bytes)."""
+    fields, i = {}, 0
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            byte = data[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value = varint()
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        else:
+            assert wire == 2, wire
+            n = varint()
+            value, i = data[i:i + n], i + n
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def _read_events(path):
+    """The events of a TensorBoard event file, each CRC checked: [(step, {tag: value})], a
+    scalar's value a float, a histogram's a dict of its fields."""
+    from fastnn._tensorboard import masked_crc32c
+
+    with open(path, "rb") as f:
+        data = f.read()
+    events, i = [], 0
+    while i < len(data):
+        header = data[i:i + 8]
+        (n,) = struct.unpack("<Q", header)
+        assert struct.unpack("<I", data[i + 8:i + 12])[0] == masked_crc32c(header)
+        payload = data[i + 12:i + 12 + n]
+        assert struct.unpack("<I", data[i + 12 + n:i + 16 + n])[0] == masked_crc32c(payload)
+        i += 16 + n
+        event = _protobuf_fields(payload)
+        values = {}
+        for summary in event.get(5, []):
+            for value in _protobuf_fields(summary)[1]:
+                v = _protobuf_fields(value)
+                tag = v[1][0].decode()
+                if 2 in v:
+                    values[tag] = struct.unpack("<f", v[2][0])[0]
+                else:
+                    h = _protobuf_fields(v[5][0])
+                    values[tag] = {"min": struct.unpack("<d", h[1][0])[0], "max": struct.unpack("<d", h[2][0])[0],
+                                   "num": struct.unpack("<d", h[3][0])[0],
+                                   "bucket": np.frombuffer(h[7][0], dtype="<f8")}
+        events.append((event.get(2, [0])[0], values, event.get(3, [b""])[0]))
+    return events
+
+
+def test_tensorboard_records_are_tensorboards_own():
+    from fastnn import _tensorboard as tb
+
+    written = (tb.record(tb.event(1700000000.5, file_version="brain.Event:2")) +
+               tb.record(tb.event(1700000001.25, 3, values=[tb.scalar_value("epoch_loss", 0.25)])) +
+               tb.record(tb.event(1700000002.0, 300, values=[tb.histogram_proto_value(
+                   "dense/kernel/histogram", -1.5, 2.0, 4, 1.0, 7.5, [0.0, 1.0, 2.0], [1, 2, 1])])))
+    assert written == TENSORBOARD_GOLDEN
+    assert tb.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+
+
+def test_tensorboard_writes_keras_scalars_histograms_and_batches(tmp_path):
+    fastnn.utils.set_random_seed(0)
+    model = Sequential([Input((8,)), Dense(16, activation="relu"), Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((200, 8)).astype("float32"), rng.integers(0, 3, 200)
+    board = callbacks.TensorBoard(log_dir=tmp_path / "logs", histogram_freq=2, update_freq=3)
+    history = model.fit(x, y, epochs=3, batch_size=32, validation_split=0.2, callbacks=[board], verbose=0).history
+    (train,) = (tmp_path / "logs" / "train").iterdir()
+    (validation,) = (tmp_path / "logs" / "validation").iterdir()
+    assert train.name.startswith("events.out.tfevents.") and train.name.endswith(".v2")
+    events = _read_events(train)
+    assert events[0][2] == b"brain.Event:2"
+    epochs = [(step, v) for step, v, _ in events if "epoch_loss" in v]
+    assert [step for step, _ in epochs] == [0, 1, 2]
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose([v["epoch_" + name] for _, v in epochs], history[name], rtol=1e-6)
+    assert all(v["epoch_learning_rate"] == pytest.approx(0.001) for _, v in epochs)
+    batches = [(step, v) for step, v, _ in events if "batch_loss" in v]
+    assert [step for step, _ in batches] == list(range(3, 3 * 5 + 1, 3))  # 5 batches an epoch
+    first, second = (layer.name for layer in model.layers)
+    histograms = [(step, v) for step, v, _ in events if f"{first}/kernel/histogram" in v]
+    assert [step for step, _ in histograms] == [0, 2]
+    kernel = histograms[-1][1][f"{first}/kernel/histogram"]
+    assert kernel["num"] == 8 * 16 and kernel["bucket"].sum() == 8 * 16
+    assert kernel["min"] == pytest.approx(float(model.layers[0].kernel.min()))
+    assert set(histograms[-1][1]) == {f"{name}/{weight}/histogram" for name in (first, second)
+                                      for weight in ("kernel", "bias")}
+    val = [v for _, v, _ in _read_events(validation) if v]
+    np.testing.assert_allclose([v["epoch_loss"] for v in val], history["val_loss"], rtol=1e-6)
+
+    logs = model.evaluate(x, y, callbacks=[board], verbose=0, return_dict=True)
+    evaluation = [(step, v) for path in (tmp_path / "logs" / "validation").iterdir()
+                  for step, v, _ in _read_events(path) if "evaluation_loss_vs_iterations" in v]
+    assert evaluation == [(15, pytest.approx({"evaluation_loss_vs_iterations": logs["loss"],
+                                              "evaluation_accuracy_vs_iterations": logs["accuracy"]}))]
+
+
+def test_tensorboard_arguments():
+    with pytest.raises(ValueError, match="update_freq must be 'epoch', 'batch' or a positive integer"):
+        callbacks.TensorBoard(update_freq=0)
+    with pytest.raises(ValueError, match="histogram_freq must be a non-negative integer"):
+        callbacks.TensorBoard(histogram_freq=-1)
+    with pytest.warns(UserWarning, match="profile_batch is not supported by fastnn; nothing of it is written"):
+        callbacks.TensorBoard(profile_batch="500,520")

@@ -1,7 +1,7 @@
 """fastnn.callbacks — hooks into ``fit``/``evaluate``/``predict``, as in Keras.
 
 `History` (added to every ``fit``), `ProgbarLogger` (added when verbose), `EarlyStopping`,
-`ModelCheckpoint`, `CSVLogger`, `LearningRateScheduler`, `ReduceLROnPlateau`,
+`ModelCheckpoint`, `CSVLogger`, `TensorBoard`, `LearningRateScheduler`, `ReduceLROnPlateau`,
 `TerminateOnNaN` and `LambdaCallback`. ``logs`` dicts hold running means over the epoch so far
 (``loss`` and the compiled metrics; ``val_*`` at epoch end).
 
@@ -540,6 +540,114 @@ class CSVLogger(Callback):
             self._file = None
 
 
+class TensorBoard(Callback):
+    """Logs for TensorBoard (``tensorboard --logdir logs``; ``pip install tensorboard``, which needs
+    no TensorFlow), as Keras's callback writes them: event files in ``<log_dir>/train`` and
+    ``<log_dir>/validation`` with each epoch's ``epoch_<name>`` scalars (the training logs and
+    ``epoch_learning_rate`` in train, the ``val_`` logs in validation, step = epoch).
+
+    Args (Keras's):
+        log_dir: default "logs".
+        histogram_freq: every this many epochs, a histogram of each weight (``<layer>/<weight>
+            /histogram`` in train); 0: none.
+        write_steps_per_second: also log ``steps_per_second``.
+        update_freq: "epoch"; "batch" or an integer n: also ``batch_<name>`` scalars every n
+            training batches (step = batches since fit began).
+        write_graph: accepted; fastnn has no TensorFlow graph to write.
+        write_images, profile_batch, embeddings_freq, embeddings_metadata: not supported; a
+            value other than the default warns that nothing of it is written.
+    `evaluate(..., callbacks=[tensorboard])` adds ``evaluation_<name>_vs_iterations`` scalars in
+    validation (step = the optimizer's iterations).
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
+                 embeddings_metadata=None):
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise ValueError(f"TensorBoard: histogram_freq must be a non-negative integer. "
+                             f"Received: histogram_freq={histogram_freq!r}")
+        self.histogram_freq = histogram_freq
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (isinstance(update_freq, bool) or not isinstance(update_freq, int)
+                                       or update_freq < 1):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer. "
+                             f"Received: update_freq={update_freq!r}")
+        self.update_freq = update_freq
+        self.write_graph = write_graph
+        self.write_steps_per_second = bool(write_steps_per_second)
+        for name, value, default in (("write_images", write_images, False), ("profile_batch", profile_batch, 0),
+                                     ("embeddings_freq", embeddings_freq, 0),
+                                     ("embeddings_metadata", embeddings_metadata, None)):
+            if value != default:
+                warnings.warn(f"TensorBoard: {name} is not supported by fastnn; nothing of it is written "
+                              f"(received {name}={value!r})", stacklevel=2)
+        self._writers = {}
+        self._global_train_batch = 0
+
+    def _writer(self, which):
+        from ._tensorboard import EventFileWriter
+
+        if which not in self._writers:
+            self._writers[which] = EventFileWriter(os.path.join(self.log_dir, which))
+        return self._writers[which]
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        self._batch_start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
+            return
+        scalars = {"batch_" + k: v for k, v in (logs or {}).items() if np.ndim(v) == 0}
+        if self.write_steps_per_second:
+            scalars["batch_steps_per_second"] = 1.0 / max(time.time() - self._batch_start, 1e-9)
+        self._writer("train").scalars(self._global_train_batch, scalars)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.time()
+        self._epoch_start_iterations = getattr(self.model.optimizer, "iterations", 0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: v for k, v in (logs or {}).items() if np.ndim(v) == 0}
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        optimizer = self.model.optimizer
+        if optimizer is not None and hasattr(optimizer, "learning_rate"):
+            train["learning_rate"] = float(optimizer.learning_rate)
+        if self.write_steps_per_second:
+            steps = getattr(optimizer, "iterations", 0) - self._epoch_start_iterations
+            train["steps_per_second"] = steps / max(time.time() - self._epoch_start, 1e-9)
+        self._writer("train").scalars(epoch, {"epoch_" + k: v for k, v in train.items()})
+        val = {"epoch_" + k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        if val:
+            self._writer("validation").scalars(epoch, val)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._writer("train").histograms(epoch, {
+                f"{layer.name}/{name}/histogram": value for layer in self.model._all_layers
+                for name, value in zip(layer.weight_names, layer.weights)})
+
+    def on_test_end(self, logs=None):
+        optimizer = self.model.optimizer
+        if logs and optimizer is not None and hasattr(optimizer, "iterations"):
+            self._writer("validation").scalars(optimizer.iterations, {
+                f"evaluation_{k}_vs_iterations": v for k, v in logs.items() if np.ndim(v) == 0})
+            self._close("validation")
+
+    def on_train_end(self, logs=None):
+        for which in list(self._writers):
+            self._close(which)
+
+    def _close(self, which):
+        writer = self._writers.pop(which, None)
+        if writer is not None:
+            writer.close()
+
+
 class LearningRateScheduler(Callback):
     """Set the learning rate at each epoch's start to ``schedule(epoch, lr)`` (or ``schedule(epoch)``).
 
@@ -666,4 +774,4 @@ class LambdaCallback(Callback):
 
 
 __all__ = ["Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
-           "CSVLogger", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "LambdaCallback"]
+           "CSVLogger", "TensorBoard", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "LambdaCallback"]
