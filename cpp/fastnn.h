@@ -362,6 +362,27 @@ void rmsprop_update(float* const* params, float* const* velocities, float* const
 void adam_update(float* const* params, float* const* ms, float* const* vs, float* const* v_hats,
                  const float* const* grads, const index_t* sizes, index_t count, float lr,
                  int64_t step, float beta_1, float beta_2, float epsilon, bool amsgrad);
+// ag = rho·ag + (1-rho)·g²; delta = -sqrt(ad + eps) / sqrt(ag + eps) · g;
+// ad = rho·ad + (1-rho)·delta²; p += lr·delta (Keras's Adadelta, epsilon in both roots).
+void adadelta_update(float* const* params, float* const* accumulated_grads,
+                     float* const* accumulated_deltas, const float* const* grads, const index_t* sizes,
+                     index_t count, float lr, float rho, float epsilon);
+// step >= 1: m += (g - m)(1 - beta_1); u = max(beta_2·u, |g|);
+// p -= m·lr / ((1 - beta_1^step)·(u + eps)) (Keras's Adamax).
+void adamax_update(float* const* params, float* const* ms, float* const* us, const float* const* grads,
+                   const index_t* sizes, index_t count, float lr, int64_t step, float beta_1,
+                   float beta_2, float epsilon);
+// Keras's Nadam, step >= 1, u_product = Π_{s<=step} beta_1·(1 - 0.5·0.96^s) (the optimizer's
+// running product, this step's factor included): u_t = beta_1·(1 - 0.5·0.96^step), u_next the
+// same at step + 1; m += (g - m)(1 - beta_1); v += (g² - v)(1 - beta_2);
+// m_hat = u_next·m / (1 - u_product·u_next) + (1 - u_t)·g / (1 - u_product);
+// p -= m_hat·lr / (sqrt(v / (1 - beta_2^step)) + eps).
+void nadam_update(float* const* params, float* const* ms, float* const* vs, const float* const* grads,
+                  const index_t* sizes, index_t count, float lr, int64_t step, double u_product,
+                  float beta_1, float beta_2, float epsilon);
+// Keras's Lion: p -= lr·sign(beta_1·m + (1 - beta_1)·g); m = beta_2·m + (1 - beta_2)·g.
+void lion_update(float* const* params, float* const* ms, const float* const* grads, const index_t* sizes,
+                 index_t count, float lr, float beta_1, float beta_2);
 
 // ---------------------------------------------------------------------------------------------
 // Batch normalisation over every axis but the last (Keras axis=-1): x is viewed as (N, C) with

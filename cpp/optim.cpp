@@ -140,6 +140,48 @@ static void adam_amsgrad_run(float* R p, float* R m, float* R v, float* R vh, co
     }
 }
 
+static void adadelta_run(float* R p, float* R ag, float* R ad, const float* R g, index_t n, float lr,
+                         float rho, float eps) {
+    const float c = 1.0f - rho;
+    for (index_t i = 0; i < n; i++) {
+        ag[i] = rho * ag[i] + c * (g[i] * g[i]);
+        const float delta = -(std::sqrt(ad[i] + eps) * g[i]) / std::sqrt(ag[i] + eps);
+        ad[i] = rho * ad[i] + c * (delta * delta);
+        p[i] += lr * delta;
+    }
+}
+
+static void adamax_run(float* R p, float* R m, float* R u, const float* R g, index_t n, float alpha,
+                       float c1, float beta_2, float eps) {
+    for (index_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * c1;
+        const float decayed = beta_2 * u[i], a = std::fabs(g[i]);
+        u[i] = decayed < a || a != a ? a : decayed;  // np.maximum: a NaN gradient propagates
+        p[i] -= (m[i] * alpha) / (u[i] + eps);
+    }
+}
+
+static void nadam_run(float* R p, float* R m, float* R v, const float* R g, index_t n, float lr,
+                      float c1, float c2, float km, float kg, float kv, float eps) {
+    for (index_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * c1;
+        v[i] += (g[i] * g[i] - v[i]) * c2;
+        const float m_hat = m[i] * km + g[i] * kg;
+        p[i] -= (m_hat * lr) / (std::sqrt(v[i] * kv) + eps);
+    }
+}
+
+static void lion_run(float* R p, float* R m, const float* R g, index_t n, float lr, float beta_1,
+                     float beta_2) {
+    const float c1 = 1.0f - beta_1, c2 = 1.0f - beta_2;
+    for (index_t i = 0; i < n; i++) {
+        const float c = m[i] * beta_1 + g[i] * c1;
+        const float sign = c != c ? c : (float)(c > 0.0f) - (float)(c < 0.0f);  // NaN stays NaN
+        p[i] -= lr * sign;
+        m[i] = m[i] * beta_2 + g[i] * c2;
+    }
+}
+
 #undef R
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +243,51 @@ void adam_update(float* const* params, float* const* ms, float* const* vs, float
                              c1, c2, epsilon);
         else
             adam_run(params[k] + b, ms[k] + b, vs[k] + b, grads[k] + b, n, alpha, c1, c2, epsilon);
+    });
+}
+
+void adadelta_update(float* const* params, float* const* accumulated_grads,
+                     float* const* accumulated_deltas, const float* const* grads, const index_t* sizes,
+                     index_t count, float lr, float rho, float epsilon) {
+    // params[t], accumulated_grads[t], accumulated_deltas[t], grads[t]: (sizes[t],)
+    for_each_chunk(sizes, count, [=](index_t t, index_t b, index_t n) {
+        adadelta_run(params[t] + b, accumulated_grads[t] + b, accumulated_deltas[t] + b, grads[t] + b, n, lr,
+                     rho, epsilon);
+    });
+}
+
+void adamax_update(float* const* params, float* const* ms, float* const* us, const float* const* grads,
+                   const index_t* sizes, index_t count, float lr, int64_t step, float beta_1,
+                   float beta_2, float epsilon) {
+    // params[t], ms[t], us[t], grads[t]: (sizes[t],)
+    const float alpha = (float)((double)lr / (1.0 - std::pow((double)beta_1, (double)step)));
+    const float c1 = 1.0f - beta_1;
+    for_each_chunk(sizes, count, [=](index_t t, index_t b, index_t n) {
+        adamax_run(params[t] + b, ms[t] + b, us[t] + b, grads[t] + b, n, alpha, c1, beta_2, epsilon);
+    });
+}
+
+void nadam_update(float* const* params, float* const* ms, float* const* vs, const float* const* grads,
+                  const index_t* sizes, index_t count, float lr, int64_t step, double u_product,
+                  float beta_1, float beta_2, float epsilon) {
+    // params[t], ms[t], vs[t], grads[t]: (sizes[t],); the step's scalars in double, once
+    const double t = (double)step, b1 = (double)beta_1;
+    const double u_t = b1 * (1.0 - 0.5 * std::pow(0.96, t));
+    const double u_next = b1 * (1.0 - 0.5 * std::pow(0.96, t + 1.0));
+    const float km = (float)(u_next / (1.0 - u_product * u_next));
+    const float kg = (float)((1.0 - u_t) / (1.0 - u_product));
+    const float kv = (float)(1.0 / (1.0 - std::pow((double)beta_2, t)));
+    const float c1 = 1.0f - beta_1, c2 = 1.0f - beta_2;
+    for_each_chunk(sizes, count, [=](index_t k, index_t b, index_t n) {
+        nadam_run(params[k] + b, ms[k] + b, vs[k] + b, grads[k] + b, n, lr, c1, c2, km, kg, kv, epsilon);
+    });
+}
+
+void lion_update(float* const* params, float* const* ms, const float* const* grads, const index_t* sizes,
+                 index_t count, float lr, float beta_1, float beta_2) {
+    // params[t], ms[t], grads[t]: (sizes[t],)
+    for_each_chunk(sizes, count, [=](index_t t, index_t b, index_t n) {
+        lion_run(params[t] + b, ms[t] + b, grads[t] + b, n, lr, beta_1, beta_2);
     });
 }
 

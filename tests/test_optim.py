@@ -266,6 +266,40 @@ def test_adam_cpp_matches_reference(amsgrad):
                                                      v_hats=st[2] if amsgrad else None), 3, positive_state=(1, 2))
 
 
+def test_adadelta_adamax_nadam_lion_cpp_match_reference():
+    run_both(lambda be, p, g, st, t: be.adadelta_update(p, g, st[0], st[1], learning_rate=0.7, rho=0.85,
+                                                         epsilon=1e-6), 2, positive_state=(0, 1))
+    run_both(lambda be, p, g, st, t: be.adamax_update(p, g, st[0], st[1], learning_rate=0.01, step=t + 2,
+                                                       beta_1=0.8, beta_2=0.95), 2, positive_state=(1,))
+    run_both(lambda be, p, g, st, t: be.nadam_update(p, g, st[0], st[1], learning_rate=0.01, step=t,
+                                                      u_product=0.9 ** t * 0.5, beta_1=0.8, beta_2=0.95), 2,
+             positive_state=(1,))
+    run_both(lambda be, p, g, st, t: be.lion_update(p, g, st[0], learning_rate=0.01, beta_1=0.8, beta_2=0.9), 1)
+
+
+def test_nan_gradients_propagate_in_adamax_and_lion():
+    for be in (_core, ref):
+        p, m, u = [f32([1.0, 1.0])], [f32([0.0, 0.0])], [f32([5.0, 0.0])]
+        be.adamax_update(p, [f32([np.nan, 1.0])], m, u, learning_rate=0.1, step=1)
+        assert np.isnan(u[0][0]) and np.isnan(p[0][0]) and np.isfinite(p[0][1])
+        p, m = [f32([1.0, 1.0, 1.0])], [f32([0.0, 0.0, 0.0])]
+        be.lion_update(p, [f32([np.nan, 0.0, -2.0])], m, learning_rate=0.1)
+        assert np.isnan(p[0][0]) and p[0][1] == 1.0 and p[0][2] == pytest.approx(1.1)
+
+
+@pytest.mark.parametrize("be", BACKENDS)
+def test_more_update_errors(be):
+    p, g = [f32([1.0])], [f32([1.0])]
+    with pytest.raises(ValueError, match=r"nadam_update: u_product must be in \[0, 1\).*Received: u_product=1"):
+        be.nadam_update(p, g, [f32([0.0])], [f32([0.0])], learning_rate=0.1, step=1, u_product=1.0)
+    with pytest.raises(ValueError, match=r"adamax_update: step must be >= 1 \(Keras's iterations \+ 1\)"):
+        be.adamax_update(p, g, [f32([0.0])], [f32([0.0])], learning_rate=0.1, step=0)
+    with pytest.raises(ValueError, match=r"adadelta_update: accumulated_deltas must have one entry per parameter"):
+        be.adadelta_update(p, g, [f32([0.0])], [], learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"lion_update: beta_2 must be in \[0, 1\]"):
+        be.lion_update(p, g, [f32([0.0])], learning_rate=0.1, beta_2=1.5)
+
+
 def test_adam_independent_of_thread_count():
     rng = np.random.default_rng(3)
     params, (m, v) = make_case(rng, 2, positive_state=(1,))

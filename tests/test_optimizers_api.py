@@ -144,7 +144,9 @@ def test_aliases_and_legacy_arguments():
     (lambda: Adam(beta_1=2), "beta_1"),
     (lambda: SGD(clipnorm=1.0, clipvalue=1.0), "only one of"),
     (lambda: Adam(foo=1), "unexpected keyword"),
-    (lambda: optimizers.get("nadam"), "Unknown optimizer"),
+    (lambda: optimizers.get("ftrl"), "Unknown optimizer"),
+    (lambda: optimizers.AdamW(weight_decay=None), "AdamW: weight_decay must be a number"),
+    (lambda: optimizers.Lion(beta_1=0.0), r"Lion: beta_1 must be in \(0, 1\]"),
 ])
 def test_bad_arguments(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -230,3 +232,96 @@ def test_optimizer_updates_part_of_its_parameters_and_skips_missing_gradients():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         both.apply_gradients(zip([g1, g1, g1], [a, b, c]))
+
+
+# ---- Adadelta, Adamax, Nadam, AdamW, Lion: Keras 3's own test numbers (keras/src/optimizers/*_test.py)
+
+def _golden_rows(first, rows):
+    return [[v] * 10 if not isinstance(v, list) else v for v in [first] + rows]
+
+
+KERAS_GOLDENS = {
+    "Nadam": (lambda: optimizers.Nadam(learning_rate=0.5, beta_1=0.5, beta_2=0.67, epsilon=1e-5), [
+        [0.4281] * 10,
+        [-0.1738, -0.1731, -0.1726, -0.1723, -0.1721, -0.172, -0.1719, -0.1718, -0.1718, -0.1717],
+        [-0.7115, -0.7103, -0.7096, -0.7092, -0.709, -0.7088, -0.7086, -0.7085, -0.7085, -0.7084],
+        [-1.2335, -1.2322, -1.2313, -1.2309, -1.2306, -1.2304, -1.2302, -1.2301, -1.23, -1.2299],
+        [-1.7492, -1.7478, -1.7469, -1.7464, -1.7461, -1.7459, -1.7457, -1.7456, -1.7455, -1.7454]]),
+    "Adamax": (lambda: optimizers.Adamax(learning_rate=0.2, beta_1=0.85, beta_2=0.95, epsilon=1e-6), [
+        [0.8] * 10,
+        [0.6827, 0.6873, 0.6888, 0.6896, 0.6901, 0.6904, 0.6906, 0.6908, 0.6909, 0.691],
+        [0.5333, 0.5407, 0.5431, 0.5444, 0.5451, 0.5456, 0.546, 0.5462, 0.5464, 0.5466],
+        [0.368, 0.3773, 0.3804, 0.382, 0.3829, 0.3835, 0.384, 0.3843, 0.3846, 0.3848],
+        [0.1933, 0.204, 0.2076, 0.2094, 0.2105, 0.2112, 0.2117, 0.2121, 0.2124, 0.2126]]),
+    "Adadelta": (lambda: optimizers.Adadelta(learning_rate=1.0, rho=0.8, epsilon=1e-6),
+                 [[v] * 10 for v in (0.9978, 0.9947, 0.9915, 0.9882, 0.9849)]),
+    "Lion": (lambda: optimizers.Lion(), [[v] * 10 for v in (0.999, 0.998, 0.997, 0.996, 0.995)]),
+    "AdamW": (lambda: optimizers.AdamW(learning_rate=1.0, weight_decay=0.5, epsilon=2), [
+        [0.4998] * 10,
+        [0.2486, 0.2475, 0.2463, 0.2451, 0.244, 0.2428, 0.2417, 0.2405, 0.2394, 0.2382],
+        [0.1223, 0.1198, 0.1174, 0.1149, 0.1124, 0.11, 0.1075, 0.1051, 0.1027, 0.1003],
+        [0.0586, 0.0549, 0.0512, 0.0475, 0.0439, 0.0402, 0.0366, 0.033, 0.0294, 0.0258],
+        [0.0263, 0.0215, 0.0167, 0.012, 0.0073, 0.0026, -0.0021, -0.0067, -0.0113, -0.0159]]),
+}
+
+KERAS_SINGLE_STEPS = {  # learning_rate=0.5, grads [1, 6, 7, 2] on [1, 2, 3, 4]
+    "Nadam": [0.4686, 1.4686, 2.4686, 3.4686], "Adamax": [0.5, 1.5, 2.5, 3.5],
+    "Adadelta": [0.9993, 1.9993, 2.9993, 3.9993], "Lion": [0.5, 1.5, 2.5, 3.5],
+    "AdamW": [0.4980, 1.4960, 2.494, 3.492],
+}
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("name", sorted(KERAS_GOLDENS))
+def test_more_optimizers_keras_goldens(name, backend):
+    make, golden = KERAS_GOLDENS[name]
+    with fastnn.backend(backend):
+        opt = make()
+        x = np.ones(10, np.float32)
+        opt.apply([np.full(10, 0.01, np.float32)], [x])
+        grads = np.arange(1, 11, dtype=np.float32) / 10
+        for row in golden:
+            np.testing.assert_allclose(x, row, rtol=5e-4, atol=5e-4)
+            opt.apply([grads], [x])
+        single = getattr(optimizers, name)(learning_rate=0.5)
+        x = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+        single.apply([np.array([1.0, 6.0, 7.0, 2.0], np.float32)], [x])
+        np.testing.assert_allclose(x, KERAS_SINGLE_STEPS[name], rtol=1e-4, atol=1e-4)
+        # Keras's weight-decay test: a zero gradient, decay 0.004 at learning rate 1, applied three times
+        decayed = getattr(optimizers, name)(learning_rate=1.0, weight_decay=0.004)
+        w = np.array(2.0, np.float32).reshape(1)
+        for _ in range(3):
+            decayed.apply([np.zeros(1, np.float32)], [w])
+        assert w[0] == pytest.approx(1.9760959, abs=1e-6)
+
+
+def test_nadam_momentum_schedule_by_hand():
+    """Nadam's rule written out in float64 for one scalar over four steps."""
+    b1, b2, eps, lr = 0.9, 0.999, 1e-7, 0.01
+
+    def rule(p, g, t, s):
+        u_t, u_next = b1 * (1 - 0.5 * 0.96 ** t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        s["u"] = s["u"] * u_t
+        s["m"] += (g - s["m"]) * (1 - b1)
+        s["v"] += (g * g - s["v"]) * (1 - b2)
+        m_hat = u_next * s["m"] / (1 - s["u"] * u_next) + (1 - u_t) * g / (1 - s["u"])
+        return p - lr * m_hat / (math.sqrt(s["v"] / (1 - b2 ** t)) + eps)
+
+    check(optimizers.Nadam(learning_rate=lr), rule, steps=(G1, G2, G1, G2), m=0.0, v=0.0, u=1.0)
+
+
+def test_more_optimizers_train_a_model_and_round_trip_their_config():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5], [0.0]], np.float32)).astype(np.float32)
+    for name, lr in (("Adadelta", 1.0), ("Adamax", 0.05), ("Nadam", 0.05), ("AdamW", 0.05), ("Lion", 0.01)):
+        fastnn.set_random_seed(0)
+        model = Sequential([Dense(1, input_shape=(4,))])
+        model.compile(optimizers.get(name.lower()).__class__(learning_rate=lr), "mse")
+        history = model.fit(x, y, epochs=20, batch_size=16, verbose=0).history["loss"]
+        assert history[-1] < 0.9 * history[0], (name, history[0], history[-1])
+        opt = model.optimizer
+        clone = optimizers.deserialize(optimizers.serialize(opt))
+        assert type(clone) is type(opt) and clone.get_config() == opt.get_config()
+        assert opt.get_config()["name"] == name.lower()
+

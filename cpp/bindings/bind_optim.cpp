@@ -186,21 +186,27 @@ void rmsprop_update_b(py::handle params, py::handle grads, py::handle velocities
                    a.grads.data(), a.sizes.data(), (index_t)a.count, lr, r, mom, eps, centered);
 }
 
+// The 1-based step count of the bias-corrected updates: an int (a float step is a bug), >= 1.
+int64_t step_arg(py::handle step_obj, const char* op) {
+    const int64_t step = int_arg(step_obj, op, "step");
+    if (step < 1)
+        fail_value(std::string(op) + ": step must be >= 1 (Keras's iterations + 1). Received: step=" +
+                   std::to_string(step));
+    return step;
+}
+
 void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handle vs, py::handle learning_rate_obj,
                    py::handle step_obj, py::handle beta_1_obj, py::handle beta_2_obj, py::handle epsilon_obj,
                    py::handle amsgrad_obj, py::handle v_hats) {
     UpdateArgs a("adam_update");
     const double learning_rate = number_arg(learning_rate_obj, a.op, "learning_rate");
-    // step: the 1-based step count, an int (a float step is a bug); past 2**63 - 1 as good as infinite
-    const int64_t step = int_arg(step_obj, a.op, "step");
+    // step: the 1-based step count (past 2**63 - 1 as good as infinite)
+    const int64_t step = step_arg(step_obj, a.op);
     const double beta_1 = number_arg(beta_1_obj, a.op, "beta_1");
     const double beta_2 = number_arg(beta_2_obj, a.op, "beta_2");
     const double epsilon = number_arg(epsilon_obj, a.op, "epsilon");
     const bool amsgrad = flag_arg(amsgrad_obj, a.op, "amsgrad");
     const float lr = finite_arg(learning_rate, a.op, "learning_rate");
-    if (step < 1)
-        fail_value(std::string(a.op) + ": step must be >= 1 (Keras's iterations + 1). Received: step=" +
-                   std::to_string(step));
     const float b1 = unit_arg(beta_1, true, a.op, "beta_1");
     const float b2 = unit_arg(beta_2, false, a.op, "beta_2");
     const float eps = epsilon_arg(epsilon, a.op);
@@ -213,6 +219,78 @@ void adam_update_b(py::handle params, py::handle grads, py::handle ms, py::handl
     py::gil_scoped_release release;
     adam_update(a.slot(0), a.slot(1), a.slot(2), amsgrad ? a.slot(3) : nullptr, a.grads.data(), a.sizes.data(),
                 (index_t)a.count, lr, step, b1, b2, eps, amsgrad);
+}
+
+void adadelta_update_b(py::handle params, py::handle grads, py::handle accumulated_grads,
+                       py::handle accumulated_deltas, py::handle learning_rate_obj, py::handle rho_obj,
+                       py::handle epsilon_obj) {
+    UpdateArgs a("adadelta_update");
+    const float lr = finite_arg(number_arg(learning_rate_obj, a.op, "learning_rate"), a.op, "learning_rate");
+    const float rho = unit_arg(number_arg(rho_obj, a.op, "rho"), false, a.op, "rho");
+    const float eps = epsilon_arg(number_arg(epsilon_obj, a.op, "epsilon"), a.op);
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, accumulated_grads, "accumulated_grads", true, "");
+    add_state(a, accumulated_deltas, "accumulated_deltas", true, "");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    adadelta_update(a.slot(0), a.slot(1), a.slot(2), a.grads.data(), a.sizes.data(), (index_t)a.count, lr, rho, eps);
+}
+
+void adamax_update_b(py::handle params, py::handle grads, py::handle ms, py::handle us, py::handle learning_rate_obj,
+                     py::handle step_obj, py::handle beta_1_obj, py::handle beta_2_obj, py::handle epsilon_obj) {
+    UpdateArgs a("adamax_update");
+    const float lr = finite_arg(number_arg(learning_rate_obj, a.op, "learning_rate"), a.op, "learning_rate");
+    const int64_t step = step_arg(step_obj, a.op);
+    const float b1 = unit_arg(number_arg(beta_1_obj, a.op, "beta_1"), true, a.op, "beta_1");
+    const float b2 = unit_arg(number_arg(beta_2_obj, a.op, "beta_2"), false, a.op, "beta_2");
+    const float eps = epsilon_arg(number_arg(epsilon_obj, a.op, "epsilon"), a.op);
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, ms, "ms", true, "");
+    add_state(a, us, "us", true, "");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    adamax_update(a.slot(0), a.slot(1), a.slot(2), a.grads.data(), a.sizes.data(), (index_t)a.count, lr, step, b1,
+                  b2, eps);
+}
+
+void nadam_update_b(py::handle params, py::handle grads, py::handle ms, py::handle vs, py::handle learning_rate_obj,
+                    py::handle step_obj, py::handle u_product_obj, py::handle beta_1_obj, py::handle beta_2_obj,
+                    py::handle epsilon_obj) {
+    UpdateArgs a("nadam_update");
+    const float lr = finite_arg(number_arg(learning_rate_obj, a.op, "learning_rate"), a.op, "learning_rate");
+    const int64_t step = step_arg(step_obj, a.op);
+    const double u_product = number_arg(u_product_obj, a.op, "u_product");
+    // a product of factors beta_1·(1 - 0.5·0.96^s) in [0, 1)
+    if (!(u_product >= 0.0 && u_product < 1.0))
+        fail_value(std::string(a.op) + ": u_product must be in [0, 1) (a product of beta_1·(1 - 0.5·0.96^s)). "
+                   "Received: u_product=" + num_str(u_product));
+    const float b1 = unit_arg(number_arg(beta_1_obj, a.op, "beta_1"), true, a.op, "beta_1");
+    const float b2 = unit_arg(number_arg(beta_2_obj, a.op, "beta_2"), true, a.op, "beta_2");
+    const float eps = epsilon_arg(number_arg(epsilon_obj, a.op, "epsilon"), a.op);
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, ms, "ms", true, "");
+    add_state(a, vs, "vs", true, "");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    nadam_update(a.slot(0), a.slot(1), a.slot(2), a.grads.data(), a.sizes.data(), (index_t)a.count, lr, step,
+                 u_product, b1, b2, eps);
+}
+
+void lion_update_b(py::handle params, py::handle grads, py::handle ms, py::handle learning_rate_obj,
+                   py::handle beta_1_obj, py::handle beta_2_obj) {
+    UpdateArgs a("lion_update");
+    const float lr = finite_arg(number_arg(learning_rate_obj, a.op, "learning_rate"), a.op, "learning_rate");
+    const float b1 = unit_arg(number_arg(beta_1_obj, a.op, "beta_1"), false, a.op, "beta_1");
+    const float b2 = unit_arg(number_arg(beta_2_obj, a.op, "beta_2"), false, a.op, "beta_2");
+    add_params(a, params);
+    add_grads(a, grads);
+    add_state(a, ms, "ms", true, "");
+    require_distinct(a);
+    py::gil_scoped_release release;
+    lion_update(a.slot(0), a.slot(1), a.grads.data(), a.sizes.data(), (index_t)a.count, lr, b1, b2);
 }
 
 }  // namespace
@@ -233,6 +311,21 @@ void register_optim(py::module_& m) {
           py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7, py::arg("amsgrad") = false,
           py::arg("v_hats") = py::none(),
           "Keras Adam step (step = 1-based count) over lists of arrays; params and state updated in place.");
+    m.def("adadelta_update", &adadelta_update_b, py::arg("params"), py::arg("grads"), py::arg("accumulated_grads"),
+          py::arg("accumulated_deltas"), py::kw_only(), py::arg("learning_rate"), py::arg("rho") = 0.95,
+          py::arg("epsilon") = 1e-7, "Keras Adadelta step over lists of arrays; params and state updated in place.");
+    m.def("adamax_update", &adamax_update_b, py::arg("params"), py::arg("grads"), py::arg("ms"), py::arg("us"),
+          py::kw_only(), py::arg("learning_rate"), py::arg("step"), py::arg("beta_1") = 0.9,
+          py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7,
+          "Keras Adamax step (step = 1-based count) over lists of arrays; params and state updated in place.");
+    m.def("nadam_update", &nadam_update_b, py::arg("params"), py::arg("grads"), py::arg("ms"), py::arg("vs"),
+          py::kw_only(), py::arg("learning_rate"), py::arg("step"), py::arg("u_product"), py::arg("beta_1") = 0.9,
+          py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7,
+          "Keras Nadam step (step = 1-based count, u_product the momentum-cache product) over lists of arrays; "
+          "params and state updated in place.");
+    m.def("lion_update", &lion_update_b, py::arg("params"), py::arg("grads"), py::arg("ms"), py::kw_only(),
+          py::arg("learning_rate"), py::arg("beta_1") = 0.9, py::arg("beta_2") = 0.99,
+          "Keras Lion step over lists of arrays; params and state updated in place.");
 }
 
 }  // namespace fastnn::bind

@@ -179,6 +179,43 @@ def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_
                                beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad, v_hats=v_hats)
 
 
+def adadelta_update(params, grads, accumulated_grads, accumulated_deltas, *, learning_rate, rho=0.95,
+                    epsilon=1e-7):
+    """Keras 3 Adadelta step, in place: ``ag = rho * ag + (1 - rho) * g**2``;
+    ``delta = -sqrt(ad + epsilon) / sqrt(ag + epsilon) * g``; ``ad = rho * ad + (1 - rho) * delta**2``;
+    ``p += learning_rate * delta``."""
+    return _impl().adadelta_update(params, grads, accumulated_grads, accumulated_deltas, learning_rate=learning_rate,
+                                   rho=rho, epsilon=epsilon)
+
+
+def adamax_update(params, grads, ms, us, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Keras 3 Adamax step, in place; ``step`` is the 1-based step count.
+
+    ``m += (g - m) * (1 - beta_1)``; ``u = max(beta_2 * u, |g|)``;
+    ``p -= learning_rate * m / ((1 - beta_1**step) * (u + epsilon))``.
+    """
+    return _impl().adamax_update(params, grads, ms, us, learning_rate=learning_rate, step=step, beta_1=beta_1,
+                                 beta_2=beta_2, epsilon=epsilon)
+
+
+def nadam_update(params, grads, ms, vs, *, learning_rate, step, u_product, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Keras 3 Nadam step, in place; ``step`` is the 1-based step count and ``u_product`` the
+    optimizer's running product of ``beta_1 * (1 - 0.5 * 0.96**s)`` over s = 1..step.
+
+    With ``u_t`` that factor at ``step`` and ``u_next`` at ``step + 1``: ``m += (g - m) * (1 - beta_1)``;
+    ``v += (g**2 - v) * (1 - beta_2)``; ``m_hat = u_next * m / (1 - u_product * u_next) + (1 - u_t) * g
+    / (1 - u_product)``; ``p -= learning_rate * m_hat / (sqrt(v / (1 - beta_2**step)) + epsilon)``.
+    """
+    return _impl().nadam_update(params, grads, ms, vs, learning_rate=learning_rate, step=step, u_product=u_product,
+                                beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+
+
+def lion_update(params, grads, ms, *, learning_rate, beta_1=0.9, beta_2=0.99):
+    """Keras 3 Lion step, in place: ``p -= learning_rate * sign(beta_1 * m + (1 - beta_1) * g)``;
+    ``m = beta_2 * m + (1 - beta_2) * g``."""
+    return _impl().lion_update(params, grads, ms, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
+
+
 def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, momentum=0.99, epsilon=1e-3):
     """Batch normalisation over every axis but the last (Keras ``axis=-1``): ``(y, mean, inv_std)``.
 

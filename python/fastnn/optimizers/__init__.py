@@ -1,4 +1,5 @@
-"""fastnn.optimizers — SGD, Adagrad, RMSprop and Adam with Keras 3's defaults and update rules.
+"""fastnn.optimizers — SGD, Adagrad, RMSprop, Adam, AdamW, Adadelta, Adamax, Nadam and Lion with
+Keras 3's defaults and update rules.
 
 An optimizer's ``build(params)`` creates its state slots (float32 C-contiguous arrays like the
 parameters, made with ``np.zeros_like``); each step (`Optimizer.apply`) clips the gradients if
@@ -9,7 +10,11 @@ Where epsilon sits (as in Keras 3):
     Adagrad   a += g²;  w -= lr·g / sqrt(a + eps)               (a starts at 0.1)
     RMSprop   v = rho·v + (1-rho)·g²;  w -= lr·g / sqrt(v + eps)
     Adam      m += (g-m)(1-b1); v += (g²-v)(1-b2);
-              w -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps)
+              w -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps)      (AdamW: and weight decay)
+    Adadelta  a = rho·a + (1-rho)·g²; d = -sqrt(D + eps)/sqrt(a + eps)·g; D = rho·D + (1-rho)·d²; w += lr·d
+    Adamax    m += (g-m)(1-b1); u = max(b2·u, |g|); w -= lr·m / ((1-b1^t)(u + eps))
+    Nadam     Adam's moments with Nesterov's look-ahead and the momentum schedule b1·(1 - 0.5·0.96^t)
+    Lion      w -= lr·sign(b1·m + (1-b1)·g); m = b2·m + (1-b2)·g
 
 ``learning_rate`` may be a float, a `schedules.LearningRateSchedule` (called with the number of
 updates so far) or a callable without arguments. tf.keras's ``lr=`` and ``decay=`` (the
@@ -413,8 +418,168 @@ class Adam(Optimizer):
                 "amsgrad": self.amsgrad}
 
 
-_CLASSES = {"SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop, "Adam": Adam}
-_ALIASES = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (``w -= lr · weight_decay · w`` before each step), as
+    Keras 3's AdamW: `Adam`'s arguments, and weight_decay default 0.004."""
+
+    _default_name = "adamw"
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, **kwargs):
+        if weight_decay is None:
+            raise ValueError("AdamW: weight_decay must be a number (use Adam for none). Received: weight_decay=None")
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
+                         weight_decay=weight_decay, **kwargs)
+
+
+class Adadelta(Optimizer):
+    """Adadelta: steps scaled by the ratio of moving RMS of past updates and of gradients.
+
+    Args:
+        learning_rate: default 0.001 (Keras 3's). rho: default 0.95. epsilon: default 1e-7,
+            inside both square roots.
+    """
+
+    _default_name = "adadelta"
+    _slot_attrs = ("_accumulated_grads", "_accumulated_deltas")
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rho = _check_rate(rho, "rho", "Adadelta", 0.0, 1.0)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Adadelta")
+        self._accumulated_grads = self._accumulated_deltas = None
+
+    def build(self, params):
+        super().build(params)
+        self._accumulated_grads, self._accumulated_deltas = _zeros(params), _zeros(params)
+
+    @property
+    def variables(self):
+        return list(self._accumulated_grads or []) + list(self._accumulated_deltas or [])
+
+    def _update(self, params, grads, lr):
+        ops.adadelta_update(params, grads, self._accumulated_grads, self._accumulated_deltas, learning_rate=lr,
+                            rho=self.rho, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adamax: Adam with the infinity norm of past gradients in place of the second moment.
+
+    Args:
+        learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.999.
+        epsilon: default 1e-7.
+    """
+
+    _default_name = "adamax"
+    _slot_attrs = ("_ms", "_us")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = _check_rate(beta_1, "beta_1", "Adamax", 0.0, 1.0)
+        self.beta_2 = _check_rate(beta_2, "beta_2", "Adamax", 0.0, 1.0)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Adamax")
+        self._ms = self._us = None
+
+    def build(self, params):
+        super().build(params)
+        self._ms, self._us = _zeros(params), _zeros(params)
+
+    @property
+    def variables(self):
+        return list(self._ms or []) + list(self._us or [])
+
+    def _update(self, params, grads, lr):
+        ops.adamax_update(params, grads, self._ms, self._us, learning_rate=lr, step=self.iterations + 1,
+                          beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum (Keras 3's, with its momentum schedule
+    ``beta_1 · (1 - 0.5 · 0.96^step)``).
+
+    Args:
+        learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.999.
+        epsilon: default 1e-7.
+    """
+
+    _default_name = "nadam"
+    _slot_attrs = ("_ms", "_vs")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = _check_rate(beta_1, "beta_1", "Nadam", 0.0, 1.0)
+        self.beta_2 = _check_rate(beta_2, "beta_2", "Nadam", 0.0, 1.0)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Nadam")
+        self._ms = self._vs = None
+        self._u_product = 1.0  # Π beta_1·(1 - 0.5·0.96^s) over the steps so far (Keras's float32 variable)
+
+    def build(self, params):
+        super().build(params)
+        self._ms, self._vs = _zeros(params), _zeros(params)
+        self._u_product = 1.0
+
+    @property
+    def variables(self):
+        return list(self._ms or []) + list(self._vs or [])
+
+    def _scalar_variables(self):
+        count, nbytes = super()._scalar_variables()
+        return count + 1, nbytes + 4  # and the float32 momentum-cache product
+
+    def _update(self, params, grads, lr):
+        step = self.iterations + 1
+        f32 = np.float32
+        self._u_product = float(f32(self._u_product) * f32(self.beta_1) * (f32(1) - f32(0.5) * f32(0.96) ** f32(step)))
+        ops.nadam_update(params, grads, self._ms, self._vs, learning_rate=lr, step=step, u_product=self._u_product,
+                         beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """Lion: steps of the sign of an interpolated momentum (Keras 3's; use a learning rate 3-10x
+    smaller than Adam's).
+
+    Args:
+        learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.99.
+    """
+
+    _default_name = "lion"
+    _slot_attrs = ("_ms",)
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = _check_rate(beta_1, "beta_1", "Lion", 0.0, 1.0)
+        self.beta_2 = _check_rate(beta_2, "beta_2", "Lion", 0.0, 1.0)
+        if self.beta_1 <= 0:
+            raise ValueError(f"Lion: beta_1 must be in (0, 1]. Received: beta_1={beta_1}")
+        self._ms = None
+
+    def build(self, params):
+        super().build(params)
+        self._ms = _zeros(params)
+
+    @property
+    def variables(self):
+        return list(self._ms or [])
+
+    def _update(self, params, grads, lr):
+        ops.lion_update(params, grads, self._ms, learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+_CLASSES = {"SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW, "Adadelta": Adadelta,
+            "Adamax": Adamax, "Nadam": Nadam, "Lion": Lion}
+_ALIASES = {name.lower(): cls for name, cls in _CLASSES.items()}
 
 
 def get(identifier):
@@ -443,4 +608,5 @@ def deserialize(config):
     return get(config)
 
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "schedules", "get", "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adadelta", "Adamax", "Nadam", "Lion",
+           "schedules", "get", "serialize", "deserialize"]

@@ -10,7 +10,8 @@ from .dense import dense_backward, dense_forward
 from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 
 # ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
-from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
+from .optim import (adadelta_update, adagrad_update, adam_update, adamax_update, lion_update, nadam_update,
+                    rmsprop_update, sgd_update)
 from .norm import batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
@@ -64,7 +65,8 @@ from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_cell_backward, 
                   simple_rnn_backward, simple_rnn_forward)
 
 __all__ = [
-    "activation_backward", "activation_forward", "adagrad_update", "adam_update", "avgpool1d_backward",
+    "activation_backward", "activation_forward", "adadelta_update", "adagrad_update", "adam_update",
+    "adamax_update", "avgpool1d_backward",
     "avgpool1d_forward", "avgpool2d_backward", "avgpool2d_forward", "avgpool3d_backward", "avgpool3d_forward",
     "batched_matmul", "batchnorm_backward", "batchnorm_forward", "conv1d_backward", "conv1d_forward",
     "conv1d_maxpool_backward", "conv1d_maxpool_forward", "conv1d_transpose_backward", "conv1d_transpose_forward",
@@ -78,5 +80,5 @@ __all__ = [
     "gru_backward", "gru_forward", "loss_backward", "loss_forward", "lstm_backward", "lstm_cell_backward",
     "lstm_cell_forward", "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward", "maxpool2d_backward",
     "maxpool2d_forward", "maxpool3d_backward", "maxpool3d_forward", "rmsprop_update", "sgd_update",
-    "simple_rnn_backward", "simple_rnn_forward"
+    "simple_rnn_backward", "simple_rnn_forward", "lion_update", "nadam_update",
 ]

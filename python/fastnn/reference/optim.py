@@ -208,3 +208,80 @@ def adam_update(params, grads, ms, vs, *, learning_rate, step, beta_1=0.9, beta_
             np.maximum(vh, v, out=vh)
             v = vh
         p -= (m * alpha) / (np.sqrt(v) + dt(eps))
+
+
+def adadelta_update(params, grads, accumulated_grads, accumulated_deltas, *, learning_rate, rho=0.95, epsilon=1e-7):
+    op = "adadelta_update"
+    lr = _finite(check_number(learning_rate, op, "learning_rate"), op, "learning_rate")
+    rho = _unit(check_number(rho, op, "rho"), op, "rho")
+    eps = _epsilon(check_number(epsilon, op, "epsilon"), op)
+    u = _Update(op, params, grads)
+    ags = u.state(accumulated_grads, "accumulated_grads")
+    ads = u.state(accumulated_deltas, "accumulated_deltas")
+    u.check_distinct()
+    for p, g, ag, ad in zip(u.params, u.grads, ags, ads):
+        dt = p.dtype.type
+        ag[...] = dt(rho) * ag + (dt(1) - dt(rho)) * (g * g)
+        delta = -(np.sqrt(ad + dt(eps)) * g) / np.sqrt(ag + dt(eps))
+        ad[...] = dt(rho) * ad + (dt(1) - dt(rho)) * (delta * delta)
+        p += dt(lr) * delta
+
+
+def adamax_update(params, grads, ms, us, *, learning_rate, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    op = "adamax_update"
+    lr = _finite(check_number(learning_rate, op, "learning_rate"), op, "learning_rate")
+    t = _step(check_int(step, op, "step"), op)
+    beta_1 = _unit(check_number(beta_1, op, "beta_1"), op, "beta_1", hi_open=True)
+    beta_2 = _unit(check_number(beta_2, op, "beta_2"), op, "beta_2")
+    eps = _epsilon(check_number(epsilon, op, "epsilon"), op)
+    u = _Update(op, params, grads)
+    ms = u.state(ms, "ms")
+    us = u.state(us, "us")
+    u.check_distinct()
+    for p, g, m, v in zip(u.params, u.grads, ms, us):
+        dt = p.dtype.type
+        alpha = dt(float(dt(lr)) / (1.0 - math.pow(float(dt(beta_1)), t)))
+        m += (g - m) * (dt(1) - dt(beta_1))
+        np.maximum(dt(beta_2) * v, np.abs(g), out=v)
+        p -= (m * alpha) / (v + dt(eps))
+
+
+def nadam_update(params, grads, ms, vs, *, learning_rate, step, u_product, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    op = "nadam_update"
+    lr = _finite(check_number(learning_rate, op, "learning_rate"), op, "learning_rate")
+    t = _step(check_int(step, op, "step"), op)
+    u_product = check_number(u_product, op, "u_product")
+    if not 0.0 <= u_product < 1.0:
+        raise ValueError(f"{op}: u_product must be in [0, 1) (a product of beta_1·(1 - 0.5·0.96^s)). "
+                         f"Received: u_product={u_product:g}")
+    beta_1 = _unit(check_number(beta_1, op, "beta_1"), op, "beta_1", hi_open=True)
+    beta_2 = _unit(check_number(beta_2, op, "beta_2"), op, "beta_2", hi_open=True)
+    eps = _epsilon(check_number(epsilon, op, "epsilon"), op)
+    u = _Update(op, params, grads)
+    ms = u.state(ms, "ms")
+    vs = u.state(vs, "vs")
+    u.check_distinct()
+    for p, g, m, v in zip(u.params, u.grads, ms, vs):
+        dt = p.dtype.type
+        b1 = float(dt(beta_1))
+        u_t = b1 * (1.0 - 0.5 * math.pow(0.96, t))
+        u_next = b1 * (1.0 - 0.5 * math.pow(0.96, t + 1))
+        km, kg = dt(u_next / (1.0 - u_product * u_next)), dt((1.0 - u_t) / (1.0 - u_product))
+        kv = dt(1.0 / (1.0 - math.pow(float(dt(beta_2)), t)))
+        m += (g - m) * (dt(1) - dt(beta_1))
+        v += (g * g - v) * (dt(1) - dt(beta_2))
+        p -= ((m * km + g * kg) * dt(lr)) / (np.sqrt(v * kv) + dt(eps))
+
+
+def lion_update(params, grads, ms, *, learning_rate, beta_1=0.9, beta_2=0.99):
+    op = "lion_update"
+    lr = _finite(check_number(learning_rate, op, "learning_rate"), op, "learning_rate")
+    beta_1 = _unit(check_number(beta_1, op, "beta_1"), op, "beta_1")
+    beta_2 = _unit(check_number(beta_2, op, "beta_2"), op, "beta_2")
+    u = _Update(op, params, grads)
+    ms = u.state(ms, "ms")
+    u.check_distinct()
+    for p, g, m in zip(u.params, u.grads, ms):
+        dt = p.dtype.type
+        p -= dt(lr) * np.sign(m * dt(beta_1) + g * (dt(1) - dt(beta_1)))
+        m[...] = m * dt(beta_2) + g * (dt(1) - dt(beta_2))
