@@ -89,3 +89,9 @@ def test_bench_command_finds_its_scripts():
     names = {p.name for p in found[0].glob("bench_*.py")}
     assert set(cli.BENCH_SCRIPTS) <= names
     assert names - set(cli.BENCH_SCRIPTS) == {"bench_conv_algos.py", "bench_mlp_epoch.py"}  # diagnostics, run alone
+
+
+def test_optimizer_choices_are_fastnns_optimizers():
+    from fastnn import cli, optimizers
+
+    assert cli.OPTIMIZERS == tuple(sorted(optimizers._ALIASES))

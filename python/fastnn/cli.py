@@ -22,6 +22,10 @@ from pathlib import Path
 DATASETS = ("fashion_mnist", "mnist", "fashion_mnist_small")
 
 
+# fastnn.optimizers' names (not imported here: the command starts fast)
+OPTIMIZERS = ("adadelta", "adagrad", "adam", "adamax", "adamw", "lion", "nadam", "rmsprop", "sgd")
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -165,7 +169,7 @@ def main(argv=None) -> int:
                          help="default: full Fashion-MNIST when found, else the bundled subset")
     p_train.add_argument("--epochs", type=_positive_int, default=1)
     p_train.add_argument("--batch-size", type=_positive_int, default=128)
-    p_train.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop", "adagrad"), default=None,
+    p_train.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                          help="default: the course notes' choice (adam; sgd for rnn)")
     p_train.add_argument("--learning-rate", type=_positive_float, default=None)
     p_train.add_argument("--threads", type=_positive_int, default=None)
