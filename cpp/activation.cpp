@@ -16,7 +16,7 @@ namespace fastnn {
 // ---------------------------------------------------------------------------------------------
 // Scalar building blocks, written so loops over them vectorise (no branches, no libm calls).
 
-static inline float exp_poly(float x) {
+FASTNN_INLINE static float exp_poly(float x) {
     // e^x = 2^n · e^r, n = round(x·log2 e), |r| <= ln2/2; clamp keeps 2^n a normal float
     x = std::min(std::max(x, -87.3f), 88.3f);
     const float magic = 12582912.0f;  // 1.5·2^23: adding it rounds to the nearest integer
@@ -37,9 +37,9 @@ static inline float exp_poly(float x) {
     return y * scale;
 }
 
-static inline float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
+FASTNN_INLINE static float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 
-static inline float tanh_poly(float x) {
+FASTNN_INLINE static float tanh_poly(float x) {
     // tanh(x) = x·P(x²)/Q(x²): a rational fit of tanh(x)/x on |x| <= 9.1 (relative error 2e-8
     // before rounding; max 5.4 ulp over every float in [2^-30, 10.5] against double tanh). One
     // division and no exp: half the time of 1 - 2/(e^2|x| + 1) with a small-|x| polynomial beside it,
@@ -60,8 +60,73 @@ static inline float tanh_poly(float x) {
     return ax > 9.0109f ? std::copysign(1.0f, x) : x * p / q;  // NaN fails the test and stays NaN
 }
 
+// erfc(x), relative error below ~2e-7 for every x (Numerical Recipes' Chebyshev fit, "erfcc",
+// fractional error < 1.2e-7 in exact arithmetic): no cancellation in the tails, where 1 - erf(x)
+// would lose every digit; one division and one exp, so it vectorises.
+FASTNN_INLINE static float erfc_poly(float x) {
+    const float z = std::fabs(x);
+    const float t = 1.0f / (1.0f + 0.5f * z);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    const float r = t * exp_poly(p - z * z);
+    return x >= 0.0f ? r : 2.0f - r;  // (NaN: 2 - NaN)
+}
+
+static constexpr float kInvSqrt2 = 0.70710678118654752f;
+static constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+static constexpr float kSqrt2OverPi = 0.79788456080286536f;
+// Below it gelu, silu, mish and hard_silu are -0 in float32 (x·Φ(x), x·e^x... underflow) and so are
+// their derivatives; testing for it keeps x = -inf from giving -inf·0 = NaN. Every formula below is
+// evaluated whatever x and the result then selected: a conditional evaluation would stop GCC from
+// vectorising the loop (it may not speculate floating-point operations).
+static constexpr float kSelfGatedFloor = -200.0f;
+
+// Φ(x), the standard normal CDF, accurate relative to itself in the lower tail.
+FASTNN_INLINE static float normal_cdf(float x) { return 0.5f * erfc_poly(-x * kInvSqrt2); }
+
+// Keras's gelu: exact x·Φ(x), or with `approximate` 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+FASTNN_INLINE static float gelu(float x, bool approximate) {
+    const float y = approximate ? 0.5f * x * (1.0f + tanh_poly(kSqrt2OverPi * (x + 0.044715f * x * x * x)))
+                                : x * normal_cdf(x);
+    return x < kSelfGatedFloor ? -0.0f : y;
+}
+
+FASTNN_INLINE static float gelu_derivative(float x, bool approximate) {
+    float d;
+    if (approximate) {
+        const float th = tanh_poly(kSqrt2OverPi * (x + 0.044715f * x * x * x));
+        d = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
+    } else {
+        d = normal_cdf(x) + x * kInvSqrt2Pi * exp_poly(-0.5f * x * x);
+    }
+    return x < kSelfGatedFloor ? 0.0f : x > -kSelfGatedFloor ? 1.0f : d;
+}
+
+// tanh(softplus(x)) = n(n + 2) / (n(n + 2) + 2) with n = e^x: no log, no second exp; from x = 20
+// on it is 1 in float32 (n is capped there so that n² stays finite).
+FASTNN_INLINE static float tanh_softplus(float x) {
+    const float n = exp_poly(std::min(x, 20.0f));
+    const float t = n * (n + 2.0f);
+    return t / (t + 2.0f);
+}
+
 static constexpr float kSeluScale = 1.0507009873554805f;
 static constexpr float kSeluAlpha = 1.6732632423543772f;
+
+// e^x with libm, kept out of activation_inplace: exp_poly clamps its argument to float32's normal
+// range, and e^x is wanted up to overflow (88.7) and down through the denormals. (A libm call in
+// activation_inplace's loops slowed its other loops tenfold in the LTO build.)
+__attribute__((noinline)) static void exponential_run(float* y, index_t count) {
+    for (index_t i = 0; i < count; i++) y[i] = std::exp(y[i]);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Elementwise forward on a contiguous run (also the GEMM epilogue's per-row step).
@@ -99,6 +164,47 @@ FASTNN_ELEMENTWISE void activation_inplace(float* y, index_t count, Act act, flo
         case Act::HardSigmoid:
             for (index_t i = 0; i < count; i++)
                 y[i] = std::min(std::max(y[i] * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
+            return;
+        case Act::Relu6:
+            for (index_t i = 0; i < count; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];
+            return;
+        case Act::Softsign:
+            // ±inf gives ±1 (inf/inf would be NaN)
+            for (index_t i = 0; i < count; i++) {
+                const float ax = std::fabs(y[i]);
+                y[i] = ax == INFINITY ? std::copysign(1.0f, y[i]) : y[i] / (1.0f + ax);
+            }
+            return;
+        case Act::Exponential:
+            exponential_run(y, count);
+            return;
+        case Act::Celu:
+            for (index_t i = 0; i < count; i++)
+                y[i] = y[i] < 0.0f ? alpha * (exp_poly(y[i] / alpha) - 1.0f) : y[i];
+            return;
+        case Act::HardTanh:
+            for (index_t i = 0; i < count; i++) y[i] = y[i] < -1.0f ? -1.0f : y[i] > 1.0f ? 1.0f : y[i];
+            return;
+        case Act::Gelu:
+            for (index_t i = 0; i < count; i++) y[i] = gelu(y[i], alpha != 0.0f);
+            return;
+        case Act::Silu:
+            for (index_t i = 0; i < count; i++) {
+                const float v = y[i] * sigmoid_poly(y[i]);
+                y[i] = y[i] < kSelfGatedFloor ? -0.0f : v;
+            }
+            return;
+        case Act::Mish:
+            for (index_t i = 0; i < count; i++) {
+                const float v = y[i] * tanh_softplus(y[i]);
+                y[i] = y[i] < kSelfGatedFloor ? -0.0f : v;
+            }
+            return;
+        case Act::HardSilu:
+            for (index_t i = 0; i < count; i++) {
+                const float v = y[i] * std::min(std::max(y[i] * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
+                y[i] = y[i] < kSelfGatedFloor ? -0.0f : v;
+            }
             return;
     }
 }
@@ -209,6 +315,80 @@ FASTNN_ELEMENTWISE static void activation_backward_run(float* dx, const float* d
             for (index_t i = 0; i < n; i++)
                 dx[i] = ((y[i] > 0.0f) & (y[i] < 1.0f)) ? dy[i] * (1.0f / 6.0f) : 0.0f;
             return;
+        case Act::Relu6:
+            for (index_t i = 0; i < n; i++) dx[i] = ((y[i] > 0.0f) & (y[i] < 6.0f)) ? dy[i] : 0.0f;
+            return;
+        case Act::Softsign:
+            // f'(x) = 1 / (1 + |x|)² = (1 - |y|)²
+            for (index_t i = 0; i < n; i++) {
+                const float d = 1.0f - std::fabs(y[i]);
+                dx[i] = dy[i] * d * d;
+            }
+            return;
+        case Act::Exponential:
+            for (index_t i = 0; i < n; i++) dx[i] = dy[i] * y[i];
+            return;
+        case Act::Celu:
+            // f'(x) = e^{x/alpha} = y/alpha + 1 for x < 0
+            for (index_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * (y[i] / alpha + 1.0f);
+            return;
+        case Act::HardTanh:
+            for (index_t i = 0; i < n; i++) dx[i] = ((y[i] > -1.0f) & (y[i] < 1.0f)) ? dy[i] : 0.0f;
+            return;
+        case Act::Gelu:
+        case Act::Silu:
+        case Act::Mish:
+        case Act::HardSilu:
+            return;  // never here: their derivative needs x (the bindings refuse them, see derivative_needs_input)
+    }
+}
+
+// dx = dy ⊙ f'(x) for the activations whose derivative needs the input x.
+FASTNN_ELEMENTWISE static void activation_backward_input_run(float* dx, const float* dy, const float* x,
+                                                             index_t n, Act act, float alpha) {
+    switch (act) {
+        case Act::Gelu:
+            for (index_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_derivative(x[i], alpha != 0.0f);
+            return;
+        case Act::Silu:
+            // (x·s)' = s + x·s·(1 - s); 0 and 1 in the far tails (x·(1 - s) is inf·0 at ±inf)
+            for (index_t i = 0; i < n; i++) {
+                const float s = sigmoid_poly(x[i]);
+                const float d = x[i] < kSelfGatedFloor ? 0.0f : x[i] > -kSelfGatedFloor ? 1.0f
+                                                                                       : s * (1.0f + x[i] * (1.0f - s));
+                dx[i] = dy[i] * d;
+            }
+            return;
+        case Act::Mish:
+            // (x·tanh(sp(x)))' = tanh(sp) + x·(1 - tanh²(sp))·sigmoid(x)
+            for (index_t i = 0; i < n; i++) {
+                const float th = tanh_softplus(x[i]);
+                const float v = th + x[i] * (1.0f - th * th) * sigmoid_poly(x[i]);
+                dx[i] = dy[i] * (x[i] < kSelfGatedFloor ? 0.0f : x[i] > -kSelfGatedFloor ? 1.0f : v);
+            }
+            return;
+        case Act::HardSilu:
+            // 0 below -3, 1 above 3, x/3 + 1/2 between
+            for (index_t i = 0; i < n; i++) {
+                const float mid = x[i] * (1.0f / 3.0f) + 0.5f;  // NaN for a NaN x, which both tests pass
+                dx[i] = dy[i] * (x[i] < -3.0f ? 0.0f : x[i] > 3.0f ? 1.0f : mid);
+            }
+            return;
+        default:
+            return;  // never here: the bindings pass only these four
+    }
+}
+
+void activation_backward_input(float* dx, const float* dy, const float* x, index_t count, Act act,
+                               float alpha) {
+    const index_t chunk = 4096;
+    const index_t chunks = (count + chunk - 1) / chunk;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (count >= kParallelMinElements && !omp_in_parallel())
+#endif
+    for (index_t t = 0; t < chunks; t++) {
+        const index_t begin = t * chunk;
+        activation_backward_input_run(dx + begin, dy + begin, x + begin, std::min(chunk, count - begin), act, alpha);
     }
 }
 

@@ -15,6 +15,14 @@
 #define FASTNN_RESTRICT
 #endif
 
+// The scalar helpers of vectorised loops (exp_poly...): a loop that calls one out of line does not
+// vectorise, and GCC's inliner stops inlining them as their callers multiply.
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_INLINE inline __attribute__((always_inline))
+#else
+#define FASTNN_INLINE inline
+#endif
+
 #ifdef FASTNN_OPENMP
 #include <omp.h>
 #endif

@@ -21,8 +21,10 @@
 namespace fastnn {
 
 // ---------------------------------------------------------------------------------------------
-// Activations. Backward is computed from the forward OUTPUT y (every activation here allows it),
-// so layers save y, never the pre-activation.
+// Activations. Up to HardTanh the backward is computed from the forward OUTPUT y, so layers save
+// y, never the pre-activation, and the GEMM/convolution kernels fuse them forward and backward.
+// Gelu, Silu, Mish and HardSilu are not monotonic: their derivative needs the INPUT x
+// (activation_backward_input); the kernels apply them forward only, and layers keep x.
 
 enum class Act : int32_t {
     Linear = 0,
@@ -35,13 +37,30 @@ enum class Act : int32_t {
     Tanh,
     Softmax,      // over the last axis (rows of length C)
     HardSigmoid,  // Keras 3: clip(x/6 + 1/2, 0, 1)
+    Relu6,        // clip(x, 0, 6)
+    Softsign,     // x / (1 + |x|)
+    Exponential,  // e^x
+    Celu,         // alpha > 0: max(x, 0) + min(alpha·(e^{x/alpha} - 1), 0)
+    HardTanh,     // clip(x, -1, 1)
+    Gelu,         // x·Φ(x) (erf); alpha != 0: the tanh approximation. Derivative from x.
+    Silu,         // x·sigmoid(x) (Keras's swish). Derivative from x.
+    Mish,         // x·tanh(softplus(x)). Derivative from x.
+    HardSilu,     // x·hard_sigmoid(x) (Keras's hard_swish). Derivative from x.
 };
+
+// Whether act's derivative needs its input (activation_backward_input), not its output.
+inline bool derivative_needs_input(Act act) {
+    return act == Act::Gelu || act == Act::Silu || act == Act::Mish || act == Act::HardSilu;
+}
 
 // y, x: (rows, C). Elementwise activations treat the buffer as flat; softmax works per row.
 void activation_forward(float* y, const float* x, index_t rows, index_t C, Act act, float alpha);
 // dx, dy, y: (rows, C). dx may alias dy.
 void activation_backward(float* dx, const float* dy, const float* y, index_t rows, index_t C,
                          Act act, float alpha);
+// dx, dy, x: (rows × C) flat, act one of derivative_needs_input's: dx = dy ⊙ f'(x). dx may alias dy.
+void activation_backward_input(float* dx, const float* dy, const float* x, index_t count, Act act,
+                               float alpha);
 // In-place elementwise activation on a contiguous run; the GEMM epilogue uses it per tile row.
 void activation_inplace(float* y, index_t count, Act act, float alpha);
 // dx = dy ⊙ f'(y) on one contiguous run (dx may alias dy), no threading: for kernels that call

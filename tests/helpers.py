@@ -16,6 +16,7 @@ import numpy as np
 
 import fastnn
 from fastnn import ops
+from fastnn.reference._common import INPUT_DERIVATIVE
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -112,6 +113,8 @@ def compare_op(name, args, kwargs, *, rtol, atol, outputs=None):
 def _activation_backward(dy, y, args, kwargs):
     x, activation, *rest = args
     alpha = rest[0] if rest else kwargs.get("alpha")
+    if activation in INPUT_DERIVATIVE:  # gelu, silu, mish, hard_silu: differentiated from x
+        return "activation_backward_input", (dy, x, activation, alpha), {}, ["dx"]
     return "activation_backward", (dy, y, activation, alpha), {}, ["dx"]
 
 

@@ -4,12 +4,14 @@ gradients are checked against finite differences in test_reference_gradcheck.py.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import ops
-from fastnn.reference._common import ACTIVATIONS
+from fastnn.reference._common import ACTIVATIONS, INPUT_DERIVATIVE
 
 from helpers import assert_close, check_op
 
@@ -53,6 +55,9 @@ def test_activation_extreme_values(activation):
     # far tails of exp/sigmoid/tanh polynomials, overflow of softplus, +-inf
     x = np.array([-np.inf, -1e30, -1e4, -100, -88.5, -20, -0.7, -1e-3, -0.0, 0.0, 1e-3, 0.62, 0.63,
                   20, 88.5, 100, 1e4, 1e30, np.inf], np.float32)
+    if activation == "exponential":  # e^x (and dy·e^x) overflows float32 near 88.7, the float64 reference does not
+        assert np.isinf(ops.activation_forward(np.float32(88.8), "exponential"))
+        x = x[x < 80]
     y = check_op("activation_forward", x, activation, rtol=4e-6, atol=1e-7)
     assert not np.isnan(y).any()
     finite = np.isfinite(x) & (np.abs(x) < 1e29)
@@ -129,7 +134,9 @@ def test_activation_does_not_touch_inputs_and_is_thread_count_independent(rng, a
     for threads in (1, 2):
         fastnn.set_num_threads(threads)
         y = ops.activation_forward(x, activation)
-        results.append((y, ops.activation_backward(dy, y, activation)))
+        dx = ops.activation_backward_input(dy, x, activation) if activation in INPUT_DERIVATIVE else \
+            ops.activation_backward(dy, y, activation)
+        results.append((y, dx))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
     np.testing.assert_array_equal(x, x0)
@@ -156,3 +163,76 @@ def test_nan_propagates_through_the_dense_epilogue():
     for activation in ("relu", "sigmoid", "linear"):
         y = ops.dense_forward(x, w, np.zeros(3, np.float32), activation)
         assert np.isnan(y[0]).all() and np.isfinite(y[1]).all(), (activation, y)
+
+
+# ---- The new activations in layers: fused (relu6, softsign, exponential, celu, hard_tanh) or
+# applied after the kernel (gelu, silu, mish, hard_silu, whose derivative needs the input) ---------
+
+LAYER_ACTIVATIONS = ["gelu", "swish", "silu", "mish", "hard_swish", "relu6", "softsign", "celu", "hard_tanh",
+                     "exponential"]
+
+
+def _layers(activation):
+    from fastnn import layers as L
+
+    return [L.Dense(4, activation=activation), L.Activation(activation)], \
+        [L.Conv2D(3, 3, activation=activation), L.DepthwiseConv2D(3, activation=activation),
+         L.SeparableConv2D(3, 3, activation=activation), L.Conv2DTranspose(2, 3, activation=activation)]
+
+
+@pytest.mark.parametrize("activation", LAYER_ACTIVATIONS)
+def test_layers_with_new_activations_gradcheck_in_float64(activation):
+    from helpers import layer_gradcheck
+
+    scale = 0.3 if activation == "exponential" else 1.5
+    rng = np.random.default_rng(3)
+    fastnn.utils.set_floatx("float64")
+    try:
+        with fastnn.backend("numpy"):
+            flat, spatial = _layers(activation)
+            for layer in flat:
+                layer_gradcheck(layer, scale * rng.standard_normal((3, 5)), tol=1e-6)
+            for layer in spatial:
+                layer_gradcheck(layer, scale * rng.standard_normal((2, 5, 5, 2)), tol=1e-6)
+    finally:
+        fastnn.utils.set_floatx("float32")
+
+
+@pytest.mark.parametrize("activation", LAYER_ACTIVATIONS)
+def test_layers_with_new_activations_match_the_reference(activation):
+    from helpers import assert_layer_matches_reference
+
+    rng = np.random.default_rng(4)
+    flat, spatial = _layers(activation)
+    for layer in flat:
+        assert_layer_matches_reference(layer, rng.standard_normal((6, 5)).astype(np.float32), rng)
+    for layer in spatial:
+        assert_layer_matches_reference(layer, rng.standard_normal((2, 6, 6, 2)).astype(np.float32), rng)
+    config = flat[0].get_config()
+    assert config["activation"] == {"swish": "silu", "hard_swish": "hard_silu"}.get(activation, activation)
+
+
+def test_gelu_is_keras_exact_gelu_and_silu_is_swish():
+    from fastnn import activations, layers as L
+
+    x = np.linspace(-6, 6, 49).astype(np.float32)
+    exact = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in x.astype(np.float64)])
+    np.testing.assert_allclose(activations.gelu(x), exact, rtol=2e-6, atol=1e-7)
+    tanh_form = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.astype(np.float64) ** 3)))
+    np.testing.assert_allclose(activations.gelu(x, approximate=True), tanh_form, rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(L.Activation("swish")(x[None]), (x / (1 + np.exp(-x.astype(np.float64))))[None],
+                               rtol=2e-6, atol=1e-7)
+    assert activations.swish is activations.silu and activations.serialize("hard_swish") == "hard_silu"
+    with pytest.raises(ValueError, match="not supported in a recurrent cell: .* gelu's derivative needs its input"):
+        L.LSTM(4, activation="gelu")
+
+
+def test_unfused_activation_keeps_the_conv_out_of_the_pool_fusion():
+    from fastnn import layers as L
+
+    fastnn.set_random_seed(0)
+    model = fastnn.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3, activation="gelu"), L.MaxPooling2D(2),
+                               L.Flatten(), L.Dense(1)])
+    assert model._pool_fusion == {}
+    fused = fastnn.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3, activation="relu"), L.MaxPooling2D(2)])
+    assert fused._pool_fusion

@@ -361,11 +361,20 @@ def test_bad_labels_are_value_errors(backend, kind):
 
 def test_unknown_activation(backend):
     x = f32(2, 3)
-    for call in (lambda: ops.activation_forward(x, "gelu"), lambda: ops.activation_backward(x, x, "ReLU"),
-                 lambda: ops.dense_forward(x, f32(3, 2), None, "swish"),
+    for call in (lambda: ops.activation_forward(x, "geLU"), lambda: ops.activation_backward(x, x, "ReLU"),
+                 lambda: ops.dense_forward(x, f32(3, 2), None, "swish"),  # Keras's alias: the layers resolve it
                  lambda: ops.dense_backward(f32(2, 2), x, f32(3, 2), f32(2, 2), "")):
         with raises(ValueError, "unknown activation", "'relu'", "Received: activation="):
             call()
+    # the activations whose derivative needs their input are not fused into the kernels
+    for call in (lambda: ops.activation_backward(x, x, "gelu"), lambda: ops.dense_forward(x, f32(3, 2), None, "silu"),
+                 lambda: ops.conv2d_backward(f32(1, 3, 3, 2), f32(1, 5, 5, 1), f32(3, 3, 1, 2), f32(1, 3, 3, 2),
+                                             activation="mish")):
+        with raises(ValueError, "is not fused into this kernel: its derivative needs its input",
+                    "activation_backward_input"):
+            call()
+    with raises(ValueError, "activation_backward_input: activation='relu' is differentiated from its output"):
+        ops.activation_backward_input(x, x, "relu")
 
 
 def test_names_must_be_str(backend):

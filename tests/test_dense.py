@@ -9,7 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import ops
-from fastnn.reference._common import ACTIVATIONS
+from fastnn.reference._common import FUSED_ACTIVATIONS
 
 from helpers import check_op
 
@@ -28,7 +28,7 @@ def _dense_inputs(rng, N, C, OC, bias=True):
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
 def test_dense_matches_reference(rng, activation, shape, bias):
     x, w, b = _dense_inputs(rng, *shape, bias=bias)
     check_op("dense_forward", x, w, b, activation, grads=True, **TOL)

@@ -105,8 +105,8 @@ def test_get_config_round_trip():
 def test_unknown_kwargs_and_activation_are_rejected():
     with pytest.raises(TypeError, match="Unrecognized keyword arguments passed to Dense"):
         Dense(3, kernel_size=3)
-    with pytest.raises(ValueError, match="Unknown activation: 'swish'"):
-        Dense(3, activation="swish")
+    with pytest.raises(ValueError, match="Unknown activation: 'swishh'"):
+        Dense(3, activation="swishh")
     with pytest.raises(ValueError, match="Unknown activation"):
         Activation(lambda x: x)
 

@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 
 from fastnn import reference as ref
-from fastnn.reference._common import ACTIVATIONS
+from fastnn.reference._common import ACTIVATIONS, FUSED_ACTIVATIONS, INPUT_DERIVATIVE
 
 from helpers import assert_close, gradcheck
 
 
 def _away_from_kinks(rng, shape, low=0.1, high=2.5):
-    """float64 values with |x| in [low, high]: no relu/leaky/elu kink, no hard_sigmoid corner."""
-    return rng.choice([-1.0, 1.0], shape) * rng.uniform(low, high, shape)
+    """float64 values with |x| in [low, high] but not near 1: no relu/leaky/elu kink, no hard_sigmoid
+    or hard_silu corner (±3), no hard_tanh corner (±1), no relu6 corner (6)."""
+    magnitude = rng.uniform(low, high, shape)
+    magnitude = np.where(np.abs(magnitude - 1) < 0.05, magnitude + 0.1, magnitude)
+    return rng.choice([-1.0, 1.0], shape) * magnitude
 
 
 @pytest.mark.parametrize("activation,alpha", [(a, None) for a in ACTIVATIONS] +
@@ -30,12 +33,13 @@ def test_activation_gradients(rng, activation, alpha):
 
     y = ref.activation_forward(x, activation, alpha)
     assert y.dtype == np.float64
-    dx = ref.activation_backward(dy, y, activation, alpha)
+    dx = ref.activation_backward_input(dy, x, activation, alpha) if activation in INPUT_DERIVATIVE else \
+        ref.activation_backward(dy, y, activation, alpha)
     gradcheck(f, [x], [dx], what=f"reference activation {activation} alpha={alpha}")
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
 def test_dense_gradients(rng, activation, bias):
     N, C, OC = 3, 4, 5
     while True:
@@ -44,7 +48,7 @@ def test_dense_gradients(rng, activation, bias):
         w = rng.standard_normal((C, OC)) / 2
         b = rng.standard_normal(OC) / 2 if bias else None
         z = x @ w + (b if bias else 0)
-        if np.all(np.abs(z) > 0.05) and np.all(np.abs(np.abs(z) - 3) > 0.05):
+        if np.all(np.abs(z) > 0.05) and np.all(np.abs(np.abs(z) - 3) > 0.05) and np.all(np.abs(np.abs(z) - 1) > 0.05):
             break
     dy = rng.standard_normal((N, OC))
     params = [x, w] + ([b] if bias else [])

@@ -20,7 +20,7 @@ void rows_cols(const py::array& a, Act act, const char* op, const char* arg, int
 
 py::array_t<float> activation_forward_b(py::handle x_obj, py::handle activation, py::object alpha) {
     const char* op = "activation_forward";
-    const Act act = parse_activation(activation, op);
+    const Act act = parse_activation(activation, op, "activation", /*input_derivative=*/true);
     const float a = activation_alpha(act, alpha, op);
     FloatArray x = float_input(x_obj, op, "x");
     int64_t rows, cols;
@@ -52,6 +52,29 @@ py::array_t<float> activation_backward_b(py::handle dy_obj, py::handle y_obj, py
     {
         py::gil_scoped_release release;
         activation_backward(DX, DY, Y, rows, cols, act, a);
+    }
+    return dx;
+}
+
+py::array_t<float> activation_backward_input_b(py::handle dy_obj, py::handle x_obj, py::handle activation,
+                                               py::object alpha) {
+    const char* op = "activation_backward_input";
+    const Act act = parse_activation(activation, op, "activation", /*input_derivative=*/true);
+    if (!derivative_needs_input(act))
+        fail_value(std::string(op) + ": activation='" + activation_name(act) + "' is differentiated from its output: "
+                   "use activation_backward (this op takes 'gelu', 'silu', 'mish' and 'hard_silu')");
+    const float a = activation_alpha(act, alpha, op);
+    FloatArray dy = float_input(dy_obj, op, "dy"), x = float_input(x_obj, op, "x");
+    if (dims_of(dy) != dims_of(x))
+        fail_value(std::string(op) + ": dy and x must have the same shape. Received: dy.shape=" + shape_str(dy) +
+                   ", x.shape=" + shape_str(x));
+    auto dx = new_float_array(dims_of(x), op, "dx");
+    const float *DY = dy.data(), *X = x.data();
+    float* DX = dx.mutable_data();
+    const int64_t count = x.size();
+    {
+        py::gil_scoped_release release;
+        activation_backward_input(DX, DY, X, count, act, a);
     }
     return dx;
 }
@@ -129,6 +152,9 @@ void register_dense(py::module_& m) {
           py::arg("alpha") = py::none(), "y = activation(x); softmax over the last axis.");
     m.def("activation_backward", &activation_backward_b, py::arg("dy"), py::arg("y"), py::arg("activation"),
           py::arg("alpha") = py::none(), "dx = dy * activation'(x), computed from the forward output y.");
+    m.def("activation_backward_input", &activation_backward_input_b, py::arg("dy"), py::arg("x"),
+          py::arg("activation"), py::arg("alpha") = py::none(),
+          "dx = dy * activation'(x) from the forward INPUT x, for gelu, silu, mish and hard_silu.");
     m.def("dense_forward", &dense_forward_b, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
           py::arg("activation") = "linear", py::arg("alpha") = py::none(),
           "y = activation(x @ w + b) with the bias and activation fused into the GEMM's epilogue.");

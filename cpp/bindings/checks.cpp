@@ -192,7 +192,10 @@ const std::pair<const char*, Act> kActivations[] = {
     {"linear", Act::Linear},        {"relu", Act::Relu},         {"leaky_relu", Act::LeakyRelu},
     {"elu", Act::Elu},              {"selu", Act::Selu},         {"softplus", Act::Softplus},
     {"sigmoid", Act::Sigmoid},      {"tanh", Act::Tanh},         {"softmax", Act::Softmax},
-    {"hard_sigmoid", Act::HardSigmoid},
+    {"hard_sigmoid", Act::HardSigmoid}, {"relu6", Act::Relu6},     {"softsign", Act::Softsign},
+    {"exponential", Act::Exponential},  {"celu", Act::Celu},         {"hard_tanh", Act::HardTanh},
+    {"gelu", Act::Gelu},                {"silu", Act::Silu},         {"mish", Act::Mish},
+    {"hard_silu", Act::HardSilu},
 };
 }  // namespace
 
@@ -268,10 +271,16 @@ py::int_ int_object(py::handle obj, const char* op, const char* arg) {
 
 int64_t int_arg(py::handle obj, const char* op, const char* arg) { return saturated_index(int_object(obj, op, arg)); }
 
-Act parse_activation(py::handle obj, const char* op, const char* arg) {
+Act parse_activation(py::handle obj, const char* op, const char* arg, bool input_derivative) {
     const std::string name = name_arg(obj, op, arg);
     for (const auto& [key, act] : kActivations)
-        if (name == key) return act;
+        if (name == key) {
+            if (derivative_needs_input(act) && !input_derivative)
+                fail_value(std::string(op) + ": " + arg + "='" + key + "' is not fused into this kernel: its "
+                           "derivative needs its input. Run the kernel with 'linear', then activation_forward, and "
+                           "differentiate with activation_backward_input");
+            return act;
+        }
     std::string known;
     for (const auto& [key, act] : kActivations) known += std::string(known.empty() ? "" : ", ") + "'" + key + "'";
     fail_value(std::string(op) + ": unknown " + arg + ". Expected one of " + known + ". Received: " + arg + "=" +
@@ -296,12 +305,18 @@ float activation_alpha(Act act, const py::object& alpha, const char* op) {
                        py::repr(py::float_(v)).cast<std::string>());
         return (float)v;
     }
-    if (act == Act::Elu) {
+    if (act == Act::Elu || act == Act::Celu) {
         const double v = alpha.is_none() ? 1.0 : given;
         if (!(v > 0.0) || !finite32(v))
-            fail_value(std::string(op) + ": elu needs a finite float32 alpha > 0. Received: alpha=" +
-                       py::repr(py::float_(v)).cast<std::string>());
+            fail_value(std::string(op) + ": " + activation_name(act) + " needs a finite float32 alpha > 0. Received: "
+                       "alpha=" + py::repr(py::float_(v)).cast<std::string>());
         return (float)v;
+    }
+    if (act == Act::Gelu) {  // alpha: Keras's `approximate`, 0 (erf) or 1 (tanh)
+        if (!(given == 0.0 || given == 1.0))
+            fail_value(std::string(op) + ": gelu takes alpha 0 (exact) or 1 (the tanh approximation). Received: "
+                       "alpha=" + py::repr(alpha).cast<std::string>());
+        return (float)given;
     }
     return 0.0f;
 }

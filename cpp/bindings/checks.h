@@ -120,7 +120,9 @@ double number_arg(py::handle obj, const char* op, const char* arg);
 int64_t int_arg(py::handle obj, const char* op, const char* arg);
 py::int_ int_object(py::handle obj, const char* op, const char* arg);
 // The activation named by obj (argument `arg` of op); ValueError for an unknown name.
-Act parse_activation(py::handle obj, const char* op, const char* arg = "activation");
+// One whose derivative needs its input (gelu, silu, mish, hard_silu) only with input_derivative: the
+// fused kernels differentiate from the output, and refuse them.
+Act parse_activation(py::handle obj, const char* op, const char* arg = "activation", bool input_derivative = false);
 // The name parse_activation reads as `act`.
 const char* activation_name(Act act);
 // The activation's hyper-parameter: negative_slope for leaky_relu (default 0.2), alpha for elu

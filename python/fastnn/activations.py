@@ -1,9 +1,11 @@
 """fastnn.activations — the activation functions of the kernels, as Keras names them.
 
 Each function applies ``fastnn.ops.activation_forward`` (C++ or NumPy backend). Layers take an
-activation as a string (``"relu"``), as one of these functions, or None (linear); `resolve`
-turns either into the kernel's ``(name, alpha)`` so dense layers fuse it into their GEMM.
-Softmax works over the last axis.
+activation as a string (``"relu"``, ``"swish"``), as one of these functions, or None (linear);
+`resolve` turns either into the kernel's ``(name, alpha)`` so dense layers fuse it into their
+GEMM, forward and backward. gelu, silu (swish), mish and hard_silu (hard_swish) are not
+monotonic: their derivative needs their input, so layers run their kernel linear and apply
+these after it (`split`, `unfused_forward`, `unfused_backward`). Softmax works over the last axis.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from __future__ import annotations
 from . import ops
 
 # the kernels' activations, named as Keras names them
-_NAMES = ("linear", "relu", "leaky_relu", "elu", "selu", "softplus", "sigmoid", "tanh", "softmax", "hard_sigmoid")
+_NAMES = ("linear", "relu", "leaky_relu", "elu", "selu", "softplus", "sigmoid", "tanh", "softmax", "hard_sigmoid",
+          "relu6", "softsign", "exponential", "celu", "hard_tanh", "gelu", "silu", "mish", "hard_silu")
+# Keras's other names for some of them
+_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+# not monotonic, so their derivative needs their input: layers run their kernel linear, then these
+# (`unfused_forward`, `unfused_backward`); the others are fused into the kernels both ways
+INPUT_DERIVATIVE = ("gelu", "silu", "mish", "hard_silu")
 
 
 def linear(x):
@@ -66,8 +74,58 @@ def hard_sigmoid(x):
     return ops.activation_forward(x, "hard_sigmoid")
 
 
+def relu6(x):
+    """``min(max(x, 0), 6)``."""
+    return ops.activation_forward(x, "relu6")
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    return ops.activation_forward(x, "softsign")
+
+
+def exponential(x):
+    """``exp(x)``."""
+    return ops.activation_forward(x, "exponential")
+
+
+def celu(x, alpha=1.0):
+    """``x`` for x > 0, ``alpha · (exp(x / alpha) - 1)`` otherwise."""
+    return ops.activation_forward(x, "celu", alpha)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    return ops.activation_forward(x, "hard_tanh")
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x · Φ(x)`` (with erf), or with ``approximate`` its tanh form
+    ``0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))``. As a layer's activation: the exact one."""
+    return ops.activation_forward(x, "gelu", 1.0 if approximate else 0.0)
+
+
+def silu(x):
+    """``x · sigmoid(x)`` (Keras's ``swish``, the same function)."""
+    return ops.activation_forward(x, "silu")
+
+
+def mish(x):
+    """``x · tanh(softplus(x))``."""
+    return ops.activation_forward(x, "mish")
+
+
+def hard_silu(x):
+    """``x · hard_sigmoid(x)`` (Keras's ``hard_swish``, the same function)."""
+    return ops.activation_forward(x, "hard_silu")
+
+
+swish = silu
+hard_swish = hard_silu
+
 _FUNCTIONS = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, softplus, sigmoid, tanh, softmax,
-                                      hard_sigmoid)}
+                                      hard_sigmoid, relu6, softsign, exponential, celu, hard_tanh, gelu, silu, mish,
+                                      hard_silu)}
 
 
 def resolve(identifier):
@@ -80,6 +138,7 @@ def resolve(identifier):
         return "linear", None
     if isinstance(identifier, str):
         name = identifier.lower()
+        name = _ALIASES.get(name, name)
         if name in _NAMES:
             return name, None
     elif callable(identifier) and _FUNCTIONS.get(getattr(identifier, "__name__", None)) is identifier:
@@ -87,6 +146,31 @@ def resolve(identifier):
     known = ", ".join(repr(k) for k in _NAMES)
     raise ValueError(f"Unknown activation: {identifier!r}. fastnn supports {known} (as strings or "
                      "fastnn.activations functions), or None for linear")
+
+
+def split(identifier):
+    """``(kernel_name, alpha, unfused)`` for a layer: the activation its kernel fuses, and the one of
+    `INPUT_DERIVATIVE` it applies after the kernel (the kernel then runs linear), or None."""
+    name, alpha = resolve(identifier)
+    if name in INPUT_DERIVATIVE:
+        return "linear", None, name
+    return name, alpha, None
+
+
+def unfused_forward(layer, z):
+    """``z`` (the kernel's output) through the layer's unfused activation, keeping z for
+    `unfused_backward`; ``z`` itself when the kernel fused it."""
+    if layer._unfused is None:
+        return z
+    layer._z = z
+    return ops.activation_forward(z, layer._unfused)
+
+
+def unfused_backward(layer, dy):
+    """The gradient with respect to the kernel's output, from the one with respect to the layer's."""
+    if layer._unfused is None:
+        return dy
+    return ops.activation_backward_input(dy.reshape(layer._z.shape), layer._z, layer._unfused)
 
 
 def get(identifier):

@@ -548,7 +548,7 @@ class Model:
                 continue
             pool = self._steps[users[0]][0]
             if isinstance(pool, _Pooling) and pool.kind == "max" and pool.rank == layer.rank \
-                    and layer._act != "softmax":
+                    and layer._act != "softmax" and layer._unfused is None:
                 pairs[i] = users[0]
         return pairs
 

@@ -67,8 +67,11 @@ def activation_forward(x, activation, alpha=None):
     """``y = activation(x)``, elementwise, or over the last axis for ``"softmax"``.
 
     ``activation``: linear, relu, leaky_relu, elu, selu, softplus, sigmoid, tanh, softmax,
-    hard_sigmoid. ``alpha``: leaky_relu's negative_slope (default 0.2, >= 0) or elu's alpha
-    (default 1.0, > 0); ignored by the others.
+    hard_sigmoid, relu6, softsign, exponential, celu, hard_tanh (these are fused into the dense
+    and convolution kernels, forward and backward), and gelu, silu, mish, hard_silu (whose
+    derivative needs the input: `activation_backward_input`). ``alpha``: leaky_relu's
+    negative_slope (default 0.2, >= 0), elu's and celu's alpha (default 1.0, > 0), gelu's
+    ``approximate`` (0: exact, with erf; 1: the tanh form); ignored by the others.
     """
     return _impl().activation_forward(x, activation, alpha)
 
@@ -76,6 +79,12 @@ def activation_forward(x, activation, alpha=None):
 def activation_backward(dy, y, activation, alpha=None):
     """``dx = dy * activation'(x)``, computed from the forward output ``y``."""
     return _impl().activation_backward(dy, y, activation, alpha)
+
+
+def activation_backward_input(dy, x, activation, alpha=None):
+    """``dx = dy * activation'(x)`` from the forward INPUT ``x``, for gelu, silu, mish and hard_silu
+    (not monotonic: their output does not determine the derivative)."""
+    return _impl().activation_backward_input(dy, x, activation, alpha)
 
 
 # ---- Dense ------------------------------------------------------------------------------------

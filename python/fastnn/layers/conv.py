@@ -122,7 +122,7 @@ class _BaseConv(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = _positive_int(filters, "filters")
         set_geometry(self, kernel_size, strides, padding, data_format, dilation_rate)
-        self._act, self._alpha = activations.resolve(activation)
+        self._act, self._alpha, self._unfused = activations.split(activation)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -160,10 +160,11 @@ class _BaseConv(Layer):
         forward = getattr(ops, f"conv{self.rank}d{self._op_suffix}_forward")
         y = forward(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha, **self._geometry())
         self._x, self._y = inputs, y
-        return y
+        return activations.unfused_forward(self, y)
 
     def backward(self, dy):
         backward = getattr(ops, f"conv{self.rank}d{self._op_suffix}_backward")
+        dy = activations.unfused_backward(self, dy)
         dx, dw, db = backward(dy, self._x, self.kernel, self._y, activation=self._act, alpha=self._alpha,
                               **self._gradients_wanted(), **self._geometry())
         self._gradients = [dw, db] if self.use_bias else [dw]
@@ -410,7 +411,7 @@ class _DepthwiseBase(Layer):
             raise ValueError(f"{type(self).__name__}: invalid value for argument `depth_multiplier`. Expected a "
                              f"strictly positive integer. Received depth_multiplier={depth_multiplier!r}")
         self.depth_multiplier = int(depth_multiplier)
-        self._act, self._alpha = activations.resolve(activation)
+        self._act, self._alpha, self._unfused = activations.split(activation)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.input_spec = InputSpec(ndim=self.rank + 2)
@@ -435,7 +436,7 @@ class _DepthwiseBase(Layer):
 
     def get_config(self):
         return {**super().get_config(), **geometry_config(self), "depth_multiplier": self.depth_multiplier,
-                "activation": self._act, "use_bias": self.use_bias}
+                "activation": self._unfused or self._act, "use_bias": self.use_bias}
 
 
 class _DepthwiseConv(_DepthwiseBase):
@@ -466,9 +467,10 @@ class _DepthwiseConv(_DepthwiseBase):
         y = self._depthwise_op("forward")(inputs, self.kernel, self.bias, activation=self._act, alpha=self._alpha,
                                           **self._geometry())
         self._x, self._y = inputs, y
-        return y
+        return activations.unfused_forward(self, y)
 
     def backward(self, dy):
+        dy = activations.unfused_backward(self, dy)
         dx, dw, db = self._depthwise_op("backward")(
             dy, self._x, self.kernel, self._y, activation=self._act, alpha=self._alpha,
             use_bias=self.use_bias and self.trainable, need_dx=self._need_input_grad, need_dw=self.trainable,
@@ -558,9 +560,10 @@ class _SeparableConv(_DepthwiseBase):
         d = self._depthwise_op("forward")(inputs, self.depthwise_kernel, **self._geometry())  # (N, *out, C·M)
         y = ops.dense_forward(d.reshape(-1, d.shape[-1]), self._pointwise_matrix(), self.bias, self._act, self._alpha)
         self._x, self._d, self._y = inputs, d, y
-        return y.reshape(d.shape[:-1] + (self.filters,))
+        return activations.unfused_forward(self, y).reshape(d.shape[:-1] + (self.filters,))
 
     def backward(self, dy):
+        dy = activations.unfused_backward(self, dy)
         d, trainable = self._d, self.trainable
         dd, dp, db = ops.dense_backward(dy.reshape(-1, self.filters), d.reshape(-1, d.shape[-1]),
                                         self._pointwise_matrix(), self._y, self._act, self._alpha,

@@ -17,7 +17,7 @@ from .base import InputSpec, Layer, _positive_int, register_layer
 def kernel_bias_config(layer):
     """The config keys of a layer with an activation, a kernel and an optional bias (Dense, Conv*)."""
     return {
-        "activation": layer._act,
+        "activation": layer._unfused or layer._act,
         "use_bias": layer.use_bias,
         "kernel_initializer": initializers.serialize(layer.kernel_initializer),
         "bias_initializer": initializers.serialize(layer.bias_initializer),
@@ -54,7 +54,7 @@ class Dense(Layer):
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int(units, "units")
-        self._act, self._alpha = activations.resolve(activation)
+        self._act, self._alpha, self._unfused = activations.split(activation)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -84,6 +84,7 @@ class Dense(Layer):
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         y = ops.dense_forward(x2, self.kernel, self.bias, self._act, self._alpha)
         self._x, self._y, self._x_shape = x2, y, x.shape
+        y = activations.unfused_forward(self, y)
         return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.units,))
 
     def _backward(self, dy, act):
@@ -98,7 +99,7 @@ class Dense(Layer):
         return dx.reshape(self._x_shape)
 
     def backward(self, dy):
-        return self._backward(dy, self._act)
+        return self._backward(activations.unfused_backward(self, dy), self._act)
 
     @property
     def _fusable_activation(self):
@@ -128,17 +129,18 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self._act, self._alpha = activations.resolve(activation)
+        self._act, self._alpha, self._unfused = activations.split(activation)
         self.activation = activations.get(activation)
 
     def call(self, inputs, training=False):
         y = inputs if self._act == "linear" else ops.activation_forward(inputs, self._act, self._alpha)
         self._y = y
-        return y
+        return activations.unfused_forward(self, y)
 
     def backward(self, dy):
         if not self._need_input_grad:
             return None
+        dy = activations.unfused_backward(self, dy)
         if self._act == "linear":
             return dy
         return ops.activation_backward(dy, self._y, self._act, self._alpha)
@@ -154,7 +156,7 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "activation": self._act}
+        return {**super().get_config(), "activation": self._unfused or self._act}
 
 
 def _slope(value, name, cls):

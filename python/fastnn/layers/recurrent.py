@@ -25,6 +25,10 @@ def _cell_activation(identifier, name):
     if act == "softmax":
         raise ValueError(f"`{name}` must be elementwise; softmax is not supported in a recurrent cell. "
                          f"Received: {name}={identifier!r}")
+    if act in activations.INPUT_DERIVATIVE:
+        raise ValueError(f"`{name}`={act!r} is not supported in a recurrent cell: the recurrent kernels differentiate "
+                         f"their activations from their outputs, and {act}'s derivative needs its input. "
+                         f"Received: {name}={identifier!r}")
     return act
 
 

@@ -5,7 +5,7 @@ float64 when given float64 (for finite-difference gradient checks). It never imp
 
 # ---- GEMM, activations, dense, losses ---------------------------------------------------------
 from .gemm import batched_matmul, gemm, matmul
-from .activations import activation_backward, activation_forward
+from .activations import activation_backward, activation_backward_input, activation_forward
 from .dense import dense_backward, dense_forward
 from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 
@@ -65,7 +65,7 @@ from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_cell_backward, 
                   simple_rnn_backward, simple_rnn_forward)
 
 __all__ = [
-    "activation_backward", "activation_forward", "adadelta_update", "adagrad_update", "adam_update",
+    "activation_backward", "activation_backward_input", "activation_forward", "adadelta_update", "adagrad_update", "adam_update",
     "adamax_update", "avgpool1d_backward",
     "avgpool1d_forward", "avgpool2d_backward", "avgpool2d_forward", "avgpool3d_backward", "avgpool3d_forward",
     "batched_matmul", "batchnorm_backward", "batchnorm_forward", "conv1d_backward", "conv1d_forward",

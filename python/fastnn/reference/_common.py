@@ -68,7 +68,21 @@ ACTIVATIONS = (
     "tanh",
     "softmax",
     "hard_sigmoid",
+    "relu6",
+    "softsign",
+    "exponential",
+    "celu",
+    "hard_tanh",
+    "gelu",
+    "silu",
+    "mish",
+    "hard_silu",
 )
+
+# the activations whose derivative needs their input (activation_backward_input): the fused
+# kernels refuse them (cpp: derivative_needs_input)
+INPUT_DERIVATIVE = ("gelu", "silu", "mish", "hard_silu")
+FUSED_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a not in INPUT_DERIVATIVE)
 
 LOSSES = {
     "mean_squared_error": "mean_squared_error",
@@ -127,11 +141,16 @@ def check_int(value, op, arg):
     return operator.index(value)
 
 
-def check_activation(activation, alpha, op, arg="activation"):
-    """Validate the activation name and return its hyper-parameter (see ops.activation_forward)."""
+def check_activation(activation, alpha, op, arg="activation", input_derivative=False):
+    """Validate the activation name and return its hyper-parameter (see ops.activation_forward).
+    One of INPUT_DERIVATIVE only with ``input_derivative`` (the C++ parse_activation's rule)."""
     if check_name(activation, op, arg) not in ACTIVATIONS:
         known = ", ".join(repr(a) for a in ACTIVATIONS)
         raise ValueError(f"{op}: unknown {arg}. Expected one of {known}. Received: {arg}={activation!r}")
+    if activation in INPUT_DERIVATIVE and not input_derivative:
+        raise ValueError(f"{op}: {arg}='{activation}' is not fused into this kernel: its derivative needs its input. "
+                         "Run the kernel with 'linear', then activation_forward, and differentiate with "
+                         "activation_backward_input")
     # the C++ rules (activation_alpha in cpp/bindings/checks.cpp): alpha (None for the default) is
     # type-checked whatever the activation, and must stay finite in float32
     given = 0.0 if alpha is None else check_number(alpha, op, "alpha")
@@ -144,11 +163,15 @@ def check_activation(activation, alpha, op, arg="activation"):
         if not (finite32(a) and a >= 0):
             raise ValueError(f"{op}: leaky_relu needs a finite float32 negative_slope >= 0. Received: alpha={a!r}")
         return a
-    if activation == "elu":
+    if activation in ("elu", "celu"):
         a = 1.0 if alpha is None else given
         if not (finite32(a) and a > 0):
-            raise ValueError(f"{op}: elu needs a finite float32 alpha > 0. Received: alpha={a!r}")
+            raise ValueError(f"{op}: {activation} needs a finite float32 alpha > 0. Received: alpha={a!r}")
         return a
+    if activation == "gelu":  # alpha: Keras's `approximate`, 0 (erf) or 1 (tanh)
+        if given not in (0.0, 1.0):
+            raise ValueError(f"{op}: gelu takes alpha 0 (exact) or 1 (the tanh approximation). Received: alpha={alpha!r}")
+        return given
     return 0.0
 
 
