@@ -430,3 +430,107 @@ def test_model_without_call():
     model.compile(None, None, None)
     with pytest.raises(TypeError, match="train_step must return a dict of logs.*Received: float"):
         model.fit(x, verbose=0)
+
+
+class Trainer(fastnn.Model):
+    """Keras's trainer pattern: a subclass holding a model; its steps call that model only."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.loss_fn = fastnn.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def train_step(self, data):
+        x, y, sample_weight = data if len(data) == 3 else (*data, None)
+        with GradientTape() as tape:
+            loss = self.loss_fn(y, self.model(x, training=True), sample_weight)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return {"loss": loss}
+
+    def call(self, x):
+        return self.model(x)
+
+
+def test_trainer_holding_a_model_trains_its_weights_and_takes_class_weight():
+    fastnn.utils.set_random_seed(5)
+    inner = fastnn.Sequential([L.Dense(8, activation="relu"), L.Dense(3)])  # no Input: built under the tape
+    trainer = Trainer(inner)
+    trainer.compile(fastnn.optimizers.SGD(0.1))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 4)).astype("float32"), rng.integers(0, 3, 30)
+    trainer.fit(x, y, batch_size=30, epochs=1, shuffle=False, verbose=0)
+    assert len(trainer.trainable_variables) == 4 and trainer.trainable_variables == inner.trainable_weights
+    # class_weight becomes sample weights before train_step, as Keras does
+    before = inner.get_weights()
+    trainer.fit(x, y, batch_size=30, epochs=1, shuffle=False, verbose=0, class_weight={0: 2.0, 1: 1.0, 2: 0.5})
+    by_class = inner.get_weights()
+    inner.set_weights(before)
+    trainer.fit(x, y, batch_size=30, epochs=1, shuffle=False, verbose=0,
+                sample_weight=np.array([2.0, 1.0, 0.5])[y])
+    for a, b in zip(by_class, inner.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+class Distiller(fastnn.Model):
+    """Keras 3's knowledge-distillation shape: its own compute_loss (Keras 3.0's signature, no
+    `training`) and call, no train_step; compiled with metrics and no loss."""
+
+    def __init__(self, student, teacher):
+        super().__init__()
+        self.teacher, self.student = teacher, student
+        self.calls = 0
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, allow_empty=False):
+        self.calls += 1
+        teacher_pred = self.teacher(x, training=False)
+        student_loss = fastnn.losses.SparseCategoricalCrossentropy(from_logits=True)(y, y_pred)
+        distill = ops.mean(ops.square(ops.softmax(teacher_pred / 2.0) - ops.softmax(y_pred / 2.0)))
+        return 0.5 * student_loss + 0.5 * distill
+
+    def call(self, x):
+        return self.student(x)
+
+
+def test_fit_and_evaluate_use_an_overridden_compute_loss():
+    fastnn.utils.set_random_seed(6)
+    student = fastnn.Sequential([L.Input((4,)), L.Dense(3)], name="student")
+    teacher = fastnn.Sequential([L.Input((4,)), L.Dense(3)], name="teacher")
+    distiller = Distiller(student, teacher)
+    distiller.compile(optimizer=fastnn.optimizers.Adam(0.05),
+                      metrics=[fastnn.metrics.SparseCategoricalAccuracy()])
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((64, 4)).astype("float32"), rng.integers(0, 3, 64)
+    teacher_before = teacher.get_weights()
+    history = distiller.fit(x, y, batch_size=16, epochs=3, verbose=0).history
+    assert set(history) == {"loss", "sparse_categorical_accuracy"} and distiller.calls == 12
+    assert history["loss"][-1] < history["loss"][0]
+    for a, b in zip(teacher_before, teacher.get_weights()):  # only the traced call()'s (the student's) train
+        np.testing.assert_array_equal(a, b)
+    logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    assert distiller.calls == 12 + 2 and set(logs) == {"loss", "sparse_categorical_accuracy"}
+    expected = float(distiller.compute_loss(x, y, distiller.predict(x, verbose=0)))
+    assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_compute_loss_checks_targets_against_the_predictions_given():
+    """Keras's metric-learning example: a loss on a similarity matrix, not on the model's output."""
+    fastnn.utils.set_random_seed(7)
+    model = fastnn.Sequential([L.Input((5,)), L.Dense(8)])
+    model.compile("sgd", fastnn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    embeddings = model.predict(np.random.default_rng(2).standard_normal((10, 5)).astype("float32"), verbose=0)
+    similarities = embeddings @ embeddings.T  # (10, 10): 10 classes, where the model has 8 outputs
+    loss = model.compute_loss(y=np.arange(10), y_pred=similarities)
+    z = similarities - similarities.max(axis=1, keepdims=True)
+    expected = np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(10), np.arange(10)])
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert f"{fastnn.autodiff.Tensor(np.float32(1.23456)):.2f}" == "1.23"
+
+
+def test_subclass_call_adjusts_the_rank_for_a_nested_model():
+    fastnn.utils.set_random_seed(8)
+    inputs = L.Input((6, 6, 1))
+    inner = fastnn.Model(inputs, L.Dense(2)(L.Flatten()(inputs)))
+    trainer = Trainer(inner)
+    x = np.random.default_rng(3).standard_normal((3, 6, 6)).astype("float32")
+    np.testing.assert_allclose(trainer.predict(x, verbose=0), inner.predict(x[..., None], verbose=0), rtol=1e-6)

@@ -156,8 +156,20 @@ def _array_batches(x, y, sw, batch_size, perm=None):
 # ---- fit and evaluate ----------------------------------------------------------------------------
 
 
+def _weighted(model, y, sample_weight, class_weight, fn):
+    """``sample_weight`` times the weights of ``y``'s classes (Keras turns class_weight into sample
+    weights before train_step)."""
+    if class_weight is None:
+        return sample_weight
+    if y is None or isinstance(y, (list, tuple, dict)):
+        raise ValueError(f"{fn}: class_weight needs one array of targets (class indices or one-hot rows)")
+    cw = model._class_weights(np.asarray(y), class_weight, fn)
+    return cw if sample_weight is None else np.asarray(sample_weight) * cw
+
+
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-        sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
+        sample_weight, class_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+        validation_freq):
     """`Model.fit` for a model with its own train_step (arguments checked by `Model.fit`)."""
     from .models import _Batches
     fn = "fit"
@@ -176,6 +188,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         x, y, sample_weight = (_arrays(part, name, fn) for part, name in
                                ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
         n = _length(x, y, sample_weight, fn)
+        sample_weight = _weighted(model, y, sample_weight, class_weight, fn)
     val = _Batches.of(validation_data, validation_steps, "fit (validation_data)")
     if val is None and validation_data is not None:
         if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
@@ -210,7 +223,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         model.reset_metrics()
         cblist.on_epoch_begin(epoch)
         if source is not None:
-            batches = source.epoch(shuffle, rng)
+            batches = ((xb, yb, _weighted(model, yb, swb, class_weight, fn)) for xb, yb, swb in source.epoch(shuffle, rng))
         else:
             batches = _array_batches(x, y, sample_weight, batch_size, rng.permutation(n) if shuffle else None)
         logs = {}

@@ -133,6 +133,9 @@ class Tensor(Operators):
     def __float__(self):
         return float(self.value)
 
+    def __format__(self, spec):
+        return format(self.value.item() if self.value.ndim == 0 else self.value, spec)
+
     def __repr__(self):
         return f"<fastnn.autodiff.Tensor shape={self.shape}, dtype={self.dtype}>"
 

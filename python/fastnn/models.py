@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import math
 import textwrap
@@ -246,6 +247,12 @@ def _unpack(batch, fn):
                              f"{type(batch).__name__} of {len(batch)}")
         return tuple(batch) + (None,) * (3 - len(batch))
     return batch, None, None
+
+
+def _takes_keyword(fn, name):
+    """Whether the callable ``fn`` accepts the keyword argument ``name``."""
+    params = inspect.signature(fn).parameters
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _with_compiled_trainability(method):
@@ -580,7 +587,9 @@ class Model:
     def _all_layers(self):
         """Every layer the model runs, nested models' layers included, in order (a model without
         call(): the layers and models it holds as attributes)."""
-        if self._holder:
+        if self._holder or (self._subclassed and not self.built):
+            # (a subclass not traced yet: the ones it holds, so a trainer that calls only the model
+            # it holds trains its weights, as Keras tracks a layer's attributes)
             return [layer for _, layer in sublayers(self, skip=self._state_attrs)]
         return list(self._layers)
 
@@ -787,10 +796,10 @@ class Model:
                              f"Received: sample_weight_mode={sample_weight_mode!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        if loss is None and metrics:
-            raise ValueError("compile: metrics compare the outputs with targets, which a model compiled without a loss "
-                             f"does not take. Received: metrics={metrics!r}")
         if loss is None and self._multi_output:  # the add_loss terms are the loss
+            if metrics:
+                raise ValueError("compile: a model with several outputs takes its metrics per output, with their losses. "
+                                 f"Received: loss=None, metrics={metrics!r}")
             self._heads, self._loss, self._metrics = [], None, []
             self._compile_args = {"optimizer": optimizer, "loss": None, "metrics": []}
         elif self._multi_output:
@@ -875,6 +884,10 @@ class Model:
             raise RuntimeError(f"You must call `compile()` before calling `{fn}()`.")
         if self._loss is None and not self._loss_slots:
             raise ValueError(f"No loss to compute. Provide a `loss` argument in `compile()` before calling `{fn}()`.")
+        if self._loss is None and self._metrics:
+            raise ValueError(f"{fn}: metrics compare the outputs with targets, which a model compiled without a loss "
+                             "(its loss is what add_loss added) does not take; a subclass with its own compute_loss "
+                             f"or train_step updates them. Received: metrics={[m.name for m in self._metrics]}")
 
     def _fusion(self):
         """'softmax' / 'sigmoid' when the output activation folds into the cross-entropy, else False."""
@@ -968,16 +981,18 @@ class Model:
         if not several:
             check_inputs()
 
-    def _prepare_y(self, y, n, fn):
+    def _prepare_y(self, y, n, fn, out_shapes=None):
         """The checked targets: an array, or with several outputs a list of arrays, one per output
-        (given as a list in the outputs' order or a dict by output layer name)."""
+        (given as a list in the outputs' order or a dict by output layer name); checked against
+        ``out_shapes`` (one per output) when given, else the model's output shapes."""
         if self._loss is None:  # the add_loss terms are the whole loss
             if y is not None:
                 raise ValueError(f"{fn}: model '{self.name}' was compiled without a loss (its loss is what add_loss "
                                  "added), so it takes no targets. Pass y=None (and validation_data=(x_val, None))")
             return None
+        shapes = out_shapes or [self._slot_shapes[slot] for slot in self._output_slots]
         if not self._multi_output:
-            return self._prepare_one_y(y, n, fn, self._loss.kernel, self._slot_shapes[self._output_slot], "y")
+            return self._prepare_one_y(y, n, fn, self._loss.kernel, shapes[0], "y")
         names = self.output_names
         if isinstance(y, dict):
             if sorted(y) != sorted(names):
@@ -988,8 +1003,8 @@ class Model:
             got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
             raise ValueError(f"{fn}: model '{self.name}' has {len(names)} outputs {names}; pass `y` as a list of "
                              f"{len(names)} arrays in that order (or a dict by name). Received: {got}")
-        return [self._prepare_one_y(a, n, fn, head.loss.kernel, self._slot_shapes[slot], f"y[{i}]")
-                for i, (a, head, slot) in enumerate(zip(y, self._heads, self._output_slots))]
+        return [self._prepare_one_y(a, n, fn, head.loss.kernel, shape, f"y[{i}]")
+                for i, (a, head, shape) in enumerate(zip(y, self._heads, shapes))]
 
     def _prepare_one_y(self, y, n, fn, kernel, out_shape, name):
         y = _as_array(y, name, fn)
@@ -1416,7 +1431,9 @@ class Model:
         return _CompiledMetrics(self)
 
     def _compiled_loss(self, y, y_pred, sample_weight, extra, fn):
-        """The compiled loss of ``y_pred`` (masks folded in) plus the terms ``extra``."""
+        """The compiled loss of ``y_pred`` (masks folded in) plus the terms ``extra``. The targets
+        are checked against ``y_pred`` (a train_step may pass other values than the model's own
+        outputs: a similarity matrix of its embeddings)."""
         total = 0.0
         for term in extra:
             total = total + term
@@ -1424,7 +1441,7 @@ class Model:
             return total
         preds = list(y_pred) if self._multi_output else [y_pred]
         n = len(autodiff._value(preds[0]))
-        ys = self._prepare_y(y, n, fn)
+        ys = self._prepare_y(y, n, fn, [(None,) + np.shape(autodiff._value(p))[1:] for p in preds])
         sw = self._prepare_weights(sample_weight, n, fn)
         heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, [])]
         ys = ys if self._multi_output else [ys]
@@ -1442,12 +1459,15 @@ class Model:
         return self.get_metrics_result()
 
     def _update_compiled_metrics(self, y, y_pred, sample_weight):
-        if self._loss is not None and self._metrics:
+        if self._metrics:
             fn = "compute_metrics"
             preds = [autodiff._value(p) for p in (y_pred if self._multi_output else [y_pred])]
             n = len(preds[0])
-            ys = self._prepare_y(y, n, fn)
-            sw = self._prepare_weights(sample_weight, n, fn)
+            if self._loss is None:  # compiled with metrics and no loss (a subclass's own compute_loss)
+                ys, sw = np.asarray(y), None if sample_weight is None else np.asarray(sample_weight)
+            else:
+                ys = self._prepare_y(y, n, fn, [(None,) + p.shape[1:] for p in preds])
+                sw = self._prepare_weights(sample_weight, n, fn)
             heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, self._metrics)]
             ys = ys if self._multi_output else [ys]
             for k, (head, yk, pk) in enumerate(zip(heads, ys, preds)):
@@ -1479,13 +1499,22 @@ class Model:
         `fit`'s validation) call a subclass's override of it."""
         x, y, sample_weight = _unpack(data, "test_step")
         y_pred = self(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+        # (an override with Keras 3.0's signature takes no `training`)
+        extra = {"training": False} if _takes_keyword(self.compute_loss, "training") else {}
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **extra)
         self._loss_tracker.update_state(loss, sample_weight=len(y_pred[0] if self._multi_output else y_pred))
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def _custom_steps(self):
-        """Whether `fit` runs a subclass's own train_step (else its fused step)."""
-        return type(self).train_step is not Model.train_step
+        """Whether `fit` runs `train_step` (a subclass's own, or the default one because the subclass
+        has its own compute_loss) rather than the fused step."""
+        cls = type(self)
+        return cls.train_step is not Model.train_step or cls.compute_loss is not Model.compute_loss
+
+    def _custom_test_steps(self):
+        """Whether `evaluate` runs `test_step` rather than the fused pass."""
+        cls = type(self)
+        return cls.test_step is not Model.test_step or cls.compute_loss is not Model.compute_loss
 
     # ---- fit / evaluate / predict -------------------------------------------------------------
 
@@ -1524,12 +1553,9 @@ class Model:
                 or not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
         if self._custom_steps():
-            if class_weight is not None:
-                raise ValueError("fit: class_weight is not supported with a custom train_step; weigh the samples "
-                                 "in it (or pass sample_weight)")
             return _step_loop.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                                  validation_data, shuffle, sample_weight, initial_epoch, steps_per_epoch,
-                                  validation_steps, validation_batch_size, validation_freq)
+                                  validation_data, shuffle, sample_weight, class_weight, initial_epoch,
+                                  steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         self._check_compiled(fn)
         source = _Batches.of(x, steps_per_epoch, fn)
         if source is not None:
@@ -1683,7 +1709,7 @@ class Model:
         or a dict with ``return_dict=True`` (Keras's convention). Regularization penalties are
         included in the loss, as in Keras."""
         fn = "evaluate"
-        custom = type(self).test_step is not Model.test_step  # a subclass's own test_step
+        custom = self._custom_test_steps()
         if not custom:
             self._check_compiled(fn)
         elif not self.compiled:
@@ -1933,6 +1959,12 @@ class Model:
                              f"{len(tensors)} input tensors")
         for i, (t, layer) in enumerate(zip(tensors, self._input_layers)):
             want, got = tuple(layer.batch_shape[1:]), tuple(t.shape[1:])
+            if None not in got and want and ((len(got) == len(want) - 1 and want[-1] == 1) or
+                                             (len(got) == len(want) + 1 and got[-1] == 1)):
+                # Keras 3's rule for an input one axis off (data (N, 28, 28) for an Input (28, 28, 1))
+                from .layers.core import Reshape
+                tensors[i] = t = Reshape(got + (1,) if len(got) < len(want) else got[:-1])(t)
+                got = tuple(t.shape[1:])
             if len(want) != len(got) or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
                 raise ValueError(f"Input {i} of model '{self.name}' is incompatible with the layer: expected "
                                  f"shape={_shape_str(layer.batch_shape)}, found shape={_shape_str(t.shape)}")

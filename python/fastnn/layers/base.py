@@ -509,7 +509,7 @@ class Layer:
         if self._inputs_as_called:
             self._multi_input = isinstance(inputs, (list, tuple))
         if not self.__dict__.get("_in_tape_call") and (_on_tape(inputs) or (
-                _tape_leaves and _tape_leaves[-1].records(self))):
+                _tape_leaves and not _is_symbolic(inputs) and _tape_leaves[-1].records(self))):
             # inside a custom layer's call(): on its tensors, or on arrays with weights it trains
             training = tape_training(training)
             multi = isinstance(inputs, (list, tuple))
