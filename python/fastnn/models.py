@@ -37,6 +37,7 @@ from . import autodiff, ops, optimizers, utils
 from ._backend import get_backend
 from ._graph import post_order
 from . import _gradient_tape, _step_loop
+from ._batch_dataset import EagerArray
 from .layers.base import (Input, InputLayer, KerasTensor, Layer, _is_symbolic, _on_tape, _positive_int, _shape_str,
                           check_mask, sublayers, tape_training)
 
@@ -1873,7 +1874,8 @@ class Model:
         out = self._forward(self._prepare_x(inputs, "__call__"), None if training is None else bool(training),
                             losses=False)  # (the steps only add_loss needs are skipped, as predict does)
         self._call_losses = [self._activity_loss] if self._activity_loss else []
-        return out
+        # arrays with an eager tensor's numpy(): `model(x_train[:1]).numpy()` in TensorFlow's quickstart
+        return [o.view(EagerArray) for o in out] if self._multi_output else out.view(EagerArray)
 
     def _call_on_tape(self, inputs, training):
         """Its layers called one by one on tape tensors (each a node of the tape: `Layer.__call__`),
