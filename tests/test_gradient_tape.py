@@ -534,3 +534,42 @@ def test_subclass_call_adjusts_the_rank_for_a_nested_model():
     trainer = Trainer(inner)
     x = np.random.default_rng(3).standard_normal((3, 6, 6)).astype("float32")
     np.testing.assert_allclose(trainer.predict(x, verbose=0), inner.predict(x[..., None], verbose=0), rtol=1e-6)
+
+
+class ActivityRegularizationLayer(L.Layer):
+    """Keras's subclassing guide: a custom layer that adds a loss in its call."""
+
+    def __init__(self, rate=1e-2, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def call(self, inputs):
+        self.add_loss(self.rate * ops.sum(ops.square(inputs)))
+        return inputs
+
+
+def test_custom_layer_add_loss_in_fit_and_on_the_tape(float64_numpy):
+    fastnn.utils.set_random_seed(9)
+    inputs = L.Input((4,))
+    regularized = ActivityRegularizationLayer(0.1)
+    model = fastnn.Model(inputs, L.Dense(1)(regularized(L.Dense(3, activation="tanh")(inputs))))
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((6, 4)), rng.standard_normal((6, 1))
+    loss, out, fused = model._gradients(model._prepare_x(x, "t"), model._prepare_y(y, 6, "t"), None)
+    hidden = np.tanh(x @ model.weights[0] + model.weights[1])
+    assert regularized.losses[0] == pytest.approx(0.1 * np.sum(hidden ** 2))
+    assert loss == pytest.approx(np.mean((out - y) ** 2) + 0.1 * np.sum(hidden ** 2))
+    with GradientTape() as tape:
+        taped = model.compute_loss(y=y, y_pred=model(x, training=True))
+    assert float(taped) == pytest.approx(loss)
+    weights = model.trainable_weights
+
+    def value():
+        return model._gradients(model._prepare_x(x, "t"), model._prepare_y(y, 6, "t"), None)[0]
+
+    for g, f, w in zip(tape.gradient(taped, weights), fused, weights):
+        np.testing.assert_allclose(g, f, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(f, _central_differences(value, w), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="add_loss is for a custom layer's call"):
+        L.Dense(2).add_loss(1.0)

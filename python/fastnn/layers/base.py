@@ -387,6 +387,20 @@ class Layer:
             return self.weights
         return [w.value for w in self._weights if not w.trainable]
 
+    def add_loss(self, loss):
+        """In a custom layer's call: add ``loss`` (its sum; a function of the inputs or weights,
+        written with the backend functions) to the model's loss, as Keras's ``self.add_loss``.
+        Its gradient reaches the inputs and weights."""
+        if not hasattr(type(self), "_call_on_arrays"):
+            raise ValueError(f"Layer '{self.name}': add_loss is for a custom layer's call() (a Layer subclass with its "
+                             "own call); fastnn's built-in layers take activity_regularizer")
+        self.__dict__.setdefault("_added", []).append(loss)
+
+    @property
+    def losses(self):
+        """The values given to add_loss by the last call, as arrays (Keras's ``layer.losses``)."""
+        return [np.asarray(autodiff._value(t)) for t in getattr(self, "_added", [])]
+
     # Keras 3's other names for them (its weights are Variables; fastnn's are the arrays)
     variables = weights
     trainable_variables = trainable_weights
@@ -570,6 +584,7 @@ class Layer:
                 current = dict(vars(self))
                 vars(self).clear()
                 vars(self).update(state)
+                self._added_seeded = i == 0  # a custom layer's add_loss terms: with its first output only
                 try:
                     dx = backward_pass(seed)
                     grads = self.get_gradients() if any(leaf is not None for leaf in weight_leaves) else []
@@ -834,6 +849,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     on the tape too (`Layer._call_on_tensors`)."""
     multi = isinstance(inputs, (list, tuple))
     leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
+    self._added = []  # what this call gives add_loss
     with tape_weights(self, training) as weights:
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
@@ -841,16 +857,24 @@ def _call_on_tape(self, inputs, training=False, mask=None):
         out = type(self)._call_on_arrays(self, leaves if multi else leaves[0], **extra)
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, mask)
-    self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi)
+    added = [t for t in self._added if isinstance(t, autodiff.Tensor)]
+    self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi, added)
+    self._added_loss = float(sum(float(np.sum(autodiff._value(t))) for t in self._added))
     return output_array(out, self.dtype)
 
 
 def _backward_from_tape(self, dy):
-    out, leaves, weights, multi = self._tape
-    if out is None:  # the output does not depend on the inputs or weights
+    """The gradients of the output (seeded with ``dy``) and of the call's add_loss terms (each adds
+    its sum to the loss: seeded with ones)."""
+    out, leaves, weights, multi, added = self._tape
+    if not self.__dict__.get("_added_seeded", True):
+        added = []
+    targets = ([out] if out is not None else []) + added
+    if not targets:  # the output does not depend on the inputs or weights
         grads = [np.zeros_like(t.value) for t in leaves + weights]
     else:
-        grads = autodiff.grad(out, leaves + weights, seed=dy)
+        seeds = ([dy] if out is not None else []) + [np.ones_like(t.value) for t in added]
+        grads = autodiff.grad_of_outputs(targets, seeds, leaves + weights)
     self._gradients = grads[len(leaves):]
     dx = grads[:len(leaves)] if self._need_input_grad else [None] * len(leaves)
     return dx if multi else dx[0]
@@ -861,6 +885,7 @@ def _inferred_output_shape(self, input_shape):
     with tape_weights(self):
         shape = example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
                                      self.name)
+    self._added = []  # (what the example call gave add_loss is not a loss)
     _track_sublayer_weights(self)
     return shape
 
