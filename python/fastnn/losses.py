@@ -10,9 +10,14 @@ are clipped to [1e-7, 1 - 1e-7]. The lower-case functions (``mean_squared_error(
 y_pred)``) return the per-sample losses, like Keras's; passing one to ``compile`` selects the
 matching loss object. Any other function ``fn(y_true, y_pred)`` written with the
 ``fastnn.backend`` functions is a `LossFunctionWrapper`, differentiated by `fastnn.autodiff`.
+Keras 3's other losses (`Huber`, `LogCosh`, the hinges, `KLDivergence`, `Poisson`,
+`CosineSimilarity`, `MeanAbsolutePercentageError`, `MeanSquaredLogarithmicError` and the focal
+cross-entropies) are such wrappers over this module's functions of the same (lower-case) names.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -23,10 +28,13 @@ from ._config import serialize
 
 
 def _weights(sample_weight):
-    """Sample weights as an array: (N,) for one per sample (also given as (N, 1)), or per step."""
+    """Sample weights as an array: (N,) for one per sample (also given as (N, 1)), or per step
+    ((N, T), also given as (N, T, 1), as Keras squeezes them)."""
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
+    if w.ndim > 2 and w.shape[-1] == 1:
+        w = w.reshape(w.shape[:-1])
     return w.reshape(-1) if w.ndim > 1 and w.size == w.shape[0] else w
 
 
@@ -276,18 +284,355 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 mse, mae = mean_squared_error, mean_absolute_error
 
+
+# ---- Keras 3's other losses, as functions of the backend functions ---------------------------
+# Their formulas, epsilons and reduction axes are Keras 3's (keras/src/losses/losses.py). They
+# run on arrays (float64), on tape tensors (with gradients) and on symbolic tensors (one layer).
+
+
+def _pair(name, y_true, y_pred):
+    """`_operands`, with a clear error when the shapes do not broadcast against each other."""
+    t, p = _operands(y_true, y_pred)
+    try:
+        np.broadcast_shapes(K.shape(t), K.shape(p))
+    except ValueError:
+        error = ValueError(f"losses.{name}: y_true and y_pred must have the same shape (or shapes that "
+                           f"broadcast). Received: y_true.shape={K.shape(y_true)}, y_pred.shape={K.shape(y_pred)}")
+        error._fastnn_named = True  # (the graph function's wrapper passes it on as is)
+        raise error from None
+    return t, p
+
+
+def _check_axis(name, axis, ndim):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"losses.{name}: `axis` must be of type `int`. Received: axis={axis!r} of type {type(axis)}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"losses.{name}: axis {axis} is out of range for y_pred of rank {ndim}")
+
+
+def _hinge_labels(t):
+    """Keras's ``convert_binary_labels_to_hinge``: when every label is 0 or 1, they become -1 or
+    1 (``2 * t - 1``); other labels are kept."""
+    v = np.asarray(autodiff._value(t))
+    return 2.0 * t - 1.0 if np.all((v == 0) | (v == 1)) else t
+
+
+@autodiff.graph_function("losses.huber")
+def huber(y_true, y_pred, delta=1.0):
+    """``mean(0.5 · e²  where |e| <= delta, else delta · |e| - 0.5 · delta²)`` over the last
+    axis, with ``e = y_pred - y_true``."""
+    t, p = _pair("huber", y_true, y_pred)
+    error = p - t
+    abs_error = K.abs(error)
+    quadratic = 0.5 * K.square(error)
+    linear = delta * abs_error - 0.5 * delta * delta
+    return K.mean(K.switch(abs_error <= delta, quadratic, linear), axis=-1)
+
+
+@autodiff.graph_function("losses.log_cosh")
+def log_cosh(y_true, y_pred):
+    """``mean(log(cosh(y_pred - y_true)))`` over the last axis, computed as Keras does without
+    overflow: ``x + softplus(-2x) - log(2)``."""
+    t, p = _pair("log_cosh", y_true, y_pred)
+    x = p - t
+    return K.mean(x + K.softplus(-2.0 * x) - float(np.log(2.0)), axis=-1)
+
+
+@autodiff.graph_function("losses.hinge")
+def hinge(y_true, y_pred):
+    """``mean(max(1 - y_true · y_pred, 0))`` over the last axis; labels that are all 0 or 1 are
+    taken as -1 or 1 first."""
+    t, p = _pair("hinge", y_true, y_pred)
+    return K.mean(K.maximum(1.0 - _hinge_labels(t) * p, 0.0), axis=-1)
+
+
+@autodiff.graph_function("losses.squared_hinge")
+def squared_hinge(y_true, y_pred):
+    """``mean(max(1 - y_true · y_pred, 0)²)`` over the last axis (0/1 labels taken as -1/1)."""
+    t, p = _pair("squared_hinge", y_true, y_pred)
+    return K.mean(K.square(K.maximum(1.0 - _hinge_labels(t) * p, 0.0)), axis=-1)
+
+
+@autodiff.graph_function("losses.categorical_hinge")
+def categorical_hinge(y_true, y_pred):
+    """``max(neg - pos + 1, 0)`` with ``pos = sum(y_true · y_pred)`` and ``neg = max((1 - y_true)
+    · y_pred)`` over the last axis (one-hot targets)."""
+    t, p = _pair("categorical_hinge", y_true, y_pred)
+    pos = K.sum(t * p, axis=-1)
+    neg = K.max((1.0 - t) * p, axis=-1)
+    return K.maximum(neg - pos + 1.0, 0.0)
+
+
+@autodiff.graph_function("losses.kl_divergence")
+def kl_divergence(y_true, y_pred):
+    """``sum(y_true · log(y_true / y_pred))`` over the last axis, both clipped to [1e-7, 1]."""
+    t, p = _pair("kl_divergence", y_true, y_pred)
+    t = K.clip(t, K.epsilon(), 1.0)
+    p = K.clip(p, K.epsilon(), 1.0)
+    return K.sum(t * K.log(t / p), axis=-1)
+
+
+@autodiff.graph_function("losses.poisson")
+def poisson(y_true, y_pred):
+    """``mean(y_pred - y_true · log(y_pred + 1e-7))`` over the last axis."""
+    t, p = _pair("poisson", y_true, y_pred)
+    return K.mean(p - t * K.log(p + K.epsilon()), axis=-1)
+
+
+@autodiff.graph_function("losses.cosine_similarity")
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """``-sum(l2_normalize(y_true) · l2_normalize(y_pred))`` over ``axis``: -1 for the same
+    direction, 0 when either is a zero vector (norms below 1e-7 are taken as 1e-7)."""
+    t, p = _pair("cosine_similarity", y_true, y_pred)
+    _check_axis("cosine_similarity", axis, len(K.shape(p)))
+
+    def normalize(x):  # Keras's ops.normalize: x · min(1 / ||x||, 1 / 1e-7)
+        return x / K.sqrt(K.maximum(K.sum(K.square(x), axis=axis, keepdims=True), K.epsilon() ** 2))
+
+    return -K.sum(normalize(t) * normalize(p), axis=axis)
+
+
+@autodiff.graph_function("losses.mean_absolute_percentage_error")
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 · mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis."""
+    t, p = _pair("mean_absolute_percentage_error", y_true, y_pred)
+    return 100.0 * K.mean(K.abs((t - p) / K.maximum(K.abs(t), K.epsilon())), axis=-1)
+
+
+@autodiff.graph_function("losses.mean_squared_logarithmic_error")
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1))²)`` over the last axis."""
+    t, p = _pair("mean_squared_logarithmic_error", y_true, y_pred)
+    first_log = K.log(K.maximum(p, K.epsilon()) + 1.0)
+    second_log = K.log(K.maximum(t, K.epsilon()) + 1.0)
+    return K.mean(K.square(first_log - second_log), axis=-1)
+
+
+@autodiff.graph_function("losses.binary_focal_crossentropy")
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy times the focal factor ``(1 - p_t)^gamma`` (``p_t = t·p + (1 - t)·
+    (1 - p)``), and with ``apply_class_balancing`` the weight ``alpha`` for class 1, ``1 - alpha``
+    for class 0, averaged over ``axis``. ``from_logits``: a sigmoid first; the cross-entropy is
+    then of the probabilities, clipped to [1e-7, 1 - 1e-7], as Keras computes it.
+    ``label_smoothing`` moves the targets towards 0.5."""
+    t, p = _pair("binary_focal_crossentropy", y_true, y_pred)
+    _check_axis("binary_focal_crossentropy", axis, len(K.shape(p)))
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        p = K.sigmoid(p)
+    bce = K.binary_crossentropy(t, p)
+    p_t = t * p + (1.0 - t) * (1.0 - p)
+    focal_bce = K.pow(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal_bce = (t * alpha + (1.0 - t) * (1.0 - alpha)) * focal_bce
+    return K.mean(focal_bce, axis=axis)
+
+
+@autodiff.graph_function("losses.categorical_focal_crossentropy")
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """``sum(alpha · (1 - p)^gamma · -y_true · log p)`` over the classes on ``axis`` (one-hot
+    targets), with ``p`` the prediction rescaled to sum to 1 and clipped to [1e-7, 1 - 1e-7]
+    (``from_logits``: a softmax first). ``alpha`` is a number or one per class;
+    ``label_smoothing`` gives the other classes ``label_smoothing / num_classes``."""
+    t, p = _pair("categorical_focal_crossentropy", y_true, y_pred)
+    _check_axis("categorical_focal_crossentropy", axis, len(K.shape(p)))
+    classes = K.shape(p)[axis]
+    if classes == 1:
+        warnings.warn("In loss categorical_focal_crossentropy, expected y_pred.shape to be (batch_size, num_classes) "
+                      f"with num_classes > 1. Received: y_pred.shape={K.shape(p)}. Consider using "
+                      "'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=3)
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + label_smoothing / classes
+    if from_logits:
+        p = K.softmax(p, axis=axis)
+    output = K.clip(p / K.sum(p, axis=axis, keepdims=True), K.epsilon(), 1.0 - K.epsilon())
+    cce = -t * K.log(output)
+    alpha = np.asarray(alpha, dtype=np.dtype(K.dtype(output)))
+    if alpha.ndim:  # one weight per class, along the classes' axis
+        alpha = alpha.reshape(alpha.shape + (1,) * (-axis - 1 if axis < 0 else len(K.shape(p)) - axis - 1))
+    return K.sum(K.pow(1.0 - output, gamma) * alpha * cce, axis=axis)
+
+
+kld = kullback_leibler_divergence = KLD = kl_divergence
+logcosh = log_cosh
+mape, MAPE = mean_absolute_percentage_error, mean_absolute_percentage_error
+msle, MSLE = mean_squared_logarithmic_error, mean_squared_logarithmic_error
+
+
+# ---- the classes over them --------------------------------------------------------------------
+
+
+class _KerasLoss(LossFunctionWrapper):
+    """A Keras 3 loss class over one of this module's functions (``_function``), with Keras's
+    arguments and default name; its config is Keras's (name, reduction and the function's
+    arguments). ``dtype`` is taken for Keras's signature: the loss is computed in the
+    prediction's dtype."""
+
+    _function = None
+    _default_name = None
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **fn_kwargs):
+        super().__init__(type(self)._function, name=name or self._default_name, reduction=reduction, **fn_kwargs)
+        self.reduction = "sum_over_batch_size"
+        self.dtype = dtype
+
+    def _trace(self, y_true, y_pred, sample_weight):
+        try:
+            return super()._trace(y_true, y_pred, sample_weight)
+        except ValueError as e:
+            raise ValueError(f"{type(self).__name__} (loss '{self.name}'): {e}") from None
+
+    def get_config(self):
+        config = {"name": self.name, "reduction": self.reduction}
+        config.update({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.fn_kwargs.items()})
+        return config
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.fn_kwargs.items())
+        return f"{type(self).__name__}({args})"
+
+
+class Huber(_KerasLoss):
+    """The Huber loss (`huber`): quadratic for errors up to ``delta``, linear beyond."""
+
+    _function, _default_name = huber, "huber_loss"
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(reduction, name, dtype, delta=delta)
+
+
+class LogCosh(_KerasLoss):
+    """``log(cosh(y_pred - y_true))`` averaged over the last axis (`log_cosh`)."""
+
+    _function, _default_name = log_cosh, "log_cosh"
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class Hinge(_KerasLoss):
+    """``max(1 - y_true · y_pred, 0)`` averaged over the last axis (`hinge`); 0/1 labels become -1/1."""
+
+    _function, _default_name = hinge, "hinge"
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class SquaredHinge(_KerasLoss):
+    """``max(1 - y_true · y_pred, 0)²`` averaged over the last axis (`squared_hinge`)."""
+
+    _function, _default_name = squared_hinge, "squared_hinge"
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class CategoricalHinge(_KerasLoss):
+    """``max(neg - pos + 1, 0)`` per sample (`categorical_hinge`), for one-hot targets."""
+
+    _function, _default_name = categorical_hinge, "categorical_hinge"
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class KLDivergence(_KerasLoss):
+    """``sum(y_true · log(y_true / y_pred))`` over the last axis (`kl_divergence`)."""
+
+    _function, _default_name = kl_divergence, "kl_divergence"
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class Poisson(_KerasLoss):
+    """``y_pred - y_true · log(y_pred + 1e-7)`` averaged over the last axis (`poisson`)."""
+
+    _function, _default_name = poisson, "poisson"
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class CosineSimilarity(_KerasLoss):
+    """The negative cosine similarity over ``axis`` (`cosine_similarity`): -1 is best."""
+
+    _function, _default_name = cosine_similarity, "cosine_similarity"
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(reduction, name, dtype, axis=axis)
+
+
+class MeanAbsolutePercentageError(_KerasLoss):
+    """``100 · mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` (`mean_absolute_percentage_error`)."""
+
+    _function, _default_name = mean_absolute_percentage_error, "mean_absolute_percentage_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class MeanSquaredLogarithmicError(_KerasLoss):
+    """``mean((log(y_pred + 1) - log(y_true + 1))²)``, values below 1e-7 taken as 1e-7
+    (`mean_squared_logarithmic_error`)."""
+
+    _function, _default_name = mean_squared_logarithmic_error, "mean_squared_logarithmic_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+
+class BinaryFocalCrossentropy(_KerasLoss):
+    """The focal binary cross-entropy (`binary_focal_crossentropy`)."""
+
+    _function, _default_name = binary_focal_crossentropy, "binary_focal_crossentropy"
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        super().__init__(reduction, name, dtype, apply_class_balancing=apply_class_balancing, alpha=alpha,
+                         gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = bool(from_logits)
+
+
+class CategoricalFocalCrossentropy(_KerasLoss):
+    """The focal categorical cross-entropy (`categorical_focal_crossentropy`), one-hot targets."""
+
+    _function, _default_name = categorical_focal_crossentropy, "categorical_focal_crossentropy"
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(reduction, name, dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = bool(from_logits)
+
+_NEW_CLASSES = (Huber, LogCosh, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson, CosineSimilarity,
+                MeanAbsolutePercentageError, MeanSquaredLogarithmicError, BinaryFocalCrossentropy,
+                CategoricalFocalCrossentropy)
+
 _CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, CategoricalCrossentropy,
-                                    SparseCategoricalCrossentropy)}
+                                    SparseCategoricalCrossentropy) + _NEW_CLASSES}
 _ALIASES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "huber": Huber, "log_cosh": LogCosh, "logcosh": LogCosh, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence, "poisson": Poisson, "cosine_similarity": CosineSimilarity,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError, "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy, "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
 }
 _FUNCTIONS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
               binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
-              sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
+              sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+              **{c._function: c for c in _NEW_CLASSES}}
 
 
 def get(identifier):
@@ -298,9 +643,11 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
         if cls is None:
-            raise ValueError(f"Unknown loss: {identifier!r}. Expected one of {sorted(set(_ALIASES) - {'MSE', 'MAE'})}")
+            raise ValueError(f"Unknown loss: {identifier!r}. Expected one of "
+                             f"{sorted(k for k in _ALIASES if not k.isupper())} or a class name such as 'Huber'")
         return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Loss) and identifier.kernel:
+    if isinstance(identifier, type) and issubclass(identifier, Loss) and \
+            (identifier.kernel or _CLASSES.get(identifier.__name__) is identifier):
         return identifier()
     if callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
@@ -321,5 +668,10 @@ __all__ = [
     "serialize", "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "get",
-    "deserialize"
+    "deserialize", "Huber", "LogCosh", "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson",
+    "CosineSimilarity", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "BinaryFocalCrossentropy",
+    "CategoricalFocalCrossentropy", "huber", "log_cosh", "logcosh", "hinge", "squared_hinge", "categorical_hinge",
+    "kl_divergence", "kld", "kullback_leibler_divergence", "KLD", "poisson", "cosine_similarity",
+    "mean_absolute_percentage_error", "mape", "MAPE", "mean_squared_logarithmic_error", "msle", "MSLE",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy",
 ]
