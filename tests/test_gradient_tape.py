@@ -82,16 +82,6 @@ def test_tape_gradients_equal_the_fused_step(name):
         np.testing.assert_allclose(g, f, rtol=1e-5, atol=1e-6 * np.abs(f).max())
 
 
-@pytest.fixture
-def float64_numpy():
-    fastnn.utils.set_floatx("float64")
-    try:
-        with fastnn.backend("numpy"):
-            yield
-    finally:
-        fastnn.utils.set_floatx("float32")
-
-
 def _central_differences(f, array, eps=1e-6):
     grad = np.zeros_like(array)
     for i in np.ndindex(array.shape):

@@ -207,13 +207,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     if source is None:
         steps = -(-n // batch_size)
 
-    history = callbacks_module.History()
-    cbs = list(callbacks or [])
-    for cb in cbs:
-        if not isinstance(cb, callbacks_module.Callback):
-            raise TypeError(f"fit: callbacks must be fastnn.callbacks.Callback instances. Received: {cb!r}")
-    cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + cbs + [history]
-    cblist = callbacks_module.CallbackList(cbs, model, {"verbose": verbose, "epochs": epochs, "steps": steps})
+    cblist, history = callbacks_module.fit_callbacks(callbacks, model, verbose, epochs, steps)
     batch_begin, batch_end = cblist.wants("on_train_batch_begin"), cblist.wants("on_train_batch_end")
     rng = utils.global_rng()
     model.stop_training = False

@@ -129,6 +129,18 @@ class CallbackList:
 # ---- History and progress ---------------------------------------------------------------------
 
 
+def fit_callbacks(callbacks, model, verbose, epochs, steps):
+    """The CallbackList of a fit and its History: a ProgbarLogger first when verbose, the user's
+    ``callbacks`` (checked), the History last."""
+    history = History()
+    cbs = list(callbacks or [])
+    for cb in cbs:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks must be fastnn.callbacks.Callback instances. Received: {cb!r}")
+    cbs = ([ProgbarLogger()] if verbose else []) + cbs + [history]
+    return CallbackList(cbs, model, {"verbose": verbose, "epochs": epochs, "steps": steps}), history
+
+
 class History(Callback):
     """Records the epoch logs: ``history.history["loss"]`` is the list of per-epoch losses."""
 

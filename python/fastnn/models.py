@@ -1606,13 +1606,7 @@ class Model:
             sw = cw if sw is None else np.ascontiguousarray(sw * cw)
 
         steps = source.steps if source is not None else -(-n // batch_size)
-        history = callbacks_module.History()
-        cbs = list(callbacks or [])
-        for cb in cbs:
-            if not isinstance(cb, callbacks_module.Callback):
-                raise TypeError(f"fit: callbacks must be fastnn.callbacks.Callback instances. Received: {cb!r}")
-        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + cbs + [history]
-        cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
+        cblist, history = callbacks_module.fit_callbacks(callbacks, self, verbose, epochs, steps)
         batch_logs = cblist.wants("on_train_batch_end")
         batch_begin = cblist.wants("on_train_batch_begin")
 
