@@ -951,7 +951,7 @@ def test_bad_data():
     with pytest.raises(ValueError, match="needs 2 values per sample"):
         regression.fit(x, onehot, verbose=0)
     with pytest.raises(ValueError, match="Unknown loss"):
-        regression.compile("sgd", "hinge")
+        regression.compile("sgd", "hingee")
     with pytest.raises(ValueError, match="Unknown metric"):
         regression.compile("sgd", "mse", metrics=["f1"])
     with pytest.raises(ValueError, match="Could not interpret loss identifier: 3"):
