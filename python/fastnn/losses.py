@@ -474,7 +474,11 @@ class _KerasLoss(LossFunctionWrapper):
     _function = None
     _default_name = None
 
-    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **fn_kwargs):
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+        self._init(reduction, name, dtype)
+
+    def _init(self, reduction, name, dtype, **fn_kwargs):
+        """The constructor of a loss whose function takes arguments (``fn_kwargs``)."""
         super().__init__(type(self)._function, name=name or self._default_name, reduction=reduction, **fn_kwargs)
         self.reduction = "sum_over_batch_size"
         self.dtype = dtype
@@ -501,7 +505,7 @@ class Huber(_KerasLoss):
     _function, _default_name = huber, "huber_loss"
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
-        super().__init__(reduction, name, dtype, delta=delta)
+        self._init(reduction, name, dtype, delta=delta)
 
 
 class LogCosh(_KerasLoss):
@@ -509,17 +513,11 @@ class LogCosh(_KerasLoss):
 
     _function, _default_name = log_cosh, "log_cosh"
 
-    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
-        super().__init__(reduction, name, dtype)
-
 
 class Hinge(_KerasLoss):
     """``max(1 - y_true · y_pred, 0)`` averaged over the last axis (`hinge`); 0/1 labels become -1/1."""
 
     _function, _default_name = hinge, "hinge"
-
-    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
-        super().__init__(reduction, name, dtype)
 
 
 class SquaredHinge(_KerasLoss):
@@ -527,17 +525,11 @@ class SquaredHinge(_KerasLoss):
 
     _function, _default_name = squared_hinge, "squared_hinge"
 
-    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
-        super().__init__(reduction, name, dtype)
-
 
 class CategoricalHinge(_KerasLoss):
     """``max(neg - pos + 1, 0)`` per sample (`categorical_hinge`), for one-hot targets."""
 
     _function, _default_name = categorical_hinge, "categorical_hinge"
-
-    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
-        super().__init__(reduction, name, dtype)
 
 
 class KLDivergence(_KerasLoss):
@@ -545,17 +537,11 @@ class KLDivergence(_KerasLoss):
 
     _function, _default_name = kl_divergence, "kl_divergence"
 
-    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
-        super().__init__(reduction, name, dtype)
-
 
 class Poisson(_KerasLoss):
     """``y_pred - y_true · log(y_pred + 1e-7)`` averaged over the last axis (`poisson`)."""
 
     _function, _default_name = poisson, "poisson"
-
-    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
-        super().__init__(reduction, name, dtype)
 
 
 class CosineSimilarity(_KerasLoss):
@@ -564,7 +550,7 @@ class CosineSimilarity(_KerasLoss):
     _function, _default_name = cosine_similarity, "cosine_similarity"
 
     def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
-        super().__init__(reduction, name, dtype, axis=axis)
+        self._init(reduction, name, dtype, axis=axis)
 
 
 class MeanAbsolutePercentageError(_KerasLoss):
@@ -572,18 +558,12 @@ class MeanAbsolutePercentageError(_KerasLoss):
 
     _function, _default_name = mean_absolute_percentage_error, "mean_absolute_percentage_error"
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None):
-        super().__init__(reduction, name, dtype)
-
 
 class MeanSquaredLogarithmicError(_KerasLoss):
     """``mean((log(y_pred + 1) - log(y_true + 1))²)``, values below 1e-7 taken as 1e-7
     (`mean_squared_logarithmic_error`)."""
 
     _function, _default_name = mean_squared_logarithmic_error, "mean_squared_logarithmic_error"
-
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
-        super().__init__(reduction, name, dtype)
 
 
 class BinaryFocalCrossentropy(_KerasLoss):
@@ -593,7 +573,7 @@ class BinaryFocalCrossentropy(_KerasLoss):
 
     def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
                  axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
-        super().__init__(reduction, name, dtype, apply_class_balancing=apply_class_balancing, alpha=alpha,
+        self._init(reduction, name, dtype, apply_class_balancing=apply_class_balancing, alpha=alpha,
                          gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
         self.from_logits = bool(from_logits)
 
@@ -605,7 +585,7 @@ class CategoricalFocalCrossentropy(_KerasLoss):
 
     def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
-        super().__init__(reduction, name, dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+        self._init(reduction, name, dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
                          label_smoothing=label_smoothing, axis=axis)
         self.from_logits = bool(from_logits)
 
