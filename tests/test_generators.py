@@ -115,3 +115,36 @@ def test_keras_2_spellings():
 def test_a_string_is_not_a_sequence_of_batches():
     with pytest.raises(TypeError, match="predict: `x` must hold numbers"):
         model().predict("not data", verbose=0)
+
+
+def test_tf_data_from_tensor_slices_feeds_fit_like_arrays():
+    """``tf.data.Dataset.from_tensor_slices((x, y)).batch(16)`` trains as the arrays do with
+    shuffle=False (fit's shuffle leaves a tf.data-like dataset's order alone, as Keras's); its
+    .shuffle() gives every row once per pass, in a new order each pass."""
+    import fastnn
+    from fastnn import layers as L
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 3)).astype("float32"), rng.integers(0, 2, 40)
+
+    def model():
+        fastnn.utils.set_random_seed(1)
+        m = fastnn.Sequential([L.Input((3,)), L.Dense(2, activation="softmax")])
+        m.compile(fastnn.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    from_slices, from_arrays = model(), model()
+    ds = fastnn.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    assert len(ds) == 3 and fastnn.data.AUTOTUNE == -1
+    h1 = from_slices.fit(ds.prefetch(fastnn.data.AUTOTUNE), epochs=2, verbose=0).history
+    h2 = from_arrays.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-6)
+    for a, b in zip(from_slices.get_weights(), from_arrays.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    shuffled = fastnn.data.Dataset.from_tensor_slices(x).shuffle(buffer_size=8, seed=3).batch(10)
+    passes = [np.concatenate([b.numpy() for b in shuffled]) for _ in range(2)]
+    for rows in passes:
+        assert sorted(map(tuple, rows)) == sorted(map(tuple, x))
+    assert not np.array_equal(passes[0], passes[1])
+    with pytest.raises(ValueError, match="from_tensor_slices: the arrays must have the same number of rows"):
+        fastnn.data.Dataset.from_tensor_slices((x, y[:5]))

@@ -550,9 +550,9 @@ gan.fit(dataset.take(100), epochs=1)
 
 
 @pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="fastnn has no tf.data (tf.data.Dataset.from_tensor_slices), and the train_step's "
-                          "tf.shape, tf.concat, tf.ones, tf.zeros are missing too (fastnn.ops has them as "
-                          "ops.shape, ops.concatenate, ops.ones, ops.zeros)")
+                   reason="the train_step's tf.shape, tf.concat, tf.ones, tf.zeros: fastnn has them as "
+                          "ops.shape, ops.concatenate, ops.ones, ops.zeros, not under TensorFlow's names "
+                          "(tf.data.Dataset.from_tensor_slices is fastnn.data's)")
 def test_guide_gan_end_to_end(capsys, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     ns, out, error = run_example_to_failure(CUSTOM_STEP_SETUP + GAN_END_TO_END, capsys, seed=7)
@@ -561,7 +561,7 @@ def test_guide_gan_end_to_end(capsys, monkeypatch):
     assert ns["discriminator"].count_params() == 74_625
     assert ns["generator"].count_params() == 1_339_905
     assert ns["all_digits"].shape == (128, 28, 28, 1)
-    expect_error(error, AttributeError, "module 'fastnn' has no attribute 'data'")
+    expect_error(error, AttributeError, "module 'fastnn' has no attribute 'shape'")
     history = ns["gan"].history.history
     assert set(history) == {"d_loss", "g_loss"} and np.isfinite(history["d_loss"] + history["g_loss"]).all()
     assert ns["gan"].d_optimizer.iterations == ns["gan"].g_optimizer.iterations == 2
@@ -944,14 +944,14 @@ gan.fit(dataset.take(100), epochs=1)
 
 
 @pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="fastnn has no tf.data (tf.data.Dataset.from_tensor_slices), and the train_step's "
-                          "tf.shape, tf.concat, tf.ones, tf.zeros are missing too (tf.random.normal and "
-                          "tf.random.uniform are fastnn.random's)")
+                   reason="the train_step's tf.shape, tf.concat, tf.ones, tf.zeros are TensorFlow's names, which "
+                          "fastnn does not have (tf.data.Dataset.from_tensor_slices is fastnn.data's, "
+                          "tf.random.normal and tf.random.uniform fastnn.random's)")
 def test_tf_keras_guide_gan_end_to_end(capsys):
     ns, out, error = run_example_to_failure(TF_KERAS_SETUP + TF_KERAS_GAN_END_TO_END, capsys, seed=7)
     assert ns["discriminator"].count_params() == 74_625  # LeakyReLU(alpha=...), tf.keras 2's spelling
     assert ns["generator"].count_params() == 1_339_905
-    expect_error(error, AttributeError, "module 'fastnn' has no attribute 'data'")
+    expect_error(error, AttributeError, "module 'fastnn' has no attribute 'shape'")
     history = ns["gan"].history.history
     assert set(history) == {"d_loss", "g_loss"} and np.isfinite(history["d_loss"] + history["g_loss"]).all()
 
@@ -1303,8 +1303,9 @@ for epoch in range(epochs):
 
 
 @pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="fastnn has no tf.data (tf.data.Dataset.from_tensor_slices); further on the guide "
-                          "also needs tf.function, tf.reduce_sum, tf.concat, tf.ones and tf.zeros")
+                   reason="the guide's tf.function (and further on tf.reduce_sum, tf.concat, tf.ones, tf.zeros): "
+                          "TensorFlow's names, which fastnn does not have (tf.data.Dataset.from_tensor_slices is "
+                          "fastnn.data's)")
 def test_training_loop_from_scratch(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     monkeypatch.chdir(tmp_path)  # (its generated_img_0.png)
@@ -1312,7 +1313,7 @@ def test_training_loop_from_scratch(capsys, tmp_path, monkeypatch):
     # Keras's count: 784*64 + 64, 64*64 + 64, 64*10 + 10
     assert ns["model"].count_params() == 55_050
     assert ns["x_train"].shape == (512, 784) and ns["x_val"].shape == (256, 784)
-    expect_error(error, AttributeError, "module 'fastnn' has no attribute 'data'")
+    expect_error(error, AttributeError, "module 'fastnn' has no attribute 'function'")
     assert float(re.findall(r"^Validation acc: (\d\.\d{4})$", out, re.M)[-1]) > 0.5  # chance is 0.1
     assert (tmp_path / "generated_img_0.png").exists()
 

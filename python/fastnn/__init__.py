@@ -11,7 +11,7 @@ from . import datasets, ops, reference
 # ---- the Keras-shaped model layer ------------------------------------------------------------
 from . import activations, callbacks, constraints, initializers, layers, losses, metrics, models, optimizers
 from . import regularizers
-from . import preprocessing, random, saving, utils
+from . import data, preprocessing, random, saving, utils
 from ._legacy import register_keras_2_paths
 from .layers import Input
 from .models import Model, Sequential, load_model
@@ -61,6 +61,7 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "info",
+    "data",
     "datasets",
     "ops",
     "reference",

@@ -363,4 +363,38 @@ class _Batched(_Derived):
         return [min(self._batch_size, n - i * self._batch_size) for i in range(len(self))]
 
 
-__all__ = ["AUTOTUNE", "BatchDataset", "buffer_shuffle"]
+class TensorSlices(BatchDataset):
+    """``tf.data.Dataset.from_tensor_slices``: one element per row of ``tensors`` (an array, or a
+    tuple of arrays with as many rows: ``(x, y)`` gives ``(x[i], y[i])``), usually followed by
+    ``.shuffle(...).batch(...)``."""
+
+    _name = "Dataset.from_tensor_slices"
+
+    def __init__(self, tensors):
+        several = isinstance(tensors, (tuple, list))
+        parts = [np.asarray(t) for t in (tensors if several else [tensors])]
+        if not parts or any(p.ndim == 0 for p in parts):
+            raise ValueError(f"{self._name}: `tensors` must be an array or a tuple of arrays with a first (row) "
+                             f"axis. Received: {[p.shape for p in parts]}")
+        if len({len(p) for p in parts}) > 1:
+            raise ValueError(f"{self._name}: the arrays must have the same number of rows to be sliced together. "
+                             f"Received shapes: {[p.shape for p in parts]}")
+        self._parts, self._tuple = parts, several
+
+    def __len__(self):
+        return len(self._parts[0])
+
+    def _get(self, index):
+        return tuple(p[index] for p in self._parts) if self._tuple else self._parts[0][index]
+
+
+class Dataset:
+    """``tf.data.Dataset``'s constructors for the course scripts' input pipelines
+    (``fastnn.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(64)``)."""
+
+    @staticmethod
+    def from_tensor_slices(tensors, name=None):
+        return TensorSlices(tensors)
+
+
+__all__ = ["AUTOTUNE", "BatchDataset", "Dataset", "TensorSlices", "buffer_shuffle"]

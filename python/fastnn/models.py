@@ -37,7 +37,7 @@ from . import autodiff, ops, optimizers, utils
 from ._backend import get_backend
 from ._graph import post_order
 from . import _gradient_tape, _step_loop
-from ._batch_dataset import EagerArray
+from ._batch_dataset import BatchDataset, EagerArray
 from .layers.base import (Input, InputLayer, KerasTensor, Layer, _is_symbolic, _on_tape, _positive_int, _shape_str,
                           check_mask, sublayers, tape_training)
 
@@ -225,6 +225,9 @@ class _Batches:
     def epoch(self, shuffle, rng):
         """One epoch's batches as (x, y, sample_weight)."""
         if self.indexed:
+            # (a tf.data-like dataset keeps its own order, as fit(shuffle=...) leaves a tf.data.Dataset's: its
+            # .shuffle() reshuffles each pass)
+            shuffle = shuffle and not isinstance(self.data, BatchDataset)
             order = rng.permutation(len(self.data))[:self.steps] if shuffle and rng is not None else range(self.steps)
             for i in order:
                 yield _unpack(self.data[int(i)], self.fn)
