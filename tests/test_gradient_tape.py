@@ -2,6 +2,8 @@
 compute_metrics, metrics): the tape's gradients against the fused training step and against
 finite differences, a custom train_step against fit's own step, and the errors."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -401,10 +403,14 @@ def test_gan_with_two_optimizers(capsys):
     assert len(g_opt.variables) == 2 * len(generator.trainable_weights)
 
 
-def test_model_without_call():
-    inner = fastnn.Sequential([L.Input((3,)), L.Dense(2)])
+def test_model_without_call(capsys):
+    inner = fastnn.Sequential([L.Input((3,)), L.Dense(2)], name="inner")
     gan = GAN(inner, inner, 3)
     assert gan.trainable_weights == inner.trainable_weights  # held twice, counted once
+    gan.summary()  # one row per model it holds
+    out = capsys.readouterr().out
+    assert re.search(r"│ inner \(Sequential\) +│ \(None, 2\) +│ +8 │", out) and out.count("inner (") == 1
+    assert " Total params: 8 (32.00 B)" in out
     x = np.zeros((2, 3), dtype="float32")
     for action in (lambda: gan(x), lambda: gan.predict(x), lambda: gan.save("unused.keras")):
         with pytest.raises(NotImplementedError, match=r"Model 'gan.*' \(GAN\) defines no call\(\), so it cannot"):

@@ -2433,6 +2433,15 @@ def _shapes_str(shape):
     return "[" + ", ".join(_shape_str(s) for s in shape) + "]" if isinstance(shape, list) else _shape_str(shape)
 
 
+def _held_layers(model):
+    """The layers and models a model without call() holds in its attributes, in assignment order."""
+    held = []
+    for attr, value in vars(model).items():
+        if attr not in model._state_attrs and isinstance(value, (Layer, Model)) and value not in held:
+            held.append(value)
+    return held
+
+
 def _print_summary(model, line_length, positions, print_fn, show_trainable):
     emit = print_fn or print
     steps = model._steps
@@ -2440,8 +2449,9 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
     for _, ins, _, _, _ in steps:
         for i in ins:
             consumers[i] = consumers.get(i, 0) + 1
-    sequential_like = len(model._input_layers) == 1 and all(len(ins) == 1 for _, ins, _, _, _ in steps) \
-        and all(c <= 1 for c in consumers.values()) and not model._call_sites.steps  # (Keras: no shared layer)
+    sequential_like = model._holder or (  # (a model without call(): the models it holds, one row each)
+        len(model._input_layers) == 1 and all(len(ins) == 1 for _, ins, _, _, _ in steps)
+        and all(c <= 1 for c in consumers.values()) and not model._call_sites.steps)  # (Keras: no shared layer)
     header = ["Layer (type)", "Output Shape", "Param #"]
     align = ["left", "left", "right"]
     if sequential_like:
@@ -2464,6 +2474,10 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
     widths = [max(c - p, 4) for p, c in zip([0] + cuts[:-1], cuts)]
 
     rows = []
+    for held in _held_layers(model) if model._holder else []:
+        shape = held.output_shape if isinstance(held, Model) and held.built else None
+        rows.append([f"{held.name} ({_display_type(held)})", _shapes_str(shape) if shape is not None else "?",
+                     f"{held.count_params():,}"] + ([("Y" if held.trainable else "N")] if show_trainable else []))
     for layer, inbound, _, out_shape, which in _layer_graph(model):
         fields = [f"{layer.name} ({_display_type(layer)})", _shapes_str(out_shape), f"{layer.count_params():,}"]
         if not sequential_like:
