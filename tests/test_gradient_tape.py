@@ -569,3 +569,13 @@ def test_custom_layer_add_loss_in_fit_and_on_the_tape(float64_numpy):
         np.testing.assert_allclose(f, _central_differences(value, w), rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="add_loss is for a custom layer's call"):
         L.Dense(2).add_loss(1.0)
+    # a custom layer called twice adds each call's terms
+    shared = ActivityRegularizationLayer(0.1)
+    first = L.Dense(3)(inputs)
+    twice = fastnn.Model(inputs, L.Add()([shared(first), shared(L.Dense(3)(first))]))
+    twice.compile("sgd", "mse")
+    y3 = rng.standard_normal((6, 3))
+    loss, out, _ = twice._gradients(twice._prepare_x(x, "t"), twice._prepare_y(y3, 6, "t"), None)
+    a = x @ twice.weights[0] + twice.weights[1]
+    b = a @ twice.weights[2] + twice.weights[3]
+    assert loss == pytest.approx(np.mean((out - y3) ** 2) + 0.1 * (np.sum(a ** 2) + np.sum(b ** 2)))

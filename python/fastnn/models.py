@@ -416,7 +416,7 @@ class Model:
         self._holder = False  # a subclass without call(): its layers are the ones it holds (`sublayers`)
         self._loss_tracker = metrics_module.Mean(name="loss")  # the loss's mean, for train_step/test_step
         self._call_losses = []  # the last call's activity penalties and add_loss terms (`losses`)
-        self._loss_adding_layers = []  # custom layers (their call may add_loss)
+        self._loss_adding_steps = set()  # the steps of custom layers (their call may add_loss)
         self._call_sites = _CallSites(())  # the steps of shared layers (called more than once)
         self._masking = False  # some layer may create a mask: forward runs _forward_masked
         self._masks = []  # that pass's mask per slot (None: no mask)
@@ -521,8 +521,9 @@ class Model:
         self._masks = [None] * self._nslots
         self._out_masks = None
         self._pool_fusion = self._find_conv_pool_pairs()
-        # custom layers, whose call may add_loss (their backward includes its gradient)
-        self._loss_adding_layers = [layer for layer in self._layers if hasattr(type(layer), "_call_on_arrays")]
+        # the steps of custom layers, whose call may add_loss (their backward includes its gradient)
+        self._loss_adding_steps = {k for k, step in enumerate(self._steps)
+                                   if hasattr(type(step[0]), "_call_on_arrays")}
         self._fused_pools = set(self._pool_fusion.values())
         self.built = True
         self._update_grad_flags()
@@ -1144,14 +1145,15 @@ class Model:
                 sites.keep(k, layer)
             if areg is not None:
                 activity += areg(v)
+            if k in self._loss_adding_steps:  # a custom layer's add_loss terms of this call
+                activity += layer._added_loss
         return self._forward_result(activity, losses)
 
     def _forward_result(self, activity, losses):
         """The end of a forward pass: keep the activity penalty (with what custom layers gave their
-        add_loss) and the add_loss terms' values, return the output (a list with several)."""
+        add_loss: `_loss_adding_steps`) and the add_loss terms' values, return the output (a list
+        with several)."""
         vals = self._vals
-        for layer in self._loss_adding_layers:
-            activity += layer._added_loss
         self._activity_loss = activity
         self._added_loss_values = [vals[s] for s in self._loss_slots] if losses else []
         if self._multi_output:
@@ -1199,6 +1201,8 @@ class Model:
                 sites.keep(k, layer)
             if areg is not None:
                 activity += areg(v)
+            if k in self._loss_adding_steps:  # a custom layer's add_loss terms of this call
+                activity += layer._added_loss
         self._out_masks = [masks[s] for s in self._output_slots]
         if all(m is None for m in self._out_masks):
             self._out_masks = None
