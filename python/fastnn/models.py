@@ -321,6 +321,10 @@ class Model:
     `Sequential` is the linear special case. Methods follow Keras: ``compile``, ``fit``,
     ``evaluate``, ``predict``, ``train_on_batch``, ``test_on_batch``, ``predict_on_batch``,
     ``summary``, ``get_weights``/``set_weights``, ``save``/``save_weights``/``load_weights``.
+
+    A subclass may define ``call`` (traced into a graph), and may override Keras 3's step API,
+    ``train_step`` / ``test_step`` / ``compute_loss``, differentiating with `fastnn.GradientTape`;
+    ``fit`` then runs those steps (`_step_loop`), else its own step fused in the kernels.
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
