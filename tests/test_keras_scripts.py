@@ -1405,3 +1405,47 @@ def test_keras_image_classification_from_scratch_example(capsys, tmp_path, monke
     # Keras would: with 30 epochs the validation accuracy here is 1.0).
     assert (tmp_path / "save_at_5.keras").exists()
     assert re.search(r"^This image is \d+\.\d\d% cat and \d+\.\d\d% dog\.$", out, re.M)
+
+
+# TensorFlow 2's "quickstart for beginners" (tensorflow.org/tutorials/quickstart/beginner), through
+# `import tensorflow as tf` and tf.keras. Stand-in for mnist.load_data() (no network): 600 + 100
+# small 28x28 "digits", a bright bar at one of ten heights. Its tf.nn.softmax(predictions) line is
+# written with the model's own Softmax layer (tf.nn is TensorFlow's, not Keras's).
+TF_QUICKSTART = """
+import numpy as np
+import tensorflow as tf
+
+rng = np.random.default_rng(0)
+labels = rng.integers(0, 10, 700)
+images = np.zeros((700, 28, 28), dtype=np.uint8)
+for i, c in enumerate(labels):
+    images[i, 4 + 2 * c:7 + 2 * c, 4:24] = 255
+(x_train, y_train), (x_test, y_test) = (images[:600], labels[:600]), (images[600:], labels[600:])
+x_train, x_test = x_train / 255.0, x_test / 255.0
+
+model = tf.keras.models.Sequential([
+  tf.keras.layers.Flatten(input_shape=(28, 28)),
+  tf.keras.layers.Dense(128, activation='relu'),
+  tf.keras.layers.Dropout(0.2),
+  tf.keras.layers.Dense(10)
+])
+predictions = model(x_train[:1]).numpy()
+probabilities = tf.keras.layers.Softmax()(predictions)
+loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+initial_loss = loss_fn(y_train[:1], predictions)
+model.compile(optimizer='adam', loss=loss_fn, metrics=['accuracy'])
+model.fit(x_train, y_train, epochs=5)
+score = model.evaluate(x_test,  y_test, verbose=2)
+probability_model = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
+top5 = probability_model(x_test[:5])
+"""
+
+
+def test_tf_quickstart_through_tf_keras(capsys):
+    ns, out = run_script(TF_QUICKSTART, capsys)
+    assert ns["predictions"].shape == (1, 10) and type(ns["predictions"]) is np.ndarray
+    np.testing.assert_allclose(np.sum(ns["probabilities"]), 1.0, rtol=1e-6)
+    assert abs(ns["initial_loss"] - np.log(10)) < 1.0  # near log(10) from random weights, as the tutorial says
+    assert ns["score"][1] > 0.9  # ten well-separated bars
+    np.testing.assert_allclose(ns["top5"].sum(axis=1), 1.0, rtol=1e-5)
+    assert np.array_equal(ns["top5"].argmax(axis=1), ns["y_test"][:5])

@@ -4,6 +4,8 @@ The kernels are C++17 with OpenMP (``fastnn._core``); ``fastnn.ops`` is the func
 them and ``fastnn.reference`` their pure-NumPy twin. See ``fastnn.info()`` for the build.
 """
 
+import sys as _sys
+
 from . import _core
 from ._backend import backend, get_backend, set_backend
 from . import datasets, ops, reference
@@ -19,6 +21,10 @@ from ._gradient_tape import GradientTape
 from .utils import clear_session, set_random_seed
 
 register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils... for older notes
+
+# TensorFlow's tf.keras is fastnn itself: after `import fastnn as tf`, a TF 2 script's
+# tf.keras.layers.Dense, tf.keras.Sequential, tf.keras.losses... are fastnn's
+keras = _sys.modules[__name__]
 
 __version__ = _core.__version__
 
