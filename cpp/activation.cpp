@@ -37,6 +37,45 @@ FASTNN_INLINE static float exp_poly(float x) {
     return y * scale;
 }
 
+// log(x) for x > 0 (normal, finite): x = 2^e · m with m in [√½, √2), log m from Cephes' logf
+// polynomial (~1 ulp). Branch-free, so its loops vectorise.
+FASTNN_INLINE static float log_poly(float x) {
+    int32_t bits;
+    std::memcpy(&bits, &x, sizeof(bits));
+    int32_t e = ((bits >> 23) & 0xff) - 126;  // x = 2^e · f, f in [0.5, 1)
+    int32_t fbits = (bits & 0x807fffff) | 0x3f000000;
+    float f;
+    std::memcpy(&f, &fbits, sizeof(f));
+    const bool small = f < 0.70710678f;  // f in [0.5, √½): use 2f and e - 1
+    f = small ? f + f : f;
+    e = small ? e - 1 : e;
+    const float m = f - 1.0f;
+    const float z = m * m;
+    float p = 7.0376836292e-2f;
+    p = p * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    float r = p * m * z;
+    const float fe = (float)e;
+    r += fe * -2.12194440e-4f;
+    r -= 0.5f * z;
+    return m + r + fe * 0.693359375f;
+}
+
+// log(1 + u) for u in [0, 1], accurate for tiny u (Goldberg's trick: log(w)·u/(w - 1), w = 1 + u
+// rounded, corrects the rounding of w; where w rounds to 1, log1p(u) = u).
+FASTNN_INLINE static float log1p_poly(float u) {
+    const float w = 1.0f + u;
+    const float d = w - 1.0f;
+    const float r = log_poly(w) * (u / (d == 0.0f ? 1.0f : d));
+    return d == 0.0f ? u : r;
+}
+
 FASTNN_INLINE static float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 
 FASTNN_INLINE static float tanh_poly(float x) {
@@ -152,8 +191,13 @@ FASTNN_ELEMENTWISE void activation_inplace(float* y, index_t count, Act act, flo
             return;
         case Act::Softplus:
             // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x
-            for (index_t i = 0; i < count; i++)
-                y[i] = std::max(y[i], 0.0f) + std::log1p(std::exp(-std::fabs(y[i])));
+            // (exp_poly stops at ~1e-38 near -87.3; past it e^-|x| is taken as 0: -inf gives 0, and the
+            // denormal results of x < -87.3 flush to 0)
+            for (index_t i = 0; i < count; i++) {
+                const float ax = std::fabs(y[i]);
+                const float e = ax > 87.33f ? 0.0f : exp_poly(-ax);
+                y[i] = std::max(y[i], 0.0f) + log1p_poly(e);
+            }
             return;
         case Act::Sigmoid:
             for (index_t i = 0; i < count; i++) y[i] = sigmoid_poly(y[i]);
