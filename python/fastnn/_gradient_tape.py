@@ -72,11 +72,12 @@ def watched_input(x, prepared):
     return autodiff.Tensor(prepared, (leaf,), lambda g: [np.asarray(g).reshape(leaf.shape)])
 
 
-def _flatten(structure):
+def flatten(structure):
+    """The arrays of ``structure`` (an array, or nested lists, tuples and dicts of them), in order."""
     if isinstance(structure, dict):
-        return [x for v in structure.values() for x in _flatten(v)]
+        return [x for v in structure.values() for x in flatten(v)]
     if isinstance(structure, (list, tuple)):
-        return [x for v in structure for x in _flatten(v)]
+        return [x for v in structure for x in flatten(v)]
     return [structure]
 
 
@@ -135,7 +136,7 @@ class GradientTape:
     def watch(self, tensor):
         """Give ``tensor`` (a weight array, or a model input array; or a list of them) a leaf, so
         `gradient` can differentiate with respect to it."""
-        for x in _flatten(tensor):
+        for x in flatten(tensor):
             if isinstance(x, autodiff.Tensor):
                 continue  # already on the tape
             if not isinstance(x, np.ndarray):
@@ -173,14 +174,14 @@ class GradientTape:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians); create it with GradientTape(persistent=True) for more")
         self._used = True
-        flat = _flatten(sources)
+        flat = flatten(sources)
         for s in flat:
             if not isinstance(s, (np.ndarray, autodiff.Tensor)):
                 raise TypeError(f"GradientTape.gradient: sources must be arrays (the model's trainable_weights, or "
                                 f"arrays given to watch()). Received: {type(s).__name__}")
         leaves = [s if isinstance(s, autodiff.Tensor) else self._leaves.get(id(s)) for s in flat]
-        targets = _flatten(target)
-        seeds = _flatten(output_gradients) if output_gradients is not None else [None] * len(targets)
+        targets = flatten(target)
+        seeds = flatten(output_gradients) if output_gradients is not None else [None] * len(targets)
         if len(seeds) != len(targets):
             raise ValueError(f"GradientTape.gradient: {len(seeds)} output_gradients for {len(targets)} targets")
         total = None

@@ -15,7 +15,7 @@ import numpy as np
 from . import autodiff
 from . import callbacks as callbacks_module
 from . import utils
-from ._gradient_tape import recording
+from ._gradient_tape import flatten, recording
 
 
 # ---- compute_loss's regularization, constraints ---------------------------------------------------
@@ -108,14 +108,6 @@ def _map(structure, fn):
     return fn(structure)
 
 
-def _first(structure):
-    if isinstance(structure, dict):
-        return _first(next(iter(structure.values())))
-    if isinstance(structure, (list, tuple)):
-        return _first(structure[0])
-    return structure
-
-
 def _arrays(data, name, fn):
     def as_array(a):
         a = np.asarray(a)
@@ -128,7 +120,7 @@ def _arrays(data, name, fn):
 
 
 def _length(x, y, sw, fn):
-    sizes = {len(a) for part in (x, y, sw) if part is not None for a in _flatten(part)}
+    sizes = {len(a) for part in (x, y, sw) if part is not None for a in flatten(part)}
     if len(sizes) > 1:
         raise ValueError(f"Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
                          f"Sizes: {sorted(sizes)}")
@@ -138,16 +130,8 @@ def _length(x, y, sw, fn):
     return n
 
 
-def _flatten(structure):
-    if isinstance(structure, dict):
-        return [a for v in structure.values() for a in _flatten(v)]
-    if isinstance(structure, (list, tuple)):
-        return [a for v in structure for a in _flatten(v)]
-    return [structure]
-
-
 def _array_batches(x, y, sw, batch_size, perm=None):
-    n = len(_first(x))
+    n = len(flatten(x)[0])
     for lo in range(0, n, batch_size):
         rows = slice(lo, min(lo + batch_size, n)) if perm is None else perm[lo:lo + batch_size]
         yield tuple(_map(part, lambda a: a[rows]) for part in (x, y, sw))

@@ -126,15 +126,21 @@ def _as_array(data, name, fn):
     return a
 
 
+def _axis_off(shape, ref):
+    """Keras 3's rule for data of ``shape`` one axis off its Input of batch shape ``ref``: "add" a
+    missing last axis of size 1 (strings (N,) for an Input(shape=(1,))), "drop" an extra last axis
+    of size 1, or None."""
+    if len(shape) == len(ref) - 1 and ref[-1] == 1:
+        return "add"
+    if len(shape) == len(ref) + 1 and shape[-1] == 1:
+        return "drop"
+    return None
+
+
 def _adjust_rank(a, layer):
-    """Keras 3's rule for data one axis off its Input: a missing last axis of size 1 is added
-    (strings (N,) for an Input(shape=(1,))), an extra last axis of size 1 dropped."""
-    ref = layer.batch_shape
-    if a.ndim == len(ref) - 1 and ref[-1] == 1:
-        return a[..., None]
-    if a.ndim == len(ref) + 1 and a.shape[-1] == 1:
-        return a[..., 0]
-    return a
+    """Data ``a`` brought to its Input's rank (`_axis_off`)."""
+    off = _axis_off(a.shape, layer.batch_shape)
+    return a[..., None] if off == "add" else a[..., 0] if off == "drop" else a
 
 
 def _input_array(a, layer, i, fn):
@@ -1331,19 +1337,26 @@ class Model:
         batch's loss from the last `_batch_loss`)."""
         if self._loss is None:
             return
-        masked = self._out_masks is not None
         if not self._multi_output:
-            if masked:
-                sw = self._fold_mask(sw, out, 0, False)
-            for m in self._metrics:
-                m.update_state(y, out, sw)
+            self._add_to_metrics([y], [out], sw)
             return
         n = len(out[0])
-        for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
+        for head in self._heads:
             head.total += head.last * n
             head.count += n
-            swk = _per_output(sw, k)
-            if masked:
+        self._add_to_metrics(y, out, sw)
+
+    def _output_heads(self):
+        """Each output's loss, weight and metrics: the compiled heads, or with one output one head
+        of the model's loss and metrics."""
+        return self._heads if self._multi_output else [_Head("", self._loss, 1.0, self._metrics)]
+
+    def _add_to_metrics(self, ys, outs, sw):
+        """Add a batch to each output's metrics (``ys``, ``outs``: one array per output), its mask
+        from the last forward pass folded into its sample weights."""
+        for k, (head, yk, ok) in enumerate(zip(self._output_heads(), ys, outs)):
+            swk = _per_output(sw, k) if self._multi_output else sw
+            if self._out_masks is not None:
                 swk = self._fold_mask(swk, ok, k, False)
             for m in head.metrics:
                 m.update_state(yk, ok, swk)
@@ -1460,9 +1473,8 @@ class Model:
         n = len(autodiff._value(preds[0]))
         ys = self._prepare_y(y, n, fn, [(None,) + np.shape(autodiff._value(p))[1:] for p in preds])
         sw = self._prepare_weights(sample_weight, n, fn)
-        heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, [])]
         ys = ys if self._multi_output else [ys]
-        for k, (head, yk, pk) in enumerate(zip(heads, ys, preds)):
+        for k, (head, yk, pk) in enumerate(zip(self._output_heads(), ys, preds)):
             swk = _per_output(sw, k) if self._multi_output else sw
             if self._out_masks is not None:
                 swk = self._fold_mask(swk, autodiff._value(pk), k, True)
@@ -1485,14 +1497,7 @@ class Model:
             else:
                 ys = self._prepare_y(y, n, fn, [(None,) + p.shape[1:] for p in preds])
                 sw = self._prepare_weights(sample_weight, n, fn)
-            heads = self._heads if self._multi_output else [_Head("", self._loss, 1.0, self._metrics)]
-            ys = ys if self._multi_output else [ys]
-            for k, (head, yk, pk) in enumerate(zip(heads, ys, preds)):
-                swk = _per_output(sw, k) if self._multi_output else sw
-                if self._out_masks is not None:
-                    swk = self._fold_mask(swk, pk, k, False)
-                for m in head.metrics:
-                    m.update_state(yk, pk, swk)
+            self._add_to_metrics(ys if self._multi_output else [ys], preds, sw)
 
     def train_step(self, data):
         """One training step on a batch ``data`` (``x``, or ``(x, y)``, ``(x, y, sample_weight)``),
@@ -1973,11 +1978,10 @@ class Model:
                              f"{len(tensors)} input tensors")
         for i, (t, layer) in enumerate(zip(tensors, self._input_layers)):
             want, got = tuple(layer.batch_shape[1:]), tuple(t.shape[1:])
-            if None not in got and want and ((len(got) == len(want) - 1 and want[-1] == 1) or
-                                             (len(got) == len(want) + 1 and got[-1] == 1)):
-                # Keras 3's rule for an input one axis off (data (N, 28, 28) for an Input (28, 28, 1))
+            off = _axis_off(t.shape, layer.batch_shape) if None not in got else None
+            if off is not None:  # (data (N, 28, 28) for an Input (28, 28, 1): a Reshape in the graph)
                 from .layers.core import Reshape
-                tensors[i] = t = Reshape(got + (1,) if len(got) < len(want) else got[:-1])(t)
+                tensors[i] = t = Reshape(got + (1,) if off == "add" else got[:-1])(t)
                 got = tuple(t.shape[1:])
             if len(want) != len(got) or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
                 raise ValueError(f"Input {i} of model '{self.name}' is incompatible with the layer: expected "
