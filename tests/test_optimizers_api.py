@@ -232,6 +232,8 @@ def test_optimizer_updates_part_of_its_parameters_and_skips_missing_gradients():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         both.apply_gradients(zip([g1, g1, g1], [a, b, c]))
+    with pytest.raises(ValueError, match="no gradients provided for any of the 2 parameters"):
+        both.apply([None, None], [a, b])
 
 
 # ---- Adadelta, Adamax, Nadam, AdamW, Lion: Keras 3's own test numbers (keras/src/optimizers/*_test.py)

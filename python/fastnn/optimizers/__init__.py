@@ -181,11 +181,14 @@ class Optimizer:
         if len(grads) != len(params):
             raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(params)} parameters")
         if any(g is None for g in grads):
+            if all(g is None for g in grads):  # (as Keras: the loss reaches none of them)
+                raise ValueError(f"{type(self).__name__}: no gradients provided for any of the {len(params)} "
+                                 "parameters (the loss does not depend on them)")
             shapes = [p.shape for g, p in zip(grads, params) if g is None]
             warnings.warn(f"{type(self).__name__}: gradients do not exist for the parameters of shapes {shapes} when "
                           "minimizing the loss; they are not updated", stacklevel=2)
-            grads, params = zip(*[(g, p) for g, p in zip(grads, params) if g is not None]) or ((), ())
-            grads, params = list(grads), list(params)
+            params = [p for g, p in zip(grads, params) if g is not None]
+            grads = [g for g in grads if g is not None]
         if not self.built:
             self.build(params)
         elif len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
