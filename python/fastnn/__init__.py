@@ -4,6 +4,7 @@ The kernels are C++17 with OpenMP (``fastnn._core``); ``fastnn.ops`` is the func
 them and ``fastnn.reference`` their pure-NumPy twin. See ``fastnn.info()`` for the build.
 """
 
+import builtins as _builtins
 import sys as _sys
 
 from . import _core
@@ -25,6 +26,13 @@ register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils..
 # TensorFlow's tf.keras is fastnn itself: after `import fastnn as tf`, a TF 2 script's
 # tf.keras.layers.Dense, tf.keras.Sequential, tf.keras.losses... are fastnn's
 keras = _sys.modules[__name__]
+
+# ...and the rest of such a script's tf.* names: tf.shape, tf.concat, tf.reduce_mean, tf.function,
+# tf.nn, tf.math, tf.config (fastnn.ops under TensorFlow's names; kept out of __all__, since tf.print,
+# tf.range, tf.abs, tf.round and tf.bool would shadow builtins)
+from . import _tensorflow  # noqa: E402
+
+_tensorflow.register(keras)
 
 __version__ = _core.__version__
 
@@ -48,10 +56,10 @@ def info() -> dict:
     return {
         "version": __version__,
         "compiler": _core.compiler,
-        "openmp": bool(_core.openmp),
+        "openmp": _builtins.bool(_core.openmp),
         "num_threads": _core.get_num_threads(),
         "simd": _core.gemm_kernel(),
-        "cuda": bool(_core.cuda_built),
+        "cuda": _builtins.bool(_core.cuda_built),
         "backend": get_backend(),
         "machine": platform.machine(),
         "python": platform.python_version(),

@@ -135,10 +135,20 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     return rng.normal(mean, stddev, shape).astype(dtype)
 
 
-def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    """Samples of the uniform distribution on [minval, maxval) of ``shape`` (dtype: floatx)."""
+def uniform(shape, minval=0.0, maxval=None, dtype=None, seed=None):
+    """Samples of the uniform distribution on [minval, maxval) of ``shape`` (dtype: floatx;
+    ``maxval`` 1 unless given). As TensorFlow's ``tf.random.uniform`` (``import fastnn as tf``), an
+    integer dtype with ``maxval`` given draws integers in [minval, maxval) (``randint``)."""
+    if dtype is not None and np.dtype(dtype).kind in "iu" and maxval is not None:
+        return randint(shape, int(_value(minval)), int(_value(maxval)), dtype=dtype, seed=seed)
     shape, dtype = _shape(shape, "uniform"), _float_dtype(dtype, "uniform")
+    maxval = 1.0 if maxval is None else maxval
     return _generator(seed, "uniform").uniform(_value(minval), _value(maxval), shape).astype(dtype)
+
+
+def set_seed(seed):
+    """TensorFlow's ``tf.random.set_seed``: `fastnn.utils.set_random_seed`."""
+    utils.set_random_seed(seed)
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
@@ -232,5 +242,5 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
     return _generator(seed, "beta").beta(_value(alpha), _value(beta), shape).astype(dtype)
 
 
-__all__ = ["SeedGenerator", "normal", "uniform", "randint", "truncated_normal", "dropout", "shuffle", "categorical",
+__all__ = ["SeedGenerator", "normal", "uniform", "randint", "set_seed", "truncated_normal", "dropout", "shuffle", "categorical",
            "gamma", "binomial", "beta"]

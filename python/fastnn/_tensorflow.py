@@ -1,0 +1,453 @@
+"""TensorFlow's names for fastnn's ops, for a TF 2 script run with ``import fastnn as tf``.
+
+Keras's guides and the TF 2 course notes write their custom training steps with TensorFlow's
+functions: ``tf.shape(x)[0]``, ``tf.concat([a, b], axis=0)``, ``tf.ones((n, 1))``,
+``tf.reduce_mean(...)``, ``@tf.function``, ``tf.nn.softmax``, ``tf.math.confusion_matrix``.
+``fastnn.keras`` is fastnn itself, so after ``import fastnn as tf`` the ``tf.keras`` half of such
+a script is fastnn's already; this module gives the other half its names. Each function is a
+`fastnn.ops` function (Keras 3's ops) under TensorFlow's name, argument names and defaults
+(``tf.argmax``'s axis 0 and int64 result, ``tf.ones``' float32, ``tf.nn.gelu``'s exact form), so
+it records on a `fastnn.GradientTape` as the op does. Nothing here adds behaviour of its own.
+
+``tf.function`` returns the function unchanged: fastnn runs eagerly, and its layers already run
+whole kernels, which is what tracing buys TensorFlow. There is no ``tf.Variable``: weights are the
+layers' own (``model.trainable_weights``).
+
+fastnn/__init__.py imports the names of `TOP_LEVEL` (not into ``fastnn.__all__``: ``from fastnn
+import *`` must not shadow ``print``, ``range``, ``abs``, ``round`` or ``bool``) and registers
+``fastnn.nn``, ``fastnn.math`` and ``fastnn.config`` (`register`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import sys
+import types
+
+import numpy as np
+
+from . import ops, utils
+from .autodiff import _value
+
+# ---- dtypes: NumPy's, which every fastnn function takes -----------------------------------------
+
+float16, float32, float64 = np.float16, np.float32, np.float64
+int8, int16, int32, int64 = np.int8, np.int16, np.int32, np.int64
+uint8, uint16 = np.uint8, np.uint16
+bool = np.bool_  # noqa: A001 (TensorFlow's tf.bool)
+string = np.str_
+newaxis = None
+
+
+def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False, **kwargs):
+    """``@tf.function`` and ``tf.function(f, jit_compile=True)``: ``f`` itself (fastnn is eager)."""
+    if func is None:
+        return lambda f: f
+    return func
+
+
+# ---- shapes and creation -----------------------------------------------------------------------
+
+
+def shape(input, out_type=None, name=None):
+    """The shape of ``input`` as an int32 array (``tf.shape(x)[0]`` is the batch size); a tuple
+    with None for a symbolic tensor's unknown batch axis."""
+    dims = ops.shape(input)
+    if None in dims:
+        return dims
+    return np.array(dims, dtype=out_type or np.int32)
+
+
+def size(input, out_type=None, name=None):
+    """The number of values in ``input`` (int32)."""
+    return np.array(ops.size(input), dtype=out_type or np.int32)
+
+
+def rank(input, name=None):
+    """The number of axes of ``input`` (int32)."""
+    return np.array(len(ops.shape(input)), dtype=np.int32)
+
+
+def ones(shape, dtype=float32, name=None):
+    """An array of ones (float32)."""
+    return ops.ones(shape, dtype=dtype)
+
+
+def zeros(shape, dtype=float32, name=None):
+    """An array of zeros (float32)."""
+    return ops.zeros(shape, dtype=dtype)
+
+
+def ones_like(input, dtype=None, name=None):
+    return ops.ones_like(input, dtype=dtype)
+
+
+def zeros_like(input, dtype=None, name=None):
+    return ops.zeros_like(input, dtype=dtype)
+
+
+def fill(dims, value, name=None):
+    """An array of ``dims`` filled with ``value`` (its dtype: float32 for a Python float)."""
+    return ops.full(dims, value, dtype=ops.convert_to_tensor(value).dtype)
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """``value`` as an array (Python floats float32, ints int32), broadcast to ``shape`` if given."""
+    x = ops.convert_to_tensor(value, dtype=dtype)
+    if shape is not None:
+        x = np.broadcast_to(x, tuple(shape)).copy() if x.size == 1 else x.reshape(tuple(shape))
+    return x
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    return ops.convert_to_tensor(value, dtype=dtype or (dtype_hint if not isinstance(value, np.ndarray) else None))
+
+
+def cast(x, dtype, name=None):
+    """``x`` as ``dtype``; the gradient flows between float dtypes."""
+    return ops.cast(x, dtype)
+
+
+def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
+    """Evenly spaced values in [start, limit) (one argument: [0, start))."""
+    return ops.arange(start, limit, delta, dtype=dtype)
+
+
+def identity(input, name=None):
+    """``input`` itself (on a tape, the same tensor)."""
+    return input
+
+
+def stop_gradient(input, name=None):
+    return ops.stop_gradient(input)
+
+
+def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=None):  # noqa: A001
+    """Print the values of ``inputs`` (tensors as arrays) to stderr, as ``tf.print`` does."""
+    values = [_value(x) for x in inputs]
+    builtins.print(*values, sep=sep, end=end, file=output_stream or sys.stderr)
+
+
+# ---- reshaping and joining ---------------------------------------------------------------------
+
+
+def concat(values, axis, name=None):
+    """``values`` joined along ``axis``."""
+    return ops.concatenate(values, axis=axis)
+
+
+def stack(values, axis=0, name=None):
+    return ops.stack(values, axis=axis)
+
+
+def unstack(value, num=None, axis=0, name=None):
+    return ops.unstack(value, num=num, axis=axis)
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name=None):
+    """``value`` split along ``axis``: into ``num_or_size_splits`` equal parts (an int) or parts
+    of the listed sizes."""
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        return ops.split(value, int(num_or_size_splits), axis=axis)
+    return ops.split(value, np.cumsum(num_or_size_splits)[:-1].tolist(), axis=axis)
+
+
+def reshape(tensor, shape, name=None):
+    return ops.reshape(tensor, tuple(np.asarray(shape).tolist()) if not isinstance(shape, int) else shape)
+
+
+def transpose(a, perm=None, conjugate=False, name=None):
+    return ops.transpose(a, axes=perm)
+
+
+def expand_dims(input, axis, name=None):
+    return ops.expand_dims(input, axis)
+
+
+def squeeze(input, axis=None, name=None):
+    return ops.squeeze(input, axis=axis)
+
+
+def tile(input, multiples, name=None):
+    return ops.tile(input, multiples)
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    return ops.pad(tensor, paddings, mode=mode.lower(), constant_values=constant_values)
+
+
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    """The slices of ``params`` at ``indices`` along ``axis`` (0 by default)."""
+    if batch_dims:
+        raise ValueError(f"fastnn.gather: batch_dims other than 0 is not supported. Received: batch_dims={batch_dims}")
+    return ops.take(params, indices, axis=0 if axis is None else axis)
+
+
+def boolean_mask(tensor, mask, axis=None, name=None):
+    """The values of ``tensor`` where ``mask`` is true (a constant: no gradient flows back)."""
+    return np.asarray(_value(tensor))[np.asarray(_value(mask), dtype=np.bool_)]
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """Integer ``indices`` as one-hot vectors of ``depth`` (float32; ``on_value``/``off_value``
+    1 and 0 unless given)."""
+    y = ops.one_hot(indices, depth, axis=-1 if axis is None else axis, dtype=dtype or float32)
+    if on_value is None and off_value is None:
+        return y
+    on, off = 1 if on_value is None else on_value, 0 if off_value is None else off_value
+    return (off + (on - off) * y).astype(y.dtype)
+
+
+def where(condition, x=None, y=None, name=None):
+    return ops.where(condition, x, y)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None, **kwargs):
+    """``a @ b`` (batched over leading axes), either operand's last two axes swapped first if asked."""
+    if transpose_a:
+        a = ops.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = ops.swapaxes(b, -1, -2)
+    return ops.matmul(a, b)
+
+
+def einsum(equation, *inputs, **kwargs):
+    return ops.einsum(equation, *inputs)
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
+    return ops.norm(tensor, ord=None if ord == "euclidean" else ord, axis=axis, keepdims=builtins.bool(keepdims))
+
+
+def sort(values, axis=-1, direction="ASCENDING", name=None):
+    ascending = ops.sort(values, axis=axis)
+    return ascending if direction == "ASCENDING" else ops.flip(ascending, axis=axis)
+
+
+def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
+    if direction == "ASCENDING":
+        return ops.argsort(values, axis=axis)
+    return ops.argsort(ops.negative(values), axis=axis)
+
+
+# ---- reductions --------------------------------------------------------------------------------
+
+
+def _reduction(op):
+    def reduce(input_tensor, axis=None, keepdims=False, name=None):
+        return op(input_tensor, axis=axis, keepdims=keepdims)
+
+    return reduce
+
+
+reduce_sum = _reduction(ops.sum)
+reduce_mean = _reduction(ops.mean)
+reduce_max = _reduction(ops.max)
+reduce_min = _reduction(ops.min)
+reduce_prod = _reduction(ops.prod)
+reduce_any = _reduction(ops.any)
+reduce_all = _reduction(ops.all)
+reduce_logsumexp = _reduction(ops.logsumexp)
+reduce_std = _reduction(ops.std)
+reduce_variance = _reduction(ops.var)
+for _name, _reduce in list(globals().items()):
+    if _name.startswith("reduce_"):
+        _reduce.__name__ = _reduce.__qualname__ = _name
+        _reduce.__doc__ = f"tf.{_name}: fastnn.ops.{_reduce.__name__[7:]} over ``axis`` (all axes if None)."
+
+
+def argmax(input, axis=None, output_type=int64, name=None):
+    """The index of the largest value along ``axis`` (0 if None, as TensorFlow's), int64."""
+    return ops.argmax(input, axis=0 if axis is None else axis).astype(output_type)
+
+
+def argmin(input, axis=None, output_type=int64, name=None):
+    """The index of the smallest value along ``axis`` (0 if None, as TensorFlow's), int64."""
+    return ops.argmin(input, axis=0 if axis is None else axis).astype(output_type)
+
+
+def count_nonzero(input, axis=None, keepdims=None, dtype=int64, name=None):
+    return np.asarray(ops.count_nonzero(input, axis=axis)).astype(dtype)
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    if exclusive:
+        raise ValueError("fastnn.math.cumsum: exclusive=True is not supported")
+    if reverse:
+        return ops.flip(ops.cumsum(ops.flip(x, axis=axis), axis=axis), axis=axis)
+    return ops.cumsum(x, axis=axis)
+
+
+# ---- elementwise: TF's names that are ops' names, and the renamed ones -------------------------
+
+add, subtract, multiply, divide, maximum, minimum = ops.add, ops.subtract, ops.multiply, ops.divide, ops.maximum, ops.minimum
+pow, abs, negative, sign, square, sqrt, exp = ops.power, ops.abs, ops.negative, ops.sign, ops.square, ops.sqrt, ops.exp  # noqa: A001
+round, floor, ceil = ops.round, ops.floor, ops.ceil  # noqa: A001
+sin, cos, tan, tanh, sigmoid = ops.sin, ops.cos, ops.tan, ops.tanh, ops.sigmoid
+equal, not_equal, greater, greater_equal, less, less_equal = (ops.equal, ops.not_equal, ops.greater, ops.greater_equal,
+                                                              ops.less, ops.less_equal)
+logical_and, logical_or, logical_not, logical_xor = ops.logical_and, ops.logical_or, ops.logical_not, ops.logical_xor
+truediv, floordiv, divide_no_nan = ops.true_divide, ops.floor_divide, ops.divide_no_nan
+log, log1p, expm1, rsqrt, reciprocal, erf = ops.log, ops.log1p, ops.expm1, ops.rsqrt, ops.reciprocal, ops.erf
+is_nan, is_inf, is_finite = ops.isnan, ops.isinf, ops.isfinite
+softplus = ops.softplus
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None):
+    """``x / sqrt(max(sum(x²), epsilon))`` along ``axis`` (all axes if None)."""
+    squares = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squares, epsilon))
+
+
+TopKV2 = collections.namedtuple("TopKV2", ["values", "indices"])
+
+
+def top_k(input, k=1, sorted=True, index_type=int32, name=None):
+    """The ``k`` largest values along the last axis and their indices, largest first."""
+    values, indices = ops.top_k(input, k, sorted=sorted)
+    return TopKV2(values, np.asarray(indices).astype(index_type))
+
+
+def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=int32, name=None):
+    """The (num_classes, num_classes) matrix whose [i, j] counts (or sums ``weights`` of) the
+    samples of label i predicted as j."""
+    labels = np.asarray(_value(labels)).reshape(-1)
+    predictions = np.asarray(_value(predictions)).reshape(-1)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"fastnn.math.confusion_matrix: labels and predictions must have as many values. "
+                         f"Received: {labels.size} labels and {predictions.size} predictions")
+    for what, v in (("labels", labels), ("predictions", predictions)):
+        if v.size and (v.dtype.kind not in "iu" or v.min() < 0):
+            raise ValueError(f"fastnn.math.confusion_matrix: {what} must be non-negative integers. "
+                             f"Received dtype {v.dtype}, minimum {v.min()}")
+    n = int(num_classes) if num_classes is not None else int(max(labels.max(initial=-1), predictions.max(initial=-1))) + 1
+    if labels.size and max(labels.max(), predictions.max()) >= n:
+        raise ValueError(f"fastnn.math.confusion_matrix: a label or prediction is out of range for "
+                         f"num_classes={n}. Received maximum {max(labels.max(), predictions.max())}")
+    w = np.ones(labels.size) if weights is None else np.broadcast_to(np.asarray(_value(weights)).reshape(-1), labels.shape)
+    matrix = np.zeros((n, n), dtype=np.float64)
+    np.add.at(matrix, (labels, predictions), w)
+    return matrix.astype(dtype)
+
+
+# ---- tf.nn -------------------------------------------------------------------------------------
+
+
+def _softmax(logits, axis=None, name=None):
+    return ops.softmax(logits, axis=-1 if axis is None else axis)
+
+
+def _log_softmax(logits, axis=None, name=None):
+    return ops.log_softmax(logits, axis=-1 if axis is None else axis)
+
+
+def _gelu(features, approximate=False, name=None):
+    return ops.gelu(features, approximate=approximate)
+
+
+def _leaky_relu(features, alpha=0.2, name=None):
+    return ops.leaky_relu(features, negative_slope=alpha)
+
+
+def _sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """Elementwise binary cross-entropy of ``logits`` (unclipped, as TensorFlow's)."""
+    return ops.binary_crossentropy(labels, logits, from_logits=True)
+
+
+def _softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
+    """Per-sample cross-entropy of ``labels`` (distributions) and the softmax of ``logits``."""
+    return ops.categorical_crossentropy(labels, logits, from_logits=True, axis=axis)
+
+
+def _sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """Per-sample cross-entropy of integer ``labels`` and the softmax of ``logits``."""
+    return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+
+
+def _dropout(x, rate, noise_shape=None, seed=None, name=None):
+    from . import random
+
+    return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
+
+
+def _moments(x, axes, shift=None, keepdims=False, name=None):
+    return ops.moments(x, axes, keepdims=keepdims)
+
+
+def _bias_add(value, bias, data_format=None, name=None):
+    return value + bias
+
+
+nn = types.ModuleType("fastnn.nn", "TensorFlow's tf.nn: activations and cross-entropies (fastnn.ops).")
+nn.__dict__.update(
+    relu=ops.relu, relu6=ops.relu6, elu=ops.elu, selu=ops.selu, gelu=_gelu, sigmoid=ops.sigmoid, tanh=ops.tanh,
+    softmax=_softmax, log_softmax=_log_softmax, softplus=ops.softplus, softsign=ops.softsign, silu=ops.silu,
+    swish=ops.silu, leaky_relu=_leaky_relu, l2_normalize=l2_normalize, dropout=_dropout, moments=_moments,
+    bias_add=_bias_add, sigmoid_cross_entropy_with_logits=_sigmoid_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits=_softmax_cross_entropy_with_logits,
+    sparse_softmax_cross_entropy_with_logits=_sparse_softmax_cross_entropy_with_logits, top_k=top_k,
+)
+
+_MATH = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign", "square",
+         "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal", "not_equal",
+         "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not", "logical_xor",
+         "truediv", "floordiv", "divide_no_nan", "log", "log1p", "expm1", "rsqrt", "reciprocal", "erf", "is_nan",
+         "is_inf", "is_finite", "softplus", "l2_normalize", "top_k", "confusion_matrix", "argmax", "argmin",
+         "count_nonzero", "cumsum", "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
+         "reduce_any", "reduce_all", "reduce_logsumexp", "reduce_std", "reduce_variance"]
+math = types.ModuleType("fastnn.math", "TensorFlow's tf.math: elementwise functions and reductions (fastnn.ops).")
+math.__dict__.update({n: globals()[n] for n in _MATH})
+
+# ---- tf.config: one CPU, the kernels' threads ----------------------------------------------------
+
+PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
+
+
+def _list_physical_devices(device_type=None):
+    """The CPU (fastnn runs on it alone): ``tf.config.list_physical_devices("GPU")`` is empty."""
+    cpu = PhysicalDevice("/physical_device:CPU:0", "CPU")
+    return [cpu] if device_type in (None, "CPU") else []
+
+
+def _set_threads(num_threads):
+    from . import _core
+
+    if num_threads:  # TensorFlow's 0: the system picks
+        _core.set_num_threads(num_threads)
+
+
+config = types.ModuleType("fastnn.config", "TensorFlow's tf.config: the devices (one CPU) and the threads.")
+config.list_physical_devices = _list_physical_devices
+config.list_logical_devices = _list_physical_devices
+config.run_functions_eagerly = lambda run_eagerly: None  # fastnn always does
+config.functions_run_eagerly = lambda: True
+config.threading = types.SimpleNamespace(
+    set_intra_op_parallelism_threads=_set_threads,
+    get_intra_op_parallelism_threads=lambda: __import__("fastnn")._core.get_num_threads(),
+    set_inter_op_parallelism_threads=lambda num_threads: None,  # one op at a time
+    get_inter_op_parallelism_threads=lambda: 1,
+)
+
+TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "bool", "string",
+             "newaxis", "function", "shape", "size", "rank", "ones", "zeros", "ones_like", "zeros_like", "fill",
+             "constant", "convert_to_tensor", "cast", "range", "identity", "stop_gradient", "print", "concat", "stack",
+             "unstack", "split", "reshape", "transpose", "expand_dims", "squeeze", "tile", "pad", "gather",
+             "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort", "argsort",
+             "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign", "square",
+             "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal", "not_equal",
+             "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not",
+             "truediv", "floordiv", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean", "reduce_max",
+             "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp", "nn", "math", "config"]
+
+
+def register(package):
+    """Give ``package`` (fastnn) the names of `TOP_LEVEL` and the modules nn, math and config."""
+    for name in TOP_LEVEL:
+        setattr(package, name, globals()[name])
+    for module in (nn, math, config):
+        sys.modules[module.__name__] = module

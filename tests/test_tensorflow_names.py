@@ -1,0 +1,230 @@
+"""TensorFlow's names for fastnn's ops (`fastnn._tensorflow`), as a TF 2 script calls them after
+``import fastnn as tf``: TF's argument names and defaults, values checked against NumPy, and the
+gradient through a tape the same as through the `fastnn.ops` function each one is."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fastnn
+import fastnn as tf
+from fastnn import ops
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((4, 5)).astype("float32")
+
+
+def test_not_exported_by_star_import():
+    # tf.print, tf.range, tf.abs, tf.round and tf.bool must not shadow builtins after `from fastnn import *`
+    for name in ("print", "range", "abs", "round", "bool", "pow"):
+        assert name not in fastnn.__all__
+    assert fastnn.info()["openmp"] in (True, False)  # info's bool() is the builtin, not tf.bool
+
+
+def test_dtypes_are_numpy_dtypes():
+    assert tf.float32 is np.float32 and tf.int64 is np.int64 and tf.bool is np.bool_
+    assert tf.zeros((2,), dtype=tf.int32).dtype == np.int32
+    assert tf.newaxis is None and X[:, tf.newaxis].shape == (4, 1, 5)
+
+
+def test_function_is_the_function_itself():
+    def step(x):
+        return x + 1
+
+    assert tf.function(step) is step
+    assert tf.function(jit_compile=True)(step) is step
+
+    @tf.function
+    def decorated(x):
+        return 2 * x
+
+    assert decorated(3) == 6
+
+
+def test_shape_size_rank():
+    s = tf.shape(X)
+    assert s.dtype == np.int32 and s.tolist() == [4, 5] and tf.shape(X)[0] == 4
+    assert tf.size(X) == 20 and tf.size(X).dtype == np.int32 and tf.rank(X) == 2
+    assert tf.shape(fastnn.Input(shape=(3,))) == (None, 3)  # a symbolic tensor: the batch axis unknown
+    assert tf.reshape(X, tf.shape(X)[::-1]).shape == (5, 4)  # a shape from tf.shape
+
+
+def test_creation():
+    assert tf.ones((2, 3)).dtype == np.float32 and tf.ones((2, 3)).sum() == 6
+    assert tf.zeros(4).tolist() == [0, 0, 0, 0]
+    assert tf.ones_like(X).shape == X.shape and tf.zeros_like(X, dtype=tf.int32).dtype == np.int32
+    np.testing.assert_array_equal(tf.fill((2, 2), 7.5), np.full((2, 2), 7.5, np.float32))
+    assert tf.fill((2, 2), 7.5).dtype == np.float32
+    assert tf.constant(1.5).dtype == np.float32 and tf.constant(3).dtype == np.int32
+    np.testing.assert_array_equal(tf.constant(0.5, shape=(2, 3)), np.full((2, 3), 0.5, np.float32))
+    np.testing.assert_array_equal(tf.constant([1, 2, 3, 4], shape=(2, 2)), [[1, 2], [3, 4]])
+    assert tf.convert_to_tensor(np.ones(2)).dtype == np.float64  # an array keeps its dtype
+    assert tf.convert_to_tensor([1.0, 2.0]).dtype == np.float32
+    np.testing.assert_array_equal(tf.range(5), np.arange(5))
+    np.testing.assert_array_equal(tf.range(1, 10, 3), [1, 4, 7])
+    assert tf.cast(X, tf.float64).dtype == np.float64 and tf.cast(X > 0, tf.float32).dtype == np.float32
+
+
+def test_joining_and_reshaping():
+    np.testing.assert_array_equal(tf.concat([X, X], axis=0), np.concatenate([X, X]))
+    np.testing.assert_array_equal(tf.concat([X, X], -1), np.concatenate([X, X], -1))
+    np.testing.assert_array_equal(tf.stack([X, X], axis=1), np.stack([X, X], 1))
+    assert [a.shape for a in tf.split(X, [1, 4], axis=1)] == [(4, 1), (4, 4)]
+    assert [a.shape for a in tf.split(X, 2)] == [(2, 5), (2, 5)]
+    assert len(tf.unstack(X)) == 4
+    np.testing.assert_array_equal(tf.transpose(X), X.T)
+    np.testing.assert_array_equal(tf.transpose(X[None], perm=[2, 0, 1]), X[None].transpose(2, 0, 1))
+    assert tf.expand_dims(X, -1).shape == (4, 5, 1) and tf.squeeze(X[None, :, None]).shape == (4, 5)
+    np.testing.assert_array_equal(tf.tile(X, [2, 1]), np.tile(X, (2, 1)))
+    np.testing.assert_array_equal(tf.pad(X, [[1, 0], [0, 2]]), np.pad(X, [(1, 0), (0, 2)]))
+    np.testing.assert_array_equal(tf.gather(X, [3, 0]), X[[3, 0]])
+    np.testing.assert_array_equal(tf.gather(X, [1], axis=1), X[:, [1]])
+    np.testing.assert_array_equal(tf.boolean_mask(X, X > 0), X[X > 0])
+    np.testing.assert_array_equal(tf.where(X > 0, X, tf.zeros_like(X)), np.maximum(X, 0))
+    np.testing.assert_array_equal(tf.clip_by_value(X, -0.5, 0.5), np.clip(X, -0.5, 0.5))
+    with pytest.raises(ValueError, match="fastnn.gather: batch_dims other than 0 is not supported"):
+        tf.gather(X, [[0]], batch_dims=1)
+
+
+def test_one_hot():
+    np.testing.assert_array_equal(tf.one_hot([0, 2], 3), [[1, 0, 0], [0, 0, 1]])
+    assert tf.one_hot([0, 2], 3).dtype == np.float32
+    np.testing.assert_array_equal(tf.one_hot([1], 3, on_value=5.0, off_value=-1.0), [[-1, 5, -1]])
+    np.testing.assert_array_equal(tf.one_hot([1, 0], 2, axis=0), [[0, 1], [1, 0]])
+
+
+def test_matmul_and_friends():
+    b = RNG.standard_normal((5, 3)).astype("float32")
+    np.testing.assert_allclose(tf.matmul(X, b), X @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.matmul(X.T, b, transpose_a=True), X @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.matmul(X, b.T, transpose_b=True), X @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.einsum("ij,jk->ik", X, b), X @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.norm(X), np.linalg.norm(X), rtol=1e-6)
+    np.testing.assert_array_equal(tf.sort(X, direction="DESCENDING"), -np.sort(-X))
+    np.testing.assert_array_equal(tf.argsort(X[0], direction="DESCENDING"), np.argsort(-X[0]))
+
+
+def test_reductions():
+    for name, np_fn in (("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min), ("prod", np.prod)):
+        reduce = getattr(tf, "reduce_" + name)
+        assert reduce.__name__ == "reduce_" + name
+        np.testing.assert_allclose(reduce(X), np_fn(X), rtol=1e-5)
+        np.testing.assert_allclose(reduce(X, axis=1), np_fn(X, axis=1), rtol=1e-5)
+        np.testing.assert_allclose(reduce(X, 0, keepdims=True), np_fn(X, axis=0, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(tf.math.reduce_std(X, axis=0), X.std(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(tf.math.reduce_variance(X), X.var(), rtol=1e-5)
+    np.testing.assert_allclose(tf.reduce_logsumexp(X, axis=1), np.log(np.exp(X).sum(1)), rtol=1e-5)
+    assert tf.reduce_any(X > 2) == (X > 2).any() and tf.reduce_all(X > -9)
+    # TensorFlow's argmax: axis 0 unless given, int64
+    assert tf.argmax(X).dtype == np.int64 and tf.argmax(X).tolist() == X.argmax(0).tolist()
+    assert tf.argmin(X, axis=1).tolist() == X.argmin(1).tolist()
+    assert tf.argmax(X, 1, output_type=tf.int32).dtype == np.int32
+    assert tf.math.count_nonzero(X > 0) == (X > 0).sum()
+    np.testing.assert_allclose(tf.math.cumsum(X, axis=1, reverse=True), np.cumsum(X[:, ::-1], 1)[:, ::-1], rtol=1e-5)
+
+
+def test_elementwise_aliases():
+    np.testing.assert_allclose(tf.math.log(np.abs(X)), np.log(np.abs(X)), rtol=1e-6)
+    np.testing.assert_allclose(tf.pow(np.abs(X), 1.5), np.abs(X) ** 1.5, rtol=1e-5)
+    np.testing.assert_allclose(tf.math.divide_no_nan(X, np.zeros_like(X)), 0)
+    assert tf.equal(X, X).all() and tf.math.is_nan(np.float32("nan"))
+    np.testing.assert_allclose(tf.math.l2_normalize(X, axis=1), X / np.linalg.norm(X, axis=1, keepdims=True),
+                               rtol=1e-5)
+    values, indices = tf.math.top_k(X, k=2)
+    np.testing.assert_array_equal(values, -np.sort(-X, axis=1)[:, :2])
+    assert indices.dtype == np.int32 and tf.nn.top_k(X).values.shape == (4, 1)
+
+
+def test_confusion_matrix():
+    labels, predictions = [0, 1, 2, 2, 1], [0, 2, 2, 2, 1]
+    expected = [[1, 0, 0], [0, 1, 1], [0, 0, 2]]
+    np.testing.assert_array_equal(tf.math.confusion_matrix(labels, predictions), expected)
+    assert tf.math.confusion_matrix(labels, predictions).dtype == np.int32
+    assert tf.math.confusion_matrix(labels, predictions, num_classes=4).shape == (4, 4)
+    weighted = tf.math.confusion_matrix(labels, predictions, weights=[1, 2, 3, 4, 5], dtype=tf.float32)
+    np.testing.assert_array_equal(weighted, [[1, 0, 0], [0, 5, 2], [0, 0, 7]])
+    with pytest.raises(ValueError, match="confusion_matrix: a label or prediction is out of range for num_classes=2"):
+        tf.math.confusion_matrix(labels, predictions, num_classes=2)
+    with pytest.raises(ValueError, match="confusion_matrix: labels and predictions must have as many values"):
+        tf.math.confusion_matrix([0, 1], [0])
+    with pytest.raises(ValueError, match="confusion_matrix: labels must be non-negative integers"):
+        tf.math.confusion_matrix([0, -1], [0, 0])
+
+
+def test_nn():
+    np.testing.assert_allclose(tf.nn.softmax(X), np.exp(X) / np.exp(X).sum(1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(tf.nn.log_softmax(X, axis=0), X - np.log(np.exp(X).sum(0)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.nn.relu(X), np.maximum(X, 0))
+    np.testing.assert_allclose(tf.nn.leaky_relu(X), np.where(X > 0, X, 0.2 * X), rtol=1e-6)
+    exact = 0.5 * X * (1 + np.vectorize(math.erf)(X / math.sqrt(2)))
+    np.testing.assert_allclose(tf.nn.gelu(X), exact, rtol=1e-5, atol=1e-6)  # TF's default: the exact form
+    labels = np.array([1, 0, 4, 2])
+    log_p = X - np.log(np.exp(X).sum(1, keepdims=True))
+    np.testing.assert_allclose(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=X),
+                               -log_p[np.arange(4), labels], rtol=1e-5)
+    one_hot = np.eye(5, dtype="float32")[labels]
+    np.testing.assert_allclose(tf.nn.softmax_cross_entropy_with_logits(labels=one_hot, logits=X),
+                               -log_p[np.arange(4), labels], rtol=1e-5)
+    z = (X > 0).astype("float32")
+    expected = np.maximum(X, 0) - X * z + np.log1p(np.exp(-np.abs(X)))  # TF's stable formula
+    np.testing.assert_allclose(tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=X), expected, rtol=1e-5,
+                               atol=1e-6)
+    # unclipped, as TensorFlow's: a confident wrong logit costs its full size
+    np.testing.assert_allclose(tf.nn.sigmoid_cross_entropy_with_logits(labels=[0.0, 1.0], logits=[30.0, -30.0]),
+                               [30, 30], rtol=1e-6)
+    np.testing.assert_allclose(tf.nn.sparse_softmax_cross_entropy_with_logits([0], [[0.0, 40.0]]), [40], rtol=1e-6)
+    mean, variance = tf.nn.moments(X, axes=[0])
+    np.testing.assert_allclose(mean, X.mean(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(variance, X.var(0), rtol=1e-5)
+    dropped = tf.nn.dropout(np.ones((100, 100), "float32"), rate=0.5, seed=1)
+    assert set(np.unique(dropped)) == {0.0, 2.0}
+
+
+def test_random():
+    tf.random.set_seed(3)
+    a = tf.random.normal((2, 3))
+    tf.random.set_seed(3)
+    np.testing.assert_array_equal(tf.random.normal((2, 3)), a)
+    u = tf.random.uniform((1000,))  # maxval None: [0, 1)
+    assert u.dtype == np.float32 and 0 <= u.min() and u.max() < 1
+    k = tf.random.uniform((1000,), minval=2, maxval=5, dtype=tf.int32)  # TF's integers in [minval, maxval)
+    assert k.dtype == np.int32 and set(np.unique(k)) == {2, 3, 4}
+    with pytest.raises(ValueError, match="fastnn.random.uniform requires a floating point dtype"):
+        tf.random.uniform((2,), dtype=tf.int32)  # an integer dtype needs maxval, as in TensorFlow
+
+
+def test_config_and_print(capsys):
+    assert tf.config.list_physical_devices("GPU") == []
+    (cpu,) = tf.config.list_physical_devices()
+    assert cpu.device_type == "CPU"
+    threads = fastnn.get_num_threads()
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    try:
+        assert fastnn.get_num_threads() == 1 == tf.config.threading.get_intra_op_parallelism_threads()
+    finally:
+        fastnn.set_num_threads(threads)
+    tf.config.run_functions_eagerly(True)
+    tf.print("loss:", np.float32(0.5))
+    captured = capsys.readouterr()
+    assert captured.err == "loss: 0.5\n" and captured.out == ""
+
+
+def test_gradient_through_tf_names_equals_ops():
+    """A loss written with TF's names gives the same gradients on a tape as with Keras's ops."""
+    layer = fastnn.layers.Dense(3)
+    layer.build((None, 5))
+    y = np.array([0, 2, 1, 1])
+
+    def grads(loss_fn):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(layer(X))
+        return tape.gradient(loss, layer.trainable_weights)
+
+    ours = grads(lambda z: tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, z))
+                 + tf.reduce_sum(tf.square(tf.concat([z, z], axis=0))) * 1e-2)
+    keras = grads(lambda z: ops.mean(ops.sparse_categorical_crossentropy(y, z, from_logits=True))
+                  + ops.sum(ops.square(ops.concatenate([z, z], axis=0))) * 1e-2)
+    for a, b in zip(ours, keras):
+        assert np.abs(a).max() > 0
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
