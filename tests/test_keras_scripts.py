@@ -1409,8 +1409,7 @@ def test_keras_image_classification_from_scratch_example(capsys, tmp_path, monke
 
 # TensorFlow 2's "quickstart for beginners" (tensorflow.org/tutorials/quickstart/beginner), through
 # `import tensorflow as tf` and tf.keras. Stand-in for mnist.load_data() (no network): 600 + 100
-# small 28x28 "digits", a bright bar at one of ten heights. Its tf.nn.softmax(predictions) line is
-# written with the model's own Softmax layer (tf.nn is TensorFlow's, not Keras's).
+# small 28x28 "digits", a bright bar at one of ten heights.
 TF_QUICKSTART = """
 import numpy as np
 import tensorflow as tf
@@ -1430,9 +1429,9 @@ model = tf.keras.models.Sequential([
   tf.keras.layers.Dense(10)
 ])
 predictions = model(x_train[:1]).numpy()
-probabilities = tf.keras.layers.Softmax()(predictions)
+probabilities = tf.nn.softmax(predictions).numpy()
 loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-initial_loss = loss_fn(y_train[:1], predictions)
+initial_loss = loss_fn(y_train[:1], predictions).numpy()
 model.compile(optimizer='adam', loss=loss_fn, metrics=['accuracy'])
 model.fit(x_train, y_train, epochs=5)
 score = model.evaluate(x_test,  y_test, verbose=2)
@@ -1444,8 +1443,136 @@ top5 = probability_model(x_test[:5])
 def test_tf_quickstart_through_tf_keras(capsys):
     ns, out = run_script(TF_QUICKSTART, capsys)
     assert ns["predictions"].shape == (1, 10) and type(ns["predictions"]) is np.ndarray
+    assert type(ns["probabilities"]) is np.ndarray and ns["probabilities"].shape == (1, 10)
     np.testing.assert_allclose(np.sum(ns["probabilities"]), 1.0, rtol=1e-6)
+    assert type(ns["initial_loss"]) is np.float32
     assert abs(ns["initial_loss"] - np.log(10)) < 1.0  # near log(10) from random weights, as the tutorial says
     assert ns["score"][1] > 0.9  # ten well-separated bars
     np.testing.assert_allclose(ns["top5"].sum(axis=1), 1.0, rtol=1e-5)
     assert np.array_equal(ns["top5"].argmax(axis=1), ns["y_test"][:5])
+
+
+# TensorFlow 2's "quickstart for experts" (tensorflow.org/tutorials/quickstart/advanced): a subclassed
+# model trained by a loop of @tf.function steps around tf.GradientTape, tf.data pipelines and
+# tf.keras metrics. The stand-in data replace mnist.load_data() (no network), as above; EPOCHS is 2
+# (the tutorial's 5).
+TF_QUICKSTART_EXPERTS = """
+import numpy as np
+import tensorflow as tf
+print("TensorFlow version:", tf.__version__)
+
+from tensorflow.keras.layers import Dense, Flatten, Conv2D
+from tensorflow.keras import Model
+
+rng = np.random.default_rng(1)
+labels = rng.integers(0, 10, 700)
+images = np.zeros((700, 28, 28), dtype=np.uint8)
+for i, c in enumerate(labels):
+    images[i, 4 + 2 * c:7 + 2 * c, 4:24] = 255
+(x_train, y_train), (x_test, y_test) = (images[:600], labels[:600]), (images[600:], labels[600:])
+x_train, x_test = x_train / 255.0, x_test / 255.0
+
+# Add a channels dimension
+x_train = x_train[..., tf.newaxis].astype("float32")
+x_test = x_test[..., tf.newaxis].astype("float32")
+
+train_ds = tf.data.Dataset.from_tensor_slices(
+    (x_train, y_train)).shuffle(10000).batch(32)
+
+test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(32)
+
+class MyModel(Model):
+  def __init__(self):
+    super().__init__()
+    self.conv1 = Conv2D(32, 3, activation='relu')
+    self.flatten = Flatten()
+    self.d1 = Dense(128, activation='relu')
+    self.d2 = Dense(10)
+
+  def call(self, x):
+    x = self.conv1(x)
+    x = self.flatten(x)
+    x = self.d1(x)
+    return self.d2(x)
+
+# Create an instance of the model
+model = MyModel()
+
+loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+optimizer = tf.keras.optimizers.Adam()
+
+train_loss = tf.keras.metrics.Mean(name='train_loss')
+train_accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name='train_accuracy')
+
+test_loss = tf.keras.metrics.Mean(name='test_loss')
+test_accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name='test_accuracy')
+
+@tf.function
+def train_step(images, labels):
+  with tf.GradientTape() as tape:
+    # training=True is only needed if there are layers with different
+    # behavior during training versus inference (e.g. Dropout).
+    predictions = model(images, training=True)
+    loss = loss_object(labels, predictions)
+  gradients = tape.gradient(loss, model.trainable_variables)
+  optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
+  train_loss(loss)
+  train_accuracy(labels, predictions)
+
+@tf.function
+def test_step(images, labels):
+  # training=False is only needed if there are layers with different
+  # behavior during training versus inference (e.g. Dropout).
+  predictions = model(images, training=False)
+  t_loss = loss_object(labels, predictions)
+
+  test_loss(t_loss)
+  test_accuracy(labels, predictions)
+
+EPOCHS = 2
+
+for epoch in range(EPOCHS):
+  # Reset the metrics at the start of the next epoch
+  train_loss.reset_state()
+  train_accuracy.reset_state()
+  test_loss.reset_state()
+  test_accuracy.reset_state()
+
+  for images, labels in train_ds:
+    train_step(images, labels)
+
+  for test_images, test_labels in test_ds:
+    test_step(test_images, test_labels)
+
+  print(
+    f'Epoch {epoch + 1}, '
+    f'Loss: {train_loss.result():0.2f}, '
+    f'Accuracy: {train_accuracy.result() * 100:0.2f}, '
+    f'Test Loss: {test_loss.result():0.2f}, '
+    f'Test Accuracy: {test_accuracy.result() * 100:0.2f}'
+  )
+"""
+
+
+def test_tf_quickstart_for_experts(capsys):
+    ns, out = run_script(TF_QUICKSTART_EXPERTS, capsys)
+    assert out.startswith(f"TensorFlow version: {fastnn.__version__}\n")
+    # Conv2D(32, 3): 3*3*32 + 32; Dense(128) on 26*26*32; Dense(10)
+    assert ns["model"].count_params() == 320 + (26 * 26 * 32 * 128 + 128) + 1290
+    epochs = re.findall(r"^Epoch (\d), Loss: (\d+\.\d\d), Accuracy: (\d+\.\d\d), Test Loss: (\d+\.\d\d), "
+                        r"Test Accuracy: (\d+\.\d\d)$", out, re.M)
+    assert [int(e[0]) for e in epochs] == [1, 2]
+    losses = [float(e[1]) for e in epochs]
+    assert losses[1] < losses[0]
+    # the last epoch's test metrics are those of the trained model over the 100 test images: accuracy
+    # over all samples, the loss a mean of the 4 batches' losses
+    logits = ns["model"].predict(ns["x_test"], verbose=0)
+    y_test = ns["y_test"]
+    np.testing.assert_allclose(ns["test_accuracy"].result(), np.mean(logits.argmax(1) == y_test), rtol=1e-6)
+    log_p = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    batch_losses = [-log_p[i:i + 32][np.arange(len(y_test[i:i + 32])), y_test[i:i + 32]].mean() for i in range(0, 100, 32)]
+    np.testing.assert_allclose(ns["test_loss"].result(), np.mean(batch_losses), rtol=1e-4, atol=1e-6)
+    assert float(epochs[-1][4]) > 90  # ten well-separated bars
+    assert ns["optimizer"].iterations == 2 * 19

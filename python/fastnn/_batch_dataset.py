@@ -66,6 +66,14 @@ class EagerArray(np.ndarray):
         return np.asarray(self)
 
 
+class EagerFloat(float):
+    """A Python float with TensorFlow's eager-tensor ``numpy()`` (a loss object's value:
+    ``loss_fn(y, logits).numpy()``, as TensorFlow's quickstart prints it)."""
+
+    def numpy(self):
+        return np.float32(self)
+
+
 def _eager(element):
     """An element's arrays as `EagerArray` views (the same data)."""
     if isinstance(element, tuple):

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import sys
 import types
 
 import numpy as np
 
-from . import ops, utils
+from . import ops
+from ._batch_dataset import EagerArray
 from .autodiff import _value
 
 # ---- dtypes: NumPy's, which every fastnn function takes -----------------------------------------
@@ -445,9 +447,36 @@ TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
              "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp", "nn", "math", "config"]
 
 
+def _eager(value):
+    """``value`` with arrays as `EagerArray` views (TensorFlow's ``.numpy()``: ``tf.nn.softmax(x).numpy()``,
+    ``tf.argmax(y, 1).numpy()``); tape tensors, which have it, and everything else as they are."""
+    if isinstance(value, (np.ndarray, np.generic)) and not isinstance(value, EagerArray):
+        return np.asarray(value).view(EagerArray)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # top_k's (values, indices)
+        return type(value)(*map(_eager, value))
+    if isinstance(value, list):  # split, unstack
+        return [_eager(v) for v in value]
+    return value
+
+
+def _eager_function(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return _eager(fn(*args, **kwargs))
+
+    return wrapper
+
+
 def register(package):
-    """Give ``package`` (fastnn) the names of `TOP_LEVEL` and the modules nn, math and config."""
+    """Give ``package`` (fastnn) the names of `TOP_LEVEL` and the modules nn, math and config, their
+    functions' arrays returned as `EagerArray` (``function`` returns the function it is given)."""
+    for module in (nn, math):
+        for name, value in list(vars(module).items()):
+            if callable(value) and not name.startswith("__"):
+                setattr(module, name, _eager_function(value))
     for name in TOP_LEVEL:
-        setattr(package, name, globals()[name])
+        value = globals()[name]
+        wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name != "function"
+        setattr(package, name, _eager_function(value) if wrap else value)
     for module in (nn, math, config):
         sys.modules[module.__name__] = module

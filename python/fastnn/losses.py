@@ -23,6 +23,7 @@ import numpy as np
 
 from . import autodiff, ops
 from . import autodiff as K
+from ._batch_dataset import EagerFloat
 from ._config import serialize
 
 
@@ -81,7 +82,7 @@ class Loss:
         `fastnn.GradientTape`), a node of the tape whose gradient is `gradient`."""
         y_true = autodiff._value(y_true)
         if not isinstance(y_pred, autodiff.Tensor):
-            return self._batch_loss(y_true, y_pred, sample_weight)
+            return EagerFloat(self._batch_loss(y_true, y_pred, sample_weight))
         p = y_pred.value
         value = np.asarray(self._batch_loss(y_true, p, sample_weight), dtype=p.dtype)
         return autodiff.Tensor(value, (y_pred,), lambda g: [g * self.gradient(y_true, p, sample_weight)])
