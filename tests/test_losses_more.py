@@ -721,8 +721,9 @@ def test_shapes_that_do_not_fit_name_the_loss(name):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="Unknown loss: 'hubber'"):
         losses.get("hubber")
-    with pytest.raises(ValueError, match="only reduction='sum_over_batch_size' is supported"):
-        losses.Huber(reduction="sum")
+    with pytest.raises(ValueError, match="Huber: reduction must be one of 'sum_over_batch_size', 'mean', 'sum', "
+                                         "'mean_with_sample_weight', 'none' or None. Received: reduction='summ'"):
+        losses.Huber(reduction="summ")
     with pytest.raises(ValueError, match=r"losses\.cosine_similarity: axis 2 is out of range"):
         losses.cosine_similarity(np.ones((2, 3)), np.ones((2, 3)), axis=2)
     with pytest.raises(ValueError, match=r"`axis` must be of type `int`"):

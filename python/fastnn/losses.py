@@ -1,6 +1,7 @@
 """fastnn.losses — Keras's losses over the ``ops.loss_forward``/``loss_backward`` kernels.
 
-A loss object reduces like Keras 3's default ("sum_over_batch_size"): ``sum_i(w_i · l_i) / N``
+A loss object reduces like Keras 3's default ("sum_over_batch_size"; ``reduction=`` also takes
+"sum", "mean_with_sample_weight" and None for the per-sample losses): ``sum_i(w_i · l_i) / N``
 with per-sample losses ``l_i`` (mean over a sample's values for mse, mae and binary
 cross-entropy, sum for the categorical ones) and optional sample weights ``w``. Weights may
 also be given per step, of the prediction's shape without its last axis ((N, T) for an (N, T, C)
@@ -13,6 +14,7 @@ matching loss object. Any other function ``fn(y_true, y_pred)`` written with the
 Keras 3's other losses (`Huber`, `LogCosh`, the hinges, `KLDivergence`, `Poisson`,
 `CosineSimilarity`, `MeanAbsolutePercentageError`, `MeanSquaredLogarithmicError` and the focal
 cross-entropies) are such wrappers over this module's functions of the same (lower-case) names.
+A user's subclass of `Loss` defines ``call(y_true, y_pred)``, as in Keras, and is one too.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import warnings
 
 import numpy as np
 
-from . import autodiff, ops
+from . import autodiff, ops, utils
 from . import autodiff as K
-from ._batch_dataset import EagerFloat
+from ._batch_dataset import EagerArray, EagerFloat
 from ._config import serialize
 
 
@@ -39,22 +41,173 @@ def _weights(sample_weight):
     return w.reshape(-1) if w.ndim > 1 and w.size == w.shape[0] else w
 
 
-class Loss:
-    """Base class: ``loss(y_true, y_pred, sample_weight=None)`` returns the batch loss (float).
+class Reduction:
+    """tf.keras 2's names of the reductions (``losses.Reduction.NONE``); Keras 3 takes the strings."""
 
-    ``kernel`` names the kernels' loss; ``gradient`` returns d loss / d y_pred.
+    AUTO = "auto"
+    NONE = "none"
+    SUM = "sum"
+    SUM_OVER_BATCH_SIZE = "sum_over_batch_size"
+
+    @classmethod
+    def all(cls):
+        return (cls.AUTO, cls.NONE, cls.SUM, cls.SUM_OVER_BATCH_SIZE)
+
+
+# Keras 3's reductions of the (weighted) per-sample losses l_i (one per sample, or per step of a
+# sequence output): "sum_over_batch_size" (and its alias "mean") sum(w·l) / count(l), "sum"
+# sum(w·l), "mean_with_sample_weight" sum(w·l) / sum(w), and None / "none" the values w·l themselves
+_REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
+
+
+def _reduction(reduction, owner):
+    """``reduction`` as one of `_REDUCTIONS` (None is "none", tf.keras 2's "auto" the default)."""
+    value = "none" if reduction is None else "sum_over_batch_size" if reduction == "auto" else reduction
+    if value not in _REDUCTIONS:
+        raise ValueError(f"{owner}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))} or None. "
+                         f"Received: reduction={reduction!r}")
+    return value
+
+
+def _loss_count(y_pred):
+    """How many per-sample losses a prediction gives: one per row of its last axis (N for an
+    (N, C) output, N·T for (N, T, C)); one per value of a 1-D output."""
+    shape = np.shape(y_pred)
+    return int(np.prod(shape[:-1])) if len(shape) > 1 else int(shape[0]) if shape else 1
+
+
+def _loss_shape(y_pred):
+    """The shape of the per-sample losses of a prediction (its shape without the last axis)."""
+    shape = np.shape(y_pred)
+    return shape[:-1] if len(shape) > 1 else shape
+
+
+def _broadcast_weights(w, shape):
+    """Sample weights (N,) or per step (N, T) brought to the per-sample losses' shape."""
+    w = np.asarray(w)
+    return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - w.ndim)), shape)
+
+
+class Loss:
+    """Base class of the losses: ``loss(y_true, y_pred, sample_weight=None)`` returns the batch
+    loss (a float; the per-sample losses, an array, with reduction None or "none").
+
+    A subclass defines ``call(y_true, y_pred)``, the loss of each sample (or of each value), with
+    `fastnn.ops` or ``fastnn.backend`` functions, as in Keras (``class CustomMSE(keras.losses.Loss)``);
+    it is reduced by ``reduction`` and differentiated by `fastnn.autodiff`. The targets reach
+    ``call`` as floats of the prediction's dtype, of its rank where they differ by a last axis of
+    1. The built-in losses of the kernels are `_KernelLoss`es. ``gradient`` returns d loss / d y_pred.
     """
 
     kernel = None
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        self.reduction = _reduction(reduction, type(self).__name__)
+        self.name = name or self.kernel or utils.to_snake_case(type(self).__name__)
+        self.from_logits = False
+        self.dtype = dtype
+        self._last = None  # (y_true, y_pred, sample_weight, loss tensor, y_pred on the tape)
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError(f"{type(self).__name__}: a subclass of Loss defines call(y_true, y_pred), the "
+                                  "loss of each sample")
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch loss (a float; with reduction "none" the per-sample losses); of a prediction on
+        a tape (a custom train_step's, under a `fastnn.GradientTape`), a node of the tape whose
+        gradient is `gradient`'s."""
+        y_true = autodiff._value(y_true)
+        if self.reduction == "none":
+            return self._per_sample(y_true, y_pred, sample_weight)
+        if not isinstance(y_pred, autodiff.Tensor):
+            return EagerFloat(self._batch_loss(y_true, y_pred, sample_weight))
+        p = y_pred.value
+        value = np.asarray(self._batch_loss(y_true, p, sample_weight), dtype=p.dtype)
+        return autodiff.Tensor(value, (y_pred,), lambda g: [g * self.gradient(y_true, p, sample_weight)])
+
+    # ---- ``call`` through autodiff -------------------------------------------------------------
+
+    def _weighted_values(self, y_true, p, sample_weight):
+        """``call``'s losses of ``p`` (a tensor), times the sample weights."""
+        t = match_rank(np.asarray(y_true, dtype=p.dtype), p.value)
+        values = self.call(t, p)
+        if not isinstance(values, autodiff.Tensor):  # it does not depend on y_pred
+            values = autodiff.Tensor(np.asarray(values, dtype=p.dtype))
+        if sample_weight is None:
+            return values, None
+        if values.ndim == 0:
+            raise ValueError(f"Loss '{self.name}' returns one number per batch; with sample weights it must "
+                             "return a loss per sample (do not average over the batch)")
+        w = _weights(sample_weight).astype(p.dtype, copy=False)
+        if w.ndim > 1 and (values.ndim < w.ndim or values.shape[:w.ndim] != w.shape):
+            raise ValueError(f"Loss '{self.name}': weights per step {w.shape} (a masked output's) need the loss "
+                             f"function to return a value per step, of shape {w.shape}. It returned shape "
+                             f"{values.shape}")
+        w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
+        return values * w, w
+
+    def _trace(self, y_true, y_pred, sample_weight):
+        """The reduced loss of the array ``y_pred`` as a tape over a leaf for it (returned too)."""
+        p = autodiff.Tensor(np.asarray(y_pred))
+        values, w = self._weighted_values(y_true, p, sample_weight)
+        total = autodiff.sum(values)
+        if self.reduction == "mean_with_sample_weight" and w is not None:
+            weight_sum = float(np.sum(np.broadcast_to(w, values.shape)))
+            total = total / weight_sum if weight_sum else total * 0.0
+        elif self.reduction != "sum":  # ("none" traces the mean too; `gradient` takes the sum's)
+            total = total / max(1, values.value.size)
+        self._last = (y_true, y_pred, sample_weight, total, p)
+        return total, p
+
+    def _batch_loss(self, y_true, y_pred, sample_weight):
+        return float(self._trace(y_true, y_pred, sample_weight)[0].value)
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        """d loss / d y_pred, same shape as y_pred (of the sum of the losses with reduction "none")."""
+        last = self._last
+        if last is not None and last[0] is y_true and last[1] is y_pred and last[2] is sample_weight:
+            total, p = last[3], last[4]  # the loss just computed for these arrays
+        else:
+            total, p = self._trace(y_true, y_pred, sample_weight)
+        self._last = None
+        if self.reduction == "none":
+            total = total * max(1, _loss_count(y_pred))
+        return autodiff.grad(total, [p])[0]
+
+    def _per_sample(self, y_true, y_pred, sample_weight):
+        """The weighted per-sample losses (reduction "none"); recorded on the tape for a tape tensor."""
+        if isinstance(y_pred, autodiff.Tensor):  # call records on the tape itself
+            return self._weighted_values(y_true, y_pred, sample_weight)[0]
+        values = self._weighted_values(y_true, autodiff.Tensor(np.asarray(y_pred)), sample_weight)[0].value
+        return np.asarray(values).view(EagerArray)
+
+    def _scale(self, y_pred, sample_weight):
+        """The factor from the "sum_over_batch_size" loss (and gradient) to this reduction's."""
+        if self.reduction == "sum":
+            return _loss_count(y_pred)
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            total = float(np.sum(_broadcast_weights(_weights(sample_weight), _loss_shape(y_pred))))
+            return _loss_count(y_pred) / total if total else 0.0  # (Keras's divide_no_nan)
+        return 1.0
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class _KernelLoss(Loss):
+    """A loss of the ``ops.loss_forward``/``loss_backward`` kernels, named by ``kernel``. The
+    kernels reduce as "sum_over_batch_size"; the other reductions scale that (`Loss._scale`) or,
+    for "none", take the per-sample losses from this module's function of the same name."""
+
     # the loss of an output with more axes is per row of its last axis (the categorical ones)
     _per_row = False
-
-    def __init__(self, name=None, reduction="sum_over_batch_size"):
-        if reduction not in ("sum_over_batch_size", "auto", None):
-            raise ValueError(f"{type(self).__name__}: only reduction='sum_over_batch_size' is supported. "
-                             f"Received: reduction={reduction!r}")
-        self.name = name or self.kernel
-        self.from_logits = False
 
     def _rows(self, y_true, y_pred, sample_weight):
         """What the kernels see: (N, ...) arrays and (N,) weights as given, or, for weights per
@@ -77,49 +230,54 @@ class Loss:
         t = t.reshape(rows) if self.kernel == "sparse_categorical_crossentropy" else t.reshape(rows, -1)
         return t, p.reshape(rows, p.shape[-1]), w
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        """The batch loss (a float); of a prediction on a tape (a custom train_step's, under a
-        `fastnn.GradientTape`), a node of the tape whose gradient is `gradient`."""
-        y_true = autodiff._value(y_true)
-        if not isinstance(y_pred, autodiff.Tensor):
-            return EagerFloat(self._batch_loss(y_true, y_pred, sample_weight))
-        p = y_pred.value
-        value = np.asarray(self._batch_loss(y_true, p, sample_weight), dtype=p.dtype)
-        return autodiff.Tensor(value, (y_pred,), lambda g: [g * self.gradient(y_true, p, sample_weight)])
-
     def _batch_loss(self, y_true, y_pred, sample_weight):
         t, p, w = self._rows(y_true, y_pred, sample_weight)
-        return ops.loss_forward(t, p, self.kernel, self.from_logits, w)
+        return ops.loss_forward(t, p, self.kernel, self.from_logits, w) * self._scale(y_pred, sample_weight)
 
     def gradient(self, y_true, y_pred, sample_weight=None):
-        """d loss / d y_pred, same shape as y_pred."""
+        """d loss / d y_pred, same shape as y_pred (of the sum of the losses with reduction "none")."""
+        scale = self._scale(y_pred, sample_weight)
+        if self.reduction == "none":  # the sum of w·l: the mean's gradient with the weights times the count
+            w = 1.0 if sample_weight is None else _weights(sample_weight)
+            sample_weight, scale = _broadcast_weights(w, _loss_shape(y_pred)) * _loss_count(y_pred), 1.0
         t, p, w = self._rows(y_true, y_pred, sample_weight)
-        return ops.loss_backward(t, p, self.kernel, self.from_logits, w).reshape(np.shape(y_pred))
+        g = ops.loss_backward(t, p, self.kernel, self.from_logits, w).reshape(np.shape(y_pred))
+        return g * np.asarray(scale, dtype=g.dtype) if scale != 1.0 else g
 
-    def get_config(self):
-        return {"name": self.name}
+    def _per_sample(self, y_true, y_pred, sample_weight):
+        p = autodiff._value(y_pred)
+        t = np.reshape(y_true, (-1, 1)) if p.ndim == 1 else y_true  # a 1-D output: a loss per value
+        values = _PER_SAMPLE[self.kernel](t, p.reshape(-1, 1) if p.ndim == 1 else p, self.from_logits)
+        values = np.asarray(values, dtype=p.dtype)
+        if sample_weight is not None:
+            values = values * _broadcast_weights(_weights(sample_weight), values.shape).astype(p.dtype)
+        if not isinstance(y_pred, autodiff.Tensor):
+            return values.view(EagerArray)
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        def backward(g):  # d sum(g · w·l) / d y_pred
+            g = np.asarray(g)
+            w = g if sample_weight is None else _broadcast_weights(_weights(sample_weight), g.shape) * g
+            return [self.gradient(y_true, p, w)]
+
+        return autodiff.Tensor(values, (y_pred,), backward)
 
     def __repr__(self):
         return f"{type(self).__name__}(from_logits={self.from_logits})"
 
 
-class MeanSquaredError(Loss):
+class MeanSquaredError(_KernelLoss):
     """``mean((y_true - y_pred)²)`` over each sample's values."""
 
     kernel = "mean_squared_error"
 
 
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(_KernelLoss):
     """``mean(|y_true - y_pred|)`` over each sample's values."""
 
     kernel = "mean_absolute_error"
 
 
-class _CrossEntropy(Loss):
+class _CrossEntropy(_KernelLoss):
     def __init__(self, from_logits=False, label_smoothing=0.0, name=None, reduction="sum_over_batch_size", **kwargs):
         if kwargs.pop("axis", -1) != -1 or kwargs.pop("ignore_class", None) is not None:
             raise ValueError(f"{type(self).__name__}: only axis=-1 and ignore_class=None are supported")
@@ -131,7 +289,7 @@ class _CrossEntropy(Loss):
         self.from_logits = bool(from_logits)
 
     def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits}
 
 
 class BinaryCrossentropy(_CrossEntropy):
@@ -187,43 +345,12 @@ class LossFunctionWrapper(Loss):
             raise TypeError(f"LossFunctionWrapper: expected a function. Received: {fn!r}")
         super().__init__(name=name or getattr(fn, "__name__", "custom_loss"), reduction=reduction)
         self.fn, self.fn_kwargs = fn, kwargs
-        self._last = None  # (y_true, y_pred, sample_weight, loss tensor, y_pred on the tape)
 
-    def _trace(self, y_true, y_pred, sample_weight):
-        p = autodiff.Tensor(np.asarray(y_pred))
-        t = match_rank(np.asarray(y_true, dtype=p.dtype), p.value)
-        values = self.fn(t, p, **self.fn_kwargs)
-        if not isinstance(values, autodiff.Tensor):  # it does not depend on y_pred
-            values = autodiff.Tensor(np.asarray(values, dtype=p.dtype))
-        count = max(1, values.value.size)
-        if sample_weight is not None:
-            if values.ndim == 0:
-                raise ValueError(f"Loss '{self.name}' returns one number per batch; with sample weights it must "
-                                 "return a loss per sample (do not average over the batch)")
-            w = _weights(sample_weight).astype(p.dtype, copy=False)
-            if w.ndim > 1 and (values.ndim < w.ndim or values.shape[:w.ndim] != w.shape):
-                raise ValueError(f"Loss '{self.name}': weights per step {w.shape} (a masked output's) need the loss "
-                                 f"function to return a value per step, of shape {w.shape}. It returned shape "
-                                 f"{values.shape}")
-            values = values * w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
-        total = autodiff.sum(values) / count
-        self._last = (y_true, y_pred, sample_weight, total, p)
-        return total, p
-
-    def _batch_loss(self, y_true, y_pred, sample_weight):
-        return float(self._trace(y_true, y_pred, sample_weight)[0].value)
-
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        last = self._last
-        if last is not None and last[0] is y_true and last[1] is y_pred and last[2] is sample_weight:
-            total, p = last[3], last[4]  # the loss just computed for these arrays
-        else:
-            total, p = self._trace(y_true, y_pred, sample_weight)
-        self._last = None
-        return autodiff.grad(total, [p])[0]
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
 
     def get_config(self):
-        return {"name": self.name, "fn": getattr(self.fn, "__name__", None)}
+        return {**super().get_config(), "fn": getattr(self.fn, "__name__", None)}
 
     def __repr__(self):
         return f"LossFunctionWrapper({getattr(self.fn, '__name__', self.fn)!r})"
@@ -284,6 +411,15 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 
 mse, mae = mean_squared_error, mean_absolute_error
+
+# the kernels' losses per sample (reduction "none"), by kernel name: (y_true, y_pred, from_logits)
+_PER_SAMPLE = {
+    "mean_squared_error": lambda t, p, from_logits: mean_squared_error(t, p),
+    "mean_absolute_error": lambda t, p, from_logits: mean_absolute_error(t, p),
+    "binary_crossentropy": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+}
 
 
 # ---- Keras 3's other losses, as functions of the backend functions ---------------------------
@@ -481,17 +617,16 @@ class _KerasLoss(LossFunctionWrapper):
     def _init(self, reduction, name, dtype, **fn_kwargs):
         """The constructor of a loss whose function takes arguments (``fn_kwargs``)."""
         super().__init__(type(self)._function, name=name or self._default_name, reduction=reduction, **fn_kwargs)
-        self.reduction = "sum_over_batch_size"
         self.dtype = dtype
 
-    def _trace(self, y_true, y_pred, sample_weight):
+    def _weighted_values(self, y_true, p, sample_weight):
         try:
-            return super()._trace(y_true, y_pred, sample_weight)
+            return super()._weighted_values(y_true, p, sample_weight)
         except ValueError as e:
             raise ValueError(f"{type(self).__name__} (loss '{self.name}'): {e}") from None
 
     def get_config(self):
-        config = {"name": self.name, "reduction": self.reduction}
+        config = Loss.get_config(self)
         config.update({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.fn_kwargs.items()})
         return config
 

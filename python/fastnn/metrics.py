@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import warnings
 
 import numpy as np
 
 from . import losses as losses_module
+from . import utils
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold of precision/recall with top_k
@@ -48,13 +48,6 @@ _CLIP_HI = float(np.float32(1.0) - np.float32(EPSILON))
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def _snake(name):
-    """Keras's to_snake_case: ``"TopKCategoricalAccuracy"`` -> ``"top_k_categorical_accuracy"``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _same_rank(x1, x2, expand_rank_1=True):
@@ -493,7 +486,7 @@ class Metric:
     @property
     def _default_name(self):
         fn = type(self).fn
-        return fn.__name__ if fn is not None else _snake(type(self).__name__)
+        return fn.__name__ if fn is not None else utils.to_snake_case(type(self).__name__)
 
     @property
     def dtype(self):
@@ -1519,7 +1512,7 @@ _ALL = [Mean, Sum, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError, Me
         F1Score, FBetaScore]
 _CLASSES = {cls.__name__: cls for cls in _ALL}
 # Keras's keras.metrics.get names: each class's name and its snake_case form, and a few aliases
-_STRINGS = {**_CLASSES, **{_snake(cls.__name__): cls for cls in _ALL}}
+_STRINGS = {**_CLASSES, **{utils.to_snake_case(cls.__name__): cls for cls in _ALL}}
 _STRINGS.update({"bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "mse": MeanSquaredError,
                  "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
                  "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
@@ -1576,8 +1569,8 @@ def get(identifier, loss=None):
     if callable(identifier):
         cls = _FUNCTIONS.get(identifier)
         if cls is not None:
-            return cls(name=_snake(identifier.__name__))
-        return MeanMetricWrapper(identifier, name=_snake(getattr(identifier, "__name__", "")) or None)
+            return cls(name=utils.to_snake_case(identifier.__name__))
+        return MeanMetricWrapper(identifier, name=utils.to_snake_case(getattr(identifier, "__name__", "")) or None)
     raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
 
 

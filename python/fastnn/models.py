@@ -166,6 +166,16 @@ def _rows(y, key):
     return None if y is None else y[key]
 
 
+def _compiled_loss(loss):
+    """The loss object ``compile`` trains with: one number per batch, so not reduction "none"."""
+    obj = losses_module.get(loss)
+    if getattr(obj, "reduction", None) == "none":
+        raise ValueError(f"compile: the loss '{obj.name}' has reduction=None ('none'): one loss per sample, where "
+                         "fit trains on one number per batch. Use reduction='sum_over_batch_size' (the default), "
+                         "'sum' or 'mean_with_sample_weight', or reduce the per-sample losses in a custom train_step")
+    return obj
+
+
 def _per_output(sw, k):
     """Output k's sample weights: one array for every output, or one of a list."""
     return sw[k] if isinstance(sw, list) else sw
@@ -825,7 +835,7 @@ class Model:
             self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                                   "metrics": metrics}
         else:
-            self._loss = None if loss is None else losses_module.get(loss)
+            self._loss = None if loss is None else _compiled_loss(loss)
             if metrics is None:
                 metrics = []
             elif isinstance(metrics, dict):
@@ -875,7 +885,7 @@ class Model:
             per = [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]] * k
         self._heads = []
         for name, l, w, ms in zip(names, losses, weights, per):
-            loss_obj = losses_module.get(l)
+            loss_obj = _compiled_loss(l)
             objs = []
             # an output's metrics: a list, or one metric ({"out": "accuracy"}, as Keras takes it)
             for m in (ms if isinstance(ms, (list, tuple)) else [ms] if ms is not None else []):
@@ -1322,8 +1332,10 @@ class Model:
                     for k, (head, yk, ok) in enumerate(zip(self._heads, y, out))]
         if masked:  # (a fused output is (N, C): its mask, if any, is (N,), a weight per sample as sw is)
             sw = self._fold_mask(sw, out, 0, True)
-        if fused:
-            return ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
+        if fused:  # (the kernel's gradient is sum_over_batch_size's)
+            g = ops.crossentropy_logits_backward(y, out, fused == "sigmoid", sw)
+            scale = self._loss._scale(out, sw)
+            return g * np.asarray(scale, dtype=g.dtype) if scale != 1.0 else g
         return self._loss.gradient(y, out, sw)
 
     def _reset_metrics(self):

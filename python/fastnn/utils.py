@@ -96,7 +96,9 @@ def set_floatx(value: str) -> None:
 
 
 def to_snake_case(name: str) -> str:
-    """``"BatchNormalization"`` -> ``"batch_normalization"``, ``"Conv2D"`` -> ``"conv2d"``."""
+    """Keras's names from class names: ``"BatchNormalization"`` -> ``"batch_normalization"``,
+    ``"Conv2D"`` -> ``"conv2d"``, ``"TopKCategoricalAccuracy"`` -> ``"top_k_categorical_accuracy"``."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
