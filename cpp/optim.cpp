@@ -189,9 +189,11 @@ static void lion_run(float* R p, float* R m, const float* R g, index_t n, float 
 
 void sgd_update(float* const* params, float* const* velocities, const float* const* grads,
                 const index_t* sizes, index_t count, float lr, float momentum, bool nesterov) {
-    // params[t], velocities[t], grads[t]: (sizes[t],); velocities unused (may be null) when momentum == 0
+    // params[t], velocities[t], grads[t]: (sizes[t],); velocities null when momentum == 0. The test
+    // is on the pointer: inside the chunks denormals read as 0 (DenormalGuard), so a subnormal
+    // momentum would compare equal to 0 there and leave the velocities stale
     for_each_chunk(sizes, count, [=](index_t t, index_t b, index_t n) {
-        if (momentum == 0.0f)
+        if (velocities == nullptr)
             sgd_run(params[t] + b, grads[t] + b, n, lr);
         else
             sgd_momentum_run(params[t] + b, velocities[t] + b, grads[t] + b, n, lr, momentum, nesterov);

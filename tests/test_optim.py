@@ -331,6 +331,38 @@ def test_converted_grads_and_empty_lists():
         assert be.sgd_update((np.zeros(0, np.float32),), (np.zeros(0),), learning_rate=0.1) is None
 
 
+def test_subnormal_momentum_still_updates_the_velocities():
+    # the kernels run with denormals read as 0; a momentum of 1e-40 is > 0 for the binding, which
+    # then passes velocities, and they must be updated (v = m·v - lr·g), as the reference does
+    for be in (_core, ref):
+        p, v = [f32([1.0, 2.0, 3.0])], [f32([5.0, 5.0, 5.0])]
+        be.sgd_update(p, [f32([1.0, 1.0, 1.0])], v, learning_rate=0.5, momentum=1e-40)
+        np.testing.assert_allclose(v[0], [-0.5, -0.5, -0.5], atol=1e-30)
+        np.testing.assert_allclose(p[0], [0.5, 1.5, 2.5])
+
+
+@pytest.mark.parametrize("n", [1 << 14, 1 << 22])  # a block malloc reuses, and an mmap'ed one (a crash)
+def test_gradient_conversion_dropping_the_parameters(n):
+    """A gradient's __array__ runs Python code after the parameters are checked; if it drops the
+    caller's last reference to a parameter array, the update must still go to that array (kept
+    alive by the op), never into freed memory that a new array may now own."""
+    params = [np.zeros(n, np.float32)]
+    ms, vs = [np.zeros(n, np.float32)], [np.zeros(n, np.float32)]
+    bystanders = []
+
+    class DroppingGradient:
+        def __array__(self, dtype=None, copy=None):
+            params.clear()
+            bystanders.append(np.full(n, 7.0, np.float32))  # may reuse the freed block
+            return np.ones(n, np.float32)
+
+    _core.sgd_update(params, [DroppingGradient()], learning_rate=1.0)
+    params.append(np.zeros(n, np.float32))
+    _core.adam_update(params, [DroppingGradient()], ms, vs, learning_rate=1.0, step=1)
+    for array in bystanders:
+        assert (array == 7.0).all()
+
+
 def test_ops_dispatch_to_both_backends():
     for backend in ("cpp", "numpy"):
         with fastnn.backend(backend):

@@ -25,6 +25,9 @@ struct UpdateArgs {
     std::vector<std::vector<int64_t>> shapes;  // params[i].shape
     std::vector<index_t> sizes;
     std::vector<FloatArray> grad_arrays;       // keeps converted gradients alive
+    // keeps the params and state arrays alive: a gradient's conversion (its __array__) runs user
+    // code after they are checked, which may drop the caller's last reference to one of them
+    std::vector<py::array_t<float>> inout_arrays;
     std::vector<const float*> grads;
     std::vector<std::vector<float*>> inout;    // params first, then each state list
     std::vector<NamedSpan> written, read;       // for the aliasing check
@@ -55,6 +58,7 @@ void add_params(UpdateArgs& a, py::handle params_obj) {
         a.sizes.push_back((index_t)arr.size());
         a.inout.back().push_back(arr.mutable_data());
         a.written.push_back({byte_span(arr), name});
+        a.inout_arrays.push_back(std::move(arr));
     }
 }
 
@@ -93,6 +97,7 @@ void add_state(UpdateArgs& a, py::handle obj, const char* arg, bool required, co
         auto arr = float_inout(s[i], a.op, name.c_str(), a.shapes[i]);
         a.inout.back().push_back(arr.mutable_data());
         a.written.push_back({byte_span(arr), name});
+        a.inout_arrays.push_back(std::move(arr));
     }
 }
 
