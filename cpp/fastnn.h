@@ -220,6 +220,10 @@ void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t
 // instead of a zero fill and a scatter; overlapping windows take the scatter above.
 void maxpool_backward_routed(float* dx, const float* dy, const int32_t* argmax, const PoolShape& s,
                              const index_t* index_dims = nullptr);
+// The first flat index into argmax (N, O, C) whose position is not in its output's window (the
+// fused convolution + pooling backward routes each gradient within its window and would drop it),
+// or -1: the binding's check of an argmax given to that backward.
+int64_t argmax_outside_windows(const int32_t* argmax, const PoolShape& s);
 // *lo, *hi = the smallest and largest of the n values (0, 0 when n = 0 or all are 0): the binding's
 // range check of an argmax before any scatter uses it.
 void index_range(const int32_t* values, index_t n, int32_t* lo, int32_t* hi);

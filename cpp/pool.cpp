@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "conv_ukernel.h"
 #include "fastnn.h"
@@ -161,6 +162,64 @@ FASTNN_ELEMENTWISE void index_range(const int32_t* values, index_t n, int32_t* l
     }
     *lo = a;
     *hi = b;
+}
+
+// Whether any of the C positions a[c] lies outside a window given as its rows: the positions
+// [start[r], start[r] + width) for r < rows. One subtraction and unsigned compare per row and
+// channel, vectorised over the channels (two rows: the 2×k pools, written out).
+FASTNN_ELEMENTWISE static bool any_outside(const int32_t* a, index_t C, const int32_t* start, int rows,
+                                          uint32_t width) {
+    int outside = 0;
+    if (rows == 2) {
+        const int32_t s0 = start[0], s1 = start[1];
+        for (index_t c = 0; c < C; c++)
+            outside |= ((uint32_t)(a[c] - s0) >= width) & ((uint32_t)(a[c] - s1) >= width);
+        return outside != 0;
+    }
+    for (index_t c = 0; c < C; c++) {
+        int inside = 0;
+        for (int r = 0; r < rows; r++) inside |= (uint32_t)(a[c] - start[r]) < width;
+        outside |= !inside;
+    }
+    return outside != 0;
+}
+
+int64_t argmax_outside_windows(const int32_t* argmax, const PoolShape& s) {
+    const index_t C = s.C, O = out_pixels(s);
+    std::vector<uint8_t> bad_image((size_t)s.N, 0);
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (s.N * O * C >= kParallelMinElements && !omp_in_parallel())
+#endif
+    for (index_t n = 0; n < s.N; n++) {
+        std::vector<int32_t> start;
+        for (index_t o = 0; o < O && !bad_image[(size_t)n]; o++) {
+            const index_t ow = o % s.out[2], oh = (o / s.out[2]) % s.out[1], od = o / (s.out[2] * s.out[1]);
+            const Window win = window_of(s, od, oh, ow);
+            start.clear();
+            for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+                for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                    start.push_back((int32_t)((d * s.in[1] + h) * s.in[2] + win.lo[2]));
+            if (any_outside(argmax + (n * O + o) * C, C, start.data(), (int)start.size(),
+                            (uint32_t)(win.hi[2] - win.lo[2])))
+                bad_image[(size_t)n] = 1;
+        }
+    }
+    // the first culprit, by the slow search, only in the first image that has one
+    for (index_t n = 0; n < s.N; n++) {
+        if (!bad_image[(size_t)n]) continue;
+        for (index_t o = 0; o < O; o++) {
+            const index_t ow = o % s.out[2], oh = (o / s.out[2]) % s.out[1], od = o / (s.out[2] * s.out[1]);
+            const Window win = window_of(s, od, oh, ow);
+            for (index_t c = 0; c < C; c++) {
+                const int32_t p = argmax[(n * O + o) * C + c];
+                const index_t w = p % s.in[2], h = (p / s.in[2]) % s.in[1], d = p / (s.in[2] * s.in[1]);
+                if (d < win.lo[0] || d >= win.hi[0] || h < win.lo[1] || h >= win.hi[1] || w < win.lo[2] ||
+                    w >= win.hi[2])
+                    return (int64_t)((n * O + o) * C + c);
+            }
+        }
+    }
+    return -1;
 }
 
 void maxpool_backward(float* dx, const float* dy, const int32_t* argmax, index_t N, index_t S, index_t O,

@@ -716,3 +716,26 @@ def test_set_num_threads_huge_int():
     with raises(ValueError, "set_num_threads"):
         fastnn.set_num_threads(10**20)
 
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_fused_conv_maxpool_backward_takes_only_in_window_argmax(backend, nd):
+    """The fused backward routes each gradient within its pooling window; an argmax in range but in no
+    window of its output (the cropped-away rows, a zeroed argmax) had the C++ backend drop those
+    gradients silently where the NumPy backend scattered them. Both refuse it, naming the first."""
+    from fastnn import ops
+
+    rng = np.random.default_rng(nd)
+    x = rng.random((2,) + (6,) * nd + (2,), dtype=np.float32)
+    w = rng.random((2,) * nd + (2, 3), dtype=np.float32)
+    forward, backward = getattr(ops, f"conv{nd}d_maxpool_forward"), getattr(ops, f"conv{nd}d_maxpool_backward")
+    y, argmax = forward(x, w, pool_size=2)  # conv output 5 per axis, pooled to 2: the last row in no window
+    dy = np.ones_like(y)
+    backward(dy, argmax, y, x, w, pool_size=2)  # the forward's own argmax: fine
+    last = int(np.ravel_multi_index((4,) * nd, (5,) * nd))
+    message = f"conv{nd}d_maxpool_backward: argmax.flat[{{}}]={{}} is not a position in its output's pooling window"
+    with raises(ValueError, message.format(0, last)):
+        backward(dy, np.full_like(argmax, last), y, x, w, pool_size=2)
+    # all zeros: right for the first output's window, not for the second along the last axis (flat 3)
+    with raises(ValueError, message.format(3, 0)):
+        backward(dy, np.zeros_like(argmax), y, x, w, pool_size=2)

@@ -587,6 +587,15 @@ py::tuple conv_maxpool_backward_b(int nd, const char* op, py::handle dy_obj, py:
     require_shape(y, p_dims, op, "y", L.y, "(the pooled output's shape)");
     const int64_t P = a.s.out[0] * a.s.out[1] * a.s.out[2];
     IndexArray argmax = argmax_arg(argmax_obj, p_dims, P, L.y, op);
+    int64_t stray;
+    {
+        py::gil_scoped_release release;
+        stray = argmax_outside_windows(argmax.data(), ps);
+    }
+    if (stray >= 0)
+        fail_value(std::string(op) + ": argmax.flat[" + std::to_string(stray) + "]=" +
+                   std::to_string(argmax.data()[stray]) + " is not a position in its output's pooling window; "
+                   "pass the argmax the forward op returned for these x, w and pool arguments");
     LayerGrads g = layer_grads(dims_of(a.x), dims_of(a.w), a.s.OC, need_dx, use_bias, /*zeroed=*/true, op, need_dw);
     const float *DY = dy.data(), *Y = y.data(), *X = a.x.data(), *W = a.w.data();
     const int32_t* A = argmax.data();

@@ -300,8 +300,8 @@ def _conv_maxpool_backward(nd, op, dy, argmax, y, x, w, strides, padding, dilati
     need_dw = check_flag(need_dw, op, "need_dw")
     cv = _conv_maxpool_check(nd, op, activation, x, w, strides, padding, dilation_rate, pool_size, pool_strides,
                              pool_padding)
-    _, _, out, _ = _geometry(nd, cv.y_shape, pool_size, pool_strides, pool_padding, op, "pool_strides",
-                             "pool_padding")
+    k, st, out, pads = _geometry(nd, cv.y_shape, pool_size, pool_strides, pool_padding, op, "pool_strides",
+                                 "pool_padding")
     want = (cv.y_shape[0], *out, cv.y_shape[-1])
     dtype = compute_dtype(dy, x, w, y)
     dy = as_float(dy, dtype, op, "dy")
@@ -315,9 +315,27 @@ def _conv_maxpool_backward(nd, op, dy, argmax, y, x, w, strides, padding, dilati
     # hold the pooled values (elsewhere dz is zero, so any value will do)
     kw = dict(strides=strides, padding=padding, dilation_rate=dilation_rate)
     dz = _scatter_max(op, dy, argmax, cv.y_shape, _LAYOUTS[nd][2])
+    _require_in_windows(op, np.asarray(argmax), cv.y_shape[1:-1], k, st, pads)
     return getattr(conv, f"conv{nd}d_backward")(dz, x, w, _unpool(y, argmax, cv.y_shape), **kw,
                                                 activation=activation, alpha=alpha, use_bias=use_bias,
                                                 need_dx=need_dx, need_dw=need_dw)
+
+
+def _require_in_windows(op, argmax, in_spatial, k, st, pads):
+    """Each argmax (N, *out, C) a position of its own output's pooling window, as the C++ backend's
+    fused backward requires (it routes each gradient within the window)."""
+    nd = len(in_spatial)
+    coords = np.unravel_index(argmax.astype(np.int64), in_spatial)  # one (N, *out, C) array per axis
+    outside = np.zeros(argmax.shape, dtype=bool)
+    for a in range(nd):
+        o = np.arange(argmax.shape[1 + a]).reshape((1,) * (1 + a) + (-1,) + (1,) * (nd - a))
+        start = o * st[a] - pads[a]
+        lo, hi = np.maximum(start, 0), np.minimum(start + k[a], in_spatial[a])
+        outside |= (coords[a] < lo) | (coords[a] >= hi)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"{op}: argmax.flat[{i}]={int(argmax.reshape(-1)[i])} is not a position in its output's "
+                         "pooling window; pass the argmax the forward op returned for these x, w and pool arguments")
 
 
 def _unpool(y_pool, argmax, shape):
