@@ -975,6 +975,10 @@ static void lstm_forward_steps(float* h_seq, float* h_last, float* c_last, float
     plan.run(T, false, [&](index_t s, index_t n0, index_t rows_end, float* ap) {
         float* g = G + s * N * GO;
         const index_t n1 = sm.end(s, n0, rows_end);  // the rows this step computes
+        // skipped rows: their cached gates and activations are never read; zeros, not whatever
+        // the buffer held, so the cache is the same on every call
+        zero_rows(g, GO, n1, rows_end);
+        zero_rows(A + s * NO, OC, n1, rows_end);
         if (n1 > n0) {
             index_t ldp;
             const float* hp = step_state(hm, Z + s * NZ, ZW, rec_mask, OC, n0, n1, &ldp);
@@ -1081,8 +1085,10 @@ static void gru_forward_steps(float* h_seq, float* h_last, float* cache, const f
         const index_t rows = n1 - n0;
         const float* hp = Z + s * NZ;
         float* h = Z + (s + 1) * NZ;
-        // skipped rows: E stays finite (reset before, du reads E whole; their dHH rows are 0)
+        // skipped rows: E stays finite (reset before, du reads E whole; their dHH rows are 0), and
+        // their cached gates are zeros, not whatever the buffer held
         zero_rows(E + s * NO, OC, n1, rows_end);
+        zero_rows(G + s * N * GO, GO, n1, rows_end);
         if (rows == 0) {
             carry_masked_states(sm, s, n0, rows_end, OC, h, hp, ZW);
             return;
