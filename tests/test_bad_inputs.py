@@ -739,3 +739,26 @@ def test_fused_conv_maxpool_backward_takes_only_in_window_argmax(backend, nd):
     # all zeros: right for the first output's window, not for the second along the last axis (flat 3)
     with raises(ValueError, message.format(3, 0)):
         backward(dy, np.zeros_like(argmax), y, x, w, pool_size=2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, w: ops_module().conv2d_forward(x, w, padding="same", dilation_rate=(2**31 - 1, 2**31 - 1)),
+    lambda x, w: ops_module().conv2d_backward(np.ones((1, 5, 4, 2), np.float32), x, w, padding="same",
+                                              dilation_rate=(2**31 - 1, 2**31 - 1)),
+    lambda x, w: ops_module().conv2d_maxpool_forward(x, w, padding="same", dilation_rate=2**30, pool_size=2),
+    lambda x, w: ops_module().conv3d_forward(x[:, None], w[None], padding="same", dilation_rate=2**21),
+], ids=["conv2d_forward", "conv2d_backward", "conv2d_maxpool_forward", "conv3d_forward"])
+def test_kernel_reach_too_large_to_pad(call):
+    # 'same' padding with a dilation in the billions: the C++ kernels pad each image to hold every window;
+    # that raised a bare MemoryError('std::bad_alloc') naming nothing (the NumPy backend computes it)
+    x, w = np.ones((1, 5, 4, 2), np.float32), np.ones((2, 2, 2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"_(forward|backward): the kernel's reach \(dilation_rate=.*, w.shape=.*, "
+                                         r"padding='same'\) needs each image padded to about \(.*\) pixels: more "
+                                         r"than 2\*\*40 values, too large to compute"):
+        call(x, w)
+
+
+def ops_module():
+    from fastnn import _core
+
+    return _core

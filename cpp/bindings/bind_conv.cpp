@@ -243,6 +243,22 @@ ConvArgs conv_args(int nd, py::handle x_obj, py::handle w_obj, py::handle stride
                    (transpose ? ", output_padding=" + py::repr(output_padding_obj).cast<std::string>() : "") +
                    ", dilation_rate=" + ints_str(dilation));
     checked_numel(a.y_dims, op, "y");
+    // The kernels pad each image to hold every (dilated) window, and the input gradient pads dz by
+    // the kernel's reach: a reach in the billions (a huge dilation_rate with 'same' padding) would
+    // ask for exabytes, or overflow the size, where a clear error belongs
+    long double padded = (long double)std::max(s.C, s.OC);
+    std::string dims;
+    for (int slot = 3 - nd; slot < 3; slot++) {
+        const long double reach = (long double)(s.out[slot] - 1) * s.stride[slot] +
+                                  (long double)(s.k[slot] - 1) * s.dilation[slot] + 1;
+        const long double extent = std::max((long double)s.in[slot] + 2 * (long double)s.pad[slot], reach) + reach;
+        padded *= extent;
+        dims += (dims.empty() ? "" : ", ") + std::to_string((long long)std::min(extent, (long double)9e18L));
+    }
+    if (padded > (long double)(int64_t(1) << 40))
+        fail_value(std::string(op) + ": the kernel's reach (dilation_rate=" + ints_str(dilation) + ", w.shape=" +
+                   shape_str(a.w) + ", padding=" + py::repr(padding).cast<std::string>() + ") needs each image padded "
+                   "to about (" + dims + ") pixels: more than 2**40 values, too large to compute");
     return a;
 }
 
