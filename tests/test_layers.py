@@ -68,6 +68,18 @@ def test_dense_input_check_message():
         d(np.zeros(784, np.float32))
 
 
+def test_empty_batches_and_empty_feature_axes():
+    # an empty batch flattens to (0, features), as Keras's; a layer built on an empty features axis is a
+    # clear error naming it (both were NumPy's "cannot reshape array of size 0", naming nothing)
+    assert Flatten()(np.zeros((0, 3, 4), np.float32)).shape == (0, 12)
+    assert Dense(5)(np.zeros((0, 4), np.float32)).shape == (0, 5)
+    with pytest.raises(ValueError, match=r"Dense: the inputs' last axis \(the features\) must not be empty. Full "
+                                         r"input shape received: \(None, 4, 0\)"):
+        Dense(5)(np.zeros((2, 4, 0), np.float32))
+    with pytest.raises(ValueError, match=r"BatchNormalization: the channels axis must be defined and not empty"):
+        BatchNormalization()(np.zeros((2, 0), np.float32))
+
+
 def test_set_weights_checks_count_and_shapes_before_writing():
     d = Dense(4)
     d.build((None, 3))

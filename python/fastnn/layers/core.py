@@ -71,6 +71,9 @@ class Dense(Layer):
         if in_dim is None:
             raise ValueError("The last dimension of the inputs to a Dense layer should be defined, and the input "
                              f"should have a batch axis. Full input shape received: {tuple(input_shape)}")
+        if in_dim < 1:
+            raise ValueError(f"Dense: the inputs' last axis (the features) must not be empty. Full input shape "
+                             f"received: {tuple(input_shape)}")
         self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
         if self.use_bias:
@@ -332,7 +335,7 @@ class Flatten(Layer):
 
     def call(self, inputs, training=False):
         self._x_shape = inputs.shape
-        return inputs.reshape(inputs.shape[0], -1)
+        return inputs.reshape(inputs.shape[0], math.prod(inputs.shape[1:]))  # (not -1: an empty batch)
 
     def backward(self, dy):
         return dy.reshape(self._x_shape) if self._need_input_grad else None

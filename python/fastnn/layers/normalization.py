@@ -104,8 +104,9 @@ class BatchNormalization(_ScaleShift):
             raise ValueError("BatchNormalization: only the last axis of an input with a batch axis can be normalised "
                              f"(channels-last). Received: axis={self.axis}, input shape {tuple(input_shape)}")
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"BatchNormalization: the channels axis must be defined. Received: input shape {tuple(input_shape)}")
+        if channels is None or channels < 1:
+            raise ValueError("BatchNormalization: the channels axis must be defined and not empty. Received: input "
+                             f"shape {tuple(input_shape)}")
         shape = (channels,)
         self._add_scale_shift(channels)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
