@@ -1,6 +1,7 @@
 """The Python pieces of a model: custom losses, Lambda layers, backend functions on the
 functional API's tensors, and ``Model.add_loss`` — all differentiated by `fastnn.autodiff`."""
 
+import contextlib
 import json
 import re
 
@@ -9,9 +10,9 @@ import pytest
 
 import fastnn
 from fastnn import backend as K
-from fastnn.layers import Dense, Input, Lambda, Layer
+from fastnn.layers import Dense, Flatten, Input, Lambda, Layer
 from fastnn.losses import LossFunctionWrapper, binary_crossentropy
-from fastnn.models import Model, Sequential, load_model
+from fastnn.models import Model, Sequential, load_model, model_from_json
 from helpers import layer_gradcheck, model_gradcheck
 
 
@@ -195,9 +196,57 @@ def test_lambda_in_sequential_trains_and_saves(tmp_path):
     again = load_model(tmp_path / "m.fastnn", custom_objects={"times_two": times_two})
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     anonymous = Sequential([Dense(2, input_shape=(5,)), Lambda(lambda v: v + 1)])
-    with pytest.raises(ValueError, match="only a named function can be saved.*use save_weights"):
-        anonymous.save(tmp_path / "a.fastnn")
+    anonymous.save(tmp_path / "a.fastnn")  # its bytecode, as Keras 3 saves a lambda
     anonymous.save_weights(tmp_path / "a.weights.fastnn")
+
+
+def make_scaler(offset, power=2.0):
+    # a lambda with a closure value and a default (saved as JSON beside its bytecode)
+    return lambda v, p=power: K.pow(v, p) + offset
+
+
+def test_lambda_functions_saved_as_bytecode_load_only_outside_safe_mode(tmp_path):
+    """Keras 3's rule for Lambda(lambda ...): the model saves (code, defaults, closure values), and
+    load_model rebuilds the lambda only with safe_mode=False, since that runs code from the file."""
+    x, _ = data()
+    model = Sequential([Dense(3, input_shape=(5,)), Lambda(make_scaler(np.float32(0.5))),
+                        Lambda(lambda v: K.expand_dims(v, -1) * 3, mask=lambda inputs, mask=None: None), Flatten()])
+    model.save(tmp_path / "m.fastnn")
+    with pytest.raises(ValueError, match="Lambda layer 'lambda(_\\d+)?' holds a Python lambda saved as bytecode: loading "
+                                         "it runs code from the file. If you trust the file, pass safe_mode=False"):
+        load_model(tmp_path / "m.fastnn")
+    again = load_model(tmp_path / "m.fastnn", safe_mode=False)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert again.layers[1].function(np.float32(2.0)) == 4.5  # the closure's 0.5, the default's power 2
+    # the global switch, as keras.config.enable_unsafe_deserialization()
+    with unsafe_deserialization():
+        np.testing.assert_array_equal(load_model(tmp_path / "m.fastnn").predict(x, verbose=0), model.predict(x, verbose=0))
+    # a captured value JSON cannot hold: a clear error at save time
+    table = {"w": object()}
+    unsavable = Sequential([Dense(2, input_shape=(5,)), Lambda(lambda v: v + len(table))])
+    with pytest.raises(ValueError, match="captures or defaults to values that cannot be saved"):
+        unsavable.save(tmp_path / "u.fastnn")
+
+
+def test_lambda_bytecode_of_another_python_is_refused(tmp_path):
+    model = Sequential([Dense(2, input_shape=(5,)), Lambda(lambda v: v + 1)])
+    config = json.loads(model.to_json())
+    entry = next(l for l in config["config"]["layers"] if l["class_name"] == "Lambda")["config"]["function"]
+    entry["config"]["python"] = "2.7"
+    with pytest.raises(ValueError, match=r"its lambda's bytecode is Python 2.7's; this is Python 3\.\d+, which "
+                                         "cannot run it"), unsafe_deserialization():
+        model_from_json(json.dumps(config))
+
+
+@contextlib.contextmanager
+def unsafe_deserialization():
+    """fastnn.config.enable_unsafe_deserialization() for the block (the global setting restored after)."""
+    before = fastnn.saving._unsafe_deserialization
+    fastnn.config.enable_unsafe_deserialization()
+    try:
+        yield
+    finally:
+        fastnn.saving._unsafe_deserialization = before
 
 
 # ---- backend functions and operators on symbolic tensors --------------------------------------

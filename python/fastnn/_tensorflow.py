@@ -423,10 +423,12 @@ def _set_threads(num_threads):
         _core.set_num_threads(num_threads)
 
 
-config = types.ModuleType("fastnn.config", "TensorFlow's tf.config: the devices (one CPU) and the threads.")
+config = types.ModuleType("fastnn.config", "TensorFlow's tf.config: the devices (one CPU) and the threads; "
+                                          "Keras 3's keras.config.enable_unsafe_deserialization.")
 config.list_physical_devices = _list_physical_devices
 config.list_logical_devices = _list_physical_devices
 config.run_functions_eagerly = lambda run_eagerly: None  # fastnn always does
+config.enable_unsafe_deserialization = __import__("fastnn.saving", fromlist=["saving"]).enable_unsafe_deserialization
 config.functions_run_eagerly = lambda: True
 config.threading = types.SimpleNamespace(
     set_intra_op_parallelism_threads=_set_threads,

@@ -2565,11 +2565,11 @@ def _print_summary(model, line_length, positions, print_fn, show_trainable):
 # ---- loading ------------------------------------------------------------------------------------
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model saved by `Model.save` (see `fastnn.saving.load_model`)."""
     from .saving import load_model as _load
 
-    return _load(filepath, custom_objects=custom_objects, compile=compile)
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def model_from_json(json_string, custom_objects=None):

@@ -11,7 +11,8 @@ header itself (``header_crc32``: over the canonical JSON of the header without t
 any flipped bit in the header is caught).
 
 Safety: layers are rebuilt only from the allow-list of registered classes
-(`fastnn.layers.register_layer`) plus ``custom_objects``; no pickle, no eval. Saving is
+(`fastnn.layers.register_layer`) plus ``custom_objects``; no pickle, no eval (a Lambda's lambda
+is saved as bytecode, as Keras 3 does, and rebuilt only with ``load_model(safe_mode=False)``). Saving is
 atomic and durable (`fastnn._files.atomic_write`: a temporary file beside it, fsync, rename). Loading reads and
 checks the whole file (structure, offsets, checksums, names and shapes against the model)
 before anything is assigned, so a truncated, corrupted or mismatched file raises ValueError
@@ -20,6 +21,7 @@ and leaves the in-memory model untouched.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -306,9 +308,36 @@ def load_weights(model, filepath):
     _assign(model, tensors, os.fspath(filepath))
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+# Keras 3's safe mode: a config that holds code (a Lambda's lambda, saved as bytecode) is refused
+# unless load_model(safe_mode=False) or enable_unsafe_deserialization() allows it
+_unsafe_deserialization = False
+_safe_mode = contextvars.ContextVar("fastnn_safe_mode", default=None)
+
+
+def enable_unsafe_deserialization():
+    """Allow loading lambdas saved as bytecode everywhere (Keras 3's ``keras.config.enable_unsafe_deserialization``)."""
+    global _unsafe_deserialization
+    _unsafe_deserialization = True
+
+
+def in_safe_mode():
+    """Whether a config's code is refused now: load_model's safe_mode while it runs, else the global setting."""
+    scoped = _safe_mode.get()
+    return (not _unsafe_deserialization) if scoped is None else scoped
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild the model saved in ``filepath``: architecture, weights, and (with ``compile``) its
-    optimizer, loss and metrics (a fresh optimizer state)."""
+    optimizer, loss and metrics (a fresh optimizer state). ``safe_mode=False`` lets a Lambda's
+    lambda, saved as bytecode, be rebuilt (that runs code from the file), as in Keras 3."""
+    token = _safe_mode.set(bool(safe_mode) and not _unsafe_deserialization)
+    try:
+        return _load_model(filepath, custom_objects, compile)
+    finally:
+        _safe_mode.reset(token)
+
+
+def _load_model(filepath, custom_objects, compile):
     from . import losses, optimizers
 
     path = os.fspath(filepath)

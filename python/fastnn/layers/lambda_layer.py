@@ -11,7 +11,12 @@ batch axes (None).
 
 from __future__ import annotations
 
+import base64
+import builtins
 import json
+import marshal
+import sys
+import types
 
 import numpy as np
 
@@ -35,8 +40,11 @@ class Lambda(Layer):
             on small example batches when None.
         arguments: keyword arguments passed to the function.
 
-    Saving: the config names the function; ``load_model(path, custom_objects={name: function})``
-    gives it back (fastnn does not save code).
+    Saving: the config names a named function (a ``def``); ``load_model(path,
+    custom_objects={name: function})`` gives it back. An anonymous function (``lambda x: x / 255``)
+    is saved as Keras 3 saves it, as its bytecode (with its defaults and closure values); loading
+    that runs code from the file, so, as in Keras 3, it takes ``load_model(..., safe_mode=False)``
+    (or ``fastnn.config.enable_unsafe_deserialization()``), and the same Python version.
     """
 
     _functions_from_custom_objects = True
@@ -108,18 +116,10 @@ class Lambda(Layer):
         return self.mask(inputs, mask) if self.mask is not None else None
 
     def get_config(self):
-        name = getattr(self.function, "__name__", None)
-        if not name or name == "<lambda>":
-            raise ValueError(f"Lambda '{self.name}': only a named function can be saved (the config names it and "
-                             "load_model(custom_objects={name: function}) gives it back). Received an anonymous "
-                             "function; use save_weights, or a def")
-        config = {**super().get_config(), "function": name, "arguments": _encode_arrays(self.arguments)}
+        config = {**super().get_config(), "function": _function_config(self, self.function, "function"),
+                  "arguments": _encode_arrays(self.arguments)}
         if self.mask is not None:
-            mask_name = getattr(self.mask, "__name__", None)
-            if not mask_name or mask_name == "<lambda>":
-                raise ValueError(f"Lambda '{self.name}': only a named mask function can be saved (load_model's "
-                                 "custom_objects gives it back). Received an anonymous function; use a def")
-            config["mask"] = mask_name
+            config["mask"] = _function_config(self, self.mask, "mask function")
         output_shape = self._output_shape
         if callable(output_shape):  # saved as the shape it gave (without the batch axis) when called
             if self._build_input_shape is None:
@@ -134,22 +134,71 @@ class Lambda(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        name = config.get("function")
-        function = (custom_objects or {}).get(name) if isinstance(name, str) else None
-        if function is None:
-            raise ValueError(f"Lambda layer '{config.get('name')}' calls the function {name!r}, which fastnn does not "
-                             f"save. Pass it to load_model: custom_objects={{{name!r}: {name}}}")
-        config["function"] = function
+        config["function"] = _function_from_config(config.get("name"), config.get("function"), "function",
+                                                   custom_objects)
         if config.get("arguments"):
             config["arguments"] = _decode_arrays(config["arguments"])
-        if isinstance(config.get("mask"), str):
-            mask = (custom_objects or {}).get(config["mask"])
-            if mask is None:
-                raise ValueError(f"Lambda layer '{config.get('name')}' has the mask function {config['mask']!r}, which "
-                                 f"fastnn does not save. Pass it to load_model: custom_objects={{{config['mask']!r}: "
-                                 f"{config['mask']}}}")
-            config["mask"] = mask
+        if config.get("mask") is not None:
+            config["mask"] = _function_from_config(config.get("name"), config["mask"], "mask function", custom_objects)
         return cls(**config)
+
+
+def _function_config(layer, fn, what):
+    """A Lambda's function in its config: a named function by its name (load_model's custom_objects
+    gives it back); an anonymous one as Keras 3 writes it, ``{"class_name": "__lambda__", "config":
+    {"code": base64 of its marshalled bytecode, "defaults", "closure", "python"}}`` plus its module."""
+    name = getattr(fn, "__name__", None)
+    if name and name != "<lambda>":
+        return name
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        raise ValueError(f"Lambda '{layer.name}': its {what} {fn!r} is neither a def nor a lambda; only those can "
+                         "be saved")
+    closure = [c.cell_contents for c in fn.__closure__] if fn.__closure__ else None
+    entry = {"class_name": "__lambda__",
+             "config": {"code": base64.b64encode(marshal.dumps(code)).decode("ascii"),
+                        "defaults": _encode_arrays(list(fn.__defaults__)) if fn.__defaults__ else None,
+                        "closure": _encode_arrays(closure),
+                        "python": "%d.%d" % sys.version_info[:2]},
+             "module": getattr(fn, "__module__", None)}
+    try:
+        json.dumps(entry)
+    except (TypeError, ValueError):
+        raise ValueError(f"Lambda '{layer.name}': its {what} captures or defaults to values that cannot be saved "
+                         f"(not JSON: {closure!r}, defaults {fn.__defaults__!r}); use a def and custom_objects") from None
+    return entry
+
+
+def _function_from_config(layer_name, entry, what, custom_objects):
+    """The inverse of `_function_config`: a name looked up in custom_objects, or (outside safe mode)
+    a lambda rebuilt from its bytecode, with the globals of its module when that module is loaded."""
+    from .. import saving
+
+    if isinstance(entry, str):
+        function = (custom_objects or {}).get(entry)
+        if function is None:
+            raise ValueError(f"Lambda layer '{layer_name}' calls the {what} {entry!r}, which fastnn does not save. "
+                             f"Pass it to load_model: custom_objects={{{entry!r}: {entry}}}")
+        return function
+    if not (isinstance(entry, dict) and entry.get("class_name") == "__lambda__" and isinstance(entry.get("config"), dict)):
+        raise ValueError(f"Lambda layer '{layer_name}': invalid {what} in the config: {entry!r}")
+    if saving.in_safe_mode():
+        raise ValueError(f"Lambda layer '{layer_name}' holds a Python lambda saved as bytecode: loading it runs code "
+                         "from the file. If you trust the file, pass safe_mode=False to load_model (or call "
+                         "fastnn.config.enable_unsafe_deserialization()), as in Keras 3")
+    config = entry["config"]
+    python = "%d.%d" % sys.version_info[:2]
+    if config.get("python") != python:
+        raise ValueError(f"Lambda layer '{layer_name}': its lambda's bytecode is Python {config.get('python')}'s; "
+                         f"this is Python {python}, which cannot run it. Re-create the layer, or use a def and "
+                         "custom_objects")
+    code = marshal.loads(base64.b64decode(config["code"]))
+    module = sys.modules.get(entry.get("module") or "")
+    globs = dict(vars(module)) if module is not None else {"__builtins__": builtins}
+    globs.update(custom_objects or {})
+    defaults = tuple(_decode_arrays(config["defaults"])) if config.get("defaults") else None
+    closure = tuple(types.CellType(v) for v in _decode_arrays(config["closure"])) if config.get("closure") else None
+    return types.FunctionType(code, globs, code.co_name, defaults, closure)
 
 
 def _encode_arrays(value):
