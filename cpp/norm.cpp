@@ -60,6 +60,11 @@ static void backward_row(float* R dx, const float* R dy, const float* R x, const
     for (index_t c = 0; c < C; c++) dx[c] = a[c] * (dy[c] - b[c] - (x[c] - mean[c]) * k[c]);
 }
 
+// Inference (the statistics constant): dx = a·dy, without reading x (a NaN there must not leak in).
+static void backward_row_inference(float* R dx, const float* R dy, const float* R a, index_t C) {
+    for (index_t c = 0; c < C; c++) dx[c] = a[c] * dy[c];
+}
+
 #undef R
 
 // Two per-channel sums over all N rows: sum1, sum2 (C,) = Σ over row blocks of the tile sums
@@ -168,7 +173,12 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * C >= kParallelMinElements)
 #endif
-    for (index_t r = 0; r < N; r++) backward_row(dx + r * C, dy + r * C, x + r * C, mean, A, B, K, C);
+    for (index_t r = 0; r < N; r++) {
+        if (training)
+            backward_row(dx + r * C, dy + r * C, x + r * C, mean, A, B, K, C);
+        else
+            backward_row_inference(dx + r * C, dy + r * C, A, C);
+    }
 }
 
 }  // namespace fastnn

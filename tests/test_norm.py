@@ -137,6 +137,18 @@ def test_non_finite_batch_gives_nan_statistics(be):
     assert np.isfinite(mean[2]) and np.isfinite(inv_std[2]) and np.isfinite(mv[2])
 
 
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_inference_backward_does_not_read_x(be):
+    # with the statistics constant dx = gamma·inv_std·dy: x does not enter it. The C++ kernel computed
+    # a·(dy - 0 - (x - mean)·0), so a NaN in x made dx NaN where the reference gave the finite value
+    rng = np.random.default_rng(1)
+    dy, x = rng.random((4, 3), dtype=np.float32), rng.random((4, 3), dtype=np.float32)
+    x[0, 0] = np.nan
+    gamma, mean, inv_std = np.float32([1.0, 2.0, 0.5]), np.zeros(3, np.float32), np.float32([1.0, 0.5, 4.0])
+    dx = be.batchnorm_backward(dy, x, gamma, mean, inv_std, training=False)[0]
+    np.testing.assert_allclose(dx, dy * gamma * inv_std, rtol=1e-6)
+
+
 def test_independent_of_thread_count():
     x, gamma, beta, mm, mv, dy = make((64, 14, 14, 17), seed=2, offset=50.0)
     xw, _, _, _, _, _ = make((300, 2500), seed=3)  # many channels: channel blocks as well as row blocks
