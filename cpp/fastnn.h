@@ -128,6 +128,7 @@ bool gemm_select_kernel(const char* name);
 // Retune the active kernel's cache blocking (benchmarks only; values <= 0 / < 0 keep the current).
 void gemm_set_blocking(int MC, int KC, int NC, int b_block_in_l2);
 void gemm_set_direct_max_work(double work);  // products up to this size skip packing
+void gemm_set_in_place_b_max_rows(index_t rows);  // a thread's C up to this many rows reads B unpacked
 void gemm_get_blocking(int* MR, int* NR, int* MC, int* KC, int* NC, int* b_block_in_l2);
 
 // ---------------------------------------------------------------------------------------------

@@ -340,9 +340,46 @@ static inline void micro_tile_rows_a(const GemmKernelInfo& kern, const GemmProbl
 //     and the A micro-panel (MR×KC) stays in L1 while the JR loop streams B past it.
 // Ap and Bp are this thread's packing buffers.
 static constexpr index_t kInPlaceAMaxSlivers = 16;
+static index_t kInPlaceBMaxRows = 128;
+void gemm_set_in_place_b_max_rows(index_t rows) { kInPlaceBMaxRows = rows; }
 static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin, index_t i_end,
                        index_t j_begin, index_t j_end, float* Ap, float* Bp) {
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
+    // B read in place (row-major, not transposed) when this thread has at most kInPlaceBMaxRows
+    // rows: each B sliver would serve so few A slivers that packing it costs more than it saves.
+    // The B sliver (kc × NR) stays in L1 across the row slivers (JR outside IR); an N tail
+    // narrower than NR is packed (the kernel reads NR columns).
+    const bool in_place_b = kern.ukernel_b_in_place && !g.trans_b && i_end - i_begin <= kInPlaceBMaxRows;
+    if (in_place_b) {
+        for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
+            const index_t mc = std::min(MC, i_end - ic);
+            for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
+                const index_t kc = std::min(KC, g.K - pc);
+                const bool last = pc + kc == g.K;
+                const float beta = pc == 0 ? g.beta : 1.0f;
+                pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
+                for (index_t jr = j_begin; jr < j_end; jr += NR) {  // JR loop
+                    const index_t nr = std::min(NR, j_end - jr);
+                    const float* Bs = g.B + pc * g.ldb + jr;
+                    if (nr < NR) {  // the tail: packed, zero-padded
+                        pack_b(Bp, g.B, g.ldb, false, pc, jr, kc, nr, (int)NR);
+                        Bs = nullptr;
+                    }
+                    for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
+                        const index_t mr = std::min(MR, mc - ir);
+                        if (!Bs) {
+                            micro_tile(kern, g, kc, Ap + ir * kc, Bp, ic + ir, jr, mr, nr, beta, last);
+                            continue;
+                        }
+                        float* c = g.C + (ic + ir) * g.ldc + jr;
+                        kern.ukernel_b_in_place(kc, Ap + ir * kc, Bs, g.ldb, c, g.ldc, mr, nr, g.alpha, beta);
+                        if (last) tile_epilogue(g, c, jr, mr, nr);
+                    }
+                }
+            }
+        }
+        return;
+    }
     if (!kern.b_block_in_l2) {
         // A stored M × K is read in place, not packed, when this thread's C is at most
         // kInPlaceAMaxSlivers micro-panels wide: an MC block of its rows is reused from L2 across

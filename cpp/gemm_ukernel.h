@@ -39,6 +39,13 @@ using GemmDirectKernel = void (*)(int64_t k, const float* A, int64_t rs_a, int64
 using GemmDotKernel = void (*)(int64_t k, const float* A, int64_t lda, const float* Bt, int64_t ldbt, float* C,
                                int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 
+// The packed micro-kernel reading B in place from row-major storage, B(p, j) = B[p·ldb + j], A
+// packed: for a product with few rows, whose packed B sliver would serve only a few A slivers, so
+// its copy costs more than it saves. All NR columns are read (full slivers only). Same FMA chain
+// as the packed kernel: same results.
+using GemmInPlaceBKernel = void (*)(int64_t k, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
+                                    int64_t m, int64_t n, float alpha, float beta);
+
 struct GemmKernelInfo {
     const char* name;
     int MR, NR;      // register block
@@ -55,6 +62,7 @@ struct GemmKernelInfo {
     int DOT_MR;               // the dot kernel's rows; 0 (and dot null) where the ISA has none
     int DOT_MAX_N;            // the widest C it beats the direct kernel on (N <= 16 in any case)
     GemmDotKernel dot;
+    GemmInPlaceBKernel ukernel_b_in_place = nullptr;  // null where the ISA has none (B is then packed)
 };
 
 extern const GemmKernelInfo gemm_kernel_generic;

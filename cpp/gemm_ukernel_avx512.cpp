@@ -20,9 +20,11 @@ constexpr int MR = 12, NR = 32;
 // its MR stride) or read in place from row-major storage (A(i, p) = A[i·lda + p]; rows past m alias
 // row 0, so nothing past the array is read). Every element's FMA chain is the same whatever ROWS
 // and whichever A, so results do not depend on where a row falls in a sliver or on packing.
-template <int ROWS, bool PACKED>
+// B is packed (B(p, j) = Bp[p·NR + j]) or, with PACKED_B false, read in place from row-major
+// storage (B(p, j) = Bp[p·ldb + j]; all NR columns must exist: full slivers only).
+template <int ROWS, bool PACKED, bool PACKED_B = true>
 void ukernel_rows(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m, int64_t n,
-                  float alpha, float beta) {
+                  float alpha, float beta, int64_t ldb = NR) {
     __m512 acc[ROWS][2];  // every loop over acc unrolled, or GCC keeps it in memory (ukernel_avx2)
 #pragma GCC unroll 12
     for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -35,8 +37,9 @@ void ukernel_rows(int64_t k, const float* A, int64_t lda, const float* Bp, float
 #pragma GCC unroll 2
     for (int64_t p = 0; p < k; p++) {
         // B streams from L2 (the SKX loop order): fetch 8 k-steps (1 KB) ahead into L1
-        _mm_prefetch((const char*)(Bp + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char*)(Bp + 8 * NR + 16), _MM_HINT_T0);
+        const int64_t b_step = PACKED_B ? NR : ldb;
+        _mm_prefetch((const char*)(Bp + 8 * b_step), _MM_HINT_T0);
+        _mm_prefetch((const char*)(Bp + 8 * b_step + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
         const int64_t off = p * a_step;
 #pragma GCC unroll 12
@@ -45,7 +48,7 @@ void ukernel_rows(int64_t k, const float* A, int64_t lda, const float* Bp, float
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
-        Bp += NR;
+        Bp += b_step;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     // Column masks for the two 16-wide halves of an edge tile.
@@ -85,6 +88,16 @@ void ukernel_avx512(int64_t k, const float* Ap, const float* Bp, float* C, int64
 void ukernel_rows_a_avx512(int64_t k, const float* A, int64_t lda, const float* Bp, float* C, int64_t ldc, int64_t m,
                            int64_t n, float alpha, float beta) {
     ukernel_any_a<false>(k, A, lda, Bp, C, ldc, m, n, alpha, beta);
+}
+
+void ukernel_b_in_place_avx512(int64_t k, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
+                               int64_t m, int64_t n, float alpha, float beta) {
+    if (m <= 4)
+        ukernel_rows<4, true, false>(k, Ap, MR, B, C, ldc, m, n, alpha, beta, ldb);
+    else if (m <= 8)
+        ukernel_rows<8, true, false>(k, Ap, MR, B, C, ldc, m, n, alpha, beta, ldb);
+    else
+        ukernel_rows<MR, true, false>(k, Ap, MR, B, C, ldc, m, n, alpha, beta, ldb);
 }
 
 // Direct kernel, DMR×NR = 4×32: 8 zmm accumulators cover the FMA latency × 2 ports; per k step
@@ -233,7 +246,8 @@ void dot_avx512(int64_t k, const float* A, int64_t lda, const float* Bt, int64_t
 }  // namespace
 
 const GemmKernelInfo gemm_kernel_avx512 = {"avx512", MR,     NR, 3072,          384,    480,       true,
-                                           ukernel_avx512, ukernel_rows_a_avx512, DMR, direct_avx512, DOT_MR, DOT_MAX_N, dot_avx512};
+                                           ukernel_avx512, ukernel_rows_a_avx512, DMR, direct_avx512, DOT_MR, DOT_MAX_N, dot_avx512,
+                                           ukernel_b_in_place_avx512};
 
 double fma_probe_avx512(double seconds) {
     // 16 independent zmm chains (latency 4 × up to 2 FMA ports), each starting at its own value.

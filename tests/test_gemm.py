@@ -209,6 +209,33 @@ def test_skinny_products_every_width(rng, gemm_kernel):
             check_gemm(rng, M, N, K, alpha=-1.25, beta=0.5)
 
 
+@pytest.mark.parametrize("M, N, K", [(1, 32, 5), (12, 64, 28), (13, 65, 28), (32, 512, 28), (33, 100, 400),
+                                     (128, 96, 800), (129, 64, 17), (64, 31, 9)])
+def test_b_read_in_place_same_bits_as_packed(rng, M, N, K):
+    """With few rows of C per thread the AVX-512 kernel reads B in place instead of packing it (the N
+    tail narrower than a sliver still packed); the FMA chain is the same, so the bits are: alpha, beta,
+    A transposed, several k blocks (K = 800), the fused bias + activation epilogue."""
+    if _core.gemm_kernel() != "avx512":
+        pytest.skip("B is read in place by the AVX-512 kernel only")
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((K, N), dtype=np.float32)
+    c0 = rng.standard_normal((M, N), dtype=np.float32)
+    bias = rng.standard_normal(N, dtype=np.float32)
+    calls = [lambda: _core.gemm(a, b), lambda: _core.gemm(np.ascontiguousarray(a.T), b, c0.copy(), trans_a=True,
+                                                          alpha=-1.25, beta=0.5),
+             lambda: _core.dense_forward(a, b, bias, activation="relu")]
+    try:
+        results = []
+        for rows in (0, 10**6):
+            _core._gemm_in_place_b_max_rows(rows)
+            results.append([call() for call in calls])
+    finally:
+        _core._gemm_in_place_b_max_rows(128)
+    for packed, in_place in zip(*results):
+        np.testing.assert_array_equal(packed, in_place)
+    np.testing.assert_allclose(results[1][0], a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+
+
 def test_select_unknown_kernel_is_refused():
     before = _core.gemm_kernel()
     assert _core._select_gemm_kernel("no-such-isa") is False

@@ -153,6 +153,8 @@ void register_gemm(py::module_& m) {
           },
           py::arg("MC") = 0, py::arg("KC") = 0, py::arg("NC") = 0, py::arg("b_block_in_l2") = -1,
           "Read (and with positive arguments, retune) the active GEMM kernel's blocking (benchmarks only).");
+    m.def("_gemm_in_place_b_max_rows", [](int64_t rows) { gemm_set_in_place_b_max_rows(rows); }, py::arg("rows"),
+          "Benchmark hook: the most rows of C a thread computes with B read in place (not packed).");
     m.def("_gemm_direct_max_work", [](double work) { gemm_set_direct_max_work(work); }, py::arg("work"),
           "Products up to this many multiply-adds skip packing (benchmarks only).");
     m.def("_fma_peak_probe", [](double seconds, const std::string& isa) {
