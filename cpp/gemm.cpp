@@ -331,6 +331,15 @@ static inline void micro_tile_rows_a(const GemmKernelInfo& kern, const GemmProbl
     if (last) tile_epilogue(g, c, j0, mr, nr);
 }
 
+// The same micro-tile with B (stored K × N, not transposed) read in place: a full NR-column sliver
+// from column j0, k block from pc.
+static inline void micro_tile_b_in_place(const GemmKernelInfo& kern, const GemmProblem& g, index_t kc, index_t pc,
+                                         const float* Ap, index_t i0, index_t j0, index_t mr, float beta, bool last) {
+    float* c = g.C + i0 * g.ldc + j0;
+    kern.ukernel_b_in_place(kc, Ap, g.B + pc * g.ldb + j0, g.ldb, c, g.ldc, mr, kern.NR, g.alpha, beta);
+    if (last) tile_epilogue(g, c, j0, mr, kern.NR);
+}
+
 // The five loops on rows [i_begin, i_end) × columns [j_begin, j_end) of C, in one of two orders
 // (GemmKernelInfo::b_block_in_l2):
 //   JC → PC → IC → JR → IR (BLIS's Haswell order): the packed A block (MC×KC) in L2, one B
@@ -345,41 +354,6 @@ void gemm_set_in_place_b_max_rows(index_t rows) { kInPlaceBMaxRows = rows; }
 static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin, index_t i_end,
                        index_t j_begin, index_t j_end, float* Ap, float* Bp) {
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
-    // B read in place (row-major, not transposed) when this thread has at most kInPlaceBMaxRows
-    // rows: each B sliver would serve so few A slivers that packing it costs more than it saves.
-    // The B sliver (kc × NR) stays in L1 across the row slivers (JR outside IR); an N tail
-    // narrower than NR is packed (the kernel reads NR columns).
-    const bool in_place_b = kern.ukernel_b_in_place && !g.trans_b && i_end - i_begin <= kInPlaceBMaxRows;
-    if (in_place_b) {
-        for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
-            const index_t mc = std::min(MC, i_end - ic);
-            for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
-                const index_t kc = std::min(KC, g.K - pc);
-                const bool last = pc + kc == g.K;
-                const float beta = pc == 0 ? g.beta : 1.0f;
-                pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
-                for (index_t jr = j_begin; jr < j_end; jr += NR) {  // JR loop
-                    const index_t nr = std::min(NR, j_end - jr);
-                    const float* Bs = g.B + pc * g.ldb + jr;
-                    if (nr < NR) {  // the tail: packed, zero-padded
-                        pack_b(Bp, g.B, g.ldb, false, pc, jr, kc, nr, (int)NR);
-                        Bs = nullptr;
-                    }
-                    for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
-                        const index_t mr = std::min(MR, mc - ir);
-                        if (!Bs) {
-                            micro_tile(kern, g, kc, Ap + ir * kc, Bp, ic + ir, jr, mr, nr, beta, last);
-                            continue;
-                        }
-                        float* c = g.C + (ic + ir) * g.ldc + jr;
-                        kern.ukernel_b_in_place(kc, Ap + ir * kc, Bs, g.ldb, c, g.ldc, mr, nr, g.alpha, beta);
-                        if (last) tile_epilogue(g, c, jr, mr, nr);
-                    }
-                }
-            }
-        }
-        return;
-    }
     if (!kern.b_block_in_l2) {
         // A stored M × K is read in place, not packed, when this thread's C is at most
         // kInPlaceAMaxSlivers micro-panels wide: an MC block of its rows is reused from L2 across
@@ -415,6 +389,11 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
         }
         return;
     }
+    // B read in place (row-major, not transposed) when this thread has at most kInPlaceBMaxRows
+    // rows: each B sliver would serve so few A slivers that packing it costs more than it saves.
+    // The B sliver (kc × NR) stays in L1 across the row slivers (JR outside IR); an N tail
+    // narrower than NR is packed (the kernel reads NR columns).
+    const bool in_place_b = kern.ukernel_b_in_place && !g.trans_b && i_end - i_begin <= kInPlaceBMaxRows;
     for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
         const index_t mc = std::min(MC, i_end - ic);
         for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads
@@ -422,6 +401,20 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
             const bool last = pc + kc == g.K;
             const float beta = pc == 0 ? g.beta : 1.0f;
             pack_a(Ap, g.A, g.lda, g.trans_a, ic, pc, mc, kc, (int)MR);
+            if (in_place_b) {
+                for (index_t jr = j_begin; jr < j_end; jr += NR) {  // JR loop
+                    const index_t nr = std::min(NR, j_end - jr);
+                    if (nr < NR) pack_b(Bp, g.B, g.ldb, false, pc, jr, kc, nr, (int)NR);  // the tail
+                    for (index_t ir = 0; ir < mc; ir += MR) {  // IR loop
+                        const index_t mr = std::min(MR, mc - ir);
+                        if (nr < NR)
+                            micro_tile(kern, g, kc, Ap + ir * kc, Bp, ic + ir, jr, mr, nr, beta, last);
+                        else
+                            micro_tile_b_in_place(kern, g, kc, pc, Ap + ir * kc, ic + ir, jr, mr, beta, last);
+                    }
+                }
+                continue;
+            }
             for (index_t jc = j_begin; jc < j_end; jc += NC) {  // JC loop
                 const index_t nc = std::min(NC, j_end - jc);
                 pack_b(Bp, g.B, g.ldb, g.trans_b, pc, jc, kc, nc, (int)NR);
