@@ -1407,21 +1407,24 @@ def test_keras_image_classification_from_scratch_example(capsys, tmp_path, monke
     assert re.search(r"^This image is \d+\.\d\d% cat and \d+\.\d\d% dog\.$", out, re.M)
 
 
-# TensorFlow 2's "quickstart for beginners" (tensorflow.org/tutorials/quickstart/beginner), through
-# `import tensorflow as tf` and tf.keras. Stand-in for mnist.load_data() (no network): 600 + 100
-# small 28x28 "digits", a bright bar at one of ten heights.
-TF_QUICKSTART = """
-import numpy as np
-import tensorflow as tf
-
-rng = np.random.default_rng(0)
+# Stand-in for TensorFlow's tutorials' mnist.load_data() (no network): 600 + 100 small 28x28
+# "digits", a bright bar at one of ten heights (the label), scaled to [0, 1] as the tutorials do.
+BAR_DIGITS = """
+rng = np.random.default_rng({seed})
 labels = rng.integers(0, 10, 700)
 images = np.zeros((700, 28, 28), dtype=np.uint8)
 for i, c in enumerate(labels):
     images[i, 4 + 2 * c:7 + 2 * c, 4:24] = 255
 (x_train, y_train), (x_test, y_test) = (images[:600], labels[:600]), (images[600:], labels[600:])
 x_train, x_test = x_train / 255.0, x_test / 255.0
+"""
 
+# TensorFlow 2's "quickstart for beginners" (tensorflow.org/tutorials/quickstart/beginner), through
+# `import tensorflow as tf` and tf.keras, with the stand-in data.
+TF_QUICKSTART = """
+import numpy as np
+import tensorflow as tf
+""" + BAR_DIGITS.format(seed=0) + """
 model = tf.keras.models.Sequential([
   tf.keras.layers.Flatten(input_shape=(28, 28)),
   tf.keras.layers.Dense(128, activation='relu'),
@@ -1454,8 +1457,7 @@ def test_tf_quickstart_through_tf_keras(capsys):
 
 # TensorFlow 2's "quickstart for experts" (tensorflow.org/tutorials/quickstart/advanced): a subclassed
 # model trained by a loop of @tf.function steps around tf.GradientTape, tf.data pipelines and
-# tf.keras metrics. The stand-in data replace mnist.load_data() (no network), as above; EPOCHS is 2
-# (the tutorial's 5).
+# tf.keras metrics, with the stand-in data; EPOCHS is 2 (the tutorial's 5).
 TF_QUICKSTART_EXPERTS = """
 import numpy as np
 import tensorflow as tf
@@ -1463,15 +1465,7 @@ print("TensorFlow version:", tf.__version__)
 
 from tensorflow.keras.layers import Dense, Flatten, Conv2D
 from tensorflow.keras import Model
-
-rng = np.random.default_rng(1)
-labels = rng.integers(0, 10, 700)
-images = np.zeros((700, 28, 28), dtype=np.uint8)
-for i, c in enumerate(labels):
-    images[i, 4 + 2 * c:7 + 2 * c, 4:24] = 255
-(x_train, y_train), (x_test, y_test) = (images[:600], labels[:600]), (images[600:], labels[600:])
-x_train, x_test = x_train / 255.0, x_test / 255.0
-
+""" + BAR_DIGITS.format(seed=1) + """
 # Add a channels dimension
 x_train = x_train[..., tf.newaxis].astype("float32")
 x_test = x_test[..., tf.newaxis].astype("float32")
