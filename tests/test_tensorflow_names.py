@@ -228,3 +228,106 @@ def test_gradient_through_tf_names_equals_ops():
     for a, b in zip(ours, keras):
         assert np.abs(a).max() > 0
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# ---- tf.Variable and tf.Module ---------------------------------------------------------------------
+
+
+def test_variable_basics_of_the_autodiff_guide():
+    """tensorflow.org/guide/autodiff's first examples, as written."""
+    x = tf.Variable(3.0)
+    with tf.GradientTape() as tape:
+        y = x**2
+    dy_dx = tape.gradient(y, x)
+    assert dy_dx.numpy() == 6.0 and dy_dx.shape == ()
+
+    w = tf.Variable(tf.random.normal((3, 2)), name="w")
+    b = tf.Variable(tf.zeros(2, dtype=tf.float32), name="b")
+    x = [[1.0, 2.0, 3.0]]
+    with tf.GradientTape(persistent=True) as tape:
+        y = x @ w + b
+        loss = tf.reduce_mean(y**2)
+    [dl_dw, dl_db] = tape.gradient(loss, [w, b])
+    y_value = np.array(x) @ w.numpy() + b.numpy()
+    np.testing.assert_allclose(dl_db, y_value[0], rtol=1e-5)  # d mean(y²)/db = 2y/2
+    np.testing.assert_allclose(dl_dw, np.array(x).T @ y_value, rtol=1e-5)
+    grads = tape.gradient(loss, {"w": w, "b": b})
+    np.testing.assert_array_equal(grads["b"], dl_db)
+
+
+def test_variable_dtypes_assign_and_repr():
+    assert tf.Variable(3.0).dtype == np.float32 and tf.Variable(3).dtype == np.int32
+    assert tf.Variable(np.zeros(2)).dtype == np.float64  # an array keeps its dtype
+    assert tf.Variable(lambda: np.ones(3, np.float32)).shape == (3,)  # an initializer function
+    v = tf.Variable([1.0, 2.0], name="v")
+    array = v.value
+    v.assign([5.0, 6.0])
+    v.assign_add(1.0)
+    v.assign_sub(np.array([0.5, 0.5]))
+    assert v.value is array  # in place: an optimizer's state keyed by it stays valid
+    np.testing.assert_array_equal(v.numpy(), [5.5, 6.5])
+    copy = v.numpy()
+    v.assign([0.0, 0.0])
+    assert copy.tolist() == [5.5, 6.5]  # numpy() is a copy, as TensorFlow's
+    assert repr(tf.Variable(5.0)) == "<tf.Variable 'Variable:0' shape=() dtype=float32, numpy=5.0>"
+    with pytest.raises(ValueError, match=r"Variable 'v': cannot assign a value of shape \(3,\) to a variable of "
+                                         r"shape \(2,\)"):
+        v.assign([1.0, 2.0, 3.0])
+
+
+def test_optimizers_update_variables():
+    v = tf.Variable([1.0, 2.0])
+    optimizer = tf.keras.optimizers.Adam(0.1)
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(v * v)
+        grads = tape.gradient(loss, [v])
+        optimizer.apply_gradients(zip(grads, [v]))
+    # Adam's first steps move each weight by about the learning rate, against its gradient's sign
+    np.testing.assert_allclose(v.numpy(), [1.0 - 0.3, 2.0 - 0.3], atol=2e-3)
+    assert optimizer.iterations == 3
+
+
+class Linear(tf.Module):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.w = tf.Variable(5.0)
+        self.b = tf.Variable(0.0)
+
+    def __call__(self, x):
+        return self.w * x + self.b
+
+
+def test_module_variables_and_the_custom_training_basics():
+    """tensorflow.org/guide/basic_training_loops: a tf.Module fitted by assign_sub steps."""
+    model = Linear()
+    assert model.name == "linear" and [v.numpy() for v in model.variables] == [0.0, 5.0]  # by attribute name
+    assert model(3.0).numpy() == 15.0
+    x = tf.cast(tf.linspace(-2, 2, 201), tf.float32)
+    assert x.dtype == np.float32 and x.shape == (201,)
+    tf.random.set_seed(0)
+    y = x * 3.0 + 2.0 + tf.random.normal(shape=[201]) * 0.1
+
+    def loss(target_y, predicted_y):
+        return tf.reduce_mean(tf.square(target_y - predicted_y))
+
+    losses = []
+    for _ in range(60):
+        with tf.GradientTape() as t:
+            current_loss = loss(y, model(x))
+        dw, db = t.gradient(current_loss, [model.w, model.b])
+        model.w.assign_sub(0.1 * dw)
+        model.b.assign_sub(0.1 * db)
+        losses.append(float(current_loss))
+    assert losses[-1] < 0.02 < losses[0]
+    assert abs(model.w.numpy() - 3.0) < 0.05 and abs(model.b.numpy() - 2.0) < 0.05
+
+    class Stack(tf.Module):
+        def __init__(self):
+            super().__init__(name="stack")
+            self.layers = [Linear(), Linear()]
+            self.frozen = tf.Variable(1.0, trainable=False)
+
+    stack = Stack()
+    assert len(stack.variables) == 5 and len(stack.trainable_variables) == 4
+    assert [type(m).__name__ for m in stack.submodules] == ["Linear", "Linear"]

@@ -25,6 +25,7 @@ import contextlib
 import numpy as np
 
 from . import autodiff
+from ._batch_dataset import EagerArray
 from .layers.base import TapeLeaves, _tape_leaves, _tape_training
 
 
@@ -197,7 +198,7 @@ class GradientTape:
             g = next(grads) if leaf is not None else None
             if g is None and unconnected_gradients == "zero":
                 g = np.zeros_like(autodiff._value(s))
-            out.append(g)
+            out.append(g.view(EagerArray) if isinstance(g, np.ndarray) else g)  # (TensorFlow's .numpy())
         if not self._persistent:
             self._leaves = RecordedLeaves(self._watch_accessed)  # free the recorded layers' states
         if not isinstance(sources, (list, tuple, dict)):

@@ -10,8 +10,9 @@ a script is fastnn's already; this module gives the other half its names. Each f
 it records on a `fastnn.GradientTape` as the op does. Nothing here adds behaviour of its own.
 
 ``tf.function`` returns the function unchanged: fastnn runs eagerly, and its layers already run
-whole kernels, which is what tracing buys TensorFlow. There is no ``tf.Variable``: weights are the
-layers' own (``model.trainable_weights``).
+whole kernels, which is what tracing buys TensorFlow. A ``tf.Variable`` is a leaf of the tape
+(`fastnn.autodiff.Variable`) that optimizers and ``assign_sub`` update in place; a Keras layer's
+weights are its own arrays (``add_weight``), not Variables.
 
 fastnn/__init__.py imports the names of `TOP_LEVEL` (not into ``fastnn.__all__``: ``from fastnn
 import *`` must not shadow ``print``, ``range``, ``abs``, ``round`` or ``bool``) and registers
@@ -28,7 +29,7 @@ import types
 
 import numpy as np
 
-from . import ops
+from . import autodiff, ops, utils
 from ._batch_dataset import EagerArray
 from .autodiff import _value
 
@@ -47,6 +48,72 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
     if func is None:
         return lambda f: f
     return func
+
+
+# ---- variables and modules ---------------------------------------------------------------------
+
+Variable = autodiff.Variable
+
+
+class Module:
+    """TensorFlow's ``tf.Module``: a named container whose ``variables`` (and
+    ``trainable_variables``) are the `Variable`s among its attributes, found through nested
+    modules, lists, tuples and dicts, in the order of the attributes' names, as TensorFlow's."""
+
+    def __init__(self, name=None):
+        self._name = name or utils.to_snake_case(type(self).__name__)
+
+    @property
+    def name(self):
+        return self._name
+
+    def _flatten(self, predicate, seen=None):
+        seen = set() if seen is None else seen
+        found = []
+
+        def walk(value):
+            if id(value) in seen:
+                return
+            if isinstance(value, autodiff.Variable):
+                seen.add(id(value))
+                if predicate(value):
+                    found.append(value)
+            elif isinstance(value, Module):
+                seen.add(id(value))
+                found.extend(value._flatten(predicate, seen))
+            elif isinstance(value, dict):
+                for key in sorted(value, key=str):
+                    walk(value[key])
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    walk(item)
+
+        for key in sorted(vars(self)):
+            if key != "_name":
+                walk(vars(self)[key])
+        return found
+
+    @property
+    def variables(self):
+        return tuple(self._flatten(lambda v: True))
+
+    @property
+    def trainable_variables(self):
+        return tuple(self._flatten(lambda v: v.trainable))
+
+    @property
+    def submodules(self):
+        return tuple(m for key in sorted(vars(self)) for m in _modules_in(vars(self)[key]))
+
+
+def _modules_in(value):
+    if isinstance(value, Module):
+        return [value, *value.submodules]
+    if isinstance(value, dict):
+        return [m for key in sorted(value, key=str) for m in _modules_in(value[key])]
+    if isinstance(value, (list, tuple)):
+        return [m for item in value for m in _modules_in(item)]
+    return []
 
 
 # ---- shapes and creation -----------------------------------------------------------------------
@@ -114,6 +181,13 @@ def cast(x, dtype, name=None):
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
     """Evenly spaced values in [start, limit) (one argument: [0, start))."""
     return ops.arange(start, limit, delta, dtype=dtype)
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (both included); float32 for Python
+    numbers (TensorFlow's float32 where NumPy's would be float64)."""
+    dtype = None if isinstance(start, np.ndarray) or isinstance(stop, np.ndarray) else float32
+    return ops.linspace(start, stop, int(num), dtype=dtype, axis=axis)
 
 
 def identity(input, name=None):
@@ -439,14 +513,15 @@ config.threading = types.SimpleNamespace(
 
 TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "bool", "string",
              "newaxis", "function", "shape", "size", "rank", "ones", "zeros", "ones_like", "zeros_like", "fill",
-             "constant", "convert_to_tensor", "cast", "range", "identity", "stop_gradient", "print", "concat", "stack",
+             "constant", "convert_to_tensor", "cast", "range", "linspace", "identity", "stop_gradient", "print", "concat", "stack",
              "unstack", "split", "reshape", "transpose", "expand_dims", "squeeze", "tile", "pad", "gather",
              "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort", "argsort",
              "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign", "square",
              "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal", "not_equal",
              "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not",
              "truediv", "floordiv", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean", "reduce_max",
-             "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp", "nn", "math", "config"]
+             "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp", "nn", "math", "config",
+             "Variable", "Module"]
 
 
 def _eager(value):

@@ -140,6 +140,53 @@ class Tensor(Operators):
         return f"<fastnn.autodiff.Tensor shape={self.shape}, dtype={self.dtype}>"
 
 
+class Variable(Tensor):
+    """A leaf of the tape whose array changes in place: TensorFlow's ``tf.Variable`` (after
+    ``import fastnn as tf``). Operations on it are recorded with it as their input, so
+    ``tape.gradient(loss, v)`` differentiates with respect to it; ``assign``, ``assign_add``,
+    ``assign_sub`` and the optimizers (``apply_gradients(zip(grads, [w, b]))``) update its array.
+    A Python float becomes float32 and an int int32, as in TensorFlow; an array keeps its dtype."""
+
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, **kwargs):
+        value = _value(initial_value() if callable(initial_value) else initial_value)
+        array = np.array(value, dtype=dtype, order="C")  # (a copy; ascontiguousarray would make 0-d 1-d)
+        if dtype is None and not isinstance(value, (np.ndarray, np.generic)):
+            array = array.astype({"f": np.float32, "i": np.int32}.get(array.dtype.kind, array.dtype))
+        super().__init__(array)
+        self.trainable = bool(trainable)
+        self.name = name or "Variable"
+
+    def _assigned(self, new):
+        new = np.asarray(_value(new))
+        try:
+            np.broadcast_to(new, self.value.shape)
+        except ValueError:
+            raise ValueError(f"Variable '{self.name}': cannot assign a value of shape {new.shape} to a variable of "
+                             f"shape {self.value.shape}") from None
+        return new
+
+    def assign(self, value):
+        self.value[...] = self._assigned(value)
+        return self
+
+    def assign_add(self, delta):
+        self.value[...] += self._assigned(delta)
+        return self
+
+    def assign_sub(self, delta):
+        self.value[...] -= self._assigned(delta)
+        return self
+
+    def numpy(self):
+        return self.value.copy()  # a copy, as TensorFlow's: the variable may change after
+
+    read_value = numpy
+
+    def __repr__(self):
+        shown = repr(self.value.item()) if self.value.ndim == 0 else repr(self.value)
+        return f"<tf.Variable '{self.name}:0' shape={self.shape} dtype={self.dtype}, numpy={shown}>"
+
+
 def _value(x):
     return x.value if isinstance(x, Tensor) else x
 

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import autodiff, ops
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -177,7 +177,8 @@ class Optimizer:
         The first call builds the state for ``params``; a later call may update some of them, or
         new ones (which get new state), as a custom train_step does with two optimizers or with
         a gradient that is None (that parameter is left as it is, as Keras does)."""
-        grads, params = list(grads), list(params)
+        grads = list(grads)
+        params = [p.value if isinstance(p, autodiff.Variable) else p for p in params]  # (tf.Variable: its array)
         if len(grads) != len(params):
             raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(params)} parameters")
         if any(g is None for g in grads):
