@@ -205,6 +205,9 @@ def test_config_and_print(capsys):
     finally:
         fastnn.set_num_threads(threads)
     tf.config.run_functions_eagerly(True)
+    # Keras 3's keras.config (fastnn.keras is fastnn)
+    assert fastnn.keras.config.floatx() == "float32" and fastnn.keras.config.epsilon() == 1e-7
+    assert fastnn.keras.config.image_data_format() == "channels_last"
     tf.print("loss:", np.float32(0.5))
     captured = capsys.readouterr()
     assert captured.err == "loss: 0.5\n" and captured.out == ""

@@ -497,13 +497,20 @@ def _set_threads(num_threads):
         _core.set_num_threads(num_threads)
 
 
-config = types.ModuleType("fastnn.config", "TensorFlow's tf.config: the devices (one CPU) and the threads; "
-                                          "Keras 3's keras.config.enable_unsafe_deserialization.")
+config = types.ModuleType("fastnn.config", "TensorFlow's tf.config (the devices: one CPU; the threads) and "
+                                          "Keras 3's keras.config (floatx, epsilon, image_data_format, "
+                                          "enable_unsafe_deserialization).")
 config.list_physical_devices = _list_physical_devices
 config.list_logical_devices = _list_physical_devices
 config.run_functions_eagerly = lambda run_eagerly: None  # fastnn always does
 config.enable_unsafe_deserialization = __import__("fastnn.saving", fromlist=["saving"]).enable_unsafe_deserialization
 config.functions_run_eagerly = lambda: True
+# Keras 3's keras.config (fastnn.keras is fastnn): the default dtype, the fuzz factor, the layout
+config.floatx = utils.floatx
+config.set_floatx = utils.set_floatx
+config.epsilon = autodiff.epsilon
+config.image_data_format = lambda: "channels_last"  # (the layers' default; channels_first per layer)
+config.backend = lambda: "tensorflow"  # what scripts that `import fastnn as tf` stand in for
 config.threading = types.SimpleNamespace(
     set_intra_op_parallelism_threads=_set_threads,
     get_intra_op_parallelism_threads=lambda: __import__("fastnn")._core.get_num_threads(),
