@@ -148,3 +148,34 @@ def test_tf_data_from_tensor_slices_feeds_fit_like_arrays():
     assert not np.array_equal(passes[0], passes[1])
     with pytest.raises(ValueError, match="from_tensor_slices: the arrays must have the same number of rows"):
         fastnn.data.Dataset.from_tensor_slices((x, y[:5]))
+
+
+def test_tf_data_repeat_and_range():
+    """``repeat(count)``: every element count times over, each pass of a shuffled dataset in its own
+    order; fit over it sees count passes per epoch. ``repeat()`` (forever) is refused: fastnn's
+    datasets are finite. ``Dataset.range``: TensorFlow's integers, one element each."""
+    import fastnn
+
+    ds = fastnn.data.Dataset.range(6)
+    assert [int(v) for v in ds] == list(range(6)) and ds[0].dtype == np.int64
+    assert [int(v) for v in fastnn.data.Dataset.range(2, 11, 3)] == [2, 5, 8]
+    repeated = ds.shuffle(6, seed=2).repeat(3)
+    assert len(repeated) == 18
+    for _ in range(2):  # two iterations: three new permutations each
+        values = [int(v) for v in repeated]
+        passes = [values[i:i + 6] for i in (0, 6, 12)]
+        assert all(sorted(p) == list(range(6)) for p in passes)
+        assert len({tuple(p) for p in passes}) > 1
+    batched = ds.repeat(2).batch(4)  # batches span the passes, as tf.data's
+    assert [b.tolist() for b in batched] == [[0, 1, 2, 3], [4, 5, 0, 1], [2, 3, 4, 5]]
+    x, y = np.ones((8, 3), "float32"), np.zeros(8, "int64")
+    model = fastnn.Sequential([fastnn.layers.Input((3,)), fastnn.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(fastnn.data.Dataset.from_tensor_slices((x, y)).repeat(2).batch(4), epochs=1, verbose=0)
+    assert model.optimizer.iterations == 4
+    with pytest.raises(ValueError, match=r"Dataset.range.repeat: without a count the dataset would repeat forever"):
+        ds.repeat()
+    with pytest.raises(ValueError, match=r"repeat: `count` must be a non-negative integer. Received: count=1.5"):
+        ds.repeat(1.5)
+    with pytest.raises(ValueError, match=r"Dataset.range: expected \(stop\), \(start, stop\) or \(start, stop, step\)"):
+        fastnn.data.Dataset.range(1.5)

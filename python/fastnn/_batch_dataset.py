@@ -210,6 +210,19 @@ class BatchDataset(Sequence):
                              f"batch_size={batch_size!r}")
         return _Batched(self, int(batch_size), bool(drop_remainder))
 
+    def repeat(self, count=None, name=None):
+        """The elements ``count`` times over, each pass in the dataset's order for that pass (a
+        shuffle before it reshuffles between passes, as tf.data's). fastnn's datasets are finite:
+        ``repeat()`` without a count (tf.data's forever, used with ``steps_per_epoch``) is refused,
+        since ``fit`` already passes over the dataset once per epoch."""
+        if count is None or (_is_int(count) and count == -1):
+            raise ValueError(f"{self._name}.repeat: without a count the dataset would repeat forever, and fastnn's "
+                             "datasets are finite (a length, elements by index). fit passes over the dataset once "
+                             "per epoch, so drop .repeat() (and steps_per_epoch), or give a count: repeat(3)")
+        if not _is_int(count) or count < 0:
+            raise ValueError(f"{self._name}.repeat: `count` must be a non-negative integer. Received: count={count!r}")
+        return _Repeated(self, int(count))
+
     def _count(self, count, method):
         if not _is_int(count) or count < -1:
             raise ValueError(f"{self._name}.{method}: `count` must be a non-negative integer or -1 (all). "
@@ -288,6 +301,36 @@ class _Slice(_Derived):
     def _sizes(self):
         sizes = self._source._sizes()
         return None if sizes is None else sizes[self._start:self._stop]
+
+
+class _Repeated(_Derived):
+    """``count`` passes over the source; crossing into another pass (in order, as iteration does)
+    ends the source's epoch, so a shuffled source draws its next order."""
+
+    def __init__(self, source, count):
+        super().__init__(source)
+        self._count_, self._pass = count, 0
+
+    def __len__(self):
+        return len(self._source) * self._count_
+
+    def _get(self, index):
+        n = len(self._source)
+        passes = index // n
+        while self._pass < passes:  # (a pass back, as a new epoch starts, restarts at the top)
+            self._source.on_epoch_end()
+            self._pass += 1
+        if passes < self._pass:
+            self._pass = passes
+        return self._source[index % n]
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        self._pass = 0
+
+    def _sizes(self):
+        sizes = self._source._sizes()
+        return None if sizes is None else sizes * self._count_
 
 
 class _Shuffled(_Derived):
@@ -403,6 +446,16 @@ class Dataset:
     @staticmethod
     def from_tensor_slices(tensors, name=None):
         return TensorSlices(tensors)
+
+    @staticmethod
+    def range(*args, dtype=np.int64, name=None):
+        """``tf.data.Dataset.range(stop)`` or ``(start, stop[, step])``: the integers, one element each."""
+        if not 1 <= len(args) <= 3 or not all(_is_int(a) for a in args):
+            raise ValueError(f"Dataset.range: expected (stop), (start, stop) or (start, stop, step) integers. "
+                             f"Received: {args!r}")
+        ds = TensorSlices(np.arange(*args, dtype=dtype))
+        ds._name = "Dataset.range"
+        return ds
 
 
 __all__ = ["AUTOTUNE", "BatchDataset", "Dataset", "TensorSlices", "buffer_shuffle"]
