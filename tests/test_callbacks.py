@@ -306,3 +306,17 @@ def test_tensorboard_arguments():
         callbacks.TensorBoard(histogram_freq=-1)
     with pytest.warns(UserWarning, match="profile_batch is not supported by fastnn; nothing of it is written"):
         callbacks.TensorBoard(profile_batch="500,520")
+
+
+def test_one_callback_not_in_a_list():
+    # Keras 3 takes callbacks=EarlyStopping(...) as well as a list; fastnn said the callback was not iterable
+    import fastnn
+
+    x, y = np.ones((8, 3), np.float32), np.zeros(8, np.int64)
+    model = fastnn.Sequential([fastnn.layers.Input((3,)), fastnn.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    stopper = fastnn.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
+    history = model.fit(x, y, epochs=5, verbose=0, callbacks=stopper)
+    assert len(history.history["loss"]) == 2 and stopper.stopped_epoch == 1
+    model.evaluate(x, y, verbose=0, callbacks=fastnn.callbacks.Callback())
+    model.predict(x, verbose=0, callbacks=fastnn.callbacks.Callback())

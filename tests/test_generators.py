@@ -179,3 +179,32 @@ def test_tf_data_repeat_and_range():
         ds.repeat(1.5)
     with pytest.raises(ValueError, match=r"Dataset.range: expected \(stop\), \(start, stop\) or \(start, stop, step\)"):
         fastnn.data.Dataset.range(1.5)
+
+
+def test_fit_on_a_long_sequence_draws_its_steps_and_an_empty_one_is_refused():
+    """fit(shuffle=True) on a Sequence of 10**9 batches with steps_per_epoch=2 built a permutation of
+    all 10**9 indices (8 GB) to take two; it draws the two now. A Sequence of length 0 trained
+    nothing and logged a NaN loss; it is refused, as evaluate refused it."""
+    import fastnn
+
+    x, y = np.ones((4, 3), np.float32), np.zeros(4, np.int64)
+
+    class Long(fastnn.utils.Sequence):
+        def __init__(self, n):
+            super().__init__()
+            self.n, self.seen = n, []
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            self.seen.append(i)
+            return x, y
+
+    model = fastnn.Sequential([fastnn.layers.Input((3,)), fastnn.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    data = Long(10**9)
+    model.fit(data, steps_per_epoch=2, epochs=2, shuffle=True, verbose=0)
+    assert len(data.seen) == 4 and len(set(data.seen[:2])) == 2
+    with pytest.raises(ValueError, match=r"fit: the data gave no batches \(a Sequence or dataset of length 0\)"):
+        model.fit(Long(0), epochs=1, verbose=0)

@@ -1156,3 +1156,20 @@ def test_data_one_axis_off_its_input_is_adjusted_as_keras_does():
         model3.predict(np.zeros((4, 2), np.float32), verbose=0)
     with pytest.raises(ValueError, match="incompatible"):
         model3.predict(np.zeros(4, np.float32), verbose=0)
+
+
+def test_integer_inputs_out_of_range_and_class_weight_keys():
+    """Found by fuzzing: an int64 value past int32 wrapped (2**32 + 3 became 3, so an Embedding looked
+    up row 3); class_weight with a string key failed inside int()."""
+    import fastnn
+
+    inputs = fastnn.Input(shape=(2,), dtype="int32")
+    model = fastnn.Model(inputs, fastnn.layers.Embedding(10, 3)(inputs))
+    with pytest.raises(ValueError, match=r"predict: input 0 \('.*'\) is int32, and x holds values outside its "
+                                         r"range \[-2147483648, 2147483647\]: 4294967299"):
+        model.predict(np.array([[2**32 + 3, 1]], np.int64), verbose=0)
+    assert model.predict(np.array([[3, 1]], np.int64), verbose=0).shape == (1, 2, 3)  # in range: cast
+    dense = fastnn.Sequential([fastnn.Input((3,)), fastnn.layers.Dense(2, activation="softmax")])
+    dense.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"fit: class_weight keys must be class indices \(ints\). Received: \['a'\]"):
+        dense.fit(np.ones((4, 3), np.float32), np.zeros(4), class_weight={"a": 1.0}, verbose=0)

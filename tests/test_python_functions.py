@@ -103,7 +103,9 @@ def test_custom_loss_in_a_model_with_several_outputs_and_saving(tmp_path):
     total = model.evaluate(x, [labels, y], verbose=0)
     assert total[0] == pytest.approx(total[1] + 0.5 * total[2], rel=1e-5)
     assert total[2] == pytest.approx(-np.mean(y * model.predict(x, verbose=0)[1]), rel=1e-4)
-    model.save(tmp_path / "m.fastnn")  # a Python loss is not saved: the model comes back uncompiled
+    with pytest.warns(UserWarning, match=r"without its compile state \(wasserstein_loss cannot be written into "
+                                         r"the file\): load_model returns it uncompiled"):
+        model.save(tmp_path / "m.fastnn")  # a Python loss is not saved: the model comes back uncompiled
     again = load_model(tmp_path / "m.fastnn")
     assert not again.compiled
     np.testing.assert_array_equal(again.predict(x, verbose=0)[1], model.predict(x, verbose=0)[1])
@@ -514,3 +516,20 @@ def test_a_custom_layer_takes_a_list_of_inputs(float64_numpy):
     x1, x2 = np.random.default_rng(0).standard_normal((2, 4, 3))
     np.testing.assert_allclose(model.predict([x1, x2], verbose=0), x1 + np.tanh(x2))
     layer_gradcheck(WeightedSum(), [x1, x2])
+
+
+def test_a_loss_computed_with_numpy_is_refused_not_trained_on_a_zero_gradient():
+    """np.mean of y_pred takes its values off the tape: fit reported a constant loss and never changed
+    the weights. A function that returns None is refused too; a constant loss (not a function of
+    y_pred at all) still has a zero gradient."""
+    x, y = data()
+
+    def numpy_mse(y_true, y_pred):
+        return np.mean((y_true - y_pred) ** 2, axis=-1)
+
+    model = Sequential([Dense(2, input_shape=(5,))])
+    model.compile("sgd", numpy_mse)
+    with pytest.raises(ValueError, match="Loss 'numpy_mse': its function computed the loss with NumPy"):
+        model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="Loss 'nothing': its function returned None"):
+        LossFunctionWrapper(lambda t, p: None, name="nothing")(y, y)

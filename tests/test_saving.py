@@ -297,3 +297,24 @@ def test_json_architecture_and_clone():
         clone = clone_model(model)
         assert clone.get_config() == model.get_config()
         assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])  # fresh weights
+
+
+def test_saving_through_a_symlink_over_a_private_file_and_into_a_directory(tmp_path):
+    """Found by fuzzing: the atomic rename replaced a symbolic link with a regular file (the link's
+    target kept the old model), reset a 0600 file to 0644, and a directory as the path gave an error
+    naming the internal '.part' file."""
+    model = fastnn.Sequential([fastnn.Input((3,)), fastnn.layers.Dense(2)])
+    target = tmp_path / "real.fastnn"
+    model.save(target)
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.fastnn"
+    link.symlink_to(target)
+    model.layers[0].set_weights([np.ones((3, 2), np.float32), np.zeros(2, np.float32)])
+    model.save(link)
+    assert link.is_symlink() and stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    np.testing.assert_array_equal(load_model(target).layers[0].get_weights()[0], np.ones((3, 2)))
+    with pytest.raises(IsADirectoryError, match="it is a directory; give a file name"):
+        model.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="its directory .* does not exist"):
+        model.save(tmp_path / "missing" / "m.fastnn")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.fastnn", "real.fastnn"]  # no .part left

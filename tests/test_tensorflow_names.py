@@ -265,7 +265,7 @@ def test_variable_dtypes_assign_and_repr():
     v = tf.Variable([1.0, 2.0], name="v")
     array = v.value
     v.assign([5.0, 6.0])
-    v.assign_add(1.0)
+    v.assign_add([1.0, 1.0])
     v.assign_sub(np.array([0.5, 0.5]))
     assert v.value is array  # in place: an optimizer's state keyed by it stays valid
     np.testing.assert_array_equal(v.numpy(), [5.5, 6.5])
@@ -276,6 +276,12 @@ def test_variable_dtypes_assign_and_repr():
     with pytest.raises(ValueError, match=r"Variable 'v': cannot assign a value of shape \(3,\) to a variable of "
                                          r"shape \(2,\)"):
         v.assign([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"cannot assign a value of shape \(\) to a variable of shape \(2,\)"):
+        v.assign_add(1.0)  # TensorFlow does not broadcast an assignment either
+    with pytest.raises(TypeError, match="Variable 'Variable' is int32: it cannot take a value of dtype float64"):
+        tf.Variable(1).assign(2.7)  # not truncated to 2
+    with pytest.raises(TypeError, match="cannot take a value of dtype <U3"):
+        v.assign(np.array(["abc", "def"]))
 
 
 def test_optimizers_update_variables():
@@ -334,3 +340,63 @@ def test_module_variables_and_the_custom_training_basics():
     stack = Stack()
     assert len(stack.variables) == 5 and len(stack.trainable_variables) == 4
     assert [type(m).__name__ for m in stack.submodules] == ["Linear", "Linear"]
+
+
+def test_tf_names_follow_tensorflow_where_numpy_differs():
+    """Found by fuzzing the model-level API: each was a silent difference from TensorFlow."""
+    x = np.arange(5)
+    assert [a.tolist() for a in tf.split(x, [-1, 2])] == [[0, 1, 2], [3, 4]]  # -1: the rest
+    with pytest.raises(ValueError, match=r"fastnn.split: the sizes must .* add up to the length 5 of axis 0"):
+        tf.split(x, [1, 1])
+    u = np.array([0, 1, 2], np.uint8)  # descending without negation (uint8 wrapped, int32's minimum overflowed)
+    assert tf.argsort(u, direction="DESCENDING").tolist() == [2, 1, 0]
+    big = np.array([np.iinfo(np.int32).min, 0, 5], np.int32)
+    assert tf.sort(big, direction="DESCENDING").tolist() == [5, 0, np.iinfo(np.int32).min]
+    assert tf.argsort(np.array([1, 3, 1, 3]), direction="DESCENDING").tolist() == [1, 3, 0, 2]  # ties in order
+    with pytest.raises(ValueError, match="fastnn.sort: direction must be 'ASCENDING' or 'DESCENDING'"):
+        tf.sort(x, direction="ascending")
+    m = np.arange(9).reshape(3, 3)
+    np.testing.assert_array_equal(tf.boolean_mask(m, [True, False, True], axis=1), [[0, 2], [3, 5], [6, 8]])
+    with pytest.raises(ValueError, match=r"boolean_mask: the mask's shape \(2,\) must be the tensor's shape"):
+        tf.boolean_mask(m, [True, False])
+    assert tf.math.count_nonzero(np.array([[0, 1], [2, 3]]), axis=1, keepdims=True).tolist() == [[1], [2]]
+    assert tf.one_hot([0, 1], 0).shape == (2, 0)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\). Received: -1"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=np.array([-1]), logits=np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="labels must be integers of the logits' shape without the last axis"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=np.array([1.5]), logits=np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"top_k: k must be in \[0, 3\]"):
+        tf.math.top_k(np.arange(3.0), k=5)
+    with pytest.raises(TypeError, match="fastnn.constant: 1.7 cannot be int32 without losing its fraction"):
+        tf.constant(1.7, dtype=tf.int32)
+    with pytest.raises(ValueError, match=r"fastnn.constant: 3 values cannot fill the shape \(2, 2\)"):
+        tf.constant([1, 2, 3], shape=(2, 2))
+    with pytest.raises(ValueError, match="fastnn.range: delta must not be 0"):
+        tf.range(0, 5, 0)
+    with pytest.raises(ValueError, match="confusion_matrix: weights must have one value per label"):
+        tf.math.confusion_matrix([0, 1], [1, 1], weights=[1.0])
+    with pytest.raises(ValueError, match="fastnn.random.uniform: maxval must not be below minval"):
+        tf.random.uniform((2,), minval=3.0, maxval=1.0)
+    with pytest.raises(ValueError, match="fastnn.random.normal: stddev must be >= 0"):
+        tf.random.normal((2,), stddev=-1.0)
+
+
+def test_gradient_of_a_target_off_the_tape_is_none():
+    # NumPy took the values (np.sum of a tape tensor): the target is not on the tape, so every source
+    # gets None, as in TensorFlow (was a bare StopIteration from the gradient's iterator)
+    layer = fastnn.layers.Dense(2)
+    layer.build((None, 3))
+    with tf.GradientTape(persistent=True) as tape:
+        out = layer(np.ones((4, 3), np.float32))
+        numpy_loss = np.sum(np.asarray(out))
+    assert tape.gradient(numpy_loss, layer.trainable_weights) == [None, None]
+    assert tape.gradient(None, layer.kernel) is None
+
+
+def test_module_submodules_survive_a_reference_cycle():
+    class Node(tf.Module):
+        pass
+
+    a, b = Node(), Node()
+    a.child, b.parent = b, a  # a cycle
+    assert a.submodules == (b,) and b.submodules == (a,)

@@ -18,14 +18,26 @@ def atomic_write(path, mode="wb", durable=False, **open_kwargs):
     ``path`` in one rename, and when it raises the temporary file is removed and ``path`` left
     as it was (the exception propagates: a check inside the block can veto the file).
 
-    The file gets the permissions ``open`` would give (0o666 less the umask; ``tempfile.mkstemp``
-    would make it private, 0o600). ``durable`` also fsyncs the data and then the directory, so
+    A new file gets the permissions ``open`` would give (0o666 less the umask; ``tempfile.mkstemp``
+    would make it private, 0o600); a file replaced keeps its own permissions (a private 0o600 model
+    stays private). A symbolic link is followed: its target is replaced and the link kept, as
+    ``open`` would write through it. ``durable`` also fsyncs the data and then the directory, so
     the new file survives a power cut once this returns (saved models).
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(os.fspath(path))  # (through a symlink: the target is the file written)
+    directory = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot write {os.fspath(path)!r}: it is a directory; give a file name")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"Cannot write {os.fspath(path)!r}: its directory {directory!r} does not exist")
+    try:
+        kept_mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        kept_mode = None
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)  # RDWR: "w+b" may read back
+    if kept_mode is not None:
+        os.chmod(tmp, kept_mode)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f

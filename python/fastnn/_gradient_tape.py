@@ -191,11 +191,12 @@ class GradientTape:
                 continue  # a value not computed on the tape: a constant
             term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
             total = term if total is None else total + term
-        on_tape = [leaf for leaf in leaves if leaf is not None]
-        grads = iter(autodiff.grad(total, on_tape, unconnected="none") if total is not None and on_tape else [])
+        # (a target not computed on this tape, e.g. with NumPy, reaches no source: all None, as TensorFlow's)
+        on_tape = [leaf for leaf in leaves if leaf is not None] if total is not None else []
+        grads = iter(autodiff.grad(total, on_tape, unconnected="none") if on_tape else [])
         out = []
         for s, leaf in zip(flat, leaves):
-            g = next(grads) if leaf is not None else None
+            g = next(grads) if leaf is not None and on_tape else None
             if g is None and unconnected_gradients == "zero":
                 g = np.zeros_like(autodiff._value(s))
             out.append(g.view(EagerArray) if isinstance(g, np.ndarray) else g)  # (TensorFlow's .numpy())

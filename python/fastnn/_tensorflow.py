@@ -103,16 +103,21 @@ class Module:
 
     @property
     def submodules(self):
-        return tuple(m for key in sorted(vars(self)) for m in _modules_in(vars(self)[key]))
+        seen = {id(self)}
+        return tuple(m for key in sorted(vars(self)) for m in _modules_in(vars(self)[key], seen))
 
 
-def _modules_in(value):
+def _modules_in(value, seen):
+    """The modules in ``value`` and under them, each once (a reference cycle ends the walk)."""
     if isinstance(value, Module):
-        return [value, *value.submodules]
+        if id(value) in seen:
+            return []
+        seen.add(id(value))
+        return [value] + [m for key in sorted(vars(value)) for m in _modules_in(vars(value)[key], seen)]
     if isinstance(value, dict):
-        return [m for key in sorted(value, key=str) for m in _modules_in(value[key])]
+        return [m for key in sorted(value, key=str) for m in _modules_in(value[key], seen)]
     if isinstance(value, (list, tuple)):
-        return [m for item in value for m in _modules_in(item)]
+        return [m for item in value for m in _modules_in(item, seen)]
     return []
 
 
@@ -163,9 +168,15 @@ def fill(dims, value, name=None):
 
 def constant(value, dtype=None, shape=None, name=None):
     """``value`` as an array (Python floats float32, ints int32), broadcast to ``shape`` if given."""
+    given = np.asarray(_value(value))
+    if dtype is not None and not np.can_cast(given.dtype, dtype, "same_kind") and given.dtype.kind in "fc":
+        raise TypeError(f"fastnn.constant: {value!r} cannot be {np.dtype(dtype)} without losing its fraction")
     x = ops.convert_to_tensor(value, dtype=dtype)
     if shape is not None:
-        x = np.broadcast_to(x, tuple(shape)).copy() if x.size == 1 else x.reshape(tuple(shape))
+        shape = tuple(int(d) for d in shape)
+        if x.size != 1 and x.size != int(np.prod(shape)):
+            raise ValueError(f"fastnn.constant: {x.size} values cannot fill the shape {shape}")
+        x = np.broadcast_to(x, shape).copy() if x.size == 1 else x.reshape(shape)
     return x
 
 
@@ -180,6 +191,8 @@ def cast(x, dtype, name=None):
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
     """Evenly spaced values in [start, limit) (one argument: [0, start))."""
+    if _value(delta) == 0:
+        raise ValueError("fastnn.range: delta must not be 0")
     return ops.arange(start, limit, delta, dtype=dtype)
 
 
@@ -223,10 +236,17 @@ def unstack(value, num=None, axis=0, name=None):
 
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
     """``value`` split along ``axis``: into ``num_or_size_splits`` equal parts (an int) or parts
-    of the listed sizes."""
+    of the listed sizes, which add up to the axis' length (one of them may be -1: the rest)."""
     if isinstance(num_or_size_splits, (int, np.integer)):
         return ops.split(value, int(num_or_size_splits), axis=axis)
-    return ops.split(value, np.cumsum(num_or_size_splits)[:-1].tolist(), axis=axis)
+    sizes = [int(n) for n in num_or_size_splits]
+    length = ops.shape(value)[axis]
+    if sizes.count(-1) == 1 and all(n >= 0 for n in sizes if n != -1):
+        sizes[sizes.index(-1)] = length - sum(n for n in sizes if n != -1)
+    if any(n < 0 for n in sizes) or sum(sizes) != length:
+        raise ValueError(f"fastnn.split: the sizes must be non-negative (one may be -1) and add up to the length "
+                         f"{length} of axis {axis}. Received: num_or_size_splits={list(num_or_size_splits)}")
+    return ops.split(value, np.cumsum(sizes)[:-1].tolist(), axis=axis)
 
 
 def reshape(tensor, shape, name=None):
@@ -261,13 +281,23 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
 
 
 def boolean_mask(tensor, mask, axis=None, name=None):
-    """The values of ``tensor`` where ``mask`` is true (a constant: no gradient flows back)."""
-    return np.asarray(_value(tensor))[np.asarray(_value(mask), dtype=np.bool_)]
+    """The entries of ``tensor`` where ``mask`` (the shape of its axes from ``axis`` on, 0 unless
+    given) is true, those axes flattened into one (a constant: no gradient flows back)."""
+    values, mask = np.asarray(_value(tensor)), np.asarray(_value(mask), dtype=np.bool_)
+    start = 0 if axis is None else int(axis) % max(values.ndim, 1)
+    if values.shape[start:start + mask.ndim] != mask.shape:
+        raise ValueError(f"fastnn.boolean_mask: the mask's shape {mask.shape} must be the tensor's shape from axis "
+                         f"{start} on; the tensor is {values.shape}")
+    return values[(slice(None),) * start + (mask,)]
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """Integer ``indices`` as one-hot vectors of ``depth`` (float32; ``on_value``/``off_value``
     1 and 0 unless given)."""
+    if int(depth) < 1:  # (ops.one_hot takes 0 as "from the data")
+        shape = np.shape(_value(indices)) + (0,)
+        return np.zeros(shape if axis in (None, -1) else np.moveaxis(np.zeros(shape), -1, axis).shape,
+                        dtype=dtype or float32)
     y = ops.one_hot(indices, depth, axis=-1 if axis is None else axis, dtype=dtype or float32)
     if on_value is None and off_value is None:
         return y
@@ -300,15 +330,28 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
     return ops.norm(tensor, ord=None if ord == "euclidean" else ord, axis=axis, keepdims=builtins.bool(keepdims))
 
 
+def _direction(direction, fn):
+    if direction not in ("ASCENDING", "DESCENDING"):
+        raise ValueError(f"fastnn.{fn}: direction must be 'ASCENDING' or 'DESCENDING'. Received: {direction!r}")
+    return direction == "DESCENDING"
+
+
 def sort(values, axis=-1, direction="ASCENDING", name=None):
     ascending = ops.sort(values, axis=axis)
-    return ascending if direction == "ASCENDING" else ops.flip(ascending, axis=axis)
+    return ops.flip(ascending, axis=axis) if _direction(direction, "sort") else ascending
 
 
 def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
-    if direction == "ASCENDING":
-        return ops.argsort(values, axis=axis)
-    return ops.argsort(ops.negative(values), axis=axis)
+    """The indices that sort ``values`` along ``axis``; ties keep their order in either direction
+    (no negation, so unsigned and the smallest int sort right)."""
+    descending = _direction(direction, "argsort")
+    x = np.asarray(_value(values))
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable").astype(np.int32)
+    # descending with ties in order: a stable ascending sort of the reversed axis, read backwards
+    n = x.shape[axis]
+    order = np.flip(np.argsort(np.flip(x, axis=axis), axis=axis, kind="stable"), axis=axis)
+    return (n - 1 - order).astype(np.int32)
 
 
 # ---- reductions --------------------------------------------------------------------------------
@@ -348,7 +391,7 @@ def argmin(input, axis=None, output_type=int64, name=None):
 
 
 def count_nonzero(input, axis=None, keepdims=None, dtype=int64, name=None):
-    return np.asarray(ops.count_nonzero(input, axis=axis)).astype(dtype)
+    return np.count_nonzero(np.asarray(_value(input)), axis=axis, keepdims=builtins.bool(keepdims)).astype(dtype)
 
 
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
@@ -385,6 +428,9 @@ TopKV2 = collections.namedtuple("TopKV2", ["values", "indices"])
 
 def top_k(input, k=1, sorted=True, index_type=int32, name=None):
     """The ``k`` largest values along the last axis and their indices, largest first."""
+    if not 0 <= int(k) <= ops.shape(input)[-1]:
+        raise ValueError(f"fastnn.math.top_k: k must be in [0, {ops.shape(input)[-1]}] (the last axis' length). "
+                         f"Received: k={k}")
     values, indices = ops.top_k(input, k, sorted=sorted)
     return TopKV2(values, np.asarray(indices).astype(index_type))
 
@@ -405,7 +451,10 @@ def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=
     if labels.size and max(labels.max(), predictions.max()) >= n:
         raise ValueError(f"fastnn.math.confusion_matrix: a label or prediction is out of range for "
                          f"num_classes={n}. Received maximum {max(labels.max(), predictions.max())}")
-    w = np.ones(labels.size) if weights is None else np.broadcast_to(np.asarray(_value(weights)).reshape(-1), labels.shape)
+    w = np.ones(labels.size) if weights is None else np.asarray(_value(weights), dtype=np.float64).reshape(-1)
+    if w.size != labels.size:
+        raise ValueError(f"fastnn.math.confusion_matrix: weights must have one value per label ({labels.size}). "
+                         f"Received: {w.size}")
     matrix = np.zeros((n, n), dtype=np.float64)
     np.add.at(matrix, (labels, predictions), w)
     return matrix.astype(dtype)
@@ -441,7 +490,17 @@ def _softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
 
 
 def _sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
-    """Per-sample cross-entropy of integer ``labels`` and the softmax of ``logits``."""
+    """Per-sample cross-entropy of integer ``labels`` (logits' shape without its last axis, each in
+    [0, classes)) and the softmax of ``logits``."""
+    y = np.asarray(_value(labels))
+    shape = tuple(ops.shape(logits))
+    if y.dtype.kind not in "iu" or y.shape != shape[:-1]:
+        raise ValueError(f"fastnn.nn.sparse_softmax_cross_entropy_with_logits: labels must be integers of the logits' "
+                         f"shape without the last axis, {shape[:-1]}. Received: labels of dtype {y.dtype}, shape "
+                         f"{y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= shape[-1]):
+        raise ValueError(f"fastnn.nn.sparse_softmax_cross_entropy_with_logits: labels must be in [0, {shape[-1]}). "
+                         f"Received: {y.min() if y.min() < 0 else y.max()}")
     return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
 
 

@@ -104,6 +104,15 @@ class Operators:
         raise TypeError(f"{type(self).__name__} is not iterable; index it (x[0]) or use the backend functions")
 
 
+_numpy_reads = 0
+
+
+def numpy_reads():
+    """How many times NumPy has taken a `Tensor`'s values (``np.mean(t)`` calls ``t.__array__``):
+    a loss function that did so and returned a plain array was computed off the tape."""
+    return _numpy_reads
+
+
 class Tensor(Operators):
     """An array on the tape: ``value`` and, for a computed one, the inputs it came from and the
     function that maps the gradient of the output to theirs."""
@@ -127,7 +136,9 @@ class Tensor(Operators):
 
     def __array__(self, dtype=None, copy=None):
         # its value, for NumPy code after the tape (a metric's update_state(loss)); NumPy functions
-        # on it are not recorded
+        # on it are not recorded (counted: a loss function computed with NumPy is refused)
+        global _numpy_reads
+        _numpy_reads += 1
         return self.value if dtype is None else self.value.astype(dtype, copy=False)
 
     def __float__(self):
@@ -157,12 +168,15 @@ class Variable(Tensor):
         self.name = name or "Variable"
 
     def _assigned(self, new):
+        """``new`` checked as TensorFlow checks it: the variable's shape, a dtype it holds without
+        losing a fraction (2.7 into an int32 variable is refused, not truncated)."""
         new = np.asarray(_value(new))
-        try:
-            np.broadcast_to(new, self.value.shape)
-        except ValueError:
+        if new.shape != self.value.shape:
             raise ValueError(f"Variable '{self.name}': cannot assign a value of shape {new.shape} to a variable of "
-                             f"shape {self.value.shape}") from None
+                             f"shape {self.value.shape}")
+        if new.dtype.kind not in "biuf" or not np.can_cast(new.dtype, self.value.dtype, "same_kind"):
+            raise TypeError(f"Variable '{self.name}' is {self.value.dtype}: it cannot take a value of dtype "
+                            f"{new.dtype}")
         return new
 
     def assign(self, value):

@@ -129,11 +129,16 @@ class CallbackList:
 # ---- History and progress ---------------------------------------------------------------------
 
 
+def as_list(callbacks):
+    """The ``callbacks`` argument as a list: None, one callback (as Keras 3 takes it) or a list."""
+    return [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
+
+
 def fit_callbacks(callbacks, model, verbose, epochs, steps):
     """The CallbackList of a fit and its History: a ProgbarLogger first when verbose, the user's
     ``callbacks`` (checked), the History last."""
     history = History()
-    cbs = list(callbacks or [])
+    cbs = as_list(callbacks)
     for cb in cbs:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be fastnn.callbacks.Callback instances. Received: {cb!r}")

@@ -130,9 +130,20 @@ class Loss:
     def _weighted_values(self, y_true, p, sample_weight):
         """``call``'s losses of ``p`` (a tensor), times the sample weights."""
         t = match_rank(np.asarray(y_true, dtype=p.dtype), p.value)
+        numpy_reads = autodiff.numpy_reads()
         values = self.call(t, p)
-        if not isinstance(values, autodiff.Tensor):  # it does not depend on y_pred
-            values = autodiff.Tensor(np.asarray(values, dtype=p.dtype))
+        if values is None:
+            raise TypeError(f"Loss '{self.name}': its function returned None; it must return the loss of each "
+                            "sample (a tensor)")
+        if not isinstance(values, autodiff.Tensor):
+            if autodiff.numpy_reads() != numpy_reads:
+                # NumPy took y_pred's values (np.mean(...) of it): fastnn cannot differentiate that, and
+                # fit would train on a zero gradient
+                raise ValueError(f"Loss '{self.name}': its function computed the loss with NumPy (np.mean, "
+                                 "np.square... take y_pred's values, and fastnn cannot differentiate them). Write "
+                                 "it with fastnn.ops (keras.ops) or the backend functions (K.mean, K.square...) and "
+                                 "Python operators")
+            values = autodiff.Tensor(np.asarray(values, dtype=p.dtype))  # a constant: its gradient is 0
         if sample_weight is None:
             return values, None
         if values.ndim == 0:

@@ -155,7 +155,14 @@ def _input_array(a, layer, i, fn):
     if strings:
         raise TypeError(f"{fn}: `x` must hold numbers for input {i} ('{layer.name}', dtype {layer.dtype}); "
                         f"strings go to an Input(dtype='string'). Received: x.dtype={a.dtype}")
-    return np.ascontiguousarray(a, dtype=layer.dtype)
+    target = np.dtype(layer.dtype)
+    if a.dtype.kind in "iu" and target.kind in "iu" and a.size and not np.can_cast(a.dtype, target):
+        info = np.iinfo(target)
+        low, high = a.min(), a.max()
+        if low < info.min or high > info.max:  # the cast would wrap (2**32 + 3 -> 3): a silent wrong lookup
+            raise ValueError(f"{fn}: input {i} ('{layer.name}') is {target}, and x holds values outside its range "
+                             f"[{info.min}, {info.max}]: {low if low < info.min else high}")
+    return np.ascontiguousarray(a, dtype=target)
 
 
 def _rows(y, key):
@@ -221,6 +228,8 @@ class _Batches:
             steps = _positive_int(steps, "steps")
         elif self.indexed:
             steps = len(data)
+            if steps == 0:
+                raise ValueError(f"{fn}: the data gave no batches (a Sequence or dataset of length 0)")
         else:
             raise ValueError(f"{fn}: a generator has no length; pass the number of batches per epoch "
                              "(steps_per_epoch in fit, validation_steps, or steps in evaluate and predict)")
@@ -244,7 +253,12 @@ class _Batches:
             # (a tf.data-like dataset keeps its own order, as fit(shuffle=...) leaves a tf.data.Dataset's: its
             # .shuffle() reshuffles each pass)
             shuffle = shuffle and not isinstance(self.data, BatchDataset)
-            order = rng.permutation(len(self.data))[:self.steps] if shuffle and rng is not None else range(self.steps)
+            if shuffle and rng is not None:  # (steps of a long Sequence: drawn, not a permutation of all of it)
+                n = len(self.data)
+                order = rng.permutation(n)[:self.steps] if self.steps * 4 >= n else rng.choice(n, self.steps,
+                                                                                             replace=False)
+            else:
+                order = range(self.steps)
             for i in order:
                 yield _unpack(self.data[int(i)], self.fn)
             if hasattr(self.data, "on_epoch_end"):
@@ -1119,6 +1133,8 @@ class Model:
         if not isinstance(class_weight, dict) or not class_weight:
             raise ValueError(f"{fn}: class_weight must be a non-empty dict {{class index: weight}}. "
                              f"Received: {class_weight!r}")
+        if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight):
+            raise ValueError(f"{fn}: class_weight keys must be class indices (ints). Received: {list(class_weight)!r}")
         keys = np.array([int(k) for k in class_weight], dtype=np.int64)
         if keys.min() < 0:
             raise ValueError(f"{fn}: class_weight keys must be class indices >= 0. Received: {sorted(class_weight)}")
@@ -1766,7 +1782,7 @@ class Model:
             y = self._prepare_y(y, n, fn)
             sw = self._prepare_weights(sample_weight, n, fn)
             batches, nsteps = _array_batches(xs, y, sw, batch_size), -(-n // batch_size)
-        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
+        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + callbacks_module.as_list(callbacks)
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         cblist.on_test_begin()
         logs = _step_loop.evaluate(self, batches, cblist) if custom else self._evaluate_batches(batches, cblist)
@@ -1795,7 +1811,7 @@ class Model:
             n = len(xs[0])
             nsteps = -(-n // batch_size)
             batches = ([a[lo:lo + batch_size] for a in xs] for lo in range(0, n, batch_size))
-        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + list(callbacks or [])
+        cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + callbacks_module.as_list(callbacks)
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         want = cblist.wants("on_predict_batch_end")
         cblist.on_predict_begin()

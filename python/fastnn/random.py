@@ -129,6 +129,8 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Samples of a normal distribution N(mean, stddev²) of ``shape`` (dtype: floatx). ``mean`` and
     ``stddev`` may be tensors: ``mean + stddev * z`` then, with their gradients."""
     shape, dtype = _shape(shape, "normal"), _float_dtype(dtype, "normal")
+    if not isinstance(stddev, Operators) and np.any(np.asarray(stddev) < 0):
+        raise ValueError(f"fastnn.random.normal: stddev must be >= 0. Received: stddev={stddev!r}")
     rng = _generator(seed, "normal")
     if isinstance(mean, Operators) or isinstance(stddev, Operators):
         return mean + stddev * rng.standard_normal(shape).astype(dtype)
@@ -143,6 +145,9 @@ def uniform(shape, minval=0.0, maxval=None, dtype=None, seed=None):
         return randint(shape, int(_value(minval)), int(_value(maxval)), dtype=dtype, seed=seed)
     shape, dtype = _shape(shape, "uniform"), _float_dtype(dtype, "uniform")
     maxval = 1.0 if maxval is None else maxval
+    if np.any(np.asarray(_value(maxval)) < np.asarray(_value(minval))):
+        raise ValueError(f"fastnn.random.uniform: maxval must not be below minval. Received: minval={minval!r}, "
+                         f"maxval={maxval!r}")
     return _generator(seed, "uniform").uniform(_value(minval), _value(maxval), shape).astype(dtype)
 
 

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -105,10 +106,14 @@ def _compile_config(model):
         else:
             names = [metrics.serialize(m) for m in model._metrics]
         json.dumps([opt, loss, names])
+        custom = [type(model.optimizer).__name__] if type(model.optimizer) not in optimizers._CLASSES.values() else []
+        custom += [l.name for l in loss_objs if type(l) not in losses._CLASSES.values()]
     except (TypeError, ValueError):
-        return None  # a custom optimizer/loss/metric that cannot be named: save the model uncompiled
-    if type(model.optimizer) not in optimizers._CLASSES.values() or \
-            any(type(l) not in losses._CLASSES.values() for l in loss_objs):
+        custom = ["a custom optimizer, loss or metric"]
+    if custom:  # one that cannot be named: the model is saved uncompiled, and said so
+        warnings.warn(f"save: the model is saved without its compile state ({', '.join(custom)} cannot be written "
+                      "into the file): load_model returns it uncompiled; compile it again after loading",
+                      stacklevel=3)
         return None
     if heads:
         return {"optimizer": opt, "loss": loss, "loss_weights": [h.weight for h in heads], "metrics": names}
