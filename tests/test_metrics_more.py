@@ -723,3 +723,21 @@ def test_adjusted_r2_and_a_custom_function_metric_when_saving(rng, tmp_path):
                                          r"optimizer, loss or metric cannot be written into the file\)"):
         model.save(tmp_path / "custom.fastnn")
     assert not load_model(tmp_path / "custom.fastnn").compiled
+
+
+def test_shape_errors_name_the_metric_and_results_have_numpy():
+    """A metric fed mismatched targets raised NumPy's bare "cannot reshape" or "could not be
+    broadcast"; it names itself and both shapes now. A result is a float with TensorFlow's .numpy()
+    (``train_acc_metric.result().numpy()``)."""
+    sparse = fastnn.metrics.SparseCategoricalAccuracy()
+    with pytest.raises(ValueError, match=r"Metric 'sparse_categorical_accuracy': y_true of shape \(2, 3\) does not "
+                                         r"fit y_pred of shape \(2, 3\) .*one-hot ones to categorical_accuracy"):
+        sparse.update_state(np.eye(3)[[0, 1]], np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]]))
+    with pytest.raises(ValueError, match=r"Metric 'accuracy': y_true of shape \(3,\) does not fit y_pred of shape "
+                                         r"\(2,\)"):
+        fastnn.metrics.Accuracy().update_state([1, 2, 3], [1, 2])
+    sparse.update_state([0, 1], [[0.9, 0.05, 0.05], [0.1, 0.1, 0.8]])
+    assert sparse.result() == 0.5 and sparse.result().numpy() == np.float32(0.5)
+    mean = fastnn.metrics.Mean()
+    mean.update_state([1.0, 2.0])
+    assert mean.result().numpy() == 1.5

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import losses as losses_module
 from . import utils
+from ._batch_dataset import EagerFloat
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold of precision/recall with top_k
@@ -436,15 +437,17 @@ class _Variable:
 
 
 def _plain(value):
+    """A metric's result as a float (with TensorFlow's ``.numpy()``: ``acc.result().numpy()``), or an
+    array for a metric with several values."""
     if isinstance(value, float):
-        return value
+        return value if isinstance(value, EagerFloat) else EagerFloat(value)
     if isinstance(value, _Variable):
         value = value.value
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         return value
-    return float(a) if a.ndim == 0 else a.copy()
+    return EagerFloat(a) if a.ndim == 0 else a.copy()
 
 
 class Metric:
@@ -524,7 +527,16 @@ class Metric:
         return fn(y_true, y_pred)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self._accumulate(np.asarray(self._values(y_true, y_pred), dtype=np.float64), sample_weight)
+        try:
+            values = self._values(y_true, y_pred)
+        except ValueError as e:  # (NumPy's "cannot reshape", "could not be broadcast": say whose and which)
+            if self.name in str(e):
+                raise
+            hint = ("; integer labels (one per sample) go to sparse_categorical_accuracy, one-hot ones to "
+                    "categorical_accuracy") if "categorical" in self.name else ""
+            raise ValueError(f"Metric '{self.name}': y_true of shape {np.shape(y_true)} does not fit y_pred of shape "
+                             f"{np.shape(y_pred)} ({e}){hint}") from None
+        self._accumulate(np.asarray(values, dtype=np.float64), sample_weight)
 
     def _accumulate(self, v, sample_weight):
         # values per sample, or per sample and step for a sequence output (N, T): the mean of all,
@@ -557,7 +569,7 @@ class Metric:
                              f"output's) need a value per step; the metric gave values of shape {v.shape}")
 
     def result(self):
-        return self._total / self._count if self._count else 0.0
+        return EagerFloat(self._total / self._count if self._count else 0.0)
 
     def __call__(self, *args, **kwargs):
         """Update the state with a batch and return the result (Keras's ``metric(y_true, y_pred)``)."""
