@@ -1173,3 +1173,16 @@ def test_integer_inputs_out_of_range_and_class_weight_keys():
     dense.compile("sgd", "sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=r"fit: class_weight keys must be class indices \(ints\). Received: \['a'\]"):
         dense.fit(np.ones((4, 3), np.float32), np.zeros(4), class_weight={"a": 1.0}, verbose=0)
+
+
+def test_fit_names_steps_per_epoch_and_checks_shuffle():
+    import fastnn
+
+    model = fastnn.Sequential([fastnn.Input((3,)), fastnn.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError, match="Received: steps_per_epoch=0"):  # was reported as `steps`
+        model.fit(x, y, steps_per_epoch=0, verbose=0)
+    with pytest.raises(ValueError, match="fit: `shuffle` must be True, False or 'batch'. Received: shuffle='banana'"):
+        model.fit(x, y, shuffle="banana", verbose=0)
+    model.fit(x, y, shuffle="batch", verbose=0)  # Keras 2's chunk shuffle: taken (as True)

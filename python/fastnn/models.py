@@ -1599,6 +1599,11 @@ class Model:
             raise ValueError(f"Expected `initial_epoch` to be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
         verbose = _check_verbose(verbose)
         validation_freq = _positive_int(validation_freq, "validation_freq")
+        # (checked here so an error names the argument, not the generic `steps`)
+        steps_per_epoch = None if steps_per_epoch is None else _positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = None if validation_steps is None else _positive_int(validation_steps, "validation_steps")
+        if not isinstance(shuffle, (bool, np.bool_)) and shuffle != "batch":
+            raise ValueError(f"fit: `shuffle` must be True, False or 'batch'. Received: shuffle={shuffle!r}")
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
