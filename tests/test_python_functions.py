@@ -103,12 +103,46 @@ def test_custom_loss_in_a_model_with_several_outputs_and_saving(tmp_path):
     total = model.evaluate(x, [labels, y], verbose=0)
     assert total[0] == pytest.approx(total[1] + 0.5 * total[2], rel=1e-5)
     assert total[2] == pytest.approx(-np.mean(y * model.predict(x, verbose=0)[1]), rel=1e-4)
-    with pytest.warns(UserWarning, match=r"without its compile state \(wasserstein_loss cannot be written into "
-                                         r"the file\): load_model returns it uncompiled"):
-        model.save(tmp_path / "m.fastnn")  # a Python loss is not saved: the model comes back uncompiled
-    again = load_model(tmp_path / "m.fastnn")
-    assert not again.compiled
-    np.testing.assert_array_equal(again.predict(x, verbose=0)[1], model.predict(x, verbose=0)[1])
+    model.save(tmp_path / "m.fastnn")  # the Python loss by its name, as Keras writes it
+    with pytest.raises(ValueError, match=r"invalid compile config \(the loss is the function 'wasserstein_loss': "
+                                         r"pass it to load_model, custom_objects=\{'wasserstein_loss': "
+                                         r"wasserstein_loss\} \(or load with compile=False\)\)"):
+        load_model(tmp_path / "m.fastnn")
+    assert not load_model(tmp_path / "m.fastnn", compile=False).compiled
+    again = load_model(tmp_path / "m.fastnn", custom_objects={"wasserstein_loss": wasserstein_loss})
+    assert again.compiled
+    np.testing.assert_allclose(again.evaluate(x, [labels, y], verbose=0), total, rtol=1e-6)
+    # an anonymous function has no name to give back: saved uncompiled, with a warning
+    model.compile("adam", ["binary_crossentropy", lambda t, p: K.mean(p)])
+    with pytest.warns(UserWarning, match=r"without its compile state \(<lambda> cannot be written into the file\)"):
+        model.save(tmp_path / "anonymous.fastnn")
+    assert not load_model(tmp_path / "anonymous.fastnn").compiled
+
+
+class ScaledMSE(fastnn.losses.Loss):
+    """A Keras-style loss class, with get_config for its own argument."""
+
+    def __init__(self, scale=2.0, name="scaled_mse", reduction="sum_over_batch_size"):
+        super().__init__(name=name, reduction=reduction)
+        self.scale = scale
+
+    def call(self, y_true, y_pred):
+        return self.scale * K.mean(K.square(y_true - y_pred), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def test_a_loss_class_saves_by_name_and_loads_from_custom_objects(tmp_path):
+    x, y = data()
+    model = Sequential([Dense(2, input_shape=(5,))])
+    model.compile("sgd", ScaledMSE(scale=3.0, reduction="sum"))
+    model.save(tmp_path / "m.fastnn")
+    with pytest.raises(ValueError, match=r"the loss is of the class 'ScaledMSE': pass it to load_model"):
+        load_model(tmp_path / "m.fastnn")
+    again = load_model(tmp_path / "m.fastnn", custom_objects={"ScaledMSE": ScaledMSE})
+    assert type(again.loss) is ScaledMSE and again.loss.scale == 3.0 and again.loss.reduction == "sum"
+    np.testing.assert_allclose(again.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
 
 
 def test_custom_loss_targets_of_another_shape():

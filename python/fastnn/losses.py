@@ -786,9 +786,28 @@ def get(identifier):
                      "function fn(y_true, y_pred)")
 
 
-def deserialize(config):
-    """The inverse of `serialize`."""
-    return get(config)
+def deserialize(config, custom_objects=None):
+    """The inverse of `serialize`. A user's loss comes from ``custom_objects``: a `Loss` subclass
+    by its class name, a function (a `LossFunctionWrapper`'s) by its name."""
+    if not (isinstance(config, dict) and config.get("class_name") not in _CLASSES):
+        return get(config)
+    name, body = config.get("class_name"), dict(config.get("config") or {})
+    custom_objects = custom_objects or {}
+    if name == "LossFunctionWrapper":
+        fn = custom_objects.get(body.get("fn"))
+        if fn is None:
+            raise ValueError(f"the loss is the function {body.get('fn')!r}: pass it to load_model, "
+                             f"custom_objects={{{body.get('fn')!r}: {body.get('fn')}}} (or load with compile=False)")
+        return LossFunctionWrapper(fn, name=body.get("name"), reduction=body.get("reduction", "sum_over_batch_size"))
+    cls = custom_objects.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
+        raise ValueError(f"the loss is of the class {name!r}: pass it to load_model, custom_objects={{{name!r}: "
+                         f"{name}}} (or load with compile=False)")
+    try:
+        return cls.from_config(body)
+    except TypeError as e:
+        raise ValueError(f"the loss class {name!r} could not be rebuilt from its config {body} ({e}); give it a "
+                         "get_config with its __init__ arguments (as in Keras), or load with compile=False") from None
 
 
 __all__ = [

@@ -107,7 +107,10 @@ def _compile_config(model):
             names = [metrics.serialize(m) for m in model._metrics]
         json.dumps([opt, loss, names])
         custom = [type(model.optimizer).__name__] if type(model.optimizer) not in optimizers._CLASSES.values() else []
-        custom += [l.name for l in loss_objs if type(l) not in losses._CLASSES.values()]
+        # a user's Loss subclass, or a named function, is written by name (load_model's custom_objects
+        # gives it back, as Keras's); an anonymous function cannot be
+        custom += [l.name for l in loss_objs if type(l) not in losses._CLASSES.values()
+                   and isinstance(l, losses.LossFunctionWrapper) and getattr(l.fn, "__name__", "<lambda>") == "<lambda>"]
     except (TypeError, ValueError):
         custom = ["a custom optimizer, loss or metric"]
     if custom:  # one that cannot be named: the model is saved uncompiled, and said so
@@ -361,10 +364,12 @@ def _load_model(filepath, custom_objects, compile):
             cc = json.loads(metadata["compile_config"])
             if isinstance(cc["loss"], list):  # several outputs: per-output losses, weights and metrics
                 model.compile(optimizer=optimizers.deserialize(cc["optimizer"]),
-                              loss=[losses.deserialize(l) for l in cc["loss"]], loss_weights=cc.get("loss_weights"),
+                              loss=[losses.deserialize(l, custom_objects) for l in cc["loss"]],
+                              loss_weights=cc.get("loss_weights"),
                               metrics=[list(m) for m in cc.get("metrics") or []] or None)
             else:
-                model.compile(optimizer=optimizers.deserialize(cc["optimizer"]), loss=losses.deserialize(cc["loss"]),
+                model.compile(optimizer=optimizers.deserialize(cc["optimizer"]),
+                              loss=losses.deserialize(cc["loss"], custom_objects),
                               metrics=list(cc.get("metrics") or []))
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path}: invalid compile config ({e})") from None
