@@ -365,6 +365,8 @@ def test_tf_names_follow_tensorflow_where_numpy_differs():
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=np.array([-1]), logits=np.zeros((1, 3)))
     with pytest.raises(ValueError, match="labels must be integers of the logits' shape without the last axis"):
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=np.array([1.5]), logits=np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"fastnn.gather: indices must be in \[0, 5\) along axis 0. Received: -1"):
+        tf.gather(x, [-1])  # not the last row, as NumPy would take it
     with pytest.raises(ValueError, match=r"top_k: k must be in \[0, 3\]"):
         tf.math.top_k(np.arange(3.0), k=5)
     with pytest.raises(TypeError, match="fastnn.constant: 1.7 cannot be int32 without losing its fraction"):

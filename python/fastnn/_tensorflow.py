@@ -277,7 +277,12 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     """The slices of ``params`` at ``indices`` along ``axis`` (0 by default)."""
     if batch_dims:
         raise ValueError(f"fastnn.gather: batch_dims other than 0 is not supported. Received: batch_dims={batch_dims}")
-    return ops.take(params, indices, axis=0 if axis is None else axis)
+    axis = 0 if axis is None else axis
+    idx, n = np.asarray(_value(indices)), ops.shape(params)[axis]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):  # (TensorFlow's CPU kernel refuses them; NumPy would wrap -1)
+        raise ValueError(f"fastnn.gather: indices must be in [0, {n}) along axis {axis}. Received: "
+                         f"{idx.min() if idx.min() < 0 else idx.max()}")
+    return ops.take(params, indices, axis=axis)
 
 
 def boolean_mask(tensor, mask, axis=None, name=None):
