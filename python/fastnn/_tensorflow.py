@@ -7,7 +7,9 @@ functions: ``tf.shape(x)[0]``, ``tf.concat([a, b], axis=0)``, ``tf.ones((n, 1))`
 a script is fastnn's already; this module gives the other half its names. Each function is a
 `fastnn.ops` function (Keras 3's ops) under TensorFlow's name, argument names and defaults
 (``tf.argmax``'s axis 0 and int64 result, ``tf.ones``' float32, ``tf.nn.gelu``'s exact form), so
-it records on a `fastnn.GradientTape` as the op does. Nothing here adds behaviour of its own.
+it records on a `fastnn.GradientTape` as the op does; where NumPy's semantics differ from
+TensorFlow's (negative indices, descending sorts, size lists, label ranges) these follow
+TensorFlow's, refusing what it refuses.
 
 ``tf.function`` returns the function unchanged: fastnn runs eagerly, and its layers already run
 whole kernels, which is what tracing buys TensorFlow. A ``tf.Variable`` is a leaf of the tape
