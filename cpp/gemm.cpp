@@ -1,6 +1,8 @@
 // gemm.cpp — fastnn's one SGEMM, after BLIS: packed A/B panels, cache blocks MC/KC/NC, the five
 // named loops JC → PC → IC → JR → IR, and a register-blocked micro-kernel chosen at run time
 // (gemm_ukernel_*.cpp). Transposes live in the packing routines, so micro-kernels never change.
+// Where a packed panel would be reused too little to repay its copy, an operand is read in place:
+// A for narrow C (AVX2's loop order), B for a thread with few rows of C (AVX-512's).
 // The epilogue (bias, elementwise activation) runs on each micro-tile of the LAST k block, while
 // the tile is still in L1. What this file does not do: complex or double types, strided columns.
 //
