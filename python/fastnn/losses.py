@@ -69,17 +69,16 @@ def _reduction(reduction, owner):
     return value
 
 
-def _loss_count(y_pred):
-    """How many per-sample losses a prediction gives: one per row of its last axis (N for an
-    (N, C) output, N·T for (N, T, C)); one per value of a 1-D output."""
-    shape = np.shape(y_pred)
-    return int(np.prod(shape[:-1])) if len(shape) > 1 else int(shape[0]) if shape else 1
-
-
 def _loss_shape(y_pred):
-    """The shape of the per-sample losses of a prediction (its shape without the last axis)."""
+    """The shape of the per-sample losses of a prediction: its shape without the last axis ((N,)
+    for an (N, C) output, (N, T) for (N, T, C)); a 1-D output has a loss per value."""
     shape = np.shape(y_pred)
     return shape[:-1] if len(shape) > 1 else shape
+
+
+def _loss_count(y_pred):
+    """How many per-sample losses a prediction gives."""
+    return int(np.prod(_loss_shape(y_pred)))
 
 
 def _broadcast_weights(w, shape):
@@ -165,7 +164,7 @@ class Loss:
         if self.reduction == "mean_with_sample_weight" and w is not None:
             weight_sum = float(np.sum(np.broadcast_to(w, values.shape)))
             total = total / weight_sum if weight_sum else total * 0.0
-        elif self.reduction != "sum":  # ("none" traces the mean too; `gradient` takes the sum's)
+        elif self.reduction not in ("sum", "none"):  # ("none": the sum, whose gradient `gradient` gives)
             total = total / max(1, values.value.size)
         self._last = (y_true, y_pred, sample_weight, total, p)
         return total, p
@@ -181,8 +180,6 @@ class Loss:
         else:
             total, p = self._trace(y_true, y_pred, sample_weight)
         self._last = None
-        if self.reduction == "none":
-            total = total * max(1, _loss_count(y_pred))
         return autodiff.grad(total, [p])[0]
 
     def _per_sample(self, y_true, y_pred, sample_weight):
