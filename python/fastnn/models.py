@@ -1602,7 +1602,8 @@ class Model:
         # (checked here so an error names the argument, not the generic `steps`)
         steps_per_epoch = None if steps_per_epoch is None else _positive_int(steps_per_epoch, "steps_per_epoch")
         validation_steps = None if validation_steps is None else _positive_int(validation_steps, "validation_steps")
-        if not isinstance(shuffle, (bool, np.bool_)) and shuffle != "batch":
+        if not (shuffle == "batch" if isinstance(shuffle, str)
+                else isinstance(shuffle, (bool, np.bool_, int, np.integer)) and shuffle in (0, 1)):  # (Keras: in (True, False, "batch"))
             raise ValueError(f"fit: `shuffle` must be True, False or 'batch'. Received: shuffle={shuffle!r}")
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 <= validation_split < 1:
