@@ -351,8 +351,8 @@ static inline void micro_tile_b_in_place(const GemmKernelInfo& kern, const GemmP
 //     and the A micro-panel (MR×KC) stays in L1 while the JR loop streams B past it.
 // Ap and Bp are this thread's packing buffers.
 static constexpr index_t kInPlaceAMaxSlivers = 16;
-static index_t kInPlaceBMaxRows = 128;
-void gemm_set_in_place_b_max_rows(index_t rows) { kInPlaceBMaxRows = rows; }
+static index_t g_in_place_b_max_rows = 128;
+void gemm_set_in_place_b_max_rows(index_t rows) { g_in_place_b_max_rows = rows; }
 static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t i_begin, index_t i_end,
                        index_t j_begin, index_t j_end, float* Ap, float* Bp) {
     const index_t MR = kern.MR, NR = kern.NR, MC = kern.MC, KC = kern.KC, NC = kern.NC;
@@ -391,11 +391,11 @@ static void gemm_loops(const GemmKernelInfo& kern, const GemmProblem& g, index_t
         }
         return;
     }
-    // B read in place (row-major, not transposed) when this thread has at most kInPlaceBMaxRows
+    // B read in place (row-major, not transposed) when this thread has at most g_in_place_b_max_rows
     // rows: each B sliver would serve so few A slivers that packing it costs more than it saves.
     // The B sliver (kc × NR) stays in L1 across the row slivers (JR outside IR); an N tail
     // narrower than NR is packed (the kernel reads NR columns).
-    const bool in_place_b = kern.ukernel_b_in_place && !g.trans_b && i_end - i_begin <= kInPlaceBMaxRows;
+    const bool in_place_b = kern.ukernel_b_in_place && !g.trans_b && i_end - i_begin <= g_in_place_b_max_rows;
     for (index_t ic = i_begin; ic < i_end; ic += MC) {  // IC loop
         const index_t mc = std::min(MC, i_end - ic);
         for (index_t pc = 0; pc < g.K; pc += KC) {  // PC loop: never split across threads

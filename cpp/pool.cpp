@@ -186,39 +186,39 @@ FASTNN_ELEMENTWISE static bool any_outside(const int32_t* a, index_t C, const in
 
 int64_t argmax_outside_windows(const int32_t* argmax, const PoolShape& s) {
     const index_t C = s.C, O = out_pixels(s);
+    // each output's window (the same in every image): its rows' first positions, starts[first[o]..
+    // first[o + 1]), and its row width
+    std::vector<size_t> first((size_t)O + 1);
+    std::vector<int32_t> starts;
+    std::vector<uint32_t> width((size_t)O);
+    for (index_t o = 0; o < O; o++) {
+        const index_t ow = o % s.out[2], oh = (o / s.out[2]) % s.out[1], od = o / (s.out[2] * s.out[1]);
+        const Window win = window_of(s, od, oh, ow);
+        first[(size_t)o] = starts.size();
+        for (index_t d = win.lo[0]; d < win.hi[0]; d++)
+            for (index_t h = win.lo[1]; h < win.hi[1]; h++)
+                starts.push_back((int32_t)((d * s.in[1] + h) * s.in[2] + win.lo[2]));
+        width[(size_t)o] = (uint32_t)(win.hi[2] - win.lo[2]);
+    }
+    first[(size_t)O] = starts.size();
+    auto outside = [&](index_t n, index_t o, index_t c0, index_t count) {
+        const size_t f = first[(size_t)o];
+        return any_outside(argmax + (n * O + o) * C + c0, count, starts.data() + f, (int)(first[(size_t)o + 1] - f),
+                           width[(size_t)o]);
+    };
     std::vector<uint8_t> bad_image((size_t)s.N, 0);
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (s.N * O * C >= kParallelMinElements && !omp_in_parallel())
 #endif
-    for (index_t n = 0; n < s.N; n++) {
-        std::vector<int32_t> start;
-        for (index_t o = 0; o < O && !bad_image[(size_t)n]; o++) {
-            const index_t ow = o % s.out[2], oh = (o / s.out[2]) % s.out[1], od = o / (s.out[2] * s.out[1]);
-            const Window win = window_of(s, od, oh, ow);
-            start.clear();
-            for (index_t d = win.lo[0]; d < win.hi[0]; d++)
-                for (index_t h = win.lo[1]; h < win.hi[1]; h++)
-                    start.push_back((int32_t)((d * s.in[1] + h) * s.in[2] + win.lo[2]));
-            if (any_outside(argmax + (n * O + o) * C, C, start.data(), (int)start.size(),
-                            (uint32_t)(win.hi[2] - win.lo[2])))
-                bad_image[(size_t)n] = 1;
-        }
-    }
-    // the first culprit, by the slow search, only in the first image that has one
-    for (index_t n = 0; n < s.N; n++) {
-        if (!bad_image[(size_t)n]) continue;
-        for (index_t o = 0; o < O; o++) {
-            const index_t ow = o % s.out[2], oh = (o / s.out[2]) % s.out[1], od = o / (s.out[2] * s.out[1]);
-            const Window win = window_of(s, od, oh, ow);
-            for (index_t c = 0; c < C; c++) {
-                const int32_t p = argmax[(n * O + o) * C + c];
-                const index_t w = p % s.in[2], h = (p / s.in[2]) % s.in[1], d = p / (s.in[2] * s.in[1]);
-                if (d < win.lo[0] || d >= win.hi[0] || h < win.lo[1] || h >= win.hi[1] || w < win.lo[2] ||
-                    w >= win.hi[2])
-                    return (int64_t)((n * O + o) * C + c);
-            }
-        }
-    }
+    for (index_t n = 0; n < s.N; n++)
+        for (index_t o = 0; o < O && !bad_image[(size_t)n]; o++)
+            if (outside(n, o, 0, C)) bad_image[(size_t)n] = 1;
+    // the first culprit, channel by channel, only in the first image that has one
+    for (index_t n = 0; n < s.N; n++)
+        if (bad_image[(size_t)n])
+            for (index_t o = 0; o < O; o++)
+                for (index_t c = 0; c < C; c++)
+                    if (outside(n, o, c, 1)) return (int64_t)((n * O + o) * C + c);
     return -1;
 }
 

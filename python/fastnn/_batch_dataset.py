@@ -309,10 +309,10 @@ class _Repeated(_Derived):
 
     def __init__(self, source, count):
         super().__init__(source)
-        self._count_, self._pass = count, 0
+        self._times, self._pass = count, 0
 
     def __len__(self):
-        return len(self._source) * self._count_
+        return len(self._source) * self._times
 
     def _get(self, index):
         n = len(self._source)
@@ -330,7 +330,7 @@ class _Repeated(_Derived):
 
     def _sizes(self):
         sizes = self._source._sizes()
-        return None if sizes is None else sizes * self._count_
+        return None if sizes is None else sizes * self._times
 
 
 class _Shuffled(_Derived):

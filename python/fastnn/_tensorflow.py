@@ -69,58 +69,45 @@ class Module:
     def name(self):
         return self._name
 
-    def _flatten(self, predicate, seen=None):
-        seen = set() if seen is None else seen
-        found = []
-
-        def walk(value):
-            if id(value) in seen:
-                return
-            if isinstance(value, autodiff.Variable):
-                seen.add(id(value))
-                if predicate(value):
-                    found.append(value)
-            elif isinstance(value, Module):
-                seen.add(id(value))
-                found.extend(value._flatten(predicate, seen))
-            elif isinstance(value, dict):
-                for key in sorted(value, key=str):
-                    walk(value[key])
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    walk(item)
-
-        for key in sorted(vars(self)):
-            if key != "_name":
-                walk(vars(self)[key])
-        return found
-
     @property
     def variables(self):
-        return tuple(self._flatten(lambda v: True))
+        return tuple(v for v in _tracked(self) if isinstance(v, autodiff.Variable))
 
     @property
     def trainable_variables(self):
-        return tuple(self._flatten(lambda v: v.trainable))
+        return tuple(v for v in _tracked(self) if isinstance(v, autodiff.Variable) and v.trainable)
 
     @property
     def submodules(self):
-        seen = {id(self)}
-        return tuple(m for key in sorted(vars(self)) for m in _modules_in(vars(self)[key], seen))
+        return tuple(m for m in _tracked(self) if isinstance(m, Module))
 
 
-def _modules_in(value, seen):
-    """The modules in ``value`` and under them, each once (a reference cycle ends the walk)."""
-    if isinstance(value, Module):
-        if id(value) in seen:
-            return []
-        seen.add(id(value))
-        return [value] + [m for key in sorted(vars(value)) for m in _modules_in(vars(value)[key], seen)]
-    if isinstance(value, dict):
-        return [m for key in sorted(value, key=str) for m in _modules_in(value[key], seen)]
-    if isinstance(value, (list, tuple)):
-        return [m for item in value for m in _modules_in(item, seen)]
-    return []
+def _tracked(module):
+    """The Variables and Modules under ``module``'s attributes (through nested modules, lists,
+    tuples and dicts), each once, depth first in attribute-name order as TensorFlow lists them; a
+    reference cycle ends the walk."""
+    seen = {id(module)}
+
+    def walk(value):
+        if isinstance(value, (autodiff.Variable, Module)):
+            if id(value) not in seen:
+                seen.add(id(value))
+                yield value
+                if isinstance(value, Module):
+                    yield from attributes(value)
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                yield from walk(value[key])
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from walk(item)
+
+    def attributes(m):
+        for key in sorted(vars(m)):
+            if key != "_name":
+                yield from walk(vars(m)[key])
+
+    return list(attributes(module))
 
 
 # ---- shapes and creation -----------------------------------------------------------------------
@@ -535,13 +522,15 @@ nn.__dict__.update(
     sparse_softmax_cross_entropy_with_logits=_sparse_softmax_cross_entropy_with_logits, top_k=top_k,
 )
 
-_MATH = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign", "square",
-         "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal", "not_equal",
-         "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not", "logical_xor",
-         "truediv", "floordiv", "divide_no_nan", "log", "log1p", "expm1", "rsqrt", "reciprocal", "erf", "is_nan",
-         "is_inf", "is_finite", "softplus", "l2_normalize", "top_k", "confusion_matrix", "argmax", "argmin",
-         "count_nonzero", "cumsum", "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
-         "reduce_any", "reduce_all", "reduce_logsumexp", "reduce_std", "reduce_variance"]
+# in both tf and tf.math (TensorFlow's own aliases)
+_TF_AND_MATH = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign",
+                "square", "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal",
+                "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+                "logical_not", "truediv", "floordiv", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean",
+                "reduce_max", "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp"]
+_MATH = _TF_AND_MATH + ["logical_xor", "divide_no_nan", "log", "log1p", "expm1", "rsqrt", "reciprocal", "erf",
+                        "is_nan", "is_inf", "is_finite", "softplus", "l2_normalize", "top_k", "confusion_matrix",
+                        "count_nonzero", "reduce_std", "reduce_variance"]
 math = types.ModuleType("fastnn.math", "TensorFlow's tf.math: elementwise functions and reductions (fastnn.ops).")
 math.__dict__.update({n: globals()[n] for n in _MATH})
 
@@ -586,15 +575,10 @@ config.threading = types.SimpleNamespace(
 
 TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "bool", "string",
              "newaxis", "function", "shape", "size", "rank", "ones", "zeros", "ones_like", "zeros_like", "fill",
-             "constant", "convert_to_tensor", "cast", "range", "linspace", "identity", "stop_gradient", "print", "concat", "stack",
-             "unstack", "split", "reshape", "transpose", "expand_dims", "squeeze", "tile", "pad", "gather",
-             "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort", "argsort",
-             "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign", "square",
-             "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal", "not_equal",
-             "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not",
-             "truediv", "floordiv", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean", "reduce_max",
-             "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp", "nn", "math", "config",
-             "Variable", "Module"]
+             "constant", "convert_to_tensor", "cast", "range", "linspace", "identity", "stop_gradient", "print",
+             "concat", "stack", "unstack", "split", "reshape", "transpose", "expand_dims", "squeeze", "tile", "pad",
+             "gather", "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort",
+             "argsort", "nn", "math", "config", "Variable", "Module"] + _TF_AND_MATH
 
 
 def _eager(value):
