@@ -21,6 +21,8 @@ with `watch` other than the models and layers it is fed to.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 
 import numpy as np
 
@@ -180,7 +182,11 @@ class GradientTape:
             if not isinstance(s, (np.ndarray, autodiff.Tensor)):
                 raise TypeError(f"GradientTape.gradient: sources must be arrays (the model's trainable_weights, or "
                                 f"arrays given to watch()). Received: {type(s).__name__}")
-        leaves = [s if isinstance(s, autodiff.Tensor) else self._leaves.get(id(s)) for s in flat]
+        # each source's leaves: an array's (a layer's weight, or watched); a tf.Variable itself, and
+        # its array's when a layer holding it (`track_variables`) was called on the tape
+        leaves = [[leaf for leaf in (s, self._leaves.get(id(s.value))) if leaf is not None]
+                  if isinstance(s, autodiff.Variable) else [s] if isinstance(s, autodiff.Tensor)
+                  else [self._leaves[id(s)]] if id(s) in self._leaves else [] for s in flat]
         targets = flatten(target)
         seeds = flatten(output_gradients) if output_gradients is not None else [None] * len(targets)
         if len(seeds) != len(targets):
@@ -192,11 +198,12 @@ class GradientTape:
             term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
             total = term if total is None else total + term
         # (a target not computed on this tape, e.g. with NumPy, reaches no source: all None, as TensorFlow's)
-        on_tape = [leaf for leaf in leaves if leaf is not None] if total is not None else []
+        on_tape = [leaf for ls in leaves for leaf in ls] if total is not None else []
         grads = iter(autodiff.grad(total, on_tape, unconnected="none") if on_tape else [])
         out = []
-        for s, leaf in zip(flat, leaves):
-            g = next(grads) if leaf is not None and on_tape else None
+        for s, ls in zip(flat, leaves):
+            terms = [g for g in (next(grads) for _ in ls) if g is not None] if on_tape else []
+            g = functools.reduce(operator.add, terms) if terms else None
             if g is None and unconnected_gradients == "zero":
                 g = np.zeros_like(autodiff._value(s))
             out.append(g.view(EagerArray) if isinstance(g, np.ndarray) else g)  # (TensorFlow's .numpy())

@@ -14,7 +14,10 @@ TensorFlow's, refusing what it refuses.
 ``tf.function`` returns the function unchanged: fastnn runs eagerly, and its layers already run
 whole kernels, which is what tracing buys TensorFlow. A ``tf.Variable`` is a leaf of the tape
 (`fastnn.autodiff.Variable`) that optimizers and ``assign_sub`` update in place; a Keras layer's
-weights are its own arrays (``add_weight``), not Variables.
+weights are its own arrays (``add_weight``), and a Variable it holds (the subclassing guide's
+``self.w = tf.Variable(...)``) becomes one of them (`fastnn.layers.base.track_variables`), as in
+tf.keras; a subclassed model whose call() reads Variables it holds runs that call every step
+(`fastnn.models._EagerCall`).
 
 fastnn/__init__.py imports the names of `TOP_LEVEL` (not into ``fastnn.__all__``: ``from fastnn
 import *`` must not shadow ``print``, ``range``, ``abs``, ``round`` or ``bool``) and registers
@@ -31,7 +34,7 @@ import types
 
 import numpy as np
 
-from . import autodiff, ops, utils
+from . import autodiff, initializers, ops, utils
 from ._batch_dataset import EagerArray
 from .autodiff import _value
 
@@ -56,11 +59,44 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
 
 Variable = autodiff.Variable
 
+# TF 2's initializer classes (``w_init = tf.random_normal_initializer(); w_init(shape, dtype)``):
+# Keras's, whose defaults (stddev 0.05, ±0.05) are TensorFlow's
+random_normal_initializer = initializers.RandomNormal
+random_uniform_initializer = initializers.RandomUniform
+truncated_normal_initializer = initializers.TruncatedNormal
+zeros_initializer = initializers.Zeros
+ones_initializer = initializers.Ones
+
+
+class constant_initializer(initializers.Initializer):  # noqa: N801 (TensorFlow's name)
+    """``tf.constant_initializer(value)``: every value ``value`` (a number), or the values of
+    ``value`` (a list or array with as many values as the shape asked for, laid out in it)."""
+
+    def __init__(self, value=0):
+        self.value = np.array(_value(value))
+        if self.value.dtype.kind not in "biuf":
+            raise TypeError(f"constant_initializer: value must be numbers. Received: {value!r}")
+
+    def __call__(self, shape, dtype=None):
+        dtype = np.dtype(dtype or utils.floatx())
+        shape = tuple(int(d) for d in shape)
+        if self.value.ndim == 0:
+            return np.full(shape, self.value, dtype)
+        if self.value.size != int(np.prod(shape)):
+            raise ValueError(f"constant_initializer: {self.value.size} values given for a shape {shape} of "
+                             f"{int(np.prod(shape))} values")
+        return self.value.astype(dtype).reshape(shape)
+
+    def get_config(self):
+        return {"value": self.value.tolist()}
+
 
 class Module:
     """TensorFlow's ``tf.Module``: a named container whose ``variables`` (and
     ``trainable_variables``) are the `Variable`s among its attributes, found through nested
     modules, lists, tuples and dicts, in the order of the attributes' names, as TensorFlow's."""
+
+    _holds_variables = True  # a Keras layer or model holding one trains its Variables (`held_variables`)
 
     def __init__(self, name=None):
         self._name = name or utils.to_snake_case(type(self).__name__)
@@ -578,7 +614,9 @@ TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
              "constant", "convert_to_tensor", "cast", "range", "linspace", "identity", "stop_gradient", "print",
              "concat", "stack", "unstack", "split", "reshape", "transpose", "expand_dims", "squeeze", "tile", "pad",
              "gather", "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort",
-             "argsort", "nn", "math", "config", "Variable", "Module"] + _TF_AND_MATH
+             "argsort", "nn", "math", "config", "Variable", "Module", "random_normal_initializer",
+             "random_uniform_initializer", "truncated_normal_initializer", "zeros_initializer", "ones_initializer",
+             "constant_initializer"] + _TF_AND_MATH
 
 
 def _eager(value):

@@ -38,10 +38,46 @@ from ._backend import get_backend
 from ._graph import post_order
 from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
-from .layers.base import (Input, InputLayer, KerasTensor, Layer, _is_symbolic, _on_tape, _positive_int, _shape_str,
-                          check_mask, sublayers, tape_training)
+from .layers.base import (Input, InputLayer, KerasTensor, Layer, _backward_from_tape, _call_on_tape,
+                          _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _shape_str, check_mask,
+                          held_variables, sublayers, tape_training)
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+class _EagerCall(Layer):
+    """A subclassed model's ``call`` that reads tf.Variables the model holds (``tf.matmul(x, self.w)
+    + self.b``), as one layer: such a call cannot be traced into a graph of layers once (what it
+    computes from a Variable would be frozen at its first value), so, as TensorFlow runs it, it
+    runs every step, on the tape of a custom layer (`fastnn.layers.base`). The layer holds the
+    model's attributes, so its weights are the model's Variables (`track_variables`) and its
+    layers' weights, under the attributes' names."""
+
+    _inputs_as_called = True
+    call = _call_on_tape
+    backward = _backward_from_tape
+    compute_output_shape = _inferred_output_shape
+
+    def __init__(self, model):
+        super().__init__(name=utils.unique_name("call"))
+        for attr, value in vars(model).items():
+            if attr not in model._state_attrs:
+                setattr(self, attr if attr not in vars(self) else f"_model_{attr}", value)
+        self._model_call = model.call
+        parameters = inspect.signature(type(model).call).parameters
+        self._call_takes_training = "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+    def _call_on_arrays(self, inputs, **training):
+        return self._model_call(inputs, **training)
+
+    def _inner_layers(self):
+        return [sub for _, sub in sublayers(self)]
+
+    def get_config(self):
+        raise ValueError(f"Layer '{self.name}' is the call() of a subclassed model that uses tf.Variables it holds "
+                         "itself; fastnn cannot save it as a graph of layers. Save the weights (save_weights) and "
+                         "rebuild the model from its class, or hold the variables in a layer (add_weight)")
 
 
 def _slots(out):
@@ -401,7 +437,8 @@ class Model:
                              f"Received: input_shape={input_shape!r}")
         inputs = [Input(batch_shape=(None,) + shape[1:]) for shape in shapes]
         inputs = inputs if several else inputs[0]
-        outputs = self.call(inputs)
+        # a call() that reads tf.Variables the model holds itself runs on the tape every step
+        outputs = _EagerCall(self)(inputs) if held_variables(self, self._state_attrs) else self.call(inputs)
         flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         if not flat or not all(isinstance(t, KerasTensor) for t in flat):
             raise ValueError(f"Model '{self.name}': call() must return the output of its layers (a tensor or a list "

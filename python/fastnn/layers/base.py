@@ -216,17 +216,19 @@ def tape_training(training):
 
 
 class _Weight:
-    __slots__ = ("name", "value", "trainable", "regularizer", "constraint")
+    # variable: the `fastnn.autodiff.Variable` (tf.Variable) whose array ``value`` is, for a weight
+    # a user layer holds as one (`track_variables`): its own leaf on the layer's tape
+    __slots__ = ("name", "value", "trainable", "regularizer", "constraint", "variable")
 
-    def __init__(self, name, value, trainable, regularizer, constraint=None):
+    def __init__(self, name, value, trainable, regularizer, constraint=None, variable=None):
         self.name, self.value, self.trainable, self.regularizer = name, value, trainable, regularizer
-        self.constraint = constraint
+        self.constraint, self.variable = constraint, variable
 
 
 def owned_weights(layers):
     """A wrapper's weights: its inner layers' (the same arrays), named ``<inner layer>/<weight>``
     so that a saved file tells them apart (forward_lstm/kernel, backward_lstm/kernel)."""
-    return [_Weight(f"{layer.name}/{w.name}", w.value, w.trainable, w.regularizer, w.constraint)
+    return [_Weight(f"{layer.name}/{w.name}", w.value, w.trainable, w.regularizer, w.constraint, w.variable)
             for layer in layers for w in layer._weights]
 
 
@@ -476,6 +478,8 @@ class Layer:
             self.build(input_shape)
             self.built = True
             self._build_input_shape = input_shape
+            if type(self).call is _call_on_tape:  # a user layer's build() may make tf.Variables
+                track_variables(self)
 
     def _check_input(self, input_shape):
         """Check ``input_shape`` (one shape, or a list for multi-input layers) against input_spec."""
@@ -749,6 +753,7 @@ def _recording_init(init):
 
     def __init__(self, *args, **kwargs):
         init(self, *args, **kwargs)
+        track_variables(self)  # (tf.Variables made in __init__: weights from the start, as in tf.keras)
         if type(self).__init__ is not __init__:  # a subclass's own records its arguments
             return
         try:
@@ -774,7 +779,8 @@ def tape_weights(layer, training=False):
     leaf of it instead, and the layers it calls find the leaves of their weights (the ones ``layer``
     owns: `_tape_leaves`) and ``training``; yields the trainable weights' leaves (in
     `trainable_weights` order)."""
-    on_tape = TapeLeaves((id(w.value), autodiff.Tensor(w.value)) for w in layer._weights)
+    on_tape = TapeLeaves((id(w.value), w.variable if w.variable is not None else autodiff.Tensor(w.value))
+                         for w in layer._weights)
     swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
     for attr, value in swapped.items():
@@ -820,6 +826,52 @@ def sublayers(layer, skip=()):
     return found
 
 
+def held_variables(obj, skip=()):
+    """``(path, Variable)`` for each `fastnn.autodiff.Variable` (tf.Variable) among the attributes
+    of ``obj`` not named in ``skip``: directly, or in lists, tuples, dicts and tf.Modules (whose
+    class marks itself ``_holds_variables``); each once, in attribute order. The path names it
+    by where it is held (``w``, ``kernels/0``)."""
+    found, seen = [], set()
+
+    def visit(path, value):
+        if isinstance(value, autodiff.Variable):
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append((path, value))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                visit(f"{path}/{i}", v)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                visit(f"{path}/{k}", v)
+        elif getattr(type(value), "_holds_variables", False):
+            for attr, v in vars(value).items():
+                visit(f"{path}/{attr}", v)
+
+    for attr, value in vars(obj).items():
+        if attr not in skip:
+            visit(attr, value)
+    return found
+
+
+def track_variables(layer):
+    """Make each tf.Variable a user layer holds (`held_variables`) one of its weights, as tf.keras
+    tracks them: the layer's tape differentiates its call with respect to the Variable, and the
+    optimizer updates its array. Named by where it is held unless given a name of its own; a
+    Variable that is not of a float dtype is not trainable. (The layers it holds own theirs.)"""
+    if "_weights" not in vars(layer):  # (an __init__ that has not called Layer's yet)
+        return
+    tracked = {id(w.value) for w in layer._weights}
+    names = {w.name for w in layer._weights}
+    for path, variable in held_variables(layer, skip=("_inbound_nodes", "_tape", "_weights", "_leaves")):
+        if id(variable.value) in tracked:
+            continue
+        name = variable.name if variable.name != "Variable" and variable.name not in names else path
+        names.add(name)
+        trainable = variable.trainable and variable.dtype.kind == "f"
+        layer._weights.append(_Weight(name, variable.value, trainable, None, variable=variable))
+
+
 def _track_sublayer_weights(self):
     """A user layer's weights: its own (add_weight), then those of the built layers it holds
     (`sublayers`), named ``<path>/<weight>``; a frozen sublayer's are not trainable. Returns
@@ -837,7 +889,7 @@ def _track_sublayer_weights(self):
             if id(w.value) not in seen:
                 seen.add(id(w.value))
                 inner.append(_Weight(f"{path}/{w.name}", w.value, w.trainable and sub.trainable, w.regularizer,
-                                     w.constraint))
+                                     w.constraint, w.variable))
     self._weights = own + inner
     self._sublayer_weight_ids = frozenset(id(w.value) for w in inner)
     return [(id(w.value), w.trainable) for w in self._weights] != before
@@ -849,6 +901,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     on the tape too (`Layer._call_on_tensors`)."""
     multi = isinstance(inputs, (list, tuple))
     leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
+    track_variables(self)
     self._added = []  # what this call gives add_loss
     with tape_weights(self, training) as weights:
         extra = {"training": training} if self._call_takes_training else {}
@@ -882,6 +935,7 @@ def _backward_from_tape(self, dy):
 
 def _inferred_output_shape(self, input_shape):
     multi = isinstance(input_shape, list)
+    track_variables(self)
     with tape_weights(self):
         shape = example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
                                      self.name)

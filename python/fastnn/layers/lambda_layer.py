@@ -321,6 +321,14 @@ def symbolic_call(name, args, kwargs):
     """The function registered as ``name`` (`fastnn.autodiff.graph_function`) on ``args`` with
     KerasTensors among them: a `BackendFunction` layer called on them, returning its output."""
     tensors = _find_tensors(list(args) + list(kwargs.values()))  # (K.concatenate(tensors=[a, b]) too)
+    for a in list(args) + list(kwargs.values()):
+        for value in (a if isinstance(a, (list, tuple)) else [a]):
+            if isinstance(value, autodiff.Tensor):  # a graph runs it again with new data, a tape value once
+                what = "a tf.Variable" if isinstance(value, autodiff.Variable) else "a value on a tape"
+                raise ValueError(f"{name}: called on a symbolic tensor and on {what} ({value.shape}). A graph of "
+                                 "layers cannot train or recompute it: hold variables in a layer (add_weight, or a "
+                                 "tf.Variable attribute of a keras.layers.Layer subclass) or in a subclassed "
+                                 "Model whose call() uses them")
     template = [_template(a, tensors) for a in args]
     if name == "getitem":
         template[1] = _encode_index(args[1])

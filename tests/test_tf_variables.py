@@ -1,0 +1,242 @@
+"""tf.Variables held by Keras layers and subclassed models (``import fastnn as tf``), as TF 2's
+"Making new layers and models via subclassing" guide writes them: they are weights, trained by
+fit and by a GradientTape loop, saved with the weights; and TensorFlow's initializer classes."""
+
+import numpy as np
+import pytest
+
+import fastnn as tf
+from fastnn import keras
+
+
+def linear_data(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3), dtype=np.float32)
+    return x, x @ np.array([[1.0], [2.0], [3.0]], np.float32) + 0.5
+
+
+class Linear(keras.layers.Layer):
+    """The guide's first layer: its Variables made in __init__."""
+
+    def __init__(self, units=32, input_dim=32):
+        super().__init__()
+        w_init = tf.random_normal_initializer()
+        self.w = tf.Variable(initial_value=w_init(shape=(input_dim, units), dtype="float32"), trainable=True)
+        b_init = tf.zeros_initializer()
+        self.b = tf.Variable(initial_value=b_init(shape=(units,), dtype="float32"), trainable=True)
+
+    def call(self, inputs):
+        return tf.matmul(inputs, self.w) + self.b
+
+
+class LazyLinear(keras.layers.Layer):
+    """The guide's second: its Variables made in build()."""
+
+    def __init__(self, units=32):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = tf.Variable(tf.random_normal_initializer()((input_shape[-1], self.units)))
+        self.b = tf.Variable(tf.zeros_initializer()((self.units,)))
+
+    def call(self, inputs):
+        return tf.matmul(inputs, self.w) + self.b
+
+
+class ComputeSum(keras.layers.Layer):
+    """The guide's non-trainable Variable, updated in call()."""
+
+    def __init__(self, input_dim):
+        super().__init__()
+        self.total = tf.Variable(initial_value=tf.zeros((input_dim,)), trainable=False)
+
+    def call(self, inputs):
+        self.total.assign_add(tf.reduce_sum(inputs, axis=0))
+        return self.total
+
+
+def test_layer_variables_made_in_init_are_its_weights():
+    layer = Linear(4, 2)
+    assert [w.name for w in layer._weights] == ["w", "b"]
+    assert len(layer.weights) == len(layer.trainable_weights) == 2
+    assert layer.weights[0] is layer.w.value and layer.weights[1] is layer.b.value
+    y = layer(np.ones((2, 2), np.float32))
+    np.testing.assert_allclose(y, np.ones((2, 2)) @ layer.w.numpy() + layer.b.numpy(), rtol=1e-6)
+
+
+def test_layer_variables_made_in_build_are_its_weights():
+    layer = LazyLinear(4)
+    assert layer.weights == []
+    layer(np.ones((2, 3), np.float32))
+    assert [w.shape for w in layer.weights] == [(3, 4), (4,)]
+
+
+def test_non_trainable_variable_updated_by_call_is_not_trained():
+    my_sum = ComputeSum(2)
+    x = tf.ones((2, 2))
+    np.testing.assert_array_equal(my_sum(x), [2.0, 2.0])
+    np.testing.assert_array_equal(my_sum(x), [4.0, 4.0])
+    assert len(my_sum.weights) == 1 and my_sum.trainable_weights == []
+    assert my_sum.non_trainable_weights[0] is my_sum.total.value
+
+
+@pytest.mark.parametrize("layer_class", [Linear, LazyLinear])
+def test_fit_trains_a_layers_variables(layer_class):
+    x, y = linear_data()
+    layer = layer_class(1, 3) if layer_class is Linear else layer_class(1)
+    model = keras.Sequential([keras.Input((3,)), layer])
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    history = model.fit(x, y, epochs=40, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 1e-3 < history.history["loss"][0]
+    np.testing.assert_allclose(layer.w.numpy().ravel(), [1, 2, 3], atol=0.05)
+    np.testing.assert_allclose(layer.b.numpy(), [0.5], atol=0.05)
+
+
+def test_one_sgd_step_on_variables_is_the_analytic_gradient():
+    x, y = linear_data(64)
+    layer = Linear(1, 3)
+    layer.w.assign(np.zeros((3, 1), np.float32))
+    model = keras.Sequential([keras.Input((3,)), layer])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.train_on_batch(x, y)
+    # d mean((xw + b - y)²) at w = 0, b = 0: -2/N xᵀy and -2/N Σy
+    np.testing.assert_allclose(layer.w.numpy(), 0.1 * 2 / 64 * x.T @ y, rtol=1e-5)
+    np.testing.assert_allclose(layer.b.numpy(), 0.1 * 2 / 64 * y.sum(0), rtol=1e-5)
+
+
+def test_gradient_tape_takes_variables_or_their_arrays():
+    x, y = linear_data(64)
+    layer = Linear(1, 3)
+    grads = []
+    for sources in (lambda: layer.trainable_weights, lambda: [layer.w, layer.b]):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(layer(x) - y))
+        grads.append(tape.gradient(loss, sources()))
+    with tf.GradientTape() as tape:  # the Variables used directly, outside any layer
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, layer.w) + layer.b - y))
+    grads.append(tape.gradient(loss, [layer.w, layer.b]))
+    residual = x @ layer.w.numpy() + layer.b.numpy() - y
+    for dw, db in grads:
+        np.testing.assert_allclose(dw, 2 / 64 * x.T @ residual, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(db, 2 / 64 * residual.sum(0), rtol=1e-5, atol=1e-7)
+
+
+class VariableModel(keras.Model):
+    """A subclassed model whose call() reads Variables it holds, besides a layer's weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(1))
+        self.drop = keras.layers.Dropout(0.5)
+        self.w = tf.Variable(tf.random_normal_initializer(stddev=0.3, seed=2)((8, 1)))
+        self.b = tf.Variable(0.0)
+        self.training_flags = []
+
+    def call(self, x, training=False):
+        self.training_flags.append(training)
+        h = self.drop(self.hidden(x), training=training)
+        return tf.matmul(h, self.w) + self.b
+
+
+def test_subclassed_model_trains_the_variables_it_holds():
+    x, y = linear_data()
+    model = VariableModel()
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    w0 = model.w.numpy()
+    history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert not np.array_equal(model.w.numpy(), w0) and model.b.numpy() != 0
+    assert [w.shape for w in model.trainable_weights] == [(8, 1), (), (3, 8), (8,)]
+    # call() runs every step (what it computes from a Variable is never frozen), with its flag
+    assert set(model.training_flags) == {True, False}
+    np.testing.assert_allclose(model.predict(x[:4], verbose=0),
+                               np.maximum(x[:4] @ model.hidden.kernel + model.hidden.bias, 0) @ model.w.numpy()
+                               + model.b.numpy(), rtol=1e-5)
+
+
+def test_subclassed_model_variables_one_sgd_step():
+    class Lin(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.zeros((3, 1), np.float32))
+            self.b = tf.Variable(np.zeros((1,), np.float32))
+
+        def call(self, x):
+            return tf.matmul(x, self.w) + self.b
+
+    x, y = linear_data(64)
+    model = Lin()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.train_on_batch(x, y)
+    np.testing.assert_allclose(model.w.numpy(), 0.1 * 2 / 64 * x.T @ y, rtol=1e-5)
+    np.testing.assert_allclose(model.b.numpy(), 0.1 * 2 / 64 * y.sum(0), rtol=1e-5)
+
+
+def test_subclassed_model_variables_custom_loop_and_weights_file(tmp_path):
+    x, y = linear_data()
+    model, optimizer = VariableModel(), keras.optimizers.SGD(0.05)
+    losses = []
+    for _ in range(100):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        assert all(g is not None for g in grads)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        losses.append(float(loss))
+    assert losses[-1] < 0.2 * losses[0]
+    model.save_weights(tmp_path / "v.weights.h5")
+    again = VariableModel()
+    again.build((None, 3))
+    again.load_weights(tmp_path / "v.weights.h5")
+    np.testing.assert_array_equal(again.w.numpy(), model.w.numpy())
+    np.testing.assert_array_equal(again.predict(x[:5], verbose=0), model.predict(x[:5], verbose=0))
+    with pytest.raises(ValueError, match="tf.Variables it holds itself"):
+        model.save(tmp_path / "v.keras")
+
+
+def test_variables_in_a_tf_module_held_by_a_model_are_trained():
+    class Affine(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.zeros((3, 1), np.float32))
+            self.b = tf.Variable(np.zeros((1,), np.float32))
+
+        def __call__(self, x):
+            return tf.matmul(x, self.w) + self.b
+
+    class Holder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.affine = Affine()
+
+        def call(self, x):
+            return self.affine(x)
+
+    x, y = linear_data()
+    model = Holder()
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    model.fit(x, y, epochs=40, verbose=0)
+    np.testing.assert_allclose(model.affine.w.numpy().ravel(), [1, 2, 3], atol=0.05)
+
+
+def test_functional_graph_refuses_a_variable_operand():
+    inputs = keras.Input((3,))
+    with pytest.raises(ValueError, match="matmul: called on a symbolic tensor and on a tf.Variable"):
+        tf.matmul(inputs, tf.Variable(np.ones((3, 1), np.float32)))
+    with pytest.raises(ValueError, match="on a value on a tape"):
+        inputs + tf.Variable(np.ones(3, np.float32)) * 2.0
+
+
+def test_tensorflow_initializers():
+    w = tf.random_normal_initializer(seed=0)((400, 100))
+    assert w.dtype == np.float32 and abs(w.std() - 0.05) < 0.002  # TensorFlow's default stddev
+    u = tf.random_uniform_initializer(seed=0)((1000,))
+    assert u.min() >= -0.05 and u.max() < 0.05
+    assert tf.ones_initializer()((2,), dtype="float64").dtype == np.float64
+    np.testing.assert_array_equal(tf.constant_initializer(3)((2, 2)), np.full((2, 2), 3.0))
+    np.testing.assert_array_equal(tf.constant_initializer([1, 2, 3, 4])((2, 2)), [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match="3 values given for a shape \\(2, 2\\)"):
+        tf.constant_initializer([1, 2, 3])((2, 2))
+    with pytest.raises(TypeError, match="must be numbers"):
+        tf.constant_initializer("a")
