@@ -457,14 +457,21 @@ def clip(x, min_value, max_value):
 def relu(x, alpha=0.0, max_value=None, threshold=0.0):
     """``max(x, 0)``; ``alpha`` is the slope below ``threshold``, ``max_value`` a cap."""
     xv = np.asarray(_value(x))
+    if not alpha and threshold == 0 and max_value is None and xv.dtype.kind == "f":
+        # the plain relu in one pass (NaN stays NaN); its slope only when a gradient is asked for
+        return _result(np.maximum(xv, xv.dtype.type(0)), (x,), lambda g: (g * (xv > 0),))
     below = xv < threshold
     y = np.where(below, alpha * (xv - threshold) if alpha else 0, xv).astype(xv.dtype, copy=False)
-    slope = np.where(below, alpha, 1).astype(xv.dtype)
+    over = None
     if max_value is not None:
         over = y > max_value
         y = np.where(over, max_value, y).astype(xv.dtype, copy=False)
-        slope = np.where(over, 0, slope)
-    return _result(y, (x,), lambda g: (g * slope,))
+
+    def backward(g):
+        slope = np.where(below, alpha, 1).astype(xv.dtype)
+        return (g * (slope if over is None else np.where(over, 0, slope)),)
+
+    return _result(y, (x,), backward)
 
 
 # ---- reductions ------------------------------------------------------------------------------
