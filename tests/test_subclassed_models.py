@@ -100,8 +100,11 @@ def test_subclassing_errors():
 
     with pytest.raises(ValueError, match="a subclass of Model that defines call"):
         Model()
-    with pytest.raises(ValueError, match="expects an input shape with a batch axis"):
+    with pytest.raises(ValueError, match="read input_shape=\\(12,\\) as a batch axis alone.*give the batch axis "
+                                         "first: \\(None, 12\\)"):
         MyModel().build((12,))
+    with pytest.raises(ValueError, match="expects an input shape with a batch axis"):
+        MyModel().build(())
 
     class UsesBackend(Model):
         def __init__(self):

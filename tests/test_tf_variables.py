@@ -240,3 +240,46 @@ def test_tensorflow_initializers():
         tf.constant_initializer([1, 2, 3])((2, 2))
     with pytest.raises(TypeError, match="must be numbers"):
         tf.constant_initializer("a")
+
+
+def test_basic_training_loops_guide_keras_model_on_rank_1_data():
+    """TensorFlow's "Basic training loops" guide: a keras.Model holding two scalar Variables, fit
+    on 1-D x and y (the batch axis alone)."""
+    true_w, true_b = 3.0, 2.0
+    x = tf.cast(tf.linspace(-2, 2, 201), tf.float32)
+    y = x * true_w + true_b + np.random.default_rng(0).normal(size=201).astype(np.float32)
+
+    class MyModelKeras(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.w = tf.Variable(5.0)
+            self.b = tf.Variable(0.0)
+
+        def call(self, x):
+            return self.w * x + self.b
+
+    model = MyModelKeras()
+    model.compile(run_eagerly=False, optimizer=keras.optimizers.SGD(learning_rate=0.1),
+                  loss=keras.losses.mean_squared_error)
+    history = model.fit(x, y, epochs=60, batch_size=1000, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    slope, intercept = np.polyfit(x, y, 1)  # the least-squares line it converges to
+    assert abs(float(model.w.numpy()) - slope) < 0.02 and abs(float(model.b.numpy()) - intercept) < 0.02
+    assert model.predict(x[:3], verbose=0).shape == (3,)
+
+
+def test_traced_subclassed_model_on_rank_1_data():
+    class Scalar(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return tf.squeeze(self.dense(tf.expand_dims(x, -1)), -1)
+
+    x = np.linspace(-2, 2, 201).astype(np.float32)
+    model = Scalar()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, 3 * x + 2, epochs=100, batch_size=1000, verbose=0)
+    np.testing.assert_allclose([model.dense.kernel.item(), model.dense.bias.item()], [3, 2], atol=0.01)
+    assert model.output_shape == (None,)

@@ -432,13 +432,20 @@ class Model:
             return
         several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple))
         shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
-        if any(len(shape) < 2 for shape in shapes):
+        if any(len(shape) < 1 for shape in shapes):
             raise ValueError(f"build: model '{self.name}' expects an input shape with a batch axis, e.g. (None, 784). "
                              f"Received: input_shape={input_shape!r}")
         inputs = [Input(batch_shape=(None,) + shape[1:]) for shape in shapes]
         inputs = inputs if several else inputs[0]
-        # a call() that reads tf.Variables the model holds itself runs on the tape every step
-        outputs = _EagerCall(self)(inputs) if held_variables(self, self._state_attrs) else self.call(inputs)
+        try:  # a call() that reads tf.Variables the model holds itself runs on the tape every step
+            outputs = _EagerCall(self)(inputs) if held_variables(self, self._state_attrs) else self.call(inputs)
+        except ValueError as e:
+            if any(len(shape) > 1 for shape in shapes):
+                raise
+            # (an input of the batch axis alone is a batch of scalars, as in Keras: name the likelier slip)
+            raise ValueError(f"{e} (build: model '{self.name}' read input_shape={input_shape!r} as a batch axis "
+                             f"alone, inputs of shape (batch,); for samples of shape {shapes[0]!r} give the batch "
+                             f"axis first: {(None,) + shapes[0]!r})") from e
         flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         if not flat or not all(isinstance(t, KerasTensor) for t in flat):
             raise ValueError(f"Model '{self.name}': call() must return the output of its layers (a tensor or a list "
