@@ -796,62 +796,56 @@ def tape_weights(layer, training=False):
             setattr(layer, attr, value)
 
 
+def _held(obj, skip, wanted, inside):
+    """``(path, value)`` for each value among the attributes of ``obj`` (not those named in
+    ``skip``) that ``wanted`` accepts: directly, or in lists, tuples and dicts, or among the
+    ``(name, child)`` pairs ``inside(value)`` gives (None: no such container); each once, in
+    attribute order. The path names the value by where it is held (``hidden``, ``blocks/0``)."""
+    found, seen = [], set()
+
+    def visit(path, value):
+        if wanted(value):
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append((path, value))
+            return
+        children = inside(value)
+        if children is None:
+            children = enumerate(value) if isinstance(value, (list, tuple)) else \
+                value.items() if isinstance(value, dict) else ()
+        for name, child in children:
+            visit(f"{path}/{name}", child)
+
+    for attr, value in vars(obj).items():
+        if attr not in skip:
+            visit(attr, value)
+    return found
+
+
 def sublayers(layer, skip=()):
     """The layers a user layer (or model) holds in its attributes (directly, in lists, tuples and
     dicts, or in a model; not in the attributes named in ``skip``), in assignment order, as
     ``(path, layer)``: the path (``hidden``, ``blocks/0``, ``ffn/1``) names the layer's weights in
     the user layer, so that they keep their names in a layer rebuilt from its config (which gives
     the sublayers new unique names)."""
-    found, seen = [], set()
 
-    def visit(path, value):
-        if isinstance(value, Layer):
-            if value is not layer and id(value) not in seen:
-                seen.add(id(value))
-                found.append((path, value))
-        elif hasattr(value, "_all_layers") and hasattr(value, "_steps"):  # a model: its layers
-            if getattr(value, "built", False):
-                for i, inner in enumerate(value._all_layers):
-                    visit(f"{path}/{i}", inner)
-        elif isinstance(value, (list, tuple)):
-            for i, v in enumerate(value):
-                visit(f"{path}/{i}", v)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                visit(f"{path}/{k}", v)
+    def inside(value):
+        if isinstance(value, Layer):  # (the layer itself)
+            return ()
+        if hasattr(value, "_all_layers") and hasattr(value, "_steps"):  # a model: its layers, once built
+            return enumerate(value._all_layers) if getattr(value, "built", False) else ()
+        return None
 
-    for attr, value in vars(layer).items():
-        if attr not in ("_inbound_nodes", "_tape", "_weights") and attr not in skip:
-            visit(attr, value)
-    return found
+    return _held(layer, ("_inbound_nodes", "_tape", "_weights", *skip),
+                 lambda value: isinstance(value, Layer) and value is not layer, inside)
 
 
 def held_variables(obj, skip=()):
     """``(path, Variable)`` for each `fastnn.autodiff.Variable` (tf.Variable) among the attributes
     of ``obj`` not named in ``skip``: directly, or in lists, tuples, dicts and tf.Modules (whose
-    class marks itself ``_holds_variables``); each once, in attribute order. The path names it
-    by where it is held (``w``, ``kernels/0``)."""
-    found, seen = [], set()
-
-    def visit(path, value):
-        if isinstance(value, autodiff.Variable):
-            if id(value) not in seen:
-                seen.add(id(value))
-                found.append((path, value))
-        elif isinstance(value, (list, tuple)):
-            for i, v in enumerate(value):
-                visit(f"{path}/{i}", v)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                visit(f"{path}/{k}", v)
-        elif getattr(type(value), "_holds_variables", False):
-            for attr, v in vars(value).items():
-                visit(f"{path}/{attr}", v)
-
-    for attr, value in vars(obj).items():
-        if attr not in skip:
-            visit(attr, value)
-    return found
+    class marks itself ``_holds_variables``); each once, in attribute order."""
+    return _held(obj, skip, lambda value: isinstance(value, autodiff.Variable),
+                 lambda value: vars(value).items() if getattr(type(value), "_holds_variables", False) else None)
 
 
 def track_variables(layer):
