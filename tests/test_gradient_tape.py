@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import GradientTape, layers as L, ops
+from fastnn import GradientTape, autodiff, layers as L, ops
 
 
 def _data(kind, n, rng):
@@ -579,3 +579,38 @@ def test_custom_layer_add_loss_in_fit_and_on_the_tape(float64_numpy):
     a = x @ twice.weights[0] + twice.weights[1]
     b = a @ twice.weights[2] + twice.weights[3]
     assert loss == pytest.approx(np.mean((out - y3) ** 2) + 0.1 * (np.sum(a ** 2) + np.sum(b ** 2)))
+
+
+def test_watched_constant_is_recorded_through_tensorflow_functions_and_operators():
+    """TensorFlow's autodiff guide: ``tape.watch(x)`` on a ``tf.constant``, then plain arithmetic
+    and tf functions of it, differentiated (x itself never becomes a tape tensor)."""
+    import fastnn as tf
+
+    x = tf.constant(3.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x * x
+        z = y * y
+    assert float(tape.gradient(z, x)) == 108.0 and float(tape.gradient(y, x)) == 6.0
+    x = tf.ones((2, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = tf.multiply(tf.reduce_sum(x), tf.reduce_sum(x))
+    np.testing.assert_array_equal(tape.gradient(z, x), np.full((2, 2), 8.0))
+    x = tf.linspace(-10.0, 10.0, 201)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.sigmoid(x)
+    s = 1 / (1 + np.exp(-np.asarray(x, np.float64)))
+    np.testing.assert_allclose(tape.gradient(y, x), s * (1 - s), atol=1e-7)
+    v = tf.constant([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = v ** 2 + 2 * v - tf.exp(v) / 3 - v @ v + (-v) * 1.5
+    # every element of y holds the scalar v·v, so the sum over y counts its gradient twice
+    np.testing.assert_allclose(tape.gradient(y, v), 2 * np.array([1, 2]) + 2 - np.exp([1, 2]) / 3 - 4 * np.array([1, 2])
+                               - 1.5, rtol=1e-6)
+    unwatched = tf.constant(2.0)
+    with tf.GradientTape() as tape:
+        y = unwatched * unwatched
+    assert tape.gradient(y, unwatched) is None and not isinstance(y, autodiff.Tensor)

@@ -60,10 +60,42 @@ def buffer_shuffle(order, buffer, seed, epoch):
 
 
 class EagerArray(np.ndarray):
-    """A NumPy array with TensorFlow's eager-tensor ``numpy()``: a plain array of the same data."""
+    """A NumPy array with TensorFlow's eager-tensor ``numpy()``: a plain array of the same data.
+
+    Its arithmetic (``x * x``, ``x ** 2``, ``x @ w``, ``-x``) is NumPy's, except while a
+    `fastnn.GradientTape` records and an operand is an array it watches (``tape.watch(x)`` on a
+    ``tf.constant``): then it is the backend function of the same name, which records it."""
 
     def numpy(self):
         return np.asarray(self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from . import autodiff
+
+        leaves = autodiff.watched_leaves() if autodiff.watched_leaves is not None and method == "__call__" \
+            and not kwargs else None
+        if leaves and any(isinstance(x, np.ndarray) and id(x) in leaves for x in inputs):
+            function = getattr(autodiff, _RECORDED_UFUNCS.get(ufunc.__name__, ""), None)
+            if function is not None:
+                return function(*inputs)
+        # NumPy's, on plain views (ndarray's own __array_ufunc__ defers to an override like this one)
+        plain = [x.view(np.ndarray) if isinstance(x, EagerArray) else x for x in inputs]
+        out = kwargs.get("out")
+        if out is not None:  # (x += 1: the result is x itself)
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, EagerArray) else o for o in out)
+            getattr(ufunc, method)(*plain, **kwargs)
+            return out if len(out) > 1 else out[0]
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(r.view(EagerArray) if isinstance(r, np.ndarray) else r for r in result)
+        return result.view(EagerArray) if isinstance(result, np.ndarray) else result
+
+
+# NumPy's ufuncs behind Python's operators and their backend functions (`fastnn.autodiff`)
+_RECORDED_UFUNCS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
+                    "divide": "divide", "power": "pow", "negative": "negative", "matmul": "dot", "maximum": "maximum",
+                    "minimum": "minimum", "exp": "exp", "log": "log", "sqrt": "sqrt", "square": "square",
+                    "absolute": "abs", "sin": "sin", "cos": "cos", "tanh": "tanh"}
 
 
 class EagerFloat(float):

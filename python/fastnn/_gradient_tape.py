@@ -14,8 +14,9 @@ the losses applied to these tensors are recorded too. `gradient` walks the tape 
 target to the weights asked for (the arrays of ``trainable_weights``).
 
 What it does not do: differentiate NumPy code (``np.mean(loss)`` takes the tensor's value and is
-not recorded), differentiate a gradient (second order), or record functions of an array watched
-with `watch` other than the models and layers it is fed to.
+not recorded) or differentiate a gradient (second order). An array given to `watch` is recorded
+where a model, a layer or a backend function (`fastnn.ops`, TensorFlow's names) takes it, and in
+Python's operators when it is an `EagerArray` (what ``tf.constant`` gives).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def recording():
     """The leaves of the GradientTape recording now, or None (none does, or a layer's plain
     forward pass runs inside it)."""
     return _tape_leaves[-1] if _tape_leaves and isinstance(_tape_leaves[-1], RecordedLeaves) else None
+
+
+autodiff.watched_leaves = recording  # (the backend functions take the leaves of watched arrays)
 
 
 def watched_input(x, prepared):

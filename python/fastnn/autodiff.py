@@ -273,15 +273,44 @@ def _symbolic_args(args):
 _GRAPH_FUNCTIONS = {}  # name -> function: what a graph layer calls (a saved model names it)
 
 
+# While a `fastnn.GradientTape` records: a function giving its leaves by id of array (the arrays it
+# watches, the weights it has seen used), set by fastnn._gradient_tape; else None.
+watched_leaves = None
+
+
+def _on_watched(values, leaves):
+    """``values`` (a call's arguments) with each array the recording tape has a leaf of replaced by
+    that leaf (in lists and tuples too: ``concat([a, b])``), or None when there is none."""
+    def swap(v):
+        if isinstance(v, np.ndarray):
+            return leaves.get(id(v), v)
+        if isinstance(v, (list, tuple)) and builtins.any(isinstance(t, np.ndarray) and id(t) in leaves for t in v):
+            return type(v)(swap(t) for t in v) if type(v) in (list, tuple) else v
+        return v
+
+    swapped = [swap(v) for v in values]
+    return swapped if builtins.any(a is not b for a, b in zip(swapped, values)) else None
+
+
 def graph_function(name):
     """Register a function under ``name`` and give it the symbolic path: called on KerasTensors,
-    it becomes one layer of the graph (`fastnn.layers.BackendFunction`) that calls it."""
+    it becomes one layer of the graph (`fastnn.layers.BackendFunction`) that calls it. While a
+    GradientTape records, an array it watches (or a weight it has seen used) takes its leaf, as
+    TensorFlow's tape watches ``tf.constant``s given to ``watch`` and every trainable variable."""
 
     def decorate(fn):
         def wrapper(*args, **kwargs):
             if _symbolic_args(args) or _symbolic_args(kwargs.values()):
                 from .layers.lambda_layer import symbolic_call
                 return symbolic_call(name, args, kwargs)
+            leaves = watched_leaves() if watched_leaves is not None else None
+            if leaves:
+                swapped = _on_watched(args, leaves)
+                if swapped is not None:
+                    args = swapped
+                swapped_kw = _on_watched(list(kwargs.values()), leaves)
+                if swapped_kw is not None:
+                    kwargs = dict(zip(kwargs, swapped_kw))
             try:
                 return fn(*args, **kwargs)
             except (ValueError, IndexError, TypeError) as e:
