@@ -614,3 +614,55 @@ def test_watched_constant_is_recorded_through_tensorflow_functions_and_operators
     with tf.GradientTape() as tape:
         y = unwatched * unwatched
     assert tape.gradient(y, unwatched) is None and not isinstance(y, autodiff.Tensor)
+
+
+class _ActivityPenalty(L.Layer):
+    def call(self, inputs):
+        self.add_loss(0.1 * fastnn.backend.sum(inputs))
+        return inputs
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 2.0])
+def test_add_loss_terms_are_differentiated_as_the_loss_uses_them(scale):
+    """A custom layer's add_loss term is a tensor of `model.losses` on the tape: left out, scaled
+    (a beta-VAE's KL term) or alone, its gradient is what the written loss says."""
+    model = fastnn.Sequential([L.Input((5,)), L.Dense(3), _ActivityPenalty()])
+    x = np.random.default_rng(0).random((8, 5), dtype=np.float32)
+    with GradientTape() as tape:
+        out = model(x)
+        loss = ops.mean(out) + scale * sum(model.losses)
+    dkernel, dbias = tape.gradient(loss, model.trainable_weights)
+    np.testing.assert_allclose(dkernel, x.T @ (np.ones((8, 3)) / 24 + scale * 0.1), rtol=1e-5)
+    np.testing.assert_allclose(dbias, np.full(3, 8 / 24 + scale * 0.8), rtol=1e-5)
+    with GradientTape() as tape:
+        model(x)
+        penalty = sum(model.losses)
+    dkernel, dbias = tape.gradient(penalty, model.trainable_weights)
+    np.testing.assert_allclose(dkernel, np.repeat(0.1 * x.sum(0)[:, None], 3, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(dbias, np.full(3, 0.8), rtol=1e-5)
+
+
+def test_layer_losses_include_sublayers_and_regularizers():
+    class Outer(L.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = _ActivityPenalty()
+            self.dense = L.Dense(2, kernel_regularizer=fastnn.regularizers.l2(1e-3))
+
+        def call(self, inputs):
+            return self.dense(self.inner(inputs))
+
+    x = np.full((3, 2), 0.1, np.float32)
+    outer = Outer()
+    outer(x)
+    added, penalty = outer.losses
+    np.testing.assert_allclose(added, 0.06, rtol=1e-6)
+    np.testing.assert_allclose(penalty, 1e-3 * np.sum(outer.dense.kernel.astype(np.float64) ** 2), rtol=1e-5)
+    dense = L.Dense(4, kernel_regularizer=fastnn.regularizers.l2(1e-3))
+    dense(x)
+    np.testing.assert_allclose(dense.losses, [1e-3 * np.sum(dense.kernel.astype(np.float64) ** 2)], rtol=1e-5)
+    with GradientTape() as tape:
+        outer(x)
+        total = sum(outer.losses)
+    grads = tape.gradient(total, outer.trainable_weights)
+    np.testing.assert_allclose(grads[0], 2e-3 * outer.dense.kernel, rtol=1e-5)

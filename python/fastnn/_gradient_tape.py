@@ -37,6 +37,8 @@ class RecordedLeaves(TapeLeaves):
     first use; only the watched ones with ``watch_accessed_variables=False``), and one per array
     given to `GradientTape.watch`."""
 
+    separate_losses = True
+
     def __init__(self, watch_accessed=True):
         super().__init__()
         self.watch_accessed = watch_accessed

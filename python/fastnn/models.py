@@ -1986,7 +1986,9 @@ class Model:
         penalties = []
 
         def after_step(step, value, mask):
-            if step[0].__dict__.get("_added_loss"):  # a custom layer's add_loss (its node's backward takes it)
+            if step[0].__dict__.get("_added_on_tape"):  # a custom layer's add_loss terms, on the GradientTape
+                penalties.extend(autodiff.sum(t) for t in step[0]._added_on_tape)
+            elif step[0].__dict__.get("_added_loss"):  # (inside a custom layer: its node's backward takes them)
                 penalties.append(step[0]._added_loss)
             areg = step[4]
             if areg is not None:

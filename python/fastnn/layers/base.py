@@ -189,6 +189,11 @@ def _on_tape(x):
 class TapeLeaves(dict):
     """The tape leaves of weight arrays, by id of the array: a custom layer's (`tape_weights`)."""
 
+    # whether a custom layer called on this tape gives its add_loss terms tape tensors of their own
+    # (a GradientTape's: ``loss + s * sum(model.losses)`` differentiates them as written), rather
+    # than adding them to its output's gradient (a custom layer's tape: they join the outer layer's)
+    separate_losses = False
+
     def leaf(self, weight):
         """The leaf of ``weight`` (an array), or None when it is not on this tape."""
         return self.get(id(weight))
@@ -400,8 +405,18 @@ class Layer:
 
     @property
     def losses(self):
-        """The values given to add_loss by the last call, as arrays (Keras's ``layer.losses``)."""
-        return [np.asarray(autodiff._value(t)) for t in getattr(self, "_added", [])]
+        """Keras's ``layer.losses``: the values given to add_loss by the last call of this layer and
+        of the layers it holds (arrays; under a GradientTape that recorded the call, tensors on it),
+        then its weights' regularization penalty (a tensor on a recording tape), if any."""
+        from .._step_loop import regularization
+
+        penalty = regularization([self])
+        return self._added_losses() + ([penalty] if isinstance(penalty, autodiff.Tensor) or penalty else [])
+
+    def _added_losses(self):
+        own = self.__dict__.get("_added_on_tape") or [np.asarray(autodiff._value(t))
+                                                      for t in self.__dict__.get("_added", [])]
+        return own + [term for _, sub in sublayers(self) for term in sub._added_losses()]
 
     # Keras 3's other names for them (its weights are Variables; fastnn's are the arrays)
     variables = weights
@@ -581,14 +596,21 @@ class Layer:
         leaves = _tape_leaves[-1] if _tape_leaves else TapeLeaves()
         weight_leaves = [leaves.leaf(w) for w in self.trainable_weights]
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        # a custom layer's add_loss terms: tape tensors of their own (`losses`), or with its first output
+        added = state["_tape"][4] if leaves.separate_losses and backward_pass == _backward_from_tape.__get__(self) \
+            and state.get("_tape") else []
 
-        def backward_of(i):
+        def backward_of(i, term=None):
             def backward(g):
-                seed = g if len(outs) == 1 else [g if j == i else np.zeros_like(o) for j, o in enumerate(outs)]
+                if term is not None:  # an add_loss term's gradient alone
+                    seed, added_seeds = None, [g if k == term else None for k in range(len(added))]
+                else:
+                    seed = g if len(outs) == 1 else [g if j == i else np.zeros_like(o) for j, o in enumerate(outs)]
+                    added_seeds = [None] * len(added) if added else None if i == 0 else []
                 current = dict(vars(self))
                 vars(self).clear()
                 vars(self).update(state)
-                self._added_seeded = i == 0  # a custom layer's add_loss terms: with its first output only
+                self._added_seeds = added_seeds
                 try:
                     dx = backward_pass(seed)
                     grads = self.get_gradients() if any(leaf is not None for leaf in weight_leaves) else []
@@ -601,6 +623,9 @@ class Layer:
 
         node_inputs = tuple(tensors) + tuple(leaf for leaf in weight_leaves if leaf is not None)
         results = [autodiff.Tensor(o, node_inputs, backward_of(i)) for i, o in enumerate(outs)]
+        if added:
+            self._added_on_tape = [autodiff.Tensor(t.value, node_inputs, backward_of(None, k))
+                                   for k, t in enumerate(added)]
         return results if isinstance(out, (list, tuple)) else results[0]
 
     def _checked_masks(self, masks, xs):
@@ -897,6 +922,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
     track_variables(self)
     self._added = []  # what this call gives add_loss
+    self._added_on_tape = None  # (a GradientTape's tensors of them: `Layer._call_on_tensors`)
     with tape_weights(self, training) as weights:
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
@@ -911,17 +937,20 @@ def _call_on_tape(self, inputs, training=False, mask=None):
 
 
 def _backward_from_tape(self, dy):
-    """The gradients of the output (seeded with ``dy``) and of the call's add_loss terms (each adds
-    its sum to the loss: seeded with ones)."""
+    """The gradients of the output (seeded with ``dy``; None: not at all) and of the call's add_loss
+    terms: each seeded with ones (it adds its sum to the loss), or as `_added_seeds` says (one seed
+    or None per term, on a GradientTape: `Layer._call_on_tensors`)."""
     out, leaves, weights, multi, added = self._tape
-    if not self.__dict__.get("_added_seeded", True):
-        added = []
-    targets = ([out] if out is not None else []) + added
-    if not targets:  # the output does not depend on the inputs or weights
+    seeds_of_added = self.__dict__.get("_added_seeds")
+    if seeds_of_added is None:
+        seeds_of_added = [np.ones_like(t.value) for t in added]
+    pairs = [(out, dy)] if out is not None and dy is not None else []
+    pairs += [(t, np.broadcast_to(s, t.shape).astype(t.dtype)) for t, s in zip(added, seeds_of_added)
+              if s is not None]
+    if not pairs:  # the output does not depend on the inputs or weights
         grads = [np.zeros_like(t.value) for t in leaves + weights]
     else:
-        seeds = ([dy] if out is not None else []) + [np.ones_like(t.value) for t in added]
-        grads = autodiff.grad_of_outputs(targets, seeds, leaves + weights)
+        grads = autodiff.grad_of_outputs([t for t, _ in pairs], [s for _, s in pairs], leaves + weights)
     self._gradients = grads[len(leaves):]
     dx = grads[:len(leaves)] if self._need_input_grad else [None] * len(leaves)
     return dx if multi else dx[0]
