@@ -423,10 +423,12 @@ def test_predict_skips_the_loss_layers():
     x = np.ones((4, 3), np.float32)
     calls.clear()
     model.predict(x, verbose=0)
-    model(x)
     assert calls == []
     model.evaluate(x, verbose=0)
     assert calls == [4]
+    y = model(x)  # a call fills model.losses, as tf.keras's
+    assert calls == [4, 4]
+    np.testing.assert_allclose(model.losses, [np.mean(y)], rtol=1e-6)
 
 
 def test_add_loss_errors_and_round_trip(tmp_path):

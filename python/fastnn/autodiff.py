@@ -147,8 +147,12 @@ class Tensor(Operators):
     def __format__(self, spec):
         return format(self.value.item() if self.value.ndim == 0 else self.value, spec)
 
-    def __repr__(self):
-        return f"<fastnn.autodiff.Tensor shape={self.shape}, dtype={self.dtype}>"
+    def __repr__(self):  # (TensorFlow's eager tensors show their values too)
+        shown = repr(self.value.item()) if self.value.ndim == 0 else repr(np.asarray(self.value))
+        return f"<fastnn.autodiff.Tensor shape={self.shape}, dtype={self.dtype}, numpy={shown}>"
+
+    def __str__(self):
+        return f"tf.Tensor({np.asarray(self.value)}, shape={self.shape}, dtype={self.dtype})"
 
 
 class Variable(Tensor):

@@ -437,19 +437,28 @@ class Model:
                              f"Received: input_shape={input_shape!r}")
         inputs = [Input(batch_shape=(None,) + shape[1:]) for shape in shapes]
         inputs = inputs if several else inputs[0]
+        traced_losses = self._traced_losses = []  # what call() gives add_loss while it is traced
         try:  # a call() that reads tf.Variables the model holds itself runs on the tape every step
-            outputs = _EagerCall(self)(inputs) if held_variables(self, self._state_attrs) else self.call(inputs)
+            if held_variables(self, self._state_attrs):
+                self._eager_call = _EagerCall(self)
+                outputs = self._eager_call(inputs)
+            else:
+                outputs = self.call(inputs)
         except ValueError as e:
+            self._eager_call = None
             if any(len(shape) > 1 for shape in shapes):
                 raise
             # (an input of the batch axis alone is a batch of scalars, as in Keras: name the likelier slip)
             raise ValueError(f"{e} (build: model '{self.name}' read input_shape={input_shape!r} as a batch axis "
                              f"alone, inputs of shape (batch,); for samples of shape {shapes[0]!r} give the batch "
                              f"axis first: {(None,) + shapes[0]!r})") from e
+        finally:
+            del self._traced_losses
         flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         if not flat or not all(isinstance(t, KerasTensor) for t in flat):
             raise ValueError(f"Model '{self.name}': call() must return the output of its layers (a tensor or a list "
                              f"of them). On a symbolic input it returned {type(outputs).__name__}")
+        self._added_losses = traced_losses
         self._init_functional(inputs, outputs)
 
     def _init_state(self, name):
@@ -835,12 +844,21 @@ class Model:
         added to the loss the model trains on (compile's loss, if any, plus these); its layers
         run in fit and evaluate, not in predict."""
         tensors = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        if self.__dict__.get("_eager_call") is not None:  # in a call() run on the tape every step
+            for t in tensors:
+                self._eager_call.add_loss(t)
+            return
+        traced = self.__dict__.get("_traced_losses")
         for t in tensors:
             if not isinstance(t, KerasTensor):
                 raise ValueError(f"add_loss: expected a tensor computed from the model's layers (for example "
                                  f"K.mean(K.square(outputs - inputs))). Received: {type(t).__name__}")
+        if traced is not None:  # in a subclass's call() being traced: the graph takes them once built
+            traced.extend(tensors)
+            return
         if isinstance(self, Sequential) or not self._input_layers:
-            raise ValueError("add_loss: loss tensors are added to functional models, Model(inputs, outputs)")
+            raise ValueError("add_loss: loss tensors are added to functional models, Model(inputs, outputs), and "
+                             "by a subclassed model's call()")
         previous = self._added_losses
         self._added_losses = previous + tensors
         try:
@@ -1964,9 +1982,11 @@ class Model:
             xs = [_gradient_tape.watched_input(r, x) for r, x in zip(raw, xs)]
             return self._call_on_tape(xs if len(xs) > 1 else xs[0], tape_training(training))
         # training None: each layer's own default (Keras's), e.g. an augmentation layer augments
+        # (with add_loss terms, their steps run too, as Keras's call fills `losses`; predict skips them)
         out = self._forward(self._prepare_x(inputs, "__call__"), None if training is None else bool(training),
-                            losses=False)  # (the steps only add_loss needs are skipped, as predict does)
-        self._call_losses = [self._activity_loss] if self._activity_loss else []
+                            losses=bool(self._loss_slots))
+        self._call_losses = ([self._activity_loss] if self._activity_loss else []) + \
+            [np.asarray(np.sum(v), dtype=np.asarray(v).dtype) for v in self._added_loss_values]
         # arrays with an eager tensor's numpy(): `model(x_train[:1]).numpy()` in TensorFlow's quickstart
         return [o.view(EagerArray) for o in out] if self._multi_output else out.view(EagerArray)
 

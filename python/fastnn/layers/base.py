@@ -256,6 +256,8 @@ class Layer:
     _training_default = False
     # True for layers that take one input or a list, as called (Lambda, layers on the tape)
     _inputs_as_called = False
+    # True for layers that may take a scalar (a Lambda after a reduction: an add_loss term)
+    _takes_scalars = False
     # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
     # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
     input_dtype = None
@@ -565,7 +567,7 @@ class Layer:
                 return self.call(xs, training=training, mask=self._checked_masks(mask, xs))
             return self.call(xs, training=training)
         x = self._as_input(inputs)
-        if x.ndim == 0:
+        if x.ndim == 0 and not self._takes_scalars:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
         self._maybe_build((None,) + x.shape[1:])
         self._check_input(x.shape)
@@ -626,7 +628,8 @@ class Layer:
         if added:
             self._added_on_tape = [autodiff.Tensor(t.value, node_inputs, backward_of(None, k))
                                    for k, t in enumerate(added)]
-        return results if isinstance(out, (list, tuple)) else results[0]
+        return (tuple(results) if isinstance(out, tuple) else results) if isinstance(out, (list, tuple)) \
+            else results[0]
 
     def _checked_masks(self, masks, xs):
         if not isinstance(masks, (list, tuple)) or len(masks) != len(xs):
@@ -748,16 +751,22 @@ def example_output_shape(run, input_shape, multi, dtype, name):
     size are None. The examples are `fastnn.autodiff.Tensor` leaves, as in a real call, so ``run``
     takes the same code path (``ops.matmul`` of 3-D tensors is the batched product, not the 2-D
     kernel). Random draws come from a throwaway generator."""
-    shapes = []
+    runs = []
     with utils.scratch_rng(), np.errstate(all="ignore"):
         for batch in (2, 3):
             xs = [autodiff.Tensor(np.full(tuple(batch if d is None else d for d in s), 0.5, dtype=dtype))
                   for s in (input_shape if multi else [input_shape])]
-            shapes.append(np.shape(autodiff._value(run(xs if multi else xs[0]))))
-    if len(shapes[0]) != len(shapes[1]):
-        raise ValueError(f"Layer '{name}': the output's rank depends on the batch size ({shapes[0]} for 2 samples, "
-                         f"{shapes[1]} for 3); give the layer an output shape")
-    return tuple(a if a == b else None for a, b in zip(*shapes))
+            out = run(xs if multi else xs[0])
+            runs.append([np.shape(autodiff._value(o)) for o in out] if isinstance(out, (list, tuple))
+                        else np.shape(autodiff._value(out)))
+    several = isinstance(runs[0], list)  # several outputs: a list of shapes
+    shapes = []
+    for two, three in (zip(*runs) if several else [runs]):
+        if len(two) != len(three):
+            raise ValueError(f"Layer '{name}': the output's rank depends on the batch size ({two} for 2 samples, "
+                             f"{three} for 3); give the layer an output shape")
+        shapes.append(tuple(a if a == b else None for a, b in zip(two, three)))
+    return shapes if several else shapes[0]
 
 
 def _plain(value):
@@ -931,9 +940,12 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, mask)
     added = [t for t in self._added if isinstance(t, autodiff.Tensor)]
-    self._tape = (out if isinstance(out, autodiff.Tensor) else None, leaves, weights, multi, added)
+    several = isinstance(out, (list, tuple))  # a call returning several tensors (an encoder's z_mean, z_log_var)
+    outs = [o if isinstance(o, autodiff.Tensor) else None for o in (out if several else [out])]
+    self._tape = (outs if several else outs[0], leaves, weights, multi, added)
     self._added_loss = float(sum(float(np.sum(autodiff._value(t))) for t in self._added))
-    return output_array(out, self.dtype)
+    arrays = [output_array(o, self.dtype) for o in (out if several else [out])]
+    return (tuple(arrays) if isinstance(out, tuple) else arrays) if several else arrays[0]
 
 
 def _backward_from_tape(self, dy):
@@ -944,7 +956,10 @@ def _backward_from_tape(self, dy):
     seeds_of_added = self.__dict__.get("_added_seeds")
     if seeds_of_added is None:
         seeds_of_added = [np.ones_like(t.value) for t in added]
-    pairs = [(out, dy)] if out is not None and dy is not None else []
+    if isinstance(out, list):  # several outputs: a gradient (or None, an output not used) for each
+        pairs = [(o, d) for o, d in zip(out, dy or [None] * len(out)) if o is not None and d is not None]
+    else:
+        pairs = [(out, dy)] if out is not None and dy is not None else []
     pairs += [(t, np.broadcast_to(s, t.shape).astype(t.dtype)) for t, s in zip(added, seeds_of_added)
               if s is not None]
     if not pairs:  # the output does not depend on the inputs or weights

@@ -49,6 +49,7 @@ class Lambda(Layer):
 
     _functions_from_custom_objects = True
     _inputs_as_called = True  # one tensor or a list, as the function takes
+    _takes_scalars = True  # (a function of a reduction: K.mean(...) * -0.5, an add_loss term)
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)

@@ -1,0 +1,215 @@
+"""The Keras guide "Making new layers and models via subclassing" (TF 2 version, ``import fastnn
+as tf``): custom layers returning several tensors, ``add_loss`` in a subclassed model's call(),
+and the guide's end-to-end VariationalAutoEncoder, trained by a GradientTape loop and by fit."""
+
+import numpy as np
+import pytest
+
+import fastnn as tf
+from fastnn import keras, layers
+
+
+class Pair(layers.Layer):
+    """Two projections of one input, returned as a tuple."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(1))
+        self.b = layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(2))
+
+    def call(self, x):
+        return self.a(x), self.b(x)
+
+
+def test_layer_returning_a_tuple_called_on_arrays():
+    x = np.random.default_rng(0).random((4, 5), dtype=np.float32)
+    pair = Pair()
+    u, v = pair(x)
+    assert isinstance(pair(x), tuple) and u.shape == (4, 2) and v.shape == (4, 3)
+    np.testing.assert_allclose(u, x @ pair.a.kernel + pair.a.bias, rtol=1e-6)
+    np.testing.assert_allclose(v, x @ pair.b.kernel + pair.b.bias, rtol=1e-6)
+
+
+def test_layer_returning_a_tuple_on_the_tape_each_output_its_own_gradient():
+    x = np.random.default_rng(0).random((4, 5), dtype=np.float32)
+    pair = Pair()
+    with tf.GradientTape() as tape:
+        u, v = pair(x)
+        loss = tf.reduce_sum(u) + 2.0 * tf.reduce_sum(v * v)
+    da_kernel, da_bias, db_kernel, db_bias = tape.gradient(loss, pair.trainable_weights)
+    v_value = x @ pair.b.kernel + pair.b.bias
+    np.testing.assert_allclose(da_kernel, np.repeat(x.sum(0)[:, None], 2, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(da_bias, [4, 4], rtol=1e-6)
+    np.testing.assert_allclose(db_kernel, x.T @ (4 * v_value), rtol=1e-5)
+    np.testing.assert_allclose(db_bias, (4 * v_value).sum(0), rtol=1e-5)
+
+
+def test_layer_returning_a_tuple_in_functional_and_subclassed_models():
+    x = np.random.default_rng(0).random((64, 5), dtype=np.float32)
+    y = x @ np.arange(5, dtype=np.float32)[:, None]
+    inputs = keras.Input((5,))
+    u, v = Pair()(inputs)
+    functional = keras.Model(inputs, layers.Dense(1)(layers.concatenate([u, v])))
+
+    class Joined(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.pair = Pair()
+            self.head = layers.Dense(1)
+
+        def call(self, x):
+            u, v = self.pair(x)
+            return self.head(tf.concat([u, v], axis=-1))
+
+    for model in (functional, Joined()):
+        model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+        history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
+        assert history.history["loss"][-1] < 0.05 * history.history["loss"][0]
+
+
+def test_add_loss_in_a_subclassed_models_call():
+    class Penalised(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3)
+
+        def call(self, x):
+            y = self.dense(x)
+            self.add_loss(0.1 * tf.reduce_mean(y))
+            return y
+
+    x = np.ones((2, 4), np.float32)
+    model = Penalised()
+    y = model(x)
+    assert len(model.losses) == 1
+    np.testing.assert_allclose(model.losses[0], 0.1 * np.mean(y), rtol=1e-6)
+    # trained on compile's loss plus the term: its gradient pushes the outputs' mean down
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    bias = model.dense.bias.copy()
+    model.train_on_batch(x, np.asarray(y))  # (the mse is 0 here: only the term moves the bias)
+    np.testing.assert_allclose(model.dense.bias, bias - 0.1 * 0.1 / 3, rtol=1e-5)
+
+
+def test_add_loss_in_a_call_that_reads_variables():
+    class Scaled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.ones((4, 1), np.float32))
+
+        def call(self, x):
+            y = tf.matmul(x, self.w)
+            self.add_loss(tf.reduce_sum(self.w * self.w))
+            return y
+
+    model = Scaled()
+    x = np.ones((2, 4), np.float32)
+    with tf.GradientTape() as tape:
+        out = model(x)
+        loss = 0.0 * tf.reduce_sum(out) + sum(model.losses)
+    np.testing.assert_allclose(tape.gradient(loss, model.w), 2 * np.ones((4, 1)), rtol=1e-6)
+
+
+class Sampling(layers.Layer):
+    """Uses (z_mean, z_log_var) to sample z, the vector encoding a digit."""
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        batch = tf.shape(z_mean)[0]
+        dim = tf.shape(z_mean)[1]
+        epsilon = tf.keras.backend.random_normal(shape=(batch, dim))
+        return z_mean + tf.exp(0.5 * z_log_var) * epsilon
+
+
+class Encoder(layers.Layer):
+    """Maps MNIST digits to a triplet (z_mean, z_log_var, z)."""
+
+    def __init__(self, latent_dim=32, intermediate_dim=64, name="encoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.dense_proj = layers.Dense(intermediate_dim, activation="relu")
+        self.dense_mean = layers.Dense(latent_dim)
+        self.dense_log_var = layers.Dense(latent_dim)
+        self.sampling = Sampling()
+
+    def call(self, inputs):
+        x = self.dense_proj(inputs)
+        z_mean = self.dense_mean(x)
+        z_log_var = self.dense_log_var(x)
+        z = self.sampling((z_mean, z_log_var))
+        return z_mean, z_log_var, z
+
+
+class Decoder(layers.Layer):
+    """Converts z, the encoded digit vector, back into a readable digit."""
+
+    def __init__(self, original_dim, intermediate_dim=64, name="decoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.dense_proj = layers.Dense(intermediate_dim, activation="relu")
+        self.dense_output = layers.Dense(original_dim, activation="sigmoid")
+
+    def call(self, inputs):
+        x = self.dense_proj(inputs)
+        return self.dense_output(x)
+
+
+class VariationalAutoEncoder(keras.Model):
+    """Combines the encoder and decoder into an end-to-end model for training."""
+
+    def __init__(self, original_dim, intermediate_dim=64, latent_dim=32, name="autoencoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.original_dim = original_dim
+        self.encoder = Encoder(latent_dim=latent_dim, intermediate_dim=intermediate_dim)
+        self.decoder = Decoder(original_dim, intermediate_dim=intermediate_dim)
+
+    def call(self, inputs):
+        z_mean, z_log_var, z = self.encoder(inputs)
+        reconstructed = self.decoder(z)
+        # Add KL divergence regularization loss.
+        kl_loss = -0.5 * tf.reduce_mean(z_log_var - tf.square(z_mean) - tf.exp(z_log_var) + 1)
+        self.add_loss(kl_loss)
+        return reconstructed
+
+
+@pytest.fixture(scope="module")
+def images():
+    (x_train, _), _ = tf.keras.datasets.fashion_mnist.load_data(subset="small")
+    return x_train[:1024].reshape(-1, 784).astype("float32") / 255
+
+
+def test_guide_vae_custom_loop(images):
+    tf.random.set_seed(0)
+    original_dim = 784
+    vae = VariationalAutoEncoder(original_dim, 64, 32)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+    mse_loss_fn = tf.keras.losses.MeanSquaredError()
+    loss_metric = tf.keras.metrics.Mean()
+    train_dataset = tf.data.Dataset.from_tensor_slices(images)
+    train_dataset = train_dataset.shuffle(buffer_size=1024).batch(64)
+    firsts = []
+    for epoch in range(2):
+        loss_metric.reset_state()
+        for step, x_batch_train in enumerate(train_dataset):
+            with tf.GradientTape() as tape:
+                reconstructed = vae(x_batch_train)
+                # Compute reconstruction loss
+                loss = mse_loss_fn(x_batch_train, reconstructed)
+                loss += sum(vae.losses)  # Add KLD regularization loss
+            grads = tape.gradient(loss, vae.trainable_weights)
+            assert all(g is not None for g in grads) and len(grads) == 10
+            optimizer.apply_gradients(zip(grads, vae.trainable_weights))
+            loss_metric(loss)
+        firsts.append(float(loss_metric.result()))
+    assert firsts[1] < firsts[0] < 0.3
+    # the KL term at the end matches its formula on the encoder's outputs of the last call
+    z_mean, z_log_var, _ = vae.encoder(images[:64])
+    kl = -0.5 * np.mean(z_log_var - z_mean ** 2 - np.exp(z_log_var) + 1)
+    vae(images[:64])
+    assert abs(float(vae.losses[0]) - kl) < 1e-5 * max(1.0, abs(kl))
+
+
+def test_guide_vae_fit(images):
+    vae = VariationalAutoEncoder(784, 64, 32)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+    vae.compile(optimizer, loss=tf.keras.losses.MeanSquaredError())
+    history = vae.fit(images, images, epochs=2, batch_size=64, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0] < 0.3
+    assert vae.predict(images[:3], verbose=0).shape == (3, 784)
