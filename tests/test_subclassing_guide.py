@@ -213,3 +213,69 @@ def test_guide_vae_fit(images):
     history = vae.fit(images, images, epochs=2, batch_size=64, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0] < 0.3
     assert vae.predict(images[:3], verbose=0).shape == (3, 784)
+
+
+class LogisticEndpoint(keras.layers.Layer):
+    """The guide's endpoint layer: its call takes the targets and the logits, adds the loss."""
+
+    def __init__(self, name=None):
+        super().__init__(name=name)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def call(self, targets, logits, sample_weights=None):
+        loss = self.loss_fn(targets, logits, sample_weights)
+        self.add_loss(loss)
+        return tf.nn.softmax(logits)
+
+
+def _bce_from_logits(t, z):
+    return np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))
+
+
+def test_layer_taking_two_tensors_eager_and_on_the_tape():
+    rng = np.random.default_rng(0)
+    targets, logits = rng.random((4, 10), dtype=np.float32), rng.standard_normal((4, 10)).astype(np.float32)
+    layer = LogisticEndpoint()
+    probs = layer(targets, logits)
+    np.testing.assert_allclose(probs, np.exp(logits) / np.exp(logits).sum(1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(layer.losses, [_bce_from_logits(targets, logits)], rtol=1e-5)
+    np.testing.assert_allclose(layer(targets, logits=logits), probs)  # (by name too)
+    with pytest.raises(TypeError, match="call\\(\\) takes 3 tensors"):
+        layer(targets, logits, targets, logits)
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['weights'\\]"):
+        layer(targets, logits, weights=targets)
+
+
+def test_guide_endpoint_model_compiled_without_a_loss():
+    inputs = keras.Input(shape=(3,), name="inputs")
+    targets = keras.Input(shape=(10,), name="targets")
+    logits = keras.layers.Dense(10)(inputs)
+    predictions = LogisticEndpoint(name="predictions")(targets, logits)
+    model = keras.Model(inputs=[inputs, targets], outputs=predictions)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))  # No loss argument!
+    rng = np.random.default_rng(1)
+    data = {"inputs": rng.random((32, 3)), "targets": (rng.random((32, 10)) > 0.5).astype("float32")}
+    dense = model.get_layer(index=2)
+    first = _bce_from_logits(data["targets"], data["inputs"].astype(np.float32) @ dense.kernel + dense.bias)
+    history = model.fit(data, epochs=30, batch_size=32, verbose=0).history["loss"]
+    assert history[0] == pytest.approx(first, rel=1e-5)
+    assert history[-1] < history[0] - 0.05
+    # TensorFlow's guide also passes targets to fit: a model without a compiled loss does not read them
+    ActivityModel = keras.Sequential([keras.Input((3,)), ActivityPenaltyOnly()])
+    ActivityModel.compile(optimizer="adam")
+    ActivityModel.fit(np.random.random((2, 3)), np.random.random((2, 3)), verbose=0)
+    with pytest.raises(ValueError, match="compiled without a loss, and no layer called add_loss"):
+        silent = keras.Sequential([keras.Input((3,)), ActivityPenaltyOnly(rate=None)])
+        silent.compile(optimizer="adam")
+        silent.fit(np.random.random((2, 3)), verbose=0)
+
+
+class ActivityPenaltyOnly(keras.layers.Layer):
+    def __init__(self, rate=1e-2):
+        super().__init__()
+        self.rate = rate
+
+    def call(self, inputs):
+        if self.rate is not None:
+            self.add_loss(self.rate * tf.reduce_sum(inputs))
+        return inputs

@@ -881,7 +881,7 @@ class Model:
             loss: a loss name (``"categorical_crossentropy"``, ``"mse"``...), a `fastnn.losses`
                 object, or a function ``fn(y_true, y_pred)`` of the ``fastnn.backend`` functions
                 (differentiated by `fastnn.autodiff`). None for a model whose loss is what
-                `add_loss` added; it then takes no targets.
+                `add_loss` added; it then reads no targets (fit(x) or, as Keras, ignores y).
             metrics: a list of names (``"accuracy"``, ``"mse"``...) or metric objects.
             With several outputs: ``loss`` is one loss for all, a list (one per output) or a dict
             by output layer name; ``loss_weights`` (default all 1) a list or dict: the trained
@@ -986,7 +986,7 @@ class Model:
     def _check_compiled(self, fn):
         if not self.compiled:
             raise RuntimeError(f"You must call `compile()` before calling `{fn}()`.")
-        if self._loss is None and not self._loss_slots:
+        if self._loss is None and not self._loss_slots and not self._loss_adding_steps:
             raise ValueError(f"No loss to compute. Provide a `loss` argument in `compile()` before calling `{fn}()`.")
         if self._loss is None and self._metrics:
             raise ValueError(f"{fn}: metrics compare the outputs with targets, which a model compiled without a loss "
@@ -1089,10 +1089,7 @@ class Model:
         """The checked targets: an array, or with several outputs a list of arrays, one per output
         (given as a list in the outputs' order or a dict by output layer name); checked against
         ``out_shapes`` (one per output) when given, else the model's output shapes."""
-        if self._loss is None:  # the add_loss terms are the whole loss
-            if y is not None:
-                raise ValueError(f"{fn}: model '{self.name}' was compiled without a loss (its loss is what add_loss "
-                                 "added), so it takes no targets. Pass y=None (and validation_data=(x_val, None))")
+        if self._loss is None:  # the add_loss terms are the whole loss: targets, if given, are not read (Keras)
             return None
         shapes = out_shapes or [self._slot_shapes[slot] for slot in self._output_slots]
         if not self._multi_output:
@@ -1354,6 +1351,8 @@ class Model:
                 areg = None
             else:
                 g = grads[out]
+                if g is None and i in self._loss_adding_steps and layer.__dict__.get("_added"):
+                    g = np.zeros_like(vals[out])  # (its add_loss terms alone reach the loss)
                 if g is None:
                     continue
                 grads[out] = None
@@ -1389,6 +1388,10 @@ class Model:
         for v in self._added_loss_values:
             total += float(np.sum(v))
         if self._loss is None:  # compiled with loss=None: the add_loss terms are the loss
+            if not self._loss_slots and not any(self._steps[k][0].__dict__.get("_added")
+                                                for k in self._loss_adding_steps):
+                raise ValueError(f"No loss to compute: model '{self.name}' was compiled without a loss, and no layer "
+                                 "called add_loss in this batch. Provide a `loss` argument in `compile()`.")
             return total
         masked = self._out_masks is not None
         if not self._multi_output:

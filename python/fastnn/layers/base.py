@@ -258,6 +258,8 @@ class Layer:
     _inputs_as_called = False
     # True for layers that may take a scalar (a Lambda after a reduction: an add_loss term)
     _takes_scalars = False
+    # a user layer whose call() takes two or more tensors as parameters: their names (`_call_with_tensors`)
+    _spread_names = None
     # The dtype inputs are cast to (None: the layer's dtype). A layer taking integer indices
     # (an embedding) sets "int32"; a Sequential model's input then takes that dtype too.
     input_dtype = None
@@ -293,6 +295,13 @@ class Layer:
         parameters = inspect.signature(call).parameters
         cls._call_on_arrays = call
         cls._inputs_as_called = True
+        # call(self, targets, logits, sample_weights=None): the tensors as parameters of their own
+        # call(self, targets, logits, sample_weights=None): two or more tensors required, as parameters
+        positional = [(name, p) for name, p in list(parameters.items())[1:] if name not in ("training", "mask")
+                      and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        if sum(p.default is inspect.Parameter.empty for _, p in positional) > 1:
+            cls._spread_names = [name for name, _ in positional]
+            cls.__call__ = _call_with_tensors
         cls._call_takes_training = "training" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         cls.call = _call_on_tape
@@ -923,6 +932,36 @@ def _track_sublayer_weights(self):
     return [(id(w.value), w.trainable) for w in self._weights] != before
 
 
+def _call_with_tensors(self, *tensors, training=None, mask=None, **named):
+    """A user layer whose call() takes its tensors as parameters (the subclassing guide's
+    ``LogisticEndpoint.call(self, targets, logits, sample_weights=None)``), called with them as
+    ``layer(targets, logits)`` (or by name): a layer of several inputs, the list of those given
+    (in the parameters' order), which `_call_on_tape` spreads back into the call's parameters."""
+    names = type(self)._spread_names
+    if len(tensors) > len(names):
+        raise TypeError(f"Layer '{self.name}': call() takes {len(names)} tensors ({', '.join(names)}); "
+                        f"{len(tensors)} were given")
+    given = list(tensors)
+    for name in names[len(tensors):]:
+        if named.get(name) is not None:
+            if len(given) < names.index(name):
+                raise TypeError(f"Layer '{self.name}': {name} is given without the tensors before it "
+                                f"({', '.join(names[len(given):names.index(name)])})")
+            given.append(named.pop(name))
+        else:
+            named.pop(name, None)
+    if named:
+        raise TypeError(f"Layer '{self.name}': unexpected keyword arguments {sorted(named)}")
+    return Layer.__call__(self, given if len(given) > 1 else given[0], training=training, mask=mask)
+
+
+def _user_call(self, inputs, **extra):
+    """A user layer's own call() on ``inputs``: one tensor or a list, or spread over its parameters."""
+    if self._spread_names:
+        return type(self)._call_on_arrays(self, *(inputs if isinstance(inputs, (list, tuple)) else [inputs]), **extra)
+    return type(self)._call_on_arrays(self, inputs, **extra)
+
+
 def _call_on_tape(self, inputs, training=False, mask=None):
     """A user layer's ``call`` with its inputs and weights as `fastnn.autodiff.Tensor` leaves
     (`tape_weights`; and the mask, an array, when its ``call`` takes one). The layers it calls run
@@ -936,7 +975,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
             extra["mask"] = mask
-        out = type(self)._call_on_arrays(self, leaves if multi else leaves[0], **extra)
+        out = _user_call(self, leaves if multi else leaves[0], **extra)
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, mask)
     added = [t for t in self._added if isinstance(t, autodiff.Tensor)]
@@ -975,8 +1014,7 @@ def _inferred_output_shape(self, input_shape):
     multi = isinstance(input_shape, list)
     track_variables(self)
     with tape_weights(self):
-        shape = example_output_shape(lambda x: type(self)._call_on_arrays(self, x), input_shape, multi, self.dtype,
-                                     self.name)
+        shape = example_output_shape(lambda x: _user_call(self, x), input_shape, multi, self.dtype, self.name)
     self._added = []  # (what the example call gave add_loss is not a loss)
     _track_sublayer_weights(self)
     return shape
