@@ -666,3 +666,46 @@ def test_layer_losses_include_sublayers_and_regularizers():
         total = sum(outer.losses)
     grads = tape.gradient(total, outer.trainable_weights)
     np.testing.assert_allclose(grads[0], 2e-3 * outer.dense.kernel, rtol=1e-5)
+
+
+def test_tape_records_variables_only_where_tensorflows_does():
+    """TensorFlow's autodiff guide, "Controlling what the tape watches" and "Stop recording"."""
+    import fastnn as tf
+
+    x, y = tf.Variable(2.0), tf.Variable(3.0)
+    with tf.GradientTape() as t:
+        x_sq = x * x
+        with t.stop_recording():
+            y_sq = y * y
+        z = x_sq + y_sq
+    grads = t.gradient(z, {"x": x, "y": y})
+    assert float(grads["x"]) == 4.0 and grads["y"] is None
+    x0, x1 = tf.Variable(0.0), tf.Variable(10.0)
+    with tf.GradientTape(watch_accessed_variables=False) as t:
+        t.watch(x1)
+        ys = tf.reduce_sum(tf.math.sin(x0) + tf.nn.softplus(x1))
+    d0, d1 = t.gradient(ys, [x0, x1])
+    assert d0 is None and float(d1) == pytest.approx(1 / (1 + np.exp(-10.0)))
+    trained, fixed = tf.Variable(3.0, name="x0"), tf.Variable(3.0, name="x1", trainable=False)
+    with tf.GradientTape(persistent=True) as t:
+        total = trained ** 2 + fixed ** 2
+    assert [float(g) if g is not None else None for g in t.gradient(total, [trained, fixed])] == [6.0, None]
+    assert t.watched_variables() == [trained]
+    before = x * x  # computed before the tape opened: a constant on it
+    with tf.GradientTape() as t:
+        z = before + x
+    assert float(t.gradient(z, x)) == 1.0
+    with tf.GradientTape() as t:
+        pass
+    assert t.gradient(x * x, x) is None  # (after it closed)
+    assert float((x * x).numpy()) == 4.0  # off the tape: an eager value
+
+
+def test_scalar_gradient_by_two_paths_has_numpy():
+    import fastnn as tf
+
+    x = tf.Variable(3.0)
+    with tf.GradientTape() as t:
+        y = x * x
+    g = t.gradient(y, x)
+    assert g.numpy() == 6.0 and g.shape == ()

@@ -225,7 +225,11 @@ def test_functional_graph_refuses_a_variable_operand():
     with pytest.raises(ValueError, match="matmul: called on a symbolic tensor and on a tf.Variable"):
         tf.matmul(inputs, tf.Variable(np.ones((3, 1), np.float32)))
     with pytest.raises(ValueError, match="on a value on a tape"):
-        inputs + tf.Variable(np.ones(3, np.float32)) * 2.0
+        with tf.GradientTape():
+            inputs + tf.Variable(np.ones(3, np.float32)) * 2.0
+    # off any tape a variable's arithmetic is an eager value: a constant of the graph, as TensorFlow's
+    doubled = tf.Variable(np.ones(3, np.float32)) * 2.0
+    assert isinstance(doubled, np.ndarray) and doubled.numpy().tolist() == [2, 2, 2]
 
 
 def test_tensorflow_initializers():

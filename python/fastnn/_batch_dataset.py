@@ -74,7 +74,8 @@ class EagerArray(np.ndarray):
 
         leaves = autodiff.watched_leaves() if autodiff.watched_leaves is not None and method == "__call__" \
             and not kwargs else None
-        if leaves and any(isinstance(x, np.ndarray) and id(x) in leaves for x in inputs):
+        # (an EagerArray itself watched: the backend functions compute on plain arrays, never these)
+        if leaves and any(isinstance(x, EagerArray) and id(x) in leaves for x in inputs):
             function = getattr(autodiff, _RECORDED_UFUNCS.get(ufunc.__name__, ""), None)
             if function is not None:
                 return function(*inputs)

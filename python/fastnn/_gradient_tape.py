@@ -146,6 +146,9 @@ class GradientTape:
         """Give ``tensor`` (a weight array, or a model input array; or a list of them) a leaf, so
         `gradient` can differentiate with respect to it."""
         for x in flatten(tensor):
+            if isinstance(x, autodiff.Variable):  # recorded from here on, trainable or not
+                self._leaves.setdefault(id(x.value), x)
+                continue
             if isinstance(x, autodiff.Tensor):
                 continue  # already on the tape
             if not isinstance(x, np.ndarray):
@@ -154,8 +157,9 @@ class GradientTape:
             self._leaves.watch(x)
 
     def watched_variables(self):
-        """The arrays with a leaf on this tape (weights used, arrays watched)."""
-        return [leaf.value for leaf in self._leaves.values()]
+        """What has a leaf on this tape: the tf.Variables used or watched, and the arrays (weights
+        used, arrays watched)."""
+        return [leaf if isinstance(leaf, autodiff.Variable) else leaf.value for leaf in self._leaves.values()]
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -190,7 +194,7 @@ class GradientTape:
                                 f"arrays given to watch()). Received: {type(s).__name__}")
         # each source's leaves: an array's (a layer's weight, or watched); a tf.Variable itself, and
         # its array's when a layer holding it (`track_variables`) was called on the tape
-        leaves = [[leaf for leaf in (s, self._leaves.get(id(s.value))) if leaf is not None]
+        leaves = [list({id(leaf): leaf for leaf in (s, self._leaves.get(id(s.value))) if leaf is not None}.values())
                   if isinstance(s, autodiff.Variable) else [s] if isinstance(s, autodiff.Tensor)
                   else [self._leaves[id(s)]] if id(s) in self._leaves else [] for s in flat]
         targets = flatten(target)
@@ -212,7 +216,8 @@ class GradientTape:
             g = functools.reduce(operator.add, terms) if terms else None
             if g is None and unconnected_gradients == "zero":
                 g = np.zeros_like(autodiff._value(s))
-            out.append(g.view(EagerArray) if isinstance(g, np.ndarray) else g)  # (TensorFlow's .numpy())
+            # (TensorFlow's .numpy(); a sum of two paths' gradients of a scalar is a NumPy scalar)
+            out.append(np.asarray(g).view(EagerArray) if isinstance(g, (np.ndarray, np.generic)) else g)
         if not self._persistent:
             self._leaves = RecordedLeaves(self._watch_accessed)  # free the recorded layers' states
         if not isinstance(sources, (list, tuple, dict)):

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from . import utils
+from ._batch_dataset import EagerArray
 from ._graph import post_order
 
 _EPSILON = 1e-7
@@ -280,15 +281,37 @@ _GRAPH_FUNCTIONS = {}  # name -> function: what a graph layer calls (a saved mod
 # While a `fastnn.GradientTape` records: a function giving its leaves by id of array (the arrays it
 # watches, the weights it has seen used), set by fastnn._gradient_tape; else None.
 watched_leaves = None
+# The innermost tape's leaves by id of array (a GradientTape's, or a custom layer's own while its
+# call runs: `fastnn.layers.base.TapeLeaves`), or None outside any: set by fastnn.layers.base.
+current_leaves = None
+
+
+def _variable_operand(v):
+    """What a backend function computes with for the `Variable` ``v``: its leaf on the innermost
+    tape (``v`` itself, once a GradientTape that watches accessed variables has seen it used and it
+    is trainable, or watched, or the weight of the custom layer whose call runs; or the leaf a
+    layer gave its array), else its array, as TensorFlow records a variable only on a tape
+    watching it (not before the tape opens, nor in ``stop_recording``)."""
+    leaves = current_leaves() if current_leaves is not None else None
+    if leaves is None:
+        return v.value
+    leaf = leaves.get(id(v.value))
+    if leaf is None and v.trainable and getattr(leaves, "watch_accessed", False):
+        leaf = leaves[id(v.value)] = v
+    return v.value if leaf is None else leaf
 
 
 def _on_watched(values, leaves):
-    """``values`` (a call's arguments) with each array the recording tape has a leaf of replaced by
-    that leaf (in lists and tuples too: ``concat([a, b])``), or None when there is none."""
+    """``values`` (a call's arguments) with each array the recording tape (``leaves``, or None) has
+    a leaf of replaced by that leaf, and each `Variable` by `_variable_operand` (in lists and
+    tuples too: ``concat([a, b])``), or None when nothing changed."""
     def swap(v):
+        if isinstance(v, Variable):
+            return _variable_operand(v)
         if isinstance(v, np.ndarray):
-            return leaves.get(id(v), v)
-        if isinstance(v, (list, tuple)) and builtins.any(isinstance(t, np.ndarray) and id(t) in leaves for t in v):
+            return leaves.get(id(v), v) if leaves else v
+        if isinstance(v, (list, tuple)) and builtins.any(
+                isinstance(t, Variable) or isinstance(t, np.ndarray) and leaves and id(t) in leaves for t in v):
             return type(v)(swap(t) for t in v) if type(v) in (list, tuple) else v
         return v
 
@@ -308,17 +331,21 @@ def graph_function(name):
                 from .layers.lambda_layer import symbolic_call
                 return symbolic_call(name, args, kwargs)
             leaves = watched_leaves() if watched_leaves is not None else None
-            if leaves:
-                swapped = _on_watched(args, leaves)
-                if swapped is not None:
-                    args = swapped
+            swapped = _on_watched(args, leaves)
+            if swapped is not None:
+                args = swapped
+            if kwargs:
                 swapped_kw = _on_watched(list(kwargs.values()), leaves)
                 if swapped_kw is not None:
                     kwargs = dict(zip(kwargs, swapped_kw))
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             except (ValueError, IndexError, TypeError) as e:
                 raise _named_error(name, e, args) from None
+            if swapped is not None and isinstance(result, (np.ndarray, np.generic)):
+                # (a tf.Variable's arithmetic off the tape: an eager tensor, with TensorFlow's numpy())
+                return np.asarray(result).view(EagerArray)
+            return result
 
         wrapper.__name__ = wrapper.__qualname__ = fn.__name__
         wrapper.__doc__ = fn.__doc__

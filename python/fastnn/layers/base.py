@@ -208,6 +208,7 @@ class TapeLeaves(dict):
 # flag (which the layers it calls inherit, as in Keras). Stacks: custom layers may nest.
 _tape_leaves: list = []
 _tape_training: list = []
+autodiff.current_leaves = lambda: _tape_leaves[-1] if _tape_leaves else None  # (where a tf.Variable records)
 
 
 def tape_training(training):
