@@ -402,3 +402,85 @@ def test_module_submodules_survive_a_reference_cycle():
     a, b = Node(), Node()
     a.child, b.parent = b, a  # a cycle
     assert a.submodules == (b,) and b.submodules == (a,)
+
+
+def test_autodiff_guide_jacobians_custom_gradient_and_enums():
+    """TensorFlow's advanced autodiff guide: jacobians of a scalar source and of a layer's kernel,
+    tf.custom_gradient clipping a gradient, the UnconnectedGradients enum, tf.errors."""
+    x = tf.linspace(-10.0, 10.0, 201)
+    delta = tf.Variable(0.0)
+    with tf.GradientTape() as tape:
+        y = tf.nn.sigmoid(x + delta)
+    dy_dx = tape.jacobian(y, delta)
+    s = 1 / (1 + np.exp(-np.asarray(x, np.float64)))
+    assert dy_dx.shape == (201,)
+    np.testing.assert_allclose(dy_dx, s * (1 - s), atol=1e-7)
+    xs = tf.random.normal([7, 5])
+    layer = tf.keras.layers.Dense(10, activation=tf.nn.relu)
+    with tf.GradientTape(persistent=True) as tape:
+        y = layer(xs)
+    j = tape.jacobian(y, layer.kernel)
+    assert j.shape == (7, 10, 5, 10)
+    np.testing.assert_allclose(tf.reduce_sum(j, axis=[0, 1]), tape.gradient(y, layer.kernel), atol=1e-6)
+    # d y[n, u] / d kernel[c, u] = x[n, c] where the unit is active, and 0 across units
+    active = np.asarray(y) > 0
+    np.testing.assert_allclose(j[2, 3, :, 3], np.asarray(xs)[2] * active[2, 3], atol=1e-7)
+    assert not np.any(j[2, 3, :, 4])
+
+    @tf.custom_gradient
+    def clip_gradients(y):
+        def backward(dy):
+            return tf.clip_by_norm(dy, 0.5)
+        return y, backward
+
+    v = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        output = clip_gradients(v * v)
+    assert float(tape.gradient(output, v)) == 2.0  # the unit gradient clipped to 0.5, times d(v²)/dv = 4
+    np.testing.assert_allclose(tf.clip_by_norm(np.array([3.0, 4.0], np.float32), 1.0), [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_array_equal(tf.clip_by_norm(np.array([0.3, 0.4], np.float32), 1.0), np.float32([0.3, 0.4]))
+    a, b = tf.Variable([2.0, 2.0]), tf.Variable(3.0)
+    with tf.GradientTape() as tape:
+        z = b ** 2
+    np.testing.assert_array_equal(tape.gradient(z, a, unconnected_gradients=tf.UnconnectedGradients.ZERO), [0, 0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="matmul"):
+        tf.matmul(np.ones((1, 3), np.float32), np.ones((2, 2), np.float32))
+
+
+def test_keras_paths_activation_functions_and_submodules():
+    import sys
+
+    from fastnn.keras import layers as keras_layers
+    from fastnn.keras.layers import Dense as KerasDense
+    from fastnn.keras.optimizers import Adam as KerasAdam
+
+    assert keras_layers is fastnn.layers and KerasDense is fastnn.layers.Dense and KerasAdam is fastnn.optimizers.Adam
+    assert sys.modules["fastnn.keras.layers"] is fastnn.layers
+    # tf.nn's and keras.ops' activations are the fused kernels' (activation=tf.nn.relu)
+    for function, name in [(tf.nn.relu, "relu"), (tf.nn.softmax, "softmax"), (tf.math.sigmoid, "sigmoid"),
+                           (fastnn.ops.tanh, "tanh"), (tf.keras.activations.relu, "relu")]:
+        assert tf.keras.layers.Dense(3, activation=function)._act == name
+    with pytest.raises(ValueError, match="Unknown activation"):
+        tf.keras.layers.Dense(3, activation=lambda v: v * 2)
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2), tf.keras.layers.Dense(1)])
+    assert model.submodules == model.layers
+
+    class Outer(tf.keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.first = tf.keras.layers.Dense(2)
+            self.blocks = [Inner()]
+
+        def call(self, x):
+            return self.blocks[0](self.first(x))
+
+    class Inner(tf.keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    outer = Outer()
+    assert outer.submodules == [outer.first, outer.blocks[0], outer.blocks[0].dense]

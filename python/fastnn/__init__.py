@@ -26,6 +26,9 @@ register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils..
 # TensorFlow's tf.keras is fastnn itself: after `import fastnn as tf`, a TF 2 script's
 # tf.keras.layers.Dense, tf.keras.Sequential, tf.keras.losses... are fastnn's
 keras = _sys.modules[__name__]
+from ._legacy import register_keras_alias  # noqa: E402
+
+register_keras_alias(keras)  # (from fastnn.keras.layers import Dense)
 
 # ...and the rest of such a script's tf.* names: tf.shape, tf.concat, tf.reduce_mean, tf.function,
 # tf.nn, tf.math, tf.config (fastnn.ops under TensorFlow's names; kept out of __all__, since tf.print,

@@ -174,12 +174,54 @@ class GradientTape:
         """Forget what was recorded."""
         self._leaves.clear()
 
+    def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
+                 experimental_use_pfor=True):
+        """d target[i] / d source for every value i of ``target`` (one tensor): for each of
+        ``sources`` (structured as in `gradient`) an array of shape ``target.shape +
+        source.shape``; None for a source the target does not depend on (zeros with
+        ``unconnected_gradients="zero"``). One backward pass per value of the target."""
+        if isinstance(target, (list, tuple, dict)):
+            raise TypeError("GradientTape.jacobian: target must be one tensor")
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
+                               "(or jacobians); create it with GradientTape(persistent=True) for more")
+        value = np.asarray(autodiff._value(target))
+        flat = flatten(sources)
+        persistent, self._persistent = self._persistent, True  # (the same tape, once per value)
+        try:
+            rows = []
+            for i in range(value.size):
+                seed = np.zeros(value.size, value.dtype)
+                seed[i] = 1
+                self._used = False
+                rows.append(flatten(self.gradient(target, sources, output_gradients=seed.reshape(value.shape),
+                                                  unconnected_gradients=unconnected_gradients)))
+        finally:
+            self._persistent, self._used = persistent, True
+        if not persistent:
+            self._leaves = RecordedLeaves(self._watch_accessed)
+        out = []
+        for k, s in enumerate(flat):
+            shape = value.shape + np.shape(autodiff._value(s))
+            column = [row[k] for row in rows]
+            if value.size and all(g is None for g in column):
+                out.append(None)
+                continue
+            dtype = np.result_type(value.dtype, autodiff._value(s).dtype)
+            stacked = np.stack([np.zeros(shape[value.ndim:], dtype) if g is None else np.asarray(g) for g in column]) \
+                if column else np.zeros(shape, dtype)
+            out.append(stacked.reshape(shape).view(EagerArray))
+        if not isinstance(sources, (list, tuple, dict)):
+            return out[0]
+        return _rebuild(sources, iter(out))
+
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d source for each of ``sources`` (an array, or a list, tuple or dict of them:
         weights from ``trainable_weights``, or arrays given to `watch`), in the same structure. A
         non-scalar target is summed (weighted by ``output_gradients`` when given; a list of targets
         adds up). A source the target does not depend on gets None, or zeros with
         ``unconnected_gradients="zero"``."""
+        unconnected_gradients = getattr(unconnected_gradients, "value", unconnected_gradients)  # (the enum)
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero'. "
                              f"Received: {unconnected_gradients!r}")

@@ -9,6 +9,9 @@ answer ``fastnn.layers.core``, ``.pooling``, ``.recurrent``, ``.normalization``,
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.util
 import sys
 import types
 
@@ -55,3 +58,28 @@ def register_keras_2_paths():
               _pick(utils, ["to_categorical", "normalize"]))
     utils.pad_sequences = sequence.pad_sequences  # Keras 3's keras.utils.pad_sequences
     layers.core.Lambda = layers.Lambda  # keras.layers.core.Lambda, Keras 2's home of Lambda
+
+
+class _KerasAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``fastnn.keras.<path>`` is ``fastnn.<path>``, the same module object: ``from fastnn.keras
+    import layers`` and ``from fastnn.keras.layers import Dense`` (TensorFlow's ``from
+    tensorflow.keras.layers import Dense``, ported) load nothing twice."""
+
+    prefix = "fastnn.keras."
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith(self.prefix):
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module("fastnn." + spec.name[len(self.prefix):])
+
+    def exec_module(self, module):
+        pass  # (imported already, under its own name)
+
+
+def register_keras_alias(package):
+    """``fastnn.keras`` (``package`` itself) and its submodules as importable names."""
+    sys.modules["fastnn.keras"] = package
+    sys.meta_path.insert(0, _KerasAlias())

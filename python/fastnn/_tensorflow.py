@@ -343,6 +343,59 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     return ops.clip(t, clip_value_min, clip_value_max)
 
 
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """``t`` scaled down to an L2 norm (over ``axes``, all if None) of at most ``clip_norm``."""
+    t = _value(t) if not isinstance(t, autodiff.Tensor) else t
+    squares = ops.sum(ops.square(t), axis=axes, keepdims=True)
+    norm = ops.sqrt(ops.maximum(squares, np.finfo(np.float32).tiny))
+    return t * ops.minimum(1.0, clip_norm / norm)
+
+
+class UnconnectedGradients:
+    """TensorFlow's enum for ``tape.gradient(..., unconnected_gradients=...)``."""
+
+    class _Value(str):
+        @property
+        def value(self):
+            return str(self)
+
+    NONE, ZERO = _Value("none"), _Value("zero")
+
+
+def custom_gradient(f=None):
+    """``@tf.custom_gradient``: ``f(*x)`` returns ``(y, grad_fn)``; y is computed as ``f`` does,
+    and its gradient is ``grad_fn(dy)`` (one gradient, or a list with one per input) instead of the
+    one of the operations in ``f``, which are not recorded."""
+    if f is None:
+        return custom_gradient
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        operands = autodiff._on_watched(args, autodiff.watched_leaves() if autodiff.watched_leaves else None) or args
+        y, grad_fn = f(*[_value(a) for a in operands])
+
+        def backward(g):
+            grads = grad_fn(g)
+            grads = list(grads) if isinstance(grads, (list, tuple)) else [grads]
+            if len(grads) != len(operands):
+                raise ValueError(f"custom_gradient: {f.__name__}'s gradient function returned {len(grads)} gradients "
+                                 f"for {len(operands)} inputs")
+            return [None if d is None else np.asarray(_value(d)) for d in grads]
+
+        return autodiff._result(np.asarray(_value(y)), tuple(operands), backward)
+
+    return wrapper
+
+
+# TensorFlow's tf.errors: the exceptions fastnn raises for what TensorFlow reports with these
+errors = types.ModuleType("fastnn.errors", "TensorFlow's tf.errors, as the Python exceptions fastnn raises.")
+errors.InvalidArgumentError = ValueError  # a bad shape or value: fastnn's checks raise ValueError
+errors.UnimplementedError = NotImplementedError
+errors.NotFoundError = FileNotFoundError
+errors.ResourceExhaustedError = MemoryError
+errors.OpError = Exception
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None, **kwargs):
     """``a @ b`` (batched over leading axes), either operand's last two axes swapped first if asked."""
     if transpose_a:
@@ -616,7 +669,7 @@ TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
              "gather", "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort",
              "argsort", "nn", "math", "config", "Variable", "Module", "random_normal_initializer",
              "random_uniform_initializer", "truncated_normal_initializer", "zeros_initializer", "ones_initializer",
-             "constant_initializer"] + _TF_AND_MATH
+             "constant_initializer", "clip_by_norm", "UnconnectedGradients", "custom_gradient", "errors"] + _TF_AND_MATH
 
 
 def _eager(value):
@@ -648,7 +701,7 @@ def register(package):
                 setattr(module, name, _eager_function(value))
     for name in TOP_LEVEL:
         value = globals()[name]
-        wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name != "function"
+        wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
-    for module in (nn, math, config):
+    for module in (nn, math, config, errors):
         sys.modules[module.__name__] = module

@@ -128,6 +128,29 @@ _FUNCTIONS = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, softp
                                       hard_silu)}
 
 
+_BACKEND_FUNCTIONS = {}
+_BACKEND_FUNCTIONS_HAVE_TF = False
+
+
+def _backend_functions():
+    """``{id(function): activation}`` for the same activations as functions of ``fastnn.ops``
+    (``keras.ops.relu``) and of TensorFlow's names (``tf.nn.relu``, ``tf.nn.softmax``), the
+    wrappers they are made of included: ``Dense(10, activation=tf.nn.relu)`` runs the fused kernel."""
+    import sys
+
+    global _BACKEND_FUNCTIONS_HAVE_TF
+    if not _BACKEND_FUNCTIONS or (not _BACKEND_FUNCTIONS_HAVE_TF and "fastnn.nn" in sys.modules):
+        _BACKEND_FUNCTIONS_HAVE_TF = "fastnn.nn" in sys.modules  # (registered once fastnn's import ends)
+        for name in ("relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "relu6", "silu",
+                     "swish", "gelu"):
+            for module in (ops, sys.modules.get("fastnn.nn"), sys.modules.get("fastnn.math")):
+                fn = getattr(module, name, None)
+                while fn is not None and id(fn) not in _BACKEND_FUNCTIONS:
+                    _BACKEND_FUNCTIONS[id(fn)] = "silu" if name == "swish" else name
+                    fn = getattr(fn, "__wrapped__", None)
+    return _BACKEND_FUNCTIONS
+
+
 def resolve(identifier):
     """``(kernel_name, alpha)`` for an activation given as a string, one of these functions or None.
 
@@ -143,6 +166,8 @@ def resolve(identifier):
             return name, None
     elif callable(identifier) and _FUNCTIONS.get(getattr(identifier, "__name__", None)) is identifier:
         return identifier.__name__, None
+    elif callable(identifier) and id(identifier) in _backend_functions():
+        return _backend_functions()[id(identifier)], None
     known = ", ".join(repr(k) for k in _NAMES)
     raise ValueError(f"Unknown activation: {identifier!r}. fastnn supports {known} (as strings or "
                      "fastnn.activations functions), or None for linear")

@@ -40,7 +40,7 @@ from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
 from .layers.base import (Input, InputLayer, KerasTensor, Layer, _backward_from_tape, _call_on_tape,
                           _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _shape_str, check_mask,
-                          held_variables, sublayers, tape_training)
+                          held_variables, nested_layers, sublayers, tape_training)
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -704,6 +704,11 @@ class Model:
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
+
+    @property
+    def submodules(self):
+        """Every layer the model runs or holds, and theirs, each once (TensorFlow's ``submodules``)."""
+        return nested_layers(self._all_layers)
 
     @property
     def input(self):

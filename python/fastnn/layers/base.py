@@ -416,6 +416,11 @@ class Layer:
         self.__dict__.setdefault("_added", []).append(loss)
 
     @property
+    def submodules(self):
+        """The layers this layer holds, and theirs, each once (TensorFlow's ``Module.submodules``)."""
+        return nested_layers(sub for _, sub in sublayers(self))
+
+    @property
     def losses(self):
         """Keras's ``layer.losses``: the values given to add_loss by the last call of this layer and
         of the layers it holds (arrays; under a GradientTape that recorded the call, tensors on it),
@@ -882,6 +887,15 @@ def sublayers(layer, skip=()):
 
     return _held(layer, ("_inbound_nodes", "_tape", "_weights", *skip),
                  lambda value: isinstance(value, Layer) and value is not layer, inside)
+
+
+def nested_layers(layers):
+    """``layers`` and the layers each holds (`Layer.submodules`), depth first, each once."""
+    found = {}
+    for layer in layers:
+        for sub in [layer] + layer.submodules:
+            found.setdefault(id(sub), sub)
+    return list(found.values())
 
 
 def held_variables(obj, skip=()):
