@@ -709,3 +709,15 @@ def test_scalar_gradient_by_two_paths_has_numpy():
         y = x * x
     g = t.gradient(y, x)
     assert g.numpy() == 6.0 and g.shape == ()
+
+
+def test_gradient_inside_a_recording_tape_warns_that_it_is_not_differentiated():
+    import fastnn as tf
+
+    x = tf.Variable(1.0)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x * x * x
+        with pytest.warns(RuntimeWarning, match="does not differentiate gradients"):
+            dy_dx = inner.gradient(y, x)
+    assert float(dy_dx) == 3.0 and outer.gradient(dy_dx, x) is None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import warnings
 
 import numpy as np
 
@@ -229,6 +230,11 @@ class GradientTape:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians); create it with GradientTape(persistent=True) for more")
         self._used = True
+        if recording() is not None and isinstance(target, autodiff.Tensor):
+            # (WGAN-GP's gradient penalty, a Hessian: TensorFlow differentiates the gradient, fastnn cannot)
+            warnings.warn("GradientTape.gradient is called while a tape records: fastnn does not differentiate "
+                          "gradients (no second order), so on that tape these gradients are constants and a loss "
+                          "made of them gives its weights no gradient", RuntimeWarning, stacklevel=2)
         flat = flatten(sources)
         for s in flat:
             if not isinstance(s, (np.ndarray, autodiff.Tensor)):
