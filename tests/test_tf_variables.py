@@ -287,3 +287,44 @@ def test_traced_subclassed_model_on_rank_1_data():
     model.fit(x, 3 * x + 2, epochs=100, batch_size=1000, verbose=0)
     np.testing.assert_allclose([model.dense.kernel.item(), model.dense.bias.item()], [3, 2], atol=0.01)
     assert model.output_shape == (None,)
+
+
+def test_layer_weights_carry_a_variables_names_and_assign_methods():
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    kernel = layer.kernel
+    assert kernel.name == "kernel" and [w.name for w in layer.trainable_variables] == ["kernel", "bias"]
+    copy = kernel.numpy()
+    kernel.assign(np.ones((3, 2), np.float32))
+    assert layer.kernel is kernel and np.all(layer.kernel == 1) and not np.all(copy == 1)  # in place; numpy() copied
+    kernel.assign_add(np.full((3, 2), 2.0, np.float32))
+    kernel.assign_sub(np.ones((3, 2), np.float32))
+    np.testing.assert_array_equal(layer.get_weights()[0], np.full((3, 2), 2.0))
+    assert type(layer.get_weights()[0]) is np.ndarray  # get_weights: plain copies
+    with pytest.raises(ValueError, match="cannot assign a value of shape \\(2, 3\\) to a weight of shape \\(3, 2\\)"):
+        kernel.assign(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="cannot take a value of dtype complex"):
+        kernel.assign(np.ones((3, 2), np.complex64))
+    y = layer(np.ones((1, 3), np.float32))
+    assert y.numpy().tolist() == [[6.0, 6.0]]  # a layer's output has TensorFlow's numpy()
+    assert type(kernel * 2) is not type(kernel)  # arithmetic gives values, not weights
+
+
+def test_keras_3_compute_sum_assigns_its_weight_in_call():
+    """Keras 3's subclassing guide: a non-trainable weight from add_weight, updated by
+    assign_add in call()."""
+
+    class ComputeSum(keras.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(keras.ops.sum(inputs, axis=0))
+            return self.total
+
+    x = keras.ops.ones((2, 2))
+    my_sum = ComputeSum(2)
+    np.testing.assert_array_equal(my_sum(x), [2.0, 2.0])
+    np.testing.assert_array_equal(my_sum(x), [4.0, 4.0])
+    assert len(my_sum.weights) == 1 and len(my_sum.non_trainable_weights) == 1 and my_sum.trainable_weights == []

@@ -92,6 +92,51 @@ class EagerArray(np.ndarray):
         return result.view(EagerArray) if isinstance(result, np.ndarray) else result
 
 
+class WeightArray(EagerArray):
+    """A layer's weight (what ``add_weight`` returns, ``layer.kernel``, ``model.trainable_variables``):
+    the array the kernels and optimizers update in place, with the names of a Keras / TensorFlow
+    variable: ``name``, ``numpy()`` (a copy), ``assign``/``assign_add``/``assign_sub`` (in place,
+    the shape and a dtype it holds checked) and ``value``. Arithmetic on it gives plain values."""
+
+    _name = None
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def path(self):
+        return self._name
+
+    @property
+    def value(self):
+        return self
+
+    def numpy(self):
+        return np.array(self)  # (a copy, as TensorFlow's: the weight changes as it trains)
+
+    def _assigned(self, new):
+        new = np.asarray(new.value if hasattr(new, "_backward") else new)
+        if new.shape != self.shape:
+            raise ValueError(f"Weight '{self._name}': cannot assign a value of shape {new.shape} to a weight of shape "
+                             f"{self.shape}")
+        if new.dtype.kind not in "biuf" or not np.can_cast(new.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"Weight '{self._name}' is {self.dtype}: it cannot take a value of dtype {new.dtype}")
+        return new
+
+    def assign(self, value):
+        self.view(np.ndarray)[...] = self._assigned(value)
+        return self
+
+    def assign_add(self, delta):
+        self.view(np.ndarray)[...] += self._assigned(delta)
+        return self
+
+    def assign_sub(self, delta):
+        self.view(np.ndarray)[...] -= self._assigned(delta)
+        return self
+
+
 # NumPy's ufuncs behind Python's operators and their backend functions (`fastnn.autodiff`)
 _RECORDED_UFUNCS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
                     "divide": "divide", "power": "pow", "negative": "negative", "matmul": "dot", "maximum": "maximum",

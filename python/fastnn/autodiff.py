@@ -156,6 +156,29 @@ class Tensor(Operators):
         return f"tf.Tensor({np.asarray(self.value)}, shape={self.shape}, dtype={self.dtype})"
 
 
+class WeightLeaf(Tensor):
+    """The tape leaf of a layer's weight while the layer's call() runs (it stands in the layer's
+    attribute): ``self.total.assign_add(...)`` updates the weight, as on a Keras variable."""
+
+    __slots__ = ("weight",)
+
+    def __init__(self, weight):
+        super().__init__(weight)
+        self.weight = weight
+
+    def assign(self, value):
+        self.weight.assign(_value(value))
+        return self
+
+    def assign_add(self, delta):
+        self.weight.assign_add(_value(delta))
+        return self
+
+    def assign_sub(self, delta):
+        self.weight.assign_sub(_value(delta))
+        return self
+
+
 class Variable(Tensor):
     """A leaf of the tape whose array changes in place: TensorFlow's ``tf.Variable`` (after
     ``import fastnn as tf``). Operations on it are recorded with it as their input, so

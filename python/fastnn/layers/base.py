@@ -41,6 +41,7 @@ import inspect
 import numpy as np
 
 from .. import autodiff, constraints, initializers, regularizers, utils
+from .._batch_dataset import EagerArray, WeightArray
 from ..autodiff import Operators
 
 _REGISTRY: dict[str, type] = {}
@@ -365,6 +366,8 @@ class Layer:
         if value.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer {init!r} returned shape {value.shape} for weight "
                              f"{name!r}, expected {shape}")
+        value = value.view(WeightArray)  # (a variable's names and assign methods on the same array)
+        value._name = name
         self._weights.append(_Weight(name, value, bool(trainable), regularizers.get(regularizer),
                                      constraints.get(constraint)))
         return value
@@ -447,7 +450,7 @@ class Layer:
 
     def get_weights(self):
         """Copies of the weights in Keras's layouts and order (Dense: kernel (in, units), bias)."""
-        return [w.value.copy() for w in self._ordered_weights()]
+        return [np.array(w.value) for w in self._ordered_weights()]  # (plain arrays)
 
     def set_weights(self, weights):
         """Overwrite the weights (in place) from a list like `get_weights`'; checks everything first."""
@@ -579,16 +582,16 @@ class Layer:
             self._maybe_build(shapes)
             self._check_input([x.shape for x in xs])
             if mask is not None and self._call_takes_mask:
-                return self.call(xs, training=training, mask=self._checked_masks(mask, xs))
-            return self.call(xs, training=training)
+                return _eager(self.call(xs, training=training, mask=self._checked_masks(mask, xs)))
+            return _eager(self.call(xs, training=training))
         x = self._as_input(inputs)
         if x.ndim == 0 and not self._takes_scalars:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
         self._maybe_build((None,) + x.shape[1:])
         self._check_input(x.shape)
         if mask is not None and self._call_takes_mask:
-            return self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask"))
-        return self.call(x, training=training)
+            return _eager(self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask")))
+        return _eager(self.call(x, training=training))
 
     def _call_on_tensors(self, tensors, multi, forward, backward=None):
         """This layer called inside a custom layer's call() (or under a GradientTape): ``forward``
@@ -735,6 +738,15 @@ class Layer:
 # ---- masks ---------------------------------------------------------------------------------------
 
 
+def _eager(out):
+    """A layer's output arrays as `EagerArray` views (TensorFlow's ``layer(x).numpy()``)."""
+    if type(out) is np.ndarray:
+        return out.view(EagerArray)
+    if type(out) in (list, tuple):
+        return type(out)(o.view(EagerArray) if type(o) is np.ndarray else o for o in out)
+    return out
+
+
 def check_mask(mask, shape, layer, what):
     """``mask`` as a boolean array that covers the leading axes of a tensor of ``shape`` ((batch,
     timesteps) for (batch, timesteps, features)); else a ValueError naming ``layer`` and ``what``."""
@@ -828,7 +840,7 @@ def tape_weights(layer, training=False):
     leaf of it instead, and the layers it calls find the leaves of their weights (the ones ``layer``
     owns: `_tape_leaves`) and ``training``; yields the trainable weights' leaves (in
     `trainable_weights` order)."""
-    on_tape = TapeLeaves((id(w.value), w.variable if w.variable is not None else autodiff.Tensor(w.value))
+    on_tape = TapeLeaves((id(w.value), w.variable if w.variable is not None else autodiff.WeightLeaf(w.value))
                          for w in layer._weights)
     swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
