@@ -318,3 +318,63 @@ def test_saving_through_a_symlink_over_a_private_file_and_into_a_directory(tmp_p
     with pytest.raises(FileNotFoundError, match="its directory .* does not exist"):
         model.save(tmp_path / "missing" / "m.fastnn")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.fastnn", "real.fastnn"]  # no .part left
+
+
+def test_a_calls_training_flag_holds_in_fit_predict_nesting_and_saving(tmp_path):
+    """Keras's transfer-learning guide: ``base_model(inputs, training=False)`` keeps its
+    BatchNormalization in inference mode while the new head trains; ``Dropout(0.5)(x,
+    training=True)`` stays on in predict (Monte Carlo dropout)."""
+    from fastnn import layers as L
+
+    inp = fastnn.Input((4,))
+    base_model = fastnn.Model(inp, L.BatchNormalization()(inp))
+    inputs = fastnn.Input((4,))
+    x = base_model(inputs, training=False)
+    model = fastnn.Model(inputs, L.Dense(1)(x))
+    model.compile(fastnn.optimizers.Adam(1e-3), "mse")
+    data = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32) * 3 + 5
+    model.fit(data, np.ones((64, 1)), verbose=0)
+    bn = base_model.layers[-1]
+    np.testing.assert_array_equal(bn.moving_mean, 0)
+    np.testing.assert_array_equal(bn.moving_variance, 1)
+    direct = fastnn.Model(inputs, L.Dense(1)(L.BatchNormalization()(inputs, training=False)))
+    direct.compile("sgd", "mse")
+    direct.fit(data, np.ones((64, 1)), verbose=0)
+    np.testing.assert_array_equal(direct.layers[1].moving_mean, 0)
+    mc_inputs = fastnn.Input((100,))
+    mc = fastnn.Model(mc_inputs, L.Dropout(0.5)(mc_inputs, training=True))
+    dropped = mc.predict(np.ones((4, 100), np.float32), verbose=0)
+    assert 0 < np.count_nonzero(dropped == 0) < 400 and set(np.unique(dropped)) == {0.0, 2.0}
+    path = tmp_path / "mc.keras"
+    mc.save(path)
+    again = fastnn.models.load_model(path).predict(np.ones((4, 100), np.float32), verbose=0)
+    assert 0 < np.count_nonzero(again == 0) < 400
+    plain = fastnn.Model(mc_inputs, L.Dropout(0.5)(mc_inputs))
+    np.testing.assert_array_equal(plain.predict(np.ones((4, 100), np.float32), verbose=0), 1.0)
+
+
+def test_custom_layer_whose_config_leaves_out_its_name_loads(tmp_path):
+    """The saving guide's CustomLayer: get_config gives only its own argument, and a layer of the
+    same default name already exists in the process."""
+
+    class CustomLayer(fastnn.layers.Layer):
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    inputs = fastnn.Input((3,))
+    model = fastnn.Model(inputs, fastnn.layers.Dense(2)(CustomLayer(0.5)(inputs)))
+    CustomLayer(2.0)  # (takes the next default name)
+    model.save(tmp_path / "custom.keras")
+    loaded = fastnn.models.load_model(tmp_path / "custom.keras", custom_objects={"CustomLayer": CustomLayer})
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    rebuilt = fastnn.Model.from_config(model.get_config(), custom_objects={"CustomLayer": CustomLayer})
+    assert rebuilt.layers[1].factor == 0.5

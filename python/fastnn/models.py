@@ -494,6 +494,7 @@ class Model:
         self._nested_inputs = {}  # id(nested model) -> for each of its calls, the slots it was called on
         self._symbolic_calls = 0  # calls of this model on symbolic tensors (as a nested model): its node indices
         self._step_nodes = []  # a functional model's graph node per step
+        self._step_training = {}  # step -> the training flag its call was given (it wins over fit's/predict's)
         self._added_losses = []  # add_loss()'s symbolic tensors
         self._loss_slots = []  # their slots: each value's sum is added to the loss
         self._added_loss_values = []
@@ -579,6 +580,8 @@ class Model:
                        [slot_of[id(t)] for t in self._added_losses])
         self._step_owners, self._step_nodes = owners, step_nodes
         self._nested_inputs = {key: list(calls.values()) for key, calls in nested_inputs.items()}
+        # the steps whose call gave its own training flag (bn(x, training=False), base_model(x, training=False))
+        self._step_training = {k: node.training for k, node in enumerate(step_nodes) if node.training is not None}
 
     def _finalize(self, steps, shapes, input_layers, output_slots=None, loss_slots=()):
         """Install the graph: steps ``(layer, input slots, output slot)`` in topological order over
@@ -1233,7 +1236,7 @@ class Model:
                 continue
             if k in self._fused_pools:  # the pooling half of a fused pair: already done
                 continue
-            t = layer._training_default if training is None else training
+            t = self._step_training.get(k, layer._training_default if training is None else training)
             v = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training=t)
             if type(out) is tuple:  # several outputs
                 for o, value in zip(out, v):
@@ -1283,7 +1286,7 @@ class Model:
                     mask = None
             else:
                 x, mask = vals[ins[0]], masks[ins[0]]
-            t = layer._training_default if training is None else training
+            t = self._step_training.get(k, layer._training_default if training is None else training)
             if mask is not None and layer._call_takes_mask:
                 v = layer.call(x, training=t, mask=mask)
             else:
@@ -1981,7 +1984,7 @@ class Model:
         Transformer block has it)."""
         self._require_call("be called")
         if _is_symbolic(inputs):
-            return self._call_symbolic(inputs)
+            return self._call_symbolic(inputs, training)
         if _on_tape(inputs):
             return self._call_on_tape(inputs, tape_training(training))
         if _gradient_tape.recording() is not None:  # under a GradientTape: each layer a node of its tape
@@ -2052,6 +2055,8 @@ class Model:
                 continue
             x = [vals[i] for i in ins] if multi else vals[ins[0]]
             kwargs = call_kwargs
+            if k in self._step_training:  # (its call's own flag wins)
+                kwargs = dict(call_kwargs, training=self._step_training[k])
             if masks:
                 mask = [slot_masks[i] for i in ins] if multi else slot_masks[ins[0]]
                 mask = None if multi and all(m is None for m in mask) else mask
@@ -2070,8 +2075,9 @@ class Model:
                 after_step(step, vals[first], slot_masks[first])
         return vals, slot_masks
 
-    def _call_symbolic(self, inputs):
-        """Call this model's layers on ``inputs``, step by step in its own order, and return the
+    def _call_symbolic(self, inputs, training=None):
+        """Call this model's layers on ``inputs``, step by step in its own order (each with
+        ``training`` when given, unless its own call gave one), and return the
         output tensor. The model that is built from it holds the same layer objects (the weights
         are shared, so training it trains them here too) and lists them one by one: it does not
         keep this model as one layer, so its summary and saved file show the layers."""
@@ -2111,7 +2117,7 @@ class Model:
         def mark(step, tensor, mask):  # the summary shows these steps as one row
             tensor.node.nested_in, tensor.node.nested_call_index = self, call
 
-        vals, _ = self._call_steps(tensors, mark)
+        vals, _ = self._call_steps(tensors, mark, training=training)
         outputs = [vals[s] for s in self._output_slots]
         for k, output in enumerate(outputs):
             output.node.nested_call = (self, tensors)  # and that row's inputs
@@ -2149,13 +2155,15 @@ class Model:
         layers = [{"class_name": "InputLayer", "config": layer.get_config(), "inbound": []}
                   for layer in self._input_layers]
         seen = set()
-        for layer, ins, out, _, _ in self._steps:
+        for k, (layer, ins, out, _, _) in enumerate(self._steps):
             if id(layer) in seen:  # another call of a shared layer: the layer by name, its inputs
                 layers.append({"call": layer.name, "inbound": [ref(i) for i in ins]})
-                continue
-            seen.add(id(layer))
-            layers.append({"class_name": type(layer).__name__, "config": layer.get_config(),
-                           "inbound": [ref(i) for i in ins]})
+            else:
+                seen.add(id(layer))
+                layers.append({"class_name": type(layer).__name__, "name": layer.name, "config": layer.get_config(),
+                               "inbound": [ref(i) for i in ins]})
+            if k in self._step_training:  # a call's own training argument (base(x, training=False))
+                layers[-1]["training"] = self._step_training[k]
         config = {"name": self.name, "trainable": self._trainable, "layers": layers,
                   "input_layers": [layer.name for layer in self._input_layers],
                   "output_layers": [ref(s) for s in self._output_slots]}
@@ -2183,6 +2191,8 @@ class Model:
                 layer = made[entry["call"]]
             else:
                 layer = _layer_from_config(entry, custom_objects)
+                if entry.get("name"):  # (a user layer's get_config may leave its name out: the model's holds it)
+                    layer.name = entry["name"]
                 made[layer.name] = layer
             if isinstance(layer, InputLayer):
                 tensors[(layer.name, 0)] = layer.output
@@ -2191,7 +2201,8 @@ class Model:
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
             c = sum(1 for name, _ in tensors if name == layer.name)
-            tensors[(layer.name, c)] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0])
+            tensors[(layer.name, c)] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0],
+                                             training=entry.get("training"))
         inputs = [tensors[(name, 0)] for name in config["input_layers"]]
         outputs = [tensor(ref) for ref in config["output_layers"]]
         model = cls(inputs=inputs[0] if len(inputs) == 1 else inputs,

@@ -164,6 +164,8 @@ class Node:
     tensors for a layer with several outputs, such as an LSTM with return_state). ``outputs`` is
     always the list; each output tensor knows its ``index`` in it."""
 
+    training = None  # the training flag the call gave, if any (bn(x, training=False)): it wins at run time
+
     def __init__(self, layer, inputs, output):
         self.layer = layer
         self.inputs = list(inputs)
@@ -568,12 +570,15 @@ class Layer:
             multi = isinstance(inputs, (list, tuple))
             return self._call_on_tensors(list(inputs) if multi else [inputs], multi, lambda values: Layer.__call__(
                 self, values if multi else values[0], training=training, mask=mask))
-        training = self._training_default if training is None else bool(training)
         if _is_symbolic(inputs):
             if mask is not None:
                 raise ValueError(f"Layer '{self.name}': a mask is given with arrays; in a model, masks come from "
                                  "Masking or Embedding(mask_zero=True) layers. Received: a mask with symbolic inputs")
-            return self._call_symbolic(inputs)
+            out = self._call_symbolic(inputs)
+            if training is not None:  # (a flag given in the graph: the model runs this call so)
+                self._inbound_nodes[-1].training = bool(training)
+            return out
+        training = self._training_default if training is None else bool(training)
         if self._multi_input:
             if not isinstance(inputs, (list, tuple)):
                 raise ValueError(f"Layer '{self.name}' expects a list of inputs. Received: {type(inputs).__name__}")
