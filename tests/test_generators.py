@@ -208,3 +208,38 @@ def test_fit_on_a_long_sequence_draws_its_steps_and_an_empty_one_is_refused():
     assert len(data.seen) == 4 and len(set(data.seen[:2])) == 2
     with pytest.raises(ValueError, match=r"fit: the data gave no batches \(a Sequence or dataset of length 0\)"):
         model.fit(Long(0), epochs=1, verbose=0)
+
+
+def test_tf_data_slices_nested_tuples_and_dicts():
+    """The training guide's multi-input, multi-output tf.data section: elements keep their
+    structure (tuples and dicts, nested), and fit reads them as the same arrays given directly."""
+    Dataset = fastnn.data.Dataset
+    x = np.array([[0.0], [1.0]])
+    y1, y2 = np.array([[10.0], [11.0]]), np.array([[20.0], [21.0]])
+    elements = list(Dataset.from_tensor_slices((x, (y1, y2))))
+    assert [(float(a[0]), float(b[0]), float(c[0])) for a, (b, c) in elements] == [(0, 10, 20), (1, 11, 21)]
+    (batch,) = list(Dataset.from_tensor_slices({"a": x, "b": (y1, y2)}).batch(2))
+    assert sorted(batch) == ["a", "b"] and batch["b"][1].tolist() == [[20.0], [21.0]]
+    with pytest.raises(ValueError, match="same number of rows.*\\{'a': \\(2, 1\\), 'b': \\(3,\\)\\}"):
+        Dataset.from_tensor_slices({"a": x, "b": np.ones(3)})
+    with pytest.raises(ValueError, match="each part must be one array"):
+        Dataset.from_tensor_slices([np.ones((2, 1)), np.ones((2, 3))])
+
+    rng = np.random.default_rng(0)
+    img, ts = rng.random((32, 4), dtype=np.float32), rng.random((32, 3), dtype=np.float32)
+    score, cls = rng.random((32, 1), dtype=np.float32), rng.random((32, 5), dtype=np.float32)
+
+    def model():
+        fastnn.utils.set_random_seed(1)
+        a, b = fastnn.Input((4,), name="img_input"), fastnn.Input((3,), name="ts_input")
+        h = fastnn.layers.concatenate([a, b])
+        out = [Dense(1, name="score_output")(h), Dense(5, name="class_output")(h)]
+        m = fastnn.Model([a, b], out)
+        m.compile("sgd", loss={"score_output": "mse", "class_output": "mse"})
+        return m
+
+    arrays = model().fit({"img_input": img, "ts_input": ts}, {"score_output": score, "class_output": cls},
+                         batch_size=8, shuffle=False, epochs=2, verbose=0).history["loss"]
+    ds = Dataset.from_tensor_slices(({"img_input": img, "ts_input": ts},
+                                     {"score_output": score, "class_output": cls})).batch(8)
+    assert model().fit(ds, epochs=2, verbose=0).history["loss"] == pytest.approx(arrays, rel=1e-6)

@@ -152,31 +152,49 @@ class EagerFloat(float):
         return np.float32(self)
 
 
+def _map(fn, element):
+    """``fn`` applied to each array of an element: an array, or tuples and dicts of them, nested
+    (``(x, y)``, ``({"title": t, "body": b}, {"priority": p})``), the structure kept."""
+    if type(element) is tuple:
+        return tuple(_map(fn, part) for part in element)
+    if isinstance(element, dict):
+        return {key: _map(fn, part) for key, part in element.items()}
+    return fn(element)
+
+
+def _parts(element):
+    """The arrays of an element, in order (tuples by position, dicts by key order)."""
+    if type(element) is tuple:
+        return [a for part in element for a in _parts(part)]
+    if isinstance(element, dict):
+        return [a for part in element.values() for a in _parts(part)]
+    return [element]
+
+
+def _rebuild(element, arrays):
+    """``element``'s structure with its arrays replaced, in order, from the iterator ``arrays``."""
+    return _map(lambda _: next(arrays), element)
+
+
 def _eager(element):
     """An element's arrays as `EagerArray` views (the same data)."""
-    if isinstance(element, tuple):
-        return tuple(_eager(part) for part in element)
-    return element.view(EagerArray) if isinstance(element, np.ndarray) else element
+    return _map(lambda a: a.view(EagerArray) if isinstance(a, np.ndarray) else a, element)
 
 
 def _element_rows(element):
-    """The leading (batch) size of an element: ``x`` or a tuple of parts."""
-    first = element[0] if isinstance(element, tuple) else element
-    return len(first)
+    """The leading (batch) size of an element: of its first array."""
+    return len(_parts(element)[0])
 
 
 def _row(element, j):
-    """Row ``j`` of each part of a batch."""
-    if isinstance(element, tuple):
-        return tuple(part[j] for part in element)
-    return element[j]
+    """Row ``j`` of each array of a batch."""
+    return _map(lambda a: a[j], element)
 
 
 def _stack(elements):
-    """Elements stacked on a new leading axis, part by part for tuples."""
-    if isinstance(elements[0], tuple):
-        return tuple(np.stack([np.asarray(e[k]) for e in elements]) for k in range(len(elements[0])))
-    return np.stack([np.asarray(e) for e in elements])
+    """Elements stacked on a new leading axis, array by array."""
+    parts = [_parts(e) for e in elements]
+    return _rebuild(elements[0], iter([np.stack([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0]))]))
 
 
 class BatchDataset(Sequence):
@@ -493,28 +511,39 @@ class _Batched(_Derived):
 
 
 class TensorSlices(BatchDataset):
-    """``tf.data.Dataset.from_tensor_slices``: one element per row of ``tensors`` (an array, or a
-    tuple of arrays with as many rows: ``(x, y)`` gives ``(x[i], y[i])``), usually followed by
+    """``tf.data.Dataset.from_tensor_slices``: one element per row of ``tensors`` (an array, or
+    tuples and dicts of arrays with as many rows, nested: ``(x, y)`` gives ``(x[i], y[i])``,
+    ``({"a": a, "b": b}, (y1, y2))`` gives ``({"a": a[i], "b": b[i]}, (y1[i], y2[i]))``; a list
+    is one array, as TensorFlow reads it; None, a part with nothing in it), usually followed by
     ``.shuffle(...).batch(...)``."""
 
     _name = "Dataset.from_tensor_slices"
 
     def __init__(self, tensors):
-        several = isinstance(tensors, (tuple, list))
-        parts = [np.asarray(t) for t in (tensors if several else [tensors])]
+        if type(tensors) is tuple and tensors and tensors[-1] is None:  # ((x, y), None): (x, y) as given
+            tensors = tensors[:-1] if len(tensors) > 2 else tensors[0]
+        try:
+            structure = _map(np.asarray, tensors)
+        except ValueError as e:  # (NumPy's "inhomogeneous shape" for a list of unlike arrays)
+            raise ValueError(f"{self._name}: each part must be one array; a list is read as one (give tuples or "
+                             f"dicts of arrays for several): {e}") from None
+        parts = _parts(structure)
         if not parts or any(p.ndim == 0 for p in parts):
-            raise ValueError(f"{self._name}: `tensors` must be an array or a tuple of arrays with a first (row) "
-                             f"axis. Received: {[p.shape for p in parts]}")
+            raise ValueError(f"{self._name}: `tensors` must be an array, or tuples and dicts of arrays, with a first "
+                             f"(row) axis. Received shapes: {_map(lambda p: p.shape, structure)}")
+        if any(p.dtype == object for p in parts):
+            raise ValueError(f"{self._name}: each part must be one array (a list of arrays of different shapes, or a "
+                             f"list of tuples, is not one). Received dtypes: {_map(lambda p: str(p.dtype), structure)}")
         if len({len(p) for p in parts}) > 1:
             raise ValueError(f"{self._name}: the arrays must have the same number of rows to be sliced together. "
-                             f"Received shapes: {[p.shape for p in parts]}")
-        self._parts, self._tuple = parts, several
+                             f"Received shapes: {_map(lambda p: p.shape, structure)}")
+        self._structure, self._rows = structure, len(parts[0])
 
     def __len__(self):
-        return len(self._parts[0])
+        return self._rows
 
     def _get(self, index):
-        return tuple(p[index] for p in self._parts) if self._tuple else self._parts[0][index]
+        return _row(self._structure, index)
 
 
 class Dataset:
