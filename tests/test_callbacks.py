@@ -289,14 +289,19 @@ def test_tensorboard_writes_keras_scalars_histograms_and_batches(tmp_path):
     assert kernel["min"] == pytest.approx(float(model.layers[0].kernel.min()))
     assert set(histograms[-1][1]) == {f"{name}/{weight}/histogram" for name in (first, second)
                                       for weight in ("kernel", "bias")}
-    val = [v for _, v, _ in _read_events(validation) if v]
+    val = [v for _, v, _ in _read_events(validation) if "epoch_loss" in v]
     np.testing.assert_allclose([v["epoch_loss"] for v in val], history["val_loss"], rtol=1e-6)
+    # fit's validation is an evaluate: Keras's board logs it against the iterations too
+    during_fit = [(step, v) for step, v, _ in _read_events(validation) if "evaluation_loss_vs_iterations" in v]
+    assert [step for step, _ in during_fit] == [5, 10, 15]
+    np.testing.assert_allclose([v["evaluation_loss_vs_iterations"] for _, v in during_fit], history["val_loss"],
+                               rtol=1e-6)
 
     logs = model.evaluate(x, y, callbacks=[board], verbose=0, return_dict=True)
-    evaluation = [(step, v) for path in (tmp_path / "logs" / "validation").iterdir()
+    evaluation = [(step, v) for path in sorted((tmp_path / "logs" / "validation").iterdir())
                   for step, v, _ in _read_events(path) if "evaluation_loss_vs_iterations" in v]
-    assert evaluation == [(15, pytest.approx({"evaluation_loss_vs_iterations": logs["loss"],
-                                              "evaluation_accuracy_vs_iterations": logs["accuracy"]}))]
+    assert evaluation[-1] == (15, pytest.approx({"evaluation_loss_vs_iterations": logs["loss"],
+                                                 "evaluation_accuracy_vs_iterations": logs["accuracy"]}))
 
 
 def test_tensorboard_arguments():
@@ -320,3 +325,37 @@ def test_one_callback_not_in_a_list():
     assert len(history.history["loss"]) == 2 and stopper.stopped_epoch == 1
     model.evaluate(x, y, verbose=0, callbacks=fastnn.callbacks.Callback())
     model.predict(x, verbose=0, callbacks=fastnn.callbacks.Callback())
+
+
+def test_every_hook_fires_with_a_logs_dict():
+    """keras.io "Writing your own callbacks": every hook gets a dict (``logs.keys()`` works), and
+    fit's validation, evaluate and predict fire their batch hooks, begin and end."""
+    seen = []
+
+    class Hooks(callbacks.Callback):
+        pass
+
+    def recorder(name):
+        def hook(self, *args):
+            logs = args[-1]
+            assert isinstance(logs, dict), name
+            seen.append(name)
+        return hook
+
+    for name in ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_test_begin", "on_test_end",
+                 "on_predict_begin", "on_predict_end", "on_train_batch_begin", "on_train_batch_end",
+                 "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end"]:
+        setattr(Hooks, name, recorder(name))
+    model = Sequential([Input((4,)), Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((8, 4), np.float32), np.ones((8, 1), np.float32)
+    model.fit(x, y, batch_size=4, epochs=1, validation_data=(x, y), callbacks=[Hooks()], verbose=0)
+    assert seen == ["on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_batch_end",
+                    "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_batch_begin",
+                    "on_test_batch_end", "on_test_batch_begin", "on_test_batch_end", "on_test_end", "on_epoch_end",
+                    "on_train_end"]
+    seen.clear()
+    model.evaluate(x, y, batch_size=8, callbacks=[Hooks()], verbose=0)
+    model.predict(x, batch_size=8, callbacks=[Hooks()], verbose=0)
+    assert seen == ["on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_end", "on_predict_begin",
+                    "on_predict_batch_begin", "on_predict_batch_end", "on_predict_end"]

@@ -217,7 +217,10 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
             val_batches = val.epoch(False, rng) if isinstance(val, _Batches) else \
                 _array_batches(*val, validation_batch_size or batch_size)
-            logs.update({"val_" + k: v for k, v in evaluate(model, val_batches).items()})
+            cblist.on_test_begin()  # (validation is an evaluate: its hooks fire, as in Keras)
+            val_logs = evaluate(model, val_batches, cblist)
+            cblist.on_test_end(val_logs)
+            logs.update({"val_" + k: v for k, v in val_logs.items()})
         cblist.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -231,7 +234,10 @@ def evaluate(model, batches, cblist=None):
     model.reset_metrics()
     logs = None
     want = cblist is not None and cblist.wants("on_test_batch_end")
+    begin = cblist is not None and cblist.wants("on_test_batch_begin")
     for step, (xb, yb, swb) in enumerate(batches):
+        if begin:
+            cblist.batch("on_test_batch_begin", step)
         logs = step_logs(model.test_step(pack(xb, yb, swb)), "test_step")
         if want:
             cblist.batch("on_test_batch_end", step, logs)

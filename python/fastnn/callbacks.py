@@ -94,8 +94,9 @@ class CallbackList:
         return bool(self._batch[hook])
 
     def _call(self, name, *args):
+        *head, logs = args  # (a hook with nothing to log gets {}, as Keras's: logs.keys() works in every hook)
         for cb in self.callbacks:
-            getattr(cb, name)(*args)
+            getattr(cb, name)(*head, {} if logs is None else logs)
 
     def on_train_begin(self, logs=None):
         self._call("on_train_begin", logs)
@@ -123,7 +124,7 @@ class CallbackList:
 
     def batch(self, hook, batch, logs=None):
         for fn in self._batch[hook]:
-            fn(batch, logs)
+            fn(batch, {} if logs is None else logs)
 
 
 # ---- History and progress ---------------------------------------------------------------------
@@ -304,16 +305,26 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
 
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
     # evaluate() (fit's own validation pass shows no bar, as in Keras)
+    _in_fit = False
+
     def on_test_begin(self, logs=None):
-        self._new_bar()
+        if not self._in_fit:
+            self._new_bar()
 
     def on_test_batch_end(self, batch, logs=None):
-        if self.verbose == 1 and self._dynamic:
+        if self.verbose == 1 and self._dynamic and not self._in_fit:
             self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
 
     def on_test_end(self, logs=None):
-        self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
+        if not self._in_fit:
+            self._bar.update(self._steps, list((logs or {}).items()), finalize=True)
 
     def on_predict_begin(self, logs=None):
         self._new_bar()
@@ -613,6 +624,7 @@ class TensorBoard(Callback):
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0
+        self._in_fit = True
 
     def on_train_batch_begin(self, batch, logs=None):
         self._global_train_batch += 1
@@ -653,9 +665,13 @@ class TensorBoard(Callback):
         if logs and optimizer is not None and hasattr(optimizer, "iterations"):
             self._writer("validation").scalars(optimizer.iterations, {
                 f"evaluation_{k}_vs_iterations": v for k, v in logs.items() if np.ndim(v) == 0})
-            self._close("validation")
+            if not self._in_fit:  # (fit's validation writes on: its epoch's scalars come next)
+                self._close("validation")
+
+    _in_fit = False
 
     def on_train_end(self, logs=None):
+        self._in_fit = False
         for which in list(self._writers):
             self._close(which)
 

@@ -1779,10 +1779,12 @@ class Model:
                     break
             logs = self._logs(loss_sum / seen if finite and seen else math.nan)
             if val is not None and finite and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                cblist.on_test_begin()  # (validation is an evaluate: its hooks fire, as in Keras)
                 if isinstance(val, _Batches):
-                    val_logs = self._evaluate_batches(self._prepared(val.epoch(False, rng), fn, None))
+                    val_logs = self._evaluate_batches(self._prepared(val.epoch(False, rng), fn, None), cblist)
                 else:
-                    val_logs = self._evaluate_batches(_array_batches(*val, validation_batch_size or batch_size))
+                    val_logs = self._evaluate_batches(_array_batches(*val, validation_batch_size or batch_size), cblist)
+                cblist.on_test_end(val_logs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cblist.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -1815,7 +1817,10 @@ class Model:
         self._reset_metrics()
         total, n = 0.0, 0
         want = cblist is not None and cblist.wants("on_test_batch_end")
+        begin = cblist is not None and cblist.wants("on_test_batch_begin")
         for step, (xb, yb, swb) in enumerate(batches):
+            if begin:
+                cblist.batch("on_test_batch_begin", step)
             out = self._forward(xb, False)
             total += self._batch_loss(yb, out, swb) * len(xb[0])
             n += len(xb[0])
@@ -1893,9 +1898,12 @@ class Model:
         cbs = ([callbacks_module.ProgbarLogger()] if verbose else []) + callbacks_module.as_list(callbacks)
         cblist = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         want = cblist.wants("on_predict_batch_end")
+        begin = cblist.wants("on_predict_batch_begin")
         cblist.on_predict_begin()
         pieces, done = [], 0  # arrays: one result filled in place; a generator: its batches joined
         for step, xb in enumerate(batches):
+            if begin:
+                cblist.batch("on_predict_batch_begin", step)
             out = self._forward(xb, False, losses=False)
             outs = out if self._multi_output else [out]
             if n is None:
