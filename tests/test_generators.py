@@ -243,3 +243,24 @@ def test_tf_data_slices_nested_tuples_and_dicts():
     ds = Dataset.from_tensor_slices(({"img_input": img, "ts_input": ts},
                                      {"score_output": score, "class_output": cls})).batch(8)
     assert model().fit(ds, epochs=2, verbose=0).history["loss"] == pytest.approx(arrays, rel=1e-6)
+
+
+def test_pydataset_takes_keras_3_arguments():
+    class Batches(fastnn.utils.PyDataset):
+        def __init__(self, x, y, batch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.x, self.y, self.batch_size = x, y, batch_size
+
+        def __len__(self):
+            return len(self.x) // self.batch_size
+
+        def __getitem__(self, i):
+            s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            return self.x[s], self.y[s]
+
+    data = Batches(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), 4, workers=4, use_multiprocessing=False,
+                   max_queue_size=5)
+    assert data.workers == 4 and data.max_queue_size == 5
+    model = Sequential([fastnn.Input((3,)), Dense(1)])
+    model.compile("sgd", "mse")
+    assert len(model.fit(data, epochs=2, verbose=0).history["loss"]) == 2

@@ -378,3 +378,31 @@ def test_custom_layer_whose_config_leaves_out_its_name_loads(tmp_path):
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
     rebuilt = fastnn.Model.from_config(model.get_config(), custom_objects={"CustomLayer": CustomLayer})
     assert rebuilt.layers[1].factor == 0.5
+
+
+def test_clone_model_with_user_layers_and_lambdas():
+    class CustomLayer(Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    def double(x):
+        return x * 2
+
+    inputs = Input((4,))
+    hidden = fastnn.layers.Lambda(lambda t: t / 255)(fastnn.layers.Lambda(double)(CustomLayer(0.5)(inputs)))
+    model = Model(inputs, Dense(1)(hidden))
+    clone = fastnn.models.clone_model(model)
+    assert [type(layer) for layer in clone.layers] == [type(layer) for layer in model.layers]
+    assert clone.layers[1] is not model.layers[1] and clone.layers[1].factor == 0.5
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((3, 4), dtype=np.float32)
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="clone_function.*not supported"):
+        fastnn.models.clone_model(model, clone_function=lambda layer: layer)

@@ -2694,11 +2694,28 @@ def model_from_json(json_string, custom_objects=None):
     return deserialize_model(json.loads(json_string), custom_objects)
 
 
-def clone_model(model):
-    """A new model with the same architecture and freshly initialised weights."""
+def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
+    """A new model with the same architecture and freshly initialised weights: each layer rebuilt
+    from its config by its own class (a user's layer too, as Keras's ``layer.__class__.from_config``),
+    a Lambda with its own function. (``input_tensors`` and ``clone_function`` are not supported.)"""
+    from . import saving
     from .saving import deserialize_model, serialize_model
 
-    return deserialize_model(serialize_model(model))
+    if input_tensors is not None or clone_function is not None or kwargs:
+        given = ["input_tensors"] * (input_tensors is not None) + ["clone_function"] * (clone_function is not None)
+        raise ValueError(f"clone_model: fastnn clones the model as it is; {given + sorted(kwargs)} are not supported")
+    custom_objects = {}
+    for layer in model._all_layers:
+        custom_objects[type(layer).__name__] = type(layer)
+        for attr in ("function", "mask"):  # (a Lambda's named functions, by name, as its config holds them)
+            fn = getattr(layer, attr, None) if hasattr(type(layer), "_functions_from_custom_objects") else None
+            if callable(fn) and getattr(fn, "__name__", "<lambda>") != "<lambda>":
+                custom_objects[fn.__name__] = fn
+    token = saving._safe_mode.set(False)  # (a lambda's bytecode comes from this process, not from a file)
+    try:
+        return deserialize_model(serialize_model(model), custom_objects)
+    finally:
+        saving._safe_mode.reset(token)
 
 
 __all__ = ["Model", "Sequential", "load_model", "model_from_json", "clone_model"]

@@ -178,6 +178,11 @@ class Sequence:
     or ``(x, y, sample_weight)``; ``on_epoch_end`` runs after each epoch of `Model.fit`. fit,
     evaluate and predict take one as ``x`` (fit shuffles the batches' order when shuffle=True)."""
 
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        # Keras 3's PyDataset arguments (``super().__init__(**kwargs)``): fastnn reads batches in
+        # the training loop's thread, so they are kept but change nothing
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
     def __getitem__(self, index):
         raise NotImplementedError
 
