@@ -279,3 +279,29 @@ class ActivityPenaltyOnly(keras.layers.Layer):
         if self.rate is not None:
             self.add_loss(self.rate * tf.reduce_sum(inputs))
         return inputs
+
+
+def test_overriding_a_built_in_layers_call_is_refused_and_holding_one_works():
+    class ScaledDense(keras.layers.Dense):
+        def call(self, inputs):
+            return super().call(inputs) * 2.0
+
+    with pytest.raises(NotImplementedError, match="subclasses fastnn's Dense and overrides call\\(\\).*Subclass "
+                                                  "keras.layers.Layer instead"):
+        keras.Sequential([keras.Input((3,)), ScaledDense(1)]).predict(np.ones((2, 3)), verbose=0)
+
+    class Scaled(keras.layers.Layer):
+        def __init__(self, units):
+            super().__init__()
+            self.inner = keras.layers.Dense(units)
+
+        def call(self, inputs):
+            return self.inner(inputs) * 2.0
+
+    layer = Scaled(1)
+    x = np.ones((4, 3), np.float32)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(layer(x))
+    dkernel, dbias = tape.gradient(y, layer.trainable_weights)
+    np.testing.assert_allclose(dkernel, np.full((3, 1), 8.0))  # 2 · Σ over 4 rows of x = 1
+    np.testing.assert_allclose(dbias, [8.0])

@@ -290,8 +290,11 @@ class Layer:
                 cls.supports_masking = True
             if not cls.__module__.startswith("fastnn.") and "_creates_mask" not in cls.__dict__:
                 cls._creates_mask = True
-        if cls.__module__.startswith("fastnn.") or "call" not in cls.__dict__ \
-                or getattr(cls, "backward") not in (Layer.backward, _backward_from_tape):
+        if cls.__module__.startswith("fastnn.") or "call" not in cls.__dict__:
+            return
+        if getattr(cls, "backward") not in (Layer.backward, _backward_from_tape):
+            if "backward" not in cls.__dict__:  # a built-in layer's backward under a call() that is not its own
+                cls.call = _built_in_call_overridden(cls)
             return
         if "__init__" in cls.__dict__:
             cls.__init__ = _recording_init(cls.__dict__["__init__"])
@@ -962,6 +965,23 @@ def _track_sublayer_weights(self):
     self._weights = own + inner
     self._sublayer_weight_ids = frozenset(id(w.value) for w in inner)
     return [(id(w.value), w.trainable) for w in self._weights] != before
+
+
+def _built_in_call_overridden(cls):
+    """The call of a subclass of a built-in layer that overrides call() without a backward of its
+    own: refused, since the built-in backward would differentiate the built-in call, not this one
+    (``super().call(x) * 2`` would train on half its gradient)."""
+    base = next(c for c in cls.__mro__[1:] if c.__module__.startswith("fastnn."))
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({cls.__name__}) subclasses fastnn's {base.__name__} and overrides call(): fastnn "
+            f"differentiates {base.__name__} with its own kernel, which would not match this call. Subclass "
+            f"keras.layers.Layer instead and hold a {base.__name__} (self.inner = {base.__name__}(...); call: "
+            "return self.inner(x) * 2): its call is then differentiated as written")
+
+    call.__wrapped__ = cls.__dict__["call"]
+    return call
 
 
 def _call_with_tensors(self, *tensors, training=None, mask=None, **named):
