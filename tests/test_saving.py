@@ -406,3 +406,43 @@ def test_clone_model_with_user_layers_and_lambdas():
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     with pytest.raises(ValueError, match="clone_function.*not supported"):
         fastnn.models.clone_model(model, clone_function=lambda layer: layer)
+
+
+def test_python_activation_function_trains_and_saves_by_name(tmp_path):
+    """The saving guide's ``Dense(1, activation=custom_fn)``: any function of the backend
+    functions, applied after a linear kernel and differentiated on the tape."""
+
+    def custom_fn(x):
+        return x ** 2
+
+    layer = Dense(1, activation=custom_fn)
+    x = np.random.default_rng(0).random((5, 3), dtype=np.float32)
+    layer(x)
+    z = x @ layer.kernel + layer.bias
+    np.testing.assert_allclose(layer(x), z ** 2, rtol=1e-5, atol=1e-7)
+    model = Sequential([Input((3,)), layer])
+    model.compile(fastnn.optimizers.SGD(0.1), "mse")
+    y = np.ones((5, 1), np.float32)
+    kernel = layer.kernel.copy()
+    model.train_on_batch(x, y)
+    # d mean((z² - y)²)/dW = xᵀ (2 (z² - y) · 2z) / N
+    np.testing.assert_allclose(layer.kernel, kernel - 0.1 * x.T @ (4 * (z ** 2 - y) * z) / 5, rtol=1e-5)
+    path = tmp_path / "custom_activation.keras"
+    model.save(path)
+    with pytest.raises(ValueError, match="Unknown activation"):
+        load_model(path)
+    loaded = load_model(path, custom_objects={"custom_fn": custom_fn})
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    conv = fastnn.layers.Conv2D(2, 3, activation=lambda t: fastnn.ops.relu(t) * 2)
+    images = np.random.default_rng(1).standard_normal((2, 5, 5, 1)).astype(np.float32)
+    np.testing.assert_allclose(conv(images), 2 * np.maximum(_conv_linear(conv, images), 0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="activation is a lambda"):
+        Sequential([Input((5, 5, 1)), conv]).save(tmp_path / "lambda.keras")
+
+
+def _conv_linear(conv, images):
+    """The layer's convolution without its activation (the same kernel, linear)."""
+    linear = fastnn.layers.Conv2D(2, 3)
+    linear.build(images.shape)
+    linear.set_weights(conv.get_weights())
+    return linear(images)

@@ -10,6 +10,8 @@ these after it (`split`, `unfused_forward`, `unfused_backward`). Softmax works o
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import ops
 
 # the kernels' activations, named as Keras names them
@@ -175,7 +177,14 @@ def resolve(identifier):
 
 def split(identifier):
     """``(kernel_name, alpha, unfused)`` for a layer: the activation its kernel fuses, and the one of
-    `INPUT_DERIVATIVE` it applies after the kernel (the kernel then runs linear), or None."""
+    `INPUT_DERIVATIVE` it applies after the kernel (the kernel then runs linear), or None. A Python
+    function that is none of these (``def custom_fn(x): return x ** 2`` of the backend functions,
+    as Keras takes any callable) is applied after a linear kernel and differentiated on the tape."""
+    if callable(identifier) and not isinstance(identifier, str):
+        try:
+            resolve(identifier)
+        except ValueError:
+            return "linear", None, identifier
     name, alpha = resolve(identifier)
     if name in INPUT_DERIVATIVE:
         return "linear", None, name
@@ -188,18 +197,51 @@ def unfused_forward(layer, z):
     if layer._unfused is None:
         return z
     layer._z = z
+    if callable(layer._unfused):  # a Python function: on the tape
+        from . import autodiff
+
+        leaf = autodiff.Tensor(z)
+        y = layer._unfused(leaf)
+        layer._unfused_tape = (leaf, y)
+        value = np.asarray(autodiff._value(y))
+        if value.shape != z.shape:
+            raise ValueError(f"Layer '{layer.name}': the activation {layer._unfused.__name__} must keep its input's "
+                             f"shape {z.shape}; it returned {value.shape}")
+        return value.astype(z.dtype, copy=False)
     return ops.activation_forward(z, layer._unfused)
+
+
+def config_name(layer):
+    """A layer's activation as its config holds it: the kernel's name, or a Python function's
+    (load_model's custom_objects gives the function back)."""
+    fn = layer._unfused or layer._act
+    if not callable(fn):
+        return fn
+    if getattr(fn, "__name__", "<lambda>") == "<lambda>":
+        raise ValueError(f"Layer '{layer.name}': its activation is a lambda, which a config cannot name; use a def "
+                         "and load_model(..., custom_objects={name: function})")
+    return fn.__name__
 
 
 def unfused_backward(layer, dy):
     """The gradient with respect to the kernel's output, from the one with respect to the layer's."""
     if layer._unfused is None:
         return dy
+    if callable(layer._unfused):
+        from . import autodiff
+
+        leaf, y = layer._unfused_tape
+        if not isinstance(y, autodiff.Tensor):  # (the function does not depend on its input)
+            return np.zeros_like(layer._z)
+        return autodiff.grad(y, [leaf], seed=dy.reshape(y.shape))[0].astype(layer._z.dtype, copy=False)
     return ops.activation_backward_input(dy.reshape(layer._z.shape), layer._z, layer._unfused)
 
 
 def get(identifier):
-    """The activation function for a name, a function of this module, or None (linear)."""
+    """The activation function for a name, a function of this module, or None (linear); a Python
+    function of the backend functions (``split``) is itself."""
+    if callable(identifier) and not isinstance(identifier, str) and split(identifier)[2] is identifier:
+        return identifier
     return _FUNCTIONS[resolve(identifier)[0]]
 
 

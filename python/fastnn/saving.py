@@ -64,10 +64,13 @@ def _layer_from_config(entry, custom_objects=None):
         known = ", ".join(sorted(registered_layers()))
         raise ValueError(f"Unknown layer class {name!r} in the model config. fastnn rebuilds only these layers: {known}. "
                          "(Pass custom_objects={'Name': cls} for your own layer classes.)")
+    config = dict(entry["config"])
+    if callable((custom_objects or {}).get(config.get("activation"))):  # a Python activation, by its name
+        config["activation"] = custom_objects[config["activation"]]
     try:
         if getattr(cls, "_functions_from_custom_objects", False):  # a Lambda: its function by name
-            return cls.from_config(dict(entry["config"]), custom_objects)
-        return cls.from_config(dict(entry["config"]))
+            return cls.from_config(config, custom_objects)
+        return cls.from_config(config)
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"Invalid config for layer class {name!r}: {e}") from None
 

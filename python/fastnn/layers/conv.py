@@ -436,7 +436,7 @@ class _DepthwiseBase(Layer):
 
     def get_config(self):
         return {**super().get_config(), **geometry_config(self), "depth_multiplier": self.depth_multiplier,
-                "activation": self._unfused or self._act, "use_bias": self.use_bias}
+                "activation": activations.config_name(self), "use_bias": self.use_bias}
 
 
 class _DepthwiseConv(_DepthwiseBase):

@@ -17,7 +17,7 @@ from .base import InputSpec, Layer, _positive_int, register_layer
 def kernel_bias_config(layer):
     """The config keys of a layer with an activation, a kernel and an optional bias (Dense, Conv*)."""
     return {
-        "activation": layer._unfused or layer._act,
+        "activation": activations.config_name(layer),
         "use_bias": layer.use_bias,
         "kernel_initializer": initializers.serialize(layer.kernel_initializer),
         "bias_initializer": initializers.serialize(layer.bias_initializer),
@@ -159,7 +159,7 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "activation": self._unfused or self._act}
+        return {**super().get_config(), "activation": activations.config_name(self)}
 
 
 def _slope(value, name, cls):
