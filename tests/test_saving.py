@@ -446,3 +446,43 @@ def _conv_linear(conv, images):
     linear.build(images.shape)
     linear.set_weights(conv.get_weights())
     return linear(images)
+
+
+def test_registered_and_scoped_custom_objects_load_without_custom_objects(tmp_path):
+    @fastnn.saving.register_keras_serializable(package="MyLayers")
+    class RegisteredScale(Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    @fastnn.saving.register_keras_serializable(package="my_package", name="registered_square")
+    def registered_square(x):
+        return x ** 2
+
+    assert fastnn.saving.get_registered_name(RegisteredScale) == "MyLayers>RegisteredScale"
+    assert fastnn.saving.get_custom_objects()["my_package>registered_square"] is registered_square
+    assert fastnn.utils.register_keras_serializable is fastnn.saving.register_keras_serializable  # (tf.keras 2)
+    inputs = Input((3,))
+    model = Model(inputs, Dense(2, activation=registered_square)(RegisteredScale(3.0)(inputs)))
+    model.save(tmp_path / "registered.keras")
+    loaded = load_model(tmp_path / "registered.keras")
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+    class Scoped(Layer):
+        def call(self, x):
+            return -x
+
+    Model(inputs, Scoped()(inputs)).save(tmp_path / "scoped.keras")
+    with pytest.raises(ValueError, match="Unknown layer class 'Scoped'"):
+        load_model(tmp_path / "scoped.keras")
+    with fastnn.saving.custom_object_scope({"Scoped": Scoped}):
+        assert isinstance(load_model(tmp_path / "scoped.keras").layers[1], Scoped)
+    with pytest.raises(ValueError, match="already registered"):
+        fastnn.saving.register_keras_serializable(package="MyLayers", name="RegisteredScale")(Scoped)

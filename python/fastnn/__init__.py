@@ -22,6 +22,9 @@ from ._gradient_tape import GradientTape
 from .utils import clear_session, set_random_seed
 
 register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils... for older notes
+for _name in ("register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+              "get_registered_name", "get_registered_object"):  # (tf.keras 2 had them in keras.utils)
+    setattr(utils, _name, getattr(saving, _name))
 
 # TensorFlow's tf.keras is fastnn itself: after `import fastnn as tf`, a TF 2 script's
 # tf.keras.layers.Dense, tf.keras.Sequential, tf.keras.losses... are fastnn's

@@ -40,6 +40,80 @@ _CODES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64"}
 _MAX_HEADER = 100 * 2**20
 
 
+# ---- custom objects: the user's classes and functions a config names --------------------------
+
+# Keras's global custom objects (``get_custom_objects()``), what ``register_keras_serializable``
+# adds (under its plain name, which fastnn's configs use, and Keras's "package>name"), and the
+# dicts of the ``custom_object_scope``s open now
+_GLOBAL_CUSTOM_OBJECTS: dict = {}
+_scopes: list = []
+
+
+def get_custom_objects():
+    """The process-wide custom objects (a dict you may add to, as Keras's): every load reads them."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """``@keras.saving.register_keras_serializable(package="MyLayers")``: the class (or function)
+    is found by name when a model that holds it is loaded, without ``custom_objects``."""
+    def decorate(obj):
+        key = name or getattr(obj, "__name__", None)
+        if not key:
+            raise ValueError(f"register_keras_serializable: {obj!r} has no name; give name=")
+        registered = f"{package}>{key}"
+        if registered in _GLOBAL_CUSTOM_OBJECTS and _GLOBAL_CUSTOM_OBJECTS[registered] is not obj:
+            raise ValueError(f"register_keras_serializable: {registered} is already registered to "
+                             f"{_GLOBAL_CUSTOM_OBJECTS[registered]!r}")
+        _GLOBAL_CUSTOM_OBJECTS[registered] = _GLOBAL_CUSTOM_OBJECTS[key] = obj
+        try:
+            obj._registered_name = registered
+        except (AttributeError, TypeError):
+            pass
+        return obj
+
+    return decorate
+
+
+def get_registered_name(obj):
+    """The name ``obj`` is registered under ("package>name"), else its own name."""
+    return getattr(obj, "_registered_name", None) or getattr(obj, "__name__", type(obj).__name__)
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """What ``name`` stands for in ``custom_objects``, the open scopes, the registered objects or
+    ``module_objects``; None if nothing."""
+    return (custom_objects_with(custom_objects).get(name) or (module_objects or {}).get(name))
+
+
+class custom_object_scope:  # noqa: N801 (Keras's name)
+    """``with keras.saving.custom_object_scope({"CustomLayer": CustomLayer}):`` loads inside find
+    these objects by name."""
+
+    def __init__(self, custom_objects):
+        self.custom_objects = dict(custom_objects or {})
+
+    def __enter__(self):
+        _scopes.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.remove(self.custom_objects)
+        return False
+
+
+CustomObjectScope = custom_object_scope
+
+
+def custom_objects_with(custom_objects):
+    """The registered objects, then the open scopes', then ``custom_objects`` (later ones win)."""
+    merged = dict(_GLOBAL_CUSTOM_OBJECTS)
+    for scope in _scopes:
+        merged.update(scope)
+    merged.update(custom_objects or {})
+    return merged
+
+
 # ---- model <-> config ----------------------------------------------------------------------------
 
 
@@ -59,7 +133,8 @@ def _layer_from_config(entry, custom_objects=None):
             or not isinstance(entry.get("config"), dict):
         raise ValueError(f"Invalid layer entry in the model config: {entry!r}")
     name = entry["class_name"]
-    cls = (custom_objects or {}).get(name) or registered_layers().get(name)
+    custom_objects = custom_objects_with(custom_objects)
+    cls = custom_objects.get(name) or registered_layers().get(name)
     if cls is None:
         known = ", ".join(sorted(registered_layers()))
         raise ValueError(f"Unknown layer class {name!r} in the model config. fastnn rebuilds only these layers: {known}. "
@@ -89,7 +164,7 @@ def deserialize_model(config, custom_objects=None):
     if not isinstance(body.get("layers"), list):
         raise ValueError("Invalid model config: no list of layers")
     try:
-        return cls.from_config(body, custom_objects=custom_objects)
+        return cls.from_config(body, custom_objects=custom_objects_with(custom_objects))
     except (KeyError, TypeError, IndexError) as e:
         raise ValueError(f"Invalid model config: {type(e).__name__}: {e}") from None
 
@@ -360,6 +435,7 @@ def _load_model(filepath, custom_objects, compile):
         config = json.loads(metadata["model_config"])
     except ValueError as e:
         raise ValueError(f"{path}: corrupted model config ({e})") from None
+    custom_objects = custom_objects_with(custom_objects)
     model = deserialize_model(config, custom_objects)
     _assign(model, tensors, path)
     if compile and "compile_config" in metadata:
@@ -379,5 +455,6 @@ def _load_model(filepath, custom_objects, compile):
     return model
 
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "read_file", "serialize_model",
+__all__ = ["get_custom_objects", "register_keras_serializable", "custom_object_scope", "CustomObjectScope",
+           "get_registered_name", "get_registered_object", "save_model", "load_model", "save_weights", "load_weights", "read_file", "serialize_model",
            "deserialize_model", "FORMAT_VERSION"]
