@@ -1186,3 +1186,34 @@ def test_fit_names_steps_per_epoch_and_checks_shuffle():
     with pytest.raises(ValueError, match="fit: `shuffle` must be True, False or 'batch'. Received: shuffle='banana'"):
         model.fit(x, y, shuffle="banana", verbose=0)
     model.fit(x, y, shuffle="batch", verbose=0)  # Keras 2's chunk shuffle: taken (as True)
+
+
+def test_an_output_without_a_loss_is_not_trained_by_it():
+    """The training guide: ``loss=[None, CategoricalCrossentropy()]`` or a dict that leaves an
+    output out: that output takes no targets, adds no loss, and its own layer gets no gradient."""
+    from fastnn import layers as L
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 2), dtype=np.float32)
+    onehot = np.eye(5, dtype=np.float32)[np.arange(16) % 5]
+    for loss, y in [([None, "categorical_crossentropy"], [np.ones((16, 1)), onehot]),
+                    ({"class_output": "categorical_crossentropy"}, {"class_output": onehot}),
+                    ({"class_output": "categorical_crossentropy"}, [None, onehot])]:
+        a = fastnn.Input((2,))
+        shared = L.Dense(4, name="shared")(a)
+        model = fastnn.Model(a, [L.Dense(1, name="score_output")(shared), L.Dense(5, name="class_output")(shared)])
+        model.compile(optimizer="sgd", loss=loss, metrics={"class_output": "accuracy"})
+        score = model.get_layer("score_output").get_weights()
+        shared_before = model.get_layer("shared").get_weights()
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+        assert sorted(history) == ["class_output_accuracy", "class_output_loss", "loss"]
+        assert history["loss"] == history["class_output_loss"]
+        for before, after in zip(score, model.get_layer("score_output").get_weights()):
+            np.testing.assert_array_equal(before, after)
+        assert not np.array_equal(shared_before[0], model.get_layer("shared").get_weights()[0])
+        logs = model.evaluate(x, y, verbose=0, return_dict=True)
+        scores = model.predict(x, verbose=0)[1]
+        assert sorted(logs) == ["class_output_accuracy", "class_output_loss", "loss"]
+        assert logs["loss"] == pytest.approx(float(losses.CategoricalCrossentropy()(onehot, scores)), rel=1e-5)
+    with pytest.raises(ValueError, match="no output has a loss"):
+        model.compile(optimizer="sgd", loss=[None, None])

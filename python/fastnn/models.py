@@ -957,8 +957,8 @@ class Model:
         if loss is None:
             raise ValueError(f"compile: a model with {k} outputs needs a loss (one for all, a list or a dict)")
         losses = per_output(loss, "loss", None)
-        if any(l is None for l in losses):
-            raise ValueError(f"compile: every output needs a loss. Received: loss={loss!r} for outputs {names}")
+        if all(l is None for l in losses):  # (an output may go without one: not trained by the loss, as Keras)
+            raise ValueError(f"compile: no output has a loss. Received: loss={loss!r} for outputs {names}")
         weights = per_output(1.0 if loss_weights is None else loss_weights, "loss_weights", 1.0)
         if metrics is None:
             metrics = []
@@ -969,18 +969,18 @@ class Model:
             per = [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]] * k
         self._heads = []
         for name, l, w, ms in zip(names, losses, weights, per):
-            loss_obj = _compiled_loss(l)
+            loss_obj = _compiled_loss(l) if l is not None else None
             objs = []
             # an output's metrics: a list, or one metric ({"out": "accuracy"}, as Keras takes it)
             for m in (ms if isinstance(ms, (list, tuple)) else [ms] if ms is not None else []):
                 obj = metrics_module.get(copy.deepcopy(m) if isinstance(m, metrics_module.Metric) else m,
-                                         loss=loss_obj.kernel)
+                                         loss=loss_obj.kernel if loss_obj is not None else None)
                 obj.name = f"{name}_{obj.name}"
                 objs.append(obj)
             if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
                 raise ValueError(f"compile: loss_weights must be numbers. Received: {w!r} for output '{name}'")
             self._heads.append(_Head(name, loss_obj, float(w), objs))
-        self._loss = self._heads[0].loss  # "compiled with a loss"
+        self._loss = next(head.loss for head in self._heads if head.loss is not None)  # "compiled with a loss"
         self._metrics = [m for head in self._heads for m in head.metrics]
         all_names = self.metrics_names
         if len(set(all_names)) != len(all_names):
@@ -988,7 +988,8 @@ class Model:
 
     @property
     def metrics_names(self):
-        heads = [f"{head.name}_loss" for head in self._heads] if self._heads and self._multi_output else []
+        heads = [f"{head.name}_loss" for head in self._heads if head.loss is not None] \
+            if self._heads and self._multi_output else []
         return ["loss"] + heads + [m.name for m in self._metrics]
 
     def _check_compiled(self, fn):
@@ -1104,15 +1105,17 @@ class Model:
             return self._prepare_one_y(y, n, fn, self._loss.kernel, shapes[0], "y")
         names = self.output_names
         if isinstance(y, dict):
-            if sorted(y) != sorted(names):
-                raise ValueError(f"{fn}: a dict `y` must hold one array per model output, keyed by the output names "
-                                 f"{names}. Received keys: {sorted(y, key=str)}")
-            y = [y[name] for name in names]
+            # (an output without a loss needs no target)
+            wanted = [name for name, head in zip(names, self._heads) if head.loss is not None]
+            if not set(wanted) <= set(y) or not set(y) <= set(names):
+                raise ValueError(f"{fn}: a dict `y` must hold one array per model output with a loss, keyed by the "
+                                 f"output names {wanted}. Received keys: {sorted(y, key=str)}")
+            y = [y.get(name) for name in names]
         if not isinstance(y, (list, tuple)) or len(y) != len(names):
             got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
             raise ValueError(f"{fn}: model '{self.name}' has {len(names)} outputs {names}; pass `y` as a list of "
                              f"{len(names)} arrays in that order (or a dict by name). Received: {got}")
-        return [self._prepare_one_y(a, n, fn, head.loss.kernel, shape, f"y[{i}]")
+        return [self._prepare_one_y(a, n, fn, head.loss.kernel, shape, f"y[{i}]") if head.loss is not None else None
                 for i, (a, head, shape) in enumerate(zip(y, self._heads, shapes))]
 
     def _prepare_one_y(self, y, n, fn, kernel, out_shape, name):
@@ -1336,6 +1339,9 @@ class Model:
 
     def _backward(self, dy, fused):
         vals, steps = self._vals, self._steps
+        for layer in self._layers:  # (a layer the loss does not reach keeps none: its weights get zeros)
+            if layer._weights:
+                layer._gradients = None
         grads = [None] * self._nslots
         seeds = list(zip(self._output_slots, dy)) if self._multi_output else [(self._output_slot, dy)]
         # each add_loss term adds the sum of its values to the loss
@@ -1405,6 +1411,8 @@ class Model:
         if not self._multi_output:
             return self._loss(y, out, self._fold_mask(sw, out, 0, True) if masked else sw) + total
         for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
+            if head.loss is None:
+                continue
             swk = _per_output(sw, k)
             head.last = head.loss(yk, ok, self._fold_mask(swk, ok, k, True) if masked else swk)
             total += head.weight * head.last
@@ -1417,7 +1425,7 @@ class Model:
         masked = self._out_masks is not None
         if self._multi_output:
             return [head.weight * head.loss.gradient(yk, ok, self._fold_mask(_per_output(sw, k), ok, k, True)
-                                                     if masked else _per_output(sw, k))
+                                                     if masked else _per_output(sw, k)) if head.loss is not None else None
                     for k, (head, yk, ok) in enumerate(zip(self._heads, y, out))]
         if masked:  # (a fused output is (N, C): its mask, if any, is (N,), a weight per sample as sw is)
             sw = self._fold_mask(sw, out, 0, True)
@@ -1456,6 +1464,8 @@ class Model:
         """Add a batch to each output's metrics (``ys``, ``outs``: one array per output), its mask
         from the last forward pass folded into its sample weights."""
         for k, (head, yk, ok) in enumerate(zip(self._output_heads(), ys, outs)):
+            if yk is None:  # (an output without a loss: no targets)
+                continue
             swk = _per_output(sw, k) if self._multi_output else sw
             if self._out_masks is not None:
                 swk = self._fold_mask(swk, ok, k, False)
@@ -1576,6 +1586,8 @@ class Model:
         sw = self._prepare_weights(sample_weight, n, fn)
         ys = ys if self._multi_output else [ys]
         for k, (head, yk, pk) in enumerate(zip(self._output_heads(), ys, preds)):
+            if head.loss is None:
+                continue
             swk = _per_output(sw, k) if self._multi_output else sw
             if self._out_masks is not None:
                 swk = self._fold_mask(swk, autodiff._value(pk), k, True)
@@ -1796,7 +1808,8 @@ class Model:
     def _logs(self, loss):
         logs = {m.name: m.result() for m in self._metrics}
         for head in self._heads if self._multi_output else []:
-            logs[f"{head.name}_loss"] = head.total / head.count if head.count else 0.0
+            if head.loss is not None:
+                logs[f"{head.name}_loss"] = head.total / head.count if head.count else 0.0
         logs["loss"] = loss
         return {k: logs[k] for k in sorted(logs)}
 

@@ -498,8 +498,12 @@ class Layer:
         return sum(w.regularizer(w.value) for w in self._weights if w.trainable and w.regularizer is not None)
 
     def _regularized_gradients(self):
-        """`get_gradients` with the regularizers' gradients added (new arrays where changed)."""
-        grads = self.get_gradients()
+        """`get_gradients` with the regularizers' gradients added (new arrays where changed); zeros
+        when the model's backward pass did not reach this layer (an output without a loss)."""
+        if self._gradients is None and self._trainable:
+            grads = [np.zeros_like(w.value) for w in self._weights if w.trainable]
+        else:
+            grads = self.get_gradients()
         if grads:
             trainable = [w for w in self._weights if w.trainable]
             for i, w in enumerate(trainable):
