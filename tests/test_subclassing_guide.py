@@ -305,3 +305,30 @@ def test_overriding_a_built_in_layers_call_is_refused_and_holding_one_works():
     dkernel, dbias = tape.gradient(y, layer.trainable_weights)
     np.testing.assert_allclose(dkernel, np.full((3, 1), 8.0))  # 2 · Σ over 4 rows of x = 1
     np.testing.assert_allclose(dbias, [8.0])
+
+
+def test_custom_layer_requiring_a_mask_builds_in_a_graph():
+    """The masking guide's TemporalSoftmax asserts it gets a mask: the example batches that find its
+    output shape give it one that keeps every step; at run time it gets the Embedding's."""
+
+    class TemporalSoftmax(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs, mask=None):
+            assert mask is not None
+            broadcast_float_mask = keras.ops.expand_dims(keras.ops.cast(mask, "float32"), -1)
+            inputs_exp = keras.ops.exp(inputs) * broadcast_float_mask
+            inputs_sum = keras.ops.sum(inputs_exp * broadcast_float_mask, axis=-1, keepdims=True)
+            return inputs_exp / inputs_sum
+
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = layers.Embedding(input_dim=10, output_dim=32, mask_zero=True)(inputs)
+    x = layers.Dense(4)(x)
+    model = keras.Model(inputs, TemporalSoftmax()(x))
+    tokens = np.array([[3, 4, 0, 0], [1, 2, 5, 0]])
+    y = model.predict(tokens, verbose=0)
+    assert y.shape == (2, 4, 4)
+    np.testing.assert_allclose(y[0, :2].sum(-1), 1, rtol=1e-5)
+    assert np.all(np.isnan(y[0, 2:]))  # masked steps: 0 / 0, as in Keras

@@ -67,6 +67,7 @@ class _EagerCall(Layer):
         parameters = inspect.signature(type(model).call).parameters
         self._call_takes_training = "training" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        self._call_takes_mask = "mask" in parameters
 
     def _call_on_arrays(self, inputs, **training):
         return self._model_call(inputs, **training)

@@ -1066,11 +1066,20 @@ def _backward_from_tape(self, dy):
     return dx if multi else dx[0]
 
 
+def _example_mask(layer, x):
+    """For a call that takes a mask, run on example batches: a mask keeping every step (a call may
+    require one, as the masking guide's ``assert mask is not None``), for a (batch, steps, ...) input."""
+    if not layer._call_takes_mask or isinstance(x, (list, tuple)) or len(x.shape) < 2:
+        return {}
+    return {"mask": np.ones(x.shape[:2], dtype=bool)}
+
+
 def _inferred_output_shape(self, input_shape):
     multi = isinstance(input_shape, list)
     track_variables(self)
     with tape_weights(self):
-        shape = example_output_shape(lambda x: _user_call(self, x), input_shape, multi, self.dtype, self.name)
+        shape = example_output_shape(lambda x: _user_call(self, x, **_example_mask(self, x)), input_shape, multi,
+                                     self.dtype, self.name)
     self._added = []  # (what the example call gave add_loss is not a loss)
     _track_sublayer_weights(self)
     return shape
