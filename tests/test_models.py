@@ -1217,3 +1217,24 @@ def test_an_output_without_a_loss_is_not_trained_by_it():
         assert logs["loss"] == pytest.approx(float(losses.CategoricalCrossentropy()(onehot, scores)), rel=1e-5)
     with pytest.raises(ValueError, match="no output has a loss"):
         model.compile(optimizer="sgd", loss=[None, None])
+
+
+def test_nested_trainable_flag_and_an_input_as_an_output():
+    """Keras's guides: ``model.trainable = False`` sets the models nested in it too (transfer
+    learning); ``[layer.output for layer in model.layers]`` includes the Input (feature extraction)."""
+    inner = Sequential([Input((3,)), Dense(3), Dense(3)])
+    model = Sequential([Input((3,)), inner, Dense(3)])
+    model.trainable = False
+    assert inner.trainable is False and inner.layers[0].trainable is False
+    assert model.trainable_weights == [] and inner.trainable_weights == []
+    model.trainable = True
+    assert inner.trainable and len(model.trainable_weights) == 6
+
+    inp = Input((8,))
+    base = Model(inp, Dense(3)(Dense(4)(inp)))
+    features = Model(inputs=base.input, outputs=[layer.output for layer in base.layers])
+    x = np.random.default_rng(0).random((2, 8), dtype=np.float32)
+    first, hidden, out = features.predict(x, verbose=0)
+    np.testing.assert_array_equal(first, x)
+    np.testing.assert_allclose(out, base.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_array_equal(Model(inp, inp).predict(x, verbose=0), x)

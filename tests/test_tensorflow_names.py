@@ -483,3 +483,20 @@ def test_keras_paths_activation_functions_and_submodules():
 
     outer = Outer()
     assert outer.submodules == [outer.first, outer.blocks[0], outer.blocks[0].dense]
+
+
+def test_tensorshape_and_nest():
+    shape = tf.TensorShape([None, 28])
+    assert shape.as_list() == [None, 28] and shape.rank == 2 and shape[1] == 28 and shape == (None, 28)
+    with pytest.raises(ValueError, match="non-negative ints or None"):
+        tf.TensorShape([-1])
+    structure = {"b": (1, [2, 3]), "a": 4}
+    flat = tf.nest.flatten(structure)
+    assert flat == [4, 1, 2, 3]  # (dicts by sorted key, as TensorFlow's)
+    assert tf.nest.pack_sequence_as(structure, [v * 10 for v in flat]) == {"b": (10, [20, 30]), "a": 40}
+    assert tf.nest.map_structure(lambda a, b: a + b, (1, [2]), (3, [4])) == (4, [6])
+    with pytest.raises(ValueError, match="more values"):
+        tf.nest.pack_sequence_as((1, 2), [1, 2, 3])
+    with pytest.raises(ValueError, match="structures differ"):
+        tf.nest.assert_same_structure((1, [2]), (1, 2))
+    assert tf.nest.is_nested([1]) and not tf.nest.is_nested(1)

@@ -387,6 +387,83 @@ def custom_gradient(f=None):
     return wrapper
 
 
+class TensorShape(tuple):
+    """``tf.TensorShape([None, 28])``: a shape (a tuple of ints and None) with ``as_list()`` and ``rank``."""
+
+    def __new__(cls, dims=None):
+        if dims is None:
+            raise ValueError("TensorShape: fastnn's shapes have a known rank; give the dimensions")
+        dims = [dims] if isinstance(dims, (int, np.integer)) else list(getattr(dims, "shape", dims))
+        if not all(d is None or isinstance(d, (int, np.integer)) and d >= 0 for d in dims):
+            raise ValueError(f"TensorShape: dimensions must be non-negative ints or None. Received: {dims!r}")
+        return super().__new__(cls, (None if d is None else int(d) for d in dims))
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    ndims = rank
+
+    def __repr__(self):
+        return f"TensorShape({list(self)})"
+
+
+def _nest_flatten(structure, expand_composites=False):
+    """The leaves of nested lists, tuples and dicts (dicts by sorted key, as TensorFlow's)."""
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _nest_flatten(structure[key])]
+    if isinstance(structure, (list, tuple)) and not isinstance(structure, TensorShape):
+        return [leaf for part in structure for leaf in _nest_flatten(part)]
+    return [structure]
+
+
+def _nest_pack(structure, flat, expand_composites=False):
+    """``structure`` with its leaves replaced, in `flatten`'s order, by ``flat``."""
+    leaves = iter(flat)
+
+    def pack(s):
+        if isinstance(s, dict):
+            packed = {key: pack(s[key]) for key in sorted(s)}
+            return type(s)((key, packed[key]) for key in s) if type(s) is not dict else {k: packed[k] for k in s}
+        if isinstance(s, (list, tuple)) and not isinstance(s, TensorShape):
+            parts = [pack(p) for p in s]
+            return type(s)(*parts) if hasattr(s, "_fields") else type(s)(parts)
+        return next(leaves)
+
+    out = pack(structure)
+    if next(leaves, _END) is not _END:
+        raise ValueError(f"nest.pack_sequence_as: more values ({len(flat)}) than the structure holds")
+    return out
+
+
+_END = object()
+
+
+def _nest_map(func, *structures, **kwargs):
+    """``func`` on the leaves of ``structures`` (the same structure), packed as the first."""
+    flats = [_nest_flatten(s) for s in structures]
+    if len({len(f) for f in flats}) > 1:
+        raise ValueError(f"nest.map_structure: the structures differ: {[len(f) for f in flats]} leaves")
+    return _nest_pack(structures[0], [func(*leaves) for leaves in zip(*flats)])
+
+
+def _nest_assert_same_structure(a, b, check_types=True, expand_composites=False):
+    if len(_nest_flatten(a)) != len(_nest_flatten(b)) or _nest_pack(a, [0] * len(_nest_flatten(a))) != \
+            _nest_pack(b, [0] * len(_nest_flatten(b))):
+        raise ValueError(f"nest.assert_same_structure: the structures differ: {a!r} and {b!r}")
+
+
+nest = types.ModuleType("fastnn.nest", "TensorFlow's tf.nest over lists, tuples and dicts.")
+nest.flatten = _nest_flatten
+nest.pack_sequence_as = _nest_pack
+nest.map_structure = _nest_map
+nest.assert_same_structure = _nest_assert_same_structure
+nest.is_nested = lambda seq: isinstance(seq, (list, tuple, dict)) and not isinstance(seq, TensorShape)
+
+
 # TensorFlow's tf.errors: the exceptions fastnn raises for what TensorFlow reports with these
 errors = types.ModuleType("fastnn.errors", "TensorFlow's tf.errors, as the Python exceptions fastnn raises.")
 errors.InvalidArgumentError = ValueError  # a bad shape or value: fastnn's checks raise ValueError
@@ -669,7 +746,7 @@ TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
              "gather", "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort",
              "argsort", "nn", "math", "config", "Variable", "Module", "random_normal_initializer",
              "random_uniform_initializer", "truncated_normal_initializer", "zeros_initializer", "ones_initializer",
-             "constant_initializer", "clip_by_norm", "UnconnectedGradients", "custom_gradient", "errors"] + _TF_AND_MATH
+             "constant_initializer", "clip_by_norm", "UnconnectedGradients", "custom_gradient", "errors", "TensorShape", "nest"] + _TF_AND_MATH
 
 
 def _eager(value):
@@ -703,5 +780,5 @@ def register(package):
         value = globals()[name]
         wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
-    for module in (nn, math, config, errors):
+    for module in (nn, math, config, errors, nest):
         sys.modules[module.__name__] = module

@@ -528,6 +528,14 @@ class Model:
         for y in outs:
             if not isinstance(y, KerasTensor):
                 raise ValueError(f"Model outputs must be tensors produced by calling layers. Received: outputs={y!r}")
+        # an Input given back as an output (the functional guide's [layer.output for layer in model.layers]):
+        # one identity step gives it its own slot
+        given_inputs = {id(x) for x in ins}
+        if any(id(y) in given_inputs for y in outs):
+            from .layers.core import Identity
+
+            outs = [Identity(name=utils.unique_name(f"{y.node.layer.name}_identity"))(y) if id(y) in given_inputs
+                    else y for y in outs]
         if len({id(y) for y in outs}) != len(outs):
             raise ValueError("The same tensor is listed more than once in the model's outputs")
         # the layer calls the outputs and loss terms need, each after those it takes
@@ -786,6 +794,9 @@ class Model:
         self._trainable = bool(value)
         for layer in self._all_layers:
             layer.trainable = value
+        for nested in dict.fromkeys(self._step_owners):  # (the models nested in it, as Keras sets them too)
+            if nested is not None and nested is not self:
+                nested.trainable = value
 
     @property
     def weights(self):
