@@ -105,7 +105,8 @@ def test_functional_graph_errors():
     with pytest.raises(ValueError, match="The same tensor is listed more than once in the model's outputs"):
         Model(inp, [out, out])
     with pytest.raises(ValueError, match="Model outputs must be tensors produced by calling layers"):
-        Model(inp, [out, inp])
+        Model(inp, [out, "inp"])
+    assert len(Model(inp, [out, inp]).outputs) == 2  # (an Input given back: Keras takes it)
     with pytest.raises(ValueError, match="more than once"):
         Model([inp, inp], Dense(1)(inp))
     with pytest.raises(ValueError, match="Graph disconnected"):  # `other` feeds the output but is not an input
