@@ -75,3 +75,19 @@ def test_embedding_lstm_learns_and_round_trips(tmp_path):
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     assert_learns_and_round_trips(model, tokens, labels, tmp_path / "embedding.safetensors", epochs=25,
                                   min_accuracy=0.9)
+
+
+def test_sequential_starting_with_an_embedding_is_built_at_once():
+    """keras.io "Working with RNNs", its first model: summary() before any data, as tf.keras's
+    Embedding takes sequences of any length."""
+    import fastnn
+
+    model = fastnn.Sequential()
+    model.add(fastnn.layers.Embedding(input_dim=1000, output_dim=64))
+    model.add(fastnn.layers.LSTM(128))
+    model.add(fastnn.layers.Dense(10))
+    assert model.count_params() == 164_106 and model.input_shape == (None, None)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    tokens = np.random.default_rng(0).integers(0, 1000, (8, 12))
+    assert len(model.fit(tokens, np.zeros(8), verbose=0).history["loss"]) == 1
+    assert model.predict(tokens[:, :5], verbose=0).shape == (8, 10)

@@ -2344,8 +2344,11 @@ class Sequential(Model):
                              "already the name of a layer in this model. Update the `name` argument to pass a unique "
                              "name.")
         created_input = False
-        if self._input_layer is None and not self._stack and layer._batch_input_shape is not None:
-            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape, dtype=layer.input_dtype or layer.dtype)
+        batch_shape = layer._batch_input_shape
+        if batch_shape is None and type(layer).__name__ == "Embedding":
+            batch_shape = (None, None)  # (tf.keras's Embedding: sequences of any length, so summary() works at once)
+        if self._input_layer is None and not self._stack and batch_shape is not None:
+            self._input_layer = InputLayer(batch_shape=batch_shape, dtype=layer.input_dtype or layer.dtype)
             created_input = True
         self._stack.append(layer)
         try:
