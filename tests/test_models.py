@@ -1239,3 +1239,33 @@ def test_nested_trainable_flag_and_an_input_as_an_output():
     np.testing.assert_array_equal(first, x)
     np.testing.assert_allclose(out, base.predict(x, verbose=0), rtol=1e-6)
     np.testing.assert_array_equal(Model(inp, inp).predict(x, verbose=0), x)
+
+
+def test_dicts_of_inputs_and_outputs():
+    """Keras 3's functional guide: ``Model(inputs=..., outputs={"priority": ..., "department": ...})``
+    (and a dict of inputs): the keys name the data, the losses, the targets and the predictions."""
+    from fastnn import layers as L
+
+    a, b = Input((3,), name="first"), Input((2,), name="second")
+    joined = L.concatenate([a, b])
+    model = Model(inputs={"x1": a, "x2": b},
+                  outputs={"priority": Dense(1, name="priority_head")(joined), "department": Dense(4)(joined)})
+    assert model.output_names == ["priority", "department"]
+    model.compile(optimizer="sgd", loss={"priority": "mse", "department": "mse"},
+                  loss_weights={"priority": 1.0, "department": 0.5})
+    rng = np.random.default_rng(0)
+    x = {"x1": rng.random((16, 3), dtype=np.float32), "x2": rng.random((16, 2), dtype=np.float32)}
+    y = {"priority": rng.random((16, 1), dtype=np.float32), "department": rng.random((16, 4), dtype=np.float32)}
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+    assert sorted(history) == ["department_loss", "loss", "priority_loss"]
+    pred = model.predict(x, verbose=0)
+    assert sorted(pred) == ["department", "priority"] and pred["department"].shape == (16, 4)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    expected = np.mean((pred["priority"] - y["priority"]) ** 2) + 0.5 * np.mean((pred["department"] - y["department"]) ** 2)
+    assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+    assert sorted(model(x)) == ["department", "priority"]
+    with pytest.raises(ValueError, match="keyed by the Input names \\['x1', 'x2'\\]"):
+        model.predict({"first": x["x1"], "second": x["x2"]}, verbose=0)
+    again = Model.from_config(model.get_config())
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(again.predict(x, verbose=0)["priority"], pred["priority"])

@@ -414,6 +414,12 @@ class Model:
             raise ValueError("fastnn builds models from a graph: Model(inputs=..., outputs=...) with tensors from "
                              "fastnn.layers.Input(), a Sequential([...]), or a subclass of Model that defines "
                              "call(inputs).")
+        # dicts (Keras 3: outputs={"priority": ..., "department": ...}): their keys name the model's
+        # inputs (the data's dict keys) and outputs (the losses', targets' and predictions' keys)
+        if isinstance(inputs, dict):
+            self._input_keys, inputs = list(inputs), list(inputs.values())
+        if isinstance(outputs, dict):
+            self._output_keys, outputs = list(outputs), list(outputs.values())
         self._init_functional(inputs, outputs)
         if not trainable:
             self.trainable = False
@@ -496,6 +502,7 @@ class Model:
         self._symbolic_calls = 0  # calls of this model on symbolic tensors (as a nested model): its node indices
         self._step_nodes = []  # a functional model's graph node per step
         self._step_training = {}  # step -> the training flag its call was given (it wins over fit's/predict's)
+        self._input_keys = self._output_keys = None  # a model built from dicts of inputs / outputs: their keys
         self._added_losses = []  # add_loss()'s symbolic tensors
         self._loss_slots = []  # their slots: each value's sum is added to the loss
         self._added_loss_values = []
@@ -751,7 +758,10 @@ class Model:
 
     @property
     def output_names(self):
-        """The names of the layers that produce the outputs, in order (Keras's per-output keys)."""
+        """The names of the layers that produce the outputs, in order (Keras's per-output keys); the
+        keys of a model built with a dict of outputs."""
+        if self._output_keys is not None:
+            return list(self._output_keys)
         producer = _slot_producers(self)
         return [producer[s] for s in self._output_slots]
 
@@ -1042,7 +1052,7 @@ class Model:
         if self._subclassed and not self.built and isinstance(x, (list, tuple)) and x \
                 and all(isinstance(a, np.ndarray) for a in x):
             k = len(x)  # a subclass not traced yet: as many inputs as arrays given
-        names = [layer.name for layer in self._input_layers]
+        names = self._input_keys or [layer.name for layer in self._input_layers]
         if isinstance(x, dict):
             unknown = sorted(set(x) - set(names))
             missing = [name for name in names if name not in x]
@@ -1945,7 +1955,13 @@ class Model:
         if not pieces:
             raise ValueError("predict: the data gave no batches")
         result = pieces if n is not None else [np.concatenate(parts) for parts in zip(*pieces)]
-        return result if self._multi_output else result[0]
+        return self._structured(result if self._multi_output else result[0])
+
+    def _structured(self, out):
+        """Outputs as the model was built: a dict by key for a dict of outputs, else as they are."""
+        if self._output_keys is None:
+            return out
+        return dict(zip(self._output_keys, out if self._multi_output else [out]))
 
     # TensorFlow 1 and early 2 scripts' spellings, still in many course notes
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose="auto", callbacks=None,
@@ -1973,7 +1989,7 @@ class Model:
         """The outputs for one batch ``x`` (inference mode)."""
         self._require_call("predict")
         out = self._forward(self._prepare_x(x, "predict_on_batch"), False, losses=False)
-        return [np.array(o) for o in out] if self._multi_output else np.array(out)
+        return self._structured([np.array(o) for o in out] if self._multi_output else np.array(out))
 
     @_with_compiled_trainability
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -2032,7 +2048,7 @@ class Model:
         self._call_losses = ([self._activity_loss] if self._activity_loss else []) + \
             [np.asarray(np.sum(v), dtype=np.asarray(v).dtype) for v in self._added_loss_values]
         # arrays with an eager tensor's numpy(): `model(x_train[:1]).numpy()` in TensorFlow's quickstart
-        return [o.view(EagerArray) for o in out] if self._multi_output else out.view(EagerArray)
+        return self._structured([o.view(EagerArray) for o in out] if self._multi_output else out.view(EagerArray))
 
     def _call_on_tape(self, inputs, training):
         """Its layers called one by one on tape tensors (each a node of the tape: `Layer.__call__`),
@@ -2066,7 +2082,7 @@ class Model:
         out_masks = [masks[s] for s in self._output_slots]
         self._out_masks = out_masks if any(m is not None for m in out_masks) else None
         outputs = [vals[s] for s in self._output_slots]
-        return outputs if self._multi_output else outputs[0]
+        return self._structured(outputs if self._multi_output else outputs[0])
 
     def _call_steps(self, tensors, after_step=None, masks=False, fuse=False, **call_kwargs):
         """Each step's layer called (``layer(..., **call_kwargs)``) on ``tensors`` and the values
@@ -2202,6 +2218,10 @@ class Model:
                   "output_layers": [ref(s) for s in self._output_slots]}
         if self._loss_slots:
             config["added_losses"] = [ref(s) for s in self._loss_slots]
+        if self._input_keys is not None:
+            config["input_keys"] = list(self._input_keys)
+        if self._output_keys is not None:
+            config["output_keys"] = list(self._output_keys)
         return config
 
     @classmethod
@@ -2238,9 +2258,11 @@ class Model:
                                              training=entry.get("training"))
         inputs = [tensors[(name, 0)] for name in config["input_layers"]]
         outputs = [tensor(ref) for ref in config["output_layers"]]
-        model = cls(inputs=inputs[0] if len(inputs) == 1 else inputs,
-                    outputs=outputs[0] if len(outputs) == 1 else outputs,
-                    name=config.get("name"), trainable=config.get("trainable", True))
+        inputs = dict(zip(config["input_keys"], inputs)) if config.get("input_keys") else \
+            inputs[0] if len(inputs) == 1 else inputs
+        outputs = dict(zip(config["output_keys"], outputs)) if config.get("output_keys") else \
+            outputs[0] if len(outputs) == 1 else outputs
+        model = cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
         if config.get("added_losses"):
             model.add_loss([tensor(ref) for ref in config["added_losses"]])
         return model
