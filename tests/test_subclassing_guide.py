@@ -333,3 +333,47 @@ def test_custom_layer_requiring_a_mask_builds_in_a_graph():
     assert y.shape == (2, 4, 4)
     np.testing.assert_allclose(y[0, :2].sum(-1), 1, rtol=1e-5)
     assert np.all(np.isnan(y[0, 2:]))  # masked steps: 0 / 0, as in Keras
+
+
+def test_tf_keras_2_add_metric_in_a_layer_and_on_a_model():
+    """tf.keras 2's training guide: a layer's ``self.add_metric(K.std(x), name=...)`` and
+    ``model.add_metric(tensor, name=...)``: the mean over each epoch's batches is logged."""
+
+    class MetricLoggingLayer(layers.Layer):
+        def call(self, inputs):
+            self.add_metric(keras.backend.std(inputs), name="std_of_activation", aggregation="mean")
+            return inputs
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8), dtype=np.float32)
+    y = rng.integers(0, 3, 64)
+    inputs = keras.Input(shape=(8,))
+    hidden = layers.Dense(4, activation="relu")(inputs)
+    model = keras.Model(inputs, layers.Dense(3)(MetricLoggingLayer()(hidden)))
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    logs = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    features = keras.Model(inputs, hidden).predict(x, verbose=0)
+    expected = np.mean([np.std(features[i:i + 16]) for i in range(0, 64, 16)])
+    assert logs["std_of_activation"] == pytest.approx(expected, rel=1e-5)
+    assert sorted(model.fit(x, y, batch_size=16, verbose=0).history) == ["loss", "std_of_activation"]
+
+    inputs = keras.Input(shape=(8,))
+    x1 = layers.Dense(4, activation="relu")(inputs)
+    model = keras.Model(inputs, layers.Dense(3)(x1))
+    model.add_metric(keras.backend.std(x1), name="std_of_x1", aggregation="mean")
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    logs = model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    assert logs["std_of_x1"] == pytest.approx(float(np.std(keras.Model(inputs, x1).predict(x, verbose=0))), rel=1e-5)
+    weights = model.get_weights()
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    with_metric = model.get_weights()
+    plain = keras.Model(inputs, model.output)  # the same layers, without the metric: it trains nothing
+    plain.set_weights(weights)
+    plain.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    assert not np.array_equal(with_metric[0], weights[0])
+    for a, b in zip(with_metric, plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="give the metric a name"):
+        model.add_metric(keras.backend.std(x1))
+    assert model.predict(x, verbose=0).shape == (64, 3)

@@ -81,6 +81,14 @@ class _EagerCall(Layer):
                          "rebuild the model from its class, or hold the variables in a layer (add_weight)")
 
 
+def _check_added_metric(name, aggregation, what):
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{what}: give the metric a name (name='std_of_activation'). Received: name={name!r}")
+    if aggregation not in (None, "mean"):
+        raise ValueError(f"{what}: the value is averaged over the batches (aggregation='mean'). Received: "
+                         f"aggregation={aggregation!r}")
+
+
 def _slots(out):
     """A step's output slots: ``out`` is one slot, or a tuple of them for a layer with several outputs."""
     return out if type(out) is tuple else (out,)
@@ -504,6 +512,9 @@ class Model:
         self._step_training = {}  # step -> the training flag its call was given (it wins over fit's/predict's)
         self._input_keys = self._output_keys = None  # a model built from dicts of inputs / outputs: their keys
         self._added_losses = []  # add_loss()'s symbolic tensors
+        self._added_metrics = []  # add_metric()'s (name, symbolic tensor) pairs
+        self._metric_slots = []  # their slots: each value's mean over an epoch's batches is logged
+        self._added_metric_means = {}  # name -> the Mean of an add_metric value (the model's or a layer's)
         self._loss_slots = []  # their slots: each value's sum is added to the loss
         self._added_loss_values = []
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
@@ -546,7 +557,8 @@ class Model:
         if len({id(y) for y in outs}) != len(outs):
             raise ValueError("The same tensor is listed more than once in the model's outputs")
         # the layer calls the outputs and loss terms need, each after those it takes
-        order = post_order([y.node for y in outs + self._added_losses], lambda node: [t.node for t in node.inputs])
+        order = post_order([y.node for y in outs + self._added_losses + [t for _, t in self._added_metrics]],
+                           lambda node: [t.node for t in node.inputs])
         # slots 0 .. k-1 hold the k inputs, in the order given
         slot_of = {id(x): i for i, x in enumerate(ins)}
         input_nodes = {id(x.node) for x in ins}
@@ -594,6 +606,9 @@ class Model:
         self._layers = layers
         self._finalize(steps, shapes, input_layers, [slot_of[id(y)] for y in outs],
                        [slot_of[id(t)] for t in self._added_losses])
+        self._metric_slots = [(name, slot_of[id(t)]) for name, t in self._added_metrics]
+        if self._metric_slots:  # (predict skips their steps too)
+            self._prediction_steps = self._steps_needed(self._output_slots)
         self._step_owners, self._step_nodes = owners, step_nodes
         self._nested_inputs = {key: list(calls.values()) for key, calls in nested_inputs.items()}
         # the steps whose call gave its own training flag (bn(x, training=False), base_model(x, training=False))
@@ -897,6 +912,26 @@ class Model:
             self._added_losses = previous
             self._init_functional(self.inputs, self.outputs)
             raise ValueError(f"add_loss: the loss tensor is not computed from model '{self.name}''s inputs: {e}") \
+                from None
+
+    def add_metric(self, value, name=None, aggregation="mean"):
+        """tf.keras 2's ``model.add_metric(tensor, name=...)``: a symbolic tensor computed from the
+        model's tensors, whose mean over each epoch's batches is logged as ``name`` (it trains
+        nothing; its layers run in fit and evaluate, not in predict)."""
+        _check_added_metric(name, aggregation, "model.add_metric")
+        if not isinstance(value, KerasTensor):
+            raise ValueError(f"model.add_metric: expected a tensor computed from the model's layers. Received: "
+                             f"{type(value).__name__}")
+        if isinstance(self, Sequential) or not self._input_layers:
+            raise ValueError("model.add_metric: metric tensors are added to functional models, Model(inputs, outputs)")
+        previous = self._added_metrics
+        self._added_metrics = previous + [(name, value)]
+        try:
+            self._init_functional(self.inputs, self.outputs)
+        except ValueError as e:
+            self._added_metrics = previous
+            self._init_functional(self.inputs, self.outputs)
+            raise ValueError(f"model.add_metric: the tensor is not computed from model '{self.name}''s inputs: {e}") \
                 from None
 
     # ---- compile -----------------------------------------------------------------------------
@@ -1460,12 +1495,21 @@ class Model:
     def _reset_metrics(self):
         for m in self._metrics:
             m.reset_state()
+        for m in self._added_metric_means.values():
+            m.reset_state()
         for head in self._heads if self._multi_output else []:
             head.reset()
 
     def _update_metrics(self, y, out, sw):
         """Add a batch to the metrics (and, with several outputs, to each output's loss mean: the
         batch's loss from the last `_batch_loss`)."""
+        added = [(name, self._vals[slot]) for name, slot in self._metric_slots]
+        added += [pair for k in self._loss_adding_steps for pair in self._steps[k][0].__dict__.get("_added_metrics", ())]
+        for name, value in added:  # add_metric's: the mean of its value over the batches
+            mean = self._added_metric_means.get(name)
+            if mean is None:
+                mean = self._added_metric_means[name] = metrics_module.Mean(name=name)
+            mean.update_state(float(np.mean(autodiff._value(value))))
         if self._loss is None:
             return
         if not self._multi_output:
@@ -1829,6 +1873,7 @@ class Model:
 
     def _logs(self, loss):
         logs = {m.name: m.result() for m in self._metrics}
+        logs.update({name: m.result() for name, m in self._added_metric_means.items() if m._count})
         for head in self._heads if self._multi_output else []:
             if head.loss is not None:
                 logs[f"{head.name}_loss"] = head.total / head.count if head.count else 0.0

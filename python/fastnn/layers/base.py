@@ -423,6 +423,17 @@ class Layer:
                              "own call); fastnn's built-in layers take activity_regularizer")
         self.__dict__.setdefault("_added", []).append(loss)
 
+    def add_metric(self, value, name=None, aggregation="mean"):
+        """tf.keras 2's ``self.add_metric(K.std(x), name="std_of_activation")`` in a custom layer's
+        call: a model that runs the layer logs the mean of ``value`` over each epoch's batches."""
+        from ..models import _check_added_metric
+
+        if not hasattr(type(self), "_call_on_arrays"):
+            raise ValueError(f"Layer '{self.name}': add_metric is for a custom layer's call() (a Layer subclass with "
+                             "its own call)")
+        _check_added_metric(name, aggregation, "add_metric")
+        self.__dict__.setdefault("_added_metrics", []).append((name, np.asarray(autodiff._value(value))))
+
     @property
     def submodules(self):
         """The layers this layer holds, and theirs, each once (TensorFlow's ``Module.submodules``)."""
@@ -1026,6 +1037,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
     track_variables(self)
     self._added = []  # what this call gives add_loss
+    self._added_metrics = []  # and add_metric
     self._added_on_tape = None  # (a GradientTape's tensors of them: `Layer._call_on_tensors`)
     with tape_weights(self, training) as weights:
         extra = {"training": training} if self._call_takes_training else {}
