@@ -1323,3 +1323,24 @@ def test_frozen_recurrent_layer_in_a_model():
     for w, b in zip(encoder.get_weights(), before):
         np.testing.assert_array_equal(w, b)
     assert encoder._gradients == [] and not np.array_equal(first, model.layers[0].get_weights()[0])
+
+
+def test_stateful_layer_called_on_data_takes_its_batch_size():
+    """keras.io "Working with RNNs", cross-batch statefulness: a stateful LSTM called on arrays
+    carries its states from one call to the next; reset_states starts again from zeros."""
+    from fastnn import layers as L
+
+    rng = np.random.default_rng(0)
+    paragraphs = [rng.random((20, 10, 50), dtype=np.float32) for _ in range(3)]
+    lstm_layer = L.LSTM(64, stateful=True)
+    outputs = [lstm_layer(p) for p in paragraphs]
+    assert outputs[0].shape == (20, 64)
+    plain = L.LSTM(64)
+    plain.build((None, 10, 50))
+    plain.set_weights(lstm_layer.get_weights())
+    whole = plain(np.concatenate(paragraphs, axis=1))  # one long sequence = the three calls carried over
+    np.testing.assert_allclose(outputs[-1], whole, rtol=1e-4, atol=1e-5)
+    lstm_layer.reset_states()
+    np.testing.assert_allclose(lstm_layer(paragraphs[0]), plain(paragraphs[0]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="stateful with batches of 20 samples"):
+        lstm_layer(paragraphs[0][:5])

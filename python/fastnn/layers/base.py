@@ -602,6 +602,8 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}' expects a list of inputs. Received: {type(inputs).__name__}")
             xs = [self._as_input(x) for x in inputs]
             shapes = [(None,) + x.shape[1:] for x in xs]
+            if getattr(self, "stateful", False):  # (a stateful layer called on data: its batch size is the data's)
+                shapes[0] = xs[0].shape
             self._maybe_build(shapes)
             self._check_input([x.shape for x in xs])
             if mask is not None and self._call_takes_mask:
@@ -610,7 +612,7 @@ class Layer:
         x = self._as_input(inputs)
         if x.ndim == 0 and not self._takes_scalars:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
-        self._maybe_build((None,) + x.shape[1:])
+        self._maybe_build(x.shape if getattr(self, "stateful", False) else (None,) + x.shape[1:])
         self._check_input(x.shape)
         if mask is not None and self._call_takes_mask:
             return _eager(self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask")))
