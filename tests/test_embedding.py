@@ -91,3 +91,46 @@ def test_sequential_starting_with_an_embedding_is_built_at_once():
     tokens = np.random.default_rng(0).integers(0, 1000, (8, 12))
     assert len(model.fit(tokens, np.zeros(8), verbose=0).history["loss"]) == 1
     assert model.predict(tokens[:, :5], verbose=0).shape == (8, 10)
+
+
+def test_masks_of_several_outputs_and_eager_keras_mask():
+    """The masking guide: TemporalSplit's compute_mask gives each of its two outputs its own mask
+    (an LSTM on the second half skips its padding); eager outputs carry ``_keras_mask``, which the
+    next eager layer takes, as in Keras."""
+    import fastnn
+    from fastnn import layers as L, ops
+
+    class TemporalSplit(L.Layer):
+        def call(self, inputs):
+            return ops.split(inputs, 2, axis=1)
+
+        def compute_mask(self, inputs, mask=None):
+            if mask is None:
+                return None
+            return ops.split(mask, 2, axis=1)
+
+    x = np.array([[1, 2, 3, 4, 0, 0]])
+    inp = fastnn.Input(shape=(6,), dtype="int32")
+    emb = L.Embedding(10, 4, mask_zero=True)
+    _, second = TemporalSplit()(emb(inp))
+    lstm = L.LSTM(3)
+    model = fastnn.Model(inp, lstm(second))
+    embedded = emb(x)
+    np.testing.assert_array_equal(embedded._keras_mask, x != 0)
+    assert type(embedded) is fastnn._batch_dataset.EagerArray  # (a value gathered from the weight, not the weight)
+    masked = lstm(np.asarray(embedded)[:, 3:4])  # only step 3 of the second half is kept
+    np.testing.assert_allclose(model.predict(x, verbose=0), masked, rtol=1e-5, atol=1e-7)
+    # eagerly: the Embedding's output carries its mask into the LSTM
+    np.testing.assert_allclose(lstm(embedded), lstm(np.asarray(embedded)[:, :4]), rtol=1e-5, atol=1e-7)
+
+
+def test_tf_nn_embedding_lookup_and_normalization_adapt_on_batches():
+    import fastnn as tf
+
+    params = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.testing.assert_array_equal(tf.nn.embedding_lookup(params, np.array([2, 0])), params[[2, 0]])
+    x = np.random.default_rng(0).random((50, 3), dtype=np.float32)
+    norm = tf.keras.layers.Normalization()
+    norm.adapt(tf.data.Dataset.from_tensor_slices(x).batch(8))  # (the last batch is 2 rows)
+    np.testing.assert_allclose(norm.mean.ravel(), x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(norm.variance.ravel(), x.var(0), rtol=1e-4)

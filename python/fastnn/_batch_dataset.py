@@ -100,6 +100,10 @@ class WeightArray(EagerArray):
 
     _name = None
 
+    def __getitem__(self, index):  # (a row or a slice of a weight is a value, not a weight)
+        part = super().__getitem__(index)
+        return part.view(EagerArray) if isinstance(part, np.ndarray) else part
+
     @property
     def name(self):
         return self._name

@@ -678,12 +678,17 @@ def _bias_add(value, bias, data_format=None, name=None):
     return value + bias
 
 
+def _embedding_lookup(params, ids, max_norm=None, name=None):
+    """The rows of ``params`` at ``ids`` (``tf.gather`` on axis 0)."""
+    return gather(params, ids)
+
+
 nn = types.ModuleType("fastnn.nn", "TensorFlow's tf.nn: activations and cross-entropies (fastnn.ops).")
 nn.__dict__.update(
     relu=ops.relu, relu6=ops.relu6, elu=ops.elu, selu=ops.selu, gelu=_gelu, sigmoid=ops.sigmoid, tanh=ops.tanh,
     softmax=_softmax, log_softmax=_log_softmax, softplus=ops.softplus, softsign=ops.softsign, silu=ops.silu,
     swish=ops.silu, leaky_relu=_leaky_relu, l2_normalize=l2_normalize, dropout=_dropout, moments=_moments,
-    bias_add=_bias_add, sigmoid_cross_entropy_with_logits=_sigmoid_cross_entropy_with_logits,
+    bias_add=_bias_add, embedding_lookup=_embedding_lookup, sigmoid_cross_entropy_with_logits=_sigmoid_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits=_softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits=_sparse_softmax_cross_entropy_with_logits, top_k=top_k,
 )

@@ -1352,14 +1352,18 @@ class Model:
             else:
                 v = layer.call(x, training=t)
             m = layer.compute_mask(x, mask) if layer.supports_masking else None
-            if type(out) is tuple:  # several outputs: the mask is the first's (Keras: [mask, None, ...])
-                for o, value in zip(out, v):
-                    vals[o], masks[o] = value, None
-                v, out = v[0], out[0]
-                if isinstance(m, (list, tuple)):
-                    m = m[0]
-            vals[out] = v
-            masks[out] = None if m is None else check_mask(m, np.shape(v), layer, "the output's mask (compute_mask)")
+            if type(out) is tuple:  # several outputs: compute_mask's list gives each its own (one mask: the first's)
+                each = list(m) if isinstance(m, (list, tuple)) else [m]
+                for i, (o, value) in enumerate(zip(out, v)):
+                    mi = each[i] if i < len(each) else None
+                    vals[o] = value
+                    masks[o] = None if mi is None else check_mask(mi, np.shape(value), layer,
+                                                                  f"output {i}'s mask (compute_mask)")
+                v = v[0]
+            else:
+                vals[out] = v
+                masks[out] = None if m is None else check_mask(m, np.shape(v), layer,
+                                                               "the output's mask (compute_mask)")
             if k in sites.steps:
                 sites.keep(k, layer)
             if areg is not None:
@@ -2077,6 +2081,10 @@ class Model:
         layer's call(), on its tape tensors (``self.ffn = Sequential([...])``, as Keras's
         Transformer block has it)."""
         self._require_call("be called")
+        if training is not None and not isinstance(training, (bool, np.bool_, int)):
+            raise TypeError(f"Model '{self.name}': training must be True, False or None. Received: "
+                            f"{type(training).__name__} (a model takes one argument of inputs: give several as a "
+                            "list, model([x1, x2]))")
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
         if _on_tape(inputs):
@@ -2162,9 +2170,11 @@ class Model:
             if masks and layer.supports_masking:
                 values = [autodiff._value(t) for t in x] if multi else autodiff._value(x)
                 m = layer.compute_mask(values, mask)
-                m = m[0] if isinstance(m, (list, tuple)) else m
-                slot_masks[first] = None if m is None else \
-                    check_mask(m, np.shape(autodiff._value(vals[first])), layer, "the output's mask (compute_mask)")
+                each = list(m) if type(out) is tuple and isinstance(m, (list, tuple)) else [m]
+                for i, o in enumerate(_slots(out)):  # (several outputs: each its own mask, as compute_mask lists)
+                    mi = each[i] if i < len(each) else None
+                    slot_masks[o] = None if mi is None else \
+                        check_mask(mi, np.shape(autodiff._value(vals[o])), layer, "the output's mask (compute_mask)")
             if after_step is not None:
                 after_step(step, vals[first], slot_masks[first])
         return vals, slot_masks

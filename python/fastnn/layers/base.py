@@ -614,9 +614,15 @@ class Layer:
             raise ValueError(f"Layer '{self.name}' needs a batch axis. Received an input of shape ()")
         self._maybe_build(x.shape if getattr(self, "stateful", False) else (None,) + x.shape[1:])
         self._check_input(x.shape)
-        if mask is not None and self._call_takes_mask:
-            return _eager(self.call(x, training=training, mask=check_mask(mask, x.shape, self, "mask")))
-        return _eager(self.call(x, training=training))
+        if mask is None:  # (an eager output carries its mask to the next layer, as in Keras)
+            mask = getattr(inputs, "_keras_mask", None)
+        if mask is not None:
+            mask = check_mask(mask, x.shape, self, "mask")
+        out = _eager(self.call(x, training=training, mask=mask) if mask is not None and self._call_takes_mask
+                     else self.call(x, training=training))
+        if self.supports_masking and isinstance(out, EagerArray):  # Keras's ``out._keras_mask``
+            out._keras_mask = self.compute_mask(x, mask)
+        return out
 
     def _call_on_tensors(self, tensors, multi, forward, backward=None):
         """This layer called inside a custom layer's call() (or under a GradientTape): ``forward``
@@ -764,11 +770,13 @@ class Layer:
 
 
 def _eager(out):
-    """A layer's output arrays as `EagerArray` views (TensorFlow's ``layer(x).numpy()``)."""
-    if type(out) is np.ndarray:
+    """A layer's output arrays as `EagerArray` views (TensorFlow's ``layer(x).numpy()``; a value
+    gathered from a weight, as an Embedding's, is not the weight)."""
+    if isinstance(out, np.ndarray) and type(out) is not EagerArray:
         return out.view(EagerArray)
     if type(out) in (list, tuple):
-        return type(out)(o.view(EagerArray) if type(o) is np.ndarray else o for o in out)
+        return type(out)(o.view(EagerArray) if isinstance(o, np.ndarray) and type(o) is not EagerArray else o
+                         for o in out)
     return out
 
 

@@ -69,7 +69,16 @@ class Normalization(Layer):
         self.built = True
 
     def adapt(self, data, batch_size=None, steps=None):
-        """Set mean and variance from ``data`` (an array, samples on the first axis)."""
+        """Set mean and variance from ``data``: an array (samples on the first axis), or an iterable
+        of batches (a dataset, a generator; at most ``steps`` of them), joined."""
+        from .lookup import _batches
+
+        batches = _batches(data, steps, "Normalization")
+        if batches is not None:
+            parts = [np.asarray(b, dtype=np.float64) for b in batches]
+            if not parts:
+                raise ValueError("Normalization.adapt: the data gave no batches")
+            data = np.concatenate([p if p.ndim else p[None] for p in parts])
         x = np.asarray(data, dtype=np.float64)
         if x.ndim < 1 or len(x) == 0:
             raise ValueError(f"Normalization.adapt: expected a non-empty array. Received: shape={x.shape}")
