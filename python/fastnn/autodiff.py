@@ -187,6 +187,8 @@ class Variable(Tensor):
     A Python float becomes float32 and an int int32, as in TensorFlow; an array keeps its dtype."""
 
     def __init__(self, initial_value, trainable=True, name=None, dtype=None, **kwargs):
+        global _variables_made
+        _variables_made = True
         value = _value(initial_value() if callable(initial_value) else initial_value)
         array = np.array(value, dtype=dtype, order="C")  # (a copy; ascontiguousarray would make 0-d 1-d)
         if dtype is None and not isinstance(value, (np.ndarray, np.generic)):
@@ -304,6 +306,7 @@ _GRAPH_FUNCTIONS = {}  # name -> function: what a graph layer calls (a saved mod
 # While a `fastnn.GradientTape` records: a function giving its leaves by id of array (the arrays it
 # watches, the weights it has seen used), set by fastnn._gradient_tape; else None.
 watched_leaves = None
+_variables_made = False  # whether any tf.Variable exists (only then may an argument be one)
 # The innermost tape's leaves by id of array (a GradientTape's, or a custom layer's own while its
 # call runs: `fastnn.layers.base.TapeLeaves`), or None outside any: set by fastnn.layers.base.
 current_leaves = None
@@ -354,13 +357,15 @@ def graph_function(name):
                 from .layers.lambda_layer import symbolic_call
                 return symbolic_call(name, args, kwargs)
             leaves = watched_leaves() if watched_leaves is not None else None
-            swapped = _on_watched(args, leaves)
-            if swapped is not None:
-                args = swapped
-            if kwargs:
-                swapped_kw = _on_watched(list(kwargs.values()), leaves)
-                if swapped_kw is not None:
-                    kwargs = dict(zip(kwargs, swapped_kw))
+            swapped = None
+            if leaves or _variables_made:  # (else nothing to swap: the common case stays cheap)
+                swapped = _on_watched(args, leaves)
+                if swapped is not None:
+                    args = swapped
+                if kwargs:
+                    swapped_kw = _on_watched(list(kwargs.values()), leaves)
+                    if swapped_kw is not None:
+                        kwargs = dict(zip(kwargs, swapped_kw))
             try:
                 result = fn(*args, **kwargs)
             except (ValueError, IndexError, TypeError) as e:
