@@ -380,18 +380,22 @@ def test_custom_layer_whose_config_leaves_out_its_name_loads(tmp_path):
     assert rebuilt.layers[1].factor == 0.5
 
 
+class ScaleLayer(Layer):
+    """A user layer with an argument of its own (the saving guide's CustomLayer)."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
 def test_clone_model_with_user_layers_and_lambdas():
-    class CustomLayer(Layer):
-        def __init__(self, factor, **kwargs):
-            super().__init__(**kwargs)
-            self.factor = factor
-
-        def call(self, x):
-            return x * self.factor
-
-        def get_config(self):
-            return {**super().get_config(), "factor": self.factor}
-
+    CustomLayer = ScaleLayer
     def double(x):
         return x * 2
 
@@ -450,16 +454,8 @@ def _conv_linear(conv, images):
 
 def test_registered_and_scoped_custom_objects_load_without_custom_objects(tmp_path):
     @fastnn.saving.register_keras_serializable(package="MyLayers")
-    class RegisteredScale(Layer):
-        def __init__(self, factor, **kwargs):
-            super().__init__(**kwargs)
-            self.factor = factor
-
-        def call(self, x):
-            return x * self.factor
-
-        def get_config(self):
-            return {**super().get_config(), "factor": self.factor}
+    class RegisteredScale(ScaleLayer):
+        pass
 
     @fastnn.saving.register_keras_serializable(package="my_package", name="registered_square")
     def registered_square(x):

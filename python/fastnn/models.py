@@ -904,15 +904,7 @@ class Model:
         if isinstance(self, Sequential) or not self._input_layers:
             raise ValueError("add_loss: loss tensors are added to functional models, Model(inputs, outputs), and "
                              "by a subclassed model's call()")
-        previous = self._added_losses
-        self._added_losses = previous + tensors
-        try:
-            self._init_functional(self.inputs, self.outputs)
-        except ValueError as e:
-            self._added_losses = previous
-            self._init_functional(self.inputs, self.outputs)
-            raise ValueError(f"add_loss: the loss tensor is not computed from model '{self.name}''s inputs: {e}") \
-                from None
+        self._rebuilt_with("_added_losses", tensors, "add_loss: the loss tensor")
 
     def add_metric(self, value, name=None, aggregation="mean"):
         """tf.keras 2's ``model.add_metric(tensor, name=...)``: a symbolic tensor computed from the
@@ -924,15 +916,19 @@ class Model:
                              f"{type(value).__name__}")
         if isinstance(self, Sequential) or not self._input_layers:
             raise ValueError("model.add_metric: metric tensors are added to functional models, Model(inputs, outputs)")
-        previous = self._added_metrics
-        self._added_metrics = previous + [(name, value)]
+        self._rebuilt_with("_added_metrics", [(name, value)], "model.add_metric: the tensor")
+
+    def _rebuilt_with(self, attr, added, what):
+        """The graph rebuilt with ``added`` appended to the list ``attr`` (add_loss's or add_metric's
+        tensors); unchanged, and a ValueError naming ``what``, when they are not computed from the inputs."""
+        previous = getattr(self, attr)
+        setattr(self, attr, previous + list(added))
         try:
             self._init_functional(self.inputs, self.outputs)
         except ValueError as e:
-            self._added_metrics = previous
+            setattr(self, attr, previous)
             self._init_functional(self.inputs, self.outputs)
-            raise ValueError(f"model.add_metric: the tensor is not computed from model '{self.name}''s inputs: {e}") \
-                from None
+            raise ValueError(f"{what} is not computed from model '{self.name}''s inputs: {e}") from None
 
     # ---- compile -----------------------------------------------------------------------------
 
