@@ -77,10 +77,15 @@ def test_file_layout_is_safetensors(tmp_path):
     assert meta["format"] == "fastnn" and meta["format_version"] == str(saving.FORMAT_VERSION)
     assert all(isinstance(v, str) for v in meta.values())
     assert json.loads(meta["model_config"])["class_name"] == "Sequential"
-    assert list(header) == ["dense.kernel", "dense.bias", "bn.gamma", "bn.beta", "bn.moving_mean",
-                            "bn.moving_variance", "out.kernel", "out.bias"]
+    weights = ["dense.kernel", "dense.bias", "bn.gamma", "bn.beta", "bn.moving_mean", "bn.moving_variance",
+               "out.kernel", "out.bias"]
+    # then the optimizer's state slots, one per trainable weight (Adam: m and v)
+    trainable = [name for name in weights if "moving" not in name]
+    assert list(header) == weights + [f"__optimizer__.{slot}.{i}" for slot in ("_ms", "_vs")
+                                      for i in range(len(trainable))]
+    assert meta["optimizer_iterations"] == str(model.optimizer.iterations)
     position = 0
-    for name, w in zip(header, model.get_weights()):
+    for name, w in zip(header, model.get_weights() + model.optimizer.variables):
         entry = header[name]
         assert entry["dtype"] == "F32" and entry["shape"] == list(w.shape)
         begin, end = entry["data_offsets"]
@@ -482,3 +487,22 @@ def test_registered_and_scoped_custom_objects_load_without_custom_objects(tmp_pa
         assert isinstance(load_model(tmp_path / "scoped.keras").layers[1], Scoped)
     with pytest.raises(ValueError, match="already registered"):
         fastnn.saving.register_keras_serializable(package="MyLayers", name="RegisteredScale")(Scoped)
+
+
+def test_load_model_resumes_training_with_the_optimizers_state(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 4), dtype=np.float32), rng.random((32, 1), dtype=np.float32)
+    model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(1)])
+    model.compile(fastnn.optimizers.Adam(0.01), "mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    restored = load_model(tmp_path / "m.keras")
+    assert restored.optimizer.iterations == model.optimizer.iterations == 4
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    restored.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # load_weights and an uncompiled load read the weights alone
+    again = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(1)])
+    again.load_weights(tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras", compile=False).optimizer is None

@@ -261,9 +261,44 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     metadata = _base_metadata()
     metadata["model_config"] = config
     compiled = _compile_config(model) if include_optimizer else None
+    tensors = _named_tensors(model)
     if compiled is not None:
         metadata["compile_config"] = json.dumps(compiled, separators=(",", ":"))
-    _write(filepath, _named_tensors(model), metadata, overwrite)
+        state = _optimizer_state(model)
+        if state is not None:  # (Keras 3 saves it too: fit on the loaded model goes on where it stopped)
+            metadata["optimizer_iterations"] = str(int(model.optimizer.iterations))
+            tensors += state
+    _write(filepath, tensors, metadata, overwrite)
+
+
+_OPTIMIZER = "__optimizer__."  # the prefix of the optimizer's state slots among a file's tensors
+
+
+def _optimizer_state(model):
+    """``[(name, array)]`` of the optimizer's state slots (``__optimizer__.<slot>.<i>``, one per
+    trainable weight in order), or None when it has none for these weights."""
+    opt = model.optimizer
+    if opt is None or not opt.built or opt._param_ids != [id(p) for p in model.trainable_weights]:
+        return None
+    return [(f"{_OPTIMIZER}{attr}.{i}", slot) for attr in opt._slot_attrs
+            for i, slot in enumerate(getattr(opt, attr, None) or []) if slot is not None]
+
+
+def _restore_optimizer_state(model, metadata, tensors, path):
+    """Give the loaded model's optimizer the state slots and iteration count the file holds."""
+    state = {name[len(_OPTIMIZER):]: value for name, value in tensors.items() if name.startswith(_OPTIMIZER)}
+    if not state or model.optimizer is None:
+        return
+    opt, params = model.optimizer, model.trainable_weights
+    opt.build(params)
+    wanted = [(f"{attr}.{i}", slot) for attr in opt._slot_attrs
+              for i, slot in enumerate(getattr(opt, attr, None) or []) if slot is not None]
+    if sorted(name for name, _ in wanted) != sorted(state) or any(state[n].shape != a.shape for n, a in wanted):
+        raise ValueError(f"{path}: the optimizer state in the file does not fit model '{model.name}''s "
+                         f"{type(opt).__name__} ({len(state)} slots in the file, {len(wanted)} expected)")
+    for name, slot in wanted:
+        np.copyto(slot, state[name])
+    opt.iterations = int(metadata.get("optimizer_iterations", 0))
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -391,7 +426,12 @@ def _assign(model, tensors, path):
 def load_weights(model, filepath):
     """Copy the weights in ``filepath`` into ``model`` (all-or-nothing)."""
     _, tensors = read_file(filepath)
-    _assign(model, tensors, os.fspath(filepath))
+    _assign(model, _weights_only(tensors), os.fspath(filepath))
+
+
+def _weights_only(tensors):
+    """A file's tensors without the optimizer's state slots."""
+    return {name: value for name, value in tensors.items() if not name.startswith(_OPTIMIZER)}
 
 
 # Keras 3's safe mode: a config that holds code (a Lambda's lambda, saved as bytecode) is refused
@@ -414,7 +454,7 @@ def in_safe_mode():
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild the model saved in ``filepath``: architecture, weights, and (with ``compile``) its
-    optimizer, loss and metrics (a fresh optimizer state). ``safe_mode=False`` lets a Lambda's
+    optimizer (with its state: fit goes on where it stopped), loss and metrics. ``safe_mode=False`` lets a Lambda's
     lambda, saved as bytecode, be rebuilt (that runs code from the file), as in Keras 3."""
     token = _safe_mode.set(bool(safe_mode) and not _unsafe_deserialization)
     try:
@@ -437,7 +477,7 @@ def _load_model(filepath, custom_objects, compile):
         raise ValueError(f"{path}: corrupted model config ({e})") from None
     custom_objects = custom_objects_with(custom_objects)
     model = deserialize_model(config, custom_objects)
-    _assign(model, tensors, path)
+    _assign(model, _weights_only(tensors), path)
     if compile and "compile_config" in metadata:
         try:
             cc = json.loads(metadata["compile_config"])
@@ -452,6 +492,7 @@ def _load_model(filepath, custom_objects, compile):
                               metrics=list(cc.get("metrics") or []))
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path}: invalid compile config ({e})") from None
+        _restore_optimizer_state(model, metadata, tensors, path)
     return model
 
 
