@@ -377,3 +377,27 @@ def test_tf_keras_2_add_metric_in_a_layer_and_on_a_model():
     with pytest.raises(ValueError, match="give the metric a name"):
         model.add_metric(keras.backend.std(x1))
     assert model.predict(x, verbose=0).shape == (64, 3)
+
+
+class StackFeatures(layers.Layer):
+    """A layer called on a dict of features (keras.io's structured-data examples)."""
+
+    def call(self, inputs):
+        return keras.ops.stack([inputs[k] for k in sorted(inputs)], axis=1) * 2.0
+
+
+def test_custom_layer_called_on_a_dict(tmp_path):
+    inputs = {"b": keras.Input(shape=(), name="b"), "a": keras.Input(shape=(), name="a")}
+    features = StackFeatures()(inputs)
+    assert features.shape == (None, 2)
+    model = keras.Model(inputs, layers.Dense(1)(features))
+    data = {"a": np.arange(4, dtype=np.float32), "b": np.ones(4, np.float32)}
+    dense = model.layers[-1]
+    expected = np.stack([data["a"], data["b"]], axis=1) * 2.0 @ dense.kernel + dense.bias
+    np.testing.assert_allclose(model.predict(data, verbose=0), expected, rtol=1e-6)
+    np.testing.assert_array_equal(StackFeatures()(data), np.stack([data["a"], data["b"]], axis=1) * 2.0)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(data, np.ones((4, 1), np.float32), verbose=0)
+    model.save(tmp_path / "dict.keras")
+    loaded = keras.models.load_model(tmp_path / "dict.keras", custom_objects={"StackFeatures": StackFeatures})
+    np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))

@@ -2264,6 +2264,8 @@ class Model:
                                "inbound": [ref(i) for i in ins]})
             if k in self._step_training:  # a call's own training argument (base(x, training=False))
                 layers[-1]["training"] = self._step_training[k]
+            if layer.__dict__.get("_input_keys") is not None:  # a user layer called on a dict
+                layers[-1]["input_keys"] = list(layer._input_keys)
         config = {"name": self.name, "trainable": self._trainable, "layers": layers,
                   "input_layers": [layer.name for layer in self._input_layers],
                   "output_layers": [ref(s) for s in self._output_slots]}
@@ -2305,6 +2307,8 @@ class Model:
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
             c = sum(1 for name, _ in tensors if name == layer.name)
+            if entry.get("input_keys"):
+                ins = [dict(zip(entry["input_keys"], ins))]
             tensors[(layer.name, c)] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0],
                                              training=entry.get("training"))
         inputs = [tensors[(name, 0)] for name in config["input_layers"]]

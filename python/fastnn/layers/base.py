@@ -580,6 +580,10 @@ class Layer:
         `compute_mask` gives the output's). On the tape tensors of a custom layer's call(): the
         same on their values, and a tape node whose gradient is this layer's `backward`."""
         if self._inputs_as_called:
+            if isinstance(inputs, dict) and hasattr(type(self), "_call_on_arrays") and inputs:
+                # a user layer called on a dict (of Inputs, or arrays): several inputs, given back to its
+                # call() as the dict (`_user_call`)
+                self._input_keys, inputs = list(inputs), list(inputs.values())
             self._multi_input = isinstance(inputs, (list, tuple))
         if not self.__dict__.get("_in_tape_call") and (_on_tape(inputs) or (
                 _tape_leaves and not _is_symbolic(inputs) and _tape_leaves[-1].records(self))):
@@ -1033,7 +1037,11 @@ def _call_with_tensors(self, *tensors, training=None, mask=None, **named):
 
 
 def _user_call(self, inputs, **extra):
-    """A user layer's own call() on ``inputs``: one tensor or a list, or spread over its parameters."""
+    """A user layer's own call() on ``inputs``: one tensor or a list (a dict when it was called on
+    one: `_input_keys`), or spread over its parameters."""
+    keys = self.__dict__.get("_input_keys")
+    if keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
+        return type(self)._call_on_arrays(self, dict(zip(keys, inputs)), **extra)
     if self._spread_names:
         return type(self)._call_on_arrays(self, *(inputs if isinstance(inputs, (list, tuple)) else [inputs]), **extra)
     return type(self)._call_on_arrays(self, inputs, **extra)
