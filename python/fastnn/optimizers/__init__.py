@@ -269,9 +269,9 @@ class Optimizer:
 
 def _zeros(params, value=0.0):
     # state slots: like the parameters (float32 C-contiguous on the C++ backend)
-    if value == 0.0:
-        return [np.zeros_like(p, order="C") for p in params]
-    return [np.full_like(p, value, order="C") for p in params]
+    # (plain arrays: a weight's WeightArray type is not the state's)
+    arrays = [getattr(p, "value", p) for p in params]  # (a tf.Variable's array)
+    return [np.full(a.shape, value, dtype=a.dtype) for a in arrays]
 
 
 class SGD(Optimizer):

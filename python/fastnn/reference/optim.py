@@ -36,7 +36,7 @@ def _inout(a, op, name, shape=None, dtype=None):
         raise ValueError(f"{op}: {name} is written in place but is read-only")
     if shape is not None and a.shape != shape:
         raise ValueError(f"{op}: {name} must have shape {shape}. Received: {name}.shape={a.shape}")
-    return a
+    return a if type(a) is np.ndarray else a.view(np.ndarray)  # (a layer's weight: the same memory, NumPy's own ops)
 
 
 class _Update:
