@@ -119,26 +119,29 @@ class WeightArray(EagerArray):
     def numpy(self):
         return np.array(self)  # (a copy, as TensorFlow's: the weight changes as it trains)
 
-    def _assigned(self, new):
-        new = np.asarray(new.value if hasattr(new, "_backward") else new)
-        if new.shape != self.shape:
-            raise ValueError(f"Weight '{self._name}': cannot assign a value of shape {new.shape} to a weight of shape "
-                             f"{self.shape}")
-        if new.dtype.kind not in "biuf" or not np.can_cast(new.dtype, self.dtype, "same_kind"):
-            raise TypeError(f"Weight '{self._name}' is {self.dtype}: it cannot take a value of dtype {new.dtype}")
-        return new
-
     def assign(self, value):
-        self.view(np.ndarray)[...] = self._assigned(value)
+        self.view(np.ndarray)[...] = assignable(value, self, f"Weight '{self._name}'", "weight")
         return self
 
     def assign_add(self, delta):
-        self.view(np.ndarray)[...] += self._assigned(delta)
+        self.view(np.ndarray)[...] += assignable(delta, self, f"Weight '{self._name}'", "weight")
         return self
 
     def assign_sub(self, delta):
-        self.view(np.ndarray)[...] -= self._assigned(delta)
+        self.view(np.ndarray)[...] -= assignable(delta, self, f"Weight '{self._name}'", "weight")
         return self
+
+
+def assignable(new, target, who, kind):
+    """``new`` (an array, a number, a tape tensor) checked as TensorFlow checks an assignment to
+    ``target`` (the array of ``who``, a ``kind``): its shape, and a dtype it holds without losing a fraction
+    (2.7 into an int32 variable is refused, not truncated)."""
+    new = np.asarray(new.value if hasattr(new, "_backward") else new)
+    if new.shape != target.shape:
+        raise ValueError(f"{who}: cannot assign a value of shape {new.shape} to a {kind} of shape {target.shape}")
+    if new.dtype.kind not in "biuf" or not np.can_cast(new.dtype, target.dtype, "same_kind"):
+        raise TypeError(f"{who} is {target.dtype}: it cannot take a value of dtype {new.dtype}")
+    return new
 
 
 # NumPy's ufuncs behind Python's operators and their backend functions (`fastnn.autodiff`)

@@ -130,8 +130,7 @@ _FUNCTIONS = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, softp
                                       hard_silu)}
 
 
-_BACKEND_FUNCTIONS = {}
-_BACKEND_FUNCTIONS_HAVE_TF = False
+_BACKEND_FUNCTIONS = None  # (kept once TensorFlow's names are registered, at the end of fastnn's import)
 
 
 def _backend_functions():
@@ -140,17 +139,20 @@ def _backend_functions():
     wrappers they are made of included: ``Dense(10, activation=tf.nn.relu)`` runs the fused kernel."""
     import sys
 
-    global _BACKEND_FUNCTIONS_HAVE_TF
-    if not _BACKEND_FUNCTIONS or (not _BACKEND_FUNCTIONS_HAVE_TF and "fastnn.nn" in sys.modules):
-        _BACKEND_FUNCTIONS_HAVE_TF = "fastnn.nn" in sys.modules  # (registered once fastnn's import ends)
-        for name in ("relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "relu6", "silu",
-                     "swish", "gelu"):
-            for module in (ops, sys.modules.get("fastnn.nn"), sys.modules.get("fastnn.math")):
-                fn = getattr(module, name, None)
-                while fn is not None and id(fn) not in _BACKEND_FUNCTIONS:
-                    _BACKEND_FUNCTIONS[id(fn)] = "silu" if name == "swish" else name
-                    fn = getattr(fn, "__wrapped__", None)
-    return _BACKEND_FUNCTIONS
+    global _BACKEND_FUNCTIONS
+    if _BACKEND_FUNCTIONS is not None:
+        return _BACKEND_FUNCTIONS
+    found = {}
+    for name in ("relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "relu6", "silu", "swish",
+                 "gelu"):
+        for module in (ops, sys.modules.get("fastnn.nn"), sys.modules.get("fastnn.math")):
+            fn = getattr(module, name, None)
+            while fn is not None and id(fn) not in found:
+                found[id(fn)] = "silu" if name == "swish" else name
+                fn = getattr(fn, "__wrapped__", None)
+    if "fastnn.nn" in sys.modules:
+        _BACKEND_FUNCTIONS = found
+    return found
 
 
 def resolve(identifier):

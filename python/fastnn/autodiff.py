@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from . import utils
-from ._batch_dataset import EagerArray
+from ._batch_dataset import EagerArray, assignable
 from ._graph import post_order
 
 _EPSILON = 1e-7
@@ -198,16 +198,7 @@ class Variable(Tensor):
         self.name = name or "Variable"
 
     def _assigned(self, new):
-        """``new`` checked as TensorFlow checks it: the variable's shape, a dtype it holds without
-        losing a fraction (2.7 into an int32 variable is refused, not truncated)."""
-        new = np.asarray(_value(new))
-        if new.shape != self.value.shape:
-            raise ValueError(f"Variable '{self.name}': cannot assign a value of shape {new.shape} to a variable of "
-                             f"shape {self.value.shape}")
-        if new.dtype.kind not in "biuf" or not np.can_cast(new.dtype, self.value.dtype, "same_kind"):
-            raise TypeError(f"Variable '{self.name}' is {self.value.dtype}: it cannot take a value of dtype "
-                            f"{new.dtype}")
-        return new
+        return assignable(new, self.value, f"Variable '{self.name}'", "variable")
 
     def assign(self, value):
         self.value[...] = self._assigned(value)

@@ -302,7 +302,6 @@ class Layer:
         parameters = inspect.signature(call).parameters
         cls._call_on_arrays = call
         cls._inputs_as_called = True
-        # call(self, targets, logits, sample_weights=None): the tensors as parameters of their own
         # call(self, targets, logits, sample_weights=None): two or more tensors required, as parameters
         positional = [(name, p) for name, p in list(parameters.items())[1:] if name not in ("training", "mask")
                       and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -652,8 +651,8 @@ class Layer:
         weight_leaves = [leaves.leaf(w) for w in self.trainable_weights]
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         # a custom layer's add_loss terms: tape tensors of their own (`losses`), or with its first output
-        added = state["_tape"][4] if leaves.separate_losses and backward_pass == _backward_from_tape.__get__(self) \
-            and state.get("_tape") else []
+        added = state["_tape"][4] if leaves.separate_losses and backward is None \
+            and type(self).backward is _backward_from_tape and state.get("_tape") else []
 
         def backward_of(i, term=None):
             def backward(g):
@@ -661,7 +660,9 @@ class Layer:
                     seed, added_seeds = None, [g if k == term else None for k in range(len(added))]
                 else:
                     seed = g if len(outs) == 1 else [g if j == i else np.zeros_like(o) for j, o in enumerate(outs)]
-                    added_seeds = [None] * len(added) if added else None if i == 0 else []
+                    # the add_loss terms: not through an output when they are tensors of their own; else
+                    # with the first output (None: each seeded with ones) and no other
+                    added_seeds = [None] * len(added) if added else (None if i == 0 else [])
                 current = dict(vars(self))
                 vars(self).clear()
                 vars(self).update(state)
