@@ -437,6 +437,22 @@ def test_autodiff_guide_jacobians_custom_gradient_and_enums():
     with tf.GradientTape() as tape:
         output = clip_gradients(v * v)
     assert float(tape.gradient(output, v)) == 2.0  # the unit gradient clipped to 0.5, times d(v²)/dv = 4
+
+    @tf.custom_gradient
+    def wrong_shape(y):
+        return y, lambda dy: tf.ones((5, 5))
+
+    @tf.custom_gradient
+    def scalar_gradient(y):
+        return y, lambda dy: 3.0
+
+    m = tf.Variable(np.ones((2, 2), np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        bad, spread = tf.reduce_sum(wrong_shape(m * 1.0)), tf.reduce_sum(scalar_gradient(m * 2.0))
+    with pytest.raises(ValueError, match=r"wrong_shape's gradient function returned a gradient of shape \(5, 5\) "
+                                         r"for input 0, which has shape \(2, 2\)"):
+        tape.gradient(bad, m)
+    np.testing.assert_array_equal(tape.gradient(spread, m), np.full((2, 2), 6.0))  # 3 spread, times d(2m)/dm
     np.testing.assert_allclose(tf.clip_by_norm(np.array([3.0, 4.0], np.float32), 1.0), [0.6, 0.8], rtol=1e-6)
     np.testing.assert_array_equal(tf.clip_by_norm(np.array([0.3, 0.4], np.float32), 1.0), np.float32([0.3, 0.4]))
     a, b = tf.Variable([2.0, 2.0]), tf.Variable(3.0)

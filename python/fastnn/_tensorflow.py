@@ -380,7 +380,19 @@ def custom_gradient(f=None):
             if len(grads) != len(operands):
                 raise ValueError(f"custom_gradient: {f.__name__}'s gradient function returned {len(grads)} gradients "
                                  f"for {len(operands)} inputs")
-            return [None if d is None else np.asarray(_value(d)) for d in grads]
+            return [None if d is None else _gradient_for(np.asarray(_value(d)), operand, i)
+                    for i, (d, operand) in enumerate(zip(grads, operands))]
+
+        def _gradient_for(d, operand, i):
+            # A gradient must have its input's shape; one that broadcasts to it (a scalar) is spread.
+            shape = np.shape(_value(operand))
+            if d.shape == shape:
+                return d
+            try:
+                return np.ascontiguousarray(np.broadcast_to(d, shape))
+            except ValueError:
+                raise ValueError(f"custom_gradient: {f.__name__}'s gradient function returned a gradient of shape "
+                                 f"{d.shape} for input {i}, which has shape {shape}") from None
 
         return autodiff._result(np.asarray(_value(y)), tuple(operands), backward)
 
