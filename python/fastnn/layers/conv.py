@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers
 from .base import InputSpec, Layer, _positive_int, register_layer
-from .core import kernel_bias_config
+from .core import kernel_bias_config, set_kernel_bias_options
 
 
 def normalize_tuple(value, n, name, cls, least=1):
@@ -122,16 +122,8 @@ class _BaseConv(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = _positive_int(filters, "filters")
         set_geometry(self, kernel_size, strides, padding, data_format, dilation_rate)
-        self._act, self._alpha, self._unfused = activations.split(activation)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.kernel = self.bias = None
+        set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                bias_regularizer, kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def build(self, input_shape):

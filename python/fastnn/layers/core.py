@@ -14,6 +14,21 @@ from .. import activations, constraints, initializers, ops, regularizers, utils
 from .base import InputSpec, Layer, _positive_int, register_layer
 
 
+def set_kernel_bias_options(layer, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                            bias_regularizer, kernel_constraint, bias_constraint):
+    """Resolve the arguments that ``kernel_bias_config`` writes back (Dense, Conv*); the weights come in build."""
+    layer._act, layer._alpha, layer._unfused = activations.split(activation)
+    layer.activation = activations.get(activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+    layer.kernel = layer.bias = None
+
+
 def kernel_bias_config(layer):
     """The config keys of a layer with an activation, a kernel and an optional bias (Dense, Conv*)."""
     return {
@@ -54,16 +69,8 @@ class Dense(Layer):
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int(units, "units")
-        self._act, self._alpha, self._unfused = activations.split(activation)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.kernel = self.bias = None
+        set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                bias_regularizer, kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
