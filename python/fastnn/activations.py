@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
 
 # the kernels' activations, named as Keras names them
 _NAMES = ("linear", "relu", "leaky_relu", "elu", "selu", "softplus", "sigmoid", "tanh", "softmax", "hard_sigmoid",
@@ -24,102 +24,144 @@ _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 INPUT_DERIVATIVE = ("gelu", "silu", "mish", "hard_silu")
 
 
+def _recorded(fn):
+    """Register ``fn`` as the graph function ``"activations.<name>"``: on symbolic tensors one layer
+    of the graph, and a `tf.Variable` or an array a GradientTape watches takes its tape leaf."""
+    return autodiff.graph_function("activations." + fn.__name__)(fn)
+
+
+def _apply(x, name, alpha=None):
+    """The kernel's activation of ``x``; on a tape tensor (a custom layer's call, a Lambda, a
+    GradientTape) one recorded node whose gradient is the kernel's backward."""
+    y = ops.activation_forward(autodiff._value(x), name, alpha)
+    if not isinstance(x, autodiff.Tensor):
+        return y
+    if name in INPUT_DERIVATIVE:
+        x_value = np.ascontiguousarray(x.value, dtype=y.dtype)
+
+        def backward(g):
+            return (ops.activation_backward_input(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype),
+                                                  x_value, name, alpha),)
+    else:
+        def backward(g):
+            return (ops.activation_backward(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype), y, name, alpha),)
+    return autodiff.Tensor(y, (x,), backward)
+
+
 def linear(x):
     """``x`` unchanged (Keras's default: no activation)."""
     return x
 
 
+@_recorded
 def relu(x):
     """``max(x, 0)``."""
-    return ops.activation_forward(x, "relu")
+    return _apply(x, "relu")
 
 
+@_recorded
 def leaky_relu(x, negative_slope=0.2):
     """``x`` for x > 0, ``negative_slope · x`` otherwise."""
-    return ops.activation_forward(x, "leaky_relu", negative_slope)
+    return _apply(x, "leaky_relu", negative_slope)
 
 
+@_recorded
 def elu(x, alpha=1.0):
     """``x`` for x > 0, ``alpha · (exp(x) - 1)`` otherwise."""
-    return ops.activation_forward(x, "elu", alpha)
+    return _apply(x, "elu", alpha)
 
 
+@_recorded
 def selu(x):
     """``scale · elu(x, alpha)`` with Klambauer et al.'s constants (scale 1.0507, alpha 1.6733)."""
-    return ops.activation_forward(x, "selu")
+    return _apply(x, "selu")
 
 
+@_recorded
 def softplus(x):
     """``log(1 + exp(x))``, computed without overflow."""
-    return ops.activation_forward(x, "softplus")
+    return _apply(x, "softplus")
 
 
+@_recorded
 def sigmoid(x):
     """``1 / (1 + exp(-x))``."""
-    return ops.activation_forward(x, "sigmoid")
+    return _apply(x, "sigmoid")
 
 
+@_recorded
 def tanh(x):
     """Hyperbolic tangent."""
-    return ops.activation_forward(x, "tanh")
+    return _apply(x, "tanh")
 
 
+@_recorded
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x))`` over the last axis (the only axis supported)."""
     if axis not in (-1, getattr(x, "ndim", 1) - 1):
         raise ValueError(f"softmax: only the last axis is supported. Received: axis={axis}")
-    return ops.activation_forward(x, "softmax")
+    return _apply(x, "softmax")
 
 
+@_recorded
 def hard_sigmoid(x):
     """Keras 3's piecewise-linear sigmoid: ``clip(x / 6 + 0.5, 0, 1)``."""
-    return ops.activation_forward(x, "hard_sigmoid")
+    return _apply(x, "hard_sigmoid")
 
 
+@_recorded
 def relu6(x):
     """``min(max(x, 0), 6)``."""
-    return ops.activation_forward(x, "relu6")
+    return _apply(x, "relu6")
 
 
+@_recorded
 def softsign(x):
     """``x / (1 + |x|)``."""
-    return ops.activation_forward(x, "softsign")
+    return _apply(x, "softsign")
 
 
+@_recorded
 def exponential(x):
     """``exp(x)``."""
-    return ops.activation_forward(x, "exponential")
+    return _apply(x, "exponential")
 
 
+@_recorded
 def celu(x, alpha=1.0):
     """``x`` for x > 0, ``alpha · (exp(x / alpha) - 1)`` otherwise."""
-    return ops.activation_forward(x, "celu", alpha)
+    return _apply(x, "celu", alpha)
 
 
+@_recorded
 def hard_tanh(x):
     """``clip(x, -1, 1)``."""
-    return ops.activation_forward(x, "hard_tanh")
+    return _apply(x, "hard_tanh")
 
 
+@_recorded
 def gelu(x, approximate=False):
     """Gaussian error linear unit ``x · Φ(x)`` (with erf), or with ``approximate`` its tanh form
     ``0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))``. As a layer's activation: the exact one."""
-    return ops.activation_forward(x, "gelu", 1.0 if approximate else 0.0)
+    return _apply(x, "gelu", 1.0 if approximate else 0.0)
 
 
+@_recorded
 def silu(x):
     """``x · sigmoid(x)`` (Keras's ``swish``, the same function)."""
-    return ops.activation_forward(x, "silu")
+    return _apply(x, "silu")
 
 
+@_recorded
 def mish(x):
     """``x · tanh(softplus(x))``."""
-    return ops.activation_forward(x, "mish")
+    return _apply(x, "mish")
 
 
+@_recorded
 def hard_silu(x):
     """``x · hard_sigmoid(x)`` (Keras's ``hard_swish``, the same function)."""
-    return ops.activation_forward(x, "hard_silu")
+    return _apply(x, "hard_silu")
 
 
 swish = silu
