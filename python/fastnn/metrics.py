@@ -450,6 +450,16 @@ def _plain(value):
     return EagerFloat(a) if a.ndim == 0 else a.copy()
 
 
+_called_results = {}  # id(result) -> (result, metric), for the last few metric calls
+
+
+def producer(value):
+    """The metric whose call returned ``value`` (tf.keras 2's ``add_metric(self.mean(x))`` logs that
+    metric, its state kept and reset by the metric), or None."""
+    entry = _called_results.get(id(value))
+    return entry[1] if entry is not None and entry[0] is value else None
+
+
 class Metric:
     """Base class of the metrics; on its own, a running, sample-weighted mean of per-sample values
     (a subclass sets ``fn(y_true, y_pred)`` or overrides ``_values``).
@@ -574,7 +584,11 @@ class Metric:
     def __call__(self, *args, **kwargs):
         """Update the state with a batch and return the result (Keras's ``metric(y_true, y_pred)``)."""
         self.update_state(*args, **kwargs)
-        return self.result()
+        result = self.result()
+        _called_results[id(result)] = (result, self)  # (add_metric(result) logs this metric: `producer`)
+        while len(_called_results) > 16:
+            del _called_results[next(iter(_called_results))]
+        return result
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}

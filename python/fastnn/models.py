@@ -38,7 +38,8 @@ from ._backend import get_backend
 from ._graph import post_order
 from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
-from .layers.base import (Input, InputLayer, KerasTensor, Layer, _backward_from_tape, _call_on_tape,
+from .layers.base import (TRACED_TRAINING, Input, InputLayer, KerasTensor, Layer, _backward_from_tape,
+                          _BranchesOnTraining, _call_on_tape,
                           _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _shape_str, check_mask,
                           held_variables, nested_layers, sublayers, tape_training)
 
@@ -47,8 +48,9 @@ _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
 class _EagerCall(Layer):
     """A subclassed model's ``call`` that reads tf.Variables the model holds (``tf.matmul(x, self.w)
-    + self.b``), as one layer: such a call cannot be traced into a graph of layers once (what it
-    computes from a Variable would be frozen at its first value), so, as TensorFlow runs it, it
+    + self.b``), or tests its training flag (``if training:``), as one layer: such a call cannot be
+    traced into a graph of layers once (what it computes from a Variable would be frozen at its
+    first value; one branch would be kept for fit and predict alike), so, as TensorFlow runs it, it
     runs every step, on the tape of a custom layer (`fastnn.layers.base`). The layer holds the
     model's attributes, so its weights are the model's Variables (`track_variables`) and its
     layers' weights, under the attributes' names."""
@@ -64,10 +66,8 @@ class _EagerCall(Layer):
             if attr not in model._state_attrs:
                 setattr(self, attr if attr not in vars(self) else f"_model_{attr}", value)
         self._model_call = model.call
-        parameters = inspect.signature(type(model).call).parameters
-        self._call_takes_training = "training" in parameters or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        self._call_takes_mask = "mask" in parameters
+        self._call_takes_training = _call_takes_training(type(model).call)
+        self._call_takes_mask = "mask" in inspect.signature(type(model).call).parameters
 
     def _call_on_arrays(self, inputs, **training):
         return self._model_call(inputs, **training)
@@ -76,9 +76,14 @@ class _EagerCall(Layer):
         return [sub for _, sub in sublayers(self)]
 
     def get_config(self):
-        raise ValueError(f"Layer '{self.name}' is the call() of a subclassed model that uses tf.Variables it holds "
-                         "itself; fastnn cannot save it as a graph of layers. Save the weights (save_weights) and "
-                         "rebuild the model from its class, or hold the variables in a layer (add_weight)")
+        raise ValueError(f"Layer '{self.name}' is the call() of a subclassed model that runs every step (it reads "
+                         "tf.Variables it holds itself, or its Python code tests `training`); fastnn cannot save it as "
+                         "a graph of layers. Save the weights (save_weights) and rebuild the model from its class")
+
+
+def _call_takes_training(call):
+    parameters = inspect.signature(call).parameters
+    return "training" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def _check_added_metric(name, aggregation, what):
@@ -435,8 +440,8 @@ class Model:
     def call(self, inputs, training=False):
         """A subclass's forward pass: its layers (and ``fastnn.backend`` functions) applied to
         ``inputs``. fastnn calls it once, on a symbolic input of the data's shape, and runs the
-        graph it records (so Python code in it runs once: ``if training:`` sees False, and each
-        layer may be called once)."""
+        graph it records (so Python code in it runs once); a call that tests ``training`` in Python
+        (``if training:``), or reads tf.Variables the model holds, runs every step instead."""
         raise NotImplementedError("Model.call: a functional model runs its graph; a subclass of Model defines call()")
 
     def build(self, input_shape):
@@ -458,7 +463,7 @@ class Model:
                 self._eager_call = _EagerCall(self)
                 outputs = self._eager_call(inputs)
             else:
-                outputs = self.call(inputs)
+                outputs = self._traced_call(inputs)
         except ValueError as e:
             self._eager_call = None
             if any(len(shape) > 1 for shape in shapes):
@@ -475,6 +480,20 @@ class Model:
                              f"of them). On a symbolic input it returned {type(outputs).__name__}")
         self._added_losses = traced_losses
         self._init_functional(inputs, outputs)
+
+    def _traced_call(self, inputs):
+        """call() on symbolic ``inputs``, traced once into the graph; a call whose Python code
+        tests its training flag (``if training:`` adding noise or updating a metric, as Géron's
+        ReconstructingRegressor) runs every step instead, with the step's flag (`_EagerCall`), as
+        TensorFlow runs it: a graph traced once would keep one branch for both fit and predict."""
+        if not _call_takes_training(type(self).call):
+            return self.call(inputs)
+        try:
+            return self.call(inputs, training=TRACED_TRAINING)
+        except _BranchesOnTraining:
+            del self._traced_losses[:]  # (what the abandoned trace added)
+            self._eager_call = _EagerCall(self)
+            return self._eager_call(inputs)
 
     def _init_state(self, name):
         if not isinstance(name, str) or not name:
@@ -803,10 +822,16 @@ class Model:
     def _ensure_built(self, data_shape):
         """Build from the data's shape (a list of shapes for several inputs): a subclass traces call."""
         if not self.built and self._subclassed:
-            self.build([(None,) + tuple(s[1:]) for s in data_shape] if isinstance(data_shape, list)
-                       else (None,) + tuple(data_shape[1:]))
+            shape = [(None,) + tuple(s[1:]) for s in data_shape] if isinstance(data_shape, list) \
+                else (None,) + tuple(data_shape[1:])
+            self._build_subclassed(shape)
         if not self.built:
             raise ValueError("The model has no input shape")
+
+    def _build_subclassed(self, shape):
+        self.build(shape)
+        if not self.built:  # (a build() of its own that made layers without calling super().build(): Keras's
+            Model.build(self, shape)  # models run call() anyway, so fastnn traces it)
 
     # ---- weights -----------------------------------------------------------------------------
 
@@ -909,7 +934,11 @@ class Model:
     def add_metric(self, value, name=None, aggregation="mean"):
         """tf.keras 2's ``model.add_metric(tensor, name=...)``: a symbolic tensor computed from the
         model's tensors, whose mean over each epoch's batches is logged as ``name`` (it trains
-        nothing; its layers run in fit and evaluate, not in predict)."""
+        nothing; its layers run in fit and evaluate, not in predict). In a call() run every step
+        (`_traced_call`), a value or a metric's result (``self.add_metric(self.mean(x))``, which logs
+        that metric), as a custom layer's."""
+        if self.__dict__.get("_eager_call") is not None and not isinstance(value, KerasTensor):
+            return self._eager_call.add_metric(value, name, aggregation)
         _check_added_metric(name, aggregation, "model.add_metric")
         if not isinstance(value, KerasTensor):
             raise ValueError(f"model.add_metric: expected a tensor computed from the model's layers. Received: "
@@ -1506,6 +1535,9 @@ class Model:
         added = [(name, self._vals[slot]) for name, slot in self._metric_slots]
         added += [pair for k in self._loss_adding_steps for pair in self._steps[k][0].__dict__.get("_added_metrics", ())]
         for name, value in added:  # add_metric's: the mean of its value over the batches
+            if isinstance(value, metrics_module.Metric):  # (a metric's result: the metric, updated by the call)
+                self._added_metric_means.setdefault(name, value)
+                continue
             mean = self._added_metric_means.get(name)
             if mean is None:
                 mean = self._added_metric_means[name] = metrics_module.Mean(name=name)
@@ -1873,7 +1905,7 @@ class Model:
 
     def _logs(self, loss):
         logs = {m.name: m.result() for m in self._metrics}
-        logs.update({name: m.result() for name, m in self._added_metric_means.items() if m._count})
+        logs.update({name: m.result() for name, m in self._added_metric_means.items() if getattr(m, "_count", 1)})
         for head in self._heads if self._multi_output else []:
             if head.loss is not None:
                 logs[f"{head.name}_loss"] = head.total / head.count if head.count else 0.0
@@ -2077,6 +2109,8 @@ class Model:
         layer's call(), on its tape tensors (``self.ffn = Sequential([...])``, as Keras's
         Transformer block has it)."""
         self._require_call("be called")
+        if training is TRACED_TRAINING:  # (called in a subclassed model's call being traced: the step's flag)
+            training = None
         if training is not None and not isinstance(training, (bool, np.bool_, int)):
             raise TypeError(f"Model '{self.name}': training must be True, False or None. Received: "
                             f"{type(training).__name__} (a model takes one argument of inputs: give several as a "
@@ -2107,7 +2141,8 @@ class Model:
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not self.built:
             shapes = [(None,) + tuple(t.shape[1:]) for t in tensors]
-            self.build(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+            (self._build_subclassed if self._subclassed else self.build)(
+                shapes if isinstance(inputs, (list, tuple)) else shapes[0])
         self._require_built(f"calling model '{self.name}' inside a custom layer")
         if len(tensors) != len(self._input_layers):
             raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "
@@ -2185,7 +2220,7 @@ class Model:
         if not self.built and isinstance(self, Sequential) and len(tensors) == 1:
             self.build(tensors[0].shape)
         elif not self.built and self._subclassed:
-            self.build([t.shape for t in tensors] if isinstance(inputs, (list, tuple)) else tensors[0].shape)
+            self._build_subclassed([t.shape for t in tensors] if isinstance(inputs, (list, tuple)) else tensors[0].shape)
         self._require_built(f"calling model '{self.name}' on symbolic tensors")
         if len(tensors) != len(self._input_layers):
             raise ValueError(f"Model '{self.name}' expects {len(self._input_layers)} input(s), but it received "

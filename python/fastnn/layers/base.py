@@ -214,6 +214,26 @@ _tape_training: list = []
 autodiff.current_leaves = lambda: _tape_leaves[-1] if _tape_leaves else None  # (where a tf.Variable records)
 
 
+class _BranchesOnTraining(Exception):
+    """A subclassed model's call() took a Python branch on its training flag while traced."""
+
+
+class _TracedTraining:
+    """The ``training`` a subclassed model's call() gets while it is traced into a graph: passed on
+    to a layer (``self.dropout(x, training=training)``) it is the step's flag, decided when the
+    graph runs; tested in Python (``if training:``) it stops the trace, since a graph traced once
+    would keep one branch for both fit and predict (`Model.build` then runs the call every step)."""
+
+    def __bool__(self):
+        raise _BranchesOnTraining
+
+    def __repr__(self):
+        return "<training flag of the step>"
+
+
+TRACED_TRAINING = _TracedTraining()
+
+
 def tape_training(training):
     """A layer's training flag inside a custom layer's call(): as given, else the custom layer's."""
     if training is not None:
@@ -425,13 +445,19 @@ class Layer:
     def add_metric(self, value, name=None, aggregation="mean"):
         """tf.keras 2's ``self.add_metric(K.std(x), name="std_of_activation")`` in a custom layer's
         call: a model that runs the layer logs the mean of ``value`` over each epoch's batches."""
+        from .. import metrics as metrics_module
         from ..models import _check_added_metric
 
         if not hasattr(type(self), "_call_on_arrays"):
             raise ValueError(f"Layer '{self.name}': add_metric is for a custom layer's call() (a Layer subclass with "
                              "its own call)")
+        metric = metrics_module.producer(value)
+        if metric is not None:  # a metric's result: the metric itself is logged
+            name = metric.name if name is None else name
+            aggregation = "mean" if aggregation is None else aggregation
         _check_added_metric(name, aggregation, "add_metric")
-        self.__dict__.setdefault("_added_metrics", []).append((name, np.asarray(autodiff._value(value))))
+        self.__dict__.setdefault("_added_metrics", []).append(
+            (name, metric if metric is not None else np.asarray(autodiff._value(value))))
 
     @property
     def submodules(self):
@@ -584,6 +610,13 @@ class Layer:
                 # call() as the dict (`_user_call`)
                 self._input_keys, inputs = list(inputs), list(inputs.values())
             self._multi_input = isinstance(inputs, (list, tuple))
+        if not self.__dict__.get("_in_tape_call") and autodiff.watched_leaves is not None:
+            # under a GradientTape: an array it watches (or a tf.Variable) is called as its tape leaf,
+            # so ``tape.watch(x); layer(x)`` gives the gradient with respect to x, as TensorFlow's
+            leaves = autodiff.watched_leaves()
+            swapped = autodiff._on_watched([inputs], leaves) if leaves or autodiff._variables_made else None
+            if swapped is not None:
+                inputs = swapped[0]
         if not self.__dict__.get("_in_tape_call") and (_on_tape(inputs) or (
                 _tape_leaves and not _is_symbolic(inputs) and _tape_leaves[-1].records(self))):
             # inside a custom layer's call(): on its tensors, or on arrays with weights it trains
@@ -596,7 +629,7 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}': a mask is given with arrays; in a model, masks come from "
                                  "Masking or Embedding(mask_zero=True) layers. Received: a mask with symbolic inputs")
             out = self._call_symbolic(inputs)
-            if training is not None:  # (a flag given in the graph: the model runs this call so)
+            if training is not None and training is not TRACED_TRAINING:  # (a flag given in the graph: the model runs this call so)
                 self._inbound_nodes[-1].training = bool(training)
             return out
         training = self._training_default if training is None else bool(training)
