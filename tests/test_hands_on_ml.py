@@ -143,3 +143,82 @@ def test_a_subclassed_call_that_tests_training_runs_every_step_with_the_steps_fl
     np.testing.assert_array_equal(noisy.predict(zeros, verbose=0), zeros)
     np.testing.assert_array_equal(noisy(zeros, training=False), zeros)
     assert np.all(np.isin(np.asarray(noisy(zeros, training=True)), [0.0, 200.0]))  # + 100, then dropout's 2x or 0
+
+
+class DenseTranspose(keras.layers.Layer):
+    """Chapter 17's tied decoder layer: another Dense's kernel, transposed, and a bias of its own."""
+
+    def __init__(self, dense, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = dense
+        self.activation = keras.activations.get(activation)
+
+    def build(self, batch_input_shape):
+        self.biases = self.add_weight(name="bias", shape=self.dense.input_shape[-1], initializer="zeros")
+        super().build(batch_input_shape)
+
+    def call(self, inputs):
+        Z = tf.matmul(inputs, self.dense.weights[0], transpose_b=True)
+        return self.activation(Z + self.biases)
+
+
+def test_tied_weights_are_listed_once_and_get_the_gradient_of_both_uses():
+    keras.utils.set_random_seed(2)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 6)).astype(np.float32)
+    dense_1 = keras.layers.Dense(4, activation="selu", kernel_regularizer=keras.regularizers.l2(0.01))
+    dense_2 = keras.layers.Dense(3, activation="selu")
+    encoder = keras.Sequential([keras.Input((6,)), dense_1, dense_2])
+    decoder = keras.Sequential([DenseTranspose(dense_2, activation="selu"), DenseTranspose(dense_1)])
+    tied_ae = keras.Sequential([encoder, decoder])
+    tied_ae(x)
+    assert [w.shape for w in tied_ae.trainable_weights] == [(6, 4), (4,), (4, 3), (3,), (4,), (6,)]
+    assert tied_ae.count_params() == 6 * 4 + 4 + 4 * 3 + 3 + 4 + 6
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(tied_ae(x) - x)) + tf.add_n(tied_ae.losses)
+    grads = tape.gradient(loss, tied_ae.trainable_weights)
+    # by hand: both uses of each kernel, the penalty 0.01 * sum(k1²) once
+    k1, b1, k2, b2, c2, c1 = [np.asarray(w, np.float64) for w in tied_ae.get_weights()]
+    assert len(tied_ae.losses) == 1
+    np.testing.assert_allclose(float(tied_ae.losses[0]), 0.01 * np.sum(k1 ** 2), rtol=1e-5)
+    eps = 1e-6  # (small: SELU's derivative jumps at 0)
+
+    def loss_at(k1_):
+        def selu(z):
+            return 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(np.minimum(z, 0)))
+        h = selu(selu(x @ k1_ + b1) @ k2 + b2)
+        out = selu(h @ k2.T + c2) @ k1_.T + c1
+        return np.mean((out - x) ** 2) + 0.01 * np.sum(k1_ ** 2)
+
+    numeric = np.zeros_like(k1)
+    for i in range(6):
+        for j in range(4):
+            d = np.zeros_like(k1)
+            d[i, j] = eps
+            numeric[i, j] = (loss_at(k1 + d) - loss_at(k1 - d)) / (2 * eps)
+    np.testing.assert_allclose(grads[0], numeric, atol=2e-4)
+
+    # fit's step (SGD) applies the same gradients, once per weight
+    tied_ae.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    before = [np.array(w) for w in tied_ae.trainable_weights]
+    tied_ae.fit(x, x, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for w0, w1, g in zip(before, tied_ae.trainable_weights, grads):
+        np.testing.assert_allclose(w0 - w1, 0.1 * np.asarray(g), atol=1e-6)
+
+
+def test_a_weight_used_directly_under_a_gradient_tape_is_watched():
+    x = np.ones((2, 3), np.float32)
+    dense = keras.layers.Dense(4, kernel_initializer="ones")
+    dense(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.matmul(x, dense.kernel) + dense(x))
+    np.testing.assert_array_equal(tape.gradient(loss, dense.kernel), np.full((3, 4), 4.0))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(x @ dense.kernel)
+    np.testing.assert_array_equal(tape.gradient(loss, dense.kernel), np.full((3, 4), 2.0))
+    dense.trainable = False  # (a frozen layer's weights are not watched, as TensorFlow's)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.matmul(x, dense.kernel))
+    assert tape.gradient(loss, dense.kernel) is None
+    assert dense.kernel.trainable is False

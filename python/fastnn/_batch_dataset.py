@@ -72,10 +72,12 @@ class EagerArray(np.ndarray):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from . import autodiff
 
-        leaves = autodiff.watched_leaves() if autodiff.watched_leaves is not None and method == "__call__" \
+        leaves = autodiff.current_leaves() if autodiff.current_leaves is not None and method == "__call__" \
             and not kwargs else None
-        # (an EagerArray itself watched: the backend functions compute on plain arrays, never these)
-        if leaves and any(isinstance(x, EagerArray) and id(x) in leaves for x in inputs):
+        # (an EagerArray itself watched, or a weight on the tape: the backend functions compute on
+        # plain arrays, never these)
+        if leaves is not None and any(isinstance(x, EagerArray) and autodiff._tape_operand(x, leaves) is not None
+                                      for x in inputs):
             function = getattr(autodiff, _RECORDED_UFUNCS.get(ufunc.__name__, ""), None)
             if function is not None:
                 return function(*inputs)
@@ -99,6 +101,7 @@ class WeightArray(EagerArray):
     the shape and a dtype it holds checked) and ``value``. Arithmetic on it gives plain values."""
 
     _name = None
+    _owner = None  # (a weak reference to its layer, and the layer's record of it: `trainable`)
 
     def __getitem__(self, index):  # (a row or a slice of a weight is a value, not a weight)
         part = super().__getitem__(index)
@@ -111,6 +114,14 @@ class WeightArray(EagerArray):
     @property
     def path(self):
         return self._name
+
+    @property
+    def trainable(self):
+        """Whether an optimizer trains it: its own flag, and its layer's (``layer.trainable = False``)."""
+        if self._owner is None:
+            return True
+        layer, record = self._owner[0](), self._owner[1]
+        return record.trainable and (layer is None or layer._trainable)
 
     @property
     def value(self):

@@ -27,12 +27,14 @@ def regularization(layers):
     one records."""
     leaves = recording()
     total = 0.0
+    seen = set()  # (a weight two layers list, a tied one: its penalty once)
     for layer in layers:
         if not layer._weights or not layer.trainable:
             continue
         for w in layer._weights:
-            if not w.trainable or w.regularizer is None:
+            if not w.trainable or w.regularizer is None or id(w.value) in seen:
                 continue
+            seen.add(id(w.value))
             value = w.regularizer(w.value)
             leaf = leaves.leaf(w.value) if leaves is not None else None
             if leaf is None:

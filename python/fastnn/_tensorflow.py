@@ -494,6 +494,19 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, **kwargs):
     return ops.matmul(a, b)
 
 
+def add_n(inputs, name=None):
+    """The elementwise sum of a list of tensors of one shape (``tf.add_n(model.losses)``)."""
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ValueError(f"add_n: expected a non-empty list of tensors. Received: {inputs!r}")
+    shapes = {tuple(np.shape(autodiff._value(t))) for t in inputs}
+    if len(shapes) > 1:
+        raise ValueError(f"add_n: the tensors must have one shape. Received shapes: {sorted(shapes)}")
+    total = inputs[0]
+    for t in inputs[1:]:
+        total = ops.add(total, t)
+    return total
+
+
 def einsum(equation, *inputs, **kwargs):
     return ops.einsum(equation, *inputs)
 
@@ -706,7 +719,7 @@ nn.__dict__.update(
 )
 
 # in both tf and tf.math (TensorFlow's own aliases)
-_TF_AND_MATH = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign",
+_TF_AND_MATH = ["add", "add_n", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign",
                 "square", "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal",
                 "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
                 "logical_not", "truediv", "floordiv", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean",

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from . import utils
-from ._batch_dataset import EagerArray, assignable
+from ._batch_dataset import EagerArray, WeightArray, assignable
 from ._graph import post_order
 
 _EPSILON = 1e-7
@@ -318,6 +318,17 @@ def _variable_operand(v):
     return v.value if leaf is None else leaf
 
 
+def _tape_operand(v, leaves):
+    """The leaf of the array ``v`` on the tape ``leaves``: an array it watches, a weight of a layer
+    called on it or held by the custom layer whose call runs, or, on a GradientTape that watches
+    what is accessed, any trainable weight used directly (``tf.matmul(x, dense.kernel)``, a tied
+    decoder reading its encoder's kernel), as TensorFlow's tape watches trainable variables; else None."""
+    leaf = leaves.get(id(v))
+    if leaf is None and type(v) is WeightArray and getattr(leaves, "watch_accessed", False) and v.trainable:
+        leaf = leaves.leaf(v)
+    return leaf
+
+
 def _on_watched(values, leaves):
     """``values`` (a call's arguments) with each array the recording tape (``leaves``, or None) has
     a leaf of replaced by that leaf, and each `Variable` by `_variable_operand` (in lists and
@@ -326,9 +337,11 @@ def _on_watched(values, leaves):
         if isinstance(v, Variable):
             return _variable_operand(v)
         if isinstance(v, np.ndarray):
-            return leaves.get(id(v), v) if leaves else v
+            leaf = _tape_operand(v, leaves) if leaves is not None else None
+            return v if leaf is None else leaf
         if isinstance(v, (list, tuple)) and builtins.any(
-                isinstance(t, Variable) or isinstance(t, np.ndarray) and leaves and id(t) in leaves for t in v):
+                isinstance(t, Variable) or isinstance(t, np.ndarray) and leaves is not None
+                and _tape_operand(t, leaves) is not None for t in v):
             return type(v)(swap(t) for t in v) if type(v) in (list, tuple) else v
         return v
 
@@ -347,9 +360,9 @@ def graph_function(name):
             if _symbolic_args(args) or _symbolic_args(kwargs.values()):
                 from .layers.lambda_layer import symbolic_call
                 return symbolic_call(name, args, kwargs)
-            leaves = watched_leaves() if watched_leaves is not None else None
+            leaves = current_leaves() if current_leaves is not None else None
             swapped = None
-            if leaves or _variables_made:  # (else nothing to swap: the common case stays cheap)
+            if leaves is not None or _variables_made:  # (else nothing to swap: the common case stays cheap)
                 swapped = _on_watched(args, leaves)
                 if swapped is not None:
                     args = swapped

@@ -81,6 +81,12 @@ class _EagerCall(Layer):
                          "a graph of layers. Save the weights (save_weights) and rebuild the model from its class")
 
 
+def _unique(weights):
+    """``weights`` (arrays) each once, in order."""
+    seen = set()
+    return [w for w in weights if id(w) not in seen and not seen.add(id(w))]
+
+
 def _call_takes_training(call):
     parameters = inspect.signature(call).parameters
     return "training" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
@@ -530,6 +536,7 @@ class Model:
         self._step_nodes = []  # a functional model's graph node per step
         self._step_training = {}  # step -> the training flag its call was given (it wins over fit's/predict's)
         self._input_keys = self._output_keys = None  # a model built from dicts of inputs / outputs: their keys
+        self._shared_weights = False  # whether two layers list one weight (`_merge_plan`)
         self._added_losses = []  # add_loss()'s symbolic tensors
         self._added_metrics = []  # add_metric()'s (name, symbolic tensor) pairs
         self._metric_slots = []  # their slots: each value's mean over an epoch's batches is logged
@@ -850,16 +857,18 @@ class Model:
 
     @property
     def weights(self):
-        """All weights, layer by layer (each layer's trainable ones first)."""
-        return [w for layer in self._all_layers for w in layer.weights]
+        """All weights, layer by layer (each layer's trainable ones first), each once: a layer
+        that a custom layer holds and the model also calls (tied weights) lists its weights once."""
+        return _unique([w for layer in self._all_layers for w in layer.weights])
 
     @property
     def trainable_weights(self):
-        return [w for layer in self._all_layers for w in layer.trainable_weights]
+        return _unique([w for layer in self._all_layers for w in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self):
-        return [w for layer in self._all_layers for w in layer.non_trainable_weights]
+        trainable = {id(w) for w in self.trainable_weights}
+        return _unique([w for layer in self._all_layers for w in layer.non_trainable_weights if id(w) not in trainable])
 
     # Keras 3's other names for them (its weights are Variables; fastnn's are the arrays)
     variables = weights
@@ -867,26 +876,34 @@ class Model:
     non_trainable_variables = non_trainable_weights
 
     def get_weights(self):
-        """Copies of all weights, layer by layer, in Keras's layouts."""
-        return [w for layer in self._all_layers for w in layer.get_weights()]
+        """Copies of all weights, layer by layer, in Keras's layouts (each weight once, as `weights`)."""
+        seen, copies = set(), []
+        for layer in self._all_layers:
+            for w, copy in zip(layer.weights, layer.get_weights()):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    copies.append(copy)
+        return copies
 
     def set_weights(self, weights):
         """Overwrite all weights from a list like `get_weights`'; checks every shape first."""
         weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self._all_layers)
+        expected = len(self.weights)
         if len(weights) != expected:
             raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a weight list of length "
                              f"{len(weights)}, but the model was expecting {expected} weights.")
-        chunks, i = [], 0
+        chunks, given, i = [], {}, 0  # (given: id(weight) -> its new value, for a weight two layers list)
         for layer in self._all_layers:
-            n = len(layer.weights)
-            chunk = weights[i:i + n]
-            for w, new in zip(layer.weights, chunk):
+            chunk = []
+            for w in layer.weights:
+                if id(w) not in given:
+                    given[id(w)], i = weights[i], i + 1
+                new = given[id(w)]
                 if np.shape(new) != w.shape:
                     raise ValueError(f"Layer '{layer.name}' weight shape {w.shape} is not compatible with provided "
                                      f"weight shape {np.shape(new)}.")
+                chunk.append(new)
             chunks.append((layer, chunk))
-            i += n
         for layer, chunk in chunks:
             if chunk:
                 layer.set_weights(chunk)
@@ -906,7 +923,7 @@ class Model:
         were, inside another model: Sequential([generator, discriminator]))."""
         if not (self.built or (self._all_layers and all(layer.built for layer in self._all_layers))):
             self._require_built("count_params")
-        return sum(layer.count_params() for layer in self._all_layers)
+        return sum(int(np.prod(w.shape)) for w in self.weights)
 
     def add_loss(self, losses):
         """Add a loss term: a symbolic tensor computed from the model's tensors (``vae.add_loss(
@@ -1481,6 +1498,8 @@ class Model:
         sites.finish_backward()
 
     def _regularization_loss(self):
+        if self._shared_weights:  # (each weight's penalty once)
+            return float(_step_loop.regularization(self._layers))
         return sum(layer.regularization_loss() for layer in self._layers if layer._weights)
 
     def _batch_loss(self, y, out, sw):
@@ -1586,7 +1605,9 @@ class Model:
         for layer in self._layers:
             if layer._weights:
                 grads += layer._regularized_gradients()
-        return loss, out, grads
+        self._trainable_layers = [layer for layer in self._layers if layer.trainable_weights]
+        self._merge_plan(self.trainable_weights)
+        return loss, out, self._merged_gradients(grads)
 
     def _train_step(self, x, y, sw, params):
         out = self._forward(x, True)
@@ -1600,7 +1621,7 @@ class Model:
         grads = []
         for layer in self._trainable_layers:
             grads += layer._regularized_gradients()
-        self.optimizer.apply(grads, params)
+        self.optimizer.apply(self._merged_gradients(grads), params)
         for value, constraint in self._constrained:
             np.copyto(value, constraint(value))
         return loss, out, True
@@ -1612,6 +1633,7 @@ class Model:
         if not opt.built or opt._param_ids != [id(p) for p in params]:
             opt.build(params)
         self._trainable_layers = [layer for layer in self._layers if layer.trainable_weights]
+        self._merge_plan(params)
         self._update_grad_flags()
         self._has_regularizers = any(w.regularizer is not None for layer in self._trainable_layers
                                      for w in layer._weights if w.trainable)
@@ -1619,6 +1641,42 @@ class Model:
         self._constrained = [(w.value, w.constraint) for layer in self._trainable_layers for w in layer._weights
                              if w.trainable and w.constraint is not None]
         return params
+
+    def _merge_plan(self, params):
+        """How the layers' gradient lists map onto ``params`` (the deduplicated trainable weights):
+        None when one to one; else, with a weight listed by two layers (a Dense that the model
+        calls and a custom layer holds, as a tied decoder does), the first listing of each weight
+        and the later ones, whose gradients are added without their regularizer's a second time."""
+        listed = [(w, layer) for layer in self._trainable_layers
+                  for w in (r for r in layer._weights if r.trainable)] if self._trainable_layers else []
+        self._shared_weights = len(listed) != len(params)
+        if not self._shared_weights:
+            self._grad_plan = None
+            return
+        index = {id(p): i for i, p in enumerate(params)}
+        first, later, seen = [None] * len(params), [], set()
+        for position, (record, _) in enumerate(listed):
+            target = index[id(record.value)]
+            if target in seen:
+                later.append((position, target, record))
+            else:
+                seen.add(target)
+                first[target] = position
+        self._grad_plan = (first, later)
+
+    def _merged_gradients(self, grads):
+        """The layers' gradient lists as gradients of the deduplicated `trainable_weights`."""
+        plan = self.__dict__.get("_grad_plan")
+        if plan is None:
+            return grads
+        first, later = plan
+        merged = [grads[i] for i in first]
+        for position, target, record in later:
+            g = grads[position]
+            if record.regularizer is not None:
+                g = g - record.regularizer.gradient(record.value)
+            merged[target] = merged[target] + g
+        return merged
 
     # ---- Keras 3's step API: train_step, test_step, compute_loss, compute_metrics, metrics ---------
 

@@ -26,6 +26,7 @@ above, which takes such tensors too.
 from __future__ import annotations
 
 from ._backend import current as _impl
+from . import autodiff as _autodiff
 from .autodiff import Operators as _Operators
 
 # ---- GEMM -------------------------------------------------------------------------------------
@@ -38,9 +39,16 @@ def matmul(a, b):
     Lambda, a custom loss, or the functional API), NumPy's matmul on the autodiff tape
     (`fastnn._keras_ops.matmul`: batched, with gradients). On arrays it stays this 2-D kernel.
     """
-    if isinstance(a, _Operators) or isinstance(b, _Operators):
+    if isinstance(a, _Operators) or isinstance(b, _Operators) or _on_tape(a, b):
         return _keras_ops.matmul(a, b)
     return _impl().matmul(a, b)
+
+
+def _on_tape(*arrays):
+    """Whether the tape recording now has a leaf for one of ``arrays`` (an array a GradientTape
+    watches, a weight used directly: `fastnn.autodiff._tape_operand`)."""
+    leaves = _autodiff.current_leaves() if _autodiff.current_leaves is not None else None
+    return leaves is not None and any(_autodiff._tape_operand(x, leaves) is not None for x in arrays)
 
 
 def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):

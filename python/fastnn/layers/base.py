@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import weakref
 
 import numpy as np
 
@@ -214,6 +215,23 @@ _tape_training: list = []
 autodiff.current_leaves = lambda: _tape_leaves[-1] if _tape_leaves else None  # (where a tf.Variable records)
 
 
+def _weight_shape(shape, who):
+    """A weight's shape as a tuple of ints: None is a scalar's (), an int a vector's (Géron's
+    ``add_weight(shape=self.dense.input_shape[-1])``)."""
+    if shape is None:
+        return ()
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: shape must be a tuple of non-negative ints (or one int). Received: "
+                         f"shape={shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{who}: shape must be a tuple of non-negative ints (or one int). Received: shape={shape!r}")
+    return dims
+
+
 class _BranchesOnTraining(Exception):
     """A subclassed model's call() took a Python branch on its training flag while traced."""
 
@@ -383,7 +401,7 @@ class Layer:
             name = f"variable_{len(self._weights)}"
         if any(w.name == name for w in self._weights):
             raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}")
-        shape = () if shape is None else tuple(int(d) for d in shape)
+        shape = _weight_shape(shape, f"Layer '{self.name}': add_weight {name!r}")
         dtype = _standardize_dtype(dtype or self.dtype)
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         value = np.asarray(init(shape, dtype), dtype=dtype, order="C")  # (ascontiguousarray makes () (1,))
@@ -392,8 +410,9 @@ class Layer:
                              f"{name!r}, expected {shape}")
         value = value.view(WeightArray)  # (a variable's names and assign methods on the same array)
         value._name = name
-        self._weights.append(_Weight(name, value, bool(trainable), regularizers.get(regularizer),
-                                     constraints.get(constraint)))
+        record = _Weight(name, value, bool(trainable), regularizers.get(regularizer), constraints.get(constraint))
+        value._owner = (weakref.ref(self), record)
+        self._weights.append(record)
         return value
 
     def _ordered_weights(self):
