@@ -222,3 +222,25 @@ def test_a_weight_used_directly_under_a_gradient_tape_is_watched():
         loss = tf.reduce_sum(tf.matmul(x, dense.kernel))
     assert tape.gradient(loss, dense.kernel) is None
     assert dense.kernel.trainable is False
+
+
+def test_apply_gradients_applies_each_weights_constraint_and_the_books_loop_reads_it():
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=[4], kernel_initializer="ones",
+                                                 kernel_constraint=keras.constraints.MaxNorm(0.5))])
+    x, y = np.ones((8, 4), np.float32), np.full((8, 1), 10.0, np.float32)
+    optimizer = keras.optimizers.SGD(learning_rate=0.01)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(keras.losses.mean_squared_error(y, model(x, training=True)))
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    np.testing.assert_allclose(np.linalg.norm(model.get_weights()[0]), 0.5, rtol=1e-6)  # Keras 3: apply projects
+    # the book's tf.keras 2 loop projects by hand
+    assert [type(v.constraint).__name__ if v.constraint else None for v in model.variables] == ["MaxNorm", None]
+    model.variables[0].assign(np.full((4, 1), 3.0, np.float32))
+    for variable in model.variables:
+        if variable.constraint is not None:
+            variable.assign(variable.constraint(variable))
+    np.testing.assert_allclose(model.get_weights()[0], np.full((4, 1), 0.25), rtol=1e-6)
+    # a tf.Variable's constraint too
+    v = tf.Variable([3.0, -4.0], constraint=keras.constraints.NonNeg())
+    keras.optimizers.SGD(1.0).apply_gradients([(np.array([1.0, 1.0], np.float32), v)])
+    np.testing.assert_array_equal(v.numpy(), [2.0, 0.0])

@@ -116,6 +116,11 @@ class WeightArray(EagerArray):
         return self._name
 
     @property
+    def constraint(self):
+        """Its constraint (``kernel_constraint=...``), which optimizers apply after each update, or None."""
+        return None if self._owner is None else self._owner[1].constraint
+
+    @property
     def trainable(self):
         """Whether an optimizer trains it: its own flag, and its layer's (``layer.trainable = False``)."""
         if self._owner is None:

@@ -18,7 +18,7 @@ from . import utils
 from ._gradient_tape import flatten, recording
 
 
-# ---- compute_loss's regularization, constraints ---------------------------------------------------
+# ---- compute_loss's regularization ---------------------------------------------------
 
 
 def regularization(layers):
@@ -43,14 +43,6 @@ def regularization(layers):
                 total = total + autodiff.Tensor(np.asarray(value, dtype=w.value.dtype), (leaf,),
                                                 lambda g, w=w: [g * w.regularizer.gradient(w.value)])
     return total
-
-
-def apply_constraints(layers):
-    """Project each trainable weight with a constraint (after an update, as Keras's optimizer does)."""
-    for layer in layers:
-        for w in layer._weights:
-            if w.trainable and w.constraint is not None:
-                np.copyto(w.value, w.constraint(w.value))
 
 
 # ---- logs ----------------------------------------------------------------------------------------

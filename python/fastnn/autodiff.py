@@ -186,7 +186,7 @@ class Variable(Tensor):
     ``assign_sub`` and the optimizers (``apply_gradients(zip(grads, [w, b]))``) update its array.
     A Python float becomes float32 and an int int32, as in TensorFlow; an array keeps its dtype."""
 
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None, **kwargs):
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None, **kwargs):
         global _variables_made
         _variables_made = True
         value = _value(initial_value() if callable(initial_value) else initial_value)
@@ -196,6 +196,10 @@ class Variable(Tensor):
         super().__init__(array)
         self.trainable = bool(trainable)
         self.name = name or "Variable"
+        if constraint is not None and not callable(constraint):
+            raise ValueError(f"Variable: the constraint must be a callable (a projection applied after each optimizer "
+                             f"update). Received: {constraint!r}")
+        self.constraint = constraint
 
     def _assigned(self, new):
         return assignable(new, self.value, f"Variable '{self.name}'", "variable")

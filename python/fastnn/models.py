@@ -544,7 +544,6 @@ class Model:
         self._loss_slots = []  # their slots: each value's sum is added to the loss
         self._added_loss_values = []
         self._prediction_steps = None  # with add_loss: the steps the outputs need (predict skips the rest)
-        self._constrained = []  # (weight, constraint) pairs of the trainable layers, from _prepare_training
         self._subclassed = False  # a subclass of Model with its own call(), built by tracing it
         self._holder = False  # a subclass without call(): its layers are the ones it holds (`sublayers`)
         self._loss_tracker = metrics_module.Mean(name="loss")  # the loss's mean, for train_step/test_step
@@ -1621,9 +1620,7 @@ class Model:
         grads = []
         for layer in self._trainable_layers:
             grads += layer._regularized_gradients()
-        self.optimizer.apply(self._merged_gradients(grads), params)
-        for value, constraint in self._constrained:
-            np.copyto(value, constraint(value))
+        self.optimizer.apply(self._merged_gradients(grads), params)  # (and the weights' constraints)
         return loss, out, True
 
     def _prepare_training(self):
@@ -1637,9 +1634,6 @@ class Model:
         self._update_grad_flags()
         self._has_regularizers = any(w.regularizer is not None for layer in self._trainable_layers
                                      for w in layer._weights if w.trainable)
-        # (weight, its constraint), projected after every update, as Keras does
-        self._constrained = [(w.value, w.constraint) for layer in self._trainable_layers for w in layer._weights
-                             if w.trainable and w.constraint is not None]
         return params
 
     def _merge_plan(self, params):
@@ -1782,7 +1776,6 @@ class Model:
         weights = self.trainable_weights
         if weights:
             self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-            _step_loop.apply_constraints(self._all_layers)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def test_step(self, data):

@@ -178,6 +178,7 @@ class Optimizer:
         new ones (which get new state), as a custom train_step does with two optimizers or with
         a gradient that is None (that parameter is left as it is, as Keras does)."""
         grads = list(grads)
+        constraints = [_constraint_of(p) for p in params]
         params = [p.value if isinstance(p, autodiff.Variable) else p for p in params]  # (tf.Variable: its array)
         if len(grads) != len(params):
             raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(params)} parameters")
@@ -189,12 +190,17 @@ class Optimizer:
             warnings.warn(f"{type(self).__name__}: gradients do not exist for the parameters of shapes {shapes} when "
                           "minimizing the loss; they are not updated", stacklevel=2)
             params = [p for g, p in zip(grads, params) if g is not None]
+            constraints = [c for g, c in zip(grads, constraints) if g is not None]
             grads = [g for g in grads if g is not None]
         if not self.built:
             self.build(params)
-        elif len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
-            return self._apply_to_some(grads, params)
-        self._apply(grads, params)
+        if len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
+            self._apply_to_some(grads, params)
+        else:
+            self._apply(grads, params)
+        for p, constraint in zip(params, constraints):  # (each weight's constraint after its update, as Keras 3's)
+            if constraint is not None:
+                np.copyto(p, constraint(p))
 
     def _apply_to_some(self, grads, params):
         """`_apply` to ``params`` other than the built list: each known one with its own state,
@@ -265,6 +271,11 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate:g}, iterations={self.iterations}>"
+
+
+def _constraint_of(param):
+    """The constraint of a layer's weight (``kernel_constraint=MaxNorm(3)``) or of a tf.Variable, or None."""
+    return getattr(param, "constraint", None)
 
 
 def _zeros(params, value=0.0):
