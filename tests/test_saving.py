@@ -489,11 +489,17 @@ def test_registered_and_scoped_custom_objects_load_without_custom_objects(tmp_pa
         fastnn.saving.register_keras_serializable(package="MyLayers", name="RegisteredScale")(Scoped)
 
 
-def test_load_model_resumes_training_with_the_optimizers_state(tmp_path):
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: fastnn.optimizers.Adam(0.01),
+    lambda: fastnn.optimizers.Nadam(0.01),  # (and its momentum-cache product)
+    lambda: fastnn.optimizers.SGD(fastnn.optimizers.schedules.ExponentialDecay(0.1, 4, 0.1)),  # (no slots: the step)
+    lambda: fastnn.optimizers.SGD(0.1, decay=0.05),  # (tf.keras 2's power scheduling, by the step count)
+], ids=["adam", "nadam", "sgd-schedule", "sgd-decay"])
+def test_load_model_resumes_training_with_the_optimizers_state(tmp_path, make_optimizer):
     rng = np.random.default_rng(0)
     x, y = rng.random((32, 4), dtype=np.float32), rng.random((32, 1), dtype=np.float32)
     model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(1)])
-    model.compile(fastnn.optimizers.Adam(0.01), "mse")
+    model.compile(make_optimizer(), "mse")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     restored = load_model(tmp_path / "m.keras")

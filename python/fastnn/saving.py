@@ -266,7 +266,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
         metadata["compile_config"] = json.dumps(compiled, separators=(",", ":"))
         state = _optimizer_state(model)
         if state is not None:  # (Keras 3 saves it too: fit on the loaded model goes on where it stopped)
-            metadata["optimizer_iterations"] = str(int(model.optimizer.iterations))
+            opt = model.optimizer
+            metadata["optimizer_iterations"] = str(int(opt.iterations))
+            if opt._scalar_attrs:
+                metadata["optimizer_scalars"] = json.dumps({a: float(getattr(opt, a)) for a in opt._scalar_attrs})
             tensors += state
     _write(filepath, tensors, metadata, overwrite)
 
@@ -287,8 +290,8 @@ def _optimizer_state(model):
 def _restore_optimizer_state(model, metadata, tensors, path):
     """Give the loaded model's optimizer the state slots and iteration count the file holds."""
     state = {name[len(_OPTIMIZER):]: value for name, value in tensors.items() if name.startswith(_OPTIMIZER)}
-    if not state or model.optimizer is None:
-        return
+    if model.optimizer is None or not state and "optimizer_iterations" not in metadata:
+        return  # (plain SGD has no slots, but its step count drives its schedule: it is restored too)
     opt, params = model.optimizer, model.trainable_weights
     opt.build(params)
     wanted = [(f"{attr}.{i}", slot) for attr in opt._slot_attrs
@@ -299,6 +302,10 @@ def _restore_optimizer_state(model, metadata, tensors, path):
     for name, slot in wanted:
         np.copyto(slot, state[name])
     opt.iterations = int(metadata.get("optimizer_iterations", 0))
+    scalars = json.loads(metadata.get("optimizer_scalars", "{}"))
+    for attr in opt._scalar_attrs:
+        if attr in scalars:
+            setattr(opt, attr, float(scalars[attr]))
 
 
 def save_weights(model, filepath, overwrite=True):

@@ -138,6 +138,7 @@ class Optimizer:
     # the attributes holding state slot lists (one array per parameter, in `_params` order; None
     # where the configuration needs none)
     _slot_attrs = ()
+    _scalar_attrs = ()  # state that is one number, saved with the slots (Nadam's momentum-cache product)
 
     def build(self, params):
         """Create the state slots for ``params`` (resets any previous state)."""
@@ -525,6 +526,7 @@ class Nadam(Optimizer):
 
     _default_name = "nadam"
     _slot_attrs = ("_ms", "_vs")
+    _scalar_attrs = ("_u_product",)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
