@@ -244,3 +244,69 @@ def test_apply_gradients_applies_each_weights_constraint_and_the_books_loop_read
     v = tf.Variable([3.0, -4.0], constraint=keras.constraints.NonNeg())
     keras.optimizers.SGD(1.0).apply_gradients([(np.array([1.0, 1.0], np.float32), v)])
     np.testing.assert_array_equal(v.numpy(), [2.0, 0.0])
+
+
+class LNSimpleRNNCell(keras.layers.Layer):
+    """Chapter 15's cell: a SimpleRNNCell stepped by hand, then LayerNormalization."""
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        super().__init__(**kwargs)
+        self.state_size = units
+        self.output_size = units
+        self.simple_rnn_cell = keras.layers.SimpleRNNCell(units, activation=None)
+        self.layer_norm = keras.layers.LayerNormalization()
+        self.activation = keras.activations.get(activation)
+
+    def call(self, inputs, states):
+        outputs, new_states = self.simple_rnn_cell(inputs, states)
+        norm_outputs = self.activation(self.layer_norm(outputs))
+        return norm_outputs, [norm_outputs]
+
+
+def test_built_in_cells_step_by_hand_and_a_custom_cells_layers_are_its_weights(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 5, 3)).astype(np.float32)
+    # a built-in cell called on one step is the fused layer's step
+    for kind, extra in [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]:
+        layer = getattr(keras.layers, kind)(6, return_sequences=True, **extra)
+        sequence = layer(x)
+        cell = getattr(keras.layers, kind + "Cell")(6, **extra)
+        states = [np.zeros((4, 6), np.float32)] * (2 if kind == "LSTM" else 1)
+        cell(x[:, 0], states)
+        cell.set_weights(layer.get_weights())
+        outputs = []
+        for t in range(5):
+            out, states = cell(x[:, t], states)
+            outputs.append(np.asarray(out))
+        np.testing.assert_allclose(np.stack(outputs, 1), sequence, atol=1e-6, err_msg=f"{kind} {extra}")
+
+    model = keras.Sequential([keras.layers.RNN(LNSimpleRNNCell(20), return_sequences=True, input_shape=[None, 3]),
+                              keras.layers.Dense(1)])
+    assert [layer.count_params() for layer in model.layers] == [3 * 20 + 20 * 20 + 20 + 40, 21]  # Keras's 520, 21
+    rnn = model.layers[0]
+    gamma = rnn.cell.layer_norm.gamma
+    assert any(w is gamma for w in model.trainable_weights)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(model(x) ** 2)
+    grad = tape.gradient(total, gamma)
+
+    def total_at(g):
+        saved = gamma.numpy()
+        gamma.assign(g)
+        value = float(np.sum(np.asarray(model.predict(x, verbose=0), np.float64) ** 2))
+        gamma.assign(saved)
+        return value
+
+    eps, numeric = 1e-2, np.zeros(20)
+    for i in range(20):
+        d = np.zeros(20, np.float32)
+        d[i] = eps
+        numeric[i] = (total_at(gamma.numpy() + d) - total_at(gamma.numpy() - d)) / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=2e-2, atol=2e-3)
+
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, rng.normal(size=(4, 5, 1)).astype(np.float32), epochs=2, verbose=0)
+    assert not np.allclose(gamma, 1.0)  # trained
+    model.save(tmp_path / "ln.keras")
+    loaded = keras.models.load_model(tmp_path / "ln.keras", custom_objects={"LNSimpleRNNCell": LNSimpleRNNCell})
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import autodiff
-from .base import InputSpec, Layer, owned_weights, register_layer, tape_weights
+from .base import InputSpec, Layer, _track_sublayer_weights, owned_weights, register_layer, tape_weights
 from .recurrent import GRU, LSTM, SimpleRNN, check_initial_states, with_initial_state
 
 # The arguments of a recurrent layer that belong to RNN, not to its cell.
@@ -45,7 +45,37 @@ class _BuiltinCell(Layer):
 
     def call(self, inputs, states, training=False):
         raise NotImplementedError(f"{type(self).__name__} runs inside RNN (RNN({type(self).__name__}(...))), which "
-                                  "runs the whole sequence in one kernel; it is not called one step at a time")
+                                  "runs the whole sequence in one kernel; call it on one step as cell(inputs, states)")
+
+    def __call__(self, inputs, states=None, training=None):
+        """One step, as Keras's cells: ``output, new_states = cell(inputs, states)`` with inputs
+        (batch, features) and the states a list of (batch, units) arrays (a custom cell holding this
+        one, Géron's LNSimpleRNNCell). It computes with the backend functions, so on a tape (in
+        RNN(custom cell)) its weights get their gradients. RNN(cell) runs a whole sequence in the
+        fused kernel instead."""
+        name = type(self).__name__
+        if states is None:
+            raise TypeError(f"{name}: a cell is called on one step, cell(inputs, states) with states a list of "
+                            f"{len(_sizes(self.state_size))} (batch, {self.units}) arrays; run a sequence with RNN({name}(...))")
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        layer = self._prototype
+        if len(states) != len(layer._state_names):
+            raise ValueError(f"{name}: expected {len(layer._state_names)} states, received {len(states)}")
+        if training and (layer.dropout or layer.recurrent_dropout):
+            raise NotImplementedError(f"{name}: dropout in a cell called one step at a time; run the sequence with "
+                                      f"RNN({name}(...)), or use a Dropout layer in your cell")
+        if not layer.built:
+            layer._maybe_build((None, None, np.shape(autodiff._value(inputs))[-1]))
+            self._weights = layer._weights  # (the same records: the cell's weights are its layer's)
+            self.built = True
+        leaves = autodiff.current_leaves() if autodiff.current_leaves is not None else None
+
+        def operand(w):  # a weight as the tape has it (its leaf), so the step is differentiated
+            leaf = autodiff._tape_operand(w, leaves) if leaves is not None and w is not None else None
+            return w if leaf is None else leaf
+
+        kernel, recurrent, bias = operand(layer.kernel), operand(layer.recurrent_kernel), operand(layer.bias)
+        return self._step(layer, inputs, states, kernel, recurrent, bias)
 
     def get_config(self):
         config = self._prototype.get_config()
@@ -60,6 +90,12 @@ class SimpleRNNCell(_BuiltinCell):
 
     _layer = SimpleRNN
 
+    @staticmethod
+    def _step(layer, x, states, kernel, recurrent, bias):
+        z = autodiff.dot(x, kernel) + autodiff.dot(states[0], recurrent)
+        h = layer.activation(z + bias if bias is not None else z)
+        return h, [h]
+
 
 @register_layer
 class LSTMCell(_BuiltinCell):
@@ -67,12 +103,43 @@ class LSTMCell(_BuiltinCell):
 
     _layer = LSTM
 
+    @staticmethod
+    def _step(layer, x, states, kernel, recurrent, bias):
+        u = layer.units
+        z = autodiff.dot(x, kernel) + autodiff.dot(states[0], recurrent)
+        z = z + bias if bias is not None else z
+        i, f = layer.recurrent_activation(z[:, :u]), layer.recurrent_activation(z[:, u:2 * u])
+        g, o = layer.activation(z[:, 2 * u:3 * u]), layer.recurrent_activation(z[:, 3 * u:])
+        c = f * states[1] + i * g
+        h = o * layer.activation(c)
+        return h, [h, c]
+
 
 @register_layer
 class GRUCell(_BuiltinCell):
     """The cell of `GRU` (same arguments, without RNN's): ``RNN(GRUCell(64))``."""
 
     _layer = GRU
+
+    @staticmethod
+    def _step(layer, x, states, kernel, recurrent, bias):
+        u, h = layer.units, states[0]
+        mx = autodiff.dot(x, kernel)
+        if bias is not None:
+            mx = mx + (bias[0] if layer.reset_after else bias)
+        if layer.reset_after:  # hh = act(x W_h + b_h + r * (h U_h + b'_h))
+            mh = autodiff.dot(h, recurrent)
+            mh = mh + bias[1] if bias is not None else mh
+            z = layer.recurrent_activation(mx[:, :u] + mh[:, :u])
+            r = layer.recurrent_activation(mx[:, u:2 * u] + mh[:, u:2 * u])
+            hh = layer.activation(mx[:, 2 * u:] + r * mh[:, 2 * u:])
+        else:  # hh = act(x W_h + b_h + (r * h) U_h)
+            mh = autodiff.dot(h, recurrent[:, :2 * u])
+            z = layer.recurrent_activation(mx[:, :u] + mh[:, :u])
+            r = layer.recurrent_activation(mx[:, u:2 * u] + mh[:, u:])
+            hh = layer.activation(mx[:, 2 * u:] + autodiff.dot(r * h, recurrent[:, 2 * u:]))
+        new = z * h + (1 - z) * hh
+        return new, [new]
 
 
 @register_layer
@@ -173,8 +240,15 @@ class RNN(Layer):
         input_shape = tuple(input_shape)
         InputSpec(ndim=3).check(self.name, 0, input_shape)
         if self._custom is not None:
-            self._custom._maybe_build((input_shape[0], input_shape[2]))
-            subs = [self._custom]
+            cell = self._custom
+            cell._maybe_build((input_shape[0], input_shape[2]))
+            if input_shape[2] is not None and hasattr(type(cell), "_call_on_arrays"):
+                # one step on zeros builds the layers the cell holds (Keras builds them at its first
+                # call: a LayerNormalization, a SimpleRNNCell), whose weights are then the cell's
+                zeros = [np.zeros((1, size), self.dtype) for size in self._state_sizes]
+                type(cell)._call_on_arrays(cell, np.zeros((1, input_shape[2]), self.dtype), zeros)
+                _track_sublayer_weights(cell)
+            subs = [cell]
         else:
             shape = input_shape
             for layer in self._stack:
