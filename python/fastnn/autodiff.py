@@ -156,6 +156,18 @@ class Tensor(Operators):
         return f"tf.Tensor({np.asarray(self.value)}, shape={self.shape}, dtype={self.dtype})"
 
 
+class MaskedLeaf(Tensor):
+    """A custom layer's input on its tape, with the Keras mask it came with (``_keras_mask``, a
+    (batch, steps) boolean array): a layer its call applies to it takes that mask, as in Keras
+    (the MultiHeadAttention inside a Transformer block masks the padded queries)."""
+
+    __slots__ = ("_keras_mask",)
+
+    def __init__(self, value, mask):
+        super().__init__(value)
+        self._keras_mask = mask
+
+
 class WeightLeaf(Tensor):
     """The tape leaf of a layer's weight while the layer's call() runs (it stands in the layer's
     attribute): ``self.total.assign_add(...)`` updates the weight, as on a Keras variable."""

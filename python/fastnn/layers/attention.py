@@ -368,7 +368,12 @@ class MultiHeadAttention(Layer):
         named = {_QUERY: query, _VALUE: value, _KEY: key, _ATTENTION_MASK: attention_mask}
         if any(_is_tape_tensor(v) for v in named.values()) or (
                 isinstance(query, (list, tuple)) and any(_is_tape_tensor(v) for v in query)):
-            # inside a custom layer's call(): this call on the values, on the tape (gradients per input)
+            # inside a custom layer's call(): this call on the values, on the tape (gradients per input);
+            # an input that carries its Keras mask gives it, as Keras's MultiHeadAttention takes them
+            if not isinstance(query, (list, tuple)) and mask is None:
+                query_mask = query_mask if query_mask is not None else getattr(query, "_keras_mask", None)
+                value_mask = value_mask if value_mask is not None else getattr(value, "_keras_mask", None)
+                key_mask = key_mask if key_mask is not None else getattr(key, "_keras_mask", None)
             options = dict(query_mask=query_mask, value_mask=value_mask, key_mask=key_mask, mask=mask,
                            return_attention_scores=return_attention_scores, use_causal_mask=use_causal_mask,
                            training=tape_training(training))

@@ -641,6 +641,8 @@ class Layer:
             # inside a custom layer's call(): on its tensors, or on arrays with weights it trains
             training = tape_training(training)
             multi = isinstance(inputs, (list, tuple))
+            if mask is None and not multi:  # (Keras's: a tensor's own mask, as a custom layer's input has it)
+                mask = getattr(inputs, "_keras_mask", None)
             return self._call_on_tensors(list(inputs) if multi else [inputs], multi, lambda values: Layer.__call__(
                 self, values if multi else values[0], training=training, mask=mask))
         if _is_symbolic(inputs):
@@ -1105,7 +1107,10 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     (`tape_weights`; and the mask, an array, when its ``call`` takes one). The layers it calls run
     on the tape too (`Layer._call_on_tensors`)."""
     multi = isinstance(inputs, (list, tuple))
-    leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
+    if mask is not None and not multi:  # (the input carries its mask to the layers the call applies to it)
+        leaves = [autodiff.MaskedLeaf(inputs, mask)]
+    else:
+        leaves = [autodiff.Tensor(x) for x in (inputs if multi else [inputs])]
     track_variables(self)
     self._added = []  # what this call gives add_loss
     self._added_metrics = []  # and add_metric

@@ -1,0 +1,38 @@
+"""Code from Chollet's "Deep Learning with Python" (2nd edition) with its imports changed and small
+synthetic data: each test is a listing that once ran with a wrong result or an error, checked
+against what Keras computes."""
+
+import numpy as np
+import pytest
+
+import fastnn as tf
+from fastnn import keras
+from fastnn.keras import layers
+
+
+def test_a_layer_inside_a_custom_layer_takes_the_mask_its_input_carries():
+    """Listing 11.21's TransformerEncoder: its MultiHeadAttention masks the padded queries too,
+    as the same layer called in a functional model does."""
+    keras.utils.set_random_seed(0)
+    embedding = layers.Embedding(50, 8, mask_zero=True)
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    inputs = keras.Input((None,), dtype="int64")
+    embedded = embedding(inputs)
+    direct = keras.Model(inputs, mha(embedded, embedded))
+
+    class TransformerEncoder(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.attention = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+
+        def call(self, inputs, mask=None):
+            if mask is not None:
+                mask = mask[:, tf.newaxis, :]
+            return self.attention(inputs, inputs, attention_mask=mask)
+
+    encoder = TransformerEncoder()
+    inputs_2 = keras.Input((None,), dtype="int64")
+    wrapped = keras.Model(inputs_2, encoder(embedding(inputs_2)))
+    encoder.attention.set_weights(mha.get_weights())
+    tokens = np.array([[3, 7, 9, 0, 0, 0], [5, 1, 2, 8, 0, 0]])
+    np.testing.assert_allclose(wrapped.predict(tokens, verbose=0), direct.predict(tokens, verbose=0), atol=1e-6)
