@@ -40,7 +40,7 @@ from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
 from .layers.base import (TRACED_TRAINING, Input, InputLayer, KerasTensor, Layer, _backward_from_tape,
                           _BranchesOnTraining, _call_on_tape,
-                          _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _shape_str, check_mask,
+                          _held, _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _shape_str, check_mask,
                           held_variables, nested_layers, sublayers, tape_training)
 
 _CE_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossentropy")
@@ -734,6 +734,9 @@ class Model:
         """The model's layers in order, as Keras lists them: a functional model's list starts with
         its InputLayers, and a model nested in it is one entry (``adversarial.layers`` is
         ``[z_input, generator, discriminator]``). `_all_layers` has every layer."""
+        if self._subclassed and self.built:  # (Keras's: the layers and models it holds, in assignment order)
+            return [value for _, value in _held(self, self._state_attrs | {"_eager_call"},
+                                                lambda v: isinstance(v, (Layer, Model)), lambda v: None)]
         owners = self._step_owners or [None] * len(self._steps)
         return list(dict.fromkeys(self._input_layers + [owner or step[0] for step, owner in zip(self._steps, owners)]))
 
