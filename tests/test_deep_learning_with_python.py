@@ -36,3 +36,20 @@ def test_a_layer_inside_a_custom_layer_takes_the_mask_its_input_carries():
     encoder.attention.set_weights(mha.get_weights())
     tokens = np.array([[3, 7, 9, 0, 0, 0], [5, 1, 2, 8, 0, 0]])
     np.testing.assert_allclose(wrapped.predict(tokens, verbose=0), direct.predict(tokens, verbose=0), atol=1e-6)
+
+
+def test_the_raw_string_model_of_a_multi_hot_text_vectorization():
+    """Listing 11.x's export: a model on Input(shape=(1,), dtype="string") that vectorizes, then
+    calls the trained bag-of-words model (its input (None, vocabulary size), as Keras's)."""
+    text_vectorization = layers.TextVectorization(output_mode="multi_hot")
+    text_vectorization.adapt(["the cat sat on the mat", "the cat ran", "a dog ran"])
+    vocabulary_size = text_vectorization.vocabulary_size()
+    inputs = keras.Input(shape=(vocabulary_size,))
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(inputs))
+    raw = keras.Input(shape=(1,), dtype="string")
+    processed = text_vectorization(raw)
+    assert processed.shape == (None, vocabulary_size)
+    inference_model = keras.Model(raw, model(processed))
+    texts = np.array([["the cat ran"], ["a dog"]])
+    np.testing.assert_allclose(inference_model.predict(texts, verbose=0),
+                               model.predict(np.asarray(text_vectorization(texts)), verbose=0), rtol=1e-6)

@@ -1163,8 +1163,9 @@ class TextVectorization(_DataLayer):
             return (input_shape[0], self._output_sequence_length)
         if self._split is None:
             shape = tuple(input_shape) + (1,) if len(input_shape) <= 1 else tuple(input_shape)
-        else:
-            shape = tuple(input_shape) + (None,)
+        else:  # (a (batch, 1) column of strings is a batch of strings, as Keras squeezes it, then split)
+            strings = tuple(input_shape)[:-1] if len(input_shape) > 1 and input_shape[-1] == 1 else tuple(input_shape)
+            shape = strings + (None,)
         return self._lookup_layer.compute_output_shape(shape)
 
     # -- config ---------------------------------------------------------------------------------
