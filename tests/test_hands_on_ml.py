@@ -310,3 +310,20 @@ def test_built_in_cells_step_by_hand_and_a_custom_cells_layers_are_its_weights(t
     model.save(tmp_path / "ln.keras")
     loaded = keras.models.load_model(tmp_path / "ln.keras", custom_objects={"LNSimpleRNNCell": LNSimpleRNNCell})
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_activity_penalties_are_per_sample_as_tf_keras_adds_them():
+    """Chapter 17's sparse autoencoder: ActivityRegularization(l1=1e-4) on the codings adds
+    l1 · Σ|codings| divided by the batch size (tf.keras 2, Keras 3.14+), whatever the batch size."""
+    rng = np.random.default_rng(4)
+    x = rng.random((32, 6)).astype(np.float32)
+    encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="sigmoid"),
+                                keras.layers.ActivityRegularization(l1=1e-1)])
+    decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(6)])
+    sparse_ae = keras.Sequential([encoder, decoder])
+    sparse_ae.compile(loss="mse", optimizer="sgd")
+    codings = np.asarray(encoder.predict(x, verbose=0), np.float64)
+    reconstruction = np.mean((np.asarray(sparse_ae.predict(x, verbose=0), np.float64) - x) ** 2)
+    for batch_size in (8, 32):
+        expected = reconstruction + 0.1 * np.abs(codings).sum() / len(x)  # (the mean of the batches' penalties)
+        np.testing.assert_allclose(sparse_ae.evaluate(x, x, batch_size=batch_size, verbose=0), expected, rtol=1e-5)

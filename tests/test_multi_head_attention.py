@@ -661,7 +661,7 @@ def test_activity_regularization_adds_its_loss(f64, rng):
     h = dense(x)
     plain = Sequential([Input(shape=(3,)), dense, head])
     plain.compile("sgd", "mse")
-    penalty = 0.01 * np.abs(h).sum() + 0.02 * np.square(h).sum()
+    penalty = (0.01 * np.abs(h).sum() + 0.02 * np.square(h).sum()) / len(x)  # per sample (tf.keras 2, Keras 3.14+)
     assert_close(model.evaluate(x, y, verbose=0), plain.evaluate(x, y, verbose=0) + penalty, rtol=1e-12, atol=1e-12,
                  what="loss with the activity penalty")
     model_gradcheck(model, x, y)

@@ -33,7 +33,7 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
-from . import autodiff, ops, optimizers, utils
+from . import autodiff, ops, optimizers, regularizers, utils
 from ._backend import get_backend
 from ._graph import post_order
 from . import _gradient_tape, _step_loop
@@ -645,7 +645,8 @@ class Model:
         layer with several outputs, which returns a list and takes a list in backward). The outputs are
         ``output_slots`` (default: the last step's), and `add_loss` terms are at ``loss_slots``."""
         self._input_layers = list(input_layers)
-        self._steps = [(layer, ins, out, layer._multi_input, layer.activity_regularizer) for layer, ins, out in steps]
+        self._steps = [(layer, ins, out, layer._multi_input, None if layer.activity_regularizer is None
+                        else regularizers.per_sample(layer.activity_regularizer)) for layer, ins, out in steps]
         self._nslots = len(shapes)
         self._vals = [None] * self._nslots
         self._slot_shapes = [tuple(s) for s in shapes]

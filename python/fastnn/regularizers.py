@@ -2,8 +2,9 @@
 
 A regularizer is called on an array and returns the penalty added to the training loss;
 ``gradient(x)`` is its derivative, added to the weight's gradient (or, for an activity
-regularizer, to the gradient flowing into the layer's output). Keras 3 sums over all values,
-with no division by the batch size, also for activities.
+regularizer, to the gradient flowing into the layer's output). A weight's penalty sums over all
+its values; a layer's activity penalty is that sum divided by the batch size (`per_sample`), as
+tf.keras 2 and Keras 3.14+ add it (Keras 3.0-3.13 did not divide).
 
     L1(l1):        l1 · Σ|x|            gradient l1 · sign(x)
     L2(l2):        l2 · Σx²             gradient 2 · l2 · x
@@ -108,3 +109,19 @@ def deserialize(config):
 __all__ = [
     "serialize", "Regularizer", "L1L2", "L1", "L2", "l1_l2", "l1", "l2", "get", "deserialize"
 ]
+
+
+class per_sample:
+    """An activity regularizer as a model adds it: the penalty of a batch of outputs divided by the
+    batch size (its gradient too), so that its strength does not depend on the batch size."""
+
+    def __init__(self, regularizer):
+        self.regularizer = regularizer
+
+    def __call__(self, x):
+        n = len(x) if np.ndim(x) else 1
+        return self.regularizer(x) / n if n else 0.0
+
+    def gradient(self, x):
+        n = len(x) if np.ndim(x) else 1
+        return self.regularizer.gradient(x) / n if n else np.zeros_like(x)

@@ -518,8 +518,8 @@ class ActivityRegularization(Identity):
     """Passes its input through unchanged and adds ``l1 · Σ|x| + l2 · Σx²`` of it to the training
     loss, as Keras's: it is a layer whose ``activity_regularizer`` is ``L1L2(l1, l2)``, so a model
     adds the penalty (and its gradient) exactly as for any layer's activity regularizer (see
-    `fastnn.regularizers`): the sum over the batch, as Keras 3.0-3.13 add it (Keras 3.14 and later
-    divide every activity penalty by the batch size). Passes a mask on unchanged.
+    `fastnn.regularizers`): divided by the batch size, as tf.keras 2 and Keras 3.14+ add it (Keras
+    3.0-3.13 added the sum over the batch). Passes a mask on unchanged.
 
     Args:
         l1, l2: non-negative coefficients (default 0.0).
