@@ -53,3 +53,36 @@ def test_the_raw_string_model_of_a_multi_hot_text_vectorization():
     texts = np.array([["the cat ran"], ["a dog"]])
     np.testing.assert_allclose(inference_model.predict(texts, verbose=0),
                                model.predict(np.asarray(text_vectorization(texts)), verbose=0), rtol=1e-6)
+
+
+def test_integer_inputs_reach_custom_code_as_integers():
+    """Listing 11.13's one-hot sequences (tf.one_hot on an int64 Input), Géron's TimeEncoding (a
+    custom layer gathering rows by an int32 time step) and ids beyond float32's 2**24."""
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    embedded = tf.one_hot(inputs, depth=20)
+    assert embedded.shape == (None, None, 20)
+    model = keras.Model(inputs, layers.Dense(1)(layers.Bidirectional(layers.LSTM(4))(embedded)))
+    tokens = np.random.default_rng(0).integers(0, 20, (3, 5))
+    assert model.predict(tokens, verbose=0).shape == (3, 1)
+    lam = keras.Model(inputs, layers.Lambda(lambda t: keras.ops.one_hot(t, 20))(inputs))
+    np.testing.assert_array_equal(lam.predict(tokens, verbose=0), np.eye(20, dtype=np.float32)[tokens])
+
+    class TimeEncoding(layers.Layer):
+        def __init__(self, steps, size, **kwargs):
+            super().__init__(**kwargs)
+            self.table = tf.constant(np.arange((steps + 1) * size, dtype=np.float32).reshape(steps + 1, size))
+
+        def call(self, inputs):
+            return tf.gather(self.table, inputs)
+
+    time = keras.Input(shape=[], dtype="int32")
+    encoding = keras.Model(time, TimeEncoding(10, 3)(time))
+    np.testing.assert_array_equal(encoding.predict(np.array([2, 7]), verbose=0), [[6, 7, 8], [21, 22, 23]])
+
+    class Echo(layers.Layer):
+        def call(self, inputs):
+            assert inputs.dtype == np.int64
+            return inputs
+
+    ids = np.array([16777217, 16777219], dtype=np.int64)
+    np.testing.assert_array_equal(np.asarray(Echo()(ids)), ids)  # (not rounded through float32)

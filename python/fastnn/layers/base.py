@@ -751,6 +751,12 @@ class Layer:
         """An input as an array of the layer's input dtype; anything not numeric is a TypeError
         naming the layer (NumPy's own message would not say which layer or what it expects)."""
         dtype = self.input_dtype or self.dtype
+        if hasattr(type(self), "_call_on_arrays") and self.input_dtype is None:
+            # a user layer gets integer and boolean inputs as they are, as Keras casts floats alone
+            # (ids above 2**24 would be rounded in float32)
+            given = np.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else None
+            if given is not None and given.dtype.kind in "iub":
+                return given
         try:
             return np.asarray(x, dtype=dtype)
         except (TypeError, ValueError) as e:
@@ -769,6 +775,7 @@ class Layer:
             shape = tensors[0].shape
         self._maybe_build(shape)
         self._check_input(shape)
+        self._symbolic_dtypes = [getattr(t, "dtype", None) for t in tensors]  # (`example_dtypes`)
         out_shape = self.compute_output_shape(shape)
         # a list of shapes: one tensor per output (a recurrent layer with return_state)
         out = [KerasTensor(s, self.dtype) for s in out_shape] if isinstance(out_shape, list) \
@@ -873,8 +880,12 @@ def example_output_shape(run, input_shape, multi, dtype, name):
     runs = []
     with utils.scratch_rng(), np.errstate(all="ignore"):
         for batch in (2, 3):
-            xs = [autodiff.Tensor(np.full(tuple(batch if d is None else d for d in s), 0.5, dtype=dtype))
-                  for s in (input_shape if multi else [input_shape])]
+            shapes = input_shape if multi else [input_shape]
+            dtypes = dtype if isinstance(dtype, list) else [dtype] * len(shapes)
+            # (integer inputs, ids and time steps, get index 0; floats a value away from ReLU's kink)
+            xs = [autodiff.Tensor(np.full(tuple(batch if d is None else d for d in s),
+                                          0 if np.dtype(t).kind in "iub" else 0.5, dtype=t))
+                  for s, t in zip(shapes, dtypes)]
             out = run(xs if multi else xs[0])
             runs.append([np.shape(autodiff._value(o)) for o in out] if isinstance(out, (list, tuple))
                         else np.shape(autodiff._value(out)))
@@ -886,6 +897,17 @@ def example_output_shape(run, input_shape, multi, dtype, name):
                              f"{three} for 3); give the layer an output shape")
         shapes.append(tuple(a if a == b else None for a, b in zip(two, three)))
     return shapes if several else shapes[0]
+
+
+def example_dtypes(layer, multi):
+    """The dtypes of the example inputs a user layer or a Lambda runs on to infer its output shape:
+    its symbolic inputs' own where they are integers or booleans (an int64 Input of token ids reaches
+    the call as ints, as in Keras), else the layer's dtype."""
+    given = layer.__dict__.get("_symbolic_dtypes")
+    if not given or len(given) != (len(given) if multi else 1):
+        return layer.dtype
+    dtypes = [t if t is not None and np.dtype(t).kind in "iub" else layer.dtype for t in given]
+    return dtypes if multi else dtypes[0]
 
 
 def _plain(value):
@@ -1167,7 +1189,7 @@ def _inferred_output_shape(self, input_shape):
     track_variables(self)
     with tape_weights(self):
         shape = example_output_shape(lambda x: _user_call(self, x, **_example_mask(self, x)), input_shape, multi,
-                                     self.dtype, self.name)
+                                     example_dtypes(self, multi), self.name)
     self._added = []  # (what the example call gave add_loss is not a loss)
     _track_sublayer_weights(self)
     return shape

@@ -21,7 +21,7 @@ import types
 import numpy as np
 
 from .. import autodiff, utils
-from .base import KerasTensor, Layer, example_output_shape, output_array, register_layer
+from .base import KerasTensor, Layer, example_dtypes, example_output_shape, output_array, register_layer
 
 
 @register_layer
@@ -90,7 +90,7 @@ class Lambda(Layer):
             batch = input_shape[0][0] if multi else input_shape[0]
             shape = (batch,) + self._output_shape
         else:
-            shape = example_output_shape(self._run, input_shape, multi, self.dtype, self.name)
+            shape = example_output_shape(self._run, input_shape, multi, example_dtypes(self, multi), self.name)
         self._shapes[key] = shape
         return shape
 
