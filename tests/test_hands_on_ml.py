@@ -327,3 +327,65 @@ def test_activity_penalties_are_per_sample_as_tf_keras_adds_them():
     for batch_size in (8, 32):
         expected = reconstruction + 0.1 * np.abs(codings).sum() / len(x)  # (the mean of the batches' penalties)
         np.testing.assert_allclose(sparse_ae.evaluate(x, x, batch_size=batch_size, verbose=0), expected, rtol=1e-5)
+
+
+def my_softplus(z):
+    return tf.math.log(1.0 + tf.exp(-tf.abs(z))) + tf.maximum(0.0, z)
+
+
+def my_glorot_initializer(shape, dtype=tf.float32):
+    stddev = tf.sqrt(2.0 / (shape[0] + shape[1]))
+    return tf.random.normal(shape, stddev=stddev, dtype=dtype)
+
+
+def my_l1_regularizer(weights):
+    return tf.reduce_sum(tf.abs(0.01 * weights))
+
+
+def my_positive_weights(weights):
+    return tf.where(weights < 0.0, tf.zeros_like(weights), weights)
+
+
+class MyL1Regularizer(keras.regularizers.Regularizer):
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, weights):
+        return tf.reduce_sum(tf.abs(self.factor * weights))
+
+    def get_config(self):
+        return {"factor": self.factor}
+
+
+def test_custom_functions_and_regularizer_classes_train_save_and_load(tmp_path):
+    """Chapter 12: an activation, initializer, regularizer and constraint written as functions, and
+    a Regularizer subclass with only __call__, trained, saved and loaded with custom_objects."""
+    x, y = _regression_data(64)
+    for regularizer in (my_l1_regularizer, MyL1Regularizer(0.01)):
+        layer = keras.layers.Dense(1, activation=my_softplus, kernel_initializer=my_glorot_initializer,
+                                   kernel_regularizer=regularizer, kernel_constraint=my_positive_weights)
+        model = keras.Sequential([keras.Input((8,)), layer])
+        model.compile(loss="mse", optimizer="nadam")
+        kernel = model.get_weights()[0].astype(np.float64)
+        # the penalty and its gradient are the function's: 0.01 * Σ|w| and 0.01 * sign(w)
+        np.testing.assert_allclose(model.evaluate(x, y, verbose=0) - np.mean(
+            (np.log1p(np.exp(x @ kernel + model.get_weights()[1])) - y) ** 2), 0.01 * np.abs(kernel).sum(), rtol=1e-4)
+        np.testing.assert_allclose(layer.kernel_regularizer.gradient(layer.kernel), 0.01 * np.sign(layer.kernel))
+        model.fit(x, y, epochs=2, verbose=0)
+        assert np.all(model.get_weights()[0] >= 0)  # the constraint projected every update
+        model.save(tmp_path / "custom.keras")
+        custom = {"my_softplus": my_softplus, "my_glorot_initializer": my_glorot_initializer,
+                  "my_l1_regularizer": my_l1_regularizer, "my_positive_weights": my_positive_weights,
+                  "MyL1Regularizer": MyL1Regularizer}
+        loaded = keras.models.load_model(tmp_path / "custom.keras", custom_objects=custom)
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+        loaded_layer = loaded.layers[0]
+        assert loaded_layer.kernel_constraint.function is my_positive_weights
+        if isinstance(regularizer, MyL1Regularizer):
+            assert isinstance(loaded_layer.kernel_regularizer, MyL1Regularizer)
+            assert loaded_layer.kernel_regularizer.factor == 0.01
+        else:
+            assert loaded_layer.kernel_regularizer.function is my_l1_regularizer
+    with pytest.raises(ValueError, match="Unknown regularizer class: 'MyL1Regularizer'"):
+        keras.models.load_model(tmp_path / "custom.keras", custom_objects={
+            k: v for k, v in custom.items() if k != "MyL1Regularizer"})

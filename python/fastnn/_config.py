@@ -22,26 +22,63 @@ class Configurable:
 
 
 def serialize(obj):
-    """``{"class_name": ..., "config": {...}}`` for a config file (None stays None)."""
+    """``{"class_name": ..., "config": {...}}`` for a config file (None stays None); a plain
+    function given in place of an object (`FromFunction`) is written by its name, which
+    load_model's ``custom_objects`` gives back."""
     if obj is None:
         return None
+    if isinstance(obj, FromFunction):
+        name = getattr(obj.function, "__name__", "<lambda>")
+        if name == "<lambda>":
+            raise ValueError(f"{obj.function!r} is a lambda, which a config cannot name; use a def and "
+                             "load_model(..., custom_objects={name: function})")
+        return name
     return {"class_name": type(obj).__name__, "config": obj.get_config()}
 
 
-def lookup(identifier, kind, base, classes, aliases):
-    """An object of class ``base`` from an instance (returned as is), a name (one of
-    ``aliases``, or a class name in ``classes``) or a config dict; None stays None. ``kind``
-    names it in the errors ("regularizer", "constraint")."""
+class FromFunction:
+    """Mixed into an initializer, regularizer or constraint made from a plain function (Keras
+    takes ``kernel_regularizer=my_l1_regularizer``): ``function`` is that function."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __repr__(self):
+        return f"{type(self).__name__}({getattr(self.function, '__name__', self.function)!r})"
+
+
+def _custom(name):
+    from .saving import custom_objects_with  # (the scopes load_model opens, the registered objects)
+
+    return custom_objects_with(None).get(name)
+
+
+def lookup(identifier, kind, base, classes, aliases, from_function):
+    """An object of class ``base`` from an instance (returned as is), a subclass (made with no
+    arguments), a plain function (``from_function(fn)``, Géron's ``my_l1_regularizer``), a name (one
+    of ``aliases``, a class name in ``classes``, or a custom object's name) or a config dict (of a
+    class of ``classes`` or a custom object, as load_model's ``custom_objects`` give them); None
+    stays None. ``kind`` names it in the errors ("regularizer", "constraint")."""
     if identifier is None or isinstance(identifier, base):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, base):
+        return identifier()
+    if callable(identifier) and not isinstance(identifier, type):
+        return from_function(identifier)
     if isinstance(identifier, str):
         factory = aliases.get(identifier) or classes.get(identifier)
-        if factory is None:
-            raise ValueError(f"Unknown {kind}: {identifier!r}. Expected one of {sorted(aliases)}")
-        return factory()
+        if factory is not None:
+            return factory()
+        custom = _custom(identifier)  # (an object of your own, or a function: by the name a config holds)
+        if custom is None:
+            raise ValueError(f"Unknown {kind}: {identifier!r}. Expected one of {sorted(aliases)}, or a custom "
+                             "object's name (load_model(..., custom_objects={name: object}))")
+        return lookup(custom, kind, base, classes, aliases, from_function)
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = classes.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown {kind} class: {identifier['class_name']!r}")
+        name = identifier["class_name"]
+        cls = classes.get(name) or _custom(name)
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise ValueError(f"Unknown {kind} class: {name!r} (pass custom_objects={{{name!r}: {name}}} for your own "
+                             "classes)")
         return cls.from_config(dict(identifier.get("config") or {}))
     raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}")

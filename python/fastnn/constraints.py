@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._config import Configurable, lookup, serialize
+from ._config import Configurable, FromFunction, lookup, serialize
 
 _EPSILON = 1e-7
 
@@ -26,6 +26,15 @@ class Constraint(Configurable):
 
     def __call__(self, w):
         return w
+
+
+class _FromFunction(FromFunction, Constraint):
+    """A constraint from a plain function of the weight (Géron's ``my_positive_weights``)."""
+
+    def __call__(self, w):
+        from . import autodiff
+
+        return np.asarray(autodiff._value(self.function(w)), dtype=np.asarray(w).dtype)
 
 
 def _axis(axis):
@@ -114,7 +123,7 @@ _ALIASES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": UnitNo
 
 def get(identifier):
     """A constraint from a name (``"max_norm"``), a config dict or an instance; None stays None."""
-    return lookup(identifier, "constraint", Constraint, _CLASSES, _ALIASES)
+    return lookup(identifier, "constraint", Constraint, _CLASSES, _ALIASES, _FromFunction)
 
 
 def deserialize(config):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from . import utils
-from ._config import Configurable, serialize
+from ._config import Configurable, FromFunction, lookup, serialize
 
 # The truncated normal's std over the normal's, for a cut at 2 standard deviations.
 _TRUNC_STD = 0.87962566103423978
@@ -279,27 +279,24 @@ glorot_uniform, glorot_normal, he_normal, he_uniform = GlorotUniform, GlorotNorm
 lecun_normal, lecun_uniform = LecunNormal, LecunUniform
 
 
+class _FromFunction(FromFunction, Initializer):
+    """An initializer from a plain function ``fn(shape, dtype=None)`` (Géron's my_glorot_initializer)."""
+
+    def __call__(self, shape, dtype=None):
+        from . import autodiff
+
+        dtype = _dtype(dtype)
+        return np.asarray(autodiff._value(self.function(tuple(shape), dtype=dtype.name)), dtype=dtype)
+
+
 def get(identifier):
-    """An initialiser from a name (``"he_normal"``, ``"HeNormal"``), a config dict or an instance."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown initializer: {identifier!r}. Expected one of {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"]) or _ALIASES.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown initializer class: {identifier['class_name']!r}")
-        return cls.from_config(dict(identifier.get("config") or {}))
+    """An initialiser from a name (``"he_normal"``, ``"HeNormal"``), a config dict, an instance, a
+    plain function ``fn(shape, dtype=None)`` or a number (a constant)."""
     if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
         return Constant(identifier)
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+    if isinstance(identifier, dict) and identifier.get("class_name") in _ALIASES:  # ({"class_name": "he_normal"})
+        return _ALIASES[identifier["class_name"]].from_config(dict(identifier.get("config") or {}))
+    return lookup(identifier, "initializer", Initializer, _CLASSES, _ALIASES, _FromFunction)
 
 
 

@@ -15,17 +15,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._config import Configurable, lookup, serialize
+from ._config import Configurable, FromFunction, lookup, serialize
 
 
 class Regularizer(Configurable):
-    """Base class: ``__call__(x) -> float`` penalty, ``gradient(x) -> array``."""
+    """Base class: ``__call__(x) -> float`` penalty, ``gradient(x) -> array``. A subclass of your
+    own may define ``__call__`` alone, with the backend functions (``tf.reduce_sum(tf.abs(
+    self.factor * weights))``, Géron's MyL1Regularizer): its gradient is derived on the tape."""
 
     def __call__(self, x):
         raise NotImplementedError
 
     def gradient(self, x):
-        raise NotImplementedError
+        from . import autodiff
+
+        x = np.asarray(x)
+        leaf = autodiff.Tensor(x)
+        penalty = self(leaf)
+        if not isinstance(penalty, autodiff.Tensor):  # (computed without the backend functions: a constant)
+            return np.zeros_like(x)
+        return np.asarray(autodiff.grad(penalty, [leaf])[0], dtype=x.dtype).reshape(x.shape)
+
+
+class _FromFunction(FromFunction, Regularizer):
+    """A regularizer from a plain function of the weight (``kernel_regularizer=my_l1_regularizer``)."""
+
+    def __call__(self, x):
+        return self.function(x)
 
 
 def _coefficient(value, name, cls):
@@ -98,7 +114,7 @@ _ALIASES = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "l1l2": l1_l2}
 
 def get(identifier):
     """A regularizer from a name (``"l2"``), a config dict or an instance; None stays None."""
-    return lookup(identifier, "regularizer", Regularizer, _CLASSES, _ALIASES)
+    return lookup(identifier, "regularizer", Regularizer, _CLASSES, _ALIASES, _FromFunction)
 
 
 def deserialize(config):

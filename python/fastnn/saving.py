@@ -471,8 +471,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _load_model(filepath, custom_objects, compile):
-    from . import losses, optimizers
-
     path = os.fspath(filepath)
     metadata, tensors = read_file(path)
     if "model_config" not in metadata:
@@ -483,6 +481,13 @@ def _load_model(filepath, custom_objects, compile):
     except ValueError as e:
         raise ValueError(f"{path}: corrupted model config ({e})") from None
     custom_objects = custom_objects_with(custom_objects)
+    with custom_object_scope(custom_objects):  # (a layer's initializer, regularizer or constraint of your own)
+        return _built_from(config, metadata, tensors, path, custom_objects, compile)
+
+
+def _built_from(config, metadata, tensors, path, custom_objects, compile):
+    from . import losses, optimizers
+
     model = deserialize_model(config, custom_objects)
     _assign(model, _weights_only(tensors), path)
     if compile and "compile_config" in metadata:
