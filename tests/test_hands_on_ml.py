@@ -389,3 +389,48 @@ def test_custom_functions_and_regularizer_classes_train_save_and_load(tmp_path):
     with pytest.raises(ValueError, match="Unknown regularizer class: 'MyL1Regularizer'"):
         keras.models.load_model(tmp_path / "custom.keras", custom_objects={
             k: v for k, v in custom.items() if k != "MyL1Regularizer"})
+
+
+def create_huber(threshold=1.0):
+    def huber_fn(y_true, y_pred):
+        error = y_true - y_pred
+        is_small_error = tf.abs(error) < threshold
+        squared_loss = tf.square(error) / 2
+        linear_loss = threshold * tf.abs(error) - threshold ** 2 / 2
+        return tf.where(is_small_error, squared_loss, linear_loss)
+    return huber_fn
+
+
+class HuberMetric(keras.metrics.Metric):
+    def __init__(self, threshold=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold = threshold
+        self.huber_fn = create_huber(threshold)
+        self.total = self.add_weight("total", initializer="zeros")  # (tf.keras 2's order)
+        self.count = self.add_weight("count", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        sample_metrics = self.huber_fn(y_true, y_pred)
+        self.total.assign_add(tf.reduce_sum(sample_metrics))
+        self.count.assign_add(tf.cast(tf.size(y_true), tf.float32))
+
+    def result(self):
+        return self.total / self.count
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+def test_custom_metrics_are_saved_with_the_compile_state(tmp_path):
+    x, y = _regression_data(64)
+    for metric, custom in [(create_huber(2.0), {"huber_fn": create_huber(2.0)}),
+                           (HuberMetric(2.0), {"HuberMetric": HuberMetric})]:
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+        model.compile(loss="mse", optimizer="nadam", metrics=[metric])
+        model.fit(x, y, epochs=1, verbose=0)
+        model.save(tmp_path / "metric.keras")  # (no warning: the compile state is written)
+        loaded = keras.models.load_model(tmp_path / "metric.keras", custom_objects=custom)
+        assert loaded.compiled
+        np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
+        loaded.fit(x, y, epochs=1, verbose=0)
+    assert loaded.metrics[-1].threshold == 2.0

@@ -513,7 +513,12 @@ class Metric:
         self._variables.append(var)
         return var
 
-    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None):
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None, **kwargs):
+        if isinstance(shape, str):  # (tf.keras 2's order: add_weight("total", initializer="zeros"))
+            shape, name = kwargs.pop("shape", ()), shape
+        unknown = sorted(set(kwargs) - {"aggregation", "synchronization", "trainable"})
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.add_weight: unexpected arguments {unknown}")
         return self.add_variable(shape, initializer, dtype, name=name)
 
     @property
@@ -1555,6 +1560,12 @@ _FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: Categorical
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
 
 
+def _custom(name):
+    from .saving import custom_objects_with  # (load_model's custom_objects, the scopes, the registered)
+
+    return custom_objects_with(None).get(name)
+
+
 def deserialize(config, custom_objects=None):
     """A metric from ``{"class_name": ..., "config": {...}}`` (what `serialize` gives) or a name."""
     if isinstance(config, str):
@@ -1563,8 +1574,8 @@ def deserialize(config, custom_objects=None):
         raise ValueError(f"Could not interpret serialized metric: {config!r}. Expected a name or a dict with "
                          "'class_name' and 'config'")
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
+    cls = (custom_objects or {}).get(name) or _CLASSES.get(name) or _custom(name)
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
         raise ValueError(f"Unknown metric class: {name!r}. Expected one of {sorted(_CLASSES)} (or pass it in "
                          "custom_objects)")
     try:
@@ -1585,6 +1596,14 @@ def get(identifier, loss=None):
         if identifier.lower() in ("accuracy", "acc"):
             return _Accuracy(identifier, loss)
         cls = _STRINGS.get(identifier)
+        custom = _custom(identifier) if cls is None else None
+        if custom is not None:  # (a metric of your own, by the name a saved model holds)
+            if isinstance(custom, type) and issubclass(custom, Metric):
+                return custom()
+            if isinstance(custom, Metric):
+                return custom
+            if callable(custom):
+                return MeanMetricWrapper(custom, name=identifier)
         if cls is None:
             known = ["accuracy", "acc", *sorted(k for k in _STRINGS if k == k.lower() and k != "accuracy")]
             raise ValueError(f"Unknown metric: {identifier!r}. Expected one of {known} (or a class name such as "
@@ -1608,9 +1627,14 @@ def serialize(metric):
     if isinstance(metric, _Accuracy):
         return metric.name
     cls = type(metric)
-    if _CLASSES.get(cls.__name__) is not cls:
-        raise TypeError(f"Metric '{metric.name}' ({cls.__name__}) is not one of fastnn's metric classes and cannot "
-                        "be saved by name")
+    if cls is MeanMetricWrapper and _FUNCTIONS.get(metric._fn) is None:
+        # a function of your own (Géron's create_huber(2.0)): by its name, which custom_objects gives back
+        name = getattr(metric._fn, "__name__", "<lambda>")
+        if name == "<lambda>" or metric._fn_kwargs or metric.name != utils.to_snake_case(name):
+            raise TypeError(f"Metric '{metric.name}' wraps {metric._fn!r}, which a config cannot name")
+        return name
+    if _CLASSES.get(cls.__name__) is not cls:  # a class of your own: custom_objects gives it back
+        return {"class_name": cls.__name__, "config": _jsonable(metric.get_config())}
     config = metric.get_config()
     if _STRINGS.get(metric.name) is cls and cls(name=metric.name).get_config() == config:
         return metric.name
