@@ -706,23 +706,30 @@ def test_adjusted_r2_and_a_custom_function_metric_when_saving(rng, tmp_path):
     assert M.R2Score(num_regressors=1)(y_true, y_pred) == pytest.approx(1 - (1 - plain) * 3 / 2)
     with pytest.warns(UserWarning, match="More independent predictors than datapoints"):
         assert M.R2Score(num_regressors=5)(y_true[:2], y_pred[:2]) == M.R2Score()(y_true[:2], y_pred[:2])
-    # a wrapped Python function cannot be rebuilt from the file: serialize refuses, and the model
-    # is saved (and loads) without its compile configuration instead of failing to load
+    # a named Python function is saved by its name (custom_objects gives it back, as Keras's); a
+    # lambda cannot be: the model is saved without its compile state instead of failing to load
 
     def within_half(y_true, y_pred):
         return (np.abs(y_true - y_pred) < 0.5).mean(axis=-1)
 
-    with pytest.raises(TypeError, match="within_half"):
-        M.serialize(M.get(within_half))
+    assert M.serialize(M.get(within_half)) == "within_half"
+    with pytest.raises(TypeError, match="lambda"):
+        M.serialize(M.get(lambda a, b: a))
     x, y = _binary_data(rng, 40)
     model = _binary_model()
     model.compile("adam", "binary_crossentropy", metrics=[within_half, M.AUC()])
     logs = model.evaluate(x, y, return_dict=True, verbose=0)
     assert sorted(logs) == ["auc", "loss", "within_half"]
+    model.save(tmp_path / "custom.fastnn")
+    loaded = load_model(tmp_path / "custom.fastnn", custom_objects={"within_half": within_half})
+    assert loaded.evaluate(x, y, return_dict=True, verbose=0) == pytest.approx(logs)
+    with pytest.warns(UserWarning, match="returned uncompiled: Unknown metric: 'within_half'"):
+        assert not load_model(tmp_path / "custom.fastnn").compiled
+    model.compile("adam", "binary_crossentropy", metrics=[lambda a, b: a, M.AUC()])
     with pytest.warns(UserWarning, match=r"save: the model is saved without its compile state \(a custom "
                                          r"optimizer, loss or metric cannot be written into the file\)"):
-        model.save(tmp_path / "custom.fastnn")
-    assert not load_model(tmp_path / "custom.fastnn").compiled
+        model.save(tmp_path / "lambda.fastnn")
+    assert not load_model(tmp_path / "lambda.fastnn").compiled
 
 
 def test_shape_errors_name_the_metric_and_results_have_numpy():

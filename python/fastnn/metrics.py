@@ -1560,6 +1560,10 @@ _FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: Categorical
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
 
 
+class UnknownMetric(ValueError):
+    """A metric name or class that is neither fastnn's nor a custom object."""
+
+
 def _custom(name):
     from .saving import custom_objects_with  # (load_model's custom_objects, the scopes, the registered)
 
@@ -1576,7 +1580,7 @@ def deserialize(config, custom_objects=None):
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name) or _custom(name)
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise ValueError(f"Unknown metric class: {name!r}. Expected one of {sorted(_CLASSES)} (or pass it in "
+        raise UnknownMetric(f"Unknown metric class: {name!r}. Expected one of {sorted(_CLASSES)} (or pass it in "
                          "custom_objects)")
     try:
         return cls.from_config(dict(config.get("config") or {}))
@@ -1606,7 +1610,7 @@ def get(identifier, loss=None):
                 return MeanMetricWrapper(custom, name=identifier)
         if cls is None:
             known = ["accuracy", "acc", *sorted(k for k in _STRINGS if k == k.lower() and k != "accuracy")]
-            raise ValueError(f"Unknown metric: {identifier!r}. Expected one of {known} (or a class name such as "
+            raise UnknownMetric(f"Unknown metric: {identifier!r}. Expected one of {known} (or a class name such as "
                              "'AUC')")
         return cls(name=identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):

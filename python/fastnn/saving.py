@@ -486,7 +486,7 @@ def _load_model(filepath, custom_objects, compile):
 
 
 def _built_from(config, metadata, tensors, path, custom_objects, compile):
-    from . import losses, optimizers
+    from . import losses, metrics, optimizers
 
     model = deserialize_model(config, custom_objects)
     _assign(model, _weights_only(tensors), path)
@@ -502,6 +502,10 @@ def _built_from(config, metadata, tensors, path, custom_objects, compile):
                 model.compile(optimizer=optimizers.deserialize(cc["optimizer"]),
                               loss=losses.deserialize(cc["loss"], custom_objects),
                               metrics=list(cc.get("metrics") or []))
+        except metrics.UnknownMetric as e:  # (a metric of your own, not in custom_objects: the model loads)
+            warnings.warn(f"load_model: {path} is returned uncompiled: {e}. Pass the metric in custom_objects to "
+                          "load it compiled, or compile it again", stacklevel=4)
+            return model
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path}: invalid compile config ({e})") from None
         _restore_optimizer_state(model, metadata, tensors, path)
