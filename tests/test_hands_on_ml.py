@@ -434,3 +434,21 @@ def test_custom_metrics_are_saved_with_the_compile_state(tmp_path):
         np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
         loaded.fit(x, y, epochs=1, verbose=0)
     assert loaded.metrics[-1].threshold == 2.0
+
+
+def test_an_activation_layer_as_a_dense_activation_is_fused_and_saved(tmp_path):
+    """Chapter 11's Dense(50, activation=LeakyReLU(negative_slope=0.2)): the kernel's leaky_relu
+    with that slope, kept by save, get_config and clone_model."""
+    layer = keras.layers.Dense(3, activation=keras.layers.LeakyReLU(negative_slope=0.1))
+    model = keras.Sequential([keras.Input((4,)), layer])
+    assert (layer._act, layer._alpha, layer._unfused) == ("leaky_relu", 0.1, None)
+    x = np.random.default_rng(5).normal(size=(6, 4)).astype(np.float32)
+    z = x @ layer.kernel + layer.bias
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.where(z > 0, z, 0.1 * z), rtol=1e-6, atol=1e-7)
+    assert layer.get_config()["activation"]["class_name"] == "LeakyReLU"
+    model.save(tmp_path / "leaky.keras")
+    for copy in (keras.models.load_model(tmp_path / "leaky.keras"), keras.models.clone_model(model)):
+        copy.set_weights(model.get_weights())
+        assert copy.layers[0]._alpha == 0.1
+        np.testing.assert_array_equal(copy.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert keras.activations.serialize(my_softplus) == "my_softplus"

@@ -205,6 +205,11 @@ def resolve(identifier):
     """
     if identifier is None:
         return "linear", None
+    if isinstance(identifier, dict) and "class_name" in identifier:  # (a saved activation layer)
+        identifier = get(identifier)
+    if _is_activation_layer(identifier) and not callable(identifier._unfused):
+        # Dense(50, activation=LeakyReLU(negative_slope=0.2)), as Géron writes it: the kernel's own
+        return (identifier._unfused or identifier._act), identifier._alpha
     if isinstance(identifier, str):
         name = identifier.lower()
         name = _ALIASES.get(name, name)
@@ -258,6 +263,8 @@ def unfused_forward(layer, z):
 def config_name(layer):
     """A layer's activation as its config holds it: the kernel's name, or a Python function's
     (load_model's custom_objects gives the function back)."""
+    if _is_activation_layer(getattr(layer, "activation", None)):  # (its arguments kept: LeakyReLU(0.2))
+        return serialize(layer.activation)
     fn = layer._unfused or layer._act
     if not callable(fn):
         return fn
@@ -281,16 +288,39 @@ def unfused_backward(layer, dy):
     return ops.activation_backward_input(dy.reshape(layer._z.shape), layer._z, layer._unfused)
 
 
+def _is_activation_layer(x):
+    """Whether ``x`` is an activation layer (LeakyReLU, ELU, ReLU, Activation...) given as an activation."""
+    return hasattr(x, "_fusable_activation") and hasattr(x, "_unfused") and not isinstance(x, type)
+
+
 def get(identifier):
     """The activation function for a name, a function of this module, or None (linear); a Python
-    function of the backend functions (``split``) is itself."""
+    function of the backend functions (``split``), or an activation layer, is itself (a saved
+    activation layer, ``{"class_name": "LeakyReLU", "config": ...}``, is made again)."""
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        from .saving import _layer_from_config
+
+        layer = _layer_from_config(identifier)
+        if not _is_activation_layer(layer):
+            raise ValueError(f"Unknown activation: {identifier!r} (an activation layer, such as LeakyReLU, is expected)")
+        return layer
+    if _is_activation_layer(identifier):
+        return identifier
     if callable(identifier) and not isinstance(identifier, str) and split(identifier)[2] is identifier:
         return identifier
     return _FUNCTIONS[resolve(identifier)[0]]
 
 
 def serialize(activation):
-    """The activation's name (``"relu"``)."""
+    """The activation's name (``"relu"``); a Python function's own name (load_model's
+    custom_objects gives it back), an activation layer's config."""
+    if _is_activation_layer(activation):
+        return {"class_name": type(activation).__name__, "config": activation.get_config()}
+    if callable(activation) and split(activation)[2] is activation:
+        name = getattr(activation, "__name__", "<lambda>")
+        if name == "<lambda>":
+            raise ValueError("activations.serialize: a lambda cannot be named in a config; use a def")
+        return name
     return resolve(activation)[0]
 
 

@@ -140,7 +140,8 @@ def _layer_from_config(entry, custom_objects=None):
         raise ValueError(f"Unknown layer class {name!r} in the model config. fastnn rebuilds only these layers: {known}. "
                          "(Pass custom_objects={'Name': cls} for your own layer classes.)")
     config = dict(entry["config"])
-    if callable((custom_objects or {}).get(config.get("activation"))):  # a Python activation, by its name
+    if isinstance(config.get("activation"), str) and callable((custom_objects or {}).get(config["activation"])):
+        # a Python activation, by its name
         config["activation"] = custom_objects[config["activation"]]
     try:
         if getattr(cls, "_functions_from_custom_objects", False):  # a Lambda: its function by name
