@@ -86,3 +86,42 @@ def test_integer_inputs_reach_custom_code_as_integers():
 
     ids = np.array([16777217, 16777219], dtype=np.int64)
     np.testing.assert_array_equal(np.asarray(Echo()(ids)), ids)  # (not rounded through float32)
+
+
+class CustomerTicketModel(keras.Model):
+    """Listing 7.14: a subclassed model called on a dict, with two outputs."""
+
+    def __init__(self, num_departments):
+        super().__init__()
+        self.concat_layer = layers.Concatenate()
+        self.mixing_layer = layers.Dense(64, activation="relu")
+        self.priority_scorer = layers.Dense(1, activation="sigmoid")
+        self.department_classifier = layers.Dense(num_departments, activation="softmax")
+
+    def call(self, inputs):
+        features = self.concat_layer([inputs["title"], inputs["text_body"], inputs["tags"]])
+        features = self.mixing_layer(features)
+        return self.priority_scorer(features), self.department_classifier(features)
+
+
+def test_a_subclassed_model_on_a_dict_compiled_with_a_loss_per_output_before_its_first_call():
+    rng = np.random.default_rng(0)
+    n = 32
+    data = {"title": rng.integers(0, 2, (n, 20)).astype("float32"),
+            "text_body": rng.integers(0, 2, (n, 20)).astype("float32"),
+            "tags": rng.integers(0, 2, (n, 5)).astype("float32")}
+    priority, department = rng.random((n, 1)).astype("float32"), np.eye(4, dtype="float32")[rng.integers(0, 4, n)]
+    model = CustomerTicketModel(num_departments=4)
+    model.compile(optimizer="rmsprop", loss=["mean_squared_error", "categorical_crossentropy"],
+                  loss_weights=[0.9, 0.1], metrics=[["mean_absolute_error"], ["accuracy"]])
+    history = model.fit(data, [priority, department], epochs=1, verbose=0)
+    assert "loss" in history.history and len(history.history) == 5  # and each output's loss and metric
+    p, d = model(data)
+    assert p.shape == (n, 1) and d.shape == (n, 4)
+    # the loss is the weighted sum Keras documents
+    logs = model.evaluate(data, [priority, department], batch_size=n, return_dict=True, verbose=0)
+    p, d = np.asarray(p, np.float64), np.clip(np.asarray(d, np.float64), 1e-7, 1 - 1e-7)
+    mse = np.mean((p - priority) ** 2)
+    cce = np.mean(-np.sum(department * np.log(d), axis=1))
+    np.testing.assert_allclose(logs["loss"], 0.9 * mse + 0.1 * cce, rtol=1e-5)
+    assert [type(layer).__name__ for layer in model.layers] == ["Concatenate", "Dense", "Dense", "Dense"]

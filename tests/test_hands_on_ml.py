@@ -452,3 +452,40 @@ def test_an_activation_layer_as_a_dense_activation_is_fused_and_saved(tmp_path):
         assert copy.layers[0]._alpha == 0.1
         np.testing.assert_array_equal(copy.predict(x, verbose=0), model.predict(x, verbose=0))
     assert keras.activations.serialize(my_softplus) == "my_softplus"
+
+
+class WideAndDeepModel(keras.Model):
+    """Chapter 10's subclassed model: two inputs, two outputs, compiled before its first call."""
+
+    def __init__(self, units=30, activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.norm_layer_wide = keras.layers.Normalization()
+        self.norm_layer_deep = keras.layers.Normalization()
+        self.hidden1 = keras.layers.Dense(units, activation=activation)
+        self.hidden2 = keras.layers.Dense(units, activation=activation)
+        self.main_output = keras.layers.Dense(1)
+        self.aux_output = keras.layers.Dense(1)
+
+    def call(self, inputs):
+        input_wide, input_deep = inputs
+        norm_wide = self.norm_layer_wide(input_wide)
+        norm_deep = self.norm_layer_deep(input_deep)
+        hidden1 = self.hidden1(norm_deep)
+        hidden2 = self.hidden2(hidden1)
+        concat = keras.layers.concatenate([norm_wide, hidden2])
+        return self.main_output(concat), self.aux_output(hidden2)
+
+
+def test_a_subclassed_wide_and_deep_model_compiled_with_loss_weights_before_it_is_built():
+    x, y = _regression_data(64)
+    x_wide, x_deep = x[:, :5], x[:, 2:]
+    model = WideAndDeepModel(8, activation="relu", name="my_cool_model")
+    model.compile(loss="mse", loss_weights=[0.9, 0.1], optimizer="adam", metrics=["RootMeanSquaredError"])
+    model.norm_layer_wide.adapt(x_wide)
+    model.norm_layer_deep.adapt(x_deep)
+    history = model.fit((x_wide, x_deep), (y, y), epochs=2, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    main, aux = model.predict((x_wide, x_deep), verbose=0)
+    logs = model.evaluate((x_wide, x_deep), (y, y), batch_size=64, return_dict=True, verbose=0)
+    expected = 0.9 * np.mean((main - y) ** 2) + 0.1 * np.mean((aux - y) ** 2)
+    np.testing.assert_allclose(logs["loss"], expected, rtol=1e-5)

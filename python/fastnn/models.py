@@ -461,15 +461,18 @@ class Model:
         if any(len(shape) < 1 for shape in shapes):
             raise ValueError(f"build: model '{self.name}' expects an input shape with a batch axis, e.g. (None, 784). "
                              f"Received: input_shape={input_shape!r}")
-        inputs = [Input(batch_shape=(None,) + shape[1:]) for shape in shapes]
-        inputs = inputs if several else inputs[0]
+        keys = self._input_keys if self._input_keys and len(self._input_keys) == len(shapes) else None
+        inputs = [Input(batch_shape=(None,) + shape[1:], name=keys[i] if keys else None)
+                  for i, shape in enumerate(shapes)]
+        inputs = inputs if several or keys else inputs[0]
+        called_on = dict(zip(keys, inputs)) if keys else inputs  # (a call that takes a dict gets one)
         traced_losses = self._traced_losses = []  # what call() gives add_loss while it is traced
         try:  # a call() that reads tf.Variables the model holds itself runs on the tape every step
             if held_variables(self, self._state_attrs):
                 self._eager_call = _EagerCall(self)
-                outputs = self._eager_call(inputs)
+                outputs = self._eager_call(called_on)
             else:
-                outputs = self._traced_call(inputs)
+                outputs = self._traced_call(called_on)
         except ValueError as e:
             self._eager_call = None
             if any(len(shape) > 1 for shape in shapes):
@@ -486,6 +489,9 @@ class Model:
                              f"of them). On a symbolic input it returned {type(outputs).__name__}")
         self._added_losses = traced_losses
         self._init_functional(inputs, outputs)
+        pending = self.__dict__.pop("_pending_compile", None)
+        if pending is not None:  # (compiled before its outputs were known: compiled again now, as
+            Model.compile(self, **pending)  # Model's: a subclass's own compile() called it with these)
 
     def _traced_call(self, inputs):
         """call() on symbolic ``inputs``, traced once into the graph; a call whose Python code
@@ -1003,12 +1009,25 @@ class Model:
             The other arguments exist for Keras compatibility and are ignored (weighted_metrics
             must be None, and loss_weights None for a model with one output).
         """
+        optimizer_object = optimizers.get(optimizer)
+        if self._subclassed and not self.built and not self._holder and weighted_metrics is None:
+            # a subclass not traced yet: how many outputs it has is known once built (`build` compiles
+            # it again then); a loss per output is taken as given until then, as Keras defers it
+            self._pending_compile = {"optimizer": optimizer_object, "loss": loss, "loss_weights": loss_weights,
+                                     "metrics": metrics, "sample_weight_mode": sample_weight_mode}
+            if isinstance(loss, (list, tuple, dict)) or loss_weights is not None or isinstance(metrics, dict):
+                self.optimizer, self.loss = self._pending_compile["optimizer"], loss
+                self._loss, self._metrics, self._heads = None, [], None
+                self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
+                                      "metrics": metrics}
+                self.compiled = True
+                return
         if weighted_metrics is not None or (loss_weights is not None and not self._multi_output):
             raise ValueError("compile: weighted_metrics, and loss_weights with one output, are not supported")
         if sample_weight_mode not in (None, "temporal"):
             raise ValueError(f"compile: sample_weight_mode must be None or 'temporal'. "
                              f"Received: sample_weight_mode={sample_weight_mode!r}")
-        self.optimizer = optimizers.get(optimizer)
+        self.optimizer = optimizer_object
         self.loss = loss
         if loss is None and self._multi_output:  # the add_loss terms are the loss
             if metrics:
@@ -1097,7 +1116,8 @@ class Model:
     def _check_compiled(self, fn):
         if not self.compiled:
             raise RuntimeError(f"You must call `compile()` before calling `{fn}()`.")
-        if self._loss is None and not self._loss_slots and not self._loss_adding_steps:
+        if self._loss is None and not self._loss_slots and not self._loss_adding_steps \
+                and "_pending_compile" not in self.__dict__:  # (a subclass compiled before its trace: built first)
             raise ValueError(f"No loss to compute. Provide a `loss` argument in `compile()` before calling `{fn}()`.")
         if self._loss is None and self._metrics:
             raise ValueError(f"{fn}: metrics compare the outputs with targets, which a model compiled without a loss "
@@ -1132,6 +1152,9 @@ class Model:
         if self._subclassed and not self.built and isinstance(x, (list, tuple)) and x \
                 and all(isinstance(a, np.ndarray) for a in x):
             k = len(x)  # a subclass not traced yet: as many inputs as arrays given
+        if self._subclassed and not self.built and isinstance(x, dict) and x and self._input_keys is None:
+            self._input_keys = list(x)  # (and called on a dict: its call takes the dict, as Chollet's ticket model)
+            k = len(x)
         names = self._input_keys or [layer.name for layer in self._input_layers]
         if isinstance(x, dict):
             unknown = sorted(set(x) - set(names))
