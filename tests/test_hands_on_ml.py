@@ -489,3 +489,31 @@ def test_a_subclassed_wide_and_deep_model_compiled_with_loss_weights_before_it_i
     logs = model.evaluate((x_wide, x_deep), (y, y), batch_size=64, return_dict=True, verbose=0)
     expected = 0.9 * np.mean((main - y) ** 2) + 0.1 * np.mean((aux - y) ** 2)
     np.testing.assert_allclose(logs["loss"], expected, rtol=1e-5)
+
+
+def test_the_books_small_tensorflow_idioms():
+    """2nd-edition VAE sampling (K.random_normal(tf.shape(log_var))), Constant(embedding_matrix),
+    .numpy() on a dataset's scalar elements and on tf.random's results, optimizer.iterations.numpy()."""
+    K = keras.backend
+    log_var = np.zeros((4, 10), np.float32)
+    assert K.random_normal(tf.shape(log_var)).shape == (4, 10)
+
+    class Sampling(keras.layers.Layer):
+        def call(self, inputs):
+            mean, log_var = inputs
+            return K.random_normal(tf.shape(log_var)) * K.exp(log_var / 2) + mean
+
+    codings_mean, codings_log_var = keras.Input((10,)), keras.Input((10,))
+    assert Sampling()([codings_mean, codings_log_var]).shape == (None, 10)
+    matrix = np.random.default_rng(6).normal(size=(20, 4)).astype(np.float32)
+    embedding = keras.layers.Embedding(20, 4, embeddings_initializer=keras.initializers.Constant(matrix))
+    embedding.build((None, 3))
+    np.testing.assert_array_equal(embedding.get_weights()[0], matrix)
+    with pytest.raises(ValueError, match=r"Constant: an array of shape \(20, 4\) cannot initialize a weight of "
+                                         r"shape \(5, 4\)"):
+        keras.initializers.Constant(matrix)((5, 4))
+    assert [int(item.numpy()) for item in tf.data.Dataset.range(3)] == [0, 1, 2]
+    assert tf.random.normal([2]).numpy().shape == (2,) and tf.random.uniform([3]).numpy().shape == (3,)
+    optimizer = keras.optimizers.SGD()
+    optimizer.apply_gradients([(np.ones(2, np.float32), tf.Variable([1.0, 2.0]))])
+    assert optimizer.iterations == 1 and optimizer.iterations.numpy() == 1

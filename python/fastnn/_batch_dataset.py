@@ -200,8 +200,10 @@ def _rebuild(element, arrays):
 
 
 def _eager(element):
-    """An element's arrays as `EagerArray` views (the same data)."""
-    return _map(lambda a: a.view(EagerArray) if isinstance(a, np.ndarray) else a, element)
+    """An element's arrays as `EagerArray` views (the same data); a NumPy scalar (an unbatched
+    element of Dataset.range) as a 0-d one, with TensorFlow's ``numpy()``."""
+    return _map(lambda a: a.view(EagerArray) if isinstance(a, np.ndarray)
+                else np.asarray(a).view(EagerArray) if isinstance(a, np.generic) else a, element)
 
 
 def _element_rows(element):

@@ -802,9 +802,12 @@ def _eager_function(fn):
 def register(package):
     """Give ``package`` (fastnn) the names of `TOP_LEVEL` and the modules nn, math and config, their
     functions' arrays returned as `EagerArray` (``function`` returns the function it is given)."""
-    for module in (nn, math):
+    from . import random as random_module
+
+    for module in (nn, math, random_module):  # (tf.random.normal(...).numpy(), as TensorFlow's tensors)
         for name, value in list(vars(module).items()):
-            if callable(value) and not name.startswith("__"):
+            if callable(value) and not name.startswith("__") and not isinstance(value, type) and (
+                    module is not random_module or getattr(value, "__module__", None) == module.__name__):
                 setattr(module, name, _eager_function(value))
     for name in TOP_LEVEL:
         value = globals()[name]

@@ -1066,6 +1066,10 @@ def ones(shape, dtype=None):
 
 
 def _random_shape(shape):
+    """A shape given as a tuple or list of ints, an int, or a 1-D array of ints (``tf.shape(x)``)."""
+    shape = _value(shape)
+    if isinstance(shape, np.ndarray):
+        shape = shape.reshape(-1).tolist()
     shape = shape if isinstance(shape, (list, tuple)) else (shape,)
     return tuple(int(_value(n)) for n in shape)
 

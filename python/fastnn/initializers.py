@@ -82,16 +82,26 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
-    """Every value set to ``value``."""
+    """Every value set to ``value``; or, as Keras takes it, an array broadcast to the weight's shape
+    (``Embedding(..., embeddings_initializer=Constant(embedding_matrix))``, Chollet's GloVe)."""
 
     def __init__(self, value=0.0):
-        self.value = float(value)
+        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"Constant: expected a number or a numeric array. Received: value of dtype {array.dtype}")
+        self.value = float(array) if array.ndim == 0 else array
 
     def __call__(self, shape, dtype=None):
-        return np.full(tuple(shape), self.value, _dtype(dtype))
+        if np.ndim(self.value) == 0:
+            return np.full(tuple(shape), self.value, _dtype(dtype))
+        try:
+            return np.array(np.broadcast_to(self.value, tuple(shape)), dtype=_dtype(dtype))
+        except ValueError:
+            raise ValueError(f"Constant: an array of shape {self.value.shape} cannot initialize a weight of shape "
+                             f"{tuple(shape)}") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value if np.ndim(self.value) == 0 else self.value.tolist()}
 
 
 class RandomNormal(_Random):

@@ -105,6 +105,15 @@ class Optimizer:
         self.built = False
         self._param_ids = None
 
+    @property
+    def iterations(self):
+        """The number of updates applied so far (an int with TensorFlow's ``numpy()``)."""
+        return _StepCount(self._iterations)
+
+    @iterations.setter
+    def iterations(self, value):
+        self._iterations = int(value)
+
     # -- learning rate ---------------------------------------------------------------------------
 
     @property
@@ -272,6 +281,13 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate:g}, iterations={self.iterations}>"
+
+
+class _StepCount(int):
+    """An optimizer's step count: an int, with a variable's ``numpy()`` (``optimizer.iterations.numpy()``)."""
+
+    def numpy(self):
+        return np.int64(self)
 
 
 def _constraint_of(param):
