@@ -125,3 +125,24 @@ def test_a_subclassed_model_on_a_dict_compiled_with_a_loss_per_output_before_its
     cce = np.mean(-np.sum(department * np.log(d), axis=1))
     np.testing.assert_allclose(logs["loss"], 0.9 * mse + 0.1 * cce, rtol=1e-5)
     assert [type(layer).__name__ for layer in model.layers] == ["Concatenate", "Dense", "Dense", "Dense"]
+
+
+def test_a_subclass_of_your_own_layer_may_call_super_call():
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
+
+        def call(self, inputs):
+            return inputs * self.scale * 2.0
+
+    class ScalePlusOne(Scale):
+        def call(self, inputs):
+            return super().call(inputs) + 1.0
+
+    x = np.ones((2, 3), np.float32)
+    layer = ScalePlusOne()
+    np.testing.assert_array_equal(layer(x), np.full((2, 3), 3.0))
+    assert ScalePlusOne()(keras.Input((3,))).shape == (None, 3)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(layer(x))
+    assert float(tape.gradient(total, layer.scale)) == 12.0  # the parent's code is on the tape: 6 values × 2

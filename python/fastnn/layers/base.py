@@ -348,7 +348,7 @@ class Layer:
             cls.__call__ = _call_with_tensors
         cls._call_takes_training = "training" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        cls.call = _call_on_tape
+        cls.call = _tape_call(call)
         cls.backward = _backward_from_tape
         if "_inner_layers" not in cls.__dict__:  # its sublayers: frozen with it, as in Keras
             cls._inner_layers = lambda self: [sub for _, sub in sublayers(self)]
@@ -577,7 +577,7 @@ class Layer:
             self.build(input_shape)
             self.built = True
             self._build_input_shape = input_shape
-            if type(self).call is _call_on_tape:  # a user layer's build() may make tf.Variables
+            if getattr(type(self).call, "_records_on_tape", False):  # a user layer's build() may make tf.Variables
                 track_variables(self)
 
     def _check_input(self, input_shape):
@@ -1113,9 +1113,32 @@ def _call_with_tensors(self, *tensors, training=None, mask=None, **named):
     return Layer.__call__(self, given if len(given) > 1 else given[0], training=training, mask=mask)
 
 
+def _tape_call(user_call):
+    """A user layer class's ``call``: `_call_on_tape`, which runs the instance's own call on the
+    tape; called from inside that call (``super().call(inputs)`` in a subclass of a layer of your
+    own), this class's code on the same tape, as plain Python does."""
+    def call(self, *args, **kwargs):
+        if self.__dict__.get("_in_user_call"):
+            return user_call(self, *args, **kwargs)
+        return _call_on_tape(self, *args, **kwargs)
+
+    call._records_on_tape = True
+    call.__doc__, call.__name__, call.__qualname__ = user_call.__doc__, "call", user_call.__qualname__
+    return call
+
+
 def _user_call(self, inputs, **extra):
     """A user layer's own call() on ``inputs``: one tensor or a list (a dict when it was called on
     one: `_input_keys`), or spread over its parameters."""
+    outer = self.__dict__.get("_in_user_call", False)
+    self._in_user_call = True
+    try:
+        return _run_user_call(self, inputs, **extra)
+    finally:
+        self._in_user_call = outer
+
+
+def _run_user_call(self, inputs, **extra):
     keys = self.__dict__.get("_input_keys")
     if keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
         return type(self)._call_on_arrays(self, dict(zip(keys, inputs)), **extra)
