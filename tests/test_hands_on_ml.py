@@ -517,3 +517,17 @@ def test_the_books_small_tensorflow_idioms():
     optimizer = keras.optimizers.SGD()
     optimizer.apply_gradients([(np.ones(2, np.float32), tf.Variable([1.0, 2.0]))])
     assert optimizer.iterations == 1 and optimizer.iterations.numpy() == 1
+
+
+def test_a_lambda_called_on_a_list_of_numbers_and_tf_keras_2_compute_output_shape():
+    exponential_layer = keras.layers.Lambda(lambda x: tf.exp(x))
+    np.testing.assert_allclose(exponential_layer([-1.0, 0.0, 1.0]), np.exp([-1.0, 0.0, 1.0]), rtol=1e-6)
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=[8]), exponential_layer])  # (still one input)
+    assert model.output_shape == (None, 1)
+
+    class ShapedDense(MyDense):  # the 2nd edition's: compute_output_shape reads a TensorShape
+        def compute_output_shape(self, batch_input_shape):
+            return tf.TensorShape(batch_input_shape.as_list()[:-1] + [self.units])
+
+    model = keras.Sequential([ShapedDense(30, activation="relu", input_shape=[8]), ShapedDense(1)])
+    assert model.output_shape == (None, 1)

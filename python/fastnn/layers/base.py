@@ -323,6 +323,8 @@ class Layer:
         super().__init_subclass__(**kwargs)
         if "call" in cls.__dict__:
             cls._call_takes_mask = "mask" in inspect.signature(cls.__dict__["call"]).parameters
+        if "compute_output_shape" in cls.__dict__ and not cls.__module__.startswith("fastnn."):
+            cls.compute_output_shape = _given_tensor_shapes(cls.__dict__["compute_output_shape"])
         if "compute_mask" in cls.__dict__:
             if "supports_masking" not in cls.__dict__:
                 cls.supports_masking = True
@@ -623,6 +625,10 @@ class Layer:
         check the input, run `call` (with ``mask``, the input's mask, when `call` takes one;
         `compute_mask` gives the output's). On the tape tensors of a custom layer's call(): the
         same on their values, and a tape node whose gradient is this layer's `backward`."""
+        if isinstance(inputs, (list, tuple)) and inputs and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in inputs):
+            inputs = np.asarray(inputs)  # (a list of numbers is one tensor: layer([-1., 0., 1.]))
+            inputs = inputs.astype(self.dtype) if inputs.dtype.kind == "f" else inputs
         if self._inputs_as_called:
             if isinstance(inputs, dict) and hasattr(type(self), "_call_on_arrays") and inputs:
                 # a user layer called on a dict (of Inputs, or arrays): several inputs, given back to its
@@ -1111,6 +1117,23 @@ def _call_with_tensors(self, *tensors, training=None, mask=None, **named):
     if named:
         raise TypeError(f"Layer '{self.name}': unexpected keyword arguments {sorted(named)}")
     return Layer.__call__(self, given if len(given) > 1 else given[0], training=training, mask=mask)
+
+
+def _given_tensor_shapes(compute_output_shape):
+    """A user layer's compute_output_shape, given `TensorShape`s as tf.keras 2 gives them (tuples
+    with ``as_list()``: Géron's ``batch_input_shape.as_list()[:-1] + [self.units]``)."""
+    def wrapper(self, input_shape):
+        from .._tensorflow import TensorShape
+
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            shapes = [TensorShape(s) for s in input_shape]
+        else:
+            shapes = TensorShape(input_shape) if isinstance(input_shape, (list, tuple)) else input_shape
+        return compute_output_shape(self, shapes)
+
+    wrapper.__name__, wrapper.__doc__ = compute_output_shape.__name__, compute_output_shape.__doc__
+    wrapper.__wrapped__ = compute_output_shape
+    return wrapper
 
 
 def _tape_call(user_call):
