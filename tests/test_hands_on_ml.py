@@ -531,3 +531,20 @@ def test_a_lambda_called_on_a_list_of_numbers_and_tf_keras_2_compute_output_shap
 
     model = keras.Sequential([ShapedDense(30, activation="relu", input_shape=[8]), ShapedDense(1)])
     assert model.output_shape == (None, 1)
+
+
+def test_alpha_dropout_keeps_selus_mean_and_variance():
+    layer = keras.layers.AlphaDropout(0.2, seed=1)
+    x = np.random.default_rng(0).standard_normal(200_000).astype(np.float32)
+    np.testing.assert_array_equal(layer(x), x)  # the identity at inference
+    y = np.asarray(layer(x, training=True))
+    assert abs(y.mean()) < 0.01 and abs(y.std() - 1) < 0.01
+    rate, alpha = 0.2, -1.6732632423543772 * 1.0507009873554805
+    a = ((1 - rate) * (1 + rate * alpha ** 2)) ** -0.5
+    dropped = np.isclose(y, a * alpha - a * alpha * rate)
+    assert abs(dropped.mean() - rate) < 0.01
+    np.testing.assert_allclose(y[~dropped], a * x[~dropped] - a * alpha * rate, rtol=1e-5, atol=1e-6)
+    layer._need_input_grad = True
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), np.where(dropped, 0.0, a), rtol=1e-6)
+    config = layer.get_config()
+    assert config["rate"] == 0.2 and keras.layers.AlphaDropout.from_config(config).rate == 0.2

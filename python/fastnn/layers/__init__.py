@@ -29,7 +29,7 @@ from .attention import AdditiveAttention, Attention, Dot, MultiHeadAttention
 from .wrappers import Bidirectional, TimeDistributed
 from .embedding import Embedding
 from .lambda_layer import BackendFunction, Lambda
-from .noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
                         UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 
@@ -141,6 +141,7 @@ __all__ = [
     "Permute",
     "Lambda",
     "BackendFunction",
+    "AlphaDropout",
     "GaussianDropout",
     "GaussianNoise",
     "SpatialDropout1D",

@@ -159,3 +159,40 @@ class GaussianDropout(_Noise):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@register_layer
+class AlphaDropout(_Noise):
+    """Dropout that keeps SELU's self-normalising mean and variance (Klambauer et al. 2017), as
+    Keras's: in training each value is kept with probability ``1 - rate``, else set to SELU's
+    negative saturation ``-scale·alpha``, then the result is affinely corrected ``a·x + b`` so that
+    zero-mean unit-variance inputs stay so; the identity at inference. ``noise_shape`` (None
+    entries take the input's) shares a draw along the axes where it is 1."""
+
+    _SATURATION = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _check_fraction(rate, "rate", "AlphaDropout", upper_open=True)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+
+    def call(self, inputs, training=False):
+        self._factor = None
+        if not training or self.rate == 0:
+            return inputs
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            if len(self.noise_shape) != inputs.ndim:
+                raise ValueError(f"AlphaDropout '{self.name}': noise_shape {self.noise_shape} must have the input's "
+                                 f"rank {inputs.ndim} (input shape {inputs.shape})")
+            shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, inputs.shape))
+        rate, alpha = self.rate, self._SATURATION
+        keep = np.random.default_rng(self._next_seed()).uniform(size=shape) >= rate
+        a = ((1 - rate) * (1 + rate * alpha ** 2)) ** -0.5
+        b = -a * alpha * rate
+        keep = np.broadcast_to(keep, inputs.shape)
+        self._factor = (a * keep).astype(inputs.dtype)
+        return (self._factor * inputs + np.where(keep, b, a * alpha + b)).astype(inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
