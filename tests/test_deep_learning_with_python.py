@@ -146,3 +146,19 @@ def test_a_subclass_of_your_own_layer_may_call_super_call():
     with tf.GradientTape() as tape:
         total = tf.reduce_sum(layer(x))
     assert float(tape.gradient(total, layer.scale)) == 12.0  # the parent's code is on the tape: 6 values × 2
+
+
+def test_assigning_to_a_slice_of_a_variable():
+    """Listing 3.8 (v[0, 0].assign(3.)) and Géron's scatter_nd_update."""
+    v = tf.Variable(np.ones((3, 1), np.float32))
+    v[0, 0].assign(3.0)
+    np.testing.assert_array_equal(v.numpy().ravel(), [3.0, 1.0, 1.0])
+    w = tf.Variable([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    w[:, 2].assign([0.0, 1.0])
+    w.scatter_nd_update(indices=[[0, 0], [1, 2]], updates=[100.0, 200.0])
+    np.testing.assert_array_equal(w.numpy(), [[100.0, 2.0, 0.0], [4.0, 5.0, 200.0]])
+    with pytest.raises(ValueError, match=r"cannot assign a value of shape \(3,\) to a slice of shape \(2,\)"):
+        w[:, 0].assign([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:  # (on a tape a slice is a value on it, as before)
+        total = tf.reduce_sum(w[0] * 2.0)
+    np.testing.assert_array_equal(tape.gradient(total, w), [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0]])

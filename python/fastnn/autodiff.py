@@ -228,6 +228,24 @@ class Variable(Tensor):
         self.value[...] -= self._assigned(delta)
         return self
 
+    def __getitem__(self, index):
+        """A slice: a value on the tape (or an eager array) that, off the tape, also has
+        ``assign`` into this variable (``v[0, 1].assign(42.0)``, ``v[:, 2].assign([0., 1.])``)."""
+        part = super().__getitem__(index)
+        if isinstance(part, np.ndarray):
+            part = part.view(_VariableSlice)
+            part._variable, part._index = self, index
+        return part
+
+    def scatter_nd_update(self, indices, updates):
+        """TensorFlow's: the values at ``indices`` (a list of index tuples) set to ``updates``."""
+        indices = np.asarray(_value(indices))
+        if indices.ndim != 2 or indices.shape[1] > self.value.ndim:
+            raise ValueError(f"Variable '{self.name}'.scatter_nd_update: indices must be a (n, k) array of index "
+                             f"tuples, k <= {self.value.ndim}. Received shape {indices.shape}")
+        self.value[tuple(indices.T)] = np.asarray(_value(updates), dtype=self.value.dtype)
+        return self
+
     def numpy(self):
         return self.value.copy()  # a copy, as TensorFlow's: the variable may change after
 
@@ -236,6 +254,21 @@ class Variable(Tensor):
     def __repr__(self):
         shown = repr(self.value.item()) if self.value.ndim == 0 else repr(self.value)
         return f"<tf.Variable '{self.name}:0' shape={self.shape} dtype={self.dtype}, numpy={shown}>"
+
+
+class _VariableSlice(EagerArray):
+    """A slice of a tf.Variable (``v[0, 1]``): its values, and ``assign`` writes them back."""
+
+    _variable = _index = None
+
+    def assign(self, value):
+        target = self._variable.value[self._index]
+        new = np.asarray(_value(value))
+        if np.shape(target) != new.shape and new.ndim:
+            raise ValueError(f"Variable '{self._variable.name}': cannot assign a value of shape {new.shape} to a slice "
+                             f"of shape {np.shape(target)}")
+        self._variable.value[self._index] = new
+        return self._variable[self._index]
 
 
 def _value(x):
