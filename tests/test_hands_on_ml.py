@@ -548,3 +548,39 @@ def test_alpha_dropout_keeps_selus_mean_and_variance():
     np.testing.assert_allclose(layer.backward(np.ones_like(x)), np.where(dropped, 0.0, a), rtol=1e-6)
     config = layer.get_config()
     assert config["rate"] == 0.2 and keras.layers.AlphaDropout.from_config(config).rate == 0.2
+
+
+def test_chapter_13s_dataset_methods():
+    dataset = tf.data.Dataset.range(10)
+    assert [int(x) for x in dataset.filter(lambda x: x % 3 == 0)] == [0, 3, 6, 9]
+    assert [len(w) for w in dataset.window(3)] == [3, 3, 3, 1]
+    windows = dataset.window(4, shift=2, drop_remainder=True).flat_map(lambda window: window.batch(4))
+    assert [b.numpy().tolist() for b in windows] == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]]
+    zipped = tf.data.Dataset.zip((tf.data.Dataset.range(3), tf.data.Dataset.range(10, 15)))
+    assert [tuple(int(v) for v in e) for e in zipped] == [(0, 10), (1, 11), (2, 12)]
+    interleaved = tf.data.Dataset.range(3).interleave(lambda x: tf.data.Dataset.range(x * 10, x * 10 + 3),
+                                                      cycle_length=2)
+    assert [int(v) for v in interleaved] == [0, 10, 1, 11, 2, 12, 20, 21, 22]  # (tf.data's order)
+    assert [int(v) for v in tf.data.Dataset.range(2).concatenate(tf.data.Dataset.range(7, 9))] == [0, 1, 7, 8]
+
+    def sequences():
+        for i in range(4):
+            yield np.arange(1, i + 2), i
+
+    padded = [(a.numpy().tolist(), b.numpy().tolist())
+              for a, b in tf.data.Dataset.from_generator(sequences, output_types=(tf.int64, tf.int64)).padded_batch(2)]
+    assert padded == [([[1, 0], [1, 2]], [0, 1]), ([[1, 2, 3, 0], [1, 2, 3, 4]], [2, 3])]
+
+    # a model fits on a generator's dataset, which runs the generator again each epoch
+    x, y = _regression_data(64)
+    calls = []
+
+    def batches():
+        calls.append(1)
+        for i in range(0, 64, 16):
+            yield x[i:i + 16], y[i:i + 16]
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    history = model.fit(tf.data.Dataset.from_generator(batches, output_signature=None), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and len(calls) >= 2

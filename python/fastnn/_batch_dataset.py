@@ -7,7 +7,9 @@ once unbatched), element ``i`` by index, so ``fit``, ``evaluate`` and ``predict`
 also iterates (``for images, labels in ds``; each full pass ends an epoch, which reshuffles a
 shuffled dataset as a ``tf.data`` dataset does on each iteration) and offers the ``tf.data``
 methods Keras's example scripts call on these datasets: ``map``, ``prefetch``, ``cache``,
-``take``, ``skip``, ``shuffle``, ``unbatch``, ``batch``, ``as_numpy_iterator``, ``cardinality``.
+``take``, ``skip``, ``shuffle``, ``unbatch``, ``batch``, ``padded_batch``, ``filter``, ``window``,
+``flat_map``, ``interleave``, ``concatenate``, ``as_numpy_iterator``, ``cardinality`` (and
+``Dataset.zip``, ``from_generator`` of a finite generator, ``from_tensors``).
 Everything is lazy: an element is computed when it is asked for (a ``map`` runs on each batch
 then), except ``cache``, which keeps each element the first time it is computed.
 
@@ -199,6 +201,14 @@ def _rebuild(element, arrays):
     return _map(lambda _: next(arrays), element)
 
 
+def _strings_as_text(a):
+    """An object array of Python strings (``df["ocean_proximity"].values``, Géron's ``astype(object)``)
+    as a text array; any other array as it is."""
+    if a.dtype == object and a.size and all(isinstance(v, str) for v in a.flat):
+        return a.astype(str)
+    return a
+
+
 def _eager(element):
     """An element's arrays as `EagerArray` views (the same data); a NumPy scalar (an unbatched
     element of Dataset.range) as a 0-d one, with TensorFlow's ``numpy()``."""
@@ -343,6 +353,57 @@ class BatchDataset(Sequence):
         if not _is_int(count) or count < 0:
             raise ValueError(f"{self._name}.repeat: `count` must be a non-negative integer. Received: count={count!r}")
         return _Repeated(self, int(count))
+
+    def filter(self, predicate, name=None):
+        """The elements for which ``predicate(*element)`` is true (``predicate(element)`` for an
+        element that is not a tuple), in order. Which ones are kept is decided at the start of
+        each pass (the predicate runs over the pass's elements once), so its length is known."""
+        if not callable(predicate):
+            raise TypeError(f"{self._name}.filter: `predicate` must be a callable. Received: {predicate!r}"[:300])
+        return _Filtered(self, predicate)
+
+    def concatenate(self, dataset, name=None):
+        """This dataset's elements, then ``dataset``'s."""
+        if not isinstance(dataset, BatchDataset):
+            raise TypeError(f"{self._name}.concatenate: expected a dataset. Received: {type(dataset).__name__}")
+        return _Joined([self, dataset])
+
+    def window(self, size, shift=None, stride=1, drop_remainder=False, name=None):
+        """A dataset of datasets: windows of ``size`` consecutive elements (taking every ``stride``-th),
+        one starting every ``shift`` elements (default ``size``); the last ones shorter unless
+        ``drop_remainder``. Géron's ``ds.window(length, shift=1, drop_remainder=True).flat_map(lambda
+        w: w.batch(length))`` makes the windows of a time series."""
+        shift = size if shift is None else shift
+        for value, what in ((size, "size"), (shift, "shift"), (stride, "stride")):
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{self._name}.window: `{what}` must be a positive integer. Received: {what}={value!r}")
+        return _Windows(self, int(size), int(shift), int(stride), bool(drop_remainder))
+
+    def flat_map(self, map_func, name=None):
+        """The elements of the datasets ``map_func(*element)`` returns, one after the other."""
+        if not callable(map_func):
+            raise TypeError(f"{self._name}.flat_map: `map_func` must be a callable. Received: {map_func!r}"[:300])
+        return _FlatMapped(self, map_func)
+
+    def interleave(self, map_func, cycle_length=None, block_length=1, num_parallel_calls=None, deterministic=None,
+                   name=None):
+        """The elements of the datasets ``map_func(*element)`` returns, interleaved: ``cycle_length``
+        of them at a time (default all), ``block_length`` elements from each in turn, as tf.data's."""
+        if not callable(map_func):
+            raise TypeError(f"{self._name}.interleave: `map_func` must be a callable. Received: {map_func!r}"[:300])
+        for value, what in ((cycle_length, "cycle_length"), (block_length, "block_length")):
+            if value is not None and value != AUTOTUNE and (not _is_int(value) or value < 1):
+                raise ValueError(f"{self._name}.interleave: `{what}` must be a positive integer. Received: {value!r}")
+        cycle = None if cycle_length in (None, AUTOTUNE) else int(cycle_length)
+        return _Interleaved(self, map_func, cycle, int(block_length))
+
+    def padded_batch(self, batch_size, padded_shapes=None, padding_values=None, drop_remainder=False, name=None):
+        """`batch`, each array padded at the end of every axis to the longest in the batch (or to
+        ``padded_shapes``, None entries the longest) with ``padding_values`` (default 0)."""
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError(f"{self._name}.padded_batch: `batch_size` must be a positive integer. Received: "
+                             f"batch_size={batch_size!r}")
+        return _Batched(self, int(batch_size), bool(drop_remainder), padding=(padded_shapes, padding_values))
 
     def _count(self, count, method):
         if not _is_int(count) or count < -1:
@@ -517,9 +578,9 @@ class _Unbatched(_Derived):
 
 
 class _Batched(_Derived):
-    def __init__(self, source, batch_size, drop_remainder):
+    def __init__(self, source, batch_size, drop_remainder, padding=None):
         super().__init__(source)
-        self._batch_size, self._drop = batch_size, drop_remainder
+        self._batch_size, self._drop, self._padding = batch_size, drop_remainder, padding
 
     def __len__(self):
         n = len(self._source)
@@ -528,11 +589,193 @@ class _Batched(_Derived):
     def _get(self, index):
         lo = index * self._batch_size
         hi = min(lo + self._batch_size, len(self._source))
-        return _stack([self._source[i] for i in range(lo, hi)])
+        elements = [self._source[i] for i in range(lo, hi)]
+        return _stack(elements) if self._padding is None else _padded_stack(elements, *self._padding)
 
     def _sizes(self):
         n = len(self._source)
         return [min(self._batch_size, n - i * self._batch_size) for i in range(len(self))]
+
+
+def _padded_stack(elements, padded_shapes, padding_values):
+    """`_stack` of elements whose arrays differ in length: each padded at the end of its axes to
+    the batch's longest (or to ``padded_shapes``) with ``padding_values`` (0 by default)."""
+    parts = [_parts(e) for e in elements]
+    shapes = _parts(padded_shapes) if padded_shapes is not None else [None] * len(parts[0])
+    fills = _parts(padding_values) if padding_values is not None and not np.isscalar(padding_values) \
+        else [padding_values] * len(parts[0])
+    stacked = []
+    for k in range(len(parts[0])):
+        arrays = [np.asarray(p[k]) for p in parts]
+        longest = tuple(max(a.shape[d] for a in arrays) for d in range(arrays[0].ndim))
+        wanted = shapes[k]
+        if wanted is not None:
+            wanted = tuple(longest[d] if w is None or w == -1 else int(w) for d, w in enumerate(wanted))
+            if any(a.shape[d] > wanted[d] for a in arrays for d in range(a.ndim)):
+                raise ValueError(f"padded_batch: an element of shape {max(a.shape for a in arrays)} is longer than "
+                                 f"padded_shapes {tuple(shapes[k])}")
+        target = wanted or longest
+        fill = 0 if fills[k] is None else fills[k]
+        out = np.full((len(arrays),) + target, fill, dtype=arrays[0].dtype)
+        for i, a in enumerate(arrays):
+            out[(i,) + tuple(slice(0, n) for n in a.shape)] = a
+        stacked.append(out)
+    return _rebuild(elements[0], iter(stacked))
+
+
+class _Filtered(_Derived):
+    """The source's elements a predicate keeps, decided at the start of each pass."""
+
+    def __init__(self, source, predicate):
+        super().__init__(source)
+        self._predicate, self._kept = predicate, None
+
+    def _indices(self):
+        if self._kept is None:
+            keep = []
+            for i in range(len(self._source)):
+                element = self._source[i]
+                verdict = self._predicate(*element) if isinstance(element, tuple) else self._predicate(element)
+                if bool(np.asarray(getattr(verdict, "value", verdict))):
+                    keep.append(i)
+            self._kept = keep
+        return self._kept
+
+    def __len__(self):
+        return len(self._indices())
+
+    def _get(self, index):
+        return self._source[self._indices()[index]]
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        self._kept = None
+
+
+class _Joined(BatchDataset):
+    """Datasets one after the other (`concatenate`, `flat_map`, `from_generator`'s list)."""
+
+    def __init__(self, datasets):
+        self._datasets = list(datasets)
+        self._name = self._datasets[0]._name if self._datasets else "dataset"
+
+    def __len__(self):
+        return sum(len(d) for d in self._datasets)
+
+    def _get(self, index):
+        for d in self._datasets:
+            if index < len(d):
+                return d[index]
+            index -= len(d)
+        raise IndexError(index)
+
+    def on_epoch_end(self):
+        for d in self._datasets:
+            d.on_epoch_end()
+
+
+class _Windows(_Derived):
+    """Windows of the source's elements, each a dataset of them (`window`)."""
+
+    def __init__(self, source, size, shift, stride, drop):
+        super().__init__(source)
+        self._size, self._shift, self._stride, self._drop = size, shift, stride, drop
+
+    def __len__(self):
+        n, span = len(self._source), (self._size - 1) * self._stride + 1
+        if self._drop:
+            return 0 if n < span else (n - span) // self._shift + 1
+        return math.ceil(n / self._shift) if n else 0
+
+    def _get(self, index):
+        start = index * self._shift
+        rows = range(start, min(start + (self._size - 1) * self._stride + 1, len(self._source)), self._stride)
+        window = _Joined([_Elements([self._source[i] for i in rows])])
+        window._name = f"{self._name}.window"
+        return window
+
+
+class _Elements(BatchDataset):
+    """A dataset of the given elements (a window's; a finite generator's)."""
+
+    _name = "dataset"
+
+    def __init__(self, elements):
+        self._elements = list(elements)
+
+    def __len__(self):
+        return len(self._elements)
+
+    def _get(self, index):
+        return self._elements[index]
+
+
+def _datasets_of(source, fn, method):
+    datasets = []
+    for i in range(len(source)):
+        element = source[i]
+        made = fn(*element) if isinstance(element, tuple) else fn(element)
+        if not isinstance(made, BatchDataset):
+            raise TypeError(f"{source._name}.{method}: the function must return a dataset. Received: "
+                            f"{type(made).__name__}")
+        datasets.append(made)
+    return datasets
+
+
+class _FlatMapped(_Derived):
+    """The datasets a function makes of each element, one after the other, made at the start of a pass."""
+
+    def __init__(self, source, fn):
+        super().__init__(source)
+        self._fn, self._joined = fn, None
+
+    def _all(self):
+        if self._joined is None:
+            self._joined = _Joined(_datasets_of(self._source, self._fn, "flat_map"))
+        return self._joined
+
+    def __len__(self):
+        return len(self._all())
+
+    def _get(self, index):
+        return self._all()[index]
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        self._joined = None
+
+
+class _Interleaved(_FlatMapped):
+    """`interleave`: ``cycle`` of the made datasets at a time, ``block`` elements from each in turn."""
+
+    def __init__(self, source, fn, cycle, block):
+        super().__init__(source, fn)
+        self._cycle, self._block = cycle, block
+
+    def _all(self):
+        if self._joined is None:
+            pending = _datasets_of(self._source, self._fn, "interleave")
+            cycle = self._cycle or len(pending)
+            active, positions, order = [], [], []
+            while pending or active:
+                while pending and len(active) < cycle:
+                    active.append(pending.pop(0))
+                    positions.append(0)
+                k = 0
+                while k < len(active):
+                    d, at = active[k], positions[k]
+                    order.extend(d[j] for j in range(at, min(at + self._block, len(d))))
+                    positions[k] = at + self._block
+                    if positions[k] >= len(d):
+                        del active[k], positions[k]
+                        while pending and len(active) < cycle:  # (a finished one is replaced in its place)
+                            active.insert(k, pending.pop(0))
+                            positions.insert(k, 0)
+                            k += 1
+                        continue
+                    k += 1
+            self._joined = _Elements(order)
+        return self._joined
 
 
 class TensorSlices(BatchDataset):
@@ -548,7 +791,7 @@ class TensorSlices(BatchDataset):
         if type(tensors) is tuple and tensors and tensors[-1] is None:  # ((x, y), None): (x, y) as given
             tensors = tensors[:-1] if len(tensors) > 2 else tensors[0]
         try:
-            structure = _map(np.asarray, tensors)
+            structure = _map(_strings_as_text, _map(np.asarray, tensors))
         except ValueError as e:  # (NumPy's "inhomogeneous shape" for a list of unlike arrays)
             raise ValueError(f"{self._name}: each part must be one array; a list is read as one (give tuples or "
                              f"dicts of arrays for several): {e}") from None
@@ -571,6 +814,57 @@ class TensorSlices(BatchDataset):
         return _row(self._structure, index)
 
 
+class _Zipped(BatchDataset):
+    _name = "Dataset.zip"
+
+    def __init__(self, structure):
+        self._structure = structure
+        members = list(structure.values()) if isinstance(structure, dict) else list(structure)
+        if not members or not all(isinstance(d, BatchDataset) for d in members):
+            raise TypeError("Dataset.zip: expected datasets (as arguments, or a tuple or dict of them)")
+        self._members = members
+
+    def __len__(self):
+        return min(len(d) for d in self._members)
+
+    def _get(self, index):
+        if isinstance(self._structure, dict):
+            return {k: d[index] for k, d in self._structure.items()}
+        return tuple(d[index] for d in self._members)
+
+    def on_epoch_end(self):
+        for d in self._members:
+            d.on_epoch_end()
+
+
+class _FromGenerator(BatchDataset):
+    _name = "Dataset.from_generator"
+
+    def __init__(self, generator, args):
+        self._generator, self._args, self._elements = generator, args, None
+
+    def _all(self):
+        if self._elements is None:
+            elements = []
+            for element in self._generator(*self._args):
+                elements.append(_map(np.asarray, element) if not isinstance(element, tuple)
+                                else tuple(_map(np.asarray, e) for e in element))
+                if len(elements) > 10_000_000:
+                    raise ValueError("Dataset.from_generator: the generator does not end; fastnn's datasets are "
+                                     "finite (give a generator that stops, or use a keras.utils.PyDataset)")
+            self._elements = elements
+        return self._elements
+
+    def __len__(self):
+        return len(self._all())
+
+    def _get(self, index):
+        return self._all()[index]
+
+    def on_epoch_end(self):
+        self._elements = None
+
+
 class Dataset:
     """``tf.data.Dataset``'s constructors for the course scripts' input pipelines
     (``fastnn.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(64)``)."""
@@ -578,6 +872,27 @@ class Dataset:
     @staticmethod
     def from_tensor_slices(tensors, name=None):
         return TensorSlices(tensors)
+
+    @staticmethod
+    def zip(*datasets, name=None):
+        """Element ``i`` is the tuple (or dict) of the datasets' elements ``i``; as long as the shortest."""
+        structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0], (tuple, list, dict)) else datasets
+        return _Zipped(structure)
+
+    @staticmethod
+    def from_generator(generator, output_types=None, output_shapes=None, args=None, output_signature=None,
+                       name=None):
+        """The elements a (finite) generator yields: ``generator()`` (with ``args``) is run again
+        at each pass. fastnn's datasets have a length, so an endless generator cannot serve."""
+        if not callable(generator):
+            raise TypeError(f"Dataset.from_generator: `generator` must be a callable returning an iterator. Received: "
+                            f"{generator!r}"[:300])
+        return _FromGenerator(generator, tuple(args) if args is not None else ())
+
+    @staticmethod
+    def from_tensors(tensors, name=None):
+        """A dataset of one element: ``tensors`` whole."""
+        return _Elements([_map(np.asarray, tensors)])
 
     @staticmethod
     def range(*args, dtype=np.int64, name=None):

@@ -194,6 +194,9 @@ def fill(dims, value, name=None):
 def constant(value, dtype=None, shape=None, name=None):
     """``value`` as an array (Python floats float32, ints int32), broadcast to ``shape`` if given."""
     given = np.asarray(_value(value))
+    if given.dtype.kind in "US" or dtype in (str, np.str_, "string"):  # (a string tensor: tf.constant(["a", "b"]))
+        text = given.astype(str)
+        return np.broadcast_to(text, tuple(shape)).copy() if shape is not None else text
     if dtype is not None and not np.can_cast(given.dtype, dtype, "same_kind") and given.dtype.kind in "fc":
         raise TypeError(f"fastnn.constant: {value!r} cannot be {np.dtype(dtype)} without losing its fraction")
     x = ops.convert_to_tensor(value, dtype=dtype)

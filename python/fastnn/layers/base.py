@@ -92,7 +92,7 @@ def _standardize_shape(shape, name):
 def _standardize_dtype(dtype, allow_int=False, allow_string=False):
     if dtype is None:
         return utils.floatx()
-    if allow_string and (dtype in ("string", "str", str, object, "object") or
+    if allow_string and (dtype in ("string", "str", str, object, "object", np.str_, np.bytes_) or
                          (isinstance(dtype, np.dtype) and dtype.kind in "USO")):
         return "string"  # a model input of text (TextVectorization, StringLookup take it)
     try:
