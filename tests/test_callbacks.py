@@ -359,3 +359,29 @@ def test_every_hook_fires_with_a_logs_dict():
     model.predict(x, batch_size=8, callbacks=[Hooks()], verbose=0)
     assert seen == ["on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_end", "on_predict_begin",
                     "on_predict_batch_begin", "on_predict_batch_end", "on_predict_end"]
+
+
+def test_tf_summary_writes_scalars_and_histograms(tmp_path):
+    """Géron's chapter 10: tf.summary.create_file_writer, as_default, scalar and histogram."""
+    import fastnn as tf
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "test"))
+    with writer.as_default():
+        for step in range(1, 4):
+            assert tf.summary.scalar("my_scalar", np.sin(step / 10), step=step)
+            data = (np.random.default_rng(step).standard_normal(100) + 1) * step
+            tf.summary.histogram("my_hist", data, buckets=5, step=step)
+    assert tf.summary.scalar("my_scalar", 1.0, step=9) is False  # (no default writer: nothing written)
+    (path,) = (tmp_path / "test").iterdir()
+    events = _read_events(path)
+    scalars = [(step, v["my_scalar"]) for step, v, _ in events if "my_scalar" in v]
+    assert [s for s, _ in scalars] == [1, 2, 3]
+    np.testing.assert_allclose([v for _, v in scalars], np.sin(np.arange(1, 4) / 10), rtol=1e-6)
+    histograms = [v["my_hist"] for _, v, _ in events if "my_hist" in v]
+    assert len(histograms) == 3 and all(h["num"] == 100 and len(h["bucket"]) == 5 for h in histograms)
+    with writer.as_default():
+        with pytest.raises(ValueError, match="give step="):
+            tf.summary.scalar("my_scalar", 1.0)
+        with pytest.raises(NotImplementedError, match="image summaries are not written"):
+            tf.summary.image("digits", np.zeros((1, 8, 8, 1)), step=1)
+    writer.close()

@@ -162,3 +162,25 @@ def test_assigning_to_a_slice_of_a_variable():
     with tf.GradientTape() as tape:  # (on a tape a slice is a value on it, as before)
         total = tf.reduce_sum(w[0] * 2.0)
     np.testing.assert_array_equal(tape.gradient(total, w), [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0]])
+
+
+def test_tf_strings_in_a_custom_standardize_and_split():
+    """Listing 11.x: TextVectorization with custom_standardization_fn and custom_split_fn."""
+    import re
+    import string
+
+    def custom_standardization_fn(string_tensor):
+        lowercase_string = tf.strings.lower(string_tensor)
+        return tf.strings.regex_replace(lowercase_string, f"[{re.escape(string.punctuation)}]", "")
+
+    def custom_split_fn(string_tensor):
+        return tf.strings.split(string_tensor)
+
+    text_vectorization = layers.TextVectorization(output_mode="int", standardize=custom_standardization_fn,
+                                                  split=custom_split_fn)
+    text_vectorization.adapt(["I write, erase, rewrite", "Erase again, and then", "A poppy blooms."])
+    encoded = text_vectorization(["I write, rewrite, and still rewrite again"])
+    np.testing.assert_array_equal(encoded, [[7, 3, 5, 9, 1, 5, 10]])  # the book's printout
+    assert tf.strings.split(np.array(["a b  c", "d"])) == [["a", "b", "c"], ["d"]]
+    np.testing.assert_array_equal(tf.strings.join([np.array(["a", "b"]), np.array(["x", "y"])], separator="-"),
+                                  ["a-x", "b-y"])

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
 import functools
+import os
+import re
 import sys
 import types
 
@@ -733,6 +736,155 @@ _MATH = _TF_AND_MATH + ["logical_xor", "divide_no_nan", "log", "log1p", "expm1",
 math = types.ModuleType("fastnn.math", "TensorFlow's tf.math: elementwise functions and reductions (fastnn.ops).")
 math.__dict__.update({n: globals()[n] for n in _MATH})
 
+# ---- tf.summary: TensorBoard event files, as the TensorBoard callback writes them ----------------
+
+_default_writers = []  # the writers made current by `as_default`, innermost last
+_summary_step = [None]  # tf.summary.experimental.set_step's
+
+
+class _SummaryWriter:
+    """``tf.summary.create_file_writer(logdir)``: an event file in ``logdir`` (written without
+    TensorFlow, as fastnn's TensorBoard callback writes its logs); ``with writer.as_default():``
+    makes ``tf.summary.scalar`` and ``histogram`` write to it."""
+
+    def __init__(self, logdir):
+        from ._tensorboard import EventFileWriter
+
+        self._writer = EventFileWriter(os.fspath(logdir))
+
+    @contextlib.contextmanager
+    def as_default(self, step=None):
+        _default_writers.append(self)
+        previous = _summary_step[0]
+        if step is not None:
+            _summary_step[0] = int(step)
+        try:
+            yield self
+        finally:
+            _default_writers.remove(self)
+            _summary_step[0] = previous
+
+    def set_as_default(self, step=None):
+        _default_writers.append(self)
+        if step is not None:
+            _summary_step[0] = int(step)
+
+    def flush(self):
+        self._writer._file.flush()
+
+    def close(self):
+        self._writer.close()
+
+    def __del__(self):  # (TensorFlow's writer closes its file when it goes)
+        writer = self.__dict__.get("_writer")
+        if writer is not None:
+            writer.close()
+
+
+def _summary_target(name, step, what):
+    if not _default_writers:
+        return None, None  # (TensorFlow's: nothing is written without a default writer)
+    step = _summary_step[0] if step is None else step
+    if step is None:
+        raise ValueError(f"tf.summary.{what}: give step=..., or set one with tf.summary.experimental.set_step")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"tf.summary.{what}: the name must be a non-empty string. Received: {name!r}")
+    return _default_writers[-1]._writer, int(_value(step))
+
+
+def _summary_scalar(name, data, step=None, description=None):
+    """Write the scalar ``data`` under ``name`` at ``step``; True when written."""
+    writer, step = _summary_target(name, step, "scalar")
+    if writer is not None:
+        writer.scalars(step, {name: float(np.asarray(_value(data)))})
+    return writer is not None
+
+
+def _summary_histogram(name, data, step=None, buckets=None, description=None):
+    """Write the histogram of ``data`` under ``name`` at ``step`` (``buckets`` equal bins, default 30)."""
+    from ._tensorboard import event, histogram_value
+
+    writer, step = _summary_target(name, step, "histogram")
+    if writer is not None:
+        writer._write(event(__import__("time").time(), step,
+                            values=[histogram_value(name, np.asarray(_value(data)), bins=buckets or 30)]))
+    return writer is not None
+
+
+def _summary_unsupported(kind):
+    def unsupported(name, data, step=None, **kwargs):
+        raise NotImplementedError(f"tf.summary.{kind}: fastnn writes scalars and histograms to TensorBoard; "
+                                  f"{kind} summaries are not written")
+    return unsupported
+
+
+summary = types.ModuleType("fastnn.summary", "TensorFlow's tf.summary: scalars and histograms in TensorBoard event "
+                                            "files (create_file_writer, as_default, scalar, histogram).")
+summary.create_file_writer = _SummaryWriter
+summary.scalar = _summary_scalar
+summary.histogram = _summary_histogram
+summary.image = _summary_unsupported("image")
+summary.text = _summary_unsupported("text")
+summary.audio = _summary_unsupported("audio")
+summary.experimental = types.SimpleNamespace(set_step=lambda step: _summary_step.__setitem__(0, int(step)),
+                                             get_step=lambda: _summary_step[0])
+
+
+# ---- tf.strings: the few string functions text pipelines call, on NumPy string arrays -----------
+
+
+def _texts(x, what):
+    a = np.asarray(_value(x))
+    if a.dtype.kind == "O":
+        a = a.astype(str)
+    if a.dtype.kind == "S":
+        a = np.char.decode(a, "utf-8")
+    if a.dtype.kind != "U":
+        raise TypeError(f"tf.strings.{what}: expected strings. Received dtype {a.dtype}")
+    return a
+
+
+def _regex_replace(input, pattern, rewrite, replace_global=True, name=None):
+    """``re.sub`` on each string (RE2's ``\\1`` backreferences are Python's too)."""
+    compiled = re.compile(pattern)
+    texts = _texts(input, "regex_replace")
+    return np.vectorize(lambda t: compiled.sub(rewrite, t, count=0 if replace_global else 1), otypes=[str])(texts) \
+        if texts.size else texts
+
+
+def _split(input, sep=None, maxsplit=-1, name=None):
+    """Each string split on ``sep`` (runs of whitespace by default): a list of token lists for a
+    1-D input (TensorFlow's ragged tensor; TextVectorization's ``split=`` takes it), a list for one string."""
+    texts = _texts(input, "split")
+    cut = (lambda t: t.split(sep, maxsplit)) if sep is not None else (lambda t: t.split(None, maxsplit))
+    if texts.ndim == 0:
+        return np.array(cut(str(texts)))
+    return [cut(str(t)) for t in texts.reshape(-1)]
+
+
+strings = types.ModuleType("fastnn.strings", "TensorFlow's tf.strings on NumPy string arrays: lower, upper, "
+                                            "regex_replace, split, strip, length, join.")
+strings.lower = lambda input, encoding="", name=None: np.char.lower(_texts(input, "lower"))
+strings.upper = lambda input, encoding="", name=None: np.char.upper(_texts(input, "upper"))
+strings.strip = lambda input, name=None: np.char.strip(_texts(input, "strip"))
+strings.length = lambda input, unit="BYTE", name=None: np.char.str_len(_texts(input, "length")).astype(np.int32) \
+    if unit != "BYTE" else np.vectorize(lambda t: len(t.encode()), otypes=[np.int32])(_texts(input, "length"))
+strings.regex_replace = _regex_replace
+strings.split = _split
+
+
+def _join(inputs, separator="", name=None):
+    """The strings of ``inputs`` (a list of string arrays) joined elementwise with ``separator``."""
+    parts = [_texts(i, "join") for i in inputs]
+    out = parts[0]
+    for p in parts[1:]:
+        out = np.char.add(np.char.add(out, separator), p)
+    return out
+
+
+strings.join = _join
+
+
 # ---- tf.config: one CPU, the kernels' threads ----------------------------------------------------
 
 PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
@@ -779,7 +931,7 @@ TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
              "gather", "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort",
              "argsort", "nn", "math", "config", "Variable", "Module", "random_normal_initializer",
              "random_uniform_initializer", "truncated_normal_initializer", "zeros_initializer", "ones_initializer",
-             "constant_initializer", "clip_by_norm", "UnconnectedGradients", "custom_gradient", "errors", "TensorShape", "nest"] + _TF_AND_MATH
+             "constant_initializer", "clip_by_norm", "UnconnectedGradients", "custom_gradient", "errors", "TensorShape", "nest", "summary", "strings"] + _TF_AND_MATH
 
 
 def _eager(value):
@@ -816,5 +968,5 @@ def register(package):
         value = globals()[name]
         wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
-    for module in (nn, math, config, errors, nest):
+    for module in (nn, math, config, errors, nest, summary, strings):
         sys.modules[module.__name__] = module
