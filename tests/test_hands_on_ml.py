@@ -584,3 +584,22 @@ def test_chapter_13s_dataset_methods():
     model.compile(loss="mse", optimizer="sgd")
     history = model.fit(tf.data.Dataset.from_generator(batches, output_signature=None), epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and len(calls) >= 2
+
+
+def test_tf_keras_2_decay_keeps_the_base_rate_readable():
+    """Chapter 11's power scheduling, SGD(learning_rate=0.1, decay=0.5): each update uses
+    0.1 / (1 + 0.5 · iterations), and learning_rate reads the base rate, as tf.keras 2's, so a
+    callback that halves it (ReduceLROnPlateau, K.set_value) does not apply the decay twice."""
+    v = tf.Variable([0.0])
+    optimizer = keras.optimizers.SGD(learning_rate=0.1, decay=0.5)
+    steps = []
+    for _ in range(3):
+        before = float(v.numpy()[0])
+        optimizer.apply_gradients([(np.array([1.0], np.float32), v)])
+        steps.append(before - float(v.numpy()[0]))
+    np.testing.assert_allclose(steps, [0.1, 0.1 / 1.5, 0.1 / 2.0], rtol=1e-6)
+    assert float(optimizer.learning_rate) == pytest.approx(0.1)
+    keras.backend.set_value(optimizer.learning_rate, float(optimizer.learning_rate) * 0.5)
+    before = float(v.numpy()[0])
+    optimizer.apply_gradients([(np.array([1.0], np.float32), v)])
+    assert before - float(v.numpy()[0]) == pytest.approx(0.05 / 2.5)

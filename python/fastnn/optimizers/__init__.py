@@ -119,8 +119,10 @@ class Optimizer:
     @property
     def learning_rate(self):
         """The learning rate of the next update, as a float (one that ``K.set_value(optimizer.lr,
-        0.01)``, Keras 2's way to change it in a callback, can assign through)."""
-        return _LearningRate(self._current_lr(), self)
+        0.01)``, Keras 2's way to change it in a callback, can assign through); with tf.keras 2's
+        ``decay``, the base rate, as tf.keras 2 gives it (the update divides it by ``1 + decay ·
+        iterations``), so a callback that reads it and writes it back does not decay it twice."""
+        return _LearningRate(self._scheduled_lr(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -131,13 +133,17 @@ class Optimizer:
 
     lr = learning_rate  # tf.keras spelling
 
-    def _current_lr(self):
+    def _scheduled_lr(self):
         lr = self._lr
         if isinstance(lr, LearningRateSchedule):
             lr = lr(self.iterations)
         elif callable(lr):
             lr = lr()
-        lr = float(lr)
+        return float(lr)
+
+    def _current_lr(self):
+        """The rate the next update uses: the scheduled one, over ``1 + decay · iterations``."""
+        lr = self._scheduled_lr()
         if self.decay:
             lr /= 1.0 + self.decay * self.iterations
         return lr
