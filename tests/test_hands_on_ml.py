@@ -603,3 +603,10 @@ def test_tf_keras_2_decay_keeps_the_base_rate_readable():
     before = float(v.numpy()[0])
     optimizer.apply_gradients([(np.array([1.0], np.float32), v)])
     assert before - float(v.numpy()[0]) == pytest.approx(0.05 / 2.5)
+
+
+def test_from_tensor_slices_makes_python_numbers_float32_and_int32():
+    features, labels = next(iter(tf.data.Dataset.from_tensor_slices(([[1.5, 2.0], [3.0, 4.0]], [1, 0])).batch(2)))
+    assert features.dtype == np.float32 and labels.dtype == np.int32
+    array = np.ones((2, 2))  # (an array keeps its dtype)
+    assert next(iter(tf.data.Dataset.from_tensor_slices(array).batch(2))).dtype == np.float64

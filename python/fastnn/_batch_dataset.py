@@ -201,6 +201,15 @@ def _rebuild(element, arrays):
     return _map(lambda _: next(arrays), element)
 
 
+def _as_tensor(value):
+    """An array as it is; Python numbers (a list of floats or ints) as TensorFlow makes them:
+    float32 and int32."""
+    if isinstance(value, np.ndarray):
+        return value
+    a = np.asarray(value)
+    return a.astype({"f": np.float32, "i": np.int32}.get(a.dtype.kind, a.dtype), copy=False)
+
+
 def _strings_as_text(a):
     """An object array of Python strings (``df["ocean_proximity"].values``, Géron's ``astype(object)``)
     as a text array; any other array as it is."""
@@ -791,7 +800,7 @@ class TensorSlices(BatchDataset):
         if type(tensors) is tuple and tensors and tensors[-1] is None:  # ((x, y), None): (x, y) as given
             tensors = tensors[:-1] if len(tensors) > 2 else tensors[0]
         try:
-            structure = _map(_strings_as_text, _map(np.asarray, tensors))
+            structure = _map(_strings_as_text, _map(_as_tensor, tensors))
         except ValueError as e:  # (NumPy's "inhomogeneous shape" for a list of unlike arrays)
             raise ValueError(f"{self._name}: each part must be one array; a list is read as one (give tuples or "
                              f"dicts of arrays for several): {e}") from None
