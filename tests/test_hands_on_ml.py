@@ -610,3 +610,30 @@ def test_from_tensor_slices_makes_python_numbers_float32_and_int32():
     assert features.dtype == np.float32 and labels.dtype == np.int32
     array = np.ones((2, 2))  # (an array keeps its dtype)
     assert next(iter(tf.data.Dataset.from_tensor_slices(array).batch(2))).dtype == np.float64
+
+
+class MCDropout(keras.layers.Dropout):
+    """Chapter 11's Monte Carlo dropout: Dropout active at inference too."""
+
+    def call(self, inputs, training=False):
+        return super().call(inputs, training=True)
+
+
+def test_mc_dropout_subclass_drops_at_inference_and_trains_as_dropout():
+    x, y = _regression_data(64)
+
+    def model_with(dropout):
+        keras.utils.set_random_seed(7)
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), dropout,
+                                 keras.layers.Dense(1)])
+
+    mc, plain = model_with(MCDropout(0.5, seed=3)), model_with(keras.layers.Dropout(0.5, seed=3))
+    for model in (mc, plain):
+        model.compile(loss="mse", optimizer="sgd")
+        model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(mc.get_weights(), plain.get_weights()):  # (the same masks: the same training)
+        np.testing.assert_array_equal(a, b)
+    samples = np.stack([mc(x[:4], training=True) for _ in range(5)])
+    assert np.std(samples, axis=0).max() > 0  # MC samples differ
+    assert not np.array_equal(mc.predict(x[:4], verbose=0), mc.predict(x[:4], verbose=0))
+    np.testing.assert_array_equal(plain.predict(x[:4], verbose=0), plain.predict(x[:4], verbose=0))

@@ -1081,19 +1081,56 @@ def _track_sublayer_weights(self):
 
 def _built_in_call_overridden(cls):
     """The call of a subclass of a built-in layer that overrides call() without a backward of its
-    own: refused, since the built-in backward would differentiate the built-in call, not this one
-    (``super().call(x) * 2`` would train on half its gradient)."""
-    base = next(c for c in cls.__mro__[1:] if c.__module__.startswith("fastnn."))
+    own. The built-in backward differentiates the built-in call, so the override may only change
+    how that call is made: it must hand its input to ``super().call(...)`` unchanged and return
+    what that returns (Géron's MCDropout: ``return super().call(inputs, training=True)``); the
+    backward then matches. Anything else (``super().call(x) * 2``, which would train on half its
+    gradient) is refused, with the composition that works instead."""
+    base = next(c for c in cls.__mro__[1:] if c.__module__.startswith("fastnn.") and "call" in c.__dict__)
+    _record_super_calls(base)
+    user_call = cls.__dict__["call"]
+    parameters = inspect.signature(user_call).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
-    def call(self, *args, **kwargs):
+    def call(self, inputs, *args, **kwargs):
+        if not takes_any:  # (training= and mask= only when the override takes them, as Keras passes them)
+            kwargs = {k: v for k, v in kwargs.items() if k in parameters}
+        self._super_call = []  # (input, output) of each super().call this call makes
+        try:
+            out = user_call(self, inputs, *args, **kwargs)
+        finally:
+            made, self._super_call = self._super_call, None
+        if len(made) == 1 and made[0][0] is inputs and made[0][1] is out:
+            return out
         raise NotImplementedError(
-            f"Layer '{self.name}' ({cls.__name__}) subclasses fastnn's {base.__name__} and overrides call(): fastnn "
-            f"differentiates {base.__name__} with its own kernel, which would not match this call. Subclass "
-            f"keras.layers.Layer instead and hold a {base.__name__} (self.inner = {base.__name__}(...); call: "
-            "return self.inner(x) * 2): its call is then differentiated as written")
+            f"Layer '{self.name}' ({cls.__name__}) subclasses fastnn's {base.__name__} and overrides call() with more "
+            f"than a call of super().call(inputs, ...) on its input, returned as it is: fastnn differentiates "
+            f"{base.__name__} with its own kernel, which would not match this call. Subclass keras.layers.Layer "
+            f"instead and hold a {base.__name__} (self.inner = {base.__name__}(...); call: return self.inner(x) * 2): "
+            "its call is then differentiated as written")
 
-    call.__wrapped__ = cls.__dict__["call"]
+    call.__wrapped__ = user_call
     return call
+
+
+def _record_super_calls(base):
+    """Wrap ``base.call`` (once) so that an instance whose overriding call is running records the
+    input and output of each ``super().call`` (`_built_in_call_overridden`); other calls pass through."""
+    original = base.__dict__["call"]
+    if getattr(original, "_records_super_calls", False):
+        return
+
+    def call(self, inputs, *args, **kwargs):
+        out = original(self, inputs, *args, **kwargs)
+        made = self.__dict__.get("_super_call")
+        if made is not None:
+            made.append((inputs, out))
+        return out
+
+    call._records_super_calls = True
+    call.__wrapped__ = original
+    call.__doc__, call.__name__, call.__qualname__ = original.__doc__, original.__name__, original.__qualname__
+    base.call = call
 
 
 def _call_with_tensors(self, *tensors, training=None, mask=None, **named):
