@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
-from .. import autodiff, constraints, initializers, ops, regularizers, utils
+from .. import autodiff, ops, utils
 from .. import autodiff as K
-from .base import KerasTensor, Layer, register_layer, tape_training, tape_weights
+from .base import KerasTensor, Layer, register_layer, set_weight_options, tape_training, tape_weights, weight_options_config
 
 
 class _OnTape(Layer):
@@ -345,12 +345,8 @@ class MultiHeadAttention(Layer):
         self.attention_axes = attention_axes
         self.sliding_window = sliding_window
         self.flash_attention = flash_attention
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                           bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.seed = None if seed is None else int(seed)
         self._stream = self.seed if self.seed is not None else utils.draw_seed()
         self._calls = 0
@@ -848,14 +844,7 @@ class MultiHeadAttention(Layer):
                   "output_shape": list(self._output_shape) if self._output_shape else None,
                   "attention_axes": list(self.attention_axes) if self.attention_axes is not None else None,
                   "sliding_window": self.sliding_window,
-                  "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                  "bias_initializer": initializers.serialize(self.bias_initializer),
-                  "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                  "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                  "activity_regularizer": None,
-                  "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                  "bias_constraint": constraints.serialize(self.bias_constraint),
-                  "seed": self.seed}
+                  **weight_options_config(self, "kernel", "bias"), "activity_regularizer": None, "seed": self.seed}
         # fastnn's record of the graph call (see the class docstring); absent at the defaults
         if self.use_causal_mask:
             config["use_causal_mask"] = True

@@ -215,6 +215,25 @@ _tape_training: list = []
 autodiff.current_leaves = lambda: _tape_leaves[-1] if _tape_leaves else None  # (where a tf.Variable records)
 
 
+def set_weight_options(layer, **parts):
+    """``part=(initializer, regularizer, constraint)`` -> ``layer.<part>_initializer``, ``_regularizer``
+    and ``_constraint``, resolved (Keras's arguments of a layer's named weights: kernel, bias, gamma...)."""
+    for part, (initializer, regularizer, constraint) in parts.items():
+        setattr(layer, f"{part}_initializer", initializers.get(initializer))
+        setattr(layer, f"{part}_regularizer", regularizers.get(regularizer))
+        setattr(layer, f"{part}_constraint", constraints.get(constraint))
+
+
+def weight_options_config(layer, *parts):
+    """The config keys `set_weight_options` reads back, for the named weights."""
+    config = {}
+    for part in parts:
+        config[f"{part}_initializer"] = initializers.serialize(getattr(layer, f"{part}_initializer"))
+        config[f"{part}_regularizer"] = regularizers.serialize(getattr(layer, f"{part}_regularizer"))
+        config[f"{part}_constraint"] = constraints.serialize(getattr(layer, f"{part}_constraint"))
+    return config
+
+
 def _weight_shape(shape, who):
     """A weight's shape as a tuple of ints: None is a scalar's (), an int a vector's (Géron's
     ``add_weight(shape=self.dense.input_shape[-1])``)."""

@@ -13,8 +13,8 @@ import operator
 
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers
-from .base import InputSpec, Layer, _positive_int, register_layer
+from .. import activations, ops
+from .base import InputSpec, Layer, _positive_int, register_layer, set_weight_options, weight_options_config
 from .core import kernel_bias_config, set_kernel_bias_options
 
 
@@ -369,24 +369,6 @@ class Conv3DTranspose(_ConvTranspose):
     rank = 3
 
 
-def _initializer_config(layer, *parts):
-    """initializer/regularizer/constraint config keys of the named weights (``depthwise``, ``bias``...)."""
-    config = {}
-    for part in parts:
-        config[f"{part}_initializer"] = initializers.serialize(getattr(layer, f"{part}_initializer"))
-        config[f"{part}_regularizer"] = regularizers.serialize(getattr(layer, f"{part}_regularizer"))
-        config[f"{part}_constraint"] = constraints.serialize(getattr(layer, f"{part}_constraint"))
-    return config
-
-
-def _set_initializers(layer, **parts):
-    """``part=(initializer, regularizer, constraint)`` -> layer.part_initializer, ... (Keras's getters)."""
-    for part, (init, reg, cons) in parts.items():
-        setattr(layer, f"{part}_initializer", initializers.get(init))
-        setattr(layer, f"{part}_regularizer", regularizers.get(reg))
-        setattr(layer, f"{part}_constraint", constraints.get(cons))
-
-
 class _DepthwiseBase(Layer):
     """What DepthwiseConv*D and SeparableConv*D share: the geometry, the depth multiplier, the
     activation and the depthwise kernel ``(*kernel_size, channels, depth_multiplier)`` run by
@@ -442,7 +424,7 @@ class _DepthwiseConv(_DepthwiseBase):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._init_depthwise(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
                              use_bias)
-        _set_initializers(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
+        set_weight_options(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
                           bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.kernel = self.bias = None
 
@@ -475,7 +457,7 @@ class _DepthwiseConv(_DepthwiseBase):
         return spatial_output_shape(self, input_shape, channels)
 
     def get_config(self):
-        return {**super().get_config(), **_initializer_config(self, "depthwise", "bias")}
+        return {**super().get_config(), **weight_options_config(self, "depthwise", "bias")}
 
 
 @register_layer
@@ -528,7 +510,7 @@ class _SeparableConv(_DepthwiseBase):
         self.filters = _positive_int(filters, "filters")
         self._init_depthwise(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
                              use_bias)
-        _set_initializers(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
+        set_weight_options(self, depthwise=(depthwise_initializer, depthwise_regularizer, depthwise_constraint),
                           pointwise=(pointwise_initializer, pointwise_regularizer, pointwise_constraint),
                           bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.depthwise_kernel = self.pointwise_kernel = self.bias = None
@@ -573,7 +555,7 @@ class _SeparableConv(_DepthwiseBase):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
-                **_initializer_config(self, "depthwise", "pointwise", "bias")}
+                **weight_options_config(self, "depthwise", "pointwise", "bias")}
 
 
 @register_layer

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers, utils
-from .base import InputSpec, Layer, _positive_int, register_layer
+from .. import activations, ops, regularizers, utils
+from .base import InputSpec, Layer, _positive_int, register_layer, set_weight_options, weight_options_config
 
 
 def set_kernel_bias_options(layer, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
@@ -20,27 +20,15 @@ def set_kernel_bias_options(layer, activation, use_bias, kernel_initializer, bia
     layer._act, layer._alpha, layer._unfused = activations.split(activation)
     layer.activation = activations.get(activation)
     layer.use_bias = bool(use_bias)
-    layer.kernel_initializer = initializers.get(kernel_initializer)
-    layer.bias_initializer = initializers.get(bias_initializer)
-    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
-    layer.bias_regularizer = regularizers.get(bias_regularizer)
-    layer.kernel_constraint = constraints.get(kernel_constraint)
-    layer.bias_constraint = constraints.get(bias_constraint)
+    set_weight_options(layer, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                       bias=(bias_initializer, bias_regularizer, bias_constraint))
     layer.kernel = layer.bias = None
 
 
 def kernel_bias_config(layer):
     """The config keys of a layer with an activation, a kernel and an optional bias (Dense, Conv*)."""
-    return {
-        "activation": activations.config_name(layer),
-        "use_bias": layer.use_bias,
-        "kernel_initializer": initializers.serialize(layer.kernel_initializer),
-        "bias_initializer": initializers.serialize(layer.bias_initializer),
-        "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
-        "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
-        "kernel_constraint": constraints.serialize(layer.kernel_constraint),
-        "bias_constraint": constraints.serialize(layer.bias_constraint),
-    }
+    return {"activation": activations.config_name(layer), "use_bias": layer.use_bias,
+            **weight_options_config(layer, "kernel", "bias")}
 
 
 @register_layer
@@ -262,9 +250,7 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.alpha_initializer = initializers.get(alpha_initializer)
-        self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        self.alpha_constraint = constraints.get(alpha_constraint)
+        set_weight_options(self, alpha=(alpha_initializer, alpha_regularizer, alpha_constraint))
         if shared_axes is None:
             self.shared_axes = ()
         else:
@@ -303,9 +289,7 @@ class PReLU(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-                "alpha_constraint": constraints.serialize(self.alpha_constraint),
+        return {**super().get_config(), **weight_options_config(self, "alpha"),
                 "shared_axes": list(self.shared_axes) or None}
 
 

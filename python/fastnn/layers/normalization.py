@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
-from .base import InputSpec, Layer, register_layer
+from .base import InputSpec, Layer, register_layer, set_weight_options, weight_options_config
 
 
 class _ScaleShift(Layer):
@@ -25,12 +25,8 @@ class _ScaleShift(Layer):
         if not self.epsilon > 0:
             raise ValueError(f"{cls}: expected epsilon > 0. Received: epsilon={epsilon!r}")
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_options(self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+                           gamma=(gamma_initializer, gamma_regularizer, gamma_constraint))
         self.gamma = self.beta = None
 
     def _add_scale_shift(self, features):
@@ -46,12 +42,7 @@ class _ScaleShift(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+                "scale": self.scale, **weight_options_config(self, "beta", "gamma")}
 
 
 @register_layer

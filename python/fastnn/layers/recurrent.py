@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers, utils
-from .base import InputSpec, Layer, _positive_int, register_layer
+from .. import activations, initializers, ops, utils
+from .base import InputSpec, Layer, _positive_int, register_layer, set_weight_options, weight_options_config
 
 
 def _rate(value, name):
@@ -103,15 +103,9 @@ class _RNN(Layer):
         self._ract = _cell_activation(recurrent_activation, "recurrent_activation")
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                           recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+                           bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.dropout = _rate(dropout, "dropout")
         self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -349,15 +343,7 @@ class _RNN(Layer):
             "units": self.units,
             "activation": self._act,
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, "kernel", "recurrent", "bias"),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
