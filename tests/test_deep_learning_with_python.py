@@ -184,3 +184,11 @@ def test_tf_strings_in_a_custom_standardize_and_split():
     assert tf.strings.split(np.array(["a b  c", "d"])) == [["a", "b", "c"], ["d"]]
     np.testing.assert_array_equal(tf.strings.join([np.array(["a", "b"]), np.array(["x", "y"])], separator="-"),
                                   ["a-x", "b-y"])
+
+
+def test_tf_strings_lower_is_ascii_unless_utf8_and_activations_have_numpy():
+    np.testing.assert_array_equal(tf.strings.lower(np.array(["ÉCOLE Ab"])), ["École ab"])  # TensorFlow's ASCII
+    np.testing.assert_array_equal(tf.strings.lower(np.array(["ÉCOLE Ab"]), encoding="utf-8"), ["école ab"])
+    np.testing.assert_array_equal(tf.strings.upper(np.array(["école"])), ["éCOLE"])
+    probabilities = keras.activations.softmax(np.array([[1.0, 3.0, 4.0, 2.0]], np.float32)).numpy()
+    np.testing.assert_allclose(probabilities.sum(), 1.0, rtol=1e-6)

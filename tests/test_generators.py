@@ -152,8 +152,9 @@ def test_tf_data_from_tensor_slices_feeds_fit_like_arrays():
 
 def test_tf_data_repeat_and_range():
     """``repeat(count)``: every element count times over, each pass of a shuffled dataset in its own
-    order; fit over it sees count passes per epoch. ``repeat()`` (forever) is refused: fastnn's
-    datasets are finite. ``Dataset.range``: TensorFlow's integers, one element each."""
+    order; fit over it sees count passes per epoch. ``repeat()`` repeats for ever: fit takes it
+    with steps_per_epoch, each epoch going on where the last stopped, as TensorFlow's tutorials run
+    ``ds.shuffle(...).repeat().batch(...)``. ``Dataset.range``: TensorFlow's integers, one element each."""
     import fastnn
 
     ds = fastnn.data.Dataset.range(6)
@@ -173,8 +174,17 @@ def test_tf_data_repeat_and_range():
     model.compile("sgd", "sparse_categorical_crossentropy")
     model.fit(fastnn.data.Dataset.from_tensor_slices((x, y)).repeat(2).batch(4), epochs=1, verbose=0)
     assert model.optimizer.iterations == 4
-    with pytest.raises(ValueError, match=r"Dataset.range.repeat: without a count the dataset would repeat forever"):
-        ds.repeat()
+    endless = ds.shuffle(6, seed=3).repeat().batch(4)
+    assert endless.cardinality() == -1 and endless.take(5).cardinality() == 5
+    values = [int(v) for b in endless.take(6) for v in b]  # 24 values: four passes, each a permutation
+    assert all(sorted(values[i:i + 6]) == list(range(6)) for i in range(0, 24, 6))
+    model.fit(fastnn.data.Dataset.from_tensor_slices((x, y)).repeat().batch(4), steps_per_epoch=3, epochs=2,
+              verbose=0)
+    assert model.optimizer.iterations == 4 + 6
+    with pytest.raises(ValueError, match=r"fit: the dataset repeats for ever .*pass the number of batches per epoch"):
+        model.fit(ds.repeat().batch(2), verbose=0)
+    with pytest.raises(ValueError, match=r"shuffle: the dataset repeats for ever .*call shuffle before repeat\(\)"):
+        ds.repeat().shuffle(4)
     with pytest.raises(ValueError, match=r"repeat: `count` must be a non-negative integer. Received: count=1.5"):
         ds.repeat(1.5)
     with pytest.raises(ValueError, match=r"Dataset.range: expected \(stop\), \(start, stop\) or \(start, stop, step\)"):
@@ -264,3 +274,25 @@ def test_pydataset_takes_keras_3_arguments():
     model = Sequential([fastnn.Input((3,)), Dense(1)])
     model.compile("sgd", "mse")
     assert len(model.fit(data, epochs=2, verbose=0).history["loss"]) == 2
+
+
+def test_steps_per_epoch_goes_on_where_the_last_epoch_stopped():
+    """A Sequence or dataset of more batches than steps_per_epoch, read in order: each epoch takes
+    the next ones, wrapping around, as Keras's iterator does (it restarted at batch 0 every epoch,
+    so the later batches were never trained on)."""
+    import fastnn
+
+    seen = []
+
+    class Batches(fastnn.utils.Sequence):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, index):
+            seen.append(index)
+            return np.full((2, 3), index, np.float32), np.zeros((2, 1), np.float32)
+
+    model = fastnn.Sequential([fastnn.layers.Input((3,)), fastnn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(Batches(), steps_per_epoch=2, epochs=3, shuffle=False, verbose=0)
+    assert seen == [0, 1, 2, 3, 4, 0]

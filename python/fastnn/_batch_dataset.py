@@ -29,6 +29,7 @@ import numpy as np
 from .utils import Sequence
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE: prefetch(buffer_size=AUTOTUNE), map(num_parallel_calls=AUTOTUNE)
+ENDLESS = 2 ** 60  # the length of a dataset that repeats for ever: its elements wrap around by index
 
 
 def _is_int(v):
@@ -285,8 +286,8 @@ class BatchDataset(Sequence):
         self.on_epoch_end()
 
     def cardinality(self):
-        """The number of elements (``len(ds)``)."""
-        return len(self)
+        """The number of elements (``len(ds)``); -1 (tf.data's INFINITE) for an endless one."""
+        return -1 if self.endless else len(self)
 
     def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
         """A dataset whose element ``i`` is ``map_func(*element_i)`` (``map_func(element_i)`` for
@@ -352,16 +353,16 @@ class BatchDataset(Sequence):
 
     def repeat(self, count=None, name=None):
         """The elements ``count`` times over, each pass in the dataset's order for that pass (a
-        shuffle before it reshuffles between passes, as tf.data's). fastnn's datasets are finite:
-        ``repeat()`` without a count (tf.data's forever, used with ``steps_per_epoch``) is refused,
-        since ``fit`` already passes over the dataset once per epoch."""
+        shuffle before it reshuffles between passes, as tf.data's). Without a count (or -1), for
+        ever: fit, evaluate and predict then need ``steps_per_epoch`` / ``steps``, as in
+        TensorFlow's tutorials (``ds.shuffle(...).repeat().batch(...)``); its `cardinality` is -1."""
         if count is None or (_is_int(count) and count == -1):
-            raise ValueError(f"{self._name}.repeat: without a count the dataset would repeat forever, and fastnn's "
-                             "datasets are finite (a length, elements by index). fit passes over the dataset once "
-                             "per epoch, so drop .repeat() (and steps_per_epoch), or give a count: repeat(3)")
+            return _Repeated(self, None)
         if not _is_int(count) or count < 0:
             raise ValueError(f"{self._name}.repeat: `count` must be a non-negative integer. Received: count={count!r}")
         return _Repeated(self, int(count))
+
+    endless = False  # whether the dataset repeats for ever (``repeat()`` without a count, not cut by ``take``)
 
     def filter(self, predicate, name=None):
         """The elements for which ``predicate(*element)`` is true (``predicate(element)`` for an
@@ -428,7 +429,13 @@ class _Derived(BatchDataset):
     """A dataset computed from another: it passes the epoch ends on (a shuffled source draws
     its next order) and keeps the source's ``class_names``."""
 
+    _needs_finite = None  # the method's name, for one that reads its whole source (shuffle, filter...)
+
     def __init__(self, source):
+        if self._needs_finite and source.endless:
+            raise ValueError(f"{source._name}.{self._needs_finite}: the dataset repeats for ever (repeat() without a "
+                             f"count); call {self._needs_finite} before repeat(), as in "
+                             "ds.shuffle(1000).repeat().batch(32)")
         self._source = source
         self._name = source._name
         self.class_names = source.class_names
@@ -436,7 +443,13 @@ class _Derived(BatchDataset):
     def on_epoch_end(self):
         self._source.on_epoch_end()
 
+    @property
+    def endless(self):
+        return self._source.endless
+
     def __repr__(self):
+        if self.endless:
+            return f"<{type(self).__name__.lstrip('_')} dataset repeating for ever, from {self._source!r}>"
         return f"<{type(self).__name__.lstrip('_')} dataset of {len(self)} elements, from {self._source!r}>"
 
 
@@ -479,9 +492,14 @@ class _Cached(_Derived):
 
 
 class _Slice(_Derived):
+    endless = False  # (take(n) of an endless dataset is n elements)
+
     def __init__(self, source, start, stop):
         super().__init__(source)
         self._start, self._stop = start, max(start, stop)
+        if source.endless and self._stop >= ENDLESS // 2:
+            raise ValueError(f"{self._name}: skip() or take(-1) of a dataset that repeats for ever repeats for ever; "
+                             "take(n) gives n elements")
 
     def __len__(self):
         return self._stop - self._start
@@ -500,9 +518,15 @@ class _Repeated(_Derived):
 
     def __init__(self, source, count):
         super().__init__(source)
-        self._times, self._pass = count, 0
+        self._times, self._pass = count, 0  # (count None: for ever)
+
+    @property
+    def endless(self):
+        return self._times is None and len(self._source) > 0 or self._source.endless
 
     def __len__(self):
+        if self._times is None:
+            return ENDLESS if len(self._source) else 0
         return len(self._source) * self._times
 
     def _get(self, index):
@@ -521,10 +545,12 @@ class _Repeated(_Derived):
 
     def _sizes(self):
         sizes = self._source._sizes()
-        return None if sizes is None else sizes * self._times
+        return None if sizes is None or self._times is None else sizes * self._times
 
 
 class _Shuffled(_Derived):
+    _needs_finite = "shuffle"
+
     def __init__(self, source, buffer, seed, reshuffle):
         super().__init__(source)
         self._buffer, self._seed, self._reshuffle = buffer, seed, reshuffle
@@ -549,6 +575,8 @@ class _Shuffled(_Derived):
 
 
 class _Unbatched(_Derived):
+    _needs_finite = "unbatch"
+
     def __init__(self, source):
         super().__init__(source)
         self._starts = None
@@ -635,6 +663,8 @@ def _padded_stack(elements, padded_shapes, padding_values):
 class _Filtered(_Derived):
     """The source's elements a predicate keeps, decided at the start of each pass."""
 
+    _needs_finite = "filter"
+
     def __init__(self, source, predicate):
         super().__init__(source)
         self._predicate, self._kept = predicate, None
@@ -686,6 +716,8 @@ class _Joined(BatchDataset):
 class _Windows(_Derived):
     """Windows of the source's elements, each a dataset of them (`window`)."""
 
+    _needs_finite = "window"
+
     def __init__(self, source, size, shift, stride, drop):
         super().__init__(source)
         self._size, self._shift, self._stride, self._drop = size, shift, stride, drop
@@ -733,6 +765,8 @@ def _datasets_of(source, fn, method):
 
 class _FlatMapped(_Derived):
     """The datasets a function makes of each element, one after the other, made at the start of a pass."""
+
+    _needs_finite = "flat_map"
 
     def __init__(self, source, fn):
         super().__init__(source)

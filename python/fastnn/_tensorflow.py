@@ -32,6 +32,7 @@ import contextlib
 import functools
 import os
 import re
+import string as _string_constants  # (`string` is tf.string, the dtype)
 import sys
 import types
 
@@ -864,8 +865,17 @@ def _split(input, sep=None, maxsplit=-1, name=None):
 
 strings = types.ModuleType("fastnn.strings", "TensorFlow's tf.strings on NumPy string arrays: lower, upper, "
                                             "regex_replace, split, strip, length, join.")
-strings.lower = lambda input, encoding="", name=None: np.char.lower(_texts(input, "lower"))
-strings.upper = lambda input, encoding="", name=None: np.char.upper(_texts(input, "upper"))
+def _change_case(texts, encoding, upper):
+    """TensorFlow's: ASCII letters only with the default ``encoding=""``; every letter with "utf-8"."""
+    if encoding:
+        return np.char.upper(texts) if upper else np.char.lower(texts)
+    table = str.maketrans(_string_constants.ascii_lowercase, _string_constants.ascii_uppercase) if upper else \
+        str.maketrans(_string_constants.ascii_uppercase, _string_constants.ascii_lowercase)
+    return np.vectorize(lambda t: t.translate(table), otypes=[str])(texts) if texts.size else texts
+
+
+strings.lower = lambda input, encoding="", name=None: _change_case(_texts(input, "lower"), encoding, False)
+strings.upper = lambda input, encoding="", name=None: _change_case(_texts(input, "upper"), encoding, True)
 strings.strip = lambda input, name=None: np.char.strip(_texts(input, "strip"))
 strings.length = lambda input, unit="BYTE", name=None: np.char.str_len(_texts(input, "length")).astype(np.int32) \
     if unit != "BYTE" else np.vectorize(lambda t: len(t.encode()), otypes=[np.int32])(_texts(input, "length"))

@@ -35,7 +35,7 @@ def _apply(x, name, alpha=None):
     GradientTape) one recorded node whose gradient is the kernel's backward."""
     y = ops.activation_forward(autodiff._value(x), name, alpha)
     if not isinstance(x, autodiff.Tensor):
-        return y
+        return y.view(autodiff.EagerArray)  # (with an eager tensor's numpy(): activations.softmax(t).numpy())
     if name in INPUT_DERIVATIVE:
         x_value = np.ascontiguousarray(x.value, dtype=y.dtype)
 

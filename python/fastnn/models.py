@@ -280,6 +280,10 @@ class _Batches:
     def __init__(self, data, steps, fn):
         self.data, self.fn = data, fn
         self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__")
+        if steps is None and getattr(data, "endless", False):
+            raise ValueError(f"{fn}: the dataset repeats for ever (repeat() without a count); pass the number of "
+                             "batches per epoch (steps_per_epoch in fit, validation_steps, or steps in evaluate and "
+                             "predict)")
         if steps is not None:
             steps = _positive_int(steps, "steps")
         elif self.indexed:
@@ -293,6 +297,12 @@ class _Batches:
             raise ValueError(f"{fn}: asked for {steps} batches per epoch of a Sequence that has {len(data)}")
         self.steps = steps
         self.iterator = None if self.indexed else iter(data)
+        self.cursor = 0  # the next batch of an indexed source read in order: epochs go on from it
+
+    def _end_of_pass(self):
+        self.cursor = 0
+        if hasattr(self.data, "on_epoch_end"):
+            self.data.on_epoch_end()
 
     @staticmethod
     def of(data, steps, fn):
@@ -313,12 +323,20 @@ class _Batches:
                 n = len(self.data)
                 order = rng.permutation(n)[:self.steps] if self.steps * 4 >= n else rng.choice(n, self.steps,
                                                                                              replace=False)
-            else:
-                order = range(self.steps)
-            for i in order:
-                yield _unpack(self.data[int(i)], self.fn)
-            if hasattr(self.data, "on_epoch_end"):
-                self.data.on_epoch_end()
+                for i in order:
+                    yield _unpack(self.data[int(i)], self.fn)
+                self._end_of_pass()
+                return
+            # in order: an epoch of fewer steps than the data has goes on where the last one stopped,
+            # wrapping around at the end (a new pass), as Keras's iterator does
+            for _ in range(self.steps):
+                if self.cursor == len(self.data):
+                    self._end_of_pass()
+                batch = self.data[self.cursor]
+                self.cursor += 1
+                yield _unpack(batch, self.fn)
+            if self.cursor == len(self.data):
+                self._end_of_pass()
             return
         for step in range(self.steps):
             try:
