@@ -853,7 +853,7 @@ class Model:
                              "`build()` or by calling the model on a batch of data, or give the first layer an "
                              "`input_shape`.")
 
-    def _ensure_built(self, data_shape):
+    def _ensure_built(self, data_shape, text=False):
         """Build from the data's shape (a list of shapes for several inputs): a subclass traces call."""
         if not self.built and self._subclassed:
             shape = [(None,) + tuple(s[1:]) for s in data_shape] if isinstance(data_shape, list) \
@@ -1200,7 +1200,8 @@ class Model:
                              f"'x' sizes: {', '.join(map(str, sizes))}")
         if sizes[0] == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
-        self._ensure_built(xs[0].shape if len(xs) == 1 else [a.shape for a in xs])
+        self._ensure_built(xs[0].shape if len(xs) == 1 else [a.shape for a in xs],
+                           text=len(xs) == 1 and xs[0].dtype.kind in "USO")
         if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
             raise ValueError(f"{fn}: model '{self.name}' has float64 layers, but the C++ kernels compute in float32. "
                              "Run float64 models on the NumPy backend (with fastnn.backend('numpy'): ...), or build "
@@ -2606,7 +2607,9 @@ class Sequential(Model):
         """Build for inputs of ``input_shape`` (batch axis included, e.g. ``(None, 784)``)."""
         if input_shape is not None:
             shape = tuple(input_shape)
-            if self._input_layer is not None and tuple(self._input_layer.batch_shape[1:]) != shape[1:]:
+            have = tuple(self._input_layer.batch_shape[1:]) if self._input_layer is not None else None
+            if have is not None and (len(have) != len(shape) - 1 or any(
+                    h is not None and d is not None and h != d for h, d in zip(have, shape[1:]))):
                 raise ValueError(f"Sequential model '{self.name}' already has input shape "
                                  f"{_shape_str(self._input_layer.batch_shape)}. Received: input_shape={shape}")
             if self._input_layer is None:
@@ -2616,13 +2619,17 @@ class Sequential(Model):
             raise ValueError("You must provide an `input_shape` argument.")
         self._rebuild()
 
-    def _ensure_built(self, data_shape):
+    def _ensure_built(self, data_shape, text=False):
         if self._input_layer is None:
             if not self._stack:
                 raise ValueError(f"Sequential model '{self.name}' has no layers")
             first = self._stack[0]
+            # (strings for a first layer that takes them: TensorFlow's text tutorial exports
+            # Sequential([vectorize_layer, model, Activation("sigmoid")]) and feeds it raw reviews)
+            takes_strings = getattr(first, "_takes_strings", None)
+            text = text and takes_strings is not None and takes_strings()
             self._input_layer = InputLayer(batch_shape=(None,) + tuple(data_shape[1:]),
-                                           dtype=first.input_dtype or first.dtype)
+                                           dtype="string" if text else first.input_dtype or first.dtype)
             try:
                 self._rebuild()
             except Exception:
