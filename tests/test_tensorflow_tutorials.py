@@ -41,3 +41,23 @@ def test_building_a_sequential_on_a_shape_its_input_leaves_open():
         assert "already has input shape (None, 5)" in str(e)
     else:
         raise AssertionError("an incompatible shape was accepted")
+
+
+def test_the_regression_tutorials_single_variable_normalization(tmp_path):
+    rng = np.random.default_rng(0)
+    horsepower = rng.uniform(50, 230, 200).astype(np.float32)
+    mpg = (45 - 0.15 * horsepower + rng.normal(0, 1, 200)).astype(np.float32)
+    horsepower_normalizer = layers.Normalization(input_shape=[1, ], axis=None)
+    horsepower_normalizer.adapt(horsepower)
+    np.testing.assert_allclose(float(horsepower_normalizer.mean), horsepower.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(horsepower_normalizer.variance), horsepower.var(), rtol=1e-5)  # (ddof 0)
+    model = tf.keras.Sequential([horsepower_normalizer, layers.Dense(units=1)])
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=0.1), loss="mean_absolute_error")
+    history = model.fit(horsepower, mpg, epochs=20, verbose=0, validation_split=0.2)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    kernel, bias = model.layers[1].get_weights()
+    expected = ((horsepower[:5] - horsepower.mean()) / horsepower.std())[:, None] * kernel + bias
+    np.testing.assert_allclose(model.predict(horsepower[:5], verbose=0), expected, rtol=1e-4)
+    model.save(tmp_path / "horsepower.keras")
+    reloaded = tf.keras.models.load_model(tmp_path / "horsepower.keras")
+    np.testing.assert_array_equal(reloaded.predict(horsepower[:5], verbose=0), model.predict(horsepower[:5], verbose=0))

@@ -45,9 +45,10 @@ class Normalization(Layer):
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
-        if axis is None or isinstance(axis, (list, tuple)):
-            raise ValueError(f"Normalization: fastnn normalises along one axis. Received: axis={axis!r}")
-        self.axis = int(axis)
+        if isinstance(axis, (list, tuple)):
+            raise ValueError(f"Normalization: fastnn normalises along one axis (or, axis=None, with one mean and "
+                             f"variance for all values). Received: axis={axis!r}")
+        self.axis = None if axis is None else int(axis)
         if (mean is None) != (variance is None):
             raise ValueError("Normalization: pass both mean and variance, or neither (and call adapt)")
         self._given = None if mean is None else (np.asarray(mean, np.float64), np.asarray(variance, np.float64))
@@ -55,6 +56,14 @@ class Normalization(Layer):
         self.mean = self.variance = self.count = None
 
     def build(self, input_shape):
+        if self.axis is None:  # (one mean and variance for every value: TensorFlow's regression tutorial's)
+            self.mean = self.add_weight("mean", (), "zeros", trainable=False)
+            self.variance = self.add_weight("variance", (), "ones", trainable=False)
+            self.count = self.add_weight("count", (), "zeros", trainable=False)
+            if self._given is not None:
+                self.mean[...], self.variance[...] = float(self._given[0]), float(self._given[1])
+            self.built = True
+            return
         features = input_shape[self.axis]
         if features is None:
             raise ValueError(f"Normalization: the axis {self.axis} of the input must be known. Received: {input_shape}")
@@ -85,7 +94,7 @@ class Normalization(Layer):
         if x.ndim == 1:
             x = x[:, None]
         self._maybe_build((None,) + x.shape[1:])
-        axes = tuple(a for a in range(x.ndim) if a != self.axis % x.ndim)
+        axes = tuple(a for a in range(x.ndim) if self.axis is None or a != self.axis % x.ndim)
         self.mean[...] = x.mean(axis=axes).reshape(self.mean.shape)
         self.variance[...] = x.var(axis=axes).reshape(self.variance.shape)
         self.count[...] = len(x)
