@@ -697,16 +697,20 @@ class _Joined(BatchDataset):
     def __init__(self, datasets):
         self._datasets = list(datasets)
         self._name = self._datasets[0]._name if self._datasets else "dataset"
+        self._starts = None  # each dataset's first index (their lengths do not change)
+
+    def _offsets(self):
+        if self._starts is None:
+            self._starts = np.cumsum([0] + [len(d) for d in self._datasets])
+        return self._starts
 
     def __len__(self):
-        return sum(len(d) for d in self._datasets)
+        return int(self._offsets()[-1])
 
     def _get(self, index):
-        for d in self._datasets:
-            if index < len(d):
-                return d[index]
-            index -= len(d)
-        raise IndexError(index)
+        starts = self._offsets()
+        k = int(np.searchsorted(starts, index, side="right")) - 1
+        return self._datasets[k][index - int(starts[k])]
 
     def on_epoch_end(self):
         for d in self._datasets:

@@ -147,12 +147,22 @@ def fit_callbacks(callbacks, model, verbose, epochs, steps):
     return CallbackList(cbs, model, {"verbose": verbose, "epochs": epochs, "steps": steps}), history
 
 
+class _Logs(dict):
+    """The history's dict: tf.keras 2's name ``"lr"`` reads Keras 3's ``"learning_rate"``
+    (``history.history["lr"]`` after a LearningRateScheduler sweep, as the TensorFlow course plots it)."""
+
+    def __missing__(self, key):
+        if key == "lr" and "learning_rate" in self:
+            return self["learning_rate"]
+        raise KeyError(key)
+
+
 class History(Callback):
     """Records the epoch logs: ``history.history["loss"]`` is the list of per-epoch losses."""
 
     def __init__(self):
         super().__init__()
-        self.history = {}
+        self.history = _Logs()
         self.epoch = []
 
     def on_train_begin(self, logs=None):

@@ -419,6 +419,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 
 mse, mae = mean_squared_error, mean_absolute_error
+MSE, MAE = mse, mae  # (tf.keras 2's capitals)
 
 # the kernels' losses per sample (reduction "none"), by kernel name: (y_true, y_pred, from_logits)
 _PER_SAMPLE = {

@@ -30,6 +30,7 @@ and its snake_case form (``"Precision"``, ``"precision"``, ``"AUC"``, ``"auc"``,
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -38,7 +39,7 @@ import numpy as np
 
 from . import losses as losses_module
 from . import utils
-from ._batch_dataset import EagerFloat
+from ._batch_dataset import EagerArray, EagerFloat
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold of precision/recall with top_k
@@ -671,7 +672,7 @@ class _BuiltinMean(MeanMetricWrapper):
     """A Keras mean metric over one of this module's functions (its state is the running mean)."""
 
     def __init__(self, fn, name, dtype=None, **kwargs):
-        super().__init__(fn, name, dtype, **kwargs)
+        super().__init__(getattr(fn, "_per_sample", fn), name, dtype, **kwargs)  # (values per sample)
 
     def _values(self, y_true, y_pred):
         return self._fn(y_true, y_pred, **self._fn_kwargs)
@@ -1558,6 +1559,31 @@ _FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: Categorical
               categorical_hinge: CategoricalHinge, kl_divergence: KLDivergence, poisson: Poisson,
               binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
+
+
+def _as_keras_computes(fn):
+    """``fn`` (per sample: an (N,) output is N samples of one value) as Keras's function computes
+    when called directly: the mean over the last axis, so two 1-D arrays give one number
+    (``keras.metrics.mean_absolute_error(x_valid, naive_forecast)``), with an eager tensor's numpy()."""
+    @functools.wraps(fn)
+    def keras_function(y_true, y_pred):
+        values = np.asarray(fn(y_true, y_pred))
+        if np.ndim(getattr(y_pred, "value", y_pred)) == 1:
+            values = np.mean(values)
+        return np.asarray(values).view(EagerArray)
+
+    keras_function._per_sample = fn
+    return keras_function
+
+
+for _fn in (mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
+            log_cosh, hinge, squared_hinge):
+    _keras_function = _as_keras_computes(_fn)
+    _FUNCTIONS[_keras_function] = _FUNCTIONS[_fn]
+    globals()[_fn.__name__] = _keras_function
+mse, mae, mape, msle = mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, \
+    mean_squared_logarithmic_error  # (Keras's short names)
+MSE, MAE, MAPE, MSLE = mse, mae, mape, msle
 
 
 class UnknownMetric(ValueError):
