@@ -219,6 +219,11 @@ def _strings_as_text(a):
     return a
 
 
+def _applied(fn, element):
+    """``fn`` on an element: a tuple's parts as separate arguments, as tf.data's map and filter pass them."""
+    return fn(*element) if isinstance(element, tuple) else fn(element)
+
+
 def _eager(element):
     """An element's arrays as `EagerArray` views (the same data); a NumPy scalar (an unbatched
     element of Dataset.range) as a 0-d one, with TensorFlow's ``numpy()``."""
@@ -463,8 +468,7 @@ class _Mapped(_Derived):
         return len(self._source)
 
     def _get(self, index):
-        element = self._source[index]
-        return self._fn(*element) if isinstance(element, tuple) else self._fn(element)
+        return _applied(self._fn, self._source[index])
 
     def _sizes(self):
         return self._source._sizes()  # assumed kept by the function; unbatch checks it
@@ -673,8 +677,7 @@ class _Filtered(_Derived):
         if self._kept is None:
             keep = []
             for i in range(len(self._source)):
-                element = self._source[i]
-                verdict = self._predicate(*element) if isinstance(element, tuple) else self._predicate(element)
+                verdict = _applied(self._predicate, self._source[i])
                 if bool(np.asarray(getattr(verdict, "value", verdict))):
                     keep.append(i)
             self._kept = keep
@@ -758,8 +761,7 @@ class _Elements(BatchDataset):
 def _datasets_of(source, fn, method):
     datasets = []
     for i in range(len(source)):
-        element = source[i]
-        made = fn(*element) if isinstance(element, tuple) else fn(element)
+        made = _applied(fn, source[i])
         if not isinstance(made, BatchDataset):
             raise TypeError(f"{source._name}.{method}: the function must return a dataset. Received: "
                             f"{type(made).__name__}")
