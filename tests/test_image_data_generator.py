@@ -1,9 +1,11 @@
 """ImageDataGenerator (fastnn.preprocessing.image): Keras's transforms, draws and iterators.
 
-The golden transforms below were computed with Keras's ``apply_affine_transform`` (its matrix
-code, with ``scipy.ndimage.affine_transform``) on a 4x5 image; fastnn has no SciPy dependency, so
-the values are stored here. (An ad-hoc sweep of 300 random transforms, every fill mode and both
-interpolation orders against that Keras code agreed to 1e-6 on every pixel.)
+The golden transforms below were computed with Keras 3's ``apply_affine_transform`` (its matrix
+code, which tf.keras has had since 2.9: the centre at ``h / 2 - 0.5`` and the row and column
+coordinates swapped, with ``scipy.ndimage.affine_transform``) on a 4x5 image; fastnn has no SciPy
+dependency, so the values are stored here. (An ad-hoc sweep of 200 random transforms on images of
+3 to 8 rows and columns, every fill mode and both interpolation orders, against that Keras code
+agreed to 1e-6 on every pixel.)
 """
 
 import numpy as np
@@ -16,22 +18,22 @@ from fastnn.preprocessing.image import ImageDataGenerator
 
 PARAMS = dict(theta=30.0, tx=0.7, ty=-1.2, shear=10.0, zx=1.1, zy=0.9)
 GOLDEN = {
-    "nearest": [[15.0, 12.4083280984, 9.7621133715, 7.5590091267, 5.3559048819],
-                [15.0, 15.1068895178, 15.0752530923, 12.8721488475, 10.6690446027],
-                [15.0, 15.6568895178, 16.3463295167, 17.0357695155, 15.9821843235],
-                [15.517449519, 16.2068895178, 16.8963295167, 17.5857695155, 18.2752095143]],
-    "constant": [[-1.0, -1.0, 9.7621133715, 7.5590091267, 5.3559048819],
-                 [-1.0, -1.0, 15.0752530923, 12.8721488475, 10.6690446027],
-                 [-1.0, -1.0, -1.0, -1.0, 15.9821843235],
-                 [-1.0, -1.0, -1.0, -1.0, -1.0]],
-    "reflect": [[15.132550481, 12.4083280984, 9.7621133715, 7.5590091267, 5.3559048819],
-                [14.9359879372, 15.1068895178, 15.0752530923, 12.8721488475, 10.6690446027],
-                [10.1728482164, 13.7222819778, 16.3463295167, 17.0357695155, 15.9821843235],
-                [5.9271580146, 9.509142257, 13.0911264994, 16.6731107418, 18.2752095143]],
-    "wrap": [[3.168321861, 15.9652176162, 9.7621133715, 7.5590091267, 5.3559048819],
-             [8.4814615818, 2.278357337, 15.0752530923, 12.8721488475, 10.6690446027],
-             [13.7946013026, 7.5914970579, 5.3883928131, 3.1852885683, 15.9821843235],
-             [15.1077410235, 12.9046367787, 10.7015325339, 8.4984282891, 6.2953240443]],
+    "nearest": [[2.4342935638, 3.386921508, 5.0344475892, 7.7844475892, 10.5344475892],
+                [1.8557847151, 4.5400602425, 8.2426881867, 11.2316475833, 13.9816475833],
+                [3.7061234437, 7.4087513879, 11.111379332, 14.6788475773, 17.4288475773],
+                [6.574814589, 10.2774425332, 13.9800704773, 17.6826984215, 19.0]],
+    "constant": [[-1.0, -1.0, -1.0, -1.0, -1.0],
+                 [-1.0, 4.5400602425, 8.2426881867, -1.0, -1.0],
+                 [3.7061234437, 7.4087513879, 11.111379332, -1.0, -1.0],
+                 [6.574814589, 10.2774425332, 13.9800704773, 17.6826984215, -1.0]],
+    "reflect": [[2.4342935638, 3.386921508, 5.0344475892, 7.4922701929, 9.2896422487],
+                [1.8557847151, 4.5400602425, 8.2426881867, 11.2316475833, 13.3153510915],
+                [3.7061234437, 7.4087513879, 11.111379332, 14.6788475773, 17.3410599342],
+                [6.574814589, 10.2774425332, 13.9800704773, 17.6826984215, 19.0]],
+    "wrap": [[12.9687411531, 16.6713690972, 1.3739970414, 5.0766249856, 8.7792529297],
+             [15.8374322984, 4.5400602425, 8.2426881867, 7.9453161309, 11.647944075],
+             [3.7061234437, 7.4087513879, 11.111379332, 10.8140072762, 14.5166352203],
+             [6.574814589, 10.2774425332, 13.9800704773, 17.6826984215, 2.3853263657]],
 }
 
 
@@ -46,17 +48,18 @@ def test_simple_transforms():
     x = np.random.default_rng(0).random((5, 6, 2))
     gen = ImageDataGenerator(fill_mode="constant", cval=0.0, dtype="float64")
     np.testing.assert_array_equal(gen.apply_transform(x, {}), x)
-    shifted = gen.apply_transform(x, {"tx": 1})  # rows move up by one; the last row is cval
-    np.testing.assert_allclose(shifted[:-1], x[1:], atol=1e-12)
-    assert np.all(shifted[-1] == 0)
+    # Keras 3's (and tf.keras 2.9+'s): "tx", the height shift's parameter, moves the columns left by
+    # one (its matrix is built for (x, y) and applied to (row, col)); the last column is cval
+    shifted = gen.apply_transform(x, {"tx": 1})
+    np.testing.assert_allclose(shifted[:, :-1], x[:, 1:], atol=1e-12)
+    assert np.all(shifted[:, -1] == 0)
     np.testing.assert_array_equal(gen.apply_transform(x, {"flip_horizontal": True}), x[:, ::-1])
     np.testing.assert_array_equal(gen.apply_transform(x, {"flip_vertical": True}), x[::-1])
-    # Keras turns about (rows/2 + 0.5, cols/2 + 0.5), past the middle (its
-    # transform_matrix_offset_center): a quarter turn is a clockwise np.rot90 moved two columns
+    # Keras turns about the centre (rows/2 - 0.5, cols/2 - 0.5; its transform_matrix_offset_center):
+    # a quarter turn of a 5x5 image is np.rot90 (counter-clockwise, the coordinates being swapped)
     square = np.arange(25.0).reshape(5, 5, 1)
     turned = gen.apply_transform(square, {"theta": 90})[..., 0]
-    np.testing.assert_allclose(turned[:, 2:], np.rot90(square[..., 0], k=-1)[:, :3], atol=1e-12)
-    assert np.all(turned[:, :2] == 0)
+    np.testing.assert_allclose(turned, np.rot90(square[..., 0], k=1), atol=1e-12)
     shift = gen.apply_transform(x, {"channel_shift_intensity": 0.3})
     np.testing.assert_allclose(shift, np.clip(x + 0.3, x.min(), x.max()))
 
@@ -141,3 +144,15 @@ def test_errors():
         ImageDataGenerator().flow_from_directory("no-such-images/")
     with pytest.raises(IndexError, match="Sequence has length 1"):
         ImageDataGenerator().flow(np.zeros((4, 8, 8, 1)))[1]
+
+
+def test_fit_rescales_first_as_keras_does():
+    """Keras (tf.keras 2.9+, Keras 3) multiplies by ``rescale`` before the featurewise statistics,
+    so batches of rescaled images come out with mean 0 and std 1."""
+    x = np.random.default_rng(1).integers(0, 256, (64, 6, 6, 3)).astype(np.float32)
+    gen = ImageDataGenerator(rescale=1 / 255, featurewise_center=True, featurewise_std_normalization=True)
+    gen.fit(x)
+    np.testing.assert_allclose(gen.mean.ravel(), (x / 255).mean(axis=(0, 1, 2)), rtol=1e-5)
+    batch = next(gen.flow(x, batch_size=64, shuffle=False))
+    np.testing.assert_allclose(batch.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+    np.testing.assert_allclose(batch.std(axis=(0, 1, 2)), 1, rtol=1e-3)

@@ -8,8 +8,8 @@ zoom compose into one affine map about the image centre, sampled with linear int
 ``scipy.ndimage.affine_transform`` does; then the channel shift, then the flips. The random
 parameters are drawn from NumPy's global generator as Keras draws them (seeded by
 `fastnn.utils.set_random_seed`). It runs on channels-last arrays in NumPy, the whole batch in
-one gather, with no SciPy. Against Keras's code with SciPy, random transforms give the
-same pixels; a position that lands exactly on a tie (a pure 45 or 90 degree turn) may round to
+one gather, with no SciPy. Against Keras 3's code with SciPy (tf.keras's since 2.9), random
+transforms give the same pixels; a position that lands exactly on a tie (a pure 45 or 90 degree turn) may round to
 the other side with ``interpolation_order=0`` or ``fill_mode="wrap"``.
 
 ``flow_from_directory(directory, target_size=(256, 256), ...)`` reads the images of a directory
@@ -118,13 +118,15 @@ class ImageDataGenerator:
 
     def fit(self, x, augment=False, rounds=1, seed=None):
         """The per-channel mean and std of ``x`` (N, rows, cols, channels), for the featurewise
-        options. (Like Keras, it does not apply ``rescale`` first.)"""
+        options, of ``x`` times ``rescale`` (as Keras's, which rescales first)."""
         if augment:
             raise ValueError("ImageDataGenerator.fit: augment=True is not supported")
         x = np.asarray(x, dtype=self.dtype)
         if x.ndim != 4:
             raise ValueError(f"ImageDataGenerator.fit: expected images of rank 4 (N, rows, cols, channels). "
                              f"Received: shape={x.shape}")
+        if self.rescale:
+            x = x * self.rescale
         if self.featurewise_center:
             self.mean = np.mean(x, axis=(0, 1, 2)).reshape(1, 1, -1)
             x = x - self.mean
@@ -275,12 +277,15 @@ def _affine_matrices(params, h, w):
     m = np.empty((len(params), 2, 3))
     m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = c * zx, (-c * sin_shear - s * cos_shear) * zy, c * tx - s * ty
     m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = s * zx, (-s * sin_shear + c * cos_shear) * zy, s * tx + c * ty
-    ox, oy = h / 2 + 0.5, w / 2 + 0.5  # Keras's centre (transform_matrix_offset_center)
+    ox, oy = h / 2 - 0.5, w / 2 - 0.5  # Keras's centre (transform_matrix_offset_center)
     # offset · m · reset, summed in the order of Keras's matrix products (positions on an edge
     # then fall on the same side of it)
     m[:, 0, 2] = m[:, 0, 0] * -ox + m[:, 0, 1] * -oy + (m[:, 0, 2] + ox)
     m[:, 1, 2] = m[:, 1, 0] * -ox + m[:, 1, 1] * -oy + (m[:, 1, 2] + oy)
-    return m
+    # Keras (since tf.keras 2.9, and Keras 3) builds the matrix for (x, y) and applies it to (row,
+    # col): the two coordinates swapped on both sides, P·M·P (so its "tx", the height shift, moves
+    # the columns, as Keras's own ImageDataGenerator does)
+    return m[:, ::-1][:, :, [1, 0, 2]].copy()
 
 
 def _wrap(x, n):
