@@ -114,3 +114,14 @@ def test_history_reads_tf_keras_2s_lr_key():
     history = model.fit(np.ones((4, 1)), np.ones((4, 1)), epochs=3, callbacks=[scheduler], verbose=0)
     np.testing.assert_allclose(history.history["lr"], [1e-8 * 10 ** (e / 20) for e in range(3)], rtol=1e-6)
     assert "lr" not in history.history and history.history["lr"] is history.history["learning_rate"]
+
+
+def test_summary_of_a_sequential_whose_adapted_normalization_knows_the_input():
+    """The regression tutorial: dnn_model.summary() before fit, the model's first layer an adapted Normalization."""
+    normalizer = layers.Normalization(axis=-1)
+    normalizer.adapt(np.random.default_rng(0).random((50, 9)))
+    model = tf.keras.Sequential([normalizer, layers.Dense(64, activation="relu"), layers.Dense(1)])
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert any("(None, 64)" in line for line in lines)
+    assert model.count_params() == 2 * 9 + 1 + 9 * 64 + 64 + 65

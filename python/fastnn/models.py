@@ -2366,8 +2366,14 @@ class Model:
                 layer_range=None):
         """Print Keras's table: layer (type), output shape, parameter count; then the totals.
 
-        ``print_fn`` receives each line (default: print to stdout).
+        ``print_fn`` receives each line (default: print to stdout). A Sequential not built yet whose
+        first layer is (an adapted Normalization, as TensorFlow's regression tutorial has it) is
+        built from that layer's input shape first.
         """
+        first = self._stack[0] if isinstance(self, Sequential) and self._stack else None
+        shape = getattr(first, "_build_input_shape", None) if first is not None and first.built else None
+        if not self.built and shape is not None and not isinstance(shape, list):
+            self.build(shape)
         self._require_built("summary")
         _print_summary(self, line_length, positions, print_fn, show_trainable)
 
