@@ -66,7 +66,7 @@ class _EagerCall(Layer):
             if attr not in model._state_attrs:
                 setattr(self, attr if attr not in vars(self) else f"_model_{attr}", value)
         self._model_call = model.call
-        self._call_takes_training = _call_takes_training(type(model).call)
+        self._call_takes_training = _takes_keyword(type(model).call, "training")
         self._call_takes_mask = "mask" in inspect.signature(type(model).call).parameters
 
     def _call_on_arrays(self, inputs, **training):
@@ -85,11 +85,6 @@ def _unique(weights):
     """``weights`` (arrays) each once, in order."""
     seen = set()
     return [w for w in weights if id(w) not in seen and not seen.add(id(w))]
-
-
-def _call_takes_training(call):
-    parameters = inspect.signature(call).parameters
-    return "training" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def _check_added_metric(name, aggregation, what):
@@ -516,7 +511,7 @@ class Model:
         tests its training flag (``if training:`` adding noise or updating a metric, as Géron's
         ReconstructingRegressor) runs every step instead, with the step's flag (`_EagerCall`), as
         TensorFlow runs it: a graph traced once would keep one branch for both fit and predict."""
-        if not _call_takes_training(type(self).call):
+        if not _takes_keyword(type(self).call, "training"):
             return self.call(inputs)
         try:
             return self.call(inputs, training=TRACED_TRAINING)
@@ -560,7 +555,6 @@ class Model:
         self._step_nodes = []  # a functional model's graph node per step
         self._step_training = {}  # step -> the training flag its call was given (it wins over fit's/predict's)
         self._input_keys = self._output_keys = None  # a model built from dicts of inputs / outputs: their keys
-        self._shared_weights = False  # whether two layers list one weight (`_merge_plan`)
         self._added_losses = []  # add_loss()'s symbolic tensors
         self._added_metrics = []  # add_metric()'s (name, symbolic tensor) pairs
         self._metric_slots = []  # their slots: each value's mean over an epoch's batches is logged
@@ -1034,7 +1028,7 @@ class Model:
             self._pending_compile = {"optimizer": optimizer_object, "loss": loss, "loss_weights": loss_weights,
                                      "metrics": metrics, "sample_weight_mode": sample_weight_mode}
             if isinstance(loss, (list, tuple, dict)) or loss_weights is not None or isinstance(metrics, dict):
-                self.optimizer, self.loss = self._pending_compile["optimizer"], loss
+                self.optimizer, self.loss = optimizer_object, loss
                 self._loss, self._metrics, self._heads = None, [], None
                 self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                                       "metrics": metrics}
@@ -1543,9 +1537,7 @@ class Model:
         sites.finish_backward()
 
     def _regularization_loss(self):
-        if self._shared_weights:  # (each weight's penalty once)
-            return float(_step_loop.regularization(self._layers))
-        return sum(layer.regularization_loss() for layer in self._layers if layer._weights)
+        return float(_step_loop.regularization(self._layers))  # (a weight two layers list: its penalty once)
 
     def _batch_loss(self, y, out, sw):
         total = self._activity_loss
@@ -1687,21 +1679,18 @@ class Model:
         None when one to one; else, with a weight listed by two layers (a Dense that the model
         calls and a custom layer holds, as a tied decoder does), the first listing of each weight
         and the later ones, whose gradients are added without their regularizer's a second time."""
-        listed = [(w, layer) for layer in self._trainable_layers
-                  for w in (r for r in layer._weights if r.trainable)] if self._trainable_layers else []
-        self._shared_weights = len(listed) != len(params)
-        if not self._shared_weights:
+        listed = [r for layer in self._trainable_layers for r in layer._weights if r.trainable]
+        if len(listed) == len(params):
             self._grad_plan = None
             return
         index = {id(p): i for i, p in enumerate(params)}
-        first, later, seen = [None] * len(params), [], set()
-        for position, (record, _) in enumerate(listed):
+        first, later = [None] * len(params), []
+        for position, record in enumerate(listed):
             target = index[id(record.value)]
-            if target in seen:
-                later.append((position, target, record))
-            else:
-                seen.add(target)
+            if first[target] is None:
                 first[target] = position
+            else:
+                later.append((position, target, record))
         self._grad_plan = (first, later)
 
     def _merged_gradients(self, grads):
