@@ -105,6 +105,22 @@ def test_normalization_weights_have_keras_shapes():
     assert rows.mean.shape == (1, 2) and [w.shape for w in rows.get_weights()] == [(2,), (2,), ()]
 
 
+def test_normalization_adapts_on_a_list_of_batches():
+    # Keras 3: a list of batch arrays is an iterable of batches, the same statistics as their join,
+    # and the layer stays built for (N, F) inputs (stacking them gave (1, N, F) outputs)
+    data = RNG.standard_normal((30, 4)).astype(np.float32) * 3 + 1
+    joined, listed, limited = Normalization(), Normalization(), Normalization()
+    joined.adapt(data)
+    listed.adapt([data[:8], data[8:16], data[16:]])
+    limited.adapt((data[:8], data[8:16], data[16:]), steps=2)
+    assert listed(data).shape == (30, 4) and listed.mean.shape == (1, 4)
+    np.testing.assert_allclose(listed(data), joined(data), rtol=1e-6)
+    np.testing.assert_allclose(limited.mean.numpy().ravel(), data[:16].mean(0), rtol=1e-5)
+    rows = Normalization()  # a list of rows is still the rows of one array
+    rows.adapt([list(row) for row in data])
+    np.testing.assert_allclose(rows(data), joined(data), rtol=1e-6)
+
+
 def test_lstm_autoencoder_with_repeat_vector():
     # the notes' sequence autoencoder: LSTM encoder, RepeatVector, LSTM decoder, TimeDistributed(Dense)
     fastnn.set_random_seed(0)

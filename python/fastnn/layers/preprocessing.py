@@ -4,6 +4,8 @@ standardise inputs inside the model (``Rescaling(1/255)``; ``Normalization()`` t
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .._batch_dataset import EagerArray
@@ -97,10 +99,15 @@ class Normalization(Layer):
 
     def adapt(self, data, batch_size=None, steps=None):
         """Set mean and variance from ``data``: an array (samples on the first axis), or an iterable
-        of batches (a dataset, a generator; at most ``steps`` of them), joined."""
+        of batches (a dataset, a generator, a list of arrays of two or more axes; at most ``steps`` of
+        them), joined."""
         from .lookup import _batches
 
         batches = _batches(data, steps, "Normalization")
+        if isinstance(data, (list, tuple)) and data and all(getattr(part, "ndim", 0) >= 2 for part in data):
+            # a list of batch arrays is an iterable of batches, as in Keras 3 (>= 3.14): joined along the
+            # samples; stacking them would build the layer for one more axis, (1, N, F) outputs for (N, F)
+            batches = itertools.islice(data, steps)
         if batches is not None:
             # (a dataset of (features, labels) pairs: the features, as Keras 3 adapts on them)
             parts = [np.asarray(b[0] if isinstance(b, tuple) else b, dtype=np.float64) for b in batches]
