@@ -404,6 +404,23 @@ def test_batches_accumulate_to_one_big_batch(rng):
         np.testing.assert_allclose(parts.result(), fresh.result(), rtol=1e-12, err_msg=type(whole).__name__)
 
 
+def test_error_metrics_on_vectors_average_the_batch_means(rng):
+    # Keras computes mean_squared_error etc. over the last axis, so a 1-D batch (a custom loop's
+    # `mae.update_state(y, tf.squeeze(pred))`) is one value and Keras's Mean counts it once: the
+    # batches of 32, 32 and 5 weigh the same; an (N, 1) output still counts every sample
+    batches = [(rng.normal(size=n), rng.normal(size=n)) for n in (32, 32, 5)]
+    for make, error in ((M.MeanSquaredError, np.square), (M.MeanAbsoluteError, np.abs)):
+        vectors, columns = make(), make()
+        for t, p in batches:
+            vectors.update_state(t, p)
+            columns.update_state(t[:, None], p[:, None])
+        assert vectors.result() == pytest.approx(np.mean([error(t - p).mean() for t, p in batches]), rel=1e-12)
+        assert columns.result() == pytest.approx(np.concatenate([error(t - p) for t, p in batches]).mean(), rel=1e-12)
+    weighted = M.MeanAbsoluteError()  # a weight per sample still weighs each sample
+    weighted.update_state(np.array([1.0, 2.0, 3.0]), np.ones(3), sample_weight=np.array([1.0, 0.0, 1.0]))
+    assert weighted.result() == pytest.approx(1.0)
+
+
 def test_zero_and_per_step_weights(rng):
     y = rng.integers(0, 2, (6, 4, 2)).astype(np.float32)
     p = rng.uniform(0, 1, (6, 4, 2)).astype(np.float32)

@@ -717,10 +717,21 @@ class _BuiltinMean(MeanMetricWrapper):
     """A Keras mean metric over one of this module's functions (its state is the running mean)."""
 
     def __init__(self, fn, name, dtype=None, **kwargs):
+        # a function Keras computes as a mean over the last axis: one value per sample of an (N, d)
+        # output, but one value for a whole batch of an (N,) one (`mae.update_state(y, tf.squeeze(p))`),
+        # which Keras's Mean then counts as one sample: batches of 32, 32 and 5 weigh the same
+        self._batch_mean_of_vectors = hasattr(fn, "_per_sample")
         super().__init__(getattr(fn, "_per_sample", fn), name, dtype, **kwargs)  # (values per sample)
 
     def _values(self, y_true, y_pred):
         return self._fn(y_true, y_pred, **self._fn_kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self._batch_mean_of_vectors and np.ndim(getattr(y_pred, "value", y_pred)) == 1 \
+                and np.ndim(sample_weight) == 0:  # (Keras refuses a weight per sample here; fastnn weighs each)
+            self._accumulate(np.mean(self._values(y_true, y_pred)), sample_weight)
+        else:
+            super().update_state(y_true, y_pred, sample_weight)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
