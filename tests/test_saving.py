@@ -413,8 +413,67 @@ def test_clone_model_with_user_layers_and_lambdas():
     clone.set_weights(model.get_weights())
     x = np.random.default_rng(0).random((3, 4), dtype=np.float32)
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-    with pytest.raises(ValueError, match="clone_function.*not supported"):
-        fastnn.models.clone_model(model, clone_function=lambda layer: layer)
+
+
+def test_clone_model_is_compiled_as_the_model_is():
+    # Keras 3: the clone is compiled with the model's compile config, a fresh optimizer and metrics
+    model = Sequential([Input((4,)), Dense(3, activation="relu"), Dense(1)])
+    model.compile(fastnn.optimizers.Adam(0.01), "mse", metrics=[fastnn.metrics.MeanAbsoluteError()])
+    clone = fastnn.models.clone_model(model)
+    assert clone.compiled and clone.optimizer is not model.optimizer and clone.optimizer.learning_rate == 0.01
+    assert clone._metrics[0] is not model._metrics[0]
+    history = clone.fit(np.ones((8, 4)), np.ones((8, 1)), verbose=0).history
+    assert sorted(history) == ["loss", "mean_absolute_error"]
+    assert not fastnn.models.clone_model(Sequential([Input((4,)), Dense(1)])).compiled
+
+
+def test_clone_model_clone_function_call_function_input_tensors_recursive():
+    rng = np.random.default_rng(0)
+    x = rng.random((5, 4), dtype=np.float32)
+    seq = Sequential([Input((4,)), Dense(3), fastnn.layers.Dropout(0.5, seed=1), Dense(1)])
+
+    def reseed(layer):  # Keras's docstring example: a deterministic copy
+        config = layer.get_config()
+        if "seed" in config:
+            config["seed"] = 1337
+        return layer.__class__.from_config(config)
+
+    clone = fastnn.models.clone_model(seq, clone_function=reseed)
+    assert clone.layers[1].get_config()["seed"] == 1337 and clone.layers[0] is not seq.layers[0]
+    assert clone.output_shape == (None, 1)
+
+    inputs = Input((4,), name="features")
+    hidden = Dense(8, activation="relu", name="d1")(inputs)
+    model = Model(inputs, Dense(2, name="d2")(hidden))
+
+    def call_function(layer, *args, **kwargs):  # Keras's docstring example: Dropout after each Dense
+        out = layer(*args, **kwargs)
+        return fastnn.layers.Dropout(0.5)(out) if isinstance(layer, Dense) else out
+
+    wrapped = fastnn.models.clone_model(model, clone_function=lambda layer: layer, call_function=call_function)
+    assert [type(layer).__name__ for layer in wrapped.layers] == ["InputLayer", "Dense", "Dropout", "Dense", "Dropout"]
+    assert wrapped.get_layer("d1") is model.get_layer("d1")  # the same layers: the same weights
+    np.testing.assert_allclose(wrapped.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="call_function.*not supported with Sequential"):
+        fastnn.models.clone_model(seq, call_function=call_function)
+
+    other = Input((4,), name="other")
+    on_other = fastnn.models.clone_model(model, input_tensors=other)
+    assert on_other.inputs[0] is other and on_other.get_layer("d1") is not model.get_layer("d1")
+    assert on_other.count_params() == model.count_params()
+    with pytest.raises(ValueError, match="input_tensors must be symbolic tensors"):
+        fastnn.models.clone_model(model, input_tensors=x)
+
+    inner = Sequential([Dense(5, name="i1"), Dense(3, name="i2")], name="inner")
+    outer_in = Input((4,))
+    outer = Model(outer_in, Dense(1)(inner(outer_in)))
+    seen = []
+    deep = fastnn.models.clone_model(outer, clone_function=lambda layer: seen.append(layer.name) or reseed(layer),
+                                     recursive=True)
+    assert {"i1", "i2"} <= set(seen) and "inner" not in seen
+    assert deep.count_params() == outer.count_params() and deep.layers[1] is not inner
+    shallow = fastnn.models.clone_model(outer, clone_function=lambda layer: layer)
+    assert shallow.layers[1] is inner
 
 
 def test_python_activation_function_trains_and_saves_by_name(tmp_path):

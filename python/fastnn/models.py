@@ -2868,7 +2868,24 @@ class Model:
                     f"deserialization: {e}") from None
         from .saving import _layer_from_config, deserialize_model
 
+        def new_layer(entry):
+            if _is_model_entry(entry):  # a nested model, with its own config
+                return deserialize_model({"class_name": entry["class_name"], "config": entry["config"]},
+                                         custom_objects)
+            layer = _layer_from_config(entry, custom_objects)
+            if entry.get("name"):  # (a user layer's get_config may leave its name out: the model's holds it)
+                layer.name = entry["name"]
+            return layer
+
+        return cls._from_graph_config(config, new_layer)
+
+    @classmethod
+    def _from_graph_config(cls, config, new_layer, call_layer=None, input_tensors=None):
+        """The functional model of ``config`` (`get_config`'s), each entry's layer made by
+        ``new_layer(entry)`` (Input entries too, unless ``input_tensors`` stand for them), each call
+        made by ``call_layer(layer, inputs, training=...)`` (default: ``layer(inputs, training=...)``)."""
         tensors, made = {}, {}  # (layer name, call) -> its output (a list for several); name -> layer
+        given_inputs = dict(zip(config["input_layers"], input_tensors)) if input_tensors is not None else {}
 
         def tensor(ref):  # a layer's name, or [name, c, k]: the k-th output of its c-th call
             name, c, k = (ref, 0, 0) if isinstance(ref, str) else ref
@@ -2881,29 +2898,28 @@ class Model:
                     raise ValueError(f"Invalid layer entry in the model config: {entry!r} (a call of a layer that no "
                                      "entry before it defines)")
                 layer = made[entry["call"]]
-            elif _is_model_entry(entry):  # a nested model, with its own config
-                layer = deserialize_model({"class_name": entry["class_name"], "config": entry["config"]},
-                                          custom_objects)
-                made[layer.name] = layer
+            elif _entry_name(entry) in given_inputs:  # (clone_model's input_tensors)
+                tensors[(_entry_name(entry), 0)] = given_inputs[_entry_name(entry)]
+                continue
             else:
-                layer = _layer_from_config(entry, custom_objects)
-                if entry.get("name"):  # (a user layer's get_config may leave its name out: the model's holds it)
-                    layer.name = entry["name"]
-                made[layer.name] = layer
+                layer = new_layer(entry)
+                made[_entry_name(entry) or layer.name] = layer
             if isinstance(layer, InputLayer):
-                tensors[(layer.name, 0)] = layer.output
+                tensors[(_entry_name(entry) or layer.name, 0)] = layer.output
                 continue
             ins = [tensor(ref) for ref in entry.get("inbound", [])]
             if not ins:
                 raise ValueError(f"Layer '{layer.name}' has no inbound layers in the config")
-            c = sum(1 for name, _ in tensors if name == layer.name)
+            key = entry["call"] if "call" in entry else _entry_name(entry) or layer.name
+            c = sum(1 for name, _ in tensors if name == key)
             if isinstance(layer, Model):
-                tensors[(layer.name, c)] = layer(ins if len(ins) > 1 else ins[0], training=entry.get("training"))
-                continue
-            if entry.get("input_keys"):
-                ins = [dict(zip(entry["input_keys"], ins))]
-            tensors[(layer.name, c)] = layer(ins if layer._multi_input or len(ins) > 1 else ins[0],
-                                             training=entry.get("training"))
+                ins = ins if len(ins) > 1 else ins[0]
+            else:
+                if entry.get("input_keys"):
+                    ins = [dict(zip(entry["input_keys"], ins))]
+                ins = ins if layer._multi_input or len(ins) > 1 else ins[0]
+            tensors[(key, c)] = layer(ins, training=entry.get("training")) if call_layer is None else \
+                call_layer(layer, ins, training=entry.get("training"))
         inputs = [tensors[(name, 0)] for name in config["input_layers"]]
         outputs = [tensor(ref) for ref in config["output_layers"]]
         inputs = dict(zip(config["input_keys"], inputs)) if config.get("input_keys") else \
@@ -3275,6 +3291,11 @@ def _call_indices(model):
     return index
 
 
+def _entry_name(entry):
+    """The layer name a config entry is known by (an Input's is in its config)."""
+    return entry.get("name") or (entry.get("config") or {}).get("name")
+
+
 def _is_model_entry(entry):
     """Whether a config entry is a nested model's (its own config, with a list of layers)."""
     return entry.get("class_name") in ("Functional", "Sequential", "Model") and isinstance(entry.get("config"), dict) \
@@ -3579,16 +3600,51 @@ def model_from_json(json_string, custom_objects=None):
     return deserialize_model(json.loads(json_string), custom_objects)
 
 
-def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
-    """A new model with the same architecture and freshly initialised weights: each layer rebuilt
-    from its config by its own class (a user's layer too, as Keras's ``layer.__class__.from_config``),
-    a Lambda with its own function. (``input_tensors`` and ``clone_function`` are not supported.)"""
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """A new model with the same architecture and freshly initialised weights, compiled as
+    ``model`` is (a fresh optimizer and metrics of the same configs), as Keras 3 clones.
+
+    Args:
+        input_tensors: symbolic tensors to build the clone on, in the structure of
+            ``model.input`` (a Sequential model: one tensor); default new Inputs.
+        clone_function: ``fn(layer)`` giving the layer to use in the clone for each layer
+            (not the Inputs); default ``layer.__class__.from_config(layer.get_config())``.
+            ``lambda layer: layer`` reuses the layers (and their weights).
+        call_function: ``fn(layer, inputs, **kwargs)`` making each call of a layer in a
+            functional model (to add a layer after some: ``out = layer(*args, **kwargs)``
+            then ``Dropout(0.5)(out)``); default ``layer(inputs, **kwargs)``.
+        recursive: clone nested models with `clone_model` (the same functions) instead of
+            passing them whole to ``clone_function``.
+    A subclass of Model with its own call() is rebuilt by its class from its config; it takes
+    none of these arguments, as in Keras."""
+    if kwargs:
+        raise ValueError(f"clone_model: unexpected keyword argument(s): {tuple(kwargs)}")
+    if clone_function is not None and not callable(clone_function):
+        raise ValueError(f"clone_model: expected `clone_function` to be a callable. Received: clone_function="
+                         f"{clone_function!r}")
+    if call_function is not None and not callable(call_function):
+        raise ValueError(f"clone_model: expected `call_function` to be a callable. Received: call_function="
+                         f"{call_function!r}")
+    if model._subclassed and type(model) not in (Model, Sequential):
+        if clone_function is not None or input_tensors is not None or call_function is not None:
+            raise ValueError("clone_model: `clone_function`, `call_function` and `input_tensors` are only supported "
+                             f"for Sequential and functional models. Received a model of type "
+                             f"'{type(model).__name__}' (a subclass with its own call)")
+        return _compiled_like(model, _clone_from_config(model))
+    if isinstance(model, Sequential) and call_function is not None:
+        raise ValueError("clone_model: `call_function` is not supported with Sequential models (their layers are "
+                         "not called at construction); use it with functional models")
+    if clone_function is None and call_function is None and input_tensors is None and not recursive:
+        return _compiled_like(model, _clone_from_config(model))
+    return _compiled_like(model, _clone_graph(model, clone_function, call_function, recursive, input_tensors, {}))
+
+
+def _clone_from_config(model):
+    """``model`` rebuilt from its config: each layer by its own class (a user's layer too, as
+    Keras's ``layer.__class__.from_config``), a Lambda with its own function."""
     from . import saving
     from .saving import deserialize_model, serialize_model
 
-    if input_tensors is not None or clone_function is not None or kwargs:
-        given = ["input_tensors"] * (input_tensors is not None) + ["clone_function"] * (clone_function is not None)
-        raise ValueError(f"clone_model: fastnn clones the model as it is; {given + sorted(kwargs)} are not supported")
     custom_objects = {type(model).__name__: type(model)}  # (a subclass: rebuilt by its class, as Keras does)
     for layer in model._all_layers:
         custom_objects[type(layer).__name__] = type(layer)
@@ -3601,6 +3657,96 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
         return deserialize_model(serialize_model(model), custom_objects)
     finally:
         saving._safe_mode.reset(token)
+
+
+def _clone_graph(model, clone_function, call_function, recursive, input_tensors, cache):
+    """`clone_model` with a clone_function, call_function or input_tensors: each layer (each nested
+    model, unless ``recursive``) given by ``clone_function`` once (``cache``: id -> clone, so a
+    shared layer stays shared), the graph called again on the new inputs."""
+
+    def clone_layer(layer):
+        if id(layer) not in cache:
+            if recursive and isinstance(layer, Model) and not (layer._subclassed and type(layer) not in (Model, Sequential)):
+                cache[id(layer)] = _clone_graph(layer, clone_function, call_function, recursive, None, cache)
+            elif clone_function is None:
+                cache[id(layer)] = _clone_from_config(layer) if isinstance(layer, Model) else \
+                    type(layer).from_config(layer.get_config())
+            else:
+                cache[id(layer)] = clone_function(layer)
+        return cache[id(layer)]
+
+    if isinstance(model, Sequential):
+        if input_tensors is not None:
+            if isinstance(input_tensors, (list, tuple)):
+                if len(input_tensors) != 1:
+                    raise ValueError(f"clone_model: a Sequential model's input_tensors must be one tensor. "
+                                     f"Received {len(input_tensors)}")
+                input_tensors = input_tensors[0]
+            if not isinstance(input_tensors, KerasTensor):
+                raise ValueError(f"clone_model: input_tensors must be symbolic tensors (keras.Input). Received: "
+                                 f"{type(input_tensors).__name__}")
+        clone = Sequential([clone_layer(layer) for layer in model.layers], name=model.name)
+        if input_tensors is not None:
+            return Model(input_tensors, clone(input_tensors), name=model.name)
+        if model.built and model._input_layers:
+            first = model._input_layers[0]
+            clone._ensure_built(tuple(first.batch_shape), dtypes=[first.dtype])
+        if not model.trainable:
+            clone.trainable = False
+        return clone
+    config = model.get_config()
+    by_name = {layer.name: layer for layer in model._all_layers}
+    by_name.update((layer.name, layer) for layer in model.layers)  # (a nested model's entry is the model)
+    if input_tensors is not None:
+        flat = list(input_tensors.values()) if isinstance(input_tensors, dict) else \
+            list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+        if isinstance(input_tensors, dict):
+            flat = [input_tensors[k] for k in config.get("input_keys") or list(input_tensors)]
+        if len(flat) != len(config["input_layers"]) or not all(isinstance(t, KerasTensor) for t in flat):
+            raise ValueError(f"clone_model: input_tensors must be symbolic tensors (keras.Input) in the structure of "
+                             f"model.input ({len(config['input_layers'])} tensor(s)). Received: {input_tensors!r}"[:400])
+        input_tensors = flat
+
+    def new_layer(entry):
+        original = by_name[_entry_name(entry)]
+        if isinstance(original, InputLayer):
+            return InputLayer(batch_shape=original.batch_shape, dtype=original.dtype, name=original.name)
+        return clone_layer(original)
+
+    call = None if call_function is None else (lambda layer, ins, training=None: call_function(
+        layer, ins, **({} if training is None else {"training": training})))
+    return Model._from_graph_config(config, new_layer, call, input_tensors)
+
+
+def _compiled_like(model, clone):
+    """``clone`` compiled with ``model``'s compile arguments, a fresh optimizer and fresh metric
+    objects of the same configs (Keras 3's clone_model compiles the clone)."""
+    args = getattr(model, "_compile_args", None)
+    if not getattr(model, "compiled", False) or not args:
+        return clone
+    args = dict(args)
+    optimizer = args.get("optimizer")
+    if isinstance(optimizer, optimizers.Optimizer):
+        args["optimizer"] = type(optimizer).from_config(optimizer.get_config())
+
+    def fresh(metric):
+        if isinstance(metric, metrics_module.Metric):
+            return type(metric).from_config(metric.get_config())
+        if isinstance(metric, (list, tuple)):
+            return [fresh(m) for m in metric]
+        if isinstance(metric, dict):
+            return {k: fresh(m) for k, m in metric.items()}
+        return metric
+
+    for key in ("metrics", "weighted_metrics"):
+        if args.get(key) is not None:
+            args[key] = fresh(args[key])
+    try:
+        clone.compile(**args)
+    except (TypeError, ValueError) as e:  # (a clone_function that changed the outputs: compile it yourself)
+        warnings.warn(f"clone_model: the clone is returned uncompiled, as it cannot take the model's compile "
+                      f"arguments ({e}); compile it", stacklevel=3)
+    return clone
 
 
 __all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json", "clone_model"]
