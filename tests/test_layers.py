@@ -382,6 +382,8 @@ def test_regularizers_penalty_and_gradient():
     assert regularizers.L1(0.1)(x) == pytest.approx(0.1 * 3.5)
     np.testing.assert_allclose(regularizers.L1L2(0.1, 0.2).gradient(x), 0.1 * np.sign(x) + 0.4 * x)
     assert regularizers.get("l2").l2 == 0.01 and regularizers.get("l1_l2").l1 == 0.01
+    # Keras 3's l1_l2 is L1L2 (defaults 0): a factor not given adds no term (tf.keras 2's gave 0.01)
+    assert regularizers.l1_l2(l1=0.001).get_config() == {"l1": 0.001, "l2": 0.0}
     assert regularizers.get(regularizers.serialize(regularizers.L1L2(0.3, 0.4))).get_config() == {"l1": 0.3, "l2": 0.4}
     with pytest.raises(ValueError, match="non-negative l2"):
         regularizers.L2(-1)

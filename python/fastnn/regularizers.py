@@ -100,16 +100,19 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-def l1_l2(l1=0.01, l2=0.01):
-    """tf.keras's ``l1_l2`` helper: an `L1L2` with both defaults 0.01."""
-    return L1L2(l1=l1, l2=l2)
+l1_l2 = L1L2  # (Keras 3's alias: l1_l2(l1=0.001) has no L2 term; tf.keras 2's function defaulted both to 0.01)
+
+
+def _l1_l2_string():
+    """The string ``"l1_l2"``: both factors 0.01, as Keras's L1L2 docstring gives it."""
+    return L1L2(l1=0.01, l2=0.01)
 
 
 # Keras's lower-case spellings: ``regularizers.l2(0.001)``.
 l1, l2 = L1, L2
 
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "l1l2": l1_l2}
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": _l1_l2_string, "l1l2": _l1_l2_string}
 
 
 def get(identifier):
