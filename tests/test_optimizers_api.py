@@ -470,3 +470,12 @@ def test_use_ema_matches_keras():
     assert model.optimizer.get_config()["use_ema"] is True
     with pytest.raises(ValueError, match="ema_momentum"):
         tf.keras.optimizers.Adam(use_ema=True, ema_momentum=1.5)
+    # Keras 3 averages the weights as updated, then applies their constraints: the average is of the
+    # unconstrained values (NonNeg: the average may be negative), and NonNeg gives 0.0, not -0.0
+    w = tf.Variable(np.array([1.0, -0.5], np.float32), constraint=tf.keras.constraints.NonNeg())
+    opt = tf.keras.optimizers.SGD(learning_rate=1.0, use_ema=True, ema_momentum=0.5)
+    for _ in range(2):
+        opt.apply_gradients([(np.array([1.0, -1.0], np.float32), w)])
+    assert w.numpy().tolist() == [0.0, 1.5] and not np.signbit(w.numpy()).any()
+    opt.finalize_variable_values([w])
+    np.testing.assert_allclose(w.numpy(), [-0.5, 1.0])

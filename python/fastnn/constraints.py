@@ -111,7 +111,7 @@ class NonNeg(Constraint):
     """Set the negative weights to 0."""
 
     def __call__(self, w):
-        return w * (w >= 0)
+        return np.maximum(w, 0)  # (Keras 3's: a negative weight becomes 0.0, not -0.0)
 
 
 # Keras's lower-case spellings: ``constraints.max_norm(3)``.

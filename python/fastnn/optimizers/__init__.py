@@ -253,11 +253,11 @@ class Optimizer:
             self._apply_to_some(grads, params)
         else:
             self._apply(grads, params)
+        if self.use_ema:  # (of the unconstrained values: Keras 3 averages, then constrains)
+            self._update_moving_averages(params)
         for p, constraint in zip(params, constraints):  # (each weight's constraint after its update, as Keras 3's)
             if constraint is not None:
                 np.copyto(p, constraint(p))
-        if self.use_ema:
-            self._update_moving_averages(params)
 
     def _update_moving_averages(self, params):
         """Keras 3's use_ema: each updated weight's exponential moving average (the weight itself at
