@@ -479,3 +479,23 @@ def test_use_ema_matches_keras():
     assert w.numpy().tolist() == [0.0, 1.5] and not np.signbit(w.numpy()).any()
     opt.finalize_variable_values([w])
     np.testing.assert_allclose(w.numpy(), [-0.5, 1.0])
+
+
+def test_apply_without_variables_uses_the_built_ones_and_a_non_finite_global_norm_gives_nans():
+    import fastnn as tf
+
+    v = tf.Variable(np.ones(2, np.float32))
+    opt = tf.keras.optimizers.SGD(learning_rate=0.5)
+    with pytest.raises(ValueError, match="call optimizer.build\\(variables\\) first"):
+        opt.apply([np.ones(2, np.float32)])
+    opt.build([v])  # Keras 3's build-once-then-apply(grads) loop
+    opt.apply([np.array([1.0, 2.0], np.float32)])
+    opt.apply([np.array([1.0, 2.0], np.float32)])
+    np.testing.assert_allclose(v.numpy(), [0.0, -1.0])
+    assert int(opt.iterations) == 2
+    # Keras's clip_by_global_norm makes every gradient NaN when the norm is not finite (the finite
+    # ones were scaled to 0, so the weights they belong to did not show the problem)
+    a, b = tf.Variable(np.ones(2, np.float32)), tf.Variable(np.ones(2, np.float32))
+    clipped = tf.keras.optimizers.SGD(learning_rate=1.0, global_clipnorm=1.0)
+    clipped.apply_gradients([(np.array([np.inf, 1.0], np.float32), a), (np.array([1.0, 1.0], np.float32), b)])
+    assert np.isnan(a.numpy()).all() and np.isnan(b.numpy()).all()

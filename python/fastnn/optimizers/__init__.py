@@ -172,8 +172,8 @@ class Optimizer:
 
     def build(self, params):
         """Create the state slots for ``params`` (resets any previous state)."""
-        self._params = list(params)
-        self._param_ids = [id(p) for p in params]
+        self._params = [p.value if isinstance(p, autodiff.Variable) else p for p in params]  # (tf.Variable: its array)
+        self._param_ids = [id(p) for p in self._params]
         self._user_slots = []  # (what a subclass's build makes with add_variable: its state, counted as Keras's)
         self.built = True
 
@@ -217,17 +217,25 @@ class Optimizer:
                 out.append(g * (self.clipnorm / norm) if norm > self.clipnorm else g)
             return out
         total = math.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1))) for g in grads))
+        if not math.isfinite(total):  # (Keras's clip_by_global_norm: every gradient NaN, not the finite ones zeroed)
+            return [np.full_like(g, np.nan) for g in grads]
         if total > self.global_clipnorm:
             return [g * (self.global_clipnorm / total) for g in grads]
         return grads
 
-    def apply(self, grads, params):
+    def apply(self, grads, params=None):
         """One step: update every array of ``params`` in place from ``grads`` (same order).
 
         The first call builds the state for ``params``; a later call may update some of them, or
         new ones (which get new state), as a custom train_step does with two optimizers or with
-        a gradient that is None (that parameter is left as it is, as Keras does)."""
+        a gradient that is None (that parameter is left as it is, as Keras does). Without
+        ``params``, the ones given to `build` (Keras 3's ``optimizer.apply(grads)``)."""
         grads = list(grads)
+        if params is None:
+            if not self.built:
+                raise ValueError(f"{type(self).__name__}.apply: give the variables (apply(grads, variables)), or "
+                                 "call optimizer.build(variables) first")
+            params = list(self._params)
         constraints = [_constraint_of(p) for p in params]
         excluded = self.__dict__.get("_no_decay")
         # (exclude_from_weight_decay: by the weight or Variable, or by a pattern of its name)
