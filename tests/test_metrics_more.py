@@ -88,6 +88,10 @@ DOC_EXAMPLES = [
     (lambda: M.FBetaScore(beta=2.0, threshold=0.5), F_TRUE, F_PRED, None, [0.3846154, 0.90909094, 0.8333334]),
     (lambda: M.F1Score(threshold=0.5), F_TRUE, F_PRED, None, [0.5, 0.8, 0.6666667]),
     (lambda: M.R2Score(), [[1], [4], [3]], [[2], [4], [4]], None, 0.57142854),
+    (lambda: M.PearsonCorrelation(), [[0, 1, 0.5], [1, 1, 0.2]], [[0.1, 0.9, 0.5], [1, 0.9, 0.2]], None,
+     0.9966996338993913),
+    (lambda: M.ConcordanceCorrelation(), [[0, 1, 0.5], [1, 1, 0.2]], [[0.1, 0.9, 0.5], [1, 0.9, 0.2]], None,
+     0.9816320385426076),
 ]
 
 

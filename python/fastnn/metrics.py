@@ -271,6 +271,25 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     return np.sum(_normalize(t, axis) * _normalize(p, axis), axis=axis)
 
 
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Pearson's correlation coefficient along ``axis`` (Keras 3's: each side centred and divided
+    by its population standard deviation, then the mean of their product; NaN for a constant side)."""
+    t, p = _pair(y_true, y_pred, "pearson_correlation")
+    t = t - t.mean(axis=axis, keepdims=True)
+    p = p - p.mean(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.mean(t / t.std(axis=axis, keepdims=True) * (p / p.std(axis=axis, keepdims=True)), axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance correlation coefficient along ``axis``: ``2 cov(t, p) / (var t + var p +
+    (mean t - mean p)²)`` (1: predictions equal to the targets), with Keras's 1e-7 in the denominator."""
+    t, p = _pair(y_true, y_pred, "concordance_correlation")
+    t_mean, p_mean = t.mean(axis=axis, keepdims=True), p.mean(axis=axis, keepdims=True)
+    norm = t.var(axis=axis, keepdims=True) + p.var(axis=axis, keepdims=True) + np.square(t_mean - p_mean)
+    return np.mean(2.0 * (t - t_mean) * (p - p_mean) / (norm + 1e-7), axis=axis)
+
+
 def _hinge_labels(t):
     """Keras: binary {0, 1} labels (all of them) become {-1, 1}; others are kept."""
     return 2.0 * t - 1.0 if np.all((t == 0) | (t == 1)) else t
@@ -908,6 +927,35 @@ class CosineSimilarity(_BuiltinMean):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+
+
+class _Correlation(_BuiltinMean):
+    direction = "up"
+
+    def __init__(self, fn, name, dtype, axis):
+        if not _is_int(axis):
+            raise _arg_error(type(self).__name__, "axis", "an integer", axis)
+        self.axis = int(axis)
+        super().__init__(fn, name, dtype, axis=self.axis)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+
+
+class PearsonCorrelation(_Correlation):
+    """The mean over samples of Pearson's correlation of targets and predictions along ``axis``
+    (each sample's row: a regression output with several values)."""
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(pearson_correlation, name, dtype, axis)
+
+
+class ConcordanceCorrelation(_Correlation):
+    """The mean over samples of Lin's concordance correlation of targets and predictions along
+    ``axis`` (1 only where the predictions equal the targets)."""
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(concordance_correlation, name, dtype, axis)
 
 
 class LogCoshError(_BuiltinMean):
@@ -1939,7 +1987,8 @@ _ALL = [Mean, Sum, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError, Me
         BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Accuracy, BinaryAccuracy,
         CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
         F1Score, FBetaScore, SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall,
-        RecallAtPrecision, IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU]
+        RecallAtPrecision, IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU, PearsonCorrelation,
+        ConcordanceCorrelation]
 _CLASSES = {cls.__name__: cls for cls in _ALL}
 # Keras's keras.metrics.get names: each class's name and its snake_case form, and a few aliases
 _STRINGS = {**_CLASSES, **{utils.to_snake_case(cls.__name__): cls for cls in _ALL}}
@@ -1956,7 +2005,8 @@ _FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: Categorical
               cosine_similarity: CosineSimilarity, hinge: Hinge, squared_hinge: SquaredHinge,
               categorical_hinge: CategoricalHinge, kl_divergence: KLDivergence, poisson: Poisson,
               binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
-              sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
+              sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+              pearson_correlation: PearsonCorrelation, concordance_correlation: ConcordanceCorrelation}
 
 
 def _as_keras_computes(fn):
@@ -2119,4 +2169,5 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
            "mean_squared_logarithmic_error", "log_cosh", "cosine_similarity", "hinge", "squared_hinge",
            "categorical_hinge", "kl_divergence", "poisson", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy"]
+           "sparse_categorical_crossentropy", "PearsonCorrelation", "ConcordanceCorrelation", "pearson_correlation",
+           "concordance_correlation"]
