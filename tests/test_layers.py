@@ -389,6 +389,26 @@ def test_regularizers_penalty_and_gradient():
         regularizers.L2(-1)
 
 
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_regularizer_penalty_and_gradient(mode):
+    # Keras 3: factor · ½ Σ_{i≠j} |u_i · u_j| / (n (n - 1) / 2) over the normalised rows (columns)
+    x = np.random.default_rng(3).normal(size=(5, 3))
+    reg = regularizers.get({"class_name": "OrthogonalRegularizer", "config": {"factor": 0.3, "mode": mode}})
+    vectors = x if mode == "rows" else x.T
+    units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    n = len(units)
+    assert reg(x) == pytest.approx(0.3 * 0.5 * np.abs(units @ units.T - np.eye(n)).sum() / (n * (n - 1) / 2), rel=1e-12)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = 1e-6
+        numeric[i] = (reg(x + step) - reg(x - step)) / 2e-6
+    np.testing.assert_allclose(reg.gradient(x), numeric, rtol=1e-5, atol=1e-9)
+    assert regularizers.get("orthogonal_regularizer").get_config() == {"factor": 0.01, "mode": "rows"}
+    with pytest.raises(ValueError, match="rank 2"):
+        reg(np.ones(3))
+
+
 def test_activation_functions_and_names():
     x = np.array([[-2.0, 0.5, 3.0]], np.float32)
     np.testing.assert_allclose(activations.relu(x), np.maximum(x, 0))

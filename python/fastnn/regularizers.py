@@ -9,6 +9,7 @@ tf.keras 2 and Keras 3.14+ add it (Keras 3.0-3.13 did not divide).
     L1(l1):        l1 · Σ|x|            gradient l1 · sign(x)
     L2(l2):        l2 · Σx²             gradient 2 · l2 · x
     L1L2(l1, l2):  the sum of both
+    OrthogonalRegularizer(factor, mode): factor · mean |u_i · u_j| over pairs of normalised rows (or columns)
 """
 
 from __future__ import annotations
@@ -100,6 +101,49 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Keras 3's push towards orthogonal rows (``mode="rows"``; of a Dense kernel ``(inputs,
+    units)``: the input features' weight vectors) or columns: ``factor`` times the mean of
+    ``|u_i · u_j|`` over the pairs i != j of the L2-normalised rows (columns)."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _coefficient(factor, "factor", type(self).__name__)
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: invalid value for argument `mode`. Expected one of "
+                             f"{{'rows', 'columns'}}. Received: mode={mode!r}")
+        self.mode = mode
+
+    def _vectors(self, x):
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"OrthogonalRegularizer: inputs must have rank 2. Received: inputs.shape={x.shape}")
+        rows = x if self.mode == "rows" else x.T
+        norms = np.sqrt(np.maximum(np.sum(np.square(rows, dtype=np.float64), axis=1, keepdims=True), 1e-14))
+        return rows / norms, norms  # (Keras's normalize: rsqrt of the squared norm clamped at epsilon²)
+
+    def _scale(self, n):
+        # factor · ½ Σ_{i≠j} |P_ij| / (n (n - 1) / 2): the mean over the pairs
+        return self.factor / (n * (n - 1.0)) if n > 1 else 0.0
+
+    def __call__(self, x):
+        units, _ = self._vectors(x)
+        product = units @ units.T
+        np.fill_diagonal(product, 0.0)
+        return self._scale(len(units)) * float(np.sum(np.abs(product)))
+
+    def gradient(self, x):
+        units, norms = self._vectors(x)
+        product = units @ units.T
+        signs = np.sign(product) * self._scale(len(units))
+        np.fill_diagonal(signs, 0.0)
+        d_units = 2.0 * signs @ units  # (the sign matrix is symmetric)
+        d_rows = (d_units - units * np.sum(units * d_units, axis=1, keepdims=True)) / norms
+        return (d_rows if self.mode == "rows" else d_rows.T).astype(np.asarray(x).dtype)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
 l1_l2 = L1L2  # (Keras 3's alias: l1_l2(l1=0.001) has no L2 term; tf.keras 2's function defaulted both to 0.01)
 
 
@@ -111,8 +155,11 @@ def _l1_l2_string():
 # Keras's lower-case spellings: ``regularizers.l2(0.001)``.
 l1, l2 = L1, L2
 
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": _l1_l2_string, "l1l2": _l1_l2_string}
+orthogonal_regularizer = OrthogonalRegularizer
+
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": _l1_l2_string, "l1l2": _l1_l2_string,
+            "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def get(identifier):
@@ -126,7 +173,8 @@ def deserialize(config):
 
 
 __all__ = [
-    "serialize", "Regularizer", "L1L2", "L1", "L2", "l1_l2", "l1", "l2", "get", "deserialize"
+    "serialize", "Regularizer", "L1L2", "L1", "L2", "OrthogonalRegularizer", "l1_l2", "l1", "l2",
+    "orthogonal_regularizer", "get", "deserialize"
 ]
 
 
