@@ -151,3 +151,25 @@ def test_layer_normalization_values():
     assert layer.count_params() == 16 and [w.shape for w in layer.get_weights()] == [(8,), (8,)]
     with pytest.raises(ValueError, match=r"`axis` must name axes of the input, in \[-3, 3\)"):
         LayerNormalization(axis=3)(x)
+
+
+@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"])
+def test_merge_layers_broadcast_as_keras_3(merge):
+    # Keras 3: a lower-rank input gains axes after the batch axis and axes of 1 stretch, so the
+    # squeeze-and-excitation block's Multiply()([x (N, H, W, C), se (N, 1, 1, C)]) works
+    make = getattr(fastnn.layers, merge)
+    x = RNG.standard_normal((2, 3, 4, 5))
+    for other in (RNG.standard_normal((2, 1, 1, 5)), RNG.standard_normal((2, 5)), RNG.standard_normal((2, 4, 1))):
+        layer_gradcheck(make(), [x.copy(), other.copy()])
+    se = Input((1, 1, 5))
+    image = Input((3, 4, 5))
+    assert make()([image, se]).shape == (None, 3, 4, 5) and make()([image, Input((5,))]).shape == (None, 3, 4, 5)
+    with pytest.raises(ValueError, match="shapes broadcast"):
+        make()([image, Input((1, 2, 5))])
+    with pytest.raises(ValueError, match="different batch sizes"):
+        make()([np.ones((2, 3)), np.ones((3, 3))])
+    # (2, 3) + (2,) in Keras: (2, 3) + (2, 1) after the expansion, not NumPy's trailing alignment
+    expanded = make()([np.arange(6.0).reshape(2, 3), np.array([10.0, 20.0])]).numpy()
+    names = {"Add": np.add, "Subtract": np.subtract, "Multiply": np.multiply, "Maximum": np.maximum,
+             "Minimum": np.minimum, "Average": lambda a, b: (a + b) / 2}
+    np.testing.assert_allclose(expanded, names[merge](np.arange(6.0).reshape(2, 3), np.array([[10.0], [20.0]])))

@@ -26,7 +26,7 @@ def _mask_list(layer, inputs, mask):
 
 
 class _Merge(Layer):
-    """Elementwise merge of inputs of one shape."""
+    """Elementwise merge of inputs of one shape, or of shapes that broadcast as Keras 3's do."""
 
     _multi_input = True
     supports_masking = True
@@ -52,22 +52,52 @@ class _Merge(Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        """Keras 3's broadcasting: an input of lower rank gains axes of 1 after the batch axis, and
+        axes of 1 stretch to the others' (squeeze-and-excitation's ``Multiply()([x, se])``, x
+        ``(N, H, W, C)`` and se ``(N, 1, 1, C)``)."""
         self._check_count(len(input_shape))
         shapes = [tuple(s) for s in input_shape]
-        first = shapes[0]
+        batches = {s[0] for s in shapes if s} - {None}
+        if len(batches) > 1:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) cannot merge inputs of different batch "
+                             f"sizes. Received shapes: {shapes}")
+        out = shapes[0][1:]
         for s in shapes[1:]:
-            if len(s) != len(first) or any(a is not None and b is not None and a != b for a, b in zip(first[1:], s[1:])):
-                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs inputs of one shape. "
-                                 f"Received shapes: {shapes}")
-        return first
+            longer, shorter = (out, s[1:]) if len(out) >= len(s) - 1 else (s[1:], out)
+            shorter = (1,) * (len(longer) - len(shorter)) + tuple(shorter)
+            merged = []
+            for a, b in zip(longer, shorter):
+                if a is not None and b is not None and a != b and 1 not in (a, b):
+                    raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs inputs whose shapes broadcast "
+                                     f"(equal, or 1 on an axis). Received shapes: {shapes}")
+                merged.append(None if a is None or b is None else b if a == 1 else a)
+            out = tuple(merged)
+        return (next(iter(batches), None),) + out
 
     def call(self, inputs, training=False):
         self._check_count(len(inputs))
-        for x in inputs[1:]:
-            if x.shape != inputs[0].shape:
-                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs inputs of one shape. "
-                                 f"Received shapes: {[x.shape for x in inputs]}")
+        self._given_shapes = None
+        if any(x.shape != inputs[0].shape for x in inputs[1:]):
+            shapes = [x.shape for x in inputs]
+            target = self.compute_output_shape(shapes)
+            rank = len(target)
+            self._given_shapes = shapes
+            # (the lower-rank ones take axes after the batch axis, as Keras expands them at axis 1)
+            inputs = [np.broadcast_to(x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]), target)
+                      for x in inputs]
         return self._merge(inputs)
+
+    def backward(self, dy):
+        grads = self._backward(dy)
+        if self._given_shapes is None:
+            return grads
+        out = []
+        for g, shape in zip(grads, self._given_shapes):  # (summed over the axes an input was stretched along)
+            expanded = shape[:1] + (1,) * (g.ndim - len(shape)) + tuple(shape[1:])
+            axes = tuple(a for a in range(g.ndim) if expanded[a] == 1 and g.shape[a] != 1)
+            out.append(np.ascontiguousarray(g.sum(axis=axes, keepdims=True).reshape(shape)) if axes or
+                       g.shape != tuple(shape) else g)
+        return out
 
 
 @register_layer
@@ -81,7 +111,7 @@ class Add(_Merge):
             out += x
         return out
 
-    def backward(self, dy):
+    def _backward(self, dy):
         return [dy] * self._n
 
 
@@ -94,7 +124,7 @@ class Subtract(_Merge):
     def _merge(self, inputs):
         return inputs[0] - inputs[1]
 
-    def backward(self, dy):
+    def _backward(self, dy):
         return [dy, -dy]
 
 
@@ -109,7 +139,7 @@ class Multiply(_Merge):
             out *= x
         return out
 
-    def backward(self, dy):
+    def _backward(self, dy):
         grads = []
         for i in range(len(self._inputs)):
             g = dy
@@ -132,7 +162,7 @@ class Average(_Merge):
         out *= 1.0 / self._n
         return out
 
-    def backward(self, dy):
+    def _backward(self, dy):
         g = dy * (1.0 / self._n)
         return [g] * self._n
 
@@ -154,7 +184,7 @@ class _Extreme(_Merge):
         self._n = len(inputs)
         return out
 
-    def backward(self, dy):
+    def _backward(self, dy):
         return [np.where(self._which == i, dy, 0).astype(dy.dtype, copy=False) for i in range(self._n)]
 
 
