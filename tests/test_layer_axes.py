@@ -227,20 +227,30 @@ def test_softmax_function_axes_and_gradient(float64_numpy, axis, shape):
     gradcheck(lambda: float(np.sum(np_softmax(x, axes) * r)), [x], [dx], what=f"softmax axis={axis}")
 
 
-def test_softmax_mask_as_keras_adds_it(float64_numpy):
+def test_softmax_mask_as_keras_applies_it(float64_numpy):
+    # Keras 3: the masked logits replaced by -1e9 and the masked outputs set to 0, so a column with
+    # every value masked (here [0, :, 0]) gives zeros, not a uniform distribution
     x = RNG.standard_normal((2, 3, 4))
     mask = RNG.random((2, 3, 4)) > 0.3
+    mask[0, :, 0] = False
     layer = Softmax(axis=1)
     y = layer(x, mask=mask)
-    want = np_softmax(x + (1.0 - mask) * -1e9, 1)
+    want = np.where(mask, np_softmax(np.where(mask, x, -1e9), 1), 0.0)
     np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-15)
-    # the mask adds a constant: the gradient is the softmax's own, from its output
+    assert np.all(y[0, :, 0] == 0)
     r = RNG.standard_normal(x.shape)
     dx = layer.backward(r)
     gradcheck(lambda: float(np.sum(layer.call(x, mask=mask) * r)), [x], [dx], what="masked softmax")
+    assert np.all(dx[0, :, 0] == 0)
     # a (batch, steps) mask covers the leading axes
     steps = np.array([[True, True, False], [True, False, False]])
     np.testing.assert_allclose(layer(x, mask=steps), np_softmax(x + (1.0 - steps[..., None]) * -1e9, 1), atol=1e-15)
+    # an attention-style mask of the input's rank broadcasts: (batch, 1, keys) for (batch, queries, keys)
+    keys = np.array([[[True, False, True, True]], [[False, True, True, False]]])
+    np.testing.assert_allclose(Softmax()(x, mask=keys), np.where(keys, np_softmax(np.where(keys, x, -1e9), 2), 0),
+                               atol=1e-15)
+    with pytest.raises(ValueError, match="must cover the leading axes"):
+        Softmax()(x, mask=np.ones((2, 2, 4), bool))
 
 
 def test_softmax_over_steps_in_a_masked_model():

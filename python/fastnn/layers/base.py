@@ -960,11 +960,16 @@ def _eager(out):
 
 def check_mask(mask, shape, layer, what):
     """``mask`` as a boolean array that covers the leading axes of a tensor of ``shape`` ((batch,
-    timesteps) for (batch, timesteps, features)); else a ValueError naming ``layer`` and ``what``."""
+    timesteps) for (batch, timesteps, features)), or, for a layer whose ``_mask_broadcasts``
+    (Softmax's attention-style (batch, 1, keys) for (batch, queries, keys)), one of its rank that
+    broadcasts to it; else a ValueError naming ``layer`` and ``what``."""
     m = np.asarray(mask)
     if m.dtype.kind not in "biuf":
         raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must be a boolean array. "
                         f"Received: dtype={m.dtype}")
+    if getattr(layer, "_mask_broadcasts", False) and m.ndim == len(shape) and m.shape != tuple(shape) \
+            and all(a in (1, b) for a, b in zip(m.shape, shape)):
+        return m if m.dtype == bool else m > 0.5  # (Keras's Softmax: True or > 0.5 is kept)
     if m.ndim == 0 or m.ndim > len(shape) or m.shape != tuple(shape[:m.ndim]):
         want = _shape_str(tuple(shape[:2])) if len(shape) > 1 else _shape_str(tuple(shape))
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {what} must cover the leading axes of the "

@@ -263,10 +263,11 @@ class Softmax(Activation):
 
     The kernel works over the last axis; another axis (or several, as one: ``axis=(1, 2)``) is
     moved to the end for it and back. With a mask (``layer(x, mask=m)``, or one that comes with
-    the input), ``(1 - mask) · -1e9`` is added to the input first, as Keras adds it, so masked
-    values get (close to) zero probability; a mask of fewer axes than the input covers its
-    leading axes (fastnn's masks are (batch, timesteps)) and spreads over the rest. The mask is
-    passed on unchanged.
+    the input), the masked values are replaced by -1e9 and their outputs set to 0, as Keras 3
+    does, so a row with every value masked gives zeros; a mask of the input's rank broadcasts to
+    it (an attention mask (batch, 1, keys) for scores (batch, queries, keys)), one of fewer axes
+    covers its leading axes (fastnn's masks are (batch, timesteps)) and spreads over the rest.
+    The mask is passed on unchanged.
 
     Args:
         axis: an integer, or a list/tuple of integers (default -1, the last axis).
@@ -293,14 +294,20 @@ class Softmax(Activation):
         self._rank = len(input_shape)
         self.built = True
 
+    _mask_broadcasts = True  # (an attention-style mask: (batch, 1, keys) for (batch, queries, keys))
+
     def call(self, inputs, training=False, mask=None):
         x = inputs
-        if mask is not None:
-            m = np.asarray(mask)
-            m = m.reshape(m.shape + (1,) * (x.ndim - m.ndim))
-            x = x + (1 - m.astype(x.dtype)) * x.dtype.type(_LARGE_NEGATIVE)
         self._softmax_axes = self._axes(x.ndim)
-        self._y = activations.softmax_forward(x, self._softmax_axes)
+        if mask is None:
+            self._y = activations.softmax_forward(x, self._softmax_axes)
+            return self._y
+        # Keras 3's: the masked logits replaced by -1e9, and the masked outputs set to 0, so a
+        # row with every value masked gives zeros (not a uniform distribution) and no gradient
+        m = np.asarray(mask)
+        m = m.reshape(m.shape + (1,) * (x.ndim - m.ndim))
+        x = np.where(m, x, x.dtype.type(_LARGE_NEGATIVE))
+        self._y = np.where(m, activations.softmax_forward(x, self._softmax_axes), x.dtype.type(0))
         return self._y
 
     def backward(self, dy):
