@@ -218,8 +218,8 @@ class LayerNormalization(_ScaleShift):
     Args:
         axis: an integer or a list/tuple of integers, the axes to normalise over (default -1,
             the features). ``gamma`` and ``beta`` span them: their shape is the input's sizes
-            on those axes, in the order given (Keras 3's ``[input_shape[d] for d in axis]``;
-            Keras reshapes them, in that order, onto the input's axes).
+            on those axes in increasing order, as Keras 3 sorts them when built (``axis=[-1, -2]``
+            on (N, 7, 5, 4) becomes ``[2, 3]``, gamma (5, 4)), so Keras's weights load as they are.
         epsilon: default 1e-3. center, scale: learn ``beta`` and ``gamma``.
         beta/gamma initializer, regularizer and constraint as BatchNormalization's.
 
@@ -269,14 +269,15 @@ class LayerNormalization(_ScaleShift):
             self._add_scale_shift(features)
             self.input_spec = InputSpec(min_ndim=2, axes={-1: features})
         else:
-            axes = self._axes(ndim)
+            axes = sorted(self._axes(ndim))
             shape = [input_shape[a] for a in axes]
             if any(d is None for d in shape):
                 raise ValueError(f"LayerNormalization '{self.name}': the axes it normalises over (axis={self.axis!r}) "
                                  f"must have defined sizes. Received: input shape {tuple(input_shape)}")
             self._add_scale_shift(shape)
-            given = self.axis if isinstance(self.axis, list) else [self.axis]
-            self.input_spec = InputSpec(ndim=ndim, axes=dict(zip(given, shape)))
+            # (Keras 3 keeps the axes sorted from here on: axis=[-1, -2] becomes [2, 3] for rank 4)
+            self.axis = axes if len(axes) > 1 else axes[0]
+            self.input_spec = InputSpec(ndim=ndim, axes=dict(zip(axes, shape)))
         self.built = True
 
     def _layout(self, input_shape):
