@@ -59,6 +59,11 @@ def test_dot_layer(rng):
     assert dot([qa, kb], axes=2).shape == (None, 3, 5)
     with pytest.raises(ValueError, match="axes must be an int or a pair of ints"):
         Dot(axes=(1, 2, 3))
+    # Keras 3's normalize clamps the squared norm at 1e-14 (tf.keras 2's l2_normalize: 1e-12), so a
+    # vector of norm 1e-7 is still a unit vector
+    tiny = np.array([[1e-7, 0.0, 0.0]], np.float32)
+    np.testing.assert_allclose(Dot(axes=1, normalize=True)([tiny, np.array([[1.0, 0.0, 0.0]], np.float32)]), [[1.0]],
+                               rtol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["dot", "scaled", "concat", "additive"])

@@ -889,9 +889,10 @@ def batch_dot(x, y, axes=None):
 
 
 @_function
-def l2_normalize(x, axis=None):
-    """``x`` divided by its L2 norm over ``axis`` (None: all values), at least sqrt(1e-12)."""
-    return x / sqrt(maximum(sum(square(x), axis=axis, keepdims=True), 1e-12))
+def l2_normalize(x, axis=None, epsilon=1e-12):
+    """``x`` divided by its L2 norm over ``axis`` (None: all values), at least sqrt(epsilon)
+    (TensorFlow's default 1e-12)."""
+    return x / sqrt(maximum(sum(square(x), axis=axis, keepdims=True), epsilon))
 
 
 @_function

@@ -75,7 +75,8 @@ class Dot(_OnTape):
         x, y = inputs
         ax, ay = self._pair
         if self.normalize:
-            x, y = K.l2_normalize(x, axis=ax), K.l2_normalize(y, axis=ay)
+            # (Keras 3's ops.nn.normalize: the squared norm at least epsilon² = 1e-14)
+            x, y = K.l2_normalize(x, axis=ax, epsilon=1e-14), K.l2_normalize(y, axis=ay, epsilon=1e-14)
         return K.batch_dot(x, y, axes=(ax, ay))
 
     def compute_output_shape(self, input_shape):
