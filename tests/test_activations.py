@@ -239,3 +239,42 @@ def test_unfused_activation_keeps_the_conv_out_of_the_pool_fusion():
     assert model._pool_fusion == {}
     fused = fastnn.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3, activation="relu"), L.MaxPooling2D(2)])
     assert fused._pool_fusion
+
+
+TAPE_ACTIVATIONS = {  # Keras 3's activations no kernel computes: name -> NumPy formula (float64)
+    "log_softmax": lambda x: x - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    - x.max(-1, keepdims=True),
+    "log_sigmoid": lambda x: -np.logaddexp(0.0, -x),
+    "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, 0.0),
+    "soft_shrink": lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0)),
+    "tanh_shrink": lambda x: x - np.tanh(x),
+    "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
+    "sparse_plus": lambda x: np.where(x <= -1, 0.0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
+    "sparse_sigmoid": lambda x: np.where(x <= -1, 0.0, np.where(x >= 1, 1.0, (x + 1) / 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAPE_ACTIVATIONS))
+def test_keras_3_activations_without_a_kernel(name, float64_numpy):
+    from fastnn import activations, layers as L
+    from helpers import layer_gradcheck
+
+    rng = np.random.default_rng(5)
+    x = 2.0 * rng.standard_normal((4, 6))
+    np.testing.assert_allclose(activations.get(name)(x), TAPE_ACTIVATIONS[name](x), rtol=1e-12, atol=1e-12)
+    layer = L.Dense(5, activation=name)
+    layer_gradcheck(layer, x)  # (after the linear kernel, differentiated on the tape)
+    assert layer.get_config()["activation"] == name
+
+
+def test_sparsemax_and_glu():
+    from fastnn import activations
+
+    x = np.array([[0.1, 1.2, 0.9, -3.0], [2.0, 2.0, 2.0, 2.0]], np.float32)
+    np.testing.assert_allclose(activations.sparsemax(x), [[0.0, 0.65, 0.35, 0.0], [0.25, 0.25, 0.25, 0.25]],
+                               rtol=1e-6)
+    columns = np.asarray(activations.sparsemax(np.random.default_rng(0).random((3, 5, 2)), axis=1))
+    np.testing.assert_allclose(columns.sum(axis=1), 1.0, rtol=1e-12)
+    a, b = x[:, :2], x[:, 2:]
+    np.testing.assert_allclose(activations.glu(x), a / (1 + np.exp(-b)), rtol=1e-6)
+    np.testing.assert_allclose(activations.threshold(x, 1.0, -7.0), np.where(x > 1.0, x, -7.0))

@@ -493,6 +493,42 @@ def squareplus(x, b=4):
 
 
 @_op
+def sparse_plus(x):
+    """Elementwise 0 for x <= -1, (x + 1)² / 4 between -1 and 1, x from 1 on (a smooth relu that
+    is exactly 0 and exactly x outside [-1, 1])."""
+    x = _float(x)
+    xv = np.asarray(_value(x))
+    return where.__wrapped__(xv <= -1, 0.0, where.__wrapped__(xv >= 1, x, (x + 1) * (x + 1) / 4))
+
+
+@_op
+def sparse_sigmoid(x):
+    """Elementwise 0 for x <= -1, (x + 1) / 2 between -1 and 1, 1 from 1 on."""
+    x = _float(x)
+    xv = np.asarray(_value(x))
+    return where.__wrapped__(xv <= -1, 0.0, where.__wrapped__(xv >= 1, 1.0, (x + 1) / 2))
+
+
+@_op
+def sparsemax(x, axis=-1):
+    """``max(x - tau, 0)`` along ``axis``, with tau making each slice sum to 1 (Martins and
+    Astudillo, 2016): a softmax whose small probabilities are exactly 0."""
+    x = _float(x)
+    xv = np.asarray(_value(x), dtype=np.float64)
+    # the support: the k largest values with 1 + k · z_(k) > the sum of those k (z sorted down)
+    z = -np.sort(-xv, axis=axis)
+    k = np.arange(1, xv.shape[axis] + 1, dtype=np.float64).reshape([-1 if a == axis % xv.ndim else 1
+                                                                     for a in range(xv.ndim)])
+    support_size = np.sum(1 + k * z > np.cumsum(z, axis=axis), axis=axis, keepdims=True)
+    tau_value = (np.take_along_axis(np.cumsum(z, axis=axis), support_size - 1, axis=axis) - 1) / support_size
+    support = xv > tau_value
+    # tau as a function of x on its (fixed) support, so the gradient is sparsemax's own
+    weights = support.astype(np.asarray(_value(x)).dtype)
+    tau = (_K.sum(x * weights, axis=axis, keepdims=True) - 1) / _K.sum(weights, axis=axis, keepdims=True)
+    return where.__wrapped__(support, x - tau, 0.0)
+
+
+@_op
 def glu(x, axis=-1):
     """The gated linear unit: ``a * sigmoid(b)`` for the two halves a, b of ``x`` along ``axis``."""
     x = _float(x)
@@ -2558,7 +2594,7 @@ __all__ = [
     "ones_like", "outer", "pad", "power", "prod", "ravel", "reciprocal", "relu", "relu6", "repeat", "reshape",
     "roll", "round", "rsqrt", "scan", "selu", "shape", "sigmoid", "sign", "silu", "sin", "sinh", "size", "slice",
     "soft_shrink", "softmax", "softplus", "softsign", "sort", "sparse_categorical_crossentropy", "split", "sqrt",
-    "square", "squareplus", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "swapaxes", "swish",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "square", "squareplus", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "swapaxes", "swish",
     "take", "take_along_axis", "tan", "tanh", "tanh_shrink", "tensordot", "threshold", "tile", "top_k", "transpose",
     "tri", "tril", "triu", "true_divide", "trunc", "unstack", "var", "vdot", "vstack", "where", "while_loop",
     "zeros", "zeros_like",
@@ -2576,7 +2612,8 @@ _NN = ["average_pool", "batch_normalization", "binary_crossentropy", "conv", "ca
        "ctc_decode", "ctc_loss", "dot_product_attention",
        "elu", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "leaky_relu",
        "log_sigmoid", "log_softmax", "max_pool", "moments", "multi_hot", "normalize", "one_hot", "relu", "relu6", "selu", "sigmoid",
-       "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_categorical_crossentropy", "squareplus",
+       "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_categorical_crossentropy", "sparse_plus",
+       "sparse_sigmoid", "sparsemax", "squareplus",
        "swish", "tanh_shrink", "threshold"]
 _LINALG = ["cholesky", "det", "eig", "eigh", "inv", "norm", "qr", "solve", "svd"]
 # keras.ops.core's and keras.ops.math's: the names of `__all__` in none of the three

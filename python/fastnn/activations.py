@@ -348,6 +348,78 @@ def softmax_function(axis):
 swish = silu
 hard_swish = hard_silu
 
+
+# ---- Keras 3's other activations: no kernel; functions of the backend ops, differentiated on the
+# tape (as a layer's activation, after a linear kernel, as a Python function is) ------------------
+
+
+def _keras_op(name):
+    from . import _keras_ops
+
+    return getattr(_keras_ops, name)
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` over ``axis``: the log of `softmax`, without overflow."""
+    return _keras_op("log_softmax")(x, axis=axis)
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``."""
+    return _keras_op("log_sigmoid")(x)
+
+
+def glu(x, axis=-1):
+    """The gated linear unit ``a · sigmoid(b)`` of the two halves a, b of ``x`` along ``axis``
+    (half as many values as its input)."""
+    return _keras_op("glu")(x, axis=axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    return _keras_op("hard_shrink")(x, threshold=threshold)
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x - threshold`` above threshold, ``x + threshold`` below -threshold, else 0."""
+    return _keras_op("soft_shrink")(x, threshold=threshold)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    return _keras_op("tanh_shrink")(x)
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    return _keras_op("threshold")(x, threshold, default_value)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x² + b)) / 2``, a smooth relu."""
+    return _keras_op("squareplus")(x, b=b)
+
+
+def sparse_plus(x):
+    """0 for x <= -1, ``(x + 1)² / 4`` between -1 and 1, x from 1 on."""
+    return _keras_op("sparse_plus")(x)
+
+
+def sparse_sigmoid(x):
+    """0 for x <= -1, ``(x + 1) / 2`` between -1 and 1, 1 from 1 on."""
+    return _keras_op("sparse_sigmoid")(x)
+
+
+def sparsemax(x, axis=-1):
+    """``max(x - tau, 0)`` along ``axis``, tau making each slice sum to 1: probabilities, some
+    exactly 0."""
+    return _keras_op("sparsemax")(x, axis=axis)
+
+
+# by name (``Dense(10, activation="log_softmax")``): applied after a linear kernel, on the tape
+_TAPE_FUNCTIONS = {f.__name__: f for f in (log_softmax, log_sigmoid, glu, hard_shrink, soft_shrink, tanh_shrink,
+                                           squareplus, sparse_plus, sparse_sigmoid, sparsemax)}
+
 _FUNCTIONS = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, softplus, sigmoid, tanh, softmax,
                                       hard_sigmoid, relu6, softsign, exponential, celu, hard_tanh, gelu, silu, mish,
                                       hard_silu)}
@@ -420,6 +492,8 @@ def split(identifier):
             resolve(identifier)
         except ValueError:
             return "linear", None, identifier
+    if isinstance(identifier, str) and identifier.lower() in _TAPE_FUNCTIONS:
+        return "linear", None, _TAPE_FUNCTIONS[identifier.lower()]
     name, alpha = resolve(identifier)
     if name in INPUT_DERIVATIVE:
         return "linear", None, name
@@ -494,6 +568,8 @@ def get(identifier):
         return identifier
     if callable(identifier) and not isinstance(identifier, str) and split(identifier)[2] is identifier:
         return identifier
+    if isinstance(identifier, str) and identifier.lower() in _TAPE_FUNCTIONS:
+        return _TAPE_FUNCTIONS[identifier.lower()]
     return _FUNCTIONS[resolve(identifier)[0]]
 
 
