@@ -734,8 +734,37 @@ def test_several_outputs_save_load_and_errors(tmp_path):
         model.compile(optimizer="sgd", loss=["mse"])
     with pytest.raises(ValueError, match=r"loss names unknown outputs \['src'\]"):
         model.compile(optimizer="sgd", loss={"src": "mse", "label": "mse"})
-    with pytest.raises(ValueError, match="loss_weights with one output is not supported"):
-        Model(model.inputs[0], model.outputs[0]).compile(optimizer="sgd", loss="mse", loss_weights=[1.0])
+    with pytest.raises(ValueError, match="takes one loss weight"):
+        Model(model.inputs[0], model.outputs[0]).compile(optimizer="sgd", loss="mse", loss_weights=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("loss, weights", [("mse", 2.5), ("mse", [2.5]), ("categorical_crossentropy", {"out": 2.5})])
+def test_one_output_loss_weights_scale_the_loss_and_its_gradient(tmp_path, loss, weights):
+    # Keras 3 takes loss_weights for one output too: the loss (and so each step) scaled
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)]
+    act = "softmax" if loss != "mse" else None
+
+    def make():
+        fastnn.set_random_seed(4)
+        inp = Input((4,))
+        return Model(inp, Dense(3, activation=act, name="out")(inp))
+
+    plain, weighted = make(), make()
+    plain.compile(optimizer=fastnn.optimizers.SGD(0.1 * 2.5), loss=loss)
+    weighted.compile(optimizer=fastnn.optimizers.SGD(0.1), loss=loss, loss_weights=weights)
+    assert weighted.evaluate(x, y, verbose=0) == pytest.approx(2.5 * plain.evaluate(x, y, verbose=0), rel=1e-6)
+    plain.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    weighted.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)  # (SGD: 2.5 x the gradient = 2.5 x lr)
+    for a, b in zip(weighted.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with fastnn.GradientTape() as tape:  # a custom train_step's compute_loss: weighted too
+        value = weighted.compute_loss(x, y, weighted(x))
+    assert float(value) == pytest.approx(weighted.evaluate(x, y, verbose=0), rel=1e-5)
+    weighted.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    assert again.evaluate(x, y, verbose=0) == pytest.approx(weighted.evaluate(x, y, verbose=0), rel=1e-6)
 
 
 def test_an_intermediate_output_gets_both_gradients(float64_numpy):

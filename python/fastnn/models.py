@@ -236,6 +236,29 @@ def _compiled_loss(loss):
     return obj
 
 
+def _single_loss_weight(loss_weights, output_names):
+    """``compile(loss_weights=...)`` of a model with one output: a number, a list of one, or a
+    dict of one by the output's name, scaling its loss (and gradient) as Keras 3 does; 1 if None."""
+    given = loss_weights
+    if isinstance(given, dict):
+        if len(given) != 1 or (output_names and next(iter(given)) not in output_names):
+            raise ValueError(f"compile: a model with one output ({output_names}) takes one loss weight, by its name. "
+                             f"Received: loss_weights={loss_weights!r}")
+        given = next(iter(given.values()))
+    elif isinstance(given, (list, tuple)):
+        if len(given) != 1:
+            raise ValueError(f"compile: a model with one output takes one loss weight. Received: "
+                             f"loss_weights={loss_weights!r}")
+        given = given[0]
+    if given is None:
+        return 1.0
+    if isinstance(given, bool) or not isinstance(given, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(given):
+        raise ValueError(f"compile: expected `loss_weights` to be a number (or a list or dict of one). Received: "
+                         f"loss_weights={loss_weights!r}")
+    return float(given)
+
+
 def _per_output(sw, k):
     """Output k's sample weights: one array for every output, or one of a list."""
     return sw[k] if isinstance(sw, list) else sw
@@ -691,6 +714,7 @@ class Model:
         self._metrics = []
         self._weighted = set()  # ids of the compiled metrics that take the sample weights (weighted_metrics)
         self._compile_args = None
+        self._loss_weight = 1.0  # (compile's loss_weights for a model with one output)
         self.compiled = False
         self.stop_training = False
         self.history = None
@@ -1267,8 +1291,7 @@ class Model:
                                       "metrics": metrics}
                 self.compiled = True
                 return
-        if loss_weights is not None and not self._multi_output:
-            raise ValueError("compile: loss_weights with one output is not supported (scale the loss instead)")
+        self._loss_weight = 1.0 if self._multi_output else _single_loss_weight(loss_weights, self.output_names)
         if weighted_metrics and (self._multi_output or loss is None):
             raise ValueError("compile: weighted_metrics are supported for a model with one output and a loss. "
                              f"Received: weighted_metrics={weighted_metrics!r}")
@@ -1306,6 +1329,8 @@ class Model:
             if len(set(names)) != len(names) or "loss" in names:
                 raise ValueError(f"compile: metric names must be unique and not 'loss'. Received: {names}")
             self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics)}
+            if loss_weights is not None:
+                self._compile_args["loss_weights"] = loss_weights
             if weighted_metrics:
                 self._compile_weighted_metrics(weighted_metrics, kernel, names)
         self._fused = False if self._multi_output else None  # (fusing the output with the loss: one output)
@@ -1850,7 +1875,8 @@ class Model:
             return total
         masked = self._out_masks is not None
         if not self._multi_output:
-            return _loss_value(self._loss, y, out, self._fold_mask(sw, out, 0, True) if masked else sw) + total
+            value = _loss_value(self._loss, y, out, self._fold_mask(sw, out, 0, True) if masked else sw)
+            return (value if self._loss_weight == 1.0 else self._loss_weight * value) + total
         for k, (head, yk, ok) in enumerate(zip(self._heads, y, out)):
             if head.loss is None:
                 continue
@@ -1872,9 +1898,10 @@ class Model:
             sw = self._fold_mask(sw, out, 0, True)
         if fused:  # (the kernel's gradient is sum_over_batch_size's)
             g = ops.crossentropy_logits_backward(self._loss._targets(y, out), out, fused == "sigmoid", sw)
-            scale = self._loss._scale(out, sw)
+            scale = self._loss._scale(out, sw) * self._loss_weight
             return g * np.asarray(scale, dtype=g.dtype) if scale != 1.0 else g
-        return self._loss.gradient(y, out, sw)
+        g = self._loss.gradient(y, out, sw)
+        return g if self._loss_weight == 1.0 else g * np.asarray(self._loss_weight, dtype=g.dtype)
 
     def _reset_metrics(self):
         for m in self._metrics:
@@ -1933,7 +1960,7 @@ class Model:
     def _output_heads(self):
         """Each output's loss, weight and metrics: the compiled heads, or with one output one head
         of the model's loss and metrics."""
-        return self._heads if self._multi_output else [_Head("", self._loss, 1.0, self._metrics)]
+        return self._heads if self._multi_output else [_Head("", self._loss, self._loss_weight, self._metrics)]
 
     def _add_to_metrics(self, ys, outs, sw):
         """Add a batch to each output's metrics (``ys``, ``outs``: one array per output), its mask

@@ -246,6 +246,8 @@ def _compile_config(model):
     config = {"optimizer": opt, "loss": loss[0], "metrics": names}
     if weighted:
         config["weighted_metrics"] = weighted
+    if model._loss_weight != 1.0:
+        config["loss_weights"] = model._loss_weight
     return config
 
 
@@ -645,6 +647,7 @@ def _built_from(config, metadata, tensors, path, custom_objects, compile):
             else:
                 model.compile(optimizer=optimizers.deserialize(cc["optimizer"]),
                               loss=losses.deserialize(cc["loss"], custom_objects),
+                              loss_weights=cc.get("loss_weights"),
                               metrics=list(cc.get("metrics") or []),
                               weighted_metrics=list(cc.get("weighted_metrics") or []) or None)
         except metrics.UnknownMetric as e:  # (a metric of your own, not in custom_objects: the model loads)
