@@ -1291,7 +1291,8 @@ class Model:
                                       "metrics": metrics}
                 self.compiled = True
                 return
-        self._loss_weight = 1.0 if self._multi_output else _single_loss_weight(loss_weights, self.output_names)
+        self._loss_weight = 1.0 if self._multi_output else \
+            _single_loss_weight(loss_weights, self.output_names if isinstance(loss_weights, dict) else None)
         if weighted_metrics and (self._multi_output or loss is None):
             raise ValueError("compile: weighted_metrics are supported for a model with one output and a loss. "
                              f"Received: weighted_metrics={weighted_metrics!r}")
