@@ -98,6 +98,12 @@ def test_attention_masks_causal_and_scores(rng):
     np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(weights, want_w, rtol=1e-5, atol=1e-6)
     assert weights[0, 0, 1:].max() < 1e-6 and weights[1, :, 1:].max() < 1e-6  # causal and value-masked steps
+    # Keras's documented mask=[query_mask, value_mask] also with a key input, [q, v, k]
+    for make in (Attention, AdditiveAttention):
+        three = make()
+        np.testing.assert_allclose(three([q, v, v], mask=[q_mask, v_mask]), three([q, v, v], mask=[q_mask, v_mask, v_mask]))
+    with pytest.raises(ValueError, match="must be a list of 3 masks"):
+        Attention()([q, v, v], mask=[q_mask])
 
 
 @pytest.mark.parametrize("make", [lambda: Attention(use_scale=True), lambda: AdditiveAttention(),

@@ -105,6 +105,7 @@ class Attention(_OnTape):
     """
 
     supports_masking = True
+    _masks_of_first_inputs = 2  # (Keras: mask=[query_mask, value_mask] with [q, v, k]; the key's is the value's)
 
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         # the call's options, kept in the saved config (a model's layer is called once)

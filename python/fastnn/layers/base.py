@@ -845,6 +845,8 @@ class Layer:
             else results[0]
 
     def _checked_masks(self, masks, xs):
+        if isinstance(masks, (list, tuple)) and getattr(self, "_masks_of_first_inputs", len(xs)) <= len(masks) < len(xs):
+            masks = list(masks) + [None] * (len(xs) - len(masks))  # (Attention's [query_mask, value_mask] for [q, v, k])
         if not isinstance(masks, (list, tuple)) or len(masks) != len(xs):
             got = f"a list of {len(masks)}" if isinstance(masks, (list, tuple)) else type(masks).__name__
             raise ValueError(f"Layer '{self.name}' takes {len(xs)} inputs, so `mask` must be a list of {len(xs)} masks "
