@@ -3,6 +3,7 @@
 // spatial rank from one function; the geometry (Keras's output sizes and 'same' padding) is
 // computed and checked here, so the kernels only ever see a valid ConvShape / PoolShape.
 
+#include <cstring>
 #include <algorithm>
 #include <cctype>
 #include <climits>
@@ -413,8 +414,12 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
         fail_value(std::string(op) + ": argmax holds a position outside the input (expected 0 <= argmax < " +
                    std::to_string(S) + "). Received: argmax.flat[" + index + "]=" + value);
     };
-    // int32 C-contiguous (what the forward returns) is used in place; anything else is range-checked
-    // in its own dtype (converting first would wrap 2**32 + 1 to 1) and then converted
+    // The kernels write dx at these positions, so they check and use a private copy: another Python
+    // thread could rewrite the caller's array while the GIL is released (a check of the caller's
+    // array, then a use of it, would write out of bounds). int32 C-contiguous (what the forward
+    // returns) is copied as it is; anything else is range-checked in its own dtype first
+    // (converting first would wrap 2**32 + 1 to 1), converted, and checked again.
+    IndexArray idx;
     if (!py::isinstance<py::array_t<int32_t, py::array::c_style>>(a)) {
         py::object bad = py::module_::import("numpy").attr("flatnonzero")(
             a.attr("__lt__")(0).attr("__or__")(a.attr("__ge__")(S)));
@@ -422,9 +427,12 @@ IndexArray argmax_arg(py::handle obj, const std::vector<int64_t>& dims, int64_t 
             py::object i = bad.attr("__getitem__")(0);
             outside(py::str(i).cast<std::string>(), py::str(a.attr("reshape")(-1).attr("__getitem__")(i)).cast<std::string>());
         }
-        return IndexArray(a);  // raises if the conversion fails (::ensure would return a null array)
+        idx = IndexArray(a);  // (a converted copy; raises if the conversion fails)
+        if (idx.ptr() == a.ptr()) idx = IndexArray(a.attr("copy")());
+    } else {
+        idx = new_index_array(dims, op, "argmax");
+        std::memcpy(idx.mutable_data(), py::reinterpret_borrow<IndexArray>(a).data(), sizeof(int32_t) * (size_t)idx.size());
     }
-    IndexArray idx = py::reinterpret_borrow<IndexArray>(a);
     // a vectorised min/max first; the slow search for the culprit only when there is one
     const int32_t* p = idx.data();
     const py::ssize_t n = idx.size();
