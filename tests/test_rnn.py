@@ -441,6 +441,12 @@ def test_backward_refuses_another_mask(mod):
     other_mod = reference if mod is _core else _core
     cache = other_mod.gru_forward(case["x"], case["w"], case["u"], mask=mixed)[2]
     mod.gru_backward(None, case["dh_last"], case["x"], case["w"], case["u"], cache, mask=mixed)
+    # kept steps {0, 3} and {1, 2} of one row: a linear fingerprint (a sum of the indices) took them for one
+    small = make_case("gru", 1, 4, 3, 2, seed=4)
+    first, second = np.array([[True, False, False, True]]), np.array([[False, True, True, False]])
+    cache = mod.gru_forward(small["x"], small["w"], small["u"], mask=first)[2]
+    with pytest.raises(ValueError, match=r"gru_backward: mask is not the one the forward pass ran with"):
+        mod.gru_backward(None, small["dh_last"], small["x"], small["w"], small["u"], cache, mask=second)
 
 
 @pytest.mark.parametrize("cell", MASKED_CELLS)

@@ -177,8 +177,19 @@ struct StepMaskArg {
     py::array_t<uint8_t> arr;
     const uint8_t* ptr = nullptr;
     int mode = 0;  // the cache header's: 0 none, 1 given, 2 given and sorting the rows
-    uint32_t fingerprint = 0;  // sum of (i + 1)·0x9E3779B1 over the kept flat indices i, mod 2^32
+    uint32_t fingerprint = 0;  // sum of fmix32(i + 1) over the kept flat indices i, mod 2^32
 };
+
+// MurmurHash3's 32-bit finalizer: a sum of a linear function of the indices would give kept steps
+// {0, 3} and {1, 2} one fingerprint, so a backward with the wrong mask would pass the check.
+inline uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
 
 StepMaskArg step_mask(py::handle obj, const RnnArgs& a, bool go_backwards, const char* op) {
     StepMaskArg m;
@@ -199,7 +210,7 @@ StepMaskArg step_mask(py::handle obj, const RnnArgs& a, bool go_backwards, const
     m.ptr = m.arr.data();
     m.mode = rnn_sorts_rows(m.ptr, a.N, a.T, go_backwards) ? 2 : 1;
     for (int64_t i = 0; i < a.N * a.T; i++)
-        if (m.ptr[i]) m.fingerprint += (uint32_t)(i + 1) * 0x9E3779B1u;
+        if (m.ptr[i]) m.fingerprint += fmix32((uint32_t)(i + 1));
     return m;
 }
 

@@ -146,12 +146,18 @@ _FIELDS = (None, "cell", "N", "T", "C", "OC", "activation", "recurrent_activatio
 
 
 def _fingerprint(mask):
-    """The step mask's fingerprint in the header (as the C++ binding's): the sum of
-    (i + 1)·0x9E3779B1 over the flat indices i of its kept steps, mod 2^32."""
+    """The step mask's fingerprint in the header (as the C++ binding's): the sum of MurmurHash3's
+    fmix32(i + 1) over the flat indices i of its kept steps, mod 2^32 (a nonlinear hash: with a
+    linear one, kept steps {0, 3} and {1, 2} would share a fingerprint)."""
     if mask is None:
         return 0
-    i = np.flatnonzero(np.asarray(mask).astype(bool)).astype(np.uint64) + np.uint64(1)
-    return int((i * np.uint64(0x9E3779B1)).sum(dtype=np.uint64)) & 0xFFFFFFFF
+    h = (np.flatnonzero(np.asarray(mask).astype(bool)) + 1).astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return int(h.astype(np.uint64).sum(dtype=np.uint64)) & 0xFFFFFFFF
 
 
 def _header(cell, N, T, C, OC, activation, recurrent_activation, go_backwards, reset_after, masked, step_mask):
