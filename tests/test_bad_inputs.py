@@ -355,6 +355,10 @@ def test_bad_labels_are_value_errors(backend, kind):
         ops.crossentropy_logits_backward(labels, p)
     with raises(ValueError, "crossentropy_logits_backward", "y_true", "[0, 3)"):
         ops.crossentropy_logits_backward(labels.reshape(3, 1), p)
+    if kind != "non-integral":  # (the functions cast labels to integers, as Keras's do)
+        for function in (fastnn.losses.sparse_categorical_crossentropy, fastnn.keras.backend.sparse_categorical_crossentropy):
+            with raises(ValueError, "sparse_categorical_crossentropy", "y_true", "[0, 3)"):
+                function(labels, p)
 
 
 # ---- Names and hyper-parameters -----------------------------------------------------------------

@@ -1048,8 +1048,15 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 @_function
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """`categorical_crossentropy` for integer class labels ``target``."""
-    labels = np.asarray(_value(target)).astype(np.int64).reshape(shape(output)[:-1])
-    onehot = np.eye(int_shape(output)[-1], dtype=dtype(output))[labels]
+    raw = np.asarray(_value(target))
+    classes = int_shape(output)[-1]
+    # (NumPy's indexing would read -1 as the last class; a NaN label has no class)
+    outside = np.flatnonzero(~((raw >= 0) & (raw < classes)))
+    if outside.size:
+        raise ValueError(f"y_true must be integer class indices in [0, {classes}). "
+                         f"Received: y_true.flat[{outside[0]}]={raw.flat[outside[0]]}")
+    labels = raw.astype(np.int64).reshape(shape(output)[:-1])
+    onehot = np.eye(classes, dtype=dtype(output))[labels]
     return categorical_crossentropy(onehot, output, from_logits, axis)
 
 
