@@ -91,10 +91,18 @@ def test_aliases_equal_long_names(rng):
 def test_multi_dimensional_predictions_flatten_per_sample(rng):
     y_pred = rng.uniform(0.05, 0.95, (4, 2, 3)).astype(np.float32)
     y_true = rng.integers(0, 2, (4, 2, 3)).astype(np.float32)
-    for loss in ("mse", "mae", "binary_crossentropy", "categorical_crossentropy"):
+    for loss in ("mse", "mae", "binary_crossentropy"):
         check_loss(y_true, y_pred, loss)
         assert np.isclose(ops.loss_forward(y_true, y_pred, loss),
                           ops.loss_forward(y_true.reshape(4, 6), y_pred.reshape(4, 6), loss), rtol=1e-12)
+    # the categorical ones would take (4, 2, 3) as 4 distributions over 6 values, not 8 over 3 (Keras's)
+    for backend in ("cpp", "numpy"):
+        with fastnn.backend(backend):
+            for op in (ops.loss_forward, ops.loss_backward):
+                with pytest.raises(ValueError, match=r"take y_pred of shape \(N, C\).*reshape a sequence output"):
+                    op(y_true, y_pred, "categorical_crossentropy")
+            with pytest.raises(ValueError, match=r"take probs of shape \(N, C\)"):
+                ops.crossentropy_logits_backward(y_true, y_pred)
 
 
 @pytest.mark.parametrize("loss", ["mse", "mae", "binary_crossentropy"])

@@ -61,12 +61,26 @@ Loss parse_loss_logits(py::handle name, bool from_logits, const char* op) {
     return loss;
 }
 
+// The categorical cross-entropies take their classes on y_pred's second axis: an (N, T, C) output
+// flattened to (N, T·C) would be one distribution over T·C values (a wrong loss, silently).
+void require_class_axis(const py::array& y_pred, bool categorical, const char* op, const char* pred_name) {
+    if (categorical && y_pred.ndim() > 2)
+        fail_value(std::string(op) + ": the categorical cross-entropies take " + pred_name + " of shape (N, C) (the "
+                   "classes on the last axis); reshape a sequence output (N, T, C) to (N*T, C). Received: " +
+                   pred_name + ".shape=" + shape_str(y_pred));
+}
+
+bool categorical(Loss loss) {
+    return loss == Loss::CategoricalCrossentropy || loss == Loss::SparseCategoricalCrossentropy;
+}
+
 double loss_forward_b(py::handle y_true, py::handle y_pred, py::handle name, py::handle from_logits_obj,
                       py::handle sample_weight) {
     const char* op = "loss_forward";
     const bool from_logits = flag_arg(from_logits_obj, op, "from_logits");
     const Loss loss = parse_loss_logits(name, from_logits, op);
     LossArgs a = loss_args(y_true, y_pred, sample_weight, loss == Loss::SparseCategoricalCrossentropy, op, "y_pred");
+    require_class_axis(a.y_pred, categorical(loss), op, "y_pred");
     py::gil_scoped_release release;
     return loss_forward(a.y_pred.data(), a.true_ptr(), a.label_ptr(), a.weight_ptr(), a.N, a.C, loss, from_logits);
 }
@@ -77,6 +91,7 @@ py::array_t<float> loss_backward_b(py::handle y_true, py::handle y_pred, py::han
     const bool from_logits = flag_arg(from_logits_obj, op, "from_logits");
     const Loss loss = parse_loss_logits(name, from_logits, op);
     LossArgs a = loss_args(y_true, y_pred, sample_weight, loss == Loss::SparseCategoricalCrossentropy, op, "y_pred");
+    require_class_axis(a.y_pred, categorical(loss), op, "y_pred");
     std::vector<int64_t> dims(a.y_pred.shape(), a.y_pred.shape() + a.y_pred.ndim());
     auto d = new_float_array(dims, op, "dy_pred");
     float* D = d.mutable_data();
@@ -97,6 +112,7 @@ py::array_t<float> crossentropy_logits_backward_b(py::handle y_true, py::handle 
     const bool sparse = !sigmoid && t && p && p.ndim() == 2 && p.shape(1) > 1 &&
                         (t.ndim() == 1 || (t.ndim() == 2 && t.shape(1) == 1)) ;
     LossArgs a = loss_args(y_true, probs, sample_weight, sparse, op, "probs");
+    require_class_axis(a.y_pred, !sigmoid, op, "probs");
     std::vector<int64_t> dims(a.y_pred.shape(), a.y_pred.shape() + a.y_pred.ndim());
     auto d = new_float_array(dims, op, "dz");
     float* D = d.mutable_data();

@@ -123,7 +123,8 @@ def loss_forward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
 
     ``loss``: mean_squared_error (mse), mean_absolute_error (mae), binary_crossentropy,
     categorical_crossentropy, sparse_categorical_crossentropy (``y_true`` integer labels (N,) or
-    (N, 1) in [0, C)). Probabilities are clipped to [1e-7, 1 - 1e-7]; ``from_logits`` applies a
+    (N, 1) in [0, C)). ``y_pred`` (N, ...) is flattened per sample, except for the categorical
+    ones, which take (N, C) only. Probabilities are clipped to [1e-7, 1 - 1e-7]; ``from_logits`` applies a
     (stable) sigmoid or softmax first. ``sample_weight``: (N,) or None.
     """
     return _impl().loss_forward(y_true, y_pred, loss, from_logits, sample_weight)

@@ -39,6 +39,15 @@ def _labels(y_true, N, C, op):
     return t.astype(np.int64)
 
 
+def _require_class_axis(p, categorical, op, pred_name):
+    """The categorical cross-entropies take their classes on the second axis (as the C++ binding):
+    (N, T, C) flattened to (N, T·C) would be one distribution over T·C values."""
+    if categorical and p.ndim > 2:
+        raise ValueError(f"{op}: the categorical cross-entropies take {pred_name} of shape (N, C) (the classes on the "
+                         f"last axis); reshape a sequence output (N, T, C) to (N*T, C). Received: "
+                         f"{pred_name}.shape={p.shape}")
+
+
 def _args(y_true, y_pred, sample_weight, sparse, op, pred_name="y_pred"):
     """Flatten to (N, C); return (pred, target one-hot or values, weights, dtype)."""
     dtype = compute_dtype(y_pred, None if sparse else y_true)
@@ -107,7 +116,8 @@ def loss_forward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
     from_logits = check_flag(from_logits, op, "from_logits")
     name = _loss_name(loss, op)
     _check_logits(name, from_logits, op)
-    _, p, t, w, _ = _args(y_true, y_pred, sample_weight, name == "sparse_categorical_crossentropy", op)
+    p_orig, p, t, w, _ = _args(y_true, y_pred, sample_weight, name == "sparse_categorical_crossentropy", op)
+    _require_class_axis(p_orig, "categorical" in name, op, "y_pred")
     l = _per_sample(p.astype(np.float64), t.astype(np.float64), name, from_logits)
     # a zero weight masks its sample, even one whose loss is NaN
     return float(np.sum(np.where(w != 0, w * l, 0.0)) / p.shape[0])
@@ -119,6 +129,7 @@ def loss_backward(y_true, y_pred, loss, from_logits=False, sample_weight=None):
     name = _loss_name(loss, op)
     _check_logits(name, from_logits, op)
     p_orig, p, t, w, dtype = _args(y_true, y_pred, sample_weight, name == "sparse_categorical_crossentropy", op)
+    _require_class_axis(p_orig, "categorical" in name, op, "y_pred")
     N, C = p.shape
     scale = (w / N)[:, None]
     if name == "mean_squared_error":
@@ -157,6 +168,7 @@ def crossentropy_logits_backward(y_true, probs, sigmoid=False, sample_weight=Non
     sparse = (not sigmoid and pa is not None and ta is not None and pa.ndim == 2 and pa.shape[1] > 1
               and (ta.ndim == 1 or (ta.ndim == 2 and ta.shape[1] == 1)))
     p_orig, p, t, w, dtype = _args(y_true, probs, sample_weight, sparse, op, "probs")
+    _require_class_axis(p_orig, not sigmoid, op, "probs")
     N, C = p.shape
     scale = (w / N)[:, None]
     if sigmoid:
