@@ -1157,6 +1157,12 @@ def test_sampling_draws_new_noise_each_call_and_shape_inference_draws_none():
     (lambda: ops.dot_product_attention(A, A, A), "ops.dot_product_attention: query, key and value must be 4-D"),
     (lambda: ops.exp("a"), "ops.exp: expected a tensor, an array or numbers"),
     (lambda: ops.zeros((2, -1)), "ops.zeros: negative dimensions"),
+    # (where Python slicing would give a plausible, wrong result)
+    (lambda: ops.top_k(np.arange(5.0), -1), r"ops.top_k: k must be an integer in \[0, 5\]"),
+    (lambda: ops.top_k(np.arange(5.0), 10), r"ops.top_k: k must be an integer in \[0, 5\]"),
+    (lambda: ops.slice(np.ones((2, 3)), (0, 2), (2, 5)), "ops.slice: the block does not fit .* on axis 1"),
+    (lambda: ops.one_hot([0, 1], -2), "ops.one_hot: num_classes must be a non-negative integer"),
+    (lambda: ops.sparse_categorical_crossentropy([0, -1], A), r"y_true must be integer class indices in \[0, 3\)"),
 ])
 def test_bad_arguments_raise_errors_naming_the_function(call, message):
     with pytest.raises(ValueError, match=message):

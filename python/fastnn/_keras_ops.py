@@ -1141,6 +1141,9 @@ def in_top_k(targets, predictions, k):
 def top_k(x, k, sorted=True, is_stable=True):
     """The ``k`` largest values along the last axis and their indices (int32), largest first
     (the first index among ties: always sorted and stable): ``values, indices = ops.top_k(x, 3)``."""
+    n = ad.shape(x)[-1] if ad.shape(x) else None
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0 or (n is not None and k > n):
+        raise ValueError(f"k must be an integer in [0, {n}] (the size of the last axis). Received: k={k!r}")
     indices = argsort(negative(x), axis=-1)[..., :k]
     return take_along_axis(x, indices, axis=-1), indices
 
@@ -1207,6 +1210,10 @@ def slice(inputs, start_indices, shape):
     if len(start) != len(size) or len(start) != len(ad.shape(inputs)):
         raise ValueError(f"start_indices and shape need one entry per axis of the {len(ad.shape(inputs))}-D "
                          f"input. Received: {start}, {size}")
+    for axis, (s, n, d) in enumerate(zip(start, size, ad.shape(inputs))):
+        if d is not None and (s < 0 or n < -1 or s > d or (n != -1 and s + n > d)):
+            raise ValueError(f"the block does not fit in the input of shape {tuple(ad.shape(inputs))}: on axis {axis} "
+                             f"it starts at {s} with size {n}. Received: start_indices={start}, shape={size}")
     return inputs[tuple(builtins.slice(s, None if n == -1 else s + n) for s, n in zip(start, size))]
 
 
@@ -1617,8 +1624,11 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     if sparse:
         raise ValueError("fastnn has no sparse tensors")
     idx = _index_array(x)
-    num_classes = int(num_classes) if num_classes else int(idx.max()) + 1
-    y = (idx[..., None] == np.arange(num_classes)).astype(dtype or "float32")
+    if num_classes is None:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 0:
+        raise ValueError(f"num_classes must be a non-negative integer. Received: num_classes={num_classes!r}")
+    y = (idx[..., None] == np.arange(int(num_classes))).astype(dtype or "float32")
     return y if axis == -1 else np.moveaxis(y, -1, axis)
 
 
