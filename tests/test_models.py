@@ -1429,3 +1429,10 @@ def test_a_sequential_built_by_its_data_takes_other_image_sizes():
     fixed = Sequential([Input(shape=(3, 3)), Flatten(), Dense(2)])
     with pytest.raises(ValueError, match="incompatible"):
         fixed.predict(np.zeros((2, 4, 4)), verbose=0)
+
+
+def test_fit_on_a_ragged_list_says_so():
+    model = Sequential([fastnn.layers.Embedding(10, 4), fastnn.layers.GlobalAveragePooling1D(), Dense(1)])
+    model.compile("adam", "mse")
+    with pytest.raises(ValueError, match=r"fit: `x` is a ragged list \(rows of different lengths: \[2, 4\]\); pad"):
+        model.fit([[1, 2, 3, 4], [1, 2]], np.ones(2), verbose=0)

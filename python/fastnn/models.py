@@ -170,7 +170,14 @@ def _as_array(data, name, fn):
         raise ValueError(f"{fn}: `{name}` must be a NumPy array; dicts of inputs are not supported")
     if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
         data = data[0]
-    a = np.asarray(data)
+    try:
+        a = np.asarray(data)
+    except ValueError as e:
+        if "inhomogeneous" not in str(e):
+            raise
+        lengths = sorted({len(row) for row in data if hasattr(row, "__len__")})
+        raise ValueError(f"{fn}: `{name}` is a ragged list (rows of different lengths: {lengths[:5]}); pad the "
+                         "sequences to one length (keras.utils.pad_sequences) or pass an array") from None
     if a.dtype.kind not in "fiubUSO" or (a.ndim == 0 and a.dtype.kind in "USO"):  # one string is no batch
         raise TypeError(f"{fn}: `{name}` must hold numbers (or strings, for an input of dtype 'string'). "
                         f"Received: {name}.dtype={a.dtype}")

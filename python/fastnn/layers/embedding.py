@@ -68,6 +68,9 @@ class Embedding(Layer):
         if x.dtype.kind not in "iuf":
             raise TypeError(f"Embedding '{self.name}': inputs must be integer token indices. Received: "
                             f"dtype={x.dtype}")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError(f"Embedding '{self.name}': inputs must be integer token indices. Received: "
+                             f"{x.flat[np.flatnonzero(~np.isfinite(x))[0]]} among them")
         x = x.astype(np.int64, copy=False)  # floats are truncated, as Keras casts them
         if x.size and (x.min() < 0 or x.max() >= self.input_dim):
             bad = int(x.min()) if x.min() < 0 else int(x.max())
