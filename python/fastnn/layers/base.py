@@ -864,6 +864,10 @@ class Layer:
             given = np.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else None
             if given is not None and given.dtype.kind in "iub":
                 return given
+        if np.dtype(dtype).kind in "iu" and isinstance(x, np.ndarray) and x.dtype.kind == "f" \
+                and not np.isfinite(x).all():  # (a cast would make NaN a made-up index)
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects integer inputs ({dtype}). "
+                             f"Received: {x.flat[np.flatnonzero(~np.isfinite(x))[0]]} among them")
         try:
             return np.asarray(x, dtype=dtype)
         except (TypeError, ValueError) as e:
