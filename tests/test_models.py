@@ -978,6 +978,15 @@ def test_terminate_on_nan_can_restore_the_last_finite_weights(capsys):
         np.testing.assert_array_equal(a, b)
 
 
+def test_terminate_on_nan_raise_error_raises_at_the_batch():
+    # Keras 3's TerminateOnNaN(raise_error=True): a RuntimeError, no graceful stop
+    x, onehot = nan_setup()
+    model = mlp(seed=10, optimizer=SGD(0.1))
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 2"):
+        model.fit(x, onehot, batch_size=4, epochs=3, shuffle=False, verbose=0,
+                  callbacks=[TerminateOnNaN(raise_error=True)])
+
+
 # ---- bad inputs ----------------------------------------------------------------------------------
 
 

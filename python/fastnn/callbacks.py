@@ -874,7 +874,8 @@ class ReduceLROnPlateau(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training at the first batch whose loss is NaN or infinite.
+    """Stop training at the first batch whose loss is NaN or infinite (``raise_error=True``: raise
+    a RuntimeError there instead, as Keras 3 does, skipping the other callbacks' on_train_end).
 
     ``fit`` always stops on a non-finite loss (and never applies that batch's update); with
     ``keep_last_finite_weights=True`` it also rolls the weights back to those that produced the
@@ -882,13 +883,21 @@ class TerminateOnNaN(Callback):
     time).
     """
 
-    def __init__(self, keep_last_finite_weights=False):
+    def __init__(self, raise_error=False, keep_last_finite_weights=False):
         super().__init__()
+        self.raise_error = bool(raise_error)
         self.keep_last_finite_weights = bool(keep_last_finite_weights)
 
     def on_train_begin(self, logs=None):
         if self.keep_last_finite_weights:
             self.model._keep_finite_weights = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras 3's raise_error=True: a RuntimeError at once, not a graceful stop
+        loss = (logs or {}).get("loss")
+        if self.raise_error and loss is not None and not np.isfinite(loss):
+            raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. Terminating "
+                               "training immediately.")
 
 
 class BackupAndRestore(Callback):

@@ -2346,6 +2346,9 @@ class Model:
                         np.copyto(b, w)
                 loss, out, finite = self._train_step(xb, yb, swb, params)
                 if not finite:
+                    if any(isinstance(cb, callbacks_module.TerminateOnNaN) and cb.raise_error for cb in cblist.callbacks):
+                        raise RuntimeError(f"NaN or Inf loss encountered at batch {step}. Loss value: {loss}. "
+                                           "Terminating training immediately.")
                     print(f"Batch {step}: Invalid loss, terminating training")
                     if keep and have_prev:
                         self.set_weights(backup[1])
