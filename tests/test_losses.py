@@ -340,3 +340,15 @@ def test_extreme_logits_stay_finite(loss):
     value, grad = check_loss(t, z, loss, from_logits=True, tol=dict(rtol=1e-6, atol=0),
                              gtol=dict(rtol=1e-5, atol=1e-7))
     assert np.isfinite(value) and np.isfinite(grad).all()
+
+
+def test_keras_3_arguments_accepted():
+    # Keras 3's dtype of the cross-entropy classes, and LSTM/GRU's use_cudnn (no GPU here: ignored)
+    from fastnn.keras import layers, losses as keras_losses
+
+    p, t = np.array([[0.3, 0.7]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    assert keras_losses.BinaryCrossentropy(dtype="float32")(t, p) == pytest.approx(keras_losses.BinaryCrossentropy()(t, p))
+    keras_losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float32")
+    layers.LSTM(3, use_cudnn=False), layers.GRU(3, use_cudnn="auto")
+    with pytest.raises(ValueError, match="use_cudnn must be 'auto', True or False"):
+        layers.GRU(3, use_cudnn="yes")

@@ -354,6 +354,7 @@ class _CrossEntropy(_KernelLoss):
             raise ValueError(f"{type(self).__name__}: ignore_class is an integer label of SparseCategoricalCrossentropy. "
                              f"Received: ignore_class={ignore_class!r}")
         self.ignore_class = None if ignore_class is None else int(ignore_class)
+        dtype = kwargs.pop("dtype", None)  # (Keras 3's: the dtype of the loss value)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unsupported arguments {kwargs}")
         if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float, np.integer, np.floating)) \
@@ -363,7 +364,7 @@ class _CrossEntropy(_KernelLoss):
         if label_smoothing and self.kernel == "sparse_categorical_crossentropy":
             raise TypeError("SparseCategoricalCrossentropy takes no label_smoothing (Keras's neither); use "
                             "CategoricalCrossentropy(label_smoothing=...) with one-hot targets")
-        super().__init__(name=name, reduction=reduction)
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = bool(from_logits)
         self.label_smoothing = float(label_smoothing)
 

@@ -41,6 +41,14 @@ def _implementation(layer, value):
                          f"kernel whatever it is). Received: implementation={value!r}")
 
 
+def _use_cudnn(layer, value):
+    """Keras 3's ``use_cudnn`` ("auto", True or False: whether its TensorFlow/torch backends may run
+    the cuDNN kernel on a GPU), accepted and ignored: fastnn runs its own CPU kernels."""
+    if value not in ("auto", True, False):
+        raise ValueError(f"{type(layer).__name__}: use_cudnn must be 'auto', True or False. Received: "
+                         f"use_cudnn={value!r}")
+
+
 def with_initial_state(layer, inputs, initial_state):
     """A recurrent layer's call inputs: ``inputs``, or ``[inputs, *initial_state]`` (a tensor or a
     list of them) when states are given."""
@@ -459,10 +467,11 @@ class LSTM(_RNN):
     _state_names = ("h", "c")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
-                 implementation=2, **kwargs):
+                 implementation=2, use_cudnn="auto", **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
         _implementation(self, implementation)
+        _use_cudnn(self, use_cudnn)
 
     def _bias_initializer(self):
         return _UnitForgetBias(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
@@ -509,10 +518,11 @@ class GRU(_RNN):
     _gates = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, implementation=2,
-                 **kwargs):
+                 use_cudnn="auto", **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
         self.reset_after = bool(reset_after)
         _implementation(self, implementation)
+        _use_cudnn(self, use_cudnn)
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
