@@ -499,3 +499,43 @@ def test_apply_without_variables_uses_the_built_ones_and_a_non_finite_global_nor
     clipped = tf.keras.optimizers.SGD(learning_rate=1.0, global_clipnorm=1.0)
     clipped.apply_gradients([(np.array([np.inf, 1.0], np.float32), a), (np.array([1.0, 1.0], np.float32), b)])
     assert np.isnan(a.numpy()).all() and np.isnan(b.numpy()).all()
+
+
+def test_gradient_accumulation_and_loss_scale_factor_as_keras_3():
+    import fastnn as tf
+
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(3).astype(np.float32) for _ in range(4)]
+    accumulating, plain = tf.Variable(np.ones(3, np.float32)), tf.Variable(np.ones(3, np.float32))
+    opt = tf.keras.optimizers.Adam(0.1, gradient_accumulation_steps=2)
+    ref = tf.keras.optimizers.Adam(0.1)
+    for k, g in enumerate(grads):
+        before = accumulating.numpy().copy()
+        opt.apply_gradients([(g, accumulating)])
+        if k % 2 == 0:  # (an accumulating call: no update)
+            np.testing.assert_array_equal(accumulating.numpy(), before)
+        else:  # an update with the mean of the two calls' gradients, Adam's step counted once
+            ref.apply_gradients([((grads[k - 1] + g) / 2, plain)])
+            np.testing.assert_allclose(accumulating.numpy(), plain.numpy(), rtol=1e-6)
+    assert int(opt.iterations) == 2 and opt.get_config()["gradient_accumulation_steps"] == 2
+    # Keras's schedules count every call: the first update (the second call) reads step 1
+    seen = []
+
+    class Recorded(tf.keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            seen.append(int(step))
+            return 0.1
+
+    sgd = tf.keras.optimizers.SGD(Recorded(), gradient_accumulation_steps=2)
+    w = tf.Variable(np.ones(3, np.float32))
+    for g in grads:
+        sgd.apply_gradients([(g, w)])
+    assert seen == [1, 3]
+    # loss_scale_factor: the gradients divided by it; scale_loss multiplies a custom loop's loss
+    scaled = tf.keras.optimizers.SGD(0.5, loss_scale_factor=4.0)
+    v = tf.Variable(np.ones(2, np.float32))
+    scaled.apply_gradients([(np.array([2.0, -4.0], np.float32), v)])
+    np.testing.assert_allclose(v.numpy(), [0.75, 1.5])
+    assert scaled.scale_loss(3.0) == 12.0 and tf.keras.optimizers.SGD().scale_loss(3.0) == 3.0
+    with pytest.raises(ValueError, match="gradient_accumulation_steps` must be an integer >= 2"):
+        tf.keras.optimizers.SGD(gradient_accumulation_steps=1)

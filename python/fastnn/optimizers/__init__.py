@@ -73,6 +73,10 @@ class Optimizer:
         weight_decay: decoupled weight decay: ``w -= lr · weight_decay · w`` before each step.
         decay: tf.keras's legacy time decay of the learning rate.
         name: the optimizer's name.
+        use_ema, ema_momentum, ema_overwrite_frequency: Keras 3's moving average of the weights.
+        gradient_accumulation_steps: update every that many calls, with the mean of their
+            gradients (``iterations`` counts the updates; schedules count every call, as Keras 3's).
+        loss_scale_factor: the gradients are divided by it (`scale_loss` multiplies a loss by it).
     """
 
     _default_name = "optimizer"
@@ -82,9 +86,8 @@ class Optimizer:
         cls = type(self).__name__
         ema_momentum = kwargs.pop("ema_momentum", 0.99)
         ema_overwrite_frequency = kwargs.pop("ema_overwrite_frequency", None)
-        for unsupported in ("loss_scale_factor", "gradient_accumulation_steps"):
-            if kwargs.pop(unsupported, None) is not None:
-                raise ValueError(f"{cls}: {unsupported} is not supported")
+        loss_scale_factor = kwargs.pop("loss_scale_factor", None)
+        steps = kwargs.pop("gradient_accumulation_steps", None)
         if kwargs:
             raise TypeError(f"{cls}: unexpected keyword arguments {sorted(kwargs)}")
         self.use_ema = bool(use_ema)
@@ -95,6 +98,17 @@ class Optimizer:
                              f"ema_overwrite_frequency={ema_overwrite_frequency!r}")
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self._ema = {}  # id(weight array) -> (the array, its moving average), with use_ema
+        # Keras 3's loss_scale_factor: the gradients are divided by it (scale_loss multiplies a
+        # custom loop's loss by it); gradient_accumulation_steps: an update every that many calls,
+        # with the mean of their gradients
+        self.loss_scale_factor = None if loss_scale_factor is None else \
+            _check_rate(loss_scale_factor, "loss_scale_factor", cls, low_open=True)
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2):
+            raise ValueError(f"{cls}: `gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={steps!r}")
+        self.gradient_accumulation_steps = None if steps is None else int(steps)
+        self._accumulated = {}  # id(weight array) -> the sum of its gradients since the last update
+        self._calls = 0  # apply calls, updates or not (Keras's _iterations, its schedules' step)
         if lr is not None:
             learning_rate = lr
         self.learning_rate = learning_rate
@@ -148,10 +162,16 @@ class Optimizer:
 
     lr = learning_rate  # tf.keras spelling
 
+    def scale_loss(self, loss):
+        """``loss`` times ``loss_scale_factor`` (a custom loop's loss before its gradient), as Keras 3's."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
     def _scheduled_lr(self):
         lr = self._lr
         if isinstance(lr, LearningRateSchedule):
-            lr = lr(self.iterations)
+            # (with gradient accumulation Keras's schedules count every call, not only the updates)
+            lr = lr(self.__dict__.get("_calls", 0) if self.__dict__.get("gradient_accumulation_steps")
+                    else self.iterations)
         elif callable(lr):
             lr = lr()
         return float(lr)
@@ -255,12 +275,28 @@ class Optimizer:
             params = [p for g, p in zip(grads, params) if g is not None]
             constraints = [c for g, c in zip(grads, constraints) if g is not None]
             grads = [g for g in grads if g is not None]
+        if self.__dict__.get("loss_scale_factor") is not None:
+            grads = [g / np.asarray(self.loss_scale_factor, np.asarray(g).dtype) for g in grads]
         if not self.built:
             self._build_state(params)
-        if len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
-            self._apply_to_some(grads, params)
+        steps = self.__dict__.get("gradient_accumulation_steps")
+        if steps and (self._calls + 1) % steps:  # (not an update: the gradients are added up)
+            for g, p in zip(grads, params):
+                held = self._accumulated.get(id(p))
+                if held is None or held[0] is not p:
+                    self._accumulated[id(p)] = (p, np.array(g, dtype=p.dtype, copy=True))
+                else:
+                    held[1] += g
         else:
-            self._apply(grads, params)
+            if steps:  # the mean of this call's gradients and the ones added up since the last update
+                grads = [(g + held[1]) / steps if (held := self._accumulated.pop(id(p), None)) is not None
+                         and held[0] is p else np.asarray(g) / steps for g, p in zip(grads, params)]
+            if len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
+                self._apply_to_some(grads, params)
+            else:
+                self._apply(grads, params)
+        if "_calls" in self.__dict__:
+            self._calls += 1
         if self.use_ema:  # (of the unconstrained values: Keras 3 averages, then constrains)
             self._update_moving_averages(params)
         for p, constraint in zip(params, constraints):  # (each weight's constraint after its update, as Keras 3's)
@@ -432,6 +468,9 @@ class Optimizer:
         if self.__dict__.get("use_ema"):
             config.update(use_ema=True, ema_momentum=self.ema_momentum,
                           ema_overwrite_frequency=self.ema_overwrite_frequency)
+        for key in ("loss_scale_factor", "gradient_accumulation_steps"):
+            if self.__dict__.get(key) is not None:
+                config[key] = self.__dict__[key]
         if self.decay:
             config["decay"] = self.decay
         return config
