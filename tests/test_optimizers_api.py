@@ -518,6 +518,12 @@ def test_gradient_accumulation_and_loss_scale_factor_as_keras_3():
             ref.apply_gradients([((grads[k - 1] + g) / 2, plain)])
             np.testing.assert_allclose(accumulating.numpy(), plain.numpy(), rtol=1e-6)
     assert int(opt.iterations) == 2 and opt.get_config()["gradient_accumulation_steps"] == 2
+    three, once = tf.Variable(np.ones(3, np.float32)), tf.Variable(np.ones(3, np.float32))
+    opt3 = tf.keras.optimizers.SGD(0.1, gradient_accumulation_steps=3)
+    for g in grads[:3]:
+        opt3.apply_gradients([(g, three)])
+    tf.keras.optimizers.SGD(0.1).apply_gradients([(sum(grads[:3]) / 3, once)])
+    np.testing.assert_allclose(three.numpy(), once.numpy(), rtol=1e-6)
     # Keras's schedules count every call: the first update (the second call) reads step 1
     seen = []
 

@@ -286,7 +286,7 @@ class Optimizer:
                 if held is None or held[0] is not p:
                     self._accumulated[id(p)] = (p, np.array(g, dtype=p.dtype, copy=True))
                 else:
-                    held[1] += g
+                    held[1][...] += g
         else:
             if steps:  # the mean of this call's gradients and the ones added up since the last update
                 grads = [(g + held[1]) / steps if (held := self._accumulated.pop(id(p), None)) is not None
