@@ -144,7 +144,7 @@ def test_aliases_and_legacy_arguments():
     (lambda: Adam(beta_1=2), "beta_1"),
     (lambda: SGD(clipnorm=1.0, clipvalue=1.0), "only one of"),
     (lambda: Adam(foo=1), "unexpected keyword"),
-    (lambda: optimizers.get("lamb"), "Unknown optimizer"),
+    (lambda: optimizers.get("lambda"), "Unknown optimizer"),
     (lambda: optimizers.AdamW(weight_decay=None), "AdamW: weight_decay must be a number"),
     (lambda: optimizers.Lion(beta_1=0.0), r"Lion: beta_1 must be in \(0, 1\]"),
 ])
@@ -545,3 +545,56 @@ def test_gradient_accumulation_and_loss_scale_factor_as_keras_3():
     assert scaled.scale_loss(3.0) == 12.0 and tf.keras.optimizers.SGD().scale_loss(3.0) == 3.0
     with pytest.raises(ValueError, match="gradient_accumulation_steps` must be an integer >= 2"):
         tf.keras.optimizers.SGD(gradient_accumulation_steps=1)
+
+
+def _keras_lamb(w, grads, lr=0.01, b1=0.9, b2=0.999, eps=1e-7):
+    # keras/src/optimizers/lamb.py update_step, in float64
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, 1):
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        update = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        w_norm, g_norm = np.sqrt(np.sum(w ** 2)), np.sqrt(np.sum(update ** 2))
+        w = w - (w_norm / g_norm if w_norm > 0 and g_norm > 0 else 1.0) * lr * update
+    return w
+
+
+def _keras_adafactor(w, grads, lr=0.01, decay_rate=-0.8, eps1=1e-30, eps2=1e-3, clip=1.0):
+    # keras/src/optimizers/adafactor.py update_step (relative_step=True, a float learning rate), in float64
+    r = np.zeros(w.shape[:-1]) if w.ndim >= 2 else 0.0
+    c = np.zeros(w.shape[:-2] + w.shape[-1:]) if w.ndim >= 2 else 0.0
+    v = np.zeros_like(w)
+    for t, g in enumerate(grads, 1):
+        step_lr = min(lr, 1 / np.sqrt(t))
+        rho = min(step_lr, 1 / np.sqrt(t))
+        alpha = max(eps2, np.sqrt(np.mean(w ** 2))) * rho
+        sq = g ** 2 + eps1
+        beta = 1 - t ** decay_rate
+        if w.ndim >= 2:
+            r = beta * r + (1 - beta) * sq.mean(-1)
+            c = beta * c + (1 - beta) * sq.mean(-2)
+            v = (r / r.mean(-1, keepdims=True))[..., None] * c[..., None, :]
+        else:
+            v = beta * v + (1 - beta) * sq
+        u = g / np.sqrt(v)
+        u = u / max(1.0, np.sqrt(np.mean(u ** 2)) / clip)
+        w = w - alpha * u
+    return w
+
+
+@pytest.mark.parametrize("name", ["lamb", "adafactor"])
+def test_lamb_and_adafactor_follow_keras_3(name):
+    import fastnn as tf
+
+    rng = np.random.default_rng(1)
+    for shape in ((4, 3), (5,), (2, 3, 4)):
+        w0 = rng.standard_normal(shape)
+        grads = [rng.standard_normal(shape) for _ in range(4)]
+        var = tf.Variable(w0.astype(np.float32))
+        opt = tf.keras.optimizers.get(name)
+        opt.learning_rate = 0.01
+        for g in grads:
+            opt.apply_gradients([(g.astype(np.float32), var)])
+        want = (_keras_lamb if name == "lamb" else _keras_adafactor)(w0, grads)
+        np.testing.assert_allclose(var.numpy(), want, rtol=2e-5, atol=1e-6, err_msg=f"{name} {shape}")
+    assert type(opt).from_config(opt.get_config()).get_config() == opt.get_config()

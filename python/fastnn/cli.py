@@ -23,7 +23,8 @@ DATASETS = ("fashion_mnist", "mnist", "fashion_mnist_small")
 
 
 # fastnn.optimizers' names (not imported here: the command starts fast)
-OPTIMIZERS = ("adadelta", "adagrad", "adam", "adamax", "adamw", "ftrl", "lion", "nadam", "rmsprop", "sgd")
+OPTIMIZERS = ("adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lamb", "lion", "nadam", "rmsprop",
+              "sgd")
 
 
 def _positive_int(text):

@@ -881,8 +881,121 @@ class Ftrl(Optimizer):
                 "beta": self.beta}
 
 
+class Lamb(Optimizer):
+    """LAMB (You et al., 2019; Keras 3's ``Lamb``): Adam's step scaled per weight by the trust ratio
+    ``||w|| / ||step||`` (1 where either is 0); computed in NumPy.
+
+    Args:
+        learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.999.
+        epsilon: default 1e-7 (added to the square root, as Keras does).
+    """
+
+    _default_name = "lamb"
+    _slot_attrs = ("_ms", "_vs")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = _check_rate(beta_1, "beta_1", "Lamb", 0.0, 1.0)
+        self.beta_2 = _check_rate(beta_2, "beta_2", "Lamb", 0.0, 1.0)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Lamb")
+        self._ms = self._vs = None
+
+    def build(self, params):
+        super().build(params)
+        self._ms, self._vs = _zeros(params), _zeros(params)
+
+    @property
+    def variables(self):
+        return list(self._ms or []) + list(self._vs or [])
+
+    def _update(self, params, grads, lr):
+        step = self.iterations + 1
+        correction_1, correction_2 = 1.0 - self.beta_1 ** step, 1.0 - self.beta_2 ** step
+        for p, g, m, v in zip(params, grads, self._ms, self._vs):
+            dtype = p.dtype.type
+            g = np.asarray(g, dtype=p.dtype)
+            m += (g - m) * dtype(1 - self.beta_1)
+            v += (g * g - v) * dtype(1 - self.beta_2)
+            update = (m / dtype(correction_1)) / (np.sqrt(v / dtype(correction_2)) + dtype(self.epsilon))
+            w_norm, u_norm = np.sqrt(np.sum(np.square(p))), np.sqrt(np.sum(np.square(update)))
+            ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+            p -= dtype(ratio * lr) * update
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer and Stern, 2018; Keras 3's ``Adafactor``): Adam-like steps whose second
+    moments of a matrix are kept factored, a row and a column average (the last two axes), and
+    whose size is relative to the weights' RMS; computed in NumPy.
+
+    Args:
+        learning_rate: default 0.001 (with ``relative_step``, at most 1/sqrt(step)).
+        beta_2_decay: default -0.8 (the decay is 1 - step ** beta_2_decay).
+        epsilon_1: default 1e-30, added to the squared gradients. epsilon_2: default 1e-3, the
+            least weight RMS a step is relative to. clip_threshold: default 1.0, the most RMS of
+            a step. relative_step: default True.
+    """
+
+    _default_name = "adafactor"
+    _slot_attrs = ("_r", "_c", "_v")
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
+                 relative_step=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        for name, value in (("beta_2_decay", beta_2_decay), ("epsilon_1", epsilon_1), ("epsilon_2", epsilon_2),
+                            ("clip_threshold", clip_threshold)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"Adafactor: expected a number for `{name}`. Received: {name}={value!r}")
+        self.beta_2_decay, self.epsilon_1, self.epsilon_2 = float(beta_2_decay), float(epsilon_1), float(epsilon_2)
+        self.clip_threshold = float(clip_threshold)
+        self.relative_step = bool(relative_step)
+        self._r = self._c = self._v = None
+
+    def build(self, params):
+        super().build(params)
+        arrays = [getattr(p, "value", p) for p in params]
+        # (a matrix's second moments factored over its last two axes: a row and a column average)
+        self._r = [np.zeros(a.shape[:-1] if a.ndim >= 2 else (), a.dtype) for a in arrays]
+        self._c = [np.zeros(a.shape[:-2] + a.shape[-1:] if a.ndim >= 2 else (), a.dtype) for a in arrays]
+        self._v = _zeros(params)
+
+    @property
+    def variables(self):
+        return list(self._r or []) + list(self._c or []) + list(self._v or [])
+
+    def _update(self, params, grads, lr):
+        step = float(self.iterations + 1)
+        if self.relative_step and not isinstance(self._lr, LearningRateSchedule) and not callable(self._lr):
+            lr = min(lr, 1.0 / math.sqrt(step))
+        rho = min(lr, 1.0 / math.sqrt(step))
+        decay = 1.0 - step ** self.beta_2_decay
+        for p, g, r, c, v in zip(params, grads, self._r, self._c, self._v):
+            dtype = p.dtype.type
+            g = np.asarray(g, dtype=p.dtype)
+            alpha = dtype(max(self.epsilon_2, float(np.sqrt(np.mean(np.square(p))))) * rho)
+            squared = g * g + dtype(self.epsilon_1)
+            if p.ndim >= 2:
+                r[...] = decay * r + (1 - decay) * squared.mean(axis=-1)
+                c[...] = decay * c + (1 - decay) * squared.mean(axis=-2)
+                v[...] = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+            else:
+                v[...] = decay * v + (1 - decay) * squared
+            u = g / np.sqrt(v)
+            u /= dtype(max(1.0, float(np.sqrt(np.mean(np.square(u)))) / self.clip_threshold))
+            p -= alpha * u
+
+    def get_config(self):
+        return {**super().get_config(), "beta_2_decay": self.beta_2_decay, "epsilon_1": self.epsilon_1,
+                "epsilon_2": self.epsilon_2, "clip_threshold": self.clip_threshold,
+                "relative_step": self.relative_step}
+
+
 _CLASSES = {"SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW, "Adadelta": Adadelta,
-            "Adamax": Adamax, "Nadam": Nadam, "Lion": Lion, "Ftrl": Ftrl}
+            "Adamax": Adamax, "Nadam": Nadam, "Lion": Lion, "Ftrl": Ftrl,
+            "Lamb": Lamb, "Adafactor": Adafactor}
 _ALIASES = {name.lower(): cls for name, cls in _CLASSES.items()}
 
 
@@ -913,4 +1026,5 @@ def deserialize(config):
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adadelta", "Adamax", "Nadam", "Lion", "Ftrl",
+           "Lamb", "Adafactor",
            "schedules", "get", "serialize", "deserialize"]
