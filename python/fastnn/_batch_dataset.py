@@ -1167,6 +1167,14 @@ class Dataset:
         return TensorSlices(tensors)
 
     @staticmethod
+    def list_files(file_pattern, shuffle=None, seed=None, name=None):
+        """The paths matching ``file_pattern`` (a glob or a list of them), one string element each,
+        sorted, then shuffled at each pass unless ``shuffle=False`` (`fastnn._tf_io.list_files`)."""
+        from ._tf_io import list_files
+
+        return list_files(file_pattern, shuffle=shuffle, seed=seed)
+
+    @staticmethod
     def zip(*datasets, name=None):
         """Element ``i`` is the tuple (or dict) of the datasets' elements ``i``; as long as the shortest."""
         structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0], (tuple, list, dict)) else datasets

@@ -41,6 +41,7 @@ import numpy as np
 from . import _ctc, _keras_ops, _sparse, autodiff, initializers, ops, utils
 from ._batch_dataset import EagerArray, _Shape
 from ._image import image
+from ._tf_io import io
 from .autodiff import _value
 
 # ---- dtypes: NumPy's, which every fastnn function takes -----------------------------------------
@@ -1964,7 +1965,7 @@ TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
              "concat", "stack", "unstack", "split", "reshape", "transpose", "expand_dims", "squeeze", "tile", "pad",
              "gather", "boolean_mask", "one_hot", "where", "clip_by_value", "matmul", "einsum", "norm", "sort",
              "argsort", "tensordot", "is_tensor", "Tensor", "device", "executing_eagerly", "cond", "while_loop", "map_fn",
-             "gather_nd", "TensorSpec", "TensorArray", "nn", "math", "linalg", "image", "config", "Variable", "Module", "random_normal_initializer",
+             "gather_nd", "TensorSpec", "TensorArray", "nn", "math", "linalg", "image", "io", "config", "Variable", "Module", "random_normal_initializer",
              "random_uniform_initializer", "truncated_normal_initializer", "zeros_initializer", "ones_initializer",
              "constant_initializer", "clip_by_norm", "clip_by_global_norm", "UnconnectedGradients", "custom_gradient", "errors", "TensorShape", "nest", "summary", "strings", "train"] + _TF_AND_MATH + _MORE_TOP_LEVEL
 
@@ -2003,5 +2004,5 @@ def register(package):
         value = globals()[_RENAMED.get(name, name)]
         wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
-    for module in (nn, math, linalg, config, errors, nest, summary, strings, image, train):
+    for module in (nn, math, linalg, config, errors, nest, summary, strings, image, io, train):
         sys.modules[module.__name__] = module
