@@ -502,3 +502,28 @@ def test_where_with_the_condition_alone_gives_coordinates():
     assert coords.dtype == np.int64 and coords.tolist() == [[0, 0], [0, 2], [1, 1]]
     assert int(tf.shape(coords)[0]) == 3
     np.testing.assert_array_equal(tf.gather_nd(np.arange(6).reshape(2, 3), coords), [0, 2, 4])
+
+
+def test_tf_random_stateless_draws_generator_and_split():
+    # the data-augmentation tutorial: seeds from a Generator, split, for the stateless image ops
+    import fastnn as tf
+
+    rng = tf.random.Generator.from_seed(123, alg="philox")
+    seed = rng.make_seeds(2)[0]
+    assert seed.shape == (2,) and seed.dtype == np.int64
+    again = tf.random.Generator.from_seed(123).make_seeds(2)[0]
+    np.testing.assert_array_equal(seed, again)
+    new_seed = tf.random.experimental.stateless_split(seed, num=1)[0, :]
+    assert new_seed.shape == (2,) and not np.array_equal(new_seed, seed)
+    assert tf.random.split(seed, num=3).shape == (3, 2) and tf.random.fold_in(seed, 5).shape == (2,)
+    np.testing.assert_array_equal(tf.random.split(seed, 3), tf.random.split(seed, 3))
+    a = tf.random.stateless_uniform((2, 3), seed=(1, 2))
+    np.testing.assert_array_equal(a, tf.random.stateless_uniform((2, 3), seed=(1, 2)))
+    assert not np.array_equal(a, tf.random.stateless_uniform((2, 3), seed=(1, 3)))
+    assert a.dtype == np.float32 and ((a >= 0) & (a < 1)).all()
+    ints = tf.random.stateless_uniform((50,), seed=(1, 2), minval=0, maxval=10, dtype="int32")
+    assert ints.dtype == np.int32 and ints.min() >= 0 and ints.max() < 10
+    assert np.abs(tf.random.stateless_truncated_normal((100,), seed=(4, 5))).max() <= 2
+    assert rng.normal((3,)).shape == (3,) and rng.uniform((2,), 0, 5, dtype="int64").dtype == np.int64
+    with pytest.raises(ValueError, match="random.stateless_normal: seed must be a pair of integers"):
+        tf.random.stateless_normal((2,), seed=5)

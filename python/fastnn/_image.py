@@ -806,11 +806,9 @@ def _stateless(seed, fn):
     """The generator of a stateless op's ``seed`` (a pair of integers, TensorFlow's shape [2]):
     the same pair gives the same draws, another pair others. NumPy's streams, not TensorFlow's
     Philox, so the values differ from TensorFlow's for a given pair."""
-    value = np.asarray(autodiff._value(seed))
-    if value.shape != (2,) or value.dtype.kind not in "iu":
-        raise ValueError(f"image.{fn}: seed must be a pair of integers (shape [2]), as TensorFlow's stateless ops "
-                         f"take, e.g. seed=(1, 2). Received: {seed!r}")
-    return np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in value.tolist()])
+    from .random import stateless_rng
+
+    return stateless_rng(seed, f"image.{fn}")
 
 
 def _check_range(lower, upper, fn):

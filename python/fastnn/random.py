@@ -265,5 +265,142 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
     return _generator(seed, "beta").beta(_value(alpha), _value(beta), shape).astype(dtype)
 
 
+# ---- TensorFlow's stateless draws and Generator (tf.random.stateless_*, tf.random.Generator) -------
+# A seed is a pair of integers (TensorFlow's shape [2]): the same pair gives the same draw, another
+# pair another. The streams are NumPy's, not TensorFlow's Philox: the values differ from
+# TensorFlow's for a given pair.
+
+
+def stateless_rng(seed, who):
+    """The NumPy generator of a stateless op's ``seed`` pair, or a ValueError naming ``who``."""
+    value = np.asarray(_value(seed))
+    if value.shape != (2,) or value.dtype.kind not in "iu":
+        raise ValueError(f"{who}: seed must be a pair of integers (shape [2]), as TensorFlow's stateless ops take, "
+                         f"e.g. seed=(1, 2). Received: {seed!r}")
+    return np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in value.tolist()])
+
+
+def _seed_pairs(rng, count):
+    """``count`` new seed pairs as TensorFlow's (2, count) int64 array."""
+    return rng.integers(-2**63, 2**63 - 1, size=(2, count), dtype=np.int64, endpoint=True)
+
+
+def stateless_uniform(shape, seed, minval=0, maxval=None, dtype="float32", name=None):
+    """`uniform` drawn from the ``seed`` pair (integers in [minval, maxval) for an integer dtype)."""
+    rng = stateless_rng(seed, "random.stateless_uniform")
+    if np.dtype(dtype).kind in "iu":
+        if maxval is None:
+            raise ValueError("random.stateless_uniform: an integer dtype needs maxval")
+        return rng.integers(int(_value(minval)), int(_value(maxval)), _shape(shape, "stateless_uniform")).astype(dtype)
+    return rng.uniform(_value(minval), 1.0 if maxval is None else _value(maxval),
+                       _shape(shape, "stateless_uniform")).astype(_float_dtype(dtype, "stateless_uniform"))
+
+
+def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", name=None):
+    """`normal` drawn from the ``seed`` pair."""
+    rng = stateless_rng(seed, "random.stateless_normal")
+    return rng.normal(_value(mean), _value(stddev), _shape(shape, "stateless_normal")).astype(
+        _float_dtype(dtype, "stateless_normal"))
+
+
+def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", name=None):
+    """`truncated_normal` drawn from the ``seed`` pair."""
+    return truncated_normal(shape, mean, stddev, dtype, seed=int(_seed_pairs(
+        stateless_rng(seed, "random.stateless_truncated_normal"), 1)[0, 0]) % 2**63)
+
+
+def stateless_split(seed, num=2, alg=None):
+    """``num`` new seed pairs, as a (num, 2) int64 array, made from the ``seed`` pair (for the
+    data-augmentation tutorial's ``new_seed = tf.random.split(seed, num=1)[0, :]``)."""
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"random.split: num must be a positive integer. Received: num={num!r}")
+    return _seed_pairs(stateless_rng(seed, "random.split"), int(num)).T.copy()
+
+
+def stateless_fold_in(seed, data, alg=None):
+    """A new seed pair from the ``seed`` pair and the integer ``data``."""
+    return _seed_pairs(np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in np.asarray(
+        _value(stateless_split(seed, 1))).ravel().tolist()] + [int(_value(data)) & 0xFFFFFFFFFFFFFFFF]), 1)[:, 0]
+
+
+split, fold_in = stateless_split, stateless_fold_in
+
+
+class Generator:
+    """TensorFlow's ``tf.random.Generator``: a stream of draws with a state, made from a seed
+    (``from_seed``) or from fastnn's global generator (``from_non_deterministic_state``).
+    ``make_seeds(count)`` gives (2, count) int64 seed pairs for the stateless ops, as the
+    data-augmentation tutorial's ``rng.make_seeds(2)[0]`` takes them."""
+
+    def __init__(self, seed=None, alg=None):
+        self._seed = utils.draw_seed() if seed is None else int(_value(seed)) & 0xFFFFFFFFFFFFFFFF
+        self.algorithm = alg
+        self._rng = np.random.default_rng(self._seed)
+
+    @classmethod
+    def from_seed(cls, seed, alg=None):
+        return cls(seed, alg)
+
+    @classmethod
+    def from_non_deterministic_state(cls, alg=None):
+        return cls(None, alg)
+
+    def reset_from_seed(self, seed):
+        self.__init__(seed, self.algorithm)
+
+    @property
+    def state(self):
+        return np.array([self._seed], np.int64)
+
+    def make_seeds(self, count=1):
+        return _seed_pairs(self._rng, int(count))
+
+    def split(self, count=1):
+        return [Generator(int(self._rng.integers(0, 2**63)), self.algorithm) for _ in range(int(count))]
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", name=None):
+        return self._rng.normal(_value(mean), _value(stddev), _shape(shape, "Generator.normal")).astype(
+            _float_dtype(dtype, "Generator.normal"))
+
+    def uniform(self, shape, minval=0, maxval=None, dtype="float32", name=None):
+        if np.dtype(dtype).kind in "iu":
+            return self._rng.integers(int(minval), int(maxval), _shape(shape, "Generator.uniform")).astype(dtype)
+        return self._rng.uniform(minval, 1.0 if maxval is None else maxval,
+                                 _shape(shape, "Generator.uniform")).astype(_float_dtype(dtype, "Generator.uniform"))
+
+    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", name=None):
+        return truncated_normal(shape, mean, stddev, dtype, seed=int(self._rng.integers(0, 2**63)))
+
+    def binomial(self, shape, counts, probs, dtype="int32", name=None):
+        return self._rng.binomial(_value(counts), _value(probs), _shape(shape, "Generator.binomial")).astype(dtype)
+
+
+_global_generator = None
+
+
+def get_global_generator():
+    """TensorFlow's global Generator (seeded from fastnn's global generator on first use)."""
+    global _global_generator
+    if _global_generator is None:
+        _global_generator = Generator()
+    return _global_generator
+
+
+def set_global_generator(generator):
+    global _global_generator
+    _global_generator = generator
+
+
+class experimental:  # noqa: N801 (TensorFlow's namespace tf.random.experimental)
+    """``tf.random.experimental``: stateless_split, stateless_fold_in, Generator."""
+
+    stateless_split = staticmethod(stateless_split)
+    stateless_fold_in = staticmethod(stateless_fold_in)
+    Generator = Generator
+    get_global_generator = staticmethod(get_global_generator)
+    set_global_generator = staticmethod(set_global_generator)
+
+
 __all__ = ["SeedGenerator", "normal", "uniform", "randint", "set_seed", "truncated_normal", "dropout", "shuffle", "categorical",
-           "gamma", "binomial", "beta"]
+           "gamma", "binomial", "beta", "stateless_uniform", "stateless_normal", "stateless_truncated_normal", "split",
+           "fold_in", "Generator", "get_global_generator", "set_global_generator", "experimental"]
