@@ -257,49 +257,39 @@ def _isdir(path):
     return os.path.isdir(_path(path, "gfile.isdir"))
 
 
+def _on_file(fn, action, path):
+    """``action(path)``, an OSError reported as `_failed` does it, naming ``fn`` and ``path``."""
+    try:
+        return action(path)
+    except OSError as e:
+        raise _failed(e, fn, path) from None
+
+
 def _listdir(path):
     """The names in the folder ``path`` (sorted; no "." or "..")."""
-    path = _path(path, "gfile.listdir")
-    try:
-        return sorted(os.listdir(path))
-    except OSError as e:
-        raise _failed(e, "gfile.listdir", path) from None
+    return sorted(_on_file("gfile.listdir", os.listdir, _path(path, "gfile.listdir")))
 
 
 def _makedirs(path):
     """Create ``path`` and its missing parents (nothing if it exists)."""
-    path = _path(path, "gfile.makedirs")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:
-        raise _failed(e, "gfile.makedirs", path) from None
+    _on_file("gfile.makedirs", lambda p: os.makedirs(p, exist_ok=True), _path(path, "gfile.makedirs"))
 
 
 def _mkdir(path):
     """Create the folder ``path`` (its parent must exist; FileExistsError if it exists)."""
-    path = _path(path, "gfile.mkdir")
-    try:
-        os.mkdir(path)
-    except OSError as e:
-        raise _failed(e, "gfile.mkdir", path) from None
+    _on_file("gfile.mkdir", os.mkdir, _path(path, "gfile.mkdir"))
 
 
 def _remove(path):
-    path = _path(path, "gfile.remove")
-    try:
-        os.remove(path)
-    except OSError as e:
-        raise _failed(e, "gfile.remove", path) from None
+    _on_file("gfile.remove", os.remove, _path(path, "gfile.remove"))
 
 
 def _rmtree(path):
     path = _path(path, "gfile.rmtree")
     if not os.path.exists(path):
         raise FileNotFoundError(f"io.gfile.rmtree: {path}; No such file or directory")
-    try:
-        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
-    except OSError as e:
-        raise _failed(e, "gfile.rmtree", path) from None
+    _on_file("gfile.rmtree", lambda p: shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p)
+             else os.remove(p), path)
 
 
 def _target(src, dst, overwrite, fn):
@@ -313,18 +303,12 @@ def _target(src, dst, overwrite, fn):
 
 def _copy(src, dst, overwrite=False):
     src, dst = _target(src, dst, overwrite, "gfile.copy")
-    try:
-        shutil.copyfile(src, dst)
-    except OSError as e:
-        raise _failed(e, "gfile.copy", dst) from None
+    _on_file("gfile.copy", lambda d: shutil.copyfile(src, d), dst)
 
 
 def _rename(src, dst, overwrite=False):
     src, dst = _target(src, dst, overwrite, "gfile.rename")
-    try:
-        os.replace(src, dst)
-    except OSError as e:
-        raise _failed(e, "gfile.rename", dst) from None
+    _on_file("gfile.rename", lambda d: os.replace(src, d), dst)
 
 
 def _walk(top, topdown=True, onerror=None):
@@ -335,10 +319,7 @@ def _walk(top, topdown=True, onerror=None):
 def _stat(path):
     """``length``, ``mtime_nsec`` and ``is_directory`` of ``path``, as TensorFlow's FileStatistics."""
     path = _path(path, "gfile.stat")
-    try:
-        info = os.stat(path)
-    except OSError as e:
-        raise _failed(e, "gfile.stat", path) from None
+    info = _on_file("gfile.stat", os.stat, path)
     return types.SimpleNamespace(length=info.st_size, mtime_nsec=info.st_mtime_ns,
                                  is_directory=os.path.isdir(path))
 
