@@ -914,22 +914,9 @@ class RootMeanSquaredError(_BuiltinMean):
         return math.sqrt(super().result())
 
 
-class CosineSimilarity(_BuiltinMean):
-    """The mean cosine similarity of targets and predictions along ``axis`` (1: same direction)."""
+class _AlongAxis(_BuiltinMean):
+    """A mean of a similarity taken along ``axis`` (1 at best)."""
 
-    direction = "up"
-
-    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
-        if not _is_int(axis):
-            raise _arg_error(type(self).__name__, "axis", "an integer", axis)
-        self.axis = int(axis)
-        super().__init__(cosine_similarity, name, dtype, axis=self.axis)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
-
-
-class _Correlation(_BuiltinMean):
     direction = "up"
 
     def __init__(self, fn, name, dtype, axis):
@@ -942,7 +929,14 @@ class _Correlation(_BuiltinMean):
         return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
 
 
-class PearsonCorrelation(_Correlation):
+class CosineSimilarity(_AlongAxis):
+    """The mean cosine similarity of targets and predictions along ``axis`` (1: same direction)."""
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        super().__init__(cosine_similarity, name, dtype, axis)
+
+
+class PearsonCorrelation(_AlongAxis):
     """The mean over samples of Pearson's correlation of targets and predictions along ``axis``
     (each sample's row: a regression output with several values)."""
 
@@ -950,7 +944,7 @@ class PearsonCorrelation(_Correlation):
         super().__init__(pearson_correlation, name, dtype, axis)
 
 
-class ConcordanceCorrelation(_Correlation):
+class ConcordanceCorrelation(_AlongAxis):
     """The mean over samples of Lin's concordance correlation of targets and predictions along
     ``axis`` (1 only where the predictions equal the targets)."""
 
