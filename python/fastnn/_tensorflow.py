@@ -1589,11 +1589,12 @@ _RENAMED = {"slice": "_slice"}
 _MORE_TOP_LEVEL = ["roll", "reverse", "slice", "strided_slice", "scatter_nd", "tensor_scatter_nd_update",
                    "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "dynamic_partition", "eye", "atan2", "asin", "acos",
                    "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-                   "SparseTensor", "sparse", "edit_distance", "sequence_mask", "scan", "compat"]
+                   "SparseTensor", "sparse", "edit_distance", "sequence_mask", "scan", "compat", "RaggedTensor", "ragged"]
 
 # ---- sparse tensors and the CTC examples' TF 1 names (fastnn._sparse) ---------------------------
 
 from ._sparse import SparseTensor, edit_distance, scan, sequence_mask, sparse  # noqa: E402
+from ._ragged import RaggedTensor, ragged  # noqa: E402
 
 nn.ctc_greedy_decoder, nn.ctc_beam_search_decoder = _sparse.ctc_greedy_decoder, _sparse.ctc_beam_search_decoder
 
@@ -1809,8 +1810,10 @@ strings.join = _join
 
 
 def _ragged_rows(x):
-    """Rows of different lengths (TensorFlow's ragged tensor; ``unicode_split`` of a batch gives a
-    list of arrays) as a list of string arrays; None for anything NumPy makes one array of."""
+    """Rows of different lengths (a RaggedTensor, ``unicode_split`` of a batch; or a list of arrays)
+    as a list of string arrays; None for anything NumPy makes one array of."""
+    if isinstance(x, RaggedTensor):
+        return [_texts(r, "reduce_join") for r in x]
     if not isinstance(x, (list, tuple)) or not x or not all(isinstance(r, (list, tuple, np.ndarray)) for r in x):
         return None
     if len({np.shape(r) for r in x}) == 1:
@@ -1842,8 +1845,8 @@ def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
 
 
 def _unicode_split(input, input_encoding="UTF-8", errors="replace", replacement_char=65533, name=None):
-    """Each string as its characters: an array for one string, a list of arrays for a batch
-    (TensorFlow's ragged tensor)."""
+    """Each string as its characters: an array for one string, a RaggedTensor of a row per
+    string for a batch."""
     if str(input_encoding).upper().replace("-", "") not in ("UTF8", "UTF16BE", "UTF32BE"):
         raise ValueError(f"tf.strings.unicode_split: input_encoding must be 'UTF-8', 'UTF-16-BE' or 'UTF-32-BE'. "
                          f"Received: {input_encoding!r}")
@@ -1852,7 +1855,7 @@ def _unicode_split(input, input_encoding="UTF-8", errors="replace", replacement_
         return np.array(list(str(texts)), dtype=str).reshape(-1)
     if texts.ndim != 1:
         raise ValueError(f"tf.strings.unicode_split: takes one string or a 1-D batch. Received rank {texts.ndim}")
-    return [np.array(list(t), dtype=str).reshape(-1) for t in texts.tolist()]
+    return RaggedTensor.from_rows([np.array(list(t), dtype=str).reshape(-1) for t in texts.tolist()])
 
 
 def _to_number(string_tensor, out_type="float32", name=None):
@@ -2004,5 +2007,5 @@ def register(package):
         value = globals()[_RENAMED.get(name, name)]
         wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
-    for module in (nn, math, linalg, config, errors, nest, summary, strings, image, io, train):
+    for module in (nn, math, linalg, config, errors, nest, summary, strings, image, io, train, ragged):
         sys.modules[module.__name__] = module

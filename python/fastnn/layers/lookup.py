@@ -385,7 +385,16 @@ class _DataLayer(Layer):
         """Whether it maps strings to numbers (so it may take a model's string input)."""
         return self._string_io and not getattr(self, "invert", False)
 
+    _elementwise = False  # (maps each value to one value: a ragged tensor's flat values, row by row alike)
+
     def __call__(self, inputs, training=False, mask=None, **kwargs):
+        from .._ragged import RaggedTensor
+
+        if isinstance(inputs, RaggedTensor):  # (the ids of unicode_split's characters, and back)
+            if not self._elementwise:
+                raise ValueError(f"{self._who}: takes a ragged tensor only where it maps each value to one value "
+                                 "(StringLookup, IntegerLookup, Hashing, Discretization); call .to_tensor() first")
+            return inputs.with_flat_values(np.asarray(self(inputs.flat_values, training=training, **kwargs)))
         if _is_symbolic(inputs):
             string_in = isinstance(inputs, KerasTensor) and inputs.dtype == "string"
             if self._string_io and not (string_in and self._takes_strings()):
@@ -433,6 +442,10 @@ _INDEX_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 class _IndexLookup(_DataLayer):
     """The vocabulary machinery of StringLookup and IntegerLookup (Keras's IndexLookup)."""
+
+    @property
+    def _elementwise(self):
+        return self.output_mode == "int"
 
     _strings = True
 
@@ -1310,6 +1323,10 @@ class Hashing(_DataLayer):
     ``"multi_hot"``, ``"count"`` (float32). It may be the first layer of a model on integer data.
     Hashing runs in Python integer arithmetic, once per distinct value of a batch."""
 
+    @property
+    def _elementwise(self):
+        return self.output_mode == "int"
+
     input_dtype = "int64"
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
@@ -1551,6 +1568,10 @@ class Discretization(_DataLayer):
     ``"count"`` encoding (float32). ``num_bins`` with ``adapt(data)`` learns the boundaries from
     approximate quantiles with Keras's own summary algorithm (same boundaries, given the same
     batches; ``epsilon`` its tolerance). It may be the first layer of a model (float input)."""
+
+    @property
+    def _elementwise(self):
+        return self.output_mode == "int"
 
     _int_output_dtype = "int32"
 
