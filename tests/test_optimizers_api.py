@@ -598,3 +598,22 @@ def test_lamb_and_adafactor_follow_keras_3(name):
         want = (_keras_lamb if name == "lamb" else _keras_adafactor)(w0, grads)
         np.testing.assert_allclose(var.numpy(), want, rtol=2e-5, atol=1e-6, err_msg=f"{name} {shape}")
     assert type(opt).from_config(opt.get_config()).get_config() == opt.get_config()
+
+
+def test_apply_gradients_refuses_swapped_pairs_and_a_plain_list():
+    # zip(model.trainable_variables, grads) would update the gradient arrays: the model never trains
+    import fastnn as tf
+
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(1)])
+    x = np.ones((8, 4), np.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model(x) ** 2)
+    grads = tape.gradient(loss, model.trainable_variables)
+    opt = tf.keras.optimizers.SGD(0.1)
+    with pytest.raises(ValueError, match="Pair 0 has a model weight .* the gradients and variables look swapped"):
+        opt.apply_gradients(zip(model.trainable_variables, grads))
+    with pytest.raises(ValueError, match=r"expected \(gradient, variable\) pairs.*Received an element of type"):
+        opt.apply_gradients(grads)
+    before = [w.copy() for w in model.get_weights()]
+    opt.apply_gradients(zip(grads, model.trainable_variables))
+    assert not np.array_equal(model.get_weights()[0], before[0])

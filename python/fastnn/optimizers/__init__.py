@@ -251,6 +251,8 @@ class Optimizer:
         a gradient that is None (that parameter is left as it is, as Keras does). Without
         ``params``, the ones given to `build` (Keras 3's ``optimizer.apply(grads)``)."""
         grads = list(grads)
+        if params is not None:
+            _check_not_swapped(grads, params, type(self).__name__)
         if params is None:
             if not self.built:
                 raise ValueError(f"{type(self).__name__}.apply: give the variables (apply(grads, variables)), or "
@@ -374,6 +376,11 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars):
         """Keras's spelling: ``apply_gradients(zip(grads, params))``."""
         pairs = list(grads_and_vars)
+        if any(not isinstance(pair, (tuple, list)) or len(pair) != 2 for pair in pairs):
+            bad = next(pair for pair in pairs if not isinstance(pair, (tuple, list)) or len(pair) != 2)
+            raise ValueError(f"{type(self).__name__}.apply_gradients: expected (gradient, variable) pairs, e.g. "
+                             f"zip(grads, model.trainable_variables). Received an element of type "
+                             f"{type(bad).__name__}" + (f" and shape {np.shape(bad)}" if hasattr(bad, "shape") else ""))
         self.apply([g for g, _ in pairs], [p for _, p in pairs])
 
     def minimize(self, loss, var_list, tape=None):
@@ -496,6 +503,21 @@ class _StepCount(int):
 def _constraint_of(param):
     """The constraint of a layer's weight (``kernel_constraint=MaxNorm(3)``) or of a tf.Variable, or None."""
     return getattr(param, "constraint", None)
+
+
+def _check_not_swapped(grads, params, who):
+    """A weight given as the gradient, with a plain array as its variable, is
+    ``zip(model.trainable_variables, grads)`` for ``zip(grads, model.trainable_variables)``: the
+    update would go into the gradient arrays and the model would never train."""
+    from .._batch_dataset import WeightArray
+
+    weight = (WeightArray, autodiff.Variable)
+    for i, (g, p) in enumerate(zip(grads, params)):
+        if isinstance(g, weight) and not isinstance(p, weight):
+            raise ValueError(f"{who}.apply_gradients: expected (gradient, variable) pairs, e.g. zip(grads, "
+                             f"model.trainable_variables). Pair {i} has a model weight "
+                             f"({getattr(g, 'name', None) or type(g).__name__}) first and a plain array second: "
+                             "the gradients and variables look swapped")
 
 
 def _zeros(params, value=0.0):
