@@ -1445,3 +1445,17 @@ def test_fit_on_a_ragged_list_says_so():
     model.compile("adam", "mse")
     with pytest.raises(ValueError, match=r"fit: `x` is a ragged list \(rows of different lengths: \[2, 4\]\); pad"):
         model.fit([[1, 2, 3, 4], [1, 2]], np.ones(2), verbose=0)
+
+
+def test_one_sample_without_its_batch_axis_is_said_so():
+    # the commonest beginner's mistake: predict(image) for predict(image[None])
+    model = Sequential([Input((28, 28)), Flatten(), Dense(10, activation="softmax")])
+    image = np.zeros((28, 28), np.float32)
+    for call in (lambda: model.predict(image, verbose=0), lambda: model(image)):
+        with pytest.raises(ValueError, match=r"takes a batch of samples of shape \(None, 28, 28\); `x` has shape "
+                                             r"\(28, 28\), one sample without the batch axis. Pass x\[None\]"):
+            call()
+    assert model.predict(image[None], verbose=0).shape == (1, 10)
+    # Keras's added last axis of size 1 still applies: (3,) is three samples for an Input((1,))
+    column = Sequential([Input((1,)), Dense(2)])
+    assert column.predict(np.array([1.0, 2.0, 3.0]), verbose=0).shape == (3, 2)

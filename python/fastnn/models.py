@@ -1475,6 +1475,8 @@ class Model:
                              f"'x' sizes: {', '.join(map(str, sizes))}")
         if sizes[0] == 0:
             raise ValueError(f"{fn}: `x` is empty (0 samples)")
+        if self.built:
+            self._check_batch_axis(xs, fn)
         self._ensure_built(xs[0].shape if len(xs) == 1 else [a.shape for a in xs],
                            text=len(xs) == 1 and xs[0].dtype.kind in "USO", dtypes=[a.dtype for a in xs])
         if get_backend() == "cpp" and any(layer.dtype == "float64" for layer in self._layers):
@@ -1504,6 +1506,21 @@ class Model:
               for i, (a, layer) in enumerate(zip(xs, self._input_layers))]
         self._check_data_shape([a.shape for a in xs])
         return xs
+
+    def _check_batch_axis(self, xs, fn):
+        """One sample given without its batch axis (``predict(image)`` for ``predict(image[None])``,
+        the commonest beginner's mistake): said so, where an inner layer would report a shape the
+        data never had."""
+        def fits(shape, expected):
+            return len(shape) == len(expected) and all(e is None or e == d for e, d in zip(expected, shape))
+
+        for i, (a, layer) in enumerate(zip(xs, self._input_layers)):
+            expected = tuple(layer.batch_shape)
+            if not fits(_adjust_rank(a, layer).shape[1:], expected[1:]) and fits(a.shape, expected[1:]):
+                raise ValueError(f"{fn}: model '{self.name}' takes a batch of samples of shape {_shape_str(expected)}; "
+                                 f"`x`{f'[{i}]' if len(xs) > 1 else ''} has shape {_shape_str(a.shape)}, one sample "
+                                 f"without the batch axis. Pass x[None] (np.expand_dims(x, 0)) for one sample (a dataset of "
+                                 "samples: batch it, ds.batch(32))")
 
     def _check_data_shape(self, data_shapes):
         """Propagate the data's shapes (one per input) through the graph, checking each layer's input spec."""
