@@ -769,3 +769,47 @@ def test_batch_jacobian_is_the_per_example_block_of_the_jacobian():
     np.testing.assert_allclose(blocks, (1 - yv ** 2)[:, :, None] * w.T[None], rtol=1e-12)
     with pytest.raises(ValueError, match="share their first \\(batch\\) axis"):
         tape.batch_jacobian(y, fastnn.Variable(np.ones((5, 3))))
+
+
+def test_a_layer_of_several_tensor_arguments_in_a_model_called_on_the_tape():
+    # keras.io's Siamese triplet network: DistanceLayer.call(self, anchor, positive, negative) in a
+    # functional model that a custom train_step calls under a GradientTape
+    from fastnn import keras
+
+    class DistanceLayer(keras.layers.Layer):
+        def call(self, anchor, positive, negative):
+            return (keras.ops.sum(keras.ops.square(anchor - positive), -1),
+                    keras.ops.sum(keras.ops.square(anchor - negative), -1))
+
+    class Scaled(keras.layers.Layer):
+        def call(self, a, b=None):
+            return a * b
+
+    fastnn.utils.set_random_seed(3)
+    a, p, n = (keras.Input((3,)) for _ in range(3))
+    embed = keras.layers.Dense(3)
+    distances = DistanceLayer()(embed(a), embed(p), embed(n))
+    model = keras.Model([a, p, n], list(distances) + [Scaled()(embed(a), b=embed(p))])
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(3)]
+
+    def loss_of(outputs):
+        ap, an, scaled = outputs
+        return float(np.sum(np.maximum(np.asarray(ap) - np.asarray(an) + 0.5, 0.0)) + np.sum(np.asarray(scaled)))
+
+    with fastnn.GradientTape() as tape:
+        ap, an, scaled = model(xs)
+        loss = fastnn.reduce_sum(fastnn.maximum(ap - an + 0.5, 0.0)) + fastnn.reduce_sum(scaled)
+    kernel = embed.kernel
+    grad = np.asarray(tape.gradient(loss, [kernel])[0])
+    assert loss_of(model.predict(xs, verbose=0)) == pytest.approx(float(loss), rel=1e-5)
+    numeric = np.zeros_like(grad)
+    for i in np.ndindex(kernel.shape):
+        old = float(kernel[i])
+        kernel[i] = old + 1e-3
+        up = loss_of(model.predict(xs, verbose=0))
+        kernel[i] = old - 1e-3
+        down = loss_of(model.predict(xs, verbose=0))
+        kernel[i] = old
+        numeric[i] = (up - down) / 2e-3
+    np.testing.assert_allclose(grad, numeric, rtol=2e-2, atol=2e-2)

@@ -39,7 +39,7 @@ from ._backend import get_backend
 from ._graph import post_order
 from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
-from .layers.base import (TRACED_TRAINING, Input, InputLayer, KerasTensor, Layer, _backward_from_tape,
+from .layers.base import (TRACED_TRAINING, Input, InputLayer, KerasTensor, Layer, _backward_from_tape, _bound_call,
                           _BranchesOnTraining, _call_on_tape,
                           _held, _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _recording_init,
                           _shape_str, check_mask,
@@ -2739,7 +2739,12 @@ class Model:
                 mask = [slot_masks[i] for i in ins] if multi else slot_masks[ins[0]]
                 mask = None if multi and all(m is None for m in mask) else mask
                 kwargs = dict(call_kwargs, mask=mask)
-            result = layer(x, **kwargs)
+            if multi and type(layer).__call__ is _bound_call and "_binding" in layer.__dict__:
+                # (a user layer of several tensor arguments, call(self, anchor, positive, negative): its
+                # inputs as the graph holds them, bound to those arguments as when it was built)
+                result = Layer.__call__(layer, x, **kwargs)
+            else:
+                result = layer(x, **kwargs)
             for o, tensor in zip(_slots(out), result if type(out) is tuple else [result]):
                 vals[o] = tensor
             first = _slots(out)[0]
