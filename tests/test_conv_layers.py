@@ -130,7 +130,7 @@ def test_config_and_weights_round_trip():
     up = Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same", output_padding=(1, 2), activation="tanh", name="t")
     up.build((None, 4, 5, 2))
     config = up.get_config()
-    assert config["output_padding"] == [1, 2] and "groups" not in config
+    assert config["output_padding"] == (1, 2) and "groups" not in config  # (tuples, as Keras 3)
     clone = Conv2DTranspose.from_config(config)
     clone.build((None, 4, 5, 2))
     assert clone.get_config() == config
@@ -314,3 +314,14 @@ def test_convolution_op_and_its_override():
 
     with pytest.raises(NotImplementedError, match="Standardized overrides convolution_op"):
         Standardized(2, 3)
+
+
+def test_configs_hold_tuples_as_keras_3():
+    # keras.io's ConvMixer picks layers by layer.get_config()["kernel_size"] == (5, 5)
+    from fastnn.layers import Conv2D, Reshape, UpSampling2D, ZeroPadding2D
+
+    conv = Conv2D(2, 5, strides=2)
+    assert conv.get_config()["kernel_size"] == (5, 5) and conv.get_config()["strides"] == (2, 2)
+    assert MaxPooling2D(3).get_config()["pool_size"] == (3, 3)
+    assert UpSampling2D(2).get_config()["size"] == (2, 2) and Reshape((4, -1)).get_config()["target_shape"] == (4, -1)
+    assert ZeroPadding2D(2).get_config()["padding"] == ((2, 2), (2, 2))

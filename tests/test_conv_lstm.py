@@ -297,8 +297,8 @@ def test_config_as_keras():
     assert "units" not in config
     assert {k: config[k] for k in ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
                                    "unit_forget_bias", "return_sequences", "dropout", "seed")} == dict(
-        filters=4, kernel_size=[3, 2], strides=[2, 1], padding="same", data_format="channels_last",
-        dilation_rate=[1, 1], unit_forget_bias=True, return_sequences=True, dropout=0.1, seed=3)
+        filters=4, kernel_size=(3, 2), strides=(2, 1), padding="same", data_format="channels_last",
+        dilation_rate=(1, 1), unit_forget_bias=True, return_sequences=True, dropout=0.1, seed=3)
     again = ConvLSTM2D.from_config(config)
     assert again.get_config() == config
 

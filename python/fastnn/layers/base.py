@@ -1534,7 +1534,7 @@ class InputLayer(Layer):
         return self.batch_shape
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+        return {"batch_shape": tuple(self.batch_shape), "dtype": self.dtype, "name": self.name}
 
 
 def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):

@@ -85,11 +85,11 @@ def set_geometry(layer, kernel_size, strides, padding, data_format, dilation_rat
 
 def geometry_config(layer):
     return {
-        "kernel_size": list(layer.kernel_size),
-        "strides": list(layer.strides),
+        "kernel_size": tuple(layer.kernel_size),
+        "strides": tuple(layer.strides),
         "padding": layer.padding,
         "data_format": layer.data_format,
-        "dilation_rate": list(layer.dilation_rate),
+        "dilation_rate": tuple(layer.dilation_rate),
     }
 
 
@@ -336,7 +336,7 @@ class _ConvTranspose(_BaseConv):
         return (input_shape[0],) + out + (self.filters,)
 
     def get_config(self):
-        pads = None if self.output_padding is None else list(self.output_padding)
+        pads = None if self.output_padding is None else tuple(self.output_padding)
         return {**super().get_config(), "output_padding": pads}
 
 

@@ -477,7 +477,7 @@ class Reshape(Layer):
         return (input_shape[0],) + self._resolve(tuple(input_shape))
 
     def get_config(self):
-        return {**super().get_config(), "target_shape": list(self.target_shape)}
+        return {**super().get_config(), "target_shape": tuple(self.target_shape)}
 
 
 @register_layer

@@ -54,7 +54,7 @@ class _Pooling(Layer):
         return (input_shape[0],) + out + (input_shape[-1],)
 
     def get_config(self):
-        config = {"pool_size": list(self.pool_size), "strides": list(self.strides), "padding": self.padding,
+        config = {"pool_size": tuple(self.pool_size), "strides": tuple(self.strides), "padding": self.padding,
                   "data_format": self.data_format}
         return {**super().get_config(), **config}
 

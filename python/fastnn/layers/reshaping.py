@@ -108,7 +108,7 @@ class _UpSampling(_Reshaping):
         return blocks.sum(axis=tuple(2 + 2 * a for a in range(self.rank)))
 
     def get_config(self):
-        return {**super().get_config(), "size": list(self.size)}
+        return {**super().get_config(), "size": tuple(self.size)}
 
 
 def _linear_matrix(d, s, dtype):
@@ -220,7 +220,7 @@ class _PadOrCrop(_Reshaping):
         return self._padded(dy, self.pairs)
 
     def get_config(self):
-        pairs = [list(p) for p in self.pairs]
+        pairs = tuple(tuple(p) for p in self.pairs)  # (tuples, as Keras 3's get_config gives them)
         return {**super().get_config(), self.argument: pairs[0] if self.rank == 1 else pairs}
 
 
@@ -343,4 +343,4 @@ class Permute(Layer):
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
     def get_config(self):
-        return {**super().get_config(), "dims": list(self.dims)}
+        return {**super().get_config(), "dims": tuple(self.dims)}
