@@ -527,3 +527,21 @@ def test_tf_random_stateless_draws_generator_and_split():
     assert rng.normal((3,)).shape == (3,) and rng.uniform((2,), 0, 5, dtype="int64").dtype == np.int64
     with pytest.raises(ValueError, match="random.stateless_normal: seed must be a pair of integers"):
         tf.random.stateless_normal((2,), seed=5)
+
+
+def test_stateless_draws_are_tensorflows_philox_numbers():
+    # TensorFlow's documented values (tf.random.split's page, tf.random.Generator's, image_ops_impl.py's doctests)
+    import fastnn as tf
+
+    split = tf.random.split([1, 2], num=3)
+    assert split.dtype == np.int32
+    assert split.tolist() == [[1105988140, 1738052849], [-335576002, 370444179], [10670227, -246211131]]
+    np.testing.assert_allclose(tf.random.Generator.from_seed(1234).normal(shape=(2, 3)),
+                               [[0.9356609, 1.0854305, -0.93788373], [-0.5061547, 1.3169702, 0.7137579]], rtol=1e-5)
+    x = np.array([[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [[7.0, 8.0, 9.0], [10.0, 11.0, 12.0]]], np.float32)
+    np.testing.assert_allclose(tf.image.stateless_random_brightness(x, 0.2, (1, 2)), x + 0.1376243, rtol=1e-6)
+    image = np.arange(1, 13, dtype=np.int32).reshape(2, 2, 3)
+    assert tf.image.stateless_random_crop(image, (1, 2, 3), seed=(1, 2)).tolist() == [[[1, 2, 3], [4, 5, 6]]]
+    pytest.importorskip("PIL")
+    assert tf.image.stateless_random_jpeg_quality(x.astype(np.uint8), 75, 95, (1, 2)).reshape(-1).tolist() == \
+        [0, 4, 5, 1, 5, 6, 5, 9, 10, 5, 9, 10]

@@ -220,7 +220,7 @@ def _flip_randomly(image, axis, seed, fn, rng=None):
     rng = rng if rng is not None else _generator(seed)
     if image.ndim == 3:
         return _eager(np.flip(image, axis).copy() if rng.random() < 0.5 else image.copy())
-    flips = rng.random(len(image)) < 0.5
+    flips = np.round(rng.random(len(image))) == 1  # (TensorFlow rounds a batch's draws: > 0.5 flips)
     return _eager(np.where(flips[:, None, None, None], np.flip(image, axis), image))
 
 
@@ -803,9 +803,8 @@ def adjust_jpeg_quality(image, jpeg_quality, dct_method="", name=None):
 
 
 def _stateless(seed, fn):
-    """The generator of a stateless op's ``seed`` (a pair of integers, TensorFlow's shape [2]):
-    the same pair gives the same draws, another pair others. NumPy's streams, not TensorFlow's
-    Philox, so the values differ from TensorFlow's for a given pair."""
+    """The random stream of a stateless op's ``seed`` (a pair of integers, TensorFlow's shape [2]):
+    TensorFlow's Philox stream, so a pair gives TensorFlow's draws (`fastnn.random.stateless_rng`)."""
     from .random import stateless_rng
 
     return stateless_rng(seed, f"image.{fn}")
@@ -843,8 +842,9 @@ def _crop_randomly(value, size, rng, fn):
                          f"size {size}")
     if any(s < 0 or s > d for s, d in zip(size, shape)):
         raise ValueError(f"image.{fn}: Need value.shape >= size, got shape {shape} and size {size}")
-    window = tuple(slice(o, o + s) for o, s in
-                   ((int(rng.integers(0, d - s + 1)), s) for d, s in zip(shape, size)))
+    # (TensorFlow's random_crop: one int32 in [0, 2**31 - 1) per axis, modulo the axis's offsets)
+    draws = np.asarray(rng.integers(0, 2**31 - 1, size=len(shape)), dtype=np.int64)
+    window = tuple(slice(int(o) % (d - s + 1), int(o) % (d - s + 1) + s) for o, d, s in zip(draws, shape, size))
     cropped = value[window]
     return _eager(cropped.copy() if isinstance(cropped, np.ndarray) else cropped)
 
@@ -880,8 +880,8 @@ def random_jpeg_quality(image, min_jpeg_quality, max_jpeg_quality, seed=None):
 
 
 def stateless_random_flip_left_right(image, seed):
-    """Each image flipped left-right with probability 1/2, decided by ``seed`` (a pair of ints).
-    Deterministic for a seed; not TensorFlow's random stream (see `_stateless`)."""
+    """Each image flipped left-right with probability 1/2, decided by ``seed`` (a pair of ints):
+    TensorFlow's draws (see `_stateless`)."""
     rng = _stateless(seed, "stateless_random_flip_left_right")
     return _flip_randomly(image, -2, None, "stateless_random_flip_left_right", rng)
 

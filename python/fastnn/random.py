@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autodiff, utils
+from ._batch_dataset import EagerArray
 from .autodiff import Operators, Tensor, _value
 
 
@@ -266,76 +267,176 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
 
 
 # ---- TensorFlow's stateless draws and Generator (tf.random.stateless_*, tf.random.Generator) -------
-# A seed is a pair of integers (TensorFlow's shape [2]): the same pair gives the same draw, another
-# pair another. The streams are NumPy's, not TensorFlow's Philox: the values differ from
-# TensorFlow's for a given pair.
+# TensorFlow's Philox4x32-10 streams, so a seed gives TensorFlow's numbers: a stateless op's seed is
+# a pair of integers (shape [2]), scrambled into Philox's key and counter as stateless_random_ops.cc
+# does; a Generator's state is the counter (seed, 0) with key 0. Floats from the bits as
+# random_distributions.h makes them (the mantissa's bits, minus 1; Box-Muller for normals).
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _philox(counters, key):
+    """Philox4x32-10 of (n, 4) uint64 counter words (32-bit values) under ``key`` (two ints):
+    (n, 4) uint64 words."""
+    c = [counters[:, i].copy() for i in range(4)]
+    k0, k1 = np.uint64(key[0]), np.uint64(key[1])
+    m0, m1, mask = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57), np.uint64(_MASK32)
+    for _ in range(10):
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & mask, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & mask]
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & mask, (k1 + np.uint64(0xBB67AE85)) & mask
+    return np.stack(c, axis=1)
+
+
+class _PhiloxStream:
+    """TensorFlow's random bits from a Philox key and 128-bit counter (four 32-bit words), with
+    the draws TensorFlow's distributions make of them; ``skip`` advances the counter."""
+
+    def __init__(self, key, counter):
+        self.key, self.counter = [int(k) & _MASK32 for k in key], [int(c) & _MASK32 for c in counter]
+
+    @classmethod
+    def stateless(cls, seed, who):
+        value = np.asarray(_value(seed))
+        if value.shape != (2,) or value.dtype.kind not in "iu":
+            raise ValueError(f"{who}: seed must be a pair of integers (shape [2]), as TensorFlow's stateless ops "
+                             f"take, e.g. seed=(1, 2). Received: {seed!r}")
+        s0, s1 = (int(v) & 0xFFFFFFFFFFFFFFFF for v in value.tolist())
+        # (stateless_random_ops.cc's GenerateKey: the seed scrambled by one Philox call)
+        mixed = _philox(np.array([[s0 & _MASK32, s0 >> 32, s1 & _MASK32, s1 >> 32]], np.uint64),
+                        (0x3EC8F720, 0x02461E29))[0]
+        return cls(mixed[:2], (0, 0, mixed[2], mixed[3]))
+
+    def bits(self, n):
+        """The next ``n`` random uint32 (four per counter value, the counter counting up)."""
+        blocks = -(-n // 4)
+        low = self.counter[0] + self.counter[1] * 2**32 + np.arange(blocks, dtype=object)
+        high = self.counter[2] + self.counter[3] * 2**32
+        words = np.array([[int(v) & _MASK32, (int(v) >> 32) & _MASK32, (high + (int(v) >> 64)) & _MASK32,
+                           ((high + (int(v) >> 64)) >> 32) & _MASK32] for v in low], np.uint64).reshape(-1, 4)
+        return _philox(words, self.key).reshape(-1)[:n].astype(np.uint32)
+
+    def skip(self, blocks):
+        value = sum(c << (32 * i) for i, c in enumerate(self.counter)) + int(blocks)
+        self.counter = [(value >> (32 * i)) & _MASK32 for i in range(4)]
+
+    # the distributions (random_distributions.h), each from the stream's next bits
+    def _floats(self, n, dtype):
+        if np.dtype(dtype) == np.float64:  # (Uint64ToDouble: 52 bits of two uint32)
+            b = self.bits(2 * n).astype(np.uint64).reshape(-1, 2)
+            mantissa = ((b[:, 0] & np.uint64(0xFFFFF)) << np.uint64(32)) | b[:, 1]
+            return (mantissa | np.uint64(0x3FF0000000000000)).view(np.float64) - 1.0
+        b = self.bits(n)  # (Uint32ToFloat: 23 bits)
+        return ((b & np.uint32(0x7FFFFF)) | np.uint32(0x3F800000)).view(np.float32) - np.float32(1)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float32):
+        n = int(np.prod(size)) if size is not None else 1
+        dtype = np.dtype(dtype)
+        u = self._floats(n, dtype)
+        out = (u * dtype.type(high - low) + dtype.type(low)).astype(dtype)
+        return out.reshape(size) if size is not None else dtype.type(out[0])
+
+    def random(self, size=None):
+        return self.uniform(0.0, 1.0, size)
+
+    def integers(self, low, high, size=None, dtype=np.int32):
+        n = int(np.prod(size)) if size is not None else 1
+        span = int(high) - int(low)
+        if np.dtype(dtype).itemsize == 8:
+            b = self.bits(2 * n).astype(np.uint64).reshape(-1, 2)
+            draws = (b[:, 0] << np.uint64(32)) | b[:, 1]
+        else:
+            draws = self.bits(n).astype(np.uint64)
+        out = (np.asarray([int(d) % span + int(low) for d in draws.tolist()], dtype=object)).astype(dtype)
+        return out.reshape(size) if size is not None else out[0]
+
+    def full_ints(self, size, dtype):
+        """Every value of ``dtype`` equally likely (the raw bits)."""
+        n = int(np.prod(size))
+        if np.dtype(dtype).itemsize == 8:
+            b = self.bits(2 * n).astype(np.uint64).reshape(-1, 2)
+            return ((b[:, 0] << np.uint64(32)) | b[:, 1]).view(np.int64).astype(dtype).reshape(size)
+        return self.bits(n).view(np.int32).astype(dtype).reshape(size)
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=np.float32):
+        n = int(np.prod(size)) if size is not None else 1
+        dtype = np.dtype(dtype)
+        pairs = -(-n // 2)
+        # (Box-Muller on pairs of uniforms, the first clamped at 1e-7: BoxMullerFloat / BoxMullerDouble)
+        u = self._floats(2 * pairs, dtype).reshape(-1, 2)
+        u1 = np.maximum(u[:, 0], dtype.type(1e-7))
+        v1 = dtype.type(2 * np.pi) * u[:, 1]
+        r = np.sqrt(dtype.type(-2) * np.log(u1))
+        z = np.stack([np.sin(v1) * r, np.cos(v1) * r], axis=1).reshape(-1)[:n]
+        out = (z * dtype.type(scale) + dtype.type(loc)).astype(dtype)
+        return out.reshape(size) if size is not None else dtype.type(out[0])
 
 
 def stateless_rng(seed, who):
-    """The NumPy generator of a stateless op's ``seed`` pair, or a ValueError naming ``who``."""
-    value = np.asarray(_value(seed))
-    if value.shape != (2,) or value.dtype.kind not in "iu":
-        raise ValueError(f"{who}: seed must be a pair of integers (shape [2]), as TensorFlow's stateless ops take, "
-                         f"e.g. seed=(1, 2). Received: {seed!r}")
-    return np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in value.tolist()])
-
-
-def _seed_pairs(rng, count):
-    """``count`` new seed pairs as TensorFlow's (2, count) int64 array."""
-    return rng.integers(-2**63, 2**63 - 1, size=(2, count), dtype=np.int64, endpoint=True)
+    """The random stream of a stateless op's ``seed`` pair (TensorFlow's), or a ValueError naming
+    ``who``: ``uniform``, ``random``, ``integers`` and ``normal`` as NumPy's generators name them."""
+    return _PhiloxStream.stateless(seed, who)
 
 
 def stateless_uniform(shape, seed, minval=0, maxval=None, dtype="float32", name=None):
-    """`uniform` drawn from the ``seed`` pair (integers in [minval, maxval) for an integer dtype)."""
+    """`uniform` drawn from the ``seed`` pair (integers in [minval, maxval) for an integer dtype;
+    every integer for maxval None), TensorFlow's numbers."""
     rng = stateless_rng(seed, "random.stateless_uniform")
+    shape = _shape(shape, "stateless_uniform")
     if np.dtype(dtype).kind in "iu":
         if maxval is None:
-            raise ValueError("random.stateless_uniform: an integer dtype needs maxval")
-        return rng.integers(int(_value(minval)), int(_value(maxval)), _shape(shape, "stateless_uniform")).astype(dtype)
-    return rng.uniform(_value(minval), 1.0 if maxval is None else _value(maxval),
-                       _shape(shape, "stateless_uniform")).astype(_float_dtype(dtype, "stateless_uniform"))
+            return rng.full_ints(shape, dtype)
+        return rng.integers(int(_value(minval)), int(_value(maxval)), shape, dtype=dtype)
+    return rng.uniform(_value(minval), 1.0 if maxval is None else _value(maxval), shape,
+                       dtype=_float_dtype(dtype, "stateless_uniform"))
 
 
 def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", name=None):
-    """`normal` drawn from the ``seed`` pair."""
+    """`normal` drawn from the ``seed`` pair, TensorFlow's numbers."""
     rng = stateless_rng(seed, "random.stateless_normal")
-    return rng.normal(_value(mean), _value(stddev), _shape(shape, "stateless_normal")).astype(
-        _float_dtype(dtype, "stateless_normal"))
+    return rng.normal(_value(mean), _value(stddev), _shape(shape, "stateless_normal"),
+                      dtype=_float_dtype(dtype, "stateless_normal"))
 
 
 def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", name=None):
-    """`truncated_normal` drawn from the ``seed`` pair."""
-    return truncated_normal(shape, mean, stddev, dtype, seed=int(_seed_pairs(
-        stateless_rng(seed, "random.stateless_truncated_normal"), 1)[0, 0]) % 2**63)
+    """`truncated_normal` (within two standard deviations) from the ``seed`` pair: repeatable,
+    not TensorFlow's numbers (its truncation draws differently)."""
+    rng = stateless_rng(seed, "random.stateless_truncated_normal")
+    return truncated_normal(shape, mean, stddev, dtype, seed=int(rng.full_ints((1,), np.int64)[0]) % 2**63)
 
 
 def stateless_split(seed, num=2, alg=None):
-    """``num`` new seed pairs, as a (num, 2) int64 array, made from the ``seed`` pair (for the
-    data-augmentation tutorial's ``new_seed = tf.random.split(seed, num=1)[0, :]``)."""
+    """``num`` new seed pairs, a (num, 2) array of the seed's integer dtype (int32 for a list),
+    TensorFlow's numbers: the data-augmentation tutorial's ``tf.random.split(seed, num=1)[0, :]``."""
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
         raise ValueError(f"random.split: num must be a positive integer. Received: num={num!r}")
-    return _seed_pairs(stateless_rng(seed, "random.split"), int(num)).T.copy()
+    value = np.asarray(_value(seed))
+    dtype = np.int32 if not isinstance(seed, np.ndarray) and value.dtype.kind in "iu" else value.dtype
+    return stateless_rng(seed, "random.split").full_ints((int(num), 2), dtype).view(EagerArray)
 
 
 def stateless_fold_in(seed, data, alg=None):
-    """A new seed pair from the ``seed`` pair and the integer ``data``."""
-    return _seed_pairs(np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in np.asarray(
-        _value(stateless_split(seed, 1))).ravel().tolist()] + [int(_value(data)) & 0xFFFFFFFFFFFFFFFF]), 1)[:, 0]
+    """A new seed pair: [a random integer of the ``seed`` pair, ``data``], as TensorFlow's."""
+    data = np.asarray(_value(data))
+    dtype = np.int32 if data.dtype.kind in "iu" and data.dtype.itemsize <= 4 else np.int64
+    first = stateless_rng(seed, "random.fold_in").full_ints((1,), dtype)[0]
+    return np.array([first, data], dtype=dtype).view(EagerArray)
 
 
 split, fold_in = stateless_split, stateless_fold_in
 
 
 class Generator:
-    """TensorFlow's ``tf.random.Generator``: a stream of draws with a state, made from a seed
-    (``from_seed``) or from fastnn's global generator (``from_non_deterministic_state``).
-    ``make_seeds(count)`` gives (2, count) int64 seed pairs for the stateless ops, as the
-    data-augmentation tutorial's ``rng.make_seeds(2)[0]`` takes them."""
+    """TensorFlow's ``tf.random.Generator`` (Philox): ``from_seed(seed)`` starts its counter at
+    (seed, 0) with key 0, as TensorFlow does, so its first draws are TensorFlow's; each draw then
+    advances the counter by 256 per value (TensorFlow's stateful ops' skip). ``make_seeds(count)``
+    gives (2, count) int64 seed pairs for the stateless ops (the data-augmentation tutorial's
+    ``rng.make_seeds(2)[0]``)."""
 
     def __init__(self, seed=None, alg=None):
-        self._seed = utils.draw_seed() if seed is None else int(_value(seed)) & 0xFFFFFFFFFFFFFFFF
+        seed = utils.draw_seed() if seed is None else int(_value(seed)) & 0xFFFFFFFFFFFFFFFF
         self.algorithm = alg
-        self._rng = np.random.default_rng(self._seed)
+        self._stream = _PhiloxStream((0, 0), (seed & _MASK32, seed >> 32, 0, 0))
 
     @classmethod
     def from_seed(cls, seed, alg=None):
@@ -350,29 +451,45 @@ class Generator:
 
     @property
     def state(self):
-        return np.array([self._seed], np.int64)
+        c = self._stream.counter
+        return np.array([c[0] | c[1] << 32, c[2] | c[3] << 32, 0], np.uint64).view(np.int64)
+
+    def _draw(self, make, n):
+        out = make(self._stream)
+        self._stream.skip(256 * max(n, 1))  # (TensorFlow's UpdateMemWithPhiloxRandom)
+        return out
 
     def make_seeds(self, count=1):
-        return _seed_pairs(self._rng, int(count))
+        keys = self.uniform_full_int((int(count),), np.int64)
+        return np.stack([keys, np.zeros_like(keys)]).view(EagerArray)
 
     def split(self, count=1):
-        return [Generator(int(self._rng.integers(0, 2**63)), self.algorithm) for _ in range(int(count))]
+        return [Generator(int(k), self.algorithm) for k in self.uniform_full_int((int(count),), np.int64)]
+
+    def uniform_full_int(self, shape, dtype=np.int64, name=None):
+        shape = _shape(shape, "Generator.uniform_full_int")
+        return self._draw(lambda s: s.full_ints(shape, dtype), int(np.prod(shape)))
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", name=None):
-        return self._rng.normal(_value(mean), _value(stddev), _shape(shape, "Generator.normal")).astype(
-            _float_dtype(dtype, "Generator.normal"))
+        shape = _shape(shape, "Generator.normal")
+        dtype = _float_dtype(dtype, "Generator.normal")
+        return self._draw(lambda s: s.normal(_value(mean), _value(stddev), shape, dtype=dtype), int(np.prod(shape)))
 
     def uniform(self, shape, minval=0, maxval=None, dtype="float32", name=None):
+        shape = _shape(shape, "Generator.uniform")
         if np.dtype(dtype).kind in "iu":
-            return self._rng.integers(int(minval), int(maxval), _shape(shape, "Generator.uniform")).astype(dtype)
-        return self._rng.uniform(minval, 1.0 if maxval is None else maxval,
-                                 _shape(shape, "Generator.uniform")).astype(_float_dtype(dtype, "Generator.uniform"))
+            if maxval is None:
+                return self.uniform_full_int(shape, dtype)
+            return self._draw(lambda s: s.integers(int(minval), int(maxval), shape, dtype=dtype),
+                              int(np.prod(shape)))
+        dtype = _float_dtype(dtype, "Generator.uniform")
+        return self._draw(lambda s: s.uniform(minval, 1.0 if maxval is None else maxval, shape, dtype=dtype),
+                          int(np.prod(shape)))
 
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", name=None):
-        return truncated_normal(shape, mean, stddev, dtype, seed=int(self._rng.integers(0, 2**63)))
-
-    def binomial(self, shape, counts, probs, dtype="int32", name=None):
-        return self._rng.binomial(_value(counts), _value(probs), _shape(shape, "Generator.binomial")).astype(dtype)
+        """Repeatable, not TensorFlow's numbers (its truncation draws differently)."""
+        seed = int(self.uniform_full_int((1,), np.int64)[0]) % 2**63
+        return truncated_normal(shape, mean, stddev, dtype, seed=seed)
 
 
 _global_generator = None
