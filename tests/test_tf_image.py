@@ -349,5 +349,26 @@ def test_non_max_suppression_matches_a_brute_force_greedy_loop():
         tf.image.non_max_suppression(boxes[:, :3], scores, 5)
     with pytest.raises(ValueError, match="image.non_max_suppression: scores must be 1-D, one per box"):
         tf.image.non_max_suppression(boxes, scores[:5], 5)
-    with pytest.raises(ValueError, match=r"image.non_max_suppression: the IoU \(overlap\) threshold must be in"):
+    with pytest.raises(ValueError, match=r"image.non_max_suppression: the IoU threshold must be in"):
         tf.image.non_max_suppression(boxes, scores, 5, iou_threshold=1.5)
+
+
+def test_round30_tensorflow_rules():
+    # central_crop's TensorFlow 2 offset int((h - h·f) / 2); per_image_standardization keeps a float
+    # dtype (float32 for integers); rgb_to_grayscale keeps float64; uint16 decodes of non-PNG formats
+    # scale by 256; crop_and_resize's nearest rounds as roundf; an overlaps threshold may exceed 1
+    image = np.zeros((100, 10, 3), np.float32)
+    assert tf.image.central_crop(image, 0.4).shape == (40, 4, 3)
+    assert tf.image.per_image_standardization(np.arange(12, dtype=np.int32).reshape(2, 2, 3)).dtype == np.float32
+    assert tf.image.per_image_standardization(np.ones((2, 2, 3), np.float64)).dtype == np.float64
+    assert tf.image.rgb_to_grayscale(np.ones((2, 2, 3), np.float64)).dtype == np.float64
+    x = np.nextafter(np.float32(0.5), np.float32(0))
+    picked = tf.image.crop_and_resize(np.array([[[[10.0], [20.0]]]], np.float32), np.array([[0, x, 0, x]], np.float32),
+                                      [0], (1, 1), method="nearest")
+    assert float(np.asarray(picked).ravel()[0]) == 10.0
+    overlaps = np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]], np.float32)
+    kept = tf.image.non_max_suppression_overlaps(overlaps, [0.9, 0.8, 0.7], 3, overlap_threshold=1.5)
+    assert np.asarray(kept).tolist() == [0, 2]
+    pytest.importorskip("PIL")
+    jpeg = tf.io.encode_jpeg(np.full((8, 8, 3), 255, np.uint8))
+    assert int(np.asarray(tf.io.decode_image(jpeg, dtype=tf.uint16)).max()) == 255 * 256

@@ -101,8 +101,10 @@ def rgb_to_grayscale(images, name=None):
     """The luma (0.2989 R + 0.5870 G + 0.1140 B), keeping a last axis of 1 (an integer image stays
     in its dtype, as TensorFlow's)."""
     images = _images(images, "rgb_to_grayscale")
-    return _eager(_on_floats(images, lambda x: ops.expand_dims(
-        ops.tensordot(ops.cast(x, "float32"), _GRAY, axes=[[-1], [0]]), -1)))
+    gray = _on_floats(images, lambda x: ops.expand_dims(
+        ops.tensordot(ops.cast(x, "float32"), _GRAY, axes=[[-1], [0]]), -1))
+    dtype = np.asarray(autodiff._value(images)).dtype
+    return _eager(ops.cast(gray, dtype) if dtype.kind == "f" and dtype != np.float32 else gray)  # (float64 stays)
 
 
 def grayscale_to_rgb(images, name=None):
@@ -157,25 +159,27 @@ def adjust_contrast(images, contrast_factor):
 
 
 def per_image_standardization(image):
-    """``(x - mean) / max(std, 1 / sqrt(pixels · channels))`` per image."""
-    image = ops.cast(_images(image, "per_image_standardization"), "float32")
+    """``(x - mean) / max(std, 1 / sqrt(pixels · channels))`` per image (float32 for an integer
+    image; a float one keeps its dtype, as TensorFlow's)."""
+    given = np.asarray(autodiff._value(_images(image, "per_image_standardization"))).dtype
+    dtype = given if given.kind == "f" else np.dtype(np.float32)
+    image = ops.cast(image, dtype)
     count = float(np.prod(autodiff.shape(image)[-3:]))
     mean = ops.mean(image, axis=(-3, -2, -1), keepdims=True)
-    std = ops.maximum(ops.std(image, axis=(-3, -2, -1), keepdims=True), 1.0 / np.sqrt(count))
-    return _eager(ops.divide(ops.subtract(image, mean), std))
+    std = ops.maximum(ops.std(image, axis=(-3, -2, -1), keepdims=True), dtype.type(1.0 / np.sqrt(count)))
+    return _eager(ops.cast(ops.divide(ops.subtract(image, mean), std), dtype))
 
 
 def central_crop(image, central_fraction):
-    """The centred window of ``central_fraction`` of the height and width, with TensorFlow's
-    rounding (its offset is ``size // int(1 / ((1 - central_fraction) / 2))``)."""
+    """The centred window of ``central_fraction`` of the height and width, with TensorFlow 2's
+    rounding (its offset is ``int((size - size · central_fraction) / 2)``)."""
     if not 0.0 < central_fraction <= 1.0:
         raise ValueError(f"image.central_crop: central_fraction must be in (0, 1]. Received: {central_fraction}")
     image = _images(image, "central_crop")
     if central_fraction == 1.0:
         return _eager(image)
     h, w = autodiff.shape(image)[-3:-1]
-    offset = int(1 / ((1 - central_fraction) / 2.0))
-    top, left = h // offset, w // offset
+    top, left = int((h - h * central_fraction) / 2), int((w - w * central_fraction) / 2)
     return _eager(image[..., top:h - top, left:w - left, :])
 
 
@@ -995,9 +999,10 @@ def crop_and_resize(image, boxes, box_indices, crop_size, method="bilinear", ext
         picture = image[int(indices[k])].astype(np.float32)
         ys, xs = _sample_positions(y1, y2, crop_h, h), _sample_positions(x1, x2, crop_w, w)
         inside = ((ys >= 0) & (ys <= h - 1))[:, None] & ((xs >= 0) & (xs <= w - 1))[None, :]
-        if method == "nearest":  # (roundf: half away from zero; only in-image points are kept)
-            yi = np.clip(np.floor(ys + np.float32(0.5)), 0, h - 1).astype(np.intp)
-            xi = np.clip(np.floor(xs + np.float32(0.5)), 0, w - 1).astype(np.intp)
+        if method == "nearest":  # (roundf: half away from zero, in double: floor(x + 0.5) in float32 rounds
+            # 0.49999997 up; only in-image points are kept)
+            yi, xi = (np.clip(np.sign(v) * np.floor(np.abs(v.astype(np.float64)) + 0.5), 0, n - 1).astype(np.intp)
+                      for v, n in ((ys, h), (xs, w)))
             values = picture[yi[:, None], xi[None, :]]
         else:
             top, left = np.clip(np.floor(ys), 0, h - 1), np.clip(np.floor(xs), 0, w - 1)
@@ -1080,7 +1085,7 @@ def _box_iou(boxes):
     return iou
 
 
-def _suppress(similarity, scores, max_output_size, threshold, score_threshold, sigma, fn):
+def _suppress(similarity, scores, max_output_size, threshold, score_threshold, sigma, fn, iou=True):
     """TensorFlow's greedy (soft) non-max suppression: candidates above ``score_threshold`` by
     decreasing score (ties: the lower index first); one whose similarity to a selected one
     exceeds ``threshold`` is dropped (hard), or its score decays by exp(-sim² / 2 sigma) and it
@@ -1090,8 +1095,8 @@ def _suppress(similarity, scores, max_output_size, threshold, score_threshold, s
     if count < 0:
         raise ValueError(f"image.{fn}: max_output_size must be non-negative. Received: {max_output_size}")
     threshold, floor = np.float32(autodiff._value(threshold)), np.float32(autodiff._value(score_threshold))
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"image.{fn}: the IoU (overlap) threshold must be in [0, 1]. Received: {threshold}")
+    if iou and not 0 <= threshold <= 1:  # (TensorFlow checks the IoU threshold's range, not an overlap one's)
+        raise ValueError(f"image.{fn}: the IoU threshold must be in [0, 1]. Received: {threshold}")
     sigma = np.float32(autodiff._value(sigma))
     if sigma < 0:
         raise ValueError(f"image.{fn}: soft_nms_sigma must be non-negative. Received: {sigma}")
@@ -1160,7 +1165,7 @@ def non_max_suppression_overlaps(overlaps, scores, max_output_size, overlap_thre
         raise ValueError(f"image.{fn}: overlaps must be [num_boxes, num_boxes] ({n} scores). Received shape "
                          f"{overlaps.shape}")
     return _suppress(lambda i, js: overlaps[i, js], scores, max_output_size, overlap_threshold, score_threshold,
-                     0.0, fn)[0]
+                     0.0, fn, iou=False)[0]
 
 
 # ---- encoded images: decode (Pillow) and encode (PNG: zlib; JPEG: Pillow) -----------------------
@@ -1335,14 +1340,15 @@ def _converted_channels(pixels, channels):
     return np.concatenate([rgb, opacity], axis=-1)
 
 
-def _decoded_dtype(pixels, dtype, fn):
+def _decoded_dtype(pixels, dtype, fn, png=True):
     """8- or 16-bit pixels in ``dtype``: uint8 (16-bit values' high byte, as libpng strips them),
-    uint16 (8-bit values × 257, as libpng expands them) or a float type ([0, 1])."""
+    uint16 (8-bit values × 257 for a PNG, as libpng expands them; × 256 for the other formats, as
+    decode_image_op.cc scales them) or a float type ([0, 1])."""
     dtype = np.dtype(getattr(dtype, "name", dtype))
     if dtype == np.uint8:
         return pixels if pixels.dtype == np.uint8 else (pixels >> 8).astype(np.uint8)
     if dtype == np.uint16:
-        return pixels if pixels.dtype == np.uint16 else pixels.astype(np.uint16) * np.uint16(257)
+        return pixels if pixels.dtype == np.uint16 else pixels.astype(np.uint16) * np.uint16(257 if png else 256)
     if dtype.kind == "f":
         return np.asarray(convert_image_dtype(pixels, dtype))
     raise TypeError(f"image.{fn}: dtype must be uint8, uint16 or a float type. Received: {dtype}")
@@ -1495,7 +1501,7 @@ def _decode(contents, fn, channels, allowed, formats, dtype=np.uint8, animations
         raise ValueError(f"image.{fn}: the {kind} data could not be decoded: {e}") from None
     except Exception as e:  # (Pillow's OSError, SyntaxError, EOFError on truncated or corrupt data)
         raise ValueError(f"image.{fn}: the {kind} data could not be decoded: {e}") from None
-    return _eager(_decoded_dtype(pixels, dtype, fn))
+    return _eager(_decoded_dtype(pixels, dtype, fn, png=kind == "PNG"))
 
 
 def decode_image(contents, channels=None, dtype=np.uint8, name=None, expand_animations=True):
