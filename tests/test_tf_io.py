@@ -345,3 +345,22 @@ def test_io_module_and_tfrecord_names():
     with pytest.raises(NotImplementedError, match="tf.io.FixedLenFeature: TFRecord files .* are not supported"):
         tf.io.FixedLenFeature
     assert not hasattr(tf.io, "no_such_function")
+
+
+def test_decode_jpeg_ratio_of_a_4_2_0_jpeg_keeps_its_colours(tmp_path):
+    # libjpeg scales a 4:2:0 JPEG's chroma with the inverse DCT at ratio 2 and 4 (TensorFlow's pixels);
+    # rebuilding it by upsampling every other sample gave colours off by up to 83 levels
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(5)
+    pixels = np.clip(np.kron(rng.integers(0, 256, (8, 8, 3)), np.ones((8, 8, 1))) + rng.normal(0, 8, (64, 64, 3)),
+                     0, 255).astype(np.uint8)
+    path = tmp_path / "p.jpg"
+    Image.fromarray(pixels).save(path, quality=95, subsampling=2)  # (4:2:0)
+    data = tf.io.read_file(str(path))
+    for ratio in (2, 4):
+        picture = Image.open(path)
+        picture.draft("RGB", (64 // ratio, 64 // ratio))
+        reference = np.asarray(picture.convert("RGB")).astype(int)
+        got = np.asarray(tf.io.decode_jpeg(data, ratio=ratio)).astype(int)
+        assert got.shape == reference.shape == (64 // ratio, 64 // ratio, 3)
+        assert np.abs(got - reference).mean() < 1.5, ratio

@@ -1423,10 +1423,13 @@ def _jpeg_pixels(picture, channels, ratio, dct_method, fancy):
     from PIL import JpegImagePlugin
 
     sampling = JpegImagePlugin.get_sampling(picture)
-    if sampling not in (0, 1, 2) or not fast or sampling == 0 or not fancy:
+    # (a 4:2:0 JPEG scaled down by 2 or 4: libjpeg makes its chroma at full size with the scaled
+    # inverse DCT, not by upsampling, so Pillow's scaled decode is TensorFlow's)
+    scaled_chroma = sampling == 2 and 1 < ratio < 8
+    if sampling not in (0, 1, 2) or not fast or sampling == 0 or not fancy or scaled_chroma:
         if size:
             picture.draft("RGB", size)
-        if fast and (sampling == 0 or not fancy):
+        if fast and (sampling == 0 or not fancy or scaled_chroma):
             _fast_dct(picture)  # (no upsampling to do, or TensorFlow's is the box one too)
         return None
     picture.draft("YCbCr", size)
