@@ -82,7 +82,11 @@ def test_decode_png_reads_pillow_files_with_tensorflows_channels():
         for channels, target in ((1, "L"), (3, "RGB"), (4, "RGBA")):
             got = tf.io.decode_png(data, channels=channels)
             assert got.shape == (9, 11, channels) and got.dtype == np.uint8
-            if mode != "LA" or channels != 1:
+            if channels == 1 and mode in ("RGB", "RGBA", "P"):  # (libpng's png_set_rgb_to_gray(0.299, 0.587))
+                rgb = np.asarray(picture.convert("RGB")).astype(np.int64)
+                gray = (rgb[..., 0] * 9797 + rgb[..., 1] * 19234 + rgb[..., 2] * 3737) >> 15
+                np.testing.assert_array_equal(got[..., 0], gray)
+            elif mode != "LA" or channels != 1:
                 np.testing.assert_array_equal(got, np.asarray(picture.convert(target)).reshape(9, 11, channels))
     transparent = Image.fromarray(rgba[..., :3]).convert("P")
     buffer = io.BytesIO()

@@ -1319,9 +1319,10 @@ def _png_pixels(data):
     return values
 
 
-def _converted_channels(pixels, channels):
+def _converted_channels(pixels, channels, png=False):
     """(H, W, C) pixels with ``channels`` (1, 3, 4; 0 keeps them): grays replicated, alpha
-    dropped or made opaque, colours to luma with Pillow's integer weights."""
+    dropped or made opaque, colours to luma with Pillow's integer weights (a PNG's with libpng's
+    png_set_rgb_to_gray(0.299, 0.587), truncated, as TensorFlow's PNG decoder)."""
     have = pixels.shape[-1]
     if not channels or channels == have:
         return pixels
@@ -1331,7 +1332,8 @@ def _converted_channels(pixels, channels):
         if gray is not None:
             return gray
         rgb = pixels[..., :3].astype(np.int64)
-        luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+        luma = (rgb[..., 0] * 9797 + rgb[..., 1] * 19234 + rgb[..., 2] * 3737) >> 15 if png else \
+            (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
         return luma.astype(pixels.dtype)[..., None]
     rgb = np.concatenate([gray] * 3, axis=-1) if gray is not None else pixels[..., :3]
     if channels == 3:
@@ -1480,7 +1482,7 @@ def _decode(contents, fn, channels, allowed, formats, dtype=np.uint8, animations
         except Exception as e:
             raise ValueError(f"image.{fn}: the PNG data could not be decoded: {e}") from None
         if pixels is not None:
-            return _eager(_decoded_dtype(_converted_channels(pixels, channels), dtype, fn))
+            return _eager(_decoded_dtype(_converted_channels(pixels, channels, png=True), dtype, fn))
     image_module = _pillow(fn)
     try:
         picture = image_module.open(io.BytesIO(data))
@@ -1496,6 +1498,8 @@ def _decode(contents, fn, channels, allowed, formats, dtype=np.uint8, animations
                 raise ValueError(f"image.{fn}: the GIF is animated ({len(frames)} frames); use decode_gif or "
                                  "decode_image")
             pixels = np.stack(frames) if animations else frames[0]
+        elif kind == "PNG" and channels == 1:  # (libpng's gray, not Pillow's)
+            pixels = _converted_channels(_pixels(picture, 0), 1, png=True)
         else:
             pixels = _pixels(picture, channels) if jpeg is None else _converted_channels(jpeg, channels)
     except ValueError as e:
