@@ -1459,3 +1459,31 @@ def test_one_sample_without_its_batch_axis_is_said_so():
     # Keras's added last axis of size 1 still applies: (3,) is three samples for an Input((1,))
     column = Sequential([Input((1,)), Dense(2)])
     assert column.predict(np.array([1.0, 2.0, 3.0]), verbose=0).shape == (3, 2)
+
+
+def test_student_mistakes_get_messages_that_name_the_fix():
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, 16)
+    # a Dense on unflattened images: one prediction per row
+    unflattened = Sequential([Input((28, 28)), Dense(10, activation="softmax")])
+    unflattened.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"shape \(N, 28\) \(one label per step\).*add Flatten\(\) before it"):
+        unflattened.fit(images, labels, verbose=0)
+    unflattened.compile("adam", "categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"shape \(N, 28, 10\) matching .*add Flatten\(\) before it"):
+        unflattened.fit(images, np.eye(10)[labels], verbose=0)
+    model = Sequential([Input((28, 28)), Flatten(), Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(TypeError, match=r"`y` holds strings \(such as 'cat'\).*StringLookup"):
+        model.fit(images, np.array(["cat", "dog"] * 8), verbose=0)
+    with pytest.raises(ValueError, match=r"fit \(validation_data\): .*integer class labels"):
+        model.fit(images, labels, validation_data=(images, np.eye(10)[labels]), verbose=0)
+    with pytest.raises(ValueError, match=r"fit \(validation_data\) \(its third element: the validation sample weights\)"):
+        model.fit(images, labels, validation_data=(images, labels, images), verbose=0)
+    reviews = np.empty(3, dtype=object)
+    reviews[:] = [[1, 2, 3], [4, 5], [6]]  # (imdb.load_data's reviews)
+    text = Sequential([fastnn.layers.Embedding(10, 4), fastnn.layers.GlobalAveragePooling1D(), Dense(1)])
+    text.compile("adam", "mse")
+    with pytest.raises(ValueError, match=r"`x` is an array of sequences of different lengths.*pad_sequences"):
+        text.fit(reviews, np.ones(3), verbose=0)

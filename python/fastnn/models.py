@@ -178,6 +178,11 @@ def _as_array(data, name, fn):
         lengths = sorted({len(row) for row in data if hasattr(row, "__len__")})
         raise ValueError(f"{fn}: `{name}` is a ragged list (rows of different lengths: {lengths[:5]}); pad the "
                          "sequences to one length (keras.utils.pad_sequences) or pass an array") from None
+    if a.dtype.kind == "O" and a.size and isinstance(a.reshape(-1)[0], (list, tuple, np.ndarray)):
+        # (an object array of sequences: imdb.load_data's reviews of different lengths)
+        lengths = sorted({len(row) for row in a.reshape(-1) if hasattr(row, "__len__")})
+        raise ValueError(f"{fn}: `{name}` is an array of sequences of different lengths ({lengths[:5]}...); pad them "
+                         "to one length (keras.utils.pad_sequences) or pass an array of numbers")
     if a.dtype.kind not in "fiubUSO" or (a.ndim == 0 and a.dtype.kind in "USO"):  # one string is no batch
         raise TypeError(f"{fn}: `{name}` must hold numbers (or strings, for an input of dtype 'string'). "
                         f"Received: {name}.dtype={a.dtype}")
@@ -1580,6 +1585,10 @@ class Model:
 
     def _prepare_one_y(self, y, n, fn, kernel, out_shape, name, ignore_class=None):
         y = _as_array(y, name, fn)
+        if y.dtype.kind in "USO" and kernel is not None:
+            first = y.reshape(-1)[0] if y.size else ""
+            raise TypeError(f"{fn}: `{name}` holds strings (such as {str(first)!r}); the loss {kernel} needs numbers. Map the "
+                            "labels to integers first (keras.layers.StringLookup, or a dict of class names)")
         if len(y) != n:
             raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
                              f"'x' sizes: {n} '{name}' sizes: {len(y)}")
@@ -1590,7 +1599,10 @@ class Model:
             if len(rest) != len(steps) or any(s is not None and s != d for s, d in zip(steps, rest)):
                 want = "(N,) or (N, 1)" if not steps else f"(N, {', '.join(map(str, steps))}) (one label per step)"
                 hint = (" They look one-hot encoded: use loss='categorical_crossentropy'."
-                        if y.ndim >= 2 and y.shape[-1] == units and units != 1 else "")
+                        if y.ndim >= 2 and y.shape[-1] == units and units != 1 else
+                        f" The model gives {_shape_str(steps)} predictions per sample: a Dense on unflattened inputs "
+                        "(add Flatten() before it), or a recurrent layer with return_sequences=True before the last "
+                        "layer." if steps and y.ndim == 1 else "")
                 raise ValueError(f"{fn}: sparse_categorical_crossentropy expects integer class labels of shape {want}. "
                                  f"Received: y.shape={y.shape}.{hint}")
             if y.dtype.kind == "f" and not np.all(y == np.floor(y)):
@@ -1612,7 +1624,12 @@ class Model:
                 if (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)) and units and units > 1:
                     hint = (" Integer labels need loss='sparse_categorical_crossentropy' (or "
                             f"fastnn.utils.to_categorical(y, {units})).")
-                raise ValueError(f"{fn}: categorical_crossentropy expects one-hot targets of shape (N, {units}) matching "
+                elif len(out_shape) > 2 and y.ndim == 2 and y.shape[1] == units:
+                    hint = (f" The model gives {_shape_str(out_shape[1:-1])} of them per sample: a Dense on unflattened "
+                            "inputs (add Flatten() before it), or a recurrent layer with return_sequences=True "
+                            "before the last layer.")
+                want = f"(N, {', '.join(str(d) for d in out_shape[1:])})"
+                raise ValueError(f"{fn}: categorical_crossentropy expects one-hot targets of shape {want} matching "
                                  f"the model's output {_shape_str(out_shape)}. Received: y.shape={y.shape}.{hint}")
         elif kernel is not None and per_sample is not None and math.prod(y.shape[1:]) != per_sample:
             raise ValueError(f"{fn}: the targets do not fit the model's output: {kernel} needs {per_sample} values per "
@@ -2301,9 +2318,16 @@ class Model:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight). "
                                  f"Received: {type(validation_data).__name__}")
-            vxs = self._prepare_x(validation_data[0], fn)
-            vy = self._prepare_y(validation_data[1], len(vxs[0]), fn)
-            vsw = self._prepare_weights(validation_data[2] if len(validation_data) == 3 else None, len(vxs[0]), fn)
+            vfn = "fit (validation_data)"  # (its errors say so: the training data above were fine)
+            try:
+                vxs = self._prepare_x(validation_data[0], vfn)
+                vy = self._prepare_y(validation_data[1], len(vxs[0]), vfn)
+                vsw = self._prepare_weights(validation_data[2] if len(validation_data) == 3 else None, len(vxs[0]),
+                                            vfn + " (its third element: the validation sample weights)")
+            except (ValueError, TypeError) as e:
+                if "validation_data" in str(e):
+                    raise
+                raise type(e)(f"{vfn}: {e}") from None
             val = (vxs, vy, vsw)
         elif validation_split:
             split_at = int(math.floor(n * (1.0 - validation_split)))
