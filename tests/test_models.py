@@ -998,7 +998,7 @@ def test_fit_before_compile():
 
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"batch_size": 0}, ValueError, "Received: batch_size=0"),
-    ({"epochs": 0}, ValueError, "Received: epochs=0"),
+    ({"epochs": -1}, ValueError, "Received: epochs=-1"),  # (epochs=0 trains nothing, as in Keras)
     ({"validation_split": 1.0}, ValueError, "validation_split"),
     ({"validation_split": -0.1}, ValueError, "validation_split"),
     ({"verbose": 3}, ValueError, "verbose"),
@@ -1487,3 +1487,17 @@ def test_student_mistakes_get_messages_that_name_the_fix():
     text.compile("adam", "mse")
     with pytest.raises(ValueError, match=r"`x` is an array of sequences of different lengths.*pad_sequences"):
         text.fit(reviews, np.ones(3), verbose=0)
+
+
+def test_sequential_wants_a_list_and_epochs_zero_trains_nothing():
+    with pytest.raises(TypeError, match=r"Sequential takes a list of layers.*Received: Dense and Dense as separate"):
+        Sequential(Dense(10), Dense(1))
+    with pytest.raises(TypeError, match=r"Received: Dense not in a list"):
+        Sequential(Dense(10))
+    model = Sequential([Input((3,)), Dense(1)])
+    model.compile("sgd", "mse")
+    before = model.get_weights()
+    assert model.fit(np.ones((4, 3)), np.ones((4, 1)), epochs=0, verbose=0).history == {}
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    with pytest.raises(ValueError, match="You should set `dtype=object`"):
+        fastnn.preprocessing.sequence.pad_sequences([["the", "cat"], ["a"]])

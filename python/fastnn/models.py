@@ -2271,7 +2271,10 @@ class Model:
         """
         fn = "fit"
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        epochs = _positive_int(epochs, "epochs")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"Received an invalid value for `epochs`, expected a non-negative integer (0 trains "
+                             f"nothing, as in Keras). Received: epochs={epochs!r}")
+        epochs = int(epochs)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
             raise ValueError(f"Expected `initial_epoch` to be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
         verbose = _check_verbose(verbose)
@@ -3061,6 +3064,10 @@ class Sequential(Model):
 
     def __init__(self, layers=None, name=None, trainable=True):
         _refuse_call_override(self, "Sequential")
+        if isinstance(layers, Layer) or isinstance(name, Layer):
+            given = [type(x).__name__ for x in (layers, name) if isinstance(x, Layer)]
+            raise TypeError(f"Sequential takes a list of layers: Sequential([Dense(10), Dense(1)]). Received: "
+                            f"{' and '.join(given)} {'as separate arguments' if len(given) > 1 else 'not in a list'}")
         self._init_state(name or utils.unique_name("sequential"))
         self._stack = []
         self._added_from = {}  # id(layer) -> the model it was added with (_add_model), for the summary

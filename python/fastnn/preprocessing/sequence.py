@@ -33,6 +33,12 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
         raise ValueError(f"pad_sequences: maxlen must be a non-negative integer or None. Received: maxlen={maxlen!r}")
     sample_shape = next((r.shape[1:] for r in rows if len(r)), ())
+    strings = next((r.dtype.kind in "USO" for r in rows if len(r)), False)
+    if (strings or isinstance(value, str)) and np.dtype(dtype).kind not in "USO":
+        # (Keras's message: an int32 array cannot hold words)
+        raise ValueError(f"pad_sequences: `dtype` {np.dtype(dtype)} is not compatible with sequences of strings "
+                         f"(or a string `value`). You should set `dtype=object` (and a string `value`, e.g. '') for "
+                         "variable length strings")
     out = np.full((len(rows), maxlen) + tuple(sample_shape), value, dtype=dtype)
     for i, r in enumerate(rows):
         if not len(r) or not maxlen:
