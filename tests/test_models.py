@@ -307,7 +307,8 @@ def test_float64_models_train_on_the_numpy_backend_only():
 def test_fused_output_gradient_equals_logits_loss_gradient():
     x, labels, onehot = data(n=32)
     probs = mlp(seed=7, optimizer="sgd")
-    logits = mlp(seed=7, optimizer="sgd", loss=losses.CategoricalCrossentropy(from_logits=True))
+    with pytest.warns(UserWarning, match="from_logits=True"):  # (its softmax is taken off below)
+        logits = mlp(seed=7, optimizer="sgd", loss=losses.CategoricalCrossentropy(from_logits=True))
     logits.layers[-1]._act = "linear"
     assert probs._fusion() == "softmax" and not logits._fusion()
     _, _, g1 = probs._gradients(x, onehot, None)
@@ -1501,3 +1502,14 @@ def test_sequential_wants_a_list_and_epochs_zero_trains_nothing():
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     with pytest.raises(ValueError, match="You should set `dtype=object`"):
         fastnn.preprocessing.sequence.pad_sequences([["the", "cat"], ["a"]])
+
+
+def test_from_logits_on_a_softmax_output_warns():
+    model = Sequential([Input((4,)), Dense(3, activation="softmax")])
+    with pytest.warns(UserWarning, match=r"from_logits=True, but the output of layer .* softmax is applied twice"):
+        model.compile("adam", losses.SparseCategoricalCrossentropy(from_logits=True))
+    import warnings as warnings_module
+    with warnings_module.catch_warnings():
+        warnings_module.simplefilter("error")
+        Sequential([Input((4,)), Dense(3)]).compile("adam", losses.SparseCategoricalCrossentropy(from_logits=True))
+        Sequential([Input((4,)), Dense(3, activation="softmax")]).compile("adam", "sparse_categorical_crossentropy")

@@ -28,6 +28,7 @@ import inspect
 import json
 import math
 import textwrap
+import warnings
 
 import numpy as np
 
@@ -1349,6 +1350,23 @@ class Model:
         self._fused = False if self._multi_output else None  # (fusing the output with the loss: one output)
         self._trainable_at_compile = [(layer, layer.trainable) for layer in self._all_layers]
         self.compiled = True
+        self._warn_activation_before_logits()
+
+    def _warn_activation_before_logits(self):
+        """A loss ``from_logits=True`` on an output layer that already applies softmax or sigmoid
+        applies it twice; Keras 3's TensorFlow backend warns so, and so does fastnn."""
+        if not self.built or self._steps is None:
+            return
+        slots = self._output_slots if self._multi_output else [self._output_slot]
+        losses = [head.loss for head in self._heads] if self._multi_output and self._heads else [self._loss]
+        for slot, loss in zip(slots, losses):
+            step = next((step for step in self._steps if slot in _slots(step[2])), None)
+            activation = getattr(step[0], "_fusable_activation", None) if step is not None else None
+            if loss is not None and getattr(loss, "from_logits", False) and activation in ("softmax", "sigmoid"):
+                warnings.warn(f"compile: the loss '{loss.name}' has from_logits=True, but the output of layer "
+                              f"'{step[0].name}' comes from a {activation} activation and thus does not represent "
+                              f"logits: the {activation} is applied twice. Remove the layer's activation or use "
+                              "from_logits=False", stacklevel=3)
 
     def _compile_heads(self, loss, loss_weights, metrics):
         """Per output: its loss object, weight and metrics (named ``<output>_<metric>``)."""
