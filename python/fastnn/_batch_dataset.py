@@ -555,6 +555,18 @@ class BatchDataset(Sequence):
                              f"batch_size={batch_size!r}")
         return _Batched(self, int(batch_size), bool(drop_remainder), padding=(padded_shapes, padding_values))
 
+    def shard(self, num_shards, index, name=None):
+        """Every ``num_shards``-th element from the ``index``-th: elements index, index +
+        num_shards, index + 2 * num_shards... (tf.data's ``shard``; ``val_ds.shard(num_shards=2,
+        index=0)`` keeps half of a validation set)."""
+        if not _is_int(num_shards) or num_shards < 1:
+            raise ValueError(f"{self._name}.shard: `num_shards` must be a positive integer. Received: "
+                             f"num_shards={num_shards!r}")
+        if not _is_int(index) or not 0 <= index < num_shards:
+            raise ValueError(f"{self._name}.shard: `index` must be an integer in [0, num_shards) = [0, "
+                             f"{int(num_shards)}). Received: index={index!r}")
+        return _Sharded(self, int(num_shards), int(index))
+
     def _count(self, count, method):
         if not _is_int(count) or count < -1:
             raise ValueError(f"{self._name}.{method}: `count` must be a non-negative integer or -1 (all). "
@@ -649,6 +661,26 @@ class _Slice(_Derived):
     def _sizes(self):
         sizes = self._source._sizes()
         return None if sizes is None else sizes[self._start:self._stop]
+
+
+class _Sharded(_Derived):
+    """Elements ``index``, ``index + num_shards``, ... of the source (`shard`)."""
+
+    def __init__(self, source, num_shards, index):
+        super().__init__(source)
+        self._shards, self._index = num_shards, index
+
+    def __len__(self):
+        if self._source.endless:
+            return ENDLESS
+        return max(0, -(-(len(self._source) - self._index) // self._shards))
+
+    def _get(self, index):
+        return self._source[index * self._shards + self._index]
+
+    def _sizes(self):
+        sizes = self._source._sizes()
+        return None if sizes is None or self._source.endless else sizes[self._index::self._shards]
 
 
 class _Repeated(_Derived):

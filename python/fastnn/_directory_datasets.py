@@ -627,6 +627,112 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                                    follow_links, verbose)
 
 
+# ---- audio ----------------------------------------------------------------------------------------------
+
+AUDIO_FORMATS = (".wav",)
+
+
+def _fft_resample(audio, num):
+    """``audio`` (samples, channels) resampled to ``num`` samples by zero-padding or cutting its
+    spectrum (scipy's ``signal.resample``, which Keras's scipy path uses)."""
+    n = audio.shape[0]
+    spectrum = np.fft.rfft(audio.astype(np.float64), axis=0)
+    out = np.zeros((num // 2 + 1,) + audio.shape[1:], dtype=spectrum.dtype)
+    keep = min(num, n)
+    nyquist = keep // 2 + 1
+    out[:nyquist] = spectrum[:nyquist]
+    if keep % 2 == 0:
+        if num < n:
+            out[keep // 2] *= 2.0
+        elif n < num:
+            out[keep // 2] *= 0.5
+    return (np.fft.irfft(out, num, axis=0) * (float(num) / float(n))).astype(np.float32)
+
+
+class _AudioLoader:
+    """Reads one WAV file as float32 (samples, channels) in [-1, 1) (`fastnn._signal.decode_wav_bytes`,
+    TensorFlow's ``audio.decode_wav`` scaling), resampled to ``sampling_rate`` if given, cut or
+    zero-padded to ``output_sequence_length`` if given; a batch pads its clips with zeros to the
+    longest (Keras's ``padded_batch``)."""
+
+    def __init__(self, fn, sampling_rate, output_sequence_length):
+        self.fn, self.sampling_rate, self.length = fn, sampling_rate, output_sequence_length
+
+    def __call__(self, path):
+        from ._signal import decode_wav_bytes
+
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            audio, rate = decode_wav_bytes(data, self.fn)
+        except ValueError as e:
+            raise ValueError(f"{self.fn}: cannot decode the WAV file {path!r}: {e}") from None
+        if self.sampling_rate is not None and rate != self.sampling_rate and len(audio):
+            audio = _fft_resample(audio, max(1, int(round(len(audio) * self.sampling_rate / rate))))
+        if self.length is not None:
+            audio = audio[:self.length]
+            if len(audio) < self.length:
+                audio = np.concatenate([audio, np.zeros((self.length - len(audio), audio.shape[1]), np.float32)])
+        return np.ascontiguousarray(audio, dtype=np.float32)
+
+    def stack(self, clips):
+        channels = {c.shape[1] for c in clips}
+        if len(channels) > 1:
+            raise ValueError(f"{self.fn}: the WAV files of one batch have different numbers of channels "
+                             f"({sorted(channels)}); a batch needs one (convert the files, or use batch_size=None)")
+        longest = max(len(c) for c in clips)
+        out = np.zeros((len(clips), longest, clips[0].shape[1]), dtype=np.float32)
+        for i, c in enumerate(clips):
+            out[i, :len(c)] = c
+        return out
+
+
+def audio_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
+                                 sampling_rate=None, output_sequence_length=None, ragged=False, shuffle=True,
+                                 seed=None, validation_split=None, subset=None, follow_links=False, format="tf",
+                                 verbose=True):
+    """Batches of audio clips (and labels) from the .wav files of a directory (Keras 3's
+    ``keras.utils.audio_dataset_from_directory``: the files, order, labels, splits, shuffling and
+    messages of `image_dataset_from_directory`, for ``.wav`` files).
+
+    A batch of audio is float32 (batch, samples, channels), each file decoded as TensorFlow's
+    ``tf.audio.decode_wav`` does (16-bit PCM divided by 32768; 8, 24, 32-bit PCM and float files
+    too): with ``output_sequence_length``, each clip cut or zero-padded to that many samples;
+    without, each batch zero-padded to its longest clip (Keras's ``padded_batch``). With
+    ``sampling_rate``, each clip is first resampled to it by cutting or zero-padding its spectrum
+    (scipy's ``signal.resample``, Keras's scipy path; Keras's TensorFlow path needs tensorflow-io).
+    ``ragged=True`` is not supported (fastnn's ragged tensors are 2-D). Labels as in
+    `image_dataset_from_directory`; ``subset="both"`` returns a (training, validation) tuple.
+    """
+    fn = "audio_dataset_from_directory"
+    if format not in ("tf", "grain"):
+        raise ValueError(f'{fn}: `format` should be either "tf" or "grain". Received: format={format!r}')
+    labels, label_mode = _check_common(fn, labels, label_mode, class_names, batch_size, shuffle, seed,
+                                       validation_split, subset, follow_links, verbose)
+    if ragged and output_sequence_length is not None:
+        raise ValueError(f"{fn}: Cannot set both `ragged` and `output_sequence_length`")
+    if ragged:
+        raise NotImplementedError(f"{fn}: ragged=True is not supported (fastnn's ragged tensors are 2-D, audio "
+                                  "batches are (batch, samples, channels)); leave ragged=False (each batch padded "
+                                  "with zeros to its longest clip) or give output_sequence_length")
+    if output_sequence_length is not None and not (_is_int(output_sequence_length) and output_sequence_length > 0):
+        raise ValueError(f"{fn}: `output_sequence_length` must be a positive integer or None. Received: "
+                         f"output_sequence_length={output_sequence_length!r}")
+    if sampling_rate is not None:
+        if not _is_int(sampling_rate):
+            raise ValueError(f"{fn}: `sampling_rate` should have an integer value. Received: "
+                             f"sampling_rate={sampling_rate!r}")
+        if sampling_rate <= 0:
+            raise ValueError(f"{fn}: `sampling_rate` should be higher than 0. Received: sampling_rate={sampling_rate}")
+    directory = _check_directory(directory, fn)
+    loader = _AudioLoader(fn, None if sampling_rate is None else int(sampling_rate),
+                          None if output_sequence_length is None else int(output_sequence_length))
+    made = _dataset_from_directory(fn, "audio files", AUDIO_FORMATS, loader, directory, labels, label_mode,
+                                   class_names, batch_size, shuffle, seed, validation_split, subset, follow_links,
+                                   verbose)
+    return tuple(made) if isinstance(made, list) else made
+
+
 # ---- image files (keras.utils.load_img and co) -----------------------------------------------------------
 
 
@@ -752,5 +858,6 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     img.save(path, format=file_format or None, **kwargs)
 
 
-__all__ = ["image_dataset_from_directory", "text_dataset_from_directory", "DirectoryDataset", "load_img",
+__all__ = ["image_dataset_from_directory", "text_dataset_from_directory", "audio_dataset_from_directory",
+           "DirectoryDataset", "load_img",
            "img_to_array", "array_to_img", "save_img", "DirectoryNotFoundError"]

@@ -2584,6 +2584,253 @@ def eigh(x):
     return _joint([w.astype(xv.dtype), v.astype(xv.dtype)], (x,), backward)
 
 
+# ---- FFTs and the short-time Fourier transform (keras.ops.math): (real, imag) pairs ------------------
+#
+# Keras 3 has no complex tensors in its ops: ``fft``, ``fft2``, ``ifft2``, ``irfft`` and ``istft`` take
+# a (real, imag) tuple of float tensors, and ``fft``, ``fft2``, ``ifft2``, ``rfft`` and ``stft`` return
+# one. All are linear and record on the tape (FNet's ``ops.fft2((x, ops.zeros_like(x)))[0]`` trains):
+# the backward of each is its adjoint.
+
+
+def _complex_pair(x, what):
+    """The (real, imag) tuple ``x`` as (real, imag, their complex value, the float dtype)."""
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise ValueError(f"Input `x` should be a tuple of two tensors - real and imaginary. Received: x={x!r:.200}")
+    real, imag = _tensor(x[0]), _tensor(x[1])
+    rv, iv = np.asarray(_value(real)), np.asarray(_value(imag))
+    if rv.shape != iv.shape:
+        raise ValueError(f"Input `x` should be a tuple of two tensors - real and imaginary. Both the real and "
+                         f"imaginary parts should have the same shape. Received: x[0].shape = {rv.shape}, "
+                         f"x[1].shape = {iv.shape}")
+    if rv.dtype.kind != "f" or iv.dtype.kind != "f":
+        raise ValueError(f"At least one tensor in input `x` is not of type float. Received dtypes {rv.dtype} and "
+                         f"{iv.dtype}")
+    dtype = np.result_type(rv.dtype, iv.dtype, np.float32)
+    z = rv.astype(np.complex128 if dtype == np.float64 else np.complex64) + 1j * iv.astype(dtype)
+    if rv.ndim < what:
+        raise ValueError(f"Input should have rank >= {what}. Received: input.shape = {rv.shape}")
+    return real, imag, z, dtype
+
+
+def _pair_result(y, inputs, dtype, adjoint):
+    """The complex ``y`` as (real, imag) of ``dtype``; ``adjoint`` maps the complex gradient
+    ``g_real + i g_imag`` of y to that of the input (its real and imaginary parts: the gradients
+    of the input's real and imaginary parts)."""
+    def backward(grads):
+        d = adjoint(np.asarray(grads[0]) + 1j * np.asarray(grads[1]))
+        return np.real(d).astype(dtype), np.imag(d).astype(dtype)
+
+    return _joint([np.real(y).astype(dtype), np.imag(y).astype(dtype)], inputs, backward)
+
+
+def _complex_transform(x, rank, inverse):
+    real, imag, z, dtype = _complex_pair(x, rank)
+    axes = tuple(builtins.range(-rank, 0))
+    n = math.prod(z.shape[-rank:])
+    if n == 0:
+        return _pair_result(z, (real, imag), dtype, lambda g: g)
+    if inverse:
+        return _pair_result(np.fft.ifftn(z, axes=axes), (real, imag), dtype, lambda g: np.fft.fftn(g, axes=axes) / n)
+    return _pair_result(np.fft.fftn(z, axes=axes), (real, imag), dtype, lambda g: np.fft.ifftn(g, axes=axes) * n)
+
+
+@_several_outputs(lambda x: 2)
+def fft(x):
+    """The FFT along the last axis of the complex tensor given as ``x = (real, imag)`` (float
+    tensors of one shape): its (real, imag)."""
+    return _complex_transform(x, 1, False)
+
+
+@_several_outputs(lambda x: 2)
+def fft2(x):
+    """The 2-D FFT over the last two axes of ``x = (real, imag)``: its (real, imag)."""
+    return _complex_transform(x, 2, False)
+
+
+@_several_outputs(lambda x: 2)
+def ifft2(x):
+    """The inverse 2-D FFT over the last two axes of ``x = (real, imag)``: its (real, imag)."""
+    return _complex_transform(x, 2, True)
+
+
+def _fft_length(fft_length, default):
+    if fft_length is None:
+        return default
+    if isinstance(fft_length, (bool, np.bool_)) or not isinstance(_value(fft_length), (int, np.integer)) \
+            or int(_value(fft_length)) < 1:
+        raise ValueError(f"fft_length must be a positive integer or None. Received: fft_length={fft_length!r}")
+    return int(_value(fft_length))
+
+
+def _rfft_adjoint(g, n, size):
+    """The adjoint of ``x -> rfft(x, n)`` for an input of ``size`` samples: the complex gradient
+    ``g`` of the n // 2 + 1 bins to the real input."""
+    full = np.zeros(g.shape[:-1] + (n,), dtype=np.complex128)
+    full[..., :g.shape[-1]] = g
+    return _fit_last_axis(np.real(np.fft.ifft(full, axis=-1)) * n, size)
+
+
+def _irfft_adjoint(g, n, bins):
+    """The adjoint of ``X -> irfft(X, n)`` for an input of ``bins`` bins: the real gradient ``g``
+    of the n samples to the complex input (NumPy's irfft ignores the imaginary part of the DC and
+    Nyquist bins: their gradient is 0)."""
+    weights = np.full(n // 2 + 1, 2.0)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    return _fit_last_axis(np.fft.rfft(g, axis=-1) * (weights / n), bins)
+
+
+def _fit_last_axis(a, size):
+    n = a.shape[-1]
+    if n >= size:
+        return a[..., :size]
+    return np.concatenate([a, np.zeros(a.shape[:-1] + (size - n,), dtype=a.dtype)], axis=-1)
+
+
+@_several_outputs(lambda x, fft_length=None: 2)
+def rfft(x, fft_length=None):
+    """The FFT of a real signal along its last axis (cut or zero-padded to ``fft_length``): the
+    fft_length // 2 + 1 unique bins as (real, imag), of x's dtype (integers as floatx)."""
+    x = _float(x)
+    xv = np.asarray(_value(x))
+    if xv.ndim < 1:
+        raise ValueError(f"Input should have rank >= 1. Received: input.shape = {xv.shape}")
+    n = _fft_length(fft_length, xv.shape[-1])
+    if n < 1:
+        raise ValueError(f"the FFT length must be positive. Received an input of shape {xv.shape}")
+    y = np.fft.rfft(xv, n=n, axis=-1)
+
+    def backward(grads):
+        d = _rfft_adjoint(np.asarray(grads[0]) + 1j * np.asarray(grads[1]), n, xv.shape[-1])
+        return (d.astype(xv.dtype),)
+
+    return _joint([np.real(y).astype(xv.dtype), np.imag(y).astype(xv.dtype)], (x,), backward)
+
+
+@_op
+def irfft(x, fft_length=None):
+    """The inverse of `rfft`: the real signal of ``fft_length`` samples (default ``2 * (bins -
+    1)``) whose unique bins are ``x = (real, imag)`` (cut or zero-padded to fft_length // 2 + 1)."""
+    real, imag, z, dtype = _complex_pair(x, 1)
+    n = _fft_length(fft_length, 2 * (z.shape[-1] - 1))
+    if n < 1:
+        raise ValueError(f"cannot infer fft_length from an input of shape {z.shape}; give it")
+    y = np.fft.irfft(z, n=n, axis=-1).astype(dtype)
+
+    def backward(g):
+        d = _irfft_adjoint(np.asarray(g), n, z.shape[-1])
+        return np.real(d).astype(dtype), np.imag(d).astype(dtype)
+
+    return _result(y, (real, imag), backward)
+
+
+def _stft_window(window, sequence_length, fft_length, dtype):
+    """Keras's window, (fft_length,): "hann" or "hamming" (periodic, as scipy's ``get_window``),
+    an array of sequence_length values, or None (ones), zero-padded on both sides to fft_length."""
+    if window is None:
+        return np.ones(fft_length, dtype)
+    if isinstance(window, str):
+        if window not in ("hann", "hamming"):
+            raise ValueError(f'If a string is passed to `window`, it must be one of `"hann"`, `"hamming"`. '
+                             f"Received: window={window}")
+        a = 0.5 if window == "hann" else 0.54
+        count = np.arange(sequence_length)
+        win = a - (1 - a) * np.cos(2 * np.pi * count / sequence_length) if sequence_length > 1 else np.ones(1)
+    else:
+        win = np.asarray(_value(window), dtype=np.float64)
+        if win.ndim != 1 or win.shape[-1] != sequence_length:
+            raise ValueError(f"The shape of `window` must be equal to [sequence_length]. Received: window shape="
+                             f"{win.shape}")
+    left = (fft_length - sequence_length) // 2
+    return np.pad(win, (left, fft_length - sequence_length - left)).astype(dtype)
+
+
+def _stft_args(sequence_length, sequence_stride, fft_length):
+    for value, what in ((sequence_length, "sequence_length"), (sequence_stride, "sequence_stride"),
+                        (fft_length, "fft_length")):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value!r}")
+    if fft_length < sequence_length:
+        raise ValueError(f"`fft_length` must equal or larger than `sequence_length`. Received: sequence_length="
+                         f"{sequence_length}, fft_length={fft_length}")
+    return int(sequence_length), int(sequence_stride), int(fft_length)
+
+
+@_several_outputs(lambda x, sequence_length, sequence_stride, fft_length, window="hann", center=True: 2)
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """The short-time Fourier transform along the last axis of real ``x`` (float32 or float64), as
+    Keras 3 computes it: with ``center``, x reflect-padded by fft_length // 2 on both sides; frames
+    of fft_length every ``sequence_stride`` samples, each times the window (``"hann"``,
+    ``"hamming"``: periodic windows of sequence_length, as scipy's, zero-padded to fft_length; an
+    array; None: no window); their rfft. (real, imag), each (..., frames, fft_length // 2 + 1)."""
+    length, stride, n = _stft_args(sequence_length, sequence_stride, fft_length)
+    x = _tensor(x)
+    xv = np.asarray(_value(x))
+    if xv.dtype not in (np.float32, np.float64):
+        raise TypeError(f"Invalid input type. Expected `float32` or `float64`. Received: input type={xv.dtype}")
+    if xv.ndim < 1:
+        raise ValueError(f"Input should have rank >= 1. Received: input.shape = {xv.shape}")
+    win = _stft_window(window, length, n, xv.dtype)
+    source = np.arange(xv.shape[-1])
+    if center:
+        source = np.pad(source, n // 2, mode="reflect")
+    count = builtins.max(0, 1 + (len(source) - n) // stride)
+    index = source[np.arange(count)[:, None] * stride + np.arange(n)[None, :]]  # (frames, n) into x
+    y = np.fft.rfft(xv[..., index] * win, n=n, axis=-1)
+
+    def backward(grads):
+        g = np.asarray(grads[0]) + 1j * np.asarray(grads[1])
+        frames = np.real(np.fft.ifft(_fit_last_axis(g, n), axis=-1)) * n * win  # (the rfft's adjoint, windowed)
+        lead = frames.shape[:-2]
+        rows = math.prod(lead)
+        d = np.zeros((rows, xv.shape[-1]))
+        np.add.at(d, (builtins.slice(None), index.reshape(-1)), frames.reshape(rows, -1))
+        return (d.reshape(lead + (xv.shape[-1],)).astype(xv.dtype),)
+
+    return _joint([np.real(y).astype(xv.dtype), np.imag(y).astype(xv.dtype)], (x,), backward)
+
+
+@_op
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    """The inverse of `stft` from ``x = (real, imag)`` (..., frames, fft_length // 2 + 1), as
+    Keras 3's NumPy backend (scipy's ``istft``): each frame's irfft times the window, added back
+    together and divided by the sum of the squared windows over each sample; with ``center`` the
+    fft_length // 2 padded samples cut off each end; ``length``: cut (or shortened) to it."""
+    seq, stride, n = _stft_args(sequence_length, sequence_stride, fft_length)
+    real, imag, z, dtype = _complex_pair(x, 2)
+    win = _stft_window(window, seq, n, np.float64)
+    frames_count = z.shape[-2]
+    total = n + stride * (frames_count - 1)
+    index = (np.arange(frames_count)[:, None] * stride + np.arange(n)[None, :]).reshape(-1)
+    norm = np.zeros(total)
+    np.add.at(norm, index, np.tile(win ** 2, frames_count))
+    norm = np.where(norm > 1e-10, norm, 1.0)
+    scale = 1.0 if window is not None else n / stride  # (the NumPy backend's: sum(window) / sum(window), n / stride)
+    frames = np.fft.irfft(z, n=n, axis=-1)
+    lead = frames.shape[:-2]
+    rows = math.prod(lead)
+    out = np.zeros((rows, total))
+    np.add.at(out, (builtins.slice(None), index), (frames * win).reshape(rows, -1))
+    out = out.reshape(lead + (total,)) * (scale / norm)
+    start = n // 2 if center else 0
+    if length is not None:
+        end = start + int(length)
+    else:
+        end = total - n // 2 if center else total
+    kept = np.arange(total)[start:end]
+    y = out[..., kept].astype(dtype)
+
+    def backward(g):
+        full = np.zeros(lead + (total,))
+        full[..., kept] = np.asarray(g)
+        full = (full * (scale / norm)).reshape(rows, total)[:, index].reshape(lead + (frames_count, n)) * win
+        d = _irfft_adjoint(full, n, z.shape[-1])
+        return np.real(d).astype(dtype), np.imag(d).astype(dtype)
+
+    return _result(y, (real, imag), backward)
+
+
 # The names `fastnn.ops` imports (Keras's ``matmul`` is not among them: ``fastnn.ops.matmul`` is the
 # GEMM kernel's, which hands tensors to `matmul` above).
 __all__ = [
@@ -2613,6 +2860,8 @@ __all__ = [
     "quantile", "percentile", "searchsorted", "digitize", "isin", "nonzero", "rot90", "bincount", "diff", "cross",
     "kron", "select", "saturate_cast", "inv", "solve", "det", "cholesky", "qr", "svd", "eig", "eigh",
     "ctc_loss", "ctc_decode",
+    # (round 30)
+    "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft",
 ]
 
 
@@ -2630,7 +2879,8 @@ _LINALG = ["cholesky", "det", "eig", "eigh", "inv", "norm", "qr", "solve", "svd"
 _CORE_AND_MATH = ["cast", "cond", "convert_to_numpy", "convert_to_tensor", "dtype", "erf", "fori_loop", "in_top_k",
                   "is_tensor",
                   "logsumexp", "map", "rsqrt", "saturate_cast", "scan", "segment_max", "segment_sum", "shape",
-                  "slice", "slice_update", "stop_gradient", "top_k", "unstack", "while_loop"]
+                  "slice", "slice_update", "stop_gradient", "top_k", "unstack", "while_loop",
+                  "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft"]
 _NUMPY = sorted(set(__all__) - set(_NN) - set(_LINALG) - set(_CORE_AND_MATH)) + ["matmul"]
 
 

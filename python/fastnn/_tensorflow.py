@@ -21,7 +21,10 @@ tf.keras; a subclassed model whose call() reads Variables it holds runs that cal
 
 fastnn/__init__.py imports the names of `TOP_LEVEL` (not into ``fastnn.__all__``: ``from fastnn
 import *`` must not shadow ``print``, ``range``, ``abs``, ``round`` or ``bool``) and registers
-``fastnn.nn``, ``fastnn.math``, ``fastnn.linalg`` and ``fastnn.config`` (`register`).
+``fastnn.nn``, ``fastnn.math``, ``fastnn.linalg`` and ``fastnn.config`` (`register`), with
+``fastnn.signal`` and ``fastnn.audio`` (`fastnn._signal`: FFTs, STFT, mel filters, WAV files) and
+``fastnn.dtypes``; complex tensors are NumPy's complex64/complex128 (``tf.complex``, ``tf.cast``,
+``tf.math.real``/``imag``/``angle``/``conj``, ``tf.abs``), recorded on a tape.
 """
 
 from __future__ import annotations
@@ -263,7 +266,17 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
 
 
 def cast(x, dtype, name=None):
-    """``x`` as ``dtype``; the gradient flows between float dtypes."""
+    """``x`` as ``dtype``; the gradient flows between float and complex dtypes. A complex value
+    cast to a real dtype keeps its real part (TensorFlow's), a real one cast to complex gets a
+    zero imaginary part."""
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        return ops.cast(x, dtype)
+    given = _value(x)
+    source = given.dtype if isinstance(given, (np.ndarray, np.generic)) else None
+    if target.kind == "c" or (source is not None and source.kind == "c"):
+        return _complex_cast(_operand(x), target)
     return ops.cast(x, dtype)
 
 
@@ -1962,6 +1975,459 @@ config.threading = types.SimpleNamespace(
     get_inter_op_parallelism_threads=lambda: 1,
 )
 
+# ---- complex numbers, tf.signal and tf.audio (fastnn._signal), and more of TensorFlow's names -------
+
+from . import _signal  # noqa: E402
+
+complex64, complex128 = np.complex64, np.complex128
+signal, audio = _signal.make_modules()
+
+
+@_tf_op("complex_cast")
+def _complex_cast(x, dtype):
+    """`cast` to or from a complex dtype: the real part of a complex value to a real dtype, a
+    zero imaginary part from a real one; recorded on a tape between float and complex dtypes."""
+    xv = np.asarray(_value(x))
+    dtype = np.dtype(dtype)
+    if xv.dtype.kind == "c" and dtype.kind != "c":
+        y = np.real(xv).astype(dtype)
+        if dtype.kind != "f":
+            return y
+        return autodiff._result(y, (x,), lambda g: (np.asarray(g).astype(xv.dtype),))
+    y = xv.astype(dtype)
+    if xv.dtype.kind == "c":
+        return autodiff._result(y, (x,), lambda g: (np.asarray(g).astype(xv.dtype),))
+    if xv.dtype.kind == "f":
+        return autodiff._result(y, (x,), lambda g: (np.real(g).astype(xv.dtype),))
+    return y
+
+
+@_tf_op("complex")
+def _complex(real, imag, name=None):
+    """The complex tensor ``real + i imag`` (float32 parts: complex64; float64: complex128; the
+    parts broadcast); the gradient goes to both parts."""
+    a, b = _operand(real), _operand(imag)
+    av, bv = np.asarray(_value(a)), np.asarray(_value(b))
+    if av.dtype != bv.dtype or av.dtype not in (np.float32, np.float64):
+        raise _fail(TypeError, "complex", f"real and imag must both be float32 or both float64. Received "
+                                          f"{av.dtype} and {bv.dtype}")
+    try:
+        shape = np.broadcast_shapes(av.shape, bv.shape)
+    except ValueError:
+        raise _fail(ValueError, "complex", f"real and imag must broadcast together. Received shapes {av.shape} "
+                                           f"and {bv.shape}") from None
+    y = np.empty(shape, dtype=np.complex64 if av.dtype == np.float32 else np.complex128)
+    y.real, y.imag = av, bv
+    return autodiff._result(y, (a, b), lambda g: (np.real(g).astype(av.dtype), np.imag(g).astype(bv.dtype)))
+
+
+@_tf_op("math.real")
+def _real(input, name=None):
+    """The real part of a complex tensor (float32 for complex64); a real tensor as it is."""
+    x = _operand(input)
+    xv = np.asarray(_value(x))
+    if xv.dtype.kind != "c":
+        return x
+    return autodiff._result(np.real(xv).copy(), (x,), lambda g: (np.asarray(g).astype(xv.dtype),))
+
+
+@_tf_op("math.imag")
+def _imag(input, name=None):
+    """The imaginary part of a complex tensor (float32 for complex64); zeros for a real tensor."""
+    x = _operand(input)
+    xv = np.asarray(_value(x))
+    if xv.dtype.kind != "c":
+        return np.zeros_like(xv)
+    return autodiff._result(np.imag(xv).copy(), (x,), lambda g: ((1j * np.asarray(g)).astype(xv.dtype),))
+
+
+@_tf_op("math.angle")
+def _angle(input, name=None):
+    """The argument of each complex value, ``atan2(imag, real)``; for a real tensor, pi where it is
+    negative and 0 elsewhere (TensorFlow's)."""
+    x = _operand(input)
+    xv = np.asarray(_value(x))
+    if xv.dtype.kind != "c":
+        return np.where(xv < 0, np.pi, 0).astype(xv.dtype if xv.dtype.kind == "f" else np.float32)
+
+    def backward(g):
+        size = np.square(np.abs(xv))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(size == 0, 0, np.asarray(g) * 1j * xv / np.where(size == 0, 1, size))
+        return (d.astype(xv.dtype),)
+
+    return autodiff._result(np.angle(xv).astype(np.real(xv).dtype), (x,), backward)
+
+
+@_tf_op("math.conj")
+def _conj(x, name=None):
+    """The complex conjugate; a real tensor as it is."""
+    t = _operand(x)
+    xv = np.asarray(_value(t))
+    if xv.dtype.kind != "c":
+        return t
+    return autodiff._result(np.conj(xv), (t,), lambda g: (np.conj(np.asarray(g)),))
+
+
+@_tf_op("repeat")
+def repeat(input, repeats, axis=None, name=None):
+    """Each element of ``input`` repeated ``repeats`` times (an int, or one count per element)
+    along ``axis`` (None: of the flattened values), as ``np.repeat``."""
+    counts = np.asarray(_value(repeats))
+    if counts.ndim > 1 or (counts.size and counts.dtype.kind not in "iu") or (counts.size and counts.min() < 0):
+        raise _fail(ValueError, "repeat", f"repeats must be a non-negative int or a 1-D list of them. Received: "
+                                          f"repeats={repeats!r}"[:300])
+    return _keras_ops.repeat.__wrapped__(_operand(input), counts, axis=None if axis is None else int(_value(axis)))
+
+
+def broadcast_to(input, shape, name=None):
+    """``input`` broadcast to ``shape``."""
+    return ops.broadcast_to(_operand(input), [int(d) for d in np.asarray(_value(shape)).reshape(-1)])
+
+
+def meshgrid(*args, **kwargs):
+    """Coordinate grids from 1-D vectors (``indexing="xy"``, Cartesian, by default; or "ij"): a list."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        raise _fail(TypeError, "meshgrid", f"unexpected keyword arguments {sorted(kwargs)}")
+    if indexing not in ("xy", "ij"):
+        raise _fail(ValueError, "meshgrid", f"indexing must be 'xy' or 'ij'. Received: {indexing!r}")
+    return list(ops.meshgrid(*[_operand(a) for a in args], indexing=indexing))
+
+
+Unique = collections.namedtuple("Unique", ["y", "idx"])
+UniqueWithCounts = collections.namedtuple("UniqueWithCounts", ["y", "idx", "count"])
+
+
+def _unique_parts(x, out_idx, op):
+    xv = np.asarray(_value(x))
+    if xv.ndim != 1:
+        raise _fail(ValueError, op, f"x must be 1-D. Received shape {xv.shape}")
+    if np.dtype(out_idx) not in (np.int32, np.int64):
+        raise _fail(TypeError, op, f"out_idx must be int32 or int64. Received {out_idx!r}")
+    _, first, inverse, counts = np.unique(xv, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first, kind="stable")  # (TensorFlow's order: by first occurrence, not sorted)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return xv[first[order]], rank[inverse.reshape(-1)].astype(out_idx), counts[order].astype(out_idx)
+
+
+def unique(x, out_idx=int32, name=None):
+    """The distinct values of the 1-D ``x`` in the order they first occur, and for each element of
+    x the index of its value among them: ``Unique(y, idx)``."""
+    y, idx, _ = _unique_parts(x, out_idx, "unique")
+    return Unique(y, idx)
+
+
+def unique_with_counts(x, out_idx=int32, name=None):
+    """`unique` and how many times each value occurs: ``UniqueWithCounts(y, idx, count)``."""
+    return UniqueWithCounts(*_unique_parts(x, out_idx, "unique_with_counts"))
+
+
+def searchsorted(sorted_sequence, values, side="left", out_type=int32, name=None):
+    """For each of ``values`` (..., M), where it goes in the sorted last axis of
+    ``sorted_sequence`` (..., N) (the leading axes: one search per row), as ``np.searchsorted``
+    with ``side`` "left" or "right"."""
+    if side not in ("left", "right"):
+        raise _fail(ValueError, "searchsorted", f"side must be 'left' or 'right'. Received: side={side!r}")
+    if np.dtype(out_type) not in (np.int32, np.int64):
+        raise _fail(TypeError, "searchsorted", f"out_type must be int32 or int64. Received {out_type!r}")
+    s, v = np.asarray(_value(_operand(sorted_sequence))), np.asarray(_value(_operand(values)))
+    if s.ndim < 1 or s.ndim != v.ndim or s.shape[:-1] != v.shape[:-1]:
+        raise _fail(ValueError, "searchsorted", f"sorted_sequence (..., N) and values (..., M) must have the same "
+                                                f"leading axes. Received shapes {s.shape} and {v.shape}")
+    rows_s, rows_v = s.reshape(-1, s.shape[-1]), v.reshape(-1, v.shape[-1])
+    out = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(rows_s, rows_v)]) if len(rows_s) else \
+        np.zeros(rows_v.shape, np.int64)
+    return out.reshape(v.shape).astype(out_type)
+
+
+def _bincount(arr, weights=None, minlength=None, maxlength=None, dtype=int32, name=None, axis=None,
+              binary_output=False):
+    """How many times each value of the non-negative integers ``arr`` occurs (TensorFlow's
+    ``math.bincount``): a vector of length ``max(arr) + 1`` (0 for an empty arr), at least
+    ``minlength``, at most ``maxlength`` (larger values skipped); with ``weights`` (arr's shape)
+    the sums of the weights instead (their dtype; the gradient goes to them), with
+    ``binary_output`` 1 where a value occurs; ``axis=-1``: one count per row of a 2-D arr."""
+    op = "math.bincount"
+    a = np.asarray(_value(_operand(arr)))
+    if a.dtype.kind not in "iu":
+        a = a.astype(np.int32)
+    if weights is not None and binary_output:
+        raise _fail(ValueError, op, "Arguments `binary_output` and `weights` are mutually exclusive. Please specify "
+                                    "only one.")
+    if axis not in (None, 0, -1):
+        raise _fail(ValueError, op, f"Unsupported value for argument axis={axis}. Only 0 and -1 are currently "
+                                    f"supported.")
+    if a.size and a.min() < 0:
+        raise _fail(ValueError, op, f"Input arr must be non-negative! Received a value {int(a.min())}")
+    if axis == -1 and a.ndim not in (1, 2):
+        raise _fail(ValueError, op, f"with axis=-1, arr must be 1-D or 2-D. Received shape {a.shape}")
+    size = int(a.max()) + 1 if a.size else 0
+    if minlength is not None:
+        size = builtins.max(size, int(_value(minlength)))
+    if maxlength is not None:
+        size = builtins.min(size, int(_value(maxlength)))
+    size = builtins.max(size, 0)
+    rows = a.reshape(-1, a.shape[-1]) if axis == -1 and a.ndim == 2 else a.reshape(1, -1)
+    kept = rows < size
+    where_ = (np.arange(rows.shape[0])[:, None] * size + np.minimum(rows, builtins.max(size - 1, 0)))[kept]
+    shape = (rows.shape[0], size) if axis == -1 and a.ndim == 2 else (size,)
+    if weights is None:
+        counts = np.bincount(where_, minlength=rows.shape[0] * size)
+        if binary_output:
+            counts = counts > 0
+        return counts.reshape(shape).astype(dtype)
+    w = _operand(weights)
+    wv = np.asarray(_value(w))
+    if wv.shape != a.shape:
+        raise _fail(ValueError, op, f"weights must have arr's shape {a.shape}. Received shape {wv.shape}")
+    total = np.zeros(rows.shape[0] * size, dtype=wv.dtype)
+    np.add.at(total, where_, wv.reshape(rows.shape)[kept])
+
+    def backward(g):
+        d = np.zeros(rows.shape, dtype=np.asarray(g).dtype)
+        d[kept] = np.asarray(g).reshape(-1)[where_]
+        return (d.reshape(wv.shape),)
+
+    return autodiff._result(total.reshape(shape), (w,), backward)
+
+
+def _histogram_range(values, value_range, nbins, op):
+    v = np.asarray(_value(_operand(values)))
+    r = np.asarray(_value(_operand(value_range)))
+    if r.shape != (2,):
+        raise _fail(ValueError, op, f"value_range must be [low, high]. Received shape {r.shape}")
+    n = _value(nbins)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer, np.ndarray)) or int(n) < 1:
+        raise _fail(ValueError, op, f"nbins should be a positive integer. Received: nbins={nbins!r}")
+    if not r[0] < r[1]:
+        raise _fail(ValueError, op, f"value_range should satisfy value_range[0] < value_range[1], but got "
+                                    f"[{r[0]}, {r[1]}]")
+    return v, r.astype(v.dtype if v.dtype.kind == "f" else np.float64), int(n)
+
+
+def histogram_fixed_width(values, value_range, nbins=100, dtype=int32, name=None):
+    """The counts of ``values`` in ``nbins`` equal bins over ``value_range`` [low, high]; values
+    below low count in the first bin, values from high on in the last (TensorFlow's)."""
+    v, r, n = _histogram_range(values, value_range, nbins, "histogram_fixed_width")
+    step = (float(r[1]) - float(r[0])) / n
+    shifted = (np.maximum(v, r[0]) - r[0]).astype(np.float64)
+    index = np.minimum(shifted / step, n - 1).astype(np.int64).reshape(-1)
+    return np.bincount(index, minlength=n).astype(dtype)
+
+
+def histogram_fixed_width_bins(values, value_range, nbins=100, dtype=int32, name=None):
+    """The bin of each of ``values`` among ``nbins`` equal bins over ``value_range`` (clipped to
+    the first and last), shaped as the values (TensorFlow's)."""
+    v, r, n = _histogram_range(values, value_range, nbins, "histogram_fixed_width_bins")
+    vf = v if v.dtype.kind == "f" else v.astype(np.float64)
+    scaled = (vf - r[0]) / (r[1] - r[0])
+    index = np.floor(vf.dtype.type(n) * scaled)
+    return np.clip(index, 0, n - 1).astype(dtype)
+
+
+def _tout_list(Tout):
+    return Tout if isinstance(Tout, (list, tuple)) else None
+
+
+def _as_tout(value, dtype, i, op):
+    """A function's ``i``-th result as ``dtype``: a tape tensor cast on the tape, anything else
+    converted (refused when it cannot be: text for a number)."""
+    if dtype is None:
+        return _eager(np.asarray(value)) if not isinstance(value, autodiff.Tensor) else value
+    target = np.dtype(dtype) if dtype not in (str, "string") else np.dtype(str)
+    if isinstance(value, autodiff.Tensor):
+        return value if value.dtype == target else ops.cast(value, target)
+    a = np.asarray(_value(value))
+    if a.dtype == target:
+        return _eager(a)
+    if target.kind == "U":
+        return _eager(a.astype(str))
+    if a.dtype.kind in "USO" or (a.dtype.kind == "c" and target.kind != "c"):
+        raise _fail(TypeError, op, f"the {i}-th value returned by the function is {a.dtype}, which cannot be "
+                                   f"{target.name} (Tout)")
+    return _eager(a.astype(target))
+
+
+def _call_and_convert(func, args, Tout, op):
+    result = func(*args)
+    many = _tout_list(Tout)
+    if many is None:
+        if Tout is None and result is None:
+            return None
+        return _as_tout(result, Tout, 0, op)
+    if len(many) == 0:
+        return []
+    values = list(result) if isinstance(result, (list, tuple)) else [result]
+    if len(values) != len(many):
+        raise _fail(ValueError, op, f"the function returned {len(values)} values; Tout names {len(many)}")
+    return [_as_tout(v, t, i, op) for i, (v, t) in enumerate(zip(values, many))]
+
+
+def py_function(func=None, inp=None, Tout=None, name=None):
+    """``func(*inp)`` called now (fastnn is eager) on tensors (arrays with ``.numpy()``; tape
+    tensors as they are, so the gradient flows through what func computes with tf ops), its
+    result(s) converted to ``Tout`` (a dtype: one tensor; a list of dtypes: a list). Without
+    func, a decorator."""
+    if func is None:
+        return lambda f: functools.wraps(f)(lambda *a: py_function(f, list(a), Tout))
+    if not callable(func):
+        raise _fail(TypeError, "py_function", f"func must be callable. Received: {func!r}"[:300])
+    inp = list(inp) if inp is not None else []
+    leaves = autodiff.current_leaves() if autodiff.current_leaves is not None else None
+    if leaves is not None or autodiff._variables_made:  # (a watched array or a Variable: its leaf on the tape)
+        inp = autodiff._on_watched(inp, leaves) or inp
+    args = [a if isinstance(a, autodiff.Tensor) else _eager(np.asarray(_value(_operand(a)))) for a in inp]
+    return _call_and_convert(func, args, Tout, "py_function")
+
+
+def numpy_function(func=None, inp=None, Tout=None, stateful=True, name=None):
+    """``func(*inp)`` called now on plain NumPy arrays (no gradient), its result(s) converted to
+    ``Tout`` (a dtype, or a list of them); without func, a decorator."""
+    if func is None:
+        return lambda f: functools.wraps(f)(lambda *a: numpy_function(f, list(a), Tout, stateful))
+    if not callable(func):
+        raise _fail(TypeError, "numpy_function", f"func must be callable. Received: {func!r}"[:300])
+    args = [np.array(_value(_operand(a))) for a in (list(inp) if inp is not None else [])]
+    return _call_and_convert(func, args, Tout, "numpy_function")
+
+
+def _first_axis(elems, op):
+    leaves = _nest_flatten(elems)
+    if not leaves:
+        raise _fail(ValueError, op, "elems must hold at least one tensor")
+    leaves = [_operand(leaf) for leaf in leaves]
+    sizes = {autodiff.shape(leaf)[0] if autodiff.shape(leaf) else None for leaf in leaves}
+    if len(sizes) != 1 or None in sizes:
+        raise _fail(ValueError, op, f"the tensors of elems must have one size along their first axis. Received "
+                                    f"shapes {[tuple(autodiff.shape(leaf)) for leaf in leaves]}")
+    return leaves, sizes.pop()
+
+
+def _element(elems, leaves, i):
+    return _nest_pack(elems, [leaf[i] for leaf in leaves])
+
+
+def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
+    """``fn`` on each slice of ``elems`` (a tensor or a nest of them) along the first axis, the
+    results stacked (fastnn runs the loop; the results are those of TensorFlow's vectorization)."""
+    leaves, n = _first_axis(elems, "vectorized_map")
+    if n == 0:
+        raise _fail(ValueError, "vectorized_map", "elems has no slices (size 0 along the first axis)")
+    results = [fn(_element(elems, leaves, i)) for i in builtins.range(n)]
+    flats = [_nest_flatten(r) for r in results]
+    stacked = [ops.stack([f[k] for f in flats], axis=0) for k in builtins.range(len(flats[0]))]
+    return _nest_pack(results[0], stacked)
+
+
+def _fold(fn, elems, initializer, reverse, op):
+    leaves, n = _first_axis(elems, op)
+    order = list(builtins.range(n - 1, -1, -1) if reverse else builtins.range(n))
+    if initializer is None:
+        if n == 0:
+            raise _fail(ValueError, op, "elems is empty: give an initializer")
+        acc = _element(elems, leaves, order.pop(0))
+    else:
+        acc = initializer
+    for i in order:
+        acc = fn(acc, _element(elems, leaves, i))
+    return acc
+
+
+def foldl(fn, elems, initializer=None, parallel_iterations=10, back_prop=True, swap_memory=False, name=None):
+    """``fn(acc, x)`` folded over the slices of ``elems`` along the first axis, first to last, from
+    ``initializer`` (default: the first slice)."""
+    return _fold(fn, elems, initializer, False, "foldl")
+
+
+def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True, swap_memory=False, name=None):
+    """`foldl` from the last slice to the first (default initializer: the last slice)."""
+    return _fold(fn, elems, initializer, True, "foldr")
+
+
+def _truth(pred, op):
+    v = np.asarray(_value(pred))
+    if v.shape not in ((), (1,)) or v.dtype != np.bool_:
+        raise _fail(TypeError, op, f"each predicate must be a scalar bool tensor. Received dtype {v.dtype}, shape "
+                                   f"{v.shape}")
+    return builtins.bool(v.reshape(()))
+
+
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
+    """The result of the function of the first true predicate in ``pred_fn_pairs`` (a list of
+    (predicate, callable)), or of ``default()``; none true and no default is an error, as is more
+    than one true with ``exclusive``. A 1-element list or tuple result is unpacked unless
+    ``strict``."""
+    pairs = list(pred_fn_pairs.items()) if isinstance(pred_fn_pairs, dict) else pred_fn_pairs
+    if not isinstance(pairs, (list, tuple)):
+        raise _fail(TypeError, "case", f"pred_fn_pairs must be a list of (predicate, callable) pairs. Received: "
+                                       f"{pred_fn_pairs!r}"[:300])
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise _fail(TypeError, "case", f"Each entry in pred_fn_pairs must be a 2-tuple. Received {pair!r}"[:300])
+        if not callable(pair[1]):
+            raise _fail(TypeError, "case", f"fn for pred {pair[0]!r} must be callable."[:300])
+    if default is not None and not callable(default):
+        raise _fail(TypeError, "case", "default must be callable.")
+    values = [_truth(p, "case") for p, _ in pairs]
+    if exclusive and builtins.sum(values) > 1:
+        raise _fail(ValueError, "case", f"More than one condition evaluated as True but exclusive=True. Values: "
+                                        f"{values}")
+    chosen = next((f for v, (_, f) in zip(values, pairs) if v), default)
+    if chosen is None:
+        raise _fail(ValueError, "case", f"None of the conditions evaluated as True. Values: {values}")
+    result = chosen()
+    if not strict and isinstance(result, (list, tuple)) and not hasattr(result, "_fields") and len(result) == 1:
+        return result[0]
+    return result
+
+
+def switch_case(branch_index, branch_fns, default=None, name="switch_case"):
+    """``branch_fns[branch_index]()`` (a list of callables, a list of (int, callable) pairs or a
+    dict of them, keys 0 to n - 1); an index among none runs ``default``, or the last branch."""
+    if isinstance(branch_fns, dict):
+        items = list(branch_fns.items())
+    elif isinstance(branch_fns, (list, tuple)) and builtins.all(isinstance(b, tuple) and len(b) == 2
+                                                                 for b in branch_fns) and branch_fns:
+        items = list(branch_fns)
+    elif isinstance(branch_fns, (list, tuple)):
+        items = list(enumerate(branch_fns))
+    else:
+        raise _fail(TypeError, "switch_case", f"branch_fns must be a list of callables, of (int, callable) pairs, "
+                                              f"or a dict. Received {branch_fns!r}"[:300])
+    keys = sorted(k for k, _ in items)
+    if not items or keys != list(builtins.range(len(items))) or not builtins.all(callable(f) for _, f in items):
+        raise _fail(ValueError, "switch_case", f"branch indices (keys) must form contiguous range of [0 to "
+                                               f"{len(items)} - 1], each with a callable. Received keys {keys}")
+    index = np.asarray(_value(branch_index))
+    if index.shape != () or index.dtype.kind not in "iu":
+        raise _fail(TypeError, "switch_case", f"branch_index must be a scalar int32 or int64. Received dtype "
+                                              f"{index.dtype}, shape {index.shape}")
+    branches = dict(items)
+    chosen = branches.get(int(index), default if default is not None else branches[keys[-1]])
+    return chosen()
+
+
+math.__dict__.update(real=_real, imag=_imag, angle=_angle, conj=_conj, bincount=_bincount)
+
+dtypes = types.ModuleType("fastnn.dtypes", "TensorFlow's tf.dtypes: the dtypes (NumPy's), as_dtype, cast, complex, "
+                                          "saturate_cast.")
+dtypes.__dict__.update({n: np.dtype(v).type for n, v in (
+    ("float16", np.float16), ("float32", np.float32), ("float64", np.float64), ("int8", np.int8), ("int16", np.int16),
+    ("int32", np.int32), ("int64", np.int64), ("uint8", np.uint8), ("uint16", np.uint16), ("uint32", np.uint32),
+    ("uint64", np.uint64), ("complex64", np.complex64), ("complex128", np.complex128))})
+dtypes.__dict__.update(bool=np.bool_, string=np.str_, half=np.float16, double=np.float64, DType=np.dtype,
+                       as_dtype=lambda type_value: np.dtype(type_value).type, cast=cast, complex=_complex,
+                       saturate_cast=lambda value, dtype, name=None: _keras_ops.saturate_cast(value, dtype))
+_RENAMED["complex"] = "_complex"
+_MORE_TOP_LEVEL += ["complex64", "complex128", "complex", "signal", "audio", "dtypes", "repeat", "broadcast_to", "meshgrid",
+                    "unique", "unique_with_counts", "searchsorted", "histogram_fixed_width",
+                    "histogram_fixed_width_bins", "py_function", "numpy_function", "vectorized_map", "foldl",
+                    "foldr", "case", "switch_case"]
+
+
 TOP_LEVEL = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "bool", "string",
              "newaxis", "function", "shape", "size", "rank", "ones", "zeros", "ones_like", "zeros_like", "fill",
              "constant", "convert_to_tensor", "cast", "range", "linspace", "identity", "stop_gradient", "print",
@@ -1998,7 +2464,7 @@ def register(package):
     functions' arrays returned as `EagerArray` (``function`` returns the function it is given)."""
     from . import random as random_module
 
-    for module in (nn, math, linalg, strings, random_module):  # (tf.random.normal(...).numpy(), as TensorFlow's tensors)
+    for module in (nn, math, linalg, strings, random_module, signal, audio, dtypes):  # (tf.random.normal(...).numpy(), as TensorFlow's tensors)
         for name, value in list(vars(module).items()):
             if callable(value) and not name.startswith("__") and not isinstance(value, type) and (
                     module is not random_module or getattr(value, "__module__", None) == module.__name__):
@@ -2007,5 +2473,6 @@ def register(package):
         value = globals()[_RENAMED.get(name, name)]
         wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
-    for module in (nn, math, linalg, config, errors, nest, summary, strings, image, io, train, ragged):
+    for module in (nn, math, linalg, config, errors, nest, summary, strings, image, io, train, ragged, signal,
+                   audio, dtypes):
         sys.modules[module.__name__] = module

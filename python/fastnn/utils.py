@@ -504,6 +504,7 @@ __all__ = [
     "timeseries_dataset_from_array",
     "image_dataset_from_directory",
     "text_dataset_from_directory",
+    "audio_dataset_from_directory",
     "load_img",
     "img_to_array",
     "array_to_img",
@@ -516,6 +517,7 @@ from ._batch_dataset import AUTOTUNE, BatchDataset  # noqa: E402,F401
 from ._timeseries import TimeseriesDataset, timeseries_dataset_from_array  # noqa: E402,F401
 from ._directory_datasets import (DirectoryDataset, array_to_img, image_dataset_from_directory,  # noqa: E402,F401
                                   img_to_array, load_img, save_img, text_dataset_from_directory)
+from ._directory_datasets import audio_dataset_from_directory  # noqa: E402,F401
 
 
 def unpack_x_y_sample_weight(data):
