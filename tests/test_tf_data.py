@@ -3,6 +3,7 @@ once per pass (a random map's value is the value), a repeat of a reshuffled data
 permutations one after another; fit's validation data is read from its start at every epoch."""
 
 import numpy as np
+import pytest
 
 import fastnn as tf
 from fastnn import keras
@@ -193,3 +194,16 @@ def test_element_spec():
     assert D.from_tensor_slices(["a", "b"]).element_spec.dtype == "string"
     spec = D.from_tensor_slices({"x": np.zeros((3, 2))}).batch(2, drop_remainder=True).element_spec
     assert spec["x"].shape == (2, 2)  # (every batch full: the batch axis is known)
+
+
+def test_counter_and_from_tensor_slices_given_two_arrays():
+    # the data-augmentation tutorial's option 1: a counter zipped with the data, as seeds
+    import fastnn as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(3.0))
+    pairs = [(float(a), int(b)) for a, b in tf.data.Dataset.zip((ds, tf.data.experimental.Counter()))]
+    assert pairs == [(0.0, 0), (1.0, 1), (2.0, 2)]
+    stepped = [int(v) for v in tf.data.Dataset.counter(start=5, step=-2).take(3)]
+    assert stepped == [5, 3, 1]
+    with pytest.raises(TypeError, match=r"takes one structure of arrays: from_tensor_slices\(\(x, y\)\)"):
+        tf.data.Dataset.from_tensor_slices(np.ones((4, 2)), np.ones(4))

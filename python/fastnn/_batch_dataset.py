@@ -888,12 +888,13 @@ class _Filtered(_Derived):
 
 
 class _Counts(BatchDataset):
-    """``start``, ``start + 1``, ... (int64), ``length`` of them, or for ever (`enumerate`'s counter)."""
+    """``start``, ``start + step``, ... (int64), ``length`` of them, or for ever (`enumerate`'s
+    counter, `Dataset.counter`)."""
 
     _name = "Dataset.enumerate"
 
-    def __init__(self, start, length):
-        self._start, self._length = start, length
+    def __init__(self, start, length, step=1, dtype=np.int64):
+        self._start, self._length, self._step, self._dtype = start, length, step, np.dtype(dtype)
 
     @property
     def endless(self):
@@ -903,7 +904,7 @@ class _Counts(BatchDataset):
         return ENDLESS if self._length is None else self._length
 
     def _get(self, index):
-        return np.int64(self._start + index)
+        return self._dtype.type(self._start + index * self._step)
 
 
 class _Joined(BatchDataset):
@@ -1196,6 +1197,9 @@ class Dataset:
 
     @staticmethod
     def from_tensor_slices(tensors, name=None):
+        if name is not None and not isinstance(name, str):  # (from_tensor_slices(x, y): y would be lost)
+            raise TypeError("Dataset.from_tensor_slices takes one structure of arrays: from_tensor_slices((x, y)), "
+                            f"a tuple. Received a second argument of type {type(name).__name__} (as `name`)")
         return TensorSlices(tensors)
 
     @staticmethod
@@ -1228,6 +1232,17 @@ class Dataset:
     def from_tensors(tensors, name=None):
         """A dataset of one element: ``tensors`` whole."""
         return _Elements([_map(_as_tensor, tensors)])
+
+    @staticmethod
+    def counter(start=0, step=1, dtype=np.int64, name=None):
+        """``start``, ``start + step``, ... for ever (``tf.data.experimental.Counter``; zipped with a
+        dataset it numbers its elements, as the data-augmentation tutorial's seeds)."""
+        if not _is_int(start) or not _is_int(step):
+            raise ValueError(f"Dataset.counter: start and step must be integers. Received: start={start!r}, "
+                             f"step={step!r}")
+        counts = _Counts(int(start), None, int(step), getattr(dtype, "name", dtype))
+        counts._name = "Dataset.counter"
+        return counts
 
     @staticmethod
     def range(*args, dtype=np.int64, output_type=None, name=None):
