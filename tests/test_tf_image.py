@@ -372,3 +372,7 @@ def test_round30_tensorflow_rules():
     pytest.importorskip("PIL")
     jpeg = tf.io.encode_jpeg(np.full((8, 8, 3), 255, np.uint8))
     assert int(np.asarray(tf.io.decode_image(jpeg, dtype=tf.uint16)).max()) == 255 * 256
+    with pytest.raises(ValueError, match="crop_to_bounding_box: target_height and target_width must be > 0"):
+        tf.image.crop_to_bounding_box(np.zeros((4, 4, 3)), 0, 0, 0, 4)
+    with pytest.raises(ValueError, match="convert_image_dtype: dtype must be either floating point or integer"):
+        tf.image.convert_image_dtype(np.zeros((2, 2, 3), np.uint8), str)

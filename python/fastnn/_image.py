@@ -123,6 +123,9 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     uint16 to uint8; up: ``x * 256``, so a round trip keeps the values)."""
     image = np.asarray(_images(image, "convert_image_dtype"))
     dtype = np.dtype(getattr(dtype, "name", dtype))
+    if dtype.kind not in "fiu":
+        raise ValueError(f"image.convert_image_dtype: dtype must be either floating point or integer. Received: "
+                         f"{dtype}")
     if image.dtype == dtype:
         return _eager(image)
     if dtype.kind == "f":
@@ -186,6 +189,9 @@ def central_crop(image, central_fraction):
 def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
     image = _images(image, "crop_to_bounding_box")
     h, w = autodiff.shape(image)[-3:-1]
+    if target_height <= 0 or target_width <= 0:  # (TensorFlow's 'target_height must be > 0.')
+        raise ValueError(f"image.crop_to_bounding_box: target_height and target_width must be > 0. Received: "
+                         f"{target_height}, {target_width}")
     if offset_height + target_height > h or offset_width + target_width > w or min(offset_height, offset_width) < 0:
         raise ValueError(f"image.crop_to_bounding_box: the box ({offset_height}, {offset_width}, {target_height}, "
                          f"{target_width}) is not inside the image of {h}x{w}")
