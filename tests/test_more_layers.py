@@ -173,3 +173,20 @@ def test_merge_layers_broadcast_as_keras_3(merge):
     names = {"Add": np.add, "Subtract": np.subtract, "Multiply": np.multiply, "Maximum": np.maximum,
              "Minimum": np.minimum, "Average": lambda a, b: (a + b) / 2}
     np.testing.assert_allclose(expanded, names[merge](np.arange(6.0).reshape(2, 3), np.array([[10.0], [20.0]])))
+
+
+def test_normalization_over_several_kept_axes(tmp_path):
+    # Keras 3's axis=(1, 2): a mean and variance per (row, column), over the batch and channels
+    x = RNG.random((40, 4, 3, 2)).astype(np.float32) * np.arange(1, 13).reshape(1, 4, 3, 1)
+    norm = Normalization(axis=(1, 2))
+    norm.adapt(x)
+    assert [w.shape for w in norm.get_weights()] == [(4, 3), (4, 3), ()] and norm.mean.shape == (1, 4, 3, 1)
+    np.testing.assert_allclose(norm.mean.numpy()[0, ..., 0], x.mean(axis=(0, 3)), rtol=1e-5)
+    out = norm(x)
+    np.testing.assert_allclose(out.mean(axis=(0, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(0, 3)), 1, rtol=1e-3)
+    model = Sequential([Input((4, 3, 2)), norm])
+    model.save(tmp_path / "n.keras")
+    np.testing.assert_allclose(load_model(tmp_path / "n.keras").predict(x, verbose=0), out, rtol=1e-6)
+    with pytest.raises(ValueError, match="other than the batch axis"):
+        Normalization(axis=(0, 1)).adapt(x)

@@ -63,10 +63,13 @@ class Normalization(Layer):
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)):
-            raise ValueError(f"Normalization: fastnn normalises along one axis (or, axis=None, with one mean and "
-                             f"variance for all values). Received: axis={axis!r}")
-        self.axis = None if axis is None else int(axis)
+        if isinstance(axis, (list, tuple)):  # (several axes kept: a mean and variance per (row, column)...)
+            if not axis or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axis) \
+                    or len(set(int(a) for a in axis)) != len(axis):
+                raise ValueError(f"Normalization: axis must be an integer, a tuple of distinct integers, or None. "
+                                 f"Received: axis={axis!r}")
+            axis = tuple(int(a) for a in axis)
+        self.axis = None if axis is None else axis if isinstance(axis, tuple) else int(axis)
         if (mean is None) != (variance is None):
             raise ValueError("Normalization: pass both mean and variance, or neither (and call adapt)")
         self._given = None if mean is None else (np.asarray(mean, np.float64), np.asarray(variance, np.float64))
@@ -79,23 +82,34 @@ class Normalization(Layer):
         # input, as Keras's attributes: (1, features) for an (N, features) input.
         if self.axis is None:  # (one mean and variance for every value: TensorFlow's regression tutorial's)
             features, broadcast = None, ()
+            weight_shape = ()
         else:
-            features = input_shape[self.axis]
-            if features is None:
+            keep = self._kept_axes(len(input_shape))
+            weight_shape = tuple(input_shape[k] for k in keep)
+            if any(d is None for d in weight_shape):
                 raise ValueError(f"Normalization: the axis {self.axis} of the input must be known. "
                                  f"Received: {input_shape}")
-            broadcast = [1] * len(input_shape)
-            broadcast[self.axis] = features
-        weight_shape = () if features is None else (features,)
+            features = int(np.prod(weight_shape))
+            broadcast = [input_shape[k] if k in keep else 1 for k in range(len(input_shape))]
         self._adapt_mean = self.add_weight("mean", weight_shape, "zeros", trainable=False)
         self._adapt_variance = self.add_weight("variance", weight_shape, "ones", trainable=False)
         self.count = self.add_weight("count", (), "zeros", trainable=False)
         if self._given is not None:
             for weight, given in zip((self._adapt_mean, self._adapt_variance), self._given):
-                weight[...] = float(given) if features is None else np.broadcast_to(given.reshape(-1), (features,))
+                weight[...] = float(given) if features is None else \
+                    np.broadcast_to(given.reshape(weight_shape) if given.size == features else given.reshape(-1)
+                                    if len(weight_shape) == 1 else given, weight_shape)
         self.mean = np.asarray(self._adapt_mean).reshape(broadcast).view(EagerArray)
         self.variance = np.asarray(self._adapt_variance).reshape(broadcast).view(EagerArray)
         self.built = True
+
+    def _kept_axes(self, ndim):
+        """The axes the statistics are kept per (sorted, non-negative), for an input of rank ``ndim``."""
+        given = self.axis if isinstance(self.axis, tuple) else (self.axis,)
+        if any(not -ndim <= a < ndim or a % ndim == 0 for a in given):
+            raise ValueError(f"Normalization: axis {self.axis} must name axes of the input other than the batch axis, "
+                             f"in [-{ndim}, {ndim}) for an input of rank {ndim}")
+        return sorted(a % ndim for a in given)
 
     def adapt(self, data, batch_size=None, steps=None):
         """Set mean and variance from ``data``: an array (samples on the first axis), or an iterable
@@ -123,7 +137,8 @@ class Normalization(Layer):
         if x.ndim == 1:
             x = x[:, None]
         self._maybe_build((None,) + x.shape[1:])
-        axes = tuple(a for a in range(x.ndim) if self.axis is None or a != self.axis % x.ndim)
+        keep = () if self.axis is None else self._kept_axes(x.ndim)
+        axes = tuple(a for a in range(x.ndim) if a not in keep)
         self._adapt_mean[...] = x.mean(axis=axes).reshape(self._adapt_mean.shape)
         self._adapt_variance[...] = x.var(axis=axes).reshape(self._adapt_variance.shape)
         self.count[...] = len(x)
