@@ -54,7 +54,8 @@ def _unbatched_dataset(data):
 
 @register_layer
 class Normalization(Layer):
-    """``(input - mean) / max(sqrt(variance), 1e-7)`` per feature along ``axis`` (default the last):
+    """``(input - mean) / max(sqrt(variance), 1e-7)`` per feature along ``axis`` (default the last; a
+    tuple keeps statistics per entry of those axes, None one for all values):
     the statistics come from ``adapt(data)`` or are given as ``mean`` and ``variance``;
     ``invert=True`` maps back. Weights (not trained): ``mean``, ``variance`` and ``count`` (the
     samples adapt saw), as in Keras, so the summary counts 2 · features + 1 parameters."""
