@@ -207,3 +207,27 @@ def test_counter_and_from_tensor_slices_given_two_arrays():
     assert stepped == [5, 3, 1]
     with pytest.raises(TypeError, match=r"takes one structure of arrays: from_tensor_slices\(\(x, y\)\)"):
         tf.data.Dataset.from_tensor_slices(np.ones((4, 2)), np.ones(4))
+
+
+def test_sample_and_choose_from_datasets():
+    # the imbalanced-data tutorial's oversampling: a balanced stream from two endless datasets
+    pos = D.from_tensor_slices((np.ones((5, 2), np.float32), np.ones(5))).shuffle(5).repeat()
+    neg = D.from_tensor_slices((np.zeros((50, 2), np.float32), np.zeros(50))).shuffle(50).repeat()
+    resampled = D.sample_from_datasets([pos, neg], weights=[0.5, 0.5], seed=1)
+    assert int(resampled.cardinality()) == -1
+    _, labels = next(iter(resampled.batch(512)))
+    assert abs(float(np.mean(labels)) - 0.5) < 0.08
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    assert len(model.fit(resampled.batch(16).prefetch(2), steps_per_epoch=5, epochs=2, verbose=0).history["loss"]) == 2
+    # finite datasets: each element once; a dataset that runs out is left out; a seed repeats the draws
+    mixed = tf.data.experimental.sample_from_datasets([D.range(3), D.range(10, 15)], seed=2)
+    values = [int(v) for v in mixed]
+    assert len(mixed) == 8 and sorted(values) == [0, 1, 2, 10, 11, 12, 13, 14] and values == [int(v) for v in mixed]
+    assert [int(v) for v in values if v < 3] == [0, 1, 2]  # (each dataset's own order)
+    stopped = D.sample_from_datasets([D.range(3), D.range(10, 15)], seed=2, stop_on_empty_dataset=True)
+    assert len(stopped) < 8 and stopped[len(stopped) - 1] in (2, 14)
+    chosen = D.choose_from_datasets([D.range(3), D.range(10, 13)], D.range(2).repeat(3))
+    assert [int(v) for v in chosen] == [0, 10, 1, 11, 2, 12]
+    with pytest.raises(ValueError, match="`weights` must be 2 non-negative numbers"):
+        D.sample_from_datasets([pos, neg], weights=[0.5])

@@ -1130,6 +1130,120 @@ class _Zipped(BatchDataset):
             d.on_epoch_end()
 
 
+class _Chosen(BatchDataset):
+    """Element k: the next element of the dataset ``choices`` names at k (`choose_from_datasets`,
+    `sample_from_datasets`). ``choices(exhausted)`` is a generator of dataset indices (None: the
+    end), told which datasets have run out; the choices are drawn as the elements are read and
+    kept, so the elements can be read again by index."""
+
+    def __init__(self, datasets, choices, name):
+        self._datasets, self._make_choices, self._name = datasets, choices, name
+        self._reset()
+
+    def _reset(self):
+        self._which, self._at = [], []  # for each element so far: its dataset, its index there
+        self._used = [0] * len(self._datasets)
+        self._exhausted = [len(d) == 0 for d in self._datasets]
+        self._choices = self._make_choices(self._exhausted)
+        self._done = False
+
+    def _draw_until(self, index):
+        while len(self._which) <= index and not self._done:
+            k = next(self._choices, None)
+            if k is None:
+                self._done = True
+                break
+            self._which.append(k)
+            self._at.append(self._used[k])
+            self._used[k] += 1
+            if self._used[k] >= len(self._datasets[k]):
+                self._exhausted[k] = True
+
+    @property
+    def endless(self):
+        return any(d.endless for d in self._datasets) and not self._done
+
+    def __len__(self):
+        if any(d.endless for d in self._datasets):
+            self._draw_until(0)
+            if not self._done:  # (an endless member: the choices go on while nothing stops them)
+                return ENDLESS
+        self._draw_until(sum(len(d) for d in self._datasets))
+        return len(self._which)
+
+    def _get(self, index):
+        self._draw_until(index)
+        if index >= len(self._which):
+            raise IndexError(f"{self._name}: element {index} is past the end ({len(self._which)} elements)")
+        return self._datasets[self._which[index]][self._at[index]]
+
+    def on_epoch_end(self):
+        for d in self._datasets:
+            d.on_epoch_end()
+        self._reset()  # (the same choices again for a seeded dataset, new ones otherwise)
+
+
+def _check_datasets(datasets, fn):
+    datasets = list(datasets.values()) if isinstance(datasets, dict) else list(datasets)
+    if not datasets or not all(isinstance(d, BatchDataset) for d in datasets):
+        raise TypeError(f"{fn}: `datasets` must be a non-empty list of datasets. Received: {datasets!r}"[:300])
+    return datasets
+
+
+def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_dataset=False,
+                         rerandomize_each_iteration=None):
+    """Each element drawn from ``datasets[i]`` with probability ``weights[i]`` (equal by default):
+    the imbalanced-data tutorial's oversampling. A dataset that runs out is left out (its weight
+    shared by the others), or ends it with ``stop_on_empty_dataset``; ``seed`` makes the draws
+    repeatable (and, unless ``rerandomize_each_iteration``, the same each pass)."""
+    fn = "Dataset.sample_from_datasets"
+    datasets = _check_datasets(datasets, fn)
+    p = np.full(len(datasets), 1.0 / len(datasets)) if weights is None else \
+        np.asarray(weights, dtype=np.float64).reshape(-1)
+    if p.shape != (len(datasets),) or np.any(p < 0) or not np.isfinite(p).all() or p.sum() <= 0:
+        raise ValueError(f"{fn}: `weights` must be {len(datasets)} non-negative numbers, one per dataset, not all 0. "
+                         f"Received: {weights!r}"[:300])
+    if seed is not None and (not _is_int(seed) or seed < 0):
+        raise ValueError(f"{fn}: `seed` must be a non-negative integer or None. Received: seed={seed!r}")
+    base = int(seed) if seed is not None else int(np.random.randint(2**31))  # (as shuffle draws its seed)
+    passes = [0]
+
+    def choices(exhausted):
+        rng = np.random.default_rng([base, passes[0]] if rerandomize_each_iteration else base)
+        passes[0] += 1
+        while True:
+            live = p * ~np.asarray(exhausted)
+            if stop_on_empty_dataset and any(exhausted) or live.sum() <= 0:
+                return
+            yield int(rng.choice(len(live), p=live / live.sum()))
+
+    return _Chosen(datasets, choices, fn)
+
+
+def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
+    """Element k from ``datasets[choice_dataset[k]]`` (its next one); a choice of a dataset that
+    ran out ends it (``stop_on_empty_dataset``) or is skipped."""
+    fn = "Dataset.choose_from_datasets"
+    datasets = _check_datasets(datasets, fn)
+    if not isinstance(choice_dataset, BatchDataset):
+        raise TypeError(f"{fn}: `choice_dataset` must be a dataset of integers. Received: "
+                        f"{type(choice_dataset).__name__}")
+
+    def choices(exhausted):
+        for value in choice_dataset:
+            k = int(np.asarray(value).reshape(-1)[0]) if np.size(value) == 1 else None
+            if k is None or not 0 <= k < len(datasets):
+                raise ValueError(f"{fn}: each element of `choice_dataset` must be an index in [0, {len(datasets)}). "
+                                 f"Received: {np.asarray(value).tolist()}")
+            if exhausted[k]:
+                if stop_on_empty_dataset:
+                    return
+                continue
+            yield k
+
+    return _Chosen(datasets, choices, fn)
+
+
 def _signature_dtypes(signature):
     """The dtypes of ``output_signature`` (TensorSpecs) or ``output_types`` (dtypes), in `_parts` order."""
     if signature is None:
@@ -1232,6 +1346,9 @@ class Dataset:
     def from_tensors(tensors, name=None):
         """A dataset of one element: ``tensors`` whole."""
         return _Elements([_map(_as_tensor, tensors)])
+
+    sample_from_datasets = staticmethod(sample_from_datasets)
+    choose_from_datasets = staticmethod(choose_from_datasets)
 
     @staticmethod
     def counter(start=0, step=1, dtype=np.int64, name=None):

@@ -19,7 +19,9 @@ INFINITE_CARDINALITY, UNKNOWN_CARDINALITY = -1, -2
 # (TensorFlow 2.x before 2.4: tf.data.experimental.AUTOTUNE; the transfer-learning tutorial's cardinality)
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, cardinality=lambda dataset: dataset.cardinality(),
                                      INFINITE_CARDINALITY=INFINITE_CARDINALITY,
-                                     UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY, Counter=Dataset.counter)
+                                     UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY, Counter=Dataset.counter,
+                                     sample_from_datasets=Dataset.sample_from_datasets,
+                                     choose_from_datasets=Dataset.choose_from_datasets)
 
 
 def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None, name=None):
