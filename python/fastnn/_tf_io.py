@@ -351,7 +351,9 @@ def _missing(attribute):
     raise AttributeError(f"module 'fastnn.io' has no attribute {attribute!r}")
 
 
-_NAMES = ["read_file", "write_file", "decode_image", "decode_jpeg", "decode_png", "decode_bmp", "decode_gif",
+from ._csv import decode_csv  # noqa: E402
+
+_NAMES = ["read_file", "write_file", "decode_csv", "decode_image", "decode_jpeg", "decode_png", "decode_bmp", "decode_gif",
           "encode_png", "encode_jpeg", "is_jpeg", "extract_jpeg_shape", "decode_raw", "serialize_tensor",
           "parse_tensor", "matching_files", "gfile"]
 io = types.ModuleType("fastnn.io", "TensorFlow's tf.io: " + ", ".join(_NAMES) + ".")

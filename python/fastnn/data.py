@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 
 from ._batch_dataset import AUTOTUNE, BatchDataset, Dataset, TensorSlices
+from ._csv import CsvDataset, make_csv_dataset
 
 __all__ = ["AUTOTUNE", "BatchDataset", "Dataset", "INFINITE_CARDINALITY", "TextLineDataset", "UNKNOWN_CARDINALITY",
            "experimental"]
@@ -21,7 +22,8 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, cardinality=lambda datas
                                      INFINITE_CARDINALITY=INFINITE_CARDINALITY,
                                      UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY, Counter=Dataset.counter,
                                      sample_from_datasets=Dataset.sample_from_datasets,
-                                     choose_from_datasets=Dataset.choose_from_datasets)
+                                     choose_from_datasets=Dataset.choose_from_datasets, CsvDataset=CsvDataset,
+                                     make_csv_dataset=make_csv_dataset)
 
 
 def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None, name=None):
