@@ -578,3 +578,29 @@ def test_keras_fnet_layer_trains_through_fft2():
     assert losses[-1] < losses[0]
     symbolic = tf.keras.Model(inputs, ops.fft2((inputs, ops.zeros_like(inputs)))[1])
     close(symbolic.predict(x[:2], verbose=0), np.fft.fft2(x[:2].astype(np.float64)).imag, 1e-4)
+
+
+def test_complex_gradients_follow_tensorflows_conjugate_convention():
+    # TensorFlow's grad · conj(f'(z)): d real(z·z) / db = -2b (unconjugated it came out +2b, and a
+    # learnable complex filter climbed its loss instead of descending)
+    a, b = np.array([1.0, -0.5]), np.array([0.3, 2.0])
+    leaves = [ad.Tensor(a.copy()), ad.Tensor(b.copy())]
+    z = tf.complex(leaves[0], leaves[1])
+    da, db = ad.grad(tf.math.real(z * z) + tf.math.imag(tf.exp(z))
+                     + tf.reshape(tf.math.real(tf.matmul(z[None], z[:, None])), [1]) / 2, leaves)
+    # real(z²) = a² - b²; imag(e^z) = e^a sin b; real(z·z) again (1x2 @ 2x1, halved: broadcast over both)
+    close(da, 2 * a + np.exp(a) * np.sin(b) + 2 * a, 1e-12)
+    close(db, -2 * b + np.exp(a) * np.cos(b) - 2 * b, 1e-12)
+    (dabs,) = ad.grad(tf.abs(tf.complex(leaves[0], ad.Tensor(b.copy()))), [leaves[0]])
+    close(dabs, a / np.hypot(a, b), 1e-12)  # (|z| is not holomorphic: grad · z / |z|, unconjugated)
+
+
+def test_a_layer_giving_complex_values_keeps_them():
+    # stft in one Lambda, its magnitude in the next (Keras casts floating outputs only)
+    from fastnn import keras
+
+    x = RNG.standard_normal((3, 64)).astype(np.float32)
+    inp = keras.Input((64,))
+    spectrum = keras.layers.Lambda(lambda s: tf.signal.stft(s, 16, 8))(inp)
+    model = keras.Model(inp, keras.layers.Lambda(tf.abs)(spectrum))
+    close(model.predict(x, verbose=0), np.abs(np.asarray(tf.signal.stft(x, 16, 8))), 1e-5)

@@ -487,13 +487,19 @@ def _result(value, inputs, backward):
     return value
 
 
+def _conj(derivative):
+    """A local derivative as the chain rule takes it: conjugated for complex values (TensorFlow's
+    convention, ``grad * conj(f'(z))``, so a real loss's gradient descends), as it is otherwise."""
+    return np.conj(derivative) if np.iscomplexobj(derivative) else derivative
+
+
 def _unary(name, forward, derivative, doc):
     """An elementwise function; ``derivative(x, y)`` is dy/dx from the input and output values."""
 
     def fn(x):
         xv = np.asarray(_value(x))
         y = forward(xv)
-        return _result(y, (x,), lambda g: (g * derivative(xv, y),))
+        return _result(y, (x,), lambda g: (g * _conj(derivative(xv, y)),))
 
     fn.__name__ = name
     fn.__doc__ = doc
@@ -509,7 +515,9 @@ exp = _unary("exp", np.exp, lambda x, y: y, "Elementwise e**x.")
 log = _unary("log", np.log, lambda x, y: 1 / x, "Elementwise natural logarithm.")
 sqrt = _unary("sqrt", np.sqrt, lambda x, y: 0.5 / y, "Elementwise square root.")
 square = _unary("square", np.square, lambda x, y: 2 * x, "Elementwise x**2.")
-abs = _unary("abs", np.abs, lambda x, y: np.sign(x), "Elementwise |x|.")
+# (|z| is not holomorphic: its gradient is grad · z / |z| unconjugated, TensorFlow's, so its derivative is
+# given conjugated for `_unary` to conjugate back)
+abs = _unary("abs", np.abs, lambda x, y: np.conj(np.sign(x)) if np.iscomplexobj(x) else np.sign(x), "Elementwise |x|.")
 negative = _unary("negative", np.negative, lambda x, y: -1, "Elementwise -x.")
 sin = _unary("sin", np.sin, lambda x, y: np.cos(x), "Elementwise sine.")
 cos = _unary("cos", np.cos, lambda x, y: -np.sin(x), "Elementwise cosine.")
@@ -575,7 +583,7 @@ def _binary(name, forward, derivatives, doc):
 
         def backward(g):
             da, db = derivatives(np.asarray(av), np.asarray(bv), y)
-            return (g * da if isinstance(a, Tensor) else None), (g * db if isinstance(b, Tensor) else None)
+            return (g * _conj(da) if isinstance(a, Tensor) else None), (g * _conj(db) if isinstance(b, Tensor) else None)
 
         return _result(y, (a, b), backward)
 
@@ -842,8 +850,8 @@ def dot(a, b):
 
     def backward(g):
         # as matmul does: a 1-D a is a (1, n) matrix and a 1-D b an (n, 1) one, their axis dropped
-        a2 = av[None, :] if av.ndim == 1 else av
-        b2 = bv[:, None] if bv.ndim == 1 else bv
+        a2 = _conj(av[None, :] if av.ndim == 1 else av)  # (complex: the adjoints, as TensorFlow's)
+        b2 = _conj(bv[:, None] if bv.ndim == 1 else bv)
         g2 = g[..., None] if bv.ndim == 1 else g
         g2 = g2[..., None, :] if av.ndim == 1 else g2
         da = db = None

@@ -989,9 +989,10 @@ def check_mask(mask, shape, layer, what):
 
 def output_array(out, dtype):
     """A tape layer's output as an array: floats in the layer's dtype; integer and boolean results
-    (``K.argmax``, a comparison) and strings keep their type, as Keras's Lambda returns them."""
+    (``K.argmax``, a comparison), complex ones (``tf.signal.stft``) and strings keep their type, as
+    Keras's Lambda returns them (Keras casts floating outputs only)."""
     value = np.asarray(autodiff._value(out))
-    return value if value.dtype.kind in "biuUS" else value.astype(dtype, copy=False)
+    return value if value.dtype.kind in "biuUSc" else value.astype(dtype, copy=False)
 
 
 def example_output_shape(run, input_shape, multi, dtype, name):
