@@ -369,6 +369,7 @@ def test_tf_names_follow_tensorflow_where_numpy_differs():
         tf.gather(x, [-1])  # not the last row, as NumPy would take it
     with pytest.raises(ValueError, match=r"top_k: k must be in \[0, 3\]"):
         tf.math.top_k(np.arange(3.0), k=5)
+    assert tf.constant([], dtype=tf.int32).dtype == np.int32 and tf.constant([[]], dtype=tf.bool).shape == (1, 0)
     with pytest.raises(TypeError, match="fastnn.constant: 1.7 cannot be int32 without losing its fraction"):
         tf.constant(1.7, dtype=tf.int32)
     with pytest.raises(ValueError, match=r"fastnn.constant: 3 values cannot fill the shape \(2, 2\)"):

@@ -250,7 +250,8 @@ def constant(value, dtype=None, shape=None, name=None):
     if given.dtype.kind in "US" or dtype in (str, np.str_, "string"):  # (a string tensor: tf.constant(["a", "b"]))
         text = given.astype(str)
         return np.broadcast_to(text, tuple(shape)).copy() if shape is not None else text
-    if dtype is not None and not np.can_cast(given.dtype, dtype, "same_kind") and given.dtype.kind in "fc":
+    if dtype is not None and not np.can_cast(given.dtype, dtype, "same_kind") and given.dtype.kind in "fc" \
+            and given.size:  # (an empty list is float64 to NumPy: tf.constant([], tf.int32) is an empty int32)
         raise TypeError(f"fastnn.constant: {value!r} cannot be {np.dtype(dtype)} without losing its fraction")
     x = ops.convert_to_tensor(value, dtype=dtype)
     if shape is not None:
