@@ -664,7 +664,7 @@ class _AudioLoader:
         with open(path, "rb") as f:
             data = f.read()
         try:
-            audio, rate = decode_wav_bytes(data, self.fn)
+            audio, rate = decode_wav_bytes(data)  # (its errors name tf.audio.decode_wav)
         except ValueError as e:
             raise ValueError(f"{self.fn}: cannot decode the WAV file {path!r}: {e}") from None
         if self.sampling_rate is not None and rate != self.sampling_rate and len(audio):
