@@ -99,7 +99,10 @@ def decode_csv(records, record_defaults, field_delim=",", use_quote_delim=True, 
     return [c.reshape(texts.shape).view(EagerArray) for c in columns]
 
 
-def _file_lines(filenames, compression_type, fn):
+def file_lines(filenames, compression_type, fn):
+    """The lines of each text file of ``filenames`` (one or a list), as TensorFlow's text readers
+    split them: on "\\n", a "\\r" before it dropped, no empty line after a final newline
+    (``compression_type`` "", "GZIP" or "ZLIB")."""
     paths = [filenames] if isinstance(filenames, (str, bytes)) or hasattr(filenames, "__fspath__") else \
         list(np.asarray(_value(filenames)).reshape(-1).tolist())
     kind = (compression_type or "").upper()
@@ -114,8 +117,10 @@ def _file_lines(filenames, compression_type, fn):
         except OSError as e:
             raise FileNotFoundError(f"{fn}: cannot read {path!r}: {e.strerror}") from None
         data = gzip.decompress(data) if kind == "GZIP" else zlib.decompress(data) if kind == "ZLIB" else data
-        lines = data.decode("utf-8", errors="replace").splitlines()
-        per_file.append(lines)
+        lines = data.decode("utf-8", errors="replace").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # (a final newline ends the last line; it does not start an empty one)
+        per_file.append([line[:-1] if line.endswith("\r") else line for line in lines])
     return per_file
 
 
@@ -127,7 +132,7 @@ def CsvDataset(filenames, record_defaults, compression_type=None, buffer_size=No
     if exclude_cols is not None:
         raise ValueError(f"{fn}: exclude_cols is not supported; pass select_cols")
     types = _column_types(record_defaults, fn)
-    lines = [line for file in _file_lines(filenames, compression_type, fn) for line in file[1 if header else 0:]]
+    lines = [line for file in file_lines(filenames, compression_type, fn) for line in file[1 if header else 0:]]
     columns = _parse_rows(lines, types, fn, field_delim, use_quote_delim, na_value,
                           sorted(select_cols) if select_cols is not None else None)
     ds = TensorSlices(tuple(columns))
@@ -164,7 +169,7 @@ def make_csv_dataset(file_pattern, batch_size, column_names=None, column_default
              for p in np.asarray(matching_files(file_pattern)).reshape(-1).tolist()]
     if not paths:
         raise ValueError(f"{fn}: no files matched pattern: {file_pattern!r}")
-    files = _file_lines(paths, compression_type, fn)
+    files = file_lines(paths, compression_type, fn)
     rows = []
     names = list(column_names) if column_names is not None else None
     for lines in files:

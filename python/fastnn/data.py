@@ -4,14 +4,12 @@ The datasets are fastnn's `BatchDataset`s (lazy, NumPy elements; ``map``, ``pref
 ``cache``, ``take``, ``skip``, ``shuffle``, ``repeat``, ``batch``, ``unbatch``; ``Dataset.range``),
 and ``TextLineDataset`` for a text file's lines."""
 
-import gzip
 import types
-import zlib
 
 import numpy as np
 
 from ._batch_dataset import AUTOTUNE, BatchDataset, Dataset, TensorSlices
-from ._csv import CsvDataset, make_csv_dataset
+from ._csv import CsvDataset, file_lines, make_csv_dataset
 
 __all__ = ["AUTOTUNE", "BatchDataset", "Dataset", "INFINITE_CARDINALITY", "TextLineDataset", "UNKNOWN_CARDINALITY",
            "experimental"]
@@ -29,26 +27,7 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, cardinality=lambda datas
 def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None, name=None):
     """The lines of the text files ``filenames`` (one or a list), in order, one string element each,
     without their line endings, as ``tf.data.TextLineDataset`` (``compression_type`` "", "GZIP" or "ZLIB")."""
-    paths = [filenames] if isinstance(filenames, (str, bytes)) or hasattr(filenames, "__fspath__") else \
-        list(np.asarray(filenames).reshape(-1).tolist())
-    kind = (compression_type or "").upper()
-    if kind not in ("", "GZIP", "ZLIB"):
-        raise ValueError(f"TextLineDataset: compression_type must be '', 'GZIP' or 'ZLIB'. "
-                         f"Received: {compression_type!r}")
-    lines = []
-    for path in paths:
-        path = path.decode() if isinstance(path, bytes) else path
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise FileNotFoundError(f"TextLineDataset: cannot read {str(path)!r}: {e.strerror}") from None
-        data = gzip.decompress(data) if kind == "GZIP" else zlib.decompress(data) if kind == "ZLIB" else data
-        text = data.decode("utf-8", errors="replace")
-        file_lines = text.split("\n")
-        if file_lines and file_lines[-1] == "":
-            file_lines.pop()  # (a final newline ends the last line; it does not start an empty one)
-        lines += [line[:-1] if line.endswith("\r") else line for line in file_lines]
+    lines = [line for file in file_lines(filenames, compression_type, "TextLineDataset") for line in file]
     ds = TensorSlices(np.array(lines, dtype=str) if lines else np.zeros((0,), dtype=str))
     ds._name = "TextLineDataset"
     return ds
