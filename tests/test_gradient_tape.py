@@ -813,3 +813,34 @@ def test_a_layer_of_several_tensor_arguments_in_a_model_called_on_the_tape():
         kernel[i] = old
         numeric[i] = (up - down) / 2e-3
     np.testing.assert_allclose(grad, numeric, rtol=2e-2, atol=2e-2)
+
+
+def test_a_kept_loss_lets_the_step_graph_go_and_two_tapes_still_share_it():
+    # a custom loop's losses.append(loss) held every step's graph (each layer's inputs and caches),
+    # memory growing with every step; TensorFlow's tape frees its record after gradient()
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(8, activation="relu"), L.Dense(1)])
+    x = np.random.default_rng(0).random((16, 4)).astype(np.float32)
+    kept = []
+    for _ in range(2):
+        with GradientTape() as tape:
+            loss = fastnn.reduce_mean(model(x, training=True) ** 2)
+        tape.gradient(loss, model.trainable_weights)
+        kept.append(loss)
+    assert all(loss._inputs == () and loss._backward is None for loss in kept)
+    assert float(kept[0]) > 0  # (the value stays)
+    # a GAN's two tapes over one forward pass: the first gradient must leave the graph to the second
+    gen = fastnn.Sequential([L.Input((4,)), L.Dense(4)])
+    disc = fastnn.Sequential([L.Input((4,)), L.Dense(1)])
+    with GradientTape() as gen_tape, GradientTape() as disc_tape:
+        fake = disc(gen(x, training=True), training=True)
+        gen_loss = fastnn.reduce_mean(-fake)
+        disc_loss = fastnn.reduce_mean(fake)
+    gen_grads = gen_tape.gradient(gen_loss, gen.trainable_weights)
+    disc_grads = disc_tape.gradient(disc_loss, disc.trainable_weights)
+    assert all(g is not None for g in gen_grads + disc_grads)
+    np.testing.assert_allclose(disc_grads[1], [1.0], rtol=1e-6)
+    assert gen_loss._inputs == () and disc_loss._inputs == ()  # (both released once both tapes were used)
+    with GradientTape(persistent=True) as persistent:
+        again = fastnn.reduce_mean(model(x) ** 2)
+    persistent.gradient(again, model.trainable_weights)
+    assert persistent.gradient(again, model.trainable_weights)[0] is not None  # (a persistent tape keeps it)

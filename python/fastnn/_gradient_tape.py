@@ -28,6 +28,7 @@ import operator
 import numpy as np
 
 from . import autodiff
+from ._graph import post_order
 from ._batch_dataset import EagerArray
 from .layers.base import TapeLeaves, _tape_leaves, _tape_training
 
@@ -42,6 +43,10 @@ class RecordedLeaves(TapeLeaves):
     def __init__(self, watch_accessed=True):
         super().__init__()
         self.watch_accessed = watch_accessed
+        # the tapes recording with these leaves (nested tapes share them: a GAN's gen_tape and
+        # disc_tape), how many of those took their one gradient, and those gradients' targets: when
+        # all have, the graph behind the targets is let go (`_release`)
+        self.tapes, self.used, self.targets, self.persistent = 0, 0, [], False
 
     def leaf(self, weight):
         leaf = self.get(id(weight))
@@ -57,6 +62,21 @@ class RecordedLeaves(TapeLeaves):
     def watch(self, array):
         if id(array) not in self:
             self[id(array)] = autodiff.Tensor(array)
+
+
+def _release(session, targets):
+    """A non-persistent tape took its gradient: once every tape of its ``session`` (leaves shared by
+    nested tapes) has, and none records now, the graph behind their targets is let go (each node
+    keeps its value only), as TensorFlow's tape frees its record: a loss kept after the step
+    (``losses.append(loss)``, ``total_loss += loss``) would otherwise hold every layer's inputs and
+    caches of that step, memory growing with every step of a custom training loop."""
+    session.used += 1
+    session.targets += targets
+    if session.used < session.tapes or session.persistent or recording() is not None:
+        return
+    for node in post_order(session.targets, lambda node: [t for t in node._inputs if isinstance(t, autodiff.Tensor)]):
+        node._inputs, node._backward = (), None
+    session.targets = []
 
 
 def recording():
@@ -135,6 +155,8 @@ class GradientTape:
         if outer is not None and self._watch_accessed == outer.watch_accessed:
             self._leaves = outer  # nested tapes share the leaves: each one's gradient sees the same nodes
         _tape_leaves.append(self._leaves)
+        self._leaves.tapes += 1
+        self._leaves.persistent = self._leaves.persistent or self._persistent
         _tape_training.append(None)  # a layer called without training= takes its own default, as in Keras
         self._pushed = self._leaves
         self._recording = True
@@ -311,6 +333,7 @@ class GradientTape:
             g = np.asarray(g).view(EagerArray) if isinstance(g, (np.ndarray, np.generic)) else g
             out.append(autodiff.Tensor(g, (target,), _no_second_order) if outer and g is not None else g)
         if not self._persistent:
+            _release(self._leaves, [total] if isinstance(total, autodiff.Tensor) else [])
             self._leaves = RecordedLeaves(self._watch_accessed)  # free the recorded layers' states
         if not isinstance(sources, (list, tuple, dict)):
             return out[0]
