@@ -171,3 +171,15 @@ def test_the_optimizers_numbers_are_restored_too(tmp_path, make_optimizer):
     other.fit(X, Y, epochs=1, batch_size=4, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_save_lists_only_the_latest_in_the_state_file(tmp_path):
+    # TensorFlow's Checkpoint.save records all_model_checkpoint_paths=[file_path]: the state file
+    # (and each save's time) does not grow with the saves
+    import fastnn as tf
+
+    ckpt = tf.train.Checkpoint(step=tf.Variable(1))
+    for _ in range(5):
+        path = ckpt.save(str(tmp_path / "ck"))
+    assert tf.train.latest_checkpoint(str(tmp_path)) == path
+    assert len((tmp_path / "checkpoint").read_text().splitlines()) == 2

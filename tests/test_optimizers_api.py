@@ -617,3 +617,16 @@ def test_apply_gradients_refuses_swapped_pairs_and_a_plain_list():
     before = [w.copy() for w in model.get_weights()]
     opt.apply_gradients(zip(grads, model.trainable_variables))
     assert not np.array_equal(model.get_weights()[0], before[0])
+
+
+def test_an_optimizer_compiled_into_a_new_model_keeps_nothing_of_the_old_one():
+    # cross-validation folds reusing one optimizer: the old model's EMA and accumulated gradients
+    # kept its weights alive (Keras 3 refuses the reuse; fastnn starts the state afresh)
+    import fastnn as tf
+
+    opt = tf.keras.optimizers.Adam(use_ema=True, gradient_accumulation_steps=3)
+    for _ in range(3):
+        model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+        model.compile(opt, "mse")
+        model.fit(np.ones((8, 3)), np.ones((8, 2)), batch_size=2, epochs=1, verbose=0)
+        assert len(opt._ema) == 2 and len(opt._accumulated) <= 2

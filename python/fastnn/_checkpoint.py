@@ -242,7 +242,9 @@ class Checkpoint:
         counter.assign_add(1)
         path = self.write(f"{os.fspath(file_prefix)}-{int(counter.value)}")
         directory = os.path.dirname(os.path.abspath(path))
-        saving.record_checkpoint(directory, path, _recorded(directory) + [path])
+        # (TensorFlow's Checkpoint.save lists only this save, all_model_checkpoint_paths=[file_path]:
+        # listing every earlier one grew the file, and each save's time, with the saves)
+        saving.record_checkpoint(directory, path, [path])
         return path
 
     def read(self, save_path, options=None):

@@ -194,6 +194,9 @@ class Optimizer:
         """Create the state slots for ``params`` (resets any previous state)."""
         self._params = [p.value if isinstance(p, autodiff.Variable) else p for p in params]  # (tf.Variable: its array)
         self._param_ids = [id(p) for p in self._params]
+        # (an optimizer compiled into another model starts afresh: the moving averages and the
+        # accumulated gradients of the old one's weights would keep them alive)
+        self._ema, self._accumulated = {}, {}
         self._user_slots = []  # (what a subclass's build makes with add_variable: its state, counted as Keras's)
         self.built = True
 
@@ -337,7 +340,9 @@ class Optimizer:
         new = list({id(p): p for p in params if id(p) not in known}.values())
         if new:
             old_slots, old_params = {a: getattr(self, a) for a in self._slot_attrs}, self._params
+            ema, accumulated = self._ema, self._accumulated  # (the known weights' own, kept)
             self.build(new)
+            self._ema, self._accumulated = ema, accumulated
             for a, slots in old_slots.items():
                 if slots is not None:
                     setattr(self, a, slots + getattr(self, a))
