@@ -180,18 +180,25 @@ def _rfft_weights(n, dtype):
     return c.astype(dtype)
 
 
+def _transform_input(input_tensor, kind, rank, fn):
+    """A real FFT's input (``kind`` "f") or its inverse's ("c"), checked: the tensor, its value and
+    the last ``rank`` axes."""
+    x = _arg(input_tensor)
+    xv = _val(x)
+    if xv.dtype.kind != kind:
+        want = "float32 or float64 (a real signal; tf.signal.fft takes complex ones)" if kind == "f" else \
+            "complex64 or complex128 (an rfft's result)"
+        raise _fail(TypeError, fn, f"input_tensor must be {want}. Received dtype {xv.dtype}")
+    if xv.ndim < rank:
+        raise _fail(ValueError, fn, f"input_tensor must have at least {rank} axes. Received shape {xv.shape}")
+    return x, xv, tuple(builtins.range(-rank, 0))
+
+
 def _real_fft(name, rank):
     @_signal_op(name)
     def transform(input_tensor, fft_length=None, name=None):
         fn = f"signal.{transform.__name__}"
-        x = _arg(input_tensor)
-        xv = _val(x)
-        if xv.dtype.kind != "f":
-            raise _fail(TypeError, fn, f"input_tensor must be float32 or float64 (a real signal; tf.signal.fft "
-                        f"takes complex ones). Received dtype {xv.dtype}")
-        if xv.ndim < rank:
-            raise _fail(ValueError, fn, f"input_tensor must have at least {rank} axes. Received shape {xv.shape}")
-        axes = tuple(builtins.range(-rank, 0))
+        x, xv, axes = _transform_input(input_tensor, "f", rank, fn)
         lengths = _lengths(fft_length, rank, xv.shape[-rank:], fn)
         if 0 in lengths:
             raise _fail(ValueError, fn, f"the FFT length must be positive. Received an input of shape {xv.shape}")
@@ -215,14 +222,7 @@ def _inverse_real_fft(name, rank):
     @_signal_op(name)
     def transform(input_tensor, fft_length=None, name=None):
         fn = f"signal.{transform.__name__}"
-        x = _arg(input_tensor)
-        xv = _val(x)
-        if xv.dtype.kind != "c":
-            raise _fail(TypeError, fn, f"input_tensor must be complex64 or complex128 (an rfft's result). Received "
-                        f"dtype {xv.dtype}")
-        if xv.ndim < rank:
-            raise _fail(ValueError, fn, f"input_tensor must have at least {rank} axes. Received shape {xv.shape}")
-        axes = tuple(builtins.range(-rank, 0))
+        x, xv, axes = _transform_input(input_tensor, "c", rank, fn)
         lengths = _lengths(fft_length, rank, xv.shape[-rank:-1] + (2 * (xv.shape[-1] - 1),), fn)
         if builtins.min(lengths) < 1:
             raise _fail(ValueError, fn, f"cannot infer fft_length from an input of shape {xv.shape}; give it")
