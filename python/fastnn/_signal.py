@@ -180,17 +180,18 @@ def _rfft_weights(n, dtype):
     return c.astype(dtype)
 
 
-def _transform_input(input_tensor, kind, rank, fn):
-    """A real FFT's input (``kind`` "f") or its inverse's ("c"), checked: the tensor, its value and
-    the last ``rank`` axes."""
+def _transform_input(input_tensor, kind, rank, fn, arg="input_tensor"):
+    """A transform's input, checked: real (``kind`` "f") or complex ("c") with at least ``rank``
+    axes; the tensor, its value and the last ``rank`` axes."""
     x = _arg(input_tensor)
     xv = _val(x)
     if xv.dtype.kind != kind:
-        want = "float32 or float64 (a real signal; tf.signal.fft takes complex ones)" if kind == "f" else \
+        want = "float32 or float64 (real values; tf.signal.fft takes complex ones)" if kind == "f" else \
             "complex64 or complex128 (an rfft's result)"
-        raise _fail(TypeError, fn, f"input_tensor must be {want}. Received dtype {xv.dtype}")
+        raise _fail(TypeError, fn, f"{arg} must be {want}. Received dtype {xv.dtype}")
     if xv.ndim < rank:
-        raise _fail(ValueError, fn, f"input_tensor must have at least {rank} axes. Received shape {xv.shape}")
+        raise _fail(ValueError, fn, f"{arg} must have at least {rank} ax{'is' if rank == 1 else 'es'}. Received shape "
+                                    f"{xv.shape}")
     return x, xv, tuple(builtins.range(-rank, 0))
 
 
@@ -419,12 +420,7 @@ def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_wind
     (default: the smallest power of 2 >= frame_length). (..., frames, fft_length // 2 + 1),
     complex64 for float32 signals."""
     fn = "signal.stft"
-    x = _arg(signals)
-    xv = _val(x)
-    if xv.dtype.kind != "f":
-        raise _fail(TypeError, fn, f"signals must be float32 or float64 (real signals). Received dtype {xv.dtype}")
-    if xv.ndim < 1:
-        raise _fail(ValueError, fn, f"signals must have at least 1 axis (..., samples). Received shape {xv.shape}")
+    x, xv, _ = _transform_input(signals, "f", 1, fn, "signals")
     length, step = _int(frame_length, "frame_length", fn), _int(frame_step, "frame_step", fn)
     n = _enclosing_power_of_two(length) if fft_length is None else _int(fft_length, "fft_length", fn)
     framed = frame(x, length, step, pad_end=pad_end)
@@ -579,12 +575,7 @@ def _dct(fn, input, kind, n, axis, norm):
         raise _fail(ValueError, fn, f"Types I, II, III and IV (I)DCT are supported. Received: type={kind!r}")
     if norm not in (None, "ortho"):
         raise _fail(ValueError, fn, f"Unknown normalization. Expected None or 'ortho', got: {norm!r}")
-    x = _arg(input)
-    xv = _val(x)
-    if xv.dtype.kind != "f":
-        raise _fail(TypeError, fn, f"input must be float32 or float64. Received dtype {xv.dtype}")
-    if xv.ndim < 1:
-        raise _fail(ValueError, fn, f"input must have at least 1 axis. Received shape {xv.shape}")
+    x, xv, _ = _transform_input(input, "f", 1, fn, "input")
     if kind == 1:
         if norm == "ortho":
             raise _fail(ValueError, fn, "Normalization is not supported for the Type-I DCT.")
