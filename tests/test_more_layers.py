@@ -190,3 +190,13 @@ def test_normalization_over_several_kept_axes(tmp_path):
     np.testing.assert_allclose(load_model(tmp_path / "n.keras").predict(x, verbose=0), out, rtol=1e-6)
     with pytest.raises(ValueError, match="other than the batch axis"):
         Normalization(axis=(0, 1)).adapt(x)
+
+
+def test_flatten_channels_first_gives_the_channels_last_order():
+    # Keras 3: the channels moved last before flattening, so a Dense after it takes the same weights
+    x = RNG.standard_normal((2, 3, 4, 5))
+    flat = fastnn.layers.Flatten(data_format="channels_first")
+    np.testing.assert_array_equal(flat(x.astype(np.float32)), np.moveaxis(x, 1, -1).reshape(2, -1).astype(np.float32))
+    layer_gradcheck(flat, x)
+    assert flat.compute_output_shape((None, 3, 4, 5)) == (None, 60)
+    assert fastnn.layers.Flatten.from_config(flat.get_config()).data_format == "channels_first"

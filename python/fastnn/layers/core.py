@@ -407,22 +407,32 @@ class Flatten(Layer):
     """Flattens each sample: ``(batch, d1, d2, ...)`` -> ``(batch, d1·d2·...)`` (a view).
 
     Args:
-        data_format: only ``"channels_last"`` (or None) is supported.
+        data_format: ``"channels_last"`` (None) or ``"channels_first"``: the channels (axis 1) moved
+            last first, so the values come in the channels-last order, as Keras 3 flattens them
+            (a Dense after it takes the same weights in either format).
     """
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten: only data_format='channels_last' is supported. Received: data_format={data_format!r}")
-        self.data_format = "channels_last"
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first'. Received: "
+                             f"data_format={data_format!r}")
+        self.data_format = data_format or "channels_last"
         self.input_spec = InputSpec(min_ndim=1)
 
     def call(self, inputs, training=False):
         self._x_shape = inputs.shape
-        return inputs.reshape(inputs.shape[0], math.prod(inputs.shape[1:]))  # (not -1: an empty batch)
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = np.moveaxis(inputs, 1, -1)
+            self._moved_shape = inputs.shape
+        return np.reshape(inputs, (inputs.shape[0], math.prod(inputs.shape[1:])))  # (not -1: an empty batch)
 
     def backward(self, dy):
-        return dy.reshape(self._x_shape) if self._need_input_grad else None
+        if not self._need_input_grad:
+            return None
+        if self.data_format == "channels_first" and len(self._x_shape) > 2:
+            return np.ascontiguousarray(np.moveaxis(dy.reshape(self._moved_shape), -1, 1))
+        return dy.reshape(self._x_shape)
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
