@@ -310,10 +310,11 @@ class _PhiloxStream:
     def bits(self, n):
         """The next ``n`` random uint32 (four per counter value, the counter counting up)."""
         blocks = -(-n // 4)
-        low = self.counter[0] + self.counter[1] * 2**32 + np.arange(blocks, dtype=object)
-        high = self.counter[2] + self.counter[3] * 2**32
-        words = np.array([[int(v) & _MASK32, (int(v) >> 32) & _MASK32, (high + (int(v) >> 64)) & _MASK32,
-                           ((high + (int(v) >> 64)) >> 32) & _MASK32] for v in low], np.uint64).reshape(-1, 4)
+        start = np.uint64(self.counter[0] | self.counter[1] << 32)
+        low = start + np.arange(blocks, dtype=np.uint64)  # (the 128-bit counter's low half, wrapping...)
+        high = np.uint64(self.counter[2] | self.counter[3] << 32) + (low < start)  # (...into its high half)
+        mask, shift = np.uint64(_MASK32), np.uint64(32)
+        words = np.stack([low & mask, low >> shift, high & mask, high >> shift], axis=1)
         return _philox(words, self.key).reshape(-1)[:n].astype(np.uint32)
 
     def skip(self, blocks):
@@ -347,7 +348,8 @@ class _PhiloxStream:
             draws = (b[:, 0] << np.uint64(32)) | b[:, 1]
         else:
             draws = self.bits(n).astype(np.uint64)
-        out = (np.asarray([int(d) % span + int(low) for d in draws.tolist()], dtype=object)).astype(dtype)
+        # (low + bits % span, as random_distributions.h's UniformDistribution; span < 2**64)
+        out = ((draws % np.uint64(span)).astype(np.int64) + np.int64(low)).astype(dtype)
         return out.reshape(size) if size is not None else out[0]
 
     def full_ints(self, size, dtype):
