@@ -1212,10 +1212,15 @@ def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_datase
         rng = np.random.default_rng([base, passes[0]] if rerandomize_each_iteration else base)
         passes[0] += 1
         while True:
-            live = p * ~np.asarray(exhausted)
-            if stop_on_empty_dataset and any(exhausted) or live.sum() <= 0:
+            state = list(exhausted)
+            live = p * ~np.asarray(state)
+            if stop_on_empty_dataset and any(state) or live.sum() <= 0:
                 return
-            yield int(rng.choice(len(live), p=live / live.sum()))
+            # (drawn 1024 at a time; drawn again from the first element after a dataset runs out)
+            for k in rng.choice(len(live), size=1024, p=live / live.sum()).tolist():
+                yield k
+                if list(exhausted) != state:
+                    break
 
     return _Chosen(datasets, choices, fn)
 
