@@ -75,8 +75,8 @@ def _parse_rows(lines, types, fn, field_delim=",", use_quote_delim=True, na_valu
             raise ValueError(f"{fn}: field {c} is required but missing in record {missing[0]}")
         filled = [str(default) if (t == "" or t == na_value) else t for t in texts]
         try:
-            column = np.array(filled, dtype=str) if dtype.kind == "U" else \
-                np.array([float(t) if dtype.kind == "f" else int(t) for t in filled], dtype=dtype)
+            column = np.array(filled, dtype=str)
+            column = column if dtype.kind == "U" else column.astype(dtype)  # (NumPy parses the numbers)
         except ValueError as e:
             raise ValueError(f"{fn}: field {c} of type {_NAMES.get(dtype, dtype)} cannot be parsed: {e}") from None
         columns.append(column)
