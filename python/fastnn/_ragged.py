@@ -108,9 +108,9 @@ class RaggedTensor:
             default_value = "" if self.dtype.kind in "SUO" else 0
         out = np.full((rows, width), default_value, dtype=self.dtype if self.dtype.kind != "U" else
                       np.result_type(self.dtype, np.asarray(default_value).dtype))
-        for i in range(min(rows, self.nrows())):
-            row = self[i]
-            out[i, :min(width, len(row))] = row[:width]
+        kept = min(rows, self.nrows())  # (each row's first min(length, width) values, in one gather)
+        inside = np.arange(width)[None, :] < np.minimum(lengths[:kept], width)[:, None]
+        out[:kept][inside] = self.flat_values[(self.row_splits[:kept, None] + np.arange(width)[None, :])[inside]]
         return out.view(EagerArray)
 
     def to_list(self):
