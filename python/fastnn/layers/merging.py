@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autodiff import _unbroadcast
 from .base import Layer, register_layer
 
 
@@ -91,13 +92,9 @@ class _Merge(Layer):
         grads = self._backward(dy)
         if self._given_shapes is None:
             return grads
-        out = []
-        for g, shape in zip(grads, self._given_shapes):  # (summed over the axes an input was stretched along)
-            expanded = shape[:1] + (1,) * (g.ndim - len(shape)) + tuple(shape[1:])
-            axes = tuple(a for a in range(g.ndim) if expanded[a] == 1 and g.shape[a] != 1)
-            out.append(np.ascontiguousarray(g.sum(axis=axes, keepdims=True).reshape(shape)) if axes or
-                       g.shape != tuple(shape) else g)
-        return out
+        # (each summed over the axes it was stretched along: back to its expanded shape, then its own)
+        return [np.ascontiguousarray(_unbroadcast(g, shape[:1] + (1,) * (g.ndim - len(shape)) + tuple(shape[1:]))
+                                     .reshape(shape)) for g, shape in zip(grads, self._given_shapes)]
 
 
 @register_layer
