@@ -220,8 +220,10 @@ class Optimizer:
 
     @property
     def variables(self):
-        """The state slot arrays (for counting optimizer parameters)."""
-        return list(self.__dict__.get("_user_slots", []))
+        """The state slot arrays (for counting optimizer parameters): the `_slot_attrs` lists in
+        order, then what a subclass made with `add_variable`."""
+        slots = [s for attr in self._slot_attrs for s in (getattr(self, attr, None) or [])]
+        return slots + list(self.__dict__.get("_user_slots", []))
 
     def _scalar_variables(self):
         """(count, bytes) of what Keras 3 also keeps as optimizer variables and counts in a
@@ -554,10 +556,6 @@ class SGD(Optimizer):
         super().build(params)
         self._velocities = _zeros(params) if self.momentum != 0 else None
 
-    @property
-    def variables(self):
-        return list(self._velocities or [])
-
     def _update(self, params, grads, lr):
         ops.sgd_update(params, grads, self._velocities, learning_rate=lr, momentum=self.momentum,
                        nesterov=self.nesterov)
@@ -587,10 +585,6 @@ class Adagrad(Optimizer):
     def build(self, params):
         super().build(params)
         self._accumulators = _zeros(params, self.initial_accumulator_value)
-
-    @property
-    def variables(self):
-        return list(self._accumulators or [])
 
     def _update(self, params, grads, lr):
         ops.adagrad_update(params, grads, self._accumulators, learning_rate=lr, epsilon=self.epsilon)
@@ -627,10 +621,6 @@ class RMSprop(Optimizer):
         self._momentums = _zeros(params) if self.momentum > 0 else None
         self._average_grads = _zeros(params) if self.centered else None
 
-    @property
-    def variables(self):
-        return [s for slots in (self._velocities, self._momentums, self._average_grads) for s in (slots or [])]
-
     def _update(self, params, grads, lr):
         ops.rmsprop_update(params, grads, self._velocities, self._momentums, self._average_grads, learning_rate=lr,
                            rho=self.rho, momentum=self.momentum, epsilon=self.epsilon, centered=self.centered)
@@ -665,10 +655,6 @@ class Adam(Optimizer):
         super().build(params)
         self._ms, self._vs = _zeros(params), _zeros(params)
         self._v_hats = _zeros(params) if self.amsgrad else None
-
-    @property
-    def variables(self):
-        return [s for slots in (self._ms, self._vs, self._v_hats) for s in (slots or [])]
 
     def _update(self, params, grads, lr):
         ops.adam_update(params, grads, self._ms, self._vs, learning_rate=lr, step=self.iterations + 1,
@@ -715,10 +701,6 @@ class Adadelta(Optimizer):
         super().build(params)
         self._accumulated_grads, self._accumulated_deltas = _zeros(params), _zeros(params)
 
-    @property
-    def variables(self):
-        return list(self._accumulated_grads or []) + list(self._accumulated_deltas or [])
-
     def _update(self, params, grads, lr):
         ops.adadelta_update(params, grads, self._accumulated_grads, self._accumulated_deltas, learning_rate=lr,
                             rho=self.rho, epsilon=self.epsilon)
@@ -748,10 +730,6 @@ class Adamax(Optimizer):
     def build(self, params):
         super().build(params)
         self._ms, self._us = _zeros(params), _zeros(params)
-
-    @property
-    def variables(self):
-        return list(self._ms or []) + list(self._us or [])
 
     def _update(self, params, grads, lr):
         ops.adamax_update(params, grads, self._ms, self._us, learning_rate=lr, step=self.iterations + 1,
@@ -786,10 +764,6 @@ class Nadam(Optimizer):
         super().build(params)
         self._ms, self._vs = _zeros(params), _zeros(params)
         self._u_product = 1.0
-
-    @property
-    def variables(self):
-        return list(self._ms or []) + list(self._vs or [])
 
     def _scalar_variables(self):
         count, nbytes = super()._scalar_variables()
@@ -828,10 +802,6 @@ class Lion(Optimizer):
     def build(self, params):
         super().build(params)
         self._ms = _zeros(params)
-
-    @property
-    def variables(self):
-        return list(self._ms or [])
 
     def _update(self, params, grads, lr):
         ops.lion_update(params, grads, self._ms, learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2)
@@ -881,10 +851,6 @@ class Ftrl(Optimizer):
         self._accumulators = _zeros(params, self.initial_accumulator_value)
         self._linears = _zeros(params)
 
-    @property
-    def variables(self):
-        return list(self._accumulators or []) + list(self._linears or [])
-
     def _update(self, params, grads, lr):
         power = -self.learning_rate_power
         l1 = self.l1_regularization_strength
@@ -930,10 +896,6 @@ class Lamb(Optimizer):
     def build(self, params):
         super().build(params)
         self._ms, self._vs = _zeros(params), _zeros(params)
-
-    @property
-    def variables(self):
-        return list(self._ms or []) + list(self._vs or [])
 
     def _update(self, params, grads, lr):
         step = self.iterations + 1
@@ -988,10 +950,6 @@ class Adafactor(Optimizer):
         self._r = [np.zeros(a.shape[:-1] if a.ndim >= 2 else (), a.dtype) for a in arrays]
         self._c = [np.zeros(a.shape[:-2] + a.shape[-1:] if a.ndim >= 2 else (), a.dtype) for a in arrays]
         self._v = _zeros(params)
-
-    @property
-    def variables(self):
-        return list(self._r or []) + list(self._c or []) + list(self._v or [])
 
     def _update(self, params, grads, lr):
         step = float(self.iterations + 1)
