@@ -3807,10 +3807,10 @@ def _clone_graph(model, clone_function, call_function, recursive, input_tensors,
     by_name = {layer.name: layer for layer in model._all_layers}
     by_name.update((layer.name, layer) for layer in model.layers)  # (a nested model's entry is the model)
     if input_tensors is not None:
-        flat = list(input_tensors.values()) if isinstance(input_tensors, dict) else \
-            list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
         if isinstance(input_tensors, dict):
             flat = [input_tensors[k] for k in config.get("input_keys") or list(input_tensors)]
+        else:
+            flat = list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
         if len(flat) != len(config["input_layers"]) or not all(isinstance(t, KerasTensor) for t in flat):
             raise ValueError(f"clone_model: input_tensors must be symbolic tensors (keras.Input) in the structure of "
                              f"model.input ({len(config['input_layers'])} tensor(s)). Received: {input_tensors!r}"[:400])
