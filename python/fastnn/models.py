@@ -1169,10 +1169,10 @@ class Model:
         """Copies of all weights, layer by layer, in Keras's layouts (each weight once, as `weights`)."""
         seen, copies = set(), []
         for layer in self._all_layers:
-            for w, copy in zip(layer.weights, layer.get_weights()):
+            for w, array in zip(layer.weights, layer.get_weights()):
                 if id(w) not in seen:
                     seen.add(id(w))
-                    copies.append(copy)
+                    copies.append(array)
         return copies
 
     def set_weights(self, weights):
