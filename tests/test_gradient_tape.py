@@ -844,3 +844,27 @@ def test_a_kept_loss_lets_the_step_graph_go_and_two_tapes_still_share_it():
         again = fastnn.reduce_mean(model(x) ** 2)
     persistent.gradient(again, model.trainable_weights)
     assert persistent.gradient(again, model.trainable_weights)[0] is not None  # (a persistent tape keeps it)
+
+
+def test_a_running_total_of_released_losses_is_an_eager_value_not_a_growing_chain():
+    # ``total_loss += loss`` over a custom loop's steps chained one tape node per step, each holding the
+    # one before (memory and a deep graph growing with the steps); off every tape, TensorFlow's is an
+    # eager tensor
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(8, activation="relu"), L.Dense(1)])
+    x = np.random.default_rng(0).random((16, 4)).astype(np.float32)
+    total, values = 0.0, []
+    for _ in range(5):
+        with GradientTape() as tape:
+            loss = fastnn.reduce_mean(model(x, training=True) ** 2)
+        tape.gradient(loss, model.trainable_weights)
+        values.append(float(loss))
+        total += loss
+    assert not isinstance(total, autodiff.Tensor)
+    assert float(total) == pytest.approx(sum(values), rel=1e-6)
+    mean = total / 5  # (still a tensor, with TensorFlow's numpy())
+    assert mean.numpy() == pytest.approx(sum(values) / 5, rel=1e-6) and mean.shape == ()
+    # on a new tape the released loss is a constant: the arithmetic with a watched value records
+    w = fastnn.Variable(2.0)
+    with GradientTape() as tape:
+        scaled = loss * w
+    assert float(tape.gradient(scaled, w)) == pytest.approx(values[-1], rel=1e-6)

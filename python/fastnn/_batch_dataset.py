@@ -165,6 +165,9 @@ class EagerArray(np.ndarray):
         result = getattr(ufunc, method)(*plain, **kwargs)
         if isinstance(result, tuple):
             return tuple(r.view(EagerArray) if isinstance(r, np.ndarray) else r for r in result)
+        if isinstance(result, np.generic) and method == "__call__":
+            # (0-d in, 0-d out: a tensor, as TensorFlow's, with its numpy(); NumPy would give a scalar)
+            return np.asarray(result).view(EagerArray)
         return result.view(EagerArray) if isinstance(result, np.ndarray) else result
 
 

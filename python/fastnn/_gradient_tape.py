@@ -75,7 +75,7 @@ def _release(session, targets):
     if session.used < session.tapes or session.persistent or recording() is not None:
         return
     for node in post_order(session.targets, lambda node: [t for t in node._inputs if isinstance(t, autodiff.Tensor)]):
-        node._inputs, node._backward = (), None
+        node._inputs, node._backward = (autodiff.RELEASED if node._inputs else ()), None
     session.targets = []
 
 

@@ -480,11 +480,30 @@ def _function(fn):
     return graph_function(fn.__name__)(fn)
 
 
+class _Released(tuple):
+    """The inputs of a node whose graph its tape has let go (`fastnn._gradient_tape._release`): the
+    node is a constant now."""
+
+
+RELEASED = _Released()
+
+
+def _recording():
+    return (watched_leaves is not None and watched_leaves() is not None) or \
+        (current_leaves is not None and current_leaves() is not None)
+
+
 def _result(value, inputs, backward):
-    """The function's output: a `Tensor` on the tape when an input was one, else the array."""
-    if builtins.any(isinstance(t, Tensor) for t in inputs):
-        return Tensor(value, tuple(inputs), backward)
-    return value
+    """The function's output: a `Tensor` on the tape when an input was one, else the array. Off
+    every tape, arithmetic on released nodes alone (a step's loss after its gradient was taken) gives
+    an eager array, as TensorFlow's: ``total_loss += loss`` over a custom loop's steps would
+    otherwise chain one node per step, each holding the one before."""
+    tensors = [t for t in inputs if isinstance(t, Tensor)]
+    if not tensors:
+        return value
+    if builtins.all(t._inputs is RELEASED for t in tensors) and not _recording():
+        return np.asarray(value).view(EagerArray)
+    return Tensor(value, tuple(inputs), backward)
 
 
 def _conj(derivative):
