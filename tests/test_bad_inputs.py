@@ -767,3 +767,21 @@ def ops_module():
     from fastnn import _core
 
     return _core
+
+
+def test_optimizer_params_from_a_sequence_that_builds_its_items():
+    # a list subclass whose __getitem__ returns a new view of the stored weights (a parameter wrapper):
+    # the binding held a borrowed handle to that temporary, freed at once, and read freed memory (segfault)
+    store = [np.zeros((4, 3), np.float32), np.zeros(5, np.float32)]
+
+    class Views(list):
+        def __getitem__(self, i):
+            return store[i].reshape(-1)
+
+    grads = [np.ones(12, np.float32), np.ones(5, np.float32)]
+    for _ in range(3):
+        fastnn._core.sgd_update(Views([None, None]), grads, learning_rate=0.5)
+        fastnn._core.adam_update(Views([None, None]), grads, [np.zeros(12, np.float32), np.zeros(5, np.float32)],
+                          [np.zeros(12, np.float32), np.zeros(5, np.float32)], learning_rate=0.0, step=1)
+    np.testing.assert_array_equal(store[0], np.full((4, 3), -1.5, np.float32))  # (the views were updated)
+    np.testing.assert_array_equal(store[1], np.full(5, -1.5, np.float32))

@@ -49,7 +49,7 @@ void add_params(UpdateArgs& a, py::handle params_obj) {
     a.count = (size_t)params.size();
     a.inout.emplace_back();
     for (size_t i = 0; i < a.count; i++) {
-        py::handle p = params[i];
+        py::object p = params[i];  // (owned: a sequence subclass may build its items on the fly)
         const std::string name = item("params", i);
         std::vector<int64_t> dims;
         if (py::isinstance<py::array>(p)) dims = dims_of(py::reinterpret_borrow<py::array>(p));
