@@ -785,3 +785,15 @@ def test_optimizer_params_from_a_sequence_that_builds_its_items():
                           [np.zeros(12, np.float32), np.zeros(5, np.float32)], learning_rate=0.0, step=1)
     np.testing.assert_array_equal(store[0], np.full((4, 3), -1.5, np.float32))  # (the views were updated)
     np.testing.assert_array_equal(store[1], np.full(5, -1.5, np.float32))
+
+
+def test_in_place_arrays_of_float32_with_dtype_metadata_are_updated(backend):
+    # a float32 dtype carrying metadata is float32 (it was refused as "must be float32. Received: float32");
+    # a byte-swapped one is not, and stays refused
+    tagged = np.dtype(np.float32, metadata={"tag": 1})
+    p = np.ones(3, tagged)
+    ops.sgd_update([p], [np.ones(3, np.float32)], learning_rate=0.5)
+    np.testing.assert_array_equal(p, [0.5, 0.5, 0.5])
+    with pytest.raises(TypeError, match=r"sgd_update: params\[0\] is written in place and must be float32\. "
+                                        r"Received: params\[0\]\.dtype=>f4"):
+        ops.sgd_update([np.ones(3, ">f4")], [np.ones(3, np.float32)], learning_rate=0.5)

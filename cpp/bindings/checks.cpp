@@ -61,7 +61,8 @@ py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
         fail_type(std::string(op) + ": " + arg + " is written in place and must be a float32 ndarray. Received: " +
                   py::str(py::type::of(obj)).cast<std::string>());
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    if (!a.dtype().is(py::dtype::of<float>()))
+    // (equal, not the same object: a float32 dtype carrying metadata is one; byte-swapped '>f4' is not)
+    if (!a.dtype().equal(py::dtype::of<float>()))
         fail_type(std::string(op) + ": " + arg + " is written in place and must be float32. Received: " + arg +
                   ".dtype=" + dtype_str(a));
     if (!(a.flags() & py::array::c_style))
@@ -73,7 +74,11 @@ py::array_t<float> float_inout(py::handle obj, const char* op, const char* arg,
     if (have != dims)
         fail_value(std::string(op) + ": " + arg + " must have shape " + shape_str(dims) + ". Received: " + arg +
                    ".shape=" + shape_str(a));
-    return py::array_t<float>::ensure(a);
+    auto arr = py::array_t<float>::ensure(a);
+    if (!arr || arr.data() != a.data())  // (a converted copy would take the update and drop it)
+        fail_type(std::string(op) + ": " + arg + " is written in place and must be a float32 ndarray. Received: " +
+                  arg + ".dtype=" + dtype_str(a) + ", which converts only to a copy");
+    return arr;
 }
 
 int64_t saturated_index(py::handle item) {
