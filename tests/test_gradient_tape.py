@@ -846,6 +846,71 @@ def test_a_kept_loss_lets_the_step_graph_go_and_two_tapes_still_share_it():
     assert persistent.gradient(again, model.trainable_weights)[0] is not None  # (a persistent tape keeps it)
 
 
+def test_a_kept_loss_lets_the_graph_go_however_the_tape_was_used():
+    # the graph went only for "one non-persistent tape, gradient() after the with-block"; gradient()
+    # inside the block (a common indentation), a persistent tape, a tape whose gradient is never
+    # taken and nested tapes of which one is unused kept every step's graph with the kept loss
+    # (~70 MB per 1000 steps of a 64-256-256-1 MLP); TensorFlow frees a tape's record when it is deleted
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(8, activation="relu"), L.Dense(1)])
+    x = np.random.default_rng(0).random((16, 4)).astype(np.float32)
+
+    def inside(kept):
+        with GradientTape() as tape:
+            loss = fastnn.reduce_mean(model(x, training=True) ** 2)
+            kept.append(loss)
+            assert tape.gradient(loss, model.trainable_weights)[0] is not None
+
+    def persistent(kept):
+        with GradientTape(persistent=True) as tape:
+            loss = fastnn.reduce_mean(model(x, training=True) ** 2)
+            kept.append(loss)
+        assert tape.gradient(loss, model.trainable_weights)[0] is not None
+        assert tape.gradient(loss, model.trainable_weights)[1] is not None  # (the graph stays while the tape lives)
+        assert kept[-1]._inputs
+
+    def unused(kept):
+        with GradientTape():
+            kept.append(fastnn.reduce_mean(model(x, training=True) ** 2))
+
+    def nested_one_unused(kept):
+        with GradientTape() as used, GradientTape():
+            loss = fastnn.reduce_mean(model(x, training=True) ** 2)
+            kept.append(loss)
+        assert used.gradient(loss, model.trainable_weights)[0] is not None
+
+    for step in (inside, persistent, unused, nested_one_unused):
+        kept = []
+        for _ in range(2):
+            step(kept)
+        assert all(loss._inputs == () and loss._backward is None for loss in kept), step.__name__
+        assert all(float(loss) > 0 for loss in kept)
+
+
+def test_a_tape_letting_its_graph_go_leaves_other_tapes_graphs_alone():
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(3)])
+    x = np.ones((2, 4), np.float32)
+    w = fastnn.Variable(2.0)
+    # a later tape's gradient through an earlier persistent tape's output: that output is a constant
+    # to it, and the earlier tape's own gradient still works after (it let the earlier graph go)
+    with GradientTape(persistent=True) as earlier:
+        y = fastnn.reduce_sum(model(x))
+    with GradientTape() as later:
+        z = y * w
+    assert float(later.gradient(z, w)) == pytest.approx(float(y))
+    assert all(g is not None for g in earlier.gradient(y, model.trainable_weights))
+    # an inner tape (other leaves) done inside an outer one: the outer graph still runs through its nodes
+    v = fastnn.Variable(2.0)
+    with GradientTape(watch_accessed_variables=False) as outer:
+        outer.watch(v)
+        with GradientTape() as inner:
+            h = v * 3.0
+        assert float(inner.gradient(h, v)) == pytest.approx(3.0)
+        q = h * h
+    assert float(outer.gradient(q, v)) == pytest.approx(2 * 6.0 * 3.0)
+    del outer
+    assert h._inputs == () and q._inputs == ()  # (once the outer tape is gone, both graphs are)
+
+
 def test_a_running_total_of_released_losses_is_an_eager_value_not_a_growing_chain():
     # ``total_loss += loss`` over a custom loop's steps chained one tape node per step, each holding the
     # one before (memory and a deep graph growing with the steps); off every tape, TensorFlow's is an

@@ -28,7 +28,6 @@ import operator
 import numpy as np
 
 from . import autodiff
-from ._graph import post_order
 from ._batch_dataset import EagerArray
 from .layers.base import TapeLeaves, _tape_leaves, _tape_training
 
@@ -44,9 +43,10 @@ class RecordedLeaves(TapeLeaves):
         super().__init__()
         self.watch_accessed = watch_accessed
         # the tapes recording with these leaves (nested tapes share them: a GAN's gen_tape and
-        # disc_tape), how many of those took their one gradient, and those gradients' targets: when
-        # all have, the graph behind the targets is let go (`_release`)
-        self.tapes, self.used, self.targets, self.persistent = 0, 0, [], False
+        # disc_tape) and how many of them are done (took their one gradient, or were deleted); the
+        # nodes recorded while these were the innermost leaves; the sessions recording when these
+        # began (their graphs may use these nodes), and the inner sessions waiting for this one
+        self.tapes, self.done, self.nodes, self.enclosing, self.waiting = 0, 0, [], [], []
 
     def leaf(self, weight):
         leaf = self.get(id(weight))
@@ -64,19 +64,36 @@ class RecordedLeaves(TapeLeaves):
             self[id(array)] = autodiff.Tensor(array)
 
 
-def _release(session, targets):
-    """A non-persistent tape took its gradient: once every tape of its ``session`` (leaves shared by
-    nested tapes) has, and none records now, the graph behind their targets is let go (each node
-    keeps its value only), as TensorFlow's tape frees its record: a loss kept after the step
-    (``losses.append(loss)``, ``total_loss += loss``) would otherwise hold every layer's inputs and
-    caches of that step, memory growing with every step of a custom training loop."""
-    session.used += 1
-    session.targets += targets
-    if session.used < session.tapes or session.persistent or recording() is not None:
+def _finish(session):
+    """Once every tape of ``session`` (leaves shared by nested tapes) is done, let its graph go: each
+    node it recorded keeps its value only, as TensorFlow's tape frees its record after gradient()
+    (a non-persistent tape) or when it is deleted. A loss kept after the step (``losses.append(loss)``,
+    ``total_loss += loss``) would otherwise hold every layer's inputs and caches of that step,
+    memory growing with every step of a custom training loop. A tape that recorded while an outer one
+    (of other leaves) did waits for that one: the outer graph may run through these nodes."""
+    if session.done < session.tapes:
         return
-    for node in post_order(session.targets, lambda node: [t for t in node._inputs if isinstance(t, autodiff.Tensor)]):
-        node._inputs, node._backward = (autodiff.RELEASED if node._inputs else ()), None
-    session.targets = []
+    pending = [outer for outer in session.enclosing if outer.done < outer.tapes]
+    if pending:
+        pending[0].waiting.append(session)  # (tried again when that one is done)
+        return
+    nodes, session.nodes = session.nodes, []
+    for node in nodes:
+        node._inputs, node._backward = autodiff.RELEASED, None
+    waiting, session.waiting = session.waiting, []
+    for inner in waiting:
+        _finish(inner)
+
+
+def _register(node):
+    """A node made while a GradientTape records: one of that tape's (`_finish`)."""
+    if _tape_leaves:
+        top = _tape_leaves[-1]
+        if type(top) is RecordedLeaves:
+            top.nodes.append(node)
+
+
+autodiff.register_node = _register
 
 
 def recording():
@@ -147,6 +164,7 @@ class GradientTape:
         self._leaves = RecordedLeaves(self._watch_accessed)
         self._recording = False
         self._used = False
+        self._done = False
 
     def __enter__(self):
         if self._recording:
@@ -154,9 +172,12 @@ class GradientTape:
         outer = recording()
         if outer is not None and self._watch_accessed == outer.watch_accessed:
             self._leaves = outer  # nested tapes share the leaves: each one's gradient sees the same nodes
+        elif not self._leaves.tapes:
+            self._leaves.enclosing = [s for s in _tape_leaves if type(s) is RecordedLeaves and s is not self._leaves]
         _tape_leaves.append(self._leaves)
-        self._leaves.tapes += 1
-        self._leaves.persistent = self._leaves.persistent or self._persistent
+        if self.__dict__.get("_pushed") is not self._leaves:  # (a tape entered again counts once)
+            self._leaves.tapes += 1
+            self._done = False
         _tape_training.append(None)  # a layer called without training= takes its own default, as in Keras
         self._pushed = self._leaves
         self._recording = True
@@ -171,6 +192,21 @@ class GradientTape:
             at = max(i for i, leaves in enumerate(_tape_leaves) if leaves is self._pushed)
             del _tape_leaves[at], _tape_training[-1]
             self._recording = False
+            if self._done:  # (gradient() inside the with-block: what it recorded after that goes too)
+                _finish(self._pushed)
+
+    def _mark_done(self):
+        session = self.__dict__.get("_pushed")
+        if session is not None and not self._done:
+            self._done = True
+            session.done += 1
+            _finish(session)
+
+    def __del__(self):  # (a persistent tape, or one whose gradient was never taken: its record goes with it)
+        try:
+            self._mark_done()
+        except Exception:  # (at interpreter exit)
+            pass
 
     def watch(self, tensor):
         """Give ``tensor`` (a weight array, or a model input array; or a list of them) a leaf, so
@@ -229,6 +265,7 @@ class GradientTape:
         finally:
             self._persistent, self._used = persistent, True
         if not persistent:
+            self._mark_done()
             self._leaves = RecordedLeaves(self._watch_accessed)
         out = []
         for k, s in enumerate(flat):
@@ -274,6 +311,7 @@ class GradientTape:
         finally:
             self._persistent, self._used = persistent, True
         if not persistent:
+            self._mark_done()
             self._leaves = RecordedLeaves(self._watch_accessed)
         if per_row and all(g is None for g in columns):
             return None
@@ -320,6 +358,8 @@ class GradientTape:
                 continue  # a value not computed on the tape: a constant
             term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
             total = term if total is None else total + term
+        if not isinstance(total, autodiff.Tensor):
+            total = None  # (targets whose graph another tape let go: constants now, as a target this tape did not record)
         # (a target not computed on this tape, e.g. with NumPy, reaches no source: all None, as TensorFlow's)
         on_tape = [leaf for ls in leaves for leaf in ls] if total is not None else []
         grads = iter(autodiff.grad(total, on_tape, unconnected="none") if on_tape else [])
@@ -333,7 +373,7 @@ class GradientTape:
             g = np.asarray(g).view(EagerArray) if isinstance(g, (np.ndarray, np.generic)) else g
             out.append(autodiff.Tensor(g, (target,), _no_second_order) if outer and g is not None else g)
         if not self._persistent:
-            _release(self._leaves, [total] if isinstance(total, autodiff.Tensor) else [])
+            self._mark_done()
             self._leaves = RecordedLeaves(self._watch_accessed)  # free the recorded layers' states
         if not isinstance(sources, (list, tuple, dict)):
             return out[0]

@@ -124,6 +124,8 @@ class Tensor(Operators):
         self.value = np.asarray(value)
         self._inputs = inputs
         self._backward = backward
+        if inputs and register_node is not None:
+            register_node(self)  # (a GradientTape recording: its node, let go with its record)
 
     shape = property(lambda self: self.value.shape)
     ndim = property(lambda self: self.value.ndim)
@@ -365,6 +367,9 @@ _GRAPH_FUNCTIONS = {}  # name -> function: what a graph layer calls (a saved mod
 # While a `fastnn.GradientTape` records: a function giving its leaves by id of array (the arrays it
 # watches, the weights it has seen used), set by fastnn._gradient_tape; else None.
 watched_leaves = None
+# While a `fastnn.GradientTape` records: a function taking each computed node it records; set by
+# fastnn._gradient_tape.
+register_node = None
 _variables_made = False  # whether any tf.Variable exists (only then may an argument be one)
 # The innermost tape's leaves by id of array (a GradientTape's, or a custom layer's own while its
 # call runs: `fastnn.layers.base.TapeLeaves`), or None outside any: set by fastnn.layers.base.
@@ -481,7 +486,7 @@ def _function(fn):
 
 
 class _Released(tuple):
-    """The inputs of a node whose graph its tape has let go (`fastnn._gradient_tape._release`): the
+    """The inputs of a node whose graph its tape has let go (`fastnn._gradient_tape._finish`): the
     node is a constant now."""
 
 
