@@ -428,6 +428,15 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
                         const float* gamma, const float* mean, const float* inv_std, index_t N,
                         index_t C, bool training);
 
+// Layer normalisation over the last axis (Keras LayerNormalization, axis=-1): each row of x (R, C)
+// by its own mean and biased variance (in double); inv_std = 1/sqrt(var + eps);
+// y = (x - mean)·inv_std·gamma + beta; gamma/beta may be null. mean, inv_std (R,).
+void layernorm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
+                       const float* beta, index_t R, index_t C, float epsilon);
+// dx (R, C) overwritten (skipped when null); dgamma, dbeta (C,) accumulate (each may be null).
+void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* mean, const float* inv_std, index_t R, index_t C);
+
 // ---------------------------------------------------------------------------------------------
 // Dropout (inverted): y = x·mask/(1 - rate), rate in [0, 1). Element i (flat C-order index) is
 // kept iff (dropout_hash(dropout_key(seed), i) >> 32) < dropout_threshold(rate): the mask is a

@@ -1,5 +1,5 @@
-// norm.cpp — batch normalisation over every axis but the last (Keras axis=-1), forward and
-// backward. x is seen as (N, C): N rows = batch × every spatial position, C channels.
+// norm.cpp — batch normalisation over every axis but the last (Keras axis=-1), and layer
+// normalisation over the last axis, forward and backward. x is seen as (N, C): N rows = batch × every spatial position, C channels.
 // Statistics: per-channel sums in DOUBLE of values shifted by the channel's first row, so data
 // with a large offset (pixels 0..255, a mean of 1e4) keeps its variance exact to float precision
 // without a second pass over x. Sums run over fixed (row block × channel block) tiles, each tile
@@ -178,6 +178,123 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
             backward_row(dx + r * C, dy + r * C, x + r * C, mean, A, B, K, C);
         else
             backward_row_inference(dx + r * C, dy + r * C, A, C);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer normalisation over the last axis: each row of x (R, C) by its own mean and biased variance
+// (two passes in double: the mean, then the squared deviations), the rows split among threads. The
+// row sums keep kLanes partial sums combined in a fixed order, so they vectorise without
+// -ffast-math (one in-order sum is a single dependency chain) and a row's result is the same on
+// any thread.
+
+namespace {
+
+constexpr int kLanes = 16;
+
+// The sum of f(c) over c in [0, C), in double, kLanes partial sums.
+template <class F>
+FASTNN_INLINE double lane_sum(index_t C, F f) {
+    const index_t full = C / kLanes * kLanes;
+    double s[kLanes] = {};
+    for (index_t j = 0; j < full; j += kLanes)
+        for (int k = 0; k < kLanes; k++) s[k] += f(j + k);
+    double sum = 0.0;
+    for (int k = 0; k < kLanes; k++) sum += s[k];
+    for (index_t j = full; j < C; j++) sum += f(j);
+    return sum;
+}
+
+FASTNN_ELEMENTWISE void layernorm_row(float* FASTNN_RESTRICT y, float* mean, float* inv_std,
+                                      const float* FASTNN_RESTRICT x, const float* gamma, const float* beta,
+                                      index_t C, float epsilon) {
+    const double m = lane_sum(C, [=](index_t c) { return (double)x[c]; }) / (double)C;
+    const double var = lane_sum(C, [=](index_t c) {
+        const double d = (double)x[c] - m;
+        return d * d;
+    }) / (double)C;
+    const float mf = (float)m, is = (float)(1.0 / std::sqrt(var + (double)epsilon));
+    *mean = mf;
+    *inv_std = is;
+    if (gamma && beta)
+        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is * gamma[c] + beta[c];
+    else if (gamma)
+        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is * gamma[c];
+    else if (beta)
+        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is + beta[c];
+    else
+        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is;
+}
+
+// One row of the backward. With g = dy·gamma and xhat = (x - mean)·inv_std:
+// dx = inv_std·(g - mean(g) - xhat·mean(g·xhat)) (skipped when dx is null); s1 += dy, s2 += dy·xhat
+// (the parameter gradients' sums, in double; skipped when s1 is null). The row is read once from
+// memory: its second pass finds it in L1.
+FASTNN_ELEMENTWISE void layernorm_backward_row(float* FASTNN_RESTRICT dx, double* FASTNN_RESTRICT s1,
+                                               double* FASTNN_RESTRICT s2, const float* FASTNN_RESTRICT dy,
+                                               const float* FASTNN_RESTRICT x, const float* gamma, float m,
+                                               float is, index_t C) {
+    if (dx) {
+        auto g = [=](index_t c) { return gamma ? dy[c] * gamma[c] : dy[c]; };
+        const float mg = (float)(lane_sum(C, [=](index_t c) { return (double)g(c); }) / (double)C);
+        const float mgx =
+            (float)(lane_sum(C, [=](index_t c) { return (double)(g(c) * ((x[c] - m) * is)); }) / (double)C);
+        if (gamma)
+            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] * gamma[c] - mg - ((x[c] - m) * is) * mgx);
+        else
+            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] - mg - ((x[c] - m) * is) * mgx);
+    }
+    if (s1)
+        for (index_t c = 0; c < C; c++) {
+            s1[c] += (double)dy[c];
+            s2[c] += (double)(dy[c] * ((x[c] - m) * is));
+        }
+}
+
+}  // namespace
+
+void layernorm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
+                       const float* beta, index_t R, index_t C, float epsilon) {
+    // x, y (R, C) with C >= 1 (checked by the binding); gamma, beta (C,) or nullptr; mean, inv_std (R,)
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (R * C >= kParallelMinElements)
+#endif
+    for (index_t r = 0; r < R; r++) layernorm_row(y + r * C, mean + r, inv_std + r, x + r * C, gamma, beta, C, epsilon);
+}
+
+void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* mean, const float* inv_std, index_t R, index_t C) {
+    // dy, x, dx (R, C); gamma, dgamma, dbeta (C,); mean, inv_std (R,)
+    // One pass over fixed blocks of kRowBlock rows: each block writes its rows of dx and its own partial
+    // parameter sums (dbeta = Σ dy, dgamma = Σ dy·xhat), then the blocks are added in order, so the
+    // parameter gradients do not depend on the thread count.
+    const bool sums = dgamma || dbeta;
+    if (R == 0 || (!dx && !sums)) return;
+    const index_t rblocks = (R + kRowBlock - 1) / kRowBlock;
+    std::vector<double> partial(sums ? (size_t)(rblocks * 2 * C) : 0, 0.0);  // block b: [s1 (C) | s2 (C)]
+    double* P = partial.data();
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (R * C >= kParallelMinElements)
+#endif
+    for (index_t b = 0; b < rblocks; b++) {
+        double* s1 = sums ? P + b * 2 * C : nullptr;
+        double* s2 = sums ? s1 + C : nullptr;
+        for (index_t r = b * kRowBlock; r < std::min(R, (b + 1) * kRowBlock); r++)  // row r
+            layernorm_backward_row(dx ? dx + r * C : nullptr, s1, s2, dy + r * C, x + r * C, gamma, mean[r],
+                                   inv_std[r], C);
+    }
+    if (!sums) return;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rblocks * C >= kParallelMinElements)
+#endif
+    for (index_t c = 0; c < C; c++) {
+        double a = 0.0, q = 0.0;
+        for (index_t b = 0; b < rblocks; b++) {
+            a += P[b * 2 * C + c];
+            q += P[b * 2 * C + C + c];
+        }
+        if (dbeta) dbeta[c] += (float)a;
+        if (dgamma) dgamma[c] += (float)q;
     }
 }
 

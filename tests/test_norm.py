@@ -240,3 +240,121 @@ def test_errors(be):
         be.batchnorm_backward(dy, x, gamma, mm, mv[:1])
     with pytest.raises(TypeError, match=r"batchnorm_backward: x must hold real numbers"):
         be.batchnorm_backward(dy, np.full((4, 3), "a"), gamma, mm, mv)
+
+
+# ---- layer normalisation (last axis) --------------------------------------------------------------
+
+LN_SHAPES = [(1, 1), (7, 1), (3, 5), (5, 17), (2, 3, 130), (4, 33, 64), (9, 1000)]
+
+
+def make_ln(shape, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    C = shape[-1]
+    x = (rng.standard_normal(shape) * rng.uniform(0.5, 3.0, shape[:-1] + (1,)) + rng.uniform(-5, 5, shape[:-1] + (1,)))
+    gamma, beta = rng.uniform(0.5, 1.5, C), rng.standard_normal(C)
+    dy = rng.standard_normal(shape)
+    return tuple(a.astype(dtype) for a in (x, gamma, beta, dy))
+
+
+@pytest.mark.parametrize("shape", LN_SHAPES, ids=str)
+@pytest.mark.parametrize("affine", ["both", "none", "scale", "center"])
+def test_layernorm_cpp_matches_reference(shape, affine):
+    x, gamma, beta, dy = make_ln(shape)
+    g = gamma if affine in ("both", "scale") else None
+    b = beta if affine in ("both", "center") else None
+    out = {}
+    for be in (_core, ref):
+        y, mean, inv_std = be.layernorm_forward(x, g, b, epsilon=1e-3)
+        out[be] = (y, mean, inv_std) + be.layernorm_backward(dy, x, g, mean, inv_std, center=b is not None)
+    for name, c, r in zip(("y", "mean", "inv_std", "dx", "dgamma", "dbeta"), out[_core], out[ref]):
+        if name == "dgamma" and g is None or name == "dbeta" and b is None:
+            assert c is None and r is None, name
+            continue
+        assert c.dtype == np.float32 and c.shape == r.shape, name
+        close(c, r, f"{name} shape={shape} affine={affine}", rtol=2e-5, atol=2e-5 * (1 + np.abs(r).max()))
+    assert out[_core][1].shape == shape[:-1]
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_layernorm_keras_formula(be):
+    x, gamma, beta, _ = make_ln((6, 2, 5))
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(-1, keepdims=True), x64.var(-1, keepdims=True)  # biased, per sample and step
+    y, m, s = be.layernorm_forward(x, gamma, beta)  # Keras's default epsilon 1e-3
+    close(y, gamma * (x64 - mean) / np.sqrt(var + 1e-3) + beta, "y", 1e-5, 1e-5)
+    close(m, mean[..., 0], "mean", 1e-6, 1e-6)
+    close(s, 1 / np.sqrt(var[..., 0] + 1e-3), "inv_std", 1e-6, 1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 2, 4), (4, 1)], ids=str)
+def test_layernorm_reference_gradients_match_finite_differences(shape):
+    x, gamma, beta, dy = make_ln(shape, seed=4, dtype=np.float64)
+
+    def loss():
+        return float(np.sum(ref.layernorm_forward(x, gamma, beta)[0] * dy))
+
+    _, mean, inv_std = ref.layernorm_forward(x, gamma, beta)
+    assert mean.dtype == np.float64
+    dx, dgamma, dbeta = ref.layernorm_backward(dy, x, gamma, mean, inv_std)
+    for name, analytic, arr in (("dx", dx, x), ("dgamma", dgamma, gamma), ("dbeta", dbeta, beta)):
+        np.testing.assert_allclose(analytic, numeric_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_layernorm_independent_of_thread_count():
+    x, gamma, beta, dy = make_ln((64, 28, 130), seed=2)
+    results = []
+    old = fastnn.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            y, mean, inv_std = _core.layernorm_forward(x, gamma, beta)
+            results.append((y, mean, inv_std) + _core.layernorm_backward(dy, x, gamma, mean, inv_std))
+    finally:
+        fastnn.set_num_threads(old)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_layernorm_errors(be):
+    x, gamma, beta, dy = make_ln((4, 3))
+    with pytest.raises(ValueError, match=r"layernorm_forward: x must be \(\.\.\., C\) with C >= 1 values to normalise "
+                                         r"over its last axis\. Received: x\.shape=\(4, 0\)"):
+        be.layernorm_forward(np.zeros((4, 0), np.float32), None, None)
+    with pytest.raises(ValueError, match=r"layernorm_forward: gamma must be \(C,\) with C=3\. Received: gamma\.shape=\(4,\)"):
+        be.layernorm_forward(x, np.ones(4, np.float32), beta)
+    with pytest.raises(ValueError, match=r"layernorm_forward: epsilon must be a finite number >= 0"):
+        be.layernorm_forward(x, gamma, beta, epsilon=float("nan"))
+    _, mean, inv_std = be.layernorm_forward(x, gamma, beta)
+    with pytest.raises(ValueError, match=r"layernorm_backward: dy must have x's shape \(4, 3\)\. Received: dy\.shape=\(3, 4\)"):
+        be.layernorm_backward(dy.T, x, gamma, mean, inv_std)
+    with pytest.raises(ValueError, match=r"layernorm_backward: inv_std must have x's shape without its last axis, "
+                                         r"\(4,\)\. Received: inv_std\.shape=\(3,\)"):
+        be.layernorm_backward(dy, x, gamma, mean, inv_std[:3])
+    dx, dg, db = be.layernorm_backward(dy, x, None, mean, inv_std, need_dx=False, center=False)
+    assert dx is None and dg is None and db is None
+
+
+def test_layernorm_layer_runs_the_kernel_and_matches_the_numpy_backend():
+    # the layer over its last axis (or last two) uses the kernel; over a middle axis, NumPy; both as the
+    # float64 reference backend computes the same layer
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 6, 5, 3)).astype(np.float32) * 3 + 1
+    for axis in (-1, [-2, -1], 1):
+        layer = fastnn.layers.LayerNormalization(axis=axis)
+        layer.build(x.shape)
+        layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+        dy = rng.standard_normal(x.shape).astype(np.float32)
+        y = layer(x, training=True)
+        dx = layer.backward(dy)
+        grads = layer.get_gradients()
+        with fastnn.backend("numpy"):
+            y_ref = layer(x.astype(np.float64), training=True)
+            dx_ref = layer.backward(dy.astype(np.float64))
+            grads_ref = layer.get_gradients()
+        close(y, y_ref, f"y axis={axis}", 1e-5, 1e-5)
+        close(dx, dx_ref, f"dx axis={axis}", 1e-5, 1e-5)
+        for g, r in zip(grads, grads_ref):
+            close(g, r, f"grads axis={axis}", 1e-5, 1e-5)
+        assert y.dtype == np.float32 and dx.dtype == np.float32

@@ -1,4 +1,4 @@
-// bind_norm.cpp — batch normalisation (axis -1) and inverted dropout.
+// bind_norm.cpp — batch normalisation (axis -1), layer normalisation (last axis) and inverted dropout.
 
 #include <cmath>
 #include <limits>
@@ -128,6 +128,95 @@ py::tuple batchnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     return py::make_tuple(dx_obj, dgamma_obj, dbeta_obj);
 }
 
+// x (..., C) viewed as (rows, C), C >= 1; `row_dims` gets the leading dimensions (the statistics' shape).
+void rows_features(const py::array& x, const char* op, int64_t* rows, int64_t* C, std::vector<int64_t>* row_dims) {
+    if (x.ndim() < 1 || x.shape(x.ndim() - 1) == 0)
+        fail_value(std::string(op) + ": x must be (..., C) with C >= 1 values to normalise over its last axis. "
+                   "Received: x.shape=" + shape_str(x));
+    *C = x.shape(x.ndim() - 1);
+    row_dims->assign(x.shape(), x.shape() + x.ndim() - 1);
+    *rows = 1;
+    for (int64_t d : *row_dims) *rows *= d;
+}
+
+// mean or inv_std from layernorm_forward: x's leading dimensions.
+FloatArray row_statistic(py::handle obj, const std::vector<int64_t>& row_dims, const char* op, const char* arg) {
+    FloatArray v = float_input(obj, op, arg);
+    if (dims_of(v) != row_dims)
+        fail_value(std::string(op) + ": " + arg + " must have x's shape without its last axis, " +
+                   shape_str(row_dims) + ". Received: " + arg + ".shape=" + shape_str(v));
+    return v;
+}
+
+py::tuple layernorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle epsilon_obj) {
+    const char* op = "layernorm_forward";
+    const double epsilon = number_arg(epsilon_obj, op, "epsilon");
+    FloatArray x = float_input(x_obj, op, "x");
+    int64_t R, C;
+    std::vector<int64_t> row_dims;
+    rows_features(x, op, &R, &C, &row_dims);
+    const float eps = epsilon_arg(epsilon, op);
+    FloatArray gamma, beta;
+    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
+    if (!beta_obj.is_none()) beta = channel_vector(beta_obj, C, op, "beta");
+    auto y = new_float_array(dims_of(x), op, "y");
+    auto mean = new_float_array(row_dims, op, "mean");
+    auto inv_std = new_float_array(row_dims, op, "inv_std");
+    const float *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
+                *B = beta_obj.is_none() ? nullptr : beta.data();
+    float *Y = y.mutable_data(), *M = mean.mutable_data(), *IS = inv_std.mutable_data();
+    {
+        py::gil_scoped_release release;
+        layernorm_forward(Y, M, IS, X, G, B, R, C, eps);
+    }
+    return py::make_tuple(y, mean, inv_std);
+}
+
+py::tuple layernorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle gamma_obj, py::handle mean_obj,
+                               py::handle inv_std_obj, py::handle need_dx_obj, py::handle center_obj) {
+    const char* op = "layernorm_backward";
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool center = flag_arg(center_obj, op, "center");
+    FloatArray x = float_input(x_obj, op, "x");
+    int64_t R, C;
+    std::vector<int64_t> row_dims;
+    rows_features(x, op, &R, &C, &row_dims);
+    FloatArray dy = float_input(dy_obj, op, "dy");
+    if (dims_of(dy) != dims_of(x))
+        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
+                   shape_str(dy));
+    FloatArray gamma;
+    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
+    FloatArray mean = row_statistic(mean_obj, row_dims, op, "mean");
+    FloatArray inv_std = row_statistic(inv_std_obj, row_dims, op, "inv_std");
+    py::object dx_obj = py::none(), dgamma_obj = py::none(), dbeta_obj = py::none();
+    float *DX = nullptr, *DG = nullptr, *DB = nullptr;
+    if (need_dx) {
+        auto dx = new_float_array(dims_of(x), op, "dx");
+        DX = dx.mutable_data();
+        dx_obj = dx;
+    }
+    if (!gamma_obj.is_none()) {
+        auto dg = new_float_array({C}, op, "dgamma");
+        DG = dg.mutable_data();
+        std::fill(DG, DG + C, 0.0f);
+        dgamma_obj = dg;
+    }
+    if (center) {
+        auto db = new_float_array({C}, op, "dbeta");
+        DB = db.mutable_data();
+        std::fill(DB, DB + C, 0.0f);
+        dbeta_obj = db;
+    }
+    const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
+                *M = mean.data(), *IS = inv_std.data();
+    {
+        py::gil_scoped_release release;
+        layernorm_backward(DX, DG, DB, DY, X, G, M, IS, R, C);
+    }
+    return py::make_tuple(dx_obj, dgamma_obj, dbeta_obj);
+}
+
 double dropout_rate(double rate, const char* op) {
     if (!(rate >= 0.0 && rate < 1.0))
         fail_value(std::string(op) + ": rate must be in [0, 1). Received: rate=" + num_str(rate));
@@ -201,6 +290,11 @@ void register_norm(py::module_& m) {
           py::arg("inv_std"), py::kw_only(), py::arg("training") = true, py::arg("need_dx") = true,
           py::arg("center") = true,
           "(dx, dgamma, dbeta) of batchnorm_forward; dgamma None without gamma, dbeta None unless center.");
+    m.def("layernorm_forward", &layernorm_forward_b, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::kw_only(),
+          py::arg("epsilon") = 1e-3, "(y, mean, inv_std) of layer normalisation over the last axis.");
+    m.def("layernorm_backward", &layernorm_backward_b, py::arg("dy"), py::arg("x"), py::arg("gamma"), py::arg("mean"),
+          py::arg("inv_std"), py::kw_only(), py::arg("need_dx") = true, py::arg("center") = true,
+          "(dx, dgamma, dbeta) of layernorm_forward; dgamma None without gamma, dbeta None unless center.");
     m.def("dropout_forward", &dropout_forward_b, py::arg("x"), py::arg("rate"), py::arg("seed"),
           "(y, mask): inverted dropout; the uint8 mask depends only on (seed, shape).");
     m.def("dropout_backward", &dropout_backward_b, py::arg("dy"), py::arg("mask"), py::arg("rate"),

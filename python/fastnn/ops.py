@@ -262,6 +262,25 @@ def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=Tr
                                       center=center)
 
 
+def layernorm_forward(x, gamma, beta, *, epsilon=1e-3):
+    """Layer normalisation over the last axis (Keras ``LayerNormalization(axis=-1)``): ``(y, mean,
+    inv_std)``.
+
+    x (..., C), C >= 1; gamma, beta (C,) or None (``scale=False`` / ``center=False``). Each row
+    (the values of x with the same leading indices) by its own mean and biased variance (in
+    double): ``y = gamma * (x - mean) * inv_std + beta``, ``inv_std = 1 / sqrt(var + epsilon)``;
+    ``mean`` and ``inv_std`` have x's shape without its last axis.
+    """
+    return _impl().layernorm_forward(x, gamma, beta, epsilon=epsilon)
+
+
+def layernorm_backward(dy, x, gamma, mean, inv_std, *, need_dx=True, center=True):
+    """Gradients of `layernorm_forward`: ``(dx, dgamma, dbeta)``; dx None unless ``need_dx``,
+    dgamma None when gamma is None, dbeta None unless ``center``. The parameter gradients sum over
+    rows in a fixed order: they do not depend on the thread count."""
+    return _impl().layernorm_backward(dy, x, gamma, mean, inv_std, need_dx=need_dx, center=center)
+
+
 def dropout_forward(x, rate, seed):
     """Inverted dropout: ``(y, mask)`` with ``y = x * mask / (1 - rate)``, mask uint8 (1 = kept).
 

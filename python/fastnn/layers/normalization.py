@@ -213,7 +213,8 @@ class BatchNormalization(_ScaleShift):
 class LayerNormalization(_ScaleShift):
     """Normalises each sample over ``axis``: ``y = gamma · (x - mean) / sqrt(var + epsilon) + beta``
     with the mean and (biased) variance of that sample's values over those axes, in training and
-    inference alike (NumPy, float64 statistics), as Keras 3's.
+    inference alike, as Keras 3's. Over the last axis (or the last few): the layernorm kernel
+    (statistics in double); over other axes: NumPy, in float64.
 
     Args:
         axis: an integer or a list/tuple of integers, the axes to normalise over (default -1,
@@ -292,6 +293,16 @@ class LayerNormalization(_ScaleShift):
     def call(self, inputs, training=False):
         axes, shape = self._layout(inputs.shape)
         self._norm_axes, self._param_shape = axes, shape
+        self._trailing = axes == tuple(range(inputs.ndim - len(axes), inputs.ndim))
+        if self._trailing:
+            # the usual case (the last axis, or the last few): the layernorm kernel on rows of the
+            # normalised values, gamma and beta flattened alike
+            features = int(np.prod([inputs.shape[a] for a in axes], dtype=np.int64))
+            self._x = x = inputs.reshape(inputs.shape[:inputs.ndim - len(axes)] + (features,))
+            y, self._mean, self._inv_std = ops.layernorm_forward(
+                x, self.gamma.reshape(-1) if self.scale else None, self.beta.reshape(-1) if self.center else None,
+                epsilon=self.epsilon)
+            return y.reshape(inputs.shape).astype(inputs.dtype, copy=False)
         x = inputs.astype(np.float64)
         mean = x.mean(axis=axes, keepdims=True)
         self._inv_std = 1.0 / np.sqrt(x.var(axis=axes, keepdims=True) + self.epsilon)
@@ -305,6 +316,13 @@ class LayerNormalization(_ScaleShift):
         return w if self._param_shape is None else w.reshape(self._param_shape)
 
     def backward(self, dy):
+        if self._trailing:
+            dx, dgamma, dbeta = ops.layernorm_backward(
+                dy.reshape(self._x.shape), self._x, self.gamma.reshape(-1) if self.scale else None, self._mean,
+                self._inv_std, need_dx=self._need_input_grad, center=self.center)
+            self._gradients = ([dgamma.reshape(self.gamma.shape)] if self.scale else []) + \
+                ([dbeta.reshape(self.beta.shape)] if self.center else [])
+            return None if dx is None else dx.reshape(dy.shape).astype(dy.dtype, copy=False)
         xhat, axes = self._xhat, self._norm_axes
         d = dy.astype(np.float64)
         # gamma and beta vary over the normalised axes: their gradients sum over the others

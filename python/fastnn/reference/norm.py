@@ -1,4 +1,5 @@
-"""Reference batch normalisation (axis -1) and inverted dropout, forward and backward.
+"""Reference batch normalisation (axis -1), layer normalisation (last axis) and inverted dropout,
+forward and backward.
 
 Batch statistics are computed in float64 (two passes: mean, then the mean squared deviation),
 the biased variance as Keras's ``ops.moments``. Dropout draws its mask from the same
@@ -128,6 +129,70 @@ def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=Tr
         else:  # statistics are constants: the affine map's gradient
             dx = a * dy2
         dx = dx.astype(dtype, copy=False).reshape(x.shape)
+    return dx, dgamma, dbeta
+
+
+# ---- Layer normalisation (last axis) ------------------------------------------------------------
+
+
+def _rows_features(x, op):
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ValueError(f"{op}: x must be (..., C) with C >= 1 values to normalise over its last axis. "
+                         f"Received: x.shape={x.shape}")
+    return x.shape[-1]
+
+
+def _row_statistic(v, x, dtype, op, arg):
+    v = as_float(v, dtype, op, arg)
+    if v.shape != x.shape[:-1]:
+        raise ValueError(f"{op}: {arg} must have x's shape without its last axis, {x.shape[:-1]}. "
+                         f"Received: {arg}.shape={v.shape}")
+    return v
+
+
+def layernorm_forward(x, gamma, beta, *, epsilon=1e-3):
+    op = "layernorm_forward"
+    epsilon = check_number(epsilon, op, "epsilon")
+    dtype = compute_dtype(x, gamma, beta)
+    x = as_float(x, dtype, op, "x")
+    C = _rows_features(x, op)
+    eps = float(dtype(_epsilon(epsilon, op)))
+    gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
+    beta = None if beta is None else _channel_vector(beta, C, dtype, op, "beta")
+    x64 = x.astype(np.float64)
+    mean64 = x64.mean(axis=-1, keepdims=True)
+    inv_std64 = 1.0 / np.sqrt(np.mean((x64 - mean64) ** 2, axis=-1, keepdims=True) + eps)
+    y = (x64 - mean64) * inv_std64
+    if gamma is not None:
+        y = y * gamma
+    if beta is not None:
+        y = y + beta
+    return y.astype(dtype), mean64[..., 0].astype(dtype), inv_std64[..., 0].astype(dtype)
+
+
+def layernorm_backward(dy, x, gamma, mean, inv_std, *, need_dx=True, center=True):
+    op = "layernorm_backward"
+    need_dx = check_flag(need_dx, op, "need_dx")
+    center = check_flag(center, op, "center")
+    dtype = compute_dtype(dy, x, gamma, mean, inv_std)
+    x = as_float(x, dtype, op, "x")
+    C = _rows_features(x, op)
+    dy = as_float(dy, dtype, op, "dy")
+    if dy.shape != x.shape:
+        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
+    mean = _row_statistic(mean, x, dtype, op, "mean")
+    inv_std = _row_statistic(inv_std, x, dtype, op, "inv_std")
+    d = dy.astype(np.float64).reshape(-1, C)
+    is64 = inv_std.astype(np.float64).reshape(-1, 1)
+    xhat = (x.astype(np.float64).reshape(-1, C) - mean.astype(np.float64).reshape(-1, 1)) * is64
+    dgamma = None if gamma is None else np.sum(d * xhat, axis=0).astype(dtype)
+    dbeta = d.sum(axis=0).astype(dtype) if center else None
+    dx = None
+    if need_dx:
+        g = d if gamma is None else d * gamma.astype(np.float64)
+        dx = is64 * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+        dx = dx.astype(dtype).reshape(x.shape)
     return dx, dgamma, dbeta
 
 
