@@ -213,20 +213,24 @@ FASTNN_ELEMENTWISE void layernorm_row(float* FASTNN_RESTRICT y, float* mean, flo
         const double d = (double)x[c] - m;
         return d * d;
     }) / (double)C;
-    const float mf = (float)m, is = (float)(1.0 / std::sqrt(var + (double)epsilon));
+    // the mean as float mf plus the float remainder ml: (x - mf) is exact near the mean, so a row with
+    // a large offset (1e4 + small values) keeps its deviations, which x - (float)mean would round away
+    const float mf = (float)m, ml = (float)(m - (double)mf), is = (float)(1.0 / std::sqrt(var + (double)epsilon));
     *mean = mf;
     *inv_std = is;
     if (gamma && beta)
-        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is * gamma[c] + beta[c];
+        for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mf) - ml) * is * gamma[c] + beta[c];
     else if (gamma)
-        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is * gamma[c];
+        for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mf) - ml) * is * gamma[c];
     else if (beta)
-        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is + beta[c];
+        for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mf) - ml) * is + beta[c];
     else
-        for (index_t c = 0; c < C; c++) y[c] = (x[c] - mf) * is;
+        for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mf) - ml) * is;
 }
 
-// One row of the backward. With g = dy·gamma and xhat = (x - mean)·inv_std:
+// One row of the backward. The row's deviations x - mean are rebuilt exactly from the float mean
+// given (the forward's, rounded) plus the double mean of x - mean (its rounding error: 5e-4 at 1e4).
+// With g = dy·gamma and xhat = (x - mean)·inv_std:
 // dx = inv_std·(g - mean(g) - xhat·mean(g·xhat)) (skipped when dx is null); s1 += dy, s2 += dy·xhat
 // (the parameter gradients' sums, in double; skipped when s1 is null). The row is read once from
 // memory: its second pass finds it in L1.
@@ -234,20 +238,21 @@ FASTNN_ELEMENTWISE void layernorm_backward_row(float* FASTNN_RESTRICT dx, double
                                                double* FASTNN_RESTRICT s2, const float* FASTNN_RESTRICT dy,
                                                const float* FASTNN_RESTRICT x, const float* gamma, float m,
                                                float is, index_t C) {
+    const float ml = (float)(lane_sum(C, [=](index_t c) { return (double)x[c] - (double)m; }) / (double)C);
+    auto xhat = [=](index_t c) { return ((x[c] - m) - ml) * is; };
     if (dx) {
         auto g = [=](index_t c) { return gamma ? dy[c] * gamma[c] : dy[c]; };
         const float mg = (float)(lane_sum(C, [=](index_t c) { return (double)g(c); }) / (double)C);
-        const float mgx =
-            (float)(lane_sum(C, [=](index_t c) { return (double)(g(c) * ((x[c] - m) * is)); }) / (double)C);
+        const float mgx = (float)(lane_sum(C, [=](index_t c) { return (double)(g(c) * xhat(c)); }) / (double)C);
         if (gamma)
-            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] * gamma[c] - mg - ((x[c] - m) * is) * mgx);
+            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] * gamma[c] - mg - xhat(c) * mgx);
         else
-            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] - mg - ((x[c] - m) * is) * mgx);
+            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] - mg - xhat(c) * mgx);
     }
     if (s1)
         for (index_t c = 0; c < C; c++) {
             s1[c] += (double)dy[c];
-            s2[c] += (double)(dy[c] * ((x[c] - m) * is));
+            s2[c] += (double)(dy[c] * xhat(c));
         }
 }
 

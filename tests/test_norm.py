@@ -358,3 +358,23 @@ def test_layernorm_layer_runs_the_kernel_and_matches_the_numpy_backend():
         for g, r in zip(grads, grads_ref):
             close(g, r, f"grads axis={axis}", 1e-5, 1e-5)
         assert y.dtype == np.float32 and dx.dtype == np.float32
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_layernorm_rows_with_a_large_offset_keep_their_deviations(be):
+    # rows of 1e4 + 0.01·noise: a float32 mean is off by up to 5e-4 (half an ulp at 1e4), which x - mean
+    # carried into every output (0.04 off) and, through the mean handed to the backward, into dgamma (0.2)
+    rng = np.random.default_rng(0)
+    x = (1e4 + 0.01 * rng.standard_normal((4, 64))).astype(np.float32)
+    gamma = rng.uniform(0.5, 1.5, 64).astype(np.float32)
+    dy = rng.standard_normal((4, 64)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    xhat = (x64 - x64.mean(-1, keepdims=True)) / np.sqrt(x64.var(-1, keepdims=True) + 1e-6)
+    y, mean, inv_std = be.layernorm_forward(x, gamma, None, epsilon=1e-6)
+    close(y, xhat * gamma, "y", 0, 1e-5)
+    dx, dgamma, _ = be.layernorm_backward(dy, x, gamma, mean, inv_std, center=False)
+    g = dy * gamma.astype(np.float64)
+    dx_want = (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)) / np.sqrt(
+        x64.var(-1, keepdims=True) + 1e-6)
+    close(dgamma, np.sum(dy * xhat, axis=0), "dgamma", 0, 1e-4)
+    close(dx, dx_want, "dx", 1e-4, 1e-2)

@@ -185,7 +185,11 @@ def layernorm_backward(dy, x, gamma, mean, inv_std, *, need_dx=True, center=True
     inv_std = _row_statistic(inv_std, x, dtype, op, "inv_std")
     d = dy.astype(np.float64).reshape(-1, C)
     is64 = inv_std.astype(np.float64).reshape(-1, 1)
-    xhat = (x.astype(np.float64).reshape(-1, C) - mean.astype(np.float64).reshape(-1, 1)) * is64
+    # the deviations from the given mean (rounded to x's dtype), less their own mean: exact deviations
+    # from the row's mean, as the C++ kernel rebuilds them (a row at 1e4 would otherwise be off by the
+    # mean's rounding, 5e-4 in float32)
+    dev = x.astype(np.float64).reshape(-1, C) - mean.astype(np.float64).reshape(-1, 1)
+    xhat = (dev - dev.mean(axis=1, keepdims=True)) * is64
     dgamma = None if gamma is None else np.sum(d * xhat, axis=0).astype(dtype)
     dbeta = d.sum(axis=0).astype(dtype) if center else None
     dx = None
