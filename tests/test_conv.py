@@ -122,6 +122,12 @@ CASES_2D = [
     # reach none (a dilated 3x3 with one output pixel), so whole row tiles are written as zeros
     (2, (7, 7), 3, (3, 3), 4, (1, 1), "valid", (3, 3)),
     (2, (13, 13), 64, (3, 3), 64, (1, 1), "valid", (1, 1)),  # the notes' second layer
+    # by default a few output channels on rows of >= 24 pixels run the row-direct forward: 32-pixel
+    # blocks (a partial last one), dilation along W, strides along H only, 'same' and 'valid'
+    (2, (9, 32), 32, (3, 3), 3, (1, 1), "same", (1, 1)),
+    (2, (6, 28), 5, (3, 3), 1, (2, 1), "same", (1, 1)),
+    (1, (5, 52), 3, (2, 3), 8, (1, 1), "valid", (1, 2)),
+    (2, (7, 64), 4, (5, 5), 6, (3, 1), "same", (1, 1)),
 ]
 
 
@@ -147,8 +153,20 @@ def test_conv1d_matches_reference(engine, k, strides, padding, dil):
     run_both(1, x, w, b, activation="tanh", strides=strides, padding=padding, dilation_rate=dil)
 
 
+@pytest.mark.parametrize("padding,dil", [("causal", 2), ("same", 1), ("valid", 3)])
+def test_conv1d_few_output_channels_on_long_rows(engine, padding, dil):
+    # a 1-D sequence of 60 steps into 2 channels: by default the row-direct forward (softmax over its OC too)
+    rng = np.random.default_rng(dil)
+    x = rng.standard_normal((3, 60, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 6, 2)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    for activation in ("tanh", "softmax"):
+        run_both(1, x, w, b, activation=activation, padding=padding, dilation_rate=dil)
+
+
 @pytest.mark.parametrize("shape,k,strides,padding,dil", [
     ((5, 5, 5), (2, 2, 2), (1, 1, 1), "valid", (1, 1, 1)),  # the course notes' Conv3D
+    ((4, 5, 30), (2, 3, 3), (2, 1, 1), "same", (1, 1, 1)),  # rows of 30: the row-direct forward by default
     ((5, 6, 4), (3, 2, 3), (2, 1, 2), "same", (1, 1, 1)),
     ((6, 5, 7), (2, 3, 2), (1, 1, 1), "same", (2, 1, 2)),
 ])
@@ -387,6 +405,7 @@ def test_conv_accepts_ints_lists_and_numpy_integers():
     (2, (3, 13, 13, 4), (3, 3), dict(), dict(pool_size=2)),  # the second block: the pool reads 10 of 11 rows
     (2, (2, 15, 14, 3), (3, 3), dict(dilation_rate=2, padding="same"), dict(pool_size=(2, 3))),  # crop, padded input
     (2, (2, 16, 13, 3), (3, 3), dict(strides=2), dict(pool_size=2)),  # 7×6 -> 3×3 reads 6×6
+    (2, (2, 8, 30, 5), (3, 3), dict(padding="same"), dict(pool_size=2)),  # the row-direct forward by default
 ])
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_fused_conv_maxpool_matches_reference_and_composition(engine, nd, x_shape, k, geo, pool, activation):
