@@ -933,3 +933,45 @@ def test_a_running_total_of_released_losses_is_an_eager_value_not_a_growing_chai
     with GradientTape() as tape:
         scaled = loss * w
     assert float(tape.gradient(scaled, w)) == pytest.approx(values[-1], rel=1e-6)
+
+
+def test_a_layer_called_on_a_kept_tensor_after_its_step_runs_eagerly():
+    # logging after a GAN step, ``total += reduce_mean(D(fake))``: the call made a tape node holding
+    # the layer's state, one chained per step; off every tape it is TensorFlow's eager call
+    disc = fastnn.Sequential([L.Input((4,)), L.Dense(3, activation="relu"), L.Dense(1)])
+    x = np.random.default_rng(0).random((8, 4)).astype(np.float32)
+    with GradientTape() as tape:
+        fake = disc.layers[0](x, training=True)
+        loss = fastnn.reduce_mean(disc.layers[1](fake, training=True))
+    tape.gradient(loss, disc.trainable_weights)
+    for out in (disc.layers[1](fake), disc(x), disc.layers[1]([fake][0])):
+        assert not isinstance(out, autodiff.Tensor)
+    np.testing.assert_allclose(disc.layers[1](fake), disc.layers[1](np.asarray(fake)), rtol=1e-6)
+
+
+def test_stop_recording_makes_what_it_computes_a_constant():
+    # a weight computed from the model's own output inside stop_recording() was still differentiated
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(3)])
+    x = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
+    with GradientTape() as tape:
+        logits = model(x, training=True)
+        with tape.stop_recording():
+            weight = fastnn.nn.softmax(logits)
+        loss = -fastnn.reduce_mean(fastnn.reduce_sum(weight * fastnn.nn.log_softmax(logits), axis=-1))
+    assert not isinstance(weight, autodiff.Tensor)
+    _, db = tape.gradient(loss, model.trainable_weights)
+    # with the weight constant: d/dz of -Σ w·log_softmax(z) = softmax(z)·Σw - w = 0 for w = softmax(z)
+    np.testing.assert_allclose(db, 0.0, atol=1e-6)
+
+
+def test_a_non_persistent_tape_entered_again_after_its_gradient_records_afresh():
+    v = fastnn.Variable(3.0)
+    tape = GradientTape()
+    with tape:
+        y = v * v
+    assert float(tape.gradient(y, v)) == pytest.approx(6.0)
+    with tape:  # TensorFlow pushes a new record
+        y = v * v * v
+    assert float(tape.gradient(y, v)) == pytest.approx(27.0)
+    with pytest.raises(RuntimeError, match="non-persistent GradientTape can only be used"):
+        tape.gradient(y, v)

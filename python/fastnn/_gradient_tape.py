@@ -85,6 +85,13 @@ def _finish(session):
         _finish(inner)
 
 
+class _StoppedLeaves(TapeLeaves):
+    """On the stack inside `GradientTape.stop_recording`."""
+
+
+autodiff.recording_stopped = lambda: bool(_tape_leaves) and type(_tape_leaves[-1]) is _StoppedLeaves
+
+
 def _register(node):
     """A node made while a GradientTape records: one of that tape's (`_finish`)."""
     if _tape_leaves:
@@ -169,6 +176,9 @@ class GradientTape:
     def __enter__(self):
         if self._recording:
             raise RuntimeError("GradientTape: this tape is already recording")
+        if self._used and not self._persistent:  # (its gradient was taken: it records afresh, as TensorFlow's)
+            self._used = False
+            self._leaves = RecordedLeaves(self._watch_accessed)
         outer = recording()
         if outer is not None and self._watch_accessed == outer.watch_accessed:
             self._leaves = outer  # nested tapes share the leaves: each one's gradient sees the same nodes
@@ -229,8 +239,9 @@ class GradientTape:
 
     @contextlib.contextmanager
     def stop_recording(self):
-        """Within it, models and layers called on arrays are not recorded."""
-        _tape_leaves.append(TapeLeaves())
+        """Within it nothing is recorded: models and layers run as outside any tape, and what is
+        computed from the tape's tensors is a constant to it (an eager array), as TensorFlow's."""
+        _tape_leaves.append(_StoppedLeaves())
         try:
             yield
         finally:

@@ -370,6 +370,9 @@ watched_leaves = None
 # While a `fastnn.GradientTape` records: a function taking each computed node it records; set by
 # fastnn._gradient_tape.
 register_node = None
+# A function telling whether a GradientTape's stop_recording() block runs (nothing is recorded); set by
+# fastnn._gradient_tape.
+recording_stopped = None
 _variables_made = False  # whether any tf.Variable exists (only then may an argument be one)
 # The innermost tape's leaves by id of array (a GradientTape's, or a custom layer's own while its
 # call runs: `fastnn.layers.base.TapeLeaves`), or None outside any: set by fastnn.layers.base.
@@ -498,6 +501,36 @@ def _recording():
         (current_leaves is not None and current_leaves() is not None)
 
 
+def _stopped():
+    return recording_stopped is not None and recording_stopped()
+
+
+def _constant(t):
+    """Whether the tape node ``t`` is a constant now: its graph was let go and no tape records, or a
+    stop_recording() block runs."""
+    return isinstance(t, Tensor) and ((t._inputs is RELEASED and not _recording()) or _stopped())
+
+
+def eager_if_released(x):
+    """``x`` with each tape node that is a constant now (`_constant`: a tensor kept from a finished
+    step, off every tape; any, in a stop_recording() block) as the eager array of its value, in a
+    list, tuple or dict too; else ``x``.
+    A layer or model called on it then runs as TensorFlow's eager call, instead of making a node that
+    holds the layer's state (``total += D(fake)`` chained one per step)."""
+    def eager(t):
+        return np.asarray(t.value).view(EagerArray) if _constant(t) else t
+
+    if isinstance(x, Tensor):
+        return eager(x)
+    if isinstance(x, (list, tuple, dict)):
+        items = x.values() if isinstance(x, dict) else x
+        if builtins.any(_constant(t) for t in items):
+            if isinstance(x, dict):
+                return {k: eager(t) for k, t in x.items()}
+            return type(x)(eager(t) for t in x) if type(x) in (list, tuple) else x
+    return x
+
+
 def _result(value, inputs, backward):
     """The function's output: a `Tensor` on the tape when an input was one, else the array. Off
     every tape, arithmetic on released nodes alone (a step's loss after its gradient was taken) gives
@@ -506,7 +539,7 @@ def _result(value, inputs, backward):
     tensors = [t for t in inputs if isinstance(t, Tensor)]
     if not tensors:
         return value
-    if builtins.all(t._inputs is RELEASED for t in tensors) and not _recording():
+    if builtins.all(_constant(t) for t in tensors):
         return np.asarray(value).view(EagerArray)
     return Tensor(value, tuple(inputs), backward)
 
