@@ -192,15 +192,16 @@ namespace {
 
 constexpr int kLanes = 16;
 
-// The sum of f(c) over c in [0, C), in double, kLanes partial sums.
-template <class F>
+// The sum of f(c) over c in [0, C), kLanes partial sums of type T (double for the forward's
+// statistics; float for the backward's sums of deviations and gradients, half the vector work).
+template <class T = double, class F>
 FASTNN_INLINE double lane_sum(index_t C, F f) {
     const index_t full = C / kLanes * kLanes;
-    double s[kLanes] = {};
+    T s[kLanes] = {};
     for (index_t j = 0; j < full; j += kLanes)
         for (int k = 0; k < kLanes; k++) s[k] += f(j + k);
     double sum = 0.0;
-    for (int k = 0; k < kLanes; k++) sum += s[k];
+    for (int k = 0; k < kLanes; k++) sum += (double)s[k];
     for (index_t j = full; j < C; j++) sum += f(j);
     return sum;
 }
@@ -234,20 +235,24 @@ FASTNN_ELEMENTWISE void layernorm_row(float* FASTNN_RESTRICT y, float* mean, flo
 // dx = inv_std·(g - mean(g) - xhat·mean(g·xhat)) (skipped when dx is null); s1 += dy, s2 += dy·xhat
 // (the parameter gradients' sums, in double; skipped when s1 is null). The row is read once from
 // memory: its second pass finds it in L1.
+template <bool GAMMA>  // (a branch on gamma inside the row's loops kept them from vectorising)
 FASTNN_ELEMENTWISE void layernorm_backward_row(float* FASTNN_RESTRICT dx, double* FASTNN_RESTRICT s1,
                                                double* FASTNN_RESTRICT s2, const float* FASTNN_RESTRICT dy,
                                                const float* FASTNN_RESTRICT x, const float* gamma, float m,
                                                float is, index_t C) {
-    const float ml = (float)(lane_sum(C, [=](index_t c) { return (double)x[c] - (double)m; }) / (double)C);
+    // (x - m is exact near the mean: the float sums of these deviations lose nothing that matters)
+    const float ml = (float)(lane_sum<float>(C, [=](index_t c) { return x[c] - m; }) / (double)C);
     auto xhat = [=](index_t c) { return ((x[c] - m) - ml) * is; };
     if (dx) {
-        auto g = [=](index_t c) { return gamma ? dy[c] * gamma[c] : dy[c]; };
-        const float mg = (float)(lane_sum(C, [=](index_t c) { return (double)g(c); }) / (double)C);
-        const float mgx = (float)(lane_sum(C, [=](index_t c) { return (double)(g(c) * xhat(c)); }) / (double)C);
-        if (gamma)
-            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] * gamma[c] - mg - xhat(c) * mgx);
-        else
-            for (index_t c = 0; c < C; c++) dx[c] = is * (dy[c] - mg - xhat(c) * mgx);
+        auto g = [=](index_t c) {
+            if constexpr (GAMMA)
+                return dy[c] * gamma[c];
+            else
+                return dy[c];
+        };
+        const float mg = (float)(lane_sum<float>(C, g) / (double)C);
+        const float mgx = (float)(lane_sum<float>(C, [=](index_t c) { return g(c) * xhat(c); }) / (double)C);
+        for (index_t c = 0; c < C; c++) dx[c] = is * (g(c) - mg - xhat(c) * mgx);
     }
     if (s1)
         for (index_t c = 0; c < C; c++) {
@@ -285,7 +290,8 @@ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
         double* s1 = sums ? P + b * 2 * C : nullptr;
         double* s2 = sums ? s1 + C : nullptr;
         for (index_t r = b * kRowBlock; r < std::min(R, (b + 1) * kRowBlock); r++)  // row r
-            layernorm_backward_row(dx ? dx + r * C : nullptr, s1, s2, dy + r * C, x + r * C, gamma, mean[r],
+            (gamma ? layernorm_backward_row<true> : layernorm_backward_row<false>)(
+                dx ? dx + r * C : nullptr, s1, s2, dy + r * C, x + r * C, gamma, mean[r],
                                    inv_std[r], C);
     }
     if (!sums) return;
