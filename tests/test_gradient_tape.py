@@ -975,3 +975,50 @@ def test_a_non_persistent_tape_entered_again_after_its_gradient_records_afresh()
     assert float(tape.gradient(y, v)) == pytest.approx(27.0)
     with pytest.raises(RuntimeError, match="non-persistent GradientTape can only be used"):
         tape.gradient(y, v)
+
+
+def test_nested_tapes_with_other_watch_settings_each_see_what_they_watch():
+    # the outer tape missed what was computed while an inner tape with another watch_accessed_variables
+    # was innermost (its weight or input gradients came out None); TensorFlow records every op on every
+    # active tape, and each tape differentiates what it watches
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(3, activation="tanh"), L.Dense(1)])
+    x = np.random.default_rng(2).standard_normal((8, 4)).astype(np.float32)
+    with GradientTape() as plain_loss:
+        reference = fastnn.reduce_mean(fastnn.square(model(x, training=True)))
+    want = plain_loss.gradient(reference, model.trainable_weights)
+    xt = fastnn.constant(x)
+    with GradientTape() as outer:  # a saliency term inside a training step
+        with GradientTape(watch_accessed_variables=False) as inner:
+            inner.watch(xt)
+            out = model(xt, training=True)
+        saliency = inner.gradient(out, xt)
+        loss = fastnn.reduce_mean(fastnn.square(out))
+    for g, w in zip(outer.gradient(loss, model.trainable_weights), want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+    assert saliency is not None and np.asarray(saliency).shape == x.shape
+    with GradientTape(watch_accessed_variables=False) as outer:  # the reverse nesting
+        outer.watch(xt)
+        with GradientTape() as inner:
+            out = model(xt, training=True)
+            loss = fastnn.reduce_mean(fastnn.square(out))
+        weight_grads = inner.gradient(loss, model.trainable_weights)
+        total = fastnn.reduce_sum(out)
+    np.testing.assert_allclose(outer.gradient(total, xt), saliency, rtol=1e-5, atol=1e-7)
+    assert all(g is not None for g in weight_grads)
+    # an input one nested tape watched is not watched by the other (TensorFlow: None)
+    v = fastnn.constant(np.float32(2.0))
+    with GradientTape() as outer, GradientTape(watch_accessed_variables=False) as inner:
+        inner.watch(v)
+        y = v * v
+        assert inner.gradient(y, v) is not None
+    assert outer.gradient(y, v) is None
+
+
+def test_a_tape_not_watching_accessed_variables_gives_none_for_weights_inside_a_default_one():
+    model = fastnn.Sequential([L.Input((4,)), L.Dense(2)])
+    xt = fastnn.constant(np.ones((3, 4), np.float32))
+    with GradientTape(), GradientTape(watch_accessed_variables=False, persistent=True) as inner:
+        inner.watch(xt)
+        out = model(xt, training=True)
+    assert all(g is None for g in inner.gradient(out, model.trainable_weights))  # (it watched only xt)
+    np.testing.assert_allclose(inner.gradient(out, xt), np.tile(model.get_weights()[0].sum(1), (3, 1)), rtol=1e-6)

@@ -47,6 +47,7 @@ class RecordedLeaves(TapeLeaves):
         # nodes recorded while these were the innermost leaves; the sessions recording when these
         # began (their graphs may use these nodes), and the inner sessions waiting for this one
         self.tapes, self.done, self.nodes, self.enclosing, self.waiting = 0, 0, [], [], []
+        self.watchers = {}  # key of an array or variable given to watch() -> the tapes that watched it
 
     def leaf(self, weight):
         leaf = self.get(id(weight))
@@ -180,8 +181,12 @@ class GradientTape:
             self._used = False
             self._leaves = RecordedLeaves(self._watch_accessed)
         outer = recording()
-        if outer is not None and self._watch_accessed == outer.watch_accessed:
-            self._leaves = outer  # nested tapes share the leaves: each one's gradient sees the same nodes
+        if outer is not None:
+            # nested tapes share the leaves: each one's gradient sees the nodes recorded while it records, as
+            # TensorFlow records every op on every active tape; what each differentiates is filtered by
+            # what it watches (`_watches`). Accessed weights get leaves while any of them watches those.
+            self._leaves = outer
+            outer.watch_accessed = outer.watch_accessed or self._watch_accessed
         elif not self._leaves.tapes:
             self._leaves.enclosing = [s for s in _tape_leaves if type(s) is RecordedLeaves and s is not self._leaves]
         _tape_leaves.append(self._leaves)
@@ -224,6 +229,7 @@ class GradientTape:
         for x in flatten(tensor):
             if isinstance(x, autodiff.Variable):  # recorded from here on, trainable or not
                 self._leaves.setdefault(id(x.value), x)
+                self._leaves.watchers.setdefault(id(x.value), set()).add(id(self))
                 continue
             if isinstance(x, autodiff.Tensor):
                 continue  # already on the tape
@@ -231,6 +237,22 @@ class GradientTape:
                 raise TypeError(f"GradientTape.watch: expected NumPy arrays (weights or model inputs). Received: "
                                 f"{type(x).__name__}")
             self._leaves.watch(x)
+            self._leaves.watchers.setdefault(id(x), set()).add(id(self))
+
+    def _watches(self, source):
+        """Whether this tape differentiates with respect to ``source``, as TensorFlow's: a tensor it
+        computed, what it was given to watch, and, watching accessed variables, the trainable
+        weights and variables (not an array only a nested tape watched)."""
+        if isinstance(source, autodiff.Tensor) and not isinstance(source, autodiff.Variable) and source._inputs:
+            return True
+        key = id(source.value) if isinstance(source, autodiff.Variable) else id(source)
+        watchers = self._leaves.watchers.get(key)
+        if watchers is not None and id(self) in watchers:
+            return True
+        if not self._watch_accessed:
+            return watchers is None and not isinstance(source, (np.ndarray, autodiff.Variable))
+        trainable = getattr(source, "trainable", None) or getattr(getattr(source, "weight", None), "trainable", False)
+        return watchers is None or bool(trainable)
 
     def watched_variables(self):
         """What has a leaf on this tape: the tf.Variables used or watched, and the arrays (weights
@@ -355,8 +377,10 @@ class GradientTape:
                 raise TypeError(f"GradientTape.gradient: sources must be arrays (the model's trainable_weights, or "
                                 f"arrays given to watch()). Received: {type(s).__name__}")
         # each source's leaves: an array's (a layer's weight, or watched); a tf.Variable itself, and
-        # its array's when a layer holding it (`track_variables`) was called on the tape
-        leaves = [list({id(leaf): leaf for leaf in (s, self._leaves.get(id(s.value))) if leaf is not None}.values())
+        # its array's when a layer holding it (`track_variables`) was called on the tape; none for what
+        # this tape does not watch
+        leaves = [[] if not self._watches(s)
+                  else list({id(leaf): leaf for leaf in (s, self._leaves.get(id(s.value))) if leaf is not None}.values())
                   if isinstance(s, autodiff.Variable) else [s] if isinstance(s, autodiff.Tensor)
                   else [self._leaves[id(s)]] if id(s) in self._leaves else [] for s in flat]
         targets = flatten(target)
