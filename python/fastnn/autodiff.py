@@ -511,7 +511,7 @@ def _constant(t):
     return isinstance(t, Tensor) and ((t._inputs is RELEASED and not _recording()) or _stopped())
 
 
-def eager_if_released(x):
+def eager_if_constant(x):
     """``x`` with each tape node that is a constant now (`_constant`: a tensor kept from a finished
     step, off every tape; any, in a stop_recording() block) as the eager array of its value, in a
     list, tuple or dict too; else ``x``.
@@ -532,10 +532,11 @@ def eager_if_released(x):
 
 
 def _result(value, inputs, backward):
-    """The function's output: a `Tensor` on the tape when an input was one, else the array. Off
-    every tape, arithmetic on released nodes alone (a step's loss after its gradient was taken) gives
-    an eager array, as TensorFlow's: ``total_loss += loss`` over a custom loop's steps would
-    otherwise chain one node per step, each holding the one before."""
+    """The function's output: a `Tensor` on the tape when an input was one, else the array. On
+    constants alone (`_constant`: released nodes off every tape, e.g. a step's loss after its gradient
+    was taken; anything in a stop_recording() block) an eager array, as TensorFlow's: ``total_loss +=
+    loss`` over a custom loop's steps would otherwise chain one node per step, each holding the one
+    before."""
     tensors = [t for t in inputs if isinstance(t, Tensor)]
     if not tensors:
         return value

@@ -2665,7 +2665,7 @@ class Model:
         training flag (``transformer(inp, tar, True, enc_padding_mask, look_ahead_mask,
         dec_padding_mask)``) runs that call as Python calls it (`_call_as_written`)."""
         self._require_call("be called")
-        inputs = autodiff.eager_if_released(inputs)
+        inputs = autodiff.eager_if_constant(inputs)
         if args or kwargs:
             if self._subclassed and _more_than_inputs(type(self).call, args, kwargs):
                 return self._call_as_written(inputs, args, dict(kwargs, training=training))

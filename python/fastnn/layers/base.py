@@ -699,7 +699,7 @@ class Layer:
         check the input, run `call` (with ``mask``, the input's mask, when `call` takes one;
         `compute_mask` gives the output's). On the tape tensors of a custom layer's call(): the
         same on their values, and a tape node whose gradient is this layer's `backward`."""
-        inputs = autodiff.eager_if_released(inputs)
+        inputs = autodiff.eager_if_constant(inputs)
         if isinstance(inputs, (list, tuple)) and inputs and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in inputs):
             inputs = np.asarray(inputs)  # (a list of numbers is one tensor: layer([-1., 0., 1.]))
