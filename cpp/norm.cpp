@@ -67,6 +67,23 @@ static void backward_row_inference(float* R dx, const float* R dy, const float* 
 
 #undef R
 
+// The partial rows of `rblocks` row blocks, P[b] = [s1 (C) | s2 (C)], added in block order (a result
+// independent of the thread count), channels split among threads: out(c, Σ s1[c], Σ s2[c]).
+template <class Out>
+void add_blocks_in_order(const double* P, index_t rblocks, index_t C, Out out) {
+#ifdef FASTNN_OPENMP
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rblocks * C >= kParallelMinElements)
+#endif
+    for (index_t c = 0; c < C; c++) {
+        double a = 0.0, q = 0.0;
+        for (index_t b = 0; b < rblocks; b++) {
+            a += P[b * 2 * C + c];
+            q += P[b * 2 * C + C + c];
+        }
+        out(c, a, q);
+    }
+}
+
 // Two per-channel sums over all N rows: sum1, sum2 (C,) = Σ over row blocks of the tile sums
 // that `tile(s1, s2, r0, r1, c0, c1)` adds into zeroed partial rows, blocks added in order.
 template <class Tile>
@@ -85,19 +102,10 @@ void channel_sums(double* sum1, double* sum2, index_t N, index_t C, Tile tile) {
         const index_t c0 = cb * kChanBlock, c1 = std::min(C, c0 + kChanBlock);
         tile(P + b * 2 * C, P + b * 2 * C + C, r0, r1, c0, c1);
     }
-    // Sum the blocks in order, channels split among threads (disjoint writes).
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rblocks * C >= kParallelMinElements)
-#endif
-    for (index_t c = 0; c < C; c++) {
-        double a = 0.0, q = 0.0;
-        for (index_t b = 0; b < rblocks; b++) {
-            a += P[b * 2 * C + c];
-            q += P[b * 2 * C + C + c];
-        }
+    add_blocks_in_order(P, rblocks, C, [=](index_t c, double a, double q) {
         sum1[c] = a;
         sum2[c] = q;
-    }
+    });
 }
 
 }  // namespace
@@ -291,22 +299,13 @@ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
         double* s2 = sums ? s1 + C : nullptr;
         for (index_t r = b * kRowBlock; r < std::min(R, (b + 1) * kRowBlock); r++)  // row r
             (gamma ? layernorm_backward_row<true> : layernorm_backward_row<false>)(
-                dx ? dx + r * C : nullptr, s1, s2, dy + r * C, x + r * C, gamma, mean[r],
-                                   inv_std[r], C);
+                dx ? dx + r * C : nullptr, s1, s2, dy + r * C, x + r * C, gamma, mean[r], inv_std[r], C);
     }
-    if (!sums) return;
-#ifdef FASTNN_OPENMP
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rblocks * C >= kParallelMinElements)
-#endif
-    for (index_t c = 0; c < C; c++) {
-        double a = 0.0, q = 0.0;
-        for (index_t b = 0; b < rblocks; b++) {
-            a += P[b * 2 * C + c];
-            q += P[b * 2 * C + C + c];
-        }
-        if (dbeta) dbeta[c] += (float)a;
-        if (dgamma) dgamma[c] += (float)q;
-    }
+    if (sums)
+        add_blocks_in_order(P, rblocks, C, [=](index_t c, double a, double q) {
+            if (dbeta) dbeta[c] += (float)a;
+            if (dgamma) dgamma[c] += (float)q;
+        });
 }
 
 }  // namespace fastnn

@@ -43,6 +43,31 @@ float epsilon_arg(double v, const char* op) {
     return (float)v;
 }
 
+// The outputs of a normalisation backward: dx (x's shape) when need_dx, dgamma (C,) with a gamma,
+// dbeta (C,) when center, each None otherwise; the parameter gradients zeroed (the kernels add).
+struct NormGrads {
+    py::object dx = py::none(), dgamma = py::none(), dbeta = py::none();
+    float *DX = nullptr, *DG = nullptr, *DB = nullptr;
+
+    NormGrads(const py::array& x, int64_t C, bool need_dx, bool has_gamma, bool center, const char* op) {
+        if (need_dx) {
+            auto a = new_float_array(dims_of(x), op, "dx");
+            DX = a.mutable_data();
+            dx = a;
+        }
+        if (has_gamma) DG = zeroed_vector(C, op, "dgamma", &dgamma);
+        if (center) DB = zeroed_vector(C, op, "dbeta", &dbeta);
+    }
+    static float* zeroed_vector(int64_t C, const char* op, const char* arg, py::object* out) {
+        auto a = new_float_array({C}, op, arg);
+        float* p = a.mutable_data();
+        std::fill(p, p + C, 0.0f);
+        *out = a;
+        return p;
+    }
+    py::tuple tuple() const { return py::make_tuple(dx, dgamma, dbeta); }
+};
+
 py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle mm_obj,
                               py::handle mv_obj, py::handle training_obj, py::handle momentum_obj,
                               py::handle epsilon_obj) {
@@ -100,32 +125,15 @@ py::tuple batchnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
     FloatArray mean = channel_vector(mean_obj, C, op, "mean");
     FloatArray inv_std = channel_vector(inv_std_obj, C, op, "inv_std");
-    py::object dx_obj = py::none(), dgamma_obj = py::none(), dbeta_obj = py::none();
-    float *DX = nullptr, *DG = nullptr, *DB = nullptr;
-    if (need_dx) {
-        auto dx = new_float_array(dims_of(x), op, "dx");
-        DX = dx.mutable_data();
-        dx_obj = dx;
-    }
-    if (!gamma_obj.is_none()) {
-        auto dg = new_float_array({C}, op, "dgamma");
-        DG = dg.mutable_data();
-        std::fill(DG, DG + C, 0.0f);
-        dgamma_obj = dg;
-    }
-    if (center) {
-        auto db = new_float_array({C}, op, "dbeta");
-        DB = db.mutable_data();
-        std::fill(DB, DB + C, 0.0f);
-        dbeta_obj = db;
-    }
+    const NormGrads grads(x, C, need_dx, !gamma_obj.is_none(), center, op);
+    float *DX = grads.DX, *DG = grads.DG, *DB = grads.DB;
     const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
                 *M = mean.data(), *IS = inv_std.data();
     {
         py::gil_scoped_release release;
         batchnorm_backward(DX, DG, DB, DY, X, G, M, IS, N, C, training);
     }
-    return py::make_tuple(dx_obj, dgamma_obj, dbeta_obj);
+    return grads.tuple();
 }
 
 // x (..., C) viewed as (rows, C), C >= 1; `row_dims` gets the leading dimensions (the statistics' shape).
@@ -189,32 +197,15 @@ py::tuple layernorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
     FloatArray mean = row_statistic(mean_obj, row_dims, op, "mean");
     FloatArray inv_std = row_statistic(inv_std_obj, row_dims, op, "inv_std");
-    py::object dx_obj = py::none(), dgamma_obj = py::none(), dbeta_obj = py::none();
-    float *DX = nullptr, *DG = nullptr, *DB = nullptr;
-    if (need_dx) {
-        auto dx = new_float_array(dims_of(x), op, "dx");
-        DX = dx.mutable_data();
-        dx_obj = dx;
-    }
-    if (!gamma_obj.is_none()) {
-        auto dg = new_float_array({C}, op, "dgamma");
-        DG = dg.mutable_data();
-        std::fill(DG, DG + C, 0.0f);
-        dgamma_obj = dg;
-    }
-    if (center) {
-        auto db = new_float_array({C}, op, "dbeta");
-        DB = db.mutable_data();
-        std::fill(DB, DB + C, 0.0f);
-        dbeta_obj = db;
-    }
+    const NormGrads grads(x, C, need_dx, !gamma_obj.is_none(), center, op);
+    float *DX = grads.DX, *DG = grads.DG, *DB = grads.DB;
     const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
                 *M = mean.data(), *IS = inv_std.data();
     {
         py::gil_scoped_release release;
         layernorm_backward(DX, DG, DB, DY, X, G, M, IS, R, C);
     }
-    return py::make_tuple(dx_obj, dgamma_obj, dbeta_obj);
+    return grads.tuple();
 }
 
 double dropout_rate(double rate, const char* op) {
