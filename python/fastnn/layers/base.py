@@ -737,9 +737,7 @@ class Layer:
             if training is not None and training is not TRACED_TRAINING:  # (a flag given in the graph: the model runs this call so)
                 self._inbound_nodes[-1].training = bool(training)
             return out
-        if self.dtype == "float64" and not hasattr(type(self), "_call_on_arrays") and _backend.get_backend() == "cpp":
-            # (the C++ kernels compute in float32: a float64 layer called on data computes on the NumPy
-            # backend, in float64, as Keras's float64 layer does)
+        if self._computes_on_numpy():
             with _backend.backend("numpy"):
                 return Layer.__call__(self, inputs, training=training, mask=mask)
         if training is None and hasattr(type(self), "_call_on_arrays"):
@@ -785,6 +783,12 @@ class Layer:
             out._keras_mask = self._carried_mask  # (a custom layer's output: its inner layer's mask)
         return out
 
+    def _computes_on_numpy(self):
+        """A float64 layer on the C++ backend, whose kernels compute in float32: its forward and
+        backward run on the NumPy backend, in float64, as Keras's float64 layer computes."""
+        return self.dtype == "float64" and not hasattr(type(self), "_call_on_arrays") \
+            and _backend.get_backend() == "cpp"
+
     def _call_on_tensors(self, tensors, multi, forward, backward=None):
         """This layer called inside a custom layer's call() (or under a GradientTape): ``forward``
         (the layer's call on the values of ``tensors``, its inputs; ``multi``: `backward` returns
@@ -826,7 +830,8 @@ class Layer:
                 vars(self).update(state)
                 self._added_seeds = added_seeds
                 try:
-                    dx = backward_pass(seed)
+                    with _backend.backend("numpy") if self._computes_on_numpy() else contextlib.nullcontext():
+                        dx = backward_pass(seed)
                     grads = self.get_gradients() if any(leaf is not None for leaf in weight_leaves) else []
                 finally:
                     vars(self).clear()
