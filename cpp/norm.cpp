@@ -2,7 +2,8 @@
 // normalisation over the last axis, forward and backward. x is seen as (N, C): N rows = batch × every spatial position, C channels.
 // Statistics: per-channel sums in DOUBLE of values shifted by the channel's first row, so data
 // with a large offset (pixels 0..255, a mean of 1e4) keeps its variance exact to float precision
-// without a second pass over x. Sums run over fixed (row block × channel block) tiles, each tile
+// without a second pass over x; x - mean uses the mean as a float plus a float remainder, so the
+// deviations keep that precision too. Sums run over fixed (row block × channel block) tiles, each tile
 // writing its own partial row, and the partials are added in block order: results do not depend
 // on the thread count. Parameter gradients (dgamma, dbeta) accumulate. What this file does not
 // do: other axes (a layer transposes), masks, synchronised statistics, float16.
@@ -23,7 +24,7 @@ constexpr index_t kChanBlock = 1024;  // channels per task: large C with few row
 #define R FASTNN_RESTRICT
 
 // s1[c] += Σ_rows (x - shift)[c], s2[c] += Σ_rows (x - shift)²[c] over rows [r0, r1), channels [c0, c1).
-static void shifted_sums(double* R s1, double* R s2, const float* R x, const float* R shift,
+FASTNN_ELEMENTWISE static void shifted_sums(double* R s1, double* R s2, const float* R x, const float* R shift,
                          index_t r0, index_t r1, index_t c0, index_t c1, index_t C) {
     for (index_t r = r0; r < r1; r++) {
         const float* row = x + r * C;  // seek to row r
@@ -35,62 +36,65 @@ static void shifted_sums(double* R s1, double* R s2, const float* R x, const flo
     }
 }
 
-// s1[c] += Σ dy, s2[c] += Σ dy·(x - mean) over rows [r0, r1), channels [c0, c1).
-static void grad_sums(double* R s1, double* R s2, const float* R dy, const float* R x,
+// s1[c] += Σ dy, s2[c] += Σ dy·(x - mean), s3[c] += Σ (x - mean) over rows [r0, r1), channels [c0, c1).
+FASTNN_ELEMENTWISE static void grad_sums(double* R s1, double* R s2, double* R s3, const float* R dy, const float* R x,
                       const float* R mean, index_t r0, index_t r1, index_t c0, index_t c1, index_t C) {
     for (index_t r = r0; r < r1; r++) {
         const float* dyr = dy + r * C;
         const float* xr = x + r * C;
         for (index_t c = c0; c < c1; c++) {
+            const double d = (double)xr[c] - (double)mean[c];
             s1[c] += (double)dyr[c];
-            s2[c] += (double)dyr[c] * ((double)xr[c] - (double)mean[c]);
+            s2[c] += (double)dyr[c] * d;
+            s3[c] += d;
         }
     }
 }
 
-// One row of the forward: y = (x - mean)·scale + shift.
-static void forward_row(float* R y, const float* R x, const float* R mean, const float* R scale,
-                        const float* R shift, index_t C) {
-    for (index_t c = 0; c < C; c++) y[c] = (x[c] - mean[c]) * scale[c] + shift[c];
+// One row of the forward: y = ((x - mean) - rem)·scale + shift. The batch mean is the float mean
+// plus the float remainder rem: x - mean is exact near the mean, so a channel with a large offset
+// (1e4 + small values) keeps its deviations, which x - (float)mean would round away.
+FASTNN_ELEMENTWISE static void forward_row(float* R y, const float* R x, const float* R mean, const float* R rem,
+                        const float* R scale, const float* R shift, index_t C) {
+    for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mean[c]) - rem[c]) * scale[c] + shift[c];
 }
 
-// One row of the backward: dx = a·(dy - b - (x - mean)·k).
-static void backward_row(float* R dx, const float* R dy, const float* R x, const float* R mean,
-                         const float* R a, const float* R b, const float* R k, index_t C) {
-    for (index_t c = 0; c < C; c++) dx[c] = a[c] * (dy[c] - b[c] - (x[c] - mean[c]) * k[c]);
+// One row of the backward: dx = a·(dy - b - ((x - mean) - rem)·k).
+FASTNN_ELEMENTWISE static void backward_row(float* R dx, const float* R dy, const float* R x, const float* R mean,
+                         const float* R rem, const float* R a, const float* R b, const float* R k, index_t C) {
+    for (index_t c = 0; c < C; c++) dx[c] = a[c] * (dy[c] - b[c] - ((x[c] - mean[c]) - rem[c]) * k[c]);
 }
 
 // Inference (the statistics constant): dx = a·dy, without reading x (a NaN there must not leak in).
-static void backward_row_inference(float* R dx, const float* R dy, const float* R a, index_t C) {
+FASTNN_ELEMENTWISE static void backward_row_inference(float* R dx, const float* R dy, const float* R a, index_t C) {
     for (index_t c = 0; c < C; c++) dx[c] = a[c] * dy[c];
 }
 
 #undef R
 
-// The partial rows of `rblocks` row blocks, P[b] = [s1 (C) | s2 (C)], added in block order (a result
-// independent of the thread count), channels split among threads: out(c, Σ s1[c], Σ s2[c]).
-template <class Out>
+// The partial rows of `rblocks` row blocks, P[b] = [s_0 (C) | ... | s_{K-1} (C)], added in block order
+// (a result independent of the thread count), channels split among threads: out(c, s) with
+// s[k] = Σ_b s_k[c].
+template <int K, class Out>
 void add_blocks_in_order(const double* P, index_t rblocks, index_t C, Out out) {
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (rblocks * C >= kParallelMinElements)
 #endif
     for (index_t c = 0; c < C; c++) {
-        double a = 0.0, q = 0.0;
-        for (index_t b = 0; b < rblocks; b++) {
-            a += P[b * 2 * C + c];
-            q += P[b * 2 * C + C + c];
-        }
-        out(c, a, q);
+        double s[K] = {};
+        for (index_t b = 0; b < rblocks; b++)
+            for (int k = 0; k < K; k++) s[k] += P[(b * K + k) * C + c];
+        out(c, s);
     }
 }
 
-// Two per-channel sums over all N rows: sum1, sum2 (C,) = Σ over row blocks of the tile sums
-// that `tile(s1, s2, r0, r1, c0, c1)` adds into zeroed partial rows, blocks added in order.
-template <class Tile>
-void channel_sums(double* sum1, double* sum2, index_t N, index_t C, Tile tile) {
+// K per-channel sums over all N rows: sums (K, C) = Σ over row blocks of the tile sums that
+// `tile(part, r0, r1, c0, c1)` adds into zeroed partial rows part (K, C), blocks added in order.
+template <int K, class Tile>
+void channel_sums(double* sums, index_t N, index_t C, Tile tile) {
     const index_t rblocks = std::max<index_t>(1, (N + kRowBlock - 1) / kRowBlock);
     const index_t cblocks = (C + kChanBlock - 1) / kChanBlock;
-    std::vector<double> partial((size_t)(rblocks * 2 * C), 0.0);  // row block b: [s1 (C) | s2 (C)]
+    std::vector<double> partial((size_t)(rblocks * K * C), 0.0);  // row block b: [s_0 (C) | ... | s_{K-1} (C)]
     double* P = partial.data();
     const index_t tasks = rblocks * cblocks;
 #ifdef FASTNN_OPENMP
@@ -100,11 +104,10 @@ void channel_sums(double* sum1, double* sum2, index_t N, index_t C, Tile tile) {
         const index_t b = t / cblocks, cb = t % cblocks;
         const index_t r0 = b * kRowBlock, r1 = std::min(N, r0 + kRowBlock);
         const index_t c0 = cb * kChanBlock, c1 = std::min(C, c0 + kChanBlock);
-        tile(P + b * 2 * C, P + b * 2 * C + C, r0, r1, c0, c1);
+        tile(P + b * K * C, r0, r1, c0, c1);
     }
-    add_blocks_in_order(P, rblocks, C, [=](index_t c, double a, double q) {
-        sum1[c] = a;
-        sum2[c] = q;
+    add_blocks_in_order<K>(P, rblocks, C, [=](index_t c, const double* s) {
+        for (int k = 0; k < K; k++) sums[k * C + c] = s[k];
     });
 }
 
@@ -116,19 +119,22 @@ void batchnorm_forward(float* y, float* mean, float* inv_std, float* moving_mean
                        const float* x, const float* gamma, const float* beta, index_t N, index_t C,
                        bool training, float momentum, float epsilon) {
     // x, y (N, C); gamma, beta (C,) or nullptr; mean, inv_std, moving_mean, moving_var (C,)
-    std::vector<float> scale((size_t)C), shift((size_t)C);
+    std::vector<float> scale((size_t)C), shift((size_t)C), rem((size_t)C, 0.0f);
     if (training) {
-        std::vector<double> s1((size_t)C), s2((size_t)C);
+        std::vector<double> sums((size_t)(2 * C));
+        const double *s1 = sums.data(), *s2 = s1 + C;
         const float* first = x;  // row 0 is each channel's shift (N >= 1, checked by the binding)
-        channel_sums(s1.data(), s2.data(), N, C, [=](double* a, double* q, index_t r0, index_t r1, index_t c0, index_t c1) {
-            shifted_sums(a, q, x, first, r0, r1, c0, c1, C);
+        channel_sums<2>(sums.data(), N, C, [=](double* part, index_t r0, index_t r1, index_t c0, index_t c1) {
+            shifted_sums(part, part + C, x, first, r0, r1, c0, c1, C);
         });
         for (index_t c = 0; c < C; c++) {
-            const double d = s1[(size_t)c] / (double)N;  // mean - shift
+            const double d = s1[c] / (double)N;  // mean - shift
             // biased, as ops.moments; clamped at 0 against rounding, with the NaN of a non-finite batch kept
             // (std::max(0.0, NaN) is 0.0: it made inv_std 1/sqrt(epsilon) and moving_var finite)
-            const double var = std::max(s2[(size_t)c] / (double)N - d * d, 0.0);
-            mean[c] = (float)((double)first[c] + d);
+            const double var = std::max(s2[c] / (double)N - d * d, 0.0);
+            const double m = (double)first[c] + d;
+            mean[c] = (float)m;
+            rem[(size_t)c] = (float)(m - (double)mean[c]);
             inv_std[c] = (float)(1.0 / std::sqrt(var + (double)epsilon));
             // Keras 3: moving = moving·momentum + batch·(1 - momentum), in float32
             moving_mean[c] = moving_mean[c] * momentum + mean[c] * (1.0f - momentum);
@@ -145,11 +151,11 @@ void batchnorm_forward(float* y, float* mean, float* inv_std, float* moving_mean
         scale[(size_t)c] = gamma ? gamma[c] * inv_std[c] : inv_std[c];
         shift[(size_t)c] = beta ? beta[c] : 0.0f;
     }
-    const float *S = scale.data(), *B = shift.data();
+    const float *S = scale.data(), *B = shift.data(), *M = rem.data();
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * C >= kParallelMinElements)
 #endif
-    for (index_t r = 0; r < N; r++) forward_row(y + r * C, x + r * C, mean, S, B, C);  // row r
+    for (index_t r = 0; r < N; r++) forward_row(y + r * C, x + r * C, mean, M, S, B, C);  // row r
 }
 
 void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
@@ -159,31 +165,42 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
     // With xhat = (x - mean)·inv_std: dbeta = Σ dy, dgamma = Σ dy·xhat. Training (mean and
     // inv_std functions of x): dx = gamma·inv_std·(dy - dbeta/N - xhat·dgamma/N).
     // Inference (statistics constant): dx = gamma·inv_std·dy.
+    // Training: the batch mean is the float mean given (the forward's, rounded) plus the remainder
+    // rem = mean(x - mean), from sums in double of exact deviations, so a channel with a large offset
+    // keeps its deviations x - mean - rem (the forward's).
     const bool need_sums = dgamma || dbeta || (dx && training);
-    std::vector<double> s1((size_t)C, 0.0), s2((size_t)C, 0.0);
+    std::vector<double> sums((size_t)(3 * C), 0.0);
+    double *s1 = sums.data(), *s2 = s1 + C;
+    const double* s3 = s2 + C;
     if (need_sums && N > 0)
-        channel_sums(s1.data(), s2.data(), N, C, [=](double* a, double* q, index_t r0, index_t r1, index_t c0, index_t c1) {
-            grad_sums(a, q, dy, x, mean, r0, r1, c0, c1, C);
+        channel_sums<3>(sums.data(), N, C, [=](double* part, index_t r0, index_t r1, index_t c0, index_t c1) {
+            grad_sums(part, part + C, part + 2 * C, dy, x, mean, r0, r1, c0, c1, C);
         });
+    std::vector<float> rem((size_t)C, 0.0f);
     for (index_t c = 0; c < C; c++) {
-        if (dbeta) dbeta[c] += (float)s1[(size_t)c];
-        if (dgamma) dgamma[c] += (float)(s2[(size_t)c] * (double)inv_std[c]);
+        if (training && N > 0) {
+            const double m = s3[c] / (double)N;
+            rem[(size_t)c] = (float)m;
+            s2[c] -= m * s1[c];  // Σ dy·(x - mean - rem)
+        }
+        if (dbeta) dbeta[c] += (float)s1[c];
+        if (dgamma) dgamma[c] += (float)(s2[c] * (double)inv_std[c]);
     }
     if (!dx) return;
     std::vector<float> a((size_t)C), b((size_t)C), k((size_t)C);
     for (index_t c = 0; c < C; c++) {
         const double g = gamma ? gamma[c] : 1.0, is = inv_std[c];
         a[(size_t)c] = (float)(g * is);
-        b[(size_t)c] = training ? (float)(s1[(size_t)c] / (double)N) : 0.0f;
-        k[(size_t)c] = training ? (float)(s2[(size_t)c] * is * is / (double)N) : 0.0f;
+        b[(size_t)c] = training ? (float)(s1[c] / (double)N) : 0.0f;
+        k[(size_t)c] = training ? (float)(s2[c] * is * is / (double)N) : 0.0f;
     }
-    const float *A = a.data(), *B = b.data(), *K = k.data();
+    const float *A = a.data(), *B = b.data(), *K = k.data(), *M = rem.data();
 #ifdef FASTNN_OPENMP
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (N * C >= kParallelMinElements)
 #endif
     for (index_t r = 0; r < N; r++) {
         if (training)
-            backward_row(dx + r * C, dy + r * C, x + r * C, mean, A, B, K, C);
+            backward_row(dx + r * C, dy + r * C, x + r * C, mean, M, A, B, K, C);
         else
             backward_row_inference(dx + r * C, dy + r * C, A, C);
     }
@@ -302,9 +319,9 @@ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
                 dx ? dx + r * C : nullptr, s1, s2, dy + r * C, x + r * C, gamma, mean[r], inv_std[r], C);
     }
     if (sums)
-        add_blocks_in_order(P, rblocks, C, [=](index_t c, double a, double q) {
-            if (dbeta) dbeta[c] += (float)a;
-            if (dgamma) dgamma[c] += (float)q;
+        add_blocks_in_order<2>(P, rblocks, C, [=](index_t c, const double* s) {
+            if (dbeta) dbeta[c] += (float)s[0];
+            if (dgamma) dgamma[c] += (float)s[1];
         });
 }
 

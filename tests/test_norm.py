@@ -123,6 +123,32 @@ def test_large_offsets_keep_the_variance():
 
 
 @pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_channels_with_a_large_offset_keep_their_deviations(be):
+    # channels of 1e4 + 0.01·noise: the float32 batch mean is off by up to 5e-4 (half an ulp at 1e4),
+    # which x - mean carried into every output (0.009 off) and, through the mean handed to the
+    # backward, into dgamma (0.3 in 8.7) and dx
+    rng = np.random.default_rng(0)
+    N, C = 512, 8
+    x = (1e4 + 0.01 * rng.standard_normal((N, C))).astype(np.float32)
+    gamma = rng.uniform(0.5, 1.5, C).astype(np.float32)
+    dy = rng.standard_normal((N, C)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    inv_std64 = 1 / np.sqrt(x64.var(0) + 1e-3)
+    xhat = (x64 - x64.mean(0)) * inv_std64
+    y, mean, inv_std = be.batchnorm_forward(x, gamma, None, np.zeros(C, np.float32), np.ones(C, np.float32),
+                                            training=True)
+    close(y, xhat * gamma, "y", 0, 1e-5)
+    dx, dgamma, _ = be.batchnorm_backward(dy, x, gamma, mean, inv_std, center=False)
+    dx_want = gamma * inv_std64 * (dy - dy.mean(0) - xhat * (dy * xhat).mean(0))
+    close(dgamma, np.sum(dy * xhat, axis=0), "dgamma", 0, 1e-4)
+    close(dx, dx_want, "dx", 1e-4, 1e-4)
+    # inference: the moving mean given is exact, and nothing is taken from the batch
+    dx_inf, dgamma_inf, _ = be.batchnorm_backward(dy, x, gamma, mean, inv_std, training=False, center=False)
+    close(dgamma_inf, np.sum(dy * (x64 - mean) * inv_std, axis=0), "dgamma inference", 1e-5, 1e-4)
+    close(dx_inf, gamma * inv_std * dy, "dx inference", 1e-6, 1e-6)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
 def test_non_finite_batch_gives_nan_statistics(be):
     # a NaN or inf in a channel makes its batch variance NaN, and so inv_std and the moving variance, as in
     # Keras; the C++ clamp std::max(0.0, var) turned the NaN into 0: inv_std = 1/sqrt(epsilon), and a

@@ -76,10 +76,12 @@ def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, mome
     require_disjoint(op, [(moving_mean, "moving_mean"), (moving_var, "moving_var")],
                      [(a, n) for a, n in ((x, "x"), (gamma, "gamma"), (beta, "beta")) if a is not None])
     x2 = x.reshape(N, C)
+    centered = None
     if training:
         x64 = x2.astype(np.float64)
         mean64 = x64.mean(axis=0)
-        var64 = np.mean((x64 - mean64) ** 2, axis=0)
+        centered = x64 - mean64  # (exact deviations: x - mean rounded to float32 loses a large offset's)
+        var64 = np.mean(centered ** 2, axis=0)
         mean = mean64.astype(dtype)
         inv_std = (1.0 / np.sqrt(var64 + eps)).astype(dtype)
         # Keras 3: moving = moving * momentum + batch * (1 - momentum), in the variable's dtype
@@ -91,7 +93,7 @@ def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, *, training, mome
         mean = moving_mean.astype(dtype)
         inv_std = (1.0 / np.sqrt(moving_var.astype(np.float64) + eps)).astype(dtype)
     scale = inv_std if gamma is None else gamma * inv_std
-    y = (x2 - mean) * scale
+    y = (x2 - mean if centered is None else centered) * scale
     if beta is not None:
         y = y + beta
     return y.astype(dtype, copy=False).reshape(x.shape), mean, inv_std
@@ -112,9 +114,14 @@ def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=Tr
     mean = _channel_vector(mean, C, dtype, op, "mean")
     inv_std = _channel_vector(inv_std, C, dtype, op, "inv_std")
     x2, dy2 = x.reshape(N, C), dy.reshape(N, C)
-    # With xhat = (x - mean) * inv_std: dbeta = sum(dy), dgamma = sum(dy * xhat), sums in float64
+    # With xhat = (x - mean) * inv_std: dbeta = sum(dy), dgamma = sum(dy * xhat), sums in float64.
+    # Training: the deviations from the given mean (the forward's, rounded to x's dtype), less their
+    # own mean: exact deviations from the batch mean, as the C++ kernel rebuilds them
+    centered = x2.astype(np.float64) - mean.astype(np.float64)
+    if training and N > 0:
+        centered -= centered.mean(axis=0)
     s1 = dy2.sum(axis=0, dtype=np.float64)
-    s2 = np.sum(dy2.astype(np.float64) * (x2.astype(np.float64) - mean.astype(np.float64)), axis=0)
+    s2 = np.sum(dy2.astype(np.float64) * centered, axis=0)
     is64 = inv_std.astype(np.float64)
     dbeta = s1.astype(dtype) if center else None
     dgamma = None if gamma is None else (s2 * is64).astype(dtype)
@@ -125,7 +132,7 @@ def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=Tr
         if training:  # mean and inv_std are functions of x
             b = (s1 / max(N, 1)).astype(dtype)
             k = (s2 * is64 * is64 / max(N, 1)).astype(dtype)
-            dx = a * (dy2 - b - (x2 - mean) * k)
+            dx = a * (dy2 - b - centered.astype(dtype) * k)
         else:  # statistics are constants: the affine map's gradient
             dx = a * dy2
         dx = dx.astype(dtype, copy=False).reshape(x.shape)
