@@ -437,6 +437,17 @@ void layernorm_forward(float* y, float* mean, float* inv_std, const float* x, co
 void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                         const float* gamma, const float* mean, const float* inv_std, index_t R, index_t C);
 
+// Group normalisation, channels last (Keras GroupNormalization, axis=-1): sample n of x (N, P, C)
+// by the mean and biased variance (in double) of each group of C/G adjacent channels over its P
+// positions; inv_std = 1/sqrt(var + eps); y = (x - mean)·inv_std·gamma + beta; gamma/beta may be
+// null. mean, inv_std (N, G). P >= 1 and G dividing C, checked by the binding.
+void groupnorm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
+                       const float* beta, index_t N, index_t P, index_t C, index_t G, float epsilon);
+// dx (N, P, C) overwritten (skipped when null); dgamma, dbeta (C,) accumulate (each may be null).
+void groupnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* mean, const float* inv_std, index_t N, index_t P,
+                        index_t C, index_t G);
+
 // ---------------------------------------------------------------------------------------------
 // Dropout (inverted): y = x·mask/(1 - rate), rate in [0, 1). Element i (flat C-order index) is
 // kept iff (dropout_hash(dropout_key(seed), i) >> 32) < dropout_threshold(rate): the mask is a

@@ -59,10 +59,10 @@ FASTNN_ELEMENTWISE static void forward_row(float* R y, const float* R x, const f
     for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mean[c]) - rem[c]) * scale[c] + shift[c];
 }
 
-// One row of the backward: dx = a·(dy - b - ((x - mean) - rem)·k).
+// One row of the backward through the statistics: dx = a·dy - b - ((x - mean) - rem)·k.
 FASTNN_ELEMENTWISE static void backward_row(float* R dx, const float* R dy, const float* R x, const float* R mean,
                          const float* R rem, const float* R a, const float* R b, const float* R k, index_t C) {
-    for (index_t c = 0; c < C; c++) dx[c] = a[c] * (dy[c] - b[c] - ((x[c] - mean[c]) - rem[c]) * k[c]);
+    for (index_t c = 0; c < C; c++) dx[c] = a[c] * dy[c] - b[c] - ((x[c] - mean[c]) - rem[c]) * k[c];
 }
 
 // Inference (the statistics constant): dx = a·dy, without reading x (a NaN there must not leak in).
@@ -188,11 +188,11 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
     }
     if (!dx) return;
     std::vector<float> a((size_t)C), b((size_t)C), k((size_t)C);
-    for (index_t c = 0; c < C; c++) {
+    for (index_t c = 0; c < C; c++) {  // dx = gamma·inv_std·(dy - dbeta/N - xhat·dgamma/N)
         const double g = gamma ? gamma[c] : 1.0, is = inv_std[c];
         a[(size_t)c] = (float)(g * is);
-        b[(size_t)c] = training ? (float)(s1[c] / (double)N) : 0.0f;
-        k[(size_t)c] = training ? (float)(s2[c] * is * is / (double)N) : 0.0f;
+        b[(size_t)c] = training ? (float)(g * is * s1[c] / (double)N) : 0.0f;
+        k[(size_t)c] = training ? (float)(g * is * s2[c] * is * is / (double)N) : 0.0f;
     }
     const float *A = a.data(), *B = b.data(), *K = k.data(), *M = rem.data();
 #ifdef FASTNN_OPENMP
@@ -320,6 +320,148 @@ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
     }
     if (sums)
         add_blocks_in_order<2>(P, rblocks, C, [=](index_t c, const double* s) {
+            if (dbeta) dbeta[c] += (float)s[0];
+            if (dgamma) dgamma[c] += (float)s[1];
+        });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group normalisation, channels last: sample n of x (N, P, C) (P positions) is normalised per group
+// of C/G adjacent channels, by the mean and biased variance of the group over all P positions. A
+// sample's per-channel sums are BatchNorm's over its P rows (shifted by its first row; deviations
+// from the mean as float + remainder), combined per group. Samples are split among threads in
+// fixed blocks whose parameter-gradient partial sums are added in order.
+
+namespace {
+
+// Samples per block: at least kRowBlock rows, so tiny samples (P = 1) do not get a partial each.
+index_t sample_block(index_t P) { return std::max<index_t>(1, kRowBlock / std::max<index_t>(P, 1)); }
+
+// Per-thread (C,) rows: the per-channel statistics and coefficients of one sample.
+struct GroupScratch {
+    std::vector<double> s;       // (3, C) sums
+    std::vector<float> m, r, a, b, k;
+    explicit GroupScratch(index_t C)
+        : s((size_t)(3 * C)), m((size_t)C), r((size_t)C), a((size_t)C), b((size_t)C), k((size_t)C) {}
+};
+
+void groupnorm_sample_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
+                              const float* beta, index_t P, index_t C, index_t G, float epsilon, GroupScratch& w) {
+    // y, x (P, C); mean, inv_std (G,)
+    double *s1 = w.s.data(), *s2 = s1 + C;
+    std::fill(s1, s1 + 2 * C, 0.0);
+    shifted_sums(s1, s2, x, x, 0, P, 0, C, C);  // shifted by the sample's first row
+    const index_t Cg = C / G;
+    const double count = (double)P * (double)Cg;
+    for (index_t g = 0; g < G; g++) {
+        const index_t c0 = g * Cg, c1 = c0 + Cg;
+        double sum = 0.0;
+        for (index_t c = c0; c < c1; c++) sum += (double)P * (double)x[c] + s1[c];
+        const double m = sum / count;
+        double sq = 0.0;  // Σ (x - m)² = Σ_c s2 + 2·d·s1 + P·d², d = shift - m
+        for (index_t c = c0; c < c1; c++) {
+            const double d = (double)x[c] - m;
+            sq += s2[c] + 2.0 * d * s1[c] + (double)P * d * d;
+        }
+        const double var = std::max(sq / count, 0.0);  // (NaN kept: std::max(x, 0.0) returns x's NaN)
+        const float mf = (float)m, ml = (float)(m - (double)mf), is = (float)(1.0 / std::sqrt(var + (double)epsilon));
+        mean[g] = mf;
+        inv_std[g] = is;
+        for (index_t c = c0; c < c1; c++) {
+            w.m[(size_t)c] = mf;
+            w.r[(size_t)c] = ml;
+            w.a[(size_t)c] = gamma ? gamma[c] * is : is;
+            w.b[(size_t)c] = beta ? beta[c] : 0.0f;
+        }
+    }
+    for (index_t p = 0; p < P; p++) forward_row(y + p * C, x + p * C, w.m.data(), w.r.data(), w.a.data(), w.b.data(), C);
+}
+
+// part (2, C) += [Σ dy | Σ dy·xhat] of sample n; dx (P, C) when not null.
+void groupnorm_sample_backward(float* dx, double* part, const float* dy, const float* x, const float* gamma,
+                               const float* mean, const float* inv_std, index_t P, index_t C, index_t G,
+                               GroupScratch& w) {
+    double *s1 = w.s.data(), *s2 = s1 + C, *s3 = s2 + C;
+    std::fill(s1, s1 + 3 * C, 0.0);
+    const index_t Cg = C / G;
+    for (index_t c = 0; c < C; c++) w.m[(size_t)c] = mean[c / Cg];
+    grad_sums(s1, s2, s3, dy, x, w.m.data(), 0, P, 0, C, C);
+    const double count = (double)P * (double)Cg;
+    for (index_t g = 0; g < G; g++) {
+        const index_t c0 = g * Cg, c1 = c0 + Cg;
+        double rem = 0.0;  // the group's mean less the float mean given: deviations x - mean - rem are exact
+        for (index_t c = c0; c < c1; c++) rem += s3[c];
+        rem /= count;
+        const double is = inv_std[g];
+        double mg = 0.0, mgx = 0.0;  // means of gamma·dy and gamma·dy·xhat over the group
+        for (index_t c = c0; c < c1; c++) {
+            const double gc = gamma ? gamma[c] : 1.0, dev_dy = s2[c] - rem * s1[c];  // Σ dy·(x - m)
+            part[c] += s1[c];
+            part[C + c] += dev_dy * is;
+            mg += gc * s1[c];
+            mgx += gc * dev_dy * is;
+        }
+        mg /= count;
+        mgx /= count;
+        // dx = is·(gamma·dy - mg - xhat·mgx), xhat = (x - mean - rem)·is
+        for (index_t c = c0; c < c1; c++) {
+            w.r[(size_t)c] = (float)rem;
+            w.a[(size_t)c] = (float)((gamma ? gamma[c] : 1.0) * is);
+            w.b[(size_t)c] = (float)(is * mg);
+            w.k[(size_t)c] = (float)(is * is * mgx);
+        }
+    }
+    if (dx)
+        for (index_t p = 0; p < P; p++)
+            backward_row(dx + p * C, dy + p * C, x + p * C, w.m.data(), w.r.data(), w.a.data(), w.b.data(),
+                         w.k.data(), C);
+}
+
+}  // namespace
+
+void groupnorm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
+                       const float* beta, index_t N, index_t P, index_t C, index_t G, float epsilon) {
+    // x, y (N, P, C), P >= 1, G >= 1 divides C (checked by the binding); mean, inv_std (N, G)
+    const index_t per = sample_block(P), blocks = (N + per - 1) / per;
+#ifdef FASTNN_OPENMP
+#pragma omp parallel num_threads(num_threads()) if (N * P * C >= kParallelMinElements && blocks > 1)
+#endif
+    {
+        GroupScratch w(C);
+#ifdef FASTNN_OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (index_t b = 0; b < blocks; b++)
+            for (index_t n = b * per; n < std::min(N, (b + 1) * per); n++)
+                groupnorm_sample_forward(y + n * P * C, mean + n * G, inv_std + n * G, x + n * P * C, gamma, beta,
+                                         P, C, G, epsilon, w);
+    }
+}
+
+void groupnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* mean, const float* inv_std, index_t N, index_t P,
+                        index_t C, index_t G) {
+    // dy, x, dx (N, P, C); gamma, dgamma, dbeta (C,); mean, inv_std (N, G)
+    const bool sums = dgamma || dbeta;
+    if (N == 0 || (!dx && !sums)) return;
+    const index_t per = sample_block(P), blocks = (N + per - 1) / per;
+    std::vector<double> partial((size_t)(blocks * 2 * C), 0.0);  // block b: [Σ dy (C) | Σ dy·xhat (C)]
+    double* PS = partial.data();
+#ifdef FASTNN_OPENMP
+#pragma omp parallel num_threads(num_threads()) if (N * P * C >= kParallelMinElements && blocks > 1)
+#endif
+    {
+        GroupScratch w(C);
+#ifdef FASTNN_OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (index_t b = 0; b < blocks; b++)
+            for (index_t n = b * per; n < std::min(N, (b + 1) * per); n++)
+                groupnorm_sample_backward(dx ? dx + n * P * C : nullptr, PS + b * 2 * C, dy + n * P * C,
+                                          x + n * P * C, gamma, mean + n * G, inv_std + n * G, P, C, G, w);
+    }
+    if (sums)
+        add_blocks_in_order<2>(PS, blocks, C, [=](index_t c, const double* s) {
             if (dbeta) dbeta[c] += (float)s[0];
             if (dgamma) dgamma[c] += (float)s[1];
         });

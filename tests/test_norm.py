@@ -404,3 +404,162 @@ def test_layernorm_rows_with_a_large_offset_keep_their_deviations(be):
         x64.var(-1, keepdims=True) + 1e-6)
     close(dgamma, np.sum(dy * xhat, axis=0), "dgamma", 0, 1e-4)
     close(dx, dx_want, "dx", 1e-4, 1e-2)
+
+
+# ---- group normalisation (channels last) -----------------------------------------------------------
+
+# (shape, groups): one position (a Dense output), instance norm (groups = C), one group, odd sizes,
+# and samples of more rows than a parameter-sum block (64)
+GN_CASES = [((1, 1), 1), ((5, 6), 3), ((3, 5, 4, 8), 2), ((2, 1, 1, 4), 4), ((4, 3, 10), 10), ((5, 11, 12), 1),
+            ((7, 9, 9, 32), 8), ((3, 70, 6), 3), ((130, 2, 6), 2)]
+
+
+def make_gn(shape, seed=0, dtype=np.float32, offset=0.0):
+    rng = np.random.default_rng(seed)
+    C = shape[-1]
+    x = rng.standard_normal(shape) * rng.uniform(0.5, 3.0, (shape[0],) + (1,) * (len(shape) - 1)) + offset
+    gamma, beta = rng.uniform(0.5, 1.5, C), rng.standard_normal(C)
+    dy = rng.standard_normal(shape)
+    return tuple(a.astype(dtype) for a in (x, gamma, beta, dy))
+
+
+@pytest.mark.parametrize("shape, groups", GN_CASES, ids=str)
+@pytest.mark.parametrize("affine", ["both", "none", "scale", "center"])
+def test_groupnorm_cpp_matches_reference(shape, groups, affine):
+    x, gamma, beta, dy = make_gn(shape)
+    g = gamma if affine in ("both", "scale") else None
+    b = beta if affine in ("both", "center") else None
+    out = {}
+    for be in (_core, ref):
+        y, mean, inv_std = be.groupnorm_forward(x, g, b, groups=groups, epsilon=1e-3)
+        out[be] = (y, mean, inv_std) + be.groupnorm_backward(dy, x, g, mean, inv_std, groups=groups,
+                                                             center=b is not None)
+    for name, c, r in zip(("y", "mean", "inv_std", "dx", "dgamma", "dbeta"), out[_core], out[ref]):
+        if name == "dgamma" and g is None or name == "dbeta" and b is None:
+            assert c is None and r is None, name
+            continue
+        assert c.dtype == np.float32 and c.shape == r.shape, name
+        close(c, r, f"{name} shape={shape} groups={groups} affine={affine}", rtol=2e-5,
+              atol=2e-5 * (1 + np.abs(r).max()))
+    assert out[_core][1].shape == (shape[0], groups)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_groupnorm_keras_formula(be):
+    # Keras 3's GroupNormalization: (batch, positions, groups, channels per group), moments over
+    # the positions and the group's channels, biased variance
+    x, gamma, beta, _ = make_gn((3, 4, 5, 6))
+    g = x.astype(np.float64).reshape(3, 20, 2, 3)
+    mean, var = g.mean(axis=(1, 3), keepdims=True), g.var(axis=(1, 3), keepdims=True)
+    want = ((g - mean) / np.sqrt(var + 1e-3)).reshape(x.shape) * gamma + beta
+    y, m, s = be.groupnorm_forward(x, gamma, beta, groups=2)
+    close(y, want, "y", 1e-5, 1e-5)
+    close(m, mean.reshape(3, 2), "mean", 1e-6, 1e-6)
+    close(s, 1 / np.sqrt(var.reshape(3, 2) + 1e-3), "inv_std", 1e-6, 1e-6)
+
+
+@pytest.mark.parametrize("shape, groups", [((3, 4), 2), ((2, 3, 6), 3), ((2, 2, 2, 4), 1)], ids=str)
+def test_groupnorm_reference_gradients_match_finite_differences(shape, groups):
+    x, gamma, beta, dy = make_gn(shape, seed=4, dtype=np.float64)
+
+    def loss():
+        return float(np.sum(ref.groupnorm_forward(x, gamma, beta, groups=groups)[0] * dy))
+
+    _, mean, inv_std = ref.groupnorm_forward(x, gamma, beta, groups=groups)
+    assert mean.dtype == np.float64
+    dx, dgamma, dbeta = ref.groupnorm_backward(dy, x, gamma, mean, inv_std, groups=groups)
+    for name, analytic, arr in (("dx", dx, x), ("dgamma", dgamma, gamma), ("dbeta", dbeta, beta)):
+        np.testing.assert_allclose(analytic, numeric_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_groupnorm_independent_of_thread_count():
+    x, gamma, beta, dy = make_gn((37, 14, 14, 32), seed=2)
+    results = []
+    old = fastnn.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            y, mean, inv_std = _core.groupnorm_forward(x, gamma, beta, groups=4)
+            results.append((y, mean, inv_std) + _core.groupnorm_backward(dy, x, gamma, mean, inv_std, groups=4))
+    finally:
+        fastnn.set_num_threads(old)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_groupnorm_samples_with_a_large_offset_keep_their_deviations(be):
+    # 1e4 + 0.01·noise: the float32 mean is off by up to 5e-4, which a plain x - mean would carry
+    # into every output and, through the mean handed to the backward, into dgamma and dx
+    x, gamma, _, dy = make_gn((4, 16, 8), offset=0.0)
+    x = (1e4 + 0.01 * x).astype(np.float32)
+    g64 = x.astype(np.float64).reshape(4, 16, 2, 4)
+    inv_std64 = 1 / np.sqrt(g64.var(axis=(1, 3), keepdims=True) + 1e-6)
+    xhat = ((g64 - g64.mean(axis=(1, 3), keepdims=True)) * inv_std64).reshape(x.shape)
+    y, mean, inv_std = be.groupnorm_forward(x, gamma, None, groups=2, epsilon=1e-6)
+    close(y, xhat * gamma, "y", 0, 1e-5)
+    dx, dgamma, _ = be.groupnorm_backward(dy, x, gamma, mean, inv_std, groups=2, center=False)
+    close(dgamma, np.sum(dy * xhat, axis=(0, 1)), "dgamma", 0, 1e-4)
+    d = (dy * gamma.astype(np.float64)).reshape(g64.shape)
+    xh = xhat.reshape(g64.shape)
+    dx_want = inv_std64 * (d - d.mean(axis=(1, 3), keepdims=True) - xh * (d * xh).mean(axis=(1, 3), keepdims=True))
+    close(dx, dx_want.reshape(x.shape), "dx", 1e-4, 1e-2)
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_groupnorm_errors(be):
+    x, gamma, beta, dy = make_gn((4, 3, 6))
+    with pytest.raises(ValueError, match=r"groupnorm_forward: groups must be a positive divisor of the channels "
+                                         r"\(x\.shape\[-1\]=6\)\. Received: groups=4"):
+        be.groupnorm_forward(x, gamma, beta, groups=4)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=rf"groupnorm_forward: groups must be a positive divisor.*groups={bad}"):
+            be.groupnorm_forward(x, gamma, beta, groups=bad)
+    with pytest.raises(TypeError, match=r"groupnorm_forward: groups must be an int\. Received: groups=2\.0"):
+        be.groupnorm_forward(x, gamma, beta, groups=2.0)
+    with pytest.raises(ValueError, match=r"groupnorm_forward: x must be \(N, \.\.\., C\) with at least 2 dimensions"):
+        be.groupnorm_forward(np.zeros(6, np.float32), None, None, groups=1)
+    with pytest.raises(ValueError, match=r"groupnorm_forward: each sample needs at least one position.*\(4, 0, 6\)"):
+        be.groupnorm_forward(np.zeros((4, 0, 6), np.float32), None, None, groups=1)
+    with pytest.raises(ValueError, match=r"groupnorm_forward: gamma must be \(C,\) with C=6\. Received: gamma\.shape=\(4,\)"):
+        be.groupnorm_forward(x, np.ones(4, np.float32), beta, groups=2)
+    with pytest.raises(ValueError, match=r"groupnorm_forward: epsilon must be a finite number >= 0"):
+        be.groupnorm_forward(x, gamma, beta, groups=2, epsilon=-1.0)
+    y, mean, inv_std = be.groupnorm_forward(np.zeros((0, 3, 6), np.float32), None, None, groups=2)
+    assert y.shape == (0, 3, 6) and mean.shape == (0, 2)
+    _, mean, inv_std = be.groupnorm_forward(x, gamma, beta, groups=2)
+    with pytest.raises(ValueError, match=r"groupnorm_backward: dy must have x's shape \(4, 3, 6\)\. "
+                                         r"Received: dy\.shape=\(4, 6, 3\)"):
+        be.groupnorm_backward(dy.transpose(0, 2, 1), x, gamma, mean, inv_std, groups=2)
+    with pytest.raises(ValueError, match=r"groupnorm_backward: mean must have the shape \(N, groups\), \(4, 2\)\. "
+                                         r"Received: mean\.shape=\(4, 3\)"):
+        be.groupnorm_backward(dy, x, gamma, np.zeros((4, 3), np.float32), inv_std, groups=2)
+    with pytest.raises(ValueError, match=r"groupnorm_backward: inv_std must have the shape \(N, groups\)"):
+        be.groupnorm_backward(dy, x, gamma, mean, inv_std[:3], groups=2)
+    dx, dg, db = be.groupnorm_backward(dy, x, None, mean, inv_std, groups=2, need_dx=False, center=False)
+    assert dx is None and dg is None and db is None
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_groupnorm_layer_runs_the_kernel_and_matches_the_numpy_backend(axis):
+    # float32 on the C++ backend against the same layer in float64 on the NumPy backend
+    x, _, _, dy = make_gn((6, 8, 5, 12), seed=3)
+    layer = fastnn.layers.GroupNormalization(groups=4, axis=axis)
+    layer(x)
+    rng = np.random.default_rng(0)
+    channels = x.shape[axis]
+    layer.set_weights([rng.uniform(0.5, 1.5, channels).astype(np.float32), rng.standard_normal(channels).astype(np.float32)])
+    layer._need_input_grad = True
+    y = layer(x, training=True)
+    dx = layer.backward(dy)
+    grads = layer.get_gradients()
+    with fastnn.backend("numpy"):
+        y_ref = layer(x.astype(np.float64), training=True)
+        dx_ref = layer.backward(dy.astype(np.float64))
+        grads_ref = layer.get_gradients()
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    close(y, y_ref, "y", 1e-5, 1e-5)
+    close(dx, dx_ref, "dx", 1e-5, 1e-5)
+    for g, r in zip(grads, grads_ref):
+        close(g, r, "grads", 1e-5, 1e-4)

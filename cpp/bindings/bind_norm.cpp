@@ -1,4 +1,5 @@
-// bind_norm.cpp — batch normalisation (axis -1), layer normalisation (last axis) and inverted dropout.
+// bind_norm.cpp — batch normalisation (axis -1), layer normalisation (last axis), group normalisation
+// (channels last) and inverted dropout.
 
 #include <cmath>
 #include <limits>
@@ -147,12 +148,14 @@ void rows_features(const py::array& x, const char* op, int64_t* rows, int64_t* C
     for (int64_t d : *row_dims) *rows *= d;
 }
 
-// mean or inv_std from layernorm_forward: x's leading dimensions.
-FloatArray row_statistic(py::handle obj, const std::vector<int64_t>& row_dims, const char* op, const char* arg) {
+// mean or inv_std from a forward, of shape `dims` (`what` says which: layernorm's are x's leading
+// dimensions, groupnorm's (N, groups)).
+FloatArray row_statistic(py::handle obj, const std::vector<int64_t>& dims, const char* op, const char* arg,
+                         const char* what = "x's shape without its last axis") {
     FloatArray v = float_input(obj, op, arg);
-    if (dims_of(v) != row_dims)
-        fail_value(std::string(op) + ": " + arg + " must have x's shape without its last axis, " +
-                   shape_str(row_dims) + ". Received: " + arg + ".shape=" + shape_str(v));
+    if (dims_of(v) != dims)
+        fail_value(std::string(op) + ": " + arg + " must have " + what + ", " + shape_str(dims) + ". Received: " + arg +
+                   ".shape=" + shape_str(v));
     return v;
 }
 
@@ -204,6 +207,78 @@ py::tuple layernorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     {
         py::gil_scoped_release release;
         layernorm_backward(DX, DG, DB, DY, X, G, M, IS, R, C);
+    }
+    return grads.tuple();
+}
+
+// x (N, ..., C) seen as (N, P, C) for group normalisation in G groups: G >= 1 dividing C, P >= 1
+// (a sample needs positions for its statistics) unless N = 0.
+struct GroupShape {
+    int64_t N = 0, P = 1, C = 0, G = 0;
+    GroupShape(const py::array& x, py::handle groups_obj, const char* op) {
+        G = int_arg(groups_obj, op, "groups");
+        if (x.ndim() < 2)
+            fail_value(std::string(op) + ": x must be (N, ..., C) with at least 2 dimensions (channels last). "
+                       "Received: x.shape=" + shape_str(x));
+        N = x.shape(0);
+        C = x.shape(x.ndim() - 1);
+        for (int d = 1; d + 1 < x.ndim(); d++) P *= x.shape(d);
+        if (G < 1 || C % G != 0)
+            fail_value(std::string(op) + ": groups must be a positive divisor of the channels (x.shape[-1]=" +
+                       std::to_string(C) + "). Received: groups=" + std::to_string(G));
+        if (N > 0 && P == 0)
+            fail_value(std::string(op) + ": each sample needs at least one position to normalise over. "
+                       "Received: x.shape=" + shape_str(x));
+    }
+};
+
+py::tuple groupnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle groups_obj,
+                              py::handle epsilon_obj) {
+    const char* op = "groupnorm_forward";
+    const double epsilon = number_arg(epsilon_obj, op, "epsilon");
+    FloatArray x = float_input(x_obj, op, "x");
+    const GroupShape s(x, groups_obj, op);
+    const float eps = epsilon_arg(epsilon, op);
+    FloatArray gamma, beta;
+    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, s.C, op, "gamma");
+    if (!beta_obj.is_none()) beta = channel_vector(beta_obj, s.C, op, "beta");
+    auto y = new_float_array(dims_of(x), op, "y");
+    auto mean = new_float_array({s.N, s.G}, op, "mean");
+    auto inv_std = new_float_array({s.N, s.G}, op, "inv_std");
+    const float *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
+                *B = beta_obj.is_none() ? nullptr : beta.data();
+    float *Y = y.mutable_data(), *M = mean.mutable_data(), *IS = inv_std.mutable_data();
+    {
+        py::gil_scoped_release release;
+        groupnorm_forward(Y, M, IS, X, G, B, s.N, s.P, s.C, s.G, eps);
+    }
+    return py::make_tuple(y, mean, inv_std);
+}
+
+py::tuple groupnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle gamma_obj, py::handle mean_obj,
+                               py::handle inv_std_obj, py::handle groups_obj, py::handle need_dx_obj,
+                               py::handle center_obj) {
+    const char* op = "groupnorm_backward";
+    const bool need_dx = flag_arg(need_dx_obj, op, "need_dx");
+    const bool center = flag_arg(center_obj, op, "center");
+    FloatArray x = float_input(x_obj, op, "x");
+    const GroupShape s(x, groups_obj, op);
+    FloatArray dy = float_input(dy_obj, op, "dy");
+    if (dims_of(dy) != dims_of(x))
+        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
+                   shape_str(dy));
+    FloatArray gamma;
+    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, s.C, op, "gamma");
+    const std::vector<int64_t> stats = {s.N, s.G};
+    FloatArray mean = row_statistic(mean_obj, stats, op, "mean", "the shape (N, groups)");
+    FloatArray inv_std = row_statistic(inv_std_obj, stats, op, "inv_std", "the shape (N, groups)");
+    const NormGrads grads(x, s.C, need_dx, !gamma_obj.is_none(), center, op);
+    float *DX = grads.DX, *DG = grads.DG, *DB = grads.DB;
+    const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
+                *M = mean.data(), *IS = inv_std.data();
+    {
+        py::gil_scoped_release release;
+        groupnorm_backward(DX, DG, DB, DY, X, G, M, IS, s.N, s.P, s.C, s.G);
     }
     return grads.tuple();
 }
@@ -286,6 +361,12 @@ void register_norm(py::module_& m) {
     m.def("layernorm_backward", &layernorm_backward_b, py::arg("dy"), py::arg("x"), py::arg("gamma"), py::arg("mean"),
           py::arg("inv_std"), py::kw_only(), py::arg("need_dx") = true, py::arg("center") = true,
           "(dx, dgamma, dbeta) of layernorm_forward; dgamma None without gamma, dbeta None unless center.");
+    m.def("groupnorm_forward", &groupnorm_forward_b, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::kw_only(),
+          py::arg("groups"), py::arg("epsilon") = 1e-3,
+          "(y, mean, inv_std) of group normalisation, channels last; mean and inv_std (N, groups).");
+    m.def("groupnorm_backward", &groupnorm_backward_b, py::arg("dy"), py::arg("x"), py::arg("gamma"), py::arg("mean"),
+          py::arg("inv_std"), py::kw_only(), py::arg("groups"), py::arg("need_dx") = true, py::arg("center") = true,
+          "(dx, dgamma, dbeta) of groupnorm_forward; dgamma None without gamma, dbeta None unless center.");
     m.def("dropout_forward", &dropout_forward_b, py::arg("x"), py::arg("rate"), py::arg("seed"),
           "(y, mask): inverted dropout; the uint8 mask depends only on (seed, shape).");
     m.def("dropout_backward", &dropout_backward_b, py::arg("dy"), py::arg("mask"), py::arg("rate"),

@@ -281,6 +281,25 @@ def layernorm_backward(dy, x, gamma, mean, inv_std, *, need_dx=True, center=True
     return _impl().layernorm_backward(dy, x, gamma, mean, inv_std, need_dx=need_dx, center=center)
 
 
+def groupnorm_forward(x, gamma, beta, *, groups, epsilon=1e-3):
+    """Group normalisation, channels last (Keras ``GroupNormalization(axis=-1)``): ``(y, mean,
+    inv_std)``.
+
+    x (N, ..., C); ``groups`` a positive divisor of C; gamma, beta (C,) or None. Each sample's
+    channels are split into ``groups`` groups of adjacent channels, each normalised by its mean
+    and biased variance over the group's channels and every position (in double):
+    ``y = gamma * (x - mean) * inv_std + beta``; ``mean`` and ``inv_std`` are (N, groups).
+    """
+    return _impl().groupnorm_forward(x, gamma, beta, groups=groups, epsilon=epsilon)
+
+
+def groupnorm_backward(dy, x, gamma, mean, inv_std, *, groups, need_dx=True, center=True):
+    """Gradients of `groupnorm_forward`: ``(dx, dgamma, dbeta)``; dx None unless ``need_dx``,
+    dgamma None when gamma is None, dbeta None unless ``center``. The parameter gradients sum over
+    samples in a fixed order: they do not depend on the thread count."""
+    return _impl().groupnorm_backward(dy, x, gamma, mean, inv_std, groups=groups, need_dx=need_dx, center=center)
+
+
 def dropout_forward(x, rate, seed):
     """Inverted dropout: ``(y, mask)`` with ``y = x * mask / (1 - rate)``, mask uint8 (1 = kept).
 

@@ -360,7 +360,8 @@ class GroupNormalization(_ScaleShift):
     ``groups`` groups, and each sample is normalised with the mean and (biased) variance of each
     group over its channels and every other non-batch axis; then ``gamma`` and ``beta`` per
     channel. ``groups=1`` is close to LayerNormalization, ``groups=-1`` (one channel per group)
-    is instance normalization. Training and inference alike; float64 statistics.
+    is instance normalization. Training and inference alike; statistics in double (the groupnorm
+    kernel, channels last; another channels axis is moved last).
 
     Args:
         groups: a positive integer dividing the channels (default 32), or -1 (as many groups as
@@ -405,33 +406,20 @@ class GroupNormalization(_ScaleShift):
 
     def call(self, inputs, training=False):
         axis = self._channel_axis(inputs.ndim)
-        x = np.moveaxis(inputs.astype(np.float64), axis, -1)
-        self._moved_shape = x.shape
-        xg = x.reshape(x.shape[0], -1, self.groups, x.shape[-1] // self.groups)  # (batch, positions, G, C/G)
-        mean = xg.mean(axis=(1, 3), keepdims=True)
-        self._inv_std = 1.0 / np.sqrt(xg.var(axis=(1, 3), keepdims=True) + self.epsilon)
-        self._xhat = (xg - mean) * self._inv_std
-        y = self._xhat * self.gamma.reshape(self.groups, -1) if self.scale else self._xhat.copy()
-        if self.center:
-            y += self.beta.reshape(self.groups, -1)
-        return np.moveaxis(y.reshape(x.shape), -1, axis).astype(inputs.dtype)
+        # the groupnorm kernel takes the channels last (another axis: a transposed copy)
+        self._x = x = np.moveaxis(inputs, axis, -1)
+        y, self._mean, self._inv_std = ops.groupnorm_forward(
+            x, self.gamma if self.scale else None, self.beta if self.center else None, groups=self.groups,
+            epsilon=self.epsilon)
+        return np.moveaxis(y, -1, axis).astype(inputs.dtype, copy=False)
 
     def backward(self, dy):
         axis = self._channel_axis(dy.ndim)
-        xhat = self._xhat
-        d = np.moveaxis(dy.astype(np.float64), axis, -1).reshape(xhat.shape)
-        grads = []
-        if self.scale:
-            grads.append(np.sum(d * xhat, axis=(0, 1)).reshape(-1).astype(self.gamma.dtype))
-        if self.center:
-            grads.append(np.sum(d, axis=(0, 1)).reshape(-1).astype(self.beta.dtype))
-        self._gradients = grads
-        if not self._need_input_grad:
-            return None
-        dxhat = d * self.gamma.reshape(self.groups, -1) if self.scale else d
-        dx = self._inv_std * (dxhat - dxhat.mean(axis=(1, 3), keepdims=True)
-                              - xhat * (dxhat * xhat).mean(axis=(1, 3), keepdims=True))
-        return np.moveaxis(dx.reshape(self._moved_shape), -1, axis).astype(dy.dtype)
+        dx, dgamma, dbeta = ops.groupnorm_backward(
+            np.moveaxis(dy, axis, -1), self._x, self.gamma if self.scale else None, self._mean, self._inv_std,
+            groups=self.groups, need_dx=self._need_input_grad, center=self.center)
+        self._gradients = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
+        return None if dx is None else np.moveaxis(dx, -1, axis).astype(dy.dtype, copy=False)
 
     def compute_output_shape(self, input_shape):
         self._channel_axis(len(input_shape))

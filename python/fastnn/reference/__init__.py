@@ -12,8 +12,8 @@ from .losses import crossentropy_logits_backward, loss_backward, loss_forward
 # ---- Optimizers, normalisation, dropout (model-layer issue) -----------------------------------
 from .optim import (adadelta_update, adagrad_update, adam_update, adamax_update, lion_update, nadam_update,
                     rmsprop_update, sgd_update)
-from .norm import (batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward, layernorm_backward,
-                   layernorm_forward)
+from .norm import (batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward, groupnorm_backward,
+                   groupnorm_forward, layernorm_backward, layernorm_forward)
 
 # ---- Convolution and pooling (convolution issue) ----------------------------------------------
 from .conv import (
@@ -78,7 +78,7 @@ __all__ = [
     "depthwise_conv1d_forward", "depthwise_conv2d_backward", "depthwise_conv2d_forward",
     "depthwise_conv3d_backward", "depthwise_conv3d_forward", "dropout_backward", "dropout_forward", "gemm",
     "global_avgpool_backward", "global_avgpool_forward", "global_maxpool_backward", "global_maxpool_forward",
-    "layernorm_backward", "layernorm_forward",
+    "groupnorm_backward", "groupnorm_forward", "layernorm_backward", "layernorm_forward",
     "gru_backward", "gru_forward", "loss_backward", "loss_forward", "lstm_backward", "lstm_cell_backward",
     "lstm_cell_forward", "lstm_forward", "matmul", "maxpool1d_backward", "maxpool1d_forward", "maxpool2d_backward",
     "maxpool2d_forward", "maxpool3d_backward", "maxpool3d_forward", "rmsprop_update", "sgd_update",

@@ -1,5 +1,5 @@
-"""Reference batch normalisation (axis -1), layer normalisation (last axis) and inverted dropout,
-forward and backward.
+"""Reference batch normalisation (axis -1), layer normalisation (last axis), group normalisation
+(channels last) and inverted dropout, forward and backward.
 
 Batch statistics are computed in float64 (two passes: mean, then the mean squared deviation),
 the biased variance as Keras's ``ops.moments``. Dropout draws its mask from the same
@@ -203,6 +203,81 @@ def layernorm_backward(dy, x, gamma, mean, inv_std, *, need_dx=True, center=True
     if need_dx:
         g = d if gamma is None else d * gamma.astype(np.float64)
         dx = is64 * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+        dx = dx.astype(dtype).reshape(x.shape)
+    return dx, dgamma, dbeta
+
+
+# ---- Group normalisation (channels last) ---------------------------------------------------------
+
+
+def _group_shape(x, groups, op):
+    """x (N, ..., C) as (N, P, C) and the groups: G >= 1 dividing C; P >= 1 unless N = 0."""
+    groups = check_int(groups, op, "groups")
+    if x.ndim < 2:
+        raise ValueError(f"{op}: x must be (N, ..., C) with at least 2 dimensions (channels last). "
+                         f"Received: x.shape={x.shape}")
+    N, C = x.shape[0], x.shape[-1]
+    P = int(np.prod(x.shape[1:-1], dtype=np.int64))
+    if groups < 1 or C % groups:
+        raise ValueError(f"{op}: groups must be a positive divisor of the channels (x.shape[-1]={C}). "
+                         f"Received: groups={groups}")
+    if N > 0 and P == 0:
+        raise ValueError(f"{op}: each sample needs at least one position to normalise over. Received: x.shape={x.shape}")
+    return N, P, C, groups
+
+
+def _group_statistic(v, N, G, dtype, op, arg):
+    v = as_float(v, dtype, op, arg)
+    if v.shape != (N, G):
+        raise ValueError(f"{op}: {arg} must have the shape (N, groups), {(N, G)}. Received: {arg}.shape={v.shape}")
+    return v
+
+
+def groupnorm_forward(x, gamma, beta, *, groups, epsilon=1e-3):
+    op = "groupnorm_forward"
+    epsilon = check_number(epsilon, op, "epsilon")
+    dtype = compute_dtype(x, gamma, beta)
+    x = as_float(x, dtype, op, "x")
+    N, P, C, G = _group_shape(x, groups, op)
+    eps = float(dtype(_epsilon(epsilon, op)))
+    gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
+    beta = None if beta is None else _channel_vector(beta, C, dtype, op, "beta")
+    xg = x.astype(np.float64).reshape(N, P, G, C // G)
+    mean64 = xg.mean(axis=(1, 3), keepdims=True)
+    inv_std64 = 1.0 / np.sqrt(np.mean((xg - mean64) ** 2, axis=(1, 3), keepdims=True) + eps)
+    y = ((xg - mean64) * inv_std64).reshape(N, P, C)
+    if gamma is not None:
+        y = y * gamma
+    if beta is not None:
+        y = y + beta
+    return y.astype(dtype).reshape(x.shape), mean64.reshape(N, G).astype(dtype), inv_std64.reshape(N, G).astype(dtype)
+
+
+def groupnorm_backward(dy, x, gamma, mean, inv_std, *, groups, need_dx=True, center=True):
+    op = "groupnorm_backward"
+    need_dx = check_flag(need_dx, op, "need_dx")
+    center = check_flag(center, op, "center")
+    dtype = compute_dtype(dy, x, gamma, mean, inv_std)
+    x = as_float(x, dtype, op, "x")
+    N, P, C, G = _group_shape(x, groups, op)
+    dy = as_float(dy, dtype, op, "dy")
+    if dy.shape != x.shape:
+        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
+    mean = _group_statistic(mean, N, G, dtype, op, "mean")
+    inv_std = _group_statistic(inv_std, N, G, dtype, op, "inv_std")
+    shape = (N, P, G, C // G)
+    d = dy.astype(np.float64).reshape(shape)
+    is64 = inv_std.astype(np.float64).reshape(N, 1, G, 1)
+    # exact deviations from the group's mean, rebuilt from the given (rounded) one, as layernorm_backward
+    dev = x.astype(np.float64).reshape(shape) - mean.astype(np.float64).reshape(N, 1, G, 1)
+    xhat = (dev - dev.mean(axis=(1, 3), keepdims=True)) * is64
+    dgamma = None if gamma is None else np.sum(d * xhat, axis=(0, 1)).reshape(C).astype(dtype)
+    dbeta = d.sum(axis=(0, 1)).reshape(C).astype(dtype) if center else None
+    dx = None
+    if need_dx:
+        g = d if gamma is None else d * gamma.astype(np.float64).reshape(G, C // G)
+        dx = is64 * (g - g.mean(axis=(1, 3), keepdims=True) - xhat * (g * xhat).mean(axis=(1, 3), keepdims=True))
         dx = dx.astype(dtype).reshape(x.shape)
     return dx, dgamma, dbeta
 
