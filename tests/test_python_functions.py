@@ -203,6 +203,21 @@ def test_lambda_output_shapes():
         Lambda(3)
 
 
+def test_lambda_gets_integer_inputs_as_they_are():
+    # Keras casts floating inputs only: ids above 2**24 reach the function exact (in float32,
+    # 20000001 % 1000 was 0), and an integer result keeps its dtype in the model's output
+    ids = np.array([[20_000_001], [20_000_003], [7]], np.int64)
+    hashed = Lambda(lambda t: fastnn.ops.mod(t, 1000))
+    inp = Input((1,), dtype="int64")
+    model = Model(inp, hashed(inp))
+    assert model.output.dtype == "int64"
+    got = model.predict(ids, verbose=0)
+    assert got.dtype == np.int64 and got.ravel().tolist() == [1, 3, 7]
+    assert Lambda(lambda t: fastnn.ops.mod(t, 1000))(ids).ravel().tolist() == [1, 3, 7]
+    scaled = Model(inp, Lambda(lambda t: t / 4)(inp)).predict(np.array([[6]]), verbose=0)
+    assert scaled.dtype == np.float32 and scaled[0, 0] == 1.5  # (a float result: the layer's dtype)
+
+
 def test_lambda_shape_inference_leaves_the_seeded_draws_alone():
     fastnn.set_random_seed(5)
     expected = fastnn.utils.global_rng().random(3)

@@ -920,7 +920,7 @@ class Model:
         # is not 0
         self._float_steps = {k for k, (layer, _, _, _, _) in enumerate(self._steps)
                              if layer.input_dtype is None and not hasattr(type(layer), "_call_on_arrays")
-                             and str(layer.dtype).startswith("float")}
+                             and not layer._keeps_int_inputs and str(layer.dtype).startswith("float")}
         self.built = True
         self._update_grad_flags()
 

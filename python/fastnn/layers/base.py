@@ -344,6 +344,9 @@ class Layer:
     _inputs_as_called = False
     # True for layers that may take a scalar (a Lambda after a reduction: an add_loss term)
     _takes_scalars = False
+    # True for layers whose function gets integer and boolean inputs as they are (Lambda; a user
+    # layer's call() too), as Keras casts floating inputs only
+    _keeps_int_inputs = False
     # a user layer whose call() Layer.__call__'s (inputs, training, mask) cannot stand for: its
     # parameters, to which `_bound_call` binds each call's arguments
     _call_signature = None
@@ -864,7 +867,7 @@ class Layer:
         """An input as an array of the layer's input dtype; anything not numeric is a TypeError
         naming the layer (NumPy's own message would not say which layer or what it expects)."""
         dtype = self.input_dtype or self.dtype
-        if hasattr(type(self), "_call_on_arrays") and self.input_dtype is None:
+        if (self._keeps_int_inputs or hasattr(type(self), "_call_on_arrays")) and self.input_dtype is None:
             # a user layer gets integer and boolean inputs as they are, as Keras casts floats alone
             # (ids above 2**24 would be rounded in float32)
             given = np.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else None

@@ -50,6 +50,7 @@ class Lambda(Layer):
     _functions_from_custom_objects = True
     _inputs_as_called = True  # one tensor or a list, as the function takes
     _takes_scalars = True  # (a function of a reduction: K.mean(...) * -0.5, an add_loss term)
+    _keeps_int_inputs = True  # (ids above 2**24 would be rounded in float32: a hashing Lambda's buckets)
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
