@@ -6,6 +6,10 @@ context manager that restores the previous backend on exit.
 
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
+
 from . import _core, _ctc, autodiff, reference, utils
 
 _MODULES = {"cpp": _core, "numpy": reference}
@@ -26,6 +30,13 @@ def set_backend(name: str) -> None:
         raise ValueError(f"set_backend: unknown backend. Expected one of {_NAMES}. Received: name={name!r}")
     _current_name = name
     _current_module = _MODULES[name]
+
+
+def float_kernels(dtype):
+    """A context in which `fastnn.ops` computes in ``dtype``: the NumPy backend for float64 (the C++
+    kernels compute in float32, so a float64 array given to a Keras-level function, an activation
+    or a loss, would come back float32-accurate); otherwise nothing changes."""
+    return backend("numpy") if np.dtype(dtype) == np.float64 else contextlib.nullcontext()
 
 
 class backend:

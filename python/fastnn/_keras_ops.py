@@ -26,7 +26,6 @@ through ``fastnn.ops.matmul`` (the kernel) when an argument is a tensor.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import functools
 import math
 import string
@@ -34,8 +33,8 @@ import types
 
 import numpy as np
 
+from . import _backend, utils
 from . import autodiff as ad
-from . import utils
 from ._ctc import ctc_decode, ctc_loss  # noqa: F401 (keras.ops.ctc_loss / ctc_decode, keras.ops.nn's too)
 from .autodiff import Operators, Tensor, _result, _value
 
@@ -1048,13 +1047,6 @@ def _channels_last(xv, data_format, rank, what):
     return np.ascontiguousarray(np.moveaxis(xv, 1, -1) if data_format == "channels_first" else xv)
 
 
-def _float_kernels(dtype):
-    """The backend for ``dtype``: the C++ kernels compute in float32, the NumPy ones in float64 too."""
-    from . import _backend
-
-    return _backend.backend("numpy") if dtype == np.float64 else contextlib.nullcontext()
-
-
 @_op
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """The convolution of ``inputs`` (batch, *spatial, channels) with ``kernel`` (*kernel_size,
@@ -1070,12 +1062,12 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     kv = np.ascontiguousarray(kv, dtype=dtype)
     geometry = dict(strides=_spatial(strides, rank, "strides"), padding=str(padding).lower(),
                     dilation_rate=_spatial(dilation_rate, rank, "dilation_rate"))
-    with _float_kernels(dtype):
+    with _backend.float_kernels(dtype):
         y = getattr(kernels, f"conv{rank}d_forward")(xv, kv, None, **geometry)
 
     def backward(g):
         dy = _channels_last(np.asarray(g, dtype=dtype), data_format, rank, "ops.conv")
-        with _float_kernels(dtype):
+        with _backend.float_kernels(dtype):
             dx, dw, _ = getattr(kernels, f"conv{rank}d_backward")(dy, xv, kv, None, use_bias=False, **geometry)
         return (np.moveaxis(dx, -1, 1) if data_format == "channels_first" else dx), dw
 
@@ -1093,7 +1085,7 @@ def _pool(kind, inputs, pool_size, strides, padding, data_format):
     geometry = dict(pool_size=_spatial(pool_size, rank, "pool_size"),
                     strides=_spatial(pool_size if strides is None else strides, rank, "strides"),
                     padding=str(padding).lower())
-    with _float_kernels(dtype):
+    with _backend.float_kernels(dtype):
         if kind == "max":
             y, argmax = getattr(kernels, f"maxpool{rank}d_forward")(xv, **geometry)
         else:
@@ -1101,7 +1093,7 @@ def _pool(kind, inputs, pool_size, strides, padding, data_format):
 
     def backward(g):
         dy = _channels_last(np.asarray(g, dtype=dtype), data_format, rank, f"ops.{kind}_pool")
-        with _float_kernels(dtype):
+        with _backend.float_kernels(dtype):
             dx = getattr(kernels, f"maxpool{rank}d_backward")(dy, argmax, xv.shape) if kind == "max" else \
                 getattr(kernels, f"avgpool{rank}d_backward")(dy, xv.shape, **geometry)
         return (np.moveaxis(dx, -1, 1) if data_format == "channels_first" else dx,)

@@ -596,6 +596,10 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         a = ops.swapaxes(a, -1, -2)
     if transpose_b or adjoint_b:
         b = ops.swapaxes(b, -1, -2)
+    if any(getattr(v, "dtype", np.float32) != np.float32 for v in (a, b)):
+        # TensorFlow keeps the operands' dtype: float64 in float64, int64 exact (fastnn.ops.matmul, the
+        # float32 kernel, converts them)
+        return _keras_ops.matmul(a, b)
     return ops.matmul(a, b)
 
 

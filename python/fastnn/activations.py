@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import autodiff, ops
+from . import _backend, autodiff, ops
 
 # the kernels' activations, named as Keras names them
 _NAMES = ("linear", "relu", "leaky_relu", "elu", "selu", "softplus", "sigmoid", "tanh", "softmax", "hard_sigmoid",
@@ -35,18 +35,24 @@ def _recorded(fn):
 def _apply(x, name, alpha=None):
     """The kernel's activation of ``x``; on a tape tensor (a custom layer's call, a Lambda, a
     GradientTape) one recorded node whose gradient is the kernel's backward."""
-    y = ops.activation_forward(autodiff._value(x), name, alpha)
+    value = autodiff._value(x)
+    dtype = getattr(value, "dtype", None)  # (float64 computes in float64: `float_kernels`)
+    with _backend.float_kernels(dtype if dtype is not None else np.float32):
+        y = ops.activation_forward(value, name, alpha)
     if not isinstance(x, autodiff.Tensor):
         return y.view(autodiff.EagerArray)  # (with an eager tensor's numpy(): activations.softmax(t).numpy())
     if name in INPUT_DERIVATIVE:
         x_value = np.ascontiguousarray(x.value, dtype=y.dtype)
 
         def backward(g):
-            return (ops.activation_backward_input(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype),
-                                                  x_value, name, alpha),)
+            with _backend.float_kernels(y.dtype):
+                return (ops.activation_backward_input(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype),
+                                                      x_value, name, alpha),)
     else:
         def backward(g):
-            return (ops.activation_backward(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype), y, name, alpha),)
+            with _backend.float_kernels(y.dtype):
+                return (ops.activation_backward(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype), y, name,
+                                                alpha),)
     return autodiff.Tensor(y, (x,), backward)
 
 

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from . import autodiff, ops, utils
+from . import _backend, autodiff, ops, utils
 from . import autodiff as K
 from ._batch_dataset import EagerArray, EagerFloat
 from ._config import serialize
@@ -116,6 +116,11 @@ class Loss:
         """The batch loss (a float; with reduction "none" the per-sample losses); of a prediction on
         a tape (a custom train_step's, under a `fastnn.GradientTape`), a node of the tape whose
         gradient is `gradient`'s."""
+        if autodiff.watched_leaves is not None:  # (an array a GradientTape watches: its leaf, as TensorFlow's)
+            leaves = autodiff.watched_leaves()
+            swapped = autodiff._on_watched([y_true, y_pred], leaves) if leaves or autodiff._variables_made else None
+            if swapped is not None:
+                y_true, y_pred = swapped
         target = _tape_target(y_true)
         if target is not None:
             return self._recorded(target, y_pred, sample_weight)
@@ -294,7 +299,9 @@ class _KernelLoss(Loss):
 
     def _batch_loss(self, y_true, y_pred, sample_weight):
         t, p, w = self._rows(y_true, y_pred, sample_weight)
-        return ops.loss_forward(t, p, self.kernel, self.from_logits, w) * self._scale(y_pred, sample_weight)
+        with _backend.float_kernels(np.asarray(p).dtype):  # (a float64 prediction: in float64)
+            loss = ops.loss_forward(t, p, self.kernel, self.from_logits, w)
+        return loss * self._scale(y_pred, sample_weight)
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         """d loss / d y_pred, same shape as y_pred (of the sum of the losses with reduction "none")."""
@@ -303,7 +310,8 @@ class _KernelLoss(Loss):
             w = 1.0 if sample_weight is None else _weights(sample_weight)
             sample_weight, scale = _broadcast_weights(w, _loss_shape(y_pred)) * _loss_count(y_pred), 1.0
         t, p, w = self._rows(y_true, y_pred, sample_weight)
-        g = ops.loss_backward(t, p, self.kernel, self.from_logits, w).reshape(np.shape(y_pred))
+        with _backend.float_kernels(np.asarray(p).dtype):
+            g = ops.loss_backward(t, p, self.kernel, self.from_logits, w).reshape(np.shape(y_pred))
         return g * np.asarray(scale, dtype=g.dtype) if scale != 1.0 else g
 
     def _recorded_values(self, y_true, p):

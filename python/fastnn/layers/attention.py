@@ -14,11 +14,12 @@ MultiHeadAttention has its own forward and backward: the projections are 2-D pro
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 
-from .. import autodiff, ops, utils
+from .. import _backend, autodiff, ops, utils
 from .._batch_dataset import EagerArray
 from .. import autodiff as K
 from .base import _tape_leaves, KerasTensor, Layer, register_layer, set_weight_options, tape_training, tape_weights, weight_options_config
@@ -452,7 +453,8 @@ class MultiHeadAttention(Layer):
         if not self.built:
             self._build_roles(dict(zip(layout, shapes)))
             self._build_input_shape = shapes
-        out = self._run(parts, layout, causal, scores, bool(training), keras_masks)
+        with _backend.backend("numpy") if self._computes_on_numpy() else contextlib.nullcontext():  # (float64)
+            out = self._run(parts, layout, causal, scores, bool(training), keras_masks)
         query_mask = keras_masks.get(_QUERY)
         if query_mask is not None:  # (the output's Keras mask is the query's, as Keras's compute_mask gives)
             first = out[0] if scores else out

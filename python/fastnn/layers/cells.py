@@ -35,7 +35,7 @@ class _BuiltinCell(Layer):
         if misplaced:
             raise TypeError(f"{type(self).__name__}: {misplaced} are arguments of RNN, not of its cell")
         self._kwargs = kwargs
-        self._prototype = self._layer(units, name=self.name, **kwargs)  # checks every argument
+        self._prototype = self._layer(units, name=self.name, dtype=self.dtype, **kwargs)  # checks every argument
         self.units = self._prototype.units
         states = len(self._layer._state_names)
         self.state_size = [self.units] * states if states > 1 else self.units
