@@ -218,6 +218,23 @@ def test_lambda_gets_integer_inputs_as_they_are():
     assert scaled.dtype == np.float32 and scaled[0, 0] == 1.5  # (a float result: the layer's dtype)
 
 
+def test_modulo_and_floor_division_operators_on_tensors():
+    # Python's % and // on the tensors of a Lambda, a tape and the functional API (NumPy's semantics,
+    # TensorFlow's floormod / floordiv), with mod's gradient 1 for x
+    ids = np.array([[20_000_001], [-7], [7]], np.int64)
+    inp = Input((1,), dtype="int64")
+    model = Model(inp, [Lambda(lambda t: t % 1000)(inp), Lambda(lambda t: t // 1000)(inp)])
+    rest, quotient = model.predict(ids, verbose=0)
+    assert rest.ravel().tolist() == [1, 993, 7] and quotient.ravel().tolist() == [20000, -1, 0]
+    assert fastnn.math.floormod(np.array([7, -7]), 3).tolist() == [1, 2] == fastnn.math.mod(np.array([7, -7]), 3).tolist()
+    x = fastnn.constant([0.5, 2.25, -1.0])
+    with fastnn.GradientTape() as tape:
+        tape.watch(x)
+        y = fastnn.reduce_sum(x % 1.5 + 10.0 // (x + 2.0) + 4.0 % (x + 2.0))
+    # d/dx [x % 1.5] = 1; floor division has no gradient; d/dx [4 % (x + 2)] = -floor(4 / (x + 2))
+    np.testing.assert_allclose(tape.gradient(y, x), 1.0 - np.floor(4.0 / (x + 2.0)))
+
+
 def test_lambda_shape_inference_leaves_the_seeded_draws_alone():
     fastnn.set_random_seed(5)
     expected = fastnn.utils.global_rng().random(3)

@@ -152,7 +152,10 @@ class EagerArray(np.ndarray):
         # plain arrays, never these)
         if leaves is not None and any(isinstance(x, EagerArray) and autodiff._tape_operand(x, leaves) is not None
                                       for x in inputs):
-            function = getattr(autodiff, _RECORDED_UFUNCS.get(ufunc.__name__, ""), None)
+            from . import _keras_ops
+
+            name = _RECORDED_UFUNCS.get(ufunc.__name__, "")  # (mod and floor_divide: Keras's ops)
+            function = (getattr(autodiff, name, None) or getattr(_keras_ops, name, None)) if name else None
             if function is not None:
                 return function(*inputs)
         # NumPy's, on plain views (ndarray's own __array_ufunc__ defers to an override like this one)
@@ -257,7 +260,8 @@ def assignable(new, target, who, kind):
 _RECORDED_UFUNCS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
                     "divide": "divide", "power": "pow", "negative": "negative", "matmul": "dot", "maximum": "maximum",
                     "minimum": "minimum", "exp": "exp", "log": "log", "sqrt": "sqrt", "square": "square",
-                    "absolute": "abs", "sin": "sin", "cos": "cos", "tanh": "tanh"}
+                    "absolute": "abs", "sin": "sin", "cos": "cos", "tanh": "tanh", "remainder": "mod",
+                    "floor_divide": "floor_divide"}
 
 
 class EagerFloat(float):

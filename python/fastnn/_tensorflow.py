@@ -856,6 +856,7 @@ equal, not_equal, greater, greater_equal, less, less_equal = (ops.equal, ops.not
                                                               ops.less, ops.less_equal)
 logical_and, logical_or, logical_not, logical_xor = ops.logical_and, ops.logical_or, ops.logical_not, ops.logical_xor
 truediv, floordiv, divide_no_nan = ops.true_divide, ops.floor_divide, ops.divide_no_nan
+floormod = mod = ops.mod  # (TensorFlow's tf.math.floormod: the remainder of floor division, Python's %)
 log, log1p, expm1, rsqrt, reciprocal, erf = ops.log, ops.log1p, ops.expm1, ops.rsqrt, ops.reciprocal, ops.erf
 is_nan, is_inf, is_finite = ops.isnan, ops.isinf, ops.isfinite
 softplus = ops.softplus
@@ -1030,7 +1031,7 @@ nn.__dict__.update(
 _TF_AND_MATH = ["add", "add_n", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "abs", "negative", "sign",
                 "square", "sqrt", "exp", "round", "floor", "ceil", "sin", "cos", "tan", "tanh", "sigmoid", "equal",
                 "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
-                "logical_not", "truediv", "floordiv", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean",
+                "logical_not", "truediv", "floordiv", "floormod", "mod", "argmax", "argmin", "cumsum", "reduce_sum", "reduce_mean",
                 "reduce_max", "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "reduce_logsumexp"]
 _MATH = _TF_AND_MATH + ["logical_xor", "divide_no_nan", "log", "log1p", "expm1", "rsqrt", "reciprocal", "erf",
                         "is_nan", "is_inf", "is_finite", "softplus", "l2_normalize", "top_k", "confusion_matrix",

@@ -70,6 +70,22 @@ class Operators:
     def __rpow__(self, other):
         return pow(other, self)
 
+    def __mod__(self, other):  # (Python's % and //, as NumPy's: keras.ops.mod, keras.ops.floor_divide)
+        from . import _keras_ops
+        return _keras_ops.mod(self, other)
+
+    def __rmod__(self, other):
+        from . import _keras_ops
+        return _keras_ops.mod(other, self)
+
+    def __floordiv__(self, other):
+        from . import _keras_ops
+        return _keras_ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        from . import _keras_ops
+        return _keras_ops.floor_divide(other, self)
+
     def __matmul__(self, other):
         return dot(self, other)
 
