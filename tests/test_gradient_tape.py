@@ -1051,3 +1051,74 @@ def test_a_tape_not_watching_accessed_variables_gives_none_for_weights_inside_a_
         out = model(xt, training=True)
     assert all(g is None for g in inner.gradient(out, model.trainable_weights))  # (it watched only xt)
     np.testing.assert_allclose(inner.gradient(out, xt), np.tile(model.get_weights()[0].sum(1), (3, 1)), rtol=1e-6)
+
+
+def test_a_tape_differentiates_only_what_it_recorded():
+    """TensorFlow's tape sees the ops run while it records: what an outer tape computed before an
+    inner one began, or what another (still alive) tape computed, is a constant to it."""
+    x0 = fastnn.constant(2.0)
+    with GradientTape(persistent=True) as outer:
+        outer.watch(x0)
+        a = x0 * x0  # outer's alone
+        with GradientTape() as inner:
+            inner.watch(x0)
+            b = a * x0
+    assert float(inner.gradient(b, x0)) == 4.0  # a is 4 here
+    assert float(outer.gradient(b, x0)) == 12.0
+    assert float(outer.gradient(a, x0)) == 4.0
+
+    gen = fastnn.Sequential([L.Input((2,)), L.Dense(3)])
+    disc = fastnn.Sequential([L.Input((3,)), L.Dense(1)])
+    with GradientTape() as gen_tape:
+        fake = gen(np.ones((4, 2), np.float32))
+        with GradientTape() as disc_tape:
+            d_loss = fastnn.reduce_mean(disc(fake))
+        assert disc_tape.gradient(d_loss, gen.trainable_variables) == [None, None]
+        g_loss = -d_loss
+    assert all(g is not None for g in gen_tape.gradient(g_loss, gen.trainable_variables))
+
+    v = fastnn.Variable(3.0)
+    with GradientTape(persistent=True) as t1:
+        h = v * 2.0
+    with GradientTape() as t2:
+        y = h * 3.0
+    assert t2.gradient(y, v) is None and float(t1.gradient(h, v)) == 2.0
+    del t1
+
+
+def test_reset_read_value_variable_targets_and_a_sign_of_an_inner_gradient():
+    x, y = fastnn.Variable(2.0), fastnn.Variable(3.0)
+    with GradientTape() as tape:
+        ignored = y * y
+        tape.reset()  # (the "Advanced automatic differentiation" guide: forget what came before)
+        z = x * x + ignored
+    dx, dy = tape.gradient(z, [x, y])
+    assert float(dx) == 4.0 and dy is None
+
+    v = fastnn.Variable([1.0, 2.0])
+    with GradientTape() as tape:
+        out = fastnn.reduce_sum(fastnn.square(v.read_value()))
+    np.testing.assert_array_equal(tape.gradient(out, v), [2.0, 4.0])
+    v0, v1 = fastnn.Variable(2.0), fastnn.Variable(2.0)
+    with GradientTape() as tape:
+        result = fastnn.identity(v0)  # (the guide's control flow: the target is a variable)
+    assert tape.gradient(result, [v0, v1]) == [1.0, None]
+
+    # FGSM inside the training tape: the inner gradient reaches the loss only through sign (gradient 0),
+    # so the outer gradient is first order
+    fastnn.utils.set_random_seed(0)
+    model = fastnn.Sequential([L.Input((6,)), L.Dense(8, activation="relu"), L.Dense(3)])
+    loss_fn = fastnn.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x_in = fastnn.constant(np.random.default_rng(0).standard_normal((16, 6)).astype("float32"))
+    labels = np.arange(16) % 3
+    with GradientTape() as outer:
+        with GradientTape() as inner:
+            inner.watch(x_in)
+            inner_loss = loss_fn(labels, model(x_in))
+        adversarial = x_in + 0.1 * fastnn.sign(inner.gradient(inner_loss, x_in))
+        loss = loss_fn(labels, model(adversarial))
+    grads = outer.gradient(loss, model.trainable_weights)
+    with GradientTape() as plain:
+        want = loss_fn(labels, model(np.asarray(adversarial)))
+    for g, w in zip(grads, plain.gradient(want, model.trainable_weights)):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)

@@ -93,12 +93,20 @@ class _StoppedLeaves(TapeLeaves):
 autodiff.recording_stopped = lambda: bool(_tape_leaves) and type(_tape_leaves[-1]) is _StoppedLeaves
 
 
+# The record tokens of the GradientTapes recording now (a tuple, shared by the nodes they make), and
+# whether gradient() builds its own nodes (the sum of the targets: no tape's).
+_recording_tokens = ()
+_building_gradient = False
+
+
 def _register(node):
-    """A node made while a GradientTape records: one of that tape's (`_finish`)."""
-    if _tape_leaves:
+    """A node made while a GradientTape records: one of that tape's (`_finish`), differentiated by
+    the tapes recording now only (`_tapes`), as TensorFlow's tape sees the ops run while it is active."""
+    if _tape_leaves and not _building_gradient:
         top = _tape_leaves[-1]
         if type(top) is RecordedLeaves:
             top.nodes.append(node)
+            node._tapes = _recording_tokens
 
 
 autodiff.register_node = _register
@@ -135,7 +143,9 @@ def flatten(structure):
     return [structure]
 
 
-def _no_second_order(_):
+def _no_second_order(g):
+    if not np.any(g):  # (nothing reaches the gradient: the adversarial step x + eps·sign(g) of FGSM)
+        return [None]
     raise NotImplementedError(
         "GradientTape.gradient: this loss is made of gradients computed while the tape recorded (a gradient "
         "penalty, as WGAN-GP's): fastnn does not differentiate gradients (no second-order derivatives), which "
@@ -170,6 +180,7 @@ class GradientTape:
         self._persistent = bool(persistent)
         self._watch_accessed = bool(watch_accessed_variables)
         self._leaves = RecordedLeaves(self._watch_accessed)
+        self._token = object()  # its record's (`_register`): a new one when it records afresh
         self._recording = False
         self._used = False
         self._done = False
@@ -180,6 +191,7 @@ class GradientTape:
         if self._used and not self._persistent:  # (its gradient was taken: it records afresh, as TensorFlow's)
             self._used = False
             self._leaves = RecordedLeaves(self._watch_accessed)
+            self._token = object()
         outer = recording()
         if outer is not None:
             # nested tapes share the leaves: each one's gradient sees the nodes recorded while it records, as
@@ -196,6 +208,8 @@ class GradientTape:
         _tape_training.append(None)  # a layer called without training= takes its own default, as in Keras
         self._pushed = self._leaves
         self._recording = True
+        global _recording_tokens
+        _recording_tokens = _recording_tokens + (self._token,)
         return self
 
     def __exit__(self, *exc):
@@ -207,6 +221,8 @@ class GradientTape:
             at = max(i for i, leaves in enumerate(_tape_leaves) if leaves is self._pushed)
             del _tape_leaves[at], _tape_training[-1]
             self._recording = False
+            global _recording_tokens
+            _recording_tokens = tuple(t for t in _recording_tokens if t is not self._token)
             if self._done:  # (gradient() inside the with-block: what it recorded after that goes too)
                 _finish(self._pushed)
 
@@ -270,8 +286,11 @@ class GradientTape:
             _tape_leaves.pop()
 
     def reset(self):
-        """Forget what was recorded."""
+        """Forget what was recorded (what it computes from here on is its record)."""
         self._leaves.clear()
+        global _recording_tokens
+        old, self._token = self._token, object()
+        _recording_tokens = tuple(self._token if t is old else t for t in _recording_tokens)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -388,16 +407,27 @@ class GradientTape:
         if len(seeds) != len(targets):
             raise ValueError(f"GradientTape.gradient: {len(seeds)} output_gradients for {len(targets)} targets")
         total = None
-        for t, seed in zip(targets, seeds):
-            if not isinstance(t, autodiff.Tensor):
-                continue  # a value not computed on the tape: a constant
-            term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
-            total = term if total is None else total + term
+        global _building_gradient
+        _building_gradient = True  # (the sum of the targets is no tape's node: `_register`)
+        try:
+            for t, seed in zip(targets, seeds):
+                if isinstance(t, autodiff.Variable):  # the variable itself (tf.identity(v)): d v / d v = 1, as TensorFlow's
+                    t = autodiff.Tensor(t.value.copy(), (t,), lambda g: (g,))
+                if not isinstance(t, autodiff.Tensor):
+                    continue  # a value not computed on the tape: a constant
+                term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
+                total = term if total is None else total + term
+        finally:
+            _building_gradient = False
         if not isinstance(total, autodiff.Tensor):
             total = None  # (targets whose graph another tape let go: constants now, as a target this tape did not record)
         # (a target not computed on this tape, e.g. with NumPy, reaches no source: all None, as TensorFlow's)
         on_tape = [leaf for ls in leaves for leaf in ls] if total is not None else []
-        grads = iter(autodiff.grad(total, on_tape, unconnected="none") if on_tape else [])
+        # through the nodes this tape recorded (and those made off every tape), not another tape's:
+        # what an outer tape computed before this one began is a constant here, as in TensorFlow
+        token, sources_on_tape = self._token, {id(leaf) for leaf in on_tape}
+        grads = iter(autodiff.grad(total, on_tape, unconnected="none", through=lambda node: (
+            node._tapes is None or token in node._tapes or id(node) in sources_on_tape)) if on_tape else [])
         out = []
         for s, ls in zip(flat, leaves):
             terms = [g for g in (next(grads) for _ in ls) if g is not None] if on_tape else []

@@ -134,12 +134,15 @@ class Tensor(Operators):
     """An array on the tape: ``value`` and, for a computed one, the inputs it came from and the
     function that maps the gradient of the output to theirs."""
 
-    __slots__ = ("value", "_inputs", "_backward")
+    # _tapes: the GradientTapes recording when it was made (their record tokens), which alone
+    # differentiate through it; None: made off every tape (a loss computed after the with-block)
+    __slots__ = ("value", "_inputs", "_backward", "_tapes")
 
     def __init__(self, value, inputs=(), backward=None):
         self.value = np.asarray(value)
         self._inputs = inputs
         self._backward = backward
+        self._tapes = None
         if inputs and register_node is not None:
             register_node(self)  # (a GradientTape recording: its node, let go with its record)
 
@@ -286,7 +289,13 @@ class Variable(Tensor):
     def numpy(self):
         return self.value.copy()  # a copy, as TensorFlow's: the variable may change after
 
-    read_value = numpy
+    def read_value(self):
+        """Its values (a copy); on a GradientTape that watches it, a recorded read (TensorFlow's), so
+        ``tape.gradient(2 * v.read_value(), v)`` is 2."""
+        operand = _variable_operand(self)
+        if isinstance(operand, Tensor):
+            return Tensor(self.value.copy(), (operand,), lambda g: (g,))
+        return self.numpy()
 
     def __repr__(self):
         shown = repr(self.value.item()) if self.value.ndim == 0 else repr(self.value)
@@ -325,19 +334,23 @@ def _unbroadcast(g, shape):
     return g.reshape(shape)
 
 
-def grad(y, xs, seed=None, unconnected="zero"):
+def grad(y, xs, seed=None, unconnected="zero", through=None):
     """d sum(seed · y) / d x for each `Tensor` x in ``xs``: zeros where y does not depend on x, or
     None with ``unconnected="none"`` (TensorFlow's default for a GradientTape).
 
-    ``seed`` defaults to ones (for a scalar y: dy/dx).
+    ``seed`` defaults to ones (for a scalar y: dy/dx). ``through(node)``, when given, says which
+    of the nodes below y to differentiate through (a GradientTape's: those it recorded); the
+    others are constants.
     """
     seed = np.ones_like(y.value) if seed is None else np.broadcast_to(seed, y.shape).astype(y.dtype)
     # the tape's nodes that lead to y, each after its inputs
-    order = post_order([y], lambda node: [t for t in node._inputs if isinstance(t, Tensor)])
+    order = post_order([y], lambda node: [t for t in node._inputs if isinstance(t, Tensor)
+                                          and (through is None or through(t))])
+    reached = {id(node) for node in order}
     grads = {id(y): seed}
     for node in reversed(order):
         g = grads.get(id(node))
-        if g is None or node._backward is None:
+        if g is None or node._backward is None or not builtins.any(id(t) in reached for t in node._inputs):
             continue
         for t, gt in zip(node._inputs, node._backward(g)):
             if not isinstance(t, Tensor) or gt is None:
