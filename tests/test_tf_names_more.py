@@ -437,6 +437,10 @@ def test_ops_conv_and_tf_nn_conv2d(stride):
                                             padding="VALID"), want, rtol=1e-4, atol=1e-4)
     first = keras.ops.conv(np.moveaxis(x, -1, 1), k, strides=stride, data_format="channels_first")
     np.testing.assert_allclose(np.moveaxis(np.asarray(first), 1, -1), want, rtol=1e-10, atol=1e-10)
+    # NCHW: the four strides follow data_format, [1, 1, sh, sw]
+    nchw = tf.nn.conv2d(np.moveaxis(x, -1, 1).astype("float32"), k.astype("float32"), strides=[1, 1, stride, stride],
+                        padding="VALID", data_format="NCHW")
+    np.testing.assert_allclose(np.moveaxis(np.asarray(nchw), 1, -1), want, rtol=1e-4, atol=1e-4)
     # gradients (float64) against central differences of the NumPy convolution
     xv, kv = tf.Variable(x), tf.Variable(k)
     w = RNG.standard_normal(want.shape)
@@ -457,6 +461,9 @@ def test_ops_pooling_and_tf_nn_pools():
     np.testing.assert_allclose(keras.ops.average_pool(x, 2), want_avg)
     np.testing.assert_allclose(tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID"), want_max)
     np.testing.assert_allclose(tf.nn.avg_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID"), want_avg)
+    nchw = tf.nn.max_pool2d(np.moveaxis(x, -1, 1), ksize=[1, 1, 2, 2], strides=[1, 1, 2, 2], padding="VALID",
+                            data_format="NCHW")
+    np.testing.assert_allclose(np.moveaxis(np.asarray(nchw), 1, -1), want_max)
     xv = tf.Variable(x)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(keras.ops.average_pool(xv, 2))

@@ -975,15 +975,18 @@ def _embedding_lookup(params, ids, max_norm=None, name=None):
     return gather(params, ids)
 
 
-def _tf_spatial(value, rank):
+def _tf_spatial(value, rank, data_format=None):
     """TensorFlow's strides / sizes / dilations: an int, one per spatial axis, or one per axis of the
-    input with 1 for the batch and the channels ([1, 2, 2, 1])."""
+    input in ``data_format``'s order, with 1 for the batch and the channels ([1, 2, 2, 1] for NHWC,
+    [1, 1, 2, 2] for NCHW)."""
     if value is None:
         return 1
     if isinstance(value, (int, np.integer)):
         return int(value)
     value = [int(v) for v in value]
-    return value[1:-1] if len(value) == rank + 2 else value
+    if len(value) != rank + 2:
+        return value
+    return value[2:] if _tf_format(data_format, rank) == "channels_first" else value[1:-1]
 
 
 def _tf_format(data_format, rank):
@@ -997,14 +1000,15 @@ def _tf_format(data_format, rank):
 def _convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None, name=None):
     """``tf.nn.convolution`` (and conv1d / conv2d / conv3d): ``filters`` (*kernel, in, out), no bias."""
     rank = np.ndim(_value(filters)) - 2
-    return ops.conv(input, filters, strides=_tf_spatial(strides, rank), padding=str(padding).lower(),
-                    data_format=_tf_format(data_format, rank), dilation_rate=_tf_spatial(dilations, rank))
+    return ops.conv(input, filters, strides=_tf_spatial(strides, rank, data_format), padding=str(padding).lower(),
+                    data_format=_tf_format(data_format, rank), dilation_rate=_tf_spatial(dilations, rank, data_format))
 
 
 def _tf_pool(kind):
     def pool(input, ksize, strides, padding, data_format=None, name=None):
         rank = np.ndim(_value(input)) - 2
-        return getattr(ops, f"{kind}_pool")(input, _tf_spatial(ksize, rank), _tf_spatial(strides, rank),
+        return getattr(ops, f"{kind}_pool")(input, _tf_spatial(ksize, rank, data_format),
+                                            _tf_spatial(strides, rank, data_format),
                                             padding=str(padding).lower(), data_format=_tf_format(data_format, rank))
     pool.__doc__ = f"``tf.nn.{kind}_pool``: {kind} pooling (``ksize`` / ``strides`` as TensorFlow gives them)."
     return pool
