@@ -110,3 +110,24 @@ def test_mixed_precision_says_what_fastnn_computes_in():
     with pytest.raises(ValueError, match="fastnn computes in float32 on the CPU"):
         mixed_precision.set_global_policy("mixed_float16")
     assert fastnn.utils.floatx() == "float32"
+
+
+def test_dtype_policies_keras_3_names_and_bool_inputs():
+    from fastnn import keras
+
+    layer = keras.layers.Dense(2, dtype=keras.DTypePolicy("float64"))
+    assert layer.dtype == layer.compute_dtype == layer.variable_dtype == "float64"
+    assert layer.dtype_policy.name == "float64"
+    assert keras.layers.Dense(2, dtype=keras.mixed_precision.global_policy()).dtype == "float32"
+    keras.config.set_dtype_policy("float64")
+    try:
+        assert keras.config.dtype_policy().name == "float64" and keras.layers.Dense(1).dtype == "float64"
+    finally:
+        keras.config.set_dtype_policy("float32")
+    # a boolean Input (a mask as a model input), as float 0/1 to the float layers
+    x, m = keras.Input((4,)), keras.Input((4,), dtype="bool")
+    assert m.dtype == "bool"
+    model = keras.Model([x, m], keras.layers.Dense(1)(keras.layers.Multiply()([x, m])))
+    xs, ms = np.random.default_rng(0).random((3, 4)).astype("float32"), np.array([[1, 0, 1, 0]] * 3, bool)
+    kernel, bias = model.layers[-1].get_weights()
+    np.testing.assert_allclose(model.predict([xs, ms], verbose=0), (xs * ms) @ kernel + bias, rtol=1e-5, atol=1e-6)

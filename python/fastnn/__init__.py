@@ -20,6 +20,7 @@ from .layers import Input, Layer
 from .models import Model, Sequential, load_model
 from ._gradient_tape import GradientTape
 from .utils import clear_session, set_random_seed
+from .mixed_precision import DTypePolicy  # (Keras 3's keras.DTypePolicy)
 
 register_keras_2_paths()  # fastnn.layers.convolutional, fastnn.utils.np_utils... for older notes
 for _name in ("register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",

@@ -41,7 +41,7 @@ import types
 
 import numpy as np
 
-from . import _ctc, _keras_ops, _sparse, autodiff, initializers, ops, utils
+from . import _ctc, _keras_ops, _sparse, autodiff, initializers, mixed_precision, ops, utils
 from ._batch_dataset import EagerArray, _Shape
 from ._image import image
 from ._tf_io import io
@@ -1976,6 +1976,8 @@ config.floatx = utils.floatx
 config.set_floatx = utils.set_floatx
 config.set_image_data_format = __import__("fastnn._backend", fromlist=["_backend"]).backend.set_image_data_format
 config.epsilon = autodiff.epsilon
+config.set_dtype_policy = mixed_precision.set_global_policy  # (Keras 3's: "float32", or "float64")
+config.dtype_policy = mixed_precision.global_policy
 config.image_data_format = lambda: "channels_last"  # (the only layout the layers take)
 config.backend = lambda: "tensorflow"  # what scripts that `import fastnn as tf` stand in for
 config.threading = types.SimpleNamespace(

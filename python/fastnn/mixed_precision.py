@@ -28,6 +28,9 @@ class Policy:
         return f'<Policy "{self.name}">'
 
 
+DTypePolicy = Policy  # (Keras 3's name: keras.DTypePolicy, keras.dtype_policies.DTypePolicy)
+
+
 def _checked(name, who):
     name = getattr(name, "name", name)
     if name in ("float32", "float64"):
@@ -50,4 +53,4 @@ def global_policy():
 
 set_policy = set_global_policy  # (TF 2.3's experimental name)
 
-__all__ = ["Policy", "set_global_policy", "global_policy"]
+__all__ = ["DTypePolicy", "Policy", "set_global_policy", "global_policy"]

@@ -92,6 +92,8 @@ def _standardize_shape(shape, name):
 def _standardize_dtype(dtype, allow_int=False, allow_string=False):
     if dtype is None:
         return utils.floatx()
+    if type(dtype).__name__ in ("Policy", "DTypePolicy") and isinstance(getattr(dtype, "name", None), str):
+        dtype = dtype.name  # (a dtype policy, Keras 3's dtype=keras.DTypePolicy("float32"))
     if allow_string and (dtype in ("string", "str", str, object, "object", np.str_, np.bytes_) or
                          (isinstance(dtype, np.dtype) and dtype.kind in "USO")):
         return "string"  # a model input of text (TextVectorization, StringLookup take it)
@@ -108,7 +110,7 @@ def _standardize_dtype(dtype, allow_int=False, allow_string=False):
 
 # the integer dtypes a model's Input may have (uint8 pixels, int64 ids); float layers get them as
 # floats (`Layer._as_input`, `Model._float_steps`)
-_INPUT_INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+_INPUT_INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "bool")
 
 
 # ---- Input specs ------------------------------------------------------------------------------
@@ -501,6 +503,16 @@ class Layer:
         own = [w for w in self._weights if id(w.value) not in inner]
         return [w for w in own if w.trainable] + [w for w in own if not w.trainable] + \
             [w for w in self._weights if id(w.value) in inner]
+
+    # Keras 3's dtype policy of a layer: one dtype in fastnn, for its computations and its weights
+    compute_dtype = variable_dtype = property(lambda self: self.dtype)
+
+    @property
+    def dtype_policy(self):
+        from ..mixed_precision import Policy
+        policy = Policy.__new__(Policy)  # (an Input's may be an integer one: not a policy users may set)
+        policy.name = self.dtype
+        return policy
 
     @property
     def trainable(self):
