@@ -335,7 +335,7 @@ def test_integer_input_layers():
         assert not np.array_equal(table, lookup.table)
         assert model.predict(x, verbose=0).dtype == np.float32
     assert Input(shape=(3,), dtype="uint8").dtype == "uint8"  # (image pixels)
-    with pytest.raises(ValueError, match=r"inputs may also be integers \(int8, .*uint32\). Received: dtype='float16'"):
+    with pytest.raises(ValueError, match=r"inputs may also be integers or booleans \(int8, .*uint32, bool\). Received: dtype='float16'"):
         Input(shape=(3,), dtype="float16")
 
 

@@ -104,7 +104,7 @@ def _standardize_dtype(dtype, allow_int=False, allow_string=False):
     if name in ("float32", "float64") or (allow_int and name in _INPUT_INTS):
         return name
     raise ValueError(f"fastnn layers compute in 'float32' (or 'float64' on the NumPy backend)"
-                     f"{'; inputs may also be integers (' + ', '.join(_INPUT_INTS) + ')' if allow_int else ''}. "
+                     f"{'; inputs may also be integers or booleans (' + ', '.join(_INPUT_INTS) + ')' if allow_int else ''}. "
                      f"Received: dtype={dtype!r}")
 
 
