@@ -59,10 +59,13 @@ FASTNN_ELEMENTWISE static void forward_row(float* R y, const float* R x, const f
     for (index_t c = 0; c < C; c++) y[c] = ((x[c] - mean[c]) - rem[c]) * scale[c] + shift[c];
 }
 
-// One row of the backward through the statistics: dx = a·dy - b - ((x - mean) - rem)·k.
+// One row of the backward through the statistics: dx = is·(a·dy - b - ((x - mean) - rem)·k), with
+// is = inv_std, a = gamma, b of dy's scale and k of inv_std's (a coefficient of inv_std² would leave
+// float's range for a standard deviation beyond ~1e19).
 FASTNN_ELEMENTWISE static void backward_row(float* R dx, const float* R dy, const float* R x, const float* R mean,
-                         const float* R rem, const float* R a, const float* R b, const float* R k, index_t C) {
-    for (index_t c = 0; c < C; c++) dx[c] = a[c] * dy[c] - b[c] - ((x[c] - mean[c]) - rem[c]) * k[c];
+                                            const float* R rem, const float* R is, const float* R a,
+                                            const float* R b, const float* R k, index_t C) {
+    for (index_t c = 0; c < C; c++) dx[c] = is[c] * (a[c] * dy[c] - b[c] - ((x[c] - mean[c]) - rem[c]) * k[c]);
 }
 
 // Inference (the statistics constant): dx = a·dy, without reading x (a NaN there must not leak in).
@@ -188,11 +191,11 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
     }
     if (!dx) return;
     std::vector<float> a((size_t)C), b((size_t)C), k((size_t)C);
-    for (index_t c = 0; c < C; c++) {  // dx = gamma·inv_std·(dy - dbeta/N - xhat·dgamma/N)
+    for (index_t c = 0; c < C; c++) {  // dx = inv_std·gamma·(dy - dbeta/N - xhat·dgamma/N)
         const double g = gamma ? gamma[c] : 1.0, is = inv_std[c];
-        a[(size_t)c] = (float)(g * is);
-        b[(size_t)c] = training ? (float)(g * is * s1[c] / (double)N) : 0.0f;
-        k[(size_t)c] = training ? (float)(g * is * s2[c] * is * is / (double)N) : 0.0f;
+        a[(size_t)c] = training ? (float)g : (float)(g * is);  // (inference: dx = a·dy)
+        b[(size_t)c] = training ? (float)(g * s1[c] / (double)N) : 0.0f;
+        k[(size_t)c] = training ? (float)(g * s2[c] * is * is / (double)N) : 0.0f;
     }
     const float *A = a.data(), *B = b.data(), *K = k.data(), *M = rem.data();
 #ifdef FASTNN_OPENMP
@@ -200,7 +203,7 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
 #endif
     for (index_t r = 0; r < N; r++) {
         if (training)
-            backward_row(dx + r * C, dy + r * C, x + r * C, mean, M, A, B, K, C);
+            backward_row(dx + r * C, dy + r * C, x + r * C, mean, M, inv_std, A, B, K, C);
         else
             backward_row_inference(dx + r * C, dy + r * C, A, C);
     }
@@ -340,9 +343,9 @@ index_t sample_block(index_t P) { return std::max<index_t>(1, kRowBlock / std::m
 // Per-thread (C,) rows: the per-channel statistics and coefficients of one sample.
 struct GroupScratch {
     std::vector<double> s;       // (3, C) sums
-    std::vector<float> m, r, a, b, k;
+    std::vector<float> m, r, is, a, b, k;
     explicit GroupScratch(index_t C)
-        : s((size_t)(3 * C)), m((size_t)C), r((size_t)C), a((size_t)C), b((size_t)C), k((size_t)C) {}
+        : s((size_t)(3 * C)), m((size_t)C), r((size_t)C), is((size_t)C), a((size_t)C), b((size_t)C), k((size_t)C) {}
 };
 
 void groupnorm_sample_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
@@ -406,15 +409,16 @@ void groupnorm_sample_backward(float* dx, double* part, const float* dy, const f
         // dx = is·(gamma·dy - mg - xhat·mgx), xhat = (x - mean - rem)·is
         for (index_t c = c0; c < c1; c++) {
             w.r[(size_t)c] = (float)rem;
-            w.a[(size_t)c] = (float)((gamma ? gamma[c] : 1.0) * is);
-            w.b[(size_t)c] = (float)(is * mg);
-            w.k[(size_t)c] = (float)(is * is * mgx);
+            w.is[(size_t)c] = (float)is;
+            w.a[(size_t)c] = gamma ? gamma[c] : 1.0f;
+            w.b[(size_t)c] = (float)mg;
+            w.k[(size_t)c] = (float)(is * mgx);
         }
     }
     if (dx)
         for (index_t p = 0; p < P; p++)
-            backward_row(dx + p * C, dy + p * C, x + p * C, w.m.data(), w.r.data(), w.a.data(), w.b.data(),
-                         w.k.data(), C);
+            backward_row(dx + p * C, dy + p * C, x + p * C, w.m.data(), w.r.data(), w.is.data(), w.a.data(),
+                         w.b.data(), w.k.data(), C);
 }
 
 }  // namespace

@@ -563,3 +563,24 @@ def test_groupnorm_layer_runs_the_kernel_and_matches_the_numpy_backend(axis):
     close(dx, dx_ref, "dx", 1e-5, 1e-5)
     for g, r in zip(grads, grads_ref):
         close(g, r, "grads", 1e-5, 1e-4)
+
+
+@pytest.mark.parametrize("std, eps", [(1e25, 1e-3), (1e-20, 1e-45)])
+def test_training_backward_at_extreme_scales(std, eps):
+    # a coefficient of inv_std² in float32 left float's range beyond a standard deviation of ~1e19
+    # (dx 17% off at 1e25; inf at 1e-20 with epsilon 1e-45); the oracle is the reference in float64
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((64, 3)) * std).astype(np.float32)
+    dy = rng.standard_normal((64, 3)).astype(np.float32)
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    eps32 = float(np.float32(eps))  # (the epsilon the float32 kernel sees: 1e-45 is 1.4e-45 there)
+    _, m, s = _core.batchnorm_forward(x, None, None, np.zeros(3, np.float32), np.ones(3, np.float32), training=True,
+                                      epsilon=eps)
+    _, m64, s64 = ref.batchnorm_forward(x64, None, None, np.zeros(3), np.ones(3), training=True, epsilon=eps32)
+    want = ref.batchnorm_backward(dy64, x64, None, m64, s64)[0]
+    close(_core.batchnorm_backward(dy, x, None, m, s)[0], want, "batchnorm dx", 0, 1e-6 * np.abs(want).max())
+    xg, dyg = x.reshape(2, 32, 3), dy.reshape(2, 32, 3)
+    _, m, s = _core.groupnorm_forward(xg, None, None, groups=1, epsilon=eps)
+    _, m64, s64 = ref.groupnorm_forward(xg.astype(np.float64), None, None, groups=1, epsilon=eps32)
+    want = ref.groupnorm_backward(dyg.astype(np.float64), xg.astype(np.float64), None, m64, s64, groups=1)[0]
+    close(_core.groupnorm_backward(dyg, xg, None, m, s, groups=1)[0], want, "groupnorm dx", 0, 1e-6 * np.abs(want).max())
