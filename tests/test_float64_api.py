@@ -27,6 +27,9 @@ def test_tf_matmul_keeps_the_operands_dtype(rng):
     ids = np.array([[16_777_217, 1], [3, 4]], np.int64)
     exact = tf.matmul(ids, np.eye(2, dtype=np.int64))
     assert exact.dtype == np.int64 and exact[0, 0] == 16_777_217  # (float32: 16777216)
+    small = tf.matmul(np.array([[100, 100]], np.int8), np.array([[2], [2]], np.int8))
+    assert small.dtype == np.int32 and small[0, 0] == 400  # (int8 would wrap to -112; Keras 3: int32)
+    assert tf.matmul(np.ones((2, 3), np.int32), np.ones((3, 2), np.float32)).dtype == np.float32  # (two dtypes)
     # float32 operands still run the kernel; fastnn.ops.matmul (keras.ops.matmul) is the float32 kernel
     assert tf.matmul(a.astype(np.float32), b.astype(np.float32)).dtype == np.float32
     assert fastnn.ops.matmul(a, b).dtype == np.float32
@@ -49,6 +52,35 @@ def test_activations_of_float64_compute_in_float64(rng, name):
         tape.watch(x)
         y = tf.reduce_sum(fn(x) * np.arange(6.0))
     np.testing.assert_array_equal(g, tape.gradient(y, x))
+
+
+@pytest.mark.parametrize("axis", [1, (1, 2)])
+def test_softmax_over_other_axes_of_float64(rng, axis):
+    x = rng.standard_normal((2, 3, 4))
+    got = keras.activations.softmax(x, axis=axis)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, e / e.sum(axis=axis, keepdims=True), rtol=1e-14, atol=1e-16)
+    with GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(keras.activations.softmax(x, axis=axis) * np.arange(4.0))
+    g = tape.gradient(y, x)
+    with fastnn.backend("numpy"), GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(keras.activations.softmax(x, axis=axis) * np.arange(4.0))
+    np.testing.assert_allclose(g, tape.gradient(y, x), rtol=1e-13, atol=1e-16)
+
+
+def test_a_loss_object_differentiates_watched_targets_and_predictions(rng):
+    y_true, y_pred = fastnn.constant(rng.standard_normal((4, 3))), fastnn.constant(rng.standard_normal((4, 3)))
+    with GradientTape(persistent=True) as tape:
+        tape.watch(y_true)
+        tape.watch(y_pred)
+        loss = keras.losses.MeanSquaredError()(y_true, y_pred)
+    np.testing.assert_allclose(tape.gradient(loss, y_true), -2 * (np.asarray(y_pred) - np.asarray(y_true)) / 12,
+                               rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(loss, y_pred), 2 * (np.asarray(y_pred) - np.asarray(y_true)) / 12,
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("loss", [keras.losses.CategoricalCrossentropy(from_logits=True),

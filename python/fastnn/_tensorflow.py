@@ -596,9 +596,14 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         a = ops.swapaxes(a, -1, -2)
     if transpose_b or adjoint_b:
         b = ops.swapaxes(b, -1, -2)
-    if any(getattr(v, "dtype", np.float32) != np.float32 for v in (a, b)):
-        # TensorFlow keeps the operands' dtype: float64 in float64, int64 exact (fastnn.ops.matmul, the
-        # float32 kernel, converts them)
+    dtypes = {getattr(v, "dtype", None) for v in (a, b)}
+    if len(dtypes) == 1 and None not in dtypes and dtypes != {np.float32}:
+        # TensorFlow keeps the operands' (one) dtype: float64 in float64, int64 exact (fastnn.ops.matmul,
+        # the float32 kernel, converts them); operands of two dtypes, which TensorFlow refuses, run it.
+        # Integers narrower than int32 multiply in int32, as Keras 3's ops.matmul (int8 would wrap)
+        (dtype,) = dtypes
+        if np.dtype(dtype).kind in "iu" and np.dtype(dtype).itemsize < 4:
+            a, b = ops.cast(a, "int32"), ops.cast(b, "int32")
         return _keras_ops.matmul(a, b)
     return ops.matmul(a, b)
 

@@ -269,12 +269,14 @@ def softmax(x, axis=-1):
     xv = np.asarray(xv)
     if xv.dtype not in (np.float32, np.float64):
         xv = xv.astype(np.float32)
-    y = softmax_forward(xv, axes)
+    with _backend.float_kernels(xv.dtype):
+        y = softmax_forward(xv, axes)
     if not isinstance(x, autodiff.Tensor):
         return y.view(autodiff.EagerArray)
 
     def backward(g):
-        return (softmax_backward(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype), y, axes),)
+        with _backend.float_kernels(y.dtype):
+            return (softmax_backward(np.ascontiguousarray(np.broadcast_to(g, y.shape), y.dtype), y, axes),)
 
     return autodiff.Tensor(y, (x,), backward)
 

@@ -116,11 +116,11 @@ class Loss:
         """The batch loss (a float; with reduction "none" the per-sample losses); of a prediction on
         a tape (a custom train_step's, under a `fastnn.GradientTape`), a node of the tape whose
         gradient is `gradient`'s."""
-        if autodiff.watched_leaves is not None:  # (an array a GradientTape watches: its leaf, as TensorFlow's)
-            leaves = autodiff.watched_leaves()
-            swapped = autodiff._on_watched([y_true, y_pred], leaves) if leaves or autodiff._variables_made else None
+        if autodiff.watched_leaves is not None:  # (a y_pred a GradientTape watches: its leaf, as TensorFlow's;
+            leaves = autodiff.watched_leaves()   # a watched y_true: `_tape_target`)
+            swapped = autodiff._on_watched([y_pred], leaves) if leaves or autodiff._variables_made else None
             if swapped is not None:
-                y_true, y_pred = swapped
+                y_pred = swapped[0]
         target = _tape_target(y_true)
         if target is not None:
             return self._recorded(target, y_pred, sample_weight)
