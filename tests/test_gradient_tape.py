@@ -1122,3 +1122,12 @@ def test_reset_read_value_variable_targets_and_a_sign_of_an_inner_gradient():
         want = loss_fn(labels, model(np.asarray(adversarial)))
     for g, w in zip(grads, plain.gradient(want, model.trainable_weights)):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
+
+
+def test_watched_variables_stay_listed_after_the_gradient():
+    x0, x1 = fastnn.Variable(3.0, name="x0"), fastnn.Variable(3.0, name="x1", trainable=False)
+    with GradientTape() as tape:
+        y = x0 ** 2 + x1 ** 2
+    assert [v.name for v in tape.watched_variables()] == ["x0"]
+    tape.gradient(y, [x0, x1])
+    assert [v.name for v in tape.watched_variables()] == ["x0"]  # (TensorFlow's, after a non-persistent gradient)

@@ -233,6 +233,13 @@ class GradientTape:
             session.done += 1
             _finish(session)
 
+    def _release(self):
+        """After a non-persistent tape's gradient: done, and its record freed (the recorded layers'
+        states); what it watched stays listed (`watched_variables`, as TensorFlow's)."""
+        self._watched_before_release = self.watched_variables()
+        self._mark_done()
+        self._leaves = RecordedLeaves(self._watch_accessed)
+
     def __del__(self):  # (a persistent tape, or one whose gradient was never taken: its record goes with it)
         try:
             self._mark_done()
@@ -273,6 +280,8 @@ class GradientTape:
     def watched_variables(self):
         """What has a leaf on this tape: the tf.Variables used or watched, and the arrays (weights
         used, arrays watched)."""
+        if not self._leaves and self._used and not self._persistent:
+            return list(self.__dict__.get("_watched_before_release", []))
         return [leaf if isinstance(leaf, autodiff.Variable) else leaf.value for leaf in self._leaves.values()]
 
     @contextlib.contextmanager
@@ -317,8 +326,7 @@ class GradientTape:
         finally:
             self._persistent, self._used = persistent, True
         if not persistent:
-            self._mark_done()
-            self._leaves = RecordedLeaves(self._watch_accessed)
+            self._release()
         out = []
         for k, s in enumerate(flat):
             shape = value.shape + np.shape(autodiff._value(s))
@@ -363,8 +371,7 @@ class GradientTape:
         finally:
             self._persistent, self._used = persistent, True
         if not persistent:
-            self._mark_done()
-            self._leaves = RecordedLeaves(self._watch_accessed)
+            self._release()
         if per_row and all(g is None for g in columns):
             return None
         dtype = np.result_type(value.dtype, x.dtype)
@@ -438,8 +445,7 @@ class GradientTape:
             g = np.asarray(g).view(EagerArray) if isinstance(g, (np.ndarray, np.generic)) else g
             out.append(autodiff.Tensor(g, (target,), _no_second_order) if outer and g is not None else g)
         if not self._persistent:
-            self._mark_done()
-            self._leaves = RecordedLeaves(self._watch_accessed)  # free the recorded layers' states
+            self._release()
         if not isinstance(sources, (list, tuple, dict)):
             return out[0]
         return _rebuild(sources, iter(out))
