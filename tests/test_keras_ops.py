@@ -149,6 +149,15 @@ FORWARD = [
     fwd("minimum", "", lambda: ops.minimum(A, B), np.minimum(A, B)),
     fwd("mod", "", lambda: ops.mod(A, P), np.mod(A, P)),
     fwd("floor_divide", "", lambda: ops.floor_divide(A, P), np.floor_divide(A, P)),
+    fwd("bitwise_and", "", lambda: ops.bitwise_and(np.array([5, 6, -3]), 3), np.array([1, 2, 1])),
+    fwd("bitwise_or", "", lambda: ops.bitwise_or(np.array([5, 6, -3]), 3), np.array([7, 7, -1])),
+    fwd("bitwise_xor", "", lambda: ops.bitwise_xor(np.array([5, 6, -3]), 3), np.array([6, 5, -2])),
+    fwd("bitwise_invert", "", lambda: ops.bitwise_invert(np.array([0, 5], np.int8)), np.array([-1, -6], np.int8)),
+    fwd("bitwise_not", "", lambda: ops.bitwise_not(np.array([True, False])), np.array([False, True])),
+    fwd("left_shift", "", lambda: ops.left_shift(np.array([1, 3]), 2), np.array([4, 12])),
+    fwd("bitwise_left_shift", "", lambda: ops.bitwise_left_shift(np.array([1, 3]), 2), np.array([4, 12])),
+    fwd("right_shift", "", lambda: ops.right_shift(np.array([8, -8]), 2), np.array([2, -2])),
+    fwd("bitwise_right_shift", "", lambda: ops.bitwise_right_shift(np.array([8, -8]), 2), np.array([2, -2])),
     fwd("arctan2", "", lambda: ops.arctan2(A, B), np.arctan2(A, B)),
     fwd("logaddexp", "", lambda: ops.logaddexp(A, B), np.logaddexp(A, B)),
     fwd("hypot", "", lambda: ops.hypot(A, B), np.hypot(A, B)),
@@ -788,6 +797,8 @@ NO_GRADIENT = {
     "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye", "identity", "tri", "shape", "ndim",
     "size", "dtype", "is_tensor", "convert_to_numpy", "stop_gradient", "in_top_k",
     "searchsorted", "digitize", "isin", "nonzero", "eig", "ctc_decode",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_not", "left_shift", "right_shift",
+    "bitwise_left_shift", "bitwise_right_shift",
 }
 
 

@@ -606,3 +606,19 @@ def test_a_loss_computed_with_numpy_is_refused_not_trained_on_a_zero_gradient():
         model.fit(x, y, epochs=1, verbose=0)
     with pytest.raises(TypeError, match="Loss 'nothing': its function returned None"):
         LossFunctionWrapper(lambda t, p: None, name="nothing")(y, y)
+
+
+def test_equality_and_bitwise_operators_on_tensors_are_elementwise():
+    # TensorFlow 2's tensors: x == 0 is a boolean tensor (a padding mask), & | ^ ~ << >> are bitwise;
+    # a tensor stays hashable by identity, and == None is False
+    ids = np.array([[3, 0, 5, 0]], np.int64)
+    inp = Input((4,), dtype="int64")
+    model = Model(inp, [Lambda(lambda t: fastnn.cast(t == 0, "float32"))(inp), Lambda(lambda t: t != 0)(inp),
+                        Lambda(lambda t: (t & 1) | (t >> 1) ^ (t << 1))(inp), Lambda(lambda t: ~(t > 2))(inp)])
+    pad, kept, bits, small = model.predict(ids, verbose=0)
+    assert pad.tolist() == [[0.0, 1.0, 0.0, 1.0]] and kept.tolist() == [[True, False, True, False]]
+    assert bits.tolist() == [((ids & 1) | (ids >> 1) ^ (ids << 1)).ravel().tolist()]
+    assert small.tolist() == [[False, True, False, True]]
+    t = fastnn.autodiff.Tensor(np.ones(2))
+    assert (t == None) is False and (t != None) is True and {t: 1}[t] == 1  # noqa: E711
+    assert fastnn.ops.bitwise_and(np.array([5, 6]), 3).tolist() == [1, 2]

@@ -313,6 +313,17 @@ hypot = _binary("hypot", np.hypot, lambda a, b, y: (_safe_div(a, y), _safe_div(b
 divide_no_nan = _binary("divide_no_nan", _safe_div,
                         lambda a, b, y: (_safe_div(1, b), -_safe_div(y, b)), "x1 / x2, 0 where x2 is 0.")
 
+bitwise_and = _binary("bitwise_and", np.bitwise_and, None, "Elementwise ``x1 & x2`` (integers, booleans).",
+                      constant=True)
+bitwise_or = _binary("bitwise_or", np.bitwise_or, None, "Elementwise ``x1 | x2`` (integers, booleans).", constant=True)
+bitwise_xor = _binary("bitwise_xor", np.bitwise_xor, None, "Elementwise ``x1 ^ x2`` (integers, booleans).",
+                      constant=True)
+left_shift = _binary("left_shift", np.left_shift, None, "Elementwise ``x1 << x2`` (integers).", constant=True)
+right_shift = _binary("right_shift", np.right_shift, None, "Elementwise ``x1 >> x2`` (integers).", constant=True)
+bitwise_invert = _unary("bitwise_invert", np.invert, None, "Elementwise ``~x`` (integers, booleans).", floating=False)
+bitwise_not = bitwise_invert
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
 equal = _binary("equal", np.equal, None, "Elementwise ``x1 == x2`` (booleans).", constant=True)
 not_equal = _binary("not_equal", np.not_equal, None, "Elementwise ``x1 != x2`` (booleans).", constant=True)
 greater = _binary("greater", np.greater, None, "Elementwise ``x1 > x2`` (booleans).", constant=True)
@@ -2828,7 +2839,8 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
 __all__ = [
     "abs", "absolute", "add", "all", "amax", "amin", "any", "append", "arange", "arccos", "arccosh", "arcsin",
     "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "array", "array_split", "average",
-    "batch_normalization", "binary_crossentropy", "broadcast_to", "cast", "categorical_crossentropy", "cbrt",
+    "batch_normalization", "binary_crossentropy", "bitwise_and", "bitwise_invert", "bitwise_left_shift",
+    "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "broadcast_to", "cast", "categorical_crossentropy", "cbrt",
     "ceil", "celu", "clip", "concatenate", "cond", "convert_to_numpy", "convert_to_tensor", "copy", "cos", "cosh",
     "count_nonzero", "cumsum", "divide", "divide_no_nan", "dot", "dot_product_attention", "dtype", "einsum", "elu",
     "empty", "equal", "erf", "exp", "exp2", "expand_dims", "expm1", "eye", "flip", "floor", "floor_divide",
@@ -2853,7 +2865,7 @@ __all__ = [
     "kron", "select", "saturate_cast", "inv", "solve", "det", "cholesky", "qr", "svd", "eig", "eigh",
     "ctc_loss", "ctc_decode",
     # (round 30)
-    "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft",
+    "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "left_shift", "right_shift",
 ]
 
 

@@ -86,6 +86,42 @@ class Operators:
         from . import _keras_ops
         return _keras_ops.floor_divide(other, self)
 
+    def __and__(self, other):  # (bitwise, of integers and booleans: TensorFlow's & | ^ ~ << >>)
+        from . import _keras_ops
+        return _keras_ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        from . import _keras_ops
+        return _keras_ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        from . import _keras_ops
+        return _keras_ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        from . import _keras_ops
+        return _keras_ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        from . import _keras_ops
+        return _keras_ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        from . import _keras_ops
+        return _keras_ops.bitwise_xor(other, self)
+
+    def __invert__(self):
+        from . import _keras_ops
+        return _keras_ops.bitwise_invert(self)
+
+    def __lshift__(self, other):
+        from . import _keras_ops
+        return _keras_ops.left_shift(self, other)
+
+    def __rshift__(self, other):
+        from . import _keras_ops
+        return _keras_ops.right_shift(self, other)
+
     def __matmul__(self, other):
         return dot(self, other)
 
@@ -104,7 +140,16 @@ class Operators:
     def __getitem__(self, index):
         return _getitem(self, index)
 
-    # ordering comparisons, elementwise (``ops.where(x > 0, ...)``); == and != stay identity tests
+    # comparisons, elementwise (``ops.where(x > 0, ...)``, ``tf.cast(ids == 0, "float32")``), as
+    # TensorFlow 2's tensors; a tensor stays hashable by identity, and == None is False
+    def __eq__(self, other):
+        return False if other is None else equal(self, other)
+
+    def __ne__(self, other):
+        return True if other is None else not_equal(self, other)
+
+    __hash__ = object.__hash__
+
     def __lt__(self, other):
         return less(self, other)
 
