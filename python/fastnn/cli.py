@@ -136,8 +136,8 @@ def _bench_dirs():
 
 # What `fastnn bench` runs, in order.
 BENCH_SCRIPTS = ["bench_gemm.py", "bench_dense.py", "bench_conv.py", "bench_conv_transpose.py", "bench_depthwise.py",
-                 "bench_rnn.py", "bench_masked_rnn.py", "bench_conv_lstm.py", "bench_attention.py", "bench_vae.py",
-                 "bench_train_step.py", "bench_train.py"]
+                 "bench_rnn.py", "bench_masked_rnn.py", "bench_conv_lstm.py", "bench_attention.py", "bench_norm.py",
+                 "bench_vae.py", "bench_train_step.py", "bench_train.py"]
 
 
 def _bench(args) -> int:
