@@ -131,3 +131,15 @@ def test_float64_cells_have_float64_weights_and_compute_in_float64(rng, cell):
         want, _ = c(x, states)
     assert np.asarray(out).dtype == np.float64
     np.testing.assert_allclose(out, want, rtol=1e-14, atol=1e-15)
+
+
+def test_a_float32_layer_after_a_float64_one_computes_in_float32(rng):
+    # Keras casts a layer's inputs to its compute dtype (the NumPy backend runs float64 layers)
+    x = rng.random((4, 3)).astype("float32")
+    with fastnn.backend("numpy"):
+        model = fastnn.Sequential([L.Input((3,)), L.Dense(8, dtype="float64"), L.Dense(2)])
+        got = model.predict(x, verbose=0)
+        hidden = np.asarray(model.layers[0](x))
+        kernel, bias = model.layers[1].get_weights()
+    assert model.output.dtype == "float32" and got.dtype == np.float32
+    np.testing.assert_array_equal(got, hidden.astype(np.float32) @ kernel + bias)

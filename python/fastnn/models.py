@@ -327,10 +327,12 @@ def _times_class_weights(sw, cw):
 
 
 def _as_float(x, dtype):
-    """An input (a list of them for a merge layer) of integers or booleans as ``dtype``."""
+    """An input (a list of them for a merge layer) of integers, booleans or another float dtype as
+    ``dtype`` (Keras casts a layer's inputs to its compute dtype: a float32 layer after a float64
+    one computes in float32)."""
     if isinstance(x, list):
         return [_as_float(v, dtype) for v in x]
-    return x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind in "iub" else x
+    return x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind in "iubf" and x.dtype != dtype else x
 
 
 def _joined_batches(parts):
