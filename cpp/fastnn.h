@@ -117,6 +117,14 @@ void sgemm_packed_b(float* C, index_t ldc, const float* A, index_t lda, bool tra
 // the threads (an attention layer's per-head products): results do not depend on the thread count.
 void sgemm_batched(float* C, const float* A, const float* B, index_t batch, index_t M, index_t N, index_t K,
                    bool trans_a, bool trans_b, float alpha, index_t stride_b);
+// Scaled dot-product attention over heads (MultiHeadAttention's inference forward): for each sample
+// b and head h, out[b, :, h·dv:(h+1)·dv] = softmax(q_bh·k_bhᵀ, masked) · v_bh, with q (B, T, H·dk)
+// already scaled, k (B, S, H·dk), v (B, S, H·dv), out (B, T, H·dv). keep (B, keep_heads, T, S),
+// keep_heads 1 or H, or null: a score with keep 0 becomes -1e9 before the softmax, and with
+// zero_masked its probability 0 after it. Each (b, h) on one thread, with sgemm_batched's kernels.
+void attention_forward(float* out, const float* q, const float* k, const float* v, const uint8_t* keep,
+                       index_t B, index_t T, index_t S, index_t H, index_t dk, index_t dv, index_t keep_heads,
+                       bool zero_masked);
 // The algorithmic reference and the tests' oracle for sgemm (triple loop, same contract).
 void sgemm_naive(float* C, index_t ldc, const float* A, index_t lda, bool trans_a, const float* B,
                  index_t ldb, bool trans_b, index_t M, index_t N, index_t K, float alpha,

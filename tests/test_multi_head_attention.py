@@ -730,3 +730,64 @@ def test_attention_built_by_its_first_call_on_a_gradient_tape_gets_its_gradients
     assert len(first) == 8 and all(g is not None for g in first)
     for a, b in zip(first, second):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+
+
+# ---- the fused inference kernel (ops.attention_forward) ---------------------------------------------
+
+
+@pytest.mark.parametrize("B, T, S, H, dk, dv, mask", [(2, 5, 7, 3, 4, 2, None), (3, 9, 9, 2, 5, 3, "sample"),
+                                                      (2, 4, 6, 3, 2, 2, "head"), (1, 1, 1, 1, 1, 1, None),
+                                                      (8, 33, 17, 4, 16, 8, "sample")])
+def test_attention_forward_matches_the_reference(B, T, S, H, dk, dv, mask):
+    from fastnn import _core, reference
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((B, T, H * dk)), rng.standard_normal((B, S, H * dk))
+    v = rng.standard_normal((B, S, H * dv))
+    keep = None if mask is None else rng.random((B, 1 if mask == "sample" else H, T, S)) > 0.3
+    if keep is not None:
+        keep[0, 0, 0, :] = False  # (a fully masked row: uniform, or zeros with zero_masked)
+    for zero_masked in (False, True):
+        got = _core.attention_forward(q.astype(np.float32), k.astype(np.float32), v.astype(np.float32), heads=H,
+                                      keep=keep, zero_masked=zero_masked)
+        want = reference.attention_forward(q, k, v, heads=H, keep=keep, zero_masked=zero_masked)
+        assert got.shape == (B, T, H * dv) and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_forward_bad_input():
+    from fastnn import _core, reference
+    q, k, v = np.zeros((2, 3, 4), np.float32), np.zeros((2, 5, 4), np.float32), np.zeros((2, 5, 6), np.float32)
+    for be in (_core, reference):
+        with pytest.raises(ValueError, match=r"attention_forward: the last axes of q and v must hold heads=3"):
+            be.attention_forward(q, k, v, heads=3)
+        with pytest.raises(ValueError, match=r"attention_forward: expected k \(batch, S, heads·dk\)"):
+            be.attention_forward(q, k[:, :, :2], v, heads=2)
+        with pytest.raises(ValueError, match=r"attention_forward: keep must be \(batch, 1 or heads, T, S\)"):
+            be.attention_forward(q, k, v, heads=2, keep=np.ones((2, 3, 3, 5), bool))
+        with pytest.raises(TypeError, match=r"attention_forward: keep must be a boolean"):
+            be.attention_forward(q, k, v, heads=2, keep=np.ones((2, 1, 3, 5), np.float32))
+        with pytest.raises(ValueError, match=r"attention_forward: heads must be >= 1"):
+            be.attention_forward(q, k, v, heads=0)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_inference_runs_fused_bitwise_as_the_per_head_path_and_backpropagates(rng, masked):
+    from fastnn.layers import attention as attention_module
+    fastnn.utils.set_random_seed(3)
+    mha = MultiHeadAttention(2, 8, dropout=0.1 if masked else 0.0)
+    q, v = rng.standard_normal((3, 6, 10)).astype("float32"), rng.standard_normal((3, 7, 10)).astype("float32")
+    mask = rng.random((3, 6, 7)) > 0.3 if masked else None
+    fused = mha(q, v, attention_mask=mask)
+    assert mha._cache.get("fused")
+    dy = rng.standard_normal(fused.shape).astype("float32")
+    dx_fused = mha.backward(dy)  # (the per-head tensors rebuilt for the backward)
+    original = attention_module.MultiHeadAttention._run
+    try:
+        attention_module.MultiHeadAttention._run = lambda self, *a, **k: original(self, *a, **{**k, "fuse": False})
+        plain = mha(q, v, attention_mask=mask)
+        dx_plain = mha.backward(dy)
+    finally:
+        attention_module.MultiHeadAttention._run = original
+    np.testing.assert_array_equal(fused, plain)
+    for a, b in zip(dx_fused, dx_plain):
+        np.testing.assert_array_equal(a, b)

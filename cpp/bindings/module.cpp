@@ -7,6 +7,7 @@
 
 namespace fastnn::bind {
 void register_gemm(py::module_& m);
+void register_attention(py::module_& m);
 void register_dense(py::module_& m);
 void register_loss(py::module_& m);
 void register_rnn(py::module_& m);
@@ -65,6 +66,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("_clear_output_cache", &fastnn::bind::clear_output_cache, "Free the blocks _output_cache() counts.");
 
     fastnn::bind::register_gemm(m);
+    fastnn::bind::register_attention(m);
     fastnn::bind::register_dense(m);
     fastnn::bind::register_loss(m);
     fastnn::bind::register_rnn(m);

@@ -70,6 +70,16 @@ def batched_matmul(a, b, *, trans_a=False, trans_b=False):
     return _impl().batched_matmul(a, b, trans_a=trans_a, trans_b=trans_b)
 
 
+def attention_forward(q, k, v, *, heads, keep=None, zero_masked=False):
+    """Scaled dot-product attention over ``heads`` (MultiHeadAttention's inference forward): per
+    sample and head h, ``softmax(q_h @ k_hᵀ) @ v_h`` with q (B, T, heads·dk) already scaled by
+    1/sqrt(dk), k (B, S, heads·dk), v (B, S, heads·dv), head h being the h-th slice of the last
+    axis; returns (B, T, heads·dv) in the same layout. ``keep`` (B, 1 or heads, T, S) booleans:
+    False scores become -1e9 before the softmax (Keras's Softmax mask), and with ``zero_masked``
+    their probabilities 0 after it. No gradient: the layer's training path keeps its per-head ops."""
+    return _impl().attention_forward(q, k, v, heads=heads, keep=keep, zero_masked=zero_masked)
+
+
 # ---- Activations ------------------------------------------------------------------------------
 
 

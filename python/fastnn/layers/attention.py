@@ -699,7 +699,7 @@ class MultiHeadAttention(Layer):
         y2 = ops.dense_forward(x2, w, None if bias is None else bias.reshape(-1), activation)
         return x2, w, y2
 
-    def _run(self, parts, layout, causal, want_scores, training, keras_masks):
+    def _run(self, parts, layout, causal, want_scores, training, keras_masks, fuse=True):
         q_in, v_in = parts[_QUERY], parts[_VALUE]
         k_in = parts.get(_KEY, v_in)
         heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
@@ -717,6 +717,18 @@ class MultiHeadAttention(Layer):
 
         perm, lead = self._attention_layout
         inverse = list(np.argsort(perm))
+        if fuse and not training and not want_scores and self._rank == 3 and dtype == np.float32 \
+                and _backend.get_backend() == "cpp":
+            # inference: the fused per-head kernel (no head transposes, the scores stay in cache); a
+            # backward after it runs this again unfused (`backward`), for the per-head tensors it needs
+            o = self._attend_fused(q2, k2, v2, q_in.shape, k_in.shape[1], keep)
+            o_pre = o
+            if gate is not None:
+                o = o * gate.reshape(o.shape)
+            xo, wo, y2 = self._project("attention_output", o)
+            out_dims = self._projections["attention_output"][0].shape[2:]
+            self._cache = dict(fused=True, parts=parts, layout=layout, causal=causal, keras_masks=keras_masks)
+            return y2.reshape(q_in.shape[:-1] + tuple(out_dims))
 
         def heads_first(y2, x, d):  # (rows, heads*d) -> (batch, <rest>, heads, T_flat, d), contiguous
             y = y2.reshape(x.shape[:-1] + (heads, d)).transpose(perm)
@@ -764,7 +776,24 @@ class MultiHeadAttention(Layer):
             return [y, np.asarray(shown.reshape(scores_shape), dtype=dtype)]
         return y
 
+    def _attend_fused(self, q2, k2, v2, q_shape, steps, keep):
+        """The attention of the projections q2 (B·T, heads·kd), k2, v2 (B·S, heads·kd / ·vd) by
+        `ops.attention_forward`: (B, T, heads, vd), the value `_run`'s per-head ops give."""
+        batch, t = q_shape[0], q_shape[1]
+        heads = self.num_heads
+        qs = (q2 * np.float32(self._inverse_sqrt_key_dim)).reshape(batch, t, -1)  # (Keras scales the query first)
+        keep4 = None
+        if keep is not None:  # (broadcastable to (B, heads, T, S): the kernel takes one per sample, or per head)
+            keep4 = np.broadcast_to(keep, (batch, heads if keep.shape[1] == heads else 1, t, steps))
+        # Keras's explicit path (dropout configured) zeroes the masked probabilities
+        o = ops.attention_forward(qs, k2.reshape(batch, steps, -1), v2.reshape(batch, steps, -1), heads=heads,
+                                  keep=keep4, zero_masked=keep is not None and self.dropout > 0)
+        return o.reshape(batch, t, heads, self.value_dim)
+
     def backward(self, dy):
+        if self._cache.get("fused"):  # (the inference call ran fused: its per-head tensors, as unfused)
+            c = self._cache
+            self._run(c["parts"], c["layout"], c["causal"], False, False, c["keras_masks"], fuse=False)
         c = self._cache
         heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
         dtype = np.dtype(self.dtype)

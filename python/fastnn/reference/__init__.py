@@ -4,7 +4,7 @@ float64 when given float64 (for finite-difference gradient checks). It never imp
 """
 
 # ---- GEMM, activations, dense, losses ---------------------------------------------------------
-from .gemm import batched_matmul, gemm, matmul
+from .gemm import attention_forward, batched_matmul, gemm, matmul
 from .activations import activation_backward, activation_backward_input, activation_forward
 from .dense import dense_backward, dense_forward
 from .losses import crossentropy_logits_backward, loss_backward, loss_forward
@@ -66,8 +66,8 @@ from .rnn import (gru_backward, gru_forward, lstm_backward, lstm_cell_backward, 
                   simple_rnn_backward, simple_rnn_forward)
 
 __all__ = [
-    "activation_backward", "activation_backward_input", "activation_forward", "adadelta_update", "adagrad_update", "adam_update",
-    "adamax_update", "avgpool1d_backward",
+    "activation_backward", "activation_backward_input", "activation_forward", "adadelta_update", "adagrad_update",
+    "adam_update", "adamax_update", "attention_forward", "avgpool1d_backward",
     "avgpool1d_forward", "avgpool2d_backward", "avgpool2d_forward", "avgpool3d_backward", "avgpool3d_forward",
     "batched_matmul", "batchnorm_backward", "batchnorm_forward", "conv1d_backward", "conv1d_forward",
     "conv1d_maxpool_backward", "conv1d_maxpool_forward", "conv1d_transpose_backward", "conv1d_transpose_forward",

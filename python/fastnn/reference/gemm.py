@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_float, check_flag, check_number, compute_dtype, require_ndim
+from ._common import as_float, check_flag, check_int, check_number, compute_dtype, require_ndim
 
 
 def _operand(x, trans, dtype, op, arg):
@@ -68,3 +68,47 @@ def batched_matmul(a, b, *, trans_a=False, trans_b=False):
         raise ValueError(f"{op}: the inner dimensions must agree (op(a) is (..., M, K), op(b) is (..., K, N)). "
                          f"Received: a.shape={np.shape(a)}, b.shape={np.shape(b)} (K={A.shape[-1]} vs {B.shape[-2]})")
     return np.matmul(A, B).astype(dtype, copy=False)
+
+
+def attention_forward(q, k, v, *, heads, keep=None, zero_masked=False):
+    op = "attention_forward"
+    H = check_int(heads, op, "heads")
+    zero_masked = check_flag(zero_masked, op, "zero_masked")
+    dtype = compute_dtype(q, k, v)
+    q, k, v = (as_float(x, dtype, op, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
+    require_ndim(q, 3, op, "q", "(batch, T, heads·dk)")
+    require_ndim(k, 3, op, "k", "(batch, S, heads·dk)")
+    require_ndim(v, 3, op, "v", "(batch, S, heads·dv)")
+    if H < 1:
+        raise ValueError(f"{op}: heads must be >= 1. Received: heads={H}")
+    B, T, S = q.shape[0], q.shape[1], k.shape[1]
+    if q.shape[2] % H or v.shape[2] % H or q.shape[2] == 0 or v.shape[2] == 0:
+        raise ValueError(f"{op}: the last axes of q and v must hold heads={H} equal slices. Received: "
+                         f"q.shape={q.shape}, v.shape={v.shape}")
+    if k.shape[0] != B or v.shape[0] != B or k.shape[2] != q.shape[2] or v.shape[1] != S:
+        raise ValueError(f"{op}: expected k (batch, S, heads·dk) matching q (batch, T, heads·dk) and v "
+                         f"(batch, S, heads·dv). Received: q.shape={q.shape}, k.shape={k.shape}, v.shape={v.shape}")
+    if B > 0 and (T == 0 or S == 0):
+        raise ValueError(f"{op}: query and key need at least one step. Received: q.shape={q.shape}, k.shape={k.shape}")
+    if keep is not None:
+        keep = np.asarray(keep)
+        if keep.dtype != bool and keep.dtype != np.uint8:
+            raise TypeError(f"{op}: keep must be a boolean (or uint8) array. Received: keep.dtype={keep.dtype}")
+        if keep.ndim != 4 or keep.shape[0] != B or keep.shape[1] not in (1, H) or keep.shape[2:] != (T, S):
+            raise ValueError(f"{op}: keep must be (batch, 1 or heads, T, S) = ({B}, 1 or {H}, {T}, {S}). "
+                             f"Received: keep.shape={keep.shape}")
+        keep = keep.astype(bool)
+    dk, dv = q.shape[2] // H, v.shape[2] // H
+
+    def heads_first(x, d):  # (B, steps, H·d) -> (B, H, steps, d)
+        return x.reshape(x.shape[0], x.shape[1], H, d).transpose(0, 2, 1, 3)
+
+    scores = np.matmul(heads_first(q, dk), heads_first(k, dk).transpose(0, 1, 3, 2))  # (B, H, T, S)
+    if keep is not None:
+        scores = np.where(keep, scores, dtype(-1e9))
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    probs = e / e.sum(axis=-1, keepdims=True)
+    if keep is not None and zero_masked:
+        probs = probs * keep
+    out = np.matmul(probs, heads_first(v, dv))  # (B, H, T, dv)
+    return out.transpose(0, 2, 1, 3).reshape(B, T, H * dv).astype(dtype, copy=False)
