@@ -489,8 +489,10 @@ def test_tensor_basics():
     assert t.shape == (1, 3) and t.ndim == 2 and t.dtype == np.float64 and len(t) == 1
     assert t.numpy() is t.value
     assert K.shape(t) == (1, 3) and K.int_shape(t) == (1, 3) and K.ndim(t) == 2 and K.dtype(t) == "float64"
+    rows = list(t)  # (its rows, each a tensor on the tape, as an eager TensorFlow tensor iterates)
+    assert len(rows) == 1 and isinstance(rows[0], Tensor) and rows[0].shape == (3,)
     with pytest.raises(TypeError):
-        iter(t)
+        iter(Tensor(np.float64(2.0)))
     with pytest.raises(TypeError):
         np.exp(t)  # NumPy's ufuncs defer to the backend functions; they do not make object arrays
 

@@ -1131,3 +1131,76 @@ def test_watched_variables_stay_listed_after_the_gradient():
     assert [v.name for v in tape.watched_variables()] == ["x0"]
     tape.gradient(y, [x0, x1])
     assert [v.name for v in tape.watched_variables()] == ["x0"]  # (TensorFlow's, after a non-persistent gradient)
+
+
+def test_tape_scoping_sources_of_other_tapes_stop_recording_reset_and_nested_gradients():
+    v = fastnn.Variable(2.0)
+    with GradientTape() as outer:
+        a = v * v  # outer's op
+    with GradientTape() as inner:
+        inner.watch(a)  # a source here: a leaf, not a way into outer's graph
+        b = a * 3.0 + v
+    ga, gv = inner.gradient(b, [a, v])
+    assert float(ga) == 3.0 and float(gv) == 1.0
+    with GradientTape(persistent=True) as other:
+        c = a * 2.0
+    assert other.gradient(c, a) is None and other.gradient(c, v) is None  # (TF: a is neither watched nor its own)
+    with GradientTape() as watching:
+        watching.watch(a)
+        c = a * 2.0
+    assert float(watching.gradient(c, a)) == 2.0
+    del outer, other
+
+    # gradient() inside its own stop_recording block; a tape opened there records for itself alone
+    x = fastnn.Variable(3.0)
+    with GradientTape() as tape:
+        y = x * x
+        with tape.stop_recording():
+            assert float(tape.gradient(y, x)) == 6.0
+    with GradientTape() as outer:
+        with outer.stop_recording():
+            with GradientTape() as mine:
+                z = x * x * x
+    assert outer.gradient(z, x) is None and float(mine.gradient(z, x)) == 27.0
+
+    # reset() of a nested tape forgets its own record only; alone, it lets the graph go
+    with GradientTape() as outer:
+        with GradientTape() as inner:
+            w = x * x * x
+            inner.reset()
+    assert float(outer.gradient(w, x)) == 27.0
+    with GradientTape(persistent=True) as tape:
+        kept = x * x
+        tape.reset()
+        assert kept._inputs is fastnn.autodiff.RELEASED
+        u = x * 4.0
+    assert float(tape.gradient(u, x)) == 4.0 and tape.gradient(kept, x) is None
+
+    # a Jacobian, or a gradient of a list of targets, taken while another tape records: not
+    # differentiated further, so a loss made of it raises instead of training without it
+    for make in (lambda t, f: t.jacobian(f, x), lambda t, f: t.gradient([f], [x])[0]):
+        with GradientTape() as outer:
+            with GradientTape() as inner:
+                f = x * x
+            penalty = fastnn.reduce_sum(make(inner, f) ** 2)
+        with pytest.raises(NotImplementedError, match="no second-order"):
+            outer.gradient(penalty, x)
+
+
+def test_identity_and_read_value_are_snapshots():
+    v = fastnn.Variable([1.0, 2.0])
+    snap, converted, read = fastnn.identity(v), fastnn.convert_to_tensor(v), v.read_value()
+    v.assign([5.0, 5.0])
+    for s in (snap, converted, read):
+        np.testing.assert_array_equal(s, [1.0, 2.0])
+    assert read.numpy().tolist() == [1.0, 2.0]
+    model = fastnn.Sequential([L.Input((3,)), L.Dense(2)])
+    old = [fastnn.identity(w) for w in model.trainable_variables]
+    fastnn.optimizers.SGD(1.0).apply_gradients(zip([np.ones((3, 2), np.float32), np.ones(2, np.float32)],
+                                                   model.trainable_variables))
+    for w, o in zip(model.trainable_variables, old):
+        np.testing.assert_allclose(o - w, 1.0)
+    with GradientTape() as tape:
+        rows = list(v.read_value())  # (a tensor on the tape iterates over its rows)
+        total = rows[0] * 3.0 + rows[1]
+    np.testing.assert_array_equal(tape.gradient(total, v), [3.0, 1.0])

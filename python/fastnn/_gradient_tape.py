@@ -90,7 +90,9 @@ class _StoppedLeaves(TapeLeaves):
     """On the stack inside `GradientTape.stop_recording`."""
 
 
-autodiff.recording_stopped = lambda: bool(_tape_leaves) and type(_tape_leaves[-1]) is _StoppedLeaves
+# (gradient() in a stop_recording() block still sums its targets on the tape: `_building_gradient`)
+autodiff.recording_stopped = lambda: bool(_tape_leaves) and type(_tape_leaves[-1]) is _StoppedLeaves \
+    and not _building_gradient
 
 
 # The record tokens of the GradientTapes recording now (a tuple, shared by the nodes they make), and
@@ -151,6 +153,17 @@ def _no_second_order(g):
         "penalty, as WGAN-GP's): fastnn does not differentiate gradients (no second-order derivatives), which "
         "TensorFlow does. Leave that term out of the loss, or replace it (e.g. weight clipping, as the original "
         "WGAN, or spectral normalization)")
+
+
+def _outer_targets(target):
+    """The tensors of ``target`` when a gradient of it is taken while a tape records (another one's
+    with-block, or a custom layer's call() under one: a PINN's du/dx): its results are then nodes
+    on their targets whose gradient raises (`_no_second_order`), so a loss made of them fails
+    instead of training without them. None otherwise."""
+    if recording() is None and not any(type(s) is RecordedLeaves for s in _tape_leaves):
+        return None
+    tensors = tuple(t for t in flatten(target) if isinstance(t, autodiff.Tensor))
+    return tensors or None
 
 
 def _rebuild(structure, values):
@@ -254,8 +267,9 @@ class GradientTape:
                 self._leaves.setdefault(id(x.value), x)
                 self._leaves.watchers.setdefault(id(x.value), set()).add(id(self))
                 continue
-            if isinstance(x, autodiff.Tensor):
-                continue  # already on the tape
+            if isinstance(x, autodiff.Tensor):  # already a node or leaf: a source of this tape's from here on
+                self._leaves.watchers.setdefault(id(x), set()).add(id(self))
+                continue
             if not isinstance(x, np.ndarray):
                 raise TypeError(f"GradientTape.watch: expected NumPy arrays (weights or model inputs). Received: "
                                 f"{type(x).__name__}")
@@ -266,12 +280,13 @@ class GradientTape:
         """Whether this tape differentiates with respect to ``source``, as TensorFlow's: a tensor it
         computed, what it was given to watch, and, watching accessed variables, the trainable
         weights and variables (not an array only a nested tape watched)."""
-        if isinstance(source, autodiff.Tensor) and not isinstance(source, autodiff.Variable) and source._inputs:
-            return True
         key = id(source.value) if isinstance(source, autodiff.Variable) else id(source)
         watchers = self._leaves.watchers.get(key)
         if watchers is not None and id(self) in watchers:
             return True
+        if isinstance(source, autodiff.Tensor) and not isinstance(source, autodiff.Variable) and source._inputs:
+            # a tensor it computed (or one computed off every tape), not another tape's it did not watch
+            return source._tapes is None or self._token in source._tapes
         if not self._watch_accessed:
             return watchers is None and not isinstance(source, (np.ndarray, autodiff.Variable))
         trainable = getattr(source, "trainable", None) or getattr(getattr(source, "weight", None), "trainable", False)
@@ -288,18 +303,35 @@ class GradientTape:
     def stop_recording(self):
         """Within it nothing is recorded: models and layers run as outside any tape, and what is
         computed from the tape's tensors is a constant to it (an eager array), as TensorFlow's."""
+        global _recording_tokens
         _tape_leaves.append(_StoppedLeaves())
+        # (a tape opened inside records its own ops only: this one records none of them)
+        token, suspended = self._token, self._token in _recording_tokens
+        _recording_tokens = tuple(t for t in _recording_tokens if t is not token)
         try:
             yield
         finally:
             _tape_leaves.pop()
+            if suspended:
+                _recording_tokens = _recording_tokens + (token,)
 
     def reset(self):
-        """Forget what was recorded (what it computes from here on is its record)."""
-        self._leaves.clear()
+        """Forget what was recorded and watched (what it computes from here on is its record), as
+        exiting and entering a new tape. A tape nested with others forgets only its own part of
+        the record they share; alone, it lets the recorded graph go (a persistent tape reset every
+        step keeps no step's graph)."""
         global _recording_tokens
         old, self._token = self._token, object()
         _recording_tokens = tuple(self._token if t is old else t for t in _recording_tokens)
+        session = self._leaves
+        for watchers in session.watchers.values():
+            watchers.discard(id(self))
+        if session.tapes <= 1 and not any(outer.done < outer.tapes for outer in session.enclosing):
+            nodes, session.nodes = session.nodes, []
+            for node in nodes:
+                node._inputs, node._backward = autodiff.RELEASED, None
+            session.clear()
+            session.watchers.clear()
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -338,6 +370,9 @@ class GradientTape:
             stacked = np.stack([np.zeros(shape[value.ndim:], dtype) if g is None else np.asarray(g) for g in column]) \
                 if column else np.zeros(shape, dtype)
             out.append(stacked.reshape(shape).view(EagerArray))
+        outer = _outer_targets(target)
+        if outer:  # (a Jacobian inside another tape: not differentiated further, as `gradient`'s)
+            out = [g if g is None else autodiff.Tensor(g, outer, _no_second_order) for g in out]
         if not isinstance(sources, (list, tuple, dict)):
             return out[0]
         return _rebuild(sources, iter(out))
@@ -377,7 +412,9 @@ class GradientTape:
         dtype = np.result_type(value.dtype, x.dtype)
         stacked = np.stack([np.zeros(x.shape, dtype) if g is None else np.asarray(g) for g in columns], axis=1) \
             if columns else np.zeros((x.shape[0], 0) + x.shape[1:], dtype)
-        return stacked.reshape(value.shape + x.shape[1:]).view(EagerArray)
+        result = stacked.reshape(value.shape + x.shape[1:]).view(EagerArray)
+        outer = _outer_targets(target)
+        return autodiff.Tensor(result, outer, _no_second_order) if outer else result
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d source for each of ``sources`` (an array, or a list, tuple or dict of them:
@@ -396,7 +433,7 @@ class GradientTape:
         # (called while another tape records: WGAN-GP's gradient penalty, a Hessian. TensorFlow
         # differentiates these gradients; fastnn cannot, so they are nodes of that tape whose
         # gradient raises: a loss made of them fails there, instead of training without them)
-        outer = recording() is not None and isinstance(target, autodiff.Tensor)
+        outer = _outer_targets(target)
         flat = flatten(sources)
         for s in flat:
             if not isinstance(s, (np.ndarray, autodiff.Tensor)):
@@ -432,9 +469,9 @@ class GradientTape:
         on_tape = [leaf for ls in leaves for leaf in ls] if total is not None else []
         # through the nodes this tape recorded (and those made off every tape), not another tape's:
         # what an outer tape computed before this one began is a constant here, as in TensorFlow
-        token, sources_on_tape = self._token, {id(leaf) for leaf in on_tape}
+        token = self._token
         grads = iter(autodiff.grad(total, on_tape, unconnected="none", through=lambda node: (
-            node._tapes is None or token in node._tapes or id(node) in sources_on_tape)) if on_tape else [])
+            node._tapes is None or token in node._tapes)) if on_tape else [])
         out = []
         for s, ls in zip(flat, leaves):
             terms = [g for g in (next(grads) for _ in ls) if g is not None] if on_tape else []
@@ -443,7 +480,7 @@ class GradientTape:
                 g = np.zeros_like(autodiff._value(s))
             # (TensorFlow's .numpy(); a sum of two paths' gradients of a scalar is a NumPy scalar)
             g = np.asarray(g).view(EagerArray) if isinstance(g, (np.ndarray, np.generic)) else g
-            out.append(autodiff.Tensor(g, (target,), _no_second_order) if outer and g is not None else g)
+            out.append(autodiff.Tensor(g, outer, _no_second_order) if outer and g is not None else g)
         if not self._persistent:
             self._release()
         if not isinstance(sources, (list, tuple, dict)):

@@ -42,7 +42,7 @@ import types
 import numpy as np
 
 from . import _ctc, _keras_ops, _sparse, autodiff, initializers, mixed_precision, ops, utils
-from ._batch_dataset import EagerArray, _Shape
+from ._batch_dataset import EagerArray, WeightArray, _Shape
 from ._image import image
 from ._tf_io import io
 from .autodiff import _value
@@ -263,6 +263,8 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    if isinstance(value, autodiff.Variable) and dtype is None:
+        return value.read_value()  # (a read of the variable: later assigns leave it as it was)
     return ops.convert_to_tensor(value, dtype=dtype or (dtype_hint if not isinstance(value, np.ndarray) else None))
 
 
@@ -296,8 +298,13 @@ def linspace(start, stop, num, name=None, axis=0):
 
 
 def identity(input, name=None):
-    """``input`` itself (on a tape, the same tensor)."""
-    return input
+    """``input`` itself (on a tape, the same tensor); of a tf.Variable, a read of its value (a
+    snapshot that later assigns leave as it was, recorded on a tape that watches it)."""
+    if isinstance(input, autodiff.Variable):
+        return input.read_value()
+    # (a layer's weight, model.trainable_variables[i]: a copy, which the optimizer's updates leave as it
+    # was, as a snapshot old = [tf.identity(w) for w in ...] expects; on the tape, the weight's read)
+    return ops.copy(input) if isinstance(input, WeightArray) else input
 
 
 def stop_gradient(input, name=None):

@@ -198,6 +198,11 @@ class Tensor(Operators):
     def __len__(self):
         return len(self.value)
 
+    def __iter__(self):  # (its rows, each on the tape, as an eager TensorFlow tensor iterates)
+        if self.value.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.value)))
+
     def numpy(self):
         return self.value[()] if self.value.ndim == 0 else self.value  # (0-d: a NumPy scalar, as TensorFlow's)
 
@@ -340,7 +345,7 @@ class Variable(Tensor):
         operand = _variable_operand(self)
         if isinstance(operand, Tensor):
             return Tensor(self.value.copy(), (operand,), lambda g: (g,))
-        return self.numpy()
+        return self.value.copy().view(EagerArray)  # (an eager tensor: its numpy())
 
     def __repr__(self):
         shown = repr(self.value.item()) if self.value.ndim == 0 else repr(self.value)
@@ -385,17 +390,23 @@ def grad(y, xs, seed=None, unconnected="zero", through=None):
 
     ``seed`` defaults to ones (for a scalar y: dy/dx). ``through(node)``, when given, says which
     of the nodes below y to differentiate through (a GradientTape's: those it recorded); the
-    others are constants.
+    others are constants, but for an x among them, a leaf where the walk stops.
     """
     seed = np.ones_like(y.value) if seed is None else np.broadcast_to(seed, y.shape).astype(y.dtype)
-    # the tape's nodes that lead to y, each after its inputs
-    order = post_order([y], lambda node: [t for t in node._inputs if isinstance(t, Tensor)
-                                          and (through is None or through(t))])
+    sources = {id(x) for x in xs} if through is not None else ()
+
+    def inputs_of(node):  # the tape's nodes that lead to y, each after its inputs
+        if through is not None and node is not y and not through(node):
+            return []  # (a source another tape computed: its own graph is not this tape's)
+        return [t for t in node._inputs if isinstance(t, Tensor) and (through is None or through(t) or id(t) in sources)]
+
+    order = post_order([y], inputs_of)
     reached = {id(node) for node in order}
     grads = {id(y): seed}
     for node in reversed(order):
         g = grads.get(id(node))
-        if g is None or node._backward is None or not builtins.any(id(t) in reached for t in node._inputs):
+        if g is None or node._backward is None or not builtins.any(id(t) in reached for t in node._inputs) or (
+                through is not None and node is not y and not through(node)):  # (a leaf here: `inputs_of`)
             continue
         for t, gt in zip(node._inputs, node._backward(g)):
             if not isinstance(t, Tensor) or gt is None:
