@@ -778,7 +778,7 @@ def test_inference_runs_fused_bitwise_as_the_per_head_path_and_backpropagates(rn
     q, v = rng.standard_normal((3, 6, 10)).astype("float32"), rng.standard_normal((3, 7, 10)).astype("float32")
     mask = rng.random((3, 6, 7)) > 0.3 if masked else None
     fused = mha(q, v, attention_mask=mask)
-    assert mha._cache.get("fused")
+    assert mha._cache["heads"] is None  # (fused: no per-head tensors kept)
     dy = rng.standard_normal(fused.shape).astype("float32")
     dx_fused = mha.backward(dy)  # (the per-head tensors rebuilt for the backward)
     original = attention_module.MultiHeadAttention._run
@@ -791,3 +791,34 @@ def test_inference_runs_fused_bitwise_as_the_per_head_path_and_backpropagates(rn
     np.testing.assert_array_equal(fused, plain)
     for a, b in zip(dx_fused, dx_plain):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_backward_after_a_fused_call_uses_that_calls_projections(rng):
+    # the per-head tensors a backward needs after a fused (inference) call come from that call's
+    # projections, not from the weights as they are when the gradient is taken (an optimizer step between)
+    fastnn.utils.set_random_seed(5)
+    mha = MultiHeadAttention(2, 4)
+    q, v = rng.standard_normal((2, 5, 8)).astype("float32"), rng.standard_normal((2, 6, 8)).astype("float32")
+    with fastnn.GradientTape(persistent=True) as tape:
+        loss = fastnn.reduce_sum(mha(q, v, training=False))
+    kernel = mha._projections["attention_output"][0]  # (its gradient is o·dy: o from the projections)
+    first = tape.gradient(loss, kernel)
+    fastnn.optimizers.SGD(0.5).apply_gradients(zip(tape.gradient(loss, mha.trainable_weights),
+                                                   mha.trainable_weights))
+    np.testing.assert_array_equal(first, tape.gradient(loss, kernel))
+
+
+def test_training_false_in_the_graph_and_a_watched_input(rng):
+    # a training=False given in the functional graph holds the layer in inference mode under fit or
+    # model(x, training=True), as Layer's; a watched array called directly gets its gradient
+    fastnn.utils.set_random_seed(7)
+    x = rng.standard_normal((2, 5, 8)).astype("float32")
+    inp = Input((5, 8))
+    mha = MultiHeadAttention(2, 4, dropout=0.9)
+    model = Model(inp, mha(inp, inp, training=False))
+    np.testing.assert_array_equal(model(x, training=True), mha(x, x, training=False))
+    c = fastnn.constant(x)
+    with fastnn.GradientTape() as tape:
+        tape.watch(c)
+        y = fastnn.reduce_sum(mha(c, c))
+    assert tape.gradient(y, c).shape == (2, 5, 8)

@@ -22,7 +22,7 @@ import numpy as np
 from .. import _backend, autodiff, ops, utils
 from .._batch_dataset import EagerArray
 from .. import autodiff as K
-from .base import _tape_leaves, KerasTensor, Layer, register_layer, set_weight_options, tape_training, tape_weights, weight_options_config
+from .base import _tape_leaves, KerasTensor, Layer, TRACED_TRAINING, register_layer, set_weight_options, tape_training, tape_weights, weight_options_config
 
 
 class _OnTape(Layer):
@@ -365,6 +365,14 @@ class MultiHeadAttention(Layer):
 
     def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
                  attention_mask=None, return_attention_scores=None, training=None, use_causal_mask=None, mask=None):
+        if autodiff.watched_leaves is not None and not isinstance(query, (list, tuple)):
+            # under a GradientTape: an array it watches is called as its tape leaf (tape.watch(x); mha(x, x)
+            # differentiates with respect to x), as Layer.__call__ does
+            leaves = autodiff.watched_leaves()
+            swapped = autodiff._on_watched([query, value, key], leaves) if leaves or autodiff._variables_made \
+                else None
+            if swapped is not None:
+                query, value, key = swapped
         named = {_QUERY: query, _VALUE: value, _KEY: key, _ATTENTION_MASK: attention_mask}
         given = list(query) if isinstance(query, (list, tuple)) else list(named.values())
         if any(_is_tape_tensor(v) for v in given) or (
@@ -443,7 +451,10 @@ class MultiHeadAttention(Layer):
                     f"{list(layout)}, use_causal_mask={causal}, return_attention_scores={scores}. Use a second layer "
                     "(copy the weights with set_weights)")
             self._layout, self.use_causal_mask, self.return_attention_scores = options
-            return self._call_symbolic(inputs)
+            out = self._call_symbolic(inputs)
+            if training is not None and training is not TRACED_TRAINING:  # (a flag given in the graph: the
+                self._inbound_nodes[-1].training = bool(training)          # model runs this call so, as Layer's)
+            return out
         arrays = [self._as_mask(x, _ATTENTION_MASK) if n == _ATTENTION_MASK else self._as_input(x)
                   for n, x in zip(layout, inputs)]
         shapes = [(None,) + a.shape[1:] for a in arrays]
@@ -715,29 +726,48 @@ class MultiHeadAttention(Layer):
         if self.use_gate:
             xg, wg, gate = self._project("gate", q_in, "sigmoid")
 
+        fused = fuse and not training and not want_scores and self._rank == 3 and dtype == np.float32 \
+            and _backend.get_backend() == "cpp"
+        if fused:
+            # inference: the fused per-head kernel (no head transposes, the scores stay in cache); a
+            # backward after it forms the per-head tensors from these projections (`backward`)
+            o, heads_part = self._attend_fused(q2, k2, v2, q_in.shape, k_in.shape[1], keep), None
+        else:
+            heads_part = self._attend_per_head(q2, k2, v2, q_in.shape, k_in.shape, v_in.shape, keep, scores_shape,
+                                               want_scores, training)
+            o = heads_part.pop("o")
+        o_pre = o
+        if gate is not None:
+            o = o * gate.reshape(o.shape)
+        xo, wo, y2 = self._project("attention_output", np.ascontiguousarray(o))
+        out_dims = self._projections["attention_output"][0].shape[2:]
+        y = y2.reshape(q_in.shape[:-1] + tuple(out_dims)).astype(dtype, copy=False)
+        self._cache = dict(layout=layout, xq=xq, wq=wq, q2=q2, xk=xk, wk=wk, k2=k2, xv=xv, wv=wv, v2=v2,
+                           gate=gate, xg=xg if gate is not None else None, wg=wg if gate is not None else None,
+                           o_pre=o_pre, xo=xo, wo=wo, y2=y2, shapes={n: parts[n].shape for n in layout},
+                           scores_shape=scores_shape, key_given=_KEY in parts,
+                           heads=heads_part, fused_keep=keep if fused else None)
+        if want_scores:
+            return [y, np.asarray(heads_part["shown"].reshape(scores_shape), dtype=dtype)]
+        return y
+
+    def _attend_per_head(self, q2, k2, v2, q_in_shape, k_in_shape, v_in_shape, keep, scores_shape, want_scores,
+                         training):
+        """The attention of the projections q2, k2, v2 (rows, heads·dim) by per-head products: the
+        output o (batch, <axes>, heads, vd) and the per-head tensors the backward uses."""
+        heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        dtype = np.dtype(self.dtype)
         perm, lead = self._attention_layout
         inverse = list(np.argsort(perm))
-        if fuse and not training and not want_scores and self._rank == 3 and dtype == np.float32 \
-                and _backend.get_backend() == "cpp":
-            # inference: the fused per-head kernel (no head transposes, the scores stay in cache); a
-            # backward after it runs this again unfused (`backward`), for the per-head tensors it needs
-            o = self._attend_fused(q2, k2, v2, q_in.shape, k_in.shape[1], keep)
-            o_pre = o
-            if gate is not None:
-                o = o * gate.reshape(o.shape)
-            xo, wo, y2 = self._project("attention_output", o)
-            out_dims = self._projections["attention_output"][0].shape[2:]
-            self._cache = dict(fused=True, parts=parts, layout=layout, causal=causal, keras_masks=keras_masks)
-            return y2.reshape(q_in.shape[:-1] + tuple(out_dims))
 
-        def heads_first(y2, x, d):  # (rows, heads*d) -> (batch, <rest>, heads, T_flat, d), contiguous
-            y = y2.reshape(x.shape[:-1] + (heads, d)).transpose(perm)
+        def heads_first(y2, x_shape, d):  # (rows, heads*d) -> (batch, <rest>, heads, T_flat, d), contiguous
+            y = y2.reshape(x_shape[:-1] + (heads, d)).transpose(perm)
             return np.ascontiguousarray(y.reshape(y.shape[:lead] + (-1, d))), y.shape
 
         qs = q2 * dtype.type(self._inverse_sqrt_key_dim)  # Keras scales the query, then takes the products
-        q4, q_shape = heads_first(qs, q_in, kd)
-        k4, k_shape = heads_first(k2, k_in, kd)
-        v4, _ = heads_first(v2, v_in, vd)
+        q4, q_shape = heads_first(qs, q_in_shape, kd)
+        k4, k_shape = heads_first(k2, k_in_shape, kd)
+        v4, _ = heads_first(v2, v_in_shape, vd)
         t_flat, s_flat = q4.shape[-2], k4.shape[-2]
         # the per-head products: fastnn's batched GEMM, each (batch, head) item on one thread
         scores = ops.batched_matmul(q4, k4, trans_b=True)  # (batch, <rest>, heads, T, S)
@@ -760,21 +790,8 @@ class MultiHeadAttention(Layer):
             used, drop = ops.dropout_forward(np.ascontiguousarray(shown), self.dropout, seed)
         o4 = ops.batched_matmul(used, v4)  # (batch, <rest>, heads, T, vd)
         o = o4.reshape(q_shape[:-1] + (vd,)).transpose(inverse)  # (batch, <axes>, heads, vd)
-        o_pre = o
-        if gate is not None:
-            o = o * gate.reshape(o.shape)
-        xo, wo, y2 = self._project("attention_output", np.ascontiguousarray(o))
-        out_dims = self._projections["attention_output"][0].shape[2:]
-        y = y2.reshape(q_in.shape[:-1] + tuple(out_dims)).astype(dtype, copy=False)
-        self._cache = dict(layout=layout, xq=xq, wq=wq, q2=q2, xk=xk, wk=wk, k2=k2, xv=xv, wv=wv, v2=v2,
-                           gate=gate, xg=xg if gate is not None else None, wg=wg if gate is not None else None,
-                           q4=q4, k4=k4, v4=v4, q_shape=q_shape, k_shape=k_shape, keep=keep_flat, zero=zero,
-                           probs=probs, used=used, drop=drop, o_pre=o_pre, xo=xo, wo=wo, y2=y2,
-                           shapes={n: parts[n].shape for n in layout}, scores_shape=scores_shape,
-                           key_given=_KEY in parts)
-        if want_scores:
-            return [y, np.asarray(shown.reshape(scores_shape), dtype=dtype)]
-        return y
+        return dict(o=o, q4=q4, k4=k4, v4=v4, q_shape=q_shape, k_shape=k_shape, keep=keep_flat, zero=zero,
+                    probs=probs, shown=shown, used=used, drop=drop)
 
     def _attend_fused(self, q2, k2, v2, q_shape, steps, keep):
         """The attention of the projections q2 (B·T, heads·kd), k2, v2 (B·S, heads·kd / ·vd) by
@@ -791,10 +808,15 @@ class MultiHeadAttention(Layer):
         return o.reshape(batch, t, heads, self.value_dim)
 
     def backward(self, dy):
-        if self._cache.get("fused"):  # (the inference call ran fused: its per-head tensors, as unfused)
-            c = self._cache
-            self._run(c["parts"], c["layout"], c["causal"], False, False, c["keras_masks"], fuse=False)
         c = self._cache
+        if c["heads"] is None:  # (the inference call ran fused: its per-head tensors, from its projections)
+            shapes = c["shapes"]
+            q_shape, v_shape = shapes[_QUERY], shapes[_VALUE]
+            part = self._attend_per_head(c["q2"], c["k2"], c["v2"], q_shape, shapes.get(_KEY, v_shape), v_shape,
+                                         c["fused_keep"], c["scores_shape"], False, False)
+            del part["o"]
+            c["heads"] = part
+        c = {**c, **c["heads"]}
         heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
         dtype = np.dtype(self.dtype)
         d_scores = None
