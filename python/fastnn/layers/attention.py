@@ -713,7 +713,6 @@ class MultiHeadAttention(Layer):
     def _run(self, parts, layout, causal, want_scores, training, keras_masks, fuse=True):
         q_in, v_in = parts[_QUERY], parts[_VALUE]
         k_in = parts.get(_KEY, v_in)
-        heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
         dtype = np.dtype(self.dtype)
         scores_shape = self._scores_shape(q_in.shape, v_in.shape, self._axes)
         keep = self._keep(parts, causal, keras_masks, scores_shape)
