@@ -348,42 +348,12 @@ struct GroupScratch {
         : s((size_t)(3 * C)), m((size_t)C), r((size_t)C), is((size_t)C), a((size_t)C), b((size_t)C), k((size_t)C) {}
 };
 
-// s1[c] += Σ_p (x - x[0])[c], s2[c] += Σ_p (x - x[0])²[c] over a sample's P rows: float sums over
-// blocks of kRowBlock rows (16 lanes, no conversions; the deviations from the first row are
-// small), each block's added in double. f1, f2: (C,) float scratch.
-FASTNN_ELEMENTWISE static void sample_sums(double* FASTNN_RESTRICT s1, double* FASTNN_RESTRICT s2,
-                                           float* FASTNN_RESTRICT f1, float* FASTNN_RESTRICT f2,
-                                           const float* FASTNN_RESTRICT x, index_t P, index_t C) {
-    for (index_t p0 = 0; p0 < P; p0 += kRowBlock) {
-        std::fill(f1, f1 + C, 0.0f);
-        std::fill(f2, f2 + C, 0.0f);
-        for (index_t p = p0; p < std::min(P, p0 + kRowBlock); p++) {
-            const float* row = x + p * C;
-            for (index_t c = 0; c < C; c++) {
-                const float d = row[c] - x[c];
-                f1[c] += d;
-                f2[c] += d * d;
-            }
-        }
-        for (index_t c = 0; c < C; c++) {
-            s1[c] += (double)f1[c];
-            s2[c] += (double)f2[c];
-        }
-    }
-}
-
 void groupnorm_sample_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
                               const float* beta, index_t P, index_t C, index_t G, float epsilon, GroupScratch& w) {
     // y, x (P, C); mean, inv_std (G,)
     double *s1 = w.s.data(), *s2 = s1 + C;
     std::fill(s1, s1 + 2 * C, 0.0);
-    sample_sums(s1, s2, w.a.data(), w.b.data(), x, P, C);  // shifted by the sample's first row
-    // (squares beyond float's range, a standard deviation past ~1e18 or below ~1e-15: the sums in double)
-    const double n = (double)P;
-    if (std::any_of(s2, s2 + C, [n](double q) { return !(q <= 1e30 * n) || (q > 0.0 && q < 1e-30 * n); })) {
-        std::fill(s1, s1 + 2 * C, 0.0);
-        shifted_sums(s1, s2, x, x, 0, P, 0, C, C);
-    }
+    shifted_sums(s1, s2, x, x, 0, P, 0, C, C);  // shifted by the sample's first row
     const index_t Cg = C / G;
     const double count = (double)P * (double)Cg;
     for (index_t g = 0; g < G; g++) {

@@ -584,3 +584,16 @@ def test_training_backward_at_extreme_scales(std, eps):
     _, m64, s64 = ref.groupnorm_forward(xg.astype(np.float64), None, None, groups=1, epsilon=eps32)
     want = ref.groupnorm_backward(dyg.astype(np.float64), xg.astype(np.float64), None, m64, s64, groups=1)[0]
     close(_core.groupnorm_backward(dyg, xg, None, m, s, groups=1)[0], want, "groupnorm dx", 0, 1e-6 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
+def test_groupnorm_a_bright_first_pixel_keeps_float_accuracy(be):
+    # a ReLU map with one bright corner: the statistics shift by the sample's first row, and sums of
+    # those deviations in float cancelled (1e-3 off, reverted); in double they stay at float accuracy
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.normal(0, 1, (2, 32, 32, 8)), 0).astype(np.float32)
+    x[:, 0, 0, :] = 300.0
+    g64 = x.astype(np.float64).reshape(2, 1024, 4, 2)
+    want = ((g64 - g64.mean(axis=(1, 3), keepdims=True)) / np.sqrt(g64.var(axis=(1, 3), keepdims=True) + 1e-3))
+    y, _, _ = be.groupnorm_forward(x, None, None, groups=4)
+    close(y, want.reshape(x.shape), "y", 0, 1e-5)
