@@ -822,3 +822,16 @@ def test_training_false_in_the_graph_and_a_watched_input(rng):
         tape.watch(c)
         y = fastnn.reduce_sum(mha(c, c))
     assert tape.gradient(y, c).shape == (2, 5, 8)
+
+
+def test_an_empty_batch_gives_empty_outputs_and_gradients():
+    mha = MultiHeadAttention(2, 4)
+    q, v = np.zeros((0, 4, 8), np.float32), np.zeros((0, 5, 8), np.float32)
+    assert mha(q, v).shape == (0, 4, 8)  # (fused: inference)
+    assert mha(q, v, training=True).shape == (0, 4, 8)
+    mha._need_input_grad = True
+    dq, dv = mha.backward(np.zeros((0, 4, 8), np.float32))
+    assert dq.shape == (0, 4, 8) and dv.shape == (0, 5, 8)
+    assert all(not np.any(g) for g in mha.get_gradients())
+    y, scores = mha(q, v, return_attention_scores=True)
+    assert y.shape == (0, 4, 8) and scores.shape == (0, 2, 4, 5)

@@ -761,7 +761,8 @@ class MultiHeadAttention(Layer):
 
         def heads_first(y2, x_shape, d):  # (rows, heads*d) -> (batch, <rest>, heads, T_flat, d), contiguous
             y = y2.reshape(x_shape[:-1] + (heads, d)).transpose(perm)
-            return np.ascontiguousarray(y.reshape(y.shape[:lead] + (-1, d))), y.shape
+            flat = int(np.prod(y.shape[lead:-1], dtype=np.int64))  # (not -1: an empty batch leaves it open)
+            return np.ascontiguousarray(y.reshape(y.shape[:lead] + (flat, d))), y.shape
 
         qs = q2 * dtype.type(self._inverse_sqrt_key_dim)  # Keras scales the query, then takes the products
         q4, q_shape = heads_first(qs, q_in_shape, kd)
@@ -797,13 +798,13 @@ class MultiHeadAttention(Layer):
         `ops.attention_forward`: (B, T, heads, vd), the value `_run`'s per-head ops give."""
         batch, t = q_shape[0], q_shape[1]
         heads = self.num_heads
-        qs = (q2 * np.float32(self._inverse_sqrt_key_dim)).reshape(batch, t, -1)  # (Keras scales the query first)
+        qs = (q2 * np.float32(self._inverse_sqrt_key_dim)).reshape(batch, t, q2.shape[1])  # (Keras scales q first)
         keep4 = None
         if keep is not None:  # (broadcastable to (B, heads, T, S): the kernel takes one per sample, or per head)
             keep4 = np.broadcast_to(keep, (batch, heads if keep.shape[1] == heads else 1, t, steps))
         # Keras's explicit path (dropout configured) zeroes the masked probabilities
-        o = ops.attention_forward(qs, k2.reshape(batch, steps, -1), v2.reshape(batch, steps, -1), heads=heads,
-                                  keep=keep4, zero_masked=keep is not None and self.dropout > 0)
+        o = ops.attention_forward(qs, k2.reshape(batch, steps, k2.shape[1]), v2.reshape(batch, steps, v2.shape[1]),
+                                  heads=heads, keep=keep4, zero_masked=keep is not None and self.dropout > 0)
         return o.reshape(batch, t, heads, self.value_dim)
 
     def backward(self, dy):
@@ -824,7 +825,6 @@ class MultiHeadAttention(Layer):
         perm, lead = self._attention_layout
         inverse = list(np.argsort(perm))
         need_dw, use_bias = self.trainable, self.use_bias and self.trainable
-        rows = c["xq"].shape[0]
         grads = {}
         if dy is None:
             dy = np.zeros(c["y2"].shape, dtype)
@@ -836,13 +836,13 @@ class MultiHeadAttention(Layer):
         d_gate_x = None
         if c["gate"] is not None:
             gate = c["gate"].reshape(d_o.shape)
-            d_gate = (d_o * c["o_pre"]).reshape(rows, -1)
+            d_gate = (d_o * c["o_pre"]).reshape(c["gate"].shape)
             d_o = d_o * gate
             d_gate_x, dw, db = ops.dense_backward(np.ascontiguousarray(d_gate, dtype=dtype), c["xg"], c["wg"],
                                                   c["gate"], "sigmoid", use_bias=use_bias,
                                                   need_dx=self._need_input_grad, need_dw=need_dw)
             grads["gate"] = (dw, db)
-        d_o4 = d_o.transpose(perm).reshape(c["q_shape"][:lead] + (-1, vd))
+        d_o4 = d_o.transpose(perm).reshape(c["q_shape"][:lead] + (int(np.prod(c["q_shape"][lead:-1])), vd))
         d_o4 = np.ascontiguousarray(d_o4, dtype=dtype)
         d_used = ops.batched_matmul(d_o4, c["v4"], trans_b=True)
         d_v4 = ops.batched_matmul(c["used"], d_o4, trans_a=True)
