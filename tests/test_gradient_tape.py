@@ -1103,6 +1103,10 @@ def test_reset_read_value_variable_targets_and_a_sign_of_an_inner_gradient():
     with GradientTape() as tape:
         result = fastnn.identity(v0)  # (the guide's control flow: the target is a variable)
     assert tape.gradient(result, [v0, v1]) == [1.0, None]
+    dense = L.Dense(2)
+    with GradientTape() as tape:
+        dense(np.ones((1, 3), np.float32))
+    np.testing.assert_array_equal(tape.gradient(dense.kernel, dense.kernel), np.ones((3, 2)))  # (a weight itself)
 
     # FGSM inside the training tape: the inner gradient reaches the loss only through sign (gradient 0),
     # so the outer gradient is first order

@@ -457,6 +457,8 @@ class GradientTape:
             for t, seed in zip(targets, seeds):
                 if isinstance(t, autodiff.Variable):  # the variable itself (tf.identity(v)): d v / d v = 1, as TensorFlow's
                     t = autodiff.Tensor(t.value.copy(), (t,), lambda g: (g,))
+                elif isinstance(t, np.ndarray) and id(t) in self._leaves:  # (a weight or watched array itself: its leaf)
+                    t = autodiff.Tensor(t.copy(), (self._leaves[id(t)],), lambda g: (g,))
                 if not isinstance(t, autodiff.Tensor):
                     continue  # a value not computed on the tape: a constant
                 term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
