@@ -339,6 +339,7 @@ namespace {
 
 // Samples per block: at least kRowBlock rows, so tiny samples (P = 1) do not get a partial each.
 index_t sample_block(index_t P) { return std::max<index_t>(1, kRowBlock / std::max<index_t>(P, 1)); }
+index_t sample_blocks(index_t N, index_t P) { return (N + sample_block(P) - 1) / sample_block(P); }
 
 // Per-thread (C,) rows: the per-channel statistics and coefficients of one sample.
 struct GroupScratch {
@@ -421,12 +422,11 @@ void groupnorm_sample_backward(float* dx, double* part, const float* dy, const f
                          w.b.data(), w.k.data(), C);
 }
 
-}  // namespace
-
-void groupnorm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
-                       const float* beta, index_t N, index_t P, index_t C, index_t G, float epsilon) {
-    // x, y (N, P, C), P >= 1, G >= 1 divides C (checked by the binding); mean, inv_std (N, G)
-    const index_t per = sample_block(P), blocks = (N + per - 1) / per;
+// fn(w, b, n) for each sample n of N (P positions, C channels), in fixed blocks b of sample_block(P)
+// samples split among threads, each thread with its own scratch w.
+template <class Fn>
+void for_each_sample(index_t N, index_t P, index_t C, Fn fn) {
+    const index_t per = sample_block(P), blocks = sample_blocks(N, P);
 #ifdef FASTNN_OPENMP
 #pragma omp parallel num_threads(num_threads()) if (N * P * C >= kParallelMinElements && blocks > 1)
 #endif
@@ -436,10 +436,19 @@ void groupnorm_forward(float* y, float* mean, float* inv_std, const float* x, co
 #pragma omp for schedule(static)
 #endif
         for (index_t b = 0; b < blocks; b++)
-            for (index_t n = b * per; n < std::min(N, (b + 1) * per); n++)
-                groupnorm_sample_forward(y + n * P * C, mean + n * G, inv_std + n * G, x + n * P * C, gamma, beta,
-                                         P, C, G, epsilon, w);
+            for (index_t n = b * per; n < std::min(N, (b + 1) * per); n++) fn(w, b, n);
     }
+}
+
+}  // namespace
+
+void groupnorm_forward(float* y, float* mean, float* inv_std, const float* x, const float* gamma,
+                       const float* beta, index_t N, index_t P, index_t C, index_t G, float epsilon) {
+    // x, y (N, P, C), P >= 1, G >= 1 divides C (checked by the binding); mean, inv_std (N, G)
+    for_each_sample(N, P, C, [&](GroupScratch& w, index_t, index_t n) {
+        groupnorm_sample_forward(y + n * P * C, mean + n * G, inv_std + n * G, x + n * P * C, gamma, beta, P, C, G,
+                                 epsilon, w);
+    });
 }
 
 void groupnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
@@ -448,22 +457,13 @@ void groupnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
     // dy, x, dx (N, P, C); gamma, dgamma, dbeta (C,); mean, inv_std (N, G)
     const bool sums = dgamma || dbeta;
     if (N == 0 || (!dx && !sums)) return;
-    const index_t per = sample_block(P), blocks = (N + per - 1) / per;
+    const index_t blocks = sample_blocks(N, P);
     std::vector<double> partial((size_t)(blocks * 2 * C), 0.0);  // block b: [Σ dy (C) | Σ dy·xhat (C)]
     double* PS = partial.data();
-#ifdef FASTNN_OPENMP
-#pragma omp parallel num_threads(num_threads()) if (N * P * C >= kParallelMinElements && blocks > 1)
-#endif
-    {
-        GroupScratch w(C);
-#ifdef FASTNN_OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (index_t b = 0; b < blocks; b++)
-            for (index_t n = b * per; n < std::min(N, (b + 1) * per); n++)
-                groupnorm_sample_backward(dx ? dx + n * P * C : nullptr, PS + b * 2 * C, dy + n * P * C,
-                                          x + n * P * C, gamma, mean + n * G, inv_std + n * G, P, C, G, w);
-    }
+    for_each_sample(N, P, C, [&](GroupScratch& w, index_t b, index_t n) {
+        groupnorm_sample_backward(dx ? dx + n * P * C : nullptr, PS + b * 2 * C, dy + n * P * C, x + n * P * C, gamma,
+                                  mean + n * G, inv_std + n * G, P, C, G, w);
+    });
     if (sums)
         add_blocks_in_order<2>(PS, blocks, C, [=](index_t c, const double* s) {
             if (dbeta) dbeta[c] += (float)s[0];

@@ -31,6 +31,21 @@ def close(a, b, what, rtol=2e-5, atol=2e-5):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=what)
 
 
+def assert_thread_count_independent(run):
+    """``run()`` (a tuple of arrays) gives bitwise the same at 1, 2 and 3 threads."""
+    results = []
+    old = fastnn.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            results.append(run())
+    finally:
+        fastnn.set_num_threads(old)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", ["both", "none", "scale", "center"])
@@ -178,22 +193,16 @@ def test_inference_backward_does_not_read_x(be):
 def test_independent_of_thread_count():
     x, gamma, beta, mm, mv, dy = make((64, 14, 14, 17), seed=2, offset=50.0)
     xw, _, _, _, _, _ = make((300, 2500), seed=3)  # many channels: channel blocks as well as row blocks
-    results = []
-    old = fastnn.get_num_threads()
-    try:
-        for n in (1, 2, 3):
-            fastnn.set_num_threads(n)
-            m1, v1 = mm.copy(), mv.copy()
-            y, mean, inv_std = _core.batchnorm_forward(x, gamma, beta, m1, v1, training=True)
-            grads = _core.batchnorm_backward(dy, x, gamma, mean, inv_std)
-            yw = _core.batchnorm_forward(xw, None, None, np.zeros(2500, np.float32), np.ones(2500, np.float32),
-                                         training=True)
-            results.append((y, mean, inv_std, m1, v1) + grads + yw)
-    finally:
-        fastnn.set_num_threads(old)
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            np.testing.assert_array_equal(a, b)
+
+    def run():
+        m1, v1 = mm.copy(), mv.copy()
+        y, mean, inv_std = _core.batchnorm_forward(x, gamma, beta, m1, v1, training=True)
+        grads = _core.batchnorm_backward(dy, x, gamma, mean, inv_std)
+        yw = _core.batchnorm_forward(xw, None, None, np.zeros(2500, np.float32), np.ones(2500, np.float32),
+                                     training=True)
+        return (y, mean, inv_std, m1, v1) + grads + yw
+
+    assert_thread_count_independent(run)
 
 
 def test_optional_outputs_and_dtypes():
@@ -328,18 +337,12 @@ def test_layernorm_reference_gradients_match_finite_differences(shape):
 
 def test_layernorm_independent_of_thread_count():
     x, gamma, beta, dy = make_ln((64, 28, 130), seed=2)
-    results = []
-    old = fastnn.get_num_threads()
-    try:
-        for n in (1, 2, 3):
-            fastnn.set_num_threads(n)
-            y, mean, inv_std = _core.layernorm_forward(x, gamma, beta)
-            results.append((y, mean, inv_std) + _core.layernorm_backward(dy, x, gamma, mean, inv_std))
-    finally:
-        fastnn.set_num_threads(old)
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            np.testing.assert_array_equal(a, b)
+
+    def run():
+        y, mean, inv_std = _core.layernorm_forward(x, gamma, beta)
+        return (y, mean, inv_std) + _core.layernorm_backward(dy, x, gamma, mean, inv_std)
+
+    assert_thread_count_independent(run)
 
 
 @pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])
@@ -474,18 +477,12 @@ def test_groupnorm_reference_gradients_match_finite_differences(shape, groups):
 
 def test_groupnorm_independent_of_thread_count():
     x, gamma, beta, dy = make_gn((37, 14, 14, 32), seed=2)
-    results = []
-    old = fastnn.get_num_threads()
-    try:
-        for n in (1, 2, 3):
-            fastnn.set_num_threads(n)
-            y, mean, inv_std = _core.groupnorm_forward(x, gamma, beta, groups=4)
-            results.append((y, mean, inv_std) + _core.groupnorm_backward(dy, x, gamma, mean, inv_std, groups=4))
-    finally:
-        fastnn.set_num_threads(old)
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            np.testing.assert_array_equal(a, b)
+
+    def run():
+        y, mean, inv_std = _core.groupnorm_forward(x, gamma, beta, groups=4)
+        return (y, mean, inv_std) + _core.groupnorm_backward(dy, x, gamma, mean, inv_std, groups=4)
+
+    assert_thread_count_independent(run)
 
 
 @pytest.mark.parametrize("be", [pytest.param(_core, id="cpp"), pytest.param(ref, id="numpy")])

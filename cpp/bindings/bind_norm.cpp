@@ -29,13 +29,39 @@ void rows_channels(const py::array& x, const char* op, const char* arg, int64_t*
     for (int d = 0; d + 1 < x.ndim(); d++) *rows *= x.shape(d);
 }
 
-// An optional read-only (C,) vector: None gives an empty handle.
+// A read-only (C,) vector.
 FloatArray channel_vector(py::handle obj, int64_t C, const char* op, const char* arg) {
     FloatArray v = float_input(obj, op, arg);
     if (v.ndim() != 1 || v.shape(0) != C)
         fail_value(std::string(op) + ": " + arg + " must be (C,) with C=" + std::to_string(C) + ". Received: " + arg +
                    ".shape=" + shape_str(v));
     return v;
+}
+
+// An optional (C,) vector (gamma, beta: None for scale/center False): `data` null when not given.
+struct OptionalVector {
+    FloatArray arr;
+    bool given = false;
+    const float* data = nullptr;
+};
+
+OptionalVector optional_vector(py::handle obj, int64_t C, const char* op, const char* arg) {
+    OptionalVector v;
+    if (!obj.is_none()) {
+        v.arr = channel_vector(obj, C, op, arg);
+        v.given = true;
+        v.data = v.arr.data();
+    }
+    return v;
+}
+
+// A backward's dy: x's shape.
+FloatArray dy_like(py::handle dy_obj, const py::array& x, const char* op) {
+    FloatArray dy = float_input(dy_obj, op, "dy");
+    if (dims_of(dy) != dims_of(x))
+        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
+                   shape_str(dy));
+    return dy;
 }
 
 float epsilon_arg(double v, const char* op) {
@@ -85,20 +111,18 @@ py::tuple batchnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle
     if (!(momentum >= 0.0 && momentum <= 1.0))
         fail_value(std::string(op) + ": momentum must be in [0, 1]. Received: momentum=" + num_str(momentum));
     const float eps = epsilon_arg(epsilon, op);
-    FloatArray gamma, beta;
-    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
-    if (!beta_obj.is_none()) beta = channel_vector(beta_obj, C, op, "beta");
+    const OptionalVector gamma = optional_vector(gamma_obj, C, op, "gamma");
+    const OptionalVector beta = optional_vector(beta_obj, C, op, "beta");
     auto mm = float_inout(mm_obj, op, "moving_mean", {C});
     auto mv = float_inout(mv_obj, op, "moving_var", {C});
     std::vector<NamedSpan> read = {{byte_span(x), "x"}};
-    if (!gamma_obj.is_none()) read.push_back({byte_span(gamma), "gamma"});
-    if (!beta_obj.is_none()) read.push_back({byte_span(beta), "beta"});
+    if (gamma.given) read.push_back({byte_span(gamma.arr), "gamma"});
+    if (beta.given) read.push_back({byte_span(beta.arr), "beta"});
     require_disjoint(op, {{byte_span(mm), "moving_mean"}, {byte_span(mv), "moving_var"}}, read);
     auto y = new_float_array(dims_of(x), op, "y");
     auto mean = new_float_array({C}, op, "mean");
     auto inv_std = new_float_array({C}, op, "inv_std");
-    const float *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
-                *B = beta_obj.is_none() ? nullptr : beta.data();
+    const float *X = x.data(), *G = gamma.data, *B = beta.data;
     float *Y = y.mutable_data(), *M = mean.mutable_data(), *IS = inv_std.mutable_data();
     float *MM = mm.mutable_data(), *MV = mv.mutable_data();
     {
@@ -118,18 +142,13 @@ py::tuple batchnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     FloatArray x = float_input(x_obj, op, "x");
     int64_t N, C;
     rows_channels(x, op, "x", &N, &C);
-    FloatArray dy = float_input(dy_obj, op, "dy");
-    if (dims_of(dy) != dims_of(x))
-        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
-                   shape_str(dy));
-    FloatArray gamma;
-    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
+    FloatArray dy = dy_like(dy_obj, x, op);
+    const OptionalVector gamma = optional_vector(gamma_obj, C, op, "gamma");
     FloatArray mean = channel_vector(mean_obj, C, op, "mean");
     FloatArray inv_std = channel_vector(inv_std_obj, C, op, "inv_std");
-    const NormGrads grads(x, C, need_dx, !gamma_obj.is_none(), center, op);
+    const NormGrads grads(x, C, need_dx, gamma.given, center, op);
     float *DX = grads.DX, *DG = grads.DG, *DB = grads.DB;
-    const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
-                *M = mean.data(), *IS = inv_std.data();
+    const float *DY = dy.data(), *X = x.data(), *G = gamma.data, *M = mean.data(), *IS = inv_std.data();
     {
         py::gil_scoped_release release;
         batchnorm_backward(DX, DG, DB, DY, X, G, M, IS, N, C, training);
@@ -167,14 +186,12 @@ py::tuple layernorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle
     std::vector<int64_t> row_dims;
     rows_features(x, op, &R, &C, &row_dims);
     const float eps = epsilon_arg(epsilon, op);
-    FloatArray gamma, beta;
-    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
-    if (!beta_obj.is_none()) beta = channel_vector(beta_obj, C, op, "beta");
+    const OptionalVector gamma = optional_vector(gamma_obj, C, op, "gamma");
+    const OptionalVector beta = optional_vector(beta_obj, C, op, "beta");
     auto y = new_float_array(dims_of(x), op, "y");
     auto mean = new_float_array(row_dims, op, "mean");
     auto inv_std = new_float_array(row_dims, op, "inv_std");
-    const float *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
-                *B = beta_obj.is_none() ? nullptr : beta.data();
+    const float *X = x.data(), *G = gamma.data, *B = beta.data;
     float *Y = y.mutable_data(), *M = mean.mutable_data(), *IS = inv_std.mutable_data();
     {
         py::gil_scoped_release release;
@@ -192,18 +209,13 @@ py::tuple layernorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     int64_t R, C;
     std::vector<int64_t> row_dims;
     rows_features(x, op, &R, &C, &row_dims);
-    FloatArray dy = float_input(dy_obj, op, "dy");
-    if (dims_of(dy) != dims_of(x))
-        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
-                   shape_str(dy));
-    FloatArray gamma;
-    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, C, op, "gamma");
+    FloatArray dy = dy_like(dy_obj, x, op);
+    const OptionalVector gamma = optional_vector(gamma_obj, C, op, "gamma");
     FloatArray mean = row_statistic(mean_obj, row_dims, op, "mean");
     FloatArray inv_std = row_statistic(inv_std_obj, row_dims, op, "inv_std");
-    const NormGrads grads(x, C, need_dx, !gamma_obj.is_none(), center, op);
+    const NormGrads grads(x, C, need_dx, gamma.given, center, op);
     float *DX = grads.DX, *DG = grads.DG, *DB = grads.DB;
-    const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
-                *M = mean.data(), *IS = inv_std.data();
+    const float *DY = dy.data(), *X = x.data(), *G = gamma.data, *M = mean.data(), *IS = inv_std.data();
     {
         py::gil_scoped_release release;
         layernorm_backward(DX, DG, DB, DY, X, G, M, IS, R, C);
@@ -239,14 +251,12 @@ py::tuple groupnorm_forward_b(py::handle x_obj, py::handle gamma_obj, py::handle
     FloatArray x = float_input(x_obj, op, "x");
     const GroupShape s(x, groups_obj, op);
     const float eps = epsilon_arg(epsilon, op);
-    FloatArray gamma, beta;
-    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, s.C, op, "gamma");
-    if (!beta_obj.is_none()) beta = channel_vector(beta_obj, s.C, op, "beta");
+    const OptionalVector gamma = optional_vector(gamma_obj, s.C, op, "gamma");
+    const OptionalVector beta = optional_vector(beta_obj, s.C, op, "beta");
     auto y = new_float_array(dims_of(x), op, "y");
     auto mean = new_float_array({s.N, s.G}, op, "mean");
     auto inv_std = new_float_array({s.N, s.G}, op, "inv_std");
-    const float *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
-                *B = beta_obj.is_none() ? nullptr : beta.data();
+    const float *X = x.data(), *G = gamma.data, *B = beta.data;
     float *Y = y.mutable_data(), *M = mean.mutable_data(), *IS = inv_std.mutable_data();
     {
         py::gil_scoped_release release;
@@ -263,19 +273,14 @@ py::tuple groupnorm_backward_b(py::handle dy_obj, py::handle x_obj, py::handle g
     const bool center = flag_arg(center_obj, op, "center");
     FloatArray x = float_input(x_obj, op, "x");
     const GroupShape s(x, groups_obj, op);
-    FloatArray dy = float_input(dy_obj, op, "dy");
-    if (dims_of(dy) != dims_of(x))
-        fail_value(std::string(op) + ": dy must have x's shape " + shape_str(x) + ". Received: dy.shape=" +
-                   shape_str(dy));
-    FloatArray gamma;
-    if (!gamma_obj.is_none()) gamma = channel_vector(gamma_obj, s.C, op, "gamma");
+    FloatArray dy = dy_like(dy_obj, x, op);
+    const OptionalVector gamma = optional_vector(gamma_obj, s.C, op, "gamma");
     const std::vector<int64_t> stats = {s.N, s.G};
     FloatArray mean = row_statistic(mean_obj, stats, op, "mean", "the shape (N, groups)");
     FloatArray inv_std = row_statistic(inv_std_obj, stats, op, "inv_std", "the shape (N, groups)");
-    const NormGrads grads(x, s.C, need_dx, !gamma_obj.is_none(), center, op);
+    const NormGrads grads(x, s.C, need_dx, gamma.given, center, op);
     float *DX = grads.DX, *DG = grads.DG, *DB = grads.DB;
-    const float *DY = dy.data(), *X = x.data(), *G = gamma_obj.is_none() ? nullptr : gamma.data(),
-                *M = mean.data(), *IS = inv_std.data();
+    const float *DY = dy.data(), *X = x.data(), *G = gamma.data, *M = mean.data(), *IS = inv_std.data();
     {
         py::gil_scoped_release release;
         groupnorm_backward(DX, DG, DB, DY, X, G, M, IS, s.N, s.P, s.C, s.G);

@@ -78,12 +78,17 @@ def _finish(session):
     if pending:
         pending[0].waiting.append(session)  # (tried again when that one is done)
         return
-    nodes, session.nodes = session.nodes, []
-    for node in nodes:
-        node._inputs, node._backward = autodiff.RELEASED, None
+    _release_nodes(session)
     waiting, session.waiting = session.waiting, []
     for inner in waiting:
         _finish(inner)
+
+
+def _release_nodes(session):
+    """Each node ``session`` recorded keeps its value only (a constant from now on)."""
+    nodes, session.nodes = session.nodes, []
+    for node in nodes:
+        node._inputs, node._backward = autodiff.RELEASED, None
 
 
 class _StoppedLeaves(TapeLeaves):
@@ -327,9 +332,7 @@ class GradientTape:
         for watchers in session.watchers.values():
             watchers.discard(id(self))
         if session.tapes <= 1 and not any(outer.done < outer.tapes for outer in session.enclosing):
-            nodes, session.nodes = session.nodes, []
-            for node in nodes:
-                node._inputs, node._backward = autodiff.RELEASED, None
+            _release_nodes(session)
             session.clear()
             session.watchers.clear()
 

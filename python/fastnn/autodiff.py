@@ -70,58 +70,6 @@ class Operators:
     def __rpow__(self, other):
         return pow(other, self)
 
-    def __mod__(self, other):  # (Python's % and //, as NumPy's: keras.ops.mod, keras.ops.floor_divide)
-        from . import _keras_ops
-        return _keras_ops.mod(self, other)
-
-    def __rmod__(self, other):
-        from . import _keras_ops
-        return _keras_ops.mod(other, self)
-
-    def __floordiv__(self, other):
-        from . import _keras_ops
-        return _keras_ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        from . import _keras_ops
-        return _keras_ops.floor_divide(other, self)
-
-    def __and__(self, other):  # (bitwise, of integers and booleans: TensorFlow's & | ^ ~ << >>)
-        from . import _keras_ops
-        return _keras_ops.bitwise_and(self, other)
-
-    def __rand__(self, other):
-        from . import _keras_ops
-        return _keras_ops.bitwise_and(other, self)
-
-    def __or__(self, other):
-        from . import _keras_ops
-        return _keras_ops.bitwise_or(self, other)
-
-    def __ror__(self, other):
-        from . import _keras_ops
-        return _keras_ops.bitwise_or(other, self)
-
-    def __xor__(self, other):
-        from . import _keras_ops
-        return _keras_ops.bitwise_xor(self, other)
-
-    def __rxor__(self, other):
-        from . import _keras_ops
-        return _keras_ops.bitwise_xor(other, self)
-
-    def __invert__(self):
-        from . import _keras_ops
-        return _keras_ops.bitwise_invert(self)
-
-    def __lshift__(self, other):
-        from . import _keras_ops
-        return _keras_ops.left_shift(self, other)
-
-    def __rshift__(self, other):
-        from . import _keras_ops
-        return _keras_ops.right_shift(self, other)
-
     def __matmul__(self, other):
         return dot(self, other)
 
@@ -165,6 +113,35 @@ class Operators:
     def __iter__(self):
         raise TypeError(f"{type(self).__name__} is not iterable; index it (x[0]) or use the backend functions")
 
+
+def _keras_operator(name, reflected=False):
+    """An operator of `Operators` that calls keras.ops' ``name`` (imported when called: that module
+    imports this one)."""
+    def operator(self, other):
+        from . import _keras_ops
+        fn = getattr(_keras_ops, name)
+        return fn(other, self) if reflected else fn(self, other)
+
+    operator.__name__ = name
+    return operator
+
+
+# Python's % and // as NumPy's (keras.ops.mod, floor_divide); & | ^ << >> ~ bitwise, of integers and
+# booleans, as TensorFlow's tensors
+for _method, _name in (("mod", "mod"), ("floordiv", "floor_divide"), ("and", "bitwise_and"), ("or", "bitwise_or"),
+                       ("xor", "bitwise_xor")):
+    setattr(Operators, f"__{_method}__", _keras_operator(_name))
+    setattr(Operators, f"__r{_method}__", _keras_operator(_name, reflected=True))
+Operators.__lshift__ = _keras_operator("left_shift")
+Operators.__rshift__ = _keras_operator("right_shift")
+
+
+def _invert(self):
+    from . import _keras_ops
+    return _keras_ops.bitwise_invert(self)
+
+
+Operators.__invert__ = _invert
 
 _numpy_reads = 0
 
@@ -508,6 +485,16 @@ def _on_watched(values, leaves):
 
     swapped = [swap(v) for v in values]
     return swapped if builtins.any(a is not b for a, b in zip(swapped, values)) else None
+
+
+def on_watched_now(values):
+    """`_on_watched` of ``values`` with the leaves of the GradientTape recording now: a layer or a
+    loss called on an array a tape watches (or on a tf.Variable) takes its leaf; None when no tape
+    records or nothing changed."""
+    if watched_leaves is None:
+        return None
+    leaves = watched_leaves()
+    return _on_watched(values, leaves) if leaves or _variables_made else None
 
 
 def graph_function(name):

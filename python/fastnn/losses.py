@@ -116,11 +116,9 @@ class Loss:
         """The batch loss (a float; with reduction "none" the per-sample losses); of a prediction on
         a tape (a custom train_step's, under a `fastnn.GradientTape`), a node of the tape whose
         gradient is `gradient`'s."""
-        if autodiff.watched_leaves is not None:  # (a y_pred a GradientTape watches: its leaf, as TensorFlow's;
-            leaves = autodiff.watched_leaves()   # a watched y_true: `_tape_target`)
-            swapped = autodiff._on_watched([y_pred], leaves) if leaves or autodiff._variables_made else None
-            if swapped is not None:
-                y_pred = swapped[0]
+        swapped = autodiff.on_watched_now([y_pred])  # (a watched y_pred: its leaf; a y_true: `_tape_target`)
+        if swapped is not None:
+            y_pred = swapped[0]
         target = _tape_target(y_true)
         if target is not None:
             return self._recorded(target, y_pred, sample_weight)

@@ -365,14 +365,11 @@ class MultiHeadAttention(Layer):
 
     def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
                  attention_mask=None, return_attention_scores=None, training=None, use_causal_mask=None, mask=None):
-        if autodiff.watched_leaves is not None and not isinstance(query, (list, tuple)):
-            # under a GradientTape: an array it watches is called as its tape leaf (tape.watch(x); mha(x, x)
-            # differentiates with respect to x), as Layer.__call__ does
-            leaves = autodiff.watched_leaves()
-            swapped = autodiff._on_watched([query, value, key], leaves) if leaves or autodiff._variables_made \
-                else None
-            if swapped is not None:
-                query, value, key = swapped
+        # under a GradientTape: an array it watches is called as its tape leaf (tape.watch(x); mha(x, x)
+        # differentiates with respect to x), as Layer.__call__ does
+        swapped = None if isinstance(query, (list, tuple)) else autodiff.on_watched_now([query, value, key])
+        if swapped is not None:
+            query, value, key = swapped
         named = {_QUERY: query, _VALUE: value, _KEY: key, _ATTENTION_MASK: attention_mask}
         given = list(query) if isinstance(query, (list, tuple)) else list(named.values())
         if any(_is_tape_tensor(v) for v in given) or (

@@ -725,13 +725,11 @@ class Layer:
                 # call() as the dict (`_user_call`)
                 self._input_keys, inputs = list(inputs), list(inputs.values())
             self._multi_input = isinstance(inputs, (list, tuple))
-        if not self.__dict__.get("_in_tape_call") and autodiff.watched_leaves is not None:
-            # under a GradientTape: an array it watches (or a tf.Variable) is called as its tape leaf,
-            # so ``tape.watch(x); layer(x)`` gives the gradient with respect to x, as TensorFlow's
-            leaves = autodiff.watched_leaves()
-            swapped = autodiff._on_watched([inputs], leaves) if leaves or autodiff._variables_made else None
-            if swapped is not None:
-                inputs = swapped[0]
+        # under a GradientTape: an array it watches (or a tf.Variable) is called as its tape leaf, so
+        # ``tape.watch(x); layer(x)`` gives the gradient with respect to x, as TensorFlow's
+        swapped = None if self.__dict__.get("_in_tape_call") else autodiff.on_watched_now([inputs])
+        if swapped is not None:
+            inputs = swapped[0]
         if not self.__dict__.get("_in_tape_call") and (_on_tape(inputs) or (
                 _tape_leaves and not _is_symbolic(inputs) and _tape_leaves[-1].records(self))):
             # inside a custom layer's call(): on its tensors, or on arrays with weights it trains

@@ -50,6 +50,14 @@ def _moving(a, C, op, arg):
     return a
 
 
+def _dy_like(dy, x, dtype, op):
+    """A backward's dy: x's shape."""
+    dy = as_float(dy, dtype, op, "dy")
+    if dy.shape != x.shape:
+        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    return dy
+
+
 def _epsilon(v, op):
     if not (v >= 0.0 and math.isfinite(v)):
         raise ValueError(f"{op}: epsilon must be a finite number >= 0. Received: epsilon={v:g}")
@@ -107,9 +115,7 @@ def batchnorm_backward(dy, x, gamma, mean, inv_std, *, training=True, need_dx=Tr
     dtype = compute_dtype(dy, x, gamma, mean, inv_std)
     x = as_float(x, dtype, op, "x")
     N, C = _rows_channels(x, op)
-    dy = as_float(dy, dtype, op, "dy")
-    if dy.shape != x.shape:
-        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    dy = _dy_like(dy, x, dtype, op)
     gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
     mean = _channel_vector(mean, C, dtype, op, "mean")
     inv_std = _channel_vector(inv_std, C, dtype, op, "inv_std")
@@ -184,9 +190,7 @@ def layernorm_backward(dy, x, gamma, mean, inv_std, *, need_dx=True, center=True
     dtype = compute_dtype(dy, x, gamma, mean, inv_std)
     x = as_float(x, dtype, op, "x")
     C = _rows_features(x, op)
-    dy = as_float(dy, dtype, op, "dy")
-    if dy.shape != x.shape:
-        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    dy = _dy_like(dy, x, dtype, op)
     gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
     mean = _row_statistic(mean, x, dtype, op, "mean")
     inv_std = _row_statistic(inv_std, x, dtype, op, "inv_std")
@@ -260,9 +264,7 @@ def groupnorm_backward(dy, x, gamma, mean, inv_std, *, groups, need_dx=True, cen
     dtype = compute_dtype(dy, x, gamma, mean, inv_std)
     x = as_float(x, dtype, op, "x")
     N, P, C, G = _group_shape(x, groups, op)
-    dy = as_float(dy, dtype, op, "dy")
-    if dy.shape != x.shape:
-        raise ValueError(f"{op}: dy must have x's shape {x.shape}. Received: dy.shape={dy.shape}")
+    dy = _dy_like(dy, x, dtype, op)
     gamma = None if gamma is None else _channel_vector(gamma, C, dtype, op, "gamma")
     mean = _group_statistic(mean, N, G, dtype, op, "mean")
     inv_std = _group_statistic(inv_std, N, G, dtype, op, "inv_std")
