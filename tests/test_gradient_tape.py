@@ -1208,3 +1208,68 @@ def test_identity_and_read_value_are_snapshots():
         rows = list(v.read_value())  # (a tensor on the tape iterates over its rows)
         total = rows[0] * 3.0 + rows[1]
     np.testing.assert_array_equal(tape.gradient(total, v), [3.0, 1.0])
+
+
+def test_tapes_are_per_thread():
+    # TensorFlow's tapes are thread-local: a model called in another thread while a tape records is
+    # not on that tape, and two threads each training with their own tape do not see each other's
+    import threading
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 8), dtype=np.float32)
+    y = rng.random((16, 1), dtype=np.float32)
+
+    def model():
+        return fastnn.keras.Sequential([fastnn.keras.Input((8,)), L.Dense(8, activation="relu"), L.Dense(1)])
+
+    def grads(m):
+        with GradientTape() as tape:
+            loss = fastnn.reduce_mean((m(x) - y) ** 2)
+        return tape.gradient(loss, m.trainable_weights)
+
+    first, second = model(), model()
+    expected = {id(m): [np.array(g) for g in grads(m)] for m in (first, second)}
+
+    seen = {}
+    started, finished = threading.Event(), threading.Event()
+
+    def other_thread():
+        started.wait()
+        seen["output"] = second(x)
+        seen["product"] = fastnn.Variable(2.0) * 3.0
+        finished.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with GradientTape() as tape:
+        loss = fastnn.reduce_mean((first(x) - y) ** 2)
+        started.set()
+        assert finished.wait(30)
+    thread.join()
+    assert not isinstance(seen["output"], autodiff.Tensor)
+    assert not isinstance(seen["product"], autodiff.Tensor)
+    for g, e in zip(tape.gradient(loss, first.trainable_weights), expected[id(first)]):
+        np.testing.assert_allclose(g, e, rtol=1e-6)
+
+    barrier = threading.Barrier(2, timeout=30)
+    failures = []
+
+    def train(m):
+        try:
+            for _ in range(20):
+                with GradientTape() as tape:
+                    barrier.wait()  # (both tapes record at once)
+                    loss = fastnn.reduce_mean((m(x) - y) ** 2)
+                    barrier.wait()
+                for g, e in zip(tape.gradient(loss, m.trainable_weights), expected[id(m)]):
+                    np.testing.assert_allclose(g, e, rtol=1e-6)
+        except Exception as error:  # (reported by the main thread)
+            failures.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=train, args=(m,)) for m in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import threading
 
 import numpy as np
 
@@ -95,25 +96,31 @@ class _StoppedLeaves(TapeLeaves):
     """On the stack inside `GradientTape.stop_recording`."""
 
 
-# (gradient() in a stop_recording() block still sums its targets on the tape: `_building_gradient`)
+# (gradient() in a stop_recording() block still sums its targets on the tape: `_state.building_gradient`)
 autodiff.recording_stopped = lambda: bool(_tape_leaves) and type(_tape_leaves[-1]) is _StoppedLeaves \
-    and not _building_gradient
+    and not _state.building_gradient
 
 
-# The record tokens of the GradientTapes recording now (a tuple, shared by the nodes they make), and
-# whether gradient() builds its own nodes (the sum of the targets: no tape's).
-_recording_tokens = ()
-_building_gradient = False
+class _ThreadState(threading.local):
+    """Per thread, as the tape stack: the record tokens of the GradientTapes recording now (a tuple,
+    shared by the nodes they make), and whether gradient() builds its own nodes (the sum of the
+    targets: no tape's)."""
+
+    recording_tokens = ()
+    building_gradient = False
+
+
+_state = _ThreadState()
 
 
 def _register(node):
     """A node made while a GradientTape records: one of that tape's (`_finish`), differentiated by
     the tapes recording now only (`_tapes`), as TensorFlow's tape sees the ops run while it is active."""
-    if _tape_leaves and not _building_gradient:
+    if _tape_leaves and not _state.building_gradient:
         top = _tape_leaves[-1]
         if type(top) is RecordedLeaves:
             top.nodes.append(node)
-            node._tapes = _recording_tokens
+            node._tapes = _state.recording_tokens
 
 
 autodiff.register_node = _register
@@ -226,8 +233,7 @@ class GradientTape:
         _tape_training.append(None)  # a layer called without training= takes its own default, as in Keras
         self._pushed = self._leaves
         self._recording = True
-        global _recording_tokens
-        _recording_tokens = _recording_tokens + (self._token,)
+        _state.recording_tokens = _state.recording_tokens + (self._token,)
         return self
 
     def __exit__(self, *exc):
@@ -239,8 +245,7 @@ class GradientTape:
             at = max(i for i, leaves in enumerate(_tape_leaves) if leaves is self._pushed)
             del _tape_leaves[at], _tape_training[-1]
             self._recording = False
-            global _recording_tokens
-            _recording_tokens = tuple(t for t in _recording_tokens if t is not self._token)
+            _state.recording_tokens = tuple(t for t in _state.recording_tokens if t is not self._token)
             if self._done:  # (gradient() inside the with-block: what it recorded after that goes too)
                 _finish(self._pushed)
 
@@ -308,26 +313,24 @@ class GradientTape:
     def stop_recording(self):
         """Within it nothing is recorded: models and layers run as outside any tape, and what is
         computed from the tape's tensors is a constant to it (an eager array), as TensorFlow's."""
-        global _recording_tokens
         _tape_leaves.append(_StoppedLeaves())
         # (a tape opened inside records its own ops only: this one records none of them)
-        token, suspended = self._token, self._token in _recording_tokens
-        _recording_tokens = tuple(t for t in _recording_tokens if t is not token)
+        token, suspended = self._token, self._token in _state.recording_tokens
+        _state.recording_tokens = tuple(t for t in _state.recording_tokens if t is not token)
         try:
             yield
         finally:
             _tape_leaves.pop()
             if suspended:
-                _recording_tokens = _recording_tokens + (token,)
+                _state.recording_tokens = _state.recording_tokens + (token,)
 
     def reset(self):
         """Forget what was recorded and watched (what it computes from here on is its record), as
         exiting and entering a new tape. A tape nested with others forgets only its own part of
         the record they share; alone, it lets the recorded graph go (a persistent tape reset every
         step keeps no step's graph)."""
-        global _recording_tokens
         old, self._token = self._token, object()
-        _recording_tokens = tuple(self._token if t is old else t for t in _recording_tokens)
+        _state.recording_tokens = tuple(self._token if t is old else t for t in _state.recording_tokens)
         session = self._leaves
         for watchers in session.watchers.values():
             watchers.discard(id(self))
@@ -454,8 +457,7 @@ class GradientTape:
         if len(seeds) != len(targets):
             raise ValueError(f"GradientTape.gradient: {len(seeds)} output_gradients for {len(targets)} targets")
         total = None
-        global _building_gradient
-        _building_gradient = True  # (the sum of the targets is no tape's node: `_register`)
+        _state.building_gradient = True  # (the sum of the targets is no tape's node: `_register`)
         try:
             for t, seed in zip(targets, seeds):
                 if isinstance(t, autodiff.Variable):  # the variable itself (tf.identity(v)): d v / d v = 1, as TensorFlow's
@@ -467,7 +469,7 @@ class GradientTape:
                 term = autodiff.sum(t if seed is None else t * np.asarray(seed, dtype=t.dtype))
                 total = term if total is None else total + term
         finally:
-            _building_gradient = False
+            _state.building_gradient = False
         if not isinstance(total, autodiff.Tensor):
             total = None  # (targets whose graph another tape let go: constants now, as a target this tape did not record)
         # (a target not computed on this tape, e.g. with NumPy, reaches no source: all None, as TensorFlow's)

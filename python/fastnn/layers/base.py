@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import threading
 import weakref
 
 import numpy as np
@@ -232,11 +233,38 @@ class TapeLeaves(dict):
         return any(id(w) in self for w in layer.trainable_weights)
 
 
+class ThreadStack(threading.local):
+    """A stack (list operations) of its own in each thread: a GradientTape recording, or a custom
+    layer's call() running, in one thread is not seen by another (TensorFlow's tapes are
+    thread-local: a model predicting in a second thread is not recorded on the first's tape)."""
+
+    def __init__(self):
+        self.items = []
+
+    def append(self, item):
+        self.items.append(item)
+
+    def pop(self):
+        return self.items.pop()
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __delitem__(self, index):
+        del self.items[index]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
 # While a custom layer's call() runs on the tape (or a `fastnn.GradientTape` records): the leaves of
 # its weights (`TapeLeaves`), so a layer it calls routes its weight gradients there, and its training
-# flag (which the layers it calls inherit, as in Keras). Stacks: custom layers may nest.
-_tape_leaves: list = []
-_tape_training: list = []
+# flag (which the layers it calls inherit, as in Keras). Stacks, per thread: custom layers may nest.
+_tape_leaves = ThreadStack()
+_tape_training = ThreadStack()
 autodiff.current_leaves = lambda: _tape_leaves[-1] if _tape_leaves else None  # (where a tf.Variable records)
 
 
