@@ -29,14 +29,14 @@ Layouts layouts(int nd) {
 
 std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 
-// An integer-like Python object (int, NumPy integer, 0-d integer array; never bool or float); read
-// with saturated_index. (Every ndarray has __index__, which raises unless it is a 0-d integer array.)
+// An integer-like Python object (int, NumPy integer, 0-d integer array; never bool, numpy.bool_ or
+// float); read with saturated_index.
 bool is_integer(py::handle item) {
     if (py::isinstance<py::array>(item)) {
         const py::array a = py::reinterpret_borrow<py::array>(item);
         return a.ndim() == 0 && (a.dtype().kind() == 'i' || a.dtype().kind() == 'u');
     }
-    return !py::isinstance<py::bool_>(item) && (py::isinstance<py::int_>(item) || py::hasattr(item, "__index__"));
+    return is_int_scalar(item);
 }
 
 // A sequence of geometry ints, as the NumPy reference takes them: a list, a tuple or a NumPy array of

@@ -238,7 +238,7 @@ static const py::object& numpy_real_types() {
 // An integer scalar: a Python int or NumPy integer (anything with __index__), never a bool or
 // numpy.bool_ (refused by type, not by its lack of __index__, which NumPy 1.x still had) and never
 // an array, whose __index__ would take a 0-d integer array.
-static bool is_int_scalar(py::handle obj) {
+bool is_int_scalar(py::handle obj) {
     return !PyBool_Check(obj.ptr()) && !py::isinstance(obj, numpy_bool_type()) && !py::isinstance<py::array>(obj) &&
            PyIndex_Check(obj.ptr());
 }

@@ -118,6 +118,9 @@ double number_arg(py::handle obj, const char* op, const char* arg);
 // int_arg gives the value clamped to int64 like saturated_index (the caller's range check reports it);
 // int_object the exact Python int, for ranges past int64 such as a uint64 seed.
 int64_t int_arg(py::handle obj, const char* op, const char* arg);
+// Whether obj is such an integer scalar (a Python int or NumPy integer; never a bool, numpy.bool_ or an
+// array).
+bool is_int_scalar(py::handle obj);
 py::int_ int_object(py::handle obj, const char* op, const char* arg);
 // The activation named by obj (argument `arg` of op); ValueError for an unknown name.
 // One whose derivative needs its input (gelu, silu, mish, hard_silu) only with input_derivative: the

@@ -45,7 +45,7 @@ PYBIND11_MODULE(_core, m) {
         "set_num_threads",
         [](py::handle n_obj) {
             // Python ints and integer NumPy scalars (operator.index), never bools or floats
-            if (py::isinstance<py::bool_>(n_obj) || py::isinstance<py::float_>(n_obj) || !py::hasattr(n_obj, "__index__"))
+            if (!fastnn::bind::is_int_scalar(n_obj))
                 throw py::type_error("set_num_threads: n must be an int. Received: " +
                                      py::str(py::type::of(n_obj)).cast<std::string>());
             const py::int_ n(py::module_::import("operator").attr("index")(n_obj));
