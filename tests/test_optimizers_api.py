@@ -386,8 +386,12 @@ def test_minimize_and_exclude_from_weight_decay():
     adamw.apply_gradients(zip([np.zeros((3, 2), np.float32), np.zeros(2, np.float32)], model.trainable_weights))
     np.testing.assert_allclose(model.trainable_weights[0], kernel * (1 - 0.1 * 0.5), rtol=1e-6)  # decayed
     np.testing.assert_array_equal(model.trainable_weights[1], bias)  # excluded
-    with pytest.raises(ValueError, match="before the optimizer is built"):
-        adamw.exclude_from_weight_decay(var_names=["kernel"])
+    # a new call replaces the choice (Keras 3), also once built: now the bias decays, the kernel not
+    adamw.exclude_from_weight_decay(var_names=["kernel"])
+    kernel, bias = (w.copy() for w in model.trainable_weights)
+    adamw.apply_gradients(zip([np.zeros((3, 2), np.float32), np.zeros(2, np.float32)], model.trainable_weights))
+    np.testing.assert_array_equal(model.trainable_weights[0], kernel)
+    np.testing.assert_allclose(model.trainable_weights[1], bias * (1 - 0.1 * 0.5), rtol=1e-6)
 
 
 def test_an_optimizer_written_to_keras_3s_api():
@@ -629,4 +633,83 @@ def test_an_optimizer_compiled_into_a_new_model_keeps_nothing_of_the_old_one():
         model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
         model.compile(opt, "mse")
         model.fit(np.ones((8, 3)), np.ones((8, 2)), batch_size=2, epochs=1, verbose=0)
-        assert len(opt._ema) == 2 and len(opt._accumulated) <= 2
+        assert len(opt._ema_averages) == 2 and len(opt._gradient_sums) == 2
+
+
+def test_ema_with_gradient_accumulation_follows_keras_iterations():
+    # Keras 3 averages on every call, with momentum 0 while `iterations` (updates, the calls over the
+    # steps) is 0, and overwrites when (iterations + 1) % ema_overwrite_frequency == 0. A constant
+    # gradient 1 at rate 0.1, two calls per update, momentum 0.5: the weight goes 1.0, 1.0, 0.9, 0.9,
+    # 0.8 and the average 1.0, 0.9 (momentum 0: no update counted yet), 0.9, 0.85.
+    import fastnn as tf
+
+    for frequency in (None, 2):
+        w = tf.Variable(np.array([1.0]))
+        opt = optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=frequency,
+                             gradient_accumulation_steps=2)
+        for _ in range(4):
+            opt.apply_gradients([(np.array([1.0]), w)])
+        if frequency is None:
+            np.testing.assert_allclose(w.numpy(), [0.8])
+        opt.finalize_variable_values([w])
+        np.testing.assert_allclose(w.numpy(), [0.85], rtol=1e-12)
+
+
+def test_saved_optimizer_state_includes_moving_averages_accumulated_gradients_and_calls(tmp_path):
+    # Keras 3 saves these as optimizer variables: training on after a reload equals training on
+    import fastnn as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 4)).astype(np.float32)
+    y = x @ rng.standard_normal((4, 1)).astype(np.float32)
+
+    def model(opt):
+        tf.keras.utils.set_random_seed(1)
+        m = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3, activation="tanh"),
+                                 tf.keras.layers.Dense(1)])
+        m.compile(optimizer=opt, loss="mse")
+        return m
+
+    schedule = optimizers.schedules.ExponentialDecay(0.1, 2, 0.5)
+    for make in (lambda: optimizers.Adam(0.01, use_ema=True, ema_momentum=0.8),
+                 lambda: optimizers.Adam(0.01, use_ema=True, ema_overwrite_frequency=2, gradient_accumulation_steps=2),
+                 lambda: optimizers.SGD(schedule, gradient_accumulation_steps=4)):  # (6 calls: 2 held back)
+        for how in ("keras", "h5", "checkpoint"):
+            trained = model(make())
+            trained.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            if how == "checkpoint":
+                reloaded = model(make())  # (its optimizer not built yet: the state waits for its first step)
+                path = tf.train.Checkpoint(model=trained, optimizer=trained.optimizer).save(str(tmp_path / "ckpt"))
+                tf.train.Checkpoint(model=reloaded, optimizer=reloaded.optimizer).restore(path)
+            else:
+                trained.save(tmp_path / f"m.{how}")
+                reloaded = tf.keras.models.load_model(tmp_path / f"m.{how}")
+            for m in (trained, reloaded):
+                m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            for a, b in zip(trained.get_weights(), reloaded.get_weights()):
+                np.testing.assert_array_equal(a, b, err_msg=how)
+
+
+def test_iterations_assign_and_nadam_product_in_the_weights_dtype():
+    import fastnn as tf
+
+    v = tf.Variable(np.ones(3, np.float32))
+    opt = optimizers.Adam(0.1)
+    opt.apply_gradients([(np.ones(3, np.float32), v)])
+    opt.iterations.assign(100)  # (Keras's iterations is a variable)
+    assert int(opt.iterations) == 100
+    tf.keras.backend.set_value(opt.iterations, 7)
+    opt.iterations.assign_add(1)
+    assert int(opt.iterations) == 8
+    with pytest.raises(TypeError, match="iterations must be an int"):
+        opt.iterations = "3"
+
+    # Nadam's momentum-cache product is a variable of the weights' dtype in Keras 3: float64 for
+    # float64 weights (a float32 product drifts ~1e-8 in 20 steps)
+    w = tf.Variable(np.array([1.0, -2.0]))
+    nadam = optimizers.Nadam(0.1)
+    u = 1.0
+    for step in range(1, 21):
+        nadam.apply_gradients([(np.array([0.5, 0.25]), w)])
+        u *= 0.9 * (1 - 0.5 * 0.96 ** step)
+    assert nadam._u_product == pytest.approx(u, rel=1e-15)

@@ -60,6 +60,8 @@ def _walk(obj, prefix, out):
         out.append((prefix.rstrip("/"), obj.value))
     elif isinstance(obj, Optimizer):
         out.append((f"{prefix}iterations", _OptimizerScalar(obj, "iterations", int)))
+        if obj.__dict__.get("gradient_accumulation_steps"):  # (the calls: the schedule's step, the next update)
+            out.append((f"{prefix}_calls", _OptimizerScalar(obj, "_calls", int)))
         if isinstance(obj.__dict__.get("_lr"), (int, float, np.floating)):  # (a schedule is code, not state)
             out.append((f"{prefix}learning_rate", _OptimizerScalar(obj, "_lr", float)))
         for attr in obj._scalar_attrs:  # (Nadam's momentum-cache product)

@@ -346,6 +346,7 @@ def _with_optimizer_state(model, metadata):
         return []
     opt = model.optimizer
     metadata["optimizer_iterations"] = str(int(opt.iterations))
+    metadata["optimizer_calls"] = str(int(opt.__dict__.get("_calls", 0)))  # (with gradient accumulation: the schedule's step)
     if opt._scalar_attrs:
         metadata["optimizer_scalars"] = json.dumps({a: float(getattr(opt, a)) for a in opt._scalar_attrs})
     return state
@@ -386,14 +387,15 @@ def _restore_optimizer_state(model, metadata, tensors, path):
         return  # (plain SGD has no slots, but its step count drives its schedule: it is restored too)
     opt, params = model.optimizer, model.trainable_weights
     opt.build(params)
-    wanted = [(f"{attr}.{i}", slot) for attr in opt._slot_attrs
-              for i, slot in enumerate(getattr(opt, attr, None) or []) if slot is not None]
+    wanted = opt._restored_slots(state, ".")
     if sorted(name for name, _ in wanted) != sorted(state) or any(state[n].shape != a.shape for n, a in wanted):
         raise ValueError(f"{path}: the optimizer state in the file does not fit model '{model.name}''s "
                          f"{type(opt).__name__} ({len(state)} slots in the file, {len(wanted)} expected)")
     for name, slot in wanted:
         np.copyto(slot, state[name])
     opt.iterations = int(metadata.get("optimizer_iterations", 0))
+    steps = opt.__dict__.get("gradient_accumulation_steps") or 1
+    opt._calls = int(metadata.get("optimizer_calls", int(opt.iterations) * steps))
     scalars = json.loads(metadata.get("optimizer_scalars", "{}"))
     for attr in opt._scalar_attrs:
         if attr in scalars:

@@ -97,7 +97,6 @@ class Optimizer:
             raise ValueError(f"{cls}: `ema_overwrite_frequency` must be None or a positive integer. Received: "
                              f"ema_overwrite_frequency={ema_overwrite_frequency!r}")
         self.ema_overwrite_frequency = ema_overwrite_frequency
-        self._ema = {}  # id(weight array) -> (the array, its moving average), with use_ema
         # Keras 3's loss_scale_factor: the gradients are divided by it (scale_loss multiplies a
         # custom loop's loss by it); gradient_accumulation_steps: an update every that many calls,
         # with the mean of their gradients
@@ -107,7 +106,6 @@ class Optimizer:
             raise ValueError(f"{cls}: `gradient_accumulation_steps` must be an integer >= 2. Received: "
                              f"gradient_accumulation_steps={steps!r}")
         self.gradient_accumulation_steps = None if steps is None else int(steps)
-        self._accumulated = {}  # id(weight array) -> the sum of its gradients since the last update
         self._calls = 0  # apply calls, updates or not (Keras's _iterations, its schedules' step)
         if lr is not None:
             learning_rate = lr
@@ -129,10 +127,13 @@ class Optimizer:
     @property
     def iterations(self):
         """The number of updates applied so far (an int with TensorFlow's ``numpy()``)."""
-        return _StepCount(self._iterations)
+        return _StepCount(self._iterations, self)
 
     @iterations.setter
     def iterations(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
+                isinstance(value, (float, np.floating)) and float(value).is_integer()):
+            raise TypeError(f"{type(self).__name__}: iterations must be an int. Received: {value!r}")
         self._iterations = int(value)
 
     # -- learning rate ---------------------------------------------------------------------------
@@ -186,17 +187,35 @@ class Optimizer:
     # -- state and updates ---------------------------------------------------------------------
 
     # the attributes holding state slot lists (one array per parameter, in `_params` order; None
-    # where the configuration needs none)
+    # where the configuration needs none); once built, an instance's own adds the general options'
+    # slots (`_general_slot_attrs`), saved and restored with the others as Keras 3 saves them
     _slot_attrs = ()
     _scalar_attrs = ()  # state that is one number, saved with the slots (Nadam's momentum-cache product)
+
+    def _restored_slots(self, present, sep):
+        """``[(name, slot)]`` of the built state a restore fills, named ``<attr><sep><i>``: every
+        slot, but a general option's (`_general_slot_attrs`) only when the names ``present`` in the
+        file have them (a file saved before they were, or with that option off)."""
+        general = self._general_slot_attrs()
+        return [(f"{attr}{sep}{i}", slot) for attr in self._slot_attrs
+                for i, slot in enumerate(getattr(self, attr, None) or [])
+                if slot is not None and (attr not in general or f"{attr}{sep}0" in present)]
+
+    def _general_slot_attrs(self):
+        """With use_ema, each weight's moving average; with gradient_accumulation_steps, the sum of
+        its gradients since the last update."""
+        return (("_ema_averages",) if self.__dict__.get("use_ema") else ()) + \
+            (("_gradient_sums",) if self.__dict__.get("gradient_accumulation_steps") else ())
 
     def build(self, params):
         """Create the state slots for ``params`` (resets any previous state)."""
         self._params = [p.value if isinstance(p, autodiff.Variable) else p for p in params]  # (tf.Variable: its array)
         self._param_ids = [id(p) for p in self._params]
-        # (an optimizer compiled into another model starts afresh: the moving averages and the
-        # accumulated gradients of the old one's weights would keep them alive)
-        self._ema, self._accumulated = {}, {}
+        self._slot_attrs = type(self)._slot_attrs + self._general_slot_attrs()
+        # (a weight's average starts at its value, which a first step would give it anyway: one that
+        # joins later starts there too)
+        self._ema_averages = [np.array(p, copy=True) for p in self._params] if self.__dict__.get("use_ema") else None
+        self._gradient_sums = _zeros(self._params) if self.__dict__.get("gradient_accumulation_steps") else None
         self._user_slots = []  # (what a subclass's build makes with add_variable: its state, counted as Keras's)
         self.built = True
 
@@ -210,8 +229,7 @@ class Optimizer:
         pending = self.__dict__.pop("_pending_slots", None)
         if not pending:
             return
-        slots = {f"{attr}/{i}": slot for attr in self._slot_attrs
-                 for i, slot in enumerate(getattr(self, attr, None) or []) if slot is not None}
+        slots = dict(self._restored_slots(pending, "/"))
         if set(pending) != set(slots) or any(slots[k].shape != np.shape(v) for k, v in pending.items()):
             raise ValueError(f"{type(self).__name__}: the state restored from a checkpoint ({len(pending)} slots) does "
                              f"not fit the {len(params)} parameters it now updates ({len(slots)} slots)")
@@ -286,73 +304,80 @@ class Optimizer:
             grads = [g / np.asarray(self.loss_scale_factor, np.asarray(g).dtype) for g in grads]
         if not self.built:
             self._build_state(params)
+        self._add_params(params)
+        rows = self._rows(params)
         steps = self.__dict__.get("gradient_accumulation_steps")
-        if steps and (self._calls + 1) % steps:  # (not an update: the gradients are added up)
-            for g, p in zip(grads, params):
-                held = self._accumulated.get(id(p))
-                if held is None or held[0] is not p:
-                    self._accumulated[id(p)] = (p, np.array(g, dtype=p.dtype, copy=True))
-                else:
-                    held[1][...] += g
+        calls = self.__dict__.get("_calls", 0)
+        # Keras 3's `iterations` before this call (the updates so far; with accumulation the calls
+        # over the steps): its moving average starts while it is 0 and is copied in when it ends a
+        # period of ema_overwrite_frequency
+        iterations = calls // steps if steps else int(self.iterations)
+        if steps and (calls + 1) % steps:  # (not an update: the gradients are added up)
+            for g, i in zip(grads, rows):
+                self._gradient_sums[i] += g
         else:
             if steps:  # the mean of this call's gradients and the ones added up since the last update
-                grads = [(g + held[1]) / steps if (held := self._accumulated.pop(id(p), None)) is not None
-                         and held[0] is p else np.asarray(g) / steps for g, p in zip(grads, params)]
+                grads = [(g + self._gradient_sums[i]) / steps for g, i in zip(grads, rows)]
+                for i in rows:
+                    self._gradient_sums[i].fill(0)
             if len(params) != len(self._params) or any(p is not q for p, q in zip(params, self._params)):
-                self._apply_to_some(grads, params)
+                self._apply_to_some(grads, params, rows)
             else:
                 self._apply(grads, params)
         if "_calls" in self.__dict__:
             self._calls += 1
         if self.use_ema:  # (of the unconstrained values: Keras 3 averages, then constrains)
-            self._update_moving_averages(params)
+            self._update_moving_averages(params, rows, iterations)
         for p, constraint in zip(params, constraints):  # (each weight's constraint after its update, as Keras 3's)
             if constraint is not None:
                 np.copyto(p, constraint(p))
 
-    def _update_moving_averages(self, params):
-        """Keras 3's use_ema: each updated weight's exponential moving average (the weight itself at
-        its first step), copied into the weights every ``ema_overwrite_frequency`` steps and by
-        `finalize_variable_values` (fit does it at its end)."""
-        m = self.ema_momentum
-        for p in params:
-            held = self._ema.get(id(p))
-            if held is None or held[0] is not p:
-                self._ema[id(p)] = (p, np.array(p, copy=True))
-            else:
-                held[1][...] = m * held[1] + (1 - m) * p
-        if self.ema_overwrite_frequency and int(self.iterations) % self.ema_overwrite_frequency == 0:
+    def _update_moving_averages(self, params, rows, iterations):
+        """Keras 3's use_ema: each updated weight's exponential moving average (the weight itself
+        while ``iterations``, Keras's count before this call, is 0), copied into the weights when
+        this call ends a period of ``ema_overwrite_frequency`` and by `finalize_variable_values`
+        (fit does it at its end)."""
+        m = self.ema_momentum if iterations else 0.0
+        for p, i in zip(params, rows):
+            average = self._ema_averages[i]
+            average[...] = m * average + (1 - m) * p
+        if self.ema_overwrite_frequency and (iterations + 1) % self.ema_overwrite_frequency == 0:
             self.finalize_variable_values(params)
 
     def finalize_variable_values(self, var_list):
         """With use_ema, set the weights in ``var_list`` to their moving averages (Keras 3's; fit
         calls it when training ends)."""
-        if not self.use_ema:
+        if not self.use_ema or not self.built:
             return
+        known = {id(p): i for i, p in enumerate(self._params)}
         for v in var_list:
             p = getattr(v, "value", v)
-            held = self._ema.get(id(p))
-            if held is not None and held[0] is p:
-                np.copyto(p, held[1])
+            if id(p) in known:
+                np.copyto(p, self._ema_averages[known[id(p)]])
 
-    def _apply_to_some(self, grads, params):
-        """`_apply` to ``params`` other than the built list: each known one with its own state,
-        new ones with new state (added to the built list)."""
+    def _rows(self, params):
+        """The places of ``params`` (all built) in the built list."""
         known = {id(p): i for i, p in enumerate(self._params)}
+        return [known[id(p)] for p in params]
+
+    def _add_params(self, params):
+        """Give those of ``params`` not in the built list new state, added to it."""
+        known = set(self._param_ids)
         new = list({id(p): p for p in params if id(p) not in known}.values())
-        if new:
-            old_slots, old_params = {a: getattr(self, a) for a in self._slot_attrs}, self._params
-            ema, accumulated = self._ema, self._accumulated  # (the known weights' own, kept)
-            self.build(new)
-            self._ema, self._accumulated = ema, accumulated
-            for a, slots in old_slots.items():
-                if slots is not None:
-                    setattr(self, a, slots + getattr(self, a))
-            self._params = old_params + new
-            self._param_ids = [id(p) for p in self._params]
-            known = {id(p): i for i, p in enumerate(self._params)}
+        if not new:
+            return
+        old_slots, old_params = {a: getattr(self, a) for a in self._slot_attrs}, self._params
+        self.build(new)
+        for a, slots in old_slots.items():
+            if slots is not None:
+                setattr(self, a, slots + getattr(self, a))
+        self._params = old_params + new
+        self._param_ids = [id(p) for p in self._params]
+
+    def _apply_to_some(self, grads, params, rows):
+        """`_apply` to ``params`` other than the built list (all built; at ``rows`` of it), each
+        with its own state."""
         full = {a: getattr(self, a) for a in self._slot_attrs}
-        rows = [known[id(p)] for p in params]
         for a, slots in full.items():
             if slots is not None:
                 setattr(self, a, [slots[i] for i in rows])
@@ -409,12 +434,9 @@ class Optimizer:
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Keras 3's: the weights (or Variables) of ``var_list``, and those whose name contains a match
-        of a pattern of ``var_names`` (``["bias", "LayerNorm"]``), get no weight decay."""
-        if self.built:
-            raise ValueError(f"{type(self).__name__}: exclude_from_weight_decay() can only be configured before "
-                             "the optimizer is built")
-        ids, names = self.__dict__.get("_no_decay", (set(), []))
-        self._no_decay = (ids | {id(v) for v in var_list or []}, names + [str(n) for n in var_names or []])
+        of a pattern of ``var_names`` (``["bias", "LayerNorm"]``), get no weight decay. A new call
+        replaces the previous one's choice, as in Keras; it takes effect from the next update."""
+        self._no_decay = ({id(v) for v in var_list or []}, [str(n) for n in var_names or []])
 
     def _update(self, params, grads, lr):
         if type(self).update_step is Optimizer.update_step:
@@ -501,10 +523,27 @@ class Optimizer:
 
 
 class _StepCount(int):
-    """An optimizer's step count: an int, with a variable's ``numpy()`` (``optimizer.iterations.numpy()``)."""
+    """An optimizer's step count: an int, with a variable's ``numpy()`` (``optimizer.iterations.numpy()``)
+    and ``assign`` (``optimizer.iterations.assign(0)``, ``K.set_value(optimizer.iterations, n)``: Keras's
+    is a variable)."""
+
+    def __new__(cls, value, optimizer=None):
+        count = super().__new__(cls, value)
+        count._optimizer = optimizer
+        return count
 
     def numpy(self):
         return np.int64(self)
+
+    def assign(self, value):
+        if self._optimizer is None:
+            raise ValueError("iterations.assign: this step count belongs to no optimizer")
+        self._optimizer.iterations = value
+        return self._optimizer.iterations
+
+    def assign_add(self, delta):
+        return self.assign(int(self._optimizer.iterations) + int(delta)) if self._optimizer is not None else \
+            self.assign(delta)
 
 
 def _constraint_of(param):
@@ -758,7 +797,8 @@ class Nadam(Optimizer):
         self.beta_2 = _check_rate(beta_2, "beta_2", "Nadam", 0.0, 1.0)
         self.epsilon = _check_rate(epsilon, "epsilon", "Nadam")
         self._ms = self._vs = None
-        self._u_product = 1.0  # Π beta_1·(1 - 0.5·0.96^s) over the steps so far (Keras's float32 variable)
+        # Π beta_1·(1 - 0.5·0.96^s) over the steps so far (Keras's variable, in the first weight's dtype)
+        self._u_product = 1.0
 
     def build(self, params):
         super().build(params)
@@ -771,8 +811,8 @@ class Nadam(Optimizer):
 
     def _update(self, params, grads, lr):
         step = self.iterations + 1
-        f32 = np.float32
-        self._u_product = float(f32(self._u_product) * f32(self.beta_1) * (f32(1) - f32(0.5) * f32(0.96) ** f32(step)))
+        f = np.float64 if self._params and self._params[0].dtype == np.float64 else np.float32
+        self._u_product = float(f(self._u_product) * f(self.beta_1) * (f(1) - f(0.5) * f(0.96) ** f(step)))
         ops.nadam_update(params, grads, self._ms, self._vs, learning_rate=lr, step=step, u_product=self._u_product,
                          beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
 
