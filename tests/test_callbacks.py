@@ -136,6 +136,9 @@ def test_learning_rate_scheduler_and_reduce_on_plateau(capsys):
     m = model(lr=0.1)
     m.fit(X, Y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
     assert m.optimizer.learning_rate == pytest.approx(0.02)
+    for bad in ("0.1", True, None):  # (Keras: a float; a str that float() reads is still a mistake)
+        with pytest.raises(ValueError, match='output of the "schedule" function should be a float'):
+            m.fit(X, Y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: bad)])  # noqa: B023
     m = model(lr=1.0)
     reduce = ReduceLROnPlateau(monitor="score", factor=0.5, patience=1, mode="min", min_lr=0.3)
     history = m.fit(X, Y, epochs=5, verbose=0, callbacks=[Scripted([1, 1, 1, 1, 0.5]), reduce])

@@ -804,7 +804,9 @@ class LearningRateScheduler(Callback):
             new = self.schedule(epoch, lr)
         except TypeError:  # a one-argument schedule, as in older Keras
             new = self.schedule(epoch)
-        try:
+        try:  # (a number or a 0-d tensor, as `lr * tf.math.exp(-0.1)` gives; never a str or a bool)
+            if isinstance(new, (str, bytes, bool, np.bool_)):
+                raise TypeError
             new = float(new)
         except (TypeError, ValueError):
             raise ValueError(f'The output of the "schedule" function should be a float. Got: {new!r}') from None
