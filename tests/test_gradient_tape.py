@@ -1273,3 +1273,35 @@ def test_tapes_are_per_thread():
     for t in threads:
         t.join()
     assert not failures, failures
+
+
+@pytest.mark.parametrize("make", [
+    lambda: L.Bidirectional(L.LSTM(3, return_sequences=True)),
+    lambda: L.TimeDistributed(L.Dense(3, activation="tanh")),
+    lambda: L.RNN([L.LSTMCell(3), L.GRUCell(3)]),
+], ids=["Bidirectional", "TimeDistributed", "RNN-cells"])
+def test_a_wrapper_called_again_keeps_each_calls_state_for_its_gradient(make):
+    # each call is its own node (TensorFlow): a second call of a shared wrapper (a Siamese encoder),
+    # on the tape or after it, must not change the first call's gradient; the wrapper's inner layers
+    # keep their state per call too
+    rng = np.random.default_rng(0)
+    x1 = fastnn.constant(rng.standard_normal((4, 5, 3)).astype(np.float32))
+    x2 = fastnn.constant(rng.standard_normal((4, 5, 3)).astype(np.float32))
+    layer = make()
+    layer(x1)
+
+    def grads(second_call):
+        with GradientTape() as tape:
+            tape.watch(x1)
+            y = layer(x1)
+            if second_call == "on the tape":
+                layer(x2)
+            loss = fastnn.reduce_sum(y * y)
+        if second_call == "after it":
+            layer(x2)
+        return [np.asarray(g) for g in tape.gradient(loss, [x1] + layer.trainable_weights)]
+
+    alone = grads(None)
+    for second_call in ("on the tape", "after it"):
+        for a, b in zip(alone, grads(second_call)):
+            np.testing.assert_array_equal(a, b, err_msg=second_call)

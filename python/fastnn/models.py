@@ -41,7 +41,7 @@ from ._graph import post_order
 from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
 from .layers.base import (TRACED_TRAINING, Input, InputLayer, KerasTensor, Layer, _backward_from_tape, _bound_call,
-                          _BranchesOnTraining, _call_on_tape,
+                          _BranchesOnTraining, _call_on_tape, call_states, restore_call_states,
                           _held, _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _recording_init,
                           _shape_str, check_mask,
                           held_variables, nested_layers, sublayers, tape_training)
@@ -115,17 +115,8 @@ class _CallSites:
         self._kept = {}  # step -> [(layer, its __dict__ after that call's forward)]
         self._sums = {}  # id(layer) -> (layer, summed gradients) during a backward pass
 
-    @staticmethod
-    def _layers(layer):
-        out, todo = [], [layer]
-        while todo:
-            l = todo.pop()
-            out.append(l)
-            todo.extend(l._inner_layers())
-        return out
-
     def keep(self, step, layer):
-        self._kept[step] = [(l, dict(l.__dict__)) for l in self._layers(layer)]
+        self._kept[step] = call_states(layer)
 
     def start_backward(self):
         self._sums.clear()
@@ -133,14 +124,11 @@ class _CallSites:
     def backward(self, step, layer, dy):
         """``layer.backward(dy)`` in the state of its call at ``step``; the state of the layer's
         latest call (its RNG counters, ...) is back afterwards."""
-        latest = [(l, dict(l.__dict__)) for l in self._layers(layer)]
-        for l, state in self._kept[step]:
-            l.__dict__.update(state)
+        latest = call_states(layer)
+        restore_call_states(self._kept[step])
         dx = layer.backward(dy)
         grads = layer._gradients
-        for l, state in latest:
-            l.__dict__.clear()
-            l.__dict__.update(state)
+        restore_call_states(latest)
         if grads is not None:
             key = id(layer)
             if key in self._sums:

@@ -848,7 +848,8 @@ class Layer:
         finally:
             _tape_leaves.pop()
             self._in_tape_call = False
-        state = dict(vars(self))
+        states = call_states(self)
+        state = states[0][1]
         self._need_input_grad = need_input_grad
         leaves = _tape_leaves[-1] if _tape_leaves else TapeLeaves()
         weight_leaves = [leaves.leaf(w) for w in self.trainable_weights]
@@ -866,17 +867,15 @@ class Layer:
                     # the add_loss terms: not through an output when they are tensors of their own; else
                     # with the first output (None: each seeded with ones) and no other
                     added_seeds = [None] * len(added) if added else (None if i == 0 else [])
-                current = dict(vars(self))
-                vars(self).clear()
-                vars(self).update(state)
+                current = call_states(self)
+                restore_call_states(states)
                 self._added_seeds = added_seeds
                 try:
                     with _backend.backend("numpy") if self._computes_on_numpy() else contextlib.nullcontext():
                         dx = backward_pass(seed)
                     grads = self.get_gradients() if any(leaf is not None for leaf in weight_leaves) else []
                 finally:
-                    vars(self).clear()
-                    vars(self).update(current)
+                    restore_call_states(current)
                 dxs = [None] * len(tensors) if dx is None else list(dx) if multi else [dx]
                 return dxs + [gw for gw, leaf in zip(grads, weight_leaves) if leaf is not None]
             return backward
@@ -1169,6 +1168,27 @@ def _held(obj, skip, wanted, inside):
         if attr not in skip:
             visit(attr, value)
     return found
+
+
+def call_states(layer):
+    """What a call of ``layer`` leaves for its backward: a shallow copy of its attributes and of
+    those of the layers it runs (a wrapper's, a cell's), as ``[(layer, attributes)]``. A layer
+    called twice (shared, or once on a tape and once more before the gradient) backpropagates each
+    call in its own state (`restore_call_states`)."""
+    states, todo = [], [layer]
+    while todo:
+        current = todo.pop()
+        states.append((current, dict(vars(current))))
+        todo.extend(current._inner_layers())
+    return states
+
+
+def restore_call_states(states):
+    """Put back the attributes `call_states` took."""
+    for layer, state in states:
+        attributes = vars(layer)
+        attributes.clear()
+        attributes.update(state)
 
 
 def sublayers(layer, skip=()):
