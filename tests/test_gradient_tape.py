@@ -1305,3 +1305,17 @@ def test_a_wrapper_called_again_keeps_each_calls_state_for_its_gradient(make):
     for second_call in ("on the tape", "after it"):
         for a, b in zip(alone, grads(second_call)):
             np.testing.assert_array_equal(a, b, err_msg=second_call)
+
+
+def test_indexing_a_watched_constant_is_recorded():
+    # saliency / FGSM code slices the watched input batch: TensorFlow scatters the gradient back
+    x = fastnn.constant(np.arange(12.0, dtype=np.float32).reshape(3, 4))
+    for index, where in (((slice(None), slice(None, None, 2)), (slice(None), slice(None, None, 2))),
+                         (0, 0), ((Ellipsis, 0), (slice(None), 0))):
+        with GradientTape() as tape:
+            tape.watch(x)
+            loss = fastnn.reduce_sum(x[index] * 3.0)
+        expected = np.zeros((3, 4), np.float32)
+        expected[where] = 3.0
+        np.testing.assert_array_equal(tape.gradient(loss, x), expected)
+    assert type(x[0, 1]).__name__ == "EagerArray"  # (off the tape: still an eager 0-d tensor)

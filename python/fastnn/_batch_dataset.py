@@ -102,6 +102,11 @@ class EagerArray(np.ndarray):
         return value[()] if value.ndim == 0 else value  # (a 0-d tensor's: a NumPy scalar, as TensorFlow's)
 
     def __getitem__(self, index):
+        from . import autodiff
+
+        leaves = autodiff.current_leaves() if autodiff.current_leaves is not None else None
+        if leaves is not None and (leaf := autodiff._tape_operand(self, leaves)) is not None:
+            return autodiff._getitem(leaf, index)  # (watched: ``x[:, ::2]`` is recorded, as its arithmetic is)
         # one element is a 0-d tensor, as TensorFlow's (``chars[0].numpy()``), not a NumPy scalar
         part = super().__getitem__(index)
         return np.asarray(part).view(EagerArray) if isinstance(part, np.generic) else part
