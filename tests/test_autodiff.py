@@ -882,3 +882,14 @@ def test_float32_products_and_gradients_on_every_path(a_shape, b_shape):
     da64, db64 = ad.grad(ad.dot(a64, b64), [a64, b64], seed=seed)
     np.testing.assert_allclose(da, da64, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(db, db64, rtol=1e-4, atol=1e-5)
+
+
+def test_float32_sums_across_rows_stay_accurate():
+    # NumPy adds one row at a time across a non-contiguous axis: 2M float32 values near 300 drift
+    # 1e-3 relative; TensorFlow's tree sums stay near float32 rounding
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(2_000_000, 3)) * 5 + 300).astype(np.float32)
+    exact = x.astype(np.float64).mean(axis=0)
+    for got in (ad.mean(x, axis=0), ad.sum(x, axis=0) / np.float32(len(x))):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, exact, rtol=1e-6)

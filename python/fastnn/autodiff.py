@@ -786,6 +786,14 @@ def _axes(axis, ndim):
     return tuple(a % ndim for a in axes)
 
 
+def _adds_naively(x, axes, least=4096):
+    """Whether NumPy would sum ``x`` (float16/32) over ``axes`` one value after another: more than
+    ``least`` values per result, over axes that are not the array's innermost contiguous ones."""
+    if x.dtype not in (np.float16, np.float32) or math.prod(x.shape[a] for a in axes) <= least:
+        return False
+    return not (x.flags.c_contiguous and axes == tuple(range(x.ndim - len(axes), x.ndim)))
+
+
 def _reduction(name, forward, doc):
     """A reduction over ``axis`` (None: all axes); the gradient flows back to every input
     value (sum, mean) or to the extreme ones, shared between ties (max, min)."""
@@ -793,7 +801,13 @@ def _reduction(name, forward, doc):
     def fn(x, axis=None, keepdims=False):
         xv = np.asarray(_value(x))
         axes = _axes(axis, xv.ndim)
-        kept = forward(xv, axis=axes, keepdims=True)
+        if name in ("sum", "mean") and _adds_naively(xv, axes):
+            # (NumPy adds pairwise along the contiguous axes only; across rows it adds one row at a
+            # time, and 2M float32 values drift 1e-3: summed in float64, as TensorFlow's tree sums are
+            # accurate)
+            kept = forward(xv, axis=axes, keepdims=True, dtype=np.float64).astype(xv.dtype)
+        else:
+            kept = forward(xv, axis=axes, keepdims=True)
         y = kept if keepdims else kept.reshape([n for i, n in enumerate(xv.shape) if i not in axes])
 
         def backward(g):
