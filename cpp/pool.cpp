@@ -377,6 +377,10 @@ void avgpool_backward(float* dx, const float* dy, const PoolShape& s) {
     }
 }
 
+// Positions a global average adds in one float sum (then in double): beyond every map of the
+// course models (7 × 7 to 32 × 32), which keep the plain loop.
+static constexpr index_t kGlobalPoolBlock = 1024;
+
 void global_avgpool_forward(float* y, const float* x, index_t N, index_t S, index_t C) {
     // y (N, C); x (N, S, C)
     const float inv = 1.0f / (float)S;
@@ -386,10 +390,29 @@ void global_avgpool_forward(float* y, const float* x, index_t N, index_t S, inde
     for (index_t n = 0; n < N; n++) {
         const float* xn = x + n * S * C;  // seek to image n
         float* yr = y + n * C;
-        std::fill(yr, yr + C, 0.0f);
-        for (index_t p = 0; p < S; p++)
-            for (index_t c = 0; c < C; c++) yr[c] += xn[p * C + c];
-        for (index_t c = 0; c < C; c++) yr[c] *= inv;
+        if (S <= kGlobalPoolBlock) {
+            std::fill(yr, yr + C, 0.0f);
+            for (index_t p = 0; p < S; p++)
+                for (index_t c = 0; c < C; c++) yr[c] += xn[p * C + c];
+            for (index_t c = 0; c < C; c++) yr[c] *= inv;
+            continue;
+        }
+        // A large map (a million positions would drift 1e-3 in one float sum): float sums of
+        // blocks of positions, added up in double, a chunk of channels at a time (on the stack)
+        constexpr index_t kChunk = 64;
+        for (index_t c0 = 0; c0 < C; c0 += kChunk) {
+            const index_t cn = std::min(kChunk, C - c0);
+            double total[kChunk] = {};
+            float block[kChunk];
+            for (index_t p0 = 0; p0 < S; p0 += kGlobalPoolBlock) {
+                const index_t p1 = std::min(S, p0 + kGlobalPoolBlock);
+                std::fill(block, block + cn, 0.0f);
+                for (index_t p = p0; p < p1; p++)
+                    for (index_t c = 0; c < cn; c++) block[c] += xn[p * C + c0 + c];
+                for (index_t c = 0; c < cn; c++) total[c] += block[c];
+            }
+            for (index_t c = 0; c < cn; c++) yr[c0 + c] = (float)(total[c] / (double)S);
+        }
     }
 }
 

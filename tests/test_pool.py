@@ -90,7 +90,7 @@ def test_avgpool_matches_reference(case):
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(3, 7, 5), (1, 4, 5, 17), (3, 2, 3, 4, 3), (2, 1, 1), (2, 3, 40)])
+@pytest.mark.parametrize("shape", [(3, 7, 5), (1, 4, 5, 17), (3, 2, 3, 4, 3), (2, 1, 1), (2, 3, 40), (2, 3000, 70)])
 def test_global_pooling_matches_reference(kernel, shape):
     rng = np.random.default_rng(shape[-1])
     x = rng.standard_normal(shape).astype(np.float32)
@@ -105,6 +105,16 @@ def test_global_pooling_matches_reference(kernel, shape):
     np.testing.assert_array_equal(argmax, argmax_ref)
     np.testing.assert_array_equal(on("cpp", "global_maxpool_backward", dy, argmax, x.shape),
                                   on("numpy", "global_maxpool_backward", dy, argmax_ref, x.shape))
+
+
+def test_global_average_of_a_large_map_stays_accurate(kernel):
+    # a float32 sum over 2.25M positions near 100 would drift 1e-3 (one value at a time)
+    x = (np.random.default_rng(0).standard_normal((1, 1500, 1500, 2)) + 100).astype(np.float32)
+    exact = x.astype(np.float64).mean(axis=(1, 2))
+    for backend in ("cpp", "numpy"):
+        y = on(backend, "global_avgpool_forward", x)
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y, exact, rtol=1e-6, err_msg=backend)
 
 
 # ---- Keras's semantics on golden cases --------------------------------------------------------

@@ -235,7 +235,10 @@ def avgpool3d_backward(dy, x_shape, *, pool_size, strides=None, padding="valid")
 
 def global_avgpool_forward(x):
     x = _global_input(x, "global_avgpool_forward")
-    return x.reshape(x.shape[0], -1, x.shape[-1]).mean(axis=1)
+    rows = x.reshape(x.shape[0], -1, x.shape[-1])
+    # (NumPy adds across positions one at a time: float32 maps of a million positions would drift
+    # 1e-3; in float64 as the C++ kernel's large maps)
+    return rows.mean(axis=1, dtype=np.float64).astype(x.dtype) if rows.shape[1] > 1024 else rows.mean(axis=1)
 
 
 def global_avgpool_backward(dy, x_shape):
