@@ -402,3 +402,70 @@ def test_custom_layer_called_on_a_dict(tmp_path):
     model.save(tmp_path / "dict.keras")
     loaded = keras.models.load_model(tmp_path / "dict.keras", custom_objects={"StackFeatures": StackFeatures})
     np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+class _Auxiliary(layers.Layer):  # a Router's load-balancing loss (keras.io's Switch Transformer)
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(3)
+
+    def call(self, x):
+        h = self.dense(x)
+        self.add_loss(5.0 * keras.ops.mean(keras.ops.square(h)))
+        return h
+
+
+class _HoldsAuxiliary(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.inner = _Auxiliary()
+        self.out = layers.Dense(3)
+
+    def call(self, x):
+        return self.out(self.inner(x))
+
+
+class _AddsItself(layers.Layer):  # the same computation, its add_loss in the layer itself
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(3)
+        self.out = layers.Dense(3)
+
+    def call(self, x):
+        h = self.dense(x)
+        self.add_loss(5.0 * keras.ops.mean(keras.ops.square(h)))
+        return self.out(h)
+
+
+def test_add_loss_of_a_layer_held_by_a_custom_layer_counts_as_keras_collects_it():
+    # Keras's `losses` collects the terms of nested layers: the model's losses, evaluate, fit's
+    # reported loss, and a GradientTape's gradient (only with sum(model.losses) added) are those of
+    # the same computation with the add_loss in the outer layer itself
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 4), dtype=np.float32), np.ones((8, 3), np.float32)
+
+    def model(layer_class):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, layer_class()(inputs))
+
+    reference, nested = model(_AddsItself), model(_HoldsAuxiliary)
+    nested.set_weights(reference.get_weights())
+    for with_losses in (False, True):
+        grads = []
+        for m in (reference, nested):
+            with tf.GradientTape() as tape:
+                loss = keras.ops.mean(keras.ops.square(m(x) - y))
+                if with_losses:
+                    loss = loss + keras.ops.sum(m.losses)
+            assert len(m.losses) == 1
+            grads.append(tape.gradient(loss, m.trainable_weights))
+        for a, b in zip(*grads):
+            np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    nested(x)
+    assert [float(v) for v in nested.losses] == pytest.approx([float(v) for v in (reference(x), reference.losses)[1]])
+    for m in (reference, nested):
+        m.compile(keras.optimizers.SGD(0.1), "mse")
+    assert nested.evaluate(x, y, verbose=0) == pytest.approx(reference.evaluate(x, y, verbose=0), rel=1e-6)
+    histories = [m.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"] for m in (reference, nested)]
+    assert histories[1] == pytest.approx(histories[0], rel=1e-6)

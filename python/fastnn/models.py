@@ -1881,7 +1881,7 @@ class Model:
                 areg = None
             else:
                 g = grads[out]
-                if g is None and i in self._loss_adding_steps and layer.__dict__.get("_added"):
+                if g is None and i in self._loss_adding_steps and layer.__dict__.get("_adds_loss"):
                     g = np.zeros_like(vals[out])  # (its add_loss terms alone reach the loss)
                 if g is None:
                     continue
@@ -1918,7 +1918,7 @@ class Model:
         for v in self._added_loss_values:
             total += float(np.sum(v))
         if self._loss is None:  # compiled with loss=None: the add_loss terms are the loss
-            if not self._loss_slots and not any(self._steps[k][0].__dict__.get("_added")
+            if not self._loss_slots and not any(self._steps[k][0].__dict__.get("_adds_loss")
                                                 for k in self._loss_adding_steps):
                 raise ValueError(f"No loss to compute: model '{self.name}' was compiled without a loss, and no layer "
                                  "called add_loss in this batch. Provide a `loss` argument in `compile()`.")

@@ -613,8 +613,10 @@ class Layer:
         return self._added_losses() + ([penalty] if isinstance(penalty, autodiff.Tensor) or penalty else [])
 
     def _added_losses(self):
-        own = self.__dict__.get("_added_on_tape") or [np.asarray(autodiff._value(t))
-                                                      for t in self.__dict__.get("_added", [])]
+        on_tape = self.__dict__.get("_added_on_tape")
+        if on_tape:  # (on a GradientTape: this call's terms with those of the layers it called)
+            return list(on_tape)
+        own = [np.asarray(autodiff._value(t)) for t in self.__dict__.get("_added", [])]
         return own + [term for _, sub in sublayers(self) for term in sub._added_losses()]
 
     # Keras 3's other names for them (its weights are Variables; fastnn's are the arrays)
@@ -842,16 +844,20 @@ class Layer:
         # (an input that is an array, not on the tape, needs no gradient: a model's data)
         self._need_input_grad = any(isinstance(t, autodiff.Tensor) for t in tensors)
         self._in_tape_call = True  # the forward below is this call's plain one
+        leaves = _tape_leaves[-1] if _tape_leaves else TapeLeaves()
+        # (a custom layer's call on a GradientTape: the add_loss terms of the layers it calls are
+        # tensors of their own too, which its node hands on: `_call_on_tape`)
+        self._separate_losses = leaves.separate_losses
         _tape_leaves.append(TapeLeaves())  # (and what it calls on arrays is plain too)
         try:
             out = forward([autodiff._value(t) for t in tensors])
         finally:
             _tape_leaves.pop()
             self._in_tape_call = False
+            self._separate_losses = False
         states = call_states(self)
         state = states[0][1]
         self._need_input_grad = need_input_grad
-        leaves = _tape_leaves[-1] if _tape_leaves else TapeLeaves()
         weight_leaves = [leaves.leaf(w) for w in self.trainable_weights]
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         # a custom layer's add_loss terms: tape tensors of their own (`losses`), or with its first output
@@ -1122,13 +1128,15 @@ def _recording_init(init):
 
 
 @contextlib.contextmanager
-def tape_weights(layer, training=False):
+def tape_weights(layer, training=False, separate_losses=False):
     """Within it, each attribute of ``layer`` holding a weight array holds a `fastnn.autodiff.Tensor`
     leaf of it instead, and the layers it calls find the leaves of their weights (the ones ``layer``
     owns: `_tape_leaves`) and ``training``; yields the trainable weights' leaves (in
-    `trainable_weights` order)."""
+    `trainable_weights` order). ``separate_losses``: the layers it calls give their add_loss terms
+    tensors of their own (`TapeLeaves`)."""
     on_tape = TapeLeaves((id(w.value), w.variable if w.variable is not None else autodiff.WeightLeaf(w.value))
                          for w in layer._weights)
+    on_tape.separate_losses = separate_losses
     swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
     for attr, value in swapped.items():
@@ -1475,8 +1483,14 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     self._added = []  # what this call gives add_loss
     self._added_metrics = []  # and add_metric
     self._added_on_tape = None  # (a GradientTape's tensors of them: `Layer._call_on_tensors`)
+    # the custom layers it holds: their add_loss terms are this call's too (Keras's `losses` collects
+    # them), so a layer this call does not run has none
+    inner, direct = _custom_sublayers(self), _direct_custom_sublayers(self)
+    for sub in inner:
+        sub._added, sub._added_on_tape, sub._added_loss = [], None, 0.0
     unset = self.__dict__.pop("_training_unset", False)
-    with tape_weights(self, None if unset else training) as weights:
+    separate = self.__dict__.get("_separate_losses", False)
+    with tape_weights(self, None if unset else training, separate) as weights:
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
             extra["mask"] = mask
@@ -1484,14 +1498,34 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, given_mask)
     added = [t for t in self._added if isinstance(t, autodiff.Tensor)]
+    if separate:  # (else their nodes add them to the gradient of their outputs)
+        added += [t for sub in direct for t in sub._added_on_tape or ()]
     # the mask its output carries from the layer that made it (Keras keeps it on a custom layer's output)
     self._carried_mask = None if isinstance(out, (list, tuple)) else getattr(out, "_keras_mask", None)
     several = isinstance(out, (list, tuple))  # a call returning several tensors (an encoder's z_mean, z_log_var)
     outs = [o if isinstance(o, autodiff.Tensor) else None for o in (out if several else [out])]
     self._tape = (outs if several else outs[0], leaves, weights, multi, added)
-    self._added_loss = float(sum(float(np.sum(autodiff._value(t))) for t in self._added))
+    self._added_loss = float(sum(float(np.sum(autodiff._value(t))) for t in self._added)) + \
+        sum(sub.__dict__.get("_added_loss", 0.0) for sub in direct)
+    self._adds_loss = bool(self._added) or any(sub.__dict__.get("_adds_loss") for sub in inner)
     arrays = [output_array(o, self.dtype) for o in (out if several else [out])]
     return (tuple(arrays) if isinstance(out, tuple) else arrays) if several else arrays[0]
+
+
+def _direct_custom_sublayers(layer):
+    """The custom layers (with their own call) ``layer`` holds: directly, or among a model's layers."""
+    return [sub for _, sub in sublayers(layer) if hasattr(type(sub), "_call_on_arrays")]
+
+
+def _custom_sublayers(layer):
+    """The custom layers ``layer`` holds, and theirs, each once."""
+    found, todo = {}, list(_direct_custom_sublayers(layer))
+    while todo:
+        sub = todo.pop()
+        if id(sub) not in found:
+            found[id(sub)] = sub
+            todo.extend(_direct_custom_sublayers(sub))
+    return list(found.values())
 
 
 def _backward_from_tape(self, dy):
