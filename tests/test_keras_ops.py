@@ -379,7 +379,7 @@ FORWARD = [
     # losses, one-hot, normalisation
     fwd("one_hot", "negative-is-zeros", lambda: ops.one_hot(np.array([0, 2, -1]), 3),
         f32([[1, 0, 0], [0, 0, 1], [0, 0, 0]])),
-    fwd("one_hot", "axis", lambda: ops.one_hot(np.array([[1, 0]]), 2, axis=0), np.eye(2, dtype=np.float32)[[[1, 0]]]
+    fwd("one_hot", "axis", lambda: ops.one_hot(np.array([[1, 0]]), 2, axis=0), np.eye(2, dtype=np.float32)[np.array([[1, 0]])]
         .transpose(2, 0, 1)),
     fwd("multi_hot", "", lambda: ops.multi_hot(np.array([[0, 2], [1, 1]]), 3), f32([[1, 0, 1], [0, 1, 0]])),
     fwd("binary_crossentropy", "", lambda: ops.binary_crossentropy(MF, sigmoid(A)),

@@ -830,14 +830,12 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         if x_max != 0:
             x /= x_max
         x *= 255
-    if x.shape[2] == 4:
-        return Image.fromarray(x.astype("uint8"), "RGBA")
-    if x.shape[2] == 3:
-        return Image.fromarray(x.astype("uint8"), "RGB")
+    if x.shape[2] in (3, 4):  # RGB, RGBA (Pillow takes the mode from the shape and dtype)
+        return Image.fromarray(x.astype("uint8"))
     if x.shape[2] == 1:
         if np.max(x) > 255:  # a 32-bit signed integer grayscale image
-            return Image.fromarray(x[:, :, 0].astype("int32"), "I")
-        return Image.fromarray(x[:, :, 0].astype("uint8"), "L")
+            return Image.fromarray(x[:, :, 0].astype("int32"))
+        return Image.fromarray(x[:, :, 0].astype("uint8"))
     raise ValueError(f"{fn}: expected 1, 3 or 4 channels. Received: an image of shape {x.shape} "
                      f"({data_format})")
 

@@ -1650,7 +1650,7 @@ def _encode_jpeg(image, format, quality, fn, progressive=False, optimize_size=Fa
     if density_unit not in ("in", "cm"):
         raise ValueError(f"image.{fn}: density_unit must be 'in' or 'cm'. Received: {density_unit!r}")
     per_inch = 2.54 if density_unit == "cm" else 1.0
-    picture = _pillow(fn).fromarray(image[..., 0] if channels == 1 else image, "L" if channels == 1 else "RGB")
+    picture = _pillow(fn).fromarray(image[..., 0] if channels == 1 else image)  # (mode from the shape: L or RGB)
     options = dict(quality=quality, progressive=bool(progressive), optimize=bool(optimize_size),
                    subsampling=2 if chroma_downsampling else 0, dpi=(x_density * per_inch, y_density * per_inch))
     if xmp_metadata:

@@ -842,7 +842,9 @@ def argmin(input, axis=None, output_type=int64, name=None):
 
 
 def count_nonzero(input, axis=None, keepdims=None, dtype=int64, name=None):
-    return np.count_nonzero(np.asarray(_value(input)), axis=axis, keepdims=builtins.bool(keepdims)).astype(dtype)
+    # (NumPy before 2.3 gives a Python int for the whole array)
+    return np.asarray(np.count_nonzero(np.asarray(_value(input)), axis=axis, keepdims=builtins.bool(keepdims)),
+                      dtype=dtype)[()]
 
 
 @_tf_op("math.cumsum")

@@ -10,10 +10,12 @@ supported."""
 
 from __future__ import annotations
 
+import fnmatch
 import glob as _glob
 import io as _stdio
 import os
 import shutil
+import sys
 import types
 
 import numpy as np
@@ -167,7 +169,22 @@ def _patterns(pattern, fn):
 def _glob_one(pattern):
     """TensorFlow's matching: ``*``, ``?`` and ``[...]`` within one path component, hidden files
     included; a pattern without them matches the path if it exists."""
-    return _glob.glob(pattern, include_hidden=True)
+    if sys.version_info >= (3, 11):
+        return _glob.glob(pattern, include_hidden=True)
+    if not _glob.has_magic(pattern):  # (before Python 3.11 glob has no include_hidden: by component)
+        return [pattern] if os.path.lexists(pattern) else []
+    directory, name = os.path.split(pattern)
+    found = []
+    for d in (_glob_one(directory) if _glob.has_magic(directory) else [directory]):
+        if not _glob.has_magic(name):
+            found += [os.path.join(d, name)] if os.path.lexists(os.path.join(d, name)) else []
+            continue
+        try:
+            names = os.listdir(d or os.curdir)
+        except OSError:  # (not a directory)
+            continue
+        found += [os.path.join(d, n) for n in fnmatch.filter(names, name)]
+    return found
 
 
 def matching_files(pattern, name=None):
