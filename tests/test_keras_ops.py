@@ -413,6 +413,9 @@ FORWARD = [
     fwd("segment_sum", "num_segments", lambda: ops.segment_sum(f32([1, 2, 3, 4]), np.array([2, 0, 2, -1]), 3),
         f32([2, 0, 4])),
     fwd("segment_max", "", lambda: ops.segment_max(f32([1, 5, 3, 4]), np.array([0, 0, 1, 1])), f32([5, 4])),
+    # an empty segment: the lowest finite value (TensorFlow's; -inf would be NaN after a Dense layer)
+    fwd("segment_max", "empty", lambda: ops.segment_max(f32([1, 5]), np.array([0, 0]), 2),
+        f32([5, np.finfo(np.float32).min])),
     # one step, one label: -log softmax(logits)[label]; two steps of "1": the paths 1-1, 0-1, 1-0 (blank 0)
     fwd("ctc_loss", "", lambda: ops.ctc_loss(np.array([[1], [2]]), f32([[[0, 1, 2]], [[0, 1, 2]]]), [1, 1], [1, 1]),
         f32([np.log(1 + np.e + np.e ** 2) - 1, np.log(1 + np.e + np.e ** 2) - 2])),

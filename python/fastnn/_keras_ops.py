@@ -1843,7 +1843,7 @@ def segment_reduce(kind, data, segment_ids, num_segments=None, what="segment", e
         info = np.finfo(xv.dtype) if xv.dtype.kind == "f" else np.iinfo(xv.dtype) if xv.dtype.kind in "iu" else None
         if info is None:
             raise _named(TypeError, f"{what}: data must be numbers. Received dtype {xv.dtype}")
-        low, high = (-np.inf, np.inf) if xv.dtype.kind == "f" else (info.min, info.max)
+        low, high = info.min, info.max  # (floats too: TensorFlow's numeric_limits<T>::lowest(), finite, not -inf)
         y = np.full((num,) + inner, low if kind == "max" else high, dtype=xv.dtype)
         (np.maximum if kind == "max" else np.minimum).at(y, seg, kept)
         if empty is not None:
@@ -1887,8 +1887,8 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):
 
 @_op
 def segment_max(data, segment_ids, num_segments=None, sorted=False):
-    """The maximum of ``data``'s slices per segment (an empty segment: the dtype's lowest value,
-    -inf for floats, as TensorFlow's unsorted_segment_max); ties share the gradient."""
+    """The maximum of ``data``'s slices per segment (an empty segment: the dtype's lowest finite
+    value, -3.4e38 for float32, as TensorFlow's unsorted_segment_max); ties share the gradient."""
     return segment_reduce("max", data, segment_ids, num_segments, "ops.segment_max")
 
 
