@@ -469,3 +469,27 @@ def test_add_loss_of_a_layer_held_by_a_custom_layer_counts_as_keras_collects_it(
     assert nested.evaluate(x, y, verbose=0) == pytest.approx(reference.evaluate(x, y, verbose=0), rel=1e-6)
     histories = [m.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"] for m in (reference, nested)]
     assert histories[1] == pytest.approx(histories[0], rel=1e-6)
+
+
+def test_a_model_adds_weights():
+    # a subclassed Model is a Layer: add_weight (keras.io's decision forest, Keras 3), with its
+    # regularizer and constraint
+    class Forest(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.pi = self.add_weight(shape=[4, 2], initializer="random_normal", regularizer=keras.regularizers.L2(0.5),
+                                      constraint=keras.constraints.MaxNorm(0.1, axis=0))
+            self.decision = layers.Dense(4, activation="softmax")
+
+        def call(self, x):
+            return keras.ops.matmul(self.decision(x), keras.activations.softmax(self.pi))
+
+    forest = Forest()
+    assert forest(np.ones((3, 5), np.float32)).shape == (3, 2)
+    assert [w.shape for w in forest.trainable_weights] == [(4, 2), (5, 4), (4,)]
+    assert [float(v) for v in forest.losses] == pytest.approx([0.5 * float((forest.pi.numpy() ** 2).sum())])
+    forest.compile("sgd", "mse")
+    before = forest.pi.numpy()
+    forest.fit(np.ones((8, 5), np.float32), np.zeros((8, 2)), epochs=2, verbose=0)
+    assert not np.array_equal(forest.pi.numpy(), before)
+    assert (np.sqrt((forest.pi.numpy() ** 2).sum(axis=0)) <= 0.1 + 1e-6).all()  # (its constraint applied)

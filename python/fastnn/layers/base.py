@@ -1249,7 +1249,9 @@ def track_variables(layer):
         name = variable.name if variable.name != "Variable" and variable.name not in names else path
         names.add(name)
         trainable = variable.trainable and variable.dtype.kind == "f"
-        layer._weights.append(_Weight(name, variable.value, trainable, None, variable=variable))
+        # (its array is the weight: a plain one, the tape's values are; Model.add_weight's regularizer)
+        layer._weights.append(_Weight(name, variable.value, trainable, getattr(variable, "_regularizer", None),
+                                      variable.constraint, variable=variable))
 
 
 def _track_sublayer_weights(self):
