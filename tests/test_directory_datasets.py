@@ -279,7 +279,7 @@ def test_validation_split_subsets(tmp_path, capsys, split):
 
 def pil_resize(x, size, method, box=None):
     """``x`` (h, w, c) resized by Pillow channel by channel in float ("F") mode."""
-    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(x[:, :, c], dtype=np.float32), mode="F")
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(x[:, :, c], dtype=np.float32))
                                 .resize((size[1], size[0]), method, box=box)) for c in range(x.shape[2])], axis=2)
 
 

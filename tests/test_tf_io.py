@@ -65,7 +65,7 @@ def test_png_decoding_needs_no_pillow(monkeypatch):
 def test_decode_png_reads_pillow_files_with_tensorflows_channels():
     Image = pytest.importorskip("PIL.Image")
     rgba = _smooth(9, 11, 4)
-    cases = {"L": Image.fromarray(rgba[..., 0]), "LA": Image.fromarray(rgba[..., :2], "LA"),
+    cases = {"L": Image.fromarray(rgba[..., 0]), "LA": Image.fromarray(rgba[..., :2]),
              "RGB": Image.fromarray(rgba[..., :3]), "RGBA": Image.fromarray(rgba),
              "1": Image.fromarray(rgba[..., 0] > 128), "P": Image.fromarray(rgba[..., :3]).convert("P"),
              "I;16": Image.fromarray(rgba[..., 0].astype(np.uint16) * 250)}

@@ -641,20 +641,28 @@ def _sigmoid(x):
         return 1 / (1 + np.exp(-x))
 
 
+def _sign(x):
+    """NumPy 2's sign: z / |z| (0 at 0) for complex z, as TensorFlow's; NumPy 1 gave the real part's sign."""
+    if not np.iscomplexobj(x):
+        return np.sign(x)
+    size = np.abs(x)
+    return np.where(size == 0, 0, x / np.where(size == 0, 1, size)).astype(np.result_type(x))
+
+
 exp = _unary("exp", np.exp, lambda x, y: y, "Elementwise e**x.")
 log = _unary("log", np.log, lambda x, y: 1 / x, "Elementwise natural logarithm.")
 sqrt = _unary("sqrt", np.sqrt, lambda x, y: 0.5 / y, "Elementwise square root.")
 square = _unary("square", np.square, lambda x, y: 2 * x, "Elementwise x**2.")
 # (|z| is not holomorphic: its gradient is grad · z / |z| unconjugated, TensorFlow's, so its derivative is
 # given conjugated for `_unary` to conjugate back)
-abs = _unary("abs", np.abs, lambda x, y: np.conj(np.sign(x)) if np.iscomplexobj(x) else np.sign(x), "Elementwise |x|.")
+abs = _unary("abs", np.abs, lambda x, y: np.conj(_sign(x)) if np.iscomplexobj(x) else np.sign(x), "Elementwise |x|.")
 negative = _unary("negative", np.negative, lambda x, y: -1, "Elementwise -x.")
 sin = _unary("sin", np.sin, lambda x, y: np.cos(x), "Elementwise sine.")
 cos = _unary("cos", np.cos, lambda x, y: -np.sin(x), "Elementwise cosine.")
 tanh = _unary("tanh", np.tanh, lambda x, y: 1 - y * y, "Elementwise hyperbolic tangent.")
 sigmoid = _unary("sigmoid", _sigmoid, lambda x, y: y * (1 - y), "Elementwise 1 / (1 + e**-x).")
 softplus = _unary("softplus", lambda x: np.logaddexp(0, x), lambda x, y: _sigmoid(x), "Elementwise log(1 + e**x).")
-sign = _unary("sign", np.sign, lambda x, y: 0, "Elementwise sign (gradient 0).")
+sign = _unary("sign", lambda x: _sign(x), lambda x, y: 0, "Elementwise sign, z / |z| for complex z (gradient 0).")
 round = _unary("round", np.round, lambda x, y: 0, "Elementwise rounding to the nearest integer (gradient 0).")
 softsign = _unary("softsign", lambda x: x / (1 + np.abs(x)), lambda x, y: 1 / (1 + np.abs(x)) ** 2,
                   "Elementwise x / (1 + |x|).")
