@@ -493,3 +493,27 @@ def test_a_model_adds_weights():
     forest.fit(np.ones((8, 5), np.float32), np.zeros((8, 2)), epochs=2, verbose=0)
     assert not np.array_equal(forest.pi.numpy(), before)
     assert (np.sqrt((forest.pi.numpy() ** 2).sum(axis=0)) <= 0.1 + 1e-6).all()  # (its constraint applied)
+
+
+def test_a_call_adding_into_batch_sized_zeros_runs_with_augmented_assignment():
+    # keras.io's decision forest: outputs = ops.zeros([ops.shape(x)[0], n]); outputs += tree(x)
+    class Forest(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.trees = [layers.Dense(2) for _ in range(3)]
+
+        def call(self, inputs):
+            outputs = keras.ops.zeros([keras.ops.shape(inputs)[0], 2])
+            for tree in self.trees:
+                outputs += tree(inputs)
+            return outputs / len(self.trees)
+
+    x = np.random.default_rng(0).random((4, 5), dtype=np.float32)
+    forest = Forest()
+    expected = sum(x @ t.kernel + t.bias for t in (forest(x), forest)[1].trees) / 3
+    np.testing.assert_allclose(forest(x), expected, rtol=1e-6)
+    assert forest(keras.Input((5,))).shape == (None, 2)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(forest(x))
+    grads = tape.gradient(loss, forest.trainable_weights)
+    np.testing.assert_allclose(grads[0], np.tile(x.sum(0)[:, None], (1, 2)) / 3, rtol=1e-5)

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import _backend, utils
 from . import autodiff as ad
+from ._batch_dataset import EagerArray
 from ._ctc import ctc_decode, ctc_loss  # noqa: F401 (keras.ops.ctc_loss / ctc_decode, keras.ops.nn's too)
 from .autodiff import Operators, Tensor, _result, _value
 
@@ -1227,28 +1228,30 @@ def _shape_arg(shape):
     return _ints(shape, "shape")
 
 
+# (eager tensors, as tf.zeros gives: ``outputs = ops.zeros([batch, n]); outputs += tree(x)`` in a call
+# on the tape adds the tape tensor, where a plain array's in-place += refuses it)
 @_composite
 def zeros(shape, dtype=None):
     """An array of zeros (dtype: floatx)."""
-    return np.zeros(_shape_arg(shape), dtype=dtype or utils.floatx())
+    return np.zeros(_shape_arg(shape), dtype=dtype or utils.floatx()).view(EagerArray)
 
 
 @_composite
 def ones(shape, dtype=None):
     """An array of ones (dtype: floatx)."""
-    return np.ones(_shape_arg(shape), dtype=dtype or utils.floatx())
+    return np.ones(_shape_arg(shape), dtype=dtype or utils.floatx()).view(EagerArray)
 
 
 @_composite
 def empty(shape, dtype=None):
     """An array of ``shape`` (zeros here; dtype: floatx)."""
-    return np.zeros(_shape_arg(shape), dtype=dtype or utils.floatx())
+    return np.zeros(_shape_arg(shape), dtype=dtype or utils.floatx()).view(EagerArray)
 
 
 @_composite
 def full(shape, fill_value, dtype=None):
     """An array filled with ``fill_value`` (dtype: floatx)."""
-    return np.full(_shape_arg(shape), _value(fill_value), dtype=dtype or utils.floatx())
+    return np.full(_shape_arg(shape), _value(fill_value), dtype=dtype or utils.floatx()).view(EagerArray)
 
 
 @_op
