@@ -1601,6 +1601,13 @@ class Model:
                 raise ValueError(f"{fn}: a dict `y` must hold one array per model output with a loss, keyed by the "
                                  f"output names {wanted}. Received keys: {sorted(y, key=str)}")
             y = [y.get(name) for name in names]
+        with_loss = [i for i, head in enumerate(self._heads) if head.loss is not None]
+        if len(with_loss) < len(names) and (len(with_loss) == 1 and not isinstance(y, (list, tuple))
+                                            or isinstance(y, (list, tuple)) and len(y) == len(with_loss)):
+            # targets for the outputs with a loss only (compile(loss=[fn, None]); Keras 3's "loss
+            # partially defined over y_pred"), in their order
+            given = iter([y] if not isinstance(y, (list, tuple)) else y)
+            y = [next(given) if i in with_loss else None for i in range(len(names))]
         if not isinstance(y, (list, tuple)) or len(y) != len(names):
             got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
             raise ValueError(f"{fn}: model '{self.name}' has {len(names)} outputs {names}; pass `y` as a list of "
