@@ -1515,3 +1515,15 @@ def test_from_logits_on_a_softmax_output_warns():
         warnings_module.simplefilter("error")
         Sequential([Input((4,)), Dense(3)]).compile("adam", losses.SparseCategoricalCrossentropy(from_logits=True))
         Sequential([Input((4,)), Dense(3, activation="softmax")]).compile("adam", "sparse_categorical_crossentropy")
+
+
+def test_a_call_takes_inputs_of_different_lengths_fit_refuses_them():
+    # Keras's cardinality check is fit's data handling; a call runs on the tensors as given (a graph
+    # model's nodes (N, F) and edges (E, 2))
+    a, b = Input((3,)), Input((3,))
+    model = Model([a, b], [Dense(2)(a), Dense(4)(b)])
+    first, second = model([np.ones((5, 3), np.float32), np.ones((7, 3), np.float32)])
+    assert first.shape == (5, 2) and second.shape == (7, 4)
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="Data cardinality is ambiguous.*'x' sizes: 5, 7"):
+        model.fit([np.ones((5, 3)), np.ones((7, 3))], [np.ones((5, 2)), np.ones((7, 4))], verbose=0)

@@ -1501,7 +1501,9 @@ class Model:
         """The checked input arrays (a list, one per model input), contiguous in the inputs' dtypes."""
         xs = self._input_arrays(x, fn)
         sizes = [len(a) for a in xs]
-        if len(set(sizes)) > 1:
+        # (a call runs on the tensors as given, as Keras's: a graph model's nodes (N, F) and edges (E, 2);
+        # fit, evaluate and predict cut batches of samples from every input)
+        if len(set(sizes)) > 1 and fn != "__call__":
             raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
                              f"'x' sizes: {', '.join(map(str, sizes))}")
         if sizes[0] == 0:
