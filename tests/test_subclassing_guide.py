@@ -517,3 +517,44 @@ def test_a_call_adding_into_batch_sized_zeros_runs_with_augmented_assignment():
         loss = tf.reduce_sum(forest(x))
     grads = tape.gradient(loss, forest.trainable_weights)
     np.testing.assert_allclose(grads[0], np.tile(x.sum(0)[:, None], (1, 2)) / 3, rtol=1e-5)
+
+
+def test_a_subclassed_model_indexing_with_its_integer_input():
+    # keras.io's GNN node classification and GAT: call() gathers rows by its integer input; Keras runs
+    # call on the data, so the ids stay integers (fastnn traces them as integer Inputs)
+    table = np.random.default_rng(0).random((50, 4), dtype=np.float32)
+
+    class Nodes(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.constant(table)
+            self.dense = layers.Dense(3)
+
+        def call(self, ids):
+            return tf.gather(self.dense(self.table), ids)
+
+    model = Nodes()
+    out = model(np.array([1, 10, 20]))
+    np.testing.assert_allclose(out, (table @ model.dense.kernel + model.dense.bias)[[1, 10, 20]], rtol=1e-6)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(np.arange(50), np.arange(50) % 3, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+    class Messages(keras.Model):  # nodes (N, F) and edges (E, 2): inputs of different lengths
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3)
+
+        def call(self, inputs):
+            nodes, edges = inputs
+            sent = tf.gather(self.dense(nodes), edges[:, 1])
+            return tf.math.unsorted_segment_sum(sent, edges[:, 0], num_segments=tf.shape(nodes)[0])
+
+    nodes = table[:5]
+    edges = np.array([[0, 1], [1, 0], [1, 2], [2, 3], [3, 4], [4, 0], [4, 3]])
+    messages = Messages()
+    got = messages([nodes, edges])
+    h = nodes @ messages.dense.kernel + messages.dense.bias
+    expected = np.zeros((5, 3), np.float32)
+    np.add.at(expected, edges[:, 0], h[edges[:, 1]])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -649,8 +649,12 @@ class Model:
             raise ValueError(f"build: model '{self.name}' expects an input shape with a batch axis, e.g. (None, 784). "
                              f"Received: input_shape={input_shape!r}")
         keys = self._input_keys if self._input_keys and len(self._input_keys) == len(shapes) else None
-        inputs = [Input(batch_shape=(None,) + shape[1:], name=keys[i] if keys else None)
-                  for i, shape in enumerate(shapes)]
+        # (built from data: an integer input traced as one, as Keras runs call on the data itself: ids
+        # that index, gather or segment stay integers)
+        dtypes = self.__dict__.get("_data_dtypes") or [None] * len(shapes)
+        inputs = [Input(batch_shape=(None,) + shape[1:], name=keys[i] if keys else None,
+                        dtype=np.dtype(d).name if d is not None and np.dtype(d).kind in "iu" else None)
+                  for i, (shape, d) in enumerate(zip(shapes, dtypes))]
         inputs = inputs if several or keys else inputs[0]
         called_on = dict(zip(keys, inputs)) if keys else inputs  # (a call that takes a dict gets one)
         traced_losses = self._traced_losses = []  # what call() gives add_loss while it is traced
@@ -1104,17 +1108,21 @@ class Model:
                 else s[:1] + (None,) * (len(s) - 2) + s[-1:] if len(s) > 2 else s for s, dtype in zip(shapes, dtypes)]
         # (a model it holds that is not built yet would keep the free shape a failed trace gave it)
         unbuilt = any(isinstance(m, Model) and not m.built for m in _held_layers(self))
-        if free != shapes and not unbuilt:
-            self._trace_only = True  # (a call that cannot be traced so is traced on the data's shape below)
-            try:
-                self._build_subclassed(free if isinstance(shape, list) else free[0])
-                return
-            except Exception:  # (traced again below, where its error, if any, is the user's to see)
-                self._eager_call = None
-                self.built = False
-            finally:
-                del self._trace_only
-        self._build_subclassed(shape)
+        self._data_dtypes = list(dtypes) if len(dtypes) == len(shapes) else None  # (`build`'s Inputs)
+        try:
+            if free != shapes and not unbuilt:
+                self._trace_only = True  # (a call that cannot be traced so is traced on the data's shape below)
+                try:
+                    self._build_subclassed(free if isinstance(shape, list) else free[0])
+                    return
+                except Exception:  # (traced again below, where its error, if any, is the user's to see)
+                    self._eager_call = None
+                    self.built = False
+                finally:
+                    del self._trace_only
+            self._build_subclassed(shape)
+        finally:
+            del self._data_dtypes
 
     def _build_subclassed(self, shape):
         self.build(shape)
