@@ -691,3 +691,15 @@ def test_timeseries_targets_are_needed_only_where_windows_start():
     windows, targets = next(iter(ds))
     assert np.asarray(windows).tolist() == [[3, 4, 5], [16, 17, 18], [29, 30, 31], [42, 43, 44]]
     assert np.asarray(targets).tolist() == [30, 160, 290, 420]
+
+
+def test_a_sequential_starting_with_string_lookup_called_on_a_string_input():
+    # keras.io's embedding_encoder: Sequential([StringLookup, Embedding])(Input(shape=(), dtype="string"))
+    vocabulary = ["a", "b", "c"]
+    encoder = Sequential([StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0),
+                          Embedding(input_dim=3, output_dim=4)])
+    user = Input(name="user_id", shape=(), dtype="string")
+    model = Model(user, encoder(user))
+    assert model.output_shape == (None, 4)
+    table = encoder.layers[-1].get_weights()[0]
+    np.testing.assert_array_equal(model.predict(np.array(["a", "c"]), verbose=0), table[[0, 2]])

@@ -2842,6 +2842,12 @@ class Model:
         keep this model as one layer, so its summary and saved file show the layers."""
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not self.built and isinstance(self, Sequential) and len(tensors) == 1:
+            given = np.dtype(str(tensors[0].dtype)) if str(tensors[0].dtype) != "string" else None
+            if self._input_layer is None and self._stack and (given is None or given.kind in "iu"):
+                # (built on the string or integer tensor it is called on: a StringLookup or Embedding first,
+                # keras.io's embedding_encoder helper)
+                self._input_layer = InputLayer(batch_shape=(None,) + tuple(tensors[0].shape[1:]),
+                                               dtype=str(tensors[0].dtype))
             self.build(tensors[0].shape)
         elif not self.built and self._subclassed:
             self._build_subclassed([t.shape for t in tensors] if isinstance(inputs, (list, tuple)) else tensors[0].shape)
