@@ -703,3 +703,22 @@ def test_a_sequential_starting_with_string_lookup_called_on_a_string_input():
     assert model.output_shape == (None, 4)
     table = encoder.layers[-1].get_weights()[0]
     np.testing.assert_array_equal(model.predict(np.array(["a", "c"]), verbose=0), table[[0, 2]])
+
+
+def test_a_custom_layer_takes_strings_its_call_looks_up():
+    # keras.io's QREmbedding: a StringLookup inside the layer's call; Keras casts floating inputs only
+    class QuotientRemainder(fastnn.layers.Layer):
+        def __init__(self, vocabulary):
+            super().__init__()
+            self.lookup = StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+            self.quotient, self.remainder = Embedding(4, 3), Embedding(4, 3)
+
+        def call(self, inputs):
+            ids = self.lookup(inputs)
+            return self.quotient(fastnn.math.floordiv(ids, 4)) * self.remainder(fastnn.math.floormod(ids, 4))
+
+    layer = QuotientRemainder([f"user_{i}" for i in range(10)])
+    out = layer(fastnn.constant(np.array(["user_0", "user_9", "user_4"])))
+    ids = np.array([0, 9, 4])
+    q, r = layer.quotient.get_weights()[0], layer.remainder.get_weights()[0]
+    np.testing.assert_allclose(out, q[ids // 4] * r[ids % 4], rtol=1e-6)

@@ -916,6 +916,8 @@ class Layer:
             given = np.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else None
             if given is not None and given.dtype.kind in "iub":
                 return given
+            if given is not None and given.dtype.kind in "USO" and hasattr(type(self), "_call_on_arrays"):
+                return given  # (strings its call looks up itself: a StringLookup inside, keras.io's QREmbedding)
         if np.dtype(dtype).kind in "iu" and isinstance(x, np.ndarray) and x.dtype.kind == "f" \
                 and not np.isfinite(x).all():  # (a cast would make NaN a made-up index)
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects integer inputs ({dtype}). "
