@@ -477,8 +477,8 @@ def test_a_model_adds_weights():
     class Forest(keras.Model):
         def __init__(self):
             super().__init__()
-            self.pi = self.add_weight(shape=[4, 2], initializer="random_normal", regularizer=keras.regularizers.L2(0.5),
-                                      constraint=keras.constraints.MaxNorm(0.1, axis=0))
+            self.pi = self.add_weight(shape=[4, 2], initializer=keras.initializers.Constant(-0.5),
+                                      regularizer=keras.regularizers.L2(0.5), constraint=keras.constraints.NonNeg())
             self.decision = layers.Dense(4, activation="softmax")
 
         def call(self, x):
@@ -492,7 +492,23 @@ def test_a_model_adds_weights():
     before = forest.pi.numpy()
     forest.fit(np.ones((8, 5), np.float32), np.zeros((8, 2)), epochs=2, verbose=0)
     assert not np.array_equal(forest.pi.numpy(), before)
-    assert (np.sqrt((forest.pi.numpy() ** 2).sum(axis=0)) <= 0.1 + 1e-6).all()  # (its constraint applied)
+    assert (forest.pi.numpy() >= 0).all()  # (its constraint applied after each update: it started at -0.5)
+    # a Variable a layer holds, listed by its array: its constraint too, in fit and in a custom loop
+    clip = lambda w: np.clip(w, 0.0, 0.8)  # noqa: E731
+
+    class Held(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scale = tf.Variable(np.full(3, 0.7, np.float32), constraint=clip)
+
+        def call(self, x):
+            return x * self.scale
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Held()(inputs))
+    model.compile(keras.optimizers.SGD(1.0), "mse")
+    model.fit(np.ones((4, 3), np.float32), np.full((4, 3), 5.0, np.float32), epochs=2, verbose=0)
+    np.testing.assert_allclose(model.layers[-1].scale.numpy(), 0.8)
 
 
 def test_a_call_adding_into_batch_sized_zeros_runs_with_augmented_assignment():

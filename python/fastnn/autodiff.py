@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import weakref
 
 import numpy as np
 
@@ -258,6 +259,17 @@ class WeightLeaf(Tensor):
         return self
 
 
+# id of a Variable's array -> the Variable (while it lives): a model lists a Variable it tracks by its
+# array, and the optimizer finds the Variable's constraint from it (`variable_of`)
+_variables_by_array = weakref.WeakValueDictionary()
+
+
+def variable_of(array):
+    """The `Variable` whose array ``array`` is, or None."""
+    variable = _variables_by_array.get(id(array))
+    return variable if variable is not None and variable.value is array else None
+
+
 class Variable(Tensor):
     """A leaf of the tape whose array changes in place: TensorFlow's ``tf.Variable`` (after
     ``import fastnn as tf``). Operations on it are recorded with it as their input, so
@@ -273,6 +285,7 @@ class Variable(Tensor):
         if dtype is None and not isinstance(value, (np.ndarray, np.generic)):
             array = array.astype({"f": np.float32, "i": np.int32}.get(array.dtype.kind, array.dtype))
         super().__init__(array)
+        _variables_by_array[id(array)] = self
         self.trainable = bool(trainable)
         self.name = name or "Variable"
         if constraint is not None and not callable(constraint):

@@ -547,8 +547,13 @@ class _StepCount(int):
 
 
 def _constraint_of(param):
-    """The constraint of a layer's weight (``kernel_constraint=MaxNorm(3)``) or of a tf.Variable, or None."""
-    return getattr(param, "constraint", None)
+    """The constraint of a layer's weight (``kernel_constraint=MaxNorm(3)``) or of a tf.Variable (given
+    as itself, or as its array, which a model lists for a Variable it tracks), or None."""
+    constraint = getattr(param, "constraint", None)
+    if constraint is None and isinstance(param, np.ndarray):
+        variable = autodiff.variable_of(param)
+        constraint = None if variable is None else variable.constraint
+    return constraint
 
 
 def _check_not_swapped(grads, params, who):
