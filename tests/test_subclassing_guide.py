@@ -574,3 +574,31 @@ def test_a_subclassed_model_indexing_with_its_integer_input():
     expected = np.zeros((5, 3), np.float32)
     np.add.at(expected, edges[:, 0], h[edges[:, 1]])
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_a_nested_add_loss_layer_called_twice_adds_both_terms():
+    class Penalized(layers.Layer):
+        def call(self, x):
+            self.add_loss(keras.ops.sum(x * x))
+            return x
+
+    class Twice(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.penalized = Penalized()
+
+        def call(self, x):
+            return self.penalized(self.penalized(x) * 2.0)
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) / 10
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Twice()(inputs))
+    expected = float((x * x).sum() + (4 * x * x).sum())
+    model(x)
+    assert sum(float(v) for v in model.losses) == pytest.approx(expected, rel=1e-6)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        model(x)
+        total = sum(model.losses)
+    assert float(total) == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(tape.gradient(total, x), 2 * x + 8 * x, rtol=1e-5)

@@ -893,6 +893,8 @@ class Layer:
         if added:
             self._added_on_tape = [autodiff.Tensor(t.value, node_inputs, backward_of(None, k))
                                    for k, t in enumerate(added)]
+            if self.__dict__.get("_terms_in_call") is not None:  # (inside another custom layer's call)
+                self._terms_in_call.extend(self._added_on_tape)
         return (tuple(results) if isinstance(out, tuple) else results) if isinstance(out, (list, tuple)) \
             else results[0]
 
@@ -1490,8 +1492,9 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     # the custom layers it holds: their add_loss terms are this call's too (Keras's `losses` collects
     # them), so a layer this call does not run has none
     inner, direct = _custom_sublayers(self), _direct_custom_sublayers(self)
-    for sub in inner:
+    for sub in inner:  # (and what each of their calls in this one adds: a layer may be called twice)
         sub._added, sub._added_on_tape, sub._added_loss = [], None, 0.0
+        sub._terms_in_call, sub._loss_in_call = [], 0.0
     unset = self.__dict__.pop("_training_unset", False)
     separate = self.__dict__.get("_separate_losses", False)
     with tape_weights(self, None if unset else training, separate) as weights:
@@ -1503,15 +1506,19 @@ def _call_on_tape(self, inputs, training=False, mask=None):
         return _call_on_tape(self, inputs, training, given_mask)
     added = [t for t in self._added if isinstance(t, autodiff.Tensor)]
     if separate:  # (else their nodes add them to the gradient of their outputs)
-        added += [t for sub in direct for t in sub._added_on_tape or ()]
+        added += [t for sub in direct for t in sub._terms_in_call]
     # the mask its output carries from the layer that made it (Keras keeps it on a custom layer's output)
     self._carried_mask = None if isinstance(out, (list, tuple)) else getattr(out, "_keras_mask", None)
     several = isinstance(out, (list, tuple))  # a call returning several tensors (an encoder's z_mean, z_log_var)
     outs = [o if isinstance(o, autodiff.Tensor) else None for o in (out if several else [out])]
     self._tape = (outs if several else outs[0], leaves, weights, multi, added)
     self._added_loss = float(sum(float(np.sum(autodiff._value(t))) for t in self._added)) + \
-        sum(sub.__dict__.get("_added_loss", 0.0) for sub in direct)
+        sum(sub._loss_in_call for sub in direct)
     self._adds_loss = bool(self._added) or any(sub.__dict__.get("_adds_loss") for sub in inner)
+    for sub in inner:
+        sub._terms_in_call = sub._loss_in_call = None
+    if self.__dict__.get("_loss_in_call") is not None:  # (called inside another custom layer's call)
+        self._loss_in_call += self._added_loss
     arrays = [output_array(o, self.dtype) for o in (out if several else [out])]
     return (tuple(arrays) if isinstance(out, tuple) else arrays) if several else arrays[0]
 
