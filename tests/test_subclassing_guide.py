@@ -602,3 +602,22 @@ def test_a_nested_add_loss_layer_called_twice_adds_both_terms():
         total = sum(model.losses)
     assert float(total) == pytest.approx(expected, rel=1e-6)
     np.testing.assert_allclose(tape.gradient(total, x), 2 * x + 8 * x, rtol=1e-5)
+
+
+def test_add_weight_takes_tf_keras_2_and_keras_3_positional_orders():
+    class Both(layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight("a", (3,), "ones")  # (name first: tf.keras 2 and fastnn)
+            self.b = self.add_weight((3,), "zeros", name="b")  # (Keras 3: shape, initializer, ...)
+            self.c = self.add_weight(shape=(3,), initializer="ones", aggregation="mean", autocast=False)
+
+        def call(self, x):
+            return x * self.a + self.b + self.c
+
+    layer = Both()
+    np.testing.assert_array_equal(layer(np.ones((2, 3), np.float32)), np.full((2, 3), 2.0))
+    assert [w.name for w in layer.weights][:2] == ["a", "b"]
+    with pytest.raises(TypeError, match="multiple values for argument 'shape'"):
+        layer.add_weight((2,), shape=(2,))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'initialiser'"):
+        layer.add_weight(shape=(2,), initialiser="zeros")

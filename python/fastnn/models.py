@@ -41,7 +41,7 @@ from ._graph import post_order
 from . import _gradient_tape, _step_loop
 from ._batch_dataset import BatchDataset, EagerArray
 from .layers.base import (TRACED_TRAINING, Input, InputLayer, KerasTensor, Layer, _backward_from_tape, _bound_call,
-                          _standardize_dtype, _weight_shape,
+                          _standardize_dtype, _weight_shape, weight_arguments,
                           _BranchesOnTraining, _call_on_tape, call_states, restore_call_states,
                           _held, _inferred_output_shape, _is_symbolic, _on_tape, _positive_int, _recording_init,
                           _shape_str, check_mask,
@@ -1214,15 +1214,15 @@ class Model:
             self._require_built("count_params")
         return sum(int(np.prod(w.shape)) for w in self.weights)
 
-    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
-                   constraint=None):
+    def add_weight(self, *args, **kwargs):
         """Keras's Model is a Layer: a weight of the subclassed model's own (``self.pi =
         self.add_weight(shape=[leaves, classes])``, keras.io's decision forest), a tf.Variable its
-        call reads (such a call runs every step: `_EagerCall`); default initializer glorot_uniform."""
+        call reads (such a call runs every step: `_EagerCall`); default initializer glorot_uniform.
+        Arguments as `Layer.add_weight`'s."""
         from . import constraints, initializers
 
-        if isinstance(name, (tuple, list)):  # Keras 3's order: add_weight(shape, initializer, ...)
-            name, shape, initializer = None, name, initializer if initializer is not None else shape
+        name, shape, initializer, regularizer, trainable, dtype, constraint = weight_arguments(
+            args, kwargs, f"Model '{self.name}': add_weight")
         shape = _weight_shape(shape, f"Model '{self.name}': add_weight {name!r}")
         dtype = _standardize_dtype(dtype)
         value = np.asarray(initializers.get(initializer if initializer is not None else "glorot_uniform")(shape, dtype),

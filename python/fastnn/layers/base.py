@@ -287,6 +287,32 @@ def weight_options_config(layer, *parts):
     return config
 
 
+_WEIGHT_ORDER = ("name", "shape", "initializer", "regularizer", "trainable", "dtype", "constraint")
+_KERAS3_WEIGHT_ORDER = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint",
+                        "aggregation", "overwrite_with_gradient", "name")
+_IGNORED_WEIGHT_ARGUMENTS = ("autocast", "aggregation", "overwrite_with_gradient", "synchronization", "use_resource",
+                             "experimental_autocast", "caching_device", "partitioner")
+
+
+def weight_arguments(args, kwargs, who):
+    """(name, shape, initializer, regularizer, trainable, dtype, constraint) of an add_weight call:
+    positional in fastnn's and tf.keras 2's order when the first is a name (a str), else in Keras
+    3's (``add_weight((3,), "zeros", name="b")``)."""
+    order = _WEIGHT_ORDER if not args or isinstance(args[0], str) else _KERAS3_WEIGHT_ORDER
+    if len(args) > len(order):
+        raise TypeError(f"{who}: takes at most {len(order)} positional arguments ({', '.join(order)}); "
+                        f"received {len(args)}")
+    given = dict(zip(order, args))
+    for key, value in kwargs.items():
+        if key in given:
+            raise TypeError(f"{who}: got multiple values for argument {key!r}")
+        if key not in _WEIGHT_ORDER and key not in _IGNORED_WEIGHT_ARGUMENTS:
+            raise TypeError(f"{who}: got an unexpected keyword argument {key!r}")
+        given[key] = value
+    return (given.get("name"), given.get("shape"), given.get("initializer"), given.get("regularizer"),
+            given.get("trainable", True), given.get("dtype"), given.get("constraint"))
+
+
 def _weight_shape(shape, who):
     """A weight's shape as a tuple of ints: None is a scalar's (), an int a vector's (Géron's
     ``add_weight(shape=self.dense.input_shape[-1])``)."""
@@ -488,17 +514,20 @@ class Layer:
 
     # -- weights -------------------------------------------------------------------------------
 
-    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
-                   constraint=None):
-        """Create a weight of ``shape`` from ``initializer`` (default glorot_uniform) and return it.
+    def add_weight(self, *args, **kwargs):
+        """``add_weight(name, shape, initializer, regularizer, trainable, dtype, constraint)``, or
+        Keras 3's ``add_weight(shape, initializer, dtype, trainable, ...)`` when the first argument is
+        not a name: create a weight of ``shape`` from ``initializer`` (default glorot_uniform) and
+        return it.
 
         The array is the layer's own (C-contiguous, in the layer's dtype); optimizers update it
         in place. ``regularizer``: a penalty added to the loss and to this weight's gradient.
         ``constraint``: a projection applied after each optimizer step (`fastnn.constraints`).
         ``trainable=False`` weights (e.g. moving statistics) are saved but never optimised.
+        (Keras's ``autocast``, ``aggregation``, ``synchronization``... are accepted and ignored.)
         """
-        if isinstance(name, (tuple, list)):  # Keras 3's order: add_weight(shape, initializer, ...)
-            name, shape, initializer = None, name, initializer if initializer is not None else shape
+        name, shape, initializer, regularizer, trainable, dtype, constraint = weight_arguments(
+            args, kwargs, f"Layer '{self.name}': add_weight")
         if name is None:
             name = f"variable_{len(self._weights)}"
         if any(w.name == name for w in self._weights):
