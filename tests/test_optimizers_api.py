@@ -713,3 +713,17 @@ def test_iterations_assign_and_nadam_product_in_the_weights_dtype():
         nadam.apply_gradients([(np.array([0.5, 0.25]), w)])
         u *= 0.9 * (1 - 0.5 * 0.96 ** step)
     assert nadam._u_product == pytest.approx(u, rel=1e-15)
+
+
+def test_a_checkpoint_without_the_call_count_restores_it_from_the_updates(tmp_path):
+    # (a checkpoint written before the call count was saved, or by an optimizer without accumulation)
+    import fastnn as tf
+
+    v = tf.Variable(np.ones(2, np.float32))
+    plain = optimizers.SGD(0.1)
+    for _ in range(3):
+        plain.apply_gradients([(np.ones(2, np.float32), v)])
+    path = tf.train.Checkpoint(optimizer=plain, v=v).save(str(tmp_path / "ckpt"))
+    accumulating = optimizers.SGD(0.1, gradient_accumulation_steps=4)
+    tf.train.Checkpoint(optimizer=accumulating, v=v).restore(path)
+    assert int(accumulating.iterations) == 3 and accumulating._calls == 12

@@ -272,6 +272,9 @@ class Checkpoint:
             if k in tensors:
                 _put(v, tensors[k])
                 used.add(k)
+        for k, v in values:  # (a checkpoint from before the calls were saved: as many as its updates took)
+            if k not in tensors and isinstance(v, _OptimizerScalar) and v.attr == "_calls":
+                v.set(int(v.optimizer.iterations) * v.optimizer.gradient_accumulation_steps)
         for d in deferred:
             for k in tensors:
                 if k.startswith(d.prefix) and k not in used:
