@@ -621,3 +621,41 @@ def test_add_weight_takes_tf_keras_2_and_keras_3_positional_orders():
         layer.add_weight((2,), shape=(2,))
     with pytest.raises(TypeError, match="unexpected keyword argument 'initialiser'"):
         layer.add_weight(shape=(2,), initialiser="zeros")
+
+
+@pytest.mark.parametrize("inner", ["dense", "sequential", "activity_regularization"])
+def test_activity_penalty_of_a_layer_inside_a_custom_layer_counts(inner):
+    # Keras adds an activity regularizer's penalty with add_loss whoever calls the layer: the same
+    # losses, evaluate, fit and tape gradients as the Dense directly in the model
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.normal(size=(16, 3)).astype(np.float32)
+
+    class Holder(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = {"dense": lambda: layers.Dense(3, activity_regularizer=keras.regularizers.L2(0.1)),
+                          "sequential": lambda: keras.Sequential(
+                              [layers.Dense(3, activity_regularizer=keras.regularizers.L2(0.1))]),
+                          "activity_regularization": lambda: keras.Sequential(
+                              [layers.Dense(3), layers.ActivityRegularization(l2=0.1)])}[inner]()
+
+        def call(self, x):
+            return self.inner(x)
+
+    def model(make):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, make()(inputs))
+
+    direct = model(lambda: layers.Dense(3, activity_regularizer=keras.regularizers.L2(0.1)))
+    nested = model(Holder)
+    nested.set_weights(direct.get_weights())
+    results = []
+    for m in (direct, nested):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((m(x) - y) ** 2) + tf.add_n(m.losses)
+        results.append([float(loss)] + [np.asarray(g) for g in tape.gradient(loss, m.trainable_weights)])
+        m.compile(keras.optimizers.SGD(0.1), "mse")
+        results[-1] += [m.evaluate(x, y, verbose=0)] + m.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"]
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

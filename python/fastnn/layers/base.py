@@ -799,8 +799,18 @@ class Layer:
             elif mask is None:  # (a merge of masked tensors: Add([x, attention(x)]) in a Transformer block)
                 carried = [getattr(t, "_keras_mask", None) for t in inputs]
                 mask = carried if any(m is not None for m in carried) else None
-            return self._call_on_tensors(list(inputs) if multi else [inputs], multi, lambda values: Layer.__call__(
+            out = self._call_on_tensors(list(inputs) if multi else [inputs], multi, lambda values: Layer.__call__(
                 self, values if multi else values[0], training=training, mask=mask))
+            owner = getattr(_tape_leaves[-1], "owner", None) if _tape_leaves else None
+            if self.activity_regularizer is not None and owner is not None:
+                # (Keras adds its penalty with add_loss whoever calls the layer: here, to the custom
+                # layer whose call this is, as its own term)
+                first = out[0] if isinstance(out, (list, tuple)) else out
+                value = first.value
+                penalty = regularizers.per_sample(self.activity_regularizer)  # (divided by the batch, as a model's)
+                owner.__dict__.setdefault("_added", []).append(autodiff.Tensor(
+                    np.asarray(penalty(value), dtype=value.dtype), (first,), lambda g: [g * penalty.gradient(value)]))
+            return out
         if _is_symbolic(inputs):
             if mask is not None:
                 raise ValueError(f"Layer '{self.name}': a mask is given with arrays; in a model, masks come from "
@@ -1170,6 +1180,7 @@ def tape_weights(layer, training=False, separate_losses=False):
     on_tape = TapeLeaves((id(w.value), w.variable if w.variable is not None else autodiff.WeightLeaf(w.value))
                          for w in layer._weights)
     on_tape.separate_losses = separate_losses
+    on_tape.owner = layer  # (whose add_loss the activity penalties of the layers it calls join)
     swapped = {attr: value for attr, value in vars(layer).items()
                if isinstance(value, np.ndarray) and id(value) in on_tape}
     for attr, value in swapped.items():
