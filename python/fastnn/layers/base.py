@@ -1541,7 +1541,12 @@ def _call_on_tape(self, inputs, training=False, mask=None):
         extra = {"training": training} if self._call_takes_training else {}
         if mask is not None and self._call_takes_mask:
             extra["mask"] = mask
-        out = _user_call(self, leaves if multi else leaves[0], **extra)
+        try:
+            out = _user_call(self, leaves if multi else leaves[0], **extra)
+        except BaseException:
+            for sub in inner:  # (a failed call: its sublayers' calls elsewhere collect nothing more here)
+                sub._terms_in_call = sub._loss_in_call = None
+            raise
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, given_mask)
     added = [t for t in self._added if isinstance(t, autodiff.Tensor)]
