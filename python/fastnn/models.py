@@ -1108,8 +1108,8 @@ class Model:
                 else s[:1] + (None,) * (len(s) - 2) + s[-1:] if len(s) > 2 else s for s, dtype in zip(shapes, dtypes)]
         # (a model it holds that is not built yet would keep the free shape a failed trace gave it)
         unbuilt = any(isinstance(m, Model) and not m.built for m in _held_layers(self))
-        self._data_dtypes = list(dtypes) if len(dtypes) == len(shapes) else None  # (`build`'s Inputs)
-        try:
+
+        def trace():
             if free != shapes and not unbuilt:
                 self._trace_only = True  # (a call that cannot be traced so is traced on the data's shape below)
                 try:
@@ -1121,8 +1121,21 @@ class Model:
                 finally:
                     del self._trace_only
             self._build_subclassed(shape)
-        finally:
-            del self._data_dtypes
+
+        try:
+            trace()  # on float Inputs: later float data is not cast to the first data's integer dtype
+        except Exception:
+            # a call that needs its integer input as integers (ids it gathers or segments by, keras.io's
+            # GNN and GAT): traced on Inputs of the data's integer dtypes, as Keras runs call on the data
+            if len(dtypes) != len(shapes) or not any(d is not None and np.dtype(d).kind in "iu" for d in dtypes):
+                raise
+            self._eager_call = None
+            self.built = False
+            self._data_dtypes = list(dtypes)  # (`build`'s Inputs)
+            try:
+                trace()
+            finally:
+                del self._data_dtypes
 
     def _build_subclassed(self, shape):
         self.build(shape)
@@ -2842,12 +2855,13 @@ class Model:
         keep this model as one layer, so its summary and saved file show the layers."""
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not self.built and isinstance(self, Sequential) and len(tensors) == 1:
-            given = np.dtype(str(tensors[0].dtype)) if str(tensors[0].dtype) != "string" else None
-            if self._input_layer is None and self._stack and (given is None or given.kind in "iu"):
-                # (built on the string or integer tensor it is called on: a StringLookup or Embedding first,
-                # keras.io's embedding_encoder helper)
-                self._input_layer = InputLayer(batch_shape=(None,) + tuple(tensors[0].shape[1:]),
-                                               dtype=str(tensors[0].dtype))
+            takes_strings = getattr(self._stack[0], "_takes_strings", None) if self._stack else None
+            if self._input_layer is None and str(tensors[0].dtype) == "string" and takes_strings is not None \
+                    and takes_strings():
+                # (built on the string tensor it is called on when its first layer looks strings up, a
+                # StringLookup: keras.io's embedding_encoder helper; otherwise on its first layer's dtype,
+                # so that later float data is not cast to an integer tensor's dtype)
+                self._input_layer = InputLayer(batch_shape=(None,) + tuple(tensors[0].shape[1:]), dtype="string")
             self.build(tensors[0].shape)
         elif not self.built and self._subclassed:
             self._build_subclassed([t.shape for t in tensors] if isinstance(inputs, (list, tuple)) else tensors[0].shape)
