@@ -610,6 +610,7 @@ def test_add_weight_takes_tf_keras_2_and_keras_3_positional_orders():
             self.a = self.add_weight("a", (3,), "ones")  # (name first: tf.keras 2 and fastnn)
             self.b = self.add_weight((3,), "zeros", name="b")  # (Keras 3: shape, initializer, ...)
             self.c = self.add_weight(shape=(3,), initializer="ones", aggregation="mean", autocast=False)
+            self.d = self.add_weight("d", (3,), "float32", "zeros", trainable=None)  # (tf.keras 2: name, shape, dtype)
 
         def call(self, x):
             return x * self.a + self.b + self.c
@@ -617,6 +618,7 @@ def test_add_weight_takes_tf_keras_2_and_keras_3_positional_orders():
     layer = Both()
     np.testing.assert_array_equal(layer(np.ones((2, 3), np.float32)), np.full((2, 3), 2.0))
     assert [w.name for w in layer.weights][:2] == ["a", "b"]
+    assert layer.d.dtype == np.float32 and not layer.d.any() and len(layer.trainable_weights) == 4
     with pytest.raises(TypeError, match="multiple values for argument 'shape'"):
         layer.add_weight((2,), shape=(2,))
     with pytest.raises(TypeError, match="unexpected keyword argument 'initialiser'"):
@@ -659,3 +661,45 @@ def test_activity_penalty_of_a_layer_inside_a_custom_layer_counts(inner):
         results[-1] += [m.evaluate(x, y, verbose=0)] + m.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"]
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_models_first_built_on_integer_data_still_take_float_data():
+    # a subclassed model fit on uint8 images, then called on float images; a Sequential first wired to an
+    # integer Input, then called on floats: Keras runs call on the data, nothing is cast to the integers
+    class Scaled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1, kernel_initializer="ones", use_bias=False)
+
+        def call(self, x):
+            return self.dense(tf.cast(x, tf.float32) / 255.0)
+
+    model = Scaled()
+    model(np.full((2, 4), 100, np.uint8))
+    np.testing.assert_allclose(model(np.full((1, 4), 127.6, np.float32)), [[4 * 127.6 / 255]], rtol=1e-6)
+    np.testing.assert_allclose(model.predict(np.full((1, 4), 0.5, np.float32), verbose=0), [[2 / 255]], rtol=1e-6)
+
+    head = keras.Sequential([layers.Dense(1, kernel_initializer="ones", use_bias=False)])
+    ids = keras.Input((3,), dtype="int32")
+    keras.Model(ids, head(ids))
+    np.testing.assert_allclose(head(np.array([[0.5, 0.25, 0.25]], np.float32)), [[1.0]])
+
+
+def test_a_custom_layers_losses_list_each_call_of_a_nested_add_loss_layer():
+    class Penalized(layers.Layer):
+        def call(self, x):
+            self.add_loss(keras.ops.sum(x * x))
+            return x
+
+    class Twice(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.penalized = Penalized()
+
+        def call(self, x):
+            return self.penalized(self.penalized(x) * 2.0)
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) / 10
+    layer = Twice()
+    layer(x)
+    assert [float(v) for v in layer.losses] == pytest.approx([(x * x).sum(), 4 * (x * x).sum()], rel=1e-6)

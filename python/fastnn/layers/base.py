@@ -288,6 +288,7 @@ def weight_options_config(layer, *parts):
 
 
 _WEIGHT_ORDER = ("name", "shape", "initializer", "regularizer", "trainable", "dtype", "constraint")
+_TF_KERAS2_WEIGHT_ORDER = ("name", "shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
 _KERAS3_WEIGHT_ORDER = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint",
                         "aggregation", "overwrite_with_gradient", "name")
 _IGNORED_WEIGHT_ARGUMENTS = ("autocast", "aggregation", "overwrite_with_gradient", "synchronization", "use_resource",
@@ -296,9 +297,16 @@ _IGNORED_WEIGHT_ARGUMENTS = ("autocast", "aggregation", "overwrite_with_gradient
 
 def weight_arguments(args, kwargs, who):
     """(name, shape, initializer, regularizer, trainable, dtype, constraint) of an add_weight call:
-    positional in fastnn's and tf.keras 2's order when the first is a name (a str), else in Keras
-    3's (``add_weight((3,), "zeros", name="b")``)."""
-    order = _WEIGHT_ORDER if not args or isinstance(args[0], str) else _KERAS3_WEIGHT_ORDER
+    positional in fastnn's order (name, shape, initializer, ...) when the first is a name (a str) and
+    the third no dtype, in tf.keras 2's (name, shape, dtype, initializer, ...) when it is one
+    (``add_weight("w", (2,), "float32")``), else in Keras 3's (``add_weight((3,), "zeros", name="b")``).
+    ``trainable=None`` is True, as tf.keras 2 reads it."""
+    if args and not isinstance(args[0], str):
+        order = _KERAS3_WEIGHT_ORDER
+    elif len(args) > 2 and _is_dtype(args[2]):
+        order = _TF_KERAS2_WEIGHT_ORDER
+    else:
+        order = _WEIGHT_ORDER
     if len(args) > len(order):
         raise TypeError(f"{who}: takes at most {len(order)} positional arguments ({', '.join(order)}); "
                         f"received {len(args)}")
@@ -309,8 +317,20 @@ def weight_arguments(args, kwargs, who):
         if key not in _WEIGHT_ORDER and key not in _IGNORED_WEIGHT_ARGUMENTS:
             raise TypeError(f"{who}: got an unexpected keyword argument {key!r}")
         given[key] = value
+    trainable = given.get("trainable")
     return (given.get("name"), given.get("shape"), given.get("initializer"), given.get("regularizer"),
-            given.get("trainable", True), given.get("dtype"), given.get("constraint"))
+            True if trainable is None else trainable, given.get("dtype"), given.get("constraint"))
+
+
+def _is_dtype(value):
+    """Whether ``value`` names a dtype ("float32", np.float32, tf.float32), not an initializer."""
+    if value is None or callable(getattr(value, "__call__", None)) and not isinstance(value, type):
+        return False
+    try:
+        np.dtype(getattr(value, "as_numpy_dtype", value))
+    except TypeError:
+        return False
+    return True
 
 
 def _weight_shape(shape, who):
@@ -645,6 +665,8 @@ class Layer:
         on_tape = self.__dict__.get("_added_on_tape")
         if on_tape:  # (on a GradientTape: this call's terms with those of the layers it called)
             return list(on_tape)
+        if "_call_loss_values" in self.__dict__:  # (a custom layer's call: its terms and its sublayers' calls')
+            return list(self._call_loss_values)
         own = [np.asarray(autodiff._value(t)) for t in self.__dict__.get("_added", [])]
         return own + [term for _, sub in sublayers(self) for term in sub._added_losses()]
 
@@ -1534,7 +1556,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     inner, direct = _custom_sublayers(self), _direct_custom_sublayers(self)
     for sub in inner:  # (and what each of their calls in this one adds: a layer may be called twice)
         sub._added, sub._added_on_tape, sub._added_loss = [], None, 0.0
-        sub._terms_in_call, sub._loss_in_call = [], 0.0
+        sub._terms_in_call, sub._values_in_call = [], []
     unset = self.__dict__.pop("_training_unset", False)
     separate = self.__dict__.get("_separate_losses", False)
     with tape_weights(self, None if unset else training, separate) as weights:
@@ -1545,7 +1567,7 @@ def _call_on_tape(self, inputs, training=False, mask=None):
             out = _user_call(self, leaves if multi else leaves[0], **extra)
         except BaseException:
             for sub in inner:  # (a failed call: its sublayers' calls elsewhere collect nothing more here)
-                sub._terms_in_call = sub._loss_in_call = None
+                sub._terms_in_call = sub._values_in_call = None
             raise
     if _track_sublayer_weights(self):  # sublayers built by this call: again, with their weights' leaves
         return _call_on_tape(self, inputs, training, given_mask)
@@ -1557,13 +1579,15 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     several = isinstance(out, (list, tuple))  # a call returning several tensors (an encoder's z_mean, z_log_var)
     outs = [o if isinstance(o, autodiff.Tensor) else None for o in (out if several else [out])]
     self._tape = (outs if several else outs[0], leaves, weights, multi, added)
-    self._added_loss = float(sum(float(np.sum(autodiff._value(t))) for t in self._added)) + \
-        sum(sub._loss_in_call for sub in direct)
+    # (the values of this call's terms: its own, then each call's of the layers it holds, for `losses`)
+    self._call_loss_values = [np.asarray(autodiff._value(t)) for t in self._added] + \
+        [v for sub in direct for v in sub._values_in_call]
+    self._added_loss = float(sum(float(np.sum(v)) for v in self._call_loss_values))
     self._adds_loss = bool(self._added) or any(sub.__dict__.get("_adds_loss") for sub in inner)
     for sub in inner:
-        sub._terms_in_call = sub._loss_in_call = None
-    if self.__dict__.get("_loss_in_call") is not None:  # (called inside another custom layer's call)
-        self._loss_in_call += self._added_loss
+        sub._terms_in_call = sub._values_in_call = None
+    if self.__dict__.get("_values_in_call") is not None:  # (called inside another custom layer's call)
+        self._values_in_call.extend(self._call_loss_values)
     arrays = [output_array(o, self.dtype) for o in (out if several else [out])]
     return (tuple(arrays) if isinstance(out, tuple) else arrays) if several else arrays[0]
 
@@ -1637,6 +1661,7 @@ def _inferred_output_shape(self, input_shape):
         shape = example_output_shape(lambda x: _user_call(self, x, **_example_arguments(self, x)), input_shape, multi,
                                      example_dtypes(self, multi), self.name)
     self._added = []  # (what the example call gave add_loss is not a loss)
+    self.__dict__.pop("_call_loss_values", None)
     _track_sublayer_weights(self)
     known[key] = shape
     return shape
