@@ -792,3 +792,33 @@ def test_mean_metrics_count_samples_as_keras_3():
     m.update_state(np.full((4, 3, 2), 5.0))
     per_sample = (v.mean(-1) * w).mean(1)
     assert m.result() == pytest.approx((per_sample.sum() + 20.0) / (w.mean(1).sum() + 4))
+
+
+def test_metric_add_weight_takes_both_orders_and_any_initializer():
+    # tf.keras 2: add_weight(name, shape, aggregation, synchronization, initializer, dtype); Keras 3:
+    # add_weight(shape, initializer, dtype, aggregation, name); the state starts at the initializer's
+    # values and reset_state zeroes it (both Kerases)
+    import fastnn
+
+    class Counts(fastnn.keras.metrics.Metric):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.matrix = self.add_weight("matrix", shape=(2, 2), initializer="zeros")
+            self.pair = self.add_weight("pair", (2,))
+            self.best = self.add_weight(shape=(), initializer="ones", name="best")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            for v in (self.matrix, self.pair, self.best):
+                v.assign_add(np.ones(v.shape))
+
+        def result(self):
+            return self.best
+
+    metric = Counts()
+    metric.update_state(None, None)
+    assert float(metric.result()) == 2.0 and metric.matrix.numpy().tolist() == [[1, 1], [1, 1]]
+    assert metric.pair.numpy().tolist() == [1, 1]
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+    with pytest.raises(TypeError, match="multiple values for argument 'shape'"):
+        metric.add_weight((2,), shape=(2,))

@@ -558,20 +558,37 @@ class Metric:
         return self._dtype
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
-        """A state variable (zeros; ``reset_state`` zeroes it again)."""
-        if initializer not in ("zeros", "Zeros", None) and type(initializer).__name__ != "Zeros":
-            raise _arg_error(type(self).__name__, "initializer", "'zeros' (metric state starts at zero)", initializer)
+        """A state variable holding the initializer's values (zeros by default; float64 unless given:
+        sums over an epoch stay exact); ``reset_state`` zeroes it, as Keras's does."""
         var = _Variable(tuple(shape) if shape is not None else (), dtype or np.float64, name)
+        if initializer is not None and initializer not in ("zeros", "Zeros") and type(initializer).__name__ != "Zeros":
+            from . import initializers
+            try:
+                values = initializers.get(initializer)(var.shape, var.dtype)
+            except (TypeError, ValueError) as e:
+                raise _arg_error(type(self).__name__, "initializer", f"an initializer ({e})", initializer) from None
+            var.assign(values)
         self._variables.append(var)
         return var
 
-    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None, **kwargs):
-        if isinstance(shape, str):  # (tf.keras 2's order: add_weight("total", initializer="zeros"))
-            shape, name = kwargs.pop("shape", ()), shape
-        unknown = sorted(set(kwargs) - {"aggregation", "synchronization", "trainable"})
-        if unknown:
-            raise TypeError(f"{type(self).__name__}.add_weight: unexpected arguments {unknown}")
-        return self.add_variable(shape, initializer, dtype, name=name)
+    def add_weight(self, *args, **kwargs):
+        """tf.keras 2's ``add_weight(name, shape=(), aggregation, synchronization, initializer, dtype)``
+        when the first argument is a name, else Keras 3's ``add_weight(shape=(), initializer, dtype,
+        aggregation, name)``: a state variable (`add_variable`)."""
+        order = ("name", "shape", "aggregation", "synchronization", "initializer", "dtype") \
+            if args and isinstance(args[0], str) else ("shape", "initializer", "dtype", "aggregation", "name")
+        if len(args) > len(order):
+            raise TypeError(f"{type(self).__name__}.add_weight: takes at most {len(order)} positional arguments "
+                            f"({', '.join(order)}); received {len(args)}")
+        given = dict(zip(order, args))
+        for key, value in kwargs.items():
+            if key in given:
+                raise TypeError(f"{type(self).__name__}.add_weight: got multiple values for argument {key!r}")
+            if key not in ("name", "shape", "initializer", "dtype", "aggregation", "synchronization", "trainable"):
+                raise TypeError(f"{type(self).__name__}.add_weight: unexpected argument {key!r}")
+            given[key] = value
+        return self.add_variable(given.get("shape", ()), given.get("initializer", "zeros"), given.get("dtype"),
+                                 name=given.get("name"))
 
     @property
     def variables(self):
