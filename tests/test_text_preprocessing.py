@@ -722,3 +722,15 @@ def test_a_custom_layer_takes_strings_its_call_looks_up():
     ids = np.array([0, 9, 4])
     q, r = layer.quotient.get_weights()[0], layer.remainder.get_weights()[0]
     np.testing.assert_allclose(out, q[ids // 4] * r[ids % 4], rtol=1e-6)
+
+
+def test_an_embedding_then_flatten_then_dense_sequential_builds_on_its_first_data():
+    # Keras 3 builds a Sequential without an Input on its first data: sequences of any length (the
+    # Embedding's) cannot reach Dense through Flatten, so the stack waits for the data's length
+    rng = np.random.default_rng(0)
+    model = Sequential([Embedding(20, 3), Flatten(), Dense(1)])
+    ids = rng.integers(0, 20, (8, 5))
+    assert model(ids).shape == (8, 1)
+    table, kernel, bias = model.get_weights()
+    np.testing.assert_allclose(model.predict(ids, verbose=0), table[ids].reshape(8, 15) @ kernel + bias, rtol=1e-5,
+                               atol=1e-6)

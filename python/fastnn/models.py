@@ -3199,6 +3199,7 @@ class Sequential(Model):
         if self._input_layer is None and not self._stack and batch_shape is not None:
             self._input_layer = InputLayer(batch_shape=batch_shape, dtype=layer.input_dtype or layer.dtype)
             created_input = True
+            self._input_implied = layer._batch_input_shape is None  # (the Embedding's (None, None) above)
         self._stack.append(layer)
         try:
             self._rebuild()
@@ -3206,6 +3207,13 @@ class Sequential(Model):
             self._stack.pop()
             if created_input:
                 self._input_layer = None
+            elif self.__dict__.get("_input_implied") and self._input_layer is not None:
+                # sequences of any length cannot reach this layer (Embedding, Flatten, Dense): built on
+                # the first data instead, as Keras 3 builds a Sequential without an Input
+                self._input_layer, self._input_implied = None, False
+                self._stack.append(layer)
+                self._rebuild()
+                return
             self._rebuild()
             raise
 
