@@ -1943,6 +1943,135 @@ def _to_hash_bucket_strong(input, num_buckets, key, name=None):
 
 
 strings.reduce_join = _reduce_join
+
+
+# ---- tf.lookup ---------------------------------------------------------------------------------
+
+lookup = types.ModuleType("fastnn.lookup", "TensorFlow's tf.lookup: StaticHashTable filled by a KeyValueTensorInitializer "
+                                          "or a TextFileInitializer.")
+
+
+def _table_column(values, dtype, what, fn):
+    """A table's keys or values as a 1-D array (strings as str, numbers of ``dtype`` or their own)."""
+    given = _value(values)
+    a = np.asarray(given)
+    if a.dtype.kind in "OS":
+        a = _texts(a, fn)
+    elif not isinstance(given, (np.ndarray, np.generic)):  # (Python numbers: TensorFlow's int32 / float32)
+        a = a.astype({"i": np.int32, "f": np.float32}.get(a.dtype.kind, a.dtype))
+    if a.ndim != 1:
+        raise ValueError(f"tf.lookup.{fn}: {what} must be a 1-D tensor. Received shape {a.shape}")
+    if dtype is not None and np.dtype(dtype).kind not in "OSU":
+        if a.dtype.kind == "U":
+            raise TypeError(f"tf.lookup.{fn}: {what} are strings, but the dtype given is {np.dtype(dtype).name}")
+        a = a.astype(dtype)
+    return a
+
+
+class KeyValueTensorInitializer:
+    """The contents of a table: ``keys`` and ``values``, 1-D tensors of the same length."""
+
+    def __init__(self, keys, values, key_dtype=None, value_dtype=None, name=None):
+        self.keys = _table_column(keys, key_dtype, "keys", "KeyValueTensorInitializer")
+        self.values = _table_column(values, value_dtype, "values", "KeyValueTensorInitializer")
+        if len(self.keys) != len(self.values):
+            raise ValueError(f"tf.lookup.KeyValueTensorInitializer: {len(self.keys)} keys but {len(self.values)} values")
+        self.key_dtype, self.value_dtype = self.keys.dtype, self.values.dtype
+
+
+class TextFileIndex:
+    """Which part of a line a `TextFileInitializer` takes: the whole line, or its number."""
+
+    WHOLE_LINE = -2
+    LINE_NUMBER = -1
+
+
+class TextFileInitializer(KeyValueTensorInitializer):
+    """The contents of a table from a text file: for each line (the first ``vocab_size``), the key and
+    the value are the field at ``key_index`` / ``value_index`` (split by ``delimiter``), the whole line
+    (`TextFileIndex.WHOLE_LINE`) or its number from 0 (`TextFileIndex.LINE_NUMBER`)."""
+
+    def __init__(self, filename, key_dtype, key_index, value_dtype, value_index, vocab_size=None, delimiter="\t",
+                 name=None, value_index_offset=0):
+        path = _value(filename)
+        path = path.decode() if isinstance(path, bytes) else str(np.asarray(path)[()] if np.ndim(path) == 0 else path)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        if vocab_size is not None:
+            if len(lines) < vocab_size:
+                raise ValueError(f"tf.lookup.TextFileInitializer: vocab_size {vocab_size} is larger than the "
+                                 f"{len(lines)} lines of {path}")
+            lines = lines[:vocab_size]
+
+        def column(index, dtype, what):
+            if index == TextFileIndex.LINE_NUMBER:
+                items = [i + value_index_offset if what == "values" else i for i in range(len(lines))]
+            elif index == TextFileIndex.WHOLE_LINE:
+                items = lines
+            else:
+                items = []
+                for number, line in enumerate(lines):
+                    fields = line.split(delimiter)
+                    if not 0 <= index < len(fields):
+                        raise ValueError(f"tf.lookup.TextFileInitializer: line {number} of {path} has {len(fields)} "
+                                         f"fields; {what} take field {index}")
+                    items.append(fields[index])
+            kind = np.dtype(dtype).kind if dtype is not None else "U"
+            if kind in "OSU":
+                return np.array([str(v) for v in items], dtype=str)
+            try:
+                return np.array([int(v) if kind in "iu" else float(v) for v in items], dtype=dtype)
+            except ValueError as e:
+                raise ValueError(f"tf.lookup.TextFileInitializer: {what} of {path}: {e}") from None
+
+        super().__init__(column(key_index, key_dtype, "keys"), column(value_index, value_dtype, "values"))
+
+
+class StaticHashTable:
+    """An immutable table, TensorFlow's: ``lookup(keys)`` gives each key's value (the shape of
+    ``keys``), ``default_value`` for a key not in it. Keys repeated with different values are an error."""
+
+    def __init__(self, initializer, default_value, name=None, experimental_is_anonymous=False):
+        keys, values = initializer.keys, initializer.values
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[order]
+        same = keys[1:] == keys[:-1]
+        if same.any() and (values[1:][same] != values[:-1][same]).any():
+            clash = keys[1:][same & (values[1:] != values[:-1])][0]
+            raise ValueError(f"tf.lookup.StaticHashTable: key {clash.item()!r} is given different values")
+        keep = np.concatenate([[True], ~same]) if len(keys) else np.zeros(0, bool)
+        self._keys, self._values = keys[keep], values[keep]
+        self.key_dtype, self.value_dtype = initializer.key_dtype, initializer.value_dtype
+        self.default_value = np.asarray(_value(default_value)).astype(self.value_dtype)
+        if self.default_value.ndim:
+            raise ValueError(f"tf.lookup.StaticHashTable: default_value must be a scalar. Received shape "
+                             f"{self.default_value.shape}")
+
+    def lookup(self, keys, name=None):
+        k = np.asarray(_value(keys))
+        if k.dtype.kind in "OS":
+            k = _texts(k, "lookup")
+        if (k.dtype.kind == "U") != (self._keys.dtype.kind == "U"):
+            have = "strings" if self._keys.dtype.kind == "U" else self.key_dtype.name
+            raise TypeError(f"tf.lookup.StaticHashTable.lookup: the table's keys are {have}; received keys of dtype "
+                            f"{k.dtype}")
+        at = np.minimum(np.searchsorted(self._keys, k), max(len(self._keys) - 1, 0))
+        found = (self._keys[at] == k) if len(self._keys) else np.zeros(k.shape, bool)
+        out = np.where(found, self._values[at] if len(self._values) else self.default_value, self.default_value)
+        return np.asarray(out, dtype=self.value_dtype).view(EagerArray)
+
+    __getitem__ = lookup
+
+    def size(self, name=None):
+        return np.asarray(len(self._keys), np.int64).view(EagerArray)
+
+    def export(self, name=None):
+        """(keys, values), each key once (sorted)."""
+        return self._keys.copy().view(EagerArray), self._values.copy().view(EagerArray)
+
+
+lookup.__dict__.update(KeyValueTensorInitializer=KeyValueTensorInitializer, TextFileIndex=TextFileIndex,
+                       TextFileInitializer=TextFileInitializer, StaticHashTable=StaticHashTable)
 strings.unicode_split = _unicode_split
 strings.to_number = _to_number
 strings.to_hash_bucket_fast = _to_hash_bucket_fast
@@ -2448,6 +2577,7 @@ dtypes.__dict__.update(bool=np.bool_, string=np.str_, half=np.float16, double=np
                        as_dtype=lambda type_value: np.dtype(type_value).type, cast=cast, complex=_complex,
                        saturate_cast=lambda value, dtype, name=None: _keras_ops.saturate_cast(value, dtype))
 _RENAMED["complex"] = "_complex"
+_MORE_TOP_LEVEL += ["lookup"]
 _MORE_TOP_LEVEL += ["complex64", "complex128", "complex", "signal", "audio", "dtypes", "repeat", "broadcast_to", "meshgrid",
                     "unique", "unique_with_counts", "searchsorted", "histogram_fixed_width",
                     "histogram_fixed_width_bins", "py_function", "numpy_function", "vectorized_map", "foldl",
@@ -2500,5 +2630,5 @@ def register(package):
         wrap = callable(value) and not isinstance(value, (type, types.ModuleType)) and name not in ("function", "custom_gradient")
         setattr(package, name, _eager_function(value) if wrap else value)
     for module in (nn, math, linalg, config, errors, nest, summary, strings, image, io, train, ragged, signal,
-                   audio, dtypes):
+                   audio, dtypes, lookup):
         sys.modules[module.__name__] = module
