@@ -576,23 +576,25 @@ def test_a_subclassed_model_indexing_with_its_integer_input():
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
+class _Penalized(layers.Layer):
+    def call(self, x):
+        self.add_loss(keras.ops.sum(x * x))
+        return x
+
+
+class _PenalizedTwice(layers.Layer):  # (a custom layer calling an add_loss layer twice)
+    def __init__(self):
+        super().__init__()
+        self.penalized = _Penalized()
+
+    def call(self, x):
+        return self.penalized(self.penalized(x) * 2.0)
+
+
 def test_a_nested_add_loss_layer_called_twice_adds_both_terms():
-    class Penalized(layers.Layer):
-        def call(self, x):
-            self.add_loss(keras.ops.sum(x * x))
-            return x
-
-    class Twice(layers.Layer):
-        def __init__(self):
-            super().__init__()
-            self.penalized = Penalized()
-
-        def call(self, x):
-            return self.penalized(self.penalized(x) * 2.0)
-
     x = np.arange(6, dtype=np.float32).reshape(2, 3) / 10
     inputs = keras.Input((3,))
-    model = keras.Model(inputs, Twice()(inputs))
+    model = keras.Model(inputs, _PenalizedTwice()(inputs))
     expected = float((x * x).sum() + (4 * x * x).sum())
     model(x)
     assert sum(float(v) for v in model.losses) == pytest.approx(expected, rel=1e-6)
@@ -686,20 +688,7 @@ def test_models_first_built_on_integer_data_still_take_float_data():
 
 
 def test_a_custom_layers_losses_list_each_call_of_a_nested_add_loss_layer():
-    class Penalized(layers.Layer):
-        def call(self, x):
-            self.add_loss(keras.ops.sum(x * x))
-            return x
-
-    class Twice(layers.Layer):
-        def __init__(self):
-            super().__init__()
-            self.penalized = Penalized()
-
-        def call(self, x):
-            return self.penalized(self.penalized(x) * 2.0)
-
     x = np.arange(6, dtype=np.float32).reshape(2, 3) / 10
-    layer = Twice()
+    layer = _PenalizedTwice()
     layer(x)
     assert [float(v) for v in layer.losses] == pytest.approx([(x * x).sum(), 4 * (x * x).sum()], rel=1e-6)

@@ -575,18 +575,12 @@ class Metric:
         """tf.keras 2's ``add_weight(name, shape=(), aggregation, synchronization, initializer, dtype)``
         when the first argument is a name, else Keras 3's ``add_weight(shape=(), initializer, dtype,
         aggregation, name)``: a state variable (`add_variable`)."""
+        from .layers.base import bind_arguments
+
         order = ("name", "shape", "aggregation", "synchronization", "initializer", "dtype") \
             if args and isinstance(args[0], str) else ("shape", "initializer", "dtype", "aggregation", "name")
-        if len(args) > len(order):
-            raise TypeError(f"{type(self).__name__}.add_weight: takes at most {len(order)} positional arguments "
-                            f"({', '.join(order)}); received {len(args)}")
-        given = dict(zip(order, args))
-        for key, value in kwargs.items():
-            if key in given:
-                raise TypeError(f"{type(self).__name__}.add_weight: got multiple values for argument {key!r}")
-            if key not in ("name", "shape", "initializer", "dtype", "aggregation", "synchronization", "trainable"):
-                raise TypeError(f"{type(self).__name__}.add_weight: unexpected argument {key!r}")
-            given[key] = value
+        given = bind_arguments(args, kwargs, order, ("name", "shape", "initializer", "dtype", "aggregation",
+                                                     "synchronization", "trainable"), f"{type(self).__name__}.add_weight")
         return self.add_variable(given.get("shape", ()), given.get("initializer", "zeros"), given.get("dtype"),
                                  name=given.get("name"))
 

@@ -307,6 +307,15 @@ def weight_arguments(args, kwargs, who):
         order = _TF_KERAS2_WEIGHT_ORDER
     else:
         order = _WEIGHT_ORDER
+    given = bind_arguments(args, kwargs, order, _WEIGHT_ORDER + _IGNORED_WEIGHT_ARGUMENTS, who)
+    trainable = given.get("trainable")
+    return (given.get("name"), given.get("shape"), given.get("initializer"), given.get("regularizer"),
+            True if trainable is None else trainable, given.get("dtype"), given.get("constraint"))
+
+
+def bind_arguments(args, kwargs, order, allowed, who):
+    """``{name: value}`` of a call's positional ``args`` (named by ``order``) and keyword ``kwargs`` (each
+    in ``allowed``), with Python's TypeErrors for too many, repeated or unknown arguments, naming ``who``."""
     if len(args) > len(order):
         raise TypeError(f"{who}: takes at most {len(order)} positional arguments ({', '.join(order)}); "
                         f"received {len(args)}")
@@ -314,17 +323,15 @@ def weight_arguments(args, kwargs, who):
     for key, value in kwargs.items():
         if key in given:
             raise TypeError(f"{who}: got multiple values for argument {key!r}")
-        if key not in _WEIGHT_ORDER and key not in _IGNORED_WEIGHT_ARGUMENTS:
+        if key not in allowed:
             raise TypeError(f"{who}: got an unexpected keyword argument {key!r}")
         given[key] = value
-    trainable = given.get("trainable")
-    return (given.get("name"), given.get("shape"), given.get("initializer"), given.get("regularizer"),
-            True if trainable is None else trainable, given.get("dtype"), given.get("constraint"))
+    return given
 
 
 def _is_dtype(value):
     """Whether ``value`` names a dtype ("float32", np.float32, tf.float32), not an initializer."""
-    if value is None or callable(getattr(value, "__call__", None)) and not isinstance(value, type):
+    if value is None or callable(value) and not isinstance(value, type):
         return False
     try:
         np.dtype(getattr(value, "as_numpy_dtype", value))
@@ -1553,7 +1560,8 @@ def _call_on_tape(self, inputs, training=False, mask=None):
     self._added_on_tape = None  # (a GradientTape's tensors of them: `Layer._call_on_tensors`)
     # the custom layers it holds: their add_loss terms are this call's too (Keras's `losses` collects
     # them), so a layer this call does not run has none
-    inner, direct = _custom_sublayers(self), _direct_custom_sublayers(self)
+    direct = _direct_custom_sublayers(self)
+    inner = _custom_sublayers(direct)
     for sub in inner:  # (and what each of their calls in this one adds: a layer may be called twice)
         sub._added, sub._added_on_tape, sub._added_loss = [], None, 0.0
         sub._terms_in_call, sub._values_in_call = [], []
@@ -1597,9 +1605,9 @@ def _direct_custom_sublayers(layer):
     return [sub for _, sub in sublayers(layer) if hasattr(type(sub), "_call_on_arrays")]
 
 
-def _custom_sublayers(layer):
-    """The custom layers ``layer`` holds, and theirs, each once."""
-    found, todo = {}, list(_direct_custom_sublayers(layer))
+def _custom_sublayers(direct):
+    """The custom layers ``direct`` (those a layer holds) and those they hold, each once."""
+    found, todo = {}, list(direct)
     while todo:
         sub = todo.pop()
         if id(sub) not in found:

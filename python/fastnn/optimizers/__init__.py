@@ -209,8 +209,7 @@ class Optimizer:
 
     def build(self, params):
         """Create the state slots for ``params`` (resets any previous state)."""
-        self._params = [p.value if isinstance(p, autodiff.Variable) else p for p in params]  # (tf.Variable: its array)
-        self._param_ids = [id(p) for p in self._params]
+        self._set_params([p.value if isinstance(p, autodiff.Variable) else p for p in params])  # (tf.Variable: its array)
         self._slot_attrs = type(self)._slot_attrs + self._general_slot_attrs()
         # (a weight's average starts at its value, which a first step would give it anyway: one that
         # joins later starts there too)
@@ -349,21 +348,24 @@ class Optimizer:
         calls it when training ends)."""
         if not self.use_ema or not self.built:
             return
-        known = {id(p): i for i, p in enumerate(self._params)}
         for v in var_list:
             p = getattr(v, "value", v)
-            if id(p) in known:
-                np.copyto(p, self._ema_averages[known[id(p)]])
+            if id(p) in self._param_rows:
+                np.copyto(p, self._ema_averages[self._param_rows[id(p)]])
+
+    def _set_params(self, params):
+        """The built list of parameter arrays, their ids and places by id."""
+        self._params = params
+        self._param_ids = [id(p) for p in params]
+        self._param_rows = {key: i for i, key in enumerate(self._param_ids)}
 
     def _rows(self, params):
         """The places of ``params`` (all built) in the built list."""
-        known = {id(p): i for i, p in enumerate(self._params)}
-        return [known[id(p)] for p in params]
+        return [self._param_rows[id(p)] for p in params]
 
     def _add_params(self, params):
         """Give those of ``params`` not in the built list new state, added to it."""
-        known = set(self._param_ids)
-        new = list({id(p): p for p in params if id(p) not in known}.values())
+        new = list({id(p): p for p in params if id(p) not in self._param_rows}.values())
         if not new:
             return
         old_slots, old_params = {a: getattr(self, a) for a in self._slot_attrs}, self._params
@@ -371,8 +373,7 @@ class Optimizer:
         for a, slots in old_slots.items():
             if slots is not None:
                 setattr(self, a, slots + getattr(self, a))
-        self._params = old_params + new
-        self._param_ids = [id(p) for p in self._params]
+        self._set_params(old_params + new)
 
     def _apply_to_some(self, grads, params, rows):
         """`_apply` to ``params`` other than the built list (all built; at ``rows`` of it), each
@@ -470,8 +471,8 @@ class Optimizer:
         """The position of ``variable`` (a weight's array) among the weights the optimizer was built for."""
         target = id(getattr(variable, "value", variable)) if isinstance(variable, autodiff.Variable) else id(variable)
         try:
-            return self._param_ids.index(target)
-        except (AttributeError, ValueError):
+            return self._param_rows[target]
+        except (AttributeError, KeyError):
             raise ValueError(f"{type(self).__name__}: the variable is not one the optimizer was built for") from None
 
     @staticmethod
